@@ -1,0 +1,104 @@
+// furiwake as a running process: the runtime model plus one listener per service.
+// start() binds every service; reload() applies a new config (new connections see it, live ones
+// keep flowing); stop() stops accepting, lets live connections finish within the grace period,
+// then ends the rest.
+
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Config } from './config/types.ts';
+import type { Logger } from './log.ts';
+import type { Listener } from './proxy/listener.ts';
+import { TcpListener } from './proxy/tcp-listener.ts';
+import { UdpListener } from './proxy/udp-listener.ts';
+import type { Endpoint } from './runtime/connection-table.ts';
+import { Runtime } from './runtime/runtime.ts';
+import type { Service } from './runtime/service.ts';
+
+export class Furiwake {
+  readonly runtime = new Runtime();
+  readonly log: Logger;
+  readonly #listeners = new Map<string, Listener>();
+  #stopping: Promise<void> | null = null;
+
+  constructor(log: Logger) {
+    this.log = log;
+    this.runtime.events.on('member', (member, change) => {
+      this.log.info({ pool: member.poolName, member: member.id, ...change }, `member ${change.kind} changed`);
+    });
+  }
+
+  /** Builds the runtime and binds every service; on a bind error nothing stays open. */
+  static async start(config: Config, log: Logger): Promise<Furiwake> {
+    const app = new Furiwake(log);
+    try {
+      await app.#apply(config);
+    } catch (err) {
+      await app.stop(0);
+      throw err;
+    }
+    return app;
+  }
+
+  /** The bound address of a service (its real port when the config says 0). */
+  address(service: string): Endpoint {
+    const listener = this.#listeners.get(service);
+    if (listener === undefined) throw new Error(`no service ${service}`);
+    return listener.address();
+  }
+
+  async reload(config: Config): Promise<void> {
+    await this.#apply(config);
+  }
+
+  async #apply(config: Config): Promise<void> {
+    const { listen, unlisten, summary } = this.runtime.apply(config);
+    for (const name of unlisten) {
+      await this.#listeners.get(name)?.close();
+      this.#listeners.delete(name);
+    }
+    const failures: string[] = [];
+    for (const service of listen) {
+      const listener = this.#listenerFor(service);
+      try {
+        await listener.listen();
+        this.#listeners.set(service.name, listener);
+        const { address, port } = listener.address();
+        this.log.info({ service: service.name, mode: service.config.mode, address, port, pool: service.pool.name }, 'service listening');
+      } catch (err) {
+        failures.push(`service ${service.name}: cannot listen on ${service.config.listen.host}:${service.config.listen.port}: ${(err as Error).message}`);
+      }
+    }
+    if (failures.length > 0) throw new Error(failures.join('\n'));
+    if (this.#stopping === null) this.log.info({ summary }, 'config applied');
+  }
+
+  #listenerFor(service: Service): Listener {
+    const log = this.log;
+    switch (service.config.mode) {
+      case 'tcp':
+        return new TcpListener(service, this.runtime.connections, log);
+      case 'udp':
+        return new UdpListener(service, this.runtime.connections, log);
+    }
+  }
+
+  /** Stops accepting, waits up to `grace` ms for live connections, then ends what is left. */
+  stop(grace: number): Promise<void> {
+    this.#stopping ??= this.#stop(grace);
+    return this.#stopping;
+  }
+
+  async #stop(grace: number): Promise<void> {
+    await Promise.all([...this.#listeners.values()].map((l) => l.close()));
+    this.#listeners.clear();
+    this.runtime.close();
+    const table = this.runtime.connections;
+    if (table.size > 0 && grace > 0) {
+      this.log.info({ connections: table.size, grace }, 'waiting for live connections');
+      const timer = new AbortController();
+      await Promise.race([table.drained(), delay(grace, undefined, { signal: timer.signal }).catch(() => {})]);
+      timer.abort();
+    }
+    for (const entry of [...table.list()]) entry.abort();
+    await table.drained();
+  }
+}

@@ -1,0 +1,33 @@
+// The contract between the runtime and every balancing algorithm. Algorithms are pure and
+// synchronous: they read the candidates' state, keep only derived tables of their own, and
+// return a choice. They never do I/O and never hold timers.
+
+import type { AlgorithmName } from '../config/types.ts';
+
+export type { AlgorithmName };
+
+/** What an algorithm may read of a member. runtime/member.ts implements it. */
+export interface Candidate {
+  /** stable identity; seeds the hash tables (source-hash, maglev) so they survive reloads */
+  readonly id: string;
+  /** effective weight; 0 = never chosen by a weighted algorithm */
+  readonly weight: number;
+  /** live connections */
+  readonly active: number;
+  /** moving average of connect / first-byte time in ms; 0 = no sample yet (least-time) */
+  readonly latency: number;
+  /** healthy, enabled and under its connection limit */
+  readonly usable: boolean;
+}
+
+export interface Balancer<T extends Candidate> {
+  readonly algorithm: AlgorithmName;
+  /**
+   * Choose a usable candidate that is not in `skip` (members already tried for this
+   * connection), or undefined when there is none. `hash` is a 32-bit hash of the client key
+   * (its address), read only by the hashing algorithms.
+   */
+  pick(hash: number, skip: readonly T[] | null): T | undefined;
+  /** The candidate list or a weight changed: rebuild derived state (tables, smooth weights). */
+  update(candidates: readonly T[]): void;
+}

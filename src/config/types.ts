@@ -1,0 +1,73 @@
+// The normalized configuration: what the rest of furiwake reads after the file has been parsed,
+// validated and defaulted by config/schema.ts. Keys in the file are kebab-case
+// (`max-connections`); here they are camelCase. Durations are milliseconds.
+
+export type Mode = 'tcp' | 'udp';
+export type AlgorithmName =
+  | 'round-robin'
+  | 'weighted-round-robin'
+  | 'least-connections'
+  | 'weighted-least-connections'
+  | 'random-two'
+  | 'source-hash'
+  | 'maglev'
+  | 'least-time';
+export type ProxyProtocolVersion = 'v1' | 'v2';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** host is an IP literal or a hostname, without brackets; ip is filled in when the host is resolved. */
+export interface Address {
+  host: string;
+  port: number;
+  ip?: string;
+}
+
+export interface GlobalConfig {
+  /** how long a stopping process lets live connections finish (ms) */
+  shutdownGrace: number;
+  logLevel: LogLevel;
+}
+
+export interface ServiceConfig {
+  listen: Address;
+  mode: Mode;
+  pool: string;
+  timeouts: {
+    /** connect to a member (ms) */
+    connect: number;
+    /** a connection (tcp) or flow (udp) with no traffic either way is closed after this (ms) */
+    idle: number;
+  };
+  /** further members tried when a connect fails; 0 = only the first choice */
+  retries: number;
+  proxyProtocol: ProxyProtocolVersion | null;
+  /** udp only: the most flows at once; datagrams of new clients beyond it are dropped */
+  maxFlows: number;
+}
+
+export interface MemberConfig {
+  address: Address;
+  /** stable, opaque name of the member within its pool; defaults to host:port */
+  id: string;
+  weight: number;
+  /** 0 = no limit */
+  maxConnections: number;
+  backup: boolean;
+}
+
+export interface PoolConfig {
+  algorithm: AlgorithmName;
+  members: MemberConfig[];
+  queue: {
+    /** connections that may wait when every member is at its limit; 0 = none wait */
+    max: number;
+    /** how long one may wait (ms) before it is closed */
+    timeout: number;
+  };
+}
+
+export interface Config {
+  global: GlobalConfig;
+  services: Record<string, ServiceConfig>;
+  pools: Record<string, PoolConfig>;
+}

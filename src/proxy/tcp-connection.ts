@@ -1,0 +1,195 @@
+// One client connection of a tcp service: choose a member, connect (trying others on failure),
+// then stream both ways until both sides are done. The object is also the connection's entry
+// in the connection table, so a connection costs one object and one Map slot.
+
+import net from 'node:net';
+import { hashString } from '../balance/index.ts';
+import type { ConnectionEntry, ConnectionTable, Endpoint } from '../runtime/connection-table.ts';
+import type { Member } from '../runtime/member.ts';
+import type { Pool, Waiter } from '../runtime/pool.ts';
+import type { Service } from '../runtime/service.ts';
+import { proxyHeader } from './proxy-protocol.ts';
+
+export class TcpConnection implements ConnectionEntry {
+  readonly id: number;
+  readonly protocol = 'tcp' as const;
+  readonly service: string;
+  readonly client: Endpoint;
+  readonly vip: Endpoint;
+  readonly startedAt = Date.now();
+  member: Member | null = null;
+  local: Endpoint | null = null;
+
+  readonly #table: ConnectionTable;
+  readonly #svc: Service;
+  /** the pool as it was when the client arrived: a reload does not move a live connection */
+  readonly #pool: Pool;
+  readonly #client: net.Socket;
+  readonly #hash: number;
+  #upstream: net.Socket | null = null;
+  #tried: Member[] | null = null;
+  #waiter: Waiter | null = null;
+  #piping = false;
+  #open = 2; // while piping: client and upstream sockets not yet closed
+  #finished = false;
+
+  constructor(client: net.Socket, service: Service, table: ConnectionTable) {
+    this.id = table.nextId();
+    this.service = service.name;
+    this.client = { address: client.remoteAddress ?? '', port: client.remotePort ?? 0 };
+    this.vip = { address: client.localAddress ?? '', port: client.localPort ?? 0 };
+    this.#table = table;
+    this.#svc = service;
+    this.#pool = service.pool;
+    this.#client = client;
+    this.#hash = hashString(this.client.address);
+  }
+
+  get bytesIn(): number {
+    return this.#client.bytesRead;
+  }
+
+  get bytesOut(): number {
+    return this.#client.bytesWritten;
+  }
+
+  start(): void {
+    const client = this.#client;
+    client.on('error', this.#onError);
+    client.on('close', this.#onClientClose);
+    client.setNoDelay(true);
+    this.#table.add(this);
+    this.#dispatch();
+  }
+
+  abort(): void {
+    this.#client.destroy();
+    this.#upstream?.destroy();
+  }
+
+  /** Pick a member and connect; when all are full, wait in the pool's queue; when none is usable, refuse. */
+  #dispatch(): void {
+    const pool = this.#pool;
+    const member = pool.acquire(this.#hash, this.#tried) ?? (this.#tried === null ? undefined : pool.acquire(this.#hash, null));
+    if (member !== undefined) return this.#connect(member);
+    if (pool.canQueue()) {
+      this.#waiter = pool.enqueue(this.#hash, this.#onQueued);
+      return;
+    }
+    // No member can take it now or soon: say so at once rather than leave the client hanging.
+    this.#client.resetAndDestroy();
+  }
+
+  #onQueued = (member: Member | undefined): void => {
+    this.#waiter = null;
+    if (member === undefined) {
+      // queue timeout: a clean close, the client learns nothing was served
+      this.#client.end();
+      this.#client.destroySoon();
+      return;
+    }
+    this.#connect(member);
+  };
+
+  #connect(member: Member): void {
+    this.member = member;
+    const config = this.#svc.config;
+    const started = performance.now();
+    const upstream = net.connect({ host: member.ip, port: member.port, allowHalfOpen: true, noDelay: true });
+    this.#upstream = upstream;
+    upstream.setTimeout(config.timeouts.connect);
+    const onTimeout = (): void => {
+      upstream.destroy(new Error(`connect timeout after ${config.timeouts.connect} ms`));
+    };
+    const onFailure = (): void => {
+      upstream.off('timeout', onTimeout);
+      this.#connectFailed(member);
+    };
+    upstream.once('timeout', onTimeout);
+    upstream.once('error', onFailure);
+    upstream.once('connect', () => {
+      upstream.off('timeout', onTimeout);
+      upstream.off('error', onFailure);
+      member.recordLatency(performance.now() - started);
+      this.#established(upstream);
+    });
+  }
+
+  #connectFailed(member: Member): void {
+    member.failed++;
+    this.#pool.release(member, 0, 0);
+    this.member = null;
+    this.#upstream = null;
+    if (this.#client.destroyed) return; // its close event finishes the entry
+    (this.#tried ??= []).push(member);
+    if (this.#tried.length > this.#svc.config.retries) {
+      this.#client.resetAndDestroy();
+      return;
+    }
+    this.#dispatch();
+  }
+
+  #established(upstream: net.Socket): void {
+    const client = this.#client;
+    this.#piping = true;
+    this.local = { address: upstream.localAddress ?? '', port: upstream.localPort ?? 0 };
+    const config = this.#svc.config;
+    if (config.proxyProtocol !== null) {
+      upstream.write(proxyHeader(config.proxyProtocol, 'tcp', this.client, this.vip));
+    }
+    upstream.on('error', this.#onError);
+    upstream.on('close', this.#onUpstreamClose);
+    upstream.setTimeout(config.timeouts.idle, this.#onIdle);
+    client.setTimeout(config.timeouts.idle, this.#onIdle);
+    // pipe() carries backpressure both ways and, with allowHalfOpen, forwards a FIN on one
+    // side as a FIN on the other while the opposite direction keeps flowing (half-close).
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  #onIdle = (): void => {
+    this.abort();
+  };
+
+  #onError = (): void => {
+    // A reset on one side is passed on as a reset on the other, as a TCP proxy should.
+    if (!this.#client.destroyed) this.#client.resetAndDestroy();
+    if (this.#upstream !== null && !this.#upstream.destroyed) this.#upstream.resetAndDestroy();
+  };
+
+  #onClientClose = (): void => {
+    if (!this.#piping) {
+      // queued or connecting: nothing has flowed yet, so give everything back now
+      if (this.#waiter !== null) this.#pool.cancel(this.#waiter);
+      this.#waiter = null;
+      this.#upstream?.destroy();
+      this.#upstream = null;
+      return this.#finish();
+    }
+    // Normally the member has finished too; what it still has to flush is let go first.
+    const upstream = this.#upstream!;
+    if (!upstream.destroyed) upstream.destroySoon();
+    this.#closed();
+  };
+
+  #onUpstreamClose = (): void => {
+    if (!this.#client.destroyed) this.#client.destroySoon();
+    this.#closed();
+  };
+
+  #closed(): void {
+    if (--this.#open === 0) this.#finish();
+  }
+
+  #release(): void {
+    if (this.member !== null) this.#pool.release(this.member, this.bytesIn, this.bytesOut);
+    this.member = null;
+  }
+
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#release();
+    this.#table.remove(this);
+  }
+}

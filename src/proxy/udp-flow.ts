@@ -1,0 +1,84 @@
+// One client of a udp service, as a flow: every datagram from the client's address:port goes to
+// one member through one upstream socket of its own, and the member's replies go back to the
+// client from the service's address. The flow is also its connection table entry.
+
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { ConnectionEntry, Endpoint } from '../runtime/connection-table.ts';
+import type { Member } from '../runtime/member.ts';
+import type { Pool } from '../runtime/pool.ts';
+
+export class UdpFlow implements ConnectionEntry {
+  readonly id: number;
+  readonly protocol = 'udp' as const;
+  readonly service: string;
+  readonly client: Endpoint;
+  readonly vip: Endpoint;
+  readonly startedAt = Date.now();
+  readonly member: Member;
+  local: Endpoint | null = null;
+  bytesIn = 0;
+  bytesOut = 0;
+  /** ms timestamp of the last datagram either way; the listener's sweep expires idle flows */
+  lastSeen = this.startedAt;
+
+  readonly #pool: Pool;
+  readonly #upstream: dgram.Socket;
+  readonly #onClose: (flow: UdpFlow) => void;
+  #closed = false;
+
+  constructor(
+    id: number,
+    service: string,
+    client: Endpoint,
+    vip: Endpoint,
+    member: Member,
+    pool: Pool,
+    reply: (data: Buffer, flow: UdpFlow) => void,
+    onClose: (flow: UdpFlow) => void,
+  ) {
+    this.id = id;
+    this.service = service;
+    this.client = client;
+    this.vip = vip;
+    this.member = member;
+    this.#pool = pool;
+    this.#onClose = onClose;
+    const upstream = dgram.createSocket(isIPv6(member.ip) ? 'udp6' : 'udp4');
+    this.#upstream = upstream;
+    // An ICMP port unreachable from the member shows up here (ECONNREFUSED); the flow stays
+    // until idle so a retransmitting client is not bounced between members.
+    upstream.on('error', () => {
+      member.failed++;
+    });
+    upstream.on('message', (data, from) => {
+      // Only the member may answer through this flow.
+      if (from.port !== member.port || from.address !== member.ip) return;
+      this.bytesOut += data.length;
+      this.lastSeen = Date.now();
+      reply(data, this);
+    });
+    upstream.bind(0, () => {
+      const a = upstream.address();
+      this.local = { address: a.address, port: a.port };
+    });
+  }
+
+  send(data: Buffer, now: number): void {
+    this.bytesIn += data.length;
+    this.lastSeen = now;
+    this.#upstream.send(data, this.member.port, this.member.ip);
+  }
+
+  abort(): void {
+    this.close();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#upstream.close();
+    this.#pool.release(this.member, this.bytesIn, this.bytesOut);
+    this.#onClose(this);
+  }
+}

@@ -1,0 +1,87 @@
+// The connection table: every live connection (tcp) or flow (udp), client -> service -> member.
+// The data planes add an entry when a client arrives and remove it when the connection ends;
+// the admin API and dashboard read it. Entries are the data planes' own connection objects,
+// so the table costs one Map slot per connection and byte counts are read only when asked.
+
+import type { Member } from './member.ts';
+
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+export interface ConnectionEntry {
+  readonly id: number;
+  readonly protocol: 'tcp' | 'udp';
+  readonly service: string;
+  /** the client's address and port */
+  readonly client: Endpoint;
+  /** the service address the client reached (the VIP) */
+  readonly vip: Endpoint;
+  /** null while queued or connecting */
+  readonly member: Member | null;
+  /** the balancer's own address and port on the member side; null until connected */
+  readonly local: Endpoint | null;
+  /** ms since epoch */
+  readonly startedAt: number;
+  /** bytes from the client to the member */
+  readonly bytesIn: number;
+  /** bytes from the member to the client */
+  readonly bytesOut: number;
+  /** Ends the connection at once (shutdown after the grace period, or an operator). */
+  abort(): void;
+}
+
+export interface ConnectionFilter {
+  service?: string;
+  member?: Member;
+}
+
+export class ConnectionTable {
+  readonly #entries = new Map<number, ConnectionEntry>();
+  #lastId = 0;
+  #onEmpty: (() => void)[] = [];
+
+  nextId(): number {
+    return ++this.#lastId;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  add(entry: ConnectionEntry): void {
+    this.#entries.set(entry.id, entry);
+  }
+
+  remove(entry: ConnectionEntry): void {
+    this.#entries.delete(entry.id);
+    if (this.#entries.size === 0 && this.#onEmpty.length > 0) {
+      for (const resolve of this.#onEmpty.splice(0)) resolve();
+    }
+  }
+
+  /** Resolves when the table is empty (at once if it is). */
+  drained(): Promise<void> {
+    if (this.#entries.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#onEmpty.push(resolve));
+  }
+
+  get(id: number): ConnectionEntry | undefined {
+    return this.#entries.get(id);
+  }
+
+  *list(filter: ConnectionFilter = {}): IterableIterator<ConnectionEntry> {
+    for (const entry of this.#entries.values()) {
+      if (filter.service !== undefined && entry.service !== filter.service) continue;
+      if (filter.member !== undefined && entry.member !== filter.member) continue;
+      yield entry;
+    }
+  }
+
+  count(filter: ConnectionFilter = {}): number {
+    let n = 0;
+    for (const _ of this.list(filter)) n++;
+    return n;
+  }
+}

@@ -1,0 +1,149 @@
+// A pool: members, the balancing algorithm over them, and the queue where connections wait
+// when every member is at its limit. Backup members have a balancer of their own and are
+// chosen only when no primary member is usable.
+
+import type { Balancer } from '../balance/balancer.ts';
+import { createBalancer } from '../balance/index.ts';
+import type { AlgorithmName, PoolConfig } from '../config/types.ts';
+import type { MemberChange, RuntimeEvents } from './events.ts';
+import { Member } from './member.ts';
+
+/** A connection waiting for a member; `done` receives the member, or undefined on timeout. */
+export interface Waiter {
+  readonly hash: number;
+  readonly done: (member: Member | undefined) => void;
+  timer: NodeJS.Timeout | null;
+}
+
+export class Pool {
+  readonly name: string;
+  algorithm: AlgorithmName;
+  members: Member[] = [];
+  queueMax: number;
+  queueTimeout: number;
+  /** connections that gave up waiting */
+  queueTimeouts = 0;
+
+  #primary: Balancer<Member>;
+  #backup: Balancer<Member>;
+  readonly #waiting: Waiter[] = [];
+  readonly #events: RuntimeEvents;
+
+  constructor(name: string, config: PoolConfig, events: RuntimeEvents) {
+    this.name = name;
+    this.#events = events;
+    this.algorithm = config.algorithm;
+    this.queueMax = config.queue.max;
+    this.queueTimeout = config.queue.timeout;
+    this.members = config.members.map((m) => new Member(name, m, events));
+    this.#primary = createBalancer(this.algorithm, []);
+    this.#backup = createBalancer(this.algorithm, []);
+    this.#rebuild();
+  }
+
+  get queued(): number {
+    return this.#waiting.length;
+  }
+
+  member(id: string): Member | undefined {
+    return this.members.find((m) => m.id === id);
+  }
+
+  /** A usable member not in `skip`, primaries first; counted as active. */
+  acquire(hash: number, skip: readonly Member[] | null): Member | undefined {
+    const member = this.#primary.pick(hash, skip) ?? this.#backup.pick(hash, skip);
+    if (member !== undefined) {
+      member.active++;
+      member.total++;
+    }
+    return member;
+  }
+
+  /** A connection on `member` ended; its room goes to the first waiter. */
+  release(member: Member, bytesIn: number, bytesOut: number): void {
+    member.active--;
+    member.bytesIn += bytesIn;
+    member.bytesOut += bytesOut;
+    if (this.#waiting.length > 0) this.#serveQueue();
+  }
+
+  /**
+   * True when no member is usable only because the available ones are at their limits,
+   * so a connection may wait for room.
+   */
+  canQueue(): boolean {
+    if (this.#waiting.length >= this.queueMax) return false;
+    for (const m of this.members) if (m.available) return true;
+    return false;
+  }
+
+  /** Waits for room (see canQueue); `done(undefined)` after the queue timeout. */
+  enqueue(hash: number, done: (member: Member | undefined) => void): Waiter {
+    const waiter: Waiter = { hash, done, timer: null };
+    waiter.timer = setTimeout(() => {
+      this.cancel(waiter);
+      this.queueTimeouts++;
+      done(undefined);
+    }, this.queueTimeout);
+    this.#waiting.push(waiter);
+    return waiter;
+  }
+
+  /** Removes a waiter whose client went away. */
+  cancel(waiter: Waiter): void {
+    if (waiter.timer !== null) clearTimeout(waiter.timer);
+    waiter.timer = null;
+    const i = this.#waiting.indexOf(waiter);
+    if (i !== -1) this.#waiting.splice(i, 1);
+  }
+
+  /** Called by the runtime for every change of one of this pool's members. */
+  memberChanged(_member: Member, change: MemberChange): void {
+    if (change.kind === 'weight') this.#rebuild();
+    if (this.#waiting.length > 0) this.#serveQueue();
+  }
+
+  /** Applies a reloaded config: members with the same id keep their state and counters. */
+  reconfigure(config: PoolConfig): void {
+    const previous = new Map(this.members.map((m) => [m.id, m]));
+    this.members = config.members.map((mc) => {
+      const live = previous.get(mc.id);
+      if (live === undefined) return new Member(this.name, mc, this.#events);
+      live.reconfigure(mc);
+      return live;
+    });
+    if (config.algorithm !== this.algorithm) {
+      this.algorithm = config.algorithm;
+      this.#primary = createBalancer(this.algorithm, []);
+      this.#backup = createBalancer(this.algorithm, []);
+    }
+    this.queueMax = config.queue.max;
+    this.queueTimeout = config.queue.timeout;
+    this.#rebuild();
+    if (this.#waiting.length > 0) this.#serveQueue();
+  }
+
+  /** Fails every waiter; used when the pool is removed or the process stops. */
+  close(): void {
+    for (const waiter of this.#waiting.splice(0)) {
+      if (waiter.timer !== null) clearTimeout(waiter.timer);
+      waiter.done(undefined);
+    }
+  }
+
+  #rebuild(): void {
+    this.#primary.update(this.members.filter((m) => !m.backup));
+    this.#backup.update(this.members.filter((m) => m.backup));
+  }
+
+  #serveQueue(): void {
+    while (this.#waiting.length > 0) {
+      const member = this.acquire(this.#waiting[0].hash, null);
+      if (member === undefined) return;
+      const waiter = this.#waiting.shift()!;
+      if (waiter.timer !== null) clearTimeout(waiter.timer);
+      waiter.timer = null;
+      waiter.done(member);
+    }
+  }
+}

@@ -1,0 +1,85 @@
+// The live model: services, pools and members, the connection table, and the events of their
+// state changes. Data planes, monitors and the admin API all work on this one model.
+// `apply` builds it from a config and, on reload, updates it in place: pools and members that
+// still exist keep their state, counters and live connections.
+
+import type { Config } from '../config/types.ts';
+import { ConnectionTable } from './connection-table.ts';
+import { RuntimeEvents } from './events.ts';
+import type { Member } from './member.ts';
+import { Pool } from './pool.ts';
+import { Service } from './service.ts';
+
+export interface ApplyResult {
+  /** services that need a new listener (new, or their address or mode changed) */
+  listen: Service[];
+  /** services whose listener must close (removed, or replaced by one in `listen`) */
+  unlisten: string[];
+  /** one line for the log */
+  summary: string;
+}
+
+export class Runtime {
+  readonly events = new RuntimeEvents();
+  readonly connections = new ConnectionTable();
+  readonly services = new Map<string, Service>();
+  readonly pools = new Map<string, Pool>();
+  config: Config | null = null;
+
+  constructor() {
+    this.events.on('member', (member, change) => this.pools.get(member.poolName)?.memberChanged(member, change));
+  }
+
+  member(pool: string, id: string): Member | undefined {
+    return this.pools.get(pool)?.member(id);
+  }
+
+  apply(config: Config): ApplyResult {
+    const changes: string[] = [];
+    for (const [name, pc] of Object.entries(config.pools)) {
+      const live = this.pools.get(name);
+      if (live === undefined) {
+        this.pools.set(name, new Pool(name, pc, this.events));
+        if (this.config !== null) changes.push(`pool ${name} added`);
+      } else {
+        live.reconfigure(pc);
+      }
+    }
+    for (const [name, pool] of this.pools) {
+      if (name in config.pools) continue;
+      pool.close();
+      this.pools.delete(name);
+      changes.push(`pool ${name} removed`);
+    }
+
+    const listen: Service[] = [];
+    const unlisten: string[] = [];
+    for (const [name, sc] of Object.entries(config.services)) {
+      const pool = this.pools.get(sc.pool)!;
+      const live = this.services.get(name);
+      if (live !== undefined && live.sameListener(sc)) {
+        live.config = sc;
+        live.pool = pool;
+        continue;
+      }
+      if (live !== undefined) unlisten.push(name);
+      const service = new Service(name, sc, pool);
+      this.services.set(name, service);
+      listen.push(service);
+      if (this.config !== null) changes.push(`service ${name} ${live === undefined ? 'added' : 'moved'}`);
+    }
+    for (const name of this.services.keys()) {
+      if (name in config.services) continue;
+      this.services.delete(name);
+      unlisten.push(name);
+      changes.push(`service ${name} removed`);
+    }
+    this.config = config;
+    return { listen, unlisten, summary: changes.length > 0 ? changes.join(', ') : 'no service or pool added or removed' };
+  }
+
+  /** Stops every queue; listeners and connections belong to the data planes. */
+  close(): void {
+    for (const pool of this.pools.values()) pool.close();
+  }
+}
