@@ -1,1 +1,85 @@
-export async function main(a: string[]): Promise<number> { console.log(process.version, a); return 0; }
+// The furiwake command: start, validate, demo. Prints errors for people; exit codes for scripts.
+
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { runDemo } from './demo.ts';
+import { runStart } from './start.ts';
+import { runValidate } from './validate.ts';
+
+const HELP = `furiwake — a load balancer
+
+Usage:
+  furiwake start -c FILE        run the services of a config file
+  furiwake validate -c FILE     check a config file; print every error; exit 0 when valid
+  furiwake demo [--port N]      run demo backends and services in front of them (default port 8080)
+  furiwake --help | --version
+
+Options:
+  -c, --config FILE   the config file (YAML or JSON)
+  --port N            demo: the first service port (0 = any free port)
+
+Signals (start, demo):
+  SIGTERM, SIGINT     stop accepting, let live connections finish (global.shutdown-grace), exit
+  SIGHUP              reload the config file; an invalid file keeps the running config
+
+Docs: docs/configuration.md
+`;
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        port: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`furiwake: ${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.version === true) {
+    process.stdout.write(`furiwake ${version()}\n`);
+    return 0;
+  }
+  const [command, ...rest] = positionals;
+  if (values.help === true || command === undefined || command === 'help') {
+    process.stdout.write(HELP);
+    return values.help === true || command === 'help' ? 0 : 2;
+  }
+  if (rest.length > 0) {
+    process.stderr.write(`furiwake: unexpected argument ${rest[0]}\n`);
+    return 2;
+  }
+  switch (command) {
+    case 'start':
+    case 'validate': {
+      if (values.config === undefined) {
+        process.stderr.write(`furiwake ${command}: a config file is needed: -c FILE\n`);
+        return 2;
+      }
+      return command === 'start' ? runStart(values.config) : runValidate(values.config);
+    }
+    case 'demo': {
+      const port = values.port === undefined ? 8080 : Number(values.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65534) {
+        process.stderr.write(`furiwake demo: --port must be a port number (0 for any free port), got ${values.port}\n`);
+        return 2;
+      }
+      return runDemo(port);
+    }
+    default:
+      process.stderr.write(`furiwake: unknown command ${command}\n\n${HELP}`);
+      return 2;
+  }
+}

@@ -72,24 +72,32 @@ export class TcpConnection implements ConnectionEntry {
     const pool = this.#pool;
     const member = pool.acquire(this.#hash, this.#tried) ?? (this.#tried === null ? undefined : pool.acquire(this.#hash, null));
     if (member !== undefined) return this.#connect(member);
-    if (pool.canQueue()) {
-      this.#waiter = pool.enqueue(this.#hash, this.#onQueued);
+    if (!pool.hasAvailable()) {
+      // No member is up and enabled: say so at once (a reset) rather than leave the client hanging.
+      this.#client.resetAndDestroy();
       return;
     }
-    // No member can take it now or soon: say so at once rather than leave the client hanging.
-    this.#client.resetAndDestroy();
+    // Every member is at its limit: wait for room, or be turned away cleanly if the queue is full.
+    if (pool.queueFull) return this.#turnAway();
+    this.#waiter = pool.enqueue(this.#hash, this.#onQueued);
   }
 
   #onQueued = (member: Member | undefined): void => {
     this.#waiter = null;
-    if (member === undefined) {
-      // queue timeout: a clean close, the client learns nothing was served
-      this.#client.end();
-      this.#client.destroySoon();
-      return;
-    }
+    if (member === undefined) return this.#turnAway();
     this.#connect(member);
   };
+
+  /**
+   * A clean close (FIN) with nothing served: the balancer is full, not broken. What the client
+   * sent is read and dropped, since closing with unread bytes would send a reset instead.
+   */
+  #turnAway(): void {
+    const client = this.#client;
+    client.resume();
+    client.setTimeout(this.#svc.config.timeouts.connect, this.#onIdle);
+    client.end();
+  }
 
   #connect(member: Member): void {
     this.member = member;

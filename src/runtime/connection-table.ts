@@ -40,7 +40,8 @@ export interface ConnectionFilter {
 export class ConnectionTable {
   readonly #entries = new Map<number, ConnectionEntry>();
   #lastId = 0;
-  #onEmpty: (() => void)[] = [];
+  /** callers of atMost(), waiting for the table to shrink */
+  #waiting: { size: number; resolve: () => void }[] = [];
 
   nextId(): number {
     return ++this.#lastId;
@@ -56,15 +57,27 @@ export class ConnectionTable {
 
   remove(entry: ConnectionEntry): void {
     this.#entries.delete(entry.id);
-    if (this.#entries.size === 0 && this.#onEmpty.length > 0) {
-      for (const resolve of this.#onEmpty.splice(0)) resolve();
-    }
+    if (this.#waiting.length > 0) this.#wake();
   }
 
-  /** Resolves when the table is empty (at once if it is). */
+  /** Resolves when the table holds at most `size` entries (at once if it does). */
+  atMost(size: number): Promise<void> {
+    if (this.#entries.size <= size) return Promise.resolve();
+    return new Promise((resolve) => this.#waiting.push({ size, resolve }));
+  }
+
+  /** Resolves when the table is empty. */
   drained(): Promise<void> {
-    if (this.#entries.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#onEmpty.push(resolve));
+    return this.atMost(0);
+  }
+
+  #wake(): void {
+    const size = this.#entries.size;
+    this.#waiting = this.#waiting.filter((w) => {
+      if (size > w.size) return true;
+      w.resolve();
+      return false;
+    });
   }
 
   get(id: number): ConnectionEntry | undefined {

@@ -68,16 +68,19 @@ export class Pool {
   }
 
   /**
-   * True when no member is usable only because the available ones are at their limits,
-   * so a connection may wait for room.
+   * Whether a member is healthy and enabled. When acquire() found nothing but this is true,
+   * the available members are at their limits: room will come, so a connection may wait.
    */
-  canQueue(): boolean {
-    if (this.#waiting.length >= this.queueMax) return false;
+  hasAvailable(): boolean {
     for (const m of this.members) if (m.available) return true;
     return false;
   }
 
-  /** Waits for room (see canQueue); `done(undefined)` after the queue timeout. */
+  get queueFull(): boolean {
+    return this.#waiting.length >= this.queueMax;
+  }
+
+  /** Waits for room; `done(undefined)` after the queue timeout. */
   enqueue(hash: number, done: (member: Member | undefined) => void): Waiter {
     const waiter: Waiter = { hash, done, timer: null };
     waiter.timer = setTimeout(() => {

@@ -1,0 +1,36 @@
+// Running until a signal: SIGTERM/SIGINT stop gracefully (a second one stops at once),
+// SIGHUP reloads through the given function and keeps the running config when it fails.
+
+import { Furiwake } from '../app.ts';
+import type { Config } from '../config/types.ts';
+import type { Logger } from '../log.ts';
+
+export async function runUntilSignal(app: Furiwake, log: Logger, grace: () => number, reload: (() => Promise<Config>) | null): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onStop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        log.warn({ signal }, 'stopping now');
+        for (const entry of [...app.runtime.connections.list()]) entry.abort();
+        return;
+      }
+      stopping = true;
+      log.info({ signal, grace: grace() }, 'stopping: no new connections');
+      void app.stop(grace()).then(() => {
+        process.off('SIGTERM', onStop).off('SIGINT', onStop).off('SIGHUP', onHup);
+        log.info('stopped');
+        resolve(0);
+      });
+    };
+    const onHup = (): void => {
+      if (reload === null || stopping) return;
+      log.info('SIGHUP: reloading');
+      reload().then(
+        (config) => app.reload(config),
+      ).catch((err: Error) => {
+        log.error({ reason: err.message }, 'reload failed; the running config stays');
+      });
+    };
+    process.on('SIGTERM', onStop).on('SIGINT', onStop).on('SIGHUP', onHup);
+  });
+}

@@ -1,0 +1,31 @@
+import { Furiwake } from '../app.ts';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import { createLogger } from '../log.ts';
+import { runUntilSignal } from './run.ts';
+
+export async function runStart(file: string): Promise<number> {
+  let config;
+  try {
+    config = await loadConfig(file);
+  } catch (err) {
+    process.stderr.write((err instanceof ConfigError ? err.format() : `${file}: ${(err as Error).message}`) + '\n');
+    return 1;
+  }
+  const log = createLogger(config.global.logLevel);
+  let app: Furiwake;
+  try {
+    app = await Furiwake.start(config, log);
+  } catch (err) {
+    log.fatal({ reason: (err as Error).message }, 'cannot start');
+    return 1;
+  }
+  log.info({ file, pid: process.pid }, 'furiwake started');
+  const reload = async () => {
+    try {
+      return await loadConfig(file);
+    } catch (err) {
+      throw err instanceof ConfigError ? new Error(err.format()) : err;
+    }
+  };
+  return runUntilSignal(app, log, () => app.runtime.config?.global.shutdownGrace ?? 10_000, reload);
+}

@@ -1,0 +1,43 @@
+// Demo backends: small real servers on loopback that say who they are, so the balancing is
+// visible from a shell. HTTP servers for the tcp service, UDP echo servers for the udp service.
+
+import dgram from 'node:dgram';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface DemoBackend {
+  name: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startHttpBackend(name: string): Promise<DemoBackend> {
+  const server = http.createServer((req, res) => {
+    const body = `hello from ${name} (you asked for ${req.method} ${req.url})\n`;
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-backend': name });
+    res.end(body);
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    name,
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+export async function startUdpEchoBackend(name: string): Promise<DemoBackend> {
+  const socket = dgram.createSocket('udp4');
+  socket.on('message', (msg, from) => {
+    socket.send(Buffer.concat([Buffer.from(`${name}: `), msg]), from.port, from.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return {
+    name,
+    port: socket.address().port,
+    close: () => new Promise((resolve) => socket.close(() => resolve())),
+  };
+}

@@ -1,0 +1,56 @@
+// Clients for the tests: connect, read what the server says, and observe how the connection ended.
+
+import { once } from 'node:events';
+import net from 'node:net';
+
+export interface Exchange {
+  data: Buffer;
+  /** 'end': the peer closed cleanly (FIN); 'reset': ECONNRESET */
+  ending: 'end' | 'reset';
+}
+
+/** Connects, optionally writes `send` and half-closes, and reads until the connection ends. */
+export function exchange(port: number, send?: string | Buffer, host = '127.0.0.1'): Promise<Exchange> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = net.connect({ port, host, allowHalfOpen: true });
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNRESET') resolve({ data: Buffer.concat(chunks), ending: 'reset' });
+      else reject(err);
+    });
+    socket.on('end', () => {
+      socket.end();
+      resolve({ data: Buffer.concat(chunks), ending: 'end' });
+    });
+    if (send !== undefined) socket.on('connect', () => socket.end(send));
+  });
+}
+
+/** Connects and resolves with the socket once the first line (the server's greeting) arrived. */
+export function greeted(port: number): Promise<{ socket: net.Socket; line: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    let text = '';
+    const onData = (chunk: Buffer): void => {
+      text += String(chunk);
+      const nl = text.indexOf('\n');
+      if (nl === -1) return;
+      socket.off('data', onData).off('end', onEnd).off('error', reject);
+      socket.on('error', () => {});
+      socket.pause();
+      resolve({ socket, line: text.slice(0, nl) });
+    };
+    const onEnd = (): void => reject(new Error(`connection ended before a line: ${JSON.stringify(text)}`));
+    socket.on('data', onData).on('end', onEnd).on('error', reject);
+  });
+}
+
+/** The first line a server greets with, on a connection that is then closed. */
+export async function greeting(port: number): Promise<string> {
+  const { socket, line } = await greeted(port);
+  socket.resume();
+  socket.end();
+  await once(socket, 'close');
+  return line;
+}

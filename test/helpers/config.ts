@@ -1,0 +1,48 @@
+// Configs for data-plane tests, built as the normalized Config the loader would produce,
+// with the documented defaults, so each test states only what it is about.
+
+import type { AlgorithmName, Config, MemberConfig, Mode, PoolConfig, ServiceConfig } from '../../src/config/types.ts';
+
+export interface MemberSpec {
+  port: number;
+  id?: string;
+  weight?: number;
+  maxConnections?: number;
+  backup?: boolean;
+}
+
+export function member(spec: MemberSpec): MemberConfig {
+  return {
+    address: { host: '127.0.0.1', port: spec.port, ip: '127.0.0.1' },
+    id: spec.id ?? `127.0.0.1:${spec.port}`,
+    weight: spec.weight ?? 1,
+    maxConnections: spec.maxConnections ?? 0,
+    backup: spec.backup ?? false,
+  };
+}
+
+export function pool(algorithm: AlgorithmName, members: MemberSpec[], queue: Partial<PoolConfig['queue']> = {}): PoolConfig {
+  return { algorithm, members: members.map(member), queue: { max: 1000, timeout: 5_000, ...queue } };
+}
+
+export function service(mode: Mode, poolName: string, extra: Partial<ServiceConfig> = {}): ServiceConfig {
+  return {
+    listen: { host: '127.0.0.1', port: 0, ip: '127.0.0.1' },
+    mode,
+    pool: poolName,
+    timeouts: { connect: 2_000, idle: mode === 'udp' ? 30_000 : 300_000 },
+    retries: 3,
+    proxyProtocol: null,
+    maxFlows: 65_536,
+    ...extra,
+  };
+}
+
+/** One service `svc` in front of one pool `p`. */
+export function single(mode: Mode, p: PoolConfig, extra: Partial<ServiceConfig> = {}): Config {
+  return {
+    global: { shutdownGrace: 1_000, logLevel: 'silent' },
+    services: { svc: service(mode, 'p', extra) },
+    pools: { p },
+  };
+}
