@@ -45,6 +45,11 @@ export class Furiwake {
     return listener.address();
   }
 
+  /** The listener of a service, for its own counters. */
+  listener(service: string): Listener | undefined {
+    return this.#listeners.get(service);
+  }
+
   async reload(config: Config): Promise<void> {
     await this.#apply(config);
   }

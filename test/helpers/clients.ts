@@ -1,6 +1,7 @@
 // Clients for the tests: connect, read what the server says, and observe how the connection ended.
 
 import { once } from 'node:events';
+import dgram from 'node:dgram';
 import net from 'node:net';
 
 export interface Exchange {
@@ -53,4 +54,21 @@ export async function greeting(port: number): Promise<string> {
   socket.end();
   await once(socket, 'close');
   return line;
+}
+
+/** A UDP client socket that sends and awaits one reply at a time. */
+export async function udpClient(): Promise<{ ask(port: number, text: string): Promise<{ text: string; from: dgram.RemoteInfo }>; port: number; close(): Promise<void> }> {
+  const socket = dgram.createSocket('udp4');
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  return {
+    port: socket.address().port,
+    async ask(port, text) {
+      const reply = once(socket, 'message') as Promise<[Buffer, dgram.RemoteInfo]>;
+      socket.send(text, port, '127.0.0.1');
+      const [msg, from] = await reply;
+      return { text: msg.toString(), from };
+    },
+    close: () => new Promise((resolve) => socket.close(() => resolve())),
+  };
 }
