@@ -25,9 +25,14 @@ export interface Balancer<T extends Candidate> {
   /**
    * Choose a usable candidate that is not in `skip` (members already tried for this
    * connection), or undefined when there is none. `hash` is a 32-bit hash of the client key
-   * (its address), read only by the hashing algorithms.
+   * (its address, through hashString), read only by the hashing algorithms. Weighted
+   * algorithms never choose weight 0. usable, active and latency are read live on every pick;
+   * pick() allocates nothing, so it is safe on the per-connection path.
    */
   pick(hash: number, skip: readonly T[] | null): T | undefined;
-  /** The candidate list or a weight changed: rebuild derived state (tables, smooth weights). */
+  /**
+   * The candidate list or a weight changed: rebuild derived state (tables, smooth weights).
+   * Not needed when only usable / active / latency change. May allocate.
+   */
   update(candidates: readonly T[]): void;
 }

@@ -1,0 +1,43 @@
+// Least connections: the eligible candidate with the fewest active connections, ignoring weight.
+// The scan starts one past the previous choice, so members with equal counts take turns
+// instead of the first one in the list taking every tie.
+
+import type { Balancer, Candidate } from './balancer.ts';
+import { isEligible } from './eligible.ts';
+
+export class LeastConnections<T extends Candidate> implements Balancer<T> {
+  readonly algorithm = 'least-connections';
+  #candidates: readonly T[] = [];
+  #start = 0;
+
+  constructor(candidates: readonly T[]) {
+    this.update(candidates);
+  }
+
+  update(candidates: readonly T[]): void {
+    this.#candidates = candidates.slice();
+    if (this.#start >= candidates.length) this.#start = 0;
+  }
+
+  pick(_hash: number, skip: readonly T[] | null): T | undefined {
+    const list = this.#candidates;
+    const n = list.length;
+    let best: T | undefined;
+    let bestActive = Infinity;
+    let bestIndex = 0;
+    let i = this.#start;
+    for (let k = 0; k < n; k++) {
+      const candidate = list[i];
+      // Strict < : on a tie the first met from the rotating start wins. The cheap comparison
+      // goes first so most candidates are never checked against `skip`.
+      if (candidate.active < bestActive && isEligible(candidate, skip)) {
+        best = candidate;
+        bestActive = candidate.active;
+        bestIndex = i;
+      }
+      if (++i === n) i = 0;
+    }
+    if (best !== undefined) this.#start = bestIndex + 1 === n ? 0 : bestIndex + 1;
+    return best;
+  }
+}

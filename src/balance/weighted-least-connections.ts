@@ -1,0 +1,54 @@
+// Weighted least connections: the eligible candidate with the lowest (active + 1) / weight,
+// compared by cross-multiplication (no division, exact for integers). Ties take turns.
+//
+// Why active + 1 (as HAProxy does) rather than active: at light load every member has 0 active,
+// so active / weight ties everywhere and weights would not matter; with + 1 a weight-3 member
+// takes three new connections for each one a weight-1 member takes, loaded or not.
+
+import type { Balancer, Candidate } from './balancer.ts';
+import { isWeightedEligible } from './eligible.ts';
+
+/** (a.active + 1) / a.weight < (b.active + 1) / b.weight, for positive weights. */
+export function lessLoaded(a: Candidate, b: Candidate): boolean {
+  return (a.active + 1) * b.weight < (b.active + 1) * a.weight;
+}
+
+export class WeightedLeastConnections<T extends Candidate> implements Balancer<T> {
+  readonly algorithm = 'weighted-least-connections';
+  #candidates: readonly T[] = [];
+  #start = 0;
+
+  constructor(candidates: readonly T[]) {
+    this.update(candidates);
+  }
+
+  update(candidates: readonly T[]): void {
+    this.#candidates = candidates.slice();
+    if (this.#start >= candidates.length) this.#start = 0;
+  }
+
+  pick(_hash: number, skip: readonly T[] | null): T | undefined {
+    const list = this.#candidates;
+    const n = list.length;
+    let best: T | undefined;
+    // (active + 1) / weight of the best so far; 1 / 0 loses to any positive weight
+    let bestLoad = 1;
+    let bestWeight = 0;
+    let bestIndex = 0;
+    let i = this.#start;
+    for (let k = 0; k < n; k++) {
+      const candidate = list[i];
+      const load = candidate.active + 1;
+      // the cheap comparison first, so most candidates are never checked against `skip`
+      if (load * bestWeight < bestLoad * candidate.weight && isWeightedEligible(candidate, skip)) {
+        best = candidate;
+        bestLoad = load;
+        bestWeight = candidate.weight;
+        bestIndex = i;
+      }
+      if (++i === n) i = 0;
+    }
+    if (best !== undefined) this.#start = bestIndex + 1 === n ? 0 : bestIndex + 1;
+    return best;
+  }
+}
