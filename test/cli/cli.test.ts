@@ -1,0 +1,143 @@
+// The command line, run as a real process: validate, start with SIGHUP reload and graceful
+// SIGTERM, demo.
+
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { greeted, greeting, udpClient } from '../helpers/clients.ts';
+import { furiwake } from '../helpers/process.ts';
+import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'furiwake-cli-'));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+async function file(name: string, text: string): Promise<string> {
+  const p = path.join(dir, name);
+  await writeFile(p, text);
+  return p;
+}
+
+describe('furiwake command', () => {
+  it('prints its version and help', async () => {
+    const v = furiwake(['--version']);
+    assert.equal(await v.exit(), 0);
+    assert.match(v.stdout, /^furiwake \d+\.\d+\.\d+\n$/);
+    const h = furiwake(['--help']);
+    assert.equal(await h.exit(), 0);
+    assert.match(h.stdout, /furiwake start -c FILE/);
+    const bad = furiwake(['frobnicate']);
+    assert.equal(await bad.exit(), 2);
+    assert.match(bad.stderr, /unknown command frobnicate/);
+  });
+
+  it('validate reports every error with its file, line and path', async () => {
+    const bad = await file('bad.yaml', [
+      'services:',
+      '  www:',
+      '    listen: 127.0.0.1:80',
+      '    mode: tcp',
+      '    pool: nowhere',
+      'pools:',
+      '  web:',
+      '    algorithm: round-robin',
+      '    members:',
+      '      - { address: 127.0.0.1:8080 }',
+      '      - { address: 10.0.0.2, weight: heavy }',
+      '',
+    ].join('\n'));
+    const run = furiwake(['validate', '-c', bad]);
+    assert.equal(await run.exit(), 1);
+    assert.match(run.stderr, /bad\.yaml:5: services\.www\.pool: .*nowhere/);
+    assert.match(run.stderr, /bad\.yaml:11: pools\.web\.members\[1\]\.address: /);
+    assert.match(run.stderr, /bad\.yaml:11: pools\.web\.members\[1\]\.weight: /);
+  });
+
+  it('start serves, reloads on SIGHUP without dropping live connections, and stops gracefully', async () => {
+    const echo = (name: string) => (socket: net.Socket) => {
+      socket.write(`${name}\n`);
+      socket.on('data', (d: Buffer) => socket.write(`${name}:${d}`));
+      socket.on('end', () => socket.end());
+    };
+    const a: TcpServer = await startTcpServer('a', echo('a'));
+    const b: TcpServer = await startTcpServer('b', echo('b'));
+    after(() => Promise.all([a.close(), b.close()]));
+    const config = (port: number, extra = '') => `global: { shutdown-grace: 30s, log-level: info }
+services:
+  svc: { listen: 127.0.0.1:0, mode: tcp, pool: p }
+pools:
+  p:
+    members: [ { address: 127.0.0.1:${port} } ]
+${extra}`;
+    const cfg = await file('live.yaml', config(a.port));
+    const run = furiwake(['start', '-c', cfg]);
+    const port = (await run.event('service listening')).port as number;
+
+    const live = await greeted(port);
+    assert.equal(live.line, 'a');
+
+    await writeFile(cfg, config(b.port));
+    run.child.kill('SIGHUP');
+    await run.event('config applied', 2);
+    assert.equal(await greeting(port), 'b');
+    // the connection opened before the reload still talks to a
+    live.socket.resume();
+    live.socket.setEncoding('utf8');
+    const reply = once(live.socket, 'data');
+    live.socket.write('still there?');
+    assert.equal(String((await reply)[0]), 'a:still there?');
+
+    // an invalid file keeps the running config
+    await writeFile(cfg, config(b.port, 'bogus: true\n'));
+    run.child.kill('SIGHUP');
+    const failed = await run.event('reload failed; the running config stays');
+    assert.match(String(failed.reason), /bogus/);
+    assert.equal(await greeting(port), 'b');
+
+    // SIGTERM: no new connections, the live one may finish, then the process exits 0
+    run.child.kill('SIGTERM');
+    await run.event('waiting for live connections');
+    const refused = await new Promise<string>((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' });
+      s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+      s.on('connect', () => resolve('connected'));
+    });
+    assert.equal(refused, 'ECONNREFUSED');
+    live.socket.end();
+    assert.equal(await run.exit(), 0);
+  });
+
+  it('demo starts backends and services that answer, and stops on SIGTERM', async () => {
+    const run = furiwake(['demo', '--port', '0']);
+    const webLine = await run.line((l) => l.includes('tcp service web'));
+    const echoLine = await run.line((l) => l.includes('udp service echo'));
+    const webPort = Number(/127\.0\.0\.1:(\d+)/.exec(webLine)![1]);
+    const echoPort = Number(/127\.0\.0\.1:(\d+)/.exec(echoLine)![1]);
+    const bodies: string[] = [];
+    for (let i = 0; i < 4; i++) bodies.push(await get(webPort));
+    assert.ok(bodies.every((b) => /^hello from web-\d/.test(b)), bodies.join(''));
+    assert.equal(new Set(bodies.map((b) => b.slice(0, 16))).size, 3, 'weighted-round-robin reaches all three');
+    const client = await udpClient();
+    assert.match((await client.ask(echoPort, 'hi')).text, /^echo-\d: hi$/);
+    await client.close();
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit(), 0);
+  });
+});
+
+
+function get(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+}
