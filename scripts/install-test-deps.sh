@@ -4,7 +4,12 @@
 set -euo pipefail
 
 packages=(
-  iproute2   # ip netns, for tests that build their own networks
+  iproute2       # ip netns and veth, for tests that build their own networks
+  iputils-ping   # ping, to compare with the icmp monitor
+  nginx          # a real HTTP member
+  freeradius     # a real RADIUS server for the radius monitor
+  sip-tester     # SIPp as a SIP server (UAS) for the sip monitor
+  dnsmasq        # a real DNS server for the dns monitor
 )
 
 missing=()
