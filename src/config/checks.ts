@@ -1,0 +1,96 @@
+// Rules that span more than one key, checked once the pieces themselves are well formed:
+// a service's pool must exist, two listeners cannot share a port, member ids are unique.
+
+import { isIP, isIPv4 } from 'node:net';
+import { canonicalIP, formatAddress, isWildcard } from './address.ts';
+import { suggest, type PathIssue } from './issues.ts';
+import type { Address, Mode } from './types.ts';
+
+// Each check reads only the fields it needs, so it can run on a whole Config or on the parts of
+// a refused file that are well formed (validate.ts).
+export type Listener = { listen: Address; mode: Mode };
+export type PoolReference = { pool: string };
+/** a pool's members by index; undefined where that member is itself malformed */
+export type MemberIds = { members: readonly ({ id: string } | undefined)[] };
+
+export function checkPoolReferences(
+  services: Readonly<Record<string, PoolReference>>,
+  poolNames: readonly string[],
+): PathIssue[] {
+  const issues: PathIssue[] = [];
+  for (const [name, service] of Object.entries(services)) {
+    if (poolNames.includes(service.pool)) continue;
+    const guess = suggest(service.pool, poolNames);
+    const hint = guess !== undefined ? `; did you mean "${guess}"?` : poolNames.length > 0 ? `; pools are: ${poolNames.join(', ')}` : '; there are no pools';
+    issues.push({ path: ['services', name, 'pool'], message: `no pool named "${service.pool}"${hint}` });
+  }
+  return issues;
+}
+
+/**
+ * One port can be bound once per transport. Each clash is reported on the later service, in
+ * file order. Hostnames are compared by name here, and by address once loadConfig has
+ * resolved them (then `localhost:80` and `127.0.0.1:80` clash too).
+ */
+export function checkListeners(services: Readonly<Record<string, Listener>>): PathIssue[] {
+  const issues: PathIssue[] = [];
+  const seen: [string, Listener][] = [];
+  for (const [name, service] of Object.entries(services)) {
+    const clash = seen.find(([, other]) => other.mode === service.mode && overlaps(other.listen, service.listen));
+    if (clash !== undefined) {
+      const [otherName, other] = clash;
+      issues.push({ path: ['services', name, 'listen'], message: clashMessage(service, otherName, other) });
+    }
+    seen.push([name, service]);
+  }
+  return issues;
+}
+
+export function checkMemberIds(pools: Readonly<Record<string, MemberIds>>): PathIssue[] {
+  const issues: PathIssue[] = [];
+  for (const [name, pool] of Object.entries(pools)) {
+    const first = new Map<string, number>();
+    pool.members.forEach((member, index) => {
+      if (member === undefined) return;
+      const earlier = first.get(member.id);
+      if (earlier === undefined) {
+        first.set(member.id, index);
+        return;
+      }
+      // The runtime keys counters, persistence and reloads by id, so two members cannot share one.
+      const message = `duplicate member id "${member.id}", also used by members[${earlier}] (an id defaults to the address; give one an id)`;
+      issues.push({ path: ['pools', name, 'members', index, 'id'], message });
+    });
+  }
+  return issues;
+}
+
+function bindAddress(address: Address): string {
+  return canonicalIP(address.ip ?? address.host.toLowerCase());
+}
+
+function overlaps(a: Address, b: Address): boolean {
+  // Port 0 asks the kernel for a fresh port each time, so it never clashes.
+  if (a.port !== b.port || a.port === 0) return false;
+  const x = bindAddress(a);
+  const y = bindAddress(b);
+  if (x === y) return true;
+  if (isIP(x) === 0 || isIP(y) === 0) return false; // an unresolved hostname: decided after DNS
+  // `::` is dual-stack (Node does not set IPV6_V6ONLY), so it takes the port on IPv4 too.
+  if (x === '::' || y === '::') return true;
+  if (x === '0.0.0.0') return isIPv4(y);
+  if (y === '0.0.0.0') return isIPv4(x);
+  return false;
+}
+
+function clashMessage(service: Listener, otherName: string, other: Listener): string {
+  const mine = `${service.mode} ${formatAddress(service.listen)}`;
+  const theirs = formatAddress(other.listen);
+  if (theirs === formatAddress(service.listen)) return `${mine} is already the listener of services.${otherName}`;
+  const x = bindAddress(other.listen);
+  const y = bindAddress(service.listen);
+  let reason = `both are ${x}`;
+  if (x === '::' || y === '::') reason = ':: takes the port on every IPv6 and IPv4 address';
+  else if (isWildcard(x) || isWildcard(y)) reason = '0.0.0.0 takes the port on every IPv4 address';
+  return `${mine} overlaps services.${otherName} on ${theirs} (${reason})`;
+}

@@ -1,0 +1,63 @@
+// What a reload changes, by name. A service whose listen address or mode changed needs a new
+// socket; any other change to it is applied to the running listener. The runtime logs this on
+// SIGHUP and uses the split to decide which listeners to rebind.
+
+import { isDeepStrictEqual } from 'node:util';
+import type { Config, ServiceConfig } from './types.ts';
+
+export interface ConfigDiff {
+  services: {
+    added: string[];
+    removed: string[];
+    /** listen address or mode changed: the old listener closes and a new one binds */
+    relisten: string[];
+    /** same listener, other settings changed (pool, timeouts, retries, proxy-protocol, max-flows) */
+    changed: string[];
+  };
+  pools: {
+    added: string[];
+    removed: string[];
+    /** any setting or member changed */
+    changed: string[];
+  };
+  global: boolean;
+}
+
+export function diffConfig(old: Config, next: Config): ConfigDiff {
+  const services = diffByName(old.services, next.services);
+  return {
+    services: {
+      added: services.added,
+      removed: services.removed,
+      relisten: services.changed.filter((name) => !sameListener(old.services[name], next.services[name])),
+      changed: services.changed.filter((name) => sameListener(old.services[name], next.services[name])),
+    },
+    pools: diffByName(old.pools, next.pools),
+    global: !isDeepStrictEqual(old.global, next.global),
+  };
+}
+
+/** True when a reload would change nothing. */
+export function isEmptyDiff(diff: ConfigDiff): boolean {
+  const { services, pools } = diff;
+  const lists = [services.added, services.removed, services.relisten, services.changed, pools.added, pools.removed, pools.changed];
+  return !diff.global && lists.every((list) => list.length === 0);
+}
+
+function diffByName<T>(old: Readonly<Record<string, T>>, next: Readonly<Record<string, T>>) {
+  const has = (record: Readonly<Record<string, T>>, name: string) => Object.hasOwn(record, name);
+  return {
+    added: Object.keys(next).filter((name) => !has(old, name)),
+    removed: Object.keys(old).filter((name) => !has(next, name)),
+    changed: Object.keys(next).filter((name) => has(old, name) && !isDeepStrictEqual(old[name], next[name])),
+  };
+}
+
+/** The socket is the same when it binds the same address (as resolved) and transport. */
+function sameListener(a: ServiceConfig, b: ServiceConfig): boolean {
+  return (
+    a.mode === b.mode &&
+    a.listen.port === b.listen.port &&
+    (a.listen.ip ?? a.listen.host) === (b.listen.ip ?? b.listen.host)
+  );
+}

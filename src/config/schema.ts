@@ -1,0 +1,234 @@
+// The file format, as zod schemas that check every key and transform the kebab-case document
+// into the normalized `Config` (camelCase, durations in ms, addresses parsed, defaults filled).
+// Leaves (addresses, durations, numbers, names) are parsed by our own functions so that every
+// message says what was expected and what was found, in the same words everywhere.
+
+import { z } from 'zod';
+import { formatAddress, parseAddress, type AddressRules } from './address.ts';
+import { parseDuration, type DurationRules } from './duration.ts';
+import { describe, expected, fail, ok, type Parsed } from './issues.ts';
+import type {
+  AlgorithmName,
+  Config,
+  GlobalConfig,
+  LogLevel,
+  MemberConfig,
+  Mode,
+  PoolConfig,
+  ProxyProtocolVersion,
+  ServiceConfig,
+} from './types.ts';
+
+export const ALGORITHMS = [
+  'round-robin',
+  'weighted-round-robin',
+  'least-connections',
+  'weighted-least-connections',
+  'random-two',
+  'source-hash',
+  'maglev',
+  'least-time',
+] as const satisfies readonly AlgorithmName[];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly LogLevel[];
+const MODES = ['tcp', 'udp'] as const satisfies readonly Mode[];
+/** Forwarding modes the design names but this version does not run yet. */
+const LATER_MODES = ['http', 'nat', 'dsr'];
+
+/** Service and pool names end up in metrics labels and API paths, so they stay plain. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const NAME_FORM = 'name of letters, digits, "_" and "-" (at most 64, starting with a letter or digit)';
+const MEMBER_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+const MAX_INT = 2 ** 31 - 1;
+
+export const DEFAULTS = {
+  shutdownGrace: 10_000,
+  logLevel: 'info',
+  connectTimeout: 5_000,
+  idleTimeout: { tcp: 300_000, udp: 30_000 },
+  retries: 3,
+  maxFlows: 65_536,
+  algorithm: 'round-robin',
+  weight: 1,
+  queueMax: 1_000,
+  queueTimeout: 5_000,
+} as const;
+
+// ---- leaves -------------------------------------------------------------------------------
+
+/** A schema that accepts anything and lets `parse` decide, so the message is ours. */
+function leaf<T>(parse: (input: unknown) => Parsed<T>) {
+  return z.unknown().transform((input, ctx): T => {
+    const result = parse(input);
+    if (result.ok) return result.value;
+    ctx.addIssue({ code: 'custom', message: result.message, input });
+    return z.NEVER;
+  });
+}
+
+const address = (rules: AddressRules) => leaf((input) => parseAddress(input, rules));
+const duration = (rules: DurationRules) => leaf((input) => parseDuration(input, rules));
+
+/** Numbers may arrive as strings: `${VAR}` substitution always produces text. */
+function integer(min: number, max: number) {
+  return leaf((input): Parsed<number> => {
+    const value = typeof input === 'string' && /^-?\d+$/.test(input) ? Number(input) : input;
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max) return ok(value);
+    const range = max === MAX_INT ? `${min} or more` : `from ${min} to ${max}`;
+    return fail(expected(`a whole number ${range}`, input));
+  });
+}
+
+const boolean = leaf((input): Parsed<boolean> => {
+  if (input === true || input === 'true') return ok(true);
+  if (input === false || input === 'false') return ok(false);
+  return fail(expected('true or false', input));
+});
+
+function oneOf<T extends string>(values: readonly T[], later: readonly string[] = []) {
+  return leaf((input): Parsed<T> => {
+    if ((values as readonly unknown[]).includes(input)) return ok(input as T);
+    if (later.includes(input as string)) {
+      return fail(`${describe(input)} is not supported yet; expected ${values.join(' or ')}`);
+    }
+    return fail(expected(values.join(', ').replace(/, ([^,]*)$/, ' or $1'), input));
+  });
+}
+
+function matching(pattern: RegExp, form: string) {
+  return leaf((input): Parsed<string> =>
+    typeof input === 'string' && pattern.test(input) ? ok(input) : fail(expected(form, input)),
+  );
+}
+
+// ---- containers ---------------------------------------------------------------------------
+
+/**
+ * A map with a fixed set of keys; any other key is an error. The unknown-keys issue carries
+ * the known keys as its message so that issue mapping can name them and suggest the closest.
+ */
+function section<S extends z.core.$ZodLooseShape>(what: string, shape: S) {
+  const known = Object.keys(shape).join(' ');
+  return z.strictObject(shape, {
+    error: (issue) => (issue.code === 'unrecognized_keys' ? known : expected(what, issue.input)),
+  });
+}
+
+/** An optional section: absent or left empty (`global:` with every key commented out) means all defaults. */
+function optional<T extends z.ZodType>(schema: T) {
+  return z.preprocess((input) => (input === null ? undefined : input), schema.prefault({} as z.input<T>));
+}
+
+function byName<T extends z.ZodType>(kind: string, value: T) {
+  const key = z.string().regex(NAME);
+  return z.record(key, value, {
+    error: (issue) =>
+      issue.code === 'invalid_key'
+        ? expected(`a ${kind} ${NAME_FORM}`, issue.input)
+        : expected(`a map of ${kind}s by name`, issue.input),
+  });
+}
+
+// ---- global -------------------------------------------------------------------------------
+
+const globalSchema = section('a map with shutdown-grace and log-level', {
+  'shutdown-grace': duration({ allowZero: true }).default(DEFAULTS.shutdownGrace),
+  'log-level': oneOf(LOG_LEVELS).default(DEFAULTS.logLevel),
+}).transform(
+  (g): GlobalConfig => ({ shutdownGrace: g['shutdown-grace'], logLevel: g['log-level'] }),
+);
+
+// ---- services -----------------------------------------------------------------------------
+
+const proxyProtocol = leaf((input): Parsed<ProxyProtocolVersion | null> => {
+  if (input === 'v1' || input === 'v2') return ok(input);
+  if (input === 'none') return ok(null);
+  return fail(expected('v1, v2 or none', input));
+});
+
+// Exported one by one too: validate.ts checks how services refer to each other even when some
+// other key of a service is wrong.
+export const listenSchema = address({ allowPortZero: true });
+export const modeSchema = oneOf(MODES, LATER_MODES);
+export const poolRefSchema = matching(NAME, 'the name of a pool');
+
+export const serviceSchema = section('a service: a map with listen, mode and pool', {
+  listen: listenSchema,
+  mode: modeSchema,
+  pool: poolRefSchema,
+  timeouts: optional(
+    section('a map with connect and idle', {
+      connect: duration({ allowZero: false }).default(DEFAULTS.connectTimeout),
+      // The default depends on the mode, so it is filled in below.
+      idle: duration({ allowZero: false }).optional(),
+    }),
+  ),
+  retries: integer(0, 10).default(DEFAULTS.retries),
+  'proxy-protocol': proxyProtocol.optional(),
+  'max-flows': integer(1, 1_048_576).optional(),
+})
+  .superRefine((s, ctx) => {
+    // Settings of the other transport are refused rather than ignored: a udp service with a
+    // PROXY header configured is a misunderstanding worth telling the operator about.
+    if (s.mode === 'udp' && s['proxy-protocol'] != null) {
+      ctx.addIssue({ code: 'custom', path: ['proxy-protocol'], message: 'only tcp services can send a PROXY protocol header; this service is udp' });
+    }
+    if (s.mode === 'tcp' && s['max-flows'] !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['max-flows'], message: 'max-flows limits udp flows; this service is tcp (use max-connections on members)' });
+    }
+  })
+  .transform(
+    (s): ServiceConfig => ({
+      listen: s.listen,
+      mode: s.mode,
+      pool: s.pool,
+      timeouts: {
+        connect: s.timeouts.connect,
+        idle: s.timeouts.idle ?? DEFAULTS.idleTimeout[s.mode],
+      },
+      retries: s.retries,
+      proxyProtocol: s['proxy-protocol'] ?? null,
+      maxFlows: s['max-flows'] ?? DEFAULTS.maxFlows,
+    }),
+  );
+
+// ---- pools --------------------------------------------------------------------------------
+
+export const memberSchema = section('a member: a map with address (and id, weight, max-connections, backup)', {
+  address: address({ allowPortZero: false }),
+  id: matching(MEMBER_ID, 'an id of 1-64 letters, digits, ".", "_", ":" or "-"').optional(),
+  weight: integer(0, 256).default(DEFAULTS.weight),
+  'max-connections': integer(0, MAX_INT).default(0),
+  backup: boolean.default(false),
+}).transform(
+  (m): MemberConfig => ({
+    address: m.address,
+    id: m.id ?? formatAddress(m.address),
+    weight: m.weight,
+    maxConnections: m['max-connections'],
+    backup: m.backup,
+  }),
+);
+
+export const poolSchema = section('a pool: a map with members (and algorithm, queue)', {
+  algorithm: oneOf(ALGORITHMS).default(DEFAULTS.algorithm),
+  members: z
+    .array(memberSchema, { error: (issue) => expected('a list of members', issue.input) })
+    .min(1, { error: 'expected at least one member, got an empty list' }),
+  queue: optional(
+    section('a map with max and timeout', {
+      max: integer(0, MAX_INT).default(DEFAULTS.queueMax),
+      timeout: duration({ allowZero: false }).default(DEFAULTS.queueTimeout),
+    }),
+  ),
+}).transform(
+  (p): PoolConfig => ({ algorithm: p.algorithm, members: p.members, queue: p.queue }),
+);
+
+// ---- the whole file -----------------------------------------------------------------------
+
+export const configSchema = section('a map with services and pools (and optionally global)', {
+  global: optional(globalSchema),
+  services: byName('service', serviceSchema),
+  pools: byName('pool', poolSchema),
+}).transform((c): Config => c);

@@ -1,0 +1,100 @@
+// Reading the text of a config file into a plain value, keeping a way back from a path in that
+// value to its line, so that every later error can name the line it is about.
+// YAML is the format; JSON is accepted as the subset of YAML it is, but a `.json` file gets
+// JSON's own syntax errors, which are what a person editing JSON expects to read.
+
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { ConfigIssue, PathSegment } from './issues.ts';
+
+export interface Source {
+  /** the document as plain data: maps, lists, strings, numbers, booleans, null */
+  value: unknown;
+  /** the line of the key (or list item) at `path`, or of its nearest ancestor when it is absent */
+  lineOf(path: readonly PathSegment[]): number | undefined;
+}
+
+export type SourceResult = { ok: true; source: Source } | { ok: false; issues: ConfigIssue[] };
+
+export function readSource(text: string, file: string): SourceResult {
+  if (/\.json$/i.test(file)) return readJson(text, file);
+  return readYaml(text, file);
+}
+
+function readYaml(text: string, file: string): SourceResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    // After the first real syntax error the parser is lost and the rest is noise; duplicate
+    // keys are independent mistakes, so each of them is worth reporting.
+    const firstSyntax = doc.errors.find((error) => error.code !== 'DUPLICATE_KEY');
+    const shown = doc.errors.filter((error) => error.code === 'DUPLICATE_KEY' || error === firstSyntax);
+    const issues = shown.map((error): ConfigIssue => {
+      const { line, col } = lines.linePos(error.pos[0]);
+      const message = error.code === 'DUPLICATE_KEY' ? 'duplicate key; each key may appear once in a map' : error.message + hint(text, line);
+      return { file, path: '', message, line, column: col };
+    });
+    return { ok: false, issues };
+  }
+  return { ok: true, source: { value: doc.toJS(), lineOf: (path) => lineOf(doc, lines, path) } };
+}
+
+/** The one syntax slip this format invites: `${VAR}` unquoted inside `{ }` or `[ ]`. */
+function hint(text: string, line: number): string {
+  const source = text.split('\n')[line - 1] ?? '';
+  return /[{[][^'"]*\$\{/.test(source) ? ' (inside { } or [ ], quote a value that holds ${VAR}: "${VAR}")' : '';
+}
+
+function readJson(text: string, file: string): SourceResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, issues: [jsonSyntaxIssue(text, file, (error as Error).message)] };
+  }
+  // The same text read as YAML gives the line numbers, and also refuses duplicate keys, which
+  // JSON.parse would silently resolve to the last one.
+  const asYaml = readYaml(text, file);
+  if (asYaml.ok) return asYaml;
+  const duplicates = asYaml.issues.filter((issue) => issue.message.startsWith('duplicate key'));
+  if (duplicates.length > 0) return { ok: false, issues: duplicates };
+  return { ok: true, source: { value, lineOf: () => undefined } };
+}
+
+function jsonSyntaxIssue(text: string, file: string, message: string): ConfigIssue {
+  // V8 words it "... in JSON at position 12 (line 3 column 2)"; keep the first part and
+  // put the position where every other issue keeps it.
+  const at = /^(.*?) in JSON at position (\d+)/.exec(message);
+  if (at !== null) return { file, path: '', message: `invalid JSON: ${at[1]}`, ...position(text, Number(at[2])) };
+  if (/end of JSON input/.test(message)) {
+    return { file, path: '', message: 'invalid JSON: the file ends before the value does', ...position(text, text.length) };
+  }
+  // "Unexpected token 'x', "<text>" is not valid JSON": the quoted text is noise here.
+  return { file, path: '', message: `invalid JSON: ${message.replace(/, ".*" is not valid JSON$/s, '')}` };
+}
+
+function position(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return { line, column: offset - before.lastIndexOf('\n') };
+}
+
+function lineOf(doc: Document, lines: LineCounter, path: readonly PathSegment[]): number | undefined {
+  let node: unknown = doc.contents;
+  let offset = (node as Node | null)?.range?.[0];
+  for (const segment of path) {
+    if (isAlias(node)) node = node.resolve(doc);
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
+      if (pair === undefined) break;
+      // Point at the key: for `pool: web` and for a nested map alike, that is the line a person looks for.
+      offset = (pair.key as Node).range?.[0] ?? offset;
+      node = pair.value;
+    } else if (isSeq(node) && typeof segment === 'number' && segment < node.items.length) {
+      node = node.items[segment];
+      offset = (node as Node).range?.[0] ?? offset;
+    } else {
+      break;
+    }
+  }
+  return offset === undefined ? undefined : lines.linePos(offset).line;
+}
