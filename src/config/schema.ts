@@ -4,9 +4,10 @@
 // message says what was expected and what was found, in the same words everywhere.
 
 import { z } from 'zod';
-import { formatAddress, parseAddress, type AddressRules } from './address.ts';
-import { parseDuration, type DurationRules } from './duration.ts';
-import { describe, expected, fail, ok, type Parsed } from './issues.ts';
+import { formatAddress } from './address.ts';
+import { healthSchema, memberHealthSchema } from './health-schema.ts';
+import { expected, fail, ok, type Parsed } from './issues.ts';
+import { address, boolean, byName, duration, integer, leaf, MAX_INT, matching, NAME, oneOf, optional, section } from './schema-parts.ts';
 import type {
   AlgorithmName,
   Config,
@@ -35,11 +36,7 @@ const MODES = ['tcp', 'udp'] as const satisfies readonly Mode[];
 /** Forwarding modes the design names but this version does not run yet. */
 const LATER_MODES = ['http', 'nat', 'dsr'];
 
-/** Service and pool names end up in metrics labels and API paths, so they stay plain. */
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-const NAME_FORM = 'name of letters, digits, "_" and "-" (at most 64, starting with a letter or digit)';
 const MEMBER_ID = /^[A-Za-z0-9._:-]{1,64}$/;
-const MAX_INT = 2 ** 31 - 1;
 
 export const DEFAULTS = {
   shutdownGrace: 10_000,
@@ -53,81 +50,6 @@ export const DEFAULTS = {
   queueMax: 1_000,
   queueTimeout: 5_000,
 } as const;
-
-// ---- leaves -------------------------------------------------------------------------------
-
-/** A schema that accepts anything and lets `parse` decide, so the message is ours. */
-function leaf<T>(parse: (input: unknown) => Parsed<T>) {
-  return z.unknown().transform((input, ctx): T => {
-    const result = parse(input);
-    if (result.ok) return result.value;
-    ctx.addIssue({ code: 'custom', message: result.message, input });
-    return z.NEVER;
-  });
-}
-
-const address = (rules: AddressRules) => leaf((input) => parseAddress(input, rules));
-const duration = (rules: DurationRules) => leaf((input) => parseDuration(input, rules));
-
-/** Numbers may arrive as strings: `${VAR}` substitution always produces text. */
-function integer(min: number, max: number) {
-  return leaf((input): Parsed<number> => {
-    const value = typeof input === 'string' && /^-?\d+$/.test(input) ? Number(input) : input;
-    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max) return ok(value);
-    const range = max === MAX_INT ? `${min} or more` : `from ${min} to ${max}`;
-    return fail(expected(`a whole number ${range}`, input));
-  });
-}
-
-const boolean = leaf((input): Parsed<boolean> => {
-  if (input === true || input === 'true') return ok(true);
-  if (input === false || input === 'false') return ok(false);
-  return fail(expected('true or false', input));
-});
-
-function oneOf<T extends string>(values: readonly T[], later: readonly string[] = []) {
-  return leaf((input): Parsed<T> => {
-    if ((values as readonly unknown[]).includes(input)) return ok(input as T);
-    if (later.includes(input as string)) {
-      return fail(`${describe(input)} is not supported yet; expected ${values.join(' or ')}`);
-    }
-    return fail(expected(values.join(', ').replace(/, ([^,]*)$/, ' or $1'), input));
-  });
-}
-
-function matching(pattern: RegExp, form: string) {
-  return leaf((input): Parsed<string> =>
-    typeof input === 'string' && pattern.test(input) ? ok(input) : fail(expected(form, input)),
-  );
-}
-
-// ---- containers ---------------------------------------------------------------------------
-
-/**
- * A map with a fixed set of keys; any other key is an error. The unknown-keys issue carries
- * the known keys as its message so that issue mapping can name them and suggest the closest.
- */
-function section<S extends z.core.$ZodLooseShape>(what: string, shape: S) {
-  const known = Object.keys(shape).join(' ');
-  return z.strictObject(shape, {
-    error: (issue) => (issue.code === 'unrecognized_keys' ? known : expected(what, issue.input)),
-  });
-}
-
-/** An optional section: absent or left empty (`global:` with every key commented out) means all defaults. */
-function optional<T extends z.ZodType>(schema: T) {
-  return z.preprocess((input) => (input === null ? undefined : input), schema.prefault({} as z.input<T>));
-}
-
-function byName<T extends z.ZodType>(kind: string, value: T) {
-  const key = z.string().regex(NAME);
-  return z.record(key, value, {
-    error: (issue) =>
-      issue.code === 'invalid_key'
-        ? expected(`a ${kind} ${NAME_FORM}`, issue.input)
-        : expected(`a map of ${kind}s by name`, issue.input),
-  });
-}
 
 // ---- global -------------------------------------------------------------------------------
 
@@ -200,6 +122,7 @@ export const memberSchema = section('a member: a map with address (and id, weigh
   weight: integer(0, 256).default(DEFAULTS.weight),
   'max-connections': integer(0, MAX_INT).default(0),
   backup: boolean.default(false),
+  health: memberHealthSchema.optional(),
 }).transform(
   (m): MemberConfig => ({
     address: m.address,
@@ -207,6 +130,7 @@ export const memberSchema = section('a member: a map with address (and id, weigh
     weight: m.weight,
     maxConnections: m['max-connections'],
     backup: m.backup,
+    health: m.health ?? null,
   }),
 );
 
@@ -221,8 +145,10 @@ export const poolSchema = section('a pool: a map with members (and algorithm, qu
       timeout: duration({ allowZero: false }).default(DEFAULTS.queueTimeout),
     }),
   ),
+  health: healthSchema,
+  'slow-start': duration({ allowZero: true }).default(0),
 }).transform(
-  (p): PoolConfig => ({ algorithm: p.algorithm, members: p.members, queue: p.queue }),
+  (p): PoolConfig => ({ algorithm: p.algorithm, members: p.members, queue: p.queue, health: p.health, slowStart: p['slow-start'] }),
 );
 
 // ---- the whole file -----------------------------------------------------------------------

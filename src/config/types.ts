@@ -2,6 +2,8 @@
 // validated and defaulted by config/schema.ts. Keys in the file are kebab-case
 // (`max-connections`); here they are camelCase. Durations are milliseconds.
 
+import type { HealthConfig, HealthRule, MonitorConfig } from './health-types.ts';
+
 export type Mode = 'tcp' | 'udp';
 export type AlgorithmName =
   | 'round-robin'
@@ -53,6 +55,13 @@ export interface MemberConfig {
   /** 0 = no limit */
   maxConnections: number;
   backup: boolean;
+  /** this member's own monitors and rule, replacing the pool's; null = the pool's */
+  health: MemberHealthConfig | null;
+}
+
+export interface MemberHealthConfig {
+  require: HealthRule | null;
+  monitors: MonitorConfig[] | null;
 }
 
 export interface PoolConfig {
@@ -64,6 +73,9 @@ export interface PoolConfig {
     /** how long one may wait (ms) before it is closed */
     timeout: number;
   };
+  health: HealthConfig;
+  /** a member that comes back up ramps to its full weight over this long (ms); 0 = at once */
+  slowStart: number;
 }
 
 export interface Config {

@@ -68,6 +68,7 @@ pools:
       weight: 3,
       maxConnections: 0,
       backup: true,
+      health: null,
     });
     assert.equal(config.pools.web.queue.timeout, 750);
   });

@@ -36,9 +36,11 @@ describe('normalizing a valid file', () => {
         web: {
           algorithm: 'round-robin',
           members: [
-            { address: { host: '10.0.0.1', port: 80, ip: '10.0.0.1' }, id: '10.0.0.1:80', weight: 1, maxConnections: 0, backup: false },
+            { address: { host: '10.0.0.1', port: 80, ip: '10.0.0.1' }, id: '10.0.0.1:80', weight: 1, maxConnections: 0, backup: false, health: null },
           ],
           queue: { max: 1_000, timeout: 5_000 },
+          health: { require: { kind: 'all' }, monitors: [], agent: null, initialState: 'checking' },
+          slowStart: 0,
         },
       },
     };
@@ -90,11 +92,13 @@ pools:
     assert.deepEqual(config.pools.web, {
       algorithm: 'maglev',
       members: [
-        { address: { host: '10.0.0.1', port: 80, ip: '10.0.0.1' }, id: 'a', weight: 0, maxConnections: 10, backup: true },
+        { address: { host: '10.0.0.1', port: 80, ip: '10.0.0.1' }, id: 'a', weight: 0, maxConnections: 10, backup: true, health: null },
         // The default id is the address as written, brackets included.
-        { address: { host: '2001:db8::2', port: 80, ip: '2001:db8::2' }, id: '[2001:db8::2]:80', weight: 1, maxConnections: 0, backup: false },
+        { address: { host: '2001:db8::2', port: 80, ip: '2001:db8::2' }, id: '[2001:db8::2]:80', weight: 1, maxConnections: 0, backup: false, health: null },
       ],
       queue: { max: 0, timeout: 2_000 },
+      health: { require: { kind: 'all' }, monitors: [], agent: null, initialState: 'checking' },
+      slowStart: 0,
     });
   });
 

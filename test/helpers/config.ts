@@ -18,11 +18,19 @@ export function member(spec: MemberSpec): MemberConfig {
     weight: spec.weight ?? 1,
     maxConnections: spec.maxConnections ?? 0,
     backup: spec.backup ?? false,
+    health: null,
   };
 }
 
-export function pool(algorithm: AlgorithmName, members: MemberSpec[], queue: Partial<PoolConfig['queue']> = {}): PoolConfig {
-  return { algorithm, members: members.map(member), queue: { max: 1000, timeout: 5_000, ...queue } };
+export function pool(algorithm: AlgorithmName, members: MemberSpec[], queue: Partial<PoolConfig['queue']> = {}, extra: Partial<PoolConfig> = {}): PoolConfig {
+  return {
+    algorithm,
+    members: members.map(member),
+    queue: { max: 1000, timeout: 5_000, ...queue },
+    health: { require: { kind: 'all' }, monitors: [], agent: null, initialState: 'checking' },
+    slowStart: 0,
+    ...extra,
+  };
 }
 
 export function service(mode: Mode, poolName: string, extra: Partial<ServiceConfig> = {}): ServiceConfig {
