@@ -6,6 +6,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Config } from './config/types.ts';
 import type { Logger } from './log.ts';
+import { HealthManager } from './health/manager.ts';
 import type { Listener } from './proxy/listener.ts';
 import { TcpListener } from './proxy/tcp-listener.ts';
 import { UdpListener } from './proxy/udp-listener.ts';
@@ -16,13 +17,17 @@ import type { Service } from './runtime/service.ts';
 export class Furiwake {
   readonly runtime = new Runtime();
   readonly log: Logger;
+  readonly health: HealthManager;
   readonly #listeners = new Map<string, Listener>();
   #stopping: Promise<void> | null = null;
 
   constructor(log: Logger) {
     this.log = log;
+    this.health = new HealthManager(this.runtime, log);
     this.runtime.events.on('member', (member, change) => {
-      this.log.info({ pool: member.poolName, member: member.id, ...change }, `member ${change.kind} changed`);
+      // weights move in small steps during slow start: worth a debug line, not an info line
+      const level = change.kind === 'weight' ? 'debug' : 'info';
+      this.log[level]({ pool: member.poolName, member: member.id, ...change }, `member ${change.kind} changed`);
     });
   }
 
@@ -56,6 +61,7 @@ export class Furiwake {
 
   async #apply(config: Config): Promise<void> {
     const { listen, unlisten, summary } = this.runtime.apply(config);
+    this.health.reconcile();
     for (const name of unlisten) {
       await this.#listeners.get(name)?.close();
       this.#listeners.delete(name);
@@ -95,6 +101,7 @@ export class Furiwake {
   async #stop(grace: number): Promise<void> {
     await Promise.all([...this.#listeners.values()].map((l) => l.close()));
     this.#listeners.clear();
+    this.health.close();
     this.runtime.close();
     const table = this.runtime.connections;
     if (table.size > 0 && grace > 0) {

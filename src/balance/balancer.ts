@@ -16,6 +16,12 @@ export interface Candidate {
   readonly active: number;
   /** moving average of connect / first-byte time in ms; 0 = no sample yet (least-time) */
   readonly latency: number;
+  /**
+   * slow start: the share (0..1] of its capacity a member that just came back up may take;
+   * absent = 1. Weighted algorithms see it in `weight`; least-connections, which ignores
+   * weight, counts the member as busier by 1/ramp.
+   */
+  readonly ramp?: number;
   /** healthy, enabled and under its connection limit */
   readonly usable: boolean;
 }

@@ -30,9 +30,10 @@ export class LeastConnections<T extends Candidate> implements Balancer<T> {
       const candidate = list[i];
       // Strict < : on a tie the first met from the rotating start wins. The cheap comparison
       // goes first so most candidates are never checked against `skip`.
-      if (candidate.active < bestActive && isEligible(candidate, skip)) {
+      const load = loadOf(candidate);
+      if (load < bestActive && isEligible(candidate, skip)) {
         best = candidate;
-        bestActive = candidate.active;
+        bestActive = load;
         bestIndex = i;
       }
       if (++i === n) i = 0;
@@ -40,4 +41,10 @@ export class LeastConnections<T extends Candidate> implements Balancer<T> {
     if (best !== undefined) this.#start = bestIndex + 1 === n ? 0 : bestIndex + 1;
     return best;
   }
+}
+
+/** Active connections, or as many as a member in slow start counts for: (active + 1) / ramp - 1. */
+function loadOf(candidate: Candidate): number {
+  const ramp = candidate.ramp;
+  return ramp === undefined || ramp >= 1 ? candidate.active : (candidate.active + 1) / ramp - 1;
 }

@@ -27,6 +27,11 @@ export interface Monitor {
    * failure is a result with a reason.
    */
   run(target: CheckTarget, signal: AbortSignal): Promise<CheckResult>;
+  /**
+   * True for a monitor whose pass is silence until the timeout (udp `expect: no-unreachable`):
+   * the scheduler then takes the result run() returns after the abort instead of `timeout`.
+   */
+  readonly passesOnTimeout?: boolean;
   /** Releases what the monitor keeps between checks (a shared raw socket, say); optional. */
   close?(): void;
 }

@@ -1,10 +1,10 @@
-// A member: one real server of a pool, as a live object. Its health is set by monitors
-// (or tests and the API until monitors exist), its admin state by operators; its counters by
+// A member: one real server of a pool, as a live object. Its health is set by its monitors,
+// its admin state by operators, its agent's word by the agent on the server; its counters by
 // the data planes through its pool.
 
 import type { Candidate } from '../balance/balancer.ts';
 import type { MemberConfig } from '../config/types.ts';
-import type { AdminState, Health, RuntimeEvents } from './events.ts';
+import type { AdminState, AgentView, CheckView, Health, RuntimeEvents } from './events.ts';
 
 /** Weight of the newest sample in the latency moving average (least-time). */
 const LATENCY_ALPHA = 0.2;
@@ -12,6 +12,8 @@ const LATENCY_ALPHA = 0.2;
 export class Member implements Candidate {
   readonly id: string;
   readonly poolName: string;
+  /** the member's config as last applied */
+  config: MemberConfig;
   /** host as configured (may be a hostname) */
   host: string;
   /** the address connections go to (host resolved) */
@@ -19,12 +21,24 @@ export class Member implements Candidate {
   port: number;
   backup: boolean;
 
+  /** the weight from the config, or as an operator set it */
+  configWeight: number;
+  /** the agent's share of configWeight, in percent */
+  agentPercent = 100;
+  /** slow start: the share of its weight a member that just came back up gets, 0..1 */
+  ramp = 1;
+  /** effective weight, what the balancers read: configWeight × agentPercent × ramp */
   weight: number;
   maxConnections: number;
+
   health: Health = 'up';
   healthReason = '';
   admin: AdminState = 'enabled';
-  /** time (ms since epoch) of the last health or admin transition */
+  /** the agent's last word; null when the pool has no agent */
+  agent: AgentView | null = null;
+  /** each monitor's last result, in the pool's monitor order */
+  checks: CheckView[] = [];
+  /** time (ms since epoch) of the last health, admin or agent transition */
   since = Date.now();
 
   active = 0;
@@ -35,32 +49,44 @@ export class Member implements Candidate {
   latency = 0;
 
   readonly #events: RuntimeEvents;
+  /** healthy, enabled and not drained or stopped by its agent: kept as one flag for the hot path */
+  #takesNew = true;
 
   constructor(poolName: string, config: MemberConfig, events: RuntimeEvents) {
     this.poolName = poolName;
+    this.config = config;
     this.id = config.id;
     this.host = config.address.host;
     this.ip = config.address.ip ?? config.address.host;
     this.port = config.address.port;
     this.backup = config.backup;
+    this.configWeight = config.weight;
     this.weight = config.weight;
     this.maxConnections = config.maxConnections;
     this.#events = events;
   }
 
-  /** Healthy and enabled: the member takes new connections when it has room. */
+  /** Takes new connections when it has room: healthy, enabled, and its agent is not holding it back. */
   get available(): boolean {
-    return this.health === 'up' && this.admin === 'enabled';
+    return this.#takesNew;
   }
 
   get full(): boolean {
     return this.maxConnections > 0 && this.active >= this.maxConnections;
   }
 
-  /** Healthy, enabled and under its limit. */
+  /** Available and under its limit. */
   get usable(): boolean {
-    return this.health === 'up' && this.admin === 'enabled' &&
-      (this.maxConnections === 0 || this.active < this.maxConnections);
+    return this.#takesNew && (this.maxConnections === 0 || this.active < this.maxConnections);
+  }
+
+  /**
+   * Keeps the connections it has and those its persistent clients bring: healthy and not
+   * disabled or stopped — a drained member still serves them.
+   */
+  get servesExisting(): boolean {
+    return this.health === 'up' && this.admin !== 'disabled' &&
+      (this.agent === null || (this.agent.state !== 'down' && this.agent.state !== 'maint'));
   }
 
   /** "host:port" of the server as connections see it. */
@@ -74,6 +100,7 @@ export class Member implements Candidate {
     if (from === to) return;
     this.health = to;
     this.since = Date.now();
+    this.#refresh();
     this.#events.emit('member', this, { kind: 'health', from, to, reason });
   }
 
@@ -82,14 +109,43 @@ export class Member implements Candidate {
     if (from === to) return;
     this.admin = to;
     this.since = Date.now();
+    this.#refresh();
     this.#events.emit('member', this, { kind: 'admin', from, to });
   }
 
+  /** The agent's word: its state gates new connections, its percent scales the weight. */
+  setAgent(to: AgentView): void {
+    const from = this.agent;
+    this.agent = to;
+    if (to.maxConnections !== null) this.setMaxConnections(to.maxConnections);
+    this.agentPercent = to.percent;
+    this.#reweigh();
+    if (from !== null && from.state === to.state) return;
+    this.since = Date.now();
+    this.#refresh();
+    this.#events.emit('member', this, { kind: 'agent', from: from?.state ?? null, to: to.state, message: to.message });
+  }
+
+  /** The pool no longer has an agent: its last word no longer counts. */
+  clearAgent(): void {
+    if (this.agent === null) return;
+    const from = this.agent.state;
+    this.agent = null;
+    this.agentPercent = 100;
+    this.#reweigh();
+    this.#refresh();
+    this.#events.emit('member', this, { kind: 'agent', from, to: 'ready', message: 'agent removed' });
+  }
+
+  /** An operator's (or the config's) weight. */
   setWeight(to: number): void {
-    const from = this.weight;
-    if (from === to) return;
-    this.weight = to;
-    this.#events.emit('member', this, { kind: 'weight', from, to });
+    this.configWeight = to;
+    this.#reweigh();
+  }
+
+  setRamp(ramp: number): void {
+    this.ramp = ramp;
+    this.#reweigh();
   }
 
   setMaxConnections(to: number): void {
@@ -101,6 +157,7 @@ export class Member implements Candidate {
 
   /** Applies a reloaded config to this live member, keeping its states and counters. */
   reconfigure(config: MemberConfig): void {
+    this.config = config;
     this.host = config.address.host;
     this.ip = config.address.ip ?? config.address.host;
     this.port = config.address.port;
@@ -111,5 +168,19 @@ export class Member implements Candidate {
 
   recordLatency(ms: number): void {
     this.latency = this.latency === 0 ? ms : this.latency + LATENCY_ALPHA * (ms - this.latency);
+  }
+
+  #refresh(): void {
+    const agent = this.agent?.state;
+    this.#takesNew = this.health === 'up' && this.admin === 'enabled' &&
+      (agent === undefined || agent === 'ready' || agent === 'up');
+  }
+
+  #reweigh(): void {
+    const from = this.weight;
+    const to = this.configWeight * (this.agentPercent / 100) * this.ramp;
+    if (from === to) return;
+    this.weight = to;
+    this.#events.emit('member', this, { kind: 'weight', from, to });
   }
 }

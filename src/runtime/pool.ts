@@ -17,6 +17,8 @@ export interface Waiter {
 
 export class Pool {
   readonly name: string;
+  /** the pool's config as last applied (health, slow start, ... are read from it) */
+  config: PoolConfig;
   algorithm: AlgorithmName;
   members: Member[] = [];
   queueMax: number;
@@ -32,6 +34,7 @@ export class Pool {
   constructor(name: string, config: PoolConfig, events: RuntimeEvents) {
     this.name = name;
     this.#events = events;
+    this.config = config;
     this.algorithm = config.algorithm;
     this.queueMax = config.queue.max;
     this.queueTimeout = config.queue.timeout;
@@ -108,6 +111,7 @@ export class Pool {
 
   /** Applies a reloaded config: members with the same id keep their state and counters. */
   reconfigure(config: PoolConfig): void {
+    this.config = config;
     const previous = new Map(this.members.map((m) => [m.id, m]));
     this.members = config.members.map((mc) => {
       const live = previous.get(mc.id);

@@ -1,0 +1,160 @@
+// Health of the whole runtime: for every member, the checkers of its monitors (shared between
+// pools when the monitor and the address are the same), the rule that combines them, its agent,
+// and slow start. reconcile() after each config apply keeps what did not change — checkers,
+// states and schedules — and closes exactly what is no longer used.
+
+import type { AgentConfig, HealthRule, MonitorConfig } from '../config/health-types.ts';
+import type { Logger } from '../log.ts';
+import type { MemberChange } from '../runtime/events.ts';
+import type { Member } from '../runtime/member.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import { AgentChecker } from './agent.ts';
+import { Checker } from './checker.ts';
+import { MemberHealth } from './member-health.ts';
+import type { CheckTarget } from './monitor.ts';
+import { createMonitor } from './monitors/index.ts';
+import { SlowStart } from './slow-start.ts';
+
+interface Watch {
+  /** what the member's health depends on; a change rebuilds the watch */
+  signature: string;
+  health: MemberHealth | null;
+  agent: AgentChecker | null;
+}
+
+/** Algorithms whose tables would move keys if slow start changed weights. */
+const HASHING = new Set(['source-hash', 'maglev']);
+
+export class HealthManager {
+  readonly #runtime: Runtime;
+  readonly #log: Logger;
+  readonly #checkers = new Map<string, Checker>();
+  readonly #watches = new Map<Member, Watch>();
+  readonly #slowStart = new SlowStart();
+
+  constructor(runtime: Runtime, log: Logger) {
+    this.#runtime = runtime;
+    this.#log = log;
+    runtime.events.on('member', this.#onMemberChange);
+  }
+
+  /** Checkers running now (one per distinct monitor and address). */
+  get checkers(): number {
+    return this.#checkers.size;
+  }
+
+  reconcile(): void {
+    const seen = new Set<Member>();
+    for (const pool of this.#runtime.pools.values()) {
+      const health = pool.config.health;
+      for (const member of pool.members) {
+        seen.add(member);
+        const override = member.config.health;
+        const monitors = override?.monitors ?? health.monitors;
+        const rule = override?.require ?? health.require;
+        const signature = signatureOf(member, monitors, rule, health.agent);
+        const previous = this.#watches.get(member);
+        if (previous?.signature === signature) continue;
+        if (previous !== undefined) this.#unwatch(previous);
+        this.#watches.set(member, this.#watch(member, signature, monitors, rule, previous === undefined, health.initialState, health.agent));
+      }
+    }
+    for (const [member, watch] of this.#watches) {
+      if (seen.has(member)) continue;
+      this.#unwatch(watch);
+      this.#watches.delete(member);
+      this.#slowStart.end(member, false);
+    }
+    for (const [key, checker] of this.#checkers) {
+      if (checker.subscribers > 0) continue;
+      checker.close();
+      this.#checkers.delete(key);
+    }
+  }
+
+  close(): void {
+    this.#runtime.events.off('member', this.#onMemberChange);
+    for (const watch of this.#watches.values()) this.#unwatch(watch);
+    this.#watches.clear();
+    for (const checker of this.#checkers.values()) checker.close();
+    this.#checkers.clear();
+    this.#slowStart.close();
+  }
+
+  #watch(
+    member: Member,
+    signature: string,
+    monitors: readonly MonitorConfig[],
+    rule: HealthRule,
+    fresh: boolean,
+    initialState: 'checking' | 'up',
+    agentConfig: AgentConfig | null,
+  ): Watch {
+    let health: MemberHealth | null = null;
+    if (monitors.length === 0) {
+      member.checks = [];
+      if (member.health !== 'up') member.setHealth('up', 'no monitors');
+    } else {
+      const checkers = monitors.map((m) => this.#checker(m, targetOf(member, m)));
+      if (fresh && initialState === 'checking') member.setHealth('checking', 'not checked yet');
+      health = new MemberHealth(member, rule, checkers);
+      // shared checkers may already have a verdict
+      if (checkers.every((c) => c.state !== 'checking')) health.evaluate();
+    }
+    let agent: AgentChecker | null = null;
+    if (agentConfig !== null) {
+      agent = new AgentChecker(agentConfig, member);
+      agent.start();
+    } else {
+      member.clearAgent();
+    }
+    return { signature, health, agent };
+  }
+
+  #unwatch(watch: Watch): void {
+    watch.health?.detach();
+    watch.agent?.close();
+  }
+
+  #checker(config: MonitorConfig, target: CheckTarget): Checker {
+    const key = `${monitorKey(config)}@${target.host}|${target.ip}|${target.port}`;
+    let checker = this.#checkers.get(key);
+    if (checker === undefined) {
+      checker = new Checker(config, target, createMonitor(config));
+      this.#checkers.set(key, checker);
+      checker.start();
+    }
+    return checker;
+  }
+
+  #onMemberChange = (member: Member, change: MemberChange): void => {
+    if (change.kind !== 'health') return;
+    const pool = this.#runtime.pools.get(member.poolName);
+    if (pool === undefined) return;
+    const duration = pool.config.slowStart;
+    if (change.to === 'up' && change.from === 'down' && duration > 0 && !HASHING.has(pool.algorithm)) {
+      this.#log.info({ pool: pool.name, member: member.id, duration }, 'slow start');
+      this.#slowStart.begin(member, duration);
+    } else if (change.to !== 'up') {
+      this.#slowStart.end(member, true);
+    }
+  };
+}
+
+function targetOf(member: Member, monitor: MonitorConfig): CheckTarget {
+  return { host: member.host, ip: member.ip, port: monitor.port ?? member.port };
+}
+
+/** Monitor configs as text, Buffers as hex, so equal configs give equal keys. */
+function monitorKey(config: MonitorConfig): string {
+  return JSON.stringify(config, (_key, value: unknown) => {
+    if (value !== null && typeof value === 'object' && (value as { type?: unknown }).type === 'Buffer' && Array.isArray((value as { data?: unknown }).data)) {
+      return `hex:${Buffer.from((value as { data: number[] }).data).toString('hex')}`;
+    }
+    return value;
+  });
+}
+
+function signatureOf(member: Member, monitors: readonly MonitorConfig[], rule: HealthRule, agent: unknown): string {
+  return `${member.host}|${member.ip}|${member.port}|${JSON.stringify(rule)}|${monitors.map(monitorKey).join(',')}|${JSON.stringify(agent)}`;
+}
