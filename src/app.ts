@@ -34,11 +34,10 @@ export class Furiwake {
   /** Builds the runtime and binds every service; on a bind error nothing stays open. */
   static async start(config: Config, log: Logger): Promise<Furiwake> {
     const app = new Furiwake(log);
-    try {
-      await app.#apply(config);
-    } catch (err) {
+    const failures = await app.#apply(config);
+    if (failures.length > 0) {
       await app.stop(0);
-      throw err;
+      throw new Error(failures.join('\n'));
     }
     return app;
   }
@@ -55,18 +54,26 @@ export class Furiwake {
     return this.#listeners.get(service);
   }
 
-  async reload(config: Config): Promise<void> {
-    await this.#apply(config);
+  /**
+   * Applies a new config. What can be applied is; the problems that remain (a port that cannot
+   * be bound, a monitor that cannot run here) are returned, one line each.
+   */
+  async reload(config: Config): Promise<string[]> {
+    return this.#apply(config);
   }
 
-  async #apply(config: Config): Promise<void> {
+  async #apply(config: Config): Promise<string[]> {
     const { listen, unlisten, summary } = this.runtime.apply(config);
-    this.health.reconcile();
+    const failures: string[] = [];
+    try {
+      this.health.reconcile();
+    } catch (err) {
+      failures.push((err as Error).message);
+    }
     for (const name of unlisten) {
       await this.#listeners.get(name)?.close();
       this.#listeners.delete(name);
     }
-    const failures: string[] = [];
     for (const service of listen) {
       const listener = this.#listenerFor(service);
       try {
@@ -78,8 +85,8 @@ export class Furiwake {
         failures.push(`service ${service.name}: cannot listen on ${service.config.listen.host}:${service.config.listen.port}: ${(err as Error).message}`);
       }
     }
-    if (failures.length > 0) throw new Error(failures.join('\n'));
     if (this.#stopping === null) this.log.info({ summary }, 'config applied');
+    return failures;
   }
 
   #listenerFor(service: Service): Listener {

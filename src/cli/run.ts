@@ -26,10 +26,11 @@ export async function runUntilSignal(app: Furiwake, log: Logger, grace: () => nu
       if (reload === null || stopping) return;
       log.info('SIGHUP: reloading');
       reload().then(
-        (config) => app.reload(config),
-      ).catch((err: Error) => {
-        log.error({ reason: err.message }, 'reload failed; the running config stays');
-      });
+        (config) => app.reload(config).then((problems) => {
+          if (problems.length > 0) log.error({ problems }, 'reload applied, with problems');
+        }),
+        (err: Error) => log.error({ reason: err.message }, 'reload failed; the running config stays'),
+      );
     };
     process.on('SIGTERM', onStop).on('SIGINT', onStop).on('SIGHUP', onHup);
   });

@@ -43,7 +43,13 @@ export class HealthManager {
     return this.#checkers.size;
   }
 
+  /**
+   * Brings the checkers in line with the runtime. A monitor that cannot run here (icmp without
+   * a raw socket, unreadable TLS files) marks its member down with the reason, the others go on,
+   * and the problems are thrown together at the end: fatal at start, logged on reload.
+   */
   reconcile(): void {
+    const problems: string[] = [];
     const seen = new Set<Member>();
     for (const pool of this.#runtime.pools.values()) {
       const health = pool.config.health;
@@ -56,7 +62,14 @@ export class HealthManager {
         const previous = this.#watches.get(member);
         if (previous?.signature === signature) continue;
         if (previous !== undefined) this.#unwatch(previous);
-        this.#watches.set(member, this.#watch(member, signature, monitors, rule, previous === undefined, health.initialState, health.agent));
+        try {
+          this.#watches.set(member, this.#watch(member, signature, monitors, rule, previous === undefined, health.initialState, health.agent));
+        } catch (err) {
+          const reason = `monitor cannot run: ${(err as Error).message}`;
+          problems.push(`pool ${pool.name} member ${member.id}: ${reason}`);
+          this.#watches.set(member, { signature: `failed:${signature}`, health: null, agent: null });
+          member.setHealth('down', reason);
+        }
       }
     }
     for (const [member, watch] of this.#watches) {
@@ -70,6 +83,7 @@ export class HealthManager {
       checker.close();
       this.#checkers.delete(key);
     }
+    if (problems.length > 0) throw new Error([...new Set(problems)].join('\n'));
   }
 
   close(): void {

@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
+import { Furiwake } from '../../src/app.ts';
 import type { TcpMonitor } from '../../src/config/health-types.ts';
+import { createLogger } from '../../src/log.ts';
 import { Checker } from '../../src/health/checker.ts';
 import { createTcpMonitor } from '../../src/health/monitors/tcp.ts';
 import { startApp } from '../helpers/app.ts';
@@ -271,5 +273,23 @@ describe('slow start', () => {
     assert.ok(weights.length >= 3, `ramp steps: ${weights.join(' ')}`);
     for (let i = 1; i < weights.length; i++) assert.ok(weights[i] >= weights[i - 1], `ramp only rises: ${weights.join(' ')}`);
     assert.equal(weights.at(-1), 10);
+  });
+});
+
+describe('monitors that cannot run here', () => {
+  it('refuse the start, naming the pool, the member and what is missing', async () => {
+    const a = await server('a');
+    const https = {
+      type: 'https' as const, interval: 1000, fastInterval: 250, timeout: 500, rise: 2, fall: 3, port: null,
+      method: 'GET' as const, path: '/', host: null, headers: {}, body: null, expectStatus: [[200, 399]] as [number, number][],
+      expectBody: null, maxBody: 65536, tls: { sni: null, verify: true, ca: '/nonexistent/ca.pem', cert: null, key: null },
+    };
+    const config = single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }], {}, {
+      health: { require: { kind: 'all' }, monitors: [https], agent: null, initialState: 'checking' },
+    }));
+    await assert.rejects(
+      Furiwake.start(config, createLogger('silent')),
+      /pool p member a: monitor cannot run: .*\/nonexistent\/ca\.pem/,
+    );
   });
 });
