@@ -74,7 +74,7 @@ export class TcpConnection implements ConnectionEntry {
     if (member !== undefined) return this.#connect(member);
     if (!pool.hasAvailable()) {
       // No member is up and enabled: say so at once (a reset) rather than leave the client hanging.
-      this.#client.resetAndDestroy();
+      reset(this.#client);
       return;
     }
     // Every member is at its limit: wait for room, or be turned away cleanly if the queue is full.
@@ -131,7 +131,7 @@ export class TcpConnection implements ConnectionEntry {
     if (this.#client.destroyed) return; // its close event finishes the entry
     (this.#tried ??= []).push(member);
     if (this.#tried.length > this.#svc.config.retries) {
-      this.#client.resetAndDestroy();
+      reset(this.#client);
       return;
     }
     this.#dispatch();
@@ -161,8 +161,8 @@ export class TcpConnection implements ConnectionEntry {
 
   #onError = (): void => {
     // A reset on one side is passed on as a reset on the other, as a TCP proxy should.
-    if (!this.#client.destroyed) this.#client.resetAndDestroy();
-    if (this.#upstream !== null && !this.#upstream.destroyed) this.#upstream.resetAndDestroy();
+    reset(this.#client);
+    if (this.#upstream !== null) reset(this.#upstream);
   };
 
   #onClientClose = (): void => {
@@ -200,4 +200,15 @@ export class TcpConnection implements ConnectionEntry {
     this.#release();
     this.#table.remove(this);
   }
+}
+
+/**
+ * Closes with a TCP reset where one can still be sent. After our FIN (end()) the kernel refuses
+ * a reset (uv_tcp_close_reset fails) and Node then never emits 'close', so such a socket is
+ * destroyed plainly instead.
+ */
+function reset(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  if (socket.writableEnded || socket.connecting) socket.destroy();
+  else socket.resetAndDestroy();
 }

@@ -164,6 +164,27 @@ describe('tcp service', () => {
     assert.equal(result.data.length, 8 + reply.length);
   });
 
+  it('a client that sends FIN then RST at once, mid-reply, frees the connection and the member', async () => {
+    const big = await server('big', (socket) => {
+      socket.on('data', () => {});
+      socket.on('end', () => socket.end());
+      // far more than the socket buffers hold: the client has unread bytes when it closes
+      socket.write(Buffer.alloc(8 * 1024 * 1024));
+    });
+    const app = await startApp(single('tcp', pool('round-robin', [{ port: big.port, id: 'big' }])));
+    for (let i = 0; i < 5; i++) {
+      const client = net.connect({ port: app.address('svc').port, host: '127.0.0.1' });
+      client.on('error', () => {});
+      await once(client, 'data');
+      client.pause();
+      // end() sends a FIN; destroying with unread data makes the kernel send a RST right after
+      client.end();
+      client.destroy();
+    }
+    await app.runtime.connections.drained();
+    assert.equal(app.runtime.member('p', 'big')!.active, 0);
+  });
+
   it('translates the port: the member listens on another port than the service', async () => {
     const a = await server('a');
     const app = await startApp(single('tcp', pool('round-robin', [{ port: a.port }])));
