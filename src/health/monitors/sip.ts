@@ -1,0 +1,197 @@
+// sip: one OPTIONS (or REGISTER) transaction over UDP or TCP, well formed per RFC 3261; the
+// response is matched to it (top Via branch, Call-ID, CSeq), provisional 1xx responses are
+// skipped, and the final status must be one of expectStatus.
+
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import type { SipMonitor } from '../../config/health-types.ts';
+import type { CheckTarget, Monitor } from '../monitor.ts';
+import { runCheck } from './proto-check.ts';
+import type { Endpoint } from './proto-transport.ts';
+import { tcpExchange, udpExchange } from './proto-transport.ts';
+
+/** most bytes of one response (a UDP datagram is at most this anyway) */
+const MAX_MESSAGE = 64 * 1024;
+/** RFC 3261 timers for retransmitting a non-INVITE request over UDP (Timer E) */
+const T1 = 500;
+const T2 = 4000;
+
+export function createSipMonitor(config: SipMonitor): Monitor {
+  const expected = new Set(config.expectStatus);
+  return {
+    run(target, signal) {
+      return runCheck(signal, (scope) => {
+        const transaction = {
+          branch: `z9hG4bK${randomBytes(12).toString('hex')}`,
+          tag: randomBytes(6).toString('hex'),
+          callId: randomBytes(12).toString('hex'),
+        };
+
+        // true when the message was a response to our request (and settled the check, if final)
+        const onResponse = (message: SipMessage): boolean => {
+          if (!belongsTo(message, transaction, config.method)) return false;
+          if (message.status < 200) return true;
+          const reason = `SIP ${message.status}${message.phrase === '' ? '' : ` ${message.phrase}`}`;
+          if (expected.has(message.status)) scope.up(reason);
+          else scope.down(reason);
+          return true;
+        };
+
+        if (config.transport === 'udp') {
+          let timer: NodeJS.Timeout | undefined;
+          let wait = T1;
+          let provisional = false;
+          scope.defer(() => clearTimeout(timer));
+          udpExchange(
+            scope,
+            target,
+            (peer) => {
+              const request = Buffer.from(sipRequest(config, target, peer.local, 'UDP', transaction), 'utf8');
+              // Timer E: retransmit at T1, doubling up to T2; at T2 once a provisional response came
+              const send = (): void => {
+                peer.send(request);
+                timer = setTimeout(send, provisional ? T2 : wait);
+                wait = Math.min(wait * 2, T2);
+              };
+              send();
+            },
+            (datagram) => {
+              const message = parseResponse(datagram);
+              if (message === null) return; // not a SIP response: ignore, like any stray datagram
+              if (onResponse(message) && message.status < 200) provisional = true;
+            },
+          );
+          return;
+        }
+
+        tcpExchange(
+          scope,
+          target,
+          (peer) => peer.send(Buffer.from(sipRequest(config, target, peer.local, 'TCP', transaction), 'utf8')),
+          {
+            maxBytes: MAX_MESSAGE,
+            tooLarge: `SIP response larger than ${MAX_MESSAGE} bytes`,
+            onData(buffered) {
+              // keep-alive CRLFs between messages (RFC 5626)
+              let start = 0;
+              while (start < buffered.length && (buffered[start] === 0x0d || buffered[start] === 0x0a)) start++;
+              if (start > 0) return start;
+              const end = buffered.indexOf('\r\n\r\n');
+              if (end < 0) return 0;
+              const message = parseResponse(buffered.subarray(0, end + 4));
+              if (message === null) {
+                scope.down('malformed SIP response');
+                return 0;
+              }
+              // over a stream, Content-Length frames the message (RFC 3261 18.3)
+              if (message.contentLength === null) {
+                scope.down('malformed SIP response (no Content-Length over TCP)');
+                return 0;
+              }
+              const total = end + 4 + message.contentLength;
+              if (buffered.length < total) return 0;
+              onResponse(message);
+              return total;
+            },
+          },
+        );
+      });
+    },
+  };
+}
+
+interface Transaction {
+  branch: string;
+  tag: string;
+  callId: string;
+}
+
+function hostPart(ip: string): string {
+  return net.isIPv6(ip) ? `[${ip}]` : ip;
+}
+
+/** The request, with our own address in Via and Contact (the address the socket really uses). */
+function sipRequest(config: SipMonitor, target: CheckTarget, local: Endpoint, transport: 'UDP' | 'TCP', t: Transaction): string {
+  const uri = config.uri ?? `sip:${hostPart(target.ip)}:${target.port}`;
+  const ours = `${hostPart(local.ip)}:${local.port}`;
+  const from = `<sip:${config.user}@${hostPart(local.ip)}>;tag=${t.tag}`;
+  const lines = [
+    `${config.method} ${uri} SIP/2.0`,
+    `Via: SIP/2.0/${transport} ${ours};branch=${t.branch};rport`,
+    'Max-Forwards: 70',
+  ];
+  if (config.method === 'OPTIONS') {
+    lines.push(`From: ${from}`, `To: <${uri}>`);
+  } else {
+    // REGISTER for the address of record user@<member host>; no Contact: a query of the
+    // bindings (RFC 3261 10.2.3), so a health check never changes the registrar's state
+    const aor = `<sip:${config.user}@${hostPart(target.host)}>`;
+    lines.push(`From: ${aor};tag=${t.tag}`, `To: ${aor}`);
+  }
+  lines.push(`Call-ID: ${t.callId}@${hostPart(local.ip)}`, `CSeq: 1 ${config.method}`);
+  if (config.method === 'OPTIONS') {
+    lines.push(`Contact: <sip:${config.user}@${ours}${transport === 'TCP' ? ';transport=tcp' : ''}>`, 'Accept: application/sdp');
+  }
+  lines.push('User-Agent: furiwake health check', 'Content-Length: 0', '', '');
+  return lines.join('\r\n');
+}
+
+interface SipMessage {
+  status: number;
+  phrase: string;
+  /** header values by lower-case full name (compact forms expanded), in order */
+  headers: Map<string, string[]>;
+  contentLength: number | null;
+}
+
+const COMPACT: Record<string, string> = {
+  v: 'via',
+  i: 'call-id',
+  f: 'from',
+  t: 'to',
+  m: 'contact',
+  l: 'content-length',
+  c: 'content-type',
+  k: 'supported',
+};
+
+/** A response's status line and headers; null when the bytes are not a SIP response. */
+function parseResponse(bytes: Buffer): SipMessage | null {
+  const text = bytes.toString('latin1');
+  const headEnd = text.search(/\r?\n\r?\n/);
+  const head = headEnd < 0 ? text : text.slice(0, headEnd);
+  const lines = head.split(/\r?\n/);
+  const status = /^SIP\/2\.0 ([1-6]\d\d)(?: (.*))?$/.exec(lines[0] ?? '');
+  if (status === null) return null;
+  const headers = new Map<string, string[]>();
+  let last: string[] | null = null;
+  for (const line of lines.slice(1)) {
+    if (/^[ \t]/.test(line) && last !== null) {
+      // folded continuation of the previous header
+      last[last.length - 1] += ` ${line.trim()}`;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) return null;
+    const raw = line.slice(0, colon).trim().toLowerCase();
+    const name = COMPACT[raw] ?? raw;
+    const values = headers.get(name) ?? [];
+    values.push(line.slice(colon + 1).trim());
+    headers.set(name, values);
+    last = values;
+  }
+  const length = headers.get('content-length')?.[0];
+  const contentLength = length !== undefined && /^\d+$/.test(length) ? Number(length) : null;
+  return { status: Number(status[1]), phrase: (status[2] ?? '').trim(), headers, contentLength };
+}
+
+/** RFC 3261 17.1.3: the top Via's branch, and the CSeq method; and our Call-ID and CSeq number. */
+function belongsTo(message: SipMessage, t: Transaction, method: string): boolean {
+  const via = message.headers.get('via')?.[0]?.split(',')[0] ?? '';
+  const branch = /;\s*branch\s*=\s*([^;\s]+)/i.exec(via)?.[1];
+  if (branch !== t.branch) return false;
+  const callId = message.headers.get('call-id')?.[0] ?? '';
+  if (callId.split('@')[0] !== t.callId) return false;
+  const cseq = (message.headers.get('cseq')?.[0] ?? '').split(/\s+/);
+  return cseq[0] === '1' && cseq[1] === method;
+}
