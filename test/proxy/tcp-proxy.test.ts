@@ -185,6 +185,21 @@ describe('tcp service', () => {
     assert.equal(app.runtime.member('p', 'big')!.active, 0);
   });
 
+  it('passes on a FIN the client sent while it waited for a member', { timeout: 10_000 }, async () => {
+    const a = await server('a');
+    const app = await startApp(single('tcp', pool('round-robin', [{ port: a.port, maxConnections: 1 }], { max: 10, timeout: 10_000 })));
+    const port = app.address('svc').port;
+    const holder = await greeted(port);
+    // queued: sends nothing and shuts its write side at once
+    const waiting = exchange(port, '');
+    await waitFor(() => app.runtime.pools.get('p')!.queued === 1);
+    holder.socket.destroy();
+    // the member must see the FIN and close, so the client gets the greeting and a clean end
+    const result = await waiting;
+    assert.equal(result.data.toString(), 'a\n');
+    assert.equal(result.ending, 'end');
+  });
+
   it('translates the port: the member listens on another port than the service', async () => {
     const a = await server('a');
     const app = await startApp(single('tcp', pool('round-robin', [{ port: a.port }])));
