@@ -10,6 +10,10 @@ packages=(
   freeradius     # a real RADIUS server for the radius monitor
   sip-tester     # SIPp as a SIP server (UAS) for the sip monitor
   dnsmasq        # a real DNS server for the dns monitor
+  nftables       # nft: the kernel fast path (nat and dsr modes)
+  conntrack      # conntrack: the kernel's connection table, read and flushed
+  tcpdump        # captures proving what crossed the wire in network namespaces
+  chromium       # the dashboard's end-to-end tests (driven by playwright-core)
 )
 
 missing=()
