@@ -160,6 +160,9 @@ const tcp = section('a tcp monitor', { ...common, send: text.optional(), 'send-h
 const udp = section('a udp monitor', { ...common, send: text.optional(), 'send-hex': hex.optional(), ...matcherKeys })
   .transform((m, ctx): UdpMonitor => {
     const special = m.expect === 'any' || m.expect === 'no-unreachable' ? m.expect : null;
+    if (special !== null && (m['expect-regex'] !== undefined || m['expect-hex'] !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: [m['expect-regex'] !== undefined ? 'expect-regex' : 'expect-hex'], message: `expect: ${special} takes no reply pattern; remove this key or expect` });
+    }
     const matcher = special === null ? matcherOf(m, ctx) : null;
     return { type: 'udp', ...commonOf(m), send: payload(m, ctx) ?? Buffer.alloc(0), expect: special ?? matcher ?? 'any' };
   });
@@ -275,9 +278,9 @@ export const monitorSchema = z.unknown().transform((input, ctx): MonitorConfig =
   }
   const result = BY_TYPE[type as MonitorType].safeParse(input);
   if (result.success) return result.data;
-  for (const issue of result.error.issues) {
-    ctx.addIssue({ ...(issue as z.core.$ZodIssueCustom), code: 'custom', path: issue.path, message: issue.message });
-  }
+  // The issues keep their own code (an unknown key stays an unknown key, so it is reported as
+  // one, with a suggestion); zod prefixes this schema's path.
+  for (const issue of result.error.issues) ctx.addIssue(issue as z.core.$ZodRawIssue);
   return z.NEVER;
 });
 

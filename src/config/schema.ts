@@ -147,6 +147,16 @@ export const poolSchema = section('a pool: a map with members (and algorithm, qu
   ),
   health: healthSchema,
   'slow-start': duration({ allowZero: true }).default(0),
+}).superRefine((p, ctx) => {
+  // A member's own rule or monitors must still be satisfiable, like the pool's.
+  p.members.forEach((m, i) => {
+    if (m.health === null) return;
+    const rule = m.health.require ?? p.health.require;
+    const count = (m.health.monitors ?? p.health.monitors).length;
+    if (rule.kind === 'at-least' && rule.n > count) {
+      ctx.addIssue({ code: 'custom', path: ['members', i, 'health', m.health.require !== null ? 'require' : 'monitors'], message: `at-least ${rule.n} can never pass with ${count} monitor${count === 1 ? '' : 's'}` });
+    }
+  });
 }).transform(
   (p): PoolConfig => ({ algorithm: p.algorithm, members: p.members, queue: p.queue, health: p.health, slowStart: p['slow-start'] }),
 );
