@@ -87,3 +87,28 @@ export function byName<T extends z.ZodType>(kind: string, value: T) {
   });
 }
 
+/**
+ * A map whose `key` (a monitor's `type`, a persistence `method`) chooses the schema of the
+ * rest. The chosen schema's issues keep their own codes (an unknown key stays an unknown key,
+ * reported with a suggestion); zod prefixes this schema's path.
+ */
+export function byKind<K extends string, T>(key: string, what: string, schemas: Readonly<Record<K, z.ZodType<T>>>) {
+  const kinds = Object.keys(schemas) as K[];
+  const list = kinds.join(', ').replace(/, ([^,]*)$/, ' or $1');
+  return z.unknown().transform((input, ctx): T => {
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+      ctx.addIssue({ code: 'custom', message: expected(what, input) });
+      return z.NEVER;
+    }
+    const kind = (input as Record<string, unknown>)[key];
+    if (!kinds.includes(kind as K)) {
+      ctx.addIssue({ code: 'custom', path: [key], message: expected(list, kind) });
+      return z.NEVER;
+    }
+    const result = schemas[kind as K].safeParse(input);
+    if (result.success) return result.data;
+    for (const issue of result.error.issues) ctx.addIssue(issue as z.core.$ZodRawIssue);
+    return z.NEVER;
+  });
+}
+

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { formatAddress } from './address.ts';
 import { healthSchema, memberHealthSchema } from './health-schema.ts';
+import { checkPersistenceMode, persistenceSchema } from './persistence-schema.ts';
 import { expected, fail, ok, type Parsed } from './issues.ts';
 import { address, boolean, byName, duration, integer, leaf, MAX_INT, matching, NAME, oneOf, optional, section } from './schema-parts.ts';
 import type {
@@ -88,6 +89,7 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
   retries: integer(0, 10).default(DEFAULTS.retries),
   'proxy-protocol': proxyProtocol.optional(),
   'max-flows': integer(1, 1_048_576).optional(),
+  persistence: persistenceSchema,
 })
   .superRefine((s, ctx) => {
     // Settings of the other transport are refused rather than ignored: a udp service with a
@@ -98,6 +100,8 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
     if (s.mode === 'tcp' && s['max-flows'] !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['max-flows'], message: 'max-flows limits udp flows; this service is tcp (use max-connections on members)' });
     }
+    const persistenceIssue = checkPersistenceMode(s.mode, s.persistence);
+    if (persistenceIssue !== null) ctx.addIssue({ code: 'custom', ...persistenceIssue });
   })
   .transform(
     (s): ServiceConfig => ({
@@ -111,6 +115,7 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
       retries: s.retries,
       proxyProtocol: s['proxy-protocol'] ?? null,
       maxFlows: s['max-flows'] ?? DEFAULTS.maxFlows,
+      persistence: s.persistence ?? null,
     }),
   );
 

@@ -3,6 +3,7 @@
 // (`max-connections`); here they are camelCase. Durations are milliseconds.
 
 import type { HealthConfig, HealthRule, MonitorConfig } from './health-types.ts';
+import type { PersistenceConfig } from './persistence-types.ts';
 
 export type Mode = 'tcp' | 'udp';
 export type AlgorithmName =
@@ -45,6 +46,8 @@ export interface ServiceConfig {
   proxyProtocol: ProxyProtocolVersion | null;
   /** udp only: the most flows at once; datagrams of new clients beyond it are dropped */
   maxFlows: number;
+  /** how a client is kept on one member across connections; null = not at all */
+  persistence: PersistenceConfig | null;
 }
 
 export interface MemberConfig {

@@ -30,6 +30,7 @@ describe('normalizing a valid file', () => {
           retries: 3,
           proxyProtocol: null,
           maxFlows: 65_536,
+          persistence: null,
         },
       },
       pools: {
@@ -87,6 +88,7 @@ pools:
       retries: 0,
       proxyProtocol: 'v2',
       maxFlows: 65_536,
+      persistence: null,
     });
     assert.equal(config.services.logs.maxFlows, 10);
     assert.deepEqual(config.pools.web, {

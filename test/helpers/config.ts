@@ -42,6 +42,7 @@ export function service(mode: Mode, poolName: string, extra: Partial<ServiceConf
     retries: 3,
     proxyProtocol: null,
     maxFlows: 65_536,
+    persistence: null,
     ...extra,
   };
 }

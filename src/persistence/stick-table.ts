@@ -1,0 +1,135 @@
+// The stick table: what stateful persistence remembers, client key -> member id. Bounded by
+// max-entries (the least recently used entry goes first) and expiring after `timeout` of
+// inactivity (every lookup or record that finds the entry starts its timeout again).
+//
+// Built on lru-cache, with two of its defaults turned off on purpose: no `ttlAutopurge` (a timer
+// per entry) and `ttlResolution: 0` (otherwise it arms a 1 ms timer to cache the clock). Expired
+// entries are found lazily — on lookup, when they reach the LRU end, or when the table is read —
+// so the table owns no timer and no handle, and a test can drive its clock.
+
+import { LRUCache } from 'lru-cache';
+
+export interface StickTableOptions {
+  /** the most entries held; beyond it the least recently used is evicted */
+  maxEntries: number;
+  /** ms of inactivity after which an entry expires */
+  timeout: number;
+  /** monotonic ms; performance.now by default. Tests pass a clock they move by hand. */
+  now?: () => number;
+}
+
+/** One remembered client, as the admin API shows it. */
+export interface StickEntry {
+  key: string;
+  /** the id of the member the key sticks to */
+  member: string;
+  /** ms until the entry expires unless used again */
+  expiresIn: number;
+}
+
+export interface StickCounters {
+  /** lookups that found a live entry */
+  hits: number;
+  /** lookups that found none (never seen, expired or evicted) */
+  misses: number;
+  /** entries dropped because their timeout passed */
+  expirations: number;
+  /** live entries dropped to make room for a new key (max-entries reached) */
+  evictions: number;
+}
+
+export class StickTable {
+  readonly maxEntries: number;
+  readonly timeout: number;
+  readonly counters: StickCounters = { hits: 0, misses: 0, expirations: 0, evictions: 0 };
+  readonly #cache: LRUCache<string, string>;
+
+  constructor(options: StickTableOptions) {
+    if (!(Number.isSafeInteger(options.maxEntries) && options.maxEntries >= 1)) {
+      throw new RangeError(`a stick table needs max-entries of 1 or more, got ${options.maxEntries}`);
+    }
+    if (!(Number.isSafeInteger(options.timeout) && options.timeout >= 1)) {
+      throw new RangeError(`a stick table needs a timeout of 1 ms or more, got ${options.timeout}`);
+    }
+    this.maxEntries = options.maxEntries;
+    this.timeout = options.timeout;
+    const clock = options.now;
+    this.#cache = new LRUCache<string, string>({
+      max: options.maxEntries,
+      ttl: options.timeout,
+      ttlResolution: 0,
+      updateAgeOnGet: true,
+      // lru-cache reads a start time of 0 as "no TTL", so a clock that starts at 0 is shifted.
+      perf: clock === undefined ? performance : { now: () => clock() + 1 },
+      dispose: this.#onDispose,
+    });
+  }
+
+  /** Entries held, including expired ones not yet found; `entries()` drops those. */
+  get size(): number {
+    return this.#cache.size;
+  }
+
+  /** The member id `key` sticks to, and its timeout starts again; undefined when none is live. */
+  get(key: string): string | undefined {
+    const member = this.#cache.get(key);
+    if (member === undefined) this.counters.misses++;
+    else this.counters.hits++;
+    return member;
+  }
+
+  /** Remembers (or refreshes) `key` -> `member`; the least recently used entry makes room. */
+  set(key: string, member: string): void {
+    this.#cache.set(key, member);
+  }
+
+  /** The entry for `key` without counting a lookup or refreshing it. */
+  peek(key: string): StickEntry | undefined {
+    const member = this.#cache.peek(key);
+    return member === undefined ? undefined : { key, member, expiresIn: this.#cache.getRemainingTTL(key) };
+  }
+
+  /** Forgets one key; true when it was there. */
+  delete(key: string): boolean {
+    return this.#cache.delete(key);
+  }
+
+  /** Forgets the keys that stick to `member` (or every key); returns how many. */
+  clear(member?: string): number {
+    if (member === undefined) {
+      const n = this.#cache.size;
+      this.#cache.clear();
+      return n;
+    }
+    const keys: string[] = [];
+    for (const [key, id] of this.#cache.entries()) if (id === member) keys.push(key);
+    for (const key of keys) this.#cache.delete(key);
+    return keys.length;
+  }
+
+  /**
+   * The live entries, most recently used first (at most `limit`). Expired entries are dropped
+   * (and counted) on the way, so this walks the whole table: it is for the admin API, not the
+   * data path.
+   */
+  entries(limit = Infinity): StickEntry[] {
+    this.#cache.purgeStale();
+    const out: StickEntry[] = [];
+    for (const [key, member] of this.#cache.entries()) {
+      if (out.length >= limit) break;
+      out.push({ key, member, expiresIn: this.#cache.getRemainingTTL(key) });
+    }
+    return out;
+  }
+
+  #onDispose = (_member: string, key: string, reason: LRUCache.DisposeReason): void => {
+    if (reason === 'expire') this.counters.expirations++;
+    else if (reason === 'evict') {
+      // The least recently used entry is also the one closest to expiry (every use refreshes
+      // both), so it has often expired already: that is an expiration, not a live entry lost.
+      // lru-cache calls dispose before it unlinks the entry, so its age can still be read.
+      if (this.#cache.getRemainingTTL(key) < 0) this.counters.expirations++;
+      else this.counters.evictions++;
+    }
+  };
+}
