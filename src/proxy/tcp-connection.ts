@@ -10,6 +10,10 @@ import type { Pool, Waiter } from '../runtime/pool.ts';
 import type { Service } from '../runtime/service.ts';
 import { proxyHeader } from './proxy-protocol.ts';
 
+/** As large as what Node reads at once by default. */
+const READ_BUFFER_SIZE = 64 * 1024;
+const SHARED_READ_BUFFER = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
+
 export class TcpConnection implements ConnectionEntry {
   readonly id: number;
   readonly protocol = 'tcp' as const;
@@ -103,7 +107,10 @@ export class TcpConnection implements ConnectionEntry {
     this.member = member;
     const config = this.#svc.config;
     const started = performance.now();
-    const upstream = net.connect({ host: member.ip, port: member.port, allowHalfOpen: true, noDelay: true });
+    const upstream = net.connect({
+      host: member.ip, port: member.port, allowHalfOpen: true, noDelay: true,
+      onread: { buffer: SHARED_READ_BUFFER, callback: this.#fromUpstream },
+    });
     this.#upstream = upstream;
     upstream.setTimeout(config.timeouts.connect);
     const onTimeout = (): void => {
@@ -153,7 +160,6 @@ export class TcpConnection implements ConnectionEntry {
     // chunk. A full write buffer pauses the reading side until 'drain' (backpressure); a FIN on
     // one side becomes a FIN on the other while the opposite direction keeps flowing (half-close).
     client.on('data', this.#fromClient);
-    upstream.on('data', this.#fromUpstream);
     client.on('end', this.#clientEnded);
     upstream.on('end', this.#upstreamEnded);
     upstream.on('drain', this.#resumeClient);
@@ -167,8 +173,16 @@ export class TcpConnection implements ConnectionEntry {
     if (!this.#upstream!.write(chunk)) this.#client.pause();
   };
 
-  #fromUpstream = (chunk: Buffer): void => {
-    if (!this.#client.write(chunk)) this.#upstream!.pause();
+  /**
+   * The member's bytes arrive in one buffer shared by every connection (Node's `onread`): no
+   * stream machinery per read, and small replies are copied into Node's pooled small buffers
+   * instead of each read getting a 64 KiB allocation. The copy is what makes sharing safe: a
+   * write that stays queued keeps pointing at its own bytes.
+   */
+  #fromUpstream = (length: number, buffer: Buffer): boolean => {
+    const chunk = Buffer.allocUnsafe(length);
+    buffer.copy(chunk, 0, 0, length);
+    return this.#client.write(chunk);
   };
 
   #resumeClient = (): void => {

@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { V1ProxyProtocol, V2ProxyProtocol } from 'proxy-protocol-js';
@@ -198,6 +199,34 @@ describe('tcp service', () => {
     const result = await waiting;
     assert.equal(result.data.toString(), 'a\n');
     assert.equal(result.ending, 'end');
+  });
+
+  it('delivers every byte intact to several slow readers at once (backpressure, shared read buffer)', async () => {
+    const payload = randomBytes(6 * 1024 * 1024);
+    const digest = createHash('sha256').update(payload).digest('hex');
+    const source = await server('random', (socket) => {
+      socket.on('data', () => {});
+      socket.end(payload);
+    });
+    const app = await startApp(single('tcp', pool('round-robin', [{ port: source.port }])));
+    const port = app.address('svc').port;
+    const read = (): Promise<string> => new Promise((resolve, reject) => {
+      const hash = createHash('sha256');
+      const socket = net.connect({ port, host: '127.0.0.1' });
+      let chunks = 0;
+      socket.on('data', (chunk: Buffer) => {
+        hash.update(chunk);
+        // stall every few chunks so the balancer's writes back up
+        if (++chunks % 8 === 0) {
+          socket.pause();
+          setImmediate(() => socket.resume());
+        }
+      });
+      socket.on('end', () => resolve(hash.digest('hex')));
+      socket.on('error', reject);
+    });
+    const digests = await Promise.all([read(), read(), read(), read()]);
+    assert.deepEqual(digests, [digest, digest, digest, digest]);
   });
 
   it('translates the port: the member listens on another port than the service', async () => {
