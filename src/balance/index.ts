@@ -23,6 +23,11 @@ export {
   WeightedRoundRobin,
 };
 
+/** Only these read the `hash` given to pick(): a data plane may skip computing it for the others. */
+export function usesHash(name: AlgorithmName): boolean {
+  return name === 'source-hash' || name === 'maglev';
+}
+
 /** Weighted algorithms never choose a weight-0 candidate; the others ignore weight. */
 export function isWeighted(name: AlgorithmName): boolean {
   return name !== 'round-robin' && name !== 'least-connections';

@@ -3,7 +3,7 @@
 // in the connection table, so a connection costs one object and one Map slot.
 
 import net from 'node:net';
-import { hashString } from '../balance/index.ts';
+import { hashString, usesHash } from '../balance/index.ts';
 import type { ConnectionEntry, ConnectionTable, Endpoint } from '../runtime/connection-table.ts';
 import type { Member } from '../runtime/member.ts';
 import type { Pool, Waiter } from '../runtime/pool.ts';
@@ -18,19 +18,19 @@ export class TcpConnection implements ConnectionEntry {
   readonly id: number;
   readonly protocol = 'tcp' as const;
   readonly service: string;
-  readonly client: Endpoint;
-  readonly vip: Endpoint;
   readonly startedAt = Date.now();
   member: Member | null = null;
-  local: Endpoint | null = null;
 
   readonly #table: ConnectionTable;
   readonly #svc: Service;
   /** the pool as it was when the client arrived: a reload does not move a live connection */
   readonly #pool: Pool;
   readonly #client: net.Socket;
-  readonly #hash: number;
   #upstream: net.Socket | null = null;
+  // Addresses cost a getpeername/getsockname each: read when first asked, then kept.
+  #clientEndpoint: Endpoint | null = null;
+  #vipEndpoint: Endpoint | null = null;
+  #localEndpoint: Endpoint | null = null;
   #tried: Member[] | null = null;
   #waiter: Waiter | null = null;
   #piping = false;
@@ -40,13 +40,26 @@ export class TcpConnection implements ConnectionEntry {
   constructor(client: net.Socket, service: Service, table: ConnectionTable) {
     this.id = table.nextId();
     this.service = service.name;
-    this.client = { address: client.remoteAddress ?? '', port: client.remotePort ?? 0 };
-    this.vip = { address: client.localAddress ?? '', port: client.localPort ?? 0 };
     this.#table = table;
     this.#svc = service;
     this.#pool = service.pool;
     this.#client = client;
-    this.#hash = hashString(this.client.address);
+  }
+
+  get client(): Endpoint {
+    const socket = this.#client;
+    return (this.#clientEndpoint ??= { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 });
+  }
+
+  get vip(): Endpoint {
+    const socket = this.#client;
+    return (this.#vipEndpoint ??= { address: socket.localAddress ?? '', port: socket.localPort ?? 0 });
+  }
+
+  get local(): Endpoint | null {
+    const socket = this.#upstream;
+    if (!this.#piping || socket === null) return null;
+    return (this.#localEndpoint ??= { address: socket.localAddress ?? '', port: socket.localPort ?? 0 });
   }
 
   get bytesIn(): number {
@@ -61,7 +74,6 @@ export class TcpConnection implements ConnectionEntry {
     const client = this.#client;
     client.on('error', this.#onError);
     client.on('close', this.#onClientClose);
-    client.setNoDelay(true);
     this.#table.add(this);
     this.#dispatch();
   }
@@ -74,7 +86,9 @@ export class TcpConnection implements ConnectionEntry {
   /** Pick a member and connect; when all are full, wait in the pool's queue; when none is usable, refuse. */
   #dispatch(): void {
     const pool = this.#pool;
-    const member = pool.acquire(this.#hash, this.#tried) ?? (this.#tried === null ? undefined : pool.acquire(this.#hash, null));
+    // only the hashing algorithms read the client's hash: the others skip the getpeername
+    const hash = usesHash(pool.algorithm) ? hashString(this.client.address) : 0;
+    const member = pool.acquire(hash, this.#tried) ?? (this.#tried === null ? undefined : pool.acquire(hash, null));
     if (member !== undefined) return this.#connect(member);
     if (!pool.hasAvailable()) {
       // No member is up and enabled: say so at once (a reset) rather than leave the client hanging.
@@ -83,7 +97,7 @@ export class TcpConnection implements ConnectionEntry {
     }
     // Every member is at its limit: wait for room, or be turned away cleanly if the queue is full.
     if (pool.queueFull) return this.#turnAway();
-    this.#waiter = pool.enqueue(this.#hash, this.#onQueued);
+    this.#waiter = pool.enqueue(hash, this.#onQueued);
   }
 
   #onQueued = (member: Member | undefined): void => {
@@ -147,7 +161,6 @@ export class TcpConnection implements ConnectionEntry {
   #established(upstream: net.Socket): void {
     const client = this.#client;
     this.#piping = true;
-    this.local = { address: upstream.localAddress ?? '', port: upstream.localPort ?? 0 };
     const config = this.#svc.config;
     if (config.proxyProtocol !== null) {
       upstream.write(proxyHeader(config.proxyProtocol, 'tcp', this.client, this.vip));
