@@ -4,6 +4,7 @@
 // then ends the rest.
 
 import { setTimeout as delay } from 'node:timers/promises';
+import { AdminPlane } from './admin/plane.ts';
 import type { Config } from './config/types.ts';
 import type { Logger } from './log.ts';
 import { HealthManager } from './health/manager.ts';
@@ -14,16 +15,26 @@ import type { Endpoint } from './runtime/connection-table.ts';
 import { Runtime } from './runtime/runtime.ts';
 import type { Service } from './runtime/service.ts';
 
+export interface StartOptions {
+  /** reads the config again (the CLI's file), for a reload asked through the admin API */
+  load?: () => Promise<Config>;
+}
+
 export class Furiwake {
   readonly runtime = new Runtime();
   readonly log: Logger;
   readonly health: HealthManager;
+  /** the management plane (admin API, dashboard, metrics) when the config has an admin section */
+  readonly admin: AdminPlane;
+  readonly load: (() => Promise<Config>) | null;
   readonly #listeners = new Map<string, Listener>();
   #stopping: Promise<void> | null = null;
 
-  constructor(log: Logger) {
+  constructor(log: Logger, options: StartOptions = {}) {
     this.log = log;
     this.health = new HealthManager(this.runtime, log);
+    this.load = options.load ?? null;
+    this.admin = new AdminPlane(this);
     this.runtime.events.on('member', (member, change) => {
       // weights move in small steps during slow start: worth a debug line, not an info line
       const level = change.kind === 'weight' ? 'debug' : 'info';
@@ -32,8 +43,8 @@ export class Furiwake {
   }
 
   /** Builds the runtime and binds every service; on a bind error nothing stays open. */
-  static async start(config: Config, log: Logger): Promise<Furiwake> {
-    const app = new Furiwake(log);
+  static async start(config: Config, log: Logger, options: StartOptions = {}): Promise<Furiwake> {
+    const app = new Furiwake(log, options);
     const failures = await app.#apply(config);
     if (failures.length > 0) {
       await app.stop(0);
@@ -85,6 +96,7 @@ export class Furiwake {
         failures.push(`service ${service.name}: cannot listen on ${service.config.listen.host}:${service.config.listen.port}: ${(err as Error).message}`);
       }
     }
+    if (this.#stopping === null) failures.push(...(await this.admin.apply(config.admin)));
     if (this.#stopping === null) this.log.info({ summary }, 'config applied');
     return failures;
   }
@@ -108,6 +120,7 @@ export class Furiwake {
   async #stop(grace: number): Promise<void> {
     await Promise.all([...this.#listeners.values()].map((l) => l.close()));
     this.#listeners.clear();
+    await this.admin.close();
     this.health.close();
     this.runtime.close();
     const table = this.runtime.connections;

@@ -14,7 +14,8 @@ export async function runStart(file: string): Promise<number> {
   const log = createLogger(config.global.logLevel);
   let app: Furiwake;
   try {
-    app = await Furiwake.start(config, log);
+    // the admin API's reload reads the file again, as SIGHUP does
+    app = await Furiwake.start(config, log, { load: () => loadConfig(file) });
   } catch (err) {
     log.fatal({ reason: (err as Error).message }, 'cannot start');
     return 1;

@@ -69,7 +69,8 @@ function bindAddress(address: Address): string {
   return canonicalIP(address.ip ?? address.host.toLowerCase());
 }
 
-function overlaps(a: Address, b: Address): boolean {
+/** Two listen addresses that cannot both be bound (same port, and the same or a wildcard address). */
+export function overlaps(a: Address, b: Address): boolean {
   // Port 0 asks the kernel for a fresh port each time, so it never clashes.
   if (a.port !== b.port || a.port === 0) return false;
   const x = bindAddress(a);

@@ -8,6 +8,7 @@ import { formatAddress } from './address.ts';
 import { healthSchema, memberHealthSchema } from './health-schema.ts';
 import { checkPersistenceMode, persistenceSchema } from './persistence-schema.ts';
 import { expected, fail, ok, type Parsed } from './issues.ts';
+import { adminSchema } from './admin-schema.ts';
 import { address, boolean, byName, duration, integer, leaf, MAX_INT, matching, NAME, oneOf, optional, section } from './schema-parts.ts';
 import type {
   AlgorithmName,
@@ -170,6 +171,7 @@ export const poolSchema = section('a pool: a map with members (and algorithm, qu
 
 export const configSchema = section('a map with services and pools (and optionally global)', {
   global: optional(globalSchema),
+  admin: adminSchema.optional(),
   services: byName('service', serviceSchema),
   pools: byName('pool', poolSchema),
 }).transform((c): Config => c);

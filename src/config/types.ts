@@ -2,6 +2,7 @@
 // validated and defaulted by config/schema.ts. Keys in the file are kebab-case
 // (`max-connections`); here they are camelCase. Durations are milliseconds.
 
+import type { AdminConfig } from './admin-schema.ts';
 import type { HealthConfig, HealthRule, MonitorConfig } from './health-types.ts';
 import type { PersistenceConfig } from './persistence-types.ts';
 
@@ -83,6 +84,8 @@ export interface PoolConfig {
 
 export interface Config {
   global: GlobalConfig;
+  /** the management plane; absent = none */
+  admin?: AdminConfig;
   services: Record<string, ServiceConfig>;
   pools: Record<string, PoolConfig>;
 }

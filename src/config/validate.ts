@@ -3,6 +3,7 @@
 // fixes everything.
 
 import type { z } from 'zod';
+import { adminSchema, checkAdminListener } from './admin-schema.ts';
 import {
   checkListeners,
   checkMemberIds,
@@ -20,8 +21,8 @@ export type Validated = { ok: true; config: Config } | { ok: false; issues: Path
 export function validateDocument(document: unknown): Validated {
   const parsed = configSchema.safeParse(document);
   if (parsed.success) {
-    const { services, pools } = parsed.data;
-    const issues = crossChecks({ services, listeners: services, pools, poolNames: Object.keys(pools) });
+    const { services, pools, admin } = parsed.data;
+    const issues = crossChecks({ services, listeners: services, pools, poolNames: Object.keys(pools), admin });
     return issues.length === 0 ? { ok: true, config: parsed.data } : { ok: false, issues };
   }
   // There is no Config, but the keys that are well formed on their own can still be checked
@@ -37,6 +38,7 @@ interface Parts {
   pools: Record<string, MemberIds>;
   /** undefined when `pools` is not a map at all (that is reported already) */
   poolNames: string[] | undefined;
+  admin?: { listen: Listener['listen'] };
 }
 
 function crossChecks(parts: Parts): PathIssue[] {
@@ -44,6 +46,7 @@ function crossChecks(parts: Parts): PathIssue[] {
     ...(parts.poolNames === undefined ? [] : checkPoolReferences(parts.services, parts.poolNames)),
     ...checkListeners(parts.listeners),
     ...checkMemberIds(parts.pools),
+    ...checkAdminListener(parts.admin, parts.listeners),
   ];
 }
 
@@ -63,6 +66,8 @@ function wellFormedParts(document: unknown): Parts {
   }
   const pools = isMap(document) ? document.pools : undefined;
   if (isMap(pools)) parts.poolNames = Object.keys(pools);
+  const admin = isMap(document) && 'admin' in document ? adminSchema.safeParse(document.admin) : undefined;
+  if (admin?.success === true) parts.admin = admin.data;
   return parts;
 }
 

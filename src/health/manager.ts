@@ -3,9 +3,10 @@
 // and slow start. reconcile() after each config apply keeps what did not change — checkers,
 // states and schedules — and closes exactly what is no longer used.
 
+import { EventEmitter } from 'node:events';
 import type { AgentConfig, HealthRule, MonitorConfig } from '../config/health-types.ts';
 import type { Logger } from '../log.ts';
-import type { MemberChange } from '../runtime/events.ts';
+import type { CheckView, MemberChange } from '../runtime/events.ts';
 import type { Member } from '../runtime/member.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { AgentChecker } from './agent.ts';
@@ -25,7 +26,13 @@ interface Watch {
 /** Algorithms whose tables would move keys if slow start changed weights. */
 const HASHING = new Set(['source-hash', 'maglev']);
 
+export interface HealthEventMap {
+  /** one check of a member's monitor (by its index in the member's checks) ran; for metrics */
+  check: [member: Member, monitor: number, view: CheckView];
+}
+
 export class HealthManager {
+  readonly events = new EventEmitter<HealthEventMap>();
   readonly #runtime: Runtime;
   readonly #log: Logger;
   readonly #checkers = new Map<string, Checker>();
@@ -111,7 +118,7 @@ export class HealthManager {
     } else {
       const checkers = monitors.map((m) => this.#checker(m, targetOf(member, m)));
       if (fresh && initialState === 'checking') member.setHealth('checking', 'not checked yet');
-      health = new MemberHealth(member, rule, checkers);
+      health = new MemberHealth(member, rule, checkers, this.#observe);
       // shared checkers may already have a verdict
       if (checkers.every((c) => c.state !== 'checking')) health.evaluate();
     }
@@ -140,6 +147,10 @@ export class HealthManager {
     }
     return checker;
   }
+
+  #observe = (member: Member, monitor: number, view: CheckView): void => {
+    this.events.emit('check', member, monitor, view);
+  };
 
   #onMemberChange = (member: Member, change: MemberChange): void => {
     if (change.kind !== 'health') return;

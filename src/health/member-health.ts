@@ -2,7 +2,7 @@
 // (all / any / at least N), becomes the member's health, with the failing monitors' reasons.
 
 import type { HealthRule } from '../config/health-types.ts';
-import type { Health } from '../runtime/events.ts';
+import type { CheckView, Health } from '../runtime/events.ts';
 import type { Member } from '../runtime/member.ts';
 import type { Checker } from './checker.ts';
 
@@ -19,26 +19,31 @@ export function combine(rule: HealthRule, states: readonly Health[]): Health {
   return 'checking';
 }
 
+/** Told of every check of one of a member's monitors (by its index), after the member's health is updated. */
+export type CheckObserver = (member: Member, monitor: number, view: CheckView) => void;
+
 export class MemberHealth {
   readonly member: Member;
   readonly checkers: readonly Checker[];
   readonly #rule: HealthRule;
+  readonly #observe: CheckObserver | null;
 
-  constructor(member: Member, rule: HealthRule, checkers: readonly Checker[]) {
+  constructor(member: Member, rule: HealthRule, checkers: readonly Checker[], observe: CheckObserver | null = null) {
     this.member = member;
     this.#rule = rule;
     this.checkers = checkers;
+    this.#observe = observe;
     member.checks = checkers.map((c) => c.view);
     for (const c of checkers) c.subscribe(this.evaluate);
   }
 
-  /** After any of its checks: the member's health is the rule over its monitors' verdicts. */
-  evaluate = (): void => {
+  /** After any of its checks (`checker`, when a check ran): the member's health is the rule over its monitors' verdicts. */
+  evaluate = (checker?: Checker): void => {
     const member = this.member;
     const state = combine(this.#rule, this.checkers.map((c) => c.state));
     // A member that had a verdict keeps it while new monitors (after a reload) have none yet.
-    if (state === 'checking' && member.health !== 'checking') return;
-    member.setHealth(state, this.#reason(state));
+    if (state !== 'checking' || member.health === 'checking') member.setHealth(state, this.#reason(state));
+    if (checker !== undefined && this.#observe !== null) this.#observe(member, this.checkers.indexOf(checker), checker.view);
   };
 
   detach(): void {

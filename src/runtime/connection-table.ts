@@ -39,6 +39,8 @@ export interface ConnectionFilter {
 
 export class ConnectionTable {
   readonly #entries = new Map<number, ConnectionEntry>();
+  /** connections (flows) ever added, by service: the metrics' per-service total */
+  readonly #added = new Map<string, number>();
   #lastId = 0;
   /** callers of atMost(), waiting for the table to shrink */
   #waiting: { size: number; resolve: () => void }[] = [];
@@ -53,6 +55,12 @@ export class ConnectionTable {
 
   add(entry: ConnectionEntry): void {
     this.#entries.set(entry.id, entry);
+    this.#added.set(entry.service, (this.#added.get(entry.service) ?? 0) + 1);
+  }
+
+  /** Connections (flows) added so far, by service name. */
+  totals(): ReadonlyMap<string, number> {
+    return this.#added;
   }
 
   remove(entry: ConnectionEntry): void {

@@ -8,6 +8,7 @@ import { ConnectionTable } from './connection-table.ts';
 import { RuntimeEvents } from './events.ts';
 import type { Member } from './member.ts';
 import { Pool } from './pool.ts';
+import { RequestCounts } from './request-counts.ts';
 import { Service } from './service.ts';
 
 export interface ApplyResult {
@@ -22,6 +23,8 @@ export interface ApplyResult {
 export class Runtime {
   readonly events = new RuntimeEvents();
   readonly connections = new ConnectionTable();
+  /** HTTP responses by service, member and status class (counted by the http data plane) */
+  readonly requests = new RequestCounts();
   readonly services = new Map<string, Service>();
   readonly pools = new Map<string, Pool>();
   config: Config | null = null;

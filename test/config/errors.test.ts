@@ -26,9 +26,9 @@ describe('unknown keys', () => {
   });
 
   it('refuses top-level keys of later versions too', () => {
-    assert.deepEqual(onlyIssue(`admin: { listen: 127.0.0.1:9090 }\n${withPool('{ members: [ { address: 10.0.0.1:80 } ] }')}`), [
-      'admin',
-      'unknown key "admin"; expected one of: global, services, pools',
+    assert.deepEqual(onlyIssue(`cluster: { peers: [ 10.0.0.2 ] }\n${withPool('{ members: [ { address: 10.0.0.1:80 } ] }')}`), [
+      'cluster',
+      'unknown key "cluster"; expected one of: global, admin, services, pools',
     ]);
   });
 });

@@ -1,0 +1,32 @@
+// The admin API's bearer token. Both sides are hashed before the comparison so that
+// timingSafeEqual compares equal lengths and neither the token's length nor its content leaks
+// through timing.
+
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+export type Verdict = 'ok' | 'missing' | 'wrong';
+
+export class TokenCheck {
+  readonly #digest: Buffer | null;
+
+  /** `token` null: no token is configured, every request passes. */
+  constructor(token: string | null) {
+    this.#digest = token === null ? null : digest(token);
+  }
+
+  get required(): boolean {
+    return this.#digest !== null;
+  }
+
+  /** Checks an Authorization header (`Bearer <token>`). */
+  verify(authorization: string | undefined): Verdict {
+    if (this.#digest === null) return 'ok';
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '');
+    if (match === null) return 'missing';
+    return timingSafeEqual(digest(match[1]), this.#digest) ? 'ok' : 'wrong';
+  }
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}

@@ -1,0 +1,37 @@
+// What the admin plane needs of the running furiwake (the app implements it), and what its
+// routes share: the rate estimator, the stick tables, the token rules.
+
+import type { EventEmitter } from 'node:events';
+import type { Config } from '../config/types.ts';
+import type { HealthEventMap } from '../health/manager.ts';
+import type { Logger } from '../log.ts';
+import type { Endpoint } from '../runtime/connection-table.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import type { RateEstimator } from './rates.ts';
+import type { StickTables, StickTableSource } from './stick-tables.ts';
+
+export interface AdminHost {
+  readonly runtime: Runtime;
+  readonly log: Logger;
+  /** the health manager's events: every check result, for the metrics */
+  readonly health: { readonly events: EventEmitter<HealthEventMap> };
+  /** reads the config again from where it came from (the CLI's file); null: nothing to read */
+  readonly load: (() => Promise<Config>) | null;
+  /** applies a config; returns what could not be applied, one line each */
+  reload(config: Config): Promise<string[]>;
+  /** a service's listener, for its bound address */
+  listener(service: string): { address(): Endpoint } | undefined;
+  /** the stick tables to show; admin/stick-tables.ts stickTablesOf when absent */
+  readonly stickTables?: StickTables;
+}
+
+/** What the routes of one admin plane share. */
+export interface ApiContext {
+  readonly host: AdminHost;
+  readonly rates: RateEstimator;
+  readonly startedAt: number;
+  stickTables(): StickTableSource[];
+  /** whether reads and writes need the token now (the config may change on reload) */
+  access(): { reads: 'open' | 'token'; writes: 'open' | 'token' };
+  serviceAddress(name: string): Endpoint | null;
+}

@@ -1,0 +1,175 @@
+// /metrics in the Prometheus text format (prom-client). Counters and gauges are read from the
+// runtime when scraped, so the data path pays nothing for them; health check results and
+// durations are observed as they happen, through the health manager's events. The registry is
+// this plane's own; process metrics come from one process-wide registry, since there is one
+// process however many planes (tests start many).
+
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Member } from '../runtime/member.ts';
+import type { CheckView } from '../runtime/events.ts';
+import { furiwakeVersion } from '../version.ts';
+import type { AdminHost } from './host.ts';
+import { MEMBER_STATUSES } from './schemas.ts';
+import type { StickTableSource } from './stick-tables.ts';
+import { liveTraffic, memberBytes, type LiveTraffic } from './traffic.ts';
+import { memberStatus } from './views.ts';
+
+type Labels = Record<string, string>;
+type Sample = [Labels, number];
+
+/** Check durations (s): from a local TCP connect to a slow HTTP health page. */
+const CHECK_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+let processRegistry: Registry | null = null;
+
+function processMetrics(): Registry {
+  if (processRegistry === null) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+export class AdminMetrics {
+  readonly #registry = new Registry();
+  readonly #host: AdminHost;
+  readonly #stickTables: () => StickTableSource[];
+  readonly #checks: Counter<'pool' | 'member' | 'monitor' | 'result'>;
+  readonly #checkDuration: Histogram<'pool' | 'member' | 'monitor'>;
+  /** the label sets observed per member, so that a member removed by a reload disappears */
+  readonly #observed = new Map<Member, Set<string>>();
+  /** what one scrape reads, computed once at its start */
+  #live: LiveTraffic = { bytes: new Map(), services: new Map() };
+
+  constructor(host: AdminHost, stickTables: () => StickTableSource[]) {
+    this.#host = host;
+    this.#stickTables = stickTables;
+    const registers = [this.#registry];
+    this.#checks = new Counter({
+      name: 'furiwake_health_checks_total', help: 'Health checks run, by monitor and result (pass, fail, timeout).',
+      labelNames: ['pool', 'member', 'monitor', 'result'], registers,
+    });
+    this.#checkDuration = new Histogram({
+      name: 'furiwake_health_check_duration_seconds', help: 'How long health checks took.',
+      labelNames: ['pool', 'member', 'monitor'], buckets: CHECK_BUCKETS, registers,
+    });
+    this.#define();
+    host.health.events.on('check', this.#observe);
+  }
+
+  get contentType(): string {
+    return this.#registry.contentType;
+  }
+
+  async text(): Promise<string> {
+    this.#live = liveTraffic(this.#host.runtime);
+    this.#forgetRemoved();
+    return (await this.#registry.metrics()) + (await processMetrics().metrics());
+  }
+
+  close(): void {
+    this.#host.health.events.off('check', this.#observe);
+  }
+
+  #observe = (member: Member, monitor: number, view: CheckView): void => {
+    const labels = { pool: member.poolName, member: member.id, monitor: monitorLabel(member.checks, monitor, view.type) };
+    const result = view.up ? 'pass' : view.reason.startsWith('timeout after') ? 'timeout' : 'fail';
+    this.#checks.inc({ ...labels, result });
+    this.#checkDuration.observe(labels, view.latency / 1000);
+    let seen = this.#observed.get(member);
+    if (seen === undefined) this.#observed.set(member, (seen = new Set()));
+    seen.add(labels.monitor);
+  };
+
+  #forgetRemoved(): void {
+    const runtime = this.#host.runtime;
+    for (const [member, monitors] of this.#observed) {
+      if (runtime.pools.get(member.poolName)?.members.includes(member) === true) continue;
+      for (const monitor of monitors) {
+        const labels = { pool: member.poolName, member: member.id, monitor };
+        this.#checkDuration.remove(labels);
+        for (const result of ['pass', 'fail', 'timeout']) this.#checks.remove({ ...labels, result });
+      }
+      this.#observed.delete(member);
+    }
+  }
+
+  #define(): void {
+    const runtime = this.#host.runtime;
+    const members = function* (): Generator<Member> {
+      for (const pool of runtime.pools.values()) yield* pool.members;
+    };
+    const perMember = (read: (m: Member) => number) => function* (): Generator<Sample> {
+      for (const m of members()) yield [{ pool: m.poolName, member: m.id }, read(m)];
+    };
+    const m = ['pool', 'member'];
+
+    this.#collected('gauge', 'furiwake_build_info', 'Always 1; the version is a label.', ['version'], function* () {
+      yield [{ version: furiwakeVersion() }, 1];
+    });
+
+    // services
+    this.#collected('gauge', 'furiwake_service_connections_active', 'Open connections (udp: flows) of a service, including those queued or connecting.', ['service'], () =>
+      [...runtime.services.keys()].map((s): Sample => [{ service: s }, this.#live.services.get(s) ?? 0]));
+    this.#collected('counter', 'furiwake_service_connections_total', 'Connections (udp: flows) a service has accepted.', ['service'], () =>
+      [...runtime.connections.totals()].filter(([s]) => runtime.services.has(s)).map(([s, n]): Sample => [{ service: s }, n]));
+    this.#collected('counter', 'furiwake_http_requests_total', 'HTTP responses sent, by status class (code="2xx"); member is empty when furiwake answered itself.',
+      ['service', 'pool', 'member', 'code'], () =>
+        [...runtime.requests.list()].map((c): Sample => [{ service: c.service, pool: c.pool ?? '', member: c.member ?? '', code: c.status }, c.count]));
+
+    // pools
+    this.#collected('gauge', 'furiwake_pool_queue_length', 'Connections waiting for a member with room.', ['pool'], () =>
+      [...runtime.pools.values()].map((p): Sample => [{ pool: p.name }, p.queued]));
+    this.#collected('counter', 'furiwake_pool_queue_timeouts_total', 'Connections that gave up waiting in the queue.', ['pool'], () =>
+      [...runtime.pools.values()].map((p): Sample => [{ pool: p.name }, p.queueTimeouts]));
+    this.#collected('gauge', 'furiwake_pool_members_usable', 'Members that take new connections now.', ['pool'], () =>
+      [...runtime.pools.values()].map((p): Sample => [{ pool: p.name }, p.members.filter((x) => x.usable).length]));
+
+    // members
+    this.#collected('gauge', 'furiwake_member_connections_active', 'Open connections (udp: flows) on a member.', m, perMember((x) => x.active));
+    this.#collected('counter', 'furiwake_member_connections_total', 'Connections (udp: flows) sent to a member.', m, perMember((x) => x.total));
+    this.#collected('counter', 'furiwake_member_connect_failures_total', 'Connects to a member that failed (refused, timed out, unreachable).', m, perMember((x) => x.failed));
+    this.#collected('counter', 'furiwake_member_bytes_in_total', 'Bytes from clients to a member, including open connections.', m, perMember((x) => memberBytes(x, this.#live.bytes).in));
+    this.#collected('counter', 'furiwake_member_bytes_out_total', 'Bytes from a member to clients, including open connections.', m, perMember((x) => memberBytes(x, this.#live.bytes).out));
+    this.#collected('gauge', 'furiwake_member_weight', 'The weight the balancer uses (configured x agent percent x slow-start ramp).', m, perMember((x) => x.weight));
+    this.#collected('gauge', 'furiwake_member_max_connections', 'The connection limit of a member; 0 = none.', m, perMember((x) => x.maxConnections));
+    this.#collected('gauge', 'furiwake_member_state', `A member's state: 1 for the one it is in (${MEMBER_STATUSES.join(', ')}), 0 for the others.`, [...m, 'state'], function* () {
+      for (const x of members()) {
+        const now = memberStatus(x);
+        for (const state of MEMBER_STATUSES) yield [{ pool: x.poolName, member: x.id, state }, state === now ? 1 : 0];
+      }
+    });
+
+    // stick tables
+    const perTable = (read: (t: StickTableSource) => number) => () => this.#stickTables().map((t): Sample => [{ service: t.service }, read(t)]);
+    this.#collected('gauge', 'furiwake_stick_table_entries', 'Entries in a stick table.', ['service'], perTable((t) => t.table.size));
+    this.#collected('gauge', 'furiwake_stick_table_max_entries', 'The most entries a stick table holds.', ['service'], perTable((t) => t.table.maxEntries));
+    this.#collected('counter', 'furiwake_stick_table_hits_total', 'Lookups that found a live entry.', ['service'], perTable((t) => t.table.counters.hits));
+    this.#collected('counter', 'furiwake_stick_table_misses_total', 'Lookups that found none.', ['service'], perTable((t) => t.table.counters.misses));
+    this.#collected('counter', 'furiwake_stick_table_expirations_total', 'Entries dropped because their timeout passed.', ['service'], perTable((t) => t.table.counters.expirations));
+    this.#collected('counter', 'furiwake_stick_table_evictions_total', 'Live entries dropped to make room (max-entries reached).', ['service'], perTable((t) => t.table.counters.evictions));
+  }
+
+  /** A metric whose samples are read from the runtime at each scrape. */
+  #collected(type: 'gauge' | 'counter', name: string, help: string, labelNames: string[], read: () => Iterable<Sample>): void {
+    const registers = [this.#registry];
+    if (type === 'gauge') {
+      new Gauge({ name, help, labelNames, registers, collect() {
+        this.reset();
+        for (const [labels, value] of read()) this.set(labels, value);
+      } });
+    } else {
+      new Counter({ name, help, labelNames, registers, collect() {
+        this.reset();
+        for (const [labels, value] of read()) this.inc(labels, value);
+      } });
+    }
+  }
+}
+
+/** The monitor's type, numbered when a member has two of one type (`http`, `http#2`). */
+export function monitorLabel(checks: readonly CheckView[], index: number, type: string): string {
+  let n = 0;
+  for (let i = 0; i <= index && i < checks.length; i++) if (checks[i].type === type) n++;
+  return n <= 1 ? type : `${type}#${n}`;
+}

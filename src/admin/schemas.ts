@@ -1,0 +1,234 @@
+// The shapes of the admin API, as zod schemas. Requests (bodies, query strings) are validated
+// with them; responses are built to their inferred types; the OpenAPI document is generated
+// from them. One definition, three uses, so the document cannot drift from the code.
+
+import { z } from 'zod';
+import { MAX_INT, NAME } from '../config/schema-parts.ts';
+
+/** Named schemas become `#/components/schemas/<id>` in the OpenAPI document. */
+export const components = z.registry<{ id: string }>();
+
+const MEMBER_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+// ---- requests -----------------------------------------------------------------------------
+
+export const ADMIN_STATES = ['enabled', 'drain', 'disabled'] as const;
+
+export const memberPatchSchema = z
+  .strictObject({
+    state: z.enum(ADMIN_STATES, { error: 'expected enabled, drain or disabled' }).optional()
+      .describe('enabled: takes new connections; drain: keeps its connections and persistent clients, takes no new ones; disabled: takes nothing new, not even persistent clients'),
+    weight: z.int({ error: 'expected a whole number from 0 to 256' }).min(0, { error: 'expected a whole number from 0 to 256' }).max(256, { error: 'expected a whole number from 0 to 256' }).optional()
+      .describe('the weight an operator sets (the agent and slow start still scale it); a reload puts back the weight from the file'),
+    maxConnections: z.int({ error: 'expected a whole number, 0 or more' }).min(0, { error: 'expected a whole number, 0 or more' }).max(MAX_INT).optional()
+      .describe('the most connections at once, 0 = no limit; a reload puts back the limit from the file'),
+  }, { error: 'expected a JSON object with state, weight or maxConnections' })
+  .refine((p) => p.state !== undefined || p.weight !== undefined || p.maxConnections !== undefined, {
+    error: 'expected at least one of state, weight, maxConnections',
+  });
+export type MemberPatch = z.infer<typeof memberPatchSchema>;
+components.add(memberPatchSchema, { id: 'MemberPatch' });
+
+const offset = z.coerce.number({ error: 'expected a whole number, 0 or more' }).int({ error: 'expected a whole number, 0 or more' })
+  .min(0, { error: 'expected a whole number, 0 or more' }).max(MAX_INT).default(0).describe('entries to skip');
+const limit = z.coerce.number({ error: 'expected a whole number from 1 to 1000' }).int({ error: 'expected a whole number from 1 to 1000' })
+  .min(1, { error: 'expected a whole number from 1 to 1000' }).max(1000, { error: 'expected a whole number from 1 to 1000' }).default(100)
+  .describe('entries to return at most');
+const name = (what: string) => z.string().regex(NAME, { error: `expected a ${what} name` });
+
+export const connectionsQuerySchema = z.strictObject({
+  service: name('service').optional().describe('only connections of this service'),
+  pool: name('pool').optional().describe('only connections to members of this pool'),
+  member: z.string().regex(MEMBER_ID, { error: 'expected a member id' }).optional().describe('only connections to this member (needs pool)'),
+  offset,
+  limit,
+}).refine((q) => q.member === undefined || q.pool !== undefined, { error: 'member needs pool (member ids are unique within a pool)', path: ['member'] });
+
+export const stickQuerySchema = z.strictObject({
+  key: z.string().min(1).max(1024, { error: 'expected a key of at most 1024 characters' }).optional().describe('only entries whose key contains this text'),
+  offset,
+  limit,
+});
+
+export const emptyQuerySchema = z.strictObject({});
+
+// ---- responses ----------------------------------------------------------------------------
+
+export const errorSchema = z.object({
+  error: z.string().describe('what went wrong, for people'),
+  issues: z.array(z.object({ path: z.string(), message: z.string(), file: z.string().optional(), line: z.number().optional() })).optional()
+    .describe('each problem of a refused request or config file'),
+});
+components.add(errorSchema, { id: 'Error' });
+
+const endpoint = z.object({ address: z.string(), port: z.int() });
+
+export const checkSchema = z.object({
+  type: z.string().describe('the monitor type'),
+  state: z.enum(['checking', 'up', 'down']).describe("the monitor's verdict after rise/fall"),
+  up: z.boolean().describe('the last check passed'),
+  reason: z.string(),
+  latency: z.number().describe('ms the last check took'),
+  at: z.number().describe('ms since epoch of the last check (0 = none yet)'),
+  since: z.number().describe("ms since epoch of the verdict's last change"),
+});
+components.add(checkSchema, { id: 'Check' });
+
+export const MEMBER_STATUSES = ['up', 'full', 'drain', 'checking', 'down', 'maint', 'disabled'] as const;
+export type MemberStatus = (typeof MEMBER_STATUSES)[number];
+
+export const memberSchema = z.object({
+  pool: z.string(),
+  id: z.string(),
+  address: z.string().describe('ip:port connections go to'),
+  host: z.string().describe('host as configured'),
+  backup: z.boolean(),
+  status: z.enum(MEMBER_STATUSES).describe('one word for people: the first that applies of disabled, down, checking, maint (agent), drain, full, up'),
+  usable: z.boolean().describe('takes new connections now'),
+  health: z.enum(['checking', 'up', 'down']),
+  healthReason: z.string(),
+  since: z.number().describe('ms since epoch of the last health, admin or agent change'),
+  admin: z.enum(ADMIN_STATES),
+  agent: z.object({
+    state: z.enum(['ready', 'up', 'drain', 'maint', 'down']),
+    percent: z.number(),
+    maxConnections: z.int().nullable(),
+    message: z.string(),
+    at: z.number(),
+  }).nullable().describe("the agent's last word; null when the pool has no agent"),
+  checks: z.array(checkSchema).describe("each monitor's last result, in the order of the member's monitors"),
+  weight: z.number().describe('the weight from the file, or as an operator set it'),
+  effectiveWeight: z.number().describe('what the balancer uses: weight x agent percent x slow-start ramp'),
+  maxConnections: z.int().describe('0 = no limit'),
+  connections: z.object({ active: z.int(), total: z.int(), failed: z.int().describe('connects that failed') }),
+  bytes: z.object({ in: z.number().describe('client to member'), out: z.number().describe('member to client') }),
+  requests: z.int().describe('HTTP responses from this member (0 outside http mode)'),
+  latency: z.number().describe('moving average of connect time, ms'),
+  rates: z.object({
+    connections: z.number().describe('new connections per second (moving average)'),
+    bytesIn: z.number().describe('bytes per second, client to member'),
+    bytesOut: z.number().describe('bytes per second, member to client'),
+  }),
+  share: z.number().describe("this member's part of the pool's connections so far, 0..1"),
+  history: z.array(z.number()).optional().describe('new connections in each of the last seconds, oldest first (snapshots and ?history=1)'),
+});
+components.add(memberSchema, { id: 'Member' });
+export type MemberView = z.infer<typeof memberSchema>;
+
+export const memberStateSchema = memberSchema.pick({
+  pool: true, id: true, status: true, usable: true, health: true, healthReason: true, since: true, admin: true,
+  agent: true, checks: true, weight: true, effectiveWeight: true, maxConnections: true,
+});
+components.add(memberStateSchema, { id: 'MemberState' });
+export type MemberStateView = z.infer<typeof memberStateSchema>;
+
+export const memberEventSchema = z.object({
+  change: z.object({ kind: z.enum(['health', 'admin', 'agent', 'weight', 'max-connections']), from: z.unknown(), to: z.unknown() }).loose(),
+  member: memberStateSchema,
+});
+components.add(memberEventSchema, { id: 'MemberEvent' });
+
+export const poolSchema = z.object({
+  name: z.string(),
+  algorithm: z.string(),
+  services: z.array(z.string()).describe('services that send to this pool'),
+  usable: z.int().describe('members that take new connections now'),
+  members: z.array(memberSchema),
+  queue: z.object({ length: z.int(), max: z.int(), timeout: z.int().describe('ms'), timeouts: z.int().describe('connections that gave up waiting') }),
+  health: z.object({ require: z.string(), monitors: z.array(z.string()), agent: z.boolean() }),
+});
+components.add(poolSchema, { id: 'Pool' });
+export type PoolView = z.infer<typeof poolSchema>;
+
+export const serviceSchema = z.object({
+  name: z.string(),
+  mode: z.string(),
+  listen: z.string().describe('the address as configured'),
+  address: endpoint.nullable().describe('the bound address; null when not listening'),
+  pool: z.string(),
+  connections: z.object({ active: z.int(), total: z.int() }),
+  persistence: z.string().nullable().describe('the persistence method, or null'),
+});
+components.add(serviceSchema, { id: 'Service' });
+export type ServiceView = z.infer<typeof serviceSchema>;
+
+export const connectionSchema = z.object({
+  id: z.int(),
+  protocol: z.enum(['tcp', 'udp']),
+  service: z.string(),
+  client: endpoint.describe("the client's address"),
+  vip: endpoint.describe('the service address the client reached'),
+  balancer: endpoint.nullable().describe("the balancer's own address on the member side; null until connected"),
+  member: z.object({ pool: z.string(), id: z.string(), address: z.string(), port: z.int() }).nullable().describe('null while queued or connecting'),
+  startedAt: z.number(),
+  bytesIn: z.number(),
+  bytesOut: z.number(),
+});
+components.add(connectionSchema, { id: 'Connection' });
+export type ConnectionView = z.infer<typeof connectionSchema>;
+
+const page = <T extends z.ZodType>(items: T) => z.object({ total: z.int().describe('entries that match'), offset: z.int(), limit: z.int(), items: z.array(items) });
+
+export const connectionPageSchema = page(connectionSchema);
+components.add(connectionPageSchema, { id: 'ConnectionPage' });
+
+export const stickTableSchema = z.object({
+  service: z.string(),
+  method: z.string(),
+  size: z.int().describe('entries now'),
+  capacity: z.int().describe('the most entries (max-entries)'),
+  timeout: z.int().describe('ms an entry lives without use'),
+  hits: z.int(),
+  misses: z.int(),
+  expirations: z.int(),
+  evictions: z.int().describe('entries dropped to make room'),
+});
+components.add(stickTableSchema, { id: 'StickTable' });
+export type StickTableSummary = z.infer<typeof stickTableSchema>;
+
+export const stickEntrySchema = z.object({
+  key: z.string(),
+  pool: z.string(),
+  member: z.string(),
+  expiresIn: z.int().describe('ms until the entry expires unless used again'),
+});
+components.add(stickEntrySchema, { id: 'StickEntry' });
+export type StickEntryView = z.infer<typeof stickEntrySchema>;
+
+export const stickPageSchema = page(stickEntrySchema);
+components.add(stickPageSchema, { id: 'StickEntryPage' });
+
+export const statusSchema = z.object({
+  version: z.string(),
+  pid: z.int(),
+  startedAt: z.number(),
+  uptime: z.number().describe('seconds'),
+  auth: z.object({ reads: z.enum(['open', 'token']), writes: z.enum(['open', 'token']) }),
+  reload: z.boolean().describe('POST /api/v1/reload can read the config again (false when started without a file)'),
+  services: z.int(),
+  pools: z.int(),
+  members: z.object({ total: z.int(), usable: z.int(), down: z.int() }),
+  connections: z.int(),
+});
+components.add(statusSchema, { id: 'Status' });
+export type StatusView = z.infer<typeof statusSchema>;
+
+export const reloadSchema = z.object({
+  changes: z.array(z.string()).describe('what the new file changed, one line each'),
+  problems: z.array(z.string()).describe('what could not be applied (a port that cannot be bound); empty when all of it was'),
+});
+components.add(reloadSchema, { id: 'ReloadResult' });
+
+export const deletedSchema = z.object({ deleted: z.int() });
+components.add(deletedSchema, { id: 'Deleted' });
+
+export const snapshotSchema = z.object({
+  at: z.number(),
+  status: statusSchema,
+  services: z.array(serviceSchema),
+  pools: z.array(poolSchema),
+  connections: z.object({ total: z.int(), recent: z.array(connectionSchema).describe('the newest connections, newest first') }),
+  stickTables: z.array(stickTableSchema),
+});
+components.add(snapshotSchema, { id: 'Snapshot' });
+export type Snapshot = z.infer<typeof snapshotSchema>;

@@ -1,0 +1,69 @@
+// The whole picture at one moment, for the dashboard's live stream and the status route:
+// services, pools with their members, counts, the newest connections, the stick tables.
+
+import type { ConnectionEntry } from '../runtime/connection-table.ts';
+import { furiwakeVersion } from '../version.ts';
+import type { ApiContext } from './host.ts';
+import type { ConnectionView, Snapshot, StatusView } from './schemas.ts';
+import { stickSummary } from './stick-tables.ts';
+import { liveTraffic } from './traffic.ts';
+import { connectionView, poolView, serviceView, type ViewContext } from './views.ts';
+
+/** Connections a snapshot carries: the dashboard shows the newest ones. */
+const RECENT = 50;
+
+export function viewContext(api: ApiContext, history = false): ViewContext {
+  const runtime = api.host.runtime;
+  return { runtime, rates: api.rates, live: liveTraffic(runtime), serviceAddress: (name) => api.serviceAddress(name), history };
+}
+
+export function status(api: ApiContext): StatusView {
+  const runtime = api.host.runtime;
+  const members = { total: 0, usable: 0, down: 0 };
+  for (const pool of runtime.pools.values()) {
+    for (const m of pool.members) {
+      members.total++;
+      if (m.usable) members.usable++;
+      if (m.health === 'down') members.down++;
+    }
+  }
+  return {
+    version: furiwakeVersion(),
+    pid: process.pid,
+    startedAt: api.startedAt,
+    uptime: Math.round((Date.now() - api.startedAt) / 1000),
+    auth: api.access(),
+    reload: api.host.load !== null,
+    services: runtime.services.size,
+    pools: runtime.pools.size,
+    members,
+    connections: runtime.connections.size,
+  };
+}
+
+export function snapshot(api: ApiContext, history: boolean): Snapshot {
+  const runtime = api.host.runtime;
+  const ctx = viewContext(api, history);
+  return {
+    at: Date.now(),
+    status: status(api),
+    services: [...runtime.services.values()].map((s) => serviceView(ctx, s)),
+    pools: [...runtime.pools.values()].map((p) => poolView(ctx, p)),
+    connections: { total: runtime.connections.size, recent: newest(api) },
+    stickTables: api.stickTables().map(stickSummary),
+  };
+}
+
+/** The newest connections, newest first, keeping only RECENT of them while walking the table. */
+function newest(api: ApiContext): ConnectionView[] {
+  const ring: ConnectionEntry[] = [];
+  let i = 0;
+  for (const entry of api.host.runtime.connections.list()) {
+    if (ring.length < RECENT) ring.push(entry);
+    else ring[i % RECENT] = entry;
+    i++;
+  }
+  // the ring's oldest slot is at i % RECENT once it is full
+  const start = ring.length < RECENT ? 0 : i % RECENT;
+  return [...ring.slice(start), ...ring.slice(0, start)].reverse().map(connectionView);
+}

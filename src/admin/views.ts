@@ -1,0 +1,128 @@
+// The runtime model as the API shows it: plain JSON objects of the shapes in schemas.ts, built
+// on demand from the live services, pools, members and connections.
+
+import { formatAddress } from '../config/address.ts';
+import type { ConnectionEntry, Endpoint } from '../runtime/connection-table.ts';
+import type { Member } from '../runtime/member.ts';
+import type { Pool } from '../runtime/pool.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import type { Service } from '../runtime/service.ts';
+import type { RateEstimator } from './rates.ts';
+import type { ConnectionView, MemberStateView, MemberStatus, MemberView, PoolView, ServiceView } from './schemas.ts';
+import { memberBytes, type LiveTraffic } from './traffic.ts';
+
+export interface ViewContext {
+  runtime: Runtime;
+  rates: RateEstimator;
+  /** the live connections' bytes and counts (traffic.ts), computed once per response */
+  live: LiveTraffic;
+  /** the bound address of a service; null when it is not listening */
+  serviceAddress(name: string): Endpoint | null;
+  /** include each member's per-second history */
+  history: boolean;
+}
+
+/** One word for a member's state, the most important first. */
+export function memberStatus(m: Member): MemberStatus {
+  if (m.admin === 'disabled') return 'disabled';
+  if (m.health === 'down') return 'down';
+  if (m.health === 'checking') return 'checking';
+  const agent = m.agent?.state;
+  if (agent === 'maint' || agent === 'down') return 'maint';
+  if (m.admin === 'drain' || agent === 'drain') return 'drain';
+  if (m.full) return 'full';
+  return 'up';
+}
+
+/** The fields of a member that its state changes touch: what a live `member` event carries. */
+export function memberState(m: Member): MemberStateView {
+  return {
+    pool: m.poolName,
+    id: m.id,
+    status: memberStatus(m),
+    usable: m.usable,
+    health: m.health,
+    healthReason: m.healthReason,
+    since: m.since,
+    admin: m.admin,
+    agent: m.agent === null ? null : { ...m.agent },
+    checks: m.checks.map((c) => ({ ...c })),
+    weight: m.configWeight,
+    effectiveWeight: round(m.weight),
+    maxConnections: m.maxConnections,
+  };
+}
+
+export function memberView(ctx: ViewContext, m: Member, poolTotal: number): MemberView {
+  const bytes = memberBytes(m, ctx.live.bytes);
+  const view: MemberView = {
+    ...memberState(m),
+    address: m.endpoint,
+    host: m.host,
+    backup: m.backup,
+    connections: { active: m.active, total: m.total, failed: m.failed },
+    bytes,
+    requests: ctx.runtime.requests.ofMember(m),
+    latency: round(m.latency),
+    rates: roundRates(ctx.rates.rates(m)),
+    share: poolTotal === 0 ? 0 : round(m.total / poolTotal),
+  };
+  if (ctx.history) view.history = ctx.rates.history(m);
+  return view;
+}
+
+export function poolView(ctx: ViewContext, pool: Pool): PoolView {
+  const total = pool.members.reduce((n, m) => n + m.total, 0);
+  const health = pool.config.health;
+  const rule = health.require;
+  return {
+    name: pool.name,
+    algorithm: pool.algorithm,
+    services: [...ctx.runtime.services.values()].filter((s) => s.pool === pool).map((s) => s.name),
+    usable: pool.members.filter((m) => m.usable).length,
+    members: pool.members.map((m) => memberView(ctx, m, total)),
+    queue: { length: pool.queued, max: pool.queueMax, timeout: pool.queueTimeout, timeouts: pool.queueTimeouts },
+    health: {
+      require: rule.kind === 'at-least' ? `at-least ${rule.n}` : rule.kind,
+      monitors: health.monitors.map((m) => m.type),
+      agent: health.agent !== null,
+    },
+  };
+}
+
+export function serviceView(ctx: ViewContext, service: Service): ServiceView {
+  const persistence = (service.config as { persistence?: { method?: unknown } | null }).persistence;
+  return {
+    name: service.name,
+    mode: service.config.mode,
+    listen: formatAddress(service.config.listen),
+    address: ctx.serviceAddress(service.name),
+    pool: service.pool.name,
+    connections: { active: ctx.live.services.get(service.name) ?? 0, total: ctx.runtime.connections.totals().get(service.name) ?? 0 },
+    persistence: typeof persistence?.method === 'string' ? persistence.method : null,
+  };
+}
+
+export function connectionView(e: ConnectionEntry): ConnectionView {
+  const m = e.member;
+  return {
+    id: e.id,
+    protocol: e.protocol,
+    service: e.service,
+    client: { ...e.client },
+    vip: { ...e.vip },
+    balancer: e.local === null ? null : { ...e.local },
+    member: m === null ? null : { pool: m.poolName, id: m.id, address: m.ip, port: m.port },
+    startedAt: e.startedAt,
+    bytesIn: e.bytesIn,
+    bytesOut: e.bytesOut,
+  };
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+function roundRates(r: { connections: number; bytesIn: number; bytesOut: number }) {
+  return { connections: round(r.connections), bytesIn: Math.round(r.bytesIn), bytesOut: Math.round(r.bytesOut) };
+}

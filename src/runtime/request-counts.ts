@@ -1,0 +1,50 @@
+// HTTP requests counted by service, member and status class, for the metrics page and the
+// dashboard. The http data plane calls count() once per response; readers walk the counts
+// when asked. One Map entry per (service, member, class) that has been seen, so the cost per
+// request is one string key and one Map update.
+
+import type { Member } from './member.ts';
+
+export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
+
+export interface RequestCount {
+  service: string;
+  /** null when no member answered (the balancer's own 503, a request refused before dispatch) */
+  pool: string | null;
+  member: string | null;
+  status: StatusClass;
+  count: number;
+}
+
+const CLASSES: readonly StatusClass[] = ['1xx', '2xx', '3xx', '4xx', '5xx'];
+
+export function statusClass(status: number): StatusClass {
+  return CLASSES[Math.min(Math.max(Math.floor(status / 100), 1), 5) - 1];
+}
+
+export class RequestCounts {
+  readonly #counts = new Map<string, RequestCount>();
+
+  /** One response with `status` sent to a client of `service`, answered by `member` (or by the balancer). */
+  count(service: string, member: Member | null, status: number): void {
+    const cls = statusClass(status);
+    const key = member === null ? `${service}\0\0\0${cls}` : `${service}\0${member.poolName}\0${member.id}\0${cls}`;
+    const entry = this.#counts.get(key);
+    if (entry !== undefined) {
+      entry.count++;
+      return;
+    }
+    this.#counts.set(key, { service, pool: member?.poolName ?? null, member: member?.id ?? null, status: cls, count: 1 });
+  }
+
+  list(): IterableIterator<Readonly<RequestCount>> {
+    return this.#counts.values();
+  }
+
+  /** Requests answered by one member, all classes and services together. */
+  ofMember(member: Member): number {
+    let n = 0;
+    for (const c of this.#counts.values()) if (c.member === member.id && c.pool === member.poolName) n += c.count;
+    return n;
+  }
+}
