@@ -6,9 +6,12 @@ import net from 'node:net';
 import { hashString, usesHash } from '../balance/index.ts';
 import type { ConnectionEntry, ConnectionTable, Endpoint } from '../runtime/connection-table.ts';
 import type { Member } from '../runtime/member.ts';
+import type { ServicePersistence } from '../runtime/persistence.ts';
 import type { Pool, Waiter } from '../runtime/pool.ts';
 import type { Service } from '../runtime/service.ts';
+import type { HandshakeReader } from '../persistence/tls-session.ts';
 import { proxyHeader } from './proxy-protocol.ts';
+import { readClientHello, watchServerHello } from './tls-hello.ts';
 
 /** As large as what Node reads at once by default. */
 const READ_BUFFER_SIZE = 64 * 1024;
@@ -23,6 +26,12 @@ export class TcpConnection implements ConnectionEntry {
 
   readonly #table: ConnectionTable;
   readonly #svc: Service;
+  /** the service's persistence when the client arrived (null: none), and the client's key */
+  readonly #persistence: ServicePersistence | null;
+  #key: string | null = null;
+  /** tls-session: the client bytes read before connecting, and the watch on the member's reply */
+  #head: Buffer | null = null;
+  #watch: HandshakeReader | null = null;
   /** the pool as it was when the client arrived: a reload does not move a live connection */
   readonly #pool: Pool;
   readonly #client: net.Socket;
@@ -43,6 +52,7 @@ export class TcpConnection implements ConnectionEntry {
     this.#table = table;
     this.#svc = service;
     this.#pool = service.pool;
+    this.#persistence = service.persistence;
     this.#client = client;
   }
 
@@ -75,7 +85,17 @@ export class TcpConnection implements ConnectionEntry {
     client.on('error', this.#onError);
     client.on('close', this.#onClientClose);
     this.#table.add(this);
-    this.#dispatch();
+    const persistence = this.#persistence;
+    if (persistence === null) return this.#dispatch();
+    if (persistence.config.method !== 'tls-session') {
+      this.#key = persistence.clientKey(this.client.address);
+      return this.#dispatch();
+    }
+    readClientHello(client, this.#svc.config.timeouts.connect, (hello, head) => {
+      this.#key = hello === null ? null : persistence.helloKey(hello);
+      this.#head = head;
+      this.#dispatch();
+    });
   }
 
   abort(): void {
@@ -88,7 +108,7 @@ export class TcpConnection implements ConnectionEntry {
     const pool = this.#pool;
     // only the hashing algorithms read the client's hash: the others skip the getpeername
     const hash = usesHash(pool.algorithm) ? hashString(this.client.address) : 0;
-    const member = pool.acquire(hash, this.#tried) ?? (this.#tried === null ? undefined : pool.acquire(hash, null));
+    const member = this.#acquire(hash, this.#tried) ?? (this.#tried === null ? undefined : pool.acquire(hash, null));
     if (member !== undefined) return this.#connect(member);
     if (!pool.hasAvailable()) {
       // No member is up and enabled: say so at once (a reset) rather than leave the client hanging.
@@ -100,9 +120,16 @@ export class TcpConnection implements ConnectionEntry {
     this.#waiter = pool.enqueue(hash, this.#onQueued);
   }
 
+  /** The member for this client: persistence's choice when the service has it, else the algorithm's. */
+  #acquire(hash: number, skip: readonly Member[] | null): Member | undefined {
+    const persistence = this.#persistence;
+    return persistence === null ? this.#pool.acquire(hash, skip) : persistence.acquire(this.#pool, this.#key, hash, skip);
+  }
+
   #onQueued = (member: Member | undefined): void => {
     this.#waiter = null;
     if (member === undefined) return this.#turnAway();
+    if (this.#key !== null) this.#persistence!.picked(this.#key, member);
     this.#connect(member);
   };
 
@@ -165,6 +192,12 @@ export class TcpConnection implements ConnectionEntry {
     if (config.proxyProtocol !== null) {
       upstream.write(proxyHeader(config.proxyProtocol, 'tcp', this.client, this.vip));
     }
+    if (this.#persistence?.config.method === 'tls-session') {
+      // what the client sent while its ClientHello was read goes first; the member's answer is watched
+      if (this.#head !== null) upstream.write(this.#head);
+      this.#head = null;
+      this.#watch = watchServerHello(this.#persistence, this.member!);
+    }
     upstream.on('error', this.#onError);
     upstream.on('close', this.#onUpstreamClose);
     upstream.setTimeout(config.timeouts.idle, this.#onIdle);
@@ -173,6 +206,7 @@ export class TcpConnection implements ConnectionEntry {
     // chunk. A full write buffer pauses the reading side until 'drain' (backpressure); a FIN on
     // one side becomes a FIN on the other while the opposite direction keeps flowing (half-close).
     client.on('data', this.#fromClient);
+    if (client.isPaused()) client.resume(); // tls-session: reading the ClientHello paused it
     client.on('end', this.#clientEnded);
     upstream.on('end', this.#upstreamEnded);
     upstream.on('drain', this.#resumeClient);
@@ -195,6 +229,7 @@ export class TcpConnection implements ConnectionEntry {
   #fromUpstream = (length: number, buffer: Buffer): boolean => {
     const chunk = Buffer.allocUnsafe(length);
     buffer.copy(chunk, 0, 0, length);
+    if (this.#watch !== null && this.#watch.push(chunk) !== 'reading') this.#watch = null;
     return this.#client.write(chunk);
   };
 
@@ -249,6 +284,7 @@ export class TcpConnection implements ConnectionEntry {
   }
 
   #release(): void {
+    if (this.member !== null && this.#key !== null) this.#persistence!.ended(this.#key, this.member);
     if (this.member !== null) this.#pool.release(this.member, this.bytesIn, this.bytesOut);
     this.member = null;
   }

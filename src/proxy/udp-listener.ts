@@ -79,7 +79,11 @@ export class UdpListener implements Listener {
     const service = this.service;
     if (this.#flows.size >= service.config.maxFlows) return undefined;
     const pool = service.pool;
-    const member = pool.acquire(hashString(from.address), null);
+    const persistence = service.persistence;
+    const hash = hashString(from.address);
+    const member = persistence === null
+      ? pool.acquire(hash, null)
+      : persistence.acquire(pool, persistence.clientKey(from.address), hash, null);
     if (member === undefined) return undefined;
     const flow = new UdpFlow(
       this.#table.nextId(), service.name, { address: from.address, port: from.port }, this.#vip,
@@ -96,6 +100,9 @@ export class UdpListener implements Listener {
 
   #onFlowClosed = (flow: UdpFlow): void => {
     this.#flows.delete(`${flow.client.address}:${flow.client.port}`);
+    const persistence = this.service.persistence;
+    // source-ip: the client's entry expires `timeout` after its last flow ended
+    if (persistence !== null) persistence.ended(persistence.clientKey(flow.client.address), flow.member);
     this.#table.remove(flow);
   };
 

@@ -62,6 +62,18 @@ export class Pool {
     return member;
   }
 
+  /**
+   * Takes `member`, the one persistence remembers for a client, counted as active, if it may
+   * take that client: up and not disabled or stopped by its agent — a drained member still
+   * serves its persistent clients — and under its limit. False leaves the choice to acquire().
+   */
+  acquireMember(member: Member): boolean {
+    if (!member.servesExisting || member.full) return false;
+    member.active++;
+    member.total++;
+    return true;
+  }
+
   /** A connection on `member` ended; its room goes to the first waiter. */
   release(member: Member, bytesIn: number, bytesOut: number): void {
     member.active--;

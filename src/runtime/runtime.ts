@@ -61,12 +61,11 @@ export class Runtime {
       const pool = this.pools.get(sc.pool)!;
       const live = this.services.get(name);
       if (live !== undefined && live.sameListener(sc)) {
-        live.config = sc;
-        live.pool = pool;
+        live.reconfigure(sc, pool);
         continue;
       }
       if (live !== undefined) unlisten.push(name);
-      const service = new Service(name, sc, pool);
+      const service = new Service(name, sc, pool, live?.persistence ?? null);
       this.services.set(name, service);
       listen.push(service);
       if (this.config !== null) changes.push(`service ${name} ${live === undefined ? 'added' : 'moved'}`);

@@ -3,17 +3,38 @@
 // a reload that swaps them applies to new connections without touching live ones.
 
 import type { ServiceConfig } from '../config/types.ts';
+import type { StickTable } from '../persistence/stick-table.ts';
+import { ServicePersistence } from './persistence.ts';
 import type { Pool } from './pool.ts';
 
 export class Service {
   readonly name: string;
   config: ServiceConfig;
   pool: Pool;
+  /** how clients stick to members; null without `persistence` */
+  persistence: ServicePersistence | null;
 
-  constructor(name: string, config: ServiceConfig, pool: Pool) {
+  /** `previous`: the persistence of the service this one replaces, kept when still the same */
+  constructor(name: string, config: ServiceConfig, pool: Pool, previous: ServicePersistence | null = null) {
     this.name = name;
     this.config = config;
     this.pool = pool;
+    this.persistence = persistenceFor(name, config, pool, previous);
+  }
+
+  /** The stick table of a stateful persistence (source-ip, tls-session); null otherwise. */
+  get stickTable(): StickTable | null {
+    return this.persistence?.table ?? null;
+  }
+
+  /**
+   * A reload: new connections see the new config and pool. The persistence (and its stick
+   * table) stays when its settings and pool did not change, so clients stay where they were.
+   */
+  reconfigure(config: ServiceConfig, pool: Pool): void {
+    this.config = config;
+    this.pool = pool;
+    this.persistence = persistenceFor(this.name, config, pool, this.persistence);
   }
 
   /** The listener must be replaced (not just re-pointed) when these change. */
@@ -22,4 +43,11 @@ export class Service {
     return a.mode === next.mode && a.listen.port === next.listen.port &&
       (a.listen.ip ?? a.listen.host) === (next.listen.ip ?? next.listen.host);
   }
+}
+
+function persistenceFor(name: string, config: ServiceConfig, pool: Pool, previous: ServicePersistence | null): ServicePersistence | null {
+  const wanted = config.persistence;
+  if (wanted === null) return null;
+  if (previous !== null && previous.sameAs(pool.name, wanted)) return previous;
+  return new ServicePersistence(name, pool.name, wanted);
 }
