@@ -8,6 +8,9 @@ import { AdminPlane } from './admin/plane.ts';
 import type { Config } from './config/types.ts';
 import type { Logger } from './log.ts';
 import { HealthManager } from './health/manager.ts';
+import { KernelListener } from './kernel/listener.ts';
+import { KernelPlane } from './kernel/plane.ts';
+import { kernelNotes } from './config/kernel-schema.ts';
 import type { Listener } from './proxy/listener.ts';
 import { TcpListener } from './proxy/tcp-listener.ts';
 import { UdpListener } from './proxy/udp-listener.ts';
@@ -28,6 +31,8 @@ export class Furiwake {
   readonly admin: AdminPlane;
   readonly load: (() => Promise<Config>) | null;
   readonly #listeners = new Map<string, Listener>();
+  /** nat and dsr services: their rules in the kernel; made with the first such service */
+  #kernel: KernelPlane | null = null;
   #stopping: Promise<void> | null = null;
 
   constructor(log: Logger, options: StartOptions = {}) {
@@ -97,6 +102,10 @@ export class Furiwake {
       }
     }
     if (this.#stopping === null) failures.push(...(await this.admin.apply(config.admin)));
+    // A reload changes pools and members without touching listeners: the kernel rules follow.
+    const kernelError = this.#stopping === null ? await this.#kernel?.update() : null;
+    if (kernelError != null) failures.push(kernelError.message);
+    for (const note of kernelNotes(config)) this.log.warn(note);
     if (this.#stopping === null) this.log.info({ summary }, 'config applied');
     return failures;
   }
@@ -108,6 +117,11 @@ export class Furiwake {
         return new TcpListener(service, this.runtime.connections, log);
       case 'udp':
         return new UdpListener(service, this.runtime.connections, log);
+      case 'nat':
+      case 'dsr':
+        this.#kernel ??= new KernelPlane(this.runtime, log);
+        this.runtime.kernel = this.#kernel;
+        return new KernelListener(service, this.#kernel);
     }
   }
 
@@ -120,6 +134,7 @@ export class Furiwake {
   async #stop(grace: number): Promise<void> {
     await Promise.all([...this.#listeners.values()].map((l) => l.close()));
     this.#listeners.clear();
+    await this.#kernel?.close();
     await this.admin.close();
     this.health.close();
     this.runtime.close();

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { formatAddress } from './address.ts';
 import { healthSchema, memberHealthSchema } from './health-schema.ts';
 import { checkPersistenceMode, persistenceSchema } from './persistence-schema.ts';
+import { checkKernelKeys, isKernelMode, kernelServiceConfig, kernelServiceKeys } from './kernel-schema.ts';
 import { expected, fail, ok, type Parsed } from './issues.ts';
 import { adminSchema } from './admin-schema.ts';
 import { address, boolean, byName, duration, integer, leaf, MAX_INT, matching, NAME, oneOf, optional, section } from './schema-parts.ts';
@@ -34,9 +35,9 @@ export const ALGORITHMS = [
 ] as const satisfies readonly AlgorithmName[];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly LogLevel[];
-const MODES = ['tcp', 'udp'] as const satisfies readonly Mode[];
+const MODES = ['tcp', 'udp', 'nat', 'dsr'] as const satisfies readonly Mode[];
 /** Forwarding modes the design names but this version does not run yet. */
-const LATER_MODES = ['http', 'nat', 'dsr'];
+const LATER_MODES: string[] = ['http'];
 
 const MEMBER_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -82,17 +83,20 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
   pool: poolRefSchema,
   timeouts: optional(
     section('a map with connect and idle', {
-      connect: duration({ allowZero: false }).default(DEFAULTS.connectTimeout),
+      // Defaults are filled in below: a nat or dsr service that sets one is told it does not apply.
+      connect: duration({ allowZero: false }).optional(),
       // The default depends on the mode, so it is filled in below.
       idle: duration({ allowZero: false }).optional(),
     }),
   ),
-  retries: integer(0, 10).default(DEFAULTS.retries),
+  retries: integer(0, 10).optional(),
   'proxy-protocol': proxyProtocol.optional(),
   'max-flows': integer(1, 1_048_576).optional(),
   persistence: persistenceSchema,
+  ...kernelServiceKeys,
 })
   .superRefine((s, ctx) => {
+    checkKernelKeys(s, ctx);
     // Settings of the other transport are refused rather than ignored: a udp service with a
     // PROXY header configured is a misunderstanding worth telling the operator about.
     if (s.mode === 'udp' && s['proxy-protocol'] != null) {
@@ -110,13 +114,14 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
       mode: s.mode,
       pool: s.pool,
       timeouts: {
-        connect: s.timeouts.connect,
-        idle: s.timeouts.idle ?? DEFAULTS.idleTimeout[s.mode],
+        connect: s.timeouts.connect ?? DEFAULTS.connectTimeout,
+        idle: s.timeouts.idle ?? DEFAULTS.idleTimeout[isKernelMode(s.mode) ? (s.protocol ?? 'tcp') : s.mode],
       },
-      retries: s.retries,
+      retries: s.retries ?? DEFAULTS.retries,
       proxyProtocol: s['proxy-protocol'] ?? null,
       maxFlows: s['max-flows'] ?? DEFAULTS.maxFlows,
       persistence: s.persistence ?? null,
+      kernel: kernelServiceConfig(s),
     }),
   );
 

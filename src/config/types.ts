@@ -4,9 +4,10 @@
 
 import type { AdminConfig } from './admin-schema.ts';
 import type { HealthConfig, HealthRule, MonitorConfig } from './health-types.ts';
+import type { KernelServiceConfig } from './kernel-types.ts';
 import type { PersistenceConfig } from './persistence-types.ts';
 
-export type Mode = 'tcp' | 'udp';
+export type Mode = 'tcp' | 'udp' | 'nat' | 'dsr';
 export type AlgorithmName =
   | 'round-robin'
   | 'weighted-round-robin'
@@ -49,6 +50,8 @@ export interface ServiceConfig {
   maxFlows: number;
   /** how a client is kept on one member across connections; null = not at all */
   persistence: PersistenceConfig | null;
+  /** nat and dsr only: protocol, interface, source-nat, flush-on-down; null otherwise */
+  kernel: KernelServiceConfig | null;
 }
 
 export interface MemberConfig {

@@ -5,6 +5,7 @@
 
 import type { Config } from '../config/types.ts';
 import { ConnectionTable } from './connection-table.ts';
+import type { KernelTables } from './kernel-tables.ts';
 import { RuntimeEvents } from './events.ts';
 import type { Member } from './member.ts';
 import { Pool } from './pool.ts';
@@ -28,6 +29,8 @@ export class Runtime {
   readonly services = new Map<string, Service>();
   readonly pools = new Map<string, Pool>();
   config: Config | null = null;
+  /** the kernel's connections and persistence entries of nat and dsr services; null without any */
+  kernel: KernelTables | null = null;
 
   constructor() {
     this.events.on('member', (member, change) => this.pools.get(member.poolName)?.memberChanged(member, change));

@@ -31,6 +31,7 @@ describe('normalizing a valid file', () => {
           proxyProtocol: null,
           maxFlows: 65_536,
           persistence: null,
+          kernel: null,
         },
       },
       pools: {

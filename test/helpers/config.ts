@@ -43,6 +43,7 @@ export function service(mode: Mode, poolName: string, extra: Partial<ServiceConf
     proxyProtocol: null,
     maxFlows: 65_536,
     persistence: null,
+    kernel: null,
     ...extra,
   };
 }

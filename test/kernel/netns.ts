@@ -1,0 +1,138 @@
+// A small network of namespaces for the kernel tests, made and removed by the test:
+//
+//   client ──veth── gw (router, bridge br0) ──veth── balancer
+//   10.88.1.10-12,                            ├─veth── server 1 (10.88.2.11)
+//   10.88.3.10      10.88.1.1 / 10.88.3.1     ├─veth── server 2 (10.88.2.12)
+//                   10.88.2.254 on br0        └─veth── server 3 (10.88.2.13)
+//
+// The balancer (10.88.2.1, VIP 10.88.2.100) and the servers share one layer-2 segment, the
+// bridge in gw, as dsr needs. The client is one hop away, behind gw. Servers route to the client
+// through the balancer (nat: replies must come back through it) or through gw (dsr and
+// full-NAT: replies must not need it). Every address exists only inside these namespaces; the
+// host's own network and nftables ruleset are never touched.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { exec, type ExecResult } from '../../src/kernel/exec.ts';
+
+export const NET = {
+  client: '10.88.1.10',
+  /** more client addresses: .11 shares the /24 of .10; 10.88.3.10 is another /24 */
+  clientSameNet: '10.88.1.11',
+  clientOtherNet: '10.88.3.10',
+  gwFront: '10.88.1.1',
+  gwBack: '10.88.2.254',
+  balancer: '10.88.2.1',
+  vip: '10.88.2.100',
+  servers: ['10.88.2.11', '10.88.2.12', '10.88.2.13'],
+} as const;
+
+export type Gateway = 'balancer' | 'router';
+
+export interface Topology {
+  /** the namespaces' common prefix, fw-<random> */
+  readonly prefix: string;
+  readonly client: string;
+  readonly gw: string;
+  readonly balancer: string;
+  readonly servers: readonly string[];
+  /** runs a command in a namespace */
+  run(ns: string, file: string, args: readonly string[], input?: string): Promise<ExecResult>;
+  /** starts a long-running process in a namespace; it is killed by close() */
+  spawn(ns: string, file: string, args: readonly string[]): ChildProcess;
+  /** where the servers send what is not on their segment (the client's replies) */
+  route(via: Gateway): Promise<void>;
+  /** kills what spawn() started and removes every namespace (and with them the veths) */
+  close(): Promise<void>;
+}
+
+async function ip(args: readonly string[]): Promise<void> {
+  await exec('ip', args);
+}
+
+export async function createTopology(serverCount = 3): Promise<Topology> {
+  const prefix = `fw-${randomBytes(3).toString('hex')}`;
+  const client = `${prefix}-c`;
+  const gw = `${prefix}-gw`;
+  const balancer = `${prefix}-b`;
+  const servers = Array.from({ length: serverCount }, (_, i) => `${prefix}-s${i + 1}`);
+  const children = new Set<ChildProcess>();
+  const all = [client, gw, balancer, ...servers];
+  const made: string[] = [];
+
+  const topology: Topology = {
+    prefix, client, gw, balancer, servers,
+    run: (ns, file, args, input) => exec('ip', ['netns', 'exec', ns, file, ...args], input),
+    spawn(ns, file, args) {
+      const child = spawn('ip', ['netns', 'exec', ns, file, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+      children.add(child);
+      child.on('exit', () => children.delete(child));
+      return child;
+    },
+    async route(via) {
+      const gateway = via === 'balancer' ? NET.balancer : NET.gwBack;
+      for (const s of servers) await ip(['-n', s, 'route', 'replace', 'default', 'via', gateway]);
+    },
+    async close() {
+      await Promise.all([...children].map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = once(child, 'exit');
+        child.kill('SIGKILL');
+        await exited;
+      }));
+      for (const ns of made.splice(0)) await ip(['netns', 'delete', ns]);
+    },
+  };
+
+  try {
+    for (const ns of all) {
+      await ip(['netns', 'add', ns]);
+      made.push(ns);
+      await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+    }
+    // gw: the router, with the servers' segment as a bridge
+    await ip(['-n', gw, 'link', 'add', 'br0', 'type', 'bridge']);
+    await ip(['-n', gw, 'addr', 'add', `${NET.gwBack}/24`, 'dev', 'br0']);
+    await ip(['-n', gw, 'link', 'set', 'br0', 'up']);
+    await topology.run(gw, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+
+    await veth(client, 'eth0', gw, 'front');
+    for (const address of [NET.client, NET.clientSameNet]) await ip(['-n', client, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
+    await ip(['-n', client, 'addr', 'add', `${NET.clientOtherNet}/24`, 'dev', 'eth0']);
+    await ip(['-n', client, 'route', 'add', 'default', 'via', NET.gwFront, 'src', NET.client]);
+    await ip(['-n', gw, 'addr', 'add', `${NET.gwFront}/24`, 'dev', 'front']);
+    await ip(['-n', gw, 'addr', 'add', '10.88.3.1/24', 'dev', 'front']);
+    await ip(['-n', gw, 'link', 'set', 'front', 'up']);
+
+    const ports = [balancer, ...servers];
+    for (let i = 0; i < ports.length; i++) {
+      await veth(ports[i], 'eth0', gw, `p${i}`);
+      await ip(['-n', gw, 'link', 'set', `p${i}`, 'master', 'br0', 'up']);
+    }
+    await ip(['-n', balancer, 'addr', 'add', `${NET.balancer}/24`, 'dev', 'eth0']);
+    await ip(['-n', balancer, 'addr', 'add', `${NET.vip}/32`, 'dev', 'eth0']);
+    await ip(['-n', balancer, 'route', 'add', 'default', 'via', NET.gwBack]);
+    await topology.run(balancer, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    for (let i = 0; i < servers.length; i++) {
+      await ip(['-n', servers[i], 'addr', 'add', `${NET.servers[i]}/24`, 'dev', 'eth0']);
+      // dsr: the VIP is the server's own address too, on lo, and it never answers ARP for it
+      await ip(['-n', servers[i], 'addr', 'add', `${NET.vip}/32`, 'dev', 'lo']);
+      await topology.run(servers[i], 'sysctl', ['-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2']);
+    }
+    await topology.route('balancer');
+  } catch (err) {
+    await topology.close();
+    throw err;
+  }
+  return topology;
+}
+
+/** A veth pair made directly inside its two namespaces, so the host never holds either end. */
+async function veth(nsA: string, nameA: string, nsB: string, nameB: string): Promise<void> {
+  // Made under a unique temporary name, then renamed, so that parallel tests never clash.
+  const tmp = `v${randomBytes(4).toString('hex')}`;
+  await ip(['link', 'add', tmp, 'netns', nsA, 'type', 'veth', 'peer', 'name', nameB, 'netns', nsB]);
+  await ip(['-n', nsA, 'link', 'set', tmp, 'name', nameA]);
+  await ip(['-n', nsA, 'link', 'set', nameA, 'up']);
+}

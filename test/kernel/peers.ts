@@ -1,0 +1,208 @@
+// The processes of a kernel test, each inside its namespace: real servers (peers/server.ts),
+// the client agent (peers/client.ts), furiwake itself on the balancer, and tcpdump. Each one
+// reports JSON lines (tcpdump: text lines) that the test waits on; topology.close() kills them.
+
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NET, type Topology } from './netns.ts';
+
+const NODE = process.execPath;
+const SERVER = fileURLToPath(new URL('./peers/server.ts', import.meta.url));
+const CLIENT = fileURLToPath(new URL('./peers/client.ts', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/furiwake.js', import.meta.url));
+const WAIT = 20_000;
+
+/** Lines a child writes, and a way to wait for one (searching those already written too). */
+export class Lines {
+  readonly all: string[] = [];
+  readonly #child: ChildProcess;
+  #waiters: { match: (line: string) => boolean; resolve: (line: string) => void; reject: (err: Error) => void }[] = [];
+  #partial = '';
+  #ended = false;
+
+  constructor(child: ChildProcess, stream: 'stdout' | 'stderr' = 'stdout') {
+    this.#child = child;
+    child[stream]!.setEncoding('utf8').on('data', (chunk: string) => {
+      this.#partial += chunk;
+      for (let nl = this.#partial.indexOf('\n'); nl !== -1; nl = this.#partial.indexOf('\n')) {
+        const line = this.#partial.slice(0, nl);
+        this.#partial = this.#partial.slice(nl + 1);
+        this.all.push(line);
+        this.#waiters = this.#waiters.filter((w) => (w.match(line) ? (w.resolve(line), false) : true));
+      }
+    });
+    child.on('exit', () => {
+      this.#ended = true;
+      for (const w of this.#waiters.splice(0)) w.reject(new Error(`process exited before the line; it wrote:\n${this.all.join('\n')}`));
+    });
+  }
+
+  /** The first line (from `from` on) that `match` accepts. */
+  wait(match: (line: string) => boolean, from = 0): Promise<string> {
+    const found = this.all.slice(from).find(match);
+    if (found !== undefined) return Promise.resolve(found);
+    if (this.#ended) return Promise.reject(new Error(`process exited; it wrote:\n${this.all.join('\n')}`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no such line within ${WAIT} ms; got:\n${this.all.join('\n')}`)), WAIT);
+      this.#waiters.push({ match, resolve: (l) => (clearTimeout(timer), resolve(l)), reject: (e) => (clearTimeout(timer), reject(e)) });
+    });
+  }
+
+  json(): Record<string, unknown>[] {
+    return this.all.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  get child(): ChildProcess {
+    return this.#child;
+  }
+}
+
+// ---- servers --------------------------------------------------------------------------------
+
+export interface PeerServer {
+  name: string;
+  address: string;
+  out: Lines;
+  /** client address:port of every TCP connection it accepted */
+  tcpPeers(): string[];
+  udpPeers(): string[];
+  stop(): Promise<void>;
+}
+
+export async function startServer(t: Topology, index: number, port = 80): Promise<PeerServer> {
+  const name = `s${index + 1}`;
+  const child = t.spawn(t.servers[index], NODE, [SERVER, name, String(port)]);
+  const out = new Lines(child);
+  await out.wait((l) => l.includes('"ready"'));
+  const peers = (event: string): string[] => out.json().filter((e) => e.event === event).map((e) => String(e.peer));
+  return {
+    name, address: NET.servers[index], out,
+    tcpPeers: () => peers('tcp'),
+    udpPeers: () => peers('udp'),
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+// ---- the client agent -------------------------------------------------------------------------
+
+export interface Answer {
+  ok: boolean;
+  error?: string;
+  line?: string;
+  local?: string;
+  remote?: string;
+  ending?: 'end' | 'reset';
+  text?: string;
+  from?: string;
+}
+
+export interface Client {
+  /** a TCP connection to VIP:port; its id and the server's greeting */
+  connect(port: number, from?: string): Promise<Answer & { conn: number }>;
+  send(conn: number, text: string): Promise<Answer>;
+  end(conn: number): Promise<Answer>;
+  udp(port: number, text: string, from?: string): Promise<Answer>;
+}
+
+export async function startClient(t: Topology): Promise<Client> {
+  const child = t.spawn(t.client, NODE, [CLIENT]);
+  const out = new Lines(child);
+  await out.wait((l) => l.includes('"ready"'));
+  let lastId = 0;
+  const ask = async (command: Record<string, unknown>): Promise<Answer & { conn: number }> => {
+    const id = ++lastId;
+    child.stdin!.write(JSON.stringify({ id, ...command }) + '\n');
+    const line = await out.wait((l) => l.startsWith(`{"id":${id},`));
+    return { ...(JSON.parse(line) as Answer), conn: id };
+  };
+  return {
+    connect: (port, from) => ask({ op: 'connect', host: NET.vip, port, from }),
+    send: (conn, text) => ask({ op: 'send', conn, text }),
+    end: (conn) => ask({ op: 'end', conn }),
+    udp: (port, text, from) => ask({ op: 'udp', host: NET.vip, port, text, from }),
+  };
+}
+
+// ---- furiwake -------------------------------------------------------------------------------
+
+export interface Balancer {
+  out: Lines;
+  /** the n-th JSON log event with this msg (counting from the start) */
+  event(msg: string, nth?: number): Promise<Record<string, unknown>>;
+  /** how many log events with this msg so far */
+  count(msg: string): number;
+  /** SIGTERM, then the exit code */
+  stop(): Promise<number | null>;
+}
+
+/** Runs `furiwake start` in the balancer namespace on a config (YAML text); resolves once it started. */
+export async function startFuriwake(t: Topology, config: string): Promise<Balancer> {
+  const dir = await mkdtemp(join(tmpdir(), 'furiwake-kernel-'));
+  const file = join(dir, 'furiwake.yaml');
+  await writeFile(file, config);
+  const child = t.spawn(t.balancer, NODE, [BIN, 'start', '-c', file]);
+  const out = new Lines(child);
+  const err = new Lines(child, 'stderr');
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const events = (msg: string): Record<string, unknown>[] => out.json().filter((e) => e.msg === msg);
+  const balancer: Balancer = {
+    out,
+    async event(msg, nth = 1) {
+      await out.wait(() => events(msg).length >= nth);
+      return events(msg)[nth - 1];
+    },
+    count: (msg) => events(msg).length,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const code = await exited;
+      await rm(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+  try {
+    await balancer.event('furiwake started');
+  } catch (e) {
+    await balancer.stop();
+    throw new Error(`furiwake did not start: ${(e as Error).message}\nstderr:\n${err.all.join('\n')}`);
+  }
+  return balancer;
+}
+
+// ---- tcpdump --------------------------------------------------------------------------------
+
+export interface Capture {
+  /** stops the capture; the packets as tcpdump -n printed them, one per line */
+  stop(): Promise<string[]>;
+}
+
+/** tcpdump on one interface of a namespace, started (listening) when this resolves. */
+export async function capture(t: Topology, ns: string, iface: string, filter: string): Promise<Capture> {
+  const child = t.spawn(ns, 'tcpdump', ['-n', '-l', '--immediate-mode', '-i', iface, ...filter.split(' ')]);
+  const out = new Lines(child);
+  const err = new Lines(child, 'stderr');
+  await err.wait((l) => l.includes('listening on'));
+  return {
+    async stop() {
+      // 'close', not 'exit': the last lines may still be in the pipe when the process exits.
+      const closed = once(child, 'close');
+      child.kill('SIGINT');
+      await closed;
+      return out.all.filter((l) => l.includes(' IP '));
+    },
+  };
+}
+
+/** `IP 10.88.2.100.80 > 10.88.1.10.40000: ...` -> ['10.88.2.100.80', '10.88.1.10.40000'] */
+export function endpoints(line: string): [string, string] | null {
+  const m = / IP (\S+) > (\S+?):/.exec(line);
+  return m === null ? null : [m[1], m[2]];
+}
