@@ -12,6 +12,7 @@ import { KernelListener } from './kernel/listener.ts';
 import { KernelPlane } from './kernel/plane.ts';
 import { kernelNotes } from './config/kernel-schema.ts';
 import type { Listener } from './proxy/listener.ts';
+import { HttpListener } from './proxy/http/http-listener.ts';
 import { TcpListener } from './proxy/tcp-listener.ts';
 import { UdpListener } from './proxy/udp-listener.ts';
 import type { Endpoint } from './runtime/connection-table.ts';
@@ -117,6 +118,8 @@ export class Furiwake {
         return new TcpListener(service, this.runtime.connections, log);
       case 'udp':
         return new UdpListener(service, this.runtime.connections, log);
+      case 'http':
+        return new HttpListener(service, this.runtime.connections, log);
       case 'nat':
       case 'dsr':
         this.#kernel ??= new KernelPlane(this.runtime, log);

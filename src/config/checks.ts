@@ -36,7 +36,7 @@ export function checkListeners(services: Readonly<Record<string, Listener>>): Pa
   const issues: PathIssue[] = [];
   const seen: [string, Listener][] = [];
   for (const [name, service] of Object.entries(services)) {
-    const clash = seen.find(([, other]) => other.mode === service.mode && overlaps(other.listen, service.listen));
+    const clash = seen.find(([, other]) => transport(other.mode) === transport(service.mode) && overlaps(other.listen, service.listen));
     if (clash !== undefined) {
       const [otherName, other] = clash;
       issues.push({ path: ['services', name, 'listen'], message: clashMessage(service, otherName, other) });
@@ -63,6 +63,11 @@ export function checkMemberIds(pools: Readonly<Record<string, MemberIds>>): Path
     });
   }
   return issues;
+}
+
+/** http services listen on TCP too, so they share tcp's ports. */
+function transport(mode: Mode): Mode {
+  return mode === 'http' ? 'tcp' : mode;
 }
 
 function bindAddress(address: Address): string {

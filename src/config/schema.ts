@@ -8,6 +8,7 @@ import { formatAddress } from './address.ts';
 import { healthSchema, memberHealthSchema } from './health-schema.ts';
 import { checkPersistenceMode, persistenceSchema } from './persistence-schema.ts';
 import { checkKernelKeys, isKernelMode, kernelServiceConfig, kernelServiceKeys } from './kernel-schema.ts';
+import { checkHttpKeys, HTTP_DEFAULTS, httpServiceConfig, httpServiceKeys, httpTimeoutKeys } from './http-schema.ts';
 import { expected, fail, ok, type Parsed } from './issues.ts';
 import { adminSchema } from './admin-schema.ts';
 import { address, boolean, byName, duration, integer, leaf, MAX_INT, matching, NAME, oneOf, optional, section } from './schema-parts.ts';
@@ -35,9 +36,9 @@ export const ALGORITHMS = [
 ] as const satisfies readonly AlgorithmName[];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly LogLevel[];
-const MODES = ['tcp', 'udp', 'nat', 'dsr'] as const satisfies readonly Mode[];
+const MODES = ['tcp', 'udp', 'http', 'nat', 'dsr'] as const satisfies readonly Mode[];
 /** Forwarding modes the design names but this version does not run yet. */
-const LATER_MODES: string[] = ['http'];
+const LATER_MODES: string[] = [];
 
 const MEMBER_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -45,7 +46,7 @@ export const DEFAULTS = {
   shutdownGrace: 10_000,
   logLevel: 'info',
   connectTimeout: 5_000,
-  idleTimeout: { tcp: 300_000, udp: 30_000 },
+  idleTimeout: { tcp: 300_000, udp: 30_000, http: HTTP_DEFAULTS.idleTimeout },
   retries: 3,
   maxFlows: 65_536,
   algorithm: 'round-robin',
@@ -87,6 +88,7 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
       connect: duration({ allowZero: false }).optional(),
       // The default depends on the mode, so it is filled in below.
       idle: duration({ allowZero: false }).optional(),
+      ...httpTimeoutKeys,
     }),
   ),
   retries: integer(0, 10).optional(),
@@ -94,9 +96,11 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
   'max-flows': integer(1, 1_048_576).optional(),
   persistence: persistenceSchema,
   ...kernelServiceKeys,
+  ...httpServiceKeys,
 })
   .superRefine((s, ctx) => {
     checkKernelKeys(s, ctx);
+    checkHttpKeys(s, ctx);
     // Settings of the other transport are refused rather than ignored: a udp service with a
     // PROXY header configured is a misunderstanding worth telling the operator about.
     if (s.mode === 'udp' && s['proxy-protocol'] != null) {
@@ -122,6 +126,7 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
       maxFlows: s['max-flows'] ?? DEFAULTS.maxFlows,
       persistence: s.persistence ?? null,
       kernel: kernelServiceConfig(s),
+      http: httpServiceConfig(s),
     }),
   );
 

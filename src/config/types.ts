@@ -6,8 +6,9 @@ import type { AdminConfig } from './admin-schema.ts';
 import type { HealthConfig, HealthRule, MonitorConfig } from './health-types.ts';
 import type { KernelServiceConfig } from './kernel-types.ts';
 import type { PersistenceConfig } from './persistence-types.ts';
+import type { HttpServiceConfig } from './http-types.ts';
 
-export type Mode = 'tcp' | 'udp' | 'nat' | 'dsr';
+export type Mode = 'tcp' | 'udp' | 'http' | 'nat' | 'dsr';
 export type AlgorithmName =
   | 'round-robin'
   | 'weighted-round-robin'
@@ -52,6 +53,8 @@ export interface ServiceConfig {
   persistence: PersistenceConfig | null;
   /** nat and dsr only: protocol, interface, source-nat, flush-on-down; null otherwise */
   kernel: KernelServiceConfig | null;
+  /** http only: TLS, redirect, forwarded headers, timeouts, limits, member TLS and keep-alive; null otherwise */
+  http: HttpServiceConfig | null;
 }
 
 export interface MemberConfig {

@@ -10,7 +10,7 @@ describe('unknown keys', () => {
   it('names the key and the keys that are allowed there', () => {
     assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:80, mode: tcp, pool: web, colour: blue }')), [
       'services.www.colour',
-      'unknown key "colour"; expected one of: listen, mode, pool, timeouts, retries, proxy-protocol, max-flows, persistence, protocol, interface, source-nat, flush-on-down',
+      'unknown key "colour"; expected one of: listen, mode, pool, timeouts, retries, proxy-protocol, max-flows, persistence, protocol, interface, source-nat, flush-on-down, tls, redirect-https, forwarded, limits, member-tls, member-keep-alive, access-log',
     ]);
   });
 
@@ -49,8 +49,8 @@ describe('wrong types and values', () => {
       'expected round-robin, weighted-round-robin, least-connections, weighted-least-connections, random-two, source-hash, maglev or least-time, got "roundrobin"'],
     ['queue max negative', withPool('{ members: [ { address: 10.0.0.1:80 } ], queue: { max: -5 } }'), 'pools.web.queue.max', 'expected a whole number 0 or more, got -5'],
     ['an id with a space', withPool('{ members: [ { address: 10.0.0.1:80, id: "web 1" } ] }'), 'pools.web.members[0].id', 'expected an id of 1-64 letters, digits, ".", "_", ":" or "-", got "web 1"'],
-    ['an unknown mode', withService('{ listen: 127.0.0.1:80, mode: sctp, pool: web }'), 'services.www.mode', 'expected tcp, udp, nat or dsr, got "sctp"'],
-    ['a missing mode', withService('{ listen: 127.0.0.1:80, pool: web }'), 'services.www.mode', 'missing; expected tcp, udp, nat or dsr'],
+    ['an unknown mode', withService('{ listen: 127.0.0.1:80, mode: sctp, pool: web }'), 'services.www.mode', 'expected tcp, udp, http, nat or dsr, got "sctp"'],
+    ['a missing mode', withService('{ listen: 127.0.0.1:80, pool: web }'), 'services.www.mode', 'missing; expected tcp, udp, http, nat or dsr'],
     ['a missing listen', withService('{ mode: tcp, pool: web }'), 'services.www.listen', 'missing; expected host:port (IPv6 in brackets)'],
     ['an empty pool value', withService('{ listen: 127.0.0.1:80, mode: tcp, pool: }'), 'services.www.pool', 'expected the name of a pool, got an empty value'],
     ['a bad log level', `global: { log-level: loud }\n${withPool('{ members: [ { address: 10.0.0.1:80 } ] }')}`, 'global.log-level', 'expected fatal, error, warn, info, debug, trace or silent, got "loud"'],
@@ -68,14 +68,16 @@ describe('wrong types and values', () => {
 });
 
 describe('modes', () => {
-  for (const mode of ['http']) {
-    it(`says ${mode} is not supported yet`, () => {
-      assert.deepEqual(onlyIssue(withService(`{ listen: 127.0.0.1:80, mode: ${mode}, pool: web }`)), [
-        'services.www.mode',
-        `"${mode}" is not supported yet; expected tcp, udp, nat or dsr`,
-      ]);
-    });
-  }
+  it('refuses an http key on a tcp service, and a tcp one on an http service', () => {
+    assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:80, mode: tcp, pool: web, forwarded: none }')), [
+      'services.www.forwarded',
+      'forwarded applies to http services only; this service is tcp',
+    ]);
+    assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:80, mode: udp, pool: web, timeouts: { headers: 5s } }')), [
+      'services.www.timeouts.headers',
+      'the headers timeout applies to http services only; this service is udp',
+    ]);
+  });
 
   it('refuses proxy-protocol on a udp service', () => {
     assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:53, mode: udp, pool: web, proxy-protocol: v1 }')), [
@@ -213,7 +215,7 @@ describe('several problems at once', () => {
 services:
   www:
     listen: 10.0.0.1
-    mode: http
+    mode: sctp
     pool: images
   api:
     listen: 127.0.0.1:80
@@ -238,7 +240,7 @@ pools:
     assert.deepEqual(issues, [
       '2: global.log-level: expected fatal, error, warn, info, debug, trace or silent, got "loud"',
       '5: services.www.listen: expected host:port (IPv6 in brackets), got "10.0.0.1"',
-      '6: services.www.mode: "http" is not supported yet; expected tcp, udp, nat or dsr',
+      '6: services.www.mode: expected tcp, udp, http, nat or dsr, got "sctp"',
       '7: services.www.pool: no pool named "images"; pools are: web',
       '13: services.api2.listen: tcp 0.0.0.0:80 overlaps services.api on 127.0.0.1:80 (0.0.0.0 takes the port on every IPv4 address)',
       '16: services.api2.retries: expected a whole number from 0 to 10, got -1',

@@ -32,6 +32,7 @@ describe('normalizing a valid file', () => {
           maxFlows: 65_536,
           persistence: null,
           kernel: null,
+          http: null,
         },
       },
       pools: {
@@ -90,6 +91,7 @@ pools:
       proxyProtocol: 'v2',
       maxFlows: 65_536,
       persistence: null,
+      http: null,
     });
     assert.equal(config.services.logs.maxFlows, 10);
     assert.deepEqual(config.pools.web, {

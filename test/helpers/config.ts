@@ -2,6 +2,7 @@
 // with the documented defaults, so each test states only what it is about.
 
 import type { AlgorithmName, Config, MemberConfig, Mode, PoolConfig, ServiceConfig } from '../../src/config/types.ts';
+import { httpServiceConfig } from '../../src/config/http-schema.ts';
 
 export interface MemberSpec {
   port: number;
@@ -44,6 +45,7 @@ export function service(mode: Mode, poolName: string, extra: Partial<ServiceConf
     maxFlows: 65_536,
     persistence: null,
     kernel: null,
+    http: httpServiceConfig({ mode, timeouts: {} }),
     ...extra,
   };
 }

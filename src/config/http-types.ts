@@ -1,0 +1,79 @@
+// The normalized settings of an `http` service: TLS termination, the redirect to https, the
+// forwarded headers, timeouts and limits of the HTTP exchange, TLS and keep-alive towards the
+// members, the access log. Durations in ms, sizes in bytes; see docs/configuration.md.
+
+/** Which headers tell the member about the client. */
+export type ForwardedHeaders = 'x-forwarded' | 'forwarded' | 'both' | 'none';
+
+export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
+
+/** One certificate with its key. The files are read when the config is loaded. */
+export interface TlsCertificateConfig {
+  /** the certificate (chain) file, as resolved against the config file's directory */
+  certFile: string;
+  keyFile: string;
+  /** the files' PEM contents; filled in by loadConfig */
+  cert: string;
+  key: string;
+  /**
+   * the server names (SNI) this certificate answers for: as configured, or else the DNS names
+   * of the certificate (subjectAltName, else its CN) as loadConfig reads them; `*.example.com`
+   * matches one label
+   */
+  names: string[];
+}
+
+export interface TlsConfig {
+  /** the first one also answers clients that send no SNI or an unknown name */
+  certificates: TlsCertificateConfig[];
+  minVersion: TlsVersion;
+}
+
+export interface RedirectConfig {
+  /** the https port in the Location; 443 is left out of it */
+  port: number;
+  status: 301 | 302 | 307 | 308;
+}
+
+export interface MemberTlsConfig {
+  /** check the member's certificate against the CA and the name */
+  verify: boolean;
+  /** the name sent as SNI and checked; null = the member's host when it is a name, else no SNI */
+  sni: string | null;
+  /** a CA bundle file; null = the system's CAs */
+  caFile: string | null;
+  /** the file's PEM contents; filled in by loadConfig */
+  ca: string | null;
+}
+
+export interface HttpServiceConfig {
+  timeouts: {
+    /** a request's head must arrive in full within this long after its first byte (ms) */
+    headers: number;
+    /** a member must start its response within this long after the request was sent (ms) */
+    response: number;
+    /** a client connection may wait this long for its next request (ms) */
+    keepAlive: number;
+  };
+  limits: {
+    /** bytes of the request line (method, target, version) */
+    requestLine: number;
+    /** bytes of the whole request head (request line and headers) */
+    headers: number;
+  };
+  forwarded: ForwardedHeaders;
+  /** TLS termination (https); null = plain http */
+  tls: TlsConfig | null;
+  /** answer every request with a redirect to https; null = proxy as usual */
+  redirectHttps: RedirectConfig | null;
+  /** TLS towards the members; null = plain */
+  memberTls: MemberTlsConfig | null;
+  memberKeepAlive: {
+    /** idle connections kept per member; 0 = one connection per request */
+    maxIdle: number;
+    /** an idle member connection is closed after this long (ms) */
+    idleTimeout: number;
+  };
+  /** one info line per request */
+  accessLog: boolean;
+}

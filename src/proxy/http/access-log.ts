@@ -1,0 +1,40 @@
+// The access log: one info line per request, in the app's log. Timings are in milliseconds:
+// queue (waiting for a member with room), connect (opening a member connection; 0 when a kept
+// one was used), firstByte (from the request head to the member's first response byte) and
+// total (from the request head to the end of the exchange).
+
+import type { Logger } from '../../log.ts';
+
+export interface Timings {
+  /** performance.now() when the request head had been read */
+  start: number;
+  queue: number;
+  connect: number;
+  firstByte: number;
+}
+
+export interface RequestLine {
+  client: string;
+  service: string;
+  member: string | null;
+  method: string;
+  path: string;
+  status: number;
+  /** bytes sent to the client for this request, head included */
+  bytes: number;
+}
+
+export function logRequest(log: Logger, line: RequestLine, t: Timings): void {
+  log.info({
+    ...line,
+    queue: ms(t.queue),
+    connect: ms(t.connect),
+    firstByte: ms(t.firstByte),
+    total: ms(performance.now() - t.start),
+  }, 'request');
+}
+
+/** Tenths of a millisecond are plenty for a log. */
+function ms(value: number): number {
+  return Math.round(value * 10) / 10;
+}

@@ -1,0 +1,89 @@
+// The client's bytes not yet consumed: a request head still arriving, or the next request of a
+// client that pipelines. A head that comes in one piece is read straight from its chunk; one
+// that arrives in many pieces is gathered into one growing buffer (copied once, never joined
+// again per piece, so a head sent one byte at a time costs no more than one sent at once).
+
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+const FIRST_SIZE = 4096;
+
+export class ClientBytes {
+  /** the bytes, from 0 to `length` */
+  #buf: Buffer | null = null;
+  /** true when #buf is our own storage (with room after `length`), false when it is a chunk */
+  #owned = false;
+  #length = 0;
+  /** the head's end is not before this index (already searched) */
+  #scanned = 0;
+
+  get length(): number {
+    return this.#length;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.#length === 0) {
+      this.#buf = chunk;
+      this.#owned = false;
+      this.#length = chunk.length;
+      return;
+    }
+    const need = this.#length + chunk.length;
+    if (!this.#owned || this.#buf!.length < need) {
+      const grown = Buffer.allocUnsafe(Math.max(FIRST_SIZE, need, this.#owned ? this.#buf!.length * 2 : 0));
+      this.#buf!.copy(grown, 0, 0, this.#length);
+      this.#buf = grown;
+      this.#owned = true;
+    }
+    chunk.copy(this.#buf!, this.#length);
+    this.#length = need;
+  }
+
+  /** The byte at `i`. */
+  at(i: number): number {
+    return this.#buf![i];
+  }
+
+  /** The index just past the blank line that ends a head starting at `from`, or -1. */
+  headEnd(from: number): number {
+    if (this.#length === 0) return -1;
+    const at = this.#buf!.subarray(0, this.#length).indexOf(CRLFCRLF, Math.max(from, this.#scanned));
+    if (at === -1) {
+      this.#scanned = Math.max(from, this.#length - 3);
+      return -1;
+    }
+    return at + 4;
+  }
+
+  /** Whether a CRLF occurs in the first `n` bytes from `from`. */
+  hasLineEnd(from: number, n: number): boolean {
+    const end = Math.min(this.#length, from + n + 2);
+    return this.#buf!.subarray(from, end).indexOf('\r\n') !== -1;
+  }
+
+  latin1(start: number, end: number): string {
+    return this.#buf!.toString('latin1', start, end);
+  }
+
+  /** Removes and returns every byte (as a view: the caller uses it before the next push). */
+  takeAll(): Buffer {
+    const out = this.#buf!.subarray(0, this.#length);
+    this.#clear();
+    return out;
+  }
+
+  /** Drops the first `n` bytes. */
+  drop(n: number): void {
+    if (n >= this.#length) return this.#clear();
+    // What remains is kept as a view; the next push copies it into fresh storage.
+    this.#buf = this.#buf!.subarray(n, this.#length);
+    this.#owned = false;
+    this.#length -= n;
+    this.#scanned = 0;
+  }
+
+  #clear(): void {
+    this.#buf = null;
+    this.#owned = false;
+    this.#length = 0;
+    this.#scanned = 0;
+  }
+}

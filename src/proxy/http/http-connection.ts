@@ -1,0 +1,331 @@
+// One client connection of an http service: read a request head (bounded, within the headers
+// timeout), run its exchange, then wait for the next request (keep-alive) or close. Requests a
+// client pipelines wait their turn. The object is also the connection's entry in the
+// connection table, showing the request in progress and its member.
+
+import type net from 'node:net';
+import type { ConnectionEntry, ConnectionTable, Endpoint } from '../../runtime/connection-table.ts';
+import type { Member } from '../../runtime/member.ts';
+import { logRequest } from './access-log.ts';
+import { ClientBytes } from './client-bytes.ts';
+import { Deadline, type HttpServiceContext } from './context.ts';
+import { Exchange, type ClientSide } from './exchange.ts';
+import { parseRequestHead } from './request-head.ts';
+import { errorResponse, HttpError } from './responses.ts';
+
+/** What the connection tells its listener. */
+export interface ConnectionOwner {
+  forget(conn: HttpConnection): void;
+}
+
+/** After an error response, what the client still sends is read (and dropped) this long at most. */
+const LINGER = 2_000;
+
+export class HttpConnection implements ConnectionEntry, ClientSide {
+  readonly id: number;
+  readonly protocol = 'tcp' as const;
+  readonly service: string;
+  readonly client: Endpoint;
+  readonly vip: Endpoint;
+  readonly startedAt = Date.now();
+  readonly https: boolean;
+  member: Member | null = null;
+  local: Endpoint | null = null;
+  request: { method: string; path: string } | null = null;
+  /** when the current deadline passes (ms since epoch); 0 = none. The listener's sweep reads it. */
+  deadline = 0;
+
+  readonly #ctx: HttpServiceContext;
+  readonly #socket: net.Socket;
+  readonly #table: ConnectionTable;
+  readonly #owner: ConnectionOwner;
+  readonly #in = new ClientBytes();
+  #kind: number = Deadline.NONE;
+  #exchange: Exchange | null = null;
+  #pumping = false;
+  /** the listener is stopping: close after the exchange in progress */
+  #closing = false;
+  /** we sent our FIN (or are about to, once the response is out) */
+  #ended = false;
+  #clientEnded = false;
+  #closed = false;
+  #tunnel = false;
+  /** reading paused for the exchange (request body backpressure) and for a pipelined backlog */
+  #pausedForBody = false;
+  #pausedForBacklog = false;
+
+  constructor(ctx: HttpServiceContext, socket: net.Socket, https: boolean, table: ConnectionTable, owner: ConnectionOwner) {
+    this.id = table.nextId();
+    this.service = ctx.service.name;
+    this.client = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+    this.vip = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 };
+    this.https = https;
+    this.#ctx = ctx;
+    this.#socket = socket;
+    this.#table = table;
+    this.#owner = owner;
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('drain', this.#onDrain);
+    socket.on('error', this.#onError);
+    socket.on('close', this.#onClose);
+    table.add(this);
+    // The first request (and, for https, the handshake before it) must come within the headers timeout.
+    this.#setDeadline(ctx.service.config.http!.timeouts.headers, Deadline.HEADERS);
+  }
+
+  get bytesIn(): number {
+    return this.#socket.bytesRead;
+  }
+
+  get bytesOut(): number {
+    return this.#socket.bytesWritten;
+  }
+
+  get closing(): boolean {
+    return this.#closing || this.#clientEnded;
+  }
+
+  abort(): void {
+    this.#socket.destroy();
+  }
+
+  /** The listener is stopping: an idle connection closes now, a busy one after its exchange. */
+  shutdown(): void {
+    this.#closing = true;
+    if (this.#exchange === null && this.#in.length === 0) this.#end();
+  }
+
+  // ---- reading requests -------------------------------------------------------------------
+
+  #onData = (chunk: Buffer): void => {
+    if (this.#ended) return; // lingering after our last response: what comes is dropped
+    const ex = this.#exchange;
+    if (ex !== null && this.#tunnel) return ex.tunnelData(chunk);
+    if (ex !== null && !ex.requestDone && this.#in.length === 0) {
+      // the hot path of a request body: straight from the chunk to the member
+      let stop: number;
+      try {
+        stop = ex.body(chunk, 0, chunk.length);
+      } catch (err) {
+        return ex.bodyFailed(err as HttpError);
+      }
+      if (stop === chunk.length) return;
+      chunk = chunk.subarray(stop);
+    }
+    this.#in.push(chunk);
+    this.#pump();
+  };
+
+  /** Moves what the client sent along: into the exchange's body, or into the next exchange. */
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      for (;;) {
+        const ex = this.#exchange;
+        if (ex !== null) {
+          if (this.#in.length === 0) break;
+          if (this.#tunnel) {
+            ex.tunnelData(this.#in.takeAll());
+            break;
+          }
+          if (!ex.requestDone) {
+            const data = this.#in.takeAll();
+            let stop: number;
+            try {
+              stop = ex.body(data, 0, data.length);
+            } catch (err) {
+              ex.bodyFailed(err as HttpError);
+              break;
+            }
+            if (stop < data.length) this.#in.push(data.subarray(stop));
+            continue;
+          }
+          // a pipelined request waits for the response in progress; only so much of it is read
+          if (this.#in.length > this.#ctx.service.config.http!.limits.headers && !this.#pausedForBacklog) {
+            this.#pausedForBacklog = true;
+            this.#socket.pause();
+          }
+          break;
+        }
+        if (this.#ended || this.#closed || !this.#nextExchange()) break;
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  /** Reads a request head from what has come and starts its exchange; false when there is none yet. */
+  #nextExchange(): boolean {
+    const bytes = this.#in;
+    const http = this.#ctx.service.config.http!;
+    // Empty lines before a request line are allowed (RFC 9112 2.2), and dropped.
+    let from = 0;
+    while (from + 1 < bytes.length && bytes.at(from) === 0x0d && bytes.at(from + 1) === 0x0a) from += 2;
+    if (from > 0) bytes.drop(from);
+    if (bytes.length === 0) return false;
+    // The headers timeout runs from a head's first byte: a slow client cannot stretch it.
+    if (this.#kind !== Deadline.HEADERS) this.#setDeadline(http.timeouts.headers, Deadline.HEADERS);
+    const limits = http.limits;
+    const end = bytes.headEnd(0);
+    if (end === -1) {
+      if (bytes.length > limits.headers) this.#reject(new HttpError(431, `request head larger than ${limits.headers} bytes`));
+      else if (bytes.length > limits.requestLine && !bytes.hasLineEnd(0, limits.requestLine)) {
+        this.#reject(new HttpError(414, `request line longer than ${limits.requestLine} bytes`));
+      }
+      return false;
+    }
+    if (end > limits.headers) {
+      this.#reject(new HttpError(431, `request head larger than ${limits.headers} bytes`));
+      return false;
+    }
+    let req;
+    try {
+      req = parseRequestHead(bytes.latin1(0, end), limits, http.forwarded !== 'none');
+    } catch (err) {
+      this.#reject(err as HttpError);
+      return false;
+    }
+    bytes.drop(end);
+    this.#setDeadline(0, Deadline.NONE);
+    this.request = { method: req.method, path: req.target };
+    const logging = http.accessLog && this.#ctx.log.isLevelEnabled('info');
+    const ex = new Exchange(this.#ctx, this, req, logging);
+    this.#exchange = ex;
+    ex.start();
+    return true;
+  }
+
+  /** A request we cannot read: answered with its error, then the connection closes. */
+  #reject(error: HttpError): void {
+    const status = error instanceof HttpError ? error.status : 400;
+    this.write(errorResponse(status, error.message, { close: true }));
+    this.#ctx.counts?.count(this.#ctx.service.name, null, status);
+    if (this.#ctx.service.config.http!.accessLog && this.#ctx.log.isLevelEnabled('info')) {
+      const t = { start: performance.now(), queue: 0, connect: 0, firstByte: 0 };
+      logRequest(this.#ctx.log, { client: this.client.address, service: this.service, member: null, method: '', path: '', status, bytes: 0 }, t);
+    }
+    this.#end();
+  }
+
+  // ---- what the exchange calls (ClientSide) -----------------------------------------------
+
+  write(data: string | Buffer): boolean {
+    const socket = this.#socket;
+    if (socket.destroyed || socket.writableEnded) return true;
+    return typeof data === 'string' ? socket.write(data, 'latin1') : socket.write(data);
+  }
+
+  pauseReading(): void {
+    if (this.#pausedForBody) return;
+    this.#pausedForBody = true;
+    this.#socket.pause();
+  }
+
+  resumeReading(): void {
+    if (!this.#pausedForBody) return;
+    this.#pausedForBody = false;
+    if (!this.#pausedForBacklog) this.#socket.resume();
+  }
+
+  setDeadline(ms: number): void {
+    this.#setDeadline(ms, ms === 0 ? Deadline.NONE : Deadline.EXCHANGE);
+  }
+
+  startTunnel(): void {
+    this.#tunnel = true;
+    this.resumeReading();
+    if (this.#in.length > 0) this.#pump();
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  exchangeDone(keepAlive: boolean): void {
+    this.#exchange = null;
+    this.request = null;
+    this.member = null;
+    this.local = null;
+    this.#tunnel = false;
+    if (this.#closed) return;
+    if (!keepAlive || this.#closing || this.#clientEnded) return this.#end();
+    this.#pausedForBody = false;
+    this.#pausedForBacklog = false;
+    this.#socket.resume();
+    this.#setDeadline(this.#ctx.service.config.http!.timeouts.keepAlive, Deadline.KEEP_ALIVE);
+    if (this.#in.length > 0) this.#pump();
+  }
+
+  // ---- timeouts, the end ------------------------------------------------------------------
+
+  #setDeadline(ms: number, kind: number): void {
+    this.#kind = kind;
+    this.deadline = ms === 0 ? 0 : Date.now() + ms;
+  }
+
+  /** Called by the listener's sweep when `deadline` has passed. */
+  expire(): void {
+    const kind = this.#kind;
+    this.#setDeadline(0, Deadline.NONE);
+    switch (kind) {
+      case Deadline.HEADERS:
+        if (this.#in.length > 0) {
+          return this.#reject(new HttpError(408, `the request head did not arrive within ${this.#ctx.service.config.http!.timeouts.headers} ms`));
+        }
+        return this.#end();
+      case Deadline.KEEP_ALIVE:
+        return this.#end();
+      case Deadline.EXCHANGE:
+        this.#exchange?.deadline();
+        return;
+      case Deadline.LINGER:
+        this.#socket.destroy();
+        return;
+    }
+  }
+
+  /** Our FIN after what was written; what the client still sends is read and dropped, briefly. */
+  #end(): void {
+    if (this.#ended || this.#closed) return;
+    this.#ended = true;
+    this.#socket.resume();
+    this.#socket.end();
+    if (this.#clientEnded) return; // both sides are done: the socket closes by itself
+    this.#setDeadline(LINGER, Deadline.LINGER);
+  }
+
+  #onEnd = (): void => {
+    this.#clientEnded = true;
+    const ex = this.#exchange;
+    if (ex !== null) {
+      if (this.#tunnel) return ex.tunnelClientEnd();
+      // A request cut short: nothing more will come, so nothing of it can be completed.
+      if (!ex.requestDone) return ex.bodyFailed(new HttpError(400, 'the client closed before sending the whole request body'));
+      return; // the response is delivered, then the connection closes
+    }
+    if (this.#ended) {
+      this.#socket.destroy();
+      return;
+    }
+    this.#end();
+  };
+
+  #onDrain = (): void => {
+    this.#exchange?.clientDrain();
+  };
+
+  #onError = (): void => {
+    // 'close' follows and does the cleanup; a reset client is a normal event for a proxy.
+  };
+
+  #onClose = (): void => {
+    this.#closed = true;
+    this.deadline = 0;
+    this.#exchange?.abort();
+    this.#exchange = null;
+    this.#table.remove(this);
+    this.#owner.forget(this);
+  };
+}

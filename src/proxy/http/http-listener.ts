@@ -1,0 +1,138 @@
+// The listening socket of an http service (https when it has certificates). Each accepted
+// client becomes an HttpConnection. One sweep per listener enforces every connection's
+// deadline (headers, keep-alive, connect, response, idle) and closes member connections idle
+// past their time: a field compare per connection per tick, instead of a timer per request.
+
+import net from 'node:net';
+import type { ServiceConfig } from '../../config/types.ts';
+import type { Logger } from '../../log.ts';
+import type { ConnectionTable, Endpoint } from '../../runtime/connection-table.ts';
+import type { Service } from '../../runtime/service.ts';
+import { bindHost, type Listener } from '../listener.ts';
+import type { HttpServiceContext, ResponseCounter } from './context.ts';
+import { HttpConnection } from './http-connection.ts';
+import { MemberConnections } from './member-connections.ts';
+import { TlsTerminator } from './tls-terminator.ts';
+
+/** A tenth of the shortest timeout, between 10 ms and 250 ms: deadlines are kept to within 10%. */
+export function sweepInterval(config: ServiceConfig): number {
+  const http = config.http!;
+  const shortest = Math.min(http.timeouts.headers, http.timeouts.keepAlive, http.timeouts.response, config.timeouts.connect, config.timeouts.idle);
+  return Math.min(250, Math.max(10, Math.floor(shortest / 10)));
+}
+
+export class HttpListener implements Listener {
+  readonly service: Service;
+  readonly #server: net.Server;
+  readonly #table: ConnectionTable;
+  readonly #log: Logger;
+  readonly #ctx: HttpServiceContext;
+  readonly #connections = new Set<HttpConnection>();
+  readonly #tls = new TlsTerminator();
+  #sweeper: NodeJS.Timeout | null = null;
+  #interval = 0;
+  #closed = false;
+
+  constructor(service: Service, table: ConnectionTable, log: Logger, counts: ResponseCounter | null = null) {
+    this.service = service;
+    this.#table = table;
+    this.#log = log;
+    this.#ctx = { service, members: new MemberConnections(), log, counts };
+    // allowHalfOpen: a client's FIN after its request must not cut off the response.
+    this.#server = net.createServer({ allowHalfOpen: true, noDelay: true }, this.#onSocket);
+  }
+
+  /** Member connections opened and idle now (tests and the dashboard read them). */
+  get memberConnections(): MemberConnections {
+    return this.#ctx.members;
+  }
+
+  get connections(): number {
+    return this.#connections.size;
+  }
+
+  listen(): Promise<void> {
+    const service = this.service;
+    const tlsConfig = service.config.http!.tls;
+    if (tlsConfig !== null) {
+      try {
+        this.#tls.use(tlsConfig);
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    }
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ host: bindHost(service), port: service.config.listen.port, backlog: 1024 }, () => {
+        this.#server.off('error', reject);
+        this.#server.on('error', (err) => this.#log.error({ service: service.name, err }, 'accept failed'));
+        this.#startSweeper();
+        resolve();
+      });
+    });
+  }
+
+  address(): Endpoint {
+    const a = this.#server.address() as net.AddressInfo;
+    return { address: a.address, port: a.port };
+  }
+
+  /**
+   * Stops accepting. Idle keep-alive clients are closed now; a request in progress finishes
+   * and its connection closes after it. Idle member connections close.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#server.listening) this.#server.close();
+    for (const conn of this.#connections) conn.shutdown();
+    this.#ctx.members.close();
+    if (this.#connections.size === 0) this.#stopSweeper();
+  }
+
+  forget(conn: HttpConnection): void {
+    this.#connections.delete(conn);
+    if (this.#closed && this.#connections.size === 0) this.#stopSweeper();
+  }
+
+  #onSocket = (raw: net.Socket): void => {
+    const http = this.service.config.http!;
+    let socket = raw;
+    if (http.tls !== null) {
+      try {
+        this.#tls.use(http.tls); // a reload may have brought other certificates
+      } catch (err) {
+        this.#log.error({ service: this.service.name, err }, 'cannot use the certificates; keeping the previous ones');
+      }
+      raw.on('error', noop);
+      socket = this.#tls.wrap(raw);
+    }
+    const conn = new HttpConnection(this.#ctx, socket, http.tls !== null, this.#table, this);
+    this.#connections.add(conn);
+    if (this.#closed) conn.shutdown();
+  };
+
+  #startSweeper(): void {
+    this.#interval = sweepInterval(this.service.config);
+    this.#sweeper = setInterval(this.#sweep, this.#interval);
+  }
+
+  #stopSweeper(): void {
+    if (this.#sweeper !== null) clearInterval(this.#sweeper);
+    this.#sweeper = null;
+  }
+
+  #sweep = (): void => {
+    const now = Date.now();
+    for (const conn of this.#connections) {
+      if (conn.deadline !== 0 && conn.deadline <= now) conn.expire();
+    }
+    this.#ctx.members.sweep(now);
+    // A reload may have shortened a timeout: the sweep follows.
+    if (!this.#closed && sweepInterval(this.service.config) !== this.#interval) {
+      this.#stopSweeper();
+      this.#startSweeper();
+    }
+  };
+}
+
+function noop(): void {}

@@ -1,0 +1,84 @@
+// Keep-alive towards the members: per member, the connections that finished a request and may
+// carry the next one. The most recently used is taken first (it is the least likely to have
+// been closed by the member); each waits at most the idle timeout, and at most `maxIdle` wait.
+
+import type { HttpServiceConfig } from '../../config/http-types.ts';
+import type { Member } from '../../runtime/member.ts';
+import { TlsSessions, Upstream } from './upstream.ts';
+
+export class MemberConnections {
+  /** connections opened so far, for every member (tests and counters read it) */
+  opened = 0;
+  readonly #idle = new Map<Member, Upstream[]>();
+  readonly #sessions = new TlsSessions();
+  #closed = false;
+
+  /** An idle connection to `member` that is still open, or null. */
+  take(member: Member): Upstream | null {
+    const list = this.#idle.get(member);
+    if (list === undefined) return null;
+    while (list.length > 0) {
+      const up = list.pop()!;
+      up.onGone = null;
+      if (up.reusable) return up;
+      up.destroy();
+    }
+    return null;
+  }
+
+  /** A new connection to `member`; the caller sets its user before the connect event. */
+  open(member: Member, config: HttpServiceConfig): Upstream {
+    this.opened++;
+    return new Upstream(member, config.memberTls, config.memberTls === null ? null : this.#sessions);
+  }
+
+  /** A connection whose exchange is over: kept for the next request when it can be, else closed. */
+  release(up: Upstream, config: HttpServiceConfig, now: number): void {
+    up.user = null;
+    const limit = config.memberKeepAlive.maxIdle;
+    if (this.#closed || limit === 0 || !up.reusable) {
+      up.destroy();
+      return;
+    }
+    let list = this.#idle.get(up.member);
+    if (list === undefined) this.#idle.set(up.member, (list = []));
+    if (list.length >= limit) {
+      // The oldest makes room: it is the most likely to be closed by the member soon anyway.
+      list.shift()!.destroy();
+    }
+    up.idleUntil = now + config.memberKeepAlive.idleTimeout;
+    up.onGone = this.#forget;
+    up.socket.resume();
+    list.push(up);
+  }
+
+  /** Closes connections idle past their time. The oldest are first in each list. */
+  sweep(now: number): void {
+    for (const [member, list] of this.#idle) {
+      while (list.length > 0 && list[0].idleUntil <= now) list.shift()!.destroy();
+      if (list.length === 0) this.#idle.delete(member);
+    }
+  }
+
+  /** Idle connections, all members together. */
+  get idle(): number {
+    let n = 0;
+    for (const list of this.#idle.values()) n += list.length;
+    return n;
+  }
+
+  /** Closes every idle connection; later releases close theirs too. */
+  close(): void {
+    this.#closed = true;
+    for (const list of this.#idle.values()) for (const up of list.splice(0)) up.destroy();
+    this.#idle.clear();
+  }
+
+  /** An idle connection the member closed. */
+  #forget = (up: Upstream): void => {
+    const list = this.#idle.get(up.member);
+    if (list === undefined) return;
+    const i = list.indexOf(up);
+    if (i !== -1) list.splice(i, 1);
+  };
+}

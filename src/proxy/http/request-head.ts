@@ -1,0 +1,163 @@
+// A request head as the client sent it, parsed and judged: the request line, the fields to
+// forward, and how the body is framed. Anything that two HTTP implementations could read two
+// ways (both Content-Length and Transfer-Encoding, two Content-Lengths, an unknown coding,
+// folded lines, bad characters) is refused here with a 400-class HttpError, before a byte of it
+// reaches a member.
+
+import { HOP_BY_HOP, listTokens, readHeaderLines } from './header-lines.ts';
+import { HttpError } from './responses.ts';
+
+export interface RequestHead {
+  method: string;
+  target: string;
+  /** 1 for HTTP/1.1, 0 for HTTP/1.0 */
+  minor: number;
+  /** the Host field; null when absent (HTTP/1.0 only) */
+  host: string | null;
+  /** body length from Content-Length; -1 when there is none */
+  contentLength: number;
+  chunked: boolean;
+  /** the client wants the connection kept after this exchange */
+  keepAlive: boolean;
+  /** the protocol asked for with `Connection: upgrade` (WebSocket); null otherwise */
+  upgrade: string | null;
+  expectContinue: boolean;
+  /** the end-to-end fields, each line with its CRLF, in order; the framing fields are among them */
+  fields: string;
+  /** values of the fields a forwarding proxy adds to; null when absent */
+  forwardedFor: string | null;
+  forwarded: string | null;
+}
+
+export interface RequestLimits {
+  requestLine: number;
+  headers: number;
+}
+
+/** Fields the forwarded-header rewrite replaces; they are left out of `fields` when it is on. */
+const REWRITTEN = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded']);
+const MAX_FIELDS = 200;
+const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** visible ASCII only: a target with spaces, controls or raw 8-bit bytes is malformed */
+const TARGET = /^[!-~]+$/;
+const HOST = /^[A-Za-z0-9.:[\]_~%!$&'()*+,;=-]*$/;
+const DIGITS = /^\d{1,15}$/;
+
+/**
+ * Parses `head`, the latin1 text of a request head ending with its blank line (CRLFCRLF).
+ * `rewrite` leaves the forwarded-header fields out of `fields` (their values are kept apart).
+ */
+export function parseRequestHead(head: string, limits: RequestLimits, rewrite: boolean): RequestHead {
+  const lineEnd = head.indexOf('\r\n');
+  if (lineEnd > limits.requestLine) throw new HttpError(414, `request line longer than ${limits.requestLine} bytes`);
+  const line = head.slice(0, lineEnd);
+  const sp1 = line.indexOf(' ');
+  const sp2 = line.indexOf(' ', sp1 + 1);
+  if (sp1 <= 0 || sp2 === -1 || line.indexOf(' ', sp2 + 1) !== -1) throw new HttpError(400, 'malformed request line');
+  const method = line.slice(0, sp1);
+  const target = line.slice(sp1 + 1, sp2);
+  const version = line.slice(sp2 + 1);
+  if (!METHOD.test(method)) throw new HttpError(400, 'invalid method');
+  if (!TARGET.test(target)) throw new HttpError(400, 'invalid request target');
+  const minor = version === 'HTTP/1.1' ? 1 : version === 'HTTP/1.0' ? 0 : -1;
+  if (minor === -1) {
+    if (/^HTTP\/\d\.\d$/.test(version)) throw new HttpError(505, `${version} is not supported; use HTTP/1.1`);
+    throw new HttpError(400, 'malformed HTTP version');
+  }
+  if (method === 'CONNECT') throw new HttpError(405, 'CONNECT is not served by a reverse proxy');
+  if (target.charCodeAt(0) !== 0x2f /* / */ && !(target === '*' && method === 'OPTIONS') && !/^https?:\/\//i.test(target)) {
+    throw new HttpError(400, 'invalid request target');
+  }
+
+  const { names, values, lines } = readHeaderLines(head, lineEnd + 2, head.length - 2, 400, MAX_FIELDS);
+  const req: RequestHead = {
+    method, target, minor, host: null, contentLength: -1, chunked: false, keepAlive: minor === 1,
+    upgrade: null, expectContinue: false, fields: '', forwardedFor: null, forwarded: null,
+  };
+  let connection: string[] | null = null;
+  let upgrade: string | null = null;
+  let hosts = 0;
+  let lengths = 0;
+  let codings: string[] | null = null;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    const value = values[i];
+    switch (name) {
+      case 'host':
+        hosts++;
+        req.host = value;
+        break;
+      case 'content-length':
+        lengths++;
+        if (!DIGITS.test(value)) throw new HttpError(400, 'invalid Content-Length');
+        req.contentLength = Number(value);
+        break;
+      case 'transfer-encoding':
+        (codings ??= []).push(...listTokens(value));
+        break;
+      case 'connection':
+        (connection ??= []).push(...listTokens(value));
+        break;
+      case 'upgrade':
+        upgrade = value;
+        break;
+      case 'expect':
+        if (value.toLowerCase() !== '100-continue') throw new HttpError(417, 'only "Expect: 100-continue" is understood');
+        req.expectContinue = minor === 1;
+        break;
+      case 'x-forwarded-for':
+        req.forwardedFor = req.forwardedFor === null ? value : `${req.forwardedFor}, ${value}`;
+        break;
+      case 'forwarded':
+        req.forwarded = req.forwarded === null ? value : `${req.forwarded}, ${value}`;
+        break;
+    }
+  }
+
+  // framing: one Content-Length, or chunked as the only coding, never both (RFC 9112 6.1, 6.3)
+  if (lengths > 1) throw new HttpError(400, 'more than one Content-Length');
+  if (codings !== null) {
+    if (lengths > 0) throw new HttpError(400, 'both Content-Length and Transfer-Encoding');
+    if (minor === 0) throw new HttpError(400, 'Transfer-Encoding in an HTTP/1.0 request');
+    if (codings.length !== 1 || codings[0] !== 'chunked') throw new HttpError(501, 'the only transfer coding understood is chunked');
+    req.chunked = true;
+  }
+  if (hosts > 1) throw new HttpError(400, 'more than one Host');
+  if (hosts === 0 && minor === 1) throw new HttpError(400, 'no Host');
+  if (req.host !== null && !HOST.test(req.host)) throw new HttpError(400, 'invalid Host');
+
+  if (connection !== null) {
+    // Naming a framing field in Connection would have a proxy drop it and change the framing.
+    for (const named of ['content-length', 'transfer-encoding', 'host']) {
+      if (connection.includes(named)) throw new HttpError(400, `Connection names ${named}`);
+    }
+    if (connection.includes('close')) req.keepAlive = false;
+    else if (minor === 0 && connection.includes('keep-alive')) req.keepAlive = true;
+    if (upgrade !== null && minor === 1 && connection.includes('upgrade')) req.upgrade = upgrade;
+  }
+
+  let fields = '';
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    if (HOP_BY_HOP.has(name) || (connection !== null && connection.includes(name))) continue;
+    if (rewrite && REWRITTEN.has(name)) continue;
+    fields += lines[i];
+  }
+  req.fields = fields;
+  return req;
+}
+
+/** Methods that can be sent again without changing the outcome (RFC 9110 9.2.2). */
+export function isIdempotent(method: string): boolean {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+    case 'OPTIONS':
+    case 'TRACE':
+    case 'PUT':
+    case 'DELETE':
+      return true;
+    default:
+      return false;
+  }
+}

@@ -1,0 +1,97 @@
+// A member's response head, parsed: the status, the end-to-end fields to pass on, and how the
+// body is framed (RFC 9112 6.3). A head that cannot be framed for certain is a 502: the client
+// is never handed a response whose end we would only be guessing.
+
+import { listTokens, readHeaderLines, HOP_BY_HOP } from './header-lines.ts';
+import { HttpError } from './responses.ts';
+
+export type BodyKind = 'none' | 'length' | 'chunked' | 'close';
+
+export interface ResponseHead {
+  status: number;
+  reason: string;
+  /** 1 for HTTP/1.1, 0 for HTTP/1.0 */
+  minor: number;
+  /** end-to-end fields other than Content-Length and Transfer-Encoding, each line with its CRLF */
+  fields: string;
+  body: BodyKind;
+  /** the Content-Length field; -1 when absent */
+  contentLength: number;
+  /** the transfer codings as received, e.g. "chunked" or "gzip, chunked"; null without */
+  transferEncoding: string | null;
+  /** the member will close this connection after the response */
+  close: boolean;
+  /** the Upgrade field of a 101 */
+  upgrade: string | null;
+}
+
+const MAX_FIELDS = 500;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?$/;
+const DIGITS = /^\d{1,15}$/;
+
+/** Parses `head` (latin1, ending with CRLFCRLF), the answer to a request with `method`. */
+export function parseResponseHead(head: string, method: string): ResponseHead {
+  const lineEnd = head.indexOf('\r\n');
+  const m = STATUS_LINE.exec(head.slice(0, lineEnd));
+  if (m === null) throw new HttpError(502, 'malformed status line from the member');
+  const minor = Number(m[1]);
+  const status = Number(m[2]);
+  const { names, values, lines } = readHeaderLines(head, lineEnd + 2, head.length - 2, 502, MAX_FIELDS);
+
+  let connection: string[] | null = null;
+  let length = -1;
+  let codings: string[] | null = null;
+  let upgrade: string | null = null;
+  for (let i = 0; i < names.length; i++) {
+    switch (names[i]) {
+      case 'content-length': {
+        // Repeats of one value are tolerated (some servers do that); different values are not.
+        const value = values[i];
+        if (!DIGITS.test(value)) throw new HttpError(502, 'invalid Content-Length from the member');
+        if (length !== -1 && length !== Number(value)) throw new HttpError(502, 'conflicting Content-Length from the member');
+        length = Number(value);
+        break;
+      }
+      case 'transfer-encoding':
+        (codings ??= []).push(...listTokens(values[i]));
+        break;
+      case 'connection':
+        (connection ??= []).push(...listTokens(values[i]));
+        break;
+      case 'upgrade':
+        upgrade = values[i];
+        break;
+    }
+  }
+
+  const res: ResponseHead = {
+    status, reason: m[3] ?? '', minor, fields: '', body: 'none', contentLength: length, transferEncoding: codings?.join(', ') ?? null,
+    close: connection !== null ? connection.includes('close') : false, upgrade: status === 101 ? upgrade : null,
+  };
+  if (minor === 0 && (connection === null || !connection.includes('keep-alive'))) res.close = true;
+
+  if (method === 'HEAD' || status < 200 || status === 204 || status === 304) {
+    res.body = 'none';
+  } else if (codings !== null) {
+    // Transfer-Encoding wins over Content-Length (RFC 9112 6.3); a member that sends both is
+    // not trusted with its connection again. Without chunked last, the body runs to the close.
+    const chunked = codings[codings.length - 1] === 'chunked';
+    res.body = chunked ? 'chunked' : 'close';
+    if (length !== -1 || !chunked) res.close = true;
+  } else if (length !== -1) {
+    res.body = 'length';
+  } else {
+    res.body = 'close';
+    res.close = true;
+  }
+
+  let fields = '';
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    if (name === 'content-length' || name === 'transfer-encoding') continue;
+    if (HOP_BY_HOP.has(name) || (connection !== null && connection.includes(name))) continue;
+    fields += lines[i];
+  }
+  res.fields = fields;
+  return res;
+}

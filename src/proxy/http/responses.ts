@@ -1,0 +1,58 @@
+// The balancer's own responses: errors (400, 408, 414, 431, 502, 503, 504, ...) with small plain
+// bodies that say what happened, and redirects. Each is one latin1 string, written at once.
+
+/** A request or response that cannot be handled; `status` is what the client is told. */
+export class HttpError extends Error {
+  readonly status: number;
+
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export const REASONS: Readonly<Record<number, string>> = {
+  100: 'Continue',
+  101: 'Switching Protocols',
+  200: 'OK',
+  301: 'Moved Permanently',
+  302: 'Found',
+  307: 'Temporary Redirect',
+  308: 'Permanent Redirect',
+  400: 'Bad Request',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  413: 'Content Too Large',
+  414: 'URI Too Long',
+  417: 'Expectation Failed',
+  431: 'Request Header Fields Too Large',
+  499: 'Client Closed Request',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
+};
+
+export interface ErrorOptions {
+  /** the connection closes after this response */
+  close: boolean;
+  /** seconds, for 503 */
+  retryAfter?: number;
+  /** a HEAD request gets the headers without the body */
+  head?: boolean;
+}
+
+/** A complete error response: status line, a few headers and a one-line text body. */
+export function errorResponse(status: number, message: string, options: ErrorOptions): string {
+  const body = `${status} ${REASONS[status] ?? 'Error'}: ${message}\n`;
+  let head = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n`;
+  if (options.retryAfter !== undefined) head += `retry-after: ${options.retryAfter}\r\n`;
+  head += options.close ? 'connection: close\r\n\r\n' : '\r\n';
+  return options.head === true ? head : head + body;
+}
+
+/** A redirect to `location` with an empty body. */
+export function redirectResponse(status: number, location: string, close: boolean): string {
+  return `HTTP/1.1 ${status} ${REASONS[status]}\r\nlocation: ${location}\r\ncontent-length: 0\r\n${close ? 'connection: close\r\n' : ''}\r\n`;
+}

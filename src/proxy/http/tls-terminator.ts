@@ -1,0 +1,57 @@
+// TLS termination for https services: one secure context per certificate, the one whose names
+// match the client's SNI chosen per handshake (exact name first, then a `*.` wildcard for the
+// first label), the first certificate for clients without SNI or with an unknown name. ALPN
+// offers http/1.1. Contexts are rebuilt when a reload brings other certificates.
+
+import type net from 'node:net';
+import tls from 'node:tls';
+import type { TlsConfig } from '../../config/http-types.ts';
+
+interface Entry {
+  names: string[];
+  context: tls.SecureContext;
+}
+
+export class TlsTerminator {
+  #config: TlsConfig | null = null;
+  #entries: Entry[] = [];
+  #default: tls.SecureContext | null = null;
+
+  /** Builds the contexts of `config` unless they are built already; throws on a bad certificate or key. */
+  use(config: TlsConfig): void {
+    if (config === this.#config) return;
+    const entries = config.certificates.map((c, i): Entry => {
+      if (c.cert === '' || c.key === '') throw new Error(`certificate ${i + 1} (${c.certFile}) was not loaded`);
+      return { names: c.names, context: tls.createSecureContext({ cert: c.cert, key: c.key, minVersion: config.minVersion }) };
+    });
+    this.#entries = entries;
+    this.#default = entries[0].context;
+    this.#config = config;
+  }
+
+  /** The server side of TLS over an accepted socket. */
+  wrap(socket: net.Socket): tls.TLSSocket {
+    return new tls.TLSSocket(socket, {
+      isServer: true,
+      secureContext: this.#default!,
+      SNICallback: this.#sni,
+      ALPNProtocols: ['http/1.1'],
+    });
+  }
+
+  /** The context for a server name. */
+  contextFor(servername: string): tls.SecureContext {
+    const name = servername.toLowerCase();
+    for (const e of this.#entries) if (e.names.includes(name)) return e.context;
+    const dot = name.indexOf('.');
+    if (dot !== -1) {
+      const wildcard = `*${name.slice(dot)}`;
+      for (const e of this.#entries) if (e.names.includes(wildcard)) return e.context;
+    }
+    return this.#default!;
+  }
+
+  #sni = (servername: string, done: (err: Error | null, ctx?: tls.SecureContext) => void): void => {
+    done(null, this.contextFor(servername));
+  };
+}

@@ -1,0 +1,208 @@
+// The HTTP/1.1 readers on their own: request heads, response heads, body framing. Each
+// malformed shape must be refused with the right status, never read one way or another.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { BodyFramer } from '../../../src/proxy/http/body-framer.ts';
+import { clientResponseHead, memberRequestHead } from '../../../src/proxy/http/head-writer.ts';
+import { parseRequestHead, type RequestHead } from '../../../src/proxy/http/request-head.ts';
+import { parseResponseHead } from '../../../src/proxy/http/response-head.ts';
+import { HttpError } from '../../../src/proxy/http/responses.ts';
+
+const limits = { requestLine: 8192, headers: 32768 };
+
+function request(text: string, rewrite = true): RequestHead {
+  return parseRequestHead(text, limits, rewrite);
+}
+
+function refused(text: string, status: number, message?: RegExp): void {
+  assert.throws(() => request(text), (err: unknown) => {
+    assert.ok(err instanceof HttpError, String(err));
+    assert.equal(err.status, status, err.message);
+    if (message !== undefined) assert.match(err.message, message);
+    return true;
+  });
+}
+
+describe('request heads', () => {
+  it('reads the request line, the framing and the fields to forward', () => {
+    const req = request('POST /a/b?c=d HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\nX-Thing:  v  \r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n\r\n');
+    assert.equal(req.method, 'POST');
+    assert.equal(req.target, '/a/b?c=d');
+    assert.equal(req.minor, 1);
+    assert.equal(req.host, 'example.com');
+    assert.equal(req.contentLength, 5);
+    assert.equal(req.chunked, false);
+    assert.equal(req.keepAlive, true);
+    assert.equal(req.fields, 'Host: example.com\r\nContent-Length: 5\r\nX-Thing:  v  \r\n');
+  });
+
+  it('knows when the client wants to close, and HTTP/1.0 keep-alive', () => {
+    assert.equal(request('GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n').keepAlive, false);
+    assert.equal(request('GET / HTTP/1.0\r\n\r\n').keepAlive, false);
+    assert.equal(request('GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n').keepAlive, true);
+  });
+
+  it('sees an upgrade only with Connection: upgrade', () => {
+    assert.equal(request('GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n').upgrade, 'websocket');
+    assert.equal(request('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n').upgrade, null);
+  });
+
+  it('keeps the forwarded fields apart when it rewrites them, in the fields when not', () => {
+    const text = 'GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-For: 10.0.0.2\r\nForwarded: for=10.0.0.1\r\n\r\n';
+    const req = request(text);
+    assert.equal(req.forwardedFor, '10.0.0.1, 10.0.0.2');
+    assert.equal(req.forwarded, 'for=10.0.0.1');
+    assert.equal(req.fields, 'Host: a\r\n');
+    assert.match(request(text, false).fields, /X-Forwarded-For: 10.0.0.2/);
+  });
+
+  it('refuses every ambiguous framing', () => {
+    refused('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n', 400, /both/);
+    refused('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n', 400, /more than one/);
+    refused('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n', 400);
+    refused('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n', 400, /invalid Content-Length/);
+    refused('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n', 400);
+    refused('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n', 400);
+    refused('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n', 501);
+    refused('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n', 501);
+    refused('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n', 501);
+    refused('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n', 501);
+    refused('POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n', 400);
+    refused('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n', 400, /header name/);
+    refused('POST / HTTP/1.1\r\nHost: a\r\nConnection: content-length\r\nContent-Length: 3\r\n\r\n', 400, /Connection names/);
+  });
+
+  it('refuses folded lines, bare CR or LF and control characters', () => {
+    refused('GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n  folded\r\n\r\n', 400, /obs-fold/);
+    refused('GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\nX-B: 2\r\n\r\n', 400, /control/);
+    refused('GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\rX-B: 2\r\n\r\n', 400, /control/);
+    refused('GET / HTTP/1.1\r\nHost: a\r\nX-A: a\x00b\r\n\r\n', 400);
+    refused('GET / HTTP/1.1\r\nHost: a\r\nX-A: a\x0bb\r\n\r\n', 400);
+    refused('GET / HTTP/1.1\r\nHost: a\r\nX A: 1\r\n\r\n', 400, /header name/);
+    refused('GET / HTTP/1.1\r\nHost: a\r\n: 1\r\n\r\n', 400, /header name/);
+    refused('GET / HTTP/1.1\r\nHost: a\r\nno colon\r\n\r\n', 400, /colon/);
+  });
+
+  it('refuses a malformed request line, Host and version', () => {
+    refused('GET  / HTTP/1.1\r\nHost: a\r\n\r\n', 400);
+    refused('GET / HTTP/1.1 \r\nHost: a\r\n\r\n', 400);
+    refused('GET /a b HTTP/1.1\r\nHost: a\r\n\r\n', 400);
+    refused('GET /\x80 HTTP/1.1\r\nHost: a\r\n\r\n', 400);
+    refused('G@T / HTTP/1.1\r\nHost: a\r\n\r\n', 400, /method/);
+    refused('GET a HTTP/1.1\r\nHost: a\r\n\r\n', 400, /target/);
+    refused('GET / HTTP/2.0\r\nHost: a\r\n\r\n', 505);
+    refused('GET / HTTP/1.1x\r\nHost: a\r\n\r\n', 400);
+    refused('GET / HTTP/1.1\r\n\r\n', 400, /no Host/);
+    refused('GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 400, /more than one Host/);
+    refused('GET / HTTP/1.1\r\nHost: a b\r\n\r\n', 400, /invalid Host/);
+    refused('CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n', 405);
+    refused('GET / HTTP/1.1\r\nHost: a\r\nExpect: something\r\n\r\n', 417);
+  });
+
+  it('limits the request line (414)', () => {
+    refused(`GET /${'a'.repeat(8192)} HTTP/1.1\r\nHost: a\r\n\r\n`, 414);
+  });
+
+  it('accepts absolute-form and OPTIONS *', () => {
+    assert.equal(request('GET http://a/x HTTP/1.1\r\nHost: a\r\n\r\n').target, 'http://a/x');
+    assert.equal(request('OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n').target, '*');
+  });
+});
+
+describe('response heads', () => {
+  it('frames by Content-Length, chunked, or the close', () => {
+    const r = parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\nX-A: 1\r\n\r\n', 'GET');
+    assert.deepEqual([r.status, r.reason, r.body, r.contentLength, r.close, r.fields], [200, 'OK', 'length', 3, false, 'X-A: 1\r\n']);
+    const c = parseResponseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', 'GET');
+    assert.deepEqual([c.body, c.transferEncoding], ['chunked', 'chunked']);
+    const e = parseResponseHead('HTTP/1.1 200 OK\r\n\r\n', 'GET');
+    assert.deepEqual([e.body, e.close], ['close', true]);
+    const old = parseResponseHead('HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n', 'GET');
+    assert.equal(old.close, true);
+  });
+
+  it('has no body for HEAD, 1xx, 204 and 304', () => {
+    assert.equal(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n', 'HEAD').body, 'none');
+    assert.equal(parseResponseHead('HTTP/1.1 204 No Content\r\n\r\n', 'GET').body, 'none');
+    assert.equal(parseResponseHead('HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n', 'GET').body, 'none');
+    assert.equal(parseResponseHead('HTTP/1.1 100 Continue\r\n\r\n', 'POST').body, 'none');
+  });
+
+  it('lets Transfer-Encoding win over Content-Length and does not keep that connection', () => {
+    const r = parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n', 'GET');
+    assert.deepEqual([r.body, r.close], ['chunked', true]);
+    assert.doesNotMatch(clientResponseHead(r, { minor: 1, close: false, dechunk: false }), /content-length/i);
+  });
+
+  it('refuses what cannot be framed for certain (502)', () => {
+    for (const text of [
+      'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n',
+      'HTTP/1.1 2000 OK\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nX: \x01\r\n\r\n',
+      'ICY 200 OK\r\n\r\n',
+    ]) {
+      assert.throws(() => parseResponseHead(text, 'GET'), (err: unknown) => err instanceof HttpError && err.status === 502, text);
+    }
+  });
+});
+
+describe('body framing', () => {
+  function feedAll(framer: BodyFramer, text: string, pieces = 1): { stop: number; payload: string } {
+    const buf = Buffer.from(text, 'latin1');
+    let payload = '';
+    const sink = (b: Buffer, s: number, e: number): void => void (payload += b.toString('latin1', s, e));
+    let at = 0;
+    const step = Math.max(1, Math.ceil(buf.length / pieces));
+    let stop = 0;
+    while (at < buf.length && !framer.done) {
+      const end = Math.min(buf.length, at + step);
+      stop = framer.feed(buf, at, end, sink);
+      at = stop;
+      if (stop < end) break;
+    }
+    return { stop, payload };
+  }
+
+  it('counts a Content-Length down and stops at its end', () => {
+    const f = new BodyFramer().length(5);
+    const { stop, payload } = feedAll(f, 'helloGET /');
+    assert.equal(stop, 5);
+    assert.equal(payload, 'hello');
+    assert.equal(f.done, true);
+  });
+
+  it('walks a chunked body in any split, with extensions and trailers', () => {
+    const body = '5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\nNEXT';
+    for (const pieces of [1, 3, 7, body.length]) {
+      const f = new BodyFramer().chunked(400);
+      const { stop, payload } = feedAll(f, body, pieces);
+      assert.equal(f.done, true, `pieces ${pieces}`);
+      assert.equal(stop, body.length - 4);
+      assert.equal(payload, 'hello world');
+    }
+  });
+
+  it('refuses bad chunk sizes and framing', () => {
+    for (const body of ['x\r\n', '-1\r\n', ' 5\r\nhello\r\n', '5 \r\nhello\r\n', '5\nhello\r\n', '5\r\nhelloX\r\n', '1122334455667788\r\n', '\r\n', '0\r\n: v\r\n\r\n', '0\r\nX: \x01\r\n\r\n']) {
+      const f = new BodyFramer().chunked(400);
+      assert.throws(() => f.feed(Buffer.from(body, 'latin1'), 0, body.length), (err: unknown) => err instanceof HttpError && err.status === 400, JSON.stringify(body));
+    }
+  });
+});
+
+describe('heads furiwake writes', () => {
+  it('adds the forwarded fields and asks for keep-alive towards the member', () => {
+    const req = request('GET /x HTTP/1.1\r\nHost: www.example.com\r\nX-Forwarded-For: 10.1.1.1\r\n\r\n');
+    const head = memberRequestHead(req, { forwarded: 'both', client: '::ffff:192.0.2.7', https: true, memberHost: '10.0.0.1:80', close: false });
+    assert.equal(head, 'GET /x HTTP/1.1\r\nHost: www.example.com\r\nx-forwarded-for: 10.1.1.1, 192.0.2.7\r\nx-forwarded-proto: https\r\n' +
+      'x-forwarded-host: www.example.com\r\nforwarded: for=192.0.2.7;proto=https;host=www.example.com\r\n\r\n');
+  });
+
+  it('quotes an IPv6 client in Forwarded and adds Host for HTTP/1.0', () => {
+    const req = request('GET / HTTP/1.0\r\n\r\n');
+    const head = memberRequestHead(req, { forwarded: 'forwarded', client: '2001:db8::1', https: false, memberHost: '10.0.0.1:80', close: true });
+    assert.equal(head, 'GET / HTTP/1.1\r\nhost: 10.0.0.1:80\r\nforwarded: for="[2001:db8::1]";proto=http\r\nconnection: close\r\n\r\n');
+  });
+});
