@@ -1,0 +1,132 @@
+// The dashboard end to end, in headless Chromium (Debian's, driven by playwright-core): the page
+// loads with no console error, a member whose server is stopped turns down within two check
+// intervals, and the drain button — used from the keyboard, asking for the token — drains a
+// member, which is checked on the data plane. Screenshots go to artifacts/ for people to look at.
+
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Config } from '../../src/config/types.ts';
+import { greeted, greeting } from '../helpers/clients.ts';
+import { pool, service } from '../helpers/config.ts';
+import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
+import { startAdminApp, TOKEN } from './helpers.ts';
+
+const ARTIFACTS = new URL('../../artifacts/', import.meta.url);
+/** The tcp monitor's interval: a stopped server must show as down within two of them. */
+const INTERVAL = 2_000;
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+describe('dashboard in Chromium', () => {
+  let context: BrowserContext;
+  let profile: string;
+  let page: Page;
+  const problems: string[] = [];
+  const servers: TcpServer[] = [];
+
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    profile = mkdtempSync(join(tmpdir(), 'furiwake-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS, viewport: { width: 1440, height: 900 },
+    });
+    page = context.pages()[0] ?? await context.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  });
+
+  after(async () => {
+    await context?.close();
+    if (profile !== undefined) rmSync(profile, { recursive: true, force: true });
+    await Promise.all(servers.map((s) => s.close()));
+  });
+
+  async function start() {
+    for (const name of ['a', 'b', 'c']) servers.push(await startTcpServer(name));
+    const [a, b, c] = servers;
+    const web = pool('round-robin', [{ port: a.port, id: 'a', weight: 2 }, { port: b.port, id: 'b' }, { port: c.port, id: 'c' }], {}, {
+      health: {
+        require: { kind: 'all' },
+        monitors: [{ type: 'tcp', interval: INTERVAL, fastInterval: INTERVAL, timeout: 1_000, rise: 1, fall: 1, port: null, send: null, expect: null }],
+        agent: null,
+        initialState: 'up',
+      },
+    });
+    const config: Config = {
+      global: { shutdownGrace: 0, logLevel: 'silent' },
+      services: { www: service('tcp', 'web') },
+      pools: { web },
+    };
+    const { app, base } = await startAdminApp(config);
+    return { app, base, a, b, c, port: app.address('www').port };
+  }
+
+  it('shows the pools live, turns a stopped member down within two intervals, drains from the keyboard', async () => {
+    const { app, base, a, b, c, port } = await start();
+    const live = [await greeted(port), await greeted(port), await greeted(port)];
+
+    await page.goto(`${base}/`);
+    await page.locator('#live[data-state="live"]').waitFor();
+    const row = (id: string) => page.locator(`tr[data-member="${id}"]`);
+    await row('c').waitFor();
+    assert.deepEqual(await page.locator('#pool-list tr[data-member]').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.status)), ['up', 'up', 'up']);
+    for (const id of ['a', 'b', 'c']) await row(id).locator('.check-type', { hasText: '✓ tcp' }).waitFor();
+    assert.match(await page.locator('#connections').innerText(), new RegExp(`127\\.0\\.0\\.1:${live[0].socket.localPort}\\s*→\\s*127\\.0\\.0\\.1:${port}\\s*⇒`));
+    // a second snapshot has arrived, so the rows have been updated in place at least once
+    await page.waitForFunction(() => document.querySelector('#sum-uptime')?.textContent !== '0s');
+    await page.screenshot({ path: new URL('dashboard-overview.png', ARTIFACTS).pathname, fullPage: true });
+
+    // the server behind c stops: its tcp monitor fails (fall 1) at its next check
+    const stopped = performance.now();
+    await c.close();
+    await row('c').and(page.locator('[data-status="down"]')).waitFor({ timeout: 4 * INTERVAL });
+    const tookMs = performance.now() - stopped;
+    assert.ok(tookMs <= 2 * INTERVAL, `c turned down after ${Math.round(tookMs)} ms, more than two intervals (${2 * INTERVAL} ms)`);
+    assert.match(await row('c').locator('.check-reason').innerText(), /refused/);
+    assert.equal(await page.locator('#sum-members').innerText(), '2 / 3');
+    await page.screenshot({ path: new URL('dashboard-member-down.png', ARTIFACTS).pathname, fullPage: true });
+
+    // drain a from the keyboard: focus its button, Enter, the token dialog asks, type, Enter
+    const drain = page.getByRole('button', { name: 'drain web/a' });
+    await drain.focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.locator('#token-dialog');
+    await dialog.waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'token-input');
+    await page.keyboard.type(TOKEN);
+    await page.screenshot({ path: new URL('dashboard-token.png', ARTIFACTS).pathname });
+    await page.keyboard.press('Enter');
+    await row('a').and(page.locator('[data-status="drain"]')).waitFor();
+    assert.match(await page.locator('#toast').innerText(), /web\/a is draining/);
+    assert.equal(app.runtime.member('web', 'a')!.admin, 'drain');
+    assert.equal(await row('a').getByRole('button', { name: 'drain web/a' }).isDisabled(), true);
+    const focused = () => page.evaluate(() => document.activeElement?.getAttribute('aria-label'));
+    assert.equal(await focused(), 'enable web/a', 'focus moves to the button that undoes the drain');
+    // the snapshots that follow redraw the rows in place: focus stays where it is
+    const uptime = await page.locator('#sum-uptime').innerText();
+    await page.waitForFunction((u) => document.querySelector('#sum-uptime')?.textContent !== u, uptime);
+    assert.equal(await focused(), 'enable web/a');
+    await page.screenshot({ path: new URL('dashboard-drained.png', ARTIFACTS).pathname, fullPage: true });
+
+    // on the data plane: no new connection reaches a; its live connections stay
+    const acceptedBefore = a.accepted;
+    const lines = [];
+    for (let i = 0; i < 6; i++) lines.push(await greeting(port));
+    assert.deepEqual(lines, ['b', 'b', 'b', 'b', 'b', 'b']);
+    assert.equal(a.accepted, acceptedBefore);
+    assert.ok(b.accepted >= 6);
+    assert.equal(app.runtime.member('web', 'a')!.active, live.filter((l) => l.line === 'a').length);
+
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.screenshot({ path: new URL('dashboard-dark.png', ARTIFACTS).pathname, fullPage: true });
+    for (const l of live) l.socket.destroy();
+    assert.deepEqual(problems, [], 'no console error or warning');
+  });
+});
