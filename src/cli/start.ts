@@ -20,7 +20,6 @@ export async function runStart(file: string): Promise<number> {
     log.fatal({ reason: (err as Error).message }, 'cannot start');
     return 1;
   }
-  log.info({ file, pid: process.pid }, 'furiwake started');
   const reload = async () => {
     try {
       return await loadConfig(file);
@@ -28,5 +27,8 @@ export async function runStart(file: string): Promise<number> {
       throw err instanceof ConfigError ? new Error(err.format()) : err;
     }
   };
-  return runUntilSignal(app, log, () => app.runtime.config?.global.shutdownGrace ?? 10_000, reload);
+  const running = runUntilSignal(app, log, () => app.runtime.config?.global.shutdownGrace ?? 10_000, reload);
+  // Logged once the signal handlers are in: whoever waits for this line may signal at once.
+  log.info({ file, pid: process.pid }, 'furiwake started');
+  return running;
 }

@@ -1,8 +1,14 @@
 import { ConfigError, loadConfig } from '../config/load.ts';
+import { kernelReport } from '../kernel/requirements.ts';
 
 export async function runValidate(file: string): Promise<number> {
   try {
     const config = await loadConfig(file);
+    // nat and dsr services run in the kernel: say what this host lacks for them, and what runs differently
+    const kernel = await kernelReport(config);
+    for (const warning of kernel.warnings) process.stderr.write(`${file}: warning: ${warning}\n`);
+    for (const error of kernel.errors) process.stderr.write(`${file}: cannot run here: ${error}\n`);
+    if (kernel.errors.length > 0) return 1;
     const services = Object.keys(config.services).length;
     const pools = Object.keys(config.pools).length;
     process.stdout.write(`${file}: valid (${services} service${services === 1 ? '' : 's'}, ${pools} pool${pools === 1 ? '' : 's'})\n`);

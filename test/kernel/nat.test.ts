@@ -1,60 +1,168 @@
-// mode: nat, end to end: furiwake runs in the balancer namespace and puts its rules in that
-// namespace's kernel; a client one hop away connects to the VIP; real servers report the
+// mode: nat, end to end: `furiwake start` runs in the balancer namespace and puts its rules in
+// that namespace's kernel; a client one hop away connects to the VIP; real servers report the
 // address they saw. Checked on the wire: the distribution, the client's own address at the
-// servers, only the VIP as the client's peer (tcpdump in the client namespace), UDP, source-ip
-// persistence with a /24 mask, full-NAT, and that stopping leaves no table behind.
+// servers, only the VIP as the client's peer (tcpdump in the client namespace), weights, UDP,
+// full-NAT, health, and that stopping leaves no table behind.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { exec } from '../../src/kernel/exec.ts';
 import { createTopology, NET, type Topology } from './netns.ts';
 import { capture, endpoints, startClient, startFuriwake, startServer, type Client, type PeerServer } from './peers.ts';
 
-function config(service: string, pool: string): string {
-  return `global: { log-level: debug, shutdown-grace: 1s }\nservices:\n${service}\npools:\n${pool}\n`;
+const MEMBERS = NET.servers.map((ip) => `      - { address: ${ip}:80 }`).join('\n');
+
+function config(service: string, pool = `  web:\n    members:\n${MEMBERS}`): string {
+  return `global: { log-level: debug, shutdown-grace: 1s }\nservices:\n  ${service}\npools:\n${pool}\n`;
 }
 
-const MEMBERS = NET.servers.map((ip) => `      - { address: ${ip}:80 }`).join('\n');
+/** `10.88.1.10:40000` -> `10.88.1.10` */
+const host = (endpoint: string): string => endpoint.slice(0, endpoint.lastIndexOf(':'));
 
 describe('nat mode', () => {
   let t: Topology;
   let servers: PeerServer[];
   let client: Client;
+  let hostRuleset: string;
 
   before(async () => {
+    hostRuleset = (await exec('nft', ['list', 'ruleset'])).stdout;
     t = await createTopology(3);
     servers = await Promise.all([0, 1, 2].map((i) => startServer(t, i)));
     client = await startClient(t);
   });
-  after(() => t?.close());
+  after(async () => {
+    await t?.close();
+    // The namespaces are gone, with their links; the host's own ruleset was never touched.
+    const namespaces = (await exec('ip', ['netns', 'list'])).stdout;
+    assert.ok(!namespaces.includes(t.prefix), `namespaces left:\n${namespaces}`);
+    const links = (await exec('ip', ['-o', 'link'])).stdout;
+    assert.ok(!/\bv[0-9a-f]{8}\b/.test(links), `links left:\n${links}`);
+    assert.equal((await exec('nft', ['list', 'ruleset'])).stdout, hostRuleset);
+  });
 
-  test('round-robin: each server gets its turn, sees the client, and the client sees only the VIP', async () => {
-    const fw = await startFuriwake(t, config(
-      '  www: { listen: 10.88.2.100:80, mode: nat, pool: web }',
-      `  web:\n    algorithm: round-robin\n    members:\n${MEMBERS}`,
-    ));
-    const before = servers.map((s) => s.tcpPeers().length);
-    const dump = await capture(t, t.client, 'eth0', 'tcp port 80');
-    const greetings: string[] = [];
-    for (let i = 0; i < 6; i++) {
-      const c = await client.connect(80);
+  /** Connects `n` times in turn; the greeting (server name) of each, and the client's peer. */
+  async function connections(port: number, n: number, from?: string): Promise<string[]> {
+    const names: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const c = await client.connect(port, from);
       assert.equal(c.ok, true, c.error);
-      assert.equal(c.remote, `${NET.vip}:80`);
-      greetings.push(c.line!);
+      assert.equal(c.remote, `${NET.vip}:${port}`);
+      names.push(c.line!);
       assert.equal((await client.end(c.conn)).ending, 'end');
     }
+    return names;
+  }
+
+  test('round-robin: each server in turn, each sees the client, the client sees only the VIP', async () => {
+    const fw = await startFuriwake(t, config('www: { listen: 10.88.2.100:80, mode: nat, pool: web }'));
+    const seen = servers.map((s) => s.tcpPeers().length);
+    const dump = await capture(t, t.client, 'eth0', 'tcp port 80');
+    const names = await connections(80, 6);
     const packets = await dump.stop();
-    assert.deepEqual(greetings.toSorted(), ['s1', 's1', 's2', 's2', 's3', 's3']);
+
+    assert.deepEqual(names.toSorted(), ['s1', 's1', 's2', 's2', 's3', 's3']);
     for (const [i, s] of servers.entries()) {
-      const peers = s.tcpPeers().slice(before[i]);
-      assert.equal(peers.length, 2);
-      for (const peer of peers) assert.match(peer, new RegExp(`^${NET.client.replaceAll('.', '\\.')}:\\d+$`));
+      assert.deepEqual(s.tcpPeers().slice(seen[i]).map(host), [NET.client, NET.client]);
     }
-    // Every packet the client received came from the VIP: the servers' addresses never reach it.
-    const received = packets.map(endpoints).filter((e) => e !== null && e[1].startsWith(`${NET.client}.`));
-    assert.ok(received.length >= 6 * 3, `too few packets captured: ${packets.length}`);
-    for (const [from] of received as [string, string][]) assert.equal(from, `${NET.vip}.80`);
+    // Every packet that reached the client came from the VIP: the servers' addresses never did.
+    const received = packets.map(endpoints).filter((e): e is [string, string] => e !== null && e[1].startsWith(`${NET.client}.`));
+    assert.ok(received.length >= 6 * 3, `too few packets captured:\n${packets.join('\n')}`);
+    for (const [from] of received) assert.equal(from, `${NET.vip}.80`);
+
     assert.equal(await fw.stop(), 0);
-    const tables = await t.run(t.balancer, 'nft', ['list', 'tables']);
-    assert.equal(tables.stdout.trim(), '');
+    assert.equal((await t.run(t.balancer, 'nft', ['list', 'tables'])).stdout, '');
+  });
+
+  test('weighted-round-robin: connections in proportion to weight; weight 0 gets none', async () => {
+    const fw = await startFuriwake(t, config(
+      'www: { listen: 10.88.2.100:80, mode: nat, pool: web }',
+      `  web:\n    algorithm: weighted-round-robin\n    members:\n      - { address: ${NET.servers[0]}:80, weight: 3 }\n` +
+      `      - { address: ${NET.servers[1]}:80, weight: 1 }\n      - { address: ${NET.servers[2]}:80, weight: 0 }`,
+    ));
+    const names = await connections(80, 8);
+    assert.deepEqual(names.toSorted(), ['s1', 's1', 's1', 's1', 's1', 's1', 's2', 's2']);
+    assert.equal(await fw.stop(), 0);
+  });
+
+  test('source-hash: one client address always reaches one server', async () => {
+    const fw = await startFuriwake(t, config(
+      'www: { listen: 10.88.2.100:80, mode: nat, pool: web }',
+      `  web:\n    algorithm: source-hash\n    members:\n${MEMBERS}`,
+    ));
+    for (const from of [NET.client, NET.clientSameNet, NET.clientOtherNet]) {
+      const names = await connections(80, 4, from);
+      assert.equal(new Set(names).size, 1, `${from} reached ${names.join(', ')}`);
+    }
+    assert.equal(await fw.stop(), 0);
+  });
+
+  test('persistence source-ip /24: a client network stays on its server, another network is balanced', async () => {
+    const fw = await startFuriwake(t, config(
+      'www: { listen: 10.88.2.100:80, mode: nat, pool: web, persistence: { method: source-ip, mask: 24, timeout: 5m } }',
+    ));
+    const first = await connections(80, 1, NET.client);
+    // .10 and .11 share 10.88.1.0/24: all of their connections follow the first one
+    const same = [...await connections(80, 3, NET.clientSameNet), ...await connections(80, 3, NET.client)];
+    assert.deepEqual(same, new Array(6).fill(first[0]));
+    // 10.88.3.0/24 is another client: the round-robin goes on for it
+    const other = await connections(80, 3, NET.clientOtherNet);
+    assert.equal(new Set(other).size, 1);
+    assert.notEqual(other[0], first[0]);
+    assert.equal(await fw.stop(), 0);
+  });
+
+  test('udp: datagrams go round-robin, servers see the client, replies come from the VIP', async () => {
+    const fw = await startFuriwake(t, config('dns: { listen: 10.88.2.100:53, mode: nat, protocol: udp, pool: web }'));
+    const seen = servers.map((s) => s.udpPeers().length);
+    const replies: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await client.udp(53, `q${i}`);
+      assert.equal(r.ok, true, r.error);
+      assert.equal(r.from, `${NET.vip}:53`);
+      replies.push(r.text!);
+    }
+    assert.deepEqual(replies.map((r) => r.split(':')[0]).toSorted(), ['s1', 's2', 's3']);
+    for (const [i, s] of servers.entries()) assert.deepEqual(s.udpPeers().slice(seen[i]).map(host), [NET.client]);
+    assert.equal(await fw.stop(), 0);
+  });
+
+  test('full-NAT: servers that do not route through the balancer see its address, and answer it', async () => {
+    await t.route('router');
+    try {
+      const fw = await startFuriwake(t, config('www: { listen: 10.88.2.100:80, mode: nat, pool: web, source-nat: true }'));
+      const seen = servers.map((s) => s.tcpPeers().length);
+      const names = await connections(80, 3);
+      assert.deepEqual(names.toSorted(), ['s1', 's2', 's3']);
+      for (const [i, s] of servers.entries()) assert.deepEqual(s.tcpPeers().slice(seen[i]).map(host), [NET.balancer]);
+      assert.equal(await fw.stop(), 0);
+    } finally {
+      await t.route('balancer');
+    }
+  });
+
+  test('a member whose health check fails gets no new connection; its established one goes on', async () => {
+    // Each server's health port is a process of its own, so the check can fail while port 80 serves.
+    const health = await Promise.all([0, 1, 2].map((i) => startServer(t, i, 8081)));
+    const fw = await startFuriwake(t, config(
+      'www: { listen: 10.88.2.100:80, mode: nat, pool: web }',
+      `  web:\n    members:\n${MEMBERS}\n    health:\n      initial-state: up\n` +
+      '      monitors: [ { type: tcp, port: 8081, interval: 200ms, timeout: 200ms, rise: 1, fall: 1 } ]',
+    ));
+    const open = await client.connect(80);
+    assert.equal(open.ok, true, open.error);
+    const victim = Number(open.line!.slice(1)) - 1;
+    await health[victim].stop();
+    // Once the ruleset that follows the health change is in, no new connection reaches the member.
+    await fw.eventAfter('member health changed', 'kernel: ruleset applied');
+    const names = await connections(80, 6);
+    assert.ok(!names.includes(open.line!), `${open.line} still got ${names.join(', ')}`);
+    assert.equal(new Set(names).size, 2);
+    // conntrack keeps the established connection on its member
+    const answer = await client.send(open.conn, 'still there?');
+    assert.equal(answer.line, `${open.line}:still there?`, answer.error);
+    assert.equal((await client.end(open.conn)).ending, 'end');
+    assert.equal(await fw.stop(), 0);
+    await Promise.all(health.map((h) => h.stop()));
   });
 });

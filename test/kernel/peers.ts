@@ -73,9 +73,10 @@ export interface PeerServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(t: Topology, index: number, port = 80): Promise<PeerServer> {
+/** Server `s<index+1>` on `port` (TCP and UDP); UDP bound to `udpAddress` when given. */
+export async function startServer(t: Topology, index: number, port = 80, udpAddress?: string): Promise<PeerServer> {
   const name = `s${index + 1}`;
-  const child = t.spawn(t.servers[index], NODE, [SERVER, name, String(port)]);
+  const child = t.spawn(t.servers[index], NODE, [SERVER, name, String(port), ...(udpAddress === undefined ? [] : [udpAddress])]);
   const out = new Lines(child);
   await out.wait((l) => l.includes('"ready"'));
   const peers = (event: string): string[] => out.json().filter((e) => e.event === event).map((e) => String(e.peer));
@@ -138,8 +139,8 @@ export interface Balancer {
   out: Lines;
   /** the n-th JSON log event with this msg (counting from the start) */
   event(msg: string, nth?: number): Promise<Record<string, unknown>>;
-  /** how many log events with this msg so far */
-  count(msg: string): number;
+  /** the first `next` event logged after the first `first` event */
+  eventAfter(first: string, next: string): Promise<Record<string, unknown>>;
   /** SIGTERM, then the exit code */
   stop(): Promise<number | null>;
 }
@@ -160,7 +161,12 @@ export async function startFuriwake(t: Topology, config: string): Promise<Balanc
       await out.wait(() => events(msg).length >= nth);
       return events(msg)[nth - 1];
     },
-    count: (msg) => events(msg).length,
+    async eventAfter(first, next) {
+      const isEvent = (msg: string) => (l: string): boolean => l.startsWith('{') && (JSON.parse(l) as { msg?: string }).msg === msg;
+      await out.wait(isEvent(first));
+      const index = out.all.findIndex(isEvent(first));
+      return JSON.parse(await out.wait(isEvent(next), index + 1)) as Record<string, unknown>;
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const code = await exited;
@@ -205,4 +211,49 @@ export async function capture(t: Topology, ns: string, iface: string, filter: st
 export function endpoints(line: string): [string, string] | null {
   const m = / IP (\S+) > (\S+?):/.exec(line);
   return m === null ? null : [m[1], m[2]];
+}
+
+// ---- furiwake in-process (peers/balancer.ts) ------------------------------------------------
+
+const AGENT = fileURLToPath(new URL('./peers/balancer.ts', import.meta.url));
+
+export interface BalancerAgent {
+  /** the JSON log lines (stderr) */
+  log: Lines;
+  ask(command: Record<string, unknown>): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+/** furiwake in a process of its own in the balancer namespace, driven through its runtime. */
+export async function startBalancerAgent(t: Topology, config: string): Promise<BalancerAgent> {
+  const dir = await mkdtemp(join(tmpdir(), 'furiwake-kernel-'));
+  const file = join(dir, 'furiwake.yaml');
+  await writeFile(file, config);
+  const child = t.spawn(t.balancer, NODE, [AGENT, file]);
+  const out = new Lines(child);
+  const log = new Lines(child, 'stderr');
+  const closed = once(child, 'close');
+  let lastId = 0;
+  const ask = async (command: Record<string, unknown>): Promise<Record<string, unknown>> => {
+    const id = ++lastId;
+    child.stdin!.write(JSON.stringify({ id, ...command }) + '\n');
+    const answer = JSON.parse(await out.wait((l) => l.startsWith(`{"id":${id},`))) as Record<string, unknown>;
+    if (answer.ok !== true) throw new Error(String(answer.error));
+    return answer;
+  };
+  try {
+    await out.wait((l) => l.includes('"ready"'));
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(`${(e as Error).message}\nlog:\n${log.all.join('\n')}`);
+  }
+  return {
+    log,
+    ask,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) await ask({ op: 'stop' });
+      await closed;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,14 +1,16 @@
 // A real server for the kernel tests, run inside a server namespace:
-//   node server.ts NAME PORT
+//   node server.ts NAME PORT [UDP-ADDRESS]
 // TCP: greets each connection with `NAME\n`, then answers every line with `NAME:line\n`.
-// UDP (same port): answers each datagram with `NAME:datagram`.
+// UDP (same port): answers each datagram with `NAME:datagram`. A UDP socket on 0.0.0.0 answers
+// from the address the route chooses; behind dsr it must be bound to the VIP (UDP-ADDRESS) so
+// that its replies come from the address the client sent to.
 // Every connection and datagram is reported on stdout as one JSON line with the peer address
 // the server saw, so the test knows who reached whom, and from where.
 
 import dgram from 'node:dgram';
 import net from 'node:net';
 
-const [name, portText] = process.argv.slice(2);
+const [name, portText, udpAddress = '0.0.0.0'] = process.argv.slice(2);
 const port = Number(portText);
 const report = (event: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(event) + '\n');
 const plain = (address: string | undefined): string => (address ?? '').replace(/^::ffff:/, '');
@@ -41,5 +43,5 @@ udp.on('message', (msg, rinfo) => {
   udp.send(Buffer.concat([Buffer.from(`${name}:`), msg]), rinfo.port, rinfo.address);
 });
 
-server.listen(port, '0.0.0.0', () => udp.bind(port, '0.0.0.0', () => report({ event: 'ready' })));
+server.listen(port, '0.0.0.0', () => udp.bind(port, udpAddress, () => report({ event: 'ready' })));
 process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,119 @@
+// mode: dsr (MAC address translation): the balancer forwards the client's packets to a server on
+// its segment with only the MAC addresses rewritten; the server, which has the VIP on its
+// loopback and never answers ARP for it, replies to the client directly. Checked on the wire:
+// the distribution, the client's own address at the servers, the VIP as the client's only peer,
+// and no reply at all on the balancer's interface.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createTopology, NET, type Topology } from './netns.ts';
+import { capture, endpoints, startBalancerAgent, startClient, startFuriwake, startServer, type Client, type PeerServer } from './peers.ts';
+
+const MEMBERS = NET.servers.map((ip) => `      - { address: ${ip}:80 }`).join('\n');
+const host = (endpoint: string): string => endpoint.slice(0, endpoint.lastIndexOf(':'));
+
+function config(service: string): string {
+  return `global: { log-level: debug, shutdown-grace: 1s }\nservices:\n  ${service}\npools:\n  web:\n    members:\n${MEMBERS}\n`;
+}
+
+describe('dsr mode', () => {
+  let t: Topology;
+  let servers: PeerServer[];
+  let client: Client;
+
+  before(async () => {
+    t = await createTopology(3);
+    // replies go to the router, never back through the balancer
+    await t.route('router');
+    servers = await Promise.all([0, 1, 2].map((i) => startServer(t, i)));
+    client = await startClient(t);
+  });
+  after(() => t?.close());
+
+  test('round-robin; servers see the client and answer it directly; the balancer sees no reply', async () => {
+    const fw = await startFuriwake(t, config('www: { listen: 10.88.2.100:80, mode: dsr, pool: web, interface: eth0 }'));
+    const seen = servers.map((s) => s.tcpPeers().length);
+    const atClient = await capture(t, t.client, 'eth0', 'tcp port 80');
+    const atBalancer = await capture(t, t.balancer, 'eth0', 'tcp port 80');
+    const names: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const c = await client.connect(80);
+      assert.equal(c.ok, true, c.error);
+      assert.equal(c.remote, `${NET.vip}:80`);
+      names.push(c.line!);
+      const answer = await client.send(c.conn, `line ${i}`);
+      assert.equal(answer.line, `${c.line}:line ${i}`);
+      assert.equal((await client.end(c.conn)).ending, 'end');
+    }
+    const clientPackets = await atClient.stop();
+    const balancerPackets = await atBalancer.stop();
+
+    assert.deepEqual(names.toSorted(), ['s1', 's1', 's2', 's2', 's3', 's3']);
+    for (const [i, s] of servers.entries()) {
+      const peers = s.tcpPeers().slice(seen[i]);
+      assert.deepEqual(peers.map(host), [NET.client, NET.client]);
+    }
+    const toClient = clientPackets.map(endpoints).filter((e): e is [string, string] => e !== null && e[1].startsWith(`${NET.client}.`));
+    assert.ok(toClient.length >= 6 * 4, `too few packets captured:\n${clientPackets.join('\n')}`);
+    for (const [from] of toClient) assert.equal(from, `${NET.vip}.80`);
+    // The balancer saw the client's packets (in, and out again to a server) and nothing else.
+    const flows = balancerPackets.map(endpoints).filter((e): e is [string, string] => e !== null);
+    assert.ok(flows.length >= 6 * 4, `too few packets at the balancer:\n${balancerPackets.join('\n')}`);
+    for (const [from, to] of flows) {
+      assert.ok(from.startsWith(`${NET.client}.`) && to === `${NET.vip}.80`, `not a client packet: ${from} > ${to}`);
+    }
+    assert.equal(await fw.stop(), 0);
+    assert.equal((await t.run(t.balancer, 'nft', ['list', 'tables'])).stdout, '');
+  });
+
+  test('udp: each datagram flow to one server, the reply straight from it with the VIP as source', async () => {
+    // UDP servers behind dsr bind the VIP: a socket on 0.0.0.0 would answer from 10.88.2.1x
+    const udp = await Promise.all([0, 1, 2].map((i) => startServer(t, i, 5353, NET.vip)));
+    const fw = await startFuriwake(t, config('dns: { listen: 10.88.2.100:5353, mode: dsr, protocol: udp, pool: web, interface: eth0 }')
+      .replaceAll(':80 }', ':5353 }'));
+    const replies: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await client.udp(5353, `q${i}`);
+      assert.equal(r.ok, true, r.error);
+      assert.equal(r.from, `${NET.vip}:5353`);
+      replies.push(r.text!.split(':')[0]);
+    }
+    assert.deepEqual(replies.toSorted(), ['s1', 's2', 's3']);
+    for (const s of udp) assert.deepEqual(s.udpPeers().map(host), [NET.client]);
+    assert.equal(await fw.stop(), 0);
+    await Promise.all(udp.map((s) => s.stop()));
+  });
+
+  test('the flows are the connection table; a disabled member keeps its flows unless flush-on-down', async () => {
+    const extra = await Promise.all([0, 1, 2].map((i) => startServer(t, i, 81)));
+    const fw = await startBalancerAgent(t, config(
+      'www: { listen: 10.88.2.100:80, mode: dsr, pool: web, interface: eth0 }\n' +
+      '  flushing: { listen: 10.88.2.100:81, mode: dsr, pool: web81, interface: eth0, flush-on-down: true }',
+    ) + `  web81:\n    members:\n${NET.servers.map((ip) => `      - { address: ${ip}:81 }`).join('\n')}\n`);
+    const memberOf = (greeting: string, port: number): string => `${NET.servers[Number(greeting.slice(1)) - 1]}:${port}`;
+    try {
+      const kept = await client.connect(80);
+      const flushed = await client.connect(81);
+      assert.equal(kept.ok && flushed.ok, true, kept.error ?? flushed.error);
+      const { rows } = await fw.ask({ op: 'connections', service: 'www' }) as { rows: { client: { port: number }; member: string; state: string; mode: string }[] };
+      const port = Number(kept.local!.split(':')[1]);
+      assert.deepEqual(rows.map((r) => [r.client.port, r.member, r.state, r.mode]), [[port, memberOf(kept.line!, 80), 'forwarding', 'dsr']]);
+
+      await fw.ask({ op: 'admin', pool: 'web', member: memberOf(kept.line!, 80), state: 'disabled' });
+      await fw.ask({ op: 'admin', pool: 'web81', member: memberOf(flushed.line!, 81), state: 'disabled' });
+      // without flush-on-down the flow stays, and so does the connection
+      const answer = await client.send(kept.conn, 'still there?');
+      assert.equal(answer.line, `${kept.line}:still there?`, answer.error);
+      assert.equal(((await fw.ask({ op: 'connections', service: 'www' })).rows as unknown[]).length, 1);
+      // with it, the flow is gone: the next packet goes to another server, which resets it
+      assert.deepEqual((await fw.ask({ op: 'connections', service: 'flushing' })).rows, []);
+      const reset = await client.send(flushed.conn, 'hello');
+      assert.equal(reset.ok, false);
+      assert.match(reset.error!, /ECONNRESET|closed by the peer/);
+      assert.equal((await client.end(kept.conn)).ending, 'end');
+    } finally {
+      await fw.stop();
+      await Promise.all(extra.map((s) => s.stop()));
+    }
+  });
+});
