@@ -27,11 +27,8 @@ export interface TlsSessionPersistence extends StickTableConfig {
 export type CookieMode = 'insert' | 'rewrite' | 'prefix';
 export type SameSite = 'lax' | 'strict' | 'none';
 
-export interface CookiePersistence {
-  method: 'cookie';
-  /** the cookie's name: furiwake's own (insert), or the application's (rewrite, prefix) */
-  cookie: string;
-  mode: CookieMode;
+/** The attributes of the cookie furiwake sets (insert). */
+export interface CookieAttributes {
   path: string;
   domain: string | null;
   httpOnly: boolean;
@@ -39,6 +36,13 @@ export interface CookiePersistence {
   sameSite: SameSite;
   /** seconds; null = a session cookie (gone when the browser closes) */
   maxAge: number | null;
+}
+
+export interface CookiePersistence extends CookieAttributes {
+  method: 'cookie';
+  /** the cookie's name: furiwake's own (insert), or the application's (rewrite, prefix) */
+  cookie: string;
+  mode: CookieMode;
   /** the key that signs cookie values; null = a random key made when the process starts */
   secret: string | null;
   /** the cookie value shows the member's address (still signed) rather than only a token */

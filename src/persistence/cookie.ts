@@ -14,7 +14,9 @@
 // `MemberCookie.fromRequest` before choosing a member and `toResponse` on the member's answer.
 
 import { createHmac } from 'node:crypto';
-import type { CookieMode, SameSite } from '../config/persistence-types.ts';
+import type { CookieAttributes, CookieMode } from '../config/persistence-types.ts';
+
+export type { CookieAttributes };
 
 /** 12 bytes (96 bits) of HMAC-SHA256: 16 characters of base64url. */
 export const TOKEN_BYTES = 12;
@@ -30,16 +32,6 @@ const MAX_COOKIE_HEADER = 16 * 1024;
  */
 export function memberToken(secret: string | Buffer, scope: string, subject: string): string {
   return createHmac('sha256', secret).update(`${scope}\0${subject}`).digest().subarray(0, TOKEN_BYTES).toString('base64url');
-}
-
-export interface CookieAttributes {
-  path: string;
-  domain: string | null;
-  httpOnly: boolean;
-  secure: boolean;
-  sameSite: SameSite;
-  /** seconds; null = a session cookie */
-  maxAge: number | null;
 }
 
 /** A Set-Cookie header value: `name=value; Path=/; HttpOnly; SameSite=Lax` and so on. */

@@ -38,6 +38,16 @@ export interface StickCounters {
   evictions: number;
 }
 
+/**
+ * A key made flat for keeping. V8 holds a string built by concatenation (`${net}/24`,
+ * `id:${hex}`) as a rope — a node and its two parts — until something flattens it; a key lives
+ * as long as its entry, so it is copied flat once when made: about 30 bytes less per entry.
+ * Keys are ASCII, so latin1 copies them exactly.
+ */
+export function flatKey(key: string): string {
+  return Buffer.from(key, 'latin1').toString('latin1');
+}
+
 export class StickTable {
   readonly maxEntries: number;
   readonly timeout: number;

@@ -10,6 +10,7 @@
 // Wire formats: RFC 5246 (records 6.2, handshake 7.4), RFC 5077 (tickets), RFC 8446 4.1.2-4.1.3.
 
 import { createHash } from 'node:crypto';
+import { flatKey } from './stick-table.ts';
 
 const RECORD_HEADER = 5;
 const HANDSHAKE_HEADER = 4;
@@ -268,10 +269,10 @@ export function parseNewSessionTicket(body: Buffer): Buffer | null {
 
 /** The key of a session ID: `id:` and its hex (at most 64 digits). */
 export function sessionIdKey(id: Buffer): string {
-  return `id:${id.toString('hex')}`;
+  return flatKey(`id:${id.toString('hex')}`);
 }
 
 /** The key of a session ticket: `ticket:` and 128 bits of its SHA-256 (tickets run to hundreds of bytes). */
 export function ticketKey(ticket: Buffer): string {
-  return `ticket:${createHash('sha256').update(ticket).digest('hex').slice(0, 32)}`;
+  return flatKey(`ticket:${createHash('sha256').update(ticket).digest().toString('hex', 0, 16)}`);
 }

@@ -35,9 +35,23 @@ describe('source-ip key', () => {
     assert.equal(sourceKey('2001:db8::1', { mask: 0, mask6: 0 }), '::/0');
   });
 
+  it('masks dotted quads at every prefix length as ipaddr.js does', () => {
+    for (const address of ['192.0.2.7', '255.255.255.255', '0.0.0.0', '10.200.31.129']) {
+      for (let mask = 0; mask <= 32; mask++) {
+        const bytes = address.split('.').map(Number);
+        const value = ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
+        const masked = mask === 0 ? 0 : (value & (-1 << (32 - mask))) >>> 0;
+        const network = [masked >>> 24, (masked >>> 16) & 255, (masked >>> 8) & 255, masked & 255].join('.');
+        assert.equal(sourceKey(address, { mask, mask6: 128 }), mask === 32 ? address : `${network}/${mask}`, `${address}/${mask}`);
+      }
+    }
+  });
+
   it('is null for text that is not an address', () => {
     assert.equal(sourceKey('', full), null);
     assert.equal(sourceKey('example.com', full), null);
     assert.equal(sourceKey('300.1.1.1', full), null);
+    assert.equal(sourceKey('1.2.3.4.5', full), null);
+    assert.equal(sourceKey('1.2.3.', full), null);
   });
 });
