@@ -61,13 +61,15 @@ export function selectionSlots(method: KernelMethod, members: readonly SlotMembe
 }
 
 /**
- * Whole-number weights in the same proportions, totalling about `maxTotal` at most: scaled,
- * rounded (a positive weight keeps at least 1), divided by their gcd.
+ * Whole-number weights in the same proportions, totalling `maxTotal` at most (about, after
+ * rounding): whole weights as they are, fractional ones (agent percent, slow start) scaled up;
+ * then rounded (a positive weight keeps at least 1) and divided by their gcd.
  */
 export function integerWeights(weights: readonly number[], maxTotal = MAX_SLOTS): number[] {
   const total = weights.reduce((sum, w) => sum + Math.max(0, w), 0);
   if (total === 0) return weights.map(() => 0);
-  const scale = maxTotal / total;
+  const whole = weights.every((w) => Number.isInteger(w));
+  const scale = whole && total <= maxTotal ? 1 : maxTotal / total;
   const scaled = weights.map((w) => (w > 0 ? Math.max(1, Math.round(w * scale)) : 0));
   const divisor = scaled.reduce(gcd, 0) || 1;
   return scaled.map((w) => w / divisor);
