@@ -12,17 +12,17 @@ const MAX_KEY = 256;
 
 export type HashRule = Pick<HashPersistence, 'source' | 'name' | 'segment'>;
 
-/** What the hash method reads of a request; Node's IncomingMessage fits it. */
+/** What the url and hash methods read of a request. */
 export interface RequestView {
-  /** the request-target: path and query */
-  readonly url?: string;
-  /** header values by lower-case name, as Node gives them */
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** the request-target: path and query (`/cart;jsessionid=ABC.s2?user=42`) */
+  readonly target: string;
+  /** the value of a header by its lower-case name (the first, when repeated); undefined when absent */
+  header(name: string): string | undefined;
 }
 
 /** The key `rule` takes from a request; undefined when the request does not carry one. */
 export function hashKeyOf(request: RequestView, rule: HashRule): string | undefined {
-  const target = request.url ?? '/';
+  const target = request.target;
   let key: string | undefined;
   switch (rule.source) {
     case 'query':
@@ -32,18 +32,12 @@ export function hashKeyOf(request: RequestView, rule: HashRule): string | undefi
       key = pathSegment(target, rule.segment ?? 1);
       break;
     case 'cookie':
-      key = readCookie(header(request, 'cookie'), rule.name ?? '');
+      key = readCookie(request.header('cookie'), rule.name ?? '');
       break;
     case 'header':
-      key = header(request, rule.name ?? '');
+      key = request.header(rule.name ?? '');
       break;
   }
   if (key === undefined || key === '') return undefined;
   return key.length > MAX_KEY ? key.slice(0, MAX_KEY) : key;
-}
-
-/** One header's value; a repeated header counts by its first value. */
-function header(request: RequestView, name: string): string | undefined {
-  const value = request.headers[name];
-  return Array.isArray(value) ? value[0] : value;
 }

@@ -5,6 +5,16 @@
 //   a remembered (or named) member wins while it may take the client — up, not disabled, and
 //   under its limit; a drained member still takes its persistent clients — otherwise the pool's
 //   algorithm chooses, and a stateful method remembers that choice.
+//
+// How a data plane uses it (`service.persistence`, null when the service has none):
+//   tcp, udp  key = clientKey(address) (source-ip) or helloKey(ClientHello) (tls-session);
+//             member = acquire(pool, key, hash, tried) in place of pool.acquire(hash, tried);
+//             picked(key, member) when the queue gives a member; learned(key, member) for what
+//             the member's TLS handshake names; ended(key, member) when the connection ends.
+//   http      source-ip as tcp. cookie: `const c = cookie.fromRequest(cookieHeader)`, forward
+//             `c.forward` as the Cookie header, member = acquire(pool, c.value ?? null, ...),
+//             then send `cookie.toResponse(setCookies, member, c.value)` as the Set-Cookie
+//             headers. url, hash: member = acquire(pool, requestKey({ target, header }), ...).
 
 import { randomBytes } from 'node:crypto';
 import { hashString, Maglev } from '../balance/index.ts';
@@ -84,7 +94,7 @@ export class ServicePersistence {
    */
   requestKey(request: RequestView): string | null {
     const c = this.config;
-    if (c.method === 'url') return memberIdFromUrl(request.url ?? '/', c) ?? null;
+    if (c.method === 'url') return memberIdFromUrl(request.target, c) ?? null;
     if (c.method === 'hash') return hashKeyOf(request, c) ?? null;
     return null;
   }

@@ -145,7 +145,7 @@ describe('persistence rule: stateless methods', () => {
     const pool = livePool(three);
     const p = new ServicePersistence('svc', 'p', { method: 'url', source: 'path-parameter', name: 'jsessionid', segment: null, separator: '.' });
     assert.equal(p.table, null);
-    const key = p.requestKey({ url: '/cart;jsessionid=ABC.s3', headers: {} });
+    const key = p.requestKey({ target: '/cart;jsessionid=ABC.s3', header: () => undefined });
     assert.equal(key, 's3');
     assert.equal(p.acquire(pool, key, 0, null)!.id, 's3');
     assert.equal(p.acquire(pool, 's9', 0, null)!.id, 's1');
@@ -185,7 +185,7 @@ describe('persistence rule: stateless methods', () => {
       if (before[i] !== 's2') assert.equal(after[i], before[i]);
       else assert.notEqual(after[i], 's2');
     });
-    assert.equal(p.requestKey({ url: '/cart?user=42', headers: {} }), '42');
-    assert.equal(p.requestKey({ url: '/cart', headers: {} }), null);
+    assert.equal(p.requestKey({ target: '/cart?user=42', header: () => undefined }), '42');
+    assert.equal(p.requestKey({ target: '/cart', header: () => undefined }), null);
   });
 });
