@@ -90,6 +90,7 @@ pools:
       retries: 0,
       proxyProtocol: 'v2',
       maxFlows: 65_536,
+      kernel: null,
       persistence: null,
       http: null,
     });
