@@ -162,9 +162,10 @@ export class ServicePersistence {
   /** hash: the key's member by Maglev over the usable primaries, else the pool's own choice. */
   #hashed(pool: Pool, key: string, skip: readonly Member[] | null): Member | undefined {
     this.#syncMaglev(pool.members);
-    const member = this.#maglev!.pick(hashString(key), skip);
+    const hash = hashString(key);
+    const member = this.#maglev!.pick(hash, skip);
     if (member !== undefined && pool.acquireMember(member)) return member;
-    return pool.acquire(hashString(key), skip);
+    return pool.acquire(hash, skip);
   }
 
   /** Rebuilds the Maglev table only when the members or their weights changed. */

@@ -9,6 +9,7 @@ import { RuntimeEvents } from '../../src/runtime/events.ts';
 import type { Member } from '../../src/runtime/member.ts';
 import { ServicePersistence } from '../../src/runtime/persistence.ts';
 import { Pool } from '../../src/runtime/pool.ts';
+import { sessionIdKey, ticketKey } from '../../src/persistence/tls-session.ts';
 import { pool as poolConfig, type MemberSpec } from '../helpers/config.ts';
 
 function livePool(specs: MemberSpec[], algorithm: 'round-robin' | 'least-connections' = 'round-robin'): Pool {
@@ -137,6 +138,34 @@ describe('persistence rule: source-ip', () => {
     assert.equal(visit(p, pool, '10.0.0.1'), 's1');
     pool.reconfigure(poolConfig('round-robin', three.slice(1)));
     assert.notEqual(visit(p, pool, '10.0.0.1'), 's1');
+  });
+});
+
+describe('persistence rule: tls-session', () => {
+  const id = Buffer.alloc(32, 1);
+  const ticket = Buffer.alloc(160, 2);
+
+  it('pins what the member\'s handshake named, by session ID or ticket, until the timeout', () => {
+    const clock = { now: 1000 };
+    const pool = livePool(three);
+    const p = new ServicePersistence('svc', 'p', { method: 'tls-session', timeout: 5000, maxEntries: 100 }, () => clock.now);
+    // a first handshake: the client offers nothing, the algorithm chooses, the member names its session
+    assert.equal(p.helloKey({ sessionId: null, ticket: null, offersTls13: false }), null);
+    const first = p.acquire(pool, null, 0, null)!;
+    assert.equal(first.id, 's1');
+    assert.equal(p.table!.size, 0); // nothing is remembered from the client's side
+    p.learned(sessionIdKey(id), first);
+    p.learned(ticketKey(ticket), first);
+    // resumptions: by session ID, by ticket; a ticket the table knows wins over an unknown ID
+    assert.equal(p.acquire(pool, p.helloKey({ sessionId: id, ticket: null, offersTls13: false }), 0, null)!.id, 's1');
+    const byTicket = p.helloKey({ sessionId: Buffer.alloc(32, 9), ticket, offersTls13: false });
+    assert.equal(byTicket, ticketKey(ticket));
+    assert.equal(p.acquire(pool, byTicket, 0, null)!.id, 's1');
+    // an unknown ticket with an ID: the ID is the key
+    assert.equal(p.helloKey({ sessionId: id, ticket: Buffer.alloc(10, 3), offersTls13: false }), sessionIdKey(id));
+    clock.now = 6001 + 1000;
+    assert.notEqual(p.acquire(pool, p.helloKey({ sessionId: id, ticket: null, offersTls13: false }), 0, null)!.id, 's1');
+    assert.equal(p.table!.counters.expirations, 1);
   });
 });
 
