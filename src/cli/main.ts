@@ -2,6 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { runCtl } from './ctl.ts';
 import { runDemo } from './demo.ts';
 import { runStart } from './start.ts';
 import { runValidate } from './validate.ts';
@@ -12,6 +13,7 @@ Usage:
   furiwake start -c FILE        run the services of a config file
   furiwake validate -c FILE     check a config file; print every error; exit 0 when valid
   furiwake demo [--port N]      run demo backends and services in front of them (default port 8080)
+  furiwake ctl COMMAND ...      talk to a running furiwake through its admin API (furiwake ctl --help)
   furiwake --help | --version
 
 Options:
@@ -31,6 +33,8 @@ export function version(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // ctl has options of its own
+  if (argv[0] === 'ctl') return runCtl(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({

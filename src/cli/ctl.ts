@@ -1,0 +1,247 @@
+// `furiwake ctl`: the admin API from a shell. Each command is one or two API calls; the answer
+// is printed as a table (or as the API's JSON with --json). Errors say what to do: the API is
+// not reachable (where it was looked for), the token is missing or wrong, or the API's own
+// message (no such pool, an invalid weight).
+
+import { parseArgs } from 'node:util';
+import type { ConnectionView, MemberView, PoolView, ServiceView, StatusView, StickTableSummary } from '../admin/schemas.ts';
+import { bytes, duration, endpoint, table, type Cell } from './ctl-format.ts';
+
+export const CTL_HELP = `furiwake ctl — talk to a running furiwake through its admin API
+
+Usage:
+  furiwake ctl status                        the process, counts, services
+  furiwake ctl members [POOL]                members: state, each monitor, agent, weights, connections
+  furiwake ctl drain|enable|disable POOL MEMBER
+  furiwake ctl weight POOL MEMBER N          set a member's weight (0-256) until the next reload
+  furiwake ctl connections [--service S] [--limit N]
+  furiwake ctl stick [SERVICE] [--key K] [--delete]
+                                             stick tables; a service's entries; forget one key or all
+  furiwake ctl reload                        read the config file again and apply it (as SIGHUP)
+
+Options:
+  --admin URL     the admin API (default $FURIWAKE_ADMIN, else http://127.0.0.1:9090)
+  --token TOKEN   the admin token (default $FURIWAKE_ADMIN_TOKEN; prefer the variable: a flag shows in ps)
+  --json          print the API's JSON answer instead of a table
+`;
+
+const DEFAULT_ADMIN = 'http://127.0.0.1:9090';
+/** An admin API that has not answered after this long is reported as such. */
+const TIMEOUT = 10_000;
+
+class CtlError extends Error {
+  readonly code: number;
+  constructor(message: string, code = 1) {
+    super(message);
+    this.code = code;
+  }
+}
+
+interface Out {
+  json: boolean;
+  write(text: string): void;
+}
+
+class Api {
+  readonly #base: string;
+  readonly #token: string | undefined;
+
+  constructor(base: string, token: string | undefined) {
+    this.#base = base.replace(/\/+$/, '');
+    this.#token = token === '' ? undefined : token;
+  }
+
+  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(`${this.#base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(TIMEOUT) });
+    } catch (err) {
+      throw new CtlError(`cannot reach the admin API at ${this.#base}: ${reason(err)}\n` +
+        'Is furiwake running with an admin section? Point to it with --admin URL or FURIWAKE_ADMIN.');
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new CtlError(`${this.#base} answered ${res.status} with something other than JSON; is it furiwake's admin API?`);
+    }
+    if (res.ok) return json as T;
+    const answer = json as { error?: string; issues?: { file?: string; line?: number; path: string; message: string }[] };
+    let message = `${res.status}: ${answer.error ?? 'no message'}`;
+    if (res.status === 401) message += `\n${this.#token === undefined ? 'Give the token' : 'Check the token'} with FURIWAKE_ADMIN_TOKEN (or --token).`;
+    // a refused config file: each problem on its line (a refused request names them in its message)
+    if (res.status === 422) for (const i of answer.issues ?? []) message += `\n  ${[i.file, i.line].filter((x) => x !== undefined).join(':')}${i.file !== undefined ? ': ' : ''}${i.path === '' ? '' : `${i.path}: `}${i.message}`;
+    throw new CtlError(message);
+  }
+}
+
+function reason(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  if (cause?.code === 'ECONNREFUSED') return 'connection refused';
+  if ((err as Error).name === 'TimeoutError') return `no answer after ${TIMEOUT / 1000} s`;
+  return cause?.message ?? (err as Error).message;
+}
+
+export async function runCtl(argv: string[], env: NodeJS.ProcessEnv = process.env, stdout: NodeJS.WritableStream = process.stdout, stderr: NodeJS.WritableStream = process.stderr): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        admin: { type: 'string' },
+        token: { type: 'string' },
+        json: { type: 'boolean' },
+        service: { type: 'string' },
+        key: { type: 'string' },
+        limit: { type: 'string' },
+        delete: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    stderr.write(`furiwake ctl: ${(err as Error).message}\n\n${CTL_HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...args] = positionals;
+  if (values.help === true || command === undefined || command === 'help') {
+    (values.help === true || command === 'help' ? stdout : stderr).write(CTL_HELP);
+    return values.help === true || command === 'help' ? 0 : 2;
+  }
+  const api = new Api(values.admin ?? env.FURIWAKE_ADMIN ?? DEFAULT_ADMIN, values.token ?? env.FURIWAKE_ADMIN_TOKEN);
+  const out: Out = { json: values.json === true, write: (text) => void stdout.write(text) };
+  try {
+    await dispatch(api, out, command, args, values);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof CtlError)) throw err;
+    stderr.write(`furiwake ctl ${command}: ${err.message}\n`);
+    return err.code;
+  }
+}
+
+interface Flags {
+  service?: string;
+  key?: string;
+  limit?: string;
+  delete?: boolean;
+}
+
+async function dispatch(api: Api, out: Out, command: string, args: string[], flags: Flags): Promise<void> {
+  const expect = (names: string[], optional = 0): void => {
+    if (args.length < names.length - optional || args.length > names.length) {
+      throw new CtlError(`expected ${names.length === 0 ? 'no argument' : names.join(' ')}, got ${args.length === 0 ? 'none' : args.join(' ')}\n\n${CTL_HELP}`, 2);
+    }
+  };
+  switch (command) {
+    case 'status':
+      expect([]);
+      return status(api, out);
+    case 'members':
+      expect(['[POOL]'], 1);
+      return members(api, out, args[0]);
+    case 'drain':
+    case 'enable':
+    case 'disable':
+      expect(['POOL', 'MEMBER']);
+      return patch(api, out, args[0], args[1], { state: command === 'disable' ? 'disabled' : command === 'enable' ? 'enabled' : 'drain' });
+    case 'weight':
+      expect(['POOL', 'MEMBER', 'N']);
+      return patch(api, out, args[0], args[1], { weight: /^\d+$/.test(args[2]) ? Number(args[2]) : args[2] });
+    case 'connections':
+      expect([]);
+      return connections(api, out, flags);
+    case 'stick':
+      expect(['[SERVICE]'], 1);
+      return stick(api, out, args[0], flags);
+    case 'reload':
+      expect([]);
+      return reload(api, out);
+    default:
+      throw new CtlError(`unknown command ${command}\n\n${CTL_HELP}`, 2);
+  }
+}
+
+async function status(api: Api, out: Out): Promise<void> {
+  const [s, services] = await Promise.all([api.call<StatusView>('GET', '/api/v1/status'), api.call<ServiceView[]>('GET', '/api/v1/services')]);
+  if (out.json) return out.write(JSON.stringify({ status: s, services }, null, 2) + '\n');
+  const m = s.members;
+  out.write(`furiwake ${s.version}  pid ${s.pid}  up ${duration(s.uptime)}\n`);
+  out.write(`members ${m.usable}/${m.total} usable${m.down > 0 ? ` (${m.down} down)` : ''}  connections ${s.connections}  ` +
+    `reads ${s.auth.reads}, writes ${s.auth.writes}\n\n`);
+  out.write(table(['SERVICE', 'MODE', 'VIP', 'POOL', '>ACTIVE', '>TOTAL'],
+    services.map((v) => [v.name, v.mode, v.address === null ? `${v.listen} (not listening)` : endpoint(v.address), v.pool, v.connections.active, v.connections.total])));
+}
+
+async function members(api: Api, out: Out, pool: string | undefined): Promise<void> {
+  const pools = pool === undefined
+    ? await api.call<PoolView[]>('GET', '/api/v1/pools')
+    : [await api.call<PoolView>('GET', `/api/v1/pools/${encodeURIComponent(pool)}`)];
+  if (out.json) return out.write(JSON.stringify(pool === undefined ? pools : pools[0], null, 2) + '\n');
+  const rows: Cell[][] = pools.flatMap((p) => p.members.map((m) => memberRow(m)));
+  out.write(table(['POOL', 'MEMBER', 'ADDRESS', 'STATE', 'HEALTH', 'AGENT', '>WEIGHT', '>ACTIVE', '>TOTAL', '>NEW/S'], rows));
+}
+
+function memberRow(m: MemberView): Cell[] {
+  const health = m.checks.length === 0 ? (m.health === 'up' ? '-' : m.healthReason) : m.checks.map((c) => `${c.type} ${c.at === 0 ? '…' : c.up ? 'ok' : 'FAIL'}${c.up ? '' : `: ${c.reason}`}`).join('; ');
+  const agent = m.agent === null ? '-' : `${m.agent.state}${m.agent.percent !== 100 ? ` ${m.agent.percent}%` : ''}`;
+  const weight = m.effectiveWeight === m.weight ? String(m.weight) : `${m.weight} (${m.effectiveWeight})`;
+  return [m.pool, m.id, m.address, m.status, health, agent, weight, m.connections.active, m.connections.total, m.rates.connections.toFixed(2)];
+}
+
+async function patch(api: Api, out: Out, pool: string, member: string, body: Record<string, unknown>): Promise<void> {
+  const m = await api.call<MemberView>('PATCH', `/api/v1/pools/${encodeURIComponent(pool)}/members/${encodeURIComponent(member)}`, body);
+  if (out.json) return out.write(JSON.stringify(m, null, 2) + '\n');
+  out.write(`${m.pool}/${m.id}: ${m.status}, admin ${m.admin}, weight ${m.weight}` +
+    `${m.effectiveWeight !== m.weight ? ` (effective ${m.effectiveWeight})` : ''}, ${m.connections.active} active connection${m.connections.active === 1 ? '' : 's'}\n`);
+}
+
+async function connections(api: Api, out: Out, flags: Flags): Promise<void> {
+  const query = new URLSearchParams();
+  if (flags.service !== undefined) query.set('service', flags.service);
+  query.set('limit', flags.limit ?? '100');
+  const page = await api.call<{ total: number; items: ConnectionView[] }>('GET', `/api/v1/connections?${query}`);
+  if (out.json) return out.write(JSON.stringify(page, null, 2) + '\n');
+  const now = Date.now();
+  out.write(table(['ID', 'SERVICE', 'CLIENT', '', 'VIP', '', 'BALANCER', '', 'MEMBER', '>IN', '>OUT', '>AGE'], page.items.map((c) => [
+    c.id, c.service, endpoint(c.client), '->', endpoint(c.vip), '=>', endpoint(c.balancer), '->',
+    c.member === null ? '(queued)' : `${endpoint({ address: c.member.address, port: c.member.port })} ${c.member.pool}/${c.member.id}`,
+    bytes(c.bytesIn), bytes(c.bytesOut), duration((now - c.startedAt) / 1000),
+  ])));
+  if (page.total > page.items.length) out.write(`(${page.items.length} of ${page.total}; --limit N for more)\n`);
+}
+
+async function stick(api: Api, out: Out, service: string | undefined, flags: Flags): Promise<void> {
+  if (flags.delete === true) {
+    if (service === undefined) throw new CtlError('--delete needs the SERVICE whose entries to forget', 2);
+    const path = `/api/v1/stick-tables/${encodeURIComponent(service)}/entries${flags.key === undefined ? '' : `/${encodeURIComponent(flags.key)}`}`;
+    const { deleted } = await api.call<{ deleted: number }>('DELETE', path);
+    if (out.json) return out.write(JSON.stringify({ deleted }) + '\n');
+    return out.write(`${service}: ${deleted} entr${deleted === 1 ? 'y' : 'ies'} forgotten\n`);
+  }
+  if (service === undefined) {
+    const tables = await api.call<StickTableSummary[]>('GET', '/api/v1/stick-tables');
+    if (out.json) return out.write(JSON.stringify(tables, null, 2) + '\n');
+    if (tables.length === 0) return out.write('no stick tables (no service has source-ip or tls-session persistence)\n');
+    return out.write(table(['SERVICE', 'METHOD', '>ENTRIES', '>MAX', '>HITS', '>MISSES', '>EXPIRED', '>EVICTED'],
+      tables.map((t) => [t.service, t.method, t.size, t.capacity, t.hits, t.misses, t.expirations, t.evictions])));
+  }
+  const query = new URLSearchParams({ limit: flags.limit ?? '100' });
+  if (flags.key !== undefined) query.set('key', flags.key);
+  const page = await api.call<{ total: number; items: { key: string; pool: string; member: string; expiresIn: number }[] }>('GET', `/api/v1/stick-tables/${encodeURIComponent(service)}?${query}`);
+  if (out.json) return out.write(JSON.stringify(page, null, 2) + '\n');
+  out.write(table(['KEY', 'MEMBER', '>EXPIRES IN'], page.items.map((e) => [e.key, `${e.pool}/${e.member}`, duration(e.expiresIn / 1000)])));
+  if (page.total > page.items.length) out.write(`(${page.items.length} of ${page.total}; --limit N or --key K)\n`);
+}
+
+async function reload(api: Api, out: Out): Promise<void> {
+  const result = await api.call<{ changes: string[]; problems: string[] }>('POST', '/api/v1/reload');
+  if (out.json) out.write(JSON.stringify(result, null, 2) + '\n');
+  else out.write(`reloaded: ${result.changes.length === 0 ? 'nothing changed' : result.changes.join(', ')}\n`);
+  if (result.problems.length > 0) throw new CtlError(`applied, with problems:\n  ${result.problems.join('\n  ')}`);
+}

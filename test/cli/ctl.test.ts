@@ -1,0 +1,171 @@
+// `furiwake ctl` against a running balancer: both are real processes (the bin), the balancer
+// started from a config file with an admin section; ctl's writes are checked on the data plane.
+
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { greeted, greeting } from '../helpers/clients.ts';
+import { furiwake } from '../helpers/process.ts';
+import { closedPort, startTcpServer, type TcpServer } from '../helpers/servers.ts';
+
+const TOKEN = 'ctl-test-token-0123456789';
+
+let dir: string | undefined;
+const servers: TcpServer[] = [];
+after(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+});
+
+function configText(a: number, b: number, weightB = 1): string {
+  return [
+    'global: { shutdown-grace: 0s, log-level: info }',
+    `admin: { listen: 127.0.0.1:0, token: ${TOKEN} }`,
+    'services:',
+    '  www: { listen: 127.0.0.1:0, mode: tcp, pool: web }',
+    'pools:',
+    '  web:',
+    '    members:',
+    `      - { address: 127.0.0.1:${a}, id: a }`,
+    `      - { address: 127.0.0.1:${b}, id: b, weight: ${weightB} }`,
+    '',
+  ].join('\n');
+}
+
+/** Runs `furiwake ctl ...` to its end. */
+async function ctl(admin: string, args: string[], token: string | null = TOKEN) {
+  const run = furiwake(['ctl', '--admin', admin, ...(token === null ? [] : ['--token', token]), ...args]);
+  const code = await run.exit();
+  return { code, stdout: run.stdout, stderr: run.stderr };
+}
+
+// The balancer is started in the suite's body, not in a before hook: the process helper ties the
+// child to the after hook of where it is started.
+describe('furiwake ctl', async () => {
+  const a = await startTcpServer('a');
+  const b = await startTcpServer('b');
+  servers.push(a, b);
+  dir = await mkdtemp(path.join(tmpdir(), 'furiwake-ctl-'));
+  const file = path.join(dir, 'furiwake.yaml');
+  await writeFile(file, configText(a.port, b.port));
+  // registered before the helper's own hook (which kills what is left), so this one stops it gracefully first
+  after(async () => {
+    lb.child.kill('SIGTERM');
+    assert.equal(await lb.exit(), 0);
+  });
+  const lb = furiwake(['start', '-c', file]);
+  const admin = `http://127.0.0.1:${(await lb.event('admin listening')).port as number}`;
+  const vip = (await lb.event('service listening')).port as number;
+
+  it('status: version, counts and the services with their VIPs', async () => {
+    const { code, stdout, stderr } = await ctl(admin, ['status'], null);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^furiwake \d+\.\d+\.\d+ {2}pid \d+ {2}up \d+s\n/);
+    assert.match(stdout, /members 2\/2 usable {2}connections 0 {2}reads open, writes token/);
+    assert.match(stdout, new RegExp(`www\\s+tcp\\s+127\\.0\\.0\\.1:${vip}\\s+web\\s+0\\s+0`));
+    const json = await ctl(admin, ['status', '--json'], null);
+    assert.equal(JSON.parse(json.stdout).status.members.total, 2);
+  });
+
+  it('members: a table, or the pool as JSON', async () => {
+    const { code, stdout } = await ctl(admin, ['members']);
+    assert.equal(code, 0);
+    const lines = stdout.trimEnd().split('\n');
+    assert.match(lines[0], /^POOL\s+MEMBER\s+ADDRESS\s+STATE\s+HEALTH\s+AGENT\s+WEIGHT\s+ACTIVE\s+TOTAL\s+NEW\/S$/);
+    assert.match(lines[1], new RegExp(`^web\\s+a\\s+127\\.0\\.0\\.1:${a.port}\\s+up\\s+-\\s+-\\s+1\\s+0\\s+0\\s+0\\.00$`));
+    const json = JSON.parse((await ctl(admin, ['members', 'web', '--json'])).stdout);
+    assert.deepEqual(json.members.map((m: { id: string }) => m.id), ['a', 'b']);
+  });
+
+  it('drain and enable: checked on the data plane', async () => {
+    const drained = await ctl(admin, ['drain', 'web', 'a']);
+    assert.equal(drained.code, 0, drained.stderr);
+    assert.equal(drained.stdout, 'web/a: drain, admin drain, weight 1, 0 active connections\n');
+    const before = a.accepted;
+    assert.deepEqual([await greeting(vip), await greeting(vip), await greeting(vip)], ['b', 'b', 'b']);
+    assert.equal(a.accepted, before);
+    const enabled = await ctl(admin, ['enable', 'web', 'a']);
+    assert.equal(enabled.stdout, 'web/a: up, admin enabled, weight 1, 0 active connections\n');
+    assert.deepEqual([await greeting(vip), await greeting(vip)].sort(), ['a', 'b']);
+  });
+
+  it('weight: set, or the API says why not', async () => {
+    const set = await ctl(admin, ['weight', 'web', 'b', '3']);
+    assert.equal(set.stdout, 'web/b: up, admin enabled, weight 3, 0 active connections\n');
+    const bad = await ctl(admin, ['weight', 'web', 'b', 'heavy']);
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stderr, 'furiwake ctl weight: 400: invalid body: weight: expected a whole number from 0 to 256\n');
+    const tooMuch = await ctl(admin, ['weight', 'web', 'b', '999']);
+    assert.match(tooMuch.stderr, /400: invalid body: weight: expected a whole number from 0 to 256/);
+    assert.equal((await ctl(admin, ['weight', 'web', 'b', '1'])).code, 0);
+  });
+
+  it('says what is wrong: no such member, no token, a wrong token, no API there, bad usage', async () => {
+    const missing = await ctl(admin, ['disable', 'web', 'zz']);
+    assert.deepEqual([missing.code, missing.stderr], [1, 'furiwake ctl disable: 404: pool web has no member "zz"; its members are: a, b\n']);
+    const noToken = await ctl(admin, ['disable', 'web', 'a'], null);
+    assert.equal(noToken.code, 1);
+    assert.equal(noToken.stderr, 'furiwake ctl disable: 401: writes need the admin token: send Authorization: Bearer <admin.token>\n' +
+      'Give the token with FURIWAKE_ADMIN_TOKEN (or --token).\n');
+    const wrong = await ctl(admin, ['disable', 'web', 'a'], 'not-the-token-0123456789');
+    assert.match(wrong.stderr, /401: the admin token is wrong\nCheck the token with FURIWAKE_ADMIN_TOKEN/);
+    const nowhere = `http://127.0.0.1:${await closedPort()}`;
+    const unreachable = await ctl(nowhere, ['status']);
+    assert.equal(unreachable.code, 1);
+    assert.equal(unreachable.stderr, `furiwake ctl status: cannot reach the admin API at ${nowhere}: connection refused\n` +
+      'Is furiwake running with an admin section? Point to it with --admin URL or FURIWAKE_ADMIN.\n');
+    const usage = await ctl(admin, ['weight', 'web']);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /^furiwake ctl weight: expected POOL MEMBER N, got web\n/);
+  });
+
+  it('takes the address and token from FURIWAKE_ADMIN and FURIWAKE_ADMIN_TOKEN', async () => {
+    const saved = { admin: process.env.FURIWAKE_ADMIN, token: process.env.FURIWAKE_ADMIN_TOKEN };
+    process.env.FURIWAKE_ADMIN = admin;
+    process.env.FURIWAKE_ADMIN_TOKEN = TOKEN;
+    const run = furiwake(['ctl', 'disable', 'web', 'b']); // the child takes the environment as it is now
+    if (saved.admin === undefined) delete process.env.FURIWAKE_ADMIN;
+    else process.env.FURIWAKE_ADMIN = saved.admin;
+    if (saved.token === undefined) delete process.env.FURIWAKE_ADMIN_TOKEN;
+    else process.env.FURIWAKE_ADMIN_TOKEN = saved.token;
+    assert.equal(await run.exit(), 0, run.stderr);
+    assert.match(run.stdout, /^web\/b: disabled, admin disabled/);
+    assert.equal((await ctl(admin, ['enable', 'web', 'b'])).code, 0);
+  });
+
+  it('connections: client -> VIP => balancer -> member, by service', async () => {
+    const live = await greeted(vip);
+    const { code, stdout } = await ctl(admin, ['connections', '--service', 'www']);
+    assert.equal(code, 0);
+    const row = stdout.split('\n').find((l) => l.includes(`127.0.0.1:${live.socket.localPort}`));
+    assert.ok(row !== undefined, stdout);
+    assert.match(row, new RegExp(`www\\s+127\\.0\\.0\\.1:${live.socket.localPort}\\s+->\\s+127\\.0\\.0\\.1:${vip}\\s+=>\\s+127\\.0\\.0\\.1:\\d+\\s+->\\s+127\\.0\\.0\\.1:\\d+ web/${live.line}`));
+    assert.equal((await ctl(admin, ['connections', '--service', 'other'])).stdout.trimEnd().split('\n').length, 1, 'only the header');
+    live.socket.destroy();
+    await once(live.socket, 'close');
+  });
+
+  it('stick: says there are none when no service keeps a table', async () => {
+    const { code, stdout } = await ctl(admin, ['stick']);
+    assert.deepEqual([code, stdout], [0, 'no stick tables (no service has source-ip or tls-session persistence)\n']);
+    const one = await ctl(admin, ['stick', 'www', '--key', '10.0.0.1', '--delete']);
+    assert.equal(one.code, 1);
+    assert.match(one.stderr, /404: service www has no stick table/);
+  });
+
+  it('reload: applies the changed file; a refused file is reported line by line and changes nothing', async () => {
+    await writeFile(file, configText(a.port, b.port, 4));
+    const done = await ctl(admin, ['reload']);
+    assert.deepEqual([done.code, done.stdout], [0, 'reloaded: pool web changed\n']);
+    const members = JSON.parse((await ctl(admin, ['members', 'web', '--json'])).stdout);
+    assert.equal(members.members[1].weight, 4);
+    await writeFile(file, configText(a.port, b.port, 4).replace('mode: tcp', 'mode: tcpp'));
+    const refused = await ctl(admin, ['reload']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^furiwake ctl reload: 422: the config file was refused; the running config stays\n {2}.*furiwake\.yaml:4: services\.www\.mode: expected tcp/);
+    assert.equal(JSON.parse((await ctl(admin, ['members', 'web', '--json'])).stdout).members[1].weight, 4);
+  });
+});
