@@ -1,0 +1,349 @@
+// Real peers for the basic monitors' tests (tcp, udp, http/https, script): loopback servers
+// that record what crossed the wire, nginx in a temp dir, a self-signed certificate made by
+// openssl, and the plumbing to build monitor configs. Everything started here has a close().
+
+import { execFile, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, before } from 'node:test';
+import { promisify } from 'node:util';
+import assert from 'node:assert/strict';
+import type { MonitorCommon } from '../../src/config/health-types.ts';
+import type { CheckTarget } from '../../src/health/monitor.ts';
+
+/** timing fields every monitor config has; the monitors under test ignore them */
+export const COMMON: MonitorCommon = { interval: 1000, fastInterval: 500, timeout: 1000, rise: 1, fall: 1, port: null };
+
+export function target(port: number, host = '127.0.0.1'): CheckTarget {
+  return { host, ip: '127.0.0.1', port };
+}
+
+/** a signal that never aborts, for checks that must decide on their own */
+export function never(): AbortSignal {
+  return new AbortController().signal;
+}
+
+const HANDLES = new Set(['TCPSocketWrap', 'TCPServerWrap', 'UDPWrap', 'ProcessWrap', 'PipeWrap', 'Timeout']);
+
+/**
+ * The sockets, pipes, child processes and timers this process holds, sorted, once the handles
+ * closed so far are gone: libuv runs close callbacks after the check phase, so two turns of
+ * setImmediate pass one close phase.
+ */
+export async function openHandles(): Promise<string[]> {
+  for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
+  return process.getActiveResourcesInfo().filter((r) => HANDLES.has(r)).sort();
+}
+
+/**
+ * Asserts after each test of the current suite that no socket, pipe, process or timer is left
+ * beyond what the suite held when this was called (register it after the suite's own `before`).
+ * `settle` waits for what the suite's shared peers close on their own time.
+ */
+export function checkHandles(settle: () => Promise<void> = async () => {}): void {
+  let baseline: string[];
+  before(async () => (baseline = await openHandles()));
+  afterEach(async () => {
+    await settle();
+    assert.deepEqual(await openHandles(), baseline, 'a handle was left open');
+  });
+}
+
+// --- TCP ---
+
+/** resolves when `socket` has closed (events.once would reject on its 'error', which comes first) */
+function closeOf(socket: net.Socket): Promise<void> {
+  if (socket.closed) return Promise.resolve();
+  return new Promise((resolve) => socket.once('close', () => resolve()));
+}
+
+export interface TcpPeer {
+  port: number;
+  /** every accepted connection, in order */
+  sockets: net.Socket[];
+  /** resolves at the n-th accepted connection (1-based) */
+  accepted(n?: number): Promise<net.Socket>;
+  /** resolves when accepted connection n has closed */
+  closed(n?: number): Promise<void>;
+  /** bytes each connection received */
+  received: Buffer[];
+  close(): Promise<void>;
+}
+
+/** A TCP server running `handler` per connection (default: accept and say nothing). */
+export async function tcpPeer(handler: (socket: net.Socket) => void = () => {}): Promise<TcpPeer> {
+  const waiters: { n: number; resolve: (s: net.Socket) => void }[] = [];
+  const closes: Promise<void>[] = [];
+  const server = net.createServer((socket) => {
+    const index = peer.sockets.length;
+    peer.sockets.push(socket);
+    peer.received.push(Buffer.alloc(0));
+    closes.push(closeOf(socket));
+    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) => (peer.received[index] = Buffer.concat([peer.received[index], chunk])));
+    handler(socket);
+    for (const w of waiters.filter((w) => w.n === peer.sockets.length)) w.resolve(socket);
+  });
+  const peer: TcpPeer = {
+    port: 0,
+    sockets: [],
+    received: [],
+    accepted(n = 1) {
+      if (peer.sockets.length >= n) return Promise.resolve(peer.sockets[n - 1]);
+      return new Promise((resolve) => waiters.push({ n, resolve }));
+    },
+    async closed(n = 1) {
+      await peer.accepted(n);
+      await closes[n - 1];
+    },
+    async close() {
+      for (const s of peer.sockets) s.destroy();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  peer.port = (server.address() as net.AddressInfo).port;
+  return peer;
+}
+
+/** A loopback port where nothing listens (TCP and UDP: bound, then closed). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** A UDP port with nobody bound to it. */
+export async function freeUdpPort(): Promise<number> {
+  const socket = dgram.createSocket('udp4');
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+// --- UDP ---
+
+export interface UdpPeer {
+  port: number;
+  /** every datagram received */
+  received: Buffer[];
+  /** resolves at the n-th datagram */
+  datagram(n?: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+/** A UDP server answering each datagram with `reply(datagram)` (null = stay silent). */
+export async function udpPeer(reply: (msg: Buffer) => Buffer | null): Promise<UdpPeer> {
+  const socket = dgram.createSocket('udp4');
+  const waiters: { n: number; resolve: (b: Buffer) => void }[] = [];
+  const peer: UdpPeer = {
+    port: 0,
+    received: [],
+    datagram(n = 1) {
+      if (peer.received.length >= n) return Promise.resolve(peer.received[n - 1]);
+      return new Promise((resolve) => waiters.push({ n, resolve }));
+    },
+    close: () => new Promise((resolve) => socket.close(() => resolve())),
+  };
+  socket.on('message', (msg, rinfo) => {
+    peer.received.push(msg);
+    const answer = reply(msg);
+    if (answer !== null) socket.send(answer, rinfo.port, rinfo.address);
+    for (const w of waiters.filter((w) => w.n === peer.received.length)) w.resolve(msg);
+  });
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  peer.port = socket.address().port;
+  return peer;
+}
+
+// --- HTTP ---
+
+export interface SeenRequest {
+  method: string;
+  url: string;
+  host: string | undefined;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  /** the TLS server name the client sent (https only; false = none) */
+  servername?: string | false;
+}
+
+export interface HttpPeer {
+  port: number;
+  requests: SeenRequest[];
+  /** resolves when the n-th request (1-based) has been received in full */
+  requested(n: number): Promise<void>;
+  /** resolves when the connection of the n-th request has closed */
+  connectionClosed(n: number): Promise<void>;
+  /** resolves when every connection so far has closed */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+async function listenHttp(server: http.Server | https.Server, handler: Handler): Promise<HttpPeer> {
+  const closes: Promise<void>[] = [];
+  const connections: Promise<void>[] = [];
+  const waiters: { n: number; resolve: () => void }[] = [];
+  server.on('connection', (socket: net.Socket) => connections.push(closeOf(socket)));
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const chunks: Buffer[] = [];
+    const closed = closeOf(req.socket);
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const seen: SeenRequest = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        host: req.headers.host,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
+      if ('servername' in req.socket) seen.servername = (req.socket as { servername: string | false }).servername;
+      peer.requests.push(seen);
+      closes.push(closed);
+      handler(req, res);
+      for (const w of waiters.filter((w) => w.n === peer.requests.length)) w.resolve();
+    });
+  });
+  const peer: HttpPeer = {
+    port: 0,
+    requests: [],
+    async requested(n) {
+      if (peer.requests.length < n) await new Promise<void>((resolve) => waiters.push({ n, resolve }));
+    },
+    async connectionClosed(n) {
+      await peer.requested(n);
+      await closes[n - 1];
+    },
+    async idle() {
+      await Promise.all(connections);
+    },
+    async close() {
+      server.close();
+      server.closeAllConnections();
+      await once(server, 'close');
+    },
+  };
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  peer.port = (server.address() as net.AddressInfo).port;
+  return peer;
+}
+
+export function httpPeer(handler: Handler): Promise<HttpPeer> {
+  return listenHttp(http.createServer(), handler);
+}
+
+export function httpsPeer(handler: Handler, cert: SelfSigned): Promise<HttpPeer> {
+  return listenHttp(https.createServer({ cert: cert.cert, key: cert.key }), handler);
+}
+
+/** Writes a body that never ends (until the client goes away). */
+export function endlessBody(res: http.ServerResponse, chunk = Buffer.alloc(16 * 1024, 'x')): void {
+  res.writeHead(200, { 'content-type': 'text/plain' });
+  const pump = (): void => {
+    while (!res.destroyed && res.write(chunk));
+  };
+  res.on('drain', pump);
+  pump();
+}
+
+// --- temp dirs, certificates, nginx ---
+
+export interface TempDir {
+  path: string;
+  close(): Promise<void>;
+}
+
+export async function tempDir(): Promise<TempDir> {
+  const path = await mkdtemp(join(tmpdir(), 'furiwake-health-'));
+  return { path, close: () => rm(path, { recursive: true, force: true }) };
+}
+
+export interface SelfSigned {
+  certPath: string;
+  keyPath: string;
+  cert: Buffer;
+  key: Buffer;
+}
+
+/** A self-signed P-256 certificate for CN=localhost, made by openssl in `dir`. */
+export async function selfSigned(dir: string): Promise<SelfSigned> {
+  const certPath = join(dir, 'cert.pem');
+  const keyPath = join(dir, 'key.pem');
+  await promisify(execFile)('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-subj', '/CN=localhost', '-days', '1', '-keyout', keyPath, '-out', certPath,
+  ]);
+  return { certPath, keyPath, cert: await readFile(certPath), key: await readFile(keyPath) };
+}
+
+export interface Nginx {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * nginx (Debian's /usr/sbin/nginx) in `dir`, in the foreground as our child, serving `locations`
+ * (the inside of a server block) on 127.0.0.1:port. Ready when the master has started its worker:
+ * it has bound the listening socket before that, and says so on stderr at `notice` level.
+ */
+export async function startNginx(dir: string, locations: string): Promise<Nginx> {
+  const port = await freePort();
+  const conf = join(dir, 'nginx.conf');
+  const root = process.getuid?.() === 0;
+  await writeFile(conf, `
+${root ? 'user www-data;' : ''}
+daemon off;
+worker_processes 1;
+error_log stderr notice;
+pid ${join(dir, 'nginx.pid')};
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${join(dir, 'client_body')};
+  proxy_temp_path ${join(dir, 'proxy')};
+  fastcgi_temp_path ${join(dir, 'fastcgi')};
+  uwsgi_temp_path ${join(dir, 'uwsgi')};
+  scgi_temp_path ${join(dir, 'scgi')};
+  server {
+    listen 127.0.0.1:${port};
+    ${locations}
+  }
+}
+`);
+  const child = spawn('/usr/sbin/nginx', ['-p', dir, '-c', conf, '-e', join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = once(child, 'close');
+  let stderr = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+      stderr += text;
+      if (stderr.includes('start worker process')) resolve();
+    });
+    exited.then(() => reject(new Error(`nginx exited before it was ready:\n${stderr}`)), () => {});
+    child.on('error', reject);
+  });
+  return {
+    port,
+    async close() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
