@@ -2,6 +2,7 @@
 // (on the result, and on abort), and turn a throw into a result instead of a rejection.
 
 import type { CheckResult } from '../monitor.ts';
+import { errorReason } from './common-reasons.ts';
 
 /** What a check returns when its signal aborted; the scheduler ignores it and records the timeout. */
 export const ABORTED: Readonly<CheckResult> = Object.freeze({ up: false, reason: 'aborted' });
@@ -71,23 +72,7 @@ export function errorText(err: unknown): string {
  * over (connected) UDP it is an ICMP port unreachable that came back.
  */
 export function socketErrorReason(err: unknown, transport: 'tcp' | 'udp'): string {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  switch (code) {
-    case 'ECONNREFUSED':
-      return transport === 'udp' ? 'ICMP port unreachable' : 'connection refused';
-    case 'ECONNRESET':
-      return 'connection reset';
-    case 'EHOSTUNREACH':
-      return 'host unreachable';
-    case 'ENETUNREACH':
-      return 'network unreachable';
-    case 'ETIMEDOUT':
-      return 'connection timed out';
-    case 'EADDRNOTAVAIL':
-      return 'address not available';
-    case 'EPIPE':
-      return 'connection closed by the peer';
-    default:
-      return errorText(err);
-  }
+  // On a connected udp socket a refusal is the ICMP port unreachable the member sent back.
+  if (transport === 'udp' && (err as NodeJS.ErrnoException | null)?.code === 'ECONNREFUSED') return 'ICMP port unreachable';
+  return errorReason(err);
 }
