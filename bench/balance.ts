@@ -5,18 +5,8 @@
 // carries a skip list of one (a retry), so the fallback paths are measured too.
 
 import type { AlgorithmName, Candidate } from '../src/balance/balancer.ts';
-import { createBalancer, hashString } from '../src/balance/index.ts';
+import { ALGORITHMS, createBalancer, hashString } from '../src/balance/index.ts';
 
-const ALGORITHMS: AlgorithmName[] = [
-  'round-robin',
-  'weighted-round-robin',
-  'least-connections',
-  'weighted-least-connections',
-  'random-two',
-  'source-hash',
-  'maglev',
-  'least-time',
-];
 const SIZES = [3, 100, 1000];
 const WARMUP_PICKS = 50_000;
 const PICKS = 300_000;

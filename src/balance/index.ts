@@ -23,6 +23,18 @@ export {
   WeightedRoundRobin,
 };
 
+/** Every algorithm, in the order the manual lists them. */
+export const ALGORITHMS = [
+  'round-robin',
+  'weighted-round-robin',
+  'least-connections',
+  'weighted-least-connections',
+  'random-two',
+  'source-hash',
+  'maglev',
+  'least-time',
+] as const satisfies readonly AlgorithmName[];
+
 /** Only these read the `hash` given to pick(): a data plane may skip computing it for the others. */
 export function usesHash(name: AlgorithmName): boolean {
   return name === 'source-hash' || name === 'maglev';

@@ -4,6 +4,7 @@
 // message says what was expected and what was found, in the same words everywhere.
 
 import { z } from 'zod';
+import { ALGORITHMS } from '../balance/index.ts';
 import { formatAddress } from './address.ts';
 import { healthSchema, memberHealthSchema } from './health-schema.ts';
 import { checkPersistenceMode, persistenceSchema } from './persistence-schema.ts';
@@ -24,16 +25,7 @@ import type {
   ServiceConfig,
 } from './types.ts';
 
-export const ALGORITHMS = [
-  'round-robin',
-  'weighted-round-robin',
-  'least-connections',
-  'weighted-least-connections',
-  'random-two',
-  'source-hash',
-  'maglev',
-  'least-time',
-] as const satisfies readonly AlgorithmName[];
+export { ALGORITHMS };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly LogLevel[];
 const MODES = ['tcp', 'udp', 'http', 'nat', 'dsr'] as const satisfies readonly Mode[];

@@ -4,19 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AlgorithmName } from '../../src/balance/balancer.ts';
-import { createBalancer, isWeighted } from '../../src/balance/index.ts';
+import { ALGORITHMS, createBalancer, isWeighted } from '../../src/balance/index.ts';
 import { candidate, seededRandom, type TestCandidate } from './helpers.ts';
 
-const ALGORITHMS: AlgorithmName[] = [
-  'round-robin',
-  'weighted-round-robin',
-  'least-connections',
-  'weighted-least-connections',
-  'random-two',
-  'source-hash',
-  'maglev',
-  'least-time',
-];
 
 for (const name of ALGORITHMS) {
   const weighted = isWeighted(name);
