@@ -10,17 +10,10 @@ import type { MonitorConfig } from '../../src/config/health-types.ts';
 import type { PoolConfig } from '../../src/config/types.ts';
 import { exchange, greeted } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
-import { closedPort, startTcpServer, type TcpServer } from '../helpers/servers.ts';
-import { adminConfig, call, startAdminApp, TestStickTable } from './helpers.ts';
+import { closedPort } from '../helpers/servers.ts';
+import { adminConfig, call, server, startAdminApp, TestStickTable } from './helpers.ts';
 import { parsePrometheus, value, type Family } from './prometheus-text.ts';
 
-const servers: TcpServer[] = [];
-async function server(name: string): Promise<TcpServer> {
-  const s = await startTcpServer(name);
-  servers.push(s);
-  return s;
-}
-after(() => Promise.all(servers.map((s) => s.close())));
 
 async function scrape(base: string): Promise<Map<string, Family>> {
   const res = await fetch(`${base}/metrics`);
