@@ -121,6 +121,7 @@ export class Exchange implements UpstreamUser {
   }
 
   start(): void {
+    if (this.#finished) return;
     const redirect = this.#http.redirectHttps;
     if (redirect !== null) return this.#redirect(redirect.status, redirect.port);
     this.#dispatch();
@@ -413,9 +414,13 @@ export class Exchange implements UpstreamUser {
     if (!this.#up!.socket.write(chunk)) this.#side.pauseReading();
   }
 
-  /** The client sent its FIN: passed on; the tunnel ends when the member closes. */
+  /**
+   * The client sent its FIN. A tunnel ends when either side does (WebSocket and its kin do not
+   * half-close): what is written flushes, then both connections close.
+   */
   tunnelClientEnd(): void {
-    this.#up?.socket.end();
+    this.#closeClient = true;
+    this.#finish();
   }
 
   get tunnel(): boolean {
@@ -585,7 +590,8 @@ export class Exchange implements UpstreamUser {
       if (this.#reusable && this.#resDone && this.#reqBody.done) this.#ctx.members.release(up, this.#http, Date.now());
       else {
         up.user = null;
-        up.destroy();
+        if (this.#tunnel) up.socket.destroySoon(); // what the client sent last still goes out
+        else up.destroy();
       }
     }
     const side = this.#side;

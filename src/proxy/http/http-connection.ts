@@ -193,6 +193,19 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
     const logging = http.accessLog && this.#ctx.log.isLevelEnabled('info');
     const ex = new Exchange(this.#ctx, this, req, logging);
     this.#exchange = ex;
+    // The body bytes that came with the head are read before anything goes to a member: a
+    // malformed chunked body in the first packet is refused with nothing sent.
+    if (!ex.requestDone && bytes.length > 0) {
+      const data = bytes.takeAll();
+      let stop: number;
+      try {
+        stop = ex.body(data, 0, data.length);
+      } catch (err) {
+        ex.bodyFailed(err as HttpError);
+        return true;
+      }
+      if (stop < data.length) bytes.push(data.subarray(stop));
+    }
     ex.start();
     return true;
   }
@@ -303,7 +316,10 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
       if (this.#tunnel) return ex.tunnelClientEnd();
       // A request cut short: nothing more will come, so nothing of it can be completed.
       if (!ex.requestDone) return ex.bodyFailed(new HttpError(400, 'the client closed before sending the whole request body'));
-      return; // the response is delivered, then the connection closes
+      // A client that closes while its response is on the way has gone (as nginx reads it):
+      // the member's work stops rather than running on for nobody.
+      this.#socket.destroy();
+      return;
     }
     if (this.#ended) {
       this.#socket.destroy();
