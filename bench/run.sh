@@ -1,0 +1,408 @@
+#!/usr/bin/env bash
+# furiwake vs HAProxy, side by side: same nginx backend, same wrk, same cores.
+# Run by hand: `npm run bench` (or `DURATION=5s bash bench/run.sh`). Not part of the tests.
+# See bench/README.md for what is measured and how to read the table.
+set -euo pipefail
+
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-50}                   # keep-alive and new-connection tests
+TRANSFER_CONNECTIONS=${TRANSFER_CONNECTIONS:-8}  # 1 MiB transfer test
+WARMUP=${WARMUP:-2s}
+ROUNDS=${ROUNDS:-3}                              # interleaved rounds; the table shows medians
+MEASUREMENTS=${MEASUREMENTS:-keepalive close transfer} # a subset, to look at one closely
+BALANCER_CPU=${BALANCER_CPU:-0}                  # HAProxy and furiwake
+CLIENT_CPU=${CLIENT_CPU:-1}                      # wrk
+BACKEND_CPU=${BACKEND_CPU:-1}                    # nginx
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NODE="$ROOT/node_modules/.bin/node"
+RESULTS_DIR="$ROOT/bench/results"
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
+
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
+[[ -n ${MEASUREMENTS// /} ]] || die "MEASUREMENTS is empty"
+for m in $MEASUREMENTS; do
+  [[ $m =~ ^(keepalive|close|transfer)$ ]] || die "MEASUREMENTS: '$m' is none of keepalive close transfer"
+done
+
+# --- what we need, installed only when missing -------------------------------------------
+install_missing() {
+  local missing=() pkg
+  for pkg in haproxy nginx wrk util-linux; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if ((${#missing[@]} > 0)); then
+    log "installing ${missing[*]}"
+    [[ $(id -u) -eq 0 ]] || die "installing packages needs root: apt-get install ${missing[*]}"
+    # The package lists may be stale or absent; refresh them once if the first try fails.
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2; then
+      apt-get update >&2
+      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2
+    fi
+  fi
+  [[ -x $NODE ]] || die "$NODE not found: run npm install first"
+}
+
+# On a machine with fewer cores than asked for, everything shares what there is.
+fit_cpus() {
+  local n
+  n=$(nproc)
+  if ((BALANCER_CPU >= n || CLIENT_CPU >= n || BACKEND_CPU >= n)); then
+    log "warning: only $n core(s); pinning everything to core 0 (figures are less meaningful)"
+    BALANCER_CPU=0 CLIENT_CPU=0 BACKEND_CPU=0
+  fi
+}
+
+# --- processes we start, and their cleanup ------------------------------------------------
+TMP=""
+PIDS=()
+declare -A NAME_OF=()
+# started NAME PID: remember a process to stop at the end
+started() { PIDS+=("$2"); NAME_OF[$2]=$1; }
+cleanup() {
+  local status=$? pid
+  trap - EXIT INT TERM
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    # Give each a moment to exit, then insist (and say so: a balancer should stop on SIGTERM).
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -KILL "$pid" 2>/dev/null; then
+      log "note: ${NAME_OF[$pid]} (pid $pid) was still running 5s after SIGTERM; killed"
+    fi
+    wait "$pid" 2>/dev/null || true
+  done
+  [[ -n $TMP && -d $TMP ]] && rm -rf "$TMP"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'log interrupted; exit 130' INT
+trap 'exit 143' TERM
+
+# Free loopback ports, asked of the kernel all at once (held together, so they are distinct).
+free_ports() {
+  "$NODE" -e '
+    const net = require("node:net");
+    const n = Number(process.argv[1]);
+    const servers = [];
+    for (let i = 0; i < n; i++) servers.push(net.createServer().listen(0, "127.0.0.1"));
+    Promise.all(servers.map((s) => new Promise((r) => s.once("listening", r)))).then(() => {
+      console.log(servers.map((s) => s.address().port).join(" "));
+      for (const s of servers) s.close();
+    });
+  ' "$1"
+}
+
+# Wait until something accepts on 127.0.0.1:$2, or the process $3 has died.
+wait_listening() {
+  local name=$1 port=$2 pid=$3 logfile=$4
+  for _ in $(seq 1 200); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "$name exited before listening on $port; its output:"
+      sed 's/^/    /' "$logfile" >&2 || true
+      return 1
+    fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.05
+  done
+  log "$name did not listen on $port within 10s"
+  return 1
+}
+
+# One HTTP/1.0 GET over bash's /dev/tcp: prints the status line (checks the path end to end).
+probe_status() {
+  local port=$1 path=$2 line
+  exec 3<>"/dev/tcp/127.0.0.1/$port"
+  printf 'GET %s HTTP/1.0\r\nHost: bench\r\n\r\n' "$path" >&3
+  IFS= read -r -t 5 line <&3 || line=""
+  exec 3<&- 3>&-
+  printf '%s' "${line%$'\r'}"
+}
+
+# --- backend: nginx -----------------------------------------------------------------------
+start_nginx() {
+  mkdir -p "$TMP/nginx/www" "$TMP/nginx/logs"
+  head -c 1048576 /dev/zero >"$TMP/nginx/www/1m.bin"
+  cat >"$TMP/nginx/nginx.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/logs/error.log warn;
+events { worker_connections 4096; multi_accept on; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 75s;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  client_body_temp_path $TMP/nginx/body;
+  proxy_temp_path $TMP/nginx/proxy;
+  fastcgi_temp_path $TMP/nginx/fastcgi;
+  uwsgi_temp_path $TMP/nginx/uwsgi;
+  scgi_temp_path $TMP/nginx/scgi;
+  server {
+    listen 127.0.0.1:$NGINX_PORT backlog=4096;
+    location = / { default_type text/plain; return 200 "ok\n"; }
+    location = /1m { default_type application/octet-stream; alias $TMP/nginx/www/1m.bin; }
+  }
+}
+EOF
+  # The master forks the worker, which inherits the pinning.
+  taskset -c "$BACKEND_CPU" nginx -e "$TMP/nginx/logs/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" >"$TMP/nginx/logs/stdout.log" 2>&1 &
+  started nginx $!
+  wait_listening nginx "$NGINX_PORT" $! "$TMP/nginx/logs/error.log"
+}
+
+# --- balancers ----------------------------------------------------------------------------
+start_haproxy() {
+  cat >"$TMP/haproxy.cfg" <<EOF
+global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend bench
+  bind 127.0.0.1:$HAPROXY_PORT
+  default_backend p
+backend p
+  balance roundrobin
+  server m1 127.0.0.1:$NGINX_PORT
+EOF
+  # -db: stay in the foreground, so the PID we hold is HAProxy itself.
+  taskset -c "$BALANCER_CPU" haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
+  started haproxy $!
+  BALANCER_PID[haproxy]=$!
+  wait_listening haproxy "$HAPROXY_PORT" $! "$TMP/haproxy.log"
+}
+
+# FURIWAKE_REF=<commit>: measure that commit (exported to the temp dir) instead of the work tree.
+furiwake_dir() {
+  FURIWAKE_DIR=$ROOT FURIWAKE_AT="work tree at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  if [[ -n ${FURIWAKE_REF:-} ]]; then
+    local commit
+    commit=$(git -C "$ROOT" rev-parse --verify --short "$FURIWAKE_REF^{commit}") || die "FURIWAKE_REF: no commit $FURIWAKE_REF"
+    FURIWAKE_DIR=$TMP/furiwake-src
+    mkdir -p "$FURIWAKE_DIR"
+    git -C "$ROOT" archive "$commit" | tar -x -C "$FURIWAKE_DIR"
+    ln -s "$ROOT/node_modules" "$FURIWAKE_DIR/node_modules"
+    FURIWAKE_AT="commit $commit"
+  fi
+}
+
+start_furiwake() {
+  furiwake_dir
+  cat >"$TMP/furiwake.yaml" <<EOF
+global: { log-level: warn }
+services:
+  bench: { listen: 127.0.0.1:$FURIWAKE_PORT, mode: tcp, pool: p }
+pools:
+  p:
+    algorithm: round-robin
+    members: [ { address: 127.0.0.1:$NGINX_PORT } ]
+EOF
+  # Node directly (not npx), so the PID we hold is the balancer itself.
+  # FURIWAKE_NODE_OPTIONS lets you add e.g. --cpu-prof --cpu-prof-dir=/tmp/prof.
+  # shellcheck disable=SC2086
+  (cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$TMP/furiwake.yaml") \
+    >"$TMP/furiwake.log" 2>&1 &
+  started furiwake $!
+  BALANCER_PID[furiwake]=$!
+  wait_listening furiwake "$FURIWAKE_PORT" $! "$TMP/furiwake.log"
+}
+
+# CPU time (user + system) of a process so far, in clock ticks.
+cpu_ticks() {
+  # Fields after the ")" that closes the command name: utime and stime are the 12th and 13th.
+  local stat
+  stat=$(<"/proc/$1/stat") || { echo 0; return; }
+  stat=${stat##*) }
+  awk '{ print $12 + $13 }' <<<"$stat"
+}
+now_ns() { date +%s%N; }
+
+# How idle the whole machine is over one second, in %: other work skews every figure.
+idle_percent() {
+  local a b
+  a=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+  sleep 1
+  b=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]) }'
+}
+
+# --- load ---------------------------------------------------------------------------------
+# wrk's Transfer/sec ("1.23GB") in MB/s; wrk's units are binary, so this is MiB/s.
+to_mbps() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    f = (u == "B") ? 1/1048576 : (u == "KB") ? 1/1024 : (u == "MB") ? 1 : (u == "GB") ? 1024 : (u == "TB") ? 1048576 : -1
+    if (f < 0) { print "n/a"; exit }
+    printf "%.1f", n * f
+  }'
+}
+
+# run_wrk NAME PORT KIND -> prints "FIGURE CPU": requests/s (or MB/s for "transfer"), and the
+# balancer's CPU use during the measurement in % of one core ("-" for the direct runs).
+run_wrk() {
+  local name=$1 port=$2 kind=$3 url="http://127.0.0.1:$2/" conns=$CONNECTIONS out
+  local pid=${BALANCER_PID[$name]:-} t0 t1 c0=0 c1=0 cpu=- figure
+  local args=()
+  case $kind in
+    keepalive) ;;
+    close) args=(-H 'Connection: close') ;;
+    transfer) url="${url}1m"; conns=$TRANSFER_CONNECTIONS ;;
+  esac
+  taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"$WARMUP" "${args[@]}" "$url" >/dev/null 2>&1 || true
+  [[ -n $pid ]] && c0=$(cpu_ticks "$pid")
+  t0=$(now_ns)
+  out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"$DURATION" "${args[@]}" "$url" 2>&1) || {
+    log "wrk failed against $name ($kind):"; printf '%s\n' "$out" | sed 's/^/    /' >&2; echo "n/a -"; return 0
+  }
+  t1=$(now_ns)
+  if [[ -n $pid ]]; then
+    c1=$(cpu_ticks "$pid")
+    cpu=$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v ns="$((t1 - t0))" 'BEGIN { printf "%.0f", 100 * c / hz / (ns / 1e9) }')
+  fi
+  printf '%s\n' "$out" >"$TMP/wrk-$name-$kind.txt"
+  if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
+    log "warning: $name $kind: $(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr -s ' ' | paste -sd ';')"
+  fi
+  if [[ $kind == transfer ]]; then
+    figure=$(to_mbps "$(awk '/^Transfer\/sec:/ { print $2 }' <<<"$out")")
+  else
+    figure=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
+  fi
+  echo "${figure:-n/a} $cpu"
+}
+
+# Median of the numeric arguments ("n/a" and "-" are skipped); "n/a" when there is none.
+median() {
+  printf '%s\n' "$@" | { grep -E '^[0-9.]+$' || true; } | sort -g | awk '{ v[NR] = $1; if ($1 ~ /\./) dec = 1 } END {
+    if (NR == 0) { print "n/a"; exit }
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf (dec ? "%.1f\n" : "%.0f\n"), m
+  }'
+}
+
+percent() { if [[ $1 =~ ^[0-9.]+$ ]]; then printf '%.0f%%' "$1"; else printf '%s' "$1"; fi; }
+
+ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
+}
+verdict() {
+  awk -v r="$1" -v g="$2" 'BEGIN { if (r == "n/a") print "n/a"; else if (r + 0 >= g + 0) print "met"; else print "BELOW" }'
+}
+
+# --- main ---------------------------------------------------------------------------------
+install_missing
+fit_cpus
+# Measured before we add our own load.
+IDLE_AT_START=$(idle_percent)
+((IDLE_AT_START >= 90)) || log "warning: the machine is only ${IDLE_AT_START}% idle before the bench; figures will be noisy"
+TMP=$(mktemp -d /tmp/furiwake-bench.XXXXXX)
+chmod 755 "$TMP" # nginx's worker runs as nobody and must reach the 1 MiB file
+
+declare -A BALANCER_PID=()
+read -r NGINX_PORT HAPROXY_PORT FURIWAKE_PORT < <(free_ports 3)
+
+log "nginx on 127.0.0.1:$NGINX_PORT (core $BACKEND_CPU)"
+start_nginx || die "nginx did not start"
+log "haproxy on 127.0.0.1:$HAPROXY_PORT (core $BALANCER_CPU)"
+start_haproxy || die "haproxy did not start"
+log "furiwake on 127.0.0.1:$FURIWAKE_PORT (core $BALANCER_CPU)"
+FURIWAKE_OK=1
+start_furiwake || { FURIWAKE_OK=0; log "furiwake did not start: its column will read n/a"; }
+
+TARGETS=(direct haproxy furiwake)
+declare -A PORT=([direct]=$NGINX_PORT [haproxy]=$HAPROXY_PORT [furiwake]=$FURIWAKE_PORT)
+for t in "${TARGETS[@]}"; do
+  [[ $t == furiwake && $FURIWAKE_OK == 0 ]] && continue
+  for path in / /1m; do
+    status=$(probe_status "${PORT[$t]}" "$path" || true)
+    [[ $status == *" 200 "* || $status == *" 200" ]] || die "$t: GET $path answered '${status:-nothing}'"
+  done
+done
+
+# Rounds are interleaved (every target once per round), so a disturbance that comes and goes
+# (another process on the machine) hits all targets alike; the table shows each target's median.
+declare -A R=() CPU=() EFF=()
+read -r -a KINDS <<<"$MEASUREMENTS"
+for ((round = 1; round <= ROUNDS; round++)); do
+  for kind in "${KINDS[@]}"; do
+    for t in "${TARGETS[@]}"; do
+      k=$t.$kind.$round
+      if [[ $t == furiwake && $FURIWAKE_OK == 0 ]]; then R[$k]=n/a; CPU[$k]=-; EFF[$k]=-; continue; fi
+      log "round $round/$ROUNDS: $kind via $t ($DURATION after $WARMUP warm-up)"
+      read -r "R[$k]" "CPU[$k]" < <(run_wrk "$t" "${PORT[$t]}" "$kind")
+      # Throughput per balancer core: what the figure would be if the balancer were the limit.
+      EFF[$k]=$(awk -v f="${R[$k]}" -v c="${CPU[$k]}" 'BEGIN { if (f ~ /^[0-9.]+$/ && c ~ /^[0-9.]+$/ && c > 0) printf "%.0f", f * 100 / c; else print "-" }')
+    done
+  done
+done
+
+# med ARRAY TARGET KIND -> the median over the rounds
+med() {
+  local -n arr=$1
+  local vals=() round
+  for ((round = 1; round <= ROUNDS; round++)); do vals+=("${arr[$2.$3.$round]}"); done
+  median "${vals[@]}"
+}
+# rounds TARGET KIND -> every round's figure, "a/b/c"
+rounds() {
+  local vals=() round
+  for ((round = 1; round <= ROUNDS; round++)); do vals+=("${R[$1.$2.$round]}"); done
+  printf '%s\n' "${vals[@]}" | paste -sd/
+}
+
+declare -A LABEL=([keepalive]="keep-alive requests/s" [close]="new connections/s" [transfer]="1 MiB transfers, MB/s")
+declare -A GOAL=([keepalive]=0.9 [close]=0.6 [transfer]=0.8)
+
+table() {
+  printf 'furiwake bench  %s\n' "$(date -u '+%Y-%m-%d %H:%M:%SZ')"
+  printf 'furiwake %s; node %s; %s; %s; wrk -t1\n' \
+    "$FURIWAKE_AT" "$("$NODE" --version)" \
+    "$(haproxy -v 2>/dev/null | head -1 | awk '{ print "haproxy " $3 }')" \
+    "$(nginx -v 2>&1 | sed 's|.*nginx/|nginx |')"
+  printf 'duration %s (warm-up %s) x %s round(s), medians; connections %s (transfers %s)\n' \
+    "$DURATION" "$WARMUP" "$ROUNDS" "$CONNECTIONS" "$TRANSFER_CONNECTIONS"
+  printf 'cores: balancer %s, nginx %s, wrk %s (of %s); machine %s%% idle before the start\n\n' \
+    "$BALANCER_CPU" "$BACKEND_CPU" "$CLIENT_CPU" "$(nproc)" "$IDLE_AT_START"
+  local fmt='%-24s %10s %10s %10s %17s %6s %6s\n' kind r d h f
+  printf "$fmt" measurement direct haproxy furiwake furiwake/haproxy goal ""
+  for kind in "${KINDS[@]}"; do
+    d=$(med R direct "$kind") h=$(med R haproxy "$kind") f=$(med R furiwake "$kind")
+    r=$(ratio "$f" "$h")
+    printf "$fmt" "${LABEL[$kind]}" "$d" "$h" "$f" "$r" ">=${GOAL[$kind]}" "$(verdict "$r" "${GOAL[$kind]}")"
+  done
+  printf '\nbalancer CPU in %% of its one core (near 100: the balancer is the limit; well below: nginx and wrk are),\n'
+  printf 'and the figure per fully busy balancer core (figure x 100 / CPU%%): the cost of each balancer, which\n'
+  printf 'holds when the load generator is the limit or the machine is busy\n'
+  fmt='%-24s %8s %8s %13s %13s %17s %6s %6s\n'
+  printf "$fmt" "" "haproxy" "furiwake" "haproxy/core" "furiwake/core" "furiwake/haproxy" goal ""
+  for kind in "${KINDS[@]}"; do
+    h=$(med EFF haproxy "$kind") f=$(med EFF furiwake "$kind")
+    r=$(ratio "$f" "$h")
+    printf "$fmt" "${LABEL[$kind]}" "$(percent "$(med CPU haproxy "$kind")")" "$(percent "$(med CPU furiwake "$kind")")" "$h" "$f" "$r" \
+      ">=${GOAL[$kind]}" "$(verdict "$r" "${GOAL[$kind]}")"
+  done
+  if ((ROUNDS > 1)); then
+    printf '\nevery round (direct | haproxy | furiwake)\n'
+    for kind in "${KINDS[@]}"; do
+      printf '%-24s %s | %s | %s\n' "${LABEL[$kind]}" "$(rounds direct "$kind")" "$(rounds haproxy "$kind")" "$(rounds furiwake "$kind")"
+    done
+  fi
+}
+
+mkdir -p "$RESULTS_DIR"
+table | tee "$RESULTS_DIR/latest.txt"
+log "saved to ${RESULTS_DIR#"$ROOT"/}/latest.txt"
+((FURIWAKE_OK)) || die "furiwake did not start (see above)"
