@@ -9,7 +9,10 @@ import { runUntilSignal } from './run.ts';
 
 export function demoConfig(port: number, web: DemoBackend[], echo: DemoBackend[]): string {
   const udpPort = port === 0 ? 0 : port + 1;
+  const adminPort = port === 0 ? 0 : port + 2;
   return `# furiwake demo: the embedded default config
+admin:                      # dashboard, API and metrics; no token, so loopback only
+  listen: 127.0.0.1:${adminPort}
 services:
   web:                      # a tcp virtual service in front of three HTTP servers
     listen: 127.0.0.1:${port}
@@ -51,10 +54,12 @@ export async function runDemo(port: number): Promise<number> {
 furiwake demo is running.
   tcp service web   ${w.address}:${w.port}  -> ${web.map((b) => `${b.name} (127.0.0.1:${b.port})`).join(', ')}  weighted-round-robin 2:1:1
   udp service echo  ${e.address}:${e.port}  -> ${echo.map((b) => `${b.name} (127.0.0.1:${b.port})`).join(', ')}  round-robin per flow
+  dashboard         http://127.0.0.1:${app.admin.address()?.port}/   (API /api/v1, metrics /metrics)
 
 Try:
   for i in 1 2 3 4 5 6 7 8; do curl -s http://${w.address}:${w.port}/; done     # web-1 twice as often
   echo hello | nc -u -w1 ${e.address} ${e.port}                              # one flow, one member
+  furiwake ctl --admin http://127.0.0.1:${app.admin.address()?.port} members       # the members, as the dashboard shows them
 Stop with Ctrl-C.
 `);
   const code = await runUntilSignal(app, log, () => 2_000, null);

@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/config/load.ts';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const examples = (await readdir(`${root}examples`)).filter((name) => /\.(ya?ml|json)$/.test(name)).sort();
 /** the variables the examples read, as an operator would export them */
-const env = { LISTEN_ADDR: '0.0.0.0', APP_WEIGHT: '3', LOG_HOST: '10.2.0.2', RADIUS_SECRET: 'radius-secret', PROBE_PASSWORD: 'probe-password', FURIWAKE_COOKIE_SECRET: 'cookie-secret-of-length' };
+const env = { LISTEN_ADDR: '0.0.0.0', APP_WEIGHT: '3', LOG_HOST: '10.2.0.2', RADIUS_SECRET: 'radius-secret', PROBE_PASSWORD: 'probe-password', FURIWAKE_COOKIE_SECRET: 'cookie-secret-of-length', FURIWAKE_ADMIN_TOKEN: 'an-admin-token-of-some-length' };
 
 describe('examples/', () => {
   it('holds the examples the manual promises', () => {
