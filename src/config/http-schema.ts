@@ -62,11 +62,11 @@ const serverName = leaf((input): Parsed<string> => {
 
 /** `true` means the section with its defaults; `false` (or nothing) means off. */
 function switchable<T extends z.ZodType>(schema: T) {
-  return z.preprocess((input) => (input === true || input === 'true' || input === null ? {} : input), z.union([
-    z.literal(false).transform(() => null),
-    z.literal('false').transform(() => null),
-    schema,
-  ], { error: (issue) => expected('true, false or a map', issue.input) }));
+  return z.preprocess((input) => {
+    if (input === true || input === 'true' || input === null) return {};
+    if (input === false || input === 'false') return undefined;
+    return input;
+  }, schema.optional());
 }
 
 // ---- sections -----------------------------------------------------------------------------

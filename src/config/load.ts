@@ -2,11 +2,13 @@
 // Both either return a complete Config or throw one ConfigError listing every problem.
 
 import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { checkListeners } from './checks.ts';
 import { substituteEnv, type Env } from './env.ts';
 import { ConfigError, formatPath, type ConfigIssue, type PathIssue } from './issues.ts';
 import { resolveHosts } from './resolve.ts';
 import { readSource, type Source } from './source.ts';
+import { loadTlsFiles } from './tls-files.ts';
 import type { Config } from './types.ts';
 import { validateDocument } from './validate.ts';
 
@@ -25,10 +27,12 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
   const { config, source } = parseWithSource(text, file, env);
   // DNS waits until the file is otherwise valid: a rejected file is not worth the lookups.
   const resolved = await resolveHosts(config);
+  // Certificates and keys of https services, read from disk (relative to the config file).
+  const files = await loadTlsFiles(resolved.config, dirname(file));
   // Names that resolve to one address can now be seen to share a port.
-  const issues = [...resolved.issues, ...checkListeners(resolved.config.services)];
+  const issues = [...resolved.issues, ...files.issues, ...checkListeners(resolved.config.services)];
   if (issues.length > 0) throw new ConfigError(toConfigIssues(issues, file, source));
-  return resolved.config;
+  return files.config;
 }
 
 function parseWithSource(text: string, file: string, env: Env): { config: Config; source: Source } {
