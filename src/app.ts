@@ -119,7 +119,7 @@ export class Furiwake {
       case 'udp':
         return new UdpListener(service, this.runtime.connections, log);
       case 'http':
-        return new HttpListener(service, this.runtime.connections, log);
+        return new HttpListener(service, this.runtime.connections, log, this.runtime.requests);
       case 'nat':
       case 'dsr':
         this.#kernel ??= new KernelPlane(this.runtime, log);

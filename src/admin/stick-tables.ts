@@ -1,6 +1,7 @@
 // What the admin API needs of a stick table (the bounded, expiring table behind stateful
 // persistence): its bounds and counters, its entries, and forgetting them. The shape is that of
-// persistence/stick-table.ts, written out here so the admin layer depends on no more than it reads.
+// persistence/stick-table.ts, written out here so the admin layer depends on no more than it
+// reads (and tests can give a table of their own).
 
 import type { Runtime } from '../runtime/runtime.ts';
 import type { StickEntryView, StickTableSummary } from './schemas.ts';
@@ -31,16 +32,10 @@ export interface StickTableSource {
 
 export type StickTables = (runtime: Runtime) => Iterable<StickTableSource>;
 
-/** What a service holds when its persistence keeps a table (runtime/persistence.ts). */
-interface WithPersistence {
-  persistence?: { readonly poolName: string; readonly config: { readonly method: string }; readonly table: StickTableLike | null } | null;
-}
-
-/** The stick tables of the running services: one per service whose persistence keeps one. */
+/** The stick tables of the running services: one per service whose persistence keeps one (source-ip, tls-session). */
 export const stickTablesOf: StickTables = function* (runtime) {
   for (const service of runtime.services.values()) {
-    // read structurally: the persistence layer is newer than this module's first version
-    const p = (service as WithPersistence).persistence;
+    const p = service.persistence;
     if (p?.table != null) yield { service: service.name, method: p.config.method, pool: p.poolName, table: p.table };
   }
 };

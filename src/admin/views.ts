@@ -91,7 +91,6 @@ export function poolView(ctx: ViewContext, pool: Pool): PoolView {
 }
 
 export function serviceView(ctx: ViewContext, service: Service): ServiceView {
-  const persistence = (service.config as { persistence?: { method?: unknown } | null }).persistence;
   return {
     name: service.name,
     mode: service.config.mode,
@@ -99,7 +98,7 @@ export function serviceView(ctx: ViewContext, service: Service): ServiceView {
     address: ctx.serviceAddress(service.name),
     pool: service.pool.name,
     connections: { active: ctx.live.services.get(service.name) ?? 0, total: ctx.runtime.connections.totals().get(service.name) ?? 0 },
-    persistence: typeof persistence?.method === 'string' ? persistence.method : null,
+    persistence: service.config.persistence?.method ?? null,
   };
 }
 

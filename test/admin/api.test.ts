@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { z } from 'zod';
 import { AdminPlane } from '../../src/admin/plane.ts';
@@ -387,6 +388,32 @@ describe('admin API: stick tables', () => {
     const all = await call(base, '/api/v1/stick-tables/svc/entries', { method: 'DELETE' });
     assert.deepEqual([all.status, all.body], [200, { deleted: 2 }]);
     assert.equal(table.size, 0);
+  });
+
+  it("shows a real service's source-ip table, entry by entry, and forgets a client", async () => {
+    const a = await server('a');
+    const b = await server('b');
+    const persistence = { method: 'source-ip', mask: 32, mask6: 128, timeout: 60_000, maxEntries: 100 } as const;
+    const { app, base } = await startAdminApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }, { port: b.port, id: 'b' }]), { persistence }));
+    const port = app.address('svc').port;
+    const from = async (address: string) => {
+      const socket = net.connect({ port, host: '127.0.0.1', localAddress: address });
+      const [line] = await once(socket.setEncoding('utf8'), 'data');
+      socket.end();
+      await once(socket, 'close');
+      return String(line).trim();
+    };
+    const first = await from('127.0.0.2');
+    const second = await from('127.0.0.3');
+    assert.equal(await from('127.0.0.2'), first, 'the client sticks');
+    assert.equal((await call(base, '/api/v1/services/svc')).body.persistence, 'source-ip');
+    const [summary] = (await call(base, '/api/v1/stick-tables')).body;
+    assert.deepEqual([summary.service, summary.method, summary.size, summary.capacity, summary.timeout, summary.hits], ['svc', 'source-ip', 2, 100, 60_000, 1]);
+    const entries = (await call(base, '/api/v1/stick-tables/svc')).body.items;
+    assert.deepEqual(entries.map((e: { key: string; member: string; pool: string }) => [e.key, e.pool, e.member]).sort(), [['127.0.0.2', 'p', first], ['127.0.0.3', 'p', second]]);
+    assert.deepEqual((await call(base, '/api/v1/stick-tables/svc/entries/127.0.0.2', { method: 'DELETE' })).body, { deleted: 1 });
+    assert.deepEqual((await call(base, '/api/v1/stick-tables/svc?key=127.0.0.2')).body.total, 0);
+    assert.equal(app.runtime.services.get('svc')!.stickTable!.size, 1);
   });
 
   it('has none until a service keeps one', async () => {

@@ -11,6 +11,7 @@ import type { PoolConfig } from '../../src/config/types.ts';
 import { exchange, greeted } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { closedPort } from '../helpers/servers.ts';
+import { httpConfig, startMember } from '../proxy/http/helpers.ts';
 import { adminConfig, call, server, startAdminApp, TestStickTable } from './helpers.ts';
 import { parsePrometheus, value, type Family } from './prometheus-text.ts';
 
@@ -132,6 +133,25 @@ describe('metrics', () => {
     const m = await scrape(base);
     const requests = (code: string, member: string) => value(m, 'furiwake_http_requests_total', { service: 'svc', member, code });
     assert.deepEqual([requests('2xx', 'a'), requests('3xx', 'a'), requests('4xx', 'a'), requests('5xx', 'a'), requests('5xx', '')], [3, 1, 1, 1, 1]);
+    assert.equal((await call(base, '/api/v1/pools/p/members/a')).body.requests, 6);
+  });
+
+  it('counts the responses of a real http service by status class and member', async () => {
+    const a = await startMember('a', (req, res) => {
+      res.statusCode = req.url === '/missing' ? 404 : 200;
+      res.end('a');
+    });
+    const config = httpConfig(pool('round-robin', [{ port: a.port, id: 'a' }]));
+    const { base, app } = await startAdminApp(config);
+    const port = app.address('svc').port;
+    const get = (path: string) => fetch(`http://127.0.0.1:${port}${path}`).then(async (r) => [r.status, await r.text()]);
+    for (let i = 0; i < 5; i++) assert.deepEqual(await get('/'), [200, 'a']);
+    assert.equal((await get('/missing'))[0], 404);
+    await call(base, '/api/v1/pools/p/members/a', { method: 'PATCH', body: { state: 'disabled' } });
+    assert.equal((await get('/'))[0], 503, 'no usable member: furiwake answers itself');
+    const m = await scrape(base);
+    const requests = (code: string, member: string) => value(m, 'furiwake_http_requests_total', { service: 'svc', pool: member === '' ? '' : 'p', member, code });
+    assert.deepEqual([requests('2xx', 'a'), requests('4xx', 'a'), requests('5xx', '')], [5, 1, 1]);
     assert.equal((await call(base, '/api/v1/pools/p/members/a')).body.requests, 6);
   });
 

@@ -26,6 +26,7 @@ function configText(a: number, b: number, weightB = 1): string {
     `admin: { listen: 127.0.0.1:0, token: ${TOKEN} }`,
     'services:',
     '  www: { listen: 127.0.0.1:0, mode: tcp, pool: web }',
+    '  sticky: { listen: 127.0.0.1:0, mode: tcp, pool: web, persistence: { method: source-ip, timeout: 10m } }',
     'pools:',
     '  web:',
     '    members:',
@@ -59,6 +60,7 @@ describe('furiwake ctl', async () => {
   const lb = furiwake(['start', '-c', file]);
   const admin = `http://127.0.0.1:${(await lb.event('admin listening')).port as number}`;
   const vip = (await lb.event('service listening')).port as number;
+  const stickyVip = (await lb.event('service listening', 2)).port as number;
 
   it('status: version, counts and the services with their VIPs', async () => {
     const { code, stdout, stderr } = await ctl(admin, ['status'], null);
@@ -148,12 +150,20 @@ describe('furiwake ctl', async () => {
     await once(live.socket, 'close');
   });
 
-  it('stick: says there are none when no service keeps a table', async () => {
-    const { code, stdout } = await ctl(admin, ['stick']);
-    assert.deepEqual([code, stdout], [0, 'no stick tables (no service has source-ip or tls-session persistence)\n']);
-    const one = await ctl(admin, ['stick', 'www', '--key', '10.0.0.1', '--delete']);
-    assert.equal(one.code, 1);
-    assert.match(one.stderr, /404: service www has no stick table/);
+  it("stick: the tables, a service's entries by key, forgetting one", async () => {
+    const member = await greeting(stickyVip);
+    assert.equal(await greeting(stickyVip), member, 'the client sticks');
+    const tables = await ctl(admin, ['stick']);
+    assert.equal(tables.code, 0, tables.stderr);
+    assert.match(tables.stdout, /^SERVICE\s+METHOD\s+ENTRIES\s+MAX\s+HITS\s+MISSES\s+EXPIRED\s+EVICTED\nsticky\s+source-ip\s+1\s+100000\s+1\s+1\s+0\s+0\n$/);
+    const entries = await ctl(admin, ['stick', 'sticky', '--key', '127.0.0']);
+    assert.match(entries.stdout, new RegExp(`^KEY\\s+MEMBER\\s+EXPIRES IN\\n127\\.0\\.0\\.1\\s+web/${member}\\s+\\d+m\\d\\ds\\n$`));
+    const forgotten = await ctl(admin, ['stick', 'sticky', '--key', '127.0.0.1', '--delete']);
+    assert.deepEqual([forgotten.code, forgotten.stdout], [0, 'sticky: 1 entry forgotten\n']);
+    assert.equal(JSON.parse((await ctl(admin, ['stick', 'sticky', '--json'])).stdout).total, 0);
+    const none = await ctl(admin, ['stick', 'www', '--key', '10.0.0.1', '--delete']);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /404: service www has no stick table .*; services with one: sticky/);
   });
 
   it('reload: applies the changed file; a refused file is reported line by line and changes nothing', async () => {
