@@ -160,6 +160,7 @@ export const connectionSchema = z.object({
   vip: endpoint.describe('the service address the client reached'),
   balancer: endpoint.nullable().describe("the balancer's own address on the member side; null until connected"),
   member: z.object({ pool: z.string(), id: z.string(), address: z.string(), port: z.int() }).nullable().describe('null while queued or connecting'),
+  request: z.object({ method: z.string(), path: z.string() }).nullable().describe('http: the request in progress; null between requests and outside http'),
   startedAt: z.number(),
   bytesIn: z.number(),
   bytesOut: z.number(),

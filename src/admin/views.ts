@@ -112,6 +112,7 @@ export function connectionView(e: ConnectionEntry): ConnectionView {
     vip: { ...e.vip },
     balancer: e.local === null ? null : { ...e.local },
     member: m === null ? null : { pool: m.poolName, id: m.id, address: m.ip, port: m.port },
+    request: e.request == null ? null : { method: e.request.method, path: e.request.path },
     startedAt: e.startedAt,
     bytesIn: e.bytesIn,
     bytesOut: e.bytesOut,

@@ -210,7 +210,8 @@ async function connections(api: Api, out: Out, flags: Flags): Promise<void> {
   const now = Date.now();
   out.write(table(['ID', 'SERVICE', 'CLIENT', '', 'VIP', '', 'BALANCER', '', 'MEMBER', '>IN', '>OUT', '>AGE'], page.items.map((c) => [
     c.id, c.service, endpoint(c.client), '->', endpoint(c.vip), '=>', endpoint(c.balancer), '->',
-    c.member === null ? '(queued)' : `${endpoint({ address: c.member.address, port: c.member.port })} ${c.member.pool}/${c.member.id}`,
+    (c.member === null ? '(queued)' : `${endpoint({ address: c.member.address, port: c.member.port })} ${c.member.pool}/${c.member.id}`) +
+      (c.request === null ? '' : ` ${c.request.method} ${c.request.path}`),
     bytes(c.bytesIn), bytes(c.bytesOut), duration((now - c.startedAt) / 1000),
   ])));
   if (page.total > page.items.length) out.write(`(${page.items.length} of ${page.total}; --limit N for more)\n`);

@@ -14,6 +14,7 @@ import { ConfigError } from '../../src/config/issues.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Config } from '../../src/config/types.ts';
 import { greeted, greeting } from '../helpers/clients.ts';
+import { httpConfig, startMember } from '../proxy/http/helpers.ts';
 import { pool, single } from '../helpers/config.ts';
 import { adminConfig, baseOf, call, openEvents, rawRequest, server, startAdminApp, TestStickTable, TOKEN } from './helpers.ts';
 
@@ -138,6 +139,19 @@ describe('admin API: reads', () => {
       s.destroy();
       await once(s, 'close');
     }
+  });
+
+  it('GET /api/v1/connections: an http connection shows the request in progress', async () => {
+    let release = (): void => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const member = await startMember('h', (req, res) => void held.then(() => res.end(`done ${req.url}`)));
+    const { app, base } = await startAdminApp(httpConfig(pool('round-robin', [{ port: member.port, id: 'h' }])));
+    const answer = fetch(`http://127.0.0.1:${app.address('svc').port}/slow?x=1`).then((r) => r.text());
+    while (member.requests.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    const [entry] = (await call(base, '/api/v1/connections?service=svc')).body.items;
+    assert.deepEqual([entry.request, entry.member.id], [{ method: 'GET', path: '/slow?x=1' }, 'h']);
+    release();
+    assert.equal(await answer, 'done /slow?x=1');
   });
 
   it('GET /api/v1/config: the running config with the token redacted', async () => {

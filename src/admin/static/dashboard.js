@@ -465,7 +465,7 @@ function renderConnections(s) {
     h('td', {}, h('span', { class: 'path' },
       endpoint(c.client), h('span', { class: 'arrow' }, '→'), endpoint(c.vip), h('span', { class: 'lb' }, '⇒'),
       c.member === null ? 'queued / connecting' : [endpoint(c.balancer), h('span', { class: 'arrow' }, '→'), endpoint({ address: c.member.address, port: c.member.port })],
-      c.member === null ? null : h('span', { class: 'sub' }, `${c.member.pool}/${c.member.id}`))),
+      h('span', { class: 'sub' }, [c.member === null ? null : `${c.member.pool}/${c.member.id}`, c.request === null ? null : `${c.request.method} ${c.request.path}`].filter((x) => x !== null).join(' · ')))),
     h('td', { class: 'num' }, bytes(c.bytesIn)),
     h('td', { class: 'num' }, bytes(c.bytesOut)),
     h('td', { class: 'num' }, duration((now - c.startedAt) / 1000)),
