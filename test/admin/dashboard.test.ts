@@ -67,15 +67,18 @@ describe('dashboard in Chromium', () => {
     });
     const config: Config = {
       global: { shutdownGrace: 0, logLevel: 'silent' },
-      services: { www: service('tcp', 'web') },
+      services: {
+        www: service('tcp', 'web'),
+        sticky: service('tcp', 'web', { persistence: { method: 'source-ip', mask: 24, mask6: 64, timeout: 600_000, maxEntries: 1000 } }),
+      },
       pools: { web },
     };
     const { app, base } = await startAdminApp(config);
-    return { app, base, a, b, c, port: app.address('www').port };
+    return { app, base, a, b, c, port: app.address('www').port, sticky: app.address('sticky').port };
   }
 
   it('shows the pools live, turns a stopped member down within two intervals, drains from the keyboard', async () => {
-    const { app, base, a, b, c, port } = await start();
+    const { app, base, a, b, c, port, sticky } = await start();
     const live = [await greeted(port), await greeted(port), await greeted(port)];
 
     await page.goto(`${base}/`);
@@ -85,13 +88,19 @@ describe('dashboard in Chromium', () => {
     assert.deepEqual(await page.locator('#pool-list tr[data-member]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-status'))), ['up', 'up', 'up']);
     for (const id of ['a', 'b', 'c']) await row(id).locator('.check-type', { hasText: '✓ tcp' }).waitFor();
     assert.match(await page.locator('#connections').innerText(), new RegExp(`127\\.0\\.0\\.1:${live[0].socket.localPort}\\s*→\\s*127\\.0\\.0\\.1:${port}\\s*⇒`));
-    // a second snapshot has arrived, so the rows have been updated in place at least once
-    await page.waitForFunction(() => document.querySelector('#sum-uptime')?.textContent !== '0s');
+    // some traffic, paced by the page's own snapshots, so the sparklines have something to draw
+    await greeting(sticky);
+    for (let second = 1; second <= 4; second++) {
+      const uptime = await page.locator('#sum-uptime').innerText();
+      for (let i = 0; i < second * 2; i++) await greeting(port);
+      await page.waitForFunction((u) => document.querySelector('#sum-uptime')?.textContent !== u, uptime);
+    }
     await page.screenshot({ path: new URL('dashboard-overview.png', ARTIFACTS).pathname, fullPage: true });
 
     // the server behind c stops: its tcp monitor fails (fall 1) at its next check
     const stopped = performance.now();
     await c.close();
+    servers.splice(servers.indexOf(c), 1);
     await row('c').and(page.locator('[data-status="down"]')).waitFor({ timeout: 4 * INTERVAL });
     const tookMs = performance.now() - stopped;
     assert.ok(tookMs <= 2 * INTERVAL, `c turned down after ${Math.round(tookMs)} ms, more than two intervals (${2 * INTERVAL} ms)`);
@@ -130,6 +139,22 @@ describe('dashboard in Chromium', () => {
     assert.ok(b.accepted >= 6);
     assert.equal(app.runtime.member('web', 'a')!.active, live.filter((l) => l.line === 'a').length);
 
+    // the stick table of `sticky`: search it by key, forget the client
+    await page.locator('#stick-summary-table').waitFor();
+    assert.match(await page.locator('#stick-summary').innerText(), /sticky\s+source-ip\s+1\s+1000/);
+    await page.locator('#stick-key').fill('127.0.0');
+    await page.keyboard.press('Enter');
+    const entry = page.locator('#stick-entries tr', { hasText: '127.0.0.0/24' });
+    await entry.waitFor();
+    assert.match(await entry.innerText(), /127\.0\.0\.0\/24\s+web\/[abc]/);
+    await page.screenshot({ path: new URL('dashboard-stick.png', ARTIFACTS).pathname, fullPage: true });
+    await entry.getByRole('button', { name: 'forget 127.0.0.0/24' }).click();
+    await page.locator('#stick-entries td.empty', { hasText: 'No entry matches.' }).waitFor();
+    assert.equal(app.runtime.services.get('sticky')!.stickTable!.size, 0);
+
+    // wait for a snapshot, so the counts include the connections above
+    const shown = await page.locator('#sum-uptime').innerText();
+    await page.waitForFunction((u) => document.querySelector('#sum-uptime')?.textContent !== u, shown);
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.screenshot({ path: new URL('dashboard-dark.png', ARTIFACTS).pathname, fullPage: true });
     for (const l of live) l.socket.destroy();
