@@ -53,6 +53,10 @@ export class AdminPlane {
       await this.close();
       return [];
     }
+    // the config schema refuses this; a Config built in code is checked again, as it costs nothing
+    if (config.token === null && !isLoopback(config.listen)) {
+      return [`admin: ${formatAddress(config.listen)} is reachable from other hosts; it needs a token`];
+    }
     const previous = this.#config;
     this.#config = config;
     this.#check = new TokenCheck(config.token);

@@ -350,6 +350,12 @@ describe('admin API: reload', () => {
     assert.equal(app.admin.address(), null, 'no admin section: no admin plane');
   });
 
+  it('refuses a listener other hosts can reach without a token, even in a Config built in code', async () => {
+    const a = await server('a');
+    const config = { ...single('tcp', pool('round-robin', [{ port: a.port }])), admin: adminConfig({ listen: { host: '0.0.0.0', ip: '0.0.0.0', port: 0 }, token: null }) };
+    await assert.rejects(Furiwake.start(config, createLogger('silent')), /^Error: admin: 0\.0\.0\.0:0 is reachable from other hosts; it needs a token$/);
+  });
+
   it('refuses to start when the admin address is taken, leaving nothing open', async () => {
     const taken = await server('taken');
     const config = { ...single('tcp', pool('round-robin', [{ port: taken.port }])), admin: adminConfig({ listen: { host: '127.0.0.1', ip: '127.0.0.1', port: taken.port } }) };
