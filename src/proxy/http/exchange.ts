@@ -21,6 +21,7 @@ import { clientResponseHead, interimHead, memberRequestHead } from './head-write
 import { isIdempotent, type RequestHead } from './request-head.ts';
 import { parseResponseHead, type ResponseHead } from './response-head.ts';
 import { errorResponse, HttpError, redirectResponse } from './responses.ts';
+import { Sticky } from './sticky.ts';
 import type { Upstream, UpstreamUser } from './upstream.ts';
 
 /** What an exchange needs of its client connection. */
@@ -66,6 +67,8 @@ export class Exchange implements UpstreamUser {
   readonly #http: HttpServiceConfig;
   readonly #pool: Pool;
   readonly #hash: number;
+  /** the service's persistence, as it reads this request; null without persistence */
+  readonly #sticky: Sticky | null;
   readonly #reqBody = new BodyFramer();
   readonly #inAtStart: number;
   readonly #outAtStart: number;
@@ -107,6 +110,8 @@ export class Exchange implements UpstreamUser {
     this.#http = this.#svc.http!;
     this.#pool = ctx.service.pool;
     this.#hash = hashString(side.client.address);
+    const persistence = ctx.service.persistence;
+    this.#sticky = persistence === null ? null : new Sticky(persistence, req, side.client.address);
     this.#inAtStart = side.bytesIn;
     this.#outAtStart = side.bytesOut;
     this.#timings = logging ? { start: performance.now(), queue: 0, connect: 0, firstByte: 0 } : null;
@@ -132,7 +137,7 @@ export class Exchange implements UpstreamUser {
   #dispatch(): void {
     const pool = this.#pool;
     const tried = this.#tried;
-    const member = pool.acquire(this.#hash, tried) ?? (tried === null ? undefined : pool.acquire(this.#hash, null));
+    const member = this.#acquire(tried) ?? (tried === null ? undefined : this.#acquire(null));
     if (member !== undefined) return this.#use(member, false);
     if (!pool.hasAvailable()) return this.#fail(503, 'no member is available to serve this request');
     if (pool.queueFull) return this.#fail(503, 'every member is busy and the queue is full');
@@ -140,10 +145,17 @@ export class Exchange implements UpstreamUser {
     this.#waiter = pool.enqueue(this.#hash, this.#onQueued);
   }
 
+  /** The member for this request: persistence's choice when the service has it, else the algorithm's. */
+  #acquire(skip: readonly Member[] | null): Member | undefined {
+    const sticky = this.#sticky;
+    return sticky === null ? this.#pool.acquire(this.#hash, skip) : sticky.acquire(this.#pool, this.#hash, skip);
+  }
+
   #onQueued = (member: Member | undefined): void => {
     this.#waiter = null;
     this.#stopQueueClock();
     if (member === undefined) return this.#fail(503, 'every member stayed busy for the whole queue timeout');
+    this.#sticky?.picked(member);
     this.#use(member, false);
   };
 
@@ -315,6 +327,7 @@ export class Exchange implements UpstreamUser {
     this.#dechunk = res.body === 'chunked' && req.minor === 0;
     this.#closeClient ||= !req.keepAlive || this.#side.closing || res.body === 'close' || this.#dechunk || !this.#reqBody.done;
     if (res.close) this.#reusable = false;
+    if (this.#sticky !== null && this.member !== null) res.fields = this.#sticky.responseFields(res.fields, this.member);
     const framer = (this.#resBody = new BodyFramer());
     if (res.body === 'none') framer.none();
     else if (res.body === 'length') framer.length(res.contentLength);
@@ -598,6 +611,7 @@ export class Exchange implements UpstreamUser {
     const member = this.member;
     if (member !== null) {
       this.#pool.release(member, side.bytesIn - this.#inAtStart, side.bytesOut - this.#outAtStart);
+      this.#sticky?.ended(member);
       this.member = null;
     }
     this.#ctx.counts?.count(this.#ctx.service.name, member, this.#status);

@@ -1,0 +1,104 @@
+// Persistence in an http exchange: the client's key for the service's method (its address for
+// source-ip, the member id in the URL for url, the value to hash for hash, the cookie's token
+// for cookie), the member chosen by the one rule of runtime/persistence.ts, and the cookie's
+// part of the messages: what the member must not see of furiwake's cookie is taken out of the
+// request, and the response's Set-Cookie headers get the member's token.
+
+import type { Member } from '../../runtime/member.ts';
+import type { ServicePersistence } from '../../runtime/persistence.ts';
+import type { Pool } from '../../runtime/pool.ts';
+import type { RequestHead } from './request-head.ts';
+
+export class Sticky {
+  readonly #p: ServicePersistence;
+  /** what identifies this client to the method; null when the request carries nothing */
+  readonly key: string | null;
+  /** cookie: the value the client's cookie held (to know whether it must be set again) */
+  readonly #cookieValue: string | undefined;
+
+  /** Reads the request; for cookie insert and prefix, its Cookie field is rewritten for the member. */
+  constructor(p: ServicePersistence, req: RequestHead, client: string) {
+    this.#p = p;
+    const method = p.config.method;
+    if (method === 'source-ip') {
+      this.key = p.clientKey(client);
+      this.#cookieValue = undefined;
+    } else if (method === 'cookie') {
+      const header = fieldValues(req.fields, 'cookie', '; ');
+      const read = p.cookie!.fromRequest(header);
+      this.key = read.value ?? null;
+      this.#cookieValue = read.value;
+      if (read.forward !== header) req.fields = replaceField(req.fields, 'cookie', read.forward);
+    } else {
+      // url reads the target; hash may also read a header or a cookie
+      this.key = p.requestKey({ target: req.target, header: (name) => fieldList(req.fields, name)[0] });
+      this.#cookieValue = undefined;
+    }
+  }
+
+  /** The member for this request, counted as active; undefined when none may take it. */
+  acquire(pool: Pool, hash: number, skip: readonly Member[] | null): Member | undefined {
+    return this.#p.acquire(pool, this.key, hash, skip);
+  }
+
+  /** The pool's queue gave this request `member`: a stateful method remembers it. */
+  picked(member: Member): void {
+    if (this.key !== null) this.#p.picked(this.key, member);
+  }
+
+  /** The exchange on `member` is over: a source-ip entry's timeout starts again. */
+  ended(member: Member): void {
+    this.#p.ended(this.key, member);
+  }
+
+  /** The response's fields with the cookie set or rewritten to name `member`. */
+  responseFields(fields: string, member: Member): string {
+    const cookie = this.#p.cookie;
+    if (cookie === null) return fields;
+    const own = fieldList(fields, 'set-cookie');
+    const next = cookie.toResponse(own.length === 0 ? undefined : own, member, this.#cookieValue);
+    if (next === undefined || (next.length === own.length && next.every((v, i) => v === own[i]))) return fields;
+    let out = removeField(fields, 'set-cookie');
+    for (const value of next) out += `set-cookie: ${value}\r\n`;
+    return out;
+  }
+}
+
+// ---- fields as raw lines ("Name: value\r\n"), as the heads keep them -----------------------
+
+/** Each line of `fields` whose name is `name` (lowercase): its value, in order. */
+export function fieldList(fields: string, name: string): string[] {
+  const out: string[] = [];
+  let at = 0;
+  while (at < fields.length) {
+    const eol = fields.indexOf('\r\n', at);
+    const colon = fields.indexOf(':', at);
+    if (colon - at === name.length && fields.slice(at, colon).toLowerCase() === name) out.push(fields.slice(colon + 1, eol).trim());
+    at = eol + 2;
+  }
+  return out;
+}
+
+/** The values of field `name` joined as one (cookies with "; ", lists with ", "); undefined when absent. */
+export function fieldValues(fields: string, name: string, separator: string): string | undefined {
+  const values = fieldList(fields, name);
+  return values.length === 0 ? undefined : values.join(separator);
+}
+
+export function removeField(fields: string, name: string): string {
+  let out = '';
+  let at = 0;
+  while (at < fields.length) {
+    const eol = fields.indexOf('\r\n', at);
+    const colon = fields.indexOf(':', at);
+    if (!(colon - at === name.length && fields.slice(at, colon).toLowerCase() === name)) out += fields.slice(at, eol + 2);
+    at = eol + 2;
+  }
+  return out;
+}
+
+/** `fields` with every `name` line replaced by one carrying `value` (none when undefined). */
+export function replaceField(fields: string, name: string, value: string | undefined): string {
+  const out = removeField(fields, name);
+  return value === undefined ? out : `${out}${name}: ${value}\r\n`;
+}
