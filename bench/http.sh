@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# HTTP side by side: small keep-alive responses through furiwake `mode: http`, HAProxy `mode http`
+# and nginx `proxy_pass` (with upstream keepalive), in front of the same nginx, with the same
+# wrk (--latency), each balancer pinned to the same core, in one run with interleaved rounds.
+# Prints requests/s and p99 latency, and furiwake's ratios to HAProxy.
+# Run by hand: `npm run bench:http` (or `DURATION=5s ROUNDS=1 bash bench/http.sh`). Not part of the tests.
+# Goal: furiwake >= 0.5 of HAProxy's requests/s, with a p99 within 2x of HAProxy's.
+set -euo pipefail
+
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}
+ROUNDS=${ROUNDS:-3}                 # interleaved rounds; the table shows medians
+CONNECTIONS=${CONNECTIONS:-50}
+BALANCER_CPU=${BALANCER_CPU:-0}     # furiwake, HAProxy and the nginx proxy
+CLIENT_CPU=${CLIENT_CPU:-1}         # wrk
+BACKEND_CPU=${BACKEND_CPU:-1}       # the nginx backend
+RPS_GOAL=0.5
+P99_GOAL=2
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NODE="$ROOT/node_modules/.bin/node"
+RESULTS_DIR="$ROOT/bench/results"
+
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
+
+# --- balancers ----------------------------------------------------------------------------
+start_haproxy() {
+  cat >"$TMP/haproxy.cfg" <<EOF
+global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  option http-keep-alive
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  timeout http-keep-alive 60s
+frontend bench
+  bind 127.0.0.1:$HAPROXY_PORT
+  default_backend p
+backend p
+  balance roundrobin
+  http-reuse always
+  server m1 127.0.0.1:$NGINX_PORT
+EOF
+  # -db: stay in the foreground, so the PID we hold is HAProxy itself.
+  taskset -c "$BALANCER_CPU" haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
+  started haproxy $!
+  BALANCER_PID[haproxy]=$!
+  wait_listening haproxy "$HAPROXY_PORT" $! "$TMP/haproxy.log"
+}
+
+start_nginx_proxy() {
+  local dir=$TMP/nginx-proxy
+  mkdir -p "$dir/logs"
+  cat >"$dir/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+events { worker_connections 4096; multi_accept on; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 75s;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  upstream p {
+    server 127.0.0.1:$NGINX_PORT;
+    keepalive 64;
+    keepalive_requests 100000000;
+  }
+  server {
+    listen 127.0.0.1:$NGINX_PROXY_PORT backlog=4096;
+    location / {
+      proxy_pass http://p;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+  # master_process off: the PID we hold is the one process that does the work.
+  taskset -c "$BALANCER_CPU" nginx -e "$dir/logs/error.log" -p "$dir" -c "$dir/nginx.conf" >"$dir/logs/stdout.log" 2>&1 &
+  started nginx-proxy $!
+  BALANCER_PID[nginx]=$!
+  wait_listening nginx-proxy "$NGINX_PROXY_PORT" $! "$dir/logs/error.log"
+}
+
+start_furiwake() {
+  furiwake_dir
+  cat >"$TMP/furiwake.yaml" <<EOF
+global: { log-level: warn }
+services:
+  bench: { listen: 127.0.0.1:$FURIWAKE_PORT, mode: http, pool: p }
+pools:
+  p:
+    algorithm: round-robin
+    members: [ { address: 127.0.0.1:$NGINX_PORT } ]
+EOF
+  # Node directly (not npx), so the PID we hold is the balancer itself.
+  # FURIWAKE_NODE_OPTIONS lets you add e.g. --cpu-prof --cpu-prof-dir=/tmp/prof.
+  # shellcheck disable=SC2086
+  (cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$TMP/furiwake.yaml") \
+    >"$TMP/furiwake.log" 2>&1 &
+  started furiwake $!
+  BALANCER_PID[furiwake]=$!
+  wait_listening furiwake "$FURIWAKE_PORT" $! "$TMP/furiwake.log"
+}
+
+# --- load ---------------------------------------------------------------------------------
+# wrk's latency ("812.00us", "1.41ms", "1.02s") in ms.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : -1
+    if (f < 0) { print "n/a"; exit }
+    printf "%.2f", n * f
+  }'
+}
+
+# run_wrk NAME PORT -> prints "REQUESTS/S P99_MS CPU%" (CPU of the balancer; "-" for direct).
+run_wrk() {
+  local name=$1 url="http://127.0.0.1:$2/" out pid=${BALANCER_PID[$1]:-} t0 t1 c0=0 c1=0 cpu=- rps p99
+  taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$WARMUP" "$url" >/dev/null 2>&1 || true
+  [[ -n $pid ]] && c0=$(cpu_ticks "$pid")
+  t0=$(now_ns)
+  out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$url" 2>&1) || {
+    log "wrk failed against $name:"; printf '%s\n' "$out" | sed 's/^/    /' >&2; echo "n/a n/a -"; return 0
+  }
+  t1=$(now_ns)
+  if [[ -n $pid ]]; then
+    c1=$(cpu_ticks "$pid")
+    cpu=$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v ns="$((t1 - t0))" 'BEGIN { printf "%.0f", 100 * c / hz / (ns / 1e9) }')
+  fi
+  printf '%s\n' "$out" >"$TMP/wrk-$name.txt"
+  if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
+    log "warning: $name: $(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr -s ' ' | paste -sd ';')"
+  fi
+  rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
+  p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
+  echo "${rps:-n/a} ${p99:-n/a} $cpu"
+}
+
+# --- main ---------------------------------------------------------------------------------
+install_missing
+fit_cpus
+IDLE_AT_START=$(idle_percent)
+((IDLE_AT_START >= 90)) || log "warning: the machine is only ${IDLE_AT_START}% idle before the bench; figures will be noisy"
+TMP=$(mktemp -d /tmp/furiwake-bench.XXXXXX)
+chmod 755 "$TMP"
+
+declare -A BALANCER_PID=()
+read -r NGINX_PORT HAPROXY_PORT NGINX_PROXY_PORT FURIWAKE_PORT < <(free_ports 4)
+
+log "nginx backend on 127.0.0.1:$NGINX_PORT (core $BACKEND_CPU)"
+start_nginx || die "nginx did not start"
+log "haproxy (mode http) on 127.0.0.1:$HAPROXY_PORT (core $BALANCER_CPU)"
+start_haproxy || die "haproxy did not start"
+log "nginx proxy_pass on 127.0.0.1:$NGINX_PROXY_PORT (core $BALANCER_CPU)"
+start_nginx_proxy || die "the nginx proxy did not start"
+log "furiwake (mode http) on 127.0.0.1:$FURIWAKE_PORT (core $BALANCER_CPU)"
+start_furiwake || die "furiwake did not start"
+
+TARGETS=(direct haproxy nginx furiwake)
+declare -A PORT=([direct]=$NGINX_PORT [haproxy]=$HAPROXY_PORT [nginx]=$NGINX_PROXY_PORT [furiwake]=$FURIWAKE_PORT)
+for t in "${TARGETS[@]}"; do
+  status=$(probe_status "${PORT[$t]}" / || true)
+  [[ $status == *" 200 "* || $status == *" 200" ]] || die "$t: GET / answered '${status:-nothing}'"
+done
+
+declare -A RPS=() P99=() CPU=()
+for ((round = 1; round <= ROUNDS; round++)); do
+  for t in "${TARGETS[@]}"; do
+    log "round $round/$ROUNDS: keep-alive requests via $t ($DURATION after $WARMUP warm-up)"
+    read -r "RPS[$t.$round]" "P99[$t.$round]" "CPU[$t.$round]" < <(run_wrk "$t" "${PORT[$t]}")
+  done
+done
+
+# med ARRAY TARGET -> the median over the rounds
+med() {
+  local -n arr=$1
+  local vals=() round
+  for ((round = 1; round <= ROUNDS; round++)); do vals+=("${arr[$2.$round]}"); done
+  median "${vals[@]}"
+}
+# rounds ARRAY TARGET -> every round's figure, "a/b/c"
+rounds() {
+  local -n arr=$1
+  local vals=() round
+  for ((round = 1; round <= ROUNDS; round++)); do vals+=("${arr[$2.$round]}"); done
+  printf '%s\n' "${vals[@]}" | paste -sd/
+}
+# per_core TARGET -> requests/s per fully busy balancer core (median requests/s x 100 / median CPU%)
+per_core() {
+  awk -v f="$(med RPS "$1")" -v c="$(med CPU "$1")" 'BEGIN { if (f ~ /^[0-9.]+$/ && c ~ /^[0-9.]+$/ && c > 0) printf "%.0f", f * 100 / c; else print "n/a" }'
+}
+# at_most RATIO GOAL -> met when the ratio is at most the goal (for latencies)
+at_most() {
+  awk -v r="$1" -v g="$2" 'BEGIN { if (r == "n/a") print "n/a"; else if (r + 0 <= g + 0) print "met"; else print "ABOVE" }'
+}
+
+table() {
+  printf 'furiwake http bench  %s\n' "$(date -u '+%Y-%m-%d %H:%M:%SZ')"
+  printf 'furiwake %s; node %s; %s; %s; wrk -t1 -c%s --latency\n' \
+    "$FURIWAKE_AT" "$("$NODE" --version)" \
+    "$(haproxy -v 2>/dev/null | head -1 | awk '{ print "haproxy " $3 }')" \
+    "$(nginx -v 2>&1 | sed 's|.*nginx/|nginx |')" "$CONNECTIONS"
+  printf 'small keep-alive responses (3 bytes); duration %s (warm-up %s) x %s round(s), medians\n' "$DURATION" "$WARMUP" "$ROUNDS"
+  printf 'cores: balancer %s, nginx backend %s, wrk %s (of %s); machine %s%% idle before the start\n\n' \
+    "$BALANCER_CPU" "$BACKEND_CPU" "$CLIENT_CPU" "$(nproc)" "$IDLE_AT_START"
+  local fmt='%-26s %12s %10s %12s %16s\n' t
+  printf "$fmt" "" "requests/s" "p99 ms" "balancer CPU" "requests/s/core"
+  for t in "${TARGETS[@]}"; do
+    local label=$t cpu eff
+    case $t in
+      direct) label="direct (nginx backend)" ;;
+      haproxy) label="haproxy mode http" ;;
+      nginx) label="nginx proxy_pass" ;;
+      furiwake) label="furiwake mode http" ;;
+    esac
+    cpu=$(med CPU "$t")
+    eff=$(per_core "$t")
+    printf "$fmt" "$label" "$(med RPS "$t")" "$(med P99 "$t")" "$(percent "$cpu")" "$eff"
+  done
+  local rr pr
+  rr=$(ratio "$(med RPS furiwake)" "$(med RPS haproxy)")
+  pr=$(ratio "$(med P99 furiwake)" "$(med P99 haproxy)")
+  printf '\nfuriwake / haproxy: requests/s %s (goal >= %s: %s), p99 %s (goal <= %s: %s)\n' \
+    "$rr" "$RPS_GOAL" "$(verdict "$rr" "$RPS_GOAL")" "$pr" "$P99_GOAL" "$(at_most "$pr" "$P99_GOAL")"
+  printf 'per fully busy balancer core (what counts when the machine is busy): furiwake / haproxy %s, furiwake / nginx %s\n' \
+    "$(ratio "$(per_core furiwake)" "$(per_core haproxy)")" "$(ratio "$(per_core furiwake)" "$(per_core nginx)")"
+  printf 'furiwake / nginx proxy_pass: requests/s %s, p99 %s\n' \
+    "$(ratio "$(med RPS furiwake)" "$(med RPS nginx)")" "$(ratio "$(med P99 furiwake)" "$(med P99 nginx)")"
+  if ((ROUNDS > 1)); then
+    printf '\nevery round, requests/s | p99 ms\n'
+    for t in "${TARGETS[@]}"; do printf '%-10s %s | %s\n' "$t" "$(rounds RPS "$t")" "$(rounds P99 "$t")"; done
+  fi
+}
+
+mkdir -p "$RESULTS_DIR"
+table | tee "$RESULTS_DIR/http-latest.txt"
+log "saved to ${RESULTS_DIR#"$ROOT"/}/http-latest.txt"

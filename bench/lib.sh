@@ -1,0 +1,209 @@
+# Shell helpers the benchmarks share (bench/run.sh, bench/http.sh): logging, the tools they
+# need, processes they start and stop, free ports, waiting for a listener, the nginx backend,
+# CPU accounting, and the arithmetic of the tables. Sourced, never run; the caller sets ROOT,
+# NODE, the *_CPU variables and NGINX_PORT before using what needs them.
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
+
+
+# --- what we need, installed only when missing -------------------------------------------
+install_missing() {
+  local missing=() pkg
+  for pkg in haproxy nginx wrk util-linux; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if ((${#missing[@]} > 0)); then
+    log "installing ${missing[*]}"
+    [[ $(id -u) -eq 0 ]] || die "installing packages needs root: apt-get install ${missing[*]}"
+    # The package lists may be stale or absent; refresh them once if the first try fails.
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2; then
+      apt-get update >&2
+      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2
+    fi
+  fi
+  [[ -x $NODE ]] || die "$NODE not found: run npm install first"
+}
+
+# On a machine with fewer cores than asked for, everything shares what there is.
+fit_cpus() {
+  local n
+  n=$(nproc)
+  if ((BALANCER_CPU >= n || CLIENT_CPU >= n || BACKEND_CPU >= n)); then
+    log "warning: only $n core(s); pinning everything to core 0 (figures are less meaningful)"
+    BALANCER_CPU=0 CLIENT_CPU=0 BACKEND_CPU=0
+  fi
+}
+
+
+# --- processes we start, and their cleanup ------------------------------------------------
+TMP=""
+PIDS=()
+declare -A NAME_OF=()
+# started NAME PID: remember a process to stop at the end
+started() { PIDS+=("$2"); NAME_OF[$2]=$1; }
+cleanup() {
+  local status=$? pid
+  trap - EXIT INT TERM
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    # Give each a moment to exit, then insist (and say so: a balancer should stop on SIGTERM).
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -KILL "$pid" 2>/dev/null; then
+      log "note: ${NAME_OF[$pid]} (pid $pid) was still running 5s after SIGTERM; killed"
+    fi
+    wait "$pid" 2>/dev/null || true
+  done
+  [[ -n $TMP && -d $TMP ]] && rm -rf "$TMP"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'log interrupted; exit 130' INT
+trap 'exit 143' TERM
+
+# Free loopback ports, asked of the kernel all at once (held together, so they are distinct).
+free_ports() {
+  "$NODE" -e '
+    const net = require("node:net");
+    const n = Number(process.argv[1]);
+    const servers = [];
+    for (let i = 0; i < n; i++) servers.push(net.createServer().listen(0, "127.0.0.1"));
+    Promise.all(servers.map((s) => new Promise((r) => s.once("listening", r)))).then(() => {
+      console.log(servers.map((s) => s.address().port).join(" "));
+      for (const s of servers) s.close();
+    });
+  ' "$1"
+}
+
+# Wait until something accepts on 127.0.0.1:$2, or the process $3 has died.
+wait_listening() {
+  local name=$1 port=$2 pid=$3 logfile=$4
+  for _ in $(seq 1 200); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "$name exited before listening on $port; its output:"
+      sed 's/^/    /' "$logfile" >&2 || true
+      return 1
+    fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.05
+  done
+  log "$name did not listen on $port within 10s"
+  return 1
+}
+
+# One HTTP/1.0 GET over bash's /dev/tcp: prints the status line (checks the path end to end).
+probe_status() {
+  local port=$1 path=$2 line
+  exec 3<>"/dev/tcp/127.0.0.1/$port"
+  printf 'GET %s HTTP/1.0\r\nHost: bench\r\n\r\n' "$path" >&3
+  IFS= read -r -t 5 line <&3 || line=""
+  exec 3<&- 3>&-
+  printf '%s' "${line%$'\r'}"
+}
+
+
+# --- backend: nginx -----------------------------------------------------------------------
+start_nginx() {
+  mkdir -p "$TMP/nginx/www" "$TMP/nginx/logs"
+  head -c 1048576 /dev/zero >"$TMP/nginx/www/1m.bin"
+  cat >"$TMP/nginx/nginx.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/logs/error.log warn;
+events { worker_connections 4096; multi_accept on; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 75s;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  client_body_temp_path $TMP/nginx/body;
+  proxy_temp_path $TMP/nginx/proxy;
+  fastcgi_temp_path $TMP/nginx/fastcgi;
+  uwsgi_temp_path $TMP/nginx/uwsgi;
+  scgi_temp_path $TMP/nginx/scgi;
+  server {
+    listen 127.0.0.1:$NGINX_PORT backlog=4096;
+    location = / { default_type text/plain; return 200 "ok\n"; }
+    location = /1m { default_type application/octet-stream; alias $TMP/nginx/www/1m.bin; }
+  }
+}
+EOF
+  # The master forks the worker, which inherits the pinning.
+  taskset -c "$BACKEND_CPU" nginx -e "$TMP/nginx/logs/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" >"$TMP/nginx/logs/stdout.log" 2>&1 &
+  started nginx $!
+  wait_listening nginx "$NGINX_PORT" $! "$TMP/nginx/logs/error.log"
+}
+
+
+# FURIWAKE_REF=<commit>: measure that commit (exported to the temp dir) instead of the work tree.
+furiwake_dir() {
+  FURIWAKE_DIR=$ROOT FURIWAKE_AT="work tree at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  if [[ -n ${FURIWAKE_REF:-} ]]; then
+    local commit
+    commit=$(git -C "$ROOT" rev-parse --verify --short "$FURIWAKE_REF^{commit}") || die "FURIWAKE_REF: no commit $FURIWAKE_REF"
+    FURIWAKE_DIR=$TMP/furiwake-src
+    mkdir -p "$FURIWAKE_DIR"
+    git -C "$ROOT" archive "$commit" | tar -x -C "$FURIWAKE_DIR"
+    ln -s "$ROOT/node_modules" "$FURIWAKE_DIR/node_modules"
+    FURIWAKE_AT="commit $commit"
+  fi
+}
+
+
+# CPU time (user + system) of a process so far, in clock ticks.
+cpu_ticks() {
+  # Fields after the ")" that closes the command name: utime and stime are the 12th and 13th.
+  local stat
+  stat=$(<"/proc/$1/stat") || { echo 0; return; }
+  stat=${stat##*) }
+  awk '{ print $12 + $13 }' <<<"$stat"
+}
+now_ns() { date +%s%N; }
+
+# How idle the whole machine is over one second, in %: other work skews every figure.
+idle_percent() {
+  local a b
+  a=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+  sleep 1
+  b=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]) }'
+}
+
+
+# --- tables ---------------------------------------------------------------------------------
+# wrk's Transfer/sec ("1.23GB") in MB/s; wrk's units are binary, so this is MiB/s.
+to_mbps() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    f = (u == "B") ? 1/1048576 : (u == "KB") ? 1/1024 : (u == "MB") ? 1 : (u == "GB") ? 1024 : (u == "TB") ? 1048576 : -1
+    if (f < 0) { print "n/a"; exit }
+    printf "%.1f", n * f
+  }'
+}
+
+
+# Median of the numeric arguments ("n/a" and "-" are skipped); "n/a" when there is none.
+median() {
+  printf '%s\n' "$@" | { grep -E '^[0-9.]+$' || true; } | sort -g | awk '{ v[NR] = $1; if ($1 ~ /\./) dec = 1 } END {
+    if (NR == 0) { print "n/a"; exit }
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf (dec ? "%.1f\n" : "%.0f\n"), m
+  }'
+}
+
+percent() { if [[ $1 =~ ^[0-9.]+$ ]]; then printf '%.0f%%' "$1"; else printf '%s' "$1"; fi; }
+
+ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
+}
+verdict() {
+  awk -v r="$1" -v g="$2" 'BEGIN { if (r == "n/a") print "n/a"; else if (r + 0 >= g + 0) print "met"; else print "BELOW" }'
+}
