@@ -277,6 +277,7 @@ export class Exchange implements UpstreamUser {
 
   upstreamData(chunk: Buffer): void {
     if (this.#tunnel) {
+      this.#side.setDeadline(this.#svc.timeouts.idle);
       if (!this.#side.write(chunk)) this.#up!.socket.pause();
       return;
     }
