@@ -47,7 +47,8 @@ class Api {
   readonly #token: string | undefined;
 
   constructor(base: string, token: string | undefined) {
-    this.#base = base.replace(/\/+$/, '');
+    // `127.0.0.1:9090` is taken to mean http://127.0.0.1:9090
+    this.#base = (/^https?:\/\//i.test(base) ? base : `http://${base}`).replace(/\/+$/, '');
     this.#token = token === '' ? undefined : token;
   }
 

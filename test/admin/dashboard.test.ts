@@ -160,4 +160,26 @@ describe('dashboard in Chromium', () => {
     for (const l of live) l.socket.destroy();
     assert.deepEqual(problems, [], 'no console error or warning');
   });
+
+  it('asks for the token before it shows anything when reads need it', async () => {
+    const a = await startTcpServer('a');
+    servers.push(a);
+    const config: Config = { global: { shutdownGrace: 0, logLevel: 'silent' }, services: { www: service('tcp', 'web') }, pools: { web: pool('round-robin', [{ port: a.port, id: 'a' }]) } };
+    const { base } = await startAdminApp(config, { readTokenRequired: true });
+    const tab = await context.newPage(); // a new tab: its sessionStorage holds no token
+    const seen: string[] = [];
+    tab.on('console', (m) => seen.push(`${m.type()}: ${m.text()}`));
+    tab.on('pageerror', (err) => seen.push(`page error: ${err.message}`));
+    await tab.goto(`${base}/`);
+    await tab.locator('#token-dialog[open]').waitFor();
+    assert.match(await tab.locator('#token-why').innerText(), /Reading this furiwake needs the admin token/);
+    assert.equal(await tab.locator('#pool-list tr[data-member]').count(), 0);
+    await tab.locator('#token-input').fill(TOKEN);
+    await tab.keyboard.press('Enter');
+    await tab.locator('tr[data-member="a"][data-status="up"]').waitFor();
+    await tab.locator('#live[data-state="live"]').waitFor();
+    // the one refused read is the browser's own note of a 401, nothing else
+    assert.deepEqual(seen.filter((t) => !/status of 401/.test(t)), []);
+    await tab.close();
+  });
 });

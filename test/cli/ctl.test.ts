@@ -124,9 +124,9 @@ describe('furiwake ctl', async () => {
     assert.match(usage.stderr, /^furiwake ctl weight: expected POOL MEMBER N, got web\n/);
   });
 
-  it('takes the address and token from FURIWAKE_ADMIN and FURIWAKE_ADMIN_TOKEN', async () => {
+  it('takes the address (http:// may be left out) and token from FURIWAKE_ADMIN and FURIWAKE_ADMIN_TOKEN', async () => {
     const saved = { admin: process.env.FURIWAKE_ADMIN, token: process.env.FURIWAKE_ADMIN_TOKEN };
-    process.env.FURIWAKE_ADMIN = admin;
+    process.env.FURIWAKE_ADMIN = admin.replace('http://', '');
     process.env.FURIWAKE_ADMIN_TOKEN = TOKEN;
     const run = furiwake(['ctl', 'disable', 'web', 'b']); // the child takes the environment as it is now
     if (saved.admin === undefined) delete process.env.FURIWAKE_ADMIN;

@@ -85,6 +85,8 @@ function authHeaders() {
 }
 
 let asking = null;
+/** the event stream, waiting for a token after the reader cancelled the dialog */
+const tokenWaiters = [];
 
 /** Opens the token dialog; resolves true when a token was given. */
 function askToken(why, error = '') {
@@ -120,6 +122,7 @@ function setupTokenDialog() {
     }
     sessionStorage.setItem(TOKEN_KEY, value);
     dialog.close('saved');
+    for (const resolve of tokenWaiters.splice(0)) resolve();
   });
   $('token-cancel').addEventListener('click', () => dialog.close('cancelled'));
   $('token-forget').addEventListener('click', () => {
@@ -222,9 +225,12 @@ async function follow() {
       const res = await fetch('/api/v1/events', { headers: authHeaders() });
       if (res.status === 401) {
         setLive('error', 'needs the token');
+        const hadToken = token() !== null;
         sessionStorage.removeItem(TOKEN_KEY);
         const json = await res.json().catch(() => ({}));
-        await askToken('Reading this furiwake needs the admin token (admin.read-token-required).', token() === null ? '' : json.error ?? '');
+        const given = await askToken('Reading this furiwake needs the admin token (admin.read-token-required).', hadToken ? json.error ?? '' : '');
+        // cancelled: wait until a token is given through the Token button rather than ask again at once
+        if (!given) await new Promise((resolve) => tokenWaiters.push(resolve));
         continue;
       }
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
