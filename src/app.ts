@@ -137,7 +137,8 @@ export class Furiwake {
   async #stop(grace: number): Promise<void> {
     await Promise.all([...this.#listeners.values()].map((l) => l.close()));
     this.#listeners.clear();
-    await this.#kernel?.close();
+    // nat and dsr connections live in the kernel: they get the same grace, then the tables go
+    const kernelClosed = this.#kernel?.close(grace);
     await this.admin.close();
     this.health.close();
     this.runtime.close();
@@ -150,5 +151,6 @@ export class Furiwake {
     }
     for (const entry of [...table.list()]) entry.abort();
     await table.drained();
+    await kernelClosed;
   }
 }

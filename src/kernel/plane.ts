@@ -2,8 +2,11 @@
 // into our own nftables tables and applied in one transaction whenever something they depend on
 // changes — a service added or removed, a reload, a member's health, admin state, agent word or
 // weight. Changes that arrive together (a burst of health results, a reload) are applied as one.
-// It also answers for the kernel's state: connections (conntrack; dsr flow sets) and
-// persistence entries, through the runtime's KernelTables.
+//
+// A service that goes (reload, stop) first stops taking new connections while the kernel keeps
+// its live ones flowing; its rules leave when those have ended or the grace period is over — as
+// the user-space listeners let their connections finish. The plane also answers for the
+// kernel's state: connections (conntrack; dsr flow sets) and persistence entries.
 
 import type { Logger } from '../log.ts';
 import type { ConnectionFilter } from '../runtime/connection-table.ts';
@@ -12,11 +15,11 @@ import type { KernelConnection, KernelTables, StickyEntry } from '../runtime/ker
 import type { Member } from '../runtime/member.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { Service } from '../runtime/service.ts';
-import { deleteConnections, listConnections } from './conntrack.ts';
+import { deleteConnections } from './conntrack.ts';
 import { exec } from './exec.ts';
-import { flows, render, sticky, TABLE } from './render.ts';
-import { checkRequirements, type KernelTools } from './requirements.ts';
-import { listSet } from './set-elements.ts';
+import { conntrackRows, flowRows, isOpen, stickyEntries } from './reading.ts';
+import { render, TABLE } from './render.ts';
+import { checkRequirements, needsOf, type KernelTools } from './requirements.ts';
 import { serviceView } from './snapshot.ts';
 import { removal, transaction, type Applied } from './transaction.ts';
 import type { KernelMemberView, KernelServiceView } from './view.ts';
@@ -26,6 +29,8 @@ import type { KernelMemberView, KernelServiceView } from './view.ts';
  * the host's firewall service removes them, and the services would be gone without a word.
  */
 const WATCH_INTERVAL = 10_000;
+/** How often a departing service's connections are counted. */
+const DRAIN_INTERVAL = 250;
 
 /** Changes that make a member take or lose connections; max-connections is not enforced here. */
 const RENDERED: ReadonlySet<MemberChange['kind']> = new Set(['health', 'admin', 'agent', 'weight']);
@@ -34,9 +39,11 @@ export class KernelPlane implements KernelTables {
   readonly #runtime: Runtime;
   readonly #log: Logger;
   readonly #services = new Map<string, Service>();
+  /** services on their way out: no new connections; their rules go at the deadline (ms since epoch) or when idle */
+  readonly #departing = new Map<Service, number>();
   /** per service, member key -> number: names chains and sets, never reused in this process */
   readonly #numbers = new Map<string, Map<string, number>>();
-  /** per service, what the last applied ruleset had: for flush-on-down */
+  /** the views of the ruleset in the kernel, by service name */
   #views = new Map<string, KernelServiceView>();
   #tools: KernelTools | null = null;
   #applied: Applied | null = null;
@@ -46,6 +53,7 @@ export class KernelPlane implements KernelTables {
   #closed = false;
   /** also what keeps the process alive when the kernel services are all it runs */
   #watch: NodeJS.Timeout | null = null;
+  #drain: { timer: NodeJS.Timeout; done: Promise<void>; resolve: () => void } | null = null;
 
   constructor(runtime: Runtime, log: Logger) {
     this.#runtime = runtime;
@@ -56,6 +64,8 @@ export class KernelPlane implements KernelTables {
   /** The service's rules are in the kernel when this resolves; rejects with nft's or a requirement's error. */
   async add(service: Service): Promise<void> {
     this.#tools ??= this.#checkTools();
+    // A service moved to another address replaces its departing self: they would share names.
+    for (const old of this.#departing.keys()) if (old.name === service.name) this.#departing.delete(old);
     this.#services.set(service.name, service);
     this.#watch ??= setInterval(() => void this.#checkTables(), WATCH_INTERVAL);
     const error = await this.update();
@@ -65,15 +75,16 @@ export class KernelPlane implements KernelTables {
     throw error;
   }
 
-  /** Takes the service's rules out (the tables go with the last service). */
+  /**
+   * The service takes no new connection once this resolves; its live ones go on until they end
+   * or the grace period (global.shutdown-grace) is over, and then its rules leave the kernel.
+   */
   async remove(service: Service): Promise<void> {
     if (this.#services.get(service.name) !== service) return;
     this.#services.delete(service.name);
-    this.#numbers.delete(service.name);
-    if (this.#services.size === 0 && this.#watch !== null) {
-      clearInterval(this.#watch);
-      this.#watch = null;
-    }
+    const grace = this.#runtime.config?.global.shutdownGrace ?? 0;
+    this.#departing.set(service, Date.now() + grace);
+    this.#drain ??= this.#startDrain();
     await this.update();
   }
 
@@ -87,12 +98,18 @@ export class KernelPlane implements KernelTables {
     return this.#loop;
   }
 
-  /** Removes our tables and stops following the runtime. */
-  async close(): Promise<void> {
+  /**
+   * Stops following the runtime, lets departing services' connections finish for up to `grace`
+   * ms, then removes our tables.
+   */
+  async close(grace = 0): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#runtime.events.off('member', this.#onMember);
-    this.#services.clear();
+    for (const service of [...this.#services.values()]) await this.remove(service);
+    const deadline = Date.now() + grace;
+    for (const [service, at] of this.#departing) this.#departing.set(service, Math.min(at, deadline));
+    await this.#drain?.done;
     if (this.#watch !== null) clearInterval(this.#watch);
     this.#watch = null;
     await this.#loop;
@@ -109,29 +126,30 @@ export class KernelPlane implements KernelTables {
 
   async connections(filter: ConnectionFilter = {}): Promise<KernelConnection[]> {
     const out: KernelConnection[] = [];
-    for (const view of this.#views.values()) {
-      if (filter.service !== undefined && view.name !== filter.service) continue;
-      const service = this.#services.get(view.name);
-      if (service === undefined) continue;
-      const rows = view.mode === 'nat' ? await this.#conntrackRows(view, service) : await this.#flowRows(view, service);
+    for (const [view, service] of this.#shown(filter.service)) {
+      const rows = view.mode === 'nat'
+        ? (this.#tools?.conntrack == null ? [] : await conntrackRows(this.#tools.conntrack, view, service))
+        : await flowRows(this.#tools!.nft, view, service);
       out.push(...rows.filter((r) => filter.member === undefined || r.member === filter.member));
     }
     return out;
   }
 
   async sticky(name: string): Promise<StickyEntry[]> {
-    const view = this.#views.get(name);
-    const service = this.#services.get(name);
-    if (view === undefined || service === undefined || view.persistence === null || this.#tools === null) return [];
-    const family = view.mode === 'nat' ? 'inet' : 'netdev';
-    const suffix = view.persistence.prefix >= (view.family === 'ip' ? 32 : 128) ? '' : `/${view.persistence.prefix}`;
     const out: StickyEntry[] = [];
-    for (const m of view.members) {
-      const elements = await listSet(this.#tools.nft, family, sticky(view, m));
-      const member = memberByNumber(service, this.#numbers.get(name), m.number);
-      for (const e of elements) out.push({ service: name, key: `${e.key[0]}${suffix}`, member, expiresIn: e.expires * 1000 });
-    }
+    for (const [view, service] of this.#shown(name)) out.push(...await stickyEntries(this.#tools!.nft, view, service));
     return out;
+  }
+
+  /** The services whose rules are in the kernel (departing ones too), with their views. */
+  #shown(name: string | undefined): [KernelServiceView, Service][] {
+    const live = [...this.#services.values(), ...this.#departing.keys()];
+    return live
+      .filter((s) => name === undefined || s.name === name)
+      .flatMap((s): [KernelServiceView, Service][] => {
+        const view = this.#views.get(s.name);
+        return view === undefined || this.#tools === null ? [] : [[view, s]];
+      });
   }
 
   // ---- applying ---------------------------------------------------------------------------
@@ -163,7 +181,10 @@ export class KernelPlane implements KernelTables {
 
   async #applyOnce(): Promise<Error | null> {
     if (this.#tools === null) return this.#services.size === 0 ? null : new Error('kernel tools missing');
-    const views = [...this.#services.values()].map((s) => this.#view(s));
+    const views = [
+      ...[...this.#services.values()].map((s) => this.#view(s, true)),
+      ...[...this.#departing.keys()].map((s) => this.#view(s, false)),
+    ];
     if (views.length === 0 && this.#applied === null) return null;
     const { script, applied } = transaction(this.#applied, render(views));
     try {
@@ -175,9 +196,99 @@ export class KernelPlane implements KernelTables {
     this.#applied = views.length === 0 ? null : applied;
     const previous = this.#views;
     this.#views = new Map(views.map((v) => [v.name, v]));
-    this.#log.debug({ services: views.length }, 'kernel: ruleset applied');
+    this.#log.debug({ services: this.#services.size, departing: this.#departing.size }, 'kernel: ruleset applied');
     await this.#flushConnections(previous);
     return null;
+  }
+
+  #checkTools(): KernelTools {
+    const services = [...this.#runtime.services.values()]
+      .filter((s) => s.config.kernel != null)
+      .map((s) => needsOf(s.name, s.config));
+    const { tools, errors, warnings } = checkRequirements(services);
+    for (const warning of warnings) this.#log.warn(warning);
+    if (tools === null) throw new Error(errors.join('; '));
+    return tools;
+  }
+
+  #view(service: Service, accepting: boolean): KernelServiceView {
+    let numbers = this.#numbers.get(service.name);
+    if (numbers === undefined) this.#numbers.set(service.name, (numbers = new Map()));
+    const members = service.pool.members.map((m): KernelMemberView => {
+      const key = `${m.poolName}/${m.id}`;
+      let number = numbers.get(key);
+      if (number === undefined) numbers.set(key, (number = numbers.size));
+      // `available`, not `usable`: the kernel does not count connections against max-connections.
+      return { number, id: m.id, ip: m.ip, port: m.port, weight: m.weight, backup: m.backup, usable: m.available, serves: m.servesExisting };
+    });
+    return { ...serviceView(service.name, service.config, service.pool.algorithm, members), accepting };
+  }
+
+  /** flush-on-down, nat: conntrack entries of members that stopped serving or left the pool. */
+  async #flushConnections(previous: Map<string, KernelServiceView>): Promise<void> {
+    const conntrack = this.#tools?.conntrack;
+    if (conntrack == null) return;
+    for (const view of this.#views.values()) {
+      const before = previous.get(view.name);
+      if (view.mode !== 'nat' || !view.flushOnDown || !view.accepting || before === undefined) continue;
+      const now = new Map(view.members.map((m) => [m.number, m]));
+      for (const m of before.members) {
+        if (!m.serves || now.get(m.number)?.serves === true) continue;
+        try {
+          const deleted = await deleteConnections(conntrack, { protocol: view.protocol, vip: view.vip, port: view.port }, m);
+          this.#log.info({ service: view.name, member: m.id, deleted }, 'kernel: flushed the connections of a member that stopped serving');
+        } catch (err) {
+          this.#log.error({ service: view.name, member: m.id, reason: (err as Error).message }, 'kernel: cannot flush connections');
+        }
+      }
+    }
+  }
+
+  // ---- departing services -----------------------------------------------------------------
+
+  #startDrain(): { timer: NodeJS.Timeout; done: Promise<void>; resolve: () => void } {
+    let resolve: () => void = () => {};
+    const done = new Promise<void>((r) => (resolve = r));
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      void this.#drainStep().finally(() => (busy = false));
+    }, DRAIN_INTERVAL);
+    return { timer, done, resolve };
+  }
+
+  /** Lets go of the departing services whose connections have ended or whose time is up. */
+  async #drainStep(): Promise<void> {
+    const now = Date.now();
+    let gone = 0;
+    for (const [service, deadline] of [...this.#departing]) {
+      if (now < deadline && await this.#hasConnections(service)) continue;
+      // a service added again under its name meanwhile has taken its place already
+      if (this.#departing.delete(service)) gone++;
+    }
+    if (gone > 0) {
+      if (this.#services.size === 0) this.#numbers.clear();
+      await this.update();
+    }
+    if (this.#departing.size === 0 && this.#drain !== null) {
+      clearInterval(this.#drain.timer);
+      this.#drain.resolve();
+      this.#drain = null;
+      if (this.#services.size === 0 && this.#watch !== null && !this.#closed) {
+        clearInterval(this.#watch);
+        this.#watch = null;
+      }
+    }
+  }
+
+  async #hasConnections(service: Service): Promise<boolean> {
+    try {
+      const rows = await this.connections({ service: service.name });
+      return rows.some((r) => r.mode === 'dsr' || isOpen(r));
+    } catch {
+      return false;
+    }
   }
 
   /** Someone removed our tables: apply everything again, from scratch. */
@@ -196,117 +307,4 @@ export class KernelPlane implements KernelTables {
       }
     }
   }
-
-  #checkTools(): KernelTools {
-    const services = [...this.#runtime.services.values()]
-      .filter((s) => s.config.kernel != null)
-      .map((s) => ({ name: s.name, mode: s.config.mode, interface: s.config.kernel!.interface, flushOnDown: s.config.kernel!.flushOnDown }));
-    const { tools, errors, warnings } = checkRequirements(services);
-    for (const warning of warnings) this.#log.warn(warning);
-    if (tools === null) throw new Error(errors.join('; '));
-    return tools;
-  }
-
-  #view(service: Service): KernelServiceView {
-    let numbers = this.#numbers.get(service.name);
-    if (numbers === undefined) this.#numbers.set(service.name, (numbers = new Map()));
-    const members = service.pool.members.map((m): KernelMemberView => {
-      const key = `${m.poolName}/${m.id}`;
-      let number = numbers.get(key);
-      if (number === undefined) numbers.set(key, (number = numbers.size));
-      // `available`, not `usable`: the kernel does not count connections against max-connections.
-      return { number, id: m.id, ip: m.ip, port: m.port, weight: m.weight, backup: m.backup, usable: m.available, serves: m.servesExisting };
-    });
-    return serviceView(service.name, service.config, service.pool.algorithm, members);
-  }
-
-  /** flush-on-down, nat: conntrack entries of members that stopped serving or left the pool. */
-  async #flushConnections(previous: Map<string, KernelServiceView>): Promise<void> {
-    const conntrack = this.#tools?.conntrack;
-    if (conntrack == null) return;
-    for (const view of this.#views.values()) {
-      const before = previous.get(view.name);
-      if (view.mode !== 'nat' || !view.flushOnDown || before === undefined) continue;
-      const now = new Map(view.members.map((m) => [m.number, m]));
-      for (const m of before.members) {
-        if (!m.serves || now.get(m.number)?.serves === true) continue;
-        try {
-          const deleted = await deleteConnections(conntrack, { protocol: view.protocol, vip: view.vip, port: view.port }, m);
-          this.#log.info({ service: view.name, member: m.id, deleted }, 'kernel: flushed the connections of a member that stopped serving');
-        } catch (err) {
-          this.#log.error({ service: view.name, member: m.id, reason: (err as Error).message }, 'kernel: cannot flush connections');
-        }
-      }
-    }
-  }
-
-  // ---- reading the kernel's tables --------------------------------------------------------
-
-  async #conntrackRows(view: KernelServiceView, service: Service): Promise<KernelConnection[]> {
-    const conntrack = this.#tools?.conntrack;
-    if (conntrack == null) return [];
-    const entries = await listConnections(conntrack, { protocol: view.protocol, vip: view.vip, port: view.port });
-    const now = Date.now();
-    const rows: KernelConnection[] = [];
-    for (const e of entries) {
-      // Not translated: it found no member (and was rejected), or predates the service.
-      if (e.reply.src === view.vip && e.reply.sport === view.port) continue;
-      const member = service.pool.members.find((m) => m.ip === e.reply.src && m.port === e.reply.sport) ?? null;
-      const snat = e.reply.dst !== e.original.src || e.reply.dport !== e.original.sport;
-      rows.push({
-        id: e.id,
-        protocol: view.protocol,
-        service: view.name,
-        mode: 'nat',
-        client: { address: e.original.src, port: e.original.sport },
-        vip: { address: e.original.dst, port: e.original.dport },
-        member,
-        target: { address: e.reply.src, port: e.reply.sport },
-        local: snat ? { address: e.reply.dst, port: e.reply.dport } : null,
-        state: e.state,
-        expiresIn: e.timeout * 1000,
-        startedAt: e.age === null ? null : now - e.age * 1000,
-        bytesIn: e.original.bytes,
-        bytesOut: e.reply.bytes,
-      });
-    }
-    return rows;
-  }
-
-  async #flowRows(view: KernelServiceView, service: Service): Promise<KernelConnection[]> {
-    if (this.#tools === null) return [];
-    const rows: KernelConnection[] = [];
-    for (const m of view.members) {
-      const member = memberByNumber(service, this.#numbers.get(view.name), m.number);
-      for (const e of await listSet(this.#tools.nft, 'netdev', flows(view, m))) {
-        const [address, port] = e.key;
-        rows.push({
-          id: 0,
-          protocol: view.protocol,
-          service: view.name,
-          mode: 'dsr',
-          client: { address: String(address), port: Number(port) },
-          vip: { address: view.vip, port: view.port },
-          member,
-          target: { address: m.ip, port: m.port },
-          local: null,
-          state: 'forwarding',
-          expiresIn: e.expires * 1000,
-          startedAt: null,
-          bytesIn: null,
-          bytesOut: null,
-        });
-      }
-    }
-    return rows;
-  }
-}
-
-function memberByNumber(service: Service, numbers: Map<string, number> | undefined, number: number): Member | null {
-  for (const [key, n] of numbers ?? []) {
-    if (n !== number) continue;
-    const id = key.slice(key.indexOf('/') + 1);
-    return service.pool.members.find((m) => m.id === id && key.startsWith(`${m.poolName}/`)) ?? null;
-  }
-  return null;
 }

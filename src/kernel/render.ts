@@ -145,6 +145,8 @@ function serviceRules(s: KernelServiceView): string[] {
     const kept = s.flushOnDown ? s.members.filter((m) => m.serves) : s.members;
     for (const m of kept) rules.push(`${s.family} saddr . ${s.protocol} sport @${flows(s, m)} goto ${memberChain(s, m)}`);
   }
+  // On its way out, a service keeps only what carries its live connections (conntrack does for nat).
+  if (!s.accepting) return rules;
   if (s.persistence !== null) {
     const key = clientKey(s.family, s.persistence.prefix);
     for (const m of s.members.filter((m) => m.serves)) rules.push(`${key} @${sticky(s, m)} goto ${memberChain(s, m)}`);

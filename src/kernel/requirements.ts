@@ -4,7 +4,8 @@
 // and dsr's interfaces. A config without nat or dsr services needs none of it.
 
 import { existsSync, readFileSync } from 'node:fs';
-import type { Config } from '../config/types.ts';
+import { isIPv6 } from 'node:net';
+import type { Config, ServiceConfig } from '../config/types.ts';
 import { kernelNotes } from '../config/kernel-schema.ts';
 import { exec, findExecutable } from './exec.ts';
 import { render } from './render.ts';
@@ -25,6 +26,8 @@ export interface KernelServiceNeeds {
   mode: string;
   interface: string | null;
   flushOnDown: boolean;
+  /** the VIP is IPv6 */
+  ipv6: boolean;
 }
 
 export interface Requirements {
@@ -52,6 +55,11 @@ export function checkRequirements(services: readonly KernelServiceNeeds[]): Requ
     if (s.interface !== null && !existsSync(`/sys/class/net/${s.interface}`)) {
       errors.push(`services.${s.name}.interface: there is no interface ${s.interface} on this host`);
     }
+    // nat hands packets from one interface to another: the kernel must be a router
+    const sysctl = s.ipv6 ? 'net.ipv6.conf.all.forwarding' : 'net.ipv4.ip_forward';
+    if (s.mode === 'nat' && readSysctl(sysctl) === '0') {
+      warnings.push(`services.${s.name} (nat) forwards packets but ${sysctl} is 0 here: set it to 1 (sysctl -w ${sysctl}=1), or only clients on this host reach the members`);
+    }
   }
   return { tools: errors.length === 0 && nft !== null ? { nft, conntrack } : null, errors, warnings };
 }
@@ -60,7 +68,12 @@ export function checkRequirements(services: readonly KernelServiceNeeds[]): Requ
 export function kernelNeeds(config: Config): KernelServiceNeeds[] {
   return Object.entries(config.services)
     .filter(([, s]) => s.kernel != null)
-    .map(([name, s]) => ({ name, mode: s.mode, interface: s.kernel!.interface, flushOnDown: s.kernel!.flushOnDown }));
+    .map(([name, s]) => needsOf(name, s));
+}
+
+/** What checkRequirements reads of one service. */
+export function needsOf(name: string, s: ServiceConfig): KernelServiceNeeds {
+  return { name, mode: s.mode, interface: s.kernel?.interface ?? null, flushOnDown: s.kernel?.flushOnDown ?? false, ipv6: isIPv6(s.listen.ip ?? s.listen.host) };
 }
 
 /**
@@ -82,6 +95,14 @@ export async function kernelReport(config: Config): Promise<{ errors: string[]; 
     }
   }
   return { errors, warnings };
+}
+
+function readSysctl(name: string): string | null {
+  try {
+    return readFileSync(`/proc/sys/${name.replaceAll('.', '/')}`, 'utf8').trim();
+  } catch {
+    return null;
+  }
 }
 
 function hasNetAdmin(): boolean {

@@ -29,6 +29,7 @@ export function serviceView(name: string, sc: ServiceConfig, algorithm: Algorith
     idle: sc.timeouts.idle,
     flowSize: sc.maxFlows,
     flushOnDown: kernel.flushOnDown,
+    accepting: true,
   };
 }
 

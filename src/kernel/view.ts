@@ -50,4 +50,6 @@ export interface KernelServiceView {
   /** dsr: most flows remembered per member */
   flowSize: number;
   flushOnDown: boolean;
+  /** false while the service is on its way out: its live connections go on, new ones are refused */
+  accepting: boolean;
 }

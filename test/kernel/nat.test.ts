@@ -141,6 +141,24 @@ describe('nat mode', () => {
     }
   });
 
+  test('stopping: established connections go on, new ones are refused, then the table goes', async () => {
+    const fw = await startFuriwake(t, config('www: { listen: 10.88.2.100:80, mode: nat, pool: web }')
+      .replace('shutdown-grace: 1s', 'shutdown-grace: 30s'));
+    const open = await client.connect(80);
+    assert.equal(open.ok, true, open.error);
+    fw.terminate();
+    await fw.eventAfter('stopping: no new connections', 'kernel: ruleset applied');
+    const refused = await client.connect(80);
+    assert.equal(refused.ok, false);
+    assert.match(refused.error!, /ECONNREFUSED/);
+    const answer = await client.send(open.conn, 'still there?');
+    assert.equal(answer.line, `${open.line}:still there?`, answer.error);
+    // the last connection ends: furiwake does not wait for the rest of the grace period
+    assert.equal((await client.end(open.conn)).ending, 'end');
+    assert.equal(await fw.stop(), 0);
+    assert.equal((await t.run(t.balancer, 'nft', ['list', 'tables'])).stdout, '');
+  });
+
   test('a member whose health check fails gets no new connection; its established one goes on', async () => {
     // Each server's health port is a process of its own, so the check can fail while port 80 serves.
     const health = await Promise.all([0, 1, 2].map((i) => startServer(t, i, 8081)));

@@ -143,6 +143,8 @@ export interface Balancer {
   eventAfter(first: string, next: string): Promise<Record<string, unknown>>;
   /** SIGTERM, then the exit code */
   stop(): Promise<number | null>;
+  /** SIGTERM only; `stop()` then waits for the exit */
+  terminate(): void;
 }
 
 /** Runs `furiwake start` in the balancer namespace on a config (YAML text); resolves once it started. */
@@ -155,6 +157,8 @@ export async function startFuriwake(t: Topology, config: string): Promise<Balanc
   const err = new Lines(child, 'stderr');
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   const events = (msg: string): Record<string, unknown>[] => out.json().filter((e) => e.msg === msg);
+  // a second SIGTERM would end furiwake at once: send one
+  let signalled = false;
   const balancer: Balancer = {
     out,
     async event(msg, nth = 1) {
@@ -167,8 +171,13 @@ export async function startFuriwake(t: Topology, config: string): Promise<Balanc
       const index = out.all.findIndex(isEvent(first));
       return JSON.parse(await out.wait(isEvent(next), index + 1)) as Record<string, unknown>;
     },
-    async stop() {
+    terminate() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      signalled = true;
+    },
+    async stop() {
+      if (!signalled && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      signalled = true;
       const code = await exited;
       await rm(dir, { recursive: true, force: true });
       return code;

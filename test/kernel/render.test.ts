@@ -15,7 +15,7 @@ function nat(extra: Partial<KernelServiceView> = {}): KernelServiceView {
   return {
     name: 'www', mode: 'nat', protocol: 'tcp', family: 'ip', vip: '192.0.2.10', port: 80, method: 'round-robin',
     members: [member(0), member(1)], persistence: null, sourceNat: false, interface: null, idle: 300_000, flowSize: 65_536,
-    flushOnDown: false, ...extra,
+    flushOnDown: false, accepting: true, ...extra,
   };
 }
 
@@ -71,6 +71,14 @@ describe('render', () => {
     const view = [nat({ mode: 'dsr', interface: 'eth1', flushOnDown: true, members: [member(0), member(1, { usable: false, serves: false })] })];
     assert.deepEqual(chain(view, 'svc.www'), ['ip saddr . tcp sport @f.www.0 goto m.www.0', 'goto m.www.0']);
     assert.deepEqual(render(view).flush, [{ family: 'netdev', set: 'f.www.1' }]);
+  });
+
+  it('a service on its way out takes no new connection; dsr keeps forwarding its flows', () => {
+    assert.deepEqual(chain([nat({ accepting: false, persistence: { prefix: 24, timeout: 1000, size: 10 } })], 'svc.www'), []);
+    assert.deepEqual(chain([nat({ mode: 'dsr', interface: 'eth1', accepting: false })], 'svc.www'), [
+      'ip saddr . tcp sport @f.www.0 goto m.www.0',
+      'ip saddr . tcp sport @f.www.1 goto m.www.1',
+    ]);
   });
 
   it('client keys for every prefix', () => {
