@@ -33,33 +33,19 @@ P="fwb-$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 C=$P-c D=$P-d GW=$P-gw B=$P-b S=$P-s
 VIP=10.88.2.100 SERVER=10.88.2.11 ROUTED=10.88.2.12
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
+# log, die, started, cleanup (stops what `started` recorded, removes $TMP) come from lib.sh
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "namespaces and nftables need root"
 for tool in nft wrk nginx haproxy taskset ip; do command -v "$tool" >/dev/null || die "$tool not found (apt-get install nftables wrk nginx haproxy util-linux iproute2)"; done
 [[ -x $NODE ]] || die "$NODE not found: run npm install first"
-if (($(nproc) <= BALANCER_CPU || $(nproc) <= CLIENT_CPU)); then
-  log "warning: only $(nproc) core(s); everything on core 0"
-  BALANCER_CPU=0 CLIENT_CPU=0 BACKEND_CPU=0
-fi
+fit_cpus
 
 TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-  local status=$? pid
-  trap - EXIT INT TERM
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  for ns in $C $D $GW $B $S; do ip netns delete "$ns" 2>/dev/null || true; done
-  rm -rf "$TMP"
-  exit "$status"
-}
-trap cleanup EXIT
+# The namespaces' names go first: each is freed once the processes in it are stopped.
+remove_namespaces() { for ns in $C $D $GW $B $S; do ip netns delete "$ns" 2>/dev/null || true; done; }
+trap 'status=$?; remove_namespaces; (exit $status); cleanup' EXIT
 trap 'log interrupted; exit 130' INT
 trap 'exit 143' TERM
 
@@ -70,20 +56,17 @@ ip -n $GW link add br0 type bridge
 ip -n $GW addr add 10.88.2.254/24 dev br0
 ip -n $GW link set br0 up
 inns $GW sysctl -qw net.ipv4.ip_forward=1
-ip link add "v$P" netns $C type veth peer name front netns $GW
-ip -n $C link set "v$P" name eth0
-ip -n $C addr add 10.88.1.10/24 dev eth0
-ip -n $C link set eth0 up
-ip -n $C route add default via 10.88.1.1
-ip -n $GW addr add 10.88.1.1/24 dev front
-ip -n $GW link set front up
-ip link add "v$P" netns $D type veth peer name direct netns $GW
-ip -n $D link set "v$P" name eth0
-ip -n $D addr add 10.88.4.10/24 dev eth0
-ip -n $D link set eth0 up
-ip -n $D route add default via 10.88.4.1
-ip -n $GW addr add 10.88.4.1/24 dev direct
-ip -n $GW link set direct up
+client_link() { # NS NAME-AT-GW NET: a client namespace on a /24 of its own, routed by gw (.1)
+  ip link add "v$P" netns "$1" type veth peer name "$2" netns $GW
+  ip -n "$1" link set "v$P" name eth0
+  ip -n "$1" addr add "$3.10/24" dev eth0
+  ip -n "$1" link set eth0 up
+  ip -n "$1" route add default via "$3.1"
+  ip -n $GW addr add "$3.1/24" dev "$2"
+  ip -n $GW link set "$2" up
+}
+client_link $C front 10.88.1
+client_link $D direct 10.88.4
 i=0
 for ns in $B $S; do
   ip link add "v$P" netns "$ns" type veth peer name "p$i" netns $GW
@@ -145,7 +128,7 @@ EOF
 # Started with `ip netns exec` itself (not a shell function, which would fork): $! is then the
 # process, as ip execs it, so the cleanup stops the right one.
 ip netns exec $S taskset -c "$BACKEND_CPU" nginx -e "$TMP/nginx/logs/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" >"$TMP/nginx/logs/stdout.log" 2>&1 &
-PIDS+=($!)
+started nginx $!
 wait_up nginx $SERVER:80 $!
 wait_up nginx $SERVER:80 "${PIDS[-1]}" $D
 
@@ -160,7 +143,7 @@ pools:
     members: [ { address: $SERVER:80 } ]
 EOF
 ip netns exec $B taskset -c "$BALANCER_CPU" "$NODE" "$ROOT/bin/furiwake.js" start -c "$TMP/furiwake.yaml" >"$TMP/furiwake.log" 2>&1 &
-PIDS+=($!)
+started furiwake $!
 wait_up furiwake $VIP:8080 $!
 wait_up furiwake-nat $VIP:80 "${PIDS[-1]}"
 
@@ -181,7 +164,7 @@ backend p
   server m1 $SERVER:80
 EOF
 ip netns exec $B taskset -c "$BALANCER_CPU" haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
-PIDS+=($!)
+started haproxy $!
 wait_up haproxy $VIP:8081 $!
 
 # --- measuring ------------------------------------------------------------------------------
@@ -211,20 +194,18 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf (b > 0 ? "%.2f" : "n/a"), a / b }'; }
 
 printf 'furiwake nat bench  %s\n' "$(date -u '+%Y-%m-%d %H:%M:%SZ')"
 printf 'furiwake at %s; node %s; %s; %s; %s\n' "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" "$("$NODE" -v)" \
   "$(haproxy -v 2>/dev/null | head -1 | awk '{ print "haproxy " $3 }')" "$(nginx -v 2>&1 | sed 's/.*\///; s/^/nginx /')" "$(nft --version)"
 printf 'wrk -t1 -c%s, %s (warm-up %s) x %s round(s), medians; cores: balancer %s (its process%s), nginx %s, wrk %s (of %s)\n\n' \
   "$CONNECTIONS" "$DURATION" "$WARMUP" "$ROUNDS" "$BALANCER_CPU" "$( ((STEER)) && echo ' and its packets, STEER=1' || echo '; packets where sent, STEER=0')" "$BACKEND_CPU" "$CLIENT_CPU" "$(nproc)"
-fmt='%-24s %8s %8s %8s %8s %8s %11s %6s %11s %12s\n'
-printf "$fmt" measurement direct routed nat tcp haproxy nat/direct goal nat/routed tcp/haproxy
+fmt='%-24s %8s %8s %8s %8s %8s %11s %6s %6s %11s %12s\n'
+printf "$fmt" measurement direct routed nat tcp haproxy nat/direct goal "" nat/routed tcp/haproxy
 for kind in "${KINDS[@]}"; do
-  d=$(median "${R[direct,$kind]}") o=$(median "${R[routed,$kind]}") n=$(median "${R[nat,$kind]}")
-  t=$(median "${R[tcp,$kind]}") h=$(median "${R[haproxy,$kind]}")
-  printf "$fmt" "${LABEL[$kind]}" "$d" "$o" "$n" "$t" "$h" "$(ratio "$n" "$d")" ">=0.9" "$(ratio "$n" "$o")" "$(ratio "$t" "$h")"
+  # shellcheck disable=SC2086 # each is a list of figures
+  d=$(median ${R[direct,$kind]}) o=$(median ${R[routed,$kind]}) n=$(median ${R[nat,$kind]}) t=$(median ${R[tcp,$kind]}) h=$(median ${R[haproxy,$kind]})
+  printf "$fmt" "${LABEL[$kind]}" "$d" "$o" "$n" "$t" "$h" "$(ratio "$n" "$d")" ">=0.9" "$(verdict "$(ratio "$n" "$d")" 0.9)" "$(ratio "$n" "$o")" "$(ratio "$t" "$h")"
 done
 printf '\nevery round (direct | routed | nat | tcp | haproxy)\n'
 for kind in "${KINDS[@]}"; do
