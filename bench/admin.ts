@@ -69,20 +69,20 @@ const api: ApiContext = {
 };
 const metrics = new AdminMetrics(host, () => []);
 
-function measure(name: string, run: () => unknown): void {
-  for (let i = 0; i < 5; i++) run();
+async function measure(name: string, run: () => unknown): Promise<void> {
+  for (let i = 0; i < 5; i++) await run();
   const started = performance.now();
-  for (let i = 0; i < RUNS; i++) run();
+  for (let i = 0; i < RUNS; i++) await run();
   const ms = (performance.now() - started) / RUNS;
   console.log(`${name.padEnd(44)} ${ms.toFixed(2).padStart(8)} ms`);
 }
 
 console.log(`${POOLS * MEMBERS} members in ${POOLS} pools, ${CONNECTIONS} live connections, mean of ${RUNS} runs`);
-measure('rate tick (every second)', () => rates.tick());
+await measure('rate tick (every second)', () => rates.tick());
 let size = 0;
-measure('dashboard snapshot, built and serialized', () => (size = JSON.stringify(snapshot(api, false)).length));
+await measure('dashboard snapshot, built and serialized', async () => (size = JSON.stringify(await snapshot(api, false)).length));
 console.log(`${'  snapshot size'.padEnd(44)} ${(size / 1024).toFixed(0).padStart(8)} KiB`);
-measure('first snapshot (with each member\'s history)', () => (size = JSON.stringify(snapshot(api, true)).length));
+await measure('first snapshot (with each member\'s history)', async () => (size = JSON.stringify(await snapshot(api, true)).length));
 console.log(`${'  first snapshot size'.padEnd(44)} ${(size / 1024).toFixed(0).padStart(8)} KiB`);
 let text = '';
 const started = performance.now();

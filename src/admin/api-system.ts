@@ -72,8 +72,8 @@ export function systemRoutes(api: ApiContext, events: EventStream, openapi: () =
       description: '`event: snapshot` carries a Snapshot (the first one with each member\'s history); `event: member` carries ' +
         'a MemberEvent: the change (health, admin, agent, weight, max-connections, with from and to) and the member\'s new state.',
       responses: { 200: { description: 'the stream', schema: snapshotSchema, contentType: 'text/event-stream' }, 503: { description: 'too many streams open', schema: errorSchema } },
-      handle: ({ req, res }) => {
-        events.open(req, res, format('snapshot', snapshot(api, true)));
+      handle: async ({ req, res }) => {
+        events.open(req, res, format('snapshot', await snapshot(api, true)));
         return null;
       },
     }),

@@ -106,11 +106,19 @@ export class AdminPlane {
   #start(): Running {
     const host = this.#host;
     const events = new EventStream();
+    let building = false;
+    const broadcast = (): void => {
+      // a snapshot still being read from the kernel when the next second comes: skip this one
+      if (events.clients === 0 || building) return;
+      building = true;
+      snapshot(api, false).then(
+        (s) => events.send(format('snapshot', s)),
+        (err: Error) => host.log.warn({ reason: err.message }, 'admin: cannot build the dashboard snapshot'),
+      ).finally(() => (building = false));
+    };
     const api: ApiContext = {
       host,
-      rates: new RateEstimator(host.runtime, () => {
-        if (events.clients > 0) events.send(format('snapshot', snapshot(api, false)));
-      }),
+      rates: new RateEstimator(host.runtime, broadcast),
       startedAt: this.#startedAt,
       stickTables: () => [...(host.stickTables ?? stickTablesOf)(host.runtime)],
       access: () => ({

@@ -161,9 +161,15 @@ export const connectionSchema = z.object({
   balancer: endpoint.nullable().describe("the balancer's own address on the member side; null until connected"),
   member: z.object({ pool: z.string(), id: z.string(), address: z.string(), port: z.int() }).nullable().describe('null while queued or connecting'),
   request: z.object({ method: z.string(), path: z.string() }).nullable().describe('http: the request in progress; null between requests and outside http'),
-  startedAt: z.number(),
-  bytesIn: z.number(),
-  bytesOut: z.number(),
+  kernel: z.object({
+    mode: z.enum(['nat', 'dsr']),
+    state: z.string().describe("conntrack's state (ESTABLISHED, TIME_WAIT, ...); forwarding for a dsr flow"),
+    expiresIn: z.int().describe('ms until the kernel forgets it unless traffic refreshes it'),
+    target: endpoint.describe('where the kernel sends it: the member address'),
+  }).nullable().describe('nat and dsr services: the kernel keeps this connection; null for those furiwake forwards itself'),
+  startedAt: z.number().nullable().describe('ms since epoch; null where the kernel does not record it'),
+  bytesIn: z.number().nullable().describe('client to member; null where the kernel does not count (nf_conntrack_acct=0, dsr)'),
+  bytesOut: z.number().nullable(),
 });
 components.add(connectionSchema, { id: 'Connection' });
 export type ConnectionView = z.infer<typeof connectionSchema>;
@@ -176,13 +182,14 @@ components.add(connectionPageSchema, { id: 'ConnectionPage' });
 export const stickTableSchema = z.object({
   service: z.string(),
   method: z.string(),
+  kernel: z.boolean().describe('kept by the kernel (nat, dsr: an nftables set): read-only, without counters'),
   size: z.int().describe('entries now'),
   capacity: z.int().describe('the most entries (max-entries)'),
   timeout: z.int().describe('ms an entry lives without use'),
-  hits: z.int(),
-  misses: z.int(),
-  expirations: z.int(),
-  evictions: z.int().describe('entries dropped to make room'),
+  hits: z.int().nullable().describe('null for a kernel table'),
+  misses: z.int().nullable(),
+  expirations: z.int().nullable(),
+  evictions: z.int().nullable().describe('entries dropped to make room'),
 });
 components.add(stickTableSchema, { id: 'StickTable' });
 export type StickTableSummary = z.infer<typeof stickTableSchema>;
@@ -190,7 +197,7 @@ export type StickTableSummary = z.infer<typeof stickTableSchema>;
 export const stickEntrySchema = z.object({
   key: z.string(),
   pool: z.string(),
-  member: z.string(),
+  member: z.string().nullable().describe('null when the member is no longer in the pool (a kernel entry not yet expired)'),
   expiresIn: z.int().describe('ms until the entry expires unless used again'),
 });
 components.add(stickEntrySchema, { id: 'StickEntry' });

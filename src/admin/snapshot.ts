@@ -5,9 +5,9 @@ import type { ConnectionEntry } from '../runtime/connection-table.ts';
 import { furiwakeVersion } from '../version.ts';
 import type { ApiContext } from './host.ts';
 import type { ConnectionView, Snapshot, StatusView } from './schemas.ts';
-import { stickSummary } from './stick-tables.ts';
+import { kernelStickSummaries, stickSummary } from './stick-tables.ts';
 import { liveTraffic } from './traffic.ts';
-import { connectionView, poolView, serviceView, type ViewContext } from './views.ts';
+import { connectionView, kernelConnectionView, poolView, serviceView, type ViewContext } from './views.ts';
 
 /** Connections a snapshot carries: the dashboard shows the newest ones. */
 const RECENT = 50;
@@ -41,16 +41,23 @@ export function status(api: ApiContext): StatusView {
   };
 }
 
-export function snapshot(api: ApiContext, history: boolean): Snapshot {
+/** Built asynchronously: the connections and stick tables of nat and dsr services are read from the kernel. */
+export async function snapshot(api: ApiContext, history: boolean): Promise<Snapshot> {
   const runtime = api.host.runtime;
+  const kernel = runtime.kernel === null ? [] : await runtime.kernel.connections();
+  const kernelTables = await kernelStickSummaries(runtime);
   const ctx = viewContext(api, history);
+  // the newest of both kinds; the kernel does not always know when a connection started: those go last
+  const recent = [...newest(api), ...kernel.map(kernelConnectionView)]
+    .sort((a, b) => (b.startedAt ?? 0) - (a.startedAt ?? 0))
+    .slice(0, RECENT);
   return {
     at: Date.now(),
     status: status(api),
     services: [...runtime.services.values()].map((s) => serviceView(ctx, s)),
     pools: [...runtime.pools.values()].map((p) => poolView(ctx, p)),
-    connections: { total: runtime.connections.size, recent: newest(api) },
-    stickTables: api.stickTables().map(stickSummary),
+    connections: { total: runtime.connections.size + kernel.length, recent },
+    stickTables: [...api.stickTables().map(stickSummary), ...kernelTables],
   };
 }
 

@@ -32,19 +32,54 @@ export interface StickTableSource {
 
 export type StickTables = (runtime: Runtime) => Iterable<StickTableSource>;
 
-/** The stick tables of the running services: one per service whose persistence keeps one (source-ip, tls-session). */
+/** Services whose connections the kernel forwards (nat, dsr): their persistence lives there too. */
+const KERNEL_MODES: ReadonlySet<string> = new Set(['nat', 'dsr']);
+
+/** The stick tables furiwake keeps: one per service whose persistence keeps one (source-ip, tls-session). */
 export const stickTablesOf: StickTables = function* (runtime) {
   for (const service of runtime.services.values()) {
     const p = service.persistence;
-    if (p?.table != null) yield { service: service.name, method: p.config.method, pool: p.poolName, table: p.table };
+    if (p?.table != null && !KERNEL_MODES.has(service.config.mode)) yield { service: service.name, method: p.config.method, pool: p.poolName, table: p.table };
   }
 };
+
+/** A stick table the kernel keeps (an nftables set per member), read through runtime.kernel. */
+export interface KernelStickTable {
+  readonly service: string;
+  readonly method: string;
+  readonly pool: string;
+  readonly capacity: number;
+  readonly timeout: number;
+}
+
+/** The nat and dsr services with source-ip persistence, when the kernel plane is running. */
+export function kernelStickTables(runtime: Runtime): KernelStickTable[] {
+  if (runtime.kernel === null) return [];
+  const out: KernelStickTable[] = [];
+  for (const service of runtime.services.values()) {
+    const p = service.config.persistence;
+    if (p === null || !KERNEL_MODES.has(service.config.mode) || p.method !== 'source-ip') continue;
+    out.push({ service: service.name, method: p.method, pool: service.pool.name, capacity: p.maxEntries, timeout: p.timeout });
+  }
+  return out;
+}
+
+/** The kernel tables' summaries: their sizes are read from the kernel; it keeps no counters. */
+export async function kernelStickSummaries(runtime: Runtime): Promise<StickTableSummary[]> {
+  const out: StickTableSummary[] = [];
+  for (const t of kernelStickTables(runtime)) {
+    const entries = await runtime.kernel!.sticky(t.service);
+    out.push({ service: t.service, method: t.method, kernel: true, size: entries.length, capacity: t.capacity, timeout: t.timeout, hits: null, misses: null, expirations: null, evictions: null });
+  }
+  return out;
+}
 
 export function stickSummary(s: StickTableSource): StickTableSummary {
   const t = s.table;
   return {
     service: s.service,
     method: s.method,
+    kernel: false,
     size: t.size,
     capacity: t.maxEntries,
     timeout: t.timeout,

@@ -3,6 +3,7 @@
 
 import { formatAddress } from '../config/address.ts';
 import type { ConnectionEntry, Endpoint } from '../runtime/connection-table.ts';
+import type { KernelConnection } from '../runtime/kernel-tables.ts';
 import type { Member } from '../runtime/member.ts';
 import type { Pool } from '../runtime/pool.ts';
 import type { Runtime } from '../runtime/runtime.ts';
@@ -113,9 +114,29 @@ export function connectionView(e: ConnectionEntry): ConnectionView {
     balancer: e.local === null ? null : { ...e.local },
     member: m === null ? null : { pool: m.poolName, id: m.id, address: m.ip, port: m.port },
     request: e.request == null ? null : { method: e.request.method, path: e.request.path },
+    kernel: null,
     startedAt: e.startedAt,
     bytesIn: e.bytesIn,
     bytesOut: e.bytesOut,
+  };
+}
+
+/** A connection of a nat or dsr service, as the kernel keeps it, in the same shape. */
+export function kernelConnectionView(k: KernelConnection): ConnectionView {
+  const m = k.member;
+  return {
+    id: k.id,
+    protocol: k.protocol,
+    service: k.service,
+    client: { ...k.client },
+    vip: { ...k.vip },
+    balancer: k.local === null ? null : { ...k.local },
+    member: m === null ? null : { pool: m.poolName, id: m.id, address: k.target.address, port: k.target.port },
+    request: null,
+    kernel: { mode: k.mode, state: k.state, expiresIn: Math.max(0, Math.round(k.expiresIn)), target: { ...k.target } },
+    startedAt: k.startedAt,
+    bytesIn: k.bytesIn,
+    bytesOut: k.bytesOut,
   };
 }
 

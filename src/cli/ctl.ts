@@ -4,7 +4,7 @@
 // message (no such pool, an invalid weight).
 
 import { parseArgs } from 'node:util';
-import type { ConnectionView, MemberView, PoolView, ServiceView, StatusView, StickTableSummary } from '../admin/schemas.ts';
+import type { ConnectionView, MemberView, PoolView, ServiceView, StatusView, StickEntryView, StickTableSummary } from '../admin/schemas.ts';
 import { bytes, duration, endpoint, table, type Cell } from './ctl-format.ts';
 
 export const CTL_HELP = `furiwake ctl — talk to a running furiwake through its admin API
@@ -211,11 +211,15 @@ async function connections(api: Api, out: Out, flags: Flags): Promise<void> {
   const now = Date.now();
   out.write(table(['ID', 'SERVICE', 'CLIENT', '', 'VIP', '', 'BALANCER', '', 'MEMBER', '>IN', '>OUT', '>AGE'], page.items.map((c) => [
     c.id, c.service, endpoint(c.client), '->', endpoint(c.vip), '=>', endpoint(c.balancer), '->',
-    (c.member === null ? '(queued)' : `${endpoint({ address: c.member.address, port: c.member.port })} ${c.member.pool}/${c.member.id}`) +
-      (c.request === null ? '' : ` ${c.request.method} ${c.request.path}`),
-    bytes(c.bytesIn), bytes(c.bytesOut), duration((now - c.startedAt) / 1000),
+    memberCell(c) + (c.request === null ? '' : ` ${c.request.method} ${c.request.path}`) + (c.kernel === null ? '' : ` (${c.kernel.mode} ${c.kernel.state})`),
+    c.bytesIn === null ? '-' : bytes(c.bytesIn), c.bytesOut === null ? '-' : bytes(c.bytesOut), c.startedAt === null ? '-' : duration((now - c.startedAt) / 1000),
   ])));
   if (page.total > page.items.length) out.write(`(${page.items.length} of ${page.total}; --limit N for more)\n`);
+}
+
+function memberCell(c: ConnectionView): string {
+  if (c.member !== null) return `${endpoint({ address: c.member.address, port: c.member.port })} ${c.member.pool}/${c.member.id}`;
+  return c.kernel === null ? '(queued)' : `${endpoint(c.kernel.target)} (gone from its pool)`;
 }
 
 async function stick(api: Api, out: Out, service: string | undefined, flags: Flags): Promise<void> {
@@ -231,13 +235,13 @@ async function stick(api: Api, out: Out, service: string | undefined, flags: Fla
     if (out.json) return out.write(JSON.stringify(tables, null, 2) + '\n');
     if (tables.length === 0) return out.write('no stick tables (no service has source-ip or tls-session persistence)\n');
     return out.write(table(['SERVICE', 'METHOD', '>ENTRIES', '>MAX', '>HITS', '>MISSES', '>EXPIRED', '>EVICTED'],
-      tables.map((t) => [t.service, t.method, t.size, t.capacity, t.hits, t.misses, t.expirations, t.evictions])));
+      tables.map((t) => [t.service, t.kernel ? `${t.method} (kernel)` : t.method, t.size, t.capacity, t.hits ?? '-', t.misses ?? '-', t.expirations ?? '-', t.evictions ?? '-'])));
   }
   const query = new URLSearchParams({ limit: flags.limit ?? '100' });
   if (flags.key !== undefined) query.set('key', flags.key);
-  const page = await api.call<{ total: number; items: { key: string; pool: string; member: string; expiresIn: number }[] }>('GET', `/api/v1/stick-tables/${encodeURIComponent(service)}?${query}`);
+  const page = await api.call<{ total: number; items: StickEntryView[] }>('GET', `/api/v1/stick-tables/${encodeURIComponent(service)}?${query}`);
   if (out.json) return out.write(JSON.stringify(page, null, 2) + '\n');
-  out.write(table(['KEY', 'MEMBER', '>EXPIRES IN'], page.items.map((e) => [e.key, `${e.pool}/${e.member}`, duration(e.expiresIn / 1000)])));
+  out.write(table(['KEY', 'MEMBER', '>EXPIRES IN'], page.items.map((e) => [e.key, e.member === null ? '(gone)' : `${e.pool}/${e.member}`, duration(e.expiresIn / 1000)])));
   if (page.total > page.items.length) out.write(`(${page.items.length} of ${page.total}; --limit N or --key K)\n`);
 }
 

@@ -381,7 +381,7 @@ describe('admin API: stick tables', () => {
     const { base } = await withTable();
     const list = await call(base, '/api/v1/stick-tables');
     z.array(stickTableSchema).parse(list.body);
-    assert.deepEqual(list.body, [{ service: 'svc', method: 'source-ip', size: 3, capacity: 100, timeout: 600_000, hits: 7, misses: 3, expirations: 2, evictions: 1 }]);
+    assert.deepEqual(list.body, [{ service: 'svc', method: 'source-ip', kernel: false, size: 3, capacity: 100, timeout: 600_000, hits: 7, misses: 3, expirations: 2, evictions: 1 }]);
     const all = await call(base, '/api/v1/stick-tables/svc');
     stickPageSchema.parse(all.body);
     assert.equal(all.body.total, 3);

@@ -323,7 +323,7 @@ function renderSummary(s) {
     if (m.health === 'down') members.down++;
   }
   $('sum-members').textContent = `${members.usable} / ${members.total}`;
-  $('sum-connections').textContent = String(s.status.connections);
+  $('sum-connections').textContent = String(s.connections.total);
   $('sum-services').textContent = String(s.status.services);
   $('sum-uptime').textContent = duration(s.status.uptime);
   document.title = members.down > 0 ? `(${members.down} down) furiwake` : 'furiwake';
@@ -466,16 +466,25 @@ function renderConnections(s) {
   const { total, recent } = s.connections;
   $('connections-count').textContent = total > recent.length ? `${total} (the newest ${recent.length} shown)` : `${total}`;
   const now = s.at;
-  const rows = recent.map((c) => h('tr', {},
-    h('td', {}, c.service, h('span', { class: 'sub' }, c.protocol)),
-    h('td', {}, h('span', { class: 'path' },
-      endpoint(c.client), h('span', { class: 'arrow' }, '→'), endpoint(c.vip), h('span', { class: 'lb' }, '⇒'),
-      c.member === null ? 'queued / connecting' : [endpoint(c.balancer), h('span', { class: 'arrow' }, '→'), endpoint({ address: c.member.address, port: c.member.port })],
-      h('span', { class: 'sub' }, [c.member === null ? null : `${c.member.pool}/${c.member.id}`, c.request === null ? null : `${c.request.method} ${c.request.path}`].filter((x) => x !== null).join(' · ')))),
-    h('td', { class: 'num' }, bytes(c.bytesIn)),
-    h('td', { class: 'num' }, bytes(c.bytesOut)),
-    h('td', { class: 'num' }, duration((now - c.startedAt) / 1000)),
-  ));
+  const arrow = () => h('span', { class: 'arrow' }, '→');
+  const rows = recent.map((c) => {
+    // where it goes after the balancer: the member (user space), or the kernel's target (nat, dsr)
+    const target = c.kernel !== null ? c.kernel.target : c.member === null ? null : { address: c.member.address, port: c.member.port };
+    const after = target === null ? ['queued / connecting'] : c.balancer === null ? [endpoint(target)] : [endpoint(c.balancer), arrow(), endpoint(target)];
+    const notes = [
+      c.member === null ? null : `${c.member.pool}/${c.member.id}`,
+      c.request === null ? null : `${c.request.method} ${c.request.path}`,
+      c.kernel === null ? null : `${c.kernel.mode} in the kernel · ${c.kernel.state}`,
+    ].filter((x) => x !== null);
+    return h('tr', {},
+      h('td', {}, c.service, h('span', { class: 'sub' }, c.protocol)),
+      h('td', {}, h('span', { class: 'path' }, endpoint(c.client), arrow(), endpoint(c.vip), h('span', { class: 'lb' }, '⇒'), after),
+        h('span', { class: 'sub' }, notes.join(' · '))),
+      h('td', { class: 'num' }, c.bytesIn === null ? '–' : bytes(c.bytesIn)),
+      h('td', { class: 'num' }, c.bytesOut === null ? '–' : bytes(c.bytesOut)),
+      h('td', { class: 'num' }, c.startedAt === null ? '–' : duration((now - c.startedAt) / 1000)),
+    );
+  });
   fill($('connections'), ...(rows.length > 0 ? rows : [h('tr', {}, h('td', { colspan: 5, class: 'empty' }, 'No live connections.'))]));
 }
 
@@ -487,8 +496,8 @@ function renderStickSummary(s) {
   $('stick-summary-table').hidden = tables.length === 0;
   $('stick-search').hidden = tables.length === 0;
   fill($('stick-summary'), ...tables.map((t) => h('tr', {},
-    h('td', {}, t.service), h('td', {}, t.method),
-    ...[t.size, t.capacity, t.hits, t.misses, t.expirations, t.evictions].map((n) => h('td', { class: 'num' }, n)))));
+    h('td', {}, t.service), h('td', {}, t.kernel ? `${t.method} (in the kernel)` : t.method),
+    ...[t.size, t.capacity, t.hits, t.misses, t.expirations, t.evictions].map((n) => h('td', { class: 'num' }, n ?? '–')))));
   const select = $('stick-service');
   const names = tables.map((t) => t.service);
   if ([...select.options].map((o) => o.value).join() !== names.join()) {
@@ -510,7 +519,11 @@ async function searchStick() {
     return;
   }
   $('stick-entries-table').hidden = false;
+  // the kernel's tables (nat, dsr) are read-only: their entries expire on their own
+  const kernel = state.snapshot?.stickTables.find((t) => t.service === service)?.kernel === true;
   const rows = page.items.map((e) => {
+    const who = h('td', {}, e.member === null ? h('span', { class: 'none' }, 'gone from the pool') : `${e.pool}/${e.member}`);
+    if (kernel) return h('tr', {}, h('td', { class: 'mono' }, e.key), who, h('td', { class: 'num' }, duration(e.expiresIn / 1000)), h('td'));
     const forget = h('button', { type: 'button', 'aria-label': `forget ${e.key}` }, 'Forget');
     forget.addEventListener('click', async () => {
       const done = await write(`/api/v1/stick-tables/${encodeURIComponent(service)}/entries/${encodeURIComponent(e.key)}`, 'DELETE');
@@ -519,7 +532,7 @@ async function searchStick() {
         void searchStick();
       }
     });
-    return h('tr', {}, h('td', { class: 'mono' }, e.key), h('td', {}, `${e.pool}/${e.member}`), h('td', { class: 'num' }, duration(e.expiresIn / 1000)), h('td', {}, h('div', { class: 'actions' }, forget)));
+    return h('tr', {}, h('td', { class: 'mono' }, e.key), who, h('td', { class: 'num' }, duration(e.expiresIn / 1000)), h('td', {}, h('div', { class: 'actions' }, forget)));
   });
   const more = page.total > page.items.length ? [h('tr', {}, h('td', { colspan: 4, class: 'empty' }, `${page.total - page.items.length} more; narrow the search.`))] : [];
   fill($('stick-entries'), ...(rows.length > 0 ? rows : [h('tr', {}, h('td', { colspan: 4, class: 'empty' }, 'No entry matches.'))]), ...more);

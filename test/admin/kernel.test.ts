@@ -1,0 +1,79 @@
+// The admin API over the kernel fast path: a nat service's connections come from conntrack and
+// its persistence entries from nftables, read through runtime.kernel. furiwake runs in the
+// balancer namespace of a test topology (test/kernel/netns.ts), with its admin listener on that
+// namespace's loopback; `furiwake ctl` asks it from inside the namespace.
+
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { createTopology, NET, type Topology } from '../kernel/netns.ts';
+import { startClient, startFuriwake, startServer, type Balancer, type Client } from '../kernel/peers.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/furiwake.js', import.meta.url));
+const MEMBERS = NET.servers.map((ip, i) => `      - { address: ${ip}:80, id: s${i + 1} }`).join('\n');
+const CONFIG = `admin: { listen: 127.0.0.1:9090 }
+services:
+  www: { listen: ${NET.vip}:80, mode: nat, pool: web }
+  sticky: { listen: ${NET.vip}:82, mode: nat, pool: web, persistence: { method: source-ip, mask: 24, timeout: 10m } }
+pools:
+  web:
+    members:
+${MEMBERS}
+`;
+
+describe('admin API over nat services', () => {
+  let t: Topology;
+  let client: Client;
+  let fw: Balancer;
+
+  before(async () => {
+    t = await createTopology(3);
+    await Promise.all([0, 1, 2].map((i) => startServer(t, i)));
+    await startServer(t, 0, 82);
+    await startServer(t, 1, 82);
+    await startServer(t, 2, 82);
+    client = await startClient(t);
+    fw = await startFuriwake(t, CONFIG);
+  });
+  after(async () => {
+    await fw?.stop();
+    await t?.close();
+  });
+
+  /** `furiwake ctl ...` in the balancer namespace. */
+  async function ctl(...args: string[]) {
+    const r = await t.run(t.balancer, process.execPath, [BIN, 'ctl', '--admin', 'http://127.0.0.1:9090', ...args]).catch((e: { stdout?: string; stderr?: string; code?: number }) => e);
+    return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), code: (r as { code?: number }).code ?? 0 };
+  }
+
+  it("lists a nat connection from conntrack: client -> VIP, the member, the kernel's state", async () => {
+    const c = await client.connect(80);
+    assert.equal(c.ok, true, c.error);
+    const port = Number(c.local!.split(':')[1]);
+    const { stdout, stderr } = await ctl('connections', '--service', 'www', '--json');
+    const page = JSON.parse(stdout) as { total: number; items: { client: { port: number }; vip: unknown; member: { id: string } | null; kernel: { mode: string; state: string; target: { address: string } } | null; request: unknown }[] };
+    const row = page.items.find((r) => r.client.port === port);
+    assert.ok(row !== undefined, `${stdout}\n${stderr}`);
+    const member = `s${c.line!.slice(1)}`;
+    assert.deepEqual(row.vip, { address: NET.vip, port: 80 });
+    assert.equal(row.member?.id, member);
+    assert.deepEqual([row.kernel?.mode, row.kernel?.state, row.kernel?.target.address], ['nat', 'ESTABLISHED', NET.servers[Number(c.line!.slice(1)) - 1]]);
+    assert.equal(row.request, null);
+    const text = await ctl('connections', '--service', 'www');
+    assert.match(text.stdout, new RegExp(`${NET.client.replace(/\./g, '\\.')}:${port}\\s+->\\s+${NET.vip.replace(/\./g, '\\.')}:80\\s+=>\\s+-\\s+->\\s+\\S+ web/${member} \\(nat ESTABLISHED\\)`));
+    await client.end(c.conn);
+  });
+
+  it("shows a nat service's persistence entries from nftables, read-only", async () => {
+    const c = await client.connect(82);
+    assert.equal(c.ok, true, c.error);
+    await client.end(c.conn);
+    const tables = await ctl('stick');
+    assert.match(tables.stdout, /sticky\s+source-ip \(kernel\)\s+1\s+100000\s+-\s+-\s+-\s+-/);
+    const entries = JSON.parse((await ctl('stick', 'sticky', '--json')).stdout) as { items: { key: string; member: string | null }[] };
+    assert.deepEqual(entries.items.map((e) => [e.key, e.member]), [[`${NET.client.replace(/\.\d+$/, '.0')}/24`, `s${c.line!.slice(1)}`]]);
+    const deleting = await ctl('stick', 'sticky', '--delete');
+    assert.equal(deleting.code, 1);
+    assert.match(deleting.stderr, /409: the kernel keeps the stick table of sticky \(an nftables set\); its entries cannot be deleted here and expire on their own/);
+  });
+});
