@@ -95,27 +95,6 @@ EOF
   wait_listening nginx-proxy "$NGINX_PROXY_PORT" $! "$dir/logs/error.log"
 }
 
-start_furiwake() {
-  furiwake_dir
-  cat >"$TMP/furiwake.yaml" <<EOF
-global: { log-level: warn }
-services:
-  bench: { listen: 127.0.0.1:$FURIWAKE_PORT, mode: http, pool: p }
-pools:
-  p:
-    algorithm: round-robin
-    members: [ { address: 127.0.0.1:$NGINX_PORT } ]
-EOF
-  # Node directly (not npx), so the PID we hold is the balancer itself.
-  # FURIWAKE_NODE_OPTIONS lets you add e.g. --cpu-prof --cpu-prof-dir=/tmp/prof.
-  # shellcheck disable=SC2086
-  (cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$TMP/furiwake.yaml") \
-    >"$TMP/furiwake.log" 2>&1 &
-  started furiwake $!
-  BALANCER_PID[furiwake]=$!
-  wait_listening furiwake "$FURIWAKE_PORT" $! "$TMP/furiwake.log"
-}
-
 # --- load ---------------------------------------------------------------------------------
 # wrk's latency ("812.00us", "1.41ms", "1.02s") in ms.
 to_ms() {
@@ -139,7 +118,7 @@ run_wrk() {
   t1=$(now_ns)
   if [[ -n $pid ]]; then
     c1=$(cpu_ticks "$pid")
-    cpu=$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v ns="$((t1 - t0))" 'BEGIN { printf "%.0f", 100 * c / hz / (ns / 1e9) }')
+    cpu=$(cpu_percent "$c0" "$t0" "$c1" "$t1")
   fi
   printf '%s\n' "$out" >"$TMP/wrk-$name.txt"
   if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
@@ -168,7 +147,7 @@ start_haproxy || die "haproxy did not start"
 log "nginx proxy_pass on 127.0.0.1:$NGINX_PROXY_PORT (core $BALANCER_CPU)"
 start_nginx_proxy || die "the nginx proxy did not start"
 log "furiwake (mode http) on 127.0.0.1:$FURIWAKE_PORT (core $BALANCER_CPU)"
-start_furiwake || die "furiwake did not start"
+start_furiwake http || die "furiwake did not start"
 
 TARGETS=(direct haproxy nginx furiwake)
 declare -A PORT=([direct]=$NGINX_PORT [haproxy]=$HAPROXY_PORT [nginx]=$NGINX_PROXY_PORT [furiwake]=$FURIWAKE_PORT)

@@ -158,6 +158,30 @@ furiwake_dir() {
 }
 
 
+# start_furiwake MODE: furiwake as the one service `bench` in MODE (tcp, http) in front of the
+# nginx backend, pinned to BALANCER_CPU; its PID goes in BALANCER_PID[furiwake].
+start_furiwake() {
+  local mode=$1
+  furiwake_dir
+  cat >"$TMP/furiwake.yaml" <<EOF
+global: { log-level: warn }
+services:
+  bench: { listen: 127.0.0.1:$FURIWAKE_PORT, mode: $mode, pool: p }
+pools:
+  p:
+    algorithm: round-robin
+    members: [ { address: 127.0.0.1:$NGINX_PORT } ]
+EOF
+  # Node directly (not npx), so the PID we hold is the balancer itself.
+  # FURIWAKE_NODE_OPTIONS lets you add e.g. --cpu-prof --cpu-prof-dir=/tmp/prof.
+  # shellcheck disable=SC2086
+  (cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$TMP/furiwake.yaml") \
+    >"$TMP/furiwake.log" 2>&1 &
+  started furiwake $!
+  BALANCER_PID[furiwake]=$!
+  wait_listening furiwake "$FURIWAKE_PORT" $! "$TMP/furiwake.log"
+}
+
 # CPU time (user + system) of a process so far, in clock ticks.
 cpu_ticks() {
   # Fields after the ")" that closes the command name: utime and stime are the 12th and 13th.
@@ -167,6 +191,10 @@ cpu_ticks() {
   awk '{ print $12 + $13 }' <<<"$stat"
 }
 now_ns() { date +%s%N; }
+# cpu_percent TICKS_BEFORE NS_BEFORE TICKS_AFTER NS_AFTER -> the % of one core used in between
+cpu_percent() {
+  awk -v c="$(($3 - $1))" -v hz="$(getconf CLK_TCK)" -v ns="$(($4 - $2))" 'BEGIN { printf "%.0f", 100 * c / hz / (ns / 1e9) }'
+}
 
 # How idle the whole machine is over one second, in %: other work skews every figure.
 idle_percent() {

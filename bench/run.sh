@@ -52,27 +52,6 @@ EOF
   wait_listening haproxy "$HAPROXY_PORT" $! "$TMP/haproxy.log"
 }
 
-start_furiwake() {
-  furiwake_dir
-  cat >"$TMP/furiwake.yaml" <<EOF
-global: { log-level: warn }
-services:
-  bench: { listen: 127.0.0.1:$FURIWAKE_PORT, mode: tcp, pool: p }
-pools:
-  p:
-    algorithm: round-robin
-    members: [ { address: 127.0.0.1:$NGINX_PORT } ]
-EOF
-  # Node directly (not npx), so the PID we hold is the balancer itself.
-  # FURIWAKE_NODE_OPTIONS lets you add e.g. --cpu-prof --cpu-prof-dir=/tmp/prof.
-  # shellcheck disable=SC2086
-  (cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$TMP/furiwake.yaml") \
-    >"$TMP/furiwake.log" 2>&1 &
-  started furiwake $!
-  BALANCER_PID[furiwake]=$!
-  wait_listening furiwake "$FURIWAKE_PORT" $! "$TMP/furiwake.log"
-}
-
 # --- load ---------------------------------------------------------------------------------
 # run_wrk NAME PORT KIND -> prints "FIGURE CPU": requests/s (or MB/s for "transfer"), and the
 # balancer's CPU use during the measurement in % of one core ("-" for the direct runs).
@@ -94,7 +73,7 @@ run_wrk() {
   t1=$(now_ns)
   if [[ -n $pid ]]; then
     c1=$(cpu_ticks "$pid")
-    cpu=$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v ns="$((t1 - t0))" 'BEGIN { printf "%.0f", 100 * c / hz / (ns / 1e9) }')
+    cpu=$(cpu_percent "$c0" "$t0" "$c1" "$t1")
   fi
   printf '%s\n' "$out" >"$TMP/wrk-$name-$kind.txt"
   if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
@@ -126,7 +105,7 @@ log "haproxy on 127.0.0.1:$HAPROXY_PORT (core $BALANCER_CPU)"
 start_haproxy || die "haproxy did not start"
 log "furiwake on 127.0.0.1:$FURIWAKE_PORT (core $BALANCER_CPU)"
 FURIWAKE_OK=1
-start_furiwake || { FURIWAKE_OK=0; log "furiwake did not start: its column will read n/a"; }
+start_furiwake tcp || { FURIWAKE_OK=0; log "furiwake did not start: its column will read n/a"; }
 
 TARGETS=(direct haproxy furiwake)
 declare -A PORT=([direct]=$NGINX_PORT [haproxy]=$HAPROXY_PORT [furiwake]=$FURIWAKE_PORT)

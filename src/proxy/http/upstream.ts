@@ -7,6 +7,13 @@ import tls from 'node:tls';
 import type { MemberTlsConfig } from '../../config/http-types.ts';
 import type { Member } from '../../runtime/member.ts';
 
+/**
+ * Plain member connections read into this one buffer (Node's `onread`): no stream machinery
+ * and no 64 KiB allocation per read. Each read is copied out at once (small ones into Node's
+ * pooled buffers), so what an exchange keeps or queues for writing is its own.
+ */
+const SHARED_READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+
 /** What an exchange hears from the member connection it holds. */
 export interface UpstreamUser {
   upstreamConnected(up: Upstream): void;
@@ -34,7 +41,10 @@ export class Upstream {
   constructor(member: Member, memberTls: MemberTlsConfig | null, session: TlsSessions | null) {
     this.member = member;
     if (memberTls === null) {
-      this.socket = net.connect({ host: member.ip, port: member.port, noDelay: true, allowHalfOpen: true });
+      this.socket = net.connect({
+        host: member.ip, port: member.port, noDelay: true, allowHalfOpen: true,
+        onread: { buffer: SHARED_READ_BUFFER, callback: this.#onRead },
+      });
       this.socket.once('connect', this.#onConnect);
     } else {
       const servername = memberTls.sni ?? (net.isIP(member.host) === 0 ? member.host : undefined);
@@ -53,9 +63,9 @@ export class Upstream {
       socket.setNoDelay(true);
       if (session !== null) socket.on('session', (s: Buffer) => session.set(member, s));
       socket.once('secureConnect', this.#onConnect);
+      socket.on('data', this.#onData);
       this.socket = socket;
     }
-    this.socket.on('data', this.#onData);
     this.socket.on('end', this.#onEnd);
     this.socket.on('drain', this.#onDrain);
     this.socket.on('error', this.#onError);
@@ -80,6 +90,13 @@ export class Upstream {
   #onConnect = (): void => {
     this.connected = true;
     this.user?.upstreamConnected(this);
+  };
+
+  #onRead = (length: number, shared: Uint8Array): boolean => {
+    const chunk = Buffer.allocUnsafe(length);
+    chunk.set(shared.subarray(0, length));
+    this.#onData(chunk);
+    return true; // an exchange that must wait pauses the socket itself
   };
 
   #onData = (chunk: Buffer): void => {
