@@ -65,13 +65,14 @@ export async function startMember(name: string, handler: MemberHandler = default
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
+  let closed: Promise<void> | null = null;
   const member: HttpMember = {
     name, port: 0, server, accepted: 0, requests: [],
-    close: async () => {
+    close: () => (closed ??= (async () => {
       for (const s of sockets) s.destroy();
       server.close();
       await once(server, 'close');
-    },
+    })()),
   };
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
