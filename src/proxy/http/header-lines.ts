@@ -2,63 +2,152 @@
 // CRLF, a field name is a token directly followed by ":", values hold no control characters,
 // and a line folded onto the previous one (obs-fold) is refused. A message read any more
 // loosely could be framed differently by the member behind us: that is request smuggling.
+// This runs for every request and response: one pass over the characters, lines kept as
+// offsets, the result's arrays reused.
 
 import { HttpError } from './responses.ts';
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** control characters other than HTAB (CR and LF included: inside a line they are bare) */
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** tchar (RFC 9110 5.6.2), by character code */
+const TOKEN = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN[c.charCodeAt(0)] = 1;
 
-/** The header fields of one message, in order: names lowercased for lookup, raw lines for copying. */
+export function isToken(text: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || TOKEN[c] === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * The field names the proxy acts on. Other fields are passed through as they are, so their
+ * names are not even copied out: a field is matched against the known names of its length.
+ */
+const KNOWN = [
+  'host', 'te', 'upgrade', 'expect', 'trailer', 'connection', 'keep-alive', 'content-length', 'transfer-encoding',
+  'proxy-connection', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'forwarded', 'http2-settings',
+];
+const BY_LENGTH: (string[] | undefined)[] = [];
+for (const name of KNOWN) (BY_LENGTH[name.length] ??= []).push(name);
+
+/** The known name the field at head[start, start + length) has (any case), or '' for another name. */
+function knownName(head: string, start: number, length: number): string {
+  const candidates = BY_LENGTH[length];
+  if (candidates === undefined) return '';
+  next: for (const name of candidates) {
+    for (let j = 0; j < length; j++) {
+      let c = head.charCodeAt(start + j);
+      if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+      if (c !== name.charCodeAt(j)) continue next;
+    }
+    return name;
+  }
+  return '';
+}
+
+/**
+ * The header fields of one message, in order. The arrays are reused by the next call: read
+ * them before parsing another message.
+ */
 export interface HeaderLines {
-  /** lowercased field names */
+  /** how many fields */
+  count: number;
+  /** each field's name when it is one the proxy acts on (lowercase), else '' (see nameOf) */
   names: string[];
-  /** values without surrounding whitespace */
+  /** the values of those fields, without surrounding whitespace ('' for the others) */
   values: string[];
-  /** each field's line as received, with its CRLF */
-  lines: string[];
+  /** where each field's line starts in the head; starts[count] is where the section ends */
+  starts: number[];
+  /** where each field's name ends */
+  nameEnds: number[];
+}
+
+const shared: HeaderLines = { count: 0, names: [], values: [], starts: [], nameEnds: [] };
+
+/** Any field's name, lowercased (for the rare fields a Connection header names). */
+export function nameOf(head: string, lines: HeaderLines, i: number): string {
+  return lines.names[i] !== '' ? lines.names[i] : head.slice(lines.starts[i], lines.nameEnds[i]).toLowerCase();
 }
 
 /**
  * Reads the fields of `head` from `start` (just after the start line's CRLF) to `end` (the
- * index of the CRLF that ends the head). `status` is the answer to a malformed field: 400 for
- * a request, 502 for a response.
+ * index of the CRLF that ends the head, which the head must end with). One pass over the
+ * characters checks everything. `status` is the answer to a malformed field: 400 for a
+ * request, 502 for a response.
  */
 export function readHeaderLines(head: string, start: number, end: number, status: number, maxFields: number): HeaderLines {
-  const names: string[] = [];
-  const values: string[] = [];
-  const lines: string[] = [];
-  let at = start;
-  while (at < end) {
-    const eol = head.indexOf('\r\n', at);
-    const c = head.charCodeAt(at);
+  const out = shared;
+  const { names, values, starts, nameEnds } = out;
+  let n = 0;
+  let i = start;
+  while (i < end) {
+    const lineStart = i;
+    let c = head.charCodeAt(i);
     if (c === 0x20 || c === 0x09) throw new HttpError(status, 'folded header line (obs-fold)');
-    const colon = head.indexOf(':', at);
-    if (colon === -1 || colon > eol) throw new HttpError(status, 'header line without a colon');
-    const name = head.slice(at, colon);
-    if (!TOKEN.test(name)) throw new HttpError(status, 'invalid header name');
-    // Only SP and HTAB surround a value (OWS); String.trim would also eat other characters.
-    let from = colon + 1;
-    let to = eol;
-    while (from < to && isOws(head.charCodeAt(from))) from++;
-    while (to > from && isOws(head.charCodeAt(to - 1))) to--;
-    const value = head.slice(from, to);
-    if (BAD_VALUE.test(value)) throw new HttpError(status, 'control character in a header value');
-    if (names.length === maxFields) throw new HttpError(status === 400 ? 431 : status, 'too many header fields');
-    names.push(name.toLowerCase());
-    values.push(value);
-    lines.push(head.slice(at, eol + 2));
-    at = eol + 2;
+    // the name: token characters up to the colon
+    while (c !== 0x3a /* : */) {
+      if (c >= 128 || TOKEN[c] === 0) {
+        const colon = head.indexOf(':', lineStart);
+        throw new HttpError(status, colon === -1 || colon > head.indexOf('\r\n', lineStart) ? 'header line without a colon' : 'invalid header name');
+      }
+      c = head.charCodeAt(++i);
+    }
+    if (i === lineStart) throw new HttpError(status, 'invalid header name');
+    const nameEnd = i;
+    // the value: OWS (SP, HTAB) around it is not part of it; no control character within
+    c = head.charCodeAt(++i);
+    while (c === 0x20 || c === 0x09) c = head.charCodeAt(++i);
+    const valueStart = i;
+    let valueEnd = i;
+    while (c !== 0x0d) {
+      if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw new HttpError(status, 'control character in a header value');
+      if (c !== 0x20 && c !== 0x09) valueEnd = i + 1;
+      c = head.charCodeAt(++i);
+    }
+    if (head.charCodeAt(i + 1) !== 0x0a) throw new HttpError(status, 'bare CR in a header line');
+    if (n === maxFields) throw new HttpError(status === 400 ? 431 : status, 'too many header fields');
+    const name = knownName(head, lineStart, nameEnd - lineStart);
+    names[n] = name;
+    values[n] = name === '' ? '' : head.slice(valueStart, valueEnd);
+    starts[n] = lineStart;
+    nameEnds[n] = nameEnd;
+    n++;
+    i += 2;
   }
-  return { names, values, lines };
+  starts[n] = i;
+  out.count = n;
+  return out;
 }
 
-function isOws(c: number): boolean {
-  return c === 0x20 || c === 0x09;
+/**
+ * The lines of the fields for which `keep(i)` holds, as one string: runs of kept lines are
+ * copied as they stand, so a message with nothing to drop costs one slice.
+ */
+export function keptLines(head: string, lines: HeaderLines, keep: (i: number) => boolean): string {
+  let out = '';
+  let run = -1;
+  const { starts, count } = lines;
+  for (let i = 0; i < count; i++) {
+    if (keep(i)) {
+      if (run === -1) run = starts[i];
+    } else if (run !== -1) {
+      out += head.slice(run, starts[i]);
+      run = -1;
+    }
+  }
+  if (run !== -1) out += head.slice(run, starts[count]);
+  return out;
 }
+
+const KEEP_ALIVE = ['keep-alive'];
+const CLOSE = ['close'];
 
 /** The comma-separated elements of a list-valued field, lowercased, empty ones left out. */
 export function listTokens(value: string): string[] {
+  // the common Connection values, without splitting (the arrays are shared: do not change them)
+  if (value.length === 10 && value.toLowerCase() === 'keep-alive') return KEEP_ALIVE;
+  if (value.length === 5 && value.toLowerCase() === 'close') return CLOSE;
   const out: string[] = [];
   for (const part of value.split(',')) {
     const token = part.trim().toLowerCase();
@@ -73,7 +162,12 @@ export function listTokens(value: string): string[] {
  */
 export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'http2-settings']);
 
-/** Whether the field `name` is one to drop: hop-by-hop, or named by the Connection header. */
-export function isHopByHop(name: string, named: readonly string[] | null): boolean {
-  return HOP_BY_HOP.has(name) || (named !== null && named.includes(name));
+/** The fields a Connection header names to drop (its tokens but close, keep-alive, upgrade); null for none. */
+export function namedFields(connection: readonly string[] | null): readonly string[] | null {
+  if (connection === null) return null;
+  let out: string[] | null = null;
+  for (const token of connection) {
+    if (token !== 'close' && token !== 'keep-alive' && token !== 'upgrade') (out ??= []).push(token);
+  }
+  return out;
 }

@@ -4,7 +4,7 @@
 // folded lines, bad characters) is refused here with a 400-class HttpError, before a byte of it
 // reaches a member.
 
-import { HOP_BY_HOP, listTokens, readHeaderLines } from './header-lines.ts';
+import { HOP_BY_HOP, keptLines, listTokens, namedFields, nameOf, readHeaderLines } from './header-lines.ts';
 import { HttpError } from './responses.ts';
 
 export interface RequestHead {
@@ -69,7 +69,8 @@ export function parseRequestHead(head: string, limits: RequestLimits, rewrite: b
     throw new HttpError(400, 'invalid request target');
   }
 
-  const { names, values, lines } = readHeaderLines(head, lineEnd + 2, head.length - 2, 400, MAX_FIELDS);
+  const lines = readHeaderLines(head, lineEnd + 2, head.length - 2, 400, MAX_FIELDS);
+  const { names, values } = lines;
   const req: RequestHead = {
     method, target, minor, host: null, contentLength: -1, chunked: false, keepAlive: minor === 1,
     upgrade: null, expectContinue: false, fields: '', forwardedFor: null, forwarded: null,
@@ -79,7 +80,7 @@ export function parseRequestHead(head: string, limits: RequestLimits, rewrite: b
   let hosts = 0;
   let lengths = 0;
   let codings: string[] | null = null;
-  for (let i = 0; i < names.length; i++) {
+  for (let i = 0; i < lines.count; i++) {
     const name = names[i];
     const value = values[i];
     switch (name) {
@@ -136,14 +137,12 @@ export function parseRequestHead(head: string, limits: RequestLimits, rewrite: b
     if (upgrade !== null && minor === 1 && connection.includes('upgrade')) req.upgrade = upgrade;
   }
 
-  let fields = '';
-  for (let i = 0; i < names.length; i++) {
+  const extra = namedFields(connection);
+  req.fields = keptLines(head, lines, (i) => {
     const name = names[i];
-    if (HOP_BY_HOP.has(name) || (connection !== null && connection.includes(name))) continue;
-    if (rewrite && REWRITTEN.has(name)) continue;
-    fields += lines[i];
-  }
-  req.fields = fields;
+    if (name === '') return extra === null || !extra.includes(nameOf(head, lines, i));
+    return !HOP_BY_HOP.has(name) && !(rewrite && REWRITTEN.has(name)) && (extra === null || !extra.includes(name));
+  });
   return req;
 }
 

@@ -2,7 +2,7 @@
 // body is framed (RFC 9112 6.3). A head that cannot be framed for certain is a 502: the client
 // is never handed a response whose end we would only be guessing.
 
-import { listTokens, readHeaderLines, HOP_BY_HOP } from './header-lines.ts';
+import { HOP_BY_HOP, keptLines, listTokens, namedFields, nameOf, readHeaderLines } from './header-lines.ts';
 import { HttpError } from './responses.ts';
 
 export type BodyKind = 'none' | 'length' | 'chunked' | 'close';
@@ -36,13 +36,14 @@ export function parseResponseHead(head: string, method: string): ResponseHead {
   if (m === null) throw new HttpError(502, 'malformed status line from the member');
   const minor = Number(m[1]);
   const status = Number(m[2]);
-  const { names, values, lines } = readHeaderLines(head, lineEnd + 2, head.length - 2, 502, MAX_FIELDS);
+  const lines = readHeaderLines(head, lineEnd + 2, head.length - 2, 502, MAX_FIELDS);
+  const { names, values } = lines;
 
   let connection: string[] | null = null;
   let length = -1;
   let codings: string[] | null = null;
   let upgrade: string | null = null;
-  for (let i = 0; i < names.length; i++) {
+  for (let i = 0; i < lines.count; i++) {
     switch (names[i]) {
       case 'content-length': {
         // Repeats of one value are tolerated (some servers do that); different values are not.
@@ -85,13 +86,11 @@ export function parseResponseHead(head: string, method: string): ResponseHead {
     res.close = true;
   }
 
-  let fields = '';
-  for (let i = 0; i < names.length; i++) {
+  const extra = namedFields(connection);
+  res.fields = keptLines(head, lines, (i) => {
     const name = names[i];
-    if (name === 'content-length' || name === 'transfer-encoding') continue;
-    if (HOP_BY_HOP.has(name) || (connection !== null && connection.includes(name))) continue;
-    fields += lines[i];
-  }
-  res.fields = fields;
+    if (name === '') return extra === null || !extra.includes(nameOf(head, lines, i));
+    return name !== 'content-length' && name !== 'transfer-encoding' && !HOP_BY_HOP.has(name) && (extra === null || !extra.includes(name));
+  });
   return res;
 }

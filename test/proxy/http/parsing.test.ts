@@ -76,7 +76,7 @@ describe('request heads', () => {
   it('refuses folded lines, bare CR or LF and control characters', () => {
     refused('GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n  folded\r\n\r\n', 400, /obs-fold/);
     refused('GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\nX-B: 2\r\n\r\n', 400, /control/);
-    refused('GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\rX-B: 2\r\n\r\n', 400, /control/);
+    refused('GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\rX-B: 2\r\n\r\n', 400, /bare CR/);
     refused('GET / HTTP/1.1\r\nHost: a\r\nX-A: a\x00b\r\n\r\n', 400);
     refused('GET / HTTP/1.1\r\nHost: a\r\nX-A: a\x0bb\r\n\r\n', 400);
     refused('GET / HTTP/1.1\r\nHost: a\r\nX A: 1\r\n\r\n', 400, /header name/);
