@@ -7,7 +7,7 @@
 // that is safe: nothing of the response has come, the method is idempotent and no body byte
 // went out. A connect that fails is always safe to try elsewhere: nothing was sent.
 
-import { hashString } from '../../balance/index.ts';
+import { usesHash } from '../../balance/index.ts';
 import type { HttpServiceConfig } from '../../config/http-types.ts';
 import type { ServiceConfig } from '../../config/types.ts';
 import type { Endpoint } from '../../runtime/connection-table.ts';
@@ -27,11 +27,12 @@ import type { Upstream, UpstreamUser } from './upstream.ts';
 /** What an exchange needs of its client connection. */
 export interface ClientSide {
   readonly client: Endpoint;
+  /** the client address's hash, for the hashing algorithms */
+  readonly hash: number;
   readonly https: boolean;
   /** the listener is stopping: this is the connection's last exchange */
   readonly closing: boolean;
   member: Member | null;
-  local: Endpoint | null;
   /** bytes read from and written to the client so far */
   readonly bytesIn: number;
   readonly bytesOut: number;
@@ -109,7 +110,8 @@ export class Exchange implements UpstreamUser {
     this.#svc = ctx.service.config;
     this.#http = this.#svc.http!;
     this.#pool = ctx.service.pool;
-    this.#hash = hashString(side.client.address);
+    // only the hashing algorithms read the client's hash
+    this.#hash = usesHash(this.#pool.algorithm) ? side.hash : 0;
     const persistence = ctx.service.persistence;
     this.#sticky = persistence === null ? null : new Sticky(persistence, req, side.client.address);
     this.#inAtStart = side.bytesIn;
@@ -118,6 +120,11 @@ export class Exchange implements UpstreamUser {
     if (req.chunked) this.#reqBody.chunked(400);
     else if (req.contentLength > 0) this.#reqBody.length(req.contentLength);
     else this.#reqBody.none();
+  }
+
+  /** The balancer's own address on the connection to the member; null while there is none. */
+  get local(): Endpoint | null {
+    return this.#up?.connected === true ? this.#up.local : null;
   }
 
   /** The request body has been read to its end. */
@@ -193,7 +200,6 @@ export class Exchange implements UpstreamUser {
     const up = this.#up!;
     const side = this.#side;
     up.requests++;
-    side.local = up.local;
     const head = memberRequestHead(this.req, {
       forwarded: this.#http.forwarded,
       client: side.client.address,

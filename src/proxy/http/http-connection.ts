@@ -5,6 +5,7 @@
 
 import type net from 'node:net';
 import type { ConnectionEntry, ConnectionTable, Endpoint } from '../../runtime/connection-table.ts';
+import { hashString } from '../../balance/index.ts';
 import type { Member } from '../../runtime/member.ts';
 import { logRequest } from './access-log.ts';
 import { ClientBytes } from './client-bytes.ts';
@@ -26,12 +27,9 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
   readonly protocol = 'tcp' as const;
   readonly service: string;
   readonly client: Endpoint;
-  readonly vip: Endpoint;
   readonly startedAt = Date.now();
   readonly https: boolean;
   member: Member | null = null;
-  local: Endpoint | null = null;
-  request: { method: string; path: string } | null = null;
   /** when the current deadline passes (ms since epoch); 0 = none. The listener's sweep reads it. */
   deadline = 0;
 
@@ -41,6 +39,8 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
   readonly #owner: ConnectionOwner;
   readonly #in = new ClientBytes();
   #kind: number = Deadline.NONE;
+  #vip: Endpoint | null = null;
+  #hash = -1;
   #exchange: Exchange | null = null;
   #pumping = false;
   /** the listener is stopping: close after the exchange in progress */
@@ -58,7 +58,6 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
     this.id = table.nextId();
     this.service = ctx.service.name;
     this.client = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
-    this.vip = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 };
     this.https = https;
     this.#ctx = ctx;
     this.#socket = socket;
@@ -72,6 +71,27 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
     table.add(this);
     // The first request (and, for https, the handshake before it) must come within the headers timeout.
     this.#setDeadline(ctx.service.config.http!.timeouts.headers, Deadline.HEADERS);
+  }
+
+  /** The service address the client reached; read when asked (getsockname). */
+  get vip(): Endpoint {
+    return (this.#vip ??= { address: this.#socket.localAddress ?? '', port: this.#socket.localPort ?? 0 });
+  }
+
+  get hash(): number {
+    if (this.#hash === -1) this.#hash = hashString(this.client.address);
+    return this.#hash;
+  }
+
+  /** The request in progress, for the connection table; made when asked. */
+  get request(): { method: string; path: string } | null {
+    const ex = this.#exchange;
+    return ex === null ? null : { method: ex.req.method, path: ex.req.target };
+  }
+
+  /** The balancer's address on the member side of the request in progress. */
+  get local(): Endpoint | null {
+    return this.#exchange?.local ?? null;
   }
 
   get bytesIn(): number {
@@ -189,7 +209,6 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
     }
     bytes.drop(end);
     this.#setDeadline(0, Deadline.NONE);
-    this.request = { method: req.method, path: req.target };
     const logging = http.accessLog && this.#ctx.log.isLevelEnabled('info');
     const ex = new Exchange(this.#ctx, this, req, logging);
     this.#exchange = ex;
@@ -258,9 +277,7 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
 
   exchangeDone(keepAlive: boolean): void {
     this.#exchange = null;
-    this.request = null;
     this.member = null;
-    this.local = null;
     this.#tunnel = false;
     if (this.#closed) return;
     if (!keepAlive || this.#closing || this.#clientEnded) return this.#end();
