@@ -64,6 +64,10 @@ export class KernelPlane implements KernelTables {
   /** The service's rules are in the kernel when this resolves; rejects with nft's or a requirement's error. */
   async add(service: Service): Promise<void> {
     this.#tools ??= this.#checkTools();
+    // a service added by a reload may name an interface the first check did not see
+    const { errors } = checkRequirements([needsOf(service.name, service.config)]);
+    const missing = errors.filter((e) => e.startsWith(`services.${service.name}.interface`));
+    if (missing.length > 0) throw new Error(missing.join('; '));
     // A service moved to another address replaces its departing self: they would share names.
     for (const old of this.#departing.keys()) if (old.name === service.name) this.#departing.delete(old);
     this.#services.set(service.name, service);

@@ -141,6 +141,23 @@ describe('nat mode', () => {
     }
   });
 
+  test('a reload re-renders: a member added, one removed, the algorithm changed; live connections go on', async () => {
+    const one = (members: number[], algorithm = 'round-robin'): string => config('www: { listen: 10.88.2.100:80, mode: nat, pool: web }',
+      `  web:\n    algorithm: ${algorithm}\n    members:\n${members.map((i) => `      - { address: ${NET.servers[i]}:80 }`).join('\n')}`);
+    const fw = await startFuriwake(t, one([0]));
+    const open = await client.connect(80);
+    assert.equal(open.line, 's1');
+    await fw.reload(one([1, 2], 'weighted-round-robin'));
+    await fw.eventAfter('SIGHUP: reloading', 'kernel: ruleset applied');
+    const names = await connections(80, 4);
+    assert.deepEqual(names.toSorted(), ['s2', 's2', 's3', 's3']);
+    // the removed member's connection is conntrack's: it goes on
+    const answer = await client.send(open.conn, 'after the reload');
+    assert.equal(answer.line, 's1:after the reload', answer.error);
+    assert.equal((await client.end(open.conn)).ending, 'end');
+    assert.equal(await fw.stop(), 0);
+  });
+
   test('stopping: established connections go on, new ones are refused, then the table goes', async () => {
     const fw = await startFuriwake(t, config('www: { listen: 10.88.2.100:80, mode: nat, pool: web }')
       .replace('shutdown-grace: 1s', 'shutdown-grace: 30s'));

@@ -145,6 +145,8 @@ export interface Balancer {
   stop(): Promise<number | null>;
   /** SIGTERM only; `stop()` then waits for the exit */
   terminate(): void;
+  /** writes a new config over the file and sends SIGHUP */
+  reload(config: string): Promise<void>;
 }
 
 /** Runs `furiwake start` in the balancer namespace on a config (YAML text); resolves once it started. */
@@ -170,6 +172,10 @@ export async function startFuriwake(t: Topology, config: string): Promise<Balanc
       await out.wait(isEvent(first));
       const index = out.all.findIndex(isEvent(first));
       return JSON.parse(await out.wait(isEvent(next), index + 1)) as Record<string, unknown>;
+    },
+    async reload(text) {
+      await writeFile(file, text);
+      child.kill('SIGHUP');
     },
     terminate() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
