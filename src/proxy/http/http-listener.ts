@@ -104,6 +104,10 @@ export class HttpListener implements Listener {
         this.#log.error({ service: this.service.name, err }, 'cannot use the certificates; keeping the previous ones');
       }
       raw.on('error', noop);
+      if (!this.#tls.ready) {
+        raw.destroy();
+        return;
+      }
       socket = this.#tls.wrap(raw);
     }
     const conn = new HttpConnection(this.#ctx, socket, http.tls !== null, this.#table, this);

@@ -14,12 +14,18 @@ interface Entry {
 
 export class TlsTerminator {
   #config: TlsConfig | null = null;
+  /** certificates that could not be used: not tried again for every connection */
+  #refused: TlsConfig | null = null;
   #entries: Entry[] = [];
   #default: tls.SecureContext | null = null;
 
-  /** Builds the contexts of `config` unless they are built already; throws on a bad certificate or key. */
+  /**
+   * Builds the contexts of `config` unless they are built already; throws on a bad certificate
+   * or key, once per config (the previous contexts stay in use).
+   */
   use(config: TlsConfig): void {
-    if (config === this.#config) return;
+    if (config === this.#config || config === this.#refused) return;
+    this.#refused = config;
     const entries = config.certificates.map((c, i): Entry => {
       if (c.cert === '' || c.key === '') throw new Error(`certificate ${i + 1} (${c.certFile}) was not loaded`);
       return { names: c.names, context: tls.createSecureContext({ cert: c.cert, key: c.key, minVersion: config.minVersion }) };
@@ -27,6 +33,12 @@ export class TlsTerminator {
     this.#entries = entries;
     this.#default = entries[0].context;
     this.#config = config;
+    this.#refused = null;
+  }
+
+  /** Certificates are in place (the first use() succeeded). */
+  get ready(): boolean {
+    return this.#default !== null;
   }
 
   /** The server side of TLS over an accepted socket. */
