@@ -281,9 +281,11 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
     this.#tunnel = false;
     if (this.#closed) return;
     if (!keepAlive || this.#closing || this.#clientEnded) return this.#end();
-    this.#pausedForBody = false;
-    this.#pausedForBacklog = false;
-    this.#socket.resume();
+    if (this.#pausedForBody || this.#pausedForBacklog) {
+      this.#pausedForBody = false;
+      this.#pausedForBacklog = false;
+      this.#socket.resume();
+    }
     this.#setDeadline(this.#ctx.service.config.http!.timeouts.keepAlive, Deadline.KEEP_ALIVE);
     if (this.#in.length > 0) this.#pump();
   }
