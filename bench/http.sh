@@ -164,20 +164,6 @@ for ((round = 1; round <= ROUNDS; round++)); do
   done
 done
 
-# med ARRAY TARGET -> the median over the rounds
-med() {
-  local -n arr=$1
-  local vals=() round
-  for ((round = 1; round <= ROUNDS; round++)); do vals+=("${arr[$2.$round]}"); done
-  median "${vals[@]}"
-}
-# rounds ARRAY TARGET -> every round's figure, "a/b/c"
-rounds() {
-  local -n arr=$1
-  local vals=() round
-  for ((round = 1; round <= ROUNDS; round++)); do vals+=("${arr[$2.$round]}"); done
-  printf '%s\n' "${vals[@]}" | paste -sd/
-}
 # per_core TARGET -> requests/s per fully busy balancer core (median requests/s x 100 / median CPU%)
 per_core() {
   awk -v f="$(med RPS "$1")" -v c="$(med CPU "$1")" 'BEGIN { if (f ~ /^[0-9.]+$/ && c ~ /^[0-9.]+$/ && c > 0) printf "%.0f", f * 100 / c; else print "n/a" }'

@@ -227,6 +227,27 @@ median() {
   }'
 }
 
+# The figures of ROUNDS interleaved rounds are kept in associative arrays under "KEY.ROUND",
+# where KEY is the parts given joined by dots ("haproxy.keepalive", or just "haproxy").
+# med ARRAY PART... -> the median over the rounds
+med() {
+  local -n arr=$1
+  shift
+  local key vals=() round
+  key=$(IFS=.; echo "$*")
+  for ((round = 1; round <= ROUNDS; round++)); do vals+=("${arr[$key.$round]}"); done
+  median "${vals[@]}"
+}
+# rounds ARRAY PART... -> every round's figure, "a/b/c"
+rounds() {
+  local -n arr=$1
+  shift
+  local key vals=() round
+  key=$(IFS=.; echo "$*")
+  for ((round = 1; round <= ROUNDS; round++)); do vals+=("${arr[$key.$round]}"); done
+  printf '%s\n' "${vals[@]}" | paste -sd/
+}
+
 percent() { if [[ $1 =~ ^[0-9.]+$ ]]; then printf '%.0f%%' "$1"; else printf '%s' "$1"; fi; }
 
 ratio() {

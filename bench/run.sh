@@ -134,19 +134,6 @@ for ((round = 1; round <= ROUNDS; round++)); do
   done
 done
 
-# med ARRAY TARGET KIND -> the median over the rounds
-med() {
-  local -n arr=$1
-  local vals=() round
-  for ((round = 1; round <= ROUNDS; round++)); do vals+=("${arr[$2.$3.$round]}"); done
-  median "${vals[@]}"
-}
-# rounds TARGET KIND -> every round's figure, "a/b/c"
-rounds() {
-  local vals=() round
-  for ((round = 1; round <= ROUNDS; round++)); do vals+=("${R[$1.$2.$round]}"); done
-  printf '%s\n' "${vals[@]}" | paste -sd/
-}
 
 declare -A LABEL=([keepalive]="keep-alive requests/s" [close]="new connections/s" [transfer]="1 MiB transfers, MB/s")
 declare -A GOAL=([keepalive]=0.9 [close]=0.6 [transfer]=0.8)
@@ -182,7 +169,7 @@ table() {
   if ((ROUNDS > 1)); then
     printf '\nevery round (direct | haproxy | furiwake)\n'
     for kind in "${KINDS[@]}"; do
-      printf '%-24s %s | %s | %s\n' "${LABEL[$kind]}" "$(rounds direct "$kind")" "$(rounds haproxy "$kind")" "$(rounds furiwake "$kind")"
+      printf '%-24s %s | %s | %s\n' "${LABEL[$kind]}" "$(rounds R direct "$kind")" "$(rounds R haproxy "$kind")" "$(rounds R furiwake "$kind")"
     done
   fi
 }
