@@ -6,15 +6,10 @@ import { describe, it } from 'node:test';
 import { Furiwake } from '../src/app.ts';
 import type { Config } from '../src/config/types.ts';
 import { createLogger } from '../src/log.ts';
+import { handles } from './helpers/app.ts';
 import { greeted, udpClient } from './helpers/clients.ts';
 import { pool, service } from './helpers/config.ts';
 import { startTcpServer, startUdpServer } from './helpers/servers.ts';
-
-/** Open handles, after two loop turns: libuv finishes closing a handle in the close phase that follows. */
-async function handles(): Promise<string[]> {
-  for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
-  return process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'FSReqCallback').sort();
-}
 
 describe('furiwake app', () => {
   it('stops accepting, lets live connections finish, then leaves no handle open', async () => {

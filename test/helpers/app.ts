@@ -9,3 +9,9 @@ export async function startApp(config: Config): Promise<Furiwake> {
   after(() => app.stop(0));
   return app;
 }
+
+/** Open handles, after two loop turns: libuv finishes closing a handle in the close phase that follows. */
+export async function handles(): Promise<string[]> {
+  for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
+  return process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'FSReqCallback').sort();
+}

@@ -7,14 +7,9 @@ import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { Furiwake } from '../../../src/app.ts';
 import { createLogger } from '../../../src/log.ts';
+import { handles } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { bodyOf, connection, headerOf, httpConfig, startMember } from './helpers.ts';
-
-/** Open handles, after two loop turns (libuv closes a handle in the close phase that follows). */
-async function handles(): Promise<string[]> {
-  for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
-  return process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'FSReqCallback').sort();
-}
 
 describe('stopping an http service', () => {
   it('closes idle clients, finishes the request in progress, and leaves no handle open', async () => {
