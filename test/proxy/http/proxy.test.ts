@@ -106,6 +106,35 @@ describe('http service', () => {
     assert.equal(m.requests[0].headers.connection, 'close');
   });
 
+  it('keeps at most max-idle member connections, each for idle-timeout', async () => {
+    let release = (): void => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let closed = 0;
+    let allClosed = (): void => {};
+    const gone = new Promise<void>((resolve) => (allClosed = resolve));
+    const m = await startMember('a', (req, res) => {
+      if (req.url === '/hold') void held.then(() => res.end('held'));
+      else res.end('quick');
+    });
+    m.server.on('connection', (socket) => socket.on('close', () => ++closed === 3 && allClosed()));
+    const app = await startApp(httpConfig(pool('round-robin', [{ port: m.port }]), { memberKeepAlive: { maxIdle: 1, idleTimeout: 300 } }));
+    const listener = app.listener('svc') as HttpListener;
+    // three requests at once need three member connections; afterwards only one is kept
+    const clients = await Promise.all([0, 1, 2].map(() => connection(app.address('svc').port)));
+    const answers = clients.map((c) => c.send('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n'));
+    while (m.requests.length < 3) await new Promise((r) => setImmediate(r));
+    release();
+    for (const a of answers) assert.equal(bodyOf(await a), 'held');
+    assert.equal(m.accepted, 3);
+    assert.equal(listener.memberConnections.idle, 1);
+    // the kept one is closed by furiwake once idle-timeout has passed
+    await gone;
+    assert.equal(listener.memberConnections.idle, 0);
+    assert.equal(bodyOf(await clients[0].send('GET /again HTTP/1.1\r\nHost: x\r\n\r\n')), 'quick');
+    assert.equal(m.accepted, 4);
+    for (const c of clients) await c.close();
+  });
+
   it('streams chunked bodies both ways', async () => {
     const m = await startMember('a', (req, res, body) => {
       res.write(`got ${body.length}:`);
