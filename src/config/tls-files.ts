@@ -63,7 +63,7 @@ async function loadCertificate(c: TlsCertificateConfig, baseDir: string, path: P
 }
 
 /** The DNS names a certificate is for: its subjectAltName DNS entries, else its CN. */
-export function certificateNames(x509: X509Certificate): string[] {
+function certificateNames(x509: X509Certificate): string[] {
   const alt = x509.subjectAltName;
   if (alt !== undefined) {
     const names = alt.split(', ').filter((e) => e.startsWith('DNS:')).map((e) => e.slice(4).toLowerCase());

@@ -67,7 +67,7 @@ export class Sticky {
 // ---- fields as raw lines ("Name: value\r\n"), as the heads keep them -----------------------
 
 /** Each line of `fields` whose name is `name` (lowercase): its value, in order. */
-export function fieldList(fields: string, name: string): string[] {
+function fieldList(fields: string, name: string): string[] {
   const out: string[] = [];
   let at = 0;
   while (at < fields.length) {
@@ -80,12 +80,12 @@ export function fieldList(fields: string, name: string): string[] {
 }
 
 /** The values of field `name` joined as one (cookies with "; ", lists with ", "); undefined when absent. */
-export function fieldValues(fields: string, name: string, separator: string): string | undefined {
+function fieldValues(fields: string, name: string, separator: string): string | undefined {
   const values = fieldList(fields, name);
   return values.length === 0 ? undefined : values.join(separator);
 }
 
-export function removeField(fields: string, name: string): string {
+function removeField(fields: string, name: string): string {
   let out = '';
   let at = 0;
   while (at < fields.length) {
@@ -98,7 +98,7 @@ export function removeField(fields: string, name: string): string {
 }
 
 /** `fields` with every `name` line replaced by one carrying `value` (none when undefined). */
-export function replaceField(fields: string, name: string, value: string | undefined): string {
+function replaceField(fields: string, name: string, value: string | undefined): string {
   const out = removeField(fields, name);
   return value === undefined ? out : `${out}${name}: ${value}\r\n`;
 }
