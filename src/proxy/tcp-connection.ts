@@ -43,6 +43,9 @@ export class TcpConnection implements ConnectionEntry {
   #tried: Member[] | null = null;
   #waiter: Waiter | null = null;
   #piping = false;
+  /** this connection moves bulk: it reads into a buffer of its own (see #fromUpstream) */
+  #bulk = false;
+  #own: Buffer | null = null;
   #open = 2; // while piping: client and upstream sockets not yet closed
   #finished = false;
 
@@ -150,7 +153,7 @@ export class TcpConnection implements ConnectionEntry {
     const started = performance.now();
     const upstream = net.connect({
       host: member.ip, port: member.port, allowHalfOpen: true, noDelay: true,
-      onread: { buffer: SHARED_READ_BUFFER, callback: this.#fromUpstream },
+      onread: { buffer: this.#readBuffer, callback: this.#fromUpstream },
     });
     this.#upstream = upstream;
     upstream.setTimeout(config.timeouts.connect);
@@ -225,12 +228,32 @@ export class TcpConnection implements ConnectionEntry {
    * stream machinery per read, and small replies are copied into Node's pooled small buffers
    * instead of each read getting a 64 KiB allocation. The copy is what makes sharing safe: a
    * write that stays queued keeps pointing at its own bytes.
+   * A read that fills the buffer means a bulk transfer: from then on this connection reads into
+   * a buffer of its own and writes it without copying; when a write stays queued (it still
+   * points into that buffer), the next read gets a fresh one. Memory goes only to connections
+   * that move bulk, as HAProxy allocates its buffers on demand.
    */
   #fromUpstream = (length: number, buffer: Buffer): boolean => {
+    if (buffer !== SHARED_READ_BUFFER) return this.#forwardOwn(buffer.subarray(0, length));
+    if (length === READ_BUFFER_SIZE) this.#bulk = true;
     const chunk = Buffer.allocUnsafe(length);
     buffer.copy(chunk, 0, 0, length);
     if (this.#watch !== null && this.#watch.push(chunk) !== 'reading') this.#watch = null;
     return this.#client.write(chunk);
+  };
+
+  #forwardOwn(chunk: Buffer): boolean {
+    if (this.#watch !== null && this.#watch.push(Buffer.from(chunk)) !== 'reading') this.#watch = null;
+    const client = this.#client;
+    const flowing = client.write(chunk);
+    if (client.writableLength !== 0) this.#own = null;
+    return flowing;
+  }
+
+  /** Where the next read of the member's bytes goes (called by Node before every read). */
+  #readBuffer = (): Buffer => {
+    if (!this.#bulk) return SHARED_READ_BUFFER;
+    return (this.#own ??= Buffer.allocUnsafeSlow(READ_BUFFER_SIZE));
   };
 
   #resumeClient = (): void => {
