@@ -4,6 +4,7 @@
 // schema so that a tcp or udp service that sets one can be told it does not apply there;
 // `httpServiceConfig` fills the defaults for http services.
 
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import type {
   ForwardedHeaders,
@@ -124,6 +125,21 @@ export const httpTimeoutKeys = {
 };
 
 /** Service keys that only http services have. */
+/** An address or a network in CIDR form; a bare address is its own /32 or /128. */
+const cidr = leaf((input): Parsed<string> => {
+  if (typeof input !== 'string') return fail(expected('an address or a network ("10.0.0.0/8")', input));
+  try {
+    if (input.includes('/')) {
+      const [addr, bits] = ipaddr.parseCIDR(input);
+      return ok(`${addr.toString()}/${bits}`);
+    }
+    const addr = ipaddr.parse(input);
+    return ok(`${addr.toString()}/${addr.kind() === 'ipv4' ? 32 : 128}`);
+  } catch {
+    return fail(expected('an address or a network ("10.0.0.0/8")', input));
+  }
+});
+
 export const httpServiceKeys = {
   tls: tlsSchema.optional(),
   'redirect-https': redirectSchema.optional(),
@@ -132,6 +148,7 @@ export const httpServiceKeys = {
   'member-tls': memberTlsSchema.optional(),
   'member-keep-alive': optional(memberKeepAliveSchema).optional(),
   'access-log': boolean.optional(),
+  'trusted-proxies': z.array(cidr, { error: (issue) => expected('a list of addresses or networks ("10.0.0.0/8")', issue.input) }).optional(),
 };
 
 /** A service as parsed, as far as the http keys go. */
@@ -145,6 +162,7 @@ export interface HttpKeys {
   'member-tls'?: MemberTlsConfig | null;
   'member-keep-alive'?: HttpServiceConfig['memberKeepAlive'];
   'access-log'?: boolean;
+  'trusted-proxies'?: string[];
 }
 
 interface IssueSink {
@@ -184,5 +202,6 @@ export function httpServiceConfig(s: HttpKeys): HttpServiceConfig | null {
     memberTls: s['member-tls'] ?? null,
     memberKeepAlive: s['member-keep-alive'] ?? { maxIdle: HTTP_DEFAULTS.maxIdle, idleTimeout: HTTP_DEFAULTS.memberIdleTimeout },
     accessLog: s['access-log'] ?? true,
+    trustedProxies: s['trusted-proxies'] ?? [],
   };
 }

@@ -62,6 +62,11 @@ export interface HttpServiceConfig {
     headers: number;
   };
   forwarded: ForwardedHeaders;
+  /**
+   * peers whose X-Forwarded-For is believed (CIDR): a request from one of them is from the last
+   * address in X-Forwarded-For that is not itself a trusted proxy (persistence key, access log)
+   */
+  trustedProxies: string[];
   /** TLS termination (https); null = plain http */
   tls: TlsConfig | null;
   /** answer every request with a redirect to https; null = proxy as usual */

@@ -85,6 +85,7 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
   ),
   retries: integer(0, 10).optional(),
   'proxy-protocol': proxyProtocol.optional(),
+  'accept-proxy': boolean.optional(),
   'max-flows': integer(1, 1_048_576).optional(),
   persistence: persistenceSchema,
   ...kernelServiceKeys,
@@ -97,6 +98,12 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
     // PROXY header configured is a misunderstanding worth telling the operator about.
     if (s.mode === 'udp' && s['proxy-protocol'] != null) {
       ctx.addIssue({ code: 'custom', path: ['proxy-protocol'], message: 'only tcp services can send a PROXY protocol header; this service is udp' });
+    }
+    if (s['accept-proxy'] === true && s.mode !== 'tcp' && s.mode !== 'http') {
+      ctx.addIssue({ code: 'custom', path: ['accept-proxy'], message: `only tcp and http services read a PROXY header from their clients; this service is ${s.mode}` });
+    }
+    if (s['accept-proxy'] === true && s.mode === 'http' && s.tls != null) {
+      ctx.addIssue({ code: 'custom', path: ['accept-proxy'], message: 'accept-proxy is not supported on https services yet (use trusted-proxies with X-Forwarded-For)' });
     }
     if (s.mode === 'tcp' && s['max-flows'] !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['max-flows'], message: 'max-flows limits udp flows; this service is tcp (use max-connections on members)' });
@@ -115,6 +122,7 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
       },
       retries: s.retries ?? DEFAULTS.retries,
       proxyProtocol: s['proxy-protocol'] ?? null,
+      acceptProxy: s['accept-proxy'] ?? false,
       maxFlows: s['max-flows'] ?? DEFAULTS.maxFlows,
       persistence: s.persistence ?? null,
       kernel: kernelServiceConfig(s),

@@ -47,6 +47,8 @@ export interface ServiceConfig {
   /** further members tried when a connect fails; 0 = only the first choice */
   retries: number;
   proxyProtocol: ProxyProtocolVersion | null;
+  /** tcp, http: each client connection starts with a PROXY header (v1 or v2) naming the real client */
+  acceptProxy: boolean;
   /** udp only: the most flows at once; datagrams of new clients beyond it are dropped */
   maxFlows: number;
   /** how a client is kept on one member across connections; null = not at all */

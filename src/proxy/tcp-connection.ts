@@ -10,6 +10,7 @@ import type { ServicePersistence } from '../runtime/persistence.ts';
 import type { Pool, Waiter } from '../runtime/pool.ts';
 import type { Service } from '../runtime/service.ts';
 import type { HandshakeReader } from '../persistence/tls-session.ts';
+import { readProxyHeader } from './proxy-header-reader.ts';
 import { proxyHeader } from './proxy-protocol.ts';
 import { readClientHello, watchServerHello } from './tls-hello.ts';
 
@@ -88,6 +89,21 @@ export class TcpConnection implements ConnectionEntry {
     client.on('error', this.#onError);
     client.on('close', this.#onClientClose);
     this.#table.add(this);
+    if (!this.#svc.config.acceptProxy) return this.#begin();
+    // A balancer in front says who the client is: that address is the client from here on
+    // (persistence key, hash, PROXY header to members, connection table).
+    readProxyHeader(client, this.#svc.config.timeouts.connect, (result) => {
+      if (result.error !== null) return reset(client);
+      if (result.addresses !== null) {
+        this.#clientEndpoint = result.addresses.source;
+        this.#vipEndpoint = result.addresses.destination;
+      }
+      this.#begin();
+    });
+  }
+
+  #begin(): void {
+    const client = this.#client;
     const persistence = this.#persistence;
     if (persistence === null) return this.#dispatch();
     if (persistence.config.method !== 'tls-session') {

@@ -64,6 +64,7 @@ export function readClientHello(
     socket.off('timeout', finish);
   };
   socket.on('data', onData);
+  if (socket.isPaused()) socket.resume(); // a PROXY header read before it left the socket paused
   socket.once('end', finish);
   socket.once('close', onClose);
   socket.setTimeout(timeout);

@@ -23,6 +23,7 @@ describe('http service keys', () => {
       memberTls: null,
       memberKeepAlive: { maxIdle: 64, idleTimeout: 30_000 },
       accessLog: true,
+      trustedProxies: [],
     });
   });
 
@@ -47,6 +48,7 @@ describe('http service keys', () => {
       memberTls: { verify: false, sni: 'app.internal', caFile: 'ca.pem', ca: null },
       memberKeepAlive: { maxIdle: 8, idleTimeout: 5_000 },
       accessLog: false,
+      trustedProxies: [],
     });
   });
 

@@ -42,6 +42,7 @@ export function service(mode: Mode, poolName: string, extra: Partial<ServiceConf
     timeouts: { connect: 2_000, idle: mode === 'udp' ? 30_000 : 300_000 },
     retries: 3,
     proxyProtocol: null,
+    acceptProxy: false,
     maxFlows: 65_536,
     persistence: null,
     kernel: null,

@@ -22,6 +22,7 @@ import { isIdempotent, type RequestHead } from './request-head.ts';
 import { parseResponseHead, type ResponseHead } from './response-head.ts';
 import { errorResponse, HttpError, redirectResponse } from './responses.ts';
 import { Sticky } from './sticky.ts';
+import { trustedProxies } from './client-address.ts';
 import type { Upstream, UpstreamUser } from './upstream.ts';
 
 /** What an exchange needs of its client connection. */
@@ -113,13 +114,20 @@ export class Exchange implements UpstreamUser {
     // only the hashing algorithms read the client's hash
     this.#hash = usesHash(this.#pool.algorithm) ? side.hash : 0;
     const persistence = ctx.service.persistence;
-    this.#sticky = persistence === null ? null : new Sticky(persistence, req, side.client.address);
+    this.#sticky = persistence === null ? null : new Sticky(persistence, req, this.#clientAddress(side, req));
     this.#inAtStart = side.bytesIn;
     this.#outAtStart = side.bytesOut;
     this.#timings = logging ? { start: performance.now(), queue: 0, connect: 0, firstByte: 0 } : null;
     if (req.chunked) this.#reqBody.chunked(400);
     else if (req.contentLength > 0) this.#reqBody.length(req.contentLength);
     else this.#reqBody.none();
+  }
+
+  /** The client as persistence sees it: behind trusted proxies, the address X-Forwarded-For names. */
+  #clientAddress(side: ClientSide, req: RequestHead): string {
+    const trusted = this.#http.trustedProxies;
+    if (trusted.length === 0) return side.client.address;
+    return trustedProxies(trusted).clientOf(side.client.address, req.forwardedFor ?? undefined);
   }
 
   /** The balancer's own address on the connection to the member; null while there is none. */

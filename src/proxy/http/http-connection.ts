@@ -54,16 +54,18 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
   #pausedForBody = false;
   #pausedForBacklog = false;
 
-  constructor(ctx: HttpServiceContext, socket: net.Socket, https: boolean, table: ConnectionTable, owner: ConnectionOwner) {
+  /** `client`: the client a PROXY header named, when the service accepts one; else the socket's peer. */
+  constructor(ctx: HttpServiceContext, socket: net.Socket, https: boolean, table: ConnectionTable, owner: ConnectionOwner, client: Endpoint | null = null) {
     this.id = table.nextId();
     this.service = ctx.service.name;
-    this.client = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+    this.client = client ?? { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
     this.https = https;
     this.#ctx = ctx;
     this.#socket = socket;
     this.#table = table;
     this.#owner = owner;
     socket.on('data', this.#onData);
+    if (socket.isPaused()) socket.resume(); // reading a PROXY header first left it paused
     socket.on('end', this.#onEnd);
     socket.on('drain', this.#onDrain);
     socket.on('error', this.#onError);

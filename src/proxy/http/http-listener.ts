@@ -4,6 +4,7 @@
 // past their time: a field compare per connection per tick, instead of a timer per request.
 
 import net from 'node:net';
+import { readProxyHeader } from '../proxy-header-reader.ts';
 import type { ServiceConfig } from '../../config/types.ts';
 import type { Logger } from '../../log.ts';
 import type { ConnectionTable, Endpoint } from '../../runtime/connection-table.ts';
@@ -95,6 +96,19 @@ export class HttpListener implements Listener {
   }
 
   #onSocket = (raw: net.Socket): void => {
+    if (!this.service.config.acceptProxy) return this.#accept(raw, null);
+    // A balancer in front says who the client is: read its PROXY header before any request.
+    raw.on('error', noop);
+    readProxyHeader(raw, this.service.config.http!.timeouts.headers, (result) => {
+      if (result.error !== null) {
+        raw.destroy();
+        return;
+      }
+      this.#accept(raw, result.addresses?.source ?? null);
+    });
+  };
+
+  #accept(raw: net.Socket, client: Endpoint | null): void {
     const http = this.service.config.http!;
     let socket = raw;
     if (http.tls !== null) {
@@ -110,10 +124,10 @@ export class HttpListener implements Listener {
       }
       socket = this.#tls.wrap(raw);
     }
-    const conn = new HttpConnection(this.#ctx, socket, http.tls !== null, this.#table, this);
+    const conn = new HttpConnection(this.#ctx, socket, http.tls !== null, this.#table, this, client);
     this.#connections.add(conn);
     if (this.#closed) conn.shutdown();
-  };
+  }
 
   #startSweeper(): void {
     this.#interval = sweepInterval(this.service.config);
