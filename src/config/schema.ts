@@ -102,9 +102,6 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
     if (s['accept-proxy'] === true && s.mode !== 'tcp' && s.mode !== 'http') {
       ctx.addIssue({ code: 'custom', path: ['accept-proxy'], message: `only tcp and http services read a PROXY header from their clients; this service is ${s.mode}` });
     }
-    if (s['accept-proxy'] === true && s.mode === 'http' && s.tls != null) {
-      ctx.addIssue({ code: 'custom', path: ['accept-proxy'], message: 'accept-proxy is not supported on https services yet (use trusted-proxies with X-Forwarded-For)' });
-    }
     if (s.mode === 'tcp' && s['max-flows'] !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['max-flows'], message: 'max-flows limits udp flows; this service is tcp (use max-connections on members)' });
     }

@@ -122,6 +122,8 @@ export class HttpListener implements Listener {
         raw.destroy();
         return;
       }
+      // after a PROXY header, what followed it (the ClientHello) was put back on the socket's
+      // stream, where TLS reads it first (tested)
       socket = this.#tls.wrap(raw);
     }
     const conn = new HttpConnection(this.#ctx, socket, http.tls !== null, this.#table, this, client);

@@ -8,7 +8,9 @@ import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import https from 'node:https';
+import net from 'node:net';
 import { join } from 'node:path';
+import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -18,6 +20,7 @@ import type { Config } from '../../../src/config/types.ts';
 import { createLogger } from '../../../src/log.ts';
 import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
+import { proxyHeader } from '../../../src/proxy/proxy-protocol.ts';
 import { caSigned, certDir, selfSigned } from './certs.ts';
 import { bodyOf, headerOf, httpConfig, raw, startMember } from './helpers.ts';
 
@@ -178,3 +181,50 @@ describe('redirect to https', () => {
     assert.equal(m.accepted, 0);
   });
 });
+
+describe('https behind a balancer that sends a PROXY header', () => {
+  it('reads the header, then terminates TLS on the bytes that follow it', async () => {
+    const m = await startMember('m');
+    const config = httpConfig(pool('round-robin', [{ port: m.port }]), {}, { acceptProxy: true });
+    const loaded = await loadConfig(join(dir, await httpsFile()));
+    config.services.svc.http = { ...config.services.svc.http!, tls: loaded.services.www.http!.tls };
+    const app = await startApp(config);
+    const raw = net.connect({ port: app.address('svc').port, host: '127.0.0.1' });
+    await once(raw, 'connect');
+    // the header and the ClientHello leave in one segment, as a front balancer sends them
+    const header = proxyHeader('v2', 'tcp', { address: '203.0.113.77', port: 4000 }, { address: '203.0.113.1', port: 443 });
+    let first = true;
+    const carrier = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, done) {
+        raw.write(first ? Buffer.concat([header, chunk]) : chunk, done);
+        first = false;
+      },
+      final(done) {
+        raw.end();
+        done();
+      },
+    });
+    raw.on('data', (c: Buffer) => carrier.push(c));
+    raw.on('end', () => carrier.push(null));
+    const secure = tls.connect({ socket: carrier, servername: 'a.example.test', rejectUnauthorized: false });
+    await once(secure, 'secureConnect');
+    secure.write('GET /behind HTTP/1.1\r\nHost: a.example.test\r\nConnection: close\r\n\r\n');
+    let text = '';
+    secure.setEncoding('utf8').on('data', (c: string) => (text += c));
+    await once(secure, 'end');
+    assert.equal(bodyOf(text), 'm GET /behind');
+    assert.equal(m.requests[0].headers['x-forwarded-for'], '203.0.113.77');
+  });
+});
+
+/** A minimal https config file in the cert dir, for its loaded certificates. */
+async function httpsFile(): Promise<string> {
+  const name = 'https-proxied.yaml';
+  writeFileSync(join(dir, name), `services:
+  www: { listen: 127.0.0.1:0, mode: http, pool: web, tls: { certificates: [ { cert: a.pem, key: a.key } ] } }
+pools:
+  web: { members: [ { address: 127.0.0.1:1 } ] }
+`);
+  return name;
+}
