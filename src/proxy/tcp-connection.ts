@@ -219,7 +219,10 @@ export class TcpConnection implements ConnectionEntry {
     }
     upstream.on('error', this.#onError);
     upstream.on('close', this.#onUpstreamClose);
-    upstream.setTimeout(config.timeouts.idle, this.#onIdle);
+    // One idle timer is enough: every byte either way is read or written on the client socket,
+    // and each of those refreshes it. A second one on the member socket would only double the
+    // timer work per chunk. (The connect timeout set above is cleared on connect.)
+    upstream.setTimeout(0);
     client.setTimeout(config.timeouts.idle, this.#onIdle);
     // Forwarding by hand rather than pipe(): fewer listeners per connection and less work per
     // chunk. A full write buffer pauses the reading side until 'drain' (backpressure); a FIN on

@@ -229,6 +229,17 @@ describe('tcp service', () => {
     assert.deepEqual(digests, [digest, digest, digest, digest]);
   });
 
+  it('closes a connection with no traffic either way after the idle timeout, freeing the member', async () => {
+    const silent = await server('silent', (socket) => socket.on('data', () => {}));
+    const app = await startApp(single('tcp', pool('round-robin', [{ port: silent.port, id: 's' }]), { timeouts: { connect: 2_000, idle: 50 } }));
+    const client = net.connect({ port: app.address('svc').port, host: '127.0.0.1' });
+    client.on('error', () => {});
+    await once(client, 'connect');
+    await once(client, 'close');
+    await app.runtime.connections.drained();
+    assert.equal(app.runtime.member('p', 's')!.active, 0);
+  });
+
   it('translates the port: the member listens on another port than the service', async () => {
     const a = await server('a');
     const app = await startApp(single('tcp', pool('round-robin', [{ port: a.port }])));
