@@ -284,11 +284,11 @@ export class TcpConnection implements ConnectionEntry {
   };
 
   #clientEnded = (): void => {
-    this.#upstream!.end();
+    finish(this.#upstream!);
   };
 
   #upstreamEnded = (): void => {
-    this.#client.end();
+    finish(this.#client);
   };
 
   #onIdle = (): void => {
@@ -348,4 +348,13 @@ function reset(socket: net.Socket): void {
   if (socket.destroyed) return;
   if (socket.writableEnded || socket.connecting) socket.destroy();
   else socket.resetAndDestroy();
+}
+
+/**
+ * Passes a FIN on. When the socket's own peer has finished too and nothing waits to be written,
+ * closing it sends that FIN without a shutdown() first: one system call less per connection.
+ */
+function finish(socket: net.Socket): void {
+  if (socket.readableEnded && socket.writableLength === 0 && !socket.destroyed) socket.destroy();
+  else socket.end();
 }
