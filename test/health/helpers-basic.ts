@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import type { MonitorCommon } from '../../src/config/health-types.ts';
 import type { CheckTarget } from '../../src/health/monitor.ts';
+import { closedPort } from '../helpers/servers.ts';
 
 /** timing fields every monitor config has; the monitors under test ignore them */
 export const COMMON: MonitorCommon = { interval: 1000, fastInterval: 500, timeout: 1000, rise: 1, fall: 1, port: null };
@@ -114,16 +115,8 @@ export async function tcpPeer(handler: (socket: net.Socket) => void = () => {}):
   return peer;
 }
 
-/** A loopback port where nothing listens (TCP and UDP: bound, then closed). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
+/** A loopback TCP port where nothing listens. */
+export const freePort = closedPort;
 
 /** A UDP port with nobody bound to it. */
 export async function freeUdpPort(): Promise<number> {
