@@ -28,7 +28,7 @@ source "$ROOT/bench/lib.sh"
 
 # --- balancers ----------------------------------------------------------------------------
 start_haproxy() {
-  cat >"$TMP/haproxy.cfg" <<EOF
+  run_haproxy <<EOF
 global
   nbthread 1
   maxconn 4096
@@ -47,11 +47,6 @@ backend p
   http-reuse always
   server m1 127.0.0.1:$NGINX_PORT
 EOF
-  # -db: stay in the foreground, so the PID we hold is HAProxy itself.
-  taskset -c "$BALANCER_CPU" haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
-  started haproxy $!
-  BALANCER_PID[haproxy]=$!
-  wait_listening haproxy "$HAPROXY_PORT" $! "$TMP/haproxy.log"
 }
 
 start_nginx_proxy() {

@@ -160,6 +160,16 @@ furiwake_dir() {
 
 # start_furiwake MODE: furiwake as the one service `bench` in MODE (tcp, http) in front of the
 # nginx backend, pinned to BALANCER_CPU; its PID goes in BALANCER_PID[furiwake].
+# run_haproxy < CONFIG: HAProxy with this config, pinned to the balancer core, in the foreground
+# (-db) so the PID we hold is HAProxy itself; returns when it listens on $HAPROXY_PORT.
+run_haproxy() {
+  cat >"$TMP/haproxy.cfg"
+  taskset -c "$BALANCER_CPU" haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
+  started haproxy $!
+  BALANCER_PID[haproxy]=$!
+  wait_listening haproxy "$HAPROXY_PORT" $! "$TMP/haproxy.log"
+}
+
 start_furiwake() {
   local mode=$1
   furiwake_dir

@@ -29,7 +29,7 @@ done
 
 # --- balancers ----------------------------------------------------------------------------
 start_haproxy() {
-  cat >"$TMP/haproxy.cfg" <<EOF
+  run_haproxy <<EOF
 global
   nbthread 1
   maxconn 4096
@@ -45,11 +45,6 @@ backend p
   balance roundrobin
   server m1 127.0.0.1:$NGINX_PORT
 EOF
-  # -db: stay in the foreground, so the PID we hold is HAProxy itself.
-  taskset -c "$BALANCER_CPU" haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
-  started haproxy $!
-  BALANCER_PID[haproxy]=$!
-  wait_listening haproxy "$HAPROXY_PORT" $! "$TMP/haproxy.log"
 }
 
 # --- load ---------------------------------------------------------------------------------
