@@ -1,7 +1,7 @@
 // The furiwake command: start, validate, demo. Prints errors for people; exit codes for scripts.
 
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { furiwakeVersion } from '../version.ts';
 import { runCtl } from './ctl.ts';
 import { runDemo } from './demo.ts';
 import { runStart } from './start.ts';
@@ -27,11 +27,6 @@ Signals (start, demo):
 Docs: docs/configuration.md
 `;
 
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
 export async function main(argv: string[]): Promise<number> {
   // ctl has options of its own
   if (argv[0] === 'ctl') return runCtl(argv.slice(1));
@@ -53,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const { values, positionals } = parsed;
   if (values.version === true) {
-    process.stdout.write(`furiwake ${version()}\n`);
+    process.stdout.write(`furiwake ${furiwakeVersion()}\n`);
     return 0;
   }
   const [command, ...rest] = positionals;
