@@ -97,7 +97,8 @@ export class Furiwake {
         await listener.listen();
         this.#listeners.set(service.name, listener);
         const { address, port } = listener.address();
-        this.log.info({ service: service.name, mode: service.config.mode, address, port, pool: service.pool.name }, 'service listening');
+        const engine = listener instanceof TcpListener ? { engine: listener.engine } : {};
+        this.log.info({ service: service.name, mode: service.config.mode, address, port, pool: service.pool.name, ...engine }, 'service listening');
       } catch (err) {
         failures.push(`service ${service.name}: cannot listen on ${service.config.listen.host}:${service.config.listen.port}: ${(err as Error).message}`);
       }

@@ -1,0 +1,73 @@
+// What the tcp data plane needs of one TCP socket, and of the engine that makes them. Two
+// engines implement it: Node's stream handles used directly (handle-stream.ts, the default)
+// and net.Socket (socket-stream.ts, the fallback). The connection logic (tcp-connection.ts) is
+// written once against this interface, as HAProxy's streams sit on its transport layer.
+
+import type { Endpoint } from '../runtime/connection-table.ts';
+
+/**
+ * One TCP socket. Reads are off until resume(). Events go to its owner. A stream closes itself
+ * once both directions are done (the peer's FIN read and ours sent), and on an error.
+ */
+export interface Stream {
+  /** the peer's FIN was read: no more data will come */
+  readonly readEnded: boolean;
+  /** closed or closing: no more events but streamClosed */
+  readonly closed: boolean;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  /** starts (or resumes) reading; a no-op once the peer's FIN was read or the stream closed */
+  resume(): void;
+  pause(): void;
+  /** true when the kernel took every byte; false when some wait (streamDrained follows) */
+  write(chunk: Buffer): boolean;
+  /** our FIN, once what is queued is written; closes the stream when the peer has finished too */
+  end(): void;
+  /** closes now (a FIN where the kernel can still send one); queued bytes are dropped */
+  close(): void;
+  /** closes with a TCP reset where one can still be sent */
+  reset(): void;
+  /** the peer's address (read once, then kept) */
+  remote(): Endpoint;
+  /** our own address on this socket */
+  local(): Endpoint;
+}
+
+/** What a stream tells the connection that owns it. */
+export interface StreamOwner {
+  /**
+   * Bytes read. Return true when the chunk was written at once or copied and reading may go
+   * on; false to stop reading (resume() later): the chunk may still be referenced.
+   */
+  streamData(stream: Stream, chunk: Buffer): boolean;
+  /** the peer's FIN */
+  streamEnd(stream: Stream): void;
+  /** everything written has left (after a write that returned false) */
+  streamDrained(stream: Stream): void;
+  /** connect() succeeded */
+  streamConnected(stream: Stream): void;
+  /** a failed connect, read or write (the stream is closing); `code` is the errno name */
+  streamError(stream: Stream, code: string): void;
+  /** the socket is closed for good: its last event */
+  streamClosed(stream: Stream): void;
+}
+
+/** A listening socket. */
+export interface StreamServer {
+  address(): Endpoint;
+  close(): void;
+}
+
+/** Makes streams: by accepting clients, and by connecting to members. */
+export interface StreamEngine {
+  readonly name: 'handles' | 'sockets';
+  /**
+   * Listens on ip:port; each client is handed to `accept` as an opaque token to adopt(). Rejects
+   * with an Error whose message names the errno (EADDRINUSE...). Accept errors go to `onError`.
+   */
+  listen(ip: string, port: number, backlog: number, accept: (client: unknown) => void, onError: (err: Error) => void): Promise<StreamServer>;
+  /** the stream of an accepted client, owned by `owner` */
+  adopt(client: unknown, owner: StreamOwner): Stream;
+  /** starts connecting to ip:port; the owner hears streamConnected or streamError */
+  connect(ip: string, port: number, owner: StreamOwner): Stream;
+}
