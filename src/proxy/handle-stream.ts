@@ -225,7 +225,8 @@ export class HandleStream implements Stream {
     req.address = ip;
     req.port = port;
     this.#connecting = true;
-    const err = net.isIPv6(ip) ? this.#handle.connect6(req, ip, port) : this.#handle.connect(req, ip, port);
+    // (an IP resolved from the config: IPv6 has colons; net.isIPv6's regex costs more than the connect)
+    const err = ip.includes(':') ? this.#handle.connect6(req, ip, port) : this.#handle.connect(req, ip, port);
     // Reported after connect() returns, as the asynchronous failures are.
     if (err !== 0) queueMicrotask(() => this.connected(err));
   }
@@ -345,9 +346,12 @@ export class HandleStream implements Stream {
 
   reset(): void {
     if (this.closed) return;
+    // libuv refuses a reset while our shutdown is pending (EINVAL), and Node's handle, already
+    // marked closing by then, would ignore close() too: it would never close. So a stream that
+    // has sent (or is sending) its FIN, or is still connecting, closes plainly.
+    if (this.#finSent || this.#connecting) return this.close();
     this.#closing();
-    // After our own FIN the kernel refuses a reset (libuv says EINVAL): close plainly then.
-    if (this.#handle.reset(onClosed) !== 0) this.#handle.close(onClosed);
+    this.#handle.reset(onClosed);
   }
 
   #closing(): void {
