@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { V1ProxyProtocol, V2ProxyProtocol } from 'proxy-protocol-js';
 import { startApp } from '../helpers/app.ts';
 import { exchange, greeted, greeting } from '../helpers/clients.ts';
-import { pool, single } from '../helpers/config.ts';
+import { member, pool, single } from '../helpers/config.ts';
 import { closedPort, startTcpServer, type TcpServer } from '../helpers/servers.ts';
 
 const servers: TcpServer[] = [];
@@ -255,6 +255,35 @@ for (const engine of ['handles', 'sockets'] as const) {
       const app = await startApp(single('tcp', pool('round-robin', [{ port: a.port }])));
       assert.notEqual(app.address('svc').port, a.port);
       assert.equal(await greeting(app.address('svc').port), 'a');
+    });
+
+    it('carries IPv6 both ways: a service on [::1] in front of a member on [::1]', async () => {
+      const v6 = net.createServer((socket) => {
+        socket.on('error', () => {});
+        socket.write(`hello ${socket.remoteAddress}\n`);
+        socket.resume();
+        socket.on('end', () => socket.end());
+      });
+      v6.listen(0, '::1');
+      await once(v6, 'listening');
+      after(() => v6.close());
+      const port = (v6.address() as net.AddressInfo).port;
+      const p = pool('round-robin', []);
+      p.members = [{ ...member({ port }), address: { host: '::1', port, ip: '::1' }, id: 'v6' }];
+      const app = await startApp(single('tcp', p, { listen: { host: '::1', port: 0, ip: '::1' } }));
+      const vip = app.address('svc');
+      assert.equal(vip.address, '::1');
+      const client = net.connect({ host: '::1', port: vip.port });
+      const [greeting] = await once(client, 'data');
+      // the member saw the balancer's IPv6 address
+      assert.equal(greeting.toString(), 'hello ::1\n');
+      const [entry] = [...app.runtime.connections.list({ service: 'svc' })];
+      assert.deepEqual(entry.client, { address: '::1', port: client.localPort });
+      assert.deepEqual(entry.vip, { address: '::1', port: vip.port });
+      assert.equal(entry.local?.address, '::1');
+      client.end();
+      await once(client, 'close');
+      await app.runtime.connections.drained();
     });
 
     it('lists live connections in the connection table and removes them on close', async () => {
