@@ -91,7 +91,7 @@ export function poolRoutes(api: ApiContext): Route[] {
       method: 'PATCH', path: '/api/v1/pools/{pool}/members/{member}', access: 'write', query: emptyQuerySchema, body: memberPatchSchema,
       summary: 'Drain, disable or enable a member; set its weight or connection limit',
       description: 'Every key given is applied, or none when one is invalid. The admin state lasts until changed again ' +
-        '(a reload keeps it); weight and maxConnections last until a reload puts back those of the file.',
+        '(a reload keeps it); so do weight and maxConnections, unless the reloaded file changes that member\'s weight or max-connections.',
       responses: {
         200: { description: 'the member as it is now', schema: memberSchema },
         400: { description: 'an invalid body; nothing was changed', schema: errorSchema },

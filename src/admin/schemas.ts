@@ -19,9 +19,9 @@ export const memberPatchSchema = z
     state: z.enum(ADMIN_STATES, { error: 'expected enabled, drain or disabled' }).optional()
       .describe('enabled: takes new connections; drain: keeps its connections and persistent clients, takes no new ones; disabled: takes nothing new, not even persistent clients'),
     weight: z.int({ error: 'expected a whole number from 0 to 256' }).min(0, { error: 'expected a whole number from 0 to 256' }).max(256, { error: 'expected a whole number from 0 to 256' }).optional()
-      .describe('the weight an operator sets (the agent and slow start still scale it); a reload puts back the weight from the file'),
+      .describe('the weight an operator sets (the agent and slow start still scale it); kept across reloads unless the file changes this member\'s weight'),
     maxConnections: z.int({ error: 'expected a whole number, 0 or more' }).min(0, { error: 'expected a whole number, 0 or more' }).max(MAX_INT).optional()
-      .describe('the most connections at once, 0 = no limit; a reload puts back the limit from the file'),
+      .describe('the most connections at once, 0 = no limit; kept across reloads unless the file changes this member\'s max-connections'),
   }, { error: 'expected a JSON object with state, weight or maxConnections' })
   .refine((p) => p.state !== undefined || p.weight !== undefined || p.maxConnections !== undefined, {
     error: 'expected at least one of state, weight, maxConnections',

@@ -13,7 +13,7 @@ Usage:
   furiwake ctl status                        the process, counts, services
   furiwake ctl members [POOL]                members: state, each monitor, agent, weights, connections
   furiwake ctl drain|enable|disable POOL MEMBER
-  furiwake ctl weight POOL MEMBER N          set a member's weight (0-256) until the next reload
+  furiwake ctl weight POOL MEMBER N          set a member's weight (0-256), kept across reloads
   furiwake ctl connections [--service S] [--limit N]
   furiwake ctl stick [SERVICE] [--key K] [--delete]
                                              stick tables; a service's entries; forget one key or all

@@ -155,15 +155,20 @@ export class Member implements Candidate {
     this.#events.emit('member', this, { kind: 'max-connections', from, to });
   }
 
-  /** Applies a reloaded config to this live member, keeping its states and counters. */
+  /**
+   * Applies a reloaded config to this live member, keeping its states and counters. A weight or
+   * limit that an operator (or an agent's maxconn) set lasts across the reload unless the file
+   * now says something new for it: then the file wins, as the newer word.
+   */
   reconfigure(config: MemberConfig): void {
+    const before = this.config;
     this.config = config;
     this.host = config.address.host;
     this.ip = config.address.ip ?? config.address.host;
     this.port = config.address.port;
     this.backup = config.backup;
-    this.setWeight(config.weight);
-    this.setMaxConnections(config.maxConnections);
+    if (config.weight !== before.weight) this.setWeight(config.weight);
+    if (config.maxConnections !== before.maxConnections) this.setMaxConnections(config.maxConnections);
   }
 
   recordLatency(ms: number): void {

@@ -6,9 +6,12 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
+import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { V1ProxyProtocol } from 'proxy-protocol-js';
+import { Furiwake } from '../../src/app.ts';
 import type { PersistenceConfig } from '../../src/config/persistence-types.ts';
+import { createLogger } from '../../src/log.ts';
 import { parseProxyHeader } from '../../src/proxy/proxy-header-reader.ts';
 import { proxyHeader } from '../../src/proxy/proxy-protocol.ts';
 import { TrustedProxies } from '../../src/proxy/http/client-address.ts';
@@ -136,6 +139,25 @@ describe('http service: accept-proxy and trusted X-Forwarded-For', () => {
     assert.deepEqual(await ask(['127.0.0.1/32', '10.0.0.0/8'], '203.0.113.9, 10.0.0.5'), ['203.0.113.0/24']);
     // from an untrusted peer: the header is ignored, whatever it says
     assert.deepEqual(await ask(['10.0.0.0/8'], '203.0.113.9'), ['127.0.0.0/24']);
+  });
+
+  it('names the trusted client in the access log, with the proxy that sent it as the peer', async () => {
+    const m1 = await startMember('m1');
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n')) if (line.startsWith('{')) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const app = await Furiwake.start(httpConfig(pool('round-robin', [{ port: m1.port, id: 'm1' }]), { trustedProxies: ['127.0.0.1/32'] }), createLogger('info', sink));
+    after(() => app.stop(0));
+    const c = await connection(app.address('svc').port);
+    await c.send('GET /a HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n');
+    await c.send('GET /b HTTP/1.1\r\nHost: x\r\n\r\n');
+    await c.close();
+    const requests = lines.filter((l) => l.msg === 'request').map((l) => [l.path, l.client, l.peer]);
+    assert.deepEqual(requests, [['/a', '203.0.113.9', '127.0.0.1'], ['/b', '127.0.0.1', undefined]]);
   });
 
   it('walks X-Forwarded-For from the right, stops at garbage, and unmaps IPv4-mapped peers', () => {

@@ -14,7 +14,10 @@ export interface Timings {
 }
 
 export interface RequestLine {
+  /** the client: behind trusted proxies, the address X-Forwarded-For names */
   client: string;
+  /** the address that sent the request, when it is not the client (a trusted proxy) */
+  peer?: string;
   service: string;
   member: string | null;
   method: string;

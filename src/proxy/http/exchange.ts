@@ -633,8 +633,13 @@ export class Exchange implements UpstreamUser {
     if (this.#timings !== null) {
       this.#stopQueueClock();
       this.#stopConnectClock();
+      // The client as persistence saw it (behind trusted proxies, X-Forwarded-For's), and the
+      // peer that carried the request when that is another address.
+      const peer = side.client.address;
+      const client = this.#clientAddress(side, this.req);
       logRequest(this.#ctx.log, {
-        client: side.client.address,
+        client,
+        ...(client === peer ? {} : { peer }),
         service: this.#ctx.service.name,
         member: member?.id ?? null,
         method: this.req.method,
