@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { after } from 'node:test';
 import { Furiwake } from '../../src/app.ts';
 import type { Config } from '../../src/config/types.ts';
@@ -14,4 +15,16 @@ export async function startApp(config: Config): Promise<Furiwake> {
 export async function handles(): Promise<string[]> {
   for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
   return process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'FSReqCallback').sort();
+}
+
+/** A log destination that keeps each JSON line written to it, parsed. */
+export function logSink(): { sink: Writable; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line.startsWith('{')) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { sink, lines };
 }

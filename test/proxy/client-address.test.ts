@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
-import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { V1ProxyProtocol } from 'proxy-protocol-js';
 import { Furiwake } from '../../src/app.ts';
@@ -15,7 +14,7 @@ import { createLogger } from '../../src/log.ts';
 import { parseProxyHeader } from '../../src/proxy/proxy-header-reader.ts';
 import { proxyHeader } from '../../src/proxy/proxy-protocol.ts';
 import { TrustedProxies } from '../../src/proxy/http/client-address.ts';
-import { startApp } from '../helpers/app.ts';
+import { logSink, startApp } from '../helpers/app.ts';
 import { exchange } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
@@ -143,13 +142,7 @@ describe('http service: accept-proxy and trusted X-Forwarded-For', () => {
 
   it('names the trusted client in the access log, with the proxy that sent it as the peer', async () => {
     const m1 = await startMember('m1');
-    const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n')) if (line.startsWith('{')) lines.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
+    const { sink, lines } = logSink();
     const app = await Furiwake.start(httpConfig(pool('round-robin', [{ port: m1.port, id: 'm1' }]), { trustedProxies: ['127.0.0.1/32'] }), createLogger('info', sink));
     after(() => app.stop(0));
     const c = await connection(app.address('svc').port);

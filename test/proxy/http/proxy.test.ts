@@ -5,13 +5,12 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
-import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import { Furiwake } from '../../../src/app.ts';
 import { createLogger } from '../../../src/log.ts';
 import type { HttpListener } from '../../../src/proxy/http/http-listener.ts';
-import { startApp } from '../../helpers/app.ts';
+import { logSink, startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { bodyOf, connection, headerOf, httpConfig, raw, startMember } from './helpers.ts';
 
@@ -237,13 +236,7 @@ describe('http service', () => {
 
   it('writes one access log line per request', async () => {
     const m = await startMember('a');
-    const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n')) if (line.startsWith('{')) lines.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
+    const { sink, lines } = logSink();
     const config = httpConfig(pool('round-robin', [{ port: m.port, id: 'm1' }]));
     const app = await Furiwake.start(config, createLogger('info', sink));
     after(() => app.stop(0));
