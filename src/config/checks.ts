@@ -8,7 +8,8 @@ import type { Address, Mode } from './types.ts';
 
 // Each check reads only the fields it needs, so it can run on a whole Config or on the parts of
 // a refused file that are well formed (validate.ts).
-export type Listener = { listen: Address; mode: Mode };
+/** `kernel.protocol`: the transport of a nat or dsr service (tcp when absent) */
+export type Listener = { listen: Address; mode: Mode; kernel?: { protocol: 'tcp' | 'udp' } | null };
 export type PoolReference = { pool: string };
 /** a pool's members by index; undefined where that member is itself malformed */
 export type MemberIds = { members: readonly ({ id: string } | undefined)[] };
@@ -36,7 +37,7 @@ export function checkListeners(services: Readonly<Record<string, Listener>>): Pa
   const issues: PathIssue[] = [];
   const seen: [string, Listener][] = [];
   for (const [name, service] of Object.entries(services)) {
-    const clash = seen.find(([, other]) => transport(other.mode) === transport(service.mode) && overlaps(other.listen, service.listen));
+    const clash = seen.find(([, other]) => transport(other) === transport(service) && overlaps(other.listen, service.listen));
     if (clash !== undefined) {
       const [otherName, other] = clash;
       issues.push({ path: ['services', name, 'listen'], message: clashMessage(service, otherName, other) });
@@ -65,9 +66,20 @@ export function checkMemberIds(pools: Readonly<Record<string, MemberIds>>): Path
   return issues;
 }
 
-/** http services listen on TCP too, so they share tcp's ports. */
-function transport(mode: Mode): Mode {
-  return mode === 'http' ? 'tcp' : mode;
+/**
+ * The transport whose ports a service takes. http listens on TCP. A nat or dsr service takes its
+ * protocol's packets in the kernel before any socket sees them, so it clashes with a user-space
+ * service on the same port as much as with another kernel service.
+ */
+function transport(service: Listener): 'tcp' | 'udp' {
+  if (service.mode === 'udp') return 'udp';
+  if (service.mode === 'nat' || service.mode === 'dsr') return service.kernel?.protocol ?? 'tcp';
+  return 'tcp';
+}
+
+/** How a service is named in a clash: its mode, and the protocol of a kernel one. */
+function label(service: Listener): string {
+  return service.mode === 'nat' || service.mode === 'dsr' ? `${service.mode} (${transport(service)})` : service.mode;
 }
 
 function bindAddress(address: Address): string {
@@ -90,13 +102,15 @@ export function overlaps(a: Address, b: Address): boolean {
 }
 
 function clashMessage(service: Listener, otherName: string, other: Listener): string {
-  const mine = `${service.mode} ${formatAddress(service.listen)}`;
+  const mine = `${label(service)} ${formatAddress(service.listen)}`;
+  // the other service's kind, when it is not the same as this one's
+  const kind = label(other) === label(service) ? '' : ` (${label(other)})`;
   const theirs = formatAddress(other.listen);
-  if (theirs === formatAddress(service.listen)) return `${mine} is already the listener of services.${otherName}`;
+  if (theirs === formatAddress(service.listen)) return `${mine} is already the listener of services.${otherName}${kind}`;
   const x = bindAddress(other.listen);
   const y = bindAddress(service.listen);
   let reason = `both are ${x}`;
   if (x === '::' || y === '::') reason = ':: takes the port on every IPv6 and IPv4 address';
   else if (isWildcard(x) || isWildcard(y)) reason = '0.0.0.0 takes the port on every IPv4 address';
-  return `${mine} overlaps services.${otherName} on ${theirs} (${reason})`;
+  return `${mine} overlaps services.${otherName}${kind} on ${theirs} (${reason})`;
 }

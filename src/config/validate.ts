@@ -60,7 +60,8 @@ function wellFormedParts(document: unknown): Parts {
     const listen = listenSchema.safeParse(service.listen);
     const mode = modeSchema.safeParse(service.mode);
     if (pool.success) parts.services[name] = { pool: pool.data };
-    if (listen.success && mode.success) parts.listeners[name] = { listen: listen.data, mode: mode.data };
+    const kernel = { protocol: service.protocol === 'udp' ? 'udp' as const : 'tcp' as const };
+    if (listen.success && mode.success) parts.listeners[name] = { listen: listen.data, mode: mode.data, kernel };
   }
   for (const [name, pool] of entriesOf(document, 'pools')) {
     const members = isMap(pool) && Array.isArray(pool.members) ? pool.members : [];

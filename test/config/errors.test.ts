@@ -172,6 +172,20 @@ describe('rules across keys', () => {
     });
   }
 
+  it('a nat or dsr service takes its protocol\'s port from user-space services too', () => {
+    const text = `services:
+  a: { listen: 10.0.0.1:53, mode: udp, pool: web }
+  b: { listen: 10.0.0.1:53, mode: nat, protocol: udp, pool: web }
+  c: { listen: 0.0.0.0:80, mode: http, pool: web }
+  d: { listen: 10.0.0.2:80, mode: dsr, interface: eth1, pool: web }
+  e: { listen: 10.0.0.1:53, mode: nat, pool: web }
+${pools}`;
+    assert.deepEqual(issuesOf(text).map((i) => [i.path, i.message]), [
+      ['services.b.listen', 'nat (udp) 10.0.0.1:53 is already the listener of services.a (udp)'],
+      ['services.d.listen', 'dsr (tcp) 10.0.0.2:80 overlaps services.c (http) on 0.0.0.0:80 (0.0.0.0 takes the port on every IPv4 address)'],
+    ]);
+  });
+
   it('does not count different ports, transports, or port 0 as clashes', () => {
     const text = `services:
   a: { listen: 0.0.0.0:80, mode: tcp, pool: web }
