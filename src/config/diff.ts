@@ -53,11 +53,21 @@ function diffByName<T>(old: Readonly<Record<string, T>>, next: Readonly<Record<s
   };
 }
 
-/** The socket is the same when it binds the same address (as resolved) and transport. */
-function sameListener(a: ServiceConfig, b: ServiceConfig): boolean {
+/**
+ * The socket is the same when it binds the same address (as resolved) and transport, and takes
+ * its clients the same way: an http service that reads TLS or a PROXY header first accepts them
+ * as net.Sockets, a plain one on the stream engine (http-listener.ts).
+ */
+export function sameListener(a: ServiceConfig, b: ServiceConfig): boolean {
   return (
     a.mode === b.mode &&
     a.listen.port === b.listen.port &&
-    (a.listen.ip ?? a.listen.host) === (b.listen.ip ?? b.listen.host)
+    (a.listen.ip ?? a.listen.host) === (b.listen.ip ?? b.listen.host) &&
+    acceptsSockets(a) === acceptsSockets(b)
   );
+}
+
+/** An http service whose clients come as net.Sockets: TLS wraps them, or a PROXY header is read first. */
+export function acceptsSockets(config: ServiceConfig): boolean {
+  return config.mode === 'http' && (config.http?.tls != null || config.acceptProxy);
 }

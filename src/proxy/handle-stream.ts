@@ -35,6 +35,7 @@ interface RawHandle {
   readStop(): number;
   useUserBuffer(buffer: Uint8Array): void;
   writeBuffer(req: WriteReq, data: Uint8Array): number;
+  writeLatin1String(req: WriteReq, data: string): number;
   shutdown(req: ShutdownReq): number;
   close(callback?: (this: RawHandle) => void): void;
   reset(callback?: (this: RawHandle) => void): number;
@@ -88,7 +89,7 @@ function loadBindings(): Bindings | null {
     const stream = binding('stream_wrap') as Record<string, unknown>;
     const uv = binding('uv') as Record<string, unknown>;
     const proto = tcp.TCP?.prototype as unknown as Record<string, unknown> | undefined;
-    const methods = ['readStart', 'readStop', 'useUserBuffer', 'writeBuffer', 'shutdown', 'close', 'reset', 'setNoDelay',
+    const methods = ['readStart', 'readStop', 'useUserBuffer', 'writeBuffer', 'writeLatin1String', 'shutdown', 'close', 'reset', 'setNoDelay',
       'getpeername', 'getsockname', 'connect', 'connect6', 'bind', 'bind6', 'listen'];
     if (proto === undefined || !methods.every((m) => typeof proto[m] === 'function')) return null;
     const b: Bindings = {
@@ -184,6 +185,8 @@ function errorName(status: number): string {
 export class HandleStream implements Stream {
   readonly owner: StreamOwner;
   readonly #handle: RawHandle;
+  /** the owner keeps chunks: bulk reads each get a fresh buffer */
+  readonly #keepsChunks: boolean;
   readEnded = false;
   closed = false;
   /** where the next read lands: the shared buffer, or this stream's own once it moves bulk */
@@ -196,14 +199,17 @@ export class HandleStream implements Stream {
   #finWanted = false;
   /** our FIN is sent */
   #finSent = false;
+  /** closeAfterWrites() was asked while writes were queued */
+  #closeWanted = false;
   #remote: Endpoint | null = null;
   /** byte counts, kept when the handle closes */
   #read = 0;
   #written = 0;
 
-  constructor(handle: RawHandle, owner: StreamOwner) {
+  constructor(handle: RawHandle, owner: StreamOwner, keepsChunks = false) {
     this.owner = owner;
     this.#handle = handle;
+    this.#keepsChunks = keepsChunks;
     handle.stream = this;
     handle.onread = onRead;
     handle.useUserBuffer(SHARED);
@@ -271,8 +277,12 @@ export class HandleStream implements Stream {
     }
     const flowing = this.owner.streamData(this, chunk);
     if (!flowing) this.pause();
-    if (buffer === SHARED ? n === READ_SIZE : !flowing) return (this.#buffer = Buffer.allocUnsafeSlow(READ_SIZE));
+    if (buffer === SHARED ? n === READ_SIZE : !flowing || this.#keepsChunks) return (this.#buffer = Buffer.allocUnsafeSlow(READ_SIZE));
     return undefined;
+  }
+
+  get writeEnded(): boolean {
+    return this.#finWanted || this.#finSent;
   }
 
   eof(): void {
@@ -286,13 +296,25 @@ export class HandleStream implements Stream {
     if (this.closed) return true;
     const req = (spareWriteReq ??= newWriteReq());
     req.handle = this.#handle;
-    const err = this.#handle.writeBuffer(req, chunk);
+    return this.#afterWrite(req, this.#handle.writeBuffer(req, chunk), chunk);
+  }
+
+  writeLatin1(text: string): boolean {
+    if (this.closed) return true;
+    const req = (spareWriteReq ??= newWriteReq());
+    req.handle = this.#handle;
+    // (what a queued string write needs, Node copies into the request itself)
+    return this.#afterWrite(req, this.#handle.writeLatin1String(req, text), null);
+  }
+
+  /** After a write call: false when it was queued (libuv keeps pointing at `chunk` until then). */
+  #afterWrite(req: WriteReq, err: number, chunk: Buffer | null): boolean {
     if (err !== 0) {
       this.failed(err);
       return true;
     }
     if (B!.state[B!.kLastWriteWasAsync] === 0) return true;
-    // Queued: libuv keeps pointing at the chunk until it is written, and the request is that write's.
+    // the request now belongs to that write
     spareWriteReq = null;
     req.stream = this;
     req.chunk = chunk;
@@ -305,8 +327,15 @@ export class HandleStream implements Stream {
     if (this.closed) return;
     if (status < 0) return this.failed(status);
     if (this.#queued !== 0) return;
+    if (this.#closeWanted) return this.close();
     if (this.#finWanted) this.#shutdown();
     if (!this.closed) this.owner.streamDrained(this);
+  }
+
+  closeAfterWrites(): void {
+    if (this.closed) return;
+    if (this.#queued === 0) return this.close();
+    this.#closeWanted = true;
   }
 
   end(): void {
@@ -435,12 +464,12 @@ export const handleEngine: StreamEngine | null = B === null ? null : {
     return new HandleServer(handle);
   },
 
-  adopt(client, owner) {
-    return new HandleStream(client as RawHandle, owner);
+  adopt(client, owner, keepsChunks) {
+    return new HandleStream(client as RawHandle, owner, keepsChunks);
   },
 
-  connect(ip, port, owner) {
-    const stream = new HandleStream(new B.TCP(B.SOCKET), owner);
+  connect(ip, port, owner, keepsChunks) {
+    const stream = new HandleStream(new B.TCP(B.SOCKET), owner, keepsChunks);
     stream.connect(ip, port);
     return stream;
   },

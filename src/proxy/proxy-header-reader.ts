@@ -48,6 +48,7 @@ export function readProxyHeader(socket: net.Socket, timeout: number, done: (resu
   const onEnd = (): void => finish({ addresses: null, error: 'connection closed before a PROXY header' }, null);
   const onTimeout = (): void => finish({ addresses: null, error: `no PROXY header within ${timeout} ms` }, null);
   socket.on('data', onData);
+  socket.resume(); // a socket accepted paused (pauseOnConnect) would not flow for a listener alone
   socket.once('end', onEnd);
   socket.setTimeout(timeout);
   socket.once('timeout', onTimeout);

@@ -6,7 +6,8 @@ import net from 'node:net';
 import type { Endpoint } from '../runtime/connection-table.ts';
 import type { Stream, StreamEngine, StreamOwner, StreamServer } from './stream.ts';
 
-class SocketStream implements Stream {
+/** A Stream over a net.Socket (or a tls.TLSSocket, which is one): for https, and the fallback engine. */
+export class SocketStream implements Stream {
   readonly #socket: net.Socket;
   readonly #owner: StreamOwner;
   readEnded = false;
@@ -44,9 +45,14 @@ class SocketStream implements Stream {
     return this.#socket.bytesWritten;
   }
 
-  connecting(): this {
-    this.#socket.once('connect', () => this.#owner.streamConnected(this));
+  /** Reports the connect (or, for TLS, 'secureConnect') to the owner. */
+  connecting(event: 'connect' | 'secureConnect' = 'connect'): this {
+    this.#socket.once(event, () => this.#owner.streamConnected(this));
     return this;
+  }
+
+  get writeEnded(): boolean {
+    return this.#socket.writableEnded;
   }
 
   resume(): void {
@@ -59,9 +65,20 @@ class SocketStream implements Stream {
 
   write(chunk: Buffer): boolean {
     const socket = this.#socket;
-    if (this.closed) return true;
-    socket.write(chunk);
-    return socket.writableLength === 0;
+    if (this.closed || socket.writableEnded) return true;
+    // Node's own answer: false once its buffer passes the high-water mark, and then (only then)
+    // 'drain' follows. Saying false for less would wait for a 'drain' that never comes.
+    return socket.write(chunk);
+  }
+
+  writeLatin1(text: string): boolean {
+    const socket = this.#socket;
+    if (this.closed || socket.writableEnded) return true;
+    return socket.write(text, 'latin1');
+  }
+
+  closeAfterWrites(): void {
+    if (!this.closed) this.#socket.destroySoon();
   }
 
   end(): void {

@@ -19,10 +19,20 @@ export interface Stream {
   /** starts (or resumes) reading; a no-op once the peer's FIN was read or the stream closed */
   resume(): void;
   pause(): void;
-  /** true when the kernel took every byte; false when some wait (streamDrained follows) */
+  /** end() was called: nothing more may be written */
+  readonly writeEnded: boolean;
+  /**
+   * Writes (or queues) the chunk. false: stop sending more until streamDrained, which then
+   * follows (handles: whenever the kernel did not take every byte; sockets: once Node's buffer
+   * passes its high-water mark).
+   */
   write(chunk: Buffer): boolean;
+  /** write() of a latin1 string (an HTTP head), without making a Buffer of it first */
+  writeLatin1(text: string): boolean;
   /** our FIN, once what is queued is written; closes the stream when the peer has finished too */
   end(): void;
+  /** our FIN and then the close, once what is queued is written, whatever the peer does */
+  closeAfterWrites(): void;
   /** closes now (a FIN where the kernel can still send one); queued bytes are dropped */
   close(): void;
   /** closes with a TCP reset where one can still be sent */
@@ -37,7 +47,9 @@ export interface Stream {
 export interface StreamOwner {
   /**
    * Bytes read. Return true when the chunk was written at once or copied and reading may go
-   * on; false to stop reading (resume() later): the chunk may still be referenced.
+   * on; false to stop reading (resume() later): the chunk may still be referenced. An owner
+   * that keeps chunks past the call says so when the stream is made (`keepsChunks`): its
+   * chunks are then never reused by a later read.
    */
   streamData(stream: Stream, chunk: Buffer): boolean;
   /** the peer's FIN */
@@ -67,7 +79,7 @@ export interface StreamEngine {
    */
   listen(ip: string, port: number, backlog: number, accept: (client: unknown) => void, onError: (err: Error) => void): Promise<StreamServer>;
   /** the stream of an accepted client, owned by `owner` */
-  adopt(client: unknown, owner: StreamOwner): Stream;
+  adopt(client: unknown, owner: StreamOwner, keepsChunks?: boolean): Stream;
   /** starts connecting to ip:port; the owner hears streamConnected or streamError */
-  connect(ip: string, port: number, owner: StreamOwner): Stream;
+  connect(ip: string, port: number, owner: StreamOwner, keepsChunks?: boolean): Stream;
 }

@@ -2,6 +2,7 @@
 // behind it. The data plane that listens for it reads `config` and `pool` per connection, so
 // a reload that swaps them applies to new connections without touching live ones.
 
+import { sameListener } from '../config/diff.ts';
 import type { ServiceConfig } from '../config/types.ts';
 import type { StickTable } from '../persistence/stick-table.ts';
 import { ServicePersistence } from './persistence.ts';
@@ -37,11 +38,9 @@ export class Service {
     this.persistence = persistenceFor(this.name, config, pool, this.persistence);
   }
 
-  /** The listener must be replaced (not just re-pointed) when these change. */
+  /** The listener must be replaced (not just re-pointed) when its address or kind changes. */
   sameListener(next: ServiceConfig): boolean {
-    const a = this.config;
-    return a.mode === next.mode && a.listen.port === next.listen.port &&
-      (a.listen.ip ?? a.listen.host) === (next.listen.ip ?? next.listen.host);
+    return sameListener(this.config, next);
   }
 }
 

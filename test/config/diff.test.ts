@@ -47,6 +47,15 @@ pools:
     assert.deepEqual(diffConfig(parse(base), next).services, { ...nothing.services, relisten: ['www', 'dns'] });
   });
 
+  it('needs a new listener when an http service starts or stops reading a PROXY header first', () => {
+    const http = base.replace('mode: tcp, pool: web }', 'mode: http, pool: web }');
+    const next = parse(http.replace('mode: http, pool: web }', 'mode: http, pool: web, accept-proxy: true }'));
+    assert.deepEqual(diffConfig(parse(http), next).services, { ...nothing.services, relisten: ['www'] });
+    // a tcp service reads the header on either engine: its listener stays
+    const tcp = parse(base.replace('mode: tcp, pool: web }', 'mode: tcp, pool: web, accept-proxy: true }'));
+    assert.deepEqual(diffConfig(parse(base), tcp).services, { ...nothing.services, changed: ['www'] });
+  });
+
   it('keeps the listener when only settings change', () => {
     const next = parse(base.replace('pool: web }', 'pool: web, retries: 1, timeouts: { idle: 1m } }').replace('pool: dns }', 'pool: web }'));
     const diff = diffConfig(parse(base), next);

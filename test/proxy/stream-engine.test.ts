@@ -56,6 +56,36 @@ function recorder(): StreamOwner & { events: string[]; closed: Promise<void>; co
   };
 }
 
+describe('stream engines: backpressure', () => {
+  for (const name of ['handles', 'sockets']) {
+    it(`${name}: a write that says "stop" is always followed by streamDrained`, { timeout: 10_000 }, async () => {
+      let peer!: net.Socket;
+      const server = net.createServer((s) => {
+        peer = s;
+        s.on('error', () => {});
+        s.pause(); // reads nothing until the writer has been told to stop
+      });
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      let drained!: () => void;
+      const owner = { ...recorder(), streamDrained: () => drained() };
+      const stream = streamEngine(name).connect('127.0.0.1', (server.address() as net.AddressInfo).port, owner);
+      await owner.connected;
+      // small writes until one is not taken: the kernel's buffers fill first
+      const chunk = Buffer.alloc(100, 'x');
+      let written = 0;
+      while (stream.write(chunk)) written += chunk.length;
+      assert.ok(written > 0);
+      const done = new Promise<void>((resolve) => (drained = resolve));
+      peer.resume();
+      await done;
+      stream.close();
+      await owner.closed;
+      server.close();
+    });
+  }
+});
+
 describe('stream engines: closing', () => {
   for (const name of ['handles', 'sockets']) {
     it(`${name}: a reset asked while our FIN is still pending closes the stream (plainly)`, { timeout: 5_000 }, async () => {

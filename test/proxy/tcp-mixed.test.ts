@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { it } from 'node:test';
 import { handles, startApp } from '../helpers/app.ts';
 import { pool, single } from '../helpers/config.ts';
+import { describeOnEachEngine } from '../helpers/engines.ts';
 
 /** The member: the first line says what to do. Its sockets are kept, to be closed at the end. */
 function member(sockets: Set<net.Socket>): Promise<net.Server> {
@@ -133,43 +134,34 @@ function memberReset(port: number): Promise<Outcome> {
 
 const KINDS = [echo, slowReader, quitter, memberReset];
 
-for (const engine of ['handles', 'sockets'] as const) {
-  describe(`tcp service under mixed load, ${engine} engine`, () => {
-    before(() => {
-      process.env.FURIWAKE_TCP_ENGINE = engine;
-    });
-    after(() => {
-      delete process.env.FURIWAKE_TCP_ENGINE;
-    });
-
-    it('serves 400 connections, 40 at a time, each ending its own way, and leaves nothing behind', { timeout: 60_000 }, async () => {
-      const baseline = await handles();
-      const sockets = new Set<net.Socket>();
-      const server = await member(sockets);
-      const port = (server.address() as net.AddressInfo).port;
-      const app = await startApp(single('tcp', pool('round-robin', [{ port, id: 'm' }])));
-      const vip = app.address('svc').port;
-      const outcomes: Outcome[] = [];
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        while (next < 400) {
-          const run = KINDS[next++ % KINDS.length];
-          outcomes.push(await run(vip));
-        }
-      };
-      await Promise.all(Array.from({ length: 40 }, worker));
-      const failed = outcomes.filter((o) => !o.ok);
-      assert.deepEqual(failed, [], `${failed.length} of ${outcomes.length} went wrong`);
-      await app.runtime.connections.drained();
-      assert.equal(app.runtime.connections.size, 0);
-      const m = app.runtime.member('p', 'm')!;
-      assert.equal(m.active, 0);
-      assert.equal(m.total, 400);
-      await app.stop(0);
-      for (const socket of sockets) socket.destroy();
-      server.close();
-      await once(server, 'close');
-      assert.deepEqual(await handles(), baseline);
-    });
+describeOnEachEngine('tcp service under mixed load', () => {
+  it('serves 400 connections, 40 at a time, each ending its own way, and leaves nothing behind', { timeout: 60_000 }, async () => {
+    const baseline = await handles();
+    const sockets = new Set<net.Socket>();
+    const server = await member(sockets);
+    const port = (server.address() as net.AddressInfo).port;
+    const app = await startApp(single('tcp', pool('round-robin', [{ port, id: 'm' }])));
+    const vip = app.address('svc').port;
+    const outcomes: Outcome[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < 400) {
+        const run = KINDS[next++ % KINDS.length];
+        outcomes.push(await run(vip));
+      }
+    };
+    await Promise.all(Array.from({ length: 40 }, worker));
+    const failed = outcomes.filter((o) => !o.ok);
+    assert.deepEqual(failed, [], `${failed.length} of ${outcomes.length} went wrong`);
+    await app.runtime.connections.drained();
+    assert.equal(app.runtime.connections.size, 0);
+    const m = app.runtime.member('p', 'm')!;
+    assert.equal(m.active, 0);
+    assert.equal(m.total, 400);
+    await app.stop(0);
+    for (const socket of sockets) socket.destroy();
+    server.close();
+    await once(server, 'close');
+    assert.deepEqual(await handles(), baseline);
   });
-}
+});

@@ -215,15 +215,12 @@ export class Exchange implements UpstreamUser {
       memberHost: up.member.endpoint,
       close: this.#http.memberKeepAlive.maxIdle === 0,
     });
-    const socket = up.socket;
     let flowing: boolean;
     if (this.#early === null) {
-      flowing = socket.write(head, 'latin1');
+      flowing = up.stream.writeLatin1(head);
     } else {
-      socket.cork();
-      flowing = socket.write(head, 'latin1');
-      for (const part of this.#early) flowing = socket.write(part);
-      socket.uncork();
+      // the head and the body that came with it, in one write (one packet when it fits)
+      flowing = up.stream.write(Buffer.concat([Buffer.from(head, 'latin1'), ...this.#early]));
       this.#bodySent += this.#earlyBytes;
       this.#early = null;
       this.#earlyBytes = 0;
@@ -243,7 +240,7 @@ export class Exchange implements UpstreamUser {
       const part = start === 0 && stop === buf.length ? buf : buf.subarray(start, stop);
       if (this.#sent) {
         this.#bodySent += part.length;
-        if (!this.#up!.socket.write(part)) this.#side.pauseReading();
+        if (!this.#up!.stream.write(part)) this.#side.pauseReading();
       } else {
         // No member connection yet: keep what came, up to a bound.
         (this.#early ??= []).push(part);
@@ -270,7 +267,7 @@ export class Exchange implements UpstreamUser {
 
   /** The client can take more: the member may send on. */
   clientDrain(): void {
-    this.#up?.socket.resume();
+    this.#up?.stream.resume();
   }
 
   /** Which deadline applies now that something happened. */
@@ -292,7 +289,7 @@ export class Exchange implements UpstreamUser {
   upstreamData(chunk: Buffer): void {
     if (this.#tunnel) {
       this.#side.setDeadline(this.#svc.timeouts.idle);
-      if (!this.#side.write(chunk)) this.#up!.socket.pause();
+      if (!this.#side.write(chunk)) this.#up!.stream.pause();
       return;
     }
     if (!this.#gotResponseByte) {
@@ -371,7 +368,7 @@ export class Exchange implements UpstreamUser {
       this.#side.write(head);
       flowing = this.#side.write(rest.subarray(0, stop));
     }
-    if (!flowing) this.#up?.socket.pause();
+    if (!flowing) this.#up?.stream.pause();
     this.#afterBody(rest, stop);
   }
 
@@ -384,7 +381,7 @@ export class Exchange implements UpstreamUser {
     }
     if (!this.#dechunk && stop > start) {
       const part = start === 0 && stop === chunk.length ? chunk : chunk.subarray(start, stop);
-      if (!this.#side.write(part)) this.#up?.socket.pause();
+      if (!this.#side.write(part)) this.#up?.stream.pause();
     }
     this.#afterBody(chunk, stop);
   }
@@ -396,7 +393,7 @@ export class Exchange implements UpstreamUser {
   }
 
   #sink = (buf: Buffer, start: number, end: number): void => {
-    if (end > start && !this.#side.write(buf.subarray(start, end))) this.#up?.socket.pause();
+    if (end > start && !this.#side.write(buf.subarray(start, end))) this.#up?.stream.pause();
   };
 
   upstreamEnd(): void {
@@ -439,7 +436,7 @@ export class Exchange implements UpstreamUser {
   /** Bytes from the client of a tunnel. */
   tunnelData(chunk: Buffer): void {
     this.#side.setDeadline(this.#svc.timeouts.idle);
-    if (!this.#up!.socket.write(chunk)) this.#side.pauseReading();
+    if (!this.#up!.stream.write(chunk)) this.#side.pauseReading();
   }
 
   /**
@@ -513,7 +510,7 @@ export class Exchange implements UpstreamUser {
   deadline(): void {
     switch (this.#wait) {
       case Wait.CONNECT:
-        this.#up?.socket.destroy(new Error(`connect timeout after ${this.#svc.timeouts.connect} ms`));
+        this.#up?.fail(new Error(`connect timeout after ${this.#svc.timeouts.connect} ms`));
         return;
       case Wait.RESPONSE:
         this.#reusable = false;
@@ -618,7 +615,7 @@ export class Exchange implements UpstreamUser {
       if (this.#reusable && this.#resDone && this.#reqBody.done) this.#ctx.members.release(up, this.#http, Date.now());
       else {
         up.user = null;
-        if (this.#tunnel) up.socket.destroySoon(); // what the client sent last still goes out
+        if (this.#tunnel) up.stream.closeAfterWrites(); // what the client sent last still goes out
         else up.destroy();
       }
     }

@@ -3,7 +3,6 @@
 // client pipelines wait their turn. The object is also the connection's entry in the
 // connection table, showing the request in progress and its member.
 
-import type net from 'node:net';
 import type { ConnectionEntry, ConnectionTable, Endpoint } from '../../runtime/connection-table.ts';
 import { hashString } from '../../balance/index.ts';
 import type { Member } from '../../runtime/member.ts';
@@ -13,6 +12,7 @@ import { Deadline, type HttpServiceContext } from './context.ts';
 import { Exchange, type ClientSide } from './exchange.ts';
 import { parseRequestHead } from './request-head.ts';
 import { errorResponse, HttpError } from './responses.ts';
+import type { Stream, StreamEngine, StreamOwner } from '../stream.ts';
 
 /** What the connection tells its listener. */
 export interface ConnectionOwner {
@@ -22,7 +22,7 @@ export interface ConnectionOwner {
 /** After an error response, what the client still sends is read (and dropped) this long at most. */
 const LINGER = 2_000;
 
-export class HttpConnection implements ConnectionEntry, ClientSide {
+export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner {
   readonly id: number;
   readonly protocol = 'tcp' as const;
   readonly service: string;
@@ -34,7 +34,7 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
   deadline = 0;
 
   readonly #ctx: HttpServiceContext;
-  readonly #socket: net.Socket;
+  readonly #stream: Stream;
   readonly #table: ConnectionTable;
   readonly #owner: ConnectionOwner;
   readonly #in = new ClientBytes();
@@ -54,30 +54,29 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
   #pausedForBody = false;
   #pausedForBacklog = false;
 
-  /** `client`: the client a PROXY header named, when the service accepts one; else the socket's peer. */
-  constructor(ctx: HttpServiceContext, socket: net.Socket, https: boolean, table: ConnectionTable, owner: ConnectionOwner, client: Endpoint | null = null) {
+  /**
+   * `accepted`: the client as `engine` accepted it (a net.Socket or tls.TLSSocket for the sockets
+   * engine). `client`: the client a PROXY header named, when the service accepts one; else the peer.
+   */
+  constructor(ctx: HttpServiceContext, accepted: unknown, engine: StreamEngine, https: boolean, table: ConnectionTable, owner: ConnectionOwner, client: Endpoint | null = null) {
     this.id = table.nextId();
     this.service = ctx.service.name;
-    this.client = client ?? { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
     this.https = https;
     this.#ctx = ctx;
-    this.#socket = socket;
     this.#table = table;
     this.#owner = owner;
-    socket.on('data', this.#onData);
-    if (socket.isPaused()) socket.resume(); // reading a PROXY header first left it paused
-    socket.on('end', this.#onEnd);
-    socket.on('drain', this.#onDrain);
-    socket.on('error', this.#onError);
-    socket.on('close', this.#onClose);
+    // request bytes wait in #in between reads: the chunks must stay ours
+    const stream = (this.#stream = engine.adopt(accepted, this, true));
+    this.client = client ?? stream.remote();
     table.add(this);
+    stream.resume();
     // The first request (and, for https, the handshake before it) must come within the headers timeout.
     this.#setDeadline(ctx.service.config.http!.timeouts.headers, Deadline.HEADERS);
   }
 
   /** The service address the client reached; read when asked (getsockname). */
   get vip(): Endpoint {
-    return (this.#vip ??= { address: this.#socket.localAddress ?? '', port: this.#socket.localPort ?? 0 });
+    return (this.#vip ??= this.#stream.local());
   }
 
   get hash(): number {
@@ -97,11 +96,11 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
   }
 
   get bytesIn(): number {
-    return this.#socket.bytesRead;
+    return this.#stream.bytesRead;
   }
 
   get bytesOut(): number {
-    return this.#socket.bytesWritten;
+    return this.#stream.bytesWritten;
   }
 
   get closing(): boolean {
@@ -109,7 +108,7 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
   }
 
   abort(): void {
-    this.#socket.destroy();
+    this.#stream.close();
   }
 
   /** The listener is stopping: an idle connection closes now, a busy one after its exchange. */
@@ -120,7 +119,35 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
 
   // ---- reading requests -------------------------------------------------------------------
 
-  #onData = (chunk: Buffer): void => {
+  streamData(_stream: Stream, chunk: Buffer): boolean {
+    this.#onData(chunk);
+    return true; // reading stops only when the exchange or the backlog says so
+  }
+
+  streamEnd(): void {
+    this.#onEnd();
+  }
+
+  streamDrained(): void {
+    this.#exchange?.clientDrain();
+  }
+
+  streamConnected(): void {}
+
+  streamError(): void {
+    // streamClosed follows and does the cleanup; a reset client is a normal event for a proxy.
+  }
+
+  streamClosed(): void {
+    this.#closed = true;
+    this.deadline = 0;
+    this.#exchange?.abort();
+    this.#exchange = null;
+    this.#table.remove(this);
+    this.#owner.forget(this);
+  }
+
+  #onData(chunk: Buffer): void {
     if (this.#ended) return; // lingering after our last response: what comes is dropped
     const ex = this.#exchange;
     if (ex !== null && this.#tunnel) return ex.tunnelData(chunk);
@@ -137,7 +164,7 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
     }
     this.#in.push(chunk);
     this.#pump();
-  };
+  }
 
   /** Moves what the client sent along: into the exchange's body, or into the next exchange. */
   #pump(): void {
@@ -167,7 +194,7 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
           // a pipelined request waits for the response in progress; only so much of it is read
           if (this.#in.length > this.#ctx.service.config.http!.limits.headers && !this.#pausedForBacklog) {
             this.#pausedForBacklog = true;
-            this.#socket.pause();
+            this.#stream.pause();
           }
           break;
         }
@@ -246,21 +273,21 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
   // ---- what the exchange calls (ClientSide) -----------------------------------------------
 
   write(data: string | Buffer): boolean {
-    const socket = this.#socket;
-    if (socket.destroyed || socket.writableEnded) return true;
-    return typeof data === 'string' ? socket.write(data, 'latin1') : socket.write(data);
+    const stream = this.#stream;
+    if (stream.closed || stream.writeEnded) return true;
+    return typeof data === 'string' ? stream.writeLatin1(data) : stream.write(data);
   }
 
   pauseReading(): void {
     if (this.#pausedForBody) return;
     this.#pausedForBody = true;
-    this.#socket.pause();
+    this.#stream.pause();
   }
 
   resumeReading(): void {
     if (!this.#pausedForBody) return;
     this.#pausedForBody = false;
-    if (!this.#pausedForBacklog) this.#socket.resume();
+    if (!this.#pausedForBacklog) this.#stream.resume();
   }
 
   setDeadline(ms: number): void {
@@ -274,7 +301,7 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
   }
 
   destroy(): void {
-    this.#socket.destroy();
+    this.#stream.close();
   }
 
   exchangeDone(keepAlive: boolean): void {
@@ -286,7 +313,7 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
     if (this.#pausedForBody || this.#pausedForBacklog) {
       this.#pausedForBody = false;
       this.#pausedForBacklog = false;
-      this.#socket.resume();
+      this.#stream.resume();
     }
     this.#setDeadline(this.#ctx.service.config.http!.timeouts.keepAlive, Deadline.KEEP_ALIVE);
     if (this.#in.length > 0) this.#pump();
@@ -315,7 +342,7 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
         this.#exchange?.deadline();
         return;
       case Deadline.LINGER:
-        this.#socket.destroy();
+        this.#stream.close();
         return;
     }
   }
@@ -324,13 +351,13 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
   #end(): void {
     if (this.#ended || this.#closed) return;
     this.#ended = true;
-    this.#socket.resume();
-    this.#socket.end();
+    this.#stream.resume();
+    this.#stream.end();
     if (this.#clientEnded) return; // both sides are done: the socket closes by itself
     this.#setDeadline(LINGER, Deadline.LINGER);
   }
 
-  #onEnd = (): void => {
+  #onEnd(): void {
     this.#clientEnded = true;
     const ex = this.#exchange;
     if (ex !== null) {
@@ -339,30 +366,13 @@ export class HttpConnection implements ConnectionEntry, ClientSide {
       if (!ex.requestDone) return ex.bodyFailed(new HttpError(400, 'the client closed before sending the whole request body'));
       // A client that closes while its response is on the way has gone (as nginx reads it):
       // the member's work stops rather than running on for nobody.
-      this.#socket.destroy();
+      this.#stream.close();
       return;
     }
     if (this.#ended) {
-      this.#socket.destroy();
+      this.#stream.close();
       return;
     }
     this.#end();
-  };
-
-  #onDrain = (): void => {
-    this.#exchange?.clientDrain();
-  };
-
-  #onError = (): void => {
-    // 'close' follows and does the cleanup; a reset client is a normal event for a proxy.
-  };
-
-  #onClose = (): void => {
-    this.#closed = true;
-    this.deadline = 0;
-    this.#exchange?.abort();
-    this.#exchange = null;
-    this.#table.remove(this);
-    this.#owner.forget(this);
-  };
+  }
 }

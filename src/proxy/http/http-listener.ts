@@ -1,15 +1,20 @@
 // The listening socket of an http service (https when it has certificates). Each accepted
-// client becomes an HttpConnection. One sweep per listener enforces every connection's
+// client becomes an HttpConnection: on the stream engine for plain http, as a net.Socket when
+// TLS must wrap it or a PROXY header comes first. One sweep per listener enforces every connection's
 // deadline (headers, keep-alive, connect, response, idle) and closes member connections idle
 // past their time: a field compare per connection per tick, instead of a timer per request.
 
-import net from 'node:net';
+import type net from 'node:net';
+import { acceptsSockets } from '../../config/diff.ts';
 import { readProxyHeader } from '../proxy-header-reader.ts';
 import type { ServiceConfig } from '../../config/types.ts';
 import type { Logger } from '../../log.ts';
 import type { ConnectionTable, Endpoint } from '../../runtime/connection-table.ts';
 import type { Service } from '../../runtime/service.ts';
 import { bindHost, type Listener } from '../listener.ts';
+import { socketEngine } from '../socket-stream.ts';
+import type { StreamEngine, StreamServer } from '../stream.ts';
+import { streamEngine } from '../stream-engine.ts';
 import type { HttpServiceContext, ResponseCounter } from './context.ts';
 import { HttpConnection } from './http-connection.ts';
 import { MemberConnections } from './member-connections.ts';
@@ -24,7 +29,10 @@ export function sweepInterval(config: ServiceConfig): number {
 
 export class HttpListener implements Listener {
   readonly service: Service;
-  readonly #server: net.Server;
+  /** what clients are accepted on; member connections use the stream engine either way */
+  readonly #engine: StreamEngine;
+  #server: StreamServer | null = null;
+  #address: Endpoint | null = null;
   readonly #table: ConnectionTable;
   readonly #log: Logger;
   readonly #ctx: HttpServiceContext;
@@ -38,9 +46,9 @@ export class HttpListener implements Listener {
     this.service = service;
     this.#table = table;
     this.#log = log;
-    this.#ctx = { service, members: new MemberConnections(), log, counts };
-    // allowHalfOpen: a client's FIN after its request must not cut off the response.
-    this.#server = net.createServer({ allowHalfOpen: true, noDelay: true }, this.#onSocket);
+    const engine = streamEngine();
+    this.#engine = acceptsSockets(service.config) ? socketEngine : engine;
+    this.#ctx = { service, members: new MemberConnections(engine), log, counts };
   }
 
   /** Member connections opened and idle now (tests and the dashboard read them). */
@@ -52,30 +60,21 @@ export class HttpListener implements Listener {
     return this.#connections.size;
   }
 
-  listen(): Promise<void> {
+  async listen(): Promise<void> {
     const service = this.service;
     const tlsConfig = service.config.http!.tls;
-    if (tlsConfig !== null) {
-      try {
-        this.#tls.use(tlsConfig);
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
-    }
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen({ host: bindHost(service), port: service.config.listen.port, backlog: 1024 }, () => {
-        this.#server.off('error', reject);
-        this.#server.on('error', (err) => this.#log.error({ service: service.name, err }, 'accept failed'));
-        this.#startSweeper();
-        resolve();
-      });
-    });
+    if (tlsConfig !== null) this.#tls.use(tlsConfig);
+    const accept = this.#engine === socketEngine ? (client: unknown) => this.#onSocket(client as net.Socket) : this.#onClient;
+    this.#server = await this.#engine.listen(bindHost(service), service.config.listen.port, 1024, accept,
+      // Accept errors (EMFILE and the like) are logged; they must not crash the process.
+      (err) => this.#log.error({ service: service.name, err }, 'accept failed'));
+    this.#address = this.#server.address();
+    this.#startSweeper();
   }
 
   address(): Endpoint {
-    const a = this.#server.address() as net.AddressInfo;
-    return { address: a.address, port: a.port };
+    if (this.#address === null) throw new Error(`service ${this.service.name} is not listening`);
+    return this.#address;
   }
 
   /**
@@ -84,7 +83,8 @@ export class HttpListener implements Listener {
    */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#server.listening) this.#server.close();
+    this.#server?.close();
+    this.#server = null;
     for (const conn of this.#connections) conn.shutdown();
     this.#ctx.members.close();
     if (this.#connections.size === 0) this.#stopSweeper();
@@ -94,6 +94,11 @@ export class HttpListener implements Listener {
     this.#connections.delete(conn);
     if (this.#closed && this.#connections.size === 0) this.#stopSweeper();
   }
+
+  /** A plain http client on the stream engine. */
+  #onClient = (client: unknown): void => {
+    this.#adopt(client, null, false);
+  };
 
   #onSocket = (raw: net.Socket): void => {
     if (!this.service.config.acceptProxy) return this.#accept(raw, null);
@@ -126,7 +131,11 @@ export class HttpListener implements Listener {
       // stream, where TLS reads it first (tested)
       socket = this.#tls.wrap(raw);
     }
-    const conn = new HttpConnection(this.#ctx, socket, http.tls !== null, this.#table, this, client);
+    this.#adopt(socket, client, http.tls !== null);
+  }
+
+  #adopt(accepted: unknown, client: Endpoint | null, https: boolean): void {
+    const conn = new HttpConnection(this.#ctx, accepted, this.#engine, https, this.#table, this, client);
     this.#connections.add(conn);
     if (this.#closed) conn.shutdown();
   }

@@ -4,6 +4,7 @@
 
 import type { HttpServiceConfig } from '../../config/http-types.ts';
 import type { Member } from '../../runtime/member.ts';
+import type { StreamEngine } from '../stream.ts';
 import { TlsSessions, Upstream } from './upstream.ts';
 
 export class MemberConnections {
@@ -11,7 +12,13 @@ export class MemberConnections {
   opened = 0;
   readonly #idle = new Map<Member, Upstream[]>();
   readonly #sessions = new TlsSessions();
+  readonly #engine: StreamEngine;
   #closed = false;
+
+  /** `engine`: what plain member connections run on */
+  constructor(engine: StreamEngine) {
+    this.#engine = engine;
+  }
 
   /** An idle connection to `member` that is still open, or null. */
   take(member: Member): Upstream | null {
@@ -29,7 +36,7 @@ export class MemberConnections {
   /** A new connection to `member`; the caller sets its user before the connect event. */
   open(member: Member, config: HttpServiceConfig): Upstream {
     this.opened++;
-    return new Upstream(member, config.memberTls, config.memberTls === null ? null : this.#sessions);
+    return new Upstream(member, config.memberTls, config.memberTls === null ? null : this.#sessions, this.#engine);
   }
 
   /** A connection whose exchange is over: kept for the next request when it can be, else closed. */
@@ -48,7 +55,7 @@ export class MemberConnections {
     }
     up.idleUntil = now + config.memberKeepAlive.idleTimeout;
     up.onGone = this.#forget;
-    up.socket.resume();
+    up.stream.resume(); // an idle member that closes is seen at once
     list.push(up);
   }
 

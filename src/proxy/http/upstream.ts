@@ -1,18 +1,14 @@
 // One connection to a member, plain or TLS. It outlives the requests it carries: between them
-// it waits in its member's idle list. Its socket listeners are attached once and pass each
-// event to the exchange that holds the connection now (none while it is idle).
+// it waits in its member's idle list. It owns its Stream (the stream engine's for plain
+// connections, a tls.TLSSocket's otherwise) and passes each event to the exchange that holds
+// the connection now (none while it is idle).
 
 import net from 'node:net';
 import tls from 'node:tls';
 import type { MemberTlsConfig } from '../../config/http-types.ts';
 import type { Member } from '../../runtime/member.ts';
-
-/**
- * Plain member connections read into this one buffer (Node's `onread`): no stream machinery
- * and no 64 KiB allocation per read. Each read is copied out at once (small ones into Node's
- * pooled buffers), so what an exchange keeps or queues for writing is its own.
- */
-const SHARED_READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+import { SocketStream } from '../socket-stream.ts';
+import type { Stream, StreamEngine, StreamOwner } from '../stream.ts';
 
 /** What an exchange hears from the member connection it holds. */
 export interface UpstreamUser {
@@ -20,12 +16,12 @@ export interface UpstreamUser {
   upstreamData(chunk: Buffer): void;
   upstreamEnd(): void;
   upstreamDrain(): void;
-  /** the socket closed; `error` is what broke it, if anything */
+  /** the connection closed; `error` is what broke it, if anything */
   upstreamClosed(up: Upstream, error: Error | null): void;
 }
 
-export class Upstream {
-  readonly socket: net.Socket;
+export class Upstream implements StreamOwner {
+  readonly stream: Stream;
   readonly member: Member;
   /** requests sent on this connection so far (more than one: it was reused) */
   requests = 0;
@@ -34,95 +30,87 @@ export class Upstream {
   user: UpstreamUser | null = null;
   /** while idle: when it is closed if not taken (ms since epoch) */
   idleUntil = 0;
-  /** called when the socket closes, so the idle list forgets it */
+  /** called when the connection closes, so the idle list forgets it */
   onGone: ((up: Upstream) => void) | null = null;
   #error: Error | null = null;
 
-  constructor(member: Member, memberTls: MemberTlsConfig | null, session: TlsSessions | null) {
+  constructor(member: Member, memberTls: MemberTlsConfig | null, session: TlsSessions | null, engine: StreamEngine) {
     this.member = member;
     if (memberTls === null) {
-      this.socket = net.connect({
-        host: member.ip, port: member.port, noDelay: true, allowHalfOpen: true,
-        onread: { buffer: SHARED_READ_BUFFER, callback: this.#onRead },
-      });
-      this.socket.once('connect', this.#onConnect);
-    } else {
-      const servername = memberTls.sni ?? (net.isIP(member.host) === 0 ? member.host : undefined);
-      // allowHalfOpen is honoured by tls.connect though its typings leave it out.
-      const options: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
-        host: member.ip,
-        port: member.port,
-        servername,
-        rejectUnauthorized: memberTls.verify,
-        ca: memberTls.ca ?? undefined,
-        ALPNProtocols: ['http/1.1'],
-        session: session?.get(member),
-        allowHalfOpen: true,
-      };
-      const socket = tls.connect(options);
-      socket.setNoDelay(true);
-      if (session !== null) socket.on('session', (s: Buffer) => session.set(member, s));
-      socket.once('secureConnect', this.#onConnect);
-      socket.on('data', this.#onData);
-      this.socket = socket;
+      // the exchange keeps chunks (a response head read in parts): they must stay its own
+      this.stream = engine.connect(member.ip, member.port, this, true);
+      return;
     }
-    this.socket.on('end', this.#onEnd);
-    this.socket.on('drain', this.#onDrain);
-    this.socket.on('error', this.#onError);
-    this.socket.on('close', this.#onClose);
+    const servername = memberTls.sni ?? (net.isIP(member.host) === 0 ? member.host : undefined);
+    // allowHalfOpen is honoured by tls.connect though its typings leave it out.
+    const options: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
+      host: member.ip,
+      port: member.port,
+      servername,
+      rejectUnauthorized: memberTls.verify,
+      ca: memberTls.ca ?? undefined,
+      ALPNProtocols: ['http/1.1'],
+      session: session?.get(member),
+      allowHalfOpen: true,
+    };
+    const socket = tls.connect(options);
+    socket.setNoDelay(true);
+    if (session !== null) socket.on('session', (s: Buffer) => session.set(member, s));
+    this.stream = new SocketStream(socket, this).connecting('secureConnect');
   }
 
-  /** Usable for another request: open both ways, nothing unread. */
+  /** Usable for another request: open both ways. */
   get reusable(): boolean {
-    const s = this.socket;
-    return this.connected && !s.destroyed && s.writable && !s.readableEnded && s.readableLength === 0;
+    const s = this.stream;
+    return this.connected && !s.closed && !s.writeEnded && !s.readEnded;
   }
 
   /** The balancer's own address on the member side. */
   get local(): { address: string; port: number } {
-    return { address: this.socket.localAddress ?? '', port: this.socket.localPort ?? 0 };
+    return this.stream.local();
   }
 
   destroy(): void {
-    this.socket.destroy();
+    this.stream.close();
   }
 
-  #onConnect = (): void => {
+  /** Gives the connection up for `error` (a connect timeout): the user hears it as the reason. */
+  fail(error: Error): void {
+    this.#error ??= error;
+    this.stream.close();
+  }
+
+  streamConnected(): void {
     this.connected = true;
+    this.stream.resume();
     this.user?.upstreamConnected(this);
-  };
+  }
 
-  #onRead = (length: number, shared: Uint8Array): boolean => {
-    const chunk = Buffer.allocUnsafe(length);
-    chunk.set(shared.subarray(0, length));
-    this.#onData(chunk);
-    return true; // an exchange that must wait pauses the socket itself
-  };
-
-  #onData = (chunk: Buffer): void => {
+  streamData(_stream: Stream, chunk: Buffer): boolean {
     if (this.user !== null) this.user.upstreamData(chunk);
-    else this.socket.destroy(); // an idle member has nothing to say: the connection is out of step
-  };
+    else this.stream.close(); // an idle member has nothing to say: the connection is out of step
+    return true; // an exchange that must wait pauses the stream itself
+  }
 
-  #onEnd = (): void => {
+  streamEnd(): void {
     if (this.user !== null) this.user.upstreamEnd();
-    else this.socket.destroy();
-  };
+    else this.stream.close();
+  }
 
-  #onDrain = (): void => {
+  streamDrained(): void {
     this.user?.upstreamDrain();
-  };
+  }
 
-  #onError = (err: Error): void => {
-    this.#error = err;
-  };
+  streamError(_stream: Stream, code: string): void {
+    this.#error ??= Object.assign(new Error(code), { code });
+  }
 
-  #onClose = (): void => {
+  streamClosed(): void {
     this.onGone?.(this);
     const user = this.user;
     this.user = null;
     user?.upstreamClosed(this, this.#error);
-  };
+  }
 }
 
 /** TLS sessions of members, so a new connection resumes instead of a full handshake. */

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
-import { after, describe, it } from 'node:test';
+import { after, it } from 'node:test';
 import { Agent, request } from 'undici';
 import { Furiwake } from '../../../src/app.ts';
 import { createLogger } from '../../../src/log.ts';
@@ -13,11 +13,12 @@ import type { HttpListener } from '../../../src/proxy/http/http-listener.ts';
 import { logSink, startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { bodyOf, connection, headerOf, httpConfig, raw, startMember } from './helpers.ts';
+import { describeOnEachEngine } from '../../helpers/engines.ts';
 
 const agent = new Agent({ keepAliveTimeout: 10_000, connections: 1 });
 after(() => agent.close());
 
-describe('http service', () => {
+describeOnEachEngine('http service', () => {
   it('passes requests and responses through, with forwarded headers and without hop-by-hop ones', async () => {
     const m = await startMember('a', (req, res, body) => {
       res.setHeader('x-member', 'a');
@@ -281,3 +282,4 @@ describe('http service', () => {
     assert.equal(out, 'a GET /curla GET /curl2');
   });
 });
+
