@@ -1,0 +1,84 @@
+// Memory of idle tcp connections, per stream engine: furiwake runs as a child process in front
+// of a member that greets and then says nothing; N clients connect through it and wait. The
+// child's resident memory before and after, divided by N, is what one idle connection (its
+// client socket and its member socket) costs. Run: `npm run bench:idle [N]` (default 4000;
+// each connection takes two descriptors in furiwake, so N must stay under half of `ulimit -n`).
+
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../bin/furiwake.js', import.meta.url));
+const N = Number(process.argv[2] ?? 4000);
+
+function rssKiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+}
+
+async function settle(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+}
+
+async function measure(engine: string, memberPort: number, dir: string): Promise<number> {
+  const file = join(dir, 'furiwake.yaml');
+  writeFileSync(file, `global: { log-level: info }
+services:
+  idle: { listen: 127.0.0.1:0, mode: tcp, pool: p }
+pools:
+  p: { members: [ { address: 127.0.0.1:${memberPort} } ] }
+`);
+  const child = spawn(process.execPath, [BIN, 'start', '-c', file], {
+    env: { ...process.env, FURIWAKE_TCP_ENGINE: engine },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    while (!out.includes('service listening')) await once(child.stdout, 'data');
+    const { port } = JSON.parse(out.split('\n').find((l) => l.includes('service listening'))!) as { port: number };
+    await settle();
+    const before = rssKiB(child.pid!);
+    const clients: net.Socket[] = [];
+    // in batches, so the listen backlog never overflows
+    for (let i = 0; i < N; i += 500) {
+      const batch = Array.from({ length: Math.min(500, N - i) }, () => {
+        const socket = net.connect(port, '127.0.0.1');
+        socket.on('error', () => {});
+        clients.push(socket);
+        return once(socket, 'data');
+      });
+      await Promise.all(batch);
+    }
+    await settle();
+    const after = rssKiB(child.pid!);
+    for (const socket of clients) socket.destroy();
+    return ((after - before) * 1024) / N;
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+const member = net.createServer((socket) => {
+  socket.on('error', () => {});
+  socket.write('hello\n');
+});
+member.listen(0, '127.0.0.1');
+await once(member, 'listening');
+const dir = mkdtempSync(join(tmpdir(), 'furiwake-idle-'));
+try {
+  const port = (member.address() as net.AddressInfo).port;
+  console.log(`${N} idle tcp connections through furiwake (resident memory of its process)`);
+  for (const engine of ['handles', 'sockets']) {
+    const bytes = await measure(engine, port, dir);
+    console.log(`${engine.padEnd(8)} ${Math.round(bytes).toString().padStart(6)} bytes per connection (its client and member sockets)`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+  member.close();
+  // the clients' sockets on the member's side close with the member
+  process.exit(0);
+}
