@@ -31,6 +31,7 @@ interface RawHandle {
   onconnection: (this: RawHandle, err: number, client?: RawHandle) => void;
   readonly bytesRead: number;
   readonly bytesWritten: number;
+  readonly writeQueueSize: number;
   readStart(): number;
   readStop(): number;
   useUserBuffer(buffer: Uint8Array): void;
@@ -221,6 +222,10 @@ export class HandleStream implements Stream {
 
   get bytesWritten(): number {
     return this.closed ? this.#written : this.#handle.bytesWritten;
+  }
+
+  get bytesQueued(): number {
+    return this.closed ? 0 : this.#handle.writeQueueSize;
   }
 
   /** Starts connecting; the result comes to the owner. */

@@ -45,6 +45,10 @@ export class SocketStream implements Stream {
     return this.#socket.bytesWritten;
   }
 
+  get bytesQueued(): number {
+    return this.#socket.writableLength;
+  }
+
   /** Reports the connect (or, for TLS, 'secureConnect') to the owner. */
   connecting(event: 'connect' | 'secureConnect' = 'connect'): this {
     this.#socket.once(event, () => this.#owner.streamConnected(this));

@@ -16,6 +16,8 @@ export interface Stream {
   readonly closed: boolean;
   readonly bytesRead: number;
   readonly bytesWritten: number;
+  /** bytes written but not yet taken by the kernel */
+  readonly bytesQueued: number;
   /** starts (or resumes) reading; a no-op once the peer's FIN was read or the stream closed */
   resume(): void;
   pause(): void;

@@ -56,6 +56,8 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
   #tried: Member[] | null = null;
   #waiter: Waiter | null = null;
   #connectStarted = 0;
+  /** bytes queued for the readers when the idle timer last fired */
+  #queuedAtTimer = 0;
   // Addresses cost a getpeername/getsockname each: read when first asked, then kept.
   #clientEndpoint: Endpoint | null = null;
   #vipEndpoint: Endpoint | null = null;
@@ -211,7 +213,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     this.#phase = 'piping';
     member.recordLatency(performance.now() - this.#connectStarted);
     // One idle timer: every byte either way is read on one of the two streams, and each read
-    // refreshes it.
+    // refreshes it. A slow reader taking what waits for it is activity too (see #onTimer).
     this.#arm(config.timeouts.idle);
     let flowing = true;
     if (config.proxyProtocol !== null) flowing = stream.write(proxyHeader(config.proxyProtocol, 'tcp', this.client, this.vip));
@@ -304,10 +306,25 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
       case 'connecting':
         this.#upstream!.close();
         return this.#connectFailed();
+      case 'piping':
+        if (this.#writing()) return this.#arm(this.#svc.config.timeouts.idle);
+        return this.abort();
       default:
         return this.abort();
     }
   };
+
+  /**
+   * Whether bytes still wait to be taken by a reader and fewer wait than at the last look: a
+   * slow reader making progress is not idle, though nothing was read meanwhile (HAProxy counts
+   * send progress as activity too). Checked only when the idle timer fires.
+   */
+  #writing(): boolean {
+    const queued = this.#client.bytesQueued + (this.#upstream?.bytesQueued ?? 0);
+    const progress = queued > 0 && queued !== this.#queuedAtTimer;
+    this.#queuedAtTimer = queued;
+    return progress;
+  }
 
   #arm(ms: number): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
