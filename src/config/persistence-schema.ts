@@ -70,19 +70,26 @@ const tableKeys = {
   'max-entries': integer(1, MAX_ENTRIES).default(PERSISTENCE_DEFAULTS.maxEntries),
 };
 
+/** Keys of every method. */
+const commonKeys = {
+  'when-full': oneOf(['repin', 'wait'] as const).default('repin'),
+};
+
 const sourceIp = section('source-ip persistence', {
   method: z.literal('source-ip'),
   mask: integer(0, 32).default(PERSISTENCE_DEFAULTS.mask),
   mask6: integer(0, 128).default(PERSISTENCE_DEFAULTS.mask6),
   ...tableKeys,
+  ...commonKeys,
 }).transform((p): SourceIpPersistence => ({
-  method: 'source-ip', mask: p.mask, mask6: p.mask6, timeout: p.timeout, maxEntries: p['max-entries'],
+  method: 'source-ip', mask: p.mask, mask6: p.mask6, timeout: p.timeout, maxEntries: p['max-entries'], whenFull: p['when-full'],
 }));
 
 const tlsSession = section('tls-session persistence', {
   method: z.literal('tls-session'),
   ...tableKeys,
-}).transform((p): TlsSessionPersistence => ({ method: 'tls-session', timeout: p.timeout, maxEntries: p['max-entries'] }));
+  ...commonKeys,
+}).transform((p): TlsSessionPersistence => ({ method: 'tls-session', timeout: p.timeout, maxEntries: p['max-entries'], whenFull: p['when-full'] }));
 
 const cookie = section('cookie persistence', {
   method: z.literal('cookie'),
@@ -96,6 +103,7 @@ const cookie = section('cookie persistence', {
   'max-age': maxAge.default(null),
   secret: secret.optional(),
   'expose-address': boolean.default(false),
+  ...commonKeys,
 }).superRefine((p, ctx) => {
   if (p['cookie-mode'] !== 'insert' && p.cookie === undefined) {
     ctx.addIssue({ code: 'custom', path: ['cookie'], message: `cookie-mode ${p['cookie-mode']} works on the application's own cookie: name it (e.g. JSESSIONID)` });
@@ -115,6 +123,7 @@ const cookie = section('cookie persistence', {
   maxAge: p['max-age'],
   secret: p.secret ?? null,
   exposeAddress: p['expose-address'],
+  whenFull: p['when-full'],
 }));
 
 /** name is for the parameter sources, segment for path-segment; the other is refused. */
@@ -136,8 +145,10 @@ const url = section('url persistence', {
   name: paramName.optional(),
   segment: segment.optional(),
   separator: separator.optional(),
+  ...commonKeys,
 }).superRefine((p, ctx) => checkSourceKeys(p, ctx, PERSISTENCE_DEFAULTS.urlName)).transform((p): UrlPersistence => ({
   method: 'url',
+  whenFull: p['when-full'],
   source: p.source,
   name: p.source === 'path-segment' ? null : (p.name ?? PERSISTENCE_DEFAULTS.urlName),
   segment: p.source === 'path-segment' ? (p.segment ?? 1) : null,
@@ -150,8 +161,15 @@ const hash = section('hash persistence: a map with method, source (and name or s
   source: oneOf(['query', 'header', 'cookie', 'path-segment'] as const),
   name: paramName.optional(),
   segment: segment.optional(),
-}).superRefine((p, ctx) => checkSourceKeys(p, ctx)).transform((p): HashPersistence => ({
+  ...commonKeys,
+}).superRefine((p, ctx) => {
+  checkSourceKeys(p, ctx);
+  if (p['when-full'] === 'wait') {
+    ctx.addIssue({ code: 'custom', path: ['when-full'], message: 'hash spreads keys over the members with room (a full member\'s keys go to the next one in its table): when-full wait is for source-ip, tls-session, cookie and url' });
+  }
+}).transform((p): HashPersistence => ({
   method: 'hash',
+  whenFull: p['when-full'],
   source: p.source,
   // Header names are matched as Node gives them: lower case.
   name: p.source === 'path-segment' ? null : p.source === 'header' ? p.name!.toLowerCase() : p.name!,
@@ -179,6 +197,9 @@ export function checkPersistenceMode(mode: string, persistence: PersistenceConfi
   }
   if (method === 'tls-session' && mode !== 'tcp') {
     return { path: ['persistence', 'method'], message: `tls-session persistence reads TLS passed through a tcp service; this service is ${mode}${mode === 'http' ? ' (use cookie)' : ' (use source-ip)'}` };
+  }
+  if (persistence.whenFull === 'wait' && mode !== 'tcp' && mode !== 'http') {
+    return { path: ['persistence', 'when-full'], message: `a ${mode} service has no queue to wait in: when-full wait is for tcp and http services` };
   }
   return null;
 }

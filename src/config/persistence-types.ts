@@ -4,6 +4,17 @@
 
 export type PersistenceMethod = 'source-ip' | 'tls-session' | 'cookie' | 'url' | 'hash';
 
+/**
+ * What a client whose member is at its max-connections gets: `repin`, another member (chosen by
+ * the pool's algorithm, and remembered); `wait`, a place in the pool's queue for its own member.
+ */
+export type WhenFull = 'repin' | 'wait';
+
+/** Keys every method has. */
+export interface PersistenceCommon {
+  whenFull: WhenFull;
+}
+
 /** The bounds of a stick table. */
 export interface StickTableConfig {
   /** ms of inactivity after which a client is forgotten */
@@ -12,7 +23,7 @@ export interface StickTableConfig {
   maxEntries: number;
 }
 
-export interface SourceIpPersistence extends StickTableConfig {
+export interface SourceIpPersistence extends StickTableConfig, PersistenceCommon {
   method: 'source-ip';
   /** IPv4 prefix length of the key, 0..32 */
   mask: number;
@@ -20,7 +31,7 @@ export interface SourceIpPersistence extends StickTableConfig {
   mask6: number;
 }
 
-export interface TlsSessionPersistence extends StickTableConfig {
+export interface TlsSessionPersistence extends StickTableConfig, PersistenceCommon {
   method: 'tls-session';
 }
 
@@ -38,7 +49,7 @@ export interface CookieAttributes {
   maxAge: number | null;
 }
 
-export interface CookiePersistence extends CookieAttributes {
+export interface CookiePersistence extends CookieAttributes, PersistenceCommon {
   method: 'cookie';
   /** the cookie's name: furiwake's own (insert), or the application's (rewrite, prefix) */
   cookie: string;
@@ -53,7 +64,7 @@ export interface CookiePersistence extends CookieAttributes {
 export type UrlSource = 'path-parameter' | 'query' | 'path-segment';
 export type HashSource = 'query' | 'header' | 'cookie' | 'path-segment';
 
-export interface UrlPersistence {
+export interface UrlPersistence extends PersistenceCommon {
   method: 'url';
   source: UrlSource;
   /** path-parameter or query parameter name; null for path-segment */
@@ -64,7 +75,7 @@ export interface UrlPersistence {
   separator: string;
 }
 
-export interface HashPersistence {
+export interface HashPersistence extends PersistenceCommon {
   method: 'hash';
   source: HashSource;
   /** query parameter, header or cookie name; null for path-segment */

@@ -154,7 +154,8 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     // Every member is at its limit: wait for room, or be turned away cleanly if the queue is full.
     if (pool.queueFull) return this.#turnAway();
     this.#phase = 'waiting';
-    this.#waiter = pool.enqueue(hash, this.#onQueued);
+    const persistence = this.#persistence;
+    this.#waiter = persistence === null ? pool.enqueue(hash, this.#onQueued) : persistence.enqueue(pool, this.#key, hash, this.#tried, this.#onQueued);
     // Read while waiting (what comes is held, bounded), so a client that leaves frees its place.
     this.#client.resume();
   }

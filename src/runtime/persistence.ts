@@ -31,7 +31,7 @@ import {
 } from '../persistence/tls-session.ts';
 import { memberIdFromUrl } from '../persistence/url.ts';
 import type { Member } from './member.ts';
-import type { Pool } from './pool.ts';
+import type { Pool, Waiter } from './pool.ts';
 
 /** Signs cookies when the config gives no secret: cookies last as long as this process. */
 const PROCESS_SECRET = randomBytes(32);
@@ -113,12 +113,33 @@ export class ServicePersistence {
       const sticky = this.#named(pool, key, skip);
       if (sticky !== undefined) {
         if (pool.acquireMember(sticky)) return sticky;
+        // only full, and the client waits for it: the caller queues it (enqueue() below)
+        if (this.#waitsFor(sticky)) return undefined;
         this.repinned++;
       }
     }
     const member = this.#maglev !== null && key !== null ? this.#hashed(pool, key, skip) : pool.acquire(hash, skip);
     if (member !== undefined && key !== null) this.picked(key, member);
     return member;
+  }
+
+  /**
+   * A place in the pool's queue for a client acquire() found no member for: with `when-full:
+   * wait`, for its own member when that one is only full (it takes nobody else's turn there,
+   * and goes to any member if its own stops serving meanwhile); else for any member.
+   */
+  enqueue(pool: Pool, key: string | null, hash: number, skip: readonly Member[] | null, done: (member: Member | undefined) => void): Waiter {
+    let own: Member | undefined;
+    if (key !== null && this.config.whenFull === 'wait') {
+      own = this.#named(pool, key, skip);
+      if (own !== undefined && !this.#waitsFor(own)) own = undefined;
+    }
+    return pool.enqueue(hash, done, own ?? null);
+  }
+
+  /** `when-full: wait` and `member` serves its clients but is at its limit. */
+  #waitsFor(member: Member): boolean {
+    return this.config.whenFull === 'wait' && member.servesExisting && member.full;
   }
 
   /**

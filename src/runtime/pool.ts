@@ -12,6 +12,8 @@ import { Member } from './member.ts';
 export interface Waiter {
   readonly hash: number;
   readonly done: (member: Member | undefined) => void;
+  /** the member it waits for (persistence, when-full: wait); null: any member */
+  readonly member: Member | null;
   timer: NodeJS.Timeout | null;
 }
 
@@ -28,7 +30,10 @@ export class Pool {
 
   #primary: Balancer<Member>;
   #backup: Balancer<Member>;
+  /** every waiter, in the order they came */
   readonly #waiting: Waiter[] = [];
+  /** how many of them wait for a member of their own */
+  #waitingForOwn = 0;
   readonly #events: RuntimeEvents;
 
   constructor(name: string, config: PoolConfig, events: RuntimeEvents) {
@@ -95,15 +100,19 @@ export class Pool {
     return this.#waiting.length >= this.queueMax;
   }
 
-  /** Waits for room; `done(undefined)` after the queue timeout. */
-  enqueue(hash: number, done: (member: Member | undefined) => void): Waiter {
-    const waiter: Waiter = { hash, done, timer: null };
+  /**
+   * Waits for room — on `member` only, when given (it must be one that serves its clients); on
+   * any member once that one stops serving — and `done(undefined)` after the queue timeout.
+   */
+  enqueue(hash: number, done: (member: Member | undefined) => void, member: Member | null = null): Waiter {
+    const waiter: Waiter = { hash, done, member, timer: null };
     waiter.timer = setTimeout(() => {
       this.cancel(waiter);
       this.queueTimeouts++;
       done(undefined);
     }, this.queueTimeout);
     this.#waiting.push(waiter);
+    if (member !== null) this.#waitingForOwn++;
     return waiter;
   }
 
@@ -112,7 +121,9 @@ export class Pool {
     if (waiter.timer !== null) clearTimeout(waiter.timer);
     waiter.timer = null;
     const i = this.#waiting.indexOf(waiter);
-    if (i !== -1) this.#waiting.splice(i, 1);
+    if (i === -1) return;
+    this.#waiting.splice(i, 1);
+    if (waiter.member !== null) this.#waitingForOwn--;
   }
 
   /** Called by the runtime for every change of one of this pool's members. */
@@ -144,6 +155,7 @@ export class Pool {
 
   /** Fails every waiter; used when the pool is removed or the process stops. */
   close(): void {
+    this.#waitingForOwn = 0;
     for (const waiter of this.#waiting.splice(0)) {
       if (waiter.timer !== null) clearTimeout(waiter.timer);
       waiter.done(undefined);
@@ -155,11 +167,31 @@ export class Pool {
     this.#backup.update(this.members.filter((m) => m.backup));
   }
 
+  /**
+   * Gives room to waiters in the order they came. One that waits for its own member is served
+   * only by that member (or by any once its member stops serving); when no member has room for
+   * the others, only those still can be.
+   */
   #serveQueue(): void {
-    while (this.#waiting.length > 0) {
-      const member = this.acquire(this.#waiting[0].hash, null);
-      if (member === undefined) return;
-      const waiter = this.#waiting.shift()!;
+    const waiting = this.#waiting;
+    let anyFull = false;
+    for (let i = 0; i < waiting.length;) {
+      if (anyFull && this.#waitingForOwn === 0) return;
+      const waiter = waiting[i];
+      const own = waiter.member;
+      let member: Member | undefined;
+      if (own !== null && own.servesExisting) {
+        member = this.acquireMember(own) ? own : undefined;
+      } else if (!anyFull) {
+        member = this.acquire(waiter.hash, null);
+        anyFull = member === undefined;
+      }
+      if (member === undefined) {
+        i++;
+        continue;
+      }
+      waiting.splice(i, 1);
+      if (own !== null) this.#waitingForOwn--;
       if (waiter.timer !== null) clearTimeout(waiter.timer);
       waiter.timer = null;
       waiter.done(member);

@@ -413,7 +413,7 @@ describe('admin API: stick tables', () => {
   it("shows a real service's source-ip table, entry by entry, and forgets a client", async () => {
     const a = await server('a');
     const b = await server('b');
-    const persistence = { method: 'source-ip', mask: 32, mask6: 128, timeout: 60_000, maxEntries: 100 } as const;
+    const persistence = { method: 'source-ip', whenFull: 'repin', mask: 32, mask6: 128, timeout: 60_000, maxEntries: 100 } as const;
     const { app, base } = await startAdminApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }, { port: b.port, id: 'b' }]), { persistence }));
     const port = app.address('svc').port;
     const from = async (address: string) => {

@@ -69,7 +69,7 @@ describe('dashboard in Chromium', () => {
       global: { shutdownGrace: 0, logLevel: 'silent' },
       services: {
         www: service('tcp', 'web'),
-        sticky: service('tcp', 'web', { persistence: { method: 'source-ip', mask: 24, mask6: 64, timeout: 600_000, maxEntries: 1000 } }),
+        sticky: service('tcp', 'web', { persistence: { method: 'source-ip', whenFull: 'repin', mask: 24, mask6: 64, timeout: 600_000, maxEntries: 1000 } }),
       },
       pools: { web },
     };

@@ -29,20 +29,21 @@ describe('persistence: defaults', () => {
 
   it('source-ip: whole addresses, 30m, 100000 entries', () => {
     assert.deepEqual(persistenceOf(tcp('{ method: source-ip }')), {
-      method: 'source-ip', mask: 32, mask6: 128, timeout: 1_800_000, maxEntries: 100_000,
+      method: 'source-ip', whenFull: 'repin', mask: 32, mask6: 128, timeout: 1_800_000, maxEntries: 100_000,
     });
     assert.deepEqual(persistenceOf(udp('{ method: source-ip, mask: 24, mask6: 64, timeout: 10m, max-entries: 5000 }')), {
-      method: 'source-ip', mask: 24, mask6: 64, timeout: 600_000, maxEntries: 5000,
+      method: 'source-ip', whenFull: 'repin', mask: 24, mask6: 64, timeout: 600_000, maxEntries: 5000,
     });
+    assert.equal(persistenceOf(tcp('{ method: source-ip, when-full: wait }'))?.whenFull, 'wait');
   });
 
   it('tls-session: 30m, 100000 entries', () => {
-    assert.deepEqual(persistenceOf(tcp('{ method: tls-session }')), { method: 'tls-session', timeout: 1_800_000, maxEntries: 100_000 });
+    assert.deepEqual(persistenceOf(tcp('{ method: tls-session }')), { method: 'tls-session', whenFull: 'repin', timeout: 1_800_000, maxEntries: 100_000 });
   });
 
   it('cookie: insert FWSRV, Path=/, HttpOnly, SameSite=Lax, a session cookie, a per-process secret', () => {
     assert.deepEqual(persistenceOf(http('{ method: cookie }')), {
-      method: 'cookie', cookie: 'FWSRV', mode: 'insert', path: '/', domain: null, httpOnly: true, secure: false,
+      method: 'cookie', whenFull: 'repin', cookie: 'FWSRV', mode: 'insert', path: '/', domain: null, httpOnly: true, secure: false,
       sameSite: 'lax', maxAge: null, secret: null, exposeAddress: false,
     });
   });
@@ -50,22 +51,22 @@ describe('persistence: defaults', () => {
   it('cookie: every key, the secret from the environment', () => {
     const text = http('{ method: cookie, cookie: JSESSIONID, cookie-mode: prefix, path: /app, domain: example.com, http-only: false, secure: true, same-site: none, max-age: 1h, secret: "${COOKIE_SECRET}", expose-address: true }');
     assert.deepEqual(persistenceOf(text, { COOKIE_SECRET: 'a-secret-of-some-length' }), {
-      method: 'cookie', cookie: 'JSESSIONID', mode: 'prefix', path: '/app', domain: 'example.com', httpOnly: false, secure: true,
+      method: 'cookie', whenFull: 'repin', cookie: 'JSESSIONID', mode: 'prefix', path: '/app', domain: 'example.com', httpOnly: false, secure: true,
       sameSite: 'none', maxAge: 3600, secret: 'a-secret-of-some-length', exposeAddress: true,
     });
   });
 
   it('url: ;jsessionid= with the member id after a dot, or a query parameter, or a path segment', () => {
-    assert.deepEqual(persistenceOf(http('{ method: url }')), { method: 'url', source: 'path-parameter', name: 'jsessionid', segment: null, separator: '.' });
-    assert.deepEqual(persistenceOf(http('{ method: url, source: query, name: srv }')), { method: 'url', source: 'query', name: 'srv', segment: null, separator: '' });
-    assert.deepEqual(persistenceOf(http('{ method: url, source: path-segment, segment: 2 }')), { method: 'url', source: 'path-segment', name: null, segment: 2, separator: '' });
-    assert.deepEqual(persistenceOf(http('{ method: url, source: path-parameter, name: sid, separator: "-" }')), { method: 'url', source: 'path-parameter', name: 'sid', segment: null, separator: '-' });
+    assert.deepEqual(persistenceOf(http('{ method: url }')), { method: 'url', whenFull: 'repin', source: 'path-parameter', name: 'jsessionid', segment: null, separator: '.' });
+    assert.deepEqual(persistenceOf(http('{ method: url, source: query, name: srv }')), { method: 'url', whenFull: 'repin', source: 'query', name: 'srv', segment: null, separator: '' });
+    assert.deepEqual(persistenceOf(http('{ method: url, source: path-segment, segment: 2 }')), { method: 'url', whenFull: 'repin', source: 'path-segment', name: null, segment: 2, separator: '' });
+    assert.deepEqual(persistenceOf(http('{ method: url, source: path-parameter, name: sid, separator: "-" }')), { method: 'url', whenFull: 'repin', source: 'path-parameter', name: 'sid', segment: null, separator: '-' });
   });
 
   it('hash: from a query parameter, a header (lower-cased), a cookie or a path segment', () => {
-    assert.deepEqual(persistenceOf(http('{ method: hash, source: query, name: user }')), { method: 'hash', source: 'query', name: 'user', segment: null });
-    assert.deepEqual(persistenceOf(http('{ method: hash, source: header, name: X-User-Id }')), { method: 'hash', source: 'header', name: 'x-user-id', segment: null });
-    assert.deepEqual(persistenceOf(http('{ method: hash, source: path-segment }')), { method: 'hash', source: 'path-segment', name: null, segment: 1 });
+    assert.deepEqual(persistenceOf(http('{ method: hash, source: query, name: user }')), { method: 'hash', whenFull: 'repin', source: 'query', name: 'user', segment: null });
+    assert.deepEqual(persistenceOf(http('{ method: hash, source: header, name: X-User-Id }')), { method: 'hash', whenFull: 'repin', source: 'header', name: 'x-user-id', segment: null });
+    assert.deepEqual(persistenceOf(http('{ method: hash, source: path-segment }')), { method: 'hash', whenFull: 'repin', source: 'path-segment', name: null, segment: 1 });
   });
 });
 
@@ -99,7 +100,7 @@ describe('persistence: mistakes, with their paths', () => {
     ['mask6 above 128', tcp('{ method: source-ip, mask6: 129 }'), 'services.www.persistence.mask6', 'expected a whole number from 0 to 128, got 129'],
     ['a zero timeout', tcp('{ method: source-ip, timeout: 0s }'), 'services.www.persistence.timeout', 'expected a duration above 0, got "0s"'],
     ['max-entries 0', tcp('{ method: tls-session, max-entries: 0 }'), 'services.www.persistence.max-entries', 'expected a whole number from 1 to 10000000, got 0'],
-    ['a key of another method', tcp('{ method: tls-session, mask: 24 }'), 'services.www.persistence.mask', 'unknown key "mask"; expected one of: method, timeout, max-entries'],
+    ['a key of another method', tcp('{ method: tls-session, mask: 24 }'), 'services.www.persistence.mask', 'unknown key "mask"; expected one of: method, timeout, max-entries, when-full'],
     ['a misspelt key', tcp('{ method: source-ip, max-entires: 10 }'), 'services.www.persistence.max-entires', 'unknown key "max-entires"; did you mean "max-entries"?'],
     ['a bad cookie name', http('{ method: cookie, cookie: "my cookie" }'), 'services.www.persistence.cookie', 'expected a cookie name (letters, digits and !#$%&\'*+-.^_`|~, at most 64), got "my cookie"'],
     ['a bad cookie-mode', http('{ method: cookie, cookie-mode: append }'), 'services.www.persistence.cookie-mode', 'expected insert, rewrite or prefix, got "append"'],
@@ -116,6 +117,9 @@ describe('persistence: mistakes, with their paths', () => {
     ['hash without source', http('{ method: hash, name: user }'), 'services.www.persistence.source', 'missing; expected query, header, cookie or path-segment'],
     ['hash from a header without its name', http('{ method: hash, source: header }'), 'services.www.persistence.name', 'missing; source header needs the name of the header'],
     ['segment 0', http('{ method: hash, source: path-segment, segment: 0 }'), 'services.www.persistence.segment', 'expected a whole number from 1 to 64, got 0'],
+    ['a bad when-full', tcp('{ method: source-ip, when-full: queue }'), 'services.www.persistence.when-full', 'expected repin or wait, got "queue"'],
+    ['waiting on udp', udp('{ method: source-ip, when-full: wait }'), 'services.www.persistence.when-full', 'a udp service has no queue to wait in: when-full wait is for tcp and http services'],
+    ['hash waiting for its member', http('{ method: hash, source: query, name: u, when-full: wait }'), 'services.www.persistence.when-full', "hash spreads keys over the members with room (a full member's keys go to the next one in its table): when-full wait is for source-ip, tls-session, cookie and url"],
   ];
   for (const [name, text, path, message] of cases) {
     it(name, () => {

@@ -28,3 +28,8 @@ export function logSink(): { sink: Writable; lines: Record<string, unknown>[] } 
   });
   return { sink, lines };
 }
+
+/** Polls a condition once per turn of the event loop (no timer), for states that emit no event. */
+export async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}

@@ -20,7 +20,7 @@ import { pool, single } from '../helpers/config.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 import { bodyOf, connection, httpConfig, startMember } from './http/helpers.ts';
 
-const sourceIp = (mask: number): PersistenceConfig => ({ method: 'source-ip', mask, mask6: 128, timeout: 600_000, maxEntries: 100 });
+const sourceIp = (mask: number): PersistenceConfig => ({ method: 'source-ip', whenFull: 'repin', mask, mask6: 128, timeout: 600_000, maxEntries: 100 });
 
 const servers: TcpServer[] = [];
 after(() => Promise.all(servers.map((s) => s.close())));

@@ -9,26 +9,30 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { PersistenceConfig } from '../../src/config/persistence-types.ts';
 import type { Furiwake } from '../../src/app.ts';
-import { startApp } from '../helpers/app.ts';
+import { startApp, until } from '../helpers/app.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startTcpServer, startUdpServer, type TcpServer, type UdpServer } from '../helpers/servers.ts';
 
 function sourceIp(mask: number, extra: Partial<PersistenceConfig> = {}): PersistenceConfig {
-  return { method: 'source-ip', mask, mask6: 128, timeout: 60_000, maxEntries: 1000, ...extra } as PersistenceConfig;
+  return { method: 'source-ip', whenFull: 'repin', mask, mask6: 128, timeout: 60_000, maxEntries: 1000, ...extra } as PersistenceConfig;
 }
 
 /** The greeting line of a tcp member, on a connection made from `from` (a loopback address). */
-function greetingFrom(port: number, from: string): Promise<string> {
+async function greetingFrom(port: number, from: string): Promise<string> {
+  const { socket, line } = await heldFrom(port, from);
+  socket.end();
+  return line;
+}
+
+/** A connection from `from` that stays open once the member's greeting line arrived. */
+function heldFrom(port: number, from: string): Promise<{ socket: net.Socket; line: string }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ port, host: '127.0.0.1', localAddress: from });
     let text = '';
     socket.on('data', (chunk: Buffer) => {
       text += String(chunk);
       const nl = text.indexOf('\n');
-      if (nl !== -1) {
-        socket.end();
-        resolve(text.slice(0, nl));
-      }
+      if (nl !== -1) resolve({ socket, line: text.slice(0, nl) });
     });
     socket.on('error', reject);
     socket.on('end', () => reject(new Error(`ended before a line: ${JSON.stringify(text)}`)));
@@ -117,6 +121,46 @@ describe('source-ip persistence over tcp', () => {
     for (const from of ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']) others.push(await greetingFrom(port, from));
     assert.ok(!others.includes('a'), `new clients went to ${others.join(', ')}`);
     assert.equal(await greetingFrom(port, '127.0.0.1'), 'a');
+  });
+
+  it('when-full repin (the default): a client whose member is full goes to another, which keeps it', async () => {
+    const limited = servers.map((s) => ({ port: s.port, id: s.name, maxConnections: 1 }));
+    const app = await startApp(single('tcp', pool('round-robin', limited), { persistence: sourceIp(32) }));
+    const port = app.address('svc').port;
+    const first = await heldFrom(port, '127.0.0.1');
+    assert.equal(first.line, 'a');
+    const second = await heldFrom(port, '127.0.0.1');
+    assert.equal(second.line, 'b');
+    first.socket.destroy();
+    second.socket.destroy();
+    await allClosed(app);
+    assert.equal(await greetingFrom(port, '127.0.0.1'), 'b');
+  });
+
+  it('when-full wait: a client whose member is full waits for it; any member takes it once its own goes down', async () => {
+    const limited = servers.map((s) => ({ port: s.port, id: s.name, maxConnections: 1 }));
+    const app = await startApp(single('tcp', pool('round-robin', limited, { max: 10, timeout: 10_000 }), { persistence: sourceIp(32, { whenFull: 'wait' }) }));
+    const port = app.address('svc').port;
+    const p = app.runtime.pools.get('p')!;
+    const first = await heldFrom(port, '127.0.0.1');
+    assert.equal(first.line, 'a');
+    // b and c have room, yet the client waits for a
+    const second = heldFrom(port, '127.0.0.1');
+    await until(() => p.queued === 1);
+    // a client without a member of its own is not held up by it
+    const other = await heldFrom(port, '127.0.0.2');
+    assert.equal(other.line, 'b');
+    first.socket.destroy();
+    const served = await second;
+    assert.equal(served.line, 'a');
+    // waiting again, and this time a goes down meanwhile
+    const third = heldFrom(port, '127.0.0.1');
+    await until(() => p.queued === 1);
+    app.runtime.member('p', 'a')!.setHealth('down');
+    assert.equal((await third).line, 'c');
+    for (const held of [served, other, await third]) held.socket.destroy();
+    await allClosed(app);
+    assert.equal(p.queued, 0);
   });
 
   it('the stick table is deletable: a deleted client is chosen for again', async () => {

@@ -15,7 +15,7 @@ import type { PersistenceConfig } from '../../src/config/persistence-types.ts';
 import { startApp } from '../helpers/app.ts';
 import { pool, single } from '../helpers/config.ts';
 
-const TLS_SESSION: PersistenceConfig = { method: 'tls-session', timeout: 60_000, maxEntries: 1000 };
+const TLS_SESSION: PersistenceConfig = { method: 'tls-session', whenFull: 'repin', timeout: 60_000, maxEntries: 1000 };
 
 let dir: string;
 before(() => {

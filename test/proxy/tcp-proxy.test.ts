@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { after, it } from 'node:test';
 import { V1ProxyProtocol, V2ProxyProtocol } from 'proxy-protocol-js';
-import { startApp } from '../helpers/app.ts';
+import { startApp, until } from '../helpers/app.ts';
 import { exchange, greeted, greeting } from '../helpers/clients.ts';
 import { member, pool, single } from '../helpers/config.ts';
 import { closedPort, startTcpServer, type TcpServer } from '../helpers/servers.ts';
@@ -194,7 +194,7 @@ describeOnEachEngine('tcp service', () => {
     const holder = await greeted(port);
     // queued: sends nothing and shuts its write side at once
     const waiting = exchange(port, '');
-    await waitFor(() => app.runtime.pools.get('p')!.queued === 1);
+    await until(() => app.runtime.pools.get('p')!.queued === 1);
     holder.socket.destroy();
     // the member must see the FIN and close, so the client gets the greeting and a clean end
     const result = await waiting;
@@ -297,7 +297,7 @@ describeOnEachEngine('tcp service', () => {
       assert.equal(entry.bytesOut, 2); // "a\n"
     }
     held[0].socket.write('12345');
-    await waitFor(() => entries.some((e) => e.bytesIn === 5));
+    await until(() => entries.some((e) => e.bytesIn === 5));
     for (const { socket } of held) socket.destroy();
     await table.drained();
     assert.equal(table.size, 0);
@@ -308,10 +308,5 @@ describeOnEachEngine('tcp service', () => {
 
 /** Waits until the pool's queue holds `n` connections (each arrival is an accept on our side). */
 async function waitForQueue(p: { queued: number }, n: number): Promise<void> {
-  await waitFor(() => p.queued >= n);
-}
-
-/** Polls a condition once per turn of the event loop (no timer), for states that emit no event. */
-async function waitFor(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+  await until(() => p.queued >= n);
 }

@@ -19,7 +19,7 @@ function livePool(specs: MemberSpec[], algorithm: 'round-robin' | 'least-connect
 const three = [{ port: 1, id: 's1' }, { port: 2, id: 's2' }, { port: 3, id: 's3' }];
 
 function sourceIp(extra: Partial<PersistenceConfig> = {}, now?: () => number): ServicePersistence {
-  const config = { method: 'source-ip', mask: 24, mask6: 128, timeout: 60_000, maxEntries: 100, ...extra } as PersistenceConfig;
+  const config = { method: 'source-ip', whenFull: 'repin', mask: 24, mask6: 128, timeout: 60_000, maxEntries: 100, ...extra } as PersistenceConfig;
   return new ServicePersistence('svc', 'p', config, now);
 }
 
@@ -148,7 +148,7 @@ describe('persistence rule: tls-session', () => {
   it('pins what the member\'s handshake named, by session ID or ticket, until the timeout', () => {
     const clock = { now: 1000 };
     const pool = livePool(three);
-    const p = new ServicePersistence('svc', 'p', { method: 'tls-session', timeout: 5000, maxEntries: 100 }, () => clock.now);
+    const p = new ServicePersistence('svc', 'p', { method: 'tls-session', whenFull: 'repin', timeout: 5000, maxEntries: 100 }, () => clock.now);
     // a first handshake: the client offers nothing, the algorithm chooses, the member names its session
     assert.equal(p.helloKey({ sessionId: null, ticket: null, offersTls13: false }), null);
     const first = p.acquire(pool, null, 0, null)!;
@@ -172,7 +172,7 @@ describe('persistence rule: tls-session', () => {
 describe('persistence rule: stateless methods', () => {
   it('url: the member the URL names, while it may take the client; an unknown id is ignored', () => {
     const pool = livePool(three);
-    const p = new ServicePersistence('svc', 'p', { method: 'url', source: 'path-parameter', name: 'jsessionid', segment: null, separator: '.' });
+    const p = new ServicePersistence('svc', 'p', { method: 'url', whenFull: 'repin', source: 'path-parameter', name: 'jsessionid', segment: null, separator: '.' });
     assert.equal(p.table, null);
     const key = p.requestKey({ target: '/cart;jsessionid=ABC.s3', header: () => undefined });
     assert.equal(key, 's3');
@@ -184,7 +184,7 @@ describe('persistence rule: stateless methods', () => {
 
   it('cookie: the member a signed value names; a forged or foreign value goes to the algorithm', () => {
     const pool = livePool(three);
-    const config = { method: 'cookie', cookie: 'FWSRV', mode: 'insert', path: '/', domain: null, httpOnly: true, secure: false, sameSite: 'lax', maxAge: null, secret: 'a-secret-of-some-length', exposeAddress: false } as const;
+    const config = { method: 'cookie', whenFull: 'repin', cookie: 'FWSRV', mode: 'insert', path: '/', domain: null, httpOnly: true, secure: false, sameSite: 'lax', maxAge: null, secret: 'a-secret-of-some-length', exposeAddress: false } as const;
     const p = new ServicePersistence('svc', 'p', config);
     const other = new ServicePersistence('other', 'p', config);
     const value = p.cookie!.valueFor(pool.member('s3')!);
@@ -198,7 +198,7 @@ describe('persistence rule: stateless methods', () => {
 
   it('hash: one key keeps one member; the keys of a member that goes down move, the others stay', () => {
     const pool = livePool(three);
-    const p = new ServicePersistence('svc', 'p', { method: 'hash', source: 'query', name: 'user', segment: null });
+    const p = new ServicePersistence('svc', 'p', { method: 'hash', whenFull: 'repin', source: 'query', name: 'user', segment: null });
     const keys = Array.from({ length: 300 }, (_, i) => `user-${i}`);
     const choose = (key: string): string => {
       const m = p.acquire(pool, key, 0, null)!;

@@ -157,7 +157,8 @@ export class Exchange implements UpstreamUser {
     if (!pool.hasAvailable()) return this.#fail(503, 'no member is available to serve this request');
     if (pool.queueFull) return this.#fail(503, 'every member is busy and the queue is full');
     if (this.#timings !== null) this.#queuedAt = performance.now();
-    this.#waiter = pool.enqueue(this.#hash, this.#onQueued);
+    const sticky = this.#sticky;
+    this.#waiter = sticky === null ? pool.enqueue(this.#hash, this.#onQueued) : sticky.enqueue(pool, this.#hash, this.#tried, this.#onQueued);
   }
 
   /** The member for this request: persistence's choice when the service has it, else the algorithm's. */

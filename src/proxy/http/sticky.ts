@@ -6,7 +6,7 @@
 
 import type { Member } from '../../runtime/member.ts';
 import type { ServicePersistence } from '../../runtime/persistence.ts';
-import type { Pool } from '../../runtime/pool.ts';
+import type { Pool, Waiter } from '../../runtime/pool.ts';
 import type { RequestHead } from './request-head.ts';
 
 export class Sticky {
@@ -39,6 +39,11 @@ export class Sticky {
   /** The member for this request, counted as active; undefined when none may take it. */
   acquire(pool: Pool, hash: number, skip: readonly Member[] | null): Member | undefined {
     return this.#p.acquire(pool, this.key, hash, skip);
+  }
+
+  /** A place in the pool's queue: for this client's own member when it waits for it (when-full: wait). */
+  enqueue(pool: Pool, hash: number, skip: readonly Member[] | null, done: (member: Member | undefined) => void): Waiter {
+    return this.#p.enqueue(pool, this.key, hash, skip, done);
   }
 
   /** The pool's queue gave this request `member`: a stateful method remembers it. */

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PersistenceConfig } from '../../../src/config/persistence-types.ts';
-import { startApp } from '../../helpers/app.ts';
+import { startApp, until } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { bodyOf, connection, httpConfig, startMember, type HttpMember } from './helpers.ts';
 
@@ -46,13 +46,13 @@ function cookieClient(port: number) {
 }
 
 const cookie = (mode: 'insert' | 'rewrite' | 'prefix', name: string): PersistenceConfig => ({
-  method: 'cookie', cookie: name, mode, path: '/', domain: null, httpOnly: true, secure: false, sameSite: 'lax', maxAge: null, secret: 'test-secret', exposeAddress: false,
+  method: 'cookie', whenFull: 'repin', cookie: name, mode, path: '/', domain: null, httpOnly: true, secure: false, sameSite: 'lax', maxAge: null, secret: 'test-secret', exposeAddress: false,
 });
 
 describe('persistence on http services', () => {
   it('source-ip keeps one client on one member across connections', async () => {
     const members = await twoMembers();
-    const app = await appWith(members, { method: 'source-ip', mask: 32, mask6: 128, timeout: 600_000, maxEntries: 100 });
+    const app = await appWith(members, { method: 'source-ip', whenFull: 'repin', mask: 32, mask6: 128, timeout: 600_000, maxEntries: 100 });
     const answers = new Set<string>();
     for (let i = 0; i < 6; i++) {
       const c = await connection(app.address('svc').port);
@@ -123,7 +123,7 @@ describe('persistence on http services', () => {
 
   it('url: the member id in a path parameter chooses the member', async () => {
     const members = await twoMembers();
-    const app = await appWith(members, { method: 'url', source: 'path-parameter', name: 'jsessionid', segment: null, separator: '.' });
+    const app = await appWith(members, { method: 'url', whenFull: 'repin', source: 'path-parameter', name: 'jsessionid', segment: null, separator: '.' });
     const c = await connection(app.address('svc').port);
     for (const id of ['m2', 'm2', 'm1', 'm2', 'm1']) {
       assert.equal(bodyOf(await c.send(`GET /cart;jsessionid=ABC.${id}?x=1 HTTP/1.1\r\nHost: x\r\n\r\n`)), id);
@@ -133,7 +133,7 @@ describe('persistence on http services', () => {
 
   it('hash: one user id keeps one member; a member that goes down hands its users over', async () => {
     const members = await twoMembers();
-    const app = await appWith(members, { method: 'hash', source: 'header', name: 'x-user', segment: null });
+    const app = await appWith(members, { method: 'hash', whenFull: 'repin', source: 'header', name: 'x-user', segment: null });
     const c = await connection(app.address('svc').port);
     const ask = async (user: string): Promise<string> => bodyOf(await c.send(`GET / HTTP/1.1\r\nHost: x\r\nX-User: ${user}\r\n\r\n`));
     const owners = new Map<string, string>();
@@ -155,5 +155,30 @@ describe('persistence on http services', () => {
     assert.notEqual(moved.body, first.body);
     assert.equal(moved.setCookies.length, 1);
     assert.equal((await client.get('/')).body, moved.body);
+  });
+  it('when-full wait: a request whose member is busy at its limit waits for it, though another has room', async () => {
+    // each member takes one request at a time; /slow is answered when the test says so
+    const slow: (() => void)[] = [];
+    const members = await Promise.all(['m1', 'm2'].map((name) => startMember(name, (req, res) => {
+      if (req.url === '/slow') slow.push(() => res.end(`${name} slow`));
+      else res.end(name);
+    })));
+    const config = httpConfig(pool('round-robin', members.map((m) => ({ port: m.port, id: m.name, maxConnections: 1 })), { max: 10, timeout: 10_000 }));
+    config.services.svc.persistence = { ...cookie('insert', 'FWSRV'), whenFull: 'wait' };
+    const app = await startApp(config);
+    const port = app.address('svc').port;
+    const client = cookieClient(port);
+    assert.equal((await client.get('/')).body, 'm1');
+    // m1 busy with the client's slow request; the client's next one waits for m1, not for m2
+    const busy = client.get('/slow');
+    await until(() => slow.length === 1);
+    const next = client.get('/next');
+    const p = app.runtime.pools.get('p')!;
+    await until(() => p.queued === 1);
+    assert.equal(members[1].requests.length, 0);
+    slow[0]();
+    assert.equal((await busy).body, 'm1 slow');
+    assert.equal((await next).body, 'm1');
+    assert.deepEqual(members.map((m) => m.requests.map((r) => r.url)), [['/', '/slow', '/next'], []]);
   });
 });
