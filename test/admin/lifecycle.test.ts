@@ -10,12 +10,7 @@ import { createLogger } from '../../src/log.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startTcpServer } from '../helpers/servers.ts';
 import { adminConfig } from './helpers.ts';
-
-/** Open handles, after two loop turns: libuv finishes closing a handle in the close phase that follows. */
-async function handles(): Promise<string[]> {
-  for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
-  return process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'FSReqCallback').sort();
-}
+import { handles } from '../helpers/app.ts';
 
 interface Got {
   res: http.IncomingMessage;

@@ -9,15 +9,11 @@ import type { TcpMonitor } from '../../src/config/health-types.ts';
 import { createLogger } from '../../src/log.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startTcpServer } from '../helpers/servers.ts';
+import { handles } from '../helpers/app.ts';
 
 const MEMBERS = 500;
 const INTERVAL = 200;
 const DURATION = 60_000;
-
-async function handles(): Promise<string[]> {
-  for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
-  return process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'FSReqCallback').sort();
-}
 
 describe('soak', () => {
   it(`${MEMBERS} members checked every ${INTERVAL} ms for ${DURATION / 1000} s keep the schedule and leave nothing open`, { timeout: DURATION + 60_000 }, async (t) => {
