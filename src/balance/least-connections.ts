@@ -2,30 +2,20 @@
 // The scan starts one past the previous choice, so members with equal counts take turns
 // instead of the first one in the list taking every tie.
 
-import type { Balancer, Candidate } from './balancer.ts';
+import type { Candidate } from './balancer.ts';
 import { isEligible } from './eligible.ts';
+import { TakingTurns } from './taking-turns.ts';
 
-export class LeastConnections<T extends Candidate> implements Balancer<T> {
-  readonly algorithm = 'least-connections';
-  #candidates: readonly T[] = [];
-  #start = 0;
-
-  constructor(candidates: readonly T[]) {
-    this.update(candidates);
-  }
-
-  update(candidates: readonly T[]): void {
-    this.#candidates = candidates.slice();
-    if (this.#start >= candidates.length) this.#start = 0;
-  }
+export class LeastConnections<T extends Candidate> extends TakingTurns<T> {
+  override readonly algorithm = 'least-connections';
 
   pick(_hash: number, skip: readonly T[] | null): T | undefined {
-    const list = this.#candidates;
+    const list = this.candidates;
     const n = list.length;
     let best: T | undefined;
     let bestActive = Infinity;
     let bestIndex = 0;
-    let i = this.#start;
+    let i = this.start;
     for (let k = 0; k < n; k++) {
       const candidate = list[i];
       // Strict < : on a tie the first met from the rotating start wins. The cheap comparison
@@ -38,7 +28,7 @@ export class LeastConnections<T extends Candidate> implements Balancer<T> {
       }
       if (++i === n) i = 0;
     }
-    if (best !== undefined) this.#start = bestIndex + 1 === n ? 0 : bestIndex + 1;
+    if (best !== undefined) this.chose(bestIndex);
     return best;
   }
 }

@@ -6,25 +6,15 @@
 // onto it before its first sample arrives. With no samples at all this is weighted
 // least-connections.
 
-import type { Balancer, Candidate } from './balancer.ts';
+import type { Candidate } from './balancer.ts';
 import { isWeightedEligible } from './eligible.ts';
+import { TakingTurns } from './taking-turns.ts';
 
-export class LeastTime<T extends Candidate> implements Balancer<T> {
-  readonly algorithm = 'least-time';
-  #candidates: readonly T[] = [];
-  #start = 0;
-
-  constructor(candidates: readonly T[]) {
-    this.update(candidates);
-  }
-
-  update(candidates: readonly T[]): void {
-    this.#candidates = candidates.slice();
-    if (this.#start >= candidates.length) this.#start = 0;
-  }
+export class LeastTime<T extends Candidate> extends TakingTurns<T> {
+  override readonly algorithm = 'least-time';
 
   pick(_hash: number, skip: readonly T[] | null): T | undefined {
-    const list = this.#candidates;
+    const list = this.candidates;
     const n = list.length;
     const neutral = fastestSample(list, skip);
     let best: T | undefined;
@@ -32,7 +22,7 @@ export class LeastTime<T extends Candidate> implements Balancer<T> {
     let bestCost = Infinity;
     let bestWeight = 1;
     let bestIndex = 0;
-    let i = this.#start;
+    let i = this.start;
     for (let k = 0; k < n; k++) {
       const candidate = list[i];
       const cost = (candidate.latency > 0 ? candidate.latency : neutral) * (candidate.active + 1);
@@ -45,7 +35,7 @@ export class LeastTime<T extends Candidate> implements Balancer<T> {
       }
       if (++i === n) i = 0;
     }
-    if (best !== undefined) this.#start = bestIndex + 1 === n ? 0 : bestIndex + 1;
+    if (best !== undefined) this.chose(bestIndex);
     return best;
   }
 }

@@ -5,37 +5,27 @@
 // so active / weight ties everywhere and weights would not matter; with + 1 a weight-3 member
 // takes three new connections for each one a weight-1 member takes, loaded or not.
 
-import type { Balancer, Candidate } from './balancer.ts';
+import type { Candidate } from './balancer.ts';
 import { isWeightedEligible } from './eligible.ts';
+import { TakingTurns } from './taking-turns.ts';
 
 /** (a.active + 1) / a.weight < (b.active + 1) / b.weight, for positive weights. */
 export function lessLoaded(a: Candidate, b: Candidate): boolean {
   return (a.active + 1) * b.weight < (b.active + 1) * a.weight;
 }
 
-export class WeightedLeastConnections<T extends Candidate> implements Balancer<T> {
-  readonly algorithm = 'weighted-least-connections';
-  #candidates: readonly T[] = [];
-  #start = 0;
-
-  constructor(candidates: readonly T[]) {
-    this.update(candidates);
-  }
-
-  update(candidates: readonly T[]): void {
-    this.#candidates = candidates.slice();
-    if (this.#start >= candidates.length) this.#start = 0;
-  }
+export class WeightedLeastConnections<T extends Candidate> extends TakingTurns<T> {
+  override readonly algorithm = 'weighted-least-connections';
 
   pick(_hash: number, skip: readonly T[] | null): T | undefined {
-    const list = this.#candidates;
+    const list = this.candidates;
     const n = list.length;
     let best: T | undefined;
     // (active + 1) / weight of the best so far; 1 / 0 loses to any positive weight
     let bestLoad = 1;
     let bestWeight = 0;
     let bestIndex = 0;
-    let i = this.#start;
+    let i = this.start;
     for (let k = 0; k < n; k++) {
       const candidate = list[i];
       const load = candidate.active + 1;
@@ -48,7 +38,7 @@ export class WeightedLeastConnections<T extends Candidate> implements Balancer<T
       }
       if (++i === n) i = 0;
     }
-    if (best !== undefined) this.#start = bestIndex + 1 === n ? 0 : bestIndex + 1;
+    if (best !== undefined) this.chose(bestIndex);
     return best;
   }
 }
