@@ -129,7 +129,7 @@ export function kernelNotes(config: Config): string[] {
     const { note } = kernelAlgorithm(pool.algorithm);
     if (note !== null) notes.push(`pools.${poolName}.algorithm: ${note} ${who}`);
     const limited = pool.members.findIndex((m) => m.maxConnections > 0);
-    if (limited !== -1) notes.push(`pools.${poolName}.members[${limited}].max-connections: not enforced by the kernel ${who}`);
+    if (limited !== -1) notes.push(`pools.${poolName}.members[${limited}].max-connections: counted by furiwake every second, not by the kernel: a burst may pass it for that long, and there is no queue ${who}`);
   }
   return notes;
 }

@@ -31,8 +31,13 @@ import type { KernelMemberView, KernelServiceView } from './view.ts';
 const WATCH_INTERVAL = 10_000;
 /** How often a departing service's connections are counted. */
 const DRAIN_INTERVAL = 250;
+/**
+ * How often members with a max-connections are counted (conntrack, flow sets): the kernel has
+ * no per-member count that could steer its choice, so furiwake counts and re-renders.
+ */
+const LIMIT_INTERVAL = 1_000;
 
-/** Changes that make a member take or lose connections; max-connections is not enforced here. */
+/** Changes that make a member take or lose connections (max-connections: see checkLimits). */
 const RENDERED: ReadonlySet<MemberChange['kind']> = new Set(['health', 'admin', 'agent', 'weight']);
 
 export class KernelPlane implements KernelTables {
@@ -54,6 +59,11 @@ export class KernelPlane implements KernelTables {
   /** also what keeps the process alive when the kernel services are all it runs */
   #watch: NodeJS.Timeout | null = null;
   #drain: { timer: NodeJS.Timeout; done: Promise<void>; resolve: () => void } | null = null;
+  /** members at their max-connections by the last count: left out of new choices */
+  #full = new Set<Member>();
+  #limits: NodeJS.Timeout | null = null;
+  /** the count in progress */
+  #counting: Promise<Error | null> | null = null;
 
   constructor(runtime: Runtime, log: Logger) {
     this.#runtime = runtime;
@@ -72,6 +82,8 @@ export class KernelPlane implements KernelTables {
     for (const old of this.#departing.keys()) if (old.name === service.name) this.#departing.delete(old);
     this.#services.set(service.name, service);
     this.#watch ??= setInterval(() => void this.#checkTables(), WATCH_INTERVAL);
+    // (a tick that finds a count still running lets it be: ticks never pile up)
+    this.#limits ??= setInterval(() => void (this.#counting === null && this.checkLimits()), LIMIT_INTERVAL);
     const error = await this.update();
     if (error === null) return;
     if (this.#services.get(service.name) === service) this.#services.delete(service.name);
@@ -116,6 +128,8 @@ export class KernelPlane implements KernelTables {
     await this.#drain?.done;
     if (this.#watch !== null) clearInterval(this.#watch);
     this.#watch = null;
+    if (this.#limits !== null) clearInterval(this.#limits);
+    this.#limits = null;
     await this.#loop;
     if (this.#applied === null || this.#tools === null) return;
     try {
@@ -123,6 +137,50 @@ export class KernelPlane implements KernelTables {
       this.#applied = null;
     } catch (err) {
       this.#log.error({ reason: (err as Error).message }, 'kernel: cannot remove the nftables tables');
+    }
+  }
+
+  /**
+   * max-connections in the kernel: counts the open connections of every member that has a limit
+   * (conntrack for nat, the flow sets for dsr; a member of several services counts all of them);
+   * one at its limit is left out of new choices until it is below it again — as LVS's upper
+   * threshold, within LIMIT_INTERVAL. Resolves once the ruleset reflects the count.
+   */
+  async checkLimits(): Promise<Error | null> {
+    // one count at a time; a caller that comes during one gets a fresh count after it
+    while (this.#counting !== null) await this.#counting;
+    if (this.#closed) return null;
+    const counting = this.#countLimits();
+    this.#counting = counting;
+    try {
+      return await counting;
+    } finally {
+      this.#counting = null;
+    }
+  }
+
+  async #countLimits(): Promise<Error | null> {
+    try {
+      const counts = new Map<Member, number>();
+      let limited = false;
+      for (const service of this.#services.values()) {
+        if (!service.pool.members.some((m) => m.maxConnections > 0)) continue;
+        limited = true;
+        for (const row of await this.connections({ service: service.name })) {
+          if (row.member !== null && (row.mode === 'dsr' || isOpen(row))) counts.set(row.member, (counts.get(row.member) ?? 0) + 1);
+        }
+      }
+      if (!limited && this.#full.size === 0) return null;
+      const full = new Set<Member>();
+      for (const [member, count] of counts) if (member.maxConnections > 0 && count >= member.maxConnections) full.add(member);
+      if (full.size === this.#full.size && [...full].every((m) => this.#full.has(m))) return null;
+      for (const m of full) if (!this.#full.has(m)) this.#log.info({ pool: m.poolName, member: m.id, limit: m.maxConnections }, 'kernel: member at max-connections; no new connections until it is below');
+      for (const m of this.#full) if (!full.has(m)) this.#log.info({ pool: m.poolName, member: m.id }, 'kernel: member below max-connections again');
+      this.#full = full;
+      return await this.update();
+    } catch (err) {
+      this.#log.warn({ reason: (err as Error).message }, 'kernel: cannot count connections for max-connections');
+      return err as Error;
     }
   }
 
@@ -222,8 +280,8 @@ export class KernelPlane implements KernelTables {
       const key = `${m.poolName}/${m.id}`;
       let number = numbers.get(key);
       if (number === undefined) numbers.set(key, (number = numbers.size));
-      // `available`, not `usable`: the kernel does not count connections against max-connections.
-      return { number, id: m.id, ip: m.ip, port: m.port, weight: m.weight, backup: m.backup, usable: m.available, serves: m.servesExisting };
+      // `available`, not `usable`: max-connections is the kernel's own count (checkLimits), not `active`.
+      return { number, id: m.id, ip: m.ip, port: m.port, weight: m.weight, backup: m.backup, usable: m.available && !this.#full.has(m), serves: m.servesExisting };
     });
     return { ...serviceView(service.name, service.config, service.pool.algorithm, members), accepting };
   }
@@ -282,6 +340,8 @@ export class KernelPlane implements KernelTables {
       if (this.#services.size === 0 && this.#watch !== null && !this.#closed) {
         clearInterval(this.#watch);
         this.#watch = null;
+        if (this.#limits !== null) clearInterval(this.#limits);
+        this.#limits = null;
       }
     }
   }

@@ -92,7 +92,7 @@ describe('notes', () => {
       '{ algorithm: least-connections, members: [ { address: 10.0.0.1:80, max-connections: 10 } ] }'), 'test.yaml', {});
     assert.deepEqual(kernelNotes(config), [
       'pools.web.algorithm: least-connections runs as round-robin: nftables does not count connections per member (services.www is nat or dsr)',
-      'pools.web.members[0].max-connections: not enforced by the kernel (services.www is nat or dsr)',
+      'pools.web.members[0].max-connections: counted by furiwake every second, not by the kernel: a burst may pass it for that long, and there is no queue (services.www is nat or dsr)',
     ]);
   });
 

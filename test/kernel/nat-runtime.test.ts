@@ -14,10 +14,14 @@ services:
   www: { listen: 10.88.2.100:80, mode: nat, pool: web }
   flushing: { listen: 10.88.2.100:81, mode: nat, pool: web, flush-on-down: true }
   sticky: { listen: 10.88.2.100:82, mode: nat, pool: web, persistence: { method: source-ip, mask: 24, timeout: 10m } }
+  limited: { listen: 10.88.2.100:83, mode: nat, pool: one-each }
 pools:
   web:
     members:
 ${MEMBERS}
+  one-each:
+    members:
+${NET.servers.map((ip) => `      - { address: ${ip}:80, max-connections: 1 }`).join('\n')}
 `;
 
 interface Row { client: { address: string; port: number }; vip: { address: string; port: number }; member: string | null; target: { address: string; port: number }; local: unknown; state: string; mode: string; protocol: string }
@@ -82,6 +86,29 @@ describe('nat through the runtime', () => {
     } finally {
       await admin(memberOf(open.line!), 'enabled');
     }
+  });
+
+  test('max-connections: a member at its limit gets no new connection until it is below it', async () => {
+    const held = await client.connect(83);
+    assert.equal(held.ok, true, held.error);
+    await fw.ask({ op: 'limits' });
+    const names: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const c = await client.connect(83);
+      assert.equal(c.ok, true, c.error);
+      names.push(c.line!);
+      await client.end(c.conn);
+    }
+    assert.ok(!names.includes(held.line!), `${held.line} is at its limit, yet got ${names.join(', ')}`);
+    assert.equal((await client.end(held.conn)).ending, 'end');
+    await fw.ask({ op: 'limits' });
+    const after: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await client.connect(83);
+      after.push(c.line!);
+      await client.end(c.conn);
+    }
+    assert.ok(after.includes(held.line!), `${held.line} is below its limit again, yet got none of ${after.join(', ')}`);
   });
 
   test('flush-on-down: a disabled member\'s connections are ended', async () => {

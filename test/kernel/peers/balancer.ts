@@ -5,7 +5,9 @@
 //   {"id":2,"op":"sticky","service":"www"}      -> {"id":2,"ok":true,"entries":[...]}
 //   {"id":3,"op":"admin","pool":"web","member":"10.88.2.11:80","state":"disabled"}
 //       -> {"id":3,"ok":true} once the ruleset with the change is in the kernel
-//   {"id":4,"op":"stop"}                        -> {"id":4,"ok":true}, then the process exits
+//   {"id":4,"op":"limits"}                      -> {"id":4,"ok":true} once max-connections are counted
+//                                                  and the ruleset reflects the count
+//   {"id":5,"op":"stop"}                        -> {"id":5,"ok":true}, then the process exits
 
 import { createInterface } from 'node:readline';
 import { Furiwake } from '../../../src/app.ts';
@@ -37,6 +39,11 @@ async function run(c: Command): Promise<Record<string, unknown>> {
       if (member === undefined) throw new Error(`no member ${c.pool}/${c.member}`);
       member.setAdmin(c.state!);
       const error = await kernel.update();
+      if (error !== null) throw error;
+      return {};
+    }
+    case 'limits': {
+      const error = await kernel.checkLimits();
       if (error !== null) throw error;
       return {};
     }
