@@ -10,6 +10,7 @@ import { runUntilSignal } from './run.ts';
 export function demoConfig(port: number, web: DemoBackend[], echo: DemoBackend[]): string {
   const udpPort = port === 0 ? 0 : port + 1;
   const adminPort = port === 0 ? 0 : port + 2;
+  const shopPort = port === 0 ? 0 : port + 3;
   return `# furiwake demo: the embedded default config
 admin:                      # dashboard, API and metrics; no token, so loopback only
   listen: 127.0.0.1:${adminPort}
@@ -22,6 +23,11 @@ services:
     listen: 127.0.0.1:${udpPort}
     mode: udp
     pool: echo
+  shop:                     # an http service: a cookie keeps each client on its member
+    listen: 127.0.0.1:${shopPort}
+    mode: http
+    pool: shop
+    persistence: { method: cookie }
 pools:
   web:
     algorithm: weighted-round-robin
@@ -31,6 +37,10 @@ ${web.map((b, i) => `      - { address: 127.0.0.1:${b.port}, id: ${b.name}, weig
     algorithm: round-robin
     members:
 ${echo.map((b) => `      - { address: 127.0.0.1:${b.port}, id: ${b.name} }`).join('\n')}
+  shop:
+    algorithm: round-robin
+    members:
+${web.map((b) => `      - { address: 127.0.0.1:${b.port}, id: ${b.name} }`).join('\n')}
 `;
 }
 
@@ -50,15 +60,18 @@ export async function runDemo(port: number): Promise<number> {
   }
   const w = app.address('web');
   const e = app.address('echo');
+  const h = app.address('shop');
   process.stdout.write(`
 furiwake demo is running.
   tcp service web   ${w.address}:${w.port}  -> ${web.map((b) => `${b.name} (127.0.0.1:${b.port})`).join(', ')}  weighted-round-robin 2:1:1
   udp service echo  ${e.address}:${e.port}  -> ${echo.map((b) => `${b.name} (127.0.0.1:${b.port})`).join(', ')}  round-robin per flow
+  http service shop ${h.address}:${h.port}  -> ${web.map((b) => b.name).join(', ')}  round-robin, cookie persistence
   dashboard         http://127.0.0.1:${app.admin.address()?.port}/   (API /api/v1, metrics /metrics)
 
 Try:
   for i in 1 2 3 4 5 6 7 8; do curl -s http://${w.address}:${w.port}/; done     # web-1 twice as often
   echo hello | nc -u -w1 ${e.address} ${e.port}                              # one flow, one member
+  for i in 1 2 3; do curl -s -b /tmp/furiwake.jar -c /tmp/furiwake.jar http://${h.address}:${h.port}/; done   # one member, kept by its cookie
   furiwake ctl --admin http://127.0.0.1:${app.admin.address()?.port} members       # the members, as the dashboard shows them
 Stop with Ctrl-C.
 `);

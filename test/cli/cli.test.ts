@@ -127,11 +127,28 @@ ${extra}`;
     const client = await udpClient();
     assert.match((await client.ask(echoPort, 'hi')).text, /^echo-\d: hi$/);
     await client.close();
+    // the http service: its cookie keeps a client on the member that served it first
+    const shopPort = Number(/127\.0\.0\.1:(\d+)/.exec(await run.line((l) => l.includes('http service shop')))![1]);
+    const first = await getWithCookie(shopPort, null);
+    assert.match(first.cookie ?? '', /^FWSRV=/);
+    for (let i = 0; i < 3; i++) assert.equal((await getWithCookie(shopPort, first.cookie)).body.slice(0, 16), first.body.slice(0, 16));
     run.child.kill('SIGTERM');
     assert.equal(await run.exit(), 0);
   });
 });
 
+
+/** GET / with `cookie` (or none); the body, and the cookie set in the answer (name=value) if any. */
+function getWithCookie(port: number, cookie: string | null): Promise<{ body: string; cookie: string | null }> {
+  return new Promise((resolve, reject) => {
+    const headers = cookie === null ? {} : { cookie };
+    http.get({ host: '127.0.0.1', port, path: '/', agent: false, headers }, (res) => {
+      let body = '';
+      const set = res.headers['set-cookie']?.[0]?.split(';')[0] ?? null;
+      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ body, cookie: set }));
+    }).on('error', reject);
+  });
+}
 
 function get(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
