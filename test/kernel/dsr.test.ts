@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createTopology, NET, type Topology } from './netns.ts';
+import { createTopology, NET, NET6, type Topology } from './netns.ts';
 import { capture, endpoints, startBalancerAgent, startClient, startFuriwake, startServer, type Client, type PeerServer } from './peers.ts';
 
 const MEMBERS = NET.servers.map((ip) => `      - { address: ${ip}:80 }`).join('\n');
@@ -30,21 +30,27 @@ describe('dsr mode', () => {
   });
   after(() => t?.close());
 
-  test('round-robin; servers see the client and answer it directly; the balancer sees no reply', async () => {
-    const fw = await startFuriwake(t, config('www: { listen: 10.88.2.100:80, mode: dsr, pool: web, interface: eth0 }'));
-    const seen = servers.map((s) => s.tcpPeers().length);
-    const atClient = await capture(t, t.client, 'eth0', 'tcp port 80');
-    const atBalancer = await capture(t, t.balancer, 'eth0', 'tcp port 80');
+  /** `n` connections to vip:80 in turn, each greeted, answered once and closed cleanly; the greetings. */
+  async function roundTrips(n: number, vip: string): Promise<string[]> {
     const names: string[] = [];
-    for (let i = 0; i < 6; i++) {
-      const c = await client.connect(80);
+    for (let i = 0; i < n; i++) {
+      const c = await client.connect(80, undefined, vip);
       assert.equal(c.ok, true, c.error);
-      assert.equal(c.remote, `${NET.vip}:80`);
+      assert.equal(c.remote, `${vip}:80`);
       names.push(c.line!);
       const answer = await client.send(c.conn, `line ${i}`);
       assert.equal(answer.line, `${c.line}:line ${i}`);
       assert.equal((await client.end(c.conn)).ending, 'end');
     }
+    return names;
+  }
+
+  test('round-robin; servers see the client and answer it directly; the balancer sees no reply', async () => {
+    const fw = await startFuriwake(t, config('www: { listen: 10.88.2.100:80, mode: dsr, pool: web, interface: eth0 }'));
+    const seen = servers.map((s) => s.tcpPeers().length);
+    const atClient = await capture(t, t.client, 'eth0', 'tcp port 80');
+    const atBalancer = await capture(t, t.balancer, 'eth0', 'tcp port 80');
+    const names = await roundTrips(6, NET.vip);
     const clientPackets = await atClient.stop();
     const balancerPackets = await atBalancer.stop();
 
@@ -66,6 +72,33 @@ describe('dsr mode', () => {
     assert.equal((await t.run(t.balancer, 'nft', ['list', 'tables'])).stdout, '');
   });
 
+  test('IPv6: round-robin to the servers\' IPv6 addresses; they see the client and answer it directly', async () => {
+    const members6 = NET6.servers.map((ip) => `      - { address: "[${ip}]:80" }`).join('\n');
+    const fw = await startFuriwake(t, `global: { log-level: debug, shutdown-grace: 1s }
+services:
+  www6: { listen: "[${NET6.vip}]:80", mode: dsr, pool: web6, interface: eth0 }
+pools:
+  web6:
+    members:
+${members6}
+`);
+    const seen = servers.map((s) => s.tcpPeers().length);
+    const atBalancer = await capture(t, t.balancer, 'eth0', 'ip6 and tcp port 80');
+    const names = await roundTrips(6, NET6.vip);
+    const balancerPackets = await atBalancer.stop();
+    assert.deepEqual(names.toSorted(), ['s1', 's1', 's2', 's2', 's3', 's3']);
+    for (const [i, s] of servers.entries()) {
+      assert.deepEqual(s.tcpPeers().slice(seen[i]).map(host), [NET6.client, NET6.client]);
+    }
+    // the balancer saw the client's packets only: the servers' replies went straight to the router
+    const flows = balancerPackets.map(endpoints).filter((e): e is [string, string] => e !== null);
+    assert.ok(flows.length >= 6 * 4, `too few packets at the balancer:\n${balancerPackets.join('\n')}`);
+    for (const [from, to] of flows) {
+      assert.ok(from.startsWith(`${NET6.client}.`) && to === `${NET6.vip}.80`, `not a client packet: ${from} > ${to}`);
+    }
+    assert.equal(await fw.stop(), 0);
+  });
+
   test('udp: each datagram flow to one server, the reply straight from it with the VIP as source', async () => {
     // UDP servers behind dsr bind the VIP: a socket on 0.0.0.0 would answer from 10.88.2.1x
     const udp = await Promise.all([0, 1, 2].map((i) => startServer(t, i, 5353, NET.vip)));
@@ -79,6 +112,7 @@ describe('dsr mode', () => {
       replies.push(r.text!.split(':')[0]);
     }
     assert.deepEqual(replies.toSorted(), ['s1', 's2', 's3']);
+    await Promise.all(udp.map((s) => s.udpReported(1)));
     for (const s of udp) assert.deepEqual(s.udpPeers().map(host), [NET.client]);
     assert.equal(await fw.stop(), 0);
     await Promise.all(udp.map((s) => s.stop()));

@@ -123,6 +123,7 @@ describe('nat mode', () => {
       replies.push(r.text!);
     }
     assert.deepEqual(replies.map((r) => r.split(':')[0]).toSorted(), ['s1', 's2', 's3']);
+    await Promise.all(servers.map((s, i) => s.udpReported(seen[i] + 1)));
     for (const [i, s] of servers.entries()) assert.deepEqual(s.udpPeers().slice(seen[i]).map(host), [NET.client]);
     assert.equal(await fw.stop(), 0);
   });

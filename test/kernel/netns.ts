@@ -5,6 +5,8 @@
 //   10.88.3.10      10.88.1.1 / 10.88.3.1     ├─veth── server 2 (10.88.2.12)
 //                   10.88.2.254 on br0        └─veth── server 3 (10.88.2.13)
 //
+// and the same in IPv6 on the same links (NET6: fd88:1::/64 in front, fd88:2::/64 behind).
+//
 // The balancer (10.88.2.1, VIP 10.88.2.100) and the servers share one layer-2 segment, the
 // bridge in gw, as dsr needs. The client is one hop away, behind gw. Servers route to the client
 // through the balancer (nat: replies must come back through it) or through gw (dsr and
@@ -26,6 +28,16 @@ export const NET = {
   balancer: '10.88.2.1',
   vip: '10.88.2.100',
   servers: ['10.88.2.11', '10.88.2.12', '10.88.2.13'],
+} as const;
+
+/** The same network in IPv6 (unique local addresses), on the same links. */
+export const NET6 = {
+  client: 'fd88:1::10',
+  gwFront: 'fd88:1::1',
+  gwBack: 'fd88:2::fe',
+  balancer: 'fd88:2::1',
+  vip: 'fd88:2::100',
+  servers: ['fd88:2::11', 'fd88:2::12', 'fd88:2::13'],
 } as const;
 
 export type Gateway = 'balancer' | 'router';
@@ -72,7 +84,11 @@ export async function createTopology(serverCount = 3): Promise<Topology> {
     },
     async route(via) {
       const gateway = via === 'balancer' ? NET.balancer : NET.gwBack;
-      for (const s of servers) await ip(['-n', s, 'route', 'replace', 'default', 'via', gateway]);
+      const gateway6 = via === 'balancer' ? NET6.balancer : NET6.gwBack;
+      for (const s of servers) {
+        await ip(['-n', s, 'route', 'replace', 'default', 'via', gateway]);
+        await ip(['-n', s, '-6', 'route', 'replace', 'default', 'via', gateway6]);
+      }
     },
     async close() {
       await Promise.all([...children].map(async (child) => {
@@ -91,18 +107,24 @@ export async function createTopology(serverCount = 3): Promise<Topology> {
       made.push(ns);
       await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
     }
+    // IPv6 addresses are usable at once (no duplicate address detection on these private links)
+    const addr6 = (ns: string, address: string, dev: string): Promise<void> => ip(['-n', ns, '-6', 'addr', 'add', address, 'dev', dev, 'nodad']);
     // gw: the router, with the servers' segment as a bridge
     await ip(['-n', gw, 'link', 'add', 'br0', 'type', 'bridge']);
     await ip(['-n', gw, 'addr', 'add', `${NET.gwBack}/24`, 'dev', 'br0']);
+    await addr6(gw, `${NET6.gwBack}/64`, 'br0');
     await ip(['-n', gw, 'link', 'set', 'br0', 'up']);
-    await topology.run(gw, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    await topology.run(gw, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
 
     await veth(client, 'eth0', gw, 'front');
     for (const address of [NET.client, NET.clientSameNet]) await ip(['-n', client, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
     await ip(['-n', client, 'addr', 'add', `${NET.clientOtherNet}/24`, 'dev', 'eth0']);
+    await addr6(client, `${NET6.client}/64`, 'eth0');
     await ip(['-n', client, 'route', 'add', 'default', 'via', NET.gwFront, 'src', NET.client]);
+    await ip(['-n', client, '-6', 'route', 'add', 'default', 'via', NET6.gwFront]);
     await ip(['-n', gw, 'addr', 'add', `${NET.gwFront}/24`, 'dev', 'front']);
     await ip(['-n', gw, 'addr', 'add', '10.88.3.1/24', 'dev', 'front']);
+    await addr6(gw, `${NET6.gwFront}/64`, 'front');
     await ip(['-n', gw, 'link', 'set', 'front', 'up']);
 
     const ports = [balancer, ...servers];
@@ -112,12 +134,18 @@ export async function createTopology(serverCount = 3): Promise<Topology> {
     }
     await ip(['-n', balancer, 'addr', 'add', `${NET.balancer}/24`, 'dev', 'eth0']);
     await ip(['-n', balancer, 'addr', 'add', `${NET.vip}/32`, 'dev', 'eth0']);
+    await addr6(balancer, `${NET6.balancer}/64`, 'eth0');
+    await addr6(balancer, `${NET6.vip}/128`, 'eth0');
     await ip(['-n', balancer, 'route', 'add', 'default', 'via', NET.gwBack]);
-    await topology.run(balancer, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    await ip(['-n', balancer, '-6', 'route', 'add', 'default', 'via', NET6.gwBack]);
+    await topology.run(balancer, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
     for (let i = 0; i < servers.length; i++) {
       await ip(['-n', servers[i], 'addr', 'add', `${NET.servers[i]}/24`, 'dev', 'eth0']);
+      await addr6(servers[i], `${NET6.servers[i]}/64`, 'eth0');
       // dsr: the VIP is the server's own address too, on lo, and it never answers ARP for it
+      // (nor neighbour solicitations: Linux answers those only for the receiving link's addresses)
       await ip(['-n', servers[i], 'addr', 'add', `${NET.vip}/32`, 'dev', 'lo']);
+      await addr6(servers[i], `${NET6.vip}/128`, 'lo');
       await topology.run(servers[i], 'sysctl', ['-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2']);
     }
     await topology.route('balancer');

@@ -70,6 +70,11 @@ export interface PeerServer {
   /** client address:port of every TCP connection it accepted */
   tcpPeers(): string[];
   udpPeers(): string[];
+  /**
+   * Once it has reported `n` datagrams: a reply can reach the client before the server's report
+   * of it reaches the test (one is the network, the other a pipe).
+   */
+  udpReported(n: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -84,6 +89,9 @@ export async function startServer(t: Topology, index: number, port = 80, udpAddr
     name, address: NET.servers[index], out,
     tcpPeers: () => peers('tcp'),
     udpPeers: () => peers('udp'),
+    async udpReported(n) {
+      while (peers('udp').length < n) await out.wait((l) => l.includes('"event":"udp"'), out.all.length);
+    },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, 'exit');
@@ -108,7 +116,8 @@ export interface Answer {
 
 export interface Client {
   /** a TCP connection to VIP:port; its id and the server's greeting */
-  connect(port: number, from?: string): Promise<Answer & { conn: number }>;
+  /** connects to the VIP (IPv4), or to `host` */
+  connect(port: number, from?: string, host?: string): Promise<Answer & { conn: number }>;
   send(conn: number, text: string): Promise<Answer>;
   end(conn: number): Promise<Answer>;
   udp(port: number, text: string, from?: string): Promise<Answer>;
@@ -126,7 +135,7 @@ export async function startClient(t: Topology): Promise<Client> {
     return { ...(JSON.parse(line) as Answer), conn: id };
   };
   return {
-    connect: (port, from) => ask({ op: 'connect', host: NET.vip, port, from }),
+    connect: (port, from, host = NET.vip) => ask({ op: 'connect', host, port, from }),
     send: (conn, text) => ask({ op: 'send', conn, text }),
     end: (conn) => ask({ op: 'end', conn }),
     udp: (port, text, from) => ask({ op: 'udp', host: NET.vip, port, text, from }),
@@ -217,14 +226,17 @@ export async function capture(t: Topology, ns: string, iface: string, filter: st
       const closed = once(child, 'close');
       child.kill('SIGINT');
       await closed;
-      return out.all.filter((l) => l.includes(' IP '));
+      return out.all.filter((l) => l.includes(' IP ') || l.includes(' IP6 '));
     },
   };
 }
 
-/** `IP 10.88.2.100.80 > 10.88.1.10.40000: ...` -> ['10.88.2.100.80', '10.88.1.10.40000'] */
+/**
+ * `IP 10.88.2.100.80 > 10.88.1.10.40000: ...` -> ['10.88.2.100.80', '10.88.1.10.40000'];
+ * `IP6 fd88:2::100.80 > fd88:1::10.40000: ...` -> ['fd88:2::100.80', 'fd88:1::10.40000']
+ */
 export function endpoints(line: string): [string, string] | null {
-  const m = / IP (\S+) > (\S+?):/.exec(line);
+  const m = / IP6? (\S+) > (\S+?): /.exec(line);
   return m === null ? null : [m[1], m[2]];
 }
 

@@ -43,5 +43,6 @@ udp.on('message', (msg, rinfo) => {
   udp.send(Buffer.concat([Buffer.from(`${name}:`), msg]), rinfo.port, rinfo.address);
 });
 
-server.listen(port, '0.0.0.0', () => udp.bind(port, udpAddress, () => report({ event: 'ready' })));
+// '::' takes IPv4 and IPv6 alike (IPv4 peers are reported plain, without ::ffff:)
+server.listen(port, '::', () => udp.bind(port, udpAddress, () => report({ event: 'ready' })));
 process.on('SIGTERM', () => process.exit(0));
