@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { exec } from '../../src/kernel/exec.ts';
-import { createTopology, NET, type Topology } from './netns.ts';
+import { createTopology, NET, NET6, type Topology } from './netns.ts';
 import { capture, endpoints, startClient, startFuriwake, startServer, type Client, type PeerServer } from './peers.ts';
 
 const MEMBERS = NET.servers.map((ip) => `      - { address: ${ip}:80 }`).join('\n');
@@ -41,37 +41,51 @@ describe('nat mode', () => {
     assert.equal((await exec('nft', ['list', 'ruleset'])).stdout, hostRuleset);
   });
 
-  /** Connects `n` times in turn; the greeting (server name) of each, and the client's peer. */
-  async function connections(port: number, n: number, from?: string): Promise<string[]> {
+  /** Connects `n` times in turn to vip:port; the greeting (server name) of each, and the client's peer. */
+  async function connections(port: number, n: number, from?: string, vip: string = NET.vip): Promise<string[]> {
     const names: string[] = [];
     for (let i = 0; i < n; i++) {
-      const c = await client.connect(port, from);
+      const c = await client.connect(port, from, vip);
       assert.equal(c.ok, true, c.error);
-      assert.equal(c.remote, `${NET.vip}:${port}`);
+      assert.equal(c.remote, `${vip}:${port}`);
       names.push(c.line!);
       assert.equal((await client.end(c.conn)).ending, 'end');
     }
     return names;
   }
 
-  test('round-robin: each server in turn, each sees the client, the client sees only the VIP', async () => {
-    const fw = await startFuriwake(t, config('www: { listen: 10.88.2.100:80, mode: nat, pool: web }'));
+  /**
+   * Six connections through a round-robin nat service: two to each server, each server sees the
+   * client's own address, every packet that reached the client came from the VIP (the servers'
+   * addresses never did), and stopping leaves no table.
+   */
+  async function roundRobin(yaml: string, addresses: { vip: string; client: string }, filter: string): Promise<void> {
+    const fw = await startFuriwake(t, yaml);
     const seen = servers.map((s) => s.tcpPeers().length);
-    const dump = await capture(t, t.client, 'eth0', 'tcp port 80');
-    const names = await connections(80, 6);
+    const dump = await capture(t, t.client, 'eth0', filter);
+    const names = await connections(80, 6, undefined, addresses.vip);
     const packets = await dump.stop();
 
     assert.deepEqual(names.toSorted(), ['s1', 's1', 's2', 's2', 's3', 's3']);
     for (const [i, s] of servers.entries()) {
-      assert.deepEqual(s.tcpPeers().slice(seen[i]).map(host), [NET.client, NET.client]);
+      assert.deepEqual(s.tcpPeers().slice(seen[i]).map(host), [addresses.client, addresses.client]);
     }
-    // Every packet that reached the client came from the VIP: the servers' addresses never did.
-    const received = packets.map(endpoints).filter((e): e is [string, string] => e !== null && e[1].startsWith(`${NET.client}.`));
+    const received = packets.map(endpoints).filter((e): e is [string, string] => e !== null && e[1].startsWith(`${addresses.client}.`));
     assert.ok(received.length >= 6 * 3, `too few packets captured:\n${packets.join('\n')}`);
-    for (const [from] of received) assert.equal(from, `${NET.vip}.80`);
+    for (const [from] of received) assert.equal(from, `${addresses.vip}.80`);
 
     assert.equal(await fw.stop(), 0);
     assert.equal((await t.run(t.balancer, 'nft', ['list', 'tables'])).stdout, '');
+  }
+
+  test('round-robin: each server in turn, each sees the client, the client sees only the VIP', async () => {
+    await roundRobin(config('www: { listen: 10.88.2.100:80, mode: nat, pool: web }'), NET, 'tcp port 80');
+  });
+
+  test('IPv6: the same, to the servers\' IPv6 addresses', async () => {
+    const members6 = NET6.servers.map((ip) => `      - { address: "[${ip}]:80" }`).join('\n');
+    const yaml = config(`www6: { listen: "[${NET6.vip}]:80", mode: nat, pool: web6 }`, `  web6:\n    members:\n${members6}`);
+    await roundRobin(yaml, NET6, 'ip6 and tcp port 80');
   });
 
   test('weighted-round-robin: connections in proportion to weight; weight 0 gets none', async () => {
