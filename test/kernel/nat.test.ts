@@ -11,6 +11,7 @@ import { createTopology, NET, NET6, type Topology } from './netns.ts';
 import { capture, endpoints, startClient, startFuriwake, startServer, type Client, type PeerServer } from './peers.ts';
 
 const MEMBERS = NET.servers.map((ip) => `      - { address: ${ip}:80 }`).join('\n');
+const MEMBERS6 = NET6.servers.map((ip) => `      - { address: "[${ip}]:80" }`).join('\n');
 
 function config(service: string, pool = `  web:\n    members:\n${MEMBERS}`): string {
   return `global: { log-level: debug, shutdown-grace: 1s }\nservices:\n  ${service}\npools:\n${pool}\n`;
@@ -83,8 +84,7 @@ describe('nat mode', () => {
   });
 
   test('IPv6: the same, to the servers\' IPv6 addresses', async () => {
-    const members6 = NET6.servers.map((ip) => `      - { address: "[${ip}]:80" }`).join('\n');
-    const yaml = config(`www6: { listen: "[${NET6.vip}]:80", mode: nat, pool: web6 }`, `  web6:\n    members:\n${members6}`);
+    const yaml = config(`www6: { listen: "[${NET6.vip}]:80", mode: nat, pool: web6 }`, `  web6:\n    members:\n${MEMBERS6}`);
     await roundRobin(yaml, NET6, 'ip6 and tcp port 80');
   });
 
@@ -142,18 +142,27 @@ describe('nat mode', () => {
     assert.equal(await fw.stop(), 0);
   });
 
-  test('full-NAT: servers that do not route through the balancer see its address, and answer it', async () => {
+  /** Full-NAT: servers that route elsewhere see the balancer's own address (on `addresses`' family) and answer it. */
+  async function fullNat(yaml: string, addresses: { vip: string; balancer: string }): Promise<void> {
     await t.route('router');
     try {
-      const fw = await startFuriwake(t, config('www: { listen: 10.88.2.100:80, mode: nat, pool: web, source-nat: true }'));
+      const fw = await startFuriwake(t, yaml);
       const seen = servers.map((s) => s.tcpPeers().length);
-      const names = await connections(80, 3);
+      const names = await connections(80, 3, undefined, addresses.vip);
       assert.deepEqual(names.toSorted(), ['s1', 's2', 's3']);
-      for (const [i, s] of servers.entries()) assert.deepEqual(s.tcpPeers().slice(seen[i]).map(host), [NET.balancer]);
+      for (const [i, s] of servers.entries()) assert.deepEqual(s.tcpPeers().slice(seen[i]).map(host), [addresses.balancer]);
       assert.equal(await fw.stop(), 0);
     } finally {
       await t.route('balancer');
     }
+  }
+
+  test('full-NAT: servers that do not route through the balancer see its address, and answer it', async () => {
+    await fullNat(config('www: { listen: 10.88.2.100:80, mode: nat, pool: web, source-nat: true }'), NET);
+  });
+
+  test('full-NAT over IPv6', async () => {
+    await fullNat(config(`www6: { listen: "[${NET6.vip}]:80", mode: nat, pool: web6, source-nat: true }`, `  web6:\n    members:\n${MEMBERS6}`), NET6);
   });
 
   test('a reload re-renders: a member added, one removed, the algorithm changed; live connections go on', async () => {

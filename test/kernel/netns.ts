@@ -105,6 +105,9 @@ export async function createTopology(serverCount = 3): Promise<Topology> {
     for (const ns of all) {
       await ip(['netns', 'add', ns]);
       made.push(ns);
+      // no duplicate address detection on these private links, link-local addresses included:
+      // IPv6 works the moment a link is up
+      await topology.run(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
       await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
     }
     // IPv6 addresses are usable at once (no duplicate address detection on these private links)
@@ -135,7 +138,10 @@ export async function createTopology(serverCount = 3): Promise<Topology> {
     await ip(['-n', balancer, 'addr', 'add', `${NET.balancer}/24`, 'dev', 'eth0']);
     await ip(['-n', balancer, 'addr', 'add', `${NET.vip}/32`, 'dev', 'eth0']);
     await addr6(balancer, `${NET6.balancer}/64`, 'eth0');
-    await addr6(balancer, `${NET6.vip}/128`, 'eth0');
+    // preferred_lft 0: the VIP takes traffic but is never chosen as a source address (a /128
+    // would otherwise win the longest-match rule over the balancer's own /64, and full-NAT would
+    // send members packets from the VIP, which the dsr-ready servers hold themselves)
+    await ip(['-n', balancer, '-6', 'addr', 'add', `${NET6.vip}/128`, 'dev', 'eth0', 'nodad', 'preferred_lft', '0']);
     await ip(['-n', balancer, 'route', 'add', 'default', 'via', NET.gwBack]);
     await ip(['-n', balancer, '-6', 'route', 'add', 'default', 'via', NET6.gwBack]);
     await topology.run(balancer, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
