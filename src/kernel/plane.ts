@@ -80,6 +80,7 @@ export class KernelPlane implements KernelTables {
     if (missing.length > 0) throw new Error(missing.join('; '));
     // A service moved to another address replaces its departing self: they would share names.
     for (const old of this.#departing.keys()) if (old.name === service.name) this.#departing.delete(old);
+    await this.#checkSnatSource(service);
     this.#services.set(service.name, service);
     this.#watch ??= setInterval(() => void this.#checkTables(), WATCH_INTERVAL);
     // (a tick that finds a count still running lets it be: ticks never pile up)
@@ -138,6 +139,28 @@ export class KernelPlane implements KernelTables {
     } catch (err) {
       this.#log.error({ reason: (err as Error).message }, 'kernel: cannot remove the nftables tables');
     }
+  }
+
+  /**
+   * Full-NAT over IPv6 takes the source IPv6's rules choose, and a VIP that is a preferred /128 on
+   * an interface beats the balancer's own /64 on longest match: members would get packets from
+   * the VIP. Said once, when the service is added (configuration manual 11.6).
+   */
+  async #checkSnatSource(service: Service): Promise<void> {
+    const config = service.config;
+    const vip = config.listen.ip ?? config.listen.host;
+    if (config.kernel?.sourceNat !== true || !vip.includes(':')) return;
+    let listed: string;
+    try {
+      listed = (await exec('ip', ['-6', '-o', 'addr', 'show', 'to', `${vip}/128`])).stdout;
+    } catch {
+      return; // no iproute2: nothing to say
+    }
+    // `2: eth0    inet6 2001:db8::100/128 scope global nodad ...`; on lo it is never chosen
+    const preferred = listed.split('\n').filter((line) => line.trim() !== '' && !line.includes(' deprecated') && line.split(/\s+/)[1] !== 'lo');
+    if (preferred.length === 0) return;
+    this.#log.warn({ service: service.name, vip, interface: preferred[0].split(/\s+/)[1] },
+      'kernel: the VIP is a preferred address here, so full-NAT may send members packets from it: add it with preferred_lft 0');
   }
 
   /**

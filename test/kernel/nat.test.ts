@@ -165,6 +165,24 @@ describe('nat mode', () => {
     await fullNat(config(`www6: { listen: "[${NET6.vip}]:80", mode: nat, pool: web6, source-nat: true }`, `  web6:\n    members:\n${MEMBERS6}`), NET6);
   });
 
+  test('full-NAT over IPv6 warns when the VIP could be chosen as the source (not preferred_lft 0)', async () => {
+    const yaml = config(`www6: { listen: "[${NET6.vip}]:80", mode: nat, pool: web6, source-nat: true }`, `  web6:\n    members:\n${MEMBERS6}`);
+    const warning = 'kernel: the VIP is a preferred address here, so full-NAT may send members packets from it: add it with preferred_lft 0';
+    // as the topology has it (preferred_lft 0): nothing to say before the service listens
+    const quiet = await startFuriwake(t, yaml);
+    await quiet.event('service listening');
+    assert.ok(!quiet.out.all.some((l) => l.includes(warning)));
+    assert.equal(await quiet.stop(), 0);
+    await t.run(t.balancer, 'ip', ['-6', 'addr', 'change', `${NET6.vip}/128`, 'dev', 'eth0', 'preferred_lft', 'forever']);
+    try {
+      const warned = await startFuriwake(t, yaml);
+      assert.deepEqual(await warned.event(warning).then((e) => [e.service, e.vip, e.interface]), ['www6', NET6.vip, 'eth0']);
+      assert.equal(await warned.stop(), 0);
+    } finally {
+      await t.run(t.balancer, 'ip', ['-6', 'addr', 'change', `${NET6.vip}/128`, 'dev', 'eth0', 'preferred_lft', '0']);
+    }
+  });
+
   test('a reload re-renders: a member added, one removed, the algorithm changed; live connections go on', async () => {
     const one = (members: number[], algorithm = 'round-robin'): string => config('www: { listen: 10.88.2.100:80, mode: nat, pool: web }',
       `  web:\n    algorithm: ${algorithm}\n    members:\n${members.map((i) => `      - { address: ${NET.servers[i]}:80 }`).join('\n')}`);
