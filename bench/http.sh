@@ -103,25 +103,12 @@ to_ms() {
 
 # run_wrk NAME PORT -> prints "REQUESTS/S P99_MS CPU%" (CPU of the balancer; "-" for direct).
 run_wrk() {
-  local name=$1 url="http://127.0.0.1:$2/" out pid=${BALANCER_PID[$1]:-} t0 t1 c0=0 c1=0 cpu=- rps p99
-  taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$WARMUP" "$url" >/dev/null 2>&1 || true
-  [[ -n $pid ]] && c0=$(cpu_ticks "$pid")
-  t0=$(now_ns)
-  out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$url" 2>&1) || {
-    log "wrk failed against $name:"; printf '%s\n' "$out" | sed 's/^/    /' >&2; echo "n/a n/a -"; return 0
-  }
-  t1=$(now_ns)
-  if [[ -n $pid ]]; then
-    c1=$(cpu_ticks "$pid")
-    cpu=$(cpu_percent "$c0" "$t0" "$c1" "$t1")
-  fi
-  printf '%s\n' "$out" >"$TMP/wrk-$name.txt"
-  if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
-    log "warning: $name: $(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr -s ' ' | paste -sd ';')"
-  fi
-  rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
-  p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
-  echo "${rps:-n/a} ${p99:-n/a} $cpu"
+  local name=$1 rps p99
+  wrk_measured "$name" "${BALANCER_PID[$name]:-}" -c"$CONNECTIONS" --latency "http://127.0.0.1:$2/"
+  [[ -n $WRK_OUT ]] || { echo "n/a n/a -"; return 0; }
+  rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$WRK_OUT")
+  p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$WRK_OUT")")
+  echo "${rps:-n/a} ${p99:-n/a} $WRK_CPU"
 }
 
 # --- main ---------------------------------------------------------------------------------

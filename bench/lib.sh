@@ -107,10 +107,11 @@ probe_status() {
 
 
 # --- backend: nginx -----------------------------------------------------------------------
-start_nginx() {
-  mkdir -p "$TMP/nginx/www" "$TMP/nginx/logs"
-  head -c 1048576 /dev/zero >"$TMP/nginx/www/1m.bin"
-  cat >"$TMP/nginx/nginx.conf" <<EOF
+# nginx_conf LISTEN: the backend's config (in $TMP/nginx), listening on LISTEN (an nginx `listen`
+# argument): one worker, access log off, keep-alive without a request limit; `GET /` answers
+# `ok\n`, `GET /1m` sends $TMP/nginx/www/1m.bin.
+nginx_conf() {
+  cat <<EOF
 daemon off;
 master_process on;
 worker_processes 1;
@@ -130,12 +131,18 @@ http {
   uwsgi_temp_path $TMP/nginx/uwsgi;
   scgi_temp_path $TMP/nginx/scgi;
   server {
-    listen 127.0.0.1:$NGINX_PORT backlog=4096;
+    listen $1 backlog=4096;
     location = / { default_type text/plain; return 200 "ok\n"; }
     location = /1m { default_type application/octet-stream; alias $TMP/nginx/www/1m.bin; }
   }
 }
 EOF
+}
+
+start_nginx() {
+  mkdir -p "$TMP/nginx/www" "$TMP/nginx/logs"
+  head -c 1048576 /dev/zero >"$TMP/nginx/www/1m.bin"
+  nginx_conf "127.0.0.1:$NGINX_PORT" >"$TMP/nginx/nginx.conf"
   # The master forks the worker, which inherits the pinning.
   taskset -c "$BACKEND_CPU" nginx -e "$TMP/nginx/logs/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" >"$TMP/nginx/logs/stdout.log" 2>&1 &
   started nginx $!
@@ -160,6 +167,54 @@ furiwake_dir() {
 
 # start_furiwake MODE: furiwake as the one service `bench` in MODE (tcp, http) in front of the
 # nginx backend, pinned to BALANCER_CPU; its PID goes in BALANCER_PID[furiwake].
+# haproxy_tcp_conf BIND SERVER: HAProxy `mode tcp`, one thread, one frontend on BIND and one
+# backend with SERVER (address:port) as its only server, defaults otherwise (no splicing).
+haproxy_tcp_conf() {
+  cat <<EOF
+global
+  nbthread 1
+  maxconn 8192
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend bench
+  bind $1
+  default_backend p
+backend p
+  balance roundrobin
+  server m1 $2
+EOF
+}
+
+# wrk_measured LABEL PID WRK-ARGS...: a warm-up run of WARMUP, then the measured one of DURATION,
+# both `wrk -t1` on CLIENT_CPU. Sets WRK_OUT (wrk's output; empty when it failed, which is
+# logged) and WRK_CPU (PID's CPU during the measured run in % of one core; "-" without a PID).
+# The output is kept in $TMP/wrk-LABEL.txt; non-2xx answers and socket errors are warned about.
+wrk_measured() {
+  local label=$1 pid=$2 t0 t1 c0=0 c1
+  shift 2
+  WRK_CPU=-
+  taskset -c "$CLIENT_CPU" wrk -t1 -d"$WARMUP" "$@" >/dev/null 2>&1 || true
+  [[ -n $pid ]] && c0=$(cpu_ticks "$pid")
+  t0=$(now_ns)
+  if ! WRK_OUT=$(taskset -c "$CLIENT_CPU" wrk -t1 -d"$DURATION" "$@" 2>&1); then
+    log "wrk failed against $label:"; printf '%s\n' "$WRK_OUT" | sed 's/^/    /' >&2
+    WRK_OUT=""
+    return 0
+  fi
+  t1=$(now_ns)
+  if [[ -n $pid ]]; then
+    c1=$(cpu_ticks "$pid")
+    WRK_CPU=$(cpu_percent "$c0" "$t0" "$c1" "$t1")
+  fi
+  printf '%s\n' "$WRK_OUT" >"$TMP/wrk-${label// /-}.txt"
+  if grep -qE 'Non-2xx|Socket errors' <<<"$WRK_OUT"; then
+    log "warning: $label: $(grep -E 'Non-2xx|Socket errors' <<<"$WRK_OUT" | tr -s ' ' | paste -sd ';')"
+  fi
+}
+
 # run_haproxy < CONFIG: HAProxy with this config, pinned to the balancer core, in the foreground
 # (-db) so the PID we hold is HAProxy itself; returns when it listens on $HAPROXY_PORT.
 run_haproxy() {

@@ -104,27 +104,7 @@ wait_up() { # NAME URL PID [NS]: until the URL answers from the client, or the p
 
 # --- nginx on the server --------------------------------------------------------------------
 mkdir -p "$TMP/nginx/logs"
-cat >"$TMP/nginx/nginx.conf" <<EOF
-daemon off;
-master_process on;
-worker_processes 1;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/logs/error.log warn;
-events { worker_connections 4096; multi_accept on; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  client_body_temp_path $TMP/nginx/body;
-  proxy_temp_path $TMP/nginx/proxy;
-  fastcgi_temp_path $TMP/nginx/fastcgi;
-  uwsgi_temp_path $TMP/nginx/uwsgi;
-  scgi_temp_path $TMP/nginx/scgi;
-  server {
-    listen 80 backlog=4096;
-    location = / { default_type text/plain; return 200 "ok\n"; }
-  }
-}
-EOF
+nginx_conf 80 >"$TMP/nginx/nginx.conf"
 # Started with `ip netns exec` itself (not a shell function, which would fork): $! is then the
 # process, as ip execs it, so the cleanup stops the right one.
 ip netns exec $S taskset -c "$BACKEND_CPU" nginx -e "$TMP/nginx/logs/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" >"$TMP/nginx/logs/stdout.log" 2>&1 &
@@ -148,21 +128,7 @@ wait_up furiwake $VIP:8080 $!
 wait_up furiwake-nat $VIP:80 "${PIDS[-1]}"
 
 # --- HAProxy mode tcp on :8081 --------------------------------------------------------------
-cat >"$TMP/haproxy.cfg" <<EOF
-global
-  nbthread 1
-  maxconn 8192
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-frontend bench
-  bind $VIP:8081
-  default_backend p
-backend p
-  server m1 $SERVER:80
-EOF
+haproxy_tcp_conf "$VIP:8081" "$SERVER:80" >"$TMP/haproxy.cfg"
 ip netns exec $B taskset -c "$BALANCER_CPU" haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
 started haproxy $!
 wait_up haproxy $VIP:8081 $!

@@ -29,57 +29,28 @@ done
 
 # --- balancers ----------------------------------------------------------------------------
 start_haproxy() {
-  run_haproxy <<EOF
-global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-frontend bench
-  bind 127.0.0.1:$HAPROXY_PORT
-  default_backend p
-backend p
-  balance roundrobin
-  server m1 127.0.0.1:$NGINX_PORT
-EOF
+  haproxy_tcp_conf "127.0.0.1:$HAPROXY_PORT" "127.0.0.1:$NGINX_PORT" | run_haproxy
 }
 
 # --- load ---------------------------------------------------------------------------------
 # run_wrk NAME PORT KIND -> prints "FIGURE CPU": requests/s (or MB/s for "transfer"), and the
 # balancer's CPU use during the measurement in % of one core ("-" for the direct runs).
 run_wrk() {
-  local name=$1 port=$2 kind=$3 url="http://127.0.0.1:$2/" conns=$CONNECTIONS out
-  local pid=${BALANCER_PID[$name]:-} t0 t1 c0=0 c1=0 cpu=- figure
+  local name=$1 port=$2 kind=$3 url="http://127.0.0.1:$2/" conns=$CONNECTIONS figure
   local args=()
   case $kind in
     keepalive) ;;
     close) args=(-H 'Connection: close') ;;
     transfer) url="${url}1m"; conns=$TRANSFER_CONNECTIONS ;;
   esac
-  taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"$WARMUP" "${args[@]}" "$url" >/dev/null 2>&1 || true
-  [[ -n $pid ]] && c0=$(cpu_ticks "$pid")
-  t0=$(now_ns)
-  out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"$DURATION" "${args[@]}" "$url" 2>&1) || {
-    log "wrk failed against $name ($kind):"; printf '%s\n' "$out" | sed 's/^/    /' >&2; echo "n/a -"; return 0
-  }
-  t1=$(now_ns)
-  if [[ -n $pid ]]; then
-    c1=$(cpu_ticks "$pid")
-    cpu=$(cpu_percent "$c0" "$t0" "$c1" "$t1")
-  fi
-  printf '%s\n' "$out" >"$TMP/wrk-$name-$kind.txt"
-  if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
-    log "warning: $name $kind: $(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr -s ' ' | paste -sd ';')"
-  fi
+  wrk_measured "$name $kind" "${BALANCER_PID[$name]:-}" -c"$conns" "${args[@]}" "$url"
+  [[ -n $WRK_OUT ]] || { echo "n/a -"; return 0; }
   if [[ $kind == transfer ]]; then
-    figure=$(to_mbps "$(awk '/^Transfer\/sec:/ { print $2 }' <<<"$out")")
+    figure=$(to_mbps "$(awk '/^Transfer\/sec:/ { print $2 }' <<<"$WRK_OUT")")
   else
-    figure=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
+    figure=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$WRK_OUT")
   fi
-  echo "${figure:-n/a} $cpu"
+  echo "${figure:-n/a} $WRK_CPU"
 }
 
 # --- main ---------------------------------------------------------------------------------
