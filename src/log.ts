@@ -28,6 +28,8 @@ function readable(out: NodeJS.WritableStream): Writable {
 }
 
 export function createLogger(level: LogLevel = 'info', out: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): Logger {
+  // A log reader that goes away (EPIPE on a closed pipe) must not stop the balancer: logs are lost, traffic is not.
+  if (out !== process.stderr) out.on('error', () => {});
   const destination = out.isTTY === true ? readable(out) : out;
   return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.epochTime }, destination);
 }
