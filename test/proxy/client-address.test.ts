@@ -51,11 +51,11 @@ describe('PROXY header parsing', () => {
       assert.equal(parseProxyHeader(header.subarray(0, 10)), 'more');
     }
     const v6 = parseProxyHeader(proxyHeader('v2', 'tcp', { address: '2001:db8::7', port: 1 }, { address: '2001:db8::1', port: 2 }));
-    assert.equal(typeof v6 === 'object' && 'addresses' in v6 && v6.addresses?.source.address, '2001:db8:0:0:0:0:0:7');
+    assert.equal(typeof v6 === 'object' && 'addresses' in v6 && v6.addresses?.source.address, '2001:db8::7');
     assert.deepEqual(parseProxyHeader(Buffer.from('PROXY UNKNOWN\r\n')), { addresses: null, length: 15, error: null });
     assert.deepEqual(parseProxyHeader(Buffer.from('GET / HTTP/1.1\r\n')), { error: 'expected a PROXY protocol header' });
     assert.match((parseProxyHeader(Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 99999 1\r\n')) as { error: string }).error, /bad port/);
-    assert.match((parseProxyHeader(Buffer.alloc(120, 'P')) as { error: string }).error, /longer than 107/);
+    assert.match((parseProxyHeader(Buffer.from(`PROXY UNKNOWN ${'x'.repeat(110)}`)) as { error: string }).error, /longer than 107/);
   });
 });
 
