@@ -4,7 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { startApp } from '../helpers/app.ts';
+import { Furiwake } from '../../src/app.ts';
+import { createLogger } from '../../src/log.ts';
+import type { TcpListener } from '../../src/proxy/tcp-listener.ts';
+import { logSink, startApp } from '../helpers/app.ts';
 import { exchange } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { describeOnEachEngine } from '../helpers/engines.ts';
@@ -95,6 +98,22 @@ describeOnEachEngine('tcp service with accept-proxy and proxy-protocol v2, hosti
       Buffer.from([0x9c, 0x40, 0x01, 0xbb]), Buffer.from('payload'),
     ]);
     assert.deepEqual(bytes, expected);
+  });
+
+  it('logs and counts each refused header, with the reason', async () => {
+    const member = await recorder();
+    const { sink, lines } = logSink();
+    const app = await Furiwake.start(single('tcp', pool('round-robin', [{ port: member.port }]), { acceptProxy: true }), createLogger('info', sink));
+    after(() => app.stop(0));
+    const port = app.address('svc').port;
+    assert.equal((await exchange(port, 'PROXY TCP4 192.0.2.1 192.0.2.2 1000 65536\r\n')).ending, 'reset');
+    assert.equal((await exchange(port, 'GET / HTTP/1.0\r\n\r\n')).ending, 'reset');
+    assert.equal((app.listener('svc') as TcpListener).counters.headersRefused, 2);
+    const refused = lines.filter((l) => l.msg === 'PROXY header refused').map((l) => [l.service, l.client, l.reason]);
+    assert.deepEqual(refused, [
+      ['svc', '127.0.0.1', 'malformed PROXY v1 header: bad port "65536"'],
+      ['svc', '127.0.0.1', 'expected a PROXY protocol header'],
+    ]);
   });
 
   it('refuses malformed PROXY v2 headers: unknown command, family, short addresses, broken TLVs', async () => {
