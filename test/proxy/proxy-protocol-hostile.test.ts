@@ -86,6 +86,7 @@ describeOnEachEngine('tcp service with accept-proxy and proxy-protocol v2, hosti
       assert.equal(result.data.length, 0);
     }
     assert.equal(member.accepted, 0, 'no member connection for a refused header');
+    assert.deepEqual(member.got, [], 'no byte reached the member');
     // the process is alive and the next good client is served, with a v2 header built from its line
     const good = await exchange(port, 'PROXY TCP6 2001:DB8:0:0::7 2001:db8::1 40000 443\r\npayload');
     assert.equal(good.ending, 'end');
