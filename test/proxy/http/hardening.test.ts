@@ -164,7 +164,7 @@ describe('slow and vanishing clients', () => {
     assert.equal((app.listener('svc') as import('../../../src/proxy/http/http-listener.ts').HttpListener).memberConnections.idle, 0);
   });
 
-  it('frees the member connection when the client goes away while waiting for the response', async () => {
+  it('frees the member connection when the client goes away (resets) while waiting for the response', async () => {
     let memberSawClose = (): void => {};
     const sawClose = new Promise<void>((resolve) => (memberSawClose = resolve));
     const m = await startMember('a', (req) => {
@@ -175,13 +175,14 @@ describe('slow and vanishing clients', () => {
     c.socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
     while (m.requests.length === 0) await new Promise((r) => setImmediate(r));
     assert.equal(app.runtime.member('p', 'a')!.active, 1);
-    c.socket.destroy();
+    // a FIN alone is a half-close, which still gets its answer (see below): gone is a reset
+    c.socket.resetAndDestroy();
     await sawClose;
     await app.runtime.connections.drained();
     assert.equal(app.runtime.member('p', 'a')!.active, 0);
   });
 
-  it('leaves the queue when the client goes away while waiting there', async () => {
+  it('leaves the queue when the client goes away (resets) while waiting there', async () => {
     const m = await startMember('a', () => {});
     const app = await startApp(httpConfig(pool('round-robin', [{ port: m.port, id: 'a', maxConnections: 1 }])));
     const first = await connection(app.address('svc').port);
@@ -191,7 +192,7 @@ describe('slow and vanishing clients', () => {
     second.socket.write('GET /queued HTTP/1.1\r\nHost: x\r\n\r\n');
     const p = app.runtime.pools.get('p')!;
     while (p.queued === 0) await new Promise((r) => setImmediate(r));
-    second.socket.destroy();
+    second.socket.resetAndDestroy();
     await app.runtime.connections.atMost(1);
     assert.equal(p.queued, 0);
     first.socket.destroy();
