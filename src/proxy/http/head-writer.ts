@@ -24,6 +24,10 @@ export function memberRequestHead(req: RequestHead, ctx: ForwardingContext): str
   let head = `${req.method} ${req.target} HTTP/1.1\r\n${req.fields}`;
   // HTTP/1.0 without Host gets the member's address; an absolute-form target's authority is the Host
   if (!req.hostField) head += `host: ${req.host ?? ctx.memberHost}\r\n`;
+  // The framing as we read it, in one spelling: a member cannot read `Chunked`, ` 005` or a
+  // list otherwise than we did.
+  if (req.chunked) head += 'transfer-encoding: chunked\r\n';
+  else if (req.contentLength !== -1) head += `content-length: ${req.contentLength}\r\n`;
   if (ctx.forwarded !== 'none') head += forwardedFields(req, ctx);
   if (req.upgrade !== null) head += `connection: upgrade\r\nupgrade: ${req.upgrade}\r\n\r\n`;
   else head += ctx.close ? 'connection: close\r\n\r\n' : '\r\n';

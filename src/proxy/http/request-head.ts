@@ -27,7 +27,10 @@ export interface RequestHead {
   /** the protocol asked for with `Connection: upgrade` (WebSocket); null otherwise */
   upgrade: string | null;
   expectContinue: boolean;
-  /** the end-to-end fields, each line with its CRLF, in order; the framing fields are among them */
+  /**
+   * The end-to-end fields, each line with its CRLF, in order; not Content-Length nor
+   * Transfer-Encoding (written anew from `contentLength` and `chunked`).
+   */
   fields: string;
   /** values of the fields a forwarding proxy adds to; null when absent */
   forwardedFor: string | null;
@@ -41,6 +44,9 @@ export interface RequestLimits {
 
 /** Fields the forwarded-header rewrite replaces; they are left out of `fields` when it is on. */
 const REWRITTEN = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded']);
+/** The framing fields: the head writer writes them anew, in one spelling, from what was read. */
+const FRAMING = new Set(['content-length', 'transfer-encoding']);
+/** the most header fields a request may have (beyond: 431) */
 const MAX_FIELDS = 200;
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** visible ASCII only: a target with spaces, controls or raw 8-bit bytes is malformed */
@@ -168,14 +174,16 @@ export function parseRequestHead(head: string, limits: RequestLimits, rewrite: b
     }
     if (connection.includes('close')) req.keepAlive = false;
     else if (minor === 0 && connection.includes('keep-alive')) req.keepAlive = true;
-    if (upgrade !== null && minor === 1 && connection.includes('upgrade')) req.upgrade = upgrade;
+    // h2c is not offered to members: an HTTP/2 connection behind us would carry requests that
+    // furiwake never reads (nor routes, nor persists). The request goes on without the upgrade.
+    if (upgrade !== null && minor === 1 && connection.includes('upgrade') && !listTokens(upgrade).includes('h2c')) req.upgrade = upgrade;
   }
 
   const extra = namedFields(connection);
   req.fields = keptLines(head, lines, (i) => {
     const name = names[i];
     if (name === '') return extra === null || !extra.includes(nameOf(head, lines, i));
-    return !HOP_BY_HOP.has(name) && !(rewrite && REWRITTEN.has(name)) && (extra === null || !extra.includes(name));
+    return !HOP_BY_HOP.has(name) && !FRAMING.has(name) && !(rewrite && REWRITTEN.has(name)) && (extra === null || !extra.includes(name));
   });
   return req;
 }

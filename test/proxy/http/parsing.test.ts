@@ -34,7 +34,7 @@ describe('request heads', () => {
     assert.equal(req.contentLength, 5);
     assert.equal(req.chunked, false);
     assert.equal(req.keepAlive, true);
-    assert.equal(req.fields, 'Host: example.com\r\nContent-Length: 5\r\nX-Thing:  v  \r\n');
+    assert.equal(req.fields, 'Host: example.com\r\nX-Thing:  v  \r\n');
   });
 
   it('knows when the client wants to close, and HTTP/1.0 keep-alive', () => {
@@ -43,8 +43,10 @@ describe('request heads', () => {
     assert.equal(request('GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n').keepAlive, true);
   });
 
-  it('sees an upgrade only with Connection: upgrade', () => {
+  it('sees an upgrade only with Connection: upgrade, and never to h2c', () => {
     assert.equal(request('GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n').upgrade, 'websocket');
+    const h2c = request('GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n');
+    assert.deepEqual([h2c.upgrade, h2c.fields], [null, 'Host: a\r\n']);
     assert.equal(request('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n').upgrade, null);
   });
 
