@@ -45,16 +45,20 @@ const MAX_TRAILERS = 32 * 1024;
 const MAX_TRAILER_FIELDS = 200;
 
 /**
- * Fields that may not come as trailers (RFC 9110 6.5.1): framing, routing, connection control,
- * request modifiers, authentication and how the content is read. A recipient that merged one
- * into the head would frame or route the message differently from us.
+ * Fields that may not come as trailers (RFC 9110 6.5.1). A recipient that merged one into the
+ * head would frame, route or authorise the message otherwise than we did. The framing and
+ * connection fields are refused in both directions; the rest (request modifiers, credentials,
+ * how the content is read) in requests, where a member acting on them is what is at stake: a
+ * member's response is not cut for an odd trailer its client will most likely ignore.
  */
-const NOT_IN_TRAILERS = new Set([
-  'content-length', 'transfer-encoding', 'te', 'trailer', 'host', 'connection', 'keep-alive', 'proxy-connection', 'upgrade',
+const FRAMING_TRAILERS = new Set([
+  'content-length', 'transfer-encoding', 'te', 'trailer', 'host', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'http2-settings',
+]);
+const REQUEST_TRAILERS = new Set([
   'expect', 'max-forwards', 'range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range',
   'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'content-type', 'content-encoding', 'content-range',
   'cache-control', 'pragma', 'age', 'expires', 'date', 'location', 'retry-after', 'vary', 'www-authenticate', 'proxy-authenticate',
-  'http2-settings', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto',
+  'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto',
 ]);
 
 /** 15 hex digits: a size that still fits a JS number exactly. */
@@ -80,7 +84,7 @@ export class BodyFramer {
   #maxTrailers = MAX_TRAILERS;
   /** the trailer field name being read, lowercased (trailers are rare: this is off the hot path) */
   #name = '';
-  /** 400 for a request body, 502 for a response body */
+  /** 400 for a request body, 502 for a response body (which also tells them apart) */
   #status = 400;
 
   /** No body at all. */
@@ -201,7 +205,9 @@ export class BodyFramer {
           break;
         case State.TRAILER_NAME:
           if (c === 0x3a /* : */) {
-            if (NOT_IN_TRAILERS.has(this.#name)) this.#fail(`${this.#name} is not allowed as a trailer field`);
+            if (FRAMING_TRAILERS.has(this.#name) || (this.#status === 400 && REQUEST_TRAILERS.has(this.#name))) {
+              this.#fail(`${this.#name} is not allowed as a trailer field`);
+            }
             this.#state = State.TRAILER_VALUE;
           } else if (c < 128 && TOKEN[c] === 1) {
             this.#name += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);

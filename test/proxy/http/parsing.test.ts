@@ -236,6 +236,18 @@ describe('chunk extensions and trailers', () => {
       assert.equal(framed(`0\r\n${trailer}\r\n\r\n`), false, JSON.stringify(trailer));
     }
     assert.equal(framed(`0\r\n${'X-A: 1\r\n'.repeat(201)}\r\n`), false);
+    // a member's trailers: the same grammar and framing fields, but no cut for a request-only field
+    const response = (trailer: string): boolean => {
+      const body = `0\r\n${trailer}\r\n\r\n`;
+      try {
+        new BodyFramer().chunked(502).feed(Buffer.from(body, 'latin1'), 0, body.length);
+        return true;
+      } catch (err) {
+        assert.ok(err instanceof HttpError && err.status === 502);
+        return false;
+      }
+    };
+    assert.deepEqual(['Expires: 0', 'Transfer-Encoding: chunked', 'X A: 1'].map(response), [true, false, false]);
   });
 });
 
