@@ -118,7 +118,7 @@ export class Exchange implements UpstreamUser {
     this.#inAtStart = side.bytesIn;
     this.#outAtStart = side.bytesOut;
     this.#timings = logging ? { start: performance.now(), queue: 0, connect: 0, firstByte: 0 } : null;
-    if (req.chunked) this.#reqBody.chunked(400);
+    if (req.chunked) this.#reqBody.chunked(400, this.#http.limits.headers);
     else if (req.contentLength > 0) this.#reqBody.length(req.contentLength);
     else this.#reqBody.none();
   }
@@ -344,7 +344,7 @@ export class Exchange implements UpstreamUser {
     const framer = (this.#resBody = new BodyFramer());
     if (res.body === 'none') framer.none();
     else if (res.body === 'length') framer.length(res.contentLength);
-    else if (res.body === 'chunked') framer.chunked(502);
+    else if (res.body === 'chunked') framer.chunked(502, MAX_RESPONSE_HEAD);
     else framer.untilClose();
     const head = clientResponseHead(res, { minor: req.minor, close: this.#closeClient, dechunk: this.#dechunk });
     if (this.#dechunk || rest.length === 0 || framer.done) {

@@ -13,7 +13,7 @@ export interface ForwardingContext {
   client: string;
   /** the client reached us over TLS */
   https: boolean;
-  /** Host for a request that came without one (HTTP/1.0): the member's address */
+  /** Host for a request that came without one and without an absolute-form target (HTTP/1.0): the member's address */
   memberHost: string;
   /** ask the member to close after this response (no keep-alive towards members) */
   close: boolean;
@@ -22,7 +22,12 @@ export interface ForwardingContext {
 /** The request head for the member: always HTTP/1.1, so the member connection can be kept. */
 export function memberRequestHead(req: RequestHead, ctx: ForwardingContext): string {
   let head = `${req.method} ${req.target} HTTP/1.1\r\n${req.fields}`;
-  if (req.host === null) head += `host: ${ctx.memberHost}\r\n`;
+  // HTTP/1.0 without Host gets the member's address; an absolute-form target's authority is the Host
+  if (!req.hostField) head += `host: ${req.host ?? ctx.memberHost}\r\n`;
+  // The framing as we read it, in one spelling: a member cannot read `Chunked`, ` 005` or a
+  // list otherwise than we did.
+  if (req.chunked) head += 'transfer-encoding: chunked\r\n';
+  else if (req.contentLength !== -1) head += `content-length: ${req.contentLength}\r\n`;
   if (ctx.forwarded !== 'none') head += forwardedFields(req, ctx);
   if (req.upgrade !== null) head += `connection: upgrade\r\nupgrade: ${req.upgrade}\r\n\r\n`;
   else head += ctx.close ? 'connection: close\r\n\r\n' : '\r\n';

@@ -219,7 +219,10 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
     const limits = http.limits;
     const end = bytes.headEnd(0);
     if (end === -1) {
-      if (bytes.length > limits.headers) this.#reject(new HttpError(431, `request head larger than ${limits.headers} bytes`));
+      // A head with a bare LF or CR never ends in CRLFCRLF as we read it (though another reader
+      // may end it): refused now, not when the headers timeout passes.
+      if (bytes.bareLineEnd()) this.#reject(new HttpError(400, 'bare LF or CR in the request head'));
+      else if (bytes.length > limits.headers) this.#reject(new HttpError(431, `request head larger than ${limits.headers} bytes`));
       else if (bytes.length > limits.requestLine && !bytes.hasLineEnd(0, limits.requestLine)) {
         this.#reject(new HttpError(414, `request line longer than ${limits.requestLine} bytes`));
       }
@@ -364,9 +367,9 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
       if (this.#tunnel) return ex.tunnelClientEnd();
       // A request cut short: nothing more will come, so nothing of it can be completed.
       if (!ex.requestDone) return ex.bodyFailed(new HttpError(400, 'the client closed before sending the whole request body'));
-      // A client that closes while its response is on the way has gone (as nginx reads it):
-      // the member's work stops rather than running on for nobody.
-      this.#stream.close();
+      // A client that half-closes after a complete request still reads (as HAProxy sees it):
+      // it gets its response, with Connection: close, then the connection closes. A client
+      // that is really gone resets when the response is written, which aborts the exchange.
       return;
     }
     if (this.#ended) {
