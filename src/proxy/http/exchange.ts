@@ -28,6 +28,8 @@ import type { Upstream, UpstreamUser } from './upstream.ts';
 /** What an exchange needs of its client connection. */
 export interface ClientSide {
   readonly client: Endpoint;
+  /** the client's address as written toward members: canonical, or `unknown` (never raw outside bytes) */
+  readonly forwardedClient: string;
   /** the client address's hash, for the hashing algorithms */
   readonly hash: number;
   readonly https: boolean;
@@ -211,7 +213,7 @@ export class Exchange implements UpstreamUser {
     up.requests++;
     const head = memberRequestHead(this.req, {
       forwarded: this.#http.forwarded,
-      client: side.client.address,
+      client: side.forwardedClient,
       https: side.https,
       memberHost: up.member.endpoint,
       close: this.#http.memberKeepAlive.maxIdle === 0,

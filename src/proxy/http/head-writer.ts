@@ -9,7 +9,7 @@ import { REASONS } from './responses.ts';
 
 export interface ForwardingContext {
   forwarded: ForwardedHeaders;
-  /** the client's address as seen on the socket */
+  /** the client's address, canonical (forwardedAddress): only validated text goes toward members */
   client: string;
   /** the client reached us over TLS */
   https: boolean;
@@ -35,7 +35,7 @@ export function memberRequestHead(req: RequestHead, ctx: ForwardingContext): str
 }
 
 function forwardedFields(req: RequestHead, ctx: ForwardingContext): string {
-  const client = plainAddress(ctx.client);
+  const client = ctx.client;
   const proto = ctx.https ? 'https' : 'http';
   let out = '';
   if (ctx.forwarded === 'x-forwarded' || ctx.forwarded === 'both') {
@@ -57,11 +57,6 @@ function forwardedFields(req: RequestHead, ctx: ForwardingContext): string {
 
 function passThrough(name: string, value: string | null): string {
   return value === null ? '' : `${name}: ${value}\r\n`;
-}
-
-/** An IPv4 client on a dual-stack socket shows as ::ffff:192.0.2.1; the member wants 192.0.2.1. */
-function plainAddress(address: string): string {
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
 export interface ClientFraming {

@@ -8,6 +8,7 @@ import { hashString } from '../../balance/index.ts';
 import type { Member } from '../../runtime/member.ts';
 import { logRequest } from './access-log.ts';
 import { ClientBytes } from './client-bytes.ts';
+import { forwardedAddress } from './client-address.ts';
 import { Deadline, type HttpServiceContext } from './context.ts';
 import { Exchange, type ClientSide } from './exchange.ts';
 import { parseRequestHead } from './request-head.ts';
@@ -40,6 +41,7 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
   readonly #in = new ClientBytes();
   #kind: number = Deadline.NONE;
   #vip: Endpoint | null = null;
+  #forwardedClient: string | null = null;
   #hash = -1;
   #exchange: Exchange | null = null;
   #pumping = false;
@@ -72,6 +74,11 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
     stream.resume();
     // The first request (and, for https, the handshake before it) must come within the headers timeout.
     this.#setDeadline(ctx.service.config.http!.timeouts.headers, Deadline.HEADERS);
+  }
+
+  /** The client's address as written toward members, worked out once per connection. */
+  get forwardedClient(): string {
+    return (this.#forwardedClient ??= forwardedAddress(this.client.address));
   }
 
   /** The service address the client reached; read when asked (getsockname). */

@@ -254,7 +254,7 @@ describe('chunk extensions and trailers', () => {
 describe('heads furiwake writes', () => {
   it('adds the forwarded fields and asks for keep-alive towards the member', () => {
     const req = request('GET /x HTTP/1.1\r\nHost: www.example.com\r\nX-Forwarded-For: 10.1.1.1\r\n\r\n');
-    const head = memberRequestHead(req, { forwarded: 'both', client: '::ffff:192.0.2.7', https: true, memberHost: '10.0.0.1:80', close: false });
+    const head = memberRequestHead(req, { forwarded: 'both', client: '192.0.2.7', https: true, memberHost: '10.0.0.1:80', close: false });
     assert.equal(head, 'GET /x HTTP/1.1\r\nHost: www.example.com\r\nx-forwarded-for: 10.1.1.1, 192.0.2.7\r\nx-forwarded-proto: https\r\n' +
       'x-forwarded-host: www.example.com\r\nforwarded: for=192.0.2.7;proto=https;host=www.example.com\r\n\r\n');
   });
