@@ -177,7 +177,7 @@ class Cursor {
     return this.#b.length - this.at;
   }
   skip(n: number): boolean {
-    if (n > this.left) return false;
+    if (n < 0 || n > this.left) return false;
     this.at += n;
     return true;
   }
@@ -198,22 +198,24 @@ class Cursor {
   }
 }
 
-/** Calls `each(type, data)` for every extension; false when the list is malformed. */
+/**
+ * Calls `each(type, data)` for every extension; false when the list is malformed. The list ends
+ * the message: its length must be exactly what is left, and each extension must fit in it.
+ */
 function readExtensions(c: Cursor, each: (type: number, data: Buffer) => void): boolean {
   if (c.left === 0) return true; // no extensions at all (allowed before TLS 1.3)
   const length = c.u16();
-  if (length < 0 || length > c.left) return false;
-  const end = c.at + length;
-  while (c.at < end) {
+  if (length < 0 || length !== c.left) return false;
+  while (c.left > 0) {
     const type = c.u16();
     const data = c.bytes(c.u16());
-    if (type < 0 || data === null || c.at > end) return false;
+    if (type < 0 || data === null) return false;
     each(type, data);
   }
   return true;
 }
 
-/** The session ID: at most 32 bytes; empty means none. */
+/** The session ID: at most 32 bytes (RFC 5246 7.4.1.2, RFC 8446 4.1.2); empty means none. */
 function sessionId(c: Cursor): Buffer | null | undefined {
   const length = c.u8();
   if (length < 0 || length > 32) return undefined;
@@ -228,19 +230,22 @@ export function parseClientHello(body: Buffer): ClientHelloInfo | null {
   if (!c.skip(2 + 32)) return null; // legacy_version, random
   const id = sessionId(c);
   if (id === undefined) return null;
-  const suites = c.u16();
-  if (suites < 0 || !c.skip(suites)) return null;
-  const compressions = c.u8();
-  if (compressions < 0 || !c.skip(compressions)) return null;
+  const suites = c.u16(); // two bytes each, at least one
+  if (suites < 2 || suites % 2 !== 0 || !c.skip(suites)) return null;
+  const compressions = c.u8(); // at least "null"
+  if (compressions < 1 || !c.skip(compressions)) return null;
   let ticket: Buffer | null = null;
   let offersTls13 = false;
+  let versionsOk = true;
   const ok = readExtensions(c, (type, data) => {
     if (type === EXT_SESSION_TICKET && data.length > 0) ticket = Buffer.from(data);
     if (type === EXT_SUPPORTED_VERSIONS) {
-      for (let i = 1; i + 1 < data.length; i += 2) if (data.readUInt16BE(i) === TLS13) offersTls13 = true;
+      // a one-byte length, then two bytes per version
+      if (data.length < 3 || data[0] !== data.length - 1 || data[0] % 2 !== 0) versionsOk = false;
+      else for (let i = 1; i + 1 < data.length; i += 2) if (data.readUInt16BE(i) === TLS13) offersTls13 = true;
     }
   });
-  return ok ? { sessionId: id, ticket, offersTls13 } : null;
+  return ok && versionsOk ? { sessionId: id, ticket, offersTls13 } : null;
 }
 
 /** The ServerHello body; null when malformed. */
@@ -262,7 +267,7 @@ export function parseNewSessionTicket(body: Buffer): Buffer | null {
   const c = new Cursor(body);
   if (!c.skip(4)) return null; // ticket_lifetime_hint
   const ticket = c.bytes(c.u16());
-  return ticket === null || ticket.length === 0 ? null : Buffer.from(ticket);
+  return ticket === null || ticket.length === 0 || c.left !== 0 ? null : Buffer.from(ticket);
 }
 
 // ---- stick-table keys ---------------------------------------------------------------------

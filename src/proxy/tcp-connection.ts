@@ -5,6 +5,10 @@
 //
 // Phases: head (reading a PROXY header or ClientHello that decides the member) -> waiting (in
 // the pool's queue) or connecting -> piping; or refused (turned away with a clean FIN).
+//
+// Every way in from the event loop (the streams' events, the timer, the queue's answer) goes
+// through one try/catch at its boundary: a throw that escapes the logic is reported and ends this
+// connection with resets, never the process (#crash).
 
 import { hashString, usesHash } from '../balance/index.ts';
 import type { HandshakeReader } from '../persistence/tls-session.ts';
@@ -23,6 +27,14 @@ const HOLD_MAX = 64 * 1024;
 
 type Phase = 'head' | 'waiting' | 'connecting' | 'piping' | 'refused';
 
+/** What a connection tells its listener, which logs and counts it. */
+export interface TcpConnectionReporter {
+  /** the client was turned away for its PROXY header (malformed, missing or late) */
+  headerRefused(conn: TcpConnection, why: string): void;
+  /** a throw escaped the connection's logic: the connection is ended */
+  failed(conn: TcpConnection, err: unknown): void;
+}
+
 export class TcpConnection implements ConnectionEntry, StreamOwner {
   readonly id: number;
   readonly protocol = 'tcp' as const;
@@ -33,6 +45,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
   readonly #table: ConnectionTable;
   readonly #svc: Service;
   readonly #engine: StreamEngine;
+  readonly #reporter: TcpConnectionReporter;
   /** the pool as it was when the client arrived: a reload does not move a live connection */
   readonly #pool: Pool;
   /** the service's persistence when the client arrived (null: none), and the client's key */
@@ -63,12 +76,13 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
   #vipEndpoint: Endpoint | null = null;
   #localEndpoint: Endpoint | null = null;
 
-  constructor(service: Service, table: ConnectionTable, engine: StreamEngine) {
+  constructor(service: Service, table: ConnectionTable, engine: StreamEngine, reporter: TcpConnectionReporter) {
     this.id = table.nextId();
     this.service = service.name;
     this.#table = table;
     this.#svc = service;
     this.#engine = engine;
+    this.#reporter = reporter;
     this.#pool = service.pool;
     this.#persistence = service.persistence;
   }
@@ -98,6 +112,14 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
   /** Takes an accepted client (the engine's token). */
   start(accepted: unknown): void {
     this.#client = this.#engine.adopt(accepted, this);
+    try {
+      this.#start();
+    } catch (err) {
+      this.#crash(err);
+    }
+  }
+
+  #start(): void {
     this.#open = 1;
     this.#table.add(this);
     const config = this.#svc.config;
@@ -128,7 +150,10 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     const head = this.#head!;
     this.#head = null;
     this.#disarm();
-    if (head.error !== null) return this.#client.reset();
+    if (head.error !== null) {
+      this.#reporter.headerRefused(this, head.error);
+      return this.#client.reset();
+    }
     if (head.addresses !== null) {
       this.#clientEndpoint = head.addresses.source;
       this.#vipEndpoint = head.addresses.destination;
@@ -167,11 +192,19 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
   }
 
   #onQueued = (member: Member | undefined): void => {
+    try {
+      this.#queued(member);
+    } catch (err) {
+      this.#crash(err);
+    }
+  };
+
+  #queued(member: Member | undefined): void {
     this.#waiter = null;
     if (member === undefined) return this.#turnAway();
     if (this.#key !== null) this.#persistence!.picked(this.#key, member);
     this.#connect(member);
-  };
+  }
 
   /**
    * A clean close (FIN) with nothing served: the balancer is full, not broken. What the client
@@ -190,8 +223,8 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     this.#phase = 'connecting';
     this.#connectStarted = performance.now();
     this.#arm(this.#svc.config.timeouts.connect);
-    this.#open++;
     this.#upstream = this.#engine.connect(member.ip, member.port, this);
+    this.#open++; // (counted once made: a connect that throws leaves no stream to wait for)
   }
 
   #connectFailed(): void {
@@ -208,6 +241,14 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
   }
 
   streamConnected(stream: Stream): void {
+    try {
+      this.#connected(stream);
+    } catch (err) {
+      this.#crash(err);
+    }
+  }
+
+  #connected(stream: Stream): void {
     if (stream !== this.#upstream) return;
     const member = this.member!;
     const config = this.#svc.config;
@@ -232,6 +273,15 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
   }
 
   streamData(stream: Stream, chunk: Buffer): boolean {
+    try {
+      return this.#data(stream, chunk);
+    } catch (err) {
+      this.#crash(err);
+      return false;
+    }
+  }
+
+  #data(stream: Stream, chunk: Buffer): boolean {
     if (stream === this.#upstream) {
       this.#timer!.refresh();
       if (this.#watch !== null && this.#watch.push(chunk) !== 'reading') this.#watch = null;
@@ -257,6 +307,14 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
   }
 
   streamEnd(stream: Stream): void {
+    try {
+      this.#end(stream);
+    } catch (err) {
+      this.#crash(err);
+    }
+  }
+
+  #end(stream: Stream): void {
     if (stream === this.#upstream) return this.#client.end();
     switch (this.#phase) {
       case 'piping':
@@ -273,12 +331,28 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
   }
 
   streamDrained(stream: Stream): void {
+    try {
+      this.#drained(stream);
+    } catch (err) {
+      this.#crash(err);
+    }
+  }
+
+  #drained(stream: Stream): void {
     if (this.#phase !== 'piping') return;
     if (stream === this.#upstream) this.#client.resume();
     else this.#upstream!.resume();
   }
 
   streamError(stream: Stream, _code: string): void {
+    try {
+      this.#error(stream);
+    } catch (err) {
+      this.#crash(err);
+    }
+  }
+
+  #error(stream: Stream): void {
     if (stream === this.#upstream && this.#phase === 'connecting') return this.#connectFailed();
     if (stream !== this.#upstream && stream !== this.#client) return;
     // A reset on one side is passed on as a reset on the other, as a TCP proxy should.
@@ -287,6 +361,16 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
   }
 
   streamClosed(stream: Stream): void {
+    try {
+      this.#closed(stream);
+    } catch (err) {
+      this.#crash(err);
+    }
+  }
+
+  #closed(stream: Stream): void {
+    // counted first: a throw below must not keep the entry open for ever (see #crash)
+    const last = --this.#open === 0;
     if (stream === this.#client && this.#phase !== 'piping') {
       // gone while waiting, connecting or reading its head: give everything back now
       if (this.#waiter !== null) this.#pool.cancel(this.#waiter);
@@ -294,11 +378,19 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
       this.#upstream?.close();
       this.#disarm();
     }
-    if (--this.#open === 0) this.#finish();
+    if (last) this.#finish();
   }
 
   /** The one timer: head or connect timeout, idle timeout, or the turned-away client's last wait. */
   #onTimer = (): void => {
+    try {
+      this.#timedOut();
+    } catch (err) {
+      this.#crash(err);
+    }
+  };
+
+  #timedOut(): void {
     this.#timer = null;
     switch (this.#phase) {
       case 'head':
@@ -313,7 +405,36 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
       default:
         return this.abort();
     }
-  };
+  }
+
+  /**
+   * The last resort: a throw escaped the logic. It is reported (logged and counted), and this
+   * connection ends with resets both ways; its streams' closes then give back the member and the
+   * entry. When the throw came from the last close itself, the entry is removed here.
+   */
+  #crash(err: unknown): void {
+    try {
+      this.#reporter.failed(this, err);
+    } catch {
+      // a reporter that throws must not stop the cleanup below
+    }
+    try {
+      this.#disarm();
+      if (this.#waiter !== null) this.#pool.cancel(this.#waiter);
+      this.#waiter = null;
+      this.#client.reset();
+      this.#upstream?.reset();
+    } catch {
+      // nothing more can be done for this connection's streams
+    }
+    if (this.#open > 0) return;
+    try {
+      this.#finish();
+    } catch {
+      // the member's count may be off; the entry must go all the same
+    }
+    this.#table.remove(this);
+  }
 
   /**
    * Whether bytes still wait to be taken by a reader and fewer wait than at the last look: a

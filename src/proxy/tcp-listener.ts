@@ -1,5 +1,7 @@
 // The listening socket of a tcp service. Each accepted client becomes a TcpConnection, on the
-// stream engine chosen at start (stream-engine.ts).
+// stream engine chosen at start (stream-engine.ts). The listener logs and counts what its
+// connections report: clients refused for their PROXY header, and connections ended by a throw
+// (which never reaches the event loop, so never ends the process).
 
 import type { Logger } from '../log.ts';
 import type { ConnectionTable, Endpoint } from '../runtime/connection-table.ts';
@@ -7,13 +9,21 @@ import type { Service } from '../runtime/service.ts';
 import { bindHost, type Listener } from './listener.ts';
 import type { StreamEngine, StreamServer } from './stream.ts';
 import { streamEngine } from './stream-engine.ts';
-import { TcpConnection } from './tcp-connection.ts';
+import { TcpConnection, type TcpConnectionReporter } from './tcp-connection.ts';
 
 /** Clients the kernel may hold for us before we accept them. */
 const BACKLOG = 1024;
 
-export class TcpListener implements Listener {
+export interface TcpListenerCounters {
+  /** clients turned away for their PROXY header: malformed, missing, or not within the connect timeout */
+  headersRefused: number;
+  /** connections ended by an unexpected error (logged) */
+  failed: number;
+}
+
+export class TcpListener implements Listener, TcpConnectionReporter {
   readonly service: Service;
+  readonly counters: TcpListenerCounters = { headersRefused: 0, failed: 0 };
   readonly #table: ConnectionTable;
   readonly #log: Logger;
   readonly #engine: StreamEngine;
@@ -40,11 +50,29 @@ export class TcpListener implements Listener {
       bindHost(service),
       service.config.listen.port,
       BACKLOG,
-      (client) => new TcpConnection(service, table, engine).start(client),
+      (client) => {
+        try {
+          new TcpConnection(service, table, engine, this).start(client);
+        } catch (err) {
+          // (the connection catches its own; this is adopting the socket itself failing)
+          this.failed(null, err);
+        }
+      },
       // Accept errors (EMFILE and the like) are logged; they must not crash the process.
       (err) => this.#log.error({ service: service.name, err }, 'accept failed'),
     );
     this.#address = this.#server.address();
+  }
+
+  headerRefused(conn: TcpConnection, why: string): void {
+    this.counters.headersRefused++;
+    const client = conn.client;
+    this.#log.warn({ service: this.service.name, client: client.address, port: client.port, reason: why }, 'PROXY header refused');
+  }
+
+  failed(conn: TcpConnection | null, err: unknown): void {
+    this.counters.failed++;
+    this.#log.error({ service: this.service.name, connection: conn?.id, err }, 'connection ended by an unexpected error');
   }
 
   address(): Endpoint {

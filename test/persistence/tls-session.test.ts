@@ -14,48 +14,7 @@ import {
   sessionIdKey,
   ticketKey,
 } from '../../src/persistence/tls-session.ts';
-
-const u16 = (n: number) => Buffer.from([n >> 8, n & 255]);
-const u24 = (n: number) => Buffer.from([n >> 16, (n >> 8) & 255, n & 255]);
-
-function extension(type: number, data: Buffer): Buffer {
-  return Buffer.concat([u16(type), u16(data.length), data]);
-}
-function extensions(...list: Buffer[]): Buffer {
-  const all = Buffer.concat(list);
-  return Buffer.concat([u16(all.length), all]);
-}
-function handshake(type: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([type]), u24(body.length), body]);
-}
-/** The bytes as TLS records of at most `size` payload bytes each. */
-function records(type: number, payload: Buffer, size = 16_384): Buffer {
-  const out: Buffer[] = [];
-  for (let at = 0; at < payload.length; at += size) {
-    const part = payload.subarray(at, at + size);
-    out.push(Buffer.concat([Buffer.from([type, 3, 1]), u16(part.length), part]));
-  }
-  return Buffer.concat(out);
-}
-
-const SESSION = Buffer.alloc(32, 0xab);
-const TICKET = Buffer.alloc(180, 0x5c);
-
-function clientHelloBody(opts: { session?: Buffer; ticket?: Buffer; tls13?: boolean } = {}): Buffer {
-  const session = opts.session ?? Buffer.alloc(0);
-  const exts = [extension(0, Buffer.from('\0\0\x09\0\0\x06server', 'latin1'))];
-  if (opts.ticket !== undefined) exts.push(extension(35, opts.ticket));
-  if (opts.tls13) exts.push(extension(43, Buffer.from([4, 3, 4, 3, 3])));
-  return Buffer.concat([
-    u16(0x0303), Buffer.alloc(32, 7), Buffer.from([session.length]), session,
-    u16(4), Buffer.from([0xc0, 0x2b, 0xc0, 0x2f]), Buffer.from([1, 0]), extensions(...exts),
-  ]);
-}
-
-function serverHelloBody(session: Buffer, tls13 = false): Buffer {
-  const exts = tls13 ? [extension(43, u16(0x0304))] : [extension(0xff01, Buffer.from([0]))];
-  return Buffer.concat([u16(0x0303), Buffer.alloc(32, 9), Buffer.from([session.length]), session, u16(0xc02b), Buffer.from([0]), extensions(...exts)]);
-}
+import { clientHelloBody, extension, extensions, handshake, records, serverHelloBody, SESSION, TICKET, u16 } from '../helpers/tls-handshake.ts';
 
 /** Feeds `bytes` to a reader in pieces of `step` bytes; returns the messages it handed over. */
 function read(bytes: Buffer, wanted: number[], step: number, max = 65_536): { state: string; messages: [number, Buffer][] } {
@@ -98,6 +57,25 @@ describe('ClientHello', () => {
     long[34] = 33;
     assert.equal(parseClientHello(long), null);
     for (const cut of [10, 34, 60, 76, 80, good.length - 1]) assert.equal(parseClientHello(good.subarray(0, cut)), null, `cut at ${cut}`);
+  });
+
+  it('refuses lengths that disagree: cipher suites, compressions, the extension list, supported_versions', () => {
+    const hello = (suites: Buffer, compressions: Buffer, exts: Buffer): Buffer =>
+      Buffer.concat([u16(0x0303), Buffer.alloc(32, 7), Buffer.from([0]), u16(suites.length), suites, Buffer.from([compressions.length]), compressions, exts]);
+    const suite = Buffer.from([0xc0, 0x2b]);
+    const none = extensions();
+    assert.notEqual(parseClientHello(hello(suite, Buffer.from([0]), none)), null);
+    assert.equal(parseClientHello(hello(Buffer.from([0xc0]), Buffer.from([0]), none)), null, 'an odd cipher suite list');
+    assert.equal(parseClientHello(hello(Buffer.alloc(0), Buffer.from([0]), none)), null, 'no cipher suite');
+    assert.equal(parseClientHello(hello(suite, Buffer.alloc(0), none)), null, 'no compression method');
+    assert.equal(parseClientHello(hello(suite, Buffer.from([0]), Buffer.concat([none, Buffer.from([1])]))), null, 'a byte after the extensions');
+    const ticket = extension(35, TICKET);
+    assert.equal(parseClientHello(hello(suite, Buffer.from([0]), Buffer.concat([u16(ticket.length - 4), ticket]))), null, 'a list shorter than its extensions');
+    for (const versions of [[4, 3, 4], [3, 3, 4, 3, 3], [6, 3, 4, 3, 3], [0]]) {
+      assert.equal(parseClientHello(hello(suite, Buffer.from([0]), extensions(extension(43, Buffer.from(versions))))), null, `supported_versions ${versions}`);
+    }
+    assert.equal(parseServerHello(Buffer.concat([serverHelloBody(SESSION), Buffer.from([0])])), null, 'a byte after the ServerHello');
+    assert.equal(parseNewSessionTicket(Buffer.from([0, 0, 0, 1, 0, 1, 9, 9])), null, 'a byte after the ticket');
   });
 
   it('gives up on bytes that are not TLS records', () => {

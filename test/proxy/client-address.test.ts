@@ -13,7 +13,7 @@ import type { PersistenceConfig } from '../../src/config/persistence-types.ts';
 import { createLogger } from '../../src/log.ts';
 import { parseProxyHeader } from '../../src/proxy/proxy-header-reader.ts';
 import { proxyHeader } from '../../src/proxy/proxy-protocol.ts';
-import { TrustedProxies } from '../../src/proxy/http/client-address.ts';
+import { forwardedAddress, TrustedProxies } from '../../src/proxy/http/client-address.ts';
 import { logSink, startApp } from '../helpers/app.ts';
 import { exchange } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
@@ -51,11 +51,11 @@ describe('PROXY header parsing', () => {
       assert.equal(parseProxyHeader(header.subarray(0, 10)), 'more');
     }
     const v6 = parseProxyHeader(proxyHeader('v2', 'tcp', { address: '2001:db8::7', port: 1 }, { address: '2001:db8::1', port: 2 }));
-    assert.equal(typeof v6 === 'object' && 'addresses' in v6 && v6.addresses?.source.address, '2001:db8:0:0:0:0:0:7');
+    assert.equal(typeof v6 === 'object' && 'addresses' in v6 && v6.addresses?.source.address, '2001:db8::7');
     assert.deepEqual(parseProxyHeader(Buffer.from('PROXY UNKNOWN\r\n')), { addresses: null, length: 15, error: null });
     assert.deepEqual(parseProxyHeader(Buffer.from('GET / HTTP/1.1\r\n')), { error: 'expected a PROXY protocol header' });
     assert.match((parseProxyHeader(Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 99999 1\r\n')) as { error: string }).error, /bad port/);
-    assert.match((parseProxyHeader(Buffer.alloc(120, 'P')) as { error: string }).error, /longer than 107/);
+    assert.match((parseProxyHeader(Buffer.from(`PROXY UNKNOWN ${'x'.repeat(110)}`)) as { error: string }).error, /longer than 107/);
   });
 });
 
@@ -151,6 +151,15 @@ describe('http service: accept-proxy and trusted X-Forwarded-For', () => {
     await c.close();
     const requests = lines.filter((l) => l.msg === 'request').map((l) => [l.path, l.client, l.peer]);
     assert.deepEqual(requests, [['/a', '203.0.113.9', '127.0.0.1'], ['/b', '127.0.0.1', undefined]]);
+  });
+
+  it('writes only a validated address toward members: canonical, unmapped, or "unknown"', () => {
+    assert.equal(forwardedAddress('192.0.2.1'), '192.0.2.1');
+    assert.equal(forwardedAddress('::ffff:192.0.2.1'), '192.0.2.1');
+    assert.equal(forwardedAddress('2001:DB8:0::7'), '2001:db8::7');
+    for (const bad of ['192.0.2.1\r\nx-injected: 1', '192.0.2.1\nx: 1', '', 'fe80::1%eth0', '192.0.2.1, 10.0.0.1', 'unknown']) {
+      assert.equal(forwardedAddress(bad), 'unknown', JSON.stringify(bad));
+    }
   });
 
   it('walks X-Forwarded-For from the right, stops at garbage, and unmaps IPv4-mapped peers', () => {

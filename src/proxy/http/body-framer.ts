@@ -4,25 +4,63 @@
 // and, for a client that cannot read chunked (HTTP/1.0), which of them are payload.
 // Chunk sizes, extensions and trailers are read strictly and bounded: a malformed one throws.
 
+import { TOKEN } from './header-lines.ts';
 import { HttpError } from './responses.ts';
 
 const State = {
   SIZE: 0, // hex digits of a chunk size
-  EXT: 1, // a chunk extension, up to CR
+  EXT: 1, // chunk extensions, up to CR (their own grammar: see Ext)
   SIZE_LF: 2, // LF after the size line
   DATA: 3,
   DATA_CR: 4, // CR after chunk data
   DATA_LF: 5,
   TRAILER_START: 6, // a trailer field, or the final CRLF
-  TRAILER: 7,
-  TRAILER_LF: 8,
-  FINAL_LF: 9,
+  TRAILER_NAME: 7,
+  TRAILER_VALUE: 8,
+  TRAILER_LF: 9,
+  FINAL_LF: 10,
 } as const;
 
-/** A chunk size line (size and extensions) or one trailer field may not be longer than this. */
+/**
+ * Where a chunk extension is: `;` BWS name [ BWS `=` BWS ( token | quoted-string ) ] BWS
+ * (RFC 9112 7.1.1). Read to the grammar, not skipped to the CR, because a member that reads a
+ * quoted string or a bare LF otherwise than we do would see the chunk end somewhere else.
+ */
+const Ext = {
+  NAME_START: 0, // after `;`: BWS, then a token
+  NAME: 1,
+  AFTER_NAME: 2, // BWS, then `=`, `;` or CR
+  VALUE_START: 3, // after `=`: BWS, then a token or a quoted string
+  TOKEN: 4,
+  QUOTED: 5,
+  QUOTED_PAIR: 6, // after a backslash in a quoted string
+  AFTER_VALUE: 7, // BWS, then `;` or CR
+} as const;
+
+/** A chunk size line (size and extensions) may not be longer than this. */
 const MAX_LINE = 4096;
-/** All trailer fields together. */
-const MAX_TRAILERS = 16 * 1024;
+/** All trailer fields together, unless the caller says otherwise (a request's head limit). */
+const MAX_TRAILERS = 32 * 1024;
+/** As many trailer fields as header fields. */
+const MAX_TRAILER_FIELDS = 200;
+
+/**
+ * Fields that may not come as trailers (RFC 9110 6.5.1). A recipient that merged one into the
+ * head would frame, route or authorise the message otherwise than we did. The framing and
+ * connection fields are refused in both directions; the rest (request modifiers, credentials,
+ * how the content is read) in requests, where a member acting on them is what is at stake: a
+ * member's response is not cut for an odd trailer its client will most likely ignore.
+ */
+const FRAMING_TRAILERS = new Set([
+  'content-length', 'transfer-encoding', 'te', 'trailer', 'host', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'http2-settings',
+]);
+const REQUEST_TRAILERS = new Set([
+  'expect', 'max-forwards', 'range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range',
+  'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'content-type', 'content-encoding', 'content-range',
+  'cache-control', 'pragma', 'age', 'expires', 'date', 'location', 'retry-after', 'vary', 'www-authenticate', 'proxy-authenticate',
+  'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto',
+]);
+
 /** 15 hex digits: a size that still fits a JS number exactly. */
 const MAX_SIZE_DIGITS = 15;
 
@@ -38,10 +76,15 @@ export class BodyFramer {
   /** length mode: bytes to go; chunked: bytes to go in the current chunk */
   #remaining = 0;
   #state: number = State.SIZE;
+  #ext: number = Ext.NAME_START;
   #digits = 0;
   #line = 0;
   #trailers = 0;
-  /** 400 for a request body, 502 for a response body */
+  #trailerFields = 0;
+  #maxTrailers = MAX_TRAILERS;
+  /** the trailer field name being read, lowercased (trailers are rare: this is off the hot path) */
+  #name = '';
+  /** 400 for a request body, 502 for a response body (which also tells them apart) */
   #status = 400;
 
   /** No body at all. */
@@ -56,9 +99,11 @@ export class BodyFramer {
     return this;
   }
 
-  chunked(status: number): this {
+  /** `maxTrailers`: the bytes all trailer fields may take together (a request's head limit). */
+  chunked(status: number, maxTrailers = MAX_TRAILERS): this {
     this.#chunked = true;
     this.#status = status;
+    this.#maxTrailers = maxTrailers;
     return this;
   }
 
@@ -117,6 +162,7 @@ export class BodyFramer {
             this.#fail('invalid chunk size');
           } else if (c === 0x3b /* ; */) {
             this.#state = State.EXT;
+            this.#ext = Ext.NAME_START;
           } else if (c === 0x0d) {
             this.#state = State.SIZE_LF;
           } else {
@@ -126,8 +172,7 @@ export class BodyFramer {
           break;
         }
         case State.EXT:
-          if (c === 0x0d) this.#state = State.SIZE_LF;
-          else if (isControl(c)) this.#fail('control character in a chunk extension');
+          this.#extension(c);
           this.#countLine();
           break;
         case State.SIZE_LF:
@@ -144,24 +189,40 @@ export class BodyFramer {
           if (c !== 0x0a) this.#fail('chunk data not ended by CRLF');
           this.#state = State.SIZE;
           break;
+        // Trailer fields are read as strictly as header fields (header-lines.ts): a token name
+        // directly followed by ':', a value without control characters, CRLF, no obs-fold.
         case State.TRAILER_START:
           if (c === 0x0d) {
             this.#state = State.FINAL_LF;
-          } else if (c === 0x20 || c === 0x09 || c === 0x3a || isControl(c)) {
-            this.#fail('malformed trailer field');
-          } else {
-            this.#state = State.TRAILER;
+          } else if (c < 128 && TOKEN[c] === 1) {
+            if (++this.#trailerFields > MAX_TRAILER_FIELDS) this.#fail('too many trailer fields');
+            this.#name = String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+            this.#state = State.TRAILER_NAME;
             this.#countTrailer();
+          } else {
+            this.#fail(c === 0x20 || c === 0x09 ? 'folded trailer line (obs-fold)' : 'malformed trailer field');
           }
           break;
-        case State.TRAILER:
+        case State.TRAILER_NAME:
+          if (c === 0x3a /* : */) {
+            if (FRAMING_TRAILERS.has(this.#name) || (this.#status === 400 && REQUEST_TRAILERS.has(this.#name))) {
+              this.#fail(`${this.#name} is not allowed as a trailer field`);
+            }
+            this.#state = State.TRAILER_VALUE;
+          } else if (c < 128 && TOKEN[c] === 1) {
+            this.#name += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+          } else {
+            this.#fail('invalid trailer field name');
+          }
+          this.#countTrailer();
+          break;
+        case State.TRAILER_VALUE:
           if (c === 0x0d) this.#state = State.TRAILER_LF;
           else if (isControl(c)) this.#fail('control character in a trailer field');
           this.#countTrailer();
           break;
         case State.TRAILER_LF:
-          if (c !== 0x0a) this.#fail('trailer field not ended by CRLF');
-          this.#line = 0;
+          if (c !== 0x0a) this.#fail('bare CR in a trailer field');
           this.#state = State.TRAILER_START;
           break;
         case State.FINAL_LF:
@@ -173,12 +234,54 @@ export class BodyFramer {
     return i;
   }
 
+  /** One character of a chunk extension. */
+  #extension(c: number): void {
+    const bws = c === 0x20 || c === 0x09;
+    const token = c < 128 && TOKEN[c] === 1;
+    switch (this.#ext) {
+      case Ext.NAME_START:
+        if (token) this.#ext = Ext.NAME;
+        else if (!bws) this.#fail('malformed chunk extension');
+        return;
+      case Ext.NAME:
+      case Ext.AFTER_NAME:
+        if (c === 0x3d /* = */) this.#ext = Ext.VALUE_START;
+        else if (c === 0x3b) this.#ext = Ext.NAME_START;
+        else if (c === 0x0d) this.#state = State.SIZE_LF;
+        else if (bws) this.#ext = Ext.AFTER_NAME;
+        else if (!token || this.#ext === Ext.AFTER_NAME) this.#fail('malformed chunk extension');
+        return;
+      case Ext.VALUE_START:
+        if (c === 0x22 /* " */) this.#ext = Ext.QUOTED;
+        else if (token) this.#ext = Ext.TOKEN;
+        else if (!bws) this.#fail('malformed chunk extension');
+        return;
+      case Ext.TOKEN:
+      case Ext.AFTER_VALUE:
+        if (c === 0x3b) this.#ext = Ext.NAME_START;
+        else if (c === 0x0d) this.#state = State.SIZE_LF;
+        else if (bws) this.#ext = Ext.AFTER_VALUE;
+        else if (!token || this.#ext === Ext.AFTER_VALUE) this.#fail('malformed chunk extension');
+        return;
+      case Ext.QUOTED:
+        // qdtext: HTAB, SP, visible characters but `"` and `\`, obs-text
+        if (c === 0x22) this.#ext = Ext.AFTER_VALUE;
+        else if (c === 0x5c /* \ */) this.#ext = Ext.QUOTED_PAIR;
+        else if (isControl(c)) this.#fail('control character in a chunk extension');
+        return;
+      case Ext.QUOTED_PAIR:
+        if (isControl(c)) this.#fail('control character in a chunk extension');
+        this.#ext = Ext.QUOTED;
+        return;
+    }
+  }
+
   #countLine(): void {
     if (++this.#line > MAX_LINE) this.#fail('chunk size line too long');
   }
 
   #countTrailer(): void {
-    if (++this.#line > MAX_LINE || ++this.#trailers > MAX_TRAILERS) this.#fail('trailer fields too long');
+    if (++this.#trailers > this.#maxTrailers) this.#fail(`trailer fields larger than ${this.#maxTrailers} bytes`);
   }
 
   #fail(message: string): never {
@@ -193,7 +296,7 @@ function hexValue(c: number): number {
   return -1;
 }
 
-/** Control characters other than HTAB (CR and LF are handled by the caller first). */
+/** Control characters other than HTAB (CR and LF among them: callers look for CR first where it ends a line). */
 function isControl(c: number): boolean {
   return (c < 0x20 && c !== 0x09) || c === 0x7f;
 }

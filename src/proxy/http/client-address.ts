@@ -4,6 +4,7 @@
 // from that peer, whatever its headers say, so no client can choose its own persistence key.
 
 import ipaddr from 'ipaddr.js';
+import { canonicalIP } from '../ip-text.ts';
 
 type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
@@ -47,6 +48,16 @@ export class TrustedProxies {
     }
     return client;
   }
+}
+
+/**
+ * The client's address as furiwake writes it toward a member (X-Forwarded-For, Forwarded): the
+ * canonical text of a valid IP address (an IPv4-mapped one as its IPv4), made from its parsed
+ * bytes, or RFC 7239's `unknown` for anything else. Whatever the address came from (a socket, a
+ * PROXY header), no other byte can reach a member's header this way.
+ */
+export function forwardedAddress(address: string): string {
+  return canonicalIP(address) ?? 'unknown';
 }
 
 const byConfig = new WeakMap<readonly string[], TrustedProxies>();

@@ -14,6 +14,8 @@ export class ClientBytes {
   #length = 0;
   /** the head's end is not before this index (already searched) */
   #scanned = 0;
+  /** no bare CR or LF before this index (see bareLineEnd) */
+  #checked = 0;
 
   get length(): number {
     return this.#length;
@@ -53,6 +55,28 @@ export class ClientBytes {
     return at + 4;
   }
 
+  /**
+   * Whether a LF without its CR, or a CR followed by something else than LF, occurs in a head
+   * still arriving. Each byte is looked at once, however the head trickles in; a CR at the very
+   * end waits for the next byte.
+   */
+  bareLineEnd(): boolean {
+    const buf = this.#buf!;
+    const length = this.#length;
+    let i = this.#checked;
+    for (; i < length; i++) {
+      const c = buf[i];
+      if (c === 0x0a) {
+        if (i === 0 || buf[i - 1] !== 0x0d) return true;
+      } else if (c === 0x0d) {
+        if (i + 1 === length) break;
+        if (buf[i + 1] !== 0x0a) return true;
+      }
+    }
+    this.#checked = i;
+    return false;
+  }
+
   /** Whether a CRLF occurs in the first `n` bytes from `from`. */
   hasLineEnd(from: number, n: number): boolean {
     const end = Math.min(this.#length, from + n + 2);
@@ -78,6 +102,7 @@ export class ClientBytes {
     this.#owned = false;
     this.#length -= n;
     this.#scanned = 0;
+    this.#checked = 0;
   }
 
   #clear(): void {
@@ -85,5 +110,6 @@ export class ClientBytes {
     this.#owned = false;
     this.#length = 0;
     this.#scanned = 0;
+    this.#checked = 0;
   }
 }

@@ -28,6 +28,8 @@ import type { Upstream, UpstreamUser } from './upstream.ts';
 /** What an exchange needs of its client connection. */
 export interface ClientSide {
   readonly client: Endpoint;
+  /** the client's address as written toward members: canonical, or `unknown` (never raw outside bytes) */
+  readonly forwardedClient: string;
   /** the client address's hash, for the hashing algorithms */
   readonly hash: number;
   readonly https: boolean;
@@ -118,7 +120,7 @@ export class Exchange implements UpstreamUser {
     this.#inAtStart = side.bytesIn;
     this.#outAtStart = side.bytesOut;
     this.#timings = logging ? { start: performance.now(), queue: 0, connect: 0, firstByte: 0 } : null;
-    if (req.chunked) this.#reqBody.chunked(400);
+    if (req.chunked) this.#reqBody.chunked(400, this.#http.limits.headers);
     else if (req.contentLength > 0) this.#reqBody.length(req.contentLength);
     else this.#reqBody.none();
   }
@@ -211,7 +213,7 @@ export class Exchange implements UpstreamUser {
     up.requests++;
     const head = memberRequestHead(this.req, {
       forwarded: this.#http.forwarded,
-      client: side.client.address,
+      client: side.forwardedClient,
       https: side.https,
       memberHost: up.member.endpoint,
       close: this.#http.memberKeepAlive.maxIdle === 0,
@@ -344,7 +346,7 @@ export class Exchange implements UpstreamUser {
     const framer = (this.#resBody = new BodyFramer());
     if (res.body === 'none') framer.none();
     else if (res.body === 'length') framer.length(res.contentLength);
-    else if (res.body === 'chunked') framer.chunked(502);
+    else if (res.body === 'chunked') framer.chunked(502, MAX_RESPONSE_HEAD);
     else framer.untilClose();
     const head = clientResponseHead(res, { minor: req.minor, close: this.#closeClient, dechunk: this.#dechunk });
     if (this.#dechunk || rest.length === 0 || framer.done) {

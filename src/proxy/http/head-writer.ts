@@ -9,11 +9,11 @@ import { REASONS } from './responses.ts';
 
 export interface ForwardingContext {
   forwarded: ForwardedHeaders;
-  /** the client's address as seen on the socket */
+  /** the client's address, canonical (forwardedAddress): only validated text goes toward members */
   client: string;
   /** the client reached us over TLS */
   https: boolean;
-  /** Host for a request that came without one (HTTP/1.0): the member's address */
+  /** Host for a request that came without one and without an absolute-form target (HTTP/1.0): the member's address */
   memberHost: string;
   /** ask the member to close after this response (no keep-alive towards members) */
   close: boolean;
@@ -22,7 +22,12 @@ export interface ForwardingContext {
 /** The request head for the member: always HTTP/1.1, so the member connection can be kept. */
 export function memberRequestHead(req: RequestHead, ctx: ForwardingContext): string {
   let head = `${req.method} ${req.target} HTTP/1.1\r\n${req.fields}`;
-  if (req.host === null) head += `host: ${ctx.memberHost}\r\n`;
+  // HTTP/1.0 without Host gets the member's address; an absolute-form target's authority is the Host
+  if (!req.hostField) head += `host: ${req.host ?? ctx.memberHost}\r\n`;
+  // The framing as we read it, in one spelling: a member cannot read `Chunked`, ` 005` or a
+  // list otherwise than we did.
+  if (req.chunked) head += 'transfer-encoding: chunked\r\n';
+  else if (req.contentLength !== -1) head += `content-length: ${req.contentLength}\r\n`;
   if (ctx.forwarded !== 'none') head += forwardedFields(req, ctx);
   if (req.upgrade !== null) head += `connection: upgrade\r\nupgrade: ${req.upgrade}\r\n\r\n`;
   else head += ctx.close ? 'connection: close\r\n\r\n' : '\r\n';
@@ -30,7 +35,7 @@ export function memberRequestHead(req: RequestHead, ctx: ForwardingContext): str
 }
 
 function forwardedFields(req: RequestHead, ctx: ForwardingContext): string {
-  const client = plainAddress(ctx.client);
+  const client = ctx.client;
   const proto = ctx.https ? 'https' : 'http';
   let out = '';
   if (ctx.forwarded === 'x-forwarded' || ctx.forwarded === 'both') {
@@ -52,11 +57,6 @@ function forwardedFields(req: RequestHead, ctx: ForwardingContext): string {
 
 function passThrough(name: string, value: string | null): string {
   return value === null ? '' : `${name}: ${value}\r\n`;
-}
-
-/** An IPv4 client on a dual-stack socket shows as ::ffff:192.0.2.1; the member wants 192.0.2.1. */
-function plainAddress(address: string): string {
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
 export interface ClientFraming {

@@ -7,8 +7,8 @@
 
 import { HttpError } from './responses.ts';
 
-/** tchar (RFC 9110 5.6.2), by character code */
-const TOKEN = new Uint8Array(128);
+/** tchar (RFC 9110 5.6.2), by character code: 1 for a token character */
+export const TOKEN = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN[c.charCodeAt(0)] = 1;
 
 /**

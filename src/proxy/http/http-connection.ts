@@ -8,6 +8,7 @@ import { hashString } from '../../balance/index.ts';
 import type { Member } from '../../runtime/member.ts';
 import { logRequest } from './access-log.ts';
 import { ClientBytes } from './client-bytes.ts';
+import { forwardedAddress } from './client-address.ts';
 import { Deadline, type HttpServiceContext } from './context.ts';
 import { Exchange, type ClientSide } from './exchange.ts';
 import { parseRequestHead } from './request-head.ts';
@@ -40,6 +41,7 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
   readonly #in = new ClientBytes();
   #kind: number = Deadline.NONE;
   #vip: Endpoint | null = null;
+  #forwardedClient: string | null = null;
   #hash = -1;
   #exchange: Exchange | null = null;
   #pumping = false;
@@ -72,6 +74,11 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
     stream.resume();
     // The first request (and, for https, the handshake before it) must come within the headers timeout.
     this.#setDeadline(ctx.service.config.http!.timeouts.headers, Deadline.HEADERS);
+  }
+
+  /** The client's address as written toward members, worked out once per connection. */
+  get forwardedClient(): string {
+    return (this.#forwardedClient ??= forwardedAddress(this.client.address));
   }
 
   /** The service address the client reached; read when asked (getsockname). */
@@ -219,7 +226,10 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
     const limits = http.limits;
     const end = bytes.headEnd(0);
     if (end === -1) {
-      if (bytes.length > limits.headers) this.#reject(new HttpError(431, `request head larger than ${limits.headers} bytes`));
+      // A head with a bare LF or CR never ends in CRLFCRLF as we read it (though another reader
+      // may end it): refused now, not when the headers timeout passes.
+      if (bytes.bareLineEnd()) this.#reject(new HttpError(400, 'bare LF or CR in the request head'));
+      else if (bytes.length > limits.headers) this.#reject(new HttpError(431, `request head larger than ${limits.headers} bytes`));
       else if (bytes.length > limits.requestLine && !bytes.hasLineEnd(0, limits.requestLine)) {
         this.#reject(new HttpError(414, `request line longer than ${limits.requestLine} bytes`));
       }
@@ -364,9 +374,9 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
       if (this.#tunnel) return ex.tunnelClientEnd();
       // A request cut short: nothing more will come, so nothing of it can be completed.
       if (!ex.requestDone) return ex.bodyFailed(new HttpError(400, 'the client closed before sending the whole request body'));
-      // A client that closes while its response is on the way has gone (as nginx reads it):
-      // the member's work stops rather than running on for nobody.
-      this.#stream.close();
+      // A client that half-closes after a complete request still reads (as HAProxy sees it):
+      // it gets its response, with Connection: close, then the connection closes. A client
+      // that is really gone resets when the response is written, which aborts the exchange.
       return;
     }
     if (this.#ended) {

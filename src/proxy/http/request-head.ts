@@ -12,8 +12,13 @@ export interface RequestHead {
   target: string;
   /** 1 for HTTP/1.1, 0 for HTTP/1.0 */
   minor: number;
-  /** the Host field; null when absent (HTTP/1.0 only) */
+  /**
+   * The host the request is for: the authority of an absolute-form target, else the Host
+   * field; null when there is neither (HTTP/1.0 only).
+   */
   host: string | null;
+  /** the client's Host line is among `fields` (when not, the head writer adds one) */
+  hostField: boolean;
   /** body length from Content-Length; -1 when there is none */
   contentLength: number;
   chunked: boolean;
@@ -22,7 +27,10 @@ export interface RequestHead {
   /** the protocol asked for with `Connection: upgrade` (WebSocket); null otherwise */
   upgrade: string | null;
   expectContinue: boolean;
-  /** the end-to-end fields, each line with its CRLF, in order; the framing fields are among them */
+  /**
+   * The end-to-end fields, each line with its CRLF, in order; not Content-Length nor
+   * Transfer-Encoding (written anew from `contentLength` and `chunked`).
+   */
   fields: string;
   /** values of the fields a forwarding proxy adds to; null when absent */
   forwardedFor: string | null;
@@ -36,12 +44,23 @@ export interface RequestLimits {
 
 /** Fields the forwarded-header rewrite replaces; they are left out of `fields` when it is on. */
 const REWRITTEN = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded']);
+/** The framing fields: the head writer writes them anew, in one spelling, from what was read. */
+const FRAMING = new Set(['content-length', 'transfer-encoding']);
+/** the most header fields a request may have (beyond: 431) */
 const MAX_FIELDS = 200;
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** visible ASCII only: a target with spaces, controls or raw 8-bit bytes is malformed */
 const TARGET = /^[!-~]+$/;
 const HOST = /^[A-Za-z0-9.:[\]_~%!$&'()*+,;=-]*$/;
 const DIGITS = /^\d{1,15}$/;
+/** absolute-form: scheme, authority (no userinfo: `@` is not a host character), then path and query; no fragment */
+const ABSOLUTE = /^(https?):\/\/([^/?#]*)([^#]*)$/i;
+
+/** `host:80` for http and `host:443` for https name the same host as `host`. */
+function withoutDefaultPort(host: string, https: boolean): string {
+  const port = https ? ':443' : ':80';
+  return host.endsWith(port) ? host.slice(0, -port.length) : host;
+}
 
 /**
  * Parses `head`, the latin1 text of a request head ending with its blank line (CRLFCRLF).
@@ -65,14 +84,26 @@ export function parseRequestHead(head: string, limits: RequestLimits, rewrite: b
     throw new HttpError(400, 'malformed HTTP version');
   }
   if (method === 'CONNECT') throw new HttpError(405, 'CONNECT is not served by a reverse proxy');
-  if (target.charCodeAt(0) !== 0x2f /* / */ && !(target === '*' && method === 'OPTIONS') && !/^https?:\/\//i.test(target)) {
-    throw new HttpError(400, 'invalid request target');
+  if (target.includes('#')) throw new HttpError(400, 'a fragment (#) in the request target');
+  let authority: string | null = null;
+  let secure = false;
+  let path = target;
+  if (target.charCodeAt(0) !== 0x2f /* / */ && !(target === '*' && method === 'OPTIONS')) {
+    // absolute-form (RFC 9112 3.2.2): the authority is the host; the member gets origin-form
+    const m = ABSOLUTE.exec(target);
+    if (m === null) throw new HttpError(400, 'invalid request target');
+    authority = m[2];
+    if (authority === '' || !HOST.test(authority)) throw new HttpError(400, 'invalid authority in the request target');
+    path = m[3] === '' ? (method === 'OPTIONS' ? '*' : '/') : m[3];
+    if (path.charCodeAt(0) === 0x3f /* ? */) path = `/${path}`;
+    secure = m[1].length === 5;
+    authority = withoutDefaultPort(authority, secure);
   }
 
   const lines = readHeaderLines(head, lineEnd + 2, head.length - 2, 400, MAX_FIELDS);
   const { names, values } = lines;
   const req: RequestHead = {
-    method, target, minor, host: null, contentLength: -1, chunked: false, keepAlive: minor === 1,
+    method, target: path, minor, host: null, hostField: false, contentLength: -1, chunked: false, keepAlive: minor === 1,
     upgrade: null, expectContinue: false, fields: '', forwardedFor: null, forwarded: null,
   };
   let connection: string[] | null = null;
@@ -126,6 +157,15 @@ export function parseRequestHead(head: string, limits: RequestLimits, rewrite: b
   if (hosts > 1) throw new HttpError(400, 'more than one Host');
   if (hosts === 0 && minor === 1) throw new HttpError(400, 'no Host');
   if (req.host !== null && !HOST.test(req.host)) throw new HttpError(400, 'invalid Host');
+  req.hostField = hosts === 1;
+  if (authority !== null) {
+    // A Host that names another host than the target would route one way here and another way
+    // behind us (a member's internal virtual host): refused, as HAProxy does.
+    if (req.host !== null && withoutDefaultPort(req.host, secure).toLowerCase() !== authority.toLowerCase()) {
+      throw new HttpError(400, 'the Host field differs from the authority of the request target');
+    }
+    req.host = authority;
+  }
 
   if (connection !== null) {
     // Naming a framing field in Connection would have a proxy drop it and change the framing.
@@ -134,14 +174,16 @@ export function parseRequestHead(head: string, limits: RequestLimits, rewrite: b
     }
     if (connection.includes('close')) req.keepAlive = false;
     else if (minor === 0 && connection.includes('keep-alive')) req.keepAlive = true;
-    if (upgrade !== null && minor === 1 && connection.includes('upgrade')) req.upgrade = upgrade;
+    // h2c is not offered to members: an HTTP/2 connection behind us would carry requests that
+    // furiwake never reads (nor routes, nor persists). The request goes on without the upgrade.
+    if (upgrade !== null && minor === 1 && connection.includes('upgrade') && !listTokens(upgrade).includes('h2c')) req.upgrade = upgrade;
   }
 
   const extra = namedFields(connection);
   req.fields = keptLines(head, lines, (i) => {
     const name = names[i];
     if (name === '') return extra === null || !extra.includes(nameOf(head, lines, i));
-    return !HOP_BY_HOP.has(name) && !(rewrite && REWRITTEN.has(name)) && (extra === null || !extra.includes(name));
+    return !HOP_BY_HOP.has(name) && !FRAMING.has(name) && !(rewrite && REWRITTEN.has(name)) && (extra === null || !extra.includes(name));
   });
   return req;
 }

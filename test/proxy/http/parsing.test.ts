@@ -34,7 +34,7 @@ describe('request heads', () => {
     assert.equal(req.contentLength, 5);
     assert.equal(req.chunked, false);
     assert.equal(req.keepAlive, true);
-    assert.equal(req.fields, 'Host: example.com\r\nContent-Length: 5\r\nX-Thing:  v  \r\n');
+    assert.equal(req.fields, 'Host: example.com\r\nX-Thing:  v  \r\n');
   });
 
   it('knows when the client wants to close, and HTTP/1.0 keep-alive', () => {
@@ -43,8 +43,10 @@ describe('request heads', () => {
     assert.equal(request('GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n').keepAlive, true);
   });
 
-  it('sees an upgrade only with Connection: upgrade', () => {
+  it('sees an upgrade only with Connection: upgrade, and never to h2c', () => {
     assert.equal(request('GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n').upgrade, 'websocket');
+    const h2c = request('GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n');
+    assert.deepEqual([h2c.upgrade, h2c.fields], [null, 'Host: a\r\n']);
     assert.equal(request('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n').upgrade, null);
   });
 
@@ -104,8 +106,18 @@ describe('request heads', () => {
     refused(`GET /${'a'.repeat(8192)} HTTP/1.1\r\nHost: a\r\n\r\n`, 414);
   });
 
-  it('accepts absolute-form and OPTIONS *', () => {
-    assert.equal(request('GET http://a/x HTTP/1.1\r\nHost: a\r\n\r\n').target, 'http://a/x');
+  it('accepts absolute-form (as origin-form, the authority as Host) and OPTIONS *', () => {
+    const abs = request('GET http://a/x?y HTTP/1.1\r\nHost: a\r\n\r\n');
+    assert.deepEqual([abs.target, abs.host, abs.hostField], ['/x?y', 'a', true]);
+    assert.equal(request('GET HTTP://A:80 HTTP/1.1\r\nHost: a\r\n\r\n').target, '/');
+    assert.equal(request('OPTIONS https://a HTTP/1.1\r\nHost: a:443\r\n\r\n').target, '*');
+    const old = request('GET http://a.example/x HTTP/1.0\r\n\r\n');
+    assert.deepEqual([old.host, old.hostField], ['a.example', false]);
+    refused('GET http://a.example/x HTTP/1.1\r\nHost: b.example\r\n\r\n', 400, /differs/);
+    refused('GET http://a.example:8080/x HTTP/1.1\r\nHost: a.example\r\n\r\n', 400, /differs/);
+    refused('GET http://u@a.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n', 400);
+    refused('GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n', 400);
+    refused('GET /x#frag HTTP/1.1\r\nHost: a\r\n\r\n', 400, /fragment/);
     assert.equal(request('OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n').target, '*');
   });
 });
@@ -192,12 +204,65 @@ describe('body framing', () => {
   });
 });
 
+describe('chunk extensions and trailers', () => {
+  function framed(body: string): boolean {
+    const f = new BodyFramer().chunked(400, 1024);
+    try {
+      f.feed(Buffer.from(body, 'latin1'), 0, body.length);
+    } catch (err) {
+      assert.ok(err instanceof HttpError && err.status === 400, String(err));
+      return false;
+    }
+    assert.equal(f.done, true, JSON.stringify(body));
+    return true;
+  }
+
+  it('reads extensions to their grammar: name, token or quoted value, whitespace around', () => {
+    for (const ext of [';a', ';a=b', ';a=b;c', ';a="x y;\\"z"', ' ;a', ';a ; b = c', ';a="\x80"']) {
+      assert.equal(framed(`5${ext}\r\nhello\r\n0\r\n\r\n`), ext !== ' ;a', JSON.stringify(ext));
+    }
+    for (const ext of [';', ';=b', ';a=', ';a="open', ';a="x\ny"', ';a=b c', ';a b', ';a=\x00', ';a\n', ';a="\r\n0\r\n\r\n"']) {
+      assert.equal(framed(`5${ext}\r\nhello\r\n0\r\n\r\n`), false, JSON.stringify(ext));
+    }
+  });
+
+  it('reads trailer fields as strictly as header fields, and refuses framing fields among them', () => {
+    assert.equal(framed('0\r\nX-Checksum: abc\r\nServer-Timing: x;dur=1\r\n\r\n'), true);
+    for (const trailer of [
+      'GET /smuggled HTTP/1.1', 'X Y: 1', 'X-A : 1', 'X(A): 1', ': 1', 'X-A: a\rb', 'X-A: a\x00', 'X-A: 1\r\n continued',
+      'Content-Length: 5', 'transfer-encoding: chunked', 'Host: other', 'Connection: close', 'Authorization: x', 'Content-Type: a/b',
+      `X-Big: ${'a'.repeat(1100)}`,
+    ]) {
+      assert.equal(framed(`0\r\n${trailer}\r\n\r\n`), false, JSON.stringify(trailer));
+    }
+    assert.equal(framed(`0\r\n${'X-A: 1\r\n'.repeat(201)}\r\n`), false);
+    // a member's trailers: the same grammar and framing fields, but no cut for a request-only field
+    const response = (trailer: string): boolean => {
+      const body = `0\r\n${trailer}\r\n\r\n`;
+      try {
+        new BodyFramer().chunked(502).feed(Buffer.from(body, 'latin1'), 0, body.length);
+        return true;
+      } catch (err) {
+        assert.ok(err instanceof HttpError && err.status === 502);
+        return false;
+      }
+    };
+    assert.deepEqual(['Expires: 0', 'Transfer-Encoding: chunked', 'X A: 1'].map(response), [true, false, false]);
+  });
+});
+
 describe('heads furiwake writes', () => {
   it('adds the forwarded fields and asks for keep-alive towards the member', () => {
     const req = request('GET /x HTTP/1.1\r\nHost: www.example.com\r\nX-Forwarded-For: 10.1.1.1\r\n\r\n');
-    const head = memberRequestHead(req, { forwarded: 'both', client: '::ffff:192.0.2.7', https: true, memberHost: '10.0.0.1:80', close: false });
+    const head = memberRequestHead(req, { forwarded: 'both', client: '192.0.2.7', https: true, memberHost: '10.0.0.1:80', close: false });
     assert.equal(head, 'GET /x HTTP/1.1\r\nHost: www.example.com\r\nx-forwarded-for: 10.1.1.1, 192.0.2.7\r\nx-forwarded-proto: https\r\n' +
       'x-forwarded-host: www.example.com\r\nforwarded: for=192.0.2.7;proto=https;host=www.example.com\r\n\r\n');
+  });
+
+  it('sends an absolute-form request in origin-form with the authority as Host', () => {
+    const ctx = { forwarded: 'none', client: '192.0.2.7', https: false, memberHost: '10.0.0.1:80', close: false } as const;
+    assert.equal(memberRequestHead(request('GET http://a.example/x HTTP/1.0\r\n\r\n'), ctx), 'GET /x HTTP/1.1\r\nhost: a.example\r\n\r\n');
+    assert.equal(memberRequestHead(request('GET http://a.example/x HTTP/1.1\r\nHost: A.example\r\n\r\n'), ctx), 'GET /x HTTP/1.1\r\nHost: A.example\r\n\r\n');
   });
 
   it('quotes an IPv6 client in Forwarded and adds Host for HTTP/1.0', () => {
