@@ -158,7 +158,7 @@ describe('sip monitor against broken TCP peers', () => {
 
   it('is down with "malformed SIP response" when the peer answers something else', async () => {
     const port = await tcpPeer((socket) => socket.write('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'));
-    assert.deepEqual(await check(port, { transport: 'tcp' }), { up: false, reason: 'malformed SIP response' });
+    assert.deepEqual(await check(port, { transport: 'tcp' }), { up: false, reason: 'malformed SIP response: not a SIP/2.0 status line' });
   });
 
   it('stops reading at 64 KiB when a response head never ends', async () => {
