@@ -3,6 +3,8 @@
 // what it names; the rest stays as the previous replies left it. Words that mean nothing (or
 // that break their grammar: 300%, maxconn:-1) are ignored, as HAProxy ignores them.
 
+import { printable } from './text.ts';
+
 export interface AgentWords {
   /** ready / drain / maint: may the member take new connections (an operator-like state) */
   admin?: 'ready' | 'drain' | 'maint';
@@ -36,11 +38,6 @@ function isSeparator(c: number): boolean {
 
 function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
-}
-
-/** C0 controls, DEL and C1 controls: never shown to an operator (they could drive a terminal). */
-function isControl(c: number): boolean {
-  return c < 0x20 || (c >= 0x7f && c <= 0x9f);
 }
 
 /** A whole number of 1 to `maxDigits` digits, the whole of `word` from `start`; -1 otherwise. */
@@ -100,23 +97,6 @@ function word(words: AgentWords, w: string): void {
     }
   }
   if (words.unknown.length < MAX_UNKNOWN) words.unknown.push(printable(w.length > MAX_WORD ? w.slice(0, MAX_WORD) : w));
-}
-
-/** `text` without control characters (each run becomes one space), trimmed. */
-export function printable(text: string): string {
-  let out = '';
-  let gap = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (isControl(c)) {
-      gap = true;
-      continue;
-    }
-    if (gap && out !== '' && c !== 0x20 && !out.endsWith(' ')) out += ' ';
-    gap = false;
-    out += text[i];
-  }
-  return out.trim();
 }
 
 /** The reply as it is shown (API, logs): bounded, without control characters. */
