@@ -77,6 +77,19 @@ describe('radius answer judge', () => {
     assert.match(judgeRadiusReply(zero, request, SECRET, 'accept')!.reason, /bad length 0$/);
   });
 
+  it('walks every attribute, also after a valid Message-Authenticator, and refuses a Length past 4096', () => {
+    // Message-Authenticator first, then an attribute that claims 10 octets and has 4
+    const packet = Buffer.concat([Buffer.from([2, request[1], 0, 0]), Buffer.alloc(16), Buffer.from([80, 18]), Buffer.alloc(16), Buffer.from([18, 10, 0x61, 0x62])]);
+    packet.writeUInt16BE(packet.length, 2);
+    const zeroed = Buffer.from(packet);
+    request.copy(zeroed, 4, 4, 20);
+    createHmac('md5', SECRET).update(zeroed).digest().copy(packet, 22);
+    sign(packet, packet.length);
+    assert.deepEqual(judgeRadiusReply(packet, request, SECRET, 'accept'), { up: false, reason: 'malformed RADIUS response: attribute 18 at 38 has a bad length 10' });
+    const big = Buffer.concat([Buffer.from([2, request[1], 0x10, 0x01]), Buffer.alloc(4097 - 4)]);
+    assert.deepEqual(judgeRadiusReply(big, request, SECRET, 'accept'), { up: false, reason: 'malformed RADIUS response: bad Length 4097' });
+  });
+
   it(`fuzz: ${fuzzCount(30_000)} mutated answers never throw; only well-formed, signed answers pass`, () => {
     let passed = 0;
     fuzz(0x4ad1, fuzzCount(30_000), (f, i) => {
