@@ -9,6 +9,8 @@ import type { CheckTarget, CheckResult, Monitor } from './monitor.ts';
 
 /** How much each interval is stretched or shrunk at random, so checks do not fall into step. */
 const JITTER = 0.1;
+/** How long a monitor may take to settle after its timeout aborted it before it is given up on. */
+export const STALL_GRACE = 1_000;
 
 export type CheckListener = (checker: Checker) => void;
 
@@ -79,26 +81,35 @@ export class Checker {
     this.#inFlight = controller;
     const timer = setTimeout(() => controller.abort(), timeout);
     const started = performance.now();
-    // a monitor that throws (at once or later) instead of giving a result failed this check; the
-    // schedule goes on, so a later check can still pass
+    // a monitor that throws (at once or later) instead of giving a result failed this check; one
+    // that does not settle after its abort is given up on. Either way the schedule goes on.
     let result: CheckResult;
-    let failed = false;
+    let problem: string | null = null;
+    let stall: NodeJS.Timeout | undefined;
     try {
-      result = await this.#monitor.run(this.target, controller.signal);
+      const check = this.#monitor.run(this.target, controller.signal);
+      const stalled = new Promise<null>((resolve) => (stall = setTimeout(resolve, timeout + STALL_GRACE, null)));
+      const settled = await Promise.race([check, stalled]);
+      if (settled === null) {
+        problem = `monitor did not stop within ${STALL_GRACE} ms of its timeout`;
+        void check.catch(() => {}); // what it ends with, if ever, is ignored
+      }
+      result = settled ?? { up: false, reason: problem! };
     } catch (err) {
-      failed = true;
-      result = { up: false, reason: `monitor error: ${err instanceof Error ? err.message : String(err)}` };
+      problem = `monitor error: ${err instanceof Error ? err.message : String(err)}`;
+      result = { up: false, reason: problem };
     }
+    clearTimeout(stall);
     const latency = performance.now() - started;
     clearTimeout(timer);
-    if (failed) controller.abort(); // let a monitor that threw half way release what it opened
+    if (problem !== null) controller.abort(); // let a monitor that failed half way release what it opened
     this.#inFlight = null;
     if (this.#closed) return;
-    if (failed) {
+    if (problem !== null) {
       const { host, ip, port } = this.target;
-      this.#log?.warn({ monitor: this.config.type, host, address: ip, port, reason: result.reason }, 'monitor error');
+      this.#log?.warn({ monitor: this.config.type, host, address: ip, port, reason: problem }, 'monitor error');
     }
-    const timedOut = !failed && controller.signal.aborted && this.#monitor.passesOnTimeout !== true;
+    const timedOut = problem === null && controller.signal.aborted && this.#monitor.passesOnTimeout !== true;
     this.#record(timedOut ? false : result.up, timedOut ? `timeout after ${timeout} ms` : result.reason, latency);
     this.#schedule(this.#nextDelay());
   };

@@ -124,6 +124,34 @@ describe('checker', () => {
   });
 });
 
+describe('a monitor that never settles', () => {
+  it('is given up on a grace after its timeout: a failed check, logged, and the next check runs', async () => {
+    let runs = 0;
+    let aborted = 0;
+    const monitor: Monitor = {
+      run: (_target, signal) => {
+        runs++;
+        signal.addEventListener('abort', () => aborted++);
+        return runs === 1 ? new Promise<CheckResult>(() => {}) : Promise.resolve({ up: true, reason: 'fine' });
+      },
+    };
+    const { sink, lines } = logSink();
+    const checker = new Checker(tcpMonitor({ timeout: 20, rise: 1, fall: 1 }), { host: 'web1', ip: '127.0.0.1', port: 8080 }, monitor, createLogger('info', sink));
+    const seen: string[] = [];
+    const second = Promise.withResolvers<void>();
+    checker.subscribe((c) => {
+      seen.push(`${c.state}:${c.view.reason}`);
+      if (seen.length === 2) second.resolve();
+    });
+    checker.start();
+    await second.promise;
+    checker.close();
+    assert.deepEqual(seen, ['down:monitor did not stop within 1000 ms of its timeout', 'up:fine']);
+    assert.equal(aborted, 1);
+    assert.deepEqual(lines.filter((l) => l.msg === 'monitor error').map((l) => l.reason), ['monitor did not stop within 1000 ms of its timeout']);
+  });
+});
+
 describe('members follow their monitors', () => {
   it('an http monitor whose request node refuses to build (a space in its path): the member is down with the error, checks go on', async () => {
     const a = await server('a');
