@@ -92,9 +92,11 @@ export class Checker {
       const settled = await Promise.race([check, stalled]);
       if (settled === null) {
         problem = `monitor did not stop within ${STALL_GRACE} ms of its timeout`;
-        void check.catch(() => {}); // what it ends with, if ever, is ignored
+        void Promise.resolve(check).catch(() => {}); // what it ends with, if ever, is ignored
+      } else if (typeof settled?.up !== 'boolean' || typeof settled.reason !== 'string') {
+        problem = 'monitor error: no result';
       }
-      result = settled ?? { up: false, reason: problem! };
+      result = problem === null ? settled! : { up: false, reason: problem };
     } catch (err) {
       problem = `monitor error: ${err instanceof Error ? err.message : String(err)}`;
       result = { up: false, reason: problem };

@@ -93,13 +93,14 @@ describe('checker', () => {
     assert.equal(checker.view.reason, 'timeout after 50 ms');
   });
 
-  it('a monitor that throws or rejects: a failed check "monitor error: …", logged; the schedule goes on and a later pass counts', async () => {
+  it('a monitor that throws, rejects or gives no result: a failed check "monitor error: …", logged; the schedule goes on and a later pass counts', async () => {
     // the three results, in order: a throw at once, a rejection later, a pass
     const outcomes: (() => Promise<CheckResult>)[] = [
       () => {
         throw new Error('boom');
       },
       () => Promise.reject(new TypeError('later boom')),
+      () => Promise.resolve(undefined as unknown as CheckResult),
       () => Promise.resolve({ up: true, reason: 'fine' }),
     ];
     let runs = 0;
@@ -107,19 +108,20 @@ describe('checker', () => {
     const { sink, lines } = logSink();
     const checker = new Checker(tcpMonitor({ rise: 1, fall: 1 }), { host: 'web1', ip: '127.0.0.1', port: 8080 }, monitor, createLogger('info', sink));
     const seen: string[] = [];
-    const third = Promise.withResolvers<void>();
+    const fourth = Promise.withResolvers<void>();
     checker.subscribe((c) => {
       seen.push(`${c.state}:${c.view.reason}`);
-      if (seen.length === 3) third.resolve();
+      if (seen.length === 4) fourth.resolve();
     });
     checker.start();
-    await third.promise;
+    await fourth.promise;
     checker.close();
-    assert.deepEqual(seen, ['down:monitor error: boom', 'down:monitor error: later boom', 'up:fine']);
+    assert.deepEqual(seen, ['down:monitor error: boom', 'down:monitor error: later boom', 'down:monitor error: no result', 'up:fine']);
     const logged = lines.filter((l) => l.msg === 'monitor error');
     assert.deepEqual(logged.map((l) => [l.monitor, l.address, l.port, l.reason]), [
       ['tcp', '127.0.0.1', 8080, 'monitor error: boom'],
       ['tcp', '127.0.0.1', 8080, 'monitor error: later boom'],
+      ['tcp', '127.0.0.1', 8080, 'monitor error: no result'],
     ]);
   });
 });
