@@ -170,7 +170,10 @@ const udp = section('a udp monitor', { ...common, send: text.optional(), 'send-h
 const httpKeys = {
   ...common,
   method: oneOf(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS'] as const).default('GET'),
-  path: leaf((input): Parsed<string> => (typeof input === 'string' && input.startsWith('/') ? ok(input) : fail(expected('a path starting with /', input)))).default('/'),
+  // what Node.js (and HTTP) accept in a request target: visible ASCII, no spaces
+  path: leaf((input): Parsed<string> => (typeof input === 'string' && /^\/[\x21-\x7e]*$/.test(input)
+    ? ok(input)
+    : fail(expected('a path starting with /, in visible ASCII without spaces (write a space as %20)', input)))).default('/'),
   host: nonEmpty.optional(),
   headers: z.record(z.string(), text, { error: (issue) => expected('a map of header names to values', issue.input) }).optional(),
   body: text.optional(),
@@ -196,6 +199,14 @@ function httpOf(type: 'http' | 'https', m: HttpInput & { sni?: string; verify?: 
   }
   if ((m.cert === undefined) !== (m.key === undefined)) {
     ctx.addIssue({ code: 'custom', path: [m.cert === undefined ? 'cert' : 'key'], message: 'a client certificate needs both cert and key' });
+  }
+  // what Node.js would refuse to send at every check: found here, with the header named
+  for (const [name, value] of Object.entries(m.headers ?? {})) {
+    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
+      ctx.addIssue({ code: 'custom', path: ['headers', name], message: `a header name is letters, digits and !#$%&'*+-.^_\`|~, got ${JSON.stringify(name)}` });
+    } else if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) {
+      ctx.addIssue({ code: 'custom', path: ['headers', name], message: 'a header value cannot hold control characters (line breaks, NUL)' });
+    }
   }
   const expectBody: Matcher | null = m['expect-body-regex'] !== undefined
     ? { kind: 'regex', value: m['expect-body-regex'] }
@@ -258,7 +269,14 @@ const script = section('a script monitor: a map with command (and args)', {
   ...common,
   command: nonEmpty,
   args: z.array(text, { error: (issue) => expected('a list of arguments', issue.input) }).default([]),
-}).transform((m): ScriptMonitor => ({ type: 'script', ...commonOf(m), command: m.command, args: m.args }));
+}).transform((m, ctx): ScriptMonitor => {
+  // a program's arguments are C strings: a NUL byte cannot be passed
+  if (m.command.includes('\0')) ctx.addIssue({ code: 'custom', path: ['command'], message: 'the command cannot hold a NUL byte' });
+  m.args.forEach((arg, i) => {
+    if (arg.includes('\0')) ctx.addIssue({ code: 'custom', path: ['args', i], message: 'an argument cannot hold a NUL byte' });
+  });
+  return { type: 'script', ...commonOf(m), command: m.command, args: m.args };
+});
 
 const BY_TYPE: Record<MonitorType, z.ZodType<MonitorConfig>> = { icmp, tcp, udp, http, https, sip, radius, dns, script };
 

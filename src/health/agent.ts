@@ -7,7 +7,7 @@ import net from 'node:net';
 import type { AgentConfig } from '../config/health-types.ts';
 import type { AgentState, AgentView } from '../runtime/events.ts';
 import type { Member } from '../runtime/member.ts';
-import { MAX_AGENT_REPLY, parseAgentReply } from './agent-reply.ts';
+import { agentMessage, MAX_AGENT_REPLY, parseAgentReply } from './agent-reply.ts';
 import { errorReason } from './monitors/common-reasons.ts';
 
 export class AgentChecker {
@@ -38,6 +38,19 @@ export class AgentChecker {
 
   #ask = (): void => {
     this.#timer = null;
+    try {
+      this.#connect();
+    } catch (err) {
+      // nothing may escape a timer: an agent that cannot even be asked is unreachable
+      this.#socket?.destroy();
+      this.#socket = null;
+      if (this.#closed) return;
+      this.#report(`agent unreachable: ${errorReason(err)}`);
+      this.#timer = setTimeout(this.#ask, this.#config.interval);
+    }
+  };
+
+  #connect(): void {
     const member = this.#member;
     const socket = net.connect({ host: member.ip, port: this.#config.port });
     this.#socket = socket;
@@ -60,20 +73,21 @@ export class AgentChecker {
     });
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => {
-      reply += chunk;
+      // never more than one reply's worth is kept, however much the agent sends
+      reply += chunk.length > MAX_AGENT_REPLY ? chunk.slice(0, MAX_AGENT_REPLY) : chunk;
       const nl = reply.indexOf('\n');
       if (nl !== -1) settle(reply.slice(0, nl), null);
       else if (reply.length >= MAX_AGENT_REPLY) settle(reply.slice(0, MAX_AGENT_REPLY), null);
     });
-    socket.on('end', () => settle(reply === '' ? null : reply, 'closed without a reply'));
-  };
+    socket.on('end', () => settle(reply.trim() === '' ? null : reply, 'closed without a reply'));
+  }
 
   #apply(line: string): void {
     const words = parseAgentReply(line);
     if (words.admin !== undefined) this.#admin = words.admin;
     if (words.operational !== undefined) this.#operational = words.operational;
     if (words.percent !== undefined) this.#percent = words.percent;
-    this.#publish(line.trim(), words.maxConnections ?? null);
+    this.#publish(agentMessage(line), words.maxConnections ?? null);
   }
 
   #report(message: string): void {

@@ -3,11 +3,14 @@
 // that use it) after every check. Identical monitors on one address share a checker.
 
 import type { MonitorConfig } from '../config/health-types.ts';
+import type { Logger } from '../log.ts';
 import type { CheckView, Health } from '../runtime/events.ts';
-import type { CheckTarget, Monitor } from './monitor.ts';
+import type { CheckTarget, CheckResult, Monitor } from './monitor.ts';
 
 /** How much each interval is stretched or shrunk at random, so checks do not fall into step. */
 const JITTER = 0.1;
+/** How long a monitor may take to settle after its timeout aborted it before it is given up on. */
+export const STALL_GRACE = 1_000;
 
 export type CheckListener = (checker: Checker) => void;
 
@@ -19,6 +22,7 @@ export class Checker {
   runs = 0;
 
   readonly #monitor: Monitor;
+  readonly #log: Logger | null;
   readonly #listeners = new Set<CheckListener>();
   #passes = 0;
   #failures = 0;
@@ -26,10 +30,11 @@ export class Checker {
   #inFlight: AbortController | null = null;
   #closed = false;
 
-  constructor(config: MonitorConfig, target: CheckTarget, monitor: Monitor) {
+  constructor(config: MonitorConfig, target: CheckTarget, monitor: Monitor, log: Logger | null = null) {
     this.config = config;
     this.target = target;
     this.#monitor = monitor;
+    this.#log = log;
     const now = Date.now();
     this.view = { type: config.type, state: 'checking', up: false, reason: 'not checked yet', latency: 0, at: 0, since: now };
   }
@@ -76,12 +81,37 @@ export class Checker {
     this.#inFlight = controller;
     const timer = setTimeout(() => controller.abort(), timeout);
     const started = performance.now();
-    const result = await this.#monitor.run(this.target, controller.signal);
+    // a monitor that throws (at once or later) instead of giving a result failed this check; one
+    // that does not settle after its abort is given up on. Either way the schedule goes on.
+    let result: CheckResult;
+    let problem: string | null = null;
+    let stall: NodeJS.Timeout | undefined;
+    try {
+      const check = this.#monitor.run(this.target, controller.signal);
+      const stalled = new Promise<null>((resolve) => (stall = setTimeout(resolve, timeout + STALL_GRACE, null)));
+      const settled = await Promise.race([check, stalled]);
+      if (settled === null) {
+        problem = `monitor did not stop within ${STALL_GRACE} ms of its timeout`;
+        void Promise.resolve(check).catch(() => {}); // what it ends with, if ever, is ignored
+      } else if (typeof settled?.up !== 'boolean' || typeof settled.reason !== 'string') {
+        problem = 'monitor error: no result';
+      }
+      result = problem === null ? settled! : { up: false, reason: problem };
+    } catch (err) {
+      problem = `monitor error: ${err instanceof Error ? err.message : String(err)}`;
+      result = { up: false, reason: problem };
+    }
+    clearTimeout(stall);
     const latency = performance.now() - started;
     clearTimeout(timer);
+    if (problem !== null) controller.abort(); // let a monitor that failed half way release what it opened
     this.#inFlight = null;
     if (this.#closed) return;
-    const timedOut = controller.signal.aborted && this.#monitor.passesOnTimeout !== true;
+    if (problem !== null) {
+      const { host, ip, port } = this.target;
+      this.#log?.warn({ monitor: this.config.type, host, address: ip, port, reason: problem }, 'monitor error');
+    }
+    const timedOut = problem === null && controller.signal.aborted && this.#monitor.passesOnTimeout !== true;
     this.#record(timedOut ? false : result.up, timedOut ? `timeout after ${timeout} ms` : result.reason, latency);
     this.#schedule(this.#nextDelay());
   };
@@ -105,7 +135,14 @@ export class Checker {
       view.state = next;
       view.since = view.at;
     }
-    for (const listener of this.#listeners) listener(this);
+    for (const listener of this.#listeners) {
+      // one subscriber's bug must not stop the others or the schedule (this runs in a timer)
+      try {
+        listener(this);
+      } catch (err) {
+        this.#log?.error({ monitor: this.config.type, address: this.target.ip, port: this.target.port, err }, 'health listener failed');
+      }
+    }
   }
 
   /** The first result decides a checking monitor; after that rise and fall apply. */

@@ -141,7 +141,7 @@ export class HealthManager {
     const key = `${monitorKey(config)}@${target.host}|${target.ip}|${target.port}`;
     let checker = this.#checkers.get(key);
     if (checker === undefined) {
-      checker = new Checker(config, target, createMonitor(config));
+      checker = new Checker(config, target, createMonitor(config), this.#log);
       this.#checkers.set(key, checker);
       checker.start();
     }

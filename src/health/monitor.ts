@@ -23,8 +23,9 @@ export interface Monitor {
   /**
    * Checks once. When `signal` aborts (the scheduler's timeout, or shutdown), the check must
    * close every socket, timer and child process it opened and settle promptly; what it then
-   * returns is ignored (the scheduler records `timeout after N ms`). It never rejects: every
-   * failure is a result with a reason.
+   * returns is ignored (the scheduler records `timeout after N ms`). It should never reject:
+   * every failure is a result with a reason. (If it throws or rejects all the same, the scheduler
+   * records a failed check `monitor error: <message>`, logs it, and keeps the schedule.)
    */
   run(target: CheckTarget, signal: AbortSignal): Promise<CheckResult>;
   /**

@@ -41,19 +41,48 @@ export function findExecutable(name: string, path = process.env.PATH ?? ''): str
   return null;
 }
 
-/** Runs `file args`, writing `input` to its stdin; rejects with ExecError on a non-zero exit. */
-export function exec(file: string, args: readonly string[], input = ''): Promise<ExecResult> {
+export interface ExecOptions {
+  /** ms before the tool is killed (SIGKILL); default 15 s */
+  timeout?: number;
+  /** most bytes of stdout and stderr together; past it the tool is killed; default 64 MiB */
+  maxOutput?: number;
+}
+
+/**
+ * Runs `file args`, writing `input` to its stdin; rejects with ExecError on a non-zero exit, a
+ * timeout or too much output. Never throws: a tool that cannot be started is a rejection too.
+ */
+export function exec(file: string, args: readonly string[], input = '', options: ExecOptions = {}): Promise<ExecResult> {
+  const timeout = options.timeout ?? TIMEOUT;
+  const maxOutput = options.maxOutput ?? MAX_OUTPUT;
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: TIMEOUT });
+    // a process group of its own, so that a timeout kills whatever the tool started too
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    let timedOut = false;
+    const killGroup = (): void => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // ESRCH: the group is gone already
+      }
+    };
+    // SIGKILL, not SIGTERM: a tool stuck or ignoring SIGTERM must not hang a reload. Our own
+    // timer (not spawn's option, which outlives a tool that failed to start), cleared at the end.
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup();
+    }, timeout);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let size = 0;
     let overflow = false;
     const collect = (into: Buffer[]) => (chunk: Buffer): void => {
+      if (overflow) return;
       size += chunk.length;
-      if (size > MAX_OUTPUT) {
+      if (size > maxOutput) {
         overflow = true;
-        child.kill('SIGKILL');
+        killGroup();
         return;
       }
       into.push(chunk);
@@ -62,16 +91,24 @@ export function exec(file: string, args: readonly string[], input = ''): Promise
     child.stderr.on('data', collect(err));
     // EPIPE when the tool exits before reading its input: its exit status tells why.
     child.stdin.on('error', () => {});
-    child.on('error', (e) => reject(new ExecError(`${file}: ${e.message}`, null, '')));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new ExecError(`${file}: ${e.message}`, null, ''));
+    });
+    // what the tool left running would hold the pipes open: it goes with the tool
+    child.on('exit', killGroup);
     child.on('close', (code, signal) => {
+      clearTimeout(timer);
       const stdout = Buffer.concat(out).toString();
       const stderr = Buffer.concat(err).toString();
-      if (code === 0) return resolve({ stdout, stderr });
+      if (code === 0 && !overflow) return resolve({ stdout, stderr });
       const why = overflow
-        ? `output exceeds ${MAX_OUTPUT} bytes`
-        : signal !== null
-          ? `killed by ${signal}${signal === 'SIGTERM' ? ` after ${TIMEOUT / 1000}s` : ''}`
-          : stderr.trim() || `exit status ${code}`;
+        ? `output exceeds ${maxOutput} bytes`
+        : timedOut
+          ? `no answer after ${timeout / 1000}s: killed`
+          : signal !== null
+            ? `killed by ${signal}`
+            : stderr.trim() || `exit status ${code}`;
       reject(new ExecError(`${file} ${args.join(' ')}: ${why}`, code, stderr));
     });
     child.stdin.end(input);

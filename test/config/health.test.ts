@@ -54,4 +54,13 @@ describe('health config', () => {
     const [path] = onlyIssue(pool('{ monitors: [ { type: radius, username: u, password: p } ] }'));
     assert.equal(path, 'pools.web.health.monitors[0].secret');
   });
+
+  it('refuses what Node.js would refuse to send at every check: a space in an http path, a bad header, a NUL in a script argument', () => {
+    const [path, message] = onlyIssue(pool('{ monitors: [ { type: http, path: "/health check" } ] }'));
+    assert.equal(path, 'pools.web.health.monitors[0].path');
+    assert.match(message, /visible ASCII without spaces/);
+    assert.equal(onlyIssue(pool('{ monitors: [ { type: http, headers: { "x bad": y } } ] }'))[0], 'pools.web.health.monitors[0].headers["x bad"]');
+    assert.equal(onlyIssue(pool('{ monitors: [ { type: https, headers: { x-token: "a\\r\\nInjected: 1" } } ] }'))[0], 'pools.web.health.monitors[0].headers.x-token');
+    assert.equal(onlyIssue(pool('{ monitors: [ { type: script, command: /bin/echo, args: [ok, "a\\0b"] } ] }'))[0], 'pools.web.health.monitors[0].args[1]');
+  });
 });

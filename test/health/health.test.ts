@@ -6,11 +6,12 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { Furiwake } from '../../src/app.ts';
-import type { TcpMonitor } from '../../src/config/health-types.ts';
+import type { HttpMonitor, TcpMonitor } from '../../src/config/health-types.ts';
 import { createLogger } from '../../src/log.ts';
 import { Checker } from '../../src/health/checker.ts';
+import type { CheckResult, Monitor } from '../../src/health/monitor.ts';
 import { createTcpMonitor } from '../../src/health/monitors/tcp.ts';
-import { startApp } from '../helpers/app.ts';
+import { logSink, startApp } from '../helpers/app.ts';
 import { exchange, greeted, greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { closedPort, startTcpServer, type TcpServer } from '../helpers/servers.ts';
@@ -91,9 +92,90 @@ describe('checker', () => {
     assert.equal(checker.view.up, false);
     assert.equal(checker.view.reason, 'timeout after 50 ms');
   });
+
+  it('a monitor that throws, rejects or gives no result: a failed check "monitor error: …", logged; the schedule goes on and a later pass counts', async () => {
+    // the three results, in order: a throw at once, a rejection later, a pass
+    const outcomes: (() => Promise<CheckResult>)[] = [
+      () => {
+        throw new Error('boom');
+      },
+      () => Promise.reject(new TypeError('later boom')),
+      () => Promise.resolve(undefined as unknown as CheckResult),
+      () => Promise.resolve({ up: true, reason: 'fine' }),
+    ];
+    let runs = 0;
+    const monitor: Monitor = { run: () => outcomes[Math.min(runs++, outcomes.length - 1)]() };
+    const { sink, lines } = logSink();
+    const checker = new Checker(tcpMonitor({ rise: 1, fall: 1 }), { host: 'web1', ip: '127.0.0.1', port: 8080 }, monitor, createLogger('info', sink));
+    const seen: string[] = [];
+    const fourth = Promise.withResolvers<void>();
+    checker.subscribe((c) => {
+      seen.push(`${c.state}:${c.view.reason}`);
+      if (seen.length === 4) fourth.resolve();
+    });
+    checker.start();
+    await fourth.promise;
+    checker.close();
+    assert.deepEqual(seen, ['down:monitor error: boom', 'down:monitor error: later boom', 'down:monitor error: no result', 'up:fine']);
+    const logged = lines.filter((l) => l.msg === 'monitor error');
+    assert.deepEqual(logged.map((l) => [l.monitor, l.address, l.port, l.reason]), [
+      ['tcp', '127.0.0.1', 8080, 'monitor error: boom'],
+      ['tcp', '127.0.0.1', 8080, 'monitor error: later boom'],
+      ['tcp', '127.0.0.1', 8080, 'monitor error: no result'],
+    ]);
+  });
+});
+
+describe('a monitor that never settles', () => {
+  it('is given up on a grace after its timeout: a failed check, logged, and the next check runs', async () => {
+    let runs = 0;
+    let aborted = 0;
+    const monitor: Monitor = {
+      run: (_target, signal) => {
+        runs++;
+        signal.addEventListener('abort', () => aborted++);
+        return runs === 1 ? new Promise<CheckResult>(() => {}) : Promise.resolve({ up: true, reason: 'fine' });
+      },
+    };
+    const { sink, lines } = logSink();
+    const checker = new Checker(tcpMonitor({ timeout: 20, rise: 1, fall: 1 }), { host: 'web1', ip: '127.0.0.1', port: 8080 }, monitor, createLogger('info', sink));
+    const seen: string[] = [];
+    const second = Promise.withResolvers<void>();
+    checker.subscribe((c) => {
+      seen.push(`${c.state}:${c.view.reason}`);
+      if (seen.length === 2) second.resolve();
+    });
+    checker.start();
+    await second.promise;
+    checker.close();
+    assert.deepEqual(seen, ['down:monitor did not stop within 1000 ms of its timeout', 'up:fine']);
+    assert.equal(aborted, 1);
+    assert.deepEqual(lines.filter((l) => l.msg === 'monitor error').map((l) => l.reason), ['monitor did not stop within 1000 ms of its timeout']);
+  });
 });
 
 describe('members follow their monitors', () => {
+  it('an http monitor whose request node refuses to build (a space in its path): the member is down with the error, checks go on', async () => {
+    const a = await server('a');
+    const http: HttpMonitor = {
+      type: 'http', interval: 20, fastInterval: 10, timeout: 500, rise: 1, fall: 1, port: null,
+      method: 'GET', path: '/health check', host: null, headers: {}, body: null, expectStatus: [[200, 399]],
+      expectBody: null, maxBody: 65536, tls: { sni: null, verify: true, ca: null, cert: null, key: null },
+    };
+    const app = await startApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }], {}, {
+      health: { require: { kind: 'all' }, monitors: [http], agent: null, initialState: 'checking' },
+    })));
+    const checks = Promise.withResolvers<void>();
+    let count = 0;
+    app.health.events.on('check', () => {
+      if (++count === 3) checks.resolve();
+    });
+    const down = await health(app, 'p', 'a', 'down');
+    assert.equal(down.healthReason, 'http: monitor error: Request path contains unescaped characters');
+    await checks.promise; // the schedule did not stop at the error
+  });
+
+
   it('a member whose server stops goes down and gets no new connection; it comes back after rise', async () => {
     const a = await server('a');
     const b = await switchable('b');

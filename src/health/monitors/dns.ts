@@ -4,14 +4,13 @@
 import { randomInt } from 'node:crypto';
 import { createRequire } from 'node:module';
 import dnsPacket from 'dns-packet';
-import type { Answer, DecodedPacket, RecordType } from 'dns-packet';
+import type { RecordType } from 'dns-packet';
 import type { DnsMonitor } from '../../config/health-types.ts';
-import type { CheckResult, Monitor } from '../monitor.ts';
-import { errorText, runCheck } from './proto-check.ts';
-import { sameAddress } from './proto-ip.ts';
+import type { Monitor } from '../monitor.ts';
+import { judgeDnsReply, normalizeName } from './dns-reply.ts';
+import { runCheck } from './proto-check.ts';
 import { tcpExchange, udpExchange } from './proto-transport.ts';
 
-const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE'];
 /** a DNS message over TCP is at most 64 KiB, after its 2-byte length */
 const TCP_MAX = 2 + 0xffff;
 /** we send no EDNS0, so a server may answer in 512 bytes; anything past 4096 is not a DNS answer to us */
@@ -38,35 +37,8 @@ export function createDnsMonitor(config: DnsMonitor): Monitor {
           questions: [{ type, name, class: 'IN' as const }],
         };
 
-        // null: not the answer to our query (a stray datagram); a result otherwise
-        const judge = (message: Buffer, viaUdp: boolean): CheckResult | null => {
-          if (message.length < 12 || message.readUInt16BE(0) !== id) return null;
-          let response: DecodedPacket;
-          try {
-            response = dnsPacket.decode(message);
-          } catch (err) {
-            return { up: false, reason: `malformed DNS response: ${errorText(err)}` };
-          }
-          const question = response.questions?.[0];
-          if (
-            !response.flag_qr ||
-            response.questions?.length !== 1 ||
-            question === undefined ||
-            normalizeName(question.name) !== name ||
-            question.type !== type
-          ) {
-            return null;
-          }
-          const rcode = RCODES[message[3] & 0x0f] ?? `RCODE${message[3] & 0x0f}`;
-          if (rcode !== expectRcode) return { up: false, reason: `rcode ${rcode}, expected ${expectRcode}` };
-          if (config.expectAnswer === null) return { up: true, reason: rcode };
-          const expected = config.expectAnswer;
-          if ((response.answers ?? []).some((answer) => answerMatches(answer, expected))) return { up: true, reason: rcode };
-          const truncated = viaUdp && response.flag_tc ? ' (response truncated: use transport tcp)' : '';
-          return { up: false, reason: `no answer matched ${expected}${truncated}` };
-        };
-
         const datagram = dnsPacket.encode(query);
+        const expect = { rcode: expectRcode, answer: config.expectAnswer };
         if (config.transport === 'udp') {
           udpExchange(
             scope,
@@ -74,7 +46,7 @@ export function createDnsMonitor(config: DnsMonitor): Monitor {
             (peer) => peer.send(datagram),
             (message) => {
               if (message.length > UDP_MAX) return scope.down(`DNS response larger than ${UDP_MAX} bytes`);
-              const result = judge(message, true);
+              const result = judgeDnsReply(message, datagram, expect, true);
               if (result !== null) scope.done(result);
             },
           );
@@ -90,41 +62,11 @@ export function createDnsMonitor(config: DnsMonitor): Monitor {
             const length = buffered.readUInt16BE(0);
             if (buffered.length < 2 + length) return 0;
             // one query on this connection: the first message must be its answer
-            scope.done(judge(buffered.subarray(2, 2 + length), false) ?? { up: false, reason: 'DNS response did not match the query' });
+            scope.done(judgeDnsReply(buffered.subarray(2, 2 + length), datagram, expect, false) ?? { up: false, reason: 'DNS response did not match the query' });
             return 2 + length;
           },
         });
       });
     },
   };
-}
-
-function normalizeName(name: string): string {
-  return name.toLowerCase().replace(/\.$/, '');
-}
-
-/** Whether one answer record's data is `expected`: an address, a name, or text. */
-function answerMatches(answer: Answer, expected: string): boolean {
-  switch (answer.type) {
-    case 'A':
-    case 'AAAA':
-      return sameAddress(answer.data, expected);
-    case 'CNAME':
-    case 'DNAME':
-    case 'NS':
-    case 'PTR':
-      return normalizeName(answer.data) === normalizeName(expected);
-    case 'MX':
-      return normalizeName(answer.data.exchange) === normalizeName(expected);
-    case 'SRV':
-      return normalizeName(answer.data.target) === normalizeName(expected);
-    case 'SOA':
-      return normalizeName(answer.data.mname) === normalizeName(expected);
-    case 'TXT': {
-      const parts = Array.isArray(answer.data) ? answer.data : [answer.data];
-      return parts.map((p) => (typeof p === 'string' ? p : p.toString('utf8'))).join('') === expected;
-    }
-    default:
-      return false;
-  }
 }

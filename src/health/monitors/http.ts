@@ -82,11 +82,13 @@ export function createHttpMonitor(config: HttpMonitor): Monitor {
           res.on('error', (err) => decide({ up: false, reason: requestErrorReason(err, secure) }));
           const inRange = config.expectStatus.some(([low, high]) => status >= low && status <= high);
           if (!inRange || !readBody) return decide({ up: inRange, reason: `status ${status}` });
-          const chunks: Buffer[] = [];
+          // only the first maxBody bytes are ever kept
+          let kept = Buffer.alloc(0);
           let size = 0;
-          const bodyMatched = (): boolean => matcher!.test(Buffer.concat(chunks, size).subarray(0, maxBody));
+          const bodyMatched = (): boolean => matcher!.test(kept);
           res.on('data', (chunk: Buffer) => {
-            chunks.push(chunk);
+            if (verdict !== null) return;
+            kept = Buffer.concat([kept, chunk.subarray(0, maxBody - kept.length)]);
             size += chunk.length;
             if (bodyMatched()) return decide({ up: true, reason: `status ${status}` });
             if (size >= maxBody) decide({ up: false, reason: `body did not match ${matcher!.describe}` });

@@ -8,6 +8,7 @@
 // request to that address (for an error such as host unreachable).
 
 import { createRequire } from 'node:module';
+import { internetChecksum, readIcmp4, readIcmp6, type IcmpEvent } from './proto-icmp-reply.ts';
 import { ipBytes, ipText, sameAddress, wireFamily } from './proto-ip.ts';
 
 interface RawSocket {
@@ -20,8 +21,6 @@ interface RawSocket {
 
 interface RawSocketModule {
   createSocket(options: { protocol: number; addressFamily: number; bufferSize?: number }): RawSocket;
-  createChecksum(...buffers: Buffer[]): number;
-  writeChecksum(buffer: Buffer, offset: number, checksum: number): Buffer;
   Protocol: { ICMP: number; ICMPv6: number };
   AddressFamily: { IPv4: number; IPv6: number };
   SocketLevel: { SOL_SOCKET: number };
@@ -117,105 +116,35 @@ function settle(k: string, from: string | null, outcome: (p: Pending) => void): 
   outcome(p);
 }
 
-// IPv4: the raw socket gives the whole IP datagram.
+/** What a raw socket received: an answer settles the echo it names; anything else is dropped. */
+function onEvent(family: 4 | 6, event: IcmpEvent | null, source: string): void {
+  if (event === null) return;
+  const k = key(family, event.id, event.seq);
+  if (event.kind === 'reply') {
+    settle(k, source, (p) => p.handlers.reply());
+    return;
+  }
+  // an error must quote our request to the address we asked
+  const p = pending.get(k);
+  if (p === undefined || !sameAddress(event.destination, p.ip)) return;
+  settle(k, null, (q) => q.handlers.fail(event.reason));
+}
+
+// IPv4: the raw socket gives the whole IP datagram; IPv6: the ICMPv6 message only (the kernel
+// checked its checksum). Nothing may escape a socket callback: a reading error drops the packet.
 function onMessage4(packet: Buffer, source: string): void {
-  if (packet.length < 20) return;
-  const ihl = (packet[0] & 0x0f) * 4;
-  const icmp = packet.subarray(ihl);
-  if (icmp.length < 8 || loadRaw().createChecksum(icmp) !== 0) return;
-  const type = icmp[0];
-  if (type === 0) {
-    settle(key(4, icmp.readUInt16BE(4), icmp.readUInt16BE(6)), source, (p) => p.handlers.reply());
-    return;
+  try {
+    onEvent(4, readIcmp4(packet), source);
+  } catch {
+    // dropped, like any packet that is not an answer to us
   }
-  const reason = icmp4Error(type, icmp[1]);
-  if (reason === null) return;
-  // the error quotes our request: its IP header, then at least 8 bytes of our ICMP header
-  const quoted = icmp.subarray(8);
-  if (quoted.length < 20 || quoted[9] !== 1) return;
-  const qihl = (quoted[0] & 0x0f) * 4;
-  const request = quoted.subarray(qihl);
-  if (request.length < 8 || request[0] !== 8) return;
-  const k = key(4, request.readUInt16BE(4), request.readUInt16BE(6));
-  const p = pending.get(k);
-  if (p === undefined || !sameAddress(ipText(quoted.subarray(16, 20)), p.ip)) return;
-  settle(k, null, (q) => q.handlers.fail(reason));
 }
 
-// IPv6: the raw socket gives the ICMPv6 message only (the kernel checked its checksum).
 function onMessage6(icmp: Buffer, source: string): void {
-  if (icmp.length < 8) return;
-  const type = icmp[0];
-  if (type === 129) {
-    settle(key(6, icmp.readUInt16BE(4), icmp.readUInt16BE(6)), source, (p) => p.handlers.reply());
-    return;
-  }
-  const reason = icmp6Error(type, icmp[1]);
-  if (reason === null) return;
-  // quoted: our IPv6 header (40 bytes, next header 58 = ICMPv6), then our echo request
-  const quoted = icmp.subarray(8);
-  if (quoted.length < 48 || quoted[6] !== 58 || quoted[40] !== 128) return;
-  const k = key(6, quoted.readUInt16BE(44), quoted.readUInt16BE(46));
-  const p = pending.get(k);
-  if (p === undefined || !sameAddress(ipText(quoted.subarray(24, 40)), p.ip)) return;
-  settle(k, null, (q) => q.handlers.fail(reason));
-}
-
-const UNREACHABLE4: Record<number, string> = {
-  0: 'ICMP network unreachable',
-  1: 'ICMP host unreachable',
-  2: 'ICMP protocol unreachable',
-  3: 'ICMP port unreachable',
-  4: 'ICMP fragmentation needed',
-  5: 'ICMP source route failed',
-  6: 'ICMP destination network unknown',
-  7: 'ICMP destination host unknown',
-  8: 'ICMP source host isolated',
-  9: 'ICMP network administratively prohibited',
-  10: 'ICMP host administratively prohibited',
-  11: 'ICMP network unreachable for TOS',
-  12: 'ICMP host unreachable for TOS',
-  13: 'ICMP communication administratively prohibited',
-  14: 'ICMP host precedence violation',
-  15: 'ICMP precedence cutoff in effect',
-};
-
-/** The reason for an ICMP error that ends a check; null for messages that do not (redirects, ...). */
-function icmp4Error(type: number, code: number): string | null {
-  switch (type) {
-    case 3:
-      return UNREACHABLE4[code] ?? `ICMP destination unreachable (code ${code})`;
-    case 11:
-      return code === 1 ? 'ICMP fragment reassembly time exceeded' : 'ICMP time exceeded (TTL expired in transit)';
-    case 12:
-      return 'ICMP parameter problem';
-    default:
-      return null;
-  }
-}
-
-const UNREACHABLE6: Record<number, string> = {
-  0: 'ICMPv6 no route to destination',
-  1: 'ICMPv6 communication administratively prohibited',
-  2: 'ICMPv6 beyond scope of source address',
-  3: 'ICMPv6 address unreachable',
-  4: 'ICMPv6 port unreachable',
-  5: 'ICMPv6 source address failed ingress/egress policy',
-  6: 'ICMPv6 reject route to destination',
-};
-
-function icmp6Error(type: number, code: number): string | null {
-  switch (type) {
-    case 1:
-      return UNREACHABLE6[code] ?? `ICMPv6 destination unreachable (code ${code})`;
-    case 2:
-      return 'ICMPv6 packet too big';
-    case 3:
-      return code === 1 ? 'ICMPv6 fragment reassembly time exceeded' : 'ICMPv6 hop limit exceeded in transit';
-    case 4:
-      return 'ICMPv6 parameter problem';
-    default:
-      return null;
+  try {
+    onEvent(6, readIcmp6(icmp), source);
+  } catch {
+    // dropped
   }
 }
 
@@ -236,7 +165,7 @@ function echoRequest(family: 4 | 6, id: number, seq: number): Buffer {
   packet.writeUInt16BE(seq, 6);
   ECHO_PAYLOAD.copy(packet, 8);
   // ICMPv6: the kernel fills the checksum (it covers the IPv6 pseudo-header)
-  if (family === 4) loadRaw().writeChecksum(packet, 2, loadRaw().createChecksum(packet));
+  if (family === 4) packet.writeUInt16BE(internetChecksum(packet), 2);
   return packet;
 }
 

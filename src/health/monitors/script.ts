@@ -2,10 +2,13 @@
 // The command runs in its own process group, so at the timeout it and anything it started are
 // killed together (SIGKILL); the check settles only after the command has exited.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import type { ScriptMonitor } from '../../config/health-types.ts';
 import type { CheckResult, CheckTarget, Monitor } from '../monitor.ts';
+import { printable } from '../text.ts';
 import { errorReason } from './common-reasons.ts';
+import { errorText } from './proto-check.ts';
 
 /** the most bytes kept of each of stdout and stderr (the rest is read and dropped) */
 export const MAX_OUTPUT = 4 * 1024;
@@ -22,16 +25,22 @@ export function createScriptMonitor(config: ScriptMonitor): Monitor {
         let verdict: CheckResult | null = null;
         const output = { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
 
-        const child = spawn(command, args, {
-          env: {
-            ...process.env,
-            FURIWAKE_MEMBER_HOST: target.host,
-            FURIWAKE_MEMBER_ADDRESS: target.ip,
-            FURIWAKE_MEMBER_PORT: String(target.port),
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
-          detached: true, // a process group of its own: kill(-pid) reaches its children too
-        });
+        let child: ChildProcessByStdio<null, Readable, Readable>;
+        try {
+          child = spawn(command, args, {
+            env: {
+              ...process.env,
+              FURIWAKE_MEMBER_HOST: target.host,
+              FURIWAKE_MEMBER_ADDRESS: target.ip,
+              FURIWAKE_MEMBER_PORT: String(target.port),
+            },
+            stdio: ['ignore', 'pipe', 'pipe'],
+            detached: true, // a process group of its own: kill(-pid) reaches its children too
+          });
+        } catch (err) {
+          // node refuses some arguments before starting anything (a NUL byte in an argument)
+          return resolve({ up: false, reason: `cannot run the command: ${printable(errorText(err))}` });
+        }
         const killGroup = (): void => {
           if (child.pid === undefined) return;
           try {
@@ -56,9 +65,10 @@ export function createScriptMonitor(config: ScriptMonitor): Monitor {
         signal.addEventListener('abort', onAbort, { once: true });
 
         for (const name of ['stdout', 'stderr'] as const) {
+          // read to the end (a blocked writer would never exit), keep the first MAX_OUTPUT bytes
           child[name].on('data', (chunk: Buffer) => {
             const kept = output[name];
-            if (kept.length < MAX_OUTPUT) output[name] = Buffer.concat([kept, chunk]).subarray(0, MAX_OUTPUT);
+            if (kept.length < MAX_OUTPUT) output[name] = Buffer.concat([kept, chunk.subarray(0, MAX_OUTPUT - kept.length)]);
           });
         }
         child.on('error', (err: NodeJS.ErrnoException) => {
@@ -88,8 +98,9 @@ export function createScriptMonitor(config: ScriptMonitor): Monitor {
   };
 }
 
+/** The first line with something printable in it, without control characters, cut at MAX_LINE. */
 function firstLine(buf: Buffer): string | undefined {
-  const line = buf.toString('utf8').split('\n').map((l) => l.trim()).find((l) => l !== '');
+  const line = buf.toString('utf8').split('\n').map(printable).find((l) => l !== '');
   if (line === undefined) return undefined;
   return line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line;
 }

@@ -9,9 +9,7 @@ import type { CheckTarget, Monitor } from '../monitor.ts';
 import { runCheck } from './proto-check.ts';
 import type { Endpoint } from './proto-transport.ts';
 import { tcpExchange, udpExchange } from './proto-transport.ts';
-
-/** most bytes of one response (a UDP datagram is at most this anyway) */
-const MAX_MESSAGE = 64 * 1024;
+import { belongsTo, MAX_SIP_MESSAGE as MAX_MESSAGE, parseSipResponse, type SipResponse, type SipTransaction as Transaction } from './sip-reply.ts';
 /** RFC 3261 timers for retransmitting a non-INVITE request over UDP (Timer E) */
 const T1 = 500;
 const T2 = 4000;
@@ -28,7 +26,7 @@ export function createSipMonitor(config: SipMonitor): Monitor {
         };
 
         // true when the message was a response to our request (and settled the check, if final)
-        const onResponse = (message: SipMessage): boolean => {
+        const onResponse = (message: SipResponse): boolean => {
           if (!belongsTo(message, transaction, config.method)) return false;
           if (message.status < 200) return true;
           const reason = `SIP ${message.status}${message.phrase === '' ? '' : ` ${message.phrase}`}`;
@@ -56,8 +54,12 @@ export function createSipMonitor(config: SipMonitor): Monitor {
               send();
             },
             (datagram) => {
-              const message = parseResponse(datagram);
-              if (message === null) return; // not a SIP response: ignore, like any stray datagram
+              // the socket is connected: only the member's datagrams come here
+              const message = parseSipResponse(datagram);
+              if (typeof message === 'string') return scope.down(`malformed SIP response: ${message}`);
+              if (message.contentLength !== null && message.contentLength > datagram.length - message.headLength) {
+                return scope.down('malformed SIP response: body shorter than its Content-Length');
+              }
               if (onResponse(message) && message.status < 200) provisional = true;
             },
           );
@@ -78,9 +80,9 @@ export function createSipMonitor(config: SipMonitor): Monitor {
               if (start > 0) return start;
               const end = buffered.indexOf('\r\n\r\n');
               if (end < 0) return 0;
-              const message = parseResponse(buffered.subarray(0, end + 4));
-              if (message === null) {
-                scope.down('malformed SIP response');
+              const message = parseSipResponse(buffered.subarray(0, end + 4));
+              if (typeof message === 'string') {
+                scope.down(`malformed SIP response: ${message}`);
                 return 0;
               }
               // over a stream, Content-Length frames the message (RFC 3261 18.3)
@@ -98,12 +100,6 @@ export function createSipMonitor(config: SipMonitor): Monitor {
       });
     },
   };
-}
-
-interface Transaction {
-  branch: string;
-  tag: string;
-  callId: string;
 }
 
 function hostPart(ip: string): string {
@@ -134,64 +130,4 @@ function sipRequest(config: SipMonitor, target: CheckTarget, local: Endpoint, tr
   }
   lines.push('User-Agent: furiwake health check', 'Content-Length: 0', '', '');
   return lines.join('\r\n');
-}
-
-interface SipMessage {
-  status: number;
-  phrase: string;
-  /** header values by lower-case full name (compact forms expanded), in order */
-  headers: Map<string, string[]>;
-  contentLength: number | null;
-}
-
-const COMPACT: Record<string, string> = {
-  v: 'via',
-  i: 'call-id',
-  f: 'from',
-  t: 'to',
-  m: 'contact',
-  l: 'content-length',
-  c: 'content-type',
-  k: 'supported',
-};
-
-/** A response's status line and headers; null when the bytes are not a SIP response. */
-function parseResponse(bytes: Buffer): SipMessage | null {
-  const text = bytes.toString('latin1');
-  const headEnd = text.search(/\r?\n\r?\n/);
-  const head = headEnd < 0 ? text : text.slice(0, headEnd);
-  const lines = head.split(/\r?\n/);
-  const status = /^SIP\/2\.0 ([1-6]\d\d)(?: (.*))?$/.exec(lines[0] ?? '');
-  if (status === null) return null;
-  const headers = new Map<string, string[]>();
-  let last: string[] | null = null;
-  for (const line of lines.slice(1)) {
-    if (/^[ \t]/.test(line) && last !== null) {
-      // folded continuation of the previous header
-      last[last.length - 1] += ` ${line.trim()}`;
-      continue;
-    }
-    const colon = line.indexOf(':');
-    if (colon <= 0) return null;
-    const raw = line.slice(0, colon).trim().toLowerCase();
-    const name = COMPACT[raw] ?? raw;
-    const values = headers.get(name) ?? [];
-    values.push(line.slice(colon + 1).trim());
-    headers.set(name, values);
-    last = values;
-  }
-  const length = headers.get('content-length')?.[0];
-  const contentLength = length !== undefined && /^\d+$/.test(length) ? Number(length) : null;
-  return { status: Number(status[1]), phrase: (status[2] ?? '').trim(), headers, contentLength };
-}
-
-/** RFC 3261 17.1.3: the top Via's branch, and the CSeq method; and our Call-ID and CSeq number. */
-function belongsTo(message: SipMessage, t: Transaction, method: string): boolean {
-  const via = message.headers.get('via')?.[0]?.split(',')[0] ?? '';
-  const branch = /;\s*branch\s*=\s*([^;\s]+)/i.exec(via)?.[1];
-  if (branch !== t.branch) return false;
-  const callId = message.headers.get('call-id')?.[0] ?? '';
-  if (callId.split('@')[0] !== t.callId) return false;
-  const cseq = (message.headers.get('cseq')?.[0] ?? '').split(/\s+/);
-  return cseq[0] === '1' && cseq[1] === method;
 }

@@ -20,7 +20,7 @@ export function createTcpMonitor(config: TcpMonitor): Monitor {
       return new Promise((resolve) => {
         if (signal.aborted) return resolve({ up: false, reason: 'aborted' });
         let verdict: CheckResult | null = null;
-        const received: Buffer[] = [];
+        let reply = Buffer.alloc(0);
         let size = 0;
 
         const socket = net.connect({ host: target.ip, port: target.port });
@@ -51,9 +51,10 @@ export function createTcpMonitor(config: TcpMonitor): Monitor {
         });
         if (matcher === null) return;
         socket.on('data', (chunk: Buffer) => {
-          received.push(chunk);
+          if (verdict !== null) return;
+          // only the first MAX_REPLY bytes are ever kept
+          reply = Buffer.concat([reply, chunk.subarray(0, MAX_REPLY - reply.length)]);
           size += chunk.length;
-          const reply = Buffer.concat(received, size).subarray(0, MAX_REPLY);
           if (matcher.test(reply)) return decide({ up: true, reason: `reply matched ${matcher.describe}` });
           if (size >= MAX_REPLY) decide({ up: false, reason: `reply did not match ${matcher.describe}` });
         });

@@ -169,6 +169,23 @@ describe('dns monitor against broken peers', () => {
     assert.match(result.reason, /^malformed DNS response: /);
   });
 
+  it('is down at once, not at the timeout, when the answer with our id is for another question or not a response', async () => {
+    const server = dgram.createSocket('udp4');
+    after(() => server.close());
+    server.on('message', (message, from) => {
+      const query = dnsPacket.decode(message);
+      const other = query.questions![0].name === 'echo.test'
+        ? message // the query itself sent back: QR is 0
+        : dnsPacket.encode({ type: 'response', id: query.id, flags: 0, questions: [{ type: 'A', name: 'elsewhere.test', class: 'IN' }] });
+      server.send(other, from.port, from.address);
+    });
+    server.bind(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = server.address().port;
+    assert.deepEqual(await check(port, {}), { up: false, reason: 'malformed DNS response: the question is not ours' });
+    assert.deepEqual(await check(port, { name: 'echo.test' }), { up: false, reason: 'malformed DNS response: not a response (QR is 0)' });
+  });
+
   it('over TCP: is down when the first answer is not for our query, or when the server closes', async () => {
     const server = net.createServer((socket) => {
       socket.once('data', (data) => {

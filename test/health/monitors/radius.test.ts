@@ -99,7 +99,7 @@ describe('radius monitor against a responder with its own secret', () => {
   it('is down with "malformed RADIUS response" when the packet is shorter than its Length', async () => {
     const responder = await startRadiusResponder(SECRET, 'truncated');
     after(() => responder.close());
-    assert.deepEqual(await check(responder.port, {}), { up: false, reason: 'malformed RADIUS response' });
+    assert.deepEqual(await check(responder.port, {}), { up: false, reason: 'malformed RADIUS response: Length 38 is past the end of the datagram (37 bytes)' });
   });
 
   it('is down with "ICMP port unreachable" where nothing listens', async () => {

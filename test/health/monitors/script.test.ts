@@ -122,6 +122,48 @@ describe('script monitor', () => {
     await report.close();
   });
 
+  test('a script that closes its stdout and stderr at once and hangs: killed at the abort all the same', async () => {
+    const report = await reporter();
+    const monitor = createScriptMonitor(script('/bin/bash', ['-c',
+      'exec 3<>/dev/tcp/127.0.0.1/$0; exec 1>&- 2>&-; echo "$$" >&3; exec sleep 1000', String(report.port)]));
+    const controller = new AbortController();
+    const check = monitor.run(member, controller.signal);
+    try {
+      const pid = Number(await report.line);
+      assert.equal(await running(pid), true);
+      controller.abort();
+      assert.equal((await check).up, false);
+      await report.gone();
+      assert.equal(await running(pid), false);
+    } finally {
+      controller.abort();
+      await check;
+      await report.close();
+    }
+  });
+
+  test('a script that closes its stdout early and exits 0: up', async () => {
+    assert.deepEqual(await createScriptMonitor(sh('exec >&- 2>&-; exit 0')).run(member, never()), { up: true, reason: 'exit 0' });
+  });
+
+  test('a script that prints 32 MB: read to the end (it is not blocked), one bounded line in the reason', async () => {
+    const monitor = createScriptMonitor(sh('head -c 33554432 /dev/zero | tr "\\0" x; echo; echo done >&2; exit 1'));
+    assert.deepEqual(await monitor.run(member, never()), { up: false, reason: 'exit 1: done' });
+    const stdout = createScriptMonitor(sh('head -c 33554432 /dev/zero | tr "\\0" x; exit 1'));
+    assert.deepEqual(await stdout.run(member, never()), { up: false, reason: `exit 1: ${'x'.repeat(200)}…` });
+  });
+
+  test('output with control characters: the reason shows it without them', async () => {
+    const monitor = createScriptMonitor(sh('printf "\\033[2Jdisk\\007 full\\r\\n" >&2; exit 1'));
+    assert.deepEqual(await monitor.run(member, never()), { up: false, reason: 'exit 1: [2Jdisk full' });
+  });
+
+  test('an argument node refuses before starting anything (a NUL byte): down with the reason, no rejection', async () => {
+    const result = await createScriptMonitor(script('/bin/echo', ['a\0b'])).run(member, never());
+    assert.equal(result.up, false);
+    assert.match(result.reason, /^cannot run the command: .*null bytes/);
+  });
+
   test('a command that does not exist: command not found', async () => {
     const result = await createScriptMonitor(script(join(dir.path, 'no-such-check'))).run(member, never());
     assert.deepEqual(result, { up: false, reason: 'command not found' });

@@ -150,6 +150,17 @@ async function tcpPeer(handle: (socket: net.Socket) => void): Promise<number> {
   return (server.address() as net.AddressInfo).port;
 }
 
+describe('sip monitor against a broken UDP peer', () => {
+  it('is down at once, not at the timeout, when the member answers a datagram that is not a SIP response', async () => {
+    const server = dgram.createSocket('udp4');
+    after(() => server.close());
+    server.on('message', (_message, from) => server.send('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n', from.port, from.address));
+    server.bind(0, '127.0.0.1');
+    await once(server, 'listening');
+    assert.deepEqual(await check(server.address().port, {}), { up: false, reason: 'malformed SIP response: not a SIP/2.0 status line' });
+  });
+});
+
 describe('sip monitor against broken TCP peers', () => {
   it('is down with "connection closed before a response" when the peer closes', async () => {
     const port = await tcpPeer((socket) => socket.end());
@@ -158,7 +169,7 @@ describe('sip monitor against broken TCP peers', () => {
 
   it('is down with "malformed SIP response" when the peer answers something else', async () => {
     const port = await tcpPeer((socket) => socket.write('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'));
-    assert.deepEqual(await check(port, { transport: 'tcp' }), { up: false, reason: 'malformed SIP response' });
+    assert.deepEqual(await check(port, { transport: 'tcp' }), { up: false, reason: 'malformed SIP response: not a SIP/2.0 status line' });
   });
 
   it('stops reading at 64 KiB when a response head never ends', async () => {
