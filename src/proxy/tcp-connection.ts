@@ -31,6 +31,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
   member: Member | null = null;
 
   readonly #table: ConnectionTable;
+  readonly #onFinish: ((conn: TcpConnection) => void) | null;
   readonly #svc: Service;
   readonly #engine: StreamEngine;
   /** the pool as it was when the client arrived: a reload does not move a live connection */
@@ -63,7 +64,9 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
   #vipEndpoint: Endpoint | null = null;
   #localEndpoint: Endpoint | null = null;
 
-  constructor(service: Service, table: ConnectionTable, engine: StreamEngine) {
+  /** `onFinish`: told once the connection is over (the listener's per-client count) */
+  constructor(service: Service, table: ConnectionTable, engine: StreamEngine, onFinish: ((conn: TcpConnection) => void) | null = null) {
+    this.#onFinish = onFinish;
     this.id = table.nextId();
     this.service = service.name;
     this.#table = table;
@@ -342,6 +345,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     if (this.#finished) return;
     this.#finished = true;
     this.#disarm();
+    this.#onFinish?.(this);
     const member = this.member;
     if (member !== null) {
       if (this.#key !== null) this.#persistence!.ended(this.#key, member);

@@ -1,10 +1,13 @@
 // The listening socket of a tcp service. Each accepted client becomes a TcpConnection, on the
-// stream engine chosen at start (stream-engine.ts).
+// stream engine chosen at start (stream-engine.ts), unless its address is at the service's
+// max-connections-per-client: then it is closed at once.
 
 import type { Logger } from '../log.ts';
 import type { ConnectionTable, Endpoint } from '../runtime/connection-table.ts';
+import { ResourceCounts } from '../runtime/resources.ts';
 import type { Service } from '../runtime/service.ts';
-import { bindHost, type Listener } from './listener.ts';
+import { ClientCaps, refuse } from './client-caps.ts';
+import { acceptFailed, bindHost, type Listener } from './listener.ts';
 import type { StreamEngine, StreamServer } from './stream.ts';
 import { streamEngine } from './stream-engine.ts';
 import { TcpConnection } from './tcp-connection.ts';
@@ -16,14 +19,17 @@ export class TcpListener implements Listener {
   readonly service: Service;
   readonly #table: ConnectionTable;
   readonly #log: Logger;
+  readonly #resources: ResourceCounts;
   readonly #engine: StreamEngine;
+  readonly #caps = new ClientCaps<TcpConnection>();
   #server: StreamServer | null = null;
   #address: Endpoint | null = null;
 
-  constructor(service: Service, table: ConnectionTable, log: Logger, engine: StreamEngine = streamEngine()) {
+  constructor(service: Service, table: ConnectionTable, log: Logger, resources = new ResourceCounts(), engine: StreamEngine = streamEngine()) {
     this.service = service;
     this.#table = table;
     this.#log = log;
+    this.#resources = resources;
     this.#engine = engine;
   }
 
@@ -34,16 +40,7 @@ export class TcpListener implements Listener {
 
   async listen(): Promise<void> {
     const service = this.service;
-    const table = this.#table;
-    const engine = this.#engine;
-    this.#server = await engine.listen(
-      bindHost(service),
-      service.config.listen.port,
-      BACKLOG,
-      (client) => new TcpConnection(service, table, engine).start(client),
-      // Accept errors (EMFILE and the like) are logged; they must not crash the process.
-      (err) => this.#log.error({ service: service.name, err }, 'accept failed'),
-    );
+    this.#server = await this.#engine.listen(bindHost(service), service.config.listen.port, BACKLOG, this.#accept, (err) => acceptFailed(this.#log, this.#resources, service.name, err));
     this.#address = this.#server.address();
   }
 
@@ -57,4 +54,23 @@ export class TcpListener implements Listener {
     this.#server?.close();
     this.#server = null;
   }
+
+  #accept = (client: unknown): void => {
+    const service = this.service;
+    const cap = service.config.maxConnectionsPerClient;
+    if (cap === 0) return new TcpConnection(service, this.#table, this.#engine).start(client);
+    const address = this.#engine.peerAddress(client);
+    if (this.#caps.full(address, cap)) {
+      this.#resources.refused(this.#log, service.name, address);
+      return refuse(this.#engine, client);
+    }
+    const conn = new TcpConnection(service, this.#table, this.#engine, this.#release);
+    this.#caps.admit(conn, address);
+    conn.start(client);
+  };
+
+  #release = (conn: TcpConnection): void => {
+    this.#caps.release(conn);
+  };
 }
+
