@@ -25,7 +25,8 @@ import { TlsTerminator } from './tls-terminator.ts';
 /** A tenth of the shortest timeout, between 10 ms and 250 ms: deadlines are kept to within 10%. */
 export function sweepInterval(config: ServiceConfig): number {
   const http = config.http!;
-  const shortest = Math.min(http.timeouts.headers, http.timeouts.keepAlive, http.timeouts.response, config.timeouts.connect, config.timeouts.idle);
+  const t = http.timeouts;
+  const shortest = Math.min(t.headers, t.keepAlive, t.response, t.body, t.request > 0 ? t.request : Infinity, config.timeouts.connect, config.timeouts.idle);
   return Math.min(250, Math.max(10, Math.floor(shortest / 10)));
 }
 
