@@ -69,6 +69,11 @@ export class HttpListener implements Listener {
     return this.#connections.size;
   }
 
+  /** Clients still sending their PROXY header. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
   async listen(): Promise<void> {
     const service = this.service;
     const tlsConfig = service.config.http!.tls;
