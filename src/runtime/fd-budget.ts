@@ -1,7 +1,7 @@
 // File descriptors as a budget. Every client connection, member connection and udp flow holds
 // one; when they run out, accept fails for every service and the admin API alike. So at start
-// the soft limit is raised to the hard one (Node cannot setrlimit itself: prlimit does it on our
-// pid), a reserve is kept for what must always work (listeners, the admin plane, health checks,
+// the soft limit is raised to the hard one (Node 24 already does so as it starts on Linux; where
+// it did not, prlimit does it on our pid, as Node has no setrlimit), a reserve is kept for what must always work (listeners, the admin plane, health checks,
 // the process's own files), and udp flows get a share of the rest: a udp flood fills its share,
 // never the descriptors a tcp or http client needs.
 
