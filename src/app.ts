@@ -129,6 +129,7 @@ export class Furiwake {
     if (limit === null) return;
     const budget = fdBudget(limit.soft, config);
     this.#budget = budget;
+    this.runtime.resources.maxConnections = budget.connections;
     this.log.info({ limit: budget.limit, reserve: budget.reserve, flowsPerUdpService: budget.flowsPerUdpService, connections: budget.connections }, 'file descriptor budget');
     for (const line of clippedFlows(config, budget)) this.log.warn(line);
   }

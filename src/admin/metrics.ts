@@ -121,6 +121,7 @@ export class AdminMetrics {
     const resources = runtime.resources;
     this.#collected('counter', 'furiwake_descriptors_exhausted_total', 'Accepts and udp flow sockets that failed because file descriptors ran out (EMFILE, ENFILE).', [], () => [[{}, resources.descriptorsExhausted]]);
     this.#collected('counter', 'furiwake_udp_flows_evicted_total', 'udp flows closed to let a new client in (the flow table was full).', [], () => [[{}, resources.flowsEvicted]]);
+    this.#collected('counter', 'furiwake_connections_over_budget_total', 'tcp and http connections closed at accept because the file descriptor budget had no room for them.', [], () => [[{}, resources.overBudget]]);
     this.#collected('counter', 'furiwake_client_cap_refused_total', 'Connections closed at accept because their client address was at max-connections-per-client.', [], () => [[{}, resources.clientCapRefused]]);
 
     // pools

@@ -197,9 +197,10 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     this.#upstream = this.#engine.connect(member.ip, member.port, this);
   }
 
-  #connectFailed(): void {
+  #connectFailed(code: string): void {
     const member = this.member!;
-    member.failed++;
+    // out of descriptors is this process's shortage, not the member's failure
+    if (code !== 'EMFILE' && code !== 'ENFILE') member.failed++;
     this.#pool.release(member, 0, 0);
     this.member = null;
     this.#upstream = null;
@@ -281,8 +282,8 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     else this.#upstream!.resume();
   }
 
-  streamError(stream: Stream, _code: string): void {
-    if (stream === this.#upstream && this.#phase === 'connecting') return this.#connectFailed();
+  streamError(stream: Stream, code: string): void {
+    if (stream === this.#upstream && this.#phase === 'connecting') return this.#connectFailed(code);
     if (stream !== this.#upstream && stream !== this.#client) return;
     // A reset on one side is passed on as a reset on the other, as a TCP proxy should.
     this.#client.reset();
@@ -309,7 +310,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
         return this.#headDone();
       case 'connecting':
         this.#upstream!.close();
-        return this.#connectFailed();
+        return this.#connectFailed('ETIMEDOUT');
       case 'piping':
         if (this.#writing()) return this.#arm(this.#svc.config.timeouts.idle);
         return this.abort();

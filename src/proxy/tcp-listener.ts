@@ -57,6 +57,10 @@ export class TcpListener implements Listener {
 
   #accept = (client: unknown): void => {
     const service = this.service;
+    if (!this.#resources.roomFor(this.#table.size)) {
+      this.#resources.refusedOverBudget(this.#log, service.name);
+      return refuse(this.#engine, client);
+    }
     const cap = service.config.maxConnectionsPerClient;
     if (cap === 0) return new TcpConnection(service, this.#table, this.#engine).start(client);
     const address = this.#engine.peerAddress(client);

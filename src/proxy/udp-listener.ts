@@ -127,6 +127,7 @@ export class UdpListener implements Listener, FlowOwner {
     const flow = new UdpFlow(this.#table.nextId(), service.name, { address: from.address, port: from.port }, this.#vip, member, pool, this);
     this.#flows.set(key, flow);
     this.#table.add(flow);
+    this.#resources.udpFlows++;
     return flow;
   }
 
@@ -151,6 +152,7 @@ export class UdpListener implements Listener, FlowOwner {
     // source-ip: the client's entry expires `timeout` after its last flow ended
     if (persistence !== null) persistence.ended(persistence.clientKey(flow.client.address), flow.member);
     this.#table.remove(flow);
+    this.#resources.udpFlows--;
   }
 
   socketFailed(_flow: UdpFlow, err: Error): void {

@@ -1,6 +1,6 @@
 // What floods cost the process, counted for the operator: descriptors that ran out (EMFILE,
 // ENFILE on accept or on a udp flow's socket), udp flows evicted to let a new client in, clients
-// refused for being over their connection cap. None of these is a member's failure. Each kind is
+// refused for being over their connection cap or over the descriptor budget. None of these is a member's failure. Each kind is
 // logged at most once per interval per service, the line saying how many went unlogged since.
 
 import type { Logger } from '../log.ts';
@@ -29,6 +29,12 @@ export class ResourceCounts {
   flowsEvicted = 0;
   /** connections refused because their client address was at its cap */
   clientCapRefused = 0;
+  /** tcp and http connections closed at accept because the descriptor budget had no room for them */
+  overBudget = 0;
+  /** how many tcp and http client connections the descriptor budget has room for (each also holds a member connection) */
+  maxConnections = Infinity;
+  /** udp flows open now, over every udp service (the rest of the connection table is tcp and http) */
+  udpFlows = 0;
   readonly #logged = new Map<string, LogState>();
 
   /** Descriptors ran out: counted, logged now and then. */
@@ -51,6 +57,18 @@ export class ResourceCounts {
     this.clientCapRefused++;
     this.limited(log, `cap:${service}`, { service, client, total: this.clientCapRefused },
       'a client reached max-connections-per-client: its new connections are closed at once');
+  }
+
+  /** Whether the descriptor budget has room for one more tcp or http connection, given the table's size. */
+  roomFor(tableSize: number): boolean {
+    return tableSize - this.udpFlows < this.maxConnections;
+  }
+
+  /** A tcp or http client the budget had no room for was closed at accept. */
+  refusedOverBudget(log: Logger, service: string): void {
+    this.overBudget++;
+    this.limited(log, `budget:${service}`, { service, total: this.overBudget, max: this.maxConnections },
+      'the file descriptor budget is spent: new connections are closed at once until some close');
   }
 
   /** A warning of `key`'s kind, unless one went out less than the interval ago. */

@@ -11,6 +11,10 @@ import { describe, it } from 'node:test';
 import { ADMIN_RESERVE, BASE_RESERVE, clippedFlows, effectiveMaxFlows, fdBudget, parseFileLimit, readFileLimit } from '../../src/runtime/fd-budget.ts';
 import { pool, service } from '../helpers/config.ts';
 import type { Config } from '../../src/config/types.ts';
+import { createLogger } from '../../src/log.ts';
+import { acceptFailed } from '../../src/proxy/listener.ts';
+import { outOfDescriptors, ResourceCounts } from '../../src/runtime/resources.ts';
+import { logSink } from '../helpers/app.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/furiwake.js', import.meta.url));
 
@@ -75,5 +79,25 @@ describe('file descriptor budget', () => {
     const run = spawnSync('prlimit', ['--nofile=512:512', process.execPath, BIN, 'validate', '-c', file], { encoding: 'utf8' });
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stderr, /warning: service dns: max-flows 65536 is more than the file descriptor budget allows; at most \d+ flows \(limit 512 descriptors/);
+  });
+});
+
+describe('resource counts', () => {
+  it('counts every exhausted descriptor but logs once per interval per service', () => {
+    const { sink, lines } = logSink();
+    const log = createLogger('info', sink);
+    const counts = new ResourceCounts();
+    const emfile = Object.assign(new Error('accept EMFILE: 127.0.0.1:80'), { code: 'EMFILE' });
+    assert.ok(outOfDescriptors(emfile));
+    assert.ok(outOfDescriptors(new Error('accept ENFILE: 127.0.0.1:80')));
+    assert.ok(!outOfDescriptors(Object.assign(new Error('x'), { code: 'ECONNRESET' })));
+    for (let i = 0; i < 1000; i++) acceptFailed(log, counts, 'web', emfile);
+    acceptFailed(log, counts, 'dns', emfile);
+    assert.equal(counts.descriptorsExhausted, 1001);
+    return new Promise<void>((resolve) => setImmediate(() => {
+      const logged = lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('out of file descriptors'));
+      assert.deepEqual(logged.map((l) => [l.service, l.where, l.code]), [['web', 'accept', 'EMFILE'], ['dns', 'accept', 'EMFILE']]);
+      resolve();
+    }));
   });
 });

@@ -531,6 +531,12 @@ export class Exchange implements UpstreamUser {
   }
 
   #connectFailed(error: Error | null): void {
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    if (code === 'EMFILE' || code === 'ENFILE') {
+      // this process's shortage, not the member's failure: no other member would do better
+      this.#releaseMember(this.member!);
+      return this.#fail(503, 'furiwake is out of file descriptors');
+    }
     this.#tryElsewhere(`cannot connect to a member${reason(error)}`);
   }
 

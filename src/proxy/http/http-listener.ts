@@ -114,6 +114,7 @@ export class HttpListener implements Listener {
 
   /** A plain http client on the stream engine. */
   #onClient = (client: unknown): void => {
+    if (!this.#resources.roomFor(this.#table.size)) return this.#overBudget(() => refuse(this.#engine, client));
     const cap = this.service.config.maxConnectionsPerClient;
     if (cap === 0) {
       this.#adopt(client, null, false);
@@ -125,6 +126,12 @@ export class HttpListener implements Listener {
     this.#caps.admit(this.#adopt(client, null, false), address);
   };
 
+  /** No room in the descriptor budget: closed at once, counted, logged now and then. */
+  #overBudget(close: () => void): void {
+    this.#resources.refusedOverBudget(this.#log, this.service.name);
+    close();
+  }
+
   /** A client over its cap: closed at once, counted, logged now and then. */
   #refuse(address: string, close: () => void): void {
     this.#resources.refused(this.#log, this.service.name, address);
@@ -132,6 +139,7 @@ export class HttpListener implements Listener {
   }
 
   #onSocket = (raw: net.Socket): void => {
+    if (!this.#resources.roomFor(this.#table.size + this.#pending.size)) return this.#overBudget(() => raw.resetAndDestroy());
     const cap = this.service.config.maxConnectionsPerClient;
     if (cap > 0) {
       const address = raw.remoteAddress ?? '';
