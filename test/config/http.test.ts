@@ -78,6 +78,20 @@ describe('http service keys', () => {
     ]);
   });
 
+  it('says what the body timeouts and the per-client cap must look like, and where they apply', () => {
+    assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:80, mode: http, pool: web, timeouts: { min-body-rate: fast } }')), [
+      'services.www.timeouts.min-body-rate', 'expected a size from 0 to 1073741824 bytes, like 8192, 8k or 1m, got "fast"',
+    ]);
+    assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:80, mode: tcp, pool: web, timeouts: { body: 5s } }')), [
+      'services.www.timeouts.body', 'the body timeout applies to http services only; this service is tcp',
+    ]);
+    assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:80, mode: udp, pool: web, max-connections-per-client: 5 }')), [
+      'services.www.max-connections-per-client', 'max-connections-per-client caps the tcp and http connections of a client; this service is udp',
+    ]);
+    assert.equal(parseConfig(withService('{ listen: 127.0.0.1:80, mode: tcp, pool: web, max-connections-per-client: 5 }'), 'http.yaml', {}).services.www.maxConnectionsPerClient, 5);
+    assert.equal(http('timeouts: { request: 0 }').http!.timeouts.request, 0);
+  });
+
   it('refuses a redirect on a service that terminates TLS itself', () => {
     assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:443, mode: http, pool: web, tls: { certificates: [ { cert: a, key: b } ] }, redirect-https: true }')), [
       'services.www.redirect-https', 'this service terminates TLS itself; redirect-https belongs on its plain http twin',
