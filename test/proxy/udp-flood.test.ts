@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
+import type { UdpListener } from '../../src/proxy/udp-listener.ts';
+import { startApp, until } from '../helpers/app.ts';
+import { pool, single } from '../helpers/config.ts';
+import { readFileLimit } from '../../src/runtime/fd-budget.ts';
 import { greeting, udpClient } from '../helpers/clients.ts';
 import { startTcpServer, startUdpServer } from '../helpers/servers.ts';
 import { startMember } from './http/helpers.ts';
@@ -94,5 +100,45 @@ describe('a udp flood against a process with few descriptors', () => {
 
     await fw.stop();
     await httpMember.close();
+  });
+});
+
+/** Sets this process's soft descriptor limit (the hard one stays, so it can be raised back). */
+function softLimit(soft: number, hard: number): void {
+  const run = spawnSync('prlimit', ['--pid', String(process.pid), `--nofile=${soft}:${hard === Infinity ? 'unlimited' : hard}`]);
+  assert.equal(run.status, 0, String(run.stderr));
+}
+
+describe('udp flows when descriptors run out', () => {
+  it('drops a flow whose socket cannot be opened: no table slot, counted, not a member failure', async () => {
+    const member = await startUdpServer('u');
+    after(() => member.close());
+    const app = await startApp(single('udp', pool('round-robin', [{ port: member.port }])));
+    const vip = app.address('svc').port;
+    const clients = await Promise.all(Array.from({ length: 40 }, async () => {
+      const s = dgram.createSocket('udp4');
+      s.on('error', () => {});
+      s.bind(0, '127.0.0.1');
+      await once(s, 'listening');
+      return s;
+    }));
+    const saved = readFileLimit()!;
+    // room for a few flow sockets only: the rest fail with EMFILE
+    softLimit(readdirSync('/proc/self/fd').length + 5, saved.hard);
+    try {
+      await Promise.all(clients.map((s) => new Promise<void>((resolve) => s.send('x', vip, '127.0.0.1', () => resolve()))));
+      const resources = app.runtime.resources;
+      await until(() => resources.descriptorsExhausted + (app.listener('svc') as UdpListener).flows >= clients.length);
+    } finally {
+      // the clients' descriptors back first: prlimit needs a few to be started
+      await Promise.all(clients.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      softLimit(saved.soft, saved.hard);
+    }
+    const listener = app.listener('svc') as UdpListener;
+    assert.ok(app.runtime.resources.descriptorsExhausted > 0);
+    assert.equal(listener.flows + app.runtime.resources.descriptorsExhausted, clients.length);
+    assert.equal(app.runtime.connections.size, listener.flows);
+    assert.equal(app.runtime.pools.get('p')!.members[0].failed, 0);
+    assert.equal(app.runtime.pools.get('p')!.members[0].active, listener.flows);
   });
 });
