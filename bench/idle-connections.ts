@@ -2,7 +2,8 @@
 // of a member that greets and then says nothing; N clients connect through it and wait. The
 // child's resident memory before and after, divided by N, is what one idle connection (its
 // client socket and its member socket) costs. Run: `npm run bench:idle [N]` (default 4000;
-// each connection takes two descriptors in furiwake, so N must stay under half of `ulimit -n`).
+// each connection takes two descriptors in furiwake and its descriptor budget keeps a reserve,
+// so N must stay under (`ulimit -n` - 65) / 2).
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';

@@ -16,6 +16,7 @@ import { HttpListener } from './proxy/http/http-listener.ts';
 import { TcpListener } from './proxy/tcp-listener.ts';
 import { UdpListener } from './proxy/udp-listener.ts';
 import type { Endpoint } from './runtime/connection-table.ts';
+import { clippedFlows, effectiveMaxFlows, fdBudget, readFileLimit, type FdBudget } from './runtime/fd-budget.ts';
 import { Runtime } from './runtime/runtime.ts';
 import type { Service } from './runtime/service.ts';
 
@@ -35,6 +36,8 @@ export class Furiwake {
   /** nat and dsr services: their rules in the kernel; made with the first such service */
   #kernel: KernelPlane | null = null;
   #stopping: Promise<void> | null = null;
+  /** how the process's file descriptors are shared out for the config in force; null: no limit known */
+  #budget: FdBudget | null = null;
 
   constructor(log: Logger, options: StartOptions = {}) {
     this.log = log;
@@ -79,7 +82,13 @@ export class Furiwake {
     return this.#apply(config);
   }
 
+  /** The file descriptor budget of the config in force (null where the limit cannot be read). */
+  get budget(): FdBudget | null {
+    return this.#budget;
+  }
+
   async #apply(config: Config): Promise<string[]> {
+    this.#applyBudget(config);
     const { listen, unlisten, summary } = this.runtime.apply(config);
     const failures: string[] = [];
     try {
@@ -100,6 +109,8 @@ export class Furiwake {
         const engine = listener instanceof TcpListener ? { engine: listener.engine } : {};
         this.log.info({ service: service.name, mode: service.config.mode, address, port, pool: service.pool.name, ...engine }, 'service listening');
       } catch (err) {
+        // what the listener opened before the bind failed (a udp socket) closes with it
+        if (!(listener instanceof KernelListener)) await listener.close();
         failures.push(`service ${service.name}: cannot listen on ${service.config.listen.host}:${service.config.listen.port}: ${(err as Error).message}`);
       }
     }
@@ -112,15 +123,27 @@ export class Furiwake {
     return failures;
   }
 
+  /** Shares the descriptors out for `config`; says so when a udp service's max-flows is clipped. */
+  #applyBudget(config: Config): void {
+    const limit = readFileLimit();
+    if (limit === null) return;
+    const budget = fdBudget(limit.soft, config);
+    this.#budget = budget;
+    this.runtime.resources.maxConnections = budget.connections;
+    this.log.info({ limit: budget.limit, reserve: budget.reserve, flowsPerUdpService: budget.flowsPerUdpService, connections: budget.connections }, 'file descriptor budget');
+    for (const line of clippedFlows(config, budget)) this.log.warn(line);
+  }
+
   #listenerFor(service: Service): Listener {
     const log = this.log;
+    const resources = this.runtime.resources;
     switch (service.config.mode) {
       case 'tcp':
-        return new TcpListener(service, this.runtime.connections, log);
+        return new TcpListener(service, this.runtime.connections, log, resources);
       case 'udp':
-        return new UdpListener(service, this.runtime.connections, log);
+        return new UdpListener(service, this.runtime.connections, log, resources, () => effectiveMaxFlows(Infinity, this.#budget));
       case 'http':
-        return new HttpListener(service, this.runtime.connections, log, this.runtime.requests);
+        return new HttpListener(service, this.runtime.connections, log, this.runtime.requests, resources);
       case 'nat':
       case 'dsr':
         this.#kernel ??= new KernelPlane(this.runtime, log);

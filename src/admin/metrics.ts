@@ -117,6 +117,15 @@ export class AdminMetrics {
       ['service', 'pool', 'member', 'code'], () =>
         [...runtime.requests.list()].map((c): Sample => [{ service: c.service, pool: c.pool ?? '', member: c.member ?? '', code: c.status }, c.count]));
 
+    // what floods cost: never a member's failure
+    const resources = runtime.resources;
+    this.#collected('counter', 'furiwake_descriptors_exhausted_total', 'Accepts and udp flow sockets that failed because file descriptors ran out (EMFILE, ENFILE).', [], () => [[{}, resources.descriptorsExhausted]]);
+    this.#collected('counter', 'furiwake_udp_flows_evicted_total', 'udp flows closed to let a new client in (the flow table was full).', [], () => [[{}, resources.flowsEvicted]]);
+    this.#collected('counter', 'furiwake_connections_over_budget_total', 'tcp and http connections closed at accept because the file descriptor budget had no room for them.', [], () => [[{}, resources.overBudget]]);
+    this.#collected('counter', 'furiwake_proxy_headers_refused_total', 'Clients whose PROXY header was malformed, missing or late (accept-proxy): closed before anything reached a member.', [], () => [[{}, resources.proxyHeadersRefused]]);
+    this.#collected('counter', 'furiwake_connections_failed_total', 'Connections ended because an unexpected error escaped their handling (logged with its stack); the process goes on.', [], () => [[{}, resources.connectionsFailed]]);
+    this.#collected('counter', 'furiwake_client_cap_refused_total', 'Connections closed at accept because their client address was at max-connections-per-client.', [], () => [[{}, resources.clientCapRefused]]);
+
     // pools
     this.#collected('gauge', 'furiwake_pool_queue_length', 'Connections waiting for a member with room.', ['pool'], () =>
       [...runtime.pools.values()].map((p): Sample => [{ pool: p.name }, p.queued]));

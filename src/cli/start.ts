@@ -1,6 +1,7 @@
 import { Furiwake } from '../app.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { createLogger } from '../log.ts';
+import { raiseFileLimit } from '../runtime/fd-budget.ts';
 import { runUntilSignal } from './run.ts';
 
 export async function runStart(file: string): Promise<number> {
@@ -12,6 +13,10 @@ export async function runStart(file: string): Promise<number> {
     return 1;
   }
   const log = createLogger(config.global.logLevel);
+  // Descriptors are what a flood uses up: take all the system allows, once, before any socket.
+  const raised = raiseFileLimit();
+  if (raised.error !== null) log.warn({ limit: raised.before, reason: raised.error }, 'cannot raise the file descriptor limit; the budget is the current limit');
+  else if (raised.before !== null && raised.after !== null && raised.before.soft !== raised.after.soft) log.info({ from: raised.before.soft, to: raised.after.soft }, 'file descriptor limit raised to the hard limit');
   let app: Furiwake;
   try {
     // the admin API's reload reads the file again, as SIGHUP does

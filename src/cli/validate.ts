@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { kernelReport } from '../kernel/requirements.ts';
+import { clippedFlows, fdBudget, readFileLimit } from '../runtime/fd-budget.ts';
 
 export async function runValidate(file: string): Promise<number> {
   try {
@@ -9,6 +10,9 @@ export async function runValidate(file: string): Promise<number> {
     for (const warning of kernel.warnings) process.stderr.write(`${file}: warning: ${warning}\n`);
     for (const error of kernel.errors) process.stderr.write(`${file}: cannot run here: ${error}\n`);
     if (kernel.errors.length > 0) return 1;
+    // start raises the soft descriptor limit to the hard one: the budget is the hard limit's
+    const limit = readFileLimit();
+    if (limit !== null) for (const line of clippedFlows(config, fdBudget(limit.hard, config))) process.stderr.write(`${file}: warning: ${line}\n`);
     const services = Object.keys(config.services).length;
     const pools = Object.keys(config.pools).length;
     process.stdout.write(`${file}: valid (${services} service${services === 1 ? '' : 's'}, ${pools} pool${pools === 1 ? '' : 's'})\n`);

@@ -23,6 +23,10 @@ export const HTTP_DEFAULTS = {
   headersTimeout: 10_000,
   responseTimeout: 60_000,
   keepAliveTimeout: 30_000,
+  /** off: a large upload over a slow link is legitimate; min-body-rate bounds a trickle */
+  requestTimeout: 0,
+  bodyTimeout: 60_000,
+  minBodyRate: 500,
   requestLine: 8 * 1024,
   headers: 32 * 1024,
   forwarded: 'x-forwarded',
@@ -122,6 +126,9 @@ export const httpTimeoutKeys = {
   headers: duration({ allowZero: false }).optional(),
   response: duration({ allowZero: false }).optional(),
   'keep-alive': duration({ allowZero: false }).optional(),
+  request: duration({ allowZero: true }).optional(),
+  body: duration({ allowZero: false }).optional(),
+  'min-body-rate': size(0, 1024 * 1024 * 1024).optional(),
 };
 
 /** Service keys that only http services have. */
@@ -154,7 +161,7 @@ export const httpServiceKeys = {
 /** A service as parsed, as far as the http keys go. */
 export interface HttpKeys {
   mode: string;
-  timeouts: { headers?: number; response?: number; 'keep-alive'?: number };
+  timeouts: { headers?: number; response?: number; 'keep-alive'?: number; request?: number; body?: number; 'min-body-rate'?: number };
   tls?: TlsConfig;
   'redirect-https'?: RedirectConfig | null;
   forwarded?: ForwardedHeaders;
@@ -194,6 +201,9 @@ export function httpServiceConfig(s: HttpKeys): HttpServiceConfig | null {
       headers: s.timeouts.headers ?? HTTP_DEFAULTS.headersTimeout,
       response: s.timeouts.response ?? HTTP_DEFAULTS.responseTimeout,
       keepAlive: s.timeouts['keep-alive'] ?? HTTP_DEFAULTS.keepAliveTimeout,
+      request: s.timeouts.request ?? HTTP_DEFAULTS.requestTimeout,
+      body: s.timeouts.body ?? HTTP_DEFAULTS.bodyTimeout,
+      minBodyRate: s.timeouts['min-body-rate'] ?? HTTP_DEFAULTS.minBodyRate,
     },
     limits: s.limits ?? { requestLine: HTTP_DEFAULTS.requestLine, headers: HTTP_DEFAULTS.headers },
     forwarded: s.forwarded ?? HTTP_DEFAULTS.forwarded,

@@ -54,6 +54,12 @@ export interface HttpServiceConfig {
     response: number;
     /** a client connection may wait this long for its next request (ms) */
     keepAlive: number;
+    /** the whole request, head and body, must arrive within this long after its first byte (ms); 0 = no such bound */
+    request: number;
+    /** the request body may pause this long between reads (ms); also the grace before min-body-rate applies */
+    body: number;
+    /** after the first `body` ms, the body must have come at this many bytes per second on average; 0 = no minimum */
+    minBodyRate: number;
   };
   limits: {
     /** bytes of the request line (method, target, version) */

@@ -87,6 +87,7 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
   'proxy-protocol': proxyProtocol.optional(),
   'accept-proxy': boolean.optional(),
   'max-flows': integer(1, 1_048_576).optional(),
+  'max-connections-per-client': integer(0, MAX_INT).optional(),
   persistence: persistenceSchema,
   ...kernelServiceKeys,
   ...httpServiceKeys,
@@ -105,6 +106,9 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
     if (s.mode === 'tcp' && s['max-flows'] !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['max-flows'], message: 'max-flows limits udp flows; this service is tcp (use max-connections on members)' });
     }
+    if (s['max-connections-per-client'] !== undefined && s.mode !== 'tcp' && s.mode !== 'http') {
+      ctx.addIssue({ code: 'custom', path: ['max-connections-per-client'], message: `max-connections-per-client caps the tcp and http connections of a client; this service is ${s.mode}` });
+    }
     const persistenceIssue = checkPersistenceMode(s.mode, s.persistence);
     if (persistenceIssue !== null) ctx.addIssue({ code: 'custom', ...persistenceIssue });
   })
@@ -121,6 +125,7 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
       proxyProtocol: s['proxy-protocol'] ?? null,
       acceptProxy: s['accept-proxy'] ?? false,
       maxFlows: s['max-flows'] ?? DEFAULTS.maxFlows,
+      maxConnectionsPerClient: s['max-connections-per-client'] ?? 0,
       persistence: s.persistence ?? null,
       kernel: kernelServiceConfig(s),
       http: httpServiceConfig(s),

@@ -49,8 +49,10 @@ export interface ServiceConfig {
   proxyProtocol: ProxyProtocolVersion | null;
   /** tcp, http: each client connection starts with a PROXY header (v1 or v2) naming the real client */
   acceptProxy: boolean;
-  /** udp only: the most flows at once; datagrams of new clients beyond it are dropped */
+  /** udp only: the most flows at once (clipped by the file descriptor budget); a new client beyond it takes the least recently active flow's place */
   maxFlows: number;
+  /** tcp, http: connections one client address may have open at once; more are closed at accept. 0 = no cap */
+  maxConnectionsPerClient: number;
   /** how a client is kept on one member across connections; null = not at all */
   persistence: PersistenceConfig | null;
   /** nat and dsr only: protocol, interface, source-nat, flush-on-down; null otherwise */

@@ -469,6 +469,10 @@ export const handleEngine: StreamEngine | null = B === null ? null : {
     return new HandleServer(handle);
   },
 
+  peerAddress(client) {
+    return endpointOf((out) => (client as RawHandle).getpeername(out)).address;
+  },
+
   adopt(client, owner, keepsChunks) {
     return new HandleStream(client as RawHandle, owner, keepsChunks);
   },

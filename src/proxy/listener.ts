@@ -1,5 +1,7 @@
 // What the app needs of a data plane's listener: bind, report its address, stop accepting.
+import type { Logger } from '../log.ts';
 import type { Endpoint } from '../runtime/connection-table.ts';
+import { outOfDescriptors, type ResourceCounts } from '../runtime/resources.ts';
 import type { Service } from '../runtime/service.ts';
 
 export interface Listener {
@@ -15,4 +17,13 @@ export interface Listener {
 /** The address to bind: the resolved IP of the configured host. */
 export function bindHost(service: Service): string {
   return service.config.listen.ip ?? service.config.listen.host;
+}
+
+/**
+ * An accept failed. Out of descriptors: counted and logged now and then (a flood would write a
+ * line per client); anything else is logged the same way. Never the process's end.
+ */
+export function acceptFailed(log: Logger, resources: ResourceCounts, service: string, err: Error): void {
+  if (outOfDescriptors(err)) return resources.exhausted(log, service, 'accept', err);
+  resources.limited(log, `accept:${service}`, { service, err }, 'accept failed');
 }

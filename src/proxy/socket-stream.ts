@@ -143,6 +143,10 @@ export const socketEngine: StreamEngine = {
     });
   },
 
+  peerAddress(client) {
+    return (client as net.Socket).remoteAddress ?? '';
+  },
+
   adopt(client, owner) {
     return new SocketStream(client as net.Socket, owner);
   },

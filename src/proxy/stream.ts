@@ -80,6 +80,8 @@ export interface StreamEngine {
    * with an Error whose message names the errno (EADDRINUSE...). Accept errors go to `onError`.
    */
   listen(ip: string, port: number, backlog: number, accept: (client: unknown) => void, onError: (err: Error) => void): Promise<StreamServer>;
+  /** the address an accepted client comes from, read before adopt() (per-client caps) */
+  peerAddress(client: unknown): string;
   /** the stream of an accepted client, owned by `owner` */
   adopt(client: unknown, owner: StreamOwner, keepsChunks?: boolean): Stream;
   /** starts connecting to ip:port; the owner hears streamConnected or streamError */

@@ -33,6 +33,8 @@ export interface TcpConnectionReporter {
   headerRefused(conn: TcpConnection, why: string): void;
   /** a throw escaped the connection's logic: the connection is ended */
   failed(conn: TcpConnection, err: unknown): void;
+  /** the connection is over (its client's place under max-connections-per-client is free) */
+  finished(conn: TcpConnection): void;
 }
 
 export class TcpConnection implements ConnectionEntry, StreamOwner {
@@ -227,9 +229,10 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     this.#open++; // (counted once made: a connect that throws leaves no stream to wait for)
   }
 
-  #connectFailed(): void {
+  #connectFailed(code: string): void {
     const member = this.member!;
-    member.failed++;
+    // out of descriptors is this process's shortage, not the member's failure
+    if (code !== 'EMFILE' && code !== 'ENFILE') member.failed++;
     this.#pool.release(member, 0, 0);
     this.member = null;
     this.#upstream = null;
@@ -344,16 +347,16 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     else this.#upstream!.resume();
   }
 
-  streamError(stream: Stream, _code: string): void {
+  streamError(stream: Stream, code: string): void {
     try {
-      this.#error(stream);
+      this.#error(stream, code);
     } catch (err) {
       this.#crash(err);
     }
   }
 
-  #error(stream: Stream): void {
-    if (stream === this.#upstream && this.#phase === 'connecting') return this.#connectFailed();
+  #error(stream: Stream, code: string): void {
+    if (stream === this.#upstream && this.#phase === 'connecting') return this.#connectFailed(code);
     if (stream !== this.#upstream && stream !== this.#client) return;
     // A reset on one side is passed on as a reset on the other, as a TCP proxy should.
     this.#client.reset();
@@ -398,7 +401,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
         return this.#headDone();
       case 'connecting':
         this.#upstream!.close();
-        return this.#connectFailed();
+        return this.#connectFailed('ETIMEDOUT');
       case 'piping':
         if (this.#writing()) return this.#arm(this.#svc.config.timeouts.idle);
         return this.abort();
@@ -463,6 +466,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     if (this.#finished) return;
     this.#finished = true;
     this.#disarm();
+    this.#reporter.finished(this);
     const member = this.member;
     if (member !== null) {
       if (this.#key !== null) this.#persistence!.ended(this.#key, member);

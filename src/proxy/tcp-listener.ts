@@ -1,12 +1,15 @@
 // The listening socket of a tcp service. Each accepted client becomes a TcpConnection, on the
-// stream engine chosen at start (stream-engine.ts). The listener logs and counts what its
-// connections report: clients refused for their PROXY header, and connections ended by a throw
-// (which never reaches the event loop, so never ends the process).
+// stream engine chosen at start (stream-engine.ts), unless its address is at the service's
+// max-connections-per-client or the descriptor budget is spent: then it is closed at once. The
+// listener logs and counts what its connections report: clients refused for their PROXY header,
+// and connections ended by a throw (which never reaches the event loop, so never ends the process).
 
 import type { Logger } from '../log.ts';
 import type { ConnectionTable, Endpoint } from '../runtime/connection-table.ts';
+import { ResourceCounts } from '../runtime/resources.ts';
 import type { Service } from '../runtime/service.ts';
-import { bindHost, type Listener } from './listener.ts';
+import { ClientCaps, refuse } from './client-caps.ts';
+import { acceptFailed, bindHost, type Listener } from './listener.ts';
 import type { StreamEngine, StreamServer } from './stream.ts';
 import { streamEngine } from './stream-engine.ts';
 import { TcpConnection, type TcpConnectionReporter } from './tcp-connection.ts';
@@ -14,26 +17,22 @@ import { TcpConnection, type TcpConnectionReporter } from './tcp-connection.ts';
 /** Clients the kernel may hold for us before we accept them. */
 const BACKLOG = 1024;
 
-export interface TcpListenerCounters {
-  /** clients turned away for their PROXY header: malformed, missing, or not within the connect timeout */
-  headersRefused: number;
-  /** connections ended by an unexpected error (logged) */
-  failed: number;
-}
 
 export class TcpListener implements Listener, TcpConnectionReporter {
   readonly service: Service;
-  readonly counters: TcpListenerCounters = { headersRefused: 0, failed: 0 };
   readonly #table: ConnectionTable;
   readonly #log: Logger;
+  readonly #resources: ResourceCounts;
   readonly #engine: StreamEngine;
+  readonly #caps = new ClientCaps<TcpConnection>();
   #server: StreamServer | null = null;
   #address: Endpoint | null = null;
 
-  constructor(service: Service, table: ConnectionTable, log: Logger, engine: StreamEngine = streamEngine()) {
+  constructor(service: Service, table: ConnectionTable, log: Logger, resources = new ResourceCounts(), engine: StreamEngine = streamEngine()) {
     this.service = service;
     this.#table = table;
     this.#log = log;
+    this.#resources = resources;
     this.#engine = engine;
   }
 
@@ -44,34 +43,16 @@ export class TcpListener implements Listener, TcpConnectionReporter {
 
   async listen(): Promise<void> {
     const service = this.service;
-    const table = this.#table;
-    const engine = this.#engine;
-    this.#server = await engine.listen(
-      bindHost(service),
-      service.config.listen.port,
-      BACKLOG,
-      (client) => {
-        try {
-          new TcpConnection(service, table, engine, this).start(client);
-        } catch (err) {
-          // (the connection catches its own; this is adopting the socket itself failing)
-          this.failed(null, err);
-        }
-      },
-      // Accept errors (EMFILE and the like) are logged; they must not crash the process.
-      (err) => this.#log.error({ service: service.name, err }, 'accept failed'),
-    );
+    this.#server = await this.#engine.listen(bindHost(service), service.config.listen.port, BACKLOG, this.#accept, (err) => acceptFailed(this.#log, this.#resources, service.name, err));
     this.#address = this.#server.address();
   }
 
   headerRefused(conn: TcpConnection, why: string): void {
-    this.counters.headersRefused++;
-    const client = conn.client;
-    this.#log.warn({ service: this.service.name, client: client.address, port: client.port, reason: why }, 'PROXY header refused');
+    this.#resources.proxyHeaderRefused(this.#log, this.service.name, conn.client.address, why);
   }
 
   failed(conn: TcpConnection | null, err: unknown): void {
-    this.counters.failed++;
+    this.#resources.connectionsFailed++;
     this.#log.error({ service: this.service.name, connection: conn?.id, err }, 'connection ended by an unexpected error');
   }
 
@@ -85,4 +66,36 @@ export class TcpListener implements Listener, TcpConnectionReporter {
     this.#server?.close();
     this.#server = null;
   }
+
+  #accept = (client: unknown): void => {
+    try {
+      this.#admit(client);
+    } catch (err) {
+      // (a connection catches its own throws; this is adopting the socket itself failing)
+      this.failed(null, err);
+    }
+  };
+
+  #admit(client: unknown): void {
+    const service = this.service;
+    if (!this.#resources.roomFor(this.#table.size)) {
+      this.#resources.refusedOverBudget(this.#log, service.name);
+      return refuse(this.#engine, client);
+    }
+    const cap = service.config.maxConnectionsPerClient;
+    if (cap === 0) return new TcpConnection(service, this.#table, this.#engine, this).start(client);
+    const address = this.#engine.peerAddress(client);
+    if (this.#caps.full(address, cap)) {
+      this.#resources.refused(this.#log, service.name, address);
+      return refuse(this.#engine, client);
+    }
+    const conn = new TcpConnection(service, this.#table, this.#engine, this);
+    this.#caps.admit(conn, address);
+    conn.start(client);
+  }
+
+  finished(conn: TcpConnection): void {
+    this.#caps.release(conn);
+  }
 }
+

@@ -8,6 +8,19 @@ import type { ConnectionEntry, Endpoint } from '../runtime/connection-table.ts';
 import type { Member } from '../runtime/member.ts';
 import type { Pool } from '../runtime/pool.ts';
 
+/** What a flow tells its listener. */
+export interface FlowOwner {
+  /** a datagram from the member, for the client */
+  reply(data: Buffer, flow: UdpFlow): void;
+  /** the flow closed: it leaves the flow table */
+  flowClosed(flow: UdpFlow): void;
+  /** the flow's socket could not be opened (out of descriptors, most often): the flow closes */
+  socketFailed(flow: UdpFlow, err: Error): void;
+}
+
+/** Errors that say the member's side refused or could not be reached (ICMP): the member's failure. */
+const MEMBER_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']);
+
 export class UdpFlow implements ConnectionEntry {
   readonly id: number;
   readonly protocol = 'udp' as const;
@@ -21,42 +34,31 @@ export class UdpFlow implements ConnectionEntry {
   bytesOut = 0;
   /** ms timestamp of the last datagram either way; the listener's sweep expires idle flows */
   lastSeen = this.startedAt;
+  /** when the listener last moved this flow to the recent end of its table (for eviction) */
+  touched = this.startedAt;
 
   readonly #pool: Pool;
   readonly #upstream: dgram.Socket;
-  readonly #onClose: (flow: UdpFlow) => void;
+  readonly #owner: FlowOwner;
   #closed = false;
 
-  constructor(
-    id: number,
-    service: string,
-    client: Endpoint,
-    vip: Endpoint,
-    member: Member,
-    pool: Pool,
-    reply: (data: Buffer, flow: UdpFlow) => void,
-    onClose: (flow: UdpFlow) => void,
-  ) {
+  constructor(id: number, service: string, client: Endpoint, vip: Endpoint, member: Member, pool: Pool, owner: FlowOwner) {
     this.id = id;
     this.service = service;
     this.client = client;
     this.vip = vip;
     this.member = member;
     this.#pool = pool;
-    this.#onClose = onClose;
+    this.#owner = owner;
     const upstream = dgram.createSocket(isIPv6(member.ip) ? 'udp6' : 'udp4');
     this.#upstream = upstream;
-    // An ICMP port unreachable from the member shows up here (ECONNREFUSED); the flow stays
-    // until idle so a retransmitting client is not bounced between members.
-    upstream.on('error', () => {
-      member.failed++;
-    });
+    upstream.on('error', this.#onError);
     upstream.on('message', (data, from) => {
       // Only the member may answer through this flow.
       if (from.port !== member.port || from.address !== member.ip) return;
       this.bytesOut += data.length;
       this.lastSeen = Date.now();
-      reply(data, this);
+      owner.reply(data, this);
     });
     upstream.bind(0, () => {
       const a = upstream.address();
@@ -64,10 +66,14 @@ export class UdpFlow implements ConnectionEntry {
     });
   }
 
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   send(data: Buffer, now: number): void {
     this.bytesIn += data.length;
     this.lastSeen = now;
-    this.#upstream.send(data, this.member.port, this.member.ip);
+    if (!this.#closed) this.#upstream.send(data, this.member.port, this.member.ip);
   }
 
   abort(): void {
@@ -79,6 +85,19 @@ export class UdpFlow implements ConnectionEntry {
     this.#closed = true;
     this.#upstream.close();
     this.#pool.release(this.member, this.bytesIn, this.bytesOut);
-    this.#onClose(this);
+    this.#owner.flowClosed(this);
   }
+
+  #onError = (err: NodeJS.ErrnoException): void => {
+    if (this.local === null) {
+      // No socket (EMFILE at bind, most often): the flow cannot carry anything, and must not
+      // hold a slot of the table. Our own shortage, not the member's failure.
+      this.#owner.socketFailed(this, err);
+      this.close();
+      return;
+    }
+    // An ICMP port unreachable from the member shows up here (ECONNREFUSED); the flow stays
+    // until idle so a retransmitting client is not bounced between members.
+    if (MEMBER_ERRORS.has(err.code ?? '')) this.member.failed++;
+  };
 }

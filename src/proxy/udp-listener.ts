@@ -1,40 +1,61 @@
-// The socket of a udp service and its flow table, keyed by the client's address:port.
+// The socket of a udp service and its flow table, keyed by the client's address:port. The table
+// is bounded (max-flows, clipped by the file descriptor budget); when it is full, the flow whose
+// client was least recently active gives way to the new client, so a flood of source ports
+// cannot shut new clients out until its own flows go idle.
 
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { hashString } from '../balance/index.ts';
 import type { Logger } from '../log.ts';
 import type { ConnectionTable, Endpoint } from '../runtime/connection-table.ts';
+import { outOfDescriptors, ResourceCounts } from '../runtime/resources.ts';
 import type { Service } from '../runtime/service.ts';
 import { bindHost, type Listener } from './listener.ts';
-import { UdpFlow } from './udp-flow.ts';
+import { UdpFlow, type FlowOwner } from './udp-flow.ts';
 
 /** How often idle flows are looked for, as a share of the idle timeout (bounded below and above). */
 function sweepInterval(idle: number): number {
   return Math.min(1000, Math.max(10, Math.floor(idle / 4)));
 }
 
-export class UdpListener implements Listener {
+/** A flow moves to the recent end of the table at most this often: the order is exact to within it. */
+const TOUCH_INTERVAL = 1000;
+
+export class UdpListener implements Listener, FlowOwner {
   readonly service: Service;
-  /** datagrams dropped because no member was usable or the flow table was full */
+  /** datagrams dropped because no member was usable */
   dropped = 0;
+  /** flows closed to let a new client in */
+  evicted = 0;
   readonly #socket: dgram.Socket;
+  /** in order of the clients' last activity, least recent first (to within TOUCH_INTERVAL) */
   readonly #flows = new Map<string, UdpFlow>();
   readonly #table: ConnectionTable;
   readonly #log: Logger;
+  readonly #resources: ResourceCounts;
+  /** the most flows the file descriptor budget allows this service */
+  readonly #budget: () => number;
   #sweeper: NodeJS.Timeout | null = null;
   #vip: Endpoint = { address: '', port: 0 };
+  #closed: Promise<void> | null = null;
 
-  constructor(service: Service, table: ConnectionTable, log: Logger) {
+  constructor(service: Service, table: ConnectionTable, log: Logger, resources = new ResourceCounts(), budget: () => number = () => Infinity) {
     this.service = service;
     this.#table = table;
     this.#log = log;
+    this.#resources = resources;
+    this.#budget = budget;
     this.#socket = dgram.createSocket({ type: isIPv6(bindHost(service)) ? 'udp6' : 'udp4' });
     this.#socket.on('message', this.#onMessage);
   }
 
   get flows(): number {
     return this.#flows.size;
+  }
+
+  /** The bound of the flow table now: max-flows, or less when the descriptor budget says so. */
+  get maxFlows(): number {
+    return Math.min(this.service.config.maxFlows, this.#budget());
   }
 
   listen(): Promise<void> {
@@ -56,55 +77,88 @@ export class UdpListener implements Listener {
     return { address: a.address, port: a.port };
   }
 
-  /** Closes the socket and every flow: without the service socket no reply can reach a client. */
-  async close(): Promise<void> {
-    if (this.#sweeper !== null) clearInterval(this.#sweeper);
-    this.#sweeper = null;
-    for (const flow of [...this.#flows.values()]) flow.close();
-    await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
+  /**
+   * Closes the socket and every flow: without the service socket no reply can reach a client.
+   * Also after a failed bind, which leaves the socket open otherwise.
+   */
+  close(): Promise<void> {
+    this.#closed ??= new Promise<void>((resolve) => {
+      if (this.#sweeper !== null) clearInterval(this.#sweeper);
+      this.#sweeper = null;
+      for (const flow of [...this.#flows.values()]) flow.close();
+      this.#socket.close(() => resolve());
+    });
+    return this.#closed;
   }
 
   #onMessage = (data: Buffer, from: dgram.RemoteInfo): void => {
     const key = `${from.address}:${from.port}`;
     const now = Date.now();
-    const flow = this.#flows.get(key) ?? this.#open(key, from);
-    if (flow === undefined) {
-      this.dropped++;
-      return;
+    let flow = this.#flows.get(key);
+    if (flow !== undefined) {
+      if (now - flow.touched >= TOUCH_INTERVAL) {
+        // to the recent end of the table, so that eviction finds the least recent first
+        this.#flows.delete(key);
+        this.#flows.set(key, flow);
+        flow.touched = now;
+      }
+    } else {
+      flow = this.#open(key, from);
+      if (flow === undefined) {
+        this.dropped++;
+        return;
+      }
     }
     flow.send(data, now);
   };
 
   #open(key: string, from: dgram.RemoteInfo): UdpFlow | undefined {
     const service = this.service;
-    if (this.#flows.size >= service.config.maxFlows) return undefined;
     const pool = service.pool;
+    if (!pool.hasAvailable()) return undefined;
+    const max = this.maxFlows;
+    while (this.#flows.size >= max) this.#evictOne();
     const persistence = service.persistence;
     const hash = hashString(from.address);
     const member = persistence === null
       ? pool.acquire(hash, null)
       : persistence.acquire(pool, persistence.clientKey(from.address), hash, null);
     if (member === undefined) return undefined;
-    const flow = new UdpFlow(
-      this.#table.nextId(), service.name, { address: from.address, port: from.port }, this.#vip,
-      member, pool, this.#reply, this.#onFlowClosed,
-    );
+    const flow = new UdpFlow(this.#table.nextId(), service.name, { address: from.address, port: from.port }, this.#vip, member, pool, this);
     this.#flows.set(key, flow);
     this.#table.add(flow);
+    this.#resources.udpFlows++;
     return flow;
   }
 
-  #reply = (data: Buffer, flow: UdpFlow): void => {
-    this.#socket.send(data, flow.client.port, flow.client.address);
-  };
+  /** The least recently active flow gives way; its upstream socket closes. */
+  #evictOne(): void {
+    const oldest = this.#flows.values().next().value;
+    if (oldest === undefined) return;
+    this.evicted++;
+    this.#resources.evicted(this.#log, this.service.name);
+    oldest.close();
+  }
 
-  #onFlowClosed = (flow: UdpFlow): void => {
-    this.#flows.delete(`${flow.client.address}:${flow.client.port}`);
+  reply(data: Buffer, flow: UdpFlow): void {
+    this.#socket.send(data, flow.client.port, flow.client.address);
+  }
+
+  flowClosed(flow: UdpFlow): void {
+    const key = `${flow.client.address}:${flow.client.port}`;
+    // a new flow may have the key already (the old one was closed to make room for it)
+    if (this.#flows.get(key) === flow) this.#flows.delete(key);
     const persistence = this.service.persistence;
     // source-ip: the client's entry expires `timeout` after its last flow ended
     if (persistence !== null) persistence.ended(persistence.clientKey(flow.client.address), flow.member);
     this.#table.remove(flow);
-  };
+    this.#resources.udpFlows--;
+  }
+
+  socketFailed(_flow: UdpFlow, err: Error): void {
+    if (outOfDescriptors(err)) this.#resources.exhausted(this.#log, this.service.name, 'udp flow', err);
+    else this.#resources.limited(this.#log, `udp-socket:${this.service.name}`, { service: this.service.name, err }, 'cannot open a socket for a udp flow');
+  }
 
   #sweep = (): void => {
     const expired = Date.now() - this.service.config.timeouts.idle;

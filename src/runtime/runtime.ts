@@ -10,6 +10,7 @@ import { RuntimeEvents } from './events.ts';
 import type { Member } from './member.ts';
 import { Pool } from './pool.ts';
 import { RequestCounts } from './request-counts.ts';
+import { ResourceCounts } from './resources.ts';
 import { Service } from './service.ts';
 
 export interface ApplyResult {
@@ -26,6 +27,8 @@ export class Runtime {
   readonly connections = new ConnectionTable();
   /** HTTP responses by service, member and status class (counted by the http data plane) */
   readonly requests = new RequestCounts();
+  /** descriptors that ran out, udp flows evicted, clients refused over their cap (never a member's failure) */
+  readonly resources = new ResourceCounts();
   readonly services = new Map<string, Service>();
   readonly pools = new Map<string, Pool>();
   config: Config | null = null;

@@ -15,7 +15,7 @@ describe('http service keys', () => {
     const s = parseConfig(withService('{ listen: 127.0.0.1:80, mode: http, pool: web }'), 'http.yaml', {}).services.www;
     assert.deepEqual(s.timeouts, { connect: 5_000, idle: 60_000 });
     assert.deepEqual(s.http, {
-      timeouts: { headers: 10_000, response: 60_000, keepAlive: 30_000 },
+      timeouts: { headers: 10_000, response: 60_000, keepAlive: 30_000, request: 0, body: 60_000, minBodyRate: 500 },
       limits: { requestLine: 8192, headers: 32768 },
       forwarded: 'x-forwarded',
       tls: null,
@@ -28,13 +28,13 @@ describe('http service keys', () => {
   });
 
   it('reads every key when given', () => {
-    const s = http(`timeouts: { connect: 1s, idle: 2m, headers: 5s, response: 30s, keep-alive: 10s },
+    const s = http(`timeouts: { connect: 1s, idle: 2m, headers: 5s, response: 30s, keep-alive: 10s, request: 2m, body: 20s, min-body-rate: 1k },
       tls: { certificates: [ { cert: a.pem, key: a.key, names: [ WWW.Example.com, "*.example.org" ] }, { cert: b.pem, key: b.key } ], min-version: TLSv1.3 },
       forwarded: both, limits: { request-line: 4k, headers: 64k },
       member-tls: { verify: false, sni: app.internal, ca: ca.pem }, member-keep-alive: { max-idle: 8, idle-timeout: 5s }, access-log: false`);
     assert.deepEqual(s.timeouts, { connect: 1_000, idle: 120_000 });
     assert.deepEqual(s.http, {
-      timeouts: { headers: 5_000, response: 30_000, keepAlive: 10_000 },
+      timeouts: { headers: 5_000, response: 30_000, keepAlive: 10_000, request: 120_000, body: 20_000, minBodyRate: 1024 },
       limits: { requestLine: 4096, headers: 65536 },
       forwarded: 'both',
       tls: {
@@ -76,6 +76,20 @@ describe('http service keys', () => {
     assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:80, mode: http, pool: web, forwarded: yes }')), [
       'services.www.forwarded', 'expected x-forwarded, forwarded, both or none, got "yes"',
     ]);
+  });
+
+  it('says what the body timeouts and the per-client cap must look like, and where they apply', () => {
+    assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:80, mode: http, pool: web, timeouts: { min-body-rate: fast } }')), [
+      'services.www.timeouts.min-body-rate', 'expected a size from 0 to 1073741824 bytes, like 8192, 8k or 1m, got "fast"',
+    ]);
+    assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:80, mode: tcp, pool: web, timeouts: { body: 5s } }')), [
+      'services.www.timeouts.body', 'the body timeout applies to http services only; this service is tcp',
+    ]);
+    assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:80, mode: udp, pool: web, max-connections-per-client: 5 }')), [
+      'services.www.max-connections-per-client', 'max-connections-per-client caps the tcp and http connections of a client; this service is udp',
+    ]);
+    assert.equal(parseConfig(withService('{ listen: 127.0.0.1:80, mode: tcp, pool: web, max-connections-per-client: 5 }'), 'http.yaml', {}).services.www.maxConnectionsPerClient, 5);
+    assert.equal(http('timeouts: { request: 0 }').http!.timeouts.request, 0);
   });
 
   it('refuses a redirect on a service that terminates TLS itself', () => {

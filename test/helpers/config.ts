@@ -44,6 +44,7 @@ export function service(mode: Mode, poolName: string, extra: Partial<ServiceConf
     proxyProtocol: null,
     acceptProxy: false,
     maxFlows: 65_536,
+    maxConnectionsPerClient: 0,
     persistence: null,
     kernel: null,
     http: httpServiceConfig({ mode, timeouts: {} }),

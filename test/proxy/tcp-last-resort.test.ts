@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
 import { Furiwake } from '../../src/app.ts';
 import { createLogger } from '../../src/log.ts';
-import type { TcpListener } from '../../src/proxy/tcp-listener.ts';
 import { logSink, until } from '../helpers/app.ts';
 import { exchange, greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
@@ -33,8 +32,7 @@ describeOnEachEngine('a throw in a tcp connection callback', () => {
     };
     const broken = await exchange(port, 'hello');
     assert.equal(broken.ending, 'reset');
-    const listener = app.listener('svc') as TcpListener;
-    assert.equal(listener.counters.failed, 1);
+    assert.equal(app.runtime.resources.connectionsFailed, 1);
     const logged = lines.find((l) => l.msg === 'connection ended by an unexpected error');
     assert.equal((logged?.err as { message?: string } | undefined)?.message, 'injected failure');
     assert.equal(await greeting(port), 'a');

@@ -65,20 +65,26 @@ describe('udp service', () => {
     await client.close();
   });
 
-  it('bounds the flow table: datagrams of new clients beyond max-flows are dropped', async () => {
+  it('bounds the flow table: a new client beyond max-flows takes the least recently active flow\'s place', async () => {
     const app = await startApp(single('udp', pool('round-robin', members()), { maxFlows: 1 }));
     const vip = app.address('svc');
     const first = await udpClient();
     const second = await udpClient();
     assert.equal((await first.ask(vip.port, '1')).text, 'a:1');
-    const unanswered = second.ask(vip.port, 'dropped');
-    // the first flow still works, and the second client's datagram was counted as dropped
-    assert.equal((await first.ask(vip.port, '2')).text, 'a:2');
+    // the table is full: the first client's flow gives way (its member slot too), the second gets in
+    assert.equal((await second.ask(vip.port, '2')).text, 'b:2');
+    const listener = app.listener('svc') as UdpListener;
+    assert.equal(listener.evicted, 1);
+    assert.equal(listener.dropped, 0);
+    assert.equal(app.runtime.resources.flowsEvicted, 1);
     assert.equal(app.runtime.connections.size, 1);
-    // datagrams from one host to one socket arrive in the order they were sent
-    assert.equal((app.listener('svc') as UdpListener).dropped, 1);
+    assert.equal([...app.runtime.connections.list()][0].client.port, second.port);
+    assert.equal(app.runtime.member('p', 'a')!.active, 0);
+    // and back: the first client is a new flow again
+    assert.equal((await first.ask(vip.port, '3')).text, 'a:3');
+    assert.equal(listener.evicted, 2);
+    assert.equal(app.runtime.connections.size, 1);
     await first.close();
     await second.close();
-    void unanswered.catch(() => {});
   });
 });

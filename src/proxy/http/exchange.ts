@@ -39,6 +39,8 @@ export interface ClientSide {
   /** bytes read from and written to the client so far */
   readonly bytesIn: number;
   readonly bytesOut: number;
+  /** when the request's head began to arrive (ms since epoch): timeouts.request runs from it */
+  readonly requestStart: number;
   write(data: string | Buffer): boolean;
   pauseReading(): void;
   resumeReading(): void;
@@ -105,6 +107,13 @@ export class Exchange implements UpstreamUser {
   /** performance.now() when queueing or connecting began; 0 when not in progress */
   #queuedAt = 0;
   #connectAt = 0;
+  /** the request body's clock (ms since epoch): its start and the request's, moved on by the time
+   * reading was paused for the member; the body bytes read so far */
+  #bodyStart = Date.now();
+  #requestStart: number;
+  #bodyIn = 0;
+  /** when reading was paused because the member (or the wait for one) could not take more; 0 = not */
+  #pausedAt = 0;
 
   constructor(ctx: HttpServiceContext, side: ClientSide, req: RequestHead, logging: boolean) {
     this.#ctx = ctx;
@@ -117,6 +126,7 @@ export class Exchange implements UpstreamUser {
     this.#hash = usesHash(this.#pool.algorithm) ? side.hash : 0;
     const persistence = ctx.service.persistence;
     this.#sticky = persistence === null ? null : new Sticky(persistence, req, this.#clientAddress(side, req));
+    this.#requestStart = side.requestStart;
     this.#inAtStart = side.bytesIn;
     this.#outAtStart = side.bytesOut;
     this.#timings = logging ? { start: performance.now(), queue: 0, connect: 0, firstByte: 0 } : null;
@@ -229,8 +239,8 @@ export class Exchange implements UpstreamUser {
       this.#earlyBytes = 0;
     }
     this.#sent = true;
+    if (!this.#reqBody.done && flowing) this.#resumeBody();
     this.#awaitNext();
-    if (!this.#reqBody.done && flowing) side.resumeReading();
   }
 
   /**
@@ -241,14 +251,15 @@ export class Exchange implements UpstreamUser {
     const stop = this.#reqBody.feed(buf, start, end);
     if (stop > start) {
       const part = start === 0 && stop === buf.length ? buf : buf.subarray(start, stop);
+      this.#bodyIn += part.length;
       if (this.#sent) {
         this.#bodySent += part.length;
-        if (!this.#up!.stream.write(part)) this.#side.pauseReading();
+        if (!this.#up!.stream.write(part)) this.#pauseBody();
       } else {
         // No member connection yet: keep what came, up to a bound.
         (this.#early ??= []).push(part);
         this.#earlyBytes += part.length;
-        if (this.#earlyBytes >= EARLY_LIMIT) this.#side.pauseReading();
+        if (this.#earlyBytes >= EARLY_LIMIT) this.#pauseBody();
       }
     }
     if (this.#sent) this.#awaitNext();
@@ -265,7 +276,42 @@ export class Exchange implements UpstreamUser {
   }
 
   upstreamDrain(): void {
-    if (this.#tunnel || !this.#reqBody.done) this.#side.resumeReading();
+    if (this.#tunnel) return this.#side.resumeReading();
+    if (!this.#reqBody.done) {
+      this.#resumeBody();
+      this.#awaitNext();
+    }
+  }
+
+  /** Reading the body stops for the member's sake: the client's clock stops too. */
+  #pauseBody(): void {
+    if (this.#pausedAt === 0) this.#pausedAt = Date.now();
+    this.#side.pauseReading();
+  }
+
+  #resumeBody(): void {
+    if (this.#pausedAt !== 0) {
+      const paused = Date.now() - this.#pausedAt;
+      this.#bodyStart += paused;
+      this.#requestStart += paused;
+      this.#pausedAt = 0;
+    }
+    this.#side.resumeReading();
+  }
+
+  /**
+   * How long the client may take for its next body bytes (ms from now): `timeouts.body` (or the
+   * idle timeout, when shorter) between reads; no later than the point where the body falls
+   * under min-body-rate (after a first `timeouts.body` of grace: bytes so far / rate); and no
+   * later than the whole request's deadline.
+   */
+  #bodyDeadline(): number {
+    const t = this.#http.timeouts;
+    const now = Date.now();
+    let at = now + Math.min(t.body, this.#svc.timeouts.idle);
+    if (t.minBodyRate > 0) at = Math.min(at, this.#bodyStart + t.body + (this.#bodyIn * 1000) / t.minBodyRate);
+    if (t.request > 0) at = Math.min(at, this.#requestStart + t.request);
+    return Math.max(1, Math.ceil(at - now));
   }
 
   /** The client can take more: the member may send on. */
@@ -284,7 +330,10 @@ export class Exchange implements UpstreamUser {
       return;
     }
     this.#wait = Wait.IDLE;
-    this.#side.setDeadline(this.#svc.timeouts.idle);
+    // While the body comes (and the member is not what holds it up), the client's body deadlines
+    // apply: a trickle cannot hold a member connection for ever.
+    const clientsTurn = !this.#reqBody.done && this.#pausedAt === 0 && !this.#responded;
+    this.#side.setDeadline(clientsTurn ? this.#bodyDeadline() : this.#svc.timeouts.idle);
   }
 
   // ---- the response -----------------------------------------------------------------------
@@ -484,6 +533,12 @@ export class Exchange implements UpstreamUser {
   }
 
   #connectFailed(error: Error | null): void {
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    if (code === 'EMFILE' || code === 'ENFILE') {
+      // this process's shortage, not the member's failure: no other member would do better
+      this.#releaseMember(this.member!);
+      return this.#fail(503, 'furiwake is out of file descriptors');
+    }
     this.#tryElsewhere(`cannot connect to a member${reason(error)}`);
   }
 
@@ -524,7 +579,7 @@ export class Exchange implements UpstreamUser {
         this.#dropUpstream();
         if (!this.#responded && !this.#reqBody.done) {
           this.#closeClient = true;
-          return this.#fail(408, 'the request body stopped arriving');
+          return this.#fail(408, 'the request body did not arrive in time (timeouts.body, min-body-rate or timeouts.request)');
         }
         if (!this.#responded) return this.#failMember(504, `the member stopped sending for ${this.#svc.timeouts.idle} ms`);
         this.#closeClient = true;

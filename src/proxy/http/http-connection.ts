@@ -33,6 +33,8 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
   member: Member | null = null;
   /** when the current deadline passes (ms since epoch); 0 = none. The listener's sweep reads it. */
   deadline = 0;
+  /** when the current (or next) request's head began to arrive: timeouts.request runs from it */
+  requestStart = 0;
 
   readonly #ctx: HttpServiceContext;
   readonly #stream: Stream;
@@ -73,7 +75,7 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
     table.add(this);
     stream.resume();
     // The first request (and, for https, the handshake before it) must come within the headers timeout.
-    this.#setDeadline(ctx.service.config.http!.timeouts.headers, Deadline.HEADERS);
+    this.#headDeadline();
   }
 
   /** The client's address as written toward members, worked out once per connection. */
@@ -222,7 +224,7 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
     if (from > 0) bytes.drop(from);
     if (bytes.length === 0) return false;
     // The headers timeout runs from a head's first byte: a slow client cannot stretch it.
-    if (this.#kind !== Deadline.HEADERS) this.#setDeadline(http.timeouts.headers, Deadline.HEADERS);
+    if (this.#kind !== Deadline.HEADERS) this.#headDeadline();
     const limits = http.limits;
     const end = bytes.headEnd(0);
     if (end === -1) {
@@ -330,6 +332,13 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
   }
 
   // ---- timeouts, the end ------------------------------------------------------------------
+
+  /** A head begins: it must be in within the headers timeout (and the whole request's, when shorter). */
+  #headDeadline(): void {
+    const t = this.#ctx.service.config.http!.timeouts;
+    this.requestStart = Date.now();
+    this.#setDeadline(t.request > 0 ? Math.min(t.headers, t.request) : t.headers, Deadline.HEADERS);
+  }
 
   #setDeadline(ms: number, kind: number): void {
     this.#kind = kind;

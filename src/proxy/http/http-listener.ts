@@ -10,8 +10,10 @@ import { readProxyHeader } from '../proxy-header-reader.ts';
 import type { ServiceConfig } from '../../config/types.ts';
 import type { Logger } from '../../log.ts';
 import type { ConnectionTable, Endpoint } from '../../runtime/connection-table.ts';
+import { ResourceCounts } from '../../runtime/resources.ts';
 import type { Service } from '../../runtime/service.ts';
-import { bindHost, type Listener } from '../listener.ts';
+import { ClientCaps, refuse } from '../client-caps.ts';
+import { acceptFailed, bindHost, type Listener } from '../listener.ts';
 import { socketEngine } from '../socket-stream.ts';
 import type { StreamEngine, StreamServer } from '../stream.ts';
 import { streamEngine } from '../stream-engine.ts';
@@ -23,7 +25,8 @@ import { TlsTerminator } from './tls-terminator.ts';
 /** A tenth of the shortest timeout, between 10 ms and 250 ms: deadlines are kept to within 10%. */
 export function sweepInterval(config: ServiceConfig): number {
   const http = config.http!;
-  const shortest = Math.min(http.timeouts.headers, http.timeouts.keepAlive, http.timeouts.response, config.timeouts.connect, config.timeouts.idle);
+  const t = http.timeouts;
+  const shortest = Math.min(t.headers, t.keepAlive, t.response, t.body, t.request > 0 ? t.request : Infinity, config.timeouts.connect, config.timeouts.idle);
   return Math.min(250, Math.max(10, Math.floor(shortest / 10)));
 }
 
@@ -37,13 +40,19 @@ export class HttpListener implements Listener {
   readonly #log: Logger;
   readonly #ctx: HttpServiceContext;
   readonly #connections = new Set<HttpConnection>();
+  /** sockets still reading their PROXY header: no connection yet, but ours to close on stop */
+  readonly #pending = new Set<net.Socket>();
+  readonly #resources: ResourceCounts;
+  /** per client address (max-connections-per-client): a connection, or the raw socket under TLS or a PROXY header */
+  readonly #caps = new ClientCaps<object>();
   readonly #tls = new TlsTerminator();
   #sweeper: NodeJS.Timeout | null = null;
   #interval = 0;
   #closed = false;
 
-  constructor(service: Service, table: ConnectionTable, log: Logger, counts: ResponseCounter | null = null) {
+  constructor(service: Service, table: ConnectionTable, log: Logger, counts: ResponseCounter | null = null, resources = new ResourceCounts()) {
     this.service = service;
+    this.#resources = resources;
     this.#table = table;
     this.#log = log;
     const engine = streamEngine();
@@ -60,14 +69,18 @@ export class HttpListener implements Listener {
     return this.#connections.size;
   }
 
+  /** Clients still sending their PROXY header. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
   async listen(): Promise<void> {
     const service = this.service;
     const tlsConfig = service.config.http!.tls;
     if (tlsConfig !== null) this.#tls.use(tlsConfig);
     const accept = this.#engine === socketEngine ? (client: unknown) => this.#onSocket(client as net.Socket) : this.#onClient;
     this.#server = await this.#engine.listen(bindHost(service), service.config.listen.port, 1024, accept,
-      // Accept errors (EMFILE and the like) are logged; they must not crash the process.
-      (err) => this.#log.error({ service: service.name, err }, 'accept failed'));
+      (err) => acceptFailed(this.#log, this.#resources, service.name, err));
     this.#address = this.#server.address();
     this.#startSweeper();
   }
@@ -86,26 +99,63 @@ export class HttpListener implements Listener {
     this.#server?.close();
     this.#server = null;
     for (const conn of this.#connections) conn.shutdown();
+    // no request has begun on these: nothing to finish
+    for (const raw of this.#pending) raw.destroy();
+    this.#pending.clear();
     this.#ctx.members.close();
     if (this.#connections.size === 0) this.#stopSweeper();
   }
 
   forget(conn: HttpConnection): void {
     this.#connections.delete(conn);
+    this.#caps.release(conn);
     if (this.#closed && this.#connections.size === 0) this.#stopSweeper();
   }
 
   /** A plain http client on the stream engine. */
   #onClient = (client: unknown): void => {
-    this.#adopt(client, null, false);
+    if (!this.#resources.roomFor(this.#table.size)) return this.#overBudget(() => refuse(this.#engine, client));
+    const cap = this.service.config.maxConnectionsPerClient;
+    if (cap === 0) {
+      this.#adopt(client, null, false);
+      return;
+    }
+    const address = this.#engine.peerAddress(client);
+    if (this.#caps.full(address, cap)) return this.#refuse(address, () => refuse(this.#engine, client));
+    // counted under the connection, which forget() releases
+    this.#caps.admit(this.#adopt(client, null, false), address);
   };
 
+  /** No room in the descriptor budget: closed at once, counted, logged now and then. */
+  #overBudget(close: () => void): void {
+    this.#resources.refusedOverBudget(this.#log, this.service.name);
+    close();
+  }
+
+  /** A client over its cap: closed at once, counted, logged now and then. */
+  #refuse(address: string, close: () => void): void {
+    this.#resources.refused(this.#log, this.service.name, address);
+    close();
+  }
+
   #onSocket = (raw: net.Socket): void => {
+    if (!this.#resources.roomFor(this.#table.size + this.#pending.size)) return this.#overBudget(() => raw.resetAndDestroy());
+    const cap = this.service.config.maxConnectionsPerClient;
+    if (cap > 0) {
+      const address = raw.remoteAddress ?? '';
+      if (this.#caps.full(address, cap)) return this.#refuse(address, () => raw.resetAndDestroy());
+      // under TLS or a PROXY header the raw socket lives as long as the connection
+      this.#caps.admit(raw, address);
+      raw.once('close', () => this.#caps.release(raw));
+    }
     if (!this.service.config.acceptProxy) return this.#accept(raw, null);
     // A balancer in front says who the client is: read its PROXY header before any request.
     raw.on('error', noop);
+    this.#pending.add(raw);
     readProxyHeader(raw, this.service.config.http!.timeouts.headers, (result) => {
-      if (result.error !== null) {
+      this.#pending.delete(raw);
+      if (result.error !== null || raw.destroyed) {
+        if (result.error !== null) this.#resources.proxyHeaderRefused(this.#log, this.service.name, raw.remoteAddress ?? '', result.error);
         raw.destroy();
         return;
       }
@@ -134,10 +184,11 @@ export class HttpListener implements Listener {
     this.#adopt(socket, client, http.tls !== null);
   }
 
-  #adopt(accepted: unknown, client: Endpoint | null, https: boolean): void {
+  #adopt(accepted: unknown, client: Endpoint | null, https: boolean): HttpConnection {
     const conn = new HttpConnection(this.#ctx, accepted, this.#engine, https, this.#table, this, client);
     this.#connections.add(conn);
     if (this.#closed) conn.shutdown();
+    return conn;
   }
 
   #startSweeper(): void {

@@ -85,7 +85,7 @@ describe('http errors', () => {
 
   it('answers 503 when the queue timeout passes', async () => {
     const m = await startMember('a', () => {}); // never answers: holds its only slot
-    const app = await startApp(httpConfig(pool('round-robin', [{ port: m.port, maxConnections: 1 }], { max: 5, timeout: 100 }), { timeouts: { headers: 10_000, response: 60_000, keepAlive: 30_000 } }));
+    const app = await startApp(httpConfig(pool('round-robin', [{ port: m.port, maxConnections: 1 }], { max: 5, timeout: 100 }), { timeouts: { headers: 10_000, response: 60_000, keepAlive: 30_000, request: 0, body: 60_000, minBodyRate: 500 } }));
     const port = app.address('svc').port;
     const c = await connection(port);
     void c.send('GET /hold HTTP/1.1\r\nHost: x\r\n\r\n').catch(() => {});
@@ -104,7 +104,7 @@ describe('http errors', () => {
       socket.on('end', () => socket.end());
       socket.on('close', () => memberClosed());
     });
-    const app = await startApp(httpConfig(pool('round-robin', [{ port: silent.port, id: 's' }]), { timeouts: { headers: 10_000, response: 150, keepAlive: 30_000 } }));
+    const app = await startApp(httpConfig(pool('round-robin', [{ port: silent.port, id: 's' }]), { timeouts: { headers: 10_000, response: 150, keepAlive: 30_000, request: 0, body: 60_000, minBodyRate: 500 } }));
     const got = await raw(app.address('svc').port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     assert.equal(got.status, 504);
     assert.match(bodyOf(got.text), /did not respond within 150 ms/);

@@ -12,7 +12,7 @@ import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { bodyOf, connection, httpConfig, raw, startMember } from './helpers.ts';
 
-const quick: Partial<HttpServiceConfig> = { timeouts: { headers: 300, response: 60_000, keepAlive: 300 } };
+const quick: Partial<HttpServiceConfig> = { timeouts: { headers: 300, response: 60_000, keepAlive: 300, request: 0, body: 60_000, minBodyRate: 500 } };
 
 describe('limits', () => {
   it('answers 414 to a request line over the limit', async () => {

@@ -1,0 +1,69 @@
+// What a listener opens, it closes on every path: a udp service whose bind fails leaves no socket
+// (at start and at a failed reload), and an http client still sending its PROXY header is closed
+// by a stop with no grace.
+
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import net from 'node:net';
+import { describe, it } from 'node:test';
+import { Furiwake } from '../../src/app.ts';
+import { createLogger } from '../../src/log.ts';
+import type { HttpListener } from '../../src/proxy/http/http-listener.ts';
+import { handles, until } from '../helpers/app.ts';
+import { pool, service, single } from '../helpers/config.ts';
+import { startUdpServer } from '../helpers/servers.ts';
+import { httpConfig, startMember } from './http/helpers.ts';
+
+describe('listener ownership', () => {
+  it('closes a udp listener whose bind failed, at start and at reload', async () => {
+    const taken = dgram.createSocket('udp4');
+    taken.bind(0, '127.0.0.1');
+    await once(taken, 'listening');
+    const port = taken.address().port;
+    const member = await startUdpServer('a');
+    const before = await handles();
+
+    const config = single('udp', pool('round-robin', [{ port: member.port }]), { listen: { host: '127.0.0.1', port, ip: '127.0.0.1' } });
+    await assert.rejects(Furiwake.start(config, createLogger('silent')), /cannot listen/);
+    assert.deepEqual(await handles(), before);
+
+    // a reload that adds a service on the taken port fails the same way, leaving nothing
+    const app = await Furiwake.start(single('udp', pool('round-robin', [{ port: member.port }])), createLogger('silent'));
+    const running = await handles();
+    const failures = await app.reload({ ...config, services: { ...config.services, svc: service('udp', 'p'), other: config.services.svc } });
+    assert.equal(failures.length, 1);
+    assert.deepEqual(await handles(), running);
+    await app.stop(0);
+    assert.deepEqual(await handles(), before);
+
+    await member.close();
+    await new Promise<void>((resolve) => taken.close(() => resolve()));
+  });
+
+  it('closes http clients still sending their PROXY header on a stop with no grace', async () => {
+    const m = await startMember('a');
+    const before = await handles();
+    // the headers timeout is far off: only the stop can close them
+    const config = httpConfig(pool('round-robin', [{ port: m.port }]), {}, { acceptProxy: true });
+    config.services.svc.http!.timeouts.headers = 600_000;
+    const app = await Furiwake.start(config, createLogger('silent'));
+    const port = app.address('svc').port;
+    const clients: net.Socket[] = [];
+    for (let i = 0; i < 3; i++) {
+      const socket = net.connect({ port, host: '127.0.0.1' });
+      await once(socket, 'connect');
+      socket.on('error', () => {});
+      // half a PROXY line: the header is still being read
+      socket.write('PROXY TCP4 192.0.2.1 ');
+      clients.push(socket);
+    }
+    // the balancer holds them, reading their headers
+    const listener = app.listener('svc') as HttpListener;
+    await until(() => listener.pending === 3);
+    await app.stop(0);
+    assert.equal(listener.pending, 0);
+    for (const c of clients) if (!c.closed) await once(c, 'close');
+    assert.deepEqual(await handles(), before);
+  });
+});
