@@ -11,8 +11,21 @@ export interface DemoBackend {
   close(): Promise<void>;
 }
 
-export async function startHttpBackend(name: string): Promise<DemoBackend> {
+/** A backend whose /health fails for `down` ms out of every `period` (from its start): a server that comes and goes. */
+export interface Flapping {
+  period: number;
+  down: number;
+}
+
+export async function startHttpBackend(name: string, flapping: Flapping | null = null): Promise<DemoBackend> {
+  const started = Date.now();
   const server = http.createServer((req, res) => {
+    if (req.url === '/health') {
+      const sick = flapping !== null && (Date.now() - started) % flapping.period >= flapping.period - flapping.down;
+      res.writeHead(sick ? 503 : 200, { 'content-type': 'text/plain' });
+      res.end(sick ? 'overloaded\n' : 'OK\n');
+      return;
+    }
     const body = `hello from ${name} (you asked for ${req.method} ${req.url})\n`;
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-backend': name });
     res.end(body);
