@@ -69,6 +69,8 @@ export class AdminPlane {
       log: this.#host.log,
       auth: () => ({ check: this.#check, readTokenRequired: this.#config?.readTokenRequired === true }),
       loopback: isLoopback(config.listen),
+      maxConnections: config.maxConnections,
+      maxConnectionsPerClient: config.maxConnectionsPerClient,
     });
     const { listen } = config;
     try {
@@ -83,6 +85,9 @@ export class AdminPlane {
     const { address, port } = server.address();
     this.#host.log.info({ address, port, token: config.token !== null, readTokenRequired: config.readTokenRequired }, 'admin listening');
     if (config.token === null) this.#host.log.warn('admin API without a token: anyone who can connect to it can drain, disable and reweigh members');
+    else if (!config.readTokenRequired && !isLoopback(config.listen)) {
+      this.#host.log.warn('admin API reachable from other hosts with read-token-required: false: anyone who can connect to it can read pools, members and live connections');
+    }
     await old?.close();
     return [];
   }

@@ -17,8 +17,13 @@ import { CSP, loadStaticFiles, type StaticFile } from './static-files.ts';
 /** Socket timeouts: an admin client that says nothing for this long is let go. */
 const IDLE_TIMEOUT = 30_000;
 const HEADERS_TIMEOUT = 5_000;
+/** the whole request, body included: a client sending a byte now and then holds no slot longer */
 const REQUEST_TIMEOUT = 10_000;
-const MAX_CONNECTIONS = 256;
+/**
+ * How often Node looks for requests past their deadlines: its default (30 s) would turn the 5 s
+ * header deadline into 5 to 35 s, long enough for a few hundred slow clients to fill the slots.
+ */
+const DEADLINE_CHECK = 500;
 
 export interface AdminServerOptions {
   routes: readonly Route[];
@@ -28,12 +33,16 @@ export interface AdminServerOptions {
   auth(): { check: TokenCheck; readTokenRequired: boolean };
   /** answer only to loopback Host names */
   loopback: boolean;
+  /** connections at once, in all and from one client address */
+  maxConnections: number;
+  maxConnectionsPerClient: number;
 }
 
 export class AdminServer {
   readonly #server: http.Server;
   readonly #options: AdminServerOptions;
   readonly #files: Map<string, StaticFile>;
+  readonly #perClient: PerClientLimit;
 
   constructor(options: AdminServerOptions) {
     this.#options = options;
@@ -41,13 +50,18 @@ export class AdminServer {
     this.#server = http.createServer({
       requestTimeout: REQUEST_TIMEOUT,
       headersTimeout: HEADERS_TIMEOUT,
+      connectionsCheckingInterval: DEADLINE_CHECK,
       keepAliveTimeout: 5_000,
       maxHeaderSize: 16 * 1024,
     }, (req, res) => void this.#handle(req, res));
-    this.#server.maxConnections = MAX_CONNECTIONS;
+    this.#server.maxConnections = options.maxConnections;
+    // one client address cannot take every slot: the operator's own client still gets one
+    this.#perClient = new PerClientLimit(options.maxConnectionsPerClient);
+    this.#server.on('connection', (socket: net.Socket) => this.#perClient.admit(socket));
     this.#server.setTimeout(IDLE_TIMEOUT, (socket: net.Socket) => socket.destroy());
-    this.#server.on('clientError', (_err, socket: net.Socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       socket.destroy();
     });
   }
@@ -186,6 +200,29 @@ function checkSameOrigin(req: IncomingMessage): void {
     throw new ApiError(403, `writes from origin ${JSON.stringify(origin)} are refused`);
   }
   if (originHost !== req.headers.host) throw new ApiError(403, `writes from origin ${origin} are refused: only pages of this server may write`);
+}
+
+/** Counts open connections per client address; one over the bound is closed as it arrives. */
+class PerClientLimit {
+  readonly #max: number;
+  readonly #open = new Map<string, number>();
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  admit(socket: net.Socket): void {
+    const address = socket.remoteAddress;
+    if (address === undefined) return void socket.destroy(); // already gone
+    const open = this.#open.get(address) ?? 0;
+    if (open >= this.#max) return void socket.destroy();
+    this.#open.set(address, open + 1);
+    socket.once('close', () => {
+      const left = (this.#open.get(address) ?? 1) - 1;
+      if (left === 0) this.#open.delete(address);
+      else this.#open.set(address, left);
+    });
+  }
 }
 
 function methodNotAllowed(allowed: string[]): ApiError {

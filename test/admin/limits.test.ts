@@ -1,0 +1,87 @@
+// The admin listener under a flood of slow clients: one client address holds at most
+// max-connections-per-client slots, so the operator's own client (another address) is still
+// answered; a client that never finishes its headers or its body is closed at the deadline,
+// not up to 30 s later.
+
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http from 'node:http';
+import net from 'node:net';
+import { describe, it } from 'node:test';
+import { pool, single } from '../helpers/config.ts';
+import { server, startAdminApp, TOKEN } from './helpers.ts';
+
+async function admin(extra = {}) {
+  const a = await server('a');
+  const { app, base } = await startAdminApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])), extra);
+  return { app, base, port: Number(new URL(base).port) };
+}
+
+/** A connection that sends the start of a request and then nothing. */
+async function slow(port: number, localAddress = '127.0.0.1', sent = 'GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n'): Promise<net.Socket> {
+  const socket = net.connect({ host: '127.0.0.1', port, localAddress });
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  socket.write(sent);
+  return socket;
+}
+
+function status(port: number, localAddress: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/api/v1/status', localAddress, agent: false, headers: { authorization: `Bearer ${TOKEN}` } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    }).on('error', reject);
+  });
+}
+
+describe('admin listener: slow clients', () => {
+  it('300 slow connections from one address leave the operator (another address) answered', async () => {
+    const { port } = await admin();
+    const sockets: net.Socket[] = [];
+    let closed = 0;
+    for (let i = 0; i < 300; i++) {
+      const s = await slow(port);
+      s.on('close', () => closed++);
+      sockets.push(s);
+    }
+    // the listener has taken in the flood: what it turned away is closed (beyond 256 at least)
+    while (closed < 300 - 256) await new Promise((resolve) => setImmediate(resolve));
+    try {
+      assert.equal(await status(port, '127.0.0.2'), 200);
+      // one address keeps its own bound: the flood holds 16 slots, no more
+      while (closed < 300 - 16) await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(sockets.filter((s) => !s.destroyed).length, 16);
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+  });
+
+  it('takes max-connections-per-client from the config', async () => {
+    const { port } = await admin({ maxConnectionsPerClient: 2 });
+    const held = [await slow(port), await slow(port)];
+    const third = await slow(port);
+    await once(third, 'close');
+    assert.equal(await status(port, '127.0.0.2'), 200);
+    for (const s of held) s.destroy();
+  });
+
+  it('closes a connection that has not sent its headers soon after the 5 s deadline', { timeout: 15_000 }, async () => {
+    const { port } = await admin();
+    const socket = await slow(port);
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (c: string) => (answer += c));
+    await once(socket, 'close');
+    assert.match(answer, /^(HTTP\/1\.1 408 |$)/);
+  });
+
+  it('closes a request whose body never ends at the 10 s request deadline', { timeout: 20_000 }, async () => {
+    const { port } = await admin();
+    const head = `POST /api/v1/reload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`;
+    const socket = await slow(port, '127.0.0.1', head);
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (c: string) => (answer += c));
+    await once(socket, 'close');
+    assert.match(answer, /^(HTTP\/1\.1 408 |$)/);
+  });
+});
