@@ -21,6 +21,12 @@ export class EventStream {
 
   /** Starts a stream on `res`, beginning with `first` (an event from format()). */
   open(req: IncomingMessage, res: ServerResponse, first: string): void {
+    if (req.method === 'HEAD') {
+      // the headers a GET would get, and the end: a HEAD has no body to stream
+      res.writeHead(200, { ...BASE_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8' });
+      res.end();
+      return;
+    }
     if (this.#clients.size >= MAX_CLIENTS) throw new ApiError(503, `too many event streams open (${MAX_CLIENTS}); close a dashboard`, { headers: { 'Retry-After': '5' } });
     res.writeHead(200, { ...BASE_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', 'X-Accel-Buffering': 'no' });
     res.write(`retry: ${RETRY}\n\n${first}`);

@@ -26,8 +26,28 @@ function processMetrics(): Registry {
   if (processRegistry === null) {
     processRegistry = new Registry();
     collectDefaultMetrics({ register: processRegistry });
+    cpuSinceStart(processRegistry);
   }
   return processRegistry;
+}
+
+/**
+ * prom-client counts CPU time from when its metrics were made (here the first scrape); a
+ * counter's value must be the whole process's, as process.cpuUsage() is, since start.
+ */
+function cpuSinceStart(registry: Registry): void {
+  const cpu: [string, string, (u: NodeJS.CpuUsage) => number][] = [
+    ['process_cpu_user_seconds_total', 'Total user CPU time spent in seconds.', (u) => u.user],
+    ['process_cpu_system_seconds_total', 'Total system CPU time spent in seconds.', (u) => u.system],
+    ['process_cpu_seconds_total', 'Total user and system CPU time spent in seconds.', (u) => u.user + u.system],
+  ];
+  for (const [name, help, read] of cpu) {
+    registry.removeSingleMetric(name);
+    new Counter({ name, help, registers: [registry], collect() {
+      this.reset();
+      this.inc(read(process.cpuUsage()) / 1e6);
+    } });
+  }
 }
 
 export class AdminMetrics {

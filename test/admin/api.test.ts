@@ -467,6 +467,12 @@ describe('admin API: events and OpenAPI', () => {
     await once(live.socket, 'close');
   });
 
+  it('HEAD /api/v1/events: the headers of the stream, then the end (no stream is held open)', async () => {
+    const { base } = await twoMembers();
+    const { status, headers, text } = await rawRequest(Number(new URL(base).port), { method: 'HEAD', path: '/api/v1/events', agent: false });
+    assert.deepEqual([status, headers['content-type'], text], [200, 'text/event-stream; charset=utf-8', '']);
+  });
+
   it('GET /api/v1/openapi.json: every route, request schemas from the validating zod schemas, every $ref resolves', async () => {
     const { base } = await twoMembers();
     const { status, body } = await call(base, '/api/v1/openapi.json');
