@@ -11,12 +11,13 @@ import type { Member } from '../runtime/member.ts';
 import { connectionRoutes } from './api-connections.ts';
 import { poolRoutes } from './api-pools.ts';
 import { systemRoutes } from './api-system.ts';
-import { TokenCheck } from './auth.ts';
+import { demandToken, TokenCheck } from './auth.ts';
 import { EventStream, format } from './event-stream.ts';
 import type { AdminHost, ApiContext } from './host.ts';
 import { AdminMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import { RateEstimator } from './rates.ts';
+import { hideReasonOutput, Scrubber, secretsOf } from './redact.ts';
 import type { Route } from './router.ts';
 import { AdminServer } from './server.ts';
 import { snapshot } from './snapshot.ts';
@@ -37,6 +38,8 @@ export class AdminPlane {
   #server: AdminServer | null = null;
   #running: Running | null = null;
   readonly #startedAt = Date.now();
+  /** the secrets of the config it was made from: made again when the config changes */
+  #scrubber: { of: unknown; scrubber: Scrubber } = { of: undefined, scrubber: new Scrubber([]) };
 
   constructor(host: AdminHost) {
     this.#host = host;
@@ -71,6 +74,7 @@ export class AdminPlane {
       loopback: isLoopback(config.listen),
       maxConnections: config.maxConnections,
       maxConnectionsPerClient: config.maxConnectionsPerClient,
+      scrub: this.#scrub,
     });
     const { listen } = config;
     try {
@@ -110,7 +114,7 @@ export class AdminPlane {
 
   #start(): Running {
     const host = this.#host;
-    const events = new EventStream();
+    const events = new EventStream(this.#scrub);
     let building = false;
     const broadcast = (): void => {
       // a snapshot still being read from the kernel when the next second comes: skip this one
@@ -131,6 +135,7 @@ export class AdminPlane {
         writes: this.#check.required ? 'token' : 'open',
       }),
       serviceAddress: (name) => host.listener(name)?.address() ?? null,
+      requireToken: (req, what) => demandToken(this.#check, req.headers.authorization, what),
     };
     const routes: Route[] = [];
     routes.push(...poolRoutes(api), ...connectionRoutes(api), ...systemRoutes(api, events, () => openApiDocument(routes)));
@@ -143,7 +148,14 @@ export class AdminPlane {
   #onMember = (member: Member, change: MemberChange): void => {
     const events = this.#running?.events;
     if (events === undefined || events.clients === 0) return;
-    events.send(format('member', { change, member: memberState(member) }));
+    const shown = change.kind === 'health' ? { ...change, reason: hideReasonOutput(change.reason) } : change;
+    events.send(format('member', { change: shown, member: memberState(member) }));
+  };
+
+  #scrub = (text: string): string => {
+    const config = this.#host.runtime.config;
+    if (this.#scrubber.of !== config) this.#scrubber = { of: config, scrubber: new Scrubber(secretsOf(config)) };
+    return this.#scrubber.scrubber.scrub(text);
   };
 }
 

@@ -8,7 +8,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type net from 'node:net';
 import type { Logger } from '../log.ts';
 import type { Endpoint } from '../runtime/connection-table.ts';
-import type { TokenCheck } from './auth.ts';
+import { demandToken, type TokenCheck } from './auth.ts';
 import { ApiError, BASE_HEADERS, readJson, sendError } from './http.ts';
 import type { AdminMetrics } from './metrics.ts';
 import { match, validate, type Access, type Route } from './router.ts';
@@ -36,6 +36,8 @@ export interface AdminServerOptions {
   /** connections at once, in all and from one client address */
   maxConnections: number;
   maxConnectionsPerClient: number;
+  /** cuts secrets out of a text answer (redact.ts Scrubber) */
+  scrub(text: string): string;
 }
 
 export class AdminServer {
@@ -128,7 +130,7 @@ export class AdminServer {
     if (path === '/metrics') {
       if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed(['GET']);
       this.#authorize(req, 'read');
-      const text = await this.#options.metrics.text();
+      const text = this.#options.scrub(await this.#options.metrics.text());
       res.writeHead(200, { ...BASE_HEADERS, 'Content-Type': this.#options.metrics.contentType });
       res.end(text);
       return;
@@ -147,7 +149,7 @@ export class AdminServer {
     const reply = await route.handle({ params, query, body, req, res });
     if (reply === null) return;
     const status = reply.status ?? 200;
-    const text = JSON.stringify(reply.body) + '\n';
+    const text = this.#options.scrub(JSON.stringify(reply.body) + '\n');
     res.writeHead(status, { ...BASE_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
     res.end(text);
   }
@@ -161,13 +163,7 @@ export class AdminServer {
   #authorize(req: IncomingMessage, access: Access): void {
     const { check, readTokenRequired } = this.#options.auth();
     if (access === 'read' && !readTokenRequired) return;
-    const verdict = check.verify(req.headers.authorization);
-    if (verdict === 'ok') return;
-    const challenge = { 'WWW-Authenticate': `Bearer realm="furiwake"${verdict === 'wrong' ? ', error="invalid_token"' : ''}` };
-    const message = verdict === 'missing'
-      ? `${access === 'write' ? 'writes need' : 'reads need'} the admin token: send Authorization: Bearer <admin.token>`
-      : 'the admin token is wrong';
-    throw new ApiError(401, message, { headers: challenge });
+    demandToken(check, req.headers.authorization, access === 'write' ? 'writes need' : 'reads need');
   }
 
   /**
