@@ -20,9 +20,11 @@ export function prng(seed: number): () => number {
 }
 
 export class Fuzzer {
+  readonly seed: number;
   readonly random: () => number;
 
-  constructor(readonly seed: number) {
+  constructor(seed: number) {
+    this.seed = seed;
     this.random = prng(seed);
   }
 
