@@ -9,8 +9,9 @@ import type net from 'node:net';
 import type { Logger } from '../log.ts';
 import type { Endpoint } from '../runtime/connection-table.ts';
 import { demandToken, type TokenCheck } from './auth.ts';
-import { ApiError, BASE_HEADERS, readJson, sendError } from './http.ts';
+import { ApiError, BASE_HEADERS, sendError } from './http.ts';
 import type { AdminMetrics } from './metrics.ts';
+import { readJson } from './request-body.ts';
 import { match, validate, type Access, type Route } from './router.ts';
 import { CSP, loadStaticFiles, type StaticFile } from './static-files.ts';
 
