@@ -9,6 +9,7 @@ import type { Member } from '../runtime/member.ts';
 import type { CheckView } from '../runtime/events.ts';
 import { furiwakeVersion } from '../version.ts';
 import type { AdminHost } from './host.ts';
+import { REFUSAL_REASONS, type Refusals } from './refusals.ts';
 import { MEMBER_STATUSES } from './schemas.ts';
 import type { StickTableSource } from './stick-tables.ts';
 import { liveTraffic, memberBytes, type LiveTraffic } from './traffic.ts';
@@ -61,9 +62,12 @@ export class AdminMetrics {
   /** what one scrape reads, computed once at its start */
   #live: LiveTraffic = { bytes: new Map(), services: new Map() };
 
-  constructor(host: AdminHost, stickTables: () => StickTableSource[]) {
+  readonly #refusals: Refusals | null;
+
+  constructor(host: AdminHost, stickTables: () => StickTableSource[], refusals: Refusals | null = null) {
     this.#host = host;
     this.#stickTables = stickTables;
+    this.#refusals = refusals;
     const registers = [this.#registry];
     this.#checks = new Counter({
       name: 'furiwake_health_checks_total', help: 'Health checks run, by monitor and result (pass, fail, timeout).',
@@ -127,6 +131,12 @@ export class AdminMetrics {
     this.#collected('gauge', 'furiwake_build_info', 'Always 1; the version is a label.', ['version'], function* () {
       yield [{ version: furiwakeVersion() }, 1];
     });
+    const refusals = this.#refusals;
+    if (refusals !== null) {
+      this.#collected('counter', 'furiwake_admin_connections_refused_total',
+        'Admin connections closed by the listener: at max-connections (limit), at max-connections-per-client (client-limit), or past a request deadline (timeout).',
+        ['reason'], () => REFUSAL_REASONS.map((reason): Sample => [{ reason }, refusals.counts[reason]]));
+    }
 
     // services
     this.#collected('gauge', 'furiwake_service_connections_active', 'Open connections (udp: flows) of a service, including those queued or connecting.', ['service'], () =>

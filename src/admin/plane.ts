@@ -18,6 +18,7 @@ import { AdminMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import { RateEstimator } from './rates.ts';
 import { hideReasonOutput, Scrubber, secretsOf } from './redact.ts';
+import { Refusals } from './refusals.ts';
 import type { Route } from './router.ts';
 import { AdminServer } from './server.ts';
 import { snapshot } from './snapshot.ts';
@@ -29,6 +30,7 @@ interface Running {
   metrics: AdminMetrics;
   events: EventStream;
   routes: Route[];
+  refusals: Refusals;
 }
 
 export class AdminPlane {
@@ -74,6 +76,7 @@ export class AdminPlane {
       loopback: isLoopback(config.listen),
       maxConnections: config.maxConnections,
       maxConnectionsPerClient: config.maxConnectionsPerClient,
+      refusals: running.refusals,
       scrub: this.#scrub,
     });
     const { listen } = config;
@@ -139,7 +142,8 @@ export class AdminPlane {
     };
     const routes: Route[] = [];
     routes.push(...poolRoutes(api), ...connectionRoutes(api), ...systemRoutes(api, events, () => openApiDocument(routes)));
-    const running: Running = { rates: api.rates, metrics: new AdminMetrics(host, api.stickTables), events, routes };
+    const refusals = new Refusals(host.log);
+    const running: Running = { rates: api.rates, metrics: new AdminMetrics(host, api.stickTables, refusals), events, routes, refusals };
     api.rates.start();
     host.runtime.events.on('member', this.#onMember);
     return running;

@@ -11,6 +11,7 @@ import type { Endpoint } from '../runtime/connection-table.ts';
 import { demandToken, type TokenCheck } from './auth.ts';
 import { ApiError, BASE_HEADERS, sendError } from './http.ts';
 import type { AdminMetrics } from './metrics.ts';
+import type { Refusals } from './refusals.ts';
 import { readJson } from './request-body.ts';
 import { match, validate, type Access, type Route } from './router.ts';
 import { CSP, loadStaticFiles, type StaticFile } from './static-files.ts';
@@ -37,6 +38,8 @@ export interface AdminServerOptions {
   /** connections at once, in all and from one client address */
   maxConnections: number;
   maxConnectionsPerClient: number;
+  /** where connections turned away or cut off are counted */
+  refusals: Refusals;
   /** cuts secrets out of a text answer (redact.ts Scrubber) */
   scrub(text: string): string;
 }
@@ -60,9 +63,13 @@ export class AdminServer {
     this.#server.maxConnections = options.maxConnections;
     // one client address cannot take every slot: the operator's own client still gets one
     this.#perClient = new PerClientLimit(options.maxConnectionsPerClient);
-    this.#server.on('connection', (socket: net.Socket) => this.#perClient.admit(socket));
+    this.#server.on('connection', (socket: net.Socket) => {
+      if (!this.#perClient.admit(socket)) options.refusals.add('client-limit', socket.remoteAddress);
+    });
+    this.#server.on('drop', (data?: { remoteAddress?: string }) => options.refusals.add('limit', data?.remoteAddress));
     this.#server.setTimeout(IDLE_TIMEOUT, (socket: net.Socket) => socket.destroy());
     this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') options.refusals.add('timeout', socket.remoteAddress);
       const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
       if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       socket.destroy();
@@ -208,17 +215,25 @@ class PerClientLimit {
     this.#max = max;
   }
 
-  admit(socket: net.Socket): void {
+  /** false: the socket was closed (its address has all its slots) */
+  admit(socket: net.Socket): boolean {
     const address = socket.remoteAddress;
-    if (address === undefined) return void socket.destroy(); // already gone
+    if (address === undefined) { // already gone
+      socket.destroy();
+      return true;
+    }
     const open = this.#open.get(address) ?? 0;
-    if (open >= this.#max) return void socket.destroy();
+    if (open >= this.#max) {
+      socket.destroy();
+      return false;
+    }
     this.#open.set(address, open + 1);
     socket.once('close', () => {
       const left = (this.#open.get(address) ?? 1) - 1;
       if (left === 0) this.#open.delete(address);
       else this.#open.set(address, left);
     });
+    return true;
   }
 }
 

@@ -10,6 +10,7 @@ import net from 'node:net';
 import { describe, it } from 'node:test';
 import { pool, single } from '../helpers/config.ts';
 import { server, startAdminApp, TOKEN } from './helpers.ts';
+import { parsePrometheus, value } from './prometheus-text.ts';
 
 async function admin(extra = {}) {
   const a = await server('a');
@@ -26,13 +27,20 @@ async function slow(port: number, localAddress = '127.0.0.1', sent = 'GET /api/v
   return socket;
 }
 
-function status(port: number, localAddress: string): Promise<number> {
+/** GET `path` from the operator's address (127.0.0.2), not the flood's. */
+function get(port: number, path: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/api/v1/status', localAddress, agent: false, headers: { authorization: `Bearer ${TOKEN}` } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
+    http.get({ host: '127.0.0.1', port, path, localAddress: '127.0.0.2', agent: false, headers: { authorization: `Bearer ${TOKEN}` } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
     }).on('error', reject);
   });
+}
+
+async function refused(port: number, reason: string): Promise<number> {
+  const { text } = await get(port, '/metrics');
+  return value(parsePrometheus(text), 'furiwake_admin_connections_refused_total', { reason });
 }
 
 describe('admin listener: slow clients', () => {
@@ -48,10 +56,12 @@ describe('admin listener: slow clients', () => {
     // the listener has taken in the flood: what it turned away is closed (beyond 256 at least)
     while (closed < 300 - 256) await new Promise((resolve) => setImmediate(resolve));
     try {
-      assert.equal(await status(port, '127.0.0.2'), 200);
+      assert.equal((await get(port, '/api/v1/status')).status, 200);
       // one address keeps its own bound: the flood holds 16 slots, no more
       while (closed < 300 - 16) await new Promise((resolve) => setImmediate(resolve));
       assert.equal(sockets.filter((s) => !s.destroyed).length, 16);
+      assert.equal(await refused(port, 'client-limit'), 300 - 16);
+      assert.equal(await refused(port, 'limit'), 0);
     } finally {
       for (const s of sockets) s.destroy();
     }
@@ -62,7 +72,7 @@ describe('admin listener: slow clients', () => {
     const held = [await slow(port), await slow(port)];
     const third = await slow(port);
     await once(third, 'close');
-    assert.equal(await status(port, '127.0.0.2'), 200);
+    assert.equal((await get(port, '/api/v1/status')).status, 200);
     for (const s of held) s.destroy();
   });
 
@@ -73,6 +83,7 @@ describe('admin listener: slow clients', () => {
     socket.setEncoding('utf8').on('data', (c: string) => (answer += c));
     await once(socket, 'close');
     assert.match(answer, /^(HTTP\/1\.1 408 |$)/);
+    assert.equal(await refused(port, 'timeout'), 1);
   });
 
   it('closes a request whose body never ends at the 10 s request deadline', { timeout: 20_000 }, async () => {
