@@ -4,7 +4,7 @@
 // new token at once, and stops the plane when the section is removed.
 
 import { formatAddress } from '../config/address.ts';
-import { isLoopback, type AdminConfig } from '../config/admin-schema.ts';
+import { adminWarnings, isLoopback, type AdminConfig } from '../config/admin-schema.ts';
 import type { Endpoint } from '../runtime/connection-table.ts';
 import type { MemberChange } from '../runtime/events.ts';
 import type { Member } from '../runtime/member.ts';
@@ -91,10 +91,7 @@ export class AdminPlane {
     this.#server = server;
     const { address, port } = server.address();
     this.#host.log.info({ address, port, token: config.token !== null, readTokenRequired: config.readTokenRequired }, 'admin listening');
-    if (config.token === null) this.#host.log.warn('admin API without a token: anyone who can connect to it can drain, disable and reweigh members');
-    else if (!config.readTokenRequired && !isLoopback(config.listen)) {
-      this.#host.log.warn('admin API reachable from other hosts with read-token-required: false: anyone who can connect to it can read pools, members and live connections');
-    }
+    for (const warning of adminWarnings(config)) this.#host.log.warn(warning);
     await old?.close();
     return [];
   }

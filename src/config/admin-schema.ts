@@ -74,6 +74,16 @@ const adminSection = section('a map with listen, token, read-token-required, max
     maxConnectionsPerClient: a['max-connections-per-client'],
   }));
 
+/** What an admin section allows that an operator should know of: said by `validate` and logged at start. */
+export function adminWarnings(admin: AdminConfig | undefined): string[] {
+  if (admin === undefined) return [];
+  if (admin.token === null) return ['admin API without a token: anyone who can connect to it can drain, disable and reweigh members'];
+  if (!admin.readTokenRequired && !isLoopback(admin.listen)) {
+    return [`admin API on ${formatAddress(admin.listen)} with read-token-required: false: anyone who can connect to it can read pools, members and live connections`];
+  }
+  return [];
+}
+
 /** `admin:` left empty (every key commented out) means the defaults, as for other sections. */
 export const adminSchema = z.preprocess((input) => (input === null ? {} : input), adminSection);
 
