@@ -3,6 +3,8 @@
 // JSON type refused with 415 whatever its body, and only the dashboard's fixed files served.
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
 import { describe, it } from 'node:test';
 import { TokenCheck } from '../../src/admin/auth.ts';
 import { parseConfig } from '../../src/config/load.ts';
@@ -60,6 +62,17 @@ describe('admin API: what holds', () => {
       assert.equal(answer.status, 415, type);
     }
     assert.equal(app.runtime.member('p', 'a')!.admin, 'enabled');
+  });
+
+  it('answers a head larger than 16 KiB with 431 and closes', async () => {
+    const { port } = await admin();
+    const socket = net.connect(port, '127.0.0.1');
+    socket.end(`GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ${'a'.repeat(17 * 1024)}\r\n\r\n`);
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (c: string) => (answer += c));
+    socket.on('error', () => {});
+    await once(socket, 'close');
+    assert.match(answer, /^HTTP\/1\.1 431 /);
   });
 
   it('serves only its fixed files: no path reaches another file', async () => {
