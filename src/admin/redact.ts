@@ -11,7 +11,7 @@
 
 export const REDACTED = '(redacted)';
 
-const SECRET_KEY = /token|secret|password|passphrase|passwd|credential|private|api-?key|authorization/i;
+const SECRET_KEY = /^key$|token|secret|password|passphrase|passwd|credential|private|api-?key|authorization/i;
 const SECRET_HEADER = /^(authorization|proxy-authorization|cookie|x-api-key)$|token|secret|key|auth/i;
 /** keys of a monitor that may hold credentials whatever their content */
 const MONITOR_SECRETS = new Set(['body', 'args']);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { hideCheckOutput, hideQuery, hideReasonOutput, redact, Scrubber, secretsOf } from '../../src/admin/redact.ts';
 import { Furiwake } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
@@ -80,5 +81,24 @@ pools:
     const shown = (await call(base, '/api/v1/pools/web/members/a')).body;
     assert.equal(shown.checks.find((c: { type: string }) => c.type === 'script').reason, 'exit 3 (output in the log)');
     assert.match(shown.healthReason, /script: exit 3 \(output in the log\)/);
+  });
+
+  it('hides query strings, script output, and what monitors may carry credentials in', () => {
+    assert.equal(hideQuery('/login?user=a&password=b'), '/login?(redacted)');
+    assert.equal(hideQuery('/plain'), '/plain');
+    assert.equal(hideCheckOutput('script', 'exit 2: db password is x; y'), 'exit 2 (output in the log)');
+    assert.equal(hideCheckOutput('script', 'killed by SIGTERM: partial'), 'killed by SIGTERM (output in the log)');
+    assert.equal(hideCheckOutput('http', 'status 500'), 'status 500');
+    assert.equal(hideReasonOutput('script: exit 2: a; b: c; http: status 500; script: exit 1'), 'script: exit 2 (output in the log); http: status 500; script: exit 1');
+    const config = { pools: { p: { health: { monitors: [
+      { type: 'https', path: '/h?k=query-secret-1', body: 'body-secret-22', headers: { 'X-Api-Key': 'header-secret-3', Accept: 'text/plain' }, tls: { key: '/etc/k.pem' } },
+      { type: 'script', command: '/bin/check', args: ['--password=arg-secret-44'] },
+    ] } } } };
+    const view = JSON.stringify(redact(config));
+    for (const secret of ['query-secret-1', 'body-secret-22', 'header-secret-3', 'arg-secret-44', '/etc/k.pem']) assert.equal(view.includes(secret), false, secret);
+    assert.match(view, /"Accept":"text\/plain"/);
+    assert.match(view, /"command":"\/bin\/check"/);
+    const scrubber = new Scrubber(secretsOf(config));
+    assert.equal(scrubber.scrub('{"reason":"got body-secret-22 and k=query-secret-1, short /h"}'), '{"reason":"got (redacted) and (redacted), short /h"}');
   });
 });
