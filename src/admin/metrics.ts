@@ -134,7 +134,7 @@ export class AdminMetrics {
     const refusals = this.#refusals;
     if (refusals !== null) {
       this.#collected('counter', 'furiwake_admin_connections_refused_total',
-        'Admin connections closed by the listener: at max-connections (limit), at max-connections-per-client (client-limit), or past a request deadline (timeout).',
+        'Admin connections closed by the listener: new ones at max-connections (limit) or max-connections-per-client (client-limit), idle ones closed to make room (evicted), slow ones past a request deadline (timeout).',
         ['reason'], () => REFUSAL_REASONS.map((reason): Sample => [{ reason }, refusals.counts[reason]]));
     }
 

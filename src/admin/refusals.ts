@@ -4,19 +4,20 @@
 
 import type { Logger } from '../log.ts';
 
-export const REFUSAL_REASONS = ['limit', 'client-limit', 'timeout'] as const;
+export const REFUSAL_REASONS = ['limit', 'client-limit', 'evicted', 'timeout'] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 const WHY: Record<RefusalReason, string> = {
-  limit: 'the admin listener is at max-connections',
+  limit: 'the admin listener is at max-connections, each with a request being answered',
   'client-limit': 'this client address is at max-connections-per-client',
+  evicted: 'the admin listener is at max-connections: its oldest connection without a request being answered was closed to make room',
   timeout: 'the request was not complete at its deadline (5 s for the headers, 10 s in all)',
 };
 
 const LOG_EVERY = 60_000;
 
 export class Refusals {
-  readonly counts: Record<RefusalReason, number> = { limit: 0, 'client-limit': 0, timeout: 0 };
+  readonly counts: Record<RefusalReason, number> = { limit: 0, 'client-limit': 0, evicted: 0, timeout: 0 };
   readonly #log: Logger;
   #loggedAt = -Infinity;
   #unlogged = 0;

@@ -11,8 +11,9 @@ import type { Endpoint } from '../runtime/connection-table.ts';
 import { demandToken, type TokenCheck } from './auth.ts';
 import { ApiError, BASE_HEADERS, sendError } from './http.ts';
 import type { AdminMetrics } from './metrics.ts';
-import type { Refusals } from './refusals.ts';
+import type { RefusalReason, Refusals } from './refusals.ts';
 import { readJson } from './request-body.ts';
+import { ConnectionSlots } from './slots.ts';
 import { match, validate, type Access, type Route } from './router.ts';
 import { CSP, loadStaticFiles, type StaticFile } from './static-files.ts';
 
@@ -48,7 +49,7 @@ export class AdminServer {
   readonly #server: http.Server;
   readonly #options: AdminServerOptions;
   readonly #files: Map<string, StaticFile>;
-  readonly #perClient: PerClientLimit;
+  readonly #slots: ConnectionSlots;
 
   constructor(options: AdminServerOptions) {
     this.#options = options;
@@ -59,14 +60,16 @@ export class AdminServer {
       connectionsCheckingInterval: DEADLINE_CHECK,
       keepAliveTimeout: 5_000,
       maxHeaderSize: 16 * 1024,
-    }, (req, res) => void this.#handle(req, res));
-    this.#server.maxConnections = options.maxConnections;
-    // one client address cannot take every slot: the operator's own client still gets one
-    this.#perClient = new PerClientLimit(options.maxConnectionsPerClient);
-    this.#server.on('connection', (socket: net.Socket) => {
-      if (!this.#perClient.admit(socket)) options.refusals.add('client-limit', socket.remoteAddress);
+    }, (req, res) => {
+      // a connection with a request being answered keeps its slot; an idle or slow one may make room
+      this.#slots.busy(req.socket, 1);
+      res.once('close', () => this.#slots.busy(req.socket, -1));
+      void this.#handle(req, res);
     });
-    this.#server.on('drop', (data?: { remoteAddress?: string }) => options.refusals.add('limit', data?.remoteAddress));
+    // one client address cannot take every slot, and slow ones give way to a newcomer (slots.ts)
+    this.#slots = new ConnectionSlots(options.maxConnections, options.maxConnectionsPerClient);
+    const closed = (reason: RefusalReason, address: string | undefined): void => options.refusals.add(reason, address);
+    this.#server.on('connection', (socket: net.Socket) => this.#slots.admit(socket, closed));
     this.#server.setTimeout(IDLE_TIMEOUT, (socket: net.Socket) => socket.destroy());
     this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
       if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') options.refusals.add('timeout', socket.remoteAddress);
@@ -204,37 +207,6 @@ function checkSameOrigin(req: IncomingMessage): void {
     throw new ApiError(403, `writes from origin ${JSON.stringify(origin)} are refused`);
   }
   if (originHost !== req.headers.host) throw new ApiError(403, `writes from origin ${origin} are refused: only pages of this server may write`);
-}
-
-/** Counts open connections per client address; one over the bound is closed as it arrives. */
-class PerClientLimit {
-  readonly #max: number;
-  readonly #open = new Map<string, number>();
-
-  constructor(max: number) {
-    this.#max = max;
-  }
-
-  /** false: the socket was closed (its address has all its slots) */
-  admit(socket: net.Socket): boolean {
-    const address = socket.remoteAddress;
-    if (address === undefined) { // already gone
-      socket.destroy();
-      return true;
-    }
-    const open = this.#open.get(address) ?? 0;
-    if (open >= this.#max) {
-      socket.destroy();
-      return false;
-    }
-    this.#open.set(address, open + 1);
-    socket.once('close', () => {
-      const left = (this.#open.get(address) ?? 1) - 1;
-      if (left === 0) this.#open.delete(address);
-      else this.#open.set(address, left);
-    });
-    return true;
-  }
 }
 
 function methodNotAllowed(allowed: string[]): ApiError {

@@ -9,7 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { pool, single } from '../helpers/config.ts';
-import { server, startAdminApp, TOKEN } from './helpers.ts';
+import { openEvents, server, startAdminApp, TOKEN } from './helpers.ts';
 import { parsePrometheus, value } from './prometheus-text.ts';
 
 async function admin(extra = {}) {
@@ -74,6 +74,39 @@ describe('admin listener: slow clients', () => {
     await once(third, 'close');
     assert.equal((await get(port, '/api/v1/status')).status, 200);
     for (const s of held) s.destroy();
+  });
+
+  it('at max-connections, the oldest slow connection makes room for a newcomer; one with a request being answered does not', async () => {
+    const { port } = await admin({ maxConnections: 20 });
+    const sockets: net.Socket[] = [];
+    for (let a = 1; a <= 10; a++) for (let i = 0; i < 2; i++) sockets.push(await slow(port, `127.0.3.${a}`));
+    const oldestClosed = once(sockets[0], 'close');
+    try {
+      // every slot holds a slow client, from 10 addresses: the operator still gets in, and the
+      // oldest slow client is the one that gave way
+      assert.equal((await get(port, '/api/v1/status')).status, 200);
+      await oldestClosed;
+      assert.ok(await refused(port, 'evicted') >= 1);
+      assert.equal(await refused(port, 'limit'), 0);
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+    // event streams are requests being answered: they keep their slots, and a newcomer is turned away
+    const small = await admin({ maxConnections: 2 });
+    const streams = await Promise.all([openEvents(small.base, TOKEN), openEvents(small.base, TOKEN)]);
+    const third = await slow(small.port, '127.0.0.3');
+    await once(third, 'close');
+    // both streams go on: past the first snapshot, the next one comes within a second
+    for (const stream of streams) {
+      await stream.next();
+      assert.equal((await stream.next((e) => e.event === 'snapshot')).event, 'snapshot');
+    }
+    streams[0].close();
+    // once the server has seen that stream go, its slot is free again
+    let answer: { status: number; text: string } | null = null;
+    while (answer === null) answer = await get(small.port, '/metrics').catch(() => null);
+    assert.ok(value(parsePrometheus(answer.text), 'furiwake_admin_connections_refused_total', { reason: 'limit' }) >= 1);
+    streams[1].close();
   });
 
   it('closes a connection that has not sent its headers soon after the 5 s deadline', { timeout: 15_000 }, async () => {
