@@ -65,7 +65,7 @@ const host: AdminHost = {
 const rates = new RateEstimator(runtime);
 const api: ApiContext = {
   host, rates, startedAt: Date.now(), stickTables: () => [],
-  access: () => ({ reads: 'open', writes: 'token' }), serviceAddress: () => null,
+  access: () => ({ reads: 'open', writes: 'token' }), serviceAddress: () => null, requireToken: () => {},
 };
 const metrics = new AdminMetrics(host, () => []);
 

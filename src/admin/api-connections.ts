@@ -34,7 +34,8 @@ export function connectionRoutes(api: ApiContext): Route[] {
       summary: 'The connection table, a page at a time: those furiwake forwards, oldest first, then those the kernel keeps (nat, dsr)',
       description: 'Each entry is a live tcp connection or udp flow: client -> VIP => balancer -> member, with bytes each way.',
       responses: { 200: { description: 'a page of connections', schema: connectionPageSchema }, 400: { description: 'an invalid filter', schema: errorSchema } },
-      handle: async ({ query }) => {
+      handle: async ({ query, req }) => {
+        if (query['show-query']) api.requireToken(req, 'show-query=true needs');
         const filter: ConnectionFilter = {};
         if (query.service !== undefined) filter.service = query.service;
         if (query.member !== undefined) {
@@ -50,7 +51,7 @@ export function connectionRoutes(api: ApiContext): Route[] {
           if (total >= query.offset && items.length < query.limit) items.push(view());
           total++;
         };
-        for (const entry of runtime.connections.list(filter)) if (inPool(entry.member)) take(() => connectionView(entry));
+        for (const entry of runtime.connections.list(filter)) if (inPool(entry.member)) take(() => connectionView(entry, query['show-query']));
         const kernel = runtime.kernel === null ? [] : await runtime.kernel.connections(filter);
         for (const k of kernel) if (inPool(k.member)) take(() => kernelConnectionView(k));
         return { body: { total, offset: query.offset, limit: query.limit, items } };

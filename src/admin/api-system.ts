@@ -73,7 +73,7 @@ export function systemRoutes(api: ApiContext, events: EventStream, openapi: () =
         'a MemberEvent: the change (health, admin, agent, weight, max-connections, with from and to) and the member\'s new state.',
       responses: { 200: { description: 'the stream', schema: snapshotSchema, contentType: 'text/event-stream' }, 503: { description: 'too many streams open', schema: errorSchema } },
       handle: async ({ req, res }) => {
-        events.open(req, res, format('snapshot', await snapshot(api, true)));
+        events.open(req, res, req.method === 'HEAD' ? '' : format('snapshot', await snapshot(api, true)));
         return null;
       },
     }),

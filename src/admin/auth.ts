@@ -3,6 +3,7 @@
 // through timing.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { ApiError } from './http.ts';
 
 export type Verdict = 'ok' | 'missing' | 'wrong';
 
@@ -25,6 +26,15 @@ export class TokenCheck {
     if (match === null) return 'missing';
     return timingSafeEqual(digest(match[1]), this.#digest) ? 'ok' : 'wrong';
   }
+}
+
+/** Passes when the Authorization header holds the token (or none is set); else a 401 whose message begins with `what`. */
+export function demandToken(check: TokenCheck, authorization: string | undefined, what: string): void {
+  const verdict = check.verify(authorization);
+  if (verdict === 'ok') return;
+  const challenge = { 'WWW-Authenticate': `Bearer realm="furiwake"${verdict === 'wrong' ? ', error="invalid_token"' : ''}` };
+  const message = verdict === 'missing' ? `${what} the admin token: send Authorization: Bearer <admin.token>` : 'the admin token is wrong';
+  throw new ApiError(401, message, { headers: challenge });
 }
 
 function digest(text: string): Buffer {

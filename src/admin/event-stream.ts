@@ -14,6 +14,12 @@ const RETRY = 2_000;
 
 export class EventStream {
   readonly #clients = new Set<ServerResponse>();
+  readonly #scrub: (text: string) => string;
+
+  /** `scrub` cuts secrets out of each event (redact.ts Scrubber) */
+  constructor(scrub: (text: string) => string) {
+    this.#scrub = scrub;
+  }
 
   get clients(): number {
     return this.#clients.size;
@@ -21,9 +27,15 @@ export class EventStream {
 
   /** Starts a stream on `res`, beginning with `first` (an event from format()). */
   open(req: IncomingMessage, res: ServerResponse, first: string): void {
+    if (req.method === 'HEAD') {
+      // the headers a GET would get, and the end: a HEAD has no body to stream
+      res.writeHead(200, { ...BASE_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8' });
+      res.end();
+      return;
+    }
     if (this.#clients.size >= MAX_CLIENTS) throw new ApiError(503, `too many event streams open (${MAX_CLIENTS}); close a dashboard`, { headers: { 'Retry-After': '5' } });
     res.writeHead(200, { ...BASE_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', 'X-Accel-Buffering': 'no' });
-    res.write(`retry: ${RETRY}\n\n${first}`);
+    res.write(`retry: ${RETRY}\n\n${this.#scrub(first)}`);
     this.#clients.add(res);
     const drop = (): void => void this.#clients.delete(res);
     res.on('close', drop);
@@ -31,6 +43,7 @@ export class EventStream {
   }
 
   send(event: string): void {
+    event = this.#scrub(event);
     for (const res of this.#clients) {
       if (res.writableLength > MAX_BACKLOG) {
         this.#clients.delete(res);

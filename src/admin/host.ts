@@ -2,6 +2,7 @@
 // routes share: the rate estimator, the stick tables, the token rules.
 
 import type { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config/types.ts';
 import type { HealthEventMap } from '../health/manager.ts';
 import type { Logger } from '../log.ts';
@@ -34,4 +35,6 @@ export interface ApiContext {
   /** whether reads and writes need the token now (the config may change on reload) */
   access(): { reads: 'open' | 'token'; writes: 'open' | 'token' };
   serviceAddress(name: string): Endpoint | null;
+  /** throws a 401 unless the request carries the token (when one is set); `what` begins the message */
+  requireToken(req: IncomingMessage, what: string): void;
 }

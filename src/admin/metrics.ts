@@ -9,6 +9,7 @@ import type { Member } from '../runtime/member.ts';
 import type { CheckView } from '../runtime/events.ts';
 import { furiwakeVersion } from '../version.ts';
 import type { AdminHost } from './host.ts';
+import { REFUSAL_REASONS, type Refusals } from './refusals.ts';
 import { MEMBER_STATUSES } from './schemas.ts';
 import type { StickTableSource } from './stick-tables.ts';
 import { liveTraffic, memberBytes, type LiveTraffic } from './traffic.ts';
@@ -26,8 +27,28 @@ function processMetrics(): Registry {
   if (processRegistry === null) {
     processRegistry = new Registry();
     collectDefaultMetrics({ register: processRegistry });
+    cpuSinceStart(processRegistry);
   }
   return processRegistry;
+}
+
+/**
+ * prom-client counts CPU time from when its metrics were made (here the first scrape); a
+ * counter's value must be the whole process's, as process.cpuUsage() is, since start.
+ */
+function cpuSinceStart(registry: Registry): void {
+  const cpu: [string, string, (u: NodeJS.CpuUsage) => number][] = [
+    ['process_cpu_user_seconds_total', 'Total user CPU time spent in seconds.', (u) => u.user],
+    ['process_cpu_system_seconds_total', 'Total system CPU time spent in seconds.', (u) => u.system],
+    ['process_cpu_seconds_total', 'Total user and system CPU time spent in seconds.', (u) => u.user + u.system],
+  ];
+  for (const [name, help, read] of cpu) {
+    registry.removeSingleMetric(name);
+    new Counter({ name, help, registers: [registry], collect() {
+      this.reset();
+      this.inc(read(process.cpuUsage()) / 1e6);
+    } });
+  }
 }
 
 export class AdminMetrics {
@@ -41,9 +62,12 @@ export class AdminMetrics {
   /** what one scrape reads, computed once at its start */
   #live: LiveTraffic = { bytes: new Map(), services: new Map() };
 
-  constructor(host: AdminHost, stickTables: () => StickTableSource[]) {
+  readonly #refusals: Refusals | null;
+
+  constructor(host: AdminHost, stickTables: () => StickTableSource[], refusals: Refusals | null = null) {
     this.#host = host;
     this.#stickTables = stickTables;
+    this.#refusals = refusals;
     const registers = [this.#registry];
     this.#checks = new Counter({
       name: 'furiwake_health_checks_total', help: 'Health checks run, by monitor and result (pass, fail, timeout).',
@@ -107,6 +131,12 @@ export class AdminMetrics {
     this.#collected('gauge', 'furiwake_build_info', 'Always 1; the version is a label.', ['version'], function* () {
       yield [{ version: furiwakeVersion() }, 1];
     });
+    const refusals = this.#refusals;
+    if (refusals !== null) {
+      this.#collected('counter', 'furiwake_admin_connections_refused_total',
+        'Admin connections closed by the listener: new ones at max-connections (limit) or max-connections-per-client (client-limit), idle ones closed to make room (evicted), slow ones past a request deadline (timeout).',
+        ['reason'], () => REFUSAL_REASONS.map((reason): Sample => [{ reason }, refusals.counts[reason]]));
+    }
 
     // services
     this.#collected('gauge', 'furiwake_service_connections_active', 'Open connections (udp: flows) of a service, including those queued or connecting.', ['service'], () =>

@@ -4,19 +4,21 @@
 // new token at once, and stops the plane when the section is removed.
 
 import { formatAddress } from '../config/address.ts';
-import { isLoopback, type AdminConfig } from '../config/admin-schema.ts';
+import { adminWarnings, isLoopback, type AdminConfig } from '../config/admin-schema.ts';
 import type { Endpoint } from '../runtime/connection-table.ts';
 import type { MemberChange } from '../runtime/events.ts';
 import type { Member } from '../runtime/member.ts';
 import { connectionRoutes } from './api-connections.ts';
 import { poolRoutes } from './api-pools.ts';
 import { systemRoutes } from './api-system.ts';
-import { TokenCheck } from './auth.ts';
+import { demandToken, TokenCheck } from './auth.ts';
 import { EventStream, format } from './event-stream.ts';
 import type { AdminHost, ApiContext } from './host.ts';
 import { AdminMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import { RateEstimator } from './rates.ts';
+import { hideReasonOutput, Scrubber, secretsOf } from './redact.ts';
+import { Refusals } from './refusals.ts';
 import type { Route } from './router.ts';
 import { AdminServer } from './server.ts';
 import { snapshot } from './snapshot.ts';
@@ -28,6 +30,7 @@ interface Running {
   metrics: AdminMetrics;
   events: EventStream;
   routes: Route[];
+  refusals: Refusals;
 }
 
 export class AdminPlane {
@@ -37,6 +40,8 @@ export class AdminPlane {
   #server: AdminServer | null = null;
   #running: Running | null = null;
   readonly #startedAt = Date.now();
+  /** the secrets of the config it was made from: made again when the config changes */
+  #scrubber: { of: unknown; scrubber: Scrubber } = { of: undefined, scrubber: new Scrubber([]) };
 
   constructor(host: AdminHost) {
     this.#host = host;
@@ -69,6 +74,10 @@ export class AdminPlane {
       log: this.#host.log,
       auth: () => ({ check: this.#check, readTokenRequired: this.#config?.readTokenRequired === true }),
       loopback: isLoopback(config.listen),
+      maxConnections: config.maxConnections,
+      maxConnectionsPerClient: config.maxConnectionsPerClient,
+      refusals: running.refusals,
+      scrub: this.#scrub,
     });
     const { listen } = config;
     try {
@@ -82,7 +91,7 @@ export class AdminPlane {
     this.#server = server;
     const { address, port } = server.address();
     this.#host.log.info({ address, port, token: config.token !== null, readTokenRequired: config.readTokenRequired }, 'admin listening');
-    if (config.token === null) this.#host.log.warn('admin API without a token: anyone who can connect to it can drain, disable and reweigh members');
+    for (const warning of adminWarnings(config)) this.#host.log.warn(warning);
     await old?.close();
     return [];
   }
@@ -105,7 +114,7 @@ export class AdminPlane {
 
   #start(): Running {
     const host = this.#host;
-    const events = new EventStream();
+    const events = new EventStream(this.#scrub);
     let building = false;
     const broadcast = (): void => {
       // a snapshot still being read from the kernel when the next second comes: skip this one
@@ -126,10 +135,12 @@ export class AdminPlane {
         writes: this.#check.required ? 'token' : 'open',
       }),
       serviceAddress: (name) => host.listener(name)?.address() ?? null,
+      requireToken: (req, what) => demandToken(this.#check, req.headers.authorization, what),
     };
     const routes: Route[] = [];
     routes.push(...poolRoutes(api), ...connectionRoutes(api), ...systemRoutes(api, events, () => openApiDocument(routes)));
-    const running: Running = { rates: api.rates, metrics: new AdminMetrics(host, api.stickTables), events, routes };
+    const refusals = new Refusals(host.log);
+    const running: Running = { rates: api.rates, metrics: new AdminMetrics(host, api.stickTables, refusals), events, routes, refusals };
     api.rates.start();
     host.runtime.events.on('member', this.#onMember);
     return running;
@@ -138,7 +149,14 @@ export class AdminPlane {
   #onMember = (member: Member, change: MemberChange): void => {
     const events = this.#running?.events;
     if (events === undefined || events.clients === 0) return;
-    events.send(format('member', { change, member: memberState(member) }));
+    const shown = change.kind === 'health' ? { ...change, reason: hideReasonOutput(change.reason) } : change;
+    events.send(format('member', { change: shown, member: memberState(member) }));
+  };
+
+  #scrub = (text: string): string => {
+    const config = this.#host.runtime.config;
+    if (this.#scrubber.of !== config) this.#scrubber = { of: config, scrubber: new Scrubber(secretsOf(config)) };
+    return this.#scrubber.scrubber.scrub(text);
   };
 }
 

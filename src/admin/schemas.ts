@@ -40,6 +40,8 @@ export const connectionsQuerySchema = z.strictObject({
   service: name('service').optional().describe('only connections of this service'),
   pool: name('pool').optional().describe('only connections to members of this pool'),
   member: z.string().regex(MEMBER_ID, { error: 'expected a member id' }).optional().describe('only connections to this member (needs pool)'),
+  'show-query': z.enum(['true', 'false']).default('false').transform((v) => v === 'true')
+    .describe("show request targets with their query strings (they may hold credentials); needs the token when one is set"),
   offset,
   limit,
 }).refine((q) => q.member === undefined || q.pool !== undefined, { error: 'member needs pool (member ids are unique within a pool)', path: ['member'] });

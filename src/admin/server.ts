@@ -8,17 +8,25 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type net from 'node:net';
 import type { Logger } from '../log.ts';
 import type { Endpoint } from '../runtime/connection-table.ts';
-import type { TokenCheck } from './auth.ts';
-import { ApiError, BASE_HEADERS, readJson, sendError } from './http.ts';
+import { demandToken, type TokenCheck } from './auth.ts';
+import { ApiError, BASE_HEADERS, sendError } from './http.ts';
 import type { AdminMetrics } from './metrics.ts';
+import type { RefusalReason, Refusals } from './refusals.ts';
+import { readJson } from './request-body.ts';
+import { ConnectionSlots } from './slots.ts';
 import { match, validate, type Access, type Route } from './router.ts';
 import { CSP, loadStaticFiles, type StaticFile } from './static-files.ts';
 
 /** Socket timeouts: an admin client that says nothing for this long is let go. */
 const IDLE_TIMEOUT = 30_000;
 const HEADERS_TIMEOUT = 5_000;
+/** the whole request, body included: a client sending a byte now and then holds no slot longer */
 const REQUEST_TIMEOUT = 10_000;
-const MAX_CONNECTIONS = 256;
+/**
+ * How often Node looks for requests past their deadlines: its default (30 s) would turn the 5 s
+ * header deadline into 5 to 35 s, long enough for a few hundred slow clients to fill the slots.
+ */
+const DEADLINE_CHECK = 500;
 
 export interface AdminServerOptions {
   routes: readonly Route[];
@@ -28,12 +36,20 @@ export interface AdminServerOptions {
   auth(): { check: TokenCheck; readTokenRequired: boolean };
   /** answer only to loopback Host names */
   loopback: boolean;
+  /** connections at once, in all and from one client address */
+  maxConnections: number;
+  maxConnectionsPerClient: number;
+  /** where connections turned away or cut off are counted */
+  refusals: Refusals;
+  /** cuts secrets out of a text answer (redact.ts Scrubber) */
+  scrub(text: string): string;
 }
 
 export class AdminServer {
   readonly #server: http.Server;
   readonly #options: AdminServerOptions;
   readonly #files: Map<string, StaticFile>;
+  readonly #slots: ConnectionSlots;
 
   constructor(options: AdminServerOptions) {
     this.#options = options;
@@ -41,13 +57,24 @@ export class AdminServer {
     this.#server = http.createServer({
       requestTimeout: REQUEST_TIMEOUT,
       headersTimeout: HEADERS_TIMEOUT,
+      connectionsCheckingInterval: DEADLINE_CHECK,
       keepAliveTimeout: 5_000,
       maxHeaderSize: 16 * 1024,
-    }, (req, res) => void this.#handle(req, res));
-    this.#server.maxConnections = MAX_CONNECTIONS;
+    }, (req, res) => {
+      // a connection with a request being answered keeps its slot; an idle or slow one may make room
+      this.#slots.busy(req.socket, 1);
+      res.once('close', () => this.#slots.busy(req.socket, -1));
+      void this.#handle(req, res);
+    });
+    // one client address cannot take every slot, and slow ones give way to a newcomer (slots.ts)
+    this.#slots = new ConnectionSlots(options.maxConnections, options.maxConnectionsPerClient);
+    const closed = (reason: RefusalReason, address: string | undefined): void => options.refusals.add(reason, address);
+    this.#server.on('connection', (socket: net.Socket) => this.#slots.admit(socket, closed));
     this.#server.setTimeout(IDLE_TIMEOUT, (socket: net.Socket) => socket.destroy());
-    this.#server.on('clientError', (_err, socket: net.Socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') options.refusals.add('timeout', socket.remoteAddress);
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       socket.destroy();
     });
   }
@@ -114,7 +141,7 @@ export class AdminServer {
     if (path === '/metrics') {
       if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed(['GET']);
       this.#authorize(req, 'read');
-      const text = await this.#options.metrics.text();
+      const text = this.#options.scrub(await this.#options.metrics.text());
       res.writeHead(200, { ...BASE_HEADERS, 'Content-Type': this.#options.metrics.contentType });
       res.end(text);
       return;
@@ -133,7 +160,7 @@ export class AdminServer {
     const reply = await route.handle({ params, query, body, req, res });
     if (reply === null) return;
     const status = reply.status ?? 200;
-    const text = JSON.stringify(reply.body) + '\n';
+    const text = this.#options.scrub(JSON.stringify(reply.body) + '\n');
     res.writeHead(status, { ...BASE_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
     res.end(text);
   }
@@ -147,13 +174,7 @@ export class AdminServer {
   #authorize(req: IncomingMessage, access: Access): void {
     const { check, readTokenRequired } = this.#options.auth();
     if (access === 'read' && !readTokenRequired) return;
-    const verdict = check.verify(req.headers.authorization);
-    if (verdict === 'ok') return;
-    const challenge = { 'WWW-Authenticate': `Bearer realm="furiwake"${verdict === 'wrong' ? ', error="invalid_token"' : ''}` };
-    const message = verdict === 'missing'
-      ? `${access === 'write' ? 'writes need' : 'reads need'} the admin token: send Authorization: Bearer <admin.token>`
-      : 'the admin token is wrong';
-    throw new ApiError(401, message, { headers: challenge });
+    demandToken(check, req.headers.authorization, access === 'write' ? 'writes need' : 'reads need');
   }
 
   /**

@@ -72,5 +72,5 @@ function newest(api: ApiContext): ConnectionView[] {
   }
   // the ring's oldest slot is at i % RECENT once it is full
   const start = ring.length < RECENT ? 0 : i % RECENT;
-  return [...ring.slice(start), ...ring.slice(0, start)].reverse().map(connectionView);
+  return [...ring.slice(start), ...ring.slice(0, start)].reverse().map((e) => connectionView(e));
 }

@@ -9,6 +9,7 @@ import type { Pool } from '../runtime/pool.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { Service } from '../runtime/service.ts';
 import type { RateEstimator } from './rates.ts';
+import { hideCheckOutput, hideQuery, hideReasonOutput } from './redact.ts';
 import type { ConnectionView, MemberStateView, MemberStatus, MemberView, PoolView, ServiceView } from './schemas.ts';
 import { memberBytes, type LiveTraffic } from './traffic.ts';
 
@@ -43,11 +44,11 @@ export function memberState(m: Member): MemberStateView {
     status: memberStatus(m),
     usable: m.usable,
     health: m.health,
-    healthReason: m.healthReason,
+    healthReason: hideReasonOutput(m.healthReason),
     since: m.since,
     admin: m.admin,
     agent: m.agent === null ? null : { ...m.agent },
-    checks: m.checks.map((c) => ({ ...c })),
+    checks: m.checks.map((c) => ({ ...c, reason: hideCheckOutput(c.type, c.reason) })),
     weight: m.configWeight,
     effectiveWeight: round(m.weight),
     maxConnections: m.maxConnections,
@@ -103,7 +104,8 @@ export function serviceView(ctx: ViewContext, service: Service): ServiceView {
   };
 }
 
-export function connectionView(e: ConnectionEntry): ConnectionView {
+/** `showQuery`: the request target as sent; otherwise its query string is hidden (it may hold credentials). */
+export function connectionView(e: ConnectionEntry, showQuery = false): ConnectionView {
   const m = e.member;
   return {
     id: e.id,
@@ -113,7 +115,7 @@ export function connectionView(e: ConnectionEntry): ConnectionView {
     vip: { ...e.vip },
     balancer: e.local === null ? null : { ...e.local },
     member: m === null ? null : { pool: m.poolName, id: m.id, address: m.ip, port: m.port },
-    request: e.request == null ? null : { method: e.request.method, path: e.request.path },
+    request: e.request == null ? null : { method: e.request.method, path: showQuery ? e.request.path : hideQuery(e.request.path) },
     kernel: null,
     startedAt: e.startedAt,
     bytesIn: e.bytesIn,

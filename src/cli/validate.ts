@@ -1,3 +1,4 @@
+import { adminWarnings } from '../config/admin-schema.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { kernelReport } from '../kernel/requirements.ts';
 import { clippedFlows, fdBudget, readFileLimit } from '../runtime/fd-budget.ts';
@@ -5,6 +6,7 @@ import { clippedFlows, fdBudget, readFileLimit } from '../runtime/fd-budget.ts';
 export async function runValidate(file: string): Promise<number> {
   try {
     const config = await loadConfig(file);
+    for (const warning of adminWarnings(config.admin)) process.stderr.write(`${file}: warning: ${warning}\n`);
     // nat and dsr services run in the kernel: say what this host lacks for them, and what runs differently
     const kernel = await kernelReport(config);
     for (const warning of kernel.warnings) process.stderr.write(`${file}: warning: ${warning}\n`);

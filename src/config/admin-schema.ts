@@ -7,17 +7,21 @@ import { z } from 'zod';
 import { canonicalIP, formatAddress } from './address.ts';
 import { overlaps } from './checks.ts';
 import { expected, fail, ok, type Parsed, type PathIssue } from './issues.ts';
-import { address, boolean, leaf, section } from './schema-parts.ts';
+import { address, boolean, integer, leaf, section } from './schema-parts.ts';
 import type { Address, Mode } from './types.ts';
 
 export interface AdminConfig {
   listen: Address;
   /** bearer token for writes (and reads when readTokenRequired); null = none */
   token: string | null;
+  /** default: true when the listener is not loopback-only */
   readTokenRequired: boolean;
+  /** connections open at once, in all and from one client address */
+  maxConnections: number;
+  maxConnectionsPerClient: number;
 }
 
-export const ADMIN_DEFAULTS = { listen: '127.0.0.1:9090' } as const;
+export const ADMIN_DEFAULTS = { listen: '127.0.0.1:9090', maxConnections: 256, maxConnectionsPerClient: 16 } as const;
 
 /** Shorter tokens are guessable; a token is a password for every member of every pool. */
 const MIN_TOKEN = 16;
@@ -37,10 +41,13 @@ export function isLoopback(listen: Address): boolean {
   return isIP(host) === 6 && canonicalIP(host) === '::1';
 }
 
-const adminSection = section('a map with listen, token and read-token-required', {
+const adminSection = section('a map with listen, token, read-token-required, max-connections and max-connections-per-client', {
   listen: address({ allowPortZero: true }).prefault(ADMIN_DEFAULTS.listen),
   token: token.optional(),
-  'read-token-required': boolean.default(false),
+  // absent: reads are open on a loopback listener only (see the transform)
+  'read-token-required': boolean.optional(),
+  'max-connections': integer(1, 65_535).default(ADMIN_DEFAULTS.maxConnections),
+  'max-connections-per-client': integer(1, 65_535).default(ADMIN_DEFAULTS.maxConnectionsPerClient),
 })
   .superRefine((a, ctx) => {
     if (a.token === undefined && !isLoopback(a.listen)) {
@@ -50,11 +57,32 @@ const adminSection = section('a map with listen, token and read-token-required',
         message: `missing; the admin listener ${formatAddress(a.listen)} is reachable from other hosts, so a token is needed (or listen on 127.0.0.1)`,
       });
     }
-    if (a.token === undefined && a['read-token-required']) {
+    if (a.token === undefined && a['read-token-required'] === true) {
       ctx.addIssue({ code: 'custom', path: ['token'], message: 'missing; read-token-required needs a token' });
     }
+    if (a['max-connections-per-client'] > a['max-connections']) {
+      ctx.addIssue({ code: 'custom', path: ['max-connections-per-client'], message: `expected at most max-connections (${a['max-connections']}), got ${a['max-connections-per-client']}` });
+    }
   })
-  .transform((a): AdminConfig => ({ listen: a.listen, token: a.token ?? null, readTokenRequired: a['read-token-required'] }));
+  .transform((a): AdminConfig => ({
+    listen: a.listen,
+    token: a.token ?? null,
+    // what the API shows (connections, members, the config) is for the operator: where other
+    // hosts can connect, reads need the token unless the file says otherwise
+    readTokenRequired: a['read-token-required'] ?? (a.token !== undefined && !isLoopback(a.listen)),
+    maxConnections: a['max-connections'],
+    maxConnectionsPerClient: a['max-connections-per-client'],
+  }));
+
+/** What an admin section allows that an operator should know of: said by `validate` and logged at start. */
+export function adminWarnings(admin: AdminConfig | undefined): string[] {
+  if (admin === undefined) return [];
+  if (admin.token === null) return ['admin API without a token: anyone who can connect to it can drain, disable and reweigh members'];
+  if (!admin.readTokenRequired && !isLoopback(admin.listen)) {
+    return [`admin API on ${formatAddress(admin.listen)} with read-token-required: false: anyone who can connect to it can read pools, members and live connections`];
+  }
+  return [];
+}
 
 /** `admin:` left empty (every key commented out) means the defaults, as for other sections. */
 export const adminSchema = z.preprocess((input) => (input === null ? {} : input), adminSection);

@@ -22,7 +22,9 @@ export function readSource(text: string, file: string): SourceResult {
 
 function readYaml(text: string, file: string): SourceResult {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  // logLevel error: yaml's warnings (a map used as a key) would go to stderr as process
+  // warnings; such a key is stringified and then refused by the schema as an unknown key
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, logLevel: 'error' });
   if (doc.errors.length > 0) {
     // After the first real syntax error the parser is lost and the rest is noise; duplicate
     // keys are independent mistakes, so each of them is worth reporting.
@@ -35,8 +37,21 @@ function readYaml(text: string, file: string): SourceResult {
     });
     return { ok: false, issues };
   }
-  return { ok: true, source: { value: doc.toJS(), lineOf: (path) => lineOf(doc, lines, path) } };
+  let value: unknown;
+  try {
+    // each alias counts as the nodes it copies: a few lines of anchors cannot expand into millions
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    const message = /alias count/i.test((error as Error).message)
+      ? `the aliases (*name) expand to too much: more than ${MAX_ALIAS_COUNT} copied nodes; write the values out or use fewer levels of aliases`
+      : `cannot read the document: ${(error as Error).message}`;
+    return { ok: false, issues: [{ file, path: '', message }] };
+  }
+  return { ok: true, source: { value, lineOf: (path) => lineOf(doc, lines, path) } };
 }
+
+/** yaml's own default, said here because it is what stops an alias bomb (billion laughs). */
+const MAX_ALIAS_COUNT = 100;
 
 /** The one syntax slip this format invites: `${VAR}` unquoted inside `{ }` or `[ ]`. */
 function hint(text: string, line: number): string {

@@ -2,11 +2,14 @@
 // TLS to members — are read when the config is loaded, like hostnames are resolved: a missing
 // file, a key that does not belong to its certificate or a certificate that is not PEM stops
 // the load with its path, and a reload reads them again (certificate renewal is a SIGHUP).
-// Relative paths are taken from the config file's directory.
+// An https monitor's ca, cert and key are checked the same way and their paths made absolute
+// (the monitor reads them when it starts). Relative paths are taken from the config file's
+// directory, whatever the working directory of `validate` or `start`.
 
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import type { MonitorConfig } from './health-types.ts';
 import type { TlsCertificateConfig } from './http-types.ts';
 import type { PathIssue, PathSegment } from './issues.ts';
 import type { Config } from './types.ts';
@@ -33,7 +36,28 @@ export async function loadTlsFiles(config: Config, baseDir: string): Promise<{ c
       }
     }
   }
+  for (const [name, pool] of Object.entries(loaded.pools)) {
+    issues.push(...(await loadMonitorFiles(pool.health.monitors, baseDir, ['pools', name, 'health', 'monitors'])));
+    for (const [i, member] of pool.members.entries()) {
+      const own = member.health?.monitors;
+      if (own != null) issues.push(...(await loadMonitorFiles(own, baseDir, ['pools', name, 'members', i, 'health', 'monitors'])));
+    }
+  }
   return { config: loaded, issues };
+}
+
+/** The PEM files of http and https monitors: readable, PEM, and named by their absolute path from here on. */
+async function loadMonitorFiles(monitors: MonitorConfig[], baseDir: string, at: PathSegment[]): Promise<PathIssue[]> {
+  const issues: PathIssue[] = [];
+  for (const [i, monitor] of monitors.entries()) {
+    if (monitor.type !== 'http' && monitor.type !== 'https') continue;
+    const tls = monitor.tls;
+    for (const what of ['ca', 'cert', 'key'] as const) {
+      const file = tls[what];
+      if (file !== null && (await readPem(file, baseDir, [...at, i, what], issues)) !== null) tls[what] = resolve(baseDir, file);
+    }
+  }
+  return issues;
 }
 
 async function loadCertificate(c: TlsCertificateConfig, baseDir: string, path: PathSegment[]): Promise<PathIssue[]> {

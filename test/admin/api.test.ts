@@ -141,17 +141,28 @@ describe('admin API: reads', () => {
     }
   });
 
-  it('GET /api/v1/connections: an http connection shows the request in progress', async () => {
+  it('GET /api/v1/connections: an http connection shows the request in progress, its query string hidden unless asked with the token', async () => {
     let release = (): void => {};
     const held = new Promise<void>((resolve) => (release = resolve));
     const member = await startMember('h', (req, res) => void held.then(() => res.end(`done ${req.url}`)));
     const { app, base } = await startAdminApp(httpConfig(pool('round-robin', [{ port: member.port, id: 'h' }])));
-    const answer = fetch(`http://127.0.0.1:${app.address('svc').port}/slow?x=1`).then((r) => r.text());
+    const target = '/login?user=alice&password=hunter2-secret';
+    const answer = fetch(`http://127.0.0.1:${app.address('svc').port}${target}`).then((r) => r.text());
     while (member.requests.length === 0) await new Promise((resolve) => setImmediate(resolve));
-    const [entry] = (await call(base, '/api/v1/connections?service=svc')).body.items;
-    assert.deepEqual([entry.request, entry.member.id], [{ method: 'GET', path: '/slow?x=1' }, 'h']);
+    const page = await call(base, '/api/v1/connections?service=svc', { token: null });
+    const [entry] = page.body.items;
+    assert.deepEqual([entry.request, entry.member.id], [{ method: 'GET', path: '/login?(redacted)' }, 'h']);
+    assert.equal(JSON.stringify(page.body).includes('hunter2'), false);
+    const events = await openEvents(base);
+    const snapshot = await events.next((e) => e.event === 'snapshot');
+    events.close();
+    assert.deepEqual(snapshot.data.connections.recent[0].request, { method: 'GET', path: '/login?(redacted)' });
+    const noToken = await call(base, '/api/v1/connections?service=svc&show-query=true', { token: null });
+    assert.deepEqual([noToken.status, noToken.body.error], [401, 'show-query=true needs the admin token: send Authorization: Bearer <admin.token>']);
+    const shown = await call(base, '/api/v1/connections?service=svc&show-query=true');
+    assert.deepEqual(shown.body.items[0].request, { method: 'GET', path: target });
     release();
-    assert.equal(await answer, 'done /slow?x=1');
+    assert.equal(await answer, `done ${target}`);
   });
 
   it('GET /api/v1/config: the running config with the token redacted', async () => {
@@ -465,6 +476,12 @@ describe('admin API: events and OpenAPI', () => {
     assert.equal(next.data.pools[0].members[0].history, undefined);
     live.socket.destroy();
     await once(live.socket, 'close');
+  });
+
+  it('HEAD /api/v1/events: the headers of the stream, then the end (no stream is held open)', async () => {
+    const { base } = await twoMembers();
+    const { status, headers, text } = await rawRequest(Number(new URL(base).port), { method: 'HEAD', path: '/api/v1/events', agent: false });
+    assert.deepEqual([status, headers['content-type'], text], [200, 'text/event-stream; charset=utf-8', '']);
   });
 
   it('GET /api/v1/openapi.json: every route, request schemas from the validating zod schemas, every $ref resolves', async () => {

@@ -14,7 +14,7 @@ import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 export const TOKEN = 'test-token-0123456789abcdef';
 
 export function adminConfig(extra: Partial<AdminConfig> = {}): AdminConfig {
-  return { listen: { host: '127.0.0.1', ip: '127.0.0.1', port: 0 }, token: TOKEN, readTokenRequired: false, ...extra };
+  return { listen: { host: '127.0.0.1', ip: '127.0.0.1', port: 0 }, token: TOKEN, readTokenRequired: false, maxConnections: 256, maxConnectionsPerClient: 16, ...extra };
 }
 
 /** A greeting tcp server (helpers/servers.ts) closed when the test (or file) that started it ends. */

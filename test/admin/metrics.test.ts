@@ -177,6 +177,17 @@ describe('metrics', () => {
     assert.equal(m.get('furiwake_build_info')!.samples[0].value, 1);
   });
 
+  it('process_cpu_seconds_total counts from the start of the process, not from the first scrape', async () => {
+    const a = await server('a');
+    const { base } = await startAdminApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])));
+    const before = process.cpuUsage();
+    const m = await scrape(base);
+    assert.ok(value(m, 'process_cpu_seconds_total') >= (before.user + before.system) / 1e6);
+    assert.ok(value(m, 'process_cpu_user_seconds_total') >= before.user / 1e6);
+    assert.ok(value(m, 'process_cpu_system_seconds_total') >= before.system / 1e6);
+    assert.equal(m.get('process_cpu_seconds_total')?.type, 'counter');
+  });
+
   it('every furiwake metric has HELP and TYPE and a conventional name', async () => {
     const a = await server('a');
     const { base } = await startAdminApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])));

@@ -60,6 +60,20 @@ describe('furiwake command', () => {
     assert.match(run.stderr, /bad\.yaml:11: pools\.web\.members\[1\]\.weight: /);
   });
 
+  it('validate warns when the admin API lets anyone read (read-token-required: false off loopback) or write (no token)', async () => {
+    const body = 'services:\n  svc: { listen: 127.0.0.1:0, mode: tcp, pool: p }\npools:\n  p: { members: [ { address: 127.0.0.1:9 } ] }\n';
+    const open = await file('open-reads.yaml', `admin: { listen: 0.0.0.0:9443, token: a-token-of-twenty-chars, read-token-required: false }\n${body}`);
+    const run = furiwake(['validate', '-c', open]);
+    assert.equal(await run.exit(), 0);
+    assert.equal(run.stderr, `${open}: warning: admin API on 0.0.0.0:9443 with read-token-required: false: anyone who can connect to it can read pools, members and live connections\n`);
+    const guarded = furiwake(['validate', '-c', await file('guarded.yaml', `admin: { listen: 0.0.0.0:9443, token: a-token-of-twenty-chars }\n${body}`)]);
+    assert.equal(await guarded.exit(), 0);
+    assert.equal(guarded.stderr, '');
+    const noToken = furiwake(['validate', '-c', await file('no-token.yaml', `admin: { listen: 127.0.0.1:9090 }\n${body}`)]);
+    assert.equal(await noToken.exit(), 0);
+    assert.match(noToken.stderr, /warning: admin API without a token: anyone who can connect to it can drain/);
+  });
+
   it('start serves, reloads on SIGHUP without dropping live connections, and stops gracefully', async () => {
     const echo = (name: string) => (socket: net.Socket) => {
       socket.write(`${name}\n`);

@@ -15,12 +15,27 @@ describe('admin config', () => {
   it('is absent without the section, and all defaults with an empty one', () => {
     assert.equal(parseConfig(file(''), 'a.yaml', {}).admin, undefined);
     const admin = parseConfig(file('admin:'), 'a.yaml', {}).admin;
-    assert.deepEqual(admin, { listen: { host: '127.0.0.1', ip: '127.0.0.1', port: 9090 }, token: null, readTokenRequired: false });
+    assert.deepEqual(admin, { listen: { host: '127.0.0.1', ip: '127.0.0.1', port: 9090 }, token: null, readTokenRequired: false, maxConnections: 256, maxConnectionsPerClient: 16 });
   });
 
   it('takes a listen address, a token from the environment and read-token-required', () => {
     const admin = parseConfig(file('admin: { listen: "0.0.0.0:9443", token: "${T}", read-token-required: true }'), 'a.yaml', { T: TOKEN }).admin;
-    assert.deepEqual(admin, { listen: { host: '0.0.0.0', ip: '0.0.0.0', port: 9443 }, token: TOKEN, readTokenRequired: true });
+    assert.deepEqual(admin, { listen: { host: '0.0.0.0', ip: '0.0.0.0', port: 9443 }, token: TOKEN, readTokenRequired: true, maxConnections: 256, maxConnectionsPerClient: 16 });
+  });
+
+  it('makes reads need the token when other hosts can reach the listener, unless the file says read-token-required: false', () => {
+    const admin = (text: string) => parseConfig(file(text), 'a.yaml', { T: TOKEN }).admin!;
+    assert.equal(admin('admin: { listen: "0.0.0.0:9443", token: "${T}" }').readTokenRequired, true);
+    assert.equal(admin('admin: { listen: "[::]:9443", token: "${T}" }').readTokenRequired, true);
+    assert.equal(admin('admin: { listen: "127.0.0.1:9443", token: "${T}" }').readTokenRequired, false);
+    assert.equal(admin('admin: { listen: "0.0.0.0:9443", token: "${T}", read-token-required: false }').readTokenRequired, false);
+  });
+
+  it('takes max-connections and max-connections-per-client, the second no larger than the first', () => {
+    const admin = parseConfig(file('admin: { max-connections: 100, max-connections-per-client: 4 }'), 'a.yaml', {}).admin!;
+    assert.deepEqual([admin.maxConnections, admin.maxConnectionsPerClient], [100, 4]);
+    assert.deepEqual(onlyIssue(file('admin: { max-connections: 10 }')), ['admin.max-connections-per-client', 'expected at most max-connections (10), got 16']);
+    assert.equal(onlyIssue(file('admin: { max-connections-per-client: 0 }'))[0], 'admin.max-connections-per-client');
   });
 
   it('refuses a listener other hosts can reach without a token, at admin.token', () => {
