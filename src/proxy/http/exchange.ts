@@ -52,6 +52,8 @@ export interface ClientSide {
   startTunnel(): void;
   /** ends the client connection at once (a response that cannot be completed) */
   destroy(): void;
+  /** a throw escaped the handling of this connection (a bug): logged, counted, the connection reset */
+  crashed(err: unknown): void;
 }
 
 const Wait = { NONE: 0, CONNECT: 1, RESPONSE: 2, IDLE: 3 } as const;
@@ -505,6 +507,11 @@ export class Exchange implements UpstreamUser {
   }
 
   // ---- failures ---------------------------------------------------------------------------
+
+  /** A throw escaped this exchange's handling of a member event: the client's connection ends. */
+  crashed(err: unknown): void {
+    this.#side.crashed(err);
+  }
 
   upstreamClosed(up: Upstream, error: Error | null): void {
     if (up !== this.#up) return;

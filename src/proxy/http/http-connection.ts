@@ -128,17 +128,52 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
 
   // ---- reading requests -------------------------------------------------------------------
 
+  // Each event callback catches what escapes the connection's logic (a bug, never input: parsers
+  // answer with errors): that connection is reset, logged and counted; the process goes on.
+
   streamData(_stream: Stream, chunk: Buffer): boolean {
-    this.#onData(chunk);
+    try {
+      this.#onData(chunk);
+    } catch (err) {
+      this.crashed(err);
+    }
     return true; // reading stops only when the exchange or the backlog says so
   }
 
   streamEnd(): void {
-    this.#onEnd();
+    try {
+      this.#onEnd();
+    } catch (err) {
+      this.crashed(err);
+    }
   }
 
   streamDrained(): void {
-    this.#exchange?.clientDrain();
+    try {
+      this.#exchange?.clientDrain();
+    } catch (err) {
+      this.crashed(err);
+    }
+  }
+
+  crashed(err: unknown): void {
+    if (this.#closed) return;
+    this.#failed(err);
+    this.#closing = true;
+    this.deadline = 0;
+    const ex = this.#exchange;
+    this.#exchange = null;
+    try {
+      ex?.abort();
+    } catch {
+      // the exchange is broken already: what it holds is given back by its member connection's close
+    }
+    this.#stream.reset();
+  }
+
+  #failed(err: unknown): void {
+    this.#ctx.resources.connectionsFailed++;
+    this.#ctx.log.error({ service: this.service, connection: this.id, err }, 'connection ended by an unexpected error');
   }
 
   streamConnected(): void {}
@@ -150,8 +185,14 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
   streamClosed(): void {
     this.#closed = true;
     this.deadline = 0;
-    this.#exchange?.abort();
+    const ex = this.#exchange;
     this.#exchange = null;
+    try {
+      ex?.abort();
+    } catch (err) {
+      this.#failed(err);
+    }
+    // whatever abort() did, the connection leaves the table and its listener
     this.#table.remove(this);
     this.#owner.forget(this);
   }

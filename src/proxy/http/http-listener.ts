@@ -57,7 +57,7 @@ export class HttpListener implements Listener {
     this.#log = log;
     const engine = streamEngine();
     this.#engine = acceptsSockets(service.config) ? socketEngine : engine;
-    this.#ctx = { service, members: new MemberConnections(engine), log, counts };
+    this.#ctx = { service, members: new MemberConnections(engine), log, counts, resources };
   }
 
   /** Member connections opened and idle now (tests and the dashboard read them). */
@@ -204,7 +204,13 @@ export class HttpListener implements Listener {
   #sweep = (): void => {
     const now = Date.now();
     for (const conn of this.#connections) {
-      if (conn.deadline !== 0 && conn.deadline <= now) conn.expire();
+      if (conn.deadline !== 0 && conn.deadline <= now) {
+        try {
+          conn.expire();
+        } catch (err) {
+          conn.crashed(err); // one connection's fault never stops the sweep (nor the process)
+        }
+      }
     }
     this.#ctx.members.sweep(now);
     // A reload may have shortened a timeout: the sweep follows.

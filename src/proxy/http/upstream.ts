@@ -18,6 +18,8 @@ export interface UpstreamUser {
   upstreamDrain(): void;
   /** the connection closed; `error` is what broke it, if anything */
   upstreamClosed(up: Upstream, error: Error | null): void;
+  /** a throw escaped the exchange's handling of this connection's events: end the client's connection */
+  crashed(err: unknown): void;
 }
 
 export class Upstream implements StreamOwner {
@@ -80,25 +82,49 @@ export class Upstream implements StreamOwner {
     this.stream.close();
   }
 
+  // Each event callback catches what its exchange throws (a bug, never input: parsers answer with
+  // errors): the member connection and the client's are closed, and the process goes on. The
+  // user is taken before the call: the exchange may have let go of this connection when it threw.
+
   streamConnected(): void {
     this.connected = true;
     this.stream.resume();
-    this.user?.upstreamConnected(this);
+    const user = this.user;
+    try {
+      user?.upstreamConnected(this);
+    } catch (err) {
+      this.#crashed(user, err);
+    }
   }
 
   streamData(_stream: Stream, chunk: Buffer): boolean {
-    if (this.user !== null) this.user.upstreamData(chunk);
-    else this.stream.close(); // an idle member has nothing to say: the connection is out of step
+    const user = this.user;
+    try {
+      if (user !== null) user.upstreamData(chunk);
+      else this.stream.close(); // an idle member has nothing to say: the connection is out of step
+    } catch (err) {
+      this.#crashed(user, err);
+    }
     return true; // an exchange that must wait pauses the stream itself
   }
 
   streamEnd(): void {
-    if (this.user !== null) this.user.upstreamEnd();
-    else this.stream.close();
+    const user = this.user;
+    try {
+      if (user !== null) user.upstreamEnd();
+      else this.stream.close();
+    } catch (err) {
+      this.#crashed(user, err);
+    }
   }
 
   streamDrained(): void {
-    this.user?.upstreamDrain();
+    const user = this.user;
+    try {
+      user?.upstreamDrain();
+    } catch (err) {
+      this.#crashed(user, err);
+    }
   }
 
   streamError(_stream: Stream, code: string): void {
@@ -106,10 +132,20 @@ export class Upstream implements StreamOwner {
   }
 
   streamClosed(): void {
-    this.onGone?.(this);
     const user = this.user;
-    this.user = null;
-    user?.upstreamClosed(this, this.#error);
+    try {
+      this.onGone?.(this);
+      this.user = null;
+      user?.upstreamClosed(this, this.#error);
+    } catch (err) {
+      user?.crashed(err);
+    }
+  }
+
+  #crashed(user: UpstreamUser | null, err: unknown): void {
+    if (this.user === user) this.user = null;
+    this.stream.close();
+    user?.crashed(err); // (without a user only close() can have thrown: the connection is gone either way)
   }
 }
 
