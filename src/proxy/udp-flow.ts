@@ -16,6 +16,8 @@ export interface FlowOwner {
   flowClosed(flow: UdpFlow): void;
   /** the flow's socket could not be opened (out of descriptors, most often): the flow closes */
   socketFailed(flow: UdpFlow, err: Error): void;
+  /** handling a datagram threw (a bug): logged and counted, the flow closed */
+  failed(flow: UdpFlow, err: unknown): void;
 }
 
 /** Errors that say the member's side refused or could not be reached (ICMP): the member's failure. */
@@ -58,7 +60,11 @@ export class UdpFlow implements ConnectionEntry {
       if (from.port !== member.port || from.address !== member.ip) return;
       this.bytesOut += data.length;
       this.lastSeen = Date.now();
-      owner.reply(data, this);
+      try {
+        owner.reply(data, this);
+      } catch (err) {
+        owner.failed(this, err);
+      }
     });
     upstream.bind(0, () => {
       const a = upstream.address();

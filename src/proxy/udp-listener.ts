@@ -92,6 +92,21 @@ export class UdpListener implements Listener, FlowOwner {
   }
 
   #onMessage = (data: Buffer, from: dgram.RemoteInfo): void => {
+    try {
+      this.#receive(data, from);
+    } catch (err) {
+      this.failed(null, err); // the datagram is dropped; the listener and every other flow go on
+    }
+  };
+
+  /** A flow's or the listener's handling threw (a bug): logged and counted, the flow closed, the process goes on. */
+  failed(flow: UdpFlow | null, err: unknown): void {
+    this.#resources.connectionsFailed++;
+    this.#resources.limited(this.#log, `udp-failed:${this.service.name}`, { service: this.service.name, flow: flow?.id, err }, 'udp datagram dropped by an unexpected error');
+    flow?.close();
+  }
+
+  #receive(data: Buffer, from: dgram.RemoteInfo): void {
     const key = `${from.address}:${from.port}`;
     const now = Date.now();
     let flow = this.#flows.get(key);
@@ -110,7 +125,7 @@ export class UdpListener implements Listener, FlowOwner {
       }
     }
     flow.send(data, now);
-  };
+  }
 
   #open(key: string, from: dgram.RemoteInfo): UdpFlow | undefined {
     const service = this.service;
