@@ -9,7 +9,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { greeted, greeting, udpClient } from '../helpers/clients.ts';
+import { greeted, greeting, httpGet, udpClient } from '../helpers/clients.ts';
 import { furiwake } from '../helpers/process.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 
@@ -135,7 +135,7 @@ ${extra}`;
     const webPort = Number(/127\.0\.0\.1:(\d+)/.exec(webLine)![1]);
     const echoPort = Number(/127\.0\.0\.1:(\d+)/.exec(echoLine)![1]);
     const bodies: string[] = [];
-    for (let i = 0; i < 4; i++) bodies.push(await get(webPort));
+    for (let i = 0; i < 4; i++) bodies.push(await httpGet(webPort));
     assert.ok(bodies.every((b) => /^hello from web-\d/.test(b)), bodies.join(''));
     assert.equal(new Set(bodies.map((b) => b.slice(0, 16))).size, 3, 'weighted-round-robin reaches all three');
     const client = await udpClient();
@@ -160,15 +160,6 @@ function getWithCookie(port: number, cookie: string | null): Promise<{ body: str
       let body = '';
       const set = res.headers['set-cookie']?.[0]?.split(';')[0] ?? null;
       res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ body, cookie: set }));
-    }).on('error', reject);
-  });
-}
-
-function get(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve(body));
     }).on('error', reject);
   });
 }

@@ -2,6 +2,7 @@
 
 import { once } from 'node:events';
 import dgram from 'node:dgram';
+import http from 'node:http';
 import net from 'node:net';
 
 export interface Exchange {
@@ -71,4 +72,14 @@ export async function udpClient(): Promise<{ ask(port: number, text: string): Pr
     },
     close: () => new Promise((resolve) => socket.close(() => resolve())),
   };
+}
+
+/** The body of GET / on a loopback http port (a fresh connection, no agent). */
+export function httpGet(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve(body));
+    }).on('error', reject);
+  });
 }

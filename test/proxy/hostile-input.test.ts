@@ -15,6 +15,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import tls from 'node:tls';
 import { after, describe, it } from 'node:test';
+import { httpGet } from '../helpers/clients.ts';
 import { Fuzzer, fuzzCount } from '../helpers/fuzz.ts';
 import { furiwake, type Run } from '../helpers/process.ts';
 import { startTcpServer, startUdpServer, type TcpServer, type UdpServer } from '../helpers/servers.ts';
@@ -148,7 +149,7 @@ describe('a running furiwake under hostile input', () => {
 async function goodClientsServed(): Promise<void> {
   const echoed = await send(ports.tcpProxy, Buffer.from('PROXY TCP4 192.0.2.1 198.51.100.2 40000 443\r\nping'));
   assert.equal(echoed.toString(), '', 'the tcp member echoes nothing; the connection ends cleanly');
-  for (const port of [ports.web]) assert.equal(await get(port), 'ok');
+  for (const port of [ports.web]) assert.equal(await httpGet(port), 'ok');
   const viaProxy = await send(ports.webProxy, Buffer.from('PROXY TCP4 192.0.2.1 198.51.100.2 40000 80\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
   assert.match(viaProxy.toString('latin1'), /^HTTP\/1.1 200 [^]*ok$/);
   const udp = dgram.createSocket('udp4');
@@ -194,15 +195,6 @@ async function datagrams(port: number, count: number, payload: () => Buffer): Pr
     for (let i = 0; i < 50 && sent < count; i++, sent++) await new Promise<void>((resolve) => s.send(payload(), port, '127.0.0.1', () => resolve()));
     s.close();
   }
-}
-
-function get(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve(body));
-    }).on('error', reject);
-  });
 }
 
 /** A real http member; a request its parser refuses would mean furiwake passed on something malformed. */
