@@ -58,6 +58,11 @@ const Wait = { NONE: 0, CONNECT: 1, RESPONSE: 2, IDLE: 3 } as const;
 /** body bytes held while no member connection is ready; beyond this the client is paused */
 const EARLY_LIMIT = 64 * 1024;
 const MAX_RESPONSE_HEAD = 64 * 1024;
+/**
+ * The interim (1xx) heads of one response may take this much together, as its final head may: a
+ * member that floods them (to a client that does not read, they would pile up in memory) gets a 502.
+ */
+const MAX_INTERIM = MAX_RESPONSE_HEAD;
 /** seconds a client is told to wait after a 503 */
 const RETRY_AFTER = 1;
 /** a first body part up to this size goes out in one write with the head */
@@ -91,6 +96,8 @@ export class Exchange implements UpstreamUser {
   /** some of the response reached the client: no other answer can be given now */
   #responded = false;
   #gotResponseByte = false;
+  /** bytes of interim (1xx) heads read so far */
+  #interim = 0;
   #resDone = false;
   #status = 0;
   #dechunk = false;
@@ -368,8 +375,9 @@ export class Exchange implements UpstreamUser {
         return this.#memberFailed(err as HttpError);
       }
       if (res.status >= 100 && res.status < 200 && res.status !== 101) {
+        if ((this.#interim += end) > MAX_INTERIM) return this.#memberFailed(new HttpError(502, `interim (1xx) responses from the member larger than ${MAX_INTERIM} bytes together`));
         // 100 Continue and 103 Early Hints: passed on to a client that can read them
-        if (this.req.minor === 1) this.#side.write(interimHead(res));
+        if (this.req.minor === 1 && !this.#side.write(interimHead(res))) this.#up?.stream.pause();
         bytes.drop(end);
         if (bytes.length === 0) return;
         continue;
