@@ -52,6 +52,8 @@ export interface ClientSide {
   startTunnel(): void;
   /** ends the client connection at once (a response that cannot be completed) */
   destroy(): void;
+  /** the last resort: a throw escaped the exchange's logic; reported, and the client is reset */
+  crash(err: unknown): void;
 }
 
 const Wait = { NONE: 0, CONNECT: 1, RESPONSE: 2, IDLE: 3 } as const;
@@ -187,12 +189,22 @@ export class Exchange implements UpstreamUser {
   }
 
   #onQueued = (member: Member | undefined): void => {
+    // the pool calls this from its timer, or from another connection's release: a throw here
+    // ends this exchange's connection, not the process nor the other connection
+    try {
+      this.#queued(member);
+    } catch (err) {
+      this.#side.crash(err);
+    }
+  };
+
+  #queued(member: Member | undefined): void {
     this.#waiter = null;
     this.#stopQueueClock();
     if (member === undefined) return this.#fail(503, 'every member stayed busy for the whole queue timeout');
     this.#sticky?.picked(member);
     this.#use(member, false);
-  };
+  }
 
   /** Sends on a kept connection to `member`, or opens one (always a new one when `fresh`). */
   #use(member: Member, fresh: boolean): void {
@@ -214,6 +226,11 @@ export class Exchange implements UpstreamUser {
     this.#up = up;
     this.#sent = false;
     up.user = this;
+  }
+
+  /** A throw escaped the handling of the member connection's event: the client connection ends. */
+  upstreamFailed(err: unknown): void {
+    this.#side.crash(err);
   }
 
   upstreamConnected(up: Upstream): void {

@@ -18,6 +18,8 @@ import type { Stream, StreamEngine, StreamOwner } from '../stream.ts';
 /** What the connection tells its listener. */
 export interface ConnectionOwner {
   forget(conn: HttpConnection): void;
+  /** a throw escaped the connection's logic (logged and counted there): the connection is ended */
+  failed(conn: HttpConnection, err: unknown): void;
 }
 
 /** After an error response, what the client still sends is read (and dropped) this long at most. */
@@ -54,6 +56,7 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
   #clientEnded = false;
   #closed = false;
   #tunnel = false;
+  #crashed = false;
   /** reading paused for the exchange (request body backpressure) and for a pipelined backlog */
   #pausedForBody = false;
   #pausedForBacklog = false;
@@ -128,17 +131,33 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
 
   // ---- reading requests -------------------------------------------------------------------
 
+  // Every way in from the event loop (the client's stream, the listener's sweep; the member's
+  // stream and the pool's queue come through the exchange) has one try/catch at its boundary: a
+  // throw that escapes the logic ends this connection (crash), never the process.
+
   streamData(_stream: Stream, chunk: Buffer): boolean {
-    this.#onData(chunk);
+    try {
+      this.#onData(chunk);
+    } catch (err) {
+      this.crash(err);
+    }
     return true; // reading stops only when the exchange or the backlog says so
   }
 
   streamEnd(): void {
-    this.#onEnd();
+    try {
+      this.#onEnd();
+    } catch (err) {
+      this.crash(err);
+    }
   }
 
   streamDrained(): void {
-    this.#exchange?.clientDrain();
+    try {
+      this.#exchange?.clientDrain();
+    } catch (err) {
+      this.crash(err);
+    }
   }
 
   streamConnected(): void {}
@@ -150,10 +169,36 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
   streamClosed(): void {
     this.#closed = true;
     this.deadline = 0;
-    this.#exchange?.abort();
+    const ex = this.#exchange;
     this.#exchange = null;
+    // gone from the table first: a throw while giving the exchange back must not keep the entry
     this.#table.remove(this);
     this.#owner.forget(this);
+    try {
+      ex?.abort();
+    } catch (err) {
+      this.crash(err);
+    }
+  }
+
+  /**
+   * The last resort: a throw escaped this connection's logic (a bug). It is reported (logged and
+   * counted), and the client is reset; its close then gives back the exchange, its member
+   * connection and its place in the table.
+   */
+  crash(err: unknown): void {
+    if (this.#crashed) return;
+    this.#crashed = true;
+    try {
+      this.#owner.failed(this, err);
+    } catch {
+      // a reporter that throws must not stop the reset below
+    }
+    try {
+      this.#stream.reset();
+    } catch {
+      // nothing more can be done for this stream
+    }
   }
 
   #onData(chunk: Buffer): void {
@@ -347,6 +392,14 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
 
   /** Called by the listener's sweep when `deadline` has passed. */
   expire(): void {
+    try {
+      this.#expire();
+    } catch (err) {
+      this.crash(err);
+    }
+  }
+
+  #expire(): void {
     const kind = this.#kind;
     this.#setDeadline(0, Deadline.NONE);
     switch (kind) {

@@ -18,6 +18,8 @@ export interface UpstreamUser {
   upstreamDrain(): void;
   /** the connection closed; `error` is what broke it, if anything */
   upstreamClosed(up: Upstream, error: Error | null): void;
+  /** a throw escaped one of the calls above (a bug): the user's client connection ends */
+  upstreamFailed(err: unknown): void;
 }
 
 export class Upstream implements StreamOwner {
@@ -80,25 +82,53 @@ export class Upstream implements StreamOwner {
     this.stream.close();
   }
 
+  // Each event goes to the user through one try/catch: a throw that escapes the user's logic
+  // closes this connection and ends the user's client connection (#failed), never the process.
+
   streamConnected(): void {
     this.connected = true;
     this.stream.resume();
-    this.user?.upstreamConnected(this);
+    const user = this.user;
+    if (user === null) return;
+    try {
+      user.upstreamConnected(this);
+    } catch (err) {
+      this.#failed(user, err);
+    }
   }
 
   streamData(_stream: Stream, chunk: Buffer): boolean {
-    if (this.user !== null) this.user.upstreamData(chunk);
-    else this.stream.close(); // an idle member has nothing to say: the connection is out of step
+    const user = this.user;
+    if (user === null) {
+      this.stream.close(); // an idle member has nothing to say: the connection is out of step
+      return true;
+    }
+    try {
+      user.upstreamData(chunk);
+    } catch (err) {
+      this.#failed(user, err);
+    }
     return true; // an exchange that must wait pauses the stream itself
   }
 
   streamEnd(): void {
-    if (this.user !== null) this.user.upstreamEnd();
-    else this.stream.close();
+    const user = this.user;
+    if (user === null) return this.stream.close();
+    try {
+      user.upstreamEnd();
+    } catch (err) {
+      this.#failed(user, err);
+    }
   }
 
   streamDrained(): void {
-    this.user?.upstreamDrain();
+    const user = this.user;
+    if (user === null) return;
+    try {
+      user.upstreamDrain();
+    } catch (err) {
+      this.#failed(user, err);
+    }
   }
 
   streamError(_stream: Stream, code: string): void {
@@ -109,7 +139,19 @@ export class Upstream implements StreamOwner {
     this.onGone?.(this);
     const user = this.user;
     this.user = null;
-    user?.upstreamClosed(this, this.#error);
+    if (user === null) return;
+    try {
+      user.upstreamClosed(this, this.#error);
+    } catch (err) {
+      this.#failed(user, err);
+    }
+  }
+
+  /** The user's logic threw: this connection is let go (its state is unknown), then the user's client. */
+  #failed(user: UpstreamUser, err: unknown): void {
+    if (this.user === user) this.user = null;
+    this.stream.close();
+    user.upstreamFailed(err);
   }
 }
 
