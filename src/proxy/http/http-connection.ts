@@ -57,6 +57,12 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
   #closed = false;
   #tunnel = false;
   #crashed = false;
+  /**
+   * A write to the client was queued (it is not reading what it asked for): the next pipelined
+   * request waits for the drain, so that a client pipelining small requests it never reads the
+   * answers to cannot have furiwake hold them all.
+   */
+  #blocked = false;
   /** reading paused for the exchange (request body backpressure) and for a pipelined backlog */
   #pausedForBody = false;
   #pausedForBacklog = false;
@@ -154,7 +160,10 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
 
   streamDrained(): void {
     try {
-      this.#exchange?.clientDrain();
+      this.#blocked = false;
+      const ex = this.#exchange;
+      if (ex !== null) ex.clientDrain();
+      else if (this.#in.length > 0) this.#pump(); // a pipelined request waited for this
     } catch (err) {
       this.crash(err);
     }
@@ -245,17 +254,28 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
             if (stop < data.length) this.#in.push(data.subarray(stop));
             continue;
           }
-          // a pipelined request waits for the response in progress; only so much of it is read
-          if (this.#in.length > this.#ctx.service.config.http!.limits.headers && !this.#pausedForBacklog) {
-            this.#pausedForBacklog = true;
-            this.#stream.pause();
-          }
+          // a pipelined request waits for the response in progress
+          this.#boundBacklog();
           break;
         }
-        if (this.#ended || this.#closed || !this.#nextExchange()) break;
+        if (this.#ended || this.#closed) break;
+        if (this.#blocked) {
+          // ... and for the client to take what was written to it
+          this.#boundBacklog();
+          break;
+        }
+        if (!this.#nextExchange()) break;
       }
     } finally {
       this.#pumping = false;
+    }
+  }
+
+  /** Requests waiting their turn: only so much of them is read. */
+  #boundBacklog(): void {
+    if (this.#in.length > this.#ctx.service.config.http!.limits.headers && !this.#pausedForBacklog) {
+      this.#pausedForBacklog = true;
+      this.#stream.pause();
     }
   }
 
@@ -332,7 +352,9 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
   write(data: string | Buffer): boolean {
     const stream = this.#stream;
     if (stream.closed || stream.writeEnded) return true;
-    return typeof data === 'string' ? stream.writeLatin1(data) : stream.write(data);
+    const flowing = typeof data === 'string' ? stream.writeLatin1(data) : stream.write(data);
+    if (!flowing) this.#blocked = true;
+    return flowing;
   }
 
   pauseReading(): void {
