@@ -70,6 +70,8 @@ describe('listener ownership', () => {
     assert.equal(listener.pending, 0);
     for (const c of clients) if (!c.closed) await once(c, 'close');
     assert.deepEqual(await handles(), before);
+    // closed by the stop, not refused for their header
+    assert.equal(app.runtime.resources.proxyHeadersRefused, 0);
   });
 
   it('forgets http clients that reset while sending their PROXY header', async () => {

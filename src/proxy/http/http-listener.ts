@@ -179,7 +179,8 @@ export class HttpListener implements Listener {
     readProxyHeader(raw, this.service.config.http!.timeouts.headers, (result) => {
       this.#pending.delete(raw);
       if (result.error !== null || raw.destroyed) {
-        if (result.error !== null) this.#resources.proxyHeaderRefused(this.#log, this.service.name, raw.remoteAddress ?? '', result.error);
+        // (a client closed by our own stop was not refused)
+        if (result.error !== null && !this.#closed) this.#resources.proxyHeaderRefused(this.#log, this.service.name, raw.remoteAddress ?? '', result.error);
         raw.destroy();
         return;
       }
