@@ -382,7 +382,9 @@ export class Exchange implements UpstreamUser {
     for (;;) {
       const end = bytes.headEnd(0);
       if (end === -1) {
-        if (bytes.length > MAX_RESPONSE_HEAD) this.#memberFailed(new HttpError(502, 'response head from the member is too large'));
+        // a head with a bare LF or CR never ends as we read it: a 502 now, not a 504 at the response timeout
+        if (bytes.bareLineEnd()) this.#memberFailed(new HttpError(502, 'bare LF or CR in the response head from the member'));
+        else if (bytes.length > MAX_RESPONSE_HEAD) this.#memberFailed(new HttpError(502, 'response head from the member is too large'));
         return;
       }
       let res: ResponseHead;

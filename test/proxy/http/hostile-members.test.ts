@@ -14,8 +14,8 @@ import { pool } from '../../helpers/config.ts';
 import { Fuzzer, fuzzCount } from '../../helpers/fuzz.ts';
 import { httpConfig, raw } from './helpers.ts';
 
-/** A member that answers each request head it reads with `answer(path)`'s bytes, then half-closes or resets. */
-async function rawMember(answer: (path: string) => { bytes: Buffer; reset: boolean }): Promise<number> {
+/** A member that answers each request head it reads with `answer(path)`'s bytes, then half-closes, resets or stays open. */
+async function rawMember(answer: (path: string) => { bytes: Buffer; reset: boolean; open?: boolean }): Promise<number> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
@@ -28,8 +28,9 @@ async function rawMember(answer: (path: string) => { bytes: Buffer; reset: boole
       if (!head.includes('\r\n\r\n')) return;
       const path = /^\S+ (\S+)/.exec(head)?.[1] ?? '/';
       head = null as unknown as string;
-      const { bytes, reset } = answer(path);
+      const { bytes, reset, open } = answer(path);
       if (reset) socket.write(bytes, () => socket.resetAndDestroy());
+      else if (open === true) socket.write(bytes);
       else socket.end(bytes);
     });
     socket.on('end', () => socket.end());
@@ -62,6 +63,25 @@ describe('a member flooding interim responses', () => {
     // a member sending a few is served as before
     const few = await raw(svc, 'GET /few HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     assert.match(few.text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 103 Early Hints\r\nlink: <\/a\.css>\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+  });
+});
+
+describe('a member whose response head has bare line ends', () => {
+  it('gets a 502 at once, though it keeps its connection open and its head never ends in CRLFCRLF', async () => {
+    const port = await rawMember((path) => ({
+      bytes: Buffer.from(path === '/cr' ? 'HTTP/1.1 200 OK\r\ncontent-length: 2\rX' : 'HTTP/1.1 200 OK\ncontent-length: 2\n\nok', 'latin1'),
+      reset: false,
+      open: true,
+    }));
+    // (before: the client waited for the response timeout, and got a 504)
+    const app = await startApp(httpConfig(pool('round-robin', [{ port }]), {
+      timeouts: { headers: 10_000, response: 5_000, keepAlive: 10_000, request: 0, body: 60_000, minBodyRate: 0 },
+    }));
+    for (const path of ['/lf', '/cr']) {
+      const got = await raw(app.address('svc').port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      assert.equal(got.status, 502, path);
+      assert.match(got.text, /bare LF or CR in the response head/, path);
+    }
   });
 });
 
