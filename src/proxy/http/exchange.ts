@@ -387,6 +387,8 @@ export class Exchange implements UpstreamUser {
         else if (bytes.length > MAX_RESPONSE_HEAD) this.#memberFailed(new HttpError(502, 'response head from the member is too large'));
         return;
       }
+      // (also when its end came in the read that took it past the bound)
+      if (end > MAX_RESPONSE_HEAD) return this.#memberFailed(new HttpError(502, 'response head from the member is too large'));
       let res: ResponseHead;
       try {
         res = parseResponseHead(bytes.latin1(0, end), this.req.method);

@@ -85,6 +85,23 @@ describe('a member whose response head has bare line ends', () => {
   });
 });
 
+describe('a member whose response head is too large', () => {
+  it('gets a 502, also when the head ends in the read that takes it past 64 KiB', async () => {
+    const field = `x-a: ${'a'.repeat(8_000)}\r\n`;
+    const port = await rawMember((path) => ({
+      bytes: Buffer.from(`HTTP/1.1 200 OK\r\n${field.repeat(path === '/big' ? 12 : 7)}content-length: 2\r\n\r\nok`, 'latin1'),
+      reset: false,
+    }));
+    const app = await startApp(httpConfig(pool('round-robin', [{ port }])));
+    // 96 KB in one write: before, it went through whole (the bound was looked at only while no end had come)
+    const big = await raw(app.address('svc').port, 'GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.equal(big.status, 502);
+    assert.match(big.text, /response head from the member is too large/);
+    const fits = await raw(app.address('svc').port, 'GET /fits HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.equal(fits.status, 200);
+  });
+});
+
 describe('a member framing a bodiless answer two ways', () => {
   it('has its HEAD and 304 answers passed on with Transfer-Encoding alone, not beside a Content-Length', async () => {
     const port = await rawMember((path) => ({
