@@ -50,7 +50,7 @@ export interface ClientSide {
   exchangeDone(keepAlive: boolean): void;
   /** a 101 was passed on: from now on the connection is a tunnel */
   startTunnel(): void;
-  /** ends the client connection at once (a response that cannot be completed) */
+  /** ends the client connection at once, with a reset (a response that cannot be completed) */
   destroy(): void;
   /** the last resort: a throw escaped the exchange's logic; reported, and the client is reset */
   crash(err: unknown): void;

@@ -379,8 +379,12 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
     if (this.#in.length > 0) this.#pump();
   }
 
+  /**
+   * A response cut off: a reset, not a FIN, so that the client cannot take what it got for the
+   * whole (an HTTP/1.0 client reads a dechunked body to the close).
+   */
   destroy(): void {
-    this.#stream.close();
+    this.#stream.reset();
   }
 
   exchangeDone(keepAlive: boolean): void {

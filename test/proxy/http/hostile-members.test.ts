@@ -102,6 +102,19 @@ describe('a member whose response head is too large', () => {
   });
 });
 
+describe('a member that stops in the middle of its response', () => {
+  it('has the client reset, so that an HTTP/1.0 client reading to the close cannot take the part for the whole', async () => {
+    const port = await rawMember(() => ({
+      bytes: Buffer.from('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n', 'latin1'),
+      reset: false,
+    }));
+    const app = await startApp(httpConfig(pool('round-robin', [{ port }])));
+    // (before: a FIN after "hello", which such a client reads as the complete body)
+    const got = await raw(app.address('svc').port, 'GET / HTTP/1.0\r\n\r\n');
+    assert.equal(got.ending, 'reset');
+  });
+});
+
 describe('a member framing a bodiless answer two ways', () => {
   it('has its HEAD and 304 answers passed on with Transfer-Encoding alone, not beside a Content-Length', async () => {
     const port = await rawMember((path) => ({
