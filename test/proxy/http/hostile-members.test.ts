@@ -6,12 +6,18 @@
 // is served.
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { join } from 'node:path';
+import tls from 'node:tls';
 import { after, describe, it } from 'node:test';
 import { handles, startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { Fuzzer, fuzzCount } from '../../helpers/fuzz.ts';
+import { loadConfig } from '../../../src/config/load.ts';
+import { certDir, selfSigned } from './certs.ts';
 import { httpConfig, raw } from './helpers.ts';
 
 /** A member that answers each request head it reads with `answer(path)`'s bytes, then half-closes, resets or stays open. */
@@ -112,6 +118,33 @@ describe('a member that stops in the middle of its response', () => {
     // (before: a FIN after "hello", which such a client reads as the complete body)
     const got = await raw(app.address('svc').port, 'GET / HTTP/1.0\r\n\r\n');
     assert.equal(got.ending, 'reset');
+  });
+
+  it('has an https client cut off too (a TLS socket has no reset: closed without close_notify)', { timeout: 20_000 }, async () => {
+    const port = await rawMember(() => ({
+      bytes: Buffer.from('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n', 'latin1'),
+      reset: false,
+    }));
+    const dir = certDir();
+    const cert = selfSigned(dir, 'a', ['a.example.test']);
+    const file = join(dir, 'https.yaml');
+    writeFileSync(file, `global: { log-level: silent }
+services:
+  www: { listen: 127.0.0.1:0, mode: http, pool: web, tls: { certificates: [ { cert: ${cert.cert}, key: ${cert.key} } ] } }
+pools:
+  web: { members: [ { address: 127.0.0.1:${port} } ] }
+`);
+    const app = await startApp(await loadConfig(file));
+    const socket = tls.connect({ port: app.address('www').port, host: '127.0.0.1', rejectUnauthorized: false });
+    socket.on('error', () => {});
+    await once(socket, 'secureConnect');
+    let text = '';
+    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+    socket.write('GET / HTTP/1.0\r\n\r\n');
+    // (before: resetting a TLS socket threw, and the client connection stayed open)
+    await once(socket, 'close');
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    assert.equal(app.runtime.resources.connectionsFailed, 0);
   });
 });
 
