@@ -16,19 +16,28 @@ export async function runUntilSignal(app: Furiwake, log: Logger, grace: () => nu
       }
       stopping = true;
       log.info({ signal, grace: grace() }, 'stopping: no new connections');
-      void app.stop(grace()).then(() => {
-        process.off('SIGTERM', onStop).off('SIGINT', onStop).off('SIGHUP', onHup);
-        log.info('stopped');
-        resolve(0);
-      });
+      // (a stop that throws is a bug: it is said, and the command ends with status 1)
+      app.stop(grace()).then(
+        () => done(0, () => log.info('stopped')),
+        (err: unknown) => done(1, () => log.error({ err }, 'stopping failed')),
+      );
+    };
+    const done = (status: number, say: () => void): void => {
+      process.off('SIGTERM', onStop).off('SIGINT', onStop).off('SIGHUP', onHup);
+      say();
+      resolve(status);
     };
     const onHup = (): void => {
       if (reload === null || stopping) return;
       log.info('SIGHUP: reloading');
       reload().then(
-        (config) => app.reload(config).then((problems) => {
-          if (problems.length > 0) log.error({ problems }, 'reload applied, with problems');
-        }),
+        (config) => app.reload(config).then(
+          (problems) => {
+            if (problems.length > 0) log.error({ problems }, 'reload applied, with problems');
+          },
+          // a throw while applying is a bug: said, and the process goes on with what was applied
+          (err: unknown) => log.error({ err }, 'reload failed while being applied'),
+        ),
         (err: Error) => log.error({ reason: err.message }, 'reload failed; the running config stays'),
       );
     };

@@ -34,6 +34,7 @@ export function readProxyHeader(socket: net.Socket, timeout: number, done: (resu
     socket.off('data', onData);
     socket.off('end', onEnd);
     socket.off('timeout', onTimeout);
+    socket.off('close', onClose);
     socket.setTimeout(0);
     socket.pause();
     if (rest !== null && rest.length > 0) socket.unshift(rest);
@@ -48,11 +49,14 @@ export function readProxyHeader(socket: net.Socket, timeout: number, done: (resu
   };
   const onEnd = (): void => finish({ addresses: null, error: 'connection closed before a PROXY header' }, null);
   const onTimeout = (): void => finish({ addresses: null, error: `no PROXY header within ${timeout} ms` }, null);
+  // a client that resets sends no FIN: without this its reader (and whoever waits on it) would wait for ever
+  const onClose = (): void => finish({ addresses: null, error: 'connection reset before a PROXY header' }, null);
   socket.on('data', onData);
   socket.resume(); // a socket accepted paused (pauseOnConnect) would not flow for a listener alone
   socket.once('end', onEnd);
   socket.setTimeout(timeout);
   socket.once('timeout', onTimeout);
+  socket.once('close', onClose);
 }
 
 /** A parse: 'more' while incomplete, the header's addresses and length, or why it is refused. */

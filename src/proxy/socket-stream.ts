@@ -103,8 +103,14 @@ export class SocketStream implements Stream {
     this.closed = true;
     // After our FIN (or while connecting) a reset cannot be sent, and Node would never emit 'close'.
     if (socket.destroyed) return;
-    if (socket.writableEnded || socket.connecting) socket.destroy();
-    else socket.resetAndDestroy();
+    if (socket.writableEnded || socket.connecting) return void socket.destroy();
+    try {
+      socket.resetAndDestroy();
+    } catch {
+      // A TLS socket has no TCP handle of its own to reset (ERR_INVALID_HANDLE_TYPE): closed
+      // without a close_notify, which its peer reads as a cut connection all the same.
+      socket.destroy();
+    }
   }
 
   remote(): Endpoint {

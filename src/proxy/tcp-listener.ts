@@ -9,7 +9,7 @@ import type { ConnectionTable, Endpoint } from '../runtime/connection-table.ts';
 import { ResourceCounts } from '../runtime/resources.ts';
 import type { Service } from '../runtime/service.ts';
 import { ClientCaps, refuse } from './client-caps.ts';
-import { acceptFailed, bindHost, type Listener } from './listener.ts';
+import { acceptFailed, bindHost, connectionFailed, type Listener } from './listener.ts';
 import type { StreamEngine, StreamServer } from './stream.ts';
 import { streamEngine } from './stream-engine.ts';
 import { TcpConnection, type TcpConnectionReporter } from './tcp-connection.ts';
@@ -52,8 +52,7 @@ export class TcpListener implements Listener, TcpConnectionReporter {
   }
 
   failed(conn: TcpConnection | null, err: unknown): void {
-    this.#resources.connectionsFailed++;
-    this.#log.error({ service: this.service.name, connection: conn?.id, err }, 'connection ended by an unexpected error');
+    connectionFailed(this.#log, this.#resources, this.service.name, conn?.id, err);
   }
 
   address(): Endpoint {

@@ -16,8 +16,8 @@ export interface FlowOwner {
   flowClosed(flow: UdpFlow): void;
   /** the flow's socket could not be opened (out of descriptors, most often): the flow closes */
   socketFailed(flow: UdpFlow, err: Error): void;
-  /** handling a datagram threw (a bug): logged and counted, the flow closed */
-  failed(flow: UdpFlow, err: unknown): void;
+  /** a throw escaped the handling of the member's datagram (a bug): the flow is closed */
+  flowFailed(flow: UdpFlow, err: unknown): void;
 }
 
 /** Errors that say the member's side refused or could not be reached (ICMP): the member's failure. */
@@ -63,7 +63,7 @@ export class UdpFlow implements ConnectionEntry {
       try {
         owner.reply(data, this);
       } catch (err) {
-        owner.failed(this, err);
+        owner.flowFailed(this, err);
       }
     });
     upstream.bind(0, () => {
@@ -89,7 +89,11 @@ export class UdpFlow implements ConnectionEntry {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#upstream.close();
+    try {
+      this.#upstream.close();
+    } catch {
+      // closed already (ERR_SOCKET_DGRAM_NOT_RUNNING): the flow must still leave the table below
+    }
     this.#pool.release(this.member, this.bytesIn, this.bytesOut);
     this.#owner.flowClosed(this);
   }

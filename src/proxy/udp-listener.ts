@@ -91,22 +91,18 @@ export class UdpListener implements Listener, FlowOwner {
     return this.#closed;
   }
 
+  // A throw that escapes the handling of one datagram (a bug) drops it and closes its client's
+  // flow, counted and logged now and then; it never reaches the event loop, where it would end
+  // the process with every service.
   #onMessage = (data: Buffer, from: dgram.RemoteInfo): void => {
     try {
-      this.#receive(data, from);
+      this.#datagram(data, from);
     } catch (err) {
-      this.failed(null, err); // the datagram is dropped; the listener and every other flow go on
+      this.flowFailed(this.#flows.get(`${from.address}:${from.port}`) ?? null, err);
     }
   };
 
-  /** A flow's or the listener's handling threw (a bug): logged and counted, the flow closed, the process goes on. */
-  failed(flow: UdpFlow | null, err: unknown): void {
-    this.#resources.connectionsFailed++;
-    this.#resources.limited(this.#log, `udp-failed:${this.service.name}`, { service: this.service.name, flow: flow?.id, err }, 'udp datagram dropped by an unexpected error');
-    flow?.close();
-  }
-
-  #receive(data: Buffer, from: dgram.RemoteInfo): void {
+  #datagram(data: Buffer, from: dgram.RemoteInfo): void {
     const key = `${from.address}:${from.port}`;
     const now = Date.now();
     let flow = this.#flows.get(key);
@@ -168,6 +164,16 @@ export class UdpListener implements Listener, FlowOwner {
     if (persistence !== null) persistence.ended(persistence.clientKey(flow.client.address), flow.member);
     this.#table.remove(flow);
     this.#resources.udpFlows--;
+  }
+
+  flowFailed(flow: UdpFlow | null, err: unknown): void {
+    this.#resources.connectionsFailed++;
+    this.#resources.limited(this.#log, `udp-failed:${this.service.name}`, { service: this.service.name, err }, 'udp flow ended by an unexpected error');
+    try {
+      flow?.close();
+    } catch {
+      // its socket is gone already
+    }
   }
 
   socketFailed(_flow: UdpFlow, err: Error): void {

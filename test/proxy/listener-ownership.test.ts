@@ -13,7 +13,20 @@ import type { HttpListener } from '../../src/proxy/http/http-listener.ts';
 import { handles, until } from '../helpers/app.ts';
 import { pool, service, single } from '../helpers/config.ts';
 import { startUdpServer } from '../helpers/servers.ts';
-import { httpConfig, startMember } from './http/helpers.ts';
+import { httpConfig, raw, startMember } from './http/helpers.ts';
+
+/** `n` clients that have sent half a PROXY line: the balancer is still reading their headers. */
+async function halfProxyLines(port: number, n: number): Promise<net.Socket[]> {
+  const clients: net.Socket[] = [];
+  for (let i = 0; i < n; i++) {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    await once(socket, 'connect');
+    socket.on('error', () => {});
+    socket.write('PROXY TCP4 192.0.2.1 ');
+    clients.push(socket);
+  }
+  return clients;
+}
 
 describe('listener ownership', () => {
   it('closes a udp listener whose bind failed, at start and at reload', async () => {
@@ -49,15 +62,7 @@ describe('listener ownership', () => {
     config.services.svc.http!.timeouts.headers = 600_000;
     const app = await Furiwake.start(config, createLogger('silent'));
     const port = app.address('svc').port;
-    const clients: net.Socket[] = [];
-    for (let i = 0; i < 3; i++) {
-      const socket = net.connect({ port, host: '127.0.0.1' });
-      await once(socket, 'connect');
-      socket.on('error', () => {});
-      // half a PROXY line: the header is still being read
-      socket.write('PROXY TCP4 192.0.2.1 ');
-      clients.push(socket);
-    }
+    const clients = await halfProxyLines(port, 3);
     // the balancer holds them, reading their headers
     const listener = app.listener('svc') as HttpListener;
     await until(() => listener.pending === 3);
@@ -65,5 +70,26 @@ describe('listener ownership', () => {
     assert.equal(listener.pending, 0);
     for (const c of clients) if (!c.closed) await once(c, 'close');
     assert.deepEqual(await handles(), before);
+    // closed by the stop, not refused for their header
+    assert.equal(app.runtime.resources.proxyHeadersRefused, 0);
+  });
+
+  it('forgets http clients that reset while sending their PROXY header', async () => {
+    const m = await startMember('a');
+    const config = httpConfig(pool('round-robin', [{ port: m.port }]), {}, { acceptProxy: true });
+    config.services.svc.http!.timeouts.headers = 600_000;
+    const app = await Furiwake.start(config, createLogger('silent'));
+    const port = app.address('svc').port;
+    const listener = app.listener('svc') as HttpListener;
+    const clients = await halfProxyLines(port, 3);
+    await until(() => listener.pending === 3);
+    // a reset is no FIN: before, these stayed pending for good, each a place of the descriptor
+    // budget (a flood of them shut the service out with no descriptor in use)
+    for (const c of clients) c.resetAndDestroy();
+    const served = await raw(port, 'PROXY TCP4 192.0.2.9 192.0.2.1 1000 80\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.equal(served.status, 200);
+    assert.equal(listener.pending, 0);
+    assert.equal(app.runtime.resources.proxyHeadersRefused, 3);
+    await app.stop(0);
   });
 });

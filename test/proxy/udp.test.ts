@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { UdpListener } from '../../src/proxy/udp-listener.ts';
-import { startApp } from '../helpers/app.ts';
+import { startApp, until } from '../helpers/app.ts';
 import { udpClient } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startUdpServer, type UdpServer } from '../helpers/servers.ts';
@@ -86,5 +86,38 @@ describe('udp service', () => {
     assert.equal(app.runtime.connections.size, 1);
     await first.close();
     await second.close();
+  });
+
+  it('drops a datagram whose handling throws and closes its flow, never the process: counted, and the next one is served', async () => {
+    const app = await startApp(single('udp', pool('round-robin', members())));
+    const vip = app.address('svc');
+    const listener = app.listener('svc') as UdpListener;
+    const p = app.runtime.pools.get('p')!;
+    const client = await udpClient();
+    // a bug while a client's datagram opens its flow, once
+    const acquire = p.acquire;
+    p.acquire = () => {
+      p.acquire = acquire;
+      throw new Error('injected failure');
+    };
+    const lost = client.ask(vip.port, 'lost');
+    await until(() => app.runtime.resources.connectionsFailed === 1);
+    // a bug while the member's answer goes back to the client, once
+    const reply = listener.reply;
+    listener.reply = () => {
+      listener.reply = reply;
+      throw new Error('injected failure');
+    };
+    const other = await udpClient();
+    const lostToo = other.ask(vip.port, 'lost too');
+    await until(() => app.runtime.resources.connectionsFailed === 2);
+    // its flow is closed, its member slot given back; the next datagrams are served
+    await until(() => app.runtime.connections.size === 0);
+    assert.equal(p.members.reduce((n, m) => n + m.active, 0), 0);
+    const third = await udpClient();
+    assert.equal((await third.ask(vip.port, 'x')).text.endsWith(':x'), true);
+    void lost;
+    void lostToo;
+    await Promise.all([client.close(), other.close(), third.close()]);
   });
 });

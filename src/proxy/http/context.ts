@@ -12,16 +12,12 @@ export interface ResponseCounter {
   count(service: string, member: Member | null, status: number): void;
 }
 
-import type { ResourceCounts } from '../../runtime/resources.ts';
-
 export interface HttpServiceContext {
   readonly service: Service;
   readonly members: MemberConnections;
   /** the access log (the app's logger); lines are written at info level */
   readonly log: Logger;
   readonly counts: ResponseCounter | null;
-  /** what floods and faults cost the process (a connection ended by a throw is counted here) */
-  readonly resources: ResourceCounts;
 }
 
 /** Kinds of deadline a client connection can be under (one at a time). */

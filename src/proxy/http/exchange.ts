@@ -50,16 +50,21 @@ export interface ClientSide {
   exchangeDone(keepAlive: boolean): void;
   /** a 101 was passed on: from now on the connection is a tunnel */
   startTunnel(): void;
-  /** ends the client connection at once (a response that cannot be completed) */
+  /** ends the client connection at once, with a reset (a response that cannot be completed) */
   destroy(): void;
-  /** a throw escaped the handling of this connection (a bug): logged, counted, the connection reset */
-  crashed(err: unknown): void;
+  /** the last resort: a throw escaped the exchange's logic; reported, and the client is reset */
+  crash(err: unknown): void;
 }
 
 const Wait = { NONE: 0, CONNECT: 1, RESPONSE: 2, IDLE: 3 } as const;
 /** body bytes held while no member connection is ready; beyond this the client is paused */
 const EARLY_LIMIT = 64 * 1024;
 const MAX_RESPONSE_HEAD = 64 * 1024;
+/**
+ * The interim (1xx) heads of one response may take this much together, as its final head may: a
+ * member that floods them (to a client that does not read, they would pile up in memory) gets a 502.
+ */
+const MAX_INTERIM = MAX_RESPONSE_HEAD;
 /** seconds a client is told to wait after a 503 */
 const RETRY_AFTER = 1;
 /** a first body part up to this size goes out in one write with the head */
@@ -93,6 +98,8 @@ export class Exchange implements UpstreamUser {
   /** some of the response reached the client: no other answer can be given now */
   #responded = false;
   #gotResponseByte = false;
+  /** bytes of interim (1xx) heads read so far */
+  #interim = 0;
   #resDone = false;
   #status = 0;
   #dechunk = false;
@@ -182,12 +189,22 @@ export class Exchange implements UpstreamUser {
   }
 
   #onQueued = (member: Member | undefined): void => {
+    // the pool calls this from its timer, or from another connection's release: a throw here
+    // ends this exchange's connection, not the process nor the other connection
+    try {
+      this.#queued(member);
+    } catch (err) {
+      this.#side.crash(err);
+    }
+  };
+
+  #queued(member: Member | undefined): void {
     this.#waiter = null;
     this.#stopQueueClock();
     if (member === undefined) return this.#fail(503, 'every member stayed busy for the whole queue timeout');
     this.#sticky?.picked(member);
     this.#use(member, false);
-  };
+  }
 
   /** Sends on a kept connection to `member`, or opens one (always a new one when `fresh`). */
   #use(member: Member, fresh: boolean): void {
@@ -209,6 +226,11 @@ export class Exchange implements UpstreamUser {
     this.#up = up;
     this.#sent = false;
     up.user = this;
+  }
+
+  /** A throw escaped the handling of the member connection's event: the client connection ends. */
+  upstreamFailed(err: unknown): void {
+    this.#side.crash(err);
   }
 
   upstreamConnected(up: Upstream): void {
@@ -360,9 +382,13 @@ export class Exchange implements UpstreamUser {
     for (;;) {
       const end = bytes.headEnd(0);
       if (end === -1) {
-        if (bytes.length > MAX_RESPONSE_HEAD) this.#memberFailed(new HttpError(502, 'response head from the member is too large'));
+        // a head with a bare LF or CR never ends as we read it: a 502 now, not a 504 at the response timeout
+        if (bytes.bareLineEnd()) this.#memberFailed(new HttpError(502, 'bare LF or CR in the response head from the member'));
+        else if (bytes.length > MAX_RESPONSE_HEAD) this.#memberFailed(new HttpError(502, 'response head from the member is too large'));
         return;
       }
+      // (also when its end came in the read that took it past the bound)
+      if (end > MAX_RESPONSE_HEAD) return this.#memberFailed(new HttpError(502, 'response head from the member is too large'));
       let res: ResponseHead;
       try {
         res = parseResponseHead(bytes.latin1(0, end), this.req.method);
@@ -370,8 +396,9 @@ export class Exchange implements UpstreamUser {
         return this.#memberFailed(err as HttpError);
       }
       if (res.status >= 100 && res.status < 200 && res.status !== 101) {
+        if ((this.#interim += end) > MAX_INTERIM) return this.#memberFailed(new HttpError(502, `interim (1xx) responses from the member larger than ${MAX_INTERIM} bytes together`));
         // 100 Continue and 103 Early Hints: passed on to a client that can read them
-        if (this.req.minor === 1) this.#side.write(interimHead(res));
+        if (this.req.minor === 1 && !this.#side.write(interimHead(res))) this.#up?.stream.pause();
         bytes.drop(end);
         if (bytes.length === 0) return;
         continue;
@@ -507,11 +534,6 @@ export class Exchange implements UpstreamUser {
   }
 
   // ---- failures ---------------------------------------------------------------------------
-
-  /** A throw escaped this exchange's handling of a member event: the client's connection ends. */
-  crashed(err: unknown): void {
-    this.#side.crashed(err);
-  }
 
   upstreamClosed(up: Upstream, error: Error | null): void {
     if (up !== this.#up) return;

@@ -72,8 +72,10 @@ export interface ClientFraming {
 export function clientResponseHead(res: ResponseHead, framing: ClientFraming): string {
   let head = `HTTP/1.1 ${res.status} ${res.reason === '' ? (REASONS[res.status] ?? '') : res.reason}\r\n${res.fields}`;
   // A chunked or close-delimited body is framed by Transfer-Encoding or the close, never by a
-  // Content-Length that came along with it; a HEAD or 304 answer keeps both as informative.
-  if (res.contentLength !== -1 && (res.body === 'length' || res.body === 'none')) head += `content-length: ${res.contentLength}\r\n`;
+  // Content-Length that came along with it; a HEAD or 304 answer keeps either as informative, but
+  // not both: Transfer-Encoding overrides, and the Content-Length is removed (RFC 9112 6.3), as
+  // strict readers refuse the pair.
+  if (res.contentLength !== -1 && (res.body === 'length' || (res.body === 'none' && res.transferEncoding === null))) head += `content-length: ${res.contentLength}\r\n`;
   if (res.transferEncoding !== null && !framing.dechunk) head += `transfer-encoding: ${res.transferEncoding}\r\n`;
   if (res.status === 101) return `${head}connection: upgrade\r\nupgrade: ${res.upgrade ?? ''}\r\n\r\n`;
   if (framing.close) return `${head}connection: close\r\n\r\n`;

@@ -18,6 +18,8 @@ import type { Stream, StreamEngine, StreamOwner } from '../stream.ts';
 /** What the connection tells its listener. */
 export interface ConnectionOwner {
   forget(conn: HttpConnection): void;
+  /** a throw escaped the connection's logic (logged and counted there): the connection is ended */
+  failed(conn: HttpConnection, err: unknown): void;
 }
 
 /** After an error response, what the client still sends is read (and dropped) this long at most. */
@@ -54,6 +56,13 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
   #clientEnded = false;
   #closed = false;
   #tunnel = false;
+  #crashed = false;
+  /**
+   * A write to the client was queued (it is not reading what it asked for): the next pipelined
+   * request waits for the drain, so that a client pipelining small requests it never reads the
+   * answers to cannot have furiwake hold them all.
+   */
+  #blocked = false;
   /** reading paused for the exchange (request body backpressure) and for a pipelined backlog */
   #pausedForBody = false;
   #pausedForBacklog = false;
@@ -128,14 +137,15 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
 
   // ---- reading requests -------------------------------------------------------------------
 
-  // Each event callback catches what escapes the connection's logic (a bug, never input: parsers
-  // answer with errors): that connection is reset, logged and counted; the process goes on.
+  // Every way in from the event loop (the client's stream, the listener's sweep; the member's
+  // stream and the pool's queue come through the exchange) has one try/catch at its boundary: a
+  // throw that escapes the logic ends this connection (crash), never the process.
 
   streamData(_stream: Stream, chunk: Buffer): boolean {
     try {
       this.#onData(chunk);
     } catch (err) {
-      this.crashed(err);
+      this.crash(err);
     }
     return true; // reading stops only when the exchange or the backlog says so
   }
@@ -144,36 +154,19 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
     try {
       this.#onEnd();
     } catch (err) {
-      this.crashed(err);
+      this.crash(err);
     }
   }
 
   streamDrained(): void {
     try {
-      this.#exchange?.clientDrain();
+      this.#blocked = false;
+      const ex = this.#exchange;
+      if (ex !== null) ex.clientDrain();
+      else if (this.#in.length > 0) this.#pump(); // a pipelined request waited for this
     } catch (err) {
-      this.crashed(err);
+      this.crash(err);
     }
-  }
-
-  crashed(err: unknown): void {
-    if (this.#closed) return;
-    this.#failed(err);
-    this.#closing = true;
-    this.deadline = 0;
-    const ex = this.#exchange;
-    this.#exchange = null;
-    try {
-      ex?.abort();
-    } catch {
-      // the exchange is broken already: what it holds is given back by its member connection's close
-    }
-    this.#stream.reset();
-  }
-
-  #failed(err: unknown): void {
-    this.#ctx.resources.connectionsFailed++;
-    this.#ctx.log.error({ service: this.service, connection: this.id, err }, 'connection ended by an unexpected error');
   }
 
   streamConnected(): void {}
@@ -187,14 +180,34 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
     this.deadline = 0;
     const ex = this.#exchange;
     this.#exchange = null;
+    // gone from the table first: a throw while giving the exchange back must not keep the entry
+    this.#table.remove(this);
+    this.#owner.forget(this);
     try {
       ex?.abort();
     } catch (err) {
-      this.#failed(err);
+      this.crash(err);
     }
-    // whatever abort() did, the connection leaves the table and its listener
-    this.#table.remove(this);
-    this.#owner.forget(this);
+  }
+
+  /**
+   * The last resort: a throw escaped this connection's logic (a bug). It is reported (logged and
+   * counted), and the client is reset; its close then gives back the exchange, its member
+   * connection and its place in the table.
+   */
+  crash(err: unknown): void {
+    if (this.#crashed) return;
+    this.#crashed = true;
+    try {
+      this.#owner.failed(this, err);
+    } catch {
+      // a reporter that throws must not stop the reset below
+    }
+    try {
+      this.#stream.reset();
+    } catch {
+      // nothing more can be done for this stream
+    }
   }
 
   #onData(chunk: Buffer): void {
@@ -241,17 +254,28 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
             if (stop < data.length) this.#in.push(data.subarray(stop));
             continue;
           }
-          // a pipelined request waits for the response in progress; only so much of it is read
-          if (this.#in.length > this.#ctx.service.config.http!.limits.headers && !this.#pausedForBacklog) {
-            this.#pausedForBacklog = true;
-            this.#stream.pause();
-          }
+          // a pipelined request waits for the response in progress
+          this.#boundBacklog();
           break;
         }
-        if (this.#ended || this.#closed || !this.#nextExchange()) break;
+        if (this.#ended || this.#closed) break;
+        if (this.#blocked) {
+          // ... and for the client to take what was written to it
+          this.#boundBacklog();
+          break;
+        }
+        if (!this.#nextExchange()) break;
       }
     } finally {
       this.#pumping = false;
+    }
+  }
+
+  /** Requests waiting their turn: only so much of them is read. */
+  #boundBacklog(): void {
+    if (this.#in.length > this.#ctx.service.config.http!.limits.headers && !this.#pausedForBacklog) {
+      this.#pausedForBacklog = true;
+      this.#stream.pause();
     }
   }
 
@@ -328,7 +352,9 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
   write(data: string | Buffer): boolean {
     const stream = this.#stream;
     if (stream.closed || stream.writeEnded) return true;
-    return typeof data === 'string' ? stream.writeLatin1(data) : stream.write(data);
+    const flowing = typeof data === 'string' ? stream.writeLatin1(data) : stream.write(data);
+    if (!flowing) this.#blocked = true;
+    return flowing;
   }
 
   pauseReading(): void {
@@ -353,8 +379,12 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
     if (this.#in.length > 0) this.#pump();
   }
 
+  /**
+   * A response cut off: a reset, not a FIN, so that the client cannot take what it got for the
+   * whole (an HTTP/1.0 client reads a dechunked body to the close).
+   */
   destroy(): void {
-    this.#stream.close();
+    this.#stream.reset();
   }
 
   exchangeDone(keepAlive: boolean): void {
@@ -388,6 +418,14 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
 
   /** Called by the listener's sweep when `deadline` has passed. */
   expire(): void {
+    try {
+      this.#expire();
+    } catch (err) {
+      this.crash(err);
+    }
+  }
+
+  #expire(): void {
     const kind = this.#kind;
     this.#setDeadline(0, Deadline.NONE);
     switch (kind) {

@@ -13,7 +13,7 @@ import type { ConnectionTable, Endpoint } from '../../runtime/connection-table.t
 import { ResourceCounts } from '../../runtime/resources.ts';
 import type { Service } from '../../runtime/service.ts';
 import { ClientCaps, refuse } from '../client-caps.ts';
-import { acceptFailed, bindHost, type Listener } from '../listener.ts';
+import { acceptFailed, bindHost, connectionFailed, type Listener } from '../listener.ts';
 import { socketEngine } from '../socket-stream.ts';
 import type { StreamEngine, StreamServer } from '../stream.ts';
 import { streamEngine } from '../stream-engine.ts';
@@ -57,7 +57,7 @@ export class HttpListener implements Listener {
     this.#log = log;
     const engine = streamEngine();
     this.#engine = acceptsSockets(service.config) ? socketEngine : engine;
-    this.#ctx = { service, members: new MemberConnections(engine), log, counts, resources };
+    this.#ctx = { service, members: new MemberConnections(engine), log, counts };
   }
 
   /** Member connections opened and idle now (tests and the dashboard read them). */
@@ -106,14 +106,29 @@ export class HttpListener implements Listener {
     if (this.#connections.size === 0) this.#stopSweeper();
   }
 
+  failed(conn: HttpConnection | null, err: unknown): void {
+    connectionFailed(this.#log, this.#resources, this.service.name, conn?.id, err);
+  }
+
   forget(conn: HttpConnection): void {
     this.#connections.delete(conn);
     this.#caps.release(conn);
     if (this.#closed && this.#connections.size === 0) this.#stopSweeper();
   }
 
+  // The ways in from the event loop (an accept, a PROXY header read) catch what escapes them: a
+  // throw ends that one client, never the process. A connection guards its own events.
+
   /** A plain http client on the stream engine. */
   #onClient = (client: unknown): void => {
+    try {
+      this.#admit(client);
+    } catch (err) {
+      this.failed(null, err);
+    }
+  };
+
+  #admit(client: unknown): void {
     if (!this.#resources.roomFor(this.#table.size)) return this.#overBudget(() => refuse(this.#engine, client));
     const cap = this.service.config.maxConnectionsPerClient;
     if (cap === 0) {
@@ -124,7 +139,7 @@ export class HttpListener implements Listener {
     if (this.#caps.full(address, cap)) return this.#refuse(address, () => refuse(this.#engine, client));
     // counted under the connection, which forget() releases
     this.#caps.admit(this.#adopt(client, null, false), address);
-  };
+  }
 
   /** No room in the descriptor budget: closed at once, counted, logged now and then. */
   #overBudget(close: () => void): void {
@@ -139,6 +154,15 @@ export class HttpListener implements Listener {
   }
 
   #onSocket = (raw: net.Socket): void => {
+    try {
+      this.#admitSocket(raw);
+    } catch (err) {
+      this.failed(null, err);
+      raw.destroy();
+    }
+  };
+
+  #admitSocket(raw: net.Socket): void {
     if (!this.#resources.roomFor(this.#table.size + this.#pending.size)) return this.#overBudget(() => raw.resetAndDestroy());
     const cap = this.service.config.maxConnectionsPerClient;
     if (cap > 0) {
@@ -155,13 +179,19 @@ export class HttpListener implements Listener {
     readProxyHeader(raw, this.service.config.http!.timeouts.headers, (result) => {
       this.#pending.delete(raw);
       if (result.error !== null || raw.destroyed) {
-        if (result.error !== null) this.#resources.proxyHeaderRefused(this.#log, this.service.name, raw.remoteAddress ?? '', result.error);
+        // (a client closed by our own stop was not refused)
+        if (result.error !== null && !this.#closed) this.#resources.proxyHeaderRefused(this.#log, this.service.name, raw.remoteAddress ?? '', result.error);
         raw.destroy();
         return;
       }
-      this.#accept(raw, result.addresses?.source ?? null);
+      try {
+        this.#accept(raw, result.addresses?.source ?? null);
+      } catch (err) {
+        this.failed(null, err);
+        raw.destroy();
+      }
     });
-  };
+  }
 
   #accept(raw: net.Socket, client: Endpoint | null): void {
     const http = this.service.config.http!;
@@ -204,13 +234,7 @@ export class HttpListener implements Listener {
   #sweep = (): void => {
     const now = Date.now();
     for (const conn of this.#connections) {
-      if (conn.deadline !== 0 && conn.deadline <= now) {
-        try {
-          conn.expire();
-        } catch (err) {
-          conn.crashed(err); // one connection's fault never stops the sweep (nor the process)
-        }
-      }
+      if (conn.deadline !== 0 && conn.deadline <= now) conn.expire();
     }
     this.#ctx.members.sweep(now);
     // A reload may have shortened a timeout: the sweep follows.

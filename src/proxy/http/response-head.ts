@@ -69,6 +69,9 @@ export function parseResponseHead(head: string, method: string): ResponseHead {
     status, reason: m[3] ?? '', minor, fields: '', body: 'none', contentLength: length, transferEncoding: codings?.join(', ') ?? null,
     close: connection !== null ? connection.includes('close') : false, upgrade: status === 101 ? upgrade : null,
   };
+  // An HTTP/1.0 sender knows no chunks: its framing is faulty (RFC 9112 6.1), read otherwise by
+  // other readers; a 502, as a request of that kind gets a 400.
+  if (minor === 0 && codings !== null) throw new HttpError(502, 'Transfer-Encoding in an HTTP/1.0 response from the member');
   if (minor === 0 && (connection === null || !connection.includes('keep-alive'))) res.close = true;
 
   if (method === 'HEAD' || status < 200 || status === 204 || status === 304) {

@@ -18,8 +18,8 @@ export interface UpstreamUser {
   upstreamDrain(): void;
   /** the connection closed; `error` is what broke it, if anything */
   upstreamClosed(up: Upstream, error: Error | null): void;
-  /** a throw escaped the exchange's handling of this connection's events: end the client's connection */
-  crashed(err: unknown): void;
+  /** a throw escaped one of the calls above (a bug): the user's client connection ends */
+  upstreamFailed(err: unknown): void;
 }
 
 export class Upstream implements StreamOwner {
@@ -82,48 +82,52 @@ export class Upstream implements StreamOwner {
     this.stream.close();
   }
 
-  // Each event callback catches what its exchange throws (a bug, never input: parsers answer with
-  // errors): the member connection and the client's are closed, and the process goes on. The
-  // user is taken before the call: the exchange may have let go of this connection when it threw.
+  // Each event goes to the user through one try/catch: a throw that escapes the user's logic
+  // closes this connection and ends the user's client connection (#failed), never the process.
 
   streamConnected(): void {
     this.connected = true;
     this.stream.resume();
     const user = this.user;
+    if (user === null) return;
     try {
-      user?.upstreamConnected(this);
+      user.upstreamConnected(this);
     } catch (err) {
-      this.#crashed(user, err);
+      this.#failed(user, err);
     }
   }
 
   streamData(_stream: Stream, chunk: Buffer): boolean {
     const user = this.user;
+    if (user === null) {
+      this.stream.close(); // an idle member has nothing to say: the connection is out of step
+      return true;
+    }
     try {
-      if (user !== null) user.upstreamData(chunk);
-      else this.stream.close(); // an idle member has nothing to say: the connection is out of step
+      user.upstreamData(chunk);
     } catch (err) {
-      this.#crashed(user, err);
+      this.#failed(user, err);
     }
     return true; // an exchange that must wait pauses the stream itself
   }
 
   streamEnd(): void {
     const user = this.user;
+    if (user === null) return this.stream.close();
     try {
-      if (user !== null) user.upstreamEnd();
-      else this.stream.close();
+      user.upstreamEnd();
     } catch (err) {
-      this.#crashed(user, err);
+      this.#failed(user, err);
     }
   }
 
   streamDrained(): void {
     const user = this.user;
+    if (user === null) return;
     try {
-      user?.upstreamDrain();
+      user.upstreamDrain();
     } catch (err) {
-      this.#crashed(user, err);
+      this.#failed(user, err);
     }
   }
 
@@ -132,20 +136,22 @@ export class Upstream implements StreamOwner {
   }
 
   streamClosed(): void {
+    this.onGone?.(this);
     const user = this.user;
+    this.user = null;
+    if (user === null) return;
     try {
-      this.onGone?.(this);
-      this.user = null;
-      user?.upstreamClosed(this, this.#error);
+      user.upstreamClosed(this, this.#error);
     } catch (err) {
-      user?.crashed(err);
+      this.#failed(user, err);
     }
   }
 
-  #crashed(user: UpstreamUser | null, err: unknown): void {
+  /** The user's logic threw: this connection is let go (its state is unknown), then the user's client. */
+  #failed(user: UpstreamUser, err: unknown): void {
     if (this.user === user) this.user = null;
     this.stream.close();
-    user?.crashed(err); // (without a user only close() can have thrown: the connection is gone either way)
+    user.upstreamFailed(err);
   }
 }
 

@@ -136,6 +136,8 @@ describe('response heads', () => {
 
   it('has no body for HEAD, 1xx, 204 and 304', () => {
     assert.equal(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n', 'HEAD').body, 'none');
+    // an HTTP/1.0 response has no chunks: Transfer-Encoding there is faulty framing (before: read as chunked)
+    assert.throws(() => parseResponseHead('HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', 'GET'), (e: HttpError) => e.status === 502 && /HTTP\/1\.0/.test(e.message));
     assert.equal(parseResponseHead('HTTP/1.1 204 No Content\r\n\r\n', 'GET').body, 'none');
     assert.equal(parseResponseHead('HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n', 'GET').body, 'none');
     assert.equal(parseResponseHead('HTTP/1.1 100 Continue\r\n\r\n', 'POST').body, 'none');
