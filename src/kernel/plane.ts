@@ -82,9 +82,9 @@ export class KernelPlane implements KernelTables {
     for (const old of this.#departing.keys()) if (old.name === service.name) this.#departing.delete(old);
     await this.#checkSnatSource(service);
     this.#services.set(service.name, service);
-    this.#watch ??= setInterval(() => void this.#checkTables(), WATCH_INTERVAL);
+    this.#watch ??= setInterval(() => void this.#checkTables().catch(this.#unexpected), WATCH_INTERVAL);
     // (a tick that finds a count still running lets it be: ticks never pile up)
-    this.#limits ??= setInterval(() => void (this.#counting === null && this.checkLimits()), LIMIT_INTERVAL);
+    this.#limits ??= setInterval(() => void (this.#counting === null && this.checkLimits().catch(this.#unexpected)), LIMIT_INTERVAL);
     const error = await this.update();
     if (error === null) return;
     if (this.#services.get(service.name) === service) this.#services.delete(service.name);
@@ -239,6 +239,11 @@ export class KernelPlane implements KernelTables {
 
   // ---- applying ---------------------------------------------------------------------------
 
+  /** A timer's work threw (a fault of ours): logged; the timer runs again next time. */
+  #unexpected = (err: unknown): void => {
+    this.#log.error({ err }, 'kernel: a periodic check failed unexpectedly');
+  };
+
   #onMember = (member: Member, change: MemberChange): void => {
     if (!RENDERED.has(change.kind) || this.#closed) return;
     for (const service of this.#services.values()) {
@@ -258,6 +263,11 @@ export class KernelPlane implements KernelTables {
         this.#dirty = false;
         error = await this.#applyOnce();
       }
+    } catch (err) {
+      // a fault of ours (rendering, not nft: its failures are returned): update() never rejects,
+      // so callers that do not wait for it cannot leave an unhandled rejection behind
+      error = err instanceof Error ? err : new Error(String(err));
+      this.#log.error({ err }, 'kernel: the ruleset could not be built; the one in the kernel stays');
     } finally {
       this.#loop = null;
     }
@@ -338,7 +348,7 @@ export class KernelPlane implements KernelTables {
     const timer = setInterval(() => {
       if (busy) return;
       busy = true;
-      void this.#drainStep().finally(() => (busy = false));
+      void this.#drainStep().catch(this.#unexpected).finally(() => (busy = false));
     }, DRAIN_INTERVAL);
     return { timer, done, resolve };
   }
