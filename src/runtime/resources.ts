@@ -37,6 +37,8 @@ export class ResourceCounts {
   connectionsFailed = 0;
   /** how many tcp and http client connections the descriptor budget has room for (each also holds a member connection) */
   maxConnections = Infinity;
+  /** http member connections kept idle for the next request, over every http service: one descriptor each */
+  idleMemberConnections = 0;
   /** udp flows open now, over every udp service (the rest of the connection table is tcp and http) */
   udpFlows = 0;
   readonly #logged = new Map<string, LogState>();
@@ -71,7 +73,8 @@ export class ResourceCounts {
 
   /** Whether the descriptor budget has room for one more tcp or http connection, given the table's size. */
   roomFor(tableSize: number): boolean {
-    return tableSize - this.udpFlows < this.maxConnections;
+    // a proxied connection holds two descriptors, an idle member connection one
+    return tableSize - this.udpFlows + (this.idleMemberConnections >> 1) < this.maxConnections;
   }
 
   /** A tcp or http client the budget had no room for was closed at accept. */

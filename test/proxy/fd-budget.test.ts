@@ -100,4 +100,18 @@ describe('resource counts', () => {
       resolve();
     }));
   });
+
+  it('has room for a connection only while client, member and idle member descriptors fit', () => {
+    const counts = new ResourceCounts();
+    counts.maxConnections = 10;
+    assert.ok(counts.roomFor(9));
+    assert.ok(!counts.roomFor(10));
+    // udp flows in the table are budgeted apart
+    counts.udpFlows = 5;
+    assert.ok(counts.roomFor(14));
+    // idle keep-alive member connections hold a descriptor each: two of them take one connection's room
+    counts.idleMemberConnections = 2;
+    assert.ok(!counts.roomFor(14));
+    assert.ok(counts.roomFor(13));
+  });
 });

@@ -57,7 +57,7 @@ export class HttpListener implements Listener {
     this.#log = log;
     const engine = streamEngine();
     this.#engine = acceptsSockets(service.config) ? socketEngine : engine;
-    this.#ctx = { service, members: new MemberConnections(engine), log, counts };
+    this.#ctx = { service, members: new MemberConnections(engine, resources), log, counts };
   }
 
   /** Member connections opened and idle now (tests and the dashboard read them). */

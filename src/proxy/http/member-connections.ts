@@ -4,6 +4,7 @@
 
 import type { HttpServiceConfig } from '../../config/http-types.ts';
 import type { Member } from '../../runtime/member.ts';
+import type { ResourceCounts } from '../../runtime/resources.ts';
 import type { StreamEngine } from '../stream.ts';
 import { TlsSessions, Upstream } from './upstream.ts';
 
@@ -13,11 +14,18 @@ export class MemberConnections {
   readonly #idle = new Map<Member, Upstream[]>();
   readonly #sessions = new TlsSessions();
   readonly #engine: StreamEngine;
+  /** idle connections hold descriptors too: the budget counts them (idleMemberConnections) */
+  readonly #resources: ResourceCounts | null;
   #closed = false;
 
   /** `engine`: what plain member connections run on */
-  constructor(engine: StreamEngine) {
+  constructor(engine: StreamEngine, resources: ResourceCounts | null = null) {
     this.#engine = engine;
+    this.#resources = resources;
+  }
+
+  #counted(delta: number): void {
+    if (this.#resources !== null) this.#resources.idleMemberConnections += delta;
   }
 
   /** An idle connection to `member` that is still open, or null. */
@@ -26,6 +34,7 @@ export class MemberConnections {
     if (list === undefined) return null;
     while (list.length > 0) {
       const up = list.pop()!;
+      this.#counted(-1);
       up.onGone = null;
       if (up.reusable) return up;
       up.destroy();
@@ -52,17 +61,22 @@ export class MemberConnections {
     if (list.length >= limit) {
       // The oldest makes room: it is the most likely to be closed by the member soon anyway.
       list.shift()!.destroy();
+      this.#counted(-1);
     }
     up.idleUntil = now + config.memberKeepAlive.idleTimeout;
     up.onGone = this.#forget;
     up.stream.resume(); // an idle member that closes is seen at once
     list.push(up);
+    this.#counted(1);
   }
 
   /** Closes connections idle past their time. The oldest are first in each list. */
   sweep(now: number): void {
     for (const [member, list] of this.#idle) {
-      while (list.length > 0 && list[0].idleUntil <= now) list.shift()!.destroy();
+      while (list.length > 0 && list[0].idleUntil <= now) {
+        list.shift()!.destroy();
+        this.#counted(-1);
+      }
       if (list.length === 0) this.#idle.delete(member);
     }
   }
@@ -77,7 +91,12 @@ export class MemberConnections {
   /** Closes every idle connection; later releases close theirs too. */
   close(): void {
     this.#closed = true;
-    for (const list of this.#idle.values()) for (const up of list.splice(0)) up.destroy();
+    for (const list of this.#idle.values()) {
+      for (const up of list.splice(0)) {
+        up.destroy();
+        this.#counted(-1);
+      }
+    }
     this.#idle.clear();
   }
 
@@ -86,6 +105,8 @@ export class MemberConnections {
     const list = this.#idle.get(up.member);
     if (list === undefined) return;
     const i = list.indexOf(up);
-    if (i !== -1) list.splice(i, 1);
+    if (i === -1) return;
+    list.splice(i, 1);
+    this.#counted(-1);
   };
 }

@@ -127,9 +127,12 @@ describeOnEachEngine('http service', () => {
     for (const a of answers) assert.equal(bodyOf(await a), 'held');
     assert.equal(m.accepted, 3);
     assert.equal(listener.memberConnections.idle, 1);
+    // the descriptor budget counts what is kept idle (one descriptor each)
+    assert.equal(app.runtime.resources.idleMemberConnections, 1);
     // the kept one is closed by furiwake once idle-timeout has passed
     await gone;
     assert.equal(listener.memberConnections.idle, 0);
+    assert.equal(app.runtime.resources.idleMemberConnections, 0);
     assert.equal(bodyOf(await clients[0].send('GET /again HTTP/1.1\r\nHost: x\r\n\r\n')), 'quick');
     assert.equal(m.accepted, 4);
     for (const c of clients) await c.close();
