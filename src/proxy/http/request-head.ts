@@ -51,7 +51,12 @@ const MAX_FIELDS = 200;
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** visible ASCII only: a target with spaces, controls or raw 8-bit bytes is malformed */
 const TARGET = /^[!-~]+$/;
-const HOST = /^[A-Za-z0-9.:[\]_~%!$&'()*+,;=-]*$/;
+/**
+ * Host and an absolute-form authority (RFC 3986 3.2.2-3.2.3): an IP literal in brackets or a
+ * reg-name (which covers IPv4), then an optional port of at most five digits. `a:b:c` or a port
+ * of letters would be read differently by different members: refused.
+ */
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]*)(?::\d{0,5})?$/;
 const DIGITS = /^\d{1,15}$/;
 /** absolute-form: scheme, authority (no userinfo: `@` is not a host character), then path and query; no fragment */
 const ABSOLUTE = /^(https?):\/\/([^/?#]*)([^#]*)$/i;

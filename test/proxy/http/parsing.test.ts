@@ -120,6 +120,17 @@ describe('request heads', () => {
     refused('GET /x#frag HTTP/1.1\r\nHost: a\r\n\r\n', 400, /fragment/);
     assert.equal(request('OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n').target, '*');
   });
+
+  it('reads Host and the authority to their grammar: an IP literal or a name, then a port of digits', () => {
+    for (const host of ['a.example', 'a.example:8080', '192.0.2.1:80', '[2001:db8::1]', '[::1]:8443', '', 'a_b.example']) {
+      assert.equal(request(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`).host, host);
+    }
+    for (const host of ['a:b:c', 'a.example:http', 'a.example:999999', '[zz::1]', '2001:db8::1', '[::1', 'a.example:80:80']) {
+      refused(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`, 400, /invalid Host/);
+    }
+    refused('GET http://a:b:c/x HTTP/1.1\r\nHost: a\r\n\r\n', 400, /invalid authority/);
+    assert.equal(request('GET http://[::1]:8080/x HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n').host, '[::1]:8080');
+  });
 });
 
 describe('response heads', () => {
