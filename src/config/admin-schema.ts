@@ -47,7 +47,8 @@ const adminSection = section('a map with listen, token, read-token-required, max
   // absent: reads are open on a loopback listener only (see the transform)
   'read-token-required': boolean.optional(),
   'max-connections': integer(1, 65_535).default(ADMIN_DEFAULTS.maxConnections),
-  'max-connections-per-client': integer(1, 65_535).default(ADMIN_DEFAULTS.maxConnectionsPerClient),
+  // absent: the default, or max-connections when that is smaller (see the transform)
+  'max-connections-per-client': integer(1, 65_535).optional(),
 })
   .superRefine((a, ctx) => {
     if (a.token === undefined && !isLoopback(a.listen)) {
@@ -60,8 +61,9 @@ const adminSection = section('a map with listen, token, read-token-required, max
     if (a.token === undefined && a['read-token-required'] === true) {
       ctx.addIssue({ code: 'custom', path: ['token'], message: 'missing; read-token-required needs a token' });
     }
-    if (a['max-connections-per-client'] > a['max-connections']) {
-      ctx.addIssue({ code: 'custom', path: ['max-connections-per-client'], message: `expected at most max-connections (${a['max-connections']}), got ${a['max-connections-per-client']}` });
+    const perClient = a['max-connections-per-client'];
+    if (perClient !== undefined && perClient > a['max-connections']) {
+      ctx.addIssue({ code: 'custom', path: ['max-connections-per-client'], message: `expected at most max-connections (${a['max-connections']}), got ${perClient}` });
     }
   })
   .transform((a): AdminConfig => ({
@@ -71,7 +73,7 @@ const adminSection = section('a map with listen, token, read-token-required, max
     // hosts can connect, reads need the token unless the file says otherwise
     readTokenRequired: a['read-token-required'] ?? (a.token !== undefined && !isLoopback(a.listen)),
     maxConnections: a['max-connections'],
-    maxConnectionsPerClient: a['max-connections-per-client'],
+    maxConnectionsPerClient: a['max-connections-per-client'] ?? Math.min(ADMIN_DEFAULTS.maxConnectionsPerClient, a['max-connections']),
   }));
 
 /** What an admin section allows that an operator should know of: said by `validate` and logged at start. */

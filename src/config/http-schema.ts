@@ -189,7 +189,7 @@ export function checkHttpKeys(s: HttpKeys, ctx: IssueSink): void {
     if (s[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} ${only}` });
   }
   for (const key of Object.keys(httpTimeoutKeys) as (keyof typeof httpTimeoutKeys)[]) {
-    if (s.timeouts[key] !== undefined) ctx.addIssue({ code: 'custom', path: ['timeouts', key], message: `the ${key} timeout ${only}` });
+    if (s.timeouts[key] !== undefined) ctx.addIssue({ code: 'custom', path: ['timeouts', key], message: key === 'min-body-rate' ? `min-body-rate ${only}` : `the ${key} timeout ${only}` });
   }
 }
 

@@ -6,7 +6,7 @@
 //       [delta-time=12] use=1 id=3611199402
 //
 // The first tuple is the connection as the client sent it (client -> VIP), the second as the
-// reply comes back (member -> client, or member -> balancer with full-NAT): the seed's picture
+// reply comes back (member -> client, or member -> balancer with full-NAT): the classic NAT picture
 // of a translated connection. packets/bytes appear with net.netfilter.nf_conntrack_acct=1,
 // delta-time (seconds since the connection began) with nf_conntrack_timestamp=1.
 

@@ -1,6 +1,6 @@
 // PROXY protocol headers (HAProxy's proxy-protocol.txt, v1 text and v2 binary), written to a
-// member before the client's bytes so the member learns the client's address — what the seed's
-// NAT would have preserved. Built once per connection.
+// member before the client's bytes so the member learns the client's address — what a
+// kernel NAT would have preserved. Built once per connection.
 //
 // Built only from validated bytes: each address is parsed to its 16 bytes first (ip-text.ts)
 // and the header is written from those, every byte set. An address or port that is not valid

@@ -34,7 +34,10 @@ describe('admin config', () => {
   it('takes max-connections and max-connections-per-client, the second no larger than the first', () => {
     const admin = parseConfig(file('admin: { max-connections: 100, max-connections-per-client: 4 }'), 'a.yaml', {}).admin!;
     assert.deepEqual([admin.maxConnections, admin.maxConnectionsPerClient], [100, 4]);
-    assert.deepEqual(onlyIssue(file('admin: { max-connections: 10 }')), ['admin.max-connections-per-client', 'expected at most max-connections (10), got 16']);
+    // left out, the per-client cap is its default or max-connections, whichever is smaller
+    assert.equal(parseConfig(file('admin: { max-connections: 10 }'), 'a.yaml', {}).admin!.maxConnectionsPerClient, 10);
+    assert.equal(parseConfig(file('admin: {}'), 'a.yaml', {}).admin!.maxConnectionsPerClient, 16);
+    assert.deepEqual(onlyIssue(file('admin: { max-connections: 10, max-connections-per-client: 16 }')), ['admin.max-connections-per-client', 'expected at most max-connections (10), got 16']);
     assert.equal(onlyIssue(file('admin: { max-connections-per-client: 0 }'))[0], 'admin.max-connections-per-client');
   });
 
