@@ -27,9 +27,15 @@ function readable(out: NodeJS.WritableStream): Writable {
   });
 }
 
+/** Outputs that already have their error handler (one each, however many loggers write to them). */
+const guarded = new WeakSet<NodeJS.WritableStream>();
+
 export function createLogger(level: LogLevel = 'info', out: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): Logger {
   // A log reader that goes away (EPIPE on a closed pipe) must not stop the balancer: logs are lost, traffic is not.
-  if (out !== process.stderr) out.on('error', () => {});
+  if (out !== process.stderr && !guarded.has(out)) {
+    guarded.add(out);
+    out.on('error', () => {});
+  }
   const destination = out.isTTY === true ? readable(out) : out;
   return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.epochTime }, destination);
 }

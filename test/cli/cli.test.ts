@@ -128,6 +128,30 @@ ${extra}`;
     assert.equal(await run.exit(), 0);
   });
 
+  it('goes on serving when whatever reads its log goes away (EPIPE on stdout)', async () => {
+    const a = await startTcpServer('a');
+    after(() => a.close());
+    const cfg = await file('epipe.yaml', `global: { log-level: info }
+services:
+  svc: { listen: 127.0.0.1:0, mode: tcp, pool: p }
+pools:
+  p:
+    members: [ { address: 127.0.0.1:${a.port} } ]
+`);
+    const run = furiwake(['start', '-c', cfg]);
+    const port = (await run.event('service listening')).port as number;
+    await run.event('furiwake started'); // its signal handlers are in place
+    // the reader of its log (a pipe to `head`, a crashed log shipper) closes; every next line is EPIPE
+    run.child.stdout!.destroy();
+    run.child.kill('SIGHUP'); // a reload logs: the write fails
+    assert.equal(await greeting(port), 'a');
+    run.child.kill('SIGHUP');
+    assert.equal(await greeting(port), 'a');
+    assert.equal(run.child.exitCode, null, run.stderr);
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit(), 0);
+  });
+
   it('demo starts backends and services that answer, and stops on SIGTERM', async () => {
     const run = furiwake(['demo', '--port', '0']);
     const webLine = await run.line((l) => l.includes('tcp service web'));
