@@ -17,11 +17,16 @@ export async function runStart(file: string): Promise<number> {
   const raised = raiseFileLimit();
   if (raised.error !== null) log.warn({ limit: raised.before, reason: raised.error }, 'cannot raise the file descriptor limit; the budget is the current limit');
   else if (raised.before !== null && raised.after !== null && raised.before.soft !== raised.after.soft) log.info({ from: raised.before.soft, to: raised.after.soft }, 'file descriptor limit raised to the hard limit');
+  // A reload asked for while starting (a service manager's reload racing the start) would end the
+  // process by SIGHUP's default action: it is ignored, and said so, until the handlers are in.
+  const early = (): void => log.warn('SIGHUP while starting: ignored; send it again once "furiwake started" is logged');
+  process.on('SIGHUP', early);
   let app: Furiwake;
   try {
     // the admin API's reload reads the file again, as SIGHUP does
     app = await Furiwake.start(config, log, { load: () => loadConfig(file) });
   } catch (err) {
+    process.off('SIGHUP', early);
     log.fatal({ reason: (err as Error).message }, 'cannot start');
     return 1;
   }
@@ -33,6 +38,8 @@ export async function runStart(file: string): Promise<number> {
     }
   };
   const running = runUntilSignal(app, log, () => app.runtime.config?.global.shutdownGrace ?? 10_000, reload);
+  // only now: SIGHUP must never be without a listener, or its default action ends the process
+  process.off('SIGHUP', early);
   // Logged once the signal handlers are in: whoever waits for this line may signal at once.
   log.info({ file, pid: process.pid }, 'furiwake started');
   return running;

@@ -128,6 +128,26 @@ ${extra}`;
     assert.equal(await run.exit(), 0);
   });
 
+  it('survives a SIGHUP sent while it is starting (a reload racing the start)', async () => {
+    const a = await startTcpServer('a');
+    after(() => a.close());
+    const cfg = await file('early-hup.yaml', `global: { log-level: info }
+services:
+  svc: { listen: 127.0.0.1:0, mode: tcp, pool: p }
+pools:
+  p:
+    members: [ { address: 127.0.0.1:${a.port} } ]
+`);
+    const run = furiwake(['start', '-c', cfg]);
+    const port = (await run.event('service listening')).port as number;
+    run.child.kill('SIGHUP'); // before 'furiwake started': the reload handler may not be in yet
+    await run.event('furiwake started');
+    assert.equal(await greeting(port), 'a');
+    assert.equal(run.child.exitCode, null);
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit(), 0);
+  });
+
   it('goes on serving when whatever reads its log goes away (EPIPE on stdout)', async () => {
     const a = await startTcpServer('a');
     after(() => a.close());
