@@ -1,6 +1,7 @@
 // Shared by the balance tests: plain mutable candidates and a seeded random source.
 
 import type { Balancer, Candidate } from '../../src/balance/balancer.ts';
+import { prng } from '../helpers/fuzz.ts';
 
 export interface TestCandidate extends Candidate {
   id: string;
@@ -50,14 +51,5 @@ export function tally(
   return counts;
 }
 
-/** mulberry32: a small seeded generator, uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded generator, uniform in [0, 1): the fuzzers' one. */
+export const seededRandom = prng;

@@ -129,17 +129,7 @@ ${extra}`;
   });
 
   it('survives a SIGHUP sent while it is starting (a reload racing the start)', async () => {
-    const a = await startTcpServer('a');
-    after(() => a.close());
-    const cfg = await file('early-hup.yaml', `global: { log-level: info }
-services:
-  svc: { listen: 127.0.0.1:0, mode: tcp, pool: p }
-pools:
-  p:
-    members: [ { address: 127.0.0.1:${a.port} } ]
-`);
-    const run = furiwake(['start', '-c', cfg]);
-    const port = (await run.event('service listening')).port as number;
+    const { run, port } = await startOneService('early-hup.yaml');
     run.child.kill('SIGHUP'); // before 'furiwake started': the reload handler may not be in yet
     await run.event('furiwake started');
     assert.equal(await greeting(port), 'a');
@@ -149,17 +139,7 @@ pools:
   });
 
   it('goes on serving when whatever reads its log goes away (EPIPE on stdout)', async () => {
-    const a = await startTcpServer('a');
-    after(() => a.close());
-    const cfg = await file('epipe.yaml', `global: { log-level: info }
-services:
-  svc: { listen: 127.0.0.1:0, mode: tcp, pool: p }
-pools:
-  p:
-    members: [ { address: 127.0.0.1:${a.port} } ]
-`);
-    const run = furiwake(['start', '-c', cfg]);
-    const port = (await run.event('service listening')).port as number;
+    const { run, port } = await startOneService('epipe.yaml');
     await run.event('furiwake started'); // its signal handlers are in place
     // the reader of its log (a pipe to `head`, a crashed log shipper) closes; every next line is EPIPE
     run.child.stdout!.destroy();
@@ -195,6 +175,21 @@ pools:
   });
 });
 
+
+/** `furiwake start` on a file `name` with one tcp service in front of a member greeting `a`; resolves once it listens. */
+async function startOneService(name: string): Promise<{ run: ReturnType<typeof furiwake>; port: number }> {
+  const a = await startTcpServer('a');
+  after(() => a.close());
+  const cfg = await file(name, `global: { log-level: info }
+services:
+  svc: { listen: 127.0.0.1:0, mode: tcp, pool: p }
+pools:
+  p:
+    members: [ { address: 127.0.0.1:${a.port} } ]
+`);
+  const run = furiwake(['start', '-c', cfg]);
+  return { run, port: (await run.event('service listening')).port as number };
+}
 
 /** GET / with `cookie` (or none); the body, and the cookie set in the answer (name=value) if any. */
 function getWithCookie(port: number, cookie: string | null): Promise<{ body: string; cookie: string | null }> {
