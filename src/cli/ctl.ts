@@ -14,7 +14,7 @@ Usage:
   furiwake ctl members [POOL]                members: state, each monitor, agent, weights, connections
   furiwake ctl drain|enable|disable POOL MEMBER
   furiwake ctl weight POOL MEMBER N          set a member's weight (0-256), kept across reloads
-  furiwake ctl connections [--service S] [--limit N]
+  furiwake ctl connections [--service S] [--limit N] [--show-query]
   furiwake ctl stick [SERVICE] [--key K] [--delete]
                                              stick tables; a service's entries; forget one key or all
   furiwake ctl reload                        read the config file again and apply it (as SIGHUP)
@@ -101,6 +101,7 @@ export async function runCtl(argv: string[], env: NodeJS.ProcessEnv = process.en
         key: { type: 'string' },
         limit: { type: 'string' },
         delete: { type: 'boolean' },
+        'show-query': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -131,6 +132,8 @@ interface Flags {
   key?: string;
   limit?: string;
   delete?: boolean;
+  /** request targets with their query strings (hidden otherwise; needs the token) */
+  'show-query'?: boolean;
 }
 
 async function dispatch(api: Api, out: Out, command: string, args: string[], flags: Flags): Promise<void> {
@@ -206,6 +209,7 @@ async function connections(api: Api, out: Out, flags: Flags): Promise<void> {
   const query = new URLSearchParams();
   if (flags.service !== undefined) query.set('service', flags.service);
   query.set('limit', flags.limit ?? '100');
+  if (flags['show-query'] === true) query.set('show-query', 'true');
   const page = await api.call<{ total: number; items: ConnectionView[] }>('GET', `/api/v1/connections?${query}`);
   if (out.json) return out.write(JSON.stringify(page, null, 2) + '\n');
   const now = Date.now();

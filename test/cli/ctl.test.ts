@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import net from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -177,5 +178,57 @@ describe('furiwake ctl', async () => {
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /^furiwake ctl reload: 422: the config file was refused; the running config stays\n {2}.*furiwake\.yaml:4: services\.www\.mode: expected tcp/);
     assert.equal(JSON.parse((await ctl(admin, ['members', 'web', '--json'])).stdout).members[1].weight, 4);
+  });
+});
+
+describe('furiwake ctl connections --show-query', async () => {
+  // an http member that reads a request and holds its answer; a client whose request stays live
+  const held: net.Socket[] = [];
+  const member = net.createServer((socket) => {
+    held.push(socket);
+    socket.on('error', () => {});
+    socket.resume();
+  });
+  member.listen(0, '127.0.0.1');
+  await once(member, 'listening');
+  const cfgDir = await mkdtemp(path.join(tmpdir(), 'furiwake-ctl-query-'));
+  const cfg = path.join(cfgDir, 'furiwake.yaml');
+  await writeFile(cfg, [
+    'global: { shutdown-grace: 0s, log-level: info }',
+    `admin: { listen: 127.0.0.1:0, token: ${TOKEN} }`,
+    'services:',
+    '  web: { listen: 127.0.0.1:0, mode: http, pool: p }',
+    'pools:',
+    `  p: { members: [ { address: 127.0.0.1:${(member.address() as net.AddressInfo).port} } ] }`,
+    '',
+  ].join('\n'));
+  const lb = furiwake(['start', '-c', cfg]);
+  const client = new net.Socket();
+  // one place that ends everything, in order, whatever the test did
+  after(async () => {
+    client.destroy();
+    for (const s of held) s.destroy();
+    member.close();
+    lb.child.kill('SIGKILL');
+    await lb.exit();
+    await rm(cfgDir, { recursive: true, force: true });
+  });
+  const admin = `http://127.0.0.1:${(await lb.event('admin listening')).port as number}`;
+  const port = (await lb.event('service listening')).port as number;
+
+  it('shows a live request with its query string hidden, or whole when asked with the token', async () => {
+    client.on('error', () => {});
+    client.connect(port, '127.0.0.1');
+    client.write('GET /login?user=ann&password=hunter2 HTTP/1.1\r\nHost: x\r\n\r\n');
+    while (held.length === 0) await once(member, 'connection');
+    const hidden = await ctl(admin, ['connections']);
+    assert.equal(hidden.code, 0, hidden.stderr);
+    assert.match(hidden.stdout, /GET \/login\?\(redacted\)/);
+    assert.doesNotMatch(hidden.stdout, /hunter2/);
+    const shown = await ctl(admin, ['connections', '--show-query']);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /GET \/login\?user=ann&password=hunter2/);
+    const refused = await ctl(admin, ['connections', '--show-query'], null);
+    assert.equal(refused.code, 1);
   });
 });
