@@ -62,9 +62,15 @@ export class AgentChecker {
       socket.destroy();
       this.#socket = null;
       if (this.#closed) return;
-      if (message !== null) this.#apply(message);
-      else this.#report(`agent unreachable: ${error}`);
+      // the next ask is scheduled first: whatever applying this reply does, the agent keeps being asked
       this.#timer = setTimeout(this.#ask, this.#config.interval);
+      try {
+        if (message !== null) this.#apply(message);
+        else this.#report(`agent unreachable: ${error}`);
+      } catch {
+        // a subscriber of the member's change threw (a fault of ours): nothing escapes the socket's
+        // callback; the next reply is applied afresh
+      }
     };
     socket.setTimeout(this.#config.timeout, () => settle(reply.trim() === '' ? null : reply, `timeout after ${this.#config.timeout} ms`));
     socket.on('error', (err: NodeJS.ErrnoException) => settle(null, errorReason(err)));

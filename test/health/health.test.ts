@@ -299,6 +299,25 @@ describe('agent', () => {
     live.socket.destroy();
   });
 
+  it('a fault applying a reply escapes nothing and the agent keeps being asked', async () => {
+    const a = await server('a');
+    const agent = await agentServer();
+    agent.say('drain');
+    const app = await startApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }], {}, {
+      health: { require: { kind: 'all' }, monitors: [], agent: { port: agent.port, interval: 20, timeout: 500, send: null }, initialState: 'checking' },
+    })));
+    const member = app.runtime.member('p', 'a')!;
+    await until(app, 'p', 'a', (m) => m.agent?.state === 'drain');
+    // a bug where a reply is applied, once (it would escape the agent socket's callback)
+    const setAgent = member.setAgent;
+    member.setAgent = () => {
+      member.setAgent = setAgent;
+      throw new Error('injected failure');
+    };
+    agent.say('ready');
+    await until(app, 'p', 'a', (m) => m.agent?.state === 'ready');
+  });
+
   it('an agent that cannot be reached changes nothing but its message', async () => {
     const a = await server('a');
     const app = await startApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }], {}, {
