@@ -24,7 +24,7 @@ Signals (start, demo):
   SIGTERM, SIGINT     stop accepting, let live connections finish (global.shutdown-grace), exit
   SIGHUP              reload the config file; an invalid file keeps the running config
 
-Docs: docs/configuration.md
+Docs: docs/README.md (the manual), docs/configuration.md (every key)
 `;
 
 export async function main(argv: string[]): Promise<number> {

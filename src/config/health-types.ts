@@ -1,5 +1,5 @@
 // The normalized health configuration of a pool (and a member's override): monitors, the rule
-// that combines them, the agent, slow start. Durations in ms; see docs/configuration.md.
+// that combines them, the agent, slow start. Durations in ms; see docs/configuration.md and docs/health.md.
 
 /** What a check's reply must contain: a substring, a regular expression, or exact bytes (hex). */
 export interface Matcher {

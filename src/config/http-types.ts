@@ -1,6 +1,6 @@
 // The normalized settings of an `http` service: TLS termination, the redirect to https, the
 // forwarded headers, timeouts and limits of the HTTP exchange, TLS and keep-alive towards the
-// members, the access log. Durations in ms, sizes in bytes; see docs/configuration.md.
+// members, the access log. Durations in ms, sizes in bytes; see docs/configuration.md and docs/http.md.
 
 /** Which headers tell the member about the client. */
 export type ForwardedHeaders = 'x-forwarded' | 'forwarded' | 'both' | 'none';
