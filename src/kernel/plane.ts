@@ -144,7 +144,7 @@ export class KernelPlane implements KernelTables {
   /**
    * Full-NAT over IPv6 takes the source IPv6's rules choose, and a VIP that is a preferred /128 on
    * an interface beats the balancer's own /64 on longest match: members would get packets from
-   * the VIP. Said once, when the service is added (configuration manual 11.6).
+   * the VIP. Said once, when the service is added (docs/kernel-path.md, "Full-NAT").
    */
   async #checkSnatSource(service: Service): Promise<void> {
     const config = service.config;
