@@ -4,7 +4,13 @@
 
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { expected, fail, ok, type Parsed } from './issues.ts';
-import type { Address } from './types.ts';
+
+/** host is an IP literal or a hostname, without brackets; ip is filled in when the host is resolved. */
+export interface Address {
+  host: string;
+  port: number;
+  ip?: string;
+}
 
 const FORM = 'host:port (IPv6 in brackets)';
 const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
