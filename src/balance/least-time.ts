@@ -6,9 +6,16 @@
 // onto it before its first sample arrives. With no samples at all this is weighted
 // least-connections.
 
+import type { Algorithm } from './algorithm.ts';
 import type { Candidate } from './balancer.ts';
 import { isWeightedEligible } from './eligible.ts';
 import { TakingTurns } from './taking-turns.ts';
+
+export const leastTime: Algorithm<'least-time'> = {
+  name: 'least-time', create: (candidates) => new LeastTime(candidates),
+  usesHash: false, weighted: true,
+  kernel: { method: 'weighted', note: 'least-time runs as weighted-round-robin: nftables does not measure response times' },
+};
 
 export class LeastTime<T extends Candidate> extends TakingTurns<T> {
   override readonly algorithm = 'least-time';

@@ -4,6 +4,7 @@
 // proportionally more turns. Because preferences come from ids, a membership change moves few
 // keys; an unusable member keeps its entries and only its own ~1/N of keys look elsewhere.
 
+import type { Algorithm } from './algorithm.ts';
 import type { Balancer, Candidate } from './balancer.ts';
 import { hashString, mix32 } from './hash.ts';
 import { lookup, Membership } from './lookup-table.ts';
@@ -15,6 +16,12 @@ export interface MaglevOptions {
   /** a prime; larger spreads keys more evenly and costs more to build (default 65537) */
   tableSize?: number;
 }
+
+export const maglev: Algorithm<'maglev'> = {
+  name: 'maglev', create: (candidates) => new Maglev(candidates),
+  usesHash: true, weighted: true,
+  kernel: { method: 'maglev', note: null },
+};
 
 export class Maglev<T extends Candidate> implements Balancer<T> {
   readonly algorithm = 'maglev';

@@ -2,6 +2,7 @@
 // loaded by (active + 1) / weight. Nearly as even as least-connections, but without every
 // balancer (or every burst) herding onto the same single least-loaded member.
 
+import type { Algorithm } from './algorithm.ts';
 import type { Balancer, Candidate } from './balancer.ts';
 import { isWeightedEligible } from './eligible.ts';
 import { lessLoaded } from './weighted-least-connections.ts';
@@ -13,6 +14,12 @@ export interface RandomTwoOptions {
 
 /** Random probes before counting: enough when most members are eligible, cheap when not. */
 const SAMPLE_TRIES = 4;
+
+export const randomTwo: Algorithm<'random-two'> = {
+  name: 'random-two', create: (candidates) => new RandomTwo(candidates),
+  usesHash: false, weighted: true,
+  kernel: { method: 'random', note: 'random-two runs as weighted random (numgen random): nftables cannot compare two members\' connection counts' },
+};
 
 export class RandomTwo<T extends Candidate> implements Balancer<T> {
   readonly algorithm = 'random-two';
