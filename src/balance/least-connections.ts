@@ -7,12 +7,6 @@ import type { Candidate } from './balancer.ts';
 import { isEligible } from './eligible.ts';
 import { TakingTurns } from './taking-turns.ts';
 
-export const leastConnections: Algorithm<'least-connections'> = {
-  name: 'least-connections', create: (candidates) => new LeastConnections(candidates),
-  usesHash: false, weighted: false,
-  kernel: { method: 'round-robin', note: 'least-connections runs as round-robin: nftables does not count connections per member' },
-};
-
 export class LeastConnections<T extends Candidate> extends TakingTurns<T> {
   override readonly algorithm = 'least-connections';
 
@@ -39,6 +33,12 @@ export class LeastConnections<T extends Candidate> extends TakingTurns<T> {
     return best;
   }
 }
+
+export const leastConnections: Algorithm<'least-connections'> = {
+  name: 'least-connections', create: (candidates) => new LeastConnections(candidates),
+  usesHash: false, weighted: false,
+  kernel: { method: 'round-robin', note: 'least-connections runs as round-robin: nftables does not count connections per member' },
+};
 
 /** Active connections, or as many as a member in slow start counts for: (active + 1) / ramp - 1. */
 function loadOf(candidate: Candidate): number {

@@ -11,12 +11,6 @@ import type { Candidate } from './balancer.ts';
 import { isWeightedEligible } from './eligible.ts';
 import { TakingTurns } from './taking-turns.ts';
 
-export const leastTime: Algorithm<'least-time'> = {
-  name: 'least-time', create: (candidates) => new LeastTime(candidates),
-  usesHash: false, weighted: true,
-  kernel: { method: 'weighted', note: 'least-time runs as weighted-round-robin: nftables does not measure response times' },
-};
-
 export class LeastTime<T extends Candidate> extends TakingTurns<T> {
   override readonly algorithm = 'least-time';
 
@@ -46,6 +40,12 @@ export class LeastTime<T extends Candidate> extends TakingTurns<T> {
     return best;
   }
 }
+
+export const leastTime: Algorithm<'least-time'> = {
+  name: 'least-time', create: (candidates) => new LeastTime(candidates),
+  usesHash: false, weighted: true,
+  kernel: { method: 'weighted', note: 'least-time runs as weighted-round-robin: nftables does not measure response times' },
+};
 
 /** The lowest latency sampled among eligible candidates; 1 when none has a sample. */
 function fastestSample<T extends Candidate>(list: readonly T[], skip: readonly T[] | null): number {

@@ -17,12 +17,6 @@ export interface MaglevOptions {
   tableSize?: number;
 }
 
-export const maglev: Algorithm<'maglev'> = {
-  name: 'maglev', create: (candidates) => new Maglev(candidates),
-  usesHash: true, weighted: true,
-  kernel: { method: 'maglev', note: null },
-};
-
 export class Maglev<T extends Candidate> implements Balancer<T> {
   readonly algorithm = 'maglev';
   #candidates: readonly T[] = [];
@@ -53,6 +47,12 @@ export class Maglev<T extends Candidate> implements Balancer<T> {
     return counts;
   }
 }
+
+export const maglev: Algorithm<'maglev'> = {
+  name: 'maglev', create: (candidates) => new Maglev(candidates),
+  usesHash: true, weighted: true,
+  kernel: { method: 'maglev', note: null },
+};
 
 /** The lookup table over all candidates with weight > 0; empty when there are none. */
 export function buildTable(candidates: readonly Candidate[], size: number): Int32Array {

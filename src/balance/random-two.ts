@@ -15,12 +15,6 @@ export interface RandomTwoOptions {
 /** Random probes before counting: enough when most members are eligible, cheap when not. */
 const SAMPLE_TRIES = 4;
 
-export const randomTwo: Algorithm<'random-two'> = {
-  name: 'random-two', create: (candidates) => new RandomTwo(candidates),
-  usesHash: false, weighted: true,
-  kernel: { method: 'random', note: 'random-two runs as weighted random (numgen random): nftables cannot compare two members\' connection counts' },
-};
-
 export class RandomTwo<T extends Candidate> implements Balancer<T> {
   readonly algorithm = 'random-two';
   #candidates: readonly T[] = [];
@@ -68,3 +62,9 @@ export class RandomTwo<T extends Candidate> implements Balancer<T> {
     return -1;
   }
 }
+
+export const randomTwo: Algorithm<'random-two'> = {
+  name: 'random-two', create: (candidates) => new RandomTwo(candidates),
+  usesHash: false, weighted: true,
+  kernel: { method: 'random', note: 'random-two runs as weighted random (numgen random): nftables cannot compare two members\' connection counts' },
+};

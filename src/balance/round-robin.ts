@@ -5,12 +5,6 @@ import type { Candidate } from './balancer.ts';
 import { isEligible } from './eligible.ts';
 import { TakingTurns } from './taking-turns.ts';
 
-export const roundRobin: Algorithm<'round-robin'> = {
-  name: 'round-robin', create: (candidates) => new RoundRobin(candidates),
-  usesHash: false, weighted: false,
-  kernel: { method: 'round-robin', note: null },
-};
-
 export class RoundRobin<T extends Candidate> extends TakingTurns<T> {
   override readonly algorithm = 'round-robin';
 
@@ -29,3 +23,9 @@ export class RoundRobin<T extends Candidate> extends TakingTurns<T> {
     return undefined;
   }
 }
+
+export const roundRobin: Algorithm<'round-robin'> = {
+  name: 'round-robin', create: (candidates) => new RoundRobin(candidates),
+  usesHash: false, weighted: false,
+  kernel: { method: 'round-robin', note: null },
+};

@@ -7,12 +7,6 @@ import type { Algorithm } from './algorithm.ts';
 import type { Balancer, Candidate } from './balancer.ts';
 import { lookup, Membership } from './lookup-table.ts';
 
-export const sourceHash: Algorithm<'source-hash'> = {
-  name: 'source-hash', create: (candidates) => new SourceHash(candidates),
-  usesHash: true, weighted: true,
-  kernel: { method: 'source-hash', note: null },
-};
-
 export class SourceHash<T extends Candidate> implements Balancer<T> {
   readonly algorithm = 'source-hash';
   #candidates: readonly T[] = [];
@@ -33,6 +27,12 @@ export class SourceHash<T extends Candidate> implements Balancer<T> {
     return lookup(this.#slots, this.#candidates, hash, skip);
   }
 }
+
+export const sourceHash: Algorithm<'source-hash'> = {
+  name: 'source-hash', create: (candidates) => new SourceHash(candidates),
+  usesHash: true, weighted: true,
+  kernel: { method: 'source-hash', note: null },
+};
 
 /** Weights rounded to whole slots (any positive weight gets one), divided by their gcd. */
 export function buildSlots(candidates: readonly Candidate[]): Int32Array {

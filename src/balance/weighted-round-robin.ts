@@ -6,12 +6,6 @@ import type { Algorithm } from './algorithm.ts';
 import type { Balancer, Candidate } from './balancer.ts';
 import { isWeightedEligible } from './eligible.ts';
 
-export const weightedRoundRobin: Algorithm<'weighted-round-robin'> = {
-  name: 'weighted-round-robin', create: (candidates) => new WeightedRoundRobin(candidates),
-  usesHash: false, weighted: true,
-  kernel: { method: 'weighted', note: null },
-};
-
 export class WeightedRoundRobin<T extends Candidate> implements Balancer<T> {
   readonly algorithm = 'weighted-round-robin';
   #candidates: readonly T[] = [];
@@ -51,3 +45,9 @@ export class WeightedRoundRobin<T extends Candidate> implements Balancer<T> {
     return list[best];
   }
 }
+
+export const weightedRoundRobin: Algorithm<'weighted-round-robin'> = {
+  name: 'weighted-round-robin', create: (candidates) => new WeightedRoundRobin(candidates),
+  usesHash: false, weighted: true,
+  kernel: { method: 'weighted', note: null },
+};
