@@ -39,7 +39,12 @@ export function parseAddress(input: unknown, rules: AddressRules): Parsed<Addres
 
 /** The canonical text of an address; also the default id of a member. */
 export function formatAddress(address: Address): string {
-  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+  return hostPort(address.host, address.port);
+}
+
+/** `host:port`, with an IPv6 host in brackets (`[2001:db8::1]:80`), as the file, logs and nftables write it. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** True for the addresses that bind every interface of their family. */

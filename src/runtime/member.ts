@@ -3,6 +3,7 @@
 // the data planes through its pool.
 
 import type { Candidate } from '../balance/balancer.ts';
+import { hostPort } from '../config/address.ts';
 import type { MemberConfig } from '../config/types.ts';
 import type { AdminState, AgentView, CheckView, Health, MemberChange } from './member-state.ts';
 
@@ -96,7 +97,7 @@ export class Member implements Candidate {
 
   /** "host:port" of the server as connections see it. */
   get endpoint(): string {
-    return this.ip.includes(':') ? `[${this.ip}]:${this.port}` : `${this.ip}:${this.port}`;
+    return hostPort(this.ip, this.port);
   }
 
   setHealth(to: Health, reason = ''): void {
