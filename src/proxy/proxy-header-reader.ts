@@ -5,7 +5,7 @@
 
 import type net from 'node:net';
 import type { Endpoint } from '../runtime/connection-table.ts';
-import { canonicalAddress, formatIPv4, formatIPv6 } from './ip-text.ts';
+import { canonicalAddress, formatIPv4, formatIPv6 } from '../ip-text.ts';
 import { V2_SIGNATURE } from './proxy-protocol.ts';
 
 /** v1: "PROXY TCP6 " + two addresses + two ports + CRLF is at most 107 bytes (the spec's bound). */

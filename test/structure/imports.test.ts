@@ -29,8 +29,9 @@ const LAYERS: readonly (readonly string[])[] = [
   // the file format and its normalized types, read by everything above; it takes the names of
   // the algorithms from balance/'s registry, so it sits above balance
   ['config'],
-  // balancing algorithms: pure, import nothing of furiwake; the version reads package.json
-  ['balance', 'version'],
+  // import nothing of furiwake: balancing algorithms (pure), IP addresses as text and bytes
+  // (for every layer that meets a client's address), the version from package.json
+  ['balance', 'ip-text', 'version'],
 ];
 
 /**
