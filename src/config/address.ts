@@ -3,6 +3,7 @@
 // host with port 80 or as an address with no port at all.
 
 import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { canonicalAddress } from '../ip-text.ts';
 import { expected, fail, ok, type Parsed } from './issues.ts';
 
 /** host is an IP literal or a hostname, without brackets; ip is filled in when the host is resolved. */
@@ -58,11 +59,8 @@ export function canonicalIP(ip: string): string {
 }
 
 function canonicalIPv6(ip: string): string {
-  try {
-    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-  } catch {
-    return ip; // zone ids (fe80::1%eth0) are not valid in URLs; leave them as written
-  }
+  // zone ids (fe80::1%eth0) are no address bytes: leave them as written
+  return canonicalAddress(ip, 6) ?? ip;
 }
 
 function splitHostPort(input: string): Parsed<{ host: string; port: string }> {
