@@ -34,14 +34,14 @@ export class LeastConnections<T extends Candidate> extends TakingTurns<T> {
   }
 }
 
-export const leastConnections: Algorithm<'least-connections'> = {
-  name: 'least-connections', create: (candidates) => new LeastConnections(candidates),
-  usesHash: false, weighted: false,
-  kernel: { method: 'round-robin', note: 'least-connections runs as round-robin: nftables does not count connections per member' },
-};
-
 /** Active connections, or as many as a member in slow start counts for: (active + 1) / ramp - 1. */
 function loadOf(candidate: Candidate): number {
   const ramp = candidate.ramp;
   return ramp === undefined || ramp >= 1 ? candidate.active : (candidate.active + 1) / ramp - 1;
 }
+
+export const leastConnections: Algorithm<'least-connections'> = {
+  name: 'least-connections', create: (candidates) => new LeastConnections(candidates),
+  usesHash: false, weighted: false,
+  kernel: { method: 'round-robin', note: 'least-connections runs as round-robin: nftables does not count connections per member' },
+};

@@ -41,12 +41,6 @@ export class LeastTime<T extends Candidate> extends TakingTurns<T> {
   }
 }
 
-export const leastTime: Algorithm<'least-time'> = {
-  name: 'least-time', create: (candidates) => new LeastTime(candidates),
-  usesHash: false, weighted: true,
-  kernel: { method: 'weighted', note: 'least-time runs as weighted-round-robin: nftables does not measure response times' },
-};
-
 /** The lowest latency sampled among eligible candidates; 1 when none has a sample. */
 function fastestSample<T extends Candidate>(list: readonly T[], skip: readonly T[] | null): number {
   let fastest = Infinity;
@@ -58,3 +52,9 @@ function fastestSample<T extends Candidate>(list: readonly T[], skip: readonly T
   }
   return fastest === Infinity ? 1 : fastest;
 }
+
+export const leastTime: Algorithm<'least-time'> = {
+  name: 'least-time', create: (candidates) => new LeastTime(candidates),
+  usesHash: false, weighted: true,
+  kernel: { method: 'weighted', note: 'least-time runs as weighted-round-robin: nftables does not measure response times' },
+};

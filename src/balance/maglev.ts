@@ -48,12 +48,6 @@ export class Maglev<T extends Candidate> implements Balancer<T> {
   }
 }
 
-export const maglev: Algorithm<'maglev'> = {
-  name: 'maglev', create: (candidates) => new Maglev(candidates),
-  usesHash: true, weighted: true,
-  kernel: { method: 'maglev', note: null },
-};
-
 /** The lookup table over all candidates with weight > 0; empty when there are none. */
 export function buildTable(candidates: readonly Candidate[], size: number): Int32Array {
   // Turns go in id order, so the table does not depend on the order of the list.
@@ -91,3 +85,9 @@ function isPrime(n: number): boolean {
   for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
   return true;
 }
+
+export const maglev: Algorithm<'maglev'> = {
+  name: 'maglev', create: (candidates) => new Maglev(candidates),
+  usesHash: true, weighted: true,
+  kernel: { method: 'maglev', note: null },
+};

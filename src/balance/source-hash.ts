@@ -28,12 +28,6 @@ export class SourceHash<T extends Candidate> implements Balancer<T> {
   }
 }
 
-export const sourceHash: Algorithm<'source-hash'> = {
-  name: 'source-hash', create: (candidates) => new SourceHash(candidates),
-  usesHash: true, weighted: true,
-  kernel: { method: 'source-hash', note: null },
-};
-
 /** Weights rounded to whole slots (any positive weight gets one), divided by their gcd. */
 export function buildSlots(candidates: readonly Candidate[]): Int32Array {
   const counts = candidates.map((c) => (c.weight > 0 ? Math.max(1, Math.round(c.weight)) : 0));
@@ -53,3 +47,9 @@ function gcd(a: number, b: number): number {
   while (b !== 0) [a, b] = [b, a % b];
   return a;
 }
+
+export const sourceHash: Algorithm<'source-hash'> = {
+  name: 'source-hash', create: (candidates) => new SourceHash(candidates),
+  usesHash: true, weighted: true,
+  kernel: { method: 'source-hash', note: null },
+};

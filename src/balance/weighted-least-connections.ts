@@ -15,6 +15,12 @@ export function lessLoaded(a: Candidate, b: Candidate): boolean {
   return (a.active + 1) * b.weight < (b.active + 1) * a.weight;
 }
 
+export const weightedLeastConnections: Algorithm<'weighted-least-connections'> = {
+  name: 'weighted-least-connections', create: (candidates) => new WeightedLeastConnections(candidates),
+  usesHash: false, weighted: true,
+  kernel: { method: 'weighted', note: 'weighted-least-connections runs as weighted-round-robin: nftables does not count connections per member' },
+};
+
 export class WeightedLeastConnections<T extends Candidate> extends TakingTurns<T> {
   override readonly algorithm = 'weighted-least-connections';
 
@@ -43,9 +49,3 @@ export class WeightedLeastConnections<T extends Candidate> extends TakingTurns<T
     return best;
   }
 }
-
-export const weightedLeastConnections: Algorithm<'weighted-least-connections'> = {
-  name: 'weighted-least-connections', create: (candidates) => new WeightedLeastConnections(candidates),
-  usesHash: false, weighted: true,
-  kernel: { method: 'weighted', note: 'weighted-least-connections runs as weighted-round-robin: nftables does not count connections per member' },
-};
