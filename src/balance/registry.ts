@@ -42,9 +42,12 @@ export function createBalancer<T extends Candidate>(name: AlgorithmName, candida
   return algorithm(name).create(candidates);
 }
 
+/** Asked on every connection and request: a Set of names answers without a descriptor lookup. */
+const hashing = new Set<string>(REGISTRY.filter((a) => a.usesHash).map((a) => a.name));
+
 /** Only these read the `hash` given to pick(): a data plane may skip computing it for the others. */
 export function usesHash(name: AlgorithmName): boolean {
-  return algorithm(name).usesHash;
+  return hashing.has(name);
 }
 
 /** Weighted algorithms never choose a weight-0 candidate; the others ignore weight. */
