@@ -5,7 +5,7 @@
 
 import { algorithm, type AlgorithmName, type KernelForm } from '../balance/index.ts';
 
-export type { KernelForm as KernelAlgorithm, KernelMethod } from '../balance/index.ts';
+export type { KernelMethod } from '../balance/index.ts';
 
 export function kernelAlgorithm(name: AlgorithmName): KernelForm {
   return algorithm(name).kernel;
