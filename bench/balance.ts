@@ -4,7 +4,7 @@
 // Candidates have mixed weights, loads and latencies, 1 in 10 unusable, and every 8th pick
 // carries a skip list of one (a retry), so the fallback paths are measured too.
 
-import type { AlgorithmName, Candidate } from '../src/balance/balancer.ts';
+import type { AlgorithmName, Candidate } from '../src/balance/index.ts';
 import { ALGORITHMS, createBalancer, hashString } from '../src/balance/index.ts';
 
 const SIZES = [3, 100, 1000];

@@ -4,7 +4,8 @@
 // new token at once, and stops the plane when the section is removed.
 
 import { formatAddress } from '../config/address.ts';
-import { adminWarnings, isLoopback, type AdminConfig } from '../config/admin-schema.ts';
+import { adminWarnings, isLoopback } from '../config/admin-schema.ts';
+import type { AdminConfig } from '../config/admin-types.ts';
 import type { Endpoint } from '../runtime/connection-table.ts';
 import type { MemberChange } from '../runtime/events.ts';
 import type { Member } from '../runtime/member.ts';

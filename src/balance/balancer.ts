@@ -2,10 +2,6 @@
 // synchronous: they read the candidates' state, keep only derived tables of their own, and
 // return a choice. They never do I/O and never hold timers.
 
-import type { AlgorithmName } from '../config/types.ts';
-
-export type { AlgorithmName };
-
 /** What an algorithm may read of a member. runtime/member.ts implements it. */
 export interface Candidate {
   /** stable identity; seeds the hash tables (source-hash, maglev) so they survive reloads */
@@ -27,7 +23,8 @@ export interface Candidate {
 }
 
 export interface Balancer<T extends Candidate> {
-  readonly algorithm: AlgorithmName;
+  /** the name of its Algorithm descriptor (registry.ts) */
+  readonly algorithm: string;
   /**
    * Choose a usable candidate that is not in `skip` (members already tried for this
    * connection), or undefined when there is none. `hash` is a 32-bit hash of the client key

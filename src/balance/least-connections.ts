@@ -2,6 +2,7 @@
 // The scan starts one past the previous choice, so members with equal counts take turns
 // instead of the first one in the list taking every tie.
 
+import type { Algorithm } from './algorithm.ts';
 import type { Candidate } from './balancer.ts';
 import { isEligible } from './eligible.ts';
 import { TakingTurns } from './taking-turns.ts';
@@ -38,3 +39,9 @@ function loadOf(candidate: Candidate): number {
   const ramp = candidate.ramp;
   return ramp === undefined || ramp >= 1 ? candidate.active : (candidate.active + 1) / ramp - 1;
 }
+
+export const leastConnections: Algorithm<'least-connections'> = {
+  name: 'least-connections', create: (candidates) => new LeastConnections(candidates),
+  usesHash: false, weighted: false,
+  kernel: { method: 'round-robin', note: 'least-connections runs as round-robin: nftables does not count connections per member' },
+};

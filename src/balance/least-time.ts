@@ -6,6 +6,7 @@
 // onto it before its first sample arrives. With no samples at all this is weighted
 // least-connections.
 
+import type { Algorithm } from './algorithm.ts';
 import type { Candidate } from './balancer.ts';
 import { isWeightedEligible } from './eligible.ts';
 import { TakingTurns } from './taking-turns.ts';
@@ -51,3 +52,9 @@ function fastestSample<T extends Candidate>(list: readonly T[], skip: readonly T
   }
   return fastest === Infinity ? 1 : fastest;
 }
+
+export const leastTime: Algorithm<'least-time'> = {
+  name: 'least-time', create: (candidates) => new LeastTime(candidates),
+  usesHash: false, weighted: true,
+  kernel: { method: 'weighted', note: 'least-time runs as weighted-round-robin: nftables does not measure response times' },
+};

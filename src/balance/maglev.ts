@@ -4,6 +4,7 @@
 // proportionally more turns. Because preferences come from ids, a membership change moves few
 // keys; an unusable member keeps its entries and only its own ~1/N of keys look elsewhere.
 
+import type { Algorithm } from './algorithm.ts';
 import type { Balancer, Candidate } from './balancer.ts';
 import { hashString, mix32 } from './hash.ts';
 import { lookup, Membership } from './lookup-table.ts';
@@ -84,3 +85,9 @@ function isPrime(n: number): boolean {
   for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
   return true;
 }
+
+export const maglev: Algorithm<'maglev'> = {
+  name: 'maglev', create: (candidates) => new Maglev(candidates),
+  usesHash: true, weighted: true,
+  kernel: { method: 'maglev', note: null },
+};

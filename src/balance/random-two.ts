@@ -2,6 +2,7 @@
 // loaded by (active + 1) / weight. Nearly as even as least-connections, but without every
 // balancer (or every burst) herding onto the same single least-loaded member.
 
+import type { Algorithm } from './algorithm.ts';
 import type { Balancer, Candidate } from './balancer.ts';
 import { isWeightedEligible } from './eligible.ts';
 import { lessLoaded } from './weighted-least-connections.ts';
@@ -61,3 +62,9 @@ export class RandomTwo<T extends Candidate> implements Balancer<T> {
     return -1;
   }
 }
+
+export const randomTwo: Algorithm<'random-two'> = {
+  name: 'random-two', create: (candidates) => new RandomTwo(candidates),
+  usesHash: false, weighted: true,
+  kernel: { method: 'random', note: 'random-two runs as weighted random (numgen random): nftables cannot compare two members\' connection counts' },
+};

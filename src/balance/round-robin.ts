@@ -1,5 +1,6 @@
 // Round-robin: each eligible candidate in list order, ignoring weight.
 
+import type { Algorithm } from './algorithm.ts';
 import type { Candidate } from './balancer.ts';
 import { isEligible } from './eligible.ts';
 import { TakingTurns } from './taking-turns.ts';
@@ -22,3 +23,9 @@ export class RoundRobin<T extends Candidate> extends TakingTurns<T> {
     return undefined;
   }
 }
+
+export const roundRobin: Algorithm<'round-robin'> = {
+  name: 'round-robin', create: (candidates) => new RoundRobin(candidates),
+  usesHash: false, weighted: false,
+  kernel: { method: 'round-robin', note: null },
+};

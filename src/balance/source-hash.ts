@@ -3,6 +3,7 @@
 // but when the membership or a weight changes most keys move (maglev avoids that).
 // An unusable or skipped member keeps its slots; its keys are re-hashed (see lookup-table.ts).
 
+import type { Algorithm } from './algorithm.ts';
 import type { Balancer, Candidate } from './balancer.ts';
 import { lookup, Membership } from './lookup-table.ts';
 
@@ -46,3 +47,9 @@ function gcd(a: number, b: number): number {
   while (b !== 0) [a, b] = [b, a % b];
   return a;
 }
+
+export const sourceHash: Algorithm<'source-hash'> = {
+  name: 'source-hash', create: (candidates) => new SourceHash(candidates),
+  usesHash: true, weighted: true,
+  kernel: { method: 'source-hash', note: null },
+};

@@ -2,10 +2,10 @@
 // where the next scan starts — one past the last choice, so candidates that tie take turns
 // instead of the first in the list winning every time.
 
-import type { AlgorithmName, Balancer, Candidate } from './balancer.ts';
+import type { Balancer, Candidate } from './balancer.ts';
 
 export abstract class TakingTurns<T extends Candidate> implements Balancer<T> {
-  abstract readonly algorithm: AlgorithmName;
+  abstract readonly algorithm: string;
   protected candidates: readonly T[] = [];
   /** index where the next scan starts */
   protected start = 0;

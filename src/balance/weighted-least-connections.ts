@@ -5,6 +5,7 @@
 // so active / weight ties everywhere and weights would not matter; with + 1 a weight-3 member
 // takes three new connections for each one a weight-1 member takes, loaded or not.
 
+import type { Algorithm } from './algorithm.ts';
 import type { Candidate } from './balancer.ts';
 import { isWeightedEligible } from './eligible.ts';
 import { TakingTurns } from './taking-turns.ts';
@@ -13,6 +14,12 @@ import { TakingTurns } from './taking-turns.ts';
 export function lessLoaded(a: Candidate, b: Candidate): boolean {
   return (a.active + 1) * b.weight < (b.active + 1) * a.weight;
 }
+
+export const weightedLeastConnections: Algorithm<'weighted-least-connections'> = {
+  name: 'weighted-least-connections', create: (candidates) => new WeightedLeastConnections(candidates),
+  usesHash: false, weighted: true,
+  kernel: { method: 'weighted', note: 'weighted-least-connections runs as weighted-round-robin: nftables does not count connections per member' },
+};
 
 export class WeightedLeastConnections<T extends Candidate> extends TakingTurns<T> {
   override readonly algorithm = 'weighted-least-connections';

@@ -2,6 +2,7 @@
 // by its weight; the largest wins and gives back the total. Heavier members come up more often
 // but interleaved with the others (5,1,1 -> a a b a c a a), so no member gets a burst.
 
+import type { Algorithm } from './algorithm.ts';
 import type { Balancer, Candidate } from './balancer.ts';
 import { isWeightedEligible } from './eligible.ts';
 
@@ -44,3 +45,9 @@ export class WeightedRoundRobin<T extends Candidate> implements Balancer<T> {
     return list[best];
   }
 }
+
+export const weightedRoundRobin: Algorithm<'weighted-round-robin'> = {
+  name: 'weighted-round-robin', create: (candidates) => new WeightedRoundRobin(candidates),
+  usesHash: false, weighted: true,
+  kernel: { method: 'weighted', note: null },
+};

@@ -1,6 +1,8 @@
 // How `furiwake ctl` prints: aligned tables of plain text (numbers to the right), durations
 // and byte counts in short human units, endpoints as host:port.
 
+import { hostPort } from '../config/address.ts';
+
 export type Cell = string | number;
 
 /** Columns whose header starts with `>` are right-aligned (the `>` is not printed). */
@@ -36,5 +38,5 @@ export function bytes(n: number): string {
 
 export function endpoint(e: { address: string; port: number } | null): string {
   if (e === null) return '-';
-  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+  return hostPort(e.address, e.port);
 }

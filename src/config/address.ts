@@ -3,8 +3,15 @@
 // host with port 80 or as an address with no port at all.
 
 import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { canonicalAddress } from '../ip-text.ts';
 import { expected, fail, ok, type Parsed } from './issues.ts';
-import type { Address } from './types.ts';
+
+/** host is an IP literal or a hostname, without brackets; ip is filled in when the host is resolved. */
+export interface Address {
+  host: string;
+  port: number;
+  ip?: string;
+}
 
 const FORM = 'host:port (IPv6 in brackets)';
 const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
@@ -33,7 +40,12 @@ export function parseAddress(input: unknown, rules: AddressRules): Parsed<Addres
 
 /** The canonical text of an address; also the default id of a member. */
 export function formatAddress(address: Address): string {
-  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+  return hostPort(address.host, address.port);
+}
+
+/** `host:port`, with an IPv6 host in brackets (`[2001:db8::1]:80`), as the file, logs and nftables write it. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** True for the addresses that bind every interface of their family. */
@@ -47,11 +59,8 @@ export function canonicalIP(ip: string): string {
 }
 
 function canonicalIPv6(ip: string): string {
-  try {
-    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-  } catch {
-    return ip; // zone ids (fe80::1%eth0) are not valid in URLs; leave them as written
-  }
+  // zone ids (fe80::1%eth0) are no address bytes: leave them as written
+  return canonicalAddress(ip, 6) ?? ip;
 }
 
 function splitHostPort(input: string): Parsed<{ host: string; port: string }> {

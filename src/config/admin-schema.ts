@@ -8,18 +8,8 @@ import { canonicalIP, formatAddress } from './address.ts';
 import { overlaps } from './checks.ts';
 import { expected, fail, ok, type Parsed, type PathIssue } from './issues.ts';
 import { address, boolean, integer, leaf, section } from './schema-parts.ts';
+import type { AdminConfig } from './admin-types.ts';
 import type { Address, Mode } from './types.ts';
-
-export interface AdminConfig {
-  listen: Address;
-  /** bearer token for writes (and reads when readTokenRequired); null = none */
-  token: string | null;
-  /** default: true when the listener is not loopback-only */
-  readTokenRequired: boolean;
-  /** connections open at once, in all and from one client address */
-  maxConnections: number;
-  maxConnectionsPerClient: number;
-}
 
 export const ADMIN_DEFAULTS = { listen: '127.0.0.1:9090', maxConnections: 256, maxConnectionsPerClient: 16 } as const;
 

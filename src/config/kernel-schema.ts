@@ -5,7 +5,7 @@
 // a valid config will run differently in the kernel (algorithms nftables cannot express).
 
 import { isIPv6 } from 'node:net';
-import { kernelAlgorithm } from '../kernel/algorithms.ts';
+import { algorithm } from '../balance/index.ts';
 import { formatAddress, isWildcard } from './address.ts';
 import type { PathIssue } from './issues.ts';
 import type { KernelServiceConfig } from './kernel-types.ts';
@@ -126,7 +126,7 @@ export function kernelNotes(config: Config): string[] {
     const pool = config.pools[poolName];
     if (pool === undefined) continue;
     const who = `(${users.join(', ')} ${users.length === 1 ? 'is' : 'are'} nat or dsr)`;
-    const { note } = kernelAlgorithm(pool.algorithm);
+    const { note } = algorithm(pool.algorithm).kernel;
     if (note !== null) notes.push(`pools.${poolName}.algorithm: ${note} ${who}`);
     const limited = pool.members.findIndex((m) => m.maxConnections > 0);
     if (limited !== -1) notes.push(`pools.${poolName}.members[${limited}].max-connections: counted by furiwake every second, not by the kernel: a burst may pass it for that long, and there is no queue ${who}`);

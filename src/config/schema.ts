@@ -25,8 +25,6 @@ import type {
   ServiceConfig,
 } from './types.ts';
 
-export { ALGORITHMS };
-
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly LogLevel[];
 const MODES = ['tcp', 'udp', 'http', 'nat', 'dsr'] as const satisfies readonly Mode[];
 /** Forwarding modes the design names but this version does not run yet. */

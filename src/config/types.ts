@@ -2,31 +2,18 @@
 // validated and defaulted by config/schema.ts. Keys in the file are kebab-case
 // (`max-connections`); here they are camelCase. Durations are milliseconds.
 
-import type { AdminConfig } from './admin-schema.ts';
+import type { AlgorithmName } from '../balance/index.ts';
+import type { Address } from './address.ts';
+import type { AdminConfig } from './admin-types.ts';
 import type { HealthConfig, HealthRule, MonitorConfig } from './health-types.ts';
 import type { KernelServiceConfig } from './kernel-types.ts';
 import type { PersistenceConfig } from './persistence-types.ts';
 import type { HttpServiceConfig } from './http-types.ts';
 
+export type { Address, AlgorithmName };
 export type Mode = 'tcp' | 'udp' | 'http' | 'nat' | 'dsr';
-export type AlgorithmName =
-  | 'round-robin'
-  | 'weighted-round-robin'
-  | 'least-connections'
-  | 'weighted-least-connections'
-  | 'random-two'
-  | 'source-hash'
-  | 'maglev'
-  | 'least-time';
 export type ProxyProtocolVersion = 'v1' | 'v2';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-
-/** host is an IP literal or a hostname, without brackets; ip is filled in when the host is resolved. */
-export interface Address {
-  host: string;
-  port: number;
-  ip?: string;
-}
 
 export interface GlobalConfig {
   /** how long a stopping process lets live connections finish (ms) */

@@ -4,6 +4,7 @@
 // states and schedules — and closes exactly what is no longer used.
 
 import { EventEmitter } from 'node:events';
+import { usesHash } from '../balance/index.ts';
 import type { AgentConfig, HealthRule, MonitorConfig } from '../config/health-types.ts';
 import type { Logger } from '../log.ts';
 import type { CheckView, MemberChange } from '../runtime/events.ts';
@@ -22,9 +23,6 @@ interface Watch {
   health: MemberHealth | null;
   agent: AgentChecker | null;
 }
-
-/** Algorithms whose tables would move keys if slow start changed weights. */
-const HASHING = new Set(['source-hash', 'maglev']);
 
 export interface HealthEventMap {
   /** one check of a member's monitor (by its index in the member's checks) ran; for metrics */
@@ -157,7 +155,8 @@ export class HealthManager {
     const pool = this.#runtime.pools.get(member.poolName);
     if (pool === undefined) return;
     const duration = pool.config.slowStart;
-    if (change.to === 'up' && change.from === 'down' && duration > 0 && !HASHING.has(pool.algorithm)) {
+    // a hashing algorithm's table would move keys if slow start changed weights (balance/algorithm.ts)
+    if (change.to === 'up' && change.from === 'down' && duration > 0 && !usesHash(pool.algorithm)) {
       this.#log.info({ pool: pool.name, member: member.id, duration }, 'slow start');
       this.#slowStart.begin(member, duration);
     } else if (change.to !== 'up') {

@@ -12,6 +12,7 @@
 // addressed to a VIP:port and was not taken (no usable member), as a closed port would be.
 
 import { hashString } from '../balance/hash.ts';
+import { hostPort } from '../config/address.ts';
 import { selectionSlots } from './slots.ts';
 import type { IpFamily, KernelMemberView, KernelServiceView } from './view.ts';
 
@@ -177,8 +178,7 @@ function memberRules(s: KernelServiceView, m: KernelMemberView): string[] {
   if (s.mode === 'dsr') rules.push(`update @${flows(s, m)} { ${s.family} saddr . ${s.protocol} sport }`);
   if (s.persistence !== null) rules.push(`update @${sticky(s, m)} { ${clientKey(s.family, s.persistence.prefix)} }`);
   if (s.mode === 'nat') {
-    const to = s.family === 'ip6' ? `[${m.ip}]:${m.port}` : `${m.ip}:${m.port}`;
-    rules.push(`meta l4proto ${s.protocol} dnat ${s.family} to ${to}`);
+    rules.push(`meta l4proto ${s.protocol} dnat ${s.family} to ${hostPort(m.ip, m.port)}`);
   } else {
     rules.push(`fwd ${s.family} to ${m.ip} device "${s.interface}"`);
   }

@@ -3,6 +3,7 @@
 // through a dual-stack socket (::ffff:192.0.2.1) is the IPv4 client it is.
 
 import ipaddr from 'ipaddr.js';
+import { unmappedIPv4 } from '../ip-text.ts';
 import { flatKey } from './stick-table.ts';
 
 export interface SourceMask {
@@ -20,7 +21,7 @@ export interface SourceMask {
 export function sourceKey(address: string, masks: SourceMask): string | null {
   // Dotted quads (also behind ::ffff:) are most clients: they take a path without ipaddr's
   // objects and arrays, which costs several times as much per new connection.
-  const v4 = parseIPv4(address.startsWith('::ffff:') ? address.slice(7) : address);
+  const v4 = parseIPv4(unmappedIPv4(address));
   if (v4 !== -1) return ipv4Key(v4, masks.mask);
   let ip: ipaddr.IPv4 | ipaddr.IPv6;
   try {

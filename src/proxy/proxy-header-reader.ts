@@ -5,9 +5,9 @@
 
 import type net from 'node:net';
 import type { Endpoint } from '../runtime/connection-table.ts';
-import { canonicalAddress, formatIPv4, formatIPv6 } from './ip-text.ts';
+import { canonicalAddress, formatIPv4, formatIPv6 } from '../ip-text.ts';
+import { V2_SIGNATURE } from './proxy-protocol.ts';
 
-const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 /** v1: "PROXY TCP6 " + two addresses + two ports + CRLF is at most 107 bytes (the spec's bound). */
 const V1_MAX = 107;
 /** v2: 16 bytes of header and the addresses and TLVs it announces; TLVs past this are refused. */

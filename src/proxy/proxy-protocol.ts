@@ -10,9 +10,10 @@
 
 import type { ProxyProtocolVersion } from '../config/types.ts';
 import type { Endpoint } from '../runtime/connection-table.ts';
-import { formatIPv4, formatIPv6, isMapped, isPort, readAddress } from './ip-text.ts';
+import { formatIPv4, formatIPv6, isMapped, isPort, readAddress } from '../ip-text.ts';
 
-const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
+/** The 12 bytes that open every v2 header (\r\n\r\n\0\r\nQUIT\n); the reader tells v2 from v1 by them. */
+export const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 const V2_PROXY_COMMAND = 0x21; // version 2, PROXY
 const V2_LOCAL_COMMAND = 0x20; // version 2, LOCAL
 const V2_TCP4 = 0x11;

@@ -3,8 +3,14 @@
 // the data planes through its pool.
 
 import type { Candidate } from '../balance/balancer.ts';
+import { hostPort } from '../config/address.ts';
 import type { MemberConfig } from '../config/types.ts';
-import type { AdminState, AgentView, CheckView, Health, RuntimeEvents } from './events.ts';
+import type { AdminState, AgentView, CheckView, Health, MemberChange } from './member-state.ts';
+
+/** Where a member announces its changes: the runtime's events (events.ts), which name Member. */
+interface ChangeSink {
+  emit(event: 'member', member: Member, change: MemberChange): boolean;
+}
 
 /** Weight of the newest sample in the latency moving average (least-time). */
 const LATENCY_ALPHA = 0.2;
@@ -48,11 +54,11 @@ export class Member implements Candidate {
   bytesOut = 0;
   latency = 0;
 
-  readonly #events: RuntimeEvents;
+  readonly #events: ChangeSink;
   /** healthy, enabled and not drained or stopped by its agent: kept as one flag for the hot path */
   #takesNew = true;
 
-  constructor(poolName: string, config: MemberConfig, events: RuntimeEvents) {
+  constructor(poolName: string, config: MemberConfig, events: ChangeSink) {
     this.poolName = poolName;
     this.config = config;
     this.id = config.id;
@@ -91,7 +97,7 @@ export class Member implements Candidate {
 
   /** "host:port" of the server as connections see it. */
   get endpoint(): string {
-    return this.ip.includes(':') ? `[${this.ip}]:${this.port}` : `${this.ip}:${this.port}`;
+    return hostPort(this.ip, this.port);
   }
 
   setHealth(to: Health, reason = ''): void {

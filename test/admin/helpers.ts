@@ -4,7 +4,7 @@
 
 import http from 'node:http';
 import { after } from 'node:test';
-import type { AdminConfig } from '../../src/config/admin-schema.ts';
+import type { AdminConfig } from '../../src/config/admin-types.ts';
 import type { Config } from '../../src/config/types.ts';
 import { Furiwake, type StartOptions } from '../../src/app.ts';
 import { createLogger } from '../../src/log.ts';

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AlgorithmName } from '../../src/balance/balancer.ts';
+import type { AlgorithmName } from '../../src/balance/index.ts';
 import { ALGORITHMS, createBalancer, isWeighted } from '../../src/balance/index.ts';
 import { candidate, seededRandom, type TestCandidate } from './helpers.ts';
 

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { Furiwake } from '../../src/app.ts';
 import type { HttpMonitor, TcpMonitor } from '../../src/config/health-types.ts';
+import type { AlgorithmName } from '../../src/config/types.ts';
 import { createLogger } from '../../src/log.ts';
 import { Checker } from '../../src/health/checker.ts';
 import type { CheckResult, Monitor } from '../../src/health/monitor.ts';
@@ -355,16 +356,22 @@ describe('slow start', () => {
     for (const h of held) h.socket.destroy();
   });
 
-  it('reaches the full weight at the end of the ramp', async () => {
+  /** An app over members a and b, weight 10 each, in which b has just gone down. */
+  async function withBDown(algorithm: AlgorithmName, slowStart: number) {
     const a = await server('a');
     const b = await switchable('b');
-    const app = await startApp(single('tcp', pool('weighted-round-robin', [{ port: a.port, id: 'a', weight: 10 }, { port: b.port, id: 'b', weight: 10 }], {}, {
+    const app = await startApp(single('tcp', pool(algorithm, [{ port: a.port, id: 'a', weight: 10 }, { port: b.port, id: 'b', weight: 10 }], {}, {
       health: { require: { kind: 'all' }, monitors: [tcpMonitor({ rise: 1, fall: 1 })], agent: null, initialState: 'checking' },
-      slowStart: 300,
+      slowStart,
     })));
     await health(app, 'p', 'b', 'up');
     await b.stop();
     await health(app, 'p', 'b', 'down');
+    return { app, b };
+  }
+
+  it('reaches the full weight at the end of the ramp', async () => {
+    const { app, b } = await withBDown('weighted-round-robin', 300);
     const weights: number[] = [];
     app.runtime.events.on('member', (m, c) => {
       if (m.id === 'b' && c.kind === 'weight') weights.push(c.to);
@@ -374,6 +381,14 @@ describe('slow start', () => {
     assert.ok(weights.length >= 3, `ramp steps: ${weights.join(' ')}`);
     for (let i = 1; i < weights.length; i++) assert.ok(weights[i] >= weights[i - 1], `ramp only rises: ${weights.join(' ')}`);
     assert.equal(weights.at(-1), 10);
+  });
+
+  it('is skipped by a hashing algorithm: its table would move keys while the weight ramps', async () => {
+    const { app, b } = await withBDown('maglev', 60_000);
+    await b.start();
+    const back = await health(app, 'p', 'b', 'up');
+    assert.equal(back.ramp, 1);
+    assert.equal(back.weight, 10);
   });
 });
 

@@ -12,7 +12,7 @@ import net from 'node:net';
 import { describe, it } from 'node:test';
 import ipaddr from 'ipaddr.js';
 import { ClientHead } from '../../src/proxy/client-head.ts';
-import { canonicalAddress } from '../../src/proxy/ip-text.ts';
+import { canonicalAddress } from '../../src/ip-text.ts';
 import { type Parsed, parseProxyHeader, type ProxiedAddresses } from '../../src/proxy/proxy-header-reader.ts';
 import { proxyHeader } from '../../src/proxy/proxy-protocol.ts';
 import type { Endpoint } from '../../src/runtime/connection-table.ts';

@@ -4,7 +4,7 @@
 // from that peer, whatever its headers say, so no client can choose its own persistence key.
 
 import ipaddr from 'ipaddr.js';
-import { canonicalIP } from '../ip-text.ts';
+import { canonicalIP } from '../../ip-text.ts';
 
 type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
 

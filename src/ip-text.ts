@@ -1,5 +1,6 @@
-// IP addresses as text that came from outside (a PROXY header) or from a socket: strict parsing
-// to bytes by char codes, and one canonical text per address (dotted quad; RFC 5952 for IPv6).
+// IP addresses as text that came from outside (a PROXY header, a DNS answer) or from a socket:
+// strict parsing to bytes by char codes, and one canonical text per address (dotted quad; RFC
+// 5952 for IPv6), with an IPv4-mapped IPv6 address (::ffff:a.b.c.d) told apart once, here.
 // Whatever furiwake writes onward (PROXY headers, X-Forwarded-For) is made from these bytes, so
 // nothing but a valid address can come out, whatever came in.
 //
@@ -162,6 +163,14 @@ export function canonicalAddress(text: string, family: 4 | 6): string | null {
 export function canonicalIP(text: string): string | null {
   if (!readAddress(text, scratch, 0)) return null;
   return isMapped(scratch, 0) ? formatIPv4(scratch, 12) : formatIPv6(scratch, 0);
+}
+
+/**
+ * An IPv4 client seen through a dual-stack socket, as sockets spell it (`::ffff:192.0.2.1`), as
+ * the IPv4 address it is (`192.0.2.1`); any other text as it is. Cheap enough for every accept.
+ */
+export function unmappedIPv4(address: string): string {
+  return address.length > 7 && address.startsWith('::ffff:') && address.includes('.', 7) ? address.slice(7) : address;
 }
 
 /** A port number as furiwake writes one: an integer 0-65535. */
