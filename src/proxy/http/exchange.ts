@@ -16,6 +16,7 @@ import type { Endpoint } from '../../runtime/connection-table.ts';
 import type { Member } from '../../runtime/member.ts';
 import type { Pool, Waiter } from '../../runtime/pool.ts';
 import { logRequest } from './access-log.ts';
+import { BodyClock } from './body-clock.ts';
 import { BodyFramer } from './body-framer.ts';
 import { ClientBytes } from './client-bytes.ts';
 import type { ClientStream } from './client-stream.ts';
@@ -87,13 +88,8 @@ export class Exchange implements UpstreamUser {
   #finished = false;
   /** the access log's clock; null when the request is not logged */
   readonly #clock: RequestClock | null;
-  /** the request body's clock (ms since epoch): its start and the request's, moved on by the time
-   * reading was paused for the member; the body bytes read so far */
-  #bodyStart = Date.now();
-  #requestStart: number;
-  #bodyIn = 0;
-  /** when reading was paused because the member (or the wait for one) could not take more; 0 = not */
-  #pausedAt = 0;
+  /** the request body's clock, for its timeouts; null without a body */
+  readonly #bodyClock: BodyClock | null;
 
   constructor(ctx: HttpServiceContext, side: ClientStream, req: RequestHead, logging: boolean) {
     this.#ctx = ctx;
@@ -106,13 +102,13 @@ export class Exchange implements UpstreamUser {
     this.#hash = usesHash(this.#pool.algorithm) ? side.hash : 0;
     const persistence = ctx.service.persistence;
     this.#sticky = persistence === null ? null : new Sticky(persistence, req, this.#clientAddress(side, req));
-    this.#requestStart = side.requestStart;
     this.#inAtStart = side.bytesIn;
     this.#outAtStart = side.bytesOut;
     this.#clock = logging ? new RequestClock() : null;
     if (req.chunked) this.#reqBody.chunked(400, this.#http.limits.headers);
     else if (req.contentLength > 0) this.#reqBody.length(req.contentLength);
     else this.#reqBody.none();
+    this.#bodyClock = this.#reqBody.done ? null : new BodyClock(side.requestStart);
   }
 
   /** The client as persistence sees it: behind trusted proxies, the address X-Forwarded-For names. */
@@ -246,7 +242,6 @@ export class Exchange implements UpstreamUser {
     const stop = this.#reqBody.feed(buf, start, end);
     if (stop > start) {
       const part = start === 0 && stop === buf.length ? buf : buf.subarray(start, stop);
-      this.#bodyIn += part.length;
       if (this.#sent) {
         this.#bodySent += part.length;
         if (!this.#up!.stream.write(part)) this.#pauseBody();
@@ -280,33 +275,13 @@ export class Exchange implements UpstreamUser {
 
   /** Reading the body stops for the member's sake: the client's clock stops too. */
   #pauseBody(): void {
-    if (this.#pausedAt === 0) this.#pausedAt = Date.now();
+    this.#bodyClock?.pause();
     this.#side.pauseReading();
   }
 
   #resumeBody(): void {
-    if (this.#pausedAt !== 0) {
-      const paused = Date.now() - this.#pausedAt;
-      this.#bodyStart += paused;
-      this.#requestStart += paused;
-      this.#pausedAt = 0;
-    }
+    this.#bodyClock?.resume();
     this.#side.resumeReading();
-  }
-
-  /**
-   * How long the client may take for its next body bytes (ms from now): `timeouts.body` (or the
-   * idle timeout, when shorter) between reads; no later than the point where the body falls
-   * under min-body-rate (after a first `timeouts.body` of grace: bytes so far / rate); and no
-   * later than the whole request's deadline.
-   */
-  #bodyDeadline(): number {
-    const t = this.#http.timeouts;
-    const now = Date.now();
-    let at = now + Math.min(t.body, this.#svc.timeouts.idle);
-    if (t.minBodyRate > 0) at = Math.min(at, this.#bodyStart + t.body + (this.#bodyIn * 1000) / t.minBodyRate);
-    if (t.request > 0) at = Math.min(at, this.#requestStart + t.request);
-    return Math.max(1, Math.ceil(at - now));
   }
 
   /** The client can take more: the member may send on. */
@@ -327,8 +302,10 @@ export class Exchange implements UpstreamUser {
     this.#wait = Wait.IDLE;
     // While the body comes (and the member is not what holds it up), the client's body deadlines
     // apply: a trickle cannot hold a member connection for ever.
-    const clientsTurn = !this.#reqBody.done && this.#pausedAt === 0 && !this.#responded;
-    this.#side.setDeadline(clientsTurn ? this.#bodyDeadline() : this.#svc.timeouts.idle);
+    const clock = this.#bodyClock;
+    const idle = this.#svc.timeouts.idle;
+    const clientsTurn = clock !== null && !this.#reqBody.done && !clock.paused && !this.#responded;
+    this.#side.setDeadline(clientsTurn ? clock.deadline(this.#http.timeouts, idle, this.#reqBody.seen) : idle);
   }
 
   // ---- the response -----------------------------------------------------------------------
