@@ -65,7 +65,6 @@ export class Exchange implements UpstreamUser {
   /** body bytes written to members, all attempts together */
   #bodySent = 0;
   #resBytes: ClientBytes | null = null;
-  #res: ResponseHead | null = null;
   #resBody: BodyFramer | null = null;
   /** some of the response reached the client: no other answer can be given now */
   #responded = false;
@@ -359,7 +358,6 @@ export class Exchange implements UpstreamUser {
 
   #responseHead(res: ResponseHead, rest: Buffer): void {
     const req = this.req;
-    this.#res = res;
     this.#status = res.status;
     if (res.status === 101) {
       if (req.upgrade === null) return this.#memberFailed(new HttpError(502, 'the member switched protocols unasked'));
