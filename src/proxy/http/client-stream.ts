@@ -13,6 +13,9 @@
 // - decide itself whether the client connection carries another request after this one
 //   (keep-alive), from what it read of the request and what it is told here;
 // - after exchangeDone(), forget the exchange: nothing more comes from it.
+// A ResponseHead is the member's head as response-head.ts read it: status, reason, the end-to-end
+// fields as lines (`name: value` CRLF, the hop-by-hop ones already gone), the Content-Length and
+// transfer codings apart. An HTTP/2 stream would split the lines into pairs and drop the codings.
 
 import type { Endpoint } from '../../runtime/connection-table.ts';
 import type { Member } from '../../runtime/member.ts';
