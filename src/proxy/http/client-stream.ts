@@ -28,8 +28,6 @@ export interface ClientStream {
   /** the client address's hash, for the hashing algorithms */
   readonly hash: number;
   readonly https: boolean;
-  /** the listener is stopping: this is the connection's last exchange */
-  readonly closing: boolean;
   member: Member | null;
   /** bytes read from and written to the client so far */
   readonly bytesIn: number;
