@@ -317,7 +317,7 @@ export class Exchange implements UpstreamUser {
     }
     if (!this.#gotResponseByte) {
       this.#gotResponseByte = true;
-      this.#clock?.firstByte();
+      this.#clock?.firstByteCame();
     }
     if (this.#resBody === null) return this.#headData(chunk);
     this.#bodyData(chunk, 0);

@@ -347,7 +347,7 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     this.#ctx.counts?.count(this.#ctx.service.name, null, status);
     if (this.#ctx.service.config.http!.accessLog && this.#ctx.log.isLevelEnabled('info')) {
       const line = { client: this.client.address, service: this.service, member: null, method: '', path: '', status, bytes: 0 };
-      logRequest(this.#ctx.log, line, new RequestClock().timings);
+      logRequest(this.#ctx.log, line, new RequestClock());
     }
     this.#end();
   }
