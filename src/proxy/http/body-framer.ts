@@ -86,6 +86,9 @@ export class BodyFramer {
   #name = '';
   /** 400 for a request body, 502 for a response body (which also tells them apart) */
   #status = 400;
+  /** the trailer fields read, each line with its CRLF, when keepTrailers() asked for them */
+  trailers = '';
+  #keepTrailers = false;
 
   /** No body at all. */
   none(): this {
@@ -104,6 +107,12 @@ export class BodyFramer {
     this.#chunked = true;
     this.#status = status;
     this.#maxTrailers = maxTrailers;
+    return this;
+  }
+
+  /** Gather the trailer fields into `trailers` (for a reader that gets the payload without its framing). */
+  keepTrailers(): this {
+    this.#keepTrailers = true;
     return this;
   }
 
@@ -199,6 +208,7 @@ export class BodyFramer {
             this.#name = String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
             this.#state = State.TRAILER_NAME;
             this.#countTrailer();
+            this.#keep(c);
           } else {
             this.#fail(c === 0x20 || c === 0x09 ? 'folded trailer line (obs-fold)' : 'malformed trailer field');
           }
@@ -215,15 +225,18 @@ export class BodyFramer {
             this.#fail('invalid trailer field name');
           }
           this.#countTrailer();
+          this.#keep(c);
           break;
         case State.TRAILER_VALUE:
           if (c === 0x0d) this.#state = State.TRAILER_LF;
           else if (isControl(c)) this.#fail('control character in a trailer field');
           this.#countTrailer();
+          this.#keep(c);
           break;
         case State.TRAILER_LF:
           if (c !== 0x0a) this.#fail('bare CR in a trailer field');
           this.#state = State.TRAILER_START;
+          this.#keep(c);
           break;
         case State.FINAL_LF:
           if (c !== 0x0a) this.#fail('chunked body not ended by CRLF');
@@ -274,6 +287,11 @@ export class BodyFramer {
         this.#ext = Ext.QUOTED;
         return;
     }
+  }
+
+  /** A byte of a trailer field (trailers are rare and bounded: a string is fine). */
+  #keep(c: number): void {
+    if (this.#keepTrailers) this.trailers += String.fromCharCode(c);
   }
 
   #countLine(): void {

@@ -6,6 +6,8 @@
 // to the same member when a kept one turned out closed, else on another member — only while
 // that is safe: nothing of the response has come, the method is idempotent and no body byte
 // went out. A connect that fails is always safe to try elsewhere: nothing was sent.
+// The exchange speaks HTTP/1 to members, and to its client in messages (client-stream.ts): how
+// they go on the client's wire is the client connection's business.
 
 import { usesHash } from '../../balance/index.ts';
 import type { HttpServiceConfig } from '../../config/http-types.ts';
@@ -13,48 +15,20 @@ import type { ServiceConfig } from '../../config/types.ts';
 import type { Endpoint } from '../../runtime/connection-table.ts';
 import type { Member } from '../../runtime/member.ts';
 import type { Pool, Waiter } from '../../runtime/pool.ts';
-import { logRequest, type Timings } from './access-log.ts';
+import { logRequest } from './access-log.ts';
+import { BodyClock } from './body-clock.ts';
 import { BodyFramer } from './body-framer.ts';
 import { ClientBytes } from './client-bytes.ts';
+import type { ClientStream } from './client-stream.ts';
 import type { HttpServiceContext } from './context.ts';
-import { clientResponseHead, interimHead, memberRequestHead } from './head-writer.ts';
+import { memberRequestHead } from './head-writer.ts';
+import { RequestClock } from './request-clock.ts';
 import { isIdempotent, type RequestHead } from './request-head.ts';
 import { parseResponseHead, type ResponseHead } from './response-head.ts';
-import { errorResponse, HttpError, redirectResponse } from './responses.ts';
+import { HttpError } from './responses.ts';
 import { Sticky } from './sticky.ts';
 import { trustedProxies } from './client-address.ts';
 import type { Upstream, UpstreamUser } from './upstream.ts';
-
-/** What an exchange needs of its client connection. */
-export interface ClientSide {
-  readonly client: Endpoint;
-  /** the client's address as written toward members: canonical, or `unknown` (never raw outside bytes) */
-  readonly forwardedClient: string;
-  /** the client address's hash, for the hashing algorithms */
-  readonly hash: number;
-  readonly https: boolean;
-  /** the listener is stopping: this is the connection's last exchange */
-  readonly closing: boolean;
-  member: Member | null;
-  /** bytes read from and written to the client so far */
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  /** when the request's head began to arrive (ms since epoch): timeouts.request runs from it */
-  readonly requestStart: number;
-  write(data: string | Buffer): boolean;
-  pauseReading(): void;
-  resumeReading(): void;
-  /** the exchange's own deadline, `ms` from now; 0 clears it */
-  setDeadline(ms: number): void;
-  /** the exchange is over; the connection takes the next request, or closes */
-  exchangeDone(keepAlive: boolean): void;
-  /** a 101 was passed on: from now on the connection is a tunnel */
-  startTunnel(): void;
-  /** ends the client connection at once, with a reset (a response that cannot be completed) */
-  destroy(): void;
-  /** the last resort: a throw escaped the exchange's logic; reported, and the client is reset */
-  crash(err: unknown): void;
-}
 
 const Wait = { NONE: 0, CONNECT: 1, RESPONSE: 2, IDLE: 3 } as const;
 /** body bytes held while no member connection is ready; beyond this the client is paused */
@@ -67,14 +41,12 @@ const MAX_RESPONSE_HEAD = 64 * 1024;
 const MAX_INTERIM = MAX_RESPONSE_HEAD;
 /** seconds a client is told to wait after a 503 */
 const RETRY_AFTER = 1;
-/** a first body part up to this size goes out in one write with the head */
-const SMALL_BODY = 4096;
 
 export class Exchange implements UpstreamUser {
   readonly req: RequestHead;
   member: Member | null = null;
   readonly #ctx: HttpServiceContext;
-  readonly #side: ClientSide;
+  readonly #side: ClientStream;
   /** settings as they were when the request came: a reload applies to the next request */
   readonly #svc: ServiceConfig;
   readonly #http: HttpServiceConfig;
@@ -93,7 +65,6 @@ export class Exchange implements UpstreamUser {
   /** body bytes written to members, all attempts together */
   #bodySent = 0;
   #resBytes: ClientBytes | null = null;
-  #res: ResponseHead | null = null;
   #resBody: BodyFramer | null = null;
   /** some of the response reached the client: no other answer can be given now */
   #responded = false;
@@ -102,7 +73,9 @@ export class Exchange implements UpstreamUser {
   #interim = 0;
   #resDone = false;
   #status = 0;
-  #dechunk = false;
+  /** the client takes the response's payload without the member's framing (and its trailers apart) */
+  #payloadOnly = false;
+  /** the client stream is out of step (or gone) after this exchange: it cannot carry another request */
   #closeClient = false;
   /** the member connection may carry another request afterwards */
   #reusable = true;
@@ -112,19 +85,12 @@ export class Exchange implements UpstreamUser {
   #wait: number = Wait.NONE;
   #tunnel = false;
   #finished = false;
-  #timings: Timings | null;
-  /** performance.now() when queueing or connecting began; 0 when not in progress */
-  #queuedAt = 0;
-  #connectAt = 0;
-  /** the request body's clock (ms since epoch): its start and the request's, moved on by the time
-   * reading was paused for the member; the body bytes read so far */
-  #bodyStart = Date.now();
-  #requestStart: number;
-  #bodyIn = 0;
-  /** when reading was paused because the member (or the wait for one) could not take more; 0 = not */
-  #pausedAt = 0;
+  /** the access log's clock; null when the request is not logged */
+  readonly #clock: RequestClock | null;
+  /** the request body's clock, for its timeouts; null without a body */
+  readonly #bodyClock: BodyClock | null;
 
-  constructor(ctx: HttpServiceContext, side: ClientSide, req: RequestHead, logging: boolean) {
+  constructor(ctx: HttpServiceContext, side: ClientStream, req: RequestHead, logging: boolean) {
     this.#ctx = ctx;
     this.#side = side;
     this.req = req;
@@ -135,17 +101,17 @@ export class Exchange implements UpstreamUser {
     this.#hash = usesHash(this.#pool.algorithm) ? side.hash : 0;
     const persistence = ctx.service.persistence;
     this.#sticky = persistence === null ? null : new Sticky(persistence, req, this.#clientAddress(side, req));
-    this.#requestStart = side.requestStart;
     this.#inAtStart = side.bytesIn;
     this.#outAtStart = side.bytesOut;
-    this.#timings = logging ? { start: performance.now(), queue: 0, connect: 0, firstByte: 0 } : null;
+    this.#clock = logging ? new RequestClock() : null;
     if (req.chunked) this.#reqBody.chunked(400, this.#http.limits.headers);
     else if (req.contentLength > 0) this.#reqBody.length(req.contentLength);
     else this.#reqBody.none();
+    this.#bodyClock = this.#reqBody.done ? null : new BodyClock(side.requestStart);
   }
 
   /** The client as persistence sees it: behind trusted proxies, the address X-Forwarded-For names. */
-  #clientAddress(side: ClientSide, req: RequestHead): string {
+  #clientAddress(side: ClientStream, req: RequestHead): string {
     const trusted = this.#http.trustedProxies;
     if (trusted.length === 0) return side.client.address;
     return trustedProxies(trusted).clientOf(side.client.address, req.forwardedFor ?? undefined);
@@ -177,7 +143,7 @@ export class Exchange implements UpstreamUser {
     if (member !== undefined) return this.#use(member, false);
     if (!pool.hasAvailable()) return this.#fail(503, 'no member is available to serve this request');
     if (pool.queueFull) return this.#fail(503, 'every member is busy and the queue is full');
-    if (this.#timings !== null) this.#queuedAt = performance.now();
+    this.#clock?.queueStarted();
     const sticky = this.#sticky;
     this.#waiter = sticky === null ? pool.enqueue(this.#hash, this.#onQueued) : sticky.enqueue(pool, this.#hash, this.#tried, this.#onQueued);
   }
@@ -200,7 +166,7 @@ export class Exchange implements UpstreamUser {
 
   #queued(member: Member | undefined): void {
     this.#waiter = null;
-    this.#stopQueueClock();
+    this.#clock?.queueEnded();
     if (member === undefined) return this.#fail(503, 'every member stayed busy for the whole queue timeout');
     this.#sticky?.picked(member);
     this.#use(member, false);
@@ -219,7 +185,7 @@ export class Exchange implements UpstreamUser {
     this.#attach(up);
     this.#wait = Wait.CONNECT;
     this.#side.setDeadline(this.#svc.timeouts.connect);
-    if (this.#timings !== null) this.#connectAt = performance.now();
+    this.#clock?.connectStarted();
   }
 
   #attach(up: Upstream): void {
@@ -235,7 +201,7 @@ export class Exchange implements UpstreamUser {
 
   upstreamConnected(up: Upstream): void {
     if (up !== this.#up) return;
-    this.#stopConnectClock();
+    this.#clock?.connectEnded();
     this.#send();
   }
 
@@ -275,7 +241,6 @@ export class Exchange implements UpstreamUser {
     const stop = this.#reqBody.feed(buf, start, end);
     if (stop > start) {
       const part = start === 0 && stop === buf.length ? buf : buf.subarray(start, stop);
-      this.#bodyIn += part.length;
       if (this.#sent) {
         this.#bodySent += part.length;
         if (!this.#up!.stream.write(part)) this.#pauseBody();
@@ -309,33 +274,13 @@ export class Exchange implements UpstreamUser {
 
   /** Reading the body stops for the member's sake: the client's clock stops too. */
   #pauseBody(): void {
-    if (this.#pausedAt === 0) this.#pausedAt = Date.now();
+    this.#bodyClock?.pause();
     this.#side.pauseReading();
   }
 
   #resumeBody(): void {
-    if (this.#pausedAt !== 0) {
-      const paused = Date.now() - this.#pausedAt;
-      this.#bodyStart += paused;
-      this.#requestStart += paused;
-      this.#pausedAt = 0;
-    }
+    this.#bodyClock?.resume();
     this.#side.resumeReading();
-  }
-
-  /**
-   * How long the client may take for its next body bytes (ms from now): `timeouts.body` (or the
-   * idle timeout, when shorter) between reads; no later than the point where the body falls
-   * under min-body-rate (after a first `timeouts.body` of grace: bytes so far / rate); and no
-   * later than the whole request's deadline.
-   */
-  #bodyDeadline(): number {
-    const t = this.#http.timeouts;
-    const now = Date.now();
-    let at = now + Math.min(t.body, this.#svc.timeouts.idle);
-    if (t.minBodyRate > 0) at = Math.min(at, this.#bodyStart + t.body + (this.#bodyIn * 1000) / t.minBodyRate);
-    if (t.request > 0) at = Math.min(at, this.#requestStart + t.request);
-    return Math.max(1, Math.ceil(at - now));
   }
 
   /** The client can take more: the member may send on. */
@@ -356,8 +301,10 @@ export class Exchange implements UpstreamUser {
     this.#wait = Wait.IDLE;
     // While the body comes (and the member is not what holds it up), the client's body deadlines
     // apply: a trickle cannot hold a member connection for ever.
-    const clientsTurn = !this.#reqBody.done && this.#pausedAt === 0 && !this.#responded;
-    this.#side.setDeadline(clientsTurn ? this.#bodyDeadline() : this.#svc.timeouts.idle);
+    const clock = this.#bodyClock;
+    const idle = this.#svc.timeouts.idle;
+    const clientsTurn = clock !== null && !this.#reqBody.done && !clock.paused && !this.#responded;
+    this.#side.setDeadline(clientsTurn ? clock.deadline(this.#http.timeouts, idle, this.#reqBody.seen) : idle);
   }
 
   // ---- the response -----------------------------------------------------------------------
@@ -365,12 +312,12 @@ export class Exchange implements UpstreamUser {
   upstreamData(chunk: Buffer): void {
     if (this.#tunnel) {
       this.#side.setDeadline(this.#svc.timeouts.idle);
-      if (!this.#side.write(chunk)) this.#up!.stream.pause();
+      if (!this.#side.sendBody(chunk)) this.#up!.stream.pause();
       return;
     }
     if (!this.#gotResponseByte) {
       this.#gotResponseByte = true;
-      if (this.#timings !== null) this.#timings.firstByte = performance.now() - this.#timings.start;
+      this.#clock?.firstByteCame();
     }
     if (this.#resBody === null) return this.#headData(chunk);
     this.#bodyData(chunk, 0);
@@ -397,8 +344,8 @@ export class Exchange implements UpstreamUser {
       }
       if (res.status >= 100 && res.status < 200 && res.status !== 101) {
         if ((this.#interim += end) > MAX_INTERIM) return this.#memberFailed(new HttpError(502, `interim (1xx) responses from the member larger than ${MAX_INTERIM} bytes together`));
-        // 100 Continue and 103 Early Hints: passed on to a client that can read them
-        if (this.req.minor === 1 && !this.#side.write(interimHead(res))) this.#up?.stream.pause();
+        // 100 Continue and 103 Early Hints: passed on (to a client that can read them)
+        if (!this.#side.sendInterim(res)) this.#up?.stream.pause();
         bytes.drop(end);
         if (bytes.length === 0) return;
         continue;
@@ -411,14 +358,12 @@ export class Exchange implements UpstreamUser {
 
   #responseHead(res: ResponseHead, rest: Buffer): void {
     const req = this.req;
-    this.#res = res;
     this.#status = res.status;
     if (res.status === 101) {
       if (req.upgrade === null) return this.#memberFailed(new HttpError(502, 'the member switched protocols unasked'));
       return this.#startTunnel(res, rest);
     }
-    this.#dechunk = res.body === 'chunked' && req.minor === 0;
-    this.#closeClient ||= !req.keepAlive || this.#side.closing || res.body === 'close' || this.#dechunk || !this.#reqBody.done;
+    const payloadOnly = (this.#payloadOnly = !this.#side.passesRawBody(res));
     if (res.close) this.#reusable = false;
     if (this.#sticky !== null && this.member !== null) res.fields = this.#sticky.responseFields(res.fields, this.member);
     const framer = (this.#resBody = new BodyFramer());
@@ -426,10 +371,11 @@ export class Exchange implements UpstreamUser {
     else if (res.body === 'length') framer.length(res.contentLength);
     else if (res.body === 'chunked') framer.chunked(502, MAX_RESPONSE_HEAD);
     else framer.untilClose();
-    const head = clientResponseHead(res, { minor: req.minor, close: this.#closeClient, dechunk: this.#dechunk });
-    if (this.#dechunk || rest.length === 0 || framer.done) {
+    if (payloadOnly) framer.keepTrailers();
+    const requestDone = this.#reqBody.done;
+    if (payloadOnly || rest.length === 0 || framer.done) {
       this.#responded = true;
-      this.#side.write(head);
+      this.#side.sendHead(res, requestDone, null, 0);
       if (rest.length > 0) return this.#bodyData(rest, 0);
       if (framer.done) return this.#responseDone();
       return this.#awaitNext();
@@ -441,28 +387,21 @@ export class Exchange implements UpstreamUser {
       return this.#memberFailed(err as HttpError);
     }
     this.#responded = true;
-    let flowing: boolean;
-    if (stop <= SMALL_BODY) {
-      // head and a small body in one write, as they came in one read (the common case)
-      flowing = this.#side.write(head + rest.toString('latin1', 0, stop));
-    } else {
-      this.#side.write(head);
-      flowing = this.#side.write(rest.subarray(0, stop));
-    }
-    if (!flowing) this.#up?.stream.pause();
+    // the head and the body bytes that came with it, together (one write when small: the common case)
+    if (!this.#side.sendHead(res, requestDone, rest, stop)) this.#up?.stream.pause();
     this.#afterBody(rest, stop);
   }
 
   #bodyData(chunk: Buffer, start: number): void {
     let stop: number;
     try {
-      stop = this.#resBody!.feed(chunk, start, chunk.length, this.#dechunk ? this.#sink : undefined);
+      stop = this.#resBody!.feed(chunk, start, chunk.length, this.#payloadOnly ? this.#sink : undefined);
     } catch (err) {
       return this.#memberFailed(err as HttpError);
     }
-    if (!this.#dechunk && stop > start) {
+    if (!this.#payloadOnly && stop > start) {
       const part = start === 0 && stop === chunk.length ? chunk : chunk.subarray(start, stop);
-      if (!this.#side.write(part)) this.#up?.stream.pause();
+      if (!this.#side.sendBody(part)) this.#up?.stream.pause();
     }
     this.#afterBody(chunk, stop);
   }
@@ -474,7 +413,7 @@ export class Exchange implements UpstreamUser {
   }
 
   #sink = (buf: Buffer, start: number, end: number): void => {
-    if (end > start && !this.#side.write(buf.subarray(start, end))) this.#up?.stream.pause();
+    if (end > start && !this.#side.sendBody(buf.subarray(start, end))) this.#up?.stream.pause();
   };
 
   upstreamEnd(): void {
@@ -493,6 +432,8 @@ export class Exchange implements UpstreamUser {
 
   #responseDone(): void {
     this.#resDone = true;
+    const trailers = this.#resBody!.trailers;
+    if (trailers !== '') this.#side.sendTrailers(trailers);
     if (!this.#reqBody.done) {
       // The member answered before the whole body came (a 413, a redirect): the rest of the
       // body has nowhere to go, so both connections close once the response is out.
@@ -508,10 +449,8 @@ export class Exchange implements UpstreamUser {
     this.#tunnel = true;
     this.#reusable = false;
     this.#responded = true;
-    this.#side.write(clientResponseHead(res, { minor: 1, close: false, dechunk: false }));
-    if (rest.length > 0) this.#side.write(rest);
     this.#side.setDeadline(this.#svc.timeouts.idle);
-    this.#side.startTunnel();
+    this.#side.startTunnel(res, rest);
   }
 
   /** Bytes from the client of a tunnel. */
@@ -629,13 +568,7 @@ export class Exchange implements UpstreamUser {
     this.#status = status;
     this.#responded = true;
     this.#resDone = true;
-    // A request body we have not read to its end leaves the connection out of step.
-    this.#closeClient ||= !this.#reqBody.done || !this.req.keepAlive || this.#side.closing;
-    this.#side.write(errorResponse(status, message, {
-      close: this.#closeClient,
-      retryAfter: status === 503 ? RETRY_AFTER : undefined,
-      head: this.req.method === 'HEAD',
-    }));
+    this.#side.sendError(status, message, this.#reqBody.done, status === 503 ? RETRY_AFTER : undefined);
     this.#finish();
   }
 
@@ -645,9 +578,8 @@ export class Exchange implements UpstreamUser {
     this.#status = status;
     this.#responded = true;
     this.#resDone = true;
-    this.#closeClient ||= !this.#reqBody.done || !this.req.keepAlive || this.#side.closing;
     const location = `https://${host}${port === 443 ? '' : `:${port}`}${this.req.target.startsWith('/') ? this.req.target : '/'}`;
-    this.#side.write(redirectResponse(status, location, this.#closeClient));
+    this.#side.sendRedirect(status, location, this.#reqBody.done);
     this.#finish();
   }
 
@@ -673,18 +605,6 @@ export class Exchange implements UpstreamUser {
   }
 
   // ---- the end ----------------------------------------------------------------------------
-
-  #stopQueueClock(): void {
-    if (this.#timings === null || this.#queuedAt === 0) return;
-    this.#timings.queue += performance.now() - this.#queuedAt;
-    this.#queuedAt = 0;
-  }
-
-  #stopConnectClock(): void {
-    if (this.#timings === null || this.#connectAt === 0) return;
-    this.#timings.connect += performance.now() - this.#connectAt;
-    this.#connectAt = 0;
-  }
 
   #releaseMember(member: Member): void {
     this.#pool.release(member, 0, 0);
@@ -714,9 +634,7 @@ export class Exchange implements UpstreamUser {
       this.member = null;
     }
     this.#ctx.counts?.count(this.#ctx.service.name, member, this.#status);
-    if (this.#timings !== null) {
-      this.#stopQueueClock();
-      this.#stopConnectClock();
+    if (this.#clock !== null) {
       // The client as persistence saw it (behind trusted proxies, X-Forwarded-For's), and the
       // peer that carried the request when that is another address.
       const peer = side.client.address;
@@ -730,7 +648,7 @@ export class Exchange implements UpstreamUser {
         path: this.req.target,
         status: this.#status,
         bytes: side.bytesOut - this.#outAtStart,
-      }, this.#timings);
+      }, this.#clock.stop());
     }
     side.member = null;
     side.exchangeDone(!this.#closeClient);

@@ -2,6 +2,9 @@
 // timeout), run its exchange, then wait for the next request (keep-alive) or close. Requests a
 // client pipelines wait their turn. The object is also the connection's entry in the
 // connection table, showing the request in progress and its member.
+// It is the HTTP/1 side of the client: the exchange hands it a response as a message (head, body,
+// trailers, end; our own errors) and it puts that on the wire: the status line and head, the
+// Connection field and whether the connection is kept, interim heads, the switch to a tunnel.
 
 import type { ConnectionEntry, ConnectionTable, Endpoint } from '../../runtime/connection-table.ts';
 import { hashString } from '../../balance/index.ts';
@@ -9,10 +12,14 @@ import type { Member } from '../../runtime/member.ts';
 import { logRequest } from './access-log.ts';
 import { ClientBytes } from './client-bytes.ts';
 import { forwardedAddress } from './client-address.ts';
+import type { ClientStream } from './client-stream.ts';
 import { Deadline, type HttpServiceContext } from './context.ts';
-import { Exchange, type ClientSide } from './exchange.ts';
-import { parseRequestHead } from './request-head.ts';
-import { errorResponse, HttpError } from './responses.ts';
+import { Exchange } from './exchange.ts';
+import { clientResponseHead, interimHead } from './head-writer.ts';
+import { RequestClock } from './request-clock.ts';
+import { parseRequestHead, type RequestHead } from './request-head.ts';
+import type { ResponseHead } from './response-head.ts';
+import { errorResponse, HttpError, redirectResponse } from './responses.ts';
 import type { Stream, StreamEngine, StreamOwner } from '../stream.ts';
 
 /** What the connection tells its listener. */
@@ -24,8 +31,10 @@ export interface ConnectionOwner {
 
 /** After an error response, what the client still sends is read (and dropped) this long at most. */
 const LINGER = 2_000;
+/** a first body part up to this size goes out in one write with the response head */
+const SMALL_BODY = 4096;
 
-export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner {
+export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwner {
   readonly id: number;
   readonly protocol = 'tcp' as const;
   readonly service: string;
@@ -57,6 +66,8 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
   #closed = false;
   #tunnel = false;
   #crashed = false;
+  /** the response in progress says `connection: close`: the connection ends after it */
+  #closeAfter = false;
   /**
    * A write to the client was queued (it is not reading what it asked for): the next pipelined
    * request waits for the drain, so that a client pipelining small requests it never reads the
@@ -216,17 +227,28 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
     if (ex !== null && this.#tunnel) return ex.tunnelData(chunk);
     if (ex !== null && !ex.requestDone && this.#in.length === 0) {
       // the hot path of a request body: straight from the chunk to the member
-      let stop: number;
-      try {
-        stop = ex.body(chunk, 0, chunk.length);
-      } catch (err) {
-        return ex.bodyFailed(err as HttpError);
-      }
-      if (stop === chunk.length) return;
-      chunk = chunk.subarray(stop);
+      if (this.#feedBody(ex, chunk) && this.#in.length > 0) this.#pump();
+      return;
     }
     this.#in.push(chunk);
     this.#pump();
+  }
+
+  /**
+   * Request body bytes for the exchange; what follows the body's end waits in #in for the next
+   * request. A malformed body fails the exchange (a 400) and what came with it is dropped: false.
+   */
+  #feedBody(ex: Exchange, data: Buffer): boolean {
+    let stop: number;
+    try {
+      stop = ex.body(data, 0, data.length);
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err; // a bug, not the client's fault: the connection's catch takes it
+      ex.bodyFailed(err);
+      return false;
+    }
+    if (stop < data.length) this.#in.push(data.subarray(stop));
+    return true;
   }
 
   /** Moves what the client sent along: into the exchange's body, or into the next exchange. */
@@ -243,15 +265,7 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
             break;
           }
           if (!ex.requestDone) {
-            const data = this.#in.takeAll();
-            let stop: number;
-            try {
-              stop = ex.body(data, 0, data.length);
-            } catch (err) {
-              ex.bodyFailed(err as HttpError);
-              break;
-            }
-            if (stop < data.length) this.#in.push(data.subarray(stop));
+            if (!this.#feedBody(ex, this.#in.takeAll())) break;
             continue;
           }
           // a pipelined request waits for the response in progress
@@ -318,19 +332,10 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
     const logging = http.accessLog && this.#ctx.log.isLevelEnabled('info');
     const ex = new Exchange(this.#ctx, this, req, logging);
     this.#exchange = ex;
+    this.#closeAfter = false;
     // The body bytes that came with the head are read before anything goes to a member: a
     // malformed chunked body in the first packet is refused with nothing sent.
-    if (!ex.requestDone && bytes.length > 0) {
-      const data = bytes.takeAll();
-      let stop: number;
-      try {
-        stop = ex.body(data, 0, data.length);
-      } catch (err) {
-        ex.bodyFailed(err as HttpError);
-        return true;
-      }
-      if (stop < data.length) bytes.push(data.subarray(stop));
-    }
+    if (!ex.requestDone && bytes.length > 0 && !this.#feedBody(ex, bytes.takeAll())) return true;
     ex.start();
     return true;
   }
@@ -338,24 +343,81 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
   /** A request we cannot read: answered with its error, then the connection closes. */
   #reject(error: HttpError): void {
     const status = error instanceof HttpError ? error.status : 400;
-    this.write(errorResponse(status, error.message, { close: true }));
+    this.#write(errorResponse(status, error.message, { close: true }));
     this.#ctx.counts?.count(this.#ctx.service.name, null, status);
     if (this.#ctx.service.config.http!.accessLog && this.#ctx.log.isLevelEnabled('info')) {
-      const t = { start: performance.now(), queue: 0, connect: 0, firstByte: 0 };
-      logRequest(this.#ctx.log, { client: this.client.address, service: this.service, member: null, method: '', path: '', status, bytes: 0 }, t);
+      const line = { client: this.client.address, service: this.service, member: null, method: '', path: '', status, bytes: 0 };
+      logRequest(this.#ctx.log, line, new RequestClock());
     }
     this.#end();
   }
 
-  // ---- what the exchange calls (ClientSide) -----------------------------------------------
+  // ---- the response, on the wire (ClientStream) --------------------------------------------
 
-  write(data: string | Buffer): boolean {
+  /** The exchange in progress's request (the exchange calls only while it is in progress). */
+  get #req(): RequestHead {
+    return this.#exchange!.req;
+  }
+
+  /** An HTTP/1.0 client cannot read chunks: it gets the payload, and the close ends it. */
+  passesRawBody(res: ResponseHead): boolean {
+    return res.body !== 'chunked' || this.#req.minor !== 0;
+  }
+
+  sendInterim(res: ResponseHead): boolean {
+    // an HTTP/1.0 client does not expect 1xx heads (RFC 9110 15.2)
+    return this.#req.minor !== 1 || this.#write(interimHead(res));
+  }
+
+  sendHead(res: ResponseHead, requestDone: boolean, body: Buffer | null, end: number): boolean {
+    const req = this.#req;
+    const dechunk = !this.passesRawBody(res);
+    // a close-delimited body (or a dechunked one, for HTTP/1.0) ends with the connection
+    const close = (this.#closeAfter = this.#mustClose(req, requestDone) || res.body === 'close' || dechunk);
+    const head = clientResponseHead(res, { minor: req.minor, close, dechunk });
+    if (body === null || end === 0) return this.#write(head);
+    // head and a small body in one write, as they came in one read (the common case)
+    if (end <= SMALL_BODY) return this.#write(head + body.toString('latin1', 0, end));
+    this.#write(head);
+    return this.#write(end === body.length ? body : body.subarray(0, end));
+  }
+
+  sendBody(chunk: Buffer): boolean {
+    return this.#write(chunk);
+  }
+
+  sendTrailers(): void {
+    // Only an HTTP/1.0 client gets a payload without its framing, and it cannot read trailers.
+  }
+
+  sendError(status: number, message: string, requestDone: boolean, retryAfter: number | undefined): void {
+    const req = this.#req;
+    const close = (this.#closeAfter = this.#mustClose(req, requestDone));
+    this.#write(errorResponse(status, message, { close, retryAfter, head: req.method === 'HEAD' }));
+  }
+
+  sendRedirect(status: number, location: string, requestDone: boolean): void {
+    const close = (this.#closeAfter = this.#mustClose(this.#req, requestDone));
+    this.#write(redirectResponse(status, location, close));
+  }
+
+  /**
+   * The connection closes after this response: the client asked it, the listener is stopping,
+   * or a request body we have not read to its end leaves the connection out of step.
+   */
+  #mustClose(req: RequestHead, requestDone: boolean): boolean {
+    return !requestDone || !req.keepAlive || this.closing;
+  }
+
+  #write(data: string | Buffer): boolean {
     const stream = this.#stream;
     if (stream.closed || stream.writeEnded) return true;
     const flowing = typeof data === 'string' ? stream.writeLatin1(data) : stream.write(data);
     if (!flowing) this.#blocked = true;
     return flowing;
   }
+
+  // ---- what else the exchange calls (ClientStream) ----------------------------------------
 
   pauseReading(): void {
     if (this.#pausedForBody) return;
@@ -373,7 +435,9 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
     this.#setDeadline(ms, ms === 0 ? Deadline.NONE : Deadline.EXCHANGE);
   }
 
-  startTunnel(): void {
+  startTunnel(res: ResponseHead, rest: Buffer): void {
+    this.#write(clientResponseHead(res, { minor: 1, close: false, dechunk: false }));
+    if (rest.length > 0) this.#write(rest);
     this.#tunnel = true;
     this.resumeReading();
     if (this.#in.length > 0) this.#pump();
@@ -387,12 +451,12 @@ export class HttpConnection implements ConnectionEntry, ClientSide, StreamOwner 
     this.#stream.reset();
   }
 
-  exchangeDone(keepAlive: boolean): void {
+  exchangeDone(reusable: boolean): void {
     this.#exchange = null;
     this.member = null;
     this.#tunnel = false;
     if (this.#closed) return;
-    if (!keepAlive || this.#closing || this.#clientEnded) return this.#end();
+    if (!reusable || this.#closeAfter || this.#closing || this.#clientEnded) return this.#end();
     if (this.#pausedForBody || this.#pausedForBacklog) {
       this.#pausedForBody = false;
       this.#pausedForBacklog = false;

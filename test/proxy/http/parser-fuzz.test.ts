@@ -3,7 +3,8 @@
 // Whatever comes, a reader returns a result or refuses with an HttpError (never another throw),
 // and what it accepts is sound: written out again by head-writer it holds no CR, LF or NUL
 // inside a field and reads back the same; lengths are safe non-negative integers; the framer
-// never hands on more bytes than it was given, and reads a body the same in any split.
+// never hands on more bytes than it was given, and reads a body (its trailers too) the same in any
+// split; the trailers it gathers are those of the body, and read back the same.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -130,8 +131,8 @@ function checkResponse(res: ResponseHead, method: string): void {
 }
 
 /** Feeds `input` to a fresh chunked framer in pieces cut at `cuts`; what it made of it. */
-function frame(input: Buffer, cuts: readonly number[]): { stop: number; done: boolean; payload: number; seen: number } | { error: string } {
-  const framer = new BodyFramer().chunked(400, 1024);
+function frame(input: Buffer, cuts: readonly number[]): { stop: number; done: boolean; payload: number; seen: number; trailers: string } | { error: string } {
+  const framer = new BodyFramer().chunked(400, 1024).keepTrailers();
   let payload = 0;
   const sink = (buf: Buffer, start: number, end: number): void => {
     assert.ok(buf === input && start >= 0 && start <= end && end <= input.length, 'the payload lies within what was given');
@@ -145,7 +146,8 @@ function frame(input: Buffer, cuts: readonly number[]): { stop: number; done: bo
       assert.ok(stop >= start && stop <= end, `stop ${stop} outside [${start}, ${end}]`);
       if (framer.done) {
         assert.equal(framer.feed(input, stop, input.length, sink), stop, 'a finished body takes nothing more');
-        return { stop, done: true, payload, seen: framer.seen };
+        checkTrailers(framer.trailers, input.toString('latin1', 0, stop));
+        return { stop, done: true, payload, seen: framer.seen, trailers: framer.trailers };
       }
       start = end;
     }
@@ -154,7 +156,20 @@ function frame(input: Buffer, cuts: readonly number[]): { stop: number; done: bo
     return { error: (err as HttpError).message };
   }
   assert.ok(payload <= input.length && framer.seen === input.length);
-  return { stop: input.length, done: false, payload, seen: framer.seen };
+  return { stop: input.length, done: false, payload, seen: framer.seen, trailers: framer.trailers };
+}
+
+/** Trailers gathered from `body` are its last field lines, each ending in CRLF, and read back the same. */
+function checkTrailers(trailers: string, body: string): void {
+  assert.ok(body.endsWith(`\r\n${trailers}\r\n`), 'the trailers are the body\'s last lines');
+  if (trailers === '') return;
+  assert.ok(trailers.endsWith('\r\n'));
+  for (const line of trailers.slice(0, -2).split('\r\n')) assert.match(line, /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[^\r\n\x00]*$/);
+  const again = `0\r\n${trailers}\r\n`;
+  const framer = new BodyFramer().chunked(400, 1024).keepTrailers();
+  assert.equal(framer.feed(Buffer.from(again, 'latin1'), 0, again.length), again.length);
+  assert.ok(framer.done);
+  assert.equal(framer.trailers, trailers);
 }
 
 describe('parser fuzzing', () => {
@@ -192,6 +207,7 @@ describe('parser fuzzing', () => {
 
   it(`chunked bodies: ${fuzzCount(INPUTS)} mutated bodies, each read whole and in pieces`, () => {
     let done = 0;
+    let withTrailers = 0;
     const cutsOf = new Map<Buffer, number[]>();
     fuzz(0x5eed03, fuzzCount(INPUTS), (f) => {
       const input = generator(BODIES)(f);
@@ -206,9 +222,11 @@ describe('parser fuzzing', () => {
       assert.deepEqual(frame(input, cuts), whole);
       if ('done' in whole && whole.done) {
         done++;
+        if (whole.trailers !== '') withTrailers++;
         assert.ok(whole.payload <= whole.stop, 'never more payload than bytes taken');
       }
     });
     assert.ok(done > fuzzCount(INPUTS) / 20, `${done} bodies read to their end`);
+    assert.ok(withTrailers > fuzzCount(INPUTS) / 100, `${withTrailers} bodies with trailers read to their end`);
   });
 });

@@ -209,6 +209,18 @@ describe('body framing', () => {
     }
   });
 
+  it('gathers the trailer fields when asked (for a reader of the payload alone), in any split', () => {
+    const body = '5\r\nhello\r\n0\r\nX-Trailer: t\r\nserver-timing:x;dur=1\r\n\r\nNEXT';
+    for (const pieces of [1, 3, 7, body.length]) {
+      const f = new BodyFramer().chunked(502).keepTrailers();
+      assert.equal(feedAll(f, body, pieces).payload, 'hello');
+      assert.equal(f.trailers, 'X-Trailer: t\r\nserver-timing:x;dur=1\r\n', `pieces ${pieces}`);
+    }
+    const quiet = new BodyFramer().chunked(502);
+    feedAll(quiet, body);
+    assert.equal(quiet.trailers, '', 'not gathered unless asked');
+  });
+
   it('refuses bad chunk sizes and framing', () => {
     for (const body of ['x\r\n', '-1\r\n', ' 5\r\nhello\r\n', '5 \r\nhello\r\n', '5\nhello\r\n', '5\r\nhelloX\r\n', '1122334455667788\r\n', '\r\n', '0\r\n: v\r\n\r\n', '0\r\nX: \x01\r\n\r\n']) {
       const f = new BodyFramer().chunked(400);
