@@ -1,0 +1,159 @@
+// max-connections in the kernel. nftables picks a member with no per-member count that could
+// steer its choice, so furiwake counts each limited member's open connections every second and
+// leaves a member at its limit out of new choices (the plane re-renders) until it is below it
+// again — as LVS's upper threshold does.
+//
+// How it counts: one conntrack listing per tick for every limited nat service together (the
+// kernel walks its whole table for each listing, whatever the filter, so a listing per service
+// cost a table walk per service: with 100k entries and 10 limited services that was several
+// seconds of CPU per second), read line by line into one reused record; dsr's flows are
+// furiwake's own sets. Not nftables' `ct count`, though it lets the kernel count: it adds the
+// connection it is evaluated for to its member's count before comparing, so a connection sent
+// on to another member stays counted against the full one for as long as it lives; the count
+// is the state of a rule, lost whenever the ruleset is re-rendered (a health change, a reload)
+// and blind to connections made before; and refusing the connection instead (drop) would
+// make clients wait for a retransmission while other members have room.
+
+import type { Logger } from '../log.ts';
+import type { Member } from '../runtime/member.ts';
+import type { Service } from '../runtime/service.ts';
+import { listing, scanConntrack, type ListingFilter } from './conntrack.ts';
+import { flowRows, isOpen } from './reading.ts';
+import type { KernelTools } from './requirements.ts';
+import type { KernelServiceView } from './view.ts';
+
+/** How often members with a max-connections are counted. */
+const LIMIT_INTERVAL = 1_000;
+
+/** What the limits read of the plane. */
+export interface LimitsHost {
+  /** the services taking new connections, with the view of their rules in the kernel */
+  limited(): Iterable<[KernelServiceView, Service]>;
+  tools(): KernelTools | null;
+  /** re-renders; resolves once the ruleset is in (or with nft's error) */
+  update(): Promise<Error | null>;
+  /** a fault of ours in a timer's work */
+  unexpected(err: unknown): void;
+}
+
+export class ConnectionLimits {
+  readonly #host: LimitsHost;
+  readonly #log: Logger;
+  /** members at their max-connections by the last count: left out of new choices */
+  #full = new Set<Member>();
+  #timer: NodeJS.Timeout | null = null;
+  /** the count in progress */
+  #counting: Promise<Error | null> | null = null;
+  #stopped = false;
+
+  constructor(host: LimitsHost, log: Logger) {
+    this.#host = host;
+    this.#log = log;
+  }
+
+  /** Whether the member is at its max-connections by the last count. */
+  isFull(member: Member): boolean {
+    return this.#full.has(member);
+  }
+
+  /** Counts every second from now on (again after stop(), when a service comes back). */
+  start(): void {
+    this.#stopped = false;
+    // (a tick that finds a count still running lets it be: ticks never pile up)
+    this.#timer ??= setInterval(() => void (this.#counting === null && this.check().catch((err: unknown) => this.#host.unexpected(err))), LIMIT_INTERVAL);
+  }
+
+  /** No more counts: the plane is closing, or has no service left. */
+  stop(closed: boolean): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+    if (closed) this.#stopped = true;
+  }
+
+  /**
+   * Counts the open connections of every member that has a limit (a member of several services
+   * counts all of them) and re-renders when a member reached its limit or went below it.
+   * Resolves once the ruleset reflects the count.
+   */
+  async check(): Promise<Error | null> {
+    // one count at a time; a caller that comes during one gets a fresh count after it
+    while (this.#counting !== null) await this.#counting;
+    if (this.#stopped) return null;
+    const counting = this.#count();
+    this.#counting = counting;
+    try {
+      return await counting;
+    } finally {
+      this.#counting = null;
+    }
+  }
+
+  async #count(): Promise<Error | null> {
+    try {
+      const services = [...this.#host.limited()].filter(([, s]) => s.pool.members.some((m) => m.maxConnections > 0));
+      if (services.length === 0 && this.#full.size === 0) return null;
+      const counts = await this.#counts(services);
+      const full = new Set<Member>();
+      for (const [member, count] of counts) if (member.maxConnections > 0 && count >= member.maxConnections) full.add(member);
+      if (full.size === this.#full.size && [...full].every((m) => this.#full.has(m))) return null;
+      for (const m of full) if (!this.#full.has(m)) this.#log.info({ pool: m.poolName, member: m.id, limit: m.maxConnections }, 'kernel: member at max-connections; no new connections until it is below');
+      for (const m of this.#full) if (!full.has(m)) this.#log.info({ pool: m.poolName, member: m.id }, 'kernel: member below max-connections again');
+      this.#full = full;
+      return await this.#host.update();
+    } catch (err) {
+      this.#log.warn({ reason: (err as Error).message }, 'kernel: cannot count connections for max-connections');
+      return err as Error;
+    }
+  }
+
+  /** The open connections of each member of these services: one conntrack listing for all nat ones. */
+  async #counts(services: readonly [KernelServiceView, Service][]): Promise<Map<Member, number>> {
+    const counts = new Map<Member, number>();
+    const add = (member: Member): void => void counts.set(member, (counts.get(member) ?? 0) + 1);
+    const tools = this.#host.tools();
+    if (tools === null) return counts;
+    for (const [view, service] of services) {
+      if (view.mode !== 'dsr') continue;
+      for (const row of await flowRows(tools.nft, view, service)) if (row.member !== null) add(row.member);
+    }
+    const nat = services.filter(([view]) => view.mode === 'nat');
+    if (nat.length === 0 || tools.conntrack === null) return counts;
+    const targets = natTargets(nat);
+    const text = await listing(tools.conntrack, narrowest(nat.map(([view]) => view)));
+    scanConntrack(text, (line) => {
+      if (!isOpen(line.protocol, line.state)) return;
+      const o = line.original;
+      const r = line.reply;
+      const member = targets.get(`${line.protocol} ${o.dst} ${o.dport} ${r.src} ${r.sport}`);
+      if (member !== undefined) add(member);
+    });
+    return counts;
+  }
+}
+
+/**
+ * `protocol VIP port member-ip member-port` -> the member, for every member of these services:
+ * how a connection's line (client -> VIP:port, replied by member:port) finds its member.
+ */
+function natTargets(services: readonly [KernelServiceView, Service][]): Map<string, Member> {
+  const targets = new Map<string, Member>();
+  for (const [view, service] of services) {
+    for (const m of view.members) {
+      const member = service.pool.members.find((x) => x.id === m.id);
+      if (member !== undefined) targets.set(`${view.protocol} ${view.vip} ${view.port} ${m.ip} ${m.port}`, member);
+    }
+  }
+  return targets;
+}
+
+/** The narrowest one listing that holds the connections of all these services (a shorter answer to read). */
+function narrowest(views: readonly KernelServiceView[]): ListingFilter {
+  const one = <T>(values: T[]): T | undefined => (values.every((v) => v === values[0]) ? values[0] : undefined);
+  const family = one(views.map((v) => v.family));
+  return {
+    family: family === undefined ? undefined : family === 'ip' ? 'ipv4' : 'ipv6',
+    protocol: one(views.map((v) => v.protocol)),
+    vip: one(views.map((v) => v.vip)),
+    port: one(views.map((v) => v.port)),
+  };
+}
