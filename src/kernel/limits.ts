@@ -3,16 +3,19 @@
 // leaves a member at its limit out of new choices (the plane re-renders) until it is below it
 // again — as LVS's upper threshold does.
 //
-// How it counts: one conntrack listing per tick for every limited nat service together (the
-// kernel walks its whole table for each listing, whatever the filter, so a listing per service
-// cost a table walk per service: with 100k entries and 10 limited services that was several
-// seconds of CPU per second), read line by line into one reused record; dsr's flows are
-// furiwake's own sets. Not nftables' `ct count`, though it lets the kernel count: it adds the
-// connection it is evaluated for to its member's count before comparing, so a connection sent
-// on to another member stays counted against the full one for as long as it lives; the count
-// is the state of a rule, lost whenever the ruleset is re-rendered (a health change, a reload)
-// and blind to connections made before; and refusing the connection instead (drop) would
-// make clients wait for a retransmission while other members have room.
+// How it counts: one conntrack listing per count for every limited nat service together, read
+// line by line into one reused record; dsr's flows are furiwake's own sets. The kernel walks its
+// whole table for each listing, whatever the filter, so a listing per service cost a walk per
+// service: with 100k connections over 10 limited services, 4.1 s of CPU per count before, 0.9 s
+// now (bench/kernel-limits.ts); on such a table the next count waits PAUSE_FACTOR times as long
+// as the last took.
+//
+// Not nftables' `ct count` (nftables 1.0.6 and this kernel have it), though it would let the
+// kernel count: it adds the connection it is evaluated for to its member's count before comparing,
+// so a connection sent on to another member stays counted against the full one for as long as it
+// lives; its count is the state of a rule, lost whenever the ruleset is re-rendered (a health
+// change, a reload) and blind to connections made before; and refusing the connection instead
+// (drop) would make clients wait for a retransmission while other members have room.
 
 import type { Logger } from '../log.ts';
 import type { Member } from '../runtime/member.ts';
@@ -24,6 +27,11 @@ import type { KernelServiceView } from './view.ts';
 
 /** How often members with a max-connections are counted. */
 const LIMIT_INTERVAL = 1_000;
+/**
+ * A count waits this many times as long as the last one took: with a huge table (a listing of
+ * 100k connections takes about a second of CPU) counting never takes more than a fifth of the time.
+ */
+const PAUSE_FACTOR = 4;
 
 /** What the limits read of the plane. */
 export interface LimitsHost {
@@ -42,6 +50,8 @@ export class ConnectionLimits {
   /** members at their max-connections by the last count: left out of new choices */
   #full = new Set<Member>();
   #timer: NodeJS.Timeout | null = null;
+  /** counting on a timer (between start() and stop()) */
+  #ticking = false;
   /** the count in progress */
   #counting: Promise<Error | null> | null = null;
   #stopped = false;
@@ -59,16 +69,30 @@ export class ConnectionLimits {
   /** Counts every second from now on (again after stop(), when a service comes back). */
   start(): void {
     this.#stopped = false;
-    // (a tick that finds a count still running lets it be: ticks never pile up)
-    this.#timer ??= setInterval(() => void (this.#counting === null && this.check().catch((err: unknown) => this.#host.unexpected(err))), LIMIT_INTERVAL);
+    if (this.#ticking) return;
+    this.#ticking = true;
+    this.#timer = setTimeout(this.#tick, LIMIT_INTERVAL);
   }
 
-  /** No more counts: the plane is closing, or has no service left. */
+  /** No more counts on the timer; none at all once `closed` (the plane is closing). */
   stop(closed: boolean): void {
-    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#ticking = false;
+    if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     if (closed) this.#stopped = true;
   }
+
+  /** The next count starts a while after this one ends (PAUSE_FACTOR): counts never pile up. */
+  #tick = (): void => {
+    this.#timer = null;
+    const began = performance.now();
+    void this.check()
+      .catch((err: unknown) => this.#host.unexpected(err))
+      .finally(() => {
+        if (!this.#ticking || this.#timer !== null) return;
+        this.#timer = setTimeout(this.#tick, Math.max(LIMIT_INTERVAL, PAUSE_FACTOR * (performance.now() - began)));
+      });
+  };
 
   /**
    * Counts the open connections of every member that has a limit (a member of several services
