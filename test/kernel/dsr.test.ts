@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createTopology, NET, NET6, type Topology } from './netns.ts';
-import { capture, endpoints, startBalancerAgent, startClient, startFuriwake, startServer, type Client, type PeerServer } from './peers.ts';
+import { capture, endpoints, fin, startBalancerAgent, startClient, startFuriwake, startServer, type Client, type PeerServer } from './peers.ts';
 
 const MEMBERS = NET.servers.map((ip) => `      - { address: ${ip}:80 }`).join('\n');
 const host = (endpoint: string): string => endpoint.slice(0, endpoint.lastIndexOf(':'));
@@ -51,6 +51,9 @@ describe('dsr mode', () => {
     const atClient = await capture(t, t.client, 'eth0', 'tcp port 80');
     const atBalancer = await capture(t, t.balancer, 'eth0', 'tcp port 80');
     const names = await roundTrips(6, NET.vip);
+    // the connections' FINs (the servers' at the client, the client's at the balancer): all before them is printed too
+    await atClient.printed(6, fin(`${NET.vip}.80`, NET.client));
+    await atBalancer.printed(6, fin(NET.client, `${NET.vip}.80`));
     const clientPackets = await atClient.stop();
     const balancerPackets = await atBalancer.stop();
 
@@ -85,6 +88,7 @@ ${members6}
     const seen = servers.map((s) => s.tcpPeers().length);
     const atBalancer = await capture(t, t.balancer, 'eth0', 'ip6 and tcp port 80');
     const names = await roundTrips(6, NET6.vip);
+    await atBalancer.printed(6, fin(NET6.client, `${NET6.vip}.80`));
     const balancerPackets = await atBalancer.stop();
     assert.deepEqual(names.toSorted(), ['s1', 's1', 's2', 's2', 's3', 's3']);
     for (const [i, s] of servers.entries()) {

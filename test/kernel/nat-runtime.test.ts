@@ -38,8 +38,11 @@ describe('nat through the runtime', () => {
     fw = await startBalancerAgent(t, CONFIG);
   });
   after(async () => {
-    await fw?.stop();
-    await t?.close();
+    try {
+      await fw?.stop();
+    } finally {
+      await t?.close();
+    }
   });
 
   const memberOf = (greeting: string): string => `${NET.servers[Number(greeting.slice(1)) - 1]}:80`;

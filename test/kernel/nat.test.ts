@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { exec } from '../../src/kernel/exec.ts';
 import { createTopology, NET, NET6, type Topology } from './netns.ts';
-import { capture, endpoints, startClient, startFuriwake, startServer, type Client, type PeerServer } from './peers.ts';
+import { capture, endpoints, fin, startClient, startFuriwake, startServer, type Client, type PeerServer } from './peers.ts';
 
 const MEMBERS = NET.servers.map((ip) => `      - { address: ${ip}:80 }`).join('\n');
 const MEMBERS6 = NET6.servers.map((ip) => `      - { address: "[${ip}]:80" }`).join('\n');
@@ -33,7 +33,8 @@ describe('nat mode', () => {
     client = await startClient(t);
   });
   after(async () => {
-    await t?.close();
+    if (t === undefined) return; // the topology cleaned up after itself
+    await t.close();
     // The namespaces are gone, with their links; the host's own ruleset was never touched.
     const namespaces = (await exec('ip', ['netns', 'list'])).stdout;
     assert.ok(!namespaces.includes(t.prefix), `namespaces left:\n${namespaces}`);
@@ -65,6 +66,8 @@ describe('nat mode', () => {
     const seen = servers.map((s) => s.tcpPeers().length);
     const dump = await capture(t, t.client, 'eth0', filter);
     const names = await connections(80, 6, undefined, addresses.vip);
+    // the six connections' FINs to the client: everything before them is printed too
+    await dump.printed(6, fin(`${addresses.vip}.80`, addresses.client));
     const packets = await dump.stop();
 
     assert.deepEqual(names.toSorted(), ['s1', 's1', 's2', 's2', 's3', 's3']);
