@@ -15,6 +15,7 @@ services:
   flushing: { listen: 10.88.2.100:81, mode: nat, pool: web, flush-on-down: true }
   sticky: { listen: 10.88.2.100:82, mode: nat, pool: web, persistence: { method: source-ip, mask: 24, timeout: 10m } }
   limited: { listen: 10.88.2.100:83, mode: nat, pool: one-each }
+  limited-too: { listen: 10.88.2.100:84, mode: nat, pool: one-each }
 pools:
   web:
     members:
@@ -112,6 +113,23 @@ describe('nat through the runtime', () => {
       await client.end(c.conn);
     }
     assert.ok(after.includes(held.line!), `${held.line} is below its limit again, yet got none of ${after.join(', ')}`);
+  });
+
+  test('max-connections: a member counts its connections of every service (one listing for all)', async () => {
+    // held through one service, the member is full for the other too
+    const held = await client.connect(84);
+    assert.equal(held.ok, true, held.error);
+    await fw.ask({ op: 'limits' });
+    const names: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const c = await client.connect(83);
+      assert.equal(c.ok, true, c.error);
+      names.push(c.line!);
+      await client.end(c.conn);
+    }
+    assert.ok(!names.includes(held.line!), `${held.line} is at its limit through limited-too, yet got ${names.join(', ')}`);
+    assert.equal((await client.end(held.conn)).ending, 'end');
+    await fw.ask({ op: 'limits' });
   });
 
   test('flush-on-down: a disabled member\'s connections are ended', async () => {
