@@ -1,6 +1,6 @@
 // What counting max-connections costs with a large conntrack table: CPU time (furiwake's and the
 // conntrack tool's) per count, one listing per service (as before) against one listing for all
-// (src/kernel/limits.ts). Needs root: it makes a network namespace, fills its conntrack table
+// (src/kernel/open-connections.ts). Needs root: it makes a network namespace, fills its conntrack table
 // with ENTRIES connections (client -> VIP:80..89, translated to one of three members; a quarter
 // in TIME_WAIT) inserted with `conntrack -R`, measures, and removes the namespace.
 //
@@ -12,9 +12,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { listConnections, listing, scanConntrack } from '../src/kernel/conntrack.ts';
 import { exec, findExecutable } from '../src/kernel/exec.ts';
-import { isOpen } from '../src/kernel/reading.ts';
+import { openConnections } from '../src/kernel/open-connections.ts';
+import { conntrackRows, isOpen } from '../src/kernel/reading.ts';
+import type { KernelServiceView } from '../src/kernel/view.ts';
+import type { Service } from '../src/runtime/service.ts';
 
 const VIP = '10.88.2.100';
 const MEMBERS = ['10.88.2.11', '10.88.2.12', '10.88.2.13'];
@@ -27,35 +29,40 @@ function cpu(): number {
   return fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0) / 100;
 }
 
-async function measure(services: number, rounds: number): Promise<void> {
+async function measure(count: number, rounds: number): Promise<void> {
   const conntrack = findExecutable('conntrack');
   if (conntrack === null) throw new Error('conntrack not found on PATH');
-  const ports = Array.from({ length: services }, (_, i) => 80 + i);
-  const targets = new Map<string, number>();
-  for (const port of ports) for (const m of MEMBERS) targets.set(`tcp ${VIP} ${port} ${m} 80`, 0);
+  const tools = { nft: 'nft', conntrack };
+  // the plane's views of `count` nat services, and their runtime services as far as counting reads them
+  const services = Array.from({ length: count }, (_, i): [KernelServiceView, Service] => {
+    const members = MEMBERS.map((ip, n) => ({ number: n, id: `${ip}:80`, ip, port: 80, weight: 1, backup: false, usable: true, serves: true }));
+    const view: KernelServiceView = {
+      name: `s${i}`, mode: 'nat', protocol: 'tcp', family: 'ip', vip: VIP, port: 80 + i, method: 'round-robin', members,
+      persistence: null, sourceNat: false, interface: null, idle: 300_000, flowSize: 65_535, flushOnDown: false, accepting: true,
+    };
+    const service = { name: view.name, pool: { members: members.map((m) => ({ id: m.id, maxConnections: 1_000_000 })) } } as unknown as Service;
+    return [view, service];
+  });
 
   const perService = async (): Promise<number> => {
     let open = 0;
-    for (const port of ports) {
-      for (const e of await listConnections(conntrack, { protocol: 'tcp', vip: VIP, port })) if (isOpen(e.protocol, e.state)) open++;
+    for (const [view, service] of services) {
+      for (const row of await conntrackRows(conntrack, view, service)) if (row.member !== null && isOpen(row.protocol, row.state)) open++;
     }
     return open;
   };
   const oneListing = async (): Promise<number> => {
     let open = 0;
-    const text = await listing(conntrack, { family: 'ipv4', protocol: 'tcp', vip: VIP });
-    scanConntrack(text, (l) => {
-      if (isOpen(l.protocol, l.state) && targets.has(`${l.protocol} ${l.original.dst} ${l.original.dport} ${l.reply.src} ${l.reply.sport}`)) open++;
-    });
+    for (const n of (await openConnections(tools, services)).members.values()) open += n;
     return open;
   };
-  for (const [name, count] of [['one listing per service (before)', perService], ['one listing for all (now)', oneListing]] as const) {
-    const open = await count(); // warm-up, and the figure both must agree on
+  for (const [name, run] of [['one listing per service (before)', perService], ['one listing for all (now)', oneListing]] as const) {
+    const open = await run(); // warm-up, and the figure both must agree on
     const start = cpu();
     const wall = performance.now();
-    for (let i = 0; i < rounds; i++) await count();
-    const perTick = (cpu() - start) / rounds;
-    console.log(`${name}: ${open} open connections counted; CPU ${(perTick * 1000).toFixed(0)} ms per count, wall ${((performance.now() - wall) / rounds).toFixed(0)} ms`);
+    for (let i = 0; i < rounds; i++) await run();
+    const perCount = (cpu() - start) / rounds;
+    console.log(`${name}: ${open} open connections counted; CPU ${(perCount * 1000).toFixed(0)} ms per count, wall ${((performance.now() - wall) / rounds).toFixed(0)} ms`);
   }
 }
 

@@ -3,17 +3,16 @@
 // when those have ended or the grace period is over — as the user-space listeners let their
 // connections finish.
 
-import type { ConnectionFilter } from '../runtime/connection-table.ts';
-import type { KernelConnection } from '../runtime/kernel-tables.ts';
+import type { Logger } from '../log.ts';
 import type { Service } from '../runtime/service.ts';
-import { isOpen } from './reading.ts';
 
 /** How often a departing service's connections are counted. */
 const DRAIN_INTERVAL = 250;
 
 /** What the drain reads of the plane, and tells it. */
 export interface DrainHost {
-  connections(filter: ConnectionFilter): Promise<KernelConnection[]>;
+  /** the open connections of these services, by name (open-connections.ts: one count for all) */
+  open(services: readonly Service[]): Promise<ReadonlyMap<string, number>>;
   /** departing services left: their rules go */
   released(): Promise<void>;
   /** the last departing service left */
@@ -24,12 +23,16 @@ export interface DrainHost {
 
 export class Drain {
   readonly #host: DrainHost;
+  readonly #log: Logger;
   /** service -> the deadline (ms since epoch) at which its rules go, connections or not */
   readonly #departing = new Map<Service, number>();
+  /** the departing services said to wait for their connections (once each) */
+  readonly #waiting = new WeakSet<Service>();
   #run: { timer: NodeJS.Timeout; done: Promise<void>; resolve: () => void } | null = null;
 
-  constructor(host: DrainHost) {
+  constructor(host: DrainHost, log: Logger) {
     this.#host = host;
+    this.#log = log;
   }
 
   get size(): number {
@@ -72,9 +75,17 @@ export class Drain {
   /** Lets go of the departing services whose connections have ended or whose time is up. */
   async #step(): Promise<void> {
     const now = Date.now();
+    const open = await this.#open([...this.#departing.keys()].filter((s) => now < this.#departing.get(s)!));
     let gone = 0;
     for (const [service, deadline] of [...this.#departing]) {
-      if (now < deadline && await this.#hasConnections(service)) continue;
+      const connections = open.get(service.name) ?? 0;
+      if (now < deadline && connections > 0) {
+        if (!this.#waiting.has(service)) {
+          this.#waiting.add(service);
+          this.#log.info({ service: service.name, connections, grace: deadline - now }, 'kernel: waiting for live connections');
+        }
+        continue;
+      }
       // a service added again under its name meanwhile has taken its place already
       if (this.#departing.delete(service)) gone++;
     }
@@ -87,12 +98,13 @@ export class Drain {
     }
   }
 
-  async #hasConnections(service: Service): Promise<boolean> {
+  /** What cannot be counted lets its services go: their connections are not known to live. */
+  async #open(services: readonly Service[]): Promise<ReadonlyMap<string, number>> {
+    if (services.length === 0) return new Map();
     try {
-      const rows = await this.#host.connections({ service: service.name });
-      return rows.some((r) => r.mode === 'dsr' || isOpen(r.protocol, r.state));
+      return await this.#host.open(services);
     } catch {
-      return false;
+      return new Map();
     }
   }
 }

@@ -1,14 +1,9 @@
 // max-connections in the kernel. nftables picks a member with no per-member count that could
-// steer its choice, so furiwake counts each limited member's open connections every second and
-// leaves a member at its limit out of new choices (the plane re-renders) until it is below it
-// again — as LVS's upper threshold does.
-//
-// How it counts: one conntrack listing per count for every limited nat service together, read
-// line by line into one reused record; dsr's flows are furiwake's own sets. The kernel walks its
-// whole table for each listing, whatever the filter, so a listing per service cost a walk per
-// service: with 100k connections over 10 limited services, 4.1 s of CPU per count before, 0.9 s
-// now (bench/kernel-limits.ts); on such a table the next count waits PAUSE_FACTOR times as long
-// as the last took.
+// steer its choice, so furiwake counts each limited member's open connections every second
+// (open-connections.ts: one conntrack listing for all nat services) and leaves a member at its
+// limit out of new choices (the plane re-renders) until it is below it again — as LVS's upper
+// threshold does. On a huge table (a listing of 100k connections costs about a second of CPU)
+// the next count waits PAUSE_FACTOR times as long as the last took.
 //
 // Not nftables' `ct count` (nftables 1.0.6 and this kernel have it), though it would let the
 // kernel count: it adds the connection it is evaluated for to its member's count before comparing,
@@ -20,8 +15,7 @@
 import type { Logger } from '../log.ts';
 import type { Member } from '../runtime/member.ts';
 import type { Service } from '../runtime/service.ts';
-import { listing, scanConntrack, type ListingFilter } from './conntrack.ts';
-import { flowRows, isOpen } from './reading.ts';
+import { openConnections } from './open-connections.ts';
 import type { KernelTools } from './requirements.ts';
 import type { KernelServiceView } from './view.ts';
 
@@ -116,7 +110,8 @@ export class ConnectionLimits {
     try {
       const services = [...this.#host.limited()].filter(([, s]) => s.pool.members.some((m) => m.maxConnections > 0));
       if (services.length === 0 && this.#full.size === 0) return null;
-      const counts = await this.#counts(services);
+      const tools = this.#host.tools();
+      const counts = tools === null ? new Map<Member, number>() : (await openConnections(tools, services)).members;
       const full = new Set<Member>();
       for (const [member, count] of counts) if (member.maxConnections > 0 && count >= member.maxConnections) full.add(member);
       if (full.size === this.#full.size && [...full].every((m) => this.#full.has(m))) return null;
@@ -129,55 +124,4 @@ export class ConnectionLimits {
       return err as Error;
     }
   }
-
-  /** The open connections of each member of these services: one conntrack listing for all nat ones. */
-  async #counts(services: readonly [KernelServiceView, Service][]): Promise<Map<Member, number>> {
-    const counts = new Map<Member, number>();
-    const add = (member: Member): void => void counts.set(member, (counts.get(member) ?? 0) + 1);
-    const tools = this.#host.tools();
-    if (tools === null) return counts;
-    for (const [view, service] of services) {
-      if (view.mode !== 'dsr') continue;
-      for (const row of await flowRows(tools.nft, view, service)) if (row.member !== null) add(row.member);
-    }
-    const nat = services.filter(([view]) => view.mode === 'nat');
-    if (nat.length === 0 || tools.conntrack === null) return counts;
-    const targets = natTargets(nat);
-    const text = await listing(tools.conntrack, narrowest(nat.map(([view]) => view)));
-    scanConntrack(text, (line) => {
-      if (!isOpen(line.protocol, line.state)) return;
-      const o = line.original;
-      const r = line.reply;
-      const member = targets.get(`${line.protocol} ${o.dst} ${o.dport} ${r.src} ${r.sport}`);
-      if (member !== undefined) add(member);
-    });
-    return counts;
-  }
-}
-
-/**
- * `protocol VIP port member-ip member-port` -> the member, for every member of these services:
- * how a connection's line (client -> VIP:port, replied by member:port) finds its member.
- */
-function natTargets(services: readonly [KernelServiceView, Service][]): Map<string, Member> {
-  const targets = new Map<string, Member>();
-  for (const [view, service] of services) {
-    for (const m of view.members) {
-      const member = service.pool.members.find((x) => x.id === m.id);
-      if (member !== undefined) targets.set(`${view.protocol} ${view.vip} ${view.port} ${m.ip} ${m.port}`, member);
-    }
-  }
-  return targets;
-}
-
-/** The narrowest one listing that holds the connections of all these services (a shorter answer to read). */
-function narrowest(views: readonly KernelServiceView[]): ListingFilter {
-  const one = <T>(values: T[]): T | undefined => (values.every((v) => v === values[0]) ? values[0] : undefined);
-  const family = one(views.map((v) => v.family));
-  return {
-    family: family === undefined ? undefined : family === 'ip' ? 'ipv4' : 'ipv6',
-    protocol: one(views.map((v) => v.protocol)),
-    vip: one(views.map((v) => v.vip)),
-    port: one(views.map((v) => v.port)),
-  };
 }

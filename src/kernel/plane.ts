@@ -18,6 +18,7 @@ import { deleteConnections } from './conntrack.ts';
 import { Drain } from './drain.ts';
 import { exec } from './exec.ts';
 import { ConnectionLimits } from './limits.ts';
+import { openConnections } from './open-connections.ts';
 import { conntrackRows, flowRows, stickyEntries } from './reading.ts';
 import { render, TABLE } from './render.ts';
 import { checkRequirements, needsOf, type KernelTools } from './requirements.ts';
@@ -58,7 +59,10 @@ export class KernelPlane implements KernelTables {
     this.#runtime = runtime;
     this.#log = log;
     this.#departing = new Drain({
-      connections: (filter) => this.connections(filter),
+      open: async (services) => {
+        if (this.#tools === null) return new Map();
+        return (await openConnections(this.#tools, this.#shown(undefined).filter(([, s]) => services.includes(s)))).services;
+      },
       released: async () => {
         if (this.#services.size === 0) this.#numbers.clear();
         await this.update();
@@ -68,7 +72,7 @@ export class KernelPlane implements KernelTables {
         this.#stopWatching(false);
       },
       unexpected: this.#unexpected,
-    });
+    }, log);
     this.#limits = new ConnectionLimits({
       limited: () => this.#shown(undefined, false),
       tools: () => this.#tools,

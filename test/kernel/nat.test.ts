@@ -210,6 +210,9 @@ describe('nat mode', () => {
     assert.equal(open.ok, true, open.error);
     fw.terminate();
     await fw.eventAfter('stopping: no new connections', 'kernel: ruleset applied');
+    // its rules stay for the connection it counts
+    const waiting = await fw.eventAfter('stopping: no new connections', 'kernel: waiting for live connections');
+    assert.deepEqual([waiting.service, waiting.connections], ['www', 1]);
     const refused = await client.connect(80);
     assert.equal(refused.ok, false);
     assert.match(refused.error!, /ECONNREFUSED/);
