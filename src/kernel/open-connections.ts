@@ -1,6 +1,6 @@
 // Counting the open connections of kernel services, for max-connections (limits.ts) and for the
 // services on their way out (drain.ts): one conntrack listing for all nat services, read line by
-// line into one reused record, and dsr's flow sets. The kernel walks its whole table for each
+// line into one reused record, and one listing of dsr's flow sets. The kernel walks its whole table for each
 // listing, whatever the filter (the filter only shortens the answer), so a listing per service
 // cost a walk per service: with 100k connections over 10 services, 4.1 s of CPU per count, one
 // listing for all 0.9 s (bench/kernel-limits.ts).
@@ -8,7 +8,9 @@
 import type { Member } from '../runtime/member.ts';
 import type { Service } from '../runtime/service.ts';
 import { listing, scanConntrack, type ListingFilter } from './conntrack.ts';
-import { flowRows, isOpen } from './reading.ts';
+import { isOpen } from './reading.ts';
+import { flows } from './render.ts';
+import { listSets } from './set-elements.ts';
 import type { KernelTools } from './requirements.ts';
 import type { KernelServiceView } from './view.ts';
 
@@ -21,13 +23,19 @@ export interface OpenConnections {
 
 export async function openConnections(tools: KernelTools, services: readonly [KernelServiceView, Service][]): Promise<OpenConnections> {
   const open: OpenConnections = { members: new Map(), services: new Map() };
-  const add = (name: string, member: Member | null | undefined): void => {
-    open.services.set(name, (open.services.get(name) ?? 0) + 1);
-    if (member != null) open.members.set(member, (open.members.get(member) ?? 0) + 1);
+  const add = (name: string, member: Member | undefined, n: number): void => {
+    open.services.set(name, (open.services.get(name) ?? 0) + n);
+    if (member !== undefined) open.members.set(member, (open.members.get(member) ?? 0) + n);
   };
   // dsr cannot tell an open flow from an ended one: each flow counts until it is idle
-  for (const [view, service] of services) {
-    if (view.mode === 'dsr') for (const row of await flowRows(tools.nft, view, service)) add(view.name, row.member);
+  const dsr = services.filter(([view]) => view.mode === 'dsr');
+  const sets = dsr.length === 0 ? null : await listSets(tools.nft, 'netdev');
+  for (const [view, service] of dsr) {
+    for (const m of view.members) {
+      const n = sets?.get(flows(view, m))?.length ?? 0;
+      if (n === 0) continue;
+      add(view.name, service.pool.members.find((x) => x.id === m.id), n);
+    }
   }
   const nat = services.filter(([view]) => view.mode === 'nat');
   if (nat.length === 0 || tools.conntrack === null) return open;
@@ -41,7 +49,7 @@ export async function openConnections(tools: KernelTools, services: readonly [Ke
     const view = byAddress.get(address);
     // not translated: it found no member (and was rejected)
     if (view === undefined || (r.src === view.vip && r.sport === view.port)) return;
-    add(view.name, targets.get(`${address} ${r.src} ${r.sport}`));
+    add(view.name, targets.get(`${address} ${r.src} ${r.sport}`), 1);
   });
   return open;
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConntrack, scanConntrack, type ConntrackEntry, type Tuple } from '../../src/kernel/conntrack.ts';
-import { parseSetElements } from '../../src/kernel/set-elements.ts';
+import { parseSetElements, parseSets } from '../../src/kernel/set-elements.ts';
 import { fuzz, fuzzCount } from '../helpers/fuzz.ts';
 
 const TCP = 'tcp      6 119 TIME_WAIT src=10.88.1.10 dst=10.88.2.100 sport=42818 dport=81 packets=4 bytes=216 src=10.88.2.11 dst=10.88.1.10 sport=80 dport=42818 packets=4 bytes=219 [ASSURED] mark=0 delta-time=7 use=1 id=3611199402';
@@ -87,5 +87,18 @@ describe('nft set listing', () => {
       { set: { elem: [{ elem: { val: { concat: ['10.88.1.10', 42818] }, expires: 30 } }] } },
     ] })), [{ key: ['10.88.1.10', 42818], expires: 30 }]);
     assert.deepEqual(parseSetElements(JSON.stringify({ nftables: [{ set: { name: 'f.www.0' } }] })), []);
+  });
+
+  it('a whole table: each set by name with its entries', () => {
+    const sets = parseSets(JSON.stringify({ nftables: [
+      { metainfo: { version: '1.0.6' } },
+      { table: { family: 'netdev', name: 'furiwake' } },
+      { set: { family: 'netdev', name: 'f.www.0', table: 'furiwake', elem: [{ elem: { val: { concat: ['10.0.0.2', 99] }, expires: 299 } }, { elem: { val: { concat: ['10.0.0.1', 1234] }, timeout: 100, expires: 99 } }] } },
+      { set: { family: 'netdev', name: 'f.www.1', table: 'furiwake' } },
+    ] }));
+    assert.deepEqual([...sets], [
+      ['f.www.0', [{ key: ['10.0.0.2', 99], expires: 299 }, { key: ['10.0.0.1', 1234], expires: 99 }]],
+      ['f.www.1', []],
+    ]);
   });
 });

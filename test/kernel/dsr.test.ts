@@ -72,6 +72,9 @@ describe('dsr mode', () => {
       assert.ok(from.startsWith(`${NET.client}.`) && to === `${NET.vip}.80`, `not a client packet: ${from} > ${to}`);
     }
     assert.equal(await fw.stop(), 0);
+    // its six flows, not idle yet, held the rules for the grace period
+    const waiting = fw.out.json().find((e) => e.msg === 'kernel: waiting for live connections');
+    assert.deepEqual([waiting?.service, waiting?.connections], ['www', 6]);
     assert.equal((await t.run(t.balancer, 'nft', ['list', 'tables'])).stdout, '');
   });
 
@@ -152,6 +155,28 @@ ${members6}
     } finally {
       await fw.stop();
       await Promise.all(extra.map((s) => s.stop()));
+    }
+  });
+
+  test('max-connections: a member\'s flows are its connections; at its limit it gets no new one', async () => {
+    const fw = await startBalancerAgent(t, config('www: { listen: 10.88.2.100:80, mode: dsr, pool: web, interface: eth0 }')
+      .replaceAll(':80 }', ':80, max-connections: 1 }'));
+    try {
+      const held = await client.connect(80);
+      assert.equal(held.ok, true, held.error);
+      await fw.ask({ op: 'limits' });
+      const names: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const c = await client.connect(80);
+        assert.equal(c.ok, true, c.error);
+        names.push(c.line!);
+        await client.end(c.conn);
+      }
+      assert.ok(!names.includes(held.line!), `${held.line} is at its limit, yet got ${names.join(', ')}`);
+      assert.equal(new Set(names).size, 2);
+      assert.equal((await client.end(held.conn)).ending, 'end');
+    } finally {
+      await fw.stop();
     }
   });
 });
