@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createTopology, NET, NET6, type Topology } from './netns.ts';
-import { capture, endpoints, fin, startBalancerAgent, startClient, startFuriwake, startServer, type Client, type PeerServer } from './peers.ts';
+import { capture, endpoints, fin, greetings, startBalancerAgent, startClient, startFuriwake, startServer, type Client, type PeerServer } from './peers.ts';
 
 const MEMBERS = NET.servers.map((ip) => `      - { address: ${ip}:80 }`).join('\n');
 const host = (endpoint: string): string => endpoint.slice(0, endpoint.lastIndexOf(':'));
@@ -165,13 +165,7 @@ ${members6}
       const held = await client.connect(80);
       assert.equal(held.ok, true, held.error);
       await fw.ask({ op: 'limits' });
-      const names: string[] = [];
-      for (let i = 0; i < 4; i++) {
-        const c = await client.connect(80);
-        assert.equal(c.ok, true, c.error);
-        names.push(c.line!);
-        await client.end(c.conn);
-      }
+      const names = await greetings(client, 80, 4);
       assert.ok(!names.includes(held.line!), `${held.line} is at its limit, yet got ${names.join(', ')}`);
       assert.equal(new Set(names).size, 2);
       assert.equal((await client.end(held.conn)).ending, 'end');

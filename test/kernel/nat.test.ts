@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { exec } from '../../src/kernel/exec.ts';
 import { createTopology, NET, NET6, type Topology } from './netns.ts';
-import { capture, endpoints, fin, startClient, startFuriwake, startServer, type Client, type PeerServer } from './peers.ts';
+import { capture, endpoints, fin, greetings, startClient, startFuriwake, startServer, type Client, type PeerServer } from './peers.ts';
 
 const MEMBERS = NET.servers.map((ip) => `      - { address: ${ip}:80 }`).join('\n');
 const MEMBERS6 = NET6.servers.map((ip) => `      - { address: "[${ip}]:80" }`).join('\n');
@@ -43,18 +43,8 @@ describe('nat mode', () => {
     assert.equal((await exec('nft', ['list', 'ruleset'])).stdout, hostRuleset);
   });
 
-  /** Connects `n` times in turn to vip:port; the greeting (server name) of each, and the client's peer. */
-  async function connections(port: number, n: number, from?: string, vip: string = NET.vip): Promise<string[]> {
-    const names: string[] = [];
-    for (let i = 0; i < n; i++) {
-      const c = await client.connect(port, from, vip);
-      assert.equal(c.ok, true, c.error);
-      assert.equal(c.remote, `${vip}:${port}`);
-      names.push(c.line!);
-      assert.equal((await client.end(c.conn)).ending, 'end');
-    }
-    return names;
-  }
+  /** Connects `n` times in turn to vip:port; the greeting (server name) of each. */
+  const connections = (port: number, n: number, from?: string, vip?: string): Promise<string[]> => greetings(client, port, n, from, vip);
 
   /**
    * Six connections through a round-robin nat service: two to each server, each server sees the

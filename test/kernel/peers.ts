@@ -2,6 +2,7 @@
 // the client agent (peers/client.ts), furiwake itself on the balancer, and tcpdump. Each one
 // reports JSON lines (tcpdump: text lines) that the test waits on; topology.close() kills them.
 
+import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -121,6 +122,19 @@ export interface Client {
   send(conn: number, text: string): Promise<Answer>;
   end(conn: number): Promise<Answer>;
   udp(port: number, text: string, from?: string): Promise<Answer>;
+}
+
+/** `n` connections in turn to vip:port (from `from`), each greeted and closed cleanly: the greetings. */
+export async function greetings(client: Client, port: number, n: number, from?: string, vip: string = NET.vip): Promise<string[]> {
+  const names: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = await client.connect(port, from, vip);
+    assert.equal(c.ok, true, c.error);
+    assert.equal(c.remote, `${vip}:${port}`);
+    names.push(c.line!);
+    assert.equal((await client.end(c.conn)).ending, 'end');
+  }
+  return names;
 }
 
 export async function startClient(t: Topology): Promise<Client> {
