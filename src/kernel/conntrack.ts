@@ -38,60 +38,133 @@ export interface ConntrackEntry {
   age: number | null;
 }
 
+/** What one line of a listing says, read into one record reused from line to line. */
+export interface ConntrackLine {
+  protocol: string;
+  timeout: number;
+  /** tcp's state token; null when the line has none (udp) */
+  state: string | null;
+  unreplied: boolean;
+  assured: boolean;
+  original: Tuple;
+  reply: Tuple;
+  id: number;
+  age: number | null;
+}
+
+/**
+ * Calls `visit` for each connection of conntrack's listing. One record serves every line (a
+ * large table lists 100k lines and more): `visit` reads it and must not keep it. Lines that are
+ * not a connection with two complete tuples (ports 0-65535) are skipped.
+ */
+export function scanConntrack(text: string, visit: (line: Readonly<ConntrackLine>) => void): void {
+  const record: ConntrackLine = { protocol: '', timeout: 0, state: null, unreplied: false, assured: false, original: tuple(), reply: tuple(), id: 0, age: null };
+  for (let start = 0; start < text.length;) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    if (end - start <= MAX_LINE && readLine(text.slice(start, end), record)) visit(record);
+    start = end + 1;
+  }
+}
+
 export function parseConntrack(text: string): ConntrackEntry[] {
   const entries: ConntrackEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (line.length > MAX_LINE) continue;
-    const entry = parseLine(line.trim());
-    if (entry !== null) entries.push(entry);
-  }
+  scanConntrack(text, (l) => {
+    entries.push({
+      protocol: l.protocol,
+      timeout: l.timeout,
+      state: l.state ?? (l.unreplied ? 'UNREPLIED' : l.assured ? 'ASSURED' : 'NEW'),
+      original: { ...l.original },
+      reply: { ...l.reply },
+      id: l.id,
+      age: l.age,
+    });
+  });
   return entries;
 }
 
-function parseLine(line: string): ConntrackEntry | null {
-  const tokens = line.split(/\s+/);
-  if (tokens.length < 4 || !/^\d+$/.test(tokens[1]) || !/^\d+$/.test(tokens[2])) return null;
-  const tuples: Partial<Tuple>[] = [];
-  const flags: string[] = [];
-  let state: string | null = null;
-  let id = 0;
-  let age: number | null = null;
-  for (const token of tokens.slice(3)) {
-    if (token.startsWith('[')) {
-      flags.push(token.slice(1, -1));
+function tuple(): Tuple {
+  return { src: '', dst: '', sport: -1, dport: -1, packets: null, bytes: null };
+}
+
+function clear(t: Tuple): void {
+  t.src = '';
+  t.dst = '';
+  t.sport = -1;
+  t.dport = -1;
+  t.packets = null;
+  t.bytes = null;
+}
+
+/** `tcp 6 431999 ESTABLISHED src=... dst=... sport=... dport=... [UNREPLIED] src=... ...` into `r`. */
+function readLine(line: string, r: ConntrackLine): boolean {
+  const tokens = line.trim().split(/\s+/);
+  if (tokens.length < 4) return false;
+  const timeout = digits(tokens[2]);
+  if (digits(tokens[1]) === -1 || timeout === -1) return false;
+  r.protocol = tokens[0];
+  r.timeout = timeout;
+  r.state = null;
+  r.unreplied = false;
+  r.assured = false;
+  r.id = 0;
+  r.age = null;
+  clear(r.original);
+  clear(r.reply);
+  // the tuple the keys apply to: 1 the original, 2 the reply; past them (no such line) none
+  let tuples = 0;
+  for (let i = 3; i < tokens.length; i++) {
+    const token = tokens[i];
+    if (token.charCodeAt(0) === 0x5b /* [ */) {
+      if (token === '[UNREPLIED]') r.unreplied = true;
+      else if (token === '[ASSURED]') r.assured = true;
       continue;
     }
     const eq = token.indexOf('=');
     if (eq === -1) {
-      state ??= token;
+      r.state ??= token;
       continue;
     }
     const key = token.slice(0, eq);
     const value = token.slice(eq + 1);
-    if (key === 'src') tuples.push({ src: value });
-    const current = tuples.at(-1);
-    if (key === 'dst' && current !== undefined) current.dst = value;
-    else if ((key === 'sport' || key === 'dport' || key === 'packets' || key === 'bytes') && current !== undefined) current[key] = Number(value);
-    else if (key === 'id') id = Number(value);
-    else if (key === 'delta-time') age = Number(value);
+    if (key === 'src') tuples++;
+    const t = tuples === 1 ? r.original : tuples === 2 ? r.reply : null;
+    if (key === 'id') r.id = Math.max(0, digits(value));
+    else if (key === 'delta-time') r.age = nullable(digits(value));
+    else if (t === null) continue;
+    else if (key === 'src') t.src = value;
+    else if (key === 'dst') t.dst = value;
+    else if (key === 'sport') t.sport = port(value);
+    else if (key === 'dport') t.dport = port(value);
+    else if (key === 'packets') t.packets = nullable(digits(value));
+    else if (key === 'bytes') t.bytes = nullable(digits(value));
   }
-  if (tuples.length < 2) return null;
-  const [original, reply] = tuples.map(complete);
-  if (original === null || reply === null) return null;
-  return {
-    protocol: tokens[0],
-    timeout: Number(tokens[2]),
-    state: state ?? (flags.includes('UNREPLIED') ? 'UNREPLIED' : flags.includes('ASSURED') ? 'ASSURED' : 'NEW'),
-    original,
-    reply,
-    id,
-    age,
-  };
+  return tuples >= 2 && complete(r.original) && complete(r.reply);
 }
 
-function complete(t: Partial<Tuple>): Tuple | null {
-  if (t.src === undefined || t.dst === undefined || t.sport === undefined || t.dport === undefined) return null;
-  return { src: t.src, dst: t.dst, sport: t.sport, dport: t.dport, packets: t.packets ?? null, bytes: t.bytes ?? null };
+function complete(t: Tuple): boolean {
+  return t.src !== '' && t.dst !== '' && t.sport !== -1 && t.dport !== -1;
+}
+
+/** A decimal number of at most 15 digits (exact as a double); -1 when it is not one. */
+function digits(s: string): number {
+  if (s.length === 0 || s.length > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+function port(s: string): number {
+  const n = digits(s);
+  return n > 65535 ? -1 : n;
+}
+
+function nullable(n: number): number | null {
+  return n === -1 ? null : n;
 }
 
 export interface ConntrackMatch {
@@ -101,12 +174,34 @@ export interface ConntrackMatch {
   port: number;
 }
 
+/** What a listing asks the kernel for; each part left out widens it. */
+export interface ListingFilter {
+  family?: 'ipv4' | 'ipv6';
+  protocol?: string;
+  /** the address the client connected to */
+  vip?: string;
+  port?: number;
+  /** show conntrack's id of each entry */
+  ids?: boolean;
+}
+
+/**
+ * conntrack's listing as text. The kernel walks its whole table for every listing, whatever the
+ * filter: the filter only makes the answer shorter. Without a family both are listed.
+ */
+export async function listing(conntrack: string, filter: ListingFilter): Promise<string> {
+  const args = filter.ids === true ? ['-L', '-o', 'id'] : ['-L'];
+  if (filter.family !== undefined) args.push('-f', filter.family);
+  if (filter.protocol !== undefined) args.push('-p', filter.protocol);
+  if (filter.vip !== undefined) args.push('--orig-dst', filter.vip);
+  if (filter.port !== undefined) args.push('--orig-port-dst', String(filter.port));
+  return (await exec(conntrack, args)).stdout;
+}
+
 /** The connections addressed to one VIP:port, as conntrack holds them now. */
 export async function listConnections(conntrack: string, match: ConntrackMatch): Promise<ConntrackEntry[]> {
-  const args = ['-L', '-o', 'id', '-p', match.protocol, '--orig-dst', match.vip, '--orig-port-dst', String(match.port)];
-  if (match.vip.includes(':')) args.splice(1, 0, '-f', 'ipv6');
-  const { stdout } = await exec(conntrack, args);
-  return parseConntrack(stdout);
+  const family = match.vip.includes(':') ? 'ipv6' : 'ipv4';
+  return parseConntrack(await listing(conntrack, { family, protocol: match.protocol, vip: match.vip, port: match.port, ids: true }));
 }
 
 /**

@@ -1,6 +1,7 @@
-// Running the kernel's command-line tools (nft, conntrack): one child process per call, input
-// on stdin, output collected up to a bound, a timeout, and an error that carries what the tool
-// said on stderr. Only these two programs are run, found on PATH, never through a shell.
+// Running the kernel's command-line tools: one child process per call, input on stdin, output
+// collected up to a bound, a timeout, and an error that carries what the tool said on stderr.
+// The kernel plane runs nft, conntrack and iproute2's ip (is a full-NAT VIP a preferred
+// address?), found on PATH or where requirements.ts found them, never through a shell.
 
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';

@@ -3,10 +3,9 @@
 // changes — a service added or removed, a reload, a member's health, admin state, agent word or
 // weight. Changes that arrive together (a burst of health results, a reload) are applied as one.
 //
-// A service that goes (reload, stop) first stops taking new connections while the kernel keeps
-// its live ones flowing; its rules leave when those have ended or the grace period is over — as
-// the user-space listeners let their connections finish. The plane also answers for the
-// kernel's state: connections (conntrack; dsr flow sets) and persistence entries.
+// A service that goes (reload, stop) drains first (drain.ts); members at their max-connections
+// are counted and left out (limits.ts). The plane also answers for the kernel's state:
+// connections (conntrack; dsr flow sets) and persistence entries.
 
 import type { Logger } from '../log.ts';
 import type { ConnectionFilter } from '../runtime/connection-table.ts';
@@ -16,8 +15,11 @@ import type { Member } from '../runtime/member.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { Service } from '../runtime/service.ts';
 import { deleteConnections } from './conntrack.ts';
+import { Drain } from './drain.ts';
 import { exec } from './exec.ts';
-import { conntrackRows, flowRows, isOpen, stickyEntries } from './reading.ts';
+import { ConnectionLimits } from './limits.ts';
+import { openConnections } from './open-connections.ts';
+import { conntrackRows, flowRows, stickyEntries } from './reading.ts';
 import { render, TABLE } from './render.ts';
 import { checkRequirements, needsOf, type KernelTools } from './requirements.ts';
 import { serviceView } from './snapshot.ts';
@@ -29,23 +31,17 @@ import type { KernelMemberView, KernelServiceView } from './view.ts';
  * the host's firewall service removes them, and the services would be gone without a word.
  */
 const WATCH_INTERVAL = 10_000;
-/** How often a departing service's connections are counted. */
-const DRAIN_INTERVAL = 250;
-/**
- * How often members with a max-connections are counted (conntrack, flow sets): the kernel has
- * no per-member count that could steer its choice, so furiwake counts and re-renders.
- */
-const LIMIT_INTERVAL = 1_000;
 
-/** Changes that make a member take or lose connections (max-connections: see checkLimits). */
+/** Changes that make a member take or lose connections (max-connections: limits.ts). */
 const RENDERED: ReadonlySet<MemberChange['kind']> = new Set(['health', 'admin', 'agent', 'weight']);
 
 export class KernelPlane implements KernelTables {
   readonly #runtime: Runtime;
   readonly #log: Logger;
   readonly #services = new Map<string, Service>();
-  /** services on their way out: no new connections; their rules go at the deadline (ms since epoch) or when idle */
-  readonly #departing = new Map<Service, number>();
+  /** services on their way out: no new connections; their rules go at their deadline or when idle */
+  readonly #departing: Drain;
+  readonly #limits: ConnectionLimits;
   /** per service, member key -> number: names chains and sets, never reused in this process */
   readonly #numbers = new Map<string, Map<string, number>>();
   /** the views of the ruleset in the kernel, by service name */
@@ -58,16 +54,31 @@ export class KernelPlane implements KernelTables {
   #closed = false;
   /** also what keeps the process alive when the kernel services are all it runs */
   #watch: NodeJS.Timeout | null = null;
-  #drain: { timer: NodeJS.Timeout; done: Promise<void>; resolve: () => void } | null = null;
-  /** members at their max-connections by the last count: left out of new choices */
-  #full = new Set<Member>();
-  #limits: NodeJS.Timeout | null = null;
-  /** the count in progress */
-  #counting: Promise<Error | null> | null = null;
 
   constructor(runtime: Runtime, log: Logger) {
     this.#runtime = runtime;
     this.#log = log;
+    this.#departing = new Drain({
+      open: async (services) => {
+        if (this.#tools === null) return new Map();
+        return (await openConnections(this.#tools, this.#shown(undefined).filter(([, s]) => services.includes(s)))).services;
+      },
+      released: async () => {
+        if (this.#services.size === 0) this.#numbers.clear();
+        await this.update();
+      },
+      drained: () => {
+        if (this.#services.size > 0 || this.#closed) return;
+        this.#stopWatching(false);
+      },
+      unexpected: this.#unexpected,
+    }, log);
+    this.#limits = new ConnectionLimits({
+      limited: () => this.#shown(undefined, false),
+      tools: () => this.#tools,
+      update: () => this.update(),
+      unexpected: this.#unexpected,
+    }, log);
     runtime.events.on('member', this.#onMember);
   }
 
@@ -78,13 +89,11 @@ export class KernelPlane implements KernelTables {
     const { errors } = checkRequirements([needsOf(service.name, service.config)]);
     const missing = errors.filter((e) => e.startsWith(`services.${service.name}.interface`));
     if (missing.length > 0) throw new Error(missing.join('; '));
-    // A service moved to another address replaces its departing self: they would share names.
-    for (const old of this.#departing.keys()) if (old.name === service.name) this.#departing.delete(old);
+    this.#departing.forget(service.name);
     await this.#checkSnatSource(service);
     this.#services.set(service.name, service);
     this.#watch ??= setInterval(() => void this.#checkTables().catch(this.#unexpected), WATCH_INTERVAL);
-    // (a tick that finds a count still running lets it be: ticks never pile up)
-    this.#limits ??= setInterval(() => void (this.#counting === null && this.checkLimits().catch(this.#unexpected)), LIMIT_INTERVAL);
+    this.#limits.start();
     const error = await this.update();
     if (error === null) return;
     if (this.#services.get(service.name) === service) this.#services.delete(service.name);
@@ -100,8 +109,7 @@ export class KernelPlane implements KernelTables {
     if (this.#services.get(service.name) !== service) return;
     this.#services.delete(service.name);
     const grace = this.#runtime.config?.global.shutdownGrace ?? 0;
-    this.#departing.set(service, Date.now() + grace);
-    this.#drain ??= this.#startDrain();
+    this.#departing.depart(service, Date.now() + grace);
     await this.update();
   }
 
@@ -122,15 +130,11 @@ export class KernelPlane implements KernelTables {
   async close(grace = 0): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#limits.stop(true);
     this.#runtime.events.off('member', this.#onMember);
     for (const service of [...this.#services.values()]) await this.remove(service);
-    const deadline = Date.now() + grace;
-    for (const [service, at] of this.#departing) this.#departing.set(service, Math.min(at, deadline));
-    await this.#drain?.done;
-    if (this.#watch !== null) clearInterval(this.#watch);
-    this.#watch = null;
-    if (this.#limits !== null) clearInterval(this.#limits);
-    this.#limits = null;
+    await this.#departing.finish(Date.now() + grace);
+    this.#stopWatching(true);
     await this.#loop;
     if (this.#applied === null || this.#tools === null) return;
     try {
@@ -163,48 +167,15 @@ export class KernelPlane implements KernelTables {
       'kernel: the VIP is a preferred address here, so full-NAT may send members packets from it: add it with preferred_lft 0');
   }
 
-  /**
-   * max-connections in the kernel: counts the open connections of every member that has a limit
-   * (conntrack for nat, the flow sets for dsr; a member of several services counts all of them);
-   * one at its limit is left out of new choices until it is below it again — as LVS's upper
-   * threshold, within LIMIT_INTERVAL. Resolves once the ruleset reflects the count.
-   */
-  async checkLimits(): Promise<Error | null> {
-    // one count at a time; a caller that comes during one gets a fresh count after it
-    while (this.#counting !== null) await this.#counting;
-    if (this.#closed) return null;
-    const counting = this.#countLimits();
-    this.#counting = counting;
-    try {
-      return await counting;
-    } finally {
-      this.#counting = null;
-    }
+  /** Counts max-connections now (limits.ts); resolves once the ruleset reflects the count. */
+  checkLimits(): Promise<Error | null> {
+    return this.#limits.check();
   }
 
-  async #countLimits(): Promise<Error | null> {
-    try {
-      const counts = new Map<Member, number>();
-      let limited = false;
-      for (const service of this.#services.values()) {
-        if (!service.pool.members.some((m) => m.maxConnections > 0)) continue;
-        limited = true;
-        for (const row of await this.connections({ service: service.name })) {
-          if (row.member !== null && (row.mode === 'dsr' || isOpen(row))) counts.set(row.member, (counts.get(row.member) ?? 0) + 1);
-        }
-      }
-      if (!limited && this.#full.size === 0) return null;
-      const full = new Set<Member>();
-      for (const [member, count] of counts) if (member.maxConnections > 0 && count >= member.maxConnections) full.add(member);
-      if (full.size === this.#full.size && [...full].every((m) => this.#full.has(m))) return null;
-      for (const m of full) if (!this.#full.has(m)) this.#log.info({ pool: m.poolName, member: m.id, limit: m.maxConnections }, 'kernel: member at max-connections; no new connections until it is below');
-      for (const m of this.#full) if (!full.has(m)) this.#log.info({ pool: m.poolName, member: m.id }, 'kernel: member below max-connections again');
-      this.#full = full;
-      return await this.update();
-    } catch (err) {
-      this.#log.warn({ reason: (err as Error).message }, 'kernel: cannot count connections for max-connections');
-      return err as Error;
-    }
+  #stopWatching(closed: boolean): void {
+    if (this.#watch !== null) clearInterval(this.#watch);
+    this.#watch = null;
+    this.#limits.stop(closed);
   }
 
   // ---- KernelTables -----------------------------------------------------------------------
@@ -226,9 +197,9 @@ export class KernelPlane implements KernelTables {
     return out;
   }
 
-  /** The services whose rules are in the kernel (departing ones too), with their views. */
-  #shown(name: string | undefined): [KernelServiceView, Service][] {
-    const live = [...this.#services.values(), ...this.#departing.keys()];
+  /** The services whose rules are in the kernel (departing ones too, unless not `departing`), with their views. */
+  #shown(name: string | undefined, departing = true): [KernelServiceView, Service][] {
+    const live = departing ? [...this.#services.values(), ...this.#departing.services()] : [...this.#services.values()];
     return live
       .filter((s) => name === undefined || s.name === name)
       .flatMap((s): [KernelServiceView, Service][] => {
@@ -278,7 +249,7 @@ export class KernelPlane implements KernelTables {
     if (this.#tools === null) return this.#services.size === 0 ? null : new Error('kernel tools missing');
     const views = [
       ...[...this.#services.values()].map((s) => this.#view(s, true)),
-      ...[...this.#departing.keys()].map((s) => this.#view(s, false)),
+      ...[...this.#departing.services()].map((s) => this.#view(s, false)),
     ];
     if (views.length === 0 && this.#applied === null) return null;
     const { script, applied } = transaction(this.#applied, render(views));
@@ -313,8 +284,8 @@ export class KernelPlane implements KernelTables {
       const key = `${m.poolName}/${m.id}`;
       let number = numbers.get(key);
       if (number === undefined) numbers.set(key, (number = numbers.size));
-      // `available`, not `usable`: max-connections is the kernel's own count (checkLimits), not `active`.
-      return { number, id: m.id, ip: m.ip, port: m.port, weight: m.weight, backup: m.backup, usable: m.available && !this.#full.has(m), serves: m.servesExisting };
+      // `available`, not `usable`: max-connections is the kernel's own count (limits.ts), not `active`.
+      return { number, id: m.id, ip: m.ip, port: m.port, weight: m.weight, backup: m.backup, usable: m.available && !this.#limits.isFull(m), serves: m.servesExisting };
     });
     return { ...serviceView(service.name, service.config, service.pool.algorithm, members), accepting };
   }
@@ -336,55 +307,6 @@ export class KernelPlane implements KernelTables {
           this.#log.error({ service: view.name, member: m.id, reason: (err as Error).message }, 'kernel: cannot flush connections');
         }
       }
-    }
-  }
-
-  // ---- departing services -----------------------------------------------------------------
-
-  #startDrain(): { timer: NodeJS.Timeout; done: Promise<void>; resolve: () => void } {
-    let resolve: () => void = () => {};
-    const done = new Promise<void>((r) => (resolve = r));
-    let busy = false;
-    const timer = setInterval(() => {
-      if (busy) return;
-      busy = true;
-      void this.#drainStep().catch(this.#unexpected).finally(() => (busy = false));
-    }, DRAIN_INTERVAL);
-    return { timer, done, resolve };
-  }
-
-  /** Lets go of the departing services whose connections have ended or whose time is up. */
-  async #drainStep(): Promise<void> {
-    const now = Date.now();
-    let gone = 0;
-    for (const [service, deadline] of [...this.#departing]) {
-      if (now < deadline && await this.#hasConnections(service)) continue;
-      // a service added again under its name meanwhile has taken its place already
-      if (this.#departing.delete(service)) gone++;
-    }
-    if (gone > 0) {
-      if (this.#services.size === 0) this.#numbers.clear();
-      await this.update();
-    }
-    if (this.#departing.size === 0 && this.#drain !== null) {
-      clearInterval(this.#drain.timer);
-      this.#drain.resolve();
-      this.#drain = null;
-      if (this.#services.size === 0 && this.#watch !== null && !this.#closed) {
-        clearInterval(this.#watch);
-        this.#watch = null;
-        if (this.#limits !== null) clearInterval(this.#limits);
-        this.#limits = null;
-      }
-    }
-  }
-
-  async #hasConnections(service: Service): Promise<boolean> {
-    try {
-      const rows = await this.connections({ service: service.name });
-      return rows.some((r) => r.mode === 'dsr' || isOpen(r));
-    } catch {
-      return false;
     }
   }
 

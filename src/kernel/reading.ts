@@ -4,7 +4,7 @@
 import type { KernelConnection, StickyEntry } from '../runtime/kernel-tables.ts';
 import type { Member } from '../runtime/member.ts';
 import type { Service } from '../runtime/service.ts';
-import { listConnections, type ConntrackEntry } from './conntrack.ts';
+import { listConnections } from './conntrack.ts';
 import { flows, sticky } from './render.ts';
 import { listSet } from './set-elements.ts';
 import type { KernelServiceView } from './view.ts';
@@ -47,8 +47,8 @@ export async function conntrackRows(conntrack: string, view: KernelServiceView, 
 }
 
 /** Whether a nat connection is still open (a udp one is, until conntrack forgets it). */
-export function isOpen(row: Pick<ConntrackEntry, 'state'> & { protocol: string }): boolean {
-  return row.protocol !== 'tcp' || OPEN.has(row.state);
+export function isOpen(protocol: string, state: string | null): boolean {
+  return protocol !== 'tcp' || (state !== null && OPEN.has(state));
 }
 
 /** dsr: the flows of each member's flow set. */

@@ -14,11 +14,20 @@ export interface SetElement {
 }
 
 export function parseSetElements(json: string): SetElement[] {
+  return [...parseSets(json).values()].flat();
+}
+
+/** Each set of a listing (of one set, or of a whole table), by name, with its entries. */
+export function parseSets(json: string): Map<string, SetElement[]> {
   const doc = JSON.parse(json) as { nftables?: unknown[] };
-  const out: SetElement[] = [];
+  const sets = new Map<string, SetElement[]>();
   for (const item of doc.nftables ?? []) {
-    const set = (item as { set?: { elem?: unknown[] } }).set;
-    for (const e of set?.elem ?? []) {
+    const set = (item as { set?: { name?: unknown; elem?: unknown[] } }).set;
+    if (set === undefined) continue;
+    const name = String(set.name ?? '');
+    let out = sets.get(name);
+    if (out === undefined) sets.set(name, (out = []));
+    for (const e of set.elem ?? []) {
       // An element with a timeout is {"elem": {...}}; a plain one is just its value.
       const inner = (e as { elem?: { val: unknown; expires?: number } }).elem;
       const value = inner === undefined ? e : inner.val;
@@ -26,7 +35,7 @@ export function parseSetElements(json: string): SetElement[] {
       if (key !== null) out.push({ key, expires: inner?.expires ?? 0 });
     }
   }
-  return out;
+  return sets;
 }
 
 function keyOf(value: unknown): (string | number)[] | null {
@@ -39,4 +48,10 @@ function keyOf(value: unknown): (string | number)[] | null {
 export async function listSet(nft: string, family: NftFamily, set: string): Promise<SetElement[]> {
   const { stdout } = await exec(nft, ['-j', 'list', 'set', family, TABLE, set]);
   return parseSetElements(stdout);
+}
+
+/** Every set of our table in `family`, with its entries: one nft call for all of them. */
+export async function listSets(nft: string, family: NftFamily): Promise<Map<string, SetElement[]>> {
+  const { stdout } = await exec(nft, ['-j', 'list', 'table', family, TABLE]);
+  return parseSets(stdout);
 }

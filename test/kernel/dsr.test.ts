@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createTopology, NET, NET6, type Topology } from './netns.ts';
-import { capture, endpoints, startBalancerAgent, startClient, startFuriwake, startServer, type Client, type PeerServer } from './peers.ts';
+import { capture, endpoints, fin, greetings, startBalancerAgent, startClient, startFuriwake, startServer, type Client, type PeerServer } from './peers.ts';
 
 const MEMBERS = NET.servers.map((ip) => `      - { address: ${ip}:80 }`).join('\n');
 const host = (endpoint: string): string => endpoint.slice(0, endpoint.lastIndexOf(':'));
@@ -51,6 +51,9 @@ describe('dsr mode', () => {
     const atClient = await capture(t, t.client, 'eth0', 'tcp port 80');
     const atBalancer = await capture(t, t.balancer, 'eth0', 'tcp port 80');
     const names = await roundTrips(6, NET.vip);
+    // the connections' FINs (the servers' at the client, the client's at the balancer): all before them is printed too
+    await atClient.printed(6, fin(`${NET.vip}.80`, NET.client));
+    await atBalancer.printed(6, fin(NET.client, `${NET.vip}.80`));
     const clientPackets = await atClient.stop();
     const balancerPackets = await atBalancer.stop();
 
@@ -69,6 +72,9 @@ describe('dsr mode', () => {
       assert.ok(from.startsWith(`${NET.client}.`) && to === `${NET.vip}.80`, `not a client packet: ${from} > ${to}`);
     }
     assert.equal(await fw.stop(), 0);
+    // its six flows, not idle yet, held the rules for the grace period
+    const waiting = fw.out.json().find((e) => e.msg === 'kernel: waiting for live connections');
+    assert.deepEqual([waiting?.service, waiting?.connections], ['www', 6]);
     assert.equal((await t.run(t.balancer, 'nft', ['list', 'tables'])).stdout, '');
   });
 
@@ -85,6 +91,7 @@ ${members6}
     const seen = servers.map((s) => s.tcpPeers().length);
     const atBalancer = await capture(t, t.balancer, 'eth0', 'ip6 and tcp port 80');
     const names = await roundTrips(6, NET6.vip);
+    await atBalancer.printed(6, fin(NET6.client, `${NET6.vip}.80`));
     const balancerPackets = await atBalancer.stop();
     assert.deepEqual(names.toSorted(), ['s1', 's1', 's2', 's2', 's3', 's3']);
     for (const [i, s] of servers.entries()) {
@@ -148,6 +155,22 @@ ${members6}
     } finally {
       await fw.stop();
       await Promise.all(extra.map((s) => s.stop()));
+    }
+  });
+
+  test('max-connections: a member\'s flows are its connections; at its limit it gets no new one', async () => {
+    const fw = await startBalancerAgent(t, config('www: { listen: 10.88.2.100:80, mode: dsr, pool: web, interface: eth0 }')
+      .replaceAll(':80 }', ':80, max-connections: 1 }'));
+    try {
+      const held = await client.connect(80);
+      assert.equal(held.ok, true, held.error);
+      await fw.ask({ op: 'limits' });
+      const names = await greetings(client, 80, 4);
+      assert.ok(!names.includes(held.line!), `${held.line} is at its limit, yet got ${names.join(', ')}`);
+      assert.equal(new Set(names).size, 2);
+      assert.equal((await client.end(held.conn)).ending, 'end');
+    } finally {
+      await fw.stop();
     }
   });
 });

@@ -1,4 +1,4 @@
-// Running a command-line tool (nft, conntrack) as a child: bounded output, killed at its timeout
+// Running a command-line tool (nft, conntrack, ip) as a child: bounded output, killed at its timeout
 // even when it ignores SIGTERM, every failure a rejection with the tool's words. No namespaces.
 
 import assert from 'node:assert/strict';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createTopology, NET, type Topology } from './netns.ts';
-import { startBalancerAgent, startClient, startServer, type BalancerAgent, type Client } from './peers.ts';
+import { greetings, startBalancerAgent, startClient, startServer, type BalancerAgent, type Client } from './peers.ts';
 
 const MEMBERS = NET.servers.map((ip) => `      - { address: ${ip}:80 }`).join('\n');
 const CONFIG = `global: { log-level: debug }
@@ -15,6 +15,7 @@ services:
   flushing: { listen: 10.88.2.100:81, mode: nat, pool: web, flush-on-down: true }
   sticky: { listen: 10.88.2.100:82, mode: nat, pool: web, persistence: { method: source-ip, mask: 24, timeout: 10m } }
   limited: { listen: 10.88.2.100:83, mode: nat, pool: one-each }
+  limited-too: { listen: 10.88.2.100:84, mode: nat, pool: one-each }
 pools:
   web:
     members:
@@ -38,8 +39,11 @@ describe('nat through the runtime', () => {
     fw = await startBalancerAgent(t, CONFIG);
   });
   after(async () => {
-    await fw?.stop();
-    await t?.close();
+    try {
+      await fw?.stop();
+    } finally {
+      await t?.close();
+    }
   });
 
   const memberOf = (greeting: string): string => `${NET.servers[Number(greeting.slice(1)) - 1]}:80`;
@@ -73,12 +77,7 @@ describe('nat through the runtime', () => {
     assert.equal(open.ok, true, open.error);
     await admin(memberOf(open.line!), 'disabled');
     try {
-      const names: string[] = [];
-      for (let i = 0; i < 4; i++) {
-        const c = await client.connect(80);
-        names.push(c.line!);
-        await client.end(c.conn);
-      }
+      const names = await greetings(client, 80, 4);
       assert.ok(!names.includes(open.line!), `${open.line} got ${names.join(', ')}`);
       const answer = await client.send(open.conn, 'hello');
       assert.equal(answer.line, `${open.line}:hello`, answer.error);
@@ -92,23 +91,23 @@ describe('nat through the runtime', () => {
     const held = await client.connect(83);
     assert.equal(held.ok, true, held.error);
     await fw.ask({ op: 'limits' });
-    const names: string[] = [];
-    for (let i = 0; i < 4; i++) {
-      const c = await client.connect(83);
-      assert.equal(c.ok, true, c.error);
-      names.push(c.line!);
-      await client.end(c.conn);
-    }
+    const names = await greetings(client, 83, 4);
     assert.ok(!names.includes(held.line!), `${held.line} is at its limit, yet got ${names.join(', ')}`);
     assert.equal((await client.end(held.conn)).ending, 'end');
     await fw.ask({ op: 'limits' });
-    const after: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      const c = await client.connect(83);
-      after.push(c.line!);
-      await client.end(c.conn);
-    }
+    const after = await greetings(client, 83, 3);
     assert.ok(after.includes(held.line!), `${held.line} is below its limit again, yet got none of ${after.join(', ')}`);
+  });
+
+  test('max-connections: a member counts its connections of every service (one listing for all)', async () => {
+    // held through one service, the member is full for the other too
+    const held = await client.connect(84);
+    assert.equal(held.ok, true, held.error);
+    await fw.ask({ op: 'limits' });
+    const names = await greetings(client, 83, 4);
+    assert.ok(!names.includes(held.line!), `${held.line} is at its limit through limited-too, yet got ${names.join(', ')}`);
+    assert.equal((await client.end(held.conn)).ending, 'end');
+    await fw.ask({ op: 'limits' });
   });
 
   test('flush-on-down: a disabled member\'s connections are ended', async () => {
@@ -146,12 +145,7 @@ describe('nat through the runtime', () => {
     await client.end(first.conn);
     await admin(memberOf(first.line!), 'disabled');
     try {
-      const moved: string[] = [];
-      for (let i = 0; i < 3; i++) {
-        const c = await client.connect(82, NET.client);
-        moved.push(c.line!);
-        await client.end(c.conn);
-      }
+      const moved = await greetings(client, 82, 3, NET.client);
       assert.notEqual(moved[0], first.line);
       assert.deepEqual(moved, [moved[0], moved[0], moved[0]]);
       const { entries } = await fw.ask({ op: 'sticky', service: 'sticky' }) as { entries: { key: string; member: string }[] };

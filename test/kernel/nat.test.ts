@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { exec } from '../../src/kernel/exec.ts';
 import { createTopology, NET, NET6, type Topology } from './netns.ts';
-import { capture, endpoints, startClient, startFuriwake, startServer, type Client, type PeerServer } from './peers.ts';
+import { capture, endpoints, fin, greetings, startClient, startFuriwake, startServer, type Client, type PeerServer } from './peers.ts';
 
 const MEMBERS = NET.servers.map((ip) => `      - { address: ${ip}:80 }`).join('\n');
 const MEMBERS6 = NET6.servers.map((ip) => `      - { address: "[${ip}]:80" }`).join('\n');
@@ -33,7 +33,8 @@ describe('nat mode', () => {
     client = await startClient(t);
   });
   after(async () => {
-    await t?.close();
+    if (t === undefined) return; // the topology cleaned up after itself
+    await t.close();
     // The namespaces are gone, with their links; the host's own ruleset was never touched.
     const namespaces = (await exec('ip', ['netns', 'list'])).stdout;
     assert.ok(!namespaces.includes(t.prefix), `namespaces left:\n${namespaces}`);
@@ -42,18 +43,8 @@ describe('nat mode', () => {
     assert.equal((await exec('nft', ['list', 'ruleset'])).stdout, hostRuleset);
   });
 
-  /** Connects `n` times in turn to vip:port; the greeting (server name) of each, and the client's peer. */
-  async function connections(port: number, n: number, from?: string, vip: string = NET.vip): Promise<string[]> {
-    const names: string[] = [];
-    for (let i = 0; i < n; i++) {
-      const c = await client.connect(port, from, vip);
-      assert.equal(c.ok, true, c.error);
-      assert.equal(c.remote, `${vip}:${port}`);
-      names.push(c.line!);
-      assert.equal((await client.end(c.conn)).ending, 'end');
-    }
-    return names;
-  }
+  /** Connects `n` times in turn to vip:port; the greeting (server name) of each. */
+  const connections = (port: number, n: number, from?: string, vip?: string): Promise<string[]> => greetings(client, port, n, from, vip);
 
   /**
    * Six connections through a round-robin nat service: two to each server, each server sees the
@@ -65,6 +56,8 @@ describe('nat mode', () => {
     const seen = servers.map((s) => s.tcpPeers().length);
     const dump = await capture(t, t.client, 'eth0', filter);
     const names = await connections(80, 6, undefined, addresses.vip);
+    // the six connections' FINs to the client: everything before them is printed too
+    await dump.printed(6, fin(`${addresses.vip}.80`, addresses.client));
     const packets = await dump.stop();
 
     assert.deepEqual(names.toSorted(), ['s1', 's1', 's2', 's2', 's3', 's3']);
@@ -207,6 +200,9 @@ describe('nat mode', () => {
     assert.equal(open.ok, true, open.error);
     fw.terminate();
     await fw.eventAfter('stopping: no new connections', 'kernel: ruleset applied');
+    // its rules stay for the connection it counts
+    const waiting = await fw.eventAfter('stopping: no new connections', 'kernel: waiting for live connections');
+    assert.deepEqual([waiting.service, waiting.connections], ['www', 1]);
     const refused = await client.connect(80);
     assert.equal(refused.ok, false);
     assert.match(refused.error!, /ECONNREFUSED/);

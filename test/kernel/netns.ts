@@ -55,7 +55,13 @@ export interface Topology {
   spawn(ns: string, file: string, args: readonly string[]): ChildProcess;
   /** where the servers send what is not on their segment (the client's replies) */
   route(via: Gateway): Promise<void>;
-  /** kills what spawn() started and removes every namespace (and with them the veths) */
+  /** `clean` runs at close() (a temp dir of a peer), whether or not the test got that far */
+  onClose(clean: () => Promise<void>): void;
+  /**
+   * Kills what spawn() started, runs what onClose() was given, and removes every namespace (and
+   * with them the veths): each step is tried even when one before it failed; then the first
+   * failure is thrown.
+   */
   close(): Promise<void>;
 }
 
@@ -70,6 +76,7 @@ export async function createTopology(serverCount = 3): Promise<Topology> {
   const balancer = `${prefix}-b`;
   const servers = Array.from({ length: serverCount }, (_, i) => `${prefix}-s${i + 1}`);
   const children = new Set<ChildProcess>();
+  const cleanups: (() => Promise<void>)[] = [];
   const all = [client, gw, balancer, ...servers];
   const made: string[] = [];
 
@@ -90,14 +97,27 @@ export async function createTopology(serverCount = 3): Promise<Topology> {
         await ip(['-n', s, '-6', 'route', 'replace', 'default', 'via', gateway6]);
       }
     },
+    onClose(clean) {
+      cleanups.push(clean);
+    },
     async close() {
-      await Promise.all([...children].map(async (child) => {
+      const failures: unknown[] = [];
+      const attempt = async (step: () => Promise<unknown>): Promise<void> => {
+        try {
+          await step();
+        } catch (err) {
+          failures.push(err);
+        }
+      };
+      await Promise.all([...children].map((child) => attempt(async () => {
         if (child.exitCode !== null || child.signalCode !== null) return;
         const exited = once(child, 'exit');
         child.kill('SIGKILL');
         await exited;
-      }));
-      for (const ns of made.splice(0)) await ip(['netns', 'delete', ns]);
+      })));
+      for (const clean of cleanups.splice(0).reverse()) await attempt(clean);
+      for (const ns of made.splice(0)) await attempt(() => ip(['netns', 'delete', ns]));
+      if (failures.length > 0) throw failures[0];
     },
   };
 

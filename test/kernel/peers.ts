@@ -2,6 +2,7 @@
 // the client agent (peers/client.ts), furiwake itself on the balancer, and tcpdump. Each one
 // reports JSON lines (tcpdump: text lines) that the test waits on; topology.close() kills them.
 
+import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -123,6 +124,19 @@ export interface Client {
   udp(port: number, text: string, from?: string): Promise<Answer>;
 }
 
+/** `n` connections in turn to vip:port (from `from`), each greeted and closed cleanly: the greetings. */
+export async function greetings(client: Client, port: number, n: number, from?: string, vip: string = NET.vip): Promise<string[]> {
+  const names: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = await client.connect(port, from, vip);
+    assert.equal(c.ok, true, c.error);
+    assert.equal(c.remote, `${vip}:${port}`);
+    names.push(c.line!);
+    assert.equal((await client.end(c.conn)).ending, 'end');
+  }
+  return names;
+}
+
 export async function startClient(t: Topology): Promise<Client> {
   const child = t.spawn(t.client, NODE, [CLIENT]);
   const out = new Lines(child);
@@ -144,6 +158,13 @@ export async function startClient(t: Topology): Promise<Client> {
 
 // ---- furiwake -------------------------------------------------------------------------------
 
+/** A temp dir for a config, removed by stop() or, when a test fails before that, by t.close(). */
+async function configDir(t: Topology): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'furiwake-kernel-'));
+  t.onClose(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 export interface Balancer {
   out: Lines;
   /** the n-th JSON log event with this msg (counting from the start) */
@@ -160,7 +181,7 @@ export interface Balancer {
 
 /** Runs `furiwake start` in the balancer namespace on a config (YAML text); resolves once it started. */
 export async function startFuriwake(t: Topology, config: string): Promise<Balancer> {
-  const dir = await mkdtemp(join(tmpdir(), 'furiwake-kernel-'));
+  const dir = await configDir(t);
   const file = join(dir, 'furiwake.yaml');
   await writeFile(file, config);
   const child = t.spawn(t.balancer, NODE, [BIN, 'start', '-c', file]);
@@ -210,24 +231,46 @@ export async function startFuriwake(t: Topology, config: string): Promise<Balanc
 // ---- tcpdump --------------------------------------------------------------------------------
 
 export interface Capture {
+  /**
+   * Once tcpdump has printed `n` packets that `match` accepts. Wait for the last packets a test
+   * counts before stop(): tcpdump stopped by a signal drops what it has captured and not yet
+   * printed, so a capture stopped as soon as the client is done misses the last packets.
+   */
+  printed(n: number, match: (packet: string) => boolean): Promise<void>;
   /** stops the capture; the packets as tcpdump -n printed them, one per line */
   stop(): Promise<string[]>;
 }
 
+const isPacket = (l: string): boolean => l.includes(' IP ') || l.includes(' IP6 ');
+
 /** tcpdump on one interface of a namespace, started (listening) when this resolves. */
 export async function capture(t: Topology, ns: string, iface: string, filter: string): Promise<Capture> {
+  // -l: each packet's line is written as soon as it is printed
   const child = t.spawn(ns, 'tcpdump', ['-n', '-l', '--immediate-mode', '-i', iface, ...filter.split(' ')]);
   const out = new Lines(child);
   const err = new Lines(child, 'stderr');
   await err.wait((l) => l.includes('listening on'));
   return {
+    async printed(n, match) {
+      let count = 0;
+      // each line is offered once (those printed before, then each new one), so counting as they come is exact
+      await out.wait((l) => isPacket(l) && match(l) && ++count >= n);
+    },
     async stop() {
       // 'close', not 'exit': the last lines may still be in the pipe when the process exits.
       const closed = once(child, 'close');
       child.kill('SIGINT');
       await closed;
-      return out.all.filter((l) => l.includes(' IP ') || l.includes(' IP6 '));
+      return out.all.filter(isPacket);
     },
+  };
+}
+
+/** A packet with FIN from `from` (an address, or address.port) to `to`: each connection's last word. */
+export function fin(from: string, to: string): (packet: string) => boolean {
+  return (packet) => {
+    const e = endpoints(packet);
+    return e !== null && (e[0] === from || e[0].startsWith(`${from}.`)) && (e[1] === to || e[1].startsWith(`${to}.`)) && /Flags \[[^\]]*F/.test(packet);
   };
 }
 
@@ -253,7 +296,7 @@ export interface BalancerAgent {
 
 /** furiwake in a process of its own in the balancer namespace, driven through its runtime. */
 export async function startBalancerAgent(t: Topology, config: string): Promise<BalancerAgent> {
-  const dir = await mkdtemp(join(tmpdir(), 'furiwake-kernel-'));
+  const dir = await configDir(t);
   const file = join(dir, 'furiwake.yaml');
   await writeFile(file, config);
   const child = t.spawn(t.balancer, NODE, [AGENT, file]);
