@@ -6,15 +6,11 @@
 //   under its limit; a drained member still takes its persistent clients — otherwise the pool's
 //   algorithm chooses, and a stateful method remembers that choice.
 //
-// How a data plane uses it (`service.persistence`, null when the service has none):
-//   tcp, udp  key = clientKey(address) (source-ip) or helloKey(ClientHello) (tls-session);
-//             member = acquire(pool, key, hash, tried) in place of pool.acquire(hash, tried);
-//             picked(key, member) when the queue gives a member; learned(key, member) for what
-//             the member's TLS handshake names; ended(key, member) when the connection ends.
-//   http      source-ip as tcp. cookie: `const c = cookie.fromRequest(cookieHeader)`, forward
-//             `c.forward` as the Cookie header, member = acquire(pool, c.value ?? null, ...),
-//             then send `cookie.toResponse(setCookies, member, c.value)` as the Set-Cookie
-//             headers. url, hash: member = acquire(pool, requestKey({ target, header }), ...).
+// The rule's place among the others (balancer, limits, queue, retries) is runtime/dispatch.ts:
+// the data planes call the Dispatcher, which asks this for the client's member. A data plane
+// only derives the client's key here: clientKey(address) (source-ip), helloKey(ClientHello)
+// (tls-session), requestKey(request) (url, hash), `cookie.fromRequest` (cookie); and tells
+// learned(key, member) what a member's TLS handshake names (tls-session).
 
 import { randomBytes } from 'node:crypto';
 import { hashString, Maglev } from '../balance/index.ts';
@@ -31,7 +27,7 @@ import {
 } from '../persistence/tls-session.ts';
 import { memberIdFromUrl } from '../persistence/url.ts';
 import type { Member } from './member.ts';
-import type { Pool, Waiter } from './pool.ts';
+import type { Pool } from './pool.ts';
 
 /** Signs cookies when the config gives no secret: cookies last as long as this process. */
 const PROCESS_SECRET = randomBytes(32);
@@ -99,47 +95,33 @@ export class ServicePersistence {
     return null;
   }
 
-  // ---- choosing ---------------------------------------------------------------------------
+  // ---- choosing (the rule is runtime/dispatch.ts; these are its persistence steps) --------
 
-  /**
-   * The member for a client with `key` (null = none known), counted as active; undefined
-   * when none may take it (then the caller queues or refuses, as without persistence).
-   * `hash` and `skip` are what pool.acquire() takes. What `key` is depends on the method:
-   * a stick-table key (source-ip, tls-session), a cookie value (cookie), a member id (url),
-   * a value to hash (hash).
-   */
-  acquire(pool: Pool, key: string | null, hash: number, skip: readonly Member[] | null): Member | undefined {
-    if (key !== null) {
-      const sticky = this.#named(pool, key, skip);
-      if (sticky !== undefined) {
-        if (pool.acquireMember(sticky)) return sticky;
-        // only full, and the client waits for it: the caller queues it (enqueue() below)
-        if (this.#waitsFor(sticky)) return undefined;
-        this.repinned++;
-      }
+  /** The member `key` names or is remembered for, if it is in the pool and not skipped. */
+  lookup(pool: Pool, key: string, skip: readonly Member[] | null): Member | undefined {
+    let member: Member | undefined;
+    if (this.table !== null) {
+      const id = this.table.get(key);
+      member = id === undefined ? undefined : pool.member(id);
+    } else if (this.cookie !== null) {
+      member = this.cookie.memberOf(key, pool.members);
+    } else if (this.config.method === 'url') {
+      member = pool.member(key);
     }
-    const member = this.#maglev !== null && key !== null ? this.#hashed(pool, key, skip) : pool.acquire(hash, skip);
-    if (member !== undefined && key !== null) this.picked(key, member);
-    return member;
+    return member === undefined || isSkipped(member, skip) ? undefined : member;
   }
 
-  /**
-   * A place in the pool's queue for a client acquire() found no member for: with `when-full:
-   * wait`, for its own member when that one is only full (it takes nobody else's turn there,
-   * and goes to any member if its own stops serving meanwhile); else for any member.
-   */
-  enqueue(pool: Pool, key: string | null, hash: number, skip: readonly Member[] | null, done: (member: Member | undefined) => void): Waiter {
-    let own: Member | undefined;
-    if (key !== null && this.config.whenFull === 'wait') {
-      own = this.#named(pool, key, skip);
-      if (own !== undefined && !this.#waitsFor(own)) own = undefined;
-    }
-    return pool.enqueue(hash, done, own ?? null);
-  }
-
-  /** `when-full: wait` and `member` serves its clients but is at its limit. */
-  #waitsFor(member: Member): boolean {
+  /** `when-full: wait` and `member` serves its clients but is at its limit: the client waits for it. */
+  waitsFor(member: Member): boolean {
     return this.config.whenFull === 'wait' && member.servesExisting && member.full;
+  }
+
+  /**
+   * A new member for a client with `key` whose remembered one cannot take it, counted as active:
+   * the pool's algorithm (`hash` is what it reads); for hash, Maglev over the key first.
+   */
+  choose(pool: Pool, key: string, hash: number, skip: readonly Member[] | null): Member | undefined {
+    return this.#maglev === null ? pool.acquire(hash, skip) : this.#hashed(pool, key, skip);
   }
 
   /**
@@ -164,20 +146,6 @@ export class ServicePersistence {
     const table = this.table!;
     const entry = table.peek(key);
     if (entry === undefined || entry.member === member.id) table.set(key, member.id);
-  }
-
-  /** The member `key` names or is remembered for, if it is in the pool and not skipped. */
-  #named(pool: Pool, key: string, skip: readonly Member[] | null): Member | undefined {
-    let member: Member | undefined;
-    if (this.table !== null) {
-      const id = this.table.get(key);
-      member = id === undefined ? undefined : pool.member(id);
-    } else if (this.cookie !== null) {
-      member = this.cookie.memberOf(key, pool.members);
-    } else if (this.config.method === 'url') {
-      member = pool.member(key);
-    }
-    return member === undefined || isSkipped(member, skip) ? undefined : member;
   }
 
   /** hash: the key's member by Maglev over the usable primaries, else the pool's own choice. */

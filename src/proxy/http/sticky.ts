@@ -1,12 +1,11 @@
 // Persistence in an http exchange: the client's key for the service's method (its address for
 // source-ip, the member id in the URL for url, the value to hash for hash, the cookie's token
-// for cookie), the member chosen by the one rule of runtime/persistence.ts, and the cookie's
+// for cookie), which the exchange gives the one rule of runtime/dispatch.ts, and the cookie's
 // part of the messages: what the member must not see of furiwake's cookie is taken out of the
 // request, and the response's Set-Cookie headers get the member's token.
 
 import type { Member } from '../../runtime/member.ts';
 import type { ServicePersistence } from '../../runtime/persistence.ts';
-import type { Pool, Waiter } from '../../runtime/pool.ts';
 import type { RequestHead } from './request-head.ts';
 
 export class Sticky {
@@ -34,26 +33,6 @@ export class Sticky {
       this.key = p.requestKey({ target: req.target, header: (name) => fieldList(req.fields, name)[0] });
       this.#cookieValue = undefined;
     }
-  }
-
-  /** The member for this request, counted as active; undefined when none may take it. */
-  acquire(pool: Pool, hash: number, skip: readonly Member[] | null): Member | undefined {
-    return this.#p.acquire(pool, this.key, hash, skip);
-  }
-
-  /** A place in the pool's queue: for this client's own member when it waits for it (when-full: wait). */
-  enqueue(pool: Pool, hash: number, skip: readonly Member[] | null, done: (member: Member | undefined) => void): Waiter {
-    return this.#p.enqueue(pool, this.key, hash, skip, done);
-  }
-
-  /** The pool's queue gave this request `member`: a stateful method remembers it. */
-  picked(member: Member): void {
-    if (this.key !== null) this.#p.picked(this.key, member);
-  }
-
-  /** The exchange on `member` is over: a source-ip entry's timeout starts again. */
-  ended(member: Member): void {
-    this.#p.ended(this.key, member);
   }
 
   /** The response's fields with the cookie set or rewritten to name `member`. */
