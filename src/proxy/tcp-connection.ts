@@ -123,7 +123,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     this.#open = 1;
     this.#table.add(this);
     const config = this.#svc.config;
-    const readHello = this.#dispatcher.persistence?.config.method === 'tls-session';
+    const readHello = this.#dispatcher.persistence?.method.keySource === 'tls-hello';
     if (!config.acceptProxy && !readHello) return this.#begin();
     // What decides the member comes first: a PROXY header (a balancer in front says who the
     // client is: that address is the client from here on) and/or the ClientHello. Both within
@@ -141,7 +141,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
 
   #begin(): void {
     const persistence = this.#dispatcher.persistence;
-    if (persistence !== null && persistence.config.method !== 'tls-session') this.#key = persistence.clientKey(this.client.address);
+    if (persistence?.method.keySource === 'address') this.#key = persistence.clientKey(this.client.address);
     this.#dispatch();
   }
 
@@ -258,7 +258,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     let flowing = true;
     if (config.proxyProtocol !== null) flowing = stream.write(proxyHeader(config.proxyProtocol, 'tcp', this.client, this.vip));
     const persistence = this.#dispatcher.persistence;
-    if (persistence?.config.method === 'tls-session') this.#watch = watchServerHello(persistence, member);
+    if (persistence?.method.keySource === 'tls-hello') this.#watch = watchServerHello(persistence, member);
     const held = this.#held;
     if (held !== null) {
       this.#held = null;

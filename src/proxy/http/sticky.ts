@@ -6,6 +6,7 @@
 
 import type { Member } from '../../runtime/member.ts';
 import type { ServicePersistence } from '../../runtime/persistence.ts';
+import { type HeaderLines, keptLines, nameIs, readHeaderLines, valueOf } from './header-lines.ts';
 import type { RequestHead } from './request-head.ts';
 
 export class Sticky {
@@ -18,13 +19,13 @@ export class Sticky {
   /** Reads the request; for cookie insert and prefix, its Cookie field is rewritten for the member. */
   constructor(p: ServicePersistence, req: RequestHead, client: string) {
     this.#p = p;
-    const method = p.config.method;
-    if (method === 'source-ip') {
+    const cookie = p.cookie;
+    if (p.method.keySource === 'address') {
       this.key = p.clientKey(client);
       this.#cookieValue = undefined;
-    } else if (method === 'cookie') {
+    } else if (cookie !== null) {
       const header = fieldValues(req.fields, 'cookie', '; ');
-      const read = p.cookie!.fromRequest(header);
+      const read = cookie.fromRequest(header);
       this.key = read.value ?? null;
       this.#cookieValue = read.value;
       if (read.forward !== header) req.fields = replaceField(req.fields, 'cookie', read.forward);
@@ -48,18 +49,18 @@ export class Sticky {
   }
 }
 
-// ---- fields as raw lines ("Name: value\r\n"), as the heads keep them -----------------------
+// ---- fields as the heads keep them ("Name: value\r\n" lines, already read strictly) ---------
+
+/** The lines of `fields` (read again: they were checked when their head was read, so this cannot throw). */
+function linesOf(fields: string): HeaderLines {
+  return readHeaderLines(fields, 0, fields.length, 400, Infinity);
+}
 
 /** Each line of `fields` whose name is `name` (lowercase): its value, in order. */
 function fieldList(fields: string, name: string): string[] {
   const out: string[] = [];
-  let at = 0;
-  while (at < fields.length) {
-    const eol = fields.indexOf('\r\n', at);
-    const colon = fields.indexOf(':', at);
-    if (colon - at === name.length && fields.slice(at, colon).toLowerCase() === name) out.push(fields.slice(colon + 1, eol).trim());
-    at = eol + 2;
-  }
+  const lines = linesOf(fields);
+  for (let i = 0; i < lines.count; i++) if (nameIs(fields, lines, i, name)) out.push(valueOf(fields, lines, i));
   return out;
 }
 
@@ -70,15 +71,8 @@ function fieldValues(fields: string, name: string, separator: string): string | 
 }
 
 function removeField(fields: string, name: string): string {
-  let out = '';
-  let at = 0;
-  while (at < fields.length) {
-    const eol = fields.indexOf('\r\n', at);
-    const colon = fields.indexOf(':', at);
-    if (!(colon - at === name.length && fields.slice(at, colon).toLowerCase() === name)) out += fields.slice(at, eol + 2);
-    at = eol + 2;
-  }
-  return out;
+  const lines = linesOf(fields);
+  return keptLines(fields, lines, (i) => !nameIs(fields, lines, i, name));
 }
 
 /** `fields` with every `name` line replaced by one carrying `value` (none when undefined). */
