@@ -226,6 +226,11 @@ class CookieState<M extends Stickable> implements MethodState<M> {
   }
 }
 
+/** The cookie values of a cookie method's state (the http plane rewrites Cookie and Set-Cookie with them); null for another method's. */
+export function cookieOf(state: object): MemberCookie | null {
+  return state instanceof CookieState ? state.cookie : null;
+}
+
 export const cookieMethod: MethodDescriptor<CookiePersistence> = {
   name: 'cookie',
   stateful: false,

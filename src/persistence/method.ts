@@ -7,9 +7,7 @@
 
 import type { Candidate } from '../balance/balancer.ts';
 import type { PersistenceConfig } from '../config/persistence-types.ts';
-import type { MemberCookie } from './cookie.ts';
 import type { StickTable } from './stick-table.ts';
-import type { ClientHelloInfo } from './tls-session.ts';
 
 /** What persistence reads of a member (runtime/member.ts has it). */
 export interface Stickable extends Candidate {
@@ -32,6 +30,15 @@ export interface RequestView {
   header(name: string): string | undefined;
 }
 
+/** What a ClientHello asks to resume (tls-session.ts reads it); null where it offers nothing. */
+export interface ClientHelloInfo {
+  sessionId: Buffer | null;
+  /** a TLS 1.2 session ticket (RFC 5077); null when absent or empty */
+  ticket: Buffer | null;
+  /** the client offers TLS 1.3 (supported_versions) */
+  offersTls13: boolean;
+}
+
 /**
  * Where a client's key comes from: its address (any data plane), the ClientHello of its TLS
  * handshake (tcp), or its HTTP request (http).
@@ -52,8 +59,6 @@ export interface KernelPersistence {
 export interface MethodState<M extends Stickable> {
   /** stateful methods: the clients remembered (key -> member id); null for stateless ones */
   readonly table: StickTable | null;
-  /** cookie: makes and reads the cookie values (the http plane rewrites Cookie and Set-Cookie) */
-  readonly cookie?: MemberCookie;
   /** keySource 'address': the key of a client address; null when it is not one */
   addressKey?(address: string): string | null;
   /** keySource 'tls-hello': the key of the session a ClientHello asks to resume; null when none */

@@ -11,7 +11,7 @@
 
 import { createHash } from 'node:crypto';
 import type { TlsSessionPersistence } from '../config/persistence-types.ts';
-import type { MethodContext, MethodDescriptor, MethodState, Stickable } from './method.ts';
+import type { ClientHelloInfo, MethodContext, MethodDescriptor, MethodState, Stickable } from './method.ts';
 import { Remembered } from './remembered.ts';
 import { flatKey } from './stick-table.ts';
 
@@ -32,14 +32,7 @@ const EXT_SESSION_TICKET = 35;
 const EXT_SUPPORTED_VERSIONS = 43;
 const TLS13 = 0x0304;
 
-/** What a ClientHello asks to resume; null where it offers nothing. */
-export interface ClientHelloInfo {
-  sessionId: Buffer | null;
-  /** a TLS 1.2 session ticket (RFC 5077); null when absent or empty */
-  ticket: Buffer | null;
-  /** the client offers TLS 1.3 (supported_versions) */
-  offersTls13: boolean;
-}
+export type { ClientHelloInfo };
 
 export interface ServerHelloInfo {
   sessionId: Buffer | null;

@@ -15,11 +15,10 @@
 import { randomBytes } from 'node:crypto';
 import { isSkipped } from '../balance/eligible.ts';
 import type { PersistenceConfig } from '../config/persistence-types.ts';
-import type { MemberCookie } from '../persistence/cookie.ts';
-import type { MethodDescriptor, MethodState, RequestView } from '../persistence/method.ts';
+import { cookieOf, type MemberCookie } from '../persistence/cookie.ts';
+import type { ClientHelloInfo, MethodDescriptor, MethodState, RequestView } from '../persistence/method.ts';
 import { methodOf } from '../persistence/methods.ts';
 import type { StickTable } from '../persistence/stick-table.ts';
-import type { ClientHelloInfo } from '../persistence/tls-session.ts';
 import type { Member } from './member.ts';
 import type { Pool } from './pool.ts';
 
@@ -47,7 +46,7 @@ export class ServicePersistence {
     this.method = methodOf(config);
     this.#state = this.method.create<Member>(config, { scope: serviceName, secret: PROCESS_SECRET, now });
     this.table = this.#state.table;
-    this.cookie = this.#state.cookie ?? null;
+    this.cookie = cookieOf(this.#state);
   }
 
   /** Persistence stays across a reload when nothing it depends on changed. */

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PersistenceConfig } from '../../src/config/persistence-types.ts';
 import type { MemberSet, Stickable } from '../../src/persistence/method.ts';
+import { cookieOf } from '../../src/persistence/cookie.ts';
 import { methodOf, PERSISTENCE_METHODS } from '../../src/persistence/methods.ts';
 import { sessionIdKey } from '../../src/persistence/tls-session.ts';
 
@@ -79,7 +80,7 @@ describe('persistence methods: keys and members', () => {
   it('cookie: a value names its member; a foreign value none', () => {
     const state = methodOf(cookie).create<Plain>(cookie, context);
     const pool = members('a', 'b');
-    const value = state.cookie!.valueFor(pool.members[1]);
+    const value = cookieOf(state)!.valueFor(pool.members[1]);
     assert.equal(state.named(value, pool)?.id, 'b');
     assert.equal(state.named('not-a-value', pool), undefined);
   });
