@@ -8,7 +8,8 @@
 //      agent, under its max-connections; a draining member still takes its persistent clients.
 //      Full with `when-full: wait`: the client waits in the queue for that member.
 //   2. otherwise the pool's algorithm over the usable members (primaries; backups only when no
-//      primary is usable), and a stateful method remembers that choice (the client has moved).
+//      primary is usable; hash: Maglev over the key first), and source-ip remembers that choice
+//      (the client has moved; tls-session remembers what the member's handshake names).
 //   3. none with room: the caller queues (with the pool's timeout) when members are only full,
 //      turns the client away when the queue is full, refuses at once when none is usable.
 // The fallbacks (a retry after a connect failed, or a member closed before answering):
