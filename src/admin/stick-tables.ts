@@ -3,6 +3,7 @@
 // persistence/stick-table.ts, written out here so the admin layer depends on no more than it
 // reads (and tests can give a table of their own).
 
+import { methodOf } from '../persistence/methods.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { StickEntryView, StickTableSummary } from './schemas.ts';
 
@@ -52,14 +53,17 @@ export interface KernelStickTable {
   readonly timeout: number;
 }
 
-/** The nat and dsr services with source-ip persistence, when the kernel plane is running. */
+/** The nat and dsr services whose persistence the kernel keeps (source-ip), when the kernel plane is running. */
 export function kernelStickTables(runtime: Runtime): KernelStickTable[] {
   if (runtime.kernel === null) return [];
   const out: KernelStickTable[] = [];
   for (const service of runtime.services.values()) {
     const p = service.config.persistence;
-    if (p === null || !KERNEL_MODES.has(service.config.mode) || p.method !== 'source-ip') continue;
-    out.push({ service: service.name, method: p.method, pool: service.pool.name, capacity: p.maxEntries, timeout: p.timeout });
+    if (p === null || !KERNEL_MODES.has(service.config.mode)) continue;
+    // (the bounds are the same for either address family)
+    const kept = methodOf(p).kernel?.(p, 'ip');
+    if (kept === undefined) continue;
+    out.push({ service: service.name, method: p.method, pool: service.pool.name, capacity: kept.size, timeout: kept.timeout });
   }
   return out;
 }

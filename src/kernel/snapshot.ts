@@ -3,6 +3,7 @@
 
 import { isIPv6 } from 'node:net';
 import type { AlgorithmName, Config, ServiceConfig } from '../config/types.ts';
+import { methodOf } from '../persistence/methods.ts';
 import { kernelAlgorithm } from './algorithms.ts';
 import type { KernelMemberView, KernelServiceView } from './view.ts';
 
@@ -21,9 +22,7 @@ export function serviceView(name: string, sc: ServiceConfig, algorithm: Algorith
     port: sc.listen.port,
     method: kernelAlgorithm(algorithm).method,
     members,
-    persistence: p !== null && p.method === 'source-ip'
-      ? { prefix: family === 'ip' ? p.mask : p.mask6, timeout: p.timeout, size: p.maxEntries }
-      : null,
+    persistence: p === null ? null : (methodOf(p).kernel?.(p, family) ?? null),
     sourceNat: kernel.sourceNat,
     interface: kernel.interface,
     idle: sc.timeouts.idle,

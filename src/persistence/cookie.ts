@@ -14,7 +14,8 @@
 // `MemberCookie.fromRequest` before choosing a member and `toResponse` on the member's answer.
 
 import { createHmac } from 'node:crypto';
-import type { CookieAttributes, CookieMode } from '../config/persistence-types.ts';
+import type { CookieAttributes, CookieMode, CookiePersistence } from '../config/persistence-types.ts';
+import type { MemberSet, MethodContext, MethodDescriptor, MethodState, Stickable } from './method.ts';
 
 export type { CookieAttributes };
 
@@ -208,3 +209,35 @@ export class MemberCookie {
       (mode === 'rewrite' ? rewriteSetCookie(header, cookie, value) : prefixSetCookie(header, cookie, value)) ?? header);
   }
 }
+
+// ---- the method -----------------------------------------------------------------------------
+
+/** Stateless: the member is the one the client's cookie value names. */
+class CookieState<M extends Stickable> implements MethodState<M> {
+  readonly table = null;
+  readonly cookie: MemberCookie;
+
+  constructor(cookie: MemberCookie) {
+    this.cookie = cookie;
+  }
+
+  named(key: string, pool: MemberSet<M>): M | undefined {
+    return this.cookie.memberOf(key, pool.members);
+  }
+}
+
+/** The cookie values of a cookie method's state (the http plane rewrites Cookie and Set-Cookie with them); null for another method's. */
+export function cookieOf(state: object): MemberCookie | null {
+  return state instanceof CookieState ? state.cookie : null;
+}
+
+export const cookieMethod: MethodDescriptor<CookiePersistence> = {
+  name: 'cookie',
+  stateful: false,
+  keySource: 'request',
+  remembersChoice: false,
+  kernel: null,
+  create<M extends Stickable>(config: CookiePersistence, context: MethodContext): MethodState<M> {
+    return new CookieState<M>(new MemberCookie({ ...config, secret: config.secret ?? context.secret, scope: context.scope, exposeAddress: config.exposeAddress }));
+  },
+};

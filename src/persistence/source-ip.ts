@@ -4,6 +4,9 @@
 
 import ipaddr from 'ipaddr.js';
 import { unmappedIPv4 } from '../ip-text.ts';
+import type { SourceIpPersistence } from '../config/persistence-types.ts';
+import type { MethodContext, MethodDescriptor, MethodState, Stickable } from './method.ts';
+import { Remembered } from './remembered.ts';
 import { flatKey } from './stick-table.ts';
 
 export interface SourceMask {
@@ -75,3 +78,29 @@ function ipv4Key(value: number, bits: number): string {
   const text = `${masked >>> 24}.${(masked >>> 16) & 255}.${(masked >>> 8) & 255}.${masked & 255}`;
   return flatKey(bits >= 32 ? text : `${text}/${bits}`);
 }
+
+/** A stick table of client networks: the member the pool chooses for one is remembered. */
+class SourceIpState<M extends Stickable> extends Remembered<M> implements MethodState<M> {
+  readonly #masks: SourceMask;
+
+  constructor(config: SourceIpPersistence, now: (() => number) | undefined) {
+    super(config, now);
+    this.#masks = { mask: config.mask, mask6: config.mask6 };
+  }
+
+  addressKey(address: string): string | null {
+    return sourceKey(address, this.#masks);
+  }
+}
+
+export const sourceIpMethod: MethodDescriptor<SourceIpPersistence> = {
+  name: 'source-ip',
+  stateful: true,
+  keySource: 'address',
+  remembersChoice: true,
+  // an nftables set per member, keyed by the client network (nat, dsr)
+  kernel: (config, family) => ({ prefix: family === 'ip' ? config.mask : config.mask6, timeout: config.timeout, size: config.maxEntries }),
+  create<M extends Stickable>(config: SourceIpPersistence, context: MethodContext): MethodState<M> {
+    return new SourceIpState<M>(config, context.now);
+  },
+};

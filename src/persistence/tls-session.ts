@@ -10,6 +10,9 @@
 // Wire formats: RFC 5246 (records 6.2, handshake 7.4), RFC 5077 (tickets), RFC 8446 4.1.2-4.1.3.
 
 import { createHash } from 'node:crypto';
+import type { TlsSessionPersistence } from '../config/persistence-types.ts';
+import type { ClientHelloInfo, MethodContext, MethodDescriptor, MethodState, Stickable } from './method.ts';
+import { Remembered } from './remembered.ts';
 import { flatKey } from './stick-table.ts';
 
 const RECORD_HEADER = 5;
@@ -29,14 +32,7 @@ const EXT_SESSION_TICKET = 35;
 const EXT_SUPPORTED_VERSIONS = 43;
 const TLS13 = 0x0304;
 
-/** What a ClientHello asks to resume; null where it offers nothing. */
-export interface ClientHelloInfo {
-  sessionId: Buffer | null;
-  /** a TLS 1.2 session ticket (RFC 5077); null when absent or empty */
-  ticket: Buffer | null;
-  /** the client offers TLS 1.3 (supported_versions) */
-  offersTls13: boolean;
-}
+export type { ClientHelloInfo };
 
 export interface ServerHelloInfo {
   sessionId: Buffer | null;
@@ -281,3 +277,27 @@ export function sessionIdKey(id: Buffer): string {
 export function ticketKey(ticket: Buffer): string {
   return flatKey(`ticket:${createHash('sha256').update(ticket).digest().toString('hex', 0, 16)}`);
 }
+
+// ---- the method -----------------------------------------------------------------------------
+
+/** A stick table of sessions: what members' handshakes name is remembered (not the pool's choice). */
+class TlsSessionState<M extends Stickable> extends Remembered<M> implements MethodState<M> {
+  /** The session a ClientHello asks to resume: its ticket when the table knows it, else its session ID. */
+  helloKey(hello: ClientHelloInfo): string | null {
+    const ticket = hello.ticket === null ? null : ticketKey(hello.ticket);
+    const id = hello.sessionId === null ? null : sessionIdKey(hello.sessionId);
+    if (ticket !== null && (id === null || this.table.peek(ticket) !== undefined)) return ticket;
+    return id;
+  }
+}
+
+export const tlsSessionMethod: MethodDescriptor<TlsSessionPersistence> = {
+  name: 'tls-session',
+  stateful: true,
+  keySource: 'tls-hello',
+  remembersChoice: false,
+  kernel: null,
+  create<M extends Stickable>(config: TlsSessionPersistence, context: MethodContext): MethodState<M> {
+    return new TlsSessionState<M>(config, context.now);
+  },
+};

@@ -4,6 +4,7 @@
 // a client that edits its URL chooses its member, as with nginx's `sticky route`.
 
 import type { UrlPersistence } from '../config/persistence-types.ts';
+import type { MemberSet, MethodDescriptor, MethodState, RequestView, Stickable } from './method.ts';
 import { pathParameter, pathSegment, queryParameter } from './request-target.ts';
 
 /** Ids longer than a member id may be (64) are not ids. */
@@ -31,3 +32,32 @@ export function memberIdFromUrl(target: string, rule: UrlRule): string | undefin
   }
   return id === '' || id.length > MAX_ID ? undefined : id;
 }
+
+/** Stateless: the member is the one whose id the URL carries. */
+class UrlState<M extends Stickable> implements MethodState<M> {
+  readonly table = null;
+  readonly #rule: UrlRule;
+
+  constructor(rule: UrlRule) {
+    this.#rule = rule;
+  }
+
+  requestKey(request: RequestView): string | null {
+    return memberIdFromUrl(request.target, this.#rule) ?? null;
+  }
+
+  named(key: string, pool: MemberSet<M>): M | undefined {
+    return pool.member(key);
+  }
+}
+
+export const urlMethod: MethodDescriptor<UrlPersistence> = {
+  name: 'url',
+  stateful: false,
+  keySource: 'request',
+  remembersChoice: false,
+  kernel: null,
+  create<M extends Stickable>(config: UrlPersistence): MethodState<M> {
+    return new UrlState<M>(config);
+  },
+};

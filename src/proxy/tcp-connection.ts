@@ -13,9 +13,9 @@
 import { hashString, usesHash } from '../balance/index.ts';
 import type { HandshakeReader } from '../persistence/tls-session.ts';
 import type { ConnectionEntry, ConnectionTable, Endpoint } from '../runtime/connection-table.ts';
+import type { Dispatcher } from '../runtime/dispatch.ts';
 import type { Member } from '../runtime/member.ts';
-import type { ServicePersistence } from '../runtime/persistence.ts';
-import type { Pool, Waiter } from '../runtime/pool.ts';
+import type { Waiter } from '../runtime/pool.ts';
 import type { Service } from '../runtime/service.ts';
 import { ClientHead } from './client-head.ts';
 import { proxyHeader } from './proxy-protocol.ts';
@@ -48,10 +48,9 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
   readonly #svc: Service;
   readonly #engine: StreamEngine;
   readonly #reporter: TcpConnectionReporter;
-  /** the pool as it was when the client arrived: a reload does not move a live connection */
-  readonly #pool: Pool;
-  /** the service's persistence when the client arrived (null: none), and the client's key */
-  readonly #persistence: ServicePersistence | null;
+  /** the service's pool, persistence and retries as they were when the client arrived: a
+   * reload does not move a live connection; and the client's persistence key */
+  readonly #dispatcher: Dispatcher;
   #key: string | null = null;
   #client!: Stream;
   #upstream: Stream | null = null;
@@ -85,8 +84,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     this.#svc = service;
     this.#engine = engine;
     this.#reporter = reporter;
-    this.#pool = service.pool;
-    this.#persistence = service.persistence;
+    this.#dispatcher = service.dispatcher;
   }
 
   get client(): Endpoint {
@@ -125,7 +123,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     this.#open = 1;
     this.#table.add(this);
     const config = this.#svc.config;
-    const readHello = this.#persistence?.config.method === 'tls-session';
+    const readHello = this.#dispatcher.persistence?.method.keySource === 'tls-hello';
     if (!config.acceptProxy && !readHello) return this.#begin();
     // What decides the member comes first: a PROXY header (a balancer in front says who the
     // client is: that address is the client from here on) and/or the ClientHello. Both within
@@ -142,8 +140,8 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
   }
 
   #begin(): void {
-    const persistence = this.#persistence;
-    if (persistence !== null && persistence.config.method !== 'tls-session') this.#key = persistence.clientKey(this.client.address);
+    const persistence = this.#dispatcher.persistence;
+    if (persistence?.method.keySource === 'address') this.#key = persistence.clientKey(this.client.address);
     this.#dispatch();
   }
 
@@ -164,33 +162,30 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
       this.#held = head.rest;
       this.#heldBytes = head.restBytes;
     }
-    if (head.hello !== null) this.#key = this.#persistence!.helloKey(head.hello);
+    if (head.hello !== null) this.#key = this.#dispatcher.persistence!.helloKey(head.hello);
     this.#client.pause();
     this.#begin();
   }
 
-  /** Pick a member and connect; when all are full, wait in the pool's queue; when none is usable, refuse. */
+  /** Choose a member and connect; when all are full, wait in the pool's queue; when none is usable, refuse. */
   #dispatch(): void {
-    const pool = this.#pool;
+    const d = this.#dispatcher;
     // only the hashing algorithms read the client's hash: the others skip the getpeername
-    const hash = usesHash(pool.algorithm) ? hashString(this.client.address) : 0;
-    const member = this.#acquire(hash, this.#tried) ?? (this.#tried === null ? undefined : pool.acquire(hash, null));
+    const hash = usesHash(d.pool.algorithm) ? hashString(this.client.address) : 0;
+    const member = d.choose(this.#key, hash, this.#tried);
     if (member !== undefined) return this.#connect(member);
-    // No member is up and enabled: say so at once (a reset) rather than leave the client hanging.
-    if (!pool.hasAvailable()) return this.#client.reset();
-    // Every member is at its limit: wait for room, or be turned away cleanly if the queue is full.
-    if (pool.queueFull) return this.#turnAway();
+    switch (d.refusal()) {
+      // No member is up and enabled: say so at once (a reset) rather than leave the client hanging.
+      case 'unusable':
+        return this.#client.reset();
+      // Every member is at its limit and the queue is full: turned away cleanly.
+      case 'queue-full':
+        return this.#turnAway();
+    }
     this.#phase = 'waiting';
-    const persistence = this.#persistence;
-    this.#waiter = persistence === null ? pool.enqueue(hash, this.#onQueued) : persistence.enqueue(pool, this.#key, hash, this.#tried, this.#onQueued);
+    this.#waiter = d.wait(this.#key, hash, this.#tried, this.#onQueued);
     // Read while waiting (what comes is held, bounded), so a client that leaves frees its place.
     this.#client.resume();
-  }
-
-  /** The member for this client: persistence's choice when the service has it, else the algorithm's. */
-  #acquire(hash: number, skip: readonly Member[] | null): Member | undefined {
-    const persistence = this.#persistence;
-    return persistence === null ? this.#pool.acquire(hash, skip) : persistence.acquire(this.#pool, this.#key, hash, skip);
   }
 
   #onQueued = (member: Member | undefined): void => {
@@ -204,7 +199,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
   #queued(member: Member | undefined): void {
     this.#waiter = null;
     if (member === undefined) return this.#turnAway();
-    if (this.#key !== null) this.#persistence!.picked(this.#key, member);
+    this.#dispatcher.queued(this.#key, member);
     this.#connect(member);
   }
 
@@ -233,13 +228,13 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     const member = this.member!;
     // out of descriptors is this process's shortage, not the member's failure
     if (code !== 'EMFILE' && code !== 'ENFILE') member.failed++;
-    this.#pool.release(member, 0, 0);
+    this.#dispatcher.pool.release(member, 0, 0);
     this.member = null;
     this.#upstream = null;
     this.#disarm();
     if (this.#client.closed) return; // its close finishes the entry
     (this.#tried ??= []).push(member);
-    if (this.#tried.length > this.#svc.config.retries) return this.#client.reset();
+    if (this.#tried.length > this.#dispatcher.retries) return this.#client.reset();
     this.#dispatch();
   }
 
@@ -262,7 +257,8 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     this.#arm(config.timeouts.idle);
     let flowing = true;
     if (config.proxyProtocol !== null) flowing = stream.write(proxyHeader(config.proxyProtocol, 'tcp', this.client, this.vip));
-    if (this.#persistence?.config.method === 'tls-session') this.#watch = watchServerHello(this.#persistence, member);
+    const persistence = this.#dispatcher.persistence;
+    if (persistence?.method.keySource === 'tls-hello') this.#watch = watchServerHello(persistence, member);
     const held = this.#held;
     if (held !== null) {
       this.#held = null;
@@ -376,7 +372,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     const last = --this.#open === 0;
     if (stream === this.#client && this.#phase !== 'piping') {
       // gone while waiting, connecting or reading its head: give everything back now
-      if (this.#waiter !== null) this.#pool.cancel(this.#waiter);
+      if (this.#waiter !== null) this.#dispatcher.pool.cancel(this.#waiter);
       this.#waiter = null;
       this.#upstream?.close();
       this.#disarm();
@@ -423,7 +419,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     }
     try {
       this.#disarm();
-      if (this.#waiter !== null) this.#pool.cancel(this.#waiter);
+      if (this.#waiter !== null) this.#dispatcher.pool.cancel(this.#waiter);
       this.#waiter = null;
       this.#client.reset();
       this.#upstream?.reset();
@@ -469,8 +465,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     this.#reporter.finished(this);
     const member = this.member;
     if (member !== null) {
-      if (this.#key !== null) this.#persistence!.ended(this.#key, member);
-      this.#pool.release(member, this.bytesIn, this.bytesOut);
+      this.#dispatcher.release(member, this.#key, this.bytesIn, this.bytesOut);
       this.member = null;
     }
     this.#table.remove(this);

@@ -5,8 +5,8 @@
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { ConnectionEntry, Endpoint } from '../runtime/connection-table.ts';
+import type { Dispatcher } from '../runtime/dispatch.ts';
 import type { Member } from '../runtime/member.ts';
-import type { Pool } from '../runtime/pool.ts';
 
 /** What a flow tells its listener. */
 export interface FlowOwner {
@@ -39,18 +39,21 @@ export class UdpFlow implements ConnectionEntry {
   /** when the listener last moved this flow to the recent end of its table (for eviction) */
   touched = this.startedAt;
 
-  readonly #pool: Pool;
+  /** the rule the flow started under, and its client's persistence key: its end is recorded by them */
+  readonly #dispatcher: Dispatcher;
+  readonly #key: string | null;
   readonly #upstream: dgram.Socket;
   readonly #owner: FlowOwner;
   #closed = false;
 
-  constructor(id: number, service: string, client: Endpoint, vip: Endpoint, member: Member, pool: Pool, owner: FlowOwner) {
+  constructor(id: number, service: string, client: Endpoint, vip: Endpoint, member: Member, dispatcher: Dispatcher, key: string | null, owner: FlowOwner) {
     this.id = id;
     this.service = service;
     this.client = client;
     this.vip = vip;
     this.member = member;
-    this.#pool = pool;
+    this.#dispatcher = dispatcher;
+    this.#key = key;
     this.#owner = owner;
     const upstream = dgram.createSocket(isIPv6(member.ip) ? 'udp6' : 'udp4');
     this.#upstream = upstream;
@@ -94,7 +97,8 @@ export class UdpFlow implements ConnectionEntry {
     } catch {
       // closed already (ERR_SOCKET_DGRAM_NOT_RUNNING): the flow must still leave the table below
     }
-    this.#pool.release(this.member, this.bytesIn, this.bytesOut);
+    // source-ip: the client's entry expires `timeout` after its last flow ended
+    this.#dispatcher.release(this.member, this.#key, this.bytesIn, this.bytesOut);
     this.#owner.flowClosed(this);
   }
 

@@ -125,17 +125,15 @@ export class UdpListener implements Listener, FlowOwner {
 
   #open(key: string, from: dgram.RemoteInfo): UdpFlow | undefined {
     const service = this.service;
-    const pool = service.pool;
-    if (!pool.hasAvailable()) return undefined;
+    if (!service.pool.hasAvailable()) return undefined;
     const max = this.maxFlows;
     while (this.#flows.size >= max) this.#evictOne();
-    const persistence = service.persistence;
-    const hash = hashString(from.address);
-    const member = persistence === null
-      ? pool.acquire(hash, null)
-      : persistence.acquire(pool, persistence.clientKey(from.address), hash, null);
+    // the flow keeps the rule it starts under (pool, persistence): its end is recorded by it
+    const dispatcher = service.dispatcher;
+    const clientKey = dispatcher.persistence?.clientKey(from.address) ?? null;
+    const member = dispatcher.choose(clientKey, hashString(from.address), null);
     if (member === undefined) return undefined;
-    const flow = new UdpFlow(this.#table.nextId(), service.name, { address: from.address, port: from.port }, this.#vip, member, pool, this);
+    const flow = new UdpFlow(this.#table.nextId(), service.name, { address: from.address, port: from.port }, this.#vip, member, dispatcher, clientKey, this);
     this.#flows.set(key, flow);
     this.#table.add(flow);
     this.#resources.udpFlows++;
@@ -159,9 +157,6 @@ export class UdpListener implements Listener, FlowOwner {
     const key = `${flow.client.address}:${flow.client.port}`;
     // a new flow may have the key already (the old one was closed to make room for it)
     if (this.#flows.get(key) === flow) this.#flows.delete(key);
-    const persistence = this.service.persistence;
-    // source-ip: the client's entry expires `timeout` after its last flow ended
-    if (persistence !== null) persistence.ended(persistence.clientKey(flow.client.address), flow.member);
     this.#table.remove(flow);
     this.#resources.udpFlows--;
   }

@@ -5,6 +5,7 @@
 import { sameListener } from '../config/diff.ts';
 import type { ServiceConfig } from '../config/types.ts';
 import type { StickTable } from '../persistence/stick-table.ts';
+import { Dispatcher } from './dispatch.ts';
 import { ServicePersistence } from './persistence.ts';
 import type { Pool } from './pool.ts';
 
@@ -14,6 +15,8 @@ export class Service {
   pool: Pool;
   /** how clients stick to members; null without `persistence` */
   persistence: ServicePersistence | null;
+  /** the rule choosing a member for this pool, persistence and retries (runtime/dispatch.ts) */
+  dispatcher: Dispatcher;
 
   /** `previous`: the persistence of the service this one replaces, kept when still the same */
   constructor(name: string, config: ServiceConfig, pool: Pool, previous: ServicePersistence | null = null) {
@@ -21,6 +24,7 @@ export class Service {
     this.config = config;
     this.pool = pool;
     this.persistence = persistenceFor(name, config, pool, previous);
+    this.dispatcher = new Dispatcher(pool, this.persistence, config.retries);
   }
 
   /** The stick table of a stateful persistence (source-ip, tls-session); null otherwise. */
@@ -36,6 +40,7 @@ export class Service {
     this.config = config;
     this.pool = pool;
     this.persistence = persistenceFor(this.name, config, pool, this.persistence);
+    this.dispatcher = new Dispatcher(pool, this.persistence, config.retries);
   }
 
   /** The listener must be replaced (not just re-pointed) when its address or kind changes. */

@@ -247,6 +247,21 @@ describe('source-ip persistence over udp', () => {
     assert.equal(udpMember(await askFrom(port, '127.0.0.2', 'x')), moved);
   });
 
+  it('a flow open across a reload that changes persistence ends under the rule it started with', async () => {
+    const config = single('udp', pool('round-robin', members()), { persistence: sourceIp(24), timeouts: { connect: 1000, idle: 100 } });
+    const app = await startApp(config);
+    const port = app.address('svc').port;
+    const before = app.runtime.services.get('svc')!.stickTable!;
+    assert.equal(udpMember(await askFrom(port, '127.0.0.1', 'x')), 'a');
+    await app.reload({ ...config, services: { svc: { ...config.services.svc, persistence: sourceIp(32) } } });
+    const after = app.runtime.services.get('svc')!.stickTable!;
+    assert.notEqual(after, before);
+    await allClosed(app); // the flow ends (idle) after the reload
+    // its end touched the table it was chosen by, not the new one (whose keys are whole addresses)
+    assert.equal(after.size, 0);
+    assert.equal(before.peek('127.0.0.0/24')?.member, 'a');
+  });
+
   it('a client is forgotten once the timeout has passed since its last flow ended', async () => {
     // The one sleep of this file: the table runs on the real clock here (the runtime tests
     // drive it by hand). Only the direction that cannot flake is checked: after the wait the

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import type { PersistenceConfig } from '../../src/config/persistence-types.ts';
 import { RuntimeEvents } from '../../src/runtime/events.ts';
 import type { Member } from '../../src/runtime/member.ts';
+import { Dispatcher } from '../../src/runtime/dispatch.ts';
 import { ServicePersistence } from '../../src/runtime/persistence.ts';
 import { Pool } from '../../src/runtime/pool.ts';
 import { sessionIdKey, ticketKey } from '../../src/persistence/tls-session.ts';
@@ -23,13 +24,18 @@ function sourceIp(extra: Partial<PersistenceConfig> = {}, now?: () => number): S
   return new ServicePersistence('svc', 'p', config, now);
 }
 
+/** The member the dispatch rule gives a client of `p` with `key` (counted as active). */
+function acquire(p: ServicePersistence, pool: Pool, key: string | null, hash: number, skip: readonly Member[] | null): Member | undefined {
+  return new Dispatcher(pool, p, 3).choose(key, hash, skip);
+}
+
 /** Takes a member for the client at `address` and gives it back at once (a short connection). */
 function visit(p: ServicePersistence, pool: Pool, address: string): string | undefined {
   const key = p.clientKey(address);
-  const member = p.acquire(pool, key, 0, null);
+  const member = acquire(p, pool, key, 0, null);
   if (member === undefined) return undefined;
   pool.release(member, 0, 0);
-  p.ended(key, member);
+  if (key !== null) p.ended(key, member);
   return member.id;
 }
 
@@ -86,9 +92,9 @@ describe('persistence rule: source-ip', () => {
   it('re-pins when the member is full, and counts the new connection on the new member', () => {
     const pool = livePool([{ port: 1, id: 's1', maxConnections: 1 }, { port: 2, id: 's2' }]);
     const p = sourceIp();
-    const first = p.acquire(pool, p.clientKey('10.0.0.1'), 0, null)!;
+    const first = acquire(p, pool, p.clientKey('10.0.0.1'), 0, null)!;
     assert.equal(first.id, 's1');
-    const second = p.acquire(pool, p.clientKey('10.0.0.2'), 0, null)!;
+    const second = acquire(p, pool, p.clientKey('10.0.0.2'), 0, null)!;
     assert.equal(second.id, 's2');
     assert.equal(pool.member('s1')!.active, 1);
     assert.equal(pool.member('s2')!.active, 1);
@@ -99,7 +105,7 @@ describe('persistence rule: source-ip', () => {
     const pool = livePool(three);
     const p = sourceIp();
     assert.equal(visit(p, pool, '10.0.0.1'), 's1');
-    const retry = p.acquire(pool, p.clientKey('10.0.0.1'), 0, [pool.member('s1')!])!;
+    const retry = acquire(p, pool, p.clientKey('10.0.0.1'), 0, [pool.member('s1')!])!;
     assert.notEqual(retry.id, 's1');
     assert.equal(p.table!.peek('10.0.0.0/24')!.member, retry.id);
   });
@@ -109,7 +115,7 @@ describe('persistence rule: source-ip', () => {
     const pool = livePool(three);
     const p = sourceIp({ timeout: 1000 }, () => clock.now);
     const key = p.clientKey('10.0.0.1');
-    const long = p.acquire(pool, key, 0, null)!; // a connection that lasts
+    const long = acquire(p, pool, key, 0, null)!; // a connection that lasts
     assert.equal(long.id, 's1');
     clock.now = 5000; // longer than the timeout: the entry has aged, but the connection is live
     pool.release(long, 0, 0);
@@ -151,20 +157,20 @@ describe('persistence rule: tls-session', () => {
     const p = new ServicePersistence('svc', 'p', { method: 'tls-session', whenFull: 'repin', timeout: 5000, maxEntries: 100 }, () => clock.now);
     // a first handshake: the client offers nothing, the algorithm chooses, the member names its session
     assert.equal(p.helloKey({ sessionId: null, ticket: null, offersTls13: false }), null);
-    const first = p.acquire(pool, null, 0, null)!;
+    const first = acquire(p, pool, null, 0, null)!;
     assert.equal(first.id, 's1');
     assert.equal(p.table!.size, 0); // nothing is remembered from the client's side
     p.learned(sessionIdKey(id), first);
     p.learned(ticketKey(ticket), first);
     // resumptions: by session ID, by ticket; a ticket the table knows wins over an unknown ID
-    assert.equal(p.acquire(pool, p.helloKey({ sessionId: id, ticket: null, offersTls13: false }), 0, null)!.id, 's1');
+    assert.equal(acquire(p, pool, p.helloKey({ sessionId: id, ticket: null, offersTls13: false }), 0, null)!.id, 's1');
     const byTicket = p.helloKey({ sessionId: Buffer.alloc(32, 9), ticket, offersTls13: false });
     assert.equal(byTicket, ticketKey(ticket));
-    assert.equal(p.acquire(pool, byTicket, 0, null)!.id, 's1');
+    assert.equal(acquire(p, pool, byTicket, 0, null)!.id, 's1');
     // an unknown ticket with an ID: the ID is the key
     assert.equal(p.helloKey({ sessionId: id, ticket: Buffer.alloc(10, 3), offersTls13: false }), sessionIdKey(id));
     clock.now = 6001 + 1000;
-    assert.notEqual(p.acquire(pool, p.helloKey({ sessionId: id, ticket: null, offersTls13: false }), 0, null)!.id, 's1');
+    assert.notEqual(acquire(p, pool, p.helloKey({ sessionId: id, ticket: null, offersTls13: false }), 0, null)!.id, 's1');
     assert.equal(p.table!.counters.expirations, 1);
   });
 });
@@ -176,10 +182,10 @@ describe('persistence rule: stateless methods', () => {
     assert.equal(p.table, null);
     const key = p.requestKey({ target: '/cart;jsessionid=ABC.s3', header: () => undefined });
     assert.equal(key, 's3');
-    assert.equal(p.acquire(pool, key, 0, null)!.id, 's3');
-    assert.equal(p.acquire(pool, 's9', 0, null)!.id, 's1');
+    assert.equal(acquire(p, pool, key, 0, null)!.id, 's3');
+    assert.equal(acquire(p, pool, 's9', 0, null)!.id, 's1');
     pool.member('s3')!.setHealth('down');
-    assert.notEqual(p.acquire(pool, key, 0, null)!.id, 's3');
+    assert.notEqual(acquire(p, pool, key, 0, null)!.id, 's3');
   });
 
   it('cookie: the member a signed value names; a forged or foreign value goes to the algorithm', () => {
@@ -188,10 +194,10 @@ describe('persistence rule: stateless methods', () => {
     const p = new ServicePersistence('svc', 'p', config);
     const other = new ServicePersistence('other', 'p', config);
     const value = p.cookie!.valueFor(pool.member('s3')!);
-    assert.equal(p.acquire(pool, value, 0, null)!.id, 's3');
+    assert.equal(acquire(p, pool, value, 0, null)!.id, 's3');
     // round-robin goes s1, s2, s1, ...: none of these reach s3
-    assert.equal(other.acquire(pool, value, 0, null)!.id, 's1'); // another service's value
-    assert.equal(p.acquire(pool, 's3', 0, null)!.id, 's2'); // the plain id is not a value
+    assert.equal(acquire(other, pool, value, 0, null)!.id, 's1'); // another service's value
+    assert.equal(acquire(p, pool, 's3', 0, null)!.id, 's2'); // the plain id is not a value
     const forged = `${value.slice(0, -2)}${value.endsWith('AA') ? 'BB' : 'AA'}`;
     assert.equal(p.cookie!.memberOf(forged, pool.members), undefined);
   });
@@ -201,7 +207,7 @@ describe('persistence rule: stateless methods', () => {
     const p = new ServicePersistence('svc', 'p', { method: 'hash', whenFull: 'repin', source: 'query', name: 'user', segment: null });
     const keys = Array.from({ length: 300 }, (_, i) => `user-${i}`);
     const choose = (key: string): string => {
-      const m = p.acquire(pool, key, 0, null)!;
+      const m = acquire(p, pool, key, 0, null)!;
       pool.release(m, 0, 0);
       return m.id;
     };

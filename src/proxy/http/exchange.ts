@@ -13,6 +13,7 @@ import { usesHash } from '../../balance/index.ts';
 import type { HttpServiceConfig } from '../../config/http-types.ts';
 import type { ServiceConfig } from '../../config/types.ts';
 import type { Endpoint } from '../../runtime/connection-table.ts';
+import type { Dispatcher } from '../../runtime/dispatch.ts';
 import type { Member } from '../../runtime/member.ts';
 import type { Pool, Waiter } from '../../runtime/pool.ts';
 import { logRequest } from './access-log.ts';
@@ -52,8 +53,12 @@ export class Exchange implements UpstreamUser {
   readonly #http: HttpServiceConfig;
   readonly #pool: Pool;
   readonly #hash: number;
+  /** the service's rule for choosing a member (runtime/dispatch.ts), as the request came */
+  readonly #dispatcher: Dispatcher;
   /** the service's persistence, as it reads this request; null without persistence */
   readonly #sticky: Sticky | null;
+  /** what identifies the client to persistence; null when none */
+  readonly #key: string | null;
   readonly #reqBody = new BodyFramer();
   readonly #inAtStart: number;
   readonly #outAtStart: number;
@@ -99,8 +104,10 @@ export class Exchange implements UpstreamUser {
     this.#pool = ctx.service.pool;
     // only the hashing algorithms read the client's hash
     this.#hash = usesHash(this.#pool.algorithm) ? side.hash : 0;
-    const persistence = ctx.service.persistence;
+    this.#dispatcher = ctx.service.dispatcher;
+    const persistence = this.#dispatcher.persistence;
     this.#sticky = persistence === null ? null : new Sticky(persistence, req, this.#clientAddress(side, req));
+    this.#key = this.#sticky?.key ?? null;
     this.#inAtStart = side.bytesIn;
     this.#outAtStart = side.bytesOut;
     this.#clock = logging ? new RequestClock() : null;
@@ -137,21 +144,17 @@ export class Exchange implements UpstreamUser {
   // ---- choosing a member ------------------------------------------------------------------
 
   #dispatch(): void {
-    const pool = this.#pool;
-    const tried = this.#tried;
-    const member = this.#acquire(tried) ?? (tried === null ? undefined : this.#acquire(null));
+    const d = this.#dispatcher;
+    const member = d.choose(this.#key, this.#hash, this.#tried);
     if (member !== undefined) return this.#use(member, false);
-    if (!pool.hasAvailable()) return this.#fail(503, 'no member is available to serve this request');
-    if (pool.queueFull) return this.#fail(503, 'every member is busy and the queue is full');
+    switch (d.refusal()) {
+      case 'unusable':
+        return this.#fail(503, 'no member is available to serve this request');
+      case 'queue-full':
+        return this.#fail(503, 'every member is busy and the queue is full');
+    }
     this.#clock?.queueStarted();
-    const sticky = this.#sticky;
-    this.#waiter = sticky === null ? pool.enqueue(this.#hash, this.#onQueued) : sticky.enqueue(pool, this.#hash, this.#tried, this.#onQueued);
-  }
-
-  /** The member for this request: persistence's choice when the service has it, else the algorithm's. */
-  #acquire(skip: readonly Member[] | null): Member | undefined {
-    const sticky = this.#sticky;
-    return sticky === null ? this.#pool.acquire(this.#hash, skip) : sticky.acquire(this.#pool, this.#hash, skip);
+    this.#waiter = d.wait(this.#key, this.#hash, this.#tried, this.#onQueued);
   }
 
   #onQueued = (member: Member | undefined): void => {
@@ -168,7 +171,7 @@ export class Exchange implements UpstreamUser {
     this.#waiter = null;
     this.#clock?.queueEnded();
     if (member === undefined) return this.#fail(503, 'every member stayed busy for the whole queue timeout');
-    this.#sticky?.picked(member);
+    this.#dispatcher.queued(this.#key, member);
     this.#use(member, false);
   }
 
@@ -516,7 +519,7 @@ export class Exchange implements UpstreamUser {
     member.failed++;
     this.#releaseMember(member);
     (this.#tried ??= []).push(member);
-    if (this.#tried.length > this.#svc.retries) return this.#fail(502, why);
+    if (this.#tried.length > this.#dispatcher.retries) return this.#fail(502, why);
     this.#dispatch();
   }
 
@@ -629,8 +632,7 @@ export class Exchange implements UpstreamUser {
     const side = this.#side;
     const member = this.member;
     if (member !== null) {
-      this.#pool.release(member, side.bytesIn - this.#inAtStart, side.bytesOut - this.#outAtStart);
-      this.#sticky?.ended(member);
+      this.#dispatcher.release(member, this.#key, side.bytesIn - this.#inAtStart, side.bytesOut - this.#outAtStart);
       this.member = null;
     }
     this.#ctx.counts?.count(this.#ctx.service.name, member, this.#status);

@@ -61,6 +61,23 @@ export function nameOf(head: string, lines: HeaderLines, i: number): string {
   return lines.names[i] !== '' ? lines.names[i] : head.slice(lines.starts[i], lines.nameEnds[i]).toLowerCase();
 }
 
+/** Whether field i's name is `name` (lowercase), in any case, without copying it out. */
+export function nameIs(head: string, lines: HeaderLines, i: number, name: string): boolean {
+  const start = lines.starts[i];
+  if (lines.nameEnds[i] - start !== name.length) return false;
+  for (let j = 0; j < name.length; j++) {
+    let c = head.charCodeAt(start + j);
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c !== name.charCodeAt(j)) return false;
+  }
+  return true;
+}
+
+/** Any field's value, without surrounding whitespace (`values` holds only the known fields'). */
+export function valueOf(head: string, lines: HeaderLines, i: number): string {
+  return head.slice(lines.nameEnds[i] + 1, lines.starts[i + 1] - 2).trim();
+}
+
 /**
  * Reads the fields of `head` from `start` (just after the start line's CRLF) to `end` (the
  * index of the CRLF that ends the head, which the head must end with). One pass over the

@@ -1,12 +1,12 @@
 // Persistence in an http exchange: the client's key for the service's method (its address for
 // source-ip, the member id in the URL for url, the value to hash for hash, the cookie's token
-// for cookie), the member chosen by the one rule of runtime/persistence.ts, and the cookie's
+// for cookie), which the exchange gives the one rule of runtime/dispatch.ts, and the cookie's
 // part of the messages: what the member must not see of furiwake's cookie is taken out of the
 // request, and the response's Set-Cookie headers get the member's token.
 
 import type { Member } from '../../runtime/member.ts';
 import type { ServicePersistence } from '../../runtime/persistence.ts';
-import type { Pool, Waiter } from '../../runtime/pool.ts';
+import { type HeaderLines, keptLines, nameIs, readHeaderLines, valueOf } from './header-lines.ts';
 import type { RequestHead } from './request-head.ts';
 
 export class Sticky {
@@ -19,13 +19,13 @@ export class Sticky {
   /** Reads the request; for cookie insert and prefix, its Cookie field is rewritten for the member. */
   constructor(p: ServicePersistence, req: RequestHead, client: string) {
     this.#p = p;
-    const method = p.config.method;
-    if (method === 'source-ip') {
+    const cookie = p.cookie;
+    if (p.method.keySource === 'address') {
       this.key = p.clientKey(client);
       this.#cookieValue = undefined;
-    } else if (method === 'cookie') {
+    } else if (cookie !== null) {
       const header = fieldValues(req.fields, 'cookie', '; ');
-      const read = p.cookie!.fromRequest(header);
+      const read = cookie.fromRequest(header);
       this.key = read.value ?? null;
       this.#cookieValue = read.value;
       if (read.forward !== header) req.fields = replaceField(req.fields, 'cookie', read.forward);
@@ -34,26 +34,6 @@ export class Sticky {
       this.key = p.requestKey({ target: req.target, header: (name) => fieldList(req.fields, name)[0] });
       this.#cookieValue = undefined;
     }
-  }
-
-  /** The member for this request, counted as active; undefined when none may take it. */
-  acquire(pool: Pool, hash: number, skip: readonly Member[] | null): Member | undefined {
-    return this.#p.acquire(pool, this.key, hash, skip);
-  }
-
-  /** A place in the pool's queue: for this client's own member when it waits for it (when-full: wait). */
-  enqueue(pool: Pool, hash: number, skip: readonly Member[] | null, done: (member: Member | undefined) => void): Waiter {
-    return this.#p.enqueue(pool, this.key, hash, skip, done);
-  }
-
-  /** The pool's queue gave this request `member`: a stateful method remembers it. */
-  picked(member: Member): void {
-    if (this.key !== null) this.#p.picked(this.key, member);
-  }
-
-  /** The exchange on `member` is over: a source-ip entry's timeout starts again. */
-  ended(member: Member): void {
-    this.#p.ended(this.key, member);
   }
 
   /** The response's fields with the cookie set or rewritten to name `member`. */
@@ -69,18 +49,18 @@ export class Sticky {
   }
 }
 
-// ---- fields as raw lines ("Name: value\r\n"), as the heads keep them -----------------------
+// ---- fields as the heads keep them ("Name: value\r\n" lines, already read strictly) ---------
+
+/** The lines of `fields` (read again: they were checked when their head was read, so this cannot throw). */
+function linesOf(fields: string): HeaderLines {
+  return readHeaderLines(fields, 0, fields.length, 400, Infinity);
+}
 
 /** Each line of `fields` whose name is `name` (lowercase): its value, in order. */
 function fieldList(fields: string, name: string): string[] {
   const out: string[] = [];
-  let at = 0;
-  while (at < fields.length) {
-    const eol = fields.indexOf('\r\n', at);
-    const colon = fields.indexOf(':', at);
-    if (colon - at === name.length && fields.slice(at, colon).toLowerCase() === name) out.push(fields.slice(colon + 1, eol).trim());
-    at = eol + 2;
-  }
+  const lines = linesOf(fields);
+  for (let i = 0; i < lines.count; i++) if (nameIs(fields, lines, i, name)) out.push(valueOf(fields, lines, i));
   return out;
 }
 
@@ -91,15 +71,8 @@ function fieldValues(fields: string, name: string, separator: string): string | 
 }
 
 function removeField(fields: string, name: string): string {
-  let out = '';
-  let at = 0;
-  while (at < fields.length) {
-    const eol = fields.indexOf('\r\n', at);
-    const colon = fields.indexOf(':', at);
-    if (!(colon - at === name.length && fields.slice(at, colon).toLowerCase() === name)) out += fields.slice(at, eol + 2);
-    at = eol + 2;
-  }
-  return out;
+  const lines = linesOf(fields);
+  return keptLines(fields, lines, (i) => !nameIs(fields, lines, i, name));
 }
 
 /** `fields` with every `name` line replaced by one carrying `value` (none when undefined). */

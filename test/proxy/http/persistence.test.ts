@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import type { PersistenceConfig } from '../../../src/config/persistence-types.ts';
 import { startApp, until } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
+import { closedPort } from '../../helpers/servers.ts';
 import { bodyOf, connection, httpConfig, startMember, type HttpMember } from './helpers.ts';
 
 /** Two members named m1 and m2 that answer with their name; `handler` may add headers. */
@@ -156,6 +157,22 @@ describe('persistence on http services', () => {
     assert.equal(moved.setCookies.length, 1);
     assert.equal((await client.get('/')).body, moved.body);
   });
+  it('a cookie client whose member refuses connections is retried on another member, and given its cookie', async () => {
+    const m2 = await startMember('m2', (req, res) => res.end('m2'));
+    const config = httpConfig(pool('round-robin', [{ port: await closedPort(), id: 'm1' }, { port: m2.port, id: 'm2' }]));
+    config.services.svc.persistence = cookie('insert', 'FWSRV');
+    const app = await startApp(config);
+    const client = cookieClient(app.address('svc').port);
+    const m1 = app.runtime.member('p', 'm1')!;
+    client.jar.set('FWSRV', app.runtime.services.get('svc')!.persistence!.cookie!.valueFor(m1));
+    const moved = await client.get('/');
+    assert.equal(moved.body, 'm2');
+    assert.equal(moved.setCookies.length, 1);
+    assert.equal(m1.failed, 1);
+    assert.equal((await client.get('/')).body, 'm2');
+    assert.equal(m1.failed, 1); // the new cookie no longer names the member that failed
+  });
+
   it('when-full wait: a request whose member is busy at its limit waits for it, though another has room', async () => {
     // each member takes one request at a time; /slow is answered when the test says so
     const slow: (() => void)[] = [];
