@@ -4,13 +4,14 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { handleEngine } from '../../src/proxy/handle-stream.ts';
-import { streamEngine } from '../../src/proxy/stream-engine.ts';
-import type { StreamOwner } from '../../src/proxy/stream.ts';
+import { loadHandleEngine } from '../../src/proxy/handle-engine.ts';
+import { socketEngine } from '../../src/proxy/socket-stream.ts';
+import { chooseStreamEngine, HANDLES_TESTED_ON, streamEngine } from '../../src/proxy/stream-engine.ts';
+import type { StreamEngine, StreamOwner } from '../../src/proxy/stream.ts';
 
 describe('stream engine choice', () => {
   it('runs on Node 24\'s stream handles by default, and on net.Socket when asked', () => {
-    assert.notEqual(handleEngine, null, 'this Node has the TCP stream handles');
+    assert.equal(loadHandleEngine().name, 'handles', 'this Node has the TCP stream handles');
     assert.equal(streamEngine(undefined).name, 'handles');
     assert.equal(streamEngine('auto').name, 'handles');
     assert.equal(streamEngine('handles').name, 'handles');
@@ -19,6 +20,45 @@ describe('stream engine choice', () => {
 
   it('refuses an unknown engine by name', () => {
     assert.throws(() => streamEngine('epoll'), /FURIWAKE_TCP_ENGINE: expected auto, handles or sockets, got "epoll"/);
+  });
+
+  const handles = (): StreamEngine => loadHandleEngine();
+  const on24 = { major: HANDLES_TESTED_ON, bindingsWarn: false };
+  const cannotLoad = (): StreamEngine => {
+    throw new Error('process.binding() failed: Access to this API has been restricted');
+  };
+
+  it(`chooses handles by itself on Node.js ${HANDLES_TESTED_ON} only, sockets on any other major, and says why`, () => {
+    assert.deepEqual(chooseStreamEngine(undefined, on24, handles), { engine: loadHandleEngine(), note: null });
+    for (const major of [22, 25, 26]) {
+      const { engine, note } = chooseStreamEngine('auto', { major, bindingsWarn: false }, handles);
+      assert.equal(engine, socketEngine);
+      assert.equal(note, `the handles engine is tested on Node.js 24 only, this is Node.js ${major}`);
+    }
+  });
+
+  it('falls back to sockets when the bindings cannot load, with the reason', () => {
+    const { engine, note } = chooseStreamEngine(undefined, on24, cannotLoad);
+    assert.equal(engine, socketEngine);
+    assert.equal(note, 'the handles engine cannot load: process.binding() failed: Access to this API has been restricted');
+  });
+
+  it('runs on sockets by itself when Node.js reports process.binding() deprecated (--pending-deprecation)', () => {
+    const { engine, note } = chooseStreamEngine(undefined, { major: HANDLES_TESTED_ON, bindingsWarn: true }, handles);
+    assert.equal(engine, socketEngine);
+    assert.equal(note, 'Node.js runs with --pending-deprecation, and the handles engine uses process.binding() (DEP0111)');
+    // asked for by name, it is used all the same (and Node prints its warning)
+    assert.equal(chooseStreamEngine('handles', { major: HANDLES_TESTED_ON, bindingsWarn: true }, handles).engine.name, 'handles');
+  });
+
+  it('keeps an explicit choice: handles on another major runs with a note, handles that cannot load is an error', () => {
+    assert.deepEqual(chooseStreamEngine('handles', { major: 26, bindingsWarn: false }, handles), {
+      engine: loadHandleEngine(),
+      note: 'FURIWAKE_TCP_ENGINE=handles on Node.js 26: the handles engine is tested on Node.js 24 only',
+    });
+    assert.throws(() => chooseStreamEngine('handles', on24, cannotLoad),
+      /^Error: FURIWAKE_TCP_ENGINE=handles: the handles engine cannot load: process\.binding\(\) failed: Access to this API has been restricted; unset FURIWAKE_TCP_ENGINE \(or set it to sockets\) to run on net\.Socket$/);
+    assert.deepEqual(chooseStreamEngine('sockets', { major: 26, bindingsWarn: true }, cannotLoad), { engine: socketEngine, note: null });
   });
 
   for (const name of ['handles', 'sockets']) {
