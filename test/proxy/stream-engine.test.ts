@@ -2,8 +2,14 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { describe, it } from 'node:test';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { greeting } from '../helpers/clients.ts';
+import { furiwake, type Run } from '../helpers/process.ts';
+import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 import { loadHandleEngine } from '../../src/proxy/handle-engine.ts';
 import { socketEngine } from '../../src/proxy/socket-stream.ts';
 import { chooseStreamEngine, HANDLES_TESTED_ON, streamEngine } from '../../src/proxy/stream-engine.ts';
@@ -145,4 +151,78 @@ describe('stream engines: closing', () => {
       server.close();
     });
   }
+});
+
+describe('stream engine choice in a furiwake process', () => {
+  let dir: string;
+  let member: TcpServer;
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'furiwake-engine-'));
+    member = await startTcpServer('m');
+  });
+  after(async () => {
+    await member.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A config with `services` (name: mode) all in front of the member. */
+  async function config(services: Record<string, 'tcp' | 'udp'>): Promise<string> {
+    const file = path.join(dir, `${Object.keys(services).join('-')}.yaml`);
+    const lines = Object.entries(services).map(([name, mode]) => `  ${name}: { listen: 127.0.0.1:0, mode: ${mode}, pool: p }`);
+    await writeFile(file, `services:\n${lines.join('\n')}\npools:\n  p:\n    members: [ { address: 127.0.0.1:${member.port} } ]\n`);
+    return file;
+  }
+
+  /** The engine lines of `run` once it has started, after traffic crossed each tcp service; stops it. */
+  async function startedOn(run: Run, services: string[]): Promise<{ engines: unknown[]; notes: Record<string, unknown>[] }> {
+    await run.event('furiwake started');
+    const events = run.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const listening = events.filter((e) => e.msg === 'service listening');
+    assert.deepEqual(listening.map((e) => e.service).sort(), [...services].sort());
+    for (const e of listening) assert.equal(await greeting(e.port as number), 'm');
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit(), 0);
+    return { engines: listening.map((e) => e.engine), notes: events.filter((e) => e.msg === 'tcp stream engine') };
+  }
+
+  it('--pending-deprecation --throw-deprecation on the sockets engine: no warning, no crash', { timeout: 20_000 }, async () => {
+    const run = furiwake(['start', '-c', await config({ a: 'tcp' })], {
+      node: ['--pending-deprecation', '--throw-deprecation'], env: { FURIWAKE_TCP_ENGINE: 'sockets' },
+    });
+    const { engines, notes } = await startedOn(run, ['a']);
+    assert.deepEqual(engines, ['sockets']);
+    assert.deepEqual(notes, []);
+    assert.equal(run.stderr, '');
+  });
+
+  it('--pending-deprecation --throw-deprecation, engine unset: sockets, said once', { timeout: 20_000 }, async () => {
+    const run = furiwake(['start', '-c', await config({ a: 'tcp', b: 'tcp' })], {
+      node: ['--pending-deprecation', '--throw-deprecation'], env: { FURIWAKE_TCP_ENGINE: '' },
+    });
+    const { engines, notes } = await startedOn(run, ['a', 'b']);
+    assert.deepEqual(engines, ['sockets', 'sockets']);
+    assert.deepEqual(notes.map((n) => [n.level, n.engine, n.reason]),
+      [[40, 'sockets', 'Node.js runs with --pending-deprecation, and the handles engine uses process.binding() (DEP0111)']]);
+    assert.equal(run.stderr, '');
+  });
+
+  it('under the permission model (process.binding denied), engine unset: sockets, said once, traffic flows', { timeout: 20_000 }, async () => {
+    const run = furiwake(['start', '-c', await config({ a: 'tcp', b: 'tcp' })], {
+      node: ['--permission', '--allow-fs-read=*'], env: { FURIWAKE_TCP_ENGINE: '' },
+    });
+    const { engines, notes } = await startedOn(run, ['a', 'b']);
+    assert.deepEqual(engines, ['sockets', 'sockets']);
+    assert.deepEqual(notes.map((n) => [n.level, n.engine, n.reason]),
+      [[40, 'sockets', "the handles engine cannot load: process.binding() is denied by Node's permission model (--permission)"]]);
+  });
+
+  it('an explicit handles engine that cannot load: a start error, and what opened before it closes', { timeout: 20_000 }, async () => {
+    // the udp service binds first: the process must not stay up on its socket
+    const run = furiwake(['start', '-c', await config({ u: 'udp', t: 'tcp' })], {
+      node: ['--permission', '--allow-fs-read=*'], env: { FURIWAKE_TCP_ENGINE: 'handles' },
+    });
+    assert.equal(await run.exit(), 1);
+    const fatal = JSON.parse(run.stdout.split('\n').find((l) => l.includes('"cannot start"'))!) as Record<string, unknown>;
+    assert.equal(fatal.reason, "service t: FURIWAKE_TCP_ENGINE=handles: the handles engine cannot load: process.binding() is denied by Node's permission model (--permission); unset FURIWAKE_TCP_ENGINE (or set it to sockets) to run on net.Socket");
+  });
 });
