@@ -195,26 +195,21 @@ describe('stream engine choice in a furiwake process', () => {
     assert.equal(run.stderr, '');
   });
 
-  it('--pending-deprecation --throw-deprecation, engine unset: sockets, said once', { timeout: 20_000 }, async () => {
-    const run = furiwake(['start', '-c', await config({ a: 'tcp', b: 'tcp' })], {
-      node: ['--pending-deprecation', '--throw-deprecation'], env: { FURIWAKE_TCP_ENGINE: '' },
+  const fallbacks = [
+    { when: '--pending-deprecation --throw-deprecation', node: ['--pending-deprecation', '--throw-deprecation'],
+      reason: 'Node.js runs with --pending-deprecation, and the handles engine uses process.binding() (DEP0111)' },
+    { when: 'the permission model (process.binding denied)', node: ['--permission', '--allow-fs-read=*'],
+      reason: "the handles engine cannot load: process.binding() is denied by Node's permission model (--permission)" },
+  ];
+  for (const { when, node, reason } of fallbacks) {
+    it(`under ${when}, engine unset: sockets, said once, traffic flows`, { timeout: 20_000 }, async () => {
+      const run = furiwake(['start', '-c', await config({ a: 'tcp', b: 'tcp' })], { node, env: { FURIWAKE_TCP_ENGINE: '' } });
+      const { engines, notes } = await startedOn(run, ['a', 'b']);
+      assert.deepEqual(engines, ['sockets', 'sockets']);
+      assert.deepEqual(notes.map((n) => [n.level, n.engine, n.reason]), [[40, 'sockets', reason]]);
+      assert.equal(run.stderr, '');
     });
-    const { engines, notes } = await startedOn(run, ['a', 'b']);
-    assert.deepEqual(engines, ['sockets', 'sockets']);
-    assert.deepEqual(notes.map((n) => [n.level, n.engine, n.reason]),
-      [[40, 'sockets', 'Node.js runs with --pending-deprecation, and the handles engine uses process.binding() (DEP0111)']]);
-    assert.equal(run.stderr, '');
-  });
-
-  it('under the permission model (process.binding denied), engine unset: sockets, said once, traffic flows', { timeout: 20_000 }, async () => {
-    const run = furiwake(['start', '-c', await config({ a: 'tcp', b: 'tcp' })], {
-      node: ['--permission', '--allow-fs-read=*'], env: { FURIWAKE_TCP_ENGINE: '' },
-    });
-    const { engines, notes } = await startedOn(run, ['a', 'b']);
-    assert.deepEqual(engines, ['sockets', 'sockets']);
-    assert.deepEqual(notes.map((n) => [n.level, n.engine, n.reason]),
-      [[40, 'sockets', "the handles engine cannot load: process.binding() is denied by Node's permission model (--permission)"]]);
-  });
+  }
 
   it('an explicit handles engine that cannot load: a start error, and what opened before it closes', { timeout: 20_000 }, async () => {
     // the udp service binds first: the process must not stay up on its socket
