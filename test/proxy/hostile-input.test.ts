@@ -99,7 +99,7 @@ async function tearDown(): Promise<void> {
 }
 
 // The parsers are the same on both engines: each engine takes half of the inputs (its own seed),
-// so the file costs what it did on one engine.
+// so the inputs cost what they did on one engine (the set-up and warm-up run on each).
 describeOnEachEngine('a running furiwake under hostile input', (engine) => {
   after(tearDown);
   it('stays up, keeps serving, passes nothing malformed on and returns to its baseline', async (t) => {
