@@ -1,7 +1,7 @@
 // Which stream engine the tcp data plane runs on. FURIWAKE_TCP_ENGINE=handles|sockets chooses
 // one; unset (or auto) means Node's stream handles on the Node.js major they are tested on, and
-// net.Socket elsewhere or when their bindings cannot load (the permission model, a Node that
-// changed them), said once in the log. An explicit `handles` that cannot load is an error at start.
+// net.Socket elsewhere, under --pending-deprecation, or when their bindings cannot load (the
+// permission model, a Node that changed them), said once in the log. An explicit `handles` that cannot load is an error at start.
 // What each costs: bench/README.md.
 
 import type { Logger } from '../log.ts';
@@ -30,12 +30,11 @@ export interface EngineChoice {
 
 /** The engine `choice` names, on `node`; `loadHandles` throws why the handles engine cannot load. */
 export function chooseStreamEngine(choice: string | undefined, node: NodeFacts, loadHandles: () => StreamEngine): EngineChoice {
-  const nodeMajor = node.major;
   switch (choice ?? '') {
     case '':
     case 'auto':
-      if (nodeMajor !== HANDLES_TESTED_ON) {
-        return { engine: socketEngine, note: `the handles engine is tested on Node.js ${HANDLES_TESTED_ON} only, this is Node.js ${nodeMajor}` };
+      if (node.major !== HANDLES_TESTED_ON) {
+        return { engine: socketEngine, note: `the handles engine is tested on Node.js ${HANDLES_TESTED_ON} only, this is Node.js ${node.major}` };
       }
       // whoever asks for deprecation warnings gets none from us: the public API instead
       if (node.bindingsWarn) return { engine: socketEngine, note: 'Node.js runs with --pending-deprecation, and the handles engine uses process.binding() (DEP0111)' };
@@ -53,7 +52,7 @@ export function chooseStreamEngine(choice: string | undefined, node: NodeFacts, 
       } catch (err) {
         throw new Error(`FURIWAKE_TCP_ENGINE=handles: the handles engine cannot load: ${(err as Error).message}; unset FURIWAKE_TCP_ENGINE (or set it to sockets) to run on net.Socket`);
       }
-      const note = nodeMajor === HANDLES_TESTED_ON ? null : `FURIWAKE_TCP_ENGINE=handles on Node.js ${nodeMajor}: the handles engine is tested on Node.js ${HANDLES_TESTED_ON} only`;
+      const note = node.major === HANDLES_TESTED_ON ? null : `FURIWAKE_TCP_ENGINE=handles on Node.js ${node.major}: the handles engine is tested on Node.js ${HANDLES_TESTED_ON} only`;
       return { engine, note };
     }
     default:
