@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { greeting } from '../helpers/clients.ts';
 import { furiwake, type Run } from '../helpers/process.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
+import { loadBindings } from '../../src/proxy/handle-bindings.ts';
 import { loadHandleEngine } from '../../src/proxy/handle-engine.ts';
 import { socketEngine } from '../../src/proxy/socket-stream.ts';
 import { chooseStreamEngine, HANDLES_TESTED_ON, streamEngine } from '../../src/proxy/stream-engine.ts';
@@ -65,6 +66,33 @@ describe('stream engine choice', () => {
     assert.throws(() => chooseStreamEngine('handles', on24, cannotLoad),
       /^Error: FURIWAKE_TCP_ENGINE=handles: the handles engine cannot load: process\.binding\(\) failed: Access to this API has been restricted; unset FURIWAKE_TCP_ENGINE \(or set it to sockets\) to run on net\.Socket$/);
     assert.deepEqual(chooseStreamEngine('sockets', { major: 26, bindingsWarn: true }, cannotLoad), { engine: socketEngine, note: null });
+  });
+
+  it('says what is missing when the bindings changed shape, and why process.binding() failed', () => {
+    type Binding = (name: string) => Record<string, unknown>;
+    const holder = process as unknown as { binding: Binding };
+    const real = holder.binding;
+    const withBinding = (fake: Binding): string => {
+      holder.binding = fake;
+      try {
+        loadBindings();
+        return 'loaded';
+      } catch (err) {
+        return (err as Error).message;
+      } finally {
+        holder.binding = real;
+      }
+    };
+    assert.equal(withBinding(real), 'loaded');
+    const tcp = real.call(process, 'tcp_wrap') as { TCP: { prototype: object } };
+    const TCP = function TCP(): void {};
+    TCP.prototype = Object.create(tcp.TCP.prototype, { reset: { value: undefined }, bind6: { value: 1 } });
+    assert.equal(withBinding((name) => name === 'tcp_wrap' ? { ...tcp, TCP } : real.call(process, name)), "process.binding('tcp_wrap').TCP lacks reset, bind6");
+    assert.equal(withBinding((name) => name === 'stream_wrap' ? { ...real.call(process, name), streamBaseState: [], kReadBytesOrError: 'x' } : real.call(process, name)),
+      "Node's stream bindings lack kReadBytesOrError, streamBaseState");
+    assert.equal(withBinding(() => {
+      throw new Error('No such binding');
+    }), 'process.binding() failed: No such binding');
   });
 
   for (const name of ['handles', 'sockets']) {
