@@ -80,10 +80,13 @@ function processBinding(): BindingFn | undefined {
 
 /**
  * Whether Node reports process.binding() as deprecated when called (DEP0111): it does under
- * --pending-deprecation (or NODE_PENDING_DEPRECATION=1), by wrapping it with util.deprecate.
+ * --pending-deprecation (or NODE_PENDING_DEPRECATION=1), by wrapping it with util.deprecate;
+ * the flag itself is looked for too, should a later Node wrap it otherwise.
  */
 export function bindingsWarn(): boolean {
-  return processBinding()?.name === 'deprecated';
+  if (processBinding()?.name === 'deprecated' || process.env.NODE_PENDING_DEPRECATION === '1') return true;
+  const flag = (arg: string): boolean => arg === '--pending-deprecation';
+  return process.execArgv.some(flag) || (process.env.NODE_OPTIONS ?? '').split(/\s+/).some(flag);
 }
 
 /**
