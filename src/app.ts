@@ -101,7 +101,14 @@ export class Furiwake {
       this.#listeners.delete(name);
     }
     for (const service of listen) {
-      const listener = this.#listenerFor(service);
+      let listener: Listener;
+      try {
+        listener = this.#listenerFor(service);
+      } catch (err) {
+        // a stream engine that cannot be had (FURIWAKE_TCP_ENGINE): the others must not stay open
+        failures.push(`service ${service.name}: ${(err as Error).message}`);
+        continue;
+      }
       try {
         await listener.listen();
         this.#listeners.set(service.name, listener);

@@ -1,130 +1,39 @@
-// The "handles" stream engine: Node's TCP stream handles (libuv streams, the layer net.Socket is
-// built on) used directly, through process.binding('tcp_wrap') and ('stream_wrap').
+// The "handles" stream engine's stream: one of Node's TCP stream handles (the libuv stream that
+// net.Socket is built on) used directly, through the bindings of handle-bindings.ts; the engine
+// that listens and connects with them is handle-engine.ts.
 //
 // Why: a net.Socket is a Duplex stream with two state machines, an event emitter, a request
 // object per write and a few nextTicks per connection. For a balancer that only moves bytes,
-// that is most of its user-space time: a bare net.Socket proxy reaches about 0.6 of HAProxy's
-// new connections per second on one core, the same proxy on handles about 0.8 (bench/README.md).
-// A handle costs one object, reads land in one shared buffer, a write that the kernel takes at
-// once allocates nothing, and close() sends the FIN when the peer has already sent its own.
-//
-// process.binding() is deprecated in favour of public APIs but kept by Node 24 for exactly these
-// modules; this file is the only one that touches it. loadBindings() checks the shape it needs,
-// and stream-engine.ts falls back to the net.Socket engine when anything is missing.
+// that is most of its user-space time. A handle costs one object, reads land in one shared
+// buffer, a write that the kernel takes at once allocates nothing, and close() sends the FIN when
+// the peer has already sent its own. What that is worth, against net.Socket and HAProxy:
+// `FURIWAKE_TCP_ENGINE=sockets npm run bench` beside `npm run bench` (bench/README.md).
 
-import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import type { Endpoint } from '../runtime/connection-table.ts';
-import type { Stream, StreamEngine, StreamOwner, StreamServer } from './stream.ts';
+import type { AddressOut, Bindings, ConnectReq, RawHandle, ShutdownReq, WriteReq } from './handle-bindings.ts';
+import type { Stream, StreamOwner } from './stream.ts';
 
-// --- the bindings, typed as far as we use them ----------------------------------------------
+type Handle = RawHandle<HandleStream>;
 
-interface AddressOut {
-  address?: string;
-  port?: number;
-}
-
-interface RawHandle {
-  /** ours: the stream this handle belongs to */
-  stream?: HandleStream;
-  onread: (this: RawHandle) => Buffer | undefined;
-  onconnection: (this: RawHandle, err: number, client?: RawHandle) => void;
-  readonly bytesRead: number;
-  readonly bytesWritten: number;
-  readonly writeQueueSize: number;
-  readStart(): number;
-  readStop(): number;
-  useUserBuffer(buffer: Uint8Array): void;
-  writeBuffer(req: WriteReq, data: Uint8Array): number;
-  writeLatin1String(req: WriteReq, data: string): number;
-  shutdown(req: ShutdownReq): number;
-  close(callback?: (this: RawHandle) => void): void;
-  reset(callback?: (this: RawHandle) => void): number;
-  setNoDelay(on: boolean): number;
-  getpeername(out: AddressOut): number;
-  getsockname(out: AddressOut): number;
-  connect(req: ConnectReq, address: string, port: number): number;
-  connect6(req: ConnectReq, address: string, port: number): number;
-  bind(address: string, port: number): number;
-  bind6(address: string, port: number, flags: number): number;
-  listen(backlog: number): number;
-}
-
-interface WriteReq {
-  handle: RawHandle | null;
-  oncomplete: (this: WriteReq, status: number) => void;
-  stream: HandleStream | null;
-  chunk: Buffer | null;
-}
-interface ShutdownReq {
-  handle: RawHandle;
-  oncomplete: (this: ShutdownReq, status: number) => void;
-  stream: HandleStream;
-}
-interface ConnectReq {
-  oncomplete: (this: ConnectReq, status: number, handle: RawHandle) => void;
-  stream: HandleStream;
-  address: string;
-  port: number;
-}
-
-interface Bindings {
-  TCP: new (type: number) => RawHandle;
-  TCPConnectWrap: new () => ConnectReq;
-  WriteWrap: new () => WriteReq;
-  ShutdownWrap: new () => ShutdownReq;
-  SOCKET: number;
-  SERVER: number;
-  state: Int32Array;
-  kReadBytesOrError: number;
-  kLastWriteWasAsync: number;
-  UV_EOF: number;
-  UV_ENOTCONN: number;
-}
-
-/** The bindings, or null when this Node lacks them or they changed shape. */
-function loadBindings(): Bindings | null {
-  try {
-    const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
-    const tcp = binding('tcp_wrap') as { TCP: Bindings['TCP']; TCPConnectWrap: Bindings['TCPConnectWrap']; constants: Record<string, number> };
-    const stream = binding('stream_wrap') as Record<string, unknown>;
-    const uv = binding('uv') as Record<string, unknown>;
-    const proto = tcp.TCP?.prototype as unknown as Record<string, unknown> | undefined;
-    const methods = ['readStart', 'readStop', 'useUserBuffer', 'writeBuffer', 'writeLatin1String', 'shutdown', 'close', 'reset', 'setNoDelay',
-      'getpeername', 'getsockname', 'connect', 'connect6', 'bind', 'bind6', 'listen'];
-    if (proto === undefined || !methods.every((m) => typeof proto[m] === 'function')) return null;
-    const b: Bindings = {
-      TCP: tcp.TCP,
-      TCPConnectWrap: tcp.TCPConnectWrap,
-      WriteWrap: stream.WriteWrap as Bindings['WriteWrap'],
-      ShutdownWrap: stream.ShutdownWrap as Bindings['ShutdownWrap'],
-      SOCKET: tcp.constants?.SOCKET,
-      SERVER: tcp.constants?.SERVER,
-      state: stream.streamBaseState as Int32Array,
-      kReadBytesOrError: stream.kReadBytesOrError as number,
-      kLastWriteWasAsync: stream.kLastWriteWasAsync as number,
-      UV_EOF: uv.UV_EOF as number,
-      UV_ENOTCONN: uv.UV_ENOTCONN as number,
-    };
-    const ok = typeof b.TCPConnectWrap === 'function' && typeof b.WriteWrap === 'function' && typeof b.ShutdownWrap === 'function'
-      && typeof b.SOCKET === 'number' && typeof b.SERVER === 'number' && b.state instanceof Int32Array
-      && [b.kReadBytesOrError, b.kLastWriteWasAsync, b.UV_EOF, b.UV_ENOTCONN].every((n) => Number.isInteger(n));
-    return ok ? b : null;
-  } catch {
-    return null;
-  }
-}
-
-const B = loadBindings();
+/** Set by useBindings() when the handles engine is chosen; nothing here runs before. */
+let B: Bindings<HandleStream> | null = null;
 
 // --- reads ----------------------------------------------------------------------------------
 
 /** As large as what Node reads at once. */
 const READ_SIZE = 64 * 1024;
 /** Where every stream's reads land until it moves bulk: one buffer for the whole process. */
-const SHARED = Buffer.allocUnsafeSlow(READ_SIZE);
+let SHARED: Buffer = Buffer.alloc(0);
 
-function onRead(this: RawHandle): Buffer | undefined {
+/** Makes the streams work on `bindings` (the handles engine calls it once it has loaded them). */
+export function useBindings(bindings: Bindings<HandleStream>): void {
+  if (B !== null) return;
+  B = bindings;
+  SHARED = Buffer.allocUnsafeSlow(READ_SIZE);
+}
+
+function onRead(this: Handle): Buffer | undefined {
   const stream = this.stream!;
   const n = B!.state[B!.kReadBytesOrError];
   if (n > 0) return stream.read(n);
@@ -135,7 +44,7 @@ function onRead(this: RawHandle): Buffer | undefined {
 
 // --- writes ---------------------------------------------------------------------------------
 
-function newWriteReq(): WriteReq {
+function newWriteReq(): WriteReq<HandleStream> {
   const req = new B!.WriteWrap();
   req.handle = null;
   req.oncomplete = onWriteDone;
@@ -144,38 +53,38 @@ function newWriteReq(): WriteReq {
   return req;
 }
 /** Used for every write the kernel takes at once (no request is kept); replaced when one waits. */
-let spareWriteReq: WriteReq | null = null;
+let spareWriteReq: WriteReq<HandleStream> | null = null;
 
-function onWriteDone(this: WriteReq, status: number): void {
+function onWriteDone(this: WriteReq<HandleStream>, status: number): void {
   const stream = this.stream!;
   this.stream = null;
   this.chunk = null;
   stream.written(status);
 }
 
-function onShutdown(this: ShutdownReq, status: number): void {
+function onShutdown(this: ShutdownReq<HandleStream>, status: number): void {
   this.stream.shutDown(status);
 }
 
-function onClosed(this: RawHandle): void {
+function onClosed(this: Handle): void {
   const stream = this.stream!;
   this.stream = undefined;
   stream.owner.streamClosed(stream);
 }
 
-function onConnected(this: ConnectReq, status: number): void {
+function onConnected(this: ConnectReq<HandleStream>, status: number): void {
   this.stream.connected(status);
 }
 
 const NO_ENDPOINT: Endpoint = { address: '', port: 0 };
 
-function endpointOf(read: (out: AddressOut) => number): Endpoint {
+export function endpointOf(read: (out: AddressOut) => number): Endpoint {
   const out: AddressOut = {};
   if (read(out) !== 0) return NO_ENDPOINT;
   return { address: out.address ?? '', port: out.port ?? 0 };
 }
 
-function errorName(status: number): string {
+export function errorName(status: number): string {
   try {
     return getSystemErrorName(status);
   } catch {
@@ -185,7 +94,7 @@ function errorName(status: number): string {
 
 export class HandleStream implements Stream {
   readonly owner: StreamOwner;
-  readonly #handle: RawHandle;
+  readonly #handle: Handle;
   /** the owner keeps chunks: bulk reads each get a fresh buffer */
   readonly #keepsChunks: boolean;
   readEnded = false;
@@ -207,7 +116,7 @@ export class HandleStream implements Stream {
   #read = 0;
   #written = 0;
 
-  constructor(handle: RawHandle, owner: StreamOwner, keepsChunks = false) {
+  constructor(handle: Handle, owner: StreamOwner, keepsChunks = false) {
     this.owner = owner;
     this.#handle = handle;
     this.#keepsChunks = keepsChunks;
@@ -313,7 +222,7 @@ export class HandleStream implements Stream {
   }
 
   /** After a write call: false when it was queued (libuv keeps pointing at `chunk` until then). */
-  #afterWrite(req: WriteReq, err: number, chunk: Buffer | null): boolean {
+  #afterWrite(req: WriteReq<HandleStream>, err: number, chunk: Buffer | null): boolean {
     if (err !== 0) {
       this.failed(err);
       return true;
@@ -416,70 +325,3 @@ export class HandleStream implements Stream {
     return endpointOf((out) => handle.getsockname(out));
   }
 }
-
-// --- listening ------------------------------------------------------------------------------
-
-class HandleServer implements StreamServer {
-  readonly #handle: RawHandle;
-  #closed = false;
-
-  constructor(handle: RawHandle) {
-    this.#handle = handle;
-  }
-
-  address(): Endpoint {
-    const handle = this.#handle;
-    return endpointOf((out) => handle.getsockname(out));
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#handle.close();
-  }
-}
-
-function listenError(syscall: string, err: number, ip: string, port: number): Error {
-  const code = errorName(err);
-  return Object.assign(new Error(`${syscall} ${code}: ${ip}:${port}`), { code });
-}
-
-export const handleEngine: StreamEngine | null = B === null ? null : {
-  name: 'handles',
-
-  async listen(ip, port, backlog, accept, onError) {
-    const handle = new B.TCP(B.SERVER);
-    // (libuv reports EADDRINUSE at listen(), not bind())
-    let syscall = 'bind';
-    let err = net.isIPv6(ip) ? handle.bind6(ip, port, 0) : handle.bind(ip, port);
-    if (err === 0) {
-      syscall = 'listen';
-      err = handle.listen(backlog);
-    }
-    if (err !== 0) {
-      handle.close();
-      throw listenError(syscall, err, ip, port);
-    }
-    handle.onconnection = function onConnection(status, client) {
-      // EMFILE and the like: the client stays in the backlog; say so, keep listening
-      if (status !== 0 || client === undefined) return onError(listenError('accept', status, ip, port));
-      client.setNoDelay(true);
-      accept(client);
-    };
-    return new HandleServer(handle);
-  },
-
-  peerAddress(client) {
-    return endpointOf((out) => (client as RawHandle).getpeername(out)).address;
-  },
-
-  adopt(client, owner, keepsChunks) {
-    return new HandleStream(client as RawHandle, owner, keepsChunks);
-  },
-
-  connect(ip, port, owner, keepsChunks) {
-    const stream = new HandleStream(new B.TCP(B.SOCKET), owner, keepsChunks);
-    stream.connect(ip, port);
-    return stream;
-  },
-};

@@ -1,6 +1,6 @@
 // The "sockets" stream engine: the Stream interface over net.Socket, Node's public API. The
-// fallback when the handles engine cannot load (stream-engine.ts), and selectable with
-// FURIWAKE_TCP_ENGINE=sockets. About half as fast per new connection; same behaviour.
+// fallback when the handles engine is not chosen by itself (stream-engine.ts), and selectable
+// with FURIWAKE_TCP_ENGINE=sockets. Same behaviour, dearer per new connection (bench/README.md).
 
 import net from 'node:net';
 import type { Endpoint } from '../runtime/connection-table.ts';

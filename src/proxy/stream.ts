@@ -1,6 +1,6 @@
 // What the tcp data plane needs of one TCP socket, and of the engine that makes them. Two
-// engines implement it: Node's stream handles used directly (handle-stream.ts, the default)
-// and net.Socket (socket-stream.ts, the fallback). The connection logic (tcp-connection.ts) is
+// engines implement it: Node's stream handles used directly (handle-engine.ts, the default on
+// Node 24) and net.Socket (socket-stream.ts, the fallback). The connection logic (tcp-connection.ts) is
 // written once against this interface, as HAProxy's streams sit on its transport layer.
 
 import type { Endpoint } from '../runtime/connection-table.ts';

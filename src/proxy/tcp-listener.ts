@@ -28,7 +28,7 @@ export class TcpListener implements Listener, TcpConnectionReporter {
   #server: StreamServer | null = null;
   #address: Endpoint | null = null;
 
-  constructor(service: Service, table: ConnectionTable, log: Logger, resources = new ResourceCounts(), engine: StreamEngine = streamEngine()) {
+  constructor(service: Service, table: ConnectionTable, log: Logger, resources = new ResourceCounts(), engine: StreamEngine = streamEngine(undefined, log)) {
     this.service = service;
     this.#table = table;
     this.#log = log;

@@ -18,8 +18,10 @@ export interface Run {
   exit(): Promise<number | null>;
 }
 
-export function furiwake(args: string[]): Run {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `node`: options for Node.js itself (before the bin); `env`: added to this process's environment. */
+export function furiwake(args: string[], options: { node?: string[]; env?: Record<string, string> } = {}): Run {
+  const env = options.env === undefined ? process.env : { ...process.env, ...options.env };
+  const child = spawn(process.execPath, [...(options.node ?? []), BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

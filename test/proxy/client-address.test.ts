@@ -17,6 +17,7 @@ import { forwardedAddress, TrustedProxies } from '../../src/proxy/http/client-ad
 import { logSink, startApp } from '../helpers/app.ts';
 import { exchange } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
+import { describeOnEachEngine } from '../helpers/engines.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 import { bodyOf, connection, httpConfig, startMember } from './http/helpers.ts';
 
@@ -59,7 +60,7 @@ describe('PROXY header parsing', () => {
   });
 });
 
-describe('tcp service with accept-proxy', () => {
+describeOnEachEngine('tcp service with accept-proxy', () => {
   it('keys persistence on the address in the header, passes it on, and forwards only the payload', async () => {
     const a = await recorder('a');
     const b = await recorder('b');
@@ -108,7 +109,7 @@ describe('tcp service with accept-proxy', () => {
   });
 });
 
-describe('http service: accept-proxy and trusted X-Forwarded-For', () => {
+describeOnEachEngine('http service: accept-proxy and trusted X-Forwarded-For', () => {
   it('keys source-ip on the PROXY header and tells the member in X-Forwarded-For', async () => {
     const m1 = await startMember('m1');
     const config = httpConfig(pool('round-robin', [{ port: m1.port, id: 'm1' }]), {}, { acceptProxy: true });

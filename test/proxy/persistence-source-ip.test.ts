@@ -11,6 +11,7 @@ import type { PersistenceConfig } from '../../src/config/persistence-types.ts';
 import type { Furiwake } from '../../src/app.ts';
 import { startApp, until } from '../helpers/app.ts';
 import { pool, single } from '../helpers/config.ts';
+import { describeOnEachEngine } from '../helpers/engines.ts';
 import { startTcpServer, startUdpServer, type TcpServer, type UdpServer } from '../helpers/servers.ts';
 
 function sourceIp(mask: number, extra: Partial<PersistenceConfig> = {}): PersistenceConfig {
@@ -64,7 +65,7 @@ function allClosed(app: Furiwake): Promise<void> {
   return app.runtime.connections.drained();
 }
 
-describe('source-ip persistence over tcp', () => {
+describeOnEachEngine('source-ip persistence over tcp', () => {
   let servers: TcpServer[];
   before(async () => {
     servers = await Promise.all(['a', 'b', 'c'].map((n) => startTcpServer(n)));

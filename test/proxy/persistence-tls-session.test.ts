@@ -9,11 +9,12 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import type { Furiwake } from '../../src/app.ts';
 import type { PersistenceConfig } from '../../src/config/persistence-types.ts';
 import { startApp } from '../helpers/app.ts';
 import { pool, single } from '../helpers/config.ts';
+import { describeOnEachEngine } from '../helpers/engines.ts';
 
 const TLS_SESSION: PersistenceConfig = { method: 'tls-session', whenFull: 'repin', timeout: 60_000, maxEntries: 1000 };
 
@@ -80,7 +81,7 @@ function tableOf(app: Furiwake) {
 }
 
 for (const tickets of [false, true]) {
-  describe(`tls-session persistence, TLS 1.2 ${tickets ? 'session tickets' : 'session IDs (s_server -no_ticket)'}`, () => {
+  describeOnEachEngine(`tls-session persistence, TLS 1.2 ${tickets ? 'session tickets' : 'session IDs (s_server -no_ticket)'}`, () => {
     let members: TlsMember[];
     before(async () => {
       members = await Promise.all(['a', 'b', 'c'].map((n) => startTlsMember(n, tickets)));
@@ -127,7 +128,7 @@ for (const tickets of [false, true]) {
   });
 }
 
-describe('tls-session persistence and TLS 1.3', () => {
+describeOnEachEngine('tls-session persistence and TLS 1.3', () => {
   let members: TlsMember[];
   before(async () => {
     members = await Promise.all(['a', 'b'].map((n) => startTlsMember(n, true)));

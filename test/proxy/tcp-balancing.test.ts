@@ -1,10 +1,11 @@
 // Each algorithm over three real TCP servers, through a real tcp service.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { startApp } from '../helpers/app.ts';
 import { greeted, greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
+import { describeOnEachEngine } from '../helpers/engines.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 import type { Furiwake } from '../../src/app.ts';
 import type { AlgorithmName } from '../../src/config/types.ts';
@@ -33,7 +34,7 @@ function counts(text: string): Record<string, number> {
   return c;
 }
 
-describe('balancing over real servers', () => {
+describeOnEachEngine('balancing over real servers', () => {
   it('round-robin takes the members in turn', async () => {
     assert.equal(await sequence(await serviceFor('round-robin'), 9), 'abcabcabc');
   });

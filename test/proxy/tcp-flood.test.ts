@@ -6,14 +6,15 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
-import { after, describe, it } from 'node:test';
+import { after, it } from 'node:test';
 import { greeting } from '../helpers/clients.ts';
+import { describeOnEachEngine } from '../helpers/engines.ts';
 import { startTcpServer } from '../helpers/servers.ts';
 import { get, startLimited } from './limited-process.ts';
 
 const FLOOD = 300;
 
-describe('a tcp flood against a process with few descriptors', () => {
+describeOnEachEngine('a tcp flood against a process with few descriptors', () => {
   it('closes what the budget has no room for; the admin API answers; no member is blamed', async () => {
     const member = await startTcpServer('t');
     after(() => member.close());

@@ -55,7 +55,7 @@ export class HttpListener implements Listener {
     this.#resources = resources;
     this.#table = table;
     this.#log = log;
-    const engine = streamEngine();
+    const engine = streamEngine(undefined, log);
     this.#engine = acceptsSockets(service.config) ? socketEngine : engine;
     this.#ctx = { service, members: new MemberConnections(engine, resources), log, counts };
   }

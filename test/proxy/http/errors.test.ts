@@ -6,9 +6,10 @@
 
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { after, describe, it } from 'node:test';
+import { after, it } from 'node:test';
 import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
+import { describeOnEachEngine } from '../../helpers/engines.ts';
 import { closedPort, startTcpServer, type TcpServer } from '../../helpers/servers.ts';
 import { bodyOf, connection, headerOf, httpConfig, raw, startMember } from './helpers.ts';
 
@@ -31,7 +32,7 @@ function resetAfterHead(socket: net.Socket): void {
 
 const ok = (body: string): string => `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
 
-describe('http errors', () => {
+describeOnEachEngine('http errors', () => {
   it('answers 502 when no member can be reached', async () => {
     const app = await startApp(httpConfig(pool('round-robin', [{ port: await closedPort(), id: 'gone' }]), {}, { retries: 1 }));
     const got = await raw(app.address('svc').port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');

@@ -6,15 +6,16 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import type { HttpServiceConfig } from '../../../src/config/http-types.ts';
 import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
+import { describeOnEachEngine } from '../../helpers/engines.ts';
 import { bodyOf, connection, httpConfig, raw, startMember } from './helpers.ts';
 
 const quick: Partial<HttpServiceConfig> = { timeouts: { headers: 300, response: 60_000, keepAlive: 300, request: 0, body: 60_000, minBodyRate: 500 } };
 
-describe('limits', () => {
+describeOnEachEngine('limits', () => {
   it('answers 414 to a request line over the limit', async () => {
     const m = await startMember('a');
     const app = await startApp(httpConfig(pool('round-robin', [{ port: m.port }]), { limits: { requestLine: 1024, headers: 32 * 1024 } }));
@@ -40,7 +41,7 @@ describe('limits', () => {
   });
 });
 
-describe('line ends and half-closes', () => {
+describeOnEachEngine('line ends and half-closes', () => {
   it('answers 400 at once to a head with bare LF line ends, though it never ends in CRLFCRLF', async () => {
     const m = await startMember('a');
     const app = await startApp(httpConfig(pool('round-robin', [{ port: m.port }]), quick));
@@ -74,7 +75,7 @@ describe('line ends and half-closes', () => {
   });
 });
 
-describe('slow and vanishing clients', () => {
+describeOnEachEngine('slow and vanishing clients', () => {
   it('answers 408 to a head that does not arrive within the headers timeout, however it trickles', async () => {
     const m = await startMember('a');
     const app = await startApp(httpConfig(pool('round-robin', [{ port: m.port }]), quick));

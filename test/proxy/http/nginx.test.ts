@@ -10,11 +10,12 @@ import { once } from 'node:events';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
+import { describeOnEachEngine } from '../../helpers/engines.ts';
 import { closedPort } from '../../helpers/servers.ts';
 import { bodyOf, connection, headerOf, httpConfig } from './helpers.ts';
 
@@ -76,7 +77,7 @@ http {
 
 const nginxPort = await startNginx();
 
-describe('nginx as the member', () => {
+describeOnEachEngine('nginx as the member', () => {
   it('sees one kept connection carry the requests of many clients', async () => {
     const app = await startApp(httpConfig(pool('round-robin', [{ port: nginxPort }])));
     const seen: string[] = [];

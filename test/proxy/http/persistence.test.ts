@@ -4,10 +4,11 @@
 // a pinned member that goes down gives way and the client is pinned again.
 
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import type { PersistenceConfig } from '../../../src/config/persistence-types.ts';
 import { startApp, until } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
+import { describeOnEachEngine } from '../../helpers/engines.ts';
 import { closedPort } from '../../helpers/servers.ts';
 import { bodyOf, connection, httpConfig, startMember, type HttpMember } from './helpers.ts';
 
@@ -50,7 +51,7 @@ const cookie = (mode: 'insert' | 'rewrite' | 'prefix', name: string): Persistenc
   method: 'cookie', whenFull: 'repin', cookie: name, mode, path: '/', domain: null, httpOnly: true, secure: false, sameSite: 'lax', maxAge: null, secret: 'test-secret', exposeAddress: false,
 });
 
-describe('persistence on http services', () => {
+describeOnEachEngine('persistence on http services', () => {
   it('source-ip keeps one client on one member across connections', async () => {
     const members = await twoMembers();
     const app = await appWith(members, { method: 'source-ip', whenFull: 'repin', mask: 32, mask6: 128, timeout: 600_000, maxEntries: 100 });

@@ -5,11 +5,12 @@
 
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import type { HttpServiceConfig } from '../../../src/config/http-types.ts';
 import { httpServiceConfig } from '../../../src/config/http-schema.ts';
 import { startApp, until } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
+import { describeOnEachEngine } from '../../helpers/engines.ts';
 import { connection, httpConfig, raw, startMember } from './helpers.ts';
 
 const defaults = httpServiceConfig({ mode: 'http', timeouts: {} })!.timeouts;
@@ -53,7 +54,7 @@ function trickle(port: number, every: number, max: number): Promise<Trickle> {
   });
 }
 
-describe('slow request bodies', () => {
+describeOnEachEngine('slow request bodies', () => {
   it('cuts a body that falls under min-body-rate with 408 and frees the member slot', async () => {
     const m = await startMember('a');
     // one connection at a time, nobody waits: a held slot would answer 503
@@ -98,7 +99,7 @@ describe('slow request bodies', () => {
   });
 });
 
-describe('slow request heads', () => {
+describeOnEachEngine('slow request heads', () => {
   it('closes hundreds of slow heads by the headers timeout while other clients are served', async () => {
     const m = await startMember('a');
     const app = await startApp(httpConfig(pool('round-robin', [{ port: m.port }]), timeouts({ headers: 500 })));
@@ -133,7 +134,7 @@ describe('slow request heads', () => {
   });
 });
 
-describe('a client that pipelines requests and does not read the answers', () => {
+describeOnEachEngine('a client that pipelines requests and does not read the answers', () => {
   it('has its next request wait until it reads: furiwake does not run ahead holding the answers', async () => {
     const body = 'k'.repeat(60_000); // an answer that comes in one read and goes out in one write
     const m = await startMember('a', (_req, res) => res.end(body));

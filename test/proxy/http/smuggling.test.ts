@@ -4,17 +4,29 @@
 // frame: a request hidden in another's body or trailers would show up there as one of its own.
 
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
+import { Furiwake } from '../../../src/app.ts';
+import { createLogger } from '../../../src/log.ts';
 import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
+import { describeOnEachEngine } from '../../helpers/engines.ts';
 import { connection, httpConfig, startMember } from './helpers.ts';
 import { outcome, sendRaw, startRecordingMember, statuses, VECTORS } from './smuggling-vectors.ts';
 
-describe('request smuggling table', async () => {
-  const member = await startRecordingMember();
-  after(() => member.close());
-  const app = await startApp(httpConfig(pool('round-robin', [{ port: member.port }]), { forwarded: 'none' }));
-  const port = app.address('svc').port;
+describeOnEachEngine('request smuggling table', () => {
+  // started once the engine is set (before), not while the tests are collected
+  let member: Awaited<ReturnType<typeof startRecordingMember>>;
+  let app: Furiwake;
+  let port: number;
+  before(async () => {
+    member = await startRecordingMember();
+    app = await Furiwake.start(httpConfig(pool('round-robin', [{ port: member.port }]), { forwarded: 'none' }), createLogger('silent'));
+    port = app.address('svc').port;
+  });
+  after(async () => {
+    await app.stop(0);
+    await member.close();
+  });
   const framed: string[] = [];
 
   it('has at least 40 rows, each named once', () => {
@@ -50,7 +62,7 @@ describe('request smuggling table', async () => {
   });
 });
 
-describe('a malformed chunk after a good one', () => {
+describeOnEachEngine('a malformed chunk after a good one', () => {
   it('is refused without sending the rest, and closes both sides', async () => {
     let memberClosed = (): void => {};
     const closed = new Promise<void>((resolve) => (memberClosed = resolve));

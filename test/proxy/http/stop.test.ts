@@ -4,14 +4,15 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import { Furiwake } from '../../../src/app.ts';
 import { createLogger } from '../../../src/log.ts';
 import { handles } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
+import { describeOnEachEngine } from '../../helpers/engines.ts';
 import { bodyOf, connection, headerOf, httpConfig, startMember } from './helpers.ts';
 
-describe('stopping an http service', () => {
+describeOnEachEngine('stopping an http service', () => {
   it('closes idle clients, finishes the request in progress, and leaves no handle open', async () => {
     const before = await handles();
     let release = (): void => {};

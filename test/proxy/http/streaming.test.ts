@@ -12,7 +12,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, it } from 'node:test';
+import { describeOnEachEngine } from '../../helpers/engines.ts';
 import { fileURLToPath } from 'node:url';
 import { startMember } from './helpers.ts';
 
@@ -154,7 +155,7 @@ async function download(port: number, total: number, sample: () => Promise<void>
   assert.equal(got.digest('hex'), down.trailers['x-digest']);
 }
 
-describe('streaming through the balancer', () => {
+describeOnEachEngine('streaming through the balancer', () => {
   it('uploads and downloads 100 MB chunked without its memory growing', async () => {
     const b = await balancer(await streamingMember());
     const idle = async (): Promise<void> => {};

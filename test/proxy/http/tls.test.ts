@@ -12,7 +12,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { after, describe, it } from 'node:test';
+import { after, it } from 'node:test';
 import { promisify } from 'node:util';
 import { Furiwake } from '../../../src/app.ts';
 import { ConfigError, loadConfig } from '../../../src/config/load.ts';
@@ -20,6 +20,7 @@ import type { Config } from '../../../src/config/types.ts';
 import { createLogger } from '../../../src/log.ts';
 import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
+import { describeOnEachEngine } from '../../helpers/engines.ts';
 import { proxyHeader } from '../../../src/proxy/proxy-protocol.ts';
 import { caSigned, certDir, selfSigned } from './certs.ts';
 import { bodyOf, headerOf, httpConfig, raw, startMember } from './helpers.ts';
@@ -61,7 +62,7 @@ async function handshake(port: number, servername: string | undefined): Promise<
   return { names, alpn };
 }
 
-describe('https services', () => {
+describeOnEachEngine('https services', () => {
   it('presents the certificate the SNI names, the first one otherwise, and speaks http/1.1', async () => {
     const m = await startMember('a');
     const { port } = await httpsApp(m.port);
@@ -118,7 +119,7 @@ pools:
   });
 });
 
-describe('TLS to members', () => {
+describeOnEachEngine('TLS to members', () => {
   const pki = caSigned(certDir(), ['DNS:member.test', 'IP:127.0.0.1']);
 
   async function tlsMember(): Promise<{ port: number; servernames: (string | false | null)[]; connections: () => number }> {
@@ -167,7 +168,7 @@ describe('TLS to members', () => {
   });
 });
 
-describe('redirect to https', () => {
+describeOnEachEngine('redirect to https', () => {
   it('answers every request with a redirect to the same host and path on https', async () => {
     const m = await startMember('a');
     const app = await startApp(httpConfig(pool('round-robin', [{ port: m.port }]), { redirectHttps: { port: 8443, status: 308 } }));
@@ -182,7 +183,7 @@ describe('redirect to https', () => {
   });
 });
 
-describe('https behind a balancer that sends a PROXY header', () => {
+describeOnEachEngine('https behind a balancer that sends a PROXY header', () => {
   it('reads the header, then terminates TLS on the bytes that follow it', async () => {
     const m = await startMember('m');
     const config = httpConfig(pool('round-robin', [{ port: m.port }]), {}, { acceptProxy: true });

@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
+import { describeOnEachEngine } from '../../helpers/engines.ts';
 import { httpConfig, startMember, type HttpMember } from './helpers.ts';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -101,7 +102,7 @@ async function nextFrame(socket: net.Socket, pending: Buffer): Promise<{ opcode:
   }
 }
 
-describe('upgrade tunnels', () => {
+describeOnEachEngine('upgrade tunnels', () => {
   it('carries a WebSocket: handshake, a frame echoed, close', async () => {
     const m = await echoMember();
     const app = await startApp(httpConfig(pool('round-robin', [{ port: m.port, id: 'ws' }])));
