@@ -316,7 +316,7 @@ describe('admin API: reload', () => {
     next = { ...config, admin: app.runtime.config!.admin, pools: { p: pool('round-robin', [{ port: a.port, id: 'a', weight: 4 }]) } };
     const res = await call(base, '/api/v1/reload', { method: 'POST' });
     assert.equal(res.status, 200);
-    assert.deepEqual(res.body, { changes: ['pool p changed'], problems: [] });
+    assert.deepEqual(res.body, { changes: ['pool p changed: member b removed, member a changed'], problems: [] });
     assert.deepEqual(app.runtime.pools.get('p')!.members.map((m) => [m.id, m.weight]), [['a', 4]]);
   });
 
