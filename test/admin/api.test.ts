@@ -14,7 +14,7 @@ import { ConfigError } from '../../src/config/issues.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Config } from '../../src/config/types.ts';
 import { greeted, greeting } from '../helpers/clients.ts';
-import { httpConfig, startMember } from '../proxy/http/helpers.ts';
+import { completeResponse, connection, httpConfig, startMember } from '../proxy/http/helpers.ts';
 import { pool, single } from '../helpers/config.ts';
 import { adminConfig, baseOf, call, openEvents, rawRequest, server, startAdminApp, TestStickTable, TOKEN } from './helpers.ts';
 
@@ -163,6 +163,27 @@ describe('admin API: reads', () => {
     assert.deepEqual(shown.body.items[0].request, { method: 'GET', path: target });
     release();
     assert.equal(await answer, `done ${target}`);
+  });
+
+  it('GET /api/v1/services: an http service counts its client connections and its requests, each with a rate per second', async () => {
+    const member = await startMember('h');
+    const { app, base } = await startAdminApp(httpConfig(pool('round-robin', [{ port: member.port, id: 'h' }])));
+    // three requests on one keep-alive client connection
+    const client = await connection(app.address('svc').port);
+    for (let i = 0; i < 3; i++) await client.send('GET / HTTP/1.1\r\nHost: x\r\n\r\n', completeResponse);
+    await client.close();
+    const svc = (await call(base, '/api/v1/services/svc')).body;
+    assert.deepEqual([svc.connections.total, svc.requests], [1, 3]);
+    assert.equal((await call(base, '/api/v1/pools/p/members/h')).body.requests, 3);
+    // the rates move with the once-a-second tick, whose snapshot the event stream carries
+    const events = await openEvents(base);
+    const ticked = await events.next((e) => e.event === 'snapshot' && e.data.services[0].rates.requests > 0);
+    events.close();
+    assert.ok(ticked.data.services[0].rates.connections > 0);
+    assert.ok(ticked.data.pools[0].members[0].rates.requests > 0);
+    // a tcp service has no requests to count
+    const tcp = await startAdminApp(single('tcp', pool('round-robin', [{ port: member.port, id: 'h' }])));
+    assert.equal((await call(tcp.base, '/api/v1/services/svc')).body.requests, null);
   });
 
   it('GET /api/v1/config: the running config with the token redacted', async () => {
