@@ -202,7 +202,15 @@ describe('admin API: reads', () => {
     assert.match(page.headers.get('content-type')!, /^text\/html/);
     assert.match(page.headers.get('content-security-policy')!, /default-src 'none'; script-src 'self'/);
     assert.match(await page.text(), /<script type="module" src="\/dashboard\.js">/);
-    assert.equal((await fetch(`${base}/dashboard.js`)).status, 200);
+    // the page's modules, followed from dashboard.js through their imports: each one is served as JavaScript
+    const modules = new Set(['/dashboard.js']);
+    for (const path of modules) {
+      const res = await fetch(`${base}${path}`);
+      assert.equal(res.status, 200, path);
+      assert.equal(res.headers.get('content-type'), 'text/javascript; charset=utf-8', path);
+      for (const [, name] of (await res.text()).matchAll(/^import .* from '\.\/([a-z-]+\.js)';$/gm)) modules.add(`/${name}`);
+    }
+    assert.deepEqual([...modules].sort(), ['/auth.js', '/dashboard.js', '/dom.js', '/events.js', '/format.js', '/model.js', '/renderers.js', '/stick.js']);
     const missing = await call(base, '/nothing');
     assert.equal(missing.status, 404);
     const wrong = await call(base, '/api/v1/pools', { method: 'DELETE' });
