@@ -13,9 +13,10 @@ import { Furiwake } from '../../src/app.ts';
 import { ConfigError } from '../../src/config/issues.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Config } from '../../src/config/types.ts';
-import { greeted, greeting } from '../helpers/clients.ts';
+import { greeted, greeting, udpClient } from '../helpers/clients.ts';
 import { completeResponse, connection, httpConfig, startMember } from '../proxy/http/helpers.ts';
 import { pool, single } from '../helpers/config.ts';
+import { startUdpServer } from '../helpers/servers.ts';
 import { adminConfig, baseOf, call, openEvents, rawRequest, server, startAdminApp, TestStickTable, TOKEN } from './helpers.ts';
 
 
@@ -139,6 +140,19 @@ describe('admin API: reads', () => {
       s.destroy();
       await once(s, 'close');
     }
+  });
+
+  it('GET /api/v1/connections: a udp flow shows the local address it really uses, not 0.0.0.0', async () => {
+    const echo = await startUdpServer('u');
+    after(() => echo.close());
+    const { app, base } = await startAdminApp(single('udp', pool('round-robin', [{ port: echo.port, id: 'u' }])));
+    const client = await udpClient();
+    after(() => client.close());
+    assert.equal((await client.ask(app.address('svc').port, 'x')).text, 'u:x');
+    const [flow] = (await call(base, '/api/v1/connections?service=svc')).body.items;
+    assert.equal(flow.protocol, 'udp');
+    assert.equal(flow.balancer.address, '127.0.0.1');
+    assert.ok(echo.from.includes(`127.0.0.1:${flow.balancer.port}`), 'the balancer side is the address the member saw');
   });
 
   it('GET /api/v1/connections: an http connection shows the request in progress, its query string hidden unless asked with the token', async () => {

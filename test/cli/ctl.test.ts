@@ -170,7 +170,7 @@ describe('furiwake ctl', async () => {
   it('reload: applies the changed file; a refused file is reported line by line and changes nothing', async () => {
     await writeFile(file, configText(a.port, b.port, 4));
     const done = await ctl(admin, ['reload']);
-    assert.deepEqual([done.code, done.stdout], [0, 'reloaded: pool web changed\n']);
+    assert.deepEqual([done.code, done.stdout], [0, 'reloaded: pool web changed: member b changed\n']);
     const members = JSON.parse((await ctl(admin, ['members', 'web', '--json'])).stdout);
     assert.equal(members.members[1].weight, 4);
     await writeFile(file, configText(a.port, b.port, 4).replace('mode: tcp', 'mode: tcpp'));
