@@ -3,6 +3,7 @@
 // or Origin are refused with a clear message and change nothing.
 
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
@@ -15,8 +16,9 @@ import { createLogger } from '../../src/log.ts';
 import type { Config } from '../../src/config/types.ts';
 import { greeted, greeting, udpClient } from '../helpers/clients.ts';
 import { completeResponse, connection, httpConfig, startMember } from '../proxy/http/helpers.ts';
+import { until } from '../helpers/app.ts';
 import { pool, single } from '../helpers/config.ts';
-import { startUdpServer } from '../helpers/servers.ts';
+import { closedPort, startUdpServer } from '../helpers/servers.ts';
 import { adminConfig, baseOf, call, openEvents, rawRequest, server, startAdminApp, TestStickTable, TOKEN } from './helpers.ts';
 
 
@@ -153,6 +155,18 @@ describe('admin API: reads', () => {
     assert.equal(flow.protocol, 'udp');
     assert.equal(flow.balancer.address, '127.0.0.1');
     assert.ok(echo.from.includes(`127.0.0.1:${flow.balancer.port}`), 'the balancer side is the address the member saw');
+  });
+
+  it('a udp member that answers with ICMP port unreachable shows it in connections.failed; the flow stays', async () => {
+    const { app, base } = await startAdminApp(single('udp', pool('round-robin', [{ port: await closedPort(), id: 'gone' }])));
+    const client = dgram.createSocket('udp4');
+    after(() => client.close());
+    // the first datagram draws the ICMP refusal; a later one on the connected socket reports it
+    for (let i = 0; i < 3; i++) client.send('x', app.address('svc').port, '127.0.0.1');
+    await until(() => app.runtime.member('p', 'gone')!.failed > 0);
+    const member = (await call(base, '/api/v1/pools/p/members/gone')).body;
+    assert.ok(member.connections.failed > 0);
+    assert.equal((await call(base, '/api/v1/connections?service=svc')).body.total, 1);
   });
 
   it('GET /api/v1/connections: an http connection shows the request in progress, its query string hidden unless asked with the token', async () => {
