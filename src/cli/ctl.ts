@@ -10,7 +10,7 @@ import { bytes, duration, endpoint, table, type Cell } from './ctl-format.ts';
 export const CTL_HELP = `furiwake ctl — talk to a running furiwake through its admin API
 
 Usage:
-  furiwake ctl status                        the process, counts, services
+  furiwake ctl status                        the process, counts, services (connections, http requests)
   furiwake ctl members [POOL]                members: state, each monitor, agent, weights, connections
   furiwake ctl drain|enable|disable POOL MEMBER
   furiwake ctl weight POOL MEMBER N          set a member's weight (0-256), kept across reloads
@@ -178,8 +178,10 @@ async function status(api: Api, out: Out): Promise<void> {
   out.write(`furiwake ${s.version}  pid ${s.pid}  up ${duration(s.uptime)}\n`);
   out.write(`members ${m.usable}/${m.total} usable${m.down > 0 ? ` (${m.down} down)` : ''}  connections ${s.connections}  ` +
     `reads ${s.auth.reads}, writes ${s.auth.writes}\n\n`);
-  out.write(table(['SERVICE', 'MODE', 'VIP', 'POOL', '>ACTIVE', '>TOTAL'],
-    services.map((v) => [v.name, v.mode, v.address === null ? `${v.listen} (not listening)` : endpoint(v.address), v.pool, v.connections.active, v.connections.total])));
+  // connections are the clients' (an http one carries many requests); requests are http's alone
+  out.write(table(['SERVICE', 'MODE', 'VIP', 'POOL', '>ACTIVE', '>TOTAL', '>NEW/S', '>REQUESTS', '>REQ/S'],
+    services.map((v) => [v.name, v.mode, v.address === null ? `${v.listen} (not listening)` : endpoint(v.address), v.pool, v.connections.active, v.connections.total,
+      v.rates.connections.toFixed(2), v.requests ?? '-', v.requests === null ? '-' : v.rates.requests.toFixed(2)])));
 }
 
 async function members(api: Api, out: Out, pool: string | undefined): Promise<void> {
