@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { furiwake } from '../helpers/process.ts';
+import { completeResponse, connection } from '../proxy/http/helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The Node that runs the tests first on PATH: `node -e` and npx's `#!/usr/bin/env node` find it. */
@@ -71,13 +72,18 @@ describe('furiwake demo', () => {
 
     assert.match((await sh(drain)).stdout, /^web\/web-1: drain, admin drain/);
     assert.match((await sh(enable)).stdout, /^web\/web-1: up, admin enabled/);
-    // a udp flow shows the address it really uses on the balancer side, not 0.0.0.0
+    // a udp flow shows the address it really uses on the balancer side, not 0.0.0.0; an http
+    // client kept alive after its answer is between requests, not queued
+    const shopPort = Number(/http service shop 127\.0\.0\.1:(\d+)/.exec(run.stdout)![1]);
+    const keptAlive = await connection(shopPort);
+    await keptAlive.send('GET / HTTP/1.1\r\nHost: demo\r\n\r\n', completeResponse);
     const live = await sh(connections);
+    await keptAlive.close();
     assert.equal(live.code, 0, live.stderr);
     assert.match(live.stdout, /echo\s+127\.0\.0\.2:\d+\s+->\s+127\.0\.0\.1:\d+\s+=>\s+127\.0\.0\.1:\d+\s+->/);
+    assert.match(live.stdout, new RegExp(`shop\\s+127\\.0\\.0\\.1:\\d+\\s+->\\s+127\\.0\\.0\\.1:${shopPort}\\s+=>\\s+\\S+\\s+->\\s+\\(between requests\\)`));
 
     // the http service: its cookie keeps a client on the member that served it first
-    const shopPort = Number(/http service shop 127\.0\.0\.1:(\d+)/.exec(run.stdout)![1]);
     const first = await getWithCookie(shopPort, null);
     assert.match(first.cookie ?? '', /^FWSRV=/);
     for (let i = 0; i < 3; i++) assert.equal((await getWithCookie(shopPort, first.cookie)).body, first.body);

@@ -206,11 +206,14 @@ function renderConnections(s) {
   const { total, recent } = s.connections;
   $('connections-count').textContent = total > recent.length ? `${total} (the newest ${recent.length} shown)` : `${total}`;
   const now = s.at;
+  const http = new Set(s.services.filter((svc) => svc.mode === 'http').map((svc) => svc.name));
   const arrow = () => h('span', { class: 'arrow' }, '→');
   const rows = recent.map((c) => {
     // where it goes after the balancer: the member (user space), or the kernel's target (nat, dsr)
     const target = c.kernel !== null ? c.kernel.target : c.member === null ? null : { address: c.member.address, port: c.member.port };
-    const after = target === null ? ['queued / connecting'] : c.balancer === null ? [endpoint(target)] : [endpoint(c.balancer), arrow(), endpoint(target)];
+    // an http client's connection has a member only while a request is under way
+    const waiting = http.has(c.service) && c.request === null ? 'between requests' : 'queued / connecting';
+    const after = target === null ? [waiting] : c.balancer === null ? [endpoint(target)] : [endpoint(c.balancer), arrow(), endpoint(target)];
     const notes = [
       c.member === null ? null : `${c.member.pool}/${c.member.id}`,
       c.request === null ? null : `${c.request.method} ${c.request.path}`,
