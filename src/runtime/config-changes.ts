@@ -29,7 +29,7 @@ export function describeChanges(before: Config, after: Config): string[] {
   return lines;
 }
 
-/** ": members a added, b removed; settings" — which members by id, and whether the pool's own settings changed. */
+/** ": member s4 added, members s1, s2 changed, settings changed": its members by id, and whether the pool's own settings changed. */
 function poolDetail(before: PoolConfig, after: PoolConfig): string {
   const old = new Map(before.members.map((m) => [m.id, m]));
   const next = new Map(after.members.map((m) => [m.id, m]));
