@@ -54,11 +54,13 @@ export class Furiwake {
   /** Builds the runtime and binds every service; on a bind error nothing stays open. */
   static async start(config: Config, log: Logger, options: StartOptions = {}): Promise<Furiwake> {
     const app = new Furiwake(log, options);
-    const failures = await app.#apply(config);
+    const { failures, summary } = await app.#apply(config);
     if (failures.length > 0) {
       await app.stop(0);
       throw new Error(failures.join('\n'));
     }
+    // only once every listener is bound: a start that fails never says its config was applied
+    app.log.info({ summary }, 'config applied');
     return app;
   }
 
@@ -79,7 +81,9 @@ export class Furiwake {
    * be bound, a monitor that cannot run here) are returned, one line each.
    */
   async reload(config: Config): Promise<string[]> {
-    return this.#apply(config);
+    const { failures, summary } = await this.#apply(config);
+    if (this.#stopping === null) this.log.info({ summary }, 'config applied');
+    return failures;
   }
 
   /** The file descriptor budget of the config in force (null where the limit cannot be read). */
@@ -87,7 +91,7 @@ export class Furiwake {
     return this.#budget;
   }
 
-  async #apply(config: Config): Promise<string[]> {
+  async #apply(config: Config): Promise<{ failures: string[]; summary: string }> {
     this.#applyBudget(config);
     const { listen, unlisten, summary } = this.runtime.apply(config);
     const failures: string[] = [];
@@ -126,8 +130,7 @@ export class Furiwake {
     const kernelError = this.#stopping === null ? await this.#kernel?.update() : null;
     if (kernelError != null) failures.push(kernelError.message);
     for (const note of kernelNotes(config)) this.log.warn(note);
-    if (this.#stopping === null) this.log.info({ summary }, 'config applied');
-    return failures;
+    return { failures, summary };
   }
 
   /** Shares the descriptors out for `config`; says so when a udp service's max-flows is clipped. */

@@ -1,7 +1,7 @@
 // Routes about the process as a whole: its status, the running config (secrets hidden),
 // reloading the config file, the live event stream, and the API's own description.
 
-import { diffConfig } from '../config/diff.ts';
+import { describeChanges } from '../runtime/config-changes.ts';
 import { ConfigError } from '../config/issues.ts';
 import type { Config } from '../config/types.ts';
 import type { EventStream } from './event-stream.ts';
@@ -35,7 +35,7 @@ export function systemRoutes(api: ApiContext, events: EventStream, openapi: () =
       const before = host.runtime.config;
       const problems = await host.reload(next);
       host.log.info({ problems }, 'config reloaded through the admin API');
-      return { changes: before === null ? [] : describeDiff(before, next), problems };
+      return { changes: before === null ? [] : describeChanges(before, next), problems };
     } finally {
       reloading = false;
     }
@@ -84,21 +84,4 @@ export function systemRoutes(api: ApiContext, events: EventStream, openapi: () =
       handle: () => ({ body: openapi() }),
     }),
   ];
-}
-
-/** What a reload changes, one line each, in the words of the log. */
-export function describeDiff(before: Config, after: Config): string[] {
-  const d = diffConfig(before, after);
-  const lines = [
-    ...d.services.added.map((n) => `service ${n} added`),
-    ...d.services.removed.map((n) => `service ${n} removed`),
-    ...d.services.relisten.map((n) => `service ${n} moved to a new listener`),
-    ...d.services.changed.map((n) => `service ${n} changed`),
-    ...d.pools.added.map((n) => `pool ${n} added`),
-    ...d.pools.removed.map((n) => `pool ${n} removed`),
-    ...d.pools.changed.map((n) => `pool ${n} changed`),
-  ];
-  if (d.global) lines.push('global changed');
-  if (JSON.stringify(before.admin ?? null) !== JSON.stringify(after.admin ?? null)) lines.push('admin changed');
-  return lines;
 }

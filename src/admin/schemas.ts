@@ -107,7 +107,8 @@ export const memberSchema = z.object({
   requests: z.int().describe('HTTP responses from this member (0 outside http mode)'),
   latency: z.number().describe('moving average of connect time, ms'),
   rates: z.object({
-    connections: z.number().describe('new connections per second (moving average)'),
+    connections: z.number().describe('new connections per second (moving average); http: requests sent to this member per second'),
+    requests: z.number().describe('HTTP responses from this member per second (moving average; 0 outside http mode)'),
     bytesIn: z.number().describe('bytes per second, client to member'),
     bytesOut: z.number().describe('bytes per second, member to client'),
   }),
@@ -148,7 +149,12 @@ export const serviceSchema = z.object({
   listen: z.string().describe('the address as configured'),
   address: endpoint.nullable().describe('the bound address; null when not listening'),
   pool: z.string(),
-  connections: z.object({ active: z.int(), total: z.int() }),
+  connections: z.object({ active: z.int(), total: z.int() }).describe('client connections (udp: flows); an http connection carries many requests'),
+  requests: z.int().nullable().describe('http: HTTP responses sent to clients, furiwake\'s own error answers included; null outside http mode'),
+  rates: z.object({
+    connections: z.number().describe('client connections (udp: flows) accepted per second (moving average)'),
+    requests: z.number().describe('HTTP responses sent to clients per second (moving average; 0 outside http mode)'),
+  }),
   persistence: z.string().nullable().describe('the persistence method, or null'),
 });
 components.add(serviceSchema, { id: 'Service' });

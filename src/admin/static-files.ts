@@ -9,9 +9,13 @@ export interface StaticFile {
   type: string;
 }
 
+const JS = 'text/javascript; charset=utf-8';
+/** The page's script is ES modules: dashboard.js imports the others by these paths. */
+const MODULES = ['dashboard.js', 'dom.js', 'format.js', 'auth.js', 'events.js', 'model.js', 'renderers.js', 'stick.js'];
+
 const FILES: Record<string, [file: string, type: string]> = {
   '/': ['index.html', 'text/html; charset=utf-8'],
-  '/dashboard.js': ['dashboard.js', 'text/javascript; charset=utf-8'],
+  ...Object.fromEntries(MODULES.map((file) => [`/${file}`, [file, JS]])),
   '/dashboard.css': ['dashboard.css', 'text/css; charset=utf-8'],
   '/favicon.svg': ['favicon.svg', 'image/svg+xml'],
 };

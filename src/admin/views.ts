@@ -8,7 +8,7 @@ import type { Member } from '../runtime/member.ts';
 import type { Pool } from '../runtime/pool.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { Service } from '../runtime/service.ts';
-import type { RateEstimator } from './rates.ts';
+import type { RateEstimator, Rates, ServiceRates } from './rates.ts';
 import { hideCheckOutput, hideQuery, hideReasonOutput } from './redact.ts';
 import type { ConnectionView, MemberStateView, MemberStatus, MemberView, PoolView, ServiceView } from './schemas.ts';
 import { memberBytes, type LiveTraffic } from './traffic.ts';
@@ -100,8 +100,17 @@ export function serviceView(ctx: ViewContext, service: Service): ServiceView {
     address: ctx.serviceAddress(service.name),
     pool: service.pool.name,
     connections: { active: ctx.live.services.get(service.name) ?? 0, total: ctx.runtime.connections.totals().get(service.name) ?? 0 },
+    // an http client connection carries many requests: both are counted, each under its own name
+    requests: service.config.mode === 'http' ? requestsOf(ctx.runtime, service.name) : null,
+    rates: roundServiceRates(ctx.rates.serviceRates(service.name)),
     persistence: service.config.persistence?.method ?? null,
   };
+}
+
+function requestsOf(runtime: Runtime, service: string): number {
+  let n = 0;
+  for (const c of runtime.requests.list()) if (c.service === service) n += c.count;
+  return n;
 }
 
 /** `showQuery`: the request target as sent; otherwise its query string is hidden (it may hold credentials). */
@@ -146,6 +155,10 @@ function round(n: number): number {
   return Math.round(n * 1000) / 1000;
 }
 
-function roundRates(r: { connections: number; bytesIn: number; bytesOut: number }) {
-  return { connections: round(r.connections), bytesIn: Math.round(r.bytesIn), bytesOut: Math.round(r.bytesOut) };
+function roundServiceRates(r: ServiceRates): ServiceRates {
+  return { connections: round(r.connections), requests: round(r.requests) };
+}
+
+function roundRates(r: Rates): Rates {
+  return { connections: round(r.connections), requests: round(r.requests), bytesIn: Math.round(r.bytesIn), bytesOut: Math.round(r.bytesOut) };
 }

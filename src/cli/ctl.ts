@@ -10,7 +10,7 @@ import { bytes, duration, endpoint, table, type Cell } from './ctl-format.ts';
 export const CTL_HELP = `furiwake ctl — talk to a running furiwake through its admin API
 
 Usage:
-  furiwake ctl status                        the process, counts, services
+  furiwake ctl status                        the process, counts, services (connections, http requests)
   furiwake ctl members [POOL]                members: state, each monitor, agent, weights, connections
   furiwake ctl drain|enable|disable POOL MEMBER
   furiwake ctl weight POOL MEMBER N          set a member's weight (0-256), kept across reloads
@@ -178,8 +178,10 @@ async function status(api: Api, out: Out): Promise<void> {
   out.write(`furiwake ${s.version}  pid ${s.pid}  up ${duration(s.uptime)}\n`);
   out.write(`members ${m.usable}/${m.total} usable${m.down > 0 ? ` (${m.down} down)` : ''}  connections ${s.connections}  ` +
     `reads ${s.auth.reads}, writes ${s.auth.writes}\n\n`);
-  out.write(table(['SERVICE', 'MODE', 'VIP', 'POOL', '>ACTIVE', '>TOTAL'],
-    services.map((v) => [v.name, v.mode, v.address === null ? `${v.listen} (not listening)` : endpoint(v.address), v.pool, v.connections.active, v.connections.total])));
+  // connections are the clients' (an http one carries many requests); requests are http's alone
+  out.write(table(['SERVICE', 'MODE', 'VIP', 'POOL', '>ACTIVE', '>TOTAL', '>NEW/S', '>REQUESTS', '>REQ/S'],
+    services.map((v) => [v.name, v.mode, v.address === null ? `${v.listen} (not listening)` : endpoint(v.address), v.pool, v.connections.active, v.connections.total,
+      v.rates.connections.toFixed(2), v.requests ?? '-', v.requests === null ? '-' : v.rates.requests.toFixed(2)])));
 }
 
 async function members(api: Api, out: Out, pool: string | undefined): Promise<void> {
@@ -210,20 +212,26 @@ async function connections(api: Api, out: Out, flags: Flags): Promise<void> {
   if (flags.service !== undefined) query.set('service', flags.service);
   query.set('limit', flags.limit ?? '100');
   if (flags['show-query'] === true) query.set('show-query', 'true');
-  const page = await api.call<{ total: number; items: ConnectionView[] }>('GET', `/api/v1/connections?${query}`);
+  const [page, services] = await Promise.all([
+    api.call<{ total: number; items: ConnectionView[] }>('GET', `/api/v1/connections?${query}`),
+    api.call<ServiceView[]>('GET', '/api/v1/services'),
+  ]);
   if (out.json) return out.write(JSON.stringify(page, null, 2) + '\n');
+  const http = new Set(services.filter((s) => s.mode === 'http').map((s) => s.name));
   const now = Date.now();
   out.write(table(['ID', 'SERVICE', 'CLIENT', '', 'VIP', '', 'BALANCER', '', 'MEMBER', '>IN', '>OUT', '>AGE'], page.items.map((c) => [
     c.id, c.service, endpoint(c.client), '->', endpoint(c.vip), '=>', endpoint(c.balancer), '->',
-    memberCell(c) + (c.request === null ? '' : ` ${c.request.method} ${c.request.path}`) + (c.kernel === null ? '' : ` (${c.kernel.mode} ${c.kernel.state})`),
+    memberCell(c, http.has(c.service)) + (c.request === null ? '' : ` ${c.request.method} ${c.request.path}`) + (c.kernel === null ? '' : ` (${c.kernel.mode} ${c.kernel.state})`),
     c.bytesIn === null ? '-' : bytes(c.bytesIn), c.bytesOut === null ? '-' : bytes(c.bytesOut), c.startedAt === null ? '-' : duration((now - c.startedAt) / 1000),
   ])));
   if (page.total > page.items.length) out.write(`(${page.items.length} of ${page.total}; --limit N for more)\n`);
 }
 
-function memberCell(c: ConnectionView): string {
+/** `http`: the connection is an http client's, which has a member only while a request is under way. */
+function memberCell(c: ConnectionView, http: boolean): string {
   if (c.member !== null) return `${endpoint({ address: c.member.address, port: c.member.port })} ${c.member.pool}/${c.member.id}`;
-  return c.kernel === null ? '(queued)' : `${endpoint(c.kernel.target)} (gone from its pool)`;
+  if (c.kernel !== null) return `${endpoint(c.kernel.target)} (gone from its pool)`;
+  return http && c.request === null ? '(between requests)' : '(queued)';
 }
 
 async function stick(api: Api, out: Out, service: string | undefined, flags: Flags): Promise<void> {

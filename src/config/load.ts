@@ -40,12 +40,13 @@ function parseWithSource(text: string, file: string, env: Env): { config: Config
   if (!read.ok) throw new ConfigError(read.issues);
   const substituted = substituteEnv(read.source.value, env);
   const validated = validateDocument(substituted.value);
-  if (validated.ok && substituted.issues.length === 0) return { config: validated.config, source: read.source };
+  const { duplicates } = read;
+  if (validated.ok && substituted.issues.length === 0 && duplicates.length === 0) return { config: validated.config, source: read.source };
   // A value whose variable is missing still holds `${VAR}`; the schema's complaint about that
   // text would only repeat the real problem.
   const unset = substituted.issues.map((issue) => formatPath(issue.path));
   const schemaIssues = validated.ok ? [] : validated.issues.filter((issue) => !unset.includes(formatPath(issue.path)));
-  throw new ConfigError(toConfigIssues([...substituted.issues, ...schemaIssues], file, read.source));
+  throw new ConfigError(toConfigIssues([...substituted.issues, ...schemaIssues], file, read.source, duplicates));
 }
 
 async function readText(file: string): Promise<string> {
@@ -59,13 +60,13 @@ async function readText(file: string): Promise<string> {
 }
 
 /** Attach file and line, and list the issues in file order, as a person reads them. */
-function toConfigIssues(issues: readonly PathIssue[], file: string, source: Source): ConfigIssue[] {
-  const located = issues.map((issue): ConfigIssue => {
+function toConfigIssues(issues: readonly PathIssue[], file: string, source: Source, placed: readonly ConfigIssue[] = []): ConfigIssue[] {
+  const located = [...placed, ...issues.map((issue): ConfigIssue => {
     const line = source.lineOf(issue.path);
     const located: ConfigIssue = { file, path: formatPath(issue.path), message: issue.message };
     if (line !== undefined) located.line = line;
     return located;
-  });
+  })];
   // A stable sort keeps issues of one line in the order they were found.
   return located.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
 }

@@ -43,13 +43,15 @@ export const boolean = leaf((input): Parsed<boolean> => {
   return fail(expected('true or false', input));
 });
 
-export function oneOf<T extends string>(values: readonly T[], later: readonly string[] = []) {
+/** `hints`: words people try instead (`https` for a mode), each with what to write. */
+export function oneOf<T extends string>(values: readonly T[], later: readonly string[] = [], hints: Readonly<Record<string, string>> = {}) {
   return leaf((input): Parsed<T> => {
     if ((values as readonly unknown[]).includes(input)) return ok(input as T);
     if (later.includes(input as string)) {
       return fail(`${describe(input)} is not supported yet; expected ${values.join(' or ')}`);
     }
-    return fail(expected(values.join(', ').replace(/, ([^,]*)$/, ' or $1'), input));
+    const hint = typeof input === 'string' && Object.hasOwn(hints, input.toLowerCase()) ? `; ${hints[input.toLowerCase()]}` : '';
+    return fail(expected(values.join(', ').replace(/, ([^,]*)$/, ' or $1'), input) + hint);
   });
 }
 

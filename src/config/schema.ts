@@ -65,7 +65,13 @@ const proxyProtocol = leaf((input): Parsed<ProxyProtocolVersion | null> => {
 // Exported one by one too: validate.ts checks how services refer to each other even when some
 // other key of a service is wrong.
 export const listenSchema = address({ allowPortZero: true });
-export const modeSchema = oneOf(MODES, LATER_MODES);
+/** Words people try for a mode that furiwake spells another way. */
+const MODE_HINTS = {
+  https: 'an https service is mode: http with a tls section (tls: { certificates: [ { cert: ..., key: ... } ] })',
+  tls: 'to end TLS here use mode: http with a tls section; to pass TLS through to the members use mode: tcp',
+  ssl: 'to end TLS here use mode: http with a tls section; to pass TLS through to the members use mode: tcp',
+};
+export const modeSchema = oneOf(MODES, LATER_MODES, MODE_HINTS);
 export const poolRefSchema = matching(NAME, 'the name of a pool');
 
 export const serviceSchema = section('a service: a map with listen, mode and pool', {
@@ -95,14 +101,21 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
     checkHttpKeys(s, ctx);
     // Settings of the other transport are refused rather than ignored: a udp service with a
     // PROXY header configured is a misunderstanding worth telling the operator about.
-    if (s.mode === 'udp' && s['proxy-protocol'] != null) {
-      ctx.addIssue({ code: 'custom', path: ['proxy-protocol'], message: 'only tcp services can send a PROXY protocol header; this service is udp' });
+    // (nat and dsr are told in their own words by checkKernelKeys)
+    if ((s.mode === 'udp' || s.mode === 'http') && s['proxy-protocol'] != null) {
+      ctx.addIssue({ code: 'custom', path: ['proxy-protocol'], message: `only tcp services can send a PROXY protocol header; this service is ${s.mode}` });
+    }
+    if (s.mode === 'udp' && s.retries !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['retries'], message: 'retries counts the members a tcp or http service tries to connect to; a udp service sends each flow to one member and does not connect, so there is nothing to retry' });
+    }
+    if (s.mode === 'udp' && s.timeouts.connect !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['timeouts', 'connect'], message: 'a udp service does not connect to its members; timeouts.idle is the only timeout of a udp service' });
     }
     if (s['accept-proxy'] === true && s.mode !== 'tcp' && s.mode !== 'http') {
       ctx.addIssue({ code: 'custom', path: ['accept-proxy'], message: `only tcp and http services read a PROXY header from their clients; this service is ${s.mode}` });
     }
-    if (s.mode === 'tcp' && s['max-flows'] !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['max-flows'], message: 'max-flows limits udp flows; this service is tcp (use max-connections on members)' });
+    if ((s.mode === 'tcp' || s.mode === 'http') && s['max-flows'] !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['max-flows'], message: `max-flows limits udp flows; this service is ${s.mode} (use max-connections on members)` });
     }
     if (s['max-connections-per-client'] !== undefined && s.mode !== 'tcp' && s.mode !== 'http') {
       ctx.addIssue({ code: 'custom', path: ['max-connections-per-client'], message: `max-connections-per-client caps the tcp and http connections of a client; this service is ${s.mode}` });

@@ -3,8 +3,8 @@
 // YAML is the format; JSON is accepted as the subset of YAML it is, but a `.json` file gets
 // JSON's own syntax errors, which are what a person editing JSON expects to read.
 
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
-import type { ConfigIssue, PathSegment } from './issues.ts';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import { formatPath, type ConfigIssue, type PathSegment } from './issues.ts';
 
 export interface Source {
   /** the document as plain data: maps, lists, strings, numbers, booleans, null */
@@ -13,7 +13,8 @@ export interface Source {
   lineOf(path: readonly PathSegment[]): number | undefined;
 }
 
-export type SourceResult = { ok: true; source: Source } | { ok: false; issues: ConfigIssue[] };
+/** `duplicates`: keys written twice in one map, each an issue of its own; the value keeps the later one, so the rest can still be checked. */
+export type SourceResult = { ok: true; source: Source; duplicates: ConfigIssue[] } | { ok: false; issues: ConfigIssue[] };
 
 export function readSource(text: string, file: string): SourceResult {
   if (/\.json$/i.test(file)) return readJson(text, file);
@@ -25,18 +26,18 @@ function readYaml(text: string, file: string): SourceResult {
   // logLevel error: yaml's warnings (a map used as a key) would go to stderr as process
   // warnings; such a key is stringified and then refused by the schema as an unknown key
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, logLevel: 'error' });
-  if (doc.errors.length > 0) {
-    // After the first real syntax error the parser is lost and the rest is noise; duplicate
-    // keys are independent mistakes, so each of them is worth reporting.
-    const firstSyntax = doc.errors.find((error) => error.code !== 'DUPLICATE_KEY');
-    const shown = doc.errors.filter((error) => error.code === 'DUPLICATE_KEY' || error === firstSyntax);
-    const issues = shown.map((error): ConfigIssue => {
-      const { line, col } = lines.linePos(error.pos[0]);
-      const message = error.code === 'DUPLICATE_KEY' ? 'duplicate key; each key may appear once in a map' : error.message + hint(text, line);
-      return { file, path: '', message, line, column: col };
-    });
-    return { ok: false, issues };
-  }
+  // After the first real syntax error the parser is lost and the rest is noise; duplicate keys
+  // are independent mistakes, so each of them is reported, and beside the document's other problems.
+  const firstSyntax = doc.errors.find((error) => error.code !== 'DUPLICATE_KEY');
+  const shown = doc.errors.filter((error) => error.code === 'DUPLICATE_KEY' || error === firstSyntax);
+  const issues = shown.map((error): ConfigIssue => {
+    const { line, col } = lines.linePos(error.pos[0]);
+    if (error.code !== 'DUPLICATE_KEY') return { file, path: '', message: error.message + hint(text, line), line, column: col };
+    const at = keyAt(doc, error.pos[0]);
+    const key = at === null ? text.slice(error.pos[0], error.pos[1]) : String(at[at.length - 1]);
+    return { file, path: at === null ? '' : formatPath(at), message: `duplicate key ${JSON.stringify(key)}; each key may appear once in a map`, line, column: col };
+  });
+  if (firstSyntax !== undefined) return { ok: false, issues };
   let value: unknown;
   try {
     // each alias counts as the nodes it copies: a few lines of anchors cannot expand into millions
@@ -47,7 +48,25 @@ function readYaml(text: string, file: string): SourceResult {
       : `cannot read the document: ${(error as Error).message}`;
     return { ok: false, issues: [{ file, path: '', message }] };
   }
-  return { ok: true, source: { value, lineOf: (path) => lineOf(doc, lines, path) } };
+  return { ok: true, source: { value, lineOf: (path) => lineOf(doc, lines, path) }, duplicates: issues };
+}
+
+/** The path of the map key that starts at `offset`, or null when none does. */
+function keyAt(doc: Document, offset: number): PathSegment[] | null {
+  let found: PathSegment[] | null = null;
+  visit(doc, {
+    Pair(_key, pair, ancestors) {
+      if (!isScalar(pair.key) || pair.key.range?.[0] !== offset) return undefined;
+      const path: PathSegment[] = [];
+      for (const [i, node] of ancestors.entries()) {
+        if (isPair(node) && isScalar(node.key)) path.push(String(node.key.value));
+        else if (isSeq(node)) path.push(node.items.indexOf(ancestors[i + 1] as never));
+      }
+      found = [...path, String(pair.key.value)];
+      return visit.BREAK;
+    },
+  });
+  return found;
 }
 
 /** yaml's own default, said here because it is what stops an alias bomb (billion laughs). */
@@ -72,7 +91,7 @@ function readJson(text: string, file: string): SourceResult {
   if (asYaml.ok) return asYaml;
   const duplicates = asYaml.issues.filter((issue) => issue.message.startsWith('duplicate key'));
   if (duplicates.length > 0) return { ok: false, issues: duplicates };
-  return { ok: true, source: { value, lineOf: () => undefined } };
+  return { ok: true, source: { value, lineOf: () => undefined }, duplicates: [] };
 }
 
 function jsonSyntaxIssue(text: string, file: string, message: string): ConfigIssue {

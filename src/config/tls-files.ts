@@ -3,7 +3,7 @@
 // file, a key that does not belong to its certificate or a certificate that is not PEM stops
 // the load with its path, and a reload reads them again (certificate renewal is a SIGHUP).
 // An https monitor's ca, cert and key are checked the same way and their paths made absolute
-// (the monitor reads them when it starts). Relative paths are taken from the config file's
+// (the monitor reads them when it starts), as is a script monitor's command. Relative paths are taken from the config file's
 // directory, whatever the working directory of `validate` or `start`.
 
 import { createPrivateKey, X509Certificate } from 'node:crypto';
@@ -46,10 +46,13 @@ export async function loadTlsFiles(config: Config, baseDir: string): Promise<{ c
   return { config: loaded, issues };
 }
 
-/** The PEM files of http and https monitors: readable, PEM, and named by their absolute path from here on. */
+/** The PEM files of http and https monitors: readable, PEM, and named by their absolute path from here on; a script's path made absolute. */
 async function loadMonitorFiles(monitors: MonitorConfig[], baseDir: string, at: PathSegment[]): Promise<PathIssue[]> {
   const issues: PathIssue[] = [];
   for (const [i, monitor] of monitors.entries()) {
+    // a script given by a relative path (./check, bin/check) runs from the config file's
+    // directory too; a bare name is looked up on PATH, as a shell would
+    if (monitor.type === 'script' && monitor.command.includes('/')) monitor.command = resolve(baseDir, monitor.command);
     if (monitor.type !== 'http' && monitor.type !== 'https') continue;
     const tls = monitor.tls;
     for (const what of ['ca', 'cert', 'key'] as const) {

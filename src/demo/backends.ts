@@ -1,5 +1,6 @@
 // Demo backends: small real servers on loopback that say who they are, so the balancing is
-// visible from a shell. HTTP servers for the tcp service, UDP echo servers for the udp service.
+// visible from a shell. HTTP servers for the tcp and http services (GET /fail makes one fail its
+// health check for a while), UDP echo servers for the udp service.
 
 import dgram from 'node:dgram';
 import http from 'node:http';
@@ -17,11 +18,23 @@ export interface Flapping {
   down: number;
 }
 
+/** How long GET /fail makes a backend's /health fail. */
+export const FAIL_FOR = 10_000;
+
 export async function startHttpBackend(name: string, flapping: Flapping | null = null): Promise<DemoBackend> {
   const started = Date.now();
+  let failUntil = 0;
   const server = http.createServer((req, res) => {
+    if (req.url === '/fail') {
+      // a failure on demand, for whoever watches the dashboard
+      failUntil = Date.now() + FAIL_FOR;
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(`${name} fails its health check for the next ${FAIL_FOR / 1000} s\n`);
+      return;
+    }
     if (req.url === '/health') {
-      const sick = flapping !== null && (Date.now() - started) % flapping.period >= flapping.period - flapping.down;
+      const now = Date.now();
+      const sick = now < failUntil || (flapping !== null && (now - started) % flapping.period >= flapping.period - flapping.down);
       res.writeHead(sick ? 503 : 200, { 'content-type': 'text/plain' });
       res.end(sick ? 'overloaded\n' : 'OK\n');
       return;

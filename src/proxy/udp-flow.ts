@@ -22,6 +22,8 @@ export interface FlowOwner {
 
 /** Errors that say the member's side refused or could not be reached (ICMP): the member's failure. */
 const MEMBER_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']);
+/** The most datagrams a flow holds while its socket connects (a turn of the event loop); more are dropped, as a full socket buffer would. */
+const MAX_EARLY = 64;
 
 export class UdpFlow implements ConnectionEntry {
   readonly id: number;
@@ -45,6 +47,8 @@ export class UdpFlow implements ConnectionEntry {
   readonly #upstream: dgram.Socket;
   readonly #owner: FlowOwner;
   #closed = false;
+  /** datagrams from the client before the socket is connected; null once it is */
+  #early: Buffer[] | null = [];
 
   constructor(id: number, service: string, client: Endpoint, vip: Endpoint, member: Member, dispatcher: Dispatcher, key: string | null, owner: FlowOwner) {
     this.id = id;
@@ -69,9 +73,16 @@ export class UdpFlow implements ConnectionEntry {
         owner.flowFailed(this, err);
       }
     });
-    upstream.bind(0, () => {
+    // Connected to its member: the kernel picks the source address by route now, so the flow
+    // shows the real local address (not 0.0.0.0), and an ICMP refusal from the member comes back
+    // as an error (ECONNREFUSED below). node drops what is sent while it connects: held here.
+    upstream.connect(member.port, member.ip, (err?: Error) => {
+      if (err != null) return this.#onError(err);
       const a = upstream.address();
       this.local = { address: a.address, port: a.port };
+      const early = this.#early;
+      this.#early = null;
+      if (!this.#closed && early !== null) for (const data of early) upstream.send(data);
     });
   }
 
@@ -82,7 +93,9 @@ export class UdpFlow implements ConnectionEntry {
   send(data: Buffer, now: number): void {
     this.bytesIn += data.length;
     this.lastSeen = now;
-    if (!this.#closed) this.#upstream.send(data, this.member.port, this.member.ip);
+    if (this.#closed) return;
+    if (this.#early === null) this.#upstream.send(data);
+    else if (this.#early.length < MAX_EARLY) this.#early.push(data);
   }
 
   abort(): void {
@@ -104,6 +117,7 @@ export class UdpFlow implements ConnectionEntry {
 
   #onError = (err: NodeJS.ErrnoException): void => {
     if (this.local === null) {
+      if (this.#closed) return; // told already (the connect's callback and the socket may both say it)
       // No socket (EMFILE at bind, most often): the flow cannot carry anything, and must not
       // hold a slot of the table. Our own shortage, not the member's failure.
       this.#owner.socketFailed(this, err);

@@ -58,8 +58,11 @@ export class Member implements Candidate {
   /** healthy, enabled and not drained or stopped by its agent: kept as one flag for the hot path */
   #takesNew = true;
 
-  constructor(poolName: string, config: MemberConfig, events: ChangeSink) {
+  /** `health`: where it starts, 'checking' when monitors must pass first (set, not a change: nothing is logged) */
+  constructor(poolName: string, config: MemberConfig, events: ChangeSink, health: Health = 'up') {
     this.poolName = poolName;
+    this.health = health;
+    this.#takesNew = health === 'up';
     this.config = config;
     this.id = config.id;
     this.host = config.address.host;

@@ -4,8 +4,8 @@
 
 import type { Balancer } from '../balance/balancer.ts';
 import { createBalancer } from '../balance/index.ts';
-import type { AlgorithmName, PoolConfig } from '../config/types.ts';
-import type { MemberChange, RuntimeEvents } from './events.ts';
+import type { AlgorithmName, MemberConfig, PoolConfig } from '../config/types.ts';
+import type { Health, MemberChange, RuntimeEvents } from './events.ts';
 import { Member } from './member.ts';
 
 /** A connection waiting for a member; `done` receives the member, or undefined on timeout. */
@@ -43,7 +43,7 @@ export class Pool {
     this.algorithm = config.algorithm;
     this.queueMax = config.queue.max;
     this.queueTimeout = config.queue.timeout;
-    this.members = config.members.map((m) => new Member(name, m, events));
+    this.members = config.members.map((m) => new Member(name, m, events, startingHealth(config, m)));
     this.#primary = createBalancer(this.algorithm, []);
     this.#backup = createBalancer(this.algorithm, []);
     this.#rebuild();
@@ -138,7 +138,7 @@ export class Pool {
     const previous = new Map(this.members.map((m) => [m.id, m]));
     this.members = config.members.map((mc) => {
       const live = previous.get(mc.id);
-      if (live === undefined) return new Member(this.name, mc, this.#events);
+      if (live === undefined) return new Member(this.name, mc, this.#events, startingHealth(config, mc));
       live.reconfigure(mc);
       return live;
     });
@@ -197,4 +197,10 @@ export class Pool {
       waiter.done(member);
     }
   }
+}
+
+/** A new member with monitors starts 'checking' unless the pool says 'up' (health.initial-state). */
+function startingHealth(config: PoolConfig, member: MemberConfig): Health {
+  const monitors = member.health?.monitors ?? config.health.monitors;
+  return monitors.length > 0 && config.health.initialState === 'checking' ? 'checking' : 'up';
 }

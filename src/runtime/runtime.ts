@@ -4,6 +4,7 @@
 // still exist keep their state, counters and live connections.
 
 import type { Config } from '../config/types.ts';
+import { describeChanges, describeStart } from './config-changes.ts';
 import { ConnectionTable } from './connection-table.ts';
 import type { KernelTables } from './kernel-tables.ts';
 import { RuntimeEvents } from './events.ts';
@@ -18,7 +19,7 @@ export interface ApplyResult {
   listen: Service[];
   /** services whose listener must close (removed, or replaced by one in `listen`) */
   unlisten: string[];
-  /** one line for the log */
+  /** one line for the log: what runs (at start) or what changed (on a reload) */
   summary: string;
 }
 
@@ -44,12 +45,11 @@ export class Runtime {
   }
 
   apply(config: Config): ApplyResult {
-    const changes: string[] = [];
+    const summary = this.config === null ? describeStart(config) : describeChanges(this.config, config).join(', ') || 'nothing changed';
     for (const [name, pc] of Object.entries(config.pools)) {
       const live = this.pools.get(name);
       if (live === undefined) {
         this.pools.set(name, new Pool(name, pc, this.events));
-        if (this.config !== null) changes.push(`pool ${name} added`);
       } else {
         live.reconfigure(pc);
       }
@@ -58,7 +58,6 @@ export class Runtime {
       if (name in config.pools) continue;
       pool.close();
       this.pools.delete(name);
-      changes.push(`pool ${name} removed`);
     }
 
     const listen: Service[] = [];
@@ -74,16 +73,14 @@ export class Runtime {
       const service = new Service(name, sc, pool, live?.persistence ?? null);
       this.services.set(name, service);
       listen.push(service);
-      if (this.config !== null) changes.push(`service ${name} ${live === undefined ? 'added' : 'moved'}`);
     }
     for (const name of this.services.keys()) {
       if (name in config.services) continue;
       this.services.delete(name);
       unlisten.push(name);
-      changes.push(`service ${name} removed`);
     }
     this.config = config;
-    return { listen, unlisten, summary: changes.length > 0 ? changes.join(', ') : 'no service or pool added or removed' };
+    return { listen, unlisten, summary };
   }
 
   /** Stops every queue; listeners and connections belong to the data planes. */

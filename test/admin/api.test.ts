@@ -3,6 +3,7 @@
 // or Origin are refused with a clear message and change nothing.
 
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
@@ -13,9 +14,11 @@ import { Furiwake } from '../../src/app.ts';
 import { ConfigError } from '../../src/config/issues.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Config } from '../../src/config/types.ts';
-import { greeted, greeting } from '../helpers/clients.ts';
-import { httpConfig, startMember } from '../proxy/http/helpers.ts';
+import { greeted, greeting, udpClient } from '../helpers/clients.ts';
+import { completeResponse, connection, httpConfig, startMember } from '../proxy/http/helpers.ts';
+import { until } from '../helpers/app.ts';
 import { pool, single } from '../helpers/config.ts';
+import { closedPort, startUdpServer } from '../helpers/servers.ts';
 import { adminConfig, baseOf, call, openEvents, rawRequest, server, startAdminApp, TestStickTable, TOKEN } from './helpers.ts';
 
 
@@ -141,6 +144,31 @@ describe('admin API: reads', () => {
     }
   });
 
+  it('GET /api/v1/connections: a udp flow shows the local address it really uses, not 0.0.0.0', async () => {
+    const echo = await startUdpServer('u');
+    after(() => echo.close());
+    const { app, base } = await startAdminApp(single('udp', pool('round-robin', [{ port: echo.port, id: 'u' }])));
+    const client = await udpClient();
+    after(() => client.close());
+    assert.equal((await client.ask(app.address('svc').port, 'x')).text, 'u:x');
+    const [flow] = (await call(base, '/api/v1/connections?service=svc')).body.items;
+    assert.equal(flow.protocol, 'udp');
+    assert.equal(flow.balancer.address, '127.0.0.1');
+    assert.ok(echo.from.includes(`127.0.0.1:${flow.balancer.port}`), 'the balancer side is the address the member saw');
+  });
+
+  it('a udp member that answers with ICMP port unreachable shows it in connections.failed; the flow stays', async () => {
+    const { app, base } = await startAdminApp(single('udp', pool('round-robin', [{ port: await closedPort(), id: 'gone' }])));
+    const client = dgram.createSocket('udp4');
+    after(() => client.close());
+    // the first datagram draws the ICMP refusal; a later one on the connected socket reports it
+    for (let i = 0; i < 3; i++) client.send('x', app.address('svc').port, '127.0.0.1');
+    await until(() => app.runtime.member('p', 'gone')!.failed > 0);
+    const member = (await call(base, '/api/v1/pools/p/members/gone')).body;
+    assert.ok(member.connections.failed > 0);
+    assert.equal((await call(base, '/api/v1/connections?service=svc')).body.total, 1);
+  });
+
   it('GET /api/v1/connections: an http connection shows the request in progress, its query string hidden unless asked with the token', async () => {
     let release = (): void => {};
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -165,6 +193,27 @@ describe('admin API: reads', () => {
     assert.equal(await answer, `done ${target}`);
   });
 
+  it('GET /api/v1/services: an http service counts its client connections and its requests, each with a rate per second', async () => {
+    const member = await startMember('h');
+    const { app, base } = await startAdminApp(httpConfig(pool('round-robin', [{ port: member.port, id: 'h' }])));
+    // three requests on one keep-alive client connection
+    const client = await connection(app.address('svc').port);
+    for (let i = 0; i < 3; i++) await client.send('GET / HTTP/1.1\r\nHost: x\r\n\r\n', completeResponse);
+    await client.close();
+    const svc = (await call(base, '/api/v1/services/svc')).body;
+    assert.deepEqual([svc.connections.total, svc.requests], [1, 3]);
+    assert.equal((await call(base, '/api/v1/pools/p/members/h')).body.requests, 3);
+    // the rates move with the once-a-second tick, whose snapshot the event stream carries
+    const events = await openEvents(base);
+    const ticked = await events.next((e) => e.event === 'snapshot' && e.data.services[0].rates.requests > 0);
+    events.close();
+    assert.ok(ticked.data.services[0].rates.connections > 0);
+    assert.ok(ticked.data.pools[0].members[0].rates.requests > 0);
+    // a tcp service has no requests to count
+    const tcp = await startAdminApp(single('tcp', pool('round-robin', [{ port: member.port, id: 'h' }])));
+    assert.equal((await call(tcp.base, '/api/v1/services/svc')).body.requests, null);
+  });
+
   it('GET /api/v1/config: the running config with the token redacted', async () => {
     const { base } = await twoMembers();
     const { status, body } = await call(base, '/api/v1/config');
@@ -181,7 +230,15 @@ describe('admin API: reads', () => {
     assert.match(page.headers.get('content-type')!, /^text\/html/);
     assert.match(page.headers.get('content-security-policy')!, /default-src 'none'; script-src 'self'/);
     assert.match(await page.text(), /<script type="module" src="\/dashboard\.js">/);
-    assert.equal((await fetch(`${base}/dashboard.js`)).status, 200);
+    // the page's modules, followed from dashboard.js through their imports: each one is served as JavaScript
+    const modules = new Set(['/dashboard.js']);
+    for (const path of modules) {
+      const res = await fetch(`${base}${path}`);
+      assert.equal(res.status, 200, path);
+      assert.equal(res.headers.get('content-type'), 'text/javascript; charset=utf-8', path);
+      for (const [, name] of (await res.text()).matchAll(/^import .* from '\.\/([a-z-]+\.js)';$/gm)) modules.add(`/${name}`);
+    }
+    assert.deepEqual([...modules].sort(), ['/auth.js', '/dashboard.js', '/dom.js', '/events.js', '/format.js', '/model.js', '/renderers.js', '/stick.js']);
     const missing = await call(base, '/nothing');
     assert.equal(missing.status, 404);
     const wrong = await call(base, '/api/v1/pools', { method: 'DELETE' });
@@ -316,7 +373,7 @@ describe('admin API: reload', () => {
     next = { ...config, admin: app.runtime.config!.admin, pools: { p: pool('round-robin', [{ port: a.port, id: 'a', weight: 4 }]) } };
     const res = await call(base, '/api/v1/reload', { method: 'POST' });
     assert.equal(res.status, 200);
-    assert.deepEqual(res.body, { changes: ['pool p changed'], problems: [] });
+    assert.deepEqual(res.body, { changes: ['pool p changed: member b removed, member a changed'], problems: [] });
     assert.deepEqual(app.runtime.pools.get('p')!.members.map((m) => [m.id, m.weight]), [['a', 4]]);
   });
 

@@ -1,15 +1,14 @@
 // The command line, run as a real process: validate, start with SIGHUP reload and graceful
-// SIGTERM, demo.
+// SIGTERM. The demo has its own file (demo.test.ts).
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { greeted, greeting, httpGet, udpClient } from '../helpers/clients.ts';
+import { greeted, greeting } from '../helpers/clients.ts';
 import { furiwake } from '../helpers/process.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 
@@ -151,28 +150,6 @@ ${extra}`;
     run.child.kill('SIGTERM');
     assert.equal(await run.exit(), 0);
   });
-
-  it('demo starts backends and services that answer, and stops on SIGTERM', async () => {
-    const run = furiwake(['demo', '--port', '0']);
-    const webLine = await run.line((l) => l.includes('tcp service web'));
-    const echoLine = await run.line((l) => l.includes('udp service echo'));
-    const webPort = Number(/127\.0\.0\.1:(\d+)/.exec(webLine)![1]);
-    const echoPort = Number(/127\.0\.0\.1:(\d+)/.exec(echoLine)![1]);
-    const bodies: string[] = [];
-    for (let i = 0; i < 4; i++) bodies.push(await httpGet(webPort));
-    assert.ok(bodies.every((b) => /^hello from web-\d/.test(b)), bodies.join(''));
-    assert.equal(new Set(bodies.map((b) => b.slice(0, 16))).size, 3, 'weighted-round-robin reaches all three');
-    const client = await udpClient();
-    assert.match((await client.ask(echoPort, 'hi')).text, /^echo-\d: hi$/);
-    await client.close();
-    // the http service: its cookie keeps a client on the member that served it first
-    const shopPort = Number(/127\.0\.0\.1:(\d+)/.exec(await run.line((l) => l.includes('http service shop')))![1]);
-    const first = await getWithCookie(shopPort, null);
-    assert.match(first.cookie ?? '', /^FWSRV=/);
-    for (let i = 0; i < 3; i++) assert.equal((await getWithCookie(shopPort, first.cookie)).body.slice(0, 16), first.body.slice(0, 16));
-    run.child.kill('SIGTERM');
-    assert.equal(await run.exit(), 0);
-  });
 });
 
 
@@ -189,16 +166,4 @@ pools:
 `);
   const run = furiwake(['start', '-c', cfg]);
   return { run, port: (await run.event('service listening')).port as number };
-}
-
-/** GET / with `cookie` (or none); the body, and the cookie set in the answer (name=value) if any. */
-function getWithCookie(port: number, cookie: string | null): Promise<{ body: string; cookie: string | null }> {
-  return new Promise((resolve, reject) => {
-    const headers = cookie === null ? {} : { cookie };
-    http.get({ host: '127.0.0.1', port, path: '/', agent: false, headers }, (res) => {
-      let body = '';
-      const set = res.headers['set-cookie']?.[0]?.split(';')[0] ?? null;
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ body, cookie: set }));
-    }).on('error', reject);
-  });
 }

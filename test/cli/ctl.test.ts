@@ -68,7 +68,8 @@ describe('furiwake ctl', async () => {
     assert.equal(code, 0, stderr);
     assert.match(stdout, /^furiwake \d+\.\d+\.\d+ {2}pid \d+ {2}up \d+s\n/);
     assert.match(stdout, /members 2\/2 usable {2}connections 0 {2}reads open, writes token/);
-    assert.match(stdout, new RegExp(`www\\s+tcp\\s+127\\.0\\.0\\.1:${vip}\\s+web\\s+0\\s+0`));
+    assert.match(stdout, /SERVICE\s+MODE\s+VIP\s+POOL\s+ACTIVE\s+TOTAL\s+NEW\/S\s+REQUESTS\s+REQ\/S\n/);
+    assert.match(stdout, new RegExp(`www\\s+tcp\\s+127\\.0\\.0\\.1:${vip}\\s+web\\s+0\\s+0\\s+0\\.00\\s+-\\s+-`));
     const json = await ctl(admin, ['status', '--json'], null);
     assert.equal(JSON.parse(json.stdout).status.members.total, 2);
   });
@@ -170,7 +171,7 @@ describe('furiwake ctl', async () => {
   it('reload: applies the changed file; a refused file is reported line by line and changes nothing', async () => {
     await writeFile(file, configText(a.port, b.port, 4));
     const done = await ctl(admin, ['reload']);
-    assert.deepEqual([done.code, done.stdout], [0, 'reloaded: pool web changed\n']);
+    assert.deepEqual([done.code, done.stdout], [0, 'reloaded: pool web changed: member b changed\n']);
     const members = JSON.parse((await ctl(admin, ['members', 'web', '--json'])).stdout);
     assert.equal(members.members[1].weight, 4);
     await writeFile(file, configText(a.port, b.port, 4).replace('mode: tcp', 'mode: tcpp'));

@@ -86,6 +86,29 @@ describe('modes', () => {
     ]);
   });
 
+  // every key a user-space mode does not use is refused with the reason, never silently ignored
+  const unused: [string, string, string, string][] = [
+    ['retries on udp', '{ listen: 127.0.0.1:53, mode: udp, pool: web, retries: 2 }', 'services.www.retries',
+      'retries counts the members a tcp or http service tries to connect to; a udp service sends each flow to one member and does not connect, so there is nothing to retry'],
+    ['a connect timeout on udp', '{ listen: 127.0.0.1:53, mode: udp, pool: web, timeouts: { connect: 1s } }', 'services.www.timeouts.connect',
+      'a udp service does not connect to its members; timeouts.idle is the only timeout of a udp service'],
+    ['proxy-protocol on http', '{ listen: 127.0.0.1:80, mode: http, pool: web, proxy-protocol: v2 }', 'services.www.proxy-protocol',
+      'only tcp services can send a PROXY protocol header; this service is http'],
+    ['max-flows on http', '{ listen: 127.0.0.1:80, mode: http, pool: web, max-flows: 10 }', 'services.www.max-flows',
+      'max-flows limits udp flows; this service is http (use max-connections on members)'],
+  ];
+  for (const [name, svc, path, message] of unused) {
+    it(`refuses ${name}`, () => assert.deepEqual(onlyIssue(withService(svc)), [path, message]));
+  }
+
+  it('hints that https is http with a tls section', () => {
+    assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:443, mode: https, pool: web }')), [
+      'services.www.mode',
+      'expected tcp, udp, http, nat or dsr, got "https"; an https service is mode: http with a tls section (tls: { certificates: [ { cert: ..., key: ... } ] })',
+    ]);
+    assert.match(onlyIssue(withService('{ listen: 127.0.0.1:443, mode: TLS, pool: web }'))[1], /use mode: tcp$/);
+  });
+
   it('refuses max-flows on a tcp service', () => {
     assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:80, mode: tcp, pool: web, max-flows: 10 }')), [
       'services.www.max-flows',

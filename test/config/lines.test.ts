@@ -94,7 +94,7 @@ describe('syntax errors', () => {
   it('JSON: a duplicate key is an error, not "the last one wins"', () => {
     const json = '{\n  "services": {},\n  "pools": {},\n  "pools": {}\n}\n';
     assert.deepEqual(located(json, 'furiwake.json'), [
-      { line: 4, column: 3, path: '', message: 'duplicate key; each key may appear once in a map' },
+      { line: 4, column: 3, path: 'pools', message: 'duplicate key "pools"; each key may appear once in a map' },
     ]);
   });
 
@@ -107,8 +107,27 @@ describe('syntax errors', () => {
 
   it('YAML: every duplicate key', () => {
     assert.deepEqual(located('services: {}\npools: {}\nservices: {}\npools: {}\n'), [
-      { line: 3, column: 1, path: '', message: 'duplicate key; each key may appear once in a map' },
-      { line: 4, column: 1, path: '', message: 'duplicate key; each key may appear once in a map' },
+      { line: 3, column: 1, path: 'services', message: 'duplicate key "services"; each key may appear once in a map' },
+      { line: 4, column: 1, path: 'pools', message: 'duplicate key "pools"; each key may appear once in a map' },
+    ]);
+  });
+
+  it('YAML: a duplicate key is named by its path, beside the file\'s other problems', () => {
+    const text = [
+      'services:',
+      '  www: { listen: 127.0.0.1:80, mode: tcp, pool: web, pool: web, retries: many }',
+      'pools:',
+      '  web:',
+      '    members:',
+      '      - { address: 10.0.0.1:80, weight: 2 }',
+      '      - { address: 10.0.0.2:80, weight: 1, weight: 3 }',
+      '      - { address: nowhere }',
+    ].join('\n');
+    assert.deepEqual(located(text).map((i) => [i.line, i.path, i.message]), [
+      [2, 'services.www.pool', 'duplicate key "pool"; each key may appear once in a map'],
+      [2, 'services.www.retries', 'expected a whole number from 0 to 10, got "many"'],
+      [7, 'pools.web.members[1].weight', 'duplicate key "weight"; each key may appear once in a map'],
+      [8, 'pools.web.members[2].address', 'expected host:port (IPv6 in brackets), got "nowhere"'],
     ]);
   });
 

@@ -64,6 +64,13 @@ describe('https monitor files', () => {
     assert.equal((config.pools.web.members[0].health!.monitors![0] as HttpMonitor).tls.key, join(dir, 'client.key'));
   });
 
+  it("resolves a script monitor's relative command from the config file; a bare name stays for PATH", async () => {
+    const file = await configFile('script.yaml', '{ type: script, command: ./check.sh }, { type: script, command: checks/db }, { type: script, command: "true" }');
+    const config = await elsewhere(() => loadConfig(file));
+    const commands = config.pools.web.health.monitors.map((m) => (m.type === 'script' ? m.command : null));
+    assert.deepEqual(commands, [join(dir, 'check.sh'), join(dir, 'checks/db'), 'true']);
+  });
+
   it('refuses a missing or non-PEM file at the monitor key, with the file named', async () => {
     const file = await configFile('bad.yaml', '{ type: https, cert: client.pem, key: nope.key }, { type: https, ca: not-pem.txt }');
     const err = await elsewhere(() => loadConfig(file)).then(() => null, (e: unknown) => e);

@@ -1,0 +1,51 @@
+// What applying a config did, in the words of the log and of the admin API's reload answer: at
+// start what runs, on a reload what was added, removed or changed (down to a pool's members).
+
+import { isDeepStrictEqual } from 'node:util';
+import { diffConfig } from '../config/diff.ts';
+import type { Config, PoolConfig } from '../config/types.ts';
+
+/** At start: "2 services (web, shop), 2 pools (web: 3 members, shop: 3 members)". */
+export function describeStart(config: Config): string {
+  const services = Object.keys(config.services);
+  const pools = Object.entries(config.pools).map(([name, pool]) => `${name}: ${count(pool.members.length, 'member')}`);
+  return `${count(services.length, 'service')} (${services.join(', ')}), ${count(pools.length, 'pool')} (${pools.join(', ')})`;
+}
+
+/** What a reload changes, one line each; empty when nothing changed. */
+export function describeChanges(before: Config, after: Config): string[] {
+  const d = diffConfig(before, after);
+  const lines = [
+    ...d.services.added.map((n) => `service ${n} added`),
+    ...d.services.removed.map((n) => `service ${n} removed`),
+    ...d.services.relisten.map((n) => `service ${n} moved to a new listener`),
+    ...d.services.changed.map((n) => `service ${n} changed`),
+    ...d.pools.added.map((n) => `pool ${n} added`),
+    ...d.pools.removed.map((n) => `pool ${n} removed`),
+    ...d.pools.changed.map((n) => `pool ${n} changed${poolDetail(before.pools[n], after.pools[n])}`),
+  ];
+  if (d.global) lines.push('global changed');
+  if (!isDeepStrictEqual(before.admin ?? null, after.admin ?? null)) lines.push('admin changed');
+  return lines;
+}
+
+/** ": member s4 added, members s1, s2 changed, settings changed": its members by id, and whether the pool's own settings changed. */
+function poolDetail(before: PoolConfig, after: PoolConfig): string {
+  const old = new Map(before.members.map((m) => [m.id, m]));
+  const next = new Map(after.members.map((m) => [m.id, m]));
+  const added = [...next.keys()].filter((id) => !old.has(id));
+  const removed = [...old.keys()].filter((id) => !next.has(id));
+  const changed = [...next.keys()].filter((id) => old.has(id) && !isDeepStrictEqual(old.get(id), next.get(id)));
+  const parts: string[] = [];
+  if (added.length > 0) parts.push(`${added.length === 1 ? 'member' : 'members'} ${added.join(', ')} added`);
+  if (removed.length > 0) parts.push(`${removed.length === 1 ? 'member' : 'members'} ${removed.join(', ')} removed`);
+  if (changed.length > 0) parts.push(`${changed.length === 1 ? 'member' : 'members'} ${changed.join(', ')} changed`);
+  const { members: _a, ...ownBefore } = before;
+  const { members: _b, ...ownAfter } = after;
+  if (!isDeepStrictEqual(ownBefore, ownAfter)) parts.push('settings changed');
+  return parts.length > 0 ? `: ${parts.join(', ')}` : '';
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
