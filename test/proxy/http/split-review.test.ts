@@ -6,8 +6,8 @@ import type http from 'node:http';
 import { describe, it } from 'node:test';
 import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
-import { raw, startMember } from './helpers.ts';
-import { httpConfig } from './helpers.ts';
+import { closedPort } from '../../helpers/servers.ts';
+import { connection, headerOf, httpConfig, raw, startMember } from './helpers.ts';
 
 describe('a request that fails while it waits in the pool queue', () => {
   it('leaves the queue: the member slot it would have got goes to the next request, and the member never sees it', async () => {
@@ -38,5 +38,37 @@ describe('a request that fails while it waits in the pool queue', () => {
     const c = await raw(svc, 'GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     assert.equal(c.status, 200, c.text);
     assert.deepEqual(member.requests.map((r) => r.url), ['/hold', '/c']);
+  });
+});
+
+describe('our own answers to an HTTP/1.0 client that asked for keep-alive', () => {
+  // An HTTP/1.0 response without `connection: keep-alive` tells the client the connection ends
+  // (RFC 9112 9.3): the member's responses say it; ours said nothing, yet the connection was kept.
+  it('say keep-alive when the connection is kept, as the members\' responses do', async () => {
+    const port = await closedPort();
+    const app = await startApp(httpConfig(pool('round-robin', [{ port }]), {}, { retries: 0 }));
+    const c = await connection(app.address('svc').port);
+    for (const method of ['GET', 'HEAD']) {
+      const got = await c.send(`${method} / HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n`, (t) => method === 'HEAD' ? t.includes('\r\n\r\n') : /\n\n?$/.test(t) && t.includes('cannot connect'));
+      assert.match(got, /^HTTP\/1\.1 502 /);
+      assert.equal(headerOf(got, 'connection'), 'keep-alive');
+    }
+    await c.close();
+    // without keep-alive asked, it closes as before
+    const once = await raw(app.address('svc').port, 'GET / HTTP/1.0\r\nHost: x\r\n\r\n');
+    assert.equal(headerOf(once.text, 'connection'), 'close');
+    assert.equal(once.ending, 'end');
+  });
+
+  it('say keep-alive on a redirect to https too', async () => {
+    const m = await startMember('m');
+    const app = await startApp(httpConfig(pool('round-robin', [{ port: m.port }]), { redirectHttps: { port: 8443, status: 308 } }));
+    const c = await connection(app.address('svc').port);
+    const got = await c.send('GET /a HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+    assert.match(got, /^HTTP\/1\.1 308 /);
+    assert.equal(headerOf(got, 'connection'), 'keep-alive');
+    const again = await c.send('GET /b HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+    assert.equal(headerOf(again, 'location'), 'https://x:8443/b');
+    await c.close();
   });
 });
