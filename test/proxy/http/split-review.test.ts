@@ -3,10 +3,10 @@
 
 import assert from 'node:assert/strict';
 import type http from 'node:http';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
-import { closedPort } from '../../helpers/servers.ts';
+import { closedPort, startTcpServer } from '../../helpers/servers.ts';
 import { connection, headerOf, httpConfig, raw, startMember } from './helpers.ts';
 
 describe('a request that fails while it waits in the pool queue', () => {
@@ -70,5 +70,45 @@ describe('our own answers to an HTTP/1.0 client that asked for keep-alive', () =
     const again = await c.send('GET /b HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
     assert.equal(headerOf(again, 'location'), 'https://x:8443/b');
     await c.close();
+  });
+});
+
+describe('a bodiless response with Transfer-Encoding, to an HTTP/1.0 client', () => {
+  // An HTTP/1.0 client knows no transfer codings: a server must not send it Transfer-Encoding
+  // (RFC 9112 6.1). A chunked body is sent to it dechunked, without the field; a HEAD answer or a
+  // 304 has no body to dechunk, and went out with the member's `transfer-encoding: chunked`.
+  it('goes without the field (HEAD, 304), the connection kept as the client asked', async () => {
+    // a member answering each request head: 304 for /304, else a chunked 200 (for HEAD: its head only)
+    const m = await startTcpServer('m', (socket) => {
+      let got = '';
+      socket.on('data', (c: Buffer) => {
+        got += c.toString('latin1');
+        for (let end = got.indexOf('\r\n\r\n'); end !== -1; end = got.indexOf('\r\n\r\n')) {
+          const head = got.slice(0, end);
+          got = got.slice(end + 4);
+          const bodyless = head.startsWith('HEAD ') || head.includes(' /304 ');
+          socket.write(`HTTP/1.1 ${head.includes(' /304 ') ? '304 Not Modified' : '200 OK'}\r\ntransfer-encoding: chunked\r\n\r\n${bodyless ? '' : '2\r\nok\r\n0\r\n\r\n'}`);
+        }
+      });
+      socket.on('end', () => socket.end());
+    });
+    after(() => m.close());
+    const app = await startApp(httpConfig(pool('round-robin', [{ port: m.port }])));
+    const c = await connection(app.address('svc').port);
+    const head = await c.send('HEAD / HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+    assert.match(head, /^HTTP\/1\.1 200 /);
+    assert.equal(headerOf(head, 'transfer-encoding'), undefined);
+    assert.equal(headerOf(head, 'connection'), 'keep-alive');
+    const notModified = await c.send('GET /304 HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+    assert.match(notModified, /^HTTP\/1\.1 304 /);
+    assert.equal(headerOf(notModified, 'transfer-encoding'), undefined);
+    await c.close();
+    // an HTTP/1.1 client still gets the field as the member sent it
+    const head11 = await raw(app.address('svc').port, 'HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.equal(headerOf(head11.text, 'transfer-encoding'), 'chunked');
+    // and a chunked body reaches an HTTP/1.0 client dechunked, without it, closed at its end
+    const body = await raw(app.address('svc').port, 'GET / HTTP/1.0\r\nHost: x\r\n\r\n');
+    assert.equal(headerOf(body.text, 'transfer-encoding'), undefined);
+    assert.match(body.text, /\r\n\r\nok$/);
   });
 });
