@@ -589,8 +589,6 @@ export class Exchange implements UpstreamUser {
   /** The client went away (or the table aborted it): everything is given back. */
   abort(): void {
     if (this.#finished) return;
-    if (this.#waiter !== null) this.#pool.cancel(this.#waiter);
-    this.#waiter = null;
     this.#reusable = false;
     this.#closeClient = true;
     this.#dropUpstream();
@@ -619,6 +617,10 @@ export class Exchange implements UpstreamUser {
     if (this.#finished) return;
     this.#finished = true;
     this.#side.setDeadline(0);
+    // A request that ends while it waits in the queue (its body broke off, its client went)
+    // leaves it: else the member slot the pool gives it later would be held for nobody.
+    if (this.#waiter !== null) this.#pool.cancel(this.#waiter);
+    this.#waiter = null;
     const up = this.#up;
     this.#up = null;
     if (up !== null) {

@@ -76,7 +76,9 @@ export function clientResponseHead(res: ResponseHead, framing: ClientFraming): s
   // not both: Transfer-Encoding overrides, and the Content-Length is removed (RFC 9112 6.3), as
   // strict readers refuse the pair.
   if (res.contentLength !== -1 && (res.body === 'length' || (res.body === 'none' && res.transferEncoding === null))) head += `content-length: ${res.contentLength}\r\n`;
-  if (res.transferEncoding !== null && !framing.dechunk) head += `transfer-encoding: ${res.transferEncoding}\r\n`;
+  // An HTTP/1.0 client knows no transfer codings (RFC 9112 6.1): a dechunked body, and a HEAD or
+  // 304 answer, which has no body to dechunk, go to it without the field.
+  if (res.transferEncoding !== null && !framing.dechunk && (framing.minor !== 0 || res.body !== 'none')) head += `transfer-encoding: ${res.transferEncoding}\r\n`;
   if (res.status === 101) return `${head}connection: upgrade\r\nupgrade: ${res.upgrade ?? ''}\r\n\r\n`;
   if (framing.close) return `${head}connection: close\r\n\r\n`;
   return framing.minor === 0 ? `${head}connection: keep-alive\r\n\r\n` : `${head}\r\n`;

@@ -393,12 +393,13 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
   sendError(status: number, message: string, requestDone: boolean, retryAfter: number | undefined): void {
     const req = this.#req;
     const close = (this.#closeAfter = this.#mustClose(req, requestDone));
-    this.#write(errorResponse(status, message, { close, retryAfter, head: req.method === 'HEAD' }));
+    this.#write(errorResponse(status, message, { close, retryAfter, head: req.method === 'HEAD', minor: req.minor }));
   }
 
   sendRedirect(status: number, location: string, requestDone: boolean): void {
-    const close = (this.#closeAfter = this.#mustClose(this.#req, requestDone));
-    this.#write(redirectResponse(status, location, close));
+    const req = this.#req;
+    const close = (this.#closeAfter = this.#mustClose(req, requestDone));
+    this.#write(redirectResponse(status, location, close, req.minor));
   }
 
   /**

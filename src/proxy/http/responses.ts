@@ -41,6 +41,13 @@ export interface ErrorOptions {
   retryAfter?: number;
   /** a HEAD request gets the headers without the body */
   head?: boolean;
+  /** the client's HTTP minor version: an HTTP/1.0 client is told a kept connection is kept */
+  minor?: number;
+}
+
+/** The Connection field of our own answers: close, or keep-alive for an HTTP/1.0 client (whose default is to close). */
+function connectionField(close: boolean, minor: number): string {
+  return close ? 'connection: close\r\n' : minor === 0 ? 'connection: keep-alive\r\n' : '';
 }
 
 /** A complete error response: status line, a few headers and a one-line text body. */
@@ -48,11 +55,11 @@ export function errorResponse(status: number, message: string, options: ErrorOpt
   const body = `${status} ${REASONS[status] ?? 'Error'}: ${message}\n`;
   let head = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n`;
   if (options.retryAfter !== undefined) head += `retry-after: ${options.retryAfter}\r\n`;
-  head += options.close ? 'connection: close\r\n\r\n' : '\r\n';
+  head += `${connectionField(options.close, options.minor ?? 1)}\r\n`;
   return options.head === true ? head : head + body;
 }
 
 /** A redirect to `location` with an empty body. */
-export function redirectResponse(status: number, location: string, close: boolean): string {
-  return `HTTP/1.1 ${status} ${REASONS[status]}\r\nlocation: ${location}\r\ncontent-length: 0\r\n${close ? 'connection: close\r\n' : ''}\r\n`;
+export function redirectResponse(status: number, location: string, close: boolean, minor = 1): string {
+  return `HTTP/1.1 ${status} ${REASONS[status]}\r\nlocation: ${location}\r\ncontent-length: 0\r\n${connectionField(close, minor)}\r\n`;
 }
