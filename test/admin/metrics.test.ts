@@ -10,10 +10,10 @@ import type { MonitorConfig } from '../../src/config/health-types.ts';
 import type { PoolConfig } from '../../src/config/types.ts';
 import { exchange, greeted } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
-import { closedPort } from '../helpers/servers.ts';
 import { httpConfig, startMember } from '../proxy/http/helpers.ts';
 import { adminConfig, call, server, startAdminApp, TestStickTable } from './helpers.ts';
 import { parsePrometheus, value, type Family } from './prometheus-text.ts';
+import { freePort } from '../helpers/ports.ts';
 
 
 async function scrape(base: string): Promise<Map<string, Family>> {
@@ -76,7 +76,7 @@ describe('metrics', () => {
 
   it('counts health checks by result, with a histogram of their durations', async () => {
     const up = await server('up');
-    const down = await closedPort();
+    const down = await freePort();
     const { base, app } = await startAdminApp(single('tcp', withMonitor(pool('round-robin', [{ port: up.port, id: 'up' }, { port: down, id: 'down' }]), [tcpMonitor(100)])));
     // wait for three checks of each member, as the health manager reports them
     const seen = new Map<string, number>();

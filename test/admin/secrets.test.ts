@@ -12,9 +12,9 @@ import { hideCheckOutput, hideQuery, hideReasonOutput, redact, Scrubber, secrets
 import { Furiwake } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
-import { until } from '../helpers/app.ts';
 import { certDir, selfSigned } from '../proxy/http/certs.ts';
 import { baseOf, call, openEvents, server, TOKEN } from './helpers.ts';
+import { until } from '../helpers/wait.ts';
 
 const SECRETS = {
   token: TOKEN,

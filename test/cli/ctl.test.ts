@@ -10,7 +10,8 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { greeted, greeting } from '../helpers/clients.ts';
 import { furiwake } from '../helpers/process.ts';
-import { closedPort, startTcpServer, type TcpServer } from '../helpers/servers.ts';
+import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const TOKEN = 'ctl-test-token-0123456789';
 
@@ -115,7 +116,7 @@ describe('furiwake ctl', async () => {
       'Give the token with FURIWAKE_ADMIN_TOKEN (or --token).\n');
     const wrong = await ctl(admin, ['disable', 'web', 'a'], 'not-the-token-0123456789');
     assert.match(wrong.stderr, /401: the admin token is wrong\nCheck the token with FURIWAKE_ADMIN_TOKEN/);
-    const nowhere = `http://127.0.0.1:${await closedPort()}`;
+    const nowhere = `http://127.0.0.1:${await freePort()}`;
     const unreachable = await ctl(nowhere, ['status']);
     assert.equal(unreachable.code, 1);
     assert.equal(unreachable.stderr, `furiwake ctl status: cannot reach the admin API at ${nowhere}: connection refused\n` +

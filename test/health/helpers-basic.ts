@@ -5,18 +5,15 @@
 import { execFile, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, before } from 'node:test';
 import { promisify } from 'node:util';
-import assert from 'node:assert/strict';
 import type { MonitorCommon } from '../../src/config/health-types.ts';
 import type { CheckTarget } from '../../src/health/monitor.ts';
-import { closedPort } from '../helpers/servers.ts';
+import { freePort } from '../helpers/ports.ts';
 
 /** timing fields every monitor config has; the monitors under test ignore them */
 export const COMMON: MonitorCommon = { interval: 1000, fastInterval: 500, timeout: 1000, rise: 1, fall: 1, port: null };
@@ -28,32 +25,6 @@ export function target(port: number, host = '127.0.0.1'): CheckTarget {
 /** a signal that never aborts, for checks that must decide on their own */
 export function never(): AbortSignal {
   return new AbortController().signal;
-}
-
-const HANDLES = new Set(['TCPSocketWrap', 'TCPServerWrap', 'UDPWrap', 'ProcessWrap', 'PipeWrap', 'Timeout']);
-
-/**
- * The sockets, pipes, child processes and timers this process holds, sorted, once the handles
- * closed so far are gone: libuv runs close callbacks after the check phase, so two turns of
- * setImmediate pass one close phase.
- */
-export async function openHandles(): Promise<string[]> {
-  for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
-  return process.getActiveResourcesInfo().filter((r) => HANDLES.has(r)).sort();
-}
-
-/**
- * Asserts after each test of the current suite that no socket, pipe, process or timer is left
- * beyond what the suite held when this was called (register it after the suite's own `before`).
- * `settle` waits for what the suite's shared peers close on their own time.
- */
-export function checkHandles(settle: () => Promise<void> = async () => {}): void {
-  let baseline: string[];
-  before(async () => (baseline = await openHandles()));
-  afterEach(async () => {
-    await settle();
-    assert.deepEqual(await openHandles(), baseline, 'a handle was left open');
-  });
 }
 
 // --- TCP ---
@@ -113,19 +84,6 @@ export async function tcpPeer(handler: (socket: net.Socket) => void = () => {}):
   await once(server, 'listening');
   peer.port = (server.address() as net.AddressInfo).port;
   return peer;
-}
-
-/** A loopback TCP port where nothing listens. */
-export const freePort = closedPort;
-
-/** A UDP port with nobody bound to it. */
-export async function freeUdpPort(): Promise<number> {
-  const socket = dgram.createSocket('udp4');
-  socket.bind(0, '127.0.0.1');
-  await once(socket, 'listening');
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
 }
 
 // --- UDP ---
@@ -258,16 +216,6 @@ export function endlessBody(res: http.ServerResponse, chunk = Buffer.alloc(16 * 
 }
 
 // --- temp dirs, certificates, nginx ---
-
-export interface TempDir {
-  path: string;
-  close(): Promise<void>;
-}
-
-export async function tempDir(): Promise<TempDir> {
-  const path = await mkdtemp(join(tmpdir(), 'furiwake-health-'));
-  return { path, close: () => rm(path, { recursive: true, force: true }) };
-}
 
 export interface SelfSigned {
   certPath: string;

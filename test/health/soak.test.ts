@@ -9,7 +9,7 @@ import type { TcpMonitor } from '../../src/config/health-types.ts';
 import { createLogger } from '../../src/log.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startTcpServer } from '../helpers/servers.ts';
-import { handles } from '../helpers/app.ts';
+import { openHandles } from '../helpers/handles.ts';
 
 const MEMBERS = 500;
 const INTERVAL = 200;
@@ -17,7 +17,7 @@ const DURATION = 60_000;
 
 describe('soak', () => {
   it(`${MEMBERS} members checked every ${INTERVAL} ms for ${DURATION / 1000} s keep the schedule and leave nothing open`, { timeout: DURATION + 60_000 }, async (t) => {
-    const before = await handles();
+    const before = await openHandles();
     const servers = await Promise.all(Array.from({ length: MEMBERS }, (_, i) => startTcpServer(`s${i}`, (socket) => socket.end())));
     const monitor: TcpMonitor = { type: 'tcp', interval: INTERVAL, fastInterval: INTERVAL, timeout: 1_000, rise: 2, fall: 3, port: null, send: null, expect: null };
     const config = single('tcp', pool('least-connections', servers.map((s, i) => ({ port: s.port, id: `m${i}` })), {}, {
@@ -40,6 +40,6 @@ describe('soak', () => {
     assert.ok(members.every((m) => m.health === 'up'), 'every member up');
     await app.stop(0);
     await Promise.all(servers.map((s) => s.close()));
-    assert.deepEqual(await handles(), before);
+    assert.deepEqual(await openHandles(), before);
   });
 });

@@ -51,17 +51,6 @@ export async function startTcpServer(name: string, handler?: (socket: net.Socket
   return state;
 }
 
-/** A loopback port where nothing listens (bound, then closed). */
-export async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
 export interface UdpServer {
   name: string;
   port: number;

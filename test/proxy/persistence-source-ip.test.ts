@@ -9,9 +9,10 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { PersistenceConfig } from '../../src/config/persistence-types.ts';
 import type { Furiwake } from '../../src/app.ts';
-import { startApp, until } from '../helpers/app.ts';
+import { startApp } from '../helpers/app.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startTcpServer, startUdpServer, type TcpServer, type UdpServer } from '../helpers/servers.ts';
+import { until } from '../helpers/wait.ts';
 
 function sourceIp(mask: number, extra: Partial<PersistenceConfig> = {}): PersistenceConfig {
   return { method: 'source-ip', whenFull: 'repin', mask, mask6: 128, timeout: 60_000, maxEntries: 1000, ...extra } as PersistenceConfig;

@@ -6,11 +6,12 @@ import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
 import { Furiwake } from '../../src/app.ts';
 import { createLogger } from '../../src/log.ts';
-import { logSink, until } from '../helpers/app.ts';
+import { logSink } from '../helpers/app.ts';
 import { exchange, greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { describeOnEachEngine } from '../helpers/engines.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
+import { until } from '../helpers/wait.ts';
 
 const servers: TcpServer[] = [];
 after(() => Promise.all(servers.map((s) => s.close())));

@@ -4,10 +4,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { UdpListener } from '../../src/proxy/udp-listener.ts';
-import { startApp, until } from '../helpers/app.ts';
+import { startApp } from '../helpers/app.ts';
 import { udpClient } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startUdpServer, type UdpServer } from '../helpers/servers.ts';
+import { until } from '../helpers/wait.ts';
 
 let servers: UdpServer[];
 before(async () => {

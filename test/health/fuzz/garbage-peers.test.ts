@@ -19,8 +19,9 @@ import { greeting } from '../../helpers/clients.ts';
 import { pool, single } from '../../helpers/config.ts';
 import { Fuzzer } from '../../helpers/fuzz.ts';
 import { startTcpServer } from '../../helpers/servers.ts';
-import { until } from '../helpers.ts';
-import { checkHandles, COMMON, target } from '../helpers-basic.ts';
+import { COMMON, target } from '../helpers-basic.ts';
+import { memberReaches } from '../../helpers/app.ts';
+import { checkHandles } from '../../helpers/handles.ts';
 
 /** the token no garbage reply contains: a match would be a pass */
 const ALIVE = 'ALIVE-7f3a';
@@ -200,7 +201,7 @@ describe('monitors against peers that answer garbage', { timeout: 60_000 }, () =
     })), createLogger('silent'));
     try {
       await enough.promise;
-      await until(app, 'p', 'a', (x) => x.agent?.state === 'ready' && x.weight === 4);
+      await memberReaches(app, 'p', 'a', (x) => x.agent?.state === 'ready' && x.weight === 4);
       assert.ok(views.length >= REPLIES - 1);
       for (const view of views) {
         assert.doesNotMatch(view.message, /[\x00-\x1f\x7f-\x9f]/);

@@ -11,7 +11,9 @@ import dnsPacket from 'dns-packet';
 import type { DnsMonitor } from '../../../src/config/health-types.ts';
 import type { CheckResult } from '../../../src/health/monitor.ts';
 import { createDnsMonitor } from '../../../src/health/monitors/dns.ts';
-import { COMMON, freePort, loopback, retryPortClash, startPeer, tempDir, type Peer } from '../helpers-proto.ts';
+import { COMMON, loopback, retryPortClash, startPeer, type Peer } from '../helpers-proto.ts';
+import { tempDir } from '../../helpers/files.ts';
+import { freePort } from '../../helpers/ports.ts';
 
 function dns(fields: Partial<DnsMonitor>): DnsMonitor {
   return { type: 'dns', ...COMMON, name: 'up.test', queryType: 'A', transport: 'udp', expectRcode: 'NOERROR', expectAnswer: null, ...fields };

@@ -15,8 +15,8 @@ import { gunzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
-import { closedPort } from '../../helpers/servers.ts';
 import { bodyOf, connection, headerOf, httpConfig } from './helpers.ts';
+import { freePort } from '../../helpers/ports.ts';
 
 const FILE = Buffer.alloc(1024 * 1024 + 17, 'furiwake');
 const TEXT = 'furiwake streams text through nginx gzip\n'.repeat(5000);
@@ -27,7 +27,7 @@ async function startNginx(): Promise<number> {
   mkdirSync(join(dir, 'www'));
   writeFileSync(join(dir, 'www', 'file.bin'), FILE);
   writeFileSync(join(dir, 'www', 'text.txt'), TEXT);
-  const port = await closedPort();
+  const port = await freePort();
   writeFileSync(join(dir, 'nginx.conf'), `daemon off;
 master_process off;
 worker_processes 1;

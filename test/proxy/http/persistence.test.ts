@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PersistenceConfig } from '../../../src/config/persistence-types.ts';
-import { startApp, until } from '../../helpers/app.ts';
+import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { bodyOf, connection, httpConfig, startMember, type HttpMember } from './helpers.ts';
+import { until } from '../../helpers/wait.ts';
 
 /** Two members named m1 and m2 that answer with their name; `handler` may add headers. */
 async function twoMembers(setCookie?: string): Promise<HttpMember[]> {
