@@ -62,6 +62,7 @@ describe('furiwake app', () => {
   });
 
   it('refuses to start when a service address is taken, leaving nothing open', async () => {
+    const before = await openHandles();
     const tcp = await startTcpServer('t');
     const taken: Config = {
       global: { shutdownGrace: 0, logLevel: 'silent' },
@@ -70,5 +71,6 @@ describe('furiwake app', () => {
     };
     await assert.rejects(Furiwake.start(taken, createLogger('silent')), /service t: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
     await tcp.close();
+    assert.deepEqual(await openHandles(), before);
   });
 });

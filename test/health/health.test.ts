@@ -14,20 +14,14 @@ import { createTcpMonitor } from '../../src/health/monitors/tcp.ts';
 import { logSink, memberHealth, memberReaches, startApp } from '../helpers/app.ts';
 import { exchange, greeted, greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
-import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
+import { startTcpServer } from '../helpers/servers.ts';
 import { freePort } from '../helpers/ports.ts';
 
 function tcpMonitor(extra: Partial<TcpMonitor> = {}): TcpMonitor {
   return { type: 'tcp', interval: 20, fastInterval: 10, timeout: 500, rise: 2, fall: 2, port: null, send: null, expect: null, ...extra };
 }
 
-const servers: TcpServer[] = [];
-async function server(name: string, handler?: (s: net.Socket) => void): Promise<TcpServer> {
-  const s = await startTcpServer(name, handler);
-  servers.push(s);
-  return s;
-}
-after(() => Promise.all(servers.map((s) => s.close())));
+const server = startTcpServer;
 
 /** A TCP server that can be stopped and started again on the same port. */
 async function switchable(name: string): Promise<{ port: number; stop(): Promise<void>; start(): Promise<void> }> {

@@ -1,9 +1,11 @@
 // Real servers on loopback for the tests: TCP servers that greet with their name or run a
-// handler, UDP servers that echo with their name. Each records what it saw and closes cleanly.
+// handler, UDP servers that echo with their name. Each records what it saw and closes cleanly:
+// when the test calls close(), else at the end of the test file.
 
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
+import { atEnd } from './cleanup.ts';
 
 export interface TcpServer {
   name: string;
@@ -23,11 +25,11 @@ export async function startTcpServer(name: string, handler?: (socket: net.Socket
   const sockets = new Set<net.Socket>();
   const state: TcpServer = {
     name, port: 0, accepted: 0, open: 0, peak: 0, peers: [],
-    close: async () => {
+    close: atEnd(async () => {
       for (const s of sockets) s.destroy();
       server.close();
       await once(server, 'close');
-    },
+    }),
   };
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
@@ -64,7 +66,7 @@ export async function startUdpServer(name: string): Promise<UdpServer> {
   const socket = dgram.createSocket('udp4');
   const state: UdpServer = {
     name, port: 0, from: [],
-    close: () => new Promise((resolve) => socket.close(() => resolve())),
+    close: atEnd(() => new Promise<void>((resolve) => socket.close(() => resolve()))),
   };
   socket.on('message', (msg, rinfo) => {
     state.from.push(`${rinfo.address}:${rinfo.port}`);

@@ -1,7 +1,7 @@
 // Each algorithm over three real TCP servers, through a real tcp service.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { startApp } from '../helpers/app.ts';
 import { greeted, greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
@@ -13,7 +13,6 @@ let servers: TcpServer[];
 before(async () => {
   servers = await Promise.all(['a', 'b', 'c'].map((n) => startTcpServer(n)));
 });
-after(() => Promise.all(servers.map((s) => s.close())));
 
 let app: Furiwake;
 async function serviceFor(algorithm: AlgorithmName, weights = [1, 1, 1]): Promise<number> {

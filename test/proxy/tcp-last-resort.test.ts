@@ -10,16 +10,12 @@ import { logSink } from '../helpers/app.ts';
 import { exchange, greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { describeOnEachEngine } from '../helpers/engines.ts';
-import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
+import { startTcpServer } from '../helpers/servers.ts';
 import { until } from '../helpers/wait.ts';
-
-const servers: TcpServer[] = [];
-after(() => Promise.all(servers.map((s) => s.close())));
 
 describeOnEachEngine('a throw in a tcp connection callback', () => {
   it('ends that connection only: logged, counted, and the next client is served', async () => {
     const a = await startTcpServer('a');
-    servers.push(a);
     const { sink, lines } = logSink();
     const app = await Furiwake.start(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])), createLogger('info', sink));
     after(() => app.stop(0));

@@ -10,18 +10,12 @@ import { V1ProxyProtocol, V2ProxyProtocol } from 'proxy-protocol-js';
 import { startApp } from '../helpers/app.ts';
 import { exchange, greeted, greeting } from '../helpers/clients.ts';
 import { member, pool, single } from '../helpers/config.ts';
-import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
+import { startTcpServer } from '../helpers/servers.ts';
 import { describeOnEachEngine } from '../helpers/engines.ts';
 import { freePort } from '../helpers/ports.ts';
 import { until } from '../helpers/wait.ts';
 
-const servers: TcpServer[] = [];
-async function server(name: string, handler?: (s: net.Socket) => void): Promise<TcpServer> {
-  const s = await startTcpServer(name, handler);
-  servers.push(s);
-  return s;
-}
-after(() => Promise.all(servers.map((s) => s.close())));
+const server = startTcpServer;
 
 describeOnEachEngine('tcp service', () => {
   it('skips a member that refuses connections, without a client error', async () => {

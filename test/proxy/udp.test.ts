@@ -2,7 +2,7 @@
 // flows expire, the flow table is bounded and shown in the connection table.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { UdpListener } from '../../src/proxy/udp-listener.ts';
 import { startApp } from '../helpers/app.ts';
 import { udpClient } from '../helpers/clients.ts';
@@ -14,7 +14,6 @@ let servers: UdpServer[];
 before(async () => {
   servers = await Promise.all(['a', 'b'].map((n) => startUdpServer(n)));
 });
-after(() => Promise.all(servers.map((s) => s.close())));
 
 function members() {
   return servers.map((s) => ({ port: s.port, id: s.name }));

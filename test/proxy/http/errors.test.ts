@@ -6,20 +6,16 @@
 
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { startTcpServer, type TcpServer } from '../../helpers/servers.ts';
 import { bodyOf, connection, headerOf, httpConfig, raw, startMember } from './helpers.ts';
 import { freePort } from '../../helpers/ports.ts';
 
-const servers: TcpServer[] = [];
-async function tcpMember(handler: (s: net.Socket) => void): Promise<TcpServer> {
-  const s = await startTcpServer('raw', handler);
-  servers.push(s);
-  return s;
+function tcpMember(handler: (s: net.Socket) => void): Promise<TcpServer> {
+  return startTcpServer('raw', handler);
 }
-after(() => Promise.all(servers.map((s) => s.close())));
 
 /** A member that reads a request head and then resets the connection without a byte of answer. */
 function resetAfterHead(socket: net.Socket): void {

@@ -5,9 +5,9 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import { after } from 'node:test';
 import type { HttpServiceConfig } from '../../../src/config/http-types.ts';
 import type { Config, PoolConfig, ServiceConfig } from '../../../src/config/types.ts';
+import { atEnd } from '../../helpers/cleanup.ts';
 import { service } from '../../helpers/config.ts';
 
 export interface SeenRequest {
@@ -41,8 +41,8 @@ export function defaultHandler(name: string): MemberHandler {
 }
 
 /**
- * A node http member; it is closed when the test file ends. `stream` hands the request over
- * before its body is read (the handler reads it), for uploads that must not be buffered.
+ * A node http member, closed by the test or else when the test file ends. `stream` hands the
+ * request over before its body is read (the handler reads it), for uploads that must not be buffered.
  */
 export async function startMember(name: string, handler: MemberHandler = defaultHandler(name), opts: { stream?: boolean } = {}): Promise<HttpMember> {
   const sockets = new Set<net.Socket>();
@@ -65,19 +65,17 @@ export async function startMember(name: string, handler: MemberHandler = default
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  let closed: Promise<void> | null = null;
   const member: HttpMember = {
     name, port: 0, server, accepted: 0, requests: [],
-    close: () => (closed ??= (async () => {
+    close: atEnd(async () => {
       for (const s of sockets) s.destroy();
       server.close();
       await once(server, 'close');
-    })()),
+    }),
   };
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   member.port = (server.address() as net.AddressInfo).port;
-  after(() => member.close());
   return member;
 }
 
