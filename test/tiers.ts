@@ -16,7 +16,7 @@ const PURE_DIRS = ['test/balance/', 'test/persistence/', 'test/config/'];
 
 /** The tier of a test file, given by its path relative to the repository (with `/`). */
 export function tierOf(file: string): Tier {
-  if (file.startsWith('test/kernel/')) return 'kernel';
+  if (file.startsWith('test/kernel/') || file.endsWith('.kernel.test.ts')) return 'kernel';
   if (file.endsWith('.browser.test.ts')) return 'browser';
   if (file.endsWith('.soak.test.ts')) return 'soak';
   if (PURE_DIRS.some((dir) => file.startsWith(dir))) return 'unit';
