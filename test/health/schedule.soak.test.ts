@@ -24,22 +24,26 @@ describe('soak', () => {
       health: { require: { kind: 'all' }, monitors: [monitor], agent: null, initialState: 'checking' },
     }));
     const app = await Furiwake.start(config, createLogger('silent'));
-    const started = performance.now();
-    // the soak is the waiting itself: let the schedule run for its whole duration
-    await delay(DURATION);
-    const elapsed = performance.now() - started;
-    const members = app.runtime.pools.get('p')!.members;
-    const counts = servers.map((s) => s.accepted);
-    const expected = elapsed / INTERVAL;
-    const min = Math.min(...counts);
-    const max = Math.max(...counts);
-    t.diagnostic(`checks per member: ${min}..${max}, expected ${expected.toFixed(0)}; cpu ${JSON.stringify(process.cpuUsage())}`);
-    // jitter is ±10% per interval; the first check comes within one interval
-    assert.ok(min >= expected * 0.85, `fewest checks ${min}, expected about ${expected.toFixed(0)}`);
-    assert.ok(max <= expected * 1.1 + 1, `most checks ${max}, expected about ${expected.toFixed(0)}`);
-    assert.ok(members.every((m) => m.health === 'up'), 'every member up');
-    await app.stop(0);
-    await Promise.all(servers.map((s) => s.close()));
+    // stopped whatever the assertions say: a failure must not leave 500 servers and their checks running
+    try {
+      const started = performance.now();
+      // the soak is the waiting itself: let the schedule run for its whole duration
+      await delay(DURATION);
+      const elapsed = performance.now() - started;
+      const members = app.runtime.pools.get('p')!.members;
+      const counts = servers.map((s) => s.accepted);
+      const expected = elapsed / INTERVAL;
+      const min = Math.min(...counts);
+      const max = Math.max(...counts);
+      t.diagnostic(`checks per member: ${min}..${max}, expected ${expected.toFixed(0)}; cpu ${JSON.stringify(process.cpuUsage())}`);
+      // jitter is ±10% per interval; the first check comes within one interval
+      assert.ok(min >= expected * 0.85, `fewest checks ${min}, expected about ${expected.toFixed(0)}`);
+      assert.ok(max <= expected * 1.1 + 1, `most checks ${max}, expected about ${expected.toFixed(0)}`);
+      assert.ok(members.every((m) => m.health === 'up'), 'every member up');
+    } finally {
+      await app.stop(0);
+      await Promise.all(servers.map((s) => s.close()));
+    }
     assert.deepEqual(await openHandles(), before);
   });
 });
