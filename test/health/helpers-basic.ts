@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import type { MonitorCommon } from '../../src/config/health-types.ts';
 import type { CheckTarget } from '../../src/health/monitor.ts';
 import { freePort } from '../helpers/ports.ts';
+import { closeServer, listenOnLoopback } from '../helpers/servers.ts';
 
 /** timing fields every monitor config has; the monitors under test ignore them */
 export const COMMON: MonitorCommon = { interval: 1000, fastInterval: 500, timeout: 1000, rise: 1, fall: 1, port: null };
@@ -74,15 +75,9 @@ export async function tcpPeer(handler: (socket: net.Socket) => void = () => {}):
       await peer.accepted(n);
       await closes[n - 1];
     },
-    async close() {
-      for (const s of peer.sockets) s.destroy();
-      server.close();
-      await once(server, 'close');
-    },
+    close: () => closeServer(server, peer.sockets),
   };
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  peer.port = (server.address() as net.AddressInfo).port;
+  peer.port = await listenOnLoopback(server);
   return peer;
 }
 
@@ -191,9 +186,7 @@ async function listenHttp(server: http.Server | https.Server, handler: Handler):
       await once(server, 'close');
     },
   };
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  peer.port = (server.address() as net.AddressInfo).port;
+  peer.port = await listenOnLoopback(server);
   return peer;
 }
 

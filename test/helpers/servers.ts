@@ -20,16 +20,26 @@ export interface TcpServer {
   close(): Promise<void>;
 }
 
+/** Listens on 127.0.0.1, on a port the system picks; resolves with that port. */
+export async function listenOnLoopback(server: net.Server): Promise<number> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** Ends the server's connections (`sockets`, those it accepted) and closes it. */
+export async function closeServer(server: net.Server, sockets: Iterable<net.Socket>): Promise<void> {
+  for (const s of sockets) s.destroy();
+  server.close();
+  await once(server, 'close');
+}
+
 /** A TCP server; by default it writes `name\n` on connect and closes when the client does. */
 export async function startTcpServer(name: string, handler?: (socket: net.Socket) => void): Promise<TcpServer> {
   const sockets = new Set<net.Socket>();
   const state: TcpServer = {
     name, port: 0, accepted: 0, open: 0, peak: 0, peers: [],
-    close: atEnd(async () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-      await once(server, 'close');
-    }),
+    close: atEnd(() => closeServer(server, sockets)),
   };
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
@@ -47,9 +57,7 @@ export async function startTcpServer(name: string, handler?: (socket: net.Socket
     socket.on('data', () => {});
     socket.on('end', () => socket.end());
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  state.port = (server.address() as net.AddressInfo).port;
+  state.port = await listenOnLoopback(server);
   return state;
 }
 

@@ -9,6 +9,7 @@ import type { HttpServiceConfig } from '../../../src/config/http-types.ts';
 import type { Config, PoolConfig, ServiceConfig } from '../../../src/config/types.ts';
 import { atEnd } from '../../helpers/cleanup.ts';
 import { service } from '../../helpers/config.ts';
+import { closeServer, listenOnLoopback } from '../../helpers/servers.ts';
 
 export interface SeenRequest {
   method: string;
@@ -67,15 +68,9 @@ export async function startMember(name: string, handler: MemberHandler = default
   });
   const member: HttpMember = {
     name, port: 0, server, accepted: 0, requests: [],
-    close: atEnd(async () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-      await once(server, 'close');
-    }),
+    close: atEnd(() => closeServer(server, sockets)),
   };
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  member.port = (server.address() as net.AddressInfo).port;
+  member.port = await listenOnLoopback(server);
   return member;
 }
 
