@@ -2,10 +2,10 @@
 // that record what crossed the wire, nginx in a temp dir, a self-signed certificate made by
 // openssl, and the plumbing to build monitor configs. Everything started here has a close().
 
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { MonitorCommon } from '../../src/config/health-types.ts';
 import type { CheckTarget } from '../../src/health/monitor.ts';
-import { freePort } from '../helpers/ports.ts';
 import { closeServer, listenOnLoopback } from '../helpers/servers.ts';
 
 /** timing fields every monitor config has; the monitors under test ignore them */
@@ -208,7 +207,7 @@ export function endlessBody(res: http.ServerResponse, chunk = Buffer.alloc(16 * 
   pump();
 }
 
-// --- temp dirs, certificates, nginx ---
+// --- certificates ---
 
 export interface SelfSigned {
   certPath: string;
@@ -226,58 +225,4 @@ export async function selfSigned(dir: string): Promise<SelfSigned> {
     '-subj', '/CN=localhost', '-days', '1', '-keyout', keyPath, '-out', certPath,
   ]);
   return { certPath, keyPath, cert: await readFile(certPath), key: await readFile(keyPath) };
-}
-
-export interface Nginx {
-  port: number;
-  close(): Promise<void>;
-}
-
-/**
- * nginx (Debian's /usr/sbin/nginx) in `dir`, in the foreground as our child, serving `locations`
- * (the inside of a server block) on 127.0.0.1:port. Ready when the master has started its worker:
- * it has bound the listening socket before that, and says so on stderr at `notice` level.
- */
-export async function startNginx(dir: string, locations: string): Promise<Nginx> {
-  const port = await freePort();
-  const conf = join(dir, 'nginx.conf');
-  const root = process.getuid?.() === 0;
-  await writeFile(conf, `
-${root ? 'user www-data;' : ''}
-daemon off;
-worker_processes 1;
-error_log stderr notice;
-pid ${join(dir, 'nginx.pid')};
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${join(dir, 'client_body')};
-  proxy_temp_path ${join(dir, 'proxy')};
-  fastcgi_temp_path ${join(dir, 'fastcgi')};
-  uwsgi_temp_path ${join(dir, 'uwsgi')};
-  scgi_temp_path ${join(dir, 'scgi')};
-  server {
-    listen 127.0.0.1:${port};
-    ${locations}
-  }
-}
-`);
-  const child = spawn('/usr/sbin/nginx', ['-p', dir, '-c', conf, '-e', join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = once(child, 'close');
-  let stderr = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stderr!.setEncoding('utf8').on('data', (text: string) => {
-      stderr += text;
-      if (stderr.includes('start worker process')) resolve();
-    });
-    exited.then(() => reject(new Error(`nginx exited before it was ready:\n${stderr}`)), () => {});
-    child.on('error', reject);
-  });
-  return {
-    port,
-    async close() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }

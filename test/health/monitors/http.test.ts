@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { HttpMonitor } from '../../../src/config/health-types.ts';
 import { createHttpMonitor } from '../../../src/health/monitors/http.ts';
-import { COMMON, endlessBody, httpPeer, httpsPeer, never, selfSigned, startNginx, target, tcpPeer, type HttpPeer, type SelfSigned } from '../helpers-basic.ts';
+import { COMMON, endlessBody, httpPeer, httpsPeer, never, selfSigned, target, tcpPeer, type HttpPeer, type SelfSigned } from '../helpers-basic.ts';
 import { tempDir } from '../../helpers/files.ts';
+import { startNginx } from '../../helpers/nginx.ts';
 import { checkHandles } from '../../helpers/handles.ts';
 import { freePort } from '../../helpers/ports.ts';
 
