@@ -6,14 +6,14 @@ import { describe, it } from 'node:test';
 import { Furiwake } from '../src/app.ts';
 import type { Config } from '../src/config/types.ts';
 import { createLogger } from '../src/log.ts';
-import { handles } from './helpers/app.ts';
 import { greeted, udpClient } from './helpers/clients.ts';
 import { pool, service } from './helpers/config.ts';
 import { startTcpServer, startUdpServer } from './helpers/servers.ts';
+import { openHandles } from './helpers/handles.ts';
 
 describe('furiwake app', () => {
   it('stops accepting, lets live connections finish, then leaves no handle open', async () => {
-    const before = await handles();
+    const before = await openHandles();
     const tcp = await startTcpServer('t');
     const udp = await startUdpServer('u');
     const config: Config = {
@@ -41,7 +41,7 @@ describe('furiwake app', () => {
 
     await tcp.close();
     await udp.close();
-    assert.deepEqual(await handles(), before);
+    assert.deepEqual(await openHandles(), before);
   });
 
   it('ends the connections still open when the grace period is over', async () => {
@@ -62,6 +62,7 @@ describe('furiwake app', () => {
   });
 
   it('refuses to start when a service address is taken, leaving nothing open', async () => {
+    const before = await openHandles();
     const tcp = await startTcpServer('t');
     const taken: Config = {
       global: { shutdownGrace: 0, logLevel: 'silent' },
@@ -70,5 +71,6 @@ describe('furiwake app', () => {
     };
     await assert.rejects(Furiwake.start(taken, createLogger('silent')), /service t: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
     await tcp.close();
+    assert.deepEqual(await openHandles(), before);
   });
 });

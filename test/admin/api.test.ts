@@ -16,16 +16,17 @@ import { createLogger } from '../../src/log.ts';
 import type { Config } from '../../src/config/types.ts';
 import { greeted, greeting, udpClient } from '../helpers/clients.ts';
 import { completeResponse, connection, httpConfig, startMember } from '../proxy/http/helpers.ts';
-import { until } from '../helpers/app.ts';
+import { until } from '../helpers/wait.ts';
 import { pool, single } from '../helpers/config.ts';
-import { closedPort, startUdpServer } from '../helpers/servers.ts';
-import { adminConfig, baseOf, call, openEvents, rawRequest, server, startAdminApp, TestStickTable, TOKEN } from './helpers.ts';
+import { freePort } from '../helpers/ports.ts';
+import { startTcpServer, startUdpServer } from '../helpers/servers.ts';
+import { adminConfig, baseOf, call, openEvents, rawRequest, startAdminApp, TestStickTable, TOKEN } from './helpers.ts';
 
 
 /** Two members a and b behind service svc (pool p), round-robin. */
 async function twoMembers(admin = {}, options = {}) {
-  const a = await server('a');
-  const b = await server('b');
+  const a = await startTcpServer('a');
+  const b = await startTcpServer('b');
   const config = single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }, { port: b.port, id: 'b' }]));
   const started = await startAdminApp(config, admin, options);
   return { ...started, a, b, port: started.app.address('svc').port, config };
@@ -158,7 +159,7 @@ describe('admin API: reads', () => {
   });
 
   it('a udp member that answers with ICMP port unreachable shows it in connections.failed; the flow stays', async () => {
-    const { app, base } = await startAdminApp(single('udp', pool('round-robin', [{ port: await closedPort(), id: 'gone' }])));
+    const { app, base } = await startAdminApp(single('udp', pool('round-robin', [{ port: await freePort(), id: 'gone' }])));
     const client = dgram.createSocket('udp4');
     after(() => client.close());
     // the first datagram draws the ICMP refusal; a later one on the connected socket reports it
@@ -403,11 +404,11 @@ describe('admin API: reload', () => {
     assert.deepEqual(await app.reload({ ...config, admin: adminConfig({ token: `${TOKEN}-new` }) }), []);
     assert.equal(app.admin.address()!.port, first, 'same address: same socket');
     assert.equal((await call(baseOf(app), '/api/v1/pools/p/members/a', { method: 'PATCH', body: { weight: 2 } })).status, 401, 'the new token applies at once');
-    const taken = await server('taken');
+    const taken = await startTcpServer('taken');
     const problems = await app.reload({ ...config, admin: adminConfig({ listen: { host: '127.0.0.1', ip: '127.0.0.1', port: taken.port } }) });
     assert.match(problems[0], /^admin: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
     assert.equal(app.admin.address()!.port, first, 'a failed move keeps the old listener');
-    const free = await server('free');
+    const free = await startTcpServer('free');
     const port = free.port;
     await free.close();
     assert.deepEqual(await app.reload({ ...config, admin: adminConfig({ listen: { host: '127.0.0.1', ip: '127.0.0.1', port } }) }), []);
@@ -419,13 +420,13 @@ describe('admin API: reload', () => {
   });
 
   it('refuses a listener other hosts can reach without a token, even in a Config built in code', async () => {
-    const a = await server('a');
+    const a = await startTcpServer('a');
     const config = { ...single('tcp', pool('round-robin', [{ port: a.port }])), admin: adminConfig({ listen: { host: '0.0.0.0', ip: '0.0.0.0', port: 0 }, token: null }) };
     await assert.rejects(Furiwake.start(config, createLogger('silent')), /^Error: admin: 0\.0\.0\.0:0 is reachable from other hosts; it needs a token$/);
   });
 
   it('refuses to start when the admin address is taken, leaving nothing open', async () => {
-    const taken = await server('taken');
+    const taken = await startTcpServer('taken');
     const config = { ...single('tcp', pool('round-robin', [{ port: taken.port }])), admin: adminConfig({ listen: { host: '127.0.0.1', ip: '127.0.0.1', port: taken.port } }) };
     await assert.rejects(Furiwake.start(config, createLogger('silent')), /admin: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
   });
@@ -479,8 +480,8 @@ describe('admin API: stick tables', () => {
   });
 
   it("shows a real service's source-ip table, entry by entry, and forgets a client", async () => {
-    const a = await server('a');
-    const b = await server('b');
+    const a = await startTcpServer('a');
+    const b = await startTcpServer('b');
     const persistence = { method: 'source-ip', whenFull: 'repin', mask: 32, mask6: 128, timeout: 60_000, maxEntries: 100 } as const;
     const { app, base } = await startAdminApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }, { port: b.port, id: 'b' }]), { persistence }));
     const port = app.address('svc').port;

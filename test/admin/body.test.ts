@@ -12,7 +12,8 @@ import { validate } from '../../src/admin/router.ts';
 import { memberPatchSchema } from '../../src/admin/schemas.ts';
 import { pool, single } from '../helpers/config.ts';
 import { fuzz, fuzzCount, type Fuzzer } from '../helpers/fuzz.ts';
-import { server, startAdminApp, TOKEN } from './helpers.ts';
+import { startTcpServer } from '../helpers/servers.ts';
+import { startAdminApp, TOKEN } from './helpers.ts';
 
 const parse = (text: string | Buffer) => parseJsonBody(typeof text === 'string' ? Buffer.from(text) : text);
 
@@ -135,7 +136,7 @@ describe('admin API: request bodies', () => {
   });
 
   it(`fuzz: ${fuzzCount(500)} of those bodies sent to a running admin API are answered, none with a 500`, async () => {
-    const a = await server('a');
+    const a = await startTcpServer('a');
     const { base } = await startAdminApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])));
     const inputs: Buffer[] = [];
     fuzz(0xad32, fuzzCount(500), generate, (input) => void inputs.push(input));

@@ -9,19 +9,11 @@ import type { Config } from '../../src/config/types.ts';
 import { Furiwake, type StartOptions } from '../../src/app.ts';
 import { createLogger } from '../../src/log.ts';
 import type { StickTableLike } from '../../src/admin/stick-tables.ts';
-import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 
 export const TOKEN = 'test-token-0123456789abcdef';
 
 export function adminConfig(extra: Partial<AdminConfig> = {}): AdminConfig {
   return { listen: { host: '127.0.0.1', ip: '127.0.0.1', port: 0 }, token: TOKEN, readTokenRequired: false, maxConnections: 256, maxConnectionsPerClient: 16, ...extra };
-}
-
-/** A greeting tcp server (helpers/servers.ts) closed when the test (or file) that started it ends. */
-export async function server(name: string): Promise<TcpServer> {
-  const s = await startTcpServer(name);
-  after(() => s.close());
-  return s;
 }
 
 export interface AdminApp {

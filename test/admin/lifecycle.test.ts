@@ -10,7 +10,7 @@ import { createLogger } from '../../src/log.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startTcpServer } from '../helpers/servers.ts';
 import { adminConfig } from './helpers.ts';
-import { handles } from '../helpers/app.ts';
+import { openHandles } from '../helpers/handles.ts';
 
 interface Got {
   res: http.IncomingMessage;
@@ -32,7 +32,7 @@ function get(port: number, path: string): Promise<Got> {
 
 describe('admin plane lifecycle', () => {
   it('closes its server, an open event stream, its tick and its health hook on stop', async () => {
-    const before = await handles();
+    const before = await openHandles();
     const a = await startTcpServer('a');
     const app = await Furiwake.start({ ...single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])), admin: adminConfig() }, createLogger('silent'));
     const port = app.admin.address()!.port;
@@ -50,6 +50,6 @@ describe('admin plane lifecycle', () => {
     assert.equal(app.admin.address(), null);
     assert.equal(app.health.events.listenerCount('check'), 0);
     await a.close();
-    assert.deepEqual(await handles(), before);
+    assert.deepEqual(await openHandles(), before);
   });
 });

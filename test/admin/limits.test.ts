@@ -9,11 +9,12 @@ import http from 'node:http';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { pool, single } from '../helpers/config.ts';
-import { openEvents, server, startAdminApp, TOKEN } from './helpers.ts';
+import { startTcpServer } from '../helpers/servers.ts';
+import { openEvents, startAdminApp, TOKEN } from './helpers.ts';
 import { parsePrometheus, value } from './prometheus-text.ts';
 
 async function admin(extra = {}) {
-  const a = await server('a');
+  const a = await startTcpServer('a');
   const { app, base } = await startAdminApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])), extra);
   return { app, base, port: Number(new URL(base).port) };
 }

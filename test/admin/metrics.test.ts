@@ -10,10 +10,11 @@ import type { MonitorConfig } from '../../src/config/health-types.ts';
 import type { PoolConfig } from '../../src/config/types.ts';
 import { exchange, greeted } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
-import { closedPort } from '../helpers/servers.ts';
 import { httpConfig, startMember } from '../proxy/http/helpers.ts';
-import { adminConfig, call, server, startAdminApp, TestStickTable } from './helpers.ts';
+import { startTcpServer } from '../helpers/servers.ts';
+import { adminConfig, call, startAdminApp, TestStickTable } from './helpers.ts';
 import { parsePrometheus, value, type Family } from './prometheus-text.ts';
+import { freePort } from '../helpers/ports.ts';
 
 
 async function scrape(base: string): Promise<Map<string, Family>> {
@@ -31,8 +32,8 @@ function withMonitor(p: PoolConfig, monitors: MonitorConfig[]): PoolConfig {
 
 describe('metrics', () => {
   it('counts N connections and their bytes through a tcp service', async () => {
-    const a = await server('a');
-    const b = await server('b');
+    const a = await startTcpServer('a');
+    const b = await startTcpServer('b');
     const { base, app } = await startAdminApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }, { port: b.port, id: 'b' }])));
     const port = app.address('svc').port;
     const N = 25;
@@ -59,8 +60,8 @@ describe('metrics', () => {
   });
 
   it('shows member state as one 1 among its states, weights and limits', async () => {
-    const a = await server('a');
-    const b = await server('b');
+    const a = await startTcpServer('a');
+    const b = await startTcpServer('b');
     const { base, app } = await startAdminApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a', weight: 3, maxConnections: 7 }, { port: b.port, id: 'b' }])));
     await call(base, '/api/v1/pools/p/members/b', { method: 'PATCH', body: { state: 'disabled' } });
     const m = await scrape(base);
@@ -75,8 +76,8 @@ describe('metrics', () => {
   });
 
   it('counts health checks by result, with a histogram of their durations', async () => {
-    const up = await server('up');
-    const down = await closedPort();
+    const up = await startTcpServer('up');
+    const down = await freePort();
     const { base, app } = await startAdminApp(single('tcp', withMonitor(pool('round-robin', [{ port: up.port, id: 'up' }, { port: down, id: 'down' }]), [tcpMonitor(100)])));
     // wait for three checks of each member, as the health manager reports them
     const seen = new Map<string, number>();
@@ -104,7 +105,7 @@ describe('metrics', () => {
   });
 
   it('shows the queue filling and its timeouts', async () => {
-    const a = await server('a');
+    const a = await startTcpServer('a');
     const { base, app } = await startAdminApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a', maxConnections: 1 }], { max: 5, timeout: 300 })));
     const port = app.address('svc').port;
     const first = await greeted(port);
@@ -124,7 +125,7 @@ describe('metrics', () => {
   });
 
   it('counts HTTP responses by status class, as the http data plane reports them', async () => {
-    const a = await server('a');
+    const a = await startTcpServer('a');
     const { base, app } = await startAdminApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])));
     const member = app.runtime.member('p', 'a')!;
     for (const status of [200, 204, 301, 404, 502]) app.runtime.requests.count('svc', member, status);
@@ -156,7 +157,7 @@ describe('metrics', () => {
   });
 
   it('shows stick table sizes and evictions, process metrics, and the version', async () => {
-    const a = await server('a');
+    const a = await startTcpServer('a');
     const { app } = await startAdminApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])));
     const table = new TestStickTable([['10.0.0.1', 'a'], ['10.0.0.2', 'a']]);
     const plane = new AdminPlane({
@@ -178,7 +179,7 @@ describe('metrics', () => {
   });
 
   it('process_cpu_seconds_total counts from the start of the process, not from the first scrape', async () => {
-    const a = await server('a');
+    const a = await startTcpServer('a');
     const { base } = await startAdminApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])));
     const before = process.cpuUsage();
     const m = await scrape(base);
@@ -189,7 +190,7 @@ describe('metrics', () => {
   });
 
   it('every furiwake metric has HELP and TYPE and a conventional name', async () => {
-    const a = await server('a');
+    const a = await startTcpServer('a');
     const { base } = await startAdminApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])));
     const m = await scrape(base);
     for (const f of [...m.values()].filter((f) => f.name.startsWith('furiwake_'))) {

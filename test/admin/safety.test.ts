@@ -9,10 +9,11 @@ import { describe, it } from 'node:test';
 import { TokenCheck } from '../../src/admin/auth.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { pool, single } from '../helpers/config.ts';
-import { call, rawRequest, server, startAdminApp, TOKEN } from './helpers.ts';
+import { startTcpServer } from '../helpers/servers.ts';
+import { call, rawRequest, startAdminApp, TOKEN } from './helpers.ts';
 
 async function admin() {
-  const a = await server('a');
+  const a = await startTcpServer('a');
   const { app, base } = await startAdminApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])));
   return { app, base, port: Number(new URL(base).port) };
 }
@@ -28,7 +29,7 @@ describe('admin API: what holds', () => {
   });
 
   it('makes reads need the token on a listener other hosts can reach (0.0.0.0), as the config file sets by default', async () => {
-    const a = await server('a');
+    const a = await startTcpServer('a');
     const parsed = parseConfig(`admin: { listen: "0.0.0.0:0", token: ${TOKEN} }\nservices: { svc: { listen: 127.0.0.1:0, mode: tcp, pool: p } }\npools: { p: { members: [ { address: 127.0.0.1:${a.port}, id: a } ] } }\n`, 'a.yaml', {});
     const { base } = await startAdminApp(parsed, parsed.admin);
     const open = await call(base, '/api/v1/status', { token: null });

@@ -12,9 +12,10 @@ import { hideCheckOutput, hideQuery, hideReasonOutput, redact, Scrubber, secrets
 import { Furiwake } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
-import { until } from '../helpers/app.ts';
 import { certDir, selfSigned } from '../proxy/http/certs.ts';
-import { baseOf, call, openEvents, server, TOKEN } from './helpers.ts';
+import { startTcpServer } from '../helpers/servers.ts';
+import { baseOf, call, openEvents, TOKEN } from './helpers.ts';
+import { until } from '../helpers/wait.ts';
 
 const SECRETS = {
   token: TOKEN,
@@ -32,7 +33,7 @@ describe('admin API: secrets', () => {
   it('no GET route, /metrics or event shows a secret of the config', async () => {
     const dir = certDir();
     const site = selfSigned(dir, 'site', ['www.example.com']);
-    const member = await server('a');
+    const member = await startTcpServer('a');
     writeFileSync(join(dir, 'furiwake.yaml'), `
 admin: { listen: 127.0.0.1:0, token: "\${TOKEN}" }
 services:

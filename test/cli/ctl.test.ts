@@ -4,22 +4,16 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { greeted, greeting } from '../helpers/clients.ts';
 import { furiwake } from '../helpers/process.ts';
-import { closedPort, startTcpServer, type TcpServer } from '../helpers/servers.ts';
+import { tempDir } from '../helpers/files.ts';
+import { freePort } from '../helpers/ports.ts';
+import { startTcpServer } from '../helpers/servers.ts';
 
 const TOKEN = 'ctl-test-token-0123456789';
-
-let dir: string | undefined;
-const servers: TcpServer[] = [];
-after(async () => {
-  await Promise.all(servers.map((s) => s.close()));
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
 
 function configText(a: number, b: number, weightB = 1): string {
   return [
@@ -49,8 +43,7 @@ async function ctl(admin: string, args: string[], token: string | null = TOKEN) 
 describe('furiwake ctl', async () => {
   const a = await startTcpServer('a');
   const b = await startTcpServer('b');
-  servers.push(a, b);
-  dir = await mkdtemp(path.join(tmpdir(), 'furiwake-ctl-'));
+  const dir = await tempDir('ctl');
   const file = path.join(dir, 'furiwake.yaml');
   await writeFile(file, configText(a.port, b.port));
   // registered before the helper's own hook (which kills what is left), so this one stops it gracefully first
@@ -116,7 +109,7 @@ describe('furiwake ctl', async () => {
       'Give the token with FURIWAKE_ADMIN_TOKEN (or --token).\n');
     const wrong = await ctl(admin, ['disable', 'web', 'a'], 'not-the-token-0123456789');
     assert.match(wrong.stderr, /401: the admin token is wrong\nCheck the token with FURIWAKE_ADMIN_TOKEN/);
-    const nowhere = `http://127.0.0.1:${await closedPort()}`;
+    const nowhere = `http://127.0.0.1:${await freePort()}`;
     const unreachable = await ctl(nowhere, ['status']);
     assert.equal(unreachable.code, 1);
     assert.equal(unreachable.stderr, `furiwake ctl status: cannot reach the admin API at ${nowhere}: connection refused\n` +
@@ -192,7 +185,7 @@ describe('furiwake ctl connections --show-query', async () => {
   });
   member.listen(0, '127.0.0.1');
   await once(member, 'listening');
-  const cfgDir = await mkdtemp(path.join(tmpdir(), 'furiwake-ctl-query-'));
+  const cfgDir = await tempDir('ctl-query');
   const cfg = path.join(cfgDir, 'furiwake.yaml');
   await writeFile(cfg, [
     'global: { shutdown-grace: 0s, log-level: info }',
@@ -212,7 +205,6 @@ describe('furiwake ctl connections --show-query', async () => {
     member.close();
     lb.child.kill('SIGKILL');
     await lb.exit();
-    await rm(cfgDir, { recursive: true, force: true });
   });
   const admin = `http://127.0.0.1:${(await lb.event('admin listening')).port as number}`;
   const port = (await lb.event('service listening')).port as number;

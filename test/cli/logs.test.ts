@@ -9,8 +9,10 @@ import { after, describe, it } from 'node:test';
 import { Furiwake } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
-import { logSink, until } from '../helpers/app.ts';
-import { closedPort, startTcpServer } from '../helpers/servers.ts';
+import { logSink } from '../helpers/app.ts';
+import { until } from '../helpers/wait.ts';
+import { freePort } from '../helpers/ports.ts';
+import { startTcpServer } from '../helpers/servers.ts';
 
 function yaml(listen: number, members: number[], monitors = true): string {
   return `services:
@@ -38,7 +40,7 @@ describe('log lines at start and on reload', () => {
     const b = await startTcpServer('b');
     after(() => Promise.all([a.close(), b.close()]));
     const { sink, lines } = logSink();
-    const port = await closedPort();
+    const port = await freePort();
     const app = await Furiwake.start(parseConfig(yaml(port, [a.port], false), 'test.yaml'), createLogger('info', sink));
     after(() => app.stop(0));
     const applied = () => lines.filter((l) => l.msg === 'config applied').map((l) => l.summary);

@@ -7,7 +7,8 @@ import type { Furiwake } from '../../src/app.ts';
 import { runUntilSignal } from '../../src/cli/run.ts';
 import type { Config } from '../../src/config/types.ts';
 import { createLogger } from '../../src/log.ts';
-import { logSink, until } from '../helpers/app.ts';
+import { logSink } from '../helpers/app.ts';
+import { until } from '../helpers/wait.ts';
 
 /** An app whose reload and stop throw (or not), as the signals reach them. */
 function brokenApp(stopThrows: boolean): Furiwake {

@@ -12,8 +12,8 @@ import { Furiwake } from '../../src/app.ts';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import type { HttpMonitor } from '../../src/config/health-types.ts';
 import { createLogger } from '../../src/log.ts';
-import { closedPort } from '../helpers/servers.ts';
 import { certDir, selfSigned } from '../proxy/http/certs.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const dir = certDir();
 selfSigned(dir, 'client', ['probe.example.com']);
@@ -34,7 +34,7 @@ async function elsewhere<T>(body: () => Promise<T>): Promise<T> {
 
 async function configFile(name: string, monitor: string, memberMonitor = ''): Promise<string> {
   const file = join(dir, name);
-  const port = await closedPort();
+  const port = await freePort();
   writeFileSync(file, `
 services:
   www: { listen: 127.0.0.1:0, mode: tcp, pool: web }

@@ -12,23 +12,17 @@ import { createLogger } from '../../src/log.ts';
 import { Checker } from '../../src/health/checker.ts';
 import type { CheckResult, Monitor } from '../../src/health/monitor.ts';
 import { createTcpMonitor } from '../../src/health/monitors/tcp.ts';
-import { logSink, startApp } from '../helpers/app.ts';
+import { logSink, memberHealth, memberReaches, startApp } from '../helpers/app.ts';
 import { exchange, greeted, greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
-import { closedPort, startTcpServer, type TcpServer } from '../helpers/servers.ts';
-import { health, until } from './helpers.ts';
+import { startTcpServer } from '../helpers/servers.ts';
+import { freePort } from '../helpers/ports.ts';
 
 function tcpMonitor(extra: Partial<TcpMonitor> = {}): TcpMonitor {
   return { type: 'tcp', interval: 20, fastInterval: 10, timeout: 500, rise: 2, fall: 2, port: null, send: null, expect: null, ...extra };
 }
 
-const servers: TcpServer[] = [];
-async function server(name: string, handler?: (s: net.Socket) => void): Promise<TcpServer> {
-  const s = await startTcpServer(name, handler);
-  servers.push(s);
-  return s;
-}
-after(() => Promise.all(servers.map((s) => s.close())));
+const server = startTcpServer;
 
 /** A TCP server that can be stopped and started again on the same port. */
 async function switchable(name: string): Promise<{ port: number; stop(): Promise<void>; start(): Promise<void> }> {
@@ -171,7 +165,7 @@ describe('members follow their monitors', () => {
     app.health.events.on('check', () => {
       if (++count === 3) checks.resolve();
     });
-    const down = await health(app, 'p', 'a', 'down');
+    const down = await memberHealth(app, 'p', 'a', 'down');
     assert.equal(down.healthReason, 'http: monitor error: Request path contains unescaped characters');
     await checks.promise; // the schedule did not stop at the error
   });
@@ -184,48 +178,48 @@ describe('members follow their monitors', () => {
       health: { require: { kind: 'all' }, monitors: [tcpMonitor()], agent: null, initialState: 'checking' },
     })));
     const port = app.address('svc').port;
-    await health(app, 'p', 'a', 'up');
-    await health(app, 'p', 'b', 'up');
+    await memberHealth(app, 'p', 'a', 'up');
+    await memberHealth(app, 'p', 'b', 'up');
     await b.stop();
-    const down = await health(app, 'p', 'b', 'down');
+    const down = await memberHealth(app, 'p', 'b', 'down');
     assert.equal(down.healthReason, 'tcp: connection refused');
     assert.deepEqual(down.checks.map((c) => [c.type, c.state, c.reason]), [['tcp', 'down', 'connection refused']]);
     const lines = [];
     for (let i = 0; i < 4; i++) lines.push(await greeting(port));
     assert.deepEqual(lines, ['a', 'a', 'a', 'a']);
     await b.start();
-    await health(app, 'p', 'b', 'up');
+    await memberHealth(app, 'p', 'b', 'up');
     const more = new Set<string>();
     for (let i = 0; i < 4; i++) more.add(await greeting(port));
     assert.deepEqual([...more].sort(), ['a', 'b']);
   });
 
   it('members start as checking: no traffic until a first pass; a service with none usable resets at once', async () => {
-    const refused = await closedPort();
+    const refused = await freePort();
     const app = await startApp(single('tcp', pool('round-robin', [{ port: refused, id: 'x' }], {}, {
       health: { require: { kind: 'all' }, monitors: [tcpMonitor({ interval: 60_000 })], agent: null, initialState: 'checking' },
     })));
     assert.equal(app.runtime.member('p', 'x')!.health, 'checking');
     assert.equal((await exchange(app.address('svc').port)).ending, 'reset');
-    await health(app, 'p', 'x', 'down');
+    await memberHealth(app, 'p', 'x', 'down');
   });
 
   it('combines monitors: all, any and at-least N', async () => {
     const a = await server('a');
     const open1 = await server('open1');
-    const refused = await closedPort();
+    const refused = await freePort();
     const monitors = [tcpMonitor({ port: open1.port }), tcpMonitor({ port: refused }), tcpMonitor()];
     const config = (kind: 'all' | 'any' | 'at-least') => single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }], {}, {
       health: { require: kind === 'at-least' ? { kind, n: 2 } : { kind }, monitors, agent: null, initialState: 'checking' },
     }));
     const all = await startApp(config('all'));
-    const m = await until(all, 'p', 'a', (x) => x.health !== 'checking');
+    const m = await memberReaches(all, 'p', 'a', (x) => x.health !== 'checking');
     assert.equal(m.health, 'down');
     assert.match(m.healthReason, /tcp: connection refused/);
     const any = await startApp(config('any'));
-    assert.equal((await until(any, 'p', 'a', (x) => x.health !== 'checking')).health, 'up');
+    assert.equal((await memberReaches(any, 'p', 'a', (x) => x.health !== 'checking')).health, 'up');
     const atLeast = await startApp(config('at-least'));
-    assert.equal((await until(atLeast, 'p', 'a', (x) => x.health !== 'checking')).health, 'up');
+    assert.equal((await memberReaches(atLeast, 'p', 'a', (x) => x.health !== 'checking')).health, 'up');
   });
 
   it('a reload keeps the health of members that did not change and checks the new ones', async () => {
@@ -233,7 +227,7 @@ describe('members follow their monitors', () => {
     const b = await server('b');
     const healthConfig = { require: { kind: 'all' } as const, monitors: [tcpMonitor()], agent: null, initialState: 'checking' as const };
     const app = await startApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }], {}, { health: healthConfig })));
-    const memberA = await health(app, 'p', 'a', 'up');
+    const memberA = await memberHealth(app, 'p', 'a', 'up');
     const changes: string[] = [];
     app.runtime.events.on('member', (m, c) => {
       if (m === memberA) changes.push(c.kind);
@@ -242,7 +236,7 @@ describe('members follow their monitors', () => {
     assert.equal(app.runtime.member('p', 'a'), memberA);
     assert.equal(memberA.health, 'up');
     assert.equal(app.runtime.member('p', 'b')!.health, 'checking');
-    await health(app, 'p', 'b', 'up');
+    await memberHealth(app, 'p', 'b', 'up');
     assert.deepEqual(changes, []);
     // identical monitors on distinct addresses: one checker each
     assert.equal(app.health.checkers, 2);
@@ -253,8 +247,8 @@ describe('members follow their monitors', () => {
     const monitorsConfig = { require: { kind: 'all' } as const, monitors: [tcpMonitor()], agent: null, initialState: 'checking' as const };
     const base = single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }], {}, { health: monitorsConfig }));
     const app = await startApp({ ...base, pools: { p: base.pools.p, q: { ...base.pools.p } } });
-    await health(app, 'p', 'a', 'up');
-    await health(app, 'q', 'a', 'up');
+    await memberHealth(app, 'p', 'a', 'up');
+    await memberHealth(app, 'q', 'a', 'up');
     assert.equal(app.health.checkers, 1);
   });
 });
@@ -276,12 +270,12 @@ describe('agent', () => {
     })));
     const port = app.address('svc').port;
     // both members share one agent here; each member asks it on its own schedule
-    await until(app, 'p', 'a', (m) => m.agent?.state === 'ready');
+    await memberReaches(app, 'p', 'a', (m) => m.agent?.state === 'ready');
     const live = await greeted(port);
 
     agent.say('drain # rolling restart');
-    await until(app, 'p', 'a', (m) => m.agent?.state === 'drain');
-    const drained = await until(app, 'p', 'b', (m) => m.agent?.state === 'drain');
+    await memberReaches(app, 'p', 'a', (m) => m.agent?.state === 'drain');
+    const drained = await memberReaches(app, 'p', 'b', (m) => m.agent?.state === 'drain');
     assert.equal(drained.agent!.message, 'drain # rolling restart');
     // no member takes new connections: refused at once; the live one still flows
     assert.equal((await exchange(port)).ending, 'reset');
@@ -289,13 +283,13 @@ describe('agent', () => {
     assert.ok([...app.runtime.connections.list()].some((e) => e.client.port === live.socket.localPort && e.member !== null));
 
     agent.say('ready 50% maxconn:7');
-    const half = await until(app, 'p', 'a', (m) => m.agent?.state === 'ready' && m.weight === 2);
+    const half = await memberReaches(app, 'p', 'a', (m) => m.agent?.state === 'ready' && m.weight === 2);
     assert.equal(half.maxConnections, 7);
     assert.equal(half.configWeight, 4);
     assert.equal(await greeting(port).then((l) => ['a', 'b'].includes(l)), true);
 
     agent.say('down');
-    await until(app, 'p', 'a', (m) => m.agent?.state === 'down');
+    await memberReaches(app, 'p', 'a', (m) => m.agent?.state === 'down');
     assert.equal(app.runtime.member('p', 'a')!.usable, false);
     live.socket.destroy();
   });
@@ -308,7 +302,7 @@ describe('agent', () => {
       health: { require: { kind: 'all' }, monitors: [], agent: { port: agent.port, interval: 20, timeout: 500, send: null }, initialState: 'checking' },
     })));
     const member = app.runtime.member('p', 'a')!;
-    await until(app, 'p', 'a', (m) => m.agent?.state === 'drain');
+    await memberReaches(app, 'p', 'a', (m) => m.agent?.state === 'drain');
     // a bug where a reply is applied, once (it would escape the agent socket's callback)
     const setAgent = member.setAgent;
     member.setAgent = () => {
@@ -316,15 +310,15 @@ describe('agent', () => {
       throw new Error('injected failure');
     };
     agent.say('ready');
-    await until(app, 'p', 'a', (m) => m.agent?.state === 'ready');
+    await memberReaches(app, 'p', 'a', (m) => m.agent?.state === 'ready');
   });
 
   it('an agent that cannot be reached changes nothing but its message', async () => {
     const a = await server('a');
     const app = await startApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }], {}, {
-      health: { require: { kind: 'all' }, monitors: [], agent: { port: await closedPort(), interval: 20, timeout: 500, send: null }, initialState: 'checking' },
+      health: { require: { kind: 'all' }, monitors: [], agent: { port: await freePort(), interval: 20, timeout: 500, send: null }, initialState: 'checking' },
     })));
-    const m = await until(app, 'p', 'a', (x) => x.agent !== null);
+    const m = await memberReaches(app, 'p', 'a', (x) => x.agent !== null);
     assert.equal(m.agent!.message, 'agent unreachable: connection refused');
     assert.equal(m.usable, true);
     assert.equal(await greeting(app.address('svc').port), 'a');
@@ -340,13 +334,13 @@ describe('slow start', () => {
       slowStart: 60_000,
     })));
     const port = app.address('svc').port;
-    await health(app, 'p', 'b', 'up');
+    await memberHealth(app, 'p', 'b', 'up');
     // at start-up there is no slow start: b was never down
     assert.equal(app.runtime.member('p', 'b')!.ramp, 1);
     await b.stop();
-    await health(app, 'p', 'b', 'down');
+    await memberHealth(app, 'p', 'b', 'down');
     await b.start();
-    const back = await health(app, 'p', 'b', 'up');
+    const back = await memberHealth(app, 'p', 'b', 'up');
     assert.ok(back.ramp < 0.1, `ramp ${back.ramp}`);
     assert.ok(back.weight < 1, `weight ${back.weight}`);
     // least-connections: b counts as ~20 connections busy, so a takes the next ones
@@ -364,9 +358,9 @@ describe('slow start', () => {
       health: { require: { kind: 'all' }, monitors: [tcpMonitor({ rise: 1, fall: 1 })], agent: null, initialState: 'checking' },
       slowStart,
     })));
-    await health(app, 'p', 'b', 'up');
+    await memberHealth(app, 'p', 'b', 'up');
     await b.stop();
-    await health(app, 'p', 'b', 'down');
+    await memberHealth(app, 'p', 'b', 'down');
     return { app, b };
   }
 
@@ -377,7 +371,7 @@ describe('slow start', () => {
       if (m.id === 'b' && c.kind === 'weight') weights.push(c.to);
     });
     await b.start();
-    await until(app, 'p', 'b', (m) => m.health === 'up' && m.weight === 10);
+    await memberReaches(app, 'p', 'b', (m) => m.health === 'up' && m.weight === 10);
     assert.ok(weights.length >= 3, `ramp steps: ${weights.join(' ')}`);
     for (let i = 1; i < weights.length; i++) assert.ok(weights[i] >= weights[i - 1], `ramp only rises: ${weights.join(' ')}`);
     assert.equal(weights.at(-1), 10);
@@ -386,7 +380,7 @@ describe('slow start', () => {
   it('is skipped by a hashing algorithm: its table would move keys while the weight ramps', async () => {
     const { app, b } = await withBDown('maglev', 60_000);
     await b.start();
-    const back = await health(app, 'p', 'b', 'up');
+    const back = await memberHealth(app, 'p', 'b', 'up');
     assert.equal(back.ramp, 1);
     assert.equal(back.weight, 10);
   });

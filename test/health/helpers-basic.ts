@@ -2,21 +2,18 @@
 // that record what crossed the wire, nginx in a temp dir, a self-signed certificate made by
 // openssl, and the plumbing to build monitor configs. Everything started here has a close().
 
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, before } from 'node:test';
 import { promisify } from 'node:util';
-import assert from 'node:assert/strict';
 import type { MonitorCommon } from '../../src/config/health-types.ts';
 import type { CheckTarget } from '../../src/health/monitor.ts';
-import { closedPort } from '../helpers/servers.ts';
+import { closeServer, listenOnLoopback } from '../helpers/servers.ts';
 
 /** timing fields every monitor config has; the monitors under test ignore them */
 export const COMMON: MonitorCommon = { interval: 1000, fastInterval: 500, timeout: 1000, rise: 1, fall: 1, port: null };
@@ -28,32 +25,6 @@ export function target(port: number, host = '127.0.0.1'): CheckTarget {
 /** a signal that never aborts, for checks that must decide on their own */
 export function never(): AbortSignal {
   return new AbortController().signal;
-}
-
-const HANDLES = new Set(['TCPSocketWrap', 'TCPServerWrap', 'UDPWrap', 'ProcessWrap', 'PipeWrap', 'Timeout']);
-
-/**
- * The sockets, pipes, child processes and timers this process holds, sorted, once the handles
- * closed so far are gone: libuv runs close callbacks after the check phase, so two turns of
- * setImmediate pass one close phase.
- */
-export async function openHandles(): Promise<string[]> {
-  for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
-  return process.getActiveResourcesInfo().filter((r) => HANDLES.has(r)).sort();
-}
-
-/**
- * Asserts after each test of the current suite that no socket, pipe, process or timer is left
- * beyond what the suite held when this was called (register it after the suite's own `before`).
- * `settle` waits for what the suite's shared peers close on their own time.
- */
-export function checkHandles(settle: () => Promise<void> = async () => {}): void {
-  let baseline: string[];
-  before(async () => (baseline = await openHandles()));
-  afterEach(async () => {
-    await settle();
-    assert.deepEqual(await openHandles(), baseline, 'a handle was left open');
-  });
 }
 
 // --- TCP ---
@@ -103,29 +74,10 @@ export async function tcpPeer(handler: (socket: net.Socket) => void = () => {}):
       await peer.accepted(n);
       await closes[n - 1];
     },
-    async close() {
-      for (const s of peer.sockets) s.destroy();
-      server.close();
-      await once(server, 'close');
-    },
+    close: () => closeServer(server, peer.sockets),
   };
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  peer.port = (server.address() as net.AddressInfo).port;
+  peer.port = await listenOnLoopback(server);
   return peer;
-}
-
-/** A loopback TCP port where nothing listens. */
-export const freePort = closedPort;
-
-/** A UDP port with nobody bound to it. */
-export async function freeUdpPort(): Promise<number> {
-  const socket = dgram.createSocket('udp4');
-  socket.bind(0, '127.0.0.1');
-  await once(socket, 'listening');
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
 }
 
 // --- UDP ---
@@ -233,9 +185,7 @@ async function listenHttp(server: http.Server | https.Server, handler: Handler):
       await once(server, 'close');
     },
   };
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  peer.port = (server.address() as net.AddressInfo).port;
+  peer.port = await listenOnLoopback(server);
   return peer;
 }
 
@@ -257,17 +207,7 @@ export function endlessBody(res: http.ServerResponse, chunk = Buffer.alloc(16 * 
   pump();
 }
 
-// --- temp dirs, certificates, nginx ---
-
-export interface TempDir {
-  path: string;
-  close(): Promise<void>;
-}
-
-export async function tempDir(): Promise<TempDir> {
-  const path = await mkdtemp(join(tmpdir(), 'furiwake-health-'));
-  return { path, close: () => rm(path, { recursive: true, force: true }) };
-}
+// --- certificates ---
 
 export interface SelfSigned {
   certPath: string;
@@ -285,58 +225,4 @@ export async function selfSigned(dir: string): Promise<SelfSigned> {
     '-subj', '/CN=localhost', '-days', '1', '-keyout', keyPath, '-out', certPath,
   ]);
   return { certPath, keyPath, cert: await readFile(certPath), key: await readFile(keyPath) };
-}
-
-export interface Nginx {
-  port: number;
-  close(): Promise<void>;
-}
-
-/**
- * nginx (Debian's /usr/sbin/nginx) in `dir`, in the foreground as our child, serving `locations`
- * (the inside of a server block) on 127.0.0.1:port. Ready when the master has started its worker:
- * it has bound the listening socket before that, and says so on stderr at `notice` level.
- */
-export async function startNginx(dir: string, locations: string): Promise<Nginx> {
-  const port = await freePort();
-  const conf = join(dir, 'nginx.conf');
-  const root = process.getuid?.() === 0;
-  await writeFile(conf, `
-${root ? 'user www-data;' : ''}
-daemon off;
-worker_processes 1;
-error_log stderr notice;
-pid ${join(dir, 'nginx.pid')};
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${join(dir, 'client_body')};
-  proxy_temp_path ${join(dir, 'proxy')};
-  fastcgi_temp_path ${join(dir, 'fastcgi')};
-  uwsgi_temp_path ${join(dir, 'uwsgi')};
-  scgi_temp_path ${join(dir, 'scgi')};
-  server {
-    listen 127.0.0.1:${port};
-    ${locations}
-  }
-}
-`);
-  const child = spawn('/usr/sbin/nginx', ['-p', dir, '-c', conf, '-e', join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = once(child, 'close');
-  let stderr = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stderr!.setEncoding('utf8').on('data', (text: string) => {
-      stderr += text;
-      if (stderr.includes('start worker process')) resolve();
-    });
-    exited.then(() => reject(new Error(`nginx exited before it was ready:\n${stderr}`)), () => {});
-    child.on('error', reject);
-  });
-  return {
-    port,
-    async close() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }

@@ -8,7 +8,10 @@ import { once } from 'node:events';
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { atEnd, freePort, retryPortClash, startPeer, tempDir, type Peer } from './helpers-proto.ts';
+import { retryPortClash, startPeer, type Peer } from './helpers-proto.ts';
+import { atEnd } from '../helpers/cleanup.ts';
+import { tempDir } from '../helpers/files.ts';
+import { freePort } from '../helpers/ports.ts';
 
 export interface FreeRadius {
   port: number;

@@ -4,7 +4,9 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Peer } from './helpers-proto.ts';
-import { freePort, pollUntil, retryPortClash, startPeer, tempDir } from './helpers-proto.ts';
+import { pollUntil, retryPortClash, startPeer } from './helpers-proto.ts';
+import { tempDir } from '../helpers/files.ts';
+import { freePort } from '../helpers/ports.ts';
 
 export interface Sipp {
   port: number;

@@ -1,89 +1,21 @@
-// Real protocol peers for the monitor tests (dnsmasq, FreeRADIUS, SIPp): free loopback ports,
-// temporary directories, child processes that are waited for by their output and stopped by PID
-// (also in `after`, whatever happened), and small commands such as `ip netns`.
+// Real protocol peers for the monitor tests (dnsmasq, FreeRADIUS, SIPp): child processes that are
+// waited for by their output and stopped by PID (also at the end of the file, whatever happened),
+// and small commands such as `ip netns`. Ports and temp dirs: test/helpers/ports.ts, files.ts.
 
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { after } from 'node:test';
 import { promisify } from 'node:util';
 import type { MonitorCommon } from '../../src/config/health-types.ts';
 import type { CheckTarget } from '../../src/health/monitor.ts';
+import { atEnd } from '../helpers/cleanup.ts';
 
 const exec = promisify(execFile);
-
-// Everything a helper starts or creates is undone here at the end of the test file, whatever
-// happened; suites also undo their own in their `after`, sooner. (A helper cannot call `after`
-// itself: called inside a `before` hook, node:test runs it as soon as that hook ends.)
-const undo = new Set<() => Promise<unknown>>();
-after(async () => {
-  for (const fn of [...undo].reverse()) await fn().catch(() => {});
-});
-
-/** Registers `fn` to run at the end of the file (once); returns it wrapped so that calling it early unregisters it. */
-export function atEnd(fn: () => Promise<unknown>): () => Promise<void> {
-  let done: Promise<unknown> | null = null;
-  const once = async (): Promise<void> => {
-    undo.delete(once);
-    done ??= fn();
-    await done;
-  };
-  undo.add(once);
-  return once;
-}
 
 /** The fields every monitor config has; the monitors themselves do not use them. */
 export const COMMON: MonitorCommon = { interval: 1000, fastInterval: 500, timeout: 1000, rise: 1, fall: 1, port: null };
 
 export function loopback(port: number, ip = '127.0.0.1'): CheckTarget {
   return { host: ip, ip, port };
-}
-
-async function bindUdp(port: number, ip: string): Promise<dgram.Socket | null> {
-  const socket = dgram.createSocket(net.isIPv6(ip) ? 'udp6' : 'udp4');
-  try {
-    socket.bind(port, ip);
-    await once(socket, 'listening');
-    return socket;
-  } catch {
-    socket.close();
-    return null;
-  }
-}
-
-/**
- * A loopback port free for both TCP and UDP right now (bound, then closed), for a peer to be
- * started on. `span` > 1 asks that the ports after it are free too (SIPp binds port and port+2).
- */
-export async function freePort(ip = '127.0.0.1', span = 1): Promise<number> {
-  for (;;) {
-    const server = net.createServer();
-    server.listen(0, ip);
-    await once(server, 'listening');
-    const { port } = server.address() as net.AddressInfo;
-    const udp: dgram.Socket[] = [];
-    let ok = port + span <= 65535;
-    for (let p = port; ok && p < port + span; p++) {
-      const socket = await bindUdp(p, ip);
-      if (socket === null) ok = false;
-      else udp.push(socket);
-    }
-    for (const socket of udp) socket.close();
-    server.close();
-    await once(server, 'close');
-    if (ok) return port;
-  }
-}
-
-/** A temporary directory, removed at the end of the file. */
-export async function tempDir(prefix: string): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), `furiwake-${prefix}-`));
-  atEnd(() => rm(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 /** Runs a command to completion; rejects with its stderr when it fails. */

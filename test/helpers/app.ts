@@ -3,18 +3,14 @@ import { after } from 'node:test';
 import { Furiwake } from '../../src/app.ts';
 import type { Config } from '../../src/config/types.ts';
 import { createLogger } from '../../src/log.ts';
+import type { Member } from '../../src/runtime/member.ts';
+import { until } from './wait.ts';
 
 /** Starts furiwake on a config; it is stopped when the test file ends. */
 export async function startApp(config: Config): Promise<Furiwake> {
   const app = await Furiwake.start(config, createLogger('silent'));
   after(() => app.stop(0));
   return app;
-}
-
-/** Open handles, after two loop turns: libuv finishes closing a handle in the close phase that follows. */
-export async function handles(): Promise<string[]> {
-  for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
-  return process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'FSReqCallback').sort();
 }
 
 /** A log destination that keeps each JSON line written to it, parsed. */
@@ -29,7 +25,14 @@ export function logSink(): { sink: Writable; lines: Record<string, unknown>[] } 
   return { sink, lines };
 }
 
-/** Polls a condition once per turn of the event loop (no timer), for states that emit no event. */
-export async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+/** The member once `test(member)` holds (health, agent, weight ...): checked now and at each member change the runtime announces. */
+export async function memberReaches(app: Furiwake, pool: string, id: string, test: (m: Member) => boolean): Promise<Member> {
+  const member = app.runtime.member(pool, id);
+  if (member === undefined) throw new Error(`no member ${pool}/${id}`);
+  await until(() => test(member), app.runtime.events, 'member');
+  return member;
+}
+
+export function memberHealth(app: Furiwake, pool: string, id: string, state: Member['health']): Promise<Member> {
+  return memberReaches(app, pool, id, (m) => m.health === state);
 }

@@ -1,9 +1,11 @@
 // Real servers on loopback for the tests: TCP servers that greet with their name or run a
-// handler, UDP servers that echo with their name. Each records what it saw and closes cleanly.
+// handler, UDP servers that echo with their name. Each records what it saw and closes cleanly:
+// when the test calls close(), else at the end of the test file.
 
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
+import { atEnd } from './cleanup.ts';
 
 export interface TcpServer {
   name: string;
@@ -18,16 +20,26 @@ export interface TcpServer {
   close(): Promise<void>;
 }
 
+/** Listens on 127.0.0.1, on a port the system picks; resolves with that port. */
+export async function listenOnLoopback(server: net.Server): Promise<number> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** Ends the server's connections (`sockets`, those it accepted) and closes it. */
+export async function closeServer(server: net.Server, sockets: Iterable<net.Socket>): Promise<void> {
+  for (const s of sockets) s.destroy();
+  server.close();
+  await once(server, 'close');
+}
+
 /** A TCP server; by default it writes `name\n` on connect and closes when the client does. */
 export async function startTcpServer(name: string, handler?: (socket: net.Socket) => void): Promise<TcpServer> {
   const sockets = new Set<net.Socket>();
   const state: TcpServer = {
     name, port: 0, accepted: 0, open: 0, peak: 0, peers: [],
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-      await once(server, 'close');
-    },
+    close: atEnd(() => closeServer(server, sockets)),
   };
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
@@ -45,21 +57,8 @@ export async function startTcpServer(name: string, handler?: (socket: net.Socket
     socket.on('data', () => {});
     socket.on('end', () => socket.end());
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  state.port = (server.address() as net.AddressInfo).port;
+  state.port = await listenOnLoopback(server);
   return state;
-}
-
-/** A loopback port where nothing listens (bound, then closed). */
-export async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 export interface UdpServer {
@@ -75,7 +74,7 @@ export async function startUdpServer(name: string): Promise<UdpServer> {
   const socket = dgram.createSocket('udp4');
   const state: UdpServer = {
     name, port: 0, from: [],
-    close: () => new Promise((resolve) => socket.close(() => resolve())),
+    close: atEnd(() => new Promise<void>((resolve) => socket.close(() => resolve()))),
   };
   socket.on('message', (msg, rinfo) => {
     state.from.push(`${rinfo.address}:${rinfo.port}`);

@@ -23,9 +23,6 @@ import { bodyOf, connection, httpConfig, startMember } from './http/helpers.ts';
 
 const sourceIp = (mask: number): PersistenceConfig => ({ method: 'source-ip', whenFull: 'repin', mask, mask6: 128, timeout: 600_000, maxEntries: 100 });
 
-const servers: TcpServer[] = [];
-after(() => Promise.all(servers.map((s) => s.close())));
-
 /** A member that records the bytes each connection brought, then answers with its name. */
 async function recorder(name: string): Promise<TcpServer & { got: Buffer[] }> {
   const got: Buffer[] = [];
@@ -37,7 +34,6 @@ async function recorder(name: string): Promise<TcpServer & { got: Buffer[] }> {
       socket.end(name);
     });
   });
-  servers.push(s);
   return Object.assign(s, { got });
 }
 
@@ -88,7 +84,6 @@ describeOnEachEngine('tcp service with accept-proxy', () => {
 
   it('shows the proxied client in the connection table', async () => {
     const held = await startTcpServer('held');
-    servers.push(held);
     const app = await startApp(single('tcp', pool('round-robin', [{ port: held.port }]), { acceptProxy: true }));
     const client = net.connect({ port: app.address('svc').port, host: '127.0.0.1' });
     client.on('error', () => {});

@@ -3,8 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
@@ -15,6 +14,7 @@ import { createLogger } from '../../src/log.ts';
 import { acceptFailed } from '../../src/proxy/listener.ts';
 import { outOfDescriptors, ResourceCounts } from '../../src/runtime/resources.ts';
 import { logSink } from '../helpers/app.ts';
+import { tempDir } from '../helpers/files.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/furiwake.js', import.meta.url));
 
@@ -72,8 +72,8 @@ describe('file descriptor budget', () => {
     assert.deepEqual(clippedFlows(config(['udp']), budget), []);
   });
 
-  it('validate warns when the budget clips max-flows', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'furiwake-budget-'));
+  it('validate warns when the budget clips max-flows', async () => {
+    const dir = await tempDir('budget');
     const file = join(dir, 'udp.yaml');
     writeFileSync(file, 'services:\n  dns: { listen: 127.0.0.1:5353, mode: udp, pool: dns }\npools:\n  dns: { members: [ { address: 127.0.0.1:53 } ] }\n');
     const run = spawnSync('prlimit', ['--nofile=512:512', process.execPath, BIN, 'validate', '-c', file], { encoding: 'utf8' });

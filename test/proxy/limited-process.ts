@@ -4,12 +4,12 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
+import { tempDir } from '../helpers/files.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/furiwake.js', import.meta.url));
 
@@ -29,7 +29,7 @@ export interface LimitedProcess {
 
 /** Starts `furiwake start` on `yaml` under `prlimit --nofile=<nofile>`, once it has started. */
 export async function startLimited(nofile: string, yaml: string): Promise<LimitedProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'furiwake-limited-'));
+  const dir = await tempDir('limited');
   const cfg = join(dir, 'furiwake.yaml');
   writeFileSync(cfg, yaml);
   const child = spawn('prlimit', [`--nofile=${nofile}`, process.execPath, BIN, 'start', '-c', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -10,10 +10,11 @@ import { describe, it } from 'node:test';
 import { Furiwake } from '../../src/app.ts';
 import { createLogger } from '../../src/log.ts';
 import type { HttpListener } from '../../src/proxy/http/http-listener.ts';
-import { handles, until } from '../helpers/app.ts';
 import { pool, service, single } from '../helpers/config.ts';
 import { startUdpServer } from '../helpers/servers.ts';
 import { httpConfig, raw, startMember } from './http/helpers.ts';
+import { openHandles } from '../helpers/handles.ts';
+import { until } from '../helpers/wait.ts';
 
 /** `n` clients that have sent half a PROXY line: the balancer is still reading their headers. */
 async function halfProxyLines(port: number, n: number): Promise<net.Socket[]> {
@@ -35,20 +36,20 @@ describe('listener ownership', () => {
     await once(taken, 'listening');
     const port = taken.address().port;
     const member = await startUdpServer('a');
-    const before = await handles();
+    const before = await openHandles();
 
     const config = single('udp', pool('round-robin', [{ port: member.port }]), { listen: { host: '127.0.0.1', port, ip: '127.0.0.1' } });
     await assert.rejects(Furiwake.start(config, createLogger('silent')), /cannot listen/);
-    assert.deepEqual(await handles(), before);
+    assert.deepEqual(await openHandles(), before);
 
     // a reload that adds a service on the taken port fails the same way, leaving nothing
     const app = await Furiwake.start(single('udp', pool('round-robin', [{ port: member.port }])), createLogger('silent'));
-    const running = await handles();
+    const running = await openHandles();
     const failures = await app.reload({ ...config, services: { ...config.services, svc: service('udp', 'p'), other: config.services.svc } });
     assert.equal(failures.length, 1);
-    assert.deepEqual(await handles(), running);
+    assert.deepEqual(await openHandles(), running);
     await app.stop(0);
-    assert.deepEqual(await handles(), before);
+    assert.deepEqual(await openHandles(), before);
 
     await member.close();
     await new Promise<void>((resolve) => taken.close(() => resolve()));
@@ -56,7 +57,7 @@ describe('listener ownership', () => {
 
   it('closes http clients still sending their PROXY header on a stop with no grace', async () => {
     const m = await startMember('a');
-    const before = await handles();
+    const before = await openHandles();
     // the headers timeout is far off: only the stop can close them
     const config = httpConfig(pool('round-robin', [{ port: m.port }]), {}, { acceptProxy: true });
     config.services.svc.http!.timeouts.headers = 600_000;
@@ -69,7 +70,7 @@ describe('listener ownership', () => {
     await app.stop(0);
     assert.equal(listener.pending, 0);
     for (const c of clients) if (!c.closed) await once(c, 'close');
-    assert.deepEqual(await handles(), before);
+    assert.deepEqual(await openHandles(), before);
     // closed by the stop, not refused for their header
     assert.equal(app.runtime.resources.proxyHeadersRefused, 0);
   });

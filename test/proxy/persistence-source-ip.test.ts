@@ -6,13 +6,14 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { PersistenceConfig } from '../../src/config/persistence-types.ts';
 import type { Furiwake } from '../../src/app.ts';
-import { startApp, until } from '../helpers/app.ts';
+import { startApp } from '../helpers/app.ts';
 import { pool, single } from '../helpers/config.ts';
 import { describeOnEachEngine } from '../helpers/engines.ts';
 import { startTcpServer, startUdpServer, type TcpServer, type UdpServer } from '../helpers/servers.ts';
+import { until } from '../helpers/wait.ts';
 
 function sourceIp(mask: number, extra: Partial<PersistenceConfig> = {}): PersistenceConfig {
   return { method: 'source-ip', whenFull: 'repin', mask, mask6: 128, timeout: 60_000, maxEntries: 1000, ...extra } as PersistenceConfig;
@@ -70,7 +71,6 @@ describeOnEachEngine('source-ip persistence over tcp', () => {
   before(async () => {
     servers = await Promise.all(['a', 'b', 'c'].map((n) => startTcpServer(n)));
   });
-  after(() => Promise.all(servers.map((s) => s.close())));
   const members = () => servers.map((s) => ({ port: s.port, id: s.name }));
 
   it('mask 24: 127.0.0.1 and 127.0.0.2 share a member; round-robin alone would alternate', async () => {
@@ -212,7 +212,6 @@ describe('source-ip persistence over udp', () => {
   before(async () => {
     servers = await Promise.all(['a', 'b', 'c'].map((n) => startUdpServer(n)));
   });
-  after(() => Promise.all(servers.map((s) => s.close())));
   const members = () => servers.map((s) => ({ port: s.port, id: s.name }));
 
   it('mask 24: new flows from 127.0.0.1 and 127.0.0.2 share a member', async () => {

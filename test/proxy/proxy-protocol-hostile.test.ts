@@ -15,9 +15,6 @@ import { httpConfig, raw } from './http/helpers.ts';
 
 const SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 
-const servers: TcpServer[] = [];
-after(() => Promise.all(servers.map((s) => s.close())));
-
 /** A tcp member that records the bytes of each connection and echoes them back once the client has finished. */
 async function recorder(): Promise<TcpServer & { got: Buffer[] }> {
   const got: Buffer[] = [];
@@ -30,7 +27,6 @@ async function recorder(): Promise<TcpServer & { got: Buffer[] }> {
       socket.end(all);
     });
   });
-  servers.push(s);
   return Object.assign(s, { got });
 }
 
@@ -49,7 +45,6 @@ async function httpRecorder(): Promise<TcpServer & { heads: string[] }> {
     });
     socket.on('end', () => socket.end());
   });
-  servers.push(s);
   return Object.assign(s, { heads });
 }
 

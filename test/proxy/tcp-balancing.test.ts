@@ -14,7 +14,6 @@ let servers: TcpServer[];
 before(async () => {
   servers = await Promise.all(['a', 'b', 'c'].map((n) => startTcpServer(n)));
 });
-after(() => Promise.all(servers.map((s) => s.close())));
 
 let app: Furiwake;
 async function serviceFor(algorithm: AlgorithmName, weights = [1, 1, 1]): Promise<number> {

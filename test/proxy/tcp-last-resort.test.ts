@@ -6,19 +6,16 @@ import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
 import { Furiwake } from '../../src/app.ts';
 import { createLogger } from '../../src/log.ts';
-import { logSink, until } from '../helpers/app.ts';
+import { logSink } from '../helpers/app.ts';
 import { exchange, greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { describeOnEachEngine } from '../helpers/engines.ts';
-import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
-
-const servers: TcpServer[] = [];
-after(() => Promise.all(servers.map((s) => s.close())));
+import { startTcpServer } from '../helpers/servers.ts';
+import { until } from '../helpers/wait.ts';
 
 describeOnEachEngine('a throw in a tcp connection callback', () => {
   it('ends that connection only: logged, counted, and the next client is served', async () => {
     const a = await startTcpServer('a');
-    servers.push(a);
     const { sink, lines } = logSink();
     const app = await Furiwake.start(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])), createLogger('info', sink));
     after(() => app.stop(0));

@@ -8,9 +8,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
 import { it } from 'node:test';
-import { handles, startApp } from '../helpers/app.ts';
+import { startApp } from '../helpers/app.ts';
 import { pool, single } from '../helpers/config.ts';
 import { describeOnEachEngine } from '../helpers/engines.ts';
+import { openHandles } from '../helpers/handles.ts';
 
 /** The member: the first line says what to do. Its sockets are kept, to be closed at the end. */
 function member(sockets: Set<net.Socket>): Promise<net.Server> {
@@ -136,7 +137,7 @@ const KINDS = [echo, slowReader, quitter, memberReset];
 
 describeOnEachEngine('tcp service under mixed load', () => {
   it('serves 400 connections, 40 at a time, each ending its own way, and leaves nothing behind', { timeout: 60_000 }, async () => {
-    const baseline = await handles();
+    const baseline = await openHandles();
     const sockets = new Set<net.Socket>();
     const server = await member(sockets);
     const port = (server.address() as net.AddressInfo).port;
@@ -162,6 +163,6 @@ describeOnEachEngine('tcp service under mixed load', () => {
     for (const socket of sockets) socket.destroy();
     server.close();
     await once(server, 'close');
-    assert.deepEqual(await handles(), baseline);
+    assert.deepEqual(await openHandles(), baseline);
   });
 });

@@ -7,25 +7,21 @@ import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { after, it } from 'node:test';
 import { V1ProxyProtocol, V2ProxyProtocol } from 'proxy-protocol-js';
-import { startApp, until } from '../helpers/app.ts';
+import { startApp } from '../helpers/app.ts';
 import { exchange, greeted, greeting } from '../helpers/clients.ts';
 import { member, pool, single } from '../helpers/config.ts';
-import { closedPort, startTcpServer, type TcpServer } from '../helpers/servers.ts';
+import { startTcpServer } from '../helpers/servers.ts';
 import { describeOnEachEngine } from '../helpers/engines.ts';
+import { freePort } from '../helpers/ports.ts';
+import { until } from '../helpers/wait.ts';
 
-const servers: TcpServer[] = [];
-async function server(name: string, handler?: (s: net.Socket) => void): Promise<TcpServer> {
-  const s = await startTcpServer(name, handler);
-  servers.push(s);
-  return s;
-}
-after(() => Promise.all(servers.map((s) => s.close())));
+const server = startTcpServer;
 
 describeOnEachEngine('tcp service', () => {
   it('skips a member that refuses connections, without a client error', async () => {
     const a = await server('a');
     const c = await server('c');
-    const refused = await closedPort();
+    const refused = await freePort();
     const app = await startApp(single('tcp', pool('round-robin', [{ port: a.port }, { port: refused }, { port: c.port }])));
     const port = app.address('svc').port;
     const lines = [];
@@ -36,7 +32,7 @@ describeOnEachEngine('tcp service', () => {
   });
 
   it('resets the client when every member refuses', async () => {
-    const app = await startApp(single('tcp', pool('round-robin', [{ port: await closedPort() }]), { retries: 1 }));
+    const app = await startApp(single('tcp', pool('round-robin', [{ port: await freePort() }]), { retries: 1 }));
     const result = await exchange(app.address('svc').port, 'hello');
     assert.equal(result.ending, 'reset');
     assert.equal(result.data.length, 0);

@@ -10,13 +10,14 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import type { UdpListener } from '../../src/proxy/udp-listener.ts';
-import { startApp, until } from '../helpers/app.ts';
+import { startApp } from '../helpers/app.ts';
 import { pool, single } from '../helpers/config.ts';
 import { readFileLimit } from '../../src/runtime/fd-budget.ts';
 import { greeting, udpClient } from '../helpers/clients.ts';
 import { startTcpServer, startUdpServer } from '../helpers/servers.ts';
 import { startMember } from './http/helpers.ts';
 import { get, startLimited } from './limited-process.ts';
+import { until } from '../helpers/wait.ts';
 
 /** source ports the flood comes from, a batch at a time */
 const FLOOD = 3_000;

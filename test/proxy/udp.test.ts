@@ -2,18 +2,18 @@
 // flows expire, the flow table is bounded and shown in the connection table.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { UdpListener } from '../../src/proxy/udp-listener.ts';
-import { startApp, until } from '../helpers/app.ts';
+import { startApp } from '../helpers/app.ts';
 import { udpClient } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startUdpServer, type UdpServer } from '../helpers/servers.ts';
+import { until } from '../helpers/wait.ts';
 
 let servers: UdpServer[];
 before(async () => {
   servers = await Promise.all(['a', 'b'].map((n) => startUdpServer(n)));
 });
-after(() => Promise.all(servers.map((s) => s.close())));
 
 function members() {
   return servers.map((s) => ({ port: s.port, id: s.name }));

@@ -7,10 +7,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { HttpMonitor } from '../../../src/config/health-types.ts';
 import { createHttpMonitor } from '../../../src/health/monitors/http.ts';
-import {
-  COMMON, endlessBody, freePort, httpPeer, httpsPeer, never, checkHandles, selfSigned, startNginx, target, tcpPeer, tempDir,
-  type HttpPeer, type SelfSigned, type TempDir,
-} from '../helpers-basic.ts';
+import { COMMON, endlessBody, httpPeer, httpsPeer, never, selfSigned, target, tcpPeer, type HttpPeer, type SelfSigned } from '../helpers-basic.ts';
+import { tempDir } from '../../helpers/files.ts';
+import { startNginx } from '../../helpers/nginx.ts';
+import { checkHandles } from '../../helpers/handles.ts';
+import { freePort } from '../../helpers/ports.ts';
 
 function http(options: Partial<HttpMonitor> = {}): HttpMonitor {
   return {
@@ -170,19 +171,14 @@ describe('http monitor: failures below HTTP', () => {
 });
 
 describe('http monitor against nginx', () => {
-  let dir: TempDir;
   let nginx: { port: number; close(): Promise<void> };
   before(async () => {
-    dir = await tempDir();
-    nginx = await startNginx(dir.path, `
+    nginx = await startNginx(await tempDir('nginx'), `
       location = /health { default_type text/plain; return 200 "OK from nginx\\n"; }
       location / { return 404; }
     `);
   });
-  after(async () => {
-    await nginx?.close();
-    await dir.close();
-  });
+  after(() => nginx?.close());
   checkHandles();
 
   test('a 200 location with the expected body: up', async () => {
@@ -204,18 +200,15 @@ describe('http monitor against nginx', () => {
 });
 
 describe('https monitor', () => {
-  let dir: TempDir;
+  let dir: string;
   let cert: SelfSigned;
   let peer: HttpPeer;
   before(async () => {
-    dir = await tempDir();
-    cert = await selfSigned(dir.path);
+    dir = await tempDir('https');
+    cert = await selfSigned(dir);
     peer = await httpsPeer((_req, res) => res.end('OK\n'), cert);
   });
-  after(async () => {
-    await peer?.close();
-    await dir.close();
-  });
+  after(() => peer?.close());
   checkHandles(() => peer.idle());
   const last = () => peer.requests[peer.requests.length - 1];
 
@@ -257,11 +250,11 @@ describe('https monitor', () => {
   });
 
   test('unreadable or bad TLS files fail when the monitor is created, naming the file', async () => {
-    const missing = join(dir.path, 'missing.pem');
+    const missing = join(dir, 'missing.pem');
     assert.throws(() => createHttpMonitor(https({ ca: missing })), {
       message: new RegExp(`^https monitor: cannot read tls ca file ${missing}: ENOENT`),
     });
-    const garbage = join(dir.path, 'garbage.pem');
+    const garbage = join(dir, 'garbage.pem');
     await writeFile(garbage, 'not a certificate\n');
     assert.throws(() => createHttpMonitor(https({ cert: garbage, key: cert.keyPath })), /^Error: https monitor: bad TLS file/);
     assert.throws(() => createHttpMonitor(https({ cert: cert.certPath })), /needs both tls cert and tls key \(key is missing\)/);

@@ -6,8 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import type { RadiusMonitor } from '../../../src/config/health-types.ts';
 import type { CheckResult } from '../../../src/health/monitor.ts';
 import { createRadiusMonitor } from '../../../src/health/monitors/radius.ts';
-import { COMMON, freePort, loopback } from '../helpers-proto.ts';
+import { COMMON, loopback } from '../helpers-proto.ts';
 import { startFreeRadius, startRadiusResponder, type FreeRadius } from '../helpers-proto-radius.ts';
+import { freePort } from '../../helpers/ports.ts';
 
 const SECRET = 'furiwake-test-secret';
 const PASSWORD = 'probe pass #1';

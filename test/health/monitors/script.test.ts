@@ -4,10 +4,12 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import type { ScriptMonitor } from '../../../src/config/health-types.ts';
 import { createScriptMonitor } from '../../../src/health/monitors/script.ts';
-import { checkHandles, COMMON, never, tcpPeer, tempDir, type TempDir } from '../helpers-basic.ts';
+import { COMMON, never, tcpPeer } from '../helpers-basic.ts';
+import { tempDir } from '../../helpers/files.ts';
+import { checkHandles } from '../../helpers/handles.ts';
 
 function script(command: string, args: string[] = []): ScriptMonitor {
   return { ...COMMON, type: 'script', command, args };
@@ -28,9 +30,8 @@ async function running(pid: number): Promise<boolean> {
 }
 
 describe('script monitor', () => {
-  let dir: TempDir;
-  before(async () => (dir = await tempDir()));
-  after(() => dir.close());
+  let dir: string;
+  before(async () => (dir = await tempDir('script')));
   checkHandles();
 
   test('exit 0: up', async () => {
@@ -54,7 +55,7 @@ describe('script monitor', () => {
   });
 
   test('the member is in the environment, with the rest of ours', async () => {
-    const out = join(dir.path, 'env.txt');
+    const out = join(dir, 'env.txt');
     process.env.FURIWAKE_TEST_INHERITED = 'yes';
     const monitor = createScriptMonitor(sh(
       'printf "%s|%s|%s|%s" "$FURIWAKE_MEMBER_HOST" "$FURIWAKE_MEMBER_ADDRESS" "$FURIWAKE_MEMBER_PORT" "$FURIWAKE_TEST_INHERITED" > "$1"',
@@ -69,7 +70,7 @@ describe('script monitor', () => {
   });
 
   test('arguments are passed as they are, without a shell', async () => {
-    const out = join(dir.path, 'args.txt');
+    const out = join(dir, 'args.txt');
     const monitor = createScriptMonitor(script('/bin/sh', ['-c', 'printf "%s\\n" "$@" > "$0"', out, 'a b', '$HOME', '*']));
     assert.deepEqual(await monitor.run(member, never()), { up: true, reason: 'exit 0' });
     assert.equal(await readFile(out, 'utf8'), 'a b\n$HOME\n*\n');
@@ -165,19 +166,19 @@ describe('script monitor', () => {
   });
 
   test('a command that does not exist: command not found', async () => {
-    const result = await createScriptMonitor(script(join(dir.path, 'no-such-check'))).run(member, never());
+    const result = await createScriptMonitor(script(join(dir, 'no-such-check'))).run(member, never());
     assert.deepEqual(result, { up: false, reason: 'command not found' });
     const onPath = await createScriptMonitor(script('furiwake-no-such-command')).run(member, never());
     assert.deepEqual(onPath, { up: false, reason: 'command not found' });
   });
 
   test('a file that is not executable: permission denied', async () => {
-    const result = await createScriptMonitor(script(dir.path)).run(member, never());
+    const result = await createScriptMonitor(script(dir)).run(member, never());
     assert.deepEqual(result, { up: false, reason: 'permission denied' });
   });
 
   test('an already aborted signal: nothing is started', async () => {
-    const out = join(dir.path, 'started.txt');
+    const out = join(dir, 'started.txt');
     const controller = new AbortController();
     controller.abort();
     const result = await createScriptMonitor(sh('touch "$1"', out)).run(member, controller.signal);

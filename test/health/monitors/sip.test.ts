@@ -10,8 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import type { SipMonitor } from '../../../src/config/health-types.ts';
 import type { CheckResult } from '../../../src/health/monitor.ts';
 import { createSipMonitor } from '../../../src/health/monitors/sip.ts';
-import { COMMON, freePort, loopback } from '../helpers-proto.ts';
+import { COMMON, loopback } from '../helpers-proto.ts';
 import { response, scenario, startSipp, type Sipp } from '../helpers-proto-sip.ts';
+import { freePort } from '../../helpers/ports.ts';
 
 function sip(fields: Partial<SipMonitor>): SipMonitor {
   return { type: 'sip', ...COMMON, transport: 'udp', method: 'OPTIONS', uri: null, user: 'furiwake', expectStatus: [200], ...fields };

@@ -5,7 +5,9 @@ import { describe, test } from 'node:test';
 import type { Matcher, TcpMonitor } from '../../../src/config/health-types.ts';
 import { compileMatcher } from '../../../src/health/monitors/match.ts';
 import { createTcpMonitor, MAX_REPLY } from '../../../src/health/monitors/tcp.ts';
-import { COMMON, freePort, never, checkHandles, target, tcpPeer } from '../helpers-basic.ts';
+import { COMMON, never, target, tcpPeer } from '../helpers-basic.ts';
+import { checkHandles } from '../../helpers/handles.ts';
+import { freePort } from '../../helpers/ports.ts';
 
 function tcp(send: string | Buffer | null = null, expect: Matcher | null = null): TcpMonitor {
   return { ...COMMON, type: 'tcp', send: typeof send === 'string' ? Buffer.from(send) : send, expect };

@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { UdpMonitor } from '../../../src/config/health-types.ts';
 import { createUdpMonitor } from '../../../src/health/monitors/udp.ts';
-import { COMMON, freeUdpPort, never, checkHandles, target, udpPeer } from '../helpers-basic.ts';
+import { COMMON, never, target, udpPeer } from '../helpers-basic.ts';
+import { checkHandles } from '../../helpers/handles.ts';
+import { freePort } from '../../helpers/ports.ts';
 
 function udp(expect: UdpMonitor['expect'], send = 'PING'): UdpMonitor {
   return { ...COMMON, type: 'udp', send: Buffer.from(send), expect };
@@ -57,7 +59,7 @@ describe('udp monitor: replies', () => {
   });
 
   test('no listener, expect any: down, ICMP port unreachable', async () => {
-    const port = await freeUdpPort();
+    const port = await freePort();
     const result = await createUdpMonitor(udp('any')).run(target(port), never());
     assert.deepEqual(result, { up: false, reason: 'ICMP port unreachable' });
   });
@@ -70,7 +72,7 @@ describe('udp monitor: expect no-unreachable', () => {
   });
 
   test('a port with no listener: down, ICMP port unreachable (without waiting for the timeout)', async () => {
-    const port = await freeUdpPort();
+    const port = await freePort();
     const result = await createUdpMonitor(udp('no-unreachable')).run(target(port), never());
     assert.deepEqual(result, { up: false, reason: 'ICMP port unreachable' });
   });

@@ -16,7 +16,7 @@ import { Exchange } from '../../../src/proxy/http/exchange.ts';
 import { MemberConnections } from '../../../src/proxy/http/member-connections.ts';
 import { parseRequestHead } from '../../../src/proxy/http/request-head.ts';
 import type { ResponseHead } from '../../../src/proxy/http/response-head.ts';
-import { closedPort } from '../../helpers/servers.ts';
+import { freePort } from '../../helpers/ports.ts';
 import { pool } from '../../helpers/config.ts';
 import { httpConfig, startMember } from './helpers.ts';
 
@@ -128,7 +128,7 @@ describe('an exchange through a message-level client stream', () => {
   });
 
   it('gets our own answers through the same interface: 502 when no member answers, 503 when none is usable', async () => {
-    const failed = await exchange([await closedPort()]);
+    const failed = await exchange([await freePort()]);
     assert.equal(failed.status, 502);
     assert.match(failed.message, /cannot connect to a member/);
     const none = await exchange([]);

@@ -10,16 +10,13 @@ import { after, it } from 'node:test';
 import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { describeOnEachEngine } from '../../helpers/engines.ts';
-import { closedPort, startTcpServer, type TcpServer } from '../../helpers/servers.ts';
+import { freePort } from '../../helpers/ports.ts';
+import { startTcpServer, type TcpServer } from '../../helpers/servers.ts';
 import { bodyOf, connection, headerOf, httpConfig, raw, startMember } from './helpers.ts';
 
-const servers: TcpServer[] = [];
-async function tcpMember(handler: (s: net.Socket) => void): Promise<TcpServer> {
-  const s = await startTcpServer('raw', handler);
-  servers.push(s);
-  return s;
+function tcpMember(handler: (s: net.Socket) => void): Promise<TcpServer> {
+  return startTcpServer('raw', handler);
 }
-after(() => Promise.all(servers.map((s) => s.close())));
 
 /** A member that reads a request head and then resets the connection without a byte of answer. */
 function resetAfterHead(socket: net.Socket): void {
@@ -34,7 +31,7 @@ const ok = (body: string): string => `HTTP/1.1 200 OK\r\nContent-Length: ${body.
 
 describeOnEachEngine('http errors', () => {
   it('answers 502 when no member can be reached', async () => {
-    const app = await startApp(httpConfig(pool('round-robin', [{ port: await closedPort(), id: 'gone' }]), {}, { retries: 1 }));
+    const app = await startApp(httpConfig(pool('round-robin', [{ port: await freePort(), id: 'gone' }]), {}, { retries: 1 }));
     const got = await raw(app.address('svc').port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     assert.equal(got.status, 502);
     assert.match(bodyOf(got.text), /^502 Bad Gateway: cannot connect to a member: ECONNREFUSED\n$/);
@@ -149,7 +146,7 @@ describeOnEachEngine('http errors', () => {
 
   it('sends a POST to another member when the first cannot be connected: nothing went out', async () => {
     const b = await startMember('b');
-    const app = await startApp(httpConfig(pool('round-robin', [{ port: await closedPort() }, { port: b.port }])));
+    const app = await startApp(httpConfig(pool('round-robin', [{ port: await freePort() }, { port: b.port }])));
     const got = await raw(app.address('svc').port, 'POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\ndata');
     assert.equal(got.status, 200);
     assert.equal(b.requests[0].body.toString(), 'data');

@@ -5,10 +5,11 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import { after } from 'node:test';
 import type { HttpServiceConfig } from '../../../src/config/http-types.ts';
 import type { Config, PoolConfig, ServiceConfig } from '../../../src/config/types.ts';
+import { atEnd } from '../../helpers/cleanup.ts';
 import { service } from '../../helpers/config.ts';
+import { closeServer, listenOnLoopback } from '../../helpers/servers.ts';
 
 export interface SeenRequest {
   method: string;
@@ -41,8 +42,8 @@ export function defaultHandler(name: string): MemberHandler {
 }
 
 /**
- * A node http member; it is closed when the test file ends. `stream` hands the request over
- * before its body is read (the handler reads it), for uploads that must not be buffered.
+ * A node http member, closed by the test or else when the test file ends. `stream` hands the
+ * request over before its body is read (the handler reads it), for uploads that must not be buffered.
  */
 export async function startMember(name: string, handler: MemberHandler = defaultHandler(name), opts: { stream?: boolean } = {}): Promise<HttpMember> {
   const sockets = new Set<net.Socket>();
@@ -65,19 +66,11 @@ export async function startMember(name: string, handler: MemberHandler = default
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  let closed: Promise<void> | null = null;
   const member: HttpMember = {
     name, port: 0, server, accepted: 0, requests: [],
-    close: () => (closed ??= (async () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-      await once(server, 'close');
-    })()),
+    close: atEnd(() => closeServer(server, sockets)),
   };
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  member.port = (server.address() as net.AddressInfo).port;
-  after(() => member.close());
+  member.port = await listenOnLoopback(server);
   return member;
 }
 

@@ -13,13 +13,14 @@ import net from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, it } from 'node:test';
-import { handles, startApp } from '../../helpers/app.ts';
+import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { describeOnEachEngine, ENGINES } from '../../helpers/engines.ts';
 import { Fuzzer, fuzzCount } from '../../helpers/fuzz.ts';
 import { loadConfig } from '../../../src/config/load.ts';
 import { certDir, selfSigned } from './certs.ts';
 import { httpConfig, raw } from './helpers.ts';
+import { openHandles } from '../../helpers/handles.ts';
 
 /** A member that answers each request head it reads with `answer(path)`'s bytes, then half-closes, resets or stays open. */
 async function rawMember(answer: (path: string) => { bytes: Buffer; reset: boolean; open?: boolean }): Promise<number> {
@@ -225,7 +226,7 @@ describeOnEachEngine('a member answering random and mutated responses (fuzzed)',
       const i = Number(path.slice(1));
       return Number.isInteger(i) && i >= 0 && i < count ? answers[i] : { bytes: Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\ngood'), reset: false };
     });
-    const before = await handles();
+    const before = await openHandles();
     const app = await startApp(httpConfig(pool('round-robin', [{ port }]), {
       timeouts: { headers: 2_000, response: 2_000, keepAlive: 2_000, request: 0, body: 2_000, minBodyRate: 0 },
     }, { retries: 0, timeouts: { connect: 2_000, idle: 2_000 } }));
@@ -256,6 +257,6 @@ describeOnEachEngine('a member answering random and mutated responses (fuzzed)',
     assert.ok((statuses.get(502) ?? 0) > 0 && (statuses.get(200) ?? 0) > 0, JSON.stringify([...statuses]));
     // nothing is left open but the service (its listener, sweeper and kept member connections)
     await app.stop(0);
-    assert.deepEqual(await handles(), before);
+    assert.deepEqual(await openHandles(), before);
   });
 });

@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
 import { Furiwake } from '../../../src/app.ts';
 import { createLogger } from '../../../src/log.ts';
-import { logSink, until } from '../../helpers/app.ts';
+import { logSink } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { describeOnEachEngine } from '../../helpers/engines.ts';
 import { httpConfig, raw, startMember } from './helpers.ts';
+import { until } from '../../helpers/wait.ts';
 
 describeOnEachEngine('a throw in an http connection', () => {
   it('ends that connection only, wherever it came from: logged, counted, and the next client is served', async () => {

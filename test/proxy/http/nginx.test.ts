@@ -4,11 +4,8 @@
 // that nginx sends chunked reaches the client intact.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
@@ -16,66 +13,32 @@ import { request } from 'undici';
 import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { describeOnEachEngine } from '../../helpers/engines.ts';
-import { closedPort } from '../../helpers/servers.ts';
+import { freePort } from '../../helpers/ports.ts';
 import { bodyOf, connection, headerOf, httpConfig } from './helpers.ts';
+import { tempDir } from '../../helpers/files.ts';
+import { startNginx } from '../../helpers/nginx.ts';
 
 const FILE = Buffer.alloc(1024 * 1024 + 17, 'furiwake');
 const TEXT = 'furiwake streams text through nginx gzip\n'.repeat(5000);
 
-async function startNginx(): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'furiwake-nginx-'));
-  chmodSync(dir, 0o755);
-  mkdirSync(join(dir, 'www'));
-  writeFileSync(join(dir, 'www', 'file.bin'), FILE);
-  writeFileSync(join(dir, 'www', 'text.txt'), TEXT);
-  const port = await closedPort();
-  writeFileSync(join(dir, 'nginx.conf'), `daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
+/** nginx serving FILE and TEXT, gzip on, and /conn: its connection number and the requests on it. */
+async function fileServer(): Promise<number> {
+  const dir = await tempDir('nginx');
+  await mkdir(join(dir, 'www'));
+  await writeFile(join(dir, 'www', 'file.bin'), FILE);
+  await writeFile(join(dir, 'www', 'text.txt'), TEXT);
+  const nginx = await startNginx(dir, `
+    root ${dir}/www;
+    location = /conn { default_type text/plain; return 200 "$connection $connection_requests"; }`, `
   keepalive_requests 10000;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
   gzip on;
   gzip_types text/plain;
   gzip_min_length 0;
-  types { text/plain txt; application/octet-stream bin; }
-  server {
-    listen 127.0.0.1:${port};
-    root ${dir}/www;
-    location = /conn { default_type text/plain; return 200 "$connection $connection_requests"; }
-  }
-}
-`);
-  const nginx = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { stdio: 'ignore' });
-  after(async () => {
-    if (nginx.exitCode === null) {
-      nginx.kill('SIGTERM');
-      await once(nginx, 'exit');
-    }
-    rmSync(dir, { recursive: true, force: true });
-  });
-  // ready when it answers
-  for (;;) {
-    if (nginx.exitCode !== null) throw new Error('nginx exited');
-    try {
-      const res = await request(`http://127.0.0.1:${port}/conn`);
-      await res.body.text();
-      return port;
-    } catch {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
+  types { text/plain txt; application/octet-stream bin; }`);
+  return nginx.port;
 }
 
-const nginxPort = await startNginx();
+const nginxPort = await fileServer();
 
 describeOnEachEngine('nginx as the member', () => {
   it('sees one kept connection carry the requests of many clients', async () => {

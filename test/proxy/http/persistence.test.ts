@@ -6,11 +6,12 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { PersistenceConfig } from '../../../src/config/persistence-types.ts';
-import { startApp, until } from '../../helpers/app.ts';
+import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { describeOnEachEngine } from '../../helpers/engines.ts';
-import { closedPort } from '../../helpers/servers.ts';
+import { freePort } from '../../helpers/ports.ts';
 import { bodyOf, connection, httpConfig, startMember, type HttpMember } from './helpers.ts';
+import { until } from '../../helpers/wait.ts';
 
 /** Two members named m1 and m2 that answer with their name; `handler` may add headers. */
 async function twoMembers(setCookie?: string): Promise<HttpMember[]> {
@@ -160,7 +161,7 @@ describeOnEachEngine('persistence on http services', () => {
   });
   it('a cookie client whose member refuses connections is retried on another member, and given its cookie', async () => {
     const m2 = await startMember('m2', (req, res) => res.end('m2'));
-    const config = httpConfig(pool('round-robin', [{ port: await closedPort(), id: 'm1' }, { port: m2.port, id: 'm2' }]));
+    const config = httpConfig(pool('round-robin', [{ port: await freePort(), id: 'm1' }, { port: m2.port, id: 'm2' }]));
     config.services.svc.persistence = cookie('insert', 'FWSRV');
     const app = await startApp(config);
     const client = cookieClient(app.address('svc').port);

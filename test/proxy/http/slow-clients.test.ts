@@ -8,10 +8,11 @@ import net from 'node:net';
 import { it } from 'node:test';
 import type { HttpServiceConfig } from '../../../src/config/http-types.ts';
 import { httpServiceConfig } from '../../../src/config/http-schema.ts';
-import { startApp, until } from '../../helpers/app.ts';
+import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { describeOnEachEngine } from '../../helpers/engines.ts';
 import { connection, httpConfig, raw, startMember } from './helpers.ts';
+import { until } from '../../helpers/wait.ts';
 
 const defaults = httpServiceConfig({ mode: 'http', timeouts: {} })!.timeouts;
 

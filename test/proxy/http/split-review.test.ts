@@ -6,7 +6,8 @@ import type http from 'node:http';
 import { after, describe, it } from 'node:test';
 import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
-import { closedPort, startTcpServer } from '../../helpers/servers.ts';
+import { freePort } from '../../helpers/ports.ts';
+import { startTcpServer } from '../../helpers/servers.ts';
 import { connection, headerOf, httpConfig, raw, startMember } from './helpers.ts';
 
 describe('a request that fails while it waits in the pool queue', () => {
@@ -45,7 +46,7 @@ describe('our own answers to an HTTP/1.0 client that asked for keep-alive', () =
   // An HTTP/1.0 response without `connection: keep-alive` tells the client the connection ends
   // (RFC 9112 9.3): the member's responses say it; ours said nothing, yet the connection was kept.
   it('say keep-alive when the connection is kept, as the members\' responses do', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const app = await startApp(httpConfig(pool('round-robin', [{ port }]), {}, { retries: 0 }));
     const c = await connection(app.address('svc').port);
     for (const method of ['GET', 'HEAD']) {

@@ -7,14 +7,14 @@ import { once } from 'node:events';
 import { it } from 'node:test';
 import { Furiwake } from '../../../src/app.ts';
 import { createLogger } from '../../../src/log.ts';
-import { handles } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { describeOnEachEngine } from '../../helpers/engines.ts';
 import { bodyOf, connection, headerOf, httpConfig, startMember } from './helpers.ts';
+import { openHandles } from '../../helpers/handles.ts';
 
 describeOnEachEngine('stopping an http service', () => {
   it('closes idle clients, finishes the request in progress, and leaves no handle open', async () => {
-    const before = await handles();
+    const before = await openHandles();
     let release = (): void => {};
     let arrive = (): void => {};
     const arrived = new Promise<void>((resolve) => (arrive = resolve));
@@ -46,6 +46,6 @@ describeOnEachEngine('stopping an http service', () => {
     await stopped;
     assert.equal(app.runtime.connections.size, 0);
     await m.close();
-    assert.deepEqual(await handles(), before);
+    assert.deepEqual(await openHandles(), before);
   });
 });

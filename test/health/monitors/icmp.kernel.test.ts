@@ -11,7 +11,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { IcmpMonitor } from '../../../src/config/health-types.ts';
 import { createIcmpMonitor, openIcmpSockets, RAW_SOCKET_DENIED } from '../../../src/health/monitors/icmp.ts';
-import { COMMON, atEnd, loopback, netns, tempDir } from '../helpers-proto.ts';
+import { COMMON, loopback, netns } from '../helpers-proto.ts';
+import { atEnd } from '../../helpers/cleanup.ts';
+import { tempDir } from '../../helpers/files.ts';
 
 const CONFIG: IcmpMonitor = { type: 'icmp', ...COMMON };
 const MONITOR_MODULE = new URL('../../../src/health/monitors/icmp.ts', import.meta.url).href;

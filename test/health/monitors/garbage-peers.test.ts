@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
@@ -19,8 +19,10 @@ import { greeting } from '../../helpers/clients.ts';
 import { pool, single } from '../../helpers/config.ts';
 import { Fuzzer } from '../../helpers/fuzz.ts';
 import { startTcpServer } from '../../helpers/servers.ts';
-import { until } from '../helpers.ts';
-import { checkHandles, COMMON, target } from '../helpers-basic.ts';
+import { COMMON, target } from '../helpers-basic.ts';
+import { memberReaches } from '../../helpers/app.ts';
+import { checkHandles } from '../../helpers/handles.ts';
+import { until } from '../../helpers/wait.ts';
 
 /** the token no garbage reply contains: a match would be a pass */
 const ALIVE = 'ALIVE-7f3a';
@@ -34,24 +36,46 @@ function garbage(template: Reply): Reply {
   return (request, f) => (f.int(2) === 0 ? f.bytes(f.int(600)) : f.mutate(template(request, f), DICTIONARY));
 }
 
+interface GarbagePeer {
+  port: number;
+  /** garbage replies sent so far */
+  sent(): number;
+  /** resolves once `n` requests in all have been answered */
+  answered(n: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Counts the requests a peer answered, for `answered(n)`. */
+function answers(): { count(): void; answered(n: number): Promise<void> } {
+  let requests = 0;
+  const events = new EventEmitter();
+  return {
+    count: () => void events.emit('answered', ++requests),
+    answered: (n) => until(() => requests >= n, events, 'answered'),
+  };
+}
+
 /** A UDP peer answering each datagram with `burst` garbage datagrams. */
-async function udpGarbage(seed: number, reply: Reply, burst: number): Promise<{ port: number; sent: () => number; close(): Promise<void> }> {
+async function udpGarbage(seed: number, reply: Reply, burst: number): Promise<GarbagePeer> {
   const f = new Fuzzer(seed);
   const socket = dgram.createSocket('udp4');
+  const { count, answered } = answers();
   let sent = 0;
   socket.on('message', (request, from) => {
     for (let i = 0; i < burst; i++, sent++) socket.send(reply(request, f), from.port, from.address);
+    count();
   });
   socket.on('error', () => {});
   socket.bind(0, '127.0.0.1');
   await once(socket, 'listening');
-  return { port: socket.address().port, sent: () => sent, close: () => new Promise((resolve) => socket.close(() => resolve())) };
+  return { port: socket.address().port, sent: () => sent, answered, close: () => new Promise((resolve) => socket.close(() => resolve())) };
 }
 
 /** A TCP peer that answers the first bytes of each connection with one garbage reply, then closes or stays. */
-async function tcpGarbage(seed: number, reply: Reply, alwaysEnd = false): Promise<{ port: number; sent: () => number; close(): Promise<void> }> {
+async function tcpGarbage(seed: number, reply: Reply, alwaysEnd = false): Promise<GarbagePeer> {
   const f = new Fuzzer(seed);
   const sockets = new Set<net.Socket>();
+  const { count, answered } = answers();
   let sent = 0;
   const server = net.createServer((socket) => {
     sockets.add(socket);
@@ -62,6 +86,7 @@ async function tcpGarbage(seed: number, reply: Reply, alwaysEnd = false): Promis
       const bytes = reply(request, f);
       if (alwaysEnd || f.int(2) === 0) socket.end(bytes);
       else socket.write(bytes);
+      count();
     });
   });
   server.listen(0, '127.0.0.1');
@@ -69,6 +94,7 @@ async function tcpGarbage(seed: number, reply: Reply, alwaysEnd = false): Promis
   return {
     port: (server.address() as net.AddressInfo).port,
     sent: () => sent,
+    answered,
     async close() {
       for (const s of sockets) s.destroy();
       server.close();
@@ -77,18 +103,26 @@ async function tcpGarbage(seed: number, reply: Reply, alwaysEnd = false): Promis
   };
 }
 
-/** Runs `count` checks, `parallel` at a time, each aborted after `timeout` ms like the scheduler does. */
-async function barrage(monitor: Monitor, port: number, count: number, parallel = 50, timeout = 100): Promise<CheckResult[]> {
+/**
+ * Runs `count` checks against `peer`, `parallel` at a time; those still waiting `timeout` ms after
+ * the peer answered the whole batch are aborted, like the scheduler does. The clock starts at the
+ * answers, not at the requests, so a busy machine slows the barrage without changing what it sends.
+ */
+async function barrage(monitor: Monitor, peer: GarbagePeer, count: number, parallel = 50, timeout = 100): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   for (let done = 0; done < count; done += parallel) {
-    const batch = Array.from({ length: Math.min(parallel, count - done) }, async () => {
-      const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), timeout);
-      const result = await monitor.run(target(port), controller.signal);
-      clearTimeout(timer);
+    const controllers = Array.from({ length: Math.min(parallel, count - done) }, () => new AbortController());
+    const batch = Promise.all(controllers.map(async (controller) => {
+      const result = await monitor.run(target(peer.port), controller.signal);
       return controller.signal.aborted ? { up: false, reason: `timeout after ${timeout} ms` } : result;
-    });
-    results.push(...(await Promise.all(batch)));
+    }));
+    // (the bound only keeps a lost datagram from holding the barrage forever)
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([peer.answered(done + controllers.length), batch, new Promise((resolve) => (bound = setTimeout(resolve, 5_000)))]);
+    clearTimeout(bound);
+    const timer = setTimeout(() => controllers.forEach((c) => c.abort()), timeout);
+    results.push(...(await batch));
+    clearTimeout(timer);
   }
   return results;
 }
@@ -151,7 +185,7 @@ describe('monitors against peers that answer garbage', { timeout: 60_000 }, () =
     for (const [name, m, template, expected] of cases) {
       // each check gets a burst, so garbage the monitor ignores (another ID) is followed by more
       const peer = await udpGarbage(seed++, garbage(template), 2);
-      const results = await barrage(m, peer.port, REPLIES / 2);
+      const results = await barrage(m, peer, REPLIES / 2);
       await peer.close();
       assert.ok(peer.sent() >= REPLIES, `${name}: only ${peer.sent()} replies sent`);
       assertAllFailed(results, expected);
@@ -171,7 +205,7 @@ describe('monitors against peers that answer garbage', { timeout: 60_000 }, () =
     let seed = 100;
     for (const [name, m, template, expected] of cases) {
       const peer = await tcpGarbage(seed++, garbage(template));
-      const results = await barrage(m, peer.port, REPLIES);
+      const results = await barrage(m, peer, REPLIES);
       await peer.close();
       assert.ok(peer.sent() >= REPLIES * 0.9, `${name}: only ${peer.sent()} replies sent`);
       assertAllFailed(results, expected);
@@ -200,7 +234,7 @@ describe('monitors against peers that answer garbage', { timeout: 60_000 }, () =
     })), createLogger('silent'));
     try {
       await enough.promise;
-      await until(app, 'p', 'a', (x) => x.agent?.state === 'ready' && x.weight === 4);
+      await memberReaches(app, 'p', 'a', (x) => x.agent?.state === 'ready' && x.weight === 4);
       assert.ok(views.length >= REPLIES - 1);
       for (const view of views) {
         assert.doesNotMatch(view.message, /[\x00-\x1f\x7f-\x9f]/);

@@ -9,7 +9,7 @@ import type { TcpMonitor } from '../../src/config/health-types.ts';
 import { createLogger } from '../../src/log.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startTcpServer } from '../helpers/servers.ts';
-import { handles } from '../helpers/app.ts';
+import { openHandles } from '../helpers/handles.ts';
 
 const MEMBERS = 500;
 const INTERVAL = 200;
@@ -17,29 +17,33 @@ const DURATION = 60_000;
 
 describe('soak', () => {
   it(`${MEMBERS} members checked every ${INTERVAL} ms for ${DURATION / 1000} s keep the schedule and leave nothing open`, { timeout: DURATION + 60_000 }, async (t) => {
-    const before = await handles();
+    const before = await openHandles();
     const servers = await Promise.all(Array.from({ length: MEMBERS }, (_, i) => startTcpServer(`s${i}`, (socket) => socket.end())));
     const monitor: TcpMonitor = { type: 'tcp', interval: INTERVAL, fastInterval: INTERVAL, timeout: 1_000, rise: 2, fall: 3, port: null, send: null, expect: null };
     const config = single('tcp', pool('least-connections', servers.map((s, i) => ({ port: s.port, id: `m${i}` })), {}, {
       health: { require: { kind: 'all' }, monitors: [monitor], agent: null, initialState: 'checking' },
     }));
     const app = await Furiwake.start(config, createLogger('silent'));
-    const started = performance.now();
-    // the soak is the waiting itself: let the schedule run for its whole duration
-    await delay(DURATION);
-    const elapsed = performance.now() - started;
-    const members = app.runtime.pools.get('p')!.members;
-    const counts = servers.map((s) => s.accepted);
-    const expected = elapsed / INTERVAL;
-    const min = Math.min(...counts);
-    const max = Math.max(...counts);
-    t.diagnostic(`checks per member: ${min}..${max}, expected ${expected.toFixed(0)}; cpu ${JSON.stringify(process.cpuUsage())}`);
-    // jitter is ±10% per interval; the first check comes within one interval
-    assert.ok(min >= expected * 0.85, `fewest checks ${min}, expected about ${expected.toFixed(0)}`);
-    assert.ok(max <= expected * 1.1 + 1, `most checks ${max}, expected about ${expected.toFixed(0)}`);
-    assert.ok(members.every((m) => m.health === 'up'), 'every member up');
-    await app.stop(0);
-    await Promise.all(servers.map((s) => s.close()));
-    assert.deepEqual(await handles(), before);
+    // stopped whatever the assertions say: a failure must not leave 500 servers and their checks running
+    try {
+      const started = performance.now();
+      // the soak is the waiting itself: let the schedule run for its whole duration
+      await delay(DURATION);
+      const elapsed = performance.now() - started;
+      const members = app.runtime.pools.get('p')!.members;
+      const counts = servers.map((s) => s.accepted);
+      const expected = elapsed / INTERVAL;
+      const min = Math.min(...counts);
+      const max = Math.max(...counts);
+      t.diagnostic(`checks per member: ${min}..${max}, expected ${expected.toFixed(0)}; cpu ${JSON.stringify(process.cpuUsage())}`);
+      // jitter is ±10% per interval; the first check comes within one interval
+      assert.ok(min >= expected * 0.85, `fewest checks ${min}, expected about ${expected.toFixed(0)}`);
+      assert.ok(max <= expected * 1.1 + 1, `most checks ${max}, expected about ${expected.toFixed(0)}`);
+      assert.ok(members.every((m) => m.health === 'up'), 'every member up');
+    } finally {
+      await app.stop(0);
+      await Promise.all(servers.map((s) => s.close()));
+    }
+    assert.deepEqual(await openHandles(), before);
   });
 });
