@@ -6,7 +6,7 @@ import type { Pool } from '../runtime/pool.ts';
 import type { ApiContext } from './host.ts';
 import { ApiError } from './http.ts';
 import { route, type Route } from './router.ts';
-import { emptyQuerySchema, errorSchema, memberPatchSchema, memberSchema, poolSchema, serviceSchema, type MemberPatch } from './schemas.ts';
+import { emptyQuerySchema, errorResponse, memberPatchSchema, memberSchema, poolSchema, serviceSchema, type MemberPatch } from './schemas.ts';
 import { viewContext } from './snapshot.ts';
 import { memberView, poolView, serviceView } from './views.ts';
 import { z } from 'zod';
@@ -15,7 +15,7 @@ const historyQuery = z.strictObject({
   history: z.enum(['0', '1'], { error: 'expected 0 or 1' }).optional().describe('1: include each member\'s per-second connection counts'),
 });
 
-const notFound = { description: 'no such service, pool or member', schema: errorSchema };
+const notFound = errorResponse('no such service, pool or member');
 
 export function poolRoutes(api: ApiContext): Route[] {
   const runtime = api.host.runtime;
@@ -92,11 +92,7 @@ export function poolRoutes(api: ApiContext): Route[] {
       summary: 'Drain, disable or enable a member; set its weight or connection limit',
       description: 'Every key given is applied, or none when one is invalid. The admin state lasts until changed again ' +
         '(a reload keeps it); so do weight and maxConnections, unless the reloaded file changes that member\'s weight or max-connections.',
-      responses: {
-        200: { description: 'the member as it is now', schema: memberSchema },
-        400: { description: 'an invalid body; nothing was changed', schema: errorSchema },
-        404: notFound,
-      },
+      responses: { 200: { description: 'the member as it is now', schema: memberSchema }, 400: errorResponse('an invalid body; nothing was changed'), 404: notFound },
       handle: ({ params, body }) => {
         const pool = poolNamed(params.pool);
         const member = memberOf(pool, params.member);

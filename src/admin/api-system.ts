@@ -10,7 +10,7 @@ import type { ApiContext } from './host.ts';
 import { ApiError } from './http.ts';
 import { redact } from './redact.ts';
 import { route, type Route } from './router.ts';
-import { emptyQuerySchema, errorSchema, reloadSchema, snapshotSchema, statusSchema } from './schemas.ts';
+import { emptyQuerySchema, errorResponse, reloadSchema, snapshotSchema, statusSchema } from './schemas.ts';
 import { snapshot, status } from './snapshot.ts';
 import { z } from 'zod';
 
@@ -61,8 +61,8 @@ export function systemRoutes(api: ApiContext, events: EventStream, openapi: () =
         '(a port that cannot be bound): they are listed in `problems`.',
       responses: {
         200: { description: 'the file was applied', schema: reloadSchema },
-        409: { description: 'no file to read, or a reload is running', schema: errorSchema },
-        422: { description: 'the file was refused; the running config stays', schema: errorSchema },
+        409: errorResponse('no file to read, or a reload is running'),
+        422: errorResponse('the file was refused; the running config stays'),
       },
       handle: async () => ({ body: await reload() }),
     }),
@@ -71,7 +71,7 @@ export function systemRoutes(api: ApiContext, events: EventStream, openapi: () =
       summary: 'Live events (text/event-stream): a snapshot at once and every second, member changes as they happen',
       description: '`event: snapshot` carries a Snapshot (the first one with each member\'s history); `event: member` carries ' +
         'a MemberEvent: the change (health, admin, agent, weight, max-connections, with from and to) and the member\'s new state.',
-      responses: { 200: { description: 'the stream', schema: snapshotSchema, contentType: 'text/event-stream' }, 503: { description: 'too many streams open', schema: errorSchema } },
+      responses: { 200: { description: 'the stream', schema: snapshotSchema, contentType: 'text/event-stream' }, 503: errorResponse('too many streams open') },
       handle: async ({ req, res }) => {
         events.open(req, res, req.method === 'HEAD' ? '' : format('snapshot', await snapshot(api, true)));
         return null;

@@ -63,6 +63,11 @@ export const errorSchema = z.object({
 });
 components.add(errorSchema, { id: 'Error' });
 
+/** A route's answer that is an Error: what it means, for the OpenAPI document. */
+export function errorResponse(description: string): { description: string; schema: typeof errorSchema } {
+  return { description, schema: errorSchema };
+}
+
 const endpoint = z.object({ address: z.string(), port: z.int() });
 
 export const checkSchema = z.object({
@@ -81,7 +86,7 @@ export type MemberStatus = (typeof MEMBER_STATUSES)[number];
 
 export const memberSchema = z.object({
   pool: z.string(),
-  id: z.string(),
+  id: z.string().describe("the id the config gives, else the member's host:port; unique in its pool"),
   address: z.string().describe('ip:port connections go to'),
   host: z.string().describe('host as configured'),
   backup: z.boolean(),

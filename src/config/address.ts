@@ -45,7 +45,12 @@ export function formatAddress(address: Address): string {
 
 /** `host:port`, with an IPv6 host in brackets (`[2001:db8::1]:80`), as the file, logs and nftables write it. */
 export function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return `${uriHost(host)}:${port}`;
+}
+
+/** A host as a URI or a Host header writes it without a port: an IPv6 literal in brackets (RFC 3986). */
+export function uriHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** True for the addresses that bind every interface of their family. */

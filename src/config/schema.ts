@@ -192,7 +192,7 @@ export const poolSchema = section('a pool: a map with members (and algorithm, qu
 
 // ---- the whole file -----------------------------------------------------------------------
 
-export const configSchema = section('a map with services and pools (and optionally global)', {
+export const configSchema = section('a map with services and pools (and optionally global and admin)', {
   global: optional(globalSchema),
   admin: adminSchema.optional(),
   services: byName('service', serviceSchema),

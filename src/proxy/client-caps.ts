@@ -3,8 +3,6 @@
 // chosen. Only the connections admitted here are counted, so a cap turned on by a reload counts
 // from then on.
 
-import type { StreamEngine, StreamOwner } from './stream.ts';
-
 export class ClientCaps<C> {
   /** open connections by client address */
   readonly #open = new Map<string, number>();
@@ -36,19 +34,4 @@ export class ClientCaps<C> {
   get clients(): number {
     return this.#open.size;
   }
-}
-
-/** The owner of a client refused at accept: it hears nothing it must act on. */
-const REFUSED: StreamOwner = {
-  streamData: () => true,
-  streamEnd() {},
-  streamDrained() {},
-  streamConnected() {},
-  streamError() {},
-  streamClosed() {},
-};
-
-/** Closes an accepted client at once (the engine's token), with a reset: nothing was read from it. */
-export function refuse(engine: StreamEngine, client: unknown): void {
-  engine.adopt(client, REFUSED).reset();
 }

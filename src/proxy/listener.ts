@@ -20,10 +20,6 @@ export function bindHost(service: Service): string {
 }
 
 /**
- * An accept failed. Out of descriptors: counted and logged now and then (a flood would write a
- * line per client); anything else is logged the same way. Never the process's end.
- */
-/**
  * The last resort of a data plane: a throw escaped the handling of one connection (a bug, which no
  * input should cause). Logged with its stack and counted; the caller ends that connection only.
  */
@@ -32,6 +28,10 @@ export function connectionFailed(log: Logger, resources: ResourceCounts, service
   log.error({ service, connection, err }, 'connection ended by an unexpected error');
 }
 
+/**
+ * An accept failed. Out of descriptors: counted and logged now and then (a flood would write a
+ * line per client); anything else is logged the same way. Never the process's end.
+ */
 export function acceptFailed(log: Logger, resources: ResourceCounts, service: string, err: Error): void {
   if (outOfDescriptors(err)) return resources.exhausted(log, service, 'accept', err);
   resources.limited(log, `accept:${service}`, { service, err }, 'accept failed');

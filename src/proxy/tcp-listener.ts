@@ -8,7 +8,7 @@ import type { Logger } from '../log.ts';
 import type { ConnectionTable, Endpoint } from '../runtime/connection-table.ts';
 import { ResourceCounts } from '../runtime/resources.ts';
 import type { Service } from '../runtime/service.ts';
-import { ClientCaps, refuse } from './client-caps.ts';
+import { Admission } from './admission.ts';
 import { acceptFailed, bindHost, connectionFailed, type Listener } from './listener.ts';
 import type { StreamEngine, StreamServer } from './stream.ts';
 import { streamEngine } from './stream-engine.ts';
@@ -17,14 +17,13 @@ import { TcpConnection, type TcpConnectionReporter } from './tcp-connection.ts';
 /** Clients the kernel may hold for us before we accept them. */
 const BACKLOG = 1024;
 
-
 export class TcpListener implements Listener, TcpConnectionReporter {
   readonly service: Service;
   readonly #table: ConnectionTable;
   readonly #log: Logger;
   readonly #resources: ResourceCounts;
   readonly #engine: StreamEngine;
-  readonly #caps = new ClientCaps<TcpConnection>();
+  readonly #admission: Admission<TcpConnection>;
   #server: StreamServer | null = null;
   #address: Endpoint | null = null;
 
@@ -34,6 +33,7 @@ export class TcpListener implements Listener, TcpConnectionReporter {
     this.#log = log;
     this.#resources = resources;
     this.#engine = engine;
+    this.#admission = new Admission(service, resources, log);
   }
 
   /** which stream engine carries this service's connections */
@@ -68,33 +68,19 @@ export class TcpListener implements Listener, TcpConnectionReporter {
 
   #accept = (client: unknown): void => {
     try {
-      this.#admit(client);
+      const address = this.#admission.admit(this.#engine, client, this.#table.size);
+      if (address === null) return;
+      const conn = new TcpConnection(this.service, this.#table, this.#engine, this);
+      this.#admission.count(conn, address);
+      conn.start(client);
     } catch (err) {
       // (a connection catches its own throws; this is adopting the socket itself failing)
       this.failed(null, err);
     }
   };
 
-  #admit(client: unknown): void {
-    const service = this.service;
-    if (!this.#resources.roomFor(this.#table.size)) {
-      this.#resources.refusedOverBudget(this.#log, service.name);
-      return refuse(this.#engine, client);
-    }
-    const cap = service.config.maxConnectionsPerClient;
-    if (cap === 0) return new TcpConnection(service, this.#table, this.#engine, this).start(client);
-    const address = this.#engine.peerAddress(client);
-    if (this.#caps.full(address, cap)) {
-      this.#resources.refused(this.#log, service.name, address);
-      return refuse(this.#engine, client);
-    }
-    const conn = new TcpConnection(service, this.#table, this.#engine, this);
-    this.#caps.admit(conn, address);
-    conn.start(client);
-  }
-
   finished(conn: TcpConnection): void {
-    this.#caps.release(conn);
+    this.#admission.release(conn);
   }
 }
 

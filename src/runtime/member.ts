@@ -36,6 +36,8 @@ export class Member implements Candidate {
   /** effective weight, what the balancers read: configWeight × agentPercent × ramp */
   weight: number;
   maxConnections: number;
+  /** moving average of the connect time, ms: what least-time compares */
+  latency = 0;
 
   health: Health = 'up';
   healthReason = '';
@@ -47,12 +49,15 @@ export class Member implements Candidate {
   /** time (ms since epoch) of the last health, admin or agent transition */
   since = Date.now();
 
+  /** connections open to it now (in http, requests in progress) */
   active = 0;
+  /** connections given to it since start (in http, requests) */
   total = 0;
+  /** connections it failed: a connect that did not succeed (in http, also a response broken off) */
   failed = 0;
+  /** bytes client to member, and member to client */
   bytesIn = 0;
   bytesOut = 0;
-  latency = 0;
 
   readonly #events: ChangeSink;
   /** healthy, enabled and not drained or stopped by its agent: kept as one flag for the hot path */

@@ -48,7 +48,7 @@ export class ResourceCounts {
     this.descriptorsExhausted++;
     const code = (err as NodeJS.ErrnoException | null)?.code ?? (err as Error | null)?.message ?? String(err);
     this.limited(log, `fd:${service}`, { service, where, code, total: this.descriptorsExhausted },
-      'out of file descriptors: new clients are refused until some close (see the file descriptor budget in the manual)');
+      'out of file descriptors: new clients are refused until some close (see "File descriptors: the budget" in docs/connections.md)');
   }
 
   /** A udp flow made room for a new client. */

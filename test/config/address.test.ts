@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatAddress, parseAddress } from '../../src/config/address.ts';
+import { formatAddress, parseAddress, uriHost } from '../../src/config/address.ts';
 
 const member = { allowPortZero: false };
 const listener = { allowPortZero: true };
@@ -44,5 +44,13 @@ describe('formatAddress', () => {
     assert.equal(formatAddress({ host: '10.0.0.1', port: 80 }), '10.0.0.1:80');
     assert.equal(formatAddress({ host: '::1', port: 80 }), '[::1]:80');
     assert.equal(formatAddress({ host: 'example.com', port: 443, ip: '192.0.2.1' }), 'example.com:443');
+  });
+});
+
+describe('uriHost', () => {
+  it('brackets IPv6 literals only, with no port (a URI or Host header)', () => {
+    assert.equal(uriHost('2001:db8::1'), '[2001:db8::1]');
+    assert.equal(uriHost('192.0.2.1'), '192.0.2.1');
+    assert.equal(uriHost('example.com'), 'example.com');
   });
 });

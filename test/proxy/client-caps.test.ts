@@ -76,4 +76,22 @@ describeOnEachEngine('max-connections-per-client', () => {
     await again.close();
     assert.equal(app.runtime.resources.clientCapRefused, 1);
   });
+
+  it('http behind a PROXY header: the cap counts the sending address, and a closed socket gives its place back', async () => {
+    const m = await startMember('a');
+    const app = await startApp(httpConfig(pool('round-robin', [{ port: m.port }]), {}, { maxConnectionsPerClient: 1, acceptProxy: true }));
+    const port = app.address('svc').port;
+    const header = 'PROXY TCP4 192.0.2.7 127.0.0.1 4000 80\r\n';
+    const one = await connection(port);
+    assert.match(await one.send(header + 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'), /^HTTP\/1\.1 200/);
+    assert.equal(await refused(port, '127.0.0.1', header), '');
+    assert.equal(app.runtime.resources.clientCapRefused, 1);
+    assert.match(await refused(port, '127.0.0.2', header + 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200/);
+    await one.close();
+    await app.runtime.connections.atMost(0);
+    const again = await connection(port);
+    assert.match(await again.send(header + 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'), /^HTTP\/1\.1 200/);
+    await again.close();
+    assert.equal(app.runtime.resources.clientCapRefused, 1);
+  });
 });

@@ -97,6 +97,8 @@ describe('resource counts', () => {
     return new Promise<void>((resolve) => setImmediate(() => {
       const logged = lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('out of file descriptors'));
       assert.deepEqual(logged.map((l) => [l.service, l.where, l.code]), [['web', 'accept', 'EMFILE'], ['dns', 'accept', 'EMFILE']]);
+      // the line says where the manual explains the budget
+      assert.match(String(logged[0].msg), /"File descriptors: the budget" in docs\/connections\.md/);
       resolve();
     }));
   });

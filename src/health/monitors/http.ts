@@ -9,6 +9,7 @@ import https from 'node:https';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
+import { hostPort, uriHost } from '../../config/address.ts';
 import type { HttpMonitor } from '../../config/health-types.ts';
 import type { CheckResult, CheckTarget, Monitor } from '../monitor.ts';
 import { errorReason } from './common-reasons.ts';
@@ -105,8 +106,7 @@ export function createHttpMonitor(config: HttpMonitor): Monitor {
 
 /** host[:port], the port left out when it is the scheme's default; IPv6 literals in brackets */
 function hostHeader(host: string, port: number, defaultPort: number): string {
-  const name = net.isIPv6(host) ? `[${host}]` : host;
-  return port === defaultPort ? name : `${name}:${port}`;
+  return port === defaultPort ? uriHost(host) : hostPort(host, port);
 }
 
 function tlsContext(options: HttpMonitor['tls']): tls.SecureContext | undefined {

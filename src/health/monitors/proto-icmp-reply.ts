@@ -39,11 +39,8 @@ export function readIcmp4(packet: Buffer): IcmpEvent | null {
   if (total > packet.length) return null;
   const icmp = packet.subarray(ihl, total);
   if (icmp.length < 8 || internetChecksum(icmp) !== 0) return null;
-  const type = icmp[0];
-  const code = icmp[1];
-  if (type === 0) return code === 0 ? { kind: 'reply', id: icmp.readUInt16BE(4), seq: icmp.readUInt16BE(6) } : null;
-  const reason = icmp4Error(type, code);
-  if (reason === null) return null;
+  const reason = replyOrReason(icmp, 0, ERRORS4);
+  if (typeof reason !== 'string') return reason;
   // the error quotes our request: its IP header, then at least 8 bytes of our ICMP header
   const quoted = icmp.subarray(8);
   const qihl = ipv4Header(quoted, ICMP, true);
@@ -56,16 +53,19 @@ export function readIcmp4(packet: Buffer): IcmpEvent | null {
 /** An ICMPv6 message (the kernel checked its checksum and took the IPv6 header off). */
 export function readIcmp6(icmp: Buffer): IcmpEvent | null {
   if (icmp.length < 8) return null;
-  const type = icmp[0];
-  const code = icmp[1];
-  if (type === 129) return code === 0 ? { kind: 'reply', id: icmp.readUInt16BE(4), seq: icmp.readUInt16BE(6) } : null;
-  const reason = icmp6Error(type, code);
-  if (reason === null) return null;
+  const reason = replyOrReason(icmp, 129, ERRORS6);
+  if (typeof reason !== 'string') return reason;
   // quoted: our IPv6 header (40 bytes, next header ICMPv6), then our echo request
   const quoted = icmp.subarray(8);
   if (quoted.length < 48 || quoted[0] >> 4 !== 6 || quoted[6] !== ICMPV6 || quoted[40] !== 128 || quoted[41] !== 0) return null;
   return { kind: 'error', reason, id: quoted.readUInt16BE(44), seq: quoted.readUInt16BE(46), destination: ipText(quoted.subarray(24, 40)) };
 }
+
+/**
+ * The ICMP errors that end a check, by type: one reason for the type, or one per code (a code not
+ * listed reads as the type's name and the code). Types not listed (redirects, ...) end nothing.
+ */
+type ErrorReasons = Record<number, string | { name: string; codes: Record<number, string> }>;
 
 const UNREACHABLE4: Record<number, string> = {
   0: 'ICMP network unreachable',
@@ -86,20 +86,6 @@ const UNREACHABLE4: Record<number, string> = {
   15: 'ICMP precedence cutoff in effect',
 };
 
-/** The reason for an ICMP error that ends a check; null for messages that do not (redirects, ...). */
-function icmp4Error(type: number, code: number): string | null {
-  switch (type) {
-    case 3:
-      return UNREACHABLE4[code] ?? `ICMP destination unreachable (code ${code})`;
-    case 11:
-      return code === 1 ? 'ICMP fragment reassembly time exceeded' : 'ICMP time exceeded (TTL expired in transit)';
-    case 12:
-      return 'ICMP parameter problem';
-    default:
-      return null;
-  }
-}
-
 const UNREACHABLE6: Record<number, string> = {
   0: 'ICMPv6 no route to destination',
   1: 'ICMPv6 communication administratively prohibited',
@@ -110,17 +96,34 @@ const UNREACHABLE6: Record<number, string> = {
   6: 'ICMPv6 reject route to destination',
 };
 
-function icmp6Error(type: number, code: number): string | null {
-  switch (type) {
-    case 1:
-      return UNREACHABLE6[code] ?? `ICMPv6 destination unreachable (code ${code})`;
-    case 2:
-      return 'ICMPv6 packet too big';
-    case 3:
-      return code === 1 ? 'ICMPv6 fragment reassembly time exceeded' : 'ICMPv6 hop limit exceeded in transit';
-    case 4:
-      return 'ICMPv6 parameter problem';
-    default:
-      return null;
-  }
+const ERRORS4: ErrorReasons = {
+  3: { name: 'ICMP destination unreachable', codes: UNREACHABLE4 },
+  11: { name: 'ICMP time exceeded', codes: { 0: 'ICMP time exceeded (TTL expired in transit)', 1: 'ICMP fragment reassembly time exceeded' } },
+  12: 'ICMP parameter problem',
+};
+
+const ERRORS6: ErrorReasons = {
+  1: { name: 'ICMPv6 destination unreachable', codes: UNREACHABLE6 },
+  2: 'ICMPv6 packet too big',
+  3: { name: 'ICMPv6 time exceeded', codes: { 0: 'ICMPv6 hop limit exceeded in transit', 1: 'ICMPv6 fragment reassembly time exceeded' } },
+  4: 'ICMPv6 parameter problem',
+};
+
+/**
+ * What an ICMP message (either family) starts with: an echo reply (`replyType`, code 0), the reason
+ * of an error that ends a check (the caller reads the request it quotes), or null for the rest.
+ */
+function replyOrReason(icmp: Buffer, replyType: number, errors: ErrorReasons): IcmpEvent | string | null {
+  const type = icmp[0];
+  const code = icmp[1];
+  if (type === replyType) return code === 0 ? { kind: 'reply', id: icmp.readUInt16BE(4), seq: icmp.readUInt16BE(6) } : null;
+  return errorReason(errors, type, code);
+}
+
+/** The reason for an ICMP error that ends a check; null for messages that do not. */
+function errorReason(reasons: ErrorReasons, type: number, code: number): string | null {
+  const reason = reasons[type];
+  if (reason === undefined) return null;
+  if (typeof reason === 'string') return reason;
+  return reason.codes[code] ?? `${reason.name} (code ${code})`;
 }

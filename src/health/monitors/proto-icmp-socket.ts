@@ -28,7 +28,7 @@ interface RawSocketModule {
 }
 
 export const RAW_SOCKET_DENIED =
-  'icmp monitor needs a raw socket: run as root or grant CAP_NET_RAW (setcap cap_net_raw+ep on the node binary)';
+  'icmp monitor needs a raw socket: run as root or grant CAP_NET_RAW (under systemd: AmbientCapabilities=CAP_NET_RAW; otherwise: setcap cap_net_raw+ep on the node binary)';
 
 /** What a pending echo is told: a reply, or why not. */
 export interface EchoHandlers {

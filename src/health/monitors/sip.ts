@@ -3,7 +3,7 @@
 // skipped, and the final status must be one of expectStatus.
 
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
+import { hostPort, uriHost } from '../../config/address.ts';
 import type { SipMonitor } from '../../config/health-types.ts';
 import type { CheckTarget, Monitor } from '../monitor.ts';
 import { runCheck } from './proto-check.ts';
@@ -102,15 +102,11 @@ export function createSipMonitor(config: SipMonitor): Monitor {
   };
 }
 
-function hostPart(ip: string): string {
-  return net.isIPv6(ip) ? `[${ip}]` : ip;
-}
-
 /** The request, with our own address in Via and Contact (the address the socket really uses). */
 function sipRequest(config: SipMonitor, target: CheckTarget, local: Endpoint, transport: 'UDP' | 'TCP', t: Transaction): string {
-  const uri = config.uri ?? `sip:${hostPart(target.ip)}:${target.port}`;
-  const ours = `${hostPart(local.ip)}:${local.port}`;
-  const from = `<sip:${config.user}@${hostPart(local.ip)}>;tag=${t.tag}`;
+  const uri = config.uri ?? `sip:${hostPort(target.ip, target.port)}`;
+  const ours = hostPort(local.ip, local.port);
+  const from = `<sip:${config.user}@${uriHost(local.ip)}>;tag=${t.tag}`;
   const lines = [
     `${config.method} ${uri} SIP/2.0`,
     `Via: SIP/2.0/${transport} ${ours};branch=${t.branch};rport`,
@@ -121,10 +117,10 @@ function sipRequest(config: SipMonitor, target: CheckTarget, local: Endpoint, tr
   } else {
     // REGISTER for the address of record user@<member host>; no Contact: a query of the
     // bindings (RFC 3261 10.2.3), so a health check never changes the registrar's state
-    const aor = `<sip:${config.user}@${hostPart(target.host)}>`;
+    const aor = `<sip:${config.user}@${uriHost(target.host)}>`;
     lines.push(`From: ${aor};tag=${t.tag}`, `To: ${aor}`);
   }
-  lines.push(`Call-ID: ${t.callId}@${hostPart(local.ip)}`, `CSeq: 1 ${config.method}`);
+  lines.push(`Call-ID: ${t.callId}@${uriHost(local.ip)}`, `CSeq: 1 ${config.method}`);
   if (config.method === 'OPTIONS') {
     lines.push(`Contact: <sip:${config.user}@${ours}${transport === 'TCP' ? ';transport=tcp' : ''}>`, 'Accept: application/sdp');
   }

@@ -12,7 +12,7 @@ import type { Logger } from '../../log.ts';
 import type { ConnectionTable, Endpoint } from '../../runtime/connection-table.ts';
 import { ResourceCounts } from '../../runtime/resources.ts';
 import type { Service } from '../../runtime/service.ts';
-import { ClientCaps, refuse } from '../client-caps.ts';
+import { Admission } from '../admission.ts';
 import { acceptFailed, bindHost, connectionFailed, type Listener } from '../listener.ts';
 import { socketEngine } from '../socket-stream.ts';
 import type { StreamEngine, StreamServer } from '../stream.ts';
@@ -43,8 +43,8 @@ export class HttpListener implements Listener {
   /** sockets still reading their PROXY header: no connection yet, but ours to close on stop */
   readonly #pending = new Set<net.Socket>();
   readonly #resources: ResourceCounts;
-  /** per client address (max-connections-per-client): a connection, or the raw socket under TLS or a PROXY header */
-  readonly #caps = new ClientCaps<object>();
+  /** counts per client address (max-connections-per-client): a connection, or the raw socket under TLS or a PROXY header */
+  readonly #admission: Admission<object>;
   readonly #tls = new TlsTerminator();
   #sweeper: NodeJS.Timeout | null = null;
   #interval = 0;
@@ -55,14 +55,10 @@ export class HttpListener implements Listener {
     this.#resources = resources;
     this.#table = table;
     this.#log = log;
+    this.#admission = new Admission(service, resources, log);
     const engine = streamEngine(undefined, log);
     this.#engine = acceptsSockets(service.config) ? socketEngine : engine;
     this.#ctx = { service, members: new MemberConnections(engine, resources), log, counts };
-  }
-
-  /** Member connections opened and idle now (tests and the dashboard read them). */
-  get memberConnections(): MemberConnections {
-    return this.#ctx.members;
   }
 
   get connections(): number {
@@ -90,6 +86,11 @@ export class HttpListener implements Listener {
     return this.#address;
   }
 
+  /** Member connections opened and idle now (tests and the dashboard read them). */
+  get memberConnections(): MemberConnections {
+    return this.#ctx.members;
+  }
+
   /**
    * Stops accepting. Idle keep-alive clients are closed now; a request in progress finishes
    * and its connection closes after it. Idle member connections close.
@@ -112,7 +113,7 @@ export class HttpListener implements Listener {
 
   forget(conn: HttpConnection): void {
     this.#connections.delete(conn);
-    this.#caps.release(conn);
+    this.#admission.release(conn);
     if (this.#closed && this.#connections.size === 0) this.#stopSweeper();
   }
 
@@ -122,36 +123,14 @@ export class HttpListener implements Listener {
   /** A plain http client on the stream engine. */
   #onClient = (client: unknown): void => {
     try {
-      this.#admit(client);
+      const address = this.#admission.admit(this.#engine, client, this.#table.size);
+      if (address === null) return;
+      // counted under the connection, which forget() releases
+      this.#admission.count(this.#adopt(client, null, false), address);
     } catch (err) {
       this.failed(null, err);
     }
   };
-
-  #admit(client: unknown): void {
-    if (!this.#resources.roomFor(this.#table.size)) return this.#overBudget(() => refuse(this.#engine, client));
-    const cap = this.service.config.maxConnectionsPerClient;
-    if (cap === 0) {
-      this.#adopt(client, null, false);
-      return;
-    }
-    const address = this.#engine.peerAddress(client);
-    if (this.#caps.full(address, cap)) return this.#refuse(address, () => refuse(this.#engine, client));
-    // counted under the connection, which forget() releases
-    this.#caps.admit(this.#adopt(client, null, false), address);
-  }
-
-  /** No room in the descriptor budget: closed at once, counted, logged now and then. */
-  #overBudget(close: () => void): void {
-    this.#resources.refusedOverBudget(this.#log, this.service.name);
-    close();
-  }
-
-  /** A client over its cap: closed at once, counted, logged now and then. */
-  #refuse(address: string, close: () => void): void {
-    this.#resources.refused(this.#log, this.service.name, address);
-    close();
-  }
 
   #onSocket = (raw: net.Socket): void => {
     try {
@@ -163,15 +142,10 @@ export class HttpListener implements Listener {
   };
 
   #admitSocket(raw: net.Socket): void {
-    if (!this.#resources.roomFor(this.#table.size + this.#pending.size)) return this.#overBudget(() => raw.resetAndDestroy());
-    const cap = this.service.config.maxConnectionsPerClient;
-    if (cap > 0) {
-      const address = raw.remoteAddress ?? '';
-      if (this.#caps.full(address, cap)) return this.#refuse(address, () => raw.resetAndDestroy());
-      // under TLS or a PROXY header the raw socket lives as long as the connection
-      this.#caps.admit(raw, address);
-      raw.once('close', () => this.#caps.release(raw));
-    }
+    const address = this.#admission.admit(this.#engine, raw, this.#table.size + this.#pending.size);
+    if (address === null) return;
+    // under TLS or a PROXY header the raw socket lives as long as the connection
+    if (this.#admission.count(raw, address)) raw.once('close', () => this.#admission.release(raw));
     if (!this.service.config.acceptProxy) return this.#accept(raw, null);
     // A balancer in front says who the client is: read its PROXY header before any request.
     raw.on('error', noop);

@@ -68,6 +68,26 @@ describe('icmp reply reader', () => {
     });
   });
 
+  it('names each error by its type and code; a code not listed by its type and number; other types end nothing', () => {
+    const quoted4 = Buffer.concat([Buffer.alloc(4), ipv4(1, US, MEMBER, echo(8, 7, 9)).subarray(0, 28)]);
+    const quoted6 = Buffer.alloc(40);
+    quoted6[0] = 0x60;
+    quoted6[6] = 58;
+    const request6 = Buffer.concat([Buffer.alloc(4), quoted6, echo(128, 7, 9)]);
+    const cases: [4 | 6, number, number, string | null][] = [
+      [4, 3, 3, 'ICMP port unreachable'], [4, 3, 99, 'ICMP destination unreachable (code 99)'],
+      [4, 11, 0, 'ICMP time exceeded (TTL expired in transit)'], [4, 11, 1, 'ICMP fragment reassembly time exceeded'],
+      [4, 11, 2, 'ICMP time exceeded (code 2)'], [4, 12, 1, 'ICMP parameter problem'], [4, 5, 0, null], // a redirect
+      [6, 1, 4, 'ICMPv6 port unreachable'], [6, 1, 7, 'ICMPv6 destination unreachable (code 7)'], [6, 2, 0, 'ICMPv6 packet too big'],
+      [6, 3, 0, 'ICMPv6 hop limit exceeded in transit'], [6, 3, 1, 'ICMPv6 fragment reassembly time exceeded'],
+      [6, 4, 2, 'ICMPv6 parameter problem'], [6, 137, 0, null], // a redirect
+    ];
+    for (const [family, type, code, reason] of cases) {
+      const event = family === 4 ? readIcmp4(ipv4(1, US, US, icmp(type, code, quoted4))) : readIcmp6(icmp(type, code, request6));
+      assert.equal(event?.kind === 'error' ? event.reason : null, reason, `ICMPv${family} type ${type} code ${code}`);
+    }
+  });
+
   it('drops what is not sound: header length under 20, another version or protocol, a bad checksum, a reply with a code', () => {
     const good = ipv4(1, MEMBER, US, echo(0, 7, 9));
     const edit = (fn: (b: Buffer) => void): Buffer => {

@@ -154,6 +154,8 @@ describe('icmp monitor on loopback', () => {
     const out = await probe(['setpriv', '--bounding-set', '-net_raw', '--inh-caps', '-net_raw'], file, []);
     assert.deepEqual(out, { created: false, error: RAW_SOCKET_DENIED });
     assert.match(RAW_SOCKET_DENIED, /run as root or grant CAP_NET_RAW/);
+    assert.match(RAW_SOCKET_DENIED, /AmbientCapabilities=CAP_NET_RAW/);
+    assert.match(RAW_SOCKET_DENIED, /setcap cap_net_raw\+ep/);
   });
 });
 

@@ -1,0 +1,78 @@
+// The accept rule of tcp and http services, written once for both listeners: a new client needs
+// room in the descriptor budget, then room under its address's max-connections-per-client. A
+// client refused is closed at once with a reset (nothing was read from it), counted and logged now
+// and then; no member is chosen for it.
+
+import type { Logger } from '../log.ts';
+import type { ResourceCounts } from '../runtime/resources.ts';
+import type { Service } from '../runtime/service.ts';
+import { ClientCaps } from './client-caps.ts';
+import type { StreamEngine, StreamOwner } from './stream.ts';
+
+/** `C`: what a listener counts under a client address until it closes (a connection, or a raw socket). */
+export class Admission<C> {
+  readonly #service: Service;
+  readonly #resources: ResourceCounts;
+  readonly #log: Logger;
+  readonly #caps = new ClientCaps<C>();
+
+  constructor(service: Service, resources: ResourceCounts, log: Logger) {
+    this.#service = service;
+    this.#resources = resources;
+    this.#log = log;
+  }
+
+  /**
+   * Whether `client` (the engine's token of an accepted client) comes in, `open` being the
+   * connections the descriptor budget already holds for the listener's side. Returns the address to
+   * count it under with count(), or null: refused, counted, and closed.
+   */
+  admit(engine: StreamEngine, client: unknown, open: number): string | null {
+    const resources = this.#resources;
+    if (!resources.roomFor(open)) {
+      resources.refusedOverBudget(this.#log, this.#service.name);
+      refuse(engine, client);
+      return null;
+    }
+    const cap = this.#service.config.maxConnectionsPerClient;
+    // no cap: the peer's address is not even read
+    if (cap === 0) return '';
+    const address = engine.peerAddress(client);
+    if (this.#caps.full(address, cap)) {
+      resources.refused(this.#log, this.#service.name, address);
+      refuse(engine, client);
+      return null;
+    }
+    return address;
+  }
+
+  /**
+   * Counts an admitted client's `conn` under `address` (from admit()) until release(conn), when the
+   * service caps its clients (a cap turned on by a reload counts from then on). Whether it did.
+   */
+  count(conn: C, address: string): boolean {
+    if (this.#service.config.maxConnectionsPerClient === 0) return false;
+    this.#caps.admit(conn, address);
+    return true;
+  }
+
+  /** `conn` closed: its address has room for one more. */
+  release(conn: C): void {
+    this.#caps.release(conn);
+  }
+}
+
+/** The owner of a client refused at accept: it hears nothing it must act on. */
+const REFUSED: StreamOwner = {
+  streamData: () => true,
+  streamEnd() {},
+  streamDrained() {},
+  streamConnected() {},
+  streamError() {},
+  streamClosed() {},
+};
+
+/** Closes an accepted client at once (the engine's token), with a reset: nothing was read from it. */
+function refuse(engine: StreamEngine, client: unknown): void {
+  engine.adopt(client, REFUSED).reset();
+}
