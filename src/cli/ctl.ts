@@ -3,8 +3,8 @@
 // not reachable (where it was looked for), the token is missing or wrong, or the API's own
 // message (no such pool, an invalid weight).
 
-import { parseArgs } from 'node:util';
 import type { ConnectionView, MemberView, PoolView, ServiceView, StatusView, StickEntryView, StickTableSummary } from '../admin/schemas.ts';
+import { parseCommandLine } from './args.ts';
 import { bytes, duration, endpoint, table, type Cell } from './ctl-format.ts';
 
 export const CTL_HELP = `furiwake ctl — talk to a running furiwake through its admin API
@@ -88,27 +88,24 @@ function reason(err: unknown): string {
 }
 
 export async function runCtl(argv: string[], env: NodeJS.ProcessEnv = process.env, stdout: NodeJS.WritableStream = process.stdout, stderr: NodeJS.WritableStream = process.stderr): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        admin: { type: 'string' },
-        token: { type: 'string' },
-        json: { type: 'boolean' },
-        service: { type: 'string' },
-        key: { type: 'string' },
-        limit: { type: 'string' },
-        delete: { type: 'boolean' },
-        'show-query': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    stderr.write(`furiwake ctl: ${(err as Error).message}\n\n${CTL_HELP}`);
-    return 2;
-  }
+  const parsed = parseCommandLine(
+    argv,
+    {
+      admin: { type: 'string' },
+      token: { type: 'string' },
+      json: { type: 'boolean' },
+      service: { type: 'string' },
+      key: { type: 'string' },
+      limit: { type: 'string' },
+      delete: { type: 'boolean' },
+      'show-query': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    'furiwake ctl',
+    CTL_HELP,
+    stderr,
+  );
+  if (parsed === null) return 2;
   const { values, positionals } = parsed;
   const [command, ...args] = positionals;
   if (values.help === true || command === undefined || command === 'help') {

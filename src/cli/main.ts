@@ -1,7 +1,7 @@
 // The furiwake command: start, validate, demo. Prints errors for people; exit codes for scripts.
 
-import { parseArgs } from 'node:util';
 import { furiwakeVersion } from '../version.ts';
+import { parseCommandLine } from './args.ts';
 import { runCtl } from './ctl.ts';
 import { runDemo } from './demo.ts';
 import { runStart } from './start.ts';
@@ -30,22 +30,19 @@ Docs: docs/README.md (the manual), docs/configuration.md (every key)
 export async function main(argv: string[]): Promise<number> {
   // ctl has options of its own
   if (argv[0] === 'ctl') return runCtl(argv.slice(1));
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        port: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-      },
-    });
-  } catch (err) {
-    process.stderr.write(`furiwake: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
-  }
+  const parsed = parseCommandLine(
+    argv,
+    {
+      config: { type: 'string', short: 'c' },
+      port: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+    'furiwake',
+    HELP,
+    process.stderr,
+  );
+  if (parsed === null) return 2;
   const { values, positionals } = parsed;
   if (values.version === true) {
     process.stdout.write(`furiwake ${furiwakeVersion()}\n`);
