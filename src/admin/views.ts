@@ -116,38 +116,40 @@ function requestsOf(runtime: Runtime, service: string): number {
 /** `showQuery`: the request target as sent; otherwise its query string is hidden (it may hold credentials). */
 export function connectionView(e: ConnectionEntry, showQuery = false): ConnectionView {
   const m = e.member;
-  return {
-    id: e.id,
-    protocol: e.protocol,
-    service: e.service,
-    client: { ...e.client },
-    vip: { ...e.vip },
-    balancer: e.local === null ? null : { ...e.local },
-    member: m === null ? null : { pool: m.poolName, id: m.id, address: m.ip, port: m.port },
-    request: e.request == null ? null : { method: e.request.method, path: showQuery ? e.request.path : hideQuery(e.request.path) },
-    kernel: null,
-    startedAt: e.startedAt,
-    bytesIn: e.bytesIn,
-    bytesOut: e.bytesOut,
-  };
+  return viewOf(
+    e,
+    m === null ? null : { pool: m.poolName, id: m.id, address: m.ip, port: m.port },
+    e.request == null ? null : { method: e.request.method, path: showQuery ? e.request.path : hideQuery(e.request.path) },
+    null,
+  );
 }
 
 /** A connection of a nat or dsr service, as the kernel keeps it, in the same shape. */
 export function kernelConnectionView(k: KernelConnection): ConnectionView {
   const m = k.member;
+  return viewOf(
+    k,
+    m === null ? null : { pool: m.poolName, id: m.id, address: k.target.address, port: k.target.port },
+    null,
+    { mode: k.mode, state: k.state, expiresIn: Math.max(0, Math.round(k.expiresIn)), target: { ...k.target } },
+  );
+}
+
+/** The fields a proxied and a kernel-kept connection show alike, around the parts each fills its own way. */
+function viewOf(c: ConnectionEntry | KernelConnection, member: ConnectionView['member'], request: ConnectionView['request'], kernel: ConnectionView['kernel']): ConnectionView {
   return {
-    id: k.id,
-    protocol: k.protocol,
-    service: k.service,
-    client: { ...k.client },
-    vip: { ...k.vip },
-    balancer: k.local === null ? null : { ...k.local },
-    member: m === null ? null : { pool: m.poolName, id: m.id, address: k.target.address, port: k.target.port },
-    request: null,
-    kernel: { mode: k.mode, state: k.state, expiresIn: Math.max(0, Math.round(k.expiresIn)), target: { ...k.target } },
-    startedAt: k.startedAt,
-    bytesIn: k.bytesIn,
-    bytesOut: k.bytesOut,
+    id: c.id,
+    protocol: c.protocol,
+    service: c.service,
+    client: { ...c.client },
+    vip: { ...c.vip },
+    balancer: c.local === null ? null : { ...c.local },
+    member,
+    request,
+    kernel,
+    startedAt: c.startedAt,
+    bytesIn: c.bytesIn,
+    bytesOut: c.bytesOut,
   };
 }
 
