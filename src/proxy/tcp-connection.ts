@@ -27,6 +27,9 @@ const HOLD_MAX = 64 * 1024;
 
 type Phase = 'head' | 'waiting' | 'connecting' | 'piping' | 'refused';
 
+/** The stream events other than data, for #streamEvent. */
+const StreamEvent = { CONNECTED: 0, END: 1, DRAINED: 2, ERROR: 3, CLOSED: 4 } as const;
+
 /** What a connection tells its listener, which logs and counts it. */
 export interface TcpConnectionReporter {
   /** the client was turned away for its PROXY header (malformed, missing or late) */
@@ -238,14 +241,6 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     this.#dispatch();
   }
 
-  streamConnected(stream: Stream): void {
-    try {
-      this.#connected(stream);
-    } catch (err) {
-      this.#crash(err);
-    }
-  }
-
   #connected(stream: Stream): void {
     if (stream !== this.#upstream) return;
     const member = this.member!;
@@ -269,6 +264,48 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     else if (flowing) this.#client.resume();
     else this.#client.pause();
     stream.resume();
+  }
+
+  // The stream's events. streamData, once per chunk, has its own try/catch; the others enter
+  // through #streamEvent's.
+  streamConnected(stream: Stream): void {
+    this.#streamEvent(StreamEvent.CONNECTED, stream, '');
+  }
+
+  streamEnd(stream: Stream): void {
+    this.#streamEvent(StreamEvent.END, stream, '');
+  }
+
+  streamDrained(stream: Stream): void {
+    this.#streamEvent(StreamEvent.DRAINED, stream, '');
+  }
+
+  streamError(stream: Stream, code: string): void {
+    this.#streamEvent(StreamEvent.ERROR, stream, code);
+  }
+
+  streamClosed(stream: Stream): void {
+    this.#streamEvent(StreamEvent.CLOSED, stream, '');
+  }
+
+  /** `code`: the errno name of an ERROR; '' for the others. */
+  #streamEvent(event: number, stream: Stream, code: string): void {
+    try {
+      switch (event) {
+        case StreamEvent.CONNECTED:
+          return this.#connected(stream);
+        case StreamEvent.END:
+          return this.#end(stream);
+        case StreamEvent.DRAINED:
+          return this.#drained(stream);
+        case StreamEvent.ERROR:
+          return this.#error(stream, code);
+        case StreamEvent.CLOSED:
+          return this.#closed(stream);
+      }
+    } catch (err) {
+      this.#crash(err);
+    }
   }
 
   streamData(stream: Stream, chunk: Buffer): boolean {
@@ -305,14 +342,6 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     }
   }
 
-  streamEnd(stream: Stream): void {
-    try {
-      this.#end(stream);
-    } catch (err) {
-      this.#crash(err);
-    }
-  }
-
   #end(stream: Stream): void {
     if (stream === this.#upstream) return this.#client.end();
     switch (this.#phase) {
@@ -329,26 +358,10 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     }
   }
 
-  streamDrained(stream: Stream): void {
-    try {
-      this.#drained(stream);
-    } catch (err) {
-      this.#crash(err);
-    }
-  }
-
   #drained(stream: Stream): void {
     if (this.#phase !== 'piping') return;
     if (stream === this.#upstream) this.#client.resume();
     else this.#upstream!.resume();
-  }
-
-  streamError(stream: Stream, code: string): void {
-    try {
-      this.#error(stream, code);
-    } catch (err) {
-      this.#crash(err);
-    }
   }
 
   #error(stream: Stream, code: string): void {
@@ -357,14 +370,6 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     // A reset on one side is passed on as a reset on the other, as a TCP proxy should.
     this.#client.reset();
     this.#upstream?.reset();
-  }
-
-  streamClosed(stream: Stream): void {
-    try {
-      this.#closed(stream);
-    } catch (err) {
-      this.#crash(err);
-    }
   }
 
   #closed(stream: Stream): void {
