@@ -1,0 +1,84 @@
+// Review of the one dispatch rule through real tcp services on loopback: least-connections'
+// `active` back to 0 after every path (connect refused and retried, queue timeout, client gone
+// while queued, reload), and a client waiting for its own member when a reload removes it.
+
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import { before, describe, it } from 'node:test';
+import type { PersistenceConfig } from '../../src/config/persistence-types.ts';
+import type { Furiwake } from '../../src/app.ts';
+import type { Member } from '../../src/runtime/member.ts';
+import { startApp } from '../helpers/app.ts';
+import { exchange, greeted } from '../helpers/clients.ts';
+import { pool, single, type MemberSpec } from '../helpers/config.ts';
+import { freePort } from '../helpers/ports.ts';
+import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
+import { until } from '../helpers/wait.ts';
+
+const waitFor: PersistenceConfig = { method: 'source-ip', whenFull: 'wait', mask: 32, mask6: 128, timeout: 60_000, maxEntries: 100 };
+
+function members(app: Furiwake): Member[] {
+  return app.runtime.pools.get('p')!.members;
+}
+
+/** Every member's active count, by id. */
+function active(app: Furiwake): Record<string, number> {
+  return Object.fromEntries(members(app).map((m) => [m.id, m.active]));
+}
+
+describe('dispatch review over tcp', () => {
+  let a: TcpServer;
+  let b: TcpServer;
+  let dead: number;
+  before(async () => {
+    [a, b] = await Promise.all([startTcpServer('a'), startTcpServer('b')]);
+    dead = await freePort();
+  });
+
+  it('least-connections: active is 0 again after refusals, retries, a queue timeout and a client gone while queued', async () => {
+    const specs: MemberSpec[] = [{ port: dead, id: 'dead' }, { port: a.port, id: 'a', maxConnections: 1 }];
+    const app = await startApp(single('tcp', pool('least-connections', specs, { timeout: 150, max: 10 }), { persistence: waitFor }));
+    const port = app.address('svc').port;
+    const held = await greeted(port);
+    assert.equal(held.line, 'a');
+    assert.deepEqual(active(app), { dead: 0, a: 1 });
+    // a is full: the client waits for it, and is turned away at the queue timeout
+    const late = await exchange(port);
+    assert.equal(late.data.length, 0);
+    assert.deepEqual(active(app), { dead: 0, a: 1 });
+    // a client that leaves while queued gives its place back
+    const gone = net.connect({ port, host: '127.0.0.1' });
+    gone.on('error', () => {});
+    await until(() => app.runtime.pools.get('p')!.queued === 1);
+    gone.destroy();
+    await until(() => app.runtime.pools.get('p')!.queued === 0);
+    held.socket.resume();
+    held.socket.end();
+    await once(held.socket, 'close');
+    await app.runtime.connections.drained();
+    assert.deepEqual(active(app), { dead: 0, a: 0 });
+  });
+
+  it('a client waiting for its own member goes to another when a reload removes that member', async () => {
+    const specs: MemberSpec[] = [{ port: a.port, id: 'a', maxConnections: 1 }, { port: b.port, id: 'b' }];
+    const config = single('tcp', pool('round-robin', specs, { timeout: 60_000 }), { persistence: waitFor });
+    const app = await startApp(config);
+    const port = app.address('svc').port;
+    const held = await greeted(port);
+    assert.equal(held.line, 'a');
+    const waiting = greeted(port);
+    await until(() => app.runtime.pools.get('p')!.queued === 1);
+    await app.reload({ ...config, pools: { p: pool('round-robin', [{ port: b.port, id: 'b' }], { timeout: 60_000 }) } });
+    // served by b at the reload, while a's connection stays open (not at the queue timeout, nor by a once free)
+    const second = await waiting;
+    assert.equal(second.line, 'b');
+    for (const s of [held.socket, second.socket]) {
+      s.resume();
+      s.end();
+    }
+    await app.runtime.connections.drained();
+    assert.deepEqual(active(app), { b: 0 });
+    assert.equal(app.runtime.pools.get('p')!.queued, 0);
+  });
+});
