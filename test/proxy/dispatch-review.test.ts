@@ -15,6 +15,7 @@ import { pool, single, type MemberSpec } from '../helpers/config.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 import { until } from '../helpers/wait.ts';
+import { bodyOf, httpConfig, raw, startMember, type HttpMember } from './http/helpers.ts';
 
 const waitFor: PersistenceConfig = { method: 'source-ip', whenFull: 'wait', mask: 32, mask6: 128, timeout: 60_000, maxEntries: 100 };
 
@@ -80,5 +81,46 @@ describe('dispatch review over tcp', () => {
     await app.runtime.connections.drained();
     assert.deepEqual(active(app), { b: 0 });
     assert.equal(app.runtime.pools.get('p')!.queued, 0);
+  });
+});
+
+describe('dispatch review over http', () => {
+  let m1: HttpMember;
+  let m2: HttpMember;
+  let dead: number;
+  before(async () => {
+    [m1, m2] = await Promise.all([startMember('m1'), startMember('m2')]);
+    dead = await freePort();
+  });
+
+  const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`;
+
+  it('url naming a member that refuses: retried on another member each time, and active back to 0', async () => {
+    const specs: MemberSpec[] = [{ port: dead, id: 'dead' }, { port: m1.port, id: 'm1' }, { port: m2.port, id: 'm2' }];
+    const config = httpConfig(pool('least-connections', specs));
+    config.services.svc.persistence = { method: 'url', whenFull: 'repin', source: 'query', name: 'srv', segment: null, separator: '' };
+    const app = await startApp(config);
+    const port = app.address('svc').port;
+    for (let i = 0; i < 4; i++) {
+      const res = await raw(port, get('/?srv=dead'));
+      assert.equal(res.status, 200);
+      assert.match(bodyOf(res.text), /^m[12] /);
+    }
+    await app.runtime.connections.drained();
+    assert.deepEqual(active(app), { dead: 0, m1: 0, m2: 0 });
+    assert.equal(members(app)[0].failed, 4);
+  });
+
+  it('hash over members that all refuse: 502 after retries, active back to 0', async () => {
+    const other = await freePort();
+    const config = httpConfig(pool('least-connections', [{ port: dead, id: 'd1' }, { port: other, id: 'd2' }]), {}, { retries: 3 });
+    config.services.svc.persistence = { method: 'hash', whenFull: 'repin', source: 'header', name: 'x-user', segment: null };
+    const app = await startApp(config);
+    const port = app.address('svc').port;
+    const res = await raw(port, `GET / HTTP/1.1\r\nHost: x\r\nX-User: 42\r\nConnection: close\r\n\r\n`);
+    assert.equal(res.status, 502);
+    await app.runtime.connections.drained();
+    assert.deepEqual(active(app), { d1: 0, d2: 0 });
+    assert.equal(members(app).reduce((n, m) => n + m.failed, 0), 4);
   });
 });
