@@ -82,6 +82,24 @@ describe('dispatch review over tcp', () => {
     assert.deepEqual(active(app), { b: 0 });
     assert.equal(app.runtime.pools.get('p')!.queued, 0);
   });
+  it('when-full: wait: a client of its full draining member waits for it (the only member) instead of a reset', async () => {
+    const config = single('tcp', pool('round-robin', [{ port: a.port, id: 'a', maxConnections: 1 }], { timeout: 60_000 }), { persistence: waitFor });
+    const app = await startApp(config);
+    const port = app.address('svc').port;
+    const held = await greeted(port);
+    assert.equal(held.line, 'a');
+    app.runtime.member('p', 'a')!.setAdmin('drain');
+    const waiting = greeted(port);
+    await until(() => app.runtime.pools.get('p')!.queued === 1);
+    held.socket.resume();
+    held.socket.end();
+    const second = await waiting;
+    assert.equal(second.line, 'a');
+    second.socket.resume();
+    second.socket.end();
+    await app.runtime.connections.drained();
+    assert.deepEqual(active(app), { a: 0 });
+  });
 });
 
 describe('dispatch review over http', () => {

@@ -41,3 +41,28 @@ describe('dispatch review: a reload removes the member a client waits for', () =
     }
   });
 });
+
+describe('dispatch review: when-full: wait on a draining member', () => {
+  it('a client of a full draining member waits for it even when no member takes new clients', () => {
+    const pool = new Pool('p', poolConfig('round-robin', [{ port: 1, id: 's1', maxConnections: 1 }], { timeout: 60_000 }), new RuntimeEvents());
+    const p = sourceIp('wait');
+    const d = new Dispatcher(pool, p, 3);
+    const key = p.clientKey('10.0.0.1')!;
+    const first = d.choose(key, 0, null)!;
+    assert.equal(first.id, 's1');
+    // maintenance begins: s1 drains, keeping its persistent clients
+    first.setAdmin('drain');
+    assert.equal(d.choose(key, 0, null), undefined);
+    // the client's member serves it still, only full: it may wait, as it would with another member up
+    assert.equal(d.refusal(key, null), null);
+    const given: (Member | undefined)[] = [];
+    const waiter = d.wait(key, 0, null, (m) => given.push(m));
+    assert.equal(waiter.member?.id, 's1');
+    d.release(first, key, 0, 0);
+    assert.deepEqual(given.map((m) => m?.id), ['s1']);
+    // a client without a member there is refused at once, as before
+    assert.equal(d.choose(p.clientKey('10.0.0.2'), 0, null), undefined);
+    assert.equal(d.refusal(p.clientKey('10.0.0.2'), null), 'unusable');
+    pool.close();
+  });
+});
