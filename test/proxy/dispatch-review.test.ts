@@ -141,4 +141,32 @@ describe('dispatch review over http', () => {
     assert.deepEqual(active(app), { d1: 0, d2: 0 });
     assert.equal(members(app).reduce((n, m) => n + m.failed, 0), 4);
   });
+  it('source-ip, when-full: wait: a request queued for its full member whose client leaves gives its place back; active back to 0', async () => {
+    let answer: (() => void) | null = null;
+    // the first request is answered when the test says; later ones at once
+    const slow = await startMember('slow', (_req, res) => {
+      if (answer === null) answer = () => res.end('slow');
+      else res.end('slow');
+    });
+    const config = httpConfig(pool('least-connections', [{ port: slow.port, id: 'slow', maxConnections: 1 }], { timeout: 60_000 }));
+    config.services.svc.persistence = waitFor;
+    const app = await startApp(config);
+    const port = app.address('svc').port;
+    const first = raw(port, get('/1'));
+    await until(() => answer !== null);
+    const gone = net.connect({ port, host: '127.0.0.1' });
+    gone.on('error', () => {});
+    gone.write(get('/2'));
+    await until(() => app.runtime.pools.get('p')!.queued === 1);
+    // a reset: a client that only half-closes after its request is still reading (docs/http.md)
+    gone.resetAndDestroy();
+    await until(() => app.runtime.pools.get('p')!.queued === 0);
+    answer!();
+    assert.equal((await first).status, 200);
+    await app.runtime.connections.drained();
+    assert.deepEqual(active(app), { slow: 0 });
+    assert.deepEqual(slow.requests.map((r) => r.url), ['/1']);
+    // the client's entry names its member still, and a next request goes there
+    assert.equal(bodyOf((await raw(port, get('/3'))).text), 'slow');
+  });
 });
