@@ -10,10 +10,10 @@ import type { PersistenceConfig } from '../../src/config/persistence-types.ts';
 import type { Furiwake } from '../../src/app.ts';
 import type { Member } from '../../src/runtime/member.ts';
 import { startApp } from '../helpers/app.ts';
-import { exchange, greeted } from '../helpers/clients.ts';
+import { exchange, greeted, udpClient } from '../helpers/clients.ts';
 import { pool, single, type MemberSpec } from '../helpers/config.ts';
 import { freePort } from '../helpers/ports.ts';
-import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
+import { startTcpServer, startUdpServer, type TcpServer } from '../helpers/servers.ts';
 import { until } from '../helpers/wait.ts';
 import { bodyOf, httpConfig, raw, startMember, type HttpMember } from './http/helpers.ts';
 
@@ -168,5 +168,21 @@ describe('dispatch review over http', () => {
     assert.deepEqual(slow.requests.map((r) => r.url), ['/1']);
     // the client's entry names its member still, and a next request goes there
     assert.equal(bodyOf((await raw(port, get('/3'))).text), 'slow');
+  });
+});
+
+describe('dispatch review over udp', () => {
+  it('source-ip: a new flow of a client whose member drains goes to it, even when no member takes new clients', async () => {
+    const a = await startUdpServer('a');
+    const persistence: PersistenceConfig = { method: 'source-ip', whenFull: 'repin', mask: 32, mask6: 128, timeout: 60_000, maxEntries: 100 };
+    const app = await startApp(single('udp', pool('round-robin', [{ port: a.port, id: 'a' }]), { persistence }));
+    const port = app.address('svc').port;
+    const first = await udpClient();
+    assert.equal((await first.ask(port, 'x')).text, 'a:x');
+    app.runtime.member('p', 'a')!.setAdmin('drain');
+    // another socket of the same client: a new flow, which its draining member still takes
+    const second = await udpClient();
+    assert.equal((await second.ask(port, 'y')).text, 'a:y');
+    await Promise.all([first.close(), second.close()]);
   });
 });
