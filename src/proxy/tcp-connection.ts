@@ -177,7 +177,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     const hash = usesHash(d.pool.algorithm) ? hashString(this.client.address) : 0;
     const member = d.choose(this.#key, hash, this.#tried);
     if (member !== undefined) return this.#connect(member);
-    switch (d.refusal()) {
+    switch (d.refusal(this.#key, this.#tried)) {
       // No member is up and enabled: say so at once (a reset) rather than leave the client hanging.
       case 'unusable':
         return this.#client.reset();

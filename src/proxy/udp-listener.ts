@@ -8,6 +8,7 @@ import { isIPv6 } from 'node:net';
 import { hashString } from '../balance/index.ts';
 import type { Logger } from '../log.ts';
 import type { ConnectionTable, Endpoint } from '../runtime/connection-table.ts';
+import type { Member } from '../runtime/member.ts';
 import { outOfDescriptors, ResourceCounts } from '../runtime/resources.ts';
 import type { Service } from '../runtime/service.ts';
 import { bindHost, type Listener } from './listener.ts';
@@ -125,13 +126,21 @@ export class UdpListener implements Listener, FlowOwner {
 
   #open(key: string, from: dgram.RemoteInfo): UdpFlow | undefined {
     const service = this.service;
-    if (!service.pool.hasAvailable()) return undefined;
-    const max = this.maxFlows;
-    while (this.#flows.size >= max) this.#evictOne();
     // the flow keeps the rule it starts under (pool, persistence): its end is recorded by it
     const dispatcher = service.dispatcher;
     const clientKey = dispatcher.persistence?.clientKey(from.address) ?? null;
-    const member = dispatcher.choose(clientKey, hashString(from.address), null);
+    const hash = hashString(from.address);
+    let member: Member | undefined;
+    if (!service.pool.hasAvailable()) {
+      // no member takes new clients: only a persistent client's own (draining) member may take
+      // it, chosen before any flow is evicted for it
+      if (clientKey === null) return undefined;
+      member = dispatcher.choose(clientKey, hash, null);
+      if (member === undefined) return undefined;
+    }
+    const max = this.maxFlows;
+    while (this.#flows.size >= max) this.#evictOne();
+    member ??= dispatcher.choose(clientKey, hash, null);
     if (member === undefined) return undefined;
     const flow = new UdpFlow(this.#table.nextId(), service.name, { address: from.address, port: from.port }, this.#vip, member, dispatcher, clientKey, this);
     this.#flows.set(key, flow);

@@ -56,13 +56,14 @@ export class Dispatcher {
   }
 
   /**
-   * Why choose() found no member: 'unusable' (no member is up and enabled: refuse at once),
-   * 'queue-full' (all are at their limits and the queue is full: turn away), or null (the
-   * client may wait: call wait()).
+   * Why choose() found no member for the client with `key` (having tried `tried`): 'unusable'
+   * (no member is up and enabled, and the client's own member does not wait for it: refuse at
+   * once), 'queue-full' (all are at their limits and the queue is full: turn away), or null (the
+   * client may wait: call wait()). A full draining member keeps its `when-full: wait` clients.
    */
-  refusal(): 'unusable' | 'queue-full' | null {
+  refusal(key: string | null = null, tried: readonly Member[] | null = null): 'unusable' | 'queue-full' | null {
     const pool = this.pool;
-    if (!pool.hasAvailable()) return 'unusable';
+    if (!pool.hasAvailable() && this.#ownToWaitFor(key, tried) === undefined) return 'unusable';
     return pool.queueFull ? 'queue-full' : null;
   }
 
@@ -73,13 +74,7 @@ export class Dispatcher {
    * its own stops serving); else for any member.
    */
   wait(key: string | null, hash: number, tried: readonly Member[] | null, done: (member: Member | undefined) => void): Waiter {
-    const p = this.persistence;
-    let own: Member | undefined;
-    if (p !== null && key !== null && p.config.whenFull === 'wait') {
-      own = p.lookup(this.pool, key, tried);
-      if (own !== undefined && !p.waitsFor(own)) own = undefined;
-    }
-    return this.pool.enqueue(hash, done, own ?? null);
+    return this.pool.enqueue(hash, done, this.#ownToWaitFor(key, tried) ?? null);
   }
 
   /** The queue gave `member` to the client with `key`: a stateful method remembers it. */
@@ -94,6 +89,14 @@ export class Dispatcher {
   release(member: Member, key: string | null, bytesIn: number, bytesOut: number): void {
     if (key !== null) this.persistence?.ended(key, member);
     this.pool.release(member, bytesIn, bytesOut);
+  }
+
+  /** With `when-full: wait`, the client's own member when it is only full: the client waits for it. */
+  #ownToWaitFor(key: string | null, tried: readonly Member[] | null): Member | undefined {
+    const p = this.persistence;
+    if (p === null || key === null || p.config.whenFull !== 'wait') return undefined;
+    const own = p.lookup(this.pool, key, tried);
+    return own !== undefined && p.waitsFor(own) ? own : undefined;
   }
 
   /** Steps 1 and 2 of the rule, for a client whose key is known. */

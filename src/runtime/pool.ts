@@ -12,8 +12,8 @@ import { Member } from './member.ts';
 export interface Waiter {
   readonly hash: number;
   readonly done: (member: Member | undefined) => void;
-  /** the member it waits for (persistence, when-full: wait); null: any member */
-  readonly member: Member | null;
+  /** the member it waits for (persistence, when-full: wait); null: any member (also once a reload took its member out) */
+  member: Member | null;
   timer: NodeJS.Timeout | null;
 }
 
@@ -142,6 +142,15 @@ export class Pool {
       live.reconfigure(mc);
       return live;
     });
+    // a waiter whose own member the reload took out waits for any member now: the removed one
+    // would otherwise still serve it (or keep it waiting) while it finishes its connections
+    if (this.#waitingForOwn > 0) {
+      for (const waiter of this.#waiting) {
+        if (waiter.member === null || this.members.includes(waiter.member)) continue;
+        waiter.member = null;
+        this.#waitingForOwn--;
+      }
+    }
     if (config.algorithm !== this.algorithm) {
       this.algorithm = config.algorithm;
       this.#primary = createBalancer(this.algorithm, []);

@@ -147,7 +147,7 @@ export class Exchange implements UpstreamUser {
     const d = this.#dispatcher;
     const member = d.choose(this.#key, this.#hash, this.#tried);
     if (member !== undefined) return this.#use(member, false);
-    switch (d.refusal()) {
+    switch (d.refusal(this.#key, this.#tried)) {
       case 'unusable':
         return this.#fail(503, 'no member is available to serve this request');
       case 'queue-full':
