@@ -34,7 +34,8 @@ type Context = 'plain' | 'headers' | 'monitors' | 'monitor';
 
 function walk(value: unknown, context: Context, found: string[] | null): unknown {
   if (value === null || value === undefined) return value ?? null;
-  if (Buffer.isBuffer(value)) return `hex:${value.toString('hex')}`;
+  // a loaded config's bytes are plain Uint8Arrays: loading copies it with structuredClone
+  if (value instanceof Uint8Array) return `hex:${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`;
   if (value instanceof RegExp) return value.source;
   if (typeof value === 'string') return value.includes('-----BEGIN') ? hidden(value, found) : value;
   if (typeof value !== 'object') return typeof value === 'bigint' ? String(value) : value;
@@ -42,7 +43,8 @@ function walk(value: unknown, context: Context, found: string[] | null): unknown
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
     const secret = context === 'headers' ? SECRET_HEADER.test(key) : SECRET_KEY.test(key) || (context === 'monitor' && MONITOR_SECRETS.has(key));
-    if (secret && v !== null && v !== undefined) out[key] = hidden(v, found);
+    // a boolean (readTokenRequired) says whether a secret is needed; it holds none
+    if (secret && v !== null && v !== undefined && typeof v !== 'boolean') out[key] = hidden(v, found);
     else if (context === 'monitor' && key === 'path' && typeof v === 'string') out[key] = hideQuery(v, found);
     else out[key] = walk(v, key === 'headers' ? 'headers' : key === 'monitors' ? 'monitors' : 'plain', found);
   }

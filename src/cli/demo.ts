@@ -68,18 +68,18 @@ furiwake demo is running.
   http service shop 127.0.0.1:${ports.shop}  -> the web pool, cookie persistence
   dashboard         http://127.0.0.1:${ports.admin}/   (API /api/v1, metrics /metrics)
 
-  The web pool is health-checked every second. web-3 fails its check for 10 s of every 30 (its
-  /health answers 503): the dashboard shows it going down and coming back, and no client is sent
-  to it while it is down.
+  The web pool is health-checked every second. web-3 fails its check for the last 10 s of every
+  30 (its /health answers 503): the dashboard shows it going down and coming back, and no client
+  is sent to it while it is down. A member changes state after 2 checks in a row say so.
 
 Try, from another terminal in this directory (node is all it takes; curl is not needed):
   Three clients (${CLIENTS.join(', ')}) each open two udp flows to echo; each client stays on one member:
     node -e "${udp}"
   The stick table that remembers them:
     ${ctl} stick echo
-  Eight new connections to web; web-1 (weight 2) answers twice as often as the others:
+  Eight new connections to web; web-1 (weight 2) answers twice as often as each other member that is up:
     node -e "${tcp}"
-  The members, with each health check and their connections:
+  The members: STATE, each health check's last result, and their connections:
     ${ctl} members
   Make ${failing.name} fail its health check now, for ${FAIL_FOR / 1000} s (or open http://127.0.0.1:${failing.port}/fail in a browser):
     node -e "${fail}"

@@ -22,7 +22,8 @@ Options:
 
 Signals (start, demo):
   SIGTERM, SIGINT     stop accepting, let live connections finish (global.shutdown-grace), exit
-  SIGHUP              reload the config file; an invalid file keeps the running config
+  SIGHUP              start: reload the config file; an invalid file keeps the running config
+                      (demo has no file: it ignores SIGHUP)
 
 Docs: docs/README.md (the manual), docs/configuration.md (every key)
 `;

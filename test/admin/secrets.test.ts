@@ -102,4 +102,25 @@ pools:
     const scrubber = new Scrubber(secretsOf(config));
     assert.equal(scrubber.scrub('{"reason":"got body-secret-22 and k=query-secret-1, short /h"}'), '{"reason":"got (redacted) and (redacted), short /h"}');
   });
+
+  it('shows a loaded config\'s bytes as hex and its booleans as they are', async () => {
+    // loading copies the config (structuredClone), which turns a monitor's Buffer into a plain Uint8Array
+    const dir = certDir();
+    writeFileSync(join(dir, 'bytes.yaml'), `
+admin: {}
+services: {}
+pools:
+  web:
+    health: { monitors: [ { type: tcp, send: hi }, { type: udp, send-hex: "0102" } ] }
+    members: [ { address: 127.0.0.1:1 } ]
+`);
+    const view = redact(await loadConfig(join(dir, 'bytes.yaml'), {})) as {
+      admin: { readTokenRequired: unknown; token: unknown };
+      pools: { web: { health: { monitors: { send: unknown }[] } } };
+    };
+    assert.deepEqual(view.pools.web.health.monitors.map((m) => m.send), ['hex:6869', 'hex:0102']);
+    // a key named like a secret that holds a boolean holds no secret
+    assert.equal(view.admin.readTokenRequired, false);
+    assert.equal(view.admin.token, null);
+  });
 });
