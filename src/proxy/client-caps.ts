@@ -29,9 +29,4 @@ export class ClientCaps<C> {
     if (n <= 1) this.#open.delete(address);
     else this.#open.set(address, n - 1);
   }
-
-  /** Client addresses with connections open now. */
-  get clients(): number {
-    return this.#open.size;
-  }
 }
