@@ -56,7 +56,7 @@ export const connectionsQuerySchema = z.strictObject({
 /** Which connections to end: at least one filter, so that nothing ends everything by accident. */
 export const endConnectionsQuerySchema = z.strictObject(connectionFilter)
   .refine(memberHasPool, memberNeedsPool)
-  .refine((q) => q.service !== undefined || q.pool !== undefined, { error: 'expected service, pool, or pool and member: which connections to end (nothing ends them all at once)' });
+  .refine((q) => q.service !== undefined || q.pool !== undefined || q.member !== undefined, { error: 'expected service, pool, or pool and member: which connections to end (nothing ends them all at once)' });
 
 /** Forgetting a whole stick table is said in so many words. */
 export const clearStickQuerySchema = z.strictObject({
