@@ -9,6 +9,7 @@ import type net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { endedSchema } from '../../src/admin/schemas.ts';
 import { greeted, udpClient } from '../helpers/clients.ts';
+import { describeOnEachEngine } from '../helpers/engines.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startTcpServer, startUdpServer } from '../helpers/servers.ts';
 import { until } from '../helpers/wait.ts';
@@ -48,7 +49,7 @@ async function idsOn(base: string, id: string): Promise<number[]> {
   return (await call(base, `/api/v1/connections?pool=p&member=${id}`)).body.items.map((c: { id: number }) => c.id);
 }
 
-describe('admin API: ending connections', () => {
+describeOnEachEngine('admin API: ending connections', () => {
   it('DELETE /api/v1/connections/{id}: a live tcp connection is reset on both sides; its member counts 0 active', async () => {
     const { app, base, port, a } = await twoMembers();
     const live = await greeted(port);
@@ -113,6 +114,24 @@ describe('admin API: ending connections', () => {
     await once(live.socket, 'close');
   });
 
+  it('an http connection ended: its request in flight is cut, its member connection closed', async () => {
+    const held: { socket: net.Socket | null } = { socket: null };
+    const member = await startMember('h', (req) => void (held.socket = req.socket)); // never answers
+    const { app, base } = await startAdminApp(httpConfig(pool('round-robin', [{ port: member.port, id: 'h' }])));
+    const client = await connection(app.address('svc').port);
+    const answer = client.send('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n').then(() => 'answered', () => 'cut');
+    await until(() => held.socket !== null);
+    const [entry] = (await call(base, '/api/v1/connections?service=svc')).body.items;
+    assert.deepEqual(entry.request, { method: 'GET', path: '/slow' });
+    assert.deepEqual((await call(base, `/api/v1/connections/${entry.id}`, { method: 'DELETE' })).body, { ended: 1, kernel: 0 });
+    assert.equal(await answer, 'cut');
+    const upstream = held.socket as net.Socket | null;
+    if (upstream !== null && !upstream.destroyed) await once(upstream, 'close');
+    await until(() => app.runtime.connections.size === 0 && app.runtime.member('p', 'h')!.active === 0);
+  });
+});
+
+describe('admin API: ending udp flows', () => {
   it('a udp flow ended: forgotten, its member socket closed; the next datagram starts a new flow', async () => {
     const echo = await startUdpServer('u');
     after(() => echo.close());
@@ -130,21 +149,5 @@ describe('admin API: ending connections', () => {
     assert.notEqual(next.id, flow.id, 'a new flow');
     assert.notEqual(next.balancer.port, flow.balancer.port, 'through a new socket toward the member');
     assert.deepEqual(echo.from, [`127.0.0.1:${flow.balancer.port}`, `127.0.0.1:${next.balancer.port}`]);
-  });
-
-  it('an http connection ended: its request in flight is cut, its member connection closed', async () => {
-    const held: { socket: net.Socket | null } = { socket: null };
-    const member = await startMember('h', (req) => void (held.socket = req.socket)); // never answers
-    const { app, base } = await startAdminApp(httpConfig(pool('round-robin', [{ port: member.port, id: 'h' }])));
-    const client = await connection(app.address('svc').port);
-    const answer = client.send('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n').then(() => 'answered', () => 'cut');
-    await until(() => held.socket !== null);
-    const [entry] = (await call(base, '/api/v1/connections?service=svc')).body.items;
-    assert.deepEqual(entry.request, { method: 'GET', path: '/slow' });
-    assert.deepEqual((await call(base, `/api/v1/connections/${entry.id}`, { method: 'DELETE' })).body, { ended: 1, kernel: 0 });
-    assert.equal(await answer, 'cut');
-    const upstream = held.socket as net.Socket | null;
-    if (upstream !== null && !upstream.destroyed) await once(upstream, 'close');
-    await until(() => app.runtime.connections.size === 0 && app.runtime.member('p', 'h')!.active === 0);
   });
 });
