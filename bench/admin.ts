@@ -53,7 +53,7 @@ for (let i = 0; i < CONNECTIONS; i++) {
     id: runtime.connections.nextId(), protocol: 'tcp', service: `svc${i % POOLS}`,
     client: { address: '192.0.2.1', port: 1024 + (i % 60_000) }, vip: { address: '127.0.0.1', port: 10_000 + (i % POOLS) },
     member, local: { address: '10.255.0.1', port: 2000 + (i % 60_000) }, startedAt: Date.now(), bytesIn: i * 10, bytesOut: i * 100,
-    abort: () => {},
+    abort: () => {}, terminate: () => {},
   };
   runtime.connections.add(entry);
 }

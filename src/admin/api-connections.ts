@@ -1,12 +1,14 @@
-// Routes for the connection table and the stick tables: read them a page at a time, and
-// forget stick entries (one key, or all of a service's).
+// Routes for the connection table and the stick tables: read them a page at a time, end
+// connections (one by id, or those of a service, pool or member), and forget stick entries (one
+// key, or all of a service's when asked in so many words).
 
-import type { ConnectionFilter } from '../runtime/connection-table.ts';
-import { list } from './api-pools.ts';
+import type { ConnectionEntry, ConnectionFilter } from '../runtime/connection-table.ts';
+import type { Member } from '../runtime/member.ts';
+import { list, memberOf, poolOf, serviceOf } from './api-pools.ts';
 import type { ApiContext } from './host.ts';
 import { ApiError } from './http.ts';
-import { route, type Route } from './router.ts';
-import { type ConnectionView, connectionPageSchema, connectionsQuerySchema, deletedSchema, emptyQuerySchema, errorSchema, stickPageSchema, stickQuerySchema, stickTableSchema } from './schemas.ts';
+import { route, type Route, type RouteDef } from './router.ts';
+import { clearStickQuerySchema, type ConnectionView, connectionPageSchema, connectionsQuerySchema, deletedSchema, emptyQuerySchema, endConnectionsQuerySchema, endedSchema, errorSchema, stickPageSchema, stickQuerySchema, stickTableSchema } from './schemas.ts';
 import { kernelStickSummaries, kernelStickTables, stickEntryView, stickSummary, type KernelStickTable, type StickTableSource } from './stick-tables.ts';
 import { connectionView, kernelConnectionView } from './views.ts';
 import { z } from 'zod';
@@ -58,6 +60,51 @@ export function connectionRoutes(api: ApiContext): Route[] {
       },
     }),
     route({
+      method: 'DELETE', path: '/api/v1/connections/{id}', access: 'write', query: emptyQuerySchema,
+      summary: 'End one connection or udp flow, by its id in the connection table',
+      description: 'tcp: the client and the member get a reset; http: the client connection is closed (a request in flight is cut) with its member connection; ' +
+        "udp: the flow is forgotten and its socket toward the member closed (the client's next datagram starts a new flow).",
+      responses: endAnswers('the connection was ended', 'not a connection id', 'no such connection', 'the kernel keeps this connection (nat, dsr)'),
+      handle: async ({ params }) => {
+        if (!/^\d{1,15}$/.test(params.id)) throw new ApiError(400, `expected a connection id (a whole number, as GET /api/v1/connections shows), got ${JSON.stringify(params.id)}`);
+        const id = Number(params.id);
+        const entry = runtime.connections.get(id);
+        if (entry === undefined) {
+          const kernel = runtime.kernel === null ? [] : await runtime.kernel.connections();
+          if (kernel.some((k) => k.id === id)) throw new ApiError(409, `connection ${id} is kept by the kernel (a nat or dsr service): kernel connections cannot be ended here yet`);
+          throw new ApiError(404, `no connection ${id}: it has ended, or never was (ids are in GET /api/v1/connections)`);
+        }
+        end(api, [entry], { id });
+        return { body: { ended: 1, kernel: 0 } };
+      },
+    }),
+    route<z.infer<typeof endConnectionsQuerySchema>, undefined>({
+      method: 'DELETE', path: '/api/v1/connections', access: 'write', query: endConnectionsQuerySchema,
+      summary: 'End the connections and udp flows of a service, a pool or a member',
+      description: 'At least one of service and pool is required (member needs pool); together they narrow. Each connection ends as DELETE /api/v1/connections/{id} ends one. ' +
+        'Connections of nat and dsr services are kept by the kernel and cannot be ended here yet: a nat or dsr service is refused (409), and those of a pool or member are counted in `kernel`, left alone.',
+      responses: endAnswers('how many were ended', 'no filter, or an invalid one', 'no such service, pool or member', 'a nat or dsr service: the kernel keeps its connections'),
+      handle: async ({ query }) => {
+        const filter: ConnectionFilter = {};
+        if (query.service !== undefined) {
+          const mode = serviceOf(runtime, query.service).config.mode;
+          if (mode === 'nat' || mode === 'dsr') throw new ApiError(409, `service ${query.service} is a ${mode} service: the kernel keeps its connections, and kernel connections cannot be ended here yet`);
+          filter.service = query.service;
+        }
+        if (query.pool !== undefined) {
+          const pool = poolOf(runtime, query.pool);
+          if (query.member !== undefined) filter.member = memberOf(pool, query.member);
+        }
+        const inPool = (m: Member | null): boolean => query.pool === undefined || m?.poolName === query.pool;
+        const entries: ConnectionEntry[] = [];
+        for (const entry of runtime.connections.list(filter)) if (inPool(entry.member)) entries.push(entry);
+        end(api, entries, query);
+        let kernel = 0;
+        if (query.service === undefined && runtime.kernel !== null) for (const k of await runtime.kernel.connections(filter)) if (inPool(k.member)) kernel++;
+        return { body: { ended: entries.length, kernel } };
+      },
+    }),
+    route({
       method: 'GET', path: '/api/v1/stick-tables', access: 'read', query: emptyQuerySchema,
       summary: 'The stick tables: size, bounds, hits, misses, expirations, evictions',
       responses: { 200: { description: 'one per service with stateful persistence', schema: z.array(stickTableSchema) } },
@@ -87,10 +134,13 @@ export function connectionRoutes(api: ApiContext): Route[] {
         return { body: { deleted: 1 } };
       },
     }),
-    route({
-      method: 'DELETE', path: '/api/v1/stick-tables/{service}/entries', access: 'write', query: emptyQuerySchema,
-      summary: "Forget every client of a service's stick table",
-      responses: { 200: { description: 'how many entries were forgotten', schema: deletedSchema }, 404: { description: 'no such table', schema: errorSchema }, 409: { description: 'the kernel keeps this table', schema: errorSchema } },
+    route<z.infer<typeof clearStickQuerySchema>, undefined>({
+      method: 'DELETE', path: '/api/v1/stick-tables/{service}/entries', access: 'write', query: clearStickQuerySchema,
+      summary: "Forget every client of a service's stick table (all=true is required)",
+      responses: {
+        200: { description: 'how many entries were forgotten', schema: deletedSchema }, 400: { description: 'all=true is missing', schema: errorSchema },
+        404: { description: 'no such table', schema: errorSchema }, 409: { description: 'the kernel keeps this table', schema: errorSchema },
+      },
       handle: ({ params }) => {
         const deleted = ownTable(params.service).table.clear();
         api.host.log.info({ service: params.service, deleted }, 'stick table cleared through the admin API');
@@ -98,4 +148,16 @@ export function connectionRoutes(api: ApiContext): Route[] {
       },
     }),
   ];
+}
+
+/** The answers of a route that ends connections: 200 with the counts, then each refusal. */
+function endAnswers(ended: string, invalid: string, missing: string, kernel: string): RouteDef<unknown, unknown>['responses'] {
+  return { 200: { description: ended, schema: endedSchema }, 400: { description: invalid, schema: errorSchema }, 404: { description: missing, schema: errorSchema }, 409: { description: kernel, schema: errorSchema } };
+}
+
+/** Ends connections an operator named; one log line says which and how many. */
+function end(api: ApiContext, entries: readonly ConnectionEntry[], which: Record<string, unknown>): void {
+  // the list is taken first: an entry may leave the table while it ends
+  for (const entry of entries) entry.terminate();
+  api.host.log.info({ ...which, ended: entries.length }, 'connections ended through the admin API');
 }

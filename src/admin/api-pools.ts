@@ -3,6 +3,8 @@
 
 import type { Member } from '../runtime/member.ts';
 import type { Pool } from '../runtime/pool.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import type { Service } from '../runtime/service.ts';
 import type { ApiContext } from './host.ts';
 import { ApiError } from './http.ts';
 import { route, type Route } from './router.ts';
@@ -20,16 +22,7 @@ const notFound = errorResponse('no such service, pool or member');
 export function poolRoutes(api: ApiContext): Route[] {
   const runtime = api.host.runtime;
 
-  const poolNamed = (name: string): Pool => {
-    const pool = runtime.pools.get(name);
-    if (pool === undefined) throw new ApiError(404, `no pool named ${JSON.stringify(name)}; pools are: ${list([...runtime.pools.keys()])}`);
-    return pool;
-  };
-  const memberOf = (pool: Pool, id: string): Member => {
-    const member = pool.member(id);
-    if (member === undefined) throw new ApiError(404, `pool ${pool.name} has no member ${JSON.stringify(id)}; its members are: ${list(pool.members.map((m) => m.id))}`);
-    return member;
-  };
+  const poolNamed = (name: string): Pool => poolOf(runtime, name);
   const poolTotal = (pool: Pool): number => pool.members.reduce((n, m) => n + m.total, 0);
 
   return [
@@ -47,9 +40,7 @@ export function poolRoutes(api: ApiContext): Route[] {
       summary: 'One service',
       responses: { 200: { description: 'the service', schema: serviceSchema }, 404: notFound },
       handle: ({ params }) => {
-        const service = runtime.services.get(params.service);
-        if (service === undefined) throw new ApiError(404, `no service named ${JSON.stringify(params.service)}; services are: ${list([...runtime.services.keys()])}`);
-        return { body: serviceView(viewContext(api), service) };
+        return { body: serviceView(viewContext(api), serviceOf(runtime, params.service)) };
       },
     }),
     route({
@@ -104,6 +95,27 @@ export function poolRoutes(api: ApiContext): Route[] {
       },
     }),
   ];
+}
+
+/** The service of that name, or a 404 naming those there are. */
+export function serviceOf(runtime: Runtime, name: string): Service {
+  const service = runtime.services.get(name);
+  if (service === undefined) throw new ApiError(404, `no service named ${JSON.stringify(name)}; services are: ${list([...runtime.services.keys()])}`);
+  return service;
+}
+
+/** The pool of that name, or a 404 naming those there are. */
+export function poolOf(runtime: Runtime, name: string): Pool {
+  const pool = runtime.pools.get(name);
+  if (pool === undefined) throw new ApiError(404, `no pool named ${JSON.stringify(name)}; pools are: ${list([...runtime.pools.keys()])}`);
+  return pool;
+}
+
+/** The member of a pool with that id, or a 404 naming its members. */
+export function memberOf(pool: Pool, id: string): Member {
+  const member = pool.member(id);
+  if (member === undefined) throw new ApiError(404, `pool ${pool.name} has no member ${JSON.stringify(id)}; its members are: ${list(pool.members.map((m) => m.id))}`);
+  return member;
 }
 
 /** Names for a message, bounded so that a pool of a thousand members gives a readable line. */

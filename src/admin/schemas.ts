@@ -36,15 +36,33 @@ const limit = z.coerce.number({ error: 'expected a whole number from 1 to 1000' 
   .describe('entries to return at most');
 const name = (what: string) => z.string().regex(NAME, { error: `expected a ${what} name` });
 
-export const connectionsQuerySchema = z.strictObject({
+/** The filters of the connection table, shared by listing and ending connections. */
+const connectionFilter = {
   service: name('service').optional().describe('only connections of this service'),
   pool: name('pool').optional().describe('only connections to members of this pool'),
   member: z.string().regex(MEMBER_ID, { error: 'expected a member id' }).optional().describe('only connections to this member (needs pool)'),
+};
+const memberHasPool = (q: { pool?: string; member?: string }): boolean => q.member === undefined || q.pool !== undefined;
+const memberNeedsPool = { error: 'member needs pool (member ids are unique within a pool)', path: ['member'] };
+
+export const connectionsQuerySchema = z.strictObject({
+  ...connectionFilter,
   'show-query': z.enum(['true', 'false']).default('false').transform((v) => v === 'true')
     .describe("show request targets with their query strings (they may hold credentials); needs the token when one is set"),
   offset,
   limit,
-}).refine((q) => q.member === undefined || q.pool !== undefined, { error: 'member needs pool (member ids are unique within a pool)', path: ['member'] });
+}).refine(memberHasPool, memberNeedsPool);
+
+/** Which connections to end: at least one filter, so that nothing ends everything by accident. */
+export const endConnectionsQuerySchema = z.strictObject(connectionFilter)
+  .refine(memberHasPool, memberNeedsPool)
+  .refine((q) => q.service !== undefined || q.pool !== undefined || q.member !== undefined, { error: 'expected service, pool, or pool and member: which connections to end (nothing ends them all at once)' });
+
+/** Forgetting a whole stick table is said in so many words. */
+export const clearStickQuerySchema = z.strictObject({
+  all: z.literal('true', { error: 'forgetting every entry of the table needs all=true (one client: DELETE /api/v1/stick-tables/{service}/entries/{key})' })
+    .describe('must be true: every entry of the table is forgotten'),
+});
 
 export const stickQuerySchema = z.strictObject({
   key: z.string().min(1).max(1024, { error: 'expected a key of at most 1024 characters' }).optional().describe('only entries whose key contains this text'),
@@ -242,6 +260,12 @@ components.add(reloadSchema, { id: 'ReloadResult' });
 
 export const deletedSchema = z.object({ deleted: z.int() });
 components.add(deletedSchema, { id: 'Deleted' });
+
+export const endedSchema = z.object({
+  ended: z.int().describe('connections and flows ended'),
+  kernel: z.int().describe('connections of nat and dsr services that matched and were left alone: the kernel keeps them'),
+});
+components.add(endedSchema, { id: 'Ended' });
 
 export const snapshotSchema = z.object({
   at: z.number(),

@@ -15,8 +15,13 @@ Usage:
   furiwake ctl drain|enable|disable POOL MEMBER
   furiwake ctl weight POOL MEMBER N          set a member's weight (0-256), kept across reloads
   furiwake ctl connections [--service S] [--limit N] [--show-query]
-  furiwake ctl stick [SERVICE] [--key K] [--delete]
-                                             stick tables; a service's entries; forget one key or all
+  furiwake ctl shutdown ID | --service S | --pool P | --member POOL/MEMBER
+                                             end one connection (ID from ctl connections), or those of
+                                             a service, pool or member: tcp is reset, http closed, a udp
+                                             flow forgotten (its next datagram starts a new one)
+  furiwake ctl stick [SERVICE] [--key K] [--delete [--all]]
+                                             stick tables; a service's entries; forget one key, or
+                                             every entry (--delete --all)
   furiwake ctl reload                        read the config file again and apply it (as SIGHUP)
 
 Options:
@@ -98,6 +103,9 @@ export async function runCtl(argv: string[], env: NodeJS.ProcessEnv = process.en
       key: { type: 'string' },
       limit: { type: 'string' },
       delete: { type: 'boolean' },
+      all: { type: 'boolean' },
+      pool: { type: 'string' },
+      member: { type: 'string' },
       'show-query': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -129,6 +137,11 @@ interface Flags {
   key?: string;
   limit?: string;
   delete?: boolean;
+  /** with --delete: every entry of the stick table */
+  all?: boolean;
+  pool?: string;
+  /** POOL/MEMBER */
+  member?: string;
   /** request targets with their query strings (hidden otherwise; needs the token) */
   'show-query'?: boolean;
 }
@@ -157,6 +170,9 @@ async function dispatch(api: Api, out: Out, command: string, args: string[], fla
     case 'connections':
       expect([]);
       return connections(api, out, flags);
+    case 'shutdown':
+      expect(['[ID]'], 1);
+      return shutdown(api, out, args[0], flags);
     case 'stick':
       expect(['[SERVICE]'], 1);
       return stick(api, out, args[0], flags);
@@ -231,10 +247,32 @@ function memberCell(c: ConnectionView, http: boolean): string {
   return http && c.request === null ? '(between requests)' : '(queued)';
 }
 
+async function shutdown(api: Api, out: Out, id: string | undefined, flags: Flags): Promise<void> {
+  const query = new URLSearchParams();
+  if (flags.service !== undefined) query.set('service', flags.service);
+  if (flags.member !== undefined) {
+    const slash = flags.member.indexOf('/');
+    if (slash <= 0 || slash === flags.member.length - 1) throw new CtlError(`--member expects POOL/MEMBER (as ctl members shows them), got ${flags.member}`, 2);
+    if (flags.pool !== undefined && flags.pool !== flags.member.slice(0, slash)) throw new CtlError(`--pool ${flags.pool} and --member ${flags.member} name different pools`, 2);
+    query.set('pool', flags.member.slice(0, slash));
+    query.set('member', flags.member.slice(slash + 1));
+  } else if (flags.pool !== undefined) query.set('pool', flags.pool);
+  if (id !== undefined && query.size > 0) throw new CtlError('give a connection ID or --service/--pool/--member, not both', 2);
+  if (id === undefined && query.size === 0) throw new CtlError('which connections? Give an ID (from ctl connections), --service S, --pool P or --member POOL/MEMBER; nothing ends them all at once', 2);
+  const path = id === undefined ? `/api/v1/connections?${query}` : `/api/v1/connections/${encodeURIComponent(id)}`;
+  const result = await api.call<{ ended: number; kernel: number }>('DELETE', path);
+  if (out.json) return out.write(JSON.stringify(result) + '\n');
+  out.write(`${result.ended} connection${result.ended === 1 ? '' : 's'} ended\n`);
+  if (result.kernel > 0) out.write(`${result.kernel} of nat or dsr services left alone: the kernel keeps them, and they cannot be ended here yet\n`);
+}
+
 async function stick(api: Api, out: Out, service: string | undefined, flags: Flags): Promise<void> {
+  if (flags.all === true && flags.delete !== true) throw new CtlError('--all goes with --delete (forget every entry)', 2);
   if (flags.delete === true) {
     if (service === undefined) throw new CtlError('--delete needs the SERVICE whose entries to forget', 2);
-    const path = `/api/v1/stick-tables/${encodeURIComponent(service)}/entries${flags.key === undefined ? '' : `/${encodeURIComponent(flags.key)}`}`;
+    if (flags.key !== undefined && flags.all === true) throw new CtlError('give --key K (one client) or --all (every entry), not both', 2);
+    if (flags.key === undefined && flags.all !== true) throw new CtlError(`--delete forgets one client with --key K; to forget every entry of ${service}'s table, add --all`, 2);
+    const path = `/api/v1/stick-tables/${encodeURIComponent(service)}/entries${flags.key === undefined ? '?all=true' : `/${encodeURIComponent(flags.key)}`}`;
     const { deleted } = await api.call<{ deleted: number }>('DELETE', path);
     if (out.json) return out.write(JSON.stringify({ deleted }) + '\n');
     return out.write(`${service}: ${deleted} entr${deleted === 1 ? 'y' : 'ies'} forgotten\n`);

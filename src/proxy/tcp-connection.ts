@@ -142,6 +142,12 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     this.#upstream?.close();
   }
 
+  /** An operator ends it: a reset on both sides, so neither takes the cut for a normal end. */
+  terminate(): void {
+    this.#client.reset();
+    this.#upstream?.reset();
+  }
+
   #begin(): void {
     const persistence = this.#dispatcher.persistence;
     if (persistence?.method.keySource === 'address') this.#key = persistence.clientKey(this.client.address);

@@ -102,6 +102,11 @@ export class UdpFlow implements ConnectionEntry {
     this.close();
   }
 
+  /** An operator ends it: forgotten, its socket closed; the client's next datagram starts a new flow. */
+  terminate(): void {
+    this.close();
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

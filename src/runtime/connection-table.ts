@@ -30,8 +30,14 @@ export interface ConnectionEntry {
   readonly bytesOut: number;
   /** http: the request in progress on this connection (null between requests) */
   readonly request?: { readonly method: string; readonly path: string } | null;
-  /** Ends the connection at once (shutdown after the grace period, or an operator). */
+  /** Ends the connection at once (shutdown after the grace period). */
   abort(): void;
+  /**
+   * Ends the connection on an operator's word (the admin API): tcp resets the client and the
+   * member; http closes the client's connection (a request in flight is cut) and its member
+   * connection; udp forgets the flow and closes its socket toward the member.
+   */
+  terminate(): void;
 }
 
 export interface ConnectionFilter {

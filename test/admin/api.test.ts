@@ -465,7 +465,7 @@ describe('admin API: stick tables', () => {
     assert.equal(long.status, 400);
   });
 
-  it('DELETE one key, then all; without the token nothing is deleted', async () => {
+  it('DELETE one key, then all (asked with all=true); without the token nothing is deleted', async () => {
     const { base, table } = await withTable();
     const key = encodeURIComponent('10.0.0.0/24');
     assert.equal((await call(base, `/api/v1/stick-tables/svc/entries/${key}`, { method: 'DELETE', token: null })).status, 401);
@@ -474,7 +474,10 @@ describe('admin API: stick tables', () => {
     assert.deepEqual([one.status, one.body], [200, { deleted: 1 }]);
     const again = await call(base, `/api/v1/stick-tables/svc/entries/${key}`, { method: 'DELETE' });
     assert.deepEqual([again.status, again.body.error], [404, 'the stick table of svc has no key "10.0.0.0/24"']);
-    const all = await call(base, '/api/v1/stick-tables/svc/entries', { method: 'DELETE' });
+    const unsaid = await call(base, '/api/v1/stick-tables/svc/entries', { method: 'DELETE' });
+    assert.deepEqual([unsaid.status, unsaid.body.error], [400, 'invalid query: all: forgetting every entry of the table needs all=true (one client: DELETE /api/v1/stick-tables/{service}/entries/{key})']);
+    assert.equal(table.size, 2);
+    const all = await call(base, '/api/v1/stick-tables/svc/entries?all=true', { method: 'DELETE' });
     assert.deepEqual([all.status, all.body], [200, { deleted: 2 }]);
     assert.equal(table.size, 0);
   });
@@ -549,6 +552,8 @@ describe('admin API: events and OpenAPI', () => {
     assert.equal(body.openapi, '3.1.0');
     const operations = Object.entries(body.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
     assert.deepEqual(operations.sort(), [
+      'DELETE /api/v1/connections',
+      'DELETE /api/v1/connections/{id}',
       'DELETE /api/v1/stick-tables/{service}/entries',
       'DELETE /api/v1/stick-tables/{service}/entries/{key}',
       'GET /api/v1/config',

@@ -161,6 +161,63 @@ describe('furiwake ctl', async () => {
     assert.match(none.stderr, /404: service www has no stick table .*; services with one: sticky/);
   });
 
+  it('stick --delete: one key with --key, the whole table only with --all', async () => {
+    await greeting(stickyVip);
+    const unsaid = await ctl(admin, ['stick', 'sticky', '--delete']);
+    assert.deepEqual([unsaid.code, unsaid.stderr], [2, "furiwake ctl stick: --delete forgets one client with --key K; to forget every entry of sticky's table, add --all\n"]);
+    assert.equal(JSON.parse((await ctl(admin, ['stick', 'sticky', '--json'])).stdout).total, 1, 'nothing was forgotten');
+    const both = await ctl(admin, ['stick', 'sticky', '--delete', '--all', '--key', '127.0.0.1']);
+    assert.equal(both.code, 2);
+    const all = await ctl(admin, ['stick', 'sticky', '--delete', '--all']);
+    assert.deepEqual([all.code, all.stdout], [0, 'sticky: 1 entry forgotten\n']);
+    assert.equal(JSON.parse((await ctl(admin, ['stick', 'sticky', '--json'])).stdout).total, 0);
+  });
+
+  it('shutdown: one connection by id, those of a member, of a service; the client sees the reset', async () => {
+    const ended = (socket: net.Socket) => new Promise<string>((resolve) => {
+      let how = 'close';
+      socket.on('error', (err: NodeJS.ErrnoException) => (how = err.code ?? 'error')).resume();
+      socket.once('close', () => resolve(how));
+    });
+    const idOf = async (socket: net.Socket): Promise<number> => {
+      const page = JSON.parse((await ctl(admin, ['connections', '--service', 'www', '--json'])).stdout);
+      return page.items.find((c: { client: { port: number } }) => c.client.port === socket.localPort).id;
+    };
+    const one = await greeted(vip);
+    const oneEnd = ended(one.socket);
+    const byId = await ctl(admin, ['shutdown', String(await idOf(one.socket))]);
+    assert.deepEqual([byId.code, byId.stdout], [0, '1 connection ended\n'], byId.stderr);
+    assert.equal(await oneEnd, 'ECONNRESET');
+    const gone = await ctl(admin, ['shutdown', '999999']);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /^furiwake ctl shutdown: 404: no connection 999999/);
+
+    const clients = [await greeted(vip), await greeted(vip)];
+    const ends = clients.map((c) => ended(c.socket));
+    const onA = clients.findIndex((c) => c.line === 'a');
+    assert.notEqual(onA, -1);
+    const ofA = await ctl(admin, ['shutdown', '--member', 'web/a']);
+    assert.deepEqual([ofA.code, ofA.stdout], [0, '1 connection ended\n'], ofA.stderr);
+    assert.equal(await ends[onA], 'ECONNRESET');
+    const ofWww = await ctl(admin, ['shutdown', '--service', 'www', '--json']);
+    assert.deepEqual([ofWww.code, JSON.parse(ofWww.stdout)], [0, { ended: 1, kernel: 0 }]);
+    assert.equal(await ends[1 - onA], 'ECONNRESET');
+  });
+
+  it('shutdown: never everything by accident; bad usage and no token are refused', async () => {
+    const nothing = await ctl(admin, ['shutdown']);
+    assert.deepEqual([nothing.code, nothing.stderr], [2, 'furiwake ctl shutdown: which connections? Give an ID (from ctl connections), --service S, --pool P or --member POOL/MEMBER; nothing ends them all at once\n']);
+    const half = await ctl(admin, ['shutdown', '--member', 'a']);
+    assert.deepEqual([half.code, half.stderr], [2, 'furiwake ctl shutdown: --member expects POOL/MEMBER (as ctl members shows them), got a\n']);
+    const both = await ctl(admin, ['shutdown', '3', '--service', 'www']);
+    assert.equal(both.code, 2);
+    const noToken = await ctl(admin, ['shutdown', '--service', 'www'], null);
+    assert.equal(noToken.code, 1);
+    assert.match(noToken.stderr, /401: writes need the admin token/);
+    const unknown = await ctl(admin, ['shutdown', '--member', 'web/zz']);
+    assert.deepEqual([unknown.code, unknown.stderr], [1, 'furiwake ctl shutdown: 404: pool web has no member "zz"; its members are: a, b\n']);
+  });
+
   it('reload: applies the changed file; a refused file is reported line by line and changes nothing', async () => {
     await writeFile(file, configText(a.port, b.port, 4));
     const done = await ctl(admin, ['reload']);

@@ -140,6 +140,11 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     this.#stream.close();
   }
 
+  /** An operator ends it: as abort, the close gives up the exchange and its member connection. */
+  terminate(): void {
+    this.#stream.close();
+  }
+
   /** The listener is stopping: an idle connection closes now, a busy one after its exchange. */
   shutdown(): void {
     this.#closing = true;
