@@ -6,6 +6,7 @@ import type { Candidate } from '../balance/balancer.ts';
 import { hostPort } from '../config/address.ts';
 import type { MemberConfig } from '../config/types.ts';
 import type { AdminState, AgentView, CheckView, Health, MemberChange } from './member-state.ts';
+import type { MemberTraffic } from './member-down.ts';
 
 /** Where a member announces its changes: the runtime's events (events.ts), which name Member. */
 interface ChangeSink {
@@ -58,6 +59,8 @@ export class Member implements Candidate {
   /** bytes client to member, and member to client */
   bytesIn = 0;
   bytesOut = 0;
+  /** its live traffic that must hear when it stops serving (on-member-down, member-down.ts) */
+  readonly traffic = new Set<MemberTraffic>();
 
   readonly #events: ChangeSink;
   /** healthy, enabled and not drained or stopped by its agent: kept as one flag for the hot path */
