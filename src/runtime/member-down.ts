@@ -3,17 +3,16 @@
 // to hear of it, so a member that stops serving reaches only its own traffic: O(affected), not a
 // scan of the connection table per event.
 //
-// "Stops serving" is Member.servesExisting turning false (health down, admin disabled, agent down
-// or maint; passive health's ejection joins it there), or the member leaving its pool in a
-// reload. Draining keeps servesExisting true: it moves nothing.
+// "Stops serving" is Member.servesExisting being false at a member event (health down, admin
+// disabled, agent down or maint), or the member leaving its pool in a reload (runtime.ts calls
+// memberStopped for both). A new reason to stop serving (passive health's ejection) hooks in by
+// making servesExisting false and emitting a 'member' event. Draining keeps servesExisting true:
+// it moves nothing.
 
 import type { Mode, OnMemberDown } from '../config/types.ts';
 import type { Member } from './member.ts';
 
-/** Live traffic on a member that is told when the member stops serving. */
-export interface MemberTraffic {
-  memberDown(member: Member): void;
-}
+export type { MemberTraffic } from './member.ts';
 
 /** The policy a service applies: the pool's word, else the default of the service's mode. */
 export function onMemberDownFor(mode: Mode, configured: OnMemberDown | null): OnMemberDown {

@@ -6,11 +6,15 @@ import type { Candidate } from '../balance/balancer.ts';
 import { hostPort } from '../config/address.ts';
 import type { MemberConfig } from '../config/types.ts';
 import type { AdminState, AgentView, CheckView, Health, MemberChange } from './member-state.ts';
-import type { MemberTraffic } from './member-down.ts';
 
 /** Where a member announces its changes: the runtime's events (events.ts), which name Member. */
 interface ChangeSink {
   emit(event: 'member', member: Member, change: MemberChange): boolean;
+}
+
+/** Live traffic on a member that is told when the member stops serving (on-member-down: member-down.ts). */
+export interface MemberTraffic {
+  memberDown(member: Member): void;
 }
 
 /** Weight of the newest sample in the latency moving average (least-time). */
