@@ -41,7 +41,7 @@ export class Runtime {
     this.events.on('member', (member, change) => {
       this.pools.get(member.poolName)?.memberChanged(member, change);
       // its live traffic leaves it (on-member-down); draining keeps servesExisting: moves nothing
-      if (!member.servesExisting) memberStopped(member);
+      if (!member.servesExisting) this.resources.connectionsFailed += memberStopped(member);
     });
   }
 
@@ -90,7 +90,7 @@ export class Runtime {
       unlisten.push(name);
     }
     this.config = config;
-    for (const member of removed) memberStopped(member);
+    for (const member of removed) this.resources.connectionsFailed += memberStopped(member);
     return { listen, unlisten, summary };
   }
 
