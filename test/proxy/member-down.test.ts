@@ -165,6 +165,7 @@ describeOnEachEngine('on-member-down over http', () => {
     assert.equal(got.status, 200);
     assert.equal(bodyOf(got.text), 'b GET /x');
     assert.equal(a.active, 0);
+    assert.equal(a.failed, 0); // disabled, not failed
   });
 
   it('reselect: a POST in flight on a member marked down gets a 502, not sent twice', async () => {

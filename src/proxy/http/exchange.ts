@@ -515,10 +515,13 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     this.#tryElsewhere(`cannot connect to a member${reason(error)}`);
   }
 
-  /** Gives the member back as failed and asks the pool again, while retries last. */
-  #tryElsewhere(why: string): void {
+  /**
+   * Gives the member back (counted as failed unless it only stopped serving) and asks the pool
+   * again, while retries last.
+   */
+  #tryElsewhere(why: string, failed = true): void {
     const member = this.member!;
-    member.failed++;
+    if (failed) member.failed++;
     this.#releaseMember(member);
     (this.#tried ??= []).push(member);
     if (this.#tried.length > this.#dispatcher.retries) return this.#fail(502, why);
@@ -539,7 +542,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
 
   /**
    * on-member-down `reselect`: its member stopped serving. The request ends as if the member had
-   * failed — retried on another member when that is safe (nothing of the response came, the
+   * failed (though its failures are not counted: an operator's `disabled` is no failure) — retried on another member when that is safe (nothing of the response came, the
    * method is idempotent, no body byte went out), else a 502, or the client is cut off when the
    * response has begun. An upgraded connection (a tunnel) is left alone, as tcp's `keep`.
    */
@@ -548,7 +551,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     const why = 'the member stopped serving';
     this.#reusable = false;
     this.#dropUpstream();
-    if (!this.#gotResponseByte && isIdempotent(this.req.method) && this.#bodySent === 0) return this.#tryElsewhere(why);
+    if (!this.#gotResponseByte && isIdempotent(this.req.method) && this.#bodySent === 0) return this.#tryElsewhere(why, false);
     this.#fail(502, why);
   }
 
