@@ -36,6 +36,7 @@ function config(): Config {
       queue: { max: 1000, timeout: 5000 },
       health: { require: { kind: 'all' }, monitors: [], agent: null, initialState: 'up' },
       slowStart: 0,
+      onMemberDown: null,
     };
     services[`svc${p}`] = service('tcp', `pool${p}`, { listen: { host: '127.0.0.1', ip: '127.0.0.1', port: 10_000 + p } });
   }

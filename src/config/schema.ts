@@ -20,6 +20,7 @@ import type {
   LogLevel,
   MemberConfig,
   Mode,
+  OnMemberDown,
   PoolConfig,
   ProxyProtocolVersion,
   ServiceConfig,
@@ -29,6 +30,8 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 const MODES = ['tcp', 'udp', 'http', 'nat', 'dsr'] as const satisfies readonly Mode[];
 /** Forwarding modes the design names but this version does not run yet. */
 const LATER_MODES: string[] = [];
+
+const ON_MEMBER_DOWN = ['keep', 'reselect', 'close'] as const satisfies readonly OnMemberDown[];
 
 const MEMBER_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -176,6 +179,7 @@ export const poolSchema = section('a pool: a map with members (and algorithm, qu
   ),
   health: healthSchema,
   'slow-start': duration({ allowZero: true }).default(0),
+  'on-member-down': oneOf(ON_MEMBER_DOWN).optional(),
 }).superRefine((p, ctx) => {
   // A member's own rule or monitors must still be satisfiable, like the pool's.
   p.members.forEach((m, i) => {
@@ -187,7 +191,7 @@ export const poolSchema = section('a pool: a map with members (and algorithm, qu
     }
   });
 }).transform(
-  (p): PoolConfig => ({ algorithm: p.algorithm, members: p.members, queue: p.queue, health: p.health, slowStart: p['slow-start'] }),
+  (p): PoolConfig => ({ algorithm: p.algorithm, members: p.members, queue: p.queue, health: p.health, slowStart: p['slow-start'], onMemberDown: p['on-member-down'] ?? null }),
 );
 
 // ---- the whole file -----------------------------------------------------------------------
@@ -197,4 +201,18 @@ export const configSchema = section('a map with services and pools (and optional
   admin: adminSchema.optional(),
   services: byName('service', serviceSchema),
   pools: byName('pool', poolSchema),
+}).superRefine((c, ctx) => {
+  for (const [name, service] of Object.entries(c.services)) {
+    const policy = c.pools[service.pool]?.onMemberDown ?? null;
+    const issue = policy === null ? null : onMemberDownIssue(service.mode, policy);
+    if (issue !== null) ctx.addIssue({ code: 'custom', path: ['pools', service.pool, 'on-member-down'], message: `${issue} (service ${name} is ${service.mode})` });
+  }
 }).transform((c): Config => c);
+
+/** Why a pool's on-member-down cannot apply to a service of `mode`; null when it can. */
+function onMemberDownIssue(mode: Mode, policy: OnMemberDown): string | null {
+  if (mode === 'tcp' && policy === 'reselect') return 'a tcp connection cannot move to another member once its bytes flow; use keep or close';
+  if (mode === 'http' && policy === 'close') return 'close is not a choice for http: with reselect, requests in flight on the member end as if it had failed (idempotent ones retried on another member); use keep or reselect';
+  if ((mode === 'nat' || mode === 'dsr') && policy !== 'keep') return `the kernel forwards ${mode} connections; furiwake cannot move them, use keep`;
+  return null;
+}

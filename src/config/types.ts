@@ -12,6 +12,8 @@ import type { HttpServiceConfig } from './http-types.ts';
 
 export type { Address, AlgorithmName };
 export type Mode = 'tcp' | 'udp' | 'http' | 'nat' | 'dsr';
+/** what the live traffic of a member that stops serving does (a pool's on-member-down) */
+export type OnMemberDown = 'keep' | 'reselect' | 'close';
 export type ProxyProtocolVersion = 'v1' | 'v2';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -77,6 +79,8 @@ export interface PoolConfig {
   health: HealthConfig;
   /** a member that comes back up ramps to its full weight over this long (ms); 0 = at once */
   slowStart: number;
+  /** live traffic of a member that stops serving; null: the default of each service's mode */
+  onMemberDown: OnMemberDown | null;
 }
 
 export interface Config {

@@ -15,6 +15,7 @@ import type { HandshakeReader } from '../persistence/tls-session.ts';
 import type { ConnectionEntry, ConnectionTable, Endpoint } from '../runtime/connection-table.ts';
 import type { Dispatcher } from '../runtime/dispatch.ts';
 import type { Member } from '../runtime/member.ts';
+import type { MemberTraffic } from '../runtime/member-down.ts';
 import type { Waiter } from '../runtime/pool.ts';
 import type { Service } from '../runtime/service.ts';
 import { ClientHead } from './client-head.ts';
@@ -40,7 +41,7 @@ export interface TcpConnectionReporter {
   finished(conn: TcpConnection): void;
 }
 
-export class TcpConnection implements ConnectionEntry, StreamOwner {
+export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffic {
   readonly id: number;
   readonly protocol = 'tcp' as const;
   readonly service: string;
@@ -148,6 +149,16 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     this.#upstream?.reset();
   }
 
+  /** on-member-down `close`: its member stopped serving, so both sides are reset. */
+  memberDown(member: Member): void {
+    if (member !== this.member) return;
+    try {
+      this.terminate();
+    } catch (err) {
+      this.#crash(err);
+    }
+  }
+
   #begin(): void {
     const persistence = this.#dispatcher.persistence;
     if (persistence?.method.keySource === 'address') this.#key = persistence.clientKey(this.client.address);
@@ -226,6 +237,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
 
   #connect(member: Member): void {
     this.member = member;
+    if (this.#dispatcher.onMemberDown === 'close') member.traffic.add(this);
     this.#phase = 'connecting';
     this.#connectStarted = performance.now();
     this.#arm(this.#svc.config.timeouts.connect);
@@ -237,6 +249,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     const member = this.member!;
     // out of descriptors is this process's shortage, not the member's failure
     if (code !== 'EMFILE' && code !== 'ENFILE') member.failed++;
+    member.traffic.delete(this);
     this.#dispatcher.pool.release(member, 0, 0);
     this.member = null;
     this.#upstream = null;
@@ -476,6 +489,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     this.#reporter.finished(this);
     const member = this.member;
     if (member !== null) {
+      member.traffic.delete(this);
       this.#dispatcher.release(member, this.#key, this.bytesIn, this.bytesOut);
       this.member = null;
     }

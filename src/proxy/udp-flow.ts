@@ -1,12 +1,15 @@
 // One client of a udp service, as a flow: every datagram from the client's address:port goes to
 // one member through one upstream socket of its own, and the member's replies go back to the
 // client from the service's address. The flow is also its connection table entry.
+// When its member stops serving (on-member-down: reselect or close) the flow closes: the client's
+// next datagram opens a new flow on a member chosen anew, and source-ip persistence re-pins it.
 
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { ConnectionEntry, Endpoint } from '../runtime/connection-table.ts';
 import type { Dispatcher } from '../runtime/dispatch.ts';
 import type { Member } from '../runtime/member.ts';
+import type { MemberTraffic } from '../runtime/member-down.ts';
 
 /** What a flow tells its listener. */
 export interface FlowOwner {
@@ -25,7 +28,7 @@ const MEMBER_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'E
 /** The most datagrams a flow holds while its socket connects (a turn of the event loop); more are dropped, as a full socket buffer would. */
 const MAX_EARLY = 64;
 
-export class UdpFlow implements ConnectionEntry {
+export class UdpFlow implements ConnectionEntry, MemberTraffic {
   readonly id: number;
   readonly protocol = 'udp' as const;
   readonly service: string;
@@ -59,6 +62,7 @@ export class UdpFlow implements ConnectionEntry {
     this.#dispatcher = dispatcher;
     this.#key = key;
     this.#owner = owner;
+    if (dispatcher.onMemberDown !== 'keep') member.traffic.add(this);
     const upstream = dgram.createSocket(isIPv6(member.ip) ? 'udp6' : 'udp4');
     this.#upstream = upstream;
     upstream.on('error', this.#onError);
@@ -107,9 +111,15 @@ export class UdpFlow implements ConnectionEntry {
     this.close();
   }
 
+  /** Its member stopped serving: the flow ends, and the client's next datagram starts one anew. */
+  memberDown(): void {
+    this.close();
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.member.traffic.delete(this);
     try {
       this.#upstream.close();
     } catch {

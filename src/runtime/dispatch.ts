@@ -22,6 +22,7 @@
 // A Dispatcher belongs to one service as configured: a reload makes a new one, and a connection,
 // request or flow keeps the one it started with, so its end is recorded by the rule it began under.
 
+import type { OnMemberDown } from '../config/types.ts';
 import type { Member } from './member.ts';
 import type { ServicePersistence } from './persistence.ts';
 import type { Pool, Waiter } from './pool.ts';
@@ -32,11 +33,14 @@ export class Dispatcher {
   readonly persistence: ServicePersistence | null;
   /** further members tried after a failure (the service's `retries`) */
   readonly retries: number;
+  /** what the live traffic of a member that stops serving does (member-down.ts) */
+  readonly onMemberDown: OnMemberDown;
 
-  constructor(pool: Pool, persistence: ServicePersistence | null, retries: number) {
+  constructor(pool: Pool, persistence: ServicePersistence | null, retries: number, onMemberDown: OnMemberDown = 'keep') {
     this.pool = pool;
     this.persistence = persistence;
     this.retries = retries;
+    this.onMemberDown = onMemberDown;
   }
 
   /**

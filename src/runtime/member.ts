@@ -12,6 +12,11 @@ interface ChangeSink {
   emit(event: 'member', member: Member, change: MemberChange): boolean;
 }
 
+/** Live traffic on a member that is told when the member stops serving (on-member-down: member-down.ts). */
+export interface MemberTraffic {
+  memberDown(member: Member): void;
+}
+
 /** Weight of the newest sample in the latency moving average (least-time). */
 const LATENCY_ALPHA = 0.2;
 
@@ -58,6 +63,8 @@ export class Member implements Candidate {
   /** bytes client to member, and member to client */
   bytesIn = 0;
   bytesOut = 0;
+  /** its live traffic that must hear when it stops serving (on-member-down, member-down.ts) */
+  readonly traffic = new Set<MemberTraffic>();
 
   readonly #events: ChangeSink;
   /** healthy, enabled and not drained or stopped by its agent: kept as one flag for the hot path */

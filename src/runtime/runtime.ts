@@ -9,6 +9,7 @@ import { ConnectionTable } from './connection-table.ts';
 import type { KernelTables } from './kernel-tables.ts';
 import { RuntimeEvents } from './events.ts';
 import type { Member } from './member.ts';
+import { memberStopped } from './member-down.ts';
 import { Pool } from './pool.ts';
 import { RequestCounts } from './request-counts.ts';
 import { ResourceCounts } from './resources.ts';
@@ -37,7 +38,11 @@ export class Runtime {
   kernel: KernelTables | null = null;
 
   constructor() {
-    this.events.on('member', (member, change) => this.pools.get(member.poolName)?.memberChanged(member, change));
+    this.events.on('member', (member, change) => {
+      this.pools.get(member.poolName)?.memberChanged(member, change);
+      // its live traffic leaves it (on-member-down); draining keeps servesExisting: moves nothing
+      if (!member.servesExisting) this.resources.connectionsFailed += memberStopped(member);
+    });
   }
 
   member(pool: string, id: string): Member | undefined {
@@ -45,19 +50,24 @@ export class Runtime {
   }
 
   apply(config: Config): ApplyResult {
+    /** members a reload took out: they stop serving their live traffic (once the new config is in) */
+    const removed: Member[] = [];
     const summary = this.config === null ? describeStart(config) : describeChanges(this.config, config).join(', ') || 'nothing changed';
     for (const [name, pc] of Object.entries(config.pools)) {
       const live = this.pools.get(name);
       if (live === undefined) {
         this.pools.set(name, new Pool(name, pc, this.events));
       } else {
+        const before = live.members;
         live.reconfigure(pc);
+        removed.push(...before.filter((m) => !live.members.includes(m)));
       }
     }
     for (const [name, pool] of this.pools) {
       if (name in config.pools) continue;
       pool.close();
       this.pools.delete(name);
+      removed.push(...pool.members);
     }
 
     const listen: Service[] = [];
@@ -80,6 +90,7 @@ export class Runtime {
       unlisten.push(name);
     }
     this.config = config;
+    for (const member of removed) this.resources.connectionsFailed += memberStopped(member);
     return { listen, unlisten, summary };
   }
 

@@ -6,6 +6,7 @@ import { sameListener } from '../config/diff.ts';
 import type { ServiceConfig } from '../config/types.ts';
 import type { StickTable } from '../persistence/stick-table.ts';
 import { Dispatcher } from './dispatch.ts';
+import { onMemberDownFor } from './member-down.ts';
 import { ServicePersistence } from './persistence.ts';
 import type { Pool } from './pool.ts';
 
@@ -24,7 +25,7 @@ export class Service {
     this.config = config;
     this.pool = pool;
     this.persistence = persistenceFor(name, config, pool, previous);
-    this.dispatcher = new Dispatcher(pool, this.persistence, config.retries);
+    this.dispatcher = dispatcherFor(config, pool, this.persistence);
   }
 
   /** The stick table of a stateful persistence (source-ip, tls-session); null otherwise. */
@@ -40,13 +41,17 @@ export class Service {
     this.config = config;
     this.pool = pool;
     this.persistence = persistenceFor(this.name, config, pool, this.persistence);
-    this.dispatcher = new Dispatcher(pool, this.persistence, config.retries);
+    this.dispatcher = dispatcherFor(config, pool, this.persistence);
   }
 
   /** The listener must be replaced (not just re-pointed) when its address or kind changes. */
   sameListener(next: ServiceConfig): boolean {
     return sameListener(this.config, next);
   }
+}
+
+function dispatcherFor(config: ServiceConfig, pool: Pool, persistence: ServicePersistence | null): Dispatcher {
+  return new Dispatcher(pool, persistence, config.retries, onMemberDownFor(config.mode, pool.config.onMemberDown));
 }
 
 function persistenceFor(name: string, config: ServiceConfig, pool: Pool, previous: ServicePersistence | null): ServicePersistence | null {

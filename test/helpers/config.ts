@@ -30,6 +30,7 @@ export function pool(algorithm: AlgorithmName, members: MemberSpec[], queue: Par
     queue: { max: 1000, timeout: 5_000, ...queue },
     health: { require: { kind: 'all' }, monitors: [], agent: null, initialState: 'checking' },
     slowStart: 0,
+    onMemberDown: null,
     ...extra,
   };
 }

@@ -15,6 +15,7 @@ import type { ServiceConfig } from '../../config/types.ts';
 import type { Endpoint } from '../../runtime/connection-table.ts';
 import type { Dispatcher } from '../../runtime/dispatch.ts';
 import type { Member } from '../../runtime/member.ts';
+import type { MemberTraffic } from '../../runtime/member-down.ts';
 import type { Pool, Waiter } from '../../runtime/pool.ts';
 import { logRequest } from './access-log.ts';
 import { BodyClock } from './body-clock.ts';
@@ -43,7 +44,7 @@ const MAX_INTERIM = MAX_RESPONSE_HEAD;
 /** seconds a client is told to wait after a 503 */
 const RETRY_AFTER = 1;
 
-export class Exchange implements UpstreamUser {
+export class Exchange implements UpstreamUser, MemberTraffic {
   readonly req: RequestHead;
   member: Member | null = null;
   readonly #ctx: HttpServiceContext;
@@ -179,6 +180,7 @@ export class Exchange implements UpstreamUser {
   #use(member: Member, fresh: boolean): void {
     this.member = member;
     this.#side.member = member;
+    if (this.#dispatcher.onMemberDown === 'reselect') member.traffic.add(this);
     const kept = fresh ? null : this.#ctx.members.take(member);
     if (kept !== null) {
       this.#attach(kept);
@@ -513,10 +515,13 @@ export class Exchange implements UpstreamUser {
     this.#tryElsewhere(`cannot connect to a member${reason(error)}`);
   }
 
-  /** Gives the member back as failed and asks the pool again, while retries last. */
-  #tryElsewhere(why: string): void {
+  /**
+   * Gives the member back (counted as failed unless it only stopped serving) and asks the pool
+   * again, while retries last.
+   */
+  #tryElsewhere(why: string, failed = true): void {
     const member = this.member!;
-    member.failed++;
+    if (failed) member.failed++;
     this.#releaseMember(member);
     (this.#tried ??= []).push(member);
     if (this.#tried.length > this.#dispatcher.retries) return this.#fail(502, why);
@@ -533,6 +538,21 @@ export class Exchange implements UpstreamUser {
     this.#reusable = false;
     this.#dropUpstream();
     this.#failMember(error.status, error.message);
+  }
+
+  /**
+   * on-member-down `reselect`: its member stopped serving. The request ends as if the member had
+   * failed (though its failures are not counted: an operator's `disabled` is no failure) — retried on another member when that is safe (nothing of the response came, the
+   * method is idempotent, no body byte went out), else a 502, or the client is cut off when the
+   * response has begun. An upgraded connection (a tunnel) is left alone, as tcp's `keep`.
+   */
+  memberDown(member: Member): void {
+    if (this.#finished || member !== this.member || this.#tunnel) return;
+    const why = 'the member stopped serving';
+    this.#reusable = false;
+    this.#dropUpstream();
+    if (!this.#gotResponseByte && isIdempotent(this.req.method) && this.#bodySent === 0) return this.#tryElsewhere(why, false);
+    this.#fail(502, why);
   }
 
   /** The connection's deadline passed while this exchange held it. */
@@ -608,6 +628,7 @@ export class Exchange implements UpstreamUser {
   // ---- the end ----------------------------------------------------------------------------
 
   #releaseMember(member: Member): void {
+    member.traffic.delete(this);
     this.#pool.release(member, 0, 0);
     this.member = null;
     this.#side.member = null;
@@ -634,6 +655,7 @@ export class Exchange implements UpstreamUser {
     const side = this.#side;
     const member = this.member;
     if (member !== null) {
+      member.traffic.delete(this);
       this.#dispatcher.release(member, this.#key, side.bytesIn - this.#inAtStart, side.bytesOut - this.#outAtStart);
       this.member = null;
     }

@@ -1,14 +1,16 @@
 // Keep-alive towards the members: per member, the connections that finished a request and may
 // carry the next one. The most recently used is taken first (it is the least likely to have
 // been closed by the member); each waits at most the idle timeout, and at most `maxIdle` wait.
+// Those of a member that stops serving are closed at once: nothing will be sent on them.
 
 import type { HttpServiceConfig } from '../../config/http-types.ts';
 import type { Member } from '../../runtime/member.ts';
+import type { MemberTraffic } from '../../runtime/member-down.ts';
 import type { ResourceCounts } from '../../runtime/resources.ts';
 import type { StreamEngine } from '../stream.ts';
 import { TlsSessions, Upstream } from './upstream.ts';
 
-export class MemberConnections {
+export class MemberConnections implements MemberTraffic {
   /** connections opened so far, for every member (tests and counters read it) */
   opened = 0;
   readonly #idle = new Map<Member, Upstream[]>();
@@ -57,7 +59,10 @@ export class MemberConnections {
       return;
     }
     let list = this.#idle.get(up.member);
-    if (list === undefined) this.#idle.set(up.member, (list = []));
+    if (list === undefined) {
+      this.#idle.set(up.member, (list = []));
+      up.member.traffic.add(this);
+    }
     if (list.length >= limit) {
       // The oldest makes room: it is the most likely to be closed by the member soon anyway.
       list.shift()!.destroy();
@@ -77,8 +82,26 @@ export class MemberConnections {
         list.shift()!.destroy();
         this.#counted(-1);
       }
-      if (list.length === 0) this.#idle.delete(member);
+      if (list.length === 0) this.#forgetMember(member);
     }
+  }
+
+  /** The member stopped serving: its idle connections close (whatever on-member-down says). */
+  memberDown(member: Member): void {
+    const list = this.#idle.get(member);
+    if (list !== undefined) {
+      for (const up of list.splice(0)) {
+        up.onGone = null;
+        up.destroy();
+        this.#counted(-1);
+      }
+    }
+    this.#forgetMember(member);
+  }
+
+  #forgetMember(member: Member): void {
+    this.#idle.delete(member);
+    member.traffic.delete(this);
   }
 
   /** Idle connections, all members together. */
@@ -91,7 +114,8 @@ export class MemberConnections {
   /** Closes every idle connection; later releases close theirs too. */
   close(): void {
     this.#closed = true;
-    for (const list of this.#idle.values()) {
+    for (const [member, list] of this.#idle) {
+      member.traffic.delete(this);
       for (const up of list.splice(0)) {
         up.destroy();
         this.#counted(-1);
