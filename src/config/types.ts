@@ -38,6 +38,8 @@ export interface ServiceConfig {
   acceptProxy: boolean;
   /** udp only: the most flows at once (clipped by the file descriptor budget); a new client beyond it takes the least recently active flow's place */
   maxFlows: number;
+  /** udp only: what is balanced — each client's flow, or each RADIUS request on its own */
+  balancePer: BalancePer;
   /** tcp, http: connections one client address may have open at once; more are closed at accept. 0 = no cap */
   maxConnectionsPerClient: number;
   /** how a client is kept on one member across connections; null = not at all */
@@ -47,6 +49,9 @@ export interface ServiceConfig {
   /** http only: TLS, redirect, forwarded headers, timeouts, limits, member TLS and keep-alive; null otherwise */
   http: HttpServiceConfig | null;
 }
+
+/** What a udp service balances: a client's whole flow, or each RADIUS request on its own. */
+export type BalancePer = 'flow' | 'radius-request';
 
 export interface MemberConfig {
   address: Address;
