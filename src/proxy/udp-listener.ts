@@ -13,6 +13,7 @@ import { outOfDescriptors, ResourceCounts } from '../runtime/resources.ts';
 import type { Service } from '../runtime/service.ts';
 import { bindHost, type Listener } from './listener.ts';
 import { UdpFlow, type FlowOwner } from './udp-flow.ts';
+import { RadiusRequests } from './udp-radius.ts';
 
 /** How often idle flows are looked for, as a share of the idle timeout (bounded below and above). */
 function sweepInterval(idle: number): number {
@@ -28,6 +29,8 @@ export class UdpListener implements Listener, FlowOwner {
   dropped = 0;
   /** flows closed to let a new client in */
   evicted = 0;
+  /** `balance-per: radius-request`: each request is balanced on its own (null: per flow) */
+  readonly radius: RadiusRequests | null;
   readonly #socket: dgram.Socket;
   /** in order of the clients' last activity, least recent first (to within TOUCH_INTERVAL) */
   readonly #flows = new Map<string, UdpFlow>();
@@ -46,6 +49,7 @@ export class UdpListener implements Listener, FlowOwner {
     this.#log = log;
     this.#resources = resources;
     this.#budget = budget;
+    this.radius = service.config.balancePer === 'radius-request' ? new RadiusRequests() : null;
     this.#socket = dgram.createSocket({ type: isIPv6(bindHost(service)) ? 'udp6' : 'udp4' });
     this.#socket.on('message', this.#onMessage);
   }
@@ -106,6 +110,7 @@ export class UdpListener implements Listener, FlowOwner {
   #datagram(data: Buffer, from: dgram.RemoteInfo): void {
     const key = `${from.address}:${from.port}`;
     const now = Date.now();
+    if (this.radius !== null) return this.#request(this.radius, data, from, key, now);
     let flow = this.#flows.get(key);
     if (flow !== undefined) {
       if (now - flow.touched >= TOUCH_INTERVAL) {
@@ -142,11 +147,53 @@ export class UdpListener implements Listener, FlowOwner {
     while (this.#flows.size >= max) this.#evictOne();
     member ??= dispatcher.choose(clientKey, hash, null);
     if (member === undefined) return undefined;
-    const flow = new UdpFlow(this.#table.nextId(), service.name, { address: from.address, port: from.port }, this.#vip, member, dispatcher, clientKey, this);
+    return this.#add(key, from, member, clientKey);
+  }
+
+  /** A new flow of the client to `member`, which has counted it as active already. */
+  #add(key: string, from: dgram.RemoteInfo, member: Member, clientKey: string | null): UdpFlow {
+    const flow = new UdpFlow(this.#table.nextId(), this.service.name, { address: from.address, port: from.port }, this.#vip, member, this.service.dispatcher, clientKey, this);
     this.#flows.set(key, flow);
     this.#table.add(flow);
     this.#resources.udpFlows++;
     return flow;
+  }
+
+  /**
+   * `balance-per: radius-request`: the request goes to its own member (udp-radius.ts), through
+   * the flow of the pair (client, member), which holds that member's place for the client: the
+   * place each request takes is given back when the pair's flow is open already.
+   */
+  #request(radius: RadiusRequests, data: Buffer, from: dgram.RemoteInfo, client: string, now: number): void {
+    const pinned = radius.pinned(data, client);
+    if (pinned === false) {
+      this.#resources.limited(this.#log, `radius:${this.service.name}`, { service: this.service.name, client, reason: radius.why, total: radius.malformed }, 'a datagram that is not a well-formed RADIUS request was dropped');
+      return;
+    }
+    const dispatcher = this.service.dispatcher;
+    const clientKey = dispatcher.persistence?.clientKey(from.address) ?? null;
+    // a retransmit or an EAP round goes to its member while that member serves existing clients
+    const member = pinned !== null && dispatcher.pool.acquireMember(pinned) ? pinned : dispatcher.choose(clientKey, hashString(from.address), null);
+    if (member === undefined) {
+      this.dropped++;
+      return;
+    }
+    radius.sent(member);
+    const key = `${client}/${member.id}`;
+    let flow = this.#flows.get(key);
+    if (flow !== undefined) {
+      dispatcher.release(member, clientKey, 0, 0);
+      if (now - flow.touched >= TOUCH_INTERVAL) {
+        this.#flows.delete(key);
+        this.#flows.set(key, flow);
+        flow.touched = now;
+      }
+    } else {
+      const max = this.maxFlows;
+      while (this.#flows.size >= max) this.#evictOne();
+      flow = this.#add(key, from, member, clientKey);
+    }
+    flow.send(data, now);
   }
 
   /** The least recently active flow gives way; its upstream socket closes. */
@@ -159,11 +206,17 @@ export class UdpListener implements Listener, FlowOwner {
   }
 
   reply(data: Buffer, flow: UdpFlow): void {
+    const radius = this.radius;
+    if (radius !== null && !radius.answers(data, `${flow.client.address}:${flow.client.port}`, flow.member)) {
+      this.#resources.limited(this.#log, `radius-reply:${this.service.name}`, { service: this.service.name, member: flow.member.id, reason: radius.why, total: radius.unmatched }, 'a datagram from a member that answers no request was dropped');
+      return;
+    }
     this.#socket.send(data, flow.client.port, flow.client.address);
   }
 
   flowClosed(flow: UdpFlow): void {
-    const key = `${flow.client.address}:${flow.client.port}`;
+    let key = `${flow.client.address}:${flow.client.port}`;
+    if (this.radius !== null) key += `/${flow.member.id}`;
     // a new flow may have the key already (the old one was closed to make room for it)
     if (this.#flows.get(key) === flow) this.#flows.delete(key);
     this.#table.remove(flow);
