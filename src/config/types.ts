@@ -38,7 +38,7 @@ export interface ServiceConfig {
   acceptProxy: boolean;
   /** udp only: the most flows at once (clipped by the file descriptor budget); a new client beyond it takes the least recently active flow's place */
   maxFlows: number;
-  /** udp only: what is balanced — each client's flow, or each RADIUS request on its own */
+  /** udp only: what is balanced — each client's flow, each RADIUS request, or each SIP dialog */
   balancePer: BalancePer;
   /** tcp, http: connections one client address may have open at once; more are closed at accept. 0 = no cap */
   maxConnectionsPerClient: number;
@@ -50,8 +50,8 @@ export interface ServiceConfig {
   http: HttpServiceConfig | null;
 }
 
-/** What a udp service balances: a client's whole flow, or each RADIUS request on its own. */
-export type BalancePer = 'flow' | 'radius-request';
+/** What a udp service balances: a client's whole flow, each RADIUS request, or each SIP dialog (Call-ID). */
+export type BalancePer = 'flow' | 'radius-request' | 'sip-dialog';
 
 export interface MemberConfig {
   address: Address;

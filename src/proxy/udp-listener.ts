@@ -13,7 +13,7 @@ import { outOfDescriptors, ResourceCounts } from '../runtime/resources.ts';
 import type { Service } from '../runtime/service.ts';
 import { bindHost, type Listener } from './listener.ts';
 import { UdpFlow, type FlowOwner } from './udp-flow.ts';
-import { RadiusRequests } from './udp-radius.ts';
+import { messageBalancer, type MessageBalancer } from './udp-message-balancer.ts';
 
 /** How often idle flows are looked for, as a share of the idle timeout (bounded below and above). */
 function sweepInterval(idle: number): number {
@@ -29,8 +29,8 @@ export class UdpListener implements Listener, FlowOwner {
   dropped = 0;
   /** flows closed to let a new client in */
   evicted = 0;
-  /** `balance-per: radius-request`: each request is balanced on its own (null: per flow) */
-  readonly radius: RadiusRequests | null;
+  /** `balance-per` radius-request or sip-dialog: each message is balanced on its own (null: per flow) */
+  readonly messages: MessageBalancer | null;
   readonly #socket: dgram.Socket;
   /** in order of the clients' last activity, least recent first (to within TOUCH_INTERVAL) */
   readonly #flows = new Map<string, UdpFlow>();
@@ -49,7 +49,7 @@ export class UdpListener implements Listener, FlowOwner {
     this.#log = log;
     this.#resources = resources;
     this.#budget = budget;
-    this.radius = service.config.balancePer === 'radius-request' ? new RadiusRequests() : null;
+    this.messages = messageBalancer(service.config.balancePer);
     this.#socket = dgram.createSocket({ type: isIPv6(bindHost(service)) ? 'udp6' : 'udp4' });
     this.#socket.on('message', this.#onMessage);
   }
@@ -110,7 +110,7 @@ export class UdpListener implements Listener, FlowOwner {
   #datagram(data: Buffer, from: dgram.RemoteInfo): void {
     const key = `${from.address}:${from.port}`;
     const now = Date.now();
-    if (this.radius !== null) return this.#request(this.radius, data, from, key, now);
+    if (this.messages !== null) return this.#message(this.messages, data, from, key, now);
     let flow = this.#flows.get(key);
     if (flow !== undefined) {
       if (now - flow.touched >= TOUCH_INTERVAL) {
@@ -160,25 +160,26 @@ export class UdpListener implements Listener, FlowOwner {
   }
 
   /**
-   * `balance-per: radius-request`: the request goes to its own member (udp-radius.ts), through
-   * the flow of the pair (client, member), which holds that member's place for the client: the
-   * place each request takes is given back when the pair's flow is open already.
+   * `balance-per` radius-request or sip-dialog: the message goes to its own member
+   * (udp-message-balancer.ts), through the flow of the pair (client, member), which holds that
+   * member's place for the client: the place each message takes is given back when the pair's
+   * flow is open already.
    */
-  #request(radius: RadiusRequests, data: Buffer, from: dgram.RemoteInfo, client: string, now: number): void {
-    const pinned = radius.pinned(data, client);
+  #message(messages: MessageBalancer, data: Buffer, from: dgram.RemoteInfo, client: string, now: number): void {
+    const pinned = messages.pinned(data, client);
     if (pinned === false) {
-      this.#resources.limited(this.#log, `radius:${this.service.name}`, { service: this.service.name, client, reason: radius.why, total: radius.malformed }, 'a datagram that is not a well-formed RADIUS request was dropped');
+      this.#resources.limited(this.#log, `malformed:${this.service.name}`, { service: this.service.name, client, reason: messages.why, total: messages.malformed }, `a datagram that is not a well-formed ${this.service.config.balancePer === 'sip-dialog' ? 'SIP message' : 'RADIUS request'} was dropped`);
       return;
     }
     const dispatcher = this.service.dispatcher;
     const clientKey = dispatcher.persistence?.clientKey(from.address) ?? null;
-    // a retransmit or an EAP round goes to its member while that member serves existing clients
+    // a retransmit, an EAP round or a dialog's message goes to its member while that member serves existing clients
     const member = pinned !== null && dispatcher.pool.acquireMember(pinned) ? pinned : dispatcher.choose(clientKey, hashString(from.address), null);
     if (member === undefined) {
       this.dropped++;
       return;
     }
-    radius.sent(member);
+    messages.sent(member);
     const key = `${client}/${member.id}`;
     let flow = this.#flows.get(key);
     if (flow !== undefined) {
@@ -206,9 +207,9 @@ export class UdpListener implements Listener, FlowOwner {
   }
 
   reply(data: Buffer, flow: UdpFlow): void {
-    const radius = this.radius;
-    if (radius !== null && !radius.answers(data, `${flow.client.address}:${flow.client.port}`, flow.member)) {
-      this.#resources.limited(this.#log, `radius-reply:${this.service.name}`, { service: this.service.name, member: flow.member.id, reason: radius.why, total: radius.unmatched }, 'a datagram from a member that answers no request was dropped');
+    const messages = this.messages;
+    if (messages !== null && !messages.answers(data, `${flow.client.address}:${flow.client.port}`, flow.member)) {
+      this.#resources.limited(this.#log, `unmatched:${this.service.name}`, { service: this.service.name, member: flow.member.id, reason: messages.why, total: messages.unmatched }, 'a datagram from a member that answers nothing its client sent was dropped');
       return;
     }
     this.#socket.send(data, flow.client.port, flow.client.address);
@@ -216,7 +217,7 @@ export class UdpListener implements Listener, FlowOwner {
 
   flowClosed(flow: UdpFlow): void {
     let key = `${flow.client.address}:${flow.client.port}`;
-    if (this.radius !== null) key += `/${flow.member.id}`;
+    if (this.messages !== null) key += `/${flow.member.id}`;
     // a new flow may have the key already (the old one was closed to make room for it)
     if (this.#flows.get(key) === flow) this.#flows.delete(key);
     this.#table.remove(flow);

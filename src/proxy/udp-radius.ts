@@ -12,6 +12,7 @@
 
 import { LRUCache } from 'lru-cache';
 import type { Member } from '../runtime/member.ts';
+import type { MessageBalancer } from './udp-message-balancer.ts';
 import { ACCESS_CHALLENGE, isRadiusRequest, readRadius } from './radius-message.ts';
 
 /** Requests remembered (client, Identifier): all 256 Identifiers of 256 busy clients. */
@@ -29,7 +30,7 @@ interface Sent {
   authenticator: string;
 }
 
-export class RadiusRequests {
+export class RadiusRequests implements MessageBalancer {
   /** datagrams from clients dropped: not a well-formed RADIUS request */
   malformed = 0;
   /** datagrams from members dropped: malformed, or answering no request sent to that member */

@@ -136,8 +136,8 @@ describe('udp service with balance-per: radius-request', () => {
     // one flow per (client, member): two upstream sockets for the one client port
     assert.equal(app.runtime.connections.size, 2);
     const listener = app.listener('svc') as UdpListener;
-    assert.equal(listener.radius!.malformed, 0);
-    assert.equal(listener.radius!.unmatched, 0);
+    assert.equal(listener.messages!.malformed, 0);
+    assert.equal(listener.messages!.unmatched, 0);
     await client.close();
   });
 
@@ -156,7 +156,7 @@ describe('udp service with balance-per: radius-request', () => {
     // datagrams of one socket are read in order: the good one comes after the bad ones
     assert.equal((await client.ask(vip.port, good)).code, 'Access-Accept');
     const listener = app.listener('svc') as UdpListener;
-    assert.equal(listener.radius!.malformed, 4);
+    assert.equal(listener.messages!.malformed, 4);
     assert.equal(app.runtime.member('p', 'a')!.total + app.runtime.member('p', 'b')!.total, 1);
     await client.close();
   });
@@ -210,7 +210,7 @@ describe('RADIUS sessions across members', () => {
     // the member's datagrams come in order: its answer comes after the two it must not pass on
     assert.equal((await client.ask(vip.port, accessRequest(1, 'alice', 'x'))).code, 'Access-Challenge');
     assert.equal(client.received.length, 1);
-    assert.equal((app.listener('svc') as UdpListener).radius!.unmatched, 2);
+    assert.equal((app.listener('svc') as UdpListener).messages!.unmatched, 2);
     await client.close();
   });
 });
