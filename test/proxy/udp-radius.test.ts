@@ -184,6 +184,21 @@ describe('RADIUS sessions across members', () => {
     await client.close();
   });
 
+  it('balances a State round anew when the member that issued the State no longer serves', async () => {
+    const challengers = await Promise.all([startChallenger('a'), startChallenger('b')]);
+    const app = await startApp(radiusService(challengers.map((c) => c.port)));
+    const vip = app.address('svc');
+    const client = await radiusClient();
+    const challenge = await client.ask(vip.port, accessRequest(1, 'alice', 'x'));
+    assert.equal((challenge.attributes.State as Buffer).toString(), 'a-0');
+    app.runtime.member('p', 'a')!.setAdmin('disabled');
+    // b does not know a's State: it rejects, which shows where the request went
+    const answer = await client.ask(vip.port, accessRequest(2, 'alice', 'x', challenge.attributes.State as Buffer));
+    assert.equal(answer.code, 'Access-Reject');
+    assert.equal(answer.attributes['Reply-Message'], 'b');
+    await client.close();
+  });
+
   it('sends a retransmit (same Identifier and authenticator) to the member of its first copy', async () => {
     const challengers = await Promise.all([startChallenger('a'), startChallenger('b')]);
     const app = await startApp(radiusService(challengers.map((c) => c.port)));
