@@ -13,7 +13,9 @@ import { outOfDescriptors, ResourceCounts } from '../runtime/resources.ts';
 import type { Service } from '../runtime/service.ts';
 import { bindHost, type Listener } from './listener.ts';
 import { UdpFlow, type FlowOwner } from './udp-flow.ts';
-import { messageBalancer, type MessageBalancer } from './udp-message-balancer.ts';
+import type { MessageBalancer } from './udp-message-balancer.ts';
+import { RadiusRequests } from './udp-radius.ts';
+import { SipDialogs } from './udp-sip.ts';
 
 /** How often idle flows are looked for, as a share of the idle timeout (bounded below and above). */
 function sweepInterval(idle: number): number {
@@ -49,7 +51,8 @@ export class UdpListener implements Listener, FlowOwner {
     this.#log = log;
     this.#resources = resources;
     this.#budget = budget;
-    this.messages = messageBalancer(service.config.balancePer);
+    const per = service.config.balancePer;
+    this.messages = per === 'radius-request' ? new RadiusRequests() : per === 'sip-dialog' ? new SipDialogs() : null;
     this.#socket = dgram.createSocket({ type: isIPv6(bindHost(service)) ? 'udp6' : 'udp4' });
     this.#socket.on('message', this.#onMessage);
   }

@@ -1,11 +1,9 @@
 // What a udp service that balances single messages rather than flows (`balance-per`) asks of the
 // protocol it reads: where a client's datagram must go, and whether a member's datagram may
 // reach the client. The listener keeps the I/O: one flow per (client, member) pair.
+// Implemented by udp-radius.ts and udp-sip.ts.
 
-import type { BalancePer } from '../config/types.ts';
 import type { Member } from '../runtime/member.ts';
-import { RadiusRequests } from './udp-radius.ts';
-import { SipDialogs } from './udp-sip.ts';
 
 export interface MessageBalancer {
   /** datagrams from clients dropped: not a well-formed message of the protocol */
@@ -23,11 +21,4 @@ export interface MessageBalancer {
   sent(member: Member): void;
   /** True when `data` from `member` may go to `client`; false to drop it (counted). */
   answers(data: Buffer, client: string, member: Member): boolean;
-}
-
-/** The balancer of single messages for `balancePer`; null: the service balances flows. */
-export function messageBalancer(balancePer: BalancePer): MessageBalancer | null {
-  if (balancePer === 'radius-request') return new RadiusRequests();
-  if (balancePer === 'sip-dialog') return new SipDialogs();
-  return null;
 }
