@@ -2,7 +2,9 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { sameListener } from '../../src/config/diff.ts';
 import { parseConfig } from '../../src/config/load.ts';
+import { service } from '../helpers/config.ts';
 import { onlyIssue, withService } from './refused.ts';
 
 describe('balance-per', () => {
@@ -26,5 +28,10 @@ describe('balance-per', () => {
       'services.www.balance-per',
       'expected flow, sip-dialog or radius-request, got "request"',
     ]);
+  });
+
+  it('rebinds the socket on a reload that changes it (the flow table is keyed by what it balances)', () => {
+    assert.equal(sameListener(service('udp', 'p'), service('udp', 'p', { balancePer: 'radius-request' })), false);
+    assert.equal(sameListener(service('udp', 'p', { balancePer: 'sip-dialog' }), service('udp', 'p', { balancePer: 'sip-dialog', maxFlows: 10 })), true);
   });
 });
