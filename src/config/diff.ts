@@ -56,14 +56,17 @@ function diffByName<T>(old: Readonly<Record<string, T>>, next: Readonly<Record<s
 /**
  * The socket is the same when it binds the same address (as resolved) and transport, and takes
  * its clients the same way: an http service that reads TLS or a PROXY header first accepts them
- * as net.Sockets, a plain one on the stream engine (http-listener.ts).
+ * as net.Sockets, a plain one on the stream engine (http-listener.ts). A udp service that
+ * balances RADIUS requests rather than flows keys its flow table otherwise.
  */
 export function sameListener(a: ServiceConfig, b: ServiceConfig): boolean {
   return (
     a.mode === b.mode &&
     a.listen.port === b.listen.port &&
     (a.listen.ip ?? a.listen.host) === (b.listen.ip ?? b.listen.host) &&
-    acceptsSockets(a) === acceptsSockets(b)
+    acceptsSockets(a) === acceptsSockets(b) &&
+    // a udp listener's flow table is keyed by what it balances (udp-listener.ts)
+    a.balancePer === b.balancePer
   );
 }
 

@@ -94,6 +94,7 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
   'proxy-protocol': proxyProtocol.optional(),
   'accept-proxy': boolean.optional(),
   'max-flows': integer(1, 1_048_576).optional(),
+  'balance-per': oneOf(['flow', 'sip-dialog', 'radius-request'] as const).optional(),
   'max-connections-per-client': integer(0, MAX_INT).optional(),
   persistence: persistenceSchema,
   ...kernelServiceKeys,
@@ -120,6 +121,9 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
     if ((s.mode === 'tcp' || s.mode === 'http') && s['max-flows'] !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['max-flows'], message: `max-flows limits udp flows; this service is ${s.mode} (use max-connections on members)` });
     }
+    if (s['balance-per'] !== undefined && s.mode !== 'udp') {
+      ctx.addIssue({ code: 'custom', path: ['balance-per'], message: `balance-per chooses what a udp service balances (flows, SIP dialogs or single RADIUS requests); this service is ${s.mode}` });
+    }
     if (s['max-connections-per-client'] !== undefined && s.mode !== 'tcp' && s.mode !== 'http') {
       ctx.addIssue({ code: 'custom', path: ['max-connections-per-client'], message: `max-connections-per-client caps the tcp and http connections of a client; this service is ${s.mode}` });
     }
@@ -139,6 +143,7 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
       proxyProtocol: s['proxy-protocol'] ?? null,
       acceptProxy: s['accept-proxy'] ?? false,
       maxFlows: s['max-flows'] ?? DEFAULTS.maxFlows,
+      balancePer: s['balance-per'] ?? 'flow',
       maxConnectionsPerClient: s['max-connections-per-client'] ?? 0,
       persistence: s.persistence ?? null,
       kernel: kernelServiceConfig(s),

@@ -40,6 +40,8 @@ export interface ServiceConfig {
   acceptProxy: boolean;
   /** udp only: the most flows at once (clipped by the file descriptor budget); a new client beyond it takes the least recently active flow's place */
   maxFlows: number;
+  /** udp only: what is balanced — each client's flow, each RADIUS request, or each SIP dialog */
+  balancePer: BalancePer;
   /** tcp, http: connections one client address may have open at once; more are closed at accept. 0 = no cap */
   maxConnectionsPerClient: number;
   /** how a client is kept on one member across connections; null = not at all */
@@ -49,6 +51,9 @@ export interface ServiceConfig {
   /** http only: TLS, redirect, forwarded headers, timeouts, limits, member TLS and keep-alive; null otherwise */
   http: HttpServiceConfig | null;
 }
+
+/** What a udp service balances: a client's whole flow, each RADIUS request, or each SIP dialog (Call-ID). */
+export type BalancePer = 'flow' | 'radius-request' | 'sip-dialog';
 
 export interface MemberConfig {
   address: Address;

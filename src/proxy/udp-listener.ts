@@ -13,6 +13,9 @@ import { outOfDescriptors, ResourceCounts } from '../runtime/resources.ts';
 import type { Service } from '../runtime/service.ts';
 import { bindHost, type Listener } from './listener.ts';
 import { UdpFlow, type FlowOwner } from './udp-flow.ts';
+import type { MessageBalancer } from './udp-message-balancer.ts';
+import { RadiusRequests } from './udp-radius.ts';
+import { SipDialogs } from './udp-sip.ts';
 
 /** How often idle flows are looked for, as a share of the idle timeout (bounded below and above). */
 function sweepInterval(idle: number): number {
@@ -28,6 +31,8 @@ export class UdpListener implements Listener, FlowOwner {
   dropped = 0;
   /** flows closed to let a new client in */
   evicted = 0;
+  /** `balance-per` radius-request or sip-dialog: each message is balanced on its own (null: per flow) */
+  readonly messages: MessageBalancer | null;
   readonly #socket: dgram.Socket;
   /** in order of the clients' last activity, least recent first (to within TOUCH_INTERVAL) */
   readonly #flows = new Map<string, UdpFlow>();
@@ -46,6 +51,8 @@ export class UdpListener implements Listener, FlowOwner {
     this.#log = log;
     this.#resources = resources;
     this.#budget = budget;
+    const per = service.config.balancePer;
+    this.messages = per === 'radius-request' ? new RadiusRequests() : per === 'sip-dialog' ? new SipDialogs() : null;
     this.#socket = dgram.createSocket({ type: isIPv6(bindHost(service)) ? 'udp6' : 'udp4' });
     this.#socket.on('message', this.#onMessage);
   }
@@ -106,6 +113,7 @@ export class UdpListener implements Listener, FlowOwner {
   #datagram(data: Buffer, from: dgram.RemoteInfo): void {
     const key = `${from.address}:${from.port}`;
     const now = Date.now();
+    if (this.messages !== null) return this.#message(this.messages, data, from, key, now);
     let flow = this.#flows.get(key);
     if (flow !== undefined) {
       if (now - flow.touched >= TOUCH_INTERVAL) {
@@ -142,11 +150,54 @@ export class UdpListener implements Listener, FlowOwner {
     while (this.#flows.size >= max) this.#evictOne();
     member ??= dispatcher.choose(clientKey, hash, null);
     if (member === undefined) return undefined;
-    const flow = new UdpFlow(this.#table.nextId(), service.name, { address: from.address, port: from.port }, this.#vip, member, dispatcher, clientKey, this);
+    return this.#add(key, from, member, clientKey);
+  }
+
+  /** A new flow of the client to `member`, which has counted it as active already. */
+  #add(key: string, from: dgram.RemoteInfo, member: Member, clientKey: string | null): UdpFlow {
+    const flow = new UdpFlow(this.#table.nextId(), this.service.name, { address: from.address, port: from.port }, this.#vip, member, this.service.dispatcher, clientKey, this);
     this.#flows.set(key, flow);
     this.#table.add(flow);
     this.#resources.udpFlows++;
     return flow;
+  }
+
+  /**
+   * `balance-per` radius-request or sip-dialog: the message goes to its own member
+   * (udp-message-balancer.ts), through the flow of the pair (client, member), which holds that
+   * member's place for the client: the place each message takes is given back when the pair's
+   * flow is open already.
+   */
+  #message(messages: MessageBalancer, data: Buffer, from: dgram.RemoteInfo, client: string, now: number): void {
+    const pinned = messages.pinned(data, client);
+    if (pinned === false) {
+      this.#resources.limited(this.#log, `malformed:${this.service.name}`, { service: this.service.name, client, reason: messages.why, total: messages.malformed }, `a datagram that is not a well-formed ${this.service.config.balancePer === 'sip-dialog' ? 'SIP message' : 'RADIUS request'} was dropped`);
+      return;
+    }
+    const dispatcher = this.service.dispatcher;
+    const clientKey = dispatcher.persistence?.clientKey(from.address) ?? null;
+    // a retransmit, an EAP round or a dialog's message goes to its member while that member serves existing clients
+    const member = pinned !== null && dispatcher.pool.acquireMember(pinned) ? pinned : dispatcher.choose(clientKey, hashString(from.address), null);
+    if (member === undefined) {
+      this.dropped++;
+      return;
+    }
+    messages.sent(member);
+    const key = `${client}/${member.id}`;
+    let flow = this.#flows.get(key);
+    if (flow !== undefined) {
+      dispatcher.release(member, clientKey, 0, 0);
+      if (now - flow.touched >= TOUCH_INTERVAL) {
+        this.#flows.delete(key);
+        this.#flows.set(key, flow);
+        flow.touched = now;
+      }
+    } else {
+      const max = this.maxFlows;
+      while (this.#flows.size >= max) this.#evictOne();
+      flow = this.#add(key, from, member, clientKey);
+    }
+    flow.send(data, now);
   }
 
   /** The least recently active flow gives way; its upstream socket closes. */
@@ -159,11 +210,17 @@ export class UdpListener implements Listener, FlowOwner {
   }
 
   reply(data: Buffer, flow: UdpFlow): void {
+    const messages = this.messages;
+    if (messages !== null && !messages.answers(data, `${flow.client.address}:${flow.client.port}`, flow.member)) {
+      this.#resources.limited(this.#log, `unmatched:${this.service.name}`, { service: this.service.name, member: flow.member.id, reason: messages.why, total: messages.unmatched }, 'a datagram from a member that answers nothing its client sent was dropped');
+      return;
+    }
     this.#socket.send(data, flow.client.port, flow.client.address);
   }
 
   flowClosed(flow: UdpFlow): void {
-    const key = `${flow.client.address}:${flow.client.port}`;
+    let key = `${flow.client.address}:${flow.client.port}`;
+    if (this.messages !== null) key += `/${flow.member.id}`;
     // a new flow may have the key already (the old one was closed to make room for it)
     if (this.#flows.get(key) === flow) this.#flows.delete(key);
     this.#table.remove(flow);

@@ -39,11 +39,11 @@ ${responses.join('')}</scenario>
 }
 
 /**
- * Starts SIPp with the scenario over 'udp' (-t u1) or 'tcp' (-t t1) and resolves once `answers`
+ * Starts SIPp with the scenario over 'udp' (-t u1) or 'tcp' (-t t1), with `extra` arguments, and resolves once `answers`
  * (a real request to the port) says it answers: SIPp prints no "ready" line. If a port was taken
  * before SIPp bound it, SIPp exits at once and is started again on other ports.
  */
-export async function startSipp(xml: string, transport: 'udp' | 'tcp', answers: (port: number) => Promise<boolean>): Promise<Sipp> {
+export async function startSipp(xml: string, transport: 'udp' | 'tcp', answers: (port: number) => Promise<boolean>, extra: string[] = []): Promise<Sipp> {
   const dir = await tempDir('sipp');
   const file = path.join(dir, 'uas.xml');
   await writeFile(file, xml);
@@ -63,6 +63,7 @@ export async function startSipp(xml: string, transport: 'udp' | 'tcp', answers: 
         '-mi', '127.0.0.1',
         '-mp', String(mediaPort),
         '-nostdin',
+        ...extra,
       ],
       { cwd: dir },
     );

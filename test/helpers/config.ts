@@ -45,6 +45,7 @@ export function service(mode: Mode, poolName: string, extra: Partial<ServiceConf
     proxyProtocol: null,
     acceptProxy: false,
     maxFlows: 65_536,
+    balancePer: 'flow',
     maxConnectionsPerClient: 0,
     persistence: null,
     kernel: null,

@@ -1,0 +1,24 @@
+// What a udp service that balances single messages rather than flows (`balance-per`) asks of the
+// protocol it reads: where a client's datagram must go, and whether a member's datagram may
+// reach the client. The listener keeps the I/O: one flow per (client, member) pair.
+// Implemented by udp-radius.ts and udp-sip.ts.
+
+import type { Member } from '../runtime/member.ts';
+
+export interface MessageBalancer {
+  /** datagrams from clients dropped: not a well-formed message of the protocol */
+  malformed: number;
+  /** datagrams from members dropped: malformed, or answering nothing the client sent */
+  unmatched: number;
+  /** the latest reason a datagram was dropped, for the log */
+  why: string;
+  /**
+   * Reads a client's datagram (`client` is its address:port): the member it must go to, null to
+   * balance it anew, or false to drop it (counted).
+   */
+  pinned(data: Buffer, client: string): Member | null | false;
+  /** The datagram pinned() read last went to `member`. */
+  sent(member: Member): void;
+  /** True when `data` from `member` may go to `client`; false to drop it (counted). */
+  answers(data: Buffer, client: string, member: Member): boolean;
+}

@@ -1,0 +1,231 @@
+// `balance-per: radius-request` end to end: a RADIUS client on one source port, real FreeRADIUS
+// servers and small RADIUS servers (the `radius` package) on loopback behind a udp service.
+// Each request is balanced on its own; a retransmit and an EAP State round keep their member;
+// every answer reaches the client intact (signed for its own request); malformed datagrams are
+// dropped and counted.
+
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { createRequire } from 'node:module';
+import { after, before, describe, it } from 'node:test';
+import type { UdpListener } from '../../src/proxy/udp-listener.ts';
+import { startApp } from '../helpers/app.ts';
+import { atEnd } from '../helpers/cleanup.ts';
+import { pool, single } from '../helpers/config.ts';
+import { startFreeRadius, type FreeRadius } from '../health/helpers-proto-radius.ts';
+
+interface Decoded {
+  code: string;
+  identifier: number;
+  attributes: Record<string, unknown>;
+}
+
+interface RadiusLibrary {
+  encode(args: { code: string; identifier: number; secret: string; attributes: [string, string | Buffer][] }): Buffer;
+  encode_response(args: { packet: Decoded; code: string; secret: string; attributes?: [string, string | Buffer][] }): Buffer;
+  decode(args: { packet: Buffer; secret: string }): Decoded;
+  verify_response(args: { request: Buffer; response: Buffer; secret: string }): boolean;
+}
+
+const radius = createRequire(import.meta.url)('radius') as RadiusLibrary;
+const SECRET = 'furiwake-radius';
+
+/** A RADIUS client on one socket: ask() sends a request and waits for the answer to its Identifier. */
+async function radiusClient() {
+  const socket = dgram.createSocket('udp4');
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  const waiting = new Map<number, (data: Buffer) => void>();
+  const received: Buffer[] = [];
+  socket.on('message', (data) => {
+    received.push(data);
+    waiting.get(data[1])?.(data);
+  });
+  const close = atEnd(async () => {
+    socket.close();
+    await once(socket, 'close');
+  });
+  return {
+    received,
+    send(port: number, packet: Buffer): void {
+      socket.send(packet, port, '127.0.0.1');
+    },
+    /** the answer to `packet`, checked to be signed for it with the secret */
+    async ask(port: number, packet: Buffer): Promise<Decoded> {
+      const answer = new Promise<Buffer>((resolve) => waiting.set(packet[1], resolve));
+      socket.send(packet, port, '127.0.0.1');
+      const data = await answer;
+      waiting.delete(packet[1]);
+      assert.ok(radius.verify_response({ request: packet, response: Buffer.from(data), secret: SECRET }), 'the answer is signed for its request');
+      return radius.decode({ packet: data, secret: SECRET });
+    },
+    close,
+  };
+}
+
+function accessRequest(identifier: number, user: string, password: string, state?: Buffer): Buffer {
+  const attributes: [string, string | Buffer][] = [['User-Name', user], ['User-Password', password]];
+  if (state !== undefined) attributes.push(['State', state]);
+  return radius.encode({ code: 'Access-Request', identifier, secret: SECRET, attributes });
+}
+
+/**
+ * A RADIUS server that challenges a request without State (issuing a State of its own) and
+ * accepts one that brings a State it issued (rejects any other): two rounds, as EAP has.
+ */
+async function startChallenger(name: string, stray = false) {
+  const socket = dgram.createSocket('udp4');
+  const received: Decoded[] = [];
+  let issued = 0;
+  socket.on('message', (message, from) => {
+    const request = radius.decode({ packet: message, secret: SECRET });
+    received.push(request);
+    const state = request.attributes.State as Buffer | undefined;
+    let response: Buffer;
+    if (state === undefined) {
+      response = radius.encode_response({ packet: request, code: 'Access-Challenge', secret: SECRET, attributes: [['State', Buffer.from(`${name}-${issued++}`)]] });
+    } else {
+      const own = state.toString().startsWith(`${name}-`);
+      response = radius.encode_response({ packet: request, code: own ? 'Access-Accept' : 'Access-Reject', secret: SECRET, attributes: [['Reply-Message', name]] });
+    }
+    if (stray) {
+      // before the answer: garbage, and an answer to a request the client did not send
+      socket.send(Buffer.from('hello'), from.port, from.address);
+      const other = Buffer.from(response);
+      other[1] ^= 0x80;
+      socket.send(other, from.port, from.address);
+    }
+    socket.send(response, from.port, from.address);
+  });
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  atEnd(async () => {
+    socket.close();
+    await once(socket, 'close');
+  });
+  return { port: socket.address().port, received };
+}
+
+function radiusService(ports: number[]) {
+  return single('udp', pool('round-robin', ports.map((port, i) => ({ port, id: 'ab'[i] }))), { balancePer: 'radius-request' });
+}
+
+describe('udp service with balance-per: radius-request', () => {
+  let servers: FreeRadius[];
+  before(async () => {
+    servers = await Promise.all([startFreeRadius(SECRET, { alice: 'wonderland' }), startFreeRadius(SECRET, { alice: 'wonderland' })]);
+  });
+  after(async () => {
+    await Promise.all(servers.map((s) => s.peer.stop()));
+  });
+
+  it('spreads the requests of one client port over both FreeRADIUS servers; every one is accepted', async () => {
+    const app = await startApp(radiusService(servers.map((s) => s.port)));
+    const vip = app.address('svc');
+    const client = await radiusClient();
+    for (let id = 0; id < 8; id++) {
+      const answer = await client.ask(vip.port, accessRequest(id, 'alice', 'wonderland'));
+      assert.equal(answer.code, 'Access-Accept');
+      assert.equal(answer.identifier, id);
+    }
+    // each server saw requests of its own (printed before it answers)
+    await Promise.all(servers.map((s) => s.peer.waitFor(/Received Access-Request Id \d+ from 127\.0\.0\.1/)));
+    assert.equal(app.runtime.member('p', 'a')!.total, 4);
+    assert.equal(app.runtime.member('p', 'b')!.total, 4);
+    // one flow per (client, member): two upstream sockets for the one client port
+    assert.equal(app.runtime.connections.size, 2);
+    const listener = app.listener('svc') as UdpListener;
+    assert.equal(listener.messages!.malformed, 0);
+    assert.equal(listener.messages!.unmatched, 0);
+    await client.close();
+  });
+
+  it('drops and counts datagrams that are not RADIUS requests; the next request is served', async () => {
+    const app = await startApp(radiusService(servers.map((s) => s.port)));
+    const vip = app.address('svc');
+    const client = await radiusClient();
+    const good = accessRequest(7, 'alice', 'wonderland');
+    const longer = Buffer.from(good);
+    longer.writeUInt16BE(good.length + 1, 2); // Length past the datagram
+    const badAttribute = Buffer.from(good);
+    badAttribute[21] = 1; // the first attribute's length below 2
+    const reply = Buffer.from(good);
+    reply[0] = 2; // an Access-Accept is no request
+    for (const bad of [Buffer.from('hello'), longer, badAttribute, reply]) client.send(vip.port, bad);
+    // datagrams of one socket are read in order: the good one comes after the bad ones
+    assert.equal((await client.ask(vip.port, good)).code, 'Access-Accept');
+    const listener = app.listener('svc') as UdpListener;
+    assert.equal(listener.messages!.malformed, 4);
+    assert.equal(app.runtime.member('p', 'a')!.total + app.runtime.member('p', 'b')!.total, 1);
+    await client.close();
+  });
+});
+
+describe('RADIUS sessions across members', () => {
+  it('sends a request with a State to the member whose Access-Challenge issued it', async () => {
+    const challengers = await Promise.all([startChallenger('a'), startChallenger('b')]);
+    const app = await startApp(radiusService(challengers.map((c) => c.port)));
+    const vip = app.address('svc');
+    const client = await radiusClient();
+    let id = 0;
+    const issuers: string[] = [];
+    for (let round = 0; round < 4; round++) {
+      const challenge = await client.ask(vip.port, accessRequest(id++, 'alice', 'x'));
+      assert.equal(challenge.code, 'Access-Challenge');
+      const state = challenge.attributes.State as Buffer;
+      issuers.push(state.toString()[0]);
+      const answer = await client.ask(vip.port, accessRequest(id++, 'alice', 'x', state));
+      assert.equal(answer.code, 'Access-Accept', `round ${round}: the State went to another server`);
+      assert.equal(answer.attributes['Reply-Message'], state.toString()[0]);
+    }
+    // new sessions were balanced over both servers
+    assert.deepEqual(new Set(issuers), new Set(['a', 'b']));
+    await client.close();
+  });
+
+  it('balances a State round anew when the member that issued the State no longer serves', async () => {
+    const challengers = await Promise.all([startChallenger('a'), startChallenger('b')]);
+    const app = await startApp(radiusService(challengers.map((c) => c.port)));
+    const vip = app.address('svc');
+    const client = await radiusClient();
+    const challenge = await client.ask(vip.port, accessRequest(1, 'alice', 'x'));
+    assert.equal((challenge.attributes.State as Buffer).toString(), 'a-0');
+    app.runtime.member('p', 'a')!.setAdmin('disabled');
+    // b does not know a's State: it rejects, which shows where the request went
+    const answer = await client.ask(vip.port, accessRequest(2, 'alice', 'x', challenge.attributes.State as Buffer));
+    assert.equal(answer.code, 'Access-Reject');
+    assert.equal(answer.attributes['Reply-Message'], 'b');
+    await client.close();
+  });
+
+  it('sends a retransmit (same Identifier and authenticator) to the member of its first copy', async () => {
+    const challengers = await Promise.all([startChallenger('a'), startChallenger('b')]);
+    const app = await startApp(radiusService(challengers.map((c) => c.port)));
+    const vip = app.address('svc');
+    const client = await radiusClient();
+    const request = accessRequest(42, 'alice', 'x');
+    const first = await client.ask(vip.port, request);
+    const again = await client.ask(vip.port, request);
+    assert.equal(first.code, 'Access-Challenge');
+    assert.equal(again.code, 'Access-Challenge');
+    // round-robin would have sent a new request to b
+    assert.equal(challengers[0].received.length, 2);
+    assert.equal(challengers[1].received.length, 0);
+    // the same Identifier with a new authenticator is a new request: balanced anew
+    assert.equal((await client.ask(vip.port, accessRequest(42, 'alice', 'x'))).code, 'Access-Challenge');
+    assert.equal(challengers[1].received.length, 1);
+    await client.close();
+  });
+
+  it('passes on only answers to requests the client sent to that member', async () => {
+    const app = await startApp(radiusService([(await startChallenger('a', true)).port]));
+    const vip = app.address('svc');
+    const client = await radiusClient();
+    // the member's datagrams come in order: its answer comes after the two it must not pass on
+    assert.equal((await client.ask(vip.port, accessRequest(1, 'alice', 'x'))).code, 'Access-Challenge');
+    assert.equal(client.received.length, 1);
+    assert.equal((app.listener('svc') as UdpListener).messages!.unmatched, 2);
+    await client.close();
+  });
+});
