@@ -72,7 +72,7 @@ describe('admin API over nat services', () => {
     assert.match(tables.stdout, /sticky\s+source-ip \(kernel\)\s+1\s+100000\s+-\s+-\s+-\s+-/);
     const entries = JSON.parse((await ctl('stick', 'sticky', '--json')).stdout) as { items: { key: string; member: string | null }[] };
     assert.deepEqual(entries.items.map((e) => [e.key, e.member]), [[`${NET.client.replace(/\.\d+$/, '.0')}/24`, `s${c.line!.slice(1)}`]]);
-    const deleting = await ctl('stick', 'sticky', '--delete');
+    const deleting = await ctl('stick', 'sticky', '--delete', '--all');
     assert.equal(deleting.code, 1);
     assert.match(deleting.stderr, /409: the kernel keeps the stick table of sticky \(an nftables set\); its entries cannot be deleted here and expire on their own/);
   });
