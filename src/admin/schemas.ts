@@ -131,7 +131,7 @@ components.add(memberStateSchema, { id: 'MemberState' });
 export type MemberStateView = z.infer<typeof memberStateSchema>;
 
 export const memberEventSchema = z.object({
-  change: z.object({ kind: z.enum(['health', 'admin', 'agent', 'weight', 'max-connections']), from: z.unknown(), to: z.unknown() }).loose(),
+  change: z.object({ kind: z.enum(['health', 'admin', 'agent', 'weight', 'max-connections', 'ejection']), from: z.unknown(), to: z.unknown() }).loose(),
   member: memberStateSchema,
 });
 components.add(memberEventSchema, { id: 'MemberEvent' });

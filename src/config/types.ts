@@ -77,6 +77,19 @@ export interface PoolConfig {
   health: HealthConfig;
   /** a member that comes back up ramps to its full weight over this long (ms); 0 = at once */
   slowStart: number;
+  passiveHealth: PassiveHealthConfig;
+}
+
+/** Passive health (runtime/passive-health.ts): ejection of a member that fails real traffic. */
+export interface PassiveHealthConfig {
+  /** consecutive failures that eject a member; 0 = off */
+  failures: number;
+  /** base ejection time (ms); the n-th ejection in a row lasts n times as long */
+  ejection: number;
+  /** the longest an ejection lasts (ms) */
+  maxEjection: number;
+  /** the most of the pool's members ejected at once, in percent (never all of them) */
+  maxEjectedPercent: number;
 }
 
 export interface Config {

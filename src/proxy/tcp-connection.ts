@@ -230,7 +230,10 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
   #connectFailed(code: string): void {
     const member = this.member!;
     // out of descriptors is this process's shortage, not the member's failure
-    if (code !== 'EMFILE' && code !== 'ENFILE') member.failed++;
+    if (code !== 'EMFILE' && code !== 'ENFILE') {
+      member.failed++;
+      member.passive.failure(code === 'ETIMEDOUT' ? 'connect-timeout' : 'connect');
+    }
     this.#dispatcher.pool.release(member, 0, 0);
     this.member = null;
     this.#upstream = null;
@@ -247,6 +250,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     const config = this.#svc.config;
     this.#phase = 'piping';
     member.recordLatency(performance.now() - this.#connectStarted);
+    member.passive.success();
     // One idle timer: every byte either way is read on one of the two streams, and each read
     // refreshes it. A slow reader taking what waits for it is activity too (see #onTimer).
     this.#arm(config.timeouts.idle);

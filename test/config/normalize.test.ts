@@ -46,6 +46,7 @@ describe('normalizing a valid file', () => {
           queue: { max: 1_000, timeout: 5_000 },
           health: { require: { kind: 'all' }, monitors: [], agent: null, initialState: 'checking' },
           slowStart: 0,
+          passiveHealth: { failures: 5, ejection: 30_000, maxEjection: 300_000, maxEjectedPercent: 50 },
         },
       },
     };
@@ -109,6 +110,7 @@ pools:
       queue: { max: 0, timeout: 2_000 },
       health: { require: { kind: 'all' }, monitors: [], agent: null, initialState: 'checking' },
       slowStart: 0,
+      passiveHealth: { failures: 5, ejection: 30_000, maxEjection: 300_000, maxEjectedPercent: 50 },
     });
   });
 
