@@ -70,6 +70,8 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
   #heldBytes = 0;
   /** the client's FIN came before the member was connected */
   #clientFin = false;
+  /** the member sent a byte or its FIN: passive health counted its success (a reset before is a failure) */
+  #memberSpoke = false;
   #tried: Member[] | null = null;
   #waiter: Waiter | null = null;
   #connectStarted = 0;
@@ -250,7 +252,6 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     const config = this.#svc.config;
     this.#phase = 'piping';
     member.recordLatency(performance.now() - this.#connectStarted);
-    member.passive.success();
     // One idle timer: every byte either way is read on one of the two streams, and each read
     // refreshes it. A slow reader taking what waits for it is activity too (see #onTimer).
     this.#arm(config.timeouts.idle);
@@ -324,6 +325,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
   #data(stream: Stream, chunk: Buffer): boolean {
     if (stream === this.#upstream) {
       this.#timer!.refresh();
+      if (!this.#memberSpoke) this.#memberServed();
       if (this.#watch !== null && this.#watch.push(chunk) !== 'reading') this.#watch = null;
       return this.#client.write(chunk);
     }
@@ -347,7 +349,10 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
   }
 
   #end(stream: Stream): void {
-    if (stream === this.#upstream) return this.#client.end();
+    if (stream === this.#upstream) {
+      if (!this.#memberSpoke) this.#memberServed();
+      return this.#client.end();
+    }
     switch (this.#phase) {
       case 'piping':
         return this.#upstream!.end();
@@ -362,6 +367,12 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
     }
   }
 
+  /** The member's first byte or FIN: a success for passive health (a connect alone is not). */
+  #memberServed(): void {
+    this.#memberSpoke = true;
+    this.member?.passive.success();
+  }
+
   #drained(stream: Stream): void {
     if (this.#phase !== 'piping') return;
     if (stream === this.#upstream) this.#client.resume();
@@ -371,6 +382,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner {
   #error(stream: Stream, code: string): void {
     if (stream === this.#upstream && this.#phase === 'connecting') return this.#connectFailed(code);
     if (stream !== this.#upstream && stream !== this.#client) return;
+    if (stream === this.#upstream && !this.#memberSpoke) this.member?.passive.failure('reset');
     // A reset on one side is passed on as a reset on the other, as a TCP proxy should.
     this.#client.reset();
     this.#upstream?.reset();

@@ -70,6 +70,28 @@ describe('passive health on real traffic', () => {
     assert.equal(logged?.reason, 'ejected: 5 consecutive connect failures, for 60 s');
   });
 
+  it('ejects a tcp member that accepts and resets before any reply; one that answers is not counted', async () => {
+    const a = await startTcpServer('a');
+    // resets once the client's first bytes come: after the connect, before any reply
+    const rst = await startTcpServer('rst', (socket) => socket.once('data', () => socket.resetAndDestroy()));
+    const p = pool('round-robin', [{ port: a.port, id: 'a' }, { port: rst.port, id: 'rst' }], {}, { passiveHealth: passive() });
+    const { app } = await start(single('tcp', p));
+    const port = app.address('svc').port;
+    const good = app.runtime.member('p', 'a')!;
+    const member = app.runtime.member('p', 'rst')!;
+    let resets = 0;
+    for (let i = 0; i < 20 && !member.passive.ejected; i++) {
+      // the reset comes after the connect: it is passed on to the client, not retried
+      if ((await exchange(port, 'hello')).ending === 'reset') resets++;
+    }
+    assert.equal(resets, 5);
+    assert.equal(member.failed, 0, 'every connect succeeded');
+    assert.equal(member.passive.reason, 'ejected: 5 consecutive resets before any reply');
+    assert.equal(good.passive.failures, 0);
+    for (let i = 0; i < 5; i++) assert.equal(await greeting(port), 'a');
+    assert.equal(rst.accepted, 5);
+  });
+
   it('never ejects both members of a pool of 2 at max-ejected-percent 50', async () => {
     const [x, y] = [await freePort(), await freePort()];
     const p = pool('round-robin', [{ port: x, id: 'x' }, { port: y, id: 'y' }], {}, { passiveHealth: passive() });
