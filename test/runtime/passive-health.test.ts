@@ -4,7 +4,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PassiveHealthConfig } from '../../src/config/types.ts';
+import { Member } from '../../src/runtime/member.ts';
+import type { MemberChange } from '../../src/runtime/member-state.ts';
 import { PassiveGroup, PassiveHealth, type PassiveClock, type PassiveOwner } from '../../src/runtime/passive-health.ts';
+import { member as memberConfig } from '../helpers/config.ts';
 
 class FakeClock implements PassiveClock {
   time = 1_000_000;
@@ -169,5 +172,28 @@ describe('passive health', () => {
     assert.equal(clock.timers.size, 0);
     assert.equal(a.health.ejected, false);
     assert.equal(a.owner.said.length, 1);
+  });
+
+  it('an ejected member takes nothing new and serves no persistent client; back only when its health is up too', () => {
+    const clock = new FakeClock();
+    const group = new PassiveGroup(CONFIG, clock);
+    group.size = 4;
+    const changes: MemberChange[] = [];
+    const events = { emit: (_e: 'member', _m: Member, change: MemberChange) => changes.push(change) > 0 };
+    const m = new Member('p', memberConfig({ port: 80 }), events, 'up', group);
+    fail(m.passive, 5);
+    assert.equal(m.available, false);
+    assert.equal(m.usable, false);
+    assert.equal(m.servesExisting, false);
+    assert.deepEqual(changes, [{ kind: 'ejection', from: false, to: true, reason: 'ejected: 5 consecutive connect failures, for 30 s' }]);
+    // its monitors find it down meanwhile: the end of the ejection does not bring it back
+    m.setHealth('down', 'tcp: connection refused');
+    clock.advance(30_000);
+    assert.equal(m.passive.ejected, false);
+    assert.equal(m.available, false);
+    assert.deepEqual(changes.at(-1), { kind: 'ejection', from: true, to: false, reason: 'ejection time over' });
+    m.setHealth('up', 'tcp: ok');
+    assert.equal(m.available, true);
+    assert.equal(m.servesExisting, true);
   });
 });
