@@ -136,4 +136,20 @@ describe('passive health on real traffic', () => {
     const view = (await call(base, '/api/v1/pools/p/members/bad')).body;
     assert.equal(view.passive.reason, 'ejected: 5 consecutive 5xx answers');
   });
+
+  it('ejects an http member that closes connections before responding; its requests are retried on the other', async () => {
+    const ok = await startMember('ok');
+    const drop = await startMember('drop', (req) => req.socket.destroy());
+    const p = pool('round-robin', [{ port: ok.port, id: 'ok' }, { port: drop.port, id: 'drop' }], {}, { passiveHealth: passive() });
+    const { app } = await start(httpConfig(p));
+    const port = app.address('svc').port;
+    const member = app.runtime.member('p', 'drop')!;
+    for (let i = 0; i < 20 && !member.passive.ejected; i++) {
+      assert.equal((await raw(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status, 200);
+    }
+    assert.equal(member.passive.reason, 'ejected: 5 consecutive resets before any reply');
+    assert.equal(drop.requests.length, 5);
+    for (let i = 0; i < 4; i++) assert.equal((await raw(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status, 200);
+    assert.equal(drop.requests.length, 5);
+  });
 });

@@ -7,7 +7,9 @@ import type { PassiveHealthConfig } from '../../src/config/types.ts';
 import { Member } from '../../src/runtime/member.ts';
 import type { MemberChange } from '../../src/runtime/member-state.ts';
 import { PassiveGroup, PassiveHealth, type PassiveClock, type PassiveOwner } from '../../src/runtime/passive-health.ts';
-import { member as memberConfig } from '../helpers/config.ts';
+import { member as memberConfig, pool as poolConfig } from '../helpers/config.ts';
+import { RuntimeEvents } from '../../src/runtime/events.ts';
+import { Pool } from '../../src/runtime/pool.ts';
 
 class FakeClock implements PassiveClock {
   time = 1_000_000;
@@ -195,5 +197,23 @@ describe('passive health', () => {
     m.setHealth('up', 'tcp: ok');
     assert.equal(m.available, true);
     assert.equal(m.servesExisting, true);
+  });
+
+  it('a reload applies new settings and frees the place of an ejected member it removes', () => {
+    const config = poolConfig('round-robin', [{ port: 1, id: 'a' }, { port: 2, id: 'b' }, { port: 3, id: 'c' }, { port: 4, id: 'd' }]);
+    const p = new Pool('p', config, new RuntimeEvents());
+    fail(p.member('a')!.passive, 5);
+    fail(p.member('b')!.passive, 5);
+    assert.equal(p.passive.ejected, 2);
+    fail(p.member('c')!.passive, 5);
+    assert.equal(p.member('c')!.passive.held, 1, 'half of 4 at most');
+    p.reconfigure({ ...config, members: config.members.filter((m) => m.id !== 'a'), passiveHealth: { ...config.passiveHealth, failures: 2, maxEjectedPercent: 100 } });
+    assert.equal(p.passive.ejected, 1);
+    assert.equal(p.passive.size, 3);
+    assert.equal(p.member('b')!.passive.ejected, true, 'a kept member keeps its ejection');
+    fail(p.member('d')!.passive, 2);
+    assert.equal(p.member('d')!.passive.ejected, true, 'the new threshold and cap apply');
+    p.close();
+    assert.equal(p.passive.ejected, 0);
   });
 });
