@@ -16,6 +16,7 @@ import type { Config, PoolConfig } from '../src/config/types.ts';
 import { createLogger } from '../src/log.ts';
 import type { ConnectionEntry } from '../src/runtime/connection-table.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
+import { PASSIVE_OFF } from '../src/runtime/passive-health.ts';
 // the tests' builder of a normalized service, so this file follows the config as it grows
 import { service } from '../test/helpers/config.ts';
 
@@ -37,6 +38,7 @@ function config(): Config {
       health: { require: { kind: 'all' }, monitors: [], agent: null, initialState: 'up' },
       slowStart: 0,
       onMemberDown: null,
+      passiveHealth: PASSIVE_OFF,
     };
     services[`svc${p}`] = service('tcp', `pool${p}`, { listen: { host: '127.0.0.1', ip: '127.0.0.1', port: 10_000 + p } });
   }

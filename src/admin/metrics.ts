@@ -170,6 +170,9 @@ export class AdminMetrics {
     this.#collected('counter', 'furiwake_member_connect_failures_total', 'Connects to a member that failed (refused, timed out, unreachable).', m, perMember((x) => x.failed));
     this.#collected('counter', 'furiwake_member_bytes_in_total', 'Bytes from clients to a member, including open connections.', m, perMember((x) => memberBytes(x, this.#live.bytes).in));
     this.#collected('counter', 'furiwake_member_bytes_out_total', 'Bytes from a member to clients, including open connections.', m, perMember((x) => memberBytes(x, this.#live.bytes).out));
+    this.#collected('counter', 'furiwake_member_ejections_total', 'Times passive health ejected a member (passive-health).', m, perMember((x) => x.passive.ejections));
+    this.#collected('counter', 'furiwake_member_ejections_held_total', "Times a member failed past passive health's threshold but the pool's max-ejected-percent kept it in.", m, perMember((x) => x.passive.held));
+    this.#collected('gauge', 'furiwake_member_ejected', 'Whether passive health has ejected a member now (1) or not (0).', m, perMember((x) => (x.passive.ejected ? 1 : 0)));
     this.#collected('gauge', 'furiwake_member_weight', 'The weight the balancer uses (configured x agent percent x slow-start ramp).', m, perMember((x) => x.weight));
     this.#collected('gauge', 'furiwake_member_max_connections', 'The connection limit of a member; 0 = none.', m, perMember((x) => x.maxConnections));
     this.#collected('gauge', 'furiwake_member_state', `A member's state: 1 for the one it is in (${MEMBER_STATUSES.join(', ')}), 0 for the others.`, [...m, 'state'], function* () {

@@ -99,7 +99,7 @@ export const checkSchema = z.object({
 });
 components.add(checkSchema, { id: 'Check' });
 
-export const MEMBER_STATUSES = ['up', 'full', 'drain', 'checking', 'down', 'maint', 'disabled'] as const;
+export const MEMBER_STATUSES = ['up', 'full', 'drain', 'checking', 'ejected', 'down', 'maint', 'disabled'] as const;
 export type MemberStatus = (typeof MEMBER_STATUSES)[number];
 
 export const memberSchema = z.object({
@@ -108,7 +108,7 @@ export const memberSchema = z.object({
   address: z.string().describe('ip:port connections go to'),
   host: z.string().describe('host as configured'),
   backup: z.boolean(),
-  status: z.enum(MEMBER_STATUSES).describe('one word for people: the first that applies of disabled, down, checking, maint (agent), drain, full, up'),
+  status: z.enum(MEMBER_STATUSES).describe('one word for people: the first that applies of disabled, down, checking, ejected (passive health), maint (agent), drain, full, up'),
   usable: z.boolean().describe('takes new connections now'),
   health: z.enum(['checking', 'up', 'down']),
   healthReason: z.string(),
@@ -125,6 +125,14 @@ export const memberSchema = z.object({
   weight: z.number().describe('the weight from the file, or as an operator set it'),
   effectiveWeight: z.number().describe('what the balancer uses: weight x agent percent x slow-start ramp'),
   maxConnections: z.int().describe('0 = no limit'),
+  passive: z.object({
+    failures: z.int().describe('failures of real traffic in a row now (connects, resets before a reply, http 5xx and response timeouts)'),
+    ejected: z.boolean().describe('passive health took it out: it takes nothing new until ejectedUntil'),
+    ejectedUntil: z.number().describe('ms since epoch when the ejection ends; 0 when not ejected'),
+    ejections: z.int().describe('times ejected since start'),
+    held: z.int().describe("times the pool's max-ejected-percent kept it in past the threshold"),
+    reason: z.string().describe("why it is (or was last) ejected, e.g. 'ejected: 5 consecutive connect failures'; '' when never"),
+  }).describe('passive health (the pool key passive-health)'),
   connections: z.object({ active: z.int(), total: z.int(), failed: z.int().describe('connects that failed') }),
   bytes: z.object({ in: z.number().describe('client to member'), out: z.number().describe('member to client') }),
   requests: z.int().describe('HTTP responses from this member (0 outside http mode)'),
@@ -143,13 +151,13 @@ export type MemberView = z.infer<typeof memberSchema>;
 
 export const memberStateSchema = memberSchema.pick({
   pool: true, id: true, status: true, usable: true, health: true, healthReason: true, since: true, admin: true,
-  agent: true, checks: true, weight: true, effectiveWeight: true, maxConnections: true,
+  agent: true, checks: true, weight: true, effectiveWeight: true, maxConnections: true, passive: true,
 });
 components.add(memberStateSchema, { id: 'MemberState' });
 export type MemberStateView = z.infer<typeof memberStateSchema>;
 
 export const memberEventSchema = z.object({
-  change: z.object({ kind: z.enum(['health', 'admin', 'agent', 'weight', 'max-connections']), from: z.unknown(), to: z.unknown() }).loose(),
+  change: z.object({ kind: z.enum(['health', 'admin', 'agent', 'weight', 'max-connections', 'ejection']), from: z.unknown(), to: z.unknown() }).loose(),
   member: memberStateSchema,
 });
 components.add(memberEventSchema, { id: 'MemberEvent' });

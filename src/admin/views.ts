@@ -29,6 +29,7 @@ export function memberStatus(m: Member): MemberStatus {
   if (m.admin === 'disabled') return 'disabled';
   if (m.health === 'down') return 'down';
   if (m.health === 'checking') return 'checking';
+  if (m.passive.ejected) return 'ejected';
   const agent = m.agent?.state;
   if (agent === 'maint' || agent === 'down') return 'maint';
   if (m.admin === 'drain' || agent === 'drain') return 'drain';
@@ -52,6 +53,14 @@ export function memberState(m: Member): MemberStateView {
     weight: m.configWeight,
     effectiveWeight: round(m.weight),
     maxConnections: m.maxConnections,
+    passive: {
+      failures: m.passive.failures,
+      ejected: m.passive.ejected,
+      ejectedUntil: m.passive.ejectedUntil,
+      ejections: m.passive.ejections,
+      held: m.passive.held,
+      reason: m.passive.reason,
+    },
   };
 }
 

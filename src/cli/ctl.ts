@@ -210,7 +210,8 @@ function memberRow(m: MemberView): Cell[] {
   const health = m.checks.length === 0 ? (m.health === 'up' ? '-' : m.healthReason) : m.checks.map((c) => `${c.type} ${c.at === 0 ? '…' : c.up ? 'ok' : 'FAIL'}${c.up ? '' : `: ${c.reason}`}`).join('; ');
   const agent = m.agent === null ? '-' : `${m.agent.state}${m.agent.percent !== 100 ? ` ${m.agent.percent}%` : ''}`;
   const weight = m.effectiveWeight === m.weight ? String(m.weight) : `${m.weight} (${m.effectiveWeight})`;
-  return [m.pool, m.id, m.address, m.status, health, agent, weight, m.connections.active, m.connections.total, m.rates.connections.toFixed(2)];
+  const state = m.passive.ejected ? `ejected ${Math.max(0, Math.ceil((m.passive.ejectedUntil - Date.now()) / 1000))}s: ${m.passive.reason.replace(/^ejected: /, '')}` : m.status;
+  return [m.pool, m.id, m.address, state, health, agent, weight, m.connections.active, m.connections.total, m.rates.connections.toFixed(2)];
 }
 
 async function patch(api: Api, out: Out, pool: string, member: string, body: Record<string, unknown>): Promise<void> {

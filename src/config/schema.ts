@@ -12,6 +12,7 @@ import { checkKernelKeys, isKernelMode, kernelServiceConfig, kernelServiceKeys }
 import { checkHttpKeys, HTTP_DEFAULTS, httpServiceConfig, httpServiceKeys, httpTimeoutKeys } from './http-schema.ts';
 import { expected, fail, ok, type Parsed } from './issues.ts';
 import { adminSchema } from './admin-schema.ts';
+import { passiveHealthSchema } from './passive-schema.ts';
 import { address, boolean, byName, duration, integer, leaf, MAX_INT, matching, NAME, oneOf, optional, section } from './schema-parts.ts';
 import type {
   AlgorithmName,
@@ -185,6 +186,7 @@ export const poolSchema = section('a pool: a map with members (and algorithm, qu
   health: healthSchema,
   'slow-start': duration({ allowZero: true }).default(0),
   'on-member-down': oneOf(ON_MEMBER_DOWN).optional(),
+  'passive-health': passiveHealthSchema,
 }).superRefine((p, ctx) => {
   // A member's own rule or monitors must still be satisfiable, like the pool's.
   p.members.forEach((m, i) => {
@@ -196,7 +198,7 @@ export const poolSchema = section('a pool: a map with members (and algorithm, qu
     }
   });
 }).transform(
-  (p): PoolConfig => ({ algorithm: p.algorithm, members: p.members, queue: p.queue, health: p.health, slowStart: p['slow-start'], onMemberDown: p['on-member-down'] ?? null }),
+  (p): PoolConfig => ({ algorithm: p.algorithm, members: p.members, queue: p.queue, health: p.health, slowStart: p['slow-start'], onMemberDown: p['on-member-down'] ?? null, passiveHealth: p['passive-health'] }),
 );
 
 // ---- the whole file -----------------------------------------------------------------------

@@ -86,6 +86,19 @@ export interface PoolConfig {
   slowStart: number;
   /** live traffic of a member that stops serving; null: the default of each service's mode */
   onMemberDown: OnMemberDown | null;
+  passiveHealth: PassiveHealthConfig;
+}
+
+/** Passive health (runtime/passive-health.ts): ejection of a member that fails real traffic. */
+export interface PassiveHealthConfig {
+  /** consecutive failures that eject a member; 0 = off */
+  failures: number;
+  /** base ejection time (ms); the n-th ejection in a row lasts n times as long */
+  ejection: number;
+  /** the longest an ejection lasts (ms) */
+  maxEjection: number;
+  /** the most of the pool's members ejected at once, in percent (never all of them) */
+  maxEjectedPercent: number;
 }
 
 export interface Config {

@@ -71,6 +71,8 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
   #heldBytes = 0;
   /** the client's FIN came before the member was connected */
   #clientFin = false;
+  /** the member sent a byte or its FIN: passive health counted its success (a reset before is a failure) */
+  #memberSpoke = false;
   #tried: Member[] | null = null;
   #waiter: Waiter | null = null;
   #connectStarted = 0;
@@ -248,7 +250,10 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
   #connectFailed(code: string): void {
     const member = this.member!;
     // out of descriptors is this process's shortage, not the member's failure
-    if (code !== 'EMFILE' && code !== 'ENFILE') member.failed++;
+    if (code !== 'EMFILE' && code !== 'ENFILE') {
+      member.failed++;
+      member.passive.failure(code === 'ETIMEDOUT' ? 'connect-timeout' : 'connect');
+    }
     member.traffic.delete(this);
     this.#dispatcher.pool.release(member, 0, 0);
     this.member = null;
@@ -339,6 +344,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
   #data(stream: Stream, chunk: Buffer): boolean {
     if (stream === this.#upstream) {
       this.#timer!.refresh();
+      if (!this.#memberSpoke) this.#memberServed();
       if (this.#watch !== null && this.#watch.push(chunk) !== 'reading') this.#watch = null;
       return this.#client.write(chunk);
     }
@@ -362,7 +368,10 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
   }
 
   #end(stream: Stream): void {
-    if (stream === this.#upstream) return this.#client.end();
+    if (stream === this.#upstream) {
+      if (!this.#memberSpoke) this.#memberServed();
+      return this.#client.end();
+    }
     switch (this.#phase) {
       case 'piping':
         return this.#upstream!.end();
@@ -377,6 +386,12 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     }
   }
 
+  /** The member's first byte or FIN: a success for passive health (a connect alone is not). */
+  #memberServed(): void {
+    this.#memberSpoke = true;
+    this.member?.passive.success();
+  }
+
   #drained(stream: Stream): void {
     if (this.#phase !== 'piping') return;
     if (stream === this.#upstream) this.#client.resume();
@@ -386,6 +401,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
   #error(stream: Stream, code: string): void {
     if (stream === this.#upstream && this.#phase === 'connecting') return this.#connectFailed(code);
     if (stream !== this.#upstream && stream !== this.#client) return;
+    if (stream === this.#upstream && !this.#memberSpoke) this.member?.passive.failure('reset');
     // A reset on one side is passed on as a reset on the other, as a TCP proxy should.
     this.#client.reset();
     this.#upstream?.reset();

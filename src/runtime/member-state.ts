@@ -43,4 +43,6 @@ export type MemberChange =
   | { kind: 'admin'; from: AdminState; to: AdminState }
   | { kind: 'agent'; from: AgentState | null; to: AgentState; message: string }
   | { kind: 'weight'; from: number; to: number }
-  | { kind: 'max-connections'; from: number; to: number };
+  | { kind: 'max-connections'; from: number; to: number }
+  /** passive health ejected it (to: true) or let it back; from = to = false: the pool's cap kept it in */
+  | { kind: 'ejection'; from: boolean; to: boolean; reason: string };

@@ -6,6 +6,7 @@ import type { Candidate } from '../balance/balancer.ts';
 import { hostPort } from '../config/address.ts';
 import type { MemberConfig } from '../config/types.ts';
 import type { AdminState, AgentView, CheckView, Health, MemberChange } from './member-state.ts';
+import { PASSIVE_OFF, PassiveGroup, PassiveHealth, type PassiveOwner } from './passive-health.ts';
 
 /** Where a member announces its changes: the runtime's events (events.ts), which name Member. */
 interface ChangeSink {
@@ -20,7 +21,7 @@ export interface MemberTraffic {
 /** Weight of the newest sample in the latency moving average (least-time). */
 const LATENCY_ALPHA = 0.2;
 
-export class Member implements Candidate {
+export class Member implements Candidate, PassiveOwner {
   readonly id: string;
   readonly poolName: string;
   /** the member's config as last applied */
@@ -66,13 +67,18 @@ export class Member implements Candidate {
   /** its live traffic that must hear when it stops serving (on-member-down, member-down.ts) */
   readonly traffic = new Set<MemberTraffic>();
 
+  /** passive health: its real traffic's failures, and its ejection (passive-health.ts) */
+  readonly passive: PassiveHealth;
+
   readonly #events: ChangeSink;
-  /** healthy, enabled and not drained or stopped by its agent: kept as one flag for the hot path */
+  /** healthy, enabled, not ejected and not drained or stopped by its agent: kept as one flag for the hot path */
   #takesNew = true;
 
   /** `health`: where it starts, 'checking' when monitors must pass first (set, not a change: nothing is logged) */
-  constructor(poolName: string, config: MemberConfig, events: ChangeSink, health: Health = 'up') {
+  /** `passive`: its pool's passive-health state (without one, passive health is off) */
+  constructor(poolName: string, config: MemberConfig, events: ChangeSink, health: Health = 'up', passive: PassiveGroup = new PassiveGroup(PASSIVE_OFF)) {
     this.poolName = poolName;
+    this.passive = new PassiveHealth(this, passive);
     this.health = health;
     this.#takesNew = health === 'up';
     this.config = config;
@@ -103,10 +109,10 @@ export class Member implements Candidate {
 
   /**
    * Keeps the connections it has and those its persistent clients bring: healthy and not
-   * disabled or stopped — a drained member still serves them.
+   * disabled, ejected or stopped — a drained member still serves them.
    */
   get servesExisting(): boolean {
-    return this.health === 'up' && this.admin !== 'disabled' &&
+    return this.health === 'up' && this.admin !== 'disabled' && !this.passive.ejected &&
       (this.agent === null || (this.agent.state !== 'down' && this.agent.state !== 'maint'));
   }
 
@@ -192,13 +198,25 @@ export class Member implements Candidate {
     if (config.maxConnections !== before.maxConnections) this.setMaxConnections(config.maxConnections);
   }
 
+  /** Passive health ejected it or let it back (passive-health.ts): a change like a health one. */
+  passiveChanged(ejected: boolean, reason: string): void {
+    this.since = Date.now();
+    this.#refresh();
+    this.#events.emit('member', this, { kind: 'ejection', from: !ejected, to: ejected, reason });
+  }
+
+  /** It failed past the threshold but the pool's max-ejected-percent kept it in: said, not changed. */
+  passiveHeld(reason: string): void {
+    this.#events.emit('member', this, { kind: 'ejection', from: false, to: false, reason });
+  }
+
   recordLatency(ms: number): void {
     this.latency = this.latency === 0 ? ms : this.latency + LATENCY_ALPHA * (ms - this.latency);
   }
 
   #refresh(): void {
     const agent = this.agent?.state;
-    this.#takesNew = this.health === 'up' && this.admin === 'enabled' &&
+    this.#takesNew = this.health === 'up' && this.admin === 'enabled' && !this.passive.ejected &&
       (agent === undefined || agent === 'ready' || agent === 'up');
   }
 

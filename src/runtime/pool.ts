@@ -7,6 +7,7 @@ import { createBalancer } from '../balance/index.ts';
 import type { AlgorithmName, MemberConfig, PoolConfig } from '../config/types.ts';
 import type { Health, MemberChange, RuntimeEvents } from './events.ts';
 import { Member } from './member.ts';
+import { PassiveGroup } from './passive-health.ts';
 
 /** A connection waiting for a member; `done` receives the member, or undefined on timeout. */
 export interface Waiter {
@@ -35,6 +36,8 @@ export class Pool {
   /** how many of them wait for a member of their own */
   #waitingForOwn = 0;
   readonly #events: RuntimeEvents;
+  /** passive health's pool-wide part: its config and how many members are ejected */
+  readonly passive: PassiveGroup;
 
   constructor(name: string, config: PoolConfig, events: RuntimeEvents) {
     this.name = name;
@@ -43,7 +46,9 @@ export class Pool {
     this.algorithm = config.algorithm;
     this.queueMax = config.queue.max;
     this.queueTimeout = config.queue.timeout;
-    this.members = config.members.map((m) => new Member(name, m, events, startingHealth(config, m)));
+    this.passive = new PassiveGroup(config.passiveHealth);
+    this.members = config.members.map((m) => new Member(name, m, events, startingHealth(config, m), this.passive));
+    this.passive.size = this.members.length;
     this.#primary = createBalancer(this.algorithm, []);
     this.#backup = createBalancer(this.algorithm, []);
     this.#rebuild();
@@ -138,10 +143,14 @@ export class Pool {
     const previous = new Map(this.members.map((m) => [m.id, m]));
     this.members = config.members.map((mc) => {
       const live = previous.get(mc.id);
-      if (live === undefined) return new Member(this.name, mc, this.#events, startingHealth(config, mc));
+      if (live === undefined) return new Member(this.name, mc, this.#events, startingHealth(config, mc), this.passive);
+      previous.delete(mc.id);
       live.reconfigure(mc);
       return live;
     });
+    for (const removed of previous.values()) removed.passive.dispose();
+    this.passive.config = config.passiveHealth;
+    this.passive.size = this.members.length;
     // a waiter whose own member the reload took out waits for any member now: the removed one
     // would otherwise still serve it (or keep it waiting) while it finishes its connections
     if (this.#waitingForOwn > 0) {
@@ -164,6 +173,7 @@ export class Pool {
 
   /** Fails every waiter; used when the pool is removed or the process stops. */
   close(): void {
+    for (const m of this.members) m.passive.dispose();
     this.#waitingForOwn = 0;
     for (const waiter of this.#waiting.splice(0)) {
       if (waiter.timer !== null) clearTimeout(waiter.timer);

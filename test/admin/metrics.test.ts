@@ -67,7 +67,7 @@ describe('metrics', () => {
     const m = await scrape(base);
     const states = m.get('furiwake_member_state')!.samples.filter((s) => s.labels.member === 'b');
     assert.deepEqual(states.filter((s) => s.value === 1).map((s) => s.labels.state), ['disabled']);
-    assert.equal(states.length, 7);
+    assert.equal(states.length, 8);
     assert.equal(value(m, 'furiwake_member_state', { member: 'a', state: 'up' }), 1);
     assert.equal(value(m, 'furiwake_member_weight', { member: 'a' }), 3);
     assert.equal(value(m, 'furiwake_member_max_connections', { member: 'a' }), 7);

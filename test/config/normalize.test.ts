@@ -48,6 +48,7 @@ describe('normalizing a valid file', () => {
           health: { require: { kind: 'all' }, monitors: [], agent: null, initialState: 'checking' },
           slowStart: 0,
           onMemberDown: null,
+          passiveHealth: { failures: 5, ejection: 30_000, maxEjection: 300_000, maxEjectedPercent: 50 },
         },
       },
     };
@@ -113,6 +114,7 @@ pools:
       health: { require: { kind: 'all' }, monitors: [], agent: null, initialState: 'checking' },
       slowStart: 0,
       onMemberDown: null,
+      passiveHealth: { failures: 5, ejection: 30_000, maxEjection: 300_000, maxEjectedPercent: 50 },
     });
   });
 

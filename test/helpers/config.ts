@@ -3,6 +3,7 @@
 
 import type { AlgorithmName, Config, MemberConfig, Mode, PoolConfig, ServiceConfig } from '../../src/config/types.ts';
 import { httpServiceConfig } from '../../src/config/http-schema.ts';
+import { PASSIVE_DEFAULTS } from '../../src/config/passive-schema.ts';
 
 export interface MemberSpec {
   port: number;
@@ -31,6 +32,7 @@ export function pool(algorithm: AlgorithmName, members: MemberSpec[], queue: Par
     health: { require: { kind: 'all' }, monitors: [], agent: null, initialState: 'checking' },
     slowStart: 0,
     onMemberDown: null,
+    passiveHealth: PASSIVE_DEFAULTS,
     ...extra,
   };
 }

@@ -144,7 +144,7 @@ function updatePoolHeader(el, pool) {
 function updateMemberRow(tr, m) {
   tr.dataset.status = m.status;
   const [stateCell, memberCell, healthCell, agentCell, weightCell, connCell, rateCell, shareCell, actions] = tr.children;
-  fill(stateCell, h('span', { class: 'badge', title: m.healthReason || m.status }, m.status));
+  fill(stateCell, h('span', { class: 'badge', title: (m.passive.ejected ? m.passive.reason : m.healthReason) || m.status }, m.status));
   fill(memberCell,
     h('span', { class: 'member-id' }, m.id), m.backup ? h('span', { class: 'backup' }, 'backup') : null,
     h('span', { class: 'sub member-addr' }, m.address),

@@ -364,6 +364,8 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   #responseHead(res: ResponseHead, rest: Buffer): void {
     const req = this.req;
     this.#status = res.status;
+    if (res.status >= 500) this.member?.passive.failure('http-5xx');
+    else this.member?.passive.success();
     if (res.status === 101) {
       if (req.upgrade === null) return this.#memberFailed(new HttpError(502, 'the member switched protocols unasked'));
       return this.#startTunnel(res, rest);
@@ -501,6 +503,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       this.#staleRetried = true;
       return this.#use(this.member!, true);
     }
+    this.member?.passive.failure('reset');
     if (safe) return this.#tryElsewhere(`the member closed the connection before responding${reason(error)}`);
     this.#failMember(502, `the member closed the connection before responding${reason(error)}`);
   }
@@ -512,6 +515,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       this.#releaseMember(this.member!);
       return this.#fail(503, 'furiwake is out of file descriptors');
     }
+    this.member!.passive.failure(code === undefined && error?.message.startsWith('connect timeout') === true ? 'connect-timeout' : 'connect');
     this.#tryElsewhere(`cannot connect to a member${reason(error)}`);
   }
 
@@ -564,6 +568,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       case Wait.RESPONSE:
         this.#reusable = false;
         this.#dropUpstream();
+        this.member?.passive.failure('response-timeout');
         return this.#failMember(504, `the member did not respond within ${this.#http.timeouts.response} ms`);
       default:
         this.#reusable = false;
