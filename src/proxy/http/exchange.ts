@@ -364,8 +364,14 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   #responseHead(res: ResponseHead, rest: Buffer): void {
     const req = this.req;
     this.#status = res.status;
-    if (res.status >= 500) this.member?.passive.failure('http-5xx');
-    else this.member?.passive.success();
+    const member = this.member;
+    if (member !== null) {
+      // the member is answering: this request no longer waits on it, so a member that stops
+      // serving now (this very answer may eject it) lets the response finish
+      member.traffic.delete(this);
+      if (res.status >= 500) member.passive.failure('http-5xx');
+      else member.passive.success();
+    }
     if (res.status === 101) {
       if (req.upgrade === null) return this.#memberFailed(new HttpError(502, 'the member switched protocols unasked'));
       return this.#startTunnel(res, rest);
@@ -547,8 +553,9 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   /**
    * on-member-down `reselect`: its member stopped serving. The request ends as if the member had
    * failed (though its failures are not counted: an operator's `disabled` is no failure) — retried on another member when that is safe (nothing of the response came, the
-   * method is idempotent, no body byte went out), else a 502, or the client is cut off when the
-   * response has begun. An upgraded connection (a tunnel) is left alone, as tcp's `keep`.
+   * method is idempotent, no body byte went out), else a 502, or the client is cut off when part of
+   * the response head came. A request whose head has arrived left the member's traffic (it is
+   * being answered) and is not told. An upgraded connection (a tunnel) is left alone, as tcp's `keep`.
    */
   memberDown(member: Member): void {
     if (this.#finished || member !== this.member || this.#tunnel) return;
