@@ -171,7 +171,7 @@ async function httpScenario(signal: 'SIGKILL' | 'SIGSTOP'): Promise<Result> {
   return r;
 }
 
-async function udpScenario(): Promise<Result> {
+async function udpScenario(signal: 'SIGKILL' | 'SIGSTOP'): Promise<Result> {
   const members = await Promise.all(['a', 'b'].map(async (id) => ({ id, ...(await child(udpMember(id))) })));
   const [listen, admin] = [await freePort(), await freePort()];
   const lb = await startFuriwake(config('udp', listen, admin, members, 'type: udp, send: ping'));
@@ -203,7 +203,7 @@ async function udpScenario(): Promise<Result> {
   await sleep(STEADY_MS);
   const victim = members.find((m) => m.id === lastMember)!;
   const kill = performance.now();
-  process.kill(victim.proc.pid!, 'SIGKILL');
+  process.kill(victim.proc.pid!, signal);
   const down = await waitHealth(admin, [victim.id], 'down', MAX_FAILED_MS);
   await sleep(AFTER_DOWN_MS);
   clearInterval(send);
@@ -211,7 +211,7 @@ async function udpScenario(): Promise<Result> {
   sweep();
   sock.close();
   // a timeout "happens" when its request was sent: that is when the client lost it
-  const r = summarize('udp SIGKILL', samples, kill, down, `flow was on ${victim.id}`, true);
+  const r = summarize(`udp ${signal}`, samples, kill, down, `flow was on ${victim.id}`, true);
   for (const m of members) stop(m.proc);
   lb.kill('SIGTERM');
   await once(lb, 'exit');
@@ -222,7 +222,7 @@ const ms = (v: number | null): string => (v === null ? 'never' : `${Math.round(v
 try {
   const results: Result[] = [];
   if (WHICH !== 'udp') { results.push(await httpScenario('SIGKILL')); results.push(await httpScenario('SIGSTOP')); }
-  if (WHICH !== 'http') results.push(await udpScenario());
+  if (WHICH !== 'http') { results.push(await udpScenario('SIGKILL')); results.push(await udpScenario('SIGSTOP')); }
   console.log(`furiwake member failure, ${new Date().toISOString()}, node ${process.version}, passive-health ${PASSIVE ? 'on' : 'off'}`);
   console.log(`monitor: ${MONITOR}; http: ${CLIENTS} keep-alive clients, 3 members; udp: ${UDP_RATE} req/s from one port, 2 members, timeout ${UDP_TIMEOUT_MS} ms`);
   const row = (c: string[]): string => c.map((x, i) => (i === 0 ? x.padEnd(13) : x.padStart(10))).join(' ');
