@@ -1,7 +1,8 @@
 // Issue 12's benchmark: how long clients keep failing after a member dies. furiwake runs as a
 // child process (the real bin), each member in a process of its own so it can be SIGKILLed or
 // SIGSTOPped, and clients run here, recording every request's start, end and outcome.
-// Run by hand: `node bench/member-failure.ts [http|udp|all]` (PASSIVE=1 adds passive-health).
+// Run by hand: `node bench/member-failure.ts [http|udp|all]` (PASSIVE=1 adds passive-health;
+// FURIWAKE_BIN=<path of bin/furiwake.js> measures another checkout).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
-const BIN = fileURLToPath(new URL('../bin/furiwake.js', import.meta.url));
+const BIN = process.env.FURIWAKE_BIN ?? fileURLToPath(new URL('../bin/furiwake.js', import.meta.url));
 const WHICH = process.argv[2] ?? 'all';
 const PASSIVE = process.env.PASSIVE === '1';
 const STEADY_MS = 3000;       // load before the member fails
