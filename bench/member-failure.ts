@@ -112,7 +112,7 @@ async function waitHealth(admin: number, ids: string[], want: string, limitMs: n
 }
 
 interface Sample { start: number; end: number; ok: boolean }
-interface Result { name: string; total: number; failed: number; lastFailMs: number | null; downMs: number | null; p99Ms: number; maxMs: number; steadyP99Ms: number; note: string }
+interface Result { name: string; total: number; failed: number; lastFailMs: number | null; toTheEnd: boolean; downMs: number | null; p99Ms: number; maxMs: number; steadyP99Ms: number; note: string }
 
 /** The latency at quantile q (1 = the longest) of the samples, in ms. */
 function quantile(samples: Sample[], q: number): number {
@@ -123,14 +123,16 @@ function quantile(samples: Sample[], q: number): number {
 
 /** Figures from the samples: failures after `kill`; the failure window is kill to max(down, last failure). */
 /** `failAtStart`: a failure counts from when the request was sent (a udp timeout), else from when it ended. */
-function summarize(name: string, samples: Sample[], kill: number, down: number | null, note: string, failAtStart = false): Result {
+/** `loadEnd`: when the clients stopped starting requests; a failure among the last ones started
+ * means the failure had not ended when the load did (printed as "N+"). */
+function summarize(name: string, samples: Sample[], kill: number, down: number | null, loadEnd: number, note: string, failAtStart = false): Result {
   const failed = samples.filter((s) => !s.ok);
   const lastFail = failed.length === 0 ? null : Math.max(...failed.map((s) => (failAtStart ? s.start : s.end)));
   const windowEnd = Math.max(down ?? kill, lastFail ?? kill);
   const inWindow = samples.filter((s) => s.start >= kill && s.start <= windowEnd);
   return {
     name, total: samples.length, failed: failed.length,
-    lastFailMs: lastFail === null ? null : lastFail - kill, downMs: down === null ? null : down - kill,
+    lastFailMs: lastFail === null ? null : lastFail - kill, toTheEnd: failed.some((s) => s.start >= loadEnd - 100), downMs: down === null ? null : down - kill,
     p99Ms: quantile(inWindow, 0.99), maxMs: quantile(inWindow, 1),
     steadyP99Ms: quantile(samples.filter((s) => s.start < kill), 0.99), note,
   };
@@ -162,10 +164,11 @@ async function httpScenario(signal: 'SIGKILL' | 'SIGSTOP'): Promise<Result> {
   const down = await waitHealth(admin, ['a'], 'down', MAX_FAILED_MS);
   await sleep(AFTER_DOWN_MS);
   running = false;
+  const loadEnd = performance.now();
   await Promise.all(workers);
   agent.destroy();
   const inFlightNote = signal === 'SIGSTOP' ? 'member frozen' : 'member killed';
-  const r = summarize(`http ${signal}`, samples, kill, down, inFlightNote);
+  const r = summarize(`http ${signal}`, samples, kill, down, loadEnd, inFlightNote);
   for (const m of members) stop(m.proc);
   lb.kill('SIGTERM');
   await once(lb, 'exit');
@@ -208,11 +211,12 @@ async function udpScenario(signal: 'SIGKILL' | 'SIGSTOP'): Promise<Result> {
   const down = await waitHealth(admin, [victim.id], 'down', MAX_FAILED_MS);
   await sleep(AFTER_DOWN_MS);
   clearInterval(send);
+  const loadEnd = performance.now();
   await sleep(UDP_TIMEOUT_MS + 50);
   sweep();
   sock.close();
   // a timeout "happens" when its request was sent: that is when the client lost it
-  const r = summarize(`udp ${signal}`, samples, kill, down, `flow was on ${victim.id}`, true);
+  const r = summarize(`udp ${signal}`, samples, kill, down, loadEnd, `flow was on ${victim.id}`, true);
   for (const m of members) stop(m.proc);
   lb.kill('SIGTERM');
   await once(lb, 'exit');
@@ -229,9 +233,10 @@ try {
   const row = (c: string[]): string => c.map((x, i) => (i === 0 ? x.padEnd(13) : x.padStart(10))).join(' ');
   console.log(row(['scenario', 'requests', 'failed', 'last fail', 'down at', 'p99 fail', 'max fail', 'p99 steady']));
   for (const r of results) {
-    console.log(row([r.name, String(r.total), String(r.failed), ms(r.lastFailMs), ms(r.downMs), r.p99Ms.toFixed(1), r.maxMs.toFixed(1), r.steadyP99Ms.toFixed(1)]) + `  (${r.note})`);
+    console.log(row([r.name, String(r.total), String(r.failed), ms(r.lastFailMs) + (r.toTheEnd ? '+' : ''), ms(r.downMs), r.p99Ms.toFixed(1), r.maxMs.toFixed(1), r.steadyP99Ms.toFixed(1)]) + `  (${r.note})`);
   }
   console.log('times in ms after the kill/stop; "p99/max fail": latency of requests started between it and max(down, last failure)');
+  console.log(`"N+": still failing when the load stopped, ${AFTER_DOWN_MS} ms after "down"`);
 } finally {
   for (const c of children) stop(c);
   rmSync(tmp, { recursive: true, force: true });
