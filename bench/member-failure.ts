@@ -35,6 +35,15 @@ function stop(c: ChildProcess): void {
   if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
 }
 
+// Ctrl-C or a kill skips `finally`: stop the children and remove the temp dir here too.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    for (const c of children) stop(c);
+    rmSync(tmp, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
+
 async function freePort(): Promise<number> {
   const s = net.createServer().listen(0, '127.0.0.1');
   await once(s, 'listening');
