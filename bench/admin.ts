@@ -68,7 +68,7 @@ const host: AdminHost = {
 const rates = new RateEstimator(runtime);
 const api: ApiContext = {
   host, rates, startedAt: Date.now(), stickTables: () => [],
-  access: () => ({ reads: 'open', writes: 'token' }), serviceAddress: () => null, requireToken: () => {},
+  access: () => ({ reads: 'open', writes: 'token' }), serviceAddress: () => null, serviceDrops: () => null, requireToken: () => {},
 };
 const metrics = new AdminMetrics(host, () => []);
 

@@ -11,6 +11,16 @@ import type { Runtime } from '../runtime/runtime.ts';
 import type { RateEstimator } from './rates.ts';
 import type { StickTables, StickTableSource } from './stick-tables.ts';
 
+/** Datagrams a udp listener dropped since it was bound, by reason. */
+export interface DatagramDrops {
+  /** from clients: not a well-formed message of the `balance-per` protocol (or a SIP response in no known dialog) */
+  malformed: number;
+  /** from members: malformed, or answering nothing the client sent (`balance-per`) */
+  unmatched: number;
+  /** from clients: no member was usable */
+  noMember: number;
+}
+
 export interface AdminHost {
   readonly runtime: Runtime;
   readonly log: Logger;
@@ -20,8 +30,8 @@ export interface AdminHost {
   readonly load: (() => Promise<Config>) | null;
   /** applies a config; returns what could not be applied, one line each */
   reload(config: Config): Promise<string[]>;
-  /** a service's listener, for its bound address */
-  listener(service: string): { address(): Endpoint } | undefined;
+  /** a service's listener, for its bound address and (udp furiwake forwards itself) its drops */
+  listener(service: string): { address(): Endpoint; readonly drops?: DatagramDrops } | undefined;
   /** the stick tables to show; admin/stick-tables.ts stickTablesOf when absent */
   readonly stickTables?: StickTables;
 }
@@ -35,6 +45,8 @@ export interface ApiContext {
   /** whether reads and writes need the token now (the config may change on reload) */
   access(): { reads: 'open' | 'token'; writes: 'open' | 'token' };
   serviceAddress(name: string): Endpoint | null;
+  /** the datagrams a udp service dropped; null for other services and those the kernel forwards */
+  serviceDrops(name: string): DatagramDrops | null;
   /** throws a 401 unless the request carries the token (when one is set); `what` begins the message */
   requireToken(req: IncomingMessage, what: string): void;
 }

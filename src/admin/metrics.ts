@@ -119,7 +119,8 @@ export class AdminMetrics {
   }
 
   #define(): void {
-    const runtime = this.#host.runtime;
+    const host = this.#host;
+    const runtime = host.runtime;
     const members = function* (): Generator<Member> {
       for (const pool of runtime.pools.values()) yield* pool.members;
     };
@@ -151,6 +152,17 @@ export class AdminMetrics {
     const resources = runtime.resources;
     this.#collected('counter', 'furiwake_descriptors_exhausted_total', 'Accepts and udp flow sockets that failed because file descriptors ran out (EMFILE, ENFILE).', [], () => [[{}, resources.descriptorsExhausted]]);
     this.#collected('counter', 'furiwake_udp_flows_evicted_total', 'udp flows closed to let a new client in (the flow table was full).', [], () => [[{}, resources.flowsEvicted]]);
+    this.#collected('counter', 'furiwake_udp_datagrams_dropped_total',
+      'Datagrams a udp service dropped: from clients not well-formed for balance-per (malformed) or with no usable member (no-member), from members answering nothing the client sent (unmatched).',
+      ['service', 'reason'], function* () {
+        for (const s of runtime.services.keys()) {
+          const drops = host.listener(s)?.drops;
+          if (drops === undefined) continue;
+          yield [{ service: s, reason: 'malformed' }, drops.malformed];
+          yield [{ service: s, reason: 'unmatched' }, drops.unmatched];
+          yield [{ service: s, reason: 'no-member' }, drops.noMember];
+        }
+      });
     this.#collected('counter', 'furiwake_connections_over_budget_total', 'tcp and http connections closed at accept because the file descriptor budget had no room for them.', [], () => [[{}, resources.overBudget]]);
     this.#collected('counter', 'furiwake_proxy_headers_refused_total', 'Clients whose PROXY header was malformed, missing or late (accept-proxy): closed before anything reached a member.', [], () => [[{}, resources.proxyHeadersRefused]]);
     this.#collected('counter', 'furiwake_connections_failed_total', 'Connections ended because an unexpected error escaped their handling (logged with its stack); the process goes on.', [], () => [[{}, resources.connectionsFailed]]);

@@ -136,6 +136,7 @@ export class AdminPlane {
         writes: this.#check.required ? 'token' : 'open',
       }),
       serviceAddress: (name) => host.listener(name)?.address() ?? null,
+      serviceDrops: (name) => host.listener(name)?.drops ?? null,
       requireToken: (req, what) => demandToken(this.#check, req.headers.authorization, what),
     };
     const routes: Route[] = [];

@@ -187,6 +187,11 @@ export const serviceSchema = z.object({
     requests: z.number().describe('HTTP responses sent to clients per second (moving average; 0 outside http mode)'),
   }),
   persistence: z.string().nullable().describe('the persistence method, or null'),
+  dropped: z.object({
+    malformed: z.int().describe('from clients: not a well-formed message of the balance-per protocol, or a SIP response in no dialog known'),
+    unmatched: z.int().describe('from members (balance-per): malformed, or answering nothing the client sent to that member'),
+    noMember: z.int().describe('from clients: no member was usable'),
+  }).nullable().describe('udp services furiwake forwards itself: datagrams dropped since the service was bound; null for the others'),
 });
 components.add(serviceSchema, { id: 'Service' });
 export type ServiceView = z.infer<typeof serviceSchema>;

@@ -14,7 +14,7 @@ const RECENT = 50;
 
 export function viewContext(api: ApiContext, history = false): ViewContext {
   const runtime = api.host.runtime;
-  return { runtime, rates: api.rates, live: liveTraffic(runtime), serviceAddress: (name) => api.serviceAddress(name), history };
+  return { runtime, rates: api.rates, live: liveTraffic(runtime), serviceAddress: (name) => api.serviceAddress(name), serviceDrops: (name) => api.serviceDrops(name), history };
 }
 
 export function status(api: ApiContext): StatusView {

@@ -8,6 +8,7 @@ import type { Member } from '../runtime/member.ts';
 import type { Pool } from '../runtime/pool.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { Service } from '../runtime/service.ts';
+import type { DatagramDrops } from './host.ts';
 import type { RateEstimator, Rates, ServiceRates } from './rates.ts';
 import { hideCheckOutput, hideQuery, hideReasonOutput } from './redact.ts';
 import type { ConnectionView, MemberStateView, MemberStatus, MemberView, PoolView, ServiceView } from './schemas.ts';
@@ -20,6 +21,8 @@ export interface ViewContext {
   live: LiveTraffic;
   /** the bound address of a service; null when it is not listening */
   serviceAddress(name: string): Endpoint | null;
+  /** the datagrams a udp service dropped; null for other services */
+  serviceDrops(name: string): DatagramDrops | null;
   /** include each member's per-second history */
   history: boolean;
 }
@@ -113,6 +116,7 @@ export function serviceView(ctx: ViewContext, service: Service): ServiceView {
     requests: service.config.mode === 'http' ? requestsOf(ctx.runtime, service.name) : null,
     rates: roundServiceRates(ctx.rates.serviceRates(service.name)),
     persistence: service.config.persistence?.method ?? null,
+    dropped: ctx.serviceDrops(service.name),
   };
 }
 

@@ -57,6 +57,12 @@ export class UdpListener implements Listener, FlowOwner {
     this.#socket.on('message', this.#onMessage);
   }
 
+  /** what was dropped, for the admin plane (read when asked) */
+  get drops(): { malformed: number; unmatched: number; noMember: number } {
+    const messages = this.messages;
+    return { malformed: messages?.malformed ?? 0, unmatched: messages?.unmatched ?? 0, noMember: this.dropped };
+  }
+
   get flows(): number {
     return this.#flows.size;
   }

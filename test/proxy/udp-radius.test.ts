@@ -10,7 +10,10 @@ import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import type { UdpListener } from '../../src/proxy/udp-listener.ts';
+import { call, startAdminApp } from '../admin/helpers.ts';
+import { parsePrometheus, value } from '../admin/prometheus-text.ts';
 import { startApp } from '../helpers/app.ts';
+import { until } from '../helpers/wait.ts';
 import { atEnd } from '../helpers/cleanup.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startFreeRadius, type FreeRadius } from '../health/helpers-proto-radius.ts';
@@ -226,6 +229,36 @@ describe('RADIUS sessions across members', () => {
     assert.equal((await client.ask(vip.port, accessRequest(1, 'alice', 'x'))).code, 'Access-Challenge');
     assert.equal(client.received.length, 1);
     assert.equal((app.listener('svc') as UdpListener).messages!.unmatched, 2);
+    await client.close();
+  });
+});
+
+describe('RADIUS drops in the metrics and the API', () => {
+  it('counts malformed requests, stray member answers and requests with no usable member per service', async () => {
+    const { app, base } = await startAdminApp(radiusService([(await startChallenger('a', true)).port]));
+    const vip = app.address('svc');
+    const client = await radiusClient();
+    const reply = accessRequest(3, 'alice', 'x');
+    reply[0] = 2; // an Access-Accept is no request
+    for (const bad of [Buffer.from('hello'), reply, Buffer.alloc(0)]) client.send(vip.port, bad);
+    // the client's and the member's datagrams are each read in order: the answer comes after the drops
+    assert.equal((await client.ask(vip.port, accessRequest(1, 'alice', 'x'))).code, 'Access-Challenge');
+    const a = app.runtime.member('p', 'a')!;
+    a.setAdmin('disabled');
+    client.send(vip.port, accessRequest(2, 'alice', 'x'));
+    const listener = app.listener('svc') as UdpListener;
+    await until(() => listener.dropped === 1);
+    a.setAdmin('enabled');
+    assert.equal((await client.ask(vip.port, accessRequest(4, 'alice', 'x'))).code, 'Access-Challenge');
+
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const m = parsePrometheus(text);
+    assert.equal(m.get('furiwake_udp_datagrams_dropped_total')?.type, 'counter');
+    const dropped = (reason: string) => value(m, 'furiwake_udp_datagrams_dropped_total', { service: 'svc', reason });
+    assert.deepEqual([dropped('malformed'), dropped('unmatched'), dropped('no-member')], [3, 4, 1]);
+    const view = await call(base, '/api/v1/services/svc');
+    assert.equal(view.status, 200);
+    assert.deepEqual(view.body.dropped, { malformed: 3, unmatched: 4, noMember: 1 });
     await client.close();
   });
 });
