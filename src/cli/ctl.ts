@@ -264,7 +264,7 @@ async function shutdown(api: Api, out: Out, id: string | undefined, flags: Flags
   const result = await api.call<{ ended: number; kernel: number }>('DELETE', path);
   if (out.json) return out.write(JSON.stringify(result) + '\n');
   out.write(`${result.ended} connection${result.ended === 1 ? '' : 's'} ended\n`);
-  if (result.kernel > 0) out.write(`${result.kernel} of nat or dsr services left alone: the kernel keeps them, and they cannot be ended here yet\n`);
+  if (result.kernel > 0) out.write(`${result.kernel} of nat or dsr services left alone: the kernel keeps them (end a nat one by its id)\n`);
 }
 
 async function stick(api: Api, out: Out, service: string | undefined, flags: Flags): Promise<void> {

@@ -14,7 +14,7 @@ import type { KernelConnection, KernelTables, StickyEntry } from '../runtime/ker
 import type { Member } from '../runtime/member.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { Service } from '../runtime/service.ts';
-import { deleteConnections } from './conntrack.ts';
+import { deleteConnection, deleteConnections } from './conntrack.ts';
 import { Drain } from './drain.ts';
 import { exec } from './exec.ts';
 import { ConnectionLimits } from './limits.ts';
@@ -195,6 +195,12 @@ export class KernelPlane implements KernelTables {
     const out: StickyEntry[] = [];
     for (const [view, service] of this.#shown(name)) out.push(...await stickyEntries(this.#tools!.nft, view, service));
     return out;
+  }
+
+  async end(k: KernelConnection): Promise<number> {
+    const conntrack = this.#tools?.conntrack;
+    if (k.mode !== 'nat' || conntrack == null) throw new Error(`a ${k.mode} connection cannot be ended through conntrack`);
+    return deleteConnection(conntrack, { protocol: k.protocol, src: k.client.address, sport: k.client.port, dst: k.vip.address, dport: k.vip.port });
   }
 
   /** The services whose rules are in the kernel (departing ones too, unless not `departing`), with their views. */

@@ -64,6 +64,27 @@ describe('admin API over nat services', () => {
     await client.end(c.conn);
   });
 
+  it('ends a nat connection by id: its conntrack entry goes, its next packet is balanced afresh', async () => {
+    const c = await client.connect(80);
+    assert.equal(c.ok, true, c.error);
+    const port = Number(c.local!.split(':')[1]);
+    type Page = { items: { id: number; client: { port: number } }[] };
+    const listed = async () => (JSON.parse((await ctl('connections', '--service', 'www', '--json')).stdout) as Page).items.find((r) => r.client.port === port);
+    const row = await listed();
+    assert.ok(row !== undefined && row.id > 0);
+    const ending = await ctl('shutdown', String(row.id), '--json');
+    assert.equal(ending.code, 0, ending.stderr);
+    assert.deepEqual(JSON.parse(ending.stdout), { ended: 1, kernel: 0 });
+    assert.equal(await listed(), undefined);
+    const again = await ctl('shutdown', String(row.id));
+    assert.match(again.stderr, new RegExp(`404: no connection ${row.id}`));
+    // its next packet is balanced afresh (conntrack picks up a mid-stream tcp packet): another
+    // member has no socket for it and resets it; the same member would carry it on
+    const sent = await client.send(c.conn, 'after');
+    assert.ok(sent.ok ? sent.line === `${c.line}:after` : sent.error === 'ECONNRESET', JSON.stringify(sent));
+    await client.end(c.conn);
+  });
+
   it("shows a nat service's persistence entries from nftables, read-only", async () => {
     const c = await client.connect(82);
     assert.equal(c.ok, true, c.error);
