@@ -88,13 +88,13 @@ export function connectionRoutes(api: ApiContext): Route[] {
       method: 'DELETE', path: '/api/v1/connections', access: 'write', query: endConnectionsQuerySchema,
       summary: 'End the connections and udp flows of a service, a pool or a member',
       description: 'At least one of service and pool is required (member needs pool); together they narrow. Each connection ends as DELETE /api/v1/connections/{id} ends one. ' +
-        'The filters do not reach the kernel: a nat or dsr service is refused (409), and kernel connections of a pool or member are counted in `kernel`, left alone (end a nat one by its id).',
-      responses: endAnswers('how many were ended', 'no filter, or an invalid one', 'no such service, pool or member', 'a nat or dsr service: the kernel keeps its connections'),
+        'nat connections of the matching services and members are ended too (their conntrack entries deleted); dsr flows cannot be ended: a dsr service is refused (409), and the flows of a pool or member are counted in `kernel`, left alone.',
+      responses: endAnswers('how many were ended', 'no filter, or an invalid one', 'no such service, pool or member', 'a dsr service: the kernel keeps its flows'),
       handle: async ({ query }) => {
         const filter: ConnectionFilter = {};
         if (query.service !== undefined) {
           const mode = serviceOf(runtime, query.service).config.mode;
-          if (mode === 'nat' || mode === 'dsr') throw new ApiError(409, `service ${query.service} is a ${mode} service: the kernel keeps its connections, and they are not ended by service (end a nat connection by its id)`);
+          if (mode === 'dsr') throw new ApiError(409, `service ${query.service} is a dsr service: the kernel keeps its flows, which cannot be ended here; each is forgotten once idle`);
           filter.service = query.service;
         }
         if (query.pool !== undefined) {
@@ -105,9 +105,15 @@ export function connectionRoutes(api: ApiContext): Route[] {
         const entries: ConnectionEntry[] = [];
         for (const entry of runtime.connections.list(filter)) if (inPool(entry.member)) entries.push(entry);
         end(api, entries, query);
+        let nat = 0;
         let kernel = 0;
-        if (query.service === undefined && runtime.kernel !== null) for (const k of await runtime.kernel.connections(filter)) if (inPool(k.member)) kernel++;
-        return { body: { ended: entries.length, kernel } };
+        if (runtime.kernel !== null) {
+          nat = await runtime.kernel.endNat(filter, query.pool);
+          if (nat > 0) api.host.log.info({ ...query, ended: nat }, 'nat connections ended through the admin API');
+          // what is left: dsr flows, which cannot be ended
+          for (const k of await runtime.kernel.connections(filter)) if (k.mode === 'dsr' && inPool(k.member)) kernel++;
+        }
+        return { body: { ended: entries.length + nat, kernel } };
       },
     }),
     route({

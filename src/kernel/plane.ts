@@ -203,6 +203,20 @@ export class KernelPlane implements KernelTables {
     return deleteConnection(conntrack, { protocol: k.protocol, src: k.client.address, sport: k.client.port, dst: k.vip.address, dport: k.vip.port });
   }
 
+  async endNat(filter: ConnectionFilter, pool?: string): Promise<number> {
+    const conntrack = this.#tools?.conntrack;
+    if (conntrack == null) return 0;
+    let ended = 0;
+    for (const [view, service] of this.#shown(filter.service)) {
+      if (view.mode !== 'nat' || (pool !== undefined && service.pool.name !== pool)) continue;
+      for (const m of view.members) {
+        if (filter.member !== undefined && (filter.member.poolName !== service.pool.name || filter.member.id !== m.id)) continue;
+        ended += await deleteConnections(conntrack, { protocol: view.protocol, vip: view.vip, port: view.port }, m);
+      }
+    }
+    return ended;
+  }
+
   /** The services whose rules are in the kernel (departing ones too, unless not `departing`), with their views. */
   #shown(name: string | undefined, departing = true): [KernelServiceView, Service][] {
     const live = departing ? [...this.#services.values(), ...this.#departing.services()] : [...this.#services.values()];

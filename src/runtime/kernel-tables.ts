@@ -54,4 +54,9 @@ export interface KernelTables {
    * many entries went (0: it had ended meanwhile). A dsr flow cannot be ended: it rejects.
    */
   end(connection: KernelConnection): Promise<number>;
+  /**
+   * Ends the nat connections of the services (of `pool`, when given) that match `filter`, one
+   * conntrack deletion per service and member of the pool. Returns how many entries went.
+   */
+  endNat(filter: ConnectionFilter, pool?: string): Promise<number>;
 }

@@ -85,6 +85,27 @@ describe('admin API over nat services', () => {
     await client.end(c.conn);
   });
 
+  it("ends a nat service's connections, and a member's", async () => {
+    const conns = [await client.connect(80), await client.connect(80), await client.connect(80)];
+    for (const c of conns) assert.equal(c.ok, true, c.error);
+    type Page = { items: { client: { port: number }; member: { id: string } | null }[] };
+    // every entry conntrack keeps counts, those of earlier connections in TIME_WAIT too
+    const rows = async () => (JSON.parse((await ctl('connections', '--service', 'www', '--json')).stdout) as Page).items;
+    const before = await rows();
+    assert.equal(before.filter((r) => conns.some((c) => c.local === `${NET.client}:${r.client.port}`)).length, 3);
+    const member = before.find((r) => r.client.port === Number(conns[0].local!.split(':')[1]))!.member!.id;
+    const byMember = await ctl('shutdown', '--member', `web/${member}`, '--json');
+    assert.equal(byMember.code, 0, byMember.stderr);
+    const many = before.filter((r) => r.member?.id === member).length;
+    assert.deepEqual(JSON.parse(byMember.stdout), { ended: many, kernel: 0 });
+    assert.deepEqual((await rows()).filter((r) => r.member?.id === member), []);
+    const byService = await ctl('shutdown', '--service', 'www', '--json');
+    assert.equal(byService.code, 0, byService.stderr);
+    assert.deepEqual(JSON.parse(byService.stdout), { ended: before.length - many, kernel: 0 });
+    assert.deepEqual(await rows(), []);
+    for (const c of conns) await client.send(c.conn, 'after').then(() => client.end(c.conn));
+  });
+
   it("shows a nat service's persistence entries from nftables, read-only", async () => {
     const c = await client.connect(82);
     assert.equal(c.ok, true, c.error);
