@@ -46,6 +46,12 @@ describe('admin API over nat services', () => {
     return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), code: (r as { code?: number }).code ?? 0 };
   }
 
+  /** The row of a service's listing whose client is `local` (the client's address:port); undefined when not listed. */
+  async function rowOf(service: string, local: string) {
+    const page = JSON.parse((await ctl('connections', '--service', service, '--json')).stdout) as { items: { id: number; client: { address: string; port: number } }[] };
+    return page.items.find((r) => `${r.client.address}:${r.client.port}` === local);
+  }
+
   it("lists a nat connection from conntrack: client -> VIP, the member, the kernel's state", async () => {
     const c = await client.connect(80);
     assert.equal(c.ok, true, c.error);
@@ -67,9 +73,7 @@ describe('admin API over nat services', () => {
   it('ends a nat connection by id: its conntrack entry goes, its next packet is balanced afresh', async () => {
     const c = await client.connect(80);
     assert.equal(c.ok, true, c.error);
-    const port = Number(c.local!.split(':')[1]);
-    type Page = { items: { id: number; client: { port: number } }[] };
-    const listed = async () => (JSON.parse((await ctl('connections', '--service', 'www', '--json')).stdout) as Page).items.find((r) => r.client.port === port);
+    const listed = () => rowOf('www', c.local!);
     const row = await listed();
     assert.ok(row !== undefined && row.id > 0);
     const ending = await ctl('shutdown', String(row.id), '--json');
@@ -88,9 +92,7 @@ describe('admin API over nat services', () => {
   it('a nat connection ended by id whose client persistence keeps on its member carries on under a new entry', async () => {
     const c = await client.connect(82);
     assert.equal(c.ok, true, c.error);
-    const port = Number(c.local!.split(':')[1]);
-    type Page = { items: { id: number; client: { port: number } }[] };
-    const listed = async () => (JSON.parse((await ctl('connections', '--service', 'sticky', '--json')).stdout) as Page).items.find((r) => r.client.port === port);
+    const listed = () => rowOf('sticky', c.local!);
     const first = await listed();
     assert.deepEqual(JSON.parse((await ctl('shutdown', String(first!.id), '--json')).stdout), { ended: 1, kernel: 0 });
     assert.equal((await client.send(c.conn, 'after')).line, `${c.line}:after`);
