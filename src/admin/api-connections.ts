@@ -63,16 +63,22 @@ export function connectionRoutes(api: ApiContext): Route[] {
       method: 'DELETE', path: '/api/v1/connections/{id}', access: 'write', query: emptyQuerySchema,
       summary: 'End one connection or udp flow, by its id in the connection table',
       description: 'tcp: the client and the member get a reset; http: the client connection is closed (a request in flight is cut) with its member connection; ' +
-        "udp: the flow is forgotten and its socket toward the member closed (the client's next datagram starts a new flow).",
-      responses: endAnswers('the connection was ended', 'not a connection id', 'no such connection', 'the kernel keeps this connection (nat, dsr)'),
+        "udp: the flow is forgotten and its socket toward the member closed (the client's next datagram starts a new flow). " +
+        'nat: its conntrack entry is deleted, so its next packets are no longer translated (see docs/management.md); dsr flows cannot be ended (409).',
+      responses: endAnswers('the connection was ended', 'not a connection id', 'no such connection', 'a dsr flow: the kernel keeps it'),
       handle: async ({ params }) => {
         if (!/^\d{1,15}$/.test(params.id)) throw new ApiError(400, `expected a connection id (a whole number, as GET /api/v1/connections shows), got ${JSON.stringify(params.id)}`);
         const id = Number(params.id);
         const entry = runtime.connections.get(id);
         if (entry === undefined) {
           const kernel = runtime.kernel === null ? [] : await runtime.kernel.connections();
-          if (kernel.some((k) => k.id === id)) throw new ApiError(409, `connection ${id} is kept by the kernel (a nat or dsr service): kernel connections cannot be ended here yet`);
-          throw new ApiError(404, `no connection ${id}: it has ended, or never was (ids are in GET /api/v1/connections)`);
+          const k = kernel.find((c) => c.id === id && c.mode === 'nat') ?? kernel.find((c) => c.id === id);
+          if (k === undefined) throw new ApiError(404, `no connection ${id}: it has ended, or never was (ids are in GET /api/v1/connections)`);
+          if (k.mode === 'dsr') throw new ApiError(409, `connection ${id} is a flow of dsr service ${k.service}: dsr flows have no id of their own and cannot be ended here; each is forgotten once idle`);
+          const ended = await runtime.kernel!.end(k);
+          if (ended === 0) throw new ApiError(404, `no connection ${id}: it ended meanwhile`);
+          api.host.log.info({ id, service: k.service, ended }, 'kernel connection ended through the admin API');
+          return { body: { ended, kernel: 0 } };
         }
         end(api, [entry], { id });
         return { body: { ended: 1, kernel: 0 } };
@@ -82,13 +88,13 @@ export function connectionRoutes(api: ApiContext): Route[] {
       method: 'DELETE', path: '/api/v1/connections', access: 'write', query: endConnectionsQuerySchema,
       summary: 'End the connections and udp flows of a service, a pool or a member',
       description: 'At least one of service and pool is required (member needs pool); together they narrow. Each connection ends as DELETE /api/v1/connections/{id} ends one. ' +
-        'Connections of nat and dsr services are kept by the kernel and cannot be ended here yet: a nat or dsr service is refused (409), and those of a pool or member are counted in `kernel`, left alone.',
-      responses: endAnswers('how many were ended', 'no filter, or an invalid one', 'no such service, pool or member', 'a nat or dsr service: the kernel keeps its connections'),
+        'nat connections of the matching services and members are ended too (their conntrack entries deleted); dsr flows cannot be ended: a dsr service is refused (409), and the flows of a pool or member are counted in `kernel`, left alone.',
+      responses: endAnswers('how many were ended', 'no filter, or an invalid one', 'no such service, pool or member', 'a dsr service: the kernel keeps its flows'),
       handle: async ({ query }) => {
         const filter: ConnectionFilter = {};
         if (query.service !== undefined) {
           const mode = serviceOf(runtime, query.service).config.mode;
-          if (mode === 'nat' || mode === 'dsr') throw new ApiError(409, `service ${query.service} is a ${mode} service: the kernel keeps its connections, and kernel connections cannot be ended here yet`);
+          if (mode === 'dsr') throw new ApiError(409, `service ${query.service} is a dsr service: the kernel keeps its flows, which cannot be ended here; each is forgotten once idle`);
           filter.service = query.service;
         }
         if (query.pool !== undefined) {
@@ -99,9 +105,15 @@ export function connectionRoutes(api: ApiContext): Route[] {
         const entries: ConnectionEntry[] = [];
         for (const entry of runtime.connections.list(filter)) if (inPool(entry.member)) entries.push(entry);
         end(api, entries, query);
+        let nat = 0;
         let kernel = 0;
-        if (query.service === undefined && runtime.kernel !== null) for (const k of await runtime.kernel.connections(filter)) if (inPool(k.member)) kernel++;
-        return { body: { ended: entries.length, kernel } };
+        if (runtime.kernel !== null) {
+          nat = await runtime.kernel.endNat(filter, query.pool);
+          if (nat > 0) api.host.log.info({ ...query, ended: nat }, 'nat connections ended through the admin API');
+          // what is left: dsr flows, which cannot be ended
+          for (const k of await runtime.kernel.connections(filter)) if (k.mode === 'dsr' && inPool(k.member)) kernel++;
+        }
+        return { body: { ended: entries.length + nat, kernel } };
       },
     }),
     route({

@@ -18,7 +18,8 @@ Usage:
   furiwake ctl shutdown ID | --service S | --pool P | --member POOL/MEMBER
                                              end one connection (ID from ctl connections), or those of
                                              a service, pool or member: tcp is reset, http closed, a udp
-                                             flow forgotten (its next datagram starts a new one)
+                                             flow forgotten (its next datagram starts a new one), a
+                                             nat connection's conntrack entry deleted
   furiwake ctl stick [SERVICE] [--key K] [--delete [--all]]
                                              stick tables; a service's entries; forget one key, or
                                              every entry (--delete --all)
@@ -264,7 +265,7 @@ async function shutdown(api: Api, out: Out, id: string | undefined, flags: Flags
   const result = await api.call<{ ended: number; kernel: number }>('DELETE', path);
   if (out.json) return out.write(JSON.stringify(result) + '\n');
   out.write(`${result.ended} connection${result.ended === 1 ? '' : 's'} ended\n`);
-  if (result.kernel > 0) out.write(`${result.kernel} of nat or dsr services left alone: the kernel keeps them, and they cannot be ended here yet\n`);
+  if (result.kernel > 0) out.write(`${result.kernel} dsr flow${result.kernel === 1 ? "" : "s"} left alone: the kernel forgets each once idle\n`);
 }
 
 async function stick(api: Api, out: Out, service: string | undefined, flags: Flags): Promise<void> {

@@ -10,6 +10,7 @@
 // of a translated connection. packets/bytes appear with net.netfilter.nf_conntrack_acct=1,
 // delta-time (seconds since the connection began) with nf_conntrack_timestamp=1.
 
+import { isIP } from 'node:net';
 import { exec, ExecError } from './exec.ts';
 
 /** A longer line is not conntrack's: the parser skips it rather than grow without bound. */
@@ -215,6 +216,38 @@ export async function deleteConnections(conntrack: string, match: ConntrackMatch
     '--reply-src', member.ip, '--reply-port-src', String(member.port),
   ];
   if (match.vip.includes(':')) args.splice(1, 0, '-f', 'ipv6');
+  return deleted(conntrack, args);
+}
+
+/** One connection as the client sent it: protocol, client address:port -> VIP:port. */
+export interface OriginalTuple {
+  protocol: string;
+  src: string;
+  sport: number;
+  dst: string;
+  dport: number;
+}
+
+/**
+ * Deletes the one connection whose original tuple is `t` (conntrack 1.4.7 cannot delete by id).
+ * The tuple is checked before it reaches the command line: tcp or udp, addresses of one family,
+ * ports 1-65535. Returns how many entries were deleted (0 when it had ended meanwhile).
+ */
+export async function deleteConnection(conntrack: string, t: OriginalTuple): Promise<number> {
+  const family = isIP(t.src);
+  if ((t.protocol !== 'tcp' && t.protocol !== 'udp') || family === 0 || isIP(t.dst) !== family || !validPort(t.sport) || !validPort(t.dport)) {
+    throw new Error(`not a connection conntrack can be asked to delete: ${t.protocol} ${t.src}:${t.sport} -> ${t.dst}:${t.dport}`);
+  }
+  const args = ['-D', '-f', family === 6 ? 'ipv6' : 'ipv4', '-p', t.protocol, '-s', t.src, '-d', t.dst, '--sport', String(t.sport), '--dport', String(t.dport)];
+  return deleted(conntrack, args);
+}
+
+function validPort(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= 65535;
+}
+
+/** Runs a `conntrack -D ...`: how many entries it deleted. */
+async function deleted(conntrack: string, args: string[]): Promise<number> {
   try {
     const { stderr } = await exec(conntrack, args);
     return Number(/(\d+) flow entries have been deleted/.exec(stderr)?.[1] ?? 0);

@@ -14,7 +14,7 @@ import type { KernelConnection, KernelTables, StickyEntry } from '../runtime/ker
 import type { Member } from '../runtime/member.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { Service } from '../runtime/service.ts';
-import { deleteConnections } from './conntrack.ts';
+import { deleteConnection, deleteConnections } from './conntrack.ts';
 import { Drain } from './drain.ts';
 import { exec } from './exec.ts';
 import { ConnectionLimits } from './limits.ts';
@@ -195,6 +195,26 @@ export class KernelPlane implements KernelTables {
     const out: StickyEntry[] = [];
     for (const [view, service] of this.#shown(name)) out.push(...await stickyEntries(this.#tools!.nft, view, service));
     return out;
+  }
+
+  async end(k: KernelConnection): Promise<number> {
+    const conntrack = this.#tools?.conntrack;
+    if (k.mode !== 'nat' || conntrack == null) throw new Error(`a ${k.mode} connection cannot be ended through conntrack`);
+    return deleteConnection(conntrack, { protocol: k.protocol, src: k.client.address, sport: k.client.port, dst: k.vip.address, dport: k.vip.port });
+  }
+
+  async endNat(filter: ConnectionFilter, pool?: string): Promise<number> {
+    const conntrack = this.#tools?.conntrack;
+    if (conntrack == null) return 0;
+    let ended = 0;
+    for (const [view, service] of this.#shown(filter.service)) {
+      if (view.mode !== 'nat' || (pool !== undefined && service.pool.name !== pool)) continue;
+      for (const m of view.members) {
+        if (filter.member !== undefined && (filter.member.poolName !== service.pool.name || filter.member.id !== m.id)) continue;
+        ended += await deleteConnections(conntrack, { protocol: view.protocol, vip: view.vip, port: view.port }, m);
+      }
+    }
+    return ended;
   }
 
   /** The services whose rules are in the kernel (departing ones too, unless not `departing`), with their views. */

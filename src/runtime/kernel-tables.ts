@@ -49,4 +49,14 @@ export interface KernelTables {
   connections(filter?: ConnectionFilter): Promise<KernelConnection[]>;
   /** the persistence entries of a kernel service with `persistence: source-ip` */
   sticky(service: string): Promise<StickyEntry[]>;
+  /**
+   * Ends one nat connection: its conntrack entry is deleted (by its original tuple). Returns how
+   * many entries went (0: it had ended meanwhile). A dsr flow cannot be ended: it rejects.
+   */
+  end(connection: KernelConnection): Promise<number>;
+  /**
+   * Ends the nat connections of the services (of `pool`, when given) that match `filter`, one
+   * conntrack deletion per service and member of the pool. Returns how many entries went.
+   */
+  endNat(filter: ConnectionFilter, pool?: string): Promise<number>;
 }

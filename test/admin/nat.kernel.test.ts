@@ -46,6 +46,12 @@ describe('admin API over nat services', () => {
     return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), code: (r as { code?: number }).code ?? 0 };
   }
 
+  /** The row of a service's listing whose client is `local` (the client's address:port); undefined when not listed. */
+  async function rowOf(service: string, local: string) {
+    const page = JSON.parse((await ctl('connections', '--service', service, '--json')).stdout) as { items: { id: number; client: { address: string; port: number } }[] };
+    return page.items.find((r) => `${r.client.address}:${r.client.port}` === local);
+  }
+
   it("lists a nat connection from conntrack: client -> VIP, the member, the kernel's state", async () => {
     const c = await client.connect(80);
     assert.equal(c.ok, true, c.error);
@@ -62,6 +68,60 @@ describe('admin API over nat services', () => {
     const text = await ctl('connections', '--service', 'www');
     assert.match(text.stdout, new RegExp(`${NET.client.replace(/\./g, '\\.')}:${port}\\s+->\\s+${NET.vip.replace(/\./g, '\\.')}:80\\s+=>\\s+-\\s+->\\s+\\S+ web/${member} \\(nat ESTABLISHED\\)`));
     await client.end(c.conn);
+  });
+
+  it('ends a nat connection by id: its conntrack entry goes, its next packet is balanced afresh', async () => {
+    const c = await client.connect(80);
+    assert.equal(c.ok, true, c.error);
+    const listed = () => rowOf('www', c.local!);
+    const row = await listed();
+    assert.ok(row !== undefined && row.id > 0);
+    const ending = await ctl('shutdown', String(row.id), '--json');
+    assert.equal(ending.code, 0, ending.stderr);
+    assert.deepEqual(JSON.parse(ending.stdout), { ended: 1, kernel: 0 });
+    assert.equal(await listed(), undefined);
+    const again = await ctl('shutdown', String(row.id));
+    assert.match(again.stderr, new RegExp(`404: no connection ${row.id}`));
+    // its next packet is balanced afresh (conntrack picks up a mid-stream tcp packet): another
+    // member has no socket for it and resets it; the same member would carry it on
+    const sent = await client.send(c.conn, 'after');
+    assert.ok(sent.ok ? sent.line === `${c.line}:after` : sent.error === 'ECONNRESET', JSON.stringify(sent));
+    await client.end(c.conn);
+  });
+
+  it('a nat connection ended by id whose client persistence keeps on its member carries on under a new entry', async () => {
+    const c = await client.connect(82);
+    assert.equal(c.ok, true, c.error);
+    const listed = () => rowOf('sticky', c.local!);
+    const first = await listed();
+    assert.deepEqual(JSON.parse((await ctl('shutdown', String(first!.id), '--json')).stdout), { ended: 1, kernel: 0 });
+    assert.equal((await client.send(c.conn, 'after')).line, `${c.line}:after`);
+    // listed again: a new entry (conntrack may give it the same id)
+    assert.notEqual(await listed(), undefined);
+    await client.end(c.conn);
+  });
+
+  it("ends a nat service's connections, and a member's", async () => {
+    const conns = [await client.connect(80), await client.connect(80), await client.connect(80)];
+    for (const c of conns) assert.equal(c.ok, true, c.error);
+    type Page = { items: { client: { port: number }; member: { id: string } | null }[] };
+    const rows = async () => (JSON.parse((await ctl('connections', '--service', 'www', '--json')).stdout) as Page).items;
+    const mine = (await rows()).filter((r) => conns.some((c) => c.local === `${NET.client}:${r.client.port}`));
+    assert.equal(mine.length, 3);
+    const member = mine.find((r) => r.client.port === Number(conns[0].local!.split(':')[1]))!.member!.id;
+    const byMember = await ctl('shutdown', '--member', `web/${member}`, '--json');
+    assert.equal(byMember.code, 0, byMember.stderr);
+    // at least ours (every entry counts, of earlier connections closing too)
+    const many = mine.filter((r) => r.member?.id === member).length;
+    const ended = JSON.parse(byMember.stdout) as { ended: number; kernel: number };
+    assert.ok(ended.ended >= many && ended.kernel === 0, byMember.stdout);
+    assert.deepEqual((await rows()).filter((r) => r.member?.id === member), []);
+    const byService = await ctl('shutdown', '--service', 'www', '--json');
+    assert.equal(byService.code, 0, byService.stderr);
+    const rest = JSON.parse(byService.stdout) as { ended: number; kernel: number };
+    assert.ok(rest.ended >= 3 - many && rest.kernel === 0, byService.stdout);
+    assert.deepEqual(await rows(), []);
+    for (const c of conns) await client.send(c.conn, 'after').then(() => client.end(c.conn));
   });
 
   it("shows a nat service's persistence entries from nftables, read-only", async () => {

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConntrack, scanConntrack, type ConntrackEntry, type Tuple } from '../../src/kernel/conntrack.ts';
+import { deleteConnection, parseConntrack, scanConntrack, type ConntrackEntry, type Tuple } from '../../src/kernel/conntrack.ts';
 import { parseSetElements, parseSets } from '../../src/kernel/set-elements.ts';
 import { fuzz, fuzzCount } from '../helpers/fuzz.ts';
 
@@ -74,6 +74,20 @@ describe('conntrack output', () => {
         assert.deepEqual(parseConntrack(line(e)), [e]);
       }
     });
+  });
+});
+
+describe('deleting one connection by its tuple', () => {
+  it('refuses a tuple that is not one before conntrack runs: other protocols, mixed families, bad ports, options', async () => {
+    const ok = { protocol: 'tcp', src: '10.1.1.1', sport: 50000, dst: '10.0.0.100', dport: 80 };
+    const bad = [
+      { ...ok, protocol: 'icmp' }, { ...ok, src: '2001:db8::1' }, { ...ok, src: '-F' }, { ...ok, dst: '10.0.0.300' },
+      { ...ok, sport: 0 }, { ...ok, dport: 65536 }, { ...ok, sport: 1.5 }, { ...ok, src: '10.1.1.1 -F' },
+    ];
+    for (const t of bad) await assert.rejects(deleteConnection('/nonexistent/conntrack', t), /not a connection conntrack can be asked to delete/, JSON.stringify(t));
+    // a valid one reaches the tool (here: none to run)
+    await assert.rejects(deleteConnection('/nonexistent/conntrack', ok), /\/nonexistent\/conntrack: spawn/);
+    await assert.rejects(deleteConnection('/nonexistent/conntrack', { ...ok, src: '2001:db8::1', dst: '2001:db8::100' }), /\/nonexistent\/conntrack: spawn/);
   });
 });
 

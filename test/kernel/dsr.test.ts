@@ -5,11 +5,13 @@
 // and no reply at all on the balancer's interface.
 
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { createTopology, NET, NET6, type Topology } from './netns.ts';
 import { capture, endpoints, fin, greetings, startBalancerAgent, startClient, startFuriwake, startServer, type Client, type PeerServer } from './peers.ts';
 
 const MEMBERS = NET.servers.map((ip) => `      - { address: ${ip}:80 }`).join('\n');
+const BIN = fileURLToPath(new URL('../../bin/furiwake.js', import.meta.url));
 const host = (endpoint: string): string => endpoint.slice(0, endpoint.lastIndexOf(':'));
 
 function config(service: string): string {
@@ -76,6 +78,24 @@ describe('dsr mode', () => {
     const waiting = fw.out.json().find((e) => e.msg === 'kernel: waiting for live connections');
     assert.deepEqual([waiting?.service, waiting?.connections], ['www', 6]);
     assert.equal((await t.run(t.balancer, 'nft', ['list', 'tables'])).stdout, '');
+  });
+
+  test('the admin API cannot end a dsr flow: its id and its service are refused, a pool counts them as left alone', async () => {
+    const fw = await startFuriwake(t, `admin: { listen: 127.0.0.1:9090 }\n${config('www: { listen: 10.88.2.100:80, mode: dsr, pool: web, interface: eth0 }')}`);
+    const ctl = async (...args: string[]) => {
+      const r = await t.run(t.balancer, process.execPath, [BIN, 'ctl', '--admin', 'http://127.0.0.1:9090', ...args]).catch((e: { stdout?: string; stderr?: string }) => e);
+      return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+    };
+    const c = await client.connect(80);
+    assert.equal(c.ok, true, c.error);
+    assert.match((await ctl('shutdown', '0')).stderr, /409: connection 0 is a flow of dsr service www: dsr flows have no id of their own and cannot be ended here/);
+    assert.match((await ctl('shutdown', '--service', 'www')).stderr, /409: service www is a dsr service: the kernel keeps its flows, which cannot be ended here/);
+    const byPool = JSON.parse((await ctl('shutdown', '--pool', 'web', '--json')).stdout) as { ended: number; kernel: number };
+    assert.equal(byPool.ended, 0);
+    assert.ok(byPool.kernel >= 1, JSON.stringify(byPool));
+    assert.equal((await client.send(c.conn, 'still')).line, `${c.line}:still`);
+    await client.end(c.conn);
+    assert.equal(await fw.stop(), 0);
   });
 
   test('IPv6: round-robin to the servers\' IPv6 addresses; they see the client and answer it directly', async () => {
