@@ -44,6 +44,9 @@ export class Furiwake {
     this.health = new HealthManager(this.runtime, log);
     this.load = options.load ?? null;
     this.admin = new AdminPlane(this);
+    this.runtime.events.listenerFailed = (err, event) => {
+      this.log.error({ err, event }, 'a handler of a state change failed; the others were told');
+    };
     this.runtime.events.on('member', (member, change) => {
       // weights move in small steps during slow start: worth a debug line, not an info line
       const level = change.kind === 'weight' ? 'debug' : 'info';

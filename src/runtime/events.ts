@@ -13,4 +13,25 @@ export interface RuntimeEventMap {
   reload: [summary: string];
 }
 
-export class RuntimeEvents extends EventEmitter<RuntimeEventMap> {}
+/**
+ * State changes are emitted from timers (slow start, the end of an ejection), health check
+ * results and API handlers. A listener that throws must not escape into any of them (from a
+ * timer it would end the process) nor keep the listeners after it from hearing the change: each
+ * listener is called on its own, and a failure is handed to `listenerFailed` (the app logs it).
+ */
+export class RuntimeEvents extends EventEmitter<RuntimeEventMap> {
+  listenerFailed: (err: unknown, event: keyof RuntimeEventMap) => void = () => {};
+
+  override emit<K extends keyof RuntimeEventMap>(event: K, ...args: RuntimeEventMap[K]): boolean {
+    // rawListeners: `once` wrappers included, so a once-listener still removes itself
+    const listeners = this.rawListeners(event) as ((...a: RuntimeEventMap[K]) => void)[];
+    for (const listener of listeners) {
+      try {
+        listener.apply(this, args);
+      } catch (err) {
+        this.listenerFailed(err, event);
+      }
+    }
+    return listeners.length > 0;
+  }
+}
