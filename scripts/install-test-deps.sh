@@ -14,6 +14,10 @@ packages=(
   conntrack      # conntrack: the kernel's connection table, read and flushed
   tcpdump        # captures proving what crossed the wire in network namespaces
   chromium       # the dashboard's end-to-end tests (driven by playwright-core)
+  freeradius-utils # radclient: a real RADIUS client for failover tests and the failure benchmark
+  keepalived     # VRRP for active/standby pairs (ha): furiwake runs it, tests elect with it
+  conntrackd     # kernel connection sync between the nodes of a pair (nat and dsr services)
+  nghttp2-client # h2load: HTTP/2 load for tests and benchmarks
 )
 
 missing=()

@@ -13,6 +13,7 @@ import { checkHttpKeys, HTTP_DEFAULTS, httpServiceConfig, httpServiceKeys, httpT
 import { expected, fail, ok, type Parsed } from './issues.ts';
 import { adminSchema } from './admin-schema.ts';
 import { passiveHealthSchema } from './passive-schema.ts';
+import { haSchema } from './ha-schema.ts';
 import { address, boolean, byName, duration, integer, leaf, MAX_INT, matching, NAME, oneOf, optional, section } from './schema-parts.ts';
 import type {
   AlgorithmName,
@@ -203,9 +204,10 @@ export const poolSchema = section('a pool: a map with members (and algorithm, qu
 
 // ---- the whole file -----------------------------------------------------------------------
 
-export const configSchema = section('a map with services and pools (and optionally global and admin)', {
+export const configSchema = section('a map with services and pools (and optionally global, admin and ha)', {
   global: optional(globalSchema),
   admin: adminSchema.optional(),
+  ha: haSchema.optional(),
   services: byName('service', serviceSchema),
   pools: byName('pool', poolSchema),
 }).superRefine((c, ctx) => {

@@ -11,6 +11,8 @@ import type { PersistenceConfig } from './persistence-types.ts';
 import type { HttpServiceConfig } from './http-types.ts';
 
 export type { Address, AlgorithmName };
+import type { HaConfig } from './ha-types.ts';
+export type { HaConfig };
 export type Mode = 'tcp' | 'udp' | 'http' | 'nat' | 'dsr';
 /** what the live traffic of a member that stops serving does (a pool's on-member-down) */
 export type OnMemberDown = 'keep' | 'reselect' | 'close';
@@ -105,6 +107,8 @@ export interface Config {
   global: GlobalConfig;
   /** the management plane; absent = none */
   admin?: AdminConfig;
+  /** an active/standby pair; absent = this node runs alone */
+  ha?: HaConfig;
   services: Record<string, ServiceConfig>;
   pools: Record<string, PoolConfig>;
 }
