@@ -19,8 +19,9 @@ const LAYERS: readonly (readonly string[])[] = [
   // wires the planes to one runtime; the demo's backends are started by the cli beside it
   ['app', 'demo'],
   // the planes: each reads the runtime and calls its commands. They may use each other's types
-  // (kernel listeners are proxy Listeners; the admin plane shows health events)
-  ['admin', 'proxy', 'kernel', 'health'],
+  // (kernel listeners are proxy Listeners; the admin plane shows health events); ha runs
+  // keepalived and conntrackd and the replication link between the nodes of a pair
+  ['admin', 'proxy', 'kernel', 'health', 'ha'],
   // the live model every plane reads: services, pools, members, dispatch, reload
   ['runtime'],
   // persistence methods are pure logic over their config section (cookie modes, hash sources);
