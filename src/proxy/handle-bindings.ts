@@ -31,7 +31,8 @@ export interface RawHandle<S> {
   getsockname(out: AddressOut): number;
   connect(req: ConnectReq<S>, address: string, port: number): number;
   connect6(req: ConnectReq<S>, address: string, port: number): number;
-  bind(address: string, port: number): number;
+  /** `flags`: UV_TCP_REUSEPORT (Node 24 reads them for IPv4 as for IPv6, as net.js does) */
+  bind(address: string, port: number, flags: number): number;
   bind6(address: string, port: number, flags: number): number;
   listen(backlog: number): number;
 }
@@ -61,6 +62,8 @@ export interface Bindings<S> {
   ShutdownWrap: new () => ShutdownReq<S>;
   SOCKET: number;
   SERVER: number;
+  /** libuv's bind flag for SO_REUSEPORT; undefined on a Node.js whose binding has none */
+  UV_TCP_REUSEPORT: number | undefined;
   /** where a read's byte count (or error) and "the last write was queued" are reported */
   state: Int32Array;
   kReadBytesOrError: number;
@@ -124,6 +127,7 @@ export function loadBindings<S>(): Bindings<S> {
     ShutdownWrap: stream.ShutdownWrap,
     SOCKET: tcp.constants?.SOCKET,
     SERVER: tcp.constants?.SERVER,
+    UV_TCP_REUSEPORT: tcp.constants?.UV_TCP_REUSEPORT,
     state: stream.streamBaseState,
     kReadBytesOrError: stream.kReadBytesOrError,
     kLastWriteWasAsync: stream.kLastWriteWasAsync,

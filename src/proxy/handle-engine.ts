@@ -34,16 +34,23 @@ function listenError(syscall: string, err: number, ip: string, port: number): Er
   return Object.assign(new Error(`${syscall} ${code}: ${ip}:${port}`), { code });
 }
 
+function reusePortFlag(B: Bindings<HandleStream>): number {
+  if (B.UV_TCP_REUSEPORT === undefined) throw new Error("this Node.js's TCP binding has no reuse-port flag (UV_TCP_REUSEPORT)");
+  return B.UV_TCP_REUSEPORT;
+}
+
 /** The engine over `B`. */
 function engineOn(B: Bindings<HandleStream>): StreamEngine {
   return {
     name: 'handles',
 
-    async listen(ip, port, backlog, accept, onError) {
+    async listen(ip, port, backlog, accept, onError, reusePort = false) {
+      // (Node's own net.js passes the same flag to the same binding for `reusePort`)
+      const flags = reusePort ? reusePortFlag(B) : 0;
       const handle = new B.TCP(B.SERVER);
       // (libuv reports EADDRINUSE at listen(), not bind())
       let syscall = 'bind';
-      let err = net.isIPv6(ip) ? handle.bind6(ip, port, 0) : handle.bind(ip, port);
+      let err = net.isIPv6(ip) ? handle.bind6(ip, port, flags) : handle.bind(ip, port, flags);
       if (err === 0) {
         syscall = 'listen';
         err = handle.listen(backlog);

@@ -14,6 +14,16 @@ export interface Listener {
   close(): Promise<void>;
 }
 
+/** How a listener binds: given when it is made (not a config key). */
+export interface ListenerOptions {
+  /**
+   * SO_REUSEPORT: several listeners of one service (one per worker thread) bind the same
+   * address:port, and the kernel keeps each connection and each udp flow on one of them.
+   * Default false: a second bind of the address fails (EADDRINUSE).
+   */
+  reusePort?: boolean;
+}
+
 /** The address to bind: the resolved IP of the configured host. */
 export function bindHost(service: Service): string {
   return service.config.listen.ip ?? service.config.listen.host;

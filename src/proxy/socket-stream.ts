@@ -127,12 +127,12 @@ export class SocketStream implements Stream {
 export const socketEngine: StreamEngine = {
   name: 'sockets',
 
-  listen(ip, port, backlog, accept, onError) {
+  listen(ip, port, backlog, accept, onError, reusePort = false) {
     // allowHalfOpen: a client's FIN must not close our side; the member still has to answer.
     const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, accept);
     return new Promise<StreamServer>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: ip, port, backlog }, () => {
+      server.listen({ host: ip, port, backlog, reusePort }, () => {
         server.off('error', reject);
         server.on('error', onError);
         resolve({

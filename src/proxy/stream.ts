@@ -78,8 +78,10 @@ export interface StreamEngine {
   /**
    * Listens on ip:port; each client is handed to `accept` as an opaque token to adopt(). Rejects
    * with an Error whose message names the errno (EADDRINUSE...). Accept errors go to `onError`.
+   * `reusePort`: bound with SO_REUSEPORT, so that other listeners that ask for it too may bind the
+   * same ip:port, and the kernel spreads the clients over them.
    */
-  listen(ip: string, port: number, backlog: number, accept: (client: unknown) => void, onError: (err: Error) => void): Promise<StreamServer>;
+  listen(ip: string, port: number, backlog: number, accept: (client: unknown) => void, onError: (err: Error) => void, reusePort?: boolean): Promise<StreamServer>;
   /** the address an accepted client comes from, read before adopt() (per-client caps) */
   peerAddress(client: unknown): string;
   /** the stream of an accepted client, owned by `owner` */

@@ -9,7 +9,7 @@ import type { ConnectionTable, Endpoint } from '../runtime/connection-table.ts';
 import { ResourceCounts } from '../runtime/resources.ts';
 import type { Service } from '../runtime/service.ts';
 import { Admission } from './admission.ts';
-import { acceptFailed, bindHost, connectionFailed, type Listener } from './listener.ts';
+import { acceptFailed, bindHost, connectionFailed, type Listener, type ListenerOptions } from './listener.ts';
 import type { StreamEngine, StreamServer } from './stream.ts';
 import { streamEngine } from './stream-engine.ts';
 import { TcpConnection, type TcpConnectionReporter } from './tcp-connection.ts';
@@ -24,11 +24,13 @@ export class TcpListener implements Listener, TcpConnectionReporter {
   readonly #resources: ResourceCounts;
   readonly #engine: StreamEngine;
   readonly #admission: Admission<TcpConnection>;
+  readonly #reusePort: boolean;
   #server: StreamServer | null = null;
   #address: Endpoint | null = null;
 
-  constructor(service: Service, table: ConnectionTable, log: Logger, resources = new ResourceCounts(), engine: StreamEngine = streamEngine(undefined, log)) {
+  constructor(service: Service, table: ConnectionTable, log: Logger, resources = new ResourceCounts(), engine: StreamEngine = streamEngine(undefined, log), options: ListenerOptions = {}) {
     this.service = service;
+    this.#reusePort = options.reusePort ?? false;
     this.#table = table;
     this.#log = log;
     this.#resources = resources;
@@ -43,7 +45,7 @@ export class TcpListener implements Listener, TcpConnectionReporter {
 
   async listen(): Promise<void> {
     const service = this.service;
-    this.#server = await this.#engine.listen(bindHost(service), service.config.listen.port, BACKLOG, this.#accept, (err) => acceptFailed(this.#log, this.#resources, service.name, err));
+    this.#server = await this.#engine.listen(bindHost(service), service.config.listen.port, BACKLOG, this.#accept, (err) => acceptFailed(this.#log, this.#resources, service.name, err), this.#reusePort);
     this.#address = this.#server.address();
   }
 

@@ -11,7 +11,7 @@ import type { ConnectionTable, Endpoint } from '../runtime/connection-table.ts';
 import type { Member } from '../runtime/member.ts';
 import { outOfDescriptors, ResourceCounts } from '../runtime/resources.ts';
 import type { Service } from '../runtime/service.ts';
-import { bindHost, type Listener } from './listener.ts';
+import { bindHost, type Listener, type ListenerOptions } from './listener.ts';
 import { UdpFlow, type FlowOwner } from './udp-flow.ts';
 import type { MessageBalancer } from './udp-message-balancer.ts';
 import { RadiusRequests } from './udp-radius.ts';
@@ -45,7 +45,7 @@ export class UdpListener implements Listener, FlowOwner {
   #vip: Endpoint = { address: '', port: 0 };
   #closed: Promise<void> | null = null;
 
-  constructor(service: Service, table: ConnectionTable, log: Logger, resources = new ResourceCounts(), budget: () => number = () => Infinity) {
+  constructor(service: Service, table: ConnectionTable, log: Logger, resources = new ResourceCounts(), budget: () => number = () => Infinity, options: ListenerOptions = {}) {
     this.service = service;
     this.#table = table;
     this.#log = log;
@@ -53,7 +53,7 @@ export class UdpListener implements Listener, FlowOwner {
     this.#budget = budget;
     const per = service.config.balancePer;
     this.messages = per === 'radius-request' ? new RadiusRequests() : per === 'sip-dialog' ? new SipDialogs() : null;
-    this.#socket = dgram.createSocket({ type: isIPv6(bindHost(service)) ? 'udp6' : 'udp4' });
+    this.#socket = dgram.createSocket({ type: isIPv6(bindHost(service)) ? 'udp6' : 'udp4', reusePort: options.reusePort ?? false });
     this.#socket.on('message', this.#onMessage);
   }
 

@@ -13,7 +13,7 @@ import type { ConnectionTable, Endpoint } from '../../runtime/connection-table.t
 import { ResourceCounts } from '../../runtime/resources.ts';
 import type { Service } from '../../runtime/service.ts';
 import { Admission } from '../admission.ts';
-import { acceptFailed, bindHost, connectionFailed, type Listener } from '../listener.ts';
+import { acceptFailed, bindHost, connectionFailed, type Listener, type ListenerOptions } from '../listener.ts';
 import { socketEngine } from '../socket-stream.ts';
 import type { StreamEngine, StreamServer } from '../stream.ts';
 import { streamEngine } from '../stream-engine.ts';
@@ -49,9 +49,11 @@ export class HttpListener implements Listener {
   #sweeper: NodeJS.Timeout | null = null;
   #interval = 0;
   #closed = false;
+  readonly #reusePort: boolean;
 
-  constructor(service: Service, table: ConnectionTable, log: Logger, counts: ResponseCounter | null = null, resources = new ResourceCounts()) {
+  constructor(service: Service, table: ConnectionTable, log: Logger, counts: ResponseCounter | null = null, resources = new ResourceCounts(), options: ListenerOptions = {}) {
     this.service = service;
+    this.#reusePort = options.reusePort ?? false;
     this.#resources = resources;
     this.#table = table;
     this.#log = log;
@@ -76,7 +78,7 @@ export class HttpListener implements Listener {
     if (tlsConfig !== null) this.#tls.use(tlsConfig);
     const accept = this.#engine === socketEngine ? (client: unknown) => this.#onSocket(client as net.Socket) : this.#onClient;
     this.#server = await this.#engine.listen(bindHost(service), service.config.listen.port, 1024, accept,
-      (err) => acceptFailed(this.#log, this.#resources, service.name, err));
+      (err) => acceptFailed(this.#log, this.#resources, service.name, err), this.#reusePort);
     this.#address = this.#server.address();
     this.#startSweeper();
   }
