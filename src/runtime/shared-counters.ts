@@ -17,13 +17,17 @@
 //   slot numbers with the config, and calls sweep() once every worker has applied it: a removed
 //   member's slot is reused only after no worker can acquire it and its live connections are over.
 
-/** One member's slot: 4 bytes. The most a process may hold (a reserve of 256 KiB of address space). */
+/**
+ * One member's slot: 4 bytes. The most a process may hold: the buffer is this size from the
+ * start (256 KiB of address space; the system gives memory only to the pages that are used).
+ * Not a growable SharedArrayBuffer: on Node 24 an atomic operation on a view of one costs 2 to 4
+ * times as much (bench/README.md).
+ */
 export const MAX_SLOTS = 65_536;
 
 /** The counts, as a worker (or the main thread) sees them: atomic operations on the shared buffer. */
 export class SharedCounters {
   readonly buffer: SharedArrayBuffer;
-  /** tracks the buffer's length as the control side grows it */
   readonly #counts: Int32Array;
 
   constructor(buffer: SharedArrayBuffer) {
@@ -63,8 +67,8 @@ export class SharedCounters {
 /**
  * The control side's allocation of slots to members, by a key that names a member across
  * reloads (the runtime's: pool name and member id). A member that stays keeps its slot; a
- * removed one's slot is retired, and freed by sweep() once its count is 0. The buffer grows
- * (a growable SharedArrayBuffer: the workers' views follow) up to MAX_SLOTS.
+ * removed one's slot is retired, and freed by sweep() once its count is 0. The buffer is
+ * handed to the workers once, at their start: slots assigned later are in it already.
  */
 export class CounterSlots {
   readonly counters: SharedCounters;
@@ -79,11 +83,10 @@ export class CounterSlots {
   /** slots never used yet start here */
   #next = 0;
 
-  constructor(initial = 64, max = MAX_SLOTS) {
+  constructor(max = MAX_SLOTS) {
     if (!Number.isInteger(max) || max < 1 || max > MAX_SLOTS) throw new RangeError(`counter slots: max must be 1..${MAX_SLOTS}, got ${max}`);
-    const first = Math.min(Math.max(1, Math.floor(initial)), max);
     this.#max = max;
-    this.#buffer = new SharedArrayBuffer(first * 4, { maxByteLength: max * 4 });
+    this.#buffer = new SharedArrayBuffer(max * 4);
     this.counters = new SharedCounters(this.#buffer);
   }
 
@@ -109,7 +112,7 @@ export class CounterSlots {
   /**
    * The slots of exactly `keys` (the members of a new config). Members that stay keep theirs; a
    * member that comes back while its old slot is retired gets it back (its live connections still
-   * count there); new members take free slots, growing the buffer. Throws a RangeError, changing
+   * count there); new members take free slots. Throws a RangeError, changing
    * nothing, when more than the maximum would be in use.
    */
   assign(keys: Iterable<string>): ReadonlyMap<string, number> {
@@ -147,11 +150,6 @@ export class CounterSlots {
   }
 
   #take(): number {
-    const free = this.#free.pop();
-    if (free !== undefined) return free;
-    const slot = this.#next++;
-    const bytes = this.#buffer.byteLength;
-    if ((slot + 1) * 4 > bytes) this.#buffer.grow(Math.min(this.#max * 4, Math.max(bytes * 2, (slot + 1) * 4)));
-    return slot;
+    return this.#free.pop() ?? this.#next++;
   }
 }
