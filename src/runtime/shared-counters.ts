@@ -20,7 +20,7 @@
 /**
  * One member's slot: 4 bytes. The most a process may hold: the buffer is this size from the
  * start (256 KiB of address space; the system gives memory only to the pages that are used).
- * Not a growable SharedArrayBuffer: on Node 24 an atomic operation on a view of one costs 2 to 4
+ * Not a growable SharedArrayBuffer: on Node 24 an atomic operation on a view of one costs several
  * times as much (bench/README.md).
  */
 export const MAX_SLOTS = 65_536;

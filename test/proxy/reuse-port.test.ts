@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
+import net from 'node:net';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/log.ts';
 import { HttpListener } from '../../src/proxy/http/http-listener.ts';
@@ -78,7 +79,34 @@ async function exclusivePort(config: Config, make: (service: Service, table: Con
   await a.close();
 }
 
+/** Whether this machine can listen on ::1 (containers often have no IPv6). */
+async function hasIPv6Loopback(): Promise<boolean> {
+  const server = net.createServer();
+  const ok = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(0, '::1', () => resolve(true));
+  });
+  if (ok) await new Promise<void>((resolve) => server.close(() => resolve()));
+  return ok;
+}
+
 for (const engine of ENGINES) {
+  describe(`reusePort: the ${engine} engine's listen`, () => {
+    for (const ip of ['127.0.0.1', '::1']) {
+      it(`binds ${ip} twice with it, and refuses a listener without it on the same port`, async (t) => {
+        if (ip === '::1' && !(await hasIPv6Loopback())) return t.skip('no IPv6 loopback here');
+        const streams = streamEngine(engine);
+        const first = await streams.listen(ip, 0, 16, () => {}, () => {}, true);
+        const { port } = first.address();
+        const second = await streams.listen(ip, port, 16, () => {}, () => {}, true);
+        assert.equal(second.address().port, port);
+        await assert.rejects(streams.listen(ip, port, 16, () => {}, () => {}), /EADDRINUSE/);
+        first.close();
+        second.close();
+      });
+    }
+  });
+
   describe(`reusePort: tcp on the ${engine} engine`, () => {
     const tcp: Make = (service, table, reusePort) => new TcpListener(service, table, log, undefined, streamEngine(engine), { reusePort });
 
