@@ -1,7 +1,9 @@
 // SO_REUSEPORT (the `reusePort` listener option): two listeners of one service in one process bind
 // the same address:port (as the worker threads of issue 14 will), and the kernel spreads the
 // clients over them: every connection is served by one of them, and a udp client's datagrams
-// all reach the same socket, so its flow is never split. Without the option the second bind fails.
+// all reach the same socket, so its flow is never split. When one closes (a worker that stops), the
+// other takes every new client, and the udp clients of the closed one start new flows on it.
+// Without the option the second bind fails.
 
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
@@ -56,14 +58,20 @@ async function bindTwo<L extends Listener>(config: Config, make: (service: Servi
   return { a, b, port, tables };
 }
 
-/** Two listeners with reusePort on one port: both bind, and `serve` clients are answered by one or the other. */
+/**
+ * Two listeners with reusePort on one port: both bind, and `serve` clients are answered by one or
+ * the other; once one closes, by the other alone. `serve` is called 2 x CLIENTS times.
+ */
 async function sharedPort(config: Config, make: Make, serve: (port: number) => Promise<void>): Promise<void> {
   const { a, b, port, tables } = await bindTwo(config, make);
   await Promise.all(Array.from({ length: CLIENTS }, () => serve(port)));
   const counts = taken(tables);
   assert.equal(counts[0] + counts[1], CLIENTS, 'each client was taken by one listener');
   assert.ok(counts[0] > 0 && counts[1] > 0, `the kernel spread the clients over both listeners (${counts.join(' + ')})`);
+  // one closes (a worker that stops): the other takes every new client
   await a.close();
+  await Promise.all(Array.from({ length: CLIENTS }, () => serve(port)));
+  assert.deepEqual(taken(tables), [counts[0], counts[1] + CLIENTS]);
   await b.close();
   await Promise.all(tables.map((t) => t.drained()));
 }
@@ -115,7 +123,7 @@ for (const engine of ENGINES) {
       await sharedPort(single('tcp', pool('round-robin', [{ port: m.port }])), tcp, async (port) => {
         assert.equal(await greeting(port), 'a');
       });
-      assert.equal(m.accepted, CLIENTS);
+      assert.equal(m.accepted, 2 * CLIENTS);
       await m.close();
     });
 
@@ -161,12 +169,13 @@ describe('reusePort: udp', () => {
       await once(socket, 'listening');
       return socket;
     }));
+    const ask = async (socket: dgram.Socket, text: string): Promise<void> => {
+      const reply = once(socket, 'message') as Promise<[Buffer]>;
+      socket.send(text, port, '127.0.0.1');
+      assert.equal(String((await reply)[0]), `a:${text}`);
+    };
     await Promise.all(clients.map(async (socket, i) => {
-      for (let round = 0; round < ROUNDS; round++) {
-        const reply = once(socket, 'message') as Promise<[Buffer]>;
-        socket.send(`${i}/${round}`, port, '127.0.0.1');
-        assert.equal(String((await reply)[0]), `a:${i}/${round}`);
-      }
+      for (let round = 0; round < ROUNDS; round++) await ask(socket, `${i}/${round}`);
     }));
 
     // which listener holds each client's flow: one flow per client, on one listener only
@@ -183,8 +192,12 @@ describe('reusePort: udp', () => {
     assert.equal(new Set(m.from).size, CLIENTS);
     assert.equal(m.from.length, CLIENTS * ROUNDS);
 
-    await Promise.all(clients.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    // one closes (a worker that stops): its clients' next datagrams reach the other, which opens their flows anew
     await a.close();
+    await Promise.all(clients.map((socket, i) => ask(socket, `${i}/again`)));
+    assert.equal(b.flows, CLIENTS);
+
+    await Promise.all(clients.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     await b.close();
     await m.close();
   });
