@@ -9,6 +9,7 @@
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { canonicalIP, isWildcard } from '../config/address.ts';
+import type { HaConfig } from '../config/ha-types.ts';
 import type { Config } from '../config/types.ts';
 
 /** conntrackd's default multicast group (its example configuration's), used only without a peer address. */
@@ -145,7 +146,7 @@ export function syncedAddresses(config: Pick<Config, 'services' | 'pools'>): str
  * peer when it is an IP literal; null (multicast) when neither is known. conntrackd syncs a
  * pair: with several peers it would send over one link at a time, so only the first is used.
  */
-export function conntrackPeer(ha: { peers: readonly string[]; sync: { peers: readonly { host: string; ip?: string }[] } | null }): string | null {
+export function conntrackPeer(ha: Pick<HaConfig, 'peers' | 'sync'>): string | null {
   if (ha.peers.length > 0) return ha.peers[0];
   const first = ha.sync?.peers[0];
   if (first === undefined) return null;

@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import { conntrackPeer, renderConntrackdConfig, syncedAddresses } from '../../src/ha/conntrackd-config.ts';
 import { pickInterfaceAddress } from '../../src/ha/interface-address.ts';
 import { parseConfig } from '../../src/config/load.ts';
+import type { HaSyncConfig } from '../../src/config/ha-types.ts';
 import { fuzz, fuzzCount } from '../helpers/fuzz.ts';
 
 const base = { stateDir: '/run/furiwake/ct', interface: 'eth0', port: 3780, local: '10.0.0.1', peer: '10.0.0.2', addresses: ['192.168.1.100', '192.168.1.11', '2001:db8:0::1'] };
@@ -96,9 +97,10 @@ describe('what is synced, and to whom', () => {
 
   test('the peer: the first VRRP peer, else the first sync peer\'s host, else none (multicast)', () => {
     assert.equal(conntrackPeer({ peers: ['10.0.0.2', '10.0.0.3'], sync: null }), '10.0.0.2');
-    assert.equal(conntrackPeer({ peers: [], sync: { peers: [{ host: 'fd00:0::2', port: 7400 }] } }), 'fd00::2');
-    assert.equal(conntrackPeer({ peers: [], sync: { peers: [{ host: 'peer.example', port: 7400 }] } }), null);
-    assert.equal(conntrackPeer({ peers: [], sync: { peers: [{ host: 'peer.example', ip: '10.0.0.9', port: 7400 }] } }), '10.0.0.9');
+    const sync = (host: string, ip?: string): HaSyncConfig => ({ listen: { host: '0.0.0.0', port: 7400 }, peers: [{ host, ip, port: 7400 }], key: 'k'.repeat(16), tls: null });
+    assert.equal(conntrackPeer({ peers: [], sync: sync('fd00:0::2') }), 'fd00::2');
+    assert.equal(conntrackPeer({ peers: [], sync: sync('peer.example') }), null);
+    assert.equal(conntrackPeer({ peers: [], sync: sync('peer.example', '10.0.0.9') }), '10.0.0.9');
     assert.equal(conntrackPeer({ peers: [], sync: null }), null);
   });
 });

@@ -1,0 +1,131 @@
+// Kernel connection sync between the two nodes of a pair: furiwake runs a nat service on each
+// node, conntrackd (driven by ConntrackSync) copies the kernel's connections from the master to
+// the backup, and a long download through the VIP goes on, complete and in order, after the VIPs
+// move to the other node. The VIPs are moved by hand here, in the order a failover takes (the new
+// master commits what it was sent, then takes the addresses); the real VRRP failover through
+// keepalived belongs to the HA supervisor's tests.
+
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { ConntrackSync } from '../../src/ha/conntrack-sync.ts';
+import { syncedAddresses } from '../../src/ha/conntrackd-config.ts';
+import { parseConfig } from '../../src/config/load.ts';
+import { createLogger } from '../../src/log.ts';
+import { createPair, PAIR, type Pair } from './ha-net.ts';
+import { ip } from './namespaces.ts';
+import { Lines, startFuriwake, type Balancer } from './peers.ts';
+
+const STREAM = fileURLToPath(new URL('./peers/slow-stream.ts', import.meta.url));
+const CONFIG = `global: { log-level: debug, shutdown-grace: 1s }
+services:
+  www: { listen: ${PAIR.vip}:80, mode: nat, pool: web }
+pools:
+  web:
+    members:
+${PAIR.servers.map((s) => `      - { address: ${s}:80 }`).join('\n')}
+`;
+
+type Event = { event: string; got?: number; inOrder?: boolean; sent?: number; server?: string; message?: string };
+
+const events = (lines: Lines): Event[] => lines.json() as Event[];
+const progressed = (lines: Lines, bytes: number): Promise<string> =>
+  lines.wait((l) => l.startsWith('{') && ((JSON.parse(l) as Event).got ?? 0) >= bytes);
+
+describe('kernel connection sync (conntrackd) between the nodes of a pair', () => {
+  let pair: Pair;
+  const syncs: ConntrackSync[] = [];
+  const balancers: Balancer[] = [];
+  const logs: string[] = [];
+  const stateDirs: string[] = [];
+
+  before(async () => {
+    pair = await createPair(2, 2);
+  });
+  after(async () => {
+    for (const sync of syncs) await sync.stop();
+    for (const b of balancers) await b.stop();
+    for (const dir of stateDirs) await rm(dir, { recursive: true, force: true });
+    await pair?.close();
+  });
+
+  /** Node `i` takes the VIP in front and the servers' gateway behind (or gives them up). */
+  async function hold(node: number, holding: boolean): Promise<void> {
+    for (const [address, dev] of [[PAIR.vip, 'eth0'], [PAIR.gateway, 'eth1']] as const) {
+      await ip(['-n', pair.nodes[node], 'addr', holding ? 'add' : 'del', `${address}/${PAIR.prefixLength}`, 'dev', dev]);
+    }
+    // what keepalived's gratuitous ARP does: the neighbours learn the new holder's MAC
+    if (holding) for (const ns of [pair.client, ...pair.servers]) await pair.run(ns, 'ip', ['neigh', 'flush', 'all']);
+  }
+
+  test('a long download through a nat service goes on, complete and in order, after the VIPs move', async () => {
+    const logger = createLogger('debug', new Writable({ write(chunk: Buffer, _e, done) { logs.push(chunk.toString()); done(); } }));
+    const servers = pair.servers.map((ns, i) => new Lines(pair.spawn(ns, process.execPath, [STREAM, 'server', `s${i + 1}`, '80'])));
+    await Promise.all(servers.map((s) => s.wait((l) => l.includes('"ready"'))));
+    await hold(0, true);
+    for (const node of pair.nodes) {
+      const fw = await startFuriwake(pair, CONFIG, node);
+      balancers.push(fw);
+      await fw.event('kernel: ruleset applied');
+    }
+
+    const addresses = syncedAddresses(parseConfig(CONFIG, 'furiwake.yaml'));
+    for (let i = 0; i < 2; i++) {
+      const stateDir = await mkdtemp(join(tmpdir(), 'furiwake-ct-'));
+      stateDirs.push(stateDir);
+      const sync = new ConntrackSync({
+        ha: { interface: 'eth0', peers: [PAIR.front[1 - i]], sync: null, vips: [PAIR.vip, PAIR.gateway], conntrackSync: { port: 3780 } },
+        addresses, logger, stateDir, netns: pair.nodes[i],
+      });
+      syncs.push(sync);
+      assert.equal(await sync.start(), true, logs.join(''));
+      assert.equal(sync.status().running, true);
+    }
+    await syncs[0].roleChanged('master');
+    await syncs[1].roleChanged('backup');
+
+    const client = new Lines(pair.spawn(pair.client, process.execPath, [STREAM, 'client', PAIR.vip, '80']));
+    const connected = JSON.parse(await client.wait((l) => l.includes('"connected"'))) as { local: string };
+    await progressed(client, 64 * 1024);
+
+    // the backup was told of the connection: it is in its conntrackd's external cache
+    const [clientIp, clientPort] = [connected.local.slice(0, connected.local.lastIndexOf(':')), connected.local.slice(connected.local.lastIndexOf(':') + 1)];
+    const config = join(stateDirs[1], 'conntrackd.conf');
+    const flow = `src=${clientIp} dst=${PAIR.vip} sport=${clientPort} dport=80`;
+    let external = '';
+    for (let tries = 0; tries < 200 && !external.includes(flow); tries++) {
+      external = (await pair.run(pair.nodes[1], 'conntrackd', ['-C', config, '-e'])).stdout;
+    }
+    assert.ok(external.includes(flow), `not in the backup's external cache:\n${external}\n${logs.join('')}`);
+
+    // failover: the new master commits the connections into its kernel, then takes the addresses
+    await syncs[1].roleChanged('master');
+    const kernel = (await pair.run(pair.nodes[1], 'conntrack', ['-L', '-p', 'tcp', '--orig-dst', PAIR.vip])).stdout;
+    assert.ok(kernel.includes(flow), `not committed into the new master's kernel table:\n${kernel}`);
+    await hold(0, false);
+    const before = (events(client).at(-1)?.got ?? 0);
+    await hold(1, true);
+    await syncs[0].roleChanged('backup');
+
+    // the download goes on through node 2: 64 KiB more, then the server finishes it
+    await progressed(client, before + 64 * 1024);
+    const serving = servers.find((s) => events(s).some((e) => e.event === 'connection'))!;
+    assert.equal(servers.filter((s) => events(s).some((e) => e.event === 'connection')).length, 1, 'one connection, one server');
+    serving.child.stdin!.write('finish\n');
+    const finished = JSON.parse(await serving.wait((l) => l.includes('"finished"'))) as Event;
+    const end = JSON.parse(await client.wait((l) => l.includes('"end"') || l.includes('"error"'))) as Event;
+    assert.deepEqual(end, { event: 'end', got: finished.sent, inOrder: true });
+    if (client.child.exitCode === null) await once(client.child, 'exit');
+
+    // conntrackd's commands all worked, on both nodes
+    for (const sync of syncs) {
+      for (const [command, count] of Object.entries(sync.counters().commands)) assert.equal(count.failed, 0, `${command} failed:\n${logs.join('')}`);
+    }
+    assert.equal(syncs[1].counters().commands.commit.ok, 1);
+  });
+});
