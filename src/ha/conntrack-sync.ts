@@ -15,11 +15,13 @@
 //   primary-backup.sh. Calls are queued and run one after another; the promise resolves when
 //   this one's commands are done (failures are logged and counted, never thrown). For `master`
 //   the commit should land before packets of the moved connections arrive: call it at once.
-// - `status()` for the API; `counters()` for the metrics (furiwake_ha_conntrack_*).
+// - `status()` for the API; `counters()` for the metrics (conntrack-metrics.ts); `events` emits
+//   'status' whenever status() changes (conntrackd ready, stopped, restarted).
 // - `stop()` on exit: stops conntrackd (SIGTERM, then SIGKILL after a grace) and removes the
 //   state dir it made. Idempotent.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isIP } from 'node:net';
@@ -77,6 +79,8 @@ const STOP_GRACE = 5_000;
 const MAX_LINE = 4096;
 
 export class ConntrackSync {
+  /** 'status': status() changed */
+  readonly events = new EventEmitter();
   readonly #options: ConntrackSyncOptions;
   readonly #log: Logger;
   readonly #port: number;
@@ -211,6 +215,7 @@ export class ConntrackSync {
         this.#child = null;
         this.#running = false;
         this.#pid = null;
+        this.#emitStatus();
       }
       this.#settleAttempt(false);
       if (this.#stopping) return;
@@ -239,11 +244,21 @@ export class ConntrackSync {
 
   #ready(): void {
     this.#running = true;
+    this.#emitStatus();
     this.#log.info({ pid: this.#pid, restarts: this.#counters.restarts }, 'conntrack sync: conntrackd running');
     this.#settleAttempt(true);
     // a role that came while conntrackd was down, or one a restarted conntrackd has forgotten
     // (the peer's entries, the resync request): its commands run now
     if (this.#role !== 'init') void this.roleChanged(this.#role);
+  }
+
+  /** A listener that throws is logged; it cannot reach conntrackd's exit or output handler. */
+  #emitStatus(): void {
+    try {
+      this.events.emit('status', this.status());
+    } catch (err) {
+      this.#log.error({ err: err instanceof Error ? err.message : String(err) }, 'conntrack sync: a status listener failed');
+    }
   }
 
   #settleAttempt(ready: boolean): void {
@@ -261,6 +276,7 @@ export class ConntrackSync {
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = null;
       this.#counters.restarts++;
+      this.#emitStatus();
       void this.#attempt();
     }, delay);
   }

@@ -7,9 +7,9 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
@@ -19,6 +19,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
 import { createPair, PAIR, type Pair } from './ha-net.ts';
 import { ip } from './namespaces.ts';
+import { until } from '../helpers/wait.ts';
 import { Lines, startFuriwake, type Balancer } from './peers.ts';
 
 const STREAM = fileURLToPath(new URL('./peers/slow-stream.ts', import.meta.url));
@@ -127,5 +128,62 @@ describe('kernel connection sync (conntrackd) between the nodes of a pair', () =
       for (const [command, count] of Object.entries(sync.counters().commands)) assert.equal(count.failed, 0, `${command} failed:\n${logs.join('')}`);
     }
     assert.equal(syncs[1].counters().commands.commit.ok, 1);
+  });
+
+  /** A supervisor on node 1 with a quick backoff, logging into `logs`. */
+  function supervisor(ha: Partial<ConstructorParameters<typeof ConntrackSync>[0]['ha']> = {}): ConntrackSync {
+    const logger = createLogger('debug', new Writable({ write(chunk: Buffer, _e, done) { logs.push(chunk.toString()); done(); } }));
+    const sync = new ConntrackSync({
+      ha: { interface: 'eth0', peers: [PAIR.front[1]], sync: null, vips: [PAIR.vip], conntrackSync: { port: 3781 }, ...ha },
+      addresses: [PAIR.vip, ...PAIR.servers], logger, netns: pair.nodes[0], backoff: 20, maxBackoff: 200,
+    });
+    syncs.push(sync);
+    return sync;
+  }
+
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  test('conntrackd that dies is started again, and the role it had is applied again; stop() ends it and removes its dir', async () => {
+    const sync = supervisor();
+    assert.equal(await sync.start(), true, logs.join(''));
+    await sync.roleChanged('backup');
+    assert.deepEqual([sync.counters().commands.purge.ok, sync.counters().commands['request-resync'].ok], [1, 1]);
+    const first = sync.status().pid!;
+    process.kill(first, 'SIGKILL');
+    await until(() => sync.status().running && sync.status().pid !== first, sync.events, 'status');
+    assert.equal(sync.status().restarts, 1);
+    // the replayed role's commands are queued before this call's
+    await sync.roleChanged('backup');
+    assert.deepEqual([sync.counters().commands.purge.ok, sync.counters().commands['request-resync'].ok], [3, 3]);
+    assert.ok(logs.some((l) => l.includes('conntrackd stopped; starting it again')));
+    const second = sync.status().pid!;
+    // its config is in a dir of its own (no stateDir given): the argument after -C
+    const argv = (await readFile(`/proc/${second}/cmdline`, 'utf8')).split('\0');
+    const config = argv[argv.indexOf('-C') + 1];
+    assert.match(config, /furiwake-conntrackd-[^/]+\/conntrackd\.conf$/);
+    await sync.stop();
+    assert.equal(alive(second), false);
+    await assert.rejects(stat(dirname(config)), { code: 'ENOENT' });
+    assert.deepEqual(sync.status(), { running: false, pid: null, restarts: 1 });
+    await sync.stop();
+  });
+
+  test('conntrackd that cannot start (no address to send from): start() says so, and it is tried again with backoff', async () => {
+    const sync = supervisor({ interface: 'lo' });
+    assert.equal(await sync.start(), false);
+    await until(() => sync.status().restarts >= 2, sync.events, 'status');
+    assert.ok(logs.some((l) => l.includes('lo has no IPv4 address of its own')), logs.join(''));
+    // a role that comes meanwhile waits for conntrackd
+    await sync.roleChanged('master');
+    assert.equal(sync.counters().commands.commit.ok + sync.counters().commands.commit.failed, 0);
+    await sync.stop();
+    assert.equal(sync.status().running, false);
   });
 });
