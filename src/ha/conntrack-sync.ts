@@ -17,6 +17,11 @@
 //   the commit should land before packets of the moved connections arrive: call it at once.
 // - `status()` for the API; `counters()` for the metrics (conntrack-metrics.ts); `events` emits
 //   'status' whenever status() changes (conntrackd ready, stopped, restarted).
+// - `reconfigure(addresses)` on a reload whose nat and dsr services or members changed the
+//   synced addresses: conntrackd is started again on the new config at once (not counted as a
+//   restart), and the current role applied again, which refills both nodes' caches. A changed
+//   `ha` section (interface, peers, port): stop() this one and start a new one.
+//   conntrackSyncFor(config) says whether one should run at all.
 // - `stop()` on exit: stops conntrackd (SIGTERM, then SIGKILL after a grace) and removes the
 //   state dir it made. Idempotent.
 
@@ -29,7 +34,8 @@ import { join } from 'node:path';
 import { exec } from '../kernel/exec.ts';
 import type { Logger } from '../log.ts';
 import type { HaConfig } from '../config/ha-types.ts';
-import { conntrackdPaths, conntrackPeer, renderConntrackdConfig } from './conntrackd-config.ts';
+import type { Config } from '../config/types.ts';
+import { conntrackdPaths, conntrackPeer, renderConntrackdConfig, syncedAddresses } from './conntrackd-config.ts';
 import { pickInterfaceAddress } from './interface-address.ts';
 import type { ConntrackSyncStatus, HaRole } from './status.ts';
 
@@ -82,6 +88,9 @@ export class ConntrackSync {
   /** 'status': status() changed */
   readonly events = new EventEmitter();
   readonly #options: ConntrackSyncOptions;
+  #addresses: readonly string[];
+  /** the running conntrackd is being replaced (reconfigure): its exit starts the next at once */
+  #replacing = false;
   readonly #log: Logger;
   readonly #port: number;
   #stateDir: string | null = null;
@@ -111,6 +120,7 @@ export class ConntrackSync {
   constructor(options: ConntrackSyncOptions) {
     if (options.ha.conntrackSync === null) throw new Error('conntrack sync is off in this config (ha.conntrack-sync: false)');
     this.#options = options;
+    this.#addresses = options.addresses;
     this.#port = options.ha.conntrackSync.port;
     this.#log = options.logger.child({ component: 'conntrack-sync' });
   }
@@ -139,6 +149,17 @@ export class ConntrackSync {
     const run = this.#queue.then(() => this.#runRole(role));
     this.#queue = run;
     return run;
+  }
+
+  /** New synced addresses (a reload): conntrackd starts again on them; nothing when unchanged. */
+  reconfigure(addresses: readonly string[]): void {
+    if (this.#stopping || (addresses.length === this.#addresses.length && addresses.every((a, i) => a === this.#addresses[i]))) return;
+    this.#addresses = addresses;
+    this.#log.info({ addresses }, 'conntrack sync: the synced addresses changed; starting conntrackd again on them');
+    const child = this.#child;
+    if (child === null) return; // not running: the next start (pending with backoff) takes them
+    this.#replacing = true;
+    child.kill('SIGTERM');
   }
 
   status(): ConntrackSyncStatus {
@@ -187,7 +208,8 @@ export class ConntrackSync {
   }
 
   async #writeConfig(): Promise<void> {
-    const { ha, addresses } = this.#options;
+    const { ha } = this.#options;
+    const addresses = this.#addresses;
     const peer = conntrackPeer(ha);
     if (ha.peers.length > 1) this.#log.warn({ peer }, 'conntrack sync: conntrackd syncs a pair; only the first peer receives kernel connections');
     const family = peer === null ? 4 : isIP(peer) as 4 | 6;
@@ -219,6 +241,11 @@ export class ConntrackSync {
       }
       this.#settleAttempt(false);
       if (this.#stopping) return;
+      if (this.#replacing) {
+        this.#replacing = false;
+        void this.#attempt();
+        return;
+      }
       this.#log.warn({ why }, 'conntrack sync: conntrackd stopped; starting it again');
       this.#scheduleRestart();
     };
@@ -329,4 +356,14 @@ function lineReader(each: (line: string) => void): (chunk: Buffer) => void {
       pending = '';
     }
   };
+}
+
+/**
+ * Whether kernel connection sync runs for `config`, and on which addresses: with an `ha` section
+ * whose conntrack-sync is not off and at least one nat or dsr service; null otherwise.
+ */
+export function conntrackSyncFor(config: Pick<Config, 'ha' | 'services' | 'pools'>): { ha: HaConfig; addresses: string[] } | null {
+  if (config.ha === undefined || config.ha.conntrackSync === null) return null;
+  const addresses = syncedAddresses(config);
+  return addresses.length === 0 ? null : { ha: config.ha, addresses };
 }

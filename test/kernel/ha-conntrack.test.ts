@@ -186,4 +186,26 @@ describe('kernel connection sync (conntrackd) between the nodes of a pair', () =
     await sync.stop();
     assert.equal(sync.status().running, false);
   });
+
+  test('new synced addresses (a reload): conntrackd starts again on them at once, not counted as a restart', async () => {
+    const sync = supervisor({ conntrackSync: { port: 3782 } });
+    assert.equal(await sync.start(), true, logs.join(''));
+    await sync.roleChanged('master');
+    const first = sync.status().pid!;
+    const argv = (await readFile(`/proc/${first}/cmdline`, 'utf8')).split('\0');
+    const config = argv[argv.indexOf('-C') + 1];
+    assert.doesNotMatch(await readFile(config, 'utf8'), /10\.88\.2\.99/);
+    sync.reconfigure([PAIR.vip, ...PAIR.servers, '10.88.2.99']);
+    await until(() => sync.status().running && sync.status().pid !== first, sync.events, 'status');
+    assert.match(await readFile(config, 'utf8'), /\t\t\tIPv4_address 10\.88\.2\.99\n/);
+    assert.equal(sync.status().restarts, 0);
+    // the role is applied again on the new conntrackd (queued before this call's)
+    await sync.roleChanged('master');
+    assert.equal(sync.counters().commands.commit.ok, 3);
+    // the same addresses again: nothing happens
+    const second = sync.status().pid;
+    sync.reconfigure([PAIR.vip, ...PAIR.servers, '10.88.2.99']);
+    assert.equal(sync.status().pid, second);
+    await sync.stop();
+  });
 });
