@@ -75,10 +75,14 @@ export interface ConntrackSyncOptions {
   /** the first restart delay, doubled at each failure in a row up to maxBackoff (ms) */
   backoff?: number;
   maxBackoff?: number;
+  /** ms conntrackd has to say it is ready before it is taken for stuck; default 10 s */
+  readyTimeout?: number;
 }
 
 /** A run that lasted this long was healthy: the next failure starts the backoff again. */
 const STABLE_RUN = 30_000;
+/** conntrackd that has not said it is ready by then is stuck: killed, and started again */
+const READY_TIMEOUT = 10_000;
 /** how long conntrackd has after SIGTERM before SIGKILL */
 const STOP_GRACE = 5_000;
 /** conntrackd's log lines are short; a longer one is cut, so a runaway child cannot fill memory */
@@ -104,6 +108,7 @@ export class ConntrackSync {
   #failuresInRow = 0;
   #startedAt = 0;
   #restartTimer: NodeJS.Timeout | null = null;
+  #readyTimer: NodeJS.Timeout | null = null;
   #role: HaRole = 'init';
   /** role commands run one after another, in the order the roles came */
   #queue: Promise<void> = Promise.resolve();
@@ -230,9 +235,16 @@ export class ConntrackSync {
     this.#child = child;
     this.#startedAt = Date.now();
     let ended = false;
+    const readyTimeout = this.#options.readyTimeout ?? READY_TIMEOUT;
+    const stuck = setTimeout(() => {
+      this.#log.error({ seconds: readyTimeout / 1000 }, 'conntrack sync: conntrackd did not get ready in time; killing it');
+      child.kill('SIGKILL');
+    }, readyTimeout);
+    this.#readyTimer = stuck;
     const end = (why: string): void => {
       if (ended) return;
       ended = true;
+      clearTimeout(stuck);
       if (this.#child === child) {
         this.#child = null;
         this.#running = false;
@@ -270,6 +282,8 @@ export class ConntrackSync {
   }
 
   #ready(): void {
+    if (this.#readyTimer !== null) clearTimeout(this.#readyTimer);
+    this.#readyTimer = null;
     this.#running = true;
     this.#emitStatus();
     this.#log.info({ pid: this.#pid, restarts: this.#counters.restarts }, 'conntrack sync: conntrackd running');

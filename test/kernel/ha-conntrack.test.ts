@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -131,11 +131,11 @@ describe('kernel connection sync (conntrackd) between the nodes of a pair', () =
   });
 
   /** A supervisor on node 1 with a quick backoff, logging into `logs`. */
-  function supervisor(ha: Partial<ConstructorParameters<typeof ConntrackSync>[0]['ha']> = {}): ConntrackSync {
+  function supervisor(ha: Partial<ConstructorParameters<typeof ConntrackSync>[0]['ha']> = {}, more: Partial<ConstructorParameters<typeof ConntrackSync>[0]> = {}): ConntrackSync {
     const logger = createLogger('debug', new Writable({ write(chunk: Buffer, _e, done) { logs.push(chunk.toString()); done(); } }));
     const sync = new ConntrackSync({
       ha: { interface: 'eth0', peers: [PAIR.front[1]], sync: null, vips: [PAIR.vip], conntrackSync: { port: 3781 }, ...ha },
-      addresses: [PAIR.vip, ...PAIR.servers], logger, netns: pair.nodes[0], backoff: 20, maxBackoff: 200,
+      addresses: [PAIR.vip, ...PAIR.servers], logger, netns: pair.nodes[0], backoff: 20, maxBackoff: 200, ...more,
     });
     syncs.push(sync);
     return sync;
@@ -207,5 +207,23 @@ describe('kernel connection sync (conntrackd) between the nodes of a pair', () =
     sync.reconfigure([PAIR.vip, ...PAIR.servers, '10.88.2.99']);
     assert.equal(sync.status().pid, second);
     await sync.stop();
+  });
+
+  test('a conntrackd that is missing, or never gets ready, is reported and tried again; nothing throws', async () => {
+    const missing = supervisor({ conntrackSync: { port: 3783 } }, { conntrackd: '/nonexistent/conntrackd' });
+    assert.equal(await missing.start(), false);
+    await until(() => missing.status().restarts >= 1, missing.events, 'status');
+    await missing.stop();
+
+    const dir = await mkdtemp(join(tmpdir(), 'furiwake-ct-stuck-'));
+    stateDirs.push(dir);
+    const stuck = join(dir, 'conntrackd');
+    await writeFile(stuck, '#!/bin/sh\nexec sleep 600\n', { mode: 0o755 });
+    const sync = supervisor({ conntrackSync: { port: 3784 } }, { conntrackd: stuck, readyTimeout: 100 });
+    assert.equal(await sync.start(), false);
+    assert.ok(logs.some((l) => l.includes('conntrackd did not get ready in time')), logs.join(''));
+    await until(() => sync.status().restarts >= 1, sync.events, 'status');
+    await sync.stop();
+    assert.equal(sync.status().pid, null);
   });
 });
