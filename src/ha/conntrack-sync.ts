@@ -10,11 +10,12 @@
 // - `roleChanged(role)` at every VRRP transition of this node, in order, as soon as it is known:
 //   `master` commits what the peer sent into the kernel table (`-c`), then flushes the caches
 //   (`-f`), resyncs from the kernel (`-R`) and sends it all to the peer (`-B`); `backup` asks
-//   the master for a full resync (`-n`) after shortening the timers of this node's now-stale
-//   kernel entries (`-t`); `fault` only does `-t`. These are the steps of conntrackd's own
-//   primary-backup.sh. Calls are queued and run one after another; the promise resolves when
-//   this one's commands are done (failures are logged and counted, never thrown). For `master`
-//   the commit should land before packets of the moved connections arrive: call it at once.
+//   the master for a full resync (`-n`) after scheduling a flush of this node's now-stale kernel
+//   entries a minute later (`-t`, conntrackd's PurgeTimeout); `fault` only does `-t`. These are
+//   the steps of conntrackd's own primary-backup.sh. Calls are queued and run one after another;
+//   the promise resolves when this one's commands are done (failures are logged and counted,
+//   never thrown). For `master` the commit should land before packets of the moved connections
+//   arrive: call it at once.
 // - `status()` for the API; `counters()` for the metrics (conntrack-metrics.ts); `events` emits
 //   'status' whenever status() changes (conntrackd ready, stopped, restarted).
 // - `reconfigure(addresses)` on a reload whose nat and dsr services or members changed the
@@ -151,7 +152,10 @@ export class ConntrackSync {
   /** Runs the commands of `role` (see the contract at the top); resolves when they are done. */
   roleChanged(role: HaRole): Promise<void> {
     this.#role = role;
-    const run = this.#queue.then(() => this.#runRole(role));
+    // a failure is logged where it happens; nothing unexpected may break the queue for the next roles
+    const run = this.#queue.then(() => this.#runRole(role)).catch((err: unknown) => {
+      this.#log.error({ role, err: err instanceof Error ? err.message : String(err) }, 'conntrack sync: the role change failed');
+    });
     this.#queue = run;
     return run;
   }
