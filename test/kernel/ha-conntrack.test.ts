@@ -1,7 +1,7 @@
 // Kernel connection sync between the two nodes of a pair: furiwake runs a nat service on each
 // node, conntrackd (driven by ConntrackSync) copies the kernel's connections from the master to
 // the backup, and a long download through the VIP goes on, complete and in order, after the VIPs
-// move to the other node. The VIPs are moved by hand here, in the order a failover takes (the new
+// move to the other node (and a udp flow keeps its member). The VIPs are moved by hand here, in the order a failover takes (the new
 // master commits what it was sent, then takes the addresses); the real VRRP failover through
 // keepalived belongs to the HA supervisor's tests.
 
@@ -20,16 +20,20 @@ import { createLogger } from '../../src/log.ts';
 import { createPair, PAIR, type Pair } from './ha-net.ts';
 import { ip } from './namespaces.ts';
 import { until } from '../helpers/wait.ts';
-import { Lines, startFuriwake, type Balancer } from './peers.ts';
+import { Lines, startFuriwake, startServer, type Balancer } from './peers.ts';
 
 const STREAM = fileURLToPath(new URL('./peers/slow-stream.ts', import.meta.url));
 const CONFIG = `global: { log-level: debug, shutdown-grace: 1s }
 services:
   www: { listen: ${PAIR.vip}:80, mode: nat, pool: web }
+  dns: { listen: ${PAIR.vip}:53, mode: nat, protocol: udp, pool: dns }
 pools:
   web:
     members:
 ${PAIR.servers.map((s) => `      - { address: ${s}:80 }`).join('\n')}
+  dns:
+    members:
+${PAIR.servers.map((s) => `      - { address: ${s}:53 }`).join('\n')}
 `;
 
 type Event = { event: string; got?: number; inOrder?: boolean; sent?: number; server?: string; message?: string };
@@ -64,10 +68,11 @@ describe('kernel connection sync (conntrackd) between the nodes of a pair', () =
     if (holding) for (const ns of [pair.client, ...pair.servers]) await pair.run(ns, 'ip', ['neigh', 'flush', 'all']);
   }
 
-  test('a long download through a nat service goes on, complete and in order, after the VIPs move', async () => {
+  test('a long download through a nat service goes on, complete and in order, after the VIPs move; a udp flow keeps its member', async () => {
     const logger = createLogger('debug', new Writable({ write(chunk: Buffer, _e, done) { logs.push(chunk.toString()); done(); } }));
     const servers = pair.servers.map((ns, i) => new Lines(pair.spawn(ns, process.execPath, [STREAM, 'server', `s${i + 1}`, '80'])));
     await Promise.all(servers.map((s) => s.wait((l) => l.includes('"ready"'))));
+    for (let i = 0; i < pair.servers.length; i++) await startServer(pair, i, 53);
     await hold(0, true);
     for (const node of pair.nodes) {
       const fw = await startFuriwake(pair, CONFIG, node);
@@ -90,6 +95,19 @@ describe('kernel connection sync (conntrackd) between the nodes of a pair', () =
     await syncs[0].roleChanged('master');
     await syncs[1].roleChanged('backup');
 
+    // udp flows, one socket each, until one reaches s2: a new flow on node 2 would go to s1 first
+    // (its round-robin starts there), so the flow keeping s2 after the failover is its entry's doing
+    let found: { lines: Lines; port: number } | null = null;
+    for (let tries = 0; tries < 4 && found === null; tries++) {
+      const lines = new Lines(pair.spawn(pair.client, process.execPath, [STREAM, 'udp', PAIR.vip, '53']));
+      const { local } = JSON.parse(await lines.wait((l) => l.includes('"ready"'))) as { local: number };
+      lines.child.stdin!.write('before\n');
+      const reply = JSON.parse(await lines.wait((l) => l.includes('"reply"'))) as { text: string };
+      if (reply.text === 's2:before') found = { lines, port: local };
+    }
+    assert.ok(found !== null, 'no udp flow reached s2');
+    const udp = found;
+
     const client = new Lines(pair.spawn(pair.client, process.execPath, [STREAM, 'client', PAIR.vip, '80']));
     const connected = JSON.parse(await client.wait((l) => l.includes('"connected"'))) as { local: string };
     await progressed(client, 64 * 1024);
@@ -103,6 +121,11 @@ describe('kernel connection sync (conntrackd) between the nodes of a pair', () =
       external = (await pair.run(pair.nodes[1], 'conntrackd', ['-C', config, '-e'])).stdout;
     }
     assert.ok(external.includes(flow), `not in the backup's external cache:\n${external}\n${logs.join('')}`);
+    const udpFlow = `src=${PAIR.client} dst=${PAIR.vip} sport=${udp.port} dport=53`;
+    for (let tries = 0; tries < 200 && !external.includes(udpFlow); tries++) {
+      external = (await pair.run(pair.nodes[1], 'conntrackd', ['-C', config, '-e'])).stdout;
+    }
+    assert.ok(external.includes(udpFlow), `the udp flow is not in the backup's external cache:\n${external}`);
 
     // failover: the new master commits the connections into its kernel, then takes the addresses
     await syncs[1].roleChanged('master');
@@ -121,6 +144,10 @@ describe('kernel connection sync (conntrackd) between the nodes of a pair', () =
     const finished = JSON.parse(await serving.wait((l) => l.includes('"finished"'))) as Event;
     const end = JSON.parse(await client.wait((l) => l.includes('"end"') || l.includes('"error"'))) as Event;
     assert.deepEqual(end, { event: 'end', got: finished.sent, inOrder: true });
+    // the udp flow too goes on to its member
+    udp.lines.child.stdin!.write('after\n');
+    const after = JSON.parse(await udp.lines.wait((l) => l.includes('"reply"') && l.includes('after'))) as { text: string; from: string };
+    assert.deepEqual(after, { event: 'reply', text: 's2:after', from: `${PAIR.vip}:53` });
     if (client.child.exitCode === null) await once(client.child, 'exit');
 
     // conntrackd's commands all worked, on both nodes

@@ -4,8 +4,11 @@
 //                                          ends each stream and reports what it sent
 //   node slow-stream.ts client HOST PORT   downloads from HOST:PORT, checks every byte, and
 //                                          reports its progress every 16 KiB and how it ended
+//   node slow-stream.ts udp HOST PORT      one udp flow: each line on stdin is sent to HOST:PORT
+//                                          from the same socket, each answer reported
 // Reports are JSON lines on stdout.
 
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 
@@ -42,6 +45,14 @@ if (role === 'server') {
   }).listen(Number(b), () => report({ event: 'ready', server: name }));
   createInterface({ input: process.stdin }).on('line', (line) => {
     if (line === 'finish') for (const finish of streams) finish();
+  });
+} else if (role === 'udp') {
+  const socket = dgram.createSocket('udp4');
+  socket.on('error', (err) => report({ event: 'error', message: err.message }));
+  socket.on('message', (msg, rinfo) => report({ event: 'reply', text: msg.toString(), from: `${rinfo.address}:${rinfo.port}` }));
+  socket.bind(0, () => {
+    report({ event: 'ready', local: socket.address().port });
+    createInterface({ input: process.stdin }).on('line', (line) => socket.send(line, Number(b), a));
   });
 } else {
   let got = 0;
