@@ -1,9 +1,10 @@
 // Kernel connection sync between the two nodes of a pair: furiwake runs a nat service on each
 // node, conntrackd (driven by ConntrackSync) copies the kernel's connections from the master to
 // the backup, and a long download through the VIP goes on, complete and in order, after the VIPs
-// move to the other node (and a udp flow keeps its member). The VIPs are moved by hand here, in the order a failover takes (the new
-// master commits what it was sent, then takes the addresses); the real VRRP failover through
-// keepalived belongs to the HA supervisor's tests.
+// move to the other node (and a udp flow keeps its member). The VIPs are moved by hand here, in
+// the order that leaves no race: the new master commits what it was sent, then takes the
+// addresses (keepalived takes them first and reports the role just after); the real VRRP
+// failover through keepalived belongs to the HA supervisor's tests.
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
