@@ -28,7 +28,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -67,7 +67,7 @@ export interface ConntrackSyncOptions {
   /** the addresses whose connections are synced: syncedAddresses(config) */
   addresses: readonly string[];
   logger: Logger;
-  /** where the config, lock file and control socket go; default: a new dir under the temp dir, removed by stop() */
+  /** where the config, lock file and control socket go (made if missing, left at stop()); default: a new dir under the temp dir, removed by stop() */
   stateDir?: string;
   /** run conntrackd and ip in this network namespace (`ip netns exec`); tests use it */
   netns?: string | null;
@@ -140,6 +140,7 @@ export class ConntrackSync {
         this.#ownStateDir = true;
       } else {
         this.#stateDir = this.#options.stateDir;
+        await mkdir(this.#stateDir, { recursive: true, mode: 0o700 });
       }
       this.#configFile = join(this.#stateDir, 'conntrackd.conf');
     } catch (err) {

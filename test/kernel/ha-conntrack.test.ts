@@ -83,8 +83,9 @@ describe('kernel connection sync (conntrackd) between the nodes of a pair', () =
 
     const addresses = syncedAddresses(parseConfig(CONFIG, 'furiwake.yaml'));
     for (let i = 0; i < 2; i++) {
-      const stateDir = await mkdtemp(join(tmpdir(), 'furiwake-ct-'));
-      stateDirs.push(stateDir);
+      // a dir that does not exist yet: start() makes it
+      const stateDir = join(await mkdtemp(join(tmpdir(), 'furiwake-ct-')), 'node');
+      stateDirs.push(dirname(stateDir));
       const sync = new ConntrackSync({
         ha: { interface: 'eth0', peers: [PAIR.front[1 - i]], sync: null, vips: [PAIR.vip, PAIR.gateway], conntrackSync: { port: 3780 } },
         addresses, logger, stateDir, netns: pair.nodes[i],
@@ -115,7 +116,7 @@ describe('kernel connection sync (conntrackd) between the nodes of a pair', () =
 
     // the backup was told of the connection: it is in its conntrackd's external cache
     const [clientIp, clientPort] = [connected.local.slice(0, connected.local.lastIndexOf(':')), connected.local.slice(connected.local.lastIndexOf(':') + 1)];
-    const config = join(stateDirs[1], 'conntrackd.conf');
+    const config = join(stateDirs[1], 'node', 'conntrackd.conf');
     const flow = `src=${clientIp} dst=${PAIR.vip} sport=${clientPort} dport=80`;
     let external = '';
     for (let tries = 0; tries < 200 && !external.includes(flow); tries++) {
