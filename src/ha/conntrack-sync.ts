@@ -32,7 +32,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { exec } from '../kernel/exec.ts';
+import { exec, findExecutable } from '../kernel/exec.ts';
 import type { Logger } from '../log.ts';
 import type { HaConfig } from '../config/ha-types.ts';
 import type { Config } from '../config/types.ts';
@@ -385,4 +385,22 @@ export function conntrackSyncFor(config: Pick<Config, 'ha' | 'services' | 'pools
   if (config.ha === undefined || config.ha.conntrackSync === null) return null;
   const addresses = syncedAddresses(config);
   return addresses.length === 0 ? null : { ha: config.ha, addresses };
+}
+
+/**
+ * What `validate` and `start` should say about kernel connection sync for `config`: warnings,
+ * since the balancer works without it (connections just do not survive a failover), each naming
+ * the key that silences or fixes it. Empty when it does not run.
+ */
+export function conntrackSyncWarnings(config: Pick<Config, 'ha' | 'services' | 'pools'>, path = process.env.PATH ?? ''): string[] {
+  const sync = conntrackSyncFor(config);
+  if (sync === null) return [];
+  const warnings: string[] = [];
+  if (findExecutable('conntrackd', path) === null) {
+    warnings.push('ha.conntrack-sync: conntrackd not found on PATH: install conntrackd (Debian: apt-get install conntrackd) so that nat connections survive a failover, or set conntrack-sync: false');
+  }
+  if (sync.ha.peers.length > 1) {
+    warnings.push(`ha.conntrack-sync: conntrackd syncs a pair: only the first of ha.peers (${sync.ha.peers[0]}) receives the kernel's connections`);
+  }
+  return warnings;
 }

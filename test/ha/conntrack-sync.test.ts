@@ -2,9 +2,12 @@
 // metrics read from a supervisor that has not started (conntrackd itself: test/kernel/ha-conntrack).
 
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { CONNTRACK_METRICS } from '../../src/ha/conntrack-metrics.ts';
-import { ConntrackSync, conntrackSyncFor } from '../../src/ha/conntrack-sync.ts';
+import { ConntrackSync, conntrackSyncFor, conntrackSyncWarnings } from '../../src/ha/conntrack-sync.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
 
@@ -43,5 +46,22 @@ describe('when conntrack sync runs', () => {
     assert.equal(conntrackSyncFor(config(ha.replace(' }', ', conntrack-sync: false }'), nat)), null);
     assert.equal(conntrackSyncFor(config(ha, tcp)), null);
     assert.equal(conntrackSyncFor(config(ha.replace(' }', ', conntrack-sync: { port: 4000 } }'), nat))?.ha.conntrackSync?.port, 4000);
+  });
+
+  test('warnings: conntrackd missing from PATH, more than one peer; none when it does not run', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'furiwake-path-'));
+    try {
+      await writeFile(join(dir, 'conntrackd'), '#!/bin/sh\n', { mode: 0o755 });
+      assert.deepEqual(conntrackSyncWarnings(config(ha, nat), dir), []);
+      assert.deepEqual(conntrackSyncWarnings(config(ha, nat), '/nonexistent'), [
+        'ha.conntrack-sync: conntrackd not found on PATH: install conntrackd (Debian: apt-get install conntrackd) so that nat connections survive a failover, or set conntrack-sync: false',
+      ]);
+      assert.deepEqual(conntrackSyncWarnings(config(ha.replace('[ 10.0.0.2 ]', '[ 10.0.0.2, 10.0.0.3 ]'), nat), dir), [
+        'ha.conntrack-sync: conntrackd syncs a pair: only the first of ha.peers (10.0.0.2) receives the kernel\'s connections',
+      ]);
+      assert.deepEqual(conntrackSyncWarnings(config(ha, tcp), '/nonexistent'), []);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
