@@ -255,4 +255,19 @@ describe('kernel connection sync (conntrackd) between the nodes of a pair', () =
     await sync.stop();
     assert.equal(sync.status().pid, null);
   });
+
+  test('conntrackd takes the other channels furiwake writes: an IPv6 peer, and multicast without a peer', async () => {
+    const channels: [{ peers: string[] }, number][] = [[{ peers: [PAIR.front6[1]] }, 3785], [{ peers: [] }, 3786]];
+    for (const [ha, port] of channels) {
+      const sync = supervisor({ ...ha, conntrackSync: { port } });
+      assert.equal(await sync.start(), true, logs.join(''));
+      const argv = (await readFile(`/proc/${sync.status().pid}/cmdline`, 'utf8')).split('\0');
+      const text = await readFile(argv[argv.indexOf('-C') + 1], 'utf8');
+      if (ha.peers.length > 0) assert.match(text, new RegExp(`IPv6_address ${PAIR.front6[0]}\n\t\tIPv6_Destination_Address ${PAIR.front6[1]}\n`));
+      else assert.match(text, new RegExp(`Multicast \\{\n\t\tIPv4_address 225\\.0\\.0\\.50\n\t\tGroup ${port}\n\t\tIPv4_interface ${PAIR.front[0].replaceAll('.', '\\.')}\n`));
+      await sync.roleChanged('backup');
+      assert.equal(sync.counters().commands['request-resync'].failed, 0);
+      await sync.stop();
+    }
+  });
 });
