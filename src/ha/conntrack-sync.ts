@@ -205,6 +205,8 @@ export class ConntrackSync {
     const attempted = new Promise<boolean>((resolve) => {
       this.#onAttempt = resolve;
     });
+    // an attempt that fails before conntrackd runs is a short run too: the backoff grows
+    this.#startedAt = Date.now();
     try {
       await this.#writeConfig();
       if (this.#stopping) return false;
@@ -238,7 +240,6 @@ export class ConntrackSync {
     const [file, args] = this.#argv(this.#options.conntrackd ?? 'conntrackd', ['-C', this.#configFile]);
     const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
-    this.#startedAt = Date.now();
     let ended = false;
     const readyTimeout = this.#options.readyTimeout ?? READY_TIMEOUT;
     const stuck = setTimeout(() => {
@@ -319,6 +320,7 @@ export class ConntrackSync {
     const first = this.#options.backoff ?? 1_000;
     const delay = Math.min(this.#options.maxBackoff ?? 30_000, first * 2 ** Math.min(this.#failuresInRow, 20));
     this.#failuresInRow++;
+    this.#log.info({ delay }, 'conntrack sync: conntrackd starts again after a delay (ms)');
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = null;
       this.#counters.restarts++;

@@ -207,8 +207,12 @@ describe('kernel connection sync (conntrackd) between the nodes of a pair', () =
   test('conntrackd that cannot start (no address to send from): start() says so, and it is tried again with backoff', async () => {
     const sync = supervisor({ interface: 'lo' });
     assert.equal(await sync.start(), false);
-    await until(() => sync.status().restarts >= 2, sync.events, 'status');
+    await until(() => sync.status().restarts >= 5, sync.events, 'status');
     assert.ok(logs.some((l) => l.includes('lo has no IPv4 address of its own')), logs.join(''));
+    // each failure in a row doubles the delay, up to maxBackoff
+    const delays = logs.map((l) => JSON.parse(l) as { msg: string; delay?: number })
+      .filter((e) => e.msg === 'conntrack sync: conntrackd starts again after a delay (ms)').map((e) => e.delay);
+    assert.deepEqual(delays.slice(-5), [20, 40, 80, 160, 200]);
     // a role that comes meanwhile waits for conntrackd
     await sync.roleChanged('master');
     assert.equal(sync.counters().commands.commit.ok + sync.counters().commands.commit.failed, 0);
