@@ -4,6 +4,7 @@
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config/types.ts';
+import type { HaStatus } from '../ha/status.ts';
 import type { HealthEventMap } from '../health/manager.ts';
 import type { Logger } from '../log.ts';
 import type { Endpoint } from '../runtime/connection-table.ts';
@@ -21,6 +22,13 @@ export interface DatagramDrops {
   noMember: number;
 }
 
+/** What the admin plane reads and drives of this node of a pair (the ha supervisor implements it). */
+export interface HaNode {
+  status(): HaStatus;
+  /** true: give the VIPs to the peer and keep them there; false: end that, the election decides again */
+  handover(on: boolean): Promise<HaStatus>;
+}
+
 export interface AdminHost {
   readonly runtime: Runtime;
   readonly log: Logger;
@@ -34,6 +42,8 @@ export interface AdminHost {
   listener(service: string): { address(): Endpoint; readonly drops?: DatagramDrops } | undefined;
   /** the stick tables to show; admin/stick-tables.ts stickTablesOf when absent */
   readonly stickTables?: StickTables;
+  /** this node of an active/standby pair; null or absent: the config has no ha section */
+  readonly ha?: HaNode | null;
 }
 
 /** What the routes of one admin plane share. */

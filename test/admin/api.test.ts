@@ -559,6 +559,7 @@ describe('admin API: events and OpenAPI', () => {
       'GET /api/v1/config',
       'GET /api/v1/connections',
       'GET /api/v1/events',
+      'GET /api/v1/ha',
       'GET /api/v1/openapi.json',
       'GET /api/v1/pools',
       'GET /api/v1/pools/{pool}',
@@ -570,6 +571,7 @@ describe('admin API: events and OpenAPI', () => {
       'GET /api/v1/stick-tables',
       'GET /api/v1/stick-tables/{service}',
       'PATCH /api/v1/pools/{pool}/members/{member}',
+      'POST /api/v1/ha/handover',
       'POST /api/v1/reload',
     ]);
     const patch = body.paths['/api/v1/pools/{pool}/members/{member}'].patch;
