@@ -257,6 +257,7 @@ export const statusSchema = z.object({
   uptime: z.number().describe('seconds'),
   auth: z.object({ reads: z.enum(['open', 'token']), writes: z.enum(['open', 'token']) }),
   reload: z.boolean().describe('POST /api/v1/reload can read the config again (false when started without a file)'),
+  ha: z.boolean().describe('this furiwake is a node of an active/standby pair: GET /api/v1/ha says more'),
   services: z.int(),
   pools: z.int(),
   members: z.object({ total: z.int(), usable: z.int(), down: z.int() }),

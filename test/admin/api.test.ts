@@ -239,7 +239,7 @@ describe('admin API: reads', () => {
       assert.equal(res.headers.get('content-type'), 'text/javascript; charset=utf-8', path);
       for (const [, name] of (await res.text()).matchAll(/^import .* from '\.\/([a-z-]+\.js)';$/gm)) modules.add(`/${name}`);
     }
-    assert.deepEqual([...modules].sort(), ['/auth.js', '/dashboard.js', '/dom.js', '/events.js', '/format.js', '/model.js', '/renderers.js', '/stick.js']);
+    assert.deepEqual([...modules].sort(), ['/auth.js', '/dashboard.js', '/dom.js', '/events.js', '/format.js', '/ha.js', '/model.js', '/renderers.js', '/stick.js']);
     const missing = await call(base, '/nothing');
     assert.equal(missing.status, 404);
     const wrong = await call(base, '/api/v1/pools', { method: 'DELETE' });
