@@ -4,7 +4,6 @@
 // then ends the rest.
 
 import { setTimeout as delay } from 'node:timers/promises';
-import type { HaNode } from './admin/host.ts';
 import { AdminPlane } from './admin/plane.ts';
 import type { Config } from './config/types.ts';
 import type { Logger } from './log.ts';
@@ -33,8 +32,6 @@ export class Furiwake {
   /** the management plane (admin API, dashboard, metrics) when the config has an admin section */
   readonly admin: AdminPlane;
   readonly load: (() => Promise<Config>) | null;
-  /** this node of an active/standby pair, for the admin plane; null: no ha section (or not run by this build yet) */
-  ha: HaNode | null = null;
   readonly #listeners = new Map<string, Listener>();
   /** nat and dsr services: their rules in the kernel; made with the first such service */
   #kernel: KernelPlane | null = null;

@@ -4,7 +4,7 @@
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config/types.ts';
-import type { HaStatus } from '../ha/status.ts';
+import type { HaRole, HaStatus } from '../ha/status.ts';
 import type { HealthEventMap } from '../health/manager.ts';
 import type { Logger } from '../log.ts';
 import type { Endpoint } from '../runtime/connection-table.ts';
@@ -22,11 +22,13 @@ export interface DatagramDrops {
   noMember: number;
 }
 
-/** What the admin plane reads and drives of this node of a pair (the ha supervisor implements it). */
-export interface HaNode {
-  status(): HaStatus;
-  /** true: give the VIPs to the peer and keep them there; false: end that, the election decides again */
-  handover(on: boolean): Promise<HaStatus>;
+/** The active/standby pair as the admin plane sees it; every answer is null without an `ha` section. */
+export interface HaControl {
+  status(): HaStatus | null;
+  /** on: hand the VIPs to the peer until undone; off: take part in the election again */
+  handover(on: boolean): HaStatus | null;
+  /** transitions into each role since start */
+  transitionsTotal(): ReadonlyMap<HaRole, number> | null;
 }
 
 export interface AdminHost {
@@ -42,8 +44,8 @@ export interface AdminHost {
   listener(service: string): { address(): Endpoint; readonly drops?: DatagramDrops } | undefined;
   /** the stick tables to show; admin/stick-tables.ts stickTablesOf when absent */
   readonly stickTables?: StickTables;
-  /** this node of an active/standby pair; null or absent: the config has no ha section */
-  readonly ha?: HaNode | null;
+  /** the active/standby pair; absent: none */
+  readonly ha?: HaControl;
 }
 
 /** What the routes of one admin plane share. */

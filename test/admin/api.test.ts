@@ -398,6 +398,18 @@ describe('admin API: reload', () => {
     assert.deepEqual([body.status, body.body.error], [400, 'POST /api/v1/reload takes no body']);
   });
 
+  it('GET /api/v1/ha and POST /api/v1/ha/handover: 404 without an ha section, 400 for a bad body, 401 without the token', async () => {
+    const { base } = await twoMembers();
+    const status = await call(base, '/api/v1/ha');
+    assert.equal(status.status, 404);
+    assert.match(status.body.error, /not part of a pair/);
+    assert.equal((await call(base, '/api/v1/ha/handover', { method: 'POST', body: { on: true } })).status, 404);
+    const bad = await call(base, '/api/v1/ha/handover', { method: 'POST', body: { on: 'yes' } });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error, /on: expected true/);
+    assert.equal((await call(base, '/api/v1/ha/handover', { method: 'POST', body: { on: true }, token: null })).status, 401);
+  });
+
   it('re-binds the admin listener only when its address changes', async () => {
     const { app, config } = await twoMembers();
     const first = app.admin.address()!.port;

@@ -1,15 +1,22 @@
 // A node of a pair for the admin tests, standing in for the keepalived supervisor: a status the
-// test sets, and a handover that moves the role the way keepalived would report it.
+// test sets, a handover that moves the role the way keepalived would report it, and an admin
+// plane over a real furiwake that answers /api/v1/ha from it.
 
-import type { HaNode } from '../../src/admin/host.ts';
+import { after } from 'node:test';
+import type { HaControl } from '../../src/admin/host.ts';
+import { AdminPlane } from '../../src/admin/plane.ts';
+import type { Furiwake } from '../../src/app.ts';
 import type { HaRole, HaStatus } from '../../src/ha/status.ts';
+import { adminConfig } from './helpers.ts';
 
-export class StandInHaNode implements HaNode {
+export class StandInHaNode implements HaControl {
   readonly current: HaStatus;
   /** every handover asked, in order */
   readonly asked: boolean[] = [];
+  /** false: the config has no ha section (every answer null) */
+  present = true;
 
-  constructor(status: Partial<HaStatus> = {}) {
+  constructor() {
     this.current = {
       vrrp: {
         role: 'master', interface: 'eth0', routerId: 7, priority: 150, vips: ['192.0.2.100', '2001:db8::100'],
@@ -18,15 +25,15 @@ export class StandInHaNode implements HaNode {
       },
       sync: { peers: [{ peer: '10.0.0.2:7400', connected: true, lastSync: Date.now() - 30_000, sent: 1200, received: 800, authFailures: 0 }] },
       conntrack: { running: true, pid: 4343, restarts: 0 },
-      ...status,
     };
   }
 
-  status(): HaStatus {
-    return structuredClone(this.current);
+  status(): HaStatus | null {
+    return this.present ? structuredClone(this.current) : null;
   }
 
-  async handover(on: boolean): Promise<HaStatus> {
+  handover(on: boolean): HaStatus | null {
+    if (!this.present) return null;
     this.asked.push(on);
     const vrrp = this.current.vrrp;
     vrrp.handedOver = on;
@@ -35,4 +42,20 @@ export class StandInHaNode implements HaNode {
     vrrp.role = to;
     return this.status();
   }
+
+  transitionsTotal(): ReadonlyMap<HaRole, number> | null {
+    return null;
+  }
+}
+
+/** An admin plane over `app` whose pair is `node`; its base URL. Closed when the test file ends. */
+export async function adminWithHa(app: Furiwake, node: HaControl): Promise<string> {
+  const plane = new AdminPlane({
+    runtime: app.runtime, log: app.log, health: app.health, load: null,
+    reload: (c) => app.reload(c), listener: (n) => app.listener(n), ha: node,
+  });
+  after(() => plane.close());
+  const problems = await plane.apply(adminConfig());
+  if (problems.length > 0) throw new Error(problems.join('\n'));
+  return `http://127.0.0.1:${plane.address()!.port}`;
 }

@@ -2,7 +2,7 @@
 // on a node of a pair it shows the role, VIPs, keepalived, the replication link and conntrackd,
 // follows changes with the snapshots, and its button hands the VIPs over and takes them back
 // with the token. The node behind the admin plane is a stand-in for the keepalived supervisor
-// (test/admin/ha-node.ts): the API, the page and the browser are real.
+// (test/admin/ha-node.ts): furiwake, its admin plane, the page and the browser are real.
 
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { Config } from '../../src/config/types.ts';
 import { pool, service } from '../helpers/config.ts';
 import { startTcpServer } from '../helpers/servers.ts';
-import { StandInHaNode } from './ha-node.ts';
+import { adminWithHa, StandInHaNode } from './ha-node.ts';
 import { startAdminApp, TOKEN } from './helpers.ts';
 
 const ARTIFACTS = new URL('../../artifacts/', import.meta.url);
@@ -76,9 +76,9 @@ describe('dashboard HA panel in Chromium', () => {
   });
 
   it('shows the node, follows it, and hands over and takes back with the token', async () => {
-    const { app, base } = await start();
+    const { app } = await start();
     const node = new StandInHaNode();
-    app.ha = node;
+    const base = await adminWithHa(app, node);
     const problems: string[] = [];
     const page = await tab(problems);
     await page.goto(`${base}/`);
@@ -131,7 +131,7 @@ describe('dashboard HA panel in Chromium', () => {
     assert.equal(await page.locator('#ha-handover').innerText(), 'Hand over');
 
     // the section leaves the config (a reload): the panel hides with the next snapshot
-    app.ha = null;
+    node.present = false;
     await page.locator('#ha').waitFor({ state: 'hidden' });
     assert.deepEqual(problems, [], 'no console error or warning');
     await page.close();
