@@ -11,13 +11,17 @@ import type { Config } from './types.ts';
 /** keepalived's sample config uses 51: a pair that kept it may share it with another pair. */
 const SAMPLE_ROUTER_ID = 51;
 
-/** The VIPs of a pair: as written, or every non-wildcard IP a service listens on, in file order. */
+/**
+ * The VIPs of a pair: `ha.vips` as written, or else every IP a service listens on that is neither
+ * a wildcard (it binds every address: nothing to move) nor loopback (it never leaves the host),
+ * in file order, each once. (src/ha/keepalived-config.ts vipsOf on the vrrp branch is the same rule.)
+ */
 export function haVips(config: Pick<Config, 'ha' | 'services'>): string[] {
   if (config.ha?.vips != null) return config.ha.vips;
   const vips: string[] = [];
   for (const service of Object.values(config.services)) {
     const ip = service.listen.ip ?? service.listen.host;
-    if (isIP(ip) === 0 || isWildcard(ip)) continue;
+    if (isIP(ip) === 0 || isWildcard(ip) || isLoopback(ip)) continue;
     const canonical = canonicalIP(ip);
     if (!vips.includes(canonical)) vips.push(canonical);
   }
@@ -33,7 +37,7 @@ export function checkHa(config: Pick<Config, 'ha' | 'services' | 'admin'>): Path
   // a hostname is resolved after these checks: its address may be the VIP
   const unresolved = Object.values(config.services).some((s) => isIP(s.listen.ip ?? s.listen.host) === 0);
   if (vips.length === 0 && !unresolved) {
-    issues.push({ path: ['ha', 'vips'], message: 'no VIP to move: every service listens on a wildcard address (0.0.0.0 or ::); list the addresses the pair shares in ha.vips' });
+    issues.push({ path: ['ha', 'vips'], message: 'no VIP to move: every service listens on a wildcard or loopback address; list the addresses the pair shares in ha.vips' });
   }
   // VRRP advertises over the VIPs' family: a unicast peer of the other family never hears them
   const families = new Set(vips.map(family));
@@ -71,10 +75,14 @@ export function haNotes(config: Pick<Config, 'ha' | 'services'>): string[] {
   const vips = haVips(config);
   for (const [name, service] of Object.entries(config.services)) {
     const ip = service.listen.ip ?? service.listen.host;
-    if (isIP(ip) === 0 || isWildcard(ip) || vips.includes(canonicalIP(ip))) continue;
+    if (isIP(ip) === 0 || isWildcard(ip) || isLoopback(ip) || vips.includes(canonicalIP(ip))) continue;
     notes.push(`services.${name}.listen: ${ip} is not one of ha.vips: it does not move to the peer at failover`);
   }
   return notes;
+}
+
+function isLoopback(ip: string): boolean {
+  return ip.startsWith('127.') || canonicalIP(ip) === '::1';
 }
 
 function family(ip: string): 'IPv4' | 'IPv6' {

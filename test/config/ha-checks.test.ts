@@ -14,11 +14,12 @@ function file(ha: string, services = '  www: { listen: 192.168.1.100:80, mode: t
 }
 
 describe('ha cross-checks', () => {
-  it('the VIPs default to every non-wildcard service address, once each', () => {
+  it('the VIPs default to every service address that is neither a wildcard nor loopback, once each', () => {
     const services = [
       '  www: { listen: 192.168.1.100:80, mode: tcp, pool: web }',
       '  tls: { listen: 192.168.1.100:443, mode: tcp, pool: web }',
       '  any: { listen: 0.0.0.0:8080, mode: tcp, pool: web }',
+      '  local: { listen: 127.0.0.1:8081, mode: tcp, pool: web }',
       '  v6: { listen: "[2001:db8::0:1]:80", mode: tcp, pool: web }',
       '',
     ].join('\n');
@@ -37,10 +38,10 @@ describe('ha cross-checks', () => {
     parseConfig(both, 'test.yaml', {});
   });
 
-  it('no VIP at all: every service on a wildcard address and no ha.vips', () => {
-    const [path, message] = onlyIssue(file('{ interface: eth0, router-id: 7 }', '  www: { listen: 0.0.0.0:80, mode: tcp, pool: web }\n'));
+  it('no VIP at all: every service on a wildcard or loopback address and no ha.vips', () => {
+    const [path, message] = onlyIssue(file('{ interface: eth0, router-id: 7 }', '  www: { listen: 0.0.0.0:80, mode: tcp, pool: web }\n  lo: { listen: "[::1]:80", mode: tcp, pool: web }\n'));
     assert.equal(path, 'ha.vips');
-    assert.match(message, /no VIP to move.*list the addresses the pair shares in ha\.vips/);
+    assert.match(message, /no VIP to move: every service listens on a wildcard or loopback address; list the addresses the pair shares in ha\.vips/);
     // a hostname is resolved later: it may be the VIP
     parseConfig(file('{ interface: eth0, router-id: 7 }', '  www: { listen: "www.example.com:80", mode: tcp, pool: web }\n'), 'test.yaml', {});
   });

@@ -28,6 +28,7 @@ after(() => rm(dir, { recursive: true, force: true }));
 
 const POOL = 'pools:\n  web: { members: [ { address: 10.0.0.1:80 } ] }\n';
 
+// lo's addresses are this host's only certain ones: the VIP is listed, as loopback is never a default VIP
 function config(ha: string, services = '  www: { listen: 127.0.0.10:80, mode: tcp, pool: web }\n') {
   return parseConfig(`services:\n${services}${POOL}ha: ${ha}\n`, 'test.yaml', {});
 }
@@ -39,22 +40,22 @@ function host(view: Partial<HostView>): HostView {
 
 describe('ha preflight', () => {
   it('a host with everything: no error, no warning', () => {
-    assert.deepEqual(haPreflight(config('{ interface: lo, router-id: 7 }'), host({})), { errors: [], warnings: [] });
+    assert.deepEqual(haPreflight(config('{ interface: lo, router-id: 7, vips: [ 127.0.0.10 ] }'), host({})), { errors: [], warnings: [] });
   });
 
   it('keepalived missing names the Debian package', () => {
-    const { errors } = haPreflight(config('{ interface: lo, router-id: 7 }'), host({ path: dir }));
+    const { errors } = haPreflight(config('{ interface: lo, router-id: 7, vips: [ 127.0.0.10 ] }'), host({ path: dir }));
     assert.deepEqual(errors, ['ha: keepalived not found on PATH: install it (Debian: apt-get install keepalived); furiwake runs it to move the VIPs between the nodes']);
   });
 
   it('no privilege', () => {
-    const { errors } = haPreflight(config('{ interface: lo, router-id: 7 }'), host({ netAdmin: false }));
+    const { errors } = haPreflight(config('{ interface: lo, router-id: 7, vips: [ 127.0.0.10 ] }'), host({ netAdmin: false }));
     assert.equal(errors.length, 1);
     assert.match(errors[0], /^ha: moving VIPs adds and removes addresses on lo: it needs root or CAP_NET_ADMIN/);
   });
 
   it('an interface this host does not have', () => {
-    const { errors, warnings } = haPreflight(config('{ interface: nosuch0, router-id: 7 }'), host({}));
+    const { errors, warnings } = haPreflight(config('{ interface: nosuch0, router-id: 7, vips: [ 127.0.0.10 ] }'), host({}));
     assert.deepEqual(errors, ['ha.interface: there is no interface nosuch0 on this host']);
     assert.deepEqual(warnings, []);
   });
@@ -71,10 +72,10 @@ describe('ha preflight', () => {
   it('conntrackd missing matters only with a nat or dsr service and conntrack-sync on', () => {
     const nat = '  www: { listen: 127.0.0.10:80, mode: nat, pool: web }\n';
     const view = host({ path: keepalivedOnly });
-    const { errors } = haPreflight(config('{ interface: lo, router-id: 7 }', nat), view);
+    const { errors } = haPreflight(config('{ interface: lo, router-id: 7, vips: [ 127.0.0.10 ] }', nat), view);
     assert.deepEqual(errors, ['ha.conntrack-sync: conntrackd not found on PATH: install it (Debian: apt-get install conntrackd) so that connections of services.www survive a failover, or set conntrack-sync: false']);
-    assert.ok(!haPreflight(config('{ interface: lo, router-id: 7, conntrack-sync: false }', nat), view).errors.some((e) => e.includes('conntrackd')));
-    assert.ok(!haPreflight(config('{ interface: lo, router-id: 7 }'), view).errors.some((e) => e.includes('conntrackd')));
+    assert.ok(!haPreflight(config('{ interface: lo, router-id: 7, vips: [ 127.0.0.10 ], conntrack-sync: false }', nat), view).errors.some((e) => e.includes('conntrackd')));
+    assert.ok(!haPreflight(config('{ interface: lo, router-id: 7, vips: [ 127.0.0.10 ] }'), view).errors.some((e) => e.includes('conntrackd')));
   });
 
   it('no ha section: nothing to check', () => {
@@ -86,7 +87,7 @@ describe('ha preflight', () => {
 describe('furiwake validate with an ha section', () => {
   it('says what this host lacks, with exit 1, and the notes as warnings', async () => {
     const cfg = path.join(dir, 'pair.yaml');
-    await writeFile(cfg, `services:\n  www: { listen: 127.0.0.10:80, mode: tcp, pool: web }\n${POOL}ha: { interface: nosuch0, router-id: 51, advert: 100ms }\n`);
+    await writeFile(cfg, `services:\n  www: { listen: 127.0.0.10:80, mode: tcp, pool: web }\n${POOL}ha: { interface: nosuch0, router-id: 51, advert: 100ms, vips: [ 127.0.0.10 ] }\n`);
     const run = furiwake(['validate', '-c', cfg], { env: { PATH: dir } });
     assert.equal(await run.exit(), 1);
     assert.match(run.stderr, /pair\.yaml: cannot run here: ha: keepalived not found on PATH: install it \(Debian: apt-get install keepalived\)/);
@@ -98,7 +99,7 @@ describe('furiwake validate with an ha section', () => {
 
   it('a pair this host can run is valid', async () => {
     const cfg = path.join(dir, 'ok.yaml');
-    await writeFile(cfg, `services:\n  www: { listen: 127.0.0.10:80, mode: tcp, pool: web }\n${POOL}ha: { interface: lo, router-id: 7 }\n`);
+    await writeFile(cfg, `services:\n  www: { listen: 127.0.0.10:80, mode: tcp, pool: web }\n${POOL}ha: { interface: lo, router-id: 7, vips: [ 127.0.0.10 ] }\n`);
     const run = furiwake(['validate', '-c', cfg], { env: { PATH: `${tools}:${process.env.PATH ?? ''}` } });
     const code = await run.exit();
     if (process.getuid?.() !== 0) return; // without root the privilege error is the answer (tested above)
@@ -109,9 +110,9 @@ describe('furiwake validate with an ha section', () => {
 
   it('a rule of the section that spans keys is a config error with its line', async () => {
     const cfg = path.join(dir, 'family.yaml');
-    await writeFile(cfg, `services:\n  www: { listen: 127.0.0.10:80, mode: tcp, pool: web }\n${POOL}ha:\n  interface: lo\n  router-id: 7\n  peers: [ "2001:db8::2" ]\n`);
+    await writeFile(cfg, `services:\n  www: { listen: 127.0.0.10:80, mode: tcp, pool: web }\n${POOL}ha:\n  interface: lo\n  router-id: 7\n  vips: [ 127.0.0.10 ]\n  peers: [ "2001:db8::2" ]\n`);
     const run = furiwake(['validate', '-c', cfg]);
     assert.equal(await run.exit(), 1);
-    assert.match(run.stderr, /family\.yaml:8: ha\.peers\[0\]: 2001:db8::2 is IPv6 but the VIPs \(127\.0\.0\.10\) are IPv4/);
+    assert.match(run.stderr, /family\.yaml:9: ha\.peers\[0\]: 2001:db8::2 is IPv6 but the VIPs \(127\.0\.0\.10\) are IPv4/);
   });
 });
