@@ -50,7 +50,8 @@ export function checkHa(config: Pick<Config, 'ha' | 'services' | 'admin'>): Path
   if (ha.sync !== null) {
     const listen = ha.sync.listen;
     for (const [name, service] of Object.entries(config.services)) {
-      if (service.mode === 'udp' || !overlaps(service.listen, listen)) continue;
+      // the link is tcp: a udp service (or a nat or dsr one of protocol udp) leaves the port free
+      if (service.mode === 'udp' || service.kernel?.protocol === 'udp' || !overlaps(service.listen, listen)) continue;
       issues.push({ path: ['ha', 'sync', 'listen'], message: `${formatAddress(listen)} is the listener of services.${name} (${formatAddress(service.listen)}): the replication link needs a port of its own` });
       break;
     }

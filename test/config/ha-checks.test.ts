@@ -55,6 +55,8 @@ describe('ha cross-checks', () => {
     assert.equal(onlyIssue(file(sync('0.0.0.0:80')))[0], 'ha.sync.listen');
     // a udp service does not take the tcp port
     parseConfig(file(sync('192.168.1.100:53'), '  dns: { listen: 192.168.1.100:53, mode: udp, pool: web }\n'), 'test.yaml', {});
+    parseConfig(file(sync('192.168.1.100:53'), '  dns: { listen: 192.168.1.100:53, mode: nat, protocol: udp, pool: web }\n'), 'test.yaml', {});
+    assert.equal(onlyIssue(file(sync('192.168.1.100:80'), '  www: { listen: 192.168.1.100:80, mode: nat, pool: web }\n'))[0], 'ha.sync.listen');
     const admin = `admin: { listen: 10.0.0.1:9090, token: a-token-of-twenty-chars }\n${file(sync('10.0.0.1:9090'))}`;
     const issues = issuesOf(admin);
     assert.deepEqual(issues.map((i) => i.path), ['ha.sync.listen']);
