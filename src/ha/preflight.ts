@@ -65,12 +65,13 @@ function offLink(vips: readonly string[], name: string, addresses: readonly Netw
   const subnets = new BlockList();
   const cidrs: string[] = [];
   for (const a of addresses) {
-    if (a.cidr === null) continue;
+    // on the master the VIPs are addresses of the interface themselves (/32, /128): not its network
+    if (a.cidr === null || vips.includes(a.address)) continue;
     const prefix = Number(a.cidr.slice(a.cidr.lastIndexOf('/') + 1));
     subnets.addSubnet(a.address, prefix, a.family === 'IPv4' ? 'ipv4' : 'ipv6');
     cidrs.push(a.cidr);
   }
-  const where = cidrs.length === 0 ? `${name} has no address` : `${name} is on ${cidrs.join(', ')}`;
+  const where = cidrs.length === 0 ? `${name} has no address of its own` : `${name} is on ${cidrs.join(', ')}`;
   return vips
     .filter((vip) => !subnets.check(vip, isIPv4(vip) ? 'ipv4' : 'ipv6'))
     .map((vip) => `ha.vips: ${vip} is in no subnet of ${name} (${where}): the neighbours on that link do not route it here, so clients reach it only through a route you add on your routers`);

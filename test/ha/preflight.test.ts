@@ -69,6 +69,14 @@ describe('ha preflight', () => {
     assert.match(warnings[1], /^ha\.vips: 2001:db8::7 is in no subnet of lo/);
   });
 
+  it('on the master, a VIP the interface holds is not its own network', () => {
+    const held = { address: '198.51.100.7', netmask: '255.255.255.255', family: 'IPv4', mac: '02:00:00:00:00:01', internal: false, cidr: '198.51.100.7/32' } as const;
+    const own = { ...held, address: '192.0.2.2', netmask: '255.255.255.0', cidr: '192.0.2.2/24' } as const;
+    const view = host({ addresses: { lo: [own, held] } });
+    const { warnings } = haPreflight(config('{ interface: lo, router-id: 7, vips: [ 198.51.100.7, 192.0.2.10 ] }'), view);
+    assert.deepEqual(warnings, ['ha.vips: 198.51.100.7 is in no subnet of lo (lo is on 192.0.2.2/24): the neighbours on that link do not route it here, so clients reach it only through a route you add on your routers']);
+  });
+
   it('conntrackd missing matters only with a nat or dsr service and conntrack-sync on', () => {
     const nat = '  www: { listen: 127.0.0.10:80, mode: nat, pool: web }\n';
     const view = host({ path: keepalivedOnly });
