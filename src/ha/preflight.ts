@@ -65,9 +65,10 @@ function offLink(vips: readonly string[], name: string, addresses: readonly Netw
   const subnets = new BlockList();
   const cidrs: string[] = [];
   for (const a of addresses) {
-    // on the master the VIPs are addresses of the interface themselves (/32, /128): not its network
-    if (a.cidr === null || vips.includes(a.address)) continue;
+    if (a.cidr === null) continue;
     const prefix = Number(a.cidr.slice(a.cidr.lastIndexOf('/') + 1));
+    // on the master keepalived has added the VIPs to the interface (/32, /128): not its network
+    if (vips.includes(a.address) && prefix === (a.family === 'IPv4' ? 32 : 128)) continue;
     subnets.addSubnet(a.address, prefix, a.family === 'IPv4' ? 'ipv4' : 'ipv6');
     cidrs.push(a.cidr);
   }

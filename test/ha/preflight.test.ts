@@ -75,6 +75,8 @@ describe('ha preflight', () => {
     const view = host({ addresses: { lo: [own, held] } });
     const { warnings } = haPreflight(config('{ interface: lo, router-id: 7, vips: [ 198.51.100.7, 192.0.2.10 ] }'), view);
     assert.deepEqual(warnings, ['ha.vips: 198.51.100.7 is in no subnet of lo (lo is on 192.0.2.2/24): the neighbours on that link do not route it here, so clients reach it only through a route you add on your routers']);
+    // a VIP that is the interface's own address with its network is on that network
+    assert.deepEqual(haPreflight(config('{ interface: lo, router-id: 7, vips: [ 192.0.2.2 ] }'), view).warnings, []);
   });
 
   it('conntrackd missing matters only with a nat or dsr service and conntrack-sync on', () => {
