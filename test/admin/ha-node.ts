@@ -37,7 +37,8 @@ export class StandInHaNode implements HaControl {
     this.asked.push(on);
     const vrrp = this.current.vrrp;
     vrrp.handedOver = on;
-    const to: HaRole = on ? 'backup' : 'master';
+    // as keepalived reports it: a handed-over node is unfit on purpose (fault); taken back, it wins again
+    const to: HaRole = on ? 'fault' : 'master';
     if (vrrp.role !== to) vrrp.transitions.push({ from: vrrp.role, to, at: Date.now(), reason: on ? 'handed over by an operator' : 'taken back by an operator' });
     vrrp.role = to;
     return this.status();

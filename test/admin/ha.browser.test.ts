@@ -116,12 +116,12 @@ describe('dashboard HA panel in Chromium', () => {
     await page.locator('#token-dialog[open]').waitFor();
     await page.keyboard.type(TOKEN);
     await page.keyboard.press('Enter');
-    await page.locator('#ha-role[data-role="backup"]').waitFor();
+    await page.locator('#ha-role[data-role="fault"]').waitFor();
     assert.deepEqual(node.asked, [true]);
     assert.match(await page.locator('#toast').innerText(), /Handed over: the peer takes the VIPs/);
     assert.equal(await page.locator('#ha-handed').innerText(), 'yes: the VIPs stay with the peer until taken back');
-    assert.match(await page.locator('#ha-meaning').innerText(), /stands by: the peer holds the VIPs, handed over by an operator/);
-    assert.match(await page.locator('#ha-transitions li').first().innerText(), /master → backup\s+\d+s ago: handed over by an operator/);
+    assert.equal(await page.locator('#ha-meaning').innerText(), 'This node has handed the VIPs over to the peer and keeps away from them until taken back.');
+    assert.match(await page.locator('#ha-transitions li').first().innerText(), /master → fault\s+\d+s ago: handed over by an operator/);
     await page.screenshot({ path: new URL('dashboard-ha-handed-over.png', ARTIFACTS).pathname, fullPage: true });
 
     // take back: the token is kept in the tab

@@ -35,7 +35,7 @@ describe('admin API: a node of a pair', () => {
     const { base, node } = await paired();
     const done = await call(base, '/api/v1/ha/handover', { method: 'POST', body: { on: true } });
     assert.equal(done.status, 200);
-    assert.deepEqual([done.body.vrrp.role, done.body.vrrp.handedOver], ['backup', true]);
+    assert.deepEqual([done.body.vrrp.role, done.body.vrrp.handedOver], ['fault', true]);
     const back = await call(base, '/api/v1/ha/handover', { method: 'POST', body: { on: false } });
     assert.deepEqual([back.body.vrrp.role, back.body.vrrp.handedOver], ['master', false]);
     assert.deepEqual(node.asked, [true, false]);

@@ -65,7 +65,10 @@ export function renderHa(s) {
   const role = $('ha-role');
   role.dataset.role = v.role;
   role.textContent = v.role;
-  $('ha-meaning').textContent = `This node ${MEANING[v.role]}${v.handedOver ? ', handed over by an operator' : ''}.`;
+  // a handover puts the node in fault on purpose: say that rather than what fault usually means
+  $('ha-meaning').textContent = v.handedOver
+    ? 'This node has handed the VIPs over to the peer and keeps away from them until taken back.'
+    : `This node ${MEANING[v.role]}.`;
   fill($('ha-vips'), ...v.vips.flatMap((vip, i) => [i > 0 ? ' ' : null, h('span', { class: 'mono vip' }, vip)]));
   $('ha-router').textContent = `${v.interface}, router-id ${v.routerId}`;
   $('ha-priority').textContent = String(v.priority);
