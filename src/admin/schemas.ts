@@ -257,6 +257,7 @@ export const statusSchema = z.object({
   uptime: z.number().describe('seconds'),
   auth: z.object({ reads: z.enum(['open', 'token']), writes: z.enum(['open', 'token']) }),
   reload: z.boolean().describe('POST /api/v1/reload can read the config again (false when started without a file)'),
+  ha: z.boolean().describe('this furiwake is a node of an active/standby pair: GET /api/v1/ha says more'),
   services: z.int(),
   pools: z.int(),
   members: z.object({ total: z.int(), usable: z.int(), down: z.int() }),
@@ -279,6 +280,35 @@ export const endedSchema = z.object({
   kernel: z.int().describe('connections of nat and dsr services that matched and were left alone: the kernel keeps them'),
 });
 components.add(endedSchema, { id: 'Ended' });
+
+const haRoleSchema = z.enum(['init', 'backup', 'master', 'fault', 'stopped']).describe("keepalived's state of this node; stopped: keepalived is not running");
+
+export const haStatusSchema = z.object({
+  vrrp: z.object({
+    role: haRoleSchema,
+    interface: z.string(),
+    routerId: z.int(),
+    priority: z.int().describe('as configured'),
+    vips: z.array(z.string()).describe('the VIPs the pair moves between its nodes'),
+    handedOver: z.boolean().describe('true while an operator has handed the VIPs to the peer'),
+    unfit: z.string().nullable().describe('why this node tells keepalived it must not hold the VIPs; null when fit'),
+    keepalived: z.object({ running: z.boolean(), pid: z.int().nullable(), restarts: z.int() }),
+    transitions: z.array(z.object({ from: haRoleSchema, to: haRoleSchema, at: z.number().describe('ms since epoch'), reason: z.string() })).describe('the last transitions, newest last'),
+  }),
+  sync: z.object({
+    peers: z.array(z.object({
+      peer: z.string(), connected: z.boolean(), lastSync: z.number().nullable(), sent: z.int(), received: z.int(), authFailures: z.int(),
+    })),
+  }).nullable().describe('the replication link; null when ha.sync is not configured'),
+  conntrack: z.object({ running: z.boolean(), pid: z.int().nullable(), restarts: z.int() }).nullable()
+    .describe('conntrackd; null when no nat or dsr service runs or conntrack-sync is off'),
+});
+components.add(haStatusSchema, { id: 'HaStatus' });
+
+export const handoverSchema = z.strictObject({
+  on: z.boolean({ error: 'expected true (hand the VIPs to the peer) or false (take part in the election again)' }),
+});
+components.add(handoverSchema, { id: 'Handover' });
 
 export const snapshotSchema = z.object({
   at: z.number(),

@@ -34,6 +34,7 @@ export function status(api: ApiContext): StatusView {
     uptime: Math.round((Date.now() - api.startedAt) / 1000),
     auth: api.access(),
     reload: api.host.load !== null,
+    ha: api.host.ha?.status() != null,
     services: runtime.services.size,
     pools: runtime.pools.size,
     members,

@@ -11,7 +11,7 @@ export interface StaticFile {
 
 const JS = 'text/javascript; charset=utf-8';
 /** The page's script is ES modules: dashboard.js imports the others by these paths. */
-const MODULES = ['dashboard.js', 'dom.js', 'format.js', 'auth.js', 'events.js', 'model.js', 'renderers.js', 'stick.js'];
+const MODULES = ['dashboard.js', 'dom.js', 'format.js', 'auth.js', 'events.js', 'model.js', 'renderers.js', 'stick.js', 'ha.js'];
 
 const FILES: Record<string, [file: string, type: string]> = {
   '/': ['index.html', 'text/html; charset=utf-8'],

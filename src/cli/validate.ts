@@ -1,5 +1,7 @@
 import { adminWarnings } from '../config/admin-schema.ts';
+import { haNotes } from '../config/ha-checks.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
+import { haPreflight } from '../ha/preflight.ts';
 import { kernelReport } from '../kernel/requirements.ts';
 import { clippedFlows, fdBudget, readFileLimit } from '../runtime/fd-budget.ts';
 
@@ -11,7 +13,11 @@ export async function runValidate(file: string): Promise<number> {
     const kernel = await kernelReport(config);
     for (const warning of kernel.warnings) process.stderr.write(`${file}: warning: ${warning}\n`);
     for (const error of kernel.errors) process.stderr.write(`${file}: cannot run here: ${error}\n`);
-    if (kernel.errors.length > 0) return 1;
+    // an ha pair runs keepalived (and conntrackd): say what this host lacks for them
+    const ha = haPreflight(config);
+    for (const warning of [...ha.warnings, ...haNotes(config)]) process.stderr.write(`${file}: warning: ${warning}\n`);
+    for (const error of ha.errors) process.stderr.write(`${file}: cannot run here: ${error}\n`);
+    if (kernel.errors.length > 0 || ha.errors.length > 0) return 1;
     // start raises the soft descriptor limit to the hard one: the budget is the hard limit's
     const limit = readFileLimit();
     if (limit !== null) for (const line of clippedFlows(config, fdBudget(limit.hard, config))) process.stderr.write(`${file}: warning: ${line}\n`);

@@ -105,7 +105,7 @@ function readSysctl(name: string): string | null {
   }
 }
 
-function hasNetAdmin(): boolean {
+export function hasNetAdmin(): boolean {
   try {
     const status = readFileSync('/proc/self/status', 'utf8');
     const effective = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];

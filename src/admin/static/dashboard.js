@@ -2,12 +2,13 @@
 // furiwake dashboard: follows /api/v1/events (a snapshot each second, member changes as they
 // happen) and draws services, pools, connections and stick tables. The parts: dom.js (building
 // elements, the toast), format.js, auth.js (the token, writes), events.js (the stream), model.js
-// (what the page knows), renderers.js (drawing), stick.js (stick table search). This file wires
-// them and handles the member buttons.
+// (what the page knows), renderers.js (drawing), stick.js (stick table search), ha.js (the pair
+// this node belongs to). This file wires them and handles the member buttons.
 
 import { setAccess, setupTokenDialog, write } from './auth.js';
 import { $, toast } from './dom.js';
 import { follow } from './events.js';
+import { handover, refreshHa } from './ha.js';
 import { applySnapshot, mergeMember, model } from './model.js';
 import { ACTIONS, isAction, render, renderPools, renderSummary } from './renderers.js';
 import { searchStick } from './stick.js';
@@ -54,6 +55,7 @@ $('pool-list').addEventListener('click', (event) => {
   if (!isAction(action) || !(pool instanceof HTMLElement) || !(row instanceof HTMLElement)) return;
   void memberAction(pool.dataset.pool ?? '', row.dataset.member ?? '', action);
 });
+$('ha-handover').addEventListener('click', () => void handover());
 $('stick-search').addEventListener('submit', (event) => {
   event.preventDefault();
   void searchStick();
@@ -63,6 +65,7 @@ void follow({
     setAccess(s.status.auth);
     applySnapshot(s);
     render(s);
+    void refreshHa(s.status.ha);
   },
   member: showMember,
 });
