@@ -87,6 +87,7 @@ export function render(services: readonly KernelServiceView[]): Ruleset {
       }
     } else {
       const device = s.interface!;
+      if (s.protocol === 'tcp') netdev.objects.push(dynamicSet(ended(s), `${keyType(s.family)} . inet_service`, s.flowSize, ENDED_TIMEOUT));
       for (const m of s.members) {
         netdev.objects.push(dynamicSet(flows(s, m), `${keyType(s.family)} . inet_service`, s.flowSize, s.idle));
         if (s.flushOnDown && !m.serves) flush.push({ family: 'netdev', set: flows(s, m) });
@@ -128,6 +129,18 @@ export function sticky(s: { name: string }, m: { number: number }): string {
   return `p.${s.name}.${m.number}`;
 }
 
+/**
+ * dsr, tcp: the client address:ports of flows ended by hand (plane.ts). Their next packets get a
+ * reset from the balancer for ENDED_TIMEOUT rather than a pick: another member would answer
+ * with its own reset only after a round trip, or the same member would carry the flow on.
+ */
+export function ended(s: { name: string }): string {
+  return `e.${s.name}`;
+}
+
+/** ms an ended dsr flow is answered with a reset: long enough for the client to hear one. */
+export const ENDED_TIMEOUT = 60_000;
+
 /** The dsr flow set of one member: the client address:ports it serves. */
 export function flows(s: { name: string }, m: { number: number }): string {
   return `f.${s.name}.${m.number}`;
@@ -142,6 +155,8 @@ function idleName(s: { name: string }): string {
 function serviceRules(s: KernelServiceView): string[] {
   const rules: string[] = [];
   if (s.mode === 'dsr') {
+    // A flow ended by hand is reset here, before anything could pick a member for it.
+    if (s.protocol === 'tcp') rules.push(`${s.family} saddr . tcp sport @${ended(s)} reject with tcp reset`);
     // An established flow stays on its member, whatever the algorithm says now.
     const kept = s.flushOnDown ? s.members.filter((m) => m.serves) : s.members;
     for (const m of kept) rules.push(`${s.family} saddr . ${s.protocol} sport @${flows(s, m)} goto ${memberChain(s, m)}`);
