@@ -59,7 +59,7 @@ export interface ConntrackLine {
  * not a connection with two complete tuples (ports 0-65535) are skipped.
  */
 export function scanConntrack(text: string, visit: (line: Readonly<ConntrackLine>) => void): void {
-  const record: ConntrackLine = { protocol: '', timeout: 0, state: null, unreplied: false, assured: false, original: tuple(), reply: tuple(), id: 0, age: null };
+  const record = conntrackLine();
   for (let start = 0; start < text.length;) {
     let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
@@ -82,6 +82,21 @@ export function parseConntrack(text: string): ConntrackEntry[] {
     });
   });
   return entries;
+}
+
+/** An empty record for readConntrackLine. */
+export function conntrackLine(): ConntrackLine {
+  return { protocol: '', timeout: 0, state: null, unreplied: false, assured: false, original: tuple(), reply: tuple(), id: 0, age: null };
+}
+
+/**
+ * One line of `conntrack -E` (`[DESTROY] tcp 6 ...`: the event's tag, then a listing's line) into
+ * `r`; false when it is not a connection with two complete tuples, or longer than a line can be.
+ */
+export function readEventLine(line: string, r: ConntrackLine): boolean {
+  if (line.length > MAX_LINE) return false;
+  const tag = line.indexOf(']');
+  return tag !== -1 && line.charCodeAt(0) === 0x5b /* [ */ && readLine(line.slice(tag + 1), r);
 }
 
 function tuple(): Tuple {

@@ -35,7 +35,7 @@ import type { KernelMemberView, KernelServiceView } from './view.ts';
 const WATCH_INTERVAL = 10_000;
 
 /** Changes that make a member take or lose connections (max-connections: limits.ts). */
-const RENDERED: ReadonlySet<MemberChange['kind']> = new Set(['health', 'admin', 'agent', 'weight']);
+const RENDERED: ReadonlySet<MemberChange['kind']> = new Set(['health', 'admin', 'agent', 'weight', 'ejection']);
 
 export class KernelPlane implements KernelTables {
   readonly #runtime: Runtime;
