@@ -102,12 +102,17 @@ describe('dsr mode', () => {
       assert.equal((await rows('www')).find((r) => r.client.port === port)?.id, row.id);
       const server = t.servers[Number(c.line!.slice(1)) - 1];
       const atMember = await capture(t, server, 'eth0', 'tcp port 80');
+      const atBalancer = await capture(t, t.balancer, 'eth0', 'tcp port 80');
       assert.deepEqual(JSON.parse((await ctl('shutdown', String(row.id), '--json')).stdout), { ended: 1, kernel: 0 });
       assert.equal((await rows('www')).find((r) => r.client.port === port), undefined);
       assert.match((await ctl('shutdown', String(row.id))).stderr, new RegExp(`404: no connection ${row.id}`));
       const after = await client.send(c.conn, 'after');
       assert.equal(after.ok, false, JSON.stringify(after));
       assert.match(after.error!, /ECONNRESET|closed by the peer/);
+      // the reset is the balancer's own, from the VIP
+      const reset = (p: string): boolean => endpoints(p)?.join(' ') === `${NET.vip}.80 ${NET.client}.${port}` && /Flags \[R/.test(p);
+      await atBalancer.printed(1, reset);
+      await atBalancer.stop();
       // a new connection that reaches the same member marks the end of what it saw of the old one
       let marker: number | null = null;
       for (let i = 0; i < 3 && marker === null; i++) {
