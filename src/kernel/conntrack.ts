@@ -51,6 +51,8 @@ export interface ConntrackLine {
   reply: Tuple;
   id: number;
   age: number | null;
+  /** conntrack's mark (32 bits); 0 when not shown */
+  mark: number;
 }
 
 /**
@@ -86,7 +88,7 @@ export function parseConntrack(text: string): ConntrackEntry[] {
 
 /** An empty record for readConntrackLine. */
 export function conntrackLine(): ConntrackLine {
-  return { protocol: '', timeout: 0, state: null, unreplied: false, assured: false, original: tuple(), reply: tuple(), id: 0, age: null };
+  return { protocol: '', timeout: 0, state: null, unreplied: false, assured: false, original: tuple(), reply: tuple(), id: 0, age: null, mark: 0 };
 }
 
 /**
@@ -125,6 +127,7 @@ function readLine(line: string, r: ConntrackLine): boolean {
   r.assured = false;
   r.id = 0;
   r.age = null;
+  r.mark = 0;
   clear(r.original);
   clear(r.reply);
   // the tuple the keys apply to: 1 the original, 2 the reply; past them (no such line) none
@@ -147,6 +150,7 @@ function readLine(line: string, r: ConntrackLine): boolean {
     const t = tuples === 1 ? r.original : tuples === 2 ? r.reply : null;
     if (key === 'id') r.id = Math.max(0, digits(value));
     else if (key === 'delta-time') r.age = nullable(digits(value));
+    else if (key === 'mark') r.mark = Math.max(0, digits(value)) % 0x100000000;
     else if (t === null) continue;
     else if (key === 'src') t.src = value;
     else if (key === 'dst') t.dst = value;

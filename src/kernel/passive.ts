@@ -10,16 +10,19 @@
 // A SYN the member answers with a reset leaves no entry to list: conntrack destroys it at once.
 // Its DESTROY event (conntrack -E, conntrack-events.ts), `CLOSE [UNREPLIED]`, is a `connect`
 // failure, told as it comes. Within one count, a member's successes are told before its
-// failures (a listing has no order in time). Not judged: udp (an ICMP error leaves no trace in
-// conntrack's entries or events), resets after the handshake (without per-packet accounting
-// they look like any close), and dsr, where the balancer never sees a reply. The verdicts feed
-// the member's PassiveHealth, as user-space failures do.
+// failures (a listing has no order in time). udp: an ICMP destination unreachable about a
+// connection sets a bit of its mark (render.ts ICMP_ERROR_MARK), so a listed udp connection
+// with it and no reply is a `connect` failure, one with a reply a success, one without either
+// nothing yet (a datagram may want no answer). Not judged: resets after the handshake (without
+// per-packet accounting they look like any close), and dsr, where the balancer never sees a
+// reply. The verdicts feed the member's PassiveHealth, as user-space failures do.
 
 import type { Logger } from '../log.ts';
 import type { Member } from '../runtime/member.ts';
 import type { Service } from '../runtime/service.ts';
 import type { ConntrackLine } from './conntrack.ts';
 import { ConntrackEvents } from './conntrack-events.ts';
+import { ICMP_ERROR_MARK } from './render.ts';
 import type { KernelServiceView } from './view.ts';
 
 /** ms a SYN may wait for its answer before the connection counts as a connect timeout. */
@@ -35,6 +38,8 @@ interface Seen {
 interface Tally {
   successes: number;
   timedOut: number;
+  /** udp: an ICMP error came back */
+  refused: number;
 }
 
 export class KernelPassive {
@@ -60,13 +65,14 @@ export class KernelPassive {
     const views: KernelServiceView[] = [];
     for (const [view, service] of services) {
       if (!KernelPassive.watches(view, service)) continue;
-      views.push(view);
+      if (view.protocol === 'tcp') views.push(view);
       for (const m of view.members) {
         const member = service.pool.members.find((x) => x.id === m.id);
         if (member !== undefined) targets.set(`${view.vip} ${view.port} ${m.ip} ${m.port}`, member);
       }
     }
     this.#targets = targets;
+    // only tcp needs events; udp's ICMP errors mark entries the listing shows
     if (conntrack === null || views.length === 0) return this.#events.stop();
     // what reaches us is only tcp destroyed in CLOSE (not the TIME_WAIT of every normal close:
     // the tool drops those, at about 6 us of its CPU each) and, when all share one, of the VIP's
@@ -90,9 +96,9 @@ export class KernelPassive {
     this.#targets.get(`${o.dst} ${o.dport} ${r.src} ${r.sport}`)?.passive.failure('connect');
   };
 
-  /** Whether a service's connections are judged: a tcp nat service whose pool has passive health on. */
+  /** Whether a service's connections are judged: a nat service whose pool has passive health on. */
   static watches(view: KernelServiceView, service: Service): boolean {
-    return view.mode === 'nat' && view.protocol === 'tcp' && view.accepting && service.pool.passive.config.failures > 0;
+    return view.mode === 'nat' && view.accepting && service.pool.passive.config.failures > 0;
   }
 
   /** A listing begins. */
@@ -111,7 +117,10 @@ export class KernelPassive {
     if (seen.judged) return;
     const state = line.state;
     let verdict: keyof Tally | null;
-    if (state === 'CLOSE') verdict = null;
+    if (line.protocol === 'udp') {
+      // unreplied is no failure by itself (a datagram may want no answer), an ICMP error is
+      verdict = !line.unreplied ? 'successes' : (line.mark & ICMP_ERROR_MARK) !== 0 ? 'refused' : null;
+    } else if (state === 'CLOSE') verdict = null;
     else if (state === 'SYN_SENT') verdict = line.unreplied && this.#now - seen.first >= CONNECT_TIMEOUT ? 'timedOut' : null;
     else verdict = 'successes';
     // a closed one says nothing more (a reset to the SYN is an event, above); a SYN still
@@ -122,7 +131,7 @@ export class KernelPassive {
     }
     seen.judged = true;
     let tally = this.#tallies.get(member);
-    if (tally === undefined) this.#tallies.set(member, (tally = { successes: 0, timedOut: 0 }));
+    if (tally === undefined) this.#tallies.set(member, (tally = { successes: 0, timedOut: 0, refused: 0 }));
     tally[verdict]++;
   }
 
@@ -131,6 +140,7 @@ export class KernelPassive {
     this.#seen = this.#next;
     for (const [member, t] of this.#tallies) {
       if (t.successes > 0) member.passive.success();
+      for (let i = 0; i < t.refused; i++) member.passive.failure('connect');
       for (let i = 0; i < t.timedOut; i++) member.passive.failure('connect-timeout');
     }
     this.#tallies.clear();

@@ -52,7 +52,15 @@ export const BASE_CHAINS = {
   dnatOut: 'type nat hook output priority -100; policy accept;',
   snat: 'type nat hook postrouting priority srcnat; policy accept;',
   input: 'type filter hook input priority filter; policy accept;',
+  errors: 'type filter hook prerouting priority filter; policy accept;',
 } as const;
+
+/**
+ * The bit of the conntrack mark set on a udp nat connection that got an ICMP destination
+ * unreachable back (the member's port is closed, or its host is gone): passive health
+ * (passive.ts) reads it in the listing. The rest of the mark is left as it is.
+ */
+export const ICMP_ERROR_MARK = 0x40000000;
 
 export function render(services: readonly KernelServiceView[]): Ruleset {
   const inet: NftTable = { family: 'inet', objects: [], chains: [] };
@@ -60,7 +68,7 @@ export function render(services: readonly KernelServiceView[]): Ruleset {
   const flush: Ruleset['flush'] = [];
   const base = {
     raw: [] as string[], rawOut: [] as string[], dnat: [] as string[], dnatOut: [] as string[],
-    snat: [] as string[], input: [] as string[],
+    snat: [] as string[], input: [] as string[], errors: [] as string[],
   };
   const ingress = new Map<string, string[]>();
 
@@ -81,6 +89,12 @@ export function render(services: readonly KernelServiceView[]): Ruleset {
       base.rawOut.push(`${match} ct timeout set "${idleName(s)}"`);
       base.dnat.push(`${match} goto ${serviceChain(s)}`);
       base.dnatOut.push(`${match} goto ${serviceChain(s)}`);
+      if (s.protocol === 'udp') {
+        // An ICMP error is related to the connection it answers: its ct is that connection's.
+        const icmp = s.family === 'ip' ? 'icmp' : 'icmpv6';
+        base.errors.push(`${icmp} type destination-unreachable ct state related ct original ${s.family} daddr ${s.vip} ct protocol udp ct original proto-dst ${s.port} ` +
+          `ct mark set ct mark | 0x${ICMP_ERROR_MARK.toString(16)}`);
+      }
       if (s.sourceNat) {
         // After DNAT the packet's own addresses are the member's: the original ones say which service.
         base.snat.push(`ct original ${s.family} daddr ${s.vip} meta l4proto ${s.protocol} ct original proto-dst { ${s.port} } masquerade`);
@@ -101,7 +115,7 @@ export function render(services: readonly KernelServiceView[]): Ruleset {
   }
 
   const hooked: [keyof typeof base, string][] = [
-    ['raw', 'raw.pre'], ['rawOut', 'raw.out'], ['dnat', 'nat.pre'], ['dnatOut', 'nat.out'], ['snat', 'nat.post'], ['input', 'filter.in'],
+    ['raw', 'raw.pre'], ['rawOut', 'raw.out'], ['dnat', 'nat.pre'], ['dnatOut', 'nat.out'], ['snat', 'nat.post'], ['input', 'filter.in'], ['errors', 'errors.pre'],
   ];
   for (const [key, name] of hooked) {
     if (base[key].length > 0) inet.chains.unshift({ name, base: BASE_CHAINS[key], rules: base[key] });

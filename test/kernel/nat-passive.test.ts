@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { createTopology, NET, type Topology } from './netns.ts';
 import { greetings, startClient, startFuriwake, startServer, type Balancer, type Client } from './peers.ts';
 
-const pool = (port: number, failures: number): string => `    passive-health: { failures: ${failures}, ejection: 2s }
+const pool = (port: number, failures: number, ejection = '2s'): string => `    passive-health: { failures: ${failures}, ejection: ${ejection} }
     health:
       monitors: [ { type: tcp, port: 80, interval: 1s } ]
     members:
@@ -18,11 +18,14 @@ const CONFIG = `global: { log-level: debug }
 services:
   refusing: { listen: ${NET.vip}:84, mode: nat, pool: p84 }
   dropping: { listen: ${NET.vip}:85, mode: nat, pool: p85 }
+  silent: { listen: ${NET.vip}:86, mode: nat, protocol: udp, pool: p86 }
 pools:
   p84:
 ${pool(84, 3)}
   p85:
 ${pool(85, 2)}
+  p86:
+${pool(86, 2, '8s')}
 `;
 
 type Event = Record<string, unknown>;
@@ -34,15 +37,15 @@ describe('nat passive health', () => {
 
   before(async () => {
     t = await createTopology(3);
-    // every server answers its monitor on port 80; s3 alone has nothing on 84 and 85
+    // every server answers its monitor on port 80; s3 alone has nothing on 84, 85 and 86
     await Promise.all([0, 1, 2].map((i) => startServer(t, i)));
-    await Promise.all([0, 1].flatMap((i) => [startServer(t, i, 84), startServer(t, i, 85)]));
+    await Promise.all([0, 1].flatMap((i) => [startServer(t, i, 84), startServer(t, i, 85), startServer(t, i, 86)]));
     client = await startClient(t);
     fw = await startFuriwake(t, CONFIG);
     // the monitors have seen every member up
     // conntrack's events are listened to (a reset SYN leaves no entry to list, only an event)
     await fw.event('kernel: listening to conntrack events');
-    const up = await fw.event('member health changed', 6);
+    const up = await fw.event('member health changed', 9);
     await fw.out.wait((l) => l.includes('"msg":"kernel: ruleset applied"'), fw.out.all.findIndex((l) => l.includes(`"time":${String(up.time)},`)) + 1);
   });
   after(async () => {
@@ -107,5 +110,24 @@ describe('nat passive health', () => {
     const back = await change('p85', out.index + 1);
     assert.equal(back.event.to, false);
     assert.ok((await greetings(client, 85, 3)).includes('s3'));
+  });
+
+  test('a udp member whose port is closed is ejected after the ICMP errors of the threshold, and comes back', async () => {
+    const from = fw.out.all.length;
+    // six queries at once, each from its own port: round-robin sends two to s3, which answers with ICMP port unreachable
+    // (ejected for 8 s: the unanswered queries wait 5 s, and the check after them must still find it out)
+    const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => client.udp(86, `q${i}`)));
+    assert.equal(answers.filter((a) => !a.ok).length, 2, JSON.stringify(answers));
+    const out = await change('p86', from);
+    assert.equal(out.event.to, true);
+    assert.match(String(out.event.reason), /^ejected: 2 consecutive connect failures, for 8 s$/);
+    assert.deepEqual(healthOf('p86'), []);
+    const served = await Promise.all(Array.from({ length: 4 }, (_, i) => client.udp(86, `e${i}`)));
+    assert.deepEqual(new Set(served.map((a) => a.text?.split(':')[0])), new Set(['s1', 's2']));
+    await startServer(t, 2, 86);
+    const back = await change('p86', out.index + 1);
+    assert.equal(back.event.to, false);
+    const again = await Promise.all(Array.from({ length: 3 }, (_, i) => client.udp(86, `b${i}`)));
+    assert.ok(again.some((a) => a.text?.startsWith('s3:')), JSON.stringify(again));
   });
 });

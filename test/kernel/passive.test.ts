@@ -66,6 +66,21 @@ describe('nat passive health: judging conntrack', () => {
     assert.deepEqual(m.told, ['success', 'connect-timeout']);
   });
 
+  it('udp: a reply is a success, an ICMP error (the mark) a failure, silence nothing', () => {
+    const p = new KernelPassive(createLogger('silent'));
+    const m = member();
+    const udp = (flags: string, mark: number, id: number): ConntrackLine =>
+      line(`udp 17 30 src=10.88.1.10 dst=10.88.2.100 sport=${50000 + id} dport=86 ${flags} src=10.88.2.13 dst=10.88.1.10 sport=86 dport=${50000 + id} mark=${mark} id=${id}`);
+    for (const at of [0, 1000]) {
+      p.begin(at);
+      p.see(udp('[UNREPLIED]', 0, 1), m);
+      p.see(udp('[UNREPLIED]', 0x40000000 | 5, 2), m);
+      p.see(udp('', 0, 3), m);
+      p.end();
+    }
+    assert.deepEqual(m.told, ['success', 'connect']);
+  });
+
   it('a connection gone from the listing is forgotten: its id seen again is a new connection', () => {
     const p = new KernelPassive(createLogger('silent'));
     const m = member();
@@ -115,13 +130,13 @@ exec sleep 30
     }
   });
 
-  it('watches only tcp nat services taking connections whose pool has passive health on', () => {
+  it('watches only nat services taking connections whose pool has passive health on', () => {
     const on = { pool: { passive: { config: { failures: 5 } } } } as unknown as Service;
     const off = { pool: { passive: { config: { failures: 0 } } } } as unknown as Service;
     assert.equal(KernelPassive.watches(view, on), true);
     assert.equal(KernelPassive.watches(view, off), false);
     assert.equal(KernelPassive.watches({ ...view, mode: 'dsr' }, on), false);
-    assert.equal(KernelPassive.watches({ ...view, protocol: 'udp' }, on), false);
+    assert.equal(KernelPassive.watches({ ...view, protocol: 'udp' }, on), true);
     assert.equal(KernelPassive.watches({ ...view, accepting: false }, on), false);
   });
 });
