@@ -23,8 +23,8 @@ export interface OpenConnections {
 }
 
 /**
- * `passive`, when given, sees every tcp line (open or not) of the services it watches
- * (passive.ts), from the same listing.
+ * `passive`, when given, sees every line (open or not) of the services it watches (passive.ts),
+ * from the same listing.
  */
 export async function openConnections(tools: KernelTools, services: readonly [KernelServiceView, Service][], passive: KernelPassive | null = null): Promise<OpenConnections> {
   const open: OpenConnections = { members: new Map(), services: new Map() };
