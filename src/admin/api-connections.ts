@@ -64,20 +64,20 @@ export function connectionRoutes(api: ApiContext): Route[] {
       summary: 'End one connection or udp flow, by its id in the connection table',
       description: 'tcp: the client and the member get a reset; http: the client connection is closed (a request in flight is cut) with its member connection; ' +
         "udp: the flow is forgotten and its socket toward the member closed (the client's next datagram starts a new flow). " +
-        'nat: its conntrack entry is deleted, so its next packets are no longer translated (see docs/management.md); dsr flows cannot be ended (409).',
-      responses: endAnswers('the connection was ended', 'not a connection id', 'no such connection', 'a dsr flow: the kernel keeps it'),
+        'nat: its conntrack entry is deleted, so its next packets are no longer translated; dsr: its flow entry is deleted, so its member gets no more of it, ' +
+        'and a tcp flow\'s next packets get a reset from the balancer for 60 s (a udp flow\'s next datagram is balanced anew). See docs/management.md.',
+      responses: endAnswers('the connection was ended', 'not a connection id', 'no such connection'),
       handle: async ({ params }) => {
         if (!/^\d{1,15}$/.test(params.id)) throw new ApiError(400, `expected a connection id (a whole number, as GET /api/v1/connections shows), got ${JSON.stringify(params.id)}`);
         const id = Number(params.id);
         const entry = runtime.connections.get(id);
         if (entry === undefined) {
           const kernel = runtime.kernel === null ? [] : await runtime.kernel.connections();
-          const k = kernel.find((c) => c.id === id && c.mode === 'nat') ?? kernel.find((c) => c.id === id);
+          const k = kernel.find((c) => c.id === id);
           if (k === undefined) throw new ApiError(404, `no connection ${id}: it has ended, or never was (ids are in GET /api/v1/connections)`);
-          if (k.mode === 'dsr') throw new ApiError(409, `connection ${id} is a flow of dsr service ${k.service}: dsr flows have no id of their own and cannot be ended here; each is forgotten once idle`);
           const ended = await runtime.kernel!.end(k);
           if (ended === 0) throw new ApiError(404, `no connection ${id}: it ended meanwhile`);
-          api.host.log.info({ id, service: k.service, ended }, 'kernel connection ended through the admin API');
+          api.host.log.info({ id, service: k.service, mode: k.mode, ended }, 'kernel connection ended through the admin API');
           return { body: { ended, kernel: 0 } };
         }
         end(api, [entry], { id });
@@ -87,14 +87,13 @@ export function connectionRoutes(api: ApiContext): Route[] {
     route<z.infer<typeof endConnectionsQuerySchema>, undefined>({
       method: 'DELETE', path: '/api/v1/connections', access: 'write', query: endConnectionsQuerySchema,
       summary: 'End the connections and udp flows of a service, a pool or a member',
-      description: 'At least one of service and pool is required (member needs pool); together they narrow. Each connection ends as DELETE /api/v1/connections/{id} ends one. ' +
-        'nat connections of the matching services and members are ended too (their conntrack entries deleted); dsr flows cannot be ended: a dsr service is refused (409), and the flows of a pool or member are counted in `kernel`, left alone.',
-      responses: endAnswers('how many were ended', 'no filter, or an invalid one', 'no such service, pool or member', 'a dsr service: the kernel keeps its flows'),
+      description: 'At least one of service and pool is required (member needs pool); together they narrow. Each connection ends as DELETE /api/v1/connections/{id} ends one, ' +
+        'nat connections and dsr flows of the matching services and members too.',
+      responses: endAnswers('how many were ended', 'no filter, or an invalid one', 'no such service, pool or member'),
       handle: async ({ query }) => {
         const filter: ConnectionFilter = {};
         if (query.service !== undefined) {
-          const mode = serviceOf(runtime, query.service).config.mode;
-          if (mode === 'dsr') throw new ApiError(409, `service ${query.service} is a dsr service: the kernel keeps its flows, which cannot be ended here; each is forgotten once idle`);
+          serviceOf(runtime, query.service);
           filter.service = query.service;
         }
         if (query.pool !== undefined) {
@@ -105,15 +104,12 @@ export function connectionRoutes(api: ApiContext): Route[] {
         const entries: ConnectionEntry[] = [];
         for (const entry of runtime.connections.list(filter)) if (inPool(entry.member)) entries.push(entry);
         end(api, entries, query);
-        let nat = 0;
         let kernel = 0;
         if (runtime.kernel !== null) {
-          nat = await runtime.kernel.endNat(filter, query.pool);
-          if (nat > 0) api.host.log.info({ ...query, ended: nat }, 'nat connections ended through the admin API');
-          // what is left: dsr flows, which cannot be ended
-          for (const k of await runtime.kernel.connections(filter)) if (k.mode === 'dsr' && inPool(k.member)) kernel++;
+          kernel = await runtime.kernel.endAll(filter, query.pool);
+          if (kernel > 0) api.host.log.info({ ...query, ended: kernel }, 'nat connections and dsr flows ended through the admin API');
         }
-        return { body: { ended: entries.length + nat, kernel } };
+        return { body: { ended: entries.length + kernel, kernel: 0 } };
       },
     }),
     route({
@@ -163,8 +159,8 @@ export function connectionRoutes(api: ApiContext): Route[] {
 }
 
 /** The answers of a route that ends connections: 200 with the counts, then each refusal. */
-function endAnswers(ended: string, invalid: string, missing: string, kernel: string): RouteDef<unknown, unknown>['responses'] {
-  return { 200: { description: ended, schema: endedSchema }, 400: { description: invalid, schema: errorSchema }, 404: { description: missing, schema: errorSchema }, 409: { description: kernel, schema: errorSchema } };
+function endAnswers(ended: string, invalid: string, missing: string): RouteDef<unknown, unknown>['responses'] {
+  return { 200: { description: ended, schema: endedSchema }, 400: { description: invalid, schema: errorSchema }, 404: { description: missing, schema: errorSchema } };
 }
 
 /** Ends connections an operator named; one log line says which and how many. */

@@ -277,7 +277,7 @@ components.add(deletedSchema, { id: 'Deleted' });
 
 export const endedSchema = z.object({
   ended: z.int().describe('connections and flows ended'),
-  kernel: z.int().describe('connections of nat and dsr services that matched and were left alone: the kernel keeps them'),
+  kernel: z.int().describe('connections that matched and were left alone; always 0 since nat connections and dsr flows can be ended (kept for clients that read it)'),
 });
 components.add(endedSchema, { id: 'Ended' });
 

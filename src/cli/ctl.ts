@@ -19,7 +19,8 @@ Usage:
                                              end one connection (ID from ctl connections), or those of
                                              a service, pool or member: tcp is reset, http closed, a udp
                                              flow forgotten (its next datagram starts a new one), a
-                                             nat connection's conntrack entry deleted
+                                             nat connection's conntrack entry deleted, a dsr flow's
+                                             entry deleted (tcp: the balancer resets it)
   furiwake ctl stick [SERVICE] [--key K] [--delete [--all]]
                                              stick tables; a service's entries; forget one key, or
                                              every entry (--delete --all)
@@ -265,7 +266,6 @@ async function shutdown(api: Api, out: Out, id: string | undefined, flags: Flags
   const result = await api.call<{ ended: number; kernel: number }>('DELETE', path);
   if (out.json) return out.write(JSON.stringify(result) + '\n');
   out.write(`${result.ended} connection${result.ended === 1 ? '' : 's'} ended\n`);
-  if (result.kernel > 0) out.write(`${result.kernel} dsr flow${result.kernel === 1 ? "" : "s"} left alone: the kernel forgets each once idle\n`);
 }
 
 async function stick(api: Api, out: Out, service: string | undefined, flags: Flags): Promise<void> {

@@ -51,6 +51,8 @@ export interface ConntrackLine {
   reply: Tuple;
   id: number;
   age: number | null;
+  /** conntrack's mark (32 bits); 0 when not shown */
+  mark: number;
 }
 
 /**
@@ -59,7 +61,7 @@ export interface ConntrackLine {
  * not a connection with two complete tuples (ports 0-65535) are skipped.
  */
 export function scanConntrack(text: string, visit: (line: Readonly<ConntrackLine>) => void): void {
-  const record: ConntrackLine = { protocol: '', timeout: 0, state: null, unreplied: false, assured: false, original: tuple(), reply: tuple(), id: 0, age: null };
+  const record = conntrackLine();
   for (let start = 0; start < text.length;) {
     let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
@@ -82,6 +84,21 @@ export function parseConntrack(text: string): ConntrackEntry[] {
     });
   });
   return entries;
+}
+
+/** An empty record for readConntrackLine. */
+export function conntrackLine(): ConntrackLine {
+  return { protocol: '', timeout: 0, state: null, unreplied: false, assured: false, original: tuple(), reply: tuple(), id: 0, age: null, mark: 0 };
+}
+
+/**
+ * One line of `conntrack -E` (`[DESTROY] tcp 6 ...`: the event's tag, then a listing's line) into
+ * `r`; false when it is not a connection with two complete tuples, or longer than a line can be.
+ */
+export function readEventLine(line: string, r: ConntrackLine): boolean {
+  if (line.length > MAX_LINE) return false;
+  const tag = line.indexOf(']');
+  return tag !== -1 && line.charCodeAt(0) === 0x5b /* [ */ && readLine(line.slice(tag + 1), r);
 }
 
 function tuple(): Tuple {
@@ -110,6 +127,7 @@ function readLine(line: string, r: ConntrackLine): boolean {
   r.assured = false;
   r.id = 0;
   r.age = null;
+  r.mark = 0;
   clear(r.original);
   clear(r.reply);
   // the tuple the keys apply to: 1 the original, 2 the reply; past them (no such line) none
@@ -132,6 +150,7 @@ function readLine(line: string, r: ConntrackLine): boolean {
     const t = tuples === 1 ? r.original : tuples === 2 ? r.reply : null;
     if (key === 'id') r.id = Math.max(0, digits(value));
     else if (key === 'delta-time') r.age = nullable(digits(value));
+    else if (key === 'mark') r.mark = Math.max(0, digits(value)) % 0x100000000;
     else if (t === null) continue;
     else if (key === 'src') t.src = value;
     else if (key === 'dst') t.dst = value;

@@ -1,4 +1,5 @@
-// max-connections in the kernel. nftables picks a member with no per-member count that could
+// max-connections in the kernel, and passive health of nat services from the same count
+// (passive.ts). nftables picks a member with no per-member count that could
 // steer its choice, so furiwake counts each limited member's open connections every second
 // (open-connections.ts: one conntrack listing for all nat services) and leaves a member at its
 // limit out of new choices (the plane re-renders) until it is below it again — as LVS's upper
@@ -16,6 +17,7 @@ import type { Logger } from '../log.ts';
 import type { Member } from '../runtime/member.ts';
 import type { Service } from '../runtime/service.ts';
 import { openConnections } from './open-connections.ts';
+import { KernelPassive } from './passive.ts';
 import type { KernelTools } from './requirements.ts';
 import type { KernelServiceView } from './view.ts';
 
@@ -43,6 +45,8 @@ export class ConnectionLimits {
   readonly #log: Logger;
   /** members at their max-connections by the last count: left out of new choices */
   #full = new Set<Member>();
+  /** passive health of the nat services, judged from the same listing (passive.ts) */
+  readonly #passive: KernelPassive;
   #timer: NodeJS.Timeout | null = null;
   /** counting on a timer (between start() and stop()) */
   #ticking = false;
@@ -53,6 +57,7 @@ export class ConnectionLimits {
   constructor(host: LimitsHost, log: Logger) {
     this.#host = host;
     this.#log = log;
+    this.#passive = new KernelPassive(log);
   }
 
   /** Whether the member is at its max-connections by the last count. */
@@ -65,7 +70,8 @@ export class ConnectionLimits {
     this.#stopped = false;
     if (this.#ticking) return;
     this.#ticking = true;
-    this.#timer = setTimeout(this.#tick, LIMIT_INTERVAL);
+    // the first count at once: passive health listens to conntrack's events from the start
+    this.#timer = setTimeout(this.#tick, 0);
   }
 
   /** No more counts on the timer; none at all once `closed` (the plane is closing). */
@@ -73,6 +79,7 @@ export class ConnectionLimits {
     this.#ticking = false;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
+    this.#passive.stop();
     if (closed) this.#stopped = true;
   }
 
@@ -108,10 +115,21 @@ export class ConnectionLimits {
 
   async #count(): Promise<Error | null> {
     try {
-      const services = [...this.#host.limited()].filter(([, s]) => s.pool.members.some((m) => m.maxConnections > 0));
-      if (services.length === 0 && this.#full.size === 0) return null;
+      const services = [...this.#host.limited()].filter(([view, s]) => s.pool.members.some((m) => m.maxConnections > 0) || KernelPassive.watches(view, s));
       const tools = this.#host.tools();
-      const counts = tools === null ? new Map<Member, number>() : (await openConnections(tools, services)).members;
+      this.#passive.watch(tools?.conntrack ?? null, services);
+      if (services.length === 0 && this.#full.size === 0) return null;
+      let counts = new Map<Member, number>();
+      if (tools !== null) {
+        this.#passive.begin(Date.now());
+        try {
+          counts = (await openConnections(tools, services, this.#passive)).members;
+        } catch (err) {
+          this.#passive.abandon();
+          throw err;
+        }
+        this.#passive.end();
+      }
       const full = new Set<Member>();
       for (const [member, count] of counts) if (member.maxConnections > 0 && count >= member.maxConnections) full.add(member);
       if (full.size === this.#full.size && [...full].every((m) => this.#full.has(m))) return null;
@@ -120,7 +138,7 @@ export class ConnectionLimits {
       this.#full = full;
       return await this.#host.update();
     } catch (err) {
-      this.#log.warn({ reason: (err as Error).message }, 'kernel: cannot count connections for max-connections');
+      this.#log.warn({ reason: (err as Error).message }, 'kernel: cannot count connections for max-connections and passive health');
       return err as Error;
     }
   }

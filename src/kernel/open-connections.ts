@@ -8,6 +8,7 @@
 import type { Member } from '../runtime/member.ts';
 import type { Service } from '../runtime/service.ts';
 import { listing, scanConntrack, type ListingFilter } from './conntrack.ts';
+import { KernelPassive } from './passive.ts';
 import { isOpen } from './reading.ts';
 import { flows } from './render.ts';
 import { listSets } from './set-elements.ts';
@@ -21,7 +22,11 @@ export interface OpenConnections {
   services: Map<string, number>;
 }
 
-export async function openConnections(tools: KernelTools, services: readonly [KernelServiceView, Service][]): Promise<OpenConnections> {
+/**
+ * `passive`, when given, sees every line (open or not) of the services it watches (passive.ts),
+ * from the same listing.
+ */
+export async function openConnections(tools: KernelTools, services: readonly [KernelServiceView, Service][], passive: KernelPassive | null = null): Promise<OpenConnections> {
   const open: OpenConnections = { members: new Map(), services: new Map() };
   const add = (name: string, member: Member | undefined, n: number): void => {
     open.services.set(name, (open.services.get(name) ?? 0) + n);
@@ -40,16 +45,18 @@ export async function openConnections(tools: KernelTools, services: readonly [Ke
   const nat = services.filter(([view]) => view.mode === 'nat');
   if (nat.length === 0 || tools.conntrack === null) return open;
   const { byAddress, targets } = natIndex(nat);
-  const text = await listing(tools.conntrack, narrowest(nat.map(([view]) => view)));
+  const watched = new Set(passive === null ? [] : nat.filter(([view, service]) => KernelPassive.watches(view, service)).map(([view]) => view.name));
+  const text = await listing(tools.conntrack, { ...narrowest(nat.map(([view]) => view)), ids: watched.size > 0 });
   scanConntrack(text, (line) => {
-    if (!isOpen(line.protocol, line.state)) return;
     const o = line.original;
     const r = line.reply;
     const address = `${line.protocol} ${o.dst} ${o.dport}`;
     const view = byAddress.get(address);
     // not translated: it found no member (and was rejected)
     if (view === undefined || (r.src === view.vip && r.sport === view.port)) return;
-    add(view.name, targets.get(`${address} ${r.src} ${r.sport}`), 1);
+    const member = targets.get(`${address} ${r.src} ${r.sport}`);
+    if (member !== undefined && watched.has(view.name)) passive!.see(line, member);
+    if (isOpen(line.protocol, line.state)) add(view.name, member, 1);
   });
   return open;
 }

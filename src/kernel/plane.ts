@@ -16,11 +16,13 @@ import type { Runtime } from '../runtime/runtime.ts';
 import type { Service } from '../runtime/service.ts';
 import { deleteConnection, deleteConnections } from './conntrack.ts';
 import { Drain } from './drain.ts';
+import { endFlow, endFlows, FlowIds } from './dsr-flows.ts';
 import { exec } from './exec.ts';
 import { ConnectionLimits } from './limits.ts';
 import { openConnections } from './open-connections.ts';
 import { conntrackRows, flowRows, stickyEntries } from './reading.ts';
-import { render, TABLE } from './render.ts';
+import { flows, render, TABLE } from './render.ts';
+import { listSet } from './set-elements.ts';
 import { checkRequirements, needsOf, type KernelTools } from './requirements.ts';
 import { serviceView } from './snapshot.ts';
 import { removal, transaction, type Applied } from './transaction.ts';
@@ -33,7 +35,7 @@ import type { KernelMemberView, KernelServiceView } from './view.ts';
 const WATCH_INTERVAL = 10_000;
 
 /** Changes that make a member take or lose connections (max-connections: limits.ts). */
-const RENDERED: ReadonlySet<MemberChange['kind']> = new Set(['health', 'admin', 'agent', 'weight']);
+const RENDERED: ReadonlySet<MemberChange['kind']> = new Set(['health', 'admin', 'agent', 'weight', 'ejection']);
 
 export class KernelPlane implements KernelTables {
   readonly #runtime: Runtime;
@@ -42,6 +44,8 @@ export class KernelPlane implements KernelTables {
   /** services on their way out: no new connections; their rules go at their deadline or when idle */
   readonly #departing: Drain;
   readonly #limits: ConnectionLimits;
+  /** the ids the connection table shows for dsr flows */
+  readonly #flowIds = new FlowIds();
   /** per service, member key -> number: names chains and sets, never reused in this process */
   readonly #numbers = new Map<string, Map<string, number>>();
   /** the views of the ruleset in the kernel, by service name */
@@ -182,10 +186,12 @@ export class KernelPlane implements KernelTables {
 
   async connections(filter: ConnectionFilter = {}): Promise<KernelConnection[]> {
     const out: KernelConnection[] = [];
-    for (const [view, service] of this.#shown(filter.service)) {
+    const shown = this.#shown(filter.service);
+    if (filter.service === undefined) this.#flowIds.keep(new Set(shown.map(([view]) => view.name)));
+    for (const [view, service] of shown) {
       const rows = view.mode === 'nat'
         ? (this.#tools?.conntrack == null ? [] : await conntrackRows(this.#tools.conntrack, view, service))
-        : await flowRows(this.#tools!.nft, view, service);
+        : await flowRows(this.#tools!.nft, view, service, this.#flowIds);
       out.push(...rows.filter((r) => filter.member === undefined || r.member === filter.member));
     }
     return out;
@@ -198,20 +204,31 @@ export class KernelPlane implements KernelTables {
   }
 
   async end(k: KernelConnection): Promise<number> {
+    if (k.mode === 'dsr') {
+      const view = this.#views.get(k.service);
+      const member = view?.members.find((m) => m.ip === k.target.address && m.port === k.target.port);
+      // its service or member left the kernel meanwhile, and its flow set with it
+      if (view === undefined || member === undefined || this.#tools === null) return 0;
+      return endFlow(this.#tools.nft, view, member, k.client);
+    }
     const conntrack = this.#tools?.conntrack;
-    if (k.mode !== 'nat' || conntrack == null) throw new Error(`a ${k.mode} connection cannot be ended through conntrack`);
+    if (conntrack == null) throw new Error('conntrack not found: nat connections cannot be ended');
     return deleteConnection(conntrack, { protocol: k.protocol, src: k.client.address, sport: k.client.port, dst: k.vip.address, dport: k.vip.port });
   }
 
-  async endNat(filter: ConnectionFilter, pool?: string): Promise<number> {
+  async endAll(filter: ConnectionFilter, pool?: string): Promise<number> {
     const conntrack = this.#tools?.conntrack;
-    if (conntrack == null) return 0;
     let ended = 0;
     for (const [view, service] of this.#shown(filter.service)) {
-      if (view.mode !== 'nat' || (pool !== undefined && service.pool.name !== pool)) continue;
+      if (pool !== undefined && service.pool.name !== pool) continue;
       for (const m of view.members) {
         if (filter.member !== undefined && (filter.member.poolName !== service.pool.name || filter.member.id !== m.id)) continue;
-        ended += await deleteConnections(conntrack, { protocol: view.protocol, vip: view.vip, port: view.port }, m);
+        if (view.mode === 'nat') {
+          if (conntrack != null) ended += await deleteConnections(conntrack, { protocol: view.protocol, vip: view.vip, port: view.port }, m);
+          continue;
+        }
+        const keys = (await listSet(this.#tools!.nft, 'netdev', flows(view, m))).map((e) => ({ address: String(e.key[0]), port: Number(e.key[1]) }));
+        if (keys.length > 0) ended += await endFlows(this.#tools!.nft, view, m, keys);
       }
     }
     return ended;

@@ -5,6 +5,7 @@ import type { KernelConnection, StickyEntry } from '../runtime/kernel-tables.ts'
 import type { Member } from '../runtime/member.ts';
 import type { Service } from '../runtime/service.ts';
 import { listConnections } from './conntrack.ts';
+import type { FlowIds } from './dsr-flows.ts';
 import { flows, sticky } from './render.ts';
 import { listSet } from './set-elements.ts';
 import type { KernelServiceView } from './view.ts';
@@ -51,15 +52,14 @@ export function isOpen(protocol: string, state: string | null): boolean {
   return protocol !== 'tcp' || (state !== null && OPEN.has(state));
 }
 
-/** dsr: the flows of each member's flow set. */
-export async function flowRows(nft: string, view: KernelServiceView, service: Service): Promise<KernelConnection[]> {
-  const rows: KernelConnection[] = [];
+/** dsr: the flows of each member's flow set, with the ids `ids` gives them. */
+export async function flowRows(nft: string, view: KernelServiceView, service: Service, ids: FlowIds): Promise<KernelConnection[]> {
+  const rows: Omit<KernelConnection, 'id'>[] = [];
   for (const m of view.members) {
     const member = memberOf(service, m.id);
     for (const e of await listSet(nft, 'netdev', flows(view, m))) {
       const [address, port] = e.key;
       rows.push({
-        id: 0,
         protocol: view.protocol,
         service: view.name,
         mode: 'dsr',
@@ -76,7 +76,8 @@ export async function flowRows(nft: string, view: KernelServiceView, service: Se
       });
     }
   }
-  return rows;
+  const assigned = ids.assign(view.name, rows.map((r) => r.client));
+  return rows.map((r, i) => ({ id: assigned[i], ...r }));
 }
 
 /** The persistence entries of every member's set: client network -> member. */

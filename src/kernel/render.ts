@@ -52,7 +52,15 @@ export const BASE_CHAINS = {
   dnatOut: 'type nat hook output priority -100; policy accept;',
   snat: 'type nat hook postrouting priority srcnat; policy accept;',
   input: 'type filter hook input priority filter; policy accept;',
+  errors: 'type filter hook prerouting priority filter; policy accept;',
 } as const;
+
+/**
+ * The bit of the conntrack mark set on a udp nat connection that got an ICMP destination
+ * unreachable back (the member's port is closed, or its host is gone): passive health
+ * (passive.ts) reads it in the listing. The rest of the mark is left as it is.
+ */
+export const ICMP_ERROR_MARK = 0x40000000;
 
 export function render(services: readonly KernelServiceView[]): Ruleset {
   const inet: NftTable = { family: 'inet', objects: [], chains: [] };
@@ -60,7 +68,7 @@ export function render(services: readonly KernelServiceView[]): Ruleset {
   const flush: Ruleset['flush'] = [];
   const base = {
     raw: [] as string[], rawOut: [] as string[], dnat: [] as string[], dnatOut: [] as string[],
-    snat: [] as string[], input: [] as string[],
+    snat: [] as string[], input: [] as string[], errors: [] as string[],
   };
   const ingress = new Map<string, string[]>();
 
@@ -81,12 +89,19 @@ export function render(services: readonly KernelServiceView[]): Ruleset {
       base.rawOut.push(`${match} ct timeout set "${idleName(s)}"`);
       base.dnat.push(`${match} goto ${serviceChain(s)}`);
       base.dnatOut.push(`${match} goto ${serviceChain(s)}`);
+      if (s.protocol === 'udp') {
+        // An ICMP error is related to the connection it answers: its ct is that connection's.
+        const icmp = s.family === 'ip' ? 'icmp' : 'icmpv6';
+        base.errors.push(`${icmp} type destination-unreachable ct state related ct original ${s.family} daddr ${s.vip} ct protocol udp ct original proto-dst ${s.port} ` +
+          `ct mark set ct mark | 0x${ICMP_ERROR_MARK.toString(16)}`);
+      }
       if (s.sourceNat) {
         // After DNAT the packet's own addresses are the member's: the original ones say which service.
         base.snat.push(`ct original ${s.family} daddr ${s.vip} meta l4proto ${s.protocol} ct original proto-dst { ${s.port} } masquerade`);
       }
     } else {
       const device = s.interface!;
+      if (s.protocol === 'tcp') netdev.objects.push(dynamicSet(ended(s), `${keyType(s.family)} . inet_service`, s.flowSize, ENDED_TIMEOUT));
       for (const m of s.members) {
         netdev.objects.push(dynamicSet(flows(s, m), `${keyType(s.family)} . inet_service`, s.flowSize, s.idle));
         if (s.flushOnDown && !m.serves) flush.push({ family: 'netdev', set: flows(s, m) });
@@ -100,7 +115,7 @@ export function render(services: readonly KernelServiceView[]): Ruleset {
   }
 
   const hooked: [keyof typeof base, string][] = [
-    ['raw', 'raw.pre'], ['rawOut', 'raw.out'], ['dnat', 'nat.pre'], ['dnatOut', 'nat.out'], ['snat', 'nat.post'], ['input', 'filter.in'],
+    ['raw', 'raw.pre'], ['rawOut', 'raw.out'], ['dnat', 'nat.pre'], ['dnatOut', 'nat.out'], ['snat', 'nat.post'], ['input', 'filter.in'], ['errors', 'errors.pre'],
   ];
   for (const [key, name] of hooked) {
     if (base[key].length > 0) inet.chains.unshift({ name, base: BASE_CHAINS[key], rules: base[key] });
@@ -128,6 +143,18 @@ export function sticky(s: { name: string }, m: { number: number }): string {
   return `p.${s.name}.${m.number}`;
 }
 
+/**
+ * dsr, tcp: the client address:ports of flows ended by hand (plane.ts). Their next packets get a
+ * reset from the balancer for ENDED_TIMEOUT rather than a pick: another member would answer
+ * with its own reset only after a round trip, or the same member would carry the flow on.
+ */
+export function ended(s: { name: string }): string {
+  return `e.${s.name}`;
+}
+
+/** ms an ended dsr flow is answered with a reset: long enough for the client to hear one. */
+export const ENDED_TIMEOUT = 60_000;
+
 /** The dsr flow set of one member: the client address:ports it serves. */
 export function flows(s: { name: string }, m: { number: number }): string {
   return `f.${s.name}.${m.number}`;
@@ -142,6 +169,8 @@ function idleName(s: { name: string }): string {
 function serviceRules(s: KernelServiceView): string[] {
   const rules: string[] = [];
   if (s.mode === 'dsr') {
+    // A flow ended by hand is reset here, before anything could pick a member for it.
+    if (s.protocol === 'tcp') rules.push(`${s.family} saddr . tcp sport @${ended(s)} reject with tcp reset`);
     // An established flow stays on its member, whatever the algorithm says now.
     const kept = s.flushOnDown ? s.members.filter((m) => m.serves) : s.members;
     for (const m of kept) rules.push(`${s.family} saddr . ${s.protocol} sport @${flows(s, m)} goto ${memberChain(s, m)}`);

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import type { Config, ServiceConfig } from '../config/types.ts';
 import { kernelNotes } from '../config/kernel-schema.ts';
+import { PASSIVE_DEFAULTS } from '../config/passive-schema.ts';
 import { exec, findExecutable } from './exec.ts';
 import { render } from './render.ts';
 import { configViews } from './snapshot.ts';
@@ -85,7 +86,7 @@ export async function kernelReport(config: Config): Promise<{ errors: string[]; 
   const needs = kernelNeeds(config);
   if (needs.length === 0) return { errors: [], warnings: [] };
   const { tools, errors, warnings } = checkRequirements(needs);
-  warnings.push(...kernelNotes(config));
+  warnings.push(...kernelNotes(config), ...passiveNotes(config));
   if (tools !== null) {
     const { script } = transaction(null, render(configViews(config)));
     try {
@@ -95,6 +96,22 @@ export async function kernelReport(config: Config): Promise<{ errors: string[]; 
     }
   }
   return { errors, warnings };
+}
+
+/**
+ * dsr pools that set passive-health (to anything but the defaults, and not off): the balancer
+ * never sees a member's replies, so nothing is counted and no member is ever ejected by it.
+ */
+export function passiveNotes(config: Config): string[] {
+  const notes: string[] = [];
+  for (const [name, s] of Object.entries(config.services)) {
+    const p = config.pools[s.pool]?.passiveHealth;
+    if (s.mode !== 'dsr' || p === undefined || p.failures === 0) continue;
+    const d = PASSIVE_DEFAULTS;
+    if (p.failures === d.failures && p.ejection === d.ejection && p.maxEjection === d.maxEjection && p.maxEjectedPercent === d.maxEjectedPercent) continue;
+    notes.push(`pools.${s.pool}.passive-health: has no effect for services.${name} (dsr): the balancer never sees the members' replies, so it cannot count their failures`);
+  }
+  return notes;
 }
 
 function readSysctl(name: string): string | null {

@@ -8,7 +8,7 @@ import type { Member } from './member.ts';
 
 /** One connection of a nat or dsr service: client -> VIP, translated to client -> member. */
 export interface KernelConnection {
-  /** conntrack's id; 0 for dsr flows */
+  /** conntrack's id (nat); for a dsr flow, one furiwake gives it while it is listed, above 2^32 */
   readonly id: number;
   readonly protocol: 'tcp' | 'udp';
   readonly service: string;
@@ -50,13 +50,14 @@ export interface KernelTables {
   /** the persistence entries of a kernel service with `persistence: source-ip` */
   sticky(service: string): Promise<StickyEntry[]>;
   /**
-   * Ends one nat connection: its conntrack entry is deleted (by its original tuple). Returns how
-   * many entries went (0: it had ended meanwhile). A dsr flow cannot be ended: it rejects.
+   * Ends one connection: nat, its conntrack entry is deleted (by its original tuple); dsr, its
+   * flow entry is deleted (tcp: its next packets get a reset from the balancer). Returns how
+   * many entries went (0: it had ended meanwhile).
    */
   end(connection: KernelConnection): Promise<number>;
   /**
-   * Ends the nat connections of the services (of `pool`, when given) that match `filter`, one
-   * conntrack deletion per service and member of the pool. Returns how many entries went.
+   * Ends the nat connections and dsr flows of the services (of `pool`, when given) that match
+   * `filter`, one deletion per service and member of the pool. Returns how many entries went.
    */
-  endNat(filter: ConnectionFilter, pool?: string): Promise<number>;
+  endAll(filter: ConnectionFilter, pool?: string): Promise<number>;
 }

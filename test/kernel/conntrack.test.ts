@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { deleteConnection, parseConntrack, scanConntrack, type ConntrackEntry, type Tuple } from '../../src/kernel/conntrack.ts';
+import { conntrackLine, deleteConnection, parseConntrack, readEventLine, scanConntrack, type ConntrackEntry, type Tuple } from '../../src/kernel/conntrack.ts';
 import { parseSetElements, parseSets } from '../../src/kernel/set-elements.ts';
 import { fuzz, fuzzCount } from '../helpers/fuzz.ts';
 
@@ -73,6 +73,40 @@ describe('conntrack output', () => {
         assert.ok(Number.isSafeInteger(e.timeout) && Number.isSafeInteger(e.id) && e.id >= 0);
         assert.deepEqual(parseConntrack(line(e)), [e]);
       }
+    });
+  });
+});
+
+describe('conntrack -E lines', () => {
+  const DESTROY = '[DESTROY] tcp      6 120 CLOSE src=10.88.1.10 dst=10.88.2.100 sport=41676 dport=84 [UNREPLIED] src=10.88.2.13 dst=10.88.1.10 sport=84 dport=41676 id=1994453548';
+
+  it("an event's tag, then a listing's line: a SYN the member reset", () => {
+    const r = conntrackLine();
+    assert.equal(readEventLine(DESTROY, r), true);
+    assert.deepEqual([r.protocol, r.state, r.unreplied, r.assured, r.id], ['tcp', 'CLOSE', true, false, 1994453548]);
+    assert.deepEqual([r.original.dst, r.original.dport, r.reply.src, r.reply.sport], ['10.88.2.100', 84, '10.88.2.13', 84]);
+    assert.equal(readEventLine(`    [NEW] ${TCP}`.trim(), r), true);
+    assert.equal(r.state, 'TIME_WAIT');
+  });
+
+  it('refuses a line without a tag, a tag alone, a line too long, and a summary', () => {
+    const r = conntrackLine();
+    for (const bad of [TCP, '[DESTROY]', '[DESTROY] ', `${DESTROY} ${'x'.repeat(5000)}`, 'conntrack v1.4.7 (conntrack-tools): 1 flow events have been shown.']) {
+      assert.equal(readEventLine(bad, r), false, bad.slice(0, 40));
+    }
+  });
+
+  it('fuzz: any event line reads without a throw; what it accepts has valid ports and two complete tuples', () => {
+    const seeds = [DESTROY, `[UPDATE] ${TCP}`, `[NEW] ${UDP}`, `[DESTROY] ${TCP6}`].map((l) => Buffer.from(l));
+    const dictionary = ['[DESTROY]', '[NEW]', '[UPDATE]', '[', ']', 'src=', 'dst=', 'sport=', 'dport=', 'id=', '[UNREPLIED]', '[ASSURED]', 'CLOSE', 'SYN_SENT', ' ', '=', '65535', '65536', '-1'];
+    const r = conntrackLine();
+    fuzz(0xe7e7, fuzzCount(20_000), (f) => f.mutate(f.pick(seeds), dictionary), (input) => {
+      if (!readEventLine(input.toString('latin1'), r)) return;
+      for (const t of [r.original, r.reply]) {
+        for (const port of [t.sport, t.dport]) assert.ok(Number.isInteger(port) && port >= 0 && port <= 65535, String(port));
+        assert.ok(t.src !== '' && t.dst !== '' && !/\s/.test(t.src + t.dst));
+      }
+      assert.ok(Number.isSafeInteger(r.id) && r.id >= 0);
     });
   });
 });

@@ -80,22 +80,89 @@ describe('dsr mode', () => {
     assert.equal((await t.run(t.balancer, 'nft', ['list', 'tables'])).stdout, '');
   });
 
-  test('the admin API cannot end a dsr flow: its id and its service are refused, a pool counts them as left alone', async () => {
-    const fw = await startFuriwake(t, `admin: { listen: 127.0.0.1:9090 }\n${config('www: { listen: 10.88.2.100:80, mode: dsr, pool: web, interface: eth0 }')}`);
-    const ctl = async (...args: string[]) => {
-      const r = await t.run(t.balancer, process.execPath, [BIN, 'ctl', '--admin', 'http://127.0.0.1:9090', ...args]).catch((e: { stdout?: string; stderr?: string }) => e);
-      return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
-    };
-    const c = await client.connect(80);
-    assert.equal(c.ok, true, c.error);
-    assert.match((await ctl('shutdown', '0')).stderr, /409: connection 0 is a flow of dsr service www: dsr flows have no id of their own and cannot be ended here/);
-    assert.match((await ctl('shutdown', '--service', 'www')).stderr, /409: service www is a dsr service: the kernel keeps its flows, which cannot be ended here/);
-    const byPool = JSON.parse((await ctl('shutdown', '--pool', 'web', '--json')).stdout) as { ended: number; kernel: number };
-    assert.equal(byPool.ended, 0);
-    assert.ok(byPool.kernel >= 1, JSON.stringify(byPool));
-    assert.equal((await client.send(c.conn, 'still')).line, `${c.line}:still`);
-    await client.end(c.conn);
-    assert.equal(await fw.stop(), 0);
+  /** `furiwake ctl ...` in the balancer namespace, against the admin listener of adminConfig(). */
+  async function ctl(...args: string[]): Promise<{ stdout: string; stderr: string }> {
+    const r = await t.run(t.balancer, process.execPath, [BIN, 'ctl', '--admin', 'http://127.0.0.1:9090', ...args]).catch((e: { stdout?: string; stderr?: string }) => e);
+    return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+  }
+  const adminConfig = (service: string): string => `admin: { listen: 127.0.0.1:9090 }\n${config(service)}`;
+  type Row = { id: number; client: { address: string; port: number }; member: { id: string } | null; kernel: { mode: string } | null };
+  const rows = async (service: string): Promise<Row[]> => (JSON.parse((await ctl('connections', '--service', service, '--json')).stdout) as { items: Row[] }).items;
+  const portOf = (local: string): number => Number(local.slice(local.lastIndexOf(':') + 1));
+
+  test('a dsr flow ended by id: its member gets no more of it, the client gets a reset from the balancer', async () => {
+    const fw = await startFuriwake(t, adminConfig('www: { listen: 10.88.2.100:80, mode: dsr, pool: web, interface: eth0 }'));
+    try {
+      const c = await client.connect(80);
+      assert.equal(c.ok, true, c.error);
+      const port = portOf(c.local!);
+      const row = (await rows('www')).find((r) => r.client.port === port);
+      // an id of its own, above conntrack's 32-bit ones, the same from listing to listing
+      assert.ok(row !== undefined && row.id > 2 ** 32 && row.kernel?.mode === 'dsr', JSON.stringify(row));
+      assert.equal((await rows('www')).find((r) => r.client.port === port)?.id, row.id);
+      const server = t.servers[Number(c.line!.slice(1)) - 1];
+      const atMember = await capture(t, server, 'eth0', 'tcp port 80');
+      const atBalancer = await capture(t, t.balancer, 'eth0', 'tcp port 80');
+      assert.deepEqual(JSON.parse((await ctl('shutdown', String(row.id), '--json')).stdout), { ended: 1, kernel: 0 });
+      assert.equal((await rows('www')).find((r) => r.client.port === port), undefined);
+      assert.match((await ctl('shutdown', String(row.id))).stderr, new RegExp(`404: no connection ${row.id}`));
+      const after = await client.send(c.conn, 'after');
+      assert.equal(after.ok, false, JSON.stringify(after));
+      assert.match(after.error!, /ECONNRESET|closed by the peer/);
+      // the reset is the balancer's own, from the VIP
+      const reset = (p: string): boolean => endpoints(p)?.join(' ') === `${NET.vip}.80 ${NET.client}.${port}` && /Flags \[R/.test(p);
+      await atBalancer.printed(1, reset);
+      await atBalancer.stop();
+      // a new connection that reaches the same member marks the end of what it saw of the old one
+      let marker: number | null = null;
+      for (let i = 0; i < 3 && marker === null; i++) {
+        const n = await client.connect(80);
+        assert.equal(n.ok, true, n.error);
+        if (n.line === c.line) marker = portOf(n.local!);
+        await client.end(n.conn);
+      }
+      assert.notEqual(marker, null);
+      await atMember.printed(1, fin(`${NET.client}.${marker}`, `${NET.vip}.80`));
+      const seen = (await atMember.stop()).filter((p) => endpoints(p)?.some((e) => e === `${NET.client}.${port}`));
+      assert.deepEqual(seen, []);
+    } finally {
+      assert.equal(await fw.stop(), 0);
+    }
+  });
+
+  test("a dsr service's flows ended by filter, and a member's udp flows: tcp flows get resets, the services go on", async () => {
+    const udp = await Promise.all([0, 1, 2].map((i) => startServer(t, i, 5353, NET.vip)));
+    const fw = await startFuriwake(t, adminConfig('www: { listen: 10.88.2.100:80, mode: dsr, pool: web, interface: eth0 }\n' +
+      '  dns: { listen: 10.88.2.100:5353, mode: dsr, protocol: udp, pool: dns, interface: eth0 }') +
+      `  dns:\n    members:\n${NET.servers.map((ip) => `      - { address: ${ip}:5353 }`).join('\n')}\n`);
+    try {
+      const conns = [await client.connect(80), await client.connect(80)];
+      for (const c of conns) assert.equal(c.ok, true, c.error);
+      const byService = JSON.parse((await ctl('shutdown', '--service', 'www', '--json')).stdout) as { ended: number; kernel: number };
+      assert.ok(byService.ended >= 2 && byService.kernel === 0, JSON.stringify(byService));
+      assert.deepEqual((await rows('www')).filter((r) => conns.some((c) => portOf(c.local!) === r.client.port)), []);
+      for (const c of conns) {
+        const after = await client.send(c.conn, 'after');
+        assert.equal(after.ok, false, JSON.stringify(after));
+        assert.match(after.error!, /ECONNRESET|closed by the peer/);
+      }
+      // new connections are balanced as before
+      assert.equal((await greetings(client, 80, 3)).length, 3);
+
+      const first = await client.udp(5353, 'q1');
+      assert.equal(first.ok, true, first.error);
+      const flow = (await rows('dns')).find((r) => r.client.address === NET.client);
+      assert.ok(flow?.member !== null && flow?.member !== undefined, JSON.stringify(flow));
+      const byMember = JSON.parse((await ctl('shutdown', '--member', `dns/${flow.member.id}`, '--json')).stdout) as { ended: number };
+      assert.ok(byMember.ended >= 1, JSON.stringify(byMember));
+      assert.deepEqual((await rows('dns')).filter((r) => r.member?.id === flow.member!.id), []);
+      // the service goes on: a new datagram is balanced and answered
+      const next = await client.udp(5353, 'q2');
+      assert.equal(next.ok, true, next.error);
+    } finally {
+      assert.equal(await fw.stop(), 0);
+      await Promise.all(udp.map((s) => s.stop()));
+    }
   });
 
   test('IPv6: round-robin to the servers\' IPv6 addresses; they see the client and answer it directly', async () => {

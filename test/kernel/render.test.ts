@@ -51,31 +51,43 @@ describe('render', () => {
     assert.deepEqual(chain(view, 'm.www.0'), ['meta l4proto udp dnat ip6 to [2001:db8::1]:5353']);
     assert.deepEqual(chain(view, 'nat.post'), ['ct original ip6 daddr 2001:db8::10 meta l4proto udp ct original proto-dst { 53 } masquerade']);
     assert.deepEqual(chain(view, 'filter.in'), ['ip6 daddr 2001:db8::10 udp dport 53 reject']);
+    // an ICMP error about one of its connections marks that connection, for passive health
+    assert.deepEqual(chain(view, 'errors.pre'), ['icmpv6 type destination-unreachable ct state related ct original ip6 daddr 2001:db8::10 ct protocol udp ct original proto-dst 53 ct mark set ct mark | 0x40000000']);
   });
 
-  it('dsr: an ingress chain on the interface; established flows first; the member chain forwards', () => {
+  it('dsr: an ingress chain on the interface; ended flows reset, established ones first; the member chain forwards', () => {
     const view = [nat({ mode: 'dsr', interface: 'eth1', idle: 30_000 })];
     assert.equal(render(view).tables.find((t) => t.family === 'netdev')?.chains[0].base, 'type filter hook ingress device "eth1" priority filter; policy accept;');
     assert.deepEqual(chain(view, 'ingress.eth1'), ['ip daddr 192.0.2.10 tcp dport 80 goto svc.www']);
     assert.deepEqual(chain(view, 'svc.www'), [
+      'ip saddr . tcp sport @e.www reject with tcp reset',
       'ip saddr . tcp sport @f.www.0 goto m.www.0',
       'ip saddr . tcp sport @f.www.1 goto m.www.1',
       'numgen inc mod 2 vmap { 0 : goto m.www.0, 1 : goto m.www.1 }',
     ]);
     assert.deepEqual(chain(view, 'm.www.0'), ['update @f.www.0 { ip saddr . tcp sport }', 'fwd ip to 10.0.0.1 device "eth1"']);
     const sets = render(view).tables.find((t) => t.family === 'netdev')!.objects;
-    assert.deepEqual(sets[0].body, ['type ipv4_addr . inet_service', 'size 65536', 'flags dynamic,timeout', 'timeout 30s']);
+    assert.deepEqual(sets.map((s) => s.name), ['e.www', 'f.www.0', 'f.www.1']);
+    assert.deepEqual(sets[0].body, ['type ipv4_addr . inet_service', 'size 65536', 'flags dynamic,timeout', 'timeout 60s']);
+    assert.deepEqual(sets[1].body, ['type ipv4_addr . inet_service', 'size 65536', 'flags dynamic,timeout', 'timeout 30s']);
+  });
+
+  it('dsr udp: no ended set; a flow ended by hand is balanced anew', () => {
+    const view = [nat({ mode: 'dsr', interface: 'eth1', protocol: 'udp' })];
+    assert.equal(chain(view, 'svc.www')![0], 'ip saddr . udp sport @f.www.0 goto m.www.0');
+    assert.deepEqual(render(view).tables.find((t) => t.family === 'netdev')!.objects.map((s) => s.name), ['f.www.0', 'f.www.1']);
   });
 
   it('dsr flush-on-down: a member that stops serving loses its flows', () => {
     const view = [nat({ mode: 'dsr', interface: 'eth1', flushOnDown: true, members: [member(0), member(1, { usable: false, serves: false })] })];
-    assert.deepEqual(chain(view, 'svc.www'), ['ip saddr . tcp sport @f.www.0 goto m.www.0', 'goto m.www.0']);
+    assert.deepEqual(chain(view, 'svc.www'), ['ip saddr . tcp sport @e.www reject with tcp reset', 'ip saddr . tcp sport @f.www.0 goto m.www.0', 'goto m.www.0']);
     assert.deepEqual(render(view).flush, [{ family: 'netdev', set: 'f.www.1' }]);
   });
 
   it('a service on its way out takes no new connection; dsr keeps forwarding its flows', () => {
     assert.deepEqual(chain([nat({ accepting: false, persistence: { prefix: 24, timeout: 1000, size: 10 } })], 'svc.www'), []);
     assert.deepEqual(chain([nat({ mode: 'dsr', interface: 'eth1', accepting: false })], 'svc.www'), [
+      'ip saddr . tcp sport @e.www reject with tcp reset',
       'ip saddr . tcp sport @f.www.0 goto m.www.0',
       'ip saddr . tcp sport @f.www.1 goto m.www.1',
     ]);

@@ -95,6 +95,16 @@ describe('requirements of the kernel modes', () => {
     assert.equal((await exec('ip', ['netns', 'exec', ns, 'nft', 'list', 'ruleset'])).stdout, '');
   });
 
+  test('validate: passive-health set on the pool of a dsr service is a warning: nothing can be counted', async () => {
+    const dsr = NAT.replace('mode: nat', 'mode: dsr, interface: lo').replace('algorithm: least-connections', 'algorithm: round-robin');
+    const quiet = await furiwake('validate', dsr);
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.doesNotMatch(quiet.stderr, /passive-health/);
+    const set = await furiwake('validate', dsr.replace('algorithm: round-robin', 'algorithm: round-robin\n    passive-health: { failures: 3 }'));
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stderr, /warning: pools\.web\.passive-health: has no effect for services\.www \(dsr\): the balancer never sees the members' replies, so it cannot count their failures/);
+  });
+
   test('a config without nat or dsr never needs nft, nor CAP_NET_ADMIN', async () => {
     const validate = await furiwake('validate', TCP, { path: NO_NFT, noNetAdmin: true });
     assert.equal(validate.code, 0, validate.stderr);

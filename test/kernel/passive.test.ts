@@ -1,0 +1,142 @@
+// Passive health on the nat path without a kernel: how conntrack's lines are judged (passive.ts),
+// and a DESTROY event read from a `conntrack -E` child (a stand-in script here) reaching the member.
+
+import assert from 'node:assert/strict';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { conntrackLine, readEventLine, type ConntrackLine } from '../../src/kernel/conntrack.ts';
+import { CONNECT_TIMEOUT, KernelPassive } from '../../src/kernel/passive.ts';
+import type { KernelServiceView } from '../../src/kernel/view.ts';
+import { createLogger } from '../../src/log.ts';
+import type { Member } from '../../src/runtime/member.ts';
+import type { Service } from '../../src/runtime/service.ts';
+
+/** A member as passive health sees it: what it was told, in order. */
+function member(id = 's3'): Member & { told: string[] } {
+  const told: string[] = [];
+  return { id, told, passive: { failure: (kind: string) => told.push(kind), success: () => told.push('success') } } as unknown as Member & { told: string[] };
+}
+
+function line(text: string): ConntrackLine {
+  const r = conntrackLine();
+  assert.ok(readEventLine(`[NEW] ${text}`, r), text);
+  return r;
+}
+
+const tuple = (state: string, flags: string, id: number): string =>
+  `tcp 6 100 ${state} src=10.88.1.10 dst=10.88.2.100 sport=${40000 + id} dport=84 ${flags} src=10.88.2.13 dst=10.88.1.10 sport=84 dport=${40000 + id} id=${id}`;
+
+const view: KernelServiceView = {
+  name: 'refusing', mode: 'nat', protocol: 'tcp', family: 'ip', vip: '10.88.2.100', port: 84, method: 'round-robin',
+  members: [{ number: 0, id: 's3', ip: '10.88.2.13', port: 84, weight: 1, backup: false, usable: true, serves: true }],
+  persistence: null, sourceNat: false, interface: null, idle: 300_000, flowSize: 65536, flushOnDown: false, accepting: true,
+};
+
+describe('nat passive health: judging conntrack', () => {
+  it('an unanswered SYN is a connect timeout once it has waited long enough, and only once', () => {
+    const p = new KernelPassive(createLogger('silent'));
+    const m = member();
+    const syn = line(tuple('SYN_SENT', '[UNREPLIED]', 1));
+    for (const at of [0, CONNECT_TIMEOUT - 1, CONNECT_TIMEOUT, CONNECT_TIMEOUT + 1000]) {
+      p.begin(at);
+      p.see(syn, m);
+      p.end();
+    }
+    assert.deepEqual(m.told, ['connect-timeout']);
+  });
+
+  it('an answered connection is a success, told before the failures of the same count; a closed one says nothing', () => {
+    const p = new KernelPassive(createLogger('silent'));
+    const m = member();
+    p.begin(0);
+    p.see(line(tuple('SYN_SENT', '[UNREPLIED]', 1)), m);
+    p.end();
+    p.begin(CONNECT_TIMEOUT);
+    p.see(line(tuple('SYN_SENT', '[UNREPLIED]', 1)), m);
+    p.see(line(tuple('ESTABLISHED', '[ASSURED]', 2)), m);
+    p.see(line(tuple('CLOSE', '', 3)), m);
+    p.see(line(tuple('CLOSE', '[UNREPLIED]', 4)), m);
+    p.end();
+    // seen again: judged already
+    p.begin(CONNECT_TIMEOUT + 1000);
+    p.see(line(tuple('TIME_WAIT', '[ASSURED]', 2)), m);
+    p.end();
+    assert.deepEqual(m.told, ['success', 'connect-timeout']);
+  });
+
+  it('udp: a reply is a success, an ICMP error (the mark) a failure, silence nothing', () => {
+    const p = new KernelPassive(createLogger('silent'));
+    const m = member();
+    const udp = (flags: string, mark: number, id: number): ConntrackLine =>
+      line(`udp 17 30 src=10.88.1.10 dst=10.88.2.100 sport=${50000 + id} dport=86 ${flags} src=10.88.2.13 dst=10.88.1.10 sport=86 dport=${50000 + id} mark=${mark} id=${id}`);
+    for (const at of [0, 1000]) {
+      p.begin(at);
+      p.see(udp('[UNREPLIED]', 0, 1), m);
+      p.see(udp('[UNREPLIED]', 0x40000000 | 5, 2), m);
+      p.see(udp('', 0, 3), m);
+      p.end();
+    }
+    assert.deepEqual(m.told, ['success', 'connect']);
+  });
+
+  it('a connection gone from the listing is forgotten: its id seen again is a new connection', () => {
+    const p = new KernelPassive(createLogger('silent'));
+    const m = member();
+    const established = line(tuple('ESTABLISHED', '[ASSURED]', 7));
+    for (const at of [0, 1000]) {
+      p.begin(at);
+      p.see(established, m);
+      p.end();
+    }
+    p.begin(2000);
+    p.end();
+    p.begin(3000);
+    p.see(established, m);
+    p.end();
+    assert.deepEqual(m.told, ['success', 'success']);
+  });
+
+  it("a SYN the member reset reaches it from conntrack's DESTROY event; other events say nothing", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'furiwake-passive-'));
+    try {
+      const fake = join(dir, 'conntrack');
+      // what conntrack -E prints: a reset SYN, a client that gave up, one of another member, one cut in two
+      await writeFile(fake, `#!/bin/sh
+echo "[DESTROY] ${tuple('TIME_WAIT', '[ASSURED]', 1)}"
+echo "[DESTROY] ${tuple('CLOSE', '[UNREPLIED]', 2).replace('src=10.88.2.13', 'src=10.88.2.12')}"
+printf '[DESTROY] ${tuple('CLOSE', '[UNREPLIED]', 3).slice(0, 40)}'
+sleep 0.1
+printf '${tuple('CLOSE', '[UNREPLIED]', 3).slice(40)}\\n'
+exec sleep 30
+`);
+      await chmod(fake, 0o755);
+      const p = new KernelPassive(createLogger('silent'));
+      const m = member();
+      const told = new Promise<void>((resolve) => {
+        (m as unknown as { passive: { failure: (k: string) => void } }).passive.failure = (kind) => {
+          m.told.push(kind);
+          resolve();
+        };
+      });
+      const service = { pool: { passive: { config: { failures: 3 } }, members: [m] } } as unknown as Service;
+      p.watch(fake, [[view, service]]);
+      await told;
+      p.stop();
+      assert.deepEqual(m.told, ['connect']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('watches only nat services taking connections whose pool has passive health on', () => {
+    const on = { pool: { passive: { config: { failures: 5 } } } } as unknown as Service;
+    const off = { pool: { passive: { config: { failures: 0 } } } } as unknown as Service;
+    assert.equal(KernelPassive.watches(view, on), true);
+    assert.equal(KernelPassive.watches(view, off), false);
+    assert.equal(KernelPassive.watches({ ...view, mode: 'dsr' }, on), false);
+    assert.equal(KernelPassive.watches({ ...view, protocol: 'udp' }, on), true);
+    assert.equal(KernelPassive.watches({ ...view, accepting: false }, on), false);
+  });
+});
