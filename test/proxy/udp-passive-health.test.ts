@@ -135,7 +135,9 @@ describe('udp passive health', { timeout: 60_000 }, () => {
 
     const frozen = servers[0].peer.pid;
     process.kill(frozen, 'SIGSTOP');
-    atEnd(() => process.kill(frozen, 'SIGCONT'));
+    atEnd(async () => {
+      process.kill(frozen, 'SIGCONT');
+    });
     // a NAS keeps sending; half of the requests go to the frozen server until it is ejected
     const timer = setInterval(send, 20);
     const a = await memberReaches(app, 'p', 'a', (m) => m.passive.ejected).finally(() => clearInterval(timer));
