@@ -47,6 +47,8 @@ export interface UacResult {
   /** calls that succeeded and failed, from its statistics */
   successful: number;
   failed: number;
+  /** what SIPp printed */
+  output: string;
 }
 
 /**
@@ -75,6 +77,6 @@ export async function uac(port: number, calls: number, extra: string[] = []): Pr
     const names = head.split(';');
     const last = rows[rows.length - 1].split(';');
     const count = (name: string): number => Number(last[names.indexOf(name)]);
-    return { code, port: own, successful: count('SuccessfulCall(C)'), failed: count('FailedCall(C)') };
+    return { code, port: own, successful: count('SuccessfulCall(C)'), failed: count('FailedCall(C)'), output: peer.output() };
   });
 }
