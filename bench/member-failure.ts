@@ -1,10 +1,14 @@
 // Issue 12's benchmark: how long clients keep failing after a member dies. furiwake runs as a
 // child process (the real bin), each member in a process of its own so it can be SIGKILLed or
 // SIGSTOPped, and clients run here, recording every request's start, end and outcome.
-// Run by hand: `node bench/member-failure.ts [http|udp|all]` (PASSIVE=1 adds passive-health;
-// FURIWAKE_BIN=<path of bin/furiwake.js> measures another checkout).
+// Run by hand: `node bench/member-failure.ts [http|udp|radius|all]` (passive-health is on by
+// default; PASSIVE=0 turns it off, PASSIVE=1 writes its defaults out;
+// FURIWAKE_BIN=<path of bin/furiwake.js> measures another checkout). `radius`: radclient at
+// 200 req/s through a `balance-per: radius-request` service onto two FreeRADIUS servers (needs
+// the freeradius and freeradius-utils packages); `udp` is the echo flow and radius both.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,10 +18,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { freeRadiusConf } from '../test/health/freeradius-conf.ts';
 
 const BIN = process.env.FURIWAKE_BIN ?? fileURLToPath(new URL('../bin/furiwake.js', import.meta.url));
 const WHICH = process.argv[2] ?? 'all';
-const PASSIVE = process.env.PASSIVE === '1';
+/** passive-health: the pool's default (on), written out (1), or off (0) */
+const PASSIVE = process.env.PASSIVE ?? '';
 const STEADY_MS = 3000;       // load before the member fails
 const AFTER_DOWN_MS = 3000;   // load after the monitor marked it down
 const MAX_FAILED_MS = 20_000; // give up waiting for "down" after this long
@@ -25,7 +31,8 @@ const CLIENTS = 50;
 const UDP_RATE = 200;         // requests/s from one source port
 const UDP_TIMEOUT_MS = 500;
 const MONITOR = 'interval: 1s, timeout: 500ms, fall: 2, rise: 2';
-if (!['http', 'udp', 'all'].includes(WHICH)) throw new Error(`usage: node bench/member-failure.ts [http|udp|all], got ${WHICH}`);
+const RADIUS_SECRET = 'bench-secret';
+if (!['http', 'udp', 'radius', 'all'].includes(WHICH)) throw new Error(`usage: node bench/member-failure.ts [http|udp|radius|all], got ${WHICH}`);
 
 const children: ChildProcess[] = [];
 const tmp = mkdtempSync(join(tmpdir(), 'furiwake-failbench-'));
@@ -86,11 +93,11 @@ async function startFuriwake(yaml: string): Promise<ChildProcess> {
   return proc;
 }
 
-function config(mode: 'http' | 'udp', listen: number, admin: number, members: { id: string; port: number }[], monitor: string): string {
+function config(mode: 'http' | 'udp', listen: number, admin: number, members: { id: string; port: number }[], monitor: string, extra = ''): string {
   return `global: { log-level: info }
 admin: { listen: 127.0.0.1:${admin} }
 services:
-  svc: { listen: 127.0.0.1:${listen}, mode: ${mode}, pool: p }
+  svc: { listen: 127.0.0.1:${listen}, mode: ${mode}, pool: p${extra} }
 pools:
   p:
     algorithm: round-robin
@@ -99,15 +106,17 @@ ${members.map((m) => `      - { address: 127.0.0.1:${m.port}, id: ${m.id} }`).jo
     health:
       monitors:
         - { ${monitor}, ${MONITOR} }
-${PASSIVE ? '    passive-health: { failures: 5, ejection: 30s, max-ejected-percent: 50 }\n' : ''}`;
+${PASSIVE === '1' ? '    passive-health: { failures: 5, ejection: 30s, max-ejected-percent: 50 }\n' : PASSIVE === '0' ? '    passive-health: { failures: 0 }\n' : ''}`;
 }
 
 /** The member's health from the admin API. */
 async function health(admin: number, id: string): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${admin}/api/v1/pools/p/members`);
   const body = (await res.json()) as unknown;
-  const list = (Array.isArray(body) ? body : (body as { members: unknown[] }).members) as { id: string; health: string }[];
-  return list.find((m) => m.id === id)?.health ?? 'missing';
+  const list = (Array.isArray(body) ? body : (body as { members: unknown[] }).members) as { id: string; health: string; status: string }[];
+  const m = list.find((x) => x.id === id);
+  // out of service by passive health is 'down' here too: what the clients see is the same
+  return m === undefined ? 'missing' : m.status === 'ejected' ? 'down' : m.health;
 }
 
 async function waitHealth(admin: number, ids: string[], want: string, limitMs: number): Promise<number | null> {
@@ -232,18 +241,105 @@ async function udpScenario(signal: 'SIGKILL' | 'SIGSTOP'): Promise<Result> {
   return r;
 }
 
+/** A FreeRADIUS server (PAP, user `user`/`pw`) in the foreground, resolved once it is ready. */
+async function freeRadius(id: string): Promise<{ id: string; proc: ChildProcess; port: number }> {
+  const dir = join(mkdtempSync(join(tmp, 'raddb-')), id);
+  const conf = await freeRadiusConf(dir, RADIUS_SECRET, { user: 'pw' });
+  const port = await freePort();
+  await conf.listenOn(port);
+  const proc = spawn('/usr/sbin/freeradius', ['-f', '-l', 'stdout', '-d', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(proc);
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    proc.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; if (out.includes('Ready to process requests')) resolve(); });
+    proc.once('exit', () => reject(new Error(`freeradius exited:\n${out}`)));
+  });
+  proc.stdout!.resume();
+  return { id, proc, port };
+}
+
+/**
+ * radclient (`-r 1 -t 1`: each request sent once, a timeout after 1 s) at UDP_RATE req/s through
+ * a `balance-per: radius-request` service onto two FreeRADIUS; each request's time is when
+ * radclient printed (line-buffered) that it sent it and what came back.
+ */
+async function radiusScenario(signal: 'SIGKILL' | 'SIGSTOP'): Promise<Result> {
+  const members = await Promise.all(['a', 'b'].map(freeRadius));
+  const [listen, admin] = [await freePort(), await freePort()];
+  const monitor = `type: radius, secret: ${RADIUS_SECRET}, username: user, password: pw`;
+  const lb = await startFuriwake(config('udp', listen, admin, members, monitor, ', balance-per: radius-request'));
+  if ((await waitHealth(admin, ['a', 'b'], 'up', 10_000)) === null) throw new Error('members never came up');
+  // radclient stops sending for good once requests go unanswered (FreeRADIUS 3.2's, with -p), so
+  // the loop is batches: every 100 ms a radclient sends BATCH requests, evenly spaced at UDP_RATE
+  const BATCH = UDP_RATE / 10;
+  const file = join(tmp, 'requests.txt');
+  writeFileSync(file, 'User-Name = user\nUser-Password = pw\n\n'.repeat(BATCH));
+  const samples: Sample[] = [];
+  const running = new Set<Promise<unknown>>();
+  let abnormal = 0;
+  const batch = (): void => {
+    const rc = spawn('stdbuf', ['-oL', '-eL', 'radclient', '-f', file, '-r', '1', '-t', '1', '-n', String(UDP_RATE), '-p', String(BATCH), '-x', `127.0.0.1:${listen}`, 'auth', RADIUS_SECRET], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(rc);
+    const sent = new Map<string, number>(); // Id -> when radclient said it sent it
+    const done = (id: string, ok: boolean): void => {
+      const start = sent.get(id);
+      if (start === undefined) return;
+      sent.delete(id);
+      samples.push({ start, end: ok ? performance.now() : start + 1000, ok });
+    };
+    const onLine = (line: string): void => {
+      let m = /^Sent Access-Request Id (\d+)/.exec(line);
+      if (m !== null) return void sent.set(m[1]!, performance.now());
+      m = /^Received (Access-\w+) Id (\d+)/.exec(line);
+      if (m !== null) return done(m[2]!, m[1] === 'Access-Accept');
+      m = /No reply from server for ID (\d+)/.exec(line);
+      if (m !== null) done(m[1]!, false);
+    };
+    createInterface({ input: rc.stdout! }).on('line', onLine);
+    createInterface({ input: rc.stderr! }).on('line', onLine);
+    // a batch takes 100 ms plus at most 1 s of timeout: ended (by its PID) if it is not done in 3 s
+    const deadline = setTimeout(() => { abnormal++; stop(rc); }, 3000);
+    const exited: Promise<unknown> = once(rc, 'exit').then(() => {
+      clearTimeout(deadline);
+      // what it sent and never heard of again is a failure
+      for (const id of [...sent.keys()]) done(id, false);
+      running.delete(exited);
+    });
+    running.add(exited);
+  };
+  batch();
+  const loop = setInterval(batch, 100);
+  await sleep(STEADY_MS);
+  const victim = members[0]!;
+  const kill = performance.now();
+  process.kill(victim.proc.pid!, signal);
+  const down = await waitHealth(admin, [victim.id], 'down', MAX_FAILED_MS);
+  await sleep(AFTER_DOWN_MS);
+  clearInterval(loop);
+  const loadEnd = performance.now();
+  while (running.size > 0) await Promise.all(running);
+  const r = summarize(`radius ${signal}`, samples, kill, down, loadEnd, `${abnormal} radclient batches ended by the bench`, true);
+  for (const m of members) stop(m.proc);
+  lb.kill('SIGTERM');
+  await once(lb, 'exit');
+  return r;
+}
+
 const ms = (v: number | null): string => (v === null ? 'never' : `${Math.round(v)}`);
 try {
   const results: Result[] = [];
-  if (WHICH !== 'udp') { results.push(await httpScenario('SIGKILL')); results.push(await httpScenario('SIGSTOP')); }
-  if (WHICH !== 'http') { results.push(await udpScenario('SIGKILL')); results.push(await udpScenario('SIGSTOP')); }
-  console.log(`furiwake member failure, ${new Date().toISOString()}, node ${process.version}, passive-health ${PASSIVE ? 'on' : 'off'}`);
+  if (WHICH === 'http' || WHICH === 'all') { results.push(await httpScenario('SIGKILL')); results.push(await httpScenario('SIGSTOP')); }
+  if (WHICH === 'udp' || WHICH === 'all') { results.push(await udpScenario('SIGKILL')); results.push(await udpScenario('SIGSTOP')); }
+  if (WHICH !== 'http') { results.push(await radiusScenario('SIGKILL')); results.push(await radiusScenario('SIGSTOP')); }
+  console.log(`furiwake member failure, ${new Date().toISOString()}, node ${process.version}, passive-health ${PASSIVE === '0' ? 'off' : 'on'}`);
   console.log(`monitor: ${MONITOR}; http: ${CLIENTS} keep-alive clients, 3 members; udp: ${UDP_RATE} req/s from one port, 2 members, timeout ${UDP_TIMEOUT_MS} ms`);
+  console.log(`radius: radclient -r 1 -t 1 -n ${UDP_RATE} through balance-per: radius-request, 2 FreeRADIUS, a radius monitor; a timeout counts 1000 ms`);
   const row = (c: string[]): string => c.map((x, i) => (i === 0 ? x.padEnd(13) : x.padStart(10))).join(' ');
   console.log(row(['scenario', 'requests', 'failed', 'last fail', 'down at', 'p99 fail', 'max fail', 'p99 steady']));
   for (const r of results) {
     console.log(row([r.name, String(r.total), String(r.failed), ms(r.lastFailMs) + (r.toTheEnd ? '+' : ''), ms(r.downMs), r.p99Ms.toFixed(1), r.maxMs.toFixed(1), r.steadyP99Ms.toFixed(1)]) + `  (${r.note})`);
   }
+  console.log('"down at": when the admin API first said the member is down (its monitor) or ejected (passive health)');
   console.log('times in ms after the kill/stop; "p99/max fail": latency of requests started between it and max(down, last failure)');
   console.log(`"N+": still failing when the load stopped, ${AFTER_DOWN_MS} ms after "down"`);
 } finally {

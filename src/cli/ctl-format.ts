@@ -36,6 +36,14 @@ export function bytes(n: number): string {
   return `${v.toFixed(v < 10 ? 1 : 0)}${units[i]}`;
 }
 
+/** The datagrams a udp service dropped, total and by reason; '-' for a service that drops none itself (not udp, or kernel-forwarded). */
+export function dropped(d: { malformed: number; unmatched: number; noMember: number } | null): string {
+  if (d === null) return '-';
+  const total = d.malformed + d.unmatched + d.noMember;
+  if (total === 0) return '0';
+  return `${total} (${d.malformed} malformed, ${d.unmatched} unmatched, ${d.noMember} no member)`;
+}
+
 export function endpoint(e: { address: string; port: number } | null): string {
   if (e === null) return '-';
   return hostPort(e.address, e.port);

@@ -5,7 +5,7 @@
 
 import type { ConnectionView, MemberView, PoolView, ServiceView, StatusView, StickEntryView, StickTableSummary } from '../admin/schemas.ts';
 import { parseCommandLine } from './args.ts';
-import { bytes, duration, endpoint, table, type Cell } from './ctl-format.ts';
+import { bytes, dropped, duration, endpoint, table, type Cell } from './ctl-format.ts';
 
 export const CTL_HELP = `furiwake ctl — talk to a running furiwake through its admin API
 
@@ -193,10 +193,11 @@ async function status(api: Api, out: Out): Promise<void> {
   out.write(`furiwake ${s.version}  pid ${s.pid}  up ${duration(s.uptime)}\n`);
   out.write(`members ${m.usable}/${m.total} usable${m.down > 0 ? ` (${m.down} down)` : ''}  connections ${s.connections}  ` +
     `reads ${s.auth.reads}, writes ${s.auth.writes}\n\n`);
-  // connections are the clients' (an http one carries many requests); requests are http's alone
-  out.write(table(['SERVICE', 'MODE', 'VIP', 'POOL', '>ACTIVE', '>TOTAL', '>NEW/S', '>REQUESTS', '>REQ/S'],
+  // connections are the clients' (an http one carries many requests); requests are http's alone;
+  // datagrams dropped are udp's (furiwake forwards them itself)
+  out.write(table(['SERVICE', 'MODE', 'VIP', 'POOL', '>ACTIVE', '>TOTAL', '>NEW/S', '>REQUESTS', '>REQ/S', 'DROPPED'],
     services.map((v) => [v.name, v.mode, v.address === null ? `${v.listen} (not listening)` : endpoint(v.address), v.pool, v.connections.active, v.connections.total,
-      v.rates.connections.toFixed(2), v.requests ?? '-', v.requests === null ? '-' : v.rates.requests.toFixed(2)])));
+      v.rates.connections.toFixed(2), v.requests ?? '-', v.requests === null ? '-' : v.rates.requests.toFixed(2), dropped(v.dropped)])));
 }
 
 async function members(api: Api, out: Out, pool: string | undefined): Promise<void> {

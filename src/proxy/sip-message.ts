@@ -1,7 +1,8 @@
 // The little of a SIP datagram (RFC 3261 7, 25.1) the udp data plane reads to keep a dialog on
 // one member: whether it is a request or a response, and its Call-ID. The start line and every
 // header line are checked against the grammar (char codes, bounded lengths and counts); anything
-// else is a rejection (a reason), never a throw. The body is not read.
+// else is a rejection (a reason), never a throw. The body is not read. A line may end in CRLF or
+// in a bare LF (RFC 3261 7.5: be tolerant of what is received); a bare CR is refused.
 
 /** most bytes of one message (a UDP datagram is at most this anyway) */
 export const MAX_SIP_MESSAGE = 64 * 1024;
@@ -15,6 +16,8 @@ const MAX_METHOD = 32;
 
 export interface SipMessage {
   request: boolean;
+  /** an ACK: the one request that gets no response (RFC 3261 17.1.1.3) */
+  ack: boolean;
   /** the Call-ID's value as offsets in the datagram */
   callIdStart: number;
   callIdEnd: number;
@@ -43,15 +46,21 @@ function isText(c: number): boolean {
   return (c >= 0x20 || c === HT) && c !== 0x7f;
 }
 
-/** The offset of the CR of the CRLF that ends the line starting at `from` (within `limit` bytes), or -1. */
+/** The offset of the CRLF or bare LF that ends the line starting at `from` (within `limit` bytes), or -1. */
 function lineEnd(data: Buffer, from: number, limit: number): number {
-  const end = Math.min(data.length - 1, from + limit);
+  const end = Math.min(data.length, from + limit + 1);
   for (let i = from; i < end; i++) {
     const c = data[i];
+    if (c === LF) return i;
     if (c === CR) return data[i + 1] === LF ? i : -1;
     if (!isText(c)) return -1;
   }
   return -1;
+}
+
+/** Where the line after the one ending at `end` (lineEnd's answer) starts. */
+function nextLine(data: Buffer, end: number): number {
+  return data[end] === CR ? end + 2 : end + 1;
 }
 
 const SIP_VERSION = Buffer.from('SIP/2.0');
@@ -95,11 +104,12 @@ export function readSip(data: Buffer): SipMessage | string {
   if (first <= 0) return 'no start line';
   const request = startLine(data, first);
   if (typeof request === 'string') return request;
+  const ack = request && first > 4 && data[0] === 0x41 && data[1] === 0x43 && data[2] === 0x4b && data[3] === SP;
   let callIdStart = -1;
   let callIdEnd = -1;
   let headers = 0;
   let afterCallId = false;
-  let at = first + 2;
+  let at = nextLine(data, first);
   for (;;) {
     const end = lineEnd(data, at, MAX_SIP_MESSAGE);
     if (end < 0) return 'no end of headers';
@@ -109,7 +119,7 @@ export function readSip(data: Buffer): SipMessage | string {
       // a folded continuation (RFC 3261 7.3.1); a Call-ID is one word, never folded
       if (headers === 0) return 'continuation line without a header';
       if (afterCallId) return 'folded Call-ID';
-      at = end + 2;
+      at = nextLine(data, end);
       continue;
     }
     if (++headers > MAX_SIP_HEADERS) return `more than ${MAX_SIP_HEADERS} header fields`;
@@ -131,10 +141,10 @@ export function readSip(data: Buffer): SipMessage | string {
       callIdEnd = last;
       afterCallId = true;
     }
-    at = end + 2;
+    at = nextLine(data, end);
   }
   if (callIdStart === -1) return 'no Call-ID';
-  return { request, callIdStart, callIdEnd };
+  return { request, ack, callIdStart, callIdEnd };
 }
 
 /** callid = word [ "@" word ] at [start, end). */

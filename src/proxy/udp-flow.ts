@@ -3,6 +3,8 @@
 // client from the service's address. The flow is also its connection table entry.
 // When its member stops serving (on-member-down: reselect or close) the flow closes: the client's
 // next datagram opens a new flow on a member chosen anew, and source-ip persistence re-pins it.
+// Passive health: an ICMP port or host unreachable from the member (an error on the connected
+// socket) is a failure of the member; its replies are successes (the listener counts those).
 
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
@@ -47,13 +49,18 @@ export class UdpFlow implements ConnectionEntry, MemberTraffic {
   /** the rule the flow started under, and its client's persistence key: its end is recorded by them */
   readonly #dispatcher: Dispatcher;
   readonly #key: string | null;
+  /**
+   * It holds a place of its member (counted in member.active) from the choice that opened it.
+   * Not with balance-per: there each request holds one while it awaits its reply (udp-pending.ts).
+   */
+  readonly #holdsPlace: boolean;
   readonly #upstream: dgram.Socket;
   readonly #owner: FlowOwner;
   #closed = false;
   /** datagrams from the client before the socket is connected; null once it is */
   #early: Buffer[] | null = [];
 
-  constructor(id: number, service: string, client: Endpoint, vip: Endpoint, member: Member, dispatcher: Dispatcher, key: string | null, owner: FlowOwner) {
+  constructor(id: number, service: string, client: Endpoint, vip: Endpoint, member: Member, dispatcher: Dispatcher, key: string | null, owner: FlowOwner, holdsPlace = true) {
     this.id = id;
     this.service = service;
     this.client = client;
@@ -62,6 +69,7 @@ export class UdpFlow implements ConnectionEntry, MemberTraffic {
     this.#dispatcher = dispatcher;
     this.#key = key;
     this.#owner = owner;
+    this.#holdsPlace = holdsPlace;
     if (dispatcher.onMemberDown !== 'keep') member.traffic.add(this);
     const upstream = dgram.createSocket(isIPv6(member.ip) ? 'udp6' : 'udp4');
     this.#upstream = upstream;
@@ -126,7 +134,12 @@ export class UdpFlow implements ConnectionEntry, MemberTraffic {
       // closed already (ERR_SOCKET_DGRAM_NOT_RUNNING): the flow must still leave the table below
     }
     // source-ip: the client's entry expires `timeout` after its last flow ended
-    this.#dispatcher.release(this.member, this.#key, this.bytesIn, this.bytesOut);
+    if (this.#holdsPlace) {
+      this.#dispatcher.release(this.member, this.#key, this.bytesIn, this.bytesOut);
+    } else {
+      this.member.bytesIn += this.bytesIn;
+      this.member.bytesOut += this.bytesOut;
+    }
     this.#owner.flowClosed(this);
   }
 
@@ -140,7 +153,10 @@ export class UdpFlow implements ConnectionEntry, MemberTraffic {
       return;
     }
     // An ICMP port unreachable from the member shows up here (ECONNREFUSED); the flow stays
-    // until idle so a retransmitting client is not bounced between members.
-    if (MEMBER_ERRORS.has(err.code ?? '')) this.member.failed++;
+    // until idle (or its member is ejected) so a retransmitting client is not bounced between members.
+    if (MEMBER_ERRORS.has(err.code ?? '')) {
+      this.member.failed++;
+      this.member.passive.failure('unreachable');
+    }
   };
 }

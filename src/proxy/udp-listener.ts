@@ -14,6 +14,7 @@ import type { Service } from '../runtime/service.ts';
 import { bindHost, type Listener, type ListenerOptions } from './listener.ts';
 import { UdpFlow, type FlowOwner } from './udp-flow.ts';
 import type { MessageBalancer } from './udp-message-balancer.ts';
+import { PendingReplies } from './udp-pending.ts';
 import { RadiusRequests } from './udp-radius.ts';
 import { SipDialogs } from './udp-sip.ts';
 
@@ -25,6 +26,9 @@ function sweepInterval(idle: number): number {
 /** A flow moves to the recent end of the table at most this often: the order is exact to within it. */
 const TOUCH_INTERVAL = 1000;
 
+/** balance-per: the longest a request waits for its reply before it counts against its member (or timeouts.idle when shorter). */
+export const REPLY_WAIT = 5000;
+
 export class UdpListener implements Listener, FlowOwner {
   readonly service: Service;
   /** datagrams dropped because no member was usable */
@@ -33,6 +37,8 @@ export class UdpListener implements Listener, FlowOwner {
   evicted = 0;
   /** `balance-per` radius-request or sip-dialog: each message is balanced on its own (null: per flow) */
   readonly messages: MessageBalancer | null;
+  /** balance-per: the requests awaiting their member's reply */
+  readonly pending = new PendingReplies();
   readonly #socket: dgram.Socket;
   /** in order of the clients' last activity, least recent first (to within TOUCH_INTERVAL) */
   readonly #flows = new Map<string, UdpFlow>();
@@ -52,7 +58,8 @@ export class UdpListener implements Listener, FlowOwner {
     this.#resources = resources;
     this.#budget = budget;
     const per = service.config.balancePer;
-    this.messages = per === 'radius-request' ? new RadiusRequests() : per === 'sip-dialog' ? new SipDialogs() : null;
+    const max = (): number => this.service.config.maxFlows;
+    this.messages = per === 'radius-request' ? new RadiusRequests(max) : per === 'sip-dialog' ? new SipDialogs(max) : null;
     this.#socket = dgram.createSocket({ type: isIPv6(bindHost(service)) ? 'udp6' : 'udp4', reusePort: options.reusePort ?? false });
     this.#socket.on('message', this.#onMessage);
   }
@@ -100,6 +107,7 @@ export class UdpListener implements Listener, FlowOwner {
       if (this.#sweeper !== null) clearInterval(this.#sweeper);
       this.#sweeper = null;
       for (const flow of [...this.#flows.values()]) flow.close();
+      this.pending.clear();
       this.#socket.close(() => resolve());
     });
     return this.#closed;
@@ -159,9 +167,9 @@ export class UdpListener implements Listener, FlowOwner {
     return this.#add(key, from, member, clientKey);
   }
 
-  /** A new flow of the client to `member`, which has counted it as active already. */
-  #add(key: string, from: dgram.RemoteInfo, member: Member, clientKey: string | null): UdpFlow {
-    const flow = new UdpFlow(this.#table.nextId(), this.service.name, { address: from.address, port: from.port }, this.#vip, member, this.service.dispatcher, clientKey, this);
+  /** A new flow of the client to `member`, which has counted it as active already (unless `holdsPlace` is false: balance-per). */
+  #add(key: string, from: dgram.RemoteInfo, member: Member, clientKey: string | null, holdsPlace = true): UdpFlow {
+    const flow = new UdpFlow(this.#table.nextId(), this.service.name, { address: from.address, port: from.port }, this.#vip, member, this.service.dispatcher, clientKey, this, holdsPlace);
     this.#flows.set(key, flow);
     this.#table.add(flow);
     this.#resources.udpFlows++;
@@ -170,9 +178,9 @@ export class UdpListener implements Listener, FlowOwner {
 
   /**
    * `balance-per` radius-request or sip-dialog: the message goes to its own member
-   * (udp-message-balancer.ts), through the flow of the pair (client, member), which holds that
-   * member's place for the client: the place each message takes is given back when the pair's
-   * flow is open already.
+   * (udp-message-balancer.ts), through the flow of the pair (client, member). The place each
+   * message takes on its member is held while it awaits a reply (udp-pending.ts), so
+   * least-connections counts requests in progress; a message that awaits none gives it back at once.
    */
   #message(messages: MessageBalancer, data: Buffer, from: dgram.RemoteInfo, client: string, now: number): void {
     const pinned = messages.pinned(data, client);
@@ -189,10 +197,11 @@ export class UdpListener implements Listener, FlowOwner {
       return;
     }
     messages.sent(member);
+    const awaits = messages.awaits;
+    if (awaits === '' || !this.pending.add(awaits, member, dispatcher, clientKey, now, this.service.config.maxFlows)) dispatcher.release(member, clientKey, 0, 0);
     const key = `${client}/${member.id}`;
     let flow = this.#flows.get(key);
     if (flow !== undefined) {
-      dispatcher.release(member, clientKey, 0, 0);
       if (now - flow.touched >= TOUCH_INTERVAL) {
         this.#flows.delete(key);
         this.#flows.set(key, flow);
@@ -201,7 +210,7 @@ export class UdpListener implements Listener, FlowOwner {
     } else {
       const max = this.maxFlows;
       while (this.#flows.size >= max) this.#evictOne();
-      flow = this.#add(key, from, member, clientKey);
+      flow = this.#add(key, from, member, clientKey, false);
     }
     flow.send(data, now);
   }
@@ -217,10 +226,15 @@ export class UdpListener implements Listener, FlowOwner {
 
   reply(data: Buffer, flow: UdpFlow): void {
     const messages = this.messages;
-    if (messages !== null && !messages.answers(data, `${flow.client.address}:${flow.client.port}`, flow.member)) {
-      this.#resources.limited(this.#log, `unmatched:${this.service.name}`, { service: this.service.name, member: flow.member.id, reason: messages.why, total: messages.unmatched }, 'a datagram from a member that answers nothing its client sent was dropped');
-      return;
+    if (messages !== null) {
+      if (!messages.answers(data, `${flow.client.address}:${flow.client.port}`, flow.member)) {
+        this.#resources.limited(this.#log, `unmatched:${this.service.name}`, { service: this.service.name, member: flow.member.id, reason: messages.why, total: messages.unmatched }, 'a datagram from a member that answers nothing its client sent was dropped');
+        return;
+      }
+      if (messages.answered !== '') this.pending.answered(messages.answered, flow.member);
     }
+    // passive health: the member answers
+    flow.member.passive.success();
     this.#socket.send(data, flow.client.port, flow.client.address);
   }
 
@@ -249,7 +263,10 @@ export class UdpListener implements Listener, FlowOwner {
   }
 
   #sweep = (): void => {
-    const expired = Date.now() - this.service.config.timeouts.idle;
+    const now = Date.now();
+    const idle = this.service.config.timeouts.idle;
+    if (this.messages !== null) this.pending.expire(now - Math.min(idle, REPLY_WAIT));
+    const expired = now - idle;
     for (const flow of this.#flows.values()) {
       if (flow.lastSeen <= expired) flow.close();
     }

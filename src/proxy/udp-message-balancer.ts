@@ -13,6 +13,13 @@ export interface MessageBalancer {
   /** the latest reason a datagram was dropped, for the log */
   why: string;
   /**
+   * Set by pinned(): the key of the reply the datagram awaits (a request that gets one, by its
+   * client), '' when it awaits none (a SIP ACK or response). udp-pending.ts holds it until then.
+   */
+  awaits: string;
+  /** Set by answers(): the key of the request the member's datagram answers ('' when none). */
+  answered: string;
+  /**
    * Reads a client's datagram (`client` is its address:port): the member it must go to, null to
    * balance it anew, or false to drop it (counted).
    */

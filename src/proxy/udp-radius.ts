@@ -5,22 +5,20 @@
 //   - a request carrying a State goes to the member whose Access-Challenge issued that State
 //     (multi-round EAP keeps its session on one server).
 // A member's datagram reaches the client only when it answers a request that client sent to that
-// member (matched by Identifier). Both tables are bounded and expire: a lost entry costs at worst
-// one request balanced anew (answered by a server that does not know its EAP session).
+// member (matched by Identifier). Both tables are bounded by the service's max-flows and expire:
+// a lost entry costs at worst one request balanced anew (answered by a server that does not know
+// its EAP session). Every request awaits a reply (Access-, Accounting-Request and Status-Server
+// all get one).
 // The Identifier is never rewritten (the Response Authenticator covers it): each (client,
 // member) pair has its own upstream socket (a flow), so Identifiers are unique per socket.
 
-import { LRUCache } from 'lru-cache';
 import type { Member } from '../runtime/member.ts';
 import type { MessageBalancer } from './udp-message-balancer.ts';
+import { ExpiringTable } from './udp-table.ts';
 import { ACCESS_CHALLENGE, isRadiusRequest, readRadius } from './radius-message.ts';
 
-/** Requests remembered (client, Identifier): all 256 Identifiers of 256 busy clients. */
-const MAX_REQUESTS = 65_536;
 /** A retransmit comes within this (RFC 5080 2.2.1: clients give up after about 30 s). */
 const REQUEST_TTL = 30_000;
-/** States remembered: EAP sessions in progress. */
-const MAX_STATES = 65_536;
 /** An EAP session's next round comes within this (FreeRADIUS forgets its EAP sessions after 60 s). */
 const STATE_TTL = 60_000;
 
@@ -37,8 +35,18 @@ export class RadiusRequests implements MessageBalancer {
   unmatched = 0;
   /** the latest reason a datagram was dropped, for the log */
   why = '';
-  readonly #sent = new LRUCache<string, Sent>({ max: MAX_REQUESTS, ttl: REQUEST_TTL });
-  readonly #states = new LRUCache<string, Member>({ max: MAX_STATES, ttl: STATE_TTL });
+  awaits = '';
+  answered = '';
+  /** requests remembered (client, Identifier) */
+  readonly #sent: ExpiringTable<Sent>;
+  /** States remembered: EAP sessions in progress */
+  readonly #states: ExpiringTable<Member>;
+
+  /** `max`: the most entries of each table (the service's max-flows as it is now) */
+  constructor(max: () => number) {
+    this.#sent = new ExpiringTable(REQUEST_TTL, max);
+    this.#states = new ExpiringTable(STATE_TTL, max);
+  }
   /** of the request pinned() read last, for sent() */
   #key = '';
   #authenticator = '';
@@ -55,6 +63,7 @@ export class RadiusRequests implements MessageBalancer {
       return false;
     }
     this.#key = `${client}#${message.identifier}`;
+    this.awaits = this.#key;
     this.#authenticator = data.toString('latin1', 4, 20);
     const first = this.#sent.get(this.#key);
     if (first !== undefined && first.authenticator === this.#authenticator) return first.member;
@@ -80,7 +89,8 @@ export class RadiusRequests implements MessageBalancer {
     }
     // kept until it expires: a retransmit of the request after this answer was lost goes to the
     // same member, whose duplicate cache answers it again
-    const sent = this.#sent.get(`${client}#${message.identifier}`);
+    const key = `${client}#${message.identifier}`;
+    const sent = this.#sent.get(key);
     if (sent === undefined || sent.member !== member) {
       this.unmatched++;
       this.why = `Identifier ${message.identifier} answers no request of this client sent to this member`;
@@ -89,6 +99,7 @@ export class RadiusRequests implements MessageBalancer {
     if (message.code === ACCESS_CHALLENGE && message.stateStart !== -1) {
       this.#states.set(data.toString('latin1', message.stateStart, message.stateEnd), member);
     }
+    this.answered = key;
     return true;
   }
 }

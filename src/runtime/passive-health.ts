@@ -10,8 +10,12 @@
 
 import type { PassiveHealthConfig } from '../config/types.ts';
 
-/** What counts as a failure of real traffic. */
-export type PassiveFailure = 'connect' | 'connect-timeout' | 'reset' | 'http-5xx' | 'response-timeout';
+/**
+ * What counts as a failure of real traffic. udp (udp-flow.ts, udp-pending.ts): 'unreachable' is
+ * an ICMP port or host unreachable on a member's socket; 'no-reply' a RADIUS request or SIP
+ * request (balance-per) the member did not answer in time.
+ */
+export type PassiveFailure = 'connect' | 'connect-timeout' | 'reset' | 'http-5xx' | 'response-timeout' | 'unreachable' | 'no-reply';
 
 const WORDS: Readonly<Record<PassiveFailure | 'mixed', string>> = {
   'connect': 'connect failures',
@@ -19,6 +23,8 @@ const WORDS: Readonly<Record<PassiveFailure | 'mixed', string>> = {
   'reset': 'resets before any reply',
   'http-5xx': '5xx answers',
   'response-timeout': 'response timeouts',
+  'unreachable': 'ICMP unreachables (udp)',
+  'no-reply': 'requests with no reply (udp)',
   'mixed': 'failures (connects, resets, 5xx answers or timeouts)',
 };
 
@@ -105,7 +111,7 @@ export class PassiveHealth {
     if (++this.failures >= threshold) this.#eject();
   }
 
-  /** One success (a connect, an answer that is not 5xx): the run of failures is over. */
+  /** One success (a connect, an answer that is not 5xx, a udp reply): the run of failures is over. */
   success(): void {
     if (this.failures === 0) return;
     this.failures = 0;

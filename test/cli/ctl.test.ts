@@ -61,8 +61,8 @@ describe('furiwake ctl', async () => {
     assert.equal(code, 0, stderr);
     assert.match(stdout, /^furiwake \d+\.\d+\.\d+ {2}pid \d+ {2}up \d+s\n/);
     assert.match(stdout, /members 2\/2 usable {2}connections 0 {2}reads open, writes token/);
-    assert.match(stdout, /SERVICE\s+MODE\s+VIP\s+POOL\s+ACTIVE\s+TOTAL\s+NEW\/S\s+REQUESTS\s+REQ\/S\n/);
-    assert.match(stdout, new RegExp(`www\\s+tcp\\s+127\\.0\\.0\\.1:${vip}\\s+web\\s+0\\s+0\\s+0\\.00\\s+-\\s+-`));
+    assert.match(stdout, /SERVICE\s+MODE\s+VIP\s+POOL\s+ACTIVE\s+TOTAL\s+NEW\/S\s+REQUESTS\s+REQ\/S\s+DROPPED\n/);
+    assert.match(stdout, new RegExp(`www\\s+tcp\\s+127\\.0\\.0\\.1:${vip}\\s+web\\s+0\\s+0\\s+0\\.00\\s+-\\s+-\\s+-\n`));
     const json = await ctl(admin, ['status', '--json'], null);
     assert.equal(JSON.parse(json.stdout).status.members.total, 2);
   });

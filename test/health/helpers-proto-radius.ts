@@ -1,13 +1,13 @@
-// RADIUS peers for the radius monitor tests. FreeRADIUS: the Debian package's configuration
-// copied into a temporary raddb, reduced to what PAP needs, with a client secret and users written
-// by the test, listening on a free loopback port, in the foreground (-X) as a child of the test.
+// RADIUS peers for the radius monitor tests. FreeRADIUS: a raddb of its own (freeradius-conf.ts)
+// with a client secret and users written by the test, listening on a free loopback port, in the
+// foreground (-X) as a child of the test.
 
 import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { freeRadiusConf } from './freeradius-conf.ts';
 import { retryPortClash, startPeer, type Peer } from './helpers-proto.ts';
 import { atEnd } from '../helpers/cleanup.ts';
 import { tempDir } from '../helpers/files.ts';
@@ -21,57 +21,10 @@ export interface FreeRadius {
 /** `users`: name -> Cleartext-Password. */
 export async function startFreeRadius(secret: string, users: Record<string, string>): Promise<FreeRadius> {
   const dir = path.join(await tempDir('radius'), 'raddb');
-  await cp('/etc/freeradius/3.0', dir, { recursive: true, verbatimSymlinks: true });
-
-  // only the modules PAP needs (the packaged eap module wants certificates that are not generated)
-  for (const name of await readdir(path.join(dir, 'mods-enabled'))) {
-    if (name !== 'pap' && name !== 'files') await rm(path.join(dir, 'mods-enabled', name));
-  }
-  await rm(path.join(dir, 'sites-enabled'), { recursive: true });
-  await mkdir(path.join(dir, 'sites-enabled'));
-  const site = (port: number): Promise<void> => writeFile(
-    path.join(dir, 'sites-enabled', 'furiwake-test'),
-    `server default {
-	listen {
-		type = auth
-		ipaddr = 127.0.0.1
-		port = ${port}
-	}
-	authorize {
-		files
-		pap
-	}
-	authenticate {
-		pap
-	}
-}
-`,
-  );
-  await writeFile(path.join(dir, 'clients.conf'), `client furiwake-test {\n\tipaddr = 127.0.0.1\n\tsecret = "${secret}"\n}\n`);
-  await writeFile(
-    path.join(dir, 'mods-config', 'files', 'authorize'),
-    Object.entries(users).map(([user, password]) => `${user}\tCleartext-Password := "${password}"\n`).join(''),
-  );
-
-  const conf = path.join(dir, 'radiusd.conf');
-  const text = (await readFile(conf, 'utf8'))
-    .replace(/^raddbdir = .*$/m, `raddbdir = ${dir}`)
-    .replace(/^logdir = .*$/m, `logdir = ${dir}/log`)
-    .replace(/^run_dir = .*$/m, `run_dir = ${dir}/run`)
-    // run as root (the test's user): no switch to the freerad user, who cannot read the temp dir
-    .replace(/^\s*user = freerad$/m, '')
-    .replace(/^\s*group = freerad$/m, '')
-    // no proxy listener on all addresses
-    .replace(/^proxy_requests\s*=\s*yes$/m, 'proxy_requests = no')
-    // the default delays every Access-Reject by 1 s
-    .replace(/^\s*reject_delay = 1$/m, '\treject_delay = 0');
-  await writeFile(conf, text);
-  await mkdir(path.join(dir, 'log'));
-  await mkdir(path.join(dir, 'run'));
-
+  const conf = await freeRadiusConf(dir, secret, users);
   return retryPortClash(async () => {
     const port = await freePort();
-    await site(port);
+    await conf.listenOn(port);
     const peer = startPeer('/usr/sbin/freeradius', ['-X', '-d', dir]);
     await peer.waitFor(/^Ready to process requests/m);
     return { port, peer };

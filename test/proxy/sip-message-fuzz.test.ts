@@ -1,7 +1,8 @@
 // Fuzzing the SIP reader of `balance-per: sip-dialog`: mutations of real requests and responses
 // with grammar tokens, and random bytes. Properties: it never throws; what it accepts starts with
 // a request line or a status line, has an end of headers, and its Call-ID (found where a Call-ID
-// or i header is) is a word [ "@" word ] of bounded length.
+// or i header is) is a word [ "@" word ] of bounded length. Lines end in CRLF or a bare LF (RFC
+// 3261 7.5), mixed too; never in a bare CR.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -21,7 +22,10 @@ function valid(f: Fuzzer): Buffer {
     'CSeq: 1 INVITE',
     'Content-Length: 0',
   ];
-  return Buffer.from(`${start}\r\n${headers.join('\r\n')}\r\n\r\n${f.pick(['', 'v=0\r\n'])}`, 'latin1');
+  // CRLF, a bare LF (some implementations send it), or each line either way
+  const style = f.pick(['\r\n', '\n', 'mixed']);
+  const eol = (): string => (style === 'mixed' ? f.pick(['\r\n', '\n']) : style);
+  return Buffer.from(`${start}${eol()}${headers.map((h) => h + eol()).join('')}${eol()}${f.pick(['', 'v=0\r\n'])}`, 'latin1');
 }
 
 const TOKENS = ['\r\n', '\r\n\r\n', '\n', '\r', ' ', '\t', ':', '@', 'Call-ID: ', 'i:', 'SIP/2.0', 'SIP/2.0 ', ' SIP/2.0', '\0', '\x7f', '@@', '"', ';'];
@@ -38,19 +42,35 @@ describe('SIP reader fuzz', () => {
       if (typeof message === 'string') return;
       accepted++;
       const text = input.toString('latin1');
-      const head = text.slice(0, text.indexOf('\r\n\r\n'));
-      assert.ok(head.length >= 0 && text.includes('\r\n\r\n'));
-      const startLine = head.split('\r\n')[0];
+      const blank = /\r?\n\r?\n/.exec(text);
+      assert.ok(blank !== null, 'it has an end of headers');
+      const head = text.slice(0, blank.index);
+      assert.doesNotMatch(head, /\r(?!\n)/, 'no bare CR ends a line');
+      const startLine = head.split(/\r?\n/)[0];
       if (message.request) assert.match(startLine, /^[A-Za-z0-9\-.!%*_+`'~]+ [^ ]+ SIP\/2\.0$/);
       else assert.match(startLine, /^SIP\/2\.0 [1-6][0-9]{2}( |$)/);
+      assert.equal(message.ack, startLine.startsWith('ACK '));
       const callId = text.slice(message.callIdStart, message.callIdEnd);
       assert.ok(callId.length <= MAX_CALL_ID);
       assert.match(callId, CALL_ID);
       // it is the value of the one Call-ID header
-      const lines = head.split('\r\n').filter((l) => /^(call-id|i)[ \t]*:/i.test(l));
+      const lines = head.split(/\r?\n/).filter((l) => /^(call-id|i)[ \t]*:/i.test(l));
       assert.equal(lines.length, 1);
       assert.equal(lines[0].replace(/^[^:]*:/, '').trim(), callId);
     });
     assert.ok(accepted > 1000, `only ${accepted} inputs were accepted`);
+  });
+
+  it('reads a message whose lines end in a bare LF as the same message with CRLF', () => {
+    const crlf = Buffer.from('INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1\r\ni: abc@host\r\n\r\n');
+    const lf = Buffer.from(crlf.toString('latin1').replaceAll('\r\n', '\n'), 'latin1');
+    const a = readSip(crlf);
+    const b = readSip(lf);
+    assert.ok(typeof a !== 'string' && typeof b !== 'string', `${String(a)} ${String(b)}`);
+    assert.equal(lf.toString('latin1', b.callIdStart, b.callIdEnd), 'abc@host');
+    assert.equal(b.request, true);
+    const ack = readSip(Buffer.from('ACK sip:x SIP/2.0\nCall-ID: 1\n\n'));
+    assert.ok(typeof ack !== 'string' && ack.ack);
+    assert.equal(readSip(Buffer.from('OPTIONS sip:x SIP/2.0\rCall-ID: 1\r\r')), 'no start line');
   });
 });

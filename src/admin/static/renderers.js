@@ -65,8 +65,18 @@ function renderServices(s) {
     h('td', { class: 'num' }, svc.requests ?? none()),
     h('td', { class: 'num' }, svc.requests === null ? none() : rate(svc.rates.requests)),
     h('td', {}, svc.persistence ?? none()),
+    // udp services furiwake forwards itself: datagrams dropped, by reason in the cell's title
+    h('td', { class: 'num', title: svc.dropped === null ? null : droppedWhy(svc.dropped) }, svc.dropped === null ? none() : svc.dropped.malformed + svc.dropped.unmatched + svc.dropped.noMember),
   ));
-  fill($('services'), ...(rows.length > 0 ? rows : [h('tr', {}, h('td', { colspan: 10, class: 'empty' }, 'No services.'))]));
+  fill($('services'), ...(rows.length > 0 ? rows : [h('tr', {}, h('td', { colspan: 11, class: 'empty' }, 'No services.'))]));
+}
+
+/**
+ * The reasons a udp service dropped datagrams, in words.
+ * @param {{ malformed: number, unmatched: number, noMember: number }} d
+ */
+function droppedWhy(d) {
+  return `${d.malformed} malformed from clients, ${d.unmatched} from members answering nothing sent, ${d.noMember} with no usable member`;
 }
 
 /** @param {Snapshot} s */
