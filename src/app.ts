@@ -11,6 +11,9 @@ import { HealthManager } from './health/manager.ts';
 import { KernelListener } from './kernel/listener.ts';
 import { KernelPlane } from './kernel/plane.ts';
 import { kernelNotes } from './config/kernel-schema.ts';
+import { KeepalivedSupervisor } from './ha/keepalived.ts';
+import { enableNonlocalBind } from './ha/nonlocal-bind.ts';
+import type { HaStatus } from './ha/status.ts';
 import type { Listener } from './proxy/listener.ts';
 import { HttpListener } from './proxy/http/http-listener.ts';
 import { TcpListener } from './proxy/tcp-listener.ts';
@@ -35,6 +38,8 @@ export class Furiwake {
   readonly #listeners = new Map<string, Listener>();
   /** nat and dsr services: their rules in the kernel; made with the first such service */
   #kernel: KernelPlane | null = null;
+  /** keepalived, which runs VRRP for the `ha` section; null without one */
+  #keepalived: KeepalivedSupervisor | null = null;
   #stopping: Promise<void> | null = null;
   /** how the process's file descriptors are shared out for the config in force; null: no limit known */
   #budget: FdBudget | null = null;
@@ -96,8 +101,17 @@ export class Furiwake {
 
   async #apply(config: Config): Promise<{ failures: string[]; summary: string }> {
     this.#applyBudget(config);
-    const { listen, unlisten, summary } = this.runtime.apply(config);
     const failures: string[] = [];
+    // before any listener binds: a backup binds the VIPs it does not hold yet
+    if (config.ha !== undefined && this.#stopping === null) {
+      try {
+        const set = enableNonlocalBind();
+        if (set.length > 0) this.log.info({ sysctls: set }, 'ha: listeners may bind the VIPs before this node holds them (ip_nonlocal_bind=1)');
+      } catch (err) {
+        return { failures: [(err as Error).message], summary: '' };
+      }
+    }
+    const { listen, unlisten, summary } = this.runtime.apply(config);
     try {
       this.health.reconcile();
     } catch (err) {
@@ -132,9 +146,44 @@ export class Furiwake {
     // A reload changes pools and members without touching listeners: the kernel rules follow.
     const kernelError = this.#stopping === null ? await this.#kernel?.update() : null;
     if (kernelError != null) failures.push(kernelError.message);
+    if (this.#stopping === null) failures.push(...(await this.#applyHa(config)));
     for (const note of kernelNotes(config)) this.log.warn(note);
     return { failures, summary };
   }
+
+  /** Starts, reconfigures or stops keepalived with the `ha` section. */
+  async #applyHa(config: Config): Promise<string[]> {
+    const running = this.#keepalived;
+    if (running !== null && config.ha !== undefined && running.sameRouter(config)) {
+      running.apply(config);
+      return [];
+    }
+    this.#keepalived = null;
+    await running?.stop();
+    if (config.ha === undefined) return [];
+    const supervisor = new KeepalivedSupervisor(config, this.runtime, this.log);
+    try {
+      await supervisor.start();
+    } catch (err) {
+      await supervisor.stop();
+      return [`ha: cannot start keepalived: ${(err as Error).message}`];
+    }
+    this.#keepalived = supervisor;
+    return [];
+  }
+
+  /** The active/standby pair, for the admin API and metrics. */
+  readonly ha = {
+    status: (): HaStatus | null => {
+      const k = this.#keepalived;
+      return k === null ? null : { vrrp: k.status(), sync: null, conntrack: null };
+    },
+    handover: (on: boolean): HaStatus | null => {
+      this.#keepalived?.handover(on);
+      return this.ha.status();
+    },
+    transitionsTotal: () => this.#keepalived?.roles.counts ?? null,
+  };
 
   /** Shares the descriptors out for `config`; says so when a udp service's max-flows is clipped. */
   #applyBudget(config: Config): void {
@@ -172,6 +221,9 @@ export class Furiwake {
   }
 
   async #stop(grace: number): Promise<void> {
+    // first: the peer takes the VIPs while these listeners still finish their connections
+    await this.#keepalived?.stop();
+    this.#keepalived = null;
     await Promise.all([...this.#listeners.values()].map((l) => l.close()));
     this.#listeners.clear();
     // nat and dsr connections live in the kernel: they get the same grace, then the tables go
