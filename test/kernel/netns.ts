@@ -13,10 +13,7 @@
 // full-NAT: replies must not need it). Every address exists only inside these namespaces; the
 // host's own network and nftables ruleset are never touched.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { exec, type ExecResult } from '../../src/kernel/exec.ts';
+import { addr6, ip, Namespaces, veth, type Lab } from './namespaces.ts';
 
 export const NET = {
   client: '10.88.1.10',
@@ -42,53 +39,29 @@ export const NET6 = {
 
 export type Gateway = 'balancer' | 'router';
 
-export interface Topology {
-  /** the namespaces' common prefix, fw-<random> */
-  readonly prefix: string;
+export interface Topology extends Lab {
   readonly client: string;
   readonly gw: string;
   readonly balancer: string;
   readonly servers: readonly string[];
-  /** runs a command in a namespace */
-  run(ns: string, file: string, args: readonly string[], input?: string): Promise<ExecResult>;
-  /** starts a long-running process in a namespace; it is killed by close() */
-  spawn(ns: string, file: string, args: readonly string[]): ChildProcess;
   /** where the servers send what is not on their segment (the client's replies) */
   route(via: Gateway): Promise<void>;
-  /** `clean` runs at close() (a temp dir of a peer), whether or not the test got that far */
-  onClose(clean: () => Promise<void>): void;
-  /**
-   * Kills what spawn() started, runs what onClose() was given, and removes every namespace (and
-   * with them the veths): each step is tried even when one before it failed; then the first
-   * failure is thrown.
-   */
-  close(): Promise<void>;
-}
-
-async function ip(args: readonly string[]): Promise<void> {
-  await exec('ip', args);
 }
 
 export async function createTopology(serverCount = 3): Promise<Topology> {
-  const prefix = `fw-${randomBytes(3).toString('hex')}`;
+  const lab = new Namespaces();
+  const prefix = lab.prefix;
   const client = `${prefix}-c`;
   const gw = `${prefix}-gw`;
   const balancer = `${prefix}-b`;
   const servers = Array.from({ length: serverCount }, (_, i) => `${prefix}-s${i + 1}`);
-  const children = new Set<ChildProcess>();
-  const cleanups: (() => Promise<void>)[] = [];
-  const all = [client, gw, balancer, ...servers];
-  const made: string[] = [];
 
   const topology: Topology = {
     prefix, client, gw, balancer, servers,
-    run: (ns, file, args, input) => exec('ip', ['netns', 'exec', ns, file, ...args], input),
-    spawn(ns, file, args) {
-      const child = spawn('ip', ['netns', 'exec', ns, file, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-      children.add(child);
-      child.on('exit', () => children.delete(child));
-      return child;
-    },
+    run: (ns, file, args, input) => lab.run(ns, file, args, input),
+    spawn: (ns, file, args) => lab.spawn(ns, file, args),
+    onClose: (clean) => lab.onClose(clean),
+    close: () => lab.close(),
     async route(via) {
       const gateway = via === 'balancer' ? NET.balancer : NET.gwBack;
       const gateway6 = via === 'balancer' ? NET6.balancer : NET6.gwBack;
@@ -97,41 +70,10 @@ export async function createTopology(serverCount = 3): Promise<Topology> {
         await ip(['-n', s, '-6', 'route', 'replace', 'default', 'via', gateway6]);
       }
     },
-    onClose(clean) {
-      cleanups.push(clean);
-    },
-    async close() {
-      const failures: unknown[] = [];
-      const attempt = async (step: () => Promise<unknown>): Promise<void> => {
-        try {
-          await step();
-        } catch (err) {
-          failures.push(err);
-        }
-      };
-      await Promise.all([...children].map((child) => attempt(async () => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const exited = once(child, 'exit');
-        child.kill('SIGKILL');
-        await exited;
-      })));
-      for (const clean of cleanups.splice(0).reverse()) await attempt(clean);
-      for (const ns of made.splice(0)) await attempt(() => ip(['netns', 'delete', ns]));
-      if (failures.length > 0) throw failures[0];
-    },
   };
 
   try {
-    for (const ns of all) {
-      await ip(['netns', 'add', ns]);
-      made.push(ns);
-      // no duplicate address detection on these private links, link-local addresses included:
-      // IPv6 works the moment a link is up
-      await topology.run(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
-      await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
-    }
-    // IPv6 addresses are usable at once (no duplicate address detection on these private links)
-    const addr6 = (ns: string, address: string, dev: string): Promise<void> => ip(['-n', ns, '-6', 'addr', 'add', address, 'dev', dev, 'nodad']);
+    for (const suffix of ['c', 'gw', 'b', ...servers.map((_, i) => `s${i + 1}`)]) await lab.add(suffix);
     // gw: the router, with the servers' segment as a bridge
     await ip(['-n', gw, 'link', 'add', 'br0', 'type', 'bridge']);
     await ip(['-n', gw, 'addr', 'add', `${NET.gwBack}/24`, 'dev', 'br0']);
@@ -180,13 +122,4 @@ export async function createTopology(serverCount = 3): Promise<Topology> {
     throw err;
   }
   return topology;
-}
-
-/** A veth pair made directly inside its two namespaces, so the host never holds either end. */
-async function veth(nsA: string, nameA: string, nsB: string, nameB: string): Promise<void> {
-  // Made under a unique temporary name, then renamed, so that parallel tests never clash.
-  const tmp = `v${randomBytes(4).toString('hex')}`;
-  await ip(['link', 'add', tmp, 'netns', nsA, 'type', 'veth', 'peer', 'name', nameB, 'netns', nsB]);
-  await ip(['-n', nsA, 'link', 'set', tmp, 'name', nameA]);
-  await ip(['-n', nsA, 'link', 'set', nameA, 'up']);
 }

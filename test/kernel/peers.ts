@@ -9,7 +9,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NET, type Topology } from './netns.ts';
+import type { Lab } from './namespaces.ts';
+import { NET } from './netns.ts';
 
 const NODE = process.execPath;
 const SERVER = fileURLToPath(new URL('./peers/server.ts', import.meta.url));
@@ -80,7 +81,7 @@ export interface PeerServer {
 }
 
 /** Server `s<index+1>` on `port` (TCP and UDP); UDP bound to `udpAddress` when given. */
-export async function startServer(t: Topology, index: number, port = 80, udpAddress?: string): Promise<PeerServer> {
+export async function startServer(t: Lab & { servers: readonly string[] }, index: number, port = 80, udpAddress?: string): Promise<PeerServer> {
   const name = `s${index + 1}`;
   const child = t.spawn(t.servers[index], NODE, [SERVER, name, String(port), ...(udpAddress === undefined ? [] : [udpAddress])]);
   const out = new Lines(child);
@@ -121,7 +122,8 @@ export interface Client {
   connect(port: number, from?: string, host?: string): Promise<Answer & { conn: number }>;
   send(conn: number, text: string): Promise<Answer>;
   end(conn: number): Promise<Answer>;
-  udp(port: number, text: string, from?: string): Promise<Answer>;
+  /** a datagram to the VIP (IPv4), or to `host` */
+  udp(port: number, text: string, from?: string, host?: string): Promise<Answer>;
 }
 
 /** `n` connections in turn to vip:port (from `from`), each greeted and closed cleanly: the greetings. */
@@ -137,7 +139,7 @@ export async function greetings(client: Client, port: number, n: number, from?: 
   return names;
 }
 
-export async function startClient(t: Topology): Promise<Client> {
+export async function startClient(t: Lab & { client: string }): Promise<Client> {
   const child = t.spawn(t.client, NODE, [CLIENT]);
   const out = new Lines(child);
   await out.wait((l) => l.includes('"ready"'));
@@ -152,14 +154,14 @@ export async function startClient(t: Topology): Promise<Client> {
     connect: (port, from, host = NET.vip) => ask({ op: 'connect', host, port, from }),
     send: (conn, text) => ask({ op: 'send', conn, text }),
     end: (conn) => ask({ op: 'end', conn }),
-    udp: (port, text, from) => ask({ op: 'udp', host: NET.vip, port, text, from }),
+    udp: (port, text, from, host = NET.vip) => ask({ op: 'udp', host, port, text, from }),
   };
 }
 
 // ---- furiwake -------------------------------------------------------------------------------
 
 /** A temp dir for a config, removed by stop() or, when a test fails before that, by t.close(). */
-async function configDir(t: Topology): Promise<string> {
+async function configDir(t: Lab): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'furiwake-kernel-'));
   t.onClose(() => rm(dir, { recursive: true, force: true }));
   return dir;
@@ -179,12 +181,16 @@ export interface Balancer {
   reload(config: string): Promise<void>;
 }
 
-/** Runs `furiwake start` in the balancer namespace on a config (YAML text); resolves once it started. */
-export async function startFuriwake(t: Topology, config: string): Promise<Balancer> {
+/**
+ * Runs `furiwake start` on a config (YAML text) in the balancer namespace, or in `ns` (a node of a
+ * pair); resolves once it started.
+ */
+export async function startFuriwake(t: Lab & { balancer?: string }, config: string, ns = t.balancer): Promise<Balancer> {
+  if (ns === undefined) throw new Error('startFuriwake: which namespace?');
   const dir = await configDir(t);
   const file = join(dir, 'furiwake.yaml');
   await writeFile(file, config);
-  const child = t.spawn(t.balancer, NODE, [BIN, 'start', '-c', file]);
+  const child = t.spawn(ns, NODE, [BIN, 'start', '-c', file]);
   const out = new Lines(child);
   const err = new Lines(child, 'stderr');
   const exited = once(child, 'exit').then(([code]) => code as number | null);
@@ -244,7 +250,7 @@ export interface Capture {
 const isPacket = (l: string): boolean => l.includes(' IP ') || l.includes(' IP6 ');
 
 /** tcpdump on one interface of a namespace, started (listening) when this resolves. */
-export async function capture(t: Topology, ns: string, iface: string, filter: string): Promise<Capture> {
+export async function capture(t: Lab, ns: string, iface: string, filter: string): Promise<Capture> {
   // -l: each packet's line is written as soon as it is printed
   const child = t.spawn(ns, 'tcpdump', ['-n', '-l', '--immediate-mode', '-i', iface, ...filter.split(' ')]);
   const out = new Lines(child);
@@ -295,7 +301,7 @@ export interface BalancerAgent {
 }
 
 /** furiwake in a process of its own in the balancer namespace, driven through its runtime. */
-export async function startBalancerAgent(t: Topology, config: string): Promise<BalancerAgent> {
+export async function startBalancerAgent(t: Lab & { balancer: string }, config: string): Promise<BalancerAgent> {
   const dir = await configDir(t);
   const file = join(dir, 'furiwake.yaml');
   await writeFile(file, config);
