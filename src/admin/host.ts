@@ -4,6 +4,7 @@
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config/types.ts';
+import type { HaRole, HaStatus } from '../ha/status.ts';
 import type { HealthEventMap } from '../health/manager.ts';
 import type { Logger } from '../log.ts';
 import type { Endpoint } from '../runtime/connection-table.ts';
@@ -21,6 +22,15 @@ export interface DatagramDrops {
   noMember: number;
 }
 
+/** The active/standby pair as the admin plane sees it; every answer is null without an `ha` section. */
+export interface HaControl {
+  status(): HaStatus | null;
+  /** on: hand the VIPs to the peer until undone; off: take part in the election again */
+  handover(on: boolean): HaStatus | null;
+  /** transitions into each role since start */
+  transitionsTotal(): ReadonlyMap<HaRole, number> | null;
+}
+
 export interface AdminHost {
   readonly runtime: Runtime;
   readonly log: Logger;
@@ -34,6 +44,8 @@ export interface AdminHost {
   listener(service: string): { address(): Endpoint; readonly drops?: DatagramDrops } | undefined;
   /** the stick tables to show; admin/stick-tables.ts stickTablesOf when absent */
   readonly stickTables?: StickTables;
+  /** the active/standby pair; absent: none */
+  readonly ha?: HaControl;
 }
 
 /** What the routes of one admin plane share. */

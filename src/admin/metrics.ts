@@ -8,6 +8,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Member } from '../runtime/member.ts';
 import type { CheckView } from '../runtime/events.ts';
 import { furiwakeVersion } from '../version.ts';
+import { HA_ROLES } from '../ha/vrrp-role.ts';
 import type { AdminHost } from './host.ts';
 import { REFUSAL_REASONS, type Refusals } from './refusals.ts';
 import { MEMBER_STATUSES } from './schemas.ts';
@@ -192,6 +193,16 @@ export class AdminMetrics {
         const now = memberStatus(x);
         for (const state of MEMBER_STATUSES) yield [{ pool: x.poolName, member: x.id, state }, state === now ? 1 : 0];
       }
+    });
+
+    // the active/standby pair (nothing without an ha section)
+    this.#collected('counter', 'furiwake_ha_transitions_total', 'Times this node of the pair went into a VRRP role (master, backup, fault, init, stopped).', ['to'], function* () {
+      for (const [to, n] of host.ha?.transitionsTotal() ?? []) yield [{ to }, n];
+    });
+    this.#collected('gauge', 'furiwake_ha_role', "This node's VRRP role: 1 for the one it is in, 0 for the others.", ['role'], function* () {
+      const role = host.ha?.status()?.vrrp.role;
+      if (role === undefined) return;
+      for (const r of HA_ROLES) yield [{ role: r }, r === role ? 1 : 0];
     });
 
     // stick tables

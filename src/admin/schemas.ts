@@ -280,6 +280,35 @@ export const endedSchema = z.object({
 });
 components.add(endedSchema, { id: 'Ended' });
 
+const haRoleSchema = z.enum(['init', 'backup', 'master', 'fault', 'stopped']).describe("keepalived's state of this node; stopped: keepalived is not running");
+
+export const haStatusSchema = z.object({
+  vrrp: z.object({
+    role: haRoleSchema,
+    interface: z.string(),
+    routerId: z.int(),
+    priority: z.int().describe('as configured'),
+    vips: z.array(z.string()).describe('the VIPs the pair moves between its nodes'),
+    handedOver: z.boolean().describe('true while an operator has handed the VIPs to the peer'),
+    unfit: z.string().nullable().describe('why this node tells keepalived it must not hold the VIPs; null when fit'),
+    keepalived: z.object({ running: z.boolean(), pid: z.int().nullable(), restarts: z.int() }),
+    transitions: z.array(z.object({ from: haRoleSchema, to: haRoleSchema, at: z.number().describe('ms since epoch'), reason: z.string() })).describe('the last transitions, newest last'),
+  }),
+  sync: z.object({
+    peers: z.array(z.object({
+      peer: z.string(), connected: z.boolean(), lastSync: z.number().nullable(), sent: z.int(), received: z.int(), authFailures: z.int(),
+    })),
+  }).nullable().describe('the replication link; null when ha.sync is not configured'),
+  conntrack: z.object({ running: z.boolean(), pid: z.int().nullable(), restarts: z.int() }).nullable()
+    .describe('conntrackd; null when no nat or dsr service runs or conntrack-sync is off'),
+});
+components.add(haStatusSchema, { id: 'HaStatus' });
+
+export const handoverSchema = z.strictObject({
+  on: z.boolean({ error: 'expected true (hand the VIPs to the peer) or false (take part in the election again)' }),
+});
+components.add(handoverSchema, { id: 'Handover' });
+
 export const snapshotSchema = z.object({
   at: z.number(),
   status: statusSchema,

@@ -222,7 +222,7 @@ export class KeepalivedSupervisor {
       if (to === 'fault') return 'keepalived reports a fault (the interface is down, or furiwake was not found running)';
       return 'a peer of higher priority took over';
     }
-    if (to === 'backup') return 'a peer holds the VIPs';
+    if (to === 'backup') return from === 'init' ? 'keepalived starts as a backup; the election decides' : 'a peer holds the VIPs';
     if (to === 'stopped') return 'keepalived stopped';
     return `keepalived reports ${to}`;
   }

@@ -398,6 +398,18 @@ describe('admin API: reload', () => {
     assert.deepEqual([body.status, body.body.error], [400, 'POST /api/v1/reload takes no body']);
   });
 
+  it('GET /api/v1/ha and POST /api/v1/ha/handover: 404 without an ha section, 400 for a bad body, 401 without the token', async () => {
+    const { base } = await twoMembers();
+    const status = await call(base, '/api/v1/ha');
+    assert.equal(status.status, 404);
+    assert.match(status.body.error, /not part of a pair/);
+    assert.equal((await call(base, '/api/v1/ha/handover', { method: 'POST', body: { on: true } })).status, 404);
+    const bad = await call(base, '/api/v1/ha/handover', { method: 'POST', body: { on: 'yes' } });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error, /on: expected true/);
+    assert.equal((await call(base, '/api/v1/ha/handover', { method: 'POST', body: { on: true }, token: null })).status, 401);
+  });
+
   it('re-binds the admin listener only when its address changes', async () => {
     const { app, config } = await twoMembers();
     const first = app.admin.address()!.port;
@@ -559,6 +571,7 @@ describe('admin API: events and OpenAPI', () => {
       'GET /api/v1/config',
       'GET /api/v1/connections',
       'GET /api/v1/events',
+      'GET /api/v1/ha',
       'GET /api/v1/openapi.json',
       'GET /api/v1/pools',
       'GET /api/v1/pools/{pool}',
@@ -570,6 +583,7 @@ describe('admin API: events and OpenAPI', () => {
       'GET /api/v1/stick-tables',
       'GET /api/v1/stick-tables/{service}',
       'PATCH /api/v1/pools/{pool}/members/{member}',
+      'POST /api/v1/ha/handover',
       'POST /api/v1/reload',
     ]);
     const patch = body.paths['/api/v1/pools/{pool}/members/{member}'].patch;
