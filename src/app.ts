@@ -12,6 +12,7 @@ import { KernelListener } from './kernel/listener.ts';
 import { KernelPlane } from './kernel/plane.ts';
 import { kernelNotes } from './config/kernel-schema.ts';
 import { KeepalivedSupervisor } from './ha/keepalived.ts';
+import { vipsOf } from './ha/keepalived-config.ts';
 import { enableNonlocalBind } from './ha/nonlocal-bind.ts';
 import type { HaStatus } from './ha/status.ts';
 import type { Listener } from './proxy/listener.ts';
@@ -153,6 +154,9 @@ export class Furiwake {
 
   /** Starts, reconfigures or stops keepalived with the `ha` section. */
   async #applyHa(config: Config): Promise<string[]> {
+    if (config.ha !== undefined && vipsOf(config).length === 0) {
+      return ['ha: no VIP to move: every service listens on a wildcard or loopback address; list the addresses to move in ha.vips'];
+    }
     const running = this.#keepalived;
     if (running !== null && config.ha !== undefined && running.sameRouter(config)) {
       running.apply(config);
