@@ -196,7 +196,10 @@ export class KeepalivedSupervisor {
       this.#restartTimer = setTimeout(() => {
         this.#restartTimer = null;
         this.#restarts++;
-        this.#spawn();
+        // its VRRP process may outlive it a moment: a second one in the same router would fight it
+        void this.#killStale().then(() => {
+          if (!this.#stopping && this.#child === null) this.#spawn();
+        }).catch((err: unknown) => this.#log.error({ err }, 'ha: cannot start keepalived again'));
       }, wait);
     };
     child.on('error', (err) => ended_(`could not run (${err.message})`));

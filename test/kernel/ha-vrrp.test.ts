@@ -56,7 +56,7 @@ async function holds(pair: Pair, node: number): Promise<boolean> {
 }
 
 /** `furiwake ctl ha` in a node's namespace, as JSON. */
-async function ctlHa(pair: Pair, node: number, ...flags: string[]): Promise<{ vrrp: { role: string; handedOver: boolean; unfit: string | null; keepalived: { pid: number | null } } }> {
+async function ctlHa(pair: Pair, node: number, ...flags: string[]): Promise<{ vrrp: { role: string; handedOver: boolean; unfit: string | null; keepalived: { pid: number | null; restarts: number } } }> {
   const { stdout } = await pair.run(pair.nodes[node], process.execPath, [BIN, 'ctl', 'ha', '--json', ...flags]);
   return JSON.parse(stdout);
 }
@@ -255,4 +255,82 @@ vrrp_instance plain {
       await exited;
     });
   }
+});
+
+describe('the keepalived furiwake runs', () => {
+  let pair: Pair;
+  let client: Client;
+  before(async () => {
+    pair = await createPair();
+    await startServer(pair, 0);
+    await startServer(pair, 1);
+    client = await startClient(pair);
+  });
+  after(() => pair?.close());
+
+  it('a furiwake killed alone (its keepalived lives on) loses the VIP; the next furiwake there stops that keepalived', async () => {
+    const a = await startFuriwake(pair, nodeConfig({ priority: 150 }), pair.nodes[0]);
+    await role(a, 'master');
+    const b = await startFuriwake(pair, nodeConfig({ priority: 100 }), pair.nodes[1]);
+    await role(b, 'backup');
+    const orphan = (await ctlHa(pair, 0)).vrrp.keepalived.pid!;
+    // the metrics say the same as the status
+    const { stdout: metrics } = await pair.run(pair.nodes[0], 'curl', ['-s', 'http://127.0.0.1:9090/metrics']);
+    assert.match(metrics, /^furiwake_ha_role\{role="master"\} 1$/m);
+    assert.match(metrics, /^furiwake_ha_role\{role="backup"\} 0$/m);
+    assert.match(metrics, /^furiwake_ha_transitions_total\{to="master"\} 1$/m);
+
+    let from = b.out.all.length;
+    const exited = new Promise((resolve) => a.out.child.once('exit', resolve));
+    a.out.child.kill('SIGKILL');
+    await exited;
+    await role(b, 'master', from);
+    assert.doesNotThrow(() => process.kill(orphan, 0), 'its keepalived still runs');
+    assert.equal(await holds(pair, 0), false);
+    assert.equal(await holds(pair, 1), true);
+    assert.match(await firstSuccess(client), /^s[12]$/);
+
+    from = b.out.all.length;
+    const again = await startFuriwake(pair, nodeConfig({ priority: 150 }), pair.nodes[0]);
+    await again.event('ha: stopping a keepalived left running by an earlier furiwake');
+    await role(again, 'master');
+    await role(b, 'backup', from);
+    assert.throws(() => process.kill(orphan, 0), 'the keepalived left behind is gone');
+    await again.stop();
+    await b.stop();
+    await a.stop();
+  });
+
+  it('a keepalived that dies is started again, and the node takes the VIP again', async () => {
+    const a = await startFuriwake(pair, nodeConfig({ priority: 150 }), pair.nodes[0]);
+    await role(a, 'master');
+    const pid = (await ctlHa(pair, 0)).vrrp.keepalived.pid!;
+    const from = a.out.all.length;
+    process.kill(pid, 'SIGKILL');
+    await role(a, 'stopped', from);
+    await a.out.wait((l) => l.includes('ha: keepalived was ended by SIGKILL; it starts again'), from);
+    await role(a, 'master', from);
+    const status = await ctlHa(pair, 0);
+    assert.equal(status.vrrp.keepalived.restarts, 1);
+    assert.notEqual(status.vrrp.keepalived.pid, pid);
+    assert.equal(await holds(pair, 0), true);
+    await a.stop();
+    assert.equal(await holds(pair, 0), false, 'a furiwake that stops releases the VIP');
+  });
+
+  it('a reload that changes the VIPs makes keepalived move the new set', async () => {
+    const second = '10.88.1.101';
+    const config = (vips: string): string => nodeConfig({ priority: 150 }).replace('  preempt: true\n', `  preempt: true\n  vips: [ ${vips} ]\n`);
+    const a = await startFuriwake(pair, config(PAIR.vip), pair.nodes[0]);
+    await role(a, 'master');
+    const from = a.out.all.length;
+    await a.reload(config(`${PAIR.vip}, ${second}`));
+    await a.out.wait((l) => l.includes('ha: the VRRP config changed; keepalived reloads it'), from);
+    // keepalived says nothing on the FIFO when a reload keeps its role: look until the address is there
+    for (let i = 0; i < 200 && !(await pair.addresses(pair.nodes[0], 'eth0')).includes(second); i++);
+    assert.ok((await pair.addresses(pair.nodes[0], 'eth0')).includes(second));
+    assert.equal(await holds(pair, 0), true);
+    assert.equal((await ctlHa(pair, 0)).vrrp.role, 'master');
+    await a.stop();
+  });
 });
