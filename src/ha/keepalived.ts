@@ -109,7 +109,11 @@ export class KeepalivedSupervisor {
     this.#refit();
     if (!this.#writeConfig()) return;
     this.#log.info({ vips: this.#vips }, 'ha: the VRRP config changed; keepalived reloads it');
-    if (this.#child !== null && this.#child.exitCode === null) this.#child.kill('SIGHUP');
+    if (this.#child !== null && this.#child.exitCode === null) {
+      const t = this.roles.track(this.#instances(), 'the VIPs of an address family changed');
+      if (t !== null) this.#logTransition(t.from, t.to, t.reason);
+      this.#child.kill('SIGHUP');
+    }
   }
 
   /** on: give the VIPs to the peer and keep them away until undone (maintenance); off: take part in the election again. */

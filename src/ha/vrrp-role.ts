@@ -27,6 +27,14 @@ export class VrrpRoles {
     return this.#settle(reason, now);
   }
 
+  /** A reload changed the instances (a family gained or lost its VIPs): new ones start in init. */
+  track(names: readonly string[], reason: string, now = Date.now()): HaTransition | null {
+    if (this.#instances.size === 0) return null; // keepalived is not running: its start says which
+    for (const name of [...this.#instances.keys()]) if (!names.includes(name)) this.#instances.delete(name);
+    for (const name of names) if (!this.#instances.has(name)) this.#instances.set(name, 'init');
+    return this.#settle(reason, now);
+  }
+
   /** One instance's new state; a name that is not ours is ignored (null). */
   report(name: string, role: HaRole, reason: (from: HaRole, to: HaRole) => string, now = Date.now()): HaTransition | null {
     if (!this.#instances.has(name)) return null;

@@ -19,3 +19,17 @@ describe('vrrp role', () => {
     assert.equal(roles.counts.get('backup'), 0);
   });
 });
+
+describe('vrrp role after a reload', () => {
+  it('follows a family that gains VIPs from init, and forgets one that loses them', () => {
+    const roles = new VrrpRoles();
+    assert.equal(roles.track(['furiwake_4'], 'reload'), null, 'keepalived not running: nothing to follow');
+    roles.reset(['furiwake_4'], 'init', 'started', 1);
+    roles.report('furiwake_4', 'master', () => 'won', 2);
+    assert.deepEqual(roles.track(['furiwake_4', 'furiwake_6'], 'reload', 3)?.to, 'init');
+    assert.deepEqual(roles.report('furiwake_6', 'master', () => 'won', 4)?.to, 'master');
+    assert.equal(roles.track(['furiwake_6'], 'reload', 5), null);
+    assert.equal(roles.report('furiwake_4', 'fault', () => 'x', 6), null, 'no longer ours');
+    assert.equal(roles.role, 'master');
+  });
+});
