@@ -77,13 +77,14 @@ async function killNode(pair: Pair, node: number): Promise<void> {
 /** The node comes back as a rebooted host: no VIP left on it, cables in. */
 async function reviveNode(pair: Pair, node: number): Promise<void> {
   await ip(['-n', pair.nodes[node], 'addr', 'flush', 'dev', 'eth0', 'to', `${PAIR.vip}/32`]);
+  await ip(['-n', pair.nodes[node], '-6', 'addr', 'flush', 'dev', 'eth0', 'to', `${PAIR.vip6}/128`]);
   await pair.unplug(node, false);
 }
 
 /** Connects until one succeeds (each attempt waits out TCP's own retries); the greeting. */
-async function firstSuccess(client: Client): Promise<string> {
+async function firstSuccess(client: Client, vip: string = PAIR.vip): Promise<string> {
   for (;;) {
-    const c = await client.connect(80, undefined, PAIR.vip);
+    const c = await client.connect(80, undefined, vip);
     if (c.ok) {
       await client.end(c.conn);
       return c.line!;
@@ -125,6 +126,31 @@ describe('VRRP through keepalived', () => {
     console.log(`failover with 100ms adverts: the backup reported master ${elected.toFixed(0)} ms and the client's first connection succeeded ${took.toFixed(0)} ms after the master was killed`);
     assert.match(greeting, /^s[12]$/);
     assert.equal(await holds(pair, 1), true);
+    await b.stop();
+    await a.stop();
+    await reviveNode(pair, 0);
+  });
+
+  it('IPv4 and IPv6 VIPs move together', async () => {
+    const config = (priority: number): string => nodeConfig({ priority }).replace('pools:', `  www6: { listen: "[${PAIR.vip6}]:80", mode: tcp, pool: web }\npools:`);
+    const a = await startFuriwake(pair, config(150), pair.nodes[0]);
+    await role(a, 'master');
+    const b = await startFuriwake(pair, config(100), pair.nodes[1]);
+    await role(b, 'backup');
+    const both = async (node: number): Promise<boolean[]> => {
+      const held = await pair.addresses(pair.nodes[node], 'eth0');
+      return [held.includes(PAIR.vip), held.includes(PAIR.vip6)];
+    };
+    assert.deepEqual(await both(0), [true, true]);
+    assert.deepEqual(await both(1), [false, false]);
+    assert.match(await firstSuccess(client, PAIR.vip6), /^s[12]$/);
+
+    const from = b.out.all.length;
+    await killNode(pair, 0);
+    await role(b, 'master', from);
+    assert.match(await firstSuccess(client, PAIR.vip6), /^s[12]$/);
+    assert.match(await firstSuccess(client), /^s[12]$/);
+    assert.deepEqual(await both(1), [true, true]);
     await b.stop();
     await a.stop();
     await reviveNode(pair, 0);
