@@ -11,10 +11,7 @@ import { HealthManager } from './health/manager.ts';
 import { KernelListener } from './kernel/listener.ts';
 import { KernelPlane } from './kernel/plane.ts';
 import { kernelNotes } from './config/kernel-schema.ts';
-import { KeepalivedSupervisor } from './ha/keepalived.ts';
-import { vipsOf } from './ha/keepalived-config.ts';
-import { enableNonlocalBind } from './ha/nonlocal-bind.ts';
-import type { HaStatus } from './ha/status.ts';
+import { HaPlane } from './ha/plane.ts';
 import type { Listener } from './proxy/listener.ts';
 import { HttpListener } from './proxy/http/http-listener.ts';
 import { TcpListener } from './proxy/tcp-listener.ts';
@@ -35,12 +32,12 @@ export class Furiwake {
   readonly health: HealthManager;
   /** the management plane (admin API, dashboard, metrics) when the config has an admin section */
   readonly admin: AdminPlane;
+  /** the active/standby pair (keepalived) when the config has an ha section */
+  readonly ha: HaPlane;
   readonly load: (() => Promise<Config>) | null;
   readonly #listeners = new Map<string, Listener>();
   /** nat and dsr services: their rules in the kernel; made with the first such service */
   #kernel: KernelPlane | null = null;
-  /** keepalived, which runs VRRP for the `ha` section; null without one */
-  #keepalived: KeepalivedSupervisor | null = null;
   #stopping: Promise<void> | null = null;
   /** how the process's file descriptors are shared out for the config in force; null: no limit known */
   #budget: FdBudget | null = null;
@@ -49,6 +46,7 @@ export class Furiwake {
     this.log = log;
     this.health = new HealthManager(this.runtime, log);
     this.load = options.load ?? null;
+    this.ha = new HaPlane(this.runtime, log);
     this.admin = new AdminPlane(this);
     this.runtime.events.listenerFailed = (err, event) => {
       this.log.error({ err, event }, 'a handler of a state change failed; the others were told');
@@ -102,17 +100,11 @@ export class Furiwake {
 
   async #apply(config: Config): Promise<{ failures: string[]; summary: string }> {
     this.#applyBudget(config);
-    const failures: string[] = [];
     // before any listener binds: a backup binds the VIPs it does not hold yet
-    if (config.ha !== undefined && this.#stopping === null) {
-      try {
-        const set = enableNonlocalBind();
-        if (set.length > 0) this.log.info({ sysctls: set }, 'ha: listeners may bind the VIPs before this node holds them (ip_nonlocal_bind=1)');
-      } catch (err) {
-        return { failures: [(err as Error).message], summary: '' };
-      }
-    }
+    const haProblem = this.#stopping === null ? this.ha.prepare(config) : null;
+    if (haProblem !== null) return { failures: [haProblem], summary: '' };
     const { listen, unlisten, summary } = this.runtime.apply(config);
+    const failures: string[] = [];
     try {
       this.health.reconcile();
     } catch (err) {
@@ -147,47 +139,10 @@ export class Furiwake {
     // A reload changes pools and members without touching listeners: the kernel rules follow.
     const kernelError = this.#stopping === null ? await this.#kernel?.update() : null;
     if (kernelError != null) failures.push(kernelError.message);
-    if (this.#stopping === null) failures.push(...(await this.#applyHa(config)));
+    if (this.#stopping === null) failures.push(...(await this.ha.apply(config)));
     for (const note of kernelNotes(config)) this.log.warn(note);
     return { failures, summary };
   }
-
-  /** Starts, reconfigures or stops keepalived with the `ha` section. */
-  async #applyHa(config: Config): Promise<string[]> {
-    if (config.ha !== undefined && vipsOf(config).length === 0) {
-      return ['ha: no VIP to move: every service listens on a wildcard or loopback address; list the addresses to move in ha.vips'];
-    }
-    const running = this.#keepalived;
-    if (running !== null && config.ha !== undefined && running.sameRouter(config)) {
-      running.apply(config);
-      return [];
-    }
-    this.#keepalived = null;
-    await running?.stop();
-    if (config.ha === undefined) return [];
-    const supervisor = new KeepalivedSupervisor(config, this.runtime, this.log);
-    try {
-      await supervisor.start();
-    } catch (err) {
-      await supervisor.stop();
-      return [`ha: cannot start keepalived: ${(err as Error).message}`];
-    }
-    this.#keepalived = supervisor;
-    return [];
-  }
-
-  /** The active/standby pair, for the admin API and metrics. */
-  readonly ha = {
-    status: (): HaStatus | null => {
-      const k = this.#keepalived;
-      return k === null ? null : { vrrp: k.status(), sync: null, conntrack: null };
-    },
-    handover: (on: boolean): HaStatus | null => {
-      this.#keepalived?.handover(on);
-      return this.ha.status();
-    },
-    transitionsTotal: () => this.#keepalived?.roles.counts ?? null,
-  };
 
   /** Shares the descriptors out for `config`; says so when a udp service's max-flows is clipped. */
   #applyBudget(config: Config): void {
@@ -226,8 +181,7 @@ export class Furiwake {
 
   async #stop(grace: number): Promise<void> {
     // first: the peer takes the VIPs while these listeners still finish their connections
-    await this.#keepalived?.stop();
-    this.#keepalived = null;
+    await this.ha.close();
     await Promise.all([...this.#listeners.values()].map((l) => l.close()));
     this.#listeners.clear();
     // nat and dsr connections live in the kernel: they get the same grace, then the tables go
