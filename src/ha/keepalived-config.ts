@@ -3,7 +3,8 @@
 // both in one sync group so that they move together. Every node starts as BACKUP and the election
 // decides (keepalived's `nopreempt` needs BACKUP). Two checks make a node give the VIPs away:
 // a track file furiwake writes (non-zero: unfit, or handed over by an operator) and a script that
-// fails once the furiwake process is gone, so a furiwake killed with SIGKILL loses the VIPs even
+// fails once the furiwake process is gone or its event loop has stopped beating (a heartbeat
+// file it touches each second), so a furiwake killed with SIGKILL, or stalled, loses the VIPs even
 // though its keepalived lives on. Both put the instances in FAULT, which releases the VIPs
 // whether or not the peer preempts.
 
@@ -19,17 +20,32 @@ export interface KeepalivedPaths {
   fifo: string;
   /** the file furiwake writes 0 (fit) or 1 (unfit or handed over) to */
   trackFile: string;
+  /** the script keepalived runs each second to see that furiwake is alive (aliveScript()) */
+  aliveScript: string;
 }
 
-/** How keepalived checks that furiwake itself is alive: the pid it must find. */
 export interface RenderInput {
   ha: HaConfig;
   vips: readonly string[];
   paths: KeepalivedPaths;
-  /** furiwake's pid, checked with `kill -0` */
-  pid: number;
-  /** where `kill` is (Debian: /bin/kill) */
-  kill?: string;
+}
+
+/** A heartbeat older than this (whole seconds, as stat gives them) means furiwake's loop has stopped. */
+export const HEARTBEAT_LIMIT = 3;
+
+/**
+ * The script behind keepalived's furiwake_alive check: it fails when furiwake's process is gone
+ * (`kill -0`) or when the heartbeat file furiwake touches each second is more than
+ * HEARTBEAT_LIMIT seconds old (its event loop is stalled: it serves nothing either).
+ */
+export function aliveScript(pid: number, heartbeat: string): string {
+  quote(heartbeat);
+  return ['#!/bin/sh',
+    '# Written by furiwake: keepalived runs it each second; failing, it makes this node give the VIPs away.',
+    `kill -0 ${pid} 2>/dev/null || exit 1`,
+    `beat=$(stat -c %Y '${heartbeat}' 2>/dev/null) || exit 1`,
+    `[ $(( $(date +%s) - beat )) -le ${HEARTBEAT_LIMIT} ]`,
+    ''].join('\n');
 }
 
 /**
@@ -64,7 +80,7 @@ export function advertSeconds(ms: number): string {
 
 /** The config text; the VIPs are split by family, a family without VIPs gets no instance. */
 export function renderKeepalivedConfig(input: RenderInput): string {
-  const { ha, vips, paths, pid } = input;
+  const { ha, vips, paths } = input;
   const families = ([4, 6] as const).map((family) => ({
     family,
     vips: vips.filter((ip) => (family === 4 ? isIPv4(ip) : isIPv6(ip))),
@@ -87,7 +103,7 @@ export function renderKeepalivedConfig(input: RenderInput): string {
     '}',
     '',
     'vrrp_script furiwake_alive {',
-    `  script ${quote(`${input.kill ?? '/bin/kill'} -0 ${pid}`)}`,
+    `  script ${quote(paths.aliveScript)}`,
     '  interval 1',
     '  timeout 1',
     '  rise 1',
@@ -131,8 +147,8 @@ export function renderKeepalivedConfig(input: RenderInput): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** keepalived's quoted string; our paths never hold a quote or a newline (we choose them). */
+/** keepalived's (and the shell's) quoted string; our paths never hold a quote or a newline (we choose them). */
 function quote(text: string): string {
-  if (/["\n\\]/.test(text)) throw new Error(`cannot write ${JSON.stringify(text)} into keepalived's config`);
+  if (/["'\n\\\s]/.test(text)) throw new Error(`cannot write ${JSON.stringify(text)} into keepalived's config`);
   return `"${text}"`;
 }

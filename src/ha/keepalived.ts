@@ -4,7 +4,7 @@
 // pool behind the VIPs has no usable member) or handed over by an operator, through the track file.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { isIPv4, isIPv6 } from 'node:net';
@@ -12,7 +12,7 @@ import { isWildcard } from '../config/address.ts';
 import type { Config, HaConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import type { Runtime } from '../runtime/runtime.ts';
-import { INSTANCE_NAMES, renderKeepalivedConfig, vipsOf } from './keepalived-config.ts';
+import { aliveScript, INSTANCE_NAMES, renderKeepalivedConfig, vipsOf } from './keepalived-config.ts';
 import { makeFifo, NotifyFifo } from './notify-fifo.ts';
 import type { NotifyEvent } from './notify-line.ts';
 import type { HaRole, VrrpStatus } from './status.ts';
@@ -24,6 +24,8 @@ const MAX_BACKOFF = 30_000;
 const STEADY = 30_000;
 /** how long keepalived gets to release the VIPs on SIGTERM before SIGKILL */
 const STOP_GRACE = 5_000;
+/** how often the event loop touches the heartbeat file keepalived's check reads */
+const HEARTBEAT = 1_000;
 
 export interface SupervisorOptions {
   /** keepalived's path; default: keepalived on PATH, else /usr/sbin/keepalived */
@@ -48,7 +50,7 @@ export class KeepalivedSupervisor {
   readonly #log: Logger;
   readonly #binary: string;
   readonly dir: string;
-  readonly #paths: { conf: string; pid: string; vrrpPid: string; fifo: string; trackFile: string };
+  readonly #paths: { conf: string; pid: string; vrrpPid: string; fifo: string; trackFile: string; aliveScript: string; heartbeat: string };
   #ha: HaConfig;
   #vips: string[];
   #text = '';
@@ -57,6 +59,7 @@ export class KeepalivedSupervisor {
   #restarts = 0;
   #backoff = FIRST_BACKOFF;
   #restartTimer: NodeJS.Timeout | null = null;
+  #heartbeat: NodeJS.Timeout | null = null;
   #stopping = false;
   #handedOver = false;
   #unfit: string | null = null;
@@ -78,6 +81,8 @@ export class KeepalivedSupervisor {
       vrrpPid: join(this.dir, 'keepalived-vrrp.pid'),
       fifo: join(this.dir, 'notify.fifo'),
       trackFile: join(this.dir, 'unfit'),
+      aliveScript: join(this.dir, 'alive.sh'),
+      heartbeat: join(this.dir, 'heartbeat'),
     };
   }
 
@@ -97,8 +102,21 @@ export class KeepalivedSupervisor {
     this.#runtime.events.on('member', this.#refit);
     this.#runtime.events.on('reload', this.#refit);
     this.#refit();
+    writeFileSync(this.#paths.heartbeat, '');
+    this.#heartbeat = setInterval(() => this.#beat(), HEARTBEAT).unref();
+    writeFileSync(this.#paths.aliveScript, aliveScript(process.pid, this.#paths.heartbeat), { mode: 0o700 });
     this.#writeConfig();
     this.#spawn();
+  }
+
+  /** Tells keepalived's check the loop still turns; a stalled loop stops beating and loses the VIPs. */
+  #beat(): void {
+    try {
+      const now = new Date();
+      utimesSync(this.#paths.heartbeat, now, now);
+    } catch (err) {
+      this.#log.error({ reason: (err as Error).message, file: this.#paths.heartbeat }, 'ha: cannot touch the heartbeat file keepalived checks');
+    }
   }
 
   /** Follows a reloaded config: a changed ha section or VIP set is rewritten and keepalived reloads it (SIGHUP). */
@@ -143,6 +161,8 @@ export class KeepalivedSupervisor {
   /** SIGTERM (keepalived releases the VIPs), SIGKILL after a grace period. */
   async stop(): Promise<void> {
     this.#stopping = true;
+    if (this.#heartbeat !== null) clearInterval(this.#heartbeat);
+    this.#heartbeat = null;
     if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
     this.#restartTimer = null;
     this.#runtime.events.off('member', this.#refit);
@@ -168,7 +188,7 @@ export class KeepalivedSupervisor {
 
   /** Writes the config when its text changed; true when it did. */
   #writeConfig(): boolean {
-    const text = renderKeepalivedConfig({ ha: this.#ha, vips: this.#vips, paths: this.#paths, pid: process.pid });
+    const text = renderKeepalivedConfig({ ha: this.#ha, vips: this.#vips, paths: this.#paths });
     if (text === this.#text) return false;
     this.#text = text;
     writeFileSync(this.#paths.conf, text, { mode: 0o600 });

@@ -3,9 +3,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
-import { advertSeconds, renderKeepalivedConfig, vipsOf } from '../../src/ha/keepalived-config.ts';
+import { execFileSync } from 'node:child_process';
+import { utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { advertSeconds, aliveScript, renderKeepalivedConfig, vipsOf } from '../../src/ha/keepalived-config.ts';
+import { tempDir } from '../helpers/files.ts';
 
-const PATHS = { fifo: '/run/furiwake/ha-1-51/notify.fifo', trackFile: '/run/furiwake/ha-1-51/unfit' };
+const PATHS = { fifo: '/run/furiwake/ha-1-51/notify.fifo', trackFile: '/run/furiwake/ha-1-51/unfit', aliveScript: '/run/furiwake/ha-1-51/alive.sh' };
 
 function config(ha: string, services = '  www: { listen: "192.0.2.10:80", mode: tcp, pool: web }\n  v6: { listen: "[2001:db8::10]:80", mode: tcp, pool: web }\n  any: { listen: "0.0.0.0:81", mode: tcp, pool: web }\n  local: { listen: "127.0.0.1:82", mode: tcp, pool: web }\n  again: { listen: "192.0.2.10:443", mode: tcp, pool: web }\n') {
   return parseConfig(`ha:\n${ha}services:\n${services}pools:\n  web: { members: [ { address: "10.1.0.1:80" } ] }\n`, 'test.yaml', {});
@@ -13,7 +17,7 @@ function config(ha: string, services = '  www: { listen: "192.0.2.10:80", mode: 
 
 function render(ha: string): string {
   const c = config(ha);
-  return renderKeepalivedConfig({ ha: c.ha!, vips: vipsOf(c), paths: PATHS, pid: 4242 });
+  return renderKeepalivedConfig({ ha: c.ha!, vips: vipsOf(c), paths: PATHS });
 }
 
 /** The lines of the block that starts with `head {`, without their indentation. */
@@ -43,7 +47,7 @@ describe('keepalived config', () => {
       `vrrp_notify_fifo "${PATHS.fifo}"`, 'vrrp_version 3']);
     assert.doesNotMatch(text, /smtp|notification_email/);
     assert.deepEqual(block(text, 'track_file furiwake_fit'), [`file "${PATHS.trackFile}"`, 'weight 0']);
-    assert.deepEqual(block(text, 'vrrp_script furiwake_alive'), ['script "/bin/kill -0 4242"', 'interval 1', 'timeout 1', 'rise 1', 'fall 1']);
+    assert.deepEqual(block(text, 'vrrp_script furiwake_alive'), ['script "/run/furiwake/ha-1-51/alive.sh"', 'interval 1', 'timeout 1', 'rise 1', 'fall 1']);
     assert.deepEqual(block(text, 'vrrp_sync_group furiwake'), ['group {', 'furiwake_4', 'furiwake_6', '}']);
     assert.deepEqual(block(text, 'vrrp_instance furiwake_4'), ['state BACKUP', 'interface eth0', 'virtual_router_id 51', 'priority 150',
       'advert_int 0.1', 'virtual_ipaddress {', '192.0.2.10/32 dev eth0', '}', 'track_file {', 'furiwake_fit', '}',
@@ -75,5 +79,30 @@ describe('keepalived config', () => {
     assert.equal(advertSeconds(10), '0.01');
     assert.equal(advertSeconds(1_250), '1.25');
     assert.equal(advertSeconds(40_950), '40.95');
+  });
+
+  it('checks that furiwake is alive: its process there and its heartbeat fresh', async () => {
+    const dir = await tempDir('furiwake-alive-');
+    const heartbeat = join(dir, 'heartbeat');
+    const script = join(dir, 'alive.sh');
+    const passes = (pid: number): boolean => {
+      writeFileSync(script, aliveScript(pid, heartbeat), { mode: 0o700 });
+      try {
+        execFileSync('/bin/sh', [script], { stdio: 'ignore' });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    assert.equal(passes(process.pid), false, 'no heartbeat yet');
+    writeFileSync(heartbeat, '');
+    assert.equal(passes(process.pid), true);
+    const old = new Date(Date.now() - 10_000);
+    utimesSync(heartbeat, old, old);
+    assert.equal(passes(process.pid), false, 'a stalled loop');
+    utimesSync(heartbeat, new Date(), new Date());
+    // a pid that no process has (above the kernel's pid_max)
+    assert.equal(passes(4_194_305), false, 'furiwake gone');
+    assert.throws(() => aliveScript(1, "/tmp/it's"), /cannot write/);
   });
 });

@@ -359,6 +359,26 @@ describe('the keepalived furiwake runs', () => {
     await a.stop();
   });
 
+  it('a furiwake whose event loop stalls (SIGSTOP) loses the VIP; running again, it takes it back', async () => {
+    const a = await startFuriwake(pair, nodeConfig({ priority: 150 }), pair.nodes[0]);
+    await role(a, 'master');
+    const b = await startFuriwake(pair, nodeConfig({ priority: 100 }), pair.nodes[1]);
+    await role(b, 'backup');
+    let from = b.out.all.length;
+    a.out.child.kill('SIGSTOP');
+    await role(b, 'master', from);
+    assert.equal(await holds(pair, 0), false, 'its keepalived released the VIP');
+    assert.match(await firstSuccess(client), /^s[12]$/);
+    from = b.out.all.length;
+    const fromA = a.out.all.length;
+    a.out.child.kill('SIGCONT');
+    await role(a, 'master', fromA);
+    await role(b, 'backup', from);
+    assert.equal(await holds(pair, 0), true);
+    await a.stop();
+    await b.stop();
+  });
+
   it('a keepalived that dies is started again, and the node takes the VIP again', async () => {
     const a = await startFuriwake(pair, nodeConfig({ priority: 150 }), pair.nodes[0]);
     await role(a, 'master');
