@@ -120,18 +120,23 @@ export class KeepalivedSupervisor {
   }
 
   /** Follows a reloaded config: a changed ha section or VIP set is rewritten and keepalived reloads it (SIGHUP). */
-  apply(config: Config): void {
-    if (config.ha === undefined) return;
+  apply(config: Config): string[] {
+    if (config.ha === undefined) return [];
     this.#ha = config.ha;
     this.#vips = vipsOf(config);
     this.#refit();
-    if (!this.#writeConfig()) return;
+    try {
+      if (!this.#writeConfig()) return [];
+    } catch (err) {
+      return [`ha: cannot write keepalived's config; it keeps the one it has: ${(err as Error).message}`];
+    }
     this.#log.info({ vips: this.#vips }, 'ha: the VRRP config changed; keepalived reloads it');
     if (this.#child !== null && this.#child.exitCode === null) {
       const t = this.roles.track(this.#instances(), 'the VIPs of an address family changed');
       if (t !== null) this.#logTransition(t.from, t.to, t.reason);
       this.#child.kill('SIGHUP');
     }
+    return [];
   }
 
   /** on: give the VIPs to the peer and keep them away until undone (maintenance); off: take part in the election again. */
@@ -190,8 +195,8 @@ export class KeepalivedSupervisor {
   #writeConfig(): boolean {
     const text = renderKeepalivedConfig({ ha: this.#ha, vips: this.#vips, paths: this.#paths });
     if (text === this.#text) return false;
-    this.#text = text;
     writeFileSync(this.#paths.conf, text, { mode: 0o600 });
+    this.#text = text;
     return true;
   }
 

@@ -39,8 +39,7 @@ export class HaPlane {
     }
     const running = this.#keepalived;
     if (running !== null && config.ha !== undefined && running.sameRouter(config)) {
-      running.apply(config);
-      return [];
+      return running.apply(config);
     }
     this.#keepalived = null;
     await running?.stop();
