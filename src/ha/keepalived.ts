@@ -15,7 +15,7 @@ import type { Runtime } from '../runtime/runtime.ts';
 import { aliveScript, INSTANCE_NAMES, renderKeepalivedConfig, vipsOf } from './keepalived-config.ts';
 import { makeFifo, NotifyFifo } from './notify-fifo.ts';
 import type { NotifyEvent } from './notify-line.ts';
-import type { HaRole, VrrpStatus } from './status.ts';
+import type { HaRole, HaTransition, VrrpStatus } from './status.ts';
 import { VrrpRoles } from './vrrp-role.ts';
 
 const FIRST_BACKOFF = 500;
@@ -32,6 +32,8 @@ export interface SupervisorOptions {
   binary?: string;
   /** where the config, pid files, FIFO and track file live; default: one directory per network namespace and router id under /run/furiwake */
   stateDir?: string;
+  /** told of every change of this node's role, in order, as soon as keepalived reports it (what follows the role: conntrackd) */
+  onTransition?: (transition: HaTransition) => void;
 }
 
 /** One directory per network namespace and virtual router: several nodes may run on one host in namespaces. */
@@ -49,6 +51,7 @@ export class KeepalivedSupervisor {
   readonly #runtime: Runtime;
   readonly #log: Logger;
   readonly #binary: string;
+  readonly #onTransition: (transition: HaTransition) => void;
   readonly dir: string;
   readonly #paths: { conf: string; pid: string; vrrpPid: string; fifo: string; trackFile: string; aliveScript: string; heartbeat: string };
   #ha: HaConfig;
@@ -74,6 +77,7 @@ export class KeepalivedSupervisor {
     this.#ha = config.ha;
     this.#vips = vipsOf(config);
     this.#binary = options.binary ?? '/usr/sbin/keepalived';
+    this.#onTransition = options.onTransition ?? (() => {});
     this.dir = options.stateDir ?? defaultStateDir(config.ha);
     this.#paths = {
       conf: join(this.dir, 'keepalived.conf'),
@@ -133,7 +137,7 @@ export class KeepalivedSupervisor {
     this.#log.info({ vips: this.#vips }, 'ha: the VRRP config changed; keepalived reloads it');
     if (this.#child !== null && this.#child.exitCode === null) {
       const t = this.roles.track(this.#instances(), 'the VIPs of an address family changed');
-      if (t !== null) this.#logTransition(t.from, t.to, t.reason);
+      if (t !== null) this.#transition(t);
       this.#child.kill('SIGHUP');
     }
     return [];
@@ -237,13 +241,13 @@ export class KeepalivedSupervisor {
 
   #reset(role: HaRole, reason: string): void {
     const t = this.roles.reset(role === 'stopped' ? [] : this.#instances(), role, reason);
-    if (t !== null) this.#logTransition(t.from, t.to, t.reason);
+    if (t !== null) this.#transition(t);
   }
 
   #onNotify(event: NotifyEvent): void {
     if (event.kind !== 'instance') return;
     const t = this.roles.report(event.name, event.role, (from, to) => this.#why(from, to));
-    if (t !== null) this.#logTransition(t.from, t.to, t.reason, event.priority);
+    if (t !== null) this.#transition(t, event.priority);
   }
 
   #why(from: HaRole, to: HaRole): string {
@@ -259,9 +263,15 @@ export class KeepalivedSupervisor {
     return `keepalived reports ${to}`;
   }
 
-  #logTransition(from: HaRole, to: HaRole, reason: string, priority?: number): void {
-    const level = to === 'master' || to === 'backup' || to === 'init' || this.#stopping ? 'info' : 'warn';
-    this.#log[level]({ from, to, reason, priority, vips: this.#vips }, `ha: this node is now ${to}`);
+  /** Logs a change of role and tells whoever follows it; called from the FIFO's and the child's callbacks, so nothing may escape. */
+  #transition(t: HaTransition, priority?: number): void {
+    const level = t.to === 'master' || t.to === 'backup' || t.to === 'init' || this.#stopping ? 'info' : 'warn';
+    this.#log[level]({ from: t.from, to: t.to, reason: t.reason, priority, vips: this.#vips }, `ha: this node is now ${t.to}`);
+    try {
+      this.#onTransition(t);
+    } catch (err) {
+      this.#log.error({ err, to: t.to }, 'ha: what follows the role failed on a change of role');
+    }
   }
 
   /** Unfit when every pool behind the VIPs has no usable member: the peer may have one. */

@@ -2,15 +2,18 @@
 // Today that is keepalived (VRRP, the VIPs); it is what the app starts, reconfigures on reload
 // and stops, and what the admin API and metrics read.
 
+import { EventEmitter } from 'node:events';
 import type { Config } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { KeepalivedSupervisor } from './keepalived.ts';
 import { vipsOf } from './keepalived-config.ts';
 import { enableNonlocalBind } from './nonlocal-bind.ts';
-import type { HaRole, HaStatus } from './status.ts';
+import type { HaRole, HaStatus, HaTransition } from './status.ts';
 
 export class HaPlane {
+  /** 'transition': every change of this node's role, in order, as keepalived reports it (conntrackd follows it) */
+  readonly events = new EventEmitter<{ transition: [HaTransition] }>();
   readonly #runtime: Runtime;
   readonly #log: Logger;
   #keepalived: KeepalivedSupervisor | null = null;
@@ -44,7 +47,7 @@ export class HaPlane {
     this.#keepalived = null;
     await running?.stop();
     if (config.ha === undefined) return [];
-    const supervisor = new KeepalivedSupervisor(config, this.#runtime, this.#log);
+    const supervisor = new KeepalivedSupervisor(config, this.#runtime, this.#log, { onTransition: (t) => this.events.emit('transition', t) });
     try {
       await supervisor.start();
     } catch (err) {

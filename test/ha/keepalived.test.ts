@@ -36,6 +36,7 @@ describe('keepalived supervisor', () => {
   const log = createLogger('debug', sink);
   const runtime = new Runtime();
   let supervisor: KeepalivedSupervisor;
+  const told: string[] = [];
   const said = (msg: string, from = 0): Promise<void> => until(() => lines.slice(from).some((l) => l.msg === msg || l.keepalived === msg));
   const track = async (): Promise<string> => (await readFile(join(dir, 'unfit'), 'utf8')).trim();
 
@@ -46,7 +47,7 @@ describe('keepalived supervisor', () => {
     await chmod(binary, 0o755);
     const c = config();
     runtime.apply(c);
-    supervisor = new KeepalivedSupervisor(c, runtime, log, { binary, stateDir: dir });
+    supervisor = new KeepalivedSupervisor(c, runtime, log, { binary, stateDir: dir, onTransition: (t) => told.push(t.to) });
     await supervisor.start();
   });
   after(async () => {
@@ -64,6 +65,7 @@ describe('keepalived supervisor', () => {
     assert.equal(status.keepalived.running, true);
     assert.equal(status.keepalived.restarts, 0);
     assert.deepEqual(status.transitions.map((t) => t.to), ['init', 'backup', 'master']);
+    assert.deepEqual(told, ['init', 'backup', 'master'], 'each change is told as it comes');
     assert.equal(status.transitions[2].reason, 'elected: no peer of higher priority is advertising');
     assert.equal(supervisor.roles.counts.get('master'), 1);
     assert.equal(await track(), '0');
