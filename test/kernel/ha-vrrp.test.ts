@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { exec } from '../../src/kernel/exec.ts';
 import { createPair, PAIR, type Pair } from './ha-net.ts';
 import { ip } from './namespaces.ts';
-import { Lines, startClient, startFuriwake, startServer, type Balancer, type Client, type PeerServer } from './peers.ts';
+import { capture, Lines, startClient, startFuriwake, startServer, type Balancer, type Client, type PeerServer } from './peers.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/furiwake.js', import.meta.url));
 const ROUTER = 51;
@@ -211,7 +211,11 @@ describe('VRRP through keepalived', () => {
         assert.equal(await holds(pair, 1), false);
       } else {
         await role(again, 'backup');
-        // it stays a backup: the master's adverts keep coming
+        // it stays a backup while the master goes on advertising: ten adverts (a second) later
+        const adverts = await capture(pair, pair.nodes[0], 'eth0', 'vrrp');
+        await adverts.printed(10, (l) => l.includes(`${PAIR.front[1]} > `));
+        const seen = await adverts.stop();
+        assert.ok(!seen.some((l) => l.includes(`${PAIR.front[0]} > `)), 'the returning node never advertised');
         assert.equal((await ctlHa(pair, 1)).vrrp.role, 'master');
         assert.equal((await ctlHa(pair, 0)).vrrp.role, 'backup');
         assert.equal(await holds(pair, 1), true);
