@@ -216,7 +216,7 @@ export class KeepalivedSupervisor {
       createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.#log.debug({ keepalived: line.slice(0, 500) }, 'ha: keepalived says'));
     }
     let ended = false;
-    const ended_ = (how: string): void => {
+    const onEnd = (how: string): void => {
       if (ended) return;
       ended = true;
       if (this.#child === child) this.#child = null;
@@ -235,8 +235,12 @@ export class KeepalivedSupervisor {
         }).catch((err: unknown) => this.#log.error({ err }, 'ha: cannot start keepalived again'));
       }, wait);
     };
-    child.on('error', (err) => ended_(`could not run (${err.message})`));
-    child.on('exit', (code, signal) => ended_(signal !== null ? `was ended by ${signal}` : `exited with code ${code}`));
+    child.on('error', (err) => {
+      // a signal that could not be sent is no end of a process that runs
+      if (child.pid === undefined) onEnd(`could not run (${err.message})`);
+      else this.#log.warn({ reason: err.message }, 'ha: cannot signal keepalived');
+    });
+    child.on('exit', (code, signal) => onEnd(signal !== null ? `was ended by ${signal}` : `exited with code ${code}`));
   }
 
   #reset(role: HaRole, reason: string): void {

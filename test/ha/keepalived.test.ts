@@ -125,3 +125,25 @@ describe('keepalived supervisor', () => {
     assert.equal(status.role, 'stopped');
   });
 });
+
+describe('keepalived supervisor without keepalived', () => {
+  it('says it cannot run keepalived, keeps trying, and stops cleanly', async () => {
+    const dir = await tempDir('furiwake-ha-');
+    const { sink, lines } = logSink();
+    const runtime = new Runtime();
+    const c = config();
+    runtime.apply(c);
+    const supervisor = new KeepalivedSupervisor(c, runtime, createLogger('info', sink), { binary: join(dir, 'no-keepalived'), stateDir: dir });
+    try {
+      await supervisor.start();
+      await until(() => lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('ha: keepalived could not run (spawn') && l.msg.endsWith('ENOENT); it starts again')));
+      const status = supervisor.status();
+      assert.equal(status.role, 'stopped');
+      assert.equal(status.keepalived.running, false);
+      assert.equal(status.keepalived.pid, null);
+    } finally {
+      await supervisor.stop();
+      runtime.close();
+    }
+  });
+});
