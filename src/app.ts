@@ -11,6 +11,7 @@ import { HealthManager } from './health/manager.ts';
 import { KernelListener } from './kernel/listener.ts';
 import { KernelPlane } from './kernel/plane.ts';
 import { kernelNotes } from './config/kernel-schema.ts';
+import { HaPlane } from './ha/plane.ts';
 import type { Listener } from './proxy/listener.ts';
 import { HttpListener } from './proxy/http/http-listener.ts';
 import { TcpListener } from './proxy/tcp-listener.ts';
@@ -31,6 +32,8 @@ export class Furiwake {
   readonly health: HealthManager;
   /** the management plane (admin API, dashboard, metrics) when the config has an admin section */
   readonly admin: AdminPlane;
+  /** the active/standby pair (keepalived) when the config has an ha section */
+  readonly ha: HaPlane;
   readonly load: (() => Promise<Config>) | null;
   readonly #listeners = new Map<string, Listener>();
   /** nat and dsr services: their rules in the kernel; made with the first such service */
@@ -43,6 +46,7 @@ export class Furiwake {
     this.log = log;
     this.health = new HealthManager(this.runtime, log);
     this.load = options.load ?? null;
+    this.ha = new HaPlane(this.runtime, log);
     this.admin = new AdminPlane(this);
     this.runtime.events.listenerFailed = (err, event) => {
       this.log.error({ err, event }, 'a handler of a state change failed; the others were told');
@@ -96,6 +100,9 @@ export class Furiwake {
 
   async #apply(config: Config): Promise<{ failures: string[]; summary: string }> {
     this.#applyBudget(config);
+    // before any listener binds: a backup binds the VIPs it does not hold yet
+    const haProblem = this.#stopping === null ? this.ha.prepare(config) : null;
+    if (haProblem !== null) return { failures: [haProblem], summary: '' };
     const { listen, unlisten, summary } = this.runtime.apply(config);
     const failures: string[] = [];
     try {
@@ -132,6 +139,7 @@ export class Furiwake {
     // A reload changes pools and members without touching listeners: the kernel rules follow.
     const kernelError = this.#stopping === null ? await this.#kernel?.update() : null;
     if (kernelError != null) failures.push(kernelError.message);
+    if (this.#stopping === null) failures.push(...(await this.ha.apply(config)));
     for (const note of kernelNotes(config)) this.log.warn(note);
     return { failures, summary };
   }
@@ -172,6 +180,8 @@ export class Furiwake {
   }
 
   async #stop(grace: number): Promise<void> {
+    // first: the peer takes the VIPs while these listeners still finish their connections
+    await this.ha.close();
     await Promise.all([...this.#listeners.values()].map((l) => l.close()));
     this.#listeners.clear();
     // nat and dsr connections live in the kernel: they get the same grace, then the tables go

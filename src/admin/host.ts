@@ -4,6 +4,7 @@
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config/types.ts';
+import type { ConntrackSync } from '../ha/conntrack-sync.ts';
 import type { HaRole, HaStatus } from '../ha/status.ts';
 import type { HealthEventMap } from '../health/manager.ts';
 import type { Logger } from '../log.ts';
@@ -29,6 +30,8 @@ export interface HaControl {
   handover(on: boolean): HaStatus | null;
   /** transitions into each role since start */
   transitionsTotal(): ReadonlyMap<HaRole, number> | null;
+  /** kernel connection sync (conntrackd), for its metrics; null when it does not run */
+  conntrackSync(): ConntrackSync | null;
 }
 
 export interface AdminHost {

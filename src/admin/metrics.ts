@@ -4,10 +4,12 @@
 // this plane's own; process metrics come from one process-wide registry, since there is one
 // process however many planes (tests start many).
 
+import { CONNTRACK_METRICS } from '../ha/conntrack-metrics.ts';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Member } from '../runtime/member.ts';
 import type { CheckView } from '../runtime/events.ts';
 import { furiwakeVersion } from '../version.ts';
+import { HA_ROLES } from '../ha/vrrp-role.ts';
 import type { AdminHost } from './host.ts';
 import { REFUSAL_REASONS, type Refusals } from './refusals.ts';
 import { MEMBER_STATUSES } from './schemas.ts';
@@ -193,6 +195,23 @@ export class AdminMetrics {
         for (const state of MEMBER_STATUSES) yield [{ pool: x.poolName, member: x.id, state }, state === now ? 1 : 0];
       }
     });
+
+    // the active/standby pair (nothing without an ha section)
+    this.#collected('counter', 'furiwake_ha_transitions_total', 'Times this node of the pair went into a VRRP role (master, backup, fault, init, stopped).', ['to'], function* () {
+      for (const [to, n] of host.ha?.transitionsTotal() ?? []) yield [{ to }, n];
+    });
+    this.#collected('gauge', 'furiwake_ha_role', "This node's VRRP role: 1 for the one it is in, 0 for the others.", ['role'], function* () {
+      const role = host.ha?.status()?.vrrp.role;
+      if (role === undefined) return;
+      for (const r of HA_ROLES) yield [{ role: r }, r === role ? 1 : 0];
+    });
+
+    for (const metric of CONNTRACK_METRICS) {
+      this.#collected(metric.type, metric.name, metric.help, metric.labels, function* () {
+        const sync = host.ha?.conntrackSync();
+        if (sync != null) yield* metric.samples(sync);
+      });
+    }
 
     // stick tables
     const perTable = (read: (t: StickTableSource) => number) => () => this.#stickTables().map((t): Sample => [{ service: t.service }, read(t)]);

@@ -3,6 +3,7 @@
 // not reachable (where it was looked for), the token is missing or wrong, or the API's own
 // message (no such pool, an invalid weight).
 
+import type { HaStatus } from '../ha/status.ts';
 import type { ConnectionView, MemberView, PoolView, ServiceView, StatusView, StickEntryView, StickTableSummary } from '../admin/schemas.ts';
 import { parseCommandLine } from './args.ts';
 import { bytes, dropped, duration, endpoint, table, type Cell } from './ctl-format.ts';
@@ -25,6 +26,9 @@ Usage:
                                              stick tables; a service's entries; forget one key, or
                                              every entry (--delete --all)
   furiwake ctl reload                        read the config file again and apply it (as SIGHUP)
+  furiwake ctl ha [--handover | --take-back] this node of the pair: VRRP role, VIPs, keepalived, last
+                                             transitions; --handover gives the VIPs to the peer and
+                                             keeps them away (maintenance), --take-back undoes it
 
 Options:
   --admin URL     the admin API (default $FURIWAKE_ADMIN, else http://127.0.0.1:9090)
@@ -109,6 +113,8 @@ export async function runCtl(argv: string[], env: NodeJS.ProcessEnv = process.en
       pool: { type: 'string' },
       member: { type: 'string' },
       'show-query': { type: 'boolean' },
+      handover: { type: 'boolean' },
+      'take-back': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     'furiwake ctl',
@@ -146,6 +152,8 @@ interface Flags {
   member?: string;
   /** request targets with their query strings (hidden otherwise; needs the token) */
   'show-query'?: boolean;
+  handover?: boolean;
+  'take-back'?: boolean;
 }
 
 async function dispatch(api: Api, out: Out, command: string, args: string[], flags: Flags): Promise<void> {
@@ -181,6 +189,9 @@ async function dispatch(api: Api, out: Out, command: string, args: string[], fla
     case 'reload':
       expect([]);
       return reload(api, out);
+    case 'ha':
+      expect([]);
+      return ha(api, out, flags);
     default:
       throw new CtlError(`unknown command ${command}\n\n${CTL_HELP}`, 2);
   }
@@ -300,4 +311,25 @@ async function reload(api: Api, out: Out): Promise<void> {
   if (out.json) out.write(JSON.stringify(result, null, 2) + '\n');
   else out.write(`reloaded: ${result.changes.length === 0 ? 'nothing changed' : result.changes.join(', ')}\n`);
   if (result.problems.length > 0) throw new CtlError(`applied, with problems:\n  ${result.problems.join('\n  ')}`);
+}
+
+async function ha(api: Api, out: Out, flags: Flags): Promise<void> {
+  if (flags.handover === true && flags['take-back'] === true) throw new CtlError('give --handover or --take-back, not both', 2);
+  const change = flags.handover === true ? true : flags['take-back'] === true ? false : null;
+  const s = change === null ? await api.call<HaStatus>('GET', '/api/v1/ha') : await api.call<HaStatus>('POST', '/api/v1/ha/handover', { on: change });
+  if (out.json) return out.write(JSON.stringify(s, null, 2) + '\n');
+  const v = s.vrrp;
+  const k = v.keepalived;
+  out.write(`role ${v.role}  interface ${v.interface}  router-id ${v.routerId}  priority ${v.priority}\n`);
+  out.write(`vips ${v.vips.join(' ')}\n`);
+  out.write(`keepalived ${k.running ? `running, pid ${k.pid}` : 'not running'}, restarted ${k.restarts} times\n`);
+  if (v.handedOver) out.write('handed over: this node keeps away from the VIPs until `furiwake ctl ha --take-back`\n');
+  if (v.unfit !== null) out.write(`unfit: ${v.unfit}\n`);
+  if (s.sync !== null) {
+    out.write(`\n${table(['PEER', 'LINK', '>SENT', '>RECEIVED', '>AUTH FAILURES'], s.sync.peers.map((p) => [p.peer, p.connected ? 'up' : 'down', p.sent, p.received, p.authFailures]))}`);
+  }
+  if (s.conntrack !== null) out.write(`conntrackd ${s.conntrack.running ? `running, pid ${s.conntrack.pid}` : 'not running'}, restarted ${s.conntrack.restarts} times\n`);
+  if (v.transitions.length > 0) {
+    out.write(`\n${table(['AT', 'FROM', 'TO', 'WHY'], v.transitions.map((t) => [new Date(t.at).toISOString(), t.from, t.to, t.reason]))}`);
+  }
 }

@@ -47,6 +47,10 @@ export class StandInHaNode implements HaControl {
   transitionsTotal(): ReadonlyMap<HaRole, number> | null {
     return null;
   }
+
+  conntrackSync(): null {
+    return null;
+  }
 }
 
 /** An admin plane over `app` whose pair is `node`; its base URL. Closed when the test file ends. */

@@ -218,6 +218,13 @@ describe('furiwake ctl', async () => {
     assert.deepEqual([unknown.code, unknown.stderr], [1, 'furiwake ctl shutdown: 404: pool web has no member "zz"; its members are: a, b\n']);
   });
 
+  it('ha: says the node is not part of a pair without an ha section; --handover with --take-back is refused', async () => {
+    const none = await ctl(admin, ['ha']);
+    assert.deepEqual([none.code, none.stderr], [1, 'furiwake ctl ha: 404: this furiwake is not part of a pair (its config has no ha section)\n']);
+    const both = await ctl(admin, ['ha', '--handover', '--take-back']);
+    assert.deepEqual([both.code, both.stderr], [2, 'furiwake ctl ha: give --handover or --take-back, not both\n']);
+  });
+
   it('reload: applies the changed file; a refused file is reported line by line and changes nothing', async () => {
     await writeFile(file, configText(a.port, b.port, 4));
     const done = await ctl(admin, ['reload']);

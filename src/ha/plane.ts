@@ -1,0 +1,122 @@
+// The high-availability plane of one furiwake: what the `ha` section runs beside the data planes:
+// keepalived (VRRP, the VIPs) and, when nat or dsr services run, conntrackd (kernel connection
+// sync), which follows keepalived's role changes. It is what the app starts, reconfigures on
+// reload and stops, and what the admin API and metrics read.
+
+import { EventEmitter } from 'node:events';
+import type { Config } from '../config/types.ts';
+import type { Logger } from '../log.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import { ConntrackSync, conntrackSyncFor } from './conntrack-sync.ts';
+import { KeepalivedSupervisor } from './keepalived.ts';
+import { vipsOf } from './keepalived-config.ts';
+import { enableNonlocalBind } from './nonlocal-bind.ts';
+import type { HaRole, HaStatus, HaTransition } from './status.ts';
+
+export class HaPlane {
+  /** 'transition': every change of this node's role, in order, as keepalived reports it (conntrackd follows it) */
+  readonly events = new EventEmitter<{ transition: [HaTransition] }>();
+  readonly #runtime: Runtime;
+  readonly #log: Logger;
+  #keepalived: KeepalivedSupervisor | null = null;
+  #conntrack: ConntrackSync | null = null;
+  /** what conntrackd was started for (interface, peers, port): a change restarts it */
+  #conntrackFor = '';
+
+  constructor(runtime: Runtime, log: Logger) {
+    this.#runtime = runtime;
+    this.#log = log;
+    // at once, in order: a new master must commit the peer's connections before their packets come
+    this.events.on('transition', (t) => void this.#conntrack?.roleChanged(t.to));
+  }
+
+  /** Before any listener binds: a backup binds the VIPs it does not hold yet. The problem, or null. */
+  prepare(config: Config): string | null {
+    if (config.ha === undefined) return null;
+    try {
+      const set = enableNonlocalBind();
+      if (set.length > 0) this.#log.info({ sysctls: set }, 'ha: listeners may bind the VIPs before this node holds them (ip_nonlocal_bind=1)');
+      return null;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+
+  /** Starts, reconfigures or stops keepalived and conntrackd with the `ha` section; what could not be done, one line each. */
+  async apply(config: Config): Promise<string[]> {
+    if (config.ha !== undefined && vipsOf(config).length === 0) {
+      return ['ha: no VIP to move: every service listens on a wildcard or loopback address; list the addresses to move in ha.vips'];
+    }
+    await this.#applyConntrack(config);
+    const running = this.#keepalived;
+    if (running !== null && config.ha !== undefined && running.sameRouter(config)) {
+      return running.apply(config);
+    }
+    this.#keepalived = null;
+    await running?.stop();
+    if (config.ha === undefined) return [];
+    const supervisor = new KeepalivedSupervisor(config, this.#runtime, this.#log, { onTransition: (t) => this.events.emit('transition', t) });
+    try {
+      await supervisor.start();
+    } catch (err) {
+      await supervisor.stop();
+      return [`ha: cannot start keepalived: ${(err as Error).message}`];
+    }
+    this.#keepalived = supervisor;
+    return [];
+  }
+
+  /**
+   * conntrackd runs while nat or dsr services do under `ha` (conntrack-sync not off); it is started
+   * again when the link it syncs over changes, told new addresses on a reload, and given the role
+   * this node already has (a conntrackd started after the election must still commit or resync).
+   */
+  async #applyConntrack(config: Config): Promise<void> {
+    const want = conntrackSyncFor(config);
+    const key = want === null ? '' : JSON.stringify([want.ha.interface, want.ha.peers, want.ha.conntrackSync, want.ha.sync?.peers ?? null]);
+    const running = this.#conntrack;
+    if (running !== null && key === this.#conntrackFor && want !== null) {
+      running.reconfigure(want.addresses);
+      return;
+    }
+    this.#conntrack = null;
+    await running?.stop();
+    this.#conntrackFor = key;
+    if (want === null) return;
+    const sync = new ConntrackSync({ ha: want.ha, addresses: want.addresses, logger: this.#log });
+    this.#conntrack = sync;
+    // false: the first start failed; it is logged and retried with backoff, the balancer runs on
+    if (!(await sync.start())) this.#log.warn('ha: conntrackd did not start yet: nat connections do not survive a failover until it does');
+    const role = this.#keepalived?.status().role;
+    if (role === 'master' || role === 'backup' || role === 'fault') void sync.roleChanged(role);
+  }
+
+  /** Stops keepalived (the node releases the VIPs and a peer takes them), then conntrackd. */
+  async close(): Promise<void> {
+    const running = this.#keepalived;
+    this.#keepalived = null;
+    await running?.stop();
+    const conntrack = this.#conntrack;
+    this.#conntrack = null;
+    await conntrack?.stop();
+  }
+
+  status(): HaStatus | null {
+    const k = this.#keepalived;
+    return k === null ? null : { vrrp: k.status(), sync: null, conntrack: this.#conntrack?.status() ?? null };
+  }
+
+  /** kernel connection sync, for its metrics; null when it does not run */
+  conntrackSync(): ConntrackSync | null {
+    return this.#conntrack;
+  }
+
+  handover(on: boolean): HaStatus | null {
+    this.#keepalived?.handover(on);
+    return this.status();
+  }
+
+  transitionsTotal(): ReadonlyMap<HaRole, number> | null {
+    return this.#keepalived?.roles.counts ?? null;
+  }
+}
