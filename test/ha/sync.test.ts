@@ -1,0 +1,179 @@
+// The replication link between two furiwake nodes (ha.sync), both in this process on loopback:
+// a client remembered on one node reaches the same member through the other; an operator's drain
+// and a stick-table deletion reach the peer; a link that drops and comes back resynchronises; a
+// node with the wrong key is refused, logged, and nothing it sends is applied.
+
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { Furiwake } from '../../src/app.ts';
+import type { HaConfig } from '../../src/config/ha-types.ts';
+import type { PersistenceConfig } from '../../src/config/persistence-types.ts';
+import type { Config } from '../../src/config/types.ts';
+import { followSync } from '../../src/ha/sync.ts';
+import { createLogger } from '../../src/log.ts';
+import type { StickTable } from '../../src/persistence/stick-table.ts';
+import { adminConfig, TOKEN } from '../admin/helpers.ts';
+import { logSink } from '../helpers/app.ts';
+import { pool, single } from '../helpers/config.ts';
+import { freePort } from '../helpers/ports.ts';
+import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
+import { until } from '../helpers/wait.ts';
+
+const KEY = 'a-shared-key-of-32-characters-ok';
+const SOURCE_IP: PersistenceConfig = { method: 'source-ip', whenFull: 'repin', mask: 32, mask6: 128, timeout: 600_000, maxEntries: 10_000 };
+
+function ha(listen: number, peer: number, key = KEY): HaConfig {
+  const at = (port: number) => ({ host: '127.0.0.1', ip: '127.0.0.1', port });
+  return {
+    interface: 'lo', routerId: 51, priority: 100, advert: 1_000, preempt: true, peers: [], vips: null,
+    sync: { listen: at(listen), peers: [at(peer)], key, tls: null },
+    conntrackSync: null,
+  };
+}
+
+function nodeConfig(members: TcpServer[], listen: number, peer: number, persistence: PersistenceConfig = SOURCE_IP, key = KEY): Config {
+  return {
+    ...single('tcp', pool('round-robin', members.map((m) => ({ port: m.port, id: m.name }))), { persistence }),
+    admin: adminConfig(),
+    ha: ha(listen, peer, key),
+  };
+}
+
+const apps: Furiwake[] = [];
+after(() => Promise.all(apps.map((app) => app.stop(0))));
+
+/** A node, stopped when the file ends. */
+async function start(config: Config, log = createLogger('silent')): Promise<Furiwake> {
+  const app = await Furiwake.start(config, log);
+  apps.push(app);
+  return app;
+}
+
+/** The member's greeting on a connection from `from` (a loopback address), then closed. */
+function greetingFrom(port: number, from: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress: from });
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += String(chunk);
+      const nl = text.indexOf('\n');
+      if (nl === -1) return;
+      socket.end();
+      resolve(text.slice(0, nl));
+    });
+    socket.on('error', reject);
+    socket.on('end', () => reject(new Error(`ended before a line: ${JSON.stringify(text)}`)));
+  });
+}
+
+function tableOf(app: Furiwake): StickTable {
+  return app.runtime.services.get('svc')!.persistence!.table!;
+}
+
+function connected(app: Furiwake): boolean {
+  return app.haSync?.status().peers.some((p) => p.connected) === true;
+}
+
+describe('ha sync between two nodes', () => {
+  let members: TcpServer[];
+  let a: Furiwake;
+  let b: Furiwake;
+  let portA: number;
+  let portB: number;
+
+  before(async () => {
+    members = [await startTcpServer('m1'), await startTcpServer('m2')];
+    portA = await freePort();
+    portB = await freePort();
+    a = await start(nodeConfig(members, portA, portB));
+    b = await start(nodeConfig(members, portB, portA));
+    await until(() => connected(a) && connected(b));
+  });
+
+  it('a client remembered on A reaches the same member through B', async () => {
+    const svcA = a.address('svc').port;
+    const svcB = b.address('svc').port;
+    // round-robin on A: the first client gets m1, the second m2; B would give its first client m1
+    assert.equal(await greetingFrom(svcA, '127.0.0.2'), 'm1');
+    assert.equal(await greetingFrom(svcA, '127.0.0.3'), 'm2');
+    await until(() => tableOf(b).peek('127.0.0.3') !== undefined);
+    assert.equal(await greetingFrom(svcB, '127.0.0.3'), 'm2');
+    // the remaining expiry came along: not more than the table's timeout
+    assert.ok(tableOf(b).peek('127.0.0.2')!.expiresIn <= SOURCE_IP.timeout);
+    const row = a.haSync!.status().peers[0];
+    assert.equal(row.peer, `127.0.0.1:${portB}`);
+    assert.ok(row.sent >= 2);
+    assert.ok(b.haSync!.status().peers[0].received >= 2);
+  });
+
+  it('an entry the operator deletes on A is deleted on B', async () => {
+    assert.equal(await greetingFrom(a.address('svc').port, '127.0.0.4'), 'm1');
+    await until(() => tableOf(b).peek('127.0.0.4') !== undefined);
+    const res = await fetch(`http://127.0.0.1:${a.admin.address()!.port}/api/v1/stick-tables/svc/entries/${encodeURIComponent('127.0.0.4')}`, {
+      method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(res.status, 200, await res.text());
+    await until(() => tableOf(b).peek('127.0.0.4') === undefined);
+  });
+
+  it('a member drained through A\'s API is drained on B, with who set it and when', async () => {
+    const res = await fetch(`http://127.0.0.1:${a.admin.address()!.port}/api/v1/pools/p/members/m2`, {
+      method: 'PATCH', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ state: 'drain', weight: 7 }),
+    });
+    assert.equal(res.status, 200, await res.text());
+    const m2 = b.runtime.member('p', 'm2')!;
+    await until(() => m2.admin === 'drain' && m2.configWeight === 7);
+    const changes = b.haSync!.state.operatorChanges();
+    assert.ok(changes.some((c) => c.member === 'm2' && c.field === 'state' && c.by === `127.0.0.1:${portA}`));
+    // the drained member keeps its persistent client on B too
+    assert.equal(await greetingFrom(b.address('svc').port, '127.0.0.3'), 'm2');
+  });
+
+  it('a link that drops and comes back resynchronises: entries made while it was down arrive', async () => {
+    const config = b.haSync!.config;
+    await b.haSync!.close();
+    b.haSync = null;
+    await until(() => !connected(a));
+    assert.equal(await greetingFrom(a.address('svc').port, '127.0.0.7'), 'm1');
+    assert.equal(tableOf(b).peek('127.0.0.7'), undefined);
+    b.haSync = (await followSync(null, config, b.runtime, b.log)).sync;
+    await until(() => tableOf(b).peek('127.0.0.7') !== undefined);
+    assert.equal(tableOf(b).peek('127.0.0.7')!.member, 'm1');
+    await until(() => a.haSync!.status().peers[0].lastSync !== null && b.haSync!.status().peers[0].lastSync !== null);
+  });
+
+  it('a tls-session entry learned on A is kept on B', async () => {
+    const port = await freePort();
+    const peer = await freePort();
+    const tls: PersistenceConfig = { method: 'tls-session', whenFull: 'repin', timeout: 600_000, maxEntries: 1000 };
+    const x = await start(nodeConfig(members, port, peer, tls));
+    const y = await start(nodeConfig(members, peer, port, tls));
+    await until(() => connected(x) && connected(y));
+    const px = x.runtime.services.get('svc')!.persistence!;
+    // what a member's ServerHello names (the tcp data plane calls this on the handshake it relays)
+    px.learned(`id:${'ab'.repeat(32)}`, x.runtime.member('p', 'm2')!);
+    await until(() => tableOf(y).peek(`id:${'ab'.repeat(32)}`) !== undefined);
+    assert.equal(tableOf(y).peek(`id:${'ab'.repeat(32)}`)!.member, 'm2');
+  });
+});
+
+describe('ha sync with the wrong key', () => {
+  it('refuses the peer, logs it, counts it, and applies nothing it sends', async () => {
+    const members = [await startTcpServer('m1'), await startTcpServer('m2')];
+    const portA = await freePort();
+    const portC = await freePort();
+    const { sink, lines } = logSink();
+    const a = await start(nodeConfig(members, portA, portC), createLogger('info', sink));
+    const c = await start(nodeConfig(members, portC, portA, SOURCE_IP, 'not-the-key-of-the-pair-0123456'));
+    // an entry and an operator change on c, which it tries to send
+    assert.equal(await greetingFrom(c.address('svc').port, '127.0.0.9'), 'm1');
+    c.runtime.member('p', 'm1')!.setAdmin('disabled');
+    c.runtime.events.emit('operator', c.runtime.member('p', 'm1')!, { state: 'disabled' });
+    await until(() => (a.haSync!.status().peers[0].authFailures ?? 0) >= 2);
+    assert.ok(lines.some((l) => String(l.msg).includes('failed authentication')));
+    assert.equal(tableOf(a).peek('127.0.0.9'), undefined);
+    assert.equal(a.runtime.member('p', 'm1')!.admin, 'enabled');
+    assert.equal(connected(a), false);
+  });
+});
