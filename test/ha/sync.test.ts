@@ -11,6 +11,7 @@ import type { HaConfig } from '../../src/config/ha-types.ts';
 import type { PersistenceConfig } from '../../src/config/persistence-types.ts';
 import type { Config } from '../../src/config/types.ts';
 import { followSync } from '../../src/ha/sync.ts';
+import { encodeMessage, lengthPrefix, type SyncMessage } from '../../src/ha/sync-frame.ts';
 import { createLogger } from '../../src/log.ts';
 import type { StickTable } from '../../src/persistence/stick-table.ts';
 import { adminConfig, TOKEN } from '../admin/helpers.ts';
@@ -110,6 +111,8 @@ describe('ha sync between two nodes', () => {
   it('an entry the operator deletes on A is deleted on B', async () => {
     assert.equal(await greetingFrom(a.address('svc').port, '127.0.0.4'), 'm1');
     await until(() => tableOf(b).peek('127.0.0.4') !== undefined);
+    // the end of the client's connection starts its entry's timeout again: let it end first
+    await until(() => a.runtime.connections.size === 0);
     const res = await fetch(`http://127.0.0.1:${a.admin.address()!.port}/api/v1/stick-tables/svc/entries/${encodeURIComponent('127.0.0.4')}`, {
       method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` },
     });
@@ -175,5 +178,32 @@ describe('ha sync with the wrong key', () => {
     assert.equal(tableOf(a).peek('127.0.0.9'), undefined);
     assert.equal(a.runtime.member('p', 'm1')!.admin, 'enabled');
     assert.equal(connected(a), false);
+  });
+});
+
+describe('ha sync refuses what comes before authentication', () => {
+  it('drops a connection that sends a stick frame instead of its answer, or a length out of bounds, and applies nothing', async () => {
+    const members = [await startTcpServer('m1')];
+    const portA = await freePort();
+    const a = await start(nodeConfig(members, portA, await freePort()));
+    const before = a.haSync!.status().peers[0].authFailures;
+    const send = async (frames: Buffer[]): Promise<void> => {
+      const socket = net.connect({ port: portA, host: '127.0.0.1' });
+      socket.on('error', () => {});
+      socket.resume();
+      for (const f of frames) socket.write(f);
+      await new Promise((resolve) => socket.on('close', resolve));
+    };
+    const frame = (m: SyncMessage): Buffer => {
+      const body = encodeMessage(m);
+      return Buffer.concat([lengthPrefix(body.length), body]);
+    };
+    await send([
+      frame({ type: 'hello', version: 1, node: 'intruder', nonce: Buffer.alloc(32) }),
+      frame({ type: 'stick', service: 'svc', entries: [{ key: '127.0.0.66', member: 'm1', expiresIn: 1000 }] }),
+    ]);
+    await send([Buffer.of(0xff, 0xff, 0xff, 0xff, 1)]);
+    assert.equal(a.haSync!.status().peers[0].authFailures, before + 2);
+    assert.equal(tableOf(a).peek('127.0.0.66'), undefined);
   });
 });
