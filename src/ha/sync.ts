@@ -13,7 +13,7 @@ import type { HaSyncConfig } from '../config/ha-types.ts';
 import type { Logger } from '../log.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { SyncPeerStatus } from './status.ts';
-import type { SyncMessage } from './sync-frame.ts';
+import type { OperatorChange, SyncMessage } from './sync-frame.ts';
 import { SyncLink, type LinkOwner } from './sync-link.ts';
 import { SyncState } from './sync-state.ts';
 
@@ -101,6 +101,11 @@ export class HaSync implements LinkOwner {
   /** Each peer's row: connected, last full resync, entries sent and received, failed authentications. */
   status(): { peers: SyncPeerStatus[] } {
     return { peers: [...this.#stats.values()].map((s) => ({ ...s })) };
+  }
+
+  /** The operator changes known, newest first (sync-state.ts). */
+  operatorChanges(): OperatorChange[] {
+    return this.state.operatorChanges();
   }
 
   async close(): Promise<void> {

@@ -559,6 +559,7 @@ describe('admin API: events and OpenAPI', () => {
       'GET /api/v1/config',
       'GET /api/v1/connections',
       'GET /api/v1/events',
+      'GET /api/v1/ha',
       'GET /api/v1/openapi.json',
       'GET /api/v1/pools',
       'GET /api/v1/pools/{pool}',

@@ -129,6 +129,12 @@ describe('ha sync between two nodes', () => {
     await until(() => m2.admin === 'drain' && m2.configWeight === 7);
     const changes = b.haSync!.state.operatorChanges();
     assert.ok(changes.some((c) => c.member === 'm2' && c.field === 'state' && c.by === `127.0.0.1:${portA}`));
+    const view = await (await fetch(`http://127.0.0.1:${b.admin.address()!.port}/api/v1/ha`)).json() as { sync: { peers: { peer: string; connected: boolean }[]; operator: { member: string; field: string; value: unknown; by: string }[] } };
+    assert.deepEqual(view.sync.peers.map((p) => [p.peer, p.connected]), [[`127.0.0.1:${portA}`, true]]);
+    assert.ok(view.sync.operator.some((c) => c.member === 'm2' && c.field === 'state' && c.value === 'drain' && c.by === `127.0.0.1:${portA}`));
+    const metrics = await (await fetch(`http://127.0.0.1:${a.admin.address()!.port}/metrics`)).text();
+    assert.match(metrics, new RegExp(`furiwake_ha_sync_connected\\{peer="127.0.0.1:${portB}"\\} 1`));
+    assert.match(metrics, /furiwake_ha_sync_sent_total\{peer="127.0.0.1:\d+"\} [1-9]/);
     // the drained member keeps its persistent client on B too
     assert.equal(await greetingFrom(b.address('svc').port, '127.0.0.3'), 'm2');
   });
