@@ -161,8 +161,9 @@ export class SyncState {
     switch (m.type) {
       case 'stick': {
         const table = this.#watches.get(m.service)?.table;
-        if (table === undefined) return { taken: 0, ignored: m.entries.length };
-        const pool = this.#runtime.services.get(m.service)!.pool;
+        // (a reload may have removed the service since the tables were last watched)
+        const pool = this.#runtime.services.get(m.service)?.pool;
+        if (table === undefined || pool === undefined) return { taken: 0, ignored: m.entries.length };
         let taken = 0;
         for (const e of m.entries) {
           if (pool.member(e.member) === undefined) continue;

@@ -59,7 +59,7 @@ export class HaSync implements LinkOwner {
 
   /** Listens on `config.listen`, then connects to each peer; throws (nothing left open) when it cannot listen or read its TLS files. */
   static async start(config: HaSyncConfig, runtime: Runtime, log: Logger): Promise<HaSync> {
-    const tls = config.tls === null ? null : { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key), ca: readFileSync(config.tls.ca) };
+    const tls = config.tls === null ? null : { cert: readTls(config.tls, 'cert'), key: readTls(config.tls, 'key'), ca: readTls(config.tls, 'ca') };
     const server = tls === null
       ? netServer()
       : tlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true });
@@ -262,6 +262,15 @@ export async function followSync(current: HaSync | null, config: HaSyncConfig | 
   try {
     return { sync: await HaSync.start(config, runtime, log), failure: null };
   } catch (err) {
-    return { sync: null, failure: `ha.sync: cannot listen on ${formatAddress(config.listen)}: ${(err as Error).message}` };
+    const e = err as NodeJS.ErrnoException;
+    return { sync: null, failure: e.syscall === 'listen' ? `ha.sync: cannot listen on ${formatAddress(config.listen)}: ${e.message}` : `ha.sync: ${e.message}` };
+  }
+}
+
+function readTls(files: NonNullable<HaSyncConfig['tls']>, which: 'cert' | 'key' | 'ca'): Buffer {
+  try {
+    return readFileSync(files[which]);
+  } catch (err) {
+    throw new Error(`tls.${which}: cannot read ${files[which]}: ${(err as Error).message}`);
   }
 }

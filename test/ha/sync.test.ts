@@ -100,6 +100,8 @@ describe('ha sync between two nodes', () => {
     assert.equal(await greetingFrom(svcA, '127.0.0.3'), 'm2');
     await until(() => tableOf(b).peek('127.0.0.3') !== undefined);
     assert.equal(await greetingFrom(svcB, '127.0.0.3'), 'm2');
+    // what B applied from A is not sent back (B's own connection above only refreshed its entry)
+    assert.deepEqual(b.haSync!.state.flush().messages.flatMap((m) => (m.type === 'stick' ? m.entries.map((e) => e.key) : [])).filter((k) => k !== '127.0.0.3'), []);
     // the remaining expiry came along: not more than the table's timeout
     assert.ok(tableOf(b).peek('127.0.0.2')!.expiresIn <= SOURCE_IP.timeout);
     const row = a.haSync!.status().peers[0];
