@@ -77,25 +77,27 @@ export class SyncState {
 
   close(): void {
     this.#runtime.events.off('operator', this.#onOperator);
-    for (const w of this.#watches.values()) if (w.table.observer === w) w.table.observer = null;
-    this.#watches.clear();
+    for (const [name, w] of this.#watches) this.#unwatch(name, w);
   }
 
-  /** Watches the stick table of every service (a reload may have made new ones). */
+  /** Watches the stick table of every service (a reload may have made new ones, or removed some). */
   watchTables(): void {
     for (const service of this.#runtime.services.values()) {
       const table = tableOf(this.#runtime, service.name);
       const watch = this.#watches.get(service.name);
-      if (table === null) {
-        this.#watches.delete(service.name);
-        continue;
-      }
-      if (watch?.table === table && table.observer === watch) continue;
+      if (watch !== undefined && watch.table === table && table.observer === watch) continue;
+      if (watch !== undefined) this.#unwatch(service.name, watch);
+      if (table === null) continue;
       const w = new TableWatch(service.name, table, this);
       table.observer = w;
       this.#watches.set(service.name, w);
     }
-    for (const name of this.#watches.keys()) if (!this.#runtime.services.has(name)) this.#watches.delete(name);
+    for (const [name, w] of this.#watches) if (!this.#runtime.services.has(name)) this.#unwatch(name, w);
+  }
+
+  #unwatch(name: string, w: TableWatch): void {
+    if (w.table.observer === w) w.table.observer = null;
+    this.#watches.delete(name);
   }
 
   /** The changes since the last call, as messages; counts the stick entries in them. */
