@@ -154,6 +154,19 @@ describe('ha sync between two nodes', () => {
     await until(() => a.haSync!.status().peers[0].lastSync !== null && b.haSync!.status().peers[0].lastSync !== null);
   });
 
+  it('a reload that leaves ha.sync as it was keeps the link; one that changes it starts a new one', async () => {
+    const link = a.haSync;
+    assert.deepEqual(await a.reload(a.runtime.config!), []);
+    assert.equal(a.haSync, link);
+    const config = a.runtime.config!;
+    assert.deepEqual(await a.reload({ ...config, ha: { ...config.ha!, sync: { ...config.ha!.sync!, key: `${KEY}-rotated` } } }), []);
+    assert.notEqual(a.haSync, link);
+    // B still holds the old key: refused both ways, until it is given the same
+    await until(() => a.haSync!.status().peers[0].authFailures > 0);
+    assert.deepEqual(await b.reload({ ...b.runtime.config!, ha: { ...b.runtime.config!.ha!, sync: { ...b.runtime.config!.ha!.sync!, key: `${KEY}-rotated` } } }), []);
+    await until(() => connected(a) && connected(b));
+  });
+
   it('a tls-session entry learned on A is kept on B', async () => {
     const port = await freePort();
     const peer = await freePort();
