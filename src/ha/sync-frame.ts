@@ -13,6 +13,8 @@ export const NONCE_BYTES = 32;
 export const MAC_BYTES = 32;
 /** the version a node speaks; a peer speaking another is refused by name */
 export const SYNC_VERSION = 1;
+/** the largest frame before authentication: a hello (1 + 1 + 256 + 32 bytes) or an auth */
+export const MAX_HANDSHAKE_FRAME = 512;
 
 export const FRAME = { hello: 1, auth: 2, stick: 3, unstick: 4, clear: 5, operator: 6, synced: 7, ping: 8 } as const;
 
@@ -312,7 +314,8 @@ export class FrameReader {
   #pending: Buffer[] = [];
   #buffered = 0;
 
-  push(chunk: Buffer): Buffer[] | string {
+  /** `max`: the largest body accepted now (the handshake's frames are small) */
+  push(chunk: Buffer, max = MAX_FRAME): Buffer[] | string {
     this.#pending.push(chunk);
     this.#buffered += chunk.length;
     const out: Buffer[] = [];
@@ -320,7 +323,7 @@ export class FrameReader {
     let at = 0;
     while (buf.length - at >= 4) {
       const length = buf.readUInt32BE(at);
-      if (length === 0 || length > MAX_FRAME) return `a frame of ${length} bytes (1 to ${MAX_FRAME} allowed)`;
+      if (length === 0 || length > max) return `a frame of ${length} bytes (1 to ${max} allowed)`;
       if (buf.length - at - 4 < length) break;
       out.push(buf.subarray(at + 4, at + 4 + length));
       at += 4 + length;

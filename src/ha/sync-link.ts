@@ -6,7 +6,7 @@
 
 import type { Socket } from 'node:net';
 import { answer, answerHolds, FRAME_MAC_BYTES, frameKey, frameMac, macHolds, nonce, type LinkRole } from './sync-auth.ts';
-import { encodeMessage, FrameReader, lengthPrefix, parseMessage, SYNC_VERSION, type SyncMessage } from './sync-frame.ts';
+import { encodeMessage, FrameReader, lengthPrefix, MAX_FRAME, MAX_HANDSHAKE_FRAME, parseMessage, SYNC_VERSION, type SyncMessage } from './sync-frame.ts';
 
 /** a link that has not authenticated by then is dropped */
 export const HANDSHAKE_TIMEOUT = 5_000;
@@ -107,7 +107,8 @@ export class SyncLink {
 
   #onData = (chunk: Buffer): void => {
     try {
-      const bodies = this.#reader.push(chunk);
+      // before authentication only the small handshake frames may come: a stranger cannot make it buffer a megabyte
+      const bodies = this.#reader.push(chunk, this.#phase === 'open' ? MAX_FRAME : MAX_HANDSHAKE_FRAME);
       if (typeof bodies === 'string') return this.#reject(bodies);
       for (const body of bodies) {
         if (this.#phase === 'closed') return;

@@ -22,6 +22,10 @@ export const FLUSH_INTERVAL = 50;
 /** reconnect backoff: doubles from the first to the last, and starts again once a link is up */
 const BACKOFF_FIRST = 100;
 const BACKOFF_MAX = 5_000;
+/** links accepted at once: peers are few, so a flood of strangers is cut here */
+const MAX_INCOMING = 64;
+/** rows kept for addresses that are no configured peer (failed authentications): beyond, one shared row */
+const MAX_STRANGER_ROWS = 16;
 
 interface TlsFiles {
   cert: Buffer;
@@ -84,6 +88,7 @@ export class HaSync implements LinkOwner {
     this.#tls = tls;
     this.state = new SyncState(runtime, node);
     this.state.watchTables();
+    server.maxConnections = MAX_INCOMING;
     server.on('error', (err) => log.error({ err, listen: node }, 'ha sync: the listener failed'));
     server.on(tls === null ? 'connection' : 'secureConnection', (socket: Socket) => this.#accept(socket));
     server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
@@ -226,7 +231,9 @@ export class HaSync implements LinkOwner {
   /** The row of a configured peer at that IP; another address has a row of its own (`unknown <ip>`). */
   #rowOfAddress(ip: string | undefined): PeerStats {
     const d = this.#dialers.find((x) => (x.address.ip ?? x.address.host) === ip);
-    return d?.stats ?? this.#row(`unknown ${ip ?? '?'}`);
+    if (d !== undefined) return d.stats;
+    const name = `unknown ${ip ?? '?'}`;
+    return this.#stats.has(name) || this.#stats.size < this.#dialers.length + MAX_STRANGER_ROWS ? this.#row(name) : this.#row('unknown');
   }
 
   #authFailed(row: PeerStats, reason: string, remote: string): void {

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeMessage, FrameReader, lengthPrefix, MAX_FRAME, parseMessage, type SyncMessage } from '../../src/ha/sync-frame.ts';
+import { encodeMessage, FrameReader, lengthPrefix, MAX_FRAME, MAX_HANDSHAKE_FRAME, parseMessage, type SyncMessage } from '../../src/ha/sync-frame.ts';
 import { fuzz, fuzzCount, type Fuzzer } from '../helpers/fuzz.ts';
 
 const SAMPLES: SyncMessage[] = [
@@ -88,6 +88,9 @@ describe('sync frames', () => {
     const op = encodeMessage({ type: 'operator', changes: [{ pool: 'p', member: 'm', field: 'weight', value: 257, at: 5, by: 'n' }] });
     assert.match(reasons(op), /a weight of 257/);
     assert.match(reasons(Buffer.of(1, 1, 1, 0x41)), /nonce cut short/);
+    // before authentication a frame may be no larger than a handshake's
+    assert.equal(new FrameReader().push(lengthPrefix(600), MAX_HANDSHAKE_FRAME), 'a frame of 600 bytes (1 to 512 allowed)');
+    assert.deepEqual(new FrameReader().push(lengthPrefix(600)), []);
   });
 
   it(`fuzz: mutated messages are parsed or refused, never thrown (${fuzzCount(30_000)} inputs)`, () => {
