@@ -165,7 +165,11 @@ export class SyncLink {
   }
 
   #beat = (): void => {
-    if (!this.#wroteSinceBeat) this.send({ type: 'ping' });
-    this.#wroteSinceBeat = false;
+    try {
+      if (!this.#wroteSinceBeat) this.send({ type: 'ping' });
+      this.#wroteSinceBeat = false;
+    } catch (err) {
+      this.close(`cannot send: ${(err as Error).message}`);
+    }
   };
 }

@@ -194,7 +194,12 @@ export class HaSync implements LinkOwner {
       socket.destroy();
       return;
     }
-    this.#incoming.set(new SyncLink(socket, 'accept', this), null);
+    try {
+      this.#incoming.set(new SyncLink(socket, 'accept', this), null);
+    } catch (err) {
+      this.#log.error({ err }, 'ha sync: cannot take a link from a peer');
+      socket.destroy();
+    }
   }
 
   #dial(d: Dialer): void {
@@ -202,11 +207,17 @@ export class HaSync implements LinkOwner {
     if (this.#closed) return;
     const host = d.address.ip ?? d.address.host;
     const tls = this.#tls;
-    const socket: Socket = tls === null
-      ? netConnect({ host, port: d.address.port })
-      // the peer is named by its address, which its certificate need not carry: the CA and the key authenticate it
-      : tlsConnect({ host, port: d.address.port, cert: tls.cert, key: tls.key, ca: tls.ca, rejectUnauthorized: true, checkServerIdentity: () => undefined });
-    d.link = new SyncLink(socket, 'connect', this);
+    try {
+      const socket: Socket = tls === null
+        ? netConnect({ host, port: d.address.port })
+        // the peer is named by its address, which its certificate need not carry: the CA and the key authenticate it
+        : tlsConnect({ host, port: d.address.port, cert: tls.cert, key: tls.key, ca: tls.ca, rejectUnauthorized: true, checkServerIdentity: () => undefined });
+      d.link = new SyncLink(socket, 'connect', this);
+    } catch (err) {
+      // (from a timer: nothing may escape) try again later
+      this.#log.error({ err, peer: d.stats.peer }, 'ha sync: cannot open a link to the peer');
+      this.#redial(d);
+    }
   }
 
   #redial(d: Dialer): void {
