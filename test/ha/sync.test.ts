@@ -20,6 +20,9 @@ import { pool, single } from '../helpers/config.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 import { until } from '../helpers/wait.ts';
+import { tempDir } from '../helpers/files.ts';
+import { handshake, memberCert, startTlsMember } from '../helpers/openssl-tls.ts';
+import { join } from 'node:path';
 
 const KEY = 'a-shared-key-of-32-characters-ok';
 const SOURCE_IP: PersistenceConfig = { method: 'source-ip', whenFull: 'repin', mask: 32, mask6: 128, timeout: 600_000, maxEntries: 10_000 };
@@ -167,18 +170,29 @@ describe('ha sync between two nodes', () => {
     await until(() => connected(a) && connected(b));
   });
 
-  it('a tls-session entry learned on A is kept on B', async () => {
+  it('a TLS session made through A resumes on the same member through B', async () => {
+    const dir = await tempDir('furiwake-ha-tls-');
+    memberCert(dir);
+    const tlsMembers = await Promise.all(['t1', 't2'].map((n) => startTlsMember(dir, n, false)));
+    after(() => Promise.all(tlsMembers.map((m) => m.close())));
     const port = await freePort();
     const peer = await freePort();
     const tls: PersistenceConfig = { method: 'tls-session', whenFull: 'repin', timeout: 600_000, maxEntries: 1000 };
-    const x = await start(nodeConfig(members, port, peer, tls));
-    const y = await start(nodeConfig(members, peer, port, tls));
+    const specs = pool('round-robin', tlsMembers.map((m) => ({ port: m.port, id: m.name })));
+    const nodeOf = (listen: number, to: number): Config => ({ ...single('tcp', specs, { persistence: tls }), ha: ha(listen, to) });
+    const x = await start(nodeOf(port, peer));
+    const y = await start(nodeOf(peer, port));
     await until(() => connected(x) && connected(y));
-    const px = x.runtime.services.get('svc')!.persistence!;
-    // what a member's ServerHello names (the tcp data plane calls this on the handshake it relays)
-    px.learned(`id:${'ab'.repeat(32)}`, x.runtime.member('p', 'm2')!);
-    await until(() => tableOf(y).peek(`id:${'ab'.repeat(32)}`) !== undefined);
-    assert.equal(tableOf(y).peek(`id:${'ab'.repeat(32)}`)!.member, 'm2');
+    // A's first client goes to t1, and so would B's: move B's round-robin on, so that only the replicated entry brings the client back to t1
+    y.runtime.pools.get('p')!.acquire(0, null);
+    const session = join(dir, 'session');
+    const first = await handshake(x.address('svc').port, session, false);
+    assert.equal(first.reused, false);
+    const key = `id:${first.id.toLowerCase()}`;
+    await until(() => tableOf(y).peek(key) !== undefined);
+    // "Reused": only the member that made the session can resume it
+    assert.equal((await handshake(y.address('svc').port, session, true)).reused, true);
+    assert.equal(tableOf(y).peek(key)!.member, tableOf(x).peek(key)!.member);
   });
 });
 
