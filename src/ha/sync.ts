@@ -162,6 +162,8 @@ export class HaSync implements LinkOwner {
     }
     const { taken, ignored } = this.state.apply(m);
     row.received += taken;
+    // the members' own change lines follow; this one says where the changes came from
+    if (m.type === 'operator' && taken > 0) this.#log.info({ peer: row.peer, changes: taken }, 'ha sync: operator changes made on a peer applied');
     if (ignored > 0) this.#log.debug({ peer: row.peer, ignored, type: m.type }, 'ha sync: updates for services, pools or members this node does not have');
   }
 
