@@ -20,6 +20,7 @@ import type { Endpoint } from './runtime/connection-table.ts';
 import { clippedFlows, effectiveMaxFlows, fdBudget, readFileLimit, type FdBudget } from './runtime/fd-budget.ts';
 import { Runtime } from './runtime/runtime.ts';
 import type { Service } from './runtime/service.ts';
+import { followSync, type HaSync } from './ha/sync.ts';
 
 export interface StartOptions {
   /** reads the config again (the CLI's file), for a reload asked through the admin API */
@@ -39,6 +40,8 @@ export class Furiwake {
   /** nat and dsr services: their rules in the kernel; made with the first such service */
   #kernel: KernelPlane | null = null;
   #stopping: Promise<void> | null = null;
+  /** the replication link of an ha pair (ha.sync); null when not configured */
+  haSync: HaSync | null = null;
   /** how the process's file descriptors are shared out for the config in force; null: no limit known */
   #budget: FdBudget | null = null;
 
@@ -136,6 +139,11 @@ export class Furiwake {
       }
     }
     if (this.#stopping === null) failures.push(...(await this.admin.apply(config.admin)));
+    if (this.#stopping === null) {
+      const { sync, failure } = await followSync(this.haSync, config.ha?.sync ?? null, this.runtime, this.log);
+      this.haSync = sync;
+      if (failure !== null) failures.push(failure);
+    }
     // A reload changes pools and members without touching listeners: the kernel rules follow.
     const kernelError = this.#stopping === null ? await this.#kernel?.update() : null;
     if (kernelError != null) failures.push(kernelError.message);
@@ -187,6 +195,7 @@ export class Furiwake {
     // nat and dsr connections live in the kernel: they get the same grace, then the tables go
     const kernelClosed = this.#kernel?.close(grace);
     await this.admin.close();
+    await this.haSync?.close();
     this.health.close();
     this.runtime.close();
     const table = this.runtime.connections;

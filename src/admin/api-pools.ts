@@ -90,6 +90,7 @@ export function poolRoutes(api: ApiContext): Route[] {
         if (body.maxConnections !== undefined) member.setMaxConnections(body.maxConnections);
         if (body.weight !== undefined) member.setWeight(body.weight);
         if (body.state !== undefined) member.setAdmin(body.state);
+        runtime.events.emit('operator', member, body);
         api.host.log.info({ pool: pool.name, member: member.id, ...body }, 'member changed through the admin API');
         return { body: memberView(viewContext(api), member, poolTotal(pool)) };
       },

@@ -8,6 +8,8 @@ import type { ConntrackSync } from '../ha/conntrack-sync.ts';
 import type { HaRole, HaStatus } from '../ha/status.ts';
 import type { HealthEventMap } from '../health/manager.ts';
 import type { Logger } from '../log.ts';
+import type { SyncPeerStatus } from '../ha/status.ts';
+import type { OperatorChange } from '../ha/sync-frame.ts';
 import type { Endpoint } from '../runtime/connection-table.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { RateEstimator } from './rates.ts';
@@ -45,6 +47,8 @@ export interface AdminHost {
   reload(config: Config): Promise<string[]>;
   /** a service's listener, for its bound address and (udp furiwake forwards itself) its drops */
   listener(service: string): { address(): Endpoint; readonly drops?: DatagramDrops } | undefined;
+  /** the replication link of an ha pair (ha/sync.ts); null or absent when ha.sync is not configured */
+  readonly haSync?: { status(): { peers: SyncPeerStatus[] }; operatorChanges(): OperatorChange[] } | null;
   /** the stick tables to show; admin/stick-tables.ts stickTablesOf when absent */
   readonly stickTables?: StickTables;
   /** the active/standby pair; absent: none */

@@ -5,6 +5,7 @@
 // process however many planes (tests start many).
 
 import { CONNTRACK_METRICS } from '../ha/conntrack-metrics.ts';
+import type { SyncPeerStatus } from '../ha/status.ts';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Member } from '../runtime/member.ts';
 import type { CheckView } from '../runtime/events.ts';
@@ -201,7 +202,7 @@ export class AdminMetrics {
       for (const [to, n] of host.ha?.transitionsTotal() ?? []) yield [{ to }, n];
     });
     this.#collected('gauge', 'furiwake_ha_role', "This node's VRRP role: 1 for the one it is in, 0 for the others.", ['role'], function* () {
-      const role = host.ha?.status()?.vrrp.role;
+      const role = host.ha?.status()?.vrrp?.role;
       if (role === undefined) return;
       for (const r of HA_ROLES) yield [{ role: r }, r === role ? 1 : 0];
     });
@@ -221,6 +222,14 @@ export class AdminMetrics {
     this.#collected('counter', 'furiwake_stick_table_misses_total', 'Lookups that found none.', ['service'], perTable((t) => t.table.counters.misses));
     this.#collected('counter', 'furiwake_stick_table_expirations_total', 'Entries dropped because their timeout passed.', ['service'], perTable((t) => t.table.counters.expirations));
     this.#collected('counter', 'furiwake_stick_table_evictions_total', 'Live entries dropped to make room (max-entries reached).', ['service'], perTable((t) => t.table.counters.evictions));
+
+    // the ha replication link, per peer
+    const perPeer = (read: (p: SyncPeerStatus) => number) => () => (host.haSync?.status().peers ?? []).map((p): Sample => [{ peer: p.peer }, read(p)]);
+    this.#collected('gauge', 'furiwake_ha_sync_connected', 'Whether the link this node opened to an ha.sync peer is up and authenticated (1) or not (0).', ['peer'], perPeer((p) => (p.connected ? 1 : 0)));
+    this.#collected('counter', 'furiwake_ha_sync_sent_total', 'Stick entries and operator changes sent to a peer.', ['peer'], perPeer((p) => p.sent));
+    this.#collected('counter', 'furiwake_ha_sync_received_total', 'Stick entries and operator changes received from a peer and applied.', ['peer'], perPeer((p) => p.received));
+    this.#collected('counter', 'furiwake_ha_sync_auth_failures_total', 'Links dropped because the other end did not prove the ha.sync key.', ['peer'], perPeer((p) => p.authFailures));
+    this.#collected('gauge', 'furiwake_ha_sync_last_full_sync_seconds', 'When the last full resynchronisation with a peer was done (seconds since epoch; 0: never).', ['peer'], perPeer((p) => (p.lastSync ?? 0) / 1000));
   }
 
   /** A metric whose samples are read from the runtime at each scrape. */

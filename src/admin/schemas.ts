@@ -294,11 +294,24 @@ export const haStatusSchema = z.object({
     unfit: z.string().nullable().describe('why this node tells keepalived it must not hold the VIPs; null when fit'),
     keepalived: z.object({ running: z.boolean(), pid: z.int().nullable(), restarts: z.int() }),
     transitions: z.array(z.object({ from: haRoleSchema, to: haRoleSchema, at: z.number().describe('ms since epoch'), reason: z.string() })).describe('the last transitions, newest last'),
-  }),
+  }).nullable().describe('null when this node does not run VRRP (an ha section with only a sync link)'),
   sync: z.object({
     peers: z.array(z.object({
-      peer: z.string(), connected: z.boolean(), lastSync: z.number().nullable(), sent: z.int(), received: z.int(), authFailures: z.int(),
+      peer: z.string().describe("the peer's sync address as configured (or the name a peer that connected here gave)"),
+      connected: z.boolean().describe('the link this node opened to the peer is up and authenticated'),
+      lastSync: z.number().nullable().describe('ms since epoch of the last full resynchronisation either way; null: never'),
+      sent: z.int().describe('stick entries and operator changes sent to the peer'),
+      received: z.int().describe('stick entries and operator changes received from the peer and applied'),
+      authFailures: z.int().describe('links dropped because the other end did not prove the key (or broke the protocol before doing so)'),
     })),
+    operator: z.array(z.object({
+      pool: z.string(),
+      member: z.string(),
+      field: z.enum(['state', 'weight', 'maxConnections']),
+      value: z.union([z.number(), z.string()]).describe('state: enabled, drain or disabled; weight and maxConnections: numbers'),
+      at: z.number().describe('ms since epoch when the operator set it'),
+      by: z.string().describe('the node it was set on (its sync address)'),
+    })).describe('the last change of each member field set through the API or ctl on any node, newest first'),
   }).nullable().describe('the replication link; null when ha.sync is not configured'),
   conntrack: z.object({ running: z.boolean(), pid: z.int().nullable(), restarts: z.int() }).nullable()
     .describe('conntrackd; null when no nat or dsr service runs or conntrack-sync is off'),

@@ -33,10 +33,11 @@ export function checkHa(config: Pick<Config, 'ha' | 'services' | 'admin'>): Path
   const ha = config.ha;
   if (ha === undefined) return [];
   const issues: PathIssue[] = [];
-  const vips = haVips(config);
+  // only a sync link: what VRRP needs (VIPs, peers of their family) does not apply
+  const vips = ha.vrrp ? haVips(config) : [];
   // a hostname is resolved after these checks: its address may be the VIP
   const unresolved = Object.values(config.services).some((s) => isIP(s.listen.ip ?? s.listen.host) === 0);
-  if (vips.length === 0 && !unresolved) {
+  if (ha.vrrp && vips.length === 0 && !unresolved) {
     issues.push({ path: ['ha', 'vips'], message: 'no VIP to move: every service listens on a wildcard or loopback address; list the addresses the pair shares in ha.vips' });
   }
   // VRRP advertises over the VIPs' family: a unicast peer of the other family never hears them
@@ -67,6 +68,10 @@ export function haNotes(config: Pick<Config, 'ha' | 'services'>): string[] {
   const ha = config.ha;
   if (ha === undefined) return [];
   const notes: string[] = [];
+  if (!ha.vrrp) {
+    notes.push('ha: no interface and router-id: furiwake runs no VRRP and moves no address; only the sync link runs (something else must move the VIPs)');
+    return notes;
+  }
   if (ha.advert < 1_000) {
     notes.push(`ha.advert: ${ha.advert}ms needs VRRP version 3 on every node of the pair (version 2 counts whole seconds): a peer that is not furiwake must run keepalived with vrrp_version 3 and the same interval`);
   }

@@ -52,8 +52,9 @@ const conntrackSyncSchema = section('a map with port (or false to turn kernel co
 });
 
 export const haSchema = section('a map with interface, router-id and priority (and advert, preempt, peers, vips, sync)', {
-  interface: matching(/^[A-Za-z0-9_.:@-]{1,15}$/, 'a network interface name (at most 15 characters)'),
-  'router-id': integer(1, 255),
+  // both or neither: without them furiwake moves no VIP and only the sync link runs
+  interface: matching(/^[A-Za-z0-9_.:@-]{1,15}$/, 'a network interface name (at most 15 characters)').optional(),
+  'router-id': integer(1, 255).optional(),
   priority: integer(1, 254).default(HA_DEFAULTS.priority),
   advert: advert.default(HA_DEFAULTS.advert),
   preempt: boolean.default(HA_DEFAULTS.preempt),
@@ -62,9 +63,18 @@ export const haSchema = section('a map with interface, router-id and priority (a
   sync: syncSchema.optional(),
   // absent: on whenever a nat or dsr service runs; false: off
   'conntrack-sync': z.union([z.literal(false), conntrackSyncSchema]).optional(),
+}).superRefine((h, ctx) => {
+  if ((h.interface === undefined) !== (h['router-id'] === undefined)) {
+    const missing = h.interface === undefined ? 'interface' : 'router-id';
+    ctx.addIssue({ code: 'custom', path: [missing], message: `VRRP needs both interface and router-id; leave both out only when something else moves the VIPs and the section just replicates state (sync)` });
+  }
+  if (h.interface === undefined && h['router-id'] === undefined && h.sync === undefined) {
+    ctx.addIssue({ code: 'custom', path: [], message: 'an ha section needs interface and router-id (furiwake runs VRRP and moves the VIPs), or at least a sync link' });
+  }
 }).transform((h): HaConfig => ({
-  interface: h.interface,
-  routerId: h['router-id'],
+  vrrp: h.interface !== undefined && h['router-id'] !== undefined,
+  interface: h.interface ?? '',
+  routerId: h['router-id'] ?? 0,
   priority: h.priority,
   advert: h.advert,
   preempt: h.preempt,

@@ -4,6 +4,12 @@
 import type { Address } from './address.ts';
 
 export interface HaConfig {
+  /**
+   * furiwake runs VRRP (keepalived) and moves the VIPs: `interface` and `router-id` are given.
+   * false: the section only replicates state (`sync`) between nodes whose addresses something
+   * else moves (an external VRRP, routing); interface is '' and routerId 0 then.
+   */
+  vrrp: boolean;
   /** the network interface VRRP runs on and the VIPs are added to */
   interface: string;
   /** VRRP virtual router id, 1..255: the same on every node of the pair */

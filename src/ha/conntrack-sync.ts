@@ -384,7 +384,8 @@ function lineReader(each: (line: string) => void): (chunk: Buffer) => void {
  * whose conntrack-sync is not off and at least one nat or dsr service; null otherwise.
  */
 export function conntrackSyncFor(config: Pick<Config, 'ha' | 'services' | 'pools'>): { ha: HaConfig; addresses: string[] } | null {
-  if (config.ha === undefined || config.ha.conntrackSync === null) return null;
+  // conntrackd follows VRRP's roles: without VRRP nothing tells it which node is master
+  if (config.ha === undefined || !config.ha.vrrp || config.ha.conntrackSync === null) return null;
   const addresses = syncedAddresses(config);
   return addresses.length === 0 ? null : { ha: config.ha, addresses };
 }

@@ -20,6 +20,8 @@ export class HaPlane {
   readonly #log: Logger;
   #keepalived: KeepalivedSupervisor | null = null;
   #conntrack: ConntrackSync | null = null;
+  /** the config in force has an ha section (with or without VRRP) */
+  #configured = false;
   /** what conntrackd was started for (interface, peers, port): a change restarts it */
   #conntrackFor = '';
 
@@ -44,17 +46,18 @@ export class HaPlane {
 
   /** Starts, reconfigures or stops keepalived and conntrackd with the `ha` section; what could not be done, one line each. */
   async apply(config: Config): Promise<string[]> {
-    if (config.ha !== undefined && vipsOf(config).length === 0) {
+    this.#configured = config.ha !== undefined;
+    if (config.ha?.vrrp === true && vipsOf(config).length === 0) {
       return ['ha: no VIP to move: every service listens on a wildcard or loopback address; list the addresses to move in ha.vips'];
     }
     await this.#applyConntrack(config);
     const running = this.#keepalived;
-    if (running !== null && config.ha !== undefined && running.sameRouter(config)) {
+    if (running !== null && config.ha?.vrrp === true && running.sameRouter(config)) {
       return running.apply(config);
     }
     this.#keepalived = null;
     await running?.stop();
-    if (config.ha === undefined) return [];
+    if (config.ha === undefined || !config.ha.vrrp) return [];
     const supervisor = new KeepalivedSupervisor(config, this.#runtime, this.#log, { onTransition: (t) => this.events.emit('transition', t) });
     try {
       await supervisor.start();
@@ -101,9 +104,10 @@ export class HaPlane {
     await conntrack?.stop();
   }
 
+  /** null without an ha section; `vrrp` null when furiwake does not move the VIPs (or keepalived is not up yet) */
   status(): HaStatus | null {
-    const k = this.#keepalived;
-    return k === null ? null : { vrrp: k.status(), sync: null, conntrack: this.#conntrack?.status() ?? null };
+    if (!this.#configured) return null;
+    return { vrrp: this.#keepalived?.status() ?? null, sync: null, conntrack: this.#conntrack?.status() ?? null };
   }
 
   /** kernel connection sync, for its metrics; null when it does not run */

@@ -37,7 +37,8 @@ export function haPreflight(config: Pick<Config, 'ha' | 'services'>, host: HostV
   const errors: string[] = [];
   const warnings: string[] = [];
   const ha = config.ha;
-  if (ha === undefined) return { errors, warnings };
+  // only a sync link: no keepalived, no interface, no conntrackd (it follows VRRP's roles)
+  if (ha === undefined || !ha.vrrp) return { errors, warnings };
   if (findExecutable('keepalived', host.path) === null) {
     errors.push('ha: keepalived not found on PATH: install it (Debian: apt-get install keepalived); furiwake runs it to move the VIPs between the nodes');
   }

@@ -41,6 +41,19 @@ export interface SyncPeerStatus {
   authFailures: number;
 }
 
+/** the last change of one member field set by an operator on any node (last writer wins) */
+export interface OperatorChangeView {
+  pool: string;
+  member: string;
+  field: 'state' | 'weight' | 'maxConnections';
+  /** state: enabled, drain or disabled; weight and maxConnections: numbers */
+  value: number | string;
+  /** ms since epoch when the operator set it */
+  at: number;
+  /** the node it was set on (its sync address) */
+  by: string;
+}
+
 export interface ConntrackSyncStatus {
   running: boolean;
   pid: number | null;
@@ -48,9 +61,10 @@ export interface ConntrackSyncStatus {
 }
 
 export interface HaStatus {
-  vrrp: VrrpStatus;
+  /** null when this node does not run VRRP (an ha section with only a sync link) */
+  vrrp: VrrpStatus | null;
   /** null when ha.sync is not configured */
-  sync: { peers: SyncPeerStatus[] } | null;
+  sync: { peers: SyncPeerStatus[]; operator: OperatorChangeView[] } | null;
   /** null when no nat or dsr service runs or conntrack-sync is off */
   conntrack: ConntrackSyncStatus | null;
 }

@@ -48,8 +48,21 @@ export function flatKey(key: string): string {
   return Buffer.from(key, 'latin1').toString('latin1');
 }
 
+/**
+ * Told of what this node's own traffic and operators change in a table (ha.sync replicates it);
+ * not of expiry or eviction, which each node does for itself, nor of what a peer sent (`adopt`).
+ */
+export interface StickObserver {
+  set(key: string, member: string): void;
+  deleted(key: string): void;
+  /** every key (member undefined) or those of one member */
+  cleared(member: string | undefined): void;
+}
+
 export class StickTable {
   readonly maxEntries: number;
+  /** the replication link's watcher, when one runs; null: nobody is told */
+  observer: StickObserver | null = null;
   readonly timeout: number;
   readonly counters: StickCounters = { hits: 0, misses: 0, expirations: 0, evictions: 0 };
   readonly #cache: LRUCache<string, string>;
@@ -91,6 +104,21 @@ export class StickTable {
   /** Remembers (or refreshes) `key` -> `member`; the least recently used entry makes room. */
   set(key: string, member: string): void {
     this.#cache.set(key, member);
+    this.observer?.set(key, member);
+  }
+
+  /**
+   * A peer's entry, kept for the time it has left there (at most this table's timeout); the
+   * observer is not told, so an entry never travels back to where it came from.
+   */
+  adopt(key: string, member: string, expiresIn: number): void {
+    const ttl = Math.min(Math.round(expiresIn), this.timeout);
+    if (ttl >= 1) this.#cache.set(key, member, { ttl });
+  }
+
+  /** A peer forgot `key` (or every key, or a member's): forgotten here too, the observer not told. */
+  unadopt(key: string): boolean {
+    return this.#cache.delete(key);
   }
 
   /** The entry for `key` without counting a lookup or refreshing it. */
@@ -101,11 +129,19 @@ export class StickTable {
 
   /** Forgets one key; true when it was there. */
   delete(key: string): boolean {
-    return this.#cache.delete(key);
+    const had = this.#cache.delete(key);
+    if (had) this.observer?.deleted(key);
+    return had;
   }
 
   /** Forgets the keys that stick to `member` (or every key); returns how many. */
   clear(member?: string): number {
+    this.observer?.cleared(member);
+    return this.forget(member);
+  }
+
+  /** clear() without telling the observer (a peer's clear). */
+  forget(member?: string): number {
     if (member === undefined) {
       const n = this.#cache.size;
       this.#cache.clear();

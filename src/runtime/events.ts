@@ -6,11 +6,22 @@ import { EventEmitter } from 'node:events';
 import type { Member } from './member.ts';
 import type { MemberChange } from './member-state.ts';
 
+import type { AdminState } from './member-state.ts';
+
 export type { AdminState, AgentState, AgentView, CheckView, Health, MemberChange } from './member-state.ts';
 
 export interface RuntimeEventMap {
   member: [member: Member, change: MemberChange];
   reload: [summary: string];
+  /** an operator set these on a member (admin API or ctl): what ha.sync replicates to the peers */
+  operator: [member: Member, change: OperatorSet];
+}
+
+/** What an operator sets on a member. */
+export interface OperatorSet {
+  state?: AdminState;
+  weight?: number;
+  maxConnections?: number;
 }
 
 /**

@@ -23,7 +23,7 @@ export class StandInHaNode implements HaControl {
         handedOver: false, unfit: null, keepalived: { running: true, pid: 4242, restarts: 1 },
         transitions: [{ from: 'init', to: 'backup', at: Date.now() - 60_000, reason: 'keepalived started' }, { from: 'backup', to: 'master', at: Date.now() - 57_000, reason: 'no advertisement from a peer of higher priority' }],
       },
-      sync: { peers: [{ peer: '10.0.0.2:7400', connected: true, lastSync: Date.now() - 30_000, sent: 1200, received: 800, authFailures: 0 }] },
+      sync: { peers: [{ peer: '10.0.0.2:7400', connected: true, lastSync: Date.now() - 30_000, sent: 1200, received: 800, authFailures: 0 }], operator: [] },
       conntrack: { running: true, pid: 4343, restarts: 0 },
     };
   }
@@ -35,7 +35,7 @@ export class StandInHaNode implements HaControl {
   handover(on: boolean): HaStatus | null {
     if (!this.present) return null;
     this.asked.push(on);
-    const vrrp = this.current.vrrp;
+    const vrrp = this.current.vrrp!;
     vrrp.handedOver = on;
     // as keepalived reports it: a handed-over node is unfit on purpose (fault); taken back, it wins again
     const to: HaRole = on ? 'fault' : 'master';

@@ -97,16 +97,16 @@ describe('dashboard HA panel in Chromium', () => {
     await page.screenshot({ path: new URL('dashboard-ha-master.png', ARTIFACTS).pathname, fullPage: true });
 
     // what the node says next shows with a following snapshot: unfit, a peer link down, no conntrackd
-    node.current.vrrp.unfit = 'no usable member in pool web';
-    node.current.vrrp.role = 'fault';
+    node.current.vrrp!.unfit = 'no usable member in pool web';
+    node.current.vrrp!.role = 'fault';
     node.current.sync!.peers[0].connected = false;
     node.current.conntrack = null;
     await page.locator('#ha-role[data-role="fault"]').waitFor();
     await page.locator('#ha-fit[data-unfit="true"]', { hasText: 'unfit: no usable member in pool web' }).waitFor();
     await page.locator('#ha-sync-peers', { hasText: 'not connected' }).waitFor();
     assert.equal(await page.locator('#ha-conntrack-row').isHidden(), true);
-    node.current.vrrp.unfit = null;
-    node.current.vrrp.role = 'master';
+    node.current.vrrp!.unfit = null;
+    node.current.vrrp!.role = 'master';
     await page.locator('#ha-role[data-role="master"]').waitFor();
 
     // hand over from the keyboard: the token dialog asks first

@@ -4,8 +4,6 @@
 // member that holds the session, so "Reused" in s_client's report is the proof of pinning.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,66 +13,16 @@ import type { PersistenceConfig } from '../../src/config/persistence-types.ts';
 import { startApp } from '../helpers/app.ts';
 import { pool, single } from '../helpers/config.ts';
 import { describeOnEachEngine } from '../helpers/engines.ts';
+import { handshake, memberCert, startTlsMember, type TlsMember } from '../helpers/openssl-tls.ts';
 
 const TLS_SESSION: PersistenceConfig = { method: 'tls-session', whenFull: 'repin', timeout: 60_000, maxEntries: 1000 };
 
 let dir: string;
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'furiwake-tls-'));
-  const made = spawnSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-subj', '/CN=localhost', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-  ], { encoding: 'utf8' });
-  assert.equal(made.status, 0, made.stderr);
+  memberCert(dir);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-interface TlsMember {
-  name: string;
-  port: number;
-  close(): Promise<void>;
-}
-
-/** `openssl s_server -www` on a free loopback port; `tickets: false` leaves only session IDs. */
-async function startTlsMember(name: string, tickets: boolean): Promise<TlsMember> {
-  const args = ['s_server', '-accept', '127.0.0.1:0', '-cert', join(dir, 'cert.pem'), '-key', join(dir, 'key.pem'), '-www'];
-  if (!tickets) args.push('-no_ticket');
-  const child = spawn('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.setEncoding('utf8');
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.on('data', (chunk: string) => {
-      out += chunk;
-      const m = /ACCEPT 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m !== null) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`s_server exited (${code}): ${out}`)));
-  });
-  return { name, port, close: () => stop(child) };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill();
-  await exited;
-}
-
-/** One `openssl s_client -tls1_2` (or -tls1_3) session through the service: New or Reused, and its id. */
-async function handshake(port: number, session: string, resume: boolean, version = '-tls1_2'): Promise<{ reused: boolean; id: string }> {
-  const args = ['s_client', '-connect', `127.0.0.1:${port}`, version, '-ign_eof', resume ? '-sess_in' : '-sess_out', session];
-  if (resume) args.push('-sess_out', session);
-  const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-  child.stderr.resume();
-  child.stdin.end('GET / HTTP/1.0\r\n\r\n');
-  const [code] = await once(child, 'exit');
-  assert.equal(code, 0, out);
-  const state = /^(New|Reused), (TLSv[\d.]+)/m.exec(out);
-  assert.ok(state !== null, `no session line in:\n${out}`);
-  return { reused: state[1] === 'Reused', id: /Session-ID: ([0-9A-F]*)/.exec(out)?.[1] ?? '' };
-}
 
 function tableOf(app: Furiwake) {
   return app.runtime.services.get('svc')!.stickTable!;
@@ -84,7 +32,7 @@ for (const tickets of [false, true]) {
   describeOnEachEngine(`tls-session persistence, TLS 1.2 ${tickets ? 'session tickets' : 'session IDs (s_server -no_ticket)'}`, () => {
     let members: TlsMember[];
     before(async () => {
-      members = await Promise.all(['a', 'b', 'c'].map((n) => startTlsMember(n, tickets)));
+      members = await Promise.all(['a', 'b', 'c'].map((n) => startTlsMember(dir, n, tickets)));
     });
     after(() => Promise.all(members.map((m) => m.close())));
     const specs = () => members.map((m) => ({ port: m.port, id: m.name }));
@@ -131,7 +79,7 @@ for (const tickets of [false, true]) {
 describeOnEachEngine('tls-session persistence and TLS 1.3', () => {
   let members: TlsMember[];
   before(async () => {
-    members = await Promise.all(['a', 'b'].map((n) => startTlsMember(n, true)));
+    members = await Promise.all(['a', 'b'].map((n) => startTlsMember(dir, n, true)));
   });
   after(() => Promise.all(members.map((m) => m.close())));
 

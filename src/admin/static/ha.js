@@ -60,8 +60,15 @@ export async function refreshHa(paired) {
 /** @param {HaStatus} s */
 export function renderHa(s) {
   shown = s;
-  const v = s.vrrp;
   $('ha').hidden = false;
+  renderSync(s);
+  const c = s.conntrack;
+  $('ha-conntrack-row').hidden = c === null;
+  if (c !== null) $('ha-conntrack').textContent = `${c.running ? `running (pid ${c.pid ?? '?'})` : 'not running'}, ${c.restarts} restart${c.restarts === 1 ? '' : 's'}`;
+  // an ha section with only a sync link: this node moves no VIP, so there is no role to show
+  const v = s.vrrp;
+  $('ha-vrrp').hidden = v === null;
+  if (v === null) return;
   const role = $('ha-role');
   role.dataset.role = v.role;
   role.textContent = v.role;
@@ -83,10 +90,6 @@ export function renderHa(s) {
     h('span', { class: 'mono' }, `${t.from} → ${t.to}`), ' ',
     h('span', { class: 'sub-inline' }, `${duration((now - t.at) / 1000)} ago: ${t.reason}`)));
   fill($('ha-transitions'), ...(transitions.length > 0 ? transitions : [h('li', { class: 'none' }, 'none yet')]));
-  renderSync(s);
-  const c = s.conntrack;
-  $('ha-conntrack-row').hidden = c === null;
-  if (c !== null) $('ha-conntrack').textContent = `${c.running ? `running (pid ${c.pid ?? '?'})` : 'not running'}, ${c.restarts} restart${c.restarts === 1 ? '' : 's'}`;
   const button = $('ha-handover', HTMLButtonElement);
   button.textContent = v.handedOver ? 'Take back' : 'Hand over';
   button.setAttribute('aria-label', v.handedOver ? 'take the VIPs back from the peer' : 'hand the VIPs over to the peer');
@@ -110,7 +113,7 @@ function renderSync(s) {
 
 /** Hands the VIPs over, or takes them back, as the button says. */
 export async function handover() {
-  if (shown === null) return;
+  if (shown === null || shown.vrrp === null) return;
   const on = !shown.vrrp.handedOver;
   const answer = await write('/api/v1/ha/handover', 'POST', { on });
   if (answer === null) return;

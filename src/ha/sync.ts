@@ -1,0 +1,296 @@
+// The replication link of a pair (ha.sync): this node listens on `listen` for its peers and
+// connects to each of `peers`, reconnecting with backoff. Each node sends its own changes on the
+// links it opened and applies what arrives on the links its peers opened, so every direction has
+// one sender: nothing is sent twice, nothing loops. When a link comes (back) up, its sender
+// sends everything it holds (a full resynchronisation), then the changes as they happen,
+// gathered for FLUSH_INTERVAL so that a key changed many times travels once.
+
+import { readFileSync } from 'node:fs';
+import { connect as netConnect, createServer as netServer, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect, createServer as tlsServer, type TLSSocket } from 'node:tls';
+import { formatAddress, type Address } from '../config/address.ts';
+import type { HaSyncConfig } from '../config/ha-types.ts';
+import type { Logger } from '../log.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import type { SyncPeerStatus } from './status.ts';
+import type { OperatorChange, SyncMessage } from './sync-frame.ts';
+import { SyncLink, type LinkOwner } from './sync-link.ts';
+import { SyncState } from './sync-state.ts';
+
+/** how long changes gather before they are sent */
+export const FLUSH_INTERVAL = 50;
+/** reconnect backoff: doubles from the first to the last, and starts again once a link is up */
+const BACKOFF_FIRST = 100;
+const BACKOFF_MAX = 5_000;
+/** links accepted at once: peers are few, so a flood of strangers is cut here */
+const MAX_INCOMING = 64;
+/** rows kept for addresses that are no configured peer (failed authentications): beyond, one shared row */
+const MAX_STRANGER_ROWS = 16;
+
+interface TlsFiles {
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer;
+}
+
+/** One peer's row, as the API shows it. */
+type PeerStats = SyncPeerStatus;
+
+/** One configured peer: the link this node opens to it. */
+interface Dialer {
+  address: Address;
+  stats: PeerStats;
+  link: SyncLink | null;
+  backoff: number;
+  timer: NodeJS.Timeout | null;
+}
+
+export class HaSync implements LinkOwner {
+  readonly node: string;
+  readonly key: Buffer;
+  readonly config: HaSyncConfig;
+  readonly state: SyncState;
+  readonly #log: Logger;
+  readonly #server: Server;
+  readonly #tls: TlsFiles | null;
+  readonly #dialers: Dialer[];
+  /** rows by peer name: configured peers, and any other peer that connected with the key */
+  readonly #stats = new Map<string, PeerStats>();
+  /** links peers opened to this node, with their row once authenticated */
+  readonly #incoming = new Map<SyncLink, PeerStats | null>();
+  readonly #flush: NodeJS.Timeout;
+  #closed = false;
+
+  /** Listens on `config.listen`, then connects to each peer; throws (nothing left open) when it cannot listen or read its TLS files. */
+  static async start(config: HaSyncConfig, runtime: Runtime, log: Logger): Promise<HaSync> {
+    const tls = config.tls === null ? null : { cert: readTls(config.tls, 'cert'), key: readTls(config.tls, 'key'), ca: readTls(config.tls, 'ca') };
+    const server = tls === null
+      ? netServer()
+      : tlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.listen.port, config.listen.ip ?? config.listen.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const bound = server.address();
+    const port = typeof bound === 'object' && bound !== null ? bound.port : config.listen.port;
+    return new HaSync(config, runtime, log, server, tls, formatAddress({ ...config.listen, port }));
+  }
+
+  private constructor(config: HaSyncConfig, runtime: Runtime, log: Logger, server: Server, tls: TlsFiles | null, node: string) {
+    this.config = config;
+    this.node = node;
+    this.key = Buffer.from(config.key, 'utf8');
+    this.#log = log;
+    this.#server = server;
+    this.#tls = tls;
+    this.state = new SyncState(runtime, node);
+    this.state.watchTables();
+    server.maxConnections = MAX_INCOMING;
+    server.on('error', (err) => log.error({ err, listen: node }, 'ha sync: the listener failed'));
+    server.on(tls === null ? 'connection' : 'secureConnection', (socket: Socket) => this.#accept(socket));
+    server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+      this.#authFailed(this.#rowOfAddress(socket.remoteAddress), `TLS: ${err.message}`, `${socket.remoteAddress}:${socket.remotePort}`);
+    });
+    this.#dialers = config.peers.map((address) => {
+      const stats = this.#row(formatAddress(address));
+      return { address, stats, link: null, backoff: BACKOFF_FIRST, timer: null };
+    });
+    for (const d of this.#dialers) this.#dial(d);
+    this.#flush = setInterval(this.#tick, FLUSH_INTERVAL);
+    log.info({ listen: node, peers: this.#dialers.map((d) => d.stats.peer), tls: tls !== null }, 'ha sync listening');
+  }
+
+  /** Each peer's row: connected, last full resync, entries sent and received, failed authentications. */
+  status(): { peers: SyncPeerStatus[] } {
+    return { peers: [...this.#stats.values()].map((s) => ({ ...s })) };
+  }
+
+  /** The operator changes known, newest first (sync-state.ts). */
+  operatorChanges(): OperatorChange[] {
+    return this.state.operatorChanges();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#flush);
+    for (const d of this.#dialers) {
+      if (d.timer !== null) clearTimeout(d.timer);
+      d.link?.close('this node is stopping');
+    }
+    for (const link of [...this.#incoming.keys()]) link.close('this node is stopping');
+    this.state.close();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  // ---- LinkOwner ---------------------------------------------------------------------------
+
+  opened(link: SyncLink): void {
+    const dialer = this.#dialerOf(link);
+    if (dialer === undefined) {
+      const row = this.#row(link.peerNode!);
+      this.#incoming.set(link, row);
+      if (!this.#dialers.some((d) => d.stats === row)) row.connected = true;
+      this.#log.info({ peer: link.peerNode, from: link.remote }, 'ha sync: peer connected');
+      return;
+    }
+    dialer.backoff = BACKOFF_FIRST;
+    dialer.stats.connected = true;
+    this.state.recording = true;
+    this.state.watchTables();
+    // everything this node holds, then `synced`: the peer then has all of it
+    let entries = 0;
+    for (const m of this.state.snapshot()) {
+      link.send(m);
+      entries += m.type === 'stick' ? m.entries.length : m.type === 'operator' ? m.changes.length : 0;
+    }
+    link.send({ type: 'synced' });
+    dialer.stats.sent += entries;
+    dialer.stats.lastSync = Date.now();
+    this.#log.info({ peer: dialer.stats.peer, name: link.peerNode, entries }, 'ha sync: link up, full resynchronisation sent');
+  }
+
+  message(link: SyncLink, m: SyncMessage): void {
+    const row = this.#row(link.peerNode!);
+    if (m.type === 'synced') {
+      row.lastSync = Date.now();
+      this.#log.info({ peer: row.peer, received: row.received }, 'ha sync: full resynchronisation received');
+      return;
+    }
+    const { taken, ignored } = this.state.apply(m);
+    row.received += taken;
+    // the members' own change lines follow; this one says where the changes came from
+    if (m.type === 'operator' && taken > 0) this.#log.info({ peer: row.peer, changes: taken }, 'ha sync: operator changes made on a peer applied');
+    if (ignored > 0) this.#log.debug({ peer: row.peer, ignored, type: m.type }, 'ha sync: updates for services, pools or members this node does not have');
+  }
+
+  closed(link: SyncLink, reason: string, authFailure: boolean): void {
+    const dialer = this.#dialerOf(link);
+    if (dialer !== undefined) {
+      dialer.link = null;
+      const was = dialer.stats.connected;
+      dialer.stats.connected = false;
+      if (authFailure) this.#authFailed(dialer.stats, reason, link.remote);
+      else if (was) this.#log.warn({ peer: dialer.stats.peer, reason }, 'ha sync: link down');
+      else this.#log.debug({ peer: dialer.stats.peer, reason }, 'ha sync: cannot reach the peer');
+      this.state.recording = this.#dialers.some((d) => d.link?.open === true);
+      if (!this.#closed) this.#redial(dialer);
+      return;
+    }
+    const row = this.#incoming.get(link);
+    this.#incoming.delete(link);
+    if (authFailure) return this.#authFailed(this.#rowOfAddress(link.remoteIp), reason, link.remote);
+    if (row === null || row === undefined) return;
+    // a configured peer's row says whether this node's link to it is up; other rows, their link here
+    if (!this.#dialers.some((d) => d.stats === row)) row.connected = false;
+    this.#log.warn({ peer: row.peer, from: link.remote, reason }, 'ha sync: peer disconnected');
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  #accept(socket: Socket): void {
+    if (this.#closed) {
+      socket.destroy();
+      return;
+    }
+    try {
+      this.#incoming.set(new SyncLink(socket, 'accept', this), null);
+    } catch (err) {
+      this.#log.error({ err }, 'ha sync: cannot take a link from a peer');
+      socket.destroy();
+    }
+  }
+
+  #dial(d: Dialer): void {
+    d.timer = null;
+    if (this.#closed) return;
+    const host = d.address.ip ?? d.address.host;
+    const tls = this.#tls;
+    try {
+      const socket: Socket = tls === null
+        ? netConnect({ host, port: d.address.port })
+        // the peer is named by its address, which its certificate need not carry: the CA and the key authenticate it
+        : tlsConnect({ host, port: d.address.port, cert: tls.cert, key: tls.key, ca: tls.ca, rejectUnauthorized: true, checkServerIdentity: () => undefined });
+      d.link = new SyncLink(socket, 'connect', this);
+    } catch (err) {
+      // (from a timer: nothing may escape) try again later
+      this.#log.error({ err, peer: d.stats.peer }, 'ha sync: cannot open a link to the peer');
+      this.#redial(d);
+    }
+  }
+
+  #redial(d: Dialer): void {
+    const wait = d.backoff;
+    d.backoff = Math.min(BACKOFF_MAX, d.backoff * 2);
+    d.timer = setTimeout(() => this.#dial(d), wait);
+  }
+
+  #dialerOf(link: SyncLink): Dialer | undefined {
+    return link.role === 'connect' ? this.#dialers.find((d) => d.link === link) : undefined;
+  }
+
+  #row(peer: string): PeerStats {
+    let row = this.#stats.get(peer);
+    if (row === undefined) {
+      row = { peer, connected: false, lastSync: null, sent: 0, received: 0, authFailures: 0 };
+      this.#stats.set(peer, row);
+    }
+    return row;
+  }
+
+  /** The row of a configured peer at that IP; another address has a row of its own (`unknown <ip>`). */
+  #rowOfAddress(ip: string | undefined): PeerStats {
+    const d = this.#dialers.find((x) => (x.address.ip ?? x.address.host) === ip);
+    if (d !== undefined) return d.stats;
+    const name = `unknown ${ip ?? '?'}`;
+    return this.#stats.has(name) || this.#stats.size < this.#dialers.length + MAX_STRANGER_ROWS ? this.#row(name) : this.#row('unknown');
+  }
+
+  #authFailed(row: PeerStats, reason: string, remote: string): void {
+    row.authFailures++;
+    this.#log.warn({ peer: row.peer, remote, reason }, 'ha sync: a peer failed authentication; dropped, nothing it sent was applied');
+  }
+
+  #tick = (): void => {
+    try {
+      this.state.watchTables();
+      const open = this.#dialers.filter((d) => d.link?.open === true);
+      const { messages, entries } = this.state.flush();
+      if (open.length === 0 || messages.length === 0) return;
+      for (const d of open) {
+        for (const m of messages) d.link!.send(m);
+        d.stats.sent += entries;
+      }
+    } catch (err) {
+      this.#log.error({ err }, 'ha sync: sending the changes failed');
+    }
+  };
+}
+
+/**
+ * The link a config asks for: started, restarted when its section changed (a new key, address or
+ * peer), stopped when it is gone. A failure to start (address in use, TLS file unreadable) is
+ * returned as one line; the node runs on without replication.
+ */
+export async function followSync(current: HaSync | null, config: HaSyncConfig | null, runtime: Runtime, log: Logger): Promise<{ sync: HaSync | null; failure: string | null }> {
+  if (current !== null && config !== null && JSON.stringify(current.config) === JSON.stringify(config)) return { sync: current, failure: null };
+  await current?.close();
+  if (config === null) return { sync: null, failure: null };
+  try {
+    return { sync: await HaSync.start(config, runtime, log), failure: null };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return { sync: null, failure: e.syscall === 'listen' ? `ha.sync: cannot listen on ${formatAddress(config.listen)}: ${e.message}` : `ha.sync: ${e.message}` };
+  }
+}
+
+function readTls(files: NonNullable<HaSyncConfig['tls']>, which: 'cert' | 'key' | 'ca'): Buffer {
+  try {
+    return readFileSync(files[which]);
+  } catch (err) {
+    throw new Error(`tls.${which}: cannot read ${files[which]}: ${(err as Error).message}`);
+  }
+}

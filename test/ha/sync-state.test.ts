@@ -1,0 +1,95 @@
+// What the sync link carries, without sockets: a node's own stick changes are gathered and sent
+// once each; what it applies from a peer is never sent back; an operator change older than the
+// one known loses (last writer wins by wall clock, ties by node name); a table a reload made anew
+// is watched again; updates for what this node does not have are ignored, not applied.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Config } from '../../src/config/types.ts';
+import { SyncState } from '../../src/ha/sync-state.ts';
+import { Runtime } from '../../src/runtime/runtime.ts';
+import { pool, single } from '../helpers/config.ts';
+
+function config(timeout = 600_000): Config {
+  return single('tcp', pool('round-robin', [{ port: 9, id: 'm1' }, { port: 10, id: 'm2' }]), {
+    persistence: { method: 'source-ip', whenFull: 'repin', mask: 32, mask6: 128, timeout, maxEntries: 100 },
+  });
+}
+
+function setup(): { runtime: Runtime; state: SyncState } {
+  const runtime = new Runtime();
+  runtime.apply(config());
+  const state = new SyncState(runtime, 'node-a');
+  state.watchTables();
+  state.recording = true;
+  return { runtime, state };
+}
+
+const table = (runtime: Runtime) => runtime.services.get('svc')!.persistence!.table!;
+
+describe('sync state', () => {
+  it('sends each changed key once, deletions and clears in order, and nothing it applied from a peer', () => {
+    const { runtime, state } = setup();
+    const t = table(runtime);
+    t.set('192.0.2.1', 'm1');
+    t.set('192.0.2.1', 'm2');
+    t.set('192.0.2.2', 'm1');
+    t.delete('192.0.2.2');
+    const { messages, entries } = state.flush();
+    assert.equal(entries, 1);
+    assert.deepEqual(messages.map((m) => m.type), ['unstick', 'stick']);
+    assert.deepEqual(messages[1].type === 'stick' && messages[1].entries.map((e) => [e.key, e.member]), [['192.0.2.1', 'm2']]);
+    // from a peer: applied, with its remaining time, and not sent back
+    const applied = state.apply({ type: 'stick', service: 'svc', entries: [{ key: '198.51.100.1', member: 'm1', expiresIn: 5_000 }, { key: '198.51.100.2', member: 'nobody', expiresIn: 5_000 }] });
+    assert.deepEqual(applied, { taken: 1, ignored: 1 });
+    assert.ok(t.peek('198.51.100.1')!.expiresIn <= 5_000);
+    assert.equal(t.peek('198.51.100.2'), undefined);
+    state.apply({ type: 'clear', service: 'svc', member: 'm2' });
+    assert.equal(t.peek('192.0.2.1'), undefined);
+    assert.deepEqual(state.flush().messages, []);
+    // an operator's clear goes out before what follows it
+    t.set('192.0.2.3', 'm1');
+    t.clear();
+    t.set('192.0.2.4', 'm2');
+    assert.deepEqual(state.flush().messages.map((m) => m.type), ['clear', 'stick']);
+    state.close();
+  });
+
+  it('operator changes: last writer wins, the peer\'s older one loses, a tie goes to the larger node name', () => {
+    const { runtime, state } = setup();
+    const m1 = runtime.member('p', 'm1')!;
+    m1.setAdmin('drain');
+    runtime.events.emit('operator', m1, { state: 'drain' });
+    const mine = state.operatorChanges()[0];
+    assert.equal(mine.by, 'node-a');
+    const sent = state.flush().messages;
+    assert.deepEqual(sent.map((m) => m.type), ['operator']);
+    // older, from a peer: ignored
+    assert.equal(state.apply({ type: 'operator', changes: [{ pool: 'p', member: 'm1', field: 'state', value: 0, at: mine.at - 1, by: 'node-b' }] }).taken, 0);
+    assert.equal(m1.admin, 'drain');
+    // same time: node-b > node-a, so node-b's wins
+    assert.equal(state.apply({ type: 'operator', changes: [{ pool: 'p', member: 'm1', field: 'state', value: 2, at: mine.at, by: 'node-b' }] }).taken, 1);
+    assert.equal(m1.admin, 'disabled');
+    // newer: wins, and is not sent back
+    state.apply({ type: 'operator', changes: [{ pool: 'p', member: 'm1', field: 'weight', value: 9, at: mine.at + 1, by: 'node-b' }] });
+    assert.equal(m1.configWeight, 9);
+    assert.deepEqual(state.flush().messages, []);
+    // a member this node does not have: ignored
+    assert.equal(state.apply({ type: 'operator', changes: [{ pool: 'p', member: 'm9', field: 'state', value: 1, at: Date.now(), by: 'node-b' }] }).ignored, 1);
+    state.close();
+  });
+
+  it('watches the table a reload made anew, and no longer the old one', () => {
+    const { runtime, state } = setup();
+    const before = table(runtime);
+    runtime.apply(config(300_000));
+    const after = table(runtime);
+    assert.notEqual(after, before);
+    state.watchTables();
+    assert.equal(before.observer, null);
+    after.set('192.0.2.7', 'm1');
+    assert.equal(state.flush().entries, 1);
+    state.close();
+    assert.equal(after.observer, null);
+  });
+});
