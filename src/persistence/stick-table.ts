@@ -66,6 +66,12 @@ export class StickTable {
   readonly timeout: number;
   readonly counters: StickCounters = { hits: 0, misses: 0, expirations: 0, evictions: 0 };
   readonly #cache: LRUCache<string, string>;
+  /**
+   * Keys an operator or a peer deleted and nobody set since, so that a connection that ends
+   * does not write its entry back (`restore`). Made on the first deletion; as bounded as the
+   * table (beyond max-entries deletions the oldest is forgotten).
+   */
+  #removed: LRUCache<string, true> | null = null;
 
   constructor(options: StickTableOptions) {
     if (!(Number.isSafeInteger(options.maxEntries) && options.maxEntries >= 1)) {
@@ -104,7 +110,18 @@ export class StickTable {
   /** Remembers (or refreshes) `key` -> `member`; the least recently used entry makes room. */
   set(key: string, member: string): void {
     this.#cache.set(key, member);
+    if (this.#removed !== null) this.#removed.delete(key);
     this.observer?.set(key, member);
+  }
+
+  /**
+   * A connection of `key` on `member` ended: its entry is refreshed (or written back if it
+   * expired while the connection lasted), unless the key moved to another member meanwhile or
+   * an operator or a peer deleted it: a deletion is not undone by a connection that was open.
+   */
+  restore(key: string, member: string): void {
+    const held = this.#cache.peek(key);
+    if (held === undefined ? this.#removed?.has(key) !== true : held === member) this.set(key, member);
   }
 
   /**
@@ -113,12 +130,16 @@ export class StickTable {
    */
   adopt(key: string, member: string, expiresIn: number): void {
     const ttl = Math.min(Math.round(expiresIn), this.timeout);
-    if (ttl >= 1) this.#cache.set(key, member, { ttl });
+    if (ttl < 1) return;
+    this.#cache.set(key, member, { ttl });
+    if (this.#removed !== null) this.#removed.delete(key);
   }
 
   /** A peer forgot `key` (or every key, or a member's): forgotten here too, the observer not told. */
   unadopt(key: string): boolean {
-    return this.#cache.delete(key);
+    const had = this.#cache.delete(key);
+    if (had) this.#remember(key);
+    return had;
   }
 
   /** The entry for `key` without counting a lookup or refreshing it. */
@@ -130,8 +151,10 @@ export class StickTable {
   /** Forgets one key; true when it was there. */
   delete(key: string): boolean {
     const had = this.#cache.delete(key);
-    if (had) this.observer?.deleted(key);
-    return had;
+    if (!had) return false;
+    this.#remember(key);
+    this.observer?.deleted(key);
+    return true;
   }
 
   /** Forgets the keys that stick to `member` (or every key); returns how many. */
@@ -144,13 +167,22 @@ export class StickTable {
   forget(member?: string): number {
     if (member === undefined) {
       const n = this.#cache.size;
+      for (const key of this.#cache.keys()) this.#remember(key);
       this.#cache.clear();
       return n;
     }
     const keys: string[] = [];
     for (const [key, id] of this.#cache.entries()) if (id === member) keys.push(key);
-    for (const key of keys) this.#cache.delete(key);
+    for (const key of keys) {
+      this.#cache.delete(key);
+      this.#remember(key);
+    }
     return keys.length;
+  }
+
+  #remember(key: string): void {
+    this.#removed ??= new LRUCache<string, true>({ max: this.maxEntries });
+    this.#removed.set(key, true);
   }
 
   /**

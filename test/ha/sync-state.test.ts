@@ -92,4 +92,27 @@ describe('sync state', () => {
     state.close();
     assert.equal(after.observer, null);
   });
+
+  it('a connection that ends does not write back an entry an operator or a peer deleted meanwhile', () => {
+    const { runtime, state } = setup();
+    const p = runtime.services.get('svc')!.persistence!;
+    const t = table(runtime);
+    const m1 = runtime.member('p', 'm1')!;
+    // deleted by the operator here (one key, then the whole table), then by a peer: each while a connection was open
+    for (const remove of [() => t.delete('192.0.2.1'), () => t.clear(), () => state.apply({ type: 'unstick', service: 'svc', keys: ['192.0.2.1'] }), () => state.apply({ type: 'clear', service: 'svc', member: null })]) {
+      p.picked('192.0.2.1', m1);
+      state.flush();
+      remove();
+      state.flush();
+      p.ended('192.0.2.1', m1);
+      assert.equal(t.peek('192.0.2.1'), undefined);
+      // nor sent to the peer, which would bring it back there
+      assert.deepEqual(state.flush().messages, []);
+    }
+    // a client that comes back after the deletion is remembered again, and its end refreshes it
+    p.picked('192.0.2.1', m1);
+    p.ended('192.0.2.1', m1);
+    assert.equal(t.peek('192.0.2.1')?.member, 'm1');
+    state.close();
+  });
 });
