@@ -14,7 +14,7 @@ import type { Logger } from '../log.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { SyncPeerStatus } from './status.ts';
 import type { OperatorChange, SyncMessage } from './sync-frame.ts';
-import { SyncLink, type LinkOwner } from './sync-link.ts';
+import { HANDSHAKE_TIMEOUT, SyncLink, type LinkOwner } from './sync-link.ts';
 import { SyncState } from './sync-state.ts';
 
 /** how long changes gather before they are sent */
@@ -22,8 +22,12 @@ export const FLUSH_INTERVAL = 50;
 /** reconnect backoff: doubles from the first to the last, and starts again once a link is up */
 const BACKOFF_FIRST = 100;
 const BACKOFF_MAX = 5_000;
-/** links accepted at once: peers are few, so a flood of strangers is cut here */
-const MAX_INCOMING = 64;
+/**
+ * connections accepted that have not authenticated yet: peers are few, so a flood of strangers
+ * is cut here. Beyond, the oldest waiting one is dropped rather than the new one refused, so a
+ * stranger who holds them all open cannot keep a peer out until its handshake timeout.
+ */
+const MAX_WAITING = 64;
 /** rows kept for addresses that are no configured peer (failed authentications): beyond, one shared row */
 const MAX_STRANGER_ROWS = 16;
 
@@ -58,6 +62,8 @@ export class HaSync implements LinkOwner {
   readonly #stats = new Map<string, PeerStats>();
   /** links peers opened to this node, with their row once authenticated */
   readonly #incoming = new Map<SyncLink, PeerStats | null>();
+  /** accepted connections not yet authenticated, by "address:port", oldest first */
+  readonly #waiting = new Map<string, Socket>();
   readonly #flush: NodeJS.Timeout;
   #closed = false;
 
@@ -66,7 +72,7 @@ export class HaSync implements LinkOwner {
     const tls = config.tls === null ? null : { cert: readTls(config.tls, 'cert'), key: readTls(config.tls, 'key'), ca: readTls(config.tls, 'ca') };
     const server = tls === null
       ? netServer()
-      : tlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true });
+      : tlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true, handshakeTimeout: HANDSHAKE_TIMEOUT });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.listen.port, config.listen.ip ?? config.listen.host, () => {
@@ -88,8 +94,9 @@ export class HaSync implements LinkOwner {
     this.#tls = tls;
     this.state = new SyncState(runtime, node);
     this.state.watchTables();
-    server.maxConnections = MAX_INCOMING;
     server.on('error', (err) => log.error({ err, listen: node }, 'ha sync: the listener failed'));
+    // every TCP connection (before TLS, when configured) waits in #waiting until it authenticates
+    server.on('connection', (socket: Socket) => this.#wait(socket));
     server.on(tls === null ? 'connection' : 'secureConnection', (socket: Socket) => this.#accept(socket));
     server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
       this.#authFailed(this.#rowOfAddress(socket.remoteAddress), `TLS: ${err.message}`, `${socket.remoteAddress}:${socket.remotePort}`);
@@ -122,15 +129,24 @@ export class HaSync implements LinkOwner {
       d.link?.close('this node is stopping');
     }
     for (const link of [...this.#incoming.keys()]) link.close('this node is stopping');
+    for (const socket of this.#waiting.values()) socket.destroy();
+    this.#waiting.clear();
     this.state.close();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
   // ---- LinkOwner ---------------------------------------------------------------------------
 
+  issued(nonce: Buffer): boolean {
+    for (const d of this.#dialers) if (d.link?.sentNonce(nonce) === true) return true;
+    for (const link of this.#incoming.keys()) if (link.sentNonce(nonce)) return true;
+    return false;
+  }
+
   opened(link: SyncLink): void {
     const dialer = this.#dialerOf(link);
     if (dialer === undefined) {
+      this.#waiting.delete(link.remote);
       const row = this.#row(link.peerNode!);
       this.#incoming.set(link, row);
       if (!this.#dialers.some((d) => d.stats === row)) row.connected = true;
@@ -190,6 +206,25 @@ export class HaSync implements LinkOwner {
   }
 
   // ---- internals ---------------------------------------------------------------------------
+
+  #wait(socket: Socket): void {
+    try {
+      const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+      if (this.#waiting.size >= MAX_WAITING) {
+        const [oldest, waited] = this.#waiting.entries().next().value!;
+        this.#waiting.delete(oldest);
+        waited.destroy();
+        this.#log.debug({ remote: oldest }, `ha sync: ${MAX_WAITING} connections wait for authentication; the oldest is dropped`);
+      }
+      this.#waiting.set(remote, socket);
+      socket.once('close', () => {
+        if (this.#waiting.get(remote) === socket) this.#waiting.delete(remote);
+      });
+    } catch (err) {
+      this.#log.error({ err }, 'ha sync: cannot take a connection');
+      socket.destroy();
+    }
+  }
 
   #accept(socket: Socket): void {
     if (this.#closed) {
