@@ -1,8 +1,9 @@
 // What the replication link carries, as state: the stick table entries of every service whose
 // persistence keeps a table in furiwake (source-ip, tls-session), keyed by service, and what
-// operators set on members (admin state, weight, connection limit; last writer wins by wall
-// clock). Outgoing: changes since the last flush (a key changed twice is sent once) or, when a
-// link comes up, everything. Incoming: applied without being reported back, so an entry never
+// operators set on members (admin state, weight, connection limit; the latest change wins, a
+// local one dated after whatever it replaces even when this node's clock is behind). Outgoing:
+// changes since the last flush (a key changed twice is sent once) or, when a link comes up,
+// everything. Incoming: applied without being reported back, so an entry never
 // travels back to where it came from and two links between one pair cannot loop.
 // Health is not here: each node checks its members itself.
 
@@ -202,10 +203,16 @@ export class SyncState {
   }
 
   #onOperator = (member: Member, change: OperatorSet): void => {
-    const at = Date.now();
+    const now = Date.now();
     const record = (field: OperatorField, value: number): void => {
+      const key = `${member.poolName}\0${member.id}\0${field}`;
+      // Newer than anything known of it, whatever this node's clock says: on a node whose clock is
+      // behind its peer's, an operator's change would otherwise lose to the one it replaced (the
+      // peer ignoring it as older) and the two nodes would disagree until the next change.
+      const known = this.#operator.get(key);
+      const at = known === undefined || known.at < now ? now : known.at + 1;
       const c: OperatorChange = { pool: member.poolName, member: member.id, field, value, at, by: this.node };
-      this.#operator.set(operatorKey(c), c);
+      this.#operator.set(key, c);
       if (this.recording) this.#operatorPending.push(c);
     };
     if (change.state !== undefined) record('state', ADMIN_STATES.indexOf(change.state));

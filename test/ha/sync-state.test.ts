@@ -1,6 +1,6 @@
 // What the sync link carries, without sockets: a node's own stick changes are gathered and sent
 // once each; what it applies from a peer is never sent back; an operator change older than the
-// one known loses (last writer wins by wall clock, ties by node name); a table a reload made anew
+// one known loses (the later time wins, ties by node name; a local change is dated after what it replaces); a table a reload made anew
 // is watched again; updates for what this node does not have are ignored, not applied.
 
 import assert from 'node:assert/strict';
@@ -114,5 +114,30 @@ describe('sync state', () => {
     p.ended('192.0.2.1', m1);
     assert.equal(t.peek('192.0.2.1')?.member, 'm1');
     state.close();
+  });
+
+  it('an operator change on a node whose clock is behind its peer\'s still wins over what it replaced, on both nodes', () => {
+    const a = setup();
+    const b = setup();
+    const m1 = a.runtime.member('p', 'm1')!;
+    // node-a's clock is 10 minutes behind node-b's: node-b drained m1 "later"
+    const ahead = Date.now() + 600_000;
+    a.state.apply({ type: 'operator', changes: [{ pool: 'p', member: 'm1', field: 'state', value: 1, at: ahead, by: 'node-b' }] });
+    assert.equal(m1.admin, 'drain');
+    // then an operator enables it on node-a
+    m1.setAdmin('enabled');
+    a.runtime.events.emit('operator', m1, { state: 'enabled' });
+    const sent = a.state.flush().messages.find((m) => m.type === 'operator');
+    assert.ok(sent !== undefined && sent.type === 'operator');
+    assert.ok(sent.changes[0].at > ahead);
+    assert.equal(a.state.operatorChanges()[0].by, 'node-a');
+    // node-b, which knows its own drain, takes it
+    b.state.apply({ type: 'operator', changes: [{ pool: 'p', member: 'm1', field: 'state', value: 1, at: ahead, by: 'node-b' }] });
+    const bm1 = b.runtime.member('p', 'm1')!;
+    assert.equal(bm1.admin, 'drain');
+    assert.equal(b.state.apply(sent).taken, 1);
+    assert.equal(bm1.admin, 'enabled');
+    a.state.close();
+    b.state.close();
   });
 });
