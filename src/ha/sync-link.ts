@@ -73,6 +73,22 @@ export class SyncLink {
     return this.#nonce.equals(n);
   }
 
+  /** bytes written that the peer has not read yet */
+  get backlog(): number {
+    return this.#socket.writableLength;
+  }
+
+  /** Calls `then` once the peer has read what waits (not if the link closes first). */
+  whenDrained(then: () => void): void {
+    this.#socket.once('drain', () => {
+      try {
+        then();
+      } catch (err) {
+        this.close(`failed after the peer read: ${(err as Error).message}`);
+      }
+    });
+  }
+
   get open(): boolean {
     return this.#phase === 'open';
   }

@@ -40,6 +40,15 @@ interface TlsFiles {
 /** One peer's row, as the API shows it. */
 type PeerStats = SyncPeerStatus;
 
+/**
+ * A full resynchronisation is written while less than this waits for the peer, then paused until
+ * the peer has read it: a table of any size reaches a peer that reads, and a stalled peer holds
+ * this much, not the whole table.
+ */
+const RESYNC_HIGH_WATER = 4 << 20;
+/** changes held for a peer while its resynchronisation is paused; beyond, it is dropped (and resyncs on its return) */
+const MAX_HELD = 1_000;
+
 /** One configured peer: the link this node opens to it. */
 interface Dialer {
   address: Address;
@@ -47,6 +56,9 @@ interface Dialer {
   link: SyncLink | null;
   backoff: number;
   timer: NodeJS.Timeout | null;
+  /** the full resynchronisation under way on `link`, and what changed meanwhile (sent after it) */
+  resync: Generator<SyncMessage> | null;
+  held: SyncMessage[];
 }
 
 export class HaSync implements LinkOwner {
@@ -103,7 +115,7 @@ export class HaSync implements LinkOwner {
     });
     this.#dialers = config.peers.map((address) => {
       const stats = this.#row(formatAddress(address));
-      return { address, stats, link: null, backoff: BACKOFF_FIRST, timer: null };
+      return { address, stats, link: null, backoff: BACKOFF_FIRST, timer: null, resync: null, held: [] };
     });
     for (const d of this.#dialers) this.#dial(d);
     this.#flush = setInterval(this.#tick, FLUSH_INTERVAL);
@@ -158,15 +170,31 @@ export class HaSync implements LinkOwner {
     this.state.recording = true;
     this.state.watchTables();
     // everything this node holds, then `synced`: the peer then has all of it
-    let entries = 0;
-    for (const m of this.state.snapshot()) {
-      link.send(m);
-      entries += m.type === 'stick' ? m.entries.length : m.type === 'operator' ? m.changes.length : 0;
+    dialer.resync = this.state.snapshot();
+    dialer.held = [];
+    this.#resync(dialer, link, 0);
+  }
+
+  /** Writes the resynchronisation on while the peer keeps up; pauses for it to read; ends with what changed meanwhile. */
+  #resync(d: Dialer, link: SyncLink, entries: number): void {
+    if (d.link !== link || !link.open || d.resync === null) return;
+    for (;;) {
+      if (link.backlog > RESYNC_HIGH_WATER) return link.whenDrained(() => this.#resync(d, link, entries));
+      const next = d.resync.next();
+      if (next.done === true) break;
+      link.send(next.value);
+      entries += count(next.value);
     }
+    d.resync = null;
+    for (const m of d.held) {
+      link.send(m);
+      entries += count(m);
+    }
+    d.held = [];
     link.send({ type: 'synced' });
-    dialer.stats.sent += entries;
-    dialer.stats.lastSync = Date.now();
-    this.#log.info({ peer: dialer.stats.peer, name: link.peerNode, entries }, 'ha sync: link up, full resynchronisation sent');
+    d.stats.sent += entries;
+    d.stats.lastSync = Date.now();
+    this.#log.info({ peer: d.stats.peer, name: link.peerNode, entries }, 'ha sync: link up, full resynchronisation sent');
   }
 
   message(link: SyncLink, m: SyncMessage): void {
@@ -187,6 +215,8 @@ export class HaSync implements LinkOwner {
     const dialer = this.#dialerOf(link);
     if (dialer !== undefined) {
       dialer.link = null;
+      dialer.resync = null;
+      dialer.held = [];
       const was = dialer.stats.connected;
       dialer.stats.connected = false;
       if (authFailure) this.#authFailed(dialer.stats, reason, link.remote);
@@ -296,6 +326,12 @@ export class HaSync implements LinkOwner {
       const { messages, entries } = this.state.flush();
       if (open.length === 0 || messages.length === 0) return;
       for (const d of open) {
+        if (d.resync !== null) {
+          // after the resynchronisation, in order; a peer that falls this far behind starts again later
+          d.held.push(...messages);
+          if (d.held.length > MAX_HELD) d.link!.close(`the peer reads too slowly (${d.held.length} batches of changes wait behind its full resynchronisation)`);
+          continue;
+        }
         for (const m of messages) d.link!.send(m);
         d.stats.sent += entries;
       }
@@ -320,6 +356,11 @@ export async function followSync(current: HaSync | null, config: HaSyncConfig | 
     const e = err as NodeJS.ErrnoException;
     return { sync: null, failure: e.syscall === 'listen' ? `ha.sync: cannot listen on ${formatAddress(config.listen)}: ${e.message}` : `ha.sync: ${e.message}` };
   }
+}
+
+/** the stick entries and operator changes a message carries */
+function count(m: SyncMessage): number {
+  return m.type === 'stick' ? m.entries.length : m.type === 'operator' ? m.changes.length : 0;
 }
 
 function readTls(files: NonNullable<HaSyncConfig['tls']>, which: 'cert' | 'key' | 'ca'): Buffer {

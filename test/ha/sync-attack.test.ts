@@ -114,17 +114,20 @@ class KeyedPeer {
 
   /** Connects to a node's sync listener and proves the key, as a node named `name`. */
   static async connect(port: number, name = 'peer.test:1'): Promise<KeyedPeer> {
-    const wire = await Wire.connect(port);
+    return KeyedPeer.handshake(await Wire.connect(port), 'connect', name);
+  }
+
+  /** Proves the key on `wire`, whose TCP connection this end opened ('connect') or took ('accept'). */
+  static async handshake(wire: Wire, role: LinkRole, name: string): Promise<KeyedPeer> {
     const own = freshNonce();
     const key = Buffer.from(KEY);
     wire.write({ type: 'hello', version: 1, node: name, nonce: own });
     const hello = await wire.handshake();
     assert.equal(hello.type, 'hello');
     const theirs = hello.type === 'hello' ? hello.nonce : Buffer.alloc(0);
-    wire.write({ type: 'auth', mac: answer(key, 'connect', theirs, own, name) });
+    wire.write({ type: 'auth', mac: answer(key, role, theirs, own, name) });
     assert.equal((await wire.handshake()).type, 'auth');
-    const role: LinkRole = 'connect';
-    return new KeyedPeer(wire, frameKey(key, role, own, theirs));
+    return new KeyedPeer(wire, role === 'connect' ? frameKey(key, role, own, theirs) : frameKey(key, role, theirs, own));
   }
 
   /** A frame body signed with `seq` (the next one by default). */
@@ -241,5 +244,38 @@ describe('ha sync attacked after authentication', () => {
     await until(() => table(runtime).peek('192.0.2.9') !== undefined);
     assert.equal(rowOf(sync, 'peer.test:1')?.received, 1);
     assert.ok(!peer.wire.isClosed);
+  });
+
+  it('a full resynchronisation larger than the most a peer may fall behind reaches a peer that reads', async () => {
+    // about 75 MB of entries, more than the 64 MiB a peer may leave unread: written all at once,
+    // the link was dropped before the peer could read it, and again on every return
+    const trap = net.createServer();
+    trap.listen(0, '127.0.0.1');
+    await once(trap, 'listening');
+    const dialed = once(trap, 'connection');
+    const runtime = new Runtime();
+    runtime.apply(single('tcp', pool('round-robin', [{ port: 9, id: 'm1' }]), {
+      persistence: { method: 'source-ip', whenFull: 'repin', mask: 32, mask6: 128, timeout: 600_000, maxEntries: 400_000 },
+    }));
+    const t = table(runtime);
+    const N = 360_000;
+    const pad = 'k'.repeat(192);
+    for (let i = 0; i < N; i++) t.set(`${pad}${String(i).padStart(8, '0')}`, 'm1');
+    const { sync, failure } = await followSync(null, { listen: at(0), peers: [at((trap.address() as net.AddressInfo).port)], key: KEY, tls: null }, runtime, createLogger('silent'));
+    assert.equal(failure, null);
+    nodes.push(sync!);
+    const wire = new Wire((await dialed)[0] as net.Socket);
+    await KeyedPeer.handshake(wire, 'accept', 'receiver.test:1');
+    let entries = 0;
+    for (;;) {
+      const body = await wire.body();
+      assert.ok(body !== null, `the node dropped the link after ${entries} entries`);
+      const parsed = parseMessage(body.subarray(0, body.length - FRAME_MAC_BYTES));
+      assert.ok(parsed.ok);
+      if (parsed.message.type === 'stick') entries += parsed.message.entries.length;
+      if (parsed.message.type === 'synced') break;
+    }
+    assert.equal(entries, N);
+    trap.close();
   });
 });
