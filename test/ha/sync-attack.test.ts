@@ -1,7 +1,8 @@
 // The replication link (ha.sync) attacked on loopback by peers written here byte by byte: one
 // without the key that reflects a node's own challenges, a node configured to reach itself, a
 // holder of the key that breaks the rules after authentication (a bad MAC, a replayed frame), a
-// flood of connections that never authenticate, and frames near the size limit.
+// flood of connections that never authenticate, plain TCP where TLS is configured, frames near
+// the size limit, and a full resynchronisation larger than what a peer may leave unread.
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -16,6 +17,7 @@ import { Runtime } from '../../src/runtime/runtime.ts';
 import { pool, single } from '../helpers/config.ts';
 import { freePort } from '../helpers/ports.ts';
 import { until } from '../helpers/wait.ts';
+import { caSigned, certDir } from '../proxy/http/certs.ts';
 
 const KEY = 'a-shared-key-of-32-characters-ok';
 
@@ -29,12 +31,12 @@ after(async () => {
 });
 
 /** A node with one source-ip service (members m1, m2 in pool p) whose sync link listens on `listen` and dials `peers`. */
-async function node(listen: number, peers: number[]): Promise<{ sync: HaSync; runtime: Runtime }> {
+async function node(listen: number, peers: number[], tls: HaSyncConfig['tls'] = null): Promise<{ sync: HaSync; runtime: Runtime }> {
   const runtime = new Runtime();
   runtime.apply(single('tcp', pool('round-robin', [{ port: 9, id: 'm1' }, { port: 10, id: 'm2' }]), {
     persistence: { method: 'source-ip', whenFull: 'repin', mask: 32, mask6: 128, timeout: 600_000, maxEntries: 1_000 },
   }));
-  const config: HaSyncConfig = { listen: at(listen), peers: peers.map(at), key: KEY, tls: null };
+  const config: HaSyncConfig = { listen: at(listen), peers: peers.map(at), key: KEY, tls };
   const { sync, failure } = await followSync(null, config, runtime, createLogger('silent'));
   assert.equal(failure, null);
   nodes.push(sync!);
@@ -201,6 +203,37 @@ describe('ha sync attacked before authentication', () => {
     assert.ok(strangers[0].isClosed);
     assert.ok(!peer.wire.isClosed);
     for (const w of strangers) w.socket.destroy();
+  });
+});
+
+describe('ha sync with TLS configured', () => {
+  it('a peer that holds the key but speaks plain TCP is refused both ways: no downgrade', async () => {
+    const dir = certDir();
+    const { ca, server } = caSigned(dir, ['DNS:node.test']);
+    // the node dials a plain-TCP listener that answers with a hello of its own
+    const trap = net.createServer((socket) => {
+      socket.on('error', () => {});
+      socket.resume();
+      const hello = encodeMessage({ type: 'hello', version: 1, node: 'plain.test', nonce: freshNonce() });
+      socket.write(Buffer.concat([lengthPrefix(hello.length), hello]));
+    });
+    trap.listen(0, '127.0.0.1');
+    await once(trap, 'listening');
+    const dialed = once(trap, 'connection');
+    const listen = await freePort();
+    const { sync, runtime } = await node(listen, [(trap.address() as net.AddressInfo).port], { cert: server.cert, key: server.key, ca: ca.cert });
+    // a plain hello to its TLS listener
+    const wire = await Wire.connect(listen);
+    wire.write({ type: 'hello', version: 1, node: 'plain.test', nonce: freshNonce() });
+    wire.write({ type: 'stick', service: 'svc', entries: [{ key: '192.0.2.66', member: 'm1', expiresIn: 60_000 }] });
+    await wire.closed;
+    await until(() => failures(sync) > 0);
+    // the node's TLS client gives up on the plain answer and closes
+    const [socket] = (await dialed) as [net.Socket];
+    if (!socket.destroyed) await once(socket, 'close');
+    assert.equal(sync.status().peers.some((p) => p.connected), false);
+    assert.equal(table(runtime).peek('192.0.2.66'), undefined);
+    trap.close();
   });
 });
 
