@@ -144,6 +144,26 @@ describe('ha sync between two nodes', () => {
     assert.equal(await greetingFrom(b.address('svc').port, '127.0.0.3'), 'm2');
   });
 
+  it('an operator who deletes the whole table on A while a client is connected empties B, and the client\'s end brings nothing back', async () => {
+    // a client that stays connected through A
+    const client = net.connect({ port: a.address('svc').port, host: '127.0.0.1', localAddress: '127.0.0.8' });
+    client.on('error', () => {});
+    await new Promise((resolve) => client.once('data', resolve));
+    await until(() => tableOf(b).peek('127.0.0.8') !== undefined);
+    const res = await fetch(`http://127.0.0.1:${a.admin.address()!.port}/api/v1/stick-tables/svc/entries?all=true`, {
+      method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(res.status, 200, await res.text());
+    await until(() => tableOf(b).size === 0);
+    // the client leaves; a later client's entry reaches B after anything its end would have sent
+    client.end();
+    await until(() => a.runtime.connections.size === 0);
+    assert.equal(await greetingFrom(a.address('svc').port, '127.0.0.9'), 'm1');
+    await until(() => tableOf(b).peek('127.0.0.9') !== undefined);
+    assert.equal(tableOf(a).peek('127.0.0.8'), undefined);
+    assert.equal(tableOf(b).peek('127.0.0.8'), undefined);
+  });
+
   it('a link that drops and comes back resynchronises: entries made while it was down arrive', async () => {
     const config = b.haSync!.config;
     await b.haSync!.close();
