@@ -143,10 +143,16 @@ export class SyncState {
     return { messages, entries };
   }
 
-  /** Everything, for a link that just came up: every live entry and every operator change known. */
+  /**
+   * Everything, for a link that just came up: every operator change known, then per table the
+   * keys deleted here lately (the peer may have missed the deletion while the link was down)
+   * and every live entry.
+   */
   *snapshot(): Generator<SyncMessage> {
     if (this.#operator.size > 0) yield { type: 'operator', changes: [...this.#operator.values()] };
     for (const w of this.#watches.values()) {
+      const removed = w.table.removedKeys();
+      for (let i = 0; i < removed.length; i += BATCH) yield { type: 'unstick', service: w.service, keys: removed.slice(i, i + BATCH) };
       let sets: StickEntryUpdate[] = [];
       for (const e of w.table.entries()) {
         sets.push({ key: e.key, member: e.member, expiresIn: e.expiresIn });
@@ -159,8 +165,11 @@ export class SyncState {
     }
   }
 
-  /** Applies what a peer sent. */
-  apply(m: SyncMessage): Applied {
+  /**
+   * Applies what a peer sent. `resync`: it is part of the peer's full resynchronisation, whose
+   * entries do not bring back a key deleted here (StickTable.adopt).
+   */
+  apply(m: SyncMessage, resync = false): Applied {
     switch (m.type) {
       case 'stick': {
         const table = this.#watches.get(m.service)?.table;
@@ -168,11 +177,7 @@ export class SyncState {
         const pool = this.#runtime.services.get(m.service)?.pool;
         if (table === undefined || pool === undefined) return { taken: 0, ignored: m.entries.length };
         let taken = 0;
-        for (const e of m.entries) {
-          if (pool.member(e.member) === undefined) continue;
-          table.adopt(e.key, e.member, e.expiresIn);
-          taken++;
-        }
+        for (const e of m.entries) if (pool.member(e.member) !== undefined && table.adopt(e.key, e.member, e.expiresIn, resync)) taken++;
         return { taken, ignored: m.entries.length - taken };
       }
       case 'unstick': {

@@ -74,6 +74,8 @@ export class HaSync implements LinkOwner {
   readonly #stats = new Map<string, PeerStats>();
   /** links peers opened to this node, with their row once authenticated */
   readonly #incoming = new Map<SyncLink, PeerStats | null>();
+  /** links from peers whose full resynchronisation has ended (`synced`): what follows is incremental */
+  readonly #synced = new WeakSet<SyncLink>();
   /** accepted connections not yet authenticated, by "address:port", oldest first */
   readonly #waiting = new Map<string, Socket>();
   readonly #flush: NodeJS.Timeout;
@@ -200,11 +202,12 @@ export class HaSync implements LinkOwner {
   message(link: SyncLink, m: SyncMessage): void {
     const row = this.#row(link.peerNode!);
     if (m.type === 'synced') {
+      this.#synced.add(link);
       row.lastSync = Date.now();
       this.#log.info({ peer: row.peer, received: row.received }, 'ha sync: full resynchronisation received');
       return;
     }
-    const { taken, ignored } = this.state.apply(m);
+    const { taken, ignored } = this.state.apply(m, !this.#synced.has(link));
     row.received += taken;
     // the members' own change lines follow; this one says where the changes came from
     if (m.type === 'operator' && taken > 0) this.#log.info({ peer: row.peer, changes: taken }, 'ha sync: operator changes made on a peer applied');

@@ -68,10 +68,13 @@ export class StickTable {
   readonly #cache: LRUCache<string, string>;
   /**
    * Keys an operator or a peer deleted and nobody set since, so that a connection that ends
-   * does not write its entry back (`restore`). Made on the first deletion; as bounded as the
-   * table (beyond max-entries deletions the oldest is forgotten).
+   * does not write its entry back (`restore`), and a peer that did not hear of the deletion does
+   * not bring it back in its full resynchronisation (`adopt`). Made on the first deletion; as
+   * bounded as the table (max-entries, the oldest forgotten first) and kept for its timeout: an
+   * entry deleted longer ago would have expired by now unless its client came back.
    */
   #removed: LRUCache<string, true> | null = null;
+  readonly #perf: { now(): number };
 
   constructor(options: StickTableOptions) {
     if (!(Number.isSafeInteger(options.maxEntries) && options.maxEntries >= 1)) {
@@ -83,13 +86,14 @@ export class StickTable {
     this.maxEntries = options.maxEntries;
     this.timeout = options.timeout;
     const clock = options.now;
+    // lru-cache reads a start time of 0 as "no TTL", so a clock that starts at 0 is shifted.
+    this.#perf = clock === undefined ? performance : { now: () => clock() + 1 };
     this.#cache = new LRUCache<string, string>({
       max: options.maxEntries,
       ttl: options.timeout,
       ttlResolution: 0,
       updateAgeOnGet: true,
-      // lru-cache reads a start time of 0 as "no TTL", so a clock that starts at 0 is shifted.
-      perf: clock === undefined ? performance : { now: () => clock() + 1 },
+      perf: this.#perf,
       dispose: this.#onDispose,
     });
   }
@@ -126,13 +130,26 @@ export class StickTable {
 
   /**
    * A peer's entry, kept for the time it has left there (at most this table's timeout); the
-   * observer is not told, so an entry never travels back to where it came from.
+   * observer is not told, so an entry never travels back to where it came from. `resync`: it
+   * comes in the peer's full resynchronisation, which may hold what the peer had before it heard
+   * of a deletion here: a key deleted here is then left deleted. False when not taken.
    */
-  adopt(key: string, member: string, expiresIn: number): void {
+  adopt(key: string, member: string, expiresIn: number, resync = false): boolean {
     const ttl = Math.min(Math.round(expiresIn), this.timeout);
-    if (ttl < 1) return;
+    if (ttl < 1) return false;
+    if (this.#removed !== null && this.#removed.has(key)) {
+      if (resync) return false;
+      this.#removed.delete(key);
+    }
     this.#cache.set(key, member, { ttl });
-    if (this.#removed !== null) this.#removed.delete(key);
+    return true;
+  }
+
+  /** The keys deleted here (by an operator or a peer) within the timeout and not set since: a full resynchronisation sends them. */
+  removedKeys(): string[] {
+    if (this.#removed === null) return [];
+    this.#removed.purgeStale();
+    return [...this.#removed.keys()];
   }
 
   /** A peer forgot `key` (or every key, or a member's): forgotten here too, the observer not told. */
@@ -181,7 +198,7 @@ export class StickTable {
   }
 
   #remember(key: string): void {
-    this.#removed ??= new LRUCache<string, true>({ max: this.maxEntries });
+    this.#removed ??= new LRUCache<string, true>({ max: this.maxEntries, ttl: this.timeout, ttlResolution: 0, perf: this.#perf });
     this.#removed.set(key, true);
   }
 

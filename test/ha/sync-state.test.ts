@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Config } from '../../src/config/types.ts';
 import { SyncState } from '../../src/ha/sync-state.ts';
+import { StickTable } from '../../src/persistence/stick-table.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { pool, single } from '../helpers/config.ts';
 
@@ -139,5 +140,23 @@ describe('sync state', () => {
     assert.equal(bm1.admin, 'enabled');
     a.state.close();
     b.state.close();
+  });
+
+  it('a key deleted here is left deleted by a peer\'s full resynchronisation for the table\'s timeout, not by its later updates', () => {
+    const clock = { now: 0 };
+    const t = new StickTable({ maxEntries: 10, timeout: 1_000, now: () => clock.now });
+    t.set('192.0.2.1', 'm1');
+    t.delete('192.0.2.1');
+    assert.deepEqual(t.removedKeys(), ['192.0.2.1']);
+    assert.equal(t.adopt('192.0.2.1', 'm1', 500, true), false);
+    assert.equal(t.peek('192.0.2.1'), undefined);
+    // an update after the resynchronisation: the peer's client came back after the deletion
+    assert.equal(t.adopt('192.0.2.1', 'm2', 500), true);
+    assert.deepEqual(t.removedKeys(), []);
+    // a deletion older than the timeout is forgotten: the entry would have expired by now
+    t.clear();
+    clock.now = 1_001;
+    assert.deepEqual(t.removedKeys(), []);
+    assert.equal(t.adopt('192.0.2.1', 'm1', 500, true), true);
   });
 });

@@ -177,6 +177,27 @@ describe('ha sync between two nodes', () => {
     await until(() => a.haSync!.status().peers[0].lastSync !== null && b.haSync!.status().peers[0].lastSync !== null);
   });
 
+  it('an entry deleted on A while the link was down is deleted on B when it comes back, and B\'s resynchronisation does not bring it back to A', async () => {
+    await greetingFrom(a.address('svc').port, '127.0.0.10');
+    await until(() => tableOf(b).peek('127.0.0.10') !== undefined && a.runtime.connections.size === 0);
+    const config = b.haSync!.config;
+    await b.haSync!.close();
+    b.haSync = null;
+    await until(() => !connected(a));
+    const res = await fetch(`http://127.0.0.1:${a.admin.address()!.port}/api/v1/stick-tables/svc/entries/127.0.0.10`, {
+      method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(res.status, 200, await res.text());
+    b.haSync = (await followSync(null, config, b.runtime, b.log)).sync;
+    await until(() => connected(a) && connected(b));
+    // an entry made on each node now follows that node's resynchronisation on the same link
+    await greetingFrom(a.address('svc').port, '127.0.0.11');
+    await greetingFrom(b.address('svc').port, '127.0.0.12');
+    await until(() => tableOf(b).peek('127.0.0.11') !== undefined && tableOf(a).peek('127.0.0.12') !== undefined);
+    assert.equal(tableOf(b).peek('127.0.0.10'), undefined);
+    assert.equal(tableOf(a).peek('127.0.0.10'), undefined);
+  });
+
   it('a reload that leaves ha.sync as it was keeps the link; one that changes it starts a new one', async () => {
     const link = a.haSync;
     assert.deepEqual(await a.reload(a.runtime.config!), []);
