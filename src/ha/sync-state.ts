@@ -225,11 +225,11 @@ export class SyncState {
     if (change.maxConnections !== undefined) record('maxConnections', change.maxConnections);
   };
 
-  /** Last writer wins: a change older than the one known is ignored (equal times: the larger node name wins). */
+  /** Last writer wins: a change older than the one known is ignored (`later`). */
   #takeOperator(c: OperatorChange): boolean {
     const key = operatorKey(c);
     const known = this.#operator.get(key);
-    if (known !== undefined && (known.at > c.at || (known.at === c.at && known.by >= c.by))) return false;
+    if (known !== undefined && !later(c, known)) return false;
     const member = this.#runtime.member(c.pool, c.member);
     if (member === undefined) return false;
     this.#operator.set(key, c);
@@ -238,6 +238,16 @@ export class SyncState {
     else member.setMaxConnections(c.value);
     return true;
   }
+}
+
+/**
+ * Whether change `c` wins over `known`: the later time; at the same time the larger node name;
+ * from two nodes of one name (a wildcard listen address), the larger value, so both still agree.
+ */
+function later(c: OperatorChange, known: OperatorChange): boolean {
+  if (c.at !== known.at) return c.at > known.at;
+  if (c.by !== known.by) return c.by > known.by;
+  return c.value > known.value;
 }
 
 function operatorKey(c: { pool: string; member: string; field: OperatorField }): string {

@@ -159,4 +159,18 @@ describe('sync state', () => {
     assert.deepEqual(t.removedKeys(), []);
     assert.equal(t.adopt('192.0.2.1', 'm1', 500, true), true);
   });
+
+  it('two changes of one time from nodes of one name (a wildcard listen address) are ordered by value, the same on both', () => {
+    const a = setup();
+    const b = setup();
+    const change = (value: number) => ({ type: 'operator' as const, changes: [{ pool: 'p', member: 'm1', field: 'state' as const, value, at: 1_000, by: '0.0.0.0:7400' }] });
+    a.state.apply(change(1));
+    a.state.apply(change(2));
+    b.state.apply(change(2));
+    b.state.apply(change(1));
+    assert.equal(a.runtime.member('p', 'm1')!.admin, 'disabled');
+    assert.equal(b.runtime.member('p', 'm1')!.admin, 'disabled');
+    a.state.close();
+    b.state.close();
+  });
 });
