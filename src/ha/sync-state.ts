@@ -172,23 +172,23 @@ export class SyncState {
   apply(m: SyncMessage, resync = false): Applied {
     switch (m.type) {
       case 'stick': {
-        const table = this.#watches.get(m.service)?.table;
-        // (a reload may have removed the service since the tables were last watched)
+        // the service's table now: a reload may have removed or replaced it since the tables were last watched
+        const table = tableOf(this.#runtime, m.service);
         const pool = this.#runtime.services.get(m.service)?.pool;
-        if (table === undefined || pool === undefined) return { taken: 0, ignored: m.entries.length };
+        if (table === null || pool === undefined) return { taken: 0, ignored: m.entries.length };
         let taken = 0;
         for (const e of m.entries) if (pool.member(e.member) !== undefined && table.adopt(e.key, e.member, e.expiresIn, resync)) taken++;
         return { taken, ignored: m.entries.length - taken };
       }
       case 'unstick': {
-        const table = this.#watches.get(m.service)?.table;
-        if (table === undefined) return { taken: 0, ignored: m.keys.length };
+        const table = tableOf(this.#runtime, m.service);
+        if (table === null) return { taken: 0, ignored: m.keys.length };
         for (const key of m.keys) table.unadopt(key);
         return { taken: m.keys.length, ignored: 0 };
       }
       case 'clear': {
-        const table = this.#watches.get(m.service)?.table;
-        if (table === undefined) return { taken: 0, ignored: 1 };
+        const table = tableOf(this.#runtime, m.service);
+        if (table === null) return { taken: 0, ignored: 1 };
         table.forget(m.member ?? undefined);
         return { taken: 1, ignored: 0 };
       }

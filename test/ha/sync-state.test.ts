@@ -173,4 +173,19 @@ describe('sync state', () => {
     a.state.close();
     b.state.close();
   });
+
+  it('a peer\'s entries land in the table a reload just made, and are ignored once a reload removed its table', () => {
+    const { runtime, state } = setup();
+    const before = table(runtime);
+    runtime.apply(config(300_000));
+    // before the next flush has watched the new table
+    assert.equal(state.apply({ type: 'stick', service: 'svc', entries: [{ key: '192.0.2.5', member: 'm1', expiresIn: 5_000 }] }).taken, 1);
+    assert.equal(table(runtime).peek('192.0.2.5')?.member, 'm1');
+    assert.equal(before.peek('192.0.2.5'), undefined);
+    runtime.apply(single('tcp', pool('round-robin', [{ port: 9, id: 'm1' }]), {}));
+    const gone = { type: 'stick' as const, service: 'svc', entries: [{ key: '192.0.2.6', member: 'm1', expiresIn: 5_000 }] };
+    assert.deepEqual(state.apply(gone), { taken: 0, ignored: 1 });
+    assert.deepEqual(state.apply({ type: 'clear', service: 'svc', member: null }), { taken: 0, ignored: 1 });
+    state.close();
+  });
 });
