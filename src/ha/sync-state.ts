@@ -11,7 +11,7 @@ import type { Member } from '../runtime/member.ts';
 import type { OperatorSet } from '../runtime/events.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { StickObserver, StickTable } from '../persistence/stick-table.ts';
-import { ADMIN_STATES, type OperatorChange, type OperatorField, type StickEntryUpdate, type SyncMessage } from './sync-frame.ts';
+import { ADMIN_STATES, MAX_TEXT, type OperatorChange, type OperatorField, type StickEntryUpdate, type SyncMessage } from './sync-frame.ts';
 
 /** entries per stick frame: about 100 KB, far below the frame limit */
 const BATCH = 1_000;
@@ -42,7 +42,7 @@ class TableWatch implements StickObserver {
   }
 
   set(key: string, member: string): void {
-    if (this.#state.recording) this.pending.set(key, member);
+    if (this.#state.recording && fits(key, member)) this.pending.set(key, member);
   }
 
   deleted(key: string): void {
@@ -155,6 +155,7 @@ export class SyncState {
       for (let i = 0; i < removed.length; i += BATCH) yield { type: 'unstick', service: w.service, keys: removed.slice(i, i + BATCH) };
       let sets: StickEntryUpdate[] = [];
       for (const e of w.table.entries()) {
+        if (!fits(e.key, e.member)) continue;
         sets.push({ key: e.key, member: e.member, expiresIn: e.expiresIn });
         if (sets.length === BATCH) {
           yield { type: 'stick', service: w.service, entries: sets };
@@ -208,6 +209,7 @@ export class SyncState {
   }
 
   #onOperator = (member: Member, change: OperatorSet): void => {
+    if (!fits(member.poolName, member.id)) return;
     const now = Date.now();
     const record = (field: OperatorField, value: number): void => {
       const key = `${member.poolName}\0${member.id}\0${field}`;
@@ -248,6 +250,15 @@ function later(c: OperatorChange, known: OperatorChange): boolean {
   if (c.at !== known.at) return c.at > known.at;
   if (c.by !== known.by) return c.by > known.by;
   return c.value > known.value;
+}
+
+/**
+ * Whether these can travel: the link carries text of at most MAX_TEXT bytes. Keys and names are
+ * shorter by far; only a member id made from a host name of 250 characters or more is not, and is
+ * left out rather than sent in a frame the peer would refuse (dropping the link, again and again).
+ */
+function fits(a: string, b: string): boolean {
+  return a.length <= MAX_TEXT && b.length <= MAX_TEXT;
 }
 
 function operatorKey(c: { pool: string; member: string; field: OperatorField }): string {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Config } from '../../src/config/types.ts';
+import { encodeMessage, parseMessage } from '../../src/ha/sync-frame.ts';
 import { SyncState } from '../../src/ha/sync-state.ts';
 import { StickTable } from '../../src/persistence/stick-table.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
@@ -186,6 +187,26 @@ describe('sync state', () => {
     const gone = { type: 'stick' as const, service: 'svc', entries: [{ key: '192.0.2.6', member: 'm1', expiresIn: 5_000 }] };
     assert.deepEqual(state.apply(gone), { taken: 0, ignored: 1 });
     assert.deepEqual(state.apply({ type: 'clear', service: 'svc', member: null }), { taken: 0, ignored: 1 });
+    state.close();
+  });
+
+  it('leaves out a member whose id is too long for the link (a host name of 250 characters or more), and what it sends parses', () => {
+    const long = `${'h'.repeat(250)}.test:8080`;
+    const runtime = new Runtime();
+    runtime.apply(single('tcp', pool('round-robin', [{ port: 9, id: 'm1' }, { port: 10, id: long }]), {
+      persistence: { method: 'source-ip', whenFull: 'repin', mask: 32, mask6: 128, timeout: 600_000, maxEntries: 100 },
+    }));
+    const state = new SyncState(runtime, 'node-a');
+    state.watchTables();
+    state.recording = true;
+    const t = table(runtime);
+    t.set('192.0.2.1', long);
+    t.set('192.0.2.2', 'm1');
+    runtime.events.emit('operator', runtime.member('p', long)!, { state: 'drain' });
+    for (const messages of [state.flush().messages, [...state.snapshot()]]) {
+      assert.deepEqual(messages.map((m) => m.type), ['stick']);
+      for (const m of messages) assert.ok(parseMessage(encodeMessage(m)).ok);
+    }
     state.close();
   });
 });
