@@ -49,6 +49,16 @@ const RESYNC_HIGH_WATER = 4 << 20;
 /** changes held for a peer while its resynchronisation is paused; beyond, it is dropped (and resyncs on its return) */
 const MAX_HELD = 1_000;
 
+/** An accepted connection that has not authenticated yet, and its deadline. */
+interface Waiting {
+  socket: Socket;
+  /**
+   * destroys it at HANDSHAKE_TIMEOUT: the TLS server's own handshake timeout starts again with
+   * each byte, so a peer that sends one now and then would hold its connection for minutes
+   */
+  deadline: NodeJS.Timeout;
+}
+
 /** One configured peer: the link this node opens to it. */
 interface Dialer {
   address: Address;
@@ -77,7 +87,7 @@ export class HaSync implements LinkOwner {
   /** links from peers whose full resynchronisation has ended (`synced`): what follows is incremental */
   readonly #synced = new WeakSet<SyncLink>();
   /** accepted connections not yet authenticated, by "address:port", oldest first */
-  readonly #waiting = new Map<string, Socket>();
+  readonly #waiting = new Map<string, Waiting>();
   readonly #flush: NodeJS.Timeout;
   #closed = false;
 
@@ -143,7 +153,10 @@ export class HaSync implements LinkOwner {
       d.link?.close('this node is stopping');
     }
     for (const link of [...this.#incoming.keys()]) link.close('this node is stopping');
-    for (const socket of this.#waiting.values()) socket.destroy();
+    for (const w of this.#waiting.values()) {
+      clearTimeout(w.deadline);
+      w.socket.destroy();
+    }
     this.#waiting.clear();
     this.state.close();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -160,7 +173,7 @@ export class HaSync implements LinkOwner {
   opened(link: SyncLink): void {
     const dialer = this.#dialerOf(link);
     if (dialer === undefined) {
-      this.#waiting.delete(link.remote);
+      this.#stopWaiting(link.remote);
       const row = this.#row(link.peerNode!);
       this.#incoming.set(link, row);
       if (!this.#dialers.some((d) => d.stats === row)) row.connected = true;
@@ -245,18 +258,27 @@ export class HaSync implements LinkOwner {
       const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
       if (this.#waiting.size >= MAX_WAITING) {
         const [oldest, waited] = this.#waiting.entries().next().value!;
-        this.#waiting.delete(oldest);
-        waited.destroy();
+        this.#stopWaiting(oldest);
+        waited.socket.destroy();
         this.#log.debug({ remote: oldest }, `ha sync: ${MAX_WAITING} connections wait for authentication; the oldest is dropped`);
       }
-      this.#waiting.set(remote, socket);
+      const deadline = setTimeout(() => socket.destroy(), HANDSHAKE_TIMEOUT);
+      this.#waiting.set(remote, { socket, deadline });
       socket.once('close', () => {
-        if (this.#waiting.get(remote) === socket) this.#waiting.delete(remote);
+        if (this.#waiting.get(remote)?.socket === socket) this.#stopWaiting(remote);
       });
     } catch (err) {
       this.#log.error({ err }, 'ha sync: cannot take a connection');
       socket.destroy();
     }
+  }
+
+  /** `remote` waits no more (authenticated, dropped or gone). */
+  #stopWaiting(remote: string): void {
+    const w = this.#waiting.get(remote);
+    if (w === undefined) return;
+    clearTimeout(w.deadline);
+    this.#waiting.delete(remote);
   }
 
   #accept(socket: Socket): void {

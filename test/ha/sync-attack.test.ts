@@ -237,6 +237,23 @@ describe('ha sync with TLS configured', () => {
   });
 });
 
+describe('ha sync attacked slowly', () => {
+  it('a TLS handshake sent a byte at a time is cut at the handshake timeout, not held for minutes', { timeout: 30_000 }, async () => {
+    const dir = certDir();
+    const { ca, server } = caSigned(dir, ['DNS:node.test']);
+    const listen = await freePort();
+    const { sync } = await node(listen, [], { cert: server.cert, key: server.key, ca: ca.cert });
+    const wire = await Wire.connect(listen);
+    // a TLS record header announcing 512 bytes, then one byte every 100 ms: 50 s to complete it,
+    // and each byte started the TLS server's own timeout again
+    wire.socket.write(Buffer.of(0x16, 0x03, 0x01, 0x02, 0x00));
+    const drip = setInterval(() => wire.socket.write(Buffer.of(1)), 100);
+    await wire.closed;
+    clearInterval(drip);
+    assert.equal(sync.status().peers.some((p) => p.connected), false);
+  });
+});
+
 describe('ha sync attacked after authentication', () => {
   it('drops a peer whose frame has a bad MAC, or replays a frame, and applies neither', async () => {
     const listen = await freePort();
