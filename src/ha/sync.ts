@@ -190,7 +190,7 @@ export class HaSync implements LinkOwner {
     this.#resync(dialer, link, 0);
   }
 
-  /** Writes the resynchronisation on while the peer keeps up; pauses for it to read; ends with what changed meanwhile. */
+  /** Writes the resynchronisation on while the peer keeps up; pauses for it to read; `synced`, then what changed meanwhile. */
   #resync(d: Dialer, link: SyncLink, entries: number): void {
     if (d.link !== link || !link.open || d.resync === null) return;
     for (;;) {
@@ -201,12 +201,13 @@ export class HaSync implements LinkOwner {
       entries += count(next.value);
     }
     d.resync = null;
+    link.send({ type: 'synced' });
+    // what changed meanwhile follows as the changes it is (the peer takes them over its own deletions)
     for (const m of d.held) {
       link.send(m);
       entries += count(m);
     }
     d.held = [];
-    link.send({ type: 'synced' });
     d.stats.sent += entries;
     d.stats.lastSync = Date.now();
     this.#log.info({ peer: d.stats.peer, name: link.peerNode, entries }, 'ha sync: link up, full resynchronisation sent');
