@@ -36,9 +36,10 @@ if (!isMainThread) {
   const b = await Furiwake.start(config(listen, peer), createLogger('warn'));
   const table = b.runtime.services.get('svc')!.persistence!.table!;
   const adopt = table.adopt.bind(table);
-  table.adopt = (key, member, expiresIn) => {
-    adopt(key, member, expiresIn);
+  table.adopt = (key, member, expiresIn, resync) => {
+    const taken = adopt(key, member, expiresIn, resync);
     if (key.startsWith('10.255.')) parentPort!.postMessage({ probe: key, at: now() });
+    return taken;
   };
   parentPort!.on('message', async (m: string) => {
     if (m === 'size') parentPort!.postMessage({ size: table.size });

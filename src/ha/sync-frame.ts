@@ -313,22 +313,30 @@ function readMessage(type: number, r: Reader): SyncMessage | null {
 export class FrameReader {
   #pending: Buffer[] = [];
   #buffered = 0;
+  /** bytes the frame begun in `#pending` needs in all (its length read): until then chunks are only kept, not joined */
+  #need = 0;
 
   /** `max`: the largest body accepted now (the handshake's frames are small) */
   push(chunk: Buffer, max = MAX_FRAME): Buffer[] | string {
     this.#pending.push(chunk);
     this.#buffered += chunk.length;
+    // a large frame comes in many chunks: joining them all at each one would copy it over and over
+    if (this.#buffered < this.#need) return [];
     const out: Buffer[] = [];
     let buf = this.#pending.length === 1 ? chunk : Buffer.concat(this.#pending, this.#buffered);
     let at = 0;
     while (buf.length - at >= 4) {
       const length = buf.readUInt32BE(at);
       if (length === 0 || length > max) return `a frame of ${length} bytes (1 to ${max} allowed)`;
-      if (buf.length - at - 4 < length) break;
+      if (buf.length - at - 4 < length) {
+        this.#need = 4 + length;
+        break;
+      }
       out.push(buf.subarray(at + 4, at + 4 + length));
       at += 4 + length;
     }
     buf = buf.subarray(at);
+    if (buf.length < 4) this.#need = 0;
     this.#pending = buf.length === 0 ? [] : [buf];
     this.#buffered = buf.length;
     return out;

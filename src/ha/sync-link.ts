@@ -21,6 +21,8 @@ export interface LinkOwner {
   /** this node's name, sent in its hello */
   readonly node: string;
   readonly key: Buffer;
+  /** whether one of this node's live links sent `nonce` in its hello: a peer that sends it back is reflecting it */
+  issued(nonce: Buffer): boolean;
   opened(link: SyncLink): void;
   message(link: SyncLink, m: SyncMessage): void;
   /** the link is closed; `authFailure`: the peer did not prove the key (or broke a rule before doing so) */
@@ -64,6 +66,27 @@ export class SyncLink {
     socket.on('timeout', () => this.close(`silent for ${IDLE_TIMEOUT} ms`));
     this.#handshake = setTimeout(() => this.close(`no authentication within ${HANDSHAKE_TIMEOUT} ms`), HANDSHAKE_TIMEOUT);
     this.#write(encodeMessage({ type: 'hello', version: SYNC_VERSION, node: owner.node, nonce: this.#nonce }));
+  }
+
+  /** whether this link's hello carried `n` */
+  sentNonce(n: Buffer): boolean {
+    return this.#nonce.equals(n);
+  }
+
+  /** bytes written that the peer has not read yet */
+  get backlog(): number {
+    return this.#socket.writableLength;
+  }
+
+  /** Calls `then` once the peer has read what waits (not if the link closes first). */
+  whenDrained(then: () => void): void {
+    this.#socket.once('drain', () => {
+      try {
+        then();
+      } catch (err) {
+        this.close(`failed after the peer read: ${(err as Error).message}`);
+      }
+    });
   }
 
   get open(): boolean {
@@ -144,6 +167,10 @@ export class SyncLink {
     if (this.#phase === 'hello') {
       if (m.type !== 'hello') return this.#end(`a ${m.type} frame before its hello`, true);
       if (m.version !== SYNC_VERSION) return this.#end(`speaks version ${m.version} of the link, this node ${SYNC_VERSION}`, true);
+      // This node's answer on one link (an HMAC over the nonce it was sent) would otherwise pass for
+      // its peer's on another: a stranger who sends a node's own challenge back on a second link
+      // could relay the answers between the two and authenticate both without the key.
+      if (this.#owner.issued(m.nonce)) return this.#end('a hello with a nonce this node sent: its own challenge reflected back (or ha.sync.peers names this node itself)', true);
       this.peerNode = m.node;
       this.#peerNonce = m.nonce;
       this.#phase = 'auth';

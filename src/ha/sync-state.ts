@@ -1,8 +1,9 @@
 // What the replication link carries, as state: the stick table entries of every service whose
 // persistence keeps a table in furiwake (source-ip, tls-session), keyed by service, and what
-// operators set on members (admin state, weight, connection limit; last writer wins by wall
-// clock). Outgoing: changes since the last flush (a key changed twice is sent once) or, when a
-// link comes up, everything. Incoming: applied without being reported back, so an entry never
+// operators set on members (admin state, weight, connection limit; the latest change wins, a
+// local one dated after whatever it replaces even when this node's clock is behind). Outgoing:
+// changes since the last flush (a key changed twice is sent once) or, when a link comes up,
+// everything. Incoming: applied without being reported back, so an entry never
 // travels back to where it came from and two links between one pair cannot loop.
 // Health is not here: each node checks its members itself.
 
@@ -10,7 +11,7 @@ import type { Member } from '../runtime/member.ts';
 import type { OperatorSet } from '../runtime/events.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { StickObserver, StickTable } from '../persistence/stick-table.ts';
-import { ADMIN_STATES, type OperatorChange, type OperatorField, type StickEntryUpdate, type SyncMessage } from './sync-frame.ts';
+import { ADMIN_STATES, MAX_TEXT, type OperatorChange, type OperatorField, type StickEntryUpdate, type SyncMessage } from './sync-frame.ts';
 
 /** entries per stick frame: about 100 KB, far below the frame limit */
 const BATCH = 1_000;
@@ -41,7 +42,7 @@ class TableWatch implements StickObserver {
   }
 
   set(key: string, member: string): void {
-    if (this.#state.recording) this.pending.set(key, member);
+    if (this.#state.recording && fits(key, member)) this.pending.set(key, member);
   }
 
   deleted(key: string): void {
@@ -142,12 +143,19 @@ export class SyncState {
     return { messages, entries };
   }
 
-  /** Everything, for a link that just came up: every live entry and every operator change known. */
+  /**
+   * Everything, for a link that just came up: every operator change known, then per table the
+   * keys deleted here lately (the peer may have missed the deletion while the link was down)
+   * and every live entry.
+   */
   *snapshot(): Generator<SyncMessage> {
     if (this.#operator.size > 0) yield { type: 'operator', changes: [...this.#operator.values()] };
     for (const w of this.#watches.values()) {
+      const removed = w.table.removedKeys();
+      for (let i = 0; i < removed.length; i += BATCH) yield { type: 'unstick', service: w.service, keys: removed.slice(i, i + BATCH) };
       let sets: StickEntryUpdate[] = [];
       for (const e of w.table.entries()) {
+        if (!fits(e.key, e.member)) continue;
         sets.push({ key: e.key, member: e.member, expiresIn: e.expiresIn });
         if (sets.length === BATCH) {
           yield { type: 'stick', service: w.service, entries: sets };
@@ -158,31 +166,30 @@ export class SyncState {
     }
   }
 
-  /** Applies what a peer sent. */
-  apply(m: SyncMessage): Applied {
+  /**
+   * Applies what a peer sent. `resync`: it is part of the peer's full resynchronisation, whose
+   * entries do not bring back a key deleted here (StickTable.adopt).
+   */
+  apply(m: SyncMessage, resync = false): Applied {
     switch (m.type) {
       case 'stick': {
-        const table = this.#watches.get(m.service)?.table;
-        // (a reload may have removed the service since the tables were last watched)
+        // the service's table now: a reload may have removed or replaced it since the tables were last watched
+        const table = tableOf(this.#runtime, m.service);
         const pool = this.#runtime.services.get(m.service)?.pool;
-        if (table === undefined || pool === undefined) return { taken: 0, ignored: m.entries.length };
+        if (table === null || pool === undefined) return { taken: 0, ignored: m.entries.length };
         let taken = 0;
-        for (const e of m.entries) {
-          if (pool.member(e.member) === undefined) continue;
-          table.adopt(e.key, e.member, e.expiresIn);
-          taken++;
-        }
+        for (const e of m.entries) if (pool.member(e.member) !== undefined && table.adopt(e.key, e.member, e.expiresIn, resync)) taken++;
         return { taken, ignored: m.entries.length - taken };
       }
       case 'unstick': {
-        const table = this.#watches.get(m.service)?.table;
-        if (table === undefined) return { taken: 0, ignored: m.keys.length };
+        const table = tableOf(this.#runtime, m.service);
+        if (table === null) return { taken: 0, ignored: m.keys.length };
         for (const key of m.keys) table.unadopt(key);
         return { taken: m.keys.length, ignored: 0 };
       }
       case 'clear': {
-        const table = this.#watches.get(m.service)?.table;
-        if (table === undefined) return { taken: 0, ignored: 1 };
+        const table = tableOf(this.#runtime, m.service);
+        if (table === null) return { taken: 0, ignored: 1 };
         table.forget(m.member ?? undefined);
         return { taken: 1, ignored: 0 };
       }
@@ -202,10 +209,17 @@ export class SyncState {
   }
 
   #onOperator = (member: Member, change: OperatorSet): void => {
-    const at = Date.now();
+    if (!fits(member.poolName, member.id)) return;
+    const now = Date.now();
     const record = (field: OperatorField, value: number): void => {
+      const key = `${member.poolName}\0${member.id}\0${field}`;
+      // Newer than anything known of it, whatever this node's clock says: on a node whose clock is
+      // behind its peer's, an operator's change would otherwise lose to the one it replaced (the
+      // peer ignoring it as older) and the two nodes would disagree until the next change.
+      const known = this.#operator.get(key);
+      const at = known === undefined || known.at < now ? now : known.at + 1;
       const c: OperatorChange = { pool: member.poolName, member: member.id, field, value, at, by: this.node };
-      this.#operator.set(operatorKey(c), c);
+      this.#operator.set(key, c);
       if (this.recording) this.#operatorPending.push(c);
     };
     if (change.state !== undefined) record('state', ADMIN_STATES.indexOf(change.state));
@@ -213,11 +227,11 @@ export class SyncState {
     if (change.maxConnections !== undefined) record('maxConnections', change.maxConnections);
   };
 
-  /** Last writer wins: a change older than the one known is ignored (equal times: the larger node name wins). */
+  /** Last writer wins: a change older than the one known is ignored (`later`). */
   #takeOperator(c: OperatorChange): boolean {
     const key = operatorKey(c);
     const known = this.#operator.get(key);
-    if (known !== undefined && (known.at > c.at || (known.at === c.at && known.by >= c.by))) return false;
+    if (known !== undefined && !later(c, known)) return false;
     const member = this.#runtime.member(c.pool, c.member);
     if (member === undefined) return false;
     this.#operator.set(key, c);
@@ -226,6 +240,25 @@ export class SyncState {
     else member.setMaxConnections(c.value);
     return true;
   }
+}
+
+/**
+ * Whether change `c` wins over `known`: the later time; at the same time the larger node name;
+ * from two nodes of one name (a wildcard listen address), the larger value, so both still agree.
+ */
+function later(c: OperatorChange, known: OperatorChange): boolean {
+  if (c.at !== known.at) return c.at > known.at;
+  if (c.by !== known.by) return c.by > known.by;
+  return c.value > known.value;
+}
+
+/**
+ * Whether these can travel: the link carries text of at most MAX_TEXT bytes. Keys and names are
+ * shorter by far; only a member id made from a host name of 250 characters or more is not, and is
+ * left out rather than sent in a frame the peer would refuse (dropping the link, again and again).
+ */
+function fits(a: string, b: string): boolean {
+  return a.length <= MAX_TEXT && b.length <= MAX_TEXT;
 }
 
 function operatorKey(c: { pool: string; member: string; field: OperatorField }): string {

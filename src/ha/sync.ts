@@ -14,7 +14,7 @@ import type { Logger } from '../log.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { SyncPeerStatus } from './status.ts';
 import type { OperatorChange, SyncMessage } from './sync-frame.ts';
-import { SyncLink, type LinkOwner } from './sync-link.ts';
+import { HANDSHAKE_TIMEOUT, SyncLink, type LinkOwner } from './sync-link.ts';
 import { SyncState } from './sync-state.ts';
 
 /** how long changes gather before they are sent */
@@ -22,8 +22,12 @@ export const FLUSH_INTERVAL = 50;
 /** reconnect backoff: doubles from the first to the last, and starts again once a link is up */
 const BACKOFF_FIRST = 100;
 const BACKOFF_MAX = 5_000;
-/** links accepted at once: peers are few, so a flood of strangers is cut here */
-const MAX_INCOMING = 64;
+/**
+ * connections accepted that have not authenticated yet: peers are few, so a flood of strangers
+ * is cut here. Beyond, the oldest waiting one is dropped rather than the new one refused, so a
+ * stranger who holds them all open cannot keep a peer out until its handshake timeout.
+ */
+const MAX_WAITING = 64;
 /** rows kept for addresses that are no configured peer (failed authentications): beyond, one shared row */
 const MAX_STRANGER_ROWS = 16;
 
@@ -36,6 +40,25 @@ interface TlsFiles {
 /** One peer's row, as the API shows it. */
 type PeerStats = SyncPeerStatus;
 
+/**
+ * A full resynchronisation is written while less than this waits for the peer, then paused until
+ * the peer has read it: a table of any size reaches a peer that reads, and a stalled peer holds
+ * this much, not the whole table.
+ */
+const RESYNC_HIGH_WATER = 4 << 20;
+/** changes held for a peer while its resynchronisation is paused; beyond, it is dropped (and resyncs on its return) */
+const MAX_HELD = 1_000;
+
+/** An accepted connection that has not authenticated yet, and its deadline. */
+interface Waiting {
+  socket: Socket;
+  /**
+   * destroys it at HANDSHAKE_TIMEOUT: the TLS server's own handshake timeout starts again with
+   * each byte, so a peer that sends one now and then would hold its connection for minutes
+   */
+  deadline: NodeJS.Timeout;
+}
+
 /** One configured peer: the link this node opens to it. */
 interface Dialer {
   address: Address;
@@ -43,6 +66,9 @@ interface Dialer {
   link: SyncLink | null;
   backoff: number;
   timer: NodeJS.Timeout | null;
+  /** the full resynchronisation under way on `link`, and what changed meanwhile (sent after it) */
+  resync: Generator<SyncMessage> | null;
+  held: SyncMessage[];
 }
 
 export class HaSync implements LinkOwner {
@@ -58,6 +84,10 @@ export class HaSync implements LinkOwner {
   readonly #stats = new Map<string, PeerStats>();
   /** links peers opened to this node, with their row once authenticated */
   readonly #incoming = new Map<SyncLink, PeerStats | null>();
+  /** links from peers whose full resynchronisation has ended (`synced`): what follows is incremental */
+  readonly #synced = new WeakSet<SyncLink>();
+  /** accepted connections not yet authenticated, by "address:port", oldest first */
+  readonly #waiting = new Map<string, Waiting>();
   readonly #flush: NodeJS.Timeout;
   #closed = false;
 
@@ -66,7 +96,7 @@ export class HaSync implements LinkOwner {
     const tls = config.tls === null ? null : { cert: readTls(config.tls, 'cert'), key: readTls(config.tls, 'key'), ca: readTls(config.tls, 'ca') };
     const server = tls === null
       ? netServer()
-      : tlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true });
+      : tlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true, handshakeTimeout: HANDSHAKE_TIMEOUT });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.listen.port, config.listen.ip ?? config.listen.host, () => {
@@ -88,15 +118,16 @@ export class HaSync implements LinkOwner {
     this.#tls = tls;
     this.state = new SyncState(runtime, node);
     this.state.watchTables();
-    server.maxConnections = MAX_INCOMING;
     server.on('error', (err) => log.error({ err, listen: node }, 'ha sync: the listener failed'));
+    // every TCP connection (before TLS, when configured) waits in #waiting until it authenticates
+    server.on('connection', (socket: Socket) => this.#wait(socket));
     server.on(tls === null ? 'connection' : 'secureConnection', (socket: Socket) => this.#accept(socket));
     server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
       this.#authFailed(this.#rowOfAddress(socket.remoteAddress), `TLS: ${err.message}`, `${socket.remoteAddress}:${socket.remotePort}`);
     });
     this.#dialers = config.peers.map((address) => {
       const stats = this.#row(formatAddress(address));
-      return { address, stats, link: null, backoff: BACKOFF_FIRST, timer: null };
+      return { address, stats, link: null, backoff: BACKOFF_FIRST, timer: null, resync: null, held: [] };
     });
     for (const d of this.#dialers) this.#dial(d);
     this.#flush = setInterval(this.#tick, FLUSH_INTERVAL);
@@ -122,15 +153,27 @@ export class HaSync implements LinkOwner {
       d.link?.close('this node is stopping');
     }
     for (const link of [...this.#incoming.keys()]) link.close('this node is stopping');
+    for (const w of this.#waiting.values()) {
+      clearTimeout(w.deadline);
+      w.socket.destroy();
+    }
+    this.#waiting.clear();
     this.state.close();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
   // ---- LinkOwner ---------------------------------------------------------------------------
 
+  issued(nonce: Buffer): boolean {
+    for (const d of this.#dialers) if (d.link?.sentNonce(nonce) === true) return true;
+    for (const link of this.#incoming.keys()) if (link.sentNonce(nonce)) return true;
+    return false;
+  }
+
   opened(link: SyncLink): void {
     const dialer = this.#dialerOf(link);
     if (dialer === undefined) {
+      this.#stopWaiting(link.remote);
       const row = this.#row(link.peerNode!);
       this.#incoming.set(link, row);
       if (!this.#dialers.some((d) => d.stats === row)) row.connected = true;
@@ -142,25 +185,43 @@ export class HaSync implements LinkOwner {
     this.state.recording = true;
     this.state.watchTables();
     // everything this node holds, then `synced`: the peer then has all of it
-    let entries = 0;
-    for (const m of this.state.snapshot()) {
-      link.send(m);
-      entries += m.type === 'stick' ? m.entries.length : m.type === 'operator' ? m.changes.length : 0;
+    dialer.resync = this.state.snapshot();
+    dialer.held = [];
+    this.#resync(dialer, link, 0);
+  }
+
+  /** Writes the resynchronisation on while the peer keeps up; pauses for it to read; `synced`, then what changed meanwhile. */
+  #resync(d: Dialer, link: SyncLink, entries: number): void {
+    if (d.link !== link || !link.open || d.resync === null) return;
+    for (;;) {
+      if (link.backlog > RESYNC_HIGH_WATER) return link.whenDrained(() => this.#resync(d, link, entries));
+      const next = d.resync.next();
+      if (next.done === true) break;
+      link.send(next.value);
+      entries += count(next.value);
     }
+    d.resync = null;
     link.send({ type: 'synced' });
-    dialer.stats.sent += entries;
-    dialer.stats.lastSync = Date.now();
-    this.#log.info({ peer: dialer.stats.peer, name: link.peerNode, entries }, 'ha sync: link up, full resynchronisation sent');
+    // what changed meanwhile follows as the changes it is (the peer takes them over its own deletions)
+    for (const m of d.held) {
+      link.send(m);
+      entries += count(m);
+    }
+    d.held = [];
+    d.stats.sent += entries;
+    d.stats.lastSync = Date.now();
+    this.#log.info({ peer: d.stats.peer, name: link.peerNode, entries }, 'ha sync: link up, full resynchronisation sent');
   }
 
   message(link: SyncLink, m: SyncMessage): void {
     const row = this.#row(link.peerNode!);
     if (m.type === 'synced') {
+      this.#synced.add(link);
       row.lastSync = Date.now();
       this.#log.info({ peer: row.peer, received: row.received }, 'ha sync: full resynchronisation received');
       return;
     }
-    const { taken, ignored } = this.state.apply(m);
+    const { taken, ignored } = this.state.apply(m, !this.#synced.has(link));
     row.received += taken;
     // the members' own change lines follow; this one says where the changes came from
     if (m.type === 'operator' && taken > 0) this.#log.info({ peer: row.peer, changes: taken }, 'ha sync: operator changes made on a peer applied');
@@ -171,6 +232,8 @@ export class HaSync implements LinkOwner {
     const dialer = this.#dialerOf(link);
     if (dialer !== undefined) {
       dialer.link = null;
+      dialer.resync = null;
+      dialer.held = [];
       const was = dialer.stats.connected;
       dialer.stats.connected = false;
       if (authFailure) this.#authFailed(dialer.stats, reason, link.remote);
@@ -190,6 +253,34 @@ export class HaSync implements LinkOwner {
   }
 
   // ---- internals ---------------------------------------------------------------------------
+
+  #wait(socket: Socket): void {
+    try {
+      const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+      if (this.#waiting.size >= MAX_WAITING) {
+        const [oldest, waited] = this.#waiting.entries().next().value!;
+        this.#stopWaiting(oldest);
+        waited.socket.destroy();
+        this.#log.debug({ remote: oldest }, `ha sync: ${MAX_WAITING} connections wait for authentication; the oldest is dropped`);
+      }
+      const deadline = setTimeout(() => socket.destroy(), HANDSHAKE_TIMEOUT);
+      this.#waiting.set(remote, { socket, deadline });
+      socket.once('close', () => {
+        if (this.#waiting.get(remote)?.socket === socket) this.#stopWaiting(remote);
+      });
+    } catch (err) {
+      this.#log.error({ err }, 'ha sync: cannot take a connection');
+      socket.destroy();
+    }
+  }
+
+  /** `remote` waits no more (authenticated, dropped or gone). */
+  #stopWaiting(remote: string): void {
+    const w = this.#waiting.get(remote);
+    if (w === undefined) return;
+    clearTimeout(w.deadline);
+    this.#waiting.delete(remote);
+  }
 
   #accept(socket: Socket): void {
     if (this.#closed) {
@@ -261,6 +352,12 @@ export class HaSync implements LinkOwner {
       const { messages, entries } = this.state.flush();
       if (open.length === 0 || messages.length === 0) return;
       for (const d of open) {
+        if (d.resync !== null) {
+          // after the resynchronisation, in order; a peer that falls this far behind starts again later
+          d.held.push(...messages);
+          if (d.held.length > MAX_HELD) d.link!.close(`the peer reads too slowly (${d.held.length} batches of changes wait behind its full resynchronisation)`);
+          continue;
+        }
         for (const m of messages) d.link!.send(m);
         d.stats.sent += entries;
       }
@@ -285,6 +382,11 @@ export async function followSync(current: HaSync | null, config: HaSyncConfig | 
     const e = err as NodeJS.ErrnoException;
     return { sync: null, failure: e.syscall === 'listen' ? `ha.sync: cannot listen on ${formatAddress(config.listen)}: ${e.message}` : `ha.sync: ${e.message}` };
   }
+}
+
+/** the stick entries and operator changes a message carries */
+function count(m: SyncMessage): number {
+  return m.type === 'stick' ? m.entries.length : m.type === 'operator' ? m.changes.length : 0;
 }
 
 function readTls(files: NonNullable<HaSyncConfig['tls']>, which: 'cert' | 'key' | 'ca'): Buffer {

@@ -66,6 +66,15 @@ export class StickTable {
   readonly timeout: number;
   readonly counters: StickCounters = { hits: 0, misses: 0, expirations: 0, evictions: 0 };
   readonly #cache: LRUCache<string, string>;
+  /**
+   * Keys an operator or a peer deleted and nobody set since, so that a connection that ends
+   * does not write its entry back (`restore`), and a peer that did not hear of the deletion does
+   * not bring it back in its full resynchronisation (`adopt`). Made on the first deletion; as
+   * bounded as the table (max-entries, the oldest forgotten first) and kept for its timeout: an
+   * entry deleted longer ago would have expired by now unless its client came back.
+   */
+  #removed: LRUCache<string, true> | null = null;
+  readonly #perf: { now(): number };
 
   constructor(options: StickTableOptions) {
     if (!(Number.isSafeInteger(options.maxEntries) && options.maxEntries >= 1)) {
@@ -77,13 +86,14 @@ export class StickTable {
     this.maxEntries = options.maxEntries;
     this.timeout = options.timeout;
     const clock = options.now;
+    // lru-cache reads a start time of 0 as "no TTL", so a clock that starts at 0 is shifted.
+    this.#perf = clock === undefined ? performance : { now: () => clock() + 1 };
     this.#cache = new LRUCache<string, string>({
       max: options.maxEntries,
       ttl: options.timeout,
       ttlResolution: 0,
       updateAgeOnGet: true,
-      // lru-cache reads a start time of 0 as "no TTL", so a clock that starts at 0 is shifted.
-      perf: clock === undefined ? performance : { now: () => clock() + 1 },
+      perf: this.#perf,
       dispose: this.#onDispose,
     });
   }
@@ -104,21 +114,49 @@ export class StickTable {
   /** Remembers (or refreshes) `key` -> `member`; the least recently used entry makes room. */
   set(key: string, member: string): void {
     this.#cache.set(key, member);
+    if (this.#removed !== null) this.#removed.delete(key);
     this.observer?.set(key, member);
   }
 
   /**
-   * A peer's entry, kept for the time it has left there (at most this table's timeout); the
-   * observer is not told, so an entry never travels back to where it came from.
+   * A connection of `key` on `member` ended: its entry is refreshed (or written back if it
+   * expired while the connection lasted), unless the key moved to another member meanwhile or
+   * an operator or a peer deleted it: a deletion is not undone by a connection that was open.
    */
-  adopt(key: string, member: string, expiresIn: number): void {
+  restore(key: string, member: string): void {
+    const held = this.#cache.peek(key);
+    if (held === undefined ? this.#removed?.has(key) !== true : held === member) this.set(key, member);
+  }
+
+  /**
+   * A peer's entry, kept for the time it has left there (at most this table's timeout); the
+   * observer is not told, so an entry never travels back to where it came from. `resync`: it
+   * comes in the peer's full resynchronisation, which may hold what the peer had before it heard
+   * of a deletion here: a key deleted here is then left deleted. False when not taken.
+   */
+  adopt(key: string, member: string, expiresIn: number, resync = false): boolean {
     const ttl = Math.min(Math.round(expiresIn), this.timeout);
-    if (ttl >= 1) this.#cache.set(key, member, { ttl });
+    if (ttl < 1) return false;
+    if (this.#removed !== null && this.#removed.has(key)) {
+      if (resync) return false;
+      this.#removed.delete(key);
+    }
+    this.#cache.set(key, member, { ttl });
+    return true;
+  }
+
+  /** The keys deleted here (by an operator or a peer) within the timeout and not set since: a full resynchronisation sends them. */
+  removedKeys(): string[] {
+    if (this.#removed === null) return [];
+    this.#removed.purgeStale();
+    return [...this.#removed.keys()];
   }
 
   /** A peer forgot `key` (or every key, or a member's): forgotten here too, the observer not told. */
   unadopt(key: string): boolean {
-    return this.#cache.delete(key);
+    const had = this.#cache.delete(key);
+    if (had) this.#remember(key);
+    return had;
   }
 
   /** The entry for `key` without counting a lookup or refreshing it. */
@@ -130,8 +168,10 @@ export class StickTable {
   /** Forgets one key; true when it was there. */
   delete(key: string): boolean {
     const had = this.#cache.delete(key);
-    if (had) this.observer?.deleted(key);
-    return had;
+    if (!had) return false;
+    this.#remember(key);
+    this.observer?.deleted(key);
+    return true;
   }
 
   /** Forgets the keys that stick to `member` (or every key); returns how many. */
@@ -144,13 +184,22 @@ export class StickTable {
   forget(member?: string): number {
     if (member === undefined) {
       const n = this.#cache.size;
+      for (const key of this.#cache.keys()) this.#remember(key);
       this.#cache.clear();
       return n;
     }
     const keys: string[] = [];
     for (const [key, id] of this.#cache.entries()) if (id === member) keys.push(key);
-    for (const key of keys) this.#cache.delete(key);
+    for (const key of keys) {
+      this.#cache.delete(key);
+      this.#remember(key);
+    }
     return keys.length;
+  }
+
+  #remember(key: string): void {
+    this.#removed ??= new LRUCache<string, true>({ max: this.maxEntries, ttl: this.timeout, ttlResolution: 0, perf: this.#perf });
+    this.#removed.set(key, true);
   }
 
   /**

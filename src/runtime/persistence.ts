@@ -116,12 +116,11 @@ export class ServicePersistence {
 
   /**
    * A client's connection or flow on `member` ended: source-ip starts the entry's timeout
-   * again, so it counts from the client's last activity, unless the key has moved meanwhile.
+   * again, so it counts from the client's last activity, unless the key has moved meanwhile or
+   * an operator (or an ha peer) deleted it: see StickTable.restore.
    */
   ended(key: string | null, member: Member): void {
     if (key === null || !this.method.remembersChoice || member.poolName !== this.poolName) return;
-    const table = this.table!;
-    const entry = table.peek(key);
-    if (entry === undefined || entry.member === member.id) table.set(key, member.id);
+    this.table!.restore(key, member.id);
   }
 }

@@ -144,6 +144,26 @@ describe('ha sync between two nodes', () => {
     assert.equal(await greetingFrom(b.address('svc').port, '127.0.0.3'), 'm2');
   });
 
+  it('an operator who deletes the whole table on A while a client is connected empties B, and the client\'s end brings nothing back', async () => {
+    // a client that stays connected through A
+    const client = net.connect({ port: a.address('svc').port, host: '127.0.0.1', localAddress: '127.0.0.8' });
+    client.on('error', () => {});
+    await new Promise((resolve) => client.once('data', resolve));
+    await until(() => tableOf(b).peek('127.0.0.8') !== undefined);
+    const res = await fetch(`http://127.0.0.1:${a.admin.address()!.port}/api/v1/stick-tables/svc/entries?all=true`, {
+      method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(res.status, 200, await res.text());
+    await until(() => tableOf(b).size === 0);
+    // the client leaves; a later client's entry reaches B after anything its end would have sent
+    client.end();
+    await until(() => a.runtime.connections.size === 0);
+    assert.equal(await greetingFrom(a.address('svc').port, '127.0.0.9'), 'm1');
+    await until(() => tableOf(b).peek('127.0.0.9') !== undefined);
+    assert.equal(tableOf(a).peek('127.0.0.8'), undefined);
+    assert.equal(tableOf(b).peek('127.0.0.8'), undefined);
+  });
+
   it('a link that drops and comes back resynchronises: entries made while it was down arrive', async () => {
     const config = b.haSync!.config;
     await b.haSync!.close();
@@ -155,6 +175,27 @@ describe('ha sync between two nodes', () => {
     await until(() => tableOf(b).peek('127.0.0.7') !== undefined);
     assert.equal(tableOf(b).peek('127.0.0.7')!.member, 'm1');
     await until(() => a.haSync!.status().peers[0].lastSync !== null && b.haSync!.status().peers[0].lastSync !== null);
+  });
+
+  it('an entry deleted on A while the link was down is deleted on B when it comes back, and B\'s resynchronisation does not bring it back to A', async () => {
+    await greetingFrom(a.address('svc').port, '127.0.0.10');
+    await until(() => tableOf(b).peek('127.0.0.10') !== undefined && a.runtime.connections.size === 0);
+    const config = b.haSync!.config;
+    await b.haSync!.close();
+    b.haSync = null;
+    await until(() => !connected(a));
+    const res = await fetch(`http://127.0.0.1:${a.admin.address()!.port}/api/v1/stick-tables/svc/entries/127.0.0.10`, {
+      method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(res.status, 200, await res.text());
+    b.haSync = (await followSync(null, config, b.runtime, b.log)).sync;
+    await until(() => connected(a) && connected(b));
+    // an entry made on each node now follows that node's resynchronisation on the same link
+    await greetingFrom(a.address('svc').port, '127.0.0.11');
+    await greetingFrom(b.address('svc').port, '127.0.0.12');
+    await until(() => tableOf(b).peek('127.0.0.11') !== undefined && tableOf(a).peek('127.0.0.12') !== undefined);
+    assert.equal(tableOf(b).peek('127.0.0.10'), undefined);
+    assert.equal(tableOf(a).peek('127.0.0.10'), undefined);
   });
 
   it('a reload that leaves ha.sync as it was keeps the link; one that changes it starts a new one', async () => {
