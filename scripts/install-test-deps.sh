@@ -13,6 +13,7 @@ packages=(
   nftables       # nft: the kernel fast path (nat and dsr modes)
   conntrack      # conntrack: the kernel's connection table, read and flushed
   tcpdump        # captures proving what crossed the wire in network namespaces
+  python3        # raw-socket packets forged by a kernel test (test/kernel/peers/forge.py)
   chromium       # the dashboard's end-to-end tests (driven by playwright-core)
   freeradius-utils # radclient: a real RADIUS client for failover tests and the failure benchmark
   keepalived     # VRRP for active/standby pairs (ha): furiwake runs it, tests elect with it

@@ -50,6 +50,15 @@ export function checkHa(config: Pick<Config, 'ha' | 'services' | 'admin'>): Path
   });
   if (ha.sync !== null) {
     const listen = ha.sync.listen;
+    // a node is known to its peers by its listen address: a wildcard names every node alike
+    if (isWildcard(listen.ip ?? listen.host)) {
+      issues.push({ path: ['ha', 'sync', 'listen'], message: `${formatAddress(listen)} listens on every address: give this node's own address (its peers know it by it, and two nodes must not share a name)` });
+    }
+    ha.sync.peers.forEach((peer, i) => {
+      if ((peer.ip ?? peer.host) === (listen.ip ?? listen.host) && peer.port === listen.port) {
+        issues.push({ path: ['ha', 'sync', 'peers', i], message: `${formatAddress(peer)} is this node's own sync.listen: list the other nodes' addresses` });
+      }
+    });
     for (const [name, service] of Object.entries(config.services)) {
       // the link is tcp: a udp service (or a nat or dsr one of protocol udp) leaves the port free
       if (service.mode === 'udp' || service.kernel?.protocol === 'udp' || !overlaps(service.listen, listen)) continue;

@@ -51,8 +51,8 @@ describe('ha cross-checks', () => {
     const [path, message] = onlyIssue(file(sync('192.168.1.100:80')));
     assert.equal(path, 'ha.sync.listen');
     assert.equal(message, '192.168.1.100:80 is the listener of services.www (192.168.1.100:80): the replication link needs a port of its own');
-    // a wildcard takes the port on the service's address too
-    assert.equal(onlyIssue(file(sync('0.0.0.0:80')))[0], 'ha.sync.listen');
+    // a wildcard takes the port on the service's address too (and names every node alike)
+    assert.deepEqual(issuesOf(file(sync('0.0.0.0:80'))).map((i) => i.path), ['ha.sync.listen', 'ha.sync.listen']);
     // a udp service does not take the tcp port
     parseConfig(file(sync('192.168.1.100:53'), '  dns: { listen: 192.168.1.100:53, mode: udp, pool: web }\n'), 'test.yaml', {});
     parseConfig(file(sync('192.168.1.100:53'), '  dns: { listen: 192.168.1.100:53, mode: nat, protocol: udp, pool: web }\n'), 'test.yaml', {});
@@ -62,6 +62,26 @@ describe('ha cross-checks', () => {
     assert.deepEqual(issues.map((i) => i.path), ['ha.sync.listen']);
     assert.match(issues[0].message, /is the admin listener/);
     parseConfig(file(sync('10.0.0.1:7400')), 'test.yaml', {});
+  });
+
+  it('ha.sync.listen names this node: a wildcard, or a peer that is this node, is refused', () => {
+    const [path, message] = onlyIssue(file('{ interface: eth0, router-id: 7, sync: { listen: "0.0.0.0:7400", peers: [ 10.0.0.2:7400 ], key: a-key-of-sixteen-chars } }'));
+    assert.equal(path, 'ha.sync.listen');
+    assert.match(message, /listens on every address: give this node's own address/);
+    const [selfPath, selfMessage] = onlyIssue(file('{ interface: eth0, router-id: 7, sync: { listen: 10.0.0.1:7400, peers: [ 10.0.0.2:7400, 10.0.0.1:7400 ], key: a-key-of-sixteen-chars } }'));
+    assert.equal(selfPath, 'ha.sync.peers[1]');
+    assert.match(selfMessage, /is this node's own sync\.listen/);
+  });
+
+  it('interface and router-id come together; without both the section only replicates state', () => {
+    const [path, message] = onlyIssue(file('{ interface: eth0, sync: { listen: 10.0.0.1:7400, peers: [ 10.0.0.2:7400 ], key: a-key-of-sixteen-chars } }'));
+    assert.equal(path, 'ha.router-id');
+    assert.match(message, /VRRP needs both interface and router-id/);
+    assert.match(onlyIssue(file('{ priority: 100 }'))[1], /needs interface and router-id .* or at least a sync link/);
+    const config = parseConfig(file('{ sync: { listen: 10.0.0.1:7400, peers: [ 10.0.0.2:7400 ], key: a-key-of-sixteen-chars } }'), 'test.yaml', {});
+    assert.equal(config.ha?.vrrp, false);
+    assert.equal(config.ha?.conntrackSync !== undefined, true);
+    assert.deepEqual(haNotes(config), ['ha: no interface and router-id: furiwake runs no VRRP and moves no address; only the sync link runs (something else must move the VIPs)']);
   });
 });
 
