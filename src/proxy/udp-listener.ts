@@ -233,8 +233,10 @@ export class UdpListener implements Listener, FlowOwner {
       }
       if (messages.answered !== '') this.pending.answered(messages.answered, flow.member);
     }
-    // passive health: the member answers
-    flow.member.passive.success();
+    // passive health: the member answers (flow.lastSeen: now, set by the flow as the datagram came)
+    const passive = flow.member.passive;
+    passive.answeredAt = flow.lastSeen;
+    passive.success();
     this.#socket.send(data, flow.client.port, flow.client.address);
   }
 

@@ -2,7 +2,8 @@
 // sip-dialog) that await their member's reply. Each holds its member's place — what
 // least-connections counts, so requests spread by how many each member has in progress — until
 // the member replies (a success for passive health: the listener says so) or the wait is over: a
-// failure for passive health ('no-reply'), its place given back either way. Bounded by max-flows:
+// failure for passive health ('no-reply') when the member answered no one meanwhile, its place
+// given back either way. Bounded by max-flows:
 // when full, the oldest gives way uncounted. Sent in order and all waiting as long, so the oldest
 // is first: the sweep reads only what has expired.
 
@@ -52,14 +53,19 @@ export class PendingReplies {
     release(p);
   }
 
-  /** Requests sent at or before `before` had no reply: each a failure of its member. */
+  /**
+   * Requests sent at or before `before` had no reply: each a failure of its member, unless the
+   * member answered someone after it was sent — then the request, not the member, was at fault
+   * (FreeRADIUS drops a wrong secret or an unknown client silently), and a hostile client must
+   * not get a serving member ejected by sending what it ignores.
+   */
   expire(before: number): void {
     for (const [key, p] of this.#pending) {
       if (p.sentAt > before) return;
       this.#pending.delete(key);
       this.unanswered++;
       release(p);
-      p.member.passive.failure('no-reply');
+      if (p.member.passive.answeredAt < p.sentAt) p.member.passive.failure('no-reply');
     }
   }
 

@@ -84,6 +84,13 @@ export class PassiveHealth {
   held = 0;
   /** why it is (or was last) ejected; '' when never */
   reason = '';
+  /**
+   * udp (balance-per): ms since epoch of the member's last answer. A request it left unanswered
+   * counts as a failure only when it answered no one since that request was sent: a server that
+   * answers others is alive, and drops a request for the request's sake (a wrong shared secret,
+   * an unknown client), so a hostile client cannot get it ejected (udp-pending.ts).
+   */
+  answeredAt = 0;
 
   readonly #owner: PassiveOwner;
   readonly #group: PassiveGroup;

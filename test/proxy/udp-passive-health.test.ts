@@ -149,6 +149,43 @@ describe('udp passive health', { timeout: 60_000 }, () => {
     assert.equal(a.total, before, 'nothing more went to the frozen server');
   });
 
+  it('a hostile client cannot get a FreeRADIUS member ejected: its requests signed with a wrong secret go unanswered while the member answers others', async () => {
+    const servers = [await startFreeRadius(SECRET, { user: 'pw' }), await startFreeRadius(SECRET, { user: 'pw' })];
+    atEnd(() => Promise.all(servers.map((s) => s.peer.stop())));
+    const app = await startApp(single('udp', pool('round-robin', [{ port: servers[0].port, id: 'a' }, { port: servers[1].port, id: 'b' }], {}, {
+      health: NO_MONITOR, passiveHealth: passive({ failures: 3 }),
+    }), { balancePer: 'radius-request', timeouts: { connect: 2_000, idle: 500 } }));
+    const vip = app.address('svc').port;
+    const listener = app.listener('svc') as UdpListener;
+    // a NAS with the right secret, answered all along
+    const nas = await udpSocket();
+    let accepted = 0;
+    nas.on('message', (data: Buffer) => {
+      if (radius.decode({ packet: data, secret: SECRET }).code === 'Access-Accept') accepted++;
+    });
+    let identifier = 0;
+    const timer = setInterval(() => {
+      nas.send(radius.encode({ code: 'Access-Request', secret: SECRET, identifier: identifier++ & 0xff, attributes: [['User-Name', 'user'], ['User-Password', 'pw']] }), vip, '127.0.0.1');
+    }, 20);
+    try {
+      await until(() => accepted >= 4, nas, 'message');
+      // the attacker: a burst of Accounting-Requests with a wrong secret, which FreeRADIUS drops
+      // without a word (invalid Request Authenticator): more than the threshold on each member
+      const hostile = await udpSocket();
+      for (let id = 0; id < 20; id++) {
+        hostile.send(radius.encode({ code: 'Accounting-Request', secret: 'not-the-secret', identifier: id, attributes: [['User-Name', 'user'], ['Acct-Status-Type', 'Start'], ['Acct-Session-Id', `s${id}`]] }), vip, '127.0.0.1');
+      }
+      await until(() => listener.pending.unanswered >= 20);
+    } finally {
+      clearInterval(timer);
+    }
+    for (const id of ['a', 'b']) {
+      const m = app.runtime.member('p', id)!;
+      assert.equal(m.passive.ejected, false, `${id}: ${m.passive.reason}`);
+      assert.equal(m.passive.failures, 0, `${id} answered the NAS after each request the attacker sent it`);
+    }
+  });
+
   it('least-connections spreads RADIUS requests by those in progress: a member that answers nothing gets no more', async () => {
     // `silent` keeps every request; `answering` accepts each at once (no secret checked: an echo of the header as Access-Accept)
     const silent = await udpSocket();
