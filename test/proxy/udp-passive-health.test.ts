@@ -63,6 +63,16 @@ async function clients(port: number, count: number): Promise<string[]> {
   }));
 }
 
+/** Two FreeRADIUS behind a radius-request service, round-robin, ejected after 3 failures; requests wait 500 ms. */
+async function radiusPair() {
+  const servers = [await startFreeRadius(SECRET, { user: 'pw' }), await startFreeRadius(SECRET, { user: 'pw' })];
+  atEnd(() => Promise.all(servers.map((s) => s.peer.stop())));
+  const app = await startApp(single('udp', pool('round-robin', [{ port: servers[0].port, id: 'a' }, { port: servers[1].port, id: 'b' }], {}, {
+    health: NO_MONITOR, passiveHealth: passive({ failures: 3 }),
+  }), { balancePer: 'radius-request', timeouts: { connect: 2_000, idle: 500 } }));
+  return { servers, app };
+}
+
 describe('udp passive health', { timeout: 60_000 }, () => {
   it('ejects a member whose port answers ICMP unreachable while no monitor sees it; its clients move to the other', async () => {
     const a = await namer('a');
@@ -107,11 +117,7 @@ describe('udp passive health', { timeout: 60_000 }, () => {
   });
 
   it('ejects a frozen FreeRADIUS member (SIGSTOP) by its unanswered requests; every request then goes to the other', async () => {
-    const servers = [await startFreeRadius(SECRET, { user: 'pw' }), await startFreeRadius(SECRET, { user: 'pw' })];
-    atEnd(() => Promise.all(servers.map((s) => s.peer.stop())));
-    const app = await startApp(single('udp', pool('round-robin', [{ port: servers[0].port, id: 'a' }, { port: servers[1].port, id: 'b' }], {}, {
-      health: NO_MONITOR, passiveHealth: passive({ failures: 3 }),
-    }), { balancePer: 'radius-request', timeouts: { connect: 2_000, idle: 500 } }));
+    const { servers, app } = await radiusPair();
     const vip = app.address('svc').port;
     const socket = await udpSocket();
     const answers = new Map<number, string>();
@@ -150,11 +156,7 @@ describe('udp passive health', { timeout: 60_000 }, () => {
   });
 
   it('a hostile client cannot get a FreeRADIUS member ejected: its requests signed with a wrong secret go unanswered while the member answers others', async () => {
-    const servers = [await startFreeRadius(SECRET, { user: 'pw' }), await startFreeRadius(SECRET, { user: 'pw' })];
-    atEnd(() => Promise.all(servers.map((s) => s.peer.stop())));
-    const app = await startApp(single('udp', pool('round-robin', [{ port: servers[0].port, id: 'a' }, { port: servers[1].port, id: 'b' }], {}, {
-      health: NO_MONITOR, passiveHealth: passive({ failures: 3 }),
-    }), { balancePer: 'radius-request', timeouts: { connect: 2_000, idle: 500 } }));
+    const { app } = await radiusPair();
     const vip = app.address('svc').port;
     const listener = app.listener('svc') as UdpListener;
     // a NAS with the right secret, answered all along
