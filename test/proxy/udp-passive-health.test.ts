@@ -63,6 +63,19 @@ async function clients(port: number, count: number): Promise<string[]> {
   }));
 }
 
+/** A RADIUS server that accepts every request at once (no secret checked: an echo of the header as Access-Accept). */
+async function accepter(): Promise<dgram.Socket & { answered: number }> {
+  const socket = Object.assign(await udpSocket(), { answered: 0 });
+  socket.on('message', (data: Buffer, from) => {
+    socket.answered++;
+    const reply = Buffer.from(data.subarray(0, 20));
+    reply[0] = 2; // Access-Accept
+    reply.writeUInt16BE(20, 2);
+    socket.send(reply, from.port, from.address);
+  });
+  return socket;
+}
+
 /** Two FreeRADIUS behind a radius-request service, round-robin, ejected after 3 failures; requests wait 500 ms. */
 async function radiusPair() {
   const servers = [await startFreeRadius(SECRET, { user: 'pw' }), await startFreeRadius(SECRET, { user: 'pw' })];
@@ -193,15 +206,7 @@ describe('udp passive health', { timeout: 60_000 }, () => {
     const silent = await udpSocket();
     const held: Buffer[] = [];
     silent.on('message', (data: Buffer) => held.push(data));
-    const answering = await udpSocket();
-    let answered = 0;
-    answering.on('message', (data: Buffer, from) => {
-      answered++;
-      const reply = Buffer.from(data.subarray(0, 20));
-      reply[0] = 2; // Access-Accept
-      reply.writeUInt16BE(20, 2);
-      answering.send(reply, from.port, from.address);
-    });
+    const answering = await accepter();
     const app = await startApp(single('udp', pool('least-connections', [{ port: silent.address().port, id: 's' }, { port: answering.address().port, id: 'r' }], {}, {
       health: NO_MONITOR, passiveHealth: passive({ failures: 0 }),
     }), { balancePer: 'radius-request' }));
@@ -216,8 +221,33 @@ describe('udp passive health', { timeout: 60_000 }, () => {
     }
     // the first may go to either; once the silent member has one in progress it gets no more
     assert.ok(held.length <= 1, `the silent member got ${held.length} requests`);
-    assert.equal(answered, 20 - held.length);
+    assert.equal(answering.answered, 20 - held.length);
     assert.equal(app.runtime.member('p', 's')!.active, held.length, 'its unanswered request holds its place');
     assert.equal(app.runtime.member('p', 'r')!.active, 0);
+  });
+
+  it('requests awaiting a member a reload removes give its place back when their wait is over, and never eject it', async () => {
+    const silent = await udpSocket();
+    const held: Buffer[] = [];
+    silent.on('message', (data: Buffer) => held.push(data));
+    const others = [await accepter(), await accepter(), await accepter()];
+    const config = single('udp', pool('round-robin', [{ port: silent.address().port, id: 's' }, ...others.map((o, i) => ({ port: o.address().port, id: `o${i}` }))], {}, {
+      health: NO_MONITOR, passiveHealth: passive({ failures: 1 }),
+    }), { balancePer: 'radius-request', timeouts: { connect: 2_000, idle: 500 } });
+    const app = await startApp(config);
+    const vip = app.address('svc').port;
+    const listener = app.listener('svc') as UdpListener;
+    const s = app.runtime.member('p', 's')!;
+    const client = await udpSocket();
+    for (let id = 0; id < 8; id++) client.send(radius.encode({ code: 'Access-Request', secret: SECRET, identifier: id, attributes: [['User-Name', 'user']] }), vip, '127.0.0.1');
+    await until(() => held.length === 2 && others.every((o) => o.answered === 2));
+    assert.equal(s.active, 2);
+    const p = config.pools.p;
+    await app.reload({ ...config, pools: { p: { ...p, members: p.members.filter((m) => m.id !== 's') } } });
+    await until(() => listener.pending.size === 0);
+    assert.equal(s.active, 0, 'its places are given back');
+    assert.equal(s.passive.ejected, false, 'a member no longer in the pool is not ejected');
+    assert.equal(app.runtime.pools.get('p')!.passive.ejected, 0, 'nor does it count against max-ejected-percent of the 3 left');
+    for (let i = 0; i < 3; i++) assert.equal(app.runtime.member('p', `o${i}`)!.active, 0);
   });
 });
