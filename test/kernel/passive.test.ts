@@ -12,6 +12,7 @@ import type { KernelServiceView } from '../../src/kernel/view.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Member } from '../../src/runtime/member.ts';
 import type { Service } from '../../src/runtime/service.ts';
+import { logSink } from '../helpers/app.ts';
 import { until } from '../helpers/wait.ts';
 
 /** A member as passive health sees it: what it was told, in order. */
@@ -157,6 +158,26 @@ exec sleep 30
       p.stop();
       assert.deepEqual(s2.told, ['connect']);
       assert.ok(s3.told.length > 0 && s3.told.every((t) => t === 'success'), s3.told.join());
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a conntrack -E that keeps exiting at once is started again after a pause that doubles: no warning a second for ever', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'furiwake-passive-'));
+    try {
+      const fake = join(dir, 'conntrack');
+      await writeFile(fake, '#!/bin/sh\necho "conntrack v1.4.7 (conntrack-tools): Operation not permitted" >&2\nexit 1\n');
+      await chmod(fake, 0o755);
+      const { sink, lines } = logSink();
+      const p = new KernelPassive(createLogger('warn', sink));
+      const service = { pool: { passive: { config: { failures: 3 } }, members: [member()] } } as unknown as Service;
+      p.watch(fake, [[view, service]]);
+      const ended = () => lines.filter((l) => l.msg === 'kernel: conntrack -E ended; starting it again');
+      await until(() => ended().length === 3, sink, 'line');
+      p.stop();
+      assert.deepEqual(ended().map((l) => l.again), ['1 s', '2 s', '4 s']);
+      assert.match(String(ended()[0].said), /Operation not permitted/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
