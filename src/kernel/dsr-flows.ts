@@ -84,10 +84,18 @@ export async function endFlow(nft: string, view: KernelServiceView, member: Kern
   }
 }
 
-/** Ends every flow of one member (those listed in `keys` are reset, tcp); how many were listed. */
+/**
+ * Ends every flow of one member (those listed in `keys` are reset, tcp); how many were listed,
+ * 0 when its flow set is gone (a reload removed the member or its service since the listing).
+ */
 export async function endFlows(nft: string, view: KernelServiceView, member: KernelMemberView, keys: readonly FlowKey[]): Promise<number> {
-  await run(nft, view, member, keys, true);
-  return keys.length;
+  try {
+    await run(nft, view, member, keys, true);
+    return keys.length;
+  } catch (err) {
+    if (err instanceof ExecError && /No such file or directory/.test(err.stderr)) return 0;
+    throw err;
+  }
 }
 
 /** The ended set is full (the kernel's ENFILE): the flows end without their reset. */
