@@ -197,8 +197,6 @@ export class UdpListener implements Listener, FlowOwner {
       return;
     }
     messages.sent(member);
-    const awaits = messages.awaits;
-    if (awaits === '' || !this.pending.add(awaits, member, dispatcher, clientKey, now, this.service.config.maxFlows)) dispatcher.release(member, clientKey, 0, 0);
     const key = `${client}/${member.id}`;
     let flow = this.#flows.get(key);
     if (flow !== undefined) {
@@ -212,6 +210,8 @@ export class UdpListener implements Listener, FlowOwner {
       while (this.#flows.size >= max) this.#evictOne();
       flow = this.#add(key, from, member, clientKey, false);
     }
+    const awaits = messages.awaits;
+    if (awaits === '' || !this.pending.add(awaits, member, flow, dispatcher, clientKey, now, this.service.config.maxFlows)) dispatcher.release(member, clientKey, 0, 0);
     flow.send(data, now);
   }
 
