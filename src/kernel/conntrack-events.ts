@@ -57,7 +57,16 @@ export class ConntrackEvents {
     this.#restart = null;
     this.#partial = '';
     this.#startedAt = Date.now();
-    const child = spawn(this.#conntrack, this.#args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let child: ChildProcess;
+    try {
+      // throws on arguments it cannot pass; out of descriptors, it returns a child without pipes
+      child = spawn(this.#conntrack, this.#args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      this.#log.warn({ reason: (err as Error).message }, 'kernel: conntrack -E did not start');
+      return this.#again(null, null, '');
+    }
+    child.on('error', (err) => this.#log.warn({ reason: err.message }, 'kernel: conntrack -E did not start'));
+    if (child.stdout === null || child.stderr === null) return this.#again(null, null, 'no pipes (out of file descriptors?)');
     this.#child = child;
     this.#log.debug({ args: this.#args }, 'kernel: listening to conntrack events');
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -71,18 +80,22 @@ export class ConntrackEvents {
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       if (said.length < 1000) said += chunk;
     });
-    child.on('error', (err) => this.#log.warn({ reason: err.message }, 'kernel: conntrack -E did not start'));
     child.on('close', (code, signal) => {
       if (this.#child !== child) return;
       this.#child = null;
-      if (Date.now() - this.#startedAt >= MAX_RESTART_DELAY) this.#delay = RESTART_DELAY;
-      const delay = this.#delay;
-      this.#delay = Math.min(delay * 2, MAX_RESTART_DELAY);
-      this.#log.warn({ code, signal, said: said.trim(), again: `${delay / 1000} s` }, 'kernel: conntrack -E ended; starting it again');
-      this.#restart = setTimeout(this.#start, delay);
-      this.#restart.unref();
+      this.#again(code, signal, said.trim());
     });
   };
+
+  /** The process ended, or could not start: it is started again after the pause. */
+  #again(code: number | null, signal: NodeJS.Signals | null, said: string): void {
+    if (Date.now() - this.#startedAt >= MAX_RESTART_DELAY) this.#delay = RESTART_DELAY;
+    const delay = this.#delay;
+    this.#delay = Math.min(delay * 2, MAX_RESTART_DELAY);
+    this.#log.warn({ code, signal, said, again: `${delay / 1000} s` }, 'kernel: conntrack -E ended; starting it again');
+    this.#restart = setTimeout(this.#start, delay);
+    this.#restart.unref();
+  }
 
   #read(chunk: string): void {
     let text = this.#partial + chunk;

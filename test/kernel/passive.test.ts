@@ -183,6 +183,19 @@ exec sleep 30
     }
   });
 
+  it('a conntrack -E that cannot even be spawned is tried again later, nothing thrown', async () => {
+    const { sink, lines } = logSink();
+    const p = new KernelPassive(createLogger('warn', sink));
+    const service = { pool: { passive: { config: { failures: 3 } }, members: [member()] } } as unknown as Service;
+    // a path node refuses to pass (as a spawn out of file descriptors, it fails before any process)
+    assert.doesNotThrow(() => p.watch('/usr/sbin/conntrack\0', [[view, service]]));
+    const ended = () => lines.filter((l) => l.msg === 'kernel: conntrack -E ended; starting it again');
+    await until(() => ended().length === 2, sink, 'line');
+    p.stop();
+    assert.deepEqual(ended().map((l) => l.again), ['1 s', '2 s']);
+    assert.ok(lines.some((l) => l.msg === 'kernel: conntrack -E did not start'));
+  });
+
   it('watches only nat services taking connections whose pool has passive health on', () => {
     const on = { pool: { passive: { config: { failures: 5 } } } } as unknown as Service;
     const off = { pool: { passive: { config: { failures: 0 } } } } as unknown as Service;
