@@ -9,8 +9,11 @@
 //
 // A SYN the member answers with a reset leaves no entry to list: conntrack destroys it at once.
 // Its DESTROY event (conntrack -E, conntrack-events.ts), `CLOSE [UNREPLIED]`, is a `connect`
-// failure, told as it comes. Within one count, a member's successes are told before its
-// failures (a listing has no order in time). udp: an ICMP destination unreachable about a
+// failure, told at the end of the next listing — and only when that listing shows no success of
+// the member: the event cannot say who reset, and a client that resets its own SYN before the
+// member's SYN-ACK (a forged packet pair) leaves the same event; a member that accepts others
+// refuses no one. Within one count, a member's successes are told before its failures (a listing
+// has no order in time). udp: an ICMP destination unreachable about a
 // connection sets a bit of its mark (render.ts ICMP_ERROR_MARK), so a listed udp connection
 // with it and no reply is a `connect` failure, one with a reply a success, one without either
 // nothing yet (a datagram may want no answer). Not judged: resets after the handshake (without
@@ -47,6 +50,8 @@ export class KernelPassive {
   #seen = new Map<number, Seen>();
   #next = new Map<number, Seen>();
   #tallies = new Map<Member, Tally>();
+  /** connections destroyed unreplied by a reset since the last listing ended, by member (bounded by the members) */
+  #resets = new Map<Member, number>();
   #now = 0;
   readonly #events: ConntrackEvents;
   /** `VIP port member-ip member-port` -> member, of the watched services */
@@ -86,14 +91,16 @@ export class KernelPassive {
   /** No more events. */
   stop(): void {
     this.#events.stop();
+    this.#resets.clear();
   }
 
-  /** A connection conntrack forgot: one destroyed while unreplied in CLOSE was reset by its member. */
+  /** A connection conntrack forgot: one destroyed while unreplied in CLOSE was reset, by its member or its client. */
   #destroyed = (line: Readonly<ConntrackLine>): void => {
     if (line.protocol !== 'tcp' || line.state !== 'CLOSE' || !line.unreplied) return;
     const o = line.original;
     const r = line.reply;
-    this.#targets.get(`${o.dst} ${o.dport} ${r.src} ${r.sport}`)?.passive.failure('connect');
+    const member = this.#targets.get(`${o.dst} ${o.dport} ${r.src} ${r.sport}`);
+    if (member !== undefined) this.#resets.set(member, (this.#resets.get(member) ?? 0) + 1);
   };
 
   /** Whether a service's connections are judged: a nat service whose pool has passive health on. */
@@ -139,10 +146,16 @@ export class KernelPassive {
   end(): void {
     this.#seen = this.#next;
     for (const [member, t] of this.#tallies) {
-      if (t.successes > 0) member.passive.success();
+      if (t.successes > 0) {
+        member.passive.success();
+        // it answered others meanwhile: the resets were its clients' own
+        this.#resets.delete(member);
+      }
       for (let i = 0; i < t.refused; i++) member.passive.failure('connect');
       for (let i = 0; i < t.timedOut; i++) member.passive.failure('connect-timeout');
     }
+    for (const [member, n] of this.#resets) for (let i = 0; i < n; i++) member.passive.failure('connect');
+    this.#resets.clear();
     this.#tallies.clear();
   }
 

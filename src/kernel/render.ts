@@ -91,8 +91,10 @@ export function render(services: readonly KernelServiceView[]): Ruleset {
       base.dnatOut.push(`${match} goto ${serviceChain(s)}`);
       if (s.protocol === 'udp') {
         // An ICMP error is related to the connection it answers: its ct is that connection's.
+        // Only one from the member's side (reply direction) is the member's: a client can forge
+        // one about the VIP's datagrams to it, which would eject a member that never replies.
         const icmp = s.family === 'ip' ? 'icmp' : 'icmpv6';
-        base.errors.push(`${icmp} type destination-unreachable ct state related ct original ${s.family} daddr ${s.vip} ct protocol udp ct original proto-dst ${s.port} ` +
+        base.errors.push(`${icmp} type destination-unreachable ct state related ct direction reply ct original ${s.family} daddr ${s.vip} ct protocol udp ct original proto-dst ${s.port} ` +
           `ct mark set ct mark | 0x${ICMP_ERROR_MARK.toString(16)}`);
       }
       if (s.sourceNat) {

@@ -197,8 +197,6 @@ export class UdpListener implements Listener, FlowOwner {
       return;
     }
     messages.sent(member);
-    const awaits = messages.awaits;
-    if (awaits === '' || !this.pending.add(awaits, member, dispatcher, clientKey, now, this.service.config.maxFlows)) dispatcher.release(member, clientKey, 0, 0);
     const key = `${client}/${member.id}`;
     let flow = this.#flows.get(key);
     if (flow !== undefined) {
@@ -212,6 +210,8 @@ export class UdpListener implements Listener, FlowOwner {
       while (this.#flows.size >= max) this.#evictOne();
       flow = this.#add(key, from, member, clientKey, false);
     }
+    const awaits = messages.awaits;
+    if (awaits === '' || !this.pending.add(awaits, member, flow, dispatcher, clientKey, now, this.service.config.maxFlows)) dispatcher.release(member, clientKey, 0, 0);
     flow.send(data, now);
   }
 
@@ -233,8 +233,10 @@ export class UdpListener implements Listener, FlowOwner {
       }
       if (messages.answered !== '') this.pending.answered(messages.answered, flow.member);
     }
-    // passive health: the member answers
-    flow.member.passive.success();
+    // passive health: the member answers (flow.lastSeen: now, set by the flow as the datagram came)
+    const passive = flow.member.passive;
+    passive.answeredAt = flow.lastSeen;
+    passive.success();
     this.#socket.send(data, flow.client.port, flow.client.address);
   }
 

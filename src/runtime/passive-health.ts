@@ -84,6 +84,13 @@ export class PassiveHealth {
   held = 0;
   /** why it is (or was last) ejected; '' when never */
   reason = '';
+  /**
+   * udp (balance-per): ms since epoch of the member's last answer. A request it left unanswered
+   * counts as a failure only when it answered no one since that request was sent: a server that
+   * answers others is alive, and drops a request for the request's sake (a wrong shared secret,
+   * an unknown client), so a hostile client cannot get it ejected (udp-pending.ts).
+   */
+  answeredAt = 0;
 
   readonly #owner: PassiveOwner;
   readonly #group: PassiveGroup;
@@ -97,6 +104,8 @@ export class PassiveHealth {
   /** the pool's cap held it in during this run of failures: told once */
   #heldThisRun = false;
   #timer: unknown = null;
+  /** the member left its pool: what its traffic still in progress says no longer counts */
+  #disposed = false;
 
   constructor(owner: PassiveOwner, group: PassiveGroup) {
     this.#owner = owner;
@@ -106,7 +115,7 @@ export class PassiveHealth {
   /** One failure of real traffic; past the threshold the member is ejected (if the pool allows). */
   failure(kind: PassiveFailure): void {
     const threshold = this.#group.config.failures;
-    if (threshold === 0 || this.ejected) return;
+    if (threshold === 0 || this.ejected || this.#disposed) return;
     this.#kind = this.failures === 0 || this.#kind === kind ? kind : 'mixed';
     if (++this.failures >= threshold) this.#eject();
   }
@@ -120,6 +129,7 @@ export class PassiveHealth {
 
   /** The member leaves its pool (a reload removed it, the pool is gone): its ejection ends silently. */
   dispose(): void {
+    this.#disposed = true;
     if (this.#timer !== null) this.#group.clock.cancel(this.#timer);
     this.#timer = null;
     if (this.ejected) this.#group.ejected--;

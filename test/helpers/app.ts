@@ -13,12 +13,13 @@ export async function startApp(config: Config): Promise<Furiwake> {
   return app;
 }
 
-/** A log destination that keeps each JSON line written to it, parsed. */
+/** A log destination that keeps each JSON line written to it, parsed (and emits 'line' after each write, for until()). */
 export function logSink(): { sink: Writable; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
       for (const line of chunk.toString().split('\n')) if (line.startsWith('{')) lines.push(JSON.parse(line) as Record<string, unknown>);
+      sink.emit('line');
       done();
     },
   });

@@ -12,6 +12,8 @@ import type { KernelServiceView } from '../../src/kernel/view.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Member } from '../../src/runtime/member.ts';
 import type { Service } from '../../src/runtime/service.ts';
+import { logSink } from '../helpers/app.ts';
+import { until } from '../helpers/wait.ts';
 
 /** A member as passive health sees it: what it was told, in order. */
 function member(id = 's3'): Member & { told: string[] } {
@@ -98,7 +100,7 @@ describe('nat passive health: judging conntrack', () => {
     assert.deepEqual(m.told, ['success', 'success']);
   });
 
-  it("a SYN the member reset reaches it from conntrack's DESTROY event; other events say nothing", async () => {
+  it("a SYN the member reset reaches it from conntrack's DESTROY event, at the end of the next listing; other events say nothing", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'furiwake-passive-'));
     try {
       const fake = join(dir, 'conntrack');
@@ -114,20 +116,84 @@ exec sleep 30
       await chmod(fake, 0o755);
       const p = new KernelPassive(createLogger('silent'));
       const m = member();
-      const told = new Promise<void>((resolve) => {
-        (m as unknown as { passive: { failure: (k: string) => void } }).passive.failure = (kind) => {
-          m.told.push(kind);
-          resolve();
-        };
-      });
       const service = { pool: { passive: { config: { failures: 3 } }, members: [m] } } as unknown as Service;
       p.watch(fake, [[view, service]]);
-      await told;
+      // each second's listing (empty here) tells what the events said since the last one
+      await until(() => {
+        p.begin(0);
+        p.end();
+        return m.told.length > 0;
+      });
       p.stop();
       assert.deepEqual(m.told, ['connect']);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it("a reset SYN is no failure of a member that answered others meanwhile: a client's own reset to its SYN leaves the same event", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'furiwake-passive-'));
+    try {
+      const fake = join(dir, 'conntrack');
+      // s3's reset SYN first, then s2's: once s2 hears of its own, s3's was read too
+      await writeFile(fake, `#!/bin/sh
+echo "[DESTROY] ${tuple('CLOSE', '[UNREPLIED]', 1)}"
+echo "[DESTROY] ${tuple('CLOSE', '[UNREPLIED]', 2).replace('src=10.88.2.13', 'src=10.88.2.12')}"
+exec sleep 30
+`);
+      await chmod(fake, 0o755);
+      const p = new KernelPassive(createLogger('silent'));
+      const [s3, s2] = [member('s3'), member('s2')];
+      const service = { pool: { passive: { config: { failures: 3 } }, members: [s3, s2] } } as unknown as Service;
+      const two = { ...view, members: [view.members[0], { ...view.members[0], number: 1, id: 's2', ip: '10.88.2.12' }] };
+      p.watch(fake, [[two, service]]);
+      // s3 accepts a new connection in every listing; s2 none
+      let id = 10;
+      await until(() => {
+        p.begin(0);
+        p.see(line(tuple('ESTABLISHED', '[ASSURED]', id++)), s3);
+        p.end();
+        return s2.told.length > 0;
+      });
+      p.stop();
+      assert.deepEqual(s2.told, ['connect']);
+      assert.ok(s3.told.length > 0 && s3.told.every((t) => t === 'success'), s3.told.join());
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a conntrack -E that keeps exiting at once is started again after a pause that doubles: no warning a second for ever', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'furiwake-passive-'));
+    try {
+      const fake = join(dir, 'conntrack');
+      await writeFile(fake, '#!/bin/sh\necho "conntrack v1.4.7 (conntrack-tools): Operation not permitted" >&2\nexit 1\n');
+      await chmod(fake, 0o755);
+      const { sink, lines } = logSink();
+      const p = new KernelPassive(createLogger('warn', sink));
+      const service = { pool: { passive: { config: { failures: 3 } }, members: [member()] } } as unknown as Service;
+      p.watch(fake, [[view, service]]);
+      const ended = () => lines.filter((l) => l.msg === 'kernel: conntrack -E ended; starting it again');
+      await until(() => ended().length === 3, sink, 'line');
+      p.stop();
+      assert.deepEqual(ended().map((l) => l.again), ['1 s', '2 s', '4 s']);
+      assert.match(String(ended()[0].said), /Operation not permitted/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a conntrack -E that cannot even be spawned is tried again later, nothing thrown', async () => {
+    const { sink, lines } = logSink();
+    const p = new KernelPassive(createLogger('warn', sink));
+    const service = { pool: { passive: { config: { failures: 3 } }, members: [member()] } } as unknown as Service;
+    // a path node refuses to pass (as a spawn out of file descriptors, it fails before any process)
+    assert.doesNotThrow(() => p.watch('/usr/sbin/conntrack\0', [[view, service]]));
+    const ended = () => lines.filter((l) => l.msg === 'kernel: conntrack -E ended; starting it again');
+    await until(() => ended().length === 2, sink, 'line');
+    p.stop();
+    assert.deepEqual(ended().map((l) => l.again), ['1 s', '2 s']);
+    assert.ok(lines.some((l) => l.msg === 'kernel: conntrack -E did not start'));
   });
 
   it('watches only nat services taking connections whose pool has passive health on', () => {

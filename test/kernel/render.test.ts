@@ -52,7 +52,7 @@ describe('render', () => {
     assert.deepEqual(chain(view, 'nat.post'), ['ct original ip6 daddr 2001:db8::10 meta l4proto udp ct original proto-dst { 53 } masquerade']);
     assert.deepEqual(chain(view, 'filter.in'), ['ip6 daddr 2001:db8::10 udp dport 53 reject']);
     // an ICMP error about one of its connections marks that connection, for passive health
-    assert.deepEqual(chain(view, 'errors.pre'), ['icmpv6 type destination-unreachable ct state related ct original ip6 daddr 2001:db8::10 ct protocol udp ct original proto-dst 53 ct mark set ct mark | 0x40000000']);
+    assert.deepEqual(chain(view, 'errors.pre'), ['icmpv6 type destination-unreachable ct state related ct direction reply ct original ip6 daddr 2001:db8::10 ct protocol udp ct original proto-dst 53 ct mark set ct mark | 0x40000000']);
   });
 
   it('dsr: an ingress chain on the interface; ended flows reset, established ones first; the member chain forwards', () => {

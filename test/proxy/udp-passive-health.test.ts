@@ -63,6 +63,29 @@ async function clients(port: number, count: number): Promise<string[]> {
   }));
 }
 
+/** A RADIUS server that accepts every request at once (no secret checked: an echo of the header as Access-Accept). */
+async function accepter(): Promise<dgram.Socket & { answered: number }> {
+  const socket = Object.assign(await udpSocket(), { answered: 0 });
+  socket.on('message', (data: Buffer, from) => {
+    socket.answered++;
+    const reply = Buffer.from(data.subarray(0, 20));
+    reply[0] = 2; // Access-Accept
+    reply.writeUInt16BE(20, 2);
+    socket.send(reply, from.port, from.address);
+  });
+  return socket;
+}
+
+/** Two FreeRADIUS behind a radius-request service, round-robin, ejected after 3 failures; requests wait 500 ms. */
+async function radiusPair() {
+  const servers = [await startFreeRadius(SECRET, { user: 'pw' }), await startFreeRadius(SECRET, { user: 'pw' })];
+  atEnd(() => Promise.all(servers.map((s) => s.peer.stop())));
+  const app = await startApp(single('udp', pool('round-robin', [{ port: servers[0].port, id: 'a' }, { port: servers[1].port, id: 'b' }], {}, {
+    health: NO_MONITOR, passiveHealth: passive({ failures: 3 }),
+  }), { balancePer: 'radius-request', timeouts: { connect: 2_000, idle: 500 } }));
+  return { servers, app };
+}
+
 describe('udp passive health', { timeout: 60_000 }, () => {
   it('ejects a member whose port answers ICMP unreachable while no monitor sees it; its clients move to the other', async () => {
     const a = await namer('a');
@@ -107,11 +130,7 @@ describe('udp passive health', { timeout: 60_000 }, () => {
   });
 
   it('ejects a frozen FreeRADIUS member (SIGSTOP) by its unanswered requests; every request then goes to the other', async () => {
-    const servers = [await startFreeRadius(SECRET, { user: 'pw' }), await startFreeRadius(SECRET, { user: 'pw' })];
-    atEnd(() => Promise.all(servers.map((s) => s.peer.stop())));
-    const app = await startApp(single('udp', pool('round-robin', [{ port: servers[0].port, id: 'a' }, { port: servers[1].port, id: 'b' }], {}, {
-      health: NO_MONITOR, passiveHealth: passive({ failures: 3 }),
-    }), { balancePer: 'radius-request', timeouts: { connect: 2_000, idle: 500 } }));
+    const { servers, app } = await radiusPair();
     const vip = app.address('svc').port;
     const socket = await udpSocket();
     const answers = new Map<number, string>();
@@ -149,20 +168,45 @@ describe('udp passive health', { timeout: 60_000 }, () => {
     assert.equal(a.total, before, 'nothing more went to the frozen server');
   });
 
+  it('a hostile client cannot get a FreeRADIUS member ejected: its requests signed with a wrong secret go unanswered while the member answers others', async () => {
+    const { app } = await radiusPair();
+    const vip = app.address('svc').port;
+    const listener = app.listener('svc') as UdpListener;
+    // a NAS with the right secret, answered all along
+    const nas = await udpSocket();
+    let accepted = 0;
+    nas.on('message', (data: Buffer) => {
+      if (radius.decode({ packet: data, secret: SECRET }).code === 'Access-Accept') accepted++;
+    });
+    let identifier = 0;
+    const timer = setInterval(() => {
+      nas.send(radius.encode({ code: 'Access-Request', secret: SECRET, identifier: identifier++ & 0xff, attributes: [['User-Name', 'user'], ['User-Password', 'pw']] }), vip, '127.0.0.1');
+    }, 20);
+    try {
+      await until(() => accepted >= 4, nas, 'message');
+      // the attacker: a burst of Accounting-Requests with a wrong secret, which FreeRADIUS drops
+      // without a word (invalid Request Authenticator): more than the threshold on each member
+      const hostile = await udpSocket();
+      for (let id = 0; id < 20; id++) {
+        hostile.send(radius.encode({ code: 'Accounting-Request', secret: 'not-the-secret', identifier: id, attributes: [['User-Name', 'user'], ['Acct-Status-Type', 'Start'], ['Acct-Session-Id', `s${id}`]] }), vip, '127.0.0.1');
+      }
+      await until(() => listener.pending.unanswered >= 20);
+    } finally {
+      clearInterval(timer);
+    }
+    for (const id of ['a', 'b']) {
+      const m = app.runtime.member('p', id)!;
+      assert.equal(m.passive.ejected, false, `${id}: ${m.passive.reason}`);
+      assert.equal(m.passive.failures, 0, `${id} answered the NAS after each request the attacker sent it`);
+    }
+  });
+
   it('least-connections spreads RADIUS requests by those in progress: a member that answers nothing gets no more', async () => {
     // `silent` keeps every request; `answering` accepts each at once (no secret checked: an echo of the header as Access-Accept)
     const silent = await udpSocket();
     const held: Buffer[] = [];
     silent.on('message', (data: Buffer) => held.push(data));
-    const answering = await udpSocket();
-    let answered = 0;
-    answering.on('message', (data: Buffer, from) => {
-      answered++;
-      const reply = Buffer.from(data.subarray(0, 20));
-      reply[0] = 2; // Access-Accept
-      reply.writeUInt16BE(20, 2);
-      answering.send(reply, from.port, from.address);
-    });
+    const answering = await accepter();
     const app = await startApp(single('udp', pool('least-connections', [{ port: silent.address().port, id: 's' }, { port: answering.address().port, id: 'r' }], {}, {
       health: NO_MONITOR, passiveHealth: passive({ failures: 0 }),
     }), { balancePer: 'radius-request' }));
@@ -177,8 +221,33 @@ describe('udp passive health', { timeout: 60_000 }, () => {
     }
     // the first may go to either; once the silent member has one in progress it gets no more
     assert.ok(held.length <= 1, `the silent member got ${held.length} requests`);
-    assert.equal(answered, 20 - held.length);
+    assert.equal(answering.answered, 20 - held.length);
     assert.equal(app.runtime.member('p', 's')!.active, held.length, 'its unanswered request holds its place');
     assert.equal(app.runtime.member('p', 'r')!.active, 0);
+  });
+
+  it('requests awaiting a member a reload removes give its place back when their wait is over, and never eject it', async () => {
+    const silent = await udpSocket();
+    const held: Buffer[] = [];
+    silent.on('message', (data: Buffer) => held.push(data));
+    const others = [await accepter(), await accepter(), await accepter()];
+    const config = single('udp', pool('round-robin', [{ port: silent.address().port, id: 's' }, ...others.map((o, i) => ({ port: o.address().port, id: `o${i}` }))], {}, {
+      health: NO_MONITOR, passiveHealth: passive({ failures: 1 }),
+    }), { balancePer: 'radius-request', timeouts: { connect: 2_000, idle: 500 } });
+    const app = await startApp(config);
+    const vip = app.address('svc').port;
+    const listener = app.listener('svc') as UdpListener;
+    const s = app.runtime.member('p', 's')!;
+    const client = await udpSocket();
+    for (let id = 0; id < 8; id++) client.send(radius.encode({ code: 'Access-Request', secret: SECRET, identifier: id, attributes: [['User-Name', 'user']] }), vip, '127.0.0.1');
+    await until(() => held.length === 2 && others.every((o) => o.answered === 2));
+    assert.equal(s.active, 2);
+    const p = config.pools.p;
+    await app.reload({ ...config, pools: { p: { ...p, members: p.members.filter((m) => m.id !== 's') } } });
+    await until(() => listener.pending.size === 0);
+    assert.equal(s.active, 0, 'its places are given back');
+    assert.equal(s.passive.ejected, false, 'a member no longer in the pool is not ejected');
+    assert.equal(app.runtime.pools.get('p')!.passive.ejected, 0, 'nor does it count against max-ejected-percent of the 3 left');
+    for (let i = 0; i < 3; i++) assert.equal(app.runtime.member('p', `o${i}`)!.active, 0);
   });
 });

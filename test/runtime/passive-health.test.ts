@@ -176,6 +176,19 @@ describe('passive health', () => {
     assert.equal(a.owner.said.length, 1);
   });
 
+  it('a member that left its pool is never ejected again by its traffic still in progress', () => {
+    // a udp request sent before a reload removed its member expires after it (udp-pending.ts)
+    const { clock, group, members: [a, b] } = pool(4);
+    a.health.dispose();
+    fail(a.health, 5, 'no-reply');
+    assert.equal(a.health.ejected, false);
+    assert.equal(group.ejected, 0, 'the pool\'s cap is not spent on a member it no longer has');
+    assert.equal(clock.timers.size, 0);
+    assert.deepEqual(a.owner.said, []);
+    fail(b.health, 5);
+    assert.equal(b.health.ejected, true);
+  });
+
   it('an ejected member takes nothing new and serves no persistent client; back only when its health is up too', () => {
     const clock = new FakeClock();
     const group = new PassiveGroup(CONFIG, clock);

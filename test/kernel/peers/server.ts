@@ -40,6 +40,8 @@ const udp = dgram.createSocket('udp4');
 udp.on('error', () => {});
 udp.on('message', (msg, rinfo) => {
   report({ event: 'udp', peer: `${rinfo.address}:${rinfo.port}` });
+  // one-way datagrams (as syslog's) are not answered
+  if (msg.toString('latin1', 0, 7) === 'oneway:') return;
   udp.send(Buffer.concat([Buffer.from(`${name}:`), msg]), rinfo.port, rinfo.address);
 });
 
