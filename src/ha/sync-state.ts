@@ -1,5 +1,6 @@
 // What the replication link carries, as state: the stick table entries of every service whose
-// persistence keeps a table in furiwake (source-ip, tls-session), keyed by service, and what
+// persistence keeps a table in furiwake (source-ip, tls-session), keyed by service, those the
+// kernel keeps for nat and dsr services (kernel-sticky.ts; same messages), and what
 // operators set on members (admin state, weight, connection limit; the latest change wins, a
 // local one dated after whatever it replaces even when this node's clock is behind). Outgoing:
 // changes since the last flush (a key changed twice is sent once) or, when a link comes up,
@@ -11,11 +12,12 @@ import type { Member } from '../runtime/member.ts';
 import type { OperatorSet } from '../runtime/events.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { StickObserver, StickTable } from '../persistence/stick-table.ts';
+import { KernelStickyWatch } from './kernel-sticky.ts';
 import { ADMIN_STATES, MAX_TEXT, type OperatorChange, type OperatorField, type StickEntryUpdate, type SyncMessage } from './sync-frame.ts';
 
 /** entries per stick frame: about 100 KB, far below the frame limit */
 const BATCH = 1_000;
-/** services whose persistence the kernel keeps (nftables sets): not replicated here */
+/** services whose persistence the kernel keeps (nftables sets): replicated through kernel-sticky.ts */
 const KERNEL_MODES: ReadonlySet<string> = new Set(['nat', 'dsr']);
 
 /** What the node did with what a peer sent. */
@@ -69,10 +71,13 @@ export class SyncState {
   readonly #operator = new Map<string, OperatorChange>();
   /** local operator changes not yet sent */
   #operatorPending: OperatorChange[] = [];
+  /** the persistence entries of nat and dsr services, read from the kernel */
+  readonly kernel: KernelStickyWatch;
 
   constructor(runtime: Runtime, node: string) {
     this.#runtime = runtime;
     this.node = node;
+    this.kernel = new KernelStickyWatch(runtime);
     runtime.events.on('operator', this.#onOperator);
   }
 
@@ -140,6 +145,7 @@ export class SyncState {
       if (sets.length > 0) messages.push({ type: 'stick', service: w.service, entries: sets });
       entries += sets.length;
     }
+    entries += this.kernel.flush(messages);
     return { messages, entries };
   }
 
@@ -173,6 +179,11 @@ export class SyncState {
   apply(m: SyncMessage, resync = false): Applied {
     switch (m.type) {
       case 'stick': {
+        if (isKernel(this.#runtime, m.service)) {
+          const taken = this.#runtime.kernel?.adoptSticky(m.service, m.entries) ?? 0;
+          if (taken > 0) this.kernel.adopted(m.service, m.entries);
+          return { taken, ignored: m.entries.length - taken };
+        }
         // the service's table now: a reload may have removed or replaced it since the tables were last watched
         const table = tableOf(this.#runtime, m.service);
         const pool = this.#runtime.services.get(m.service)?.pool;
@@ -263,6 +274,12 @@ function fits(a: string, b: string): boolean {
 
 function operatorKey(c: { pool: string; member: string; field: OperatorField }): string {
   return `${c.pool}\0${c.member}\0${c.field}`;
+}
+
+/** Whether the kernel keeps the service's persistence (a nat or dsr service of this node). */
+function isKernel(runtime: Runtime, name: string): boolean {
+  const service = runtime.services.get(name);
+  return service !== undefined && KERNEL_MODES.has(service.config.mode);
 }
 
 /** The stick table furiwake keeps for a service (source-ip, tls-session); null: none, or the kernel keeps it. */

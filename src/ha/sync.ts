@@ -15,6 +15,7 @@ import type { Runtime } from '../runtime/runtime.ts';
 import type { SyncPeerStatus } from './status.ts';
 import type { OperatorChange, SyncMessage } from './sync-frame.ts';
 import { HANDSHAKE_TIMEOUT, SyncLink, type LinkOwner } from './sync-link.ts';
+import { READ_INTERVAL } from './kernel-sticky.ts';
 import { SyncState } from './sync-state.ts';
 
 /** how long changes gather before they are sent */
@@ -89,6 +90,7 @@ export class HaSync implements LinkOwner {
   /** accepted connections not yet authenticated, by "address:port", oldest first */
   readonly #waiting = new Map<string, Waiting>();
   readonly #flush: NodeJS.Timeout;
+  readonly #kernelRead: NodeJS.Timeout;
   #closed = false;
 
   /** Listens on `config.listen`, then connects to each peer; throws (nothing left open) when it cannot listen or read its TLS files. */
@@ -131,6 +133,7 @@ export class HaSync implements LinkOwner {
     });
     for (const d of this.#dialers) this.#dial(d);
     this.#flush = setInterval(this.#tick, FLUSH_INTERVAL);
+    this.#kernelRead = setInterval(this.#readKernel, READ_INTERVAL);
     log.info({ listen: node, peers: this.#dialers.map((d) => d.stats.peer), tls: tls !== null }, 'ha sync listening');
   }
 
@@ -148,6 +151,7 @@ export class HaSync implements LinkOwner {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#flush);
+    clearInterval(this.#kernelRead);
     for (const d of this.#dialers) {
       if (d.timer !== null) clearTimeout(d.timer);
       d.link?.close('this node is stopping');
@@ -184,6 +188,9 @@ export class HaSync implements LinkOwner {
     dialer.stats.connected = true;
     this.state.recording = true;
     this.state.watchTables();
+    // the kernel's persistence entries follow within a reading (kernel-sticky.ts), all of them
+    this.state.kernel.resendAll();
+    this.#readKernel();
     // everything this node holds, then `synced`: the peer then has all of it
     dialer.resync = this.state.snapshot();
     dialer.held = [];
@@ -344,6 +351,14 @@ export class HaSync implements LinkOwner {
     row.authFailures++;
     this.#log.warn({ peer: row.peer, remote, reason }, 'ha sync: a peer failed authentication; dropped, nothing it sent was applied');
   }
+
+  /** Reads the kernel's persistence entries while a link is up (they go out with the next flush). */
+  #readKernel = (): void => {
+    if (!this.state.recording || this.#closed) return this.state.kernel.drop();
+    this.state.kernel.read().catch((err: unknown) => {
+      this.#log.warn({ reason: (err as Error).message }, 'ha sync: cannot read the persistence entries of the kernel services');
+    });
+  };
 
   #tick = (): void => {
     try {

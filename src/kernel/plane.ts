@@ -20,9 +20,10 @@ import { endFlow, endFlows, FlowIds } from './dsr-flows.ts';
 import { exec } from './exec.ts';
 import { ConnectionLimits } from './limits.ts';
 import { openConnections } from './open-connections.ts';
-import { conntrackRows, flowRows, stickyEntries } from './reading.ts';
+import { conntrackRows, flowRows, stickyEntries, stickyFamily, stickyFromSets } from './reading.ts';
 import { flows, render, TABLE } from './render.ts';
-import { listSet } from './set-elements.ts';
+import { listSet, listSets } from './set-elements.ts';
+import { adoptScript, type AdoptedEntry } from './sticky-adopt.ts';
 import { checkRequirements, needsOf, type KernelTools } from './requirements.ts';
 import { serviceView } from './snapshot.ts';
 import { removal, transaction, type Applied } from './transaction.ts';
@@ -58,6 +59,8 @@ export class KernelPlane implements KernelTables {
   #closed = false;
   /** also what keeps the process alive when the kernel services are all it runs */
   #watch: NodeJS.Timeout | null = null;
+  /** the peer's persistence entries being added (adoptSticky), one nft call after the other */
+  #adopting: Promise<void> = Promise.resolve();
 
   constructor(runtime: Runtime, log: Logger) {
     this.#runtime = runtime;
@@ -201,6 +204,32 @@ export class KernelPlane implements KernelTables {
     const out: StickyEntry[] = [];
     for (const [view, service] of this.#shown(name)) out.push(...await stickyEntries(this.#tools!.nft, view, service));
     return out;
+  }
+
+  async allSticky(): Promise<StickyEntry[]> {
+    const shown = this.#shown(undefined).filter(([view]) => view.persistence !== null);
+    const out: StickyEntry[] = [];
+    for (const family of ['inet', 'netdev'] as const) {
+      const here = shown.filter(([view]) => stickyFamily(view) === family);
+      if (here.length === 0) continue;
+      const sets = await listSets(this.#tools!.nft, family);
+      for (const [view, service] of here) out.push(...stickyFromSets(sets, view, service));
+    }
+    return out;
+  }
+
+  adoptSticky(name: string, entries: readonly AdoptedEntry[]): number {
+    const view = this.#views.get(name);
+    if (view === undefined || !view.accepting || this.#tools === null || this.#closed) return 0;
+    const { script, taken } = adoptScript(view, entries);
+    if (taken === 0) return 0;
+    const nft = this.#tools.nft;
+    // one after the other, in order; a set a new ruleset removed meanwhile fails the batch, which is logged
+    this.#adopting = this.#adopting.then(() => exec(nft, ['-f', '-'], script)).then(
+      () => undefined,
+      (err: unknown) => this.#log.warn({ service: name, entries: taken, reason: (err as Error).message }, 'kernel: persistence entries from a peer not added'),
+    );
+    return taken;
   }
 
   async end(k: KernelConnection): Promise<number> {

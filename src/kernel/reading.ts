@@ -6,8 +6,8 @@ import type { Member } from '../runtime/member.ts';
 import type { Service } from '../runtime/service.ts';
 import { listConnections } from './conntrack.ts';
 import type { FlowIds } from './dsr-flows.ts';
-import { flows, sticky } from './render.ts';
-import { listSet } from './set-elements.ts';
+import { flows, sticky, type NftFamily } from './render.ts';
+import { listSet, type SetElement } from './set-elements.ts';
 import type { KernelServiceView } from './view.ts';
 
 /** tcp states of a connection that is still open; the rest (TIME_WAIT, CLOSE) are over. */
@@ -83,12 +83,25 @@ export async function flowRows(nft: string, view: KernelServiceView, service: Se
 /** The persistence entries of every member's set: client network -> member. */
 export async function stickyEntries(nft: string, view: KernelServiceView, service: Service): Promise<StickyEntry[]> {
   if (view.persistence === null) return [];
-  const family = view.mode === 'nat' ? 'inet' : 'netdev';
+  const family = stickyFamily(view);
+  const sets = new Map<string, SetElement[]>();
+  for (const m of view.members) sets.set(sticky(view, m), await listSet(nft, family, sticky(view, m)));
+  return stickyFromSets(sets, view, service);
+}
+
+/** nat's sets are in the inet table, dsr's in the netdev one. */
+export function stickyFamily(view: KernelServiceView): NftFamily {
+  return view.mode === 'nat' ? 'inet' : 'netdev';
+}
+
+/** The persistence entries of a service from a listing of its table's sets (listSets). */
+export function stickyFromSets(sets: ReadonlyMap<string, readonly SetElement[]>, view: KernelServiceView, service: Service): StickyEntry[] {
+  if (view.persistence === null) return [];
   const whole = view.persistence.prefix >= (view.family === 'ip' ? 32 : 128);
   const entries: StickyEntry[] = [];
   for (const m of view.members) {
     const member = memberOf(service, m.id);
-    for (const e of await listSet(nft, family, sticky(view, m))) {
+    for (const e of sets.get(sticky(view, m)) ?? []) {
       entries.push({ service: view.name, key: whole ? String(e.key[0]) : `${e.key[0]}/${view.persistence.prefix}`, member, expiresIn: e.expires * 1000 });
     }
   }

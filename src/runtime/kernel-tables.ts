@@ -49,6 +49,14 @@ export interface KernelTables {
   connections(filter?: ConnectionFilter): Promise<KernelConnection[]>;
   /** the persistence entries of a kernel service with `persistence: source-ip` */
   sticky(service: string): Promise<StickyEntry[]>;
+  /** the persistence entries of every kernel service, one listing per nftables family (the pair's replication reads it) */
+  allSticky(): Promise<StickyEntry[]>;
+  /**
+   * Adds entries a peer of the pair replicated to the service's persistence sets, soon (nft runs
+   * after this returns). Returns how many it takes: those of a service, key, member or timeout
+   * this node cannot take are ignored.
+   */
+  adoptSticky(service: string, entries: readonly { key: string; member: string; expiresIn: number }[]): number;
   /**
    * Ends one connection: nat, its conntrack entry is deleted (by its original tuple); dsr, its
    * flow entry is deleted (tcp: its next packets get a reset from the balancer). Returns how
