@@ -225,7 +225,9 @@ export class KernelPlane implements KernelTables {
     if (taken === 0) return 0;
     const nft = this.#tools.nft;
     // one after the other, in order; a set a new ruleset removed meanwhile fails the batch, which is logged
-    this.#adopting = this.#adopting.then(() => exec(nft, ['-f', '-'], script)).then(
+    this.#adopting = this.#adopting.then(async () => {
+      if (!this.#closed) await exec(nft, ['-f', '-'], script);
+    }).then(
       () => undefined,
       (err: unknown) => this.#log.warn({ service: name, entries: taken, reason: (err as Error).message }, 'kernel: persistence entries from a peer not added'),
     );
