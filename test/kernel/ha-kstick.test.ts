@@ -10,11 +10,13 @@ import { ip } from './namespaces.ts';
 import { greetings, startClient, startFuriwake, startServer, type Balancer } from './peers.ts';
 
 const KEY = 'kernel-persistence-key-0123456789';
-/** client addresses: the first pick of node 1, two pinned through it (before and after node 2 came up), a new one */
+/** client addresses: the first pick of node 1, two pinned through it (before and after node 2 came up), new ones */
 const FIRST = '10.88.1.11';
 const PINNED = '10.88.1.12';
 const LATE = '10.88.1.13';
 const OTHER = '10.88.1.14';
+const BACK = '10.88.1.15';
+const NEW = '10.88.1.16';
 
 const config = (node: number): string => `global: { log-level: debug, shutdown-grace: 0s }
 services:
@@ -61,9 +63,9 @@ describe('kernel persistence entries replicated between the nodes of a pair', ()
     return (await pair.run(pair.nodes[node], 'nft', ['-j', 'list', 'table', 'inet', 'furiwake'])).stdout;
   }
 
-  test('a client pinned by source-ip through node 1 keeps its member through node 2 after the VIP moves', { timeout: 60_000 }, async () => {
+  test('a client pinned by source-ip through node 1 keeps its member through node 2 after the VIP moves, and back', { timeout: 60_000 }, async () => {
     for (let i = 0; i < pair.servers.length; i++) await startServer(pair, i, 80);
-    for (const a of [FIRST, PINNED, LATE, OTHER]) await ip(['-n', pair.client, 'addr', 'add', `${a}/${PAIR.prefixLength}`, 'dev', 'eth0']);
+    for (const a of [FIRST, PINNED, LATE, OTHER, BACK, NEW]) await ip(['-n', pair.client, 'addr', 'add', `${a}/${PAIR.prefixLength}`, 'dev', 'eth0']);
     await hold(0, true);
     balancers.push(await startFuriwake(pair, config(0), pair.nodes[0]));
     await balancers[0].event('kernel: ruleset applied');
@@ -94,6 +96,16 @@ describe('kernel persistence entries replicated between the nodes of a pair', ()
     assert.deepEqual(await greetings(client, 80, 1, LATE, PAIR.vip), [late]);
     const [other] = await greetings(client, 80, 1, OTHER, PAIR.vip);
     assert.equal(other, first, 'a client node 2 did not know got its first pick');
+
+    // the other way: a client pinned through node 2 (its second pick) keeps its member through node 1,
+    // whose next pick for a new client is its first member again
+    const [back] = await greetings(client, 80, 1, BACK, PAIR.vip);
+    assert.notEqual(back, first);
+    await waitForEntry(0, BACK);
+    await hold(1, false);
+    await hold(0, true);
+    assert.deepEqual(await greetings(client, 80, 2, BACK, PAIR.vip), [back, back]);
+    assert.deepEqual(await greetings(client, 80, 1, NEW, PAIR.vip), [first]);
   });
 
   /** Until node `i`'s kernel keeps `address` on some member (the test's timeout ends it otherwise). */
