@@ -4,7 +4,7 @@
 // pool behind the VIPs has no usable member) or handed over by an operator, through the track file.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { readFileSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { isIPv4, isIPv6 } from 'node:net';
@@ -14,6 +14,7 @@ import type { Logger } from '../log.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { aliveScript, INSTANCE_NAMES, renderKeepalivedConfig, vipsOf } from './keepalived-config.ts';
 import { makeFifo, NotifyFifo } from './notify-fifo.ts';
+import { alive, prepareStateDir, StateDirOwner } from './state-dir.ts';
 import type { NotifyEvent } from './notify-line.ts';
 import type { HaRole, HaTransition, VrrpStatus } from './status.ts';
 import { VrrpRoles } from './vrrp-role.ts';
@@ -53,6 +54,7 @@ export class KeepalivedSupervisor {
   readonly #binary: string;
   readonly #onTransition: (transition: HaTransition) => void;
   readonly dir: string;
+  readonly #owner: StateDirOwner;
   readonly #paths: { conf: string; pid: string; vrrpPid: string; fifo: string; trackFile: string; aliveScript: string; heartbeat: string };
   #ha: HaConfig;
   #vips: string[];
@@ -88,6 +90,7 @@ export class KeepalivedSupervisor {
       aliveScript: join(this.dir, 'alive.sh'),
       heartbeat: join(this.dir, 'heartbeat'),
     };
+    this.#owner = new StateDirOwner(this.dir);
   }
 
   /** The config's router id and state directory are the same: apply() can take it. */
@@ -96,7 +99,9 @@ export class KeepalivedSupervisor {
   }
 
   async start(): Promise<void> {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    prepareStateDir(this.dir);
+    // before the stale keepalived is looked for: a live furiwake's keepalived is not stale
+    this.#owner.claim(`VRRP router ${this.#ha.routerId}`);
     await this.#killStale();
     await makeFifo(this.#paths.fifo);
     this.#fifo = new NotifyFifo(this.#paths.fifo, {
@@ -186,6 +191,7 @@ export class KeepalivedSupervisor {
     }
     this.#fifo?.close();
     this.#fifo = null;
+    this.#owner.release();
   }
 
   #instances(): string[] {
@@ -324,28 +330,22 @@ export class KeepalivedSupervisor {
   }
 }
 
-/** The pid in `file` when it is a live keepalived run with `conf`; null otherwise. */
+/**
+ * The pid in `file` when it is a live keepalived run with `conf` (an argument that is exactly
+ * ours: a pid reused by any other process, even one that names our config, is never signalled); null otherwise.
+ */
 function stalePid(file: string, conf: string): number | null {
   let pid: number;
   try {
     const text = readFileSync(file, 'latin1').trim();
     if (!/^\d{1,10}$/.test(text)) return null;
     pid = Number(text);
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
-    if (!cmdline.includes('keepalived') || !cmdline.includes(conf)) return null;
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+    if (!args.some((a) => a.includes('keepalived')) || !args.includes(`--use-file=${conf}`)) return null;
   } catch {
     return null;
   }
   return pid;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {
