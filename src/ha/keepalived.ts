@@ -35,6 +35,8 @@ export interface SupervisorOptions {
   stateDir?: string;
   /** told of every change of this node's role, in order, as soon as keepalived reports it (what follows the role: conntrackd) */
   onTransition?: (transition: HaTransition) => void;
+  /** handed over by an operator from the start: a reload that started a new keepalived keeps the handover */
+  handedOver?: boolean;
 }
 
 /** One directory per network namespace and virtual router: several nodes may run on one host in namespaces. */
@@ -91,6 +93,7 @@ export class KeepalivedSupervisor {
       heartbeat: join(this.dir, 'heartbeat'),
     };
     this.#owner = new StateDirOwner(this.dir);
+    this.#handedOver = options.handedOver ?? false;
   }
 
   /** The config's router id and state directory are the same: apply() can take it. */
@@ -110,6 +113,7 @@ export class KeepalivedSupervisor {
     });
     this.#runtime.events.on('member', this.#refit);
     this.#runtime.events.on('reload', this.#refit);
+    if (this.#handedOver) this.#log.info('ha: still handed over to the peer (operator): this node keeps away from the VIPs until taken back');
     this.#refit();
     writeFileSync(this.#paths.heartbeat, '');
     this.#heartbeat = setInterval(() => this.#beat(), HEARTBEAT).unref();

@@ -8,7 +8,7 @@ import type { Config } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { ConntrackSync, conntrackSyncFor } from './conntrack-sync.ts';
-import { KeepalivedSupervisor } from './keepalived.ts';
+import { KeepalivedSupervisor, type SupervisorOptions } from './keepalived.ts';
 import { vipsOf } from './keepalived-config.ts';
 import { enableNonlocalBind } from './nonlocal-bind.ts';
 import type { HaRole, HaStatus, HaTransition } from './status.ts';
@@ -24,10 +24,14 @@ export class HaPlane {
   #configured = false;
   /** what conntrackd was started for (interface, peers, port): a change restarts it */
   #conntrackFor = '';
+  /** an operator's handover: kept when a reload starts a new keepalived (a changed router-id), ended when VRRP goes */
+  #handedOver = false;
+  readonly #keepalivedOptions: Pick<SupervisorOptions, 'binary'>;
 
-  constructor(runtime: Runtime, log: Logger) {
+  constructor(runtime: Runtime, log: Logger, keepalivedOptions: Pick<SupervisorOptions, 'binary'> = {}) {
     this.#runtime = runtime;
     this.#log = log;
+    this.#keepalivedOptions = keepalivedOptions;
     // at once, in order: a new master must commit the peer's connections before their packets come
     this.events.on('transition', (t) => void this.#conntrack?.roleChanged(t.to));
   }
@@ -57,8 +61,12 @@ export class HaPlane {
     }
     this.#keepalived = null;
     await running?.stop();
-    if (config.ha === undefined || !config.ha.vrrp) return [];
-    const supervisor = new KeepalivedSupervisor(config, this.#runtime, this.#log, { onTransition: (t) => this.events.emit('transition', t) });
+    if (config.ha === undefined || !config.ha.vrrp) {
+      this.#handedOver = false;
+      return [];
+    }
+    const supervisor = new KeepalivedSupervisor(config, this.#runtime, this.#log,
+      { ...this.#keepalivedOptions, handedOver: this.#handedOver, onTransition: (t) => this.events.emit('transition', t) });
     try {
       await supervisor.start();
     } catch (err) {
@@ -116,6 +124,7 @@ export class HaPlane {
   }
 
   handover(on: boolean): HaStatus | null {
+    if (this.#keepalived !== null) this.#handedOver = on;
     this.#keepalived?.handover(on);
     return this.status();
   }
