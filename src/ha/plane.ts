@@ -41,7 +41,11 @@ export class HaPlane {
     if (config.ha === undefined) return null;
     try {
       const set = enableNonlocalBind();
-      if (set.length > 0) this.#log.info({ sysctls: set }, 'ha: listeners may bind the VIPs before this node holds them (ip_nonlocal_bind=1)');
+      // not set back at exit: another furiwake of the namespace may need it, and a restart would flap it
+      if (set.length > 0) {
+        this.#log.warn({ sysctls: set }, 'ha: turned on ip_nonlocal_bind so that listeners bind the VIPs before this node holds them; ' +
+          'it stays on after furiwake exits, and lets every process of this network namespace bind any address');
+      }
       return null;
     } catch (err) {
       return (err as Error).message;
