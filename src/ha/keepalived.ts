@@ -107,6 +107,8 @@ export class KeepalivedSupervisor {
     this.#owner.claim(`VRRP router ${this.#ha.routerId}`);
     await this.#killStale();
     await makeFifo(this.#paths.fifo);
+    // stopped while it waited (SIGTERM right after the start): nothing more may start
+    if (this.#stopping) return;
     this.#fifo = new NotifyFifo(this.#paths.fifo, {
       event: (e) => this.#onNotify(e),
       rejected: (reason, line) => this.#log.warn({ reason, line }, 'ha: a line from keepalived was not understood; it is ignored'),

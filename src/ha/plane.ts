@@ -26,6 +26,8 @@ export class HaPlane {
   #conntrackFor = '';
   /** an operator's handover: kept when a reload starts a new keepalived (a changed router-id), ended when VRRP goes */
   #handedOver = false;
+  /** close() was called: an apply() still under way starts nothing more */
+  #closed = false;
   readonly #keepalivedOptions: Pick<SupervisorOptions, 'binary'>;
 
   constructor(runtime: Runtime, log: Logger, keepalivedOptions: Pick<SupervisorOptions, 'binary'> = {}) {
@@ -65,19 +67,22 @@ export class HaPlane {
     }
     this.#keepalived = null;
     await running?.stop();
+    if (this.#closed) return [];
     if (config.ha === undefined || !config.ha.vrrp) {
       this.#handedOver = false;
       return [];
     }
     const supervisor = new KeepalivedSupervisor(config, this.#runtime, this.#log,
       { ...this.#keepalivedOptions, handedOver: this.#handedOver, onTransition: (t) => this.events.emit('transition', t) });
+    // held while it starts, so that a close() meanwhile stops it too
+    this.#keepalived = supervisor;
     try {
       await supervisor.start();
     } catch (err) {
+      if (this.#keepalived === supervisor) this.#keepalived = null;
       await supervisor.stop();
       return [`ha: cannot start keepalived: ${(err as Error).message}`];
     }
-    this.#keepalived = supervisor;
     return [];
   }
 
@@ -108,6 +113,7 @@ export class HaPlane {
 
   /** Stops keepalived (the node releases the VIPs and a peer takes them), then conntrackd. */
   async close(): Promise<void> {
+    this.#closed = true;
     const running = this.#keepalived;
     this.#keepalived = null;
     await running?.stop();

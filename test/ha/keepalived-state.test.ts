@@ -140,6 +140,19 @@ describe('one state directory, one furiwake', () => {
   });
 });
 
+describe('a stop while starting', () => {
+  it('stop() called while start() waits starts no keepalived, and frees the directory', async () => {
+    const dir = await tempDir('ha-state');
+    const { s, lines } = supervisor(dir, await fakeBinary(dir));
+    const starting = s.start();
+    await s.stop();
+    await starting;
+    assert.equal(lines.some((l) => l.msg === 'ha: keepalived started'), false);
+    assert.equal(s.status().keepalived.running, false);
+    await assert.rejects(lstat(join(dir, 'owner')), { code: 'ENOENT' });
+  });
+});
+
 describe('the state directory and its files', () => {
   it('refuses a state directory that is a symlink', async () => {
     const base = await tempDir('ha-state');

@@ -1,6 +1,7 @@
 // The ha plane across reloads, with a stand-in keepalived (fake-keepalived.ts): an operator's
 // handover outlives a reload that starts a new keepalived (a changed router-id), so a node handed
-// over for maintenance does not take the VIPs back on its own.
+// over for maintenance does not take the VIPs back on its own; a stop that comes while keepalived
+// is being started leaves no keepalived behind.
 
 import assert from 'node:assert/strict';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { after, describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
 import { HaPlane } from '../../src/ha/plane.ts';
 import { defaultStateDir } from '../../src/ha/keepalived.ts';
+import { alive } from '../../src/ha/state-dir.ts';
 import { createLogger } from '../../src/log.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { logSink } from '../helpers/app.ts';
@@ -29,7 +31,7 @@ pools:
 
 describe('ha plane', () => {
   const runtime = new Runtime();
-  const { sink } = logSink();
+  const { sink, lines } = logSink();
   let plane: HaPlane;
   after(async () => {
     await plane?.close();
@@ -59,5 +61,21 @@ describe('ha plane', () => {
     plane.handover(false);
     assert.equal(plane.status()?.vrrp?.handedOver, false);
     assert.equal((await readFile(track, 'utf8')).trim(), '0');
+  });
+
+  it('a stop (SIGTERM) while keepalived is being started leaves no keepalived running', async () => {
+    await plane.close();
+    plane = new HaPlane(runtime, createLogger('debug', sink), { binary: join(process.env.FURIWAKE_RUN_DIR!, 'keepalived') });
+    const from = lines.length;
+    const c = config(11);
+    runtime.apply(c);
+    const applying = plane.apply(c);
+    await plane.close();
+    await applying;
+    // what start() had begun is over: a keepalived spawned now would be the last thing it did
+    await new Promise((resolve) => setImmediate(resolve));
+    const started = lines.slice(from).filter((l) => l.msg === 'ha: keepalived started');
+    for (const l of started) assert.equal(alive(Number(l.pid)), false, `keepalived ${String(l.pid)} outlived the stop`);
+    assert.equal(plane.status()?.vrrp ?? null, null);
   });
 });
