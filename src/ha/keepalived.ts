@@ -13,6 +13,7 @@ import type { Config, HaConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { aliveScript, INSTANCE_NAMES, renderKeepalivedConfig, vipsOf } from './keepalived-config.ts';
+import { keepalivedSays } from './keepalived-output.ts';
 import { makeFifo, NotifyFifo } from './notify-fifo.ts';
 import { alive, prepareStateDir, StateDirOwner } from './state-dir.ts';
 import type { NotifyEvent } from './notify-line.ts';
@@ -225,7 +226,7 @@ export class KeepalivedSupervisor {
     this.#log.info({ pid: child.pid, config: this.#paths.conf, vips: this.#vips, priority: this.#ha.priority }, 'ha: keepalived started');
     this.#reset('init', 'keepalived started');
     for (const stream of [child.stdout, child.stderr]) {
-      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.#log.debug({ keepalived: line.slice(0, 500) }, 'ha: keepalived says'));
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.#keepalivedSaid(line));
     }
     let ended = false;
     const onEnd = (how: string): void => {
@@ -253,6 +254,13 @@ export class KeepalivedSupervisor {
       else this.#log.warn({ reason: err.message }, 'ha: cannot signal keepalived');
     });
     child.on('exit', (code, signal) => onEnd(signal !== null ? `was ended by ${signal}` : `exited with code ${code}`));
+  }
+
+  /** keepalived's console: its warnings (a config it cannot take, our check disabled) are warnings here too */
+  #keepalivedSaid(line: string): void {
+    const said = keepalivedSays(line);
+    if (said.level === 'debug') this.#log.debug({ keepalived: line.slice(0, 500) }, 'ha: keepalived says');
+    else this.#log.warn({ keepalived: line.slice(0, 500), meaning: said.meaning ?? undefined }, 'ha: keepalived warns');
   }
 
   #reset(role: HaRole, reason: string): void {
