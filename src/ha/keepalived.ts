@@ -4,7 +4,7 @@
 // pool behind the VIPs has no usable member) or handed over by an operator, through the track file.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { isIPv4, isIPv6 } from 'node:net';
@@ -64,6 +64,8 @@ export class KeepalivedSupervisor {
   #text = '';
   #child: ChildProcess | null = null;
   #fifo: NotifyFifo | null = null;
+  /** the FIFO #fifo reads: a different one at the path (made again) is opened anew */
+  #fifoIno = -1;
   #restarts = 0;
   #backoff = FIRST_BACKOFF;
   #restartTimer: NodeJS.Timeout | null = null;
@@ -103,26 +105,52 @@ export class KeepalivedSupervisor {
   }
 
   async start(): Promise<void> {
+    // stopped while it waited (SIGTERM right after the start): nothing more may start
+    if (!(await this.#prepare())) return;
+    this.#runtime.events.on('member', this.#refit);
+    this.#runtime.events.on('reload', this.#refit);
+    if (this.#handedOver) this.#log.info('ha: still handed over to the peer (operator): this node keeps away from the VIPs until taken back');
+    this.#refit();
+    this.#heartbeat = setInterval(() => this.#beat(), HEARTBEAT).unref();
+    this.#spawn();
+  }
+
+  /**
+   * The directory and every file keepalived needs, before each start of it: someone may have
+   * removed them meanwhile (rm -rf, a cleaner of old files under /tmp), and keepalived would
+   * not run without its config, or would make a FIFO of its own that no one reads. False when
+   * stopped while it waited.
+   */
+  async #prepare(): Promise<boolean> {
     prepareStateDir(this.dir);
     // before the stale keepalived is looked for: a live furiwake's keepalived is not stale
     this.#owner.claim(`VRRP router ${this.#ha.routerId}`);
     await this.#killStale();
     await makeFifo(this.#paths.fifo);
-    // stopped while it waited (SIGTERM right after the start): nothing more may start
-    if (this.#stopping) return;
-    this.#fifo = new NotifyFifo(this.#paths.fifo, {
-      event: (e) => this.#onNotify(e),
-      rejected: (reason, line) => this.#log.warn({ reason, line }, 'ha: a line from keepalived was not understood; it is ignored'),
-    });
-    this.#runtime.events.on('member', this.#refit);
-    this.#runtime.events.on('reload', this.#refit);
-    if (this.#handedOver) this.#log.info('ha: still handed over to the peer (operator): this node keeps away from the VIPs until taken back');
-    this.#refit();
+    if (this.#stopping) return false;
+    const fifo = lstatSync(this.#paths.fifo).ino;
+    if (this.#fifo === null || fifo !== this.#fifoIno) {
+      this.#fifo?.close();
+      this.#fifo = new NotifyFifo(this.#paths.fifo, {
+        event: (e) => this.#onNotify(e),
+        rejected: (reason, line) => this.#log.warn({ reason, line }, 'ha: a line from keepalived was not understood; it is ignored'),
+      });
+      this.#fifoIno = fifo;
+    }
+    this.#writeFiles();
+    return true;
+  }
+
+  /** The files keepalived reads while it runs (a running keepalived keeps the FIFO it opened). */
+  #writeFiles(): void {
+    prepareStateDir(this.dir);
+    this.#owner.claim(`VRRP router ${this.#ha.routerId}`);
     writeFileSync(this.#paths.heartbeat, '');
-    this.#heartbeat = setInterval(() => this.#beat(), HEARTBEAT).unref();
     writeFileSync(this.#paths.aliveScript, aliveScript(process.pid, this.#paths.heartbeat), { mode: 0o700 });
+    this.#text = '';
     this.#writeConfig();
-    this.#spawn();
+    this.#written = null;
+    this.#writeTrack();
   }
 
   /** Tells keepalived's check the loop still turns; a stalled loop stops beating and loses the VIPs. */
@@ -131,6 +159,16 @@ export class KeepalivedSupervisor {
       const now = new Date();
       utimesSync(this.#paths.heartbeat, now, now);
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        // removed under us: without the alive script keepalived's check fails and the node loses the VIPs
+        this.#log.warn({ dir: this.dir }, "ha: the state directory's files were removed; furiwake writes them again");
+        try {
+          this.#writeFiles();
+          return;
+        } catch (again) {
+          err = again;
+        }
+      }
       this.#log.error({ reason: (err as Error).message, file: this.#paths.heartbeat }, 'ha: cannot touch the heartbeat file keepalived checks');
     }
   }
@@ -234,19 +272,8 @@ export class KeepalivedSupervisor {
       ended = true;
       if (this.#child === child) this.#child = null;
       this.#reset('stopped', `keepalived ${how}`);
-      if (this.#stopping) return;
       if (Date.now() - startedAt >= STEADY) this.#backoff = FIRST_BACKOFF;
-      const wait = this.#backoff;
-      this.#backoff = Math.min(MAX_BACKOFF, this.#backoff * 2);
-      this.#log.error({ wait }, `ha: keepalived ${how}; it starts again`);
-      this.#restartTimer = setTimeout(() => {
-        this.#restartTimer = null;
-        this.#restarts++;
-        // its VRRP process may outlive it a moment: a second one in the same router would fight it
-        void this.#killStale().then(() => {
-          if (!this.#stopping && this.#child === null) this.#spawn();
-        }).catch((err: unknown) => this.#log.error({ err }, 'ha: cannot start keepalived again'));
-      }, wait);
+      this.#startAgain(`keepalived ${how}`);
     };
     child.on('error', (err) => {
       // a signal that could not be sent is no end of a process that runs
@@ -254,6 +281,22 @@ export class KeepalivedSupervisor {
       else this.#log.warn({ reason: err.message }, 'ha: cannot signal keepalived');
     });
     child.on('exit', (code, signal) => onEnd(signal !== null ? `was ended by ${signal}` : `exited with code ${code}`));
+  }
+
+  /** Starts keepalived again after the backoff, the directory and its files made again first. */
+  #startAgain(why: string): void {
+    if (this.#stopping) return;
+    const wait = this.#backoff;
+    this.#backoff = Math.min(MAX_BACKOFF, this.#backoff * 2);
+    this.#log.error({ wait }, `ha: ${why}; it starts again`);
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = null;
+      this.#restarts++;
+      // #prepare stops a VRRP process that outlived it: a second one in the same router would fight it
+      void this.#prepare().then((go) => {
+        if (go && !this.#stopping && this.#child === null) this.#spawn();
+      }).catch((err: unknown) => this.#startAgain(`keepalived cannot be started again: ${(err as Error).message}`));
+    }, wait);
   }
 
   /** keepalived's console: its warnings (a config it cannot take, our check disabled) are warnings here too */

@@ -69,6 +69,7 @@ export class StateDirOwner {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
+      if (this.#holds()) return;
       const holder = liveHolder(this.#file);
       if (holder !== null) {
         throw new Error(`ha: another furiwake (pid ${holder}) runs ${what} from ${this.#file.slice(0, -'/owner'.length)} in this network namespace; ` +
@@ -81,6 +82,16 @@ export class StateDirOwner {
       }
     }
     throw new Error(`ha: cannot take ${this.#file}: another furiwake took it at the same moment`);
+  }
+
+  /** The owner file names this supervisor (a claim again, after the files were written again, is no conflict). */
+  #holds(): boolean {
+    try {
+      this.#held = readFileSync(this.#file, 'latin1') === this.#line;
+    } catch {
+      this.#held = false;
+    }
+    return this.#held;
   }
 
   /** Frees the directory when this supervisor holds it (never another's claim). */

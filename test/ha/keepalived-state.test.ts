@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
@@ -150,6 +151,33 @@ describe('a stop while starting', () => {
     assert.equal(lines.some((l) => l.msg === 'ha: keepalived started'), false);
     assert.equal(s.status().keepalived.running, false);
     await assert.rejects(lstat(join(dir, 'owner')), { code: 'ENOENT' });
+  });
+});
+
+describe('the state directory removed under a running furiwake', () => {
+  it('is made again, with every file keepalived needs, when keepalived starts again; the role comes back', { timeout: 30_000 }, async () => {
+    const base = await tempDir('ha-state');
+    const dir = join(base, 'ha');
+    const { s, lines } = supervisor(dir, await fakeBinary(base));
+    await s.start();
+    await until(() => s.status().role === 'master');
+    // an operator's `rm -rf /run/furiwake`, or a cleaner of old files under a FURIWAKE_RUN_DIR in /tmp
+    await rm(dir, { recursive: true });
+    // while keepalived runs: the files its checks read are back within a heartbeat
+    await until(() => existsSync(join(dir, 'alive.sh')) && existsSync(join(dir, 'unfit')) && existsSync(join(dir, 'keepalived.conf')));
+    assert.ok(lines.some((l) => l.msg === "ha: the state directory's files were removed; furiwake writes them again"));
+    assert.equal(s.status().keepalived.restarts, 0);
+    const from = lines.length;
+    process.kill(s.status().keepalived.pid!, 'SIGKILL');
+    await until(() => s.status().keepalived.restarts >= 1 && s.status().role === 'master');
+    assert.equal(s.status().keepalived.restarts, 1, 'started again at the first try');
+    assert.equal((await lstat(join(dir, 'notify.fifo'))).isFIFO(), true);
+    assert.match(await readFile(join(dir, 'keepalived.conf'), 'utf8'), /vrrp_instance furiwake_4/);
+    assert.match(await readFile(join(dir, 'alive.sh'), 'utf8'), /kill -0/);
+    assert.equal((await readFile(join(dir, 'unfit'), 'utf8')).trim(), '0');
+    assert.match(await readFile(join(dir, 'owner'), 'utf8'), new RegExp(`^${process.pid} `));
+    assert.equal(lines.slice(from).filter((l) => l.msg === 'ha: keepalived started').length, 1);
+    await s.stop();
   });
 });
 
