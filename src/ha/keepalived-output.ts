@@ -19,7 +19,7 @@ const CONFIG: KeepalivedLine = { level: 'warn', meaning: 'keepalived cannot run 
 
 export function keepalivedSays(line: string): KeepalivedLine {
   if (line.includes('Disabling track script furiwake_') || line.includes('Unsafe permissions found for script')) return CHECK_OFF;
-  if (line.includes('permanent error CONFIG') || line.includes('Non-existent interface')) return CONFIG;
+  if (line.includes('permanent error CONFIG') || line.includes('Non-existent interface') || line.includes('Config files missing')) return CONFIG;
   if (line.includes('WARNING') || line.includes('Unknown keyword') || line.includes('SECURITY VIOLATION') || line.includes('rror')) return WARNING;
   return CHATTER;
 }

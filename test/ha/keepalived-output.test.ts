@@ -15,6 +15,7 @@ describe("keepalived's console", () => {
       "(/run/furiwake/ha-1-9/keepalived.conf: Line 21) Unknown keyword 'bogus_keyword'",
       'Non-existent interface specified in configuration',
       'pid 3584 exited with permanent error CONFIG. Terminating',
+      "Config files missing '/run/furiwake/ha-1-9/keepalived.conf'.",
       'Unsafe permissions found for script \'/tmp/x/alive.sh\' - disabling.',
       'Disabling track script furiwake_alive due to insecure',
       'SECURITY VIOLATION - scripts are being executed but script_security not enabled.',
