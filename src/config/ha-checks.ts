@@ -40,6 +40,11 @@ export function checkHa(config: Pick<Config, 'ha' | 'services' | 'admin'>): Path
   if (ha.vrrp && vips.length === 0 && !unresolved) {
     issues.push({ path: ['ha', 'vips'], message: 'no VIP to move: every service listens on a wildcard or loopback address; list the addresses the pair shares in ha.vips' });
   }
+  // keepalived takes no zone index, and a VIP goes on ha.interface whatever a zone would say
+  const zoned = (ip: string): string => `${ip} has a zone index (${ip.slice(ip.indexOf('%'))}): VIPs go on ha.interface and peers are reached through it; write the address alone`;
+  if (ha.vips !== null) ha.vips.forEach((ip, i) => ip.includes('%') && issues.push({ path: ['ha', 'vips', i], message: zoned(ip) }));
+  else for (const ip of vips) if (ip.includes('%')) issues.push({ path: ['ha', 'vips'], message: zoned(ip).replace(' has', ' (an address a service listens on) has') });
+  ha.peers.forEach((ip, i) => ip.includes('%') && issues.push({ path: ['ha', 'peers', i], message: zoned(ip) }));
   // VRRP advertises over the VIPs' family: a unicast peer of the other family never hears them
   const families = new Set(vips.map(family));
   ha.peers.forEach((peer, i) => {

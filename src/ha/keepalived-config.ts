@@ -147,8 +147,14 @@ export function renderKeepalivedConfig(input: RenderInput): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** keepalived's (and the shell's) quoted string; our paths never hold a quote or a newline (we choose them). */
+/**
+ * keepalived's (and the shell's) quoted string. The directory may come from FURIWAKE_RUN_DIR: only
+ * an absolute path of characters that neither keepalived (comments, `$` parameters, blocks, `~`
+ * sequences) nor the shell (the alive script) reads as syntax is written.
+ */
 function quote(text: string): string {
-  if (/["'\n\\\s]/.test(text)) throw new Error(`cannot write ${JSON.stringify(text)} into keepalived's config`);
+  if (!/^\/[A-Za-z0-9_./@:+=,-]*$/.test(text)) {
+    throw new Error(`cannot write ${JSON.stringify(text)} into keepalived's config: the state directory must be an absolute path of letters, digits and _ . / @ : + = , - only`);
+  }
   return `"${text}"`;
 }

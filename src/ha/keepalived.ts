@@ -4,7 +4,7 @@
 // pool behind the VIPs has no usable member) or handed over by an operator, through the track file.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { isIPv4, isIPv6 } from 'node:net';
@@ -13,7 +13,9 @@ import type { Config, HaConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { aliveScript, INSTANCE_NAMES, renderKeepalivedConfig, vipsOf } from './keepalived-config.ts';
+import { keepalivedSays } from './keepalived-output.ts';
 import { makeFifo, NotifyFifo } from './notify-fifo.ts';
+import { alive, prepareStateDir, StateDirOwner } from './state-dir.ts';
 import type { NotifyEvent } from './notify-line.ts';
 import type { HaRole, HaTransition, VrrpStatus } from './status.ts';
 import { VrrpRoles } from './vrrp-role.ts';
@@ -34,6 +36,8 @@ export interface SupervisorOptions {
   stateDir?: string;
   /** told of every change of this node's role, in order, as soon as keepalived reports it (what follows the role: conntrackd) */
   onTransition?: (transition: HaTransition) => void;
+  /** handed over by an operator from the start: a reload that started a new keepalived keeps the handover */
+  handedOver?: boolean;
 }
 
 /** One directory per network namespace and virtual router: several nodes may run on one host in namespaces. */
@@ -53,12 +57,15 @@ export class KeepalivedSupervisor {
   readonly #binary: string;
   readonly #onTransition: (transition: HaTransition) => void;
   readonly dir: string;
+  readonly #owner: StateDirOwner;
   readonly #paths: { conf: string; pid: string; vrrpPid: string; fifo: string; trackFile: string; aliveScript: string; heartbeat: string };
   #ha: HaConfig;
   #vips: string[];
   #text = '';
   #child: ChildProcess | null = null;
   #fifo: NotifyFifo | null = null;
+  /** the FIFO #fifo reads: a different one at the path (made again) is opened anew */
+  #fifoIno = -1;
   #restarts = 0;
   #backoff = FIRST_BACKOFF;
   #restartTimer: NodeJS.Timeout | null = null;
@@ -88,6 +95,8 @@ export class KeepalivedSupervisor {
       aliveScript: join(this.dir, 'alive.sh'),
       heartbeat: join(this.dir, 'heartbeat'),
     };
+    this.#owner = new StateDirOwner(this.dir);
+    this.#handedOver = options.handedOver ?? false;
   }
 
   /** The config's router id and state directory are the same: apply() can take it. */
@@ -96,21 +105,52 @@ export class KeepalivedSupervisor {
   }
 
   async start(): Promise<void> {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    await this.#killStale();
-    await makeFifo(this.#paths.fifo);
-    this.#fifo = new NotifyFifo(this.#paths.fifo, {
-      event: (e) => this.#onNotify(e),
-      rejected: (reason, line) => this.#log.warn({ reason, line }, 'ha: a line from keepalived was not understood; it is ignored'),
-    });
+    // stopped while it waited (SIGTERM right after the start): nothing more may start
+    if (!(await this.#prepare())) return;
     this.#runtime.events.on('member', this.#refit);
     this.#runtime.events.on('reload', this.#refit);
+    if (this.#handedOver) this.#log.info('ha: still handed over to the peer (operator): this node keeps away from the VIPs until taken back');
     this.#refit();
-    writeFileSync(this.#paths.heartbeat, '');
     this.#heartbeat = setInterval(() => this.#beat(), HEARTBEAT).unref();
-    writeFileSync(this.#paths.aliveScript, aliveScript(process.pid, this.#paths.heartbeat), { mode: 0o700 });
-    this.#writeConfig();
     this.#spawn();
+  }
+
+  /**
+   * The directory and every file keepalived needs, before each start of it: someone may have
+   * removed them meanwhile (rm -rf, a cleaner of old files under /tmp), and keepalived would
+   * not run without its config, or would make a FIFO of its own that no one reads. False when
+   * stopped while it waited.
+   */
+  async #prepare(): Promise<boolean> {
+    prepareStateDir(this.dir);
+    // before the stale keepalived is looked for: a live furiwake's keepalived is not stale
+    this.#owner.claim(`VRRP router ${this.#ha.routerId}`);
+    await this.#killStale();
+    await makeFifo(this.#paths.fifo);
+    if (this.#stopping) return false;
+    const fifo = lstatSync(this.#paths.fifo).ino;
+    if (this.#fifo === null || fifo !== this.#fifoIno) {
+      this.#fifo?.close();
+      this.#fifo = new NotifyFifo(this.#paths.fifo, {
+        event: (e) => this.#onNotify(e),
+        rejected: (reason, line) => this.#log.warn({ reason, line }, 'ha: a line from keepalived was not understood; it is ignored'),
+      });
+      this.#fifoIno = fifo;
+    }
+    this.#writeFiles();
+    return true;
+  }
+
+  /** The files keepalived reads while it runs (a running keepalived keeps the FIFO it opened). */
+  #writeFiles(): void {
+    prepareStateDir(this.dir);
+    this.#owner.claim(`VRRP router ${this.#ha.routerId}`);
+    writeFileSync(this.#paths.heartbeat, '');
+    writeFileSync(this.#paths.aliveScript, aliveScript(process.pid, this.#paths.heartbeat), { mode: 0o700 });
+    this.#text = '';
+    this.#writeConfig();
+    this.#written = null;
+    this.#writeTrack();
   }
 
   /** Tells keepalived's check the loop still turns; a stalled loop stops beating and loses the VIPs. */
@@ -119,6 +159,16 @@ export class KeepalivedSupervisor {
       const now = new Date();
       utimesSync(this.#paths.heartbeat, now, now);
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        // removed under us: without the alive script keepalived's check fails and the node loses the VIPs
+        this.#log.warn({ dir: this.dir }, "ha: the state directory's files were removed; furiwake writes them again");
+        try {
+          this.#writeFiles();
+          return;
+        } catch (again) {
+          err = again;
+        }
+      }
       this.#log.error({ reason: (err as Error).message, file: this.#paths.heartbeat }, 'ha: cannot touch the heartbeat file keepalived checks');
     }
   }
@@ -186,6 +236,7 @@ export class KeepalivedSupervisor {
     }
     this.#fifo?.close();
     this.#fifo = null;
+    this.#owner.release();
   }
 
   #instances(): string[] {
@@ -213,7 +264,7 @@ export class KeepalivedSupervisor {
     this.#log.info({ pid: child.pid, config: this.#paths.conf, vips: this.#vips, priority: this.#ha.priority }, 'ha: keepalived started');
     this.#reset('init', 'keepalived started');
     for (const stream of [child.stdout, child.stderr]) {
-      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.#log.debug({ keepalived: line.slice(0, 500) }, 'ha: keepalived says'));
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.#keepalivedSaid(line));
     }
     let ended = false;
     const onEnd = (how: string): void => {
@@ -221,19 +272,8 @@ export class KeepalivedSupervisor {
       ended = true;
       if (this.#child === child) this.#child = null;
       this.#reset('stopped', `keepalived ${how}`);
-      if (this.#stopping) return;
       if (Date.now() - startedAt >= STEADY) this.#backoff = FIRST_BACKOFF;
-      const wait = this.#backoff;
-      this.#backoff = Math.min(MAX_BACKOFF, this.#backoff * 2);
-      this.#log.error({ wait }, `ha: keepalived ${how}; it starts again`);
-      this.#restartTimer = setTimeout(() => {
-        this.#restartTimer = null;
-        this.#restarts++;
-        // its VRRP process may outlive it a moment: a second one in the same router would fight it
-        void this.#killStale().then(() => {
-          if (!this.#stopping && this.#child === null) this.#spawn();
-        }).catch((err: unknown) => this.#log.error({ err }, 'ha: cannot start keepalived again'));
-      }, wait);
+      this.#startAgain(`keepalived ${how}`);
     };
     child.on('error', (err) => {
       // a signal that could not be sent is no end of a process that runs
@@ -241,6 +281,29 @@ export class KeepalivedSupervisor {
       else this.#log.warn({ reason: err.message }, 'ha: cannot signal keepalived');
     });
     child.on('exit', (code, signal) => onEnd(signal !== null ? `was ended by ${signal}` : `exited with code ${code}`));
+  }
+
+  /** Starts keepalived again after the backoff, the directory and its files made again first. */
+  #startAgain(why: string): void {
+    if (this.#stopping) return;
+    const wait = this.#backoff;
+    this.#backoff = Math.min(MAX_BACKOFF, this.#backoff * 2);
+    this.#log.error({ wait }, `ha: ${why}; it starts again`);
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = null;
+      this.#restarts++;
+      // #prepare stops a VRRP process that outlived it: a second one in the same router would fight it
+      void this.#prepare().then((go) => {
+        if (go && !this.#stopping && this.#child === null) this.#spawn();
+      }).catch((err: unknown) => this.#startAgain(`keepalived cannot be started again: ${(err as Error).message}`));
+    }, wait);
+  }
+
+  /** keepalived's console: its warnings (a config it cannot take, our check disabled) are warnings here too */
+  #keepalivedSaid(line: string): void {
+    const said = keepalivedSays(line);
+    if (said.level === 'debug') this.#log.debug({ keepalived: line.slice(0, 500) }, 'ha: keepalived says');
+    else this.#log.warn({ keepalived: line.slice(0, 500), meaning: said.meaning ?? undefined }, 'ha: keepalived warns');
   }
 
   #reset(role: HaRole, reason: string): void {
@@ -324,28 +387,22 @@ export class KeepalivedSupervisor {
   }
 }
 
-/** The pid in `file` when it is a live keepalived run with `conf`; null otherwise. */
+/**
+ * The pid in `file` when it is a live keepalived run with `conf` (an argument that is exactly
+ * ours: a pid reused by any other process, even one that names our config, is never signalled); null otherwise.
+ */
 function stalePid(file: string, conf: string): number | null {
   let pid: number;
   try {
     const text = readFileSync(file, 'latin1').trim();
     if (!/^\d{1,10}$/.test(text)) return null;
     pid = Number(text);
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
-    if (!cmdline.includes('keepalived') || !cmdline.includes(conf)) return null;
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+    if (!args.some((a) => a.includes('keepalived')) || !args.includes(`--use-file=${conf}`)) return null;
   } catch {
     return null;
   }
   return pid;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {

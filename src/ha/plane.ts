@@ -8,7 +8,7 @@ import type { Config } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { ConntrackSync, conntrackSyncFor } from './conntrack-sync.ts';
-import { KeepalivedSupervisor } from './keepalived.ts';
+import { KeepalivedSupervisor, type SupervisorOptions } from './keepalived.ts';
 import { vipsOf } from './keepalived-config.ts';
 import { enableNonlocalBind } from './nonlocal-bind.ts';
 import type { HaRole, HaStatus, HaTransition } from './status.ts';
@@ -24,10 +24,16 @@ export class HaPlane {
   #configured = false;
   /** what conntrackd was started for (interface, peers, port): a change restarts it */
   #conntrackFor = '';
+  /** an operator's handover: kept when a reload starts a new keepalived (a changed router-id), ended when VRRP goes */
+  #handedOver = false;
+  /** close() was called: an apply() still under way starts nothing more */
+  #closed = false;
+  readonly #keepalivedOptions: Pick<SupervisorOptions, 'binary'>;
 
-  constructor(runtime: Runtime, log: Logger) {
+  constructor(runtime: Runtime, log: Logger, keepalivedOptions: Pick<SupervisorOptions, 'binary'> = {}) {
     this.#runtime = runtime;
     this.#log = log;
+    this.#keepalivedOptions = keepalivedOptions;
     // at once, in order: a new master must commit the peer's connections before their packets come
     this.events.on('transition', (t) => void this.#conntrack?.roleChanged(t.to));
   }
@@ -37,7 +43,11 @@ export class HaPlane {
     if (config.ha === undefined) return null;
     try {
       const set = enableNonlocalBind();
-      if (set.length > 0) this.#log.info({ sysctls: set }, 'ha: listeners may bind the VIPs before this node holds them (ip_nonlocal_bind=1)');
+      // not set back at exit: another furiwake of the namespace may need it, and a restart would flap it
+      if (set.length > 0) {
+        this.#log.warn({ sysctls: set }, 'ha: turned on ip_nonlocal_bind so that listeners bind the VIPs before this node holds them; ' +
+          'it stays on after furiwake exits, and lets every process of this network namespace bind any address');
+      }
       return null;
     } catch (err) {
       return (err as Error).message;
@@ -57,15 +67,22 @@ export class HaPlane {
     }
     this.#keepalived = null;
     await running?.stop();
-    if (config.ha === undefined || !config.ha.vrrp) return [];
-    const supervisor = new KeepalivedSupervisor(config, this.#runtime, this.#log, { onTransition: (t) => this.events.emit('transition', t) });
+    if (this.#closed) return [];
+    if (config.ha === undefined || !config.ha.vrrp) {
+      this.#handedOver = false;
+      return [];
+    }
+    const supervisor = new KeepalivedSupervisor(config, this.#runtime, this.#log,
+      { ...this.#keepalivedOptions, handedOver: this.#handedOver, onTransition: (t) => this.events.emit('transition', t) });
+    // held while it starts, so that a close() meanwhile stops it too
+    this.#keepalived = supervisor;
     try {
       await supervisor.start();
     } catch (err) {
+      if (this.#keepalived === supervisor) this.#keepalived = null;
       await supervisor.stop();
       return [`ha: cannot start keepalived: ${(err as Error).message}`];
     }
-    this.#keepalived = supervisor;
     return [];
   }
 
@@ -96,6 +113,7 @@ export class HaPlane {
 
   /** Stops keepalived (the node releases the VIPs and a peer takes them), then conntrackd. */
   async close(): Promise<void> {
+    this.#closed = true;
     const running = this.#keepalived;
     this.#keepalived = null;
     await running?.stop();
@@ -116,6 +134,7 @@ export class HaPlane {
   }
 
   handover(on: boolean): HaStatus | null {
+    if (this.#keepalived !== null) this.#handedOver = on;
     this.#keepalived?.handover(on);
     return this.status();
   }

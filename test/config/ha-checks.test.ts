@@ -38,6 +38,18 @@ describe('ha cross-checks', () => {
     parseConfig(both, 'test.yaml', {});
   });
 
+  it('an address with a zone index (%eth0) is refused as a VIP or a peer: keepalived cannot take it', () => {
+    let [path, message] = onlyIssue(file('{ interface: eth0, router-id: 7, vips: [ 192.168.1.100, "fe80::1%eth0" ] }'));
+    assert.equal(path, 'ha.vips[1]');
+    assert.match(message, /fe80::1%eth0 has a zone index \(%eth0\): VIPs go on ha\.interface and peers are reached through it; write the address alone/);
+    [path, message] = onlyIssue(file('{ interface: eth0, router-id: 7, vips: [ "2001:db8::1" ], peers: [ "fe80::2%eth0" ] }'));
+    assert.equal(path, 'ha.peers[0]');
+    assert.match(message, /fe80::2%eth0 has a zone index/);
+    [path, message] = onlyIssue(file('{ interface: eth0, router-id: 7 }', '  www: { listen: "[fe80::1%eth0]:80", mode: tcp, pool: web }\n'));
+    assert.equal(path, 'ha.vips');
+    assert.match(message, /fe80::1%eth0 \(an address a service listens on\) has a zone index/);
+  });
+
   it('no VIP at all: every service on a wildcard or loopback address and no ha.vips', () => {
     const [path, message] = onlyIssue(file('{ interface: eth0, router-id: 7 }', '  www: { listen: 0.0.0.0:80, mode: tcp, pool: web }\n  lo: { listen: "[::1]:80", mode: tcp, pool: web }\n'));
     assert.equal(path, 'ha.vips');

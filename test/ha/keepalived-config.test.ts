@@ -105,4 +105,15 @@ describe('keepalived config', () => {
     assert.equal(passes(4_194_305), false, 'furiwake gone');
     assert.throws(() => aliveScript(1, "/tmp/it's"), /cannot write/);
   });
+
+  it('refuses a path with anything keepalived or the shell would read as syntax (FURIWAKE_RUN_DIR is the operator\'s)', () => {
+    const c = config('  interface: eth0\n  router-id: 51\n');
+    for (const dir of ['/run/a#b', '/run/a!b', '/run/$HOME', '/run/a{b', '/run/a}b', '/run/a;b', '/run/a`b`', '/run/a b', '/run/a"b', '/run/~x', 'relative']) {
+      const paths = { fifo: `${dir}/notify.fifo`, trackFile: `${dir}/unfit`, aliveScript: `${dir}/alive.sh` };
+      assert.throws(() => renderKeepalivedConfig({ ha: c.ha!, vips: vipsOf(c), paths }), /cannot write .* into keepalived's config/, dir);
+      assert.throws(() => aliveScript(1, `${dir}/heartbeat`), /cannot write/, dir);
+    }
+    const fine = '/run/furiwake/ha-4026531840-51_x.y@z:1+2,3=4-5';
+    renderKeepalivedConfig({ ha: c.ha!, vips: vipsOf(c), paths: { fifo: `${fine}/notify.fifo`, trackFile: `${fine}/unfit`, aliveScript: `${fine}/alive.sh` } });
+  });
 });

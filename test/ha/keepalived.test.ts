@@ -106,6 +106,11 @@ describe('keepalived supervisor', () => {
     assert.equal(lines.slice(from).filter((l) => l.msg === 'ha: the VRRP config changed; keepalived reloads it').length, 1);
     assert.match(await readFile(join(dir, 'keepalived.conf'), 'utf8'), /192\.0\.2\.11\/32 dev eth0/);
     assert.deepEqual(supervisor.status().vips, ['192.0.2.10', '192.0.2.11']);
+    // keepalived's warnings are warnings in furiwake's log, not debug chatter
+    await until(() => lines.slice(from).some((l) => l.msg === 'ha: keepalived warns'));
+    const warned = lines.slice(from).find((l) => l.msg === 'ha: keepalived warns')!;
+    assert.equal(warned.level, 40);
+    assert.match(String(warned.keepalived), /WARNING - interface eth0 for vrrp_instance furiwake_4 doesn't exist/);
   });
 
   it('starts a keepalived that died again, and the role follows', async () => {
