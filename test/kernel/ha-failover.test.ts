@@ -123,8 +123,9 @@ describe('a real failover of a furiwake pair', () => {
     // the backup holds both stick entries before the failover
     for (let tries = 0; ; tries++) {
       const table = await api(pair, 1, '/api/v1/stick-tables/sticky');
+      // quoted: the client's address is a prefix of the VIP's
       const keys = JSON.stringify(table);
-      if (keys.includes(PAIR.client) && keys.includes(OTHER_CLIENT)) break;
+      if (keys.includes(`"key":"${PAIR.client}"`) && keys.includes(`"key":"${OTHER_CLIENT}"`)) break;
       assert.ok(tries < 500, `the backup never got the stick entries: ${keys}`);
     }
 
