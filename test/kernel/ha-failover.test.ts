@@ -171,6 +171,10 @@ describe('a real failover of a furiwake pair', () => {
     const finished = JSON.parse(await serving[0].wait((l) => l.includes('"finished"'))) as StreamEvent;
     const end = JSON.parse(await download.wait((l) => l.includes('"end"') || l.includes('"error"'))) as StreamEvent;
     assert.deepEqual(end, { event: 'end', got: finished.sent, inOrder: true });
+    // it was the new master's conntrackd, started by furiwake, that committed the connection
+    const { stdout: metrics } = await pair.run(pair.nodes[1], 'curl', ['-sS', 'http://127.0.0.1:9090/metrics']);
+    assert.match(metrics, /^furiwake_ha_conntrack_commands_total\{command="commit",result="ok"\} 1$/m);
+    assert.match(metrics, /^furiwake_ha_conntrack_commands_total\{command="commit",result="failed"\} 0$/m);
 
     // 1. the pinned clients keep their members on the new master: the same server answers them
     for (let i = 0; i < 3; i++) {
