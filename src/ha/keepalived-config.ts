@@ -28,6 +28,8 @@ export interface RenderInput {
   ha: HaConfig;
   vips: readonly string[];
   paths: KeepalivedPaths;
+  /** the device of a VIP not on `ha.interface` (vip-device.ts); the others go on `ha.interface` */
+  devices?: ReadonlyMap<string, string>;
 }
 
 /** A heartbeat older than this (whole seconds, as stat gives them) means furiwake's loop has stopped. */
@@ -80,7 +82,7 @@ export function advertSeconds(ms: number): string {
 
 /** The config text; the VIPs are split by family, a family without VIPs gets no instance. */
 export function renderKeepalivedConfig(input: RenderInput): string {
-  const { ha, vips, paths } = input;
+  const { ha, vips, paths, devices } = input;
   const families = ([4, 6] as const).map((family) => ({
     family,
     vips: vips.filter((ip) => (family === 4 ? isIPv4(ip) : isIPv6(ip))),
@@ -132,7 +134,7 @@ export function renderKeepalivedConfig(input: RenderInput): string {
       lines.push('  }');
     }
     lines.push('  virtual_ipaddress {');
-    for (const ip of f.vips) lines.push(`    ${ip}/${f.family === 4 ? 32 : 128} dev ${ha.interface}`);
+    for (const ip of f.vips) lines.push(`    ${ip}/${f.family === 4 ? 32 : 128} dev ${devices?.get(ip) ?? ha.interface}`);
     lines.push(
       '  }',
       '  track_file {',

@@ -8,6 +8,7 @@ import { lstatSync, readFileSync, readlinkSync, utimesSync, writeFileSync } from
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { isIPv4, isIPv6 } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { isWildcard } from '../config/address.ts';
 import type { Config, HaConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
@@ -19,6 +20,7 @@ import { alive, prepareStateDir, StateDirOwner } from './state-dir.ts';
 import type { NotifyEvent } from './notify-line.ts';
 import type { HaRole, HaTransition, VrrpStatus } from './status.ts';
 import { VrrpRoles } from './vrrp-role.ts';
+import { vipDevices } from './vip-device.ts';
 
 const FIRST_BACKOFF = 500;
 const MAX_BACKOFF = 30_000;
@@ -248,7 +250,9 @@ export class KeepalivedSupervisor {
 
   /** Writes the config when its text changed; true when it did. */
   #writeConfig(): boolean {
-    const text = renderKeepalivedConfig({ ha: this.#ha, vips: this.#vips, paths: this.#paths });
+    // a VIP of another network (the members' gateway) goes on the interface of that network
+    const devices = vipDevices(this.#vips, this.#ha.interface, networkInterfaces());
+    const text = renderKeepalivedConfig({ ha: this.#ha, vips: this.#vips, paths: this.#paths, devices });
     if (text === this.#text) return false;
     writeFileSync(this.#paths.conf, text, { mode: 0o600 });
     this.#text = text;

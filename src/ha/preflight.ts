@@ -3,12 +3,13 @@
 // CAP_NET_ADMIN), the interface, and VIPs that its neighbours route to it.
 
 import { existsSync } from 'node:fs';
-import { BlockList, isIPv4 } from 'node:net';
+import { isIPv4 } from 'node:net';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { haVips } from '../config/ha-checks.ts';
 import type { Config } from '../config/types.ts';
 import { findExecutable } from '../kernel/exec.ts';
 import { hasNetAdmin } from '../kernel/requirements.ts';
+import { subnetsOf, vipDevices } from './vip-device.ts';
 
 export interface HaPreflight {
   errors: string[];
@@ -48,7 +49,7 @@ export function haPreflight(config: Pick<Config, 'ha' | 'services'>, host: HostV
   if (!host.interfaceExists(ha.interface)) {
     errors.push(`ha.interface: there is no interface ${ha.interface} on this host`);
   } else {
-    warnings.push(...offLink(haVips(config), ha.interface, host.addresses[ha.interface] ?? []));
+    warnings.push(...offLink(haVips(config), ha.interface, host.addresses));
   }
   const kernelServices = Object.keys(config.services).filter((name) => config.services[name].kernel != null);
   if (ha.conntrackSync !== null && kernelServices.length > 0 && findExecutable('conntrackd', host.path) === null) {
@@ -59,22 +60,15 @@ export function haPreflight(config: Pick<Config, 'ha' | 'services'>, host: HostV
 }
 
 /**
- * VIPs outside every subnet of the interface: the master announces them with gratuitous ARP or
- * unsolicited neighbour advertisements, but the neighbours only use an address on their link.
+ * VIPs outside every subnet of the interface (and of every other interface: such a VIP goes on
+ * the interface of its network): the master announces them with gratuitous ARP or unsolicited
+ * neighbour advertisements, but the neighbours only use an address on their link.
  */
-function offLink(vips: readonly string[], name: string, addresses: readonly NetworkInterfaceInfo[]): string[] {
-  const subnets = new BlockList();
-  const cidrs: string[] = [];
-  for (const a of addresses) {
-    if (a.cidr === null) continue;
-    const prefix = Number(a.cidr.slice(a.cidr.lastIndexOf('/') + 1));
-    // on the master keepalived has added the VIPs to the interface (/32, /128): not its network
-    if (vips.includes(a.address) && prefix === (a.family === 'IPv4' ? 32 : 128)) continue;
-    subnets.addSubnet(a.address, prefix, a.family === 'IPv4' ? 'ipv4' : 'ipv6');
-    cidrs.push(a.cidr);
-  }
+function offLink(vips: readonly string[], name: string, interfaces: NodeJS.Dict<NetworkInterfaceInfo[]>): string[] {
+  const { subnets, cidrs } = subnetsOf(interfaces[name] ?? [], vips);
+  const devices = vipDevices(vips, name, interfaces);
   const where = cidrs.length === 0 ? `${name} has no address of its own` : `${name} is on ${cidrs.join(', ')}`;
   return vips
-    .filter((vip) => !subnets.check(vip, isIPv4(vip) ? 'ipv4' : 'ipv6'))
+    .filter((vip) => devices.get(vip) === name && !subnets.check(vip, isIPv4(vip) ? 'ipv4' : 'ipv6'))
     .map((vip) => `ha.vips: ${vip} is in no subnet of ${name} (${where}): the neighbours on that link do not route it here, so clients reach it only through a route you add on your routers`);
 }

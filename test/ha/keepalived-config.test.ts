@@ -66,6 +66,14 @@ describe('keepalived config', () => {
     assert.deepEqual(v6.slice(v6.indexOf('unicast_peer {'), v6.indexOf('unicast_peer {') + 3), ['unicast_peer {', 'fd00::2', '}']);
   });
 
+  it('puts a VIP of another network on the interface it is given (the members\' gateway behind)', () => {
+    const c = config('  interface: eth0\n  router-id: 51\n  vips: [ 192.0.2.10, 10.0.2.254 ]\n');
+    const text = renderKeepalivedConfig({ ha: c.ha!, vips: vipsOf(c), paths: PATHS, devices: new Map([['10.0.2.254', 'eth1']]) });
+    const v4 = block(text, 'vrrp_instance furiwake_4');
+    assert.deepEqual(v4.slice(v4.indexOf('virtual_ipaddress {'), v4.indexOf('virtual_ipaddress {') + 4),
+      ['virtual_ipaddress {', '192.0.2.10/32 dev eth0', '10.0.2.254/32 dev eth1', '}']);
+  });
+
   it('writes no sync group and no instance for a family without VIPs', () => {
     const text = render('  interface: eth0\n  router-id: 51\n  vips: [ 198.51.100.1 ]\n');
     assert.doesNotMatch(text, /vrrp_sync_group|furiwake_6/);

@@ -62,11 +62,18 @@ describe('ha preflight', () => {
 
   it('a VIP in no subnet of the interface is a warning naming the subnets', () => {
     assert.ok(networkInterfaces().lo?.some((a) => a.cidr === '127.0.0.1/8'), 'this test reads lo as 127.0.0.1/8');
-    const { errors, warnings } = haPreflight(config('{ interface: lo, router-id: 7, vips: [ 127.0.0.10, 192.0.2.77, "2001:db8::7" ] }'), host({}));
+    // lo alone: a VIP in the network of another interface of this host goes there (next test)
+    const { errors, warnings } = haPreflight(config('{ interface: lo, router-id: 7, vips: [ 127.0.0.10, 192.0.2.77, "2001:db8::7" ] }'), host({ addresses: { lo: networkInterfaces().lo } }));
     assert.deepEqual(errors, []);
     assert.equal(warnings.length, 2);
     assert.match(warnings[0], /^ha\.vips: 192\.0\.2\.77 is in no subnet of lo \(lo is on 127\.0\.0\.1\/8.*\): the neighbours on that link do not route it here/);
     assert.match(warnings[1], /^ha\.vips: 2001:db8::7 is in no subnet of lo/);
+  });
+
+  it('a VIP in the network of another interface is no warning: it goes on that interface', () => {
+    const back = { address: '10.0.2.2', netmask: '255.255.255.0', family: 'IPv4', mac: '02:00:00:00:00:02', internal: false, cidr: '10.0.2.2/24' } as const;
+    const view = host({ addresses: { lo: networkInterfaces().lo, eth1: [back] } });
+    assert.deepEqual(haPreflight(config('{ interface: lo, router-id: 7, vips: [ 127.0.0.10, 10.0.2.254 ] }'), view).warnings, []);
   });
 
   it('on the master, a VIP the interface holds is not its own network', () => {

@@ -10,9 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { exec } from '../../src/kernel/exec.ts';
 import { createPair, PAIR, type Pair } from './ha-net.ts';
-import { ip } from './namespaces.ts';
+import { killNode, prober, reviveNode } from './ha-node.ts';
 import { capture, Lines, startClient, startFuriwake, startServer, type Balancer, type Client, type PeerServer } from './peers.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/furiwake.js', import.meta.url));
@@ -61,49 +60,6 @@ async function ctlHa(pair: Pair, node: number, ...flags: string[]): Promise<{ vr
   return JSON.parse(stdout);
 }
 
-/** The node dies as a host does: every process in its namespace SIGKILLed (furiwake and its keepalived), its cables pulled. */
-async function killNode(pair: Pair, node: number): Promise<void> {
-  await pair.unplug(node, true);
-  const { stdout } = await exec('ip', ['netns', 'pids', pair.nodes[node]]);
-  for (const pid of stdout.split('\n').map(Number).filter((p) => Number.isInteger(p) && p > 0)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone already
-    }
-  }
-}
-
-/** The node comes back as a rebooted host: no VIP left on it, cables in. */
-async function reviveNode(pair: Pair, node: number): Promise<void> {
-  await ip(['-n', pair.nodes[node], 'addr', 'flush', 'dev', 'eth0', 'to', `${PAIR.vip}/32`]);
-  await ip(['-n', pair.nodes[node], '-6', 'addr', 'flush', 'dev', 'eth0', 'to', `${PAIR.vip6}/128`]);
-  await pair.unplug(node, false);
-}
-
-/** Run in the client's namespace: on a line on stdin, connects to argv[1]:80 again and again, each attempt given up after 50 ms, until one is greeted; prints when (ms since epoch: the test runs on the same clock). */
-const PROBER = `
-const net = require('node:net');
-console.log('ready');
-process.stdin.once('data', () => {
-  let attempts = 0;
-  const attempt = () => {
-    attempts++;
-    const socket = net.connect({ host: process.argv[1], port: 80 });
-    const retry = () => { socket.destroy(); setTimeout(attempt, 0); };
-    const timer = setTimeout(retry, 50);
-    socket.once('error', () => { clearTimeout(timer); setTimeout(attempt, 10); });
-    socket.once('data', (d) => {
-      clearTimeout(timer);
-      socket.destroy();
-      console.log(JSON.stringify({ at: Date.now(), attempts, greeting: String(d).trim() }));
-      process.exit(0);
-    });
-  };
-  attempt();
-});
-`;
-
 /** Connects until one succeeds (each attempt waits out TCP's own retries); the greeting. */
 async function firstSuccess(client: Client, vip: string = PAIR.vip): Promise<string> {
   for (;;) {
@@ -138,22 +94,20 @@ describe('VRRP through keepalived', () => {
     assert.match(await firstSuccess(client), /^s[12]$/);
 
     // a client that gives up a connect after 50 ms and tries again, started on 'go' (sent at the kill)
-    const prober = pair.spawn(pair.client, process.execPath, ['-e', PROBER, PAIR.vip]);
-    const probed = new Lines(prober);
-    await probed.wait((l) => l === 'ready');
+    const probe = await prober(pair);
     const from = b.out.all.length;
     const killedAt = performance.now();
     const killedAtWall = Date.now();
     await killNode(pair, 0);
     // only now: an attempt made before the cables were pulled would reach the old master
-    prober.stdin!.write('go\n');
+    const probing = probe.go();
     let elected = 0;
     const master = role(b, 'master', from).then(() => (elected = performance.now() - killedAt));
     const greeting = await firstSuccess(client);
     const took = performance.now() - killedAt;
     await master;
-    const probe = JSON.parse(await probed.wait((l) => l.startsWith('{'))) as { at: number; attempts: number; greeting: string };
-    const quick = { ...probe, ms: probe.at - killedAtWall };
+    const probed = await probing.result;
+    const quick = { ...probed, ms: probed.at - killedAtWall };
     // the agent's first attempt goes to the dead node's MAC and TCP sends its SYN again after 1 s
     console.log(`failover with 100ms adverts, after the master was killed: the backup reported master at ${elected.toFixed(0)} ms; ` +
       `a client retrying every 50 ms connected at ${quick.ms} ms (attempt ${quick.attempts}); one that waits out TCP's own retry at ${took.toFixed(0)} ms`);

@@ -25,10 +25,12 @@ if (role === 'server') {
     socket.on('error', () => {});
     report({ event: 'connection', server: name, peer: `${socket.remoteAddress}:${socket.remotePort}` });
     let sent = 0;
-    const chunk = Buffer.alloc(CHUNK);
     const timer = setInterval(() => {
       // a peer that does not read (the path is down) is not buffered for without end
       if (socket.writableNeedDrain) return;
+      // a buffer of its own each time: a write the socket has queued (the path stalls at a
+      // failover) still holds its buffer, which a reused one would overwrite
+      const chunk = Buffer.allocUnsafe(CHUNK);
       for (let i = 0; i < CHUNK; i++) chunk[i] = (sent + i) % 251;
       sent += CHUNK;
       socket.write(chunk);
