@@ -32,8 +32,13 @@ export interface RenderInput {
   devices?: ReadonlyMap<string, string>;
 }
 
-/** A heartbeat older than this (whole seconds, as stat gives them) means furiwake's loop has stopped. */
-export const HEARTBEAT_LIMIT = 3;
+/**
+ * A heartbeat older than this (whole seconds, as stat gives them) means furiwake's loop has stopped.
+ * Generous on purpose: a dead furiwake is caught by `kill -0` within a second; this only catches a
+ * loop that stopped turning, and one failed run gives the VIPs away, so a long GC pause or a big
+ * reload (a 2 s stall could pass a 3 s limit, stat counting whole seconds) must not.
+ */
+export const HEARTBEAT_LIMIT = 8;
 
 /**
  * The script behind keepalived's furiwake_alive check: it fails when furiwake's process is gone
