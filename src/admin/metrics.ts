@@ -238,11 +238,15 @@ export class AdminMetrics {
     if (type === 'gauge') {
       new Gauge({ name, help, labelNames, registers, collect() {
         this.reset();
+        // reset() gives a metric without labels a 0: one that has nothing to say (conntrackd
+        // not run) must have no sample, not a 0 an alert would read as "conntrackd is down"
+        if (labelNames.length === 0) this.remove();
         for (const [labels, value] of read()) this.set(labels, value);
       } });
     } else {
       new Counter({ name, help, labelNames, registers, collect() {
         this.reset();
+        if (labelNames.length === 0) this.remove();
         for (const [labels, value] of read()) this.inc(labels, value);
       } });
     }

@@ -189,6 +189,16 @@ describe('metrics', () => {
     assert.equal(m.get('process_cpu_seconds_total')?.type, 'counter');
   });
 
+  it('a node that runs no conntrackd has no conntrack sample, not a 0 an alert would read as "down"', async () => {
+    const a = await startTcpServer('a');
+    const { base } = await startAdminApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])));
+    const m = await scrape(base);
+    for (const name of ['furiwake_ha_conntrack_running', 'furiwake_ha_conntrack_restarts_total', 'furiwake_ha_conntrack_commands_total']) {
+      assert.deepEqual(m.get(name)?.samples ?? [], [], name);
+    }
+    assert.equal(m.get('furiwake_build_info')!.samples[0].value, 1);
+  });
+
   it('every furiwake metric has HELP and TYPE and a conventional name', async () => {
     const a = await startTcpServer('a');
     const { base } = await startAdminApp(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])));
