@@ -3,6 +3,7 @@
 
 import { isDeepStrictEqual } from 'node:util';
 import { diffConfig } from '../config/diff.ts';
+import type { HaConfig } from '../config/ha-types.ts';
 import type { Config, PoolConfig } from '../config/types.ts';
 
 /** At start: "2 services (web, shop), 2 pools (web: 3 members, shop: 3 members)". */
@@ -26,7 +27,23 @@ export function describeChanges(before: Config, after: Config): string[] {
   ];
   if (d.global) lines.push('global changed');
   if (!isDeepStrictEqual(before.admin ?? null, after.admin ?? null)) lines.push('admin changed');
+  const ha = haChange(before.ha, after.ha);
+  if (ha !== null) lines.push(ha);
   return lines;
+}
+
+/** The ha keys by their names in the file; `vrrp` follows interface and router-id. */
+const HA_KEYS: Record<Exclude<keyof HaConfig, 'vrrp'>, string> = {
+  interface: 'interface', routerId: 'router-id', priority: 'priority', advert: 'advert', preempt: 'preempt',
+  peers: 'peers', vips: 'vips', sync: 'sync', conntrackSync: 'conntrack-sync',
+};
+
+/** "ha changed: priority, peers" (the keys, never a value: sync holds the key), "ha added", "ha removed"; null when the same. */
+function haChange(before: HaConfig | undefined, after: HaConfig | undefined): string | null {
+  if (before === undefined) return after === undefined ? null : 'ha added';
+  if (after === undefined) return 'ha removed';
+  const keys = (Object.keys(HA_KEYS) as (keyof typeof HA_KEYS)[]).filter((k) => !isDeepStrictEqual(before[k], after[k]));
+  return keys.length === 0 ? null : `ha changed: ${keys.map((k) => HA_KEYS[k]).join(', ')}`;
 }
 
 /** ": member s4 added, members s1, s2 changed, settings changed": its members by id, and whether the pool's own settings changed. */
