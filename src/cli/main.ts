@@ -29,6 +29,9 @@ Docs: docs/README.md (the manual), docs/configuration.md (every key)
 `;
 
 export async function main(argv: string[]): Promise<number> {
+  // a reader that goes away (`furiwake ctl ha | head -3`) loses the rest of the output, and the
+  // command ends as it would have: no stack trace for the EPIPE
+  if (process.stdout.listeners('error').every((l) => l !== ignoreClosedPipe)) process.stdout.on('error', ignoreClosedPipe);
   // ctl has options of its own
   if (argv[0] === 'ctl') return runCtl(argv.slice(1));
   const parsed = parseCommandLine(
@@ -80,3 +83,6 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
   }
 }
+
+/** Output that cannot be written is lost, never a crash (the logger of `start` does the same, log.ts). */
+function ignoreClosedPipe(): void {}

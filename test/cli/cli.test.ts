@@ -37,6 +37,15 @@ describe('furiwake command', () => {
     assert.match(bad.stderr, /unknown command frobnicate/);
   });
 
+  it('a reader that closes the pipe early (`furiwake ctl --help | head -1`) ends the output, not in a stack trace', async () => {
+    for (const args of [['ctl', '--help'], ['--help']]) {
+      const run = furiwake(args);
+      run.child.stdout!.destroy(); // long before the child has written anything: its write fails with EPIPE
+      assert.equal(await run.exit(), 0, args.join(' '));
+      assert.equal(run.stderr, '', args.join(' '));
+    }
+  });
+
   it('validate reports every error with its file, line and path', async () => {
     const bad = await file('bad.yaml', [
       'services:',
