@@ -7,6 +7,7 @@ import type { HaStatus } from '../ha/status.ts';
 import type { ConnectionView, MemberView, PoolView, ServiceView, StatusView, StickEntryView, StickTableSummary } from '../admin/schemas.ts';
 import { parseCommandLine } from './args.ts';
 import { bytes, dropped, duration, endpoint, table, type Cell } from './ctl-format.ts';
+import { haText } from './ctl-ha.ts';
 
 export const CTL_HELP = `furiwake ctl — talk to a running furiwake through its admin API
 
@@ -317,23 +318,5 @@ async function ha(api: Api, out: Out, flags: Flags): Promise<void> {
   if (flags.handover === true && flags['take-back'] === true) throw new CtlError('give --handover or --take-back, not both', 2);
   const change = flags.handover === true ? true : flags['take-back'] === true ? false : null;
   const s = change === null ? await api.call<HaStatus>('GET', '/api/v1/ha') : await api.call<HaStatus>('POST', '/api/v1/ha/handover', { on: change });
-  if (out.json) return out.write(JSON.stringify(s, null, 2) + '\n');
-  const v = s.vrrp;
-  if (v === null) {
-    out.write('vrrp: not run by this node (its ha section has no interface and router-id): something else moves the addresses\n');
-  } else {
-    const k = v.keepalived;
-    out.write(`role ${v.role}  interface ${v.interface}  router-id ${v.routerId}  priority ${v.priority}\n`);
-    out.write(`vips ${v.vips.join(' ')}\n`);
-    out.write(`keepalived ${k.running ? `running, pid ${k.pid}` : 'not running'}, restarted ${k.restarts} times\n`);
-    if (v.handedOver) out.write('handed over: this node keeps away from the VIPs until `furiwake ctl ha --take-back`\n');
-    if (v.unfit !== null) out.write(`unfit: ${v.unfit}\n`);
-  }
-  if (s.sync !== null) {
-    out.write(`\n${table(['PEER', 'LINK', '>SENT', '>RECEIVED', '>AUTH FAILURES'], s.sync.peers.map((p) => [p.peer, p.connected ? 'up' : 'down', p.sent, p.received, p.authFailures]))}`);
-  }
-  if (s.conntrack !== null) out.write(`conntrackd ${s.conntrack.running ? `running, pid ${s.conntrack.pid}` : 'not running'}, restarted ${s.conntrack.restarts} times\n`);
-  if (v !== null && v.transitions.length > 0) {
-    out.write(`\n${table(['AT', 'FROM', 'TO', 'WHY'], v.transitions.map((t) => [new Date(t.at).toISOString(), t.from, t.to, t.reason]))}`);
-  }
+  out.write(out.json ? JSON.stringify(s, null, 2) + '\n' : haText(s));
 }
