@@ -47,7 +47,9 @@ export function haPreflight(config: Pick<Config, 'ha' | 'services'>, host: HostV
     errors.push(`ha: moving VIPs adds and removes addresses on ${ha.interface}: it needs root or CAP_NET_ADMIN, which this process (uid ${process.getuid?.() ?? '?'}) does not have`);
   }
   if (!host.interfaceExists(ha.interface)) {
-    errors.push(`ha.interface: there is no interface ${ha.interface} on this host`);
+    const names = Object.keys(host.addresses).sort();
+    errors.push(`ha.interface: there is no interface ${ha.interface} on this host` +
+      (names.length === 0 ? '' : ` (those with an address: ${names.join(', ')}; the name as \`ip link\` shows it)`));
   } else {
     warnings.push(...offLink(haVips(config), ha.interface, host.addresses));
   }

@@ -55,8 +55,9 @@ describe('ha preflight', () => {
   });
 
   it('an interface this host does not have', () => {
-    const { errors, warnings } = haPreflight(config('{ interface: nosuch0, router-id: 7, vips: [ 127.0.0.10 ] }'), host({}));
-    assert.deepEqual(errors, ['ha.interface: there is no interface nosuch0 on this host']);
+    const { errors, warnings } = haPreflight(config('{ interface: nosuch0, router-id: 7, vips: [ 127.0.0.10 ] }'), host({ addresses: { lo: networkInterfaces().lo, eth0: networkInterfaces().lo } }));
+    // the interfaces it has, so that a typo or another naming (ens3, not eth0) shows at once
+    assert.deepEqual(errors, ['ha.interface: there is no interface nosuch0 on this host (those with an address: eth0, lo; the name as `ip link` shows it)']);
     assert.deepEqual(warnings, []);
   });
 
