@@ -217,7 +217,7 @@ export const configSchema = section('a map with services and pools (and optional
     if (issue !== null) ctx.addIssue({ code: 'custom', path: ['pools', service.pool, 'on-member-down'], message: `${issue} (service ${name} is ${service.mode})` });
     // without a secret each process signs with its own random key: the peer could not read the cookies after a failover
     if (c.ha !== undefined && service.persistence?.method === 'cookie' && service.persistence.secret === null) {
-      ctx.addIssue({ code: 'custom', path: ['services', name, 'persistence', 'secret'], message: 'with ha configured, cookie persistence needs a secret shared by the nodes of the pair (without one each node signs with its own random key, and every sticky client loses its member at failover)' });
+      ctx.addIssue({ code: 'custom', path: ['services', name, 'persistence', 'secret'], message: 'with ha configured, cookie persistence needs a secret shared by the nodes of the pair (without one each node signs with its own random key, and every sticky client loses its member at failover): add secret: ${FURIWAKE_COOKIE_SECRET}, 16 characters or more, the same on every node' });
     }
   }
 }).transform((c): Config => c);

@@ -37,6 +37,8 @@ describe('cookie persistence under ha', () => {
     const refused = furiwake(['validate', '-c', without]);
     assert.equal(await refused.exit(), 1);
     assert.match(refused.stderr, /without\.yaml:\d+: services\.www\.persistence\.secret: with ha configured, cookie persistence needs a secret/);
+    // and says what to write
+    assert.match(refused.stderr, /add secret: \$\{FURIWAKE_COOKIE_SECRET\}, 16 characters or more, the same on every node\n/);
     const withSecret = path.join(dir, 'with.yaml');
     await writeFile(withSecret, config('{ method: cookie, cookie: FWSRV, secret: a-cookie-secret-of-32-characters }'));
     const valid = furiwake(['validate', '-c', withSecret]);
