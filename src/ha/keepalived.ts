@@ -356,12 +356,15 @@ export class KeepalivedSupervisor {
       if (serves) pools.add(service.pool.name);
     }
     let unfit: string | null = null;
+    let checking = false;
     if (pools.size > 0 && [...pools].every((name) => this.#runtime.pools.get(name)?.hasAvailable() !== true)) {
-      unfit = `no usable member in ${pools.size === 1 ? 'pool' : 'pools'} ${[...pools].join(', ')}`;
+      // at start members wait for their first checks: expected, said as such, not a warning
+      checking = [...pools].some((name) => this.#runtime.pools.get(name)?.members.some((m) => m.health === 'checking') === true);
+      unfit = `no usable member in ${pools.size === 1 ? 'pool' : 'pools'} ${[...pools].join(', ')}${checking ? ' yet: the first health checks are under way' : ''}`;
     }
     if (unfit !== this.#unfit) {
       this.#unfit = unfit;
-      if (unfit !== null) this.#log.warn({ reason: unfit }, 'ha: this node is unfit to hold the VIPs; it tells keepalived');
+      if (unfit !== null) this.#log[checking ? 'info' : 'warn']({ reason: unfit }, 'ha: this node is unfit to hold the VIPs; it tells keepalived');
       else this.#log.info('ha: this node is fit to hold the VIPs again');
     }
     this.#writeTrack();

@@ -152,3 +152,38 @@ describe('keepalived supervisor without keepalived', () => {
     }
   });
 });
+
+describe('keepalived supervisor while the first health checks run', () => {
+  it('is unfit until a member is checked, and says so at info, not as a warning', async () => {
+    const dir = await tempDir('furiwake-ha-');
+    const { sink, lines } = logSink();
+    const runtime = new Runtime();
+    const c = parseConfig(`ha: { interface: eth0, router-id: 9 }
+services:
+  www: { listen: "192.0.2.10:80", mode: tcp, pool: web }
+pools:
+  web: { members: [ { address: "10.1.0.1:80", id: a } ], health: { monitors: [ { type: tcp } ] } }
+`, 'test.yaml', {});
+    runtime.apply(c);
+    const a = runtime.member('web', 'a')!;
+    assert.equal(a.health, 'checking', 'no health manager runs here: the member waits for its first check');
+    const supervisor = new KeepalivedSupervisor(c, runtime, createLogger('info', sink), { binary: join(dir, 'no-keepalived'), stateDir: dir });
+    try {
+      await supervisor.start();
+      // (a stop before the failed spawn is reported hangs: wait for it, as the test above does)
+      await until(() => lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('ha: keepalived could not run')));
+      assert.equal(supervisor.status().unfit, 'no usable member in pool web yet: the first health checks are under way');
+      const said = lines.find((l) => l.msg === 'ha: this node is unfit to hold the VIPs; it tells keepalived')!;
+      assert.equal(said.level, 30);
+      // checked and down: a real reason to give the VIPs away, a warning
+      a.setHealth('down', 'test');
+      assert.equal(supervisor.status().unfit, 'no usable member in pool web');
+      assert.equal(lines.filter((l) => l.msg === 'ha: this node is unfit to hold the VIPs; it tells keepalived').at(-1)!.level, 40);
+      a.setHealth('up', 'test');
+      assert.equal(supervisor.status().unfit, null);
+    } finally {
+      await supervisor.stop();
+      runtime.close();
+    }
+  });
+});
