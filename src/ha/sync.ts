@@ -244,7 +244,8 @@ export class HaSync implements LinkOwner {
       const was = dialer.stats.connected;
       dialer.stats.connected = false;
       if (authFailure) this.#authFailed(dialer.stats, reason, link.remote);
-      else if (was) this.#log.warn({ peer: dialer.stats.peer, reason }, 'ha sync: link down');
+      // a node that stops closes its links on purpose: said, not warned of
+      else if (was) this.#log[this.#closed ? 'info' : 'warn']({ peer: dialer.stats.peer, reason }, 'ha sync: link down');
       else this.#log.debug({ peer: dialer.stats.peer, reason }, 'ha sync: cannot reach the peer');
       this.state.recording = this.#dialers.some((d) => d.link?.open === true);
       if (!this.#closed) this.#redial(dialer);
@@ -256,7 +257,7 @@ export class HaSync implements LinkOwner {
     if (row === null || row === undefined) return;
     // a configured peer's row says whether this node's link to it is up; other rows, their link here
     if (!this.#dialers.some((d) => d.stats === row)) row.connected = false;
-    this.#log.warn({ peer: row.peer, from: link.remote, reason }, 'ha sync: peer disconnected');
+    this.#log[this.#closed ? 'info' : 'warn']({ peer: row.peer, from: link.remote, reason }, 'ha sync: peer disconnected');
   }
 
   // ---- internals ---------------------------------------------------------------------------

@@ -283,3 +283,22 @@ describe('ha sync refuses what comes before authentication', () => {
     assert.equal(tableOf(a).peek('127.0.0.66'), undefined);
   });
 });
+
+describe('ha sync when a node stops', () => {
+  it('the stopping node says its links went down at info; its peer warns', async () => {
+    const members = [await startTcpServer('m1')];
+    const portA = await freePort();
+    const portB = await freePort();
+    const a = logSink();
+    const b = logSink();
+    const nodeA = await Furiwake.start(nodeConfig(members, portA, portB), createLogger('info', a.sink));
+    const nodeB = await start(nodeConfig(members, portB, portA), createLogger('info', b.sink));
+    await until(() => connected(nodeA) && connected(nodeB));
+    await nodeA.stop(0);
+    await until(() => b.lines.some((l) => l.msg === 'ha sync: link down'));
+    const levels = (lines: typeof a.lines, msg: string) => lines.filter((l) => l.msg === msg).map((l) => l.level);
+    assert.deepEqual(levels(a.lines, 'ha sync: link down'), [30]);
+    assert.deepEqual(levels(a.lines, 'ha sync: peer disconnected'), [30]);
+    assert.deepEqual(levels(b.lines, 'ha sync: link down'), [40], 'the peer that stays warns: its peer is gone');
+  });
+});
