@@ -12,6 +12,19 @@ import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 import type { Furiwake } from '../../src/app.ts';
 import type { Config } from '../../src/config/types.ts';
 import { TcpListener } from '../../src/proxy/tcp-listener.ts';
+import { httpGet } from '../helpers/clients.ts';
+import { until } from '../helpers/wait.ts';
+import { httpConfig, startMember } from '../proxy/http/helpers.ts';
+
+/** Connects; resolves with the socket once the server's greeting came, or null if the connection ended without one. */
+function greetedOrEnded(port: number): Promise<net.Socket | null> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.on('error', () => resolve(null));
+    socket.once('data', () => resolve(socket));
+    socket.on('close', () => resolve(null));
+  });
+}
 
 function withWorkers(config: Config, workers: number): Config {
   return { ...config, global: { ...config.global, workers } };
@@ -39,6 +52,89 @@ describe('workers: 2', () => {
     assert.equal(served.length, 2);
     assert.equal(served[0] + served[1], 40);
     assert.ok(served.every((n) => n > 0), `one worker served all: ${served.join(', ')}`);
+  });
+});
+
+describe('workers: 2, state and limits', () => {
+  it('holds max-connections 50 across both workers under 200 concurrent clients', async () => {
+    const c = await startTcpServer('c');
+    const app = await startApp(withWorkers(single('tcp', pool('least-connections', [{ port: c.port, id: 'c', maxConnections: 50 }], { max: 0 })), 2));
+    const port = app.address('svc').port;
+    const sockets = await Promise.all(Array.from({ length: 200 }, () => greetedOrEnded(port)));
+    const held = sockets.filter((s) => s !== null);
+    assert.equal(held.length, 50);
+    assert.equal(c.peak, 50);
+    // the one count the main thread sees is the sum of both workers'
+    assert.equal(app.runtime.member('p', 'c')!.active, 50);
+    const perWorker = (await app.workers!.stats()).map((s) => s.connections);
+    assert.equal(perWorker[0] + perWorker[1], 50);
+    for (const s of held) s.destroy();
+  });
+
+  it('a member disabled in the main thread gets nothing on any worker', async () => {
+    const app = await startApp(withWorkers(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }, { port: b.port, id: 'b' }])), 2));
+    const port = app.address('svc').port;
+    app.runtime.member('p', 'a')!.setAdmin('disabled');
+    // each worker handles its messages in order: once it answers, it has the change
+    await app.workers!.stats();
+    const lines = await Promise.all(Array.from({ length: 40 }, () => greeting(port)));
+    assert.deepEqual(new Set(lines), new Set(['b']));
+    const served = (await app.workers!.stats()).map((s) => s.served['p/b']);
+    assert.ok(served.every((n) => n > 0), `one worker served all: ${served.join(', ')}`);
+  });
+
+  it('a reload reaches every worker', async () => {
+    const first = withWorkers(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])), 2);
+    const app = await startApp(first);
+    const port = app.address('svc').port;
+    assert.deepEqual(await app.reload(withWorkers(single('tcp', pool('round-robin', [{ port: b.port, id: 'b' }])), 2)), []);
+    assert.equal(app.address('svc').port, port);
+    const lines = await Promise.all(Array.from({ length: 40 }, () => greeting(port)));
+    assert.deepEqual(new Set(lines), new Set(['b']));
+    const stats = await app.workers!.stats();
+    assert.deepEqual(stats.map((s) => s.applied), [2, 2]);
+    assert.ok(stats.every((s) => s.served['p/b'] > 0));
+  });
+
+  it('a stop reaches every worker: their clients are closed and the threads end', async () => {
+    const app = await startApp(withWorkers(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])), 2));
+    const port = app.address('svc').port;
+    const held = (await Promise.all(Array.from({ length: 20 }, () => greetedOrEnded(port)))).filter((s) => s !== null);
+    assert.equal(held.length, 20);
+    const stats = await app.workers!.stats();
+    assert.ok(stats.every((s) => s.connections > 0), `one worker holds all: ${stats.map((s) => s.connections).join(', ')}`);
+    const exits = [0, 1].map((i) => once(app.workers!.thread(i), 'exit'));
+    await app.stop(0);
+    await Promise.all([...exits, ...held.map((s) => (s.closed ? null : once(s, 'close')))]);
+  });
+
+  it('a worker that dies is replaced, and the counts it held are given back', async () => {
+    const d = await startTcpServer('d');
+    const app = await startApp(withWorkers(single('tcp', pool('least-connections', [{ port: d.port, id: 'd', maxConnections: 20 }], { max: 0 })), 2));
+    const port = app.address('svc').port;
+    const held = (await Promise.all(Array.from({ length: 20 }, () => greetedOrEnded(port)))).filter((s) => s !== null);
+    assert.equal(held.length, 20);
+    const keptByOne = (await app.workers!.stats())[1].connections;
+    const replaced = once(app.workers!, 'replaced');
+    await app.workers!.thread(0).terminate();
+    assert.deepEqual(await replaced, [0]);
+    // worker 0's clients are gone with it; worker 1's still count
+    assert.equal(app.runtime.member('p', 'd')!.active, keptByOne);
+    for (const s of held) s.destroy();
+    // the shared count falls to 0 as worker 1 sees its clients go: the dead worker's share is not in it
+    await until(() => app.runtime.member('p', 'd')!.active === 0);
+    // one at a time: under the limit of 20, none is turned away
+    for (let i = 0; i < 40; i++) assert.equal(await greeting(port), 'd');
+    assert.ok((await servedPerWorker(app)).every((n) => n > 0));
+  });
+
+  it('spreads http requests over both workers', async () => {
+    const m = await startMember('m');
+    const app = await startApp(withWorkers(httpConfig(pool('round-robin', [{ port: m.port, id: 'm' }])), 2));
+    const port = app.address('svc').port;
+    const bodies = await Promise.all(Array.from({ length: 40 }, () => httpGet(port)));
+    assert.deepEqual(new Set(bodies), new Set(['m GET /']));
+    assert.ok((await servedPerWorker(app)).every((n) => n > 0));
   });
 });
 
