@@ -12,6 +12,8 @@ import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 import type { Furiwake } from '../../src/app.ts';
 import type { Config } from '../../src/config/types.ts';
 import { TcpListener } from '../../src/proxy/tcp-listener.ts';
+import { parseConfig } from '../../src/config/load.ts';
+import { onlyIssue, withPool } from '../config/refused.ts';
 import { httpGet } from '../helpers/clients.ts';
 import { until } from '../helpers/wait.ts';
 import { httpConfig, startMember } from '../proxy/http/helpers.ts';
@@ -144,5 +146,20 @@ describe('workers: 1', () => {
     assert.equal(app.workers, null);
     assert.ok(app.listener('svc') instanceof TcpListener);
     assert.equal(await greeting(app.address('svc').port), 'a');
+  });
+});
+
+describe('global.workers in the file', () => {
+  const pools = withPool('{ members: [ { address: 10.0.0.1:80 } ] }');
+  it('is 1 when not given, auto or a whole number from 1 to 256 when given', () => {
+    assert.equal(parseConfig(pools, 'w.yaml', {}).global.workers, 1);
+    assert.equal(parseConfig(`global: { workers: auto }\n${pools}`, 'w.yaml', {}).global.workers, 'auto');
+    assert.equal(parseConfig(`global: { workers: "\${N}" }\n${pools}`, 'w.yaml', { N: '4' }).global.workers, 4);
+  });
+
+  it('refuses anything else, naming the key', () => {
+    for (const bad of ['0', '257', 'all', '1.5']) {
+      assert.deepEqual(onlyIssue(`global: { workers: ${bad} }\n${pools}`), ['global.workers', `expected auto or a whole number from 1 to 256, got ${/^[0-9.]+$/.test(bad) ? bad : `"${bad}"`}`]);
+    }
   });
 });
