@@ -32,7 +32,7 @@ port.on('message', (message: ToWorker) => {
       data?.member(message.state);
       return;
     case 'stats':
-      if (data !== null) send({ type: 'stats', seq: message.seq, stats: data.stats() });
+      send({ type: 'stats', seq: message.seq, stats: data?.stats() ?? { index: start.index, applied: 0, served: {}, connections: 0 } });
       return;
     case 'stop':
       (data?.stop(message.grace) ?? Promise.resolve()).catch(() => {}).then(() => {
