@@ -122,7 +122,11 @@ export class Furiwake {
     if (starting && threads > 1 && this.#stopping === null) this.#workers = new WorkerThreads(threads, this.runtime, this.log);
     if (!starting && threads !== (this.#workers?.count ?? 1)) this.log.warn({ running: this.#workers?.count ?? 1, configured: threads }, 'global.workers changes at the next start, not on a reload');
     // before any listener counts on a new member: with workers, counts live in shared memory
-    this.#workers?.assignSlots();
+    try {
+      this.#workers?.assignSlots();
+    } catch (err) {
+      failures.push((err as Error).message);
+    }
     try {
       this.health.reconcile();
     } catch (err) {
@@ -145,7 +149,7 @@ export class Furiwake {
         await listener.listen();
         this.#listeners.set(service.name, listener);
         const { address, port } = listener.address();
-        const engine = listener instanceof TcpListener ? { engine: listener.engine } : {};
+        const engine = listener instanceof TcpListener ? { engine: listener.engine } : listener instanceof WorkersListener ? { workers: this.#workers!.count } : {};
         this.log.info({ service: service.name, mode: service.config.mode, address, port, pool: service.pool.name, ...engine }, 'service listening');
       } catch (err) {
         // what the listener opened before the bind failed (a udp socket) closes with it

@@ -45,6 +45,8 @@ interface Thread {
   readonly own: SharedArrayBuffer;
   /** answers awaited, by sequence number; each gets null if the worker exits first */
   readonly pending: Map<number, (message: FromWorker | null) => void>;
+  /** it has applied a config once: a worker that dies after that is replaced (one that never could start is not) */
+  started: boolean;
 }
 
 export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
@@ -100,10 +102,10 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     const answers = await Promise.all(this.#threads.map((t) => this.#applyOn(t)));
     this.slots.sweep();
     const failures = new Set<string>();
-    for (const answer of answers) {
-      if (answer === null) continue;
-      if (answer.type === 'applied') for (const f of answer.failures) failures.add(f);
-    }
+    answers.forEach((answer, index) => {
+      if (answer === null) failures.add(`worker ${index} exited before it applied the config`);
+      else if (answer.type === 'applied') for (const f of answer.failures) failures.add(f);
+    });
     return [...failures];
   }
 
@@ -132,9 +134,14 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   #spawn(index: number): Thread {
     const start: WorkerStart = { index, counters: this.slots.buffer, own: new SharedArrayBuffer(MAX_SLOTS * 4) };
     const worker = new Worker(new URL('./worker-main.ts', import.meta.url), { workerData: start });
-    const thread: Thread = { index, worker, own: start.own, pending: new Map() };
+    const thread: Thread = { index, worker, own: start.own, pending: new Map(), started: false };
     worker.on('message', (message: FromWorker) => {
-      if (message.type === 'stopped') return;
+      if (message.type === 'stopped') {
+        // its listeners and connections are closed: whatever else keeps its loop alive ends here
+        void worker.terminate();
+        return;
+      }
+      if (message.type === 'applied') thread.started = true;
       const answer = thread.pending.get(message.seq);
       thread.pending.delete(message.seq);
       answer?.(message);
@@ -150,6 +157,11 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     // its connections are gone: the counts it held are given back
     const returned = returnShare(this.slots.buffer, thread.own);
     if (this.#stopping) return;
+    if (!thread.started) {
+      // it could not start (and a new one would not either): not restarted in a loop
+      this.#log.error({ worker: thread.index, code }, 'worker thread exited before it served; not restarted');
+      return;
+    }
     this.#log.error({ worker: thread.index, code, connectionsLost: returned }, 'worker thread exited; starting a new one');
     const next = this.#spawn(thread.index);
     this.#threads[thread.index] = next;
