@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { before, describe, it } from 'node:test';
 import { startApp } from '../helpers/app.ts';
-import { greeting } from '../helpers/clients.ts';
+import { greeted, greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 import type { Furiwake } from '../../src/app.ts';
@@ -83,6 +83,32 @@ describe('workers: 2, state and limits', () => {
     assert.deepEqual(new Set(lines), new Set(['b']));
     const served = (await app.workers!.stats()).map((s) => s.served['p/b']);
     assert.ok(served.every((n) => n > 0), `one worker served all: ${served.join(', ')}`);
+  });
+
+  it('least-connections counts every worker\'s connections', async () => {
+    const e = await startTcpServer('e');
+    const f = await startTcpServer('f');
+    const app = await startApp(withWorkers(single('tcp', pool('least-connections', [{ port: e.port, id: 'e' }, { port: f.port, id: 'f' }])), 2));
+    const port = app.address('svc').port;
+    app.runtime.member('p', 'f')!.setAdmin('disabled');
+    await app.workers!.stats();
+    const held: net.Socket[] = [];
+    for (let i = 0; i < 6; i++) held.push((await greeted(port)).socket);
+    app.runtime.member('p', 'f')!.setAdmin('enabled');
+    await app.workers!.stats();
+    // e has 6 in all, spread over both workers: the next 6, on whichever worker, go to f
+    const lines = [];
+    for (let i = 0; i < 6; i++) {
+      const { socket, line } = await greeted(port);
+      held.push(socket);
+      lines.push(line);
+    }
+    assert.deepEqual(lines, ['f', 'f', 'f', 'f', 'f', 'f']);
+    assert.equal(app.runtime.member('p', 'e')!.active, 6);
+    assert.equal(app.runtime.member('p', 'f')!.active, 6);
+    const perWorker = (await app.workers!.stats()).map((s) => s.connections);
+    assert.ok(perWorker.every((n) => n > 0), `one worker held all: ${perWorker.join(', ')}`);
+    for (const s of held) s.destroy();
   });
 
   it('a reload reaches every worker', async () => {
