@@ -136,6 +136,8 @@ export class Furiwake {
       await this.#listeners.get(name)?.close();
       this.#listeners.delete(name);
     }
+    /** services bound for the workers: said listening once the workers are */
+    const forWorkers: WorkersListener[] = [];
     for (const service of listen) {
       let listener: Listener;
       try {
@@ -148,16 +150,23 @@ export class Furiwake {
       try {
         await listener.listen();
         this.#listeners.set(service.name, listener);
-        const { address, port } = listener.address();
-        const engine = listener instanceof TcpListener ? { engine: listener.engine } : listener instanceof WorkersListener ? { workers: this.#workers!.count } : {};
-        this.log.info({ service: service.name, mode: service.config.mode, address, port, pool: service.pool.name, ...engine }, 'service listening');
+        if (listener instanceof WorkersListener) {
+          forWorkers.push(listener);
+          continue;
+        }
+        const engine = listener instanceof TcpListener ? { engine: listener.engine } : {};
+        this.#listening(listener, engine);
       } catch (err) {
         // what the listener opened before the bind failed (a udp socket) closes with it
         if (!(listener instanceof KernelListener)) await listener.close();
         failures.push(`service ${service.name}: cannot listen on ${service.config.listen.host}:${service.config.listen.port}: ${(err as Error).message}`);
       }
     }
-    if (this.#workers !== null && this.#stopping === null) failures.push(...(await this.#applyOnWorkers(config)));
+    if (this.#workers !== null && this.#stopping === null) {
+      const problems = await this.#applyOnWorkers(config);
+      failures.push(...problems);
+      if (problems.length === 0) for (const listener of forWorkers) this.#listening(listener, { workers: this.#workers.count });
+    }
     if (this.#stopping === null) failures.push(...(await this.admin.apply(config.admin)));
     if (this.#stopping === null) {
       const { sync, failure } = await followSync(this.haSync, config.ha?.sync ?? null, this.runtime, this.log);
@@ -172,6 +181,12 @@ export class Furiwake {
     return { failures, summary };
   }
 
+  #listening(listener: Listener, extra: Record<string, unknown>): void {
+    const { service } = listener;
+    const { address, port } = listener.address();
+    this.log.info({ service: service.name, mode: service.config.mode, address, port, pool: service.pool.name, ...extra }, 'service listening');
+  }
+
   /** Sends the config to the worker threads with the ports bound here; then the workers hold them alone. */
   async #applyOnWorkers(config: Config): Promise<string[]> {
     const ports = new Map<string, number>();
@@ -181,7 +196,7 @@ export class Furiwake {
       ports.set(name, listener.address().port);
       bound.push(listener);
     }
-    const failures = await this.#workers!.apply(config, ports);
+    const failures = await this.#workers!.apply(config, ports, this.runtime.resources.maxConnections);
     for (const listener of bound) listener.release();
     return failures;
   }

@@ -33,6 +33,7 @@ export class DataSide {
 
   /** Applies a config: members get their slots and states before any listener takes a client. */
   async apply(message: ApplyMessage): Promise<string[]> {
+    this.runtime.resources.maxConnections = message.maxConnections;
     const { listen, unlisten } = this.runtime.apply(message.config);
     const slots = new Map(message.slots);
     for (const pool of this.runtime.pools.values()) {
@@ -72,7 +73,7 @@ export class DataSide {
     for (const pool of this.runtime.pools.values()) {
       for (const member of pool.members) served[`${pool.name}/${member.id}`] = member.total;
     }
-    return { index: this.index, applied: this.#applied, served, connections: this.runtime.connections.size };
+    return { index: this.index, applied: this.#applied, served, connections: this.runtime.connections.size, maxConnections: this.runtime.resources.maxConnections };
   }
 
   /** As the one-loop process stops (app.ts): stop accepting, give live connections `grace` ms, end the rest. */

@@ -30,6 +30,8 @@ export interface ApplyMessage {
   /** [pool + '\0' + member id, slot] for every member */
   slots: [string, number][];
   states: MemberMirror[];
+  /** this worker's share of the process's client connections (Infinity: no limit known) */
+  maxConnections: number;
 }
 
 export type ToWorker =
@@ -47,6 +49,8 @@ export interface WorkerStats {
   served: Record<string, number>;
   /** live connections in its table */
   connections: number;
+  /** its share of the process's client connections (fd-budget.ts) */
+  maxConnections: number;
 }
 
 export type FromWorker =

@@ -32,7 +32,7 @@ port.on('message', (message: ToWorker) => {
       data?.member(message.state);
       return;
     case 'stats':
-      send({ type: 'stats', seq: message.seq, stats: data?.stats() ?? { index: start.index, applied: 0, served: {}, connections: 0 } });
+      send({ type: 'stats', seq: message.seq, stats: data?.stats() ?? { index: start.index, applied: 0, served: {}, connections: 0, maxConnections: Infinity } });
       return;
     case 'stop':
       (data?.stop(message.grace) ?? Promise.resolve()).catch(() => {}).then(() => {

@@ -86,8 +86,9 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   /**
    * Sends the config to every worker, its tcp and http services on the ports the main thread
    * bound (`ports`), and waits until each has applied it. Returns the problems, once each.
+   * `maxConnections`: the process's budget of client connections (fd-budget.ts), shared out evenly.
    */
-  async apply(config: Config, ports: ReadonlyMap<string, number>): Promise<string[]> {
+  async apply(config: Config, ports: ReadonlyMap<string, number>, maxConnections: number): Promise<string[]> {
     const services: Config['services'] = {};
     for (const [name, sc] of Object.entries(config.services)) {
       const port = ports.get(name);
@@ -98,7 +99,8 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
       for (const m of pool.members) slots.push([slotKey(pool.name, m.id), this.slots.slotOf(slotKey(pool.name, m.id))!]);
     }
     // the workers need no admin, ha or kernel sections: the main thread runs those
-    this.#last = { type: 'apply', config: { global: config.global, services, pools: config.pools }, slots };
+    const share = Math.max(1, Math.floor(maxConnections / this.count));
+    this.#last = { type: 'apply', config: { global: config.global, services, pools: config.pools }, slots, maxConnections: share };
     const answers = await Promise.all(this.#threads.map((t) => this.#applyOn(t)));
     this.slots.sweep();
     const failures = new Set<string>();

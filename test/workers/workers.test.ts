@@ -55,6 +55,14 @@ describe('workers: 2', () => {
     assert.equal(served[0] + served[1], 40);
     assert.ok(served.every((n) => n > 0), `one worker served all: ${served.join(', ')}`);
   });
+
+  it('shares the process\'s budget of client connections out between the workers', async () => {
+    const app = await startApp(withWorkers(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])), 2));
+    const budget = app.runtime.resources.maxConnections;
+    const shares = (await app.workers!.stats()).map((s) => s.maxConnections);
+    assert.deepEqual(shares, [Math.floor(budget / 2), Math.floor(budget / 2)]);
+    assert.ok(Number.isFinite(budget) || app.budget === null);
+  });
 });
 
 describe('workers: 2, state and limits', () => {
