@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { before, describe, it } from 'node:test';
-import { startApp } from '../helpers/app.ts';
+import { memberHealth, startApp } from '../helpers/app.ts';
+import type { TcpMonitor } from '../../src/config/health-types.ts';
 import { greeted, greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
@@ -90,6 +91,26 @@ describe('workers: 2, state and limits', () => {
     const lines = await Promise.all(Array.from({ length: 40 }, () => greeting(port)));
     assert.deepEqual(new Set(lines), new Set(['b']));
     const served = (await app.workers!.stats()).map((s) => s.served['p/b']);
+    assert.ok(served.every((n) => n > 0), `one worker served all: ${served.join(', ')}`);
+  });
+
+  it('members checking at start serve once up, and a member its health check finds down gets nothing on any worker', async () => {
+    const g = await startTcpServer('g');
+    const h = await startTcpServer('h');
+    const monitor: TcpMonitor = { type: 'tcp', interval: 100, fastInterval: 100, timeout: 1_000, rise: 1, fall: 1, port: null, send: null, expect: null };
+    const health = { require: { kind: 'all' as const }, monitors: [monitor], agent: null, initialState: 'checking' as const };
+    const app = await startApp(withWorkers(single('tcp', pool('round-robin', [{ port: g.port, id: 'g' }, { port: h.port, id: 'h' }], {}, { health })), 2));
+    const port = app.address('svc').port;
+    // the workers start with the members checking: they serve once the main thread's checks pass
+    await Promise.all([memberHealth(app, 'p', 'g', 'up'), memberHealth(app, 'p', 'h', 'up')]);
+    await app.workers!.stats();
+    assert.deepEqual(new Set(await Promise.all(Array.from({ length: 20 }, () => greeting(port)))), new Set(['g', 'h']));
+    await g.close();
+    await memberHealth(app, 'p', 'g', 'down');
+    await app.workers!.stats();
+    const lines = await Promise.all(Array.from({ length: 40 }, () => greeting(port)));
+    assert.deepEqual(new Set(lines), new Set(['h']));
+    const served = (await app.workers!.stats()).map((s) => s.served['p/h']);
     assert.ok(served.every((n) => n > 0), `one worker served all: ${served.join(', ')}`);
   });
 
