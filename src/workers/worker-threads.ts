@@ -34,6 +34,9 @@ import { CounterSlots, MAX_SLOTS } from '../runtime/shared-counters.ts';
 import { mirrorOf, slotKey, type ApplyMessage, type MemberMirror, type FromWorker, type ToWorker, type WorkerStart, type WorkerStats } from './messages.ts';
 import { returnShare } from './worker-counters.ts';
 
+/** How long after the grace a worker that has not stopped is ended (ms). */
+const STOP_MARGIN = 5_000;
+
 /** The modes the workers serve; the others stay in the main thread. */
 export function servedByWorkers(mode: string): boolean {
   return mode === 'tcp' || mode === 'http';
@@ -47,6 +50,7 @@ interface Thread {
   readonly pending: Map<number, (message: FromWorker | null) => void>;
   /** it has applied a config once: a worker that dies after that is replaced (one that never could start is not) */
   started: boolean;
+  exited: boolean;
 }
 
 export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
@@ -127,16 +131,20 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     this.#stopping = true;
     this.#runtime.events.off('member', this.#onMember);
     await Promise.all(this.#threads.map(async (t) => {
+      if (t.exited) return;
       const exited = new Promise((resolve) => t.worker.once('exit', resolve));
       t.worker.postMessage({ type: 'stop', grace } satisfies ToWorker);
+      // a worker that does not finish its stop (a bug) is ended a little after the grace
+      const overdue = setTimeout(() => void t.worker.terminate(), grace + STOP_MARGIN);
       await exited;
+      clearTimeout(overdue);
     }));
   }
 
   #spawn(index: number): Thread {
     const start: WorkerStart = { index, counters: this.slots.buffer, own: new SharedArrayBuffer(MAX_SLOTS * 4) };
     const worker = new Worker(new URL('./worker-main.ts', import.meta.url), { workerData: start });
-    const thread: Thread = { index, worker, own: start.own, pending: new Map(), started: false };
+    const thread: Thread = { index, worker, own: start.own, pending: new Map(), started: false, exited: false };
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'stopped') {
         // its listeners and connections are closed: whatever else keeps its loop alive ends here
@@ -154,6 +162,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   }
 
   #exited(thread: Thread, code: number): void {
+    thread.exited = true;
     for (const answer of thread.pending.values()) answer(null);
     thread.pending.clear();
     // its connections are gone: the counts it held are given back
