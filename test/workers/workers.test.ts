@@ -13,6 +13,8 @@ import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 import type { Furiwake } from '../../src/app.ts';
 import type { Config } from '../../src/config/types.ts';
 import { TcpListener } from '../../src/proxy/tcp-listener.ts';
+import { workerCount } from '../../src/workers/worker-threads.ts';
+import { availableParallelism } from 'node:os';
 import { parseConfig } from '../../src/config/load.ts';
 import { onlyIssue, withPool } from '../config/refused.ts';
 import { httpGet } from '../helpers/clients.ts';
@@ -210,6 +212,12 @@ describe('global.workers in the file', () => {
     assert.equal(parseConfig(pools, 'w.yaml', {}).global.workers, 1);
     assert.equal(parseConfig(`global: { workers: auto }\n${pools}`, 'w.yaml', {}).global.workers, 'auto');
     assert.equal(parseConfig(`global: { workers: "\${N}" }\n${pools}`, 'w.yaml', { N: '4' }).global.workers, 4);
+  });
+
+  it('auto is the cores this process may run on; absent is 1', () => {
+    assert.equal(workerCount('auto'), availableParallelism());
+    assert.equal(workerCount(undefined), 1);
+    assert.equal(workerCount(3), 3);
   });
 
   it('refuses anything else, naming the key', () => {
