@@ -21,6 +21,8 @@ import { clippedFlows, effectiveMaxFlows, fdBudget, readFileLimit, type FdBudget
 import { Runtime } from './runtime/runtime.ts';
 import type { Service } from './runtime/service.ts';
 import { followSync, type HaSync } from './ha/sync.ts';
+import { servedByWorkers, workerCount, WorkerThreads } from './workers/worker-threads.ts';
+import { WorkersListener } from './workers/workers-listener.ts';
 
 export interface StartOptions {
   /** reads the config again (the CLI's file), for a reload asked through the admin API */
@@ -44,6 +46,8 @@ export class Furiwake {
   haSync: HaSync | null = null;
   /** how the process's file descriptors are shared out for the config in force; null: no limit known */
   #budget: FdBudget | null = null;
+  /** the worker threads serving tcp and http services (global.workers above 1); null: one loop */
+  #workers: WorkerThreads | null = null;
 
   constructor(log: Logger, options: StartOptions = {}) {
     this.log = log;
@@ -96,6 +100,11 @@ export class Furiwake {
     return failures;
   }
 
+  /** The worker threads (global.workers above 1, fixed at start); null when one loop serves all. */
+  get workers(): WorkerThreads | null {
+    return this.#workers;
+  }
+
   /** The file descriptor budget of the config in force (null where the limit cannot be read). */
   get budget(): FdBudget | null {
     return this.#budget;
@@ -106,8 +115,18 @@ export class Furiwake {
     // before any listener binds: a backup binds the VIPs it does not hold yet
     const haProblem = this.#stopping === null ? this.ha.prepare(config) : null;
     if (haProblem !== null) return { failures: [haProblem], summary: '' };
+    const starting = this.runtime.config === null;
     const { listen, unlisten, summary } = this.runtime.apply(config);
     const failures: string[] = [];
+    const threads = workerCount(config.global.workers);
+    if (starting && threads > 1 && this.#stopping === null) this.#workers = new WorkerThreads(threads, this.runtime, this.log);
+    if (!starting && threads !== (this.#workers?.count ?? 1)) this.log.warn({ running: this.#workers?.count ?? 1, configured: threads }, 'global.workers changes at the next start, not on a reload');
+    // before any listener counts on a new member: with workers, counts live in shared memory
+    try {
+      this.#workers?.assignSlots();
+    } catch (err) {
+      failures.push((err as Error).message);
+    }
     try {
       this.health.reconcile();
     } catch (err) {
@@ -117,6 +136,8 @@ export class Furiwake {
       await this.#listeners.get(name)?.close();
       this.#listeners.delete(name);
     }
+    /** services bound for the workers: said listening once the workers are */
+    const forWorkers: WorkersListener[] = [];
     for (const service of listen) {
       let listener: Listener;
       try {
@@ -129,14 +150,22 @@ export class Furiwake {
       try {
         await listener.listen();
         this.#listeners.set(service.name, listener);
-        const { address, port } = listener.address();
+        if (listener instanceof WorkersListener) {
+          forWorkers.push(listener);
+          continue;
+        }
         const engine = listener instanceof TcpListener ? { engine: listener.engine } : {};
-        this.log.info({ service: service.name, mode: service.config.mode, address, port, pool: service.pool.name, ...engine }, 'service listening');
+        this.#listening(listener, engine);
       } catch (err) {
         // what the listener opened before the bind failed (a udp socket) closes with it
         if (!(listener instanceof KernelListener)) await listener.close();
         failures.push(`service ${service.name}: cannot listen on ${service.config.listen.host}:${service.config.listen.port}: ${(err as Error).message}`);
       }
+    }
+    if (this.#workers !== null && this.#stopping === null) {
+      const problems = await this.#applyOnWorkers(config);
+      failures.push(...problems);
+      if (problems.length === 0) for (const listener of forWorkers) this.#listening(listener, { workers: this.#workers.count });
     }
     if (this.#stopping === null) failures.push(...(await this.admin.apply(config.admin)));
     if (this.#stopping === null) {
@@ -150,6 +179,26 @@ export class Furiwake {
     if (this.#stopping === null) failures.push(...(await this.ha.apply(config)));
     for (const note of kernelNotes(config)) this.log.warn(note);
     return { failures, summary };
+  }
+
+  #listening(listener: Listener, extra: Record<string, unknown>): void {
+    const { service } = listener;
+    const { address, port } = listener.address();
+    this.log.info({ service: service.name, mode: service.config.mode, address, port, pool: service.pool.name, ...extra }, 'service listening');
+  }
+
+  /** Sends the config to the worker threads with the ports bound here; then the workers hold them alone. */
+  async #applyOnWorkers(config: Config): Promise<string[]> {
+    const ports = new Map<string, number>();
+    const bound: WorkersListener[] = [];
+    for (const [name, listener] of this.#listeners) {
+      if (!(listener instanceof WorkersListener)) continue;
+      ports.set(name, listener.address().port);
+      bound.push(listener);
+    }
+    const failures = await this.#workers!.apply(config, ports, this.runtime.resources.maxConnections);
+    for (const listener of bound) listener.release();
+    return failures;
   }
 
   /** Shares the descriptors out for `config`; says so when a udp service's max-flows is clipped. */
@@ -166,6 +215,7 @@ export class Furiwake {
   #listenerFor(service: Service): Listener {
     const log = this.log;
     const resources = this.runtime.resources;
+    if (this.#workers !== null && servedByWorkers(service.config.mode)) return new WorkersListener(service);
     switch (service.config.mode) {
       case 'tcp':
         return new TcpListener(service, this.runtime.connections, log, resources);
@@ -192,6 +242,8 @@ export class Furiwake {
     await this.ha.close();
     await Promise.all([...this.#listeners.values()].map((l) => l.close()));
     this.#listeners.clear();
+    // the workers stop as this thread does, each with the same grace
+    const workersStopped = this.#workers?.stop(grace);
     // nat and dsr connections live in the kernel: they get the same grace, then the tables go
     const kernelClosed = this.#kernel?.close(grace);
     await this.admin.close();
@@ -208,5 +260,6 @@ export class Furiwake {
     for (const entry of [...table.list()]) entry.abort();
     await table.drained();
     await kernelClosed;
+    await workersStopped;
   }
 }

@@ -52,11 +52,21 @@ export const DEFAULTS = {
 
 // ---- global -------------------------------------------------------------------------------
 
-const globalSchema = section('a map with shutdown-grace and log-level', {
+/** The most worker threads a process may run (far more than cores on any machine it meets). */
+const MAX_WORKERS = 256;
+const wholeWorkers = integer(1, MAX_WORKERS);
+const workers = leaf((input): Parsed<number | 'auto'> => {
+  if (input === 'auto') return ok('auto');
+  const n = wholeWorkers.safeParse(input);
+  return n.success ? ok(n.data) : fail(expected(`auto or a whole number from 1 to ${MAX_WORKERS}`, input));
+});
+
+const globalSchema = section('a map with shutdown-grace, log-level and workers', {
   'shutdown-grace': duration({ allowZero: true }).default(DEFAULTS.shutdownGrace),
   'log-level': oneOf(LOG_LEVELS).default(DEFAULTS.logLevel),
+  workers: workers.default(1),
 }).transform(
-  (g): GlobalConfig => ({ shutdownGrace: g['shutdown-grace'], logLevel: g['log-level'] }),
+  (g): GlobalConfig => ({ shutdownGrace: g['shutdown-grace'], logLevel: g['log-level'], workers: g.workers }),
 );
 
 // ---- services -----------------------------------------------------------------------------

@@ -23,6 +23,11 @@ export interface GlobalConfig {
   /** how long a stopping process lets live connections finish (ms) */
   shutdownGrace: number;
   logLevel: LogLevel;
+  /**
+   * worker threads running the tcp and http services; 'auto': the cores the process may run on.
+   * Absent or 1: one loop, no worker thread (the default).
+   */
+  workers?: number | 'auto';
 }
 
 export interface ServiceConfig {

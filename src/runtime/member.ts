@@ -7,6 +7,7 @@ import { hostPort } from '../config/address.ts';
 import type { MemberConfig } from '../config/types.ts';
 import type { AdminState, AgentView, CheckView, Health, MemberChange } from './member-state.ts';
 import { PASSIVE_OFF, PassiveGroup, PassiveHealth, type PassiveOwner } from './passive-health.ts';
+import type { SharedCounters } from './shared-counters.ts';
 
 /** Where a member announces its changes: the runtime's events (events.ts), which name Member. */
 interface ChangeSink {
@@ -55,8 +56,11 @@ export class Member implements Candidate, PassiveOwner {
   /** time (ms since epoch) of the last health, admin or agent transition */
   since = Date.now();
 
-  /** connections open to it now (in http, requests in progress) */
-  active = 0;
+  /** its `active` count when this thread alone counts it (one loop: no worker threads) */
+  #active = 0;
+  /** with worker threads: the process's shared counts and this member's slot in them */
+  #counters: SharedCounters | null = null;
+  #slot = 0;
   /** connections given to it since start (in http, requests) */
   total = 0;
   /** connections it failed: a connect that did not succeed (in http, also a response broken off) */
@@ -91,6 +95,43 @@ export class Member implements Candidate, PassiveOwner {
     this.weight = config.weight;
     this.maxConnections = config.maxConnections;
     this.#events = events;
+  }
+
+  /** connections open to it now (in http, requests in progress), in every worker thread */
+  get active(): number {
+    return this.#counters === null ? this.#active : this.#counters.read(this.#slot);
+  }
+
+  /** Sets the count this thread keeps (tests, and one loop only: shared counts are only taken and given). */
+  set active(n: number) {
+    this.#active = n;
+  }
+
+  /**
+   * Counts on `slot` of the shared counters from now on (worker threads, shared-counters.ts).
+   * Called before the member takes traffic in this thread, and again with the same slot on reloads.
+   */
+  shareCount(counters: SharedCounters, slot: number): void {
+    this.#counters = counters;
+    this.#slot = slot;
+  }
+
+  /**
+   * One more connection, if it stays under its limit. Alone, the caller has checked `usable` just
+   * before and nothing can come between; shared, another worker may have taken the last place.
+   */
+  take(): boolean {
+    if (this.#counters === null) {
+      this.#active++;
+      return true;
+    }
+    return this.#counters.acquire(this.#slot, this.maxConnections);
+  }
+
+  /** One connection less: once per take() that succeeded. */
+  give(): void {
+    if (this.#counters === null) this.#active--;
+    else this.#counters.release(this.#slot);
   }
 
   /** Takes new connections when it has room: healthy, enabled, and its agent is not holding it back. */

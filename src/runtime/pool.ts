@@ -65,10 +65,10 @@ export class Pool {
   /** A usable member not in `skip`, primaries first; counted as active. */
   acquire(hash: number, skip: readonly Member[] | null): Member | undefined {
     const member = this.#primary.pick(hash, skip) ?? this.#backup.pick(hash, skip);
-    if (member !== undefined) {
-      member.active++;
-      member.total++;
-    }
+    if (member === undefined) return undefined;
+    // shared counts (worker threads): another worker took its last place since the pick
+    if (!member.take()) return this.acquire(hash, skip === null ? [member] : [...skip, member]);
+    member.total++;
     return member;
   }
 
@@ -78,15 +78,14 @@ export class Pool {
    * serves its persistent clients — and under its limit. False leaves the choice to acquire().
    */
   acquireMember(member: Member): boolean {
-    if (!member.servesExisting || member.full) return false;
-    member.active++;
+    if (!member.servesExisting || member.full || !member.take()) return false;
     member.total++;
     return true;
   }
 
   /** A connection on `member` ended; its room goes to the first waiter. */
   release(member: Member, bytesIn: number, bytesOut: number): void {
-    member.active--;
+    member.give();
     member.bytesIn += bytesIn;
     member.bytesOut += bytesOut;
     if (this.#waiting.length > 0) this.#serveQueue();

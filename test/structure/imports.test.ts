@@ -18,6 +18,9 @@ const LAYERS: readonly (readonly string[])[] = [
   ['cli'],
   // wires the planes to one runtime; the demo's backends are started by the cli beside it
   ['app', 'demo'],
+  // the control/data split (global.workers): the main thread's pool of worker threads and what
+  // runs in each; it builds listeners and runtimes like app does, and app starts it
+  ['workers'],
   // the planes: each reads the runtime and calls its commands. They may use each other's types
   // (kernel listeners are proxy Listeners; the admin plane shows health events); ha runs
   // keepalived and conntrackd and the replication link between the nodes of a pair

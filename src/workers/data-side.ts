@@ -1,0 +1,102 @@
+// The data side: what runs in one worker thread. It builds its own Runtime from the config the
+// main thread sends (only the tcp and http services), binds each service with SO_REUSEPORT on
+// the port the main thread chose, and sets its members to the states the main thread decides.
+// It runs no health check, no admin API, no kernel or ha plane: those are the control side's.
+
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Logger } from '../log.ts';
+import { HttpListener } from '../proxy/http/http-listener.ts';
+import type { Listener } from '../proxy/listener.ts';
+import { streamEngine } from '../proxy/stream-engine.ts';
+import { TcpListener } from '../proxy/tcp-listener.ts';
+import { Runtime } from '../runtime/runtime.ts';
+import type { Service } from '../runtime/service.ts';
+import type { SharedCounters } from '../runtime/shared-counters.ts';
+import { applyMirror, slotKey, type ApplyMessage, type MemberMirror, type WorkerStats } from './messages.ts';
+
+export class DataSide {
+  readonly index: number;
+  readonly runtime = new Runtime();
+  readonly #log: Logger;
+  readonly #counters: SharedCounters;
+  readonly #listeners = new Map<string, Listener>();
+  #applied = 0;
+
+  constructor(index: number, counters: SharedCounters, log: Logger) {
+    this.index = index;
+    this.#counters = counters;
+    this.#log = log;
+    this.runtime.events.listenerFailed = (err, event) => {
+      this.#log.error({ err, event }, 'a handler of a state change failed; the others were told');
+    };
+  }
+
+  /** Applies a config: members get their slots and states before any listener takes a client. */
+  async apply(message: ApplyMessage): Promise<string[]> {
+    this.runtime.resources.maxConnections = message.maxConnections;
+    const { listen, unlisten } = this.runtime.apply(message.config);
+    const slots = new Map(message.slots);
+    for (const pool of this.runtime.pools.values()) {
+      for (const member of pool.members) {
+        const slot = slots.get(slotKey(pool.name, member.id));
+        if (slot !== undefined) member.shareCount(this.#counters, slot);
+      }
+    }
+    for (const state of message.states) this.member(state);
+    const failures: string[] = [];
+    for (const name of unlisten) {
+      await this.#listeners.get(name)?.close();
+      this.#listeners.delete(name);
+    }
+    for (const service of listen) {
+      const listener = this.#listenerFor(service);
+      try {
+        await listener.listen();
+        this.#listeners.set(service.name, listener);
+      } catch (err) {
+        await listener.close();
+        failures.push(`service ${service.name}: worker ${this.index} cannot listen on ${service.config.listen.host}:${service.config.listen.port}: ${(err as Error).message}`);
+      }
+    }
+    this.#applied++;
+    return failures;
+  }
+
+  /** The control side changed a member's state. */
+  member(state: MemberMirror): void {
+    const member = this.runtime.member(state.pool, state.id);
+    if (member !== undefined) applyMirror(member, state);
+  }
+
+  stats(): WorkerStats {
+    const served: Record<string, number> = {};
+    for (const pool of this.runtime.pools.values()) {
+      for (const member of pool.members) served[`${pool.name}/${member.id}`] = member.total;
+    }
+    return { index: this.index, applied: this.#applied, served, connections: this.runtime.connections.size, maxConnections: this.runtime.resources.maxConnections };
+  }
+
+  /** As the one-loop process stops (app.ts): stop accepting, give live connections `grace` ms, end the rest. */
+  async stop(grace: number): Promise<void> {
+    await Promise.all([...this.#listeners.values()].map((l) => l.close()));
+    this.#listeners.clear();
+    this.runtime.close();
+    const table = this.runtime.connections;
+    if (table.size > 0 && grace > 0) {
+      const timer = new AbortController();
+      await Promise.race([table.drained(), delay(grace, undefined, { signal: timer.signal }).catch(() => {})]);
+      timer.abort();
+    }
+    for (const entry of [...table.list()]) entry.abort();
+    await table.drained();
+  }
+
+  #listenerFor(service: Service): Listener {
+    const runtime = this.runtime;
+    const options = { reusePort: true };
+    if (service.config.mode === 'http') {
+      return new HttpListener(service, runtime.connections, this.#log, runtime.requests, runtime.resources, options);
+    }
+    return new TcpListener(service, runtime.connections, this.#log, runtime.resources, streamEngine(undefined, this.#log), options);
+  }
+}

@@ -1,0 +1,44 @@
+// The entry of a worker thread: wires the messages of the main thread to one DataSide. Every
+// handler catches what it awaits: nothing may escape a message callback.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger } from '../log.ts';
+import { DataSide } from './data-side.ts';
+import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
+import { WorkerCounters } from './worker-counters.ts';
+
+const start = workerData as WorkerStart;
+const port = parentPort!;
+let data: DataSide | null = null;
+
+function send(message: FromWorker): void {
+  port.postMessage(message);
+}
+
+port.on('message', (message: ToWorker) => {
+  switch (message.type) {
+    case 'apply': {
+      if (data === null) {
+        const log = createLogger(message.config.global.logLevel).child({ worker: start.index });
+        data = new DataSide(start.index, new WorkerCounters(start.counters, start.own), log);
+      }
+      data.apply(message).then(
+        (failures) => send({ type: 'applied', seq: message.seq, failures }),
+        (err: unknown) => send({ type: 'applied', seq: message.seq, failures: [`worker ${start.index}: ${(err as Error).message}`] }),
+      );
+      return;
+    }
+    case 'member':
+      data?.member(message.state);
+      return;
+    case 'stats':
+      send({ type: 'stats', seq: message.seq, stats: data?.stats() ?? { index: start.index, applied: 0, served: {}, connections: 0, maxConnections: Infinity } });
+      return;
+    case 'stop':
+      (data?.stop(message.grace) ?? Promise.resolve()).catch(() => {}).then(() => {
+        send({ type: 'stopped' });
+        port.close();
+      });
+      return;
+  }
+});

@@ -1,0 +1,46 @@
+// A tcp or http service served by the worker threads, as the main thread holds it: it binds the
+// address first (SO_REUSEPORT), so a port 0 becomes one real port that every worker binds too,
+// and lets go of it once the workers are bound (release). Connections are the workers'.
+
+import net from 'node:net';
+import { once } from 'node:events';
+import { bindHost, type Listener } from '../proxy/listener.ts';
+import type { Endpoint } from '../runtime/connection-table.ts';
+import type { Service } from '../runtime/service.ts';
+
+export class WorkersListener implements Listener {
+  readonly service: Service;
+  #server: net.Server | null = null;
+  #address: Endpoint | null = null;
+
+  constructor(service: Service) {
+    this.service = service;
+  }
+
+  async listen(): Promise<void> {
+    // a client that reaches this socket in the moment before the workers bind is turned away
+    const server = net.createServer((socket) => socket.destroy());
+    server.on('error', () => {});
+    this.#server = server;
+    server.listen({ host: bindHost(this.service), port: this.service.config.listen.port, reusePort: true });
+    await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
+    const { address, port } = server.address() as net.AddressInfo;
+    this.#address = { address, port };
+  }
+
+  address(): Endpoint {
+    if (this.#address === null) throw new Error(`service ${this.service.name} is not bound`);
+    return this.#address;
+  }
+
+  /** The workers hold the address now: the main thread's bind goes. */
+  release(): void {
+    this.#server?.close();
+    this.#server = null;
+  }
+
+  /** The workers' listeners close with their config (reload) or their stop. */
+  async close(): Promise<void> {
+    this.release();
+  }
+}
