@@ -9,7 +9,7 @@
 import type { Logger } from '../log.ts';
 import type { HaSync } from './sync.ts';
 
-/** no peer connected within this: the node serves alone (the link's redial backoff tops at 5 s, so a live peer answers well within it) */
+/** no peer connected within this: the node serves alone (the link redials at 0.1, 0.2, 0.4 ... s: a live peer is tried six times within it) */
 export const NO_PEER_WAIT = 5_000;
 /** a peer connected but its resynchronisation has not ended within this: the node serves with what it has */
 export const SLOW_PEER_WAIT = 30_000;
