@@ -63,12 +63,12 @@ describe('a node that starts waits for its peers state before it takes the VIPs'
   });
 
   /** A node of router `routerId` started as the app starts one: its sync link, then the plane told of it, then keepalived. */
-  async function startNode(routerId: number, noPeer: number) {
+  async function startNode(routerId: number, noPeer: number, slowPeer = 600_000, peerPort?: number) {
     const binary = await fakeBinary();
-    const [a, b] = [await freePort(), await freePort()];
+    const [a, b] = [await freePort(), peerPort ?? await freePort()];
     const mine = config(routerId, a, b);
     runtime.apply(mine);
-    const plane = new HaPlane(runtime, log, { binary }, { noPeer, slowPeer: 600_000 });
+    const plane = new HaPlane(runtime, log, { binary }, { noPeer, slowPeer });
     planes.push(plane);
     const { sync } = await followSync(null, mine.ha!.sync, runtime, log);
     syncs.push(sync!);
@@ -104,6 +104,20 @@ describe('a node that starts waits for its peers state before it takes the VIPs'
     await until(() => plane.status()?.vrrp?.unfit === null);
     assert.equal(await track(23, a, b), '0');
     assert.ok(lines.some((l) => l.msg === 'ha: no peer answered within 0.3 s: serving with what this node has'));
+  });
+
+  it('with a peer that answers but sends no resynchronisation, waits up to the larger bound', async () => {
+    // the peer listens but dials nowhere useful: it never sends this node its state
+    const [peerPort, nowhere] = [await freePort(), await freePort()];
+    const theirs = config(26, peerPort, nowhere);
+    peerRuntime.apply(theirs);
+    const { sync: peer } = await followSync(null, theirs.ha!.sync, peerRuntime, createLogger('silent'));
+    syncs.push(peer!);
+    const { a, b, plane } = await startNode(25, 1_000, 1_500, peerPort);
+    await until(() => plane.status()?.vrrp?.unfit === null);
+    assert.equal(await track(25, a, b), '0');
+    assert.ok(lines.some((l) => l.msg === 'ha: no peer finished its resynchronisation within 1.5 s: serving with what this node has'));
+    assert.ok(!lines.some((l) => l.msg === 'ha: no peer answered within 1 s: serving with what this node has'), 'a peer answered');
   });
 
   it('without ha.sync, never waits', async () => {
