@@ -93,11 +93,8 @@ export class HaSync implements LinkOwner {
   readonly #flush: NodeJS.Timeout;
   readonly #kernelRead: NodeJS.Timeout;
   #closed = false;
-  /**
-   * 'peer': a link with a peer authenticated (either direction); 'synced': a peer's full
-   * resynchronisation arrived (its name). What a restarted node waits for before it takes the VIPs (sync-gate.ts).
-   */
-  readonly events = new EventEmitter<{ peer: [string]; synced: [string] }>();
+  /** 'synced': a peer's full resynchronisation arrived (its name): what a node that starts waits for before it takes the VIPs (sync-gate.ts) */
+  readonly events = new EventEmitter<{ synced: [string] }>();
   /** a link with a peer has authenticated since the start; the first peer whose full resynchronisation arrived */
   peerSeen = false;
   firstSyncFrom: string | null = null;
@@ -185,7 +182,6 @@ export class HaSync implements LinkOwner {
 
   opened(link: SyncLink): void {
     this.peerSeen = true;
-    this.events.emit('peer', link.remote);
     const dialer = this.#dialerOf(link);
     if (dialer === undefined) {
       this.#stopWaiting(link.remote);
