@@ -45,7 +45,7 @@ export class SyncGate {
     if (this.reason === null || sync === this.#sync) return;
     this.#sync?.events.off('synced', this.#synced);
     this.#sync = sync;
-    if (sync === null) return this.#open({}, 'ha.sync is gone: serving with what this node has');
+    if (sync === null) return this.#open({}, 'ha: a reload removed ha.sync: serving with what this node has');
     sync.events.on('synced', this.#synced);
     if (sync.firstSyncFrom !== null) this.#synced(sync.firstSyncFrom);
   }

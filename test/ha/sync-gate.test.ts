@@ -120,6 +120,16 @@ describe('a node that starts waits for its peers state before it takes the VIPs'
     assert.ok(!lines.some((l) => l.msg === 'ha: no peer answered within 1 s: serving with what this node has'), 'a peer answered');
   });
 
+  it('a reload that removes ha.sync while it waits ends the wait', async () => {
+    const { a, b, mine, plane, sync } = await startNode(27, 600_000);
+    assert.equal(await track(27, a, b), '1');
+    await sync!.close();
+    plane.syncReady(null, mine);
+    assert.equal(plane.status()?.vrrp?.unfit, null);
+    assert.equal(await track(27, a, b), '0');
+    assert.ok(lines.some((l) => l.msg === 'ha: a reload removed ha.sync: serving with what this node has'));
+  });
+
   it('without ha.sync, never waits', async () => {
     const binary = await fakeBinary();
     const [a, b] = [await freePort(), await freePort()];
