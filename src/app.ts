@@ -171,6 +171,8 @@ export class Furiwake {
     if (this.#stopping === null) {
       const { sync, failure } = await followSync(this.haSync, config.ha?.sync ?? null, this.runtime, this.log);
       this.haSync = sync;
+      // a node that starts keeps away from the VIPs until it has its peers' state
+      this.ha.syncReady(sync, config);
       if (failure !== null) failures.push(failure);
     }
     // A reload changes pools and members without touching listeners: the kernel rules follow.

@@ -40,6 +40,8 @@ export interface SupervisorOptions {
   onTransition?: (transition: HaTransition) => void;
   /** handed over by an operator from the start: a reload that started a new keepalived keeps the handover */
   handedOver?: boolean;
+  /** unfit from the start for this reason (waiting for the peers' state, sync-gate.ts) until told otherwise */
+  waiting?: string | null;
 }
 
 /** One directory per network namespace and virtual router: several nodes may run on one host in namespaces. */
@@ -75,6 +77,8 @@ export class KeepalivedSupervisor {
   #stopping = false;
   #handedOver = false;
   #unfit: string | null = null;
+  /** a reason to keep away from the VIPs that the pools do not decide: waiting for the peers' state */
+  #waiting: string | null = null;
   /** what the track file says now: 0 fit, 1 unfit or handed over */
   #written: string | null = null;
   readonly roles = new VrrpRoles();
@@ -99,6 +103,14 @@ export class KeepalivedSupervisor {
     };
     this.#owner = new StateDirOwner(this.dir);
     this.#handedOver = options.handedOver ?? false;
+    this.#waiting = options.waiting ?? null;
+  }
+
+  /** Unfit for `reason` (the peers' state has not arrived), or no longer (null). */
+  waitFor(reason: string | null): void {
+    if (this.#waiting === reason) return;
+    this.#waiting = reason;
+    this.#writeTrack();
   }
 
   /** The config's router id and state directory are the same: apply() can take it. */
@@ -213,7 +225,7 @@ export class KeepalivedSupervisor {
       priority: this.#ha.priority,
       vips: [...this.#vips],
       handedOver: this.#handedOver,
-      unfit: this.#unfit,
+      unfit: this.#waiting ?? this.#unfit,
       keepalived: { running, pid: running ? (child.pid ?? null) : null, restarts: this.#restarts },
       transitions: [...this.roles.transitions],
     };
@@ -325,6 +337,7 @@ export class KeepalivedSupervisor {
     if (to === 'master') return 'elected: no peer of higher priority is advertising';
     if (to === 'fault' || (from === 'master' && to === 'backup')) {
       if (this.#handedOver) return 'handed over by an operator';
+      if (this.#waiting !== null) return `unfit: ${this.#waiting}`;
       if (this.#unfit !== null) return `unfit: ${this.#unfit}`;
       if (to === 'fault') return 'keepalived reports a fault (the interface is down, or furiwake was not found running)';
       return 'a peer of higher priority took over';
@@ -371,7 +384,7 @@ export class KeepalivedSupervisor {
   };
 
   #writeTrack(): void {
-    const value = this.#unfit !== null || this.#handedOver ? '1\n' : '0\n';
+    const value = this.#unfit !== null || this.#waiting !== null || this.#handedOver ? '1\n' : '0\n';
     if (value === this.#written) return;
     try {
       writeFileSync(this.#paths.trackFile, value);

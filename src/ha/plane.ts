@@ -12,6 +12,8 @@ import { KeepalivedSupervisor, type SupervisorOptions } from './keepalived.ts';
 import { vipsOf } from './keepalived-config.ts';
 import { enableNonlocalBind } from './nonlocal-bind.ts';
 import type { HaRole, HaStatus, HaTransition } from './status.ts';
+import type { HaSync } from './sync.ts';
+import { SyncGate, type GateBounds } from './sync-gate.ts';
 
 export class HaPlane {
   /** 'transition': every change of this node's role, in order, as keepalived reports it (conntrackd follows it) */
@@ -28,14 +30,34 @@ export class HaPlane {
   #handedOver = false;
   /** close() was called: an apply() still under way starts nothing more */
   #closed = false;
+  /** keeps the node unfit until its peers' state arrived (ha.sync with vrrp); made at the first syncReady(), once per process */
+  #gate: SyncGate | null = null;
+  #gateMade = false;
   readonly #keepalivedOptions: Pick<SupervisorOptions, 'binary'>;
+  readonly #gateBounds: GateBounds | undefined;
 
-  constructor(runtime: Runtime, log: Logger, keepalivedOptions: Pick<SupervisorOptions, 'binary'> = {}) {
+  constructor(runtime: Runtime, log: Logger, keepalivedOptions: Pick<SupervisorOptions, 'binary'> = {}, gateBounds?: GateBounds) {
     this.#runtime = runtime;
     this.#log = log;
     this.#keepalivedOptions = keepalivedOptions;
+    this.#gateBounds = gateBounds;
     // at once, in order: a new master must commit the peer's connections before their packets come
     this.events.on('transition', (t) => void this.#conntrack?.roleChanged(t.to));
+  }
+
+  /**
+   * The replication link in force, before each apply(): at the start of a node that runs VRRP
+   * with ha.sync, it keeps away from the VIPs until a peer's full resynchronisation arrived
+   * (sync-gate.ts). Only the first call may close the gate: a node already serving is never
+   * taken off the VIPs by a reload.
+   */
+  syncReady(sync: HaSync | null, config: Config): void {
+    if (!this.#gateMade) {
+      this.#gateMade = true;
+      if (sync === null || config.ha?.vrrp !== true || this.#closed) return;
+      this.#gate = new SyncGate(this.#log, () => this.#keepalived?.waitFor(null), this.#gateBounds);
+    }
+    this.#gate?.follow(sync);
   }
 
   /** Before any listener binds: a backup binds the VIPs it does not hold yet. The problem, or null. */
@@ -73,7 +95,7 @@ export class HaPlane {
       return [];
     }
     const supervisor = new KeepalivedSupervisor(config, this.#runtime, this.#log,
-      { ...this.#keepalivedOptions, handedOver: this.#handedOver, onTransition: (t) => this.events.emit('transition', t) });
+      { ...this.#keepalivedOptions, handedOver: this.#handedOver, waiting: this.#gate?.reason ?? null, onTransition: (t) => this.events.emit('transition', t) });
     // held while it starts, so that a close() meanwhile stops it too
     this.#keepalived = supervisor;
     try {
@@ -114,6 +136,7 @@ export class HaPlane {
   /** Stops keepalived (the node releases the VIPs and a peer takes them), then conntrackd. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#gate?.close();
     const running = this.#keepalived;
     this.#keepalived = null;
     await running?.stop();

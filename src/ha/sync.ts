@@ -5,6 +5,7 @@
 // sends everything it holds (a full resynchronisation), then the changes as they happen,
 // gathered for FLUSH_INTERVAL so that a key changed many times travels once.
 
+import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, createServer as netServer, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer as tlsServer, type TLSSocket } from 'node:tls';
@@ -92,6 +93,11 @@ export class HaSync implements LinkOwner {
   readonly #flush: NodeJS.Timeout;
   readonly #kernelRead: NodeJS.Timeout;
   #closed = false;
+  /** 'synced': a peer's full resynchronisation arrived (its name): what a node that starts waits for before it takes the VIPs (sync-gate.ts) */
+  readonly events = new EventEmitter<{ synced: [string] }>();
+  /** a link with a peer has authenticated since the start; the first peer whose full resynchronisation arrived */
+  peerSeen = false;
+  firstSyncFrom: string | null = null;
 
   /** Listens on `config.listen`, then connects to each peer; throws (nothing left open) when it cannot listen or read its TLS files. */
   static async start(config: HaSyncConfig, runtime: Runtime, log: Logger): Promise<HaSync> {
@@ -175,6 +181,7 @@ export class HaSync implements LinkOwner {
   }
 
   opened(link: SyncLink): void {
+    this.peerSeen = true;
     const dialer = this.#dialerOf(link);
     if (dialer === undefined) {
       this.#stopWaiting(link.remote);
@@ -226,6 +233,8 @@ export class HaSync implements LinkOwner {
       this.#synced.add(link);
       row.lastSync = Date.now();
       this.#log.info({ peer: row.peer, received: row.received }, 'ha sync: full resynchronisation received');
+      this.firstSyncFrom ??= row.peer;
+      this.events.emit('synced', row.peer);
       return;
     }
     const { taken, ignored } = this.state.apply(m, !this.#synced.has(link));

@@ -6,13 +6,14 @@
 // pinned by source-ip (tcp) and one pinned by cookie (http) keep their member, a member drained
 // on the old master gets no new connection, a long download through a nat service goes on,
 // complete and in order; and the time from the kill to the first new connection is printed.
+// When the old master returns (preempt), it takes the VIPs back only once its peer's state arrived.
 
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { createPair, PAIR, type Pair } from './ha-net.ts';
 import { ip } from './namespaces.ts';
-import { killNode, prober } from './ha-node.ts';
+import { killNode, prober, reviveNode } from './ha-node.ts';
 import { Lines, startClient, startFuriwake, startServer, type Balancer, type Client } from './peers.ts';
 import { fileURLToPath } from 'node:url';
 
@@ -80,6 +81,18 @@ type StreamEvent = { event: string; got?: number; inOrder?: boolean; sent?: numb
 const streamEvents = (lines: Lines): StreamEvent[] => lines.json() as StreamEvent[];
 const progressed = (lines: Lines, bytes: number): Promise<string> =>
   lines.wait((l) => l.startsWith('{') && ((JSON.parse(l) as StreamEvent).got ?? 0) >= bytes);
+
+/** The members that greet four new connections to the plain service (pool spare), one after another. */
+async function spareGreetings(client: Client): Promise<string[]> {
+  const greeted: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const c = await client.connect(81, PAIR.client, PAIR.vip);
+    assert.equal(c.ok, true, c.error);
+    greeted.push(c.line!);
+    await client.end(c.conn);
+  }
+  return greeted;
+}
 
 describe('a real failover of a furiwake pair', () => {
   let pair: Pair;
@@ -189,15 +202,28 @@ describe('a real failover of a furiwake pair', () => {
     }
 
     // 2. the drained member gets no new connection on the new master
-    const spare: string[] = [];
-    for (let i = 0; i < 4; i++) {
-      const c = await client.connect(81, PAIR.client, PAIR.vip);
-      assert.equal(c.ok, true, c.error);
-      spare.push(c.line!);
-      await client.end(c.conn);
-    }
-    assert.deepEqual(spare, ['s2', 's2', 's2', 's2']);
+    assert.deepEqual(await spareGreetings(client), ['s2', 's2', 's2', 's2']);
     const member = (await api(pair, 1, '/api/v1/pools/spare/members/s1')) as { admin?: string };
     assert.equal(member.admin, 'drain');
+  });
+
+  it('the old master returns with preempt: the drain made on the new master holds on it as soon as it is master again', async () => {
+    const b = nodes[1];
+    // on the new master: s1 of spare back, s2 drained, while the old master is away
+    await api(pair, 1, '/api/v1/pools/spare/members/s1', 'PATCH', '{"state":"enabled"}');
+    await api(pair, 1, '/api/v1/pools/spare/members/s2', 'PATCH', '{"state":"drain"}');
+    const from = b.out.all.length;
+    await reviveNode(pair, 0);
+    const a = await startFuriwake(pair, nodeConfig(0, 150), pair.nodes[0]);
+    nodes.push(a);
+    await role(a, 'master');
+    await role(b, 'backup', from);
+    // it waited for the peer's state, and took the VIPs after it arrived
+    const log = a.out.all.filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { msg?: string }).msg);
+    const received = log.indexOf(`ha: state received from ${PAIR.back[1]}:7400: this node may hold the VIPs`);
+    assert.ok(received !== -1, 'the returning node waited for its peer\'s state');
+    assert.ok(received < log.indexOf('ha: this node is now master'), 'the state arrived before it took the VIPs');
+    // at once, the first new connections on the returning master avoid the member drained meanwhile
+    assert.deepEqual(await spareGreetings(client), ['s1', 's1', 's1', 's1']);
   });
 });
