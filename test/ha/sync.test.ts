@@ -16,6 +16,7 @@ import { createLogger } from '../../src/log.ts';
 import type { StickTable } from '../../src/persistence/stick-table.ts';
 import { adminConfig, TOKEN } from '../admin/helpers.ts';
 import { logSink } from '../helpers/app.ts';
+import { greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
@@ -54,23 +55,6 @@ async function start(config: Config, log = createLogger('silent')): Promise<Furi
   return app;
 }
 
-/** The member's greeting on a connection from `from` (a loopback address), then closed. */
-function greetingFrom(port: number, from: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: '127.0.0.1', localAddress: from });
-    let text = '';
-    socket.on('data', (chunk: Buffer) => {
-      text += String(chunk);
-      const nl = text.indexOf('\n');
-      if (nl === -1) return;
-      socket.end();
-      resolve(text.slice(0, nl));
-    });
-    socket.on('error', reject);
-    socket.on('end', () => reject(new Error(`ended before a line: ${JSON.stringify(text)}`)));
-  });
-}
-
 function tableOf(app: Furiwake): StickTable {
   return app.runtime.services.get('svc')!.persistence!.table!;
 }
@@ -99,10 +83,10 @@ describe('ha sync between two nodes', () => {
     const svcA = a.address('svc').port;
     const svcB = b.address('svc').port;
     // round-robin on A: the first client gets m1, the second m2; B would give its first client m1
-    assert.equal(await greetingFrom(svcA, '127.0.0.2'), 'm1');
-    assert.equal(await greetingFrom(svcA, '127.0.0.3'), 'm2');
+    assert.equal(await greeting(svcA, '127.0.0.2'), 'm1');
+    assert.equal(await greeting(svcA, '127.0.0.3'), 'm2');
     await until(() => tableOf(b).peek('127.0.0.3') !== undefined);
-    assert.equal(await greetingFrom(svcB, '127.0.0.3'), 'm2');
+    assert.equal(await greeting(svcB, '127.0.0.3'), 'm2');
     // what B applied from A is not sent back (B's own connection above only refreshed its entry)
     assert.deepEqual(b.haSync!.state.flush().messages.flatMap((m) => (m.type === 'stick' ? m.entries.map((e) => e.key) : [])).filter((k) => k !== '127.0.0.3'), []);
     // the remaining expiry came along: not more than the table's timeout
@@ -114,7 +98,7 @@ describe('ha sync between two nodes', () => {
   });
 
   it('an entry the operator deletes on A is deleted on B', async () => {
-    assert.equal(await greetingFrom(a.address('svc').port, '127.0.0.4'), 'm1');
+    assert.equal(await greeting(a.address('svc').port, '127.0.0.4'), 'm1');
     await until(() => tableOf(b).peek('127.0.0.4') !== undefined);
     // the end of the client's connection starts its entry's timeout again: let it end first
     await until(() => a.runtime.connections.size === 0);
@@ -141,7 +125,7 @@ describe('ha sync between two nodes', () => {
     assert.match(metrics, new RegExp(`furiwake_ha_sync_connected\\{peer="127.0.0.1:${portB}"\\} 1`));
     assert.match(metrics, /furiwake_ha_sync_sent_total\{peer="127.0.0.1:\d+"\} [1-9]/);
     // the drained member keeps its persistent client on B too
-    assert.equal(await greetingFrom(b.address('svc').port, '127.0.0.3'), 'm2');
+    assert.equal(await greeting(b.address('svc').port, '127.0.0.3'), 'm2');
   });
 
   it('an operator who deletes the whole table on A while a client is connected empties B, and the client\'s end brings nothing back', async () => {
@@ -158,7 +142,7 @@ describe('ha sync between two nodes', () => {
     // the client leaves; a later client's entry reaches B after anything its end would have sent
     client.end();
     await until(() => a.runtime.connections.size === 0);
-    assert.equal(await greetingFrom(a.address('svc').port, '127.0.0.9'), 'm1');
+    assert.equal(await greeting(a.address('svc').port, '127.0.0.9'), 'm1');
     await until(() => tableOf(b).peek('127.0.0.9') !== undefined);
     assert.equal(tableOf(a).peek('127.0.0.8'), undefined);
     assert.equal(tableOf(b).peek('127.0.0.8'), undefined);
@@ -169,7 +153,7 @@ describe('ha sync between two nodes', () => {
     await b.haSync!.close();
     b.haSync = null;
     await until(() => !connected(a));
-    assert.equal(await greetingFrom(a.address('svc').port, '127.0.0.7'), 'm1');
+    assert.equal(await greeting(a.address('svc').port, '127.0.0.7'), 'm1');
     assert.equal(tableOf(b).peek('127.0.0.7'), undefined);
     b.haSync = (await followSync(null, config, b.runtime, b.log)).sync;
     await until(() => tableOf(b).peek('127.0.0.7') !== undefined);
@@ -178,7 +162,7 @@ describe('ha sync between two nodes', () => {
   });
 
   it('an entry deleted on A while the link was down is deleted on B when it comes back, and B\'s resynchronisation does not bring it back to A', async () => {
-    await greetingFrom(a.address('svc').port, '127.0.0.10');
+    await greeting(a.address('svc').port, '127.0.0.10');
     await until(() => tableOf(b).peek('127.0.0.10') !== undefined && a.runtime.connections.size === 0);
     const config = b.haSync!.config;
     await b.haSync!.close();
@@ -191,8 +175,8 @@ describe('ha sync between two nodes', () => {
     b.haSync = (await followSync(null, config, b.runtime, b.log)).sync;
     await until(() => connected(a) && connected(b));
     // an entry made on each node now follows that node's resynchronisation on the same link
-    await greetingFrom(a.address('svc').port, '127.0.0.11');
-    await greetingFrom(b.address('svc').port, '127.0.0.12');
+    await greeting(a.address('svc').port, '127.0.0.11');
+    await greeting(b.address('svc').port, '127.0.0.12');
     await until(() => tableOf(b).peek('127.0.0.11') !== undefined && tableOf(a).peek('127.0.0.12') !== undefined);
     assert.equal(tableOf(b).peek('127.0.0.10'), undefined);
     assert.equal(tableOf(a).peek('127.0.0.10'), undefined);
@@ -246,7 +230,7 @@ describe('ha sync with the wrong key', () => {
     const a = await start(nodeConfig(members, portA, portC), createLogger('info', sink));
     const c = await start(nodeConfig(members, portC, portA, SOURCE_IP, 'not-the-key-of-the-pair-0123456'));
     // an entry and an operator change on c, which it tries to send
-    assert.equal(await greetingFrom(c.address('svc').port, '127.0.0.9'), 'm1');
+    assert.equal(await greeting(c.address('svc').port, '127.0.0.9'), 'm1');
     c.runtime.member('p', 'm1')!.setAdmin('disabled');
     c.runtime.events.emit('operator', c.runtime.member('p', 'm1')!, { state: 'disabled' });
     await until(() => (a.haSync!.status().peers[0].authFailures ?? 0) >= 2);

@@ -29,10 +29,10 @@ export function exchange(port: number, send?: string | Buffer, host = '127.0.0.1
   });
 }
 
-/** Connects and resolves with the socket once the first line (the server's greeting) arrived. */
-export function greeted(port: number): Promise<{ socket: net.Socket; line: string }> {
+/** Connects (from `from`, a loopback address, when given) and resolves with the socket once the first line (the server's greeting) arrived. */
+export function greeted(port: number, from?: string): Promise<{ socket: net.Socket; line: string }> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress: from });
     let text = '';
     const onData = (chunk: Buffer): void => {
       text += String(chunk);
@@ -48,9 +48,9 @@ export function greeted(port: number): Promise<{ socket: net.Socket; line: strin
   });
 }
 
-/** The first line a server greets with, on a connection that is then closed. */
-export async function greeting(port: number): Promise<string> {
-  const { socket, line } = await greeted(port);
+/** The first line a server greets with, on a connection (from `from`, when given) that is then closed. */
+export async function greeting(port: number, from?: string): Promise<string> {
+  const { socket, line } = await greeted(port, from);
   socket.resume();
   socket.end();
   await once(socket, 'close');

@@ -10,6 +10,7 @@ import { before, describe, it } from 'node:test';
 import type { PersistenceConfig } from '../../src/config/persistence-types.ts';
 import type { Furiwake } from '../../src/app.ts';
 import { startApp } from '../helpers/app.ts';
+import { greeted, greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { describeOnEachEngine } from '../helpers/engines.ts';
 import { startTcpServer, startUdpServer, type TcpServer, type UdpServer } from '../helpers/servers.ts';
@@ -17,28 +18,6 @@ import { until } from '../helpers/wait.ts';
 
 function sourceIp(mask: number, extra: Partial<PersistenceConfig> = {}): PersistenceConfig {
   return { method: 'source-ip', whenFull: 'repin', mask, mask6: 128, timeout: 60_000, maxEntries: 1000, ...extra } as PersistenceConfig;
-}
-
-/** The greeting line of a tcp member, on a connection made from `from` (a loopback address). */
-async function greetingFrom(port: number, from: string): Promise<string> {
-  const { socket, line } = await heldFrom(port, from);
-  socket.end();
-  return line;
-}
-
-/** A connection from `from` that stays open once the member's greeting line arrived. */
-function heldFrom(port: number, from: string): Promise<{ socket: net.Socket; line: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: '127.0.0.1', localAddress: from });
-    let text = '';
-    socket.on('data', (chunk: Buffer) => {
-      text += String(chunk);
-      const nl = text.indexOf('\n');
-      if (nl !== -1) resolve({ socket, line: text.slice(0, nl) });
-    });
-    socket.on('error', reject);
-    socket.on('end', () => reject(new Error(`ended before a line: ${JSON.stringify(text)}`)));
-  });
 }
 
 /** One datagram from a fresh socket bound to `from` (so a new flow each time); the member's answer. */
@@ -78,8 +57,8 @@ describeOnEachEngine('source-ip persistence over tcp', () => {
     const port = app.address('svc').port;
     const seen = [];
     for (let i = 0; i < 3; i++) {
-      seen.push(await greetingFrom(port, '127.0.0.1'));
-      seen.push(await greetingFrom(port, '127.0.0.2'));
+      seen.push(await greeting(port, '127.0.0.1'));
+      seen.push(await greeting(port, '127.0.0.2'));
     }
     assert.deepEqual(seen, ['a', 'a', 'a', 'a', 'a', 'a']);
     const table = app.runtime.services.get('svc')!.stickTable!;
@@ -90,52 +69,52 @@ describeOnEachEngine('source-ip persistence over tcp', () => {
   it('mask 32: each address has its own member and keeps it', async () => {
     const app = await startApp(single('tcp', pool('round-robin', members()), { persistence: sourceIp(32) }));
     const port = app.address('svc').port;
-    const one = await greetingFrom(port, '127.0.0.1');
-    const two = await greetingFrom(port, '127.0.0.2');
+    const one = await greeting(port, '127.0.0.1');
+    const two = await greeting(port, '127.0.0.2');
     assert.notEqual(one, two);
     for (let i = 0; i < 3; i++) {
-      assert.equal(await greetingFrom(port, '127.0.0.2'), two);
-      assert.equal(await greetingFrom(port, '127.0.0.1'), one);
+      assert.equal(await greeting(port, '127.0.0.2'), two);
+      assert.equal(await greeting(port, '127.0.0.1'), one);
     }
   });
 
   it('re-pins when the member goes down; the new member keeps the client when the old one is back', async () => {
     const app = await startApp(single('tcp', pool('round-robin', members()), { persistence: sourceIp(24) }));
     const port = app.address('svc').port;
-    assert.equal(await greetingFrom(port, '127.0.0.1'), 'a');
+    assert.equal(await greeting(port, '127.0.0.1'), 'a');
     const a = app.runtime.member('p', 'a')!;
     a.setHealth('down');
-    const moved = await greetingFrom(port, '127.0.0.1');
+    const moved = await greeting(port, '127.0.0.1');
     assert.notEqual(moved, 'a');
-    assert.equal(await greetingFrom(port, '127.0.0.2'), moved);
+    assert.equal(await greeting(port, '127.0.0.2'), moved);
     a.setHealth('up');
-    assert.equal(await greetingFrom(port, '127.0.0.1'), moved);
+    assert.equal(await greeting(port, '127.0.0.1'), moved);
     assert.equal(app.runtime.services.get('svc')!.persistence!.repinned, 1);
   });
 
   it('drain keeps persistent clients on the draining member and sends new ones elsewhere', async () => {
     const app = await startApp(single('tcp', pool('round-robin', members()), { persistence: sourceIp(32) }));
     const port = app.address('svc').port;
-    assert.equal(await greetingFrom(port, '127.0.0.1'), 'a');
+    assert.equal(await greeting(port, '127.0.0.1'), 'a');
     app.runtime.member('p', 'a')!.setAdmin('drain');
     const others = [];
-    for (const from of ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']) others.push(await greetingFrom(port, from));
+    for (const from of ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']) others.push(await greeting(port, from));
     assert.ok(!others.includes('a'), `new clients went to ${others.join(', ')}`);
-    assert.equal(await greetingFrom(port, '127.0.0.1'), 'a');
+    assert.equal(await greeting(port, '127.0.0.1'), 'a');
   });
 
   it('when-full repin (the default): a client whose member is full goes to another, which keeps it', async () => {
     const limited = servers.map((s) => ({ port: s.port, id: s.name, maxConnections: 1 }));
     const app = await startApp(single('tcp', pool('round-robin', limited), { persistence: sourceIp(32) }));
     const port = app.address('svc').port;
-    const first = await heldFrom(port, '127.0.0.1');
+    const first = await greeted(port, '127.0.0.1');
     assert.equal(first.line, 'a');
-    const second = await heldFrom(port, '127.0.0.1');
+    const second = await greeted(port, '127.0.0.1');
     assert.equal(second.line, 'b');
     first.socket.destroy();
     second.socket.destroy();
     await allClosed(app);
-    assert.equal(await greetingFrom(port, '127.0.0.1'), 'b');
+    assert.equal(await greeting(port, '127.0.0.1'), 'b');
   });
 
   it('when-full wait: a client whose member is full waits for it; any member takes it once its own goes down', async () => {
@@ -143,19 +122,19 @@ describeOnEachEngine('source-ip persistence over tcp', () => {
     const app = await startApp(single('tcp', pool('round-robin', limited, { max: 10, timeout: 10_000 }), { persistence: sourceIp(32, { whenFull: 'wait' }) }));
     const port = app.address('svc').port;
     const p = app.runtime.pools.get('p')!;
-    const first = await heldFrom(port, '127.0.0.1');
+    const first = await greeted(port, '127.0.0.1');
     assert.equal(first.line, 'a');
     // b and c have room, yet the client waits for a
-    const second = heldFrom(port, '127.0.0.1');
+    const second = greeted(port, '127.0.0.1');
     await until(() => p.queued === 1);
     // a client without a member of its own is not held up by it
-    const other = await heldFrom(port, '127.0.0.2');
+    const other = await greeted(port, '127.0.0.2');
     assert.equal(other.line, 'b');
     first.socket.destroy();
     const served = await second;
     assert.equal(served.line, 'a');
     // waiting again, and this time a goes down meanwhile
-    const third = heldFrom(port, '127.0.0.1');
+    const third = greeted(port, '127.0.0.1');
     await until(() => p.queued === 1);
     app.runtime.member('p', 'a')!.setHealth('down');
     assert.equal((await third).line, 'c');
@@ -167,13 +146,13 @@ describeOnEachEngine('source-ip persistence over tcp', () => {
   it('the stick table is deletable: a deleted client is chosen for again', async () => {
     const app = await startApp(single('tcp', pool('round-robin', members()), { persistence: sourceIp(32) }));
     const port = app.address('svc').port;
-    assert.equal(await greetingFrom(port, '127.0.0.1'), 'a');
-    assert.equal(await greetingFrom(port, '127.0.0.2'), 'b');
+    assert.equal(await greeting(port, '127.0.0.1'), 'a');
+    assert.equal(await greeting(port, '127.0.0.2'), 'b');
     const table = app.runtime.services.get('svc')!.stickTable!;
     assert.equal(table.delete('127.0.0.1'), true);
-    assert.equal(await greetingFrom(port, '127.0.0.1'), 'c');
+    assert.equal(await greeting(port, '127.0.0.1'), 'c');
     assert.equal(table.clear(), 2);
-    assert.equal(await greetingFrom(port, '127.0.0.2'), 'a');
+    assert.equal(await greeting(port, '127.0.0.2'), 'a');
   });
 
   it('evicts the least recently seen client beyond max-entries', async () => {
@@ -181,7 +160,7 @@ describeOnEachEngine('source-ip persistence over tcp', () => {
     const port = app.address('svc').port;
     // Each connection is let finish before the next: its end counts as the client's activity.
     const visit = async (from: string): Promise<string> => {
-      const member = await greetingFrom(port, from);
+      const member = await greeting(port, from);
       await allClosed(app);
       return member;
     };
@@ -192,14 +171,14 @@ describeOnEachEngine('source-ip persistence over tcp', () => {
     const table = app.runtime.services.get('svc')!.stickTable!;
     assert.deepEqual(table.entries().map((e) => e.key), ['127.0.0.3', '127.0.0.1']);
     assert.equal(table.counters.evictions, 1);
-    assert.equal(await greetingFrom(port, '127.0.0.2'), 'a'); // round-robin's turn: a new choice
+    assert.equal(await greeting(port, '127.0.0.2'), 'a'); // round-robin's turn: a new choice
   });
 
   it('keeps the table across a reload that does not change persistence; a new setting starts afresh', async () => {
     const config = single('tcp', pool('round-robin', members()), { persistence: sourceIp(32) });
     const app = await startApp(config);
     const port = app.address('svc').port;
-    assert.equal(await greetingFrom(port, '127.0.0.1'), 'a');
+    assert.equal(await greeting(port, '127.0.0.1'), 'a');
     await app.reload({ ...config, services: { svc: { ...config.services.svc, retries: 1 } } });
     assert.equal(app.runtime.services.get('svc')!.stickTable!.peek('127.0.0.1')?.member, 'a');
     await app.reload({ ...config, services: { svc: { ...config.services.svc, persistence: sourceIp(24) } } });
