@@ -124,18 +124,21 @@ export class UdpListener implements Listener, FlowOwner {
     }
   };
 
+  /** Moves a flow seen again to the recent end of the table (at most once per TOUCH_INTERVAL), so that eviction finds the least recent first. */
+  #touch(key: string, flow: UdpFlow, now: number): void {
+    if (now - flow.touched < TOUCH_INTERVAL) return;
+    this.#flows.delete(key);
+    this.#flows.set(key, flow);
+    flow.touched = now;
+  }
+
   #datagram(data: Buffer, from: dgram.RemoteInfo): void {
     const key = `${from.address}:${from.port}`;
     const now = Date.now();
     if (this.messages !== null) return this.#message(this.messages, data, from, key, now);
     let flow = this.#flows.get(key);
     if (flow !== undefined) {
-      if (now - flow.touched >= TOUCH_INTERVAL) {
-        // to the recent end of the table, so that eviction finds the least recent first
-        this.#flows.delete(key);
-        this.#flows.set(key, flow);
-        flow.touched = now;
-      }
+      this.#touch(key, flow, now);
     } else {
       flow = this.#open(key, from);
       if (flow === undefined) {
@@ -200,11 +203,7 @@ export class UdpListener implements Listener, FlowOwner {
     const key = `${client}/${member.id}`;
     let flow = this.#flows.get(key);
     if (flow !== undefined) {
-      if (now - flow.touched >= TOUCH_INTERVAL) {
-        this.#flows.delete(key);
-        this.#flows.set(key, flow);
-        flow.touched = now;
-      }
+      this.#touch(key, flow, now);
     } else {
       const max = this.maxFlows;
       while (this.#flows.size >= max) this.#evictOne();
