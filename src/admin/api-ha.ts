@@ -34,7 +34,11 @@ export function haRoutes(api: ApiContext): Route[] {
         'back, even with preempt, until `on: false`. A restart of furiwake ends the handover.',
       responses: { 200: { description: 'the state after the change', schema: haStatusSchema }, 404: errorResponse('no ha section'), 409: errorResponse('this node does not run VRRP') },
       handle: ({ body }) => {
-        if (present(api, api.host.ha?.status()).vrrp === null) throw new ApiError(409, 'this node does not move the VIPs (its ha section has no interface and router-id): there is nothing to hand over');
+        if (present(api, api.host.ha?.status()).vrrp === null) {
+          // keepalived may be configured but not running (it could not start, or is starting)
+          if (api.host.ha?.movesVips() === true) throw new ApiError(409, 'keepalived is not running on this node (it is starting, or could not start: see furiwake\'s log), so it holds no VIP to hand over; ask again once GET /api/v1/ha shows its vrrp state');
+          throw new ApiError(409, 'this node does not move the VIPs (its ha section has no interface and router-id): there is nothing to hand over');
+        }
         return { body: present(api, api.host.ha?.handover(body.on)) };
       },
     }),

@@ -30,6 +30,8 @@ export interface HaControl {
   status(): HaStatus | null;
   /** on: hand the VIPs to the peer until undone; off: take part in the election again */
   handover(on: boolean): HaStatus | null;
+  /** the config in force has VRRP (ha.interface and ha.router-id), whether keepalived runs now or not */
+  movesVips(): boolean;
   /** transitions into each role since start */
   transitionsTotal(): ReadonlyMap<HaRole, number> | null;
   /** kernel connection sync (conntrackd), for its metrics; null when it does not run */

@@ -24,6 +24,8 @@ export class HaPlane {
   #conntrack: ConntrackSync | null = null;
   /** the config in force has an ha section (with or without VRRP) */
   #configured = false;
+  /** the config in force has VRRP (interface and router-id): keepalived should run */
+  #vrrp = false;
   /** what conntrackd was started for (interface, peers, port): a change restarts it */
   #conntrackFor = '';
   /** an operator's handover: kept when a reload starts a new keepalived (a changed router-id), ended when VRRP goes */
@@ -79,6 +81,7 @@ export class HaPlane {
   /** Starts, reconfigures or stops keepalived and conntrackd with the `ha` section; what could not be done, one line each. */
   async apply(config: Config): Promise<string[]> {
     this.#configured = config.ha !== undefined;
+    this.#vrrp = config.ha?.vrrp === true;
     if (config.ha?.vrrp === true && vipsOf(config).length === 0) {
       return ['ha: no VIP to move: every service listens on a wildcard or loopback address; list the addresses to move in ha.vips'];
     }
@@ -154,6 +157,10 @@ export class HaPlane {
   /** kernel connection sync, for its metrics; null when it does not run */
   conntrackSync(): ConntrackSync | null {
     return this.#conntrack;
+  }
+
+  movesVips(): boolean {
+    return this.#vrrp;
   }
 
   handover(on: boolean): HaStatus | null {

@@ -15,6 +15,8 @@ export class StandInHaNode implements HaControl {
   readonly asked: boolean[] = [];
   /** false: the config has no ha section (every answer null) */
   present = true;
+  /** false: the ha section has no VRRP (interface and router-id) */
+  vrrp = true;
 
   constructor() {
     this.current = {
@@ -30,6 +32,10 @@ export class StandInHaNode implements HaControl {
 
   status(): HaStatus | null {
     return this.present ? structuredClone(this.current) : null;
+  }
+
+  movesVips(): boolean {
+    return this.present && this.vrrp;
   }
 
   handover(on: boolean): HaStatus | null {

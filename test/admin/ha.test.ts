@@ -40,4 +40,17 @@ describe('admin API: a node of a pair', () => {
     assert.deepEqual([back.body.vrrp.role, back.body.vrrp.handedOver], ['master', false]);
     assert.deepEqual(node.asked, [true, false]);
   });
+
+  it('POST handover without a VRRP state: 409 that says why — keepalived not running, or no VRRP configured', async () => {
+    const { base, node } = await paired();
+    node.current.vrrp = null;
+    const starting = await call(base, '/api/v1/ha/handover', { method: 'POST', body: { on: true } });
+    assert.equal(starting.status, 409);
+    assert.match(starting.body.error, /keepalived is not running/);
+    node.vrrp = false;
+    const none = await call(base, '/api/v1/ha/handover', { method: 'POST', body: { on: true } });
+    assert.equal(none.status, 409);
+    assert.match(none.body.error, /no interface and router-id/);
+    assert.deepEqual(node.asked, []);
+  });
 });
