@@ -62,9 +62,12 @@ export class HaPlane {
     this.#gate?.follow(sync);
   }
 
-  /** Before any listener binds: a backup binds the VIPs it does not hold yet. The problem, or null. */
+  /**
+   * Before any listener binds: a backup binds the VIPs it does not hold yet. The problem, or null.
+   * A node without VRRP (ha.sync only) moves no address, so it needs nothing of the kind.
+   */
   prepare(config: Config): string | null {
-    if (config.ha === undefined) return null;
+    if (config.ha?.vrrp !== true) return null;
     try {
       const set = enableNonlocalBind();
       // not set back at exit: another furiwake of the namespace may need it, and a restart would flap it

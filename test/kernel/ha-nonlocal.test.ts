@@ -1,7 +1,7 @@
 // ip_nonlocal_bind, which an `ha` section turns on so that a backup's listeners bind the VIPs
 // before it holds them: in a namespace of its own where it is off, furiwake turns it on and says
 // so as a warning (it stays on after furiwake exits: every process of the namespace may then bind
-// any address), and says nothing when it is on already.
+// any address), and says nothing when it is on already; a node without VRRP leaves it alone.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -19,7 +19,7 @@ import { HaPlane } from ${JSON.stringify(PLANE)};
 import { parseConfig } from ${JSON.stringify(LOAD)};
 import { createLogger } from ${JSON.stringify(LOG)};
 import { Runtime } from ${JSON.stringify(RUNTIME)};
-const config = parseConfig('ha: { interface: eth0, router-id: 9 }\\nservices:\\n  www: { listen: "192.0.2.10:80", mode: tcp, pool: web }\\npools:\\n  web: { members: [ { address: "10.1.0.1:80" } ] }\\n', 't.yaml', {});
+const config = parseConfig(process.argv[1] + '\\nservices:\\n  www: { listen: "192.0.2.10:80", mode: tcp, pool: web }\\npools:\\n  web: { members: [ { address: "10.1.0.1:80" } ] }\\n', 't.yaml', {});
 const runtime = new Runtime();
 const problem = new HaPlane(runtime, createLogger('info', process.stdout)).prepare(config);
 runtime.close();
@@ -34,11 +34,18 @@ describe('ip_nonlocal_bind under an ha section', () => {
   });
   after(() => lab.close());
 
-  const lines = async (): Promise<Record<string, unknown>[]> => {
-    const { stdout } = await lab.run(ns, process.execPath, ['--input-type=module', '-e', PREPARE]);
+  const lines = async (ha = 'ha: { interface: eth0, router-id: 9 }'): Promise<Record<string, unknown>[]> => {
+    const { stdout } = await lab.run(ns, process.execPath, ['--input-type=module', '-e', PREPARE, ha]);
     return stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
   };
   const sysctl = async (name: string): Promise<string> => (await lab.run(ns, 'sysctl', ['-n', name])).stdout.trim();
+
+  it('is left alone on a node without VRRP (ha.sync only): it moves no address', async () => {
+    assert.equal(await sysctl('net.ipv4.ip_nonlocal_bind'), '0');
+    const said = await lines('ha: { sync: { listen: "127.0.0.1:7400", peers: ["127.0.0.2:7400"], key: "0123456789abcdef0123456789abcdef" } }');
+    assert.deepEqual(said, [{ problem: null }]);
+    assert.equal(await sysctl('net.ipv4.ip_nonlocal_bind'), '0');
+  });
 
   it('is turned on with a warning that says it stays on, and nothing is said once it is on', async () => {
     assert.equal(await sysctl('net.ipv4.ip_nonlocal_bind'), '0');
