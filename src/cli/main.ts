@@ -5,6 +5,7 @@ import { parseCommandLine } from './args.ts';
 import { runCtl } from './ctl.ts';
 import { runDemo } from './demo.ts';
 import { runStart } from './start.ts';
+import { runSystemdUnit } from './systemd-unit-command.ts';
 import { runValidate } from './validate.ts';
 
 const HELP = `furiwake — a load balancer
@@ -14,6 +15,9 @@ Usage:
   furiwake validate -c FILE     check a config file; print every error; exit 0 when valid
   furiwake demo [--port N]      run demo backends and services in front of them (default port 8080)
   furiwake ctl COMMAND ...      talk to a running furiwake through its admin API (furiwake ctl --help)
+  furiwake systemd-unit [-c FILE]
+                                print a systemd service that runs this furiwake on FILE (default
+                                /etc/furiwake/furiwake.yaml) with the capabilities FILE needs
   furiwake --help | --version
 
 Options:
@@ -70,6 +74,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       return command === 'start' ? runStart(values.config) : runValidate(values.config);
     }
+    case 'systemd-unit':
+      return runSystemdUnit(values.config);
     case 'demo': {
       const port = values.port === undefined ? 8080 : Number(values.port);
       if (!Number.isInteger(port) || port < 0 || port > 65534) {

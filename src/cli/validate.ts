@@ -1,9 +1,16 @@
 import { adminWarnings } from '../config/admin-schema.ts';
 import { haNotes } from '../config/ha-checks.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
+import type { Config } from '../config/types.ts';
 import { haPreflight } from '../ha/preflight.ts';
+import { rawSocketProblem } from '../health/monitors/proto-icmp-socket.ts';
 import { kernelReport } from '../kernel/requirements.ts';
 import { clippedFlows, fdBudget, readFileLimit } from '../runtime/fd-budget.ts';
+
+function usesIcmp(config: Config): boolean {
+  return Object.values(config.pools).some((p) => p.health.monitors.some((m) => m.type === 'icmp') ||
+    p.members.some((m) => m.health?.monitors?.some((mon) => mon.type === 'icmp') === true));
+}
 
 export async function runValidate(file: string): Promise<number> {
   try {
@@ -17,7 +24,10 @@ export async function runValidate(file: string): Promise<number> {
     const ha = haPreflight(config);
     for (const warning of [...ha.warnings, ...haNotes(config)]) process.stderr.write(`${file}: warning: ${warning}\n`);
     for (const error of ha.errors) process.stderr.write(`${file}: cannot run here: ${error}\n`);
-    if (kernel.errors.length > 0 || ha.errors.length > 0) return 1;
+    // the icmp monitor needs a native module that an installed package may lack
+    const icmp = usesIcmp(config) ? rawSocketProblem() : null;
+    if (icmp !== null) process.stderr.write(`${file}: cannot run here: ${icmp}\n`);
+    if (kernel.errors.length > 0 || ha.errors.length > 0 || icmp !== null) return 1;
     // start raises the soft descriptor limit to the hard one: the budget is the hard limit's
     const limit = readFileLimit();
     if (limit !== null) for (const line of clippedFlows(config, fdBudget(limit.hard, config))) process.stderr.write(`${file}: warning: ${line}\n`);

@@ -34,6 +34,9 @@ import { CounterSlots, MAX_SLOTS } from '../runtime/shared-counters.ts';
 import { mirrorOf, slotKey, type ApplyMessage, type MemberMirror, type FromWorker, type ToWorker, type WorkerStart, type WorkerStats } from './messages.ts';
 import { returnShare } from './worker-counters.ts';
 
+/** The worker's entry: TypeScript in a checkout, the built JavaScript in the installed package. */
+const WORKER_MAIN = new URL(import.meta.url.endsWith('.ts') ? './worker-main.ts' : './worker-main.js', import.meta.url);
+
 /** How long after the grace a worker that has not stopped is ended (ms). */
 const STOP_MARGIN = 5_000;
 
@@ -143,7 +146,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
 
   #spawn(index: number): Thread {
     const start: WorkerStart = { index, counters: this.slots.buffer, own: new SharedArrayBuffer(MAX_SLOTS * 4) };
-    const worker = new Worker(new URL('./worker-main.ts', import.meta.url), { workerData: start });
+    const worker = new Worker(WORKER_MAIN, { workerData: start });
     const thread: Thread = { index, worker, own: start.own, pending: new Map(), started: false, exited: false };
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'stopped') {

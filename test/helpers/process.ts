@@ -18,10 +18,13 @@ export interface Run {
   exit(): Promise<number | null>;
 }
 
-/** `node`: options for Node.js itself (before the bin); `env`: added to this process's environment. */
-export function furiwake(args: string[], options: { node?: string[]; env?: Record<string, string> } = {}): Run {
+/**
+ * `node`: options for Node.js itself (before the bin); `env`: added to this process's environment;
+ * `bin`: another furiwake entry (an installed package's) instead of this checkout's.
+ */
+export function furiwake(args: string[], options: { node?: string[]; env?: Record<string, string>; bin?: string } = {}): Run {
   const env = options.env === undefined ? process.env : { ...process.env, ...options.env };
-  const child = spawn(process.execPath, [...(options.node ?? []), BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(process.execPath, [...(options.node ?? []), options.bin ?? BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -64,15 +64,38 @@ function key(family: 4 | 6, id: number, seq: number): string {
   return `${family}:${id}:${seq}`;
 }
 
+/**
+ * raw-socket's native part is built by its install script, which npm runs for an installed
+ * package only once the user allowed it: say exactly how, in the words npm uses.
+ */
+export const RAW_SOCKET_NOT_BUILT =
+  'icmp monitor needs the native part of the raw-socket package, which was not built (npm runs a ' +
+  "dependency's install script only once it is allowed). Where furiwake was installed in a project: " +
+  '`npm install-scripts approve raw-socket && npm rebuild raw-socket`; installed globally: ' +
+  '`npm install -g --allow-scripts=raw-socket furiwake`. Or check these members with a tcp monitor instead';
+
 function loadRaw(): RawSocketModule {
   if (raw === null) {
     try {
       raw = createRequire(import.meta.url)('raw-socket') as RawSocketModule;
     } catch (err) {
-      throw new Error(`icmp monitor needs the raw-socket package (a native module): ${(err as Error).message}`);
+      const message = (err as Error).message;
+      // the package is there but its compiled module is not: the install script did not run
+      if (/raw\.node|bindings|Could not locate/i.test(message)) throw new Error(RAW_SOCKET_NOT_BUILT);
+      throw new Error(`icmp monitor needs the raw-socket package (a native module): ${message}`);
     }
   }
   return raw;
+}
+
+/** Why the icmp monitor cannot work in this installation (raw-socket missing or not built); null when it can load. */
+export function rawSocketProblem(): string | null {
+  try {
+    loadRaw();
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 function open(family: 4 | 6): RawSocket {
