@@ -3,6 +3,7 @@
 // not reachable (where it was looked for), the token is missing or wrong, or the API's own
 // message (no such pool, an invalid weight).
 
+import { setTimeout as delay } from 'node:timers/promises';
 import type { HaStatus } from '../ha/status.ts';
 import type { ConnectionView, MemberView, PoolView, ServiceView, StatusView, StickEntryView, StickTableSummary } from '../admin/schemas.ts';
 import { parseCommandLine } from './args.ts';
@@ -27,6 +28,8 @@ Usage:
                                              stick tables; a service's entries; forget one key, or
                                              every entry (--delete --all)
   furiwake ctl reload                        read the config file again and apply it (as SIGHUP)
+  furiwake ctl wait [SECONDS]                wait until the admin API answers (furiwake binds it after
+                                             its services: a readiness check), at most SECONDS (60)
   furiwake ctl ha [--handover | --take-back] this node of the pair: VRRP role, VIPs, keepalived, last
                                              transitions; --handover gives the VIPs to the peer and
                                              keeps them away (maintenance), --take-back undoes it
@@ -38,6 +41,8 @@ Options:
 `;
 
 const DEFAULT_ADMIN = 'http://127.0.0.1:9090';
+/** how often `ctl wait` asks (ms) */
+const WAIT_STEP = 200;
 /** An admin API that has not answered after this long is reported as such. */
 const TIMEOUT = 10_000;
 
@@ -62,6 +67,21 @@ class Api {
     // `127.0.0.1:9090` is taken to mean http://127.0.0.1:9090
     this.#base = (/^https?:\/\//i.test(base) ? base : `http://${base}`).replace(/\/+$/, '');
     this.#token = token === '' ? undefined : token;
+  }
+
+  /** Whether anything answers at the API's address (any status: it is up, whatever the token). */
+  async answers(): Promise<boolean> {
+    try {
+      const res = await fetch(`${this.#base}/api/v1/status`, { signal: AbortSignal.timeout(TIMEOUT) });
+      await res.body?.cancel();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  get base(): string {
+    return this.#base;
   }
 
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -193,6 +213,9 @@ async function dispatch(api: Api, out: Out, command: string, args: string[], fla
     case 'ha':
       expect([]);
       return ha(api, out, flags);
+    case 'wait':
+      expect(['[SECONDS]'], 1);
+      return wait(api, out, args[0]);
     default:
       throw new CtlError(`unknown command ${command}\n\n${CTL_HELP}`, 2);
   }
@@ -319,4 +342,15 @@ async function ha(api: Api, out: Out, flags: Flags): Promise<void> {
   const change = flags.handover === true ? true : flags['take-back'] === true ? false : null;
   const s = change === null ? await api.call<HaStatus>('GET', '/api/v1/ha') : await api.call<HaStatus>('POST', '/api/v1/ha/handover', { on: change });
   out.write(out.json ? JSON.stringify(s, null, 2) + '\n' : haText(s));
+}
+
+/** Polls the API until it answers: how a service manager learns that furiwake's listeners are bound. */
+async function wait(api: Api, out: Out, seconds = '60'): Promise<void> {
+  if (!/^\d{1,5}$/.test(seconds)) throw new CtlError(`SECONDS must be a whole number of seconds, got ${seconds}`, 2);
+  const deadline = Date.now() + Number(seconds) * 1000;
+  while (!(await api.answers())) {
+    if (Date.now() >= deadline) throw new CtlError(`the admin API at ${api.base} did not answer within ${seconds} s: is furiwake starting, with an admin section there?`);
+    await delay(WAIT_STEP);
+  }
+  if (!out.json) out.write(`furiwake is up: its admin API answers at ${api.base}\n`);
 }

@@ -60,7 +60,7 @@ export function needsFor(config: Config | null): UnitNeeds {
 
 /** systemd quotes: a path with spaces or specials is written in double quotes, escaped. */
 function quoted(arg: string): string {
-  return /^[A-Za-z0-9_./:@+=-]+$/.test(arg) ? arg : `"${arg.replace(/[\\"]/g, (c) => `\\${c}`).replace(/%/g, '%%')}"`;
+  return /^[A-Za-z0-9_./:@+=[\]-]+$/.test(arg) ? arg : `"${arg.replace(/[\\"]/g, (c) => `\\${c}`).replace(/%/g, '%%')}"`;
 }
 
 export interface UnitOptions {
@@ -109,6 +109,7 @@ export function systemdUnit(options: UnitOptions): string {
     `EnvironmentFile=-${quoted(`${dir}/furiwake.env`)}`,
     `ExecStartPre=${run('validate', '-c', options.configFile)}`,
     `ExecStart=${run('start', '-c', options.configFile)}`,
+    ...readiness(options.config, run),
     // an invalid file fails the reload here; furiwake would keep the running config anyway
     `ExecReload=${run('validate', '-c', options.configFile)}`,
     'ExecReload=/bin/kill -HUP $MAINPID',
@@ -128,4 +129,16 @@ export function systemdUnit(options: UnitOptions): string {
     '',
   );
   return lines.join('\n');
+}
+
+/**
+ * With an admin section, start is finished once its API answers (furiwake binds it after every
+ * service): units ordered after furiwake wait for that. Without one, none is possible.
+ */
+function readiness(config: Config | null, run: (...args: string[]) => string): string[] {
+  if (config?.admin === undefined) return [];
+  const { host, port } = config.admin.listen;
+  const local = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  const url = `http://${local.includes(':') ? `[${local}]` : local}:${port}`;
+  return [`ExecStartPost=${run('ctl', '--admin', url, 'wait', '60')}`];
 }

@@ -289,3 +289,23 @@ describe('furiwake ctl connections --show-query', async () => {
     assert.equal(refused.code, 1);
   });
 });
+
+describe('furiwake ctl wait (a readiness check)', () => {
+  it('returns once a furiwake started after it answers; gives up after SECONDS when nothing does; a bad SECONDS is usage', async () => {
+    const port = await freePort();
+    const admin = `http://127.0.0.1:${port}`;
+    const waiting = furiwake(['ctl', '--admin', admin, 'wait', '120']);
+    const dir = await tempDir('ctl-wait');
+    const file = path.join(dir, 'furiwake.yaml');
+    await writeFile(file, `global: { shutdown-grace: 0s }\nadmin: { listen: 127.0.0.1:${port} }\nservices:\n  s: { listen: 127.0.0.1:0, mode: tcp, pool: p }\npools:\n  p: { members: [ { address: 127.0.0.1:9 } ] }\n`);
+    const lb = furiwake(['start', '-c', file]);
+    assert.equal(await waiting.exit(), 0, waiting.stderr);
+    assert.equal(waiting.stdout, `furiwake is up: its admin API answers at ${admin}\n`);
+    lb.child.kill('SIGTERM');
+    assert.equal(await lb.exit(), 0);
+    const nowhere = `http://127.0.0.1:${await freePort()}`;
+    const gaveUp = await ctl(nowhere, ['wait', '0'], null);
+    assert.deepEqual([gaveUp.code, gaveUp.stderr], [1, `furiwake ctl wait: the admin API at ${nowhere} did not answer within 0 s: is furiwake starting, with an admin section there?\n`]);
+    assert.equal((await ctl(nowhere, ['wait', 'soon'], null)).code, 2);
+  });
+});

@@ -48,6 +48,14 @@ describe('furiwake systemd-unit', () => {
     assert.equal(line(small, 'LimitNOFILE'), '65536');
   });
 
+  it('with an admin section, start is finished once its API answers (ctl wait); without one there is no such check', () => {
+    const text = unit(`admin: { listen: "0.0.0.0:9090", token: a-token-of-enough-length-0123456789 }\nservices:\n  s: { listen: "0.0.0.0:8080", mode: tcp, pool: p }\n${POOL}`);
+    assert.equal(line(text, 'ExecStartPost'), '/usr/bin/node /usr/lib/node_modules/furiwake/bin/furiwake.js ctl --admin http://127.0.0.1:9090 wait 60');
+    const v6 = unit(`admin: { listen: "[::1]:9090" }\nservices:\n  s: { listen: "0.0.0.0:8080", mode: tcp, pool: p }\n${POOL}`);
+    assert.match(line(v6, 'ExecStartPost')!, / ctl --admin http:\/\/\[::1\]:9090 wait 60$/);
+    assert.equal(line(unit(`services:\n  s: { listen: "0.0.0.0:8080", mode: tcp, pool: p }\n${POOL}`), 'ExecStartPost'), undefined);
+  });
+
   it('quotes a path with spaces, and % as systemd needs it', () => {
     const text = unit(`services:\n  s: { listen: "0.0.0.0:8080", mode: tcp, pool: p }\n${POOL}`, '/etc/my lb/100%.yaml');
     assert.equal(line(text, 'ExecStart'), '/usr/bin/node /usr/lib/node_modules/furiwake/bin/furiwake.js start -c "/etc/my lb/100%%.yaml"');
