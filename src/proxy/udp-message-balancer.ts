@@ -29,3 +29,12 @@ export interface MessageBalancer {
   /** True when `data` from `member` may go to `client`; false to drop it (counted). */
   answers(data: Buffer, client: string, member: Member): boolean;
 }
+
+/** The counters and verdicts every MessageBalancer keeps, declared once (RADIUS and SIP extend it). */
+export abstract class MessageVerdicts {
+  malformed = 0;
+  unmatched = 0;
+  why = '';
+  awaits = '';
+  answered = '';
+}

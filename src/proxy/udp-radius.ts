@@ -13,7 +13,7 @@
 // member) pair has its own upstream socket (a flow), so Identifiers are unique per socket.
 
 import type { Member } from '../runtime/member.ts';
-import type { MessageBalancer } from './udp-message-balancer.ts';
+import { MessageVerdicts, type MessageBalancer } from './udp-message-balancer.ts';
 import { ExpiringTable } from './udp-table.ts';
 import { ACCESS_CHALLENGE, isRadiusRequest, readRadius } from './radius-message.ts';
 
@@ -28,15 +28,8 @@ interface Sent {
   authenticator: string;
 }
 
-export class RadiusRequests implements MessageBalancer {
-  /** datagrams from clients dropped: not a well-formed RADIUS request */
-  malformed = 0;
-  /** datagrams from members dropped: malformed, or answering no request sent to that member */
-  unmatched = 0;
-  /** the latest reason a datagram was dropped, for the log */
-  why = '';
-  awaits = '';
-  answered = '';
+/** malformed: not a well-formed RADIUS request; unmatched: malformed, or answering no request sent to that member */
+export class RadiusRequests extends MessageVerdicts implements MessageBalancer {
   /** requests remembered (client, Identifier) */
   readonly #sent: ExpiringTable<Sent>;
   /** States remembered: EAP sessions in progress */
@@ -44,6 +37,7 @@ export class RadiusRequests implements MessageBalancer {
 
   /** `max`: the most entries of each table (the service's max-flows as it is now) */
   constructor(max: () => number) {
+    super();
     this.#sent = new ExpiringTable(REQUEST_TTL, max);
     this.#states = new ExpiringTable(STATE_TTL, max);
   }

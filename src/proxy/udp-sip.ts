@@ -9,22 +9,18 @@
 
 import type { Member } from '../runtime/member.ts';
 import { readSip } from './sip-message.ts';
-import type { MessageBalancer } from './udp-message-balancer.ts';
+import { MessageVerdicts, type MessageBalancer } from './udp-message-balancer.ts';
 import { ExpiringTable } from './udp-table.ts';
 
 /** A dialog with no message for this long is forgotten (its next message is balanced anew). */
 const DIALOG_TTL = 3_600_000;
 
-export class SipDialogs implements MessageBalancer {
-  malformed = 0;
-  unmatched = 0;
-  why = '';
-  awaits = '';
-  answered = '';
+export class SipDialogs extends MessageVerdicts implements MessageBalancer {
   readonly #dialogs: ExpiringTable<Member>;
 
   /** `max`: the most dialogs remembered (the service's max-flows as it is now) */
   constructor(max: () => number) {
+    super();
     this.#dialogs = new ExpiringTable(DIALOG_TTL, max, true);
   }
 
