@@ -10,6 +10,7 @@ import { Furiwake } from '../../src/app.ts';
 import type { Config, PassiveHealthConfig } from '../../src/config/types.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Member } from '../../src/runtime/member.ts';
+import type { PassiveFailure } from '../../src/runtime/passive-health.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { applyMirror, mirrorOf } from '../../src/workers/messages.ts';
 import { PassiveIntake } from '../../src/workers/passive-intake.ts';
@@ -18,6 +19,7 @@ import { adminConfig, call } from '../admin/helpers.ts';
 import { memberReaches } from '../helpers/app.ts';
 import { greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
+import { Fuzzer, fuzzCount } from '../helpers/fuzz.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startTcpServer } from '../helpers/servers.ts';
 import { connection, httpConfig, startMember } from '../proxy/http/helpers.ts';
@@ -139,7 +141,7 @@ describe('passive health with workers: 2', () => {
 });
 
 /** A main thread's runtime and two workers' runtimes of one config, their reports counted in this thread. */
-function relayed(): { main: Member; workers: [Member, Member]; sent: number[]; flush(): Promise<void> } {
+function relayed(): { main: Member; workers: [Member, Member]; sent: number[]; post(): Promise<void>; count(): void; flush(): Promise<void> } {
   const config = single('tcp', pool('round-robin', [{ port: 1, id: 'a' }, { port: 2, id: 'b' }], {}, { passiveHealth: passive() }));
   const main = new Runtime();
   main.apply(config);
@@ -160,14 +162,17 @@ function relayed(): { main: Member; workers: [Member, Member]; sent: number[]; f
     return p.member('a')!;
   }) as [Member, Member];
   for (const m of [main.member('p', 'a')!, ...workers]) m.setHealth('up');
-  return {
-    main: main.member('p', 'a')!, workers, sent,
-    // each worker's batch goes out at the end of its loop turn; here both in this thread's next turn
-    async flush() {
-      await turn();
-      for (const reports of pending.splice(0)) intake.take(reports);
-    },
+  // each worker's batch goes out at the end of its loop turn; here both in this thread's next turn
+  const post = (): Promise<void> => turn();
+  // the main thread counts the batches posted so far
+  const count = (): void => {
+    for (const reports of pending.splice(0)) intake.take(reports);
   };
+  const flush = async (): Promise<void> => {
+    await post();
+    count();
+  };
+  return { main: main.member('p', 'a')!, workers, sent, post, count, flush };
 }
 
 describe('passive relay and intake', () => {
@@ -245,5 +250,45 @@ describe('passive relay and intake', () => {
     workers[1].passive.failure('http-5xx');
     await flush();
     assert.equal(sent.length, before);
+  });
+
+  it('counts as one loop would: one worker, or two whose reports are counted between events (random sequences)', async () => {
+    const kinds: PassiveFailure[] = ['connect', 'reset', 'http-5xx', 'response-timeout'];
+    const f = new Fuzzer(14);
+    const sequences = fuzzCount(1000);
+    for (let n = 0; n < sequences; n++) {
+      const { main, workers, post, count, flush } = relayed();
+      // the one loop: the same events on one member, in the order they happened
+      const reference = new Runtime();
+      reference.apply(single('tcp', pool('round-robin', [{ port: 1, id: 'a' }, { port: 2, id: 'b' }], {}, { passiveHealth: passive() })));
+      const one = reference.member('p', 'a')!;
+      const both = f.int(2) === 1;
+      const events: string[] = [];
+      for (let i = 0, length = 1 + f.int(24); i < length; i++) {
+        const worker = both ? workers[f.int(2)] : workers[0];
+        if (f.int(2) === 0) {
+          const kind = f.pick(kinds);
+          worker.passive.failure(kind);
+          one.passive.failure(kind);
+          events.push(kind);
+        } else {
+          worker.passive.success();
+          one.passive.success();
+          events.push('ok');
+        }
+        // two workers: counted before the next event. One: posted and counted whenever, so the
+        // main thread may count a batch while the worker has new events it has not posted yet
+        if (both) await flush();
+        else if (f.int(3) === 0) await post();
+        else if (f.int(2) === 0) count();
+      }
+      await flush();
+      const what = `sequence ${n} (${both ? 'two workers' : 'one worker'}): ${events.join(' ')}`;
+      assert.equal(main.passive.failures, one.passive.failures, what);
+      assert.equal(main.passive.ejected, one.passive.ejected, what);
+      assert.equal(main.passive.reason, one.passive.reason, what);
+      main.passive.dispose();
+      one.passive.dispose();
+    }
   });
 });
