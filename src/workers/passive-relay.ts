@@ -6,9 +6,10 @@
 //
 // Cheap: a failure is reported each time; a success only when it can end a run of failures —
 // this worker reported a failure since its last reported success, or the main thread has a run
-// open (`open`, one byte per member slot in shared memory, written by the main thread after each
-// batch it counts, set by a worker as it reports a failure). A healthy member costs two reads per
-// success and no message. Reports are batched: one message per turn of the worker's loop.
+// open (`open`, one byte per member slot in shared memory: written by the main thread as it
+// counts any failure or success, a worker's or its own (udp, nat), and set by a worker as it
+// reports a failure). A healthy member costs two reads per success and no message. Reports are
+// batched: one message per turn of the worker's loop.
 //
 // "Consecutive" is in the order the main thread counts the reports: a worker's reports keep
 // their order (one port, batches in order); between workers, in the order their batches arrive.

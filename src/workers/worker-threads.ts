@@ -32,6 +32,7 @@ import { Worker } from 'node:worker_threads';
 import type { Config } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import type { Member } from '../runtime/member.ts';
+import type { Pool } from '../runtime/pool.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { CounterSlots, MAX_SLOTS } from '../runtime/shared-counters.ts';
 import { mirrorOf, slotKey, type ApplyMessage, type MemberMirror, type FromWorker, type ToWorker, type WorkerStart, type WorkerStats } from './messages.ts';
@@ -88,12 +89,12 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     const keys: string[] = [];
     for (const pool of this.#runtime.pools.values()) for (const m of pool.members) keys.push(slotKey(pool.name, m.id));
     const slots = this.slots.assign(keys);
-    const placed: [Member, number][] = [];
+    const placed: [Member, Pool, number][] = [];
     for (const pool of this.#runtime.pools.values()) {
       for (const m of pool.members) {
         const slot = slots.get(slotKey(pool.name, m.id))!;
         m.shareCount(this.slots.counters, slot);
-        placed.push([m, slot]);
+        placed.push([m, pool, slot]);
       }
     }
     this.#passive.place(placed);

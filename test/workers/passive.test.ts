@@ -146,7 +146,8 @@ function relayed(): { main: Member; workers: [Member, Member]; sent: number[]; p
   const main = new Runtime();
   main.apply(config);
   const intake = new PassiveIntake();
-  intake.place([[main.member('p', 'a')!, 0], [main.member('p', 'b')!, 1]]);
+  const mainPool = main.pools.get('p')!;
+  intake.place([[main.member('p', 'a')!, mainPool, 0], [main.member('p', 'b')!, mainPool, 1]]);
   const sent: number[] = [];
   const pending: number[][] = [];
   const workers = [0, 1].map(() => {
@@ -227,6 +228,19 @@ describe('passive relay and intake', () => {
     for (let i = 0; i < 10; i++) for (const w of workers) w.passive.success();
     await flush();
     assert.equal(sent.length, reported);
+  });
+
+  it('a run opened by the main thread\'s own traffic (udp, nat) is ended by a worker\'s success', async () => {
+    const { main, workers, sent, flush } = relayed();
+    main.passive.failure('unreachable');
+    main.passive.failure('unreachable');
+    workers[1].passive.success();
+    await flush();
+    assert.deepEqual(sent, [1]);
+    assert.equal(main.passive.failures, 0);
+    workers[0].passive.success();
+    await flush();
+    assert.deepEqual(sent, [1], 'the run is over: nothing more to report');
   });
 
   it('ejects once in the main thread at the threshold; the mirrored state makes every worker follow', async () => {
