@@ -4,6 +4,7 @@
 // one thread, for the order of failures and successes (passive-relay.ts).
 
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { setImmediate as turn } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { Furiwake } from '../../src/app.ts';
@@ -17,11 +18,11 @@ import { PassiveIntake } from '../../src/workers/passive-intake.ts';
 import { PassiveRelay, RelayedPassive } from '../../src/workers/passive-relay.ts';
 import { adminConfig, call } from '../admin/helpers.ts';
 import { memberReaches } from '../helpers/app.ts';
-import { greeting } from '../helpers/clients.ts';
+import { greeted, greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { Fuzzer, fuzzCount } from '../helpers/fuzz.ts';
 import { freePort } from '../helpers/ports.ts';
-import { startTcpServer } from '../helpers/servers.ts';
+import { listenOnLoopback, startTcpServer } from '../helpers/servers.ts';
 import { connection, httpConfig, startMember } from '../proxy/http/helpers.ts';
 
 function passive(extra: Partial<PassiveHealthConfig> = {}): PassiveHealthConfig {
@@ -136,6 +137,39 @@ describe('passive health with workers: 2', () => {
     assert.deepEqual(new Set(lines), new Set(['a']));
     assert.equal((await servedBy(app, 'dead')).reduce((x, y) => x + y, 0), tried, 'no worker tried the ejected member');
     assert.ok((await servedBy(app, 'a')).every((n) => n > 0), 'both workers served');
+    assert.equal(member.passive.ejections, 1);
+  });
+
+  it('the worker holding a live connection to the member the main thread ejects closes it (on-member-down: close)', { timeout: 20_000 }, async () => {
+    const a = await startTcpServer('a');
+    // f serves its first connection, then stops listening: the next connects to it are refused
+    const f = net.createServer((socket) => {
+      socket.on('error', () => {});
+      socket.write('f\n');
+      f.close();
+    });
+    const fPort = await listenOnLoopback(f);
+    const p = pool('round-robin', [{ port: a.port, id: 'a' }, { port: fPort, id: 'f' }], {}, { passiveHealth: passive(), onMemberDown: 'close' });
+    const { app } = await startWorkers(single('tcp', p));
+    const port = app.address('svc').port;
+    const first = app.runtime.member('p', 'a')!;
+    first.setAdmin('disabled');
+    await app.workers!.stats();
+    const live = await greeted(port);
+    assert.equal(live.line, 'f');
+    // close: the client's connection is reset
+    const closed = new Promise<string>((resolve) => {
+      let code = 'end';
+      live.socket.on('error', (err: NodeJS.ErrnoException) => (code = err.code ?? 'error'));
+      live.socket.on('close', () => resolve(code));
+    });
+    first.setAdmin('enabled');
+    await app.workers!.stats();
+    const member = app.runtime.member('p', 'f')!;
+    for (let i = 0; i < 30 && !member.passive.ejected; i++) assert.equal(await greeting(port), 'a');
+    await memberReaches(app, 'p', 'f', (m) => m.passive.ejected);
+    // whichever worker holds it heard of the ejection as of a member going down
+    assert.equal(await closed, 'ECONNRESET');
     assert.equal(member.passive.ejections, 1);
   });
 });
