@@ -4,6 +4,7 @@
 // one thread, for the order of failures and successes (passive-relay.ts).
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import net from 'node:net';
 import { setImmediate as turn } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
@@ -132,12 +133,24 @@ describe('passive health with workers: 2', () => {
     assert.equal(view.passive.ejections, 1);
     assert.equal(view.passive.reason, 'ejected: 3 consecutive connect failures');
     await app.workers!.stats();
-    const tried = (await servedBy(app, 'dead')).reduce((x, y) => x + y, 0);
+    const triedBy = await servedBy(app, 'dead');
+    const tried = triedBy[0] + triedBy[1];
     const lines = await Promise.all(Array.from({ length: 40 }, () => greeting(port)));
     assert.deepEqual(new Set(lines), new Set(['a']));
     assert.equal((await servedBy(app, 'dead')).reduce((x, y) => x + y, 0), tried, 'no worker tried the ejected member');
     assert.ok((await servedBy(app, 'a')).every((n) => n > 0), 'both workers served');
     assert.equal(member.passive.ejections, 1);
+
+    // a worker that replaces a dead one starts with the member ejected; so does every worker after a reload
+    const replaced = once(app.workers!, 'replaced');
+    await app.workers!.thread(0).terminate();
+    await replaced;
+    assert.deepEqual(await app.reload({ ...app.runtime.config!, pools: { p: { ...p, slowStart: 1_000 } } }), []);
+    const after = await Promise.all(Array.from({ length: 40 }, () => greeting(port)));
+    assert.deepEqual(new Set(after), new Set(['a']));
+    assert.deepEqual(await servedBy(app, 'dead'), [0, triedBy[1]], 'neither the new worker nor the other tried it');
+    assert.ok((await servedBy(app, 'a')).every((n) => n > 0), 'both workers served');
+    assert.equal(member.passive.ejected, true);
   });
 
   it('the worker holding a live connection to the member the main thread ejects closes it (on-member-down: close)', { timeout: 20_000 }, async () => {
