@@ -51,7 +51,8 @@ describe('passive health with workers: 2', () => {
       res.statusCode = 503;
       res.end('busy');
     });
-    const p = pool('round-robin', [{ port: ok.port, id: 'ok' }, { port: bad.port, id: 'bad' }], {}, { passiveHealth: passive({ ejection: 1_000 }) });
+    // ejected for 3 s: long enough for the checks while it is out, on a busy machine too
+    const p = pool('round-robin', [{ port: ok.port, id: 'ok' }, { port: bad.port, id: 'bad' }], {}, { passiveHealth: passive({ ejection: 3_000 }) });
     const { app, base } = await startWorkers(httpConfig(p));
     const port = app.address('svc').port;
     const member = app.runtime.member('p', 'bad')!;
