@@ -71,8 +71,11 @@ export class Member implements Candidate, PassiveOwner {
   /** its live traffic that must hear when it stops serving (on-member-down, member-down.ts) */
   readonly traffic = new Set<MemberTraffic>();
 
-  /** passive health: its real traffic's failures, and its ejection (passive-health.ts) */
-  readonly passive: PassiveHealth;
+  /**
+   * passive health: its real traffic's failures, and its ejection (passive-health.ts); a worker
+   * thread replaces it with one that reports to the main thread (workers/passive-relay.ts)
+   */
+  passive: PassiveHealth;
 
   readonly #events: ChangeSink;
   /** healthy, enabled, not ejected and not drained or stopped by its agent: kept as one flag for the hot path */

@@ -12,11 +12,14 @@ import { TcpListener } from '../proxy/tcp-listener.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import type { Service } from '../runtime/service.ts';
 import type { SharedCounters } from '../runtime/shared-counters.ts';
+import type { PassiveRelay } from './passive-relay.ts';
 import { applyMirror, slotKey, type ApplyMessage, type MemberMirror, type WorkerStats } from './messages.ts';
 
 export class DataSide {
   readonly index: number;
   readonly runtime = new Runtime();
+  /** reports passive health to the main thread, which decides (set by worker-main.ts) */
+  passiveRelay: PassiveRelay | null = null;
   readonly #log: Logger;
   readonly #counters: SharedCounters;
   readonly #listeners = new Map<string, Listener>();
@@ -39,7 +42,9 @@ export class DataSide {
     for (const pool of this.runtime.pools.values()) {
       for (const member of pool.members) {
         const slot = slots.get(slotKey(pool.name, member.id));
-        if (slot !== undefined) member.shareCount(this.#counters, slot);
+        if (slot === undefined) continue;
+        member.shareCount(this.#counters, slot);
+        this.passiveRelay?.attach(member, pool, slot);
       }
     }
     for (const state of message.states) this.member(state);

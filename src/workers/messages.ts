@@ -4,6 +4,7 @@
 import type { Config } from '../config/types.ts';
 import type { Member } from '../runtime/member.ts';
 import type { AdminState, AgentView, Health } from '../runtime/member-state.ts';
+import { RelayedPassive } from './passive-relay.ts';
 
 /**
  * A member's state as the control side decides it (health checks, agent, operators, slow start):
@@ -19,6 +20,10 @@ export interface MemberMirror {
   configWeight: number;
   ramp: number;
   maxConnections: number;
+  /** passive health's ejection, decided from every worker's reports (passive-relay.ts) */
+  ejected: boolean;
+  ejectedUntil: number;
+  ejectionReason: string;
 }
 
 /** The config a worker runs: only the services it serves, with the ports the main thread bound. */
@@ -56,7 +61,9 @@ export interface WorkerStats {
 export type FromWorker =
   | { type: 'applied'; seq: number; failures: string[] }
   | { type: 'stats'; seq: number; stats: WorkerStats }
-  | { type: 'stopped' };
+  | { type: 'stopped' }
+  /** passive health's reports of one turn of the worker's loop: [slot, code, ...] (passive-relay.ts) */
+  | { type: 'passive'; reports: number[] };
 
 /** What a worker is started with (workerData). */
 export interface WorkerStart {
@@ -65,6 +72,8 @@ export interface WorkerStart {
   counters: SharedArrayBuffer;
   /** this worker's own share of each count, read by the main thread if the worker dies */
   own: SharedArrayBuffer;
+  /** passive health: which members' runs of failures are open in the main thread (PassiveIntake) */
+  passive: SharedArrayBuffer;
 }
 
 /** The key of a member's counter slot, stable across reloads. */
@@ -77,6 +86,7 @@ export function mirrorOf(member: Member): MemberMirror {
     pool: member.poolName, id: member.id, health: member.health, healthReason: member.healthReason,
     admin: member.admin, agent: member.agent, configWeight: member.configWeight, ramp: member.ramp,
     maxConnections: member.maxConnections,
+    ejected: member.passive.ejected, ejectedUntil: member.passive.ejectedUntil, ejectionReason: member.passive.reason,
   };
 }
 
@@ -89,4 +99,5 @@ export function applyMirror(member: Member, state: MemberMirror): void {
   member.setWeight(state.configWeight);
   member.setRamp(state.ramp);
   member.setMaxConnections(state.maxConnections);
+  if (member.passive instanceof RelayedPassive) member.passive.follow(state);
 }

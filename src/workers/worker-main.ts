@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../log.ts';
 import { DataSide } from './data-side.ts';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
+import { PassiveRelay } from './passive-relay.ts';
 import { WorkerCounters } from './worker-counters.ts';
 
 const start = workerData as WorkerStart;
@@ -21,6 +22,7 @@ port.on('message', (message: ToWorker) => {
       if (data === null) {
         const log = createLogger(message.config.global.logLevel).child({ worker: start.index });
         data = new DataSide(start.index, new WorkerCounters(start.counters, start.own), log);
+        data.passiveRelay = new PassiveRelay(start.passive, (reports) => send({ type: 'passive', reports }));
       }
       data.apply(message).then(
         (failures) => send({ type: 'applied', seq: message.seq, failures }),

@@ -18,10 +18,13 @@
 //   limit, so max-connections holds across workers and least-connections sees every worker's
 //   connections. Each worker also keeps its own share of each count (worker-counters.ts), so the
 //   counts of a worker that dies are given back when it is replaced.
+// - passive health: a worker reports its members' failures of real traffic (passive-relay.ts);
+//   the main thread's PassiveHealth counts them (passive-intake.ts) and decides, and its
+//   ejection reaches every worker with the member's state (MemberMirror `ejected`).
 // - stop: a 'stop' message with the grace period; each worker stops as the one loop does.
 // Not split yet (the next step): udp services (they run in the main thread), persistence tables
-// and queues (per worker), passive health (each worker ejects on its own traffic), the API's
-// connection table and totals (the main thread's own, so tcp and http show none).
+// and queues (per worker), the API's connection table and totals (the main thread's own, so tcp
+// and http show none).
 
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
@@ -29,9 +32,11 @@ import { Worker } from 'node:worker_threads';
 import type { Config } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import type { Member } from '../runtime/member.ts';
+import type { Pool } from '../runtime/pool.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { CounterSlots, MAX_SLOTS } from '../runtime/shared-counters.ts';
 import { mirrorOf, slotKey, type ApplyMessage, type MemberMirror, type FromWorker, type ToWorker, type WorkerStart, type WorkerStats } from './messages.ts';
+import { PassiveIntake } from './passive-intake.ts';
 import { returnShare } from './worker-counters.ts';
 
 /** The worker's entry: TypeScript in a checkout, the built JavaScript in the installed package. */
@@ -62,6 +67,8 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   readonly #runtime: Runtime;
   readonly #log: Logger;
   readonly #threads: Thread[] = [];
+  /** counts the workers' passive health reports: this thread decides ejections (passive-intake.ts) */
+  readonly #passive = new PassiveIntake();
   /** the last config sent, without the member states (those are read fresh for each send) */
   #last: Omit<ApplyMessage, 'seq' | 'states'> | null = null;
   #seq = 0;
@@ -85,9 +92,15 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     const keys: string[] = [];
     for (const pool of this.#runtime.pools.values()) for (const m of pool.members) keys.push(slotKey(pool.name, m.id));
     const slots = this.slots.assign(keys);
+    const placed: [Member, Pool, number][] = [];
     for (const pool of this.#runtime.pools.values()) {
-      for (const m of pool.members) m.shareCount(this.slots.counters, slots.get(slotKey(pool.name, m.id))!);
+      for (const m of pool.members) {
+        const slot = slots.get(slotKey(pool.name, m.id))!;
+        m.shareCount(this.slots.counters, slot);
+        placed.push([m, pool, slot]);
+      }
     }
+    this.#passive.place(placed);
   }
 
   /**
@@ -145,10 +158,11 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   }
 
   #spawn(index: number): Thread {
-    const start: WorkerStart = { index, counters: this.slots.buffer, own: new SharedArrayBuffer(MAX_SLOTS * 4) };
+    const start: WorkerStart = { index, counters: this.slots.buffer, own: new SharedArrayBuffer(MAX_SLOTS * 4), passive: this.#passive.buffer };
     const worker = new Worker(WORKER_MAIN, { workerData: start });
     const thread: Thread = { index, worker, own: start.own, pending: new Map(), started: false, exited: false };
     worker.on('message', (message: FromWorker) => {
+      if (message.type === 'passive') return this.#passiveReports(index, message.reports);
       if (message.type === 'stopped') {
         // its listeners and connections are closed: whatever else keeps its loop alive ends here
         void worker.terminate();
@@ -162,6 +176,15 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     worker.on('error', (err) => this.#log.error({ worker: index, err }, 'worker thread failed'));
     worker.on('exit', (code) => this.#exited(thread, code));
     return thread;
+  }
+
+  #passiveReports(index: number, reports: number[]): void {
+    try {
+      this.#passive.take(reports);
+    } catch (err) {
+      // a bug in a handler of the change: the worker's message callback must not throw
+      this.#log.error({ worker: index, err }, 'passive health reports of a worker failed');
+    }
   }
 
   #exited(thread: Thread, code: number): void {
