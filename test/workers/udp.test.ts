@@ -11,11 +11,14 @@ import type { Config } from '../../src/config/types.ts';
 import { UdpListener } from '../../src/proxy/udp-listener.ts';
 import { forWorker } from '../../src/workers/udp-share.ts';
 import { WorkersListener } from '../../src/workers/workers-listener.ts';
+import { call, startAdminApp } from '../admin/helpers.ts';
+import { parsePrometheus, value } from '../admin/prometheus-text.ts';
 import { startApp } from '../helpers/app.ts';
 import { atEnd } from '../helpers/cleanup.ts';
 import { udpClient } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startUdpServer, type UdpServer } from '../helpers/servers.ts';
+import { until } from '../helpers/wait.ts';
 import { accessRequest, radiusClient, radiusService, startChallenger } from '../proxy/udp-radius-helpers.ts';
 
 /** enough clients that both workers get some (all on one: a chance of 2^-(CLIENTS-1)) */
@@ -121,20 +124,49 @@ describe('workers: 2, udp', () => {
     assert.equal(served[0] + served[1], 16 * 8);
   });
 
-  it('counts what every worker drops, once, for the service', async () => {
-    const challengers = await Promise.all([startChallenger('a'), startChallenger('b')]);
-    const app = await startApp(withWorkers(radiusService(challengers.map((c) => c.port)), 2));
+  it('counts what every worker drops, once, for the service: in the API and the metrics', async () => {
+    const stray = await startChallenger('a', true);
+    const { app, base } = await startAdminApp(withWorkers(radiusService([stray.port]), 2));
     const port = app.address('svc').port;
     await Promise.all(Array.from({ length: CLIENTS }, async () => {
       const client = await radiusClient();
       client.send(port, Buffer.from('hello'));
       client.send(port, Buffer.from('not radius either'));
-      // datagrams of one socket are read in order, by one worker: once this is answered, both were dropped
+      // datagrams of one socket are read in order, by one worker (and the member's, by the same
+      // flow): once this is answered, the two above and the member's two strays were dropped
       assert.equal((await client.ask(port, accessRequest(1, 'alice', 'x'))).code, 'Access-Challenge');
       await client.close();
     }));
-    assert.deepEqual((app.listener('svc') as WorkersListener).drops, { malformed: 2 * CLIENTS, unmatched: 0, noMember: 0 });
     assert.ok((await flowsPerWorker(app)).every((n) => n > 0));
+    app.runtime.member('p', 'a')!.setAdmin('disabled');
+    await app.workers!.stats();
+    const late = await Promise.all(Array.from({ length: 4 }, () => radiusClient()));
+    for (const client of late) client.send(port, accessRequest(1, 'alice', 'x'));
+    const listener = app.listener('svc') as WorkersListener;
+    await until(() => listener.drops!.noMember === late.length);
+    assert.deepEqual(listener.drops, { malformed: 2 * CLIENTS, unmatched: 2 * CLIENTS, noMember: late.length });
+    const view = await call(base, '/api/v1/services/svc');
+    assert.deepEqual(view.body.dropped, listener.drops);
+    const m = parsePrometheus(await (await fetch(`${base}/metrics`)).text());
+    const dropped = (reason: string) => value(m, 'furiwake_udp_datagrams_dropped_total', { service: 'svc', reason });
+    assert.deepEqual([dropped('malformed'), dropped('unmatched'), dropped('no-member')], [2 * CLIENTS, 2 * CLIENTS, late.length]);
+    await Promise.all(late.map((c) => c.close()));
+  });
+
+  it('a worker that dies is replaced: its flows are gone, and every client is answered again through one flow', async () => {
+    const app = await startApp(echoService());
+    const port = app.address('svc').port;
+    await series(port, CLIENTS, 1);
+    const kept = (await app.workers!.stats())[1].connections;
+    const replaced = once(app.workers!, 'replaced');
+    await app.workers!.thread(0).terminate();
+    assert.deepEqual(await replaced, [0]);
+    // the places worker 0's flows held are given back; worker 1's still count
+    assert.equal(app.runtime.member('p', 'a')!.active + app.runtime.member('p', 'b')!.active, kept);
+    for (const [c, mine] of (await series(port, CLIENTS, SERIES)).entries()) {
+      assert.equal(new Set(mine.map((a) => a.split(':').slice(0, 2).join(':'))).size, 1, `client ${c} was split`);
+    }
+    assert.ok((await flowsPerWorker(app))[0] > 0, 'the new worker took no flow');
   });
 
   it('a reload reaches the udp service of every worker', async () => {
