@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
+import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { Furiwake } from '../../src/app.ts';
 import type { Config } from '../../src/config/types.ts';
@@ -19,6 +20,8 @@ import { udpClient } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startUdpServer, type UdpServer } from '../helpers/servers.ts';
 import { until } from '../helpers/wait.ts';
+import { tempDir } from '../helpers/files.ts';
+import { received, uac, uas } from '../proxy/udp-sip-helpers.ts';
 import { accessRequest, radiusClient, radiusService, startChallenger } from '../proxy/udp-radius-helpers.ts';
 
 /** enough clients that both workers get some (all on one: a chance of 2^-(CLIENTS-1)) */
@@ -122,6 +125,23 @@ describe('workers: 2, udp', () => {
     const served = (await app.workers!.stats()).map((s) => s.served['p/a'] + s.served['p/b']);
     assert.ok(served.every((n) => n > 0), `one worker served every request: ${served.join(', ')}`);
     assert.equal(served[0] + served[1], 16 * 8);
+  });
+
+  it('keeps every message of a SIP call on its UAS, from UACs on any worker; every call completes', async () => {
+    const dir = await tempDir('workers-sip');
+    const logs = ['a', 'b'].map((n) => path.join(dir, `uas-${n}.log`));
+    const servers = await Promise.all(logs.map(uas));
+    const app = await startApp(withWorkers(single('udp', pool('round-robin', servers.map((s, i) => ({ port: s.port, id: 'ab'[i] }))), { balancePer: 'sip-dialog' }), 2));
+    const port = app.address('svc').port;
+    // one socket each: which worker reads a UAC is the kernel's choice
+    const results = await Promise.all([0, 1, 2].map(() => uac(port, 6, ['-nr', '-recv_timeout', '5s'])));
+    for (const r of results) assert.equal(r.code, 0, 'every call succeeded');
+    await Promise.all(servers.map((s) => s.peer.stop())); // writes out its message log
+    const [a, b] = await Promise.all(logs.map(received));
+    assert.equal(a.size + b.size, 18);
+    for (const calls of [a, b]) for (const [callId, methods] of calls) assert.deepEqual(methods, ['INVITE', 'ACK', 'BYE'], callId);
+    const served = (await app.workers!.stats()).map((s) => s.served['p/a'] + s.served['p/b']);
+    assert.ok(served[0] + served[1] > 0);
   });
 
   it('counts what every worker drops, once, for the service: in the API and the metrics', async () => {
