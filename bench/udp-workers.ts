@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,7 @@ const ROUNDS = Number(process.argv[4] ?? 2);
 const ROOT = path.join(import.meta.dirname, '..');
 /** clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux) */
 const HZ = 100;
+const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
 
 /** A udp port free now (the kernel's choice). */
 async function freeUdpPort(): Promise<number> {
@@ -101,7 +103,7 @@ pools:
 /** nginx's stream module (udp, reuseport): its master and workers are processes. */
 async function startNginx(dir: string, port: number, member: number, workers: number, pin: string | null): Promise<Balancer> {
   const config = path.join(dir, 'nginx.conf');
-  await writeFile(config, `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+  await writeFile(config, `load_module ${STREAM_MODULE};
 worker_processes ${workers};
 daemon off;
 pid ${path.join(dir, 'nginx.pid')};
@@ -166,10 +168,13 @@ const cores = availableParallelism();
 console.log(`${CLIENTS} flows, one datagram of 64 bytes in flight each, ${SECONDS} s per run, ${cores} cores, node ${process.version}`);
 const oneCore = cores > 1 ? { balancer: '0', load: '1' } : { balancer: null, load: null };
 const free = { balancer: null, load: null };
+const peers: [string, Start][] = [['furiwake', startFuriwake]];
+if (existsSync(STREAM_MODULE)) peers.push(['nginx', startNginx]);
+else console.log(`no nginx beside it: its stream module is not installed (${STREAM_MODULE}: apt-get install libnginx-mod-stream)`);
 const rows: string[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   rows.push(`round ${round + 1}`);
-  for (const [name, start] of [['furiwake', startFuriwake], ['nginx', startNginx]] as const) {
+  for (const [name, start] of peers) {
     const unit = name === 'furiwake' ? 'workers' : 'worker_processes';
     rows.push(await measure(`${name} ${unit} 1, core 0`, start, 1, oneCore));
     rows.push(await measure(`${name} ${unit} 2, core 0`, start, 2, oneCore));
