@@ -56,7 +56,7 @@ async function cpuSeconds(pid: number): Promise<number> {
 
 /**
  * The load: CLIENTS sockets (CLIENTS flows), each with one datagram in flight, sent again
- * 200 ms after a loss; prints the round trips done in `seconds`.
+ * 200 ms without its answer; prints the round trips done in `seconds`.
  */
 function startLoad(port: number, seconds: number, pin: string | null): ChildProcess {
   return child([process.execPath, '-e', `
@@ -161,7 +161,7 @@ async function measure(label: string, start: Start, workers: number, pins: { bal
   await balancer.stop();
   echo.proc.kill();
   await rm(dir, { recursive: true, force: true });
-  return `${label.padEnd(36)} ${(done / SECONDS).toFixed(0).padStart(8)} round trips/s ${((cpu * 1000) / (done / 1000)).toFixed(1).padStart(7)} ms CPU per 1,000   (${lost} lost)`;
+  return `${label.padEnd(36)} ${(done / SECONDS).toFixed(0).padStart(8)} round trips/s ${((cpu * 1000) / (done / 1000)).toFixed(1).padStart(7)} ms CPU per 1,000   (${lost} sent again: no answer within 200 ms)`;
 }
 
 const cores = availableParallelism();
