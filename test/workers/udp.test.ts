@@ -20,6 +20,7 @@ import { udpClient } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startUdpServer, type UdpServer } from '../helpers/servers.ts';
 import { until } from '../helpers/wait.ts';
+import { freePort } from '../helpers/ports.ts';
 import { tempDir } from '../helpers/files.ts';
 import { received, uac, uas } from '../proxy/udp-sip-helpers.ts';
 import { accessRequest, radiusClient, radiusService, startChallenger } from '../proxy/udp-radius-helpers.ts';
@@ -142,6 +143,31 @@ describe('workers: 2, udp', () => {
     for (const calls of [a, b]) for (const [callId, methods] of calls) assert.deepEqual(methods, ['INVITE', 'ACK', 'BYE'], callId);
     const served = (await app.workers!.stats()).map((s) => s.served['p/a'] + s.served['p/b']);
     assert.ok(served[0] + served[1] > 0);
+  });
+
+  it('each worker ejects a member whose port answers ICMP unreachable (passive health) and moves its clients', async () => {
+    const dead = await freePort();
+    const health = { require: { kind: 'all' as const }, monitors: [], agent: null, initialState: 'up' as const };
+    const passiveHealth = { failures: 5, ejection: 60_000, maxEjection: 300_000, maxEjectedPercent: 50 };
+    const app = await startApp(withWorkers(single('udp', pool('round-robin', [{ port: echoes[0].port, id: 'a' }, { port: dead, id: 'dead' }], {}, { health, passiveHealth })), 2));
+    const port = app.address('svc').port;
+    // round-robin in each worker puts some clients on the dead member: each is answered once
+    // the worker that holds its flow has ejected that member (a client resends until then)
+    const answers = await Promise.all(Array.from({ length: CLIENTS }, async () => {
+      const socket = dgram.createSocket('udp4');
+      socket.bind(0, '127.0.0.1');
+      await once(socket, 'listening');
+      const again = setInterval(() => socket.send('hi', port, '127.0.0.1'), 5);
+      const [answer] = (await once(socket, 'message')) as [Buffer];
+      clearInterval(again);
+      socket.close();
+      return answer.toString().split(':')[0];
+    }));
+    assert.deepEqual(new Set(answers), new Set(['a']));
+    const tried = (await app.workers!.stats()).map((s) => s.served['p/dead']);
+    assert.ok(tried.every((n) => n > 0), `a worker sent no client to the dead member: ${tried.join(', ')}`);
+    // the main thread's checks said nothing: the ejection is each worker's own
+    assert.equal(app.runtime.member('p', 'dead')!.health, 'up');
   });
 
   it('counts what every worker drops, once, for the service: in the API and the metrics', async () => {
