@@ -198,7 +198,10 @@ export class Furiwake {
       ports.set(name, listener.address().port);
       bound.push(listener);
     }
-    const failures = await this.#workers!.apply(config, ports, this.runtime.resources.maxConnections);
+    const drops = new Map<string, SharedArrayBuffer>();
+    for (const listener of bound) if (listener.udpDrops !== null) drops.set(listener.service.name, listener.udpDrops.buffer);
+    const flows = effectiveMaxFlows(Infinity, this.#budget);
+    const failures = await this.#workers!.apply(config, ports, this.runtime.resources.maxConnections, { flows, drops });
     for (const listener of bound) listener.release();
     return failures;
   }

@@ -29,6 +29,19 @@ const TOUCH_INTERVAL = 1000;
 /** balance-per: the longest a request waits for its reply before it counts against its member (or timeouts.idle when shorter). */
 export const REPLY_WAIT = 5000;
 
+/** Why a datagram was dropped (the keys of `drops`). */
+export type UdpDrop = 'malformed' | 'unmatched' | 'noMember';
+
+/** Where the listener of one worker thread also counts its drops, for the main thread to sum (src/workers/udp-drops.ts). */
+export interface DropTally {
+  add(reason: UdpDrop): void;
+}
+
+export interface UdpListenerOptions extends ListenerOptions {
+  /** told of every datagram dropped, besides the listener's own counts */
+  tally?: DropTally;
+}
+
 export class UdpListener implements Listener, FlowOwner {
   readonly service: Service;
   /** datagrams dropped because no member was usable */
@@ -47,16 +60,18 @@ export class UdpListener implements Listener, FlowOwner {
   readonly #resources: ResourceCounts;
   /** the most flows the file descriptor budget allows this service */
   readonly #budget: () => number;
+  readonly #tally: DropTally | null;
   #sweeper: NodeJS.Timeout | null = null;
   #vip: Endpoint = { address: '', port: 0 };
   #closed: Promise<void> | null = null;
 
-  constructor(service: Service, table: ConnectionTable, log: Logger, resources = new ResourceCounts(), budget: () => number = () => Infinity, options: ListenerOptions = {}) {
+  constructor(service: Service, table: ConnectionTable, log: Logger, resources = new ResourceCounts(), budget: () => number = () => Infinity, options: UdpListenerOptions = {}) {
     this.service = service;
     this.#table = table;
     this.#log = log;
     this.#resources = resources;
     this.#budget = budget;
+    this.#tally = options.tally ?? null;
     const per = service.config.balancePer;
     const max = (): number => this.service.config.maxFlows;
     this.messages = per === 'radius-request' ? new RadiusRequests(max) : per === 'sip-dialog' ? new SipDialogs(max) : null;
@@ -65,7 +80,7 @@ export class UdpListener implements Listener, FlowOwner {
   }
 
   /** what was dropped, for the admin plane (read when asked) */
-  get drops(): { malformed: number; unmatched: number; noMember: number } {
+  get drops(): Record<UdpDrop, number> {
     const messages = this.messages;
     return { malformed: messages?.malformed ?? 0, unmatched: messages?.unmatched ?? 0, noMember: this.dropped };
   }
@@ -143,6 +158,7 @@ export class UdpListener implements Listener, FlowOwner {
       flow = this.#open(key, from);
       if (flow === undefined) {
         this.dropped++;
+        this.#tally?.add('noMember');
         return;
       }
     }
@@ -188,6 +204,7 @@ export class UdpListener implements Listener, FlowOwner {
   #message(messages: MessageBalancer, data: Buffer, from: dgram.RemoteInfo, client: string, now: number): void {
     const pinned = messages.pinned(data, client);
     if (pinned === false) {
+      this.#tally?.add('malformed');
       this.#resources.limited(this.#log, `malformed:${this.service.name}`, { service: this.service.name, client, reason: messages.why, total: messages.malformed }, `a datagram that is not a well-formed ${this.service.config.balancePer === 'sip-dialog' ? 'SIP message' : 'RADIUS request'} was dropped`);
       return;
     }
@@ -197,6 +214,7 @@ export class UdpListener implements Listener, FlowOwner {
     const member = pinned !== null && dispatcher.pool.acquireMember(pinned) ? pinned : dispatcher.choose(clientKey, hashString(from.address), null);
     if (member === undefined) {
       this.dropped++;
+      this.#tally?.add('noMember');
       return;
     }
     messages.sent(member);
@@ -227,6 +245,7 @@ export class UdpListener implements Listener, FlowOwner {
     const messages = this.messages;
     if (messages !== null) {
       if (!messages.answers(data, `${flow.client.address}:${flow.client.port}`, flow.member)) {
+        this.#tally?.add('unmatched');
         this.#resources.limited(this.#log, `unmatched:${this.service.name}`, { service: this.service.name, member: flow.member.id, reason: messages.why, total: messages.unmatched }, 'a datagram from a member that answers nothing its client sent was dropped');
         return;
       }

@@ -1,5 +1,5 @@
 // The data side: what runs in one worker thread. It builds its own Runtime from the config the
-// main thread sends (only the tcp and http services), binds each service with SO_REUSEPORT on
+// main thread sends (only the tcp, http and udp services), binds each service with SO_REUSEPORT on
 // the port the main thread chose, and sets its members to the states the main thread decides.
 // It runs no health check, no admin API, no kernel or ha plane: those are the control side's.
 
@@ -9,11 +9,13 @@ import { HttpListener } from '../proxy/http/http-listener.ts';
 import type { Listener } from '../proxy/listener.ts';
 import { streamEngine } from '../proxy/stream-engine.ts';
 import { TcpListener } from '../proxy/tcp-listener.ts';
+import { UdpListener } from '../proxy/udp-listener.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import type { Service } from '../runtime/service.ts';
 import type { SharedCounters } from '../runtime/shared-counters.ts';
 import type { PassiveRelay } from './passive-relay.ts';
 import { applyMirror, slotKey, type ApplyMessage, type MemberMirror, type WorkerStats } from './messages.ts';
+import { SharedDrops } from './udp-drops.ts';
 
 export class DataSide {
   readonly index: number;
@@ -24,6 +26,9 @@ export class DataSide {
   readonly #counters: SharedCounters;
   readonly #listeners = new Map<string, Listener>();
   #applied = 0;
+  /** this worker's share of the flows the descriptor budget allows each udp service */
+  #udpFlows = Infinity;
+  readonly #udpFlowsNow = (): number => this.#udpFlows;
 
   constructor(index: number, counters: SharedCounters, log: Logger) {
     this.index = index;
@@ -37,6 +42,8 @@ export class DataSide {
   /** Applies a config: members get their slots and states before any listener takes a client. */
   async apply(message: ApplyMessage): Promise<string[]> {
     this.runtime.resources.maxConnections = message.maxConnections;
+    this.#udpFlows = message.udpFlows;
+    const drops = new Map(message.udpDrops);
     const { listen, unlisten } = this.runtime.apply(message.config);
     const slots = new Map(message.slots);
     for (const pool of this.runtime.pools.values()) {
@@ -54,7 +61,7 @@ export class DataSide {
       this.#listeners.delete(name);
     }
     for (const service of listen) {
-      const listener = this.#listenerFor(service);
+      const listener = this.#listenerFor(service, drops.get(service.name));
       try {
         await listener.listen();
         this.#listeners.set(service.name, listener);
@@ -96,9 +103,13 @@ export class DataSide {
     await table.drained();
   }
 
-  #listenerFor(service: Service): Listener {
+  #listenerFor(service: Service, drops: SharedArrayBuffer | undefined): Listener {
     const runtime = this.runtime;
     const options = { reusePort: true };
+    if (service.config.mode === 'udp') {
+      const tally = drops === undefined ? {} : { tally: new SharedDrops(drops) };
+      return new UdpListener(service, runtime.connections, this.#log, runtime.resources, this.#udpFlowsNow, { ...options, ...tally });
+    }
     if (service.config.mode === 'http') {
       return new HttpListener(service, runtime.connections, this.#log, runtime.requests, runtime.resources, options);
     }

@@ -37,6 +37,10 @@ export interface ApplyMessage {
   states: MemberMirror[];
   /** this worker's share of the process's client connections (Infinity: no limit known) */
   maxConnections: number;
+  /** this worker's share of the flows the file descriptor budget allows each udp service (Infinity: no limit known) */
+  udpFlows: number;
+  /** [service, buffer of SharedDrops] for every udp service: where the worker counts what it drops */
+  udpDrops: [string, SharedArrayBuffer][];
 }
 
 export type ToWorker =

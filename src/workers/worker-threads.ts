@@ -1,11 +1,12 @@
 // The control/data split (issue 14), as it runs with `global.workers` above 1.
 //
 // Control side, the main thread, once per process: config and reload, health checks and agents,
-// the admin API and dashboard, the kernel plane (nat, dsr), the ha plane, and the udp services
-// (not split yet). It keeps the one Runtime every control plane reads; its members' states are
-// the truth. Data side, N worker threads (data-side.ts): each builds its own Runtime from the
-// config the main thread sends, holding only the tcp and http services, and binds each of them
-// with SO_REUSEPORT, so the kernel spreads connections over the workers and keeps each on one.
+// the admin API and dashboard, the kernel plane (nat, dsr) and the ha plane. It keeps the one
+// Runtime every control plane reads; its members' states are the truth. Data side, N worker
+// threads (data-side.ts): each builds its own Runtime from the config the main thread sends,
+// holding only the tcp, http and udp services, and binds each of them with SO_REUSEPORT, so the
+// kernel spreads connections and udp flows over the workers and keeps each on one (a udp flow
+// by its client's address:port; each worker has its own flow table, udp-share.ts).
 //
 // What crosses, and how:
 // - config: an 'apply' message on start and on every reload, with the ports the main thread
@@ -22,9 +23,10 @@
 //   the main thread's PassiveHealth counts them (passive-intake.ts) and decides, and its
 //   ejection reaches every worker with the member's state (MemberMirror `ejected`).
 // - stop: a 'stop' message with the grace period; each worker stops as the one loop does.
-// Not split yet (the next step): udp services (they run in the main thread), persistence tables
-// and queues (per worker), the API's connection table and totals (the main thread's own, so tcp
-// and http show none).
+// - udp drops: summed in shared memory (udp-drops.ts), read by the main thread's WorkersListener.
+// Not split yet (the next step): persistence tables and queues (per worker), the balance-per
+// tables of udp services (per worker, udp-share.ts), the API's connection table and totals (the
+// main thread's own, so tcp, http and udp show none).
 
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
@@ -38,6 +40,7 @@ import { CounterSlots, MAX_SLOTS } from '../runtime/shared-counters.ts';
 import { mirrorOf, slotKey, type ApplyMessage, type MemberMirror, type FromWorker, type ToWorker, type WorkerStart, type WorkerStats } from './messages.ts';
 import { PassiveIntake } from './passive-intake.ts';
 import { returnShare } from './worker-counters.ts';
+import { forWorker, workerShare, type UdpForWorkers } from './udp-share.ts';
 
 /** The worker's entry: TypeScript in a checkout, the built JavaScript in the installed package. */
 const WORKER_MAIN = new URL(import.meta.url.endsWith('.ts') ? './worker-main.ts' : './worker-main.js', import.meta.url);
@@ -47,7 +50,7 @@ const STOP_MARGIN = 5_000;
 
 /** The modes the workers serve; the others stay in the main thread. */
 export function servedByWorkers(mode: string): boolean {
-  return mode === 'tcp' || mode === 'http';
+  return mode === 'tcp' || mode === 'http' || mode === 'udp';
 }
 
 interface Thread {
@@ -104,23 +107,28 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   }
 
   /**
-   * Sends the config to every worker, its tcp and http services on the ports the main thread
+   * Sends the config to every worker, its tcp, http and udp services on the ports the main thread
    * bound (`ports`), and waits until each has applied it. Returns the problems, once each.
-   * `maxConnections`: the process's budget of client connections (fd-budget.ts), shared out evenly.
+   * `maxConnections`: the process's budget of client connections (fd-budget.ts), shared out evenly;
+   * `udp`: the flows that budget allows each udp service (shared out too), and where each udp
+   * service's drops are counted (udp-drops.ts).
    */
-  async apply(config: Config, ports: ReadonlyMap<string, number>, maxConnections: number): Promise<string[]> {
+  async apply(config: Config, ports: ReadonlyMap<string, number>, maxConnections: number, udp: UdpForWorkers = { flows: Infinity, drops: new Map() }): Promise<string[]> {
     const services: Config['services'] = {};
     for (const [name, sc] of Object.entries(config.services)) {
       const port = ports.get(name);
-      if (servedByWorkers(sc.mode) && port !== undefined) services[name] = { ...sc, listen: { ...sc.listen, port } };
+      if (servedByWorkers(sc.mode) && port !== undefined) services[name] = { ...forWorker(sc, this.count), listen: { ...sc.listen, port } };
     }
     const slots: [string, number][] = [];
     for (const pool of this.#runtime.pools.values()) {
       for (const m of pool.members) slots.push([slotKey(pool.name, m.id), this.slots.slotOf(slotKey(pool.name, m.id))!]);
     }
     // the workers need no admin, ha or kernel sections: the main thread runs those
-    const share = Math.max(1, Math.floor(maxConnections / this.count));
-    this.#last = { type: 'apply', config: { global: config.global, services, pools: config.pools }, slots, maxConnections: share };
+    const share = workerShare(maxConnections, this.count);
+    this.#last = {
+      type: 'apply', config: { global: config.global, services, pools: config.pools }, slots, maxConnections: share,
+      udpFlows: workerShare(udp.flows, this.count), udpDrops: [...udp.drops],
+    };
     const answers = await Promise.all(this.#threads.map((t) => this.#applyOn(t)));
     this.slots.sweep();
     const failures = new Set<string>();

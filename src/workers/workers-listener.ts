@@ -1,31 +1,49 @@
-// A tcp or http service served by the worker threads, as the main thread holds it: it binds the
-// address first (SO_REUSEPORT), so a port 0 becomes one real port that every worker binds too,
-// and lets go of it once the workers are bound (release). Connections are the workers'.
+// A tcp, http or udp service served by the worker threads, as the main thread holds it: it binds
+// the address first (SO_REUSEPORT), so a port 0 becomes one real port that every worker binds too,
+// and lets go of it once the workers are bound (release). Connections and flows are the workers'.
 
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { once } from 'node:events';
 import { bindHost, type Listener } from '../proxy/listener.ts';
+import type { UdpDrop } from '../proxy/udp-listener.ts';
 import type { Endpoint } from '../runtime/connection-table.ts';
 import type { Service } from '../runtime/service.ts';
+import { SharedDrops } from './udp-drops.ts';
 
 export class WorkersListener implements Listener {
   readonly service: Service;
-  #server: net.Server | null = null;
+  /** udp: what every worker drops, summed (null for tcp and http) */
+  readonly udpDrops: SharedDrops | null;
+  #bound: net.Server | dgram.Socket | null = null;
   #address: Endpoint | null = null;
 
   constructor(service: Service) {
     this.service = service;
+    this.udpDrops = service.config.mode === 'udp' ? new SharedDrops() : null;
+  }
+
+  /** udp: the datagrams the workers dropped, for the admin plane (as UdpListener.drops) */
+  get drops(): Record<UdpDrop, number> | undefined {
+    return this.udpDrops?.read();
   }
 
   async listen(): Promise<void> {
+    const host = bindHost(this.service);
+    const port = this.service.config.listen.port;
     // a client that reaches this socket in the moment before the workers bind is turned away
-    const server = net.createServer((socket) => socket.destroy());
-    server.on('error', () => {});
-    this.#server = server;
-    server.listen({ host: bindHost(this.service), port: this.service.config.listen.port, reusePort: true });
-    await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
-    const { address, port } = server.address() as net.AddressInfo;
-    this.#address = { address, port };
+    // (tcp), or its datagram is dropped (udp: its next one reaches a worker)
+    const bound = this.udpDrops !== null
+      ? dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', reusePort: true })
+      : net.createServer((socket) => socket.destroy());
+    this.#bound = bound;
+    const failed = once(bound, 'error').then(([err]) => Promise.reject(err as Error));
+    if (bound instanceof net.Server) bound.listen({ host, port, reusePort: true });
+    else bound.bind(port, host);
+    await Promise.race([once(bound, 'listening'), failed]);
+    bound.on('error', () => {});
+    const { address, port: real } = bound.address() as net.AddressInfo;
+    this.#address = { address, port: real };
   }
 
   address(): Endpoint {
@@ -35,8 +53,8 @@ export class WorkersListener implements Listener {
 
   /** The workers hold the address now: the main thread's bind goes. */
   release(): void {
-    this.#server?.close();
-    this.#server = null;
+    this.#bound?.close();
+    this.#bound = null;
   }
 
   /** The workers' listeners close with their config (reload) or their stop. */
