@@ -13,6 +13,7 @@ import { Runtime } from '../runtime/runtime.ts';
 import type { Service } from '../runtime/service.ts';
 import type { SharedCounters } from '../runtime/shared-counters.ts';
 import { applyMirror, slotKey, type ApplyMessage, type MemberMirror, type WorkerStats } from './messages.ts';
+import { shareQueues, type QueueShare } from './queue-slots.ts';
 
 export class DataSide {
   readonly index: number;
@@ -20,11 +21,13 @@ export class DataSide {
   readonly #log: Logger;
   readonly #counters: SharedCounters;
   readonly #listeners = new Map<string, Listener>();
+  readonly #queues: QueueShare | null;
   #applied = 0;
 
-  constructor(index: number, counters: SharedCounters, log: Logger) {
+  constructor(index: number, counters: SharedCounters, log: Logger, queues: QueueShare | null = null) {
     this.index = index;
     this.#counters = counters;
+    this.#queues = queues;
     this.#log = log;
     this.runtime.events.listenerFailed = (err, event) => {
       this.#log.error({ err, event }, 'a handler of a state change failed; the others were told');
@@ -42,6 +45,7 @@ export class DataSide {
         if (slot !== undefined) member.shareCount(this.#counters, slot);
       }
     }
+    if (this.#queues !== null) shareQueues(this.runtime, this.#queues, message.queues);
     for (const state of message.states) this.member(state);
     const failures: string[] = [];
     for (const name of unlisten) {

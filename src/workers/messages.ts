@@ -30,6 +30,8 @@ export interface ApplyMessage {
   /** [pool + '\0' + member id, slot] for every member */
   slots: [string, number][];
   states: MemberMirror[];
+  /** [pool name, block] of every pool's shared queue (queue-slots.ts) */
+  queues: [string, number][];
   /** this worker's share of the process's client connections (Infinity: no limit known) */
   maxConnections: number;
 }
@@ -65,6 +67,9 @@ export interface WorkerStart {
   counters: SharedArrayBuffer;
   /** this worker's own share of each count, read by the main thread if the worker dies */
   own: SharedArrayBuffer;
+  /** the pools' shared queues (queue-slots.ts), and how many threads take part in them */
+  queues: SharedArrayBuffer;
+  queueThreads: number;
 }
 
 /** The key of a member's counter slot, stable across reloads. */

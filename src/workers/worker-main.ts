@@ -20,7 +20,8 @@ port.on('message', (message: ToWorker) => {
     case 'apply': {
       if (data === null) {
         const log = createLogger(message.config.global.logLevel).child({ worker: start.index });
-        data = new DataSide(start.index, new WorkerCounters(start.counters, start.own), log);
+        const queues = { buffer: start.queues, threads: start.queueThreads, self: start.index };
+        data = new DataSide(start.index, new WorkerCounters(start.counters, start.own), log, queues);
       }
       data.apply(message).then(
         (failures) => send({ type: 'applied', seq: message.seq, failures }),

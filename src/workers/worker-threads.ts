@@ -33,6 +33,7 @@ import type { Runtime } from '../runtime/runtime.ts';
 import { CounterSlots, MAX_SLOTS } from '../runtime/shared-counters.ts';
 import { mirrorOf, slotKey, type ApplyMessage, type MemberMirror, type FromWorker, type ToWorker, type WorkerStart, type WorkerStats } from './messages.ts';
 import { returnShare } from './worker-counters.ts';
+import { QueueSlots, shareQueues } from './queue-slots.ts';
 
 /** How long after the grace a worker that has not stopped is ended (ms). */
 const STOP_MARGIN = 5_000;
@@ -56,11 +57,15 @@ interface Thread {
 export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   readonly count: number;
   readonly slots = new CounterSlots();
+  /** the pools' shared queues: the workers, and the main thread as the last (it serves udp) */
+  readonly queues: QueueSlots;
   readonly #runtime: Runtime;
   readonly #log: Logger;
   readonly #threads: Thread[] = [];
   /** the last config sent, without the member states (those are read fresh for each send) */
   #last: Omit<ApplyMessage, 'seq' | 'states'> | null = null;
+  /** the pools' queue blocks of the last assignSlots() */
+  #queueSlots: [string, number][] = [];
   #seq = 0;
   #stopping = false;
   readonly #onMember = (member: Member): void => this.#post({ type: 'member', state: mirrorOf(member) });
@@ -70,6 +75,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     this.count = count;
     this.#runtime = runtime;
     this.#log = log;
+    this.queues = new QueueSlots(count + 1);
     runtime.events.on('member', this.#onMember);
     for (let i = 0; i < count; i++) this.#threads.push(this.#spawn(i));
   }
@@ -85,6 +91,8 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     for (const pool of this.#runtime.pools.values()) {
       for (const m of pool.members) m.shareCount(this.slots.counters, slots.get(slotKey(pool.name, m.id))!);
     }
+    this.#queueSlots = this.queues.assign(this.#runtime.pools.keys());
+    shareQueues(this.#runtime, { buffer: this.queues.buffer, threads: this.count + 1, self: this.count }, this.#queueSlots);
   }
 
   /**
@@ -104,9 +112,10 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     }
     // the workers need no admin, ha or kernel sections: the main thread runs those
     const share = Math.max(1, Math.floor(maxConnections / this.count));
-    this.#last = { type: 'apply', config: { global: config.global, services, pools: config.pools }, slots, maxConnections: share };
+    this.#last = { type: 'apply', config: { global: config.global, services, pools: config.pools }, slots, maxConnections: share, queues: this.#queueSlots };
     const answers = await Promise.all(this.#threads.map((t) => this.#applyOn(t)));
     this.slots.sweep();
+    this.queues.sweep();
     const failures = new Set<string>();
     answers.forEach((answer, index) => {
       if (answer === null) failures.add(`worker ${index} exited before it applied the config`);
@@ -142,7 +151,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   }
 
   #spawn(index: number): Thread {
-    const start: WorkerStart = { index, counters: this.slots.buffer, own: new SharedArrayBuffer(MAX_SLOTS * 4) };
+    const start: WorkerStart = { index, counters: this.slots.buffer, own: new SharedArrayBuffer(MAX_SLOTS * 4), queues: this.queues.buffer, queueThreads: this.count + 1 };
     const worker = new Worker(new URL('./worker-main.ts', import.meta.url), { workerData: start });
     const thread: Thread = { index, worker, own: start.own, pending: new Map(), started: false, exited: false };
     worker.on('message', (message: FromWorker) => {
@@ -167,6 +176,8 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     thread.pending.clear();
     // its connections are gone: the counts it held are given back
     const returned = returnShare(this.slots.buffer, thread.own);
+    // its queued clients are gone too, and the places it held are free: the others are woken
+    this.queues.forget(thread.index);
     if (this.#stopping) return;
     if (!thread.started) {
       // it could not start (and a new one would not either): not restarted in a loop
