@@ -113,7 +113,7 @@ export class Pool {
     member.bytesOut += bytesOut;
     if (this.#waiting.length > 0) this.#serveQueue();
     // room nobody here took: clients queued in other threads may take it
-    if (this.#shared !== null && !member.full) this.#shared.released();
+    if (this.#shared !== null && this.#shared.waiting && !member.full) this.#shared.released();
   }
 
   /**

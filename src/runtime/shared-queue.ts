@@ -89,9 +89,14 @@ export class SharedQueue {
     return false;
   }
 
+  /** Whether any thread has clients queued: one load, all a release costs while none has. */
+  get waiting(): boolean {
+    return Atomics.load(this.#counts, this.#base + WAITING) !== 0;
+  }
+
   /**
-   * A place was freed on this thread and nobody here took it: the threads with clients queued
-   * are woken (one load when there are none).
+   * A place was freed on this thread (after `waiting` said some thread has clients queued) and
+   * nobody here took it: the threads with clients queued are woken.
    */
   released(): void {
     const counts = this.#counts;
