@@ -18,9 +18,12 @@
 //   limit, so max-connections holds across workers and least-connections sees every worker's
 //   connections. Each worker also keeps its own share of each count (worker-counters.ts), so the
 //   counts of a worker that dies are given back when it is replaced.
+// - the pools' queues: each thread queues its own clients; a place freed on any thread wakes the
+//   threads with clients queued, and the oldest client is served first (runtime/shared-queue.ts,
+//   queue-slots.ts).
 // - stop: a 'stop' message with the grace period; each worker stops as the one loop does.
 // Not split yet (the next step): udp services (they run in the main thread), persistence tables
-// and queues (per worker), passive health (each worker ejects on its own traffic), the API's
+// (per worker), passive health (each worker ejects on its own traffic), the API's
 // connection table and totals (the main thread's own, so tcp and http show none).
 
 import { EventEmitter } from 'node:events';
