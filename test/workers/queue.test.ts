@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import type http from 'node:http';
 import { describe, it } from 'node:test';
 import type { Furiwake } from '../../src/app.ts';
 import type { Config } from '../../src/config/types.ts';
@@ -13,6 +14,7 @@ import { exchange, greeted } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 import { until } from '../helpers/wait.ts';
+import { bodyOf, httpConfig, startMember } from '../proxy/http/helpers.ts';
 
 function withWorkers(config: Config, workers: number): Config {
   return { ...config, global: { ...config.global, workers } };
@@ -149,5 +151,66 @@ describe('workers: 2, the queue', () => {
     await s.app.workers!.thread(s.holderWorker).terminate();
     assert.equal(await waiting.line, 'm');
     waiting.socket.destroy();
+  });
+});
+
+/** An http request on its own connection: the socket, and all the balancer sent until it closed. */
+function request(port: number, path: string): { socket: net.Socket; text: Promise<string> } {
+  const socket = net.connect({ port, host: '127.0.0.1' });
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  const text = new Promise<string>((resolve) => {
+    let got = '';
+    socket.on('data', (c: Buffer) => { got += c.toString('latin1'); });
+    socket.on('error', () => resolve(got));
+    socket.on('close', () => resolve(got));
+  });
+  return { socket, text };
+}
+
+describe('workers: 2, the queue of http requests', () => {
+  /** A member at max-connections 1 that keeps /hold unanswered until told; the request holding its place. */
+  async function heldHttp(timeout: number): Promise<{ app: Furiwake; port: number; pool: Pool; answer: () => void; holderWorker: number }> {
+    const pending: http.ServerResponse[] = [];
+    const m = await startMember('m', (req, res) => {
+      if (req.url === '/hold') pending.push(res);
+      else res.end(`m ${req.method} ${req.url}`);
+    });
+    const app = await startApp(withWorkers(httpConfig(pool('round-robin', [{ port: m.port, id: 'm', maxConnections: 1 }], { max: 100, timeout })), 2));
+    const port = app.address('svc').port;
+    request(port, '/hold');
+    await until(() => pending.length === 1);
+    const holderWorker = (await perWorker(app)).indexOf(1);
+    assert.notEqual(holderWorker, -1);
+    const answer = (): void => {
+      pending.shift()!.end('held');
+    };
+    return { app, port, pool: app.runtime.pools.get('p')!, answer, holderWorker };
+  }
+
+  it('serves a request queued on one worker when a request on the other ends', async () => {
+    const s = await heldHttp(10_000);
+    const other = 1 - s.holderWorker;
+    for (;;) {
+      const queued = request(s.port, '/queued');
+      await until(() => s.pool.queued === 1);
+      const now = await perWorker(s.app);
+      if (now[other] === 1) {
+        s.answer();
+        const text = await queued.text;
+        assert.match(text, /^HTTP\/1\.1 200 /);
+        assert.equal(bodyOf(text), 'm GET /queued');
+        return;
+      }
+      queued.socket.resetAndDestroy();
+      await until(() => s.pool.queued === 0);
+    }
+  });
+
+  it('answers 503 to a request whose queue timeout passes', async () => {
+    const s = await heldHttp(200);
+    const texts = await Promise.all(Array.from({ length: 4 }, () => request(s.port, '/late').text));
+    for (const text of texts) assert.match(text, /^HTTP\/1\.1 503 /);
+    assert.equal(s.pool.queued, 0);
+    s.answer();
   });
 });
