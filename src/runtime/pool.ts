@@ -59,8 +59,13 @@ export class Pool {
     this.#rebuild();
   }
 
-  /** Clients waiting, in every thread. */
+  /** Clients waiting in this thread. */
   get queued(): number {
+    return this.#waiting.length;
+  }
+
+  /** Clients waiting in every thread that shares this pool's queue (worker threads); in one loop, `queued`. */
+  get queuedEverywhere(): number {
     return this.#shared === null ? this.#waiting.length : this.#shared.queued();
   }
 
@@ -127,7 +132,7 @@ export class Pool {
 
   /** queue.max counts the clients waiting in every thread. */
   get queueFull(): boolean {
-    return this.queued >= this.queueMax;
+    return this.queuedEverywhere >= this.queueMax;
   }
 
   /**

@@ -60,7 +60,7 @@ describe('shared queue', () => {
     const member = await client.served;
     assert.equal(member, b.members[0]);
     assert.equal(member!.active, 1);
-    assert.equal(a.queued, 0);
+    assert.equal(a.queuedEverywhere, 0);
   });
 
   it('serves a place freed just before the client was queued (no wake lost)', async () => {
@@ -94,7 +94,7 @@ describe('shared queue', () => {
     b.release((await third.served)!, 0, 0);
     assert.deepEqual(order, ['c', 'a', 'b']);
     assert.equal(a.members[0].active, 0);
-    assert.equal(a.queued, 0);
+    assert.equal(a.queuedEverywhere, 0);
   });
 
   it('when the oldest client leaves without the place, a younger one in another thread takes it', async () => {
@@ -121,13 +121,13 @@ describe('shared queue', () => {
     const { pools: [a, b, c] } = threads(1, { max: 2, timeout: 5_000 });
     a.acquire(0, null);
     const waiting = [wait(a), wait(b)];
-    assert.equal(c.queued, 2);
+    assert.equal(c.queuedEverywhere, 2);
     assert.ok(c.queueFull);
     waiting[0].cancel();
-    assert.equal(c.queued, 1);
+    assert.equal(c.queuedEverywhere, 1);
     assert.ok(!c.queueFull);
     waiting[1].cancel();
-    assert.equal(c.queued, 0);
+    assert.equal(c.queuedEverywhere, 0);
   });
 
   it('a thread that is gone is forgotten: its clients no longer count, nor come first', async () => {
@@ -136,10 +136,10 @@ describe('shared queue', () => {
     void wait(b);
     const younger = wait(a);
     await turn();
-    assert.equal(a.queued, 2);
+    assert.equal(a.queuedEverywhere, 2);
     // b's thread dies with its client (forgetThread is what the main thread does)
     forgetThread(queues, THREADS, 1);
-    assert.equal(a.queued, 1);
+    assert.equal(a.queuedEverywhere, 1);
     a.release(held, 0, 0);
     assert.equal(await younger.served, a.members[0]);
   });
@@ -150,6 +150,6 @@ describe('shared queue', () => {
     const client = wait(b);
     b.close();
     assert.equal(await client.served, undefined);
-    assert.equal(a.queued, 0);
+    assert.equal(a.queuedEverywhere, 0);
   });
 });

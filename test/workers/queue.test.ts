@@ -48,7 +48,7 @@ async function perWorker(app: Furiwake): Promise<number[]> {
 interface Setup {
   app: Furiwake;
   port: number;
-  /** the main thread's pool: its `queued` is the sum over the workers */
+  /** the main thread's pool: its `queuedEverywhere` counts the workers' waiting clients */
   pool: Pool;
   member: TcpServer;
   /** the client holding the member's one place, and the worker that holds it */
@@ -76,13 +76,13 @@ async function queueOn(s: Setup, on: number, before: number[]): Promise<Client> 
   const queued = before[0] + before[1];
   for (;;) {
     const c = client(s.port);
-    await until(() => s.pool.queued === queued + 1);
+    await until(() => s.pool.queuedEverywhere === queued + 1);
     const now = await perWorker(s.app);
     const holding = now.map((n, w) => n - (w === s.holderWorker ? 1 : 0));
     if (holding[on] === before[on] + 1) return c;
     // a reset: a queued client that only half-closes keeps its place
     c.socket.resetAndDestroy();
-    await until(() => s.pool.queued === queued);
+    await until(() => s.pool.queuedEverywhere === queued);
   }
 }
 
@@ -98,11 +98,11 @@ describe('workers: 2, the queue', () => {
     // the holder's worker frees the place: the older client, on the other worker, gets it
     s.holder.destroy();
     assert.equal(await older.line, 'm');
-    assert.equal(s.pool.queued, 1);
+    assert.equal(s.pool.queuedEverywhere, 1);
     // the other worker frees it: the younger client, on the first worker, gets it
     older.socket.destroy();
     assert.equal(await younger.line, 'm');
-    assert.equal(s.pool.queued, 0);
+    assert.equal(s.pool.queuedEverywhere, 0);
     assert.equal(s.member.peak, 1);
     assert.equal(s.member.accepted, 3);
     younger.socket.destroy();
@@ -111,7 +111,7 @@ describe('workers: 2, the queue', () => {
   it('keeps max-connections across workers while many clients queued on both are served', async () => {
     const s = await held({ max: 100, timeout: 30_000 });
     const clients = Array.from({ length: 20 }, () => client(s.port));
-    await until(() => s.pool.queued === 20);
+    await until(() => s.pool.queuedEverywhere === 20);
     const spread = await perWorker(s.app);
     assert.ok(spread.every((n) => n > 0), `one worker queued all: ${spread.join(', ')}`);
     s.holder.destroy();
@@ -122,13 +122,13 @@ describe('workers: 2, the queue', () => {
     }));
     assert.equal(s.member.peak, 1);
     assert.equal(s.member.accepted, 21);
-    await until(() => s.pool.queued === 0);
+    await until(() => s.pool.queuedEverywhere === 0);
   });
 
   it('counts queue.max over both workers: a client finds the queue full whichever worker takes it', async () => {
     const s = await held({ max: 1, timeout: 30_000 });
     const waiting = client(s.port);
-    await until(() => s.pool.queued === 1);
+    await until(() => s.pool.queuedEverywhere === 1);
     const turnedAway = await Promise.all(Array.from({ length: 8 }, () => exchange(s.port)));
     for (const t of turnedAway) assert.deepEqual([t.ending, t.data.length], ['end', 0]);
     s.holder.destroy();
@@ -140,7 +140,7 @@ describe('workers: 2, the queue', () => {
     const s = await held({ max: 100, timeout: 200 });
     const timedOut = await Promise.all(Array.from({ length: 6 }, () => exchange(s.port)));
     for (const t of timedOut) assert.deepEqual([t.ending, t.data.length], ['end', 0]);
-    assert.equal(s.pool.queued, 0);
+    assert.equal(s.pool.queuedEverywhere, 0);
     assert.equal(s.member.peak, 1);
     s.holder.destroy();
   });
@@ -192,7 +192,7 @@ describe('workers: 2, the queue of http requests', () => {
     const other = 1 - s.holderWorker;
     for (;;) {
       const queued = request(s.port, '/queued');
-      await until(() => s.pool.queued === 1);
+      await until(() => s.pool.queuedEverywhere === 1);
       const now = await perWorker(s.app);
       if (now[other] === 1) {
         s.answer();
@@ -202,7 +202,7 @@ describe('workers: 2, the queue of http requests', () => {
         return;
       }
       queued.socket.resetAndDestroy();
-      await until(() => s.pool.queued === 0);
+      await until(() => s.pool.queuedEverywhere === 0);
     }
   });
 
@@ -210,7 +210,7 @@ describe('workers: 2, the queue of http requests', () => {
     const s = await heldHttp(200);
     const texts = await Promise.all(Array.from({ length: 4 }, () => request(s.port, '/late').text));
     for (const text of texts) assert.match(text, /^HTTP\/1\.1 503 /);
-    assert.equal(s.pool.queued, 0);
+    assert.equal(s.pool.queuedEverywhere, 0);
     s.answer();
   });
 });
