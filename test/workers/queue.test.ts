@@ -56,16 +56,22 @@ interface Setup {
   holderWorker: number;
 }
 
-/** One member at max-connections 1, its place held by a client; `queue` as the pool's. */
-async function held(queue: { max: number; timeout: number }): Promise<Setup> {
+/**
+ * One member at max-connections 1, its place held by a client; `queue` as the pool's. `reloaded`:
+ * the pool is `q`, which a reload brings in place of the first config's `p`.
+ */
+async function held(queue: { max: number; timeout: number }, reloaded = false): Promise<Setup> {
   const member = await startTcpServer('m');
-  const app = await startApp(withWorkers(single('tcp', pool('round-robin', [{ port: member.port, id: 'm', maxConnections: 1 }], queue)), 2));
+  const limited = pool('round-robin', [{ port: member.port, id: 'm', maxConnections: 1 }], queue);
+  const first = withWorkers(single('tcp', reloaded ? pool('round-robin', [{ port: member.port, id: 'm' }]) : limited), 2);
+  const app = await startApp(first);
+  if (reloaded) assert.deepEqual(await app.reload({ ...first, services: { svc: { ...first.services.svc, pool: 'q' } }, pools: { q: limited } }), []);
   const port = app.address('svc').port;
   const { socket: holder, line } = await greeted(port);
   assert.equal(line, 'm');
   const holderWorker = (await perWorker(app)).indexOf(1);
   assert.notEqual(holderWorker, -1);
-  return { app, port, pool: app.runtime.pools.get('p')!, member, holder, holderWorker };
+  return { app, port, pool: app.runtime.pools.get(reloaded ? 'q' : 'p')!, member, holder, holderWorker };
 }
 
 /**
@@ -143,6 +149,15 @@ describe('workers: 2, the queue', () => {
     assert.equal(s.pool.queuedEverywhere, 0);
     assert.equal(s.member.peak, 1);
     s.holder.destroy();
+  });
+
+  it('shares the queue of a pool that a reload brings in', async () => {
+    const s = await held({ max: 100, timeout: 10_000 }, true);
+    const waiting = await queueOn(s, 1 - s.holderWorker, [0, 0]);
+    s.holder.destroy();
+    assert.equal(await waiting.line, 'm');
+    assert.equal(s.member.peak, 1);
+    waiting.socket.destroy();
   });
 
   it('serves a client queued on one worker when the worker holding the place dies', async () => {
