@@ -26,7 +26,12 @@ export class QueueSlots {
 
   /** The blocks of exactly these pools (a new config's): [pool name, block]. */
   assign(pools: Iterable<string>): [string, number][] {
-    return [...this.#slots.assign(pools)];
+    const names = [...pools];
+    try {
+      return [...this.#slots.assign(names)];
+    } catch {
+      throw new RangeError(`global.workers: ${names.length} pools, with those a reload just removed, are more than the ${MAX_QUEUES} whose queues the workers can share`);
+    }
   }
 
   /** Frees the blocks of removed pools: call it once every worker runs a config without them. */
