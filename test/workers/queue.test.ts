@@ -15,6 +15,7 @@ import { pool, single } from '../helpers/config.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 import { until } from '../helpers/wait.ts';
 import { bodyOf, httpConfig, startMember } from '../proxy/http/helpers.ts';
+import { MAX_QUEUES, QueueSlots } from '../../src/workers/queue-slots.ts';
 
 function withWorkers(config: Config, workers: number): Config {
   return { ...config, global: { ...config.global, workers } };
@@ -227,5 +228,24 @@ describe('workers: 2, the queue of http requests', () => {
     for (const text of texts) assert.match(text, /^HTTP\/1\.1 503 /);
     assert.equal(s.pool.queuedEverywhere, 0);
     s.answer();
+  });
+});
+
+describe('the pools\' queue blocks', () => {
+  it('a pool keeps its block across reloads; a removed one\'s is reused once swept', () => {
+    const slots = new QueueSlots(3);
+    const first = new Map(slots.assign(['a', 'b']));
+    const second = new Map(slots.assign(['b', 'c']));
+    assert.equal(second.get('b'), first.get('b'));
+    assert.notEqual(second.get('c'), first.get('a'));
+    slots.sweep();
+    assert.equal(new Map(slots.assign(['b', 'c', 'd'])).get('d'), first.get('a'));
+  });
+
+  it('refuses more pools than it has blocks, naming pools', () => {
+    const slots = new QueueSlots(3);
+    const names = Array.from({ length: MAX_QUEUES + 1 }, (_, i) => `p${i}`);
+    assert.throws(() => slots.assign(names), { message: `global.workers: ${MAX_QUEUES + 1} pools, with those a reload just removed, are more than the ${MAX_QUEUES} whose queues the workers can share` });
+    assert.equal(slots.assign(names.slice(1)).length, MAX_QUEUES);
   });
 });
