@@ -99,7 +99,7 @@ describe('shared queue', () => {
 
   it('when the oldest client leaves without the place, a younger one in another thread takes it', async () => {
     const { pools: [a, b] } = threads(1, { max: 100, timeout: 5_000 });
-    // b's view of the member differs (passive health is still per worker): b cannot give it
+    // b's view of the member differs (a change the main thread sent has not reached b yet): b cannot give it
     b.members[0].setAdmin('disabled');
     const held = a.acquire(0, null)!;
     const older = wait(b);
