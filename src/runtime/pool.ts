@@ -8,6 +8,7 @@ import type { AlgorithmName, MemberConfig, PoolConfig } from '../config/types.ts
 import type { Health, MemberChange, RuntimeEvents } from './events.ts';
 import { Member } from './member.ts';
 import { PassiveGroup } from './passive-health.ts';
+import type { SharedQueue } from './shared-queue.ts';
 
 /** A connection waiting for a member; `done` receives the member, or undefined on timeout. */
 export interface Waiter {
@@ -16,6 +17,8 @@ export interface Waiter {
   /** the member it waits for (persistence, when-full: wait); null: any member (also once a reload took its member out) */
   member: Member | null;
   timer: NodeJS.Timeout | null;
+  /** its place in the order of arrival across worker threads (shared-queue.ts); 0 in one loop */
+  readonly ticket: number;
 }
 
 export class Pool {
@@ -38,6 +41,8 @@ export class Pool {
   readonly #events: RuntimeEvents;
   /** passive health's pool-wide part: its config and how many members are ejected */
   readonly passive: PassiveGroup;
+  /** with worker threads: what the threads share of this pool's queue (shared-queue.ts); null in one loop */
+  #shared: SharedQueue | null = null;
 
   constructor(name: string, config: PoolConfig, events: RuntimeEvents) {
     this.name = name;
@@ -54,8 +59,31 @@ export class Pool {
     this.#rebuild();
   }
 
+  /** Clients waiting in this thread. */
   get queued(): number {
     return this.#waiting.length;
+  }
+
+  /** Clients waiting in every thread that shares this pool's queue (worker threads); in one loop, `queued`. */
+  get queuedEverywhere(): number {
+    return this.#shared === null ? this.#waiting.length : this.#shared.queued();
+  }
+
+  /** Whether its queue is shared with other threads (shareQueue). */
+  get queueShared(): boolean {
+    return this.#shared !== null;
+  }
+
+  /**
+   * Serves this pool's queue from the places freed in every thread (worker threads), from now
+   * on: set once, before the pool takes traffic; a reload keeps it.
+   */
+  shareQueue(shared: SharedQueue): void {
+    this.#shared = shared;
+    shared.attach(() => {
+      if (this.#waiting.length > 0) this.#serveQueue();
+      return this.#waiting.length;
+    });
   }
 
   member(id: string): Member | undefined {
@@ -89,6 +117,8 @@ export class Pool {
     member.bytesIn += bytesIn;
     member.bytesOut += bytesOut;
     if (this.#waiting.length > 0) this.#serveQueue();
+    // room nobody here took: clients queued in other threads may take it
+    if (this.#shared !== null && this.#shared.waiting && !member.full) this.#shared.released();
   }
 
   /**
@@ -100,8 +130,9 @@ export class Pool {
     return false;
   }
 
+  /** queue.max counts the clients waiting in every thread. */
   get queueFull(): boolean {
-    return this.#waiting.length >= this.queueMax;
+    return this.queuedEverywhere >= this.queueMax;
   }
 
   /**
@@ -109,7 +140,7 @@ export class Pool {
    * any member once that one stops serving — and `done(undefined)` after the queue timeout.
    */
   enqueue(hash: number, done: (member: Member | undefined) => void, member: Member | null = null): Waiter {
-    const waiter: Waiter = { hash, done, member, timer: null };
+    const waiter: Waiter = { hash, done, member, timer: null, ticket: this.#shared === null ? 0 : this.#shared.ticket() };
     waiter.timer = setTimeout(() => {
       this.cancel(waiter);
       this.queueTimeouts++;
@@ -117,6 +148,7 @@ export class Pool {
     }, this.queueTimeout);
     this.#waiting.push(waiter);
     if (member !== null) this.#waitingForOwn++;
+    if (this.#shared !== null) this.#publish(this.#shared);
     return waiter;
   }
 
@@ -128,6 +160,7 @@ export class Pool {
     if (i === -1) return;
     this.#waiting.splice(i, 1);
     if (waiter.member !== null) this.#waitingForOwn--;
+    if (this.#shared !== null) this.#publish(this.#shared);
   }
 
   /** Called by the runtime for every change of one of this pool's members. */
@@ -178,6 +211,7 @@ export class Pool {
       if (waiter.timer !== null) clearTimeout(waiter.timer);
       waiter.done(undefined);
     }
+    if (this.#shared !== null) this.#publish(this.#shared);
   }
 
   #rebuild(): void {
@@ -188,20 +222,22 @@ export class Pool {
   /**
    * Gives room to waiters in the order they came. One that waits for its own member is served
    * only by that member (or by any once its member stops serving); when no member has room for
-   * the others, only those still can be.
+   * the others, only those still can be. With worker threads, the others wait too while another
+   * thread holds a client that came before them (shared-queue.ts).
    */
   #serveQueue(): void {
     const waiting = this.#waiting;
+    const shared = this.#shared;
     let anyFull = false;
     for (let i = 0; i < waiting.length;) {
-      if (anyFull && this.#waitingForOwn === 0) return;
+      if (anyFull && this.#waitingForOwn === 0) break;
       const waiter = waiting[i];
       const own = waiter.member;
       let member: Member | undefined;
       if (own !== null && own.servesExisting) {
         member = this.acquireMember(own) ? own : undefined;
       } else if (!anyFull) {
-        member = this.acquire(waiter.hash, null);
+        if (shared === null || !shared.olderElsewhere(waiter.ticket)) member = this.acquire(waiter.hash, null);
         anyFull = member === undefined;
       }
       if (member === undefined) {
@@ -214,6 +250,19 @@ export class Pool {
       waiter.timer = null;
       waiter.done(member);
     }
+    if (shared !== null) this.#publish(shared);
+  }
+
+  /** Tells the other threads how many wait here, and the ticket of the oldest that any member may serve. */
+  #publish(shared: SharedQueue): void {
+    let head: number | null = null;
+    for (const waiter of this.#waiting) {
+      if (waiter.member === null || !waiter.member.servesExisting) {
+        head = waiter.ticket;
+        break;
+      }
+    }
+    shared.update(this.#waiting.length, head);
   }
 }
 

@@ -16,6 +16,7 @@ import type { SharedCounters } from '../runtime/shared-counters.ts';
 import type { PassiveRelay } from './passive-relay.ts';
 import { applyMirror, slotKey, type ApplyMessage, type MemberMirror, type WorkerStats } from './messages.ts';
 import { SharedDrops } from './udp-drops.ts';
+import { shareQueues, type QueueShare } from './queue-slots.ts';
 
 export class DataSide {
   readonly index: number;
@@ -25,14 +26,16 @@ export class DataSide {
   readonly #log: Logger;
   readonly #counters: SharedCounters;
   readonly #listeners = new Map<string, Listener>();
+  readonly #queues: QueueShare | null;
   #applied = 0;
   /** this worker's share of the flows the descriptor budget allows each udp service */
   #udpFlows = Infinity;
   readonly #udpFlowsNow = (): number => this.#udpFlows;
 
-  constructor(index: number, counters: SharedCounters, log: Logger) {
+  constructor(index: number, counters: SharedCounters, log: Logger, queues: QueueShare | null = null) {
     this.index = index;
     this.#counters = counters;
+    this.#queues = queues;
     this.#log = log;
     this.runtime.events.listenerFailed = (err, event) => {
       this.#log.error({ err, event }, 'a handler of a state change failed; the others were told');
@@ -54,6 +57,7 @@ export class DataSide {
         this.passiveRelay?.attach(member, pool, slot);
       }
     }
+    if (this.#queues !== null) shareQueues(this.runtime, this.#queues, message.queues);
     for (const state of message.states) this.member(state);
     const failures: string[] = [];
     for (const name of unlisten) {

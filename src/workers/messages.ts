@@ -35,6 +35,8 @@ export interface ApplyMessage {
   /** [pool + '\0' + member id, slot] for every member */
   slots: [string, number][];
   states: MemberMirror[];
+  /** [pool name, block] of every pool's shared queue (queue-slots.ts) */
+  queues: [string, number][];
   /** this worker's share of the process's client connections (Infinity: no limit known) */
   maxConnections: number;
   /** this worker's share of the flows the file descriptor budget allows each udp service (Infinity: no limit known) */
@@ -78,6 +80,9 @@ export interface WorkerStart {
   own: SharedArrayBuffer;
   /** passive health: which members' runs of failures are open in the main thread (PassiveIntake) */
   passive: SharedArrayBuffer;
+  /** the pools' shared queues (queue-slots.ts), and how many threads take part in them */
+  queues: SharedArrayBuffer;
+  queueThreads: number;
 }
 
 /** The key of a member's counter slot, stable across reloads. */

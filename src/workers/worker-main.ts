@@ -21,7 +21,8 @@ port.on('message', (message: ToWorker) => {
     case 'apply': {
       if (data === null) {
         const log = createLogger(message.config.global.logLevel).child({ worker: start.index });
-        data = new DataSide(start.index, new WorkerCounters(start.counters, start.own), log);
+        const queues = { buffer: start.queues, threads: start.queueThreads, self: start.index };
+        data = new DataSide(start.index, new WorkerCounters(start.counters, start.own), log, queues);
         data.passiveRelay = new PassiveRelay(start.passive, (reports) => send({ type: 'passive', reports }));
       }
       data.apply(message).then(

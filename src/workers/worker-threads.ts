@@ -22,11 +22,14 @@
 // - passive health: a worker reports its members' failures of real traffic (passive-relay.ts);
 //   the main thread's PassiveHealth counts them (passive-intake.ts) and decides, and its
 //   ejection reaches every worker with the member's state (MemberMirror `ejected`).
+// - the pools' queues: each thread queues its own clients; a place freed on any thread wakes the
+//   threads with clients queued, and the oldest client is served first (runtime/shared-queue.ts,
+//   queue-slots.ts).
 // - stop: a 'stop' message with the grace period; each worker stops as the one loop does.
 // - udp drops: summed in shared memory (udp-drops.ts), read by the main thread's WorkersListener.
-// Not split yet (the next step): persistence tables and queues (per worker), the balance-per
-// tables of udp services (per worker, udp-share.ts), the API's connection table and totals (the
-// main thread's own, so tcp, http and udp show none).
+// Not split yet (the next step): persistence tables (per worker), the balance-per tables of udp
+// services (per worker, udp-share.ts), the API's connection table and totals (the main thread's
+// own, so tcp, http and udp show none).
 
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
@@ -40,6 +43,7 @@ import { CounterSlots, MAX_SLOTS } from '../runtime/shared-counters.ts';
 import { mirrorOf, slotKey, type ApplyMessage, type MemberMirror, type FromWorker, type ToWorker, type WorkerStart, type WorkerStats } from './messages.ts';
 import { PassiveIntake } from './passive-intake.ts';
 import { returnShare } from './worker-counters.ts';
+import { QueueSlots, shareQueues } from './queue-slots.ts';
 import { forWorker, workerShare, type UdpForWorkers } from './udp-share.ts';
 
 /** The worker's entry: TypeScript in a checkout, the built JavaScript in the installed package. */
@@ -67,6 +71,8 @@ interface Thread {
 export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   readonly count: number;
   readonly slots = new CounterSlots();
+  /** the pools' shared queues: the workers, and the main thread as the last (it serves udp) */
+  readonly queues: QueueSlots;
   readonly #runtime: Runtime;
   readonly #log: Logger;
   readonly #threads: Thread[] = [];
@@ -74,6 +80,8 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   readonly #passive = new PassiveIntake();
   /** the last config sent, without the member states (those are read fresh for each send) */
   #last: Omit<ApplyMessage, 'seq' | 'states'> | null = null;
+  /** the pools' queue blocks of the last assignSlots() */
+  #queueSlots: [string, number][] = [];
   #seq = 0;
   #stopping = false;
   readonly #onMember = (member: Member): void => this.#post({ type: 'member', state: mirrorOf(member) });
@@ -83,6 +91,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     this.count = count;
     this.#runtime = runtime;
     this.#log = log;
+    this.queues = new QueueSlots(count + 1);
     runtime.events.on('member', this.#onMember);
     for (let i = 0; i < count; i++) this.#threads.push(this.#spawn(i));
   }
@@ -104,6 +113,8 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
       }
     }
     this.#passive.place(placed);
+    this.#queueSlots = this.queues.assign(this.#runtime.pools.keys());
+    shareQueues(this.#runtime, { buffer: this.queues.buffer, threads: this.count + 1, self: this.count }, this.#queueSlots);
   }
 
   /**
@@ -127,10 +138,11 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     const share = workerShare(maxConnections, this.count);
     this.#last = {
       type: 'apply', config: { global: config.global, services, pools: config.pools }, slots, maxConnections: share,
-      udpFlows: workerShare(udp.flows, this.count), udpDrops: [...udp.drops],
+      udpFlows: workerShare(udp.flows, this.count), udpDrops: [...udp.drops], queues: this.#queueSlots,
     };
     const answers = await Promise.all(this.#threads.map((t) => this.#applyOn(t)));
     this.slots.sweep();
+    this.queues.sweep();
     const failures = new Set<string>();
     answers.forEach((answer, index) => {
       if (answer === null) failures.add(`worker ${index} exited before it applied the config`);
@@ -166,7 +178,10 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   }
 
   #spawn(index: number): Thread {
-    const start: WorkerStart = { index, counters: this.slots.buffer, own: new SharedArrayBuffer(MAX_SLOTS * 4), passive: this.#passive.buffer };
+    const start: WorkerStart = {
+      index, counters: this.slots.buffer, own: new SharedArrayBuffer(MAX_SLOTS * 4), passive: this.#passive.buffer,
+      queues: this.queues.buffer, queueThreads: this.count + 1,
+    };
     const worker = new Worker(WORKER_MAIN, { workerData: start });
     const thread: Thread = { index, worker, own: start.own, pending: new Map(), started: false, exited: false };
     worker.on('message', (message: FromWorker) => {
@@ -201,6 +216,8 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     thread.pending.clear();
     // its connections are gone: the counts it held are given back
     const returned = returnShare(this.slots.buffer, thread.own);
+    // its queued clients are gone too, and the places it held are free: the others are woken
+    this.queues.forget(thread.index);
     if (this.#stopping) return;
     if (!thread.started) {
       // it could not start (and a new one would not either): not restarted in a loop
