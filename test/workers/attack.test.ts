@@ -6,7 +6,9 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Furiwake } from '../../src/app.ts';
 import type { Config } from '../../src/config/types.ts';
@@ -14,8 +16,10 @@ import { createLogger } from '../../src/log.ts';
 import { logSink, startApp } from '../helpers/app.ts';
 import { greeted, greeting, httpGet } from '../helpers/clients.ts';
 import { pool, service, single } from '../helpers/config.ts';
+import { tempDir } from '../helpers/files.ts';
 import { openHandles } from '../helpers/handles.ts';
 import { freePort } from '../helpers/ports.ts';
+import { furiwake, type Run } from '../helpers/process.ts';
 import { startTcpServer } from '../helpers/servers.ts';
 import { until } from '../helpers/wait.ts';
 import { httpConfig, startMember } from '../proxy/http/helpers.ts';
@@ -411,5 +415,77 @@ describe('workers: 3, binding and stopping', () => {
     await Promise.all(held.map(({ socket }) => (socket.closed ? null : once(socket, 'close'))));
     await until(() => d.open === 0);
     assert.deepEqual(await openHandles(), before);
+  });
+});
+
+describe('the process, with workers', () => {
+  /** A file with one tcp or http service in front of one member. */
+  const file = (mode: 'tcp' | 'http', member: number, workers: number): string => `global: { shutdown-grace: 5s, log-level: info, workers: ${workers} }
+services:
+  svc: { listen: 127.0.0.1:0, mode: ${mode}, pool: p }
+pools:
+  p:
+    members: [ { address: 127.0.0.1:${member} } ]
+`;
+
+  /** Every stdout line of the run, each a whole JSON event (a line cut or mixed by two threads would throw). */
+  const events = (run: Run): Record<string, unknown>[] => run.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  /** Greets until the member `name` answers (reloads in flight settle on the way). */
+  async function untilServedBy(port: number, name: string): Promise<void> {
+    while ((await greeting(port)) !== name);
+  }
+
+  it('a storm of SIGHUPs, then of SIGHUPs with an invalid file, leaves 3 workers serving the last valid file', { timeout: TIMEOUT }, async () => {
+    const [a, b, c] = await Promise.all([startTcpServer('a'), startTcpServer('b'), startTcpServer('c')]);
+    const cfg = path.join(await tempDir('attack'), 'furiwake.yaml');
+    await writeFile(cfg, file('tcp', a.port, 3));
+    const run = furiwake(['start', '-c', cfg]);
+    const port = (await run.event('service listening')).port as number;
+    await run.event('furiwake started');
+
+    await writeFile(cfg, file('tcp', b.port, 3));
+    for (let i = 0; i < 30; i++) run.child.kill('SIGHUP');
+    await untilServedBy(port, 'b');
+
+    await writeFile(cfg, `${file('tcp', a.port, 3)}bogus: true\n`);
+    for (let i = 0; i < 30; i++) run.child.kill('SIGHUP');
+    await run.event('reload failed; the running config stays');
+    assert.deepEqual(new Set(await Promise.all(Array.from({ length: 30 }, () => greeting(port)))), new Set(['b']));
+
+    await writeFile(cfg, file('tcp', c.port, 3));
+    run.child.kill('SIGHUP');
+    await untilServedBy(port, 'c');
+    assert.deepEqual(new Set(await Promise.all(Array.from({ length: 30 }, () => greeting(port)))), new Set(['c']));
+
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit(), 0);
+    const all = events(run);
+    // each reload ended in one of these, and only the invalid file's failed
+    const reloads = all.filter((e) => e.msg === 'SIGHUP: reloading').length;
+    const applied = all.filter((e) => e.msg === 'config applied').length - 1;
+    const refused = all.filter((e) => e.msg === 'reload failed; the running config stays').length;
+    assert.equal(applied + refused, reloads);
+    assert.ok(refused >= 1);
+    assert.deepEqual(all.filter((e) => (e.level as number) >= 50 && e.msg !== 'reload failed; the running config stays'), []);
+    assert.equal(run.stderr, '');
+  });
+
+  it('the access log of each worker names the worker, and every line stays whole under load', { timeout: TIMEOUT }, async () => {
+    const m = await startMember('m');
+    const cfg = path.join(await tempDir('attack'), 'furiwake.yaml');
+    await writeFile(cfg, file('http', m.port, 2));
+    const run = furiwake(['start', '-c', cfg]);
+    const port = (await run.event('service listening')).port as number;
+    await run.event('furiwake started');
+    for (let round = 0; round < 6; round++) await Promise.all(Array.from({ length: 50 }, () => httpGet(port)));
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit(), 0);
+    // every request is logged, by the worker that served it, before the process ends
+    const requests = events(run).filter((e) => e.msg === 'request');
+    assert.equal(requests.length, 300);
+    const byWorker = [0, 1].map((w) => requests.filter((e) => e.worker === w).length);
+    assert.equal(byWorker[0] + byWorker[1], 300);
+    assert.ok(byWorker.every((n) => n > 0), `one worker logged all: ${byWorker.join(', ')}`);
   });
 });
