@@ -22,6 +22,7 @@ import { freePort } from '../helpers/ports.ts';
 import { furiwake, type Run } from '../helpers/process.ts';
 import { startTcpServer } from '../helpers/servers.ts';
 import { until } from '../helpers/wait.ts';
+import { adminConfig, call, startAdminApp } from '../admin/helpers.ts';
 import { httpConfig, startMember } from '../proxy/http/helpers.ts';
 import { drained, greetedOrEnded, withWorkers } from './helpers.ts';
 
@@ -241,6 +242,37 @@ describe('workers: 2, workers that die', () => {
     assert.deepEqual(new Set(lines), new Set(['b']));
     const stats = await app.workers!.stats();
     assert.ok(stats.every((s) => s.served['p/b'] > 0 && s.served['p/a'] === undefined), JSON.stringify(stats));
+  });
+});
+
+describe('workers: 2, the admin API', () => {
+  it('answers while a worker is replaced: a reload reaches the new worker too, a member it disables gets nothing on any worker, and its counts are every worker\'s', { timeout: TIMEOUT }, async () => {
+    const [a, b, c] = await Promise.all([startTcpServer('a'), startTcpServer('b'), startTcpServer('c')]);
+    const next = { ...withWorkers(single('tcp', pool('round-robin', [{ port: b.port, id: 'b' }, { port: c.port, id: 'c' }])), 2), admin: adminConfig() };
+    const { app, base } = await startAdminApp(withWorkers(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])), 2), {}, { load: async () => next });
+    const port = app.address('svc').port;
+    const replaced = once(app.workers!, 'replaced');
+    const dying = app.workers!.thread(0);
+    void dying.terminate();
+    await once(dying, 'exit');
+    assert.equal((await call(base, '/api/v1/status')).status, 200);
+    const reload = await call(base, '/api/v1/reload', { method: 'POST' });
+    assert.equal(reload.status, 200);
+    assert.deepEqual(reload.body.problems, []);
+    await replaced;
+    assert.deepEqual(new Set(await Promise.all(Array.from({ length: 40 }, () => greeting(port)))), new Set(['b', 'c']));
+
+    const patched = await call(base, '/api/v1/pools/p/members/b', { method: 'PATCH', body: { state: 'disabled' } });
+    assert.equal(patched.status, 200);
+    // each worker handles its messages in order: once it answers, it has the change
+    await app.workers!.stats();
+    const held = await Promise.all(Array.from({ length: 40 }, () => greeted(port)));
+    assert.deepEqual(new Set(held.map((h) => h.line)), new Set(['c']));
+    const perWorker = (await app.workers!.stats()).map((s) => s.connections);
+    assert.ok(perWorker.every((n) => n > 0), `one worker holds all: ${perWorker.join(', ')}`);
+    const member = await call(base, '/api/v1/pools/p/members/c');
+    assert.equal(member.body.connections.active, 40);
+    for (const h of held) h.socket.destroy();
   });
 });
 
