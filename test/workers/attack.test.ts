@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -125,6 +126,28 @@ for (const workers of [2, 3]) {
       for (const s of [...first, ...second]) s?.destroy();
       await drained(app);
       assert.equal(app.runtime.member('p', 'c')!.active, 0);
+    });
+
+    it('max-connections 50 holds for http requests under 400 concurrent clients: 50 reach the member, the rest get 503, and the count returns to 0', { timeout: TIMEOUT }, async () => {
+      const held: http.ServerResponse[] = [];
+      const m = await startMember('m', (_req, res) => void held.push(res));
+      const app = await startApp(withWorkers(httpConfig(pool('least-connections', [{ port: m.port, id: 'm', maxConnections: 50 }], { max: 0 })), workers));
+      const port = app.address('svc').port;
+      const statuses: number[] = [];
+      const requests = Array.from({ length: 400 }, () => new Promise<void>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+          statuses.push(res.statusCode!);
+          res.resume().on('end', resolve);
+        }).on('error', reject);
+      }));
+      await until(() => statuses.length === 350 && held.length === 50);
+      assert.deepEqual(new Set(statuses), new Set([503]));
+      assert.equal(app.runtime.member('p', 'm')!.active, 50);
+      for (const res of held) res.end('ok');
+      await Promise.all(requests);
+      assert.equal(statuses.filter((s) => s === 200).length, 50);
+      await drained(app);
+      assert.equal(app.runtime.member('p', 'm')!.active, 0);
     });
 
     it('least-connections splits 200 held connections evenly between two members', { timeout: TIMEOUT }, async () => {
