@@ -526,6 +526,23 @@ pools:
     assert.equal(run.stderr, '');
   });
 
+  it('a second SIGTERM ends every worker\'s connections at once, whatever the grace', { timeout: TIMEOUT }, async () => {
+    const a = await startTcpServer('a');
+    const cfg = path.join(await tempDir('attack'), 'furiwake.yaml');
+    await writeFile(cfg, file('tcp', a.port, 2).replace('shutdown-grace: 5s', 'shutdown-grace: 1h'));
+    const run = furiwake(['start', '-c', cfg]);
+    const port = (await run.event('service listening')).port as number;
+    await run.event('furiwake started');
+    const held = await Promise.all(Array.from({ length: 10 }, () => greeted(port)));
+    run.child.kill('SIGTERM');
+    await run.event('stopping: no new connections');
+    run.child.kill('SIGTERM');
+    await run.event('stopping now');
+    // no client waits out the hour of grace: each is closed now, and the process ends
+    await Promise.all(held.map(({ socket }) => (socket.closed ? null : once(socket.resume(), 'close'))));
+    assert.equal(await run.exit(), 0);
+  });
+
   it('the access log of each worker names the worker, and every line stays whole under load', { timeout: TIMEOUT }, async () => {
     const m = await startMember('m');
     const cfg = path.join(await tempDir('attack'), 'furiwake.yaml');
