@@ -15,13 +15,13 @@ import { Furiwake } from '../../src/app.ts';
 import type { Config } from '../../src/config/types.ts';
 import { createLogger } from '../../src/log.ts';
 import { logSink, startApp } from '../helpers/app.ts';
-import { greeted, greeting, httpGet } from '../helpers/clients.ts';
+import { greeted, greeting, httpGet, udpClient } from '../helpers/clients.ts';
 import { pool, service, single } from '../helpers/config.ts';
 import { tempDir } from '../helpers/files.ts';
 import { openHandles } from '../helpers/handles.ts';
 import { freePort } from '../helpers/ports.ts';
 import { furiwake, type Run } from '../helpers/process.ts';
-import { startTcpServer } from '../helpers/servers.ts';
+import { startTcpServer, startUdpServer } from '../helpers/servers.ts';
 import { until } from '../helpers/wait.ts';
 import { adminConfig, call, startAdminApp } from '../admin/helpers.ts';
 import { httpConfig, startMember } from '../proxy/http/helpers.ts';
@@ -367,6 +367,27 @@ describe('workers: 2, reloads that change what the workers serve', () => {
     const stats = await app.workers!.stats();
     assert.deepEqual(stats.map((s) => s.applied), [7, 7]);
     assert.ok(stats.every((s) => s.served['p/c'] > 0), JSON.stringify(stats));
+  });
+
+  it('reloads switch a service on one port from tcp (served by the workers) to udp (by the main thread) and back', { timeout: TIMEOUT }, async () => {
+    const t = await startTcpServer('t');
+    const u = await startUdpServer('u');
+    const tcp = withWorkers(single('tcp', pool('round-robin', [{ port: t.port, id: 't' }])), 2);
+    const udp = withWorkers(single('udp', pool('round-robin', [{ port: u.port, id: 'u' }])), 2);
+    const app = await startApp(tcp);
+    const port = app.address('svc').port;
+    assert.deepEqual(await app.reload(onPort(udp, port)), []);
+    const client = await udpClient();
+    try {
+      assert.equal((await client.ask(port, 'hi')).text, 'u:hi');
+    } finally {
+      await client.close();
+    }
+    assert.deepEqual(await app.reload(onPort(tcp, port)), []);
+    assert.deepEqual(new Set(await Promise.all(Array.from({ length: 20 }, () => greeting(port)))), new Set(['t']));
+    const stats = await app.workers!.stats();
+    assert.deepEqual(stats.map((s) => s.applied), [3, 3]);
+    assert.ok(stats.every((s) => s.served['p/t'] > 0), JSON.stringify(stats));
   });
 
   it('a reload that adds a second service on a port 0 binds it on every worker, beside the first', { timeout: TIMEOUT }, async () => {
