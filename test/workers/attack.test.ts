@@ -433,6 +433,25 @@ describe('workers: 3, binding and stopping', () => {
     assert.ok(served.every((n) => n > 0), `a worker served none: ${served.join(', ')}`);
   });
 
+  for (const [host, client] of [['::1', '::1'], ['0.0.0.0', '127.0.0.1'], ['::', '127.0.0.1']]) {
+    it(`binds ${host} port 0 on every worker: one port, both serve`, { timeout: TIMEOUT }, async () => {
+      const a = await startTcpServer('a');
+      const config = withWorkers(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])), 2);
+      config.services.svc = { ...config.services.svc, listen: { host, ip: host, port: 0 } };
+      const app = await startApp(config);
+      const port = app.address('svc').port;
+      const lines = await Promise.all(Array.from({ length: 40 }, async () => {
+        const socket = net.connect({ port, host: client });
+        const [line] = await once(socket, 'data') as [Buffer];
+        socket.destroy();
+        return String(line);
+      }));
+      assert.deepEqual(new Set(lines), new Set(['a\n']));
+      const served = (await app.workers!.stats()).map((s) => s.served['p/a']);
+      assert.ok(served.every((n) => n > 0), `one worker served all: ${served.join(', ')}`);
+    });
+  }
+
   it('refuses to start on a port another program holds, naming the service, and leaves nothing open', { timeout: TIMEOUT }, async () => {
     const a = await startTcpServer('a');
     const squatter = net.createServer();
