@@ -12,6 +12,8 @@ export async function runUntilSignal(app: Furiwake, log: Logger, grace: () => nu
       if (stopping) {
         log.warn({ signal }, 'stopping now');
         for (const entry of [...app.runtime.connections.list()]) entry.abort();
+        // the workers' connections are theirs: a stop without grace reaches them
+        void app.workers?.stop(0);
         return;
       }
       stopping = true;

@@ -20,20 +20,7 @@ import { onlyIssue, withPool } from '../config/refused.ts';
 import { httpGet } from '../helpers/clients.ts';
 import { until } from '../helpers/wait.ts';
 import { httpConfig, startMember } from '../proxy/http/helpers.ts';
-
-/** Connects; resolves with the socket once the server's greeting came, or null if the connection ended without one. */
-function greetedOrEnded(port: number): Promise<net.Socket | null> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    socket.on('error', () => resolve(null));
-    socket.once('data', () => resolve(socket));
-    socket.on('close', () => resolve(null));
-  });
-}
-
-function withWorkers(config: Config, workers: number): Config {
-  return { ...config, global: { ...config.global, workers } };
-}
+import { greetedOrEnded, withWorkers } from './helpers.ts';
 
 /** Connections (http: requests) each worker gave to members so far. */
 async function servedPerWorker(app: Furiwake): Promise<number[]> {
