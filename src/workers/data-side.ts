@@ -12,11 +12,14 @@ import { TcpListener } from '../proxy/tcp-listener.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import type { Service } from '../runtime/service.ts';
 import type { SharedCounters } from '../runtime/shared-counters.ts';
+import { WorkerSticks } from './worker-sticks.ts';
 import { applyMirror, slotKey, type ApplyMessage, type MemberMirror, type WorkerStats } from './messages.ts';
 
 export class DataSide {
   readonly index: number;
   readonly runtime = new Runtime();
+  /** this worker's stick tables, kept the same as the other threads' */
+  readonly sticks: WorkerSticks;
   readonly #log: Logger;
   readonly #counters: SharedCounters;
   readonly #listeners = new Map<string, Listener>();
@@ -26,6 +29,7 @@ export class DataSide {
     this.index = index;
     this.#counters = counters;
     this.#log = log;
+    this.sticks = new WorkerSticks(this.runtime, index);
     this.runtime.events.listenerFailed = (err, event) => {
       this.#log.error({ err, event }, 'a handler of a state change failed; the others were told');
     };
@@ -35,6 +39,7 @@ export class DataSide {
   async apply(message: ApplyMessage): Promise<string[]> {
     this.runtime.resources.maxConnections = message.maxConnections;
     const { listen, unlisten } = this.runtime.apply(message.config);
+    this.sticks.applied(message.sticks);
     const slots = new Map(message.slots);
     for (const pool of this.runtime.pools.values()) {
       for (const member of pool.members) {
@@ -80,6 +85,7 @@ export class DataSide {
   async stop(grace: number): Promise<void> {
     await Promise.all([...this.#listeners.values()].map((l) => l.close()));
     this.#listeners.clear();
+    this.sticks.close();
     this.runtime.close();
     const table = this.runtime.connections;
     if (table.size > 0 && grace > 0) {

@@ -2,6 +2,8 @@
 // Structured clone carries them; the counters that decide are not here: they are in shared memory.
 
 import type { Config } from '../config/types.ts';
+import type { SyncMessage } from '../ha/sync-frame.ts';
+import type { ProcessSecrets } from '../runtime/process-secrets.ts';
 import type { Member } from '../runtime/member.ts';
 import type { AdminState, AgentView, Health } from '../runtime/member-state.ts';
 
@@ -32,13 +34,17 @@ export interface ApplyMessage {
   states: MemberMirror[];
   /** this worker's share of the process's client connections (Infinity: no limit known) */
   maxConnections: number;
+  /** a new worker (one that replaces a worker that died): the stick tables' entries, taken before it listens */
+  sticks?: SyncMessage[];
 }
 
 export type ToWorker =
   | ApplyMessage
   | { type: 'member'; state: MemberMirror }
   | { type: 'stop'; grace: number }
-  | { type: 'stats'; seq: number };
+  | { type: 'stats'; seq: number }
+  /** stick table changes: other workers' entries, an ha peer's, an operator's deletions (stick-relay.ts) */
+  | { type: 'sticks'; messages: SyncMessage[] };
 
 /** What one worker has served: for tests and the log (which worker took which connections). */
 export interface WorkerStats {
@@ -56,7 +62,9 @@ export interface WorkerStats {
 export type FromWorker =
   | { type: 'applied'; seq: number; failures: string[] }
   | { type: 'stats'; seq: number; stats: WorkerStats }
-  | { type: 'stopped' };
+  | { type: 'stopped' }
+  /** what this worker's clients added to its stick tables since its last message (worker-sticks.ts) */
+  | { type: 'sticks'; messages: SyncMessage[] };
 
 /** What a worker is started with (workerData). */
 export interface WorkerStart {
@@ -65,6 +73,8 @@ export interface WorkerStart {
   counters: SharedArrayBuffer;
   /** this worker's own share of each count, read by the main thread if the worker dies */
   own: SharedArrayBuffer;
+  /** the process's secrets (cookie signing, TLS ticket keys), the same in every thread */
+  secrets: ProcessSecrets;
 }
 
 /** The key of a member's counter slot, stable across reloads. */

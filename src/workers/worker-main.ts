@@ -3,6 +3,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../log.ts';
+import { adoptProcessSecrets } from '../runtime/process-secrets.ts';
 import { DataSide } from './data-side.ts';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
 import { WorkerCounters } from './worker-counters.ts';
@@ -10,6 +11,8 @@ import { WorkerCounters } from './worker-counters.ts';
 const start = workerData as WorkerStart;
 const port = parentPort!;
 let data: DataSide | null = null;
+// before anything signs a cookie or issues a TLS ticket: the same secrets as every other thread
+adoptProcessSecrets(start.secrets);
 
 function send(message: FromWorker): void {
   port.postMessage(message);
@@ -21,6 +24,7 @@ port.on('message', (message: ToWorker) => {
       if (data === null) {
         const log = createLogger(message.config.global.logLevel).child({ worker: start.index });
         data = new DataSide(start.index, new WorkerCounters(start.counters, start.own), log);
+        data.sticks.send = (messages) => send({ type: 'sticks', messages });
       }
       data.apply(message).then(
         (failures) => send({ type: 'applied', seq: message.seq, failures }),
@@ -30,6 +34,9 @@ port.on('message', (message: ToWorker) => {
     }
     case 'member':
       data?.member(message.state);
+      return;
+    case 'sticks':
+      data?.sticks.take(message.messages);
       return;
     case 'stats':
       send({ type: 'stats', seq: message.seq, stats: data?.stats() ?? { index: start.index, applied: 0, served: {}, connections: 0, maxConnections: Infinity } });

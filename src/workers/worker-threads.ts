@@ -19,8 +19,12 @@
 //   connections. Each worker also keeps its own share of each count (worker-counters.ts), so the
 //   counts of a worker that dies are given back when it is replaced.
 // - stop: a 'stop' message with the grace period; each worker stops as the one loop does.
-// Not split yet (the next step): udp services (they run in the main thread), persistence tables
-// and queues (per worker), passive health (each worker ejects on its own traffic), the API's
+// - stick tables (source-ip, tls-session): each worker keeps a copy; what one learns goes to
+//   the main thread, whose table is the union (the API and the ha link read it), and on to the
+//   other workers, batched per turn of the loop (worker-sticks.ts, stick-relay.ts).
+// - the process's secrets (cookie signing, TLS ticket keys): made once here, given to each
+//   worker as it starts (runtime/process-secrets.ts).
+// Not split yet (the next step): udp services (they run in the main thread), queues (per worker), passive health (each worker ejects on its own traffic), the API's
 // connection table and totals (the main thread's own, so tcp and http show none).
 
 import { EventEmitter } from 'node:events';
@@ -30,8 +34,10 @@ import type { Config } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import type { Member } from '../runtime/member.ts';
 import type { Runtime } from '../runtime/runtime.ts';
+import { processSecrets } from '../runtime/process-secrets.ts';
 import { CounterSlots, MAX_SLOTS } from '../runtime/shared-counters.ts';
 import { mirrorOf, slotKey, type ApplyMessage, type MemberMirror, type FromWorker, type ToWorker, type WorkerStart, type WorkerStats } from './messages.ts';
+import { StickRelay } from './stick-relay.ts';
 import { returnShare } from './worker-counters.ts';
 
 /** How long after the grace a worker that has not stopped is ended (ms). */
@@ -56,6 +62,8 @@ interface Thread {
 export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   readonly count: number;
   readonly slots = new CounterSlots();
+  /** the stick tables of the services the workers serve, kept the same in every thread */
+  readonly sticks: StickRelay;
   readonly #runtime: Runtime;
   readonly #log: Logger;
   readonly #threads: Thread[] = [];
@@ -71,6 +79,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     this.#runtime = runtime;
     this.#log = log;
     runtime.events.on('member', this.#onMember);
+    this.sticks = new StickRelay(runtime, count, (index, messages) => this.#threads[index].worker.postMessage({ type: 'sticks', messages } satisfies ToWorker));
     for (let i = 0; i < count; i++) this.#threads.push(this.#spawn(i));
   }
 
@@ -105,6 +114,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     // the workers need no admin, ha or kernel sections: the main thread runs those
     const share = Math.max(1, Math.floor(maxConnections / this.count));
     this.#last = { type: 'apply', config: { global: config.global, services, pools: config.pools }, slots, maxConnections: share };
+    this.sticks.watchTables(Object.keys(services));
     const answers = await Promise.all(this.#threads.map((t) => this.#applyOn(t)));
     this.slots.sweep();
     const failures = new Set<string>();
@@ -130,6 +140,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   async stop(grace: number): Promise<void> {
     this.#stopping = true;
     this.#runtime.events.off('member', this.#onMember);
+    this.sticks.close();
     await Promise.all(this.#threads.map(async (t) => {
       if (t.exited) return;
       const exited = new Promise((resolve) => t.worker.once('exit', resolve));
@@ -142,13 +153,17 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   }
 
   #spawn(index: number): Thread {
-    const start: WorkerStart = { index, counters: this.slots.buffer, own: new SharedArrayBuffer(MAX_SLOTS * 4) };
+    const start: WorkerStart = { index, counters: this.slots.buffer, own: new SharedArrayBuffer(MAX_SLOTS * 4), secrets: processSecrets() };
     const worker = new Worker(new URL('./worker-main.ts', import.meta.url), { workerData: start });
     const thread: Thread = { index, worker, own: start.own, pending: new Map(), started: false, exited: false };
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'stopped') {
         // its listeners and connections are closed: whatever else keeps its loop alive ends here
         void worker.terminate();
+        return;
+      }
+      if (message.type === 'sticks') {
+        this.sticks.fromWorker(index, message.messages);
         return;
       }
       if (message.type === 'applied') thread.started = true;
@@ -189,7 +204,9 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     const last = this.#last!;
     const states: MemberMirror[] = [];
     for (const pool of this.#runtime.pools.values()) for (const m of pool.members) states.push(mirrorOf(m));
-    return this.#ask(thread, (seq) => ({ ...last, seq, states }));
+    // a new worker (not the first apply of the process) takes the entries the others learned
+    const sticks = thread.started ? undefined : this.sticks.snapshot();
+    return this.#ask(thread, (seq) => ({ ...last, seq, states, sticks }));
   }
 
   #ask(thread: Thread, message: (seq: number) => ToWorker): Promise<FromWorker | null> {
