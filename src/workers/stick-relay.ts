@@ -128,6 +128,11 @@ export class StickRelay {
     this.#mirrors.clear();
   }
 
+  /** Nothing waits to be sent to the workers. */
+  get idle(): boolean {
+    return this.#scheduled === null;
+  }
+
   /** A followed table changed: the workers hear of it at the next turn of the loop. */
   changed(): void {
     this.#scheduled ??= setImmediate(this.#send);
