@@ -11,13 +11,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import type { Furiwake } from '../../src/app.ts';
+import { Furiwake } from '../../src/app.ts';
+import type { HaConfig } from '../../src/config/ha-types.ts';
+import { createLogger } from '../../src/log.ts';
 import type { PersistenceConfig } from '../../src/config/persistence-types.ts';
 import type { Config } from '../../src/config/types.ts';
 import { startApp } from '../helpers/app.ts';
 import { greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { handshake, memberCert, startTlsMember, type TlsMember } from '../helpers/openssl-tls.ts';
+import { freePort } from '../helpers/ports.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 import { until } from '../helpers/wait.ts';
 import { call, startAdminApp } from '../admin/helpers.ts';
@@ -138,6 +141,41 @@ describe('workers: 2, source-ip', () => {
     for (let round = 0; round < 4; round++) for (const c of from) assert.equal(await greeting(port, c), first.get(c), c);
     const end = await servedPerWorker(app);
     assert.ok(end.every((n, i) => n > start[i]), 'both workers took the clients');
+  });
+});
+
+describe('workers: 2 and ha.sync', () => {
+  const KEY = 'a-shared-key-of-32-characters-ok';
+  function ha(listen: number, peer: number): HaConfig {
+    const at = (port: number) => ({ host: '127.0.0.1', ip: '127.0.0.1', port });
+    return { vrrp: false, interface: '', routerId: 0, priority: 100, advert: 1_000, preempt: true, peers: [], vips: null, sync: { listen: at(listen), peers: [at(peer)], key: KEY, tls: null }, conntrackSync: null };
+  }
+
+  it("the peer node gets the entries both workers learned, and the peer's entries reach both workers", async () => {
+    const [portA, portB] = [await freePort(), await freePort()];
+    const base = single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }, { port: b.port, id: 'b' }]), { persistence: SOURCE_IP });
+    // node A serves with two workers, node B with one loop
+    const nodeA = await startApp(withWorkers({ ...base, ha: ha(portA, portB) }));
+    const nodeB = await Furiwake.start({ ...base, ha: ha(portB, portA) }, createLogger('silent'));
+    after(() => nodeB.stop(0));
+    const tableB = nodeB.runtime.services.get('svc')!.stickTable!;
+    const from = clients(12);
+    const chosen = new Map<string, string>();
+    for (const c of from) chosen.set(c, await greeting(nodeA.address('svc').port, c));
+    assert.ok((await servedPerWorker(nodeA)).every((n) => n > 0), 'one worker took every client');
+    await until(() => from.every((c) => tableB.peek(c)?.member === chosen.get(c)));
+
+    // a client node B chose for reaches the same member through node A, on either worker: even a
+    // member node A drains (it takes no new client there, only those it is remembered for)
+    const client = '127.0.0.60';
+    const member = await greeting(nodeB.address('svc').port, client);
+    nodeA.runtime.member('p', member)!.setAdmin('drain');
+    await until(() => nodeA.runtime.services.get('svc')!.stickTable!.peek(client) !== undefined);
+    await replicated(nodeA);
+    const start = await servedPerWorker(nodeA);
+    for (let i = 0; i < 8; i++) assert.equal(await greeting(nodeA.address('svc').port, client), member);
+    const end = await servedPerWorker(nodeA);
+    assert.ok(end.every((n, i) => n > start[i]), 'both workers took the client');
   });
 });
 
