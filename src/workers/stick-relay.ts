@@ -11,7 +11,8 @@
 // lookup of every connection. Replicated, a lookup stays a local Map read; a new client costs
 // one message to the main thread and one to each other worker, batched with every other change
 // of the same turn, and the next connection of that client finds its entry on any worker once
-// those messages are read (well under a millisecond on an idle process; docs/configuration.md).
+// those messages are read (bench/worker-sticks.ts: about half a millisecond to the main thread,
+// median, one client at a time; a client's connections opened at the same instant may race it).
 
 import type { StickEntryUpdate, SyncMessage } from '../ha/sync-frame.ts';
 import type { StickMirror, StickTable } from '../persistence/stick-table.ts';
