@@ -5,6 +5,7 @@
 // Real members and clients on loopback; clients come from several loopback addresses.
 
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -250,25 +251,52 @@ describe('workers: 2, https', () => {
   const certs = certDir();
   const cert = selfSigned(certs, 'www', ['www.example.test']);
 
+  const other = selfSigned(certs, 'www2', ['www.example.test']);
+  const tlsOf = (c: typeof cert) => ({ certificates: [{ certFile: c.cert, keyFile: c.key, cert: c.certPem, key: c.keyPem, names: ['www.example.test'] }], minVersion: 'TLSv1.2' as const });
+
+  /** One TLS connection with one request; whether it resumed `session`, and the session to use next. */
+  async function tlsRequest(port: number, session: Buffer | undefined, version: 'TLSv1.2' | 'TLSv1.3'): Promise<{ reused: boolean; session: Buffer | undefined }> {
+    let next = session;
+    const socket = tls.connect({ port, host: '127.0.0.1', servername: 'www.example.test', rejectUnauthorized: false, session, minVersion: version, maxVersion: version });
+    socket.on('session', (s: Buffer) => (next = s));
+    await once(socket, 'secureConnect');
+    const reused = socket.isSessionReused();
+    socket.end('GET / HTTP/1.1\r\nHost: www.example.test\r\nConnection: close\r\n\r\n');
+    socket.resume();
+    await once(socket, 'close');
+    return { reused, session: next };
+  }
+
+  it('a session ticket resumes after a reload that changed the certificate', async () => {
+    const m = await startMember('m');
+    const config = withWorkers(httpConfig(pool('round-robin', [{ port: m.port, id: 'm' }]), { tls: tlsOf(cert) }));
+    const app = await startApp(config);
+    const port = app.address('svc').port;
+    const first = await tlsRequest(port, undefined, 'TLSv1.3');
+    assert.equal(first.reused, false);
+    const next = withWorkers(httpConfig(pool('round-robin', [{ port: m.port, id: 'm' }]), { tls: tlsOf(other) }));
+    assert.deepEqual(await app.reload(next), []);
+    const again = await tlsRequest(port, first.session, 'TLSv1.3');
+    assert.equal(again.reused, true);
+    // a new client gets the new certificate
+    const socket = tls.connect({ port, host: '127.0.0.1', servername: 'www.example.test', rejectUnauthorized: false });
+    await once(socket, 'secureConnect');
+    assert.equal(socket.getPeerX509Certificate()?.fingerprint256, new X509Certificate(other.certPem).fingerprint256);
+    socket.destroy();
+  });
+
   for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
     it(`a ${version} session ticket one worker issued resumes on the other`, async () => {
       const m = await startMember('m');
-      const config = withWorkers(httpConfig(pool('round-robin', [{ port: m.port, id: 'm' }]), {
-        tls: { certificates: [{ certFile: cert.cert, keyFile: cert.key, cert: cert.certPem, key: cert.keyPem, names: ['www.example.test'] }], minVersion: 'TLSv1.2' },
-      }));
-      const app = await startApp(config);
+      const app = await startApp(withWorkers(httpConfig(pool('round-robin', [{ port: m.port, id: 'm' }]), { tls: tlsOf(cert) })));
       const port = app.address('svc').port;
       let session: Buffer | undefined;
       const reused: boolean[] = [];
       const start = await servedPerWorker(app);
       for (let i = 0; i < 16; i++) {
-        const socket = tls.connect({ port, host: '127.0.0.1', servername: 'www.example.test', rejectUnauthorized: false, session, minVersion: version, maxVersion: version });
-        socket.on('session', (s: Buffer) => (session = s));
-        await once(socket, 'secureConnect');
-        reused.push(socket.isSessionReused());
-        socket.end('GET / HTTP/1.1\r\nHost: www.example.test\r\nConnection: close\r\n\r\n');
-        socket.resume();
-        await once(socket, 'close');
+        const got = await tlsRequest(port, session, version);
+        reused.push(got.reused);
+        session = got.session;
       }
       assert.deepEqual(reused, [false, ...Array(15).fill(true)]);
       const end = await servedPerWorker(app);
