@@ -24,7 +24,8 @@
 //   other workers, batched per turn of the loop (worker-sticks.ts, stick-relay.ts).
 // - the process's secrets (cookie signing, TLS ticket keys): made once here, given to each
 //   worker as it starts (runtime/process-secrets.ts).
-// Not split yet (the next step): udp services (they run in the main thread), queues (per worker), passive health (each worker ejects on its own traffic), the API's
+// Not split yet (the next step): udp services (they run in the main thread), queues (per
+// worker), passive health (each worker ejects on its own traffic), the API's
 // connection table and totals (the main thread's own, so tcp and http show none).
 
 import { EventEmitter } from 'node:events';
@@ -204,7 +205,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     const last = this.#last!;
     const states: MemberMirror[] = [];
     for (const pool of this.#runtime.pools.values()) for (const m of pool.members) states.push(mirrorOf(m));
-    // a new worker (not the first apply of the process) takes the entries the others learned
+    // a worker's first config comes with the entries known (none at start; a replacement's: what the others learned)
     const sticks = thread.started ? undefined : this.sticks.snapshot();
     return this.#ask(thread, (seq) => ({ ...last, seq, states, sticks }));
   }
