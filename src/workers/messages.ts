@@ -63,8 +63,11 @@ export type FromWorker =
   | { type: 'applied'; seq: number; failures: string[] }
   | { type: 'stats'; seq: number; stats: WorkerStats }
   | { type: 'stopped' }
-  /** what this worker's clients added to its stick tables since its last message (worker-sticks.ts) */
-  | { type: 'sticks'; messages: SyncMessage[] };
+  /** what this worker's clients added to its stick tables since its last message, and its lookups (worker-sticks.ts) */
+  | { type: 'sticks'; messages: SyncMessage[]; lookups: StickLookups[] };
+
+/** A worker's lookups in one service's stick table since its last message: [service, hits, misses]. */
+export type StickLookups = [service: string, hits: number, misses: number];
 
 /** What a worker is started with (workerData). */
 export interface WorkerStart {

@@ -4,7 +4,8 @@
 // link sends it on to the peer node — and every change of it, whoever made it (a worker's entry,
 // an ha peer's, an operator's deletion or clear), goes on to the workers at the next turn of the
 // loop, to each worker but the one it came from. A key changed many times in one turn travels
-// once. The messages are the ha link's (ha/sync-frame.ts): one shape for every replica.
+// once. The messages are the ha link's (ha/sync-frame.ts): one shape for every replica. The
+// workers' hits and misses are added to the main thread's table, which looks nothing up itself.
 //
 // Why replication and not one table in shared memory: a stick table is an LRU of string keys with
 // an expiry per entry; in a SharedArrayBuffer that is a hand-made hash table with locks on every
@@ -17,6 +18,7 @@
 import type { StickEntryUpdate, SyncMessage } from '../ha/sync-frame.ts';
 import type { StickMirror, StickTable } from '../persistence/stick-table.ts';
 import type { Runtime } from '../runtime/runtime.ts';
+import type { StickLookups } from './messages.ts';
 
 /** what to post to one worker */
 export type PostSticks = (index: number, messages: SyncMessage[]) => void;
@@ -101,9 +103,18 @@ export class StickRelay {
     }
   }
 
-  /** What worker `index` learned: set in the main thread's tables (the API and the ha link see it), then sent to the other workers. */
-  fromWorker(index: number, messages: readonly SyncMessage[]): void {
+  /**
+   * What worker `index` learned: set in the main thread's tables (the API and the ha link see
+   * it), then sent to the other workers; its lookups are counted in the main thread's tables.
+   */
+  fromWorker(index: number, messages: readonly SyncMessage[], lookups: readonly StickLookups[] = []): void {
     this.counts.fromWorkers.messages++;
+    for (const [service, hits, misses] of lookups) {
+      const table = this.#mirrors.get(service)?.table;
+      if (table === undefined) continue;
+      table.counters.hits += hits;
+      table.counters.misses += misses;
+    }
     this.from = index;
     try {
       for (const m of messages) this.#take(m);

@@ -24,7 +24,7 @@ port.on('message', (message: ToWorker) => {
       if (data === null) {
         const log = createLogger(message.config.global.logLevel).child({ worker: start.index });
         data = new DataSide(start.index, new WorkerCounters(start.counters, start.own), log);
-        data.sticks.send = (messages) => send({ type: 'sticks', messages });
+        data.sticks.send = (messages, lookups) => send({ type: 'sticks', messages, lookups });
       }
       data.apply(message).then(
         (failures) => send({ type: 'applied', seq: message.seq, failures }),

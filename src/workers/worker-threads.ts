@@ -164,7 +164,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
         return;
       }
       if (message.type === 'sticks') {
-        this.sticks.fromWorker(index, message.messages);
+        this.sticks.fromWorker(index, message.messages, message.lookups);
         return;
       }
       if (message.type === 'applied') thread.started = true;

@@ -84,7 +84,7 @@ describe('workers: 2, source-ip', () => {
     assert.deepEqual(new Set([...seen.values()].map((s) => [...s][0])), new Set(['a', 'b']));
   });
 
-  it("the API's stick table lists the entries either worker learned, and an operator's deletion reaches both workers", async () => {
+  it("the API's stick table lists the entries either worker learned and counts their lookups, and an operator's deletion reaches both workers", async () => {
     const { app, base } = await sourceIpApp(true);
     const port = app.address('svc').port;
     const from = clients(12);
@@ -94,6 +94,9 @@ describe('workers: 2, source-ip', () => {
     await replicated(app);
     const page = await call(base, '/api/v1/stick-tables/svc?limit=100');
     assert.deepEqual(page.body.items.map((e: { key: string }) => e.key).sort(), [...from].sort());
+    // the lookups are the workers': each client's first connection missed
+    const [summary] = (await call(base, '/api/v1/stick-tables')).body;
+    assert.deepEqual([summary.size, summary.hits, summary.misses], [12, 0, 12]);
 
     // a client pinned to a member being drained still reaches it, on either worker
     const pinned = new Map<string, string>(page.body.items.map((e: { key: string; member: string }) => [e.key, e.member]));
@@ -101,6 +104,8 @@ describe('workers: 2, source-ip', () => {
     app.runtime.member('p', 'a')!.setAdmin('drain');
     await app.workers!.stats();
     for (let i = 0; i < 6; i++) assert.equal(await greeting(port, client), 'a');
+    await replicated(app);
+    assert.equal((await call(base, '/api/v1/stick-tables')).body[0].hits, 6);
     // once the operator deletes its entry, neither worker sends it there
     const deleted = await call(base, `/api/v1/stick-tables/svc/entries/${encodeURIComponent(client)}`, { method: 'DELETE' });
     assert.equal(deleted.status, 200);

@@ -49,6 +49,13 @@ describe('StickRelay', () => {
     assert.deepEqual(relay.counts, { fromWorkers: { messages: 2, entries: 3 }, toWorkers: { messages: 2, entries: 4 } });
   });
 
+  it("counts the workers' lookups in the main thread's table", () => {
+    const { relay, table } = setup();
+    relay.fromWorker(0, [], [['svc', 3, 2], ['other', 5, 5]]);
+    relay.fromWorker(1, [], [['svc', 1, 0]]);
+    assert.deepEqual([table.counters.hits, table.counters.misses], [4, 2]);
+  });
+
   it("sends an operator's deletion and clear, and an ha peer's entries, to every worker", async () => {
     const { relay, posted, table } = setup();
     relay.fromWorker(0, [{ type: 'stick', service: 'svc', entries: [{ key: 'k1', member: 'a', expiresIn: 1 }, { key: 'k2', member: 'b', expiresIn: 1 }, { key: 'k3', member: 'a', expiresIn: 1 }] }]);
