@@ -44,11 +44,15 @@ class TableWatch implements StickObserver {
   }
 
   set(key: string, member: string): void {
-    if (this.#state.recording && fits(key, member)) this.pending.set(key, member);
+    if (!this.#state.recording || !fits(key, member)) return;
+    this.pending.set(key, member);
+    this.#state.onChange?.();
   }
 
   deleted(key: string): void {
-    if (this.#state.recording) this.pending.set(key, null);
+    if (!this.#state.recording) return;
+    this.pending.set(key, null);
+    this.#state.onChange?.();
   }
 
   cleared(member: string | undefined): void {
@@ -57,6 +61,7 @@ class TableWatch implements StickObserver {
     if (member === undefined) this.pending.clear();
     else for (const [key, m] of this.pending) if (m === member) this.pending.delete(key);
     this.clears.push(member ?? null);
+    this.#state.onChange?.();
   }
 }
 
@@ -66,6 +71,8 @@ export class SyncState {
   readonly node: string;
   /** whether a link is up: changes are kept for the next flush only then (a link coming up resyncs everything) */
   recording = false;
+  /** called on each change kept for the next flush: a worker thread flushes at the next turn of its loop (workers/worker-sticks.ts) */
+  onChange: (() => void) | null = null;
   readonly #watches = new Map<string, TableWatch>();
   /** pool \0 member \0 field -> the last operator change of it, from here or a peer */
   readonly #operator = new Map<string, OperatorChange>();

@@ -59,10 +59,24 @@ export interface StickObserver {
   cleared(member: string | undefined): void;
 }
 
+/**
+ * Told of every change to a table whoever made it — this thread's traffic, an operator, an ha
+ * peer (`adopt`) — but expiry and eviction, which each copy does for itself: with worker threads,
+ * the main thread's table is the union and the workers' copies follow it (workers/stick-relay.ts).
+ */
+export interface StickMirror {
+  set(key: string, member: string, expiresIn: number): void;
+  deleted(key: string): void;
+  /** every key (member undefined) or those of one member */
+  cleared(member: string | undefined): void;
+}
+
 export class StickTable {
   readonly maxEntries: number;
   /** the replication link's watcher, when one runs; null: nobody is told */
   observer: StickObserver | null = null;
+  /** the worker threads' relay (main thread, workers above 1); null: nobody is told */
+  mirror: StickMirror | null = null;
   readonly timeout: number;
   readonly counters: StickCounters = { hits: 0, misses: 0, expirations: 0, evictions: 0 };
   readonly #cache: LRUCache<string, string>;
@@ -116,6 +130,7 @@ export class StickTable {
     this.#cache.set(key, member);
     if (this.#removed !== null) this.#removed.delete(key);
     this.observer?.set(key, member);
+    this.mirror?.set(key, member, this.timeout);
   }
 
   /**
@@ -142,6 +157,7 @@ export class StickTable {
       this.#removed.delete(key);
     }
     this.#cache.set(key, member, { ttl });
+    this.mirror?.set(key, member, ttl);
     return true;
   }
 
@@ -155,7 +171,10 @@ export class StickTable {
   /** A peer forgot `key` (or every key, or a member's): forgotten here too, the observer not told. */
   unadopt(key: string): boolean {
     const had = this.#cache.delete(key);
-    if (had) this.#remember(key);
+    if (had) {
+      this.#remember(key);
+      this.mirror?.deleted(key);
+    }
     return had;
   }
 
@@ -171,6 +190,7 @@ export class StickTable {
     if (!had) return false;
     this.#remember(key);
     this.observer?.deleted(key);
+    this.mirror?.deleted(key);
     return true;
   }
 
@@ -182,6 +202,7 @@ export class StickTable {
 
   /** clear() without telling the observer (a peer's clear). */
   forget(member?: string): number {
+    this.mirror?.cleared(member);
     if (member === undefined) {
       const n = this.#cache.size;
       for (const key of this.#cache.keys()) this.#remember(key);

@@ -12,7 +12,6 @@
 // helloKey(ClientHello), requestKey(request), or `cookie.fromRequest` (cookie); and tells
 // learned(key, member) what a member's TLS handshake names (tls-session).
 
-import { randomBytes } from 'node:crypto';
 import { isSkipped } from '../balance/eligible.ts';
 import type { PersistenceConfig } from '../config/persistence-types.ts';
 import { cookieOf, type MemberCookie } from '../persistence/cookie.ts';
@@ -21,9 +20,7 @@ import { methodOf } from '../persistence/methods.ts';
 import type { StickTable } from '../persistence/stick-table.ts';
 import type { Member } from './member.ts';
 import type { Pool } from './pool.ts';
-
-/** Signs cookies when the config gives no secret: cookies last as long as this process. */
-const PROCESS_SECRET = randomBytes(32);
+import { processSecrets } from './process-secrets.ts';
 
 export class ServicePersistence {
   readonly config: PersistenceConfig;
@@ -44,7 +41,8 @@ export class ServicePersistence {
     this.config = config;
     this.poolName = poolName;
     this.method = methodOf(config);
-    this.#state = this.method.create<Member>(config, { scope: serviceName, secret: PROCESS_SECRET, now });
+    // no secret in the config: the process's, so cookies last as long as the process and every worker signs alike
+    this.#state = this.method.create<Member>(config, { scope: serviceName, secret: processSecrets().cookie, now });
     this.table = this.#state.table;
     this.cookie = cookieOf(this.#state);
   }

@@ -14,6 +14,7 @@ import { Runtime } from '../runtime/runtime.ts';
 import type { Service } from '../runtime/service.ts';
 import type { SharedCounters } from '../runtime/shared-counters.ts';
 import type { PassiveRelay } from './passive-relay.ts';
+import { WorkerSticks } from './worker-sticks.ts';
 import { applyMirror, slotKey, type ApplyMessage, type MemberMirror, type WorkerStats } from './messages.ts';
 import { SharedDrops } from './udp-drops.ts';
 import { shareQueues, type QueueShare } from './queue-slots.ts';
@@ -23,6 +24,8 @@ export class DataSide {
   readonly runtime = new Runtime();
   /** reports passive health to the main thread, which decides (set by worker-main.ts) */
   passiveRelay: PassiveRelay | null = null;
+  /** this worker's stick tables, kept the same as the other threads' */
+  readonly sticks: WorkerSticks;
   readonly #log: Logger;
   readonly #counters: SharedCounters;
   readonly #listeners = new Map<string, Listener>();
@@ -37,6 +40,7 @@ export class DataSide {
     this.#counters = counters;
     this.#queues = queues;
     this.#log = log;
+    this.sticks = new WorkerSticks(this.runtime, index);
     this.runtime.events.listenerFailed = (err, event) => {
       this.#log.error({ err, event }, 'a handler of a state change failed; the others were told');
     };
@@ -48,6 +52,7 @@ export class DataSide {
     this.#udpFlows = message.udpFlows;
     const drops = new Map(message.udpDrops);
     const { listen, unlisten } = this.runtime.apply(message.config);
+    this.sticks.applied(message.sticks);
     const slots = new Map(message.slots);
     for (const pool of this.runtime.pools.values()) {
       for (const member of pool.members) {
@@ -96,6 +101,7 @@ export class DataSide {
   async stop(grace: number): Promise<void> {
     await Promise.all([...this.#listeners.values()].map((l) => l.close()));
     this.#listeners.clear();
+    this.sticks.close();
     this.runtime.close();
     const table = this.runtime.connections;
     if (table.size > 0 && grace > 0) {

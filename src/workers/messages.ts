@@ -2,6 +2,8 @@
 // Structured clone carries them; the counters that decide are not here: they are in shared memory.
 
 import type { Config } from '../config/types.ts';
+import type { SyncMessage } from '../ha/sync-frame.ts';
+import type { ProcessSecrets } from '../runtime/process-secrets.ts';
 import type { Member } from '../runtime/member.ts';
 import type { AdminState, AgentView, Health } from '../runtime/member-state.ts';
 import { RelayedPassive } from './passive-relay.ts';
@@ -43,13 +45,17 @@ export interface ApplyMessage {
   udpFlows: number;
   /** [service, buffer of SharedDrops] for every udp service: where the worker counts what it drops */
   udpDrops: [string, SharedArrayBuffer][];
+  /** a new worker (one that replaces a worker that died): the stick tables' entries, taken before it listens */
+  sticks?: SyncMessage[];
 }
 
 export type ToWorker =
   | ApplyMessage
   | { type: 'member'; state: MemberMirror }
   | { type: 'stop'; grace: number }
-  | { type: 'stats'; seq: number };
+  | { type: 'stats'; seq: number }
+  /** stick table changes: other workers' entries, an ha peer's, an operator's deletions (stick-relay.ts) */
+  | { type: 'sticks'; messages: SyncMessage[] };
 
 /** What one worker has served: for tests and the log (which worker took which connections). */
 export interface WorkerStats {
@@ -69,7 +75,12 @@ export type FromWorker =
   | { type: 'stats'; seq: number; stats: WorkerStats }
   | { type: 'stopped' }
   /** passive health's reports of one turn of the worker's loop: [slot, code, ...] (passive-relay.ts) */
-  | { type: 'passive'; reports: number[] };
+  | { type: 'passive'; reports: number[] }
+  /** what this worker's clients added to its stick tables since its last message, and its lookups (worker-sticks.ts) */
+  | { type: 'sticks'; messages: SyncMessage[]; lookups: StickLookups[] };
+
+/** A worker's lookups in one service's stick table since its last message: [service, hits, misses]. */
+export type StickLookups = [service: string, hits: number, misses: number];
 
 /** What a worker is started with (workerData). */
 export interface WorkerStart {
@@ -83,6 +94,8 @@ export interface WorkerStart {
   /** the pools' shared queues (queue-slots.ts), and how many threads take part in them */
   queues: SharedArrayBuffer;
   queueThreads: number;
+  /** the process's secrets (cookie signing, TLS ticket keys), the same in every thread */
+  secrets: ProcessSecrets;
 }
 
 /** The key of a member's counter slot, stable across reloads. */

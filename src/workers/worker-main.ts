@@ -3,6 +3,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../log.ts';
+import { adoptProcessSecrets } from '../runtime/process-secrets.ts';
 import { DataSide } from './data-side.ts';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
 import { PassiveRelay } from './passive-relay.ts';
@@ -11,6 +12,8 @@ import { WorkerCounters } from './worker-counters.ts';
 const start = workerData as WorkerStart;
 const port = parentPort!;
 let data: DataSide | null = null;
+// before anything signs a cookie or issues a TLS ticket: the same secrets as every other thread
+adoptProcessSecrets(start.secrets);
 
 function send(message: FromWorker): void {
   port.postMessage(message);
@@ -24,6 +27,7 @@ port.on('message', (message: ToWorker) => {
         const queues = { buffer: start.queues, threads: start.queueThreads, self: start.index };
         data = new DataSide(start.index, new WorkerCounters(start.counters, start.own), log, queues);
         data.passiveRelay = new PassiveRelay(start.passive, (reports) => send({ type: 'passive', reports }));
+        data.sticks.send = (messages, lookups) => send({ type: 'sticks', messages, lookups });
       }
       data.apply(message).then(
         (failures) => send({ type: 'applied', seq: message.seq, failures }),
@@ -33,6 +37,9 @@ port.on('message', (message: ToWorker) => {
     }
     case 'member':
       data?.member(message.state);
+      return;
+    case 'sticks':
+      data?.sticks.take(message.messages);
       return;
     case 'stats':
       send({ type: 'stats', seq: message.seq, stats: data?.stats() ?? { index: start.index, applied: 0, served: {}, connections: 0, maxConnections: Infinity } });

@@ -27,9 +27,14 @@
 //   queue-slots.ts).
 // - stop: a 'stop' message with the grace period; each worker stops as the one loop does.
 // - udp drops: summed in shared memory (udp-drops.ts), read by the main thread's WorkersListener.
-// Not split yet (the next step): persistence tables (per worker), the balance-per tables of udp
-// services (per worker, udp-share.ts), the API's connection table and totals (the main thread's
-// own, so tcp, http and udp show none).
+// - stick tables (source-ip, tls-session): each worker keeps a copy; what one learns goes to
+//   the main thread, whose table is the union (the API and the ha link read it), and on to the
+//   other workers, batched per turn of the loop (worker-sticks.ts, stick-relay.ts).
+// - the process's secrets (cookie signing, TLS ticket keys): made once here, given to each
+//   worker as it starts (runtime/process-secrets.ts).
+// Not split yet (the next step): the balance-per tables of udp services (per worker,
+// udp-share.ts), the API's connection table and totals (the main thread's own, so tcp, http and
+// udp show none).
 
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
@@ -39,9 +44,11 @@ import type { Logger } from '../log.ts';
 import type { Member } from '../runtime/member.ts';
 import type { Pool } from '../runtime/pool.ts';
 import type { Runtime } from '../runtime/runtime.ts';
+import { processSecrets } from '../runtime/process-secrets.ts';
 import { CounterSlots, MAX_SLOTS } from '../runtime/shared-counters.ts';
 import { mirrorOf, slotKey, type ApplyMessage, type MemberMirror, type FromWorker, type ToWorker, type WorkerStart, type WorkerStats } from './messages.ts';
 import { PassiveIntake } from './passive-intake.ts';
+import { StickRelay } from './stick-relay.ts';
 import { returnShare } from './worker-counters.ts';
 import { QueueSlots, shareQueues } from './queue-slots.ts';
 import { forWorker, workerShare, type UdpForWorkers } from './udp-share.ts';
@@ -73,6 +80,8 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   readonly slots = new CounterSlots();
   /** the pools' shared queues: the workers, and the main thread as the last (it serves udp) */
   readonly queues: QueueSlots;
+  /** the stick tables of the services the workers serve, kept the same in every thread */
+  readonly sticks: StickRelay;
   readonly #runtime: Runtime;
   readonly #log: Logger;
   readonly #threads: Thread[] = [];
@@ -93,6 +102,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     this.#log = log;
     this.queues = new QueueSlots(count + 1);
     runtime.events.on('member', this.#onMember);
+    this.sticks = new StickRelay(runtime, count, (index, messages) => this.#threads[index].worker.postMessage({ type: 'sticks', messages } satisfies ToWorker));
     for (let i = 0; i < count; i++) this.#threads.push(this.#spawn(i));
   }
 
@@ -140,6 +150,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
       type: 'apply', config: { global: config.global, services, pools: config.pools }, slots, maxConnections: share,
       udpFlows: workerShare(udp.flows, this.count), udpDrops: [...udp.drops], queues: this.#queueSlots,
     };
+    this.sticks.watchTables(Object.keys(services));
     const answers = await Promise.all(this.#threads.map((t) => this.#applyOn(t)));
     this.slots.sweep();
     this.queues.sweep();
@@ -166,6 +177,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   async stop(grace: number): Promise<void> {
     this.#stopping = true;
     this.#runtime.events.off('member', this.#onMember);
+    this.sticks.close();
     await Promise.all(this.#threads.map(async (t) => {
       if (t.exited) return;
       const exited = new Promise((resolve) => t.worker.once('exit', resolve));
@@ -180,7 +192,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   #spawn(index: number): Thread {
     const start: WorkerStart = {
       index, counters: this.slots.buffer, own: new SharedArrayBuffer(MAX_SLOTS * 4), passive: this.#passive.buffer,
-      queues: this.queues.buffer, queueThreads: this.count + 1,
+      queues: this.queues.buffer, queueThreads: this.count + 1, secrets: processSecrets(),
     };
     const worker = new Worker(WORKER_MAIN, { workerData: start });
     const thread: Thread = { index, worker, own: start.own, pending: new Map(), started: false, exited: false };
@@ -189,6 +201,10 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
       if (message.type === 'stopped') {
         // its listeners and connections are closed: whatever else keeps its loop alive ends here
         void worker.terminate();
+        return;
+      }
+      if (message.type === 'sticks') {
+        this.sticks.fromWorker(index, message.messages, message.lookups);
         return;
       }
       if (message.type === 'applied') thread.started = true;
@@ -240,7 +256,9 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     const last = this.#last!;
     const states: MemberMirror[] = [];
     for (const pool of this.#runtime.pools.values()) for (const m of pool.members) states.push(mirrorOf(m));
-    return this.#ask(thread, (seq) => ({ ...last, seq, states }));
+    // a worker's first config comes with the entries known (none at start; a replacement's: what the others learned)
+    const sticks = thread.started ? undefined : this.sticks.snapshot();
+    return this.#ask(thread, (seq) => ({ ...last, seq, states, sticks }));
   }
 
   #ask(thread: Thread, message: (seq: number) => ToWorker): Promise<FromWorker | null> {

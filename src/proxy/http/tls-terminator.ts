@@ -1,11 +1,14 @@
 // TLS termination for https services: one secure context per certificate, the one whose names
 // match the client's SNI chosen per handshake (exact name first, then a `*.` wildcard for the
 // first label), the first certificate for clients without SNI or with an unknown name. ALPN
-// offers http/1.1. Contexts are rebuilt when a reload brings other certificates.
+// offers http/1.1. Contexts are rebuilt when a reload brings other certificates. Every context
+// encrypts session tickets with the process's ticket keys, so a ticket resumes on whichever
+// worker thread takes the next handshake, and across a reload that changes certificates.
 
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { TlsConfig } from '../../config/http-types.ts';
+import { processSecrets } from '../../runtime/process-secrets.ts';
 
 interface Entry {
   names: string[];
@@ -26,9 +29,10 @@ export class TlsTerminator {
   use(config: TlsConfig): void {
     if (config === this.#config || config === this.#refused) return;
     this.#refused = config;
+    const ticketKeys = processSecrets().ticketKeys;
     const entries = config.certificates.map((c, i): Entry => {
       if (c.cert === '' || c.key === '') throw new Error(`certificate ${i + 1} (${c.certFile}) was not loaded`);
-      return { names: c.names, context: tls.createSecureContext({ cert: c.cert, key: c.key, minVersion: config.minVersion }) };
+      return { names: c.names, context: tls.createSecureContext({ cert: c.cert, key: c.key, minVersion: config.minVersion, ticketKeys }) };
     });
     this.#entries = entries;
     this.#default = entries[0].context;
