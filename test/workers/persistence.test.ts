@@ -47,7 +47,8 @@ async function servedPerWorker(app: Furiwake): Promise<number[]> {
  * answer from each worker means each has taken what it was sent.
  */
 async function replicated(app: Furiwake): Promise<void> {
-  await app.workers!.stats();
+  // a connection's end refreshes its entry: a worker may end it after the client saw its last byte
+  while ((await app.workers!.stats()).some((s) => s.connections > 0)) await new Promise((resolve) => setImmediate(resolve));
   await until(() => app.workers!.sticks.idle);
   await app.workers!.stats();
 }
