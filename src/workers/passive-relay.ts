@@ -20,7 +20,6 @@
 import type { Member } from '../runtime/member.ts';
 import { PassiveHealth, type PassiveFailure, type PassiveGroup } from '../runtime/passive-health.ts';
 import type { Pool } from '../runtime/pool.ts';
-import type { MemberMirror } from './messages.ts';
 
 /** A report's code: 0 is a success, the others a failure of that kind. */
 export const SUCCESS = 0;
@@ -113,8 +112,11 @@ export class RelayedPassive extends PassiveHealth {
     super.dispose();
   }
 
-  /** The main thread's decision, from the member's mirrored state: told as the one loop tells it. */
-  follow(state: MemberMirror): void {
+  /**
+   * The main thread's decision, from the member's mirrored state (MemberMirror's ejection
+   * fields): told as the one loop tells it.
+   */
+  follow(state: { ejected: boolean; ejectedUntil: number; ejectionReason: string }): void {
     this.ejectedUntil = state.ejectedUntil;
     if (this.ejected === state.ejected || this.#gone) return;
     this.ejected = state.ejected;
