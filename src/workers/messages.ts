@@ -4,6 +4,7 @@
 import type { Config } from '../config/types.ts';
 import type { Member } from '../runtime/member.ts';
 import type { AdminState, AgentView, Health } from '../runtime/member-state.ts';
+import type { AdminAnswer, AdminAsk } from './admin-asks.ts';
 
 /**
  * A member's state as the control side decides it (health checks, agent, operators, slow start):
@@ -38,7 +39,9 @@ export type ToWorker =
   | ApplyMessage
   | { type: 'member'; state: MemberMirror }
   | { type: 'stop'; grace: number }
-  | { type: 'stats'; seq: number };
+  | { type: 'stats'; seq: number }
+  /** the admin plane reads counters or connections, or ends connections (admin-asks.ts) */
+  | { type: 'admin'; seq: number; ask: AdminAsk };
 
 /** What one worker has served: for tests and the log (which worker took which connections). */
 export interface WorkerStats {
@@ -56,6 +59,7 @@ export interface WorkerStats {
 export type FromWorker =
   | { type: 'applied'; seq: number; failures: string[] }
   | { type: 'stats'; seq: number; stats: WorkerStats }
+  | { type: 'admin'; seq: number; answer: AdminAnswer }
   | { type: 'stopped' };
 
 /** What a worker is started with (workerData). */
@@ -65,6 +69,8 @@ export interface WorkerStart {
   counters: SharedArrayBuffer;
   /** this worker's own share of each count, read by the main thread if the worker dies */
   own: SharedArrayBuffer;
+  /** its connection ids follow this one (connection-ids.ts) */
+  firstId: number;
 }
 
 /** The key of a member's counter slot, stable across reloads. */

@@ -3,6 +3,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../log.ts';
+import { AdminAnswers, type AdminAnswer } from './admin-asks.ts';
 import { DataSide } from './data-side.ts';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
 import { WorkerCounters } from './worker-counters.ts';
@@ -10,6 +11,7 @@ import { WorkerCounters } from './worker-counters.ts';
 const start = workerData as WorkerStart;
 const port = parentPort!;
 let data: DataSide | null = null;
+const admin = new AdminAnswers(start.index);
 
 function send(message: FromWorker): void {
   port.postMessage(message);
@@ -21,6 +23,7 @@ port.on('message', (message: ToWorker) => {
       if (data === null) {
         const log = createLogger(message.config.global.logLevel).child({ worker: start.index });
         data = new DataSide(start.index, new WorkerCounters(start.counters, start.own), log);
+        data.runtime.connections.idsFrom(start.firstId);
       }
       data.apply(message).then(
         (failures) => send({ type: 'applied', seq: message.seq, failures }),
@@ -34,6 +37,16 @@ port.on('message', (message: ToWorker) => {
     case 'stats':
       send({ type: 'stats', seq: message.seq, stats: data?.stats() ?? { index: start.index, applied: 0, served: {}, connections: 0, maxConnections: Infinity } });
       return;
+    case 'admin': {
+      let answer: AdminAnswer;
+      try {
+        answer = admin.answer(data?.runtime ?? null, message.ask);
+      } catch (err) {
+        answer = { kind: 'failed', reason: (err as Error).stack ?? String(err) };
+      }
+      send({ type: 'admin', seq: message.seq, answer });
+      return;
+    }
     case 'stop':
       (data?.stop(message.grace) ?? Promise.resolve()).catch(() => {}).then(() => {
         send({ type: 'stopped' });

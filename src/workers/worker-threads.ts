@@ -31,8 +31,11 @@ import type { Logger } from '../log.ts';
 import type { Member } from '../runtime/member.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { CounterSlots, MAX_SLOTS } from '../runtime/shared-counters.ts';
+import type { AdminAnswer, AdminAsk } from './admin-asks.ts';
+import { firstIdOf, LANES } from './connection-ids.ts';
 import { mirrorOf, slotKey, type ApplyMessage, type MemberMirror, type FromWorker, type ToWorker, type WorkerStart, type WorkerStats } from './messages.ts';
 import { returnShare } from './worker-counters.ts';
+import { WorkersView, type Asked, type AskThreads } from './workers-view.ts';
 
 /** How long after the grace a worker that has not stopped is ended (ms). */
 const STOP_MARGIN = 5_000;
@@ -44,6 +47,8 @@ export function servedByWorkers(mode: string): boolean {
 
 interface Thread {
   readonly index: number;
+  /** its range of connection ids (connection-ids.ts) */
+  readonly lane: number;
   readonly worker: Worker;
   readonly own: SharedArrayBuffer;
   /** answers awaited, by sequence number; each gets null if the worker exits first */
@@ -53,15 +58,19 @@ interface Thread {
   exited: boolean;
 }
 
-export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
+export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> implements AskThreads {
   readonly count: number;
   readonly slots = new CounterSlots();
+  /** what the admin plane reads of the workers: their counters and connections */
+  readonly view: WorkersView;
   readonly #runtime: Runtime;
   readonly #log: Logger;
   readonly #threads: Thread[] = [];
   /** the last config sent, without the member states (those are read fresh for each send) */
   #last: Omit<ApplyMessage, 'seq' | 'states'> | null = null;
   #seq = 0;
+  /** the lane of the thread started last */
+  #lane = 0;
   #stopping = false;
   readonly #onMember = (member: Member): void => this.#post({ type: 'member', state: mirrorOf(member) });
 
@@ -71,6 +80,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     this.#runtime = runtime;
     this.#log = log;
     runtime.events.on('member', this.#onMember);
+    this.view = new WorkersView(this, runtime, log);
     for (let i = 0; i < count; i++) this.#threads.push(this.#spawn(i));
   }
 
@@ -121,6 +131,21 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     return answers.flatMap((a) => (a !== null && a.type === 'stats' ? [a.stats] : []));
   }
 
+  askEach(ask: AdminAsk): Asked[] {
+    return this.#threads.map((t) => ({ index: t.index, answer: this.#askAdmin(t, ask) }));
+  }
+
+  askLane(lane: number, ask: AdminAsk): Asked | null {
+    const thread = this.#threads.find((t) => t.lane === lane && !t.exited);
+    return thread === undefined ? null : { index: thread.index, answer: this.#askAdmin(thread, ask) };
+  }
+
+  async #askAdmin(thread: Thread, ask: AdminAsk): Promise<AdminAnswer | null> {
+    if (thread.exited) return null;
+    const answer = await this.#ask(thread, (seq) => ({ type: 'admin', seq, ask }));
+    return answer?.type === 'admin' ? answer.answer : null;
+  }
+
   /** The worker thread at `index` (tests end one to see it replaced). */
   thread(index: number): Worker {
     return this.#threads[index].worker;
@@ -142,9 +167,10 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   }
 
   #spawn(index: number): Thread {
-    const start: WorkerStart = { index, counters: this.slots.buffer, own: new SharedArrayBuffer(MAX_SLOTS * 4) };
+    const lane = this.#nextLane();
+    const start: WorkerStart = { index, counters: this.slots.buffer, own: new SharedArrayBuffer(MAX_SLOTS * 4), firstId: firstIdOf(lane) };
     const worker = new Worker(new URL('./worker-main.ts', import.meta.url), { workerData: start });
-    const thread: Thread = { index, worker, own: start.own, pending: new Map(), started: false, exited: false };
+    const thread: Thread = { index, lane, worker, own: start.own, pending: new Map(), started: false, exited: false };
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'stopped') {
         // its listeners and connections are closed: whatever else keeps its loop alive ends here
@@ -183,6 +209,13 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
       else this.#log.info({ worker: next.index }, 'new worker thread serving');
       this.emit('replaced', next.index);
     });
+  }
+
+  /** The next lane no live thread has, in turn: a new thread does not give the ids a dead one gave. */
+  #nextLane(): number {
+    do this.#lane = (this.#lane % (LANES - 1)) + 1;
+    while (this.#threads.some((t) => t.lane === this.#lane && !t.exited));
+    return this.#lane;
   }
 
   #applyOn(thread: Thread): Promise<FromWorker | null> {
