@@ -1,0 +1,188 @@
+// global.workers: the admin API, /metrics and the dashboard's snapshot see every worker: counters
+// summed over the workers, the connection table the union of theirs, a connection ended by id
+// wherever it is held. Real members, clients and admin API on loopback.
+
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http from 'node:http';
+import net from 'node:net';
+import { describe, it } from 'node:test';
+import type { Furiwake } from '../../src/app.ts';
+import type { Config } from '../../src/config/types.ts';
+import { call, startAdminApp } from '../admin/helpers.ts';
+import { parsePrometheus, value, type Family } from '../admin/prometheus-text.ts';
+import { exchange, greeted } from '../helpers/clients.ts';
+import { pool, single } from '../helpers/config.ts';
+import { startTcpServer } from '../helpers/servers.ts';
+import { httpConfig, startMember } from '../proxy/http/helpers.ts';
+
+function withWorkers(config: Config, workers: number): Config {
+  return { ...config, global: { ...config.global, workers } };
+}
+
+/** A member that greets with its name, echoes what it gets, and ends when the client does. */
+const echo = (name: string) => (socket: net.Socket): void => {
+  socket.write(`${name}\n`);
+  socket.on('data', (d: Buffer) => socket.write(d));
+  socket.on('end', () => socket.end());
+};
+
+/** Connections (http: requests) each worker gave to members so far. */
+async function servedPerWorker(app: Furiwake): Promise<number[]> {
+  const stats = await app.workers!.stats();
+  return stats.map((s) => Object.values(s.served).reduce((a, b) => a + b, 0));
+}
+
+async function metrics(base: string): Promise<Map<string, Family>> {
+  const res = await call<string>(base, '/metrics');
+  assert.equal(res.status, 200);
+  return parsePrometheus(res.body);
+}
+
+/** Resolves when the socket closes (a reset too: once() would reject on its error). */
+function closing(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => socket.once('close', () => resolve()));
+}
+
+/** A GET on a connection of its own (so that the kernel spreads them over the workers). */
+function get(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+      res.resume().on('end', () => resolve(res.statusCode ?? 0));
+    }).on('error', reject);
+  });
+}
+
+describe('workers: 2, counters', () => {
+  it('member totals and bytes, service totals: the API and /metrics show the sum over both workers', async () => {
+    const a = await startTcpServer('a', echo('a'));
+    const b = await startTcpServer('b', echo('b'));
+    const config = single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }, { port: b.port, id: 'b' }]));
+    const { app, base } = await startAdminApp(withWorkers(config, 2));
+    const port = app.address('svc').port;
+    const n = 40;
+    let sent = 0;
+    let received = 0;
+    const ends = await Promise.all(Array.from({ length: n }, (_, i) => {
+      const text = `hello ${i} `.repeat(i + 1);
+      sent += text.length;
+      return exchange(port, text);
+    }));
+    for (const e of ends) {
+      assert.equal(e.ending, 'end');
+      received += e.data.length;
+    }
+    const served = await servedPerWorker(app);
+    assert.ok(served.every((s) => s > 0), `one worker served all: ${served.join(', ')}`);
+
+    const members = (await call(base, '/api/v1/pools/p/members')).body as { id: string; connections: { total: number; failed: number }; bytes: { in: number; out: number } }[];
+    const sum = (read: (m: (typeof members)[number]) => number): number => members.reduce((s, m) => s + read(m), 0);
+    assert.equal(sum((m) => m.connections.total), n);
+    assert.equal(sum((m) => m.connections.failed), 0);
+    assert.equal(sum((m) => m.bytes.in), sent);
+    assert.equal(sum((m) => m.bytes.out), received);
+    const svc = (await call(base, '/api/v1/services/svc')).body as { connections: { total: number } };
+    assert.equal(svc.connections.total, n);
+
+    const families = await metrics(base);
+    const perMember = (name: string): number => value(families, name, { member: 'a' }) + value(families, name, { member: 'b' });
+    assert.equal(perMember('furiwake_member_connections_total'), n);
+    assert.equal(perMember('furiwake_member_bytes_in_total'), sent);
+    assert.equal(perMember('furiwake_member_bytes_out_total'), received);
+    assert.equal(value(families, 'furiwake_service_connections_total', { service: 'svc' }), n);
+    // read again: a second refresh adds nothing that was not counted since
+    const again = await metrics(base);
+    assert.equal(value(again, 'furiwake_member_connections_total', { member: 'a' }) + value(again, 'furiwake_member_connections_total', { member: 'b' }), n);
+  });
+
+  it('http requests by member and status: summed in the API and /metrics', async () => {
+    const m = await startMember('m');
+    const config = httpConfig(pool('round-robin', [{ port: m.port, id: 'm' }]));
+    const { app, base } = await startAdminApp(withWorkers(config, 2));
+    const port = app.address('svc').port;
+    const n = 30;
+    const statuses = await Promise.all(Array.from({ length: n }, () => get(port)));
+    assert.deepEqual(new Set(statuses), new Set([200]));
+    const served = await servedPerWorker(app);
+    assert.ok(served.every((s) => s > 0), `one worker served all: ${served.join(', ')}`);
+
+    const svc = (await call(base, '/api/v1/services/svc')).body as { requests: number; connections: { total: number } };
+    assert.equal(svc.requests, n);
+    assert.equal(svc.connections.total, n);
+    const member = (await call(base, '/api/v1/pools/p/members/m')).body as { requests: number; connections: { total: number } };
+    assert.equal(member.requests, n);
+    assert.equal(member.connections.total, n);
+    const families = await metrics(base);
+    assert.equal(value(families, 'furiwake_http_requests_total', { service: 'svc', member: 'm', code: '2xx' }), n);
+    assert.equal(value(families, 'furiwake_member_connections_total', { member: 'm' }), n);
+  });
+});
+
+describe('workers: 2, the connection table', () => {
+  it('lists the connections held on both workers, ends one by id on the worker that holds it, 404 for an unknown id', async () => {
+    const a = await startTcpServer('a', echo('a'));
+    const config = single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }]));
+    const { app, base } = await startAdminApp(withWorkers(config, 2));
+    const port = app.address('svc').port;
+    const held = await Promise.all(Array.from({ length: 20 }, () => greeted(port)));
+    const byPort = new Map(held.map(({ socket }) => [socket.localPort!, socket]));
+    // each side sent something: the live connections' bytes show before they end
+    await Promise.all(held.map(async ({ socket }) => {
+      const back = once(socket, 'data');
+      socket.resume();
+      socket.write('ping');
+      await back;
+    }));
+
+    const perWorker = (await app.workers!.stats()).map((s) => s.connections);
+    assert.ok(perWorker.every((c) => c > 0), `one worker holds all: ${perWorker.join(', ')}`);
+    const page = (await call(base, '/api/v1/connections?limit=1000')).body as { total: number; items: { id: number; worker?: number; client: { port: number }; bytesIn: number }[] };
+    assert.equal(page.total, 20);
+    assert.equal(page.items.length, 20);
+    assert.equal(new Set(page.items.map((c) => c.id)).size, 20, 'ids are unique across the workers');
+    assert.deepEqual(new Set(page.items.map((c) => c.client.port)), new Set(byPort.keys()));
+    for (const w of [0, 1]) assert.equal(page.items.filter((c) => c.worker === w).length, perWorker[w], `worker ${w}`);
+    assert.ok(page.items.every((c) => c.bytesIn === 4));
+
+    // a page is the same slice of the one list, oldest first
+    const slice = (await call(base, '/api/v1/connections?offset=5&limit=7')).body as typeof page;
+    assert.equal(slice.total, 20);
+    assert.deepEqual(slice.items.map((c) => c.id), page.items.slice(5, 12).map((c) => c.id));
+    assert.ok(page.items.every((c, i) => i === 0 || (c as unknown as { startedAt: number }).startedAt >= (page.items[i - 1] as unknown as { startedAt: number }).startedAt));
+
+    // the counts that read the workers' live connections
+    const status = (await call(base, '/api/v1/status')).body as { connections: number };
+    assert.equal(status.connections, 20);
+    const svc = (await call(base, '/api/v1/services/svc')).body as { connections: { active: number; total: number } };
+    assert.deepEqual(svc.connections, { active: 20, total: 20 });
+    const member = (await call(base, '/api/v1/pools/p/members/a')).body as { connections: { active: number }; bytes: { in: number; out: number } };
+    assert.equal(member.connections.active, 20);
+    assert.equal(member.bytes.in, 20 * 4);
+    assert.equal(member.bytes.out, 20 * ('a\n'.length + 4));
+
+    // end one held by worker 1: its client sees the connection go
+    const victim = page.items.find((c) => c.worker === 1)!;
+    const socket = byPort.get(victim.client.port)!;
+    const closed = closing(socket);
+    const ended = await call(base, `/api/v1/connections/${victim.id}`, { method: 'DELETE' });
+    assert.equal(ended.status, 200);
+    assert.deepEqual(ended.body, { ended: 1, kernel: 0 });
+    await closed;
+    const after = (await call(base, '/api/v1/connections?limit=1000')).body as typeof page;
+    assert.equal(after.total, 19);
+    assert.ok(!after.items.some((c) => c.id === victim.id));
+
+    // the same id again, an id in a worker's range that was never given, one in the main thread's
+    for (const id of [victim.id, victim.id + 1_000_000, 999_999]) {
+      const missing = await call(base, `/api/v1/connections/${id}`, { method: 'DELETE' });
+      assert.equal(missing.status, 404, `id ${id}`);
+    }
+
+    // ending a member's connections reaches both workers
+    const rest = [...byPort.values()].filter((s) => s !== socket).map(closing);
+    const all = await call(base, '/api/v1/connections?pool=p&member=a', { method: 'DELETE' });
+    assert.deepEqual(all.body, { ended: 19, kernel: 0 });
+    await Promise.all(rest);
+    assert.equal(((await call(base, '/api/v1/connections')).body as typeof page).total, 0);
+  });
+});
