@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import type { Furiwake } from '../../src/app.ts';
 import type { Config } from '../../src/config/types.ts';
-import { call, startAdminApp } from '../admin/helpers.ts';
+import { call, openEvents, startAdminApp } from '../admin/helpers.ts';
 import { parsePrometheus, value, type Family } from '../admin/prometheus-text.ts';
 import { exchange, greeted } from '../helpers/clients.ts';
-import { pool, single } from '../helpers/config.ts';
+import { pool, service, single } from '../helpers/config.ts';
 import { startTcpServer } from '../helpers/servers.ts';
 import { httpConfig, startMember } from '../proxy/http/helpers.ts';
 
@@ -93,6 +93,15 @@ describe('workers: 2, counters', () => {
     // read again: a second refresh adds nothing that was not counted since
     const again = await metrics(base);
     assert.equal(value(again, 'furiwake_member_connections_total', { member: 'a' }) + value(again, 'furiwake_member_connections_total', { member: 'b' }), n);
+
+    // the dashboard: its snapshot has the sums, and its once-a-second tick the rates
+    const events = await openEvents(base);
+    after(() => events.close());
+    type Snap = { pools: { members: { connections: { total: number }; rates: { connections: number; bytesIn: number } }[] }[]; services: { rates: { connections: number } }[] };
+    const first = (await events.next((e) => e.event === 'snapshot')).data as Snap;
+    assert.equal(first.pools[0].members.reduce((s, m) => s + m.connections.total, 0), n);
+    const ticked = (await events.next((e) => e.event === 'snapshot' && (e.data as Snap).services[0].rates.connections > 0)).data as Snap;
+    assert.ok(ticked.pools[0].members.every((m) => m.rates.connections > 0 && m.rates.bytesIn > 0));
   });
 
   it('http requests by member and status: summed in the API and /metrics', async () => {
@@ -115,6 +124,51 @@ describe('workers: 2, counters', () => {
     const families = await metrics(base);
     assert.equal(value(families, 'furiwake_http_requests_total', { service: 'svc', member: 'm', code: '2xx' }), n);
     assert.equal(value(families, 'furiwake_member_connections_total', { member: 'm' }), n);
+  });
+});
+
+describe('workers: 2, queues and refusals', () => {
+  it("a pool's queue length and queue timeouts are the workers' summed", async () => {
+    const a = await startTcpServer('a', echo('a'));
+    // two pools on the one member with room for one: a long queue to see it fill, a short one to see it time out
+    const config: Config = {
+      global: { shutdownGrace: 0, logLevel: 'silent', workers: 2 },
+      services: { long: service('tcp', 'long'), short: service('tcp', 'short') },
+      pools: {
+        long: pool('round-robin', [{ port: a.port, id: 'a', maxConnections: 1 }], { max: 100, timeout: 60_000 }),
+        short: pool('round-robin', [{ port: a.port, id: 'a', maxConnections: 1 }], { max: 100, timeout: 200 }),
+      },
+    };
+    const { app, base } = await startAdminApp(config);
+    const [long, short] = [app.address('long').port, app.address('short').port];
+    const held = await Promise.all([greeted(long), greeted(short)]);
+    const waiting = Array.from({ length: 8 }, () => net.connect({ port: long, host: '127.0.0.1' }).on('error', () => {}));
+    after(() => waiting.forEach((s) => s.destroy()));
+    // each answer is the workers' queues of now: asked until all 8 wait (they were accepted in turn)
+    let queued = 0;
+    while (queued < 8) queued = ((await call(base, '/api/v1/pools/long')).body as { queue: { length: number } }).queue.length;
+    assert.equal(queued, 8);
+    assert.equal(value(await metrics(base), 'furiwake_pool_queue_length', { pool: 'long' }), 8);
+
+    const ends = await Promise.all(Array.from({ length: 8 }, () => exchange(short)));
+    assert.ok(ends.every((e) => e.ending === 'end' && e.data.length === 0), 'each is turned away at the timeout');
+    const pools = (await call(base, '/api/v1/pools')).body as { name: string; queue: { timeouts: number } }[];
+    assert.equal(pools.find((p) => p.name === 'short')!.queue.timeouts, 8);
+    assert.equal(value(await metrics(base), 'furiwake_pool_queue_timeouts_total', { pool: 'short' }), 8);
+    for (const h of held) h.socket.destroy();
+  });
+
+  it('clients refused at their max-connections-per-client are counted on every worker', async () => {
+    const a = await startTcpServer('a', echo('a'));
+    const config = single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }]), { maxConnectionsPerClient: 1 });
+    const { app, base } = await startAdminApp(withWorkers(config, 2));
+    const port = app.address('svc').port;
+    const n = 12;
+    // each client half-closes at once: one let in is greeted by its member, then ends
+    const outcomes = await Promise.all(Array.from({ length: n }, () => exchange(port, '')));
+    const refused = outcomes.filter((o) => o.data.length === 0).length;
+    assert.ok(refused > 0);
+    assert.equal(value(await metrics(base), 'furiwake_client_cap_refused_total'), refused);
   });
 });
 
