@@ -239,4 +239,19 @@ describe('workers: 2, the connection table', () => {
     await Promise.all(rest);
     assert.equal(((await call(base, '/api/v1/connections')).body as typeof page).total, 0);
   });
+
+  it('a member disabled through the API (on-member-down: close) loses its connections on both workers', async () => {
+    const a = await startTcpServer('a', echo('a'));
+    const config = single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }], {}, { onMemberDown: 'close' }));
+    const { app, base } = await startAdminApp(withWorkers(config, 2));
+    const port = app.address('svc').port;
+    const held = await Promise.all(Array.from({ length: 12 }, () => greeted(port)));
+    const perWorker = (await app.workers!.stats()).map((s) => s.connections);
+    assert.ok(perWorker.every((c) => c > 0), `one worker holds all: ${perWorker.join(', ')}`);
+    const closed = held.map(({ socket }) => closing(socket));
+    const patched = await call(base, '/api/v1/pools/p/members/a', { method: 'PATCH', body: { state: 'disabled' } });
+    assert.equal(patched.status, 200);
+    await Promise.all(closed);
+    assert.equal(((await call(base, '/api/v1/connections')).body as { total: number }).total, 0);
+  });
 });
