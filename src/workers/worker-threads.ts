@@ -19,9 +19,10 @@
 //   connections. Each worker also keeps its own share of each count (worker-counters.ts), so the
 //   counts of a worker that dies are given back when it is replaced.
 // - stop: a 'stop' message with the grace period; each worker stops as the one loop does.
+// - what the admin plane reads (counters, the connection table) and ending connections: an
+//   'admin' message, asked when read (workers-view.ts); connection ids are unique across threads.
 // Not split yet (the next step): udp services (they run in the main thread), persistence tables
-// and queues (per worker), passive health (each worker ejects on its own traffic), the API's
-// connection table and totals (the main thread's own, so tcp and http show none).
+// and queues (per worker), passive health (each worker ejects on its own traffic).
 
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
