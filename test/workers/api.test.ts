@@ -4,8 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Furiwake } from '../../src/app.ts';
 import type { Config } from '../../src/config/types.ts';
@@ -13,6 +15,8 @@ import { call, openEvents, startAdminApp } from '../admin/helpers.ts';
 import { parsePrometheus, value, type Family } from '../admin/prometheus-text.ts';
 import { exchange, greeted } from '../helpers/clients.ts';
 import { pool, service, single } from '../helpers/config.ts';
+import { tempDir } from '../helpers/files.ts';
+import { furiwake, startedWithAdmin } from '../helpers/process.ts';
 import { startTcpServer } from '../helpers/servers.ts';
 import { httpConfig, startMember } from '../proxy/http/helpers.ts';
 
@@ -253,5 +257,43 @@ describe('workers: 2, the connection table', () => {
     assert.equal(patched.status, 200);
     await Promise.all(closed);
     assert.equal(((await call(base, '/api/v1/connections')).body as { total: number }).total, 0);
+  });
+});
+
+describe('workers: 2, furiwake ctl', () => {
+  it('ctl status and ctl connections show every worker\'s connections', async () => {
+    const a = await startTcpServer('a', echo('a'));
+    const dir = await tempDir('workers-ctl');
+    const file = path.join(dir, 'furiwake.yaml');
+    await writeFile(file, [
+      'global: { shutdown-grace: 0s, log-level: info, workers: 2 }',
+      'admin: { listen: 127.0.0.1:0 }',
+      'services:',
+      '  www: { listen: 127.0.0.1:0, mode: tcp, pool: web }',
+      'pools:',
+      `  web: { members: [ { address: 127.0.0.1:${a.port}, id: a } ] }`,
+      '',
+    ].join('\n'));
+    const { run: lb, admin } = await startedWithAdmin(file);
+    const vip = (await lb.event('service listening')).port as number;
+    const ctl = async (args: string[]): Promise<string> => {
+      const run = furiwake(['ctl', '--admin', admin, ...args]);
+      assert.equal(await run.exit(), 0, run.stderr);
+      return run.stdout;
+    };
+
+    await Promise.all(Array.from({ length: 10 }, (_, i) => exchange(vip, `bye ${i}`)));
+    const held = await Promise.all(Array.from({ length: 10 }, () => greeted(vip)));
+    const status = JSON.parse(await ctl(['status', '--json'])) as { status: { connections: number }; services: { connections: { active: number; total: number } }[] };
+    assert.equal(status.status.connections, 10);
+    assert.deepEqual(status.services[0].connections, { active: 10, total: 20 });
+    const listed = JSON.parse(await ctl(['connections', '--json'])) as { total: number; items: { worker?: number; client: { port: number } }[] };
+    assert.equal(listed.total, 10);
+    assert.deepEqual(new Set(listed.items.map((c) => c.client.port)), new Set(held.map((h) => h.socket.localPort)));
+    assert.deepEqual(new Set(listed.items.map((c) => c.worker)), new Set([0, 1]));
+    const text = await ctl(['connections']);
+    assert.match(text, /^ID\s+WORKER\s+SERVICE\s+CLIENT/);
+    for (const h of held) assert.match(text, new RegExp(`^\\d+\\s+[01]\\s+www\\s+127\\.0\\.0\\.1:${h.socket.localPort}\\s`, 'm'));
+    for (const h of held) h.socket.destroy();
   });
 });
