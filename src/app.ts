@@ -4,7 +4,7 @@
 // then ends the rest.
 
 import { setTimeout as delay } from 'node:timers/promises';
-import type { DataThreads } from './admin/host.ts';
+import type { DataThreads } from './admin/threads.ts';
 import { AdminPlane } from './admin/plane.ts';
 import type { Config } from './config/types.ts';
 import type { Logger } from './log.ts';

@@ -5,7 +5,8 @@
 import type { ConnectionEntry, ConnectionFilter } from '../runtime/connection-table.ts';
 import type { Member } from '../runtime/member.ts';
 import { list, memberOf, poolOf, serviceOf } from './api-pools.ts';
-import type { ApiContext, DataThreads } from './host.ts';
+import type { ApiContext } from './host.ts';
+import type { DataThreads } from './threads.ts';
 import { ApiError } from './http.ts';
 import { route, type Route, type RouteDef } from './router.ts';
 import { clearStickQuerySchema, type ConnectionView, connectionPageSchema, connectionsQuerySchema, deletedSchema, emptyQuerySchema, endConnectionsQuerySchema, endedSchema, errorSchema, stickPageSchema, stickQuerySchema, stickTableSchema } from './schemas.ts';

@@ -5,7 +5,7 @@
 
 import type { Member } from '../runtime/member.ts';
 import type { Runtime } from '../runtime/runtime.ts';
-import type { DataThreads } from './host.ts';
+import type { DataThreads } from './threads.ts';
 import { liveTraffic, memberBytes } from './traffic.ts';
 
 export const TICK_MS = 1_000;

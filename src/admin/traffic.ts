@@ -4,7 +4,7 @@
 
 import type { Member } from '../runtime/member.ts';
 import type { Runtime } from '../runtime/runtime.ts';
-import type { DataThreads } from './host.ts';
+import type { DataThreads } from './threads.ts';
 
 export interface Bytes {
   in: number;

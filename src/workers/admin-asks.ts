@@ -2,7 +2,7 @@
 // answers from its own runtime: its counters (worker-report.ts), a part of its connection table,
 // or ending connections it holds. One message type each way carries them all.
 
-import type { ConnectionQuery, ConnectionsOf } from '../admin/host.ts';
+import type { ConnectionQuery, ConnectionsOf } from '../admin/threads.ts';
 import { newestEntries } from '../admin/snapshot.ts';
 import type { ConnectionView } from '../admin/schemas.ts';
 import { connectionView } from '../admin/views.ts';

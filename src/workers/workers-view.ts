@@ -1,4 +1,4 @@
-// The worker threads as the main thread's admin plane reads them (admin/host.ts DataThreads).
+// The worker threads as the main thread's admin plane reads them (admin/threads.ts DataThreads).
 //
 // Counters: pulled when read, not pushed as they change. The API, /metrics and the dashboard's
 // tick each call refresh() first: one message to every worker, which answers with what its
@@ -14,7 +14,7 @@
 // by the page asked for) and merges them, oldest first. Ids are unique across the threads
 // (connection-ids.ts), so ending one by id goes to the one worker whose range it is in.
 
-import type { ConnectionQuery, ConnectionsOf, DataThreads, ThreadsLive } from '../admin/host.ts';
+import type { ConnectionQuery, ConnectionsOf, DataThreads, ThreadsLive } from '../admin/threads.ts';
 import type { ConnectionView } from '../admin/schemas.ts';
 import type { Logger } from '../log.ts';
 import type { Member } from '../runtime/member.ts';
