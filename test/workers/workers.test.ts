@@ -7,7 +7,7 @@ import net from 'node:net';
 import { before, describe, it } from 'node:test';
 import { memberHealth, startApp } from '../helpers/app.ts';
 import type { TcpMonitor } from '../../src/config/health-types.ts';
-import { greeted, greeting } from '../helpers/clients.ts';
+import { greeted, greetedOrEnded, greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 import type { Furiwake } from '../../src/app.ts';
@@ -20,16 +20,6 @@ import { onlyIssue, withPool } from '../config/refused.ts';
 import { httpGet } from '../helpers/clients.ts';
 import { until } from '../helpers/wait.ts';
 import { httpConfig, startMember } from '../proxy/http/helpers.ts';
-
-/** Connects; resolves with the socket once the server's greeting came, or null if the connection ended without one. */
-function greetedOrEnded(port: number): Promise<net.Socket | null> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    socket.on('error', () => resolve(null));
-    socket.once('data', () => resolve(socket));
-    socket.on('close', () => resolve(null));
-  });
-}
 
 function withWorkers(config: Config, workers: number): Config {
   return { ...config, global: { ...config.global, workers } };
