@@ -4,6 +4,7 @@
 // then ends the rest.
 
 import { setTimeout as delay } from 'node:timers/promises';
+import type { DataThreads } from './admin/threads.ts';
 import { AdminPlane } from './admin/plane.ts';
 import type { Config } from './config/types.ts';
 import type { Logger } from './log.ts';
@@ -103,6 +104,11 @@ export class Furiwake {
   /** The worker threads (global.workers above 1, fixed at start); null when one loop serves all. */
   get workers(): WorkerThreads | null {
     return this.#workers;
+  }
+
+  /** The worker threads as the admin plane reads them: their counters and connections; null when one loop serves all. */
+  get dataThreads(): DataThreads | null {
+    return this.#workers?.view ?? null;
   }
 
   /** The file descriptor budget of the config in force (null where the limit cannot be read). */

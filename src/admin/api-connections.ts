@@ -6,6 +6,7 @@ import type { ConnectionEntry, ConnectionFilter } from '../runtime/connection-ta
 import type { Member } from '../runtime/member.ts';
 import { list, memberOf, poolOf, serviceOf } from './api-pools.ts';
 import type { ApiContext } from './host.ts';
+import type { DataThreads } from './threads.ts';
 import { ApiError } from './http.ts';
 import { route, type Route, type RouteDef } from './router.ts';
 import { clearStickQuerySchema, type ConnectionView, connectionPageSchema, connectionsQuerySchema, deletedSchema, emptyQuerySchema, endConnectionsQuerySchema, endedSchema, errorSchema, stickPageSchema, stickQuerySchema, stickTableSchema } from './schemas.ts';
@@ -53,7 +54,14 @@ export function connectionRoutes(api: ApiContext): Route[] {
           if (total >= query.offset && items.length < query.limit) items.push(view());
           total++;
         };
-        for (const entry of runtime.connections.list(filter)) if (inPool(entry.member)) take(() => connectionView(entry, query['show-query']));
+        const threads = api.host.dataThreads ?? null;
+        if (threads === null) {
+          for (const entry of runtime.connections.list(filter)) if (inPool(entry.member)) take(() => connectionView(entry, query['show-query']));
+        } else {
+          const { listed, more } = await withThreads(threads, runtime.connections.list(filter), inPool, query);
+          for (const view of listed) take(() => view);
+          total += more;
+        }
         const kernel = runtime.kernel === null ? [] : await runtime.kernel.connections(filter);
         for (const k of kernel) if (inPool(k.member)) take(() => kernelConnectionView(k));
         return { body: { total, offset: query.offset, limit: query.limit, items } };
@@ -72,6 +80,12 @@ export function connectionRoutes(api: ApiContext): Route[] {
         const id = Number(params.id);
         const entry = runtime.connections.get(id);
         if (entry === undefined) {
+          // a worker thread's id (global.workers above 1) goes to that worker
+          const theirs = (await api.host.dataThreads?.end(id)) ?? null;
+          if (theirs !== null && theirs.ended > 0) {
+            api.host.log.info({ id, worker: theirs.worker, ended: 1 }, 'connections ended through the admin API');
+            return { body: { ended: 1, kernel: 0 } };
+          }
           const kernel = runtime.kernel === null ? [] : await runtime.kernel.connections();
           const k = kernel.find((c) => c.id === id);
           if (k === undefined) throw new ApiError(404, `no connection ${id}: it has ended, or never was (ids are in GET /api/v1/connections)`);
@@ -103,13 +117,14 @@ export function connectionRoutes(api: ApiContext): Route[] {
         const inPool = (m: Member | null): boolean => query.pool === undefined || m?.poolName === query.pool;
         const entries: ConnectionEntry[] = [];
         for (const entry of runtime.connections.list(filter)) if (inPool(entry.member)) entries.push(entry);
-        end(api, entries, query);
+        const theirs = (await api.host.dataThreads?.endAll(query)) ?? 0;
+        end(api, entries, query, theirs);
         let kernel = 0;
         if (runtime.kernel !== null) {
           kernel = await runtime.kernel.endAll(filter, query.pool);
           if (kernel > 0) api.host.log.info({ ...query, ended: kernel }, 'nat connections and dsr flows ended through the admin API');
         }
-        return { body: { ended: entries.length + kernel, kernel: 0 } };
+        return { body: { ended: entries.length + theirs + kernel, kernel: 0 } };
       },
     }),
     route({
@@ -163,9 +178,32 @@ function endAnswers(ended: string, invalid: string, missing: string): RouteDef<u
   return { 200: { description: ended, schema: endedSchema }, 400: { description: invalid, schema: errorSchema }, 404: { description: missing, schema: errorSchema } };
 }
 
-/** Ends connections an operator named; one log line says which and how many. */
-function end(api: ApiContext, entries: readonly ConnectionEntry[], which: Record<string, unknown>): void {
+/** Ends connections an operator named; one log line says which and how many (`theirs`: those the worker threads ended). */
+function end(api: ApiContext, entries: readonly ConnectionEntry[], which: Record<string, unknown>, theirs = 0): void {
   // the list is taken first: an entry may leave the table while it ends
   for (const entry of entries) entry.terminate();
-  api.host.log.info({ ...which, ended: entries.length }, 'connections ended through the admin API');
+  api.host.log.info({ ...which, ended: entries.length + theirs }, 'connections ended through the admin API');
+}
+
+/**
+ * The connections this thread and the worker threads forward, oldest first: enough of them for
+ * the page asked (each thread sends its first offset + limit), and how many more match.
+ */
+async function withThreads(threads: DataThreads, own: Iterable<ConnectionEntry>, inPool: (m: Member | null) => boolean, query: z.infer<typeof connectionsQuerySchema>): Promise<{ listed: ConnectionView[]; more: number }> {
+  const take = query.offset + query.limit;
+  const listed: ConnectionView[] = [];
+  let total = 0;
+  for (const entry of own) {
+    if (!inPool(entry.member)) continue;
+    if (listed.length < take) listed.push(connectionView(entry, query['show-query']));
+    total++;
+  }
+  const theirs = await threads.connections({ service: query.service, pool: query.pool, member: query.member, showQuery: query['show-query'], take, newest: false });
+  for (const t of theirs) {
+    listed.push(...t.items);
+    total += t.total;
+  }
+  listed.sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0) || a.id - b.id);
+  listed.length = Math.min(listed.length, take);
+  return { listed, more: total - listed.length };
 }

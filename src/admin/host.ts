@@ -14,6 +14,7 @@ import type { Endpoint } from '../runtime/connection-table.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { RateEstimator } from './rates.ts';
 import type { StickTables, StickTableSource } from './stick-tables.ts';
+import type { DataThreads } from './threads.ts';
 
 /** Datagrams a udp listener dropped since it was bound, by reason. */
 export interface DatagramDrops {
@@ -55,6 +56,8 @@ export interface AdminHost {
   readonly stickTables?: StickTables;
   /** the active/standby pair; absent: none */
   readonly ha?: HaControl;
+  /** the worker threads (global.workers above 1); null or absent: this thread serves every connection */
+  readonly dataThreads?: DataThreads | null;
 }
 
 /** What the routes of one admin plane share. */

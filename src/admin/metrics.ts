@@ -63,7 +63,7 @@ export class AdminMetrics {
   /** the label sets observed per member, so that a member removed by a reload disappears */
   readonly #observed = new Map<Member, Set<string>>();
   /** what one scrape reads, computed once at its start */
-  #live: LiveTraffic = { bytes: new Map(), services: new Map() };
+  #live: LiveTraffic = { bytes: new Map(), services: new Map(), queued: new Map(), threads: 0 };
 
   readonly #refusals: Refusals | null;
 
@@ -89,7 +89,10 @@ export class AdminMetrics {
   }
 
   async text(): Promise<string> {
-    this.#live = liveTraffic(this.#host.runtime);
+    // with worker threads: their counters of now, added to the runtime's (workers-view.ts)
+    const threads = this.#host.dataThreads ?? null;
+    await threads?.refresh();
+    this.#live = liveTraffic(this.#host.runtime, threads);
     this.#forgetRemoved();
     return (await this.#registry.metrics()) + (await processMetrics().metrics());
   }
@@ -173,7 +176,7 @@ export class AdminMetrics {
 
     // pools
     this.#collected('gauge', 'furiwake_pool_queue_length', 'Connections waiting for a member with room.', ['pool'], () =>
-      [...runtime.pools.values()].map((p): Sample => [{ pool: p.name }, p.queued]));
+      [...runtime.pools.values()].map((p): Sample => [{ pool: p.name }, p.queued + (this.#live.queued.get(p.name) ?? 0)]));
     this.#collected('counter', 'furiwake_pool_queue_timeouts_total', 'Connections that gave up waiting in the queue.', ['pool'], () =>
       [...runtime.pools.values()].map((p): Sample => [{ pool: p.name }, p.queueTimeouts]));
     this.#collected('gauge', 'furiwake_pool_members_usable', 'Members that take new connections now.', ['pool'], () =>

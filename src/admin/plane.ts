@@ -129,7 +129,7 @@ export class AdminPlane {
     };
     const api: ApiContext = {
       host,
-      rates: new RateEstimator(host.runtime, broadcast),
+      rates: new RateEstimator(host.runtime, broadcast, () => host.dataThreads ?? null),
       startedAt: this.#startedAt,
       stickTables: () => [...(host.stickTables ?? stickTablesOf)(host.runtime)],
       access: () => ({
@@ -141,7 +141,7 @@ export class AdminPlane {
       requireToken: (req, what) => demandToken(this.#check, req.headers.authorization, what),
     };
     const routes: Route[] = [];
-    routes.push(...poolRoutes(api), ...connectionRoutes(api), ...haRoutes(api), ...systemRoutes(api, events, () => openApiDocument(routes)));
+    routes.push(...[...poolRoutes(api), ...connectionRoutes(api), ...haRoutes(api), ...systemRoutes(api, events, () => openApiDocument(routes))].map((r) => fresh(host, r)));
     const refusals = new Refusals(host.log);
     const running: Running = { rates: api.rates, metrics: new AdminMetrics(host, api.stickTables, refusals), events, routes, refusals };
     api.rates.start();
@@ -160,6 +160,21 @@ export class AdminPlane {
     const config = this.#host.runtime.config;
     if (this.#scrubber.of !== config) this.#scrubber = { of: config, scrubber: new Scrubber(secretsOf(config)) };
     return this.#scrubber.scrubber.scrub(text);
+  };
+}
+
+/**
+ * With worker threads, a route answers from their counters of now: each call brings them in
+ * first (one message to each worker, workers-view.ts). One loop: the runtime has them already.
+ */
+function fresh(host: AdminHost, r: Route): Route {
+  const handle = r.handle;
+  return {
+    ...r,
+    handle: (call) => {
+      const threads = host.dataThreads;
+      return threads == null ? handle(call) : threads.refresh().then(() => handle(call));
+    },
   };
 }
 

@@ -5,6 +5,7 @@
 
 import type { Member } from '../runtime/member.ts';
 import type { Runtime } from '../runtime/runtime.ts';
+import type { DataThreads } from './threads.ts';
 import { liveTraffic, memberBytes } from './traffic.ts';
 
 export const TICK_MS = 1_000;
@@ -55,11 +56,19 @@ export class RateEstimator {
   #last = performance.now();
   #timer: NodeJS.Timeout | null = null;
   readonly #onTick: (() => void) | null;
+  readonly #threads: () => DataThreads | null;
+  /** a tick is waiting for the worker threads' counters */
+  #refreshing = false;
+  #closed = false;
 
-  /** `onTick` runs after each update (the dashboard's snapshot rides on it). */
-  constructor(runtime: Runtime, onTick: (() => void) | null = null) {
+  /**
+   * `onTick` runs after each update (the dashboard's snapshot rides on it). `threads`: the
+   * worker threads, whose counters each tick brings in first (null: this thread counts all).
+   */
+  constructor(runtime: Runtime, onTick: (() => void) | null = null, threads: () => DataThreads | null = () => null) {
     this.#runtime = runtime;
     this.#onTick = onTick;
+    this.#threads = threads;
   }
 
   start(): void {
@@ -69,6 +78,7 @@ export class RateEstimator {
   }
 
   close(): void {
+    this.#closed = true;
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
   }
@@ -88,17 +98,32 @@ export class RateEstimator {
     return [...t.history.slice(t.next), ...t.history.slice(0, t.next)];
   }
 
-  /** One update; public so tests can step it without waiting. */
+  /** One update; public so tests can step it without waiting (with worker threads, once their counters came). */
   tick = (): void => {
+    const threads = this.#threads();
+    if (threads === null) {
+      this.#step();
+      return;
+    }
+    // a worker slow to answer: the next tick does not pile another question on it
+    if (this.#refreshing) return;
+    this.#refreshing = true;
+    void threads.refresh().then(() => {
+      this.#refreshing = false;
+      if (!this.#closed) this.#step();
+    });
+  };
+
+  #step(): void {
     const now = performance.now();
     const seconds = (now - this.#last) / 1000;
     this.#last = now;
     if (seconds > 0) this.#sample(seconds);
     this.#onTick?.();
-  };
+  }
 
   #sample(seconds: number): void {
-    const live = liveTraffic(this.#runtime).bytes;
+    const live = liveTraffic(this.#runtime, this.#threads()).bytes;
     const alpha = 1 - Math.exp(-seconds / TAU);
     const requests = requestTotals(this.#runtime);
     const seen = new Set<Member>();

@@ -214,6 +214,7 @@ export const connectionSchema = z.object({
   startedAt: z.number().nullable().describe('ms since epoch; null where the kernel does not record it'),
   bytesIn: z.number().nullable().describe('client to member; null where the kernel does not count (nf_conntrack_acct=0, dsr)'),
   bytesOut: z.number().nullable(),
+  worker: z.int().optional().describe('global.workers above 1: the worker thread that holds it (0, 1 ...); absent for the main thread\'s own (udp) and the kernel\'s'),
 });
 components.add(connectionSchema, { id: 'Connection' });
 export type ConnectionView = z.infer<typeof connectionSchema>;

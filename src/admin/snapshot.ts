@@ -14,7 +14,7 @@ const RECENT = 50;
 
 export function viewContext(api: ApiContext, history = false): ViewContext {
   const runtime = api.host.runtime;
-  return { runtime, rates: api.rates, live: liveTraffic(runtime), serviceAddress: (name) => api.serviceAddress(name), serviceDrops: (name) => api.serviceDrops(name), history };
+  return { runtime, rates: api.rates, live: liveTraffic(runtime, api.host.dataThreads ?? null), serviceAddress: (name) => api.serviceAddress(name), serviceDrops: (name) => api.serviceDrops(name), history };
 }
 
 export function status(api: ApiContext): StatusView {
@@ -38,7 +38,7 @@ export function status(api: ApiContext): StatusView {
     services: runtime.services.size,
     pools: runtime.pools.size,
     members,
-    connections: runtime.connections.size,
+    connections: runtime.connections.size + (api.host.dataThreads?.live().connections ?? 0),
   };
 }
 
@@ -48,8 +48,9 @@ export async function snapshot(api: ApiContext, history: boolean): Promise<Snaps
   const kernel = runtime.kernel === null ? [] : await runtime.kernel.connections();
   const kernelTables = await kernelStickSummaries(runtime);
   const ctx = viewContext(api, history);
-  // the newest of both kinds; the kernel does not always know when a connection started: those go last
-  const recent = [...newest(api), ...kernel.map(kernelConnectionView)]
+  const threads = (await api.host.dataThreads?.connections({ showQuery: false, take: RECENT, newest: true })) ?? [];
+  // the newest of every kind; the kernel does not always know when a connection started: those go last
+  const recent = [...newest(api), ...threads.flatMap((t) => t.items), ...kernel.map(kernelConnectionView)]
     .sort((a, b) => (b.startedAt ?? 0) - (a.startedAt ?? 0))
     .slice(0, RECENT);
   return {
@@ -57,21 +58,27 @@ export async function snapshot(api: ApiContext, history: boolean): Promise<Snaps
     status: status(api),
     services: [...runtime.services.values()].map((s) => serviceView(ctx, s)),
     pools: [...runtime.pools.values()].map((p) => poolView(ctx, p)),
-    connections: { total: runtime.connections.size + kernel.length, recent },
+    connections: { total: runtime.connections.size + threads.reduce((n, t) => n + t.total, 0) + kernel.length, recent },
     stickTables: [...api.stickTables().map(stickSummary), ...kernelTables],
   };
 }
 
 /** The newest connections, newest first, keeping only RECENT of them while walking the table. */
 function newest(api: ApiContext): ConnectionView[] {
+  return newestEntries(api.host.runtime.connections.list(), RECENT).map((e) => connectionView(e));
+}
+
+/** The last `n` of `entries` (a table's, oldest first), newest first, keeping only `n` while walking them. */
+export function newestEntries(entries: Iterable<ConnectionEntry>, n: number): ConnectionEntry[] {
   const ring: ConnectionEntry[] = [];
+  if (n <= 0) return ring;
   let i = 0;
-  for (const entry of api.host.runtime.connections.list()) {
-    if (ring.length < RECENT) ring.push(entry);
-    else ring[i % RECENT] = entry;
+  for (const entry of entries) {
+    if (ring.length < n) ring.push(entry);
+    else ring[i % n] = entry;
     i++;
   }
-  // the ring's oldest slot is at i % RECENT once it is full
-  const start = ring.length < RECENT ? 0 : i % RECENT;
-  return [...ring.slice(start), ...ring.slice(0, start)].reverse().map((e) => connectionView(e));
+  // the ring's oldest slot is at i % n once it is full
+  const start = ring.length < n ? 0 : i % n;
+  return [...ring.slice(start), ...ring.slice(0, start)].reverse();
 }

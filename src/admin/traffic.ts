@@ -1,8 +1,10 @@
 // Bytes per member including the connections still open: a member's own counters only grow
 // when a connection ends, so a long download would otherwise show nothing until it is over.
+// With worker threads, their open connections count too, as of their last report.
 
 import type { Member } from '../runtime/member.ts';
 import type { Runtime } from '../runtime/runtime.ts';
+import type { DataThreads } from './threads.ts';
 
 export interface Bytes {
   in: number;
@@ -14,23 +16,37 @@ export interface LiveTraffic {
   bytes: Map<Member, Bytes>;
   /** live connections by service */
   services: Map<string, number>;
+  /** clients waiting in the worker threads' queues, by pool (the runtime's own pools count theirs) */
+  queued: ReadonlyMap<string, number>;
+  /** live connections in the worker threads' tables */
+  threads: number;
 }
 
-/** One pass over the connection table. */
-export function liveTraffic(runtime: Runtime): LiveTraffic {
+const NONE: ReadonlyMap<string, number> = new Map();
+
+/** One pass over the connection table, plus the worker threads' figures when there are some. */
+export function liveTraffic(runtime: Runtime, threads: DataThreads | null = null): LiveTraffic {
   const live = new Map<Member, Bytes>();
   const services = new Map<string, number>();
   for (const entry of runtime.connections.list()) {
     services.set(entry.service, (services.get(entry.service) ?? 0) + 1);
     if (entry.member === null) continue;
-    const b = live.get(entry.member);
-    if (b === undefined) live.set(entry.member, { in: entry.bytesIn, out: entry.bytesOut });
-    else {
-      b.in += entry.bytesIn;
-      b.out += entry.bytesOut;
-    }
+    add(live, entry.member, entry.bytesIn, entry.bytesOut);
   }
-  return { bytes: live, services };
+  if (threads === null) return { bytes: live, services, queued: NONE, threads: 0 };
+  const theirs = threads.live();
+  for (const [member, b] of theirs.bytes) add(live, member, b.in, b.out);
+  for (const [service, n] of theirs.services) services.set(service, (services.get(service) ?? 0) + n);
+  return { bytes: live, services, queued: theirs.queued, threads: theirs.connections };
+}
+
+function add(live: Map<Member, Bytes>, member: Member, bytesIn: number, bytesOut: number): void {
+  const b = live.get(member);
+  if (b === undefined) live.set(member, { in: bytesIn, out: bytesOut });
+  else {
+    b.in += bytesIn;
+    b.out += bytesOut;
+  }
 }
 
 /** Every byte a member has moved: those of ended connections plus those of live ones. */

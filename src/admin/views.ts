@@ -95,7 +95,7 @@ export function poolView(ctx: ViewContext, pool: Pool): PoolView {
     services: [...ctx.runtime.services.values()].filter((s) => s.pool === pool).map((s) => s.name),
     usable: pool.members.filter((m) => m.usable).length,
     members: pool.members.map((m) => memberView(ctx, m, total)),
-    queue: { length: pool.queued, max: pool.queueMax, timeout: pool.queueTimeout, timeouts: pool.queueTimeouts },
+    queue: { length: pool.queued + (ctx.live.queued.get(pool.name) ?? 0), max: pool.queueMax, timeout: pool.queueTimeout, timeouts: pool.queueTimeouts },
     health: {
       require: rule.kind === 'at-least' ? `at-least ${rule.n}` : rule.kind,
       monitors: health.monitors.map((m) => m.type),

@@ -271,8 +271,10 @@ async function connections(api: Api, out: Out, flags: Flags): Promise<void> {
   if (out.json) return out.write(JSON.stringify(page, null, 2) + '\n');
   const http = new Set(services.filter((s) => s.mode === 'http').map((s) => s.name));
   const now = Date.now();
-  out.write(table(['ID', 'SERVICE', 'CLIENT', '', 'VIP', '', 'BALANCER', '', 'MEMBER', '>IN', '>OUT', '>AGE'], page.items.map((c) => [
-    c.id, c.service, endpoint(c.client), '->', endpoint(c.vip), '=>', endpoint(c.balancer), '->',
+  // with worker threads (global.workers above 1): which one holds each connection
+  const workers = page.items.some((c) => c.worker !== undefined);
+  out.write(table(['ID', ...(workers ? ['>WORKER'] : []), 'SERVICE', 'CLIENT', '', 'VIP', '', 'BALANCER', '', 'MEMBER', '>IN', '>OUT', '>AGE'], page.items.map((c) => [
+    c.id, ...(workers ? [c.worker ?? '-'] : []), c.service, endpoint(c.client), '->', endpoint(c.vip), '=>', endpoint(c.balancer), '->',
     memberCell(c, http.has(c.service)) + (c.request === null ? '' : ` ${c.request.method} ${c.request.path}`) + (c.kernel === null ? '' : ` (${c.kernel.mode} ${c.kernel.state})`),
     c.bytesIn === null ? '-' : bytes(c.bytesIn), c.bytesOut === null ? '-' : bytes(c.bytesOut), c.startedAt === null ? '-' : duration((now - c.startedAt) / 1000),
   ])));

@@ -57,6 +57,14 @@ export class ConnectionTable {
     return ++this.#lastId;
   }
 
+  /**
+   * Ids go on from `first` (+1, +2 ...): a worker thread's table is given a range of its own, so
+   * that ids stay unique across the threads (workers/connection-ids.ts). Call it before any entry.
+   */
+  idsFrom(first: number): void {
+    this.#lastId = first;
+  }
+
   get size(): number {
     return this.#entries.size;
   }
@@ -64,6 +72,11 @@ export class ConnectionTable {
   add(entry: ConnectionEntry): void {
     this.#entries.set(entry.id, entry);
     this.#added.set(entry.service, (this.#added.get(entry.service) ?? 0) + 1);
+  }
+
+  /** Adds `n` to a service's total: connections another thread added (a worker's, workers/workers-view.ts). */
+  counted(service: string, n: number): void {
+    this.#added.set(service, (this.#added.get(service) ?? 0) + n);
   }
 
   /** Connections (flows) added so far, by service name. */

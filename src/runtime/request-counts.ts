@@ -37,6 +37,14 @@ export class RequestCounts {
     this.#counts.set(key, { service, pool: member?.poolName ?? null, member: member?.id ?? null, status: cls, count: 1 });
   }
 
+  /** Adds `n` responses counted elsewhere: a worker thread's (workers/workers-view.ts), under the same key count() uses. */
+  add(c: Readonly<RequestCount>, n: number): void {
+    const key = c.pool === null || c.member === null ? `${c.service}\0\0\0${c.status}` : `${c.service}\0${c.pool}\0${c.member}\0${c.status}`;
+    const entry = this.#counts.get(key);
+    if (entry !== undefined) entry.count += n;
+    else this.#counts.set(key, { service: c.service, pool: c.pool, member: c.member, status: c.status, count: n });
+  }
+
   list(): IterableIterator<Readonly<RequestCount>> {
     return this.#counts.values();
   }

@@ -7,6 +7,7 @@ import type { ProcessSecrets } from '../runtime/process-secrets.ts';
 import type { Member } from '../runtime/member.ts';
 import type { AdminState, AgentView, Health } from '../runtime/member-state.ts';
 import { RelayedPassive } from './passive-relay.ts';
+import type { AdminAnswer, AdminAsk } from './admin-asks.ts';
 
 /**
  * A member's state as the control side decides it (health checks, agent, operators, slow start):
@@ -55,7 +56,9 @@ export type ToWorker =
   | { type: 'stop'; grace: number }
   | { type: 'stats'; seq: number }
   /** stick table changes: other workers' entries, an ha peer's, an operator's deletions (stick-relay.ts) */
-  | { type: 'sticks'; messages: SyncMessage[] };
+  | { type: 'sticks'; messages: SyncMessage[] }
+  /** the admin plane reads counters or connections, or ends connections (admin-asks.ts) */
+  | { type: 'admin'; seq: number; ask: AdminAsk };
 
 /** What one worker has served: for tests and the log (which worker took which connections). */
 export interface WorkerStats {
@@ -77,7 +80,8 @@ export type FromWorker =
   /** passive health's reports of one turn of the worker's loop: [slot, code, ...] (passive-relay.ts) */
   | { type: 'passive'; reports: number[] }
   /** what this worker's clients added to its stick tables since its last message, and its lookups (worker-sticks.ts) */
-  | { type: 'sticks'; messages: SyncMessage[]; lookups: StickLookups[] };
+  | { type: 'sticks'; messages: SyncMessage[]; lookups: StickLookups[] }
+  | { type: 'admin'; seq: number; answer: AdminAnswer };
 
 /** A worker's lookups in one service's stick table since its last message: [service, hits, misses]. */
 export type StickLookups = [service: string, hits: number, misses: number];
@@ -96,6 +100,8 @@ export interface WorkerStart {
   queueThreads: number;
   /** the process's secrets (cookie signing, TLS ticket keys), the same in every thread */
   secrets: ProcessSecrets;
+  /** its connection ids follow this one (connection-ids.ts) */
+  firstId: number;
 }
 
 /** The key of a member's counter slot, stable across reloads. */

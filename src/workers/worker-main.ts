@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../log.ts';
 import { adoptProcessSecrets } from '../runtime/process-secrets.ts';
+import { AdminAnswers, type AdminAnswer } from './admin-asks.ts';
 import { DataSide } from './data-side.ts';
 import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
 import { PassiveRelay } from './passive-relay.ts';
@@ -14,6 +15,7 @@ const port = parentPort!;
 let data: DataSide | null = null;
 // before anything signs a cookie or issues a TLS ticket: the same secrets as every other thread
 adoptProcessSecrets(start.secrets);
+const admin = new AdminAnswers(start.index);
 
 function send(message: FromWorker): void {
   port.postMessage(message);
@@ -28,6 +30,7 @@ port.on('message', (message: ToWorker) => {
         data = new DataSide(start.index, new WorkerCounters(start.counters, start.own), log, queues);
         data.passiveRelay = new PassiveRelay(start.passive, (reports) => send({ type: 'passive', reports }));
         data.sticks.send = (messages, lookups) => send({ type: 'sticks', messages, lookups });
+        data.runtime.connections.idsFrom(start.firstId);
       }
       data.apply(message).then(
         (failures) => send({ type: 'applied', seq: message.seq, failures }),
@@ -44,6 +47,16 @@ port.on('message', (message: ToWorker) => {
     case 'stats':
       send({ type: 'stats', seq: message.seq, stats: data?.stats() ?? { index: start.index, applied: 0, served: {}, connections: 0, maxConnections: Infinity } });
       return;
+    case 'admin': {
+      let answer: AdminAnswer;
+      try {
+        answer = admin.answer(data?.runtime ?? null, message.ask);
+      } catch (err) {
+        answer = { kind: 'failed', reason: (err as Error).stack ?? String(err) };
+      }
+      send({ type: 'admin', seq: message.seq, answer });
+      return;
+    }
     case 'stop':
       (data?.stop(message.grace) ?? Promise.resolve()).catch(() => {}).then(() => {
         send({ type: 'stopped' });

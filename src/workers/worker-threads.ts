@@ -32,9 +32,10 @@
 //   other workers, batched per turn of the loop (worker-sticks.ts, stick-relay.ts).
 // - the process's secrets (cookie signing, TLS ticket keys): made once here, given to each
 //   worker as it starts (runtime/process-secrets.ts).
+// - what the admin plane reads (counters, the connection table) and ending connections: an
+//   'admin' message, asked when read (workers-view.ts); connection ids are unique across threads.
 // Not split yet (the next step): the balance-per tables of udp services (per worker,
-// udp-share.ts), the API's connection table and totals (the main thread's own, so tcp, http and
-// udp show none).
+// udp-share.ts).
 
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
@@ -46,6 +47,8 @@ import type { Pool } from '../runtime/pool.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { processSecrets } from '../runtime/process-secrets.ts';
 import { CounterSlots, MAX_SLOTS } from '../runtime/shared-counters.ts';
+import type { AdminAnswer, AdminAsk } from './admin-asks.ts';
+import { firstIdOf, LANES } from './connection-ids.ts';
 import { mirrorOf, slotKey, type ApplyMessage, type MemberMirror, type FromWorker, type ToWorker, type WorkerStart, type WorkerStats } from './messages.ts';
 import { PassiveIntake } from './passive-intake.ts';
 import { StickRelay } from './stick-relay.ts';
@@ -55,6 +58,7 @@ import { forWorker, workerShare, type UdpForWorkers } from './udp-share.ts';
 
 /** The worker's entry: TypeScript in a checkout, the built JavaScript in the installed package. */
 const WORKER_MAIN = new URL(import.meta.url.endsWith('.ts') ? './worker-main.ts' : './worker-main.js', import.meta.url);
+import { WorkersView, type Asked, type AskThreads } from './workers-view.ts';
 
 /** How long after the grace a worker that has not stopped is ended (ms). */
 const STOP_MARGIN = 5_000;
@@ -66,6 +70,8 @@ export function servedByWorkers(mode: string): boolean {
 
 interface Thread {
   readonly index: number;
+  /** its range of connection ids (connection-ids.ts) */
+  readonly lane: number;
   readonly worker: Worker;
   readonly own: SharedArrayBuffer;
   /** answers awaited, by sequence number; each gets null if the worker exits first */
@@ -75,13 +81,15 @@ interface Thread {
   exited: boolean;
 }
 
-export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
+export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> implements AskThreads {
   readonly count: number;
   readonly slots = new CounterSlots();
   /** the pools' shared queues: the workers, and the main thread as the last (it serves udp) */
   readonly queues: QueueSlots;
   /** the stick tables of the services the workers serve, kept the same in every thread */
   readonly sticks: StickRelay;
+  /** what the admin plane reads of the workers: their counters and connections */
+  readonly view: WorkersView;
   readonly #runtime: Runtime;
   readonly #log: Logger;
   readonly #threads: Thread[] = [];
@@ -92,6 +100,8 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   /** the pools' queue blocks of the last assignSlots() */
   #queueSlots: [string, number][] = [];
   #seq = 0;
+  /** the lane of the thread started last */
+  #lane = 0;
   #stopping = false;
   readonly #onMember = (member: Member): void => this.#post({ type: 'member', state: mirrorOf(member) });
 
@@ -103,6 +113,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     this.queues = new QueueSlots(count + 1);
     runtime.events.on('member', this.#onMember);
     this.sticks = new StickRelay(runtime, count, (index, messages) => this.#threads[index].worker.postMessage({ type: 'sticks', messages } satisfies ToWorker));
+    this.view = new WorkersView(this, runtime, log);
     for (let i = 0; i < count; i++) this.#threads.push(this.#spawn(i));
   }
 
@@ -168,6 +179,21 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     return answers.flatMap((a) => (a !== null && a.type === 'stats' ? [a.stats] : []));
   }
 
+  askEach(ask: AdminAsk): Asked[] {
+    return this.#threads.map((t) => ({ index: t.index, answer: this.#askAdmin(t, ask) }));
+  }
+
+  askLane(lane: number, ask: AdminAsk): Asked | null {
+    const thread = this.#threads.find((t) => t.lane === lane && !t.exited);
+    return thread === undefined ? null : { index: thread.index, answer: this.#askAdmin(thread, ask) };
+  }
+
+  async #askAdmin(thread: Thread, ask: AdminAsk): Promise<AdminAnswer | null> {
+    if (thread.exited) return null;
+    const answer = await this.#ask(thread, (seq) => ({ type: 'admin', seq, ask }));
+    return answer?.type === 'admin' ? answer.answer : null;
+  }
+
   /** The worker thread at `index` (tests end one to see it replaced). */
   thread(index: number): Worker {
     return this.#threads[index].worker;
@@ -190,12 +216,13 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   }
 
   #spawn(index: number): Thread {
+    const lane = this.#nextLane();
     const start: WorkerStart = {
       index, counters: this.slots.buffer, own: new SharedArrayBuffer(MAX_SLOTS * 4), passive: this.#passive.buffer,
-      queues: this.queues.buffer, queueThreads: this.count + 1, secrets: processSecrets(),
+      queues: this.queues.buffer, queueThreads: this.count + 1, secrets: processSecrets(), firstId: firstIdOf(lane),
     };
     const worker = new Worker(WORKER_MAIN, { workerData: start });
-    const thread: Thread = { index, worker, own: start.own, pending: new Map(), started: false, exited: false };
+    const thread: Thread = { index, lane, worker, own: start.own, pending: new Map(), started: false, exited: false };
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'passive') return this.#passiveReports(index, message.reports);
       if (message.type === 'stopped') {
@@ -250,6 +277,13 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
       else this.#log.info({ worker: next.index }, 'new worker thread serving');
       this.emit('replaced', next.index);
     });
+  }
+
+  /** The next lane no live thread has, in turn: a new thread does not give the ids a dead one gave. */
+  #nextLane(): number {
+    do this.#lane = (this.#lane % (LANES - 1)) + 1;
+    while (this.#threads.some((t) => t.lane === this.#lane && !t.exited));
+    return this.#lane;
   }
 
   #applyOn(thread: Thread): Promise<FromWorker | null> {

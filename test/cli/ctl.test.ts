@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { greeted, greeting } from '../helpers/clients.ts';
-import { furiwake } from '../helpers/process.ts';
+import { furiwake, startedWithAdmin } from '../helpers/process.ts';
 import { tempDir } from '../helpers/files.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startTcpServer } from '../helpers/servers.ts';
@@ -46,13 +46,7 @@ describe('furiwake ctl', async () => {
   const dir = await tempDir('ctl');
   const file = path.join(dir, 'furiwake.yaml');
   await writeFile(file, configText(a.port, b.port));
-  // registered before the helper's own hook (which kills what is left), so this one stops it gracefully first
-  after(async () => {
-    lb.child.kill('SIGTERM');
-    assert.equal(await lb.exit(), 0);
-  });
-  const lb = furiwake(['start', '-c', file]);
-  const admin = `http://127.0.0.1:${(await lb.event('admin listening')).port as number}`;
+  const { run: lb, admin } = await startedWithAdmin(file);
   const vip = (await lb.event('service listening')).port as number;
   const stickyVip = (await lb.event('service listening', 2)).port as number;
 

@@ -48,6 +48,16 @@ export function greeted(port: number, from?: string): Promise<{ socket: net.Sock
   });
 }
 
+/** Connects; resolves with the socket once the server's greeting came, or null if the connection ended without one. */
+export function greetedOrEnded(port: number): Promise<net.Socket | null> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.on('error', () => resolve(null));
+    socket.once('data', () => resolve(socket));
+    socket.on('close', () => resolve(null));
+  });
+}
+
 /** The first line a server greets with, on a connection (from `from`, when given) that is then closed. */
 export async function greeting(port: number, from?: string): Promise<string> {
   const { socket, line } = await greeted(port, from);

@@ -66,3 +66,18 @@ export function furiwake(args: string[], options: { node?: string[]; env?: Recor
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (run.stderr += c));
   return run;
 }
+
+/**
+ * `furiwake start -c file`, with its admin API's URL once it listens: stopped gracefully (SIGTERM,
+ * exit status 0 asserted) when the test (or suite) it is started in ends.
+ */
+export async function startedWithAdmin(file: string): Promise<{ run: Run; admin: string }> {
+  // registered before the helper's own hook (which kills what is left), so this one stops it gracefully first
+  after(async () => {
+    run.child.kill('SIGTERM');
+    const status = await run.exit();
+    if (status !== 0) throw new Error(`furiwake exited with ${status}; stderr:\n${run.stderr}`);
+  });
+  const run = furiwake(['start', '-c', file]);
+  return { run, admin: `http://127.0.0.1:${(await run.event('admin listening')).port as number}` };
+}

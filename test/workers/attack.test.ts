@@ -25,7 +25,8 @@ import { startTcpServer, startUdpServer } from '../helpers/servers.ts';
 import { until } from '../helpers/wait.ts';
 import { adminConfig, call, startAdminApp } from '../admin/helpers.ts';
 import { httpConfig, startMember } from '../proxy/http/helpers.ts';
-import { drained, greetedOrEnded, withWorkers } from './helpers.ts';
+import { greetedOrEnded } from '../helpers/clients.ts';
+import { drained, withWorkers } from './helpers.ts';
 
 /** Long enough for a busy 2-core machine; a hang (a count that never comes back) fails instead of stalling the run. */
 const TIMEOUT = 60_000;

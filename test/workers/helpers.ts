@@ -1,22 +1,11 @@
-// What the worker-threads tests share: a config with `global.workers` set, clients that may be
-// turned away, and waiting until no worker holds a connection.
+// What the worker-threads tests share: a config with `global.workers` set, and waiting until no
+// worker holds a connection. (A client that may be turned away: greetedOrEnded in ../helpers/clients.ts.)
 
-import net from 'node:net';
 import type { Furiwake } from '../../src/app.ts';
 import type { Config } from '../../src/config/types.ts';
 
 export function withWorkers(config: Config, workers: number): Config {
   return { ...config, global: { ...config.global, workers } };
-}
-
-/** Connects; resolves with the socket once the server's greeting came, or null if the connection ended without one. */
-export function greetedOrEnded(port: number): Promise<net.Socket | null> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    socket.on('error', () => resolve(null));
-    socket.once('data', () => resolve(socket));
-    socket.on('close', () => resolve(null));
-  });
 }
 
 /** Once no worker holds a connection any more (each round is one message to every worker and back). */

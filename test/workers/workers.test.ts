@@ -7,7 +7,7 @@ import net from 'node:net';
 import { before, describe, it } from 'node:test';
 import { memberHealth, startApp } from '../helpers/app.ts';
 import type { TcpMonitor } from '../../src/config/health-types.ts';
-import { greeted, greeting } from '../helpers/clients.ts';
+import { greeted, greetedOrEnded, greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 import type { Furiwake } from '../../src/app.ts';
@@ -20,7 +20,7 @@ import { onlyIssue, withPool } from '../config/refused.ts';
 import { httpGet } from '../helpers/clients.ts';
 import { until } from '../helpers/wait.ts';
 import { httpConfig, startMember } from '../proxy/http/helpers.ts';
-import { greetedOrEnded, withWorkers } from './helpers.ts';
+import { withWorkers } from './helpers.ts';
 
 /** Connections (http: requests) each worker gave to members so far. */
 async function servedPerWorker(app: Furiwake): Promise<number[]> {
