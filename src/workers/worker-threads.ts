@@ -19,6 +19,8 @@
 //   connections. Each worker also keeps its own share of each count (worker-counters.ts), so the
 //   counts of a worker that dies are given back when it is replaced.
 // - stop: a 'stop' message with the grace period; each worker stops as the one loop does.
+// - a reload that changes the count (resize, count-change.ts): new workers get the config and bind
+//   like the others; workers beyond the new count get a 'stop' with the grace and leave.
 // Not split yet (the next step): udp services (they run in the main thread), persistence tables
 // and queues (per worker), passive health (each worker ejects on its own traffic), the API's
 // connection table and totals (the main thread's own, so tcp and http show none).
@@ -51,14 +53,17 @@ interface Thread {
   /** it has applied a config once: a worker that dies after that is replaced (one that never could start is not) */
   started: boolean;
   exited: boolean;
+  /** beyond the count since a reload: stopping with the grace, not replaced when it exits */
+  retiring: boolean;
 }
 
 export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
-  readonly count: number;
   readonly slots = new CounterSlots();
   readonly #runtime: Runtime;
   readonly #log: Logger;
   readonly #threads: Thread[] = [];
+  /** workers beyond the count since a reload, finishing their connections */
+  readonly #retiring = new Set<Thread>();
   /** the last config sent, without the member states (those are read fresh for each send) */
   #last: Omit<ApplyMessage, 'seq' | 'states'> | null = null;
   #seq = 0;
@@ -67,11 +72,30 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
 
   constructor(count: number, runtime: Runtime, log: Logger) {
     super();
-    this.count = count;
     this.#runtime = runtime;
     this.#log = log;
     runtime.events.on('member', this.#onMember);
     for (let i = 0; i < count; i++) this.#threads.push(this.#spawn(i));
+  }
+
+  /** The workers serving (those leaving after a reload that lowered the count are not in it). */
+  get count(): number {
+    return this.#threads.length;
+  }
+
+  /**
+   * A reload changed the count: new workers start now and get the config with the next apply();
+   * the workers beyond `count` stop accepting at once and get `grace` ms for their connections.
+   */
+  resize(count: number, grace: number): void {
+    while (this.#threads.length < count) this.#threads.push(this.#spawn(this.#threads.length));
+    while (this.#threads.length > count) {
+      const thread = this.#threads.pop()!;
+      thread.retiring = true;
+      if (thread.exited) continue;
+      this.#retiring.add(thread);
+      void this.#stopThread(thread, grace, true);
+    }
   }
 
   /**
@@ -126,25 +150,31 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     return this.#threads[index].worker;
   }
 
-  /** Tells every worker to stop with `grace` ms for its live connections; resolves once all have exited. */
+  /**
+   * Tells every worker to stop with `grace` ms for its live connections; resolves once all have
+   * exited (those already leaving after a reload too, ended if they need more than this grace).
+   */
   async stop(grace: number): Promise<void> {
     this.#stopping = true;
     this.#runtime.events.off('member', this.#onMember);
-    await Promise.all(this.#threads.map(async (t) => {
-      if (t.exited) return;
-      const exited = new Promise((resolve) => t.worker.once('exit', resolve));
-      t.worker.postMessage({ type: 'stop', grace } satisfies ToWorker);
-      // a worker that does not finish its stop (a bug) is ended a little after the grace
-      const overdue = setTimeout(() => void t.worker.terminate(), grace + STOP_MARGIN);
-      await exited;
-      clearTimeout(overdue);
-    }));
+    const leaving = [...this.#threads.map((t) => this.#stopThread(t, grace, true)), ...[...this.#retiring].map((t) => this.#stopThread(t, grace, false))];
+    await Promise.all(leaving);
+  }
+
+  async #stopThread(t: Thread, grace: number, tell: boolean): Promise<void> {
+    if (t.exited) return;
+    const exited = new Promise((resolve) => t.worker.once('exit', resolve));
+    if (tell) t.worker.postMessage({ type: 'stop', grace } satisfies ToWorker);
+    // a worker that does not finish its stop (a bug) is ended a little after the grace
+    const overdue = setTimeout(() => void t.worker.terminate(), grace + STOP_MARGIN);
+    await exited;
+    clearTimeout(overdue);
   }
 
   #spawn(index: number): Thread {
     const start: WorkerStart = { index, counters: this.slots.buffer, own: new SharedArrayBuffer(MAX_SLOTS * 4) };
     const worker = new Worker(new URL('./worker-main.ts', import.meta.url), { workerData: start });
-    const thread: Thread = { index, worker, own: start.own, pending: new Map(), started: false, exited: false };
+    const thread: Thread = { index, worker, own: start.own, pending: new Map(), started: false, exited: false, retiring: false };
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'stopped') {
         // its listeners and connections are closed: whatever else keeps its loop alive ends here
@@ -167,7 +197,8 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
     thread.pending.clear();
     // its connections are gone: the counts it held are given back
     const returned = returnShare(this.slots.buffer, thread.own);
-    if (this.#stopping) return;
+    if (this.#retiring.delete(thread) && !this.#stopping) this.#log.info({ worker: thread.index, code }, 'worker thread beyond global.workers stopped');
+    if (this.#stopping || thread.retiring) return;
     if (!thread.started) {
       // it could not start (and a new one would not either): not restarted in a loop
       this.#log.error({ worker: thread.index, code }, 'worker thread exited before it served; not restarted');
@@ -202,6 +233,8 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
 
   #post(message: ToWorker): void {
     for (const t of this.#threads) t.worker.postMessage(message);
+    // a leaving worker's http clients still pick a member per request
+    for (const t of this.#retiring) t.worker.postMessage(message);
   }
 }
 

@@ -10,7 +10,6 @@ import type { TcpMonitor } from '../../src/config/health-types.ts';
 import { greeted, greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
-import type { Furiwake } from '../../src/app.ts';
 import type { Config } from '../../src/config/types.ts';
 import { TcpListener } from '../../src/proxy/tcp-listener.ts';
 import { workerCount } from '../../src/workers/worker-threads.ts';
@@ -20,6 +19,7 @@ import { onlyIssue, withPool } from '../config/refused.ts';
 import { httpGet } from '../helpers/clients.ts';
 import { until } from '../helpers/wait.ts';
 import { httpConfig, startMember } from '../proxy/http/helpers.ts';
+import { servedPerWorker } from './helpers.ts';
 
 /** Connects; resolves with the socket once the server's greeting came, or null if the connection ended without one. */
 function greetedOrEnded(port: number): Promise<net.Socket | null> {
@@ -33,12 +33,6 @@ function greetedOrEnded(port: number): Promise<net.Socket | null> {
 
 function withWorkers(config: Config, workers: number): Config {
   return { ...config, global: { ...config.global, workers } };
-}
-
-/** Connections (http: requests) each worker gave to members so far. */
-async function servedPerWorker(app: Furiwake): Promise<number[]> {
-  const stats = await app.workers!.stats();
-  return stats.map((s) => Object.values(s.served).reduce((a, b) => a + b, 0));
 }
 
 let a: TcpServer;
