@@ -83,6 +83,8 @@ export class DataSide {
     this.runtime.close();
     const table = this.runtime.connections;
     if (table.size > 0 && grace > 0) {
+      // as the one loop says it (app.ts), with this worker's own count
+      this.#log.info({ connections: table.size, grace }, 'waiting for live connections');
       const timer = new AbortController();
       await Promise.race([table.drained(), delay(grace, undefined, { signal: timer.signal }).catch(() => {})]);
       timer.abort();

@@ -72,6 +72,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
 
   constructor(count: number, runtime: Runtime, log: Logger) {
     super();
+    if (workersDenied()) throw new Error(`global.workers: ${count} needs worker threads, which Node's permission model denies: add --allow-worker, or set global.workers to 1`);
     this.#runtime = runtime;
     this.#log = log;
     runtime.events.on('member', this.#onMember);
@@ -238,8 +239,15 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> {
   }
 }
 
-/** How many worker threads `global.workers` asks for: 'auto' is the cores this process may run on. */
+/**
+ * How many worker threads `global.workers` asks for: 'auto' is the cores this process may run
+ * on, or 1 where Node's permission model denies worker threads (--permission without --allow-worker).
+ */
 export function workerCount(workers: number | 'auto' | undefined): number {
-  if (workers === 'auto') return availableParallelism();
+  if (workers === 'auto') return workersDenied() ? 1 : availableParallelism();
   return workers ?? 1;
+}
+
+function workersDenied(): boolean {
+  return process.permission?.has('worker') === false;
 }
