@@ -169,7 +169,7 @@ export class Furiwake {
     if (this.#workers !== null && this.#stopping === null) {
       const problems = await this.#applyOnWorkers(config);
       failures.push(...problems);
-      if (problems.length === 0) for (const listener of forWorkers) this.#listening(listener, { workers: this.#workers.count });
+      if (problems.length === 0) for (const l of forWorkers) this.#listening(l, { workers: this.#workers.count, ...(l.engine === null ? {} : { engine: l.engine }) });
     }
     if (this.#stopping === null) failures.push(...(await this.admin.apply(config.admin)));
     if (this.#stopping === null) {
@@ -221,7 +221,7 @@ export class Furiwake {
   #listenerFor(service: Service): Listener {
     const log = this.log;
     const resources = this.runtime.resources;
-    if (this.#workers !== null && servedByWorkers(service.config.mode)) return new WorkersListener(service);
+    if (this.#workers !== null && servedByWorkers(service.config.mode)) return new WorkersListener(service, log);
     switch (service.config.mode) {
       case 'tcp':
         return new TcpListener(service, this.runtime.connections, log, resources);

@@ -99,6 +99,7 @@ export class DataSide {
     if (service.config.mode === 'http') {
       return new HttpListener(service, runtime.connections, this.#log, runtime.requests, runtime.resources, options);
     }
-    return new TcpListener(service, runtime.connections, this.#log, runtime.resources, streamEngine(undefined, this.#log), options);
+    // the same choice as the main thread's, which said its note once (workers-listener.ts)
+    return new TcpListener(service, runtime.connections, this.#log, runtime.resources, streamEngine(undefined, null), options);
   }
 }
