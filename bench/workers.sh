@@ -145,10 +145,11 @@ for t in "${TARGETS[@]}"; do
   log "$t: ${THREADS[$t]} thread(s) on core(s) ${CPUS[$t]}, tcp on ${PORT[$t.tcp]}, http on ${PORT[$t.http]}"
   if [[ $t == fw-* ]]; then start_furiwake_workers "$t" || die "$t did not start"
   else start_haproxy_threads "$t" || die "$t did not start"; fi
-  # with workers, the port accepts (and turns clients away) a moment before the workers serve it
+  # with workers, the port accepts (and turns clients away: SIGPIPE, reset) a moment before the
+  # workers serve it
   for mode in tcp http; do
     for _ in $(seq 1 100); do
-      status=$(probe_status "${PORT[$t.$mode]}" / 2>/dev/null || true)
+      status=$(trap '' PIPE; probe_status "${PORT[$t.$mode]}" / 2>/dev/null) || status=""
       [[ $status == *" 200 "* || $status == *" 200" ]] && break
       sleep 0.1
     done
