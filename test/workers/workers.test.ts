@@ -202,8 +202,8 @@ describe('workers: 1', () => {
 
 describe('global.workers in the file', () => {
   const pools = withPool('{ members: [ { address: 10.0.0.1:80 } ] }');
-  it('is 1 when not given, auto or a whole number from 1 to 256 when given', () => {
-    assert.equal(parseConfig(pools, 'w.yaml', {}).global.workers, 1);
+  it('is auto when not given, auto or a whole number from 1 to 256 when given', () => {
+    assert.equal(parseConfig(pools, 'w.yaml', {}).global.workers, 'auto');
     assert.equal(parseConfig(`global: { workers: auto }\n${pools}`, 'w.yaml', {}).global.workers, 'auto');
     assert.equal(parseConfig(`global: { workers: "\${N}" }\n${pools}`, 'w.yaml', { N: '4' }).global.workers, 4);
   });
