@@ -190,12 +190,13 @@ EOF
 
 # wrk_measured LABEL PID WRK-ARGS...: a warm-up run of WARMUP, then the measured one of DURATION,
 # both `wrk -t1` on CLIENT_CPU. Sets WRK_OUT (wrk's output; empty when it failed, which is
-# logged) and WRK_CPU (PID's CPU during the measured run in % of one core; "-" without a PID).
+# logged), WRK_CPU (PID's CPU during the measured run in % of one core; "-" without a PID) and
+# WRK_CPU_S (the same CPU in seconds, user + system of every thread of PID).
 # The output is kept in $TMP/wrk-LABEL.txt; non-2xx answers and socket errors are warned about.
 wrk_measured() {
   local label=$1 pid=$2 t0 t1 c0=0 c1
   shift 2
-  WRK_CPU=-
+  WRK_CPU=- WRK_CPU_S=-
   taskset -c "$CLIENT_CPU" wrk -t1 -d"$WARMUP" "$@" >/dev/null 2>&1 || true
   [[ -n $pid ]] && c0=$(cpu_ticks "$pid")
   t0=$(now_ns)
@@ -208,6 +209,7 @@ wrk_measured() {
   if [[ -n $pid ]]; then
     c1=$(cpu_ticks "$pid")
     WRK_CPU=$(cpu_percent "$c0" "$t0" "$c1" "$t1")
+    WRK_CPU_S=$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", c / hz }')
   fi
   printf '%s\n' "$WRK_OUT" >"$TMP/wrk-${label// /-}.txt"
   if grep -qE 'Non-2xx|Socket errors' <<<"$WRK_OUT"; then

@@ -24,6 +24,7 @@ import type { Service } from './runtime/service.ts';
 import { followSync, type HaSync } from './ha/sync.ts';
 import { servedByWorkers, workerCount, WorkerThreads } from './workers/worker-threads.ts';
 import { WorkersListener } from './workers/workers-listener.ts';
+import { changeWorkerCount } from './workers/count-change.ts';
 
 export interface StartOptions {
   /** reads the config again (the CLI's file), for a reload asked through the admin API */
@@ -101,7 +102,7 @@ export class Furiwake {
     return failures;
   }
 
-  /** The worker threads (global.workers above 1, fixed at start); null when one loop serves all. */
+  /** The worker threads (global.workers above 1 at start; a reload may change their count); null when one loop serves all. */
   get workers(): WorkerThreads | null {
     return this.#workers;
   }
@@ -126,7 +127,10 @@ export class Furiwake {
     const failures: string[] = [];
     const threads = workerCount(config.global.workers);
     if (starting && threads > 1 && this.#stopping === null) this.#workers = new WorkerThreads(threads, this.runtime, this.log);
-    if (!starting && threads !== (this.#workers?.count ?? 1)) this.log.warn({ running: this.#workers?.count ?? 1, configured: threads }, 'global.workers changes at the next start, not on a reload');
+    if (!starting && this.#stopping === null) {
+      const refused = changeWorkerCount(this.#workers, threads);
+      if (refused !== null) failures.push(refused);
+    }
     // before any listener counts on a new member: with workers, counts live in shared memory
     try {
       this.#workers?.assignSlots();
@@ -171,7 +175,7 @@ export class Furiwake {
     if (this.#workers !== null && this.#stopping === null) {
       const problems = await this.#applyOnWorkers(config);
       failures.push(...problems);
-      if (problems.length === 0) for (const listener of forWorkers) this.#listening(listener, { workers: this.#workers.count });
+      if (problems.length === 0) for (const l of forWorkers) this.#listening(l, { workers: this.#workers.count, ...(l.engine === null ? {} : { engine: l.engine }) });
     }
     if (this.#stopping === null) failures.push(...(await this.admin.apply(config.admin)));
     if (this.#stopping === null) {
@@ -226,7 +230,7 @@ export class Furiwake {
   #listenerFor(service: Service): Listener {
     const log = this.log;
     const resources = this.runtime.resources;
-    if (this.#workers !== null && servedByWorkers(service.config.mode)) return new WorkersListener(service);
+    if (this.#workers !== null && servedByWorkers(service.config.mode)) return new WorkersListener(service, log);
     switch (service.config.mode) {
       case 'tcp':
         return new TcpListener(service, this.runtime.connections, log, resources);

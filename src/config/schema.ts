@@ -64,7 +64,7 @@ const workers = leaf((input): Parsed<number | 'auto'> => {
 const globalSchema = section('a map with shutdown-grace, log-level and workers', {
   'shutdown-grace': duration({ allowZero: true }).default(DEFAULTS.shutdownGrace),
   'log-level': oneOf(LOG_LEVELS).default(DEFAULTS.logLevel),
-  workers: workers.default(1),
+  workers: workers.default('auto'),
 }).transform(
   (g): GlobalConfig => ({ shutdownGrace: g['shutdown-grace'], logLevel: g['log-level'], workers: g.workers }),
 );

@@ -105,6 +105,8 @@ export class DataSide {
     this.runtime.close();
     const table = this.runtime.connections;
     if (table.size > 0 && grace > 0) {
+      // as the one loop says it (app.ts), with this worker's own count
+      this.#log.info({ connections: table.size, grace }, 'waiting for live connections');
       const timer = new AbortController();
       await Promise.race([table.drained(), delay(grace, undefined, { signal: timer.signal }).catch(() => {})]);
       timer.abort();
@@ -123,6 +125,7 @@ export class DataSide {
     if (service.config.mode === 'http') {
       return new HttpListener(service, runtime.connections, this.#log, runtime.requests, runtime.resources, options);
     }
-    return new TcpListener(service, runtime.connections, this.#log, runtime.resources, streamEngine(undefined, this.#log), options);
+    // the same choice as the main thread's, which said its note once (workers-listener.ts)
+    return new TcpListener(service, runtime.connections, this.#log, runtime.resources, streamEngine(undefined, null), options);
   }
 }

@@ -82,7 +82,6 @@ interface Thread {
 }
 
 export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> implements AskThreads {
-  readonly count: number;
   readonly slots = new CounterSlots();
   /** the pools' shared queues: the workers, and the main thread as the last (it serves udp) */
   readonly queues: QueueSlots;
@@ -107,7 +106,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
 
   constructor(count: number, runtime: Runtime, log: Logger) {
     super();
-    this.count = count;
+    if (workersDenied()) throw new Error(`global.workers: ${count} needs worker threads, which Node's permission model denies: add --allow-worker, or set global.workers to 1`);
     this.#runtime = runtime;
     this.#log = log;
     this.queues = new QueueSlots(count + 1);
@@ -115,6 +114,11 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
     this.sticks = new StickRelay(runtime, count, (index, messages) => this.#threads[index].worker.postMessage({ type: 'sticks', messages } satisfies ToWorker));
     this.view = new WorkersView(this, runtime, log);
     for (let i = 0; i < count; i++) this.#threads.push(this.#spawn(i));
+  }
+
+  /** The worker threads (fixed at start: a changed global.workers applies at the next start). */
+  get count(): number {
+    return this.#threads.length;
   }
 
   /**
@@ -199,7 +203,10 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
     return this.#threads[index].worker;
   }
 
-  /** Tells every worker to stop with `grace` ms for its live connections; resolves once all have exited. */
+  /**
+   * Tells every worker to stop with `grace` ms for its live connections; resolves once all have
+   * exited (those already leaving after a reload too, ended if they need more than this grace).
+   */
   async stop(grace: number): Promise<void> {
     this.#stopping = true;
     this.#runtime.events.off('member', this.#onMember);
@@ -308,8 +315,15 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
   }
 }
 
-/** How many worker threads `global.workers` asks for: 'auto' is the cores this process may run on. */
+/**
+ * How many worker threads `global.workers` asks for: 'auto' is the cores this process may run
+ * on, or 1 where Node's permission model denies worker threads (--permission without --allow-worker).
+ */
 export function workerCount(workers: number | 'auto' | undefined): number {
-  if (workers === 'auto') return availableParallelism();
+  if (workers === 'auto') return workersDenied() ? 1 : availableParallelism();
   return workers ?? 1;
+}
+
+function workersDenied(): boolean {
+  return process.permission?.has('worker') === false;
 }

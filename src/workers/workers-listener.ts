@@ -1,6 +1,8 @@
 // A tcp, http or udp service served by the worker threads, as the main thread holds it: it binds
 // the address first (SO_REUSEPORT), so a port 0 becomes one real port that every worker binds too,
 // and lets go of it once the workers are bound (release). Connections and flows are the workers'.
+// A tcp service's stream engine is chosen here too, as the workers choose it (same environment,
+// same Node.js flags), so that the choice and its note are said once, by the main thread.
 
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -10,17 +12,24 @@ import type { UdpDrop } from '../proxy/udp-listener.ts';
 import type { Endpoint } from '../runtime/connection-table.ts';
 import type { Service } from '../runtime/service.ts';
 import { SharedDrops } from './udp-drops.ts';
+import { streamEngine } from '../proxy/stream-engine.ts';
+import type { Logger } from '../log.ts';
+import type { StreamEngine } from '../proxy/stream.ts';
 
 export class WorkersListener implements Listener {
   readonly service: Service;
   /** udp: what every worker drops, summed (null for tcp and http) */
   readonly udpDrops: SharedDrops | null;
+  /** the stream engine of a tcp service's connections in the workers; null for http and udp */
+  readonly engine: StreamEngine['name'] | null;
   #bound: net.Server | dgram.Socket | null = null;
   #address: Endpoint | null = null;
 
-  constructor(service: Service) {
+  /** Throws, as a TcpListener does, when FURIWAKE_TCP_ENGINE names an engine that cannot load. */
+  constructor(service: Service, log: Logger) {
     this.service = service;
     this.udpDrops = service.config.mode === 'udp' ? new SharedDrops() : null;
+    this.engine = service.config.mode === 'tcp' ? streamEngine(undefined, log).name : null;
   }
 
   /** udp: the datagrams the workers dropped, for the admin plane (as UdpListener.drops) */

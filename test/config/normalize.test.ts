@@ -20,7 +20,7 @@ pools:
 describe('normalizing a valid file', () => {
   it('fills every default', () => {
     const expected: Config = {
-      global: { shutdownGrace: 10_000, logLevel: 'info', workers: 1 },
+      global: { shutdownGrace: 10_000, logLevel: 'info', workers: 'auto' },
       services: {
         www: {
           listen: { host: '127.0.0.1', port: 8080, ip: '127.0.0.1' },
@@ -121,7 +121,7 @@ pools:
   it('treats an empty optional section as all defaults', () => {
     const text = minimal.replace('    pool: web\n', '    pool: web\n    timeouts:\n') + '    queue:\nglobal:\n';
     const config = parseConfig(text, 'empty-sections.yaml', {});
-    assert.deepEqual(config.global, { shutdownGrace: 10_000, logLevel: 'info', workers: 1 });
+    assert.deepEqual(config.global, { shutdownGrace: 10_000, logLevel: 'info', workers: 'auto' });
     assert.deepEqual(config.services.www.timeouts, { connect: 5_000, idle: 300_000 });
     assert.deepEqual(config.pools.web.queue, { max: 1_000, timeout: 5_000 });
   });

@@ -19,6 +19,7 @@ import { tempDir } from '../helpers/files.ts';
 import { furiwake, startedWithAdmin } from '../helpers/process.ts';
 import { startTcpServer } from '../helpers/servers.ts';
 import { httpConfig, startMember } from '../proxy/http/helpers.ts';
+import { servedPerWorker } from './helpers.ts';
 
 function withWorkers(config: Config, workers: number): Config {
   return { ...config, global: { ...config.global, workers } };
@@ -30,12 +31,6 @@ const echo = (name: string) => (socket: net.Socket): void => {
   socket.on('data', (d: Buffer) => socket.write(d));
   socket.on('end', () => socket.end());
 };
-
-/** Connections (http: requests) each worker gave to members so far. */
-async function servedPerWorker(app: Furiwake): Promise<number[]> {
-  const stats = await app.workers!.stats();
-  return stats.map((s) => Object.values(s.served).reduce((a, b) => a + b, 0));
-}
 
 async function metrics(base: string): Promise<Map<string, Family>> {
   const res = await call<string>(base, '/metrics');

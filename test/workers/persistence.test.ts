@@ -27,17 +27,13 @@ import { until } from '../helpers/wait.ts';
 import { call, startAdminApp } from '../admin/helpers.ts';
 import { certDir, selfSigned } from '../proxy/http/certs.ts';
 import { bodyOf, connection, httpConfig, startMember } from '../proxy/http/helpers.ts';
+import { servedPerWorker } from './helpers.ts';
 
 const SOURCE_IP: PersistenceConfig = { method: 'source-ip', whenFull: 'repin', mask: 32, mask6: 128, timeout: 600_000, maxEntries: 1000 };
 const TLS_SESSION: PersistenceConfig = { method: 'tls-session', whenFull: 'repin', timeout: 60_000, maxEntries: 1000 };
 
 function withWorkers(config: Config): Config {
   return { ...config, global: { ...config.global, workers: 2 } };
-}
-
-/** Connections (http: requests) each worker gave to members so far. */
-async function servedPerWorker(app: Furiwake): Promise<number[]> {
-  return (await app.workers!.stats()).map((s) => Object.values(s.served).reduce((a, b) => a + b, 0));
 }
 
 /**

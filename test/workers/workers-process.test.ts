@@ -2,27 +2,14 @@
 // nothing), SIGTERM lets every worker's live connections finish, then the process exits 0.
 
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, it } from 'node:test';
 import { greeted, greeting } from '../helpers/clients.ts';
 import { furiwake } from '../helpers/process.ts';
 import { startTcpServer } from '../helpers/servers.ts';
-
-const echo = (name: string) => (socket: net.Socket) => {
-  socket.write(`${name}\n`);
-  socket.on('data', (d: Buffer) => socket.write(`${name}:${d}`));
-  socket.on('end', () => socket.end());
-};
-
-async function talk(socket: net.Socket, text: string): Promise<string> {
-  const reply = once(socket, 'data');
-  socket.write(text);
-  return String((await reply)[0]);
-}
+import { echo, talk } from './helpers.ts';
 
 it('with 2 workers, SIGHUP reloads every worker and SIGTERM stops them gracefully', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'furiwake-workers-'));

@@ -10,7 +10,6 @@ import type { TcpMonitor } from '../../src/config/health-types.ts';
 import { greeted, greetedOrEnded, greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
-import type { Furiwake } from '../../src/app.ts';
 import type { Config } from '../../src/config/types.ts';
 import { TcpListener } from '../../src/proxy/tcp-listener.ts';
 import { workerCount } from '../../src/workers/worker-threads.ts';
@@ -20,13 +19,7 @@ import { onlyIssue, withPool } from '../config/refused.ts';
 import { httpGet } from '../helpers/clients.ts';
 import { until } from '../helpers/wait.ts';
 import { httpConfig, startMember } from '../proxy/http/helpers.ts';
-import { withWorkers } from './helpers.ts';
-
-/** Connections (http: requests) each worker gave to members so far. */
-async function servedPerWorker(app: Furiwake): Promise<number[]> {
-  const stats = await app.workers!.stats();
-  return stats.map((s) => Object.values(s.served).reduce((a, b) => a + b, 0));
-}
+import { servedPerWorker, withWorkers } from './helpers.ts';
 
 let a: TcpServer;
 let b: TcpServer;
@@ -195,8 +188,8 @@ describe('workers: 1', () => {
 
 describe('global.workers in the file', () => {
   const pools = withPool('{ members: [ { address: 10.0.0.1:80 } ] }');
-  it('is 1 when not given, auto or a whole number from 1 to 256 when given', () => {
-    assert.equal(parseConfig(pools, 'w.yaml', {}).global.workers, 1);
+  it('is auto when not given, auto or a whole number from 1 to 256 when given', () => {
+    assert.equal(parseConfig(pools, 'w.yaml', {}).global.workers, 'auto');
     assert.equal(parseConfig(`global: { workers: auto }\n${pools}`, 'w.yaml', {}).global.workers, 'auto');
     assert.equal(parseConfig(`global: { workers: "\${N}" }\n${pools}`, 'w.yaml', { N: '4' }).global.workers, 4);
   });
