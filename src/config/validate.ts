@@ -15,6 +15,7 @@ import {
 import { checkHa } from './ha-checks.ts';
 import { suggest, type PathIssue, type PathSegment } from './issues.ts';
 import { checkKernelServices } from './kernel-schema.ts';
+import { checkRoutePools } from './routes-schema.ts';
 import { configSchema, listenSchema, memberSchema, modeSchema, poolRefSchema } from './schema.ts';
 import type { Config } from './types.ts';
 
@@ -25,7 +26,7 @@ export function validateDocument(document: unknown): Validated {
   if (parsed.success) {
     const { services, pools, admin } = parsed.data;
     const issues = crossChecks({ services, listeners: services, pools, poolNames: Object.keys(pools), admin });
-    issues.push(...checkKernelServices(parsed.data), ...checkHa(parsed.data));
+    issues.push(...checkKernelServices(parsed.data), ...checkHa(parsed.data), ...checkRoutePools(services, Object.keys(pools)));
     return issues.length === 0 ? { ok: true, config: parsed.data } : { ok: false, issues };
   }
   // There is no Config, but the keys that are well formed on their own can still be checked
