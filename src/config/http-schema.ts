@@ -167,7 +167,9 @@ export function checkHttpKeys(s: HttpKeys, ctx: IssueSink): void {
     // a plain http client sends no server name: such a route could never match
     if (s.tls === undefined) {
       s.routes?.forEach((r, i) => {
-        if (r.match.sni.length > 0) ctx.addIssue({ code: 'custom', path: ['routes', i, 'match', 'sni'], message: 'sni is the name a client sends in its TLS handshake; this service has no tls section' });
+        // (a route that failed its own checks is here as written: read with care)
+        const sni: unknown = (r as { match?: { sni?: unknown } } | undefined)?.match?.sni;
+        if (Array.isArray(sni) && sni.length > 0) ctx.addIssue({ code: 'custom', path: ['routes', i, 'match', 'sni'], message: 'sni is the name a client sends in its TLS handshake; this service has no tls section' });
       });
     }
     return;

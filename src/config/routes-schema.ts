@@ -251,6 +251,8 @@ export const routesSchema = z
     const first = new Map<string, number>();
     const conditions = new Map<string, number>();
     routes.forEach((route, i) => {
+      // a route that failed its own checks is here as written: it was reported already
+      if (typeof route !== 'object' || route === null || !('action' in route)) return;
       const earlier = first.get(route.name);
       if (earlier !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate route name "${route.name}", also routes[${earlier}]` });
       else first.set(route.name, i);
