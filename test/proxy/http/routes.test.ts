@@ -12,13 +12,15 @@ import { it } from 'node:test';
 import { loadConfig, parseConfig } from '../../../src/config/load.ts';
 import type { Furiwake } from '../../../src/app.ts';
 import { proxyHeader } from '../../../src/proxy/proxy-protocol.ts';
+import type { ServiceView } from '../../../src/admin/schemas.ts';
+import { baseOf, call, startAdminApp } from '../../admin/helpers.ts';
 import { startApp } from '../../helpers/app.ts';
 import { describeOnEachEngine } from '../../helpers/engines.ts';
 import { certDir, selfSigned } from './certs.ts';
 import { bodyOf, connection, headerOf, raw, startMember, type HttpMember } from './helpers.ts';
 
 /** Three pools of one member each, `web` the service's own; `routes` in YAML flow form. */
-async function vip(routes: string, service = ''): Promise<{ app: Furiwake; port: number; api: HttpMember; files: HttpMember; web: HttpMember }> {
+async function vip(routes: string, service = '', withAdmin = false): Promise<{ app: Furiwake; port: number; api: HttpMember; files: HttpMember; web: HttpMember }> {
   const api = await startMember('api');
   const files = await startMember('files');
   const web = await startMember('web');
@@ -30,7 +32,7 @@ pools:
   api: { members: [ { address: 127.0.0.1:${api.port} } ] }
   files: { members: [ { address: 127.0.0.1:${files.port} } ] }
 `, 'routes.yaml', {});
-  const app = await startApp(config);
+  const app = withAdmin ? (await startAdminApp(config)).app : await startApp(config);
   return { app, port: app.address('www').port, api, files, web };
 }
 
@@ -167,19 +169,26 @@ describeOnEachEngine('http routes', () => {
     assert.equal(await from('::ffff:10.1.2.3'), 'api GET /');
   });
 
-  it('counts each route: requests, 5xx and time', async () => {
+  it('counts each route: requests, 5xx and time, in the API and the metrics', async () => {
     const { app, port, files } = await vip(`[
       { name: api, match: { path-prefix: /api/ }, pool: api },
       { name: admin, match: { path: /admin }, deny: true },
       { name: down, match: { path: /down }, pool: files },
-    ]`);
+    ]`, '', true);
     // the files pool's member is gone: its route answers 502
     await files.close();
     for (const path of ['/api/a', '/api/b', '/admin', '/down', '/']) await ask(port, path);
-    const routes = app.runtime.services.get('www')!.routes!.routes;
-    const stats = Object.fromEntries(routes.map((r) => [r.name, { requests: r.stats.requests, errors: r.stats.errors }]));
-    assert.deepEqual(stats, { api: { requests: 2, errors: 0 }, admin: { requests: 1, errors: 0 }, down: { requests: 1, errors: 1 } });
-    assert.ok(routes[0].stats.latencyMs >= 0);
+    const base = baseOf(app);
+    const view = (await call(base, '/api/v1/services/www')).body as ServiceView;
+    assert.deepEqual(view.routes!.map(({ meanLatency, ...r }) => (assert.ok(meanLatency >= 0), r)), [
+      { name: 'api', action: 'pool', pool: 'api', requests: 2, errors: 0 },
+      { name: 'admin', action: 'deny', pool: null, requests: 1, errors: 0 },
+      { name: 'down', action: 'pool', pool: 'files', requests: 1, errors: 1 },
+    ]);
+    const metrics = (await call(base, '/metrics')).body as string;
+    assert.match(metrics, /^furiwake_route_requests_total\{service="www",route="api"\} 2$/m);
+    assert.match(metrics, /^furiwake_route_errors_total\{service="www",route="down"\} 1$/m);
+    assert.match(metrics, /^furiwake_route_request_seconds_total\{service="www",route="admin"\} [0-9.e-]+$/m);
   });
 });
 
