@@ -267,16 +267,33 @@ export const routesSchema = z
     });
   });
 
+/** The pool each route of each service names (null: a route with another action), by service. */
+export type RoutePools = Record<string, readonly (string | null)[]>;
+
+export function routePoolsOf(services: Readonly<Record<string, { http: { routes: readonly RouteConfig[] } | null }>>): RoutePools {
+  const out: RoutePools = {};
+  for (const [name, s] of Object.entries(services)) out[name] = (s.http?.routes ?? []).map((r) => (r.action.kind === 'pool' ? r.action.pool : null));
+  return out;
+}
+
+/** The pools the routes of a document name, where a route and its pool are well formed; for the checks that span keys. */
+export function routePoolsIn(routes: unknown): (string | null)[] {
+  if (!Array.isArray(routes)) return [];
+  return routes.map((r: unknown) => {
+    const pool = r !== null && typeof r === 'object' ? (r as { pool?: unknown }).pool : undefined;
+    return typeof pool === 'string' && NAME.test(pool) ? pool : null;
+  });
+}
+
 /** Every pool a route names exists. */
-export function checkRoutePools(services: Readonly<Record<string, { http?: { routes: readonly RouteConfig[] } | null }>>, poolNames: readonly string[]): PathIssue[] {
+export function checkRoutePools(services: RoutePools, poolNames: readonly string[]): PathIssue[] {
   const issues: PathIssue[] = [];
-  for (const [name, service] of Object.entries(services)) {
-    service.http?.routes.forEach((route, i) => {
-      const action = route.action;
-      if (action.kind !== 'pool' || poolNames.includes(action.pool)) return;
-      const guess = suggest(action.pool, poolNames);
+  for (const [name, pools] of Object.entries(services)) {
+    pools.forEach((pool, i) => {
+      if (pool === null || poolNames.includes(pool)) return;
+      const guess = suggest(pool, poolNames);
       const hint = guess !== undefined ? `; did you mean "${guess}"?` : `; pools are: ${poolNames.join(', ')}`;
-      issues.push({ path: ['services', name, 'routes', i, 'pool'], message: `no pool named "${action.pool}"${hint}` });
+      issues.push({ path: ['services', name, 'routes', i, 'pool'], message: `no pool named "${pool}"${hint}` });
     });
   }
   return issues;
