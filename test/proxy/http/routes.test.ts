@@ -169,6 +169,27 @@ describeOnEachEngine('http routes', () => {
     assert.equal(await from('::ffff:10.1.2.3'), 'api GET /');
   });
 
+  it('a reload with other routes applies to the next request of a live connection, and keeps the counters of a route that stays', async () => {
+    const { app, port } = await vip('[ { name: api, match: { path-prefix: /api/ }, pool: api } ]');
+    const c = await connection(port);
+    assert.equal(bodyOf(await c.send('GET /api/a HTTP/1.1\r\nHost: h\r\n\r\n')), 'api GET /api/a');
+    const next = structuredClone(app.runtime.config!);
+    next.services.www.http!.routes = parseConfig(`services:
+  www: { listen: 127.0.0.1:0, mode: http, pool: web, routes: [ { name: files, match: { path-prefix: /api/ }, pool: files }, { name: api, match: { path-prefix: /x/ }, pool: api } ] }
+pools:
+  web: { members: [ { address: 127.0.0.1:1 } ] }
+  api: { members: [ { address: 127.0.0.1:1 } ] }
+  files: { members: [ { address: 127.0.0.1:1 } ] }
+`, 'next.yaml', {}).services.www.http!.routes;
+    await app.reload(next);
+    // the same client connection, its next request: the new routes
+    assert.equal(bodyOf(await c.send('GET /api/a HTTP/1.1\r\nHost: h\r\n\r\n')), 'files GET /api/a');
+    assert.equal(bodyOf(await c.send('GET /x/1 HTTP/1.1\r\nHost: h\r\n\r\n')), 'api GET /x/1');
+    await c.close();
+    const stats = app.runtime.services.get('www')!.routes!.routes.map((r) => [r.name, r.stats.requests]);
+    assert.deepEqual(stats, [['files', 1], ['api', 2]]);
+  });
+
   it('counts each route: requests, 5xx and time, in the API and the metrics', async () => {
     const { app, port, files } = await vip(`[
       { name: api, match: { path-prefix: /api/ }, pool: api },
