@@ -8,19 +8,21 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { it } from 'node:test';
+import { after, it } from 'node:test';
 import { loadConfig, parseConfig } from '../../../src/config/load.ts';
-import type { Furiwake } from '../../../src/app.ts';
+import type { Writable } from 'node:stream';
+import { Furiwake } from '../../../src/app.ts';
+import { createLogger } from '../../../src/log.ts';
 import { proxyHeader } from '../../../src/proxy/proxy-protocol.ts';
 import type { ServiceView } from '../../../src/admin/schemas.ts';
 import { baseOf, call, startAdminApp } from '../../admin/helpers.ts';
-import { startApp } from '../../helpers/app.ts';
+import { logSink, startApp } from '../../helpers/app.ts';
 import { describeOnEachEngine } from '../../helpers/engines.ts';
 import { certDir, selfSigned } from './certs.ts';
 import { bodyOf, connection, headerOf, raw, startMember, type HttpMember } from './helpers.ts';
 
 /** Three pools of one member each, `web` the service's own; `routes` in YAML flow form. */
-async function vip(routes: string, service = '', withAdmin = false): Promise<{ app: Furiwake; port: number; api: HttpMember; files: HttpMember; web: HttpMember }> {
+async function vip(routes: string, service = '', withAdmin = false, log: Writable | null = null): Promise<{ app: Furiwake; port: number; api: HttpMember; files: HttpMember; web: HttpMember }> {
   const api = await startMember('api');
   const files = await startMember('files');
   const web = await startMember('web');
@@ -32,7 +34,13 @@ pools:
   api: { members: [ { address: 127.0.0.1:${api.port} } ] }
   files: { members: [ { address: 127.0.0.1:${files.port} } ] }
 `, 'routes.yaml', {});
-  const app = withAdmin ? (await startAdminApp(config)).app : await startApp(config);
+  let app: Furiwake;
+  if (log !== null) {
+    app = await Furiwake.start(config, createLogger('info', log));
+    after(() => app.stop(0));
+  } else {
+    app = withAdmin ? (await startAdminApp(config)).app : await startApp(config);
+  }
   return { app, port: app.address('www').port, api, files, web };
 }
 
@@ -167,6 +175,15 @@ describeOnEachEngine('http routes', () => {
     assert.equal(await from('127.0.0.1'), 'files GET /');
     // ::ffff:10.1.2.3 is the IPv4 client 10.1.2.3
     assert.equal(await from('::ffff:10.1.2.3'), 'api GET /');
+  });
+
+  it("names the route in the access log line, and the path the client sent", async () => {
+    const { sink, lines } = logSink();
+    const { port } = await vip('[ { name: api, match: { path-prefix: /api/ }, pool: api, strip-prefix: /api } ]', '', false, sink);
+    await ask(port, '/api/users');
+    await ask(port, '/other');
+    const logged = lines.filter((l) => l.msg === 'request').map((l) => [l.route, l.member === null ? null : 'member', l.path]);
+    assert.deepEqual(logged, [['api', 'member', '/api/users'], [undefined, 'member', '/other']]);
   });
 
   it('a reload with other routes applies to the next request of a live connection, and keeps the counters of a route that stays', async () => {
