@@ -113,6 +113,13 @@ describe('routes', () => {
       ['services.www.routes[0].respond.body', 'a 204 response has no body']);
   });
 
+  it("refuses on-member-down: close on a pool an http route reaches, as on the service's own", () => {
+    const text = file('[ { name: a, match: { path: /a }, pool: api } ]').replace('api: { members: [ { address: 10.0.0.2:80 } ] }', 'api: { members: [ { address: 10.0.0.2:80 } ], on-member-down: close }');
+    const [path, message] = onlyIssue(text);
+    assert.equal(path, 'pools.api.on-member-down');
+    assert.match(message, /close is not a choice for http.*\(service www is http\)$/);
+  });
+
   it('refuses sni on plain http, and routes on a tcp service', () => {
     assert.deepEqual(onlyIssue(file('[ { name: a, match: { sni: a.example.com }, pool: api } ]')),
       ['services.www.routes[0].match.sni', 'sni is the name a client sends in its TLS handshake; this service has no tls section']);
