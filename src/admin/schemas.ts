@@ -165,7 +165,7 @@ components.add(memberEventSchema, { id: 'MemberEvent' });
 export const poolSchema = z.object({
   name: z.string(),
   algorithm: z.string(),
-  services: z.array(z.string()).describe('services that send to this pool'),
+  services: z.array(z.string()).describe('services that send to this pool: as their pool, or by a route'),
   usable: z.int().describe('members that take new connections now'),
   members: z.array(memberSchema),
   queue: z.object({ length: z.int(), max: z.int(), timeout: z.int().describe('ms'), timeouts: z.int().describe('connections that gave up waiting') }),

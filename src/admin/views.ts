@@ -92,7 +92,8 @@ export function poolView(ctx: ViewContext, pool: Pool): PoolView {
   return {
     name: pool.name,
     algorithm: pool.algorithm,
-    services: [...ctx.runtime.services.values()].filter((s) => s.pool === pool).map((s) => s.name),
+    // its own services, and those whose routes send requests to it
+    services: [...ctx.runtime.services.values()].filter((s) => s.pool === pool || s.routes?.routes.some((r) => r.dispatcher?.pool === pool) === true).map((s) => s.name),
     usable: pool.members.filter((m) => m.usable).length,
     members: pool.members.map((m) => memberView(ctx, m, total)),
     queue: { length: pool.queued, max: pool.queueMax, timeout: pool.queueTimeout, timeouts: pool.queueTimeouts },

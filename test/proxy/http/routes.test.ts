@@ -223,6 +223,8 @@ pools:
       { name: 'admin', action: 'deny', pool: null, requests: 1, errors: 0 },
       { name: 'down', action: 'pool', pool: 'files', requests: 1, errors: 1 },
     ]);
+    // the pools a service's routes reach say it sends to them
+    assert.deepEqual(((await call(base, '/api/v1/pools/files')).body as { services: string[] }).services, ['www']);
     const metrics = (await call(base, '/metrics')).body as string;
     assert.match(metrics, /^furiwake_route_requests_total\{service="www",route="api"\} 2$/m);
     assert.match(metrics, /^furiwake_route_errors_total\{service="www",route="down"\} 1$/m);
