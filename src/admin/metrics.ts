@@ -8,6 +8,7 @@ import { CONNTRACK_METRICS } from '../ha/conntrack-metrics.ts';
 import type { SyncPeerStatus } from '../ha/status.ts';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Member } from '../runtime/member.ts';
+import type { RouteStats } from '../runtime/route-stats.ts';
 import type { CheckView } from '../runtime/events.ts';
 import { furiwakeVersion } from '../version.ts';
 import { HA_ROLES } from '../ha/vrrp-role.ts';
@@ -153,6 +154,14 @@ export class AdminMetrics {
     this.#collected('counter', 'furiwake_http_requests_total', 'HTTP responses sent, by status class (code="2xx"); member is empty when furiwake answered itself.',
       ['service', 'pool', 'member', 'code'], () =>
         [...runtime.requests.list()].map((c): Sample => [{ service: c.service, pool: c.pool ?? '', member: c.member ?? '', code: c.status }, c.count]));
+
+    // http routes: what each took, its 5xx, its time (mean = rate of seconds / rate of requests)
+    const routes = function* (read: (stats: RouteStats) => number): Generator<Sample> {
+      for (const s of runtime.services.values()) for (const r of s.routes?.routes ?? []) yield [{ service: s.name, route: r.name }, read(r.stats)];
+    };
+    this.#collected('counter', 'furiwake_route_requests_total', 'Requests an http route took, answered by a member or by the route itself (redirect, respond, deny).', ['service', 'route'], () => routes((r) => r.requests));
+    this.#collected('counter', 'furiwake_route_errors_total', 'Requests of an http route answered with a 5xx (the member\'s, or furiwake\'s own 502, 503, 504).', ['service', 'route'], () => routes((r) => r.errors));
+    this.#collected('counter', 'furiwake_route_request_seconds_total', "Seconds an http route's requests took together, from the request head to the end of the response.", ['service', 'route'], () => routes((r) => r.latencyMs / 1000));
 
     // what floods cost: never a member's failure
     const resources = runtime.resources;

@@ -165,7 +165,7 @@ components.add(memberEventSchema, { id: 'MemberEvent' });
 export const poolSchema = z.object({
   name: z.string(),
   algorithm: z.string(),
-  services: z.array(z.string()).describe('services that send to this pool'),
+  services: z.array(z.string()).describe('services that send to this pool: as their pool, or by a route'),
   usable: z.int().describe('members that take new connections now'),
   members: z.array(memberSchema),
   queue: z.object({ length: z.int(), max: z.int(), timeout: z.int().describe('ms'), timeouts: z.int().describe('connections that gave up waiting') }),
@@ -187,6 +187,14 @@ export const serviceSchema = z.object({
     requests: z.number().describe('HTTP responses sent to clients per second (moving average; 0 outside http mode)'),
   }),
   persistence: z.string().nullable().describe('the persistence method, or null'),
+  routes: z.array(z.object({
+    name: z.string(),
+    action: z.enum(['pool', 'redirect', 'respond', 'deny']),
+    pool: z.string().nullable().describe('the pool of a pool action; null for the others'),
+    requests: z.int().describe('requests the route took, answered by a member or by the route itself'),
+    errors: z.int().describe('of those, answered with a 5xx (the member\'s, or furiwake\'s own 502, 503, 504)'),
+    meanLatency: z.number().describe('ms from the request head to the end of the response, on average; 0 before any request'),
+  })).nullable().describe('http: the routes in order (first match wins; the rest go to pool); null without routes'),
   dropped: z.object({
     malformed: z.int().describe('from clients: not a well-formed message of the balance-per protocol, or a SIP response in no dialog known'),
     unmatched: z.int().describe('from members (balance-per): malformed, or answering nothing the client sent to that member'),

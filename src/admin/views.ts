@@ -92,7 +92,8 @@ export function poolView(ctx: ViewContext, pool: Pool): PoolView {
   return {
     name: pool.name,
     algorithm: pool.algorithm,
-    services: [...ctx.runtime.services.values()].filter((s) => s.pool === pool).map((s) => s.name),
+    // its own services, and those whose routes send requests to it
+    services: [...ctx.runtime.services.values()].filter((s) => s.pool === pool || s.routes?.routes.some((r) => r.dispatcher?.pool === pool) === true).map((s) => s.name),
     usable: pool.members.filter((m) => m.usable).length,
     members: pool.members.map((m) => memberView(ctx, m, total)),
     queue: { length: pool.queued + (ctx.live.queued.get(pool.name) ?? 0), max: pool.queueMax, timeout: pool.queueTimeout, timeouts: pool.queueTimeouts },
@@ -116,6 +117,11 @@ export function serviceView(ctx: ViewContext, service: Service): ServiceView {
     requests: service.config.mode === 'http' ? requestsOf(ctx.runtime, service.name) : null,
     rates: roundServiceRates(ctx.rates.serviceRates(service.name)),
     persistence: service.config.persistence?.method ?? null,
+    routes: service.routes === null ? null : service.routes.routes.map((r) => {
+      const action = r.config.action;
+      const { requests, errors, latencyMs } = r.stats;
+      return { name: r.name, action: action.kind, pool: action.kind === 'pool' ? action.pool : null, requests, errors, meanLatency: requests === 0 ? 0 : round(latencyMs / requests) };
+    }),
     dropped: ctx.serviceDrops(service.name),
   };
 }

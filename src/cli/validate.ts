@@ -2,6 +2,7 @@ import { adminWarnings } from '../config/admin-schema.ts';
 import { haNotes } from '../config/ha-checks.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/types.ts';
+import { describeRoute } from '../config/routes-text.ts';
 import { haPreflight } from '../ha/preflight.ts';
 import { rawSocketProblem } from '../health/monitors/proto-icmp-socket.ts';
 import { kernelReport } from '../kernel/requirements.ts';
@@ -34,6 +35,13 @@ export async function runValidate(file: string): Promise<number> {
     const services = Object.keys(config.services).length;
     const pools = Object.keys(config.pools).length;
     process.stdout.write(`${file}: valid (${services} service${services === 1 ? '' : 's'}, ${pools} pool${pools === 1 ? '' : 's'})\n`);
+    // the routes as furiwake reads them, in the order they are tried
+    for (const [name, service] of Object.entries(config.services)) {
+      const routes = service.http?.routes ?? [];
+      if (routes.length === 0) continue;
+      process.stdout.write(`services.${name} routes (first match wins; any other request goes to pool ${service.pool}):\n`);
+      for (const route of routes) process.stdout.write(`  ${describeRoute(route)}\n`);
+    }
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {

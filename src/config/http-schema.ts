@@ -4,7 +4,6 @@
 // schema so that a tcp or udp service that sets one can be told it does not apply there;
 // `httpServiceConfig` fills the defaults for http services.
 
-import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import type {
   ForwardedHeaders,
@@ -16,6 +15,9 @@ import type {
   TlsVersion,
 } from './http-types.ts';
 import { expected, fail, ok, type Parsed } from './issues.ts';
+import { cidr, serverName } from './network-leaves.ts';
+import { routesSchema } from './routes-schema.ts';
+import type { RouteConfig } from './routes-types.ts';
 import { boolean, duration, integer, leaf, MAX_INT, oneOf, optional, section } from './schema-parts.ts';
 
 export const HTTP_DEFAULTS = {
@@ -57,13 +59,6 @@ function size(min: number, max: number) {
 
 const file = leaf((input): Parsed<string> =>
   typeof input === 'string' && input.trim() !== '' ? ok(input) : fail(expected('a file path', input)));
-
-/** A DNS name as SNI carries it; `*.` may stand for the first label. */
-const HOSTNAME = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-const serverName = leaf((input): Parsed<string> => {
-  const name = typeof input === 'string' ? input.toLowerCase().replace(/\.$/, '') : '';
-  return name.length <= 253 && HOSTNAME.test(name) ? ok(name) : fail(expected('a DNS name like www.example.com or *.example.com', input));
-});
 
 /** `true` means the section with its defaults; `false` (or nothing) means off. */
 function switchable<T extends z.ZodType>(schema: T) {
@@ -132,21 +127,6 @@ export const httpTimeoutKeys = {
 };
 
 /** Service keys that only http services have. */
-/** An address or a network in CIDR form; a bare address is its own /32 or /128. */
-const cidr = leaf((input): Parsed<string> => {
-  if (typeof input !== 'string') return fail(expected('an address or a network ("10.0.0.0/8")', input));
-  try {
-    if (input.includes('/')) {
-      const [addr, bits] = ipaddr.parseCIDR(input);
-      return ok(`${addr.toString()}/${bits}`);
-    }
-    const addr = ipaddr.parse(input);
-    return ok(`${addr.toString()}/${addr.kind() === 'ipv4' ? 32 : 128}`);
-  } catch {
-    return fail(expected('an address or a network ("10.0.0.0/8")', input));
-  }
-});
-
 export const httpServiceKeys = {
   tls: tlsSchema.optional(),
   'redirect-https': redirectSchema.optional(),
@@ -156,6 +136,7 @@ export const httpServiceKeys = {
   'member-keep-alive': optional(memberKeepAliveSchema).optional(),
   'access-log': boolean.optional(),
   'trusted-proxies': z.array(cidr, { error: (issue) => expected('a list of addresses or networks ("10.0.0.0/8")', issue.input) }).optional(),
+  routes: routesSchema.optional(),
 };
 
 /** A service as parsed, as far as the http keys go. */
@@ -170,6 +151,7 @@ export interface HttpKeys {
   'member-keep-alive'?: HttpServiceConfig['memberKeepAlive'];
   'access-log'?: boolean;
   'trusted-proxies'?: string[];
+  routes?: RouteConfig[];
 }
 
 interface IssueSink {
@@ -181,6 +163,14 @@ export function checkHttpKeys(s: HttpKeys, ctx: IssueSink): void {
   if (s.mode === 'http') {
     if (s.tls !== undefined && s['redirect-https'] != null) {
       ctx.addIssue({ code: 'custom', path: ['redirect-https'], message: 'this service terminates TLS itself; redirect-https belongs on its plain http twin' });
+    }
+    // a plain http client sends no server name: such a route could never match
+    if (s.tls === undefined) {
+      s.routes?.forEach((r, i) => {
+        // (a route that failed its own checks is here as written: read with care)
+        const sni: unknown = (r as { match?: { sni?: unknown } } | undefined)?.match?.sni;
+        if (Array.isArray(sni) && sni.length > 0) ctx.addIssue({ code: 'custom', path: ['routes', i, 'match', 'sni'], message: 'sni is the name a client sends in its TLS handshake; this service has no tls section' });
+      });
     }
     return;
   }
@@ -213,5 +203,6 @@ export function httpServiceConfig(s: HttpKeys): HttpServiceConfig | null {
     memberKeepAlive: s['member-keep-alive'] ?? { maxIdle: HTTP_DEFAULTS.maxIdle, idleTimeout: HTTP_DEFAULTS.memberIdleTimeout },
     accessLog: s['access-log'] ?? true,
     trustedProxies: s['trusted-proxies'] ?? [],
+    routes: s.routes ?? [],
   };
 }

@@ -1,6 +1,8 @@
 // The normalized settings of an `http` service: TLS termination, the redirect to https, the
 // forwarded headers, timeouts and limits of the HTTP exchange, TLS and keep-alive towards the
-// members, the access log. Durations in ms, sizes in bytes; see docs/configuration.md and docs/http.md.
+// members, the access log, the routes. Durations in ms, sizes in bytes; see docs/configuration.md and docs/http.md.
+
+import type { RouteConfig } from './routes-types.ts';
 
 /** Which headers tell the member about the client. */
 export type ForwardedHeaders = 'x-forwarded' | 'forwarded' | 'both' | 'none';
@@ -87,4 +89,6 @@ export interface HttpServiceConfig {
   };
   /** one info line per request */
   accessLog: boolean;
+  /** first match wins; a request no route takes goes to the service's pool (routes-types.ts) */
+  routes: RouteConfig[];
 }

@@ -222,9 +222,13 @@ export const configSchema = section('a map with services and pools (and optional
   pools: byName('pool', poolSchema),
 }).superRefine((c, ctx) => {
   for (const [name, service] of Object.entries(c.services)) {
-    const policy = c.pools[service.pool]?.onMemberDown ?? null;
-    const issue = policy === null ? null : onMemberDownIssue(service.mode, policy);
-    if (issue !== null) ctx.addIssue({ code: 'custom', path: ['pools', service.pool, 'on-member-down'], message: `${issue} (service ${name} is ${service.mode})` });
+    // the service's pool, and the pools its routes send requests to
+    const pools = new Set([service.pool, ...(service.http?.routes ?? []).flatMap((r) => (r.action.kind === 'pool' ? [r.action.pool] : []))]);
+    for (const pool of pools) {
+      const policy = c.pools[pool]?.onMemberDown ?? null;
+      const issue = policy === null ? null : onMemberDownIssue(service.mode, policy);
+      if (issue !== null) ctx.addIssue({ code: 'custom', path: ['pools', pool, 'on-member-down'], message: `${issue} (service ${name} is ${service.mode})` });
+    }
     // without a secret each process signs with its own random key: the peer could not read the cookies after a failover
     if (c.ha !== undefined && service.persistence?.method === 'cookie' && service.persistence.secret === null) {
       ctx.addIssue({ code: 'custom', path: ['services', name, 'persistence', 'secret'], message: 'with ha configured, cookie persistence needs a secret shared by the nodes of the pair (without one each node signs with its own random key, and every sticky client loses its member at failover): add secret: ${FURIWAKE_COOKIE_SECRET}, 16 characters or more, the same on every node' });

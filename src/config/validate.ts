@@ -15,6 +15,7 @@ import {
 import { checkHa } from './ha-checks.ts';
 import { suggest, type PathIssue, type PathSegment } from './issues.ts';
 import { checkKernelServices } from './kernel-schema.ts';
+import { checkRoutePools, routePoolsIn, routePoolsOf, type RoutePools } from './routes-schema.ts';
 import { configSchema, listenSchema, memberSchema, modeSchema, poolRefSchema } from './schema.ts';
 import type { Config } from './types.ts';
 
@@ -24,7 +25,7 @@ export function validateDocument(document: unknown): Validated {
   const parsed = configSchema.safeParse(document);
   if (parsed.success) {
     const { services, pools, admin } = parsed.data;
-    const issues = crossChecks({ services, listeners: services, pools, poolNames: Object.keys(pools), admin });
+    const issues = crossChecks({ services, listeners: services, pools, poolNames: Object.keys(pools), admin, routePools: routePoolsOf(services) });
     issues.push(...checkKernelServices(parsed.data), ...checkHa(parsed.data));
     return issues.length === 0 ? { ok: true, config: parsed.data } : { ok: false, issues };
   }
@@ -42,11 +43,14 @@ interface Parts {
   /** undefined when `pools` is not a map at all (that is reported already) */
   poolNames: string[] | undefined;
   admin?: { listen: Listener['listen'] };
+  /** the pools routes name, by service */
+  routePools: RoutePools;
 }
 
 function crossChecks(parts: Parts): PathIssue[] {
   return [
     ...(parts.poolNames === undefined ? [] : checkPoolReferences(parts.services, parts.poolNames)),
+    ...(parts.poolNames === undefined ? [] : checkRoutePools(parts.routePools, parts.poolNames)),
     ...checkListeners(parts.listeners),
     ...checkMemberIds(parts.pools),
     ...checkAdminListener(parts.admin, parts.listeners),
@@ -54,13 +58,14 @@ function crossChecks(parts: Parts): PathIssue[] {
 }
 
 function wellFormedParts(document: unknown): Parts {
-  const parts: Parts = { services: {}, listeners: {}, pools: {}, poolNames: undefined };
+  const parts: Parts = { services: {}, listeners: {}, pools: {}, poolNames: undefined, routePools: {} };
   for (const [name, service] of entriesOf(document, 'services')) {
     if (!isMap(service)) continue;
     const pool = poolRefSchema.safeParse(service.pool);
     const listen = listenSchema.safeParse(service.listen);
     const mode = modeSchema.safeParse(service.mode);
     if (pool.success) parts.services[name] = { pool: pool.data };
+    parts.routePools[name] = routePoolsIn(service.routes);
     const kernel = { protocol: service.protocol === 'udp' ? 'udp' as const : 'tcp' as const };
     if (listen.success && mode.success) parts.listeners[name] = { listen: listen.data, mode: mode.data, kernel };
   }

@@ -366,7 +366,10 @@ export class KeepalivedSupervisor {
     for (const service of this.#runtime.services.values()) {
       const ip = service.config.listen.ip ?? service.config.listen.host;
       const serves = vips.has(ip) || (isWildcard(ip) && families.has(isIPv4(ip) ? 4 : 6));
-      if (serves) pools.add(service.pool.name);
+      if (!serves) continue;
+      pools.add(service.pool.name);
+      // an http service's routes serve the VIP from their pools too
+      for (const route of service.routes?.routes ?? []) if (route.dispatcher !== null) pools.add(route.dispatcher.pool.name);
     }
     let unfit: string | null = null;
     let checking = false;

@@ -76,11 +76,11 @@ export class Runtime {
       const pool = this.pools.get(sc.pool)!;
       const live = this.services.get(name);
       if (live !== undefined && live.sameListener(sc)) {
-        live.reconfigure(sc, pool);
+        live.reconfigure(sc, pool, this.pools);
         continue;
       }
       if (live !== undefined) unlisten.push(name);
-      const service = new Service(name, sc, pool, live?.persistence ?? null);
+      const service = new Service(name, sc, pool, live?.persistence ?? null, this.pools);
       this.services.set(name, service);
       listen.push(service);
     }

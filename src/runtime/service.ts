@@ -1,6 +1,8 @@
 // A virtual service: the address clients reach (the VIP), its forwarding mode, and the pool
 // behind it. The data plane that listens for it reads `config` and `pool` per connection, so
-// a reload that swaps them applies to new connections without touching live ones.
+// a reload that swaps them applies to new connections without touching live ones. An http
+// service's routes (service-routes.ts) may send requests to other pools: each pool it reaches has
+// its own dispatcher, with the service's persistence on that pool.
 
 import { sameListener } from '../config/diff.ts';
 import type { ServiceConfig } from '../config/types.ts';
@@ -9,6 +11,7 @@ import { Dispatcher } from './dispatch.ts';
 import { onMemberDownFor } from './member-down.ts';
 import { ServicePersistence } from './persistence.ts';
 import type { Pool } from './pool.ts';
+import { ServiceRoutes } from './service-routes.ts';
 
 export class Service {
   readonly name: string;
@@ -18,14 +21,22 @@ export class Service {
   persistence: ServicePersistence | null;
   /** the rule choosing a member for this pool, persistence and retries (runtime/dispatch.ts) */
   dispatcher: Dispatcher;
+  /** an http service's routes; null without any */
+  routes: ServiceRoutes | null = null;
+  /** the dispatchers of the other pools its routes reach, by pool name */
+  #routeDispatchers = new Map<string, Dispatcher>();
 
-  /** `previous`: the persistence of the service this one replaces, kept when still the same */
-  constructor(name: string, config: ServiceConfig, pool: Pool, previous: ServicePersistence | null = null) {
+  /**
+   * `previous`: the persistence of the service this one replaces, kept when still the same;
+   * `pools`: the runtime's pools, where routes find theirs.
+   */
+  constructor(name: string, config: ServiceConfig, pool: Pool, previous: ServicePersistence | null = null, pools: ReadonlyMap<string, Pool> | null = null) {
     this.name = name;
     this.config = config;
     this.pool = pool;
     this.persistence = persistenceFor(name, config, pool, previous);
     this.dispatcher = dispatcherFor(config, pool, this.persistence);
+    this.#route(pools);
   }
 
   /** The stick table of a stateful persistence (source-ip, tls-session); null otherwise. */
@@ -37,11 +48,39 @@ export class Service {
    * A reload: new connections see the new config and pool. The persistence (and its stick
    * table) stays when its settings and pool did not change, so clients stay where they were.
    */
-  reconfigure(config: ServiceConfig, pool: Pool): void {
+  reconfigure(config: ServiceConfig, pool: Pool, pools: ReadonlyMap<string, Pool> | null = null): void {
     this.config = config;
     this.pool = pool;
     this.persistence = persistenceFor(this.name, config, pool, this.persistence);
     this.dispatcher = dispatcherFor(config, pool, this.persistence);
+    this.#route(pools);
+  }
+
+  /** Builds the routes of the config (none: null), with a dispatcher per pool they reach. */
+  #route(pools: ReadonlyMap<string, Pool> | null): void {
+    const configs = this.config.http?.routes ?? [];
+    const before = this.#routeDispatchers;
+    const now = new Map<string, Dispatcher>();
+    this.#routeDispatchers = now;
+    if (configs.length === 0) {
+      this.routes = null;
+      return;
+    }
+    const poolOf = (name: string): Pool => {
+      const found = name === this.pool.name ? this.pool : pools?.get(name);
+      if (found === undefined) throw new Error(`service ${this.name}: a route names pool ${name}, which does not exist`);
+      return found;
+    };
+    const dispatcherOf = (pool: Pool): Dispatcher => {
+      if (pool === this.pool) return this.dispatcher;
+      let d = now.get(pool.name);
+      if (d === undefined) {
+        const persistence = persistenceFor(this.name, this.config, pool, before.get(pool.name)?.persistence ?? null);
+        now.set(pool.name, (d = dispatcherFor(this.config, pool, persistence)));
+      }
+      return d;
+    };
+    this.routes = new ServiceRoutes(configs, poolOf, dispatcherOf, this.routes);
   }
 
   /** The listener must be replaced (not just re-pointed) when its address or kind changes. */

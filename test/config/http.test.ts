@@ -24,6 +24,7 @@ describe('http service keys', () => {
       memberKeepAlive: { maxIdle: 64, idleTimeout: 30_000 },
       accessLog: true,
       trustedProxies: [],
+      routes: [],
     });
   });
 
@@ -49,6 +50,7 @@ describe('http service keys', () => {
       memberKeepAlive: { maxIdle: 8, idleTimeout: 5_000 },
       accessLog: false,
       trustedProxies: [],
+      routes: [],
     });
   });
 

@@ -28,8 +28,9 @@ const LAYERS: readonly (readonly string[])[] = [
   // the live model every plane reads: services, pools, members, dispatch, reload
   ['runtime'],
   // persistence methods are pure logic over their config section (cookie modes, hash sources);
-  // the logger takes its level from the config
-  ['persistence', 'log'],
+  // the logger takes its level from the config; routing compiles an http service's routes and
+  // answers which one takes a request (pure, no I/O), for the runtime to hold and http to ask
+  ['persistence', 'log', 'routing'],
   // the file format and its normalized types, read by everything above; it takes the names of
   // the algorithms from balance/'s registry, so it sits above balance
   ['config'],

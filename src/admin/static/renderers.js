@@ -57,7 +57,8 @@ function renderServices(s) {
     h('td', {}, h('span', { class: 'member-id' }, svc.name)),
     h('td', {}, svc.mode),
     h('td', { class: 'mono' }, svc.address === null ? `${svc.listen} (not listening)` : endpoint(svc.address)),
-    h('td', {}, svc.pool),
+    // http routes: how many, each with what it took in the cell's title
+    h('td', { title: svc.routes === null ? null : routesWhy(svc.routes) }, svc.pool, svc.routes === null ? null : h('span', { class: 'sub' }, `${svc.routes.length} route${svc.routes.length === 1 ? '' : 's'}`)),
     h('td', { class: 'num' }, svc.connections.active),
     h('td', { class: 'num' }, svc.connections.total),
     h('td', { class: 'num' }, rate(svc.rates.connections)),
@@ -69,6 +70,14 @@ function renderServices(s) {
     h('td', { class: 'num', title: svc.dropped === null ? null : droppedWhy(svc.dropped) }, svc.dropped === null ? none() : svc.dropped.malformed + svc.dropped.unmatched + svc.dropped.noMember),
   ));
   fill($('services'), ...(rows.length > 0 ? rows : [h('tr', {}, h('td', { colspan: 11, class: 'empty' }, 'No services.'))]));
+}
+
+/**
+ * An http service's routes in the order they are tried, each with its action and counters.
+ * @param {{ name: string, action: string, pool: string | null, requests: number, errors: number, meanLatency: number }[]} routes
+ */
+function routesWhy(routes) {
+  return routes.map((r) => `${r.name} → ${r.pool ?? r.action}: ${r.requests} requests, ${r.errors} 5xx, ${r.meanLatency} ms mean`).join('\n');
 }
 
 /**

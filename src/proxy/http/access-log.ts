@@ -19,6 +19,8 @@ export interface RequestLine {
   /** the address that sent the request, when it is not the client (a trusted proxy) */
   peer?: string;
   service: string;
+  /** the route that took the request; absent when the service's pool did (no route matched) */
+  route?: string;
   member: string | null;
   method: string;
   path: string;

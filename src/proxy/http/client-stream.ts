@@ -28,6 +28,8 @@ export interface ClientStream {
   /** the client address's hash, for the hashing algorithms */
   readonly hash: number;
   readonly https: boolean;
+  /** the server name the client's TLS handshake sent (lowercase); null for plain http or none */
+  readonly serverName: string | null;
   member: Member | null;
   /** bytes read from and written to the client so far */
   readonly bytesIn: number;
@@ -59,6 +61,8 @@ export interface ClientStream {
    * a 503). `requestDone`: the request was read to its end.
    */
   sendError(status: number, message: string, requestDone: boolean, retryAfter: number | undefined): void;
+  /** A complete answer of a route (respond): `status`, `body` (text) of type `contentType`. */
+  sendResponse(status: number, contentType: string, body: string, requestDone: boolean): void;
   /** A redirect to `location`, with no body. */
   sendRedirect(status: number, location: string, requestDone: boolean): void;
   /** A 101 to pass on, and the member's bytes that came after it: from now on it is a tunnel. */

@@ -17,6 +17,9 @@ import type { Dispatcher } from '../../runtime/dispatch.ts';
 import type { Member } from '../../runtime/member.ts';
 import type { MemberTraffic } from '../../runtime/member-down.ts';
 import type { Pool, Waiter } from '../../runtime/pool.ts';
+import type { LiveRoute } from '../../runtime/service-routes.ts';
+import { expandLocation } from '../../routing/location.ts';
+import { rewritePath } from '../../routing/path-rewrite.ts';
 import { logRequest } from './access-log.ts';
 import { BodyClock } from './body-clock.ts';
 import { BodyFramer } from './body-framer.ts';
@@ -60,6 +63,10 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   readonly #sticky: Sticky | null;
   /** what identifies the client to persistence; null when none */
   readonly #key: string | null;
+  /** the route that took the request; null: the service's pool (no routes, or none matched) */
+  readonly #route: LiveRoute | null;
+  /** the target as the member gets it (a route's strip-prefix or replace-prefix) */
+  readonly #target: string;
   readonly #reqBody = new BodyFramer();
   readonly #inAtStart: number;
   readonly #outAtStart: number;
@@ -102,12 +109,18 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     this.req = req;
     this.#svc = ctx.service.config;
     this.#http = this.#svc.http!;
-    this.#pool = ctx.service.pool;
+    // the first route that matches chooses the pool (or answers itself); a redirect to https comes first
+    const routes = ctx.service.routes;
+    const client = routes === null ? null : this.#clientAddress(side, req);
+    const route = (this.#route = client === null || this.#http.redirectHttps !== null ? null : routes!.route(req, client, side.serverName));
+    const action = route?.config.action;
+    this.#target = action?.kind === 'pool' && action.rewrite !== null ? rewritePath(req.target, action.rewrite) : req.target;
+    this.#dispatcher = route?.dispatcher ?? ctx.service.dispatcher;
+    this.#pool = this.#dispatcher.pool;
     // only the hashing algorithms read the client's hash
     this.#hash = usesHash(this.#pool.algorithm) ? side.hash : 0;
-    this.#dispatcher = ctx.service.dispatcher;
     const persistence = this.#dispatcher.persistence;
-    this.#sticky = persistence === null ? null : new Sticky(persistence, req, this.#clientAddress(side, req));
+    this.#sticky = persistence === null ? null : new Sticky(persistence, req, client ?? this.#clientAddress(side, req));
     this.#key = this.#sticky?.key ?? null;
     this.#inAtStart = side.bytesIn;
     this.#outAtStart = side.bytesOut;
@@ -139,7 +152,18 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     if (this.#finished) return;
     const redirect = this.#http.redirectHttps;
     if (redirect !== null) return this.#redirect(redirect.status, redirect.port);
-    this.#dispatch();
+    const action = this.#route?.config.action;
+    if (action === undefined || action.kind === 'pool') return this.#dispatch();
+    switch (action.kind) {
+      case 'redirect':
+        return this.#answerRedirect(action.code, expandLocation(action.parts, this.req.host, this.req.target, this.#side.https));
+      case 'respond':
+        this.#answered(action.status);
+        this.#side.sendResponse(action.status, action.contentType, action.body, this.#reqBody.done);
+        return this.#finish();
+      case 'deny':
+        return this.#fail(403, `denied by route ${this.#route!.name}`);
+    }
   }
 
   // ---- choosing a member ------------------------------------------------------------------
@@ -222,6 +246,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       https: side.https,
       memberHost: up.member.endpoint,
       close: this.#http.memberKeepAlive.maxIdle === 0,
+      target: this.#target,
     });
     let flowing: boolean;
     if (this.#early === null) {
@@ -610,12 +635,20 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   #redirect(status: number, port: number): void {
     const host = (this.req.host ?? '').replace(/:\d+$/, '');
     if (host === '') return this.#fail(400, 'no Host to redirect to');
+    this.#answerRedirect(status, `https://${host}${port === 443 ? '' : `:${port}`}${this.req.target.startsWith('/') ? this.req.target : '/'}`);
+  }
+
+  #answerRedirect(status: number, location: string): void {
+    this.#answered(status);
+    this.#side.sendRedirect(status, location, this.#reqBody.done);
+    this.#finish();
+  }
+
+  /** furiwake answers the request itself, with `status`. */
+  #answered(status: number): void {
     this.#status = status;
     this.#responded = true;
     this.#resDone = true;
-    const location = `https://${host}${port === 443 ? '' : `:${port}`}${this.req.target.startsWith('/') ? this.req.target : '/'}`;
-    this.#side.sendRedirect(status, location, this.#reqBody.done);
-    this.#finish();
   }
 
   /** The client went away (or the table aborted it): everything is given back. */
@@ -672,6 +705,8 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       this.member = null;
     }
     this.#ctx.counts?.count(this.#ctx.service.name, member, this.#status);
+    const route = this.#route;
+    if (route !== null) route.stats.record(this.#status, Date.now() - side.requestStart);
     if (this.#clock !== null) {
       // The client as persistence saw it (behind trusted proxies, X-Forwarded-For's), and the
       // peer that carried the request when that is another address.
@@ -681,6 +716,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
         client,
         ...(client === peer ? {} : { peer }),
         service: this.#ctx.service.name,
+        ...(route === null ? {} : { route: route.name }),
         member: member?.id ?? null,
         method: this.req.method,
         path: this.req.target,

@@ -17,11 +17,13 @@ export interface ForwardingContext {
   memberHost: string;
   /** ask the member to close after this response (no keep-alive towards members) */
   close: boolean;
+  /** the target as the member gets it when a route rewrote the path; absent: the request's */
+  target?: string;
 }
 
 /** The request head for the member: always HTTP/1.1, so the member connection can be kept. */
 export function memberRequestHead(req: RequestHead, ctx: ForwardingContext): string {
-  let head = `${req.method} ${req.target} HTTP/1.1\r\n${req.fields}`;
+  let head = `${req.method} ${ctx.target ?? req.target} HTTP/1.1\r\n${req.fields}`;
   // HTTP/1.0 without Host gets the member's address; an absolute-form target's authority is the Host
   if (!req.hostField) head += `host: ${req.host ?? ctx.memberHost}\r\n`;
   // The framing as we read it, in one spelling: a member cannot read `Chunked`, ` 005` or a

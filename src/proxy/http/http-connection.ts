@@ -6,6 +6,7 @@
 // trailers, end; our own errors) and it puts that on the wire: the status line and head, the
 // Connection field and whether the connection is kept, interim heads, the switch to a tunnel.
 
+import tls from 'node:tls';
 import type { ConnectionEntry, ConnectionTable, Endpoint } from '../../runtime/connection-table.ts';
 import { hashString } from '../../balance/index.ts';
 import type { Member } from '../../runtime/member.ts';
@@ -19,7 +20,7 @@ import { clientResponseHead, interimHead } from './head-writer.ts';
 import { RequestClock } from './request-clock.ts';
 import { parseRequestHead, type RequestHead } from './request-head.ts';
 import type { ResponseHead } from './response-head.ts';
-import { errorResponse, HttpError, redirectResponse } from './responses.ts';
+import { errorResponse, HttpError, plainResponse, redirectResponse } from './responses.ts';
 import type { Stream, StreamEngine, StreamOwner } from '../stream.ts';
 
 /** What the connection tells its listener. */
@@ -55,6 +56,10 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
   #kind: number = Deadline.NONE;
   #vip: Endpoint | null = null;
   #forwardedClient: string | null = null;
+  /** https: the TLS socket, for the server name the client sent; null for plain http */
+  readonly #tls: tls.TLSSocket | null;
+  /** the server name, lowercase, once read; undefined until then */
+  #serverName: string | null | undefined = undefined;
   #hash = -1;
   #exchange: Exchange | null = null;
   #pumping = false;
@@ -89,6 +94,7 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     this.#ctx = ctx;
     this.#table = table;
     this.#owner = owner;
+    this.#tls = accepted instanceof tls.TLSSocket ? accepted : null;
     // request bytes wait in #in between reads: the chunks must stay ours
     const stream = (this.#stream = engine.adopt(accepted, this, true));
     this.client = client ?? stream.remote();
@@ -101,6 +107,15 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
   /** The client's address as written toward members, worked out once per connection. */
   get forwardedClient(): string {
     return (this.#forwardedClient ??= forwardedAddress(this.client.address));
+  }
+
+  /** The server name (SNI) of the client's TLS handshake, lowercase; null for plain http or none sent. */
+  get serverName(): string | null {
+    if (this.#serverName === undefined) {
+      const name = this.#tls?.servername;
+      this.#serverName = typeof name === 'string' && name !== '' ? name.toLowerCase() : null;
+    }
+    return this.#serverName;
   }
 
   /** The service address the client reached; read when asked (getsockname). */
@@ -399,6 +414,12 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     const req = this.#req;
     const close = (this.#closeAfter = this.#mustClose(req, requestDone));
     this.#write(errorResponse(status, message, { close, retryAfter, head: req.method === 'HEAD', minor: req.minor }));
+  }
+
+  sendResponse(status: number, contentType: string, body: string, requestDone: boolean): void {
+    const req = this.#req;
+    const close = (this.#closeAfter = this.#mustClose(req, requestDone));
+    this.#write(plainResponse(status, contentType, body, { close, head: req.method === 'HEAD', minor: req.minor }));
   }
 
   sendRedirect(status: number, location: string, requestDone: boolean): void {

@@ -1,5 +1,5 @@
 // The balancer's own responses: errors (400, 408, 414, 431, 502, 503, 504, ...) with small plain
-// bodies that say what happened, and redirects. Each is one latin1 string, written at once.
+// bodies that say what happened, redirects, and the answers routes give (respond, deny). Each is one latin1 string, written at once.
 
 /** A request or response that cannot be handled; `status` is what the client is told. */
 export class HttpError extends Error {
@@ -15,11 +15,21 @@ export const REASONS: Readonly<Record<number, string>> = {
   100: 'Continue',
   101: 'Switching Protocols',
   200: 'OK',
+  201: 'Created',
+  202: 'Accepted',
+  204: 'No Content',
   301: 'Moved Permanently',
   302: 'Found',
+  303: 'See Other',
+  304: 'Not Modified',
   307: 'Temporary Redirect',
   308: 'Permanent Redirect',
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  410: 'Gone',
+  429: 'Too Many Requests',
   405: 'Method Not Allowed',
   408: 'Request Timeout',
   413: 'Content Too Large',
@@ -27,6 +37,7 @@ export const REASONS: Readonly<Record<number, string>> = {
   417: 'Expectation Failed',
   431: 'Request Header Fields Too Large',
   499: 'Client Closed Request',
+  500: 'Internal Server Error',
   501: 'Not Implemented',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
@@ -57,6 +68,16 @@ export function errorResponse(status: number, message: string, options: ErrorOpt
   if (options.retryAfter !== undefined) head += `retry-after: ${options.retryAfter}\r\n`;
   head += `${connectionField(options.close, options.minor ?? 1)}\r\n`;
   return options.head === true ? head : head + body;
+}
+
+/** A route's own answer: `body` (text, sent as UTF-8) of `contentType`; 204 and 304 have none. */
+export function plainResponse(status: number, contentType: string, body: string, options: ErrorOptions): string {
+  const reason = REASONS[status] ?? (status < 400 ? 'OK' : 'Error');
+  if (status === 204 || status === 304) return `HTTP/1.1 ${status} ${reason}\r\n${connectionField(options.close, options.minor ?? 1)}\r\n`;
+  const bytes = Buffer.from(body, 'utf8');
+  const head = `HTTP/1.1 ${status} ${reason}\r\ncontent-type: ${contentType}\r\ncontent-length: ${bytes.length}\r\n${connectionField(options.close, options.minor ?? 1)}\r\n`;
+  // the response is written as latin1: the body's UTF-8 bytes, one char each
+  return options.head === true ? head : head + bytes.toString('latin1');
 }
 
 /** A redirect to `location` with an empty body. */

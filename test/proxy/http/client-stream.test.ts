@@ -37,6 +37,7 @@ class MessageStream implements ClientStream {
   readonly forwardedClient = '192.0.2.10';
   readonly hash = 7;
   readonly https = false;
+  readonly serverName = null;
   member: Member | null = null;
   readonly bytesIn = 0;
   readonly bytesOut = 0;
@@ -73,6 +74,9 @@ class MessageStream implements ClientStream {
   }
   sendRedirect(status: number): void {
     this.answer.status = status;
+  }
+  sendResponse(status: number, _type: string, body: string): void {
+    Object.assign(this.answer, { status, payload: body });
   }
   startTunnel(): void {
     throw new Error('no tunnel in these tests');

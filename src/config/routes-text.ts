@@ -1,0 +1,41 @@
+// A route in one line, for people (`furiwake validate`): its conditions in the file's words, then
+// what it does. `api: host api.example.com, path-prefix /v1/ -> pool api (strip-prefix /v1)`.
+
+import type { RouteAction, RouteConfig, RouteMatchConfig } from './routes-types.ts';
+
+export function describeRoute(route: RouteConfig): string {
+  const conditions = describeMatch(route.match);
+  return `${route.name}: ${conditions === '' ? 'every request' : conditions} -> ${describeAction(route.action)}`;
+}
+
+function describeMatch(m: RouteMatchConfig): string {
+  const out: string[] = [];
+  const list = (key: string, values: readonly string[]): void => {
+    if (values.length > 0) out.push(`${key} ${values.join(' or ')}`);
+  };
+  list('host', m.hosts);
+  if (m.hostRegex !== null) out.push(`host-regex ${m.hostRegex}`);
+  list('path', m.paths);
+  list('path-prefix', m.pathPrefixes);
+  if (m.pathRegex !== null) out.push(`path-regex ${m.pathRegex}`);
+  list('method', m.methods);
+  for (const h of m.headers) out.push(h.kind === 'present' ? `header ${h.name}` : h.kind === 'equal' ? `header ${h.name} = ${h.value}` : `header ${h.name} ~ ${h.value}`);
+  for (const q of m.query) out.push(q.value === null ? `query ${q.name}` : `query ${q.name}=${q.value}`);
+  list('client-network', m.clientNetworks);
+  list('sni', m.sni);
+  return out.join(', ');
+}
+
+function describeAction(a: RouteAction): string {
+  switch (a.kind) {
+    case 'pool':
+      if (a.rewrite === null) return `pool ${a.pool}`;
+      return `pool ${a.pool} (${a.rewrite.to === '' ? `strip-prefix ${a.rewrite.from}` : `replace-prefix ${a.rewrite.from} with ${a.rewrite.to}`})`;
+    case 'redirect':
+      return `redirect ${a.code} ${a.location}`;
+    case 'respond':
+      return `respond ${a.status} (${a.contentType}, ${Buffer.byteLength(a.body)} bytes)`;
+    case 'deny':
+      return 'deny 403';
+  }
+}

@@ -1,0 +1,43 @@
+// The routes of one http service, live: the compiled table (routing/) and, per route, its action
+// with what it needs at hand — a pool action's dispatcher (runtime/dispatch.ts: the one rule for
+// choosing a member, with the service's persistence on that pool) — and its counters. Built per
+// config; a reload builds it anew, keeping each route's counters by name and each pool's
+// persistence (so its stick table) while its settings stay the same.
+
+import type { RouteConfig } from '../config/routes-types.ts';
+import { RouteTable, type RoutedRequest } from '../routing/route-table.ts';
+import type { Dispatcher } from './dispatch.ts';
+import type { Pool } from './pool.ts';
+import { RouteStats } from './route-stats.ts';
+
+export interface LiveRoute {
+  readonly name: string;
+  readonly config: RouteConfig;
+  /** pool actions: how a member of the route's pool is chosen; null for the other actions */
+  readonly dispatcher: Dispatcher | null;
+  readonly stats: RouteStats;
+}
+
+export class ServiceRoutes {
+  readonly routes: readonly LiveRoute[];
+  readonly #table: RouteTable;
+
+  /** `dispatcherOf(pool)`: the service's dispatcher for a pool (one per pool, shared by its routes). */
+  constructor(configs: readonly RouteConfig[], pools: (name: string) => Pool, dispatcherOf: (pool: Pool) => Dispatcher, previous: ServiceRoutes | null) {
+    const stats = new Map<string, RouteStats>();
+    for (const r of previous?.routes ?? []) stats.set(r.name, r.stats);
+    this.routes = configs.map((config): LiveRoute => ({
+      name: config.name,
+      config,
+      dispatcher: config.action.kind === 'pool' ? dispatcherOf(pools(config.action.pool)) : null,
+      stats: stats.get(config.name) ?? new RouteStats(),
+    }));
+    this.#table = new RouteTable(configs);
+  }
+
+  /** The route that takes `req` from `client` (over TLS naming `sni`); null: the service's pool. */
+  route(req: RoutedRequest, client: string, sni: string | null): LiveRoute | null {
+    const i = this.#table.match(req, client, sni);
+    return i === -1 ? null : this.routes[i];
+  }
+}
