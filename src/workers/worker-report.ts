@@ -11,6 +11,7 @@ import type { Member } from '../runtime/member.ts';
 import type { Pool } from '../runtime/pool.ts';
 import type { RequestCount } from '../runtime/request-counts.ts';
 import type { ResourceCounts } from '../runtime/resources.ts';
+import type { RouteStats } from '../runtime/route-stats.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 
 /** The counters of ResourceCounts that add up over threads (the others are each thread's bounds and gauges). */
@@ -40,6 +41,8 @@ export interface WorkerReport {
   /** per pool: queue timeouts since the last report; clients waiting now */
   pools: { name: string; queueTimeouts: number; queued: number }[];
   resources: Record<SummedResource, number>;
+  /** per http route: requests, 5xx answers and their time (ms) since the last report */
+  routes: { service: string; route: string; requests: number; errors: number; latencyMs: number }[];
   /** live connections in its table now */
   connections: number;
 }
@@ -60,6 +63,8 @@ export class Reporter {
   readonly #requests = new Map<Readonly<RequestCount>, number>();
   readonly #services = new Map<string, number>();
   readonly #resources = zeroResources();
+  /** each route's counts as last reported (RouteStats outlives a reload while its route keeps its name) */
+  #routes = new Map<RouteStats, { requests: number; errors: number; latencyMs: number }>();
 
   constructor(runtime: Runtime) {
     this.#runtime = runtime;
@@ -113,13 +118,25 @@ export class Reporter {
       resources[key] = runtime.resources[key] - this.#resources[key];
       this.#resources[key] = runtime.resources[key];
     }
-    return { members, services, requests, pools, resources, connections: runtime.connections.size };
+    const routes: WorkerReport['routes'] = [];
+    const seenRoutes = new Map<RouteStats, { requests: number; errors: number; latencyMs: number }>();
+    for (const service of runtime.services.values()) {
+      for (const r of service.routes?.routes ?? []) {
+        const s = r.stats;
+        const was = this.#routes.get(s);
+        seenRoutes.set(s, { requests: s.requests, errors: s.errors, latencyMs: s.latencyMs });
+        if (s.requests === (was?.requests ?? 0)) continue;
+        routes.push({ service: service.name, route: r.name, requests: s.requests - (was?.requests ?? 0), errors: s.errors - (was?.errors ?? 0), latencyMs: s.latencyMs - (was?.latencyMs ?? 0) });
+      }
+    }
+    this.#routes = seenRoutes;
+    return { members, services, requests, pools, resources, routes, connections: runtime.connections.size };
   }
 }
 
 /** What a worker that has no config yet reports. */
 export function emptyReport(): WorkerReport {
-  return { members: [], services: [], requests: [], pools: [], resources: zeroResources(), connections: 0 };
+  return { members: [], services: [], requests: [], pools: [], resources: zeroResources(), routes: [], connections: 0 };
 }
 
 function zeroResources(): Record<SummedResource, number> {
@@ -145,4 +162,12 @@ export function addReport(runtime: Runtime, report: WorkerReport): void {
   }
   const resources: ResourceCounts = runtime.resources;
   for (const key of SUMMED_RESOURCES) resources[key] += report.resources[key];
+  for (const r of report.routes) {
+    // a route a reload removed or renamed meanwhile: its counts go with it
+    const stats = runtime.services.get(r.service)?.routes?.routes.find((live) => live.name === r.route)?.stats;
+    if (stats === undefined) continue;
+    stats.requests += r.requests;
+    stats.errors += r.errors;
+    stats.latencyMs += r.latencyMs;
+  }
 }

@@ -10,6 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Furiwake } from '../../src/app.ts';
+import { parseConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/types.ts';
 import { call, openEvents, startAdminApp } from '../admin/helpers.ts';
 import { parsePrometheus, value, type Family } from '../admin/prometheus-text.ts';
@@ -44,9 +45,9 @@ function closing(socket: net.Socket): Promise<void> {
 }
 
 /** A GET on a connection of its own (so that the kernel spreads them over the workers). */
-function get(port: number): Promise<number> {
+function get(port: number, path = '/'): Promise<number> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+    http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
       res.resume().on('end', () => resolve(res.statusCode ?? 0));
     }).on('error', reject);
   });
@@ -123,6 +124,24 @@ describe('workers: 2, counters', () => {
     const families = await metrics(base);
     assert.equal(value(families, 'furiwake_http_requests_total', { service: 'svc', member: 'm', code: '2xx' }), n);
     assert.equal(value(families, 'furiwake_member_connections_total', { member: 'm' }), n);
+  });
+
+  it("each http route's requests and 5xx answers: summed in the API and /metrics", async () => {
+    const m = await startMember('m');
+    const config = httpConfig(pool('round-robin', [{ port: m.port, id: 'm' }]));
+    config.services.svc.http!.routes = parseConfig('services:\n  svc: { listen: 127.0.0.1:0, mode: http, pool: p, routes: [ { name: nope, match: { path: /nope }, respond: { status: 503, body: "no" } }, { name: all, pool: p } ] }\n' +
+      'pools:\n  p: { members: [ { address: 127.0.0.1:1 } ] }\n', 'r.yaml', {}).services.svc.http!.routes;
+    const { app, base } = await startAdminApp(withWorkers(config, 2));
+    const port = app.address('svc').port;
+    const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => get(port, i % 3 === 0 ? '/nope' : '/')));
+    assert.equal(statuses.filter((s) => s === 503).length, 10);
+    const served = (await app.workers!.stats()).map((w) => w.served['p/m'] ?? 0);
+    assert.ok(served.every((s) => s > 0), `one worker served all: ${served.join(', ')}`);
+    const view = (await call(base, '/api/v1/services/svc')).body as { routes: { name: string; requests: number; errors: number }[] };
+    assert.deepEqual(view.routes.map((r) => [r.name, r.requests, r.errors]), [['nope', 10, 10], ['all', 20, 0]]);
+    const families = await metrics(base);
+    assert.equal(value(families, 'furiwake_route_requests_total', { service: 'svc', route: 'all' }), 20);
+    assert.equal(value(families, 'furiwake_route_errors_total', { service: 'svc', route: 'nope' }), 10);
   });
 });
 
