@@ -48,6 +48,8 @@ export class Furiwake {
   haSync: HaSync | null = null;
   /** how the process's file descriptors are shared out for the config in force; null: no limit known */
   #budget: FdBudget | null = null;
+  /** the reload in progress (or the last one): the next waits for it */
+  #reloading: Promise<void> = Promise.resolve();
   /** the worker threads serving tcp and http services (global.workers above 1); null: one loop */
   #workers: WorkerThreads | null = null;
 
@@ -96,10 +98,16 @@ export class Furiwake {
    * Applies a new config. What can be applied is; the problems that remain (a port that cannot
    * be bound, a monitor that cannot run here) are returned, one line each.
    */
-  async reload(config: Config): Promise<string[]> {
-    const { failures, summary } = await this.#apply(config);
-    if (this.#stopping === null) this.log.info({ summary }, 'config applied');
-    return failures;
+  reload(config: Config): Promise<string[]> {
+    // one at a time, in the order asked (SIGHUP and the admin API may ask at once): an apply
+    // awaits binds and the workers, and two interleaved would leave the workers on the older one
+    const run = this.#reloading.then(async () => {
+      const { failures, summary } = await this.#apply(config);
+      if (this.#stopping === null) this.log.info({ summary }, 'config applied');
+      return failures;
+    });
+    this.#reloading = run.then(() => undefined, () => undefined);
+    return run;
   }
 
   /** The worker threads (global.workers above 1 at start; a reload may change their count); null when one loop serves all. */
