@@ -79,6 +79,8 @@ interface Thread {
   /** it has applied a config once: a worker that dies after that is replaced (one that never could start is not) */
   started: boolean;
   exited: boolean;
+  /** it replaces one that died: how many in a row died before serving (for the backoff) */
+  readonly attempt: number;
 }
 
 export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> implements AskThreads {
@@ -222,14 +224,14 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
     }));
   }
 
-  #spawn(index: number): Thread {
+  #spawn(index: number, attempt = 0): Thread {
     const lane = this.#nextLane();
     const start: WorkerStart = {
       index, counters: this.slots.buffer, own: new SharedArrayBuffer(MAX_SLOTS * 4), passive: this.#passive.buffer,
       queues: this.queues.buffer, queueThreads: this.count + 1, secrets: processSecrets(), firstId: firstIdOf(lane),
     };
     const worker = new Worker(WORKER_MAIN, { workerData: start });
-    const thread: Thread = { index, lane, worker, own: start.own, pending: new Map(), started: false, exited: false };
+    const thread: Thread = { index, lane, worker, own: start.own, pending: new Map(), started: false, exited: false, attempt };
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'passive') return this.#passiveReports(index, message.reports);
       if (message.type === 'stopped') {
@@ -269,13 +271,28 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
     // its queued clients are gone too, and the places it held are free: the others are woken
     this.queues.forget(thread.index);
     if (this.#stopping) return;
-    if (!thread.started) {
-      // it could not start (and a new one would not either): not restarted in a loop
+    if (!thread.started && thread.attempt === 0) {
+      // one of the first threads could not start: the start fails with it (a new one would not either)
       this.#log.error({ worker: thread.index, code }, 'worker thread exited before it served; not restarted');
       return;
     }
+    if (!thread.started) {
+      // a replacement died before it served: tried again, later and later (1 s, 2 s, ... 30 s)
+      const wait = Math.min(30_000, 1_000 * 2 ** (thread.attempt - 1));
+      this.#log.error({ worker: thread.index, code, retryIn: wait }, 'new worker thread exited before it served; trying again');
+      const timer = setTimeout(() => {
+        if (!this.#stopping && this.#threads[thread.index] === thread) this.#replace(thread, thread.attempt + 1);
+      }, wait);
+      timer.unref();
+      return;
+    }
     this.#log.error({ worker: thread.index, code, connectionsLost: returned }, 'worker thread exited; starting a new one');
-    const next = this.#spawn(thread.index);
+    this.#replace(thread, 1);
+  }
+
+  /** Starts a thread in the place of `thread` and gives it the config in force. */
+  #replace(thread: Thread, attempt: number): void {
+    const next = this.#spawn(thread.index, attempt);
     this.#threads[thread.index] = next;
     if (this.#last === null) return;
     void this.#applyOn(next).then((answer) => {
@@ -303,6 +320,8 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
   }
 
   #ask(thread: Thread, message: (seq: number) => ToWorker): Promise<FromWorker | null> {
+    // a thread that exited answers nothing (its replacement, if any, is asked next time)
+    if (thread.exited) return Promise.resolve(null);
     const seq = ++this.#seq;
     return new Promise((resolve) => {
       thread.pending.set(seq, resolve);

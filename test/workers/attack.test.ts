@@ -250,6 +250,28 @@ describe('workers: 2, workers that die', () => {
     assert.ok(served.every((n) => n > 0), `one worker served all: ${served.join(', ')}`);
   });
 
+  it('a new worker that dies before it served is tried again; asking the workers meanwhile does not hang', { timeout: TIMEOUT }, async () => {
+    const a = await startTcpServer('a');
+    const app = await startApp(withWorkers(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])), 2));
+    const port = app.address('svc').port;
+    const first = app.workers!.thread(0);
+    void first.terminate();
+    await once(first, 'exit');
+    // its replacement, ended before it applied the config
+    const replacement = app.workers!.thread(0);
+    assert.notEqual(replacement, first);
+    const replaced = once(app.workers!, 'replaced');
+    await replacement.terminate();
+    assert.equal((await app.workers!.stats()).length, 1, 'the live worker answers; the dead one is left out');
+    await replaced;
+    assert.notEqual(app.workers!.thread(0), replacement);
+    const lines = await Promise.all(Array.from({ length: 40 }, () => greeting(port)));
+    assert.deepEqual(new Set(lines), new Set(['a']));
+    const served = (await app.workers!.stats()).map((s) => s.served['p/a']);
+    assert.equal(served.length, 2);
+    assert.ok(served.every((n) => n > 0), `one worker served all: ${served.join(', ')}`);
+  });
+
   it('a worker replaced while a reload is applied runs the new config, as the other does', { timeout: TIMEOUT }, async () => {
     const a = await startTcpServer('a');
     const b = await startTcpServer('b');
