@@ -150,6 +150,10 @@ export class Furiwake {
     } catch (err) {
       failures.push((err as Error).message);
     }
+    // addresses the workers hold now: they let go of them only with the new config, so a service
+    // bound there again by this reload cannot be checked for another program first
+    const held = new Set<string>();
+    for (const l of this.#listeners.values()) if (l instanceof WorkersListener) held.add(l.key);
     for (const name of unlisten) {
       await this.#listeners.get(name)?.close();
       this.#listeners.delete(name);
@@ -159,7 +163,7 @@ export class Furiwake {
     for (const service of listen) {
       let listener: Listener;
       try {
-        listener = this.#listenerFor(service);
+        listener = this.#listenerFor(service, held);
       } catch (err) {
         // a stream engine that cannot be had (FURIWAKE_TCP_ENGINE): the others must not stay open
         failures.push(`service ${service.name}: ${(err as Error).message}`);
@@ -235,10 +239,14 @@ export class Furiwake {
     for (const line of clippedFlows(config, budget)) this.log.warn(line);
   }
 
-  #listenerFor(service: Service): Listener {
+  #listenerFor(service: Service, held: ReadonlySet<string>): Listener {
     const log = this.log;
     const resources = this.runtime.resources;
-    if (this.#workers !== null && servedByWorkers(service.config.mode)) return new WorkersListener(service, log);
+    if (this.#workers !== null && servedByWorkers(service.config.mode)) {
+      const listener = new WorkersListener(service, log);
+      listener.probe = !held.has(listener.key);
+      return listener;
+    }
     switch (service.config.mode) {
       case 'tcp':
         return new TcpListener(service, this.runtime.connections, log, resources);

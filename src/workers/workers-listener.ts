@@ -26,6 +26,13 @@ export class WorkersListener implements Listener {
   #address: Endpoint | null = null;
 
   /** Throws, as a TcpListener does, when FURIWAKE_TCP_ENGINE names an engine that cannot load. */
+  /**
+   * Check first that no other program holds the address: SO_REUSEPORT lets any process of the
+   * same user join the address's group and silently take a share of its clients, where one loop's
+   * plain bind fails with EADDRINUSE. Off for an address the workers hold already (a reload).
+   */
+  probe = true;
+
   constructor(service: Service, log: Logger) {
     this.service = service;
     this.udpDrops = service.config.mode === 'udp' ? new SharedDrops() : null;
@@ -37,9 +44,15 @@ export class WorkersListener implements Listener {
     return this.udpDrops?.read();
   }
 
+  /** tcp or udp, address and port (the bound one, once bound: a port 0 became a real one) */
+  get key(): string {
+    return `${this.udpDrops !== null ? 'udp' : 'tcp'} ${bindHost(this.service)} ${this.#address?.port ?? this.service.config.listen.port}`;
+  }
+
   async listen(): Promise<void> {
     const host = bindHost(this.service);
     const port = this.service.config.listen.port;
+    if (this.probe && port !== 0) await exclusiveBind(host, port, this.udpDrops !== null);
     // a client that reaches this socket in the moment before the workers bind is turned away
     // (tcp), or its datagram is dropped (udp: its next one reaches a worker)
     const bound = this.udpDrops !== null
@@ -69,5 +82,29 @@ export class WorkersListener implements Listener {
   /** The workers' listeners close with their config (reload) or their stop. */
   async close(): Promise<void> {
     this.release();
+  }
+}
+
+/** Binds and lets go of `host:port` without SO_REUSEPORT: fails (EADDRINUSE) when another socket holds it. */
+async function exclusiveBind(host: string, port: number, udp: boolean): Promise<void> {
+  const socket = udp ? dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' }) : net.createServer();
+  const failed = once(socket, 'error').then(([err]) => Promise.reject(err as Error));
+  if (socket instanceof net.Server) socket.listen({ host, port });
+  else socket.bind(port, host);
+  try {
+    await Promise.race([once(socket, 'listening'), failed]);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new Error(`${(err as Error).message} (another program holds the address)`);
+    throw err;
+  } finally {
+    socket.on('error', () => {});
+    // closed for good before the SO_REUSEPORT bind that follows, or that bind would find it there
+    await new Promise<void>((resolve) => {
+      try {
+        socket.close(() => resolve());
+      } catch {
+        resolve(); // a udp socket whose bind failed is closed already
+      }
+    });
   }
 }

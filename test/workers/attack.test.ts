@@ -502,6 +502,26 @@ describe('workers: 3, binding and stopping', () => {
     assert.deepEqual(new Set(await Promise.all(Array.from({ length: 20 }, () => greeting(app.address('svc').port)))), new Set(['a']));
   });
 
+  it('a second furiwake with workers cannot join the address a first one serves (tcp and udp): it fails to start', { timeout: TIMEOUT }, async () => {
+    const a = await startTcpServer('a');
+    const b = await startTcpServer('b');
+    const port = await freePort();
+    const app = await startApp(onPort(withWorkers(single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }])), 2), port));
+    await assert.rejects(
+      Furiwake.start(onPort(withWorkers(single('tcp', pool('round-robin', [{ port: b.port, id: 'b' }])), 2), port), createLogger('silent')),
+      /EADDRINUSE.*another program holds the address/,
+    );
+    assert.deepEqual(new Set(await Promise.all(Array.from({ length: 20 }, () => greeting(app.address('svc').port)))), new Set(['a']));
+    const u = await startUdpServer('u');
+    const udpPort = app.address('svc').port;
+    const udp = await startApp(onPort(withWorkers(single('udp', pool('round-robin', [{ port: u.port, id: 'u' }])), 2), udpPort));
+    await assert.rejects(
+      Furiwake.start(onPort(withWorkers(single('udp', pool('round-robin', [{ port: u.port, id: 'u' }])), 2), udpPort), createLogger('silent')),
+      /EADDRINUSE/,
+    );
+    assert.equal(udp.address('svc').port, udpPort);
+  });
+
   it('a graceful stop waits for slow clients on every worker, lets them talk, refuses new ones, and leaves no handle', { timeout: TIMEOUT }, async () => {
     const d = await startTcpServer('d', echoing('d'));
     const before = await openHandles();
