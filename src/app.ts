@@ -232,7 +232,8 @@ export class Furiwake {
   #applyBudget(config: Config): void {
     const limit = readFileLimit();
     if (limit === null) return;
-    const budget = fdBudget(limit.soft, config);
+    // the threads running, or (at start) those about to: each holds descriptors of its own
+    const budget = fdBudget(limit.soft, config, this.#workers?.count ?? workerCount(config.global.workers));
     this.#budget = budget;
     this.runtime.resources.maxConnections = budget.connections;
     this.log.info({ limit: budget.limit, reserve: budget.reserve, flowsPerUdpService: budget.flowsPerUdpService, connections: budget.connections }, 'file descriptor budget');

@@ -7,6 +7,7 @@ import { haPreflight } from '../ha/preflight.ts';
 import { rawSocketProblem } from '../health/monitors/proto-icmp-socket.ts';
 import { kernelReport } from '../kernel/requirements.ts';
 import { clippedFlows, fdBudget, readFileLimit } from '../runtime/fd-budget.ts';
+import { workerCount } from '../workers/worker-threads.ts';
 
 function usesIcmp(config: Config): boolean {
   return Object.values(config.pools).some((p) => p.health.monitors.some((m) => m.type === 'icmp') ||
@@ -31,7 +32,7 @@ export async function runValidate(file: string): Promise<number> {
     if (kernel.errors.length > 0 || ha.errors.length > 0 || icmp !== null) return 1;
     // start raises the soft descriptor limit to the hard one: the budget is the hard limit's
     const limit = readFileLimit();
-    if (limit !== null) for (const line of clippedFlows(config, fdBudget(limit.hard, config))) process.stderr.write(`${file}: warning: ${line}\n`);
+    if (limit !== null) for (const line of clippedFlows(config, fdBudget(limit.hard, config, workerCount(config.global.workers)))) process.stderr.write(`${file}: warning: ${line}\n`);
     const services = Object.keys(config.services).length;
     const pools = Object.keys(config.pools).length;
     process.stdout.write(`${file}: valid (${services} service${services === 1 ? '' : 's'}, ${pools} pool${pools === 1 ? '' : 's'})\n`);

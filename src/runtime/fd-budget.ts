@@ -68,9 +68,19 @@ export interface FdBudget {
   connections: number;
 }
 
-/** Descriptors a config keeps busy whatever the traffic. */
-export function reserveFor(config: Config): number {
+/** What one worker thread keeps open besides its listeners: its event loop's own handles, its ports to the main thread. */
+export const WORKER_RESERVE = 8;
+
+/**
+ * Descriptors a config keeps busy whatever the traffic. `workers`: the worker threads running
+ * (each has its own loop and binds every service it serves again).
+ */
+export function reserveFor(config: Config, workers = 1): number {
   let reserve = BASE_RESERVE + Object.keys(config.services).length;
+  if (workers > 1) {
+    const served = Object.values(config.services).filter((s) => s.mode === 'tcp' || s.mode === 'http' || s.mode === 'udp').length;
+    reserve += workers * (WORKER_RESERVE + served);
+  }
   if (config.admin !== undefined) reserve += ADMIN_RESERVE;
   for (const pool of Object.values(config.pools)) {
     const monitors = pool.health.monitors.length + (pool.health.agent === null ? 0 : 1);
@@ -83,8 +93,8 @@ export function reserveFor(config: Config): number {
  * The share-out: with tcp or http services beside them, udp services together get half of what
  * is left after the reserve (split evenly); alone, all of it. tcp and http connections have the rest.
  */
-export function fdBudget(limit: number, config: Config): FdBudget {
-  const reserve = reserveFor(config);
+export function fdBudget(limit: number, config: Config, workers = 1): FdBudget {
+  const reserve = reserveFor(config, workers);
   if (limit === Infinity) return { limit, reserve, flowsPerUdpService: Infinity, connections: Infinity };
   const modes = Object.values(config.services).map((s) => s.mode);
   const udp = modes.filter((m) => m === 'udp').length;

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { ADMIN_RESERVE, BASE_RESERVE, clippedFlows, effectiveMaxFlows, fdBudget, parseFileLimit, readFileLimit } from '../../src/runtime/fd-budget.ts';
+import { ADMIN_RESERVE, BASE_RESERVE, clippedFlows, effectiveMaxFlows, fdBudget, parseFileLimit, readFileLimit, WORKER_RESERVE } from '../../src/runtime/fd-budget.ts';
 import { pool, service } from '../helpers/config.ts';
 import type { Config } from '../../src/config/types.ts';
 import { createLogger } from '../../src/log.ts';
@@ -64,6 +64,15 @@ describe('file descriptor budget', () => {
     // udp alone: all of the rest, split among the udp services
     assert.equal(budget.flowsPerUdpService, 1024 - budget.reserve);
     assert.equal(fdBudget(1024, config(['udp', 'udp'])).flowsPerUdpService, Math.floor((1024 - BASE_RESERVE - 2) / 2));
+  });
+
+  it('reserves for each worker thread: its own loop and its own listener of every service it serves', () => {
+    const c = config(['udp', 'tcp', 'http']);
+    const one = fdBudget(4096, c, 1);
+    assert.equal(one.reserve, BASE_RESERVE + 3);
+    const sixteen = fdBudget(4096, c, 16);
+    assert.equal(sixteen.reserve, BASE_RESERVE + 3 + 16 * (WORKER_RESERVE + 3));
+    assert.ok(sixteen.connections < one.connections);
   });
 
   it('derives no bound from an unlimited limit', () => {
