@@ -70,9 +70,12 @@ function key(family: 4 | 6, id: number, seq: number): string {
  */
 export const RAW_SOCKET_NOT_BUILT =
   'icmp monitor needs the native part of the raw-socket package, which was not built (npm runs a ' +
-  "dependency's install script only once it is allowed). Where furiwake was installed in a project: " +
+  "dependency's install script only once it is allowed, and installs furiwake without this optional " +
+  'package when it cannot be compiled). Where furiwake was installed in a project: ' +
   '`npm install-scripts approve raw-socket && npm rebuild raw-socket`; installed globally: ' +
-  '`npm install -g --allow-scripts=raw-socket furiwake`. Or check these members with a tcp monitor instead';
+  '`npm install -g --allow-scripts=raw-socket furiwake`; with Node.js 24, raw-socket compiles only ' +
+  'with nan 2.30 or newer (add "overrides": { "nan": "^2.30.0" } to the project\'s package.json). ' +
+  'Or check these members with a tcp monitor instead';
 
 function loadRaw(): RawSocketModule {
   if (raw === null) {
@@ -81,7 +84,8 @@ function loadRaw(): RawSocketModule {
     } catch (err) {
       const message = (err as Error).message;
       // the package is there but its compiled module is not: the install script did not run
-      if (/raw\.node|bindings|Could not locate/i.test(message)) throw new Error(RAW_SOCKET_NOT_BUILT);
+      // or not there at all: an optional dependency whose build failed is left out
+      if (/raw\.node|bindings|Could not locate|Cannot find module 'raw-socket'/i.test(message)) throw new Error(RAW_SOCKET_NOT_BUILT);
       throw new Error(`icmp monitor needs the raw-socket package (a native module): ${message}`);
     }
   }
