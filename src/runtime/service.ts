@@ -9,6 +9,7 @@ import { Dispatcher } from './dispatch.ts';
 import { onMemberDownFor } from './member-down.ts';
 import { ServicePersistence } from './persistence.ts';
 import type { Pool } from './pool.ts';
+import type { SharedClientTable } from './shared-client-table.ts';
 
 export class Service {
   readonly name: string;
@@ -18,6 +19,8 @@ export class Service {
   persistence: ServicePersistence | null;
   /** the rule choosing a member for this pool, persistence and retries (runtime/dispatch.ts) */
   dispatcher: Dispatcher;
+  /** worker threads: the process's counts per client address (max-connections-per-client); null in one loop */
+  clientTable: SharedClientTable | null = null;
 
   /** `previous`: the persistence of the service this one replaces, kept when still the same */
   constructor(name: string, config: ServiceConfig, pool: Pool, previous: ServicePersistence | null = null) {
