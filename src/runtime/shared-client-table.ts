@@ -200,7 +200,8 @@ export class SharedClientTable {
 
   #lock(): void {
     const words = this.#words;
-    while (Atomics.compareExchange(words, LOCK, 0, this.#owner) !== 0);
+    // (while another holds it, only read: a failed compare-and-swap takes the line from the holder too)
+    while (Atomics.compareExchange(words, LOCK, 0, this.#owner) !== 0) while (Atomics.load(words, LOCK) !== 0);
   }
 
   #unlock(): void {
