@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import type { Furiwake } from '../../src/app.ts';
+import type { Config } from '../../src/config/types.ts';
 import { startApp } from '../helpers/app.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startTcpServer } from '../helpers/servers.ts';
@@ -94,6 +95,32 @@ describe('workers: 2, max-connections-per-client', () => {
     await closeAll([...held, ...again, ...other]);
     await drained(app);
     assert.equal(app.workers!.clientTables.table('svc')!.size, 0);
+  });
+
+  it('a cap turned on by a reload holds across both workers, and one turned off lets every connection in', { timeout: TIMEOUT }, async () => {
+    const member = await startTcpServer('a');
+    const config = (cap: number, port = 0): Config => {
+      const c = withWorkers(single('tcp', pool('round-robin', [{ port: member.port }]), { maxConnectionsPerClient: cap }), 2);
+      return { ...c, services: { svc: { ...c.services.svc, listen: { ...c.services.svc.listen, port } } } };
+    };
+    const app = await startApp(config(0));
+    const port = app.address('svc').port;
+    // uncounted while the cap is off, and not counted later either
+    const before = await many(4, port, '127.0.0.1');
+    assert.equal(before.length, 4);
+    assert.equal(app.workers!.clientTables.table('svc'), undefined);
+    assert.deepEqual(await app.reload(config(5, port)), []);
+    const held = await many(40, port, '127.0.0.1');
+    assert.equal(held.length, 5);
+    assert.equal(app.workers!.clientTables.table('svc')!.count('127.0.0.1'), 5);
+    assert.deepEqual(await app.reload(config(0, port)), []);
+    const open = await many(10, port, '127.0.0.1');
+    assert.equal(open.length, 10);
+    await closeAll([...before, ...held, ...open]);
+    await drained(app);
+    // the table is kept while the service is: its counted connections gave their places back
+    assert.equal(app.workers!.clientTables.table('svc')!.size, 0);
+    await member.close();
   });
 
   it('a killed worker\'s clients get their places back once it is replaced', { timeout: TIMEOUT }, async () => {
