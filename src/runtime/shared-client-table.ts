@@ -4,8 +4,8 @@
 // bytes (IPv4 as ::ffff:a.b.c.d, so both spellings of a dual-stack client are one key). Each slot
 // holds the key, the total and each thread's own share of it (a column per worker): the main thread
 // gives back a dead worker's share from its column (reclaim). A short spin lock guards every change
-// (a probe and an update take well under a microsecond; nothing waits with Atomics.wait, which the
-// main thread may not do). A key whose total drops to 0 leaves at once, by backward-shift deletion:
+// (a probe and an update take well under a microsecond); a worker that finds it held for longer
+// (its holder descheduled) naps 20 µs; the main thread, which must not block, only spins. A key whose total drops to 0 leaves at once, by backward-shift deletion:
 // no tombstones, so the table holds only the addresses with connections open.
 // When more than 3/4 of the slots are in use a new address is not counted (admitted: it fails
 // open, counted in `uncounted`): a crowded table would make every probe long, and the table is
@@ -21,11 +21,16 @@ export const FULL = 0;
 /** acquire(): not counted (the table is crowded, or the text is no address): let in, release nothing */
 export const UNCOUNTED = 2;
 
-/** header words: the lock (0 free, else its holder's id), entries, uncounted acquires */
+/** header words: the lock (0 free, else its holder's id), entries, uncounted acquires, the nap word */
 const LOCK = 0;
 const USED = 1;
 const UNCOUNTED_AT = 2;
+/** always 0: a worker waiting for a descheduled holder sleeps on it (nobody wakes it) */
+const NAP = 3;
 const HEADER = 4;
+/** reads of a held lock before a worker naps, about a microsecond; and the nap, in ms */
+const SPINS = 500;
+const NAP_MS = 0.02;
 /** slot words: 4 key words, the total, then one share per column */
 const TOTAL = 4;
 const SHARES = 5;
@@ -200,8 +205,18 @@ export class SharedClientTable {
 
   #lock(): void {
     const words = this.#words;
-    // (while another holds it, only read: a failed compare-and-swap takes the line from the holder too)
-    while (Atomics.compareExchange(words, LOCK, 0, this.#owner) !== 0) while (Atomics.load(words, LOCK) !== 0);
+    let spins = 0;
+    while (Atomics.compareExchange(words, LOCK, 0, this.#owner) !== 0) {
+      // (while another holds it, only read: a failed compare-and-swap takes the line from the holder too)
+      while (Atomics.load(words, LOCK) !== 0) {
+        // a holder this long was descheduled (more threads than cores): a worker sleeps a moment to
+        // let it run rather than spin out its time slice; the main thread never waits
+        if (++spins > SPINS && this.#column >= 0) {
+          Atomics.wait(words, NAP, 0, NAP_MS);
+          spins = 0;
+        }
+      }
+    }
   }
 
   #unlock(): void {
