@@ -8,7 +8,8 @@ import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { clientTableBuffer, COUNTED, FULL, MAX_SLOTS, MIN_SLOTS, SharedClientTable, slotsFor, UNCOUNTED } from '../../src/runtime/shared-client-table.ts';
-import { Fuzzer, fuzzCount } from '../helpers/fuzz.ts';
+import { canonicalIP } from '../../src/ip-text.ts';
+import { fuzz, Fuzzer, fuzzCount } from '../helpers/fuzz.ts';
 import { heldAt, peakAt, START, type TableWork } from './shared-client-table-worker.ts';
 
 const WORKER = new URL('./shared-client-table-worker.ts', import.meta.url);
@@ -97,6 +98,30 @@ describe('SharedClientTable', () => {
     assert.equal(table.acquire('', 2), UNCOUNTED);
     assert.equal(table.acquire('192.0.2.300', 2), UNCOUNTED);
     assert.equal(table.size, 1);
+  });
+
+  it('fuzz: any address text is counted under its canonical address or let in uncounted, never throws', () => {
+    const seeds = ['192.0.2.1', '::ffff:192.0.2.1', '2001:db8::1', '::', '10.0.0.255', 'fe80::1:2:3:4', '::ffff:10.0.0.1'];
+    const dictionary = ['.', ':', '::', 'ffff', '255', '0', '00', '1.2.3.4', '%eth0', '[', ']', ' '];
+    const table = new SharedClientTable(clientTableBuffer(MIN_SLOTS, 1), 0);
+    const model = new Map<string, number>();
+    fuzz(14, fuzzCount(30_000), (f) => f.mutate(Buffer.from(f.pick(seeds), 'latin1'), dictionary), (input) => {
+      const text = input.toString('latin1');
+      const canonical = canonicalIP(text);
+      const uncounted = table.uncounted;
+      const result = table.acquire(text, 1_000_000);
+      if (canonical === null) {
+        assert.equal(result, UNCOUNTED);
+        assert.equal(table.uncounted, uncounted + 1);
+        return;
+      }
+      assert.equal(result, COUNTED);
+      model.set(canonical, (model.get(canonical) ?? 0) + 1);
+      assert.equal(table.count(canonical), model.get(canonical));
+      assert.equal(table.size, model.size);
+    });
+    for (const [address, n] of model) for (let k = 0; k < n; k++) table.release(address);
+    assert.equal(table.size, 0);
   });
 
   it('gives back a dead thread\'s share, even when it died holding the lock', () => {
