@@ -6,6 +6,7 @@
 import type { Logger } from '../log.ts';
 import type { ResourceCounts } from '../runtime/resources.ts';
 import type { Service } from '../runtime/service.ts';
+import { FULL, UNCOUNTED } from '../runtime/shared-client-table.ts';
 import { ClientCaps } from './client-caps.ts';
 import type { StreamEngine, StreamOwner } from './stream.ts';
 
@@ -38,7 +39,10 @@ export class Admission<C> {
     // no cap: the peer's address is not even read
     if (cap === 0) return '';
     const address = engine.peerAddress(client);
-    if (this.#caps.full(address, cap)) {
+    // worker threads: the count is the process's, taken here at once (another worker may race for the last place)
+    const table = this.#service.clientTable;
+    const full = table === null ? this.#caps.full(address, cap) : this.#tookNoPlace(this.#caps.take(table, address, cap), address);
+    if (full) {
       resources.refused(this.#log, this.#service.name, address);
       refuse(engine, client);
       return null;
@@ -52,13 +56,23 @@ export class Admission<C> {
    */
   count(conn: C, address: string): boolean {
     if (this.#service.config.maxConnectionsPerClient === 0) return false;
-    this.#caps.admit(conn, address);
-    return true;
+    return this.#caps.admit(conn, address, this.#service.clientTable);
   }
 
   /** `conn` closed: its address has room for one more. */
   release(conn: C): void {
-    this.#caps.release(conn);
+    this.#caps.release(conn, this.#service.clientTable);
+  }
+
+  /** Whether a take() from the shared table left the client out; one let in uncounted is logged now and then. */
+  #tookNoPlace(result: number, address: string): boolean {
+    if (result === FULL) return true;
+    if (result === UNCOUNTED) {
+      const n = this.#service.clientTable!.uncounted;
+      // (1, 2, 4, 8...: a crowded table is heard of without a line per connection)
+      if ((n & (n - 1)) === 0) this.#log.warn({ service: this.#service.name, address, uncounted: n }, 'a client is let in without max-connections-per-client: the table of client counts is full, or its address unreadable');
+    }
+    return false;
   }
 }
 

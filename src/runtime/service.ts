@@ -12,6 +12,7 @@ import { onMemberDownFor } from './member-down.ts';
 import { ServicePersistence } from './persistence.ts';
 import type { Pool } from './pool.ts';
 import { ServiceRoutes } from './service-routes.ts';
+import type { SharedClientTable } from './shared-client-table.ts';
 
 export class Service {
   readonly name: string;
@@ -25,6 +26,8 @@ export class Service {
   routes: ServiceRoutes | null = null;
   /** the dispatchers of the other pools its routes reach, by pool name */
   #routeDispatchers = new Map<string, Dispatcher>();
+  /** worker threads: the process's counts per client address (max-connections-per-client); null in one loop */
+  clientTable: SharedClientTable | null = null;
 
   /**
    * `previous`: the persistence of the service this one replaces, kept when still the same;

@@ -18,6 +18,7 @@ import { WorkerSticks } from './worker-sticks.ts';
 import { applyMirror, slotKey, type ApplyMessage, type MemberMirror, type WorkerStats } from './messages.ts';
 import { SharedDrops } from './udp-drops.ts';
 import { shareQueues, type QueueShare } from './queue-slots.ts';
+import { shareClientTables } from './client-tables.ts';
 
 export class DataSide {
   readonly index: number;
@@ -52,6 +53,8 @@ export class DataSide {
     this.#udpFlows = message.udpFlows;
     const drops = new Map(message.udpDrops);
     const { listen, unlisten } = this.runtime.apply(message.config);
+    // before any await: no client of a capped service is taken without its table
+    shareClientTables(this.runtime, message.clientTables, this.index);
     this.sticks.applied(message.sticks);
     const slots = new Map(message.slots);
     for (const pool of this.runtime.pools.values()) {

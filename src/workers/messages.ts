@@ -46,6 +46,8 @@ export interface ApplyMessage {
   udpFlows: number;
   /** [service, buffer of SharedDrops] for every udp service: where the worker counts what it drops */
   udpDrops: [string, SharedArrayBuffer][];
+  /** [service, buffer of SharedClientTable] for every tcp and http service that caps its clients (client-tables.ts) */
+  clientTables: [string, SharedArrayBuffer][];
   /** a new worker (one that replaces a worker that died): the stick tables' entries, taken before it listens */
   sticks?: SyncMessage[];
 }

@@ -26,6 +26,9 @@
 //   threads with clients queued, and the oldest client is served first (runtime/shared-queue.ts,
 //   queue-slots.ts).
 // - stop: a 'stop' message with the grace period; each worker stops as the one loop does.
+// - max-connections-per-client: one table of counts per client address per capped service, in
+//   shared memory (runtime/shared-client-table.ts, client-tables.ts), so the cap holds for the
+//   process; a dead worker's share of it is given back.
 // - udp drops: summed in shared memory (udp-drops.ts), read by the main thread's WorkersListener.
 // - stick tables (source-ip, tls-session): each worker keeps a copy; what one learns goes to
 //   the main thread, whose table is the union (the API and the ha link read it), and on to the
@@ -54,6 +57,7 @@ import { PassiveIntake } from './passive-intake.ts';
 import { StickRelay } from './stick-relay.ts';
 import { returnShare } from './worker-counters.ts';
 import { QueueSlots, shareQueues } from './queue-slots.ts';
+import { ClientTables } from './client-tables.ts';
 import { forWorker, workerShare, type UdpForWorkers } from './udp-share.ts';
 
 /** The worker's entry: TypeScript in a checkout, the built JavaScript in the installed package. */
@@ -91,6 +95,8 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
   readonly sticks: StickRelay;
   /** what the admin plane reads of the workers: their counters and connections */
   readonly view: WorkersView;
+  /** the counts per client address of the services that cap their clients (client-tables.ts) */
+  readonly clientTables: ClientTables;
   readonly #runtime: Runtime;
   readonly #log: Logger;
   readonly #threads: Thread[] = [];
@@ -112,6 +118,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
     this.#runtime = runtime;
     this.#log = log;
     this.queues = new QueueSlots(count + 1);
+    this.clientTables = new ClientTables(count);
     runtime.events.on('member', this.#onMember);
     this.sticks = new StickRelay(runtime, count, (index, messages) => this.#threads[index].worker.postMessage({ type: 'sticks', messages } satisfies ToWorker));
     this.view = new WorkersView(this, runtime, log);
@@ -166,6 +173,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
     this.#last = {
       type: 'apply', config: { global: config.global, services, pools: config.pools }, slots, maxConnections: share,
       udpFlows: workerShare(udp.flows, this.count), udpDrops: [...udp.drops], queues: this.#queueSlots,
+      clientTables: this.clientTables.assign(config, maxConnections),
     };
     this.sticks.watchTables(Object.keys(services));
     const answers = await Promise.all(this.#threads.map((t) => this.#applyOn(t)));
@@ -268,6 +276,8 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
     thread.pending.clear();
     // its connections are gone: the counts it held are given back
     const returned = returnShare(this.slots.buffer, thread.own);
+    // and its clients' places under max-connections-per-client
+    this.clientTables.reclaim(thread.index);
     // its queued clients are gone too, and the places it held are free: the others are woken
     this.queues.forget(thread.index);
     if (this.#stopping) return;
