@@ -88,6 +88,8 @@ interface Thread {
 }
 
 export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> implements AskThreads {
+  /** the worker threads (fixed at start: a changed global.workers applies at the next start) */
+  readonly count: number;
   readonly slots = new CounterSlots();
   /** the pools' shared queues: the workers, and the main thread as the last (it serves udp) */
   readonly queues: QueueSlots;
@@ -115,6 +117,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
   constructor(count: number, runtime: Runtime, log: Logger) {
     super();
     if (workersDenied()) throw new Error(`global.workers: ${count} needs worker threads, which Node's permission model denies: add --allow-worker, or set global.workers to 1`);
+    this.count = count;
     this.#runtime = runtime;
     this.#log = log;
     this.queues = new QueueSlots(count + 1);
@@ -125,10 +128,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
     for (let i = 0; i < count; i++) this.#threads.push(this.#spawn(i));
   }
 
-  /** The worker threads (fixed at start: a changed global.workers applies at the next start). */
-  get count(): number {
-    return this.#threads.length;
-  }
+
 
   /**
    * Gives every member of the main thread's runtime its counter slot: call it right after

@@ -93,7 +93,8 @@ async function queueOn(s: Setup, on: number, before: number[]): Promise<Client> 
   }
 }
 
-describe('workers: 2, the queue', () => {
+// bounded: queueOn() tries clients until one lands on the worker it wants, and would spin for ever if none could
+describe('workers: 2, the queue', { timeout: 120_000 }, () => {
   it('serves a client queued on one worker when the other frees a place, oldest client first', async () => {
     const s = await held({ max: 100, timeout: 10_000 });
     const other = 1 - s.holderWorker;
@@ -183,7 +184,7 @@ function request(port: number, path: string): { socket: net.Socket; text: Promis
   return { socket, text };
 }
 
-describe('workers: 2, the queue of http requests', () => {
+describe('workers: 2, the queue of http requests', { timeout: 120_000 }, () => {
   /** A member at max-connections 1 that keeps /hold unanswered until told; the request holding its place. */
   async function heldHttp(timeout: number): Promise<{ app: Furiwake; port: number; pool: Pool; answer: () => void; holderWorker: number }> {
     const pending: http.ServerResponse[] = [];
