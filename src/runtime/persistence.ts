@@ -13,6 +13,7 @@
 // learned(key, member) what a member's TLS handshake names (tls-session).
 
 import { isSkipped } from '../balance/eligible.ts';
+import { hashString } from '../balance/hash.ts';
 import type { PersistenceConfig } from '../config/persistence-types.ts';
 import { cookieOf, type MemberCookie } from '../persistence/cookie.ts';
 import type { ClientHelloInfo, MethodDescriptor, MethodState, RequestView } from '../persistence/method.ts';
@@ -34,6 +35,12 @@ export class ServicePersistence {
   readonly cookie: MemberCookie | null;
   /** clients whose remembered or named member could not take them, so the pool chose again */
   repinned = 0;
+  /**
+   * Worker threads: a new client's member is chosen from its key alone (source-ip), so that
+   * two threads taking its first connections at the same instant, before either has heard of
+   * the other's choice, choose the same member. Set by the worker (data-side.ts).
+   */
+  agreeAcrossThreads = false;
 
   readonly #state: MethodState<Member>;
 
@@ -96,6 +103,7 @@ export class ServicePersistence {
       const own = state.choose(key, pool, skip);
       if (own !== undefined && pool.acquireMember(own)) return own;
     }
+    if (this.agreeAcrossThreads && this.method.remembersChoice) return pool.acquireByHash(hashString(key), skip);
     return pool.acquire(state.hashOf?.(key) ?? hash, skip);
   }
 

@@ -3,6 +3,7 @@
 // chosen only when no primary member is usable.
 
 import type { Balancer } from '../balance/balancer.ts';
+import { isSkipped } from '../balance/eligible.ts';
 import { createBalancer } from '../balance/index.ts';
 import type { AlgorithmName, MemberConfig, PoolConfig } from '../config/types.ts';
 import type { Health, MemberChange, RuntimeEvents } from './events.ts';
@@ -98,6 +99,34 @@ export class Pool {
     if (!member.take()) return this.acquire(hash, skip === null ? [member] : [...skip, member]);
     member.total++;
     return member;
+  }
+
+  /**
+   * A member chosen from `hash` alone, in proportion to the weights of the members that take new
+   * clients (primaries first, then backups), counted as active: threads that see the same members
+   * choose the same one without asking each other. Falls back to the algorithm when that one
+   * cannot be taken (another thread took its last place).
+   */
+  acquireByHash(hash: number, skip: readonly Member[] | null): Member | undefined {
+    for (let tier = 0; tier < 2; tier++) {
+      const backup = tier === 1;
+      let total = 0;
+      for (const m of this.members) if (m.backup === backup && m.usable && m.weight > 0 && !isSkipped(m, skip)) total += m.weight;
+      if (total === 0) continue;
+      let at = (hash >>> 0) % total;
+      for (const m of this.members) {
+        if (m.backup !== backup || !m.usable || m.weight <= 0 || isSkipped(m, skip)) continue;
+        if (at >= m.weight) {
+          at -= m.weight;
+          continue;
+        }
+        if (!m.take()) break;
+        m.total++;
+        return m;
+      }
+      break;
+    }
+    return this.acquire(hash, skip);
   }
 
   /**

@@ -55,6 +55,8 @@ export class DataSide {
     const { listen, unlisten } = this.runtime.apply(message.config);
     // before any await: no client of a capped service is taken without its table
     shareClientTables(this.runtime, message.clientTables, this.index);
+    // a new client's first connections may reach two workers at once: both must choose alike
+    for (const service of this.runtime.services.values()) if (service.persistence !== null) service.persistence.agreeAcrossThreads = true;
     this.sticks.applied(message.sticks);
     const slots = new Map(message.slots);
     for (const pool of this.runtime.pools.values()) {

@@ -81,6 +81,19 @@ describe('workers: 2, source-ip', () => {
     assert.deepEqual(new Set([...seen.values()].map((s) => [...s][0])), new Set(['a', 'b']));
   });
 
+  it('a new client whose first connections reach both workers at the same instant is sent to one member', async () => {
+    const { app } = await sourceIpApp();
+    const port = app.address('svc').port;
+    const from = clients(12);
+    // no entry yet anywhere: each worker chooses for the client before it hears of the other's choice
+    const members = await Promise.all(from.map(async (c) => new Set(await Promise.all(Array.from({ length: 6 }, () => greeting(port, c))))));
+    const served = await servedPerWorker(app);
+    assert.ok(served.every((n) => n > 0), `one worker took every client: ${served.join(', ')}`);
+    members.forEach((set, i) => assert.equal(set.size, 1, `${from[i]} reached ${[...set].join(' and ')}`));
+    // and the pool is still shared between the clients
+    assert.equal(new Set(members.map((set) => [...set][0])).size, 2);
+  });
+
   it("the API's stick table lists the entries either worker learned and counts their lookups, and an operator's deletion reaches both workers", async () => {
     const { app, base } = await sourceIpApp(true);
     const port = app.address('svc').port;
