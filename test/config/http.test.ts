@@ -24,6 +24,7 @@ describe('http service keys', () => {
       memberKeepAlive: { maxIdle: 64, idleTimeout: 30_000 },
       accessLog: true,
       trustedProxies: [],
+      http2: { h2c: false, maxConcurrentStreams: 100, maxResetsPerSecond: 100 },
     });
   });
 
@@ -43,12 +44,14 @@ describe('http service keys', () => {
           { certFile: 'b.pem', keyFile: 'b.key', cert: '', key: '', names: [] },
         ],
         minVersion: 'TLSv1.3',
+        alpn: ['h2', 'http/1.1'],
       },
       redirectHttps: null,
       memberTls: { verify: false, sni: 'app.internal', caFile: 'ca.pem', ca: null },
       memberKeepAlive: { maxIdle: 8, idleTimeout: 5_000 },
       accessLog: false,
       trustedProxies: [],
+      http2: { h2c: false, maxConcurrentStreams: 100, maxResetsPerSecond: 100 },
     });
   });
 

@@ -20,6 +20,8 @@ export interface RequestLine {
   peer?: string;
   service: string;
   member: string | null;
+  /** HTTP/1.1, HTTP/1.0 or HTTP/2: what the client spoke */
+  protocol: string;
   method: string;
   path: string;
   status: number;

@@ -28,6 +28,8 @@ export interface ClientStream {
   /** the client address's hash, for the hashing algorithms */
   readonly hash: number;
   readonly https: boolean;
+  /** the client speaks HTTP/2 (the access log says which protocol carried each request) */
+  readonly http2: boolean;
   member: Member | null;
   /** bytes read from and written to the client so far */
   readonly bytesIn: number;

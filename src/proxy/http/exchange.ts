@@ -682,6 +682,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
         ...(client === peer ? {} : { peer }),
         service: this.#ctx.service.name,
         member: member?.id ?? null,
+        protocol: side.http2 ? 'HTTP/2' : this.req.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
         method: this.req.method,
         path: this.req.target,
         status: this.#status,

@@ -37,6 +37,7 @@ class MessageStream implements ClientStream {
   readonly forwardedClient = '192.0.2.10';
   readonly hash = 7;
   readonly https = false;
+  readonly http2 = false;
   member: Member | null = null;
   readonly bytesIn = 0;
   readonly bytesOut = 0;

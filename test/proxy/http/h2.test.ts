@@ -1,0 +1,112 @@
+// HTTP/2 from clients to HTTP/1.1 members: https services offer h2 in ALPN, h2c services take
+// the HTTP/2 preface; each stream is a request through the same dispatch as HTTP/1.1 (round-robin
+// over the members, forwarded fields), translated to HTTP/1.1 with the connection-specific
+// fields gone both ways, bodies and trailers passed in both directions.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { pool } from '../../helpers/config.ts';
+import { h2Connect, h2Request, h2cService, httpsService } from './h2-helpers.ts';
+import { startMember } from './helpers.ts';
+
+const run = promisify(execFile);
+const CONNECTION_FIELDS = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'http2-settings'];
+
+describe('HTTP/2 from clients', () => {
+  it('serves curl --http2 over TLS: the member gets an HTTP/1.1 request with the Host and no connection fields', async () => {
+    const m = await startMember('a', (req, res) => {
+      // connection fields from an HTTP/1.1 member never reach an HTTP/2 client
+      res.setHeader('keep-alive', 'timeout=5');
+      res.setHeader('x-member', 'a');
+      res.end(`a ${req.method} ${req.url} ${req.httpVersion}`);
+    });
+    const { port } = await httpsService(pool('round-robin', [{ port: m.port }]));
+    const { stdout, stderr } = await run('curl', ['-sv', '--http2', '-k', '--resolve', `www.h2.test:${port}:127.0.0.1`,
+      '-H', 'cookie: a=1', `https://www.h2.test:${port}/path?q=1`]);
+    assert.match(stderr, /using HTTP\/2|HTTP\/2 200/);
+    assert.match(stderr, /< x-member: a/);
+    assert.doesNotMatch(stderr, /< keep-alive/i);
+    assert.equal(stdout, 'a GET /path?q=1 1.1');
+    const seen = m.requests[0];
+    assert.equal(seen.headers.host, `www.h2.test:${port}`);
+    assert.equal(seen.headers['x-forwarded-proto'], 'https');
+    assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
+    assert.equal(seen.headers.cookie, 'a=1');
+    for (const name of CONNECTION_FIELDS) assert.equal(seen.headers[name], undefined, name);
+  });
+
+  it('still speaks HTTP/1.1 to a client that asks for it, and offers only http/1.1 when tls.alpn says so', async () => {
+    const m = await startMember('a');
+    const both = await httpsService(pool('round-robin', [{ port: m.port }]));
+    const h1 = await run('curl', ['-sv', '--http1.1', '-k', `https://127.0.0.1:${both.port}/x`]);
+    assert.equal(h1.stdout, 'a GET /x');
+    assert.match(h1.stderr, /HTTP\/1\.1 200/);
+    const only = await httpsService(pool('round-robin', [{ port: m.port }]), {}, ['http/1.1']);
+    const asked = await run('curl', ['-sv', '--http2', '-k', `https://127.0.0.1:${only.port}/y`]);
+    assert.equal(asked.stdout, 'a GET /y');
+    assert.match(asked.stderr, /HTTP\/1\.1 200/);
+  });
+
+  it('serves curl --http2-prior-knowledge on an h2c service, and HTTP/1.1 on the same port', async () => {
+    const m = await startMember('a');
+    const { port } = await h2cService(pool('round-robin', [{ port: m.port }]));
+    const h2 = await run('curl', ['-sv', '--http2-prior-knowledge', `http://127.0.0.1:${port}/h2c`]);
+    assert.match(h2.stderr, /HTTP\/2 200/);
+    assert.equal(h2.stdout, 'a GET /h2c');
+    assert.equal(m.requests[0].headers['x-forwarded-proto'], 'http');
+    const h1 = await run('curl', ['-sv', `http://127.0.0.1:${port}/h1`]);
+    assert.match(h1.stderr, /HTTP\/1\.1 200/);
+    assert.equal(h1.stdout, 'a GET /h1');
+  });
+
+  it('spreads 100 concurrent streams of one connection over 3 members by round-robin', async () => {
+    const members = await Promise.all(['a', 'b', 'c'].map((n) => startMember(n)));
+    const { port } = await httpsService(pool('round-robin', members.map((m) => ({ port: m.port }))));
+    const session = h2Connect(port, true);
+    const responses = await Promise.all(Array.from({ length: 100 }, (_, i) => h2Request(session, { ':path': `/r${i}` })));
+    session.close();
+    for (const [i, r] of responses.entries()) {
+      assert.equal(r.status, 200);
+      assert.match(r.body.toString(), new RegExp(` GET /r${i}$`));
+    }
+    const counts = members.map((m) => m.requests.length).sort((x, y) => x - y);
+    assert.deepEqual(counts, [33, 33, 34]);
+  });
+
+  it('passes request bodies with and without a length, and trailers both ways', async () => {
+    const m = await startMember('a', (req, res, body) => {
+      res.writeHead(200, { 'content-type': 'text/plain', trailer: 'x-checksum' });
+      res.write(`${req.headers['content-length'] ?? '-'} ${req.headers['transfer-encoding'] ?? '-'} ${JSON.stringify(req.trailers)} `);
+      res.addTrailers({ 'x-checksum': String(body.length) });
+      res.end(body);
+    });
+    const { port } = await h2cService(pool('round-robin', [{ port: m.port }]));
+    const session = h2Connect(port, false);
+    const sized = await h2Request(session, { ':method': 'POST', 'content-length': '5' }, 'hello');
+    assert.equal(sized.body.toString(), '5 - {} hello');
+    assert.deepEqual(sized.trailers?.['x-checksum'], '5');
+    const streamed = await h2Request(session, { ':method': 'POST' }, 'hello world', { 'x-sum': '11' });
+    assert.equal(streamed.body.toString(), '- chunked {"x-sum":"11"} hello world');
+    assert.equal(streamed.trailers?.['x-checksum'], '11');
+    session.close();
+  });
+
+  it('answers our own errors and an invalid request on the stream, and the connection goes on', async () => {
+    const { port } = await h2cService(pool('round-robin', [{ port: 1, backup: false }]));
+    const session = h2Connect(port, false);
+    const noMember = await h2Request(session, { ':path': '/' });
+    assert.equal(noMember.status, 502);
+    assert.match(noMember.body.toString(), /^502 Bad Gateway: /);
+    // nghttp2 refuses what HTTP/2 forbids (a space in the authority) with a stream error ...
+    await assert.rejects(h2Request(session, { ':path': '/', ':authority': 'a b' }), { code: 'ERR_HTTP2_STREAM_ERROR' });
+    // ... and the HTTP/1.1 parser what it would refuse from an HTTP/1.1 client
+    const badHost = await h2Request(session, { ':path': '/', ':authority': 'a:b:c' });
+    assert.equal(badHost.status, 400);
+    assert.match(badHost.body.toString(), /invalid Host/);
+    const again = await h2Request(session, { ':path': '/' });
+    assert.equal(again.status, 502);
+    session.close();
+  });
+});
