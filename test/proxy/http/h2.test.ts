@@ -5,9 +5,11 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { pool } from '../../helpers/config.ts';
+import { until } from '../../helpers/wait.ts';
 import { h2Connect, h2Request, h2cService, httpsService } from './h2-helpers.ts';
 import { startMember } from './helpers.ts';
 
@@ -107,6 +109,61 @@ describe('HTTP/2 from clients', () => {
     assert.match(badHost.body.toString(), /invalid Host/);
     const again = await h2Request(session, { ':path': '/' });
     assert.equal(again.status, 502);
+    session.close();
+  });
+});
+
+describe('HTTP/2 flow control', () => {
+  it('pauses the member while a client does not read: a large download stays within a bounded buffer', async (t) => {
+    const TOTAL = 64 * 1024 * 1024;
+    const piece = Buffer.alloc(256 * 1024, 0x61);
+    let written = 0;
+    let blocked = false;
+    let drains = 0;
+    let done = false;
+    const m = await startMember('big', (_req, res) => {
+      res.writeHead(200, { 'content-length': TOTAL });
+      const more = (): void => {
+        drains++;
+        blocked = false;
+        while (written < TOTAL) {
+          written += piece.length;
+          if (!res.write(piece)) {
+            blocked = true;
+            res.once('drain', more);
+            return;
+          }
+        }
+        done = true;
+        res.end();
+      };
+      more();
+    });
+    const { port } = await h2cService(pool('round-robin', [{ port: m.port }]));
+    const session = h2Connect(port, false);
+    const req = session.request({ ':path': '/big' });
+    let read = 0;
+    req.pause();
+    await once(req, 'response');
+    // the member is held up once the windows and the buffers between it and the client are full:
+    // it stays blocked, with no drain, for a hundred turns of the event loop (furiwake's too)
+    let quiet = 0;
+    let last = drains;
+    await until(() => {
+      if (blocked && drains === last) quiet++;
+      else quiet = 0;
+      last = drains;
+      return done || quiet >= 100;
+    });
+    const ahead = written - read;
+    t.diagnostic(`at rest, the member had written ${written} bytes of ${TOTAL}; the client had read ${read}`);
+    // (what is in flight sits in the kernel's socket buffers, some MB on loopback, and furiwake's
+    // stream buffer: never the whole response)
+    assert.ok(!done && ahead < 16 * 1024 * 1024, `the member wrote ${written} bytes while the client read ${read}`);
+    req.on('data', (c: Buffer) => (read += c.length));
+    req.resume();
+    await once(req, 'end');
+    assert.equal(read, TOTAL);
     session.close();
   });
 });
