@@ -69,6 +69,10 @@ export class H2Session implements ConnectionEntry, H2StreamOwner {
     const session = (this.#session = http2.performServerHandshake(socket, {
       settings: { maxConcurrentStreams: http.http2.maxConcurrentStreams, maxHeaderListSize: http.limits.headers, enablePush: false },
       maxHeaderListPairs: MAX_HEADER_PAIRS,
+      // nghttp2's own rapid-reset bound (a token bucket: its burst, refilled at its rate) stays
+      // a looser backstop behind ours, so that the bound configured is the one that acts
+      streamResetBurst: 10 * http.http2.maxResetsPerSecond,
+      streamResetRate: http.http2.maxResetsPerSecond,
     }));
     table.add(this);
     session.on('stream', this.#onStream);
@@ -210,7 +214,8 @@ export class H2Session implements ConnectionEntry, H2StreamOwner {
     if (this.#refused) return;
     this.#refused = true;
     this.#owner.refused(this, reason);
-    this.#session.destroy(undefined, NGHTTP2_ENHANCE_YOUR_CALM);
+    this.#session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
+    this.#session.destroy();
   }
 }
 

@@ -87,6 +87,9 @@ export class H2ClientStream implements ClientStream {
     const stream = this.#stream;
     stream.on('error', noop); // a reset or a dead connection: 'close' follows and does the rest
     stream.on('close', this.#onClose);
+    // 'aborted' comes at once as nghttp2 reads the reset ('close' comes a tick later, after the
+    // whole read): a flood of resets in one read is counted while it is read
+    stream.on('aborted', this.#onAborted);
     stream.on('wantTrailers', this.#onWantTrailers);
     stream.on('drain', this.#onDrain);
     const ctx = this.#owner.ctx;
@@ -177,6 +180,11 @@ export class H2ClientStream implements ClientStream {
     }
   };
 
+  /** closed before our response was complete: the client reset it (or the connection is gone) */
+  #onAborted = (): void => {
+    if (!this.#closedByUs) this.#owner.peerReset();
+  };
+
   #onClose = (): void => {
     this.deadline = 0;
     this.#ended = true;
@@ -184,8 +192,6 @@ export class H2ClientStream implements ClientStream {
     this.#ex = null;
     this.#owner.closed(this);
     if (ex === null) return;
-    // closed before its exchange was done: the client reset it (or the connection is gone)
-    if (!this.#closedByUs) this.#owner.peerReset();
     try {
       ex.abort();
     } catch (err) {
