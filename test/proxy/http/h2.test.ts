@@ -6,12 +6,15 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
+import { Furiwake } from '../../../src/app.ts';
+import { createLogger } from '../../../src/log.ts';
+import { logSink } from '../../helpers/app.ts';
 import { promisify } from 'node:util';
 import { pool } from '../../helpers/config.ts';
 import { until } from '../../helpers/wait.ts';
 import { h2Connect, h2Request, h2cService, httpsService } from './h2-helpers.ts';
-import { startMember } from './helpers.ts';
+import { httpConfig, startMember } from './helpers.ts';
 
 const run = promisify(execFile);
 const CONNECTION_FIELDS = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'http2-settings'];
@@ -93,6 +96,22 @@ describe('HTTP/2 from clients', () => {
     assert.equal(streamed.body.toString(), '- chunked {"x-sum":"11"} hello world');
     assert.equal(streamed.trailers?.['x-checksum'], '11');
     session.close();
+  });
+
+  it('writes the protocol of each request in the access log: HTTP/2 and HTTP/1.1 on one h2c service', async () => {
+    const m = await startMember('a');
+    const { sink, lines } = logSink();
+    const config = httpConfig(pool('round-robin', [{ port: m.port, id: 'm1' }]), { http2: { h2c: true, maxConcurrentStreams: 100, maxResetsPerSecond: 100 } });
+    const app = await Furiwake.start(config, createLogger('info', sink));
+    after(() => app.stop(0));
+    const port = app.address('svc').port;
+    const session = h2Connect(port, false);
+    assert.equal((await h2Request(session, { ':path': '/two' })).status, 200);
+    session.close();
+    await run('curl', ['-s', `http://127.0.0.1:${port}/one`]);
+    await until(() => lines.filter((l) => l.msg === 'request').length === 2, sink, 'line');
+    const logged = lines.filter((l) => l.msg === 'request').map((l) => [l.path, l.protocol, l.member, l.status]);
+    assert.deepEqual(logged, [['/two', 'HTTP/2', 'm1', 200], ['/one', 'HTTP/1.1', 'm1', 200]]);
   });
 
   it('answers our own errors and an invalid request on the stream, and the connection goes on', async () => {
