@@ -42,6 +42,7 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
   readonly startedAt = Date.now();
   readonly https: boolean;
   readonly http2 = false;
+  readonly http = '1.1' as const;
   member: Member | null = null;
   /** when the current deadline passes (ms since epoch); 0 = none. The listener's sweep reads it. */
   deadline = 0;

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { after, describe, it } from 'node:test';
+import { connectionView } from '../../../src/admin/views.ts';
 import { Furiwake } from '../../../src/app.ts';
 import { createLogger } from '../../../src/log.ts';
 import { logSink } from '../../helpers/app.ts';
@@ -112,6 +113,22 @@ describe('HTTP/2 from clients', () => {
     await until(() => lines.filter((l) => l.msg === 'request').length === 2, sink, 'line');
     const logged = lines.filter((l) => l.msg === 'request').map((l) => [l.path, l.protocol, l.member, l.status]);
     assert.deepEqual(logged, [['/two', 'HTTP/2', 'm1', 200], ['/one', 'HTTP/1.1', 'm1', 200]]);
+  });
+
+  it('shows an HTTP/2 connection in the connection table with its version and a request in progress', async () => {
+    let answer: (() => void) | null = null;
+    const m = await startMember('a', (_req, res) => (answer = () => res.end('late')));
+    const { app, port } = await h2cService(pool('round-robin', [{ port: m.port }]));
+    const session = h2Connect(port, false);
+    const pending = h2Request(session, { ':path': '/slow' });
+    await until(() => answer !== null);
+    const [view] = [...app.runtime.connections.list({ service: 'svc' })].map((e) => connectionView(e, true));
+    assert.equal(view.http, '2');
+    assert.deepEqual(view.request, { method: 'GET', path: '/slow' });
+    assert.equal(view.member?.port, m.port);
+    answer!();
+    assert.equal((await pending).body.toString(), 'late');
+    session.close();
   });
 
   it('answers our own errors and an invalid request on the stream, and the connection goes on', async () => {
