@@ -80,8 +80,9 @@ export class H2Session implements ConnectionEntry, H2StreamOwner {
     session.on('close', this.#onClose);
     // (frame errors end a stream or the connection; 'error' or 'close' says the rest)
     session.on('frameError', noop);
-    // The client's FIN: no more requests will come (ours are half-open sockets, which would
-    // otherwise wait): the streams in progress finish, then the connection closes.
+    // The client's FIN: an HTTP/2 client that sends no more cannot acknowledge anything either
+    // (SETTINGS, PING, window updates), so the streams in progress could never finish: the
+    // connection ends now, and their exchanges are given up.
     socket.once('end', this.#onEnd);
   }
 
@@ -200,7 +201,9 @@ export class H2Session implements ConnectionEntry, H2StreamOwner {
   };
 
   #onEnd = (): void => {
-    if (!this.#session.closed && !this.#session.destroyed) this.#session.close();
+    if (!this.#session.destroyed) this.#session.destroy();
+    // (http2 would end the socket and wait for its writes to flush, to a client that is gone)
+    this.#socket.destroy();
   };
 
   #onClose = (): void => {

@@ -282,7 +282,9 @@ export class H2ClientStream implements ClientStream {
   expire(): void {
     this.deadline = 0;
     try {
-      this.#ex?.deadline();
+      // the response is all written, but the client has not taken it within the idle timeout
+      if (this.#ex === null) return this.destroy();
+      this.#ex.deadline();
     } catch (err) {
       this.crash(err);
     }
@@ -293,9 +295,12 @@ export class H2ClientStream implements ClientStream {
   exchangeDone(reusable: boolean): void {
     this.#ex = null;
     this.member = null;
-    this.deadline = 0;
     // reusable: the exchange read the whole body, so the client's end is coming
     this.#finishStream(reusable || this.#reqDone);
+    // what is still buffered must reach a client that reads within the idle timeout: a stream
+    // whose client never opens its window does not stay for ever
+    const stream = this.#stream;
+    this.deadline = stream.closed || stream.destroyed ? 0 : Date.now() + this.#owner.ctx.service.config.timeouts.idle;
   }
 
   /** Our side ends (with the trailers, if any, when nghttp2 asks); a request still coming is told to stop. */

@@ -131,6 +131,18 @@ describe('HTTP/2 from clients', () => {
     session.close();
   });
 
+  it('leaves nothing behind when a client goes away with streams in flight', async () => {
+    let waiting = 0;
+    const m = await startMember('a', () => waiting++);
+    const { app, port } = await h2cService(pool('round-robin', [{ port: m.port }]));
+    const session = h2Connect(port, false);
+    for (let i = 0; i < 50; i++) session.request({ ':path': `/never${i}` }).on('error', () => {});
+    await until(() => waiting === 50);
+    session.destroy();
+    // the connection is gone from the table, and its 50 exchanges gave their member back
+    await until(() => app.runtime.connections.size === 0 && app.runtime.pools.get('p')!.members[0].active === 0);
+  });
+
   it('answers our own errors and an invalid request on the stream, and the connection goes on', async () => {
     const { port } = await h2cService(pool('round-robin', [{ port: 1, backup: false }]));
     const session = h2Connect(port, false);
