@@ -31,9 +31,10 @@ export function requestHeadText(raw: readonly string[], hasBody: boolean): strin
     const name = raw[i];
     const value = raw[i + 1];
     if (name.charCodeAt(0) === 0x3a /* : */) {
-      if (name === ':method') method = value;
-      else if (name === ':path') path = value;
-      else if (name === ':authority') authority = value;
+      // (nghttp2 refuses a repeated pseudo-header; the first one counts here in any case)
+      if (name === ':method') method ||= value;
+      else if (name === ':path') path ||= value;
+      else if (name === ':authority') authority ??= value;
       // :scheme is the client's view; the forwarded fields say https from the connection itself
       continue;
     }
