@@ -6,11 +6,15 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { connectionView } from '../../../src/admin/views.ts';
 import { Furiwake } from '../../../src/app.ts';
 import { createLogger } from '../../../src/log.ts';
 import { logSink } from '../../helpers/app.ts';
+import { tempDir } from '../../helpers/files.ts';
+import { startNginx } from '../../helpers/nginx.ts';
 import { promisify } from 'node:util';
 import { pool } from '../../helpers/config.ts';
 import { until } from '../../helpers/wait.ts';
@@ -41,6 +45,33 @@ describe('HTTP/2 from clients', () => {
     assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
     assert.equal(seen.headers.cookie, 'a=1');
     for (const name of CONNECTION_FIELDS) assert.equal(seen.headers[name], undefined, name);
+  });
+
+  it('serves curl --http2 from an nginx member: what nginx saw, a 1 MiB file and a gzip body nginx sent chunked', async () => {
+    const dir = await tempDir('nginx-h2');
+    await mkdir(join(dir, 'www'));
+    const file = Buffer.alloc(1024 * 1024 + 17, 'furiwake');
+    await writeFile(join(dir, 'www', 'file.bin'), file);
+    await writeFile(join(dir, 'www', 'text.txt'), 'furiwake over HTTP/2\n'.repeat(5000));
+    const nginx = await startNginx(dir, `
+      root ${dir}/www;
+      location = /seen { default_type text/plain; return 200 "$server_protocol host=$http_host connection=$http_connection te=$http_te upgrade=$http_upgrade"; }`, `
+  gzip on;
+  gzip_types text/plain;
+  gzip_min_length 0;
+  types { text/plain txt; application/octet-stream bin; }`);
+    const { port } = await httpsService(pool('round-robin', [{ port: nginx.port }]));
+    const curl = (path: string, ...args: string[]) => run('curl', ['-sSv', '--http2', '-k', '--resolve', `www.h2.test:${port}:127.0.0.1`, ...args, `https://www.h2.test:${port}${path}`],
+      { encoding: 'buffer', maxBuffer: 4 * 1024 * 1024 });
+    const seen = await curl('/seen', '-H', 'te: trailers');
+    assert.match(seen.stderr.toString(), /using HTTP\/2/);
+    // connection: keep-alive is furiwake's own towards the member, never the client's
+    assert.equal(seen.stdout.toString(), `HTTP/1.1 host=www.h2.test:${port} connection= te= upgrade=`);
+    const big = await curl('/file.bin');
+    assert.ok(big.stdout.equals(file), `the file came whole (${big.stdout.length} bytes)`);
+    const text = await curl('/text.txt', '--compressed');
+    assert.match(text.stderr.toString(), /< content-encoding: gzip/);
+    assert.equal(text.stdout.toString(), 'furiwake over HTTP/2\n'.repeat(5000));
   });
 
   it('still speaks HTTP/1.1 to a client that asks for it, and offers only http/1.1 when tls.alpn says so', async () => {
