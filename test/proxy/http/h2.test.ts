@@ -16,7 +16,7 @@ import { logSink } from '../../helpers/app.ts';
 import { tempDir } from '../../helpers/files.ts';
 import { startNginx } from '../../helpers/nginx.ts';
 import { promisify } from 'node:util';
-import { pool } from '../../helpers/config.ts';
+import { pool, service } from '../../helpers/config.ts';
 import { until } from '../../helpers/wait.ts';
 import { h2Connect, h2Request, h2cService, httpsService } from './h2-helpers.ts';
 import { httpConfig, startMember } from './helpers.ts';
@@ -172,6 +172,18 @@ describe('HTTP/2 from clients', () => {
     session.destroy();
     // the connection is gone from the table, and its 50 exchanges gave their member back
     await until(() => app.runtime.connections.size === 0 && app.runtime.pools.get('p')!.members[0].active === 0);
+  });
+
+  it('closes a connection left without a stream for timeouts.keep-alive, with GOAWAY', async () => {
+    const m = await startMember('a');
+    const timeouts = { ...service('http', 'p').http!.timeouts, keepAlive: 200 };
+    const { app, port } = await h2cService(pool('round-robin', [{ port: m.port }]), { timeouts });
+    const session = h2Connect(port, false);
+    const goaway = once(session, 'goaway');
+    assert.equal((await h2Request(session, { ':path': '/' })).status, 200);
+    assert.equal((await goaway)[0], 0);
+    await once(session, 'close');
+    await until(() => app.runtime.connections.size === 0);
   });
 
   it('answers our own errors and an invalid request on the stream, and the connection goes on', async () => {
