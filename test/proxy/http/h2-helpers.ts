@@ -4,7 +4,7 @@
 import http2 from 'node:http2';
 import type { Furiwake } from '../../../src/app.ts';
 import type { HttpServiceConfig } from '../../../src/config/http-types.ts';
-import type { PoolConfig } from '../../../src/config/types.ts';
+import type { PoolConfig, ServiceConfig } from '../../../src/config/types.ts';
 import { startApp } from '../../helpers/app.ts';
 import { certDir, selfSigned, type CertFiles } from './certs.ts';
 import { httpConfig } from './helpers.ts';
@@ -25,9 +25,9 @@ export async function httpsService(p: PoolConfig, settings: Partial<HttpServiceC
 }
 
 /** A plain http service that also takes HTTP/2 by prior knowledge (h2c). */
-export async function h2cService(p: PoolConfig, settings: Partial<HttpServiceConfig> = {}): Promise<{ app: Furiwake; port: number }> {
+export async function h2cService(p: PoolConfig, settings: Partial<HttpServiceConfig> = {}, extra: Partial<ServiceConfig> = {}): Promise<{ app: Furiwake; port: number }> {
   const http2Settings = { h2c: true, maxConcurrentStreams: 100, maxResetsPerSecond: 100, ...settings.http2 };
-  const app = await startApp(httpConfig(p, { ...settings, http2: http2Settings }));
+  const app = await startApp(httpConfig(p, { ...settings, http2: http2Settings }, extra));
   return { app, port: app.address('svc').port };
 }
 

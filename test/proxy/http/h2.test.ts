@@ -186,6 +186,20 @@ describe('HTTP/2 from clients', () => {
     await until(() => app.runtime.connections.size === 0);
   });
 
+  it('resets a stream whose client stops reading its response for timeouts.idle', async () => {
+    const m = await startMember('a', (_req, res) => res.end(Buffer.alloc(200 * 1024, 0x61)));
+    const { port } = await h2cService(pool('round-robin', [{ port: m.port }]), {}, { timeouts: { connect: 2_000, idle: 300 } });
+    const session = h2Connect(port, false);
+    const req = session.request({ ':path': '/' });
+    const closed = new Promise((resolve) => req.on('error', () => {}).once('close', resolve));
+    req.pause();
+    await once(req, 'response');
+    // what the client's window does not let out waits, for timeouts.idle at most
+    await closed;
+    assert.equal(req.rstCode, 2); // INTERNAL_ERROR: the response was cut off
+    session.close();
+  });
+
   it('answers our own errors and an invalid request on the stream, and the connection goes on', async () => {
     const { port } = await h2cService(pool('round-robin', [{ port: 1, backup: false }]));
     const session = h2Connect(port, false);
