@@ -231,8 +231,12 @@ function floodOf(err: Error): string | null {
     case 'ERR_HTTP2_TOO_MANY_INVALID_FRAMES':
       return 'invalid-frames';
     case 'ERR_HTTP2_SESSION_ERROR':
-      // nghttp2's own rapid-reset bound, and too many streams refused, end with this
+      // too many streams refused ends with this
       return 'session-error';
+    case 'ERR_HTTP2_ERROR':
+      // nghttp2 ended the connection: a broken frame, or its own rapid-reset bound (a burst of
+      // resets read in one go, before ours has seen them)
+      return 'protocol-error';
   }
   return null;
 }

@@ -95,6 +95,24 @@ describe('HTTP/2 floods', () => {
     good.close();
   });
 
+  it('closes a burst of resets that comes in one read, counted, while another client keeps being served', async () => {
+    const m = await startMember('a');
+    const { app, port } = await h2cService(pool('round-robin', [{ port: m.port }]));
+    const good = h2Connect(port, false);
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const id = 1 + 2 * i;
+      frames.push(frame(HEADERS, END_STREAM | END_HEADERS, id, REQUEST_BLOCK), frame(RST_STREAM, 0, id, Buffer.from([0, 0, 0, 8])));
+    }
+    // nghttp2's own bound (10 x max-resets-per-second at once) acts before furiwake has seen the resets
+    const result = await attack(port, frames);
+    assert.notEqual(result.goaway, -1);
+    const counted = refusals(app);
+    assert.equal((counted['protocol-error'] ?? 0) + (counted['rapid-reset'] ?? 0), 1, JSON.stringify(counted));
+    assert.equal((await h2Request(good, { ':path': '/after' })).status, 200);
+    good.close();
+  });
+
   it('lets a client reset streams below the bound', async () => {
     const m = await startMember('a');
     const { app, port } = await h2cService(pool('round-robin', [{ port: m.port }]), { http2: { h2c: true, maxConcurrentStreams: 100, maxResetsPerSecond: 100 } });
