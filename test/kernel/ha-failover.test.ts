@@ -31,7 +31,9 @@ require('node:http').createServer((req, res) => res.end(process.argv[1])).listen
 
 function nodeConfig(node: number, priority: number): string {
   const members = (port: number): string => `[ ${PAIR.servers.slice(0, 2).map((s, i) => `{ address: "${s}:${port}", id: s${i + 1} }`).join(', ')} ]`;
-  return `global: { log-level: debug, shutdown-grace: 1s }
+  // one event loop: the two clients are pinned to the two members by round-robin in turn (with
+  // worker threads a new source-ip client's member comes from a hash of its address instead)
+  return `global: { log-level: debug, shutdown-grace: 1s, workers: 1 }
 admin: { listen: "127.0.0.1:9090" }
 ha:
   interface: eth0

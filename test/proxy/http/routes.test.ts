@@ -26,7 +26,8 @@ async function vip(routes: string, service = '', withAdmin = false, log: Writabl
   const api = await startMember('api');
   const files = await startMember('files');
   const web = await startMember('web');
-  const config = parseConfig(`global: { log-level: silent }
+  // one event loop: the tests read the access log and the route counters of this thread
+  const config = parseConfig(`global: { log-level: silent, workers: 1 }
 services:
   www: { listen: 127.0.0.1:0, mode: http, pool: web, ${service} routes: ${routes} }
 pools:
