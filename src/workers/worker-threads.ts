@@ -302,7 +302,14 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
 
   /** Starts a thread in the place of `thread` and gives it the config in force. */
   #replace(thread: Thread, attempt: number): void {
-    const next = this.#spawn(thread.index, attempt);
+    // called from a worker's exit event or a timer: a thread that cannot be made must not throw there
+    let next: Thread;
+    try {
+      next = this.#spawn(thread.index, attempt);
+    } catch (err) {
+      this.#log.error({ worker: thread.index, err }, 'cannot start a new worker thread; the others serve on');
+      return;
+    }
     this.#threads[thread.index] = next;
     if (this.#last === null) return;
     void this.#applyOn(next).then((answer) => {

@@ -192,7 +192,16 @@ describe('furiwake ctl', async () => {
     assert.equal(gone.code, 1);
     assert.match(gone.stderr, /^furiwake ctl shutdown: 404: no connection 999999/);
 
-    const clients = [await greeted(vip), await greeted(vip)];
+    // one client on each member (round-robin runs in each worker thread: connect until both are held)
+    const clients: Awaited<ReturnType<typeof greeted>>[] = [];
+    const surplus: net.Socket[] = [];
+    while (clients.length < 2) {
+      const c = await greeted(vip);
+      if (clients.some((held) => held.line === c.line)) surplus.push(c.socket);
+      else clients.push(c);
+    }
+    for (const s of surplus) s.destroy();
+    while (JSON.parse((await ctl(admin, ['connections', '--service', 'www', '--json'])).stdout).total !== 2);
     const ends = clients.map((c) => ended(c.socket));
     const onA = clients.findIndex((c) => c.line === 'a');
     assert.notEqual(onA, -1);
