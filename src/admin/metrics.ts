@@ -181,6 +181,10 @@ export class AdminMetrics {
     this.#collected('counter', 'furiwake_connections_over_budget_total', 'tcp and http connections closed at accept because the file descriptor budget had no room for them.', [], () => [[{}, resources.overBudget]]);
     this.#collected('counter', 'furiwake_proxy_headers_refused_total', 'Clients whose PROXY header was malformed, missing or late (accept-proxy): closed before anything reached a member.', [], () => [[{}, resources.proxyHeadersRefused]]);
     this.#collected('counter', 'furiwake_connections_failed_total', 'Connections ended because an unexpected error escaped their handling (logged with its stack); the process goes on.', [], () => [[{}, resources.connectionsFailed]]);
+    this.#collected('counter', 'furiwake_http2_connections_refused_total', 'HTTP/2 client connections closed for breaking a protocol bound (rapid-reset, continuation-flood, control-frame-flood, ...), by service and reason.',
+      ['service', 'reason'], function* () {
+        for (const [service, byReason] of resources.http2Refusals) for (const [reason, n] of byReason) yield [{ service, reason }, n];
+      });
     this.#collected('counter', 'furiwake_client_cap_refused_total', 'Connections closed at accept because their client address was at max-connections-per-client.', [], () => [[{}, resources.clientCapRefused]]);
 
     // pools

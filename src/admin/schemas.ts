@@ -212,7 +212,8 @@ export const connectionSchema = z.object({
   vip: endpoint.describe('the service address the client reached'),
   balancer: endpoint.nullable().describe("the balancer's own address on the member side; null until connected"),
   member: z.object({ pool: z.string(), id: z.string(), address: z.string(), port: z.int() }).nullable().describe('null while queued or connecting'),
-  request: z.object({ method: z.string(), path: z.string() }).nullable().describe('http: the request in progress; null between requests and outside http'),
+  http: z.enum(['1.1', '2']).nullable().describe('http services: the HTTP version the client speaks on this connection (HTTP/2 carries many requests at once); null outside http'),
+  request: z.object({ method: z.string(), path: z.string() }).nullable().describe('http: the request in progress (HTTP/2: one of them); null between requests and outside http'),
   kernel: z.object({
     mode: z.enum(['nat', 'dsr']),
     state: z.string().describe("conntrack's state (ESTABLISHED, TIME_WAIT, ...); forwarding for a dsr flow"),

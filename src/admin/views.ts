@@ -164,6 +164,7 @@ function viewOf(c: ConnectionEntry | KernelConnection, member: ConnectionView['m
     vip: { ...c.vip },
     balancer: c.local === null ? null : { ...c.local },
     member,
+    http: 'http' in c ? (c.http ?? null) : null,
     request,
     kernel,
     startedAt: c.startedAt,

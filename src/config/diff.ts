@@ -70,7 +70,10 @@ export function sameListener(a: ServiceConfig, b: ServiceConfig): boolean {
   );
 }
 
-/** An http service whose clients come as net.Sockets: TLS wraps them, or a PROXY header is read first. */
+/**
+ * An http service whose clients come as net.Sockets: TLS wraps them, a PROXY header is read
+ * first, or their first bytes say whether they speak HTTP/2 (h2c).
+ */
 export function acceptsSockets(config: ServiceConfig): boolean {
-  return config.mode === 'http' && (config.http?.tls != null || config.acceptProxy);
+  return config.mode === 'http' && (config.http?.tls != null || config.acceptProxy || config.http?.http2.h2c === true);
 }

@@ -6,7 +6,9 @@
 
 import { z } from 'zod';
 import type {
+  AlpnProtocol,
   ForwardedHeaders,
+  Http2Config,
   HttpServiceConfig,
   MemberTlsConfig,
   RedirectConfig,
@@ -37,11 +39,15 @@ export const HTTP_DEFAULTS = {
   minVersion: 'TLSv1.2',
   redirectPort: 443,
   redirectStatus: 301,
+  alpn: ['h2', 'http/1.1'] as AlpnProtocol[],
+  maxConcurrentStreams: 100,
+  maxResetsPerSecond: 100,
 } as const;
 
 const FORWARDED = ['x-forwarded', 'forwarded', 'both', 'none'] as const satisfies readonly ForwardedHeaders[];
 const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const satisfies readonly TlsVersion[];
 const REDIRECT_STATUSES = [301, 302, 307, 308] as const;
+const ALPN = ['h2', 'http/1.1'] as const satisfies readonly AlpnProtocol[];
 
 // ---- leaves -------------------------------------------------------------------------------
 
@@ -84,7 +90,20 @@ const tlsSchema = section('a map with certificates (and min-version)', {
     .array(certificateSchema, { error: (issue) => expected('a list of certificates', issue.input) })
     .min(1, { error: 'expected at least one certificate, got an empty list' }),
   'min-version': oneOf(TLS_VERSIONS).default(HTTP_DEFAULTS.minVersion),
-}).transform((t): TlsConfig => ({ certificates: t.certificates, minVersion: t['min-version'] }));
+  alpn: z
+    .array(oneOf(ALPN), { error: (issue) => expected('a list of h2 and http/1.1', issue.input) })
+    .min(1, { error: 'expected h2, http/1.1 or both, got an empty list' })
+    .refine((list) => new Set(list).size === list.length, { error: 'each protocol once' })
+    .optional(),
+}).transform((t): TlsConfig => ({ certificates: t.certificates, minVersion: t['min-version'], alpn: t.alpn ?? [...HTTP_DEFAULTS.alpn] }));
+
+const http2Schema = section('a map with h2c, max-concurrent-streams and max-resets-per-second', {
+  h2c: boolean.default(false),
+  'max-concurrent-streams': integer(1, 10_000).default(HTTP_DEFAULTS.maxConcurrentStreams),
+  'max-resets-per-second': integer(1, 100_000).default(HTTP_DEFAULTS.maxResetsPerSecond),
+}).transform((h): Http2Config => ({ h2c: h.h2c, maxConcurrentStreams: h['max-concurrent-streams'], maxResetsPerSecond: h['max-resets-per-second'] }));
+
+const HTTP2_DEFAULTS: Http2Config = { h2c: false, maxConcurrentStreams: HTTP_DEFAULTS.maxConcurrentStreams, maxResetsPerSecond: HTTP_DEFAULTS.maxResetsPerSecond };
 
 const redirectSchema = switchable(
   section('a map with port and status', {
@@ -135,6 +154,7 @@ export const httpServiceKeys = {
   'member-tls': memberTlsSchema.optional(),
   'member-keep-alive': optional(memberKeepAliveSchema).optional(),
   'access-log': boolean.optional(),
+  http2: optional(http2Schema).optional(),
   'trusted-proxies': z.array(cidr, { error: (issue) => expected('a list of addresses or networks ("10.0.0.0/8")', issue.input) }).optional(),
   routes: routesSchema.optional(),
 };
@@ -150,6 +170,7 @@ export interface HttpKeys {
   'member-tls'?: MemberTlsConfig | null;
   'member-keep-alive'?: HttpServiceConfig['memberKeepAlive'];
   'access-log'?: boolean;
+  http2?: Http2Config;
   'trusted-proxies'?: string[];
   routes?: RouteConfig[];
 }
@@ -171,6 +192,9 @@ export function checkHttpKeys(s: HttpKeys, ctx: IssueSink): void {
         const sni: unknown = (r as { match?: { sni?: unknown } } | undefined)?.match?.sni;
         if (Array.isArray(sni) && sni.length > 0) ctx.addIssue({ code: 'custom', path: ['routes', i, 'match', 'sni'], message: 'sni is the name a client sends in its TLS handshake; this service has no tls section' });
       });
+    }
+    if (s.tls !== undefined && s.http2?.h2c === true) {
+      ctx.addIssue({ code: 'custom', path: ['http2', 'h2c'], message: 'h2c is HTTP/2 in clear text; an https service offers HTTP/2 in ALPN (tls.alpn)' });
     }
     return;
   }
@@ -204,5 +228,6 @@ export function httpServiceConfig(s: HttpKeys): HttpServiceConfig | null {
     accessLog: s['access-log'] ?? true,
     trustedProxies: s['trusted-proxies'] ?? [],
     routes: s.routes ?? [],
+    http2: s.http2 ?? { ...HTTP2_DEFAULTS },
   };
 }

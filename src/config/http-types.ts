@@ -9,6 +9,9 @@ export type ForwardedHeaders = 'x-forwarded' | 'forwarded' | 'both' | 'none';
 
 export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
 
+/** The application protocols an https service offers in ALPN, in its order of preference. */
+export type AlpnProtocol = 'h2' | 'http/1.1';
+
 /** One certificate with its key. The files are read when the config is loaded. */
 export interface TlsCertificateConfig {
   /** the certificate (chain) file, as resolved against the config file's directory */
@@ -29,6 +32,18 @@ export interface TlsConfig {
   /** the first one also answers clients that send no SNI or an unknown name */
   certificates: TlsCertificateConfig[];
   minVersion: TlsVersion;
+  /** offered in ALPN, most preferred first; a client that asks for neither gets http/1.1 */
+  alpn: AlpnProtocol[];
+}
+
+/** HTTP/2 from clients: over TLS when ALPN picks h2, in clear by prior knowledge when `h2c`. */
+export interface Http2Config {
+  /** a plain http service also takes HTTP/2 by prior knowledge (the client starts with the h2 preface) */
+  h2c: boolean;
+  /** streams (requests) a client may have open at once on one connection (the SETTINGS it is sent) */
+  maxConcurrentStreams: number;
+  /** streams a client may reset within one second on one connection before it is closed (rapid reset) */
+  maxResetsPerSecond: number;
 }
 
 export interface RedirectConfig {
@@ -91,4 +106,5 @@ export interface HttpServiceConfig {
   accessLog: boolean;
   /** first match wins; a request no route takes goes to the service's pool (routes-types.ts) */
   routes: RouteConfig[];
+  http2: Http2Config;
 }

@@ -28,6 +28,8 @@ export interface ConnectionEntry {
   readonly bytesIn: number;
   /** bytes from the member to the client */
   readonly bytesOut: number;
+  /** http: the HTTP version the client speaks on this connection */
+  readonly http?: '1.1' | '2';
   /** http: the request in progress on this connection (null between requests) */
   readonly request?: { readonly method: string; readonly path: string } | null;
   /** Ends the connection at once (shutdown after the grace period). */

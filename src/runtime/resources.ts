@@ -33,6 +33,8 @@ export class ResourceCounts {
   overBudget = 0;
   /** clients turned away for their PROXY header (malformed, missing or late), tcp and http */
   proxyHeadersRefused = 0;
+  /** HTTP/2 client connections closed for breaking a protocol bound (a flood, rapid reset), by service, then reason */
+  readonly http2Refusals = new Map<string, Map<string, number>>();
   /** connections ended because a throw escaped their logic (a defect: logged with its stack) */
   connectionsFailed = 0;
   /** how many tcp and http client connections the descriptor budget has room for (each also holds a member connection) */
@@ -69,6 +71,16 @@ export class ResourceCounts {
   proxyHeaderRefused(log: Logger, service: string, client: string, reason: string): void {
     this.proxyHeadersRefused++;
     this.limited(log, `proxy:${service}`, { service, client, reason, total: this.proxyHeadersRefused }, 'PROXY header refused: the connection is closed');
+  }
+
+  /** An HTTP/2 client broke a bound (`reason`: rapid-reset, continuation-flood, ...): its connection is closed. */
+  http2Refused(log: Logger, service: string, client: string, reason: string): void {
+    let byReason = this.http2Refusals.get(service);
+    if (byReason === undefined) this.http2Refusals.set(service, (byReason = new Map()));
+    const total = (byReason.get(reason) ?? 0) + 1;
+    byReason.set(reason, total);
+    this.limited(log, `h2:${service}:${reason}`, { service, client, reason, total },
+      'an HTTP/2 client broke a protocol bound: its connection is closed (GOAWAY)');
   }
 
   /** Whether the descriptor budget has room for one more tcp or http connection, given the table's size. */

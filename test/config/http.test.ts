@@ -25,6 +25,7 @@ describe('http service keys', () => {
       accessLog: true,
       trustedProxies: [],
       routes: [],
+      http2: { h2c: false, maxConcurrentStreams: 100, maxResetsPerSecond: 100 },
     });
   });
 
@@ -44,6 +45,7 @@ describe('http service keys', () => {
           { certFile: 'b.pem', keyFile: 'b.key', cert: '', key: '', names: [] },
         ],
         minVersion: 'TLSv1.3',
+        alpn: ['h2', 'http/1.1'],
       },
       redirectHttps: null,
       memberTls: { verify: false, sni: 'app.internal', caFile: 'ca.pem', ca: null },
@@ -51,6 +53,7 @@ describe('http service keys', () => {
       accessLog: false,
       trustedProxies: [],
       routes: [],
+      http2: { h2c: false, maxConcurrentStreams: 100, maxResetsPerSecond: 100 },
     });
   });
 
@@ -94,6 +97,23 @@ describe('http service keys', () => {
     assert.equal(http('timeouts: { request: 0 }').http!.timeouts.request, 0);
   });
 
+  it('reads tls.alpn and http2, says what they must look like, and refuses h2c on an https service', () => {
+    assert.deepEqual(http('tls: { certificates: [ { cert: a, key: b } ], alpn: [ http/1.1 ] }').http!.tls!.alpn, ['http/1.1']);
+    assert.deepEqual(http('http2: { h2c: true, max-concurrent-streams: 250, max-resets-per-second: 20 }').http!.http2, { h2c: true, maxConcurrentStreams: 250, maxResetsPerSecond: 20 });
+    assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:443, mode: http, pool: web, tls: { certificates: [ { cert: a, key: b } ], alpn: [ h3 ] } }')), [
+      'services.www.tls.alpn[0]', 'expected h2 or http/1.1, got "h3"',
+    ]);
+    assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:443, mode: http, pool: web, tls: { certificates: [ { cert: a, key: b } ], alpn: [] } }')), [
+      'services.www.tls.alpn', 'expected h2, http/1.1 or both, got an empty list',
+    ]);
+    assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:80, mode: http, pool: web, http2: { max-concurrent-streams: 0 } }')), [
+      'services.www.http2.max-concurrent-streams', 'expected a whole number from 1 to 10000, got 0',
+    ]);
+    assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:443, mode: http, pool: web, tls: { certificates: [ { cert: a, key: b } ] }, http2: { h2c: true } }')), [
+      'services.www.http2.h2c', 'h2c is HTTP/2 in clear text; an https service offers HTTP/2 in ALPN (tls.alpn)',
+    ]);
+  });
+
   it('refuses a redirect on a service that terminates TLS itself', () => {
     assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:443, mode: http, pool: web, tls: { certificates: [ { cert: a, key: b } ] }, redirect-https: true }')), [
       'services.www.redirect-https', 'this service terminates TLS itself; redirect-https belongs on its plain http twin',
@@ -102,7 +122,7 @@ describe('http service keys', () => {
 
   it('refuses every http key on tcp and udp services', () => {
     for (const [key, value] of [['tls', '{ certificates: [ { cert: a, key: b } ] }'], ['redirect-https', 'true'], ['limits', '{}'], ['member-tls', 'true'],
-      ['member-keep-alive', '{}'], ['access-log', 'true']]) {
+      ['member-keep-alive', '{}'], ['access-log', 'true'], ['http2', '{ h2c: true }']]) {
       assert.deepEqual(onlyIssue(withService(`{ listen: 127.0.0.1:80, mode: tcp, pool: web, ${key}: ${value} }`)), [
         `services.www.${key}`, `${key} applies to http services only; this service is tcp`,
       ]);

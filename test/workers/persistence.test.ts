@@ -267,7 +267,7 @@ describe('workers: 2, https', () => {
   const cert = selfSigned(certs, 'www', ['www.example.test']);
 
   const other = selfSigned(certs, 'www2', ['www.example.test']);
-  const tlsOf = (c: typeof cert) => ({ certificates: [{ certFile: c.cert, keyFile: c.key, cert: c.certPem, key: c.keyPem, names: ['www.example.test'] }], minVersion: 'TLSv1.2' as const });
+  const tlsOf = (c: typeof cert) => ({ certificates: [{ certFile: c.cert, keyFile: c.key, cert: c.certPem, key: c.keyPem, names: ['www.example.test'] }], minVersion: 'TLSv1.2' as const, alpn: ['h2', 'http/1.1'] as ('h2' | 'http/1.1')[] });
 
   /** One TLS connection with one request; whether it resumed `session`, and the session to use next. */
   async function tlsRequest(port: number, session: Buffer | undefined, version: 'TLSv1.2' | 'TLSv1.3'): Promise<{ reused: boolean; session: Buffer | undefined }> {

@@ -22,6 +22,8 @@ export interface RequestLine {
   /** the route that took the request; absent when the service's pool did (no route matched) */
   route?: string;
   member: string | null;
+  /** HTTP/1.1, HTTP/1.0 or HTTP/2: what the client spoke */
+  protocol: string;
   method: string;
   path: string;
   status: number;

@@ -30,6 +30,8 @@ export interface ClientStream {
   readonly https: boolean;
   /** the server name the client's TLS handshake sent (lowercase); null for plain http or none */
   readonly serverName: string | null;
+  /** the client speaks HTTP/2 (the access log says which protocol carried each request) */
+  readonly http2: boolean;
   member: Member | null;
   /** bytes read from and written to the client so far */
   readonly bytesIn: number;

@@ -718,6 +718,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
         service: this.#ctx.service.name,
         ...(route === null ? {} : { route: route.name }),
         member: member?.id ?? null,
+        protocol: side.http2 ? 'HTTP/2' : this.req.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
         method: this.req.method,
         path: this.req.target,
         status: this.#status,

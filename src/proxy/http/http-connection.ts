@@ -42,6 +42,8 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
   readonly client: Endpoint;
   readonly startedAt = Date.now();
   readonly https: boolean;
+  readonly http2 = false;
+  readonly http = '1.1' as const;
   member: Member | null = null;
   /** when the current deadline passes (ms since epoch); 0 = none. The listener's sweep reads it. */
   deadline = 0;
@@ -366,7 +368,7 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     this.#write(errorResponse(status, error.message, { close: true }));
     this.#ctx.counts?.count(this.#ctx.service.name, null, status);
     if (this.#ctx.service.config.http!.accessLog && this.#ctx.log.isLevelEnabled('info')) {
-      const line = { client: this.client.address, service: this.service, member: null, method: '', path: '', status, bytes: 0 };
+      const line = { client: this.client.address, service: this.service, member: null, protocol: 'HTTP/1.1', method: '', path: '', status, bytes: 0 };
       logRequest(this.#ctx.log, line, new RequestClock());
     }
     this.#end();

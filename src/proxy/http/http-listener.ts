@@ -1,6 +1,8 @@
 // The listening socket of an http service (https when it has certificates). Each accepted
 // client becomes an HttpConnection: on the stream engine for plain http, as a net.Socket when
-// TLS must wrap it or a PROXY header comes first. One sweep per listener enforces every connection's
+// TLS must wrap it or a PROXY header comes first. A client that speaks HTTP/2 (h2 chosen in
+// ALPN, or the HTTP/2 preface on an h2c service) becomes an H2Session instead: the protocol is
+// known once the TLS handshake is done or the first bytes have come, within the headers timeout. One sweep per listener enforces every connection's
 // deadline (headers, keep-alive, connect, response, idle) and closes member connections idle
 // past their time: a field compare per connection per tick, instead of a timer per request.
 
@@ -18,6 +20,7 @@ import { socketEngine } from '../socket-stream.ts';
 import type { StreamEngine, StreamServer } from '../stream.ts';
 import { streamEngine } from '../stream-engine.ts';
 import type { HttpServiceContext, ResponseCounter } from './context.ts';
+import { H2Session } from './h2-session.ts';
 import { HttpConnection } from './http-connection.ts';
 import { MemberConnections } from './member-connections.ts';
 import { TlsTerminator } from './tls-terminator.ts';
@@ -39,9 +42,14 @@ export class HttpListener implements Listener {
   readonly #table: ConnectionTable;
   readonly #log: Logger;
   readonly #ctx: HttpServiceContext;
-  readonly #connections = new Set<HttpConnection>();
+  readonly #connections = new Set<HttpConnection | H2Session>();
   /** sockets still reading their PROXY header: no connection yet, but ours to close on stop */
   readonly #pending = new Set<net.Socket>();
+  /**
+   * sockets whose protocol is not known yet (a TLS handshake offering h2, an h2c service's first
+   * bytes), with the time they must be known by: ours to close on stop, and when late
+   */
+  readonly #undecided = new Map<net.Socket, number>();
   readonly #resources: ResourceCounts;
   /** counts per client address (max-connections-per-client): a connection, or the raw socket under TLS or a PROXY header */
   readonly #admission: Admission<object>;
@@ -67,9 +75,9 @@ export class HttpListener implements Listener {
     return this.#connections.size;
   }
 
-  /** Clients still sending their PROXY header. */
+  /** Clients still sending their PROXY header, or whose protocol is not known yet. */
   get pending(): number {
-    return this.#pending.size;
+    return this.#pending.size + this.#undecided.size;
   }
 
   async listen(): Promise<void> {
@@ -105,15 +113,22 @@ export class HttpListener implements Listener {
     // no request has begun on these: nothing to finish
     for (const raw of this.#pending) raw.destroy();
     this.#pending.clear();
+    for (const raw of this.#undecided.keys()) raw.destroy();
+    this.#undecided.clear();
     this.#ctx.members.close();
     if (this.#connections.size === 0) this.#stopSweeper();
   }
 
-  failed(conn: HttpConnection | null, err: unknown): void {
+  failed(conn: HttpConnection | H2Session | null, err: unknown): void {
     connectionFailed(this.#log, this.#resources, this.service.name, conn?.id, err);
   }
 
-  forget(conn: HttpConnection): void {
+  /** An HTTP/2 client broke a protocol bound (a flood): its connection is closed. */
+  refused(session: H2Session, reason: string): void {
+    this.#resources.http2Refused(this.#log, this.service.name, session.client.address, reason);
+  }
+
+  forget(conn: HttpConnection | H2Session): void {
     this.#connections.delete(conn);
     this.#admission.release(conn);
     if (this.#closed && this.#connections.size === 0) this.#stopSweeper();
@@ -186,8 +201,70 @@ export class HttpListener implements Listener {
       // after a PROXY header, what followed it (the ClientHello) was put back on the socket's
       // stream, where TLS reads it first (tested)
       socket = this.#tls.wrap(raw);
+      if (this.#tls.offersH2) return this.#afterHandshake(socket, client);
+    } else if (http.http2.h2c) {
+      return this.#sniff(raw, client);
     }
     this.#adopt(socket, client, http.tls !== null);
+  }
+
+  /** Waits for `socket` to say which protocol it speaks, within the headers timeout. */
+  #undecide(socket: net.Socket): void {
+    this.#undecided.set(socket, Date.now() + this.service.config.http!.timeouts.headers);
+    socket.once('close', () => this.#undecided.delete(socket));
+  }
+
+  /** The handshake decides: h2 or HTTP/1.1 (a client without ALPN speaks HTTP/1.1). */
+  #afterHandshake(socket: net.Socket, client: Endpoint | null): void {
+    socket.on('error', noop);
+    this.#undecide(socket);
+    socket.once('secure', () => {
+      if (!this.#undecided.delete(socket) || socket.destroyed) return;
+      try {
+        const secured = socket as net.Socket & { alpnProtocol?: string | false; secureConnecting?: boolean };
+        // A TLSSocket made outside a tls.Server keeps secureConnecting set after its handshake,
+        // and http2 would wait on it for a 'secureConnect' that never comes: it is done.
+        secured.secureConnecting = false;
+        if (secured.alpnProtocol === 'h2') this.#adoptH2(socket, client, true);
+        else this.#adopt(socket, client, true);
+      } catch (err) {
+        this.failed(null, err);
+        socket.destroy();
+      }
+    });
+  }
+
+  /** h2c: the HTTP/2 preface (RFC 9113 3.4) starts an HTTP/2 connection; anything else is HTTP/1. */
+  #sniff(raw: net.Socket, client: Endpoint | null): void {
+    raw.on('error', noop);
+    this.#undecide(raw);
+    let seen: Buffer | null = null;
+    const onData = (chunk: Buffer): void => {
+      seen = seen === null ? chunk : Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, PREFACE.length);
+      const h2 = seen.compare(PREFACE, 0, n, 0, n) === 0;
+      // a prefix of the preface could still be an HTTP/1 method (P...): wait for more
+      if (h2 && n < PREFACE.length) return;
+      raw.off('data', onData);
+      raw.pause();
+      raw.unshift(seen);
+      if (!this.#undecided.delete(raw) || raw.destroyed) return;
+      try {
+        if (h2) this.#adoptH2(raw, client, false);
+        else this.#adopt(raw, client, false);
+      } catch (err) {
+        this.failed(null, err);
+        raw.destroy();
+      }
+    };
+    raw.on('data', onData);
+    raw.resume(); // a socket accepted paused (pauseOnConnect) would not flow for a listener alone
+  }
+
+  #adoptH2(socket: net.Socket, client: Endpoint | null, https: boolean): void {
+    const session = new H2Session(this.#ctx, socket, https, this.#table, this, client);
+    this.#connections.add(session);
+    if (this.#closed) session.shutdown();
   }
 
   #adopt(accepted: unknown, client: Endpoint | null, https: boolean): HttpConnection {
@@ -210,8 +287,10 @@ export class HttpListener implements Listener {
   #sweep = (): void => {
     const now = Date.now();
     for (const conn of this.#connections) {
-      if (conn.deadline !== 0 && conn.deadline <= now) conn.expire();
+      const deadline = conn.deadline;
+      if (deadline !== 0 && deadline <= now) conn.expire();
     }
+    for (const [socket, deadline] of this.#undecided) if (deadline <= now) socket.destroy();
     this.#ctx.members.sweep(now);
     // A reload may have shortened a timeout: the sweep follows.
     if (!this.#closed && sweepInterval(this.service.config) !== this.#interval) {
@@ -222,3 +301,5 @@ export class HttpListener implements Listener {
 }
 
 function noop(): void {}
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');

@@ -61,9 +61,14 @@ function connectionField(close: boolean, minor: number): string {
   return close ? 'connection: close\r\n' : minor === 0 ? 'connection: keep-alive\r\n' : '';
 }
 
+/** The one-line text body of our own error answers, whatever protocol carries it. */
+export function errorText(status: number, message: string): string {
+  return `${status} ${REASONS[status] ?? 'Error'}: ${message}\n`;
+}
+
 /** A complete error response: status line, a few headers and a one-line text body. */
 export function errorResponse(status: number, message: string, options: ErrorOptions): string {
-  const body = `${status} ${REASONS[status] ?? 'Error'}: ${message}\n`;
+  const body = errorText(status, message);
   let head = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n`;
   if (options.retryAfter !== undefined) head += `retry-after: ${options.retryAfter}\r\n`;
   head += `${connectionField(options.close, options.minor ?? 1)}\r\n`;

@@ -1,9 +1,10 @@
 // TLS termination for https services: one secure context per certificate, the one whose names
 // match the client's SNI chosen per handshake (exact name first, then a `*.` wildcard for the
 // first label), the first certificate for clients without SNI or with an unknown name. ALPN
-// offers http/1.1. Contexts are rebuilt when a reload brings other certificates. Every context
-// encrypts session tickets with the process's ticket keys, so a ticket resumes on whichever
-// worker thread takes the next handshake, and across a reload that changes certificates.
+// offers what tls.alpn lists (h2 and http/1.1 by default). Contexts are rebuilt when a reload
+// brings other certificates. Every context encrypts session tickets with the process's ticket
+// keys, so a ticket resumes on whichever worker thread takes the next handshake, and across a
+// reload that changes certificates.
 
 import type net from 'node:net';
 import tls from 'node:tls';
@@ -21,6 +22,7 @@ export class TlsTerminator {
   #refused: TlsConfig | null = null;
   #entries: Entry[] = [];
   #default: tls.SecureContext | null = null;
+  #alpn: string[] = ['http/1.1'];
 
   /**
    * Builds the contexts of `config` unless they are built already; throws on a bad certificate
@@ -36,8 +38,14 @@ export class TlsTerminator {
     });
     this.#entries = entries;
     this.#default = entries[0].context;
+    this.#alpn = config.alpn;
     this.#config = config;
     this.#refused = null;
+  }
+
+  /** HTTP/2 is offered: the protocol is known once the handshake is done. */
+  get offersH2(): boolean {
+    return this.#alpn.includes('h2');
   }
 
   /** Certificates are in place (the first use() succeeded). */
@@ -51,7 +59,7 @@ export class TlsTerminator {
       isServer: true,
       secureContext: this.#default!,
       SNICallback: this.#sni,
-      ALPNProtocols: ['http/1.1'],
+      ALPNProtocols: this.#alpn,
     });
   }
 

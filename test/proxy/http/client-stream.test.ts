@@ -38,6 +38,7 @@ class MessageStream implements ClientStream {
   readonly hash = 7;
   readonly https = false;
   readonly serverName = null;
+  readonly http2 = false;
   member: Member | null = null;
   readonly bytesIn = 0;
   readonly bytesOut = 0;

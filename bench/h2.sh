@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# HTTP/2 from clients side by side: h2load over TLS (ALPN h2) to furiwake `mode: http` with `tls`
+# and to HAProxy terminating h2 (`bind ... ssl alpn h2,http/1.1`), both speaking HTTP/1.1 to the
+# same nginx backend, each balancer pinned to the same core, with 1 and with 100 streams per
+# connection, in one run with interleaved rounds. Prints requests/s and furiwake's ratio to HAProxy.
+# Run by hand: `bash bench/h2.sh` (or `DURATION=5 ROUNDS=1 bash bench/h2.sh`). Not part of the tests.
+# Goal (issue 16): furiwake >= 0.7 of HAProxy's requests/s per core.
+set -euo pipefail
+
+DURATION=${DURATION:-10}            # seconds of each measured h2load run
+WARMUP=${WARMUP:-2}
+ROUNDS=${ROUNDS:-3}
+CONNECTIONS=${CONNECTIONS:-10}
+BALANCER_CPU=${BALANCER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+BACKEND_CPU=${BACKEND_CPU:-1}
+RPS_GOAL=0.7
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NODE="$ROOT/node_modules/.bin/node"
+RESULTS_DIR="$ROOT/bench/results"
+
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+
+command -v h2load >/dev/null || die "h2load not found: apt-get install nghttp2-client"
+
+make_cert() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=bench \
+    -keyout "$TMP/bench.key" -out "$TMP/bench.pem" >/dev/null 2>&1
+  cat "$TMP/bench.pem" "$TMP/bench.key" >"$TMP/haproxy.pem"
+}
+
+start_haproxy_h2() {
+  run_haproxy <<EOF
+global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  option http-keep-alive
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend bench
+  bind 127.0.0.1:$HAPROXY_PORT ssl crt $TMP/haproxy.pem alpn h2,http/1.1
+  default_backend p
+backend p
+  balance roundrobin
+  http-reuse always
+  server m1 127.0.0.1:$NGINX_PORT
+EOF
+}
+
+start_furiwake_h2() {
+  furiwake_dir
+  cat >"$TMP/furiwake.yaml" <<EOF
+global: { log-level: warn }
+services:
+  bench:
+    listen: 127.0.0.1:$FURIWAKE_PORT
+    mode: http
+    pool: p
+    access-log: false
+    tls: { certificates: [ { cert: $TMP/bench.pem, key: $TMP/bench.key } ] }
+    http2: { max-concurrent-streams: 128 }
+pools:
+  p:
+    algorithm: round-robin
+    members: [ { address: 127.0.0.1:$NGINX_PORT } ]
+EOF
+  (cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" bin/furiwake.js start -c "$TMP/furiwake.yaml") >"$TMP/furiwake.log" 2>&1 &
+  started furiwake $!
+  BALANCER_PID[furiwake]=$!
+  wait_listening furiwake "$FURIWAKE_PORT" $! "$TMP/furiwake.log"
+}
+
+# run_h2load NAME PORT STREAMS -> prints "REQUESTS/S CPU%" (CPU of the balancer)
+run_h2load() {
+  local name=$1 port=$2 m=$3 out pid=${BALANCER_PID[$1]} c0 c1 t0 t1 rps failed
+  taskset -c "$CLIENT_CPU" h2load -c"$CONNECTIONS" -m"$m" -D"$WARMUP" "https://127.0.0.1:$port/" >/dev/null 2>&1 || true
+  c0=$(cpu_ticks "$pid")
+  t0=$(now_ns)
+  out=$(taskset -c "$CLIENT_CPU" h2load -c"$CONNECTIONS" -m"$m" -D"$DURATION" "https://127.0.0.1:$port/" 2>&1) || true
+  t1=$(now_ns)
+  c1=$(cpu_ticks "$pid")
+  printf '%s\n' "$out" >"$TMP/h2load-$name-$m.txt"
+  grep -q 'Application protocol: h2' <<<"$out" || log "warning: $name did not speak h2 (see $TMP/h2load-$name-$m.txt)"
+  failed=$(awk '/^requests:/ { for (i = 1; i <= NF; i++) if ($(i + 1) == "failed,") print $i }' <<<"$out")
+  [[ ${failed:-0} == 0 ]] || log "warning: $name: $failed requests failed"
+  rps=$(awk '/^finished in/ { for (i = 1; i <= NF; i++) if ($(i + 1) == "req/s,") { printf "%.0f", $i } }' <<<"$out")
+  echo "${rps:-n/a} $(cpu_percent "$c0" "$t0" "$c1" "$t1")"
+}
+
+install_missing
+fit_cpus
+IDLE_AT_START=$(idle_percent)
+TMP=$(mktemp -d /tmp/furiwake-bench.XXXXXX)
+chmod 755 "$TMP"
+declare -A BALANCER_PID=()
+read -r NGINX_PORT HAPROXY_PORT FURIWAKE_PORT < <(free_ports 3)
+
+make_cert
+start_nginx || die "nginx did not start"
+start_haproxy_h2 || die "haproxy did not start"
+start_furiwake_h2 || die "furiwake did not start"
+
+TARGETS=(haproxy furiwake)
+STREAMS=(1 100)
+declare -A PORT=([haproxy]=$HAPROXY_PORT [furiwake]=$FURIWAKE_PORT)
+declare -A RPS=() CPU=()
+for ((round = 1; round <= ROUNDS; round++)); do
+  for m in "${STREAMS[@]}"; do
+    for t in "${TARGETS[@]}"; do
+      log "round $round/$ROUNDS: $t, $CONNECTIONS connections x $m streams (${DURATION}s after ${WARMUP}s warm-up)"
+      read -r "RPS[$t-$m.$round]" "CPU[$t-$m.$round]" < <(run_h2load "$t" "${PORT[$t]}" "$m")
+    done
+  done
+done
+
+per_core() {
+  awk -v f="$(med RPS "$1")" -v c="$(med CPU "$1")" 'BEGIN { if (f ~ /^[0-9.]+$/ && c ~ /^[0-9.]+$/ && c > 0) printf "%.0f", f * 100 / c; else print "n/a" }'
+}
+
+table() {
+  printf 'furiwake h2 bench  %s\n' "$(date -u '+%Y-%m-%d %H:%M:%SZ')"
+  printf 'furiwake %s; node %s; %s; %s; h2load -c%s\n' "$FURIWAKE_AT" "$("$NODE" --version)" \
+    "$(haproxy -v 2>/dev/null | head -1 | awk '{ print "haproxy " $3 }')" "$(h2load --version | head -1)" "$CONNECTIONS"
+  printf 'TLS h2 from the client, HTTP/1.1 to one nginx backend (3-byte answers); %ss x %s round(s), medians\n' "$DURATION" "$ROUNDS"
+  printf 'cores: balancer %s, nginx %s, h2load %s (of %s); machine %s%% idle before the start\n\n' \
+    "$BALANCER_CPU" "$BACKEND_CPU" "$CLIENT_CPU" "$(nproc)" "$IDLE_AT_START"
+  local fmt='%-32s %12s %14s %16s\n' t m
+  printf "$fmt" "" "requests/s" "balancer CPU" "requests/s/core"
+  for m in "${STREAMS[@]}"; do
+    for t in "${TARGETS[@]}"; do
+      printf "$fmt" "$t, $m stream(s)/connection" "$(med RPS "$t-$m")" "$(percent "$(med CPU "$t-$m")")" "$(per_core "$t-$m")"
+    done
+  done
+  printf '\n'
+  for m in "${STREAMS[@]}"; do
+    local r
+    r=$(ratio "$(per_core "furiwake-$m")" "$(per_core "haproxy-$m")")
+    printf 'furiwake / haproxy per core, %s stream(s): %s (goal >= %s: %s); requests/s %s\n' "$m" "$r" "$RPS_GOAL" "$(verdict "$r" "$RPS_GOAL")" \
+      "$(ratio "$(med RPS "furiwake-$m")" "$(med RPS "haproxy-$m")")"
+  done
+}
+
+mkdir -p "$RESULTS_DIR"
+table | tee "$RESULTS_DIR/h2-latest.txt"
+log "saved to ${RESULTS_DIR#"$ROOT"/}/h2-latest.txt"

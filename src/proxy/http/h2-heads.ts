@@ -1,0 +1,108 @@
+// Heads between an HTTP/2 client and HTTP/1.1 members. A request's header list becomes the text
+// of an HTTP/1.1 head, which parseRequestHead then reads and judges like any other (method,
+// target, Host, Content-Length, forwarded fields, limits): one place decides what is a valid
+// request, whatever the client spoke. The pseudo-headers become the request line and Host; the
+// connection-specific fields (RFC 9113 8.2.2) are dropped; cookies, which HTTP/2 may split,
+// are joined again (8.2.3); a body with no Content-Length goes chunked. A member's head (field
+// lines) becomes a header list for the client, without the connection-specific fields.
+
+import type { OutgoingHttpHeaders } from 'node:http2';
+import { nameOf, readHeaderLines, valueOf } from './header-lines.ts';
+import type { ResponseHead } from './response-head.ts';
+
+/** Fields that mean something for one HTTP/1 connection only: never sent either way. */
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'http2-settings', 'host']);
+
+/**
+ * The HTTP/1.1 head (ending with its blank line) for a stream's header list, given as Node's
+ * raw pairs [name, value, ...] (names in lowercase, checked by nghttp2). `hasBody`: the client
+ * did not end the stream with its headers. A missing :method or :path is left for the parser
+ * to refuse (an empty request line part).
+ */
+export function requestHeadText(raw: readonly string[], hasBody: boolean): string {
+  let method = '';
+  let path = '';
+  let authority: string | null = null;
+  let host: string | null = null;
+  let cookie: string | null = null;
+  let length = false;
+  let fields = '';
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
+    if (name.charCodeAt(0) === 0x3a /* : */) {
+      // (nghttp2 refuses a repeated pseudo-header; the first one counts here in any case)
+      if (name === ':method') method ||= value;
+      else if (name === ':path') path ||= value;
+      else if (name === ':authority') authority ??= value;
+      // :scheme is the client's view; the forwarded fields say https from the connection itself
+      continue;
+    }
+    if (name === 'cookie') {
+      cookie = cookie === null ? value : `${cookie}; ${value}`;
+      continue;
+    }
+    if (CONNECTION_SPECIFIC.has(name)) {
+      if (name === 'host') host ??= value;
+      continue;
+    }
+    if (name === 'content-length') length = true;
+    fields += `${name}: ${value}\r\n`;
+  }
+  let head = `${method} ${path} HTTP/1.1\r\n`;
+  // :authority wins over Host (RFC 9113 8.3.1); without either, the parser answers 400 (no Host)
+  const target = authority ?? host;
+  if (target !== null) head += `host: ${target}\r\n`;
+  head += fields;
+  if (cookie !== null) head += `cookie: ${cookie}\r\n`;
+  if (hasBody && !length) head += 'transfer-encoding: chunked\r\n';
+  return `${head}\r\n`;
+}
+
+/** The chunk-size line of `length` payload bytes, for a request body sent on chunked. */
+export function chunkLine(length: number): string {
+  return `${length.toString(16)}\r\n`;
+}
+
+/** The last chunk of a chunked request body, with the client's trailers (Node's header object). */
+export function lastChunk(trailers: Record<string, string | string[] | undefined> | null): string {
+  let out = '0\r\n';
+  if (trailers !== null) {
+    for (const name of Object.keys(trailers)) {
+      if (name.charCodeAt(0) === 0x3a || CONNECTION_SPECIFIC.has(name) || name === 'content-length') continue;
+      const value = trailers[name];
+      if (value === undefined) continue;
+      if (Array.isArray(value)) for (const v of value) out += `${name}: ${v}\r\n`;
+      else out += `${name}: ${value}\r\n`;
+    }
+  }
+  return `${out}\r\n`;
+}
+
+/** Field lines (`Name: value` CRLF, as the member sent them) as a header list; repeated names become arrays. */
+export function fieldsToHeaders(fields: string, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  if (fields === '') return into;
+  // the lines were read strictly when their head was: this cannot throw
+  const lines = readHeaderLines(fields, 0, fields.length, 502, Infinity);
+  for (let i = 0; i < lines.count; i++) {
+    const name = nameOf(fields, lines, i).toLowerCase();
+    if (CONNECTION_SPECIFIC.has(name) || name === 'trailer' || name === 'content-length') continue;
+    const value = valueOf(fields, lines, i);
+    const had = into[name];
+    if (had === undefined) into[name] = value;
+    else if (Array.isArray(had)) had.push(value);
+    else into[name] = [String(had), value];
+  }
+  return into;
+}
+
+/** The header list of a member's final response (or a 1xx interim one). */
+export function responseHeaders(res: ResponseHead): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = { ':status': res.status };
+  fieldsToHeaders(res.fields, headers);
+  // the length a body has (or a HEAD or 304 answer reports); a chunked body's end is the stream's
+  if (res.contentLength !== -1 && (res.body === 'length' || (res.body === 'none' && res.transferEncoding === null))) {
+    headers['content-length'] = res.contentLength;
+  }
+  return headers;
+}

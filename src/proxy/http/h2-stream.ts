@@ -1,0 +1,344 @@
+// One HTTP/2 stream from a client: one request, run by the same Exchange as an HTTP/1.1 request
+// (routing, persistence, retries, forwarded fields, limits, access log), which talks to it in
+// messages (client-stream.ts). Its head is translated to HTTP/1.1 (h2-heads.ts) and judged by
+// the HTTP/1.1 parser; its body goes to the member as it comes (chunked when it has no length),
+// paused while the member is not taking it, so the client's flow-control window closes. The
+// response goes back as a header list, DATA and trailers; a write the client's window does not
+// let out says false, and the exchange pauses the member until the stream drains.
+
+import http2, { type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { Endpoint } from '../../runtime/connection-table.ts';
+import type { Member } from '../../runtime/member.ts';
+import { logRequest } from './access-log.ts';
+import type { ClientStream } from './client-stream.ts';
+import type { HttpServiceContext } from './context.ts';
+import { Exchange } from './exchange.ts';
+import { chunkLine, fieldsToHeaders, lastChunk, requestHeadText, responseHeaders } from './h2-heads.ts';
+import { RequestClock } from './request-clock.ts';
+import { parseRequestHead } from './request-head.ts';
+import type { ResponseHead } from './response-head.ts';
+import { errorText, HttpError } from './responses.ts';
+
+const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = http2.constants;
+const CRLF = Buffer.from('\r\n');
+
+/** What a stream needs of its connection (h2-session.ts). */
+export interface H2StreamOwner {
+  readonly ctx: HttpServiceContext;
+  readonly client: Endpoint;
+  readonly forwardedClient: string;
+  readonly hash: number;
+  readonly https: boolean;
+  /** the server name of the connection's TLS handshake (lowercase); null for h2c or none */
+  readonly serverName: string | null;
+  /** a throw escaped the stream's logic: reported; the stream is reset */
+  failed(err: unknown): void;
+  /** the client reset a stream before its response was complete (rapid reset is counted from it) */
+  peerReset(): void;
+  /** the stream is closed: the connection forgets it */
+  closed(stream: H2ClientStream): void;
+}
+
+export class H2ClientStream implements ClientStream {
+  readonly http2 = true;
+  readonly client: Endpoint;
+  readonly forwardedClient: string;
+  readonly hash: number;
+  readonly https: boolean;
+  readonly serverName: string | null;
+  member: Member | null = null;
+  bytesIn = 0;
+  bytesOut = 0;
+  readonly requestStart = Date.now();
+  /** when the exchange's deadline passes (ms since epoch); 0 = none. The listener's sweep reads it. */
+  deadline = 0;
+  readonly #owner: H2StreamOwner;
+  readonly #stream: ServerHttp2Stream;
+  #ex: Exchange | null = null;
+  /** the request body goes to the member chunked (it came with no Content-Length) */
+  #chunked = false;
+  #reqTrailers: Record<string, string | string[] | undefined> | null = null;
+  /** the client ended its side (the request is all here) */
+  #reqDone: boolean;
+  /** the response's trailers, sent when nghttp2 asks for them */
+  #resTrailers: OutgoingHttpHeaders | null = null;
+  /** the response has its final head out */
+  #responded = false;
+  /** our side of the stream is ended (or reset) */
+  #ended = false;
+  /** we closed the stream (not the client) */
+  #closedByUs = false;
+
+  constructor(owner: H2StreamOwner, stream: ServerHttp2Stream, endStream: boolean) {
+    this.#owner = owner;
+    this.#stream = stream;
+    this.client = owner.client;
+    this.forwardedClient = owner.forwardedClient;
+    this.hash = owner.hash;
+    this.https = owner.https;
+    this.serverName = owner.serverName;
+    this.#reqDone = endStream;
+  }
+
+  /** The exchange in progress's request, for the connection table. */
+  get request(): { method: string; path: string } | null {
+    const ex = this.#ex;
+    return ex === null ? null : { method: ex.req.method, path: ex.req.target };
+  }
+
+  /** Reads the head and starts the exchange. */
+  start(raw: readonly string[]): void {
+    const stream = this.#stream;
+    stream.on('error', noop); // a reset or a dead connection: 'close' follows and does the rest
+    stream.on('close', this.#onClose);
+    // 'aborted' comes at once as nghttp2 reads the reset ('close' comes a tick later, after the
+    // whole read): a flood of resets in one read is counted while it is read
+    stream.on('aborted', this.#onAborted);
+    stream.on('wantTrailers', this.#onWantTrailers);
+    stream.on('drain', this.#onDrain);
+    const ctx = this.#owner.ctx;
+    const http = ctx.service.config.http!;
+    const text = requestHeadText(raw, !this.#reqDone);
+    this.bytesIn += text.length;
+    let req;
+    try {
+      req = parseRequestHead(text, http.limits, http.forwarded !== 'none');
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      return this.#reject(err);
+    }
+    this.#chunked = req.chunked;
+    const ex = new Exchange(ctx, this, req, http.accessLog && ctx.log.isLevelEnabled('info'));
+    this.#ex = ex;
+    if (!this.#reqDone) {
+      stream.on('data', this.#onData);
+      stream.on('trailers', this.#onTrailers);
+      stream.on('end', this.#onEnd);
+    }
+    ex.start();
+  }
+
+  /** A request we cannot read: its error, counted and logged as HTTP/1's are. */
+  #reject(error: HttpError): void {
+    const ctx = this.#owner.ctx;
+    this.sendError(error.status, error.message, this.#reqDone, undefined);
+    this.#finishStream(this.#reqDone);
+    ctx.counts?.count(ctx.service.name, null, error.status);
+    if (ctx.service.config.http!.accessLog && ctx.log.isLevelEnabled('info')) {
+      const line = { client: this.client.address, service: ctx.service.name, member: null, protocol: 'HTTP/2', method: '', path: '', status: error.status, bytes: 0 };
+      logRequest(ctx.log, line, new RequestClock());
+    }
+  }
+
+  // ---- from the client (each a way in from the event loop: a throw resets this stream only)
+
+  #onData = (chunk: Buffer): void => {
+    try {
+      const ex = this.#ex;
+      if (ex === null || ex.requestDone) return;
+      this.bytesIn += chunk.length;
+      // (a Content-Length that the DATA does not match is nghttp2's to refuse)
+      this.#feed(ex, this.#chunked ? Buffer.concat([Buffer.from(chunkLine(chunk.length), 'latin1'), chunk, CRLF]) : chunk);
+    } catch (err) {
+      this.crash(err);
+    }
+  };
+
+  #onTrailers = (trailers: Record<string, string | string[] | undefined>): void => {
+    this.#reqTrailers = trailers;
+  };
+
+  #onEnd = (): void => {
+    try {
+      this.#reqDone = true;
+      const ex = this.#ex;
+      if (ex === null || ex.requestDone || !this.#chunked) return;
+      this.#feed(ex, Buffer.from(lastChunk(this.#reqTrailers), 'latin1'));
+    } catch (err) {
+      this.crash(err);
+    }
+  };
+
+  #feed(ex: Exchange, data: Buffer): void {
+    try {
+      ex.body(data, 0, data.length);
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      ex.bodyFailed(err);
+    }
+  }
+
+  #onDrain = (): void => {
+    try {
+      this.#ex?.clientDrain();
+    } catch (err) {
+      this.crash(err);
+    }
+  };
+
+  #onWantTrailers = (): void => {
+    try {
+      this.#stream.sendTrailers(this.#resTrailers ?? {});
+    } catch (err) {
+      this.crash(err);
+    }
+  };
+
+  /** closed before our response was complete: the client reset it (or the connection is gone) */
+  #onAborted = (): void => {
+    if (!this.#closedByUs) this.#owner.peerReset();
+  };
+
+  #onClose = (): void => {
+    this.deadline = 0;
+    this.#ended = true;
+    const ex = this.#ex;
+    this.#ex = null;
+    this.#owner.closed(this);
+    if (ex === null) return;
+    try {
+      ex.abort();
+    } catch (err) {
+      this.#owner.failed(err);
+    }
+  };
+
+  // ---- the response, as a message (ClientStream) --------------------------------------------
+
+  /** HTTP/2 frames the body itself: the exchange passes the payload alone, and the trailers apart. */
+  passesRawBody(): boolean {
+    return false;
+  }
+
+  sendInterim(res: ResponseHead): boolean {
+    if (this.#ended || this.#responded) return true;
+    this.#stream.additionalHeaders(fieldsToHeaders(res.fields, { ':status': res.status }));
+    return true;
+  }
+
+  sendHead(res: ResponseHead): boolean {
+    if (this.#ended) return true;
+    const headers = responseHeaders(res);
+    this.#responded = true;
+    const endStream = res.body === 'none';
+    if (endStream) this.#ended = true;
+    // a chunked body may end with trailers: the stream then waits for them (or for none)
+    this.#stream.respond(headers, { endStream, waitForTrailers: res.body === 'chunked' });
+    this.bytesOut += res.fields.length + 16;
+    return true;
+  }
+
+  sendBody(chunk: Buffer): boolean {
+    if (this.#ended) return true;
+    this.bytesOut += chunk.length;
+    return this.#stream.write(chunk);
+  }
+
+  sendTrailers(fields: string): void {
+    this.#resTrailers = fieldsToHeaders(fields, {});
+  }
+
+  sendError(status: number, message: string, _requestDone: boolean, retryAfter: number | undefined): void {
+    if (this.#ended || this.#responded) return;
+    const body = errorText(status, message);
+    const headers: OutgoingHttpHeaders = {
+      ':status': status, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store',
+    };
+    if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
+    this.#respondWhole(headers, this.#ex?.req.method === 'HEAD' ? null : body);
+  }
+
+  sendResponse(status: number, contentType: string, body: string): void {
+    if (this.#ended || this.#responded) return;
+    const headers: OutgoingHttpHeaders = { ':status': status, 'content-type': contentType, 'content-length': Buffer.byteLength(body) };
+    this.#respondWhole(headers, this.#ex?.req.method === 'HEAD' ? null : body);
+  }
+
+  sendRedirect(status: number, location: string): void {
+    if (this.#ended || this.#responded) return;
+    this.#respondWhole({ ':status': status, location, 'content-length': 0 }, null);
+  }
+
+  #respondWhole(headers: OutgoingHttpHeaders, body: string | null): void {
+    this.#responded = true;
+    this.#ended = true;
+    const stream = this.#stream;
+    if (stream.destroyed) return;
+    stream.respond(headers, { endStream: body === null });
+    if (body !== null) stream.end(body);
+    this.bytesOut += body === null ? 32 : body.length + 32;
+  }
+
+  /** No tunnel over HTTP/2 here (the exchange never asks: the head carries no Upgrade). */
+  startTunnel(): void {
+    this.destroy();
+  }
+
+  // ---- flow and time
+
+  pauseReading(): void {
+    this.#stream.pause();
+  }
+
+  resumeReading(): void {
+    this.#stream.resume();
+  }
+
+  setDeadline(ms: number): void {
+    this.deadline = ms === 0 ? 0 : Date.now() + ms;
+  }
+
+  /** Called by the sweep when `deadline` has passed. */
+  expire(): void {
+    this.deadline = 0;
+    try {
+      // the response is all written, but the client has not taken it within the idle timeout
+      if (this.#ex === null) return this.destroy();
+      this.#ex.deadline();
+    } catch (err) {
+      this.crash(err);
+    }
+  }
+
+  // ---- the end
+
+  exchangeDone(reusable: boolean): void {
+    this.#ex = null;
+    this.member = null;
+    // reusable: the exchange read the whole body, so the client's end is coming
+    this.#finishStream(reusable || this.#reqDone);
+    // what is still buffered must reach a client that reads within the idle timeout: a stream
+    // whose client never opens its window does not stay for ever
+    const stream = this.#stream;
+    this.deadline = stream.closed || stream.destroyed ? 0 : Date.now() + this.#owner.ctx.service.config.timeouts.idle;
+  }
+
+  /** Our side ends (with the trailers, if any, when nghttp2 asks); a request still coming is told to stop. */
+  #finishStream(requestDone: boolean): void {
+    const stream = this.#stream;
+    if (stream.destroyed || stream.closed) return;
+    if (!this.#ended) {
+      this.#ended = true;
+      stream.end();
+    }
+    // RFC 9113 8.1: a complete response may be followed by RST_STREAM(NO_ERROR) so that the
+    // client stops sending a body nobody reads; sent once what we wrote is out
+    if (requestDone) return;
+    this.#closedByUs = true;
+    stream.close(NGHTTP2_NO_ERROR);
+  }
+
+  destroy(): void {
+    this.#ended = true;
+    this.#closedByUs = true;
+    const stream = this.#stream;
+    if (!stream.destroyed && !stream.closed) stream.close(NGHTTP2_INTERNAL_ERROR);
+  }
+
+  crash(err: unknown): void {
+    this.#owner.failed(err);
+    this.destroy();
+  }
+}
+
+function noop(): void {}
