@@ -223,8 +223,13 @@ ${members6}
       const kept = await client.connect(80);
       const flushed = await client.connect(81);
       assert.equal(kept.ok && flushed.ok, true, kept.error ?? flushed.error);
-      const { rows } = await fw.ask({ op: 'connections', service: 'www' }) as { rows: { client: { port: number }; member: string; state: string; mode: string }[] };
+      // only this test's clients: a late packet of an earlier test's connection (its FIN, resent under
+      // load) is a flow the kernel lists too
+      type Row = { client: { port: number }; member: string; state: string; mode: string };
       const port = Number(kept.local!.split(':')[1]);
+      const ours = async (service: string): Promise<Row[]> =>
+        ((await fw.ask({ op: 'connections', service })).rows as Row[]).filter((r) => r.client.port === port || r.client.port === Number(flushed.local!.split(':')[1]));
+      const rows = await ours('www');
       assert.deepEqual(rows.map((r) => [r.client.port, r.member, r.state, r.mode]), [[port, memberOf(kept.line!, 80), 'forwarding', 'dsr']]);
 
       await fw.ask({ op: 'admin', pool: 'web', member: memberOf(kept.line!, 80), state: 'disabled' });
@@ -232,9 +237,9 @@ ${members6}
       // without flush-on-down the flow stays, and so does the connection
       const answer = await client.send(kept.conn, 'still there?');
       assert.equal(answer.line, `${kept.line}:still there?`, answer.error);
-      assert.equal(((await fw.ask({ op: 'connections', service: 'www' })).rows as unknown[]).length, 1);
+      assert.equal((await ours('www')).length, 1);
       // with it, the flow is gone: the next packet goes to another server, which resets it
-      assert.deepEqual((await fw.ask({ op: 'connections', service: 'flushing' })).rows, []);
+      assert.deepEqual(await ours('flushing'), []);
       const reset = await client.send(flushed.conn, 'hello');
       assert.equal(reset.ok, false);
       assert.match(reset.error!, /ECONNRESET|closed by the peer/);
