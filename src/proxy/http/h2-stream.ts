@@ -21,6 +21,10 @@ import { errorText, HttpError } from './responses.ts';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 const CRLF = Buffer.from('\r\n');
+/** respond()'s options, by how the body goes (it only reads them: one object each, not one per response) */
+const RESPOND_EMPTY = Object.freeze({ endStream: true, waitForTrailers: false });
+const RESPOND_BODY = Object.freeze({ endStream: false, waitForTrailers: false });
+const RESPOND_CHUNKED = Object.freeze({ endStream: false, waitForTrailers: true });
 
 /** What a stream needs of its connection (h2-session.ts). */
 export interface H2StreamOwner {
@@ -223,7 +227,7 @@ export class H2ClientStream implements ClientStream {
     const endStream = res.body === 'none';
     if (endStream) this.#ended = true;
     // a chunked body may end with trailers: the stream then waits for them (or for none)
-    this.#stream.respond(headers, { endStream, waitForTrailers: res.body === 'chunked' });
+    this.#stream.respond(headers, endStream ? RESPOND_EMPTY : res.body === 'chunked' ? RESPOND_CHUNKED : RESPOND_BODY);
     this.bytesOut += res.fields.length + 16;
     return true;
   }
