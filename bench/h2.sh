@@ -60,49 +60,13 @@ backend p
 EOF
 }
 
-# nginx terminating h2 in front of the backend: one worker, no master (the PID measured is the
-# process that does the work), upstream keep-alive ($MEMBER_IDLE idle) as HAProxy's http-reuse.
+# nginx terminating h2 in front of the backend, keeping $MEMBER_IDLE idle member connections.
 start_nginx_h2() {
-  local dir=$TMP/nginx-h2
-  mkdir -p "$dir/logs"
-  cat >"$dir/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log warn;
-events { worker_connections 4096; multi_accept on; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  http2_max_requests 100000000;
-  http2_max_concurrent_streams 128;
-  client_body_temp_path $dir/body;
-  proxy_temp_path $dir/proxy;
-  fastcgi_temp_path $dir/fastcgi;
-  uwsgi_temp_path $dir/uwsgi;
-  scgi_temp_path $dir/scgi;
-  upstream p {
-    server 127.0.0.1:$NGINX_PORT;
-    keepalive $MEMBER_IDLE;
-    keepalive_requests 100000000;
-  }
-  server {
-    listen 127.0.0.1:$NGINX_H2_PORT ssl http2 backlog=4096;
-    ssl_certificate $TMP/bench.pem;
-    ssl_certificate_key $TMP/bench.key;
-    location / {
-      proxy_pass http://p;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-EOF
-  taskset -c "$BALANCER_CPU" nginx -e "$dir/logs/error.log" -p "$dir" -c "$dir/nginx.conf" >"$dir/logs/stdout.log" 2>&1 &
-  started nginx-h2 $!
-  BALANCER_PID[nginx]=$!
-  wait_listening nginx-h2 "$NGINX_H2_PORT" $! "$dir/logs/error.log"
+  nginx_proxy nginx-h2 "$NGINX_H2_PORT" "$MEMBER_IDLE" 'ssl http2' \
+    '  http2_max_requests 100000000;
+  http2_max_concurrent_streams 128;' \
+    "    ssl_certificate $TMP/bench.pem;
+    ssl_certificate_key $TMP/bench.key;"
 }
 
 start_furiwake_h2() {
