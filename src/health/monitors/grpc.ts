@@ -15,6 +15,7 @@ import { tlsContext } from './http.ts';
 import { runCheck } from './proto-check.ts';
 
 const PATH = '/grpc.health.v1.Health/Check';
+const GOAWAY = 'the server closed the connection (GOAWAY) before an answer';
 /** the frame header (5 bytes) and the longest message read */
 const MAX_BODY = 5 + MAX_GRPC_REPLY;
 
@@ -41,7 +42,10 @@ export function createGrpcMonitor(config: GrpcMonitor): Monitor {
         const session = http2.connect(`${scheme}://${hostPort(target.ip, target.port)}`, options);
         scope.defer(() => session.destroy());
         session.on('error', (err) => scope.down(sessionErrorReason(err, config.tls !== null)));
-        session.on('close', () => scope.down('connection closed before an answer'));
+        session.on('close', () => scope.down(goaway ? GOAWAY : 'connection closed before an answer'));
+        // a server going away before it answers ends the stream without an answer
+        let goaway = false;
+        session.on('goaway', () => (goaway = true));
 
         const stream = session.request({
           ':method': 'POST',
@@ -49,7 +53,7 @@ export function createGrpcMonitor(config: GrpcMonitor): Monitor {
           ':authority': config.authority ?? hostPort(target.host, target.port),
           'content-type': 'application/grpc',
           te: 'trailers',
-          'grpc-timeout': `${config.timeout}m`,
+          'grpc-timeout': grpcTimeout(config.timeout),
           'user-agent': 'furiwake-health',
         });
         let responded = false;
@@ -66,7 +70,9 @@ export function createGrpcMonitor(config: GrpcMonitor): Monitor {
           }
         };
 
-        stream.on('error', (err) => scope.down(sessionErrorReason(err, config.tls !== null)));
+        stream.on('error', (err: NodeJS.ErrnoException) => scope.down(err.code === 'ERR_HTTP2_STREAM_ERROR'
+          ? `stream reset by the server (${h2ErrorName(stream.rstCode ?? 0)})`
+          : sessionErrorReason(err, config.tls !== null)));
         stream.on('response', (headers) => {
           responded = true;
           const status = headers[':status'];
@@ -84,7 +90,7 @@ export function createGrpcMonitor(config: GrpcMonitor): Monitor {
         });
         stream.on('trailers', statusOf);
         stream.on('end', () => {
-          if (!responded) return scope.down('the stream ended without an answer (is it an HTTP/2 server?)');
+          if (!responded) return scope.down(goaway ? GOAWAY : 'the stream ended without an answer (is it an HTTP/2 server?)');
           if (grpcStatus === undefined) return scope.down('the answer ended without grpc-status');
           if (grpcStatus !== '0') return scope.down(grpcStatusReason(grpcStatus, grpcMessage));
           const serving = parseCheckReply(Buffer.concat(chunks));
@@ -102,6 +108,11 @@ export function createGrpcMonitor(config: GrpcMonitor): Monitor {
       });
     },
   };
+}
+
+/** gRPC's timeout header: at most 8 digits, then the unit (ms up to about 27 hours, else seconds). */
+function grpcTimeout(ms: number): string {
+  return ms <= 99_999_999 ? `${ms}m` : `${Math.ceil(ms / 1000)}S`;
 }
 
 /** HTTP/2 error codes by number (RFC 9113 7), for reasons. */
@@ -122,6 +133,7 @@ function sessionErrorReason(error: NodeJS.ErrnoException, secure: boolean): stri
   // a stream cancelled because its session failed carries the session's error
   const err = error.code === 'ERR_HTTP2_STREAM_CANCEL' && error.cause instanceof Error ? error.cause as NodeJS.ErrnoException : error;
   const code = err.code ?? '';
+  if (code === 'ERR_HTTP2_GOAWAY_SESSION') return GOAWAY;
   if (code === 'ERR_HTTP2_ERROR' || code === 'ERR_HTTP2_SESSION_ERROR' || code === 'ERR_HTTP2_STREAM_ERROR') {
     const h2 = /code (\d+)/.exec(err.message);
     const name = h2 === null ? err.message : h2ErrorName(Number(h2[1]));

@@ -127,6 +127,20 @@ describe('grpc monitor against peers that are not gRPC servers', { timeout: 30_0
     assert.deepEqual(await check(port), { up: true, reason: 'SERVING' });
   });
 
+  it('is down naming the code when the server resets the stream, or sends GOAWAY before answering', async () => {
+    const port = await listen(http2.createServer((req) => {
+      const session = req.stream.session!;
+      if (!goaway) return req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      // (what a server that is stopping does: GOAWAY, then the connection closes)
+      session.goaway(http2.constants.NGHTTP2_NO_ERROR, 0);
+      setImmediate(() => session.destroy());
+    }));
+    let goaway = false;
+    assert.deepEqual(await check(port), { up: false, reason: 'stream reset by the server (REFUSED_STREAM)' });
+    goaway = true;
+    assert.deepEqual(await check(port), { up: false, reason: 'the server closed the connection (GOAWAY) before an answer' });
+  });
+
   it('settles at once on abort against a server that never answers, and closes its connection', async () => {
     const streams: http2.ServerHttp2Stream[] = [];
     const server = http2.createServer();
