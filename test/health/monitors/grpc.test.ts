@@ -12,6 +12,7 @@ import https from 'node:https';
 import type net from 'node:net';
 import { after, describe, it } from 'node:test';
 import type { GrpcMonitor } from '../../../src/config/health-types.ts';
+import { Checker } from '../../../src/health/checker.ts';
 import type { CheckResult } from '../../../src/health/monitor.ts';
 import { createGrpcMonitor } from '../../../src/health/monitors/grpc.ts';
 import { memberHealth, startApp } from '../../helpers/app.ts';
@@ -139,6 +140,20 @@ describe('grpc monitor against peers that are not gRPC servers', { timeout: 30_0
     assert.deepEqual(await check(port), { up: false, reason: 'stream reset by the server (REFUSED_STREAM)' });
     goaway = true;
     assert.deepEqual(await check(port), { up: false, reason: 'the server closed the connection (GOAWAY) before an answer' });
+  });
+
+  it('fails with the timeout in the scheduler against a server that never answers', async () => {
+    const server = http2.createServer();
+    server.on('stream', () => {}); // takes the call, never answers
+    const port = await listen(server);
+    const config = grpcMonitor({ timeout: 50 });
+    const checker = new Checker(config, target(port), createGrpcMonitor(config));
+    const done = Promise.withResolvers<void>();
+    checker.subscribe(() => done.resolve());
+    checker.start();
+    await done.promise;
+    checker.close();
+    assert.deepEqual([checker.view.up, checker.view.reason], [false, 'timeout after 50 ms']);
   });
 
   it('settles at once on abort against a server that never answers, and closes its connection', async () => {
