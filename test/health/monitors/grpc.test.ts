@@ -18,6 +18,7 @@ import { createGrpcMonitor } from '../../../src/health/monitors/grpc.ts';
 import { memberHealth, startApp } from '../../helpers/app.ts';
 import { pool, single } from '../../helpers/config.ts';
 import { freePort } from '../../helpers/ports.ts';
+import { closeServer, listenOnLoopback } from '../../helpers/servers.ts';
 import { caSigned, certDir, selfSigned } from '../../proxy/http/certs.ts';
 import { COMMON, never, target } from '../helpers-basic.ts';
 import { grpcHealthServer, SERVING_STATUS } from '../helpers-grpc.ts';
@@ -32,18 +33,12 @@ function check(port: number, fields: Partial<GrpcMonitor> = {}, signal = never()
 
 const TLS_OFF = { sni: null, verify: false, ca: null, cert: null, key: null };
 
-/** A server of `kind` on loopback running `handler`, closed (with its connections) after the file. */
-async function listen<S extends net.Server>(server: S): Promise<number> {
+/** Listens on loopback; the server and its connections are closed after the file. */
+async function listen(server: net.Server): Promise<number> {
   const sockets = new Set<net.Socket>();
   server.on('connection', (s: net.Socket) => sockets.add(s));
-  server.on('secureConnection', (s: net.Socket) => sockets.add(s));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  after(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  return (server.address() as net.AddressInfo).port;
+  after(() => closeServer(server, sockets));
+  return listenOnLoopback(server);
 }
 
 describe('grpc monitor against a gRPC server', { timeout: 30_000 }, () => {

@@ -3,27 +3,14 @@
 // on it unless told otherwise).
 
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { pool } from '../../helpers/config.ts';
+import { startTcpServer } from '../../helpers/servers.ts';
 import { h2Connect, h2Request, h2cService } from './h2-helpers.ts';
 
 /** A member that answers every request with `response` (raw bytes) on a kept connection. */
 async function rawMember(response: string): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
-    socket.on('data', () => socket.write(response));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  after(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  return (server.address() as net.AddressInfo).port;
+  return (await startTcpServer('raw', (socket) => socket.on('data', () => socket.write(response)))).port;
 }
 
 describe('HTTP/2 responses from members with odd heads', () => {
