@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# HTTP/2 from clients side by side: h2load over TLS (ALPN h2) to furiwake `mode: http` with `tls`
-# and to HAProxy terminating h2 (`bind ... ssl alpn h2,http/1.1`), both speaking HTTP/1.1 to the
-# same nginx backend, each balancer pinned to the same core, with 1 and with 100 streams per
-# connection, in one run with interleaved rounds. Prints requests/s and furiwake's ratio to HAProxy.
+# HTTP/2 from clients side by side: h2load over TLS (ALPN h2) to furiwake `mode: http` with `tls`,
+# to HAProxy terminating h2 (`bind ... ssl alpn h2,http/1.1`) and to nginx terminating h2
+# (`listen ... ssl http2`, `proxy_pass` with upstream keep-alive), all speaking HTTP/1.1 to the
+# same nginx backend, each balancer pinned to the same core (furiwake with `workers: 1`, HAProxy
+# `nbthread 1`, one nginx worker), with 1 and with 100 streams per connection, in one run with
+# interleaved rounds. Prints requests/s and furiwake's ratio to
+# HAProxy and to nginx.
 # Run by hand: `bash bench/h2.sh` (or `DURATION=5 ROUNDS=1 bash bench/h2.sh`). Not part of the tests.
 # Goal (issue 16): furiwake >= 0.7 of HAProxy's requests/s per core.
 set -euo pipefail
@@ -15,6 +18,11 @@ BALANCER_CPU=${BALANCER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 BACKEND_CPU=${BACKEND_CPU:-1}
 RPS_GOAL=0.7
+# Idle member connections kept (furiwake member-keep-alive.max-idle, nginx upstream keepalive;
+# HAProxy keeps every one by default): at 100 streams x 10 connections, 1,000 requests are at the
+# member at once over HTTP/1.1, one connection each; with fewer kept, the rest are closed and
+# opened again at every turn, and the bench measures connection churn instead of HTTP/2.
+MEMBER_IDLE=${MEMBER_IDLE:-1024}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NODE="$ROOT/node_modules/.bin/node"
@@ -52,10 +60,19 @@ backend p
 EOF
 }
 
+# nginx terminating h2 in front of the backend, keeping $MEMBER_IDLE idle member connections.
+start_nginx_h2() {
+  nginx_proxy nginx-h2 "$NGINX_H2_PORT" "$MEMBER_IDLE" 'ssl http2' \
+    '  http2_max_requests 100000000;
+  http2_max_concurrent_streams 128;' \
+    "    ssl_certificate $TMP/bench.pem;
+    ssl_certificate_key $TMP/bench.key;"
+}
+
 start_furiwake_h2() {
   furiwake_dir
   cat >"$TMP/furiwake.yaml" <<EOF
-global: { log-level: warn }
+global: { log-level: warn, workers: 1 }
 services:
   bench:
     listen: 127.0.0.1:$FURIWAKE_PORT
@@ -64,6 +81,7 @@ services:
     access-log: false
     tls: { certificates: [ { cert: $TMP/bench.pem, key: $TMP/bench.key } ] }
     http2: { max-concurrent-streams: 128 }
+    member-keep-alive: { max-idle: $MEMBER_IDLE }
 pools:
   p:
     algorithm: round-robin
@@ -98,16 +116,17 @@ IDLE_AT_START=$(idle_percent)
 TMP=$(mktemp -d /tmp/furiwake-bench.XXXXXX)
 chmod 755 "$TMP"
 declare -A BALANCER_PID=()
-read -r NGINX_PORT HAPROXY_PORT FURIWAKE_PORT < <(free_ports 3)
+read -r NGINX_PORT HAPROXY_PORT FURIWAKE_PORT NGINX_H2_PORT < <(free_ports 4)
 
 make_cert
 start_nginx || die "nginx did not start"
 start_haproxy_h2 || die "haproxy did not start"
+start_nginx_h2 || die "the nginx h2 proxy did not start"
 start_furiwake_h2 || die "furiwake did not start"
 
-TARGETS=(haproxy furiwake)
+TARGETS=(haproxy nginx furiwake)
 STREAMS=(1 100)
-declare -A PORT=([haproxy]=$HAPROXY_PORT [furiwake]=$FURIWAKE_PORT)
+declare -A PORT=([haproxy]=$HAPROXY_PORT [nginx]=$NGINX_H2_PORT [furiwake]=$FURIWAKE_PORT)
 declare -A RPS=() CPU=()
 for ((round = 1; round <= ROUNDS; round++)); do
   for m in "${STREAMS[@]}"; do
@@ -124,8 +143,9 @@ per_core() {
 
 table() {
   printf 'furiwake h2 bench  %s\n' "$(date -u '+%Y-%m-%d %H:%M:%SZ')"
-  printf 'furiwake %s; node %s; %s; %s; h2load -c%s\n' "$FURIWAKE_AT" "$("$NODE" --version)" \
-    "$(haproxy -v 2>/dev/null | head -1 | awk '{ print "haproxy " $3 }')" "$(h2load --version | head -1)" "$CONNECTIONS"
+  printf 'furiwake %s; node %s; %s; %s; %s; h2load -c%s\n' "$FURIWAKE_AT" "$("$NODE" --version)" \
+    "$(haproxy -v 2>/dev/null | head -1 | awk '{ print "haproxy " $3 }')" "$(nginx -v 2>&1 | sed 's|.*nginx/|nginx |')" \
+    "$(h2load --version | head -1)" "$CONNECTIONS"
   printf 'TLS h2 from the client, HTTP/1.1 to one nginx backend (3-byte answers); %ss x %s round(s), medians\n' "$DURATION" "$ROUNDS"
   printf 'cores: balancer %s, nginx %s, h2load %s (of %s); machine %s%% idle before the start\n\n' \
     "$BALANCER_CPU" "$BACKEND_CPU" "$CLIENT_CPU" "$(nproc)" "$IDLE_AT_START"
@@ -142,6 +162,8 @@ table() {
     r=$(ratio "$(per_core "furiwake-$m")" "$(per_core "haproxy-$m")")
     printf 'furiwake / haproxy per core, %s stream(s): %s (goal >= %s: %s); requests/s %s\n' "$m" "$r" "$RPS_GOAL" "$(verdict "$r" "$RPS_GOAL")" \
       "$(ratio "$(med RPS "furiwake-$m")" "$(med RPS "haproxy-$m")")"
+    printf 'furiwake / nginx per core, %s stream(s): %s; requests/s %s\n' "$m" "$(ratio "$(per_core "furiwake-$m")" "$(per_core "nginx-$m")")" \
+      "$(ratio "$(med RPS "furiwake-$m")" "$(med RPS "nginx-$m")")"
   done
 }
 

@@ -50,44 +50,7 @@ EOF
 }
 
 start_nginx_proxy() {
-  local dir=$TMP/nginx-proxy
-  mkdir -p "$dir/logs"
-  cat >"$dir/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log warn;
-events { worker_connections 4096; multi_accept on; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 75s;
-  client_body_temp_path $dir/body;
-  proxy_temp_path $dir/proxy;
-  fastcgi_temp_path $dir/fastcgi;
-  uwsgi_temp_path $dir/uwsgi;
-  scgi_temp_path $dir/scgi;
-  upstream p {
-    server 127.0.0.1:$NGINX_PORT;
-    keepalive 64;
-    keepalive_requests 100000000;
-  }
-  server {
-    listen 127.0.0.1:$NGINX_PROXY_PORT backlog=4096;
-    location / {
-      proxy_pass http://p;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-EOF
-  # master_process off: the PID we hold is the one process that does the work.
-  taskset -c "$BALANCER_CPU" nginx -e "$dir/logs/error.log" -p "$dir" -c "$dir/nginx.conf" >"$dir/logs/stdout.log" 2>&1 &
-  started nginx-proxy $!
-  BALANCER_PID[nginx]=$!
-  wait_listening nginx-proxy "$NGINX_PROXY_PORT" $! "$dir/logs/error.log"
+  nginx_proxy nginx-proxy "$NGINX_PROXY_PORT" 64
 }
 
 # --- load ---------------------------------------------------------------------------------

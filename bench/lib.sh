@@ -150,6 +150,54 @@ start_nginx() {
 }
 
 
+# nginx_proxy NAME PORT KEEPALIVE [LISTEN_OPTIONS] [HTTP_LINES] [SERVER_LINES]: nginx `proxy_pass`
+# in front of the backend, on 127.0.0.1:PORT (LISTEN_OPTIONS added to `listen`: `ssl http2`),
+# keeping KEEPALIVE idle upstream connections, pinned to BALANCER_CPU; one worker and no master,
+# so the PID in BALANCER_PID[nginx] is the one process that does the work.
+nginx_proxy() {
+  local name=$1 port=$2 keepalive=$3 listen_options=${4:-} http_lines=${5:-} server_lines=${6:-}
+  local dir=$TMP/$name
+  mkdir -p "$dir/logs"
+  cat >"$dir/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+events { worker_connections 4096; multi_accept on; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 75s;
+$http_lines
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  upstream p {
+    server 127.0.0.1:$NGINX_PORT;
+    keepalive $keepalive;
+    keepalive_requests 100000000;
+  }
+  server {
+    listen 127.0.0.1:$port $listen_options backlog=4096;
+$server_lines
+    location / {
+      proxy_pass http://p;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+  taskset -c "$BALANCER_CPU" nginx -e "$dir/logs/error.log" -p "$dir" -c "$dir/nginx.conf" >"$dir/logs/stdout.log" 2>&1 &
+  started "$name" $!
+  BALANCER_PID[nginx]=$!
+  wait_listening "$name" "$port" $! "$dir/logs/error.log"
+}
+
+
 # FURIWAKE_REF=<commit>: measure that commit (exported to the temp dir) instead of the work tree.
 furiwake_dir() {
   FURIWAKE_DIR=$ROOT FURIWAKE_AT="work tree at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"

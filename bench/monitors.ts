@@ -1,9 +1,10 @@
-// CPU time per 1,000 checks of the tcp and http monitors, against servers in another process
+// CPU time per 1,000 checks of the tcp, http and grpc monitors, against servers in another process
 // (so their work is not counted). Run: npx node bench/monitors.ts [checks] [concurrency]
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import type { HttpMonitor, TcpMonitor } from '../src/config/health-types.ts';
+import type { GrpcMonitor, HttpMonitor, TcpMonitor } from '../src/config/health-types.ts';
+import { createGrpcMonitor } from '../src/health/monitors/grpc.ts';
 import { createHttpMonitor } from '../src/health/monitors/http.ts';
 import { createTcpMonitor } from '../src/health/monitors/tcp.ts';
 import type { CheckTarget, Monitor } from '../src/health/monitor.ts';
@@ -19,14 +20,33 @@ const http: HttpMonitor = {
   tls: { sni: null, verify: false, ca: null, cert: null, key: null },
 };
 
-/** An HTTP server (which also accepts plain TCP connects) in a child process. */
-async function startServer(): Promise<{ port: number; stop(): void }> {
-  const child = spawn(process.execPath, ['-e', `
-    const http = require('node:http');
-    const s = http.createServer((req, res) => res.end('OK'));
-    s.keepAliveTimeout = 1000;
-    s.listen(0, '127.0.0.1', () => console.log(s.address().port));
-  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+const grpc: GrpcMonitor = { type: 'grpc', ...common, service: '', authority: null, tls: null };
+
+const HTTP_SERVER = `
+  const http = require('node:http');
+  const s = http.createServer((req, res) => res.end('OK'));
+  s.keepAliveTimeout = 1000;
+  s.listen(0, '127.0.0.1', () => console.log(s.address().port));
+`;
+
+/** grpc.health.v1.Health/Check answered SERVING by node:http2 (a gRPC server's wire, without its library's cost). */
+const GRPC_SERVER = `
+  const http2 = require('node:http2');
+  const s = http2.createServer();
+  s.on('stream', (stream) => {
+    stream.on('data', () => {});
+    stream.on('end', () => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(Buffer.of(0, 0, 0, 0, 2, 0x08, 0x01));
+    });
+  });
+  s.listen(0, '127.0.0.1', () => console.log(s.address().port));
+`;
+
+/** A server in a child process: HTTP (which also accepts plain TCP connects) or gRPC health over h2c. */
+async function startServer(code = HTTP_SERVER): Promise<{ port: number; stop(): void }> {
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   const [line] = await once(child.stdout!, 'data') as [Buffer];
   return { port: Number(String(line).trim()), stop: () => child.kill() };
 }
@@ -60,3 +80,6 @@ console.log(`${CHECKS} checks, ${CONCURRENCY} at a time, node ${process.version}
 console.log(await measure('tcp', createTcpMonitor(tcp), target));
 console.log(await measure('http', createHttpMonitor(http), target));
 server.stop();
+const grpcServer = await startServer(GRPC_SERVER);
+console.log(await measure('grpc', createGrpcMonitor(grpc), { ...target, port: grpcServer.port }));
+grpcServer.stop();

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type {
   AgentConfig,
   DnsMonitor,
+  GrpcMonitor,
   HealthConfig,
   HealthRule,
   HttpMonitor,
@@ -13,6 +14,7 @@ import type {
   Matcher,
   MonitorCommon,
   MonitorConfig,
+  MonitorTls,
   MonitorType,
   RadiusMonitor,
   ScriptMonitor,
@@ -23,7 +25,7 @@ import type {
 import { expected, fail, ok, type Parsed } from './issues.ts';
 import { boolean, duration, integer, leaf, oneOf, optional, section } from './schema-parts.ts';
 
-export const MONITOR_TYPES = ['icmp', 'tcp', 'udp', 'http', 'https', 'sip', 'radius', 'dns', 'script'] as const satisfies readonly MonitorType[];
+export const MONITOR_TYPES = ['icmp', 'tcp', 'udp', 'http', 'https', 'grpc', 'sip', 'radius', 'dns', 'script'] as const satisfies readonly MonitorType[];
 
 export const HEALTH_DEFAULTS = {
   interval: 2_000,
@@ -193,12 +195,18 @@ const tlsKeys = {
 
 type HttpInput = z.output<ReturnType<typeof section<typeof httpKeys & Partial<typeof tlsKeys>>>>;
 
-function httpOf(type: 'http' | 'https', m: HttpInput & { sni?: string; verify?: boolean; ca?: string; cert?: string; key?: string }, ctx: z.RefinementCtx): HttpMonitor {
-  if (m['expect-body'] !== undefined && m['expect-body-regex'] !== undefined) {
-    ctx.addIssue({ code: 'custom', path: ['expect-body-regex'], message: 'give expect-body or expect-body-regex, not both' });
-  }
+type TlsInput = { sni?: string; verify?: boolean; ca?: string; cert?: string; key?: string };
+
+function tlsOf(m: TlsInput, ctx: z.RefinementCtx): MonitorTls {
   if ((m.cert === undefined) !== (m.key === undefined)) {
     ctx.addIssue({ code: 'custom', path: [m.cert === undefined ? 'cert' : 'key'], message: 'a client certificate needs both cert and key' });
+  }
+  return { sni: m.sni ?? null, verify: m.verify ?? false, ca: m.ca ?? null, cert: m.cert ?? null, key: m.key ?? null };
+}
+
+function httpOf(type: 'http' | 'https', m: HttpInput & TlsInput, ctx: z.RefinementCtx): HttpMonitor {
+  if (m['expect-body'] !== undefined && m['expect-body-regex'] !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['expect-body-regex'], message: 'give expect-body or expect-body-regex, not both' });
   }
   // what Node.js would refuse to send at every check: found here, with the header named
   for (const [name, value] of Object.entries(m.headers ?? {})) {
@@ -222,12 +230,28 @@ function httpOf(type: 'http' | 'https', m: HttpInput & { sni?: string; verify?: 
     expectStatus: m['expect-status'] ?? [[200, 399]],
     expectBody,
     maxBody: m['max-body'],
-    tls: { sni: m.sni ?? null, verify: m.verify ?? false, ca: m.ca ?? null, cert: m.cert ?? null, key: m.key ?? null },
+    tls: tlsOf(m, ctx),
   };
 }
 
 const http = section('an http monitor', httpKeys).transform((m, ctx) => httpOf('http', m, ctx));
 const https = section('an https monitor', { ...httpKeys, ...tlsKeys }).transform((m, ctx) => httpOf('https', m, ctx));
+
+const grpc = section('a grpc monitor', {
+  ...common,
+  service: text.default(''),
+  authority: nonEmpty.optional(),
+  tls: boolean.default(false),
+  ...tlsKeys,
+  // (no default here: a verify given without tls: true is reported)
+  verify: boolean.optional(),
+}).transform((m, ctx): GrpcMonitor => {
+  const tlsGiven = (['sni', 'verify', 'ca', 'cert', 'key'] as const).find((k) => m[k] !== undefined);
+  if (!m.tls && tlsGiven !== undefined) {
+    ctx.addIssue({ code: 'custom', path: [tlsGiven], message: `${tlsGiven} applies to TLS only: add tls: true, or remove ${tlsGiven}` });
+  }
+  return { type: 'grpc', ...commonOf(m), service: m.service, authority: m.authority ?? null, tls: m.tls ? tlsOf(m, ctx) : null };
+});
 
 const sip = section('a sip monitor', {
   ...common,
@@ -278,7 +302,7 @@ const script = section('a script monitor: a map with command (and args)', {
   return { type: 'script', ...commonOf(m), command: m.command, args: m.args };
 });
 
-const BY_TYPE: Record<MonitorType, z.ZodType<MonitorConfig>> = { icmp, tcp, udp, http, https, sip, radius, dns, script };
+const BY_TYPE: Record<MonitorType, z.ZodType<MonitorConfig>> = { icmp, tcp, udp, http, https, grpc, sip, radius, dns, script };
 
 /**
  * A monitor: `type` chooses the schema of the rest. Issues of that schema keep their paths, so

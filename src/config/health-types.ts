@@ -54,15 +54,28 @@ export interface HttpMonitor extends MonitorCommon {
   expectBody: Matcher | null;
   /** most body bytes read to match expectBody */
   maxBody: number;
-  tls: {
-    /** server name sent (null = the member's host when it is a name, none for an IP) */
-    sni: string | null;
-    verify: boolean;
-    /** PEM file paths (null = none) */
-    ca: string | null;
-    cert: string | null;
-    key: string | null;
-  };
+  tls: MonitorTls;
+}
+
+/** How an https or grpc monitor speaks TLS to a member. */
+export interface MonitorTls {
+  /** server name sent (null = the member's host when it is a name, none for an IP) */
+  sni: string | null;
+  verify: boolean;
+  /** PEM file paths (null = none) */
+  ca: string | null;
+  cert: string | null;
+  key: string | null;
+}
+
+export interface GrpcMonitor extends MonitorCommon {
+  type: 'grpc';
+  /** the service asked about in grpc.health.v1.Health/Check ('' = the server as a whole) */
+  service: string;
+  /** :authority sent (null = the member's host as configured, with its port) */
+  authority: string | null;
+  /** null = cleartext HTTP/2 (h2c by prior knowledge) */
+  tls: MonitorTls | null;
 }
 
 export interface SipMonitor extends MonitorCommon {
@@ -111,6 +124,7 @@ export type MonitorConfig =
   | TcpMonitor
   | UdpMonitor
   | HttpMonitor
+  | GrpcMonitor
   | SipMonitor
   | RadiusMonitor
   | DnsMonitor

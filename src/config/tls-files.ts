@@ -46,15 +46,15 @@ export async function loadTlsFiles(config: Config, baseDir: string): Promise<{ c
   return { config: loaded, issues };
 }
 
-/** The PEM files of http and https monitors: readable, PEM, and named by their absolute path from here on; a script's path made absolute. */
+/** The PEM files of https and grpc monitors: readable, PEM, and named by their absolute path from here on; a script's path made absolute. */
 async function loadMonitorFiles(monitors: MonitorConfig[], baseDir: string, at: PathSegment[]): Promise<PathIssue[]> {
   const issues: PathIssue[] = [];
   for (const [i, monitor] of monitors.entries()) {
     // a script given by a relative path (./check, bin/check) runs from the config file's
     // directory too; a bare name is looked up on PATH, as a shell would
     if (monitor.type === 'script' && monitor.command.includes('/')) monitor.command = resolve(baseDir, monitor.command);
-    if (monitor.type !== 'http' && monitor.type !== 'https') continue;
-    const tls = monitor.tls;
+    const tls = monitor.type === 'https' || monitor.type === 'grpc' ? monitor.tls : null;
+    if (tls === null) continue;
     for (const what of ['ca', 'cert', 'key'] as const) {
       const file = tls[what];
       if (file !== null && (await readPem(file, baseDir, [...at, i, what], issues)) !== null) tls[what] = resolve(baseDir, file);

@@ -35,7 +35,19 @@ describe('health config', () => {
   it('refuses an unknown monitor type', () => {
     const [path, message] = onlyIssue(pool('{ monitors: [ { type: smtp } ] }'));
     assert.equal(path, 'pools.web.health.monitors[0].type');
-    assert.match(message, /a monitor type: icmp, tcp, udp, http, https, sip, radius, dns, script/);
+    assert.match(message, /a monitor type: icmp, tcp, udp, http, https, grpc, sip, radius, dns, script/);
+  });
+
+  it('fills the grpc monitor defaults (cleartext, the whole server) and refuses TLS keys without tls: true', () => {
+    const config = parseConfig(pool('{ monitors: [ { type: grpc }, { type: grpc, service: shop.Cart, tls: true, sni: api.test, authority: api.test } ] }'), 'h.yaml', {});
+    const [plain, secure] = config.pools.web.health.monitors;
+    assert.deepEqual(plain.type === 'grpc' && { service: plain.service, authority: plain.authority, tls: plain.tls }, { service: '', authority: null, tls: null });
+    assert.deepEqual(secure.type === 'grpc' && { service: secure.service, authority: secure.authority, tls: secure.tls },
+      { service: 'shop.Cart', authority: 'api.test', tls: { sni: 'api.test', verify: false, ca: null, cert: null, key: null } });
+    const [path, message] = onlyIssue(pool('{ monitors: [ { type: grpc, verify: true } ] }'));
+    assert.equal(path, 'pools.web.health.monitors[0].verify');
+    assert.equal(message, 'verify applies to TLS only: add tls: true, or remove verify');
+    assert.equal(onlyIssue(pool('{ monitors: [ { type: grpc, tls: true, cert: c.pem } ] }'))[0], 'pools.web.health.monitors[0].key');
   });
 
   it('refuses a udp pattern with expect: any', () => {

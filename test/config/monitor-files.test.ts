@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Furiwake } from '../../src/app.ts';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
-import type { HttpMonitor } from '../../src/config/health-types.ts';
+import type { GrpcMonitor, HttpMonitor } from '../../src/config/health-types.ts';
 import { createLogger } from '../../src/log.ts';
 import { certDir, selfSigned } from '../proxy/http/certs.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -56,6 +56,13 @@ describe('https monitor files', () => {
     assert.deepEqual([tls.ca, tls.cert, tls.key], [join(dir, 'client.pem'), join(dir, 'client.pem'), join(dir, 'client.key')]);
     const app = await elsewhere(() => Furiwake.start(config, createLogger('silent')));
     after(() => app.stop(0));
+  });
+
+  it("does the same for a grpc monitor's tls files", async () => {
+    const file = await configFile('grpc.yaml', '{ type: grpc, tls: true, ca: client.pem, interval: 1m }');
+    const config = await elsewhere(() => loadConfig(file));
+    const tls = (config.pools.web.health.monitors[0] as GrpcMonitor).tls;
+    assert.equal(tls?.ca, join(dir, 'client.pem'));
   });
 
   it("does the same for a member's own monitors", async () => {

@@ -10,7 +10,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { hostPort, uriHost } from '../../config/address.ts';
-import type { HttpMonitor } from '../../config/health-types.ts';
+import type { HttpMonitor, MonitorTls } from '../../config/health-types.ts';
 import type { CheckResult, CheckTarget, Monitor } from '../monitor.ts';
 import { errorReason } from './common-reasons.ts';
 import { compileMatcher } from './match.ts';
@@ -23,7 +23,7 @@ export function createHttpMonitor(config: HttpMonitor): Monitor {
   const maxBody = config.maxBody;
   const defaultPort = secure ? 443 : 80;
   // TLS material is read and parsed once, here: a bad file stops the config, not every check
-  const secureContext = secure ? tlsContext(config.tls) : undefined;
+  const secureContext = secure ? tlsContext(config.tls, 'https monitor') : undefined;
 
   const headers: Record<string, string> = { 'user-agent': 'furiwake-health' };
   for (const [name, value] of Object.entries(config.headers)) headers[name.toLowerCase()] = value;
@@ -109,27 +109,28 @@ function hostHeader(host: string, port: number, defaultPort: number): string {
   return port === defaultPort ? uriHost(host) : hostPort(host, port);
 }
 
-function tlsContext(options: HttpMonitor['tls']): tls.SecureContext | undefined {
+/** The monitor's CA and client certificate, read once; `monitor` names it in errors. */
+export function tlsContext(options: MonitorTls, monitor: string): tls.SecureContext | undefined {
   if (options.ca === null && options.cert === null && options.key === null) return undefined;
   const read = (what: string, path: string | null): Buffer | undefined => {
     if (path === null) return undefined;
     try {
       return readFileSync(path);
     } catch (err) {
-      throw new Error(`https monitor: cannot read tls ${what} file ${path}: ${(err as Error).message}`);
+      throw new Error(`${monitor}: cannot read tls ${what} file ${path}: ${(err as Error).message}`);
     }
   };
   const ca = read('ca', options.ca);
   const cert = read('cert', options.cert);
   const key = read('key', options.key);
   if ((cert === undefined) !== (key === undefined)) {
-    throw new Error(`https monitor: a client certificate needs both tls cert and tls key (${cert === undefined ? 'cert' : 'key'} is missing)`);
+    throw new Error(`${monitor}: a client certificate needs both tls cert and tls key (${cert === undefined ? 'cert' : 'key'} is missing)`);
   }
   try {
     return tls.createSecureContext({ ca, cert, key });
   } catch (err) {
     const files = [options.ca, options.cert, options.key].filter((f) => f !== null).join(', ');
-    throw new Error(`https monitor: bad TLS file (${files}): ${(err as Error).message}`);
+    throw new Error(`${monitor}: bad TLS file (${files}): ${(err as Error).message}`);
   }
 }
 

@@ -3,6 +3,7 @@
 import type { MonitorConfig } from '../../config/health-types.ts';
 import type { Monitor } from '../monitor.ts';
 import { createDnsMonitor } from './dns.ts';
+import { createGrpcMonitor } from './grpc.ts';
 import { createHttpMonitor } from './http.ts';
 import { createIcmpMonitor } from './icmp.ts';
 import { createRadiusMonitor } from './radius.ts';
@@ -19,6 +20,7 @@ const FACTORIES: Factories = {
   udp: createUdpMonitor,
   http: createHttpMonitor,
   https: createHttpMonitor,
+  grpc: createGrpcMonitor,
   sip: createSipMonitor,
   radius: createRadiusMonitor,
   dns: createDnsMonitor,

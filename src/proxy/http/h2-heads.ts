@@ -79,30 +79,42 @@ export function lastChunk(trailers: Record<string, string | string[] | undefined
   return `${out}\r\n`;
 }
 
-/** Field lines (`Name: value` CRLF, as the member sent them) as a header list; repeated names become arrays. */
-export function fieldsToHeaders(fields: string, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
-  if (fields === '') return into;
+/** Field lines (`Name: value` CRLF, as the member sent them) pushed on `list` as raw pairs, names in lowercase, without the connection-specific ones. */
+function pushFields(fields: string, list: string[]): void {
+  if (fields === '') return;
   // the lines were read strictly when their head was: this cannot throw
   const lines = readHeaderLines(fields, 0, fields.length, 502, Infinity);
   for (let i = 0; i < lines.count; i++) {
     const name = nameOf(fields, lines, i).toLowerCase();
     if (CONNECTION_SPECIFIC.has(name) || name === 'trailer' || name === 'content-length') continue;
-    const value = valueOf(fields, lines, i);
+    list.push(name, valueOf(fields, lines, i));
+  }
+}
+
+/** Field lines as a header object (interim responses, trailers); repeated names become arrays. */
+export function fieldsToHeaders(fields: string, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const list: string[] = [];
+  pushFields(fields, list);
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i];
     const had = into[name];
-    if (had === undefined) into[name] = value;
-    else if (Array.isArray(had)) had.push(value);
-    else into[name] = [String(had), value];
+    if (had === undefined) into[name] = list[i + 1];
+    else if (Array.isArray(had)) had.push(list[i + 1]);
+    else into[name] = [String(had), list[i + 1]];
   }
   return into;
 }
 
-/** The header list of a member's final response (or a 1xx interim one). */
-export function responseHeaders(res: ResponseHead): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = { ':status': res.status };
-  fieldsToHeaders(res.fields, headers);
+/**
+ * The header list of a member's final response as raw pairs [name, value, ...]: what
+ * stream.respond takes as it is (an object it would copy into one of its own first).
+ */
+export function responseHeaders(res: ResponseHead): string[] {
+  const list = [':status', String(res.status)];
+  pushFields(res.fields, list);
   // the length a body has (or a HEAD or 304 answer reports); a chunked body's end is the stream's
   if (res.contentLength !== -1 && (res.body === 'length' || (res.body === 'none' && res.transferEncoding === null))) {
-    headers['content-length'] = res.contentLength;
+    list.push('content-length', String(res.contentLength));
   }
-  return headers;
+  return list;
 }

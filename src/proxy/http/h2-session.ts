@@ -76,6 +76,9 @@ export class H2Session implements ConnectionEntry, H2StreamOwner {
     const session = (this.#session = http2.performServerHandshake(socket, {
       settings: { maxConcurrentStreams: http.http2.maxConcurrentStreams, maxHeaderListSize: http.limits.headers, enablePush: false },
       maxHeaderListPairs: MAX_HEADER_PAIRS,
+      // a member's response with a field repeated that should be single (two Content-Type) goes
+      // to the client as it came, as over HTTP/1.1; node would otherwise throw and reset the stream
+      strictSingleValueFields: false,
       // nghttp2's own rapid-reset bound (a token bucket: its burst, refilled at its rate) stays
       // a looser backstop behind ours, so that the bound configured is the one that acts
       streamResetBurst: 10 * http.http2.maxResetsPerSecond,

@@ -20,7 +20,14 @@ import type { ResponseHead } from './response-head.ts';
 import { errorText, HttpError } from './responses.ts';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = http2.constants;
+/** where a node stream keeps its H2ClientStream, for the listeners all streams share */
+const OWNER = Symbol('furiwake h2 client stream');
+type Owned = ServerHttp2Stream & { [OWNER]: H2ClientStream };
 const CRLF = Buffer.from('\r\n');
+/** respond()'s options, by how the body goes (it only reads them: one object each, not one per response) */
+const RESPOND_EMPTY = Object.freeze({ endStream: true, waitForTrailers: false });
+const RESPOND_BODY = Object.freeze({ endStream: false, waitForTrailers: false });
+const RESPOND_CHUNKED = Object.freeze({ endStream: false, waitForTrailers: true });
 
 /** What a stream needs of its connection (h2-session.ts). */
 export interface H2StreamOwner {
@@ -68,6 +75,8 @@ export class H2ClientStream implements ClientStream {
   #ended = false;
   /** we closed the stream (not the client) */
   #closedByUs = false;
+  /** 'drain' is listened to (from the first write the client's window did not let out) */
+  #drainHeard = false;
 
   constructor(owner: H2StreamOwner, stream: ServerHttp2Stream, endStream: boolean) {
     this.#owner = owner;
@@ -89,13 +98,15 @@ export class H2ClientStream implements ClientStream {
   /** Reads the head and starts the exchange. */
   start(raw: readonly string[]): void {
     const stream = this.#stream;
+    // The listeners are shared by every stream (no closures per stream): each finds its
+    // H2ClientStream on the node stream. 'wantTrailers' and 'drain' are listened to only once a
+    // response needs them.
+    (stream as Owned)[OWNER] = this;
     stream.on('error', noop); // a reset or a dead connection: 'close' follows and does the rest
-    stream.on('close', this.#onClose);
+    stream.on('close', H2ClientStream.#closeEvent);
     // 'aborted' comes at once as nghttp2 reads the reset ('close' comes a tick later, after the
     // whole read): a flood of resets in one read is counted while it is read
-    stream.on('aborted', this.#onAborted);
-    stream.on('wantTrailers', this.#onWantTrailers);
-    stream.on('drain', this.#onDrain);
+    stream.on('aborted', H2ClientStream.#abortedEvent);
     const ctx = this.#owner.ctx;
     const http = ctx.service.config.http!;
     const text = requestHeadText(raw, !this.#reqDone);
@@ -111,9 +122,9 @@ export class H2ClientStream implements ClientStream {
     const ex = new Exchange(ctx, this, req, http.accessLog && ctx.log.isLevelEnabled('info'));
     this.#ex = ex;
     if (!this.#reqDone) {
-      stream.on('data', this.#onData);
-      stream.on('trailers', this.#onTrailers);
-      stream.on('end', this.#onEnd);
+      stream.on('data', H2ClientStream.#dataEvent);
+      stream.on('trailers', H2ClientStream.#trailersEvent);
+      stream.on('end', H2ClientStream.#endEvent);
     }
     ex.start();
   }
@@ -132,7 +143,37 @@ export class H2ClientStream implements ClientStream {
 
   // ---- from the client (each a way in from the event loop: a throw resets this stream only)
 
-  #onData = (chunk: Buffer): void => {
+  static #dataEvent(this: ServerHttp2Stream, chunk: Buffer): void {
+    (this as Owned)[OWNER].#onData(chunk);
+  }
+
+  static #trailersEvent(this: ServerHttp2Stream, trailers: Record<string, string | string[] | undefined>): void {
+    (this as Owned)[OWNER].#reqTrailers = trailers;
+  }
+
+  static #endEvent(this: ServerHttp2Stream): void {
+    (this as Owned)[OWNER].#onEnd();
+  }
+
+  static #drainEvent(this: ServerHttp2Stream): void {
+    (this as Owned)[OWNER].#onDrain();
+  }
+
+  static #wantTrailersEvent(this: ServerHttp2Stream): void {
+    (this as Owned)[OWNER].#onWantTrailers();
+  }
+
+  static #abortedEvent(this: ServerHttp2Stream): void {
+    const s = (this as Owned)[OWNER];
+    // closed before our response was complete: the client reset it (or the connection is gone)
+    if (!s.#closedByUs) s.#owner.peerReset();
+  }
+
+  static #closeEvent(this: ServerHttp2Stream): void {
+    (this as Owned)[OWNER].#onClose();
+  }
+
+  #onData(chunk: Buffer): void {
     try {
       const ex = this.#ex;
       if (ex === null || ex.requestDone) return;
@@ -142,13 +183,9 @@ export class H2ClientStream implements ClientStream {
     } catch (err) {
       this.crash(err);
     }
-  };
+  }
 
-  #onTrailers = (trailers: Record<string, string | string[] | undefined>): void => {
-    this.#reqTrailers = trailers;
-  };
-
-  #onEnd = (): void => {
+  #onEnd(): void {
     try {
       this.#reqDone = true;
       const ex = this.#ex;
@@ -157,7 +194,7 @@ export class H2ClientStream implements ClientStream {
     } catch (err) {
       this.crash(err);
     }
-  };
+  }
 
   #feed(ex: Exchange, data: Buffer): void {
     try {
@@ -168,28 +205,23 @@ export class H2ClientStream implements ClientStream {
     }
   }
 
-  #onDrain = (): void => {
+  #onDrain(): void {
     try {
       this.#ex?.clientDrain();
     } catch (err) {
       this.crash(err);
     }
-  };
+  }
 
-  #onWantTrailers = (): void => {
+  #onWantTrailers(): void {
     try {
       this.#stream.sendTrailers(this.#resTrailers ?? {});
     } catch (err) {
       this.crash(err);
     }
-  };
+  }
 
-  /** closed before our response was complete: the client reset it (or the connection is gone) */
-  #onAborted = (): void => {
-    if (!this.#closedByUs) this.#owner.peerReset();
-  };
-
-  #onClose = (): void => {
+  #onClose(): void {
     this.deadline = 0;
     this.#ended = true;
     const ex = this.#ex;
@@ -223,7 +255,9 @@ export class H2ClientStream implements ClientStream {
     const endStream = res.body === 'none';
     if (endStream) this.#ended = true;
     // a chunked body may end with trailers: the stream then waits for them (or for none)
-    this.#stream.respond(headers, { endStream, waitForTrailers: res.body === 'chunked' });
+    const chunked = res.body === 'chunked';
+    if (chunked) this.#stream.on('wantTrailers', H2ClientStream.#wantTrailersEvent);
+    this.#stream.respond(headers, endStream ? RESPOND_EMPTY : chunked ? RESPOND_CHUNKED : RESPOND_BODY);
     this.bytesOut += res.fields.length + 16;
     return true;
   }
@@ -231,7 +265,12 @@ export class H2ClientStream implements ClientStream {
   sendBody(chunk: Buffer): boolean {
     if (this.#ended) return true;
     this.bytesOut += chunk.length;
-    return this.#stream.write(chunk);
+    const flowing = this.#stream.write(chunk);
+    if (!flowing && !this.#drainHeard) {
+      this.#drainHeard = true;
+      this.#stream.on('drain', H2ClientStream.#drainEvent);
+    }
+    return flowing;
   }
 
   sendTrailers(fields: string): void {
