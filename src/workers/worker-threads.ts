@@ -58,6 +58,7 @@ import { StickRelay } from './stick-relay.ts';
 import { returnShare } from './worker-counters.ts';
 import { QueueSlots, shareQueues } from './queue-slots.ts';
 import { ClientTables } from './client-tables.ts';
+import { rateTablesOf } from './rate-tables.ts';
 import { forWorker, workerShare, type UdpForWorkers } from './udp-share.ts';
 
 /** The worker's entry: TypeScript in a checkout, the built JavaScript in the installed package. */
@@ -174,6 +175,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
       type: 'apply', config: { global: config.global, services, pools: config.pools }, slots, maxConnections: share,
       udpFlows: workerShare(udp.flows, this.count), udpDrops: [...udp.drops], queues: this.#queueSlots,
       clientTables: this.clientTables.assign(config, maxConnections),
+      rateTables: rateTablesOf(this.#runtime),
     };
     this.sticks.watchTables(Object.keys(services));
     const answers = await Promise.all(this.#threads.map((t) => this.#applyOn(t)));
