@@ -108,7 +108,8 @@ export function checkRateLimitKeys(r: RateLimitInput | undefined, where: string,
       if (r[key] !== undefined) at(key, `a route limits the requests it takes (requests, burst, by); ${key} limits a client's connections, on the service`);
     }
   }
-  if (r.requests === undefined && r.connections === undefined && r['connection-rate'] === undefined) {
+  // (a burst without its rate was told already)
+  if (r.requests === undefined && r.connections === undefined && r['connection-rate'] === undefined && r.burst === undefined && r['connection-burst'] === undefined) {
     issues.push({ path: ['rate-limit'], message: where === 'route' ? "a route's rate-limit needs requests (like requests: 100/s)" : 'rate-limit needs requests, connections or connection-rate' });
   }
   if (r.connections !== undefined && maxConnectionsPerClient !== undefined) {
