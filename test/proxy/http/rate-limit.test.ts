@@ -9,6 +9,8 @@ import { it } from 'node:test';
 import type { Furiwake } from '../../../src/app.ts';
 import { parseConfig } from '../../../src/config/load.ts';
 import { startApp } from '../../helpers/app.ts';
+import { pool } from '../../helpers/config.ts';
+import { h2cService, h2Connect, h2Request } from './h2-helpers.ts';
 import { startMember, type HttpMember } from './helpers.ts';
 
 async function vip(limit: string, opts: { routes?: string; workers?: number } = {}): Promise<{ app: Furiwake; port: number; member: HttpMember }> {
@@ -121,4 +123,18 @@ it('with two worker threads the burst is the process\'s: 120 requests on 120 con
   const served = (await app.workers!.stats()).map((w) => w.served['web/127.0.0.1:' + member.port] ?? 0);
   assert.equal(served.length, 2);
   assert.ok(served.every((n) => n > 0), `served ${served.join(', ')}`);
+});
+
+it('HTTP/2 (h2c): each stream is a request; one past the burst gets 429 with Retry-After, the connection goes on', async () => {
+  const member = await startMember('web');
+  const rateLimit = { requests: 1 / 3_600_000, burst: 3, connectionRate: 0, connectionBurst: 0, by: { kind: 'client' as const }, ipv4Mask: 32, ipv6Mask: 64, tableSize: 1024 };
+  const { port } = await h2cService(pool('round-robin', [{ port: member.port }]), {}, { rateLimit });
+  const session = h2Connect(port, false);
+  const answers = [];
+  for (let i = 0; i < 4; i++) answers.push(await h2Request(session, { ':path': `/${i}` }));
+  assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 429]);
+  assert.equal(answers[3].headers['retry-after'], '3600');
+  assert.equal(member.requests.length, 3);
+  assert.equal((await h2Request(session, { ':path': '/again' })).status, 429);
+  session.close();
 });
