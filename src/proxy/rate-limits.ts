@@ -6,7 +6,7 @@
 // (`by: header X-Api-Key`; a request without it is counted under its address).
 
 import type { RateLimit, RateLimits } from '../runtime/rate-limits.ts';
-import { headerValue } from '../routing/fields.ts';
+import { headerBounds } from '../routing/fields.ts';
 
 /**
  * Takes a token from each limit the request falls under: 0 when it may pass, else the ms until
@@ -30,11 +30,13 @@ export function connectionWait(limits: RateLimits, address: string, now: number)
   return Math.max(0, l.table.takeAddress(address, l.config.ipv4Mask, l.config.ipv6Mask, now));
 }
 
+/** where the header a limit is keyed by lies in the request's fields (one per thread) */
+const bounds = new Int32Array(2);
+
 function take(l: RateLimit, fields: string, client: string, now: number): number {
   const c = l.config;
   if (c.by.kind === 'header') {
-    const value = headerValue(fields, c.by.name);
-    if (value !== null) return l.table.takeHeader(value, now);
+    if (headerBounds(fields, c.by.name, bounds)) return l.table.takeHeader(fields, now, bounds[0], bounds[1]);
   }
   // (an address that does not read, -1, is let through: a unix socket's client has none)
   return Math.max(0, l.table.takeAddress(client, c.ipv4Mask, c.ipv6Mask, now));

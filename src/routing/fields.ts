@@ -41,10 +41,15 @@ export function headerHolds(fields: string, test: HeaderTest): boolean {
   return false;
 }
 
-/** The value of the first `name` (lowercase) line of `fields`, without its surrounding spaces; null when absent or empty. */
-export function headerValue(fields: string, name: string): string | null {
-  if (nextField(fields, name, 0) < 0 || valueStop === valueStart) return null;
-  return fields.slice(valueStart, valueStop);
+/**
+ * Where the value of the first `name` (lowercase) line of `fields` is, without its surrounding
+ * spaces: `bounds` gets its start and end (nothing is copied). False when absent or empty.
+ */
+export function headerBounds(fields: string, name: string, bounds: Int32Array): boolean {
+  if (nextField(fields, name, 0) < 0 || valueStop === valueStart) return false;
+  bounds[0] = valueStart;
+  bounds[1] = valueStop;
+  return true;
 }
 
 function valueHolds(fields: string, start: number, stop: number, test: HeaderTest): boolean {

@@ -142,10 +142,15 @@ export class SharedRateTable {
     return this.#take(ADDRESS, now, null);
   }
 
-  /** Takes a token for the header value `value` at `now` (ms): 0, or the ms until there is one. */
-  takeHeader(value: string, now: number): number {
-    hashKey(value, this.#words[SEED]);
-    return this.#take(HEADER_VALUE, now, value);
+  /**
+   * Takes a token for the header value `text[start..end)` (all of it by default) at `now` (ms): 0, or the ms until
+   * there is one. (The value is read where it lies: nothing is copied unless the key is new.)
+   */
+  takeHeader(text: string, now: number, start = 0, end = text.length): number {
+    hashKey(text, start, end, this.#words[SEED]);
+    textStart = start;
+    textEnd = end;
+    return this.#take(HEADER_VALUE, now, text);
   }
 
   #take(kind: number, now: number, text: string | null): number {
@@ -173,7 +178,7 @@ export class SharedRateTable {
       floats[f] = this.burst;
       floats[f + 2] = 0;
       floats[f + 3] = 0;
-      words[at + TEXT_LENGTH] = text === null ? 0 : this.#keepText(at, text);
+      words[at + TEXT_LENGTH] = text === null ? 0 : this.#keepText(at, text, textStart, textEnd);
       words[USED]++;
     } else {
       f = (at + TOKENS) >>> 1;
@@ -269,13 +274,13 @@ export class SharedRateTable {
     removeSlot(this.#words, at, HEADER, STRIDE, this.#mask, USED);
   }
 
-  /** Keeps the first 32 bytes of `text` (latin1) in the slot; returns its whole length. */
-  #keepText(at: number, text: string): number {
+  /** Keeps the first 32 bytes of `text[from..to)` (latin1) in the slot; returns its whole length. */
+  #keepText(at: number, text: string, from: number, to: number): number {
     const bytes = this.#bytes;
     const start = (at + TEXT) * 4;
-    const n = Math.min(TEXT_BYTES, text.length);
-    for (let i = 0; i < n; i++) bytes[start + i] = text.charCodeAt(i) & 0xff;
-    return text.length;
+    const n = Math.min(TEXT_BYTES, to - from);
+    for (let i = 0; i < n; i++) bytes[start + i] = text.charCodeAt(from + i) & 0xff;
+    return to - from;
   }
 
   #keyText(at: number, v4: number, v6: number): string {
@@ -308,23 +313,27 @@ function maskKey(v4: number, v6: number): void {
   keyBytes.fill(0, whole + 1);
 }
 
-/** A header value as a 128-bit key: four 32-bit hashes of its UTF-16 code units, seeded apart. */
-function hashKey(value: string, seed: number): void {
+/** the header value being handled: text[textStart..textEnd) of takeHeader's text */
+let textStart = 0;
+let textEnd = 0;
+
+/** A header value (`value[from..to)`) as a 128-bit key: four 32-bit hashes of its UTF-16 code units, seeded apart. */
+function hashKey(value: string, from: number, to: number, seed: number): void {
   let a = seed ^ 0x811c9dc5;
   let b = Math.imul(seed, 0x9e3779b1) ^ 0x27d4eb2f;
   let c = seed ^ 0x165667b1;
   let d = Math.imul(seed ^ 0x5bd1e995, 0x85ebca77);
-  for (let i = 0; i < value.length; i++) {
+  for (let i = from; i < to; i++) {
     const ch = value.charCodeAt(i);
     a = Math.imul(a ^ ch, 0x01000193);
     b = Math.imul(b ^ ch, 0xcc9e2d51);
     b = (b << 15) | (b >>> 17);
     c = Math.imul(c + ch, 0x1b873593) ^ (c >>> 13);
-    d = Math.imul(d ^ (ch + i), 0xc2b2ae35);
+    d = Math.imul(d ^ (ch + i - from), 0xc2b2ae35);
     d ^= d >>> 16;
   }
   key[0] = a ^ (b >>> 7);
   key[1] = b ^ (c >>> 11);
   key[2] = c ^ (d >>> 5);
-  key[3] = d ^ (a >>> 13) ^ value.length;
+  key[3] = d ^ (a >>> 13) ^ (to - from);
 }

@@ -141,3 +141,11 @@ describe('SharedRateTable', () => {
     for (const e of t.entries(now, 32, 64)) assert.ok(e.tokens >= 0 && e.tokens <= 2);
   });
 });
+
+it('a header value is the same key wherever it lies in the text it is read from', () => {
+  const t = table(16, 1);
+  assert.equal(t.takeHeader('x-api-key: alpha\r\n', 0, 11, 16), 0);
+  assert.ok(t.takeHeader('host: a\r\nx-api-key: alpha\r\n', 0, 20, 25) > 0);
+  assert.ok(t.takeHeader('alpha', 0) > 0);
+  assert.deepEqual(t.entries(0, 32, 64).map((e) => e.key), ['alpha']);
+});
