@@ -8,20 +8,24 @@ import http from 'node:http';
 import { it } from 'node:test';
 import type { Furiwake } from '../../../src/app.ts';
 import { parseConfig } from '../../../src/config/load.ts';
+import type { Config } from '../../../src/config/types.ts';
 import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { h2cService, h2Connect, h2Request } from './h2-helpers.ts';
 import { startMember, type HttpMember } from './helpers.ts';
 
-async function vip(limit: string, opts: { routes?: string; workers?: number } = {}): Promise<{ app: Furiwake; port: number; member: HttpMember }> {
-  const member = await startMember('web');
-  const config = parseConfig(`global: { log-level: silent, workers: ${opts.workers ?? 1} }
+function configOf(limit: string, memberPort: number, opts: { routes?: string; workers?: number } = {}): Config {
+  return parseConfig(`global: { log-level: silent, workers: ${opts.workers ?? 1} }
 services:
   www: { listen: 127.0.0.1:0, mode: http, pool: web, rate-limit: ${limit}${opts.routes === undefined ? '' : `, routes: ${opts.routes}`} }
 pools:
-  web: { members: [ { address: 127.0.0.1:${member.port} } ] }
+  web: { members: [ { address: 127.0.0.1:${memberPort} } ] }
 `, 'rate.yaml', {});
-  const app = await startApp(config);
+}
+
+async function vip(limit: string, opts: { routes?: string; workers?: number } = {}): Promise<{ app: Furiwake; port: number; member: HttpMember }> {
+  const member = await startMember('web');
+  const app = await startApp(configOf(limit, member.port, opts));
   return { app, port: app.address('www').port, member };
 }
 
@@ -137,4 +141,15 @@ it('HTTP/2 (h2c): each stream is a request; one past the burst gets 429 with Ret
   assert.equal(member.requests.length, 3);
   assert.equal((await h2Request(session, { ':path': '/again' })).status, 429);
   session.close();
+});
+
+it('with two worker threads a reload keeps an unchanged limit\'s buckets, and a changed limit starts anew in every worker', async () => {
+  const { app, port, member } = await vip('{ requests: 1/h, burst: 6 }', { workers: 2 });
+  assert.equal(passed(await statuses(4, () => get(port))), 4);
+  // the same limit (a route added): the client has 2 tokens left, counted by both workers
+  assert.deepEqual(await app.reload(configOf('{ requests: 1/h, burst: 6 }', member.port, { workers: 2, routes: '[ { name: other, match: { path: /other }, pool: web } ]' })), []);
+  assert.equal(passed(await statuses(10, () => get(port))), 2);
+  // a new burst: a new table with full buckets, shared by both workers
+  assert.deepEqual(await app.reload(configOf('{ requests: 1/h, burst: 7 }', member.port, { workers: 2 })), []);
+  assert.equal(passed(await statuses(20, () => get(port))), 7);
 });
