@@ -29,6 +29,9 @@
 // - max-connections-per-client: one table of counts per client address per capped service, in
 //   shared memory (runtime/shared-client-table.ts, client-tables.ts), so the cap holds for the
 //   process; a dead worker's share of it is given back.
+// - rate-limit: each limit's token buckets in one table in shared memory, made by the main
+//   thread's service and sent with the config (runtime/shared-rate-table.ts, rate-tables.ts), so a
+//   client's burst is the process's; the admin API reads the same tables in the main thread.
 // - udp drops: summed in shared memory (udp-drops.ts), read by the main thread's WorkersListener.
 // - stick tables (source-ip, tls-session): each worker keeps a copy; what one learns goes to
 //   the main thread, whose table is the union (the API and the ha link read it), and on to the
