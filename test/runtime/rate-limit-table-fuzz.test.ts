@@ -1,8 +1,9 @@
 // The token buckets of a rate limit (runtime/shared-rate-table.ts), with the clock given (pure:
-// the unit tier, as a fuzzer of keys): a bucket's tokens and waits, a bucket that refilled leaving the table, the bound on keys (a new
-// key refused while the table is full of live buckets, let in once some refilled), address masks
-// (IPv4-mapped IPv6 as IPv4), header keys, the table against a Map model under random operations
-// in a small table (collisions, backward-shift deletion), and fuzzed keys.
+// the unit tier, as a fuzzer of keys): a bucket's tokens and waits, a bucket that refilled leaving
+// the table, the bound on keys (a new key refused while the table is full of live buckets, let in
+// once some refilled), address masks (IPv4-mapped IPv6 as IPv4), header keys, the table against a
+// Map model under random operations in a small table (collisions, backward-shift deletion), and
+// fuzzed keys.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
