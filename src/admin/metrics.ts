@@ -8,6 +8,8 @@ import { CONNTRACK_METRICS } from '../ha/conntrack-metrics.ts';
 import type { SyncPeerStatus } from '../ha/status.ts';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Member } from '../runtime/member.ts';
+import type { RateLimit } from '../runtime/rate-limits.ts';
+import { rateLimitsOf } from './api-rate-limits.ts';
 import type { RouteStats } from '../runtime/route-stats.ts';
 import type { CheckView } from '../runtime/events.ts';
 import { furiwakeVersion } from '../version.ts';
@@ -162,6 +164,14 @@ export class AdminMetrics {
     this.#collected('counter', 'furiwake_route_requests_total', 'Requests an http route took, answered by a member or by the route itself (redirect, respond, deny).', ['service', 'route'], () => routes((r) => r.requests));
     this.#collected('counter', 'furiwake_route_errors_total', 'Requests of an http route answered with a 5xx (the member\'s, or furiwake\'s own 502, 503, 504).', ['service', 'route'], () => routes((r) => r.errors));
     this.#collected('counter', 'furiwake_route_request_seconds_total', "Seconds an http route's requests took together, from the request head to the end of the response.", ['service', 'route'], () => routes((r) => r.latencyMs / 1000));
+
+    // rate limits: the process's counts (the tables are shared with the worker threads)
+    const rates = function* (read: (l: RateLimit) => number): Generator<Sample> {
+      for (const [service, l] of rateLimitsOf(runtime)) yield [{ service, route: l.route ?? '', limit: l.kind }, read(l)];
+    };
+    this.#collected('counter', 'furiwake_rate_limit_passed_total', "Requests (limit=\"requests\") or new connections (limit=\"connections\") a rate limit let through; route is empty for the service's own limit.", ['service', 'route', 'limit'], () => rates((l) => l.table.counters.passed));
+    this.#collected('counter', 'furiwake_rate_limit_refused_total', 'Requests a rate limit answered with 429, or new connections it closed at accept.', ['service', 'route', 'limit'], () => rates((l) => l.table.counters.refused));
+    this.#collected('gauge', 'furiwake_rate_limit_keys', 'Client addresses or header values a rate limit holds a bucket for now (at most its table-size).', ['service', 'route', 'limit'], () => rates((l) => l.table.used));
 
     // what floods cost: never a member's failure
     const resources = runtime.resources;

@@ -10,6 +10,7 @@ import type { Endpoint } from '../runtime/connection-table.ts';
 import type { MemberChange } from '../runtime/events.ts';
 import type { Member } from '../runtime/member.ts';
 import { connectionRoutes } from './api-connections.ts';
+import { rateLimitRoutes } from './api-rate-limits.ts';
 import { haRoutes } from './api-ha.ts';
 import { poolRoutes } from './api-pools.ts';
 import { systemRoutes } from './api-system.ts';
@@ -141,7 +142,7 @@ export class AdminPlane {
       requireToken: (req, what) => demandToken(this.#check, req.headers.authorization, what),
     };
     const routes: Route[] = [];
-    routes.push(...[...poolRoutes(api), ...connectionRoutes(api), ...haRoutes(api), ...systemRoutes(api, events, () => openApiDocument(routes))].map((r) => fresh(host, r)));
+    routes.push(...[...poolRoutes(api), ...connectionRoutes(api), ...rateLimitRoutes(api), ...haRoutes(api), ...systemRoutes(api, events, () => openApiDocument(routes))].map((r) => fresh(host, r)));
     const refusals = new Refusals(host.log);
     const running: Running = { rates: api.rates, metrics: new AdminMetrics(host, api.stickTables, refusals), events, routes, refusals };
     api.rates.start();

@@ -18,6 +18,7 @@ import type {
   RouteConfig,
   RouteMatchConfig,
 } from './routes-types.ts';
+import { checkRateLimitKeys, rateLimitConfig, rateLimitSchema, withRateLimit } from './rate-limit-schema.ts';
 import { integer, leaf, matching, NAME, NAME_FORM, section } from './schema-parts.ts';
 
 export const ROUTE_DEFAULTS = {
@@ -209,6 +210,7 @@ const routeSchema = section('a route: a map with name, match and one action (poo
   redirect: redirectSchema.optional(),
   respond: respondSchema.optional(),
   deny: leaf((input): Parsed<true> => (input === true || input === 'true' ? ok(true) : fail(expected('true', input)))).optional(),
+  'rate-limit': rateLimitSchema,
 }).superRefine((r, ctx) => {
   const actions = ACTIONS.filter((a) => r[a] !== undefined);
   if (actions.length === 0) ctx.addIssue({ code: 'custom', path: [], message: 'a route needs one action: pool, redirect, respond or deny' });
@@ -221,7 +223,8 @@ const routeSchema = section('a route: a map with name, match and one action (poo
   if (r['strip-prefix'] !== undefined && r['replace-prefix'] !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['replace-prefix'], message: 'a route rewrites its path once: strip-prefix or replace-prefix, not both' });
   }
-}).transform((r): RouteConfig => ({ name: r.name, match: r.match ?? emptyMatch(), action: actionOf(r) }));
+  for (const issue of checkRateLimitKeys(r['rate-limit'], 'route', undefined)) ctx.addIssue({ code: 'custom', ...issue });
+}).transform((r): RouteConfig => ({ name: r.name, match: r.match ?? emptyMatch(), action: actionOf(r), ...withRateLimit(rateLimitConfig(r['rate-limit'])) }));
 
 function actionOf(r: {
   pool?: string;

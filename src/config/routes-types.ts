@@ -3,6 +3,8 @@
 // goes to the service's pool. Regexes stay as their source text (the config is plain data: it is
 // compared on reload and sent to worker threads); routing/ compiles them once per config.
 
+import type { RateLimitConfig } from './rate-limit-types.ts';
+
 /** A header condition: the field is present, equals a value (case-sensitive), or matches a regex. */
 export interface HeaderCondition {
   /** lowercase */
@@ -67,4 +69,6 @@ export interface RouteConfig {
   name: string;
   match: RouteMatchConfig;
   action: RouteAction;
+  /** the requests this route takes, per client or header (on top of the service's); absent or null = none */
+  rateLimit?: RateLimitConfig | null;
 }

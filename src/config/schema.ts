@@ -14,6 +14,7 @@ import { expected, fail, ok, type Parsed } from './issues.ts';
 import { adminSchema } from './admin-schema.ts';
 import { passiveHealthSchema } from './passive-schema.ts';
 import { haSchema } from './ha-schema.ts';
+import { checkRateLimitKeys, rateLimitConfig, rateLimitSchema, withRateLimit } from './rate-limit-schema.ts';
 import { address, boolean, byName, duration, integer, leaf, MAX_INT, matching, NAME, oneOf, optional, section } from './schema-parts.ts';
 import type {
   AlgorithmName,
@@ -108,6 +109,7 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
   'max-flows': integer(1, 1_048_576).optional(),
   'balance-per': oneOf(['flow', 'sip-dialog', 'radius-request'] as const).optional(),
   'max-connections-per-client': integer(0, MAX_INT).optional(),
+  'rate-limit': rateLimitSchema,
   persistence: persistenceSchema,
   ...kernelServiceKeys,
   ...httpServiceKeys,
@@ -139,6 +141,7 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
     if (s['max-connections-per-client'] !== undefined && s.mode !== 'tcp' && s.mode !== 'http') {
       ctx.addIssue({ code: 'custom', path: ['max-connections-per-client'], message: `max-connections-per-client caps the tcp and http connections of a client; this service is ${s.mode}` });
     }
+    for (const issue of checkRateLimitKeys(s['rate-limit'], s.mode, s['max-connections-per-client'])) ctx.addIssue({ code: 'custom', ...issue });
     const persistenceIssue = checkPersistenceMode(s.mode, s.persistence);
     if (persistenceIssue !== null) ctx.addIssue({ code: 'custom', ...persistenceIssue });
   })
@@ -156,7 +159,9 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
       acceptProxy: s['accept-proxy'] ?? false,
       maxFlows: s['max-flows'] ?? DEFAULTS.maxFlows,
       balancePer: s['balance-per'] ?? 'flow',
-      maxConnectionsPerClient: s['max-connections-per-client'] ?? 0,
+      // rate-limit.connections is this same cap, written beside the other limits
+      maxConnectionsPerClient: s['max-connections-per-client'] ?? s['rate-limit']?.connections ?? 0,
+      ...withRateLimit(rateLimitConfig(s['rate-limit'])),
       persistence: s.persistence ?? null,
       kernel: kernelServiceConfig(s),
       http: httpServiceConfig(s),

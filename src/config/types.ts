@@ -9,6 +9,7 @@ import type { HealthConfig, HealthRule, MonitorConfig } from './health-types.ts'
 import type { KernelServiceConfig } from './kernel-types.ts';
 import type { PersistenceConfig } from './persistence-types.ts';
 import type { HttpServiceConfig } from './http-types.ts';
+import type { RateLimitConfig } from './rate-limit-types.ts';
 
 export type { Address, AlgorithmName };
 import type { HaConfig } from './ha-types.ts';
@@ -51,6 +52,8 @@ export interface ServiceConfig {
   balancePer: BalancePer;
   /** tcp, http: connections one client address may have open at once; more are closed at accept. 0 = no cap */
   maxConnectionsPerClient: number;
+  /** tcp, http: requests and new connections per client (token buckets); absent or null = none */
+  rateLimit?: RateLimitConfig | null;
   /** how a client is kept on one member across connections; null = not at all */
   persistence: PersistenceConfig | null;
   /** nat and dsr only: protocol, interface, source-nat, flush-on-down; null otherwise */

@@ -1,5 +1,6 @@
 // The accept rule of tcp and http services, written once for both listeners: a new client needs
-// room in the descriptor budget, then room under its address's max-connections-per-client. A
+// room in the descriptor budget, then a token of its address's rate-limit.connection-rate, then
+// room under its address's max-connections-per-client (rate-limit.connections). A
 // client refused is closed at once with a reset (nothing was read from it), counted and logged now
 // and then; no member is chosen for it.
 
@@ -8,6 +9,7 @@ import type { ResourceCounts } from '../runtime/resources.ts';
 import type { Service } from '../runtime/service.ts';
 import { FULL, UNCOUNTED } from '../runtime/shared-client-table.ts';
 import { ClientCaps } from './client-caps.ts';
+import { connectionWait } from './rate-limits.ts';
 import type { StreamEngine, StreamOwner } from './stream.ts';
 
 /** `C`: what a listener counts under a client address until it closes (a connection, or a raw socket). */
@@ -36,9 +38,17 @@ export class Admission<C> {
       return null;
     }
     const cap = this.#service.config.maxConnectionsPerClient;
-    // no cap: the peer's address is not even read
-    if (cap === 0) return '';
+    const limits = this.#service.rateLimits;
+    // no cap nor rate: the peer's address is not even read
+    if (cap === 0 && limits?.connections == null) return '';
     const address = engine.peerAddress(client);
+    if (limits !== null && connectionWait(limits, address, Date.now()) > 0) {
+      resources.limited(this.#log, `rate:${this.#service.name}`, { service: this.#service.name, client: address },
+        'a client is over rate-limit.connection-rate: its new connections are closed at once');
+      refuse(engine, client);
+      return null;
+    }
+    if (cap === 0) return address;
     // worker threads: the count is the process's, taken here at once (another worker may race for the last place)
     const table = this.#service.clientTable;
     const full = table === null ? this.#caps.full(address, cap) : this.#tookNoPlace(this.#caps.take(table, address, cap), address);

@@ -10,10 +10,12 @@ export interface HeaderTest {
   readonly regex: RegExp | null;
 }
 
-/** Whether some `cond.name` line of `fields` satisfies the condition. */
-export function headerHolds(fields: string, test: HeaderTest): boolean {
-  const name = test.cond.name;
-  let line = 0;
+/** Where nextField() found the value it found: fields[valueStart..valueStop), without its surrounding spaces. */
+let valueStart = 0;
+let valueStop = 0;
+
+/** The line after the next `name` (lowercase) line of `fields` from `line` on (its value in valueStart..valueStop); -1: none. */
+function nextField(fields: string, name: string, line: number): number {
   while (line < fields.length) {
     const eol = fields.indexOf('\r\n', line);
     const end = eol === -1 ? fields.length : eol;
@@ -22,11 +24,32 @@ export function headerHolds(fields: string, test: HeaderTest): boolean {
       let stop = end;
       while (start < stop && isOws(fields.charCodeAt(start))) start++;
       while (stop > start && isOws(fields.charCodeAt(stop - 1))) stop--;
-      if (valueHolds(fields, start, stop, test)) return true;
+      valueStart = start;
+      valueStop = stop;
+      return end + 2;
     }
     line = end + 2;
   }
+  return -1;
+}
+
+/** Whether some `cond.name` line of `fields` satisfies the condition. */
+export function headerHolds(fields: string, test: HeaderTest): boolean {
+  for (let line = nextField(fields, test.cond.name, 0); line >= 0; line = nextField(fields, test.cond.name, line)) {
+    if (valueHolds(fields, valueStart, valueStop, test)) return true;
+  }
   return false;
+}
+
+/**
+ * Where the value of the first `name` (lowercase) line of `fields` is, without its surrounding
+ * spaces: `bounds` gets its start and end (nothing is copied). False when absent or empty.
+ */
+export function headerBounds(fields: string, name: string, bounds: Int32Array): boolean {
+  if (nextField(fields, name, 0) < 0 || valueStop === valueStart) return false;
+  bounds[0] = valueStart;
+  bounds[1] = valueStop;
+  return true;
 }
 
 function valueHolds(fields: string, start: number, stop: number, test: HeaderTest): boolean {

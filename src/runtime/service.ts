@@ -11,6 +11,7 @@ import { Dispatcher } from './dispatch.ts';
 import { onMemberDownFor } from './member-down.ts';
 import { ServicePersistence } from './persistence.ts';
 import type { Pool } from './pool.ts';
+import { RateLimits } from './rate-limits.ts';
 import { ServiceRoutes } from './service-routes.ts';
 import type { SharedClientTable } from './shared-client-table.ts';
 
@@ -28,6 +29,8 @@ export class Service {
   #routeDispatchers = new Map<string, Dispatcher>();
   /** worker threads: the process's counts per client address (max-connections-per-client); null in one loop */
   clientTable: SharedClientTable | null = null;
+  /** requests and new connections per client (rate-limit, of the service and its routes); null without any */
+  rateLimits: RateLimits | null = null;
 
   /**
    * `previous`: the persistence of the service this one replaces, kept when still the same;
@@ -40,6 +43,7 @@ export class Service {
     this.persistence = persistenceFor(name, config, pool, previous);
     this.dispatcher = dispatcherFor(config, pool, this.persistence);
     this.#route(pools);
+    this.rateLimits = RateLimits.of(config, null);
   }
 
   /** The stick table of a stateful persistence (source-ip, tls-session); null otherwise. */
@@ -57,6 +61,7 @@ export class Service {
     this.persistence = persistenceFor(this.name, config, pool, this.persistence);
     this.dispatcher = dispatcherFor(config, pool, this.persistence);
     this.#route(pools);
+    this.rateLimits = RateLimits.of(config, this.rateLimits);
   }
 
   /** Builds the routes of the config (none: null), with a dispatcher per pool they reach. */

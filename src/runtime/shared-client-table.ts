@@ -12,7 +12,7 @@
 // sized at twice the connections the process may hold, so this takes a bug or a budget raised later.
 // Kept general (a count under a cap per key) for the rate limits that will want the same table.
 
-import { readAddress } from '../ip-text.ts';
+import { home, lockWords, readKey, removeSlot } from './shared-keys.ts';
 
 /** acquire(): a place was taken (release it once) */
 export const COUNTED = 1;
@@ -28,9 +28,6 @@ const UNCOUNTED_AT = 2;
 /** always 0: a worker waiting for a descheduled holder sleeps on it (nobody wakes it) */
 const NAP = 3;
 const HEADER = 4;
-/** reads of a held lock before a worker naps, about a microsecond; and the nap, in ms */
-const SPINS = 500;
-const NAP_MS = 0.02;
 /** slot words: 4 key words, the total, then one share per column */
 const TOTAL = 4;
 const SHARES = 5;
@@ -63,6 +60,11 @@ export function clientTableBuffer(slots: number, columns: number): SharedArrayBu
 /** the key of the address being handled: one per thread, filled by keyOf() */
 const keyBytes = new Uint8Array(16);
 const key = new Int32Array(keyBytes.buffer);
+
+/** The address into `key`; false when it is none. */
+function keyOf(address: string): boolean {
+  return readKey(address, keyBytes);
+}
 
 /** One thread's view of a table: `column` is its worker index (the main thread reclaims only). */
 export class SharedClientTable {
@@ -204,19 +206,7 @@ export class SharedClientTable {
   }
 
   #lock(): void {
-    const words = this.#words;
-    let spins = 0;
-    while (Atomics.compareExchange(words, LOCK, 0, this.#owner) !== 0) {
-      // (while another holds it, only read: a failed compare-and-swap takes the line from the holder too)
-      while (Atomics.load(words, LOCK) !== 0) {
-        // a holder this long was descheduled (more threads than cores): a worker sleeps a moment to
-        // let it run rather than spin out its time slice; the main thread never waits
-        if (++spins > SPINS && this.#column >= 0) {
-          Atomics.wait(words, NAP, 0, NAP_MS);
-          spins = 0;
-        }
-      }
-    }
+    lockWords(this.#words, LOCK, NAP, this.#owner, this.#column >= 0);
   }
 
   #unlock(): void {
@@ -236,83 +226,8 @@ export class SharedClientTable {
     }
   }
 
-  /**
-   * Empties the slot at `at` and moves back the entries after it in its run that may live there
-   * (their home is not between the hole and them), so every key stays reachable from its home.
-   */
+  /** Empties the slot at `at` (backward-shift deletion). */
   #remove(at: number): void {
-    const words = this.#words;
-    const stride = this.#stride;
-    const mask = this.#mask;
-    let hole = (at - HEADER) / stride;
-    let s = hole;
-    for (;;) {
-      s = (s + 1) & mask;
-      const from = HEADER + s * stride;
-      if (words[from + TOTAL] === 0) break;
-      const h = home(words[from], words[from + 1], words[from + 2], words[from + 3]) & mask;
-      // the entry stays when its home lies cyclically in (hole, s]
-      if (((s - h) & mask) < ((s - hole) & mask)) continue;
-      words.copyWithin(HEADER + hole * stride, from, from + stride);
-      hole = s;
-    }
-    words.fill(0, HEADER + hole * stride, HEADER + (hole + 1) * stride);
-    words[USED]--;
+    removeSlot(this.#words, at, HEADER, this.#stride, this.#mask, USED);
   }
-}
-
-/** The address into `key`; false when it is none. */
-function keyOf(address: string): boolean {
-  // IPv4, as most clients are, bare or as a dual-stack socket spells it, read straight (the
-  // general reader takes about twice as long); anything else by the general reader
-  const at = address.length > 7 && address.charCodeAt(0) === COLON && address.startsWith('::ffff:') ? 7 : 0;
-  const v4 = dottedQuad(address, at);
-  if (v4 < 0) return readAddress(address, keyBytes, 0);
-  key[0] = 0;
-  key[1] = 0;
-  keyBytes[8] = 0;
-  keyBytes[9] = 0;
-  keyBytes[10] = 0xff;
-  keyBytes[11] = 0xff;
-  keyBytes[12] = v4 >>> 24;
-  keyBytes[13] = (v4 >>> 16) & 0xff;
-  keyBytes[14] = (v4 >>> 8) & 0xff;
-  keyBytes[15] = v4 & 0xff;
-  return true;
-}
-
-const COLON = 0x3a;
-const DOT = 0x2e;
-
-/** s[from..] as a dotted quad (four numbers 0-255, no leading zeros: ip-text.ts's grammar), or -1. */
-function dottedQuad(s: string, from: number): number {
-  let value = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = from; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x30 && c <= 0x39) {
-      if (digits === 1 && octet === 0) return -1;
-      octet = octet * 10 + (c - 0x30);
-      if (++digits > 3 || octet > 255) return -1;
-    } else if (c === DOT && digits > 0 && dots < 3) {
-      value = value * 256 + octet;
-      dots++;
-      octet = 0;
-      digits = 0;
-    } else {
-      return -1;
-    }
-  }
-  return digits === 0 || dots !== 3 ? -1 : value * 256 + octet;
-}
-
-/** A key's home slot, before the mask: the words mixed so IPv4 keys (three fixed words) spread. */
-function home(a: number, b: number, c: number, d: number): number {
-  let h = Math.imul(d ^ 0x5bd1e995, 0x9e3779b1);
-  h = Math.imul(h ^ c ^ (h >>> 15), 0x85ebca77);
-  h = Math.imul(h ^ b ^ (h >>> 13), 0xc2b2ae3d);
-  h = Math.imul(h ^ a ^ (h >>> 16), 0x27d4eb2f);
-  return h ^ (h >>> 15);
 }

@@ -19,6 +19,7 @@ import { applyMirror, slotKey, type ApplyMessage, type MemberMirror, type Worker
 import { SharedDrops } from './udp-drops.ts';
 import { shareQueues, type QueueShare } from './queue-slots.ts';
 import { shareClientTables } from './client-tables.ts';
+import { shareRateTables } from './rate-tables.ts';
 
 export class DataSide {
   readonly index: number;
@@ -55,6 +56,7 @@ export class DataSide {
     const { listen, unlisten } = this.runtime.apply(message.config);
     // before any await: no client of a capped service is taken without its table
     shareClientTables(this.runtime, message.clientTables, this.index);
+    shareRateTables(this.runtime, message.rateTables, this.index);
     // a new client's first connections may reach two workers at once: both must choose alike
     for (const service of this.runtime.services.values()) if (service.persistence !== null) service.persistence.agreeAcrossThreads = true;
     this.sticks.applied(message.sticks);

@@ -48,6 +48,8 @@ export interface ApplyMessage {
   udpDrops: [string, SharedArrayBuffer][];
   /** [service, buffer of SharedClientTable] for every tcp and http service that caps its clients (client-tables.ts) */
   clientTables: [string, SharedArrayBuffer][];
+  /** [service, table id, buffer of SharedRateTable] of every rate limit (runtime/rate-limits.ts) */
+  rateTables: [string, string, SharedArrayBuffer][];
   /** a new worker (one that replaces a worker that died): the stick tables' entries, taken before it listens */
   sticks?: SyncMessage[];
 }

@@ -29,6 +29,9 @@
 // - max-connections-per-client: one table of counts per client address per capped service, in
 //   shared memory (runtime/shared-client-table.ts, client-tables.ts), so the cap holds for the
 //   process; a dead worker's share of it is given back.
+// - rate-limit: each limit's token buckets in one table in shared memory, made by the main
+//   thread's service and sent with the config (runtime/shared-rate-table.ts, rate-tables.ts), so a
+//   client's burst is the process's; the admin API reads the same tables in the main thread.
 // - udp drops: summed in shared memory (udp-drops.ts), read by the main thread's WorkersListener.
 // - stick tables (source-ip, tls-session): each worker keeps a copy; what one learns goes to
 //   the main thread, whose table is the union (the API and the ha link read it), and on to the
@@ -58,6 +61,7 @@ import { StickRelay } from './stick-relay.ts';
 import { returnShare } from './worker-counters.ts';
 import { QueueSlots, shareQueues } from './queue-slots.ts';
 import { ClientTables } from './client-tables.ts';
+import { rateTablesOf } from './rate-tables.ts';
 import { forWorker, workerShare, type UdpForWorkers } from './udp-share.ts';
 
 /** The worker's entry: TypeScript in a checkout, the built JavaScript in the installed package. */
@@ -174,6 +178,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
       type: 'apply', config: { global: config.global, services, pools: config.pools }, slots, maxConnections: share,
       udpFlows: workerShare(udp.flows, this.count), udpDrops: [...udp.drops], queues: this.#queueSlots,
       clientTables: this.clientTables.assign(config, maxConnections),
+      rateTables: rateTablesOf(this.#runtime),
     };
     this.sticks.watchTables(Object.keys(services));
     const answers = await Promise.all(this.#threads.map((t) => this.#applyOn(t)));

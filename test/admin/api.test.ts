@@ -577,6 +577,8 @@ describe('admin API: events and OpenAPI', () => {
       'GET /api/v1/pools/{pool}',
       'GET /api/v1/pools/{pool}/members',
       'GET /api/v1/pools/{pool}/members/{member}',
+      'GET /api/v1/rate-limits',
+      'GET /api/v1/rate-limits/{service}',
       'GET /api/v1/services',
       'GET /api/v1/services/{service}',
       'GET /api/v1/status',

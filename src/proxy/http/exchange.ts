@@ -20,6 +20,7 @@ import type { Pool, Waiter } from '../../runtime/pool.ts';
 import type { LiveRoute } from '../../runtime/service-routes.ts';
 import { expandLocation } from '../../routing/location.ts';
 import { rewritePath } from '../../routing/path-rewrite.ts';
+import { requestWait } from '../rate-limits.ts';
 import { logRequest } from './access-log.ts';
 import { BodyClock } from './body-clock.ts';
 import { BodyFramer } from './body-framer.ts';
@@ -152,6 +153,11 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     if (this.#finished) return;
     const redirect = this.#http.redirectHttps;
     if (redirect !== null) return this.#redirect(redirect.status, redirect.port);
+    const limits = this.#ctx.service.rateLimits;
+    if (limits !== null) {
+      const wait = requestWait(limits, this.#route?.name ?? null, this.req.fields, this.#clientAddress(this.#side, this.req), Date.now());
+      if (wait > 0) return this.#fail(429, 'this client is over its rate limit', Math.ceil(wait / 1000));
+    }
     const action = this.#route?.config.action;
     if (action === undefined || action.kind === 'pool') return this.#dispatch();
     switch (action.kind) {
@@ -617,7 +623,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   }
 
   /** Answers with our own error, unless the response has begun: then the client is cut off. */
-  #fail(status: number, message: string): void {
+  #fail(status: number, message: string, retryAfter = status === 503 ? RETRY_AFTER : undefined): void {
     if (this.#finished) return;
     this.#dropUpstream();
     if (this.#responded) {
@@ -628,7 +634,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     this.#status = status;
     this.#responded = true;
     this.#resDone = true;
-    this.#side.sendError(status, message, this.#reqBody.done, status === 503 ? RETRY_AFTER : undefined);
+    this.#side.sendError(status, message, this.#reqBody.done, retryAfter);
     this.#finish();
   }
 
