@@ -210,7 +210,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       this.#attach(kept);
       return this.#send();
     }
-    const up = this.#ctx.members.open(member, this.#http);
+    const up = this.#ctx.members.open(member, this.#http, this.#pool.config);
     this.#attach(up);
     this.#wait = Wait.CONNECT;
     this.#side.setDeadline(this.#svc.timeouts.connect);
