@@ -101,8 +101,13 @@ export class H2MemberStream implements Stream {
   /** A session slot is this stream's; `ready`: the session can open streams now. */
   assign(session: H2MemberSession, ready: boolean): void {
     this.#session = session;
-    if (ready) this.sessionReady();
+    // heard on a later turn, as a socket's connect: the stream's owner may still be being made
+    if (ready) queueMicrotask(this.#readyLater);
   }
+
+  #readyLater = (): void => {
+    if (this.#session !== null) this.sessionReady();
+  };
 
   sessionReady(): void {
     if (this.closed) return this.#release();
