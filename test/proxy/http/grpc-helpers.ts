@@ -1,6 +1,7 @@
 // gRPC peers for the tests, with hand-written service definitions (messages are raw Buffers: no
 // .proto compiler): a grpc-js server answering with its own name, and a client for it.
 
+import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { atEnd } from '../../helpers/cleanup.ts';
 
@@ -18,6 +19,10 @@ export interface GrpcMember {
   name: string;
   port: number;
   calls: number;
+  /** calls the client (furiwake) cancelled */
+  cancelled: number;
+  /** emits 'cancelled' */
+  events: EventEmitter;
   server: grpc.Server;
   close(): Promise<void>;
 }
@@ -25,7 +30,7 @@ export interface GrpcMember {
 export async function startGrpcMember(name: string): Promise<GrpcMember> {
   const server = new grpc.Server();
   const member: GrpcMember = {
-    name, port: 0, calls: 0, server,
+    name, port: 0, calls: 0, cancelled: 0, events: new EventEmitter(), server,
     close: atEnd(() => new Promise<void>((resolve) => server.tryShutdown(() => resolve()))),
   };
   server.addService(echoService, {
@@ -42,7 +47,11 @@ export async function startGrpcMember(name: string): Promise<GrpcMember> {
     Slow: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
       member.calls++;
       const timer = setTimeout(() => cb(null, Buffer.from('late')), Number(call.request.toString()));
-      call.on('cancelled', () => clearTimeout(timer));
+      call.on('cancelled', () => {
+        clearTimeout(timer);
+        member.cancelled++;
+        member.events.emit('cancelled');
+      });
     },
     Fail: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
       member.calls++;
