@@ -97,8 +97,17 @@ export class H2MemberSession {
     }
     this.ready = true;
     this.#schedulePing();
-    for (const stream of this.#pending.splice(0)) stream.sessionReady();
+    // those given it before the member said how many streams it takes: the ones beyond go elsewhere
+    const room = this.free + this.#pending.length;
+    const pending = this.#pending.splice(0);
+    const overflow = pending.length > room ? pending.splice(Math.max(0, room)) : null;
+    for (const stream of pending) stream.sessionReady();
+    if (overflow !== null) {
+      this.streams -= overflow.length;
+      for (const stream of overflow) stream.detach();
+    }
     this.#owner.ready(this);
+    if (overflow !== null) for (const stream of overflow) stream.requeue();
   };
 
   /** Gives `stream` a slot: it starts now, or when the connection is ready. */

@@ -126,6 +126,11 @@ export class H2MemberStream implements Stream {
     this.#fail((error as NodeJS.ErrnoException).code ?? error.message);
   }
 
+  /** Its session has no room for it after all (the member's SETTINGS said fewer streams): it lets go of it. */
+  detach(): void {
+    this.#session = null;
+  }
+
   /** Its session went away while it waited for a slot: it finds another. */
   requeue(): void {
     if (this.closed) return;
