@@ -134,7 +134,10 @@ export class H2ClientStream implements ClientStream {
     }
     if (type === null || !isGrpc(type)) return;
     this.#grpc = type;
-    if (timeout !== -1) this.#grpcDeadline = this.requestStart + timeout;
+    if (timeout === -1) return;
+    // from now: a wait that sets no deadline of its own (the pool's queue) is bounded by it too
+    this.#grpcDeadline = this.requestStart + timeout;
+    this.deadline = this.#grpcDeadline;
   }
 
   /** A request we cannot read: its error, counted and logged as HTTP/1's are. */
