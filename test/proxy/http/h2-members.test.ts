@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { atEnd } from '../../helpers/cleanup.ts';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { pool } from '../../helpers/config.ts';
@@ -208,5 +211,52 @@ describe('HTTP/2 members: curl, many streams, flow control, trailers', () => {
     assert.equal(pauses, 4);
     assert.ok(most < 8 * 1024 * 1024, `held between member and client: ${most} bytes`);
     void blockedEvents;
+  });
+});
+
+describe('HTTP/2 members: GOAWAY and dead connections', () => {
+  it('sends again, on a new connection, the POSTs a member did not process before its GOAWAY', async () => {
+    let first = true;
+    const m = await startH2Member('a', (stream, headers, member) => {
+      if (first) {
+        // the first stream is processed; every later one on this connection is not
+        first = false;
+        stream.session!.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id);
+      }
+      echo(stream, headers, member);
+    });
+    const { port } = await h2cService(pool('round-robin', [{ port: m.port }], {}, { memberProtocol: 'h2c' }));
+    const session = h2Connect(port, false);
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => h2Request(session, { ':method': 'POST', ':path': `/n${i}` }, `body${i}`)));
+    session.close();
+    answers.forEach((r, i) => {
+      assert.equal(r.status, 200);
+      assert.equal(r.body.toString(), `a POST /n${i} body${i}`);
+    });
+    assert.equal(m.sessions, 2);
+  });
+
+  it('fails the requests of a connection whose member stops answering PINGs, and counts it against the member', async () => {
+    let hold: net.Socket | null = null;
+    // a "member" that sends its SETTINGS (and acknowledges ours), then reads everything and answers nothing
+    const dead = net.createServer((socket) => {
+      hold = socket;
+      socket.on('error', () => {});
+      socket.on('data', () => {});
+      socket.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0]));
+    });
+    await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
+    atEnd(async () => {
+      (hold as net.Socket | null)?.destroy();
+      await new Promise((r) => dead.close(r));
+    });
+    const deadPort = (dead.address() as net.AddressInfo).port;
+    const { app, port } = await h2cService(pool('round-robin', [{ port: deadPort, id: 'dead' }], {}, { memberProtocol: 'h2c', http2: { maxConnectionsPerMember: 1, pingInterval: 100, pingTimeout: 100 } }));
+    const session = h2Connect(port, false);
+    const res = await h2Request(session, { ':method': 'POST', ':path': '/x' }, 'x');
+    session.close();
+    assert.equal(res.status, 502);
+    const member = app.runtime.pools.get('p')!.members[0];
+    assert.equal(member.failed, 1);
   });
 });
