@@ -23,6 +23,7 @@ import type { Endpoint } from '../../runtime/connection-table.ts';
 import type { Member } from '../../runtime/member.ts';
 import type { Stream, StreamOwner } from '../stream.ts';
 import { BodyFramer } from './body-framer.ts';
+import { isGrpc } from './grpc.ts';
 import type { H2MemberSession, H2MemberSessions, H2Route } from './h2-member-sessions.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, HTTP2_FLAG_END_STREAM } = { ...http2.constants, HTTP2_FLAG_END_STREAM: 0x1 };
@@ -204,6 +205,9 @@ export class H2MemberStream implements Stream {
       else if (Array.isArray(had)) had.push(value);
       else headers[name] = [String(had), value];
     }
+    // TE is hop-by-hop in HTTP/1.1 (the client's was not passed on); gRPC servers may insist on it
+    const type = headers['content-type'];
+    if (typeof type === 'string' && isGrpc(type)) headers.te = 'trailers';
     this.#headers = headers;
     this.bytesWritten += head.length + 2;
     if (chunked) this.#framer = new BodyFramer().chunked(400, MAX_REQUEST_TRAILERS).keepTrailers();

@@ -55,6 +55,12 @@ describe('HTTP/2 to members', () => {
     session.close();
     assert.equal(res.status, 200);
     assert.equal(res.body.toString(), 'a POST /p body!');
+    // a gRPC call keeps its "te: trailers" (some gRPC servers refuse a call without it); others have none
+    const s2 = h2Connect(port, false);
+    await h2Request(s2, { ':method': 'POST', ':path': '/g', 'content-type': 'application/grpc', te: 'trailers' }, 'x');
+    s2.close();
+    assert.equal(m.requests[0].te, undefined);
+    assert.equal(m.requests[1].te, 'trailers');
   });
 });
 
