@@ -712,6 +712,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       // peer that carried the request when that is another address.
       const peer = side.client.address;
       const client = this.#clientAddress(side, this.req);
+      const memberProtocol = member === null ? undefined : this.#pool.config.memberProtocol;
       logRequest(this.#ctx.log, {
         client,
         ...(client === peer ? {} : { peer }),
@@ -719,6 +720,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
         ...(route === null ? {} : { route: route.name }),
         member: member?.id ?? null,
         protocol: side.http2 ? 'HTTP/2' : this.req.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
+        ...(memberProtocol === undefined || memberProtocol === 'http1' ? {} : { memberProtocol }),
         method: this.req.method,
         path: this.req.target,
         status: this.#status,

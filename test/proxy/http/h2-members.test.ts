@@ -10,10 +10,15 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { atEnd } from '../../helpers/cleanup.ts';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
+import { Furiwake } from '../../../src/app.ts';
+import { createLogger } from '../../../src/log.ts';
+import { logSink } from '../../helpers/app.ts';
+import { until } from '../../helpers/wait.ts';
 import { promisify } from 'node:util';
 import { pool } from '../../helpers/config.ts';
 import { h2Connect, h2Request, h2cService, httpsService } from './h2-helpers.ts';
+import { httpConfig } from './helpers.ts';
 import { echo, startH2Member, type H2Handler } from './h2-members-helpers.ts';
 
 const run = promisify(execFile);
@@ -217,6 +222,21 @@ describe('HTTP/2 members: curl, many streams, flow control, trailers', () => {
     assert.equal(pauses, 4);
     assert.ok(most < 8 * 1024 * 1024, `held between member and client: ${most} bytes`);
     void blockedEvents;
+  });
+});
+
+describe('HTTP/2 members: the access log', () => {
+  it('says which protocol the member was spoken to in (memberProtocol), beside the client\'s', async () => {
+    const m = await startH2Member('a');
+    const { sink, lines } = logSink();
+    const config = httpConfig(pool('round-robin', [{ port: m.port, id: 'm1' }], {}, { memberProtocol: 'h2c' }), { http2: { h2c: true, maxConcurrentStreams: 100, maxResetsPerSecond: 100 } });
+    const app = await Furiwake.start(config, createLogger('info', sink));
+    after(() => app.stop(0));
+    const port = app.address('svc').port;
+    await get(port, '/one');
+    await until(() => lines.some((l) => l.msg === 'request'), sink, 'line');
+    const line = lines.find((l) => l.msg === 'request')!;
+    assert.deepEqual([line.protocol, line.memberProtocol, line.member, line.status], ['HTTP/1.1', 'h2c', 'm1', 200]);
   });
 });
 
