@@ -22,7 +22,7 @@ import http2, { type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingH
 import type { Endpoint } from '../../runtime/connection-table.ts';
 import type { Member } from '../../runtime/member.ts';
 import type { Stream, StreamOwner } from '../stream.ts';
-import { BodyFramer } from './body-framer.ts';
+import { BodyFramer, type PayloadSink } from './body-framer.ts';
 import { isGrpc } from './grpc.ts';
 import type { H2MemberSession, H2MemberSessions, H2Route } from './h2-member-sessions.ts';
 
@@ -103,12 +103,12 @@ export class H2MemberStream implements Stream {
   assign(session: H2MemberSession, ready: boolean): void {
     this.#session = session;
     // heard on a later turn, as a socket's connect: the stream's owner may still be being made
-    if (ready) queueMicrotask(this.#readyLater);
+    if (ready) process.nextTick(readyLater, this);
   }
 
-  #readyLater = (): void => {
+  #readyLater(): void {
     if (this.#session !== null) this.sessionReady();
-  };
+  }
 
   sessionReady(): void {
     if (this.closed) return this.#release();
@@ -210,7 +210,12 @@ export class H2MemberStream implements Stream {
     if (typeof type === 'string' && isGrpc(type)) headers.te = 'trailers';
     this.#headers = headers;
     this.bytesWritten += head.length + 2;
-    if (chunked) this.#framer = new BodyFramer().chunked(400, MAX_REQUEST_TRAILERS).keepTrailers();
+    if (chunked) {
+      this.#framer = new BodyFramer().chunked(400, MAX_REQUEST_TRAILERS).keepTrailers();
+      this.#sink = (buf: Buffer, start: number, end: number): void => {
+        if (end > start) this.#payload(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+      };
+    }
     else if (length > 0) this.#remaining = length;
     else this.#reqEnded = true;
     if (this.#phase === Phase.READY) this.#start();
@@ -228,7 +233,7 @@ export class H2MemberStream implements Stream {
       return;
     }
     if (framer.done) return;
-    framer.feed(chunk, 0, chunk.length, this.#sink);
+    framer.feed(chunk, 0, chunk.length, this.#sink!);
     if (framer.done) {
       const trailers = framer.trailers;
       if (trailers !== '') this.#reqTrailers = trailerHeaders(trailers);
@@ -236,9 +241,8 @@ export class H2MemberStream implements Stream {
     }
   }
 
-  #sink = (buf: Buffer, start: number, end: number): void => {
-    if (end > start) this.#payload(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
-  };
+  /** the payload of a chunked body (made with its framer: a request without one needs none) */
+  #sink: PayloadSink | null = null;
 
   #payload(part: Buffer): void {
     if (part.length === 0) return;
@@ -277,15 +281,17 @@ export class H2MemberStream implements Stream {
     }
     this.#h2 = h2;
     this.#phase = Phase.SENT;
-    h2.on('response', this.#onResponse);
-    h2.on('headers', this.#onInterim);
-    h2.on('data', this.#onData);
-    h2.on('trailers', this.#onTrailers);
-    h2.on('end', this.#onEnd);
-    h2.on('error', this.#onError);
-    h2.on('close', this.#onClose);
-    h2.on('drain', this.#onDrain);
-    if (this.#framer !== null) h2.on('wantTrailers', this.#onWantTrailers);
+    // the listeners are shared by every stream (no closures per request): each finds its H2MemberStream on the h2 stream
+    (h2 as Tagged)[OWNER] = this;
+    h2.on('response', onResponse);
+    h2.on('headers', onInterim);
+    h2.on('data', onData);
+    h2.on('trailers', onTrailers);
+    h2.on('end', onEnd);
+    h2.on('error', onError);
+    h2.on('close', onClose);
+    h2.on('drain', onDrain);
+    if (this.#framer !== null) h2.on('wantTrailers', onWantTrailers);
     if (this.#paused) h2.pause();
     // a replay sends the body again; then whatever came while no stream was open
     const replay = this.#replays > 0 ? this.#log : null;
@@ -294,28 +300,28 @@ export class H2MemberStream implements Stream {
     this.#held = null;
     if (held !== null) {
       for (const part of held) if (replay === null || !replay.includes(part)) h2.write(part);
-      queueMicrotask(this.#onDrain);
+      process.nextTick(drainLater, this);
     }
     if (this.#reqEnded && !endStream) h2.end();
   }
 
-  #onWantTrailers = (): void => {
+  #onWantTrailers(): void {
     this.#h2?.sendTrailers(this.#reqTrailers ?? {});
-  };
+  }
 
-  #onDrain = (): void => {
+  #onDrain(): void {
     if (!this.closed) this.#owner.streamDrained(this);
-  };
+  }
 
   // ---- the response, as HTTP/1.1 text for the exchange -------------------------------------
 
-  #onInterim = (headers: IncomingHttpHeaders, _flags: number, raw: string[]): void => {
+  #onInterim(headers: IncomingHttpHeaders, _flags: number, raw: string[]): void {
     const status = Number(headers[':status']);
     if (!(status >= 100 && status < 200)) return;
     this.#emit(Buffer.from(`HTTP/1.1 ${status}\r\n${fieldLines(raw, null)}\r\n`, 'latin1'));
-  };
+  }
 
-  #onResponse = (headers: IncomingHttpHeaders, flags: number, raw: string[]): void => {
+  #onResponse(headers: IncomingHttpHeaders, flags: number, raw: string[]): void {
     this.#responded = true;
     this.#log = null;
     const status = Number(headers[':status']);
@@ -346,27 +352,27 @@ export class H2MemberStream implements Stream {
       head += `${fieldLines(raw, null)}transfer-encoding: chunked\r\n\r\n`;
     }
     this.#emit(Buffer.from(head, 'latin1'));
-  };
+  }
 
-  #onData = (chunk: Buffer): void => {
+  #onData(chunk: Buffer): void {
     if (!this.#chunked) {
       if (this.#resRemaining > 0 && (this.#resRemaining -= chunk.length) <= 0) this.readEnded = true;
       return this.#emit(chunk);
     }
     if (chunk.length === 0) return;
     this.#emit(Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`, 'latin1'), chunk, CRLF]));
-  };
+  }
 
-  #onTrailers = (_headers: IncomingHttpHeaders, _flags: number, raw: string[]): void => {
+  #onTrailers(_headers: IncomingHttpHeaders, _flags: number, raw: string[]): void {
     this.#resTrailers = raw;
-  };
+  }
 
-  #onEnd = (): void => {
+  #onEnd(): void {
     if (this.readEnded) return;
     this.readEnded = true;
     // with a Content-Length, HTTP/1.1 has no place for trailers: they are dropped
     if (this.#chunked) this.#emit(Buffer.from(`0\r\n${this.#resTrailers === null ? '' : fieldLines(this.#resTrailers, null)}\r\n`, 'latin1'));
-  };
+  }
 
   #emit(chunk: Buffer): void {
     if (this.closed) return;
@@ -374,11 +380,11 @@ export class H2MemberStream implements Stream {
     this.#owner.streamData(this, chunk);
   }
 
-  #onError = (err: NodeJS.ErrnoException): void => {
+  #onError(err: NodeJS.ErrnoException): void {
     this.#error ??= err.code ?? err.message;
-  };
+  }
 
-  #onClose = (): void => {
+  #onClose(): void {
     const h2 = this.#h2!;
     this.#h2 = null;
     this.#release();
@@ -394,7 +400,7 @@ export class H2MemberStream implements Stream {
     if (!this.readEnded) this.#error ??= code === undefined || code === 0 ? 'ECONNRESET' : `RST_STREAM ${code}`;
     this.#phase = Phase.DONE;
     this.#closeNow();
-  };
+  }
 
   /** Gives its session slot back (once). */
   #release(): void {
@@ -418,6 +424,23 @@ export class H2MemberStream implements Stream {
     const owner = this.#owner;
     if (this.#error !== null) owner.streamError(this, this.#error);
     owner.streamClosed(this);
+  }
+
+  /** The shared listeners and deferred calls (module level, below) reach the private methods here. */
+  static dispatch(stream: H2MemberStream, event: number, a?: unknown, b?: unknown, c?: unknown): void {
+    switch (event) {
+      case Ev.RESPONSE: return stream.#onResponse(a as IncomingHttpHeaders, b as number, c as string[]);
+      case Ev.INTERIM: return stream.#onInterim(a as IncomingHttpHeaders, b as number, c as string[]);
+      case Ev.DATA: return stream.#onData(a as Buffer);
+      case Ev.TRAILERS: return stream.#onTrailers(a as IncomingHttpHeaders, b as number, c as string[]);
+      case Ev.END: return stream.#onEnd();
+      case Ev.ERROR: return stream.#onError(a as NodeJS.ErrnoException);
+      case Ev.CLOSE: return stream.#onClose();
+      case Ev.DRAIN: return stream.#onDrain();
+      case Ev.WANT_TRAILERS: return stream.#onWantTrailers();
+      case Ev.READY: return stream.#readyLater();
+      case Ev.CLOSED: return stream.#closedLater();
+    }
   }
 
   // ---- the rest of Stream ------------------------------------------------------------------
@@ -454,15 +477,15 @@ export class H2MemberStream implements Stream {
       this.#release();
     }
     // as a socket's, the close is heard on a later turn (the exchange may be in the middle of a call)
-    process.nextTick(this.#closedLater);
+    process.nextTick(closedLater, this);
   }
 
-  #closedLater = (): void => {
+  #closedLater(): void {
     if (this.#closeTold) return;
     this.#closeTold = true;
     if (this.#error !== null) this.#owner.streamError(this, this.#error);
     this.#owner.streamClosed(this);
-  };
+  }
 
   reset(): void {
     this.close();
@@ -476,6 +499,48 @@ export class H2MemberStream implements Stream {
     const socket = this.#session?.session.socket;
     return { address: socket?.localAddress ?? '', port: socket?.localPort ?? 0 };
   }
+}
+
+const OWNER = Symbol('H2MemberStream');
+type Tagged = ClientHttp2Stream & { [OWNER]: H2MemberStream };
+const Ev = { RESPONSE: 0, INTERIM: 1, DATA: 2, TRAILERS: 3, END: 4, ERROR: 5, CLOSE: 6, DRAIN: 7, WANT_TRAILERS: 8, READY: 9, CLOSED: 10 } as const;
+const dispatch = H2MemberStream.dispatch;
+
+function onResponse(this: Tagged, headers: IncomingHttpHeaders, flags: number, raw: string[]): void {
+  dispatch(this[OWNER], Ev.RESPONSE, headers, flags, raw);
+}
+function onInterim(this: Tagged, headers: IncomingHttpHeaders, flags: number, raw: string[]): void {
+  dispatch(this[OWNER], Ev.INTERIM, headers, flags, raw);
+}
+function onData(this: Tagged, chunk: Buffer): void {
+  dispatch(this[OWNER], Ev.DATA, chunk);
+}
+function onTrailers(this: Tagged, headers: IncomingHttpHeaders, flags: number, raw: string[]): void {
+  dispatch(this[OWNER], Ev.TRAILERS, headers, flags, raw);
+}
+function onEnd(this: Tagged): void {
+  dispatch(this[OWNER], Ev.END);
+}
+function onError(this: Tagged, err: NodeJS.ErrnoException): void {
+  dispatch(this[OWNER], Ev.ERROR, err);
+}
+function onClose(this: Tagged): void {
+  dispatch(this[OWNER], Ev.CLOSE);
+}
+function onDrain(this: Tagged): void {
+  dispatch(this[OWNER], Ev.DRAIN);
+}
+function onWantTrailers(this: Tagged): void {
+  dispatch(this[OWNER], Ev.WANT_TRAILERS);
+}
+function drainLater(stream: H2MemberStream): void {
+  dispatch(stream, Ev.DRAIN);
+}
+function readyLater(stream: H2MemberStream): void {
+  dispatch(stream, Ev.READY);
+}
+function closedLater(stream: H2MemberStream): void {
+  dispatch(stream, Ev.CLOSED);
 }
 
 /** The path of a target as HTTP/2's :path takes it: origin-form as is; an absolute-form's path. */
