@@ -23,7 +23,7 @@ import type { Endpoint } from '../../runtime/connection-table.ts';
 import type { Member } from '../../runtime/member.ts';
 import type { Stream, StreamOwner } from '../stream.ts';
 import { BodyFramer, type PayloadSink } from './body-framer.ts';
-import { isGrpc } from './grpc.ts';
+import { fieldLines, GRPC_STATUS_FIELDS, memberRequestHeaders, trailerHeaders } from './h2-member-heads.ts';
 import type { H2MemberSession, H2MemberSessions, H2Route } from './h2-member-sessions.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, HTTP2_FLAG_END_STREAM } = { ...http2.constants, HTTP2_FLAG_END_STREAM: 0x1 };
@@ -36,10 +36,6 @@ const MAX_REPLAYS = 2;
 const MAX_REQUEST_TRAILERS = 64 * 1024;
 const CRLF = Buffer.from('\r\n', 'latin1');
 
-/** Fields that mean something for one HTTP/1 connection only (RFC 9113 8.2.2): never sent to an HTTP/2 member. */
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host']);
-/** The status of a gRPC trailers-only response: moved to the trailers. */
-const GRPC_STATUS_FIELDS = new Set(['grpc-status', 'grpc-message', 'grpc-status-details-bin']);
 
 const Phase = { WAITING: 0, READY: 1, SENT: 2, DONE: 3 } as const;
 
@@ -172,51 +168,18 @@ export class H2MemberStream implements Stream {
     return !h2.writableNeedDrain;
   }
 
-  /** The head as head-writer.ts wrote it (request line, then field lines each with CRLF). */
+  /** The head as head-writer.ts wrote it: its header list for the member. */
   #readHead(head: string): void {
-    const lineEnd = head.indexOf('\r\n');
-    const line = head.slice(0, lineEnd);
-    const sp1 = line.indexOf(' ');
-    const sp2 = line.lastIndexOf(' ');
-    const method = (this.#method = line.slice(0, sp1));
-    const target = line.slice(sp1 + 1, sp2);
-    const headers: OutgoingHttpHeaders = { ':method': method, ':scheme': this.#route.protocol === 'h2' ? 'https' : 'http', ':path': originForm(target) };
-    let chunked = false;
-    let length = -1;
-    for (let at = lineEnd + 2; at < head.length; ) {
-      const end = head.indexOf('\r\n', at);
-      const colon = head.indexOf(':', at);
-      const name = head.slice(at, colon).toLowerCase();
-      const value = head.slice(colon + 1, end).trim();
-      at = end + 2;
-      if (CONNECTION_SPECIFIC.has(name)) {
-        if (name === 'host') headers[':authority'] = value;
-        else if (name === 'transfer-encoding') chunked = true; // the head writer writes chunked alone
-        continue;
-      }
-      if (name === 'te') {
-        // only "trailers" may go in HTTP/2 (RFC 9113 8.2.2)
-        if (value.toLowerCase().split(',').some((t) => t.trim() === 'trailers')) headers.te = 'trailers';
-        continue;
-      }
-      if (name === 'content-length') length = Number(value);
-      const had = headers[name];
-      if (had === undefined) headers[name] = value;
-      else if (Array.isArray(had)) had.push(value);
-      else headers[name] = [String(had), value];
-    }
-    // TE is hop-by-hop in HTTP/1.1 (the client's was not passed on); gRPC servers may insist on it
-    const type = headers['content-type'];
-    if (typeof type === 'string' && isGrpc(type)) headers.te = 'trailers';
-    this.#headers = headers;
+    const req = memberRequestHeaders(head, this.#route.protocol === 'h2' ? 'https' : 'http');
+    this.#method = req.method;
+    this.#headers = req.headers;
     this.bytesWritten += head.length + 2;
-    if (chunked) {
+    if (req.chunked) {
       this.#framer = new BodyFramer().chunked(400, MAX_REQUEST_TRAILERS).keepTrailers();
       this.#sink = (buf: Buffer, start: number, end: number): void => {
         if (end > start) this.#payload(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
       };
-    }
-    else if (length > 0) this.#remaining = length;
+    } else if (req.length > 0) this.#remaining = req.length;
     else this.#reqEnded = true;
     if (this.#phase === Phase.READY) this.#start();
   }
@@ -541,53 +504,4 @@ function readyLater(stream: H2MemberStream): void {
 }
 function closedLater(stream: H2MemberStream): void {
   dispatch(stream, Ev.CLOSED);
-}
-
-/** The path of a target as HTTP/2's :path takes it: origin-form as is; an absolute-form's path. */
-function originForm(target: string): string {
-  if (target.charCodeAt(0) === 0x2f /* / */ || target === '*') return target;
-  const scheme = target.indexOf('://');
-  if (scheme === -1) return target;
-  const slash = target.indexOf('/', scheme + 3);
-  const query = target.indexOf('?', scheme + 3);
-  if (slash === -1) return query === -1 ? '/' : `/${target.slice(query)}`;
-  return query !== -1 && query < slash ? `/${target.slice(query)}` : target.slice(slash);
-}
-
-/**
- * Field lines from raw pairs (names lowercase, checked by nghttp2, values without CR, LF or NUL),
- * without the pseudo-headers, the connection-specific fields, Content-Length (written apart) and
- * those in `skip`.
- */
-function fieldLines(raw: readonly string[], skip: ReadonlySet<string> | null): string {
-  let out = '';
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i];
-    if (name.charCodeAt(0) === 0x3a || CONNECTION_SPECIFIC.has(name) || name === 'content-length' || name === 'te') continue;
-    if (skip !== null && skip.has(name)) continue;
-    out += `${name}: ${raw[i + 1]}\r\n`;
-  }
-  return out;
-}
-
-/** A chunked request's trailer lines (as the body framer kept them) as a header list. */
-function trailerHeaders(fields: string): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (let at = 0; at < fields.length; ) {
-    let end = fields.indexOf('\r\n', at);
-    if (end === -1) end = fields.length;
-    const colon = fields.indexOf(':', at);
-    if (colon !== -1 && colon < end) {
-      const name = fields.slice(at, colon).trim().toLowerCase();
-      if (name !== '' && !CONNECTION_SPECIFIC.has(name) && name !== 'content-length' && name !== 'te' && name !== 'trailer') {
-        const value = fields.slice(colon + 1, end).trim();
-        const had = out[name];
-        if (had === undefined) out[name] = value;
-        else if (Array.isArray(had)) had.push(value);
-        else out[name] = [String(had), value];
-      }
-    }
-    at = end + 2;
-  }
-  return out;
 }
