@@ -240,6 +240,31 @@ describe('HTTP/2 members: the access log', () => {
   });
 });
 
+describe('HTTP/2 members: a member that stops serving', () => {
+  it('moves a waiting GET to another member (reselect), cancels its stream, and closes the member\'s connection', async () => {
+    let rst = -1;
+    let cancelled: () => void = () => {};
+    const gone = new Promise<void>((resolve) => (cancelled = resolve));
+    const a = await startH2Member('a', (stream) => stream.on('close', () => {
+      rst = stream.rstCode;
+      cancelled();
+    }));
+    const b = await startH2Member('b');
+    const { app, port } = await h2cService(pool('round-robin', [{ port: a.port, id: 'a' }, { port: b.port, id: 'b' }], {}, { memberProtocol: 'h2c' }));
+    const session = h2Connect(port, false);
+    const pending = h2Request(session, { ':path': '/wait' });
+    await until(() => a.requests.length === 1);
+    app.runtime.member('p', 'a')!.setAdmin('disabled');
+    const res = await pending;
+    session.close();
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['x-member'], 'b');
+    await gone;
+    assert.equal(rst, http2.constants.NGHTTP2_CANCEL);
+    await until(() => a.live.size === 0);
+  });
+});
+
 describe('HTTP/2 members: GOAWAY and dead connections', () => {
   it('sends again, on a new connection, the POSTs a member did not process before its GOAWAY', async () => {
     let first = true;
