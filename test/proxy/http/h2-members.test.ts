@@ -16,7 +16,7 @@ import { createLogger } from '../../../src/log.ts';
 import { logSink } from '../../helpers/app.ts';
 import { until } from '../../helpers/wait.ts';
 import { promisify } from 'node:util';
-import { pool } from '../../helpers/config.ts';
+import { pool, service } from '../../helpers/config.ts';
 import { h2Connect, h2Request, h2cService, httpsService } from './h2-helpers.ts';
 import { httpConfig } from './helpers.ts';
 import { echo, startH2Member, type H2Handler } from './h2-members-helpers.ts';
@@ -302,7 +302,10 @@ describe('HTTP/2 members: GOAWAY and dead connections', () => {
       await new Promise((r) => dead.close(r));
     });
     const deadPort = (dead.address() as net.AddressInfo).port;
-    const { app, port } = await h2cService(pool('round-robin', [{ port: deadPort, id: 'dead' }], {}, { memberProtocol: 'h2c', http2: { maxConnectionsPerMember: 1, pingInterval: 100, pingTimeout: 100 } }));
+    const { app, port } = await h2cService(pool('round-robin', [{ port: deadPort, id: 'dead' }], {}, { memberProtocol: 'h2c', http2: { maxConnectionsPerMember: 1, pingInterval: 100, pingTimeout: 100 } }), {
+      // without the PING the response timeout would end it, with a 504
+      timeouts: { ...service('http', 'p').http!.timeouts, response: 5_000 },
+    });
     const session = h2Connect(port, false);
     const res = await h2Request(session, { ':method': 'POST', ':path': '/x' }, 'x');
     session.close();
