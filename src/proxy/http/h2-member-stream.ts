@@ -26,7 +26,9 @@ import { BodyFramer, type PayloadSink } from './body-framer.ts';
 import { fieldLines, GRPC_STATUS_FIELDS, memberRequestHeaders, trailerHeaders } from './h2-member-heads.ts';
 import type { H2MemberSession, H2MemberSessions, H2Route } from './h2-member-sessions.ts';
 
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, HTTP2_FLAG_END_STREAM } = { ...http2.constants, HTTP2_FLAG_END_STREAM: 0x1 };
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
+/** the END_STREAM flag of a HEADERS frame (RFC 9113 6.2), as the 'response' event gives the flags */
+const END_STREAM = 0x1;
 
 /** body bytes of a request kept so that a refused stream can be sent again */
 const REPLAY_LIMIT = 64 * 1024;
@@ -288,7 +290,7 @@ export class H2MemberStream implements Stream {
     this.#responded = true;
     this.#log = null;
     const status = Number(headers[':status']);
-    const noBody = (flags & HTTP2_FLAG_END_STREAM) !== 0;
+    const noBody = (flags & END_STREAM) !== 0;
     const bodiless = this.#method === 'HEAD' || status === 204 || status === 304 || status < 200;
     let head = `HTTP/1.1 ${status}\r\n`;
     const length = headers['content-length'];
