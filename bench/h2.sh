@@ -4,8 +4,9 @@
 # (`listen ... ssl http2`, `proxy_pass` with upstream keep-alive), all speaking HTTP/1.1 to the
 # same nginx backend, each balancer pinned to the same core (furiwake with `workers: 1`, HAProxy
 # `nbthread 1`, one nginx worker), with 1 and with 100 streams per connection, in one run with
-# interleaved rounds. Prints requests/s and furiwake's ratio to
-# HAProxy and to nginx.
+# interleaved rounds. The `-h2c` rows speak HTTP/2 in clear text to the backend too (furiwake
+# `member-protocol: h2c`, HAProxy `proto h2`, the nginx backend's second listener `http2`).
+# Prints requests/s and furiwake's ratio to HAProxy and to nginx.
 # Run by hand: `bash bench/h2.sh` (or `DURATION=5 ROUNDS=1 bash bench/h2.sh`). Not part of the tests.
 # Goal (issue 16): furiwake >= 0.7 of HAProxy's requests/s per core.
 set -euo pipefail
@@ -53,10 +54,17 @@ defaults
 frontend bench
   bind 127.0.0.1:$HAPROXY_PORT ssl crt $TMP/haproxy.pem alpn h2,http/1.1
   default_backend p
+frontend bench_h2c
+  bind 127.0.0.1:$HAPROXY_H2C_PORT ssl crt $TMP/haproxy.pem alpn h2,http/1.1
+  default_backend p2
 backend p
   balance roundrobin
   http-reuse always
   server m1 127.0.0.1:$NGINX_PORT
+backend p2
+  balance roundrobin
+  http-reuse always
+  server m1 127.0.0.1:$NGINX_H2C_PORT proto h2
 EOF
 }
 
@@ -67,6 +75,16 @@ start_nginx_h2() {
   http2_max_concurrent_streams 128;' \
     "    ssl_certificate $TMP/bench.pem;
     ssl_certificate_key $TMP/bench.key;"
+}
+
+# the nginx backend as lib.sh starts it, with a second listener that takes HTTP/2 in clear text (prior knowledge)
+start_nginx_h2c() {
+  mkdir -p "$TMP/nginx/www" "$TMP/nginx/logs"
+  nginx_conf "127.0.0.1:$NGINX_PORT" | sed "s|^    listen 127.0.0.1:$NGINX_PORT backlog=4096;|&\n    listen 127.0.0.1:$NGINX_H2C_PORT http2;|" >"$TMP/nginx/nginx.conf"
+  grep -q "$NGINX_H2C_PORT http2" "$TMP/nginx/nginx.conf" || die "nginx.conf: no h2c listener"
+  taskset -c "$BACKEND_CPU" nginx -e "$TMP/nginx/logs/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" >"$TMP/nginx/logs/stdout.log" 2>&1 &
+  started nginx $!
+  wait_listening nginx "$NGINX_PORT" $! "$TMP/nginx/logs/error.log"
 }
 
 start_furiwake_h2() {
@@ -82,10 +100,21 @@ services:
     tls: { certificates: [ { cert: $TMP/bench.pem, key: $TMP/bench.key } ] }
     http2: { max-concurrent-streams: 128 }
     member-keep-alive: { max-idle: $MEMBER_IDLE }
+  bench-h2c:
+    listen: 127.0.0.1:$FURIWAKE_H2C_PORT
+    mode: http
+    pool: p2
+    access-log: false
+    tls: { certificates: [ { cert: $TMP/bench.pem, key: $TMP/bench.key } ] }
+    http2: { max-concurrent-streams: 128 }
 pools:
   p:
     algorithm: round-robin
     members: [ { address: 127.0.0.1:$NGINX_PORT } ]
+  p2:
+    algorithm: round-robin
+    member-protocol: h2c
+    members: [ { address: 127.0.0.1:$NGINX_H2C_PORT } ]
 EOF
   (cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" bin/furiwake.js start -c "$TMP/furiwake.yaml") >"$TMP/furiwake.log" 2>&1 &
   started furiwake $!
@@ -116,17 +145,19 @@ IDLE_AT_START=$(idle_percent)
 TMP=$(mktemp -d /tmp/furiwake-bench.XXXXXX)
 chmod 755 "$TMP"
 declare -A BALANCER_PID=()
-read -r NGINX_PORT HAPROXY_PORT FURIWAKE_PORT NGINX_H2_PORT < <(free_ports 4)
+read -r NGINX_PORT HAPROXY_PORT FURIWAKE_PORT NGINX_H2_PORT NGINX_H2C_PORT HAPROXY_H2C_PORT FURIWAKE_H2C_PORT < <(free_ports 7)
 
 make_cert
-start_nginx || die "nginx did not start"
+start_nginx_h2c || die "nginx did not start"
 start_haproxy_h2 || die "haproxy did not start"
 start_nginx_h2 || die "the nginx h2 proxy did not start"
 start_furiwake_h2 || die "furiwake did not start"
 
-TARGETS=(haproxy nginx furiwake)
+BALANCER_PID[haproxy-h2c]=${BALANCER_PID[haproxy]}
+BALANCER_PID[furiwake-h2c]=${BALANCER_PID[furiwake]}
+TARGETS=(haproxy nginx furiwake haproxy-h2c furiwake-h2c)
 STREAMS=(1 100)
-declare -A PORT=([haproxy]=$HAPROXY_PORT [nginx]=$NGINX_H2_PORT [furiwake]=$FURIWAKE_PORT)
+declare -A PORT=([haproxy]=$HAPROXY_PORT [nginx]=$NGINX_H2_PORT [furiwake]=$FURIWAKE_PORT [haproxy-h2c]=$HAPROXY_H2C_PORT [furiwake-h2c]=$FURIWAKE_H2C_PORT)
 declare -A RPS=() CPU=()
 for ((round = 1; round <= ROUNDS; round++)); do
   for m in "${STREAMS[@]}"; do
@@ -146,7 +177,7 @@ table() {
   printf 'furiwake %s; node %s; %s; %s; %s; h2load -c%s\n' "$FURIWAKE_AT" "$("$NODE" --version)" \
     "$(haproxy -v 2>/dev/null | head -1 | awk '{ print "haproxy " $3 }')" "$(nginx -v 2>&1 | sed 's|.*nginx/|nginx |')" \
     "$(h2load --version | head -1)" "$CONNECTIONS"
-  printf 'TLS h2 from the client, HTTP/1.1 to one nginx backend (3-byte answers); %ss x %s round(s), medians\n' "$DURATION" "$ROUNDS"
+  printf 'TLS h2 from the client, HTTP/1.1 (-h2c: HTTP/2 in clear text) to one nginx backend (3-byte answers); %ss x %s round(s), medians\n' "$DURATION" "$ROUNDS"
   printf 'cores: balancer %s, nginx %s, h2load %s (of %s); machine %s%% idle before the start\n\n' \
     "$BALANCER_CPU" "$BACKEND_CPU" "$CLIENT_CPU" "$(nproc)" "$IDLE_AT_START"
   local fmt='%-32s %12s %14s %16s\n' t m
@@ -164,6 +195,9 @@ table() {
       "$(ratio "$(med RPS "furiwake-$m")" "$(med RPS "haproxy-$m")")"
     printf 'furiwake / nginx per core, %s stream(s): %s; requests/s %s\n' "$m" "$(ratio "$(per_core "furiwake-$m")" "$(per_core "nginx-$m")")" \
       "$(ratio "$(med RPS "furiwake-$m")" "$(med RPS "nginx-$m")")"
+    printf 'furiwake / haproxy per core, h2c to the backend, %s stream(s): %s; requests/s %s\n' "$m" \
+      "$(ratio "$(per_core "furiwake-h2c-$m")" "$(per_core "haproxy-h2c-$m")")" \
+      "$(ratio "$(med RPS "furiwake-h2c-$m")" "$(med RPS "haproxy-h2c-$m")")"
   done
 }
 

@@ -13,6 +13,7 @@ import { checkHttpKeys, HTTP_DEFAULTS, httpServiceConfig, httpServiceKeys, httpT
 import { expected, fail, ok, type Parsed } from './issues.ts';
 import { adminSchema } from './admin-schema.ts';
 import { passiveHealthSchema } from './passive-schema.ts';
+import { memberProtocolSchema, poolHttp2Schema } from './member-protocol-schema.ts';
 import { haSchema } from './ha-schema.ts';
 import { checkRateLimitKeys, rateLimitConfig, rateLimitSchema, withRateLimit } from './rate-limit-schema.ts';
 import { address, boolean, byName, duration, integer, leaf, MAX_INT, matching, NAME, oneOf, optional, section } from './schema-parts.ts';
@@ -203,6 +204,8 @@ export const poolSchema = section('a pool: a map with members (and algorithm, qu
   'slow-start': duration({ allowZero: true }).default(0),
   'on-member-down': oneOf(ON_MEMBER_DOWN).optional(),
   'passive-health': passiveHealthSchema,
+  'member-protocol': memberProtocolSchema,
+  http2: poolHttp2Schema,
 }).superRefine((p, ctx) => {
   // A member's own rule or monitors must still be satisfiable, like the pool's.
   p.members.forEach((m, i) => {
@@ -214,7 +217,7 @@ export const poolSchema = section('a pool: a map with members (and algorithm, qu
     }
   });
 }).transform(
-  (p): PoolConfig => ({ algorithm: p.algorithm, members: p.members, queue: p.queue, health: p.health, slowStart: p['slow-start'], onMemberDown: p['on-member-down'] ?? null, passiveHealth: p['passive-health'] }),
+  (p): PoolConfig => ({ algorithm: p.algorithm, members: p.members, queue: p.queue, health: p.health, slowStart: p['slow-start'], onMemberDown: p['on-member-down'] ?? null, passiveHealth: p['passive-health'], memberProtocol: p['member-protocol'], http2: p.http2 }),
 );
 
 // ---- the whole file -----------------------------------------------------------------------

@@ -10,6 +10,7 @@ import type { KernelServiceConfig } from './kernel-types.ts';
 import type { PersistenceConfig } from './persistence-types.ts';
 import type { HttpServiceConfig } from './http-types.ts';
 import type { RateLimitConfig } from './rate-limit-types.ts';
+import type { MemberProtocol, PoolHttp2Config } from './member-protocol-schema.ts';
 
 export type { Address, AlgorithmName };
 import type { HaConfig } from './ha-types.ts';
@@ -97,6 +98,13 @@ export interface PoolConfig {
   /** live traffic of a member that stops serving; null: the default of each service's mode */
   onMemberDown: OnMemberDown | null;
   passiveHealth: PassiveHealthConfig;
+  /**
+   * how http services speak to the members: http1, h2 (TLS, ALPN h2) or h2c (clear text); the
+   * loader always sets it, a config built in code may leave it out (http1)
+   */
+  memberProtocol?: MemberProtocol;
+  /** the HTTP/2 connections to each member (member-protocol h2 or h2c); absent: the defaults */
+  http2?: PoolHttp2Config;
 }
 
 /** Passive health (runtime/passive-health.ts): ejection of a member that fails real traffic. */

@@ -49,6 +49,8 @@ describe('normalizing a valid file', () => {
           slowStart: 0,
           onMemberDown: null,
           passiveHealth: { failures: 5, ejection: 30_000, maxEjection: 300_000, maxEjectedPercent: 50 },
+          memberProtocol: 'http1',
+          http2: { maxConnectionsPerMember: 4, pingInterval: 30_000, pingTimeout: 10_000 },
         },
       },
     };
@@ -115,6 +117,8 @@ pools:
       slowStart: 0,
       onMemberDown: null,
       passiveHealth: { failures: 5, ejection: 30_000, maxEjection: 300_000, maxEjectedPercent: 50 },
+          memberProtocol: 'http1',
+          http2: { maxConnectionsPerMember: 4, pingInterval: 30_000, pingTimeout: 10_000 },
     });
   });
 

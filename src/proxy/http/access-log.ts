@@ -24,6 +24,8 @@ export interface RequestLine {
   member: string | null;
   /** HTTP/1.1, HTTP/1.0 or HTTP/2: what the client spoke */
   protocol: string;
+  /** h2 or h2c when the member was spoken to in HTTP/2 (pool member-protocol); absent for HTTP/1.1 */
+  memberProtocol?: string;
   method: string;
   path: string;
   status: number;

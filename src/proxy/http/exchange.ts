@@ -216,7 +216,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       this.#attach(kept);
       return this.#send();
     }
-    const up = this.#ctx.members.open(member, this.#http);
+    const up = this.#ctx.members.open(member, this.#http, this.#pool.config);
     this.#attach(up);
     this.#wait = Wait.CONNECT;
     this.#side.setDeadline(this.#svc.timeouts.connect);
@@ -718,6 +718,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       // peer that carried the request when that is another address.
       const peer = side.client.address;
       const client = this.#clientAddress(side, this.req);
+      const memberProtocol = member === null ? undefined : this.#pool.config.memberProtocol;
       logRequest(this.#ctx.log, {
         client,
         ...(client === peer ? {} : { peer }),
@@ -725,6 +726,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
         ...(route === null ? {} : { route: route.name }),
         member: member?.id ?? null,
         protocol: side.http2 ? 'HTTP/2' : this.req.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
+        ...(memberProtocol === undefined || memberProtocol === 'http1' ? {} : { memberProtocol }),
         method: this.req.method,
         path: this.req.target,
         status: this.#status,

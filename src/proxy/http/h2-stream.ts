@@ -18,8 +18,9 @@ import { RequestClock } from './request-clock.ts';
 import { parseRequestHead } from './request-head.ts';
 import type { ResponseHead } from './response-head.ts';
 import { errorText, HttpError } from './responses.ts';
+import { grpcErrorHeaders, GrpcStatus, grpcStatusOf, grpcTimeout, isGrpc } from './grpc.ts';
 
-const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = http2.constants;
+const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = http2.constants;
 /** where a node stream keeps its H2ClientStream, for the listeners all streams share */
 const OWNER = Symbol('furiwake h2 client stream');
 type Owned = ServerHttp2Stream & { [OWNER]: H2ClientStream };
@@ -77,6 +78,10 @@ export class H2ClientStream implements ClientStream {
   #closedByUs = false;
   /** 'drain' is listened to (from the first write the client's window did not let out) */
   #drainHeard = false;
+  /** a gRPC call's content-type; null for other requests (their errors are HTTP's) */
+  #grpc: string | null = null;
+  /** a gRPC call's deadline from its grpc-timeout (ms since epoch); 0 = none */
+  #grpcDeadline = 0;
 
   constructor(owner: H2StreamOwner, stream: ServerHttp2Stream, endStream: boolean) {
     this.#owner = owner;
@@ -109,6 +114,7 @@ export class H2ClientStream implements ClientStream {
     stream.on('aborted', H2ClientStream.#abortedEvent);
     const ctx = this.#owner.ctx;
     const http = ctx.service.config.http!;
+    this.#readGrpc(raw);
     const text = requestHeadText(raw, !this.#reqDone);
     this.bytesIn += text.length;
     let req;
@@ -127,6 +133,22 @@ export class H2ClientStream implements ClientStream {
       stream.on('end', H2ClientStream.#endEvent);
     }
     ex.start();
+  }
+
+  /** A gRPC call (its errors become grpc-status) and its deadline (grpc-timeout), which bounds every wait of the exchange. */
+  #readGrpc(raw: readonly string[]): void {
+    let type: string | null = null;
+    let timeout = -1;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      if (raw[i] === 'content-type') type ??= raw[i + 1];
+      else if (raw[i] === 'grpc-timeout') timeout = grpcTimeout(raw[i + 1]);
+    }
+    if (type === null || !isGrpc(type)) return;
+    this.#grpc = type;
+    if (timeout === -1) return;
+    // from now: a wait that sets no deadline of its own (the pool's queue) is bounded by it too
+    this.#grpcDeadline = this.requestStart + timeout;
+    this.deadline = this.#grpcDeadline;
   }
 
   /** A request we cannot read: its error, counted and logged as HTTP/1's are. */
@@ -279,6 +301,10 @@ export class H2ClientStream implements ClientStream {
 
   sendError(status: number, message: string, _requestDone: boolean, retryAfter: number | undefined): void {
     if (this.#ended || this.#responded) return;
+    if (this.#grpc !== null) {
+      const code = this.#grpcDeadline !== 0 && Date.now() >= this.#grpcDeadline ? GrpcStatus.DEADLINE_EXCEEDED : grpcStatusOf(status);
+      return this.#respondWhole(grpcErrorHeaders(this.#grpc, code, message), null);
+    }
     const body = errorText(status, message);
     const headers: OutgoingHttpHeaders = {
       ':status': status, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store',
@@ -324,7 +350,10 @@ export class H2ClientStream implements ClientStream {
   }
 
   setDeadline(ms: number): void {
-    this.deadline = ms === 0 ? 0 : Date.now() + ms;
+    const at = ms === 0 ? 0 : Date.now() + ms;
+    const grpc = this.#grpcDeadline;
+    // a gRPC call's own deadline comes first, whichever wait the exchange is in
+    this.deadline = grpc !== 0 && this.#ex !== null && (at === 0 || grpc < at) ? grpc : at;
   }
 
   /** Called by the sweep when `deadline` has passed. */
@@ -333,10 +362,26 @@ export class H2ClientStream implements ClientStream {
     try {
       // the response is all written, but the client has not taken it within the idle timeout
       if (this.#ex === null) return this.destroy();
+      if (this.#grpcDeadline !== 0 && Date.now() >= this.#grpcDeadline) return this.#grpcExpired(this.#ex);
       this.#ex.deadline();
     } catch (err) {
       this.crash(err);
     }
+  }
+
+  /**
+   * The gRPC call's deadline passed: furiwake gives up on it. A client still waiting for the
+   * response gets DEADLINE_EXCEEDED; one whose response had begun has its stream cancelled.
+   */
+  #grpcExpired(ex: Exchange): void {
+    this.#grpcDeadline = 0;
+    if (!this.#responded && !this.#ended) {
+      this.#respondWhole(grpcErrorHeaders(this.#grpc!, GrpcStatus.DEADLINE_EXCEEDED, 'deadline exceeded (grpc-timeout)'), null);
+    } else {
+      this.#closedByUs = true;
+      if (!this.#stream.destroyed && !this.#stream.closed) this.#stream.close(NGHTTP2_CANCEL);
+    }
+    ex.abort();
   }
 
   // ---- the end

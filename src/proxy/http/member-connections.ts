@@ -2,12 +2,17 @@
 // carry the next one. The most recently used is taken first (it is the least likely to have
 // been closed by the member); each waits at most the idle timeout, and at most `maxIdle` wait.
 // Those of a member that stops serving are closed at once: nothing will be sent on them.
+// Requests to a pool whose members speak HTTP/2 (member-protocol h2 or h2c) go as streams on
+// shared sessions instead (h2-member-sessions.ts): nothing is kept idle per request.
 
 import type { HttpServiceConfig } from '../../config/http-types.ts';
+import { POOL_HTTP2_DEFAULTS } from '../../config/member-protocol-schema.ts';
+import type { PoolConfig } from '../../config/types.ts';
 import type { Member } from '../../runtime/member.ts';
 import type { MemberTraffic } from '../../runtime/member-down.ts';
 import type { ResourceCounts } from '../../runtime/resources.ts';
 import type { StreamEngine } from '../stream.ts';
+import { H2MemberSessions } from './h2-member-sessions.ts';
 import { TlsSessions, Upstream } from './upstream.ts';
 
 export class MemberConnections implements MemberTraffic {
@@ -15,6 +20,8 @@ export class MemberConnections implements MemberTraffic {
   opened = 0;
   readonly #idle = new Map<Member, Upstream[]>();
   readonly #sessions = new TlsSessions();
+  /** the HTTP/2 sessions to members of h2 and h2c pools */
+  readonly h2 = new H2MemberSessions();
   readonly #engine: StreamEngine;
   /** idle connections hold descriptors too: the budget counts them (idleMemberConnections) */
   readonly #resources: ResourceCounts | null;
@@ -44,8 +51,16 @@ export class MemberConnections implements MemberTraffic {
     return null;
   }
 
-  /** A new connection to `member`; the caller sets its user before the connect event. */
-  open(member: Member, config: HttpServiceConfig): Upstream {
+  /**
+   * A new connection to `member` (of a pool with `pool`'s config); the caller sets its user
+   * before the connect event. To an HTTP/2 member: a new stream on a shared session.
+   */
+  open(member: Member, config: HttpServiceConfig, pool: PoolConfig | null = null): Upstream {
+    const protocol = pool?.memberProtocol ?? 'http1';
+    if (protocol !== 'http1') {
+      const route = { protocol, settings: pool!.http2 ?? POOL_HTTP2_DEFAULTS, memberTls: protocol === 'h2' ? config.memberTls : null, idleTimeout: config.memberKeepAlive.idleTimeout };
+      return new Upstream(member, null, null, this.#engine, { sessions: this.h2, route });
+    }
     this.opened++;
     return new Upstream(member, config.memberTls, config.memberTls === null ? null : this.#sessions, this.#engine);
   }
@@ -77,6 +92,7 @@ export class MemberConnections implements MemberTraffic {
 
   /** Closes connections idle past their time. The oldest are first in each list. */
   sweep(now: number): void {
+    this.h2.sweep(now);
     for (const [member, list] of this.#idle) {
       while (list.length > 0 && list[0].idleUntil <= now) {
         list.shift()!.destroy();
@@ -114,6 +130,7 @@ export class MemberConnections implements MemberTraffic {
   /** Closes every idle connection; later releases close theirs too. */
   close(): void {
     this.#closed = true;
+    this.h2.close();
     for (const [member, list] of this.#idle) {
       member.traffic.delete(this);
       for (const up of list.splice(0)) {

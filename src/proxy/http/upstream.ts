@@ -1,7 +1,8 @@
 // One connection to a member, plain or TLS. It outlives the requests it carries: between them
 // it waits in its member's idle list. It owns its Stream (the stream engine's for plain
 // connections, a tls.TLSSocket's otherwise) and passes each event to the exchange that holds
-// the connection now (none while it is idle).
+// the connection now (none while it is idle). Towards an HTTP/2 member it is one request: its
+// Stream is a stream on a shared session (h2-member-stream.ts), and it is never kept idle.
 
 import net from 'node:net';
 import tls from 'node:tls';
@@ -9,6 +10,8 @@ import type { MemberTlsConfig } from '../../config/http-types.ts';
 import type { Member } from '../../runtime/member.ts';
 import { SocketStream } from '../socket-stream.ts';
 import type { Stream, StreamEngine, StreamOwner } from '../stream.ts';
+import type { H2MemberSessions, H2Route } from './h2-member-sessions.ts';
+import { H2MemberStream } from './h2-member-stream.ts';
 
 /** What an exchange hears from the member connection it holds. */
 export interface UpstreamUser {
@@ -36,8 +39,12 @@ export class Upstream implements StreamOwner {
   onGone: ((up: Upstream) => void) | null = null;
   #error: Error | null = null;
 
-  constructor(member: Member, memberTls: MemberTlsConfig | null, session: TlsSessions | null, engine: StreamEngine) {
+  constructor(member: Member, memberTls: MemberTlsConfig | null, session: TlsSessions | null, engine: StreamEngine, h2: H2Via | null = null) {
     this.member = member;
+    if (h2 !== null) {
+      this.stream = new H2MemberStream(this, member, h2.route, h2.sessions);
+      return;
+    }
     if (memberTls === null) {
       // the exchange keeps chunks (a response head read in parts): they must stay its own
       this.stream = engine.connect(member.ip, member.port, this, true);
@@ -153,6 +160,12 @@ export class Upstream implements StreamOwner {
     this.stream.close();
     user.upstreamFailed(err);
   }
+}
+
+/** The way to a pool's HTTP/2 members: its sessions, and how they are reached. */
+export interface H2Via {
+  sessions: H2MemberSessions;
+  route: H2Route;
 }
 
 /** TLS sessions of members, so a new connection resumes instead of a full handshake. */

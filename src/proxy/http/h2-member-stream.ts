@@ -1,0 +1,509 @@
+// One request to a member over HTTP/2: a stream on one of the member's shared sessions
+// (h2-member-sessions.ts), seen by the exchange as the byte stream of an HTTP/1.1 member
+// connection (the Stream interface), so that everything the exchange does for HTTP/1.1 members
+// (retries, timeouts, passive health, persistence, interim heads, trailers, flow control) holds
+// for HTTP/2 members too. The exchange writes its request head (as head-writer.ts made it) and
+// the body; they go out as a header list and DATA: the connection-specific fields (RFC 9113
+// 8.2.2) dropped, Host as :authority, a chunked body sent as its payload, its trailers as
+// trailers. The member's response comes back as the text of an HTTP/1.1 response, which the
+// exchange reads as it reads any member's: a body with a Content-Length as is, any other
+// chunked (its trailers in the last chunk). A gRPC trailers-only response (its grpc-status in the
+// head, RFC-wise a response with no body) becomes a head and then trailers, which every gRPC
+// client reads.
+//
+// A stream the member refused (REFUSED_STREAM, or above the last-stream-id of its GOAWAY) was not
+// processed: it is sent again, on another session of the same member, while what went out of it
+// is still held (up to REPLAY_LIMIT bytes of body).
+//
+// Flow control: pause() stops reading the member's stream, so nghttp2 stops opening its window;
+// a write the stream does not take says false, and 'drain' says when to go on.
+
+import http2, { type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import type { Endpoint } from '../../runtime/connection-table.ts';
+import type { Member } from '../../runtime/member.ts';
+import type { Stream, StreamOwner } from '../stream.ts';
+import { BodyFramer, type PayloadSink } from './body-framer.ts';
+import { fieldLines, GRPC_STATUS_FIELDS, memberRequestHeaders, trailerHeaders } from './h2-member-heads.ts';
+import type { H2MemberSession, H2MemberSessions, H2Route } from './h2-member-sessions.ts';
+
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
+/** the END_STREAM flag of a HEADERS frame (RFC 9113 6.2), as the 'response' event gives the flags */
+const END_STREAM = 0x1;
+
+/** body bytes of a request kept so that a refused stream can be sent again */
+const REPLAY_LIMIT = 64 * 1024;
+/** times one request is sent again after a refusal */
+const MAX_REPLAYS = 2;
+/** a chunked request's trailers (bytes), as the client side's limit on a head */
+const MAX_REQUEST_TRAILERS = 64 * 1024;
+const CRLF = Buffer.from('\r\n', 'latin1');
+
+
+const Phase = { WAITING: 0, READY: 1, SENT: 2, DONE: 3 } as const;
+
+export class H2MemberStream implements Stream {
+  readEnded = false;
+  writeEnded = false;
+  closed = false;
+  bytesRead = 0;
+  bytesWritten = 0;
+  readonly #owner: StreamOwner;
+  readonly #member: Member;
+  readonly #route: H2Route;
+  readonly #sessions: H2MemberSessions;
+  #session: H2MemberSession | null = null;
+  #phase: number = Phase.WAITING;
+  /** the exchange was told the connection is up */
+  #connectedTold = false;
+  #h2: ClientHttp2Stream | null = null;
+  /** the request's header list, once its head was written */
+  #headers: OutgoingHttpHeaders | null = null;
+  #method = '';
+  /** a chunked request body, read for its payload and trailers */
+  #framer: BodyFramer | null = null;
+  /** body bytes still to come with a Content-Length */
+  #remaining = 0;
+  /** the whole request body was given */
+  #reqEnded = false;
+  #reqTrailers: OutgoingHttpHeaders | null = null;
+  /** the request body so far, for a replay; null once past REPLAY_LIMIT */
+  #log: Buffer[] | null = [];
+  #logBytes = 0;
+  /** body bytes written while no stream was open (a replay under way) */
+  #held: Buffer[] | null = null;
+  #replays = 0;
+  /** the final response head came */
+  #responded = false;
+  /** the response body goes to the exchange chunked */
+  #chunked = false;
+  /** body bytes of a response with a Content-Length still to come */
+  #resRemaining = -1;
+  #resTrailers: readonly string[] | null = null;
+  #paused = false;
+  #error: string | null = null;
+  #closeTold = false;
+
+  constructor(owner: StreamOwner, member: Member, route: H2Route, sessions: H2MemberSessions) {
+    this.#owner = owner;
+    this.#member = member;
+    this.#route = route;
+    this.#sessions = sessions;
+    sessions.place(this, member, route);
+  }
+
+  get bytesQueued(): number {
+    return this.#h2?.writableLength ?? 0;
+  }
+
+  // ---- its place on a session (h2-member-sessions.ts) ---------------------------------------
+
+  /** A session slot is this stream's; `ready`: the session can open streams now. */
+  assign(session: H2MemberSession, ready: boolean): void {
+    this.#session = session;
+    // heard on a later turn, as a socket's connect: the stream's owner may still be being made
+    if (ready) process.nextTick(readyLater, this);
+  }
+
+  #readyLater(): void {
+    if (this.#session !== null) this.sessionReady();
+  }
+
+  sessionReady(): void {
+    if (this.closed) return this.#release();
+    this.#phase = Phase.READY;
+    if (this.#headers !== null) return this.#start();
+    if (this.#connectedTold) return;
+    this.#connectedTold = true;
+    this.#owner.streamConnected(this);
+  }
+
+  /** The session given to it failed before it was ready: the connect failed. */
+  sessionFailed(error: Error): void {
+    this.#session = null;
+    if (this.closed) return;
+    // before the exchange heard of a connection: its connect failed; after (a replay's new session): the request broke off
+    this.#fail((error as NodeJS.ErrnoException).code ?? error.message);
+  }
+
+  /** Its session has no room for it after all (the member's SETTINGS said fewer streams): it lets go of it. */
+  detach(): void {
+    this.#session = null;
+  }
+
+  /** Its session went away while it waited for a slot: it finds another. */
+  requeue(): void {
+    if (this.closed) return;
+    this.#sessions.place(this, this.#member, this.#route);
+  }
+
+  // ---- the request, as the exchange writes it ----------------------------------------------
+
+  writeLatin1(text: string): boolean {
+    if (this.closed || this.writeEnded) return true;
+    if (this.#headers === null) {
+      const end = text.indexOf('\r\n\r\n');
+      if (end === -1) return this.#fail('EPROTO'), true;
+      this.#readHead(text.slice(0, end + 2));
+      if (end + 4 < text.length) this.#body(Buffer.from(text.slice(end + 4), 'latin1'));
+      return this.#flowing();
+    }
+    return this.write(Buffer.from(text, 'latin1'));
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.closed || this.writeEnded) return true;
+    if (this.#headers === null) {
+      const end = chunk.indexOf('\r\n\r\n', 0, 'latin1');
+      if (end === -1) return this.#fail('EPROTO'), true;
+      this.#readHead(chunk.toString('latin1', 0, end + 2));
+      if (end + 4 < chunk.length) this.#body(chunk.subarray(end + 4));
+      return this.#flowing();
+    }
+    this.#body(chunk);
+    return this.#flowing();
+  }
+
+  #flowing(): boolean {
+    if (this.closed) return true;
+    const h2 = this.#h2;
+    if (h2 === null) return this.#held === null;
+    return !h2.writableNeedDrain;
+  }
+
+  /** The head as head-writer.ts wrote it: its header list for the member. */
+  #readHead(head: string): void {
+    const req = memberRequestHeaders(head, this.#route.protocol === 'h2' ? 'https' : 'http');
+    this.#method = req.method;
+    this.#headers = req.headers;
+    this.bytesWritten += head.length + 2;
+    if (req.chunked) {
+      this.#framer = new BodyFramer().chunked(400, MAX_REQUEST_TRAILERS).keepTrailers();
+      this.#sink = (buf: Buffer, start: number, end: number): void => {
+        if (end > start) this.#payload(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+      };
+    } else if (req.length > 0) this.#remaining = req.length;
+    else this.#reqEnded = true;
+    if (this.#phase === Phase.READY) this.#start();
+  }
+
+  /** Body bytes as the exchange framed them for HTTP/1 (chunked, or as many as Content-Length said). */
+  #body(chunk: Buffer): void {
+    const framer = this.#framer;
+    if (framer === null) {
+      if (this.#reqEnded) return;
+      const part = chunk.length > this.#remaining ? chunk.subarray(0, this.#remaining) : chunk;
+      this.#remaining -= part.length;
+      this.#payload(part);
+      if (this.#remaining === 0) this.#endRequest();
+      return;
+    }
+    if (framer.done) return;
+    framer.feed(chunk, 0, chunk.length, this.#sink!);
+    if (framer.done) {
+      const trailers = framer.trailers;
+      if (trailers !== '') this.#reqTrailers = trailerHeaders(trailers);
+      this.#endRequest();
+    }
+  }
+
+  /** the payload of a chunked body (made with its framer: a request without one needs none) */
+  #sink: PayloadSink | null = null;
+
+  #payload(part: Buffer): void {
+    if (part.length === 0) return;
+    this.bytesWritten += part.length;
+    const log = this.#log;
+    if (log !== null && !this.#responded) {
+      if ((this.#logBytes += part.length) > REPLAY_LIMIT) this.#log = null;
+      else log.push(part);
+    }
+    const h2 = this.#h2;
+    if (h2 !== null) h2.write(part);
+    else (this.#held ??= []).push(part);
+  }
+
+  #endRequest(): void {
+    this.#reqEnded = true;
+    if (this.#h2 !== null && !this.#h2.writableEnded) this.#h2.end();
+  }
+
+  /** Opens the stream on its session and sends what there is of the request. */
+  #start(): void {
+    const session = this.#session!;
+    if (session.closing || session.session.destroyed) {
+      // the session stopped taking streams between its slot and the head: another one
+      this.#release();
+      return this.requeue();
+    }
+    const endStream = this.#reqEnded && this.#framer === null && this.#logBytes === 0;
+    let h2: ClientHttp2Stream;
+    try {
+      h2 = session.session.request(this.#headers!, { endStream, waitForTrailers: this.#framer !== null });
+    } catch (err) {
+      // a field nghttp2 will not send (it was valid HTTP/1.1): this request cannot go to an HTTP/2 member
+      this.#release();
+      return this.#fail((err as NodeJS.ErrnoException).code ?? 'ERR_HTTP2_INVALID_HEADER');
+    }
+    this.#h2 = h2;
+    this.#phase = Phase.SENT;
+    // the listeners are shared by every stream (no closures per request): each finds its H2MemberStream on the h2 stream
+    (h2 as Tagged)[OWNER] = this;
+    h2.on('response', onResponse);
+    h2.on('headers', onInterim);
+    h2.on('data', onData);
+    h2.on('trailers', onTrailers);
+    h2.on('end', onEnd);
+    h2.on('error', onError);
+    h2.on('close', onClose);
+    h2.on('drain', onDrain);
+    if (this.#framer !== null) h2.on('wantTrailers', onWantTrailers);
+    if (this.#paused) h2.pause();
+    // a replay sends the body again; then whatever came while no stream was open
+    const replay = this.#replays > 0 ? this.#log : null;
+    if (replay !== null) for (const part of replay) h2.write(part);
+    const held = this.#held;
+    this.#held = null;
+    if (held !== null) {
+      for (const part of held) if (replay === null || !replay.includes(part)) h2.write(part);
+      process.nextTick(drainLater, this);
+    }
+    if (this.#reqEnded && !endStream) h2.end();
+  }
+
+  #onWantTrailers(): void {
+    this.#h2?.sendTrailers(this.#reqTrailers ?? {});
+  }
+
+  #onDrain(): void {
+    if (!this.closed) this.#owner.streamDrained(this);
+  }
+
+  // ---- the response, as HTTP/1.1 text for the exchange -------------------------------------
+
+  #onInterim(headers: IncomingHttpHeaders, _flags: number, raw: string[]): void {
+    const status = Number(headers[':status']);
+    if (!(status >= 100 && status < 200)) return;
+    this.#emit(Buffer.from(`HTTP/1.1 ${status}\r\n${fieldLines(raw, null)}\r\n`, 'latin1'));
+  }
+
+  #onResponse(headers: IncomingHttpHeaders, flags: number, raw: string[]): void {
+    this.#responded = true;
+    this.#log = null;
+    const status = Number(headers[':status']);
+    const noBody = (flags & END_STREAM) !== 0;
+    const bodiless = this.#method === 'HEAD' || status === 204 || status === 304 || status < 200;
+    let head = `HTTP/1.1 ${status}\r\n`;
+    const length = headers['content-length'];
+    if (noBody && headers['grpc-status'] !== undefined && !bodiless) {
+      // trailers-only (gRPC): the head, then its status as trailers
+      head += `${fieldLines(raw, GRPC_STATUS_FIELDS)}transfer-encoding: chunked\r\n\r\n0\r\n`;
+      const status: string[] = [];
+      for (let i = 0; i + 1 < raw.length; i += 2) if (GRPC_STATUS_FIELDS.has(raw[i])) status.push(raw[i], raw[i + 1]);
+      head += `${fieldLines(status, null)}\r\n`;
+      this.readEnded = true;
+    } else if (bodiless) {
+      head += `${fieldLines(raw, null)}${length !== undefined ? `content-length: ${length}\r\n` : ''}\r\n`;
+      this.readEnded = true;
+    } else if (length !== undefined) {
+      head += `${fieldLines(raw, null)}content-length: ${length}\r\n\r\n`;
+      // (nghttp2 holds the DATA to the Content-Length)
+      this.#resRemaining = Number(length);
+      if (this.#resRemaining === 0) this.readEnded = true;
+    } else if (noBody) {
+      head += `${fieldLines(raw, null)}content-length: 0\r\n\r\n`;
+      this.readEnded = true;
+    } else {
+      this.#chunked = true;
+      head += `${fieldLines(raw, null)}transfer-encoding: chunked\r\n\r\n`;
+    }
+    this.#emit(Buffer.from(head, 'latin1'));
+  }
+
+  #onData(chunk: Buffer): void {
+    if (!this.#chunked) {
+      if (this.#resRemaining > 0 && (this.#resRemaining -= chunk.length) <= 0) this.readEnded = true;
+      return this.#emit(chunk);
+    }
+    if (chunk.length === 0) return;
+    this.#emit(Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`, 'latin1'), chunk, CRLF]));
+  }
+
+  #onTrailers(_headers: IncomingHttpHeaders, _flags: number, raw: string[]): void {
+    this.#resTrailers = raw;
+  }
+
+  #onEnd(): void {
+    if (this.readEnded) return;
+    this.readEnded = true;
+    // with a Content-Length, HTTP/1.1 has no place for trailers: they are dropped
+    if (this.#chunked) this.#emit(Buffer.from(`0\r\n${this.#resTrailers === null ? '' : fieldLines(this.#resTrailers, null)}\r\n`, 'latin1'));
+  }
+
+  #emit(chunk: Buffer): void {
+    if (this.closed) return;
+    this.bytesRead += chunk.length;
+    this.#owner.streamData(this, chunk);
+  }
+
+  #onError(err: NodeJS.ErrnoException): void {
+    this.#error ??= err.code ?? err.message;
+  }
+
+  #onClose(): void {
+    const h2 = this.#h2!;
+    this.#h2 = null;
+    this.#release();
+    if (this.closed) return;
+    const code = h2.rstCode;
+    // not processed by the member (refused, or above its GOAWAY's last-stream-id): sent again while we can
+    if (code === NGHTTP2_REFUSED_STREAM && !this.#responded && this.#log !== null && this.#replays < MAX_REPLAYS) {
+      this.#replays++;
+      this.#error = null;
+      this.#phase = Phase.WAITING;
+      return this.requeue();
+    }
+    if (!this.readEnded) this.#error ??= code === undefined || code === 0 ? 'ECONNRESET' : `RST_STREAM ${code}`;
+    this.#phase = Phase.DONE;
+    this.#closeNow();
+  }
+
+  /** Gives its session slot back (once). */
+  #release(): void {
+    const session = this.#session;
+    if (session === null) return;
+    this.#session = null;
+    session.drop(this);
+    session.streamClosed();
+  }
+
+  #fail(code: string): void {
+    this.#error ??= code;
+    this.#closeNow();
+  }
+
+  /** Tells the exchange: an error if there was one, then the close. */
+  #closeNow(): void {
+    if (this.#closeTold) return;
+    this.closed = true;
+    this.#closeTold = true;
+    const owner = this.#owner;
+    if (this.#error !== null) owner.streamError(this, this.#error);
+    owner.streamClosed(this);
+  }
+
+  /** The shared listeners and deferred calls (module level, below) reach the private methods here. */
+  static dispatch(stream: H2MemberStream, event: number, a?: unknown, b?: unknown, c?: unknown): void {
+    switch (event) {
+      case Ev.RESPONSE: return stream.#onResponse(a as IncomingHttpHeaders, b as number, c as string[]);
+      case Ev.INTERIM: return stream.#onInterim(a as IncomingHttpHeaders, b as number, c as string[]);
+      case Ev.DATA: return stream.#onData(a as Buffer);
+      case Ev.TRAILERS: return stream.#onTrailers(a as IncomingHttpHeaders, b as number, c as string[]);
+      case Ev.END: return stream.#onEnd();
+      case Ev.ERROR: return stream.#onError(a as NodeJS.ErrnoException);
+      case Ev.CLOSE: return stream.#onClose();
+      case Ev.DRAIN: return stream.#onDrain();
+      case Ev.WANT_TRAILERS: return stream.#onWantTrailers();
+      case Ev.READY: return stream.#readyLater();
+      case Ev.CLOSED: return stream.#closedLater();
+    }
+  }
+
+  // ---- the rest of Stream ------------------------------------------------------------------
+
+  resume(): void {
+    this.#paused = false;
+    this.#h2?.resume();
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#h2?.pause();
+  }
+
+  end(): void {
+    this.writeEnded = true;
+    if (!this.#reqEnded) this.#endRequest();
+  }
+
+  closeAfterWrites(): void {
+    this.end();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.writeEnded = true;
+    const h2 = this.#h2;
+    if (h2 !== null) {
+      // a response complete both ways closes by itself (its END_STREAM is in the last DATA); anything else is cancelled
+      if (!(this.readEnded && this.#reqEnded) && !h2.closed && !h2.destroyed) h2.close(NGHTTP2_CANCEL);
+    } else {
+      if (this.#session === null) this.#sessions.unqueue(this, this.#member);
+      this.#release();
+    }
+    // as a socket's, the close is heard on a later turn (the exchange may be in the middle of a call)
+    process.nextTick(closedLater, this);
+  }
+
+  #closedLater(): void {
+    if (this.#closeTold) return;
+    this.#closeTold = true;
+    if (this.#error !== null) this.#owner.streamError(this, this.#error);
+    this.#owner.streamClosed(this);
+  }
+
+  reset(): void {
+    this.close();
+  }
+
+  remote(): Endpoint {
+    return { address: this.#member.ip, port: this.#member.port };
+  }
+
+  local(): Endpoint {
+    const socket = this.#session?.session.socket;
+    return { address: socket?.localAddress ?? '', port: socket?.localPort ?? 0 };
+  }
+}
+
+const OWNER = Symbol('H2MemberStream');
+type Tagged = ClientHttp2Stream & { [OWNER]: H2MemberStream };
+const Ev = { RESPONSE: 0, INTERIM: 1, DATA: 2, TRAILERS: 3, END: 4, ERROR: 5, CLOSE: 6, DRAIN: 7, WANT_TRAILERS: 8, READY: 9, CLOSED: 10 } as const;
+const dispatch = H2MemberStream.dispatch;
+
+function onResponse(this: Tagged, headers: IncomingHttpHeaders, flags: number, raw: string[]): void {
+  dispatch(this[OWNER], Ev.RESPONSE, headers, flags, raw);
+}
+function onInterim(this: Tagged, headers: IncomingHttpHeaders, flags: number, raw: string[]): void {
+  dispatch(this[OWNER], Ev.INTERIM, headers, flags, raw);
+}
+function onData(this: Tagged, chunk: Buffer): void {
+  dispatch(this[OWNER], Ev.DATA, chunk);
+}
+function onTrailers(this: Tagged, headers: IncomingHttpHeaders, flags: number, raw: string[]): void {
+  dispatch(this[OWNER], Ev.TRAILERS, headers, flags, raw);
+}
+function onEnd(this: Tagged): void {
+  dispatch(this[OWNER], Ev.END);
+}
+function onError(this: Tagged, err: NodeJS.ErrnoException): void {
+  dispatch(this[OWNER], Ev.ERROR, err);
+}
+function onClose(this: Tagged): void {
+  dispatch(this[OWNER], Ev.CLOSE);
+}
+function onDrain(this: Tagged): void {
+  dispatch(this[OWNER], Ev.DRAIN);
+}
+function onWantTrailers(this: Tagged): void {
+  dispatch(this[OWNER], Ev.WANT_TRAILERS);
+}
+function drainLater(stream: H2MemberStream): void {
+  dispatch(stream, Ev.DRAIN);
+}
+function readyLater(stream: H2MemberStream): void {
+  dispatch(stream, Ev.READY);
+}
+function closedLater(stream: H2MemberStream): void {
+  dispatch(stream, Ev.CLOSED);
+}

@@ -1,0 +1,101 @@
+// The translations towards HTTP/2 members fuzzed. Random HTTP/1.1 request heads (mutated from a
+// grammar of request lines and fields), as the HTTP/1.1 parser accepts them and the head writer
+// writes them, become header lists: whatever came, no connection-specific field, TE only as
+// "trailers", lowercase token names, values without CR, LF or NUL, the :authority of the request's
+// host, a :path nghttp2 takes, the framing as parsed. And grpc-timeout values: never a throw, a
+// deadline of at least 1 ms for each valid one, none for anything else.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { grpcTimeout } from '../../../src/proxy/http/grpc.ts';
+import { memberRequestHeaders } from '../../../src/proxy/http/h2-member-heads.ts';
+import { memberRequestHead } from '../../../src/proxy/http/head-writer.ts';
+import { parseRequestHead, type RequestHead } from '../../../src/proxy/http/request-head.ts';
+import { HttpError } from '../../../src/proxy/http/responses.ts';
+import { fuzz, fuzzCount, type Fuzzer } from '../../helpers/fuzz.ts';
+
+const INPUTS = 20_000;
+const limits = { requestLine: 8192, headers: 32768 };
+const LINES = ['GET / HTTP/1.1', 'POST /a?b=c HTTP/1.1', 'GET http://h.example:81/p?q HTTP/1.1', 'GET http://h.example HTTP/1.1', 'OPTIONS * HTTP/1.1', 'CONNECT h.example:443 HTTP/1.1', 'HEAD /x HTTP/1.0', 'GET http://h.example?x HTTP/1.1'];
+const FIELDS = [
+  'Host: h.example', 'host: [::1]:8080', 'Connection: keep-alive, X-Hop', 'X-Hop: 1', 'Connection: close', 'Keep-Alive: 5', 'Proxy-Connection: x',
+  'Transfer-Encoding: chunked', 'Content-Length: 5', 'TE: trailers, deflate', 'te: gzip', 'Upgrade: websocket', 'Connection: upgrade',
+  'HTTP2-Settings: AAMAAABkAAQAAP__', 'Content-Type: application/grpc', 'content-type: application/grpc+proto', 'Cookie: a=1', 'cookie: b=2',
+  'X-Forwarded-For: 10.0.0.1', 'Forwarded: for=1.2.3.4', 'Expect: 100-continue', 'X-A: b', 'X-Empty:', 'x-sp:  v  ',
+];
+const DICTIONARY = [...LINES, ...FIELDS, '\r\n', ':', ' ', ',', 'chunked', 'trailers', 'http://', '/'];
+const ADDED = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'content-length', 'te'];
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+const CONNECTION_SPECIFIC = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host'];
+
+function generate(f: Fuzzer): Buffer {
+  let head = `${f.pick(LINES)}\r\n`;
+  for (let n = f.int(7); n > 0; n--) head += `${f.pick(FIELDS)}\r\n`;
+  const text = Buffer.from(`${head}\r\n`, 'latin1');
+  return f.int(3) === 0 ? f.mutate(text, DICTIONARY) : text;
+}
+
+function check(input: Buffer): boolean {
+  const text = input.toString('latin1');
+  const end = text.indexOf('\r\n\r\n');
+  if (end === -1) return false;
+  let req: RequestHead;
+  try {
+    req = parseRequestHead(text.slice(0, end + 4), limits, true);
+  } catch (err) {
+    if (!(err instanceof HttpError)) throw err;
+    return false;
+  }
+  const head = memberRequestHead(req, { forwarded: 'both', client: '192.0.2.1', https: false, memberHost: 'm.example:80', close: true });
+  const out = memberRequestHeaders(head.slice(0, -2), 'http');
+  const h = out.headers;
+  assert.equal(out.method, req.method);
+  assert.equal(h[':method'], req.method);
+  assert.equal(h[':scheme'], 'http');
+  assert.equal(h[':authority'], req.host ?? 'm.example:80');
+  const path = String(h[':path']);
+  assert.ok(path === '*' || path.startsWith('/') || req.method === 'CONNECT', `:path ${JSON.stringify(path)} of ${JSON.stringify(req.target)}`);
+  assert.equal(out.chunked, req.chunked);
+  assert.equal(out.length, req.chunked ? -1 : req.contentLength);
+  for (const [name, value] of Object.entries(h)) {
+    if (name.startsWith(':')) continue;
+    assert.match(name, TOKEN);
+    assert.ok(!CONNECTION_SPECIFIC.includes(name), `${name} went to the member`);
+    for (const v of Array.isArray(value) ? value : [value]) assert.ok(!/[\r\n\x00]/.test(String(v)), JSON.stringify(v));
+  }
+  if (h.te !== undefined) assert.equal(h.te, 'trailers');
+  // nothing but what the request carried end to end, and what furiwake adds
+  const carried = req.fields.toLowerCase();
+  for (const name of Object.keys(h)) {
+    if (name.startsWith(':') || ADDED.includes(name)) continue;
+    assert.ok(carried.includes(`${name}:`), `${name} is not the request's`);
+  }
+  return true;
+}
+
+const UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 0.001, n: 0.000001 };
+
+describe('HTTP/2 member translation fuzzing', () => {
+  it(`request heads: ${fuzzCount(INPUTS)} random heads`, () => {
+    let accepted = 0;
+    fuzz(0x42a2c, fuzzCount(INPUTS), generate, (input) => {
+      if (check(input)) accepted++;
+    });
+    assert.ok(accepted > fuzzCount(INPUTS) / 10, `${accepted} accepted`);
+  });
+
+  it(`grpc-timeout: ${fuzzCount(INPUTS)} random values`, () => {
+    const chars = '0123456789HMSmunx -+.';
+    fuzz(0x96c, fuzzCount(INPUTS), (f) => {
+      let v = '';
+      for (let n = f.int(12); n > 0; n--) v += chars[f.int(chars.length)];
+      return Buffer.from(v, 'latin1');
+    }, (input) => {
+      const v = input.toString('latin1');
+      const ms = grpcTimeout(v);
+      const valid = /^\d{1,8}[HMSmun]$/.test(v);
+      if (!valid) return assert.equal(ms, -1, v);
+      assert.equal(ms, Math.max(1, Math.ceil(Number(v.slice(0, -1)) * UNITS[v.slice(-1)])), v);
+    });
+  });
+});
