@@ -5,7 +5,9 @@
 // checked against the file's pools by checkRoutePools once the whole file is read.
 
 import { z } from 'zod';
+import { headersSchema } from './header-rules-schema.ts';
 import { cidr, serverName } from './network-leaves.ts';
+import { checkPersistenceMode, persistenceSchema } from './persistence-schema.ts';
 import { expected, fail, ok, suggest, type Parsed, type PathIssue } from './issues.ts';
 import type {
   HeaderCondition,
@@ -209,6 +211,8 @@ const routeSchema = section('a route: a map with name, match and one action (poo
   redirect: redirectSchema.optional(),
   respond: respondSchema.optional(),
   deny: leaf((input): Parsed<true> => (input === true || input === 'true' ? ok(true) : fail(expected('true', input)))).optional(),
+  headers: headersSchema,
+  persistence: persistenceSchema,
 }).superRefine((r, ctx) => {
   const actions = ACTIONS.filter((a) => r[a] !== undefined);
   if (actions.length === 0) ctx.addIssue({ code: 'custom', path: [], message: 'a route needs one action: pool, redirect, respond or deny' });
@@ -221,7 +225,16 @@ const routeSchema = section('a route: a map with name, match and one action (poo
   if (r['strip-prefix'] !== undefined && r['replace-prefix'] !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['replace-prefix'], message: 'a route rewrites its path once: strip-prefix or replace-prefix, not both' });
   }
-}).transform((r): RouteConfig => ({ name: r.name, match: r.match ?? emptyMatch(), action: actionOf(r) }));
+  for (const key of ['headers', 'persistence'] as const) {
+    if (r[key] !== undefined && r.pool === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} applies to the requests a route sends to a pool; this route has no pool` });
+  }
+  const persistenceIssue = checkPersistenceMode('http', r.persistence);
+  if (persistenceIssue !== null) ctx.addIssue({ code: 'custom', ...persistenceIssue });
+}).transform((r): RouteConfig => ({ name: r.name, match: r.match ?? emptyMatch(), action: actionOf(r),
+  // (absent rather than null when not set: a route without them reads as before)
+  ...(r.headers === undefined ? {} : { headers: r.headers }),
+  ...(r.persistence === undefined ? {} : { persistence: r.persistence }),
+}));
 
 function actionOf(r: {
   pool?: string;

@@ -3,6 +3,9 @@
 // goes to the service's pool. Regexes stay as their source text (the config is plain data: it is
 // compared on reload and sent to worker threads); routing/ compiles them once per config.
 
+import type { HeaderRulesConfig } from './header-rules-types.ts';
+import type { PersistenceConfig } from './persistence-types.ts';
+
 /** A header condition: the field is present, equals a value (case-sensitive), or matches a regex. */
 export interface HeaderCondition {
   /** lowercase */
@@ -67,4 +70,8 @@ export interface RouteConfig {
   name: string;
   match: RouteMatchConfig;
   action: RouteAction;
+  /** pool actions: header rules applied after the service's; null or absent: none */
+  headers?: HeaderRulesConfig | null;
+  /** pool actions: the route's own persistence, instead of the service's; null or absent: the service's */
+  persistence?: PersistenceConfig | null;
 }
