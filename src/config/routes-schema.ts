@@ -230,6 +230,10 @@ const routeSchema = section('a route: a map with name, match and one action (poo
   }
   const persistenceIssue = checkPersistenceMode('http', r.persistence);
   if (persistenceIssue !== null) ctx.addIssue({ code: 'custom', ...persistenceIssue });
+  else if (r.persistence?.method === 'source-ip') {
+    // its stick table would be one per worker thread, unknown to the API and the ha peer
+    ctx.addIssue({ code: 'custom', path: ['persistence', 'method'], message: 'a route keeps no stick table of its own: use cookie, url or hash on a route, or source-ip on the service' });
+  }
 }).transform((r): RouteConfig => ({ name: r.name, match: r.match ?? emptyMatch(), action: actionOf(r),
   // (absent rather than null when not set: a route without them reads as before)
   ...(r.headers === undefined ? {} : { headers: r.headers }),
