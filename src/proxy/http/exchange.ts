@@ -34,7 +34,6 @@ import { HttpError } from './responses.ts';
 import { Sticky } from './sticky.ts';
 import { forwardedAddress, trustedProxies } from './client-address.ts';
 import { editsHeaders, HeaderEditor } from './header-rules.ts';
-import { incomingRequestId, newRequestId } from './request-id.ts';
 import type { Upstream, UpstreamUser } from './upstream.ts';
 
 const Wait = { NONE: 0, CONNECT: 1, RESPONSE: 2, IDLE: 3 } as const;
@@ -146,12 +145,9 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   /** The request's header rules and id (services with either only). */
   #headerEditor(side: ClientStream, req: RequestHead, route: LiveRoute | null): HeaderEditor {
     const http = this.#http;
-    const ids = http.requestId;
-    const incoming = ids !== null && ids.keepIncoming ? incomingRequestId(req.fields, ids.lower) : null;
-    const id = ids === null ? '' : (incoming ?? newRequestId());
     const client = http.trustedProxies.length === 0 ? side.forwardedClient : forwardedAddress(this.#clientAddress(side, req));
     const values = { client, https: side.https, service: this.#ctx.service.name, route: route?.name ?? '' };
-    return new HeaderEditor(http.headers, route?.config.headers ?? null, req, values, ids, id, ids !== null && incoming === null);
+    return new HeaderEditor(http.headers, route?.config.headers ?? null, req, values, http.requestId);
   }
 
   /** The balancer's own address on the connection to the member; null while there is none. */

@@ -5,8 +5,9 @@
 // is text the request parser (or the config) already accepted as visible ASCII, so no value can
 // carry a line break into a head. Made per request only for services that have rules or ids.
 
-import type { HeaderEdits, HeaderField, HeaderRulesConfig, HeaderValuePart, RequestIdConfig } from '../../config/header-rules-types.ts';
-import { keptLines, nameIs, readHeaderLines } from './header-lines.ts';
+import type { HeaderEdits, HeaderField, HeaderRulesConfig, HeaderSetting, HeaderValuePart, RequestIdConfig } from '../../config/header-rules-types.ts';
+import { type HeaderLines, keptLines, nameIs, readHeaderLines, valueOf } from './header-lines.ts';
+import { incomingRequestId, newRequestId, validRequestId } from './request-id.ts';
 import type { RequestHead } from './request-head.ts';
 
 /** What the parts of a value read, besides the request head. */
@@ -24,50 +25,84 @@ export class HeaderEditor {
   readonly #route: HeaderRulesConfig | null;
   readonly #req: RequestHead;
   readonly #ctx: HeaderContext;
-  readonly #idConfig: RequestIdConfig | null;
-  /** the request's id; '' without request-id */
-  readonly requestId: string;
-  /** the id is not the request's own single field: it is written anew */
-  readonly #writeId: boolean;
+  readonly #ids: RequestIdConfig | null;
+  /** the request's id once known; null until asked (or until its head is written) */
+  #id: string | null = null;
 
-  /** `id`: the request's id (its own when kept), and whether the head must be given it. */
-  constructor(service: HeaderRulesConfig | null, route: HeaderRulesConfig | null, req: RequestHead, ctx: HeaderContext, idConfig: RequestIdConfig | null, id: string, writeId: boolean) {
+  constructor(service: HeaderRulesConfig | null, route: HeaderRulesConfig | null, req: RequestHead, ctx: HeaderContext, ids: RequestIdConfig | null) {
     this.#service = service;
     this.#route = route;
     this.#req = req;
     this.#ctx = ctx;
-    this.#idConfig = idConfig;
-    this.requestId = id;
-    this.#writeId = writeId;
+    this.#ids = ids;
   }
 
-  /** The request's fields (host and forwarded ones included) as the member gets them. */
+  /** The request's id: its own (one valid field, with keep-incoming) or a new one; '' without request-id. */
+  get requestId(): string {
+    if (this.#id === null) {
+      const ids = this.#ids;
+      this.#id = ids === null ? '' : ((ids.keepIncoming ? incomingRequestId(this.#req.fields, ids.lower) : null) ?? newRequestId());
+    }
+    return this.#id;
+  }
+
+  /**
+   * The request's fields (host and forwarded ones included) as the member gets them. One pass
+   * over the lines drops what the service's rules, the route's and the id replace (and reads the
+   * id the request brings); the new lines follow, the service's first, then the route's.
+   */
   request(fields: string): string {
-    const id = this.#idConfig;
-    if (id !== null && this.#writeId) fields = `${without(fields, [id.lower])}${id.header}: ${this.requestId}\r\n`;
-    const s = this.#service?.request;
-    if (s != null) fields = this.#apply(fields, s);
-    const r = this.#route?.request;
-    if (r != null) fields = this.#apply(fields, r);
-    return fields;
-  }
-
-  /** The member's response fields as the client gets them. */
-  response(fields: string): string {
-    const s = this.#service?.response;
-    if (s != null) fields = this.#apply(fields, s);
-    const r = this.#route?.response;
-    if (r != null) fields = this.#apply(fields, r);
-    const id = this.#idConfig;
-    if (id !== null && id.echo) fields = `${without(fields, [id.lower])}${id.header}: ${this.requestId}\r\n`;
-    return fields;
-  }
-
-  #apply(fields: string, edits: HeaderEdits): string {
+    const ids = this.#ids;
+    const s = this.#service?.request ?? null;
+    const r = this.#route?.request ?? null;
     let out = fields;
-    if (edits.delete.length > 0 || edits.set.length > 0) out = without(fields, edits.delete, edits.set);
-    for (const s of edits.set) out += `${s.name}: ${this.#value(s.parts)}\r\n`;
-    for (const s of edits.add) out += `${s.name}: ${this.#value(s.parts)}\r\n`;
+    if (ids !== null || drops(s) || drops(r)) {
+      let incoming: string | null = null;
+      let count = 0;
+      const lines = readHeaderLines(fields, 0, fields.length, 400, Infinity);
+      out = keptLines(fields, lines, (i) => {
+        if (ids !== null && nameIs(fields, lines, i, ids.lower)) {
+          if (count++ === 0) incoming = valueOf(fields, lines, i);
+          return false;
+        }
+        return !removes(s, fields, lines, i) && !removes(r, fields, lines, i);
+      });
+      if (ids !== null) {
+        this.#id ??= ids.keepIncoming && count === 1 && validRequestId(incoming!) ? incoming! : newRequestId();
+        out += `${ids.header}: ${this.#id}\r\n`;
+      }
+    }
+    if (s !== null) out = this.#append(out, s, r, null);
+    if (r !== null) out = this.#append(out, r, null, null);
+    return out;
+  }
+
+  /** The member's response fields as the client gets them (one pass, as for the request). */
+  response(fields: string): string {
+    const s = this.#service?.response ?? null;
+    const r = this.#route?.response ?? null;
+    const echo = this.#ids !== null && this.#ids.echo ? this.#ids.lower : null;
+    let out = fields;
+    if (echo !== null || drops(s) || drops(r)) {
+      const lines = readHeaderLines(fields, 0, fields.length, 502, Infinity);
+      out = keptLines(fields, lines, (i) => (echo === null || !nameIs(fields, lines, i, echo)) && !removes(s, fields, lines, i) && !removes(r, fields, lines, i));
+    }
+    if (s !== null) out = this.#append(out, s, r, echo);
+    if (r !== null) out = this.#append(out, r, null, echo);
+    if (echo !== null) out += `${this.#ids!.header}: ${this.requestId}\r\n`;
+    return out;
+  }
+
+  /** `out` with the fields `edits` set and add, but those a later rule (`later`, the echoed id) replaces. */
+  #append(out: string, edits: HeaderEdits, later: HeaderEdits | null, echo: string | null): string {
+    return this.#lines(this.#lines(out, edits.set, later, echo), edits.add, later, echo);
+  }
+
+  #lines(out: string, list: readonly HeaderSetting[], later: HeaderEdits | null, echo: string | null): string {
+    for (const h of list) {
+      if (h.lower === echo || (later !== null && replaces(later, h.lower))) continue;
+      out += `${h.name}: ${this.#value(h.parts)}\r\n`;
+    }
     return out;
   }
 
@@ -106,16 +141,24 @@ export class HeaderEditor {
   }
 }
 
-/** `fields` without the lines named in `names` (lowercase) or by a setting in `settings`. */
-function without(fields: string, names: readonly string[], settings: readonly { lower: string }[] = []): string {
-  if (fields === '') return fields;
-  // the lines were read strictly with their head (or written by furiwake): this cannot throw
-  const lines = readHeaderLines(fields, 0, fields.length, 400, Infinity);
-  return keptLines(fields, lines, (i) => {
-    for (const name of names) if (nameIs(fields, lines, i, name)) return false;
-    for (const s of settings) if (nameIs(fields, lines, i, s.lower)) return false;
-    return true;
-  });
+/** The rules take fields out (delete, or set: which replaces them). */
+function drops(edits: HeaderEdits | null): boolean {
+  return edits !== null && (edits.delete.length > 0 || edits.set.length > 0);
+}
+
+/** Line i is one `edits` deletes or sets. */
+function removes(edits: HeaderEdits | null, fields: string, lines: HeaderLines, i: number): boolean {
+  if (edits === null) return false;
+  for (const name of edits.delete) if (nameIs(fields, lines, i, name)) return true;
+  for (const h of edits.set) if (nameIs(fields, lines, i, h.lower)) return true;
+  return false;
+}
+
+/** `edits` deletes or sets the field `lower`. */
+function replaces(edits: HeaderEdits, lower: string): boolean {
+  if (edits.delete.includes(lower)) return true;
+  for (const h of edits.set) if (h.lower === lower) return true;
+  return false;
 }
 
 /** Whether a request's head needs an editor: rules on the service or the route, or request ids. */

@@ -61,9 +61,11 @@ describe('header rules fuzzed', () => {
       }
       const incoming = incomingRequestId(req.fields, ID.lower);
       if (incoming !== null) assert.ok(validRequestId(incoming));
-      const id = incoming ?? 'fresh-1';
-      const editor = new HeaderEditor(RULES, null, req, { client: '192.0.2.1', https: false, service: 's', route: '' }, ID, id, incoming === null);
+      const editor = new HeaderEditor(RULES, null, req, { client: '192.0.2.1', https: false, service: 's', route: '' }, ID);
       const head = memberRequestHead(req, { forwarded: 'x-forwarded', client: '192.0.2.1', https: false, memberHost: 'm:80', close: false, headers: editor });
+      const id = editor.requestId;
+      if (incoming !== null) assert.equal(id, incoming);
+      else assert.match(id, /^[0-9a-f]{16}-[0-9a-z]+$/);
       const again = parseRequestHead(head, { requestLine: 1 << 20, headers: 1 << 20 }, false);
       const lines = again.fields.split('\r\n').filter((l) => l !== '').map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]);
       const named = (n: string): string[] => lines.filter(([name]) => name === n).map(([, v]) => v);

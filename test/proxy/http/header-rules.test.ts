@@ -55,7 +55,7 @@ describeOnEachEngine('http header rules', () => {
     const web = await echoMember('web');
     const api = await echoMember('api');
     const app = await startApp(parseConfig(yaml(`${RULES} routes: [ { name: api, match: { path-prefix: /api/ }, pool: api,
-      headers: { request: { set: { X-Seen: "route {route}" } }, response: { set: { X-Route: "{route}" }, delete: [ X-Keep ] } } } ]`, web.port, api.port, 2), 'h.yaml', {}));
+      headers: { request: { set: { X-Seen: "route {route}" }, delete: [ Via ] }, response: { set: { X-Route: "{route}" }, delete: [ X-Keep ] } } } ]`, web.port, api.port, 2), 'h.yaml', {}));
     const port = app.address('www').port;
 
     const got = await ask(port, '/a/b?x=1', 'X-Debug: 1\r\nVia: client-proxy\r\nX-Client: forged\r\n');
@@ -78,6 +78,7 @@ describeOnEachEngine('http header rules', () => {
     const seenApi = api.requests[0].headers;
     assert.equal(seenApi['x-seen'], 'route api');
     assert.equal(seenApi['x-client'], '127.0.0.1');
+    assert.equal(seenApi.via, undefined, 'the route deletes what the service added');
     assert.equal(headerOf(routed, 'x-route'), 'api');
     assert.equal(headerOf(routed, 'server'), 'furiwake');
     assert.equal(headerOf(routed, 'x-keep'), undefined);
