@@ -192,6 +192,32 @@ describeOnEachEngine('http error pages', () => {
     assert.equal(h2.body.toString(), '<h1>Down for maintenance</h1>\n');
   });
 
+  it('a reload reads the page files again and applies new rules to the next request (two worker threads)', async () => {
+    const web = await echoMember('web');
+    const dir = await tempDir('error-pages');
+    const file = join(dir, 'config.yaml');
+    const api = await freePort();
+    const text = (rule: string) => yaml(`error-pages: { 403: { file: denied.html } }, headers: { request: { set: { X-Rule: ${rule} } } },
+      routes: [ { name: closed, match: { path: /closed }, deny: true } ]`, web.port, api, 2);
+    await writeFile(join(dir, 'denied.html'), '<p>first</p>');
+    await writeFile(file, text('one'));
+    const app = await startApp(await loadConfig(file, {}));
+    const port = app.address('www').port;
+    assert.equal(bodyOf(await ask(port, '/closed')), '<p>first</p>');
+    await ask(port, '/');
+    assert.equal(web.requests.at(-1)!.headers['x-rule'], 'one');
+
+    await writeFile(join(dir, 'denied.html'), '<p>second</p>');
+    await writeFile(file, text('two'));
+    await app.reload(await loadConfig(file, {}));
+    // each new connection may reach either thread: both have the new config
+    for (let i = 0; i < 4; i++) {
+      assert.equal(bodyOf(await ask(port, '/closed')), '<p>second</p>');
+      await ask(port, '/');
+      assert.equal(web.requests.at(-1)!.headers['x-rule'], 'two');
+    }
+  });
+
   it('a missing or too large page file stops the load with its path', async () => {
     const dir = await tempDir('error-pages');
     await writeFile(join(dir, 'big.html'), 'x'.repeat(64 * 1024 + 1));
