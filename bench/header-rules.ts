@@ -2,10 +2,20 @@
 // member's request head written without rules, with a typical service's rules (two fields set
 // with request parts, one added, one deleted) and a request id, and the response fields edited
 // (one set, one added, one deleted, the id echoed); a new id against crypto.randomUUID.
-// Rounds interleave the variants; the median round is shown.
-// Run: node bench/header-rules.ts [iterations] [rounds]   (default 200000, 5)
+// Then an http keep-alive run through furiwake (its own process, one event loop) without and
+// with those rules and ids: requests/s from h2load (--h1 -c 32), the member a node http server in
+// its own process. Rounds interleave the variants; the median round is shown.
+// Run: node bench/header-rules.ts [iterations] [rounds] [requests per h2load run]
+//      (default 200000, 5, 50000; the second part needs h2load)
 
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { parseConfig } from '../src/config/load.ts';
 import { HeaderEditor } from '../src/proxy/http/header-rules.ts';
 import { memberRequestHead } from '../src/proxy/http/head-writer.ts';
@@ -14,11 +24,15 @@ import { parseRequestHead } from '../src/proxy/http/request-head.ts';
 
 const N = Number(process.argv[2] ?? 200_000);
 const ROUNDS = Number(process.argv[3] ?? 5);
+const REQUESTS = Number(process.argv[4] ?? 50_000);
+const BIN = new URL('../bin/furiwake.js', import.meta.url).pathname;
+
+const RULES_YAML = `request-id: { echo: true }, headers: {
+    request: { set: { X-Real-IP: "{client}", X-Original-URI: "{path}{query}" }, add: { Via: furiwake }, delete: [ X-Debug ] },
+    response: { set: { Strict-Transport-Security: "max-age=31536000" }, add: { X-Served-By: "{service}" }, delete: [ Server ] } }`;
 
 const http = parseConfig(`services:
-  www: { listen: 127.0.0.1:80, mode: http, pool: p, request-id: { echo: true }, headers: {
-    request: { set: { X-Real-IP: "{client}", X-Original-URI: "{path}{query}" }, add: { Via: furiwake }, delete: [ X-Debug ] },
-    response: { set: { Strict-Transport-Security: "max-age=31536000" }, add: { X-Served-By: "{service}" }, delete: [ Server ] } } }
+  www: { listen: 127.0.0.1:80, mode: http, pool: p, ${RULES_YAML} }
 pools:
   p: { members: [ { address: 127.0.0.1:8080 } ] }
 `, 'bench.yaml', {}).services.www.http!;
@@ -61,7 +75,77 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 for (const [name, ns] of Object.entries(times)) {
-  const sorted = ns.sort((a, b) => a - b);
-  console.log(`${name.padEnd(32)} ${sorted[Math.floor(sorted.length / 2)].toFixed(0).padStart(6)} ns per request (median of ${ROUNDS} rounds of ${N})`);
+  console.log(`${name.padEnd(32)} ${median(ns).toFixed(0).padStart(6)} ns per request (median of ${ROUNDS} rounds of ${N})`);
 }
 if (sink === 0) console.log('');
+
+// ---- through furiwake ---------------------------------------------------------------------
+
+const tmp = mkdtempSync(join(tmpdir(), 'furiwake-bench-headers-'));
+const children: ChildProcess[] = [];
+
+/** Resolves with the process's output once it holds `until`. */
+function started(proc: ChildProcess, until: string): Promise<string> {
+  children.push(proc);
+  let out = '';
+  proc.stdout!.setEncoding('utf8');
+  return new Promise((resolve, reject) => {
+    const onData = (c: string): void => {
+      out += c;
+      if (!out.includes(until)) return;
+      proc.stdout!.off('data', onData);
+      proc.stdout!.resume();
+      resolve(out);
+    };
+    proc.stdout!.on('data', onData);
+    proc.once('exit', () => reject(new Error(`exited before "${until}":\n${out}`)));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as { port: number }).port;
+  s.close();
+  return port;
+}
+
+try {
+  const memberSource = `const s = require('node:http').createServer((q, r) => { r.setHeader('server', 'member'); r.end('ok\\n'); });
+s.keepAliveTimeout = 60000; s.listen(0, '127.0.0.1', () => console.log('port ' + s.address().port));`;
+  const member = Number(/port (\d+)/.exec(await started(spawn(process.execPath, ['-e', memberSource], { stdio: ['ignore', 'pipe', 'inherit'] }), '\n'))![1]);
+  const variants: Record<string, string> = { 'no rules': '', 'rules + request id': `, ${RULES_YAML}` };
+  const rps: Record<string, number[]> = {};
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, keys] of Object.entries(variants)) {
+      const port = await freePort();
+      const file = join(tmp, 'config.yaml');
+      writeFileSync(file, `global: { log-level: info, workers: 1 }
+services:
+  www: { listen: 127.0.0.1:${port}, mode: http, pool: p, access-log: false${keys} }
+pools:
+  p: { members: [ { address: 127.0.0.1:${member} } ] }
+`);
+      const proc = spawn(process.execPath, [BIN, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await started(proc, 'furiwake started');
+      const { stdout } = await promisify(execFile)('h2load', ['--h1', '-n', String(REQUESTS), '-c', '32', '-t', '1', '-H', 'X-Debug: 1', `http://127.0.0.1:${port}/shop/items?id=42`]);
+      const m = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(stdout);
+      const ok = /(\d+) succeeded/.exec(stdout);
+      if (m === null || ok === null || Number(ok[1]) !== REQUESTS) throw new Error(`h2load: ${stdout}`);
+      (rps[name] ??= []).push(Number(m[1]));
+      proc.kill('SIGKILL');
+      await once(proc, 'exit');
+    }
+  }
+  console.log(`\nhttp keep-alive through furiwake (one loop): h2load --h1 -c 32, ${REQUESTS} requests per run, median of ${ROUNDS} rounds`);
+  const base = median(rps['no rules']);
+  for (const [name, list] of Object.entries(rps)) console.log(`${name.padEnd(32)} ${median(list).toFixed(0).padStart(7)} req/s  (${((median(list) / base) * 100).toFixed(1)}%)`);
+} finally {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
