@@ -8,15 +8,15 @@
 // Run: node bench/header-rules.ts [iterations] [rounds] [requests per h2load run]
 //      (default 200000, 5, 50000; the second part needs h2load)
 
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseConfig } from '../src/config/load.ts';
+import { freePort, started, stopAll } from './children.ts';
 import { HeaderEditor } from '../src/proxy/http/header-rules.ts';
 import { memberRequestHead } from '../src/proxy/http/head-writer.ts';
 import { newRequestId } from '../src/proxy/http/request-id.ts';
@@ -82,34 +82,6 @@ if (sink === 0) console.log('');
 // ---- through furiwake ---------------------------------------------------------------------
 
 const tmp = mkdtempSync(join(tmpdir(), 'furiwake-bench-headers-'));
-const children: ChildProcess[] = [];
-
-/** Resolves with the process's output once it holds `until`. */
-function started(proc: ChildProcess, until: string): Promise<string> {
-  children.push(proc);
-  let out = '';
-  proc.stdout!.setEncoding('utf8');
-  return new Promise((resolve, reject) => {
-    const onData = (c: string): void => {
-      out += c;
-      if (!out.includes(until)) return;
-      proc.stdout!.off('data', onData);
-      proc.stdout!.resume();
-      resolve(out);
-    };
-    proc.stdout!.on('data', onData);
-    proc.once('exit', () => reject(new Error(`exited before "${until}":\n${out}`)));
-  });
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  return port;
-}
-
 try {
   const memberSource = `const s = require('node:http').createServer((q, r) => { r.setHeader('server', 'member'); r.end('ok\\n'); });
 s.keepAliveTimeout = 60000; s.listen(0, '127.0.0.1', () => console.log('port ' + s.address().port));`;
@@ -141,7 +113,7 @@ pools:
   const base = median(rps['no rules']);
   for (const [name, list] of Object.entries(rps)) console.log(`${name.padEnd(32)} ${median(list).toFixed(0).padStart(7)} req/s  (${((median(list) / base) * 100).toFixed(1)}%)`);
 } finally {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  stopAll();
   rmSync(tmp, { recursive: true, force: true });
 }
 
