@@ -9,13 +9,14 @@
 // order, so the mix has one in 50 (a host-regex), as a config that uses them sparingly would.
 // Run: node bench/routes.ts [requests per run] [rounds]   (default 100000, 3; needs h2load)
 
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { RouteConfig } from '../src/config/routes-types.ts';
+import { freePort, started, stopAll } from './children.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { RouteTable, type RoutedRequest } from '../src/routing/route-table.ts';
 
@@ -94,40 +95,12 @@ function micro(n: number): { hit: number; miss: number } {
 // ---- 2. through furiwake ------------------------------------------------------------------
 
 const tmp = mkdtempSync(join(tmpdir(), 'furiwake-bench-routes-'));
-const children: ChildProcess[] = [];
 
-function stopAll(): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+function cleanUp(): void {
+  stopAll();
   rmSync(tmp, { recursive: true, force: true });
 }
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (stopAll(), process.exit(130)));
-
-/** A node process that prints a port on its first line of output (the member), or a line containing `until`. */
-async function started(proc: ChildProcess, until: string): Promise<string> {
-  children.push(proc);
-  let out = '';
-  proc.stdout!.setEncoding('utf8');
-  return new Promise((resolve, reject) => {
-    const onData = (c: string): void => {
-      out += c;
-      if (!out.includes(until)) return;
-      proc.stdout!.off('data', onData);
-      proc.stdout!.resume();
-      resolve(out);
-    };
-    proc.stdout!.on('data', onData);
-    proc.once('exit', () => reject(new Error(`exited before "${until}":\n${out}`)));
-  });
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  return port;
-}
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (cleanUp(), process.exit(130)));
 
 async function throughFuriwake(): Promise<Map<number, number[]>> {
   const memberSource = `const s = require('node:http').createServer((q, r) => r.end('ok\\n'));
@@ -178,5 +151,5 @@ try {
   console.log('| ---: | ---: | ---: | --- |');
   for (const [n, runs] of results) console.log(`| ${n} | ${median(runs).toFixed(0)} | ${(median(runs) / base).toFixed(3)} | ${runs.map((r) => r.toFixed(0)).join(', ')} |`);
 } finally {
-  stopAll();
+  cleanUp();
 }

@@ -18,6 +18,8 @@ import type {
 } from './http-types.ts';
 import { expected, fail, ok, type Parsed } from './issues.ts';
 import { cidr, serverName } from './network-leaves.ts';
+import { errorPagesSchema, headersSchema, requestIdSchema } from './header-rules-schema.ts';
+import type { ErrorPagesConfig, HeaderRulesConfig, RequestIdConfig } from './header-rules-types.ts';
 import { routesSchema } from './routes-schema.ts';
 import type { RouteConfig } from './routes-types.ts';
 import { boolean, duration, integer, leaf, MAX_INT, oneOf, optional, section } from './schema-parts.ts';
@@ -157,6 +159,9 @@ export const httpServiceKeys = {
   http2: optional(http2Schema).optional(),
   'trusted-proxies': z.array(cidr, { error: (issue) => expected('a list of addresses or networks ("10.0.0.0/8")', issue.input) }).optional(),
   routes: routesSchema.optional(),
+  headers: headersSchema,
+  'request-id': requestIdSchema,
+  'error-pages': errorPagesSchema,
 };
 
 /** A service as parsed, as far as the http keys go. */
@@ -173,6 +178,9 @@ export interface HttpKeys {
   http2?: Http2Config;
   'trusted-proxies'?: string[];
   routes?: RouteConfig[];
+  headers?: HeaderRulesConfig;
+  'request-id'?: RequestIdConfig;
+  'error-pages'?: ErrorPagesConfig;
 }
 
 interface IssueSink {
@@ -229,5 +237,8 @@ export function httpServiceConfig(s: HttpKeys): HttpServiceConfig | null {
     trustedProxies: s['trusted-proxies'] ?? [],
     routes: s.routes ?? [],
     http2: s.http2 ?? { ...HTTP2_DEFAULTS },
+    headers: s.headers ?? null,
+    requestId: s['request-id'] ?? null,
+    errorPages: s['error-pages'] ?? {},
   };
 }

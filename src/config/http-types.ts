@@ -2,6 +2,7 @@
 // forwarded headers, timeouts and limits of the HTTP exchange, TLS and keep-alive towards the
 // members, the access log, the routes. Durations in ms, sizes in bytes; see docs/configuration.md and docs/http.md.
 
+import type { ErrorPagesConfig, HeaderRulesConfig, RequestIdConfig } from './header-rules-types.ts';
 import type { RouteConfig } from './routes-types.ts';
 
 /** Which headers tell the member about the client. */
@@ -107,4 +108,10 @@ export interface HttpServiceConfig {
   /** first match wins; a request no route takes goes to the service's pool (routes-types.ts) */
   routes: RouteConfig[];
   http2: Http2Config;
+  /** header rules of every request and response; a route's rules apply after these; null: none */
+  headers: HeaderRulesConfig | null;
+  /** a request id for every request (passed to the member, logged); null: none */
+  requestId: RequestIdConfig | null;
+  /** the bodies of furiwake's own 4xx/5xx answers, by status or `default`; empty: plain text */
+  errorPages: ErrorPagesConfig;
 }

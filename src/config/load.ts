@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { checkListeners } from './checks.ts';
+import { loadErrorPages } from './error-page-files.ts';
 import { substituteEnv, type Env } from './env.ts';
 import { ConfigError, formatPath, type ConfigIssue, type PathIssue } from './issues.ts';
 import { resolveHosts } from './resolve.ts';
@@ -29,8 +30,9 @@ export async function loadConfig(file: string, env: Env = process.env): Promise<
   const resolved = await resolveHosts(config);
   // Certificates and keys of https services, read from disk (relative to the config file).
   const files = await loadTlsFiles(resolved.config, dirname(file));
+  const pages = await loadErrorPages(files.config, dirname(file));
   // Names that resolve to one address can now be seen to share a port.
-  const issues = [...resolved.issues, ...files.issues, ...checkListeners(resolved.config.services)];
+  const issues = [...resolved.issues, ...files.issues, ...pages, ...checkListeners(resolved.config.services)];
   if (issues.length > 0) throw new ConfigError(toConfigIssues(issues, file, source));
   return files.config;
 }

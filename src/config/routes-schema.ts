@@ -5,7 +5,9 @@
 // checked against the file's pools by checkRoutePools once the whole file is read.
 
 import { z } from 'zod';
+import { headersSchema } from './header-rules-schema.ts';
 import { cidr, serverName } from './network-leaves.ts';
+import { checkPersistenceMode, persistenceSchema } from './persistence-schema.ts';
 import { expected, fail, ok, suggest, type Parsed, type PathIssue } from './issues.ts';
 import type {
   HeaderCondition,
@@ -211,6 +213,8 @@ const routeSchema = section('a route: a map with name, match and one action (poo
   respond: respondSchema.optional(),
   deny: leaf((input): Parsed<true> => (input === true || input === 'true' ? ok(true) : fail(expected('true', input)))).optional(),
   'rate-limit': rateLimitSchema,
+  headers: headersSchema,
+  persistence: persistenceSchema,
 }).superRefine((r, ctx) => {
   const actions = ACTIONS.filter((a) => r[a] !== undefined);
   if (actions.length === 0) ctx.addIssue({ code: 'custom', path: [], message: 'a route needs one action: pool, redirect, respond or deny' });
@@ -224,7 +228,21 @@ const routeSchema = section('a route: a map with name, match and one action (poo
     ctx.addIssue({ code: 'custom', path: ['replace-prefix'], message: 'a route rewrites its path once: strip-prefix or replace-prefix, not both' });
   }
   for (const issue of checkRateLimitKeys(r['rate-limit'], 'route', undefined)) ctx.addIssue({ code: 'custom', ...issue });
-}).transform((r): RouteConfig => ({ name: r.name, match: r.match ?? emptyMatch(), action: actionOf(r), ...withRateLimit(rateLimitConfig(r['rate-limit'])) }));
+  for (const key of ['headers', 'persistence'] as const) {
+    if (r[key] !== undefined && r.pool === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} applies to the requests a route sends to a pool; this route has no pool` });
+  }
+  const persistenceIssue = checkPersistenceMode('http', r.persistence);
+  if (persistenceIssue !== null) ctx.addIssue({ code: 'custom', ...persistenceIssue });
+  else if (r.persistence?.method === 'source-ip') {
+    // its stick table would be one per worker thread, unknown to the API and the ha peer
+    ctx.addIssue({ code: 'custom', path: ['persistence', 'method'], message: 'a route keeps no stick table of its own: use cookie, url or hash on a route, or source-ip on the service' });
+  }
+}).transform((r): RouteConfig => ({ name: r.name, match: r.match ?? emptyMatch(), action: actionOf(r),
+  ...withRateLimit(rateLimitConfig(r['rate-limit'])),
+  // (absent rather than null when not set: a route without them reads as before)
+  ...(r.headers === undefined ? {} : { headers: r.headers }),
+  ...(r.persistence === undefined ? {} : { persistence: r.persistence }),
+}));
 
 function actionOf(r: {
   pool?: string;

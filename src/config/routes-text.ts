@@ -5,7 +5,10 @@ import type { RouteAction, RouteConfig, RouteMatchConfig } from './routes-types.
 
 export function describeRoute(route: RouteConfig): string {
   const conditions = describeMatch(route.match);
-  return `${route.name}: ${conditions === '' ? 'every request' : conditions} -> ${describeAction(route.action)}`;
+  let extra = '';
+  if (route.persistence != null) extra += `, ${route.persistence.method} persistence`;
+  if (route.headers != null) extra += ', header rules';
+  return `${route.name}: ${conditions === '' ? 'every request' : conditions} -> ${describeAction(route.action)}${extra}`;
 }
 
 function describeMatch(m: RouteMatchConfig): string {

@@ -4,6 +4,8 @@
 // compared on reload and sent to worker threads); routing/ compiles them once per config.
 
 import type { RateLimitConfig } from './rate-limit-types.ts';
+import type { HeaderRulesConfig } from './header-rules-types.ts';
+import type { PersistenceConfig } from './persistence-types.ts';
 
 /** A header condition: the field is present, equals a value (case-sensitive), or matches a regex. */
 export interface HeaderCondition {
@@ -71,4 +73,8 @@ export interface RouteConfig {
   action: RouteAction;
   /** the requests this route takes, per client or header (on top of the service's); absent or null = none */
   rateLimit?: RateLimitConfig | null;
+  /** pool actions: header rules applied after the service's; null or absent: none */
+  headers?: HeaderRulesConfig | null;
+  /** pool actions: the route's own persistence, instead of the service's; null or absent: the service's */
+  persistence?: PersistenceConfig | null;
 }

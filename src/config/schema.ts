@@ -241,6 +241,11 @@ export const configSchema = section('a map with services and pools (and optional
     if (c.ha !== undefined && service.persistence?.method === 'cookie' && service.persistence.secret === null) {
       ctx.addIssue({ code: 'custom', path: ['services', name, 'persistence', 'secret'], message: 'with ha configured, cookie persistence needs a secret shared by the nodes of the pair (without one each node signs with its own random key, and every sticky client loses its member at failover): add secret: ${FURIWAKE_COOKIE_SECRET}, 16 characters or more, the same on every node' });
     }
+    (service.http?.routes ?? []).forEach((r, i) => {
+      if (c.ha !== undefined && r.persistence?.method === 'cookie' && r.persistence.secret === null) {
+        ctx.addIssue({ code: 'custom', path: ['services', name, 'routes', i, 'persistence', 'secret'], message: 'with ha configured, cookie persistence needs a secret shared by the nodes of the pair: add secret: ${FURIWAKE_COOKIE_SECRET}, 16 characters or more, the same on every node' });
+      }
+    });
   }
 }).transform((c): Config => c);
 

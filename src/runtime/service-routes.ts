@@ -22,14 +22,14 @@ export class ServiceRoutes {
   readonly routes: readonly LiveRoute[];
   readonly #table: RouteTable;
 
-  /** `dispatcherOf(pool)`: the service's dispatcher for a pool (one per pool, shared by its routes). */
-  constructor(configs: readonly RouteConfig[], pools: (name: string) => Pool, dispatcherOf: (pool: Pool) => Dispatcher, previous: ServiceRoutes | null) {
+  /** `dispatcherOf(pool, route)`: the service's dispatcher for a pool (one per pool, shared by its routes), or the route's own (its own persistence). */
+  constructor(configs: readonly RouteConfig[], pools: (name: string) => Pool, dispatcherOf: (pool: Pool, route: RouteConfig) => Dispatcher, previous: ServiceRoutes | null) {
     const stats = new Map<string, RouteStats>();
     for (const r of previous?.routes ?? []) stats.set(r.name, r.stats);
     this.routes = configs.map((config): LiveRoute => ({
       name: config.name,
       config,
-      dispatcher: config.action.kind === 'pool' ? dispatcherOf(pools(config.action.pool)) : null,
+      dispatcher: config.action.kind === 'pool' ? dispatcherOf(pools(config.action.pool), config) : null,
       stats: stats.get(config.name) ?? new RouteStats(),
     }));
     this.#table = new RouteTable(configs);

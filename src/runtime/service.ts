@@ -2,9 +2,11 @@
 // behind it. The data plane that listens for it reads `config` and `pool` per connection, so
 // a reload that swaps them applies to new connections without touching live ones. An http
 // service's routes (service-routes.ts) may send requests to other pools: each pool it reaches has
-// its own dispatcher, with the service's persistence on that pool.
+// its own dispatcher, with the service's persistence on that pool; a route with its own
+// persistence has a dispatcher of its own.
 
 import { sameListener } from '../config/diff.ts';
+import type { RouteConfig } from '../config/routes-types.ts';
 import type { ServiceConfig } from '../config/types.ts';
 import type { StickTable } from '../persistence/stick-table.ts';
 import { Dispatcher } from './dispatch.ts';
@@ -79,7 +81,17 @@ export class Service {
       if (found === undefined) throw new Error(`service ${this.name}: a route names pool ${name}, which does not exist`);
       return found;
     };
-    const dispatcherOf = (pool: Pool): Dispatcher => {
+    const dispatcherOf = (pool: Pool, route: RouteConfig): Dispatcher => {
+      // a route with its own persistence has its own dispatcher (a route name cannot hold "/", a pool name neither)
+      const own = route.persistence ?? null;
+      if (own !== null) {
+        const key = `/${route.name}`;
+        const previous = before.get(key)?.persistence ?? null;
+        const persistence = previous !== null && previous.sameAs(pool.name, own) ? previous : new ServicePersistence(`${this.name}/${route.name}`, pool.name, own);
+        const d = dispatcherFor(this.config, pool, persistence);
+        now.set(key, d);
+        return d;
+      }
       if (pool === this.pool) return this.dispatcher;
       let d = now.get(pool.name);
       if (d === undefined) {

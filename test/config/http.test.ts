@@ -26,6 +26,9 @@ describe('http service keys', () => {
       trustedProxies: [],
       routes: [],
       http2: { h2c: false, maxConcurrentStreams: 100, maxResetsPerSecond: 100 },
+      headers: null,
+      requestId: null,
+      errorPages: {},
     });
   });
 
@@ -54,6 +57,9 @@ describe('http service keys', () => {
       trustedProxies: [],
       routes: [],
       http2: { h2c: false, maxConcurrentStreams: 100, maxResetsPerSecond: 100 },
+      headers: null,
+      requestId: null,
+      errorPages: {},
     });
   });
 

@@ -31,6 +31,8 @@ export interface RequestLine {
   status: number;
   /** bytes sent to the client for this request, head included */
   bytes: number;
+  /** the request's id (request-id), as the member got it; absent without request-id */
+  requestId?: string;
 }
 
 export function logRequest(log: Logger, line: RequestLine, t: Timings): void {

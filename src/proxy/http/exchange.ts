@@ -33,7 +33,8 @@ import { isIdempotent, type RequestHead } from './request-head.ts';
 import { parseResponseHead, type ResponseHead } from './response-head.ts';
 import { HttpError } from './responses.ts';
 import { Sticky } from './sticky.ts';
-import { trustedProxies } from './client-address.ts';
+import { forwardedAddress, trustedProxies } from './client-address.ts';
+import { editsHeaders, HeaderEditor } from './header-rules.ts';
 import type { Upstream, UpstreamUser } from './upstream.ts';
 
 const Wait = { NONE: 0, CONNECT: 1, RESPONSE: 2, IDLE: 3 } as const;
@@ -68,6 +69,8 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   readonly #route: LiveRoute | null;
   /** the target as the member gets it (a route's strip-prefix or replace-prefix) */
   readonly #target: string;
+  /** header rules and the request id; null when the service and the route have none */
+  readonly #headers: HeaderEditor | null;
   readonly #reqBody = new BodyFramer();
   readonly #inAtStart: number;
   readonly #outAtStart: number;
@@ -123,6 +126,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     const persistence = this.#dispatcher.persistence;
     this.#sticky = persistence === null ? null : new Sticky(persistence, req, client ?? this.#clientAddress(side, req));
     this.#key = this.#sticky?.key ?? null;
+    this.#headers = editsHeaders(this.#http.headers, route?.config.headers, this.#http.requestId) ? this.#headerEditor(side, req, route) : null;
     this.#inAtStart = side.bytesIn;
     this.#outAtStart = side.bytesOut;
     this.#clock = logging ? new RequestClock() : null;
@@ -137,6 +141,14 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     const trusted = this.#http.trustedProxies;
     if (trusted.length === 0) return side.client.address;
     return trustedProxies(trusted).clientOf(side.client.address, req.forwardedFor ?? undefined);
+  }
+
+  /** The request's header rules and id (services with either only). */
+  #headerEditor(side: ClientStream, req: RequestHead, route: LiveRoute | null): HeaderEditor {
+    const http = this.#http;
+    const client = http.trustedProxies.length === 0 ? side.forwardedClient : forwardedAddress(this.#clientAddress(side, req));
+    const values = { client, https: side.https, service: this.#ctx.service.name, route: route?.name ?? '' };
+    return new HeaderEditor(http.headers, route?.config.headers ?? null, req, values, http.requestId);
   }
 
   /** The balancer's own address on the connection to the member; null while there is none. */
@@ -253,6 +265,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       memberHost: up.member.endpoint,
       close: this.#http.memberKeepAlive.maxIdle === 0,
       target: this.#target,
+      headers: this.#headers,
     });
     let flowing: boolean;
     if (this.#early === null) {
@@ -410,6 +423,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     const payloadOnly = (this.#payloadOnly = !this.#side.passesRawBody(res));
     if (res.close) this.#reusable = false;
     if (this.#sticky !== null && this.member !== null) res.fields = this.#sticky.responseFields(res.fields, this.member);
+    if (this.#headers !== null) res.fields = this.#headers.response(res.fields);
     const framer = (this.#resBody = new BodyFramer());
     if (res.body === 'none') framer.none();
     else if (res.body === 'length') framer.length(res.contentLength);
@@ -724,6 +738,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
         ...(client === peer ? {} : { peer }),
         service: this.#ctx.service.name,
         ...(route === null ? {} : { route: route.name }),
+        ...(this.#headers === null || this.#headers.requestId === '' ? {} : { requestId: this.#headers.requestId }),
         member: member?.id ?? null,
         protocol: side.http2 ? 'HTTP/2' : this.req.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
         ...(memberProtocol === undefined || memberProtocol === 'http1' ? {} : { memberProtocol }),

@@ -12,6 +12,7 @@ import type { Member } from '../../runtime/member.ts';
 import { logRequest } from './access-log.ts';
 import type { ClientStream } from './client-stream.ts';
 import type { HttpServiceContext } from './context.ts';
+import { errorPageFor } from './error-pages.ts';
 import { Exchange } from './exchange.ts';
 import { chunkLine, fieldsToHeaders, lastChunk, requestHeadText, responseHeaders } from './h2-heads.ts';
 import { RequestClock } from './request-clock.ts';
@@ -305,9 +306,11 @@ export class H2ClientStream implements ClientStream {
       const code = this.#grpcDeadline !== 0 && Date.now() >= this.#grpcDeadline ? GrpcStatus.DEADLINE_EXCEEDED : grpcStatusOf(status);
       return this.#respondWhole(grpcErrorHeaders(this.#grpc, code, message), null);
     }
-    const body = errorText(status, message);
+    // the service's page for this status (error-pages), else the one line saying what happened
+    const page = errorPageFor(this.#owner.ctx.service.config.http!, status);
+    const body = page === null ? errorText(status, message) : page.bytes;
     const headers: OutgoingHttpHeaders = {
-      ':status': status, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store',
+      ':status': status, 'content-type': page === null ? 'text/plain; charset=utf-8' : page.contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store',
     };
     if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
     this.#respondWhole(headers, this.#ex?.req.method === 'HEAD' ? null : body);
@@ -324,7 +327,7 @@ export class H2ClientStream implements ClientStream {
     this.#respondWhole({ ':status': status, location, 'content-length': 0 }, null);
   }
 
-  #respondWhole(headers: OutgoingHttpHeaders, body: string | null): void {
+  #respondWhole(headers: OutgoingHttpHeaders, body: string | Buffer | null): void {
     this.#responded = true;
     this.#ended = true;
     const stream = this.#stream;

@@ -3,6 +3,7 @@
 // client (the member's end-to-end fields and the framing the client can read).
 
 import type { ForwardedHeaders } from '../../config/http-types.ts';
+import type { HeaderEditor } from './header-rules.ts';
 import type { RequestHead } from './request-head.ts';
 import type { ResponseHead } from './response-head.ts';
 import { REASONS } from './responses.ts';
@@ -19,18 +20,23 @@ export interface ForwardingContext {
   close: boolean;
   /** the target as the member gets it when a route rewrote the path; absent: the request's */
   target?: string;
+  /** header rules and the request id (header-rules.ts); absent or null: the fields as they are */
+  headers?: HeaderEditor | null;
 }
 
 /** The request head for the member: always HTTP/1.1, so the member connection can be kept. */
 export function memberRequestHead(req: RequestHead, ctx: ForwardingContext): string {
-  let head = `${req.method} ${ctx.target ?? req.target} HTTP/1.1\r\n${req.fields}`;
+  let fields = req.fields;
   // HTTP/1.0 without Host gets the member's address; an absolute-form target's authority is the Host
-  if (!req.hostField) head += `host: ${req.host ?? ctx.memberHost}\r\n`;
+  if (!req.hostField) fields += `host: ${req.host ?? ctx.memberHost}\r\n`;
+  if (ctx.forwarded !== 'none') fields += forwardedFields(req, ctx);
+  // header rules see every end-to-end field the member would get (they cannot name the framing or connection fields)
+  if (ctx.headers != null) fields = ctx.headers.request(fields);
+  let head = `${req.method} ${ctx.target ?? req.target} HTTP/1.1\r\n${fields}`;
   // The framing as we read it, in one spelling: a member cannot read `Chunked`, ` 005` or a
   // list otherwise than we did.
   if (req.chunked) head += 'transfer-encoding: chunked\r\n';
   else if (req.contentLength !== -1) head += `content-length: ${req.contentLength}\r\n`;
-  if (ctx.forwarded !== 'none') head += forwardedFields(req, ctx);
   if (req.upgrade !== null) head += `connection: upgrade\r\nupgrade: ${req.upgrade}\r\n\r\n`;
   else head += ctx.close ? 'connection: close\r\n\r\n' : '\r\n';
   return head;

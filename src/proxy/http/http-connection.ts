@@ -15,6 +15,7 @@ import { ClientBytes } from './client-bytes.ts';
 import { forwardedAddress } from './client-address.ts';
 import type { ClientStream } from './client-stream.ts';
 import { Deadline, type HttpServiceContext } from './context.ts';
+import { errorPageFor } from './error-pages.ts';
 import { Exchange } from './exchange.ts';
 import { clientResponseHead, interimHead } from './head-writer.ts';
 import { RequestClock } from './request-clock.ts';
@@ -365,7 +366,7 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
   /** A request we cannot read: answered with its error, then the connection closes. */
   #reject(error: HttpError): void {
     const status = error instanceof HttpError ? error.status : 400;
-    this.#write(errorResponse(status, error.message, { close: true }));
+    this.#write(errorResponse(status, error.message, { close: true, page: errorPageFor(this.#ctx.service.config.http!, status) }));
     this.#ctx.counts?.count(this.#ctx.service.name, null, status);
     if (this.#ctx.service.config.http!.accessLog && this.#ctx.log.isLevelEnabled('info')) {
       const line = { client: this.client.address, service: this.service, member: null, protocol: 'HTTP/1.1', method: '', path: '', status, bytes: 0 };
@@ -415,7 +416,7 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
   sendError(status: number, message: string, requestDone: boolean, retryAfter: number | undefined): void {
     const req = this.#req;
     const close = (this.#closeAfter = this.#mustClose(req, requestDone));
-    this.#write(errorResponse(status, message, { close, retryAfter, head: req.method === 'HEAD', minor: req.minor }));
+    this.#write(errorResponse(status, message, { close, retryAfter, head: req.method === 'HEAD', minor: req.minor, page: errorPageFor(this.#ctx.service.config.http!, status) }));
   }
 
   sendResponse(status: number, contentType: string, body: string, requestDone: boolean): void {

@@ -1,5 +1,7 @@
 // The balancer's own responses: errors (400, 408, 414, 431, 502, 503, 504, ...) with small plain
-// bodies that say what happened, redirects, and the answers routes give (respond, deny). Each is one latin1 string, written at once.
+// bodies that say what happened (or the service's error pages), redirects, and the answers routes give (respond, deny). Each is one latin1 string, written at once.
+
+import type { ServedPage } from './error-pages.ts';
 
 /** A request or response that cannot be handled; `status` is what the client is told. */
 export class HttpError extends Error {
@@ -54,6 +56,8 @@ export interface ErrorOptions {
   head?: boolean;
   /** the client's HTTP minor version: an HTTP/1.0 client is told a kept connection is kept */
   minor?: number;
+  /** the service's error page for this status (error-pages.ts); absent or null: the plain text */
+  page?: ServedPage | null;
 }
 
 /** The Connection field of our own answers: close, or keep-alive for an HTTP/1.0 client (whose default is to close). */
@@ -68,8 +72,11 @@ export function errorText(status: number, message: string): string {
 
 /** A complete error response: status line, a few headers and a one-line text body. */
 export function errorResponse(status: number, message: string, options: ErrorOptions): string {
-  const body = errorText(status, message);
-  let head = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n`;
+  // the service's page for this status (error-pages), else the one line saying what happened
+  const page = options.page;
+  const body = page == null ? errorText(status, message) : page.latin1;
+  const type = page == null ? 'text/plain; charset=utf-8' : page.contentType;
+  let head = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-type: ${type}\r\ncontent-length: ${page == null ? Buffer.byteLength(body) : page.bytes.length}\r\ncache-control: no-store\r\n`;
   if (options.retryAfter !== undefined) head += `retry-after: ${options.retryAfter}\r\n`;
   head += `${connectionField(options.close, options.minor ?? 1)}\r\n`;
   return options.head === true ? head : head + body;
