@@ -221,6 +221,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     this.#up = up;
     this.#sent = false;
     up.user = this;
+    up.stream.keepsChunks = true; // a response head may arrive in pieces (kept in #resBytes)
   }
 
   /** A throw escaped the handling of the member connection's event: the client connection ends. */
@@ -382,6 +383,9 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       }
       const rest = bytes.takeAll().subarray(end);
       this.#resBytes = null;
+      // The body's chunks are written on at once, or reading pauses while a write holds one:
+      // bulk reads may land in one buffer again and again.
+      this.#up!.stream.keepsChunks = false;
       return this.#responseHead(res, rest);
     }
   }
