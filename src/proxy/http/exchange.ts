@@ -22,7 +22,7 @@ import { expandLocation } from '../../routing/location.ts';
 import { rewritePath } from '../../routing/path-rewrite.ts';
 import { logRequest } from './access-log.ts';
 import { BodyClock } from './body-clock.ts';
-import { BodyFramer } from './body-framer.ts';
+import { BodyFramer, type PayloadSink } from './body-framer.ts';
 import { ClientBytes } from './client-bytes.ts';
 import type { ClientStream } from './client-stream.ts';
 import type { HttpServiceContext } from './context.ts';
@@ -179,10 +179,11 @@ export class Exchange implements UpstreamUser, MemberTraffic {
         return this.#fail(503, 'every member is busy and the queue is full');
     }
     this.#clock?.queueStarted();
-    this.#waiter = d.wait(this.#key, this.#hash, this.#tried, this.#onQueued);
+    // (the callback is made here, when a request queues, not for every request)
+    this.#waiter = d.wait(this.#key, this.#hash, this.#tried, (member) => this.#onQueued(member));
   }
 
-  #onQueued = (member: Member | undefined): void => {
+  #onQueued(member: Member | undefined): void {
     // the pool calls this from its timer, or from another connection's release: a throw here
     // ends this exchange's connection, not the process nor the other connection
     try {
@@ -190,7 +191,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     } catch (err) {
       this.#side.crash(err);
     }
-  };
+  }
 
   #queued(member: Member | undefined): void {
     this.#waiter = null;
@@ -437,7 +438,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   #bodyData(chunk: Buffer, start: number): void {
     let stop: number;
     try {
-      stop = this.#resBody!.feed(chunk, start, chunk.length, this.#payloadOnly ? this.#sink : undefined);
+      stop = this.#resBody!.feed(chunk, start, chunk.length, this.#payloadOnly ? (this.#sink ??= (b, s, e) => this.#payload(b, s, e)) : undefined);
     } catch (err) {
       return this.#memberFailed(err as HttpError);
     }
@@ -454,9 +455,12 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     this.#awaitNext();
   }
 
-  #sink = (buf: Buffer, start: number, end: number): void => {
+  /** the payload sink of a dechunked body, made for the responses that need one */
+  #sink: PayloadSink | null = null;
+
+  #payload(buf: Buffer, start: number, end: number): void {
     if (end > start && !this.#side.sendBody(buf.subarray(start, end))) this.#up?.stream.pause();
-  };
+  }
 
   upstreamEnd(): void {
     // A body that runs to the close is complete now; anything else ending here broke off.
