@@ -46,6 +46,8 @@ const MAX_RESPONSE_HEAD = 64 * 1024;
 const MAX_INTERIM = MAX_RESPONSE_HEAD;
 /** seconds a client is told to wait after a 503 */
 const RETRY_AFTER = 1;
+/** the framer of every request without a body: done from the start, so nothing ever changes it */
+const NO_BODY = new BodyFramer().none();
 
 export class Exchange implements UpstreamUser, MemberTraffic {
   readonly req: RequestHead;
@@ -67,7 +69,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   readonly #route: LiveRoute | null;
   /** the target as the member gets it (a route's strip-prefix or replace-prefix) */
   readonly #target: string;
-  readonly #reqBody = new BodyFramer();
+  readonly #reqBody: BodyFramer;
   readonly #inAtStart: number;
   readonly #outAtStart: number;
   #up: Upstream | null = null;
@@ -125,9 +127,9 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     this.#inAtStart = side.bytesIn;
     this.#outAtStart = side.bytesOut;
     this.#clock = logging ? new RequestClock() : null;
-    if (req.chunked) this.#reqBody.chunked(400, this.#http.limits.headers);
-    else if (req.contentLength > 0) this.#reqBody.length(req.contentLength);
-    else this.#reqBody.none();
+    if (req.chunked) this.#reqBody = new BodyFramer().chunked(400, this.#http.limits.headers);
+    else if (req.contentLength > 0) this.#reqBody = new BodyFramer().length(req.contentLength);
+    else this.#reqBody = NO_BODY;
     this.#bodyClock = this.#reqBody.done ? null : new BodyClock(side.requestStart);
   }
 
