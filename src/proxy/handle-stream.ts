@@ -97,6 +97,7 @@ export class HandleStream implements Stream {
   readonly #handle: Handle;
   /** the owner keeps chunks (for now): bulk reads each get a fresh buffer */
   keepsChunks: boolean;
+  readonly signalsHeldWrites = true;
   readEnded = false;
   closed = false;
   /** where the next read lands: the shared buffer, or this stream's own once it moves bulk */

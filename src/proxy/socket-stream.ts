@@ -14,6 +14,7 @@ export class SocketStream implements Stream {
   closed = false;
   /** (each read of a net.Socket is fresh memory already) */
   keepsChunks = true;
+  readonly signalsHeldWrites = false;
   #remote: Endpoint | null = null;
 
   constructor(socket: net.Socket, owner: StreamOwner) {

@@ -51,6 +51,12 @@ export interface Stream {
    * reused either way: the owner pauses reading (or returns false) when a write waits.
    */
   keepsChunks: boolean;
+  /**
+   * write() returns false whenever it still holds the chunk once it returns (handles: a write
+   * the kernel did not take whole). A net.Socket may keep a chunk below its high-water mark and
+   * still return true: the reader of that chunk cannot reuse its memory.
+   */
+  readonly signalsHeldWrites: boolean;
 }
 
 /** What a stream tells the connection that owns it. */

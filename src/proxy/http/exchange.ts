@@ -387,8 +387,8 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       const rest = bytes.takeAll().subarray(end);
       this.#resBytes = null;
       // The body's chunks are written on at once, or reading pauses while a write holds one:
-      // bulk reads may land in one buffer again and again.
-      this.#up!.stream.keepsChunks = false;
+      // bulk reads may land in one buffer again and again (when the client's writes say so).
+      if (this.#side.signalsHeldWrites === true) this.#up!.stream.keepsChunks = false;
       return this.#responseHead(res, rest);
     }
   }
