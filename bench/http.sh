@@ -11,6 +11,8 @@ DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 ROUNDS=${ROUNDS:-3}                 # interleaved rounds; the table shows medians
 CONNECTIONS=${CONNECTIONS:-50}
+TRANSFER_CONNECTIONS=${TRANSFER_CONNECTIONS:-8}  # the 1 MiB transfers
+TRANSFER=${TRANSFER:-1}             # 0: keep-alive requests alone, no 1 MiB transfers
 BALANCER_CPU=${BALANCER_CPU:-0}     # furiwake, HAProxy and the nginx proxy
 CLIENT_CPU=${CLIENT_CPU:-1}         # wrk
 BACKEND_CPU=${BACKEND_CPU:-1}       # the nginx backend
@@ -64,14 +66,28 @@ to_ms() {
   }'
 }
 
-# run_wrk NAME PORT -> prints "REQUESTS/S P99_MS CPU%" (CPU of the balancer; "-" for direct).
+# per_request -> the balancer's CPU (user + system) per request of the last wrk run, in µs
+per_request() {
+  awk -v s="$WRK_CPU_S" -v n="$(awk '/ requests in / { print $1 }' <<<"$WRK_OUT")" 'BEGIN { if (s ~ /^[0-9.]+$/ && n > 0) printf "%.1f", s * 1e6 / n; else print "-" }'
+}
+
+# run_wrk NAME PORT -> prints "REQUESTS/S P99_MS CPU% CPU_US_PER_REQUEST" (CPU of the balancer; "-" for direct).
 run_wrk() {
   local name=$1 rps p99
   wrk_measured "$name" "${BALANCER_PID[$name]:-}" -c"$CONNECTIONS" --latency "http://127.0.0.1:$2/"
-  [[ -n $WRK_OUT ]] || { echo "n/a n/a -"; return 0; }
+  [[ -n $WRK_OUT ]] || { echo "n/a n/a - -"; return 0; }
   rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$WRK_OUT")
   p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$WRK_OUT")")
-  echo "${rps:-n/a} ${p99:-n/a} $WRK_CPU"
+  echo "${rps:-n/a} ${p99:-n/a} $WRK_CPU $(per_request)"
+}
+
+# run_transfer NAME PORT -> prints "MB/S CPU% CPU_US_PER_TRANSFER" for 1 MiB responses.
+run_transfer() {
+  local name=$1 mbps
+  wrk_measured "$name-1m" "${BALANCER_PID[$name]:-}" -c"$TRANSFER_CONNECTIONS" "http://127.0.0.1:$2/1m"
+  [[ -n $WRK_OUT ]] || { echo "n/a - -"; return 0; }
+  mbps=$(to_mbps "$(awk '/^Transfer\/sec:/ { print $2 }' <<<"$WRK_OUT")")
+  echo "${mbps:-n/a} $WRK_CPU $(per_request)"
 }
 
 # --- main ---------------------------------------------------------------------------------
@@ -101,11 +117,16 @@ for t in "${TARGETS[@]}"; do
   [[ $status == *" 200 "* || $status == *" 200" ]] || die "$t: GET / answered '${status:-nothing}'"
 done
 
-declare -A RPS=() P99=() CPU=()
+declare -A RPS=() P99=() CPU=() US=() MBPS=() TCPU=() TUS=()
 for ((round = 1; round <= ROUNDS; round++)); do
   for t in "${TARGETS[@]}"; do
     log "round $round/$ROUNDS: keep-alive requests via $t ($DURATION after $WARMUP warm-up)"
-    read -r "RPS[$t.$round]" "P99[$t.$round]" "CPU[$t.$round]" < <(run_wrk "$t" "${PORT[$t]}")
+    read -r "RPS[$t.$round]" "P99[$t.$round]" "CPU[$t.$round]" "US[$t.$round]" < <(run_wrk "$t" "${PORT[$t]}")
+  done
+  ((TRANSFER)) || continue
+  for t in "${TARGETS[@]}"; do
+    log "round $round/$ROUNDS: 1 MiB transfers via $t ($DURATION after $WARMUP warm-up)"
+    read -r "MBPS[$t.$round]" "TCPU[$t.$round]" "TUS[$t.$round]" < <(run_transfer "$t" "${PORT[$t]}")
   done
 done
 
@@ -127,8 +148,8 @@ table() {
   printf 'small keep-alive responses (3 bytes); duration %s (warm-up %s) x %s round(s), medians\n' "$DURATION" "$WARMUP" "$ROUNDS"
   printf 'cores: balancer %s, nginx backend %s, wrk %s (of %s); machine %s%% idle before the start\n\n' \
     "$BALANCER_CPU" "$BACKEND_CPU" "$CLIENT_CPU" "$(nproc)" "$IDLE_AT_START"
-  local fmt='%-26s %12s %10s %12s %16s\n' t
-  printf "$fmt" "" "requests/s" "p99 ms" "balancer CPU" "requests/s/core"
+  local fmt='%-26s %12s %10s %12s %16s %12s\n' t
+  printf "$fmt" "" "requests/s" "p99 ms" "balancer CPU" "requests/s/core" "CPU µs/req"
   for t in "${TARGETS[@]}"; do
     local label=$t cpu eff
     case $t in
@@ -139,8 +160,18 @@ table() {
     esac
     cpu=$(med CPU "$t")
     eff=$(per_core "$t")
-    printf "$fmt" "$label" "$(med RPS "$t")" "$(med P99 "$t")" "$(percent "$cpu")" "$eff"
+    printf "$fmt" "$label" "$(med RPS "$t")" "$(med P99 "$t")" "$(percent "$cpu")" "$eff" "$(med US "$t")"
   done
+  if ((TRANSFER)); then
+    printf '\n1 MiB responses, wrk -c%s\n' "$TRANSFER_CONNECTIONS"
+    local tfmt='%-26s %12s %12s %16s %16s\n'
+    printf "$tfmt" "" "MB/s" "balancer CPU" "MB/s per core" "CPU µs/transfer"
+    for t in "${TARGETS[@]}"; do
+      printf "$tfmt" "$t" "$(med MBPS "$t")" "$(percent "$(med TCPU "$t")")" \
+        "$(awk -v f="$(med MBPS "$t")" -v c="$(med TCPU "$t")" 'BEGIN { if (f ~ /^[0-9.]+$/ && c ~ /^[0-9.]+$/ && c > 0) printf "%.0f", f * 100 / c; else print "n/a" }')" "$(med TUS "$t")"
+    done
+    printf 'furiwake / haproxy: MB/s %s, CPU per transfer %s\n' "$(ratio "$(med MBPS furiwake)" "$(med MBPS haproxy)")" "$(ratio "$(med TUS furiwake)" "$(med TUS haproxy)")"
+  fi
   local rr pr
   rr=$(ratio "$(med RPS furiwake)" "$(med RPS haproxy)")
   pr=$(ratio "$(med P99 furiwake)" "$(med P99 haproxy)")
@@ -148,11 +179,16 @@ table() {
     "$rr" "$RPS_GOAL" "$(verdict "$rr" "$RPS_GOAL")" "$pr" "$P99_GOAL" "$(at_most "$pr" "$P99_GOAL")"
   printf 'per fully busy balancer core (what counts when the machine is busy): furiwake / haproxy %s, furiwake / nginx %s\n' \
     "$(ratio "$(per_core furiwake)" "$(per_core haproxy)")" "$(ratio "$(per_core furiwake)" "$(per_core nginx)")"
+  printf 'CPU per request, furiwake / haproxy: %s\n' "$(ratio "$(med US furiwake)" "$(med US haproxy)")"
   printf 'furiwake / nginx proxy_pass: requests/s %s, p99 %s\n' \
     "$(ratio "$(med RPS furiwake)" "$(med RPS nginx)")" "$(ratio "$(med P99 furiwake)" "$(med P99 nginx)")"
   if ((ROUNDS > 1)); then
     printf '\nevery round, requests/s | p99 ms\n'
-    for t in "${TARGETS[@]}"; do printf '%-10s %s | %s\n' "$t" "$(rounds RPS "$t")" "$(rounds P99 "$t")"; done
+    for t in "${TARGETS[@]}"; do printf '%-10s %s | %s | %s µs/req\n' "$t" "$(rounds RPS "$t")" "$(rounds P99 "$t")" "$(rounds US "$t")"; done
+    if ((TRANSFER)); then
+      printf 'every round, 1 MiB transfers MB/s | CPU µs per transfer\n'
+      for t in "${TARGETS[@]}"; do printf '%-10s %s | %s\n' "$t" "$(rounds MBPS "$t")" "$(rounds TUS "$t")"; done
+    fi
   fi
 }
 

@@ -279,7 +279,7 @@ start_furiwake() {
   local mode=$1
   furiwake_dir
   cat >"$TMP/furiwake.yaml" <<EOF
-global: { log-level: warn }
+global: { log-level: warn${FURIWAKE_WORKERS:+, workers: $FURIWAKE_WORKERS} }
 services:
   bench: { listen: 127.0.0.1:$FURIWAKE_PORT, mode: $mode, pool: p }
 pools:

@@ -95,8 +95,9 @@ export function errorName(status: number): string {
 export class HandleStream implements Stream {
   readonly owner: StreamOwner;
   readonly #handle: Handle;
-  /** the owner keeps chunks: bulk reads each get a fresh buffer */
-  readonly #keepsChunks: boolean;
+  /** the owner keeps chunks (for now): bulk reads each get a fresh buffer */
+  keepsChunks: boolean;
+  readonly signalsHeldWrites = true;
   readEnded = false;
   closed = false;
   /** where the next read lands: the shared buffer, or this stream's own once it moves bulk */
@@ -119,7 +120,7 @@ export class HandleStream implements Stream {
   constructor(handle: Handle, owner: StreamOwner, keepsChunks = false) {
     this.owner = owner;
     this.#handle = handle;
-    this.#keepsChunks = keepsChunks;
+    this.keepsChunks = keepsChunks;
     handle.stream = this;
     handle.onread = onRead;
     handle.useUserBuffer(SHARED);
@@ -189,9 +190,10 @@ export class HandleStream implements Stream {
     } else {
       chunk = buffer.subarray(0, n);
     }
-    const flowing = this.owner.streamData(this, chunk);
-    if (!flowing) this.pause();
-    if (buffer === SHARED ? n === READ_SIZE : !flowing || this.#keepsChunks) return (this.#buffer = Buffer.allocUnsafeSlow(READ_SIZE));
+    if (!this.owner.streamData(this, chunk)) this.pause();
+    if (this.closed) return undefined;
+    // Reading paused (by the owner or just above): a write of this chunk waits and holds it.
+    if (buffer === SHARED ? n === READ_SIZE : !this.#reading || this.keepsChunks) return (this.#buffer = Buffer.allocUnsafeSlow(READ_SIZE));
     return undefined;
   }
 

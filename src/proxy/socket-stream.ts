@@ -12,6 +12,9 @@ export class SocketStream implements Stream {
   readonly #owner: StreamOwner;
   readEnded = false;
   closed = false;
+  /** (each read of a net.Socket is fresh memory already) */
+  keepsChunks = true;
+  readonly signalsHeldWrites = false;
   #remote: Endpoint | null = null;
 
   constructor(socket: net.Socket, owner: StreamOwner) {

@@ -43,15 +43,29 @@ export interface Stream {
   remote(): Endpoint;
   /** our own address on this socket */
   local(): Endpoint;
+  /**
+   * The owner may keep the chunks it is handed past streamData (a head still arriving), so no
+   * read may land in a chunk's memory again. Set when the stream is made (`keepsChunks`); an
+   * owner that keeps chunks only at times (an http head, not the body after it) lowers it
+   * meanwhile, and bulk reads then reuse one buffer. A chunk a queued write still holds is never
+   * reused either way: the owner pauses reading (or returns false) when a write waits.
+   */
+  keepsChunks: boolean;
+  /**
+   * write() returns false whenever it still holds the chunk once it returns (handles: a write
+   * the kernel did not take whole). A net.Socket may keep a chunk below its high-water mark and
+   * still return true: the reader of that chunk cannot reuse its memory.
+   */
+  readonly signalsHeldWrites: boolean;
 }
 
 /** What a stream tells the connection that owns it. */
 export interface StreamOwner {
   /**
    * Bytes read. Return true when the chunk was written at once or copied and reading may go
-   * on; false to stop reading (resume() later): the chunk may still be referenced. An owner
-   * that keeps chunks past the call says so when the stream is made (`keepsChunks`): its
-   * chunks are then never reused by a later read.
+   * on; false to stop reading (resume() later): the chunk may still be referenced, as it may
+   * when the owner paused reading during the call. An owner that keeps chunks past the call
+   * says so (`keepsChunks`): its chunks are then never reused by a later read.
    */
   streamData(stream: Stream, chunk: Buffer): boolean;
   /** the peer's FIN */

@@ -205,18 +205,19 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
         return this.#turnAway();
     }
     this.#phase = 'waiting';
-    this.#waiter = d.wait(this.#key, hash, this.#tried, this.#onQueued);
+    // (the callback is made here, for a client that queues, not for every connection)
+    this.#waiter = d.wait(this.#key, hash, this.#tried, (member) => this.#onQueued(member));
     // Read while waiting (what comes is held, bounded), so a client that leaves frees its place.
     this.#client.resume();
   }
 
-  #onQueued = (member: Member | undefined): void => {
+  #onQueued(member: Member | undefined): void {
     try {
       this.#queued(member);
     } catch (err) {
       this.#crash(err);
     }
-  };
+  }
 
   #queued(member: Member | undefined): void {
     this.#waiter = null;

@@ -19,22 +19,46 @@ export interface RequestCount {
 const CLASSES: readonly StatusClass[] = ['1xx', '2xx', '3xx', '4xx', '5xx'];
 
 export function statusClass(status: number): StatusClass {
-  return CLASSES[Math.min(Math.max(Math.floor(status / 100), 1), 5) - 1];
+  return CLASSES[classIndex(status)];
+}
+
+function classIndex(status: number): number {
+  return Math.min(Math.max(Math.floor(status / 100), 1), 5) - 1;
 }
 
 export class RequestCounts {
   readonly #counts = new Map<string, RequestCount>();
+  /**
+   * The entries count() found before, by member (or, for the balancer's own answers, by service
+   * alone), then service, then class: a request after the first of its kind makes no key string.
+   */
+  readonly #byMember = new WeakMap<Member, Map<string, RequestCount[]>>();
+  readonly #own = new Map<string, RequestCount[]>();
 
   /** One response with `status` sent to a client of `service`, answered by `member` (or by the balancer). */
   count(service: string, member: Member | null, status: number): void {
-    const cls = statusClass(status);
-    const key = member === null ? `${service}\0\0\0${cls}` : `${service}\0${member.poolName}\0${member.id}\0${cls}`;
-    const entry = this.#counts.get(key);
-    if (entry !== undefined) {
-      entry.count++;
+    let slots: RequestCount[] | undefined;
+    if (member === null) {
+      slots = this.#own.get(service);
+      if (slots === undefined) this.#own.set(service, (slots = []));
+    } else {
+      let byService = this.#byMember.get(member);
+      if (byService === undefined) this.#byMember.set(member, (byService = new Map()));
+      slots = byService.get(service);
+      if (slots === undefined) byService.set(service, (slots = []));
+    }
+    const i = classIndex(status);
+    const known = slots[i];
+    if (known !== undefined) {
+      known.count++;
       return;
     }
-    this.#counts.set(key, { service, pool: member?.poolName ?? null, member: member?.id ?? null, status: cls, count: 1 });
+    const cls = CLASSES[i];
+    const key = member === null ? `${service}\0\0\0${cls}` : `${service}\0${member.poolName}\0${member.id}\0${cls}`;
+    let entry = this.#counts.get(key);
+    if (entry !== undefined) entry.count++;
+    else this.#counts.set(key, (entry = { service, pool: member?.poolName ?? null, member: member?.id ?? null, status: cls, count: 1 }));
+    slots[i] = entry;
   }
 
   /** Adds `n` responses counted elsewhere: a worker thread's (workers/workers-view.ts), under the same key count() uses. */

@@ -47,7 +47,9 @@ export class ClientBytes {
   /** The index just past the blank line that ends a head starting at `from`, or -1. */
   headEnd(from: number): number {
     if (this.#length === 0) return -1;
-    const at = this.#buf!.subarray(0, this.#length).indexOf(CRLFCRLF, Math.max(from, this.#scanned));
+    const buf = this.#buf!;
+    // (a chunk read whole is searched as it is: no view made per head)
+    const at = (buf.length === this.#length ? buf : buf.subarray(0, this.#length)).indexOf(CRLFCRLF, Math.max(from, this.#scanned));
     if (at === -1) {
       this.#scanned = Math.max(from, this.#length - 3);
       return -1;

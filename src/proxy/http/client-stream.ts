@@ -56,6 +56,12 @@ export interface ClientStream {
   sendHead(res: ResponseHead, requestDone: boolean, body: Buffer | null, end: number): boolean;
   /** Body bytes, in the form passesRawBody chose; in a tunnel, the member's bytes. */
   sendBody(chunk: Buffer): boolean;
+  /**
+   * sendHead and sendBody return false whenever they still hold the body bytes they were given
+   * (absent: they may hold them and return true), so the member connection's next read may reuse
+   * their memory when they return true.
+   */
+  readonly signalsHeldWrites?: boolean;
   /** The trailer fields of a body passed without its framing (field lines, each with its CRLF). */
   sendTrailers(fields: string): void;
   /**

@@ -23,7 +23,7 @@ import { rewritePath } from '../../routing/path-rewrite.ts';
 import { requestWait } from '../rate-limits.ts';
 import { logRequest } from './access-log.ts';
 import { BodyClock } from './body-clock.ts';
-import { BodyFramer } from './body-framer.ts';
+import { BodyFramer, type PayloadSink } from './body-framer.ts';
 import { ClientBytes } from './client-bytes.ts';
 import type { ClientStream } from './client-stream.ts';
 import type { HttpServiceContext } from './context.ts';
@@ -48,6 +48,8 @@ const MAX_RESPONSE_HEAD = 64 * 1024;
 const MAX_INTERIM = MAX_RESPONSE_HEAD;
 /** seconds a client is told to wait after a 503 */
 const RETRY_AFTER = 1;
+/** the framer of every request without a body: done from the start, so nothing ever changes it */
+const NO_BODY = new BodyFramer().none();
 
 export class Exchange implements UpstreamUser, MemberTraffic {
   readonly req: RequestHead;
@@ -71,7 +73,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   readonly #target: string;
   /** header rules and the request id; null when the service and the route have none */
   readonly #headers: HeaderEditor | null;
-  readonly #reqBody = new BodyFramer();
+  readonly #reqBody: BodyFramer;
   readonly #inAtStart: number;
   readonly #outAtStart: number;
   #up: Upstream | null = null;
@@ -130,9 +132,9 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     this.#inAtStart = side.bytesIn;
     this.#outAtStart = side.bytesOut;
     this.#clock = logging ? new RequestClock() : null;
-    if (req.chunked) this.#reqBody.chunked(400, this.#http.limits.headers);
-    else if (req.contentLength > 0) this.#reqBody.length(req.contentLength);
-    else this.#reqBody.none();
+    if (req.chunked) this.#reqBody = new BodyFramer().chunked(400, this.#http.limits.headers);
+    else if (req.contentLength > 0) this.#reqBody = new BodyFramer().length(req.contentLength);
+    else this.#reqBody = NO_BODY;
     this.#bodyClock = this.#reqBody.done ? null : new BodyClock(side.requestStart);
   }
 
@@ -197,10 +199,11 @@ export class Exchange implements UpstreamUser, MemberTraffic {
         return this.#fail(503, 'every member is busy and the queue is full');
     }
     this.#clock?.queueStarted();
-    this.#waiter = d.wait(this.#key, this.#hash, this.#tried, this.#onQueued);
+    // (the callback is made here, when a request queues, not for every request)
+    this.#waiter = d.wait(this.#key, this.#hash, this.#tried, (member) => this.#onQueued(member));
   }
 
-  #onQueued = (member: Member | undefined): void => {
+  #onQueued(member: Member | undefined): void {
     // the pool calls this from its timer, or from another connection's release: a throw here
     // ends this exchange's connection, not the process nor the other connection
     try {
@@ -208,7 +211,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     } catch (err) {
       this.#side.crash(err);
     }
-  };
+  }
 
   #queued(member: Member | undefined): void {
     this.#waiter = null;
@@ -239,6 +242,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     this.#up = up;
     this.#sent = false;
     up.user = this;
+    up.stream.keepsChunks = true; // a response head may arrive in pieces (kept in #resBytes)
   }
 
   /** A throw escaped the handling of the member connection's event: the client connection ends. */
@@ -401,6 +405,9 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       }
       const rest = bytes.takeAll().subarray(end);
       this.#resBytes = null;
+      // The body's chunks are written on at once, or reading pauses while a write holds one:
+      // bulk reads may land in one buffer again and again (when the client's writes say so).
+      if (this.#side.signalsHeldWrites === true) this.#up!.stream.keepsChunks = false;
       return this.#responseHead(res, rest);
     }
   }
@@ -453,7 +460,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   #bodyData(chunk: Buffer, start: number): void {
     let stop: number;
     try {
-      stop = this.#resBody!.feed(chunk, start, chunk.length, this.#payloadOnly ? this.#sink : undefined);
+      stop = this.#resBody!.feed(chunk, start, chunk.length, this.#payloadOnly ? (this.#sink ??= (b, s, e) => this.#payload(b, s, e)) : undefined);
     } catch (err) {
       return this.#memberFailed(err as HttpError);
     }
@@ -470,9 +477,12 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     this.#awaitNext();
   }
 
-  #sink = (buf: Buffer, start: number, end: number): void => {
+  /** the payload sink of a dechunked body, made for the responses that need one */
+  #sink: PayloadSink | null = null;
+
+  #payload(buf: Buffer, start: number, end: number): void {
     if (end > start && !this.#side.sendBody(buf.subarray(start, end))) this.#up?.stream.pause();
-  };
+  }
 
   upstreamEnd(): void {
     // A body that runs to the close is complete now; anything else ending here broke off.

@@ -47,6 +47,10 @@ export class H2MemberStream implements Stream {
   closed = false;
   bytesRead = 0;
   bytesWritten = 0;
+  /** (node's http2 hands each DATA frame in a buffer of its own: no read lands in a kept chunk) */
+  keepsChunks = true;
+  /** a write to the member's stream may be held by node below its high-water mark */
+  readonly signalsHeldWrites = false;
   readonly #owner: StreamOwner;
   readonly #member: Member;
   readonly #route: H2Route;

@@ -409,6 +409,10 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     return this.#write(chunk);
   }
 
+  get signalsHeldWrites(): boolean {
+    return this.#stream.signalsHeldWrites;
+  }
+
   sendTrailers(): void {
     // Only an HTTP/1.0 client gets a payload without its framing, and it cannot read trailers.
   }

@@ -68,6 +68,8 @@ export class MemberConnections implements MemberTraffic {
   /** A connection whose exchange is over: kept for the next request when it can be, else closed. */
   release(up: Upstream, config: HttpServiceConfig, now: number): void {
     up.user = null;
+    // the last chunk read may still be held by a write to the client: the next read goes elsewhere
+    up.stream.keepsChunks = true;
     const limit = config.memberKeepAlive.maxIdle;
     if (this.#closed || limit === 0 || !up.reusable) {
       up.destroy();
