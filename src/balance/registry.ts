@@ -42,6 +42,15 @@ export function createBalancer<T extends Candidate>(name: AlgorithmName, candida
   return algorithm(name).create(candidates);
 }
 
+/**
+ * The algorithm's indexed form (Algorithm.createIndexed) where it has one: its caller must call
+ * changed() whenever a candidate's usable, active, ramp or latency changes (runtime/pool.ts does).
+ */
+export function createIndexedBalancer<T extends Candidate>(name: AlgorithmName, candidates: readonly T[]): Balancer<T> {
+  const found = algorithm(name);
+  return found.createIndexed === undefined ? found.create(candidates) : found.createIndexed(candidates);
+}
+
 /** Asked on every connection and request: a Set of names answers without a descriptor lookup. */
 const hashing = new Set<string>(REGISTRY.filter((a) => a.usesHash).map((a) => a.name));
 
