@@ -4,10 +4,10 @@
 
 import type { Balancer } from '../balance/balancer.ts';
 import { isSkipped } from '../balance/eligible.ts';
-import { createBalancer } from '../balance/index.ts';
+import { createIndexedBalancer } from '../balance/index.ts';
 import type { AlgorithmName, MemberConfig, PoolConfig } from '../config/types.ts';
 import type { Health, MemberChange, RuntimeEvents } from './events.ts';
-import { Member } from './member.ts';
+import { Member, type LoadWatcher } from './member.ts';
 import { PassiveGroup } from './passive-health.ts';
 import type { SharedQueue } from './shared-queue.ts';
 
@@ -22,7 +22,7 @@ export interface Waiter {
   readonly ticket: number;
 }
 
-export class Pool {
+export class Pool implements LoadWatcher {
   readonly name: string;
   /** the pool's config as last applied (health, slow start, ... are read from it) */
   config: PoolConfig;
@@ -55,8 +55,9 @@ export class Pool {
     this.passive = new PassiveGroup(config.passiveHealth);
     this.members = config.members.map((m) => new Member(name, m, events, startingHealth(config, m), this.passive));
     this.passive.size = this.members.length;
-    this.#primary = createBalancer(this.algorithm, []);
-    this.#backup = createBalancer(this.algorithm, []);
+    for (const m of this.members) m.watcher = this;
+    this.#primary = createIndexedBalancer(this.algorithm, []);
+    this.#backup = createIndexedBalancer(this.algorithm, []);
     this.#rebuild();
   }
 
@@ -192,6 +193,14 @@ export class Pool {
     if (this.#shared !== null) this.#publish(this.#shared);
   }
 
+  /**
+   * A member's usable, active, ramp or latency changed (Member tells its pool): its balancer
+   * keeps members in trees by those (balance/indexed-turns.ts), O(log n) to re-key one.
+   */
+  loadChanged(member: Member): void {
+    (member.backup ? this.#backup : this.#primary).changed(member);
+  }
+
   /** Called by the runtime for every change of one of this pool's members. */
   memberChanged(_member: Member, change: MemberChange): void {
     if (change.kind === 'weight') this.#rebuild();
@@ -204,7 +213,11 @@ export class Pool {
     const previous = new Map(this.members.map((m) => [m.id, m]));
     this.members = config.members.map((mc) => {
       const live = previous.get(mc.id);
-      if (live === undefined) return new Member(this.name, mc, this.#events, startingHealth(config, mc), this.passive);
+      if (live === undefined) {
+        const member = new Member(this.name, mc, this.#events, startingHealth(config, mc), this.passive);
+        member.watcher = this;
+        return member;
+      }
       previous.delete(mc.id);
       live.reconfigure(mc);
       return live;
@@ -223,8 +236,8 @@ export class Pool {
     }
     if (config.algorithm !== this.algorithm) {
       this.algorithm = config.algorithm;
-      this.#primary = createBalancer(this.algorithm, []);
-      this.#backup = createBalancer(this.algorithm, []);
+      this.#primary = createIndexedBalancer(this.algorithm, []);
+      this.#backup = createIndexedBalancer(this.algorithm, []);
     }
     this.queueMax = config.queue.max;
     this.queueTimeout = config.queue.timeout;
