@@ -101,8 +101,16 @@ export class KineticTournament {
     this.#match(p);
   }
 
+  /** Recomputes the nodes above candidate i's leaf, up to the first that stays as it was and whose winner is not i. */
   #up(i: number): void {
-    for (let p = (this.#size + i) >> 1; p >= 1; p >>= 1) this.#match(p);
+    const win = this.#win;
+    const due = this.#due;
+    for (let p = (this.#size + i) >> 1; p >= 1; p >>= 1) {
+      const was = win[p];
+      const wasDue = due[p];
+      this.#match(p);
+      if (win[p] === was && due[p] === wasDue && was !== i) return;
+    }
   }
 
   /** Node p's winner now, and when its loser may overtake it. */

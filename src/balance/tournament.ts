@@ -40,7 +40,7 @@ export class Tournament {
     const leaf = this.#size + i;
     if ((this.#win[leaf] >= 0) === isIn && this.#num[i] === num && this.#den[i] === den) return false;
     this.put(i, isIn, num, den);
-    this.#up(leaf);
+    this.#up(i);
     return true;
   }
 
@@ -51,12 +51,12 @@ export class Tournament {
   /** Takes i out for a moment (a skipped candidate) keeping its key; restore() puts it back. */
   drop(i: number): void {
     this.#win[this.#size + i] = -1;
-    this.#up(this.#size + i);
+    this.#up(i);
   }
 
   restore(i: number): void {
     this.#win[this.#size + i] = i;
-    this.#up(this.#size + i);
+    this.#up(i);
   }
 
   num(i: number): number {
@@ -85,9 +85,16 @@ export class Tournament {
     return this.#num[b] * this.#den[a] < this.#num[a] * this.#den[b] ? b : a;
   }
 
-  #up(node: number): void {
+  /** Recomputes the nodes above candidate i's leaf, up to the first whose winner stays the same and is not i. */
+  #up(i: number): void {
     const win = this.#win;
-    for (let p = node >> 1; p >= 1; p >>= 1) win[p] = this.#better(win[2 * p], win[2 * p + 1]);
+    for (let p = (this.#size + i) >> 1; p >= 1; p >>= 1) {
+      const was = win[p];
+      const now = this.#better(win[2 * p], win[2 * p + 1]);
+      // the same winner, another candidate than i: its key did not change, nor anything above
+      if (now === was && was !== i) return;
+      win[p] = now;
+    }
   }
 
   /** The best in [lo, hi), the lowest index on a tie. */
