@@ -10,6 +10,7 @@
 // Member addresses are not served (no monitors: they count as up) except the first member of
 // the first pool, a local echo server: the live connection goes there.
 // Run: node bench/scale-config.ts [services] [members per pool] [workers]   (default 1000 10 auto)
+// PROFILE=dir: furiwake runs with --cpu-prof into dir (its main thread; start, reload and stop)
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -54,11 +55,11 @@ function rssMiB(pid: number): number {
   return match === null ? NaN : Number(match[1]) / 1024;
 }
 
-async function freePortBlock(count: number): Promise<number> {
+function freePortBlock(count: number): number {
   // a block of ports well away from the ephemeral range; the start fails loudly if one is taken
-  const base = 20000 + Math.floor(Math.random() * 20) * 1000;
-  if (base + count > 32768) throw new Error('too many services for the port block');
-  return base;
+  const room = 32768 - 20000 - count;
+  if (room < 0) throw new Error('too many services for the port block 20000-32767');
+  return 20000 + Math.floor(Math.random() * (room + 1));
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'furiwake-scale-'));
@@ -67,7 +68,7 @@ const echo = net.createServer((socket) => socket.pipe(socket));
 echo.listen(0, '127.0.0.1');
 await once(echo, 'listening');
 const echoPort = (echo.address() as net.AddressInfo).port;
-const listenBase = await freePortBlock(SERVICES);
+const listenBase = freePortBlock(SERVICES);
 
 const first = config(listenBase, echoPort, false);
 const second = config(listenBase, echoPort, true);
@@ -90,7 +91,8 @@ console.log(`${SERVICES} services, ${SERVICES} pools, ${SERVICES * PER_POOL} mem
 
 // 2. start
 const t0 = performance.now();
-const child = spawn(NODE, [BIN, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+const profile = process.env.PROFILE === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE}`];
+const child = spawn(NODE, [...profile, BIN, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'inherit'] });
 const lines = createInterface({ input: child.stdout! });
 const applied: ((line: string) => void)[] = [];
 lines.on('line', (line) => {

@@ -42,6 +42,8 @@ export class Pool implements LoadWatcher {
   readonly #events: RuntimeEvents;
   /** passive health's pool-wide part: its config and how many members are ejected */
   readonly passive: PassiveGroup;
+  /** a member's weight changed since the balancers were last built: rebuild them before picking */
+  #reweighed = false;
   /** with worker threads: what the threads share of this pool's queue (shared-queue.ts); null in one loop */
   #shared: SharedQueue | null = null;
 
@@ -94,6 +96,7 @@ export class Pool implements LoadWatcher {
 
   /** A usable member not in `skip`, primaries first; counted as active. */
   acquire(hash: number, skip: readonly Member[] | null): Member | undefined {
+    if (this.#reweighed) this.#rebuild();
     const member = this.#primary.pick(hash, skip) ?? this.#backup.pick(hash, skip);
     if (member === undefined) return undefined;
     // shared counts (worker threads): another worker took its last place since the pick
@@ -203,7 +206,9 @@ export class Pool implements LoadWatcher {
 
   /** Called by the runtime for every change of one of this pool's members. */
   memberChanged(_member: Member, change: MemberChange): void {
-    if (change.kind === 'weight') this.#rebuild();
+    // rebuilt before the next pick: the weights a reload or a worker's state message sets one
+    // member after another cost one rebuild, not one per member (O(n) each)
+    if (change.kind === 'weight') this.#reweighed = true;
     if (this.#waiting.length > 0) this.#serveQueue();
   }
 
@@ -257,6 +262,7 @@ export class Pool implements LoadWatcher {
   }
 
   #rebuild(): void {
+    this.#reweighed = false;
     this.#primary.update(this.members.filter((m) => !m.backup));
     this.#backup.update(this.members.filter((m) => m.backup));
   }
