@@ -37,10 +37,11 @@ export class Tournament {
 
   /** Sets candidate i's key and updates its path: O(log n). False when nothing changed. */
   set(i: number, isIn: boolean, num: number, den: number): boolean {
-    const leaf = this.#size + i;
-    if ((this.#win[leaf] >= 0) === isIn && this.#num[i] === num && this.#den[i] === den) return false;
+    const wasIn = this.#win[this.#size + i] >= 0;
+    if (wasIn === isIn && this.#num[i] === num && this.#den[i] === den) return false;
     this.put(i, isIn, num, den);
-    this.#up(i);
+    // out before and after: no node above holds it
+    if (wasIn || isIn) this.#up(i);
     return true;
   }
 
