@@ -20,6 +20,12 @@ export class KineticTournament {
   #base = new Float64Array(0);
   #rate = new Float64Array(0);
   now = 0;
+  readonly #rebaseAt: number;
+
+  /** `rebaseAt`: tests make it small to see the rebase happen */
+  constructor(rebaseAt = REBASE_AT) {
+    this.#rebaseAt = rebaseAt;
+  }
 
   /** Empties it for `count` candidates at clock 0; put() then build() fill it. */
   reset(count: number): void {
@@ -77,7 +83,7 @@ export class KineticTournament {
 
   /** One tick: every candidate in the race grows by its rate. Returns the winner now, -1 for none. */
   tick(): number {
-    if (this.now >= REBASE_AT) this.#rebase();
+    if (this.now >= this.#rebaseAt) this.#rebase();
     this.now++;
     this.#settle(1);
     return this.#win[1];
