@@ -4,7 +4,7 @@
 
 import type { Balancer } from '../balance/balancer.ts';
 import { isSkipped } from '../balance/eligible.ts';
-import { createIndexedBalancer } from '../balance/index.ts';
+import { createBalancer, createIndexedBalancer, indexedFor } from '../balance/index.ts';
 import type { AlgorithmName, MemberConfig, PoolConfig } from '../config/types.ts';
 import type { Health, MemberChange, RuntimeEvents } from './events.ts';
 import { Member, type LoadWatcher } from './member.ts';
@@ -42,6 +42,8 @@ export class Pool implements LoadWatcher {
   readonly #events: RuntimeEvents;
   /** passive health's pool-wide part: its config and how many members are ejected */
   readonly passive: PassiveGroup;
+  /** the balancers of the indexed form (#fit) */
+  readonly #indexed = new WeakSet<Balancer<Member>>();
   /** a member's weight changed since the balancers were last built: rebuild them before picking */
   #reweighed = false;
   /** with worker threads: what the threads share of this pool's queue (shared-queue.ts); null in one loop */
@@ -58,8 +60,8 @@ export class Pool implements LoadWatcher {
     this.members = config.members.map((m) => new Member(name, m, events, startingHealth(config, m), this.passive));
     this.passive.size = this.members.length;
     for (const m of this.members) m.watcher = this;
-    this.#primary = createIndexedBalancer(this.algorithm, []);
-    this.#backup = createIndexedBalancer(this.algorithm, []);
+    this.#primary = createBalancer(this.algorithm, []);
+    this.#backup = createBalancer(this.algorithm, []);
     this.#rebuild();
   }
 
@@ -241,8 +243,8 @@ export class Pool implements LoadWatcher {
     }
     if (config.algorithm !== this.algorithm) {
       this.algorithm = config.algorithm;
-      this.#primary = createIndexedBalancer(this.algorithm, []);
-      this.#backup = createIndexedBalancer(this.algorithm, []);
+      this.#primary = createBalancer(this.algorithm, []);
+      this.#backup = createBalancer(this.algorithm, []);
     }
     this.queueMax = config.queue.max;
     this.queueTimeout = config.queue.timeout;
@@ -263,8 +265,23 @@ export class Pool implements LoadWatcher {
 
   #rebuild(): void {
     this.#reweighed = false;
-    this.#primary.update(this.members.filter((m) => !m.backup));
-    this.#backup.update(this.members.filter((m) => m.backup));
+    this.#primary = this.#fit(this.#primary, this.members.filter((m) => !m.backup));
+    this.#backup = this.#fit(this.#backup, this.members.filter((m) => m.backup));
+  }
+
+  /**
+   * `balancer` updated to `members`, or the other form when their number crosses SCAN_UP_TO:
+   * small pools scan (cheaper), large ones keep trees (balance/indexed-turns.ts).
+   */
+  #fit(balancer: Balancer<Member>, members: Member[]): Balancer<Member> {
+    const indexed = indexedFor(this.algorithm, members.length);
+    if (indexed === this.#indexed.has(balancer)) {
+      balancer.update(members);
+      return balancer;
+    }
+    const made = indexed ? createIndexedBalancer(this.algorithm, members) : createBalancer(this.algorithm, members);
+    if (indexed) this.#indexed.add(made);
+    return made;
   }
 
   /**

@@ -1,4 +1,4 @@
-// Pools pick with the indexed balancers (createIndexedBalancer), which read a member's state
+// Pools of more than SCAN_UP_TO members pick with the indexed balancers (createIndexedBalancer), which read a member's state
 // only when the member tells its pool: every way a member changes (connections taken and given,
 // health, admin, agent limits, slow start, latency samples, weights) must reach the balancer, so
 // a pool picks exactly what the scanning form picks over the same members. With worker threads'
@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AlgorithmName, Balancer } from '../../src/balance/index.ts';
-import { createBalancer } from '../../src/balance/index.ts';
+import { createBalancer, SCAN_UP_TO } from '../../src/balance/index.ts';
 import type { PoolConfig } from '../../src/config/types.ts';
 import { RuntimeEvents } from '../../src/runtime/events.ts';
 import type { Member } from '../../src/runtime/member.ts';
@@ -41,7 +41,8 @@ for (const name of ALGORITHMS) {
   test(`${name}: a pool picks what the scan picks as its members change`, () => {
     const random = seededRandom(77 + name.length);
     for (let round = 0; round < fuzzCount(60); round++) {
-      const n = 1 + Math.floor(random() * 30);
+      // small pools scan, large ones (over SCAN_UP_TO) keep trees: both
+      const n = random() < 0.3 ? 1 + Math.floor(random() * 30) : SCAN_UP_TO + 1 + Math.floor(random() * 40);
       const pool = livePool(poolConfig(name, specs(random, n)));
       const members = pool.members;
       const primary: Balancer<Member> = createBalancer(name, members.filter((m) => !m.backup));
@@ -108,7 +109,7 @@ for (const name of ['least-connections', 'weighted-least-connections', 'least-ti
 
 for (const name of ALGORITHMS) {
   test(`${name}: with shared counts, a member another thread filled is not chosen`, () => {
-    const { pool, other } = sharedPool(name, 6, 2);
+    const { pool, other } = sharedPool(name, SCAN_UP_TO + 6, 2);
     other.acquire(0, 2);
     other.acquire(0, 2);
     for (let p = 0; p < 8; p++) assert.notEqual(pool.acquire(0, null)?.id, 'm0');
