@@ -1,16 +1,22 @@
-// Micro-benchmark of pick() for every algorithm: ns per pick for 3, 100 and 1000 candidates.
+// Micro-benchmark of pick() for every algorithm: ns per pick for 3 to 10,000 candidates.
 // Run: npx node bench/balance.ts   (or npm run bench:balance)
 //
 // Candidates have mixed weights, loads and latencies, 1 in 10 unusable, and every 8th pick
-// carries a skip list of one (a retry), so the fallback paths are measured too.
+// carries a skip list of one (a retry), so the fallback paths are measured too. The balancers
+// are the ones pools use (createIndexedBalancer); `scan` is the form that reads every candidate
+// (createBalancer), shown where it differs. Each pick takes a connection on the member it chose
+// and ends one taken 64 picks before, and tells the balancer (changed()), as a pool does, so the
+// cost of keeping the trees is in the figure.
 
-import type { AlgorithmName, Candidate } from '../src/balance/index.ts';
-import { ALGORITHMS, createBalancer, hashString } from '../src/balance/index.ts';
+import type { AlgorithmName, Balancer, Candidate } from '../src/balance/index.ts';
+import { algorithm, ALGORITHMS, createBalancer, createIndexedBalancer, hashString } from '../src/balance/index.ts';
 
-const SIZES = [3, 100, 1000];
+const SIZES = [3, 100, 1000, 10_000];
 const WARMUP_PICKS = 50_000;
 const PICKS = 300_000;
 const RUNS = 3;
+/** connections open at once: each pick ends the one taken this many picks before */
+const HELD = 64;
 
 interface BenchCandidate extends Candidate {
   active: number;
@@ -29,37 +35,59 @@ function candidates(count: number): BenchCandidate[] {
 // Client keys hashed up front: the benchmark measures pick(), not hashing.
 const HASHES = Uint32Array.from({ length: 4096 }, (_, i) => hashString(`192.168.${i >> 8}.${i & 255}`));
 
-/** Best of RUNS timings of PICKS picks, in ns per pick. */
-function measure(name: AlgorithmName, count: number): number {
+/** Best of RUNS timings of PICKS picks (fewer for large scans), each with its take and give, in ns per pick. */
+function measure(name: AlgorithmName, count: number, scan: boolean): number {
   const list = candidates(count);
-  const balancer = createBalancer(name, list);
+  const balancer: Balancer<BenchCandidate> = scan ? createBalancer(name, list) : createIndexedBalancer(name, list);
   const retry = [list[0]];
+  const held: (BenchCandidate | undefined)[] = new Array(HELD).fill(undefined);
   let sink = 0;
   const run = (picks: number): void => {
     for (let i = 0; i < picks; i++) {
       const chosen = balancer.pick(HASHES[i & 4095], (i & 7) === 0 ? retry : null);
-      if (chosen !== undefined) sink += chosen.weight;
+      const done = held[i % HELD];
+      if (done !== undefined) {
+        done.active--;
+        balancer.changed(done);
+      }
+      held[i % HELD] = chosen;
+      if (chosen === undefined) continue;
+      chosen.active++;
+      balancer.changed(chosen);
+      sink += chosen.weight;
     }
   };
-  run(WARMUP_PICKS);
+  // a scan of a large pool is slow: fewer picks keep the run short
+  const picks = scan ? Math.max(3000, Math.floor((PICKS * 100) / Math.max(100, count))) : PICKS;
+  run(Math.min(WARMUP_PICKS, picks));
   let best = Infinity;
   for (let r = 0; r < RUNS; r++) {
-    const start = process.hrtime.bigint();
-    run(PICKS);
-    const ns = Number(process.hrtime.bigint() - start) / PICKS;
+    // CPU time, not wall time: other processes on a shared machine do not count
+    const start = process.cpuUsage();
+    run(picks);
+    const used = process.cpuUsage(start);
+    const ns = ((used.user + used.system) * 1000) / picks;
     if (ns < best) best = ns;
   }
   if (sink === 0) throw new Error('nothing was picked');
   return best;
 }
 
+const only = process.argv.slice(2);
+const names = only.length > 0 ? ALGORITHMS.filter((n) => only.includes(n)) : ALGORITHMS;
 const header = ['algorithm', ...SIZES.map((n) => `n=${n}`)];
-const rows = ALGORITHMS.map((name) => [name, ...SIZES.map((n) => `${measure(name, n).toFixed(1)} ns`)]);
+const rows: string[][] = [];
+for (const name of names) {
+  rows.push([name, ...SIZES.map((n) => `${measure(name, n, false).toFixed(1)} ns`)]);
+  if (algorithm(name).createIndexed !== undefined) {
+    rows.push([`${name} (scan)`, ...SIZES.map((n) => `${measure(name, n, true).toFixed(1)} ns`)]);
+  }
+}
 const widths = header.map((_, c) => Math.max(...[header, ...rows].map((row) => row[c].length)));
 const line = (row: string[]): string =>
   `| ${row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(' | ')} |`;
 
-console.log(`pick() cost, best of ${RUNS} x ${PICKS} picks, node ${process.version}\n`);
+console.log(`pick() + take + give, CPU time, best of ${RUNS} x ${PICKS} picks, node ${process.version}\n`);
 console.log(line(header));
 console.log(`|${widths.map((w, c) => (c === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
 for (const row of rows) console.log(line(row));

@@ -10,7 +10,8 @@ import { StickTable } from '../src/persistence/stick-table.ts';
 import { sourceKey } from '../src/persistence/source-ip.ts';
 import { sessionIdKey, ticketKey } from '../src/persistence/tls-session.ts';
 
-const ENTRIES = 100_000;
+// entries per table: `node --expose-gc bench/stick-table-memory.ts 1000000` for a table of a million
+const ENTRIES = Number(process.argv[2] ?? 100_000);
 const MEMBERS = ['web-1', 'web-2', 'web-3', 'web-4'];
 
 const gc = (globalThis as { gc?: () => void }).gc;

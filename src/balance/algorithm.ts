@@ -26,6 +26,12 @@ export interface Algorithm<Name extends string = string> {
   readonly name: Name;
   create<T extends Candidate>(candidates: readonly T[]): Balancer<T>;
   /**
+   * The same choices as create()'s, kept in trees so a pick is O(log n) at any pool size; it
+   * reads a candidate's usable, active, ramp and latency only when told through changed().
+   * Absent: create()'s balancer already picks in O(1) (or near it) and reads state live.
+   */
+  createIndexed?<T extends Candidate>(candidates: readonly T[]): Balancer<T>;
+  /**
    * Reads the `hash` given to pick(): a data plane may skip computing it for the others. Its
    * table maps keys by weight, so slow start (which changes weights) would move keys: a member
    * coming back up takes its full share at once.

@@ -20,6 +20,11 @@ export interface Candidate {
   readonly ramp?: number;
   /** healthy, enabled and under its connection limit */
   readonly usable: boolean;
+  /**
+   * its `active` (and so `usable`) also changes in other threads, which do not call changed()
+   * (worker threads' shared counts); absent = false
+   */
+  readonly shared?: boolean;
 }
 
 export interface Balancer<T extends Candidate> {
@@ -38,4 +43,10 @@ export interface Balancer<T extends Candidate> {
    * Not needed when only usable / active / latency change. May allocate.
    */
   update(candidates: readonly T[]): void;
+  /**
+   * usable, active, ramp or latency of `candidate` changed. The scanning balancers read those
+   * live and ignore this; the indexed ones (createIndexedBalancer) re-key it here, O(log n), and
+   * read nothing else between picks. Unknown candidates are ignored.
+   */
+  changed(candidate: T): void;
 }

@@ -7,7 +7,7 @@ export { LeastConnections } from './least-connections.ts';
 export { LeastTime } from './least-time.ts';
 export { Maglev } from './maglev.ts';
 export { RandomTwo } from './random-two.ts';
-export { algorithm, ALGORITHMS, createBalancer, isWeighted, usesHash, type AlgorithmName } from './registry.ts';
+export { algorithm, ALGORITHMS, createBalancer, createIndexedBalancer, indexedFor, isWeighted, SCAN_UP_TO, usesHash, type AlgorithmName } from './registry.ts';
 export { RoundRobin } from './round-robin.ts';
 export { SourceHash } from './source-hash.ts';
 export { WeightedLeastConnections } from './weighted-least-connections.ts';

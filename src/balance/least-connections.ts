@@ -5,6 +5,7 @@
 import type { Algorithm } from './algorithm.ts';
 import type { Candidate } from './balancer.ts';
 import { isEligible } from './eligible.ts';
+import { IndexedTurns } from './indexed-turns.ts';
 import { TakingTurns } from './taking-turns.ts';
 
 export class LeastConnections<T extends Candidate> extends TakingTurns<T> {
@@ -34,6 +35,24 @@ export class LeastConnections<T extends Candidate> extends TakingTurns<T> {
   }
 }
 
+/** The same choices in O(log n): one tree keyed by the load (see indexed-turns.ts). */
+export class IndexedLeastConnections<T extends Candidate> extends IndexedTurns<T> {
+  override readonly algorithm = 'least-connections';
+
+  protected rekey(i: number, building: boolean): boolean {
+    const candidate = this.candidates[i];
+    const load = loadOf(candidate);
+    // the scan never takes an infinite load (a ramp of 0)
+    const isIn = candidate.usable && load < Infinity;
+    if (building) this.trees[0].put(i, isIn, load, 1);
+    return !building && this.trees[0].set(i, isIn, load, 1);
+  }
+
+  protected choose(start: number): number {
+    return this.trees[0].best(start);
+  }
+}
+
 /** Active connections, or as many as a member in slow start counts for: (active + 1) / ramp - 1. */
 function loadOf(candidate: Candidate): number {
   const ramp = candidate.ramp;
@@ -42,6 +61,7 @@ function loadOf(candidate: Candidate): number {
 
 export const leastConnections: Algorithm<'least-connections'> = {
   name: 'least-connections', create: (candidates) => new LeastConnections(candidates),
+  createIndexed: (candidates) => new IndexedLeastConnections(candidates),
   usesHash: false, weighted: false,
   kernel: { method: 'round-robin', note: 'least-connections runs as round-robin: nftables does not count connections per member' },
 };

@@ -36,6 +36,9 @@ export class Maglev<T extends Candidate> implements Balancer<T> {
     if (this.#membership.changed(candidates)) this.#table = buildTable(candidates, this.#size);
   }
 
+  /** State is read live. */
+  changed(_candidate: T): void {}
+
   pick(hash: number, skip: readonly T[] | null): T | undefined {
     return lookup(this.#table, this.#candidates, hash, skip);
   }

@@ -29,6 +29,9 @@ export class RandomTwo<T extends Candidate> implements Balancer<T> {
     this.#candidates = candidates.slice();
   }
 
+  /** State is read live. */
+  changed(_candidate: T): void {}
+
   pick(_hash: number, skip: readonly T[] | null): T | undefined {
     const first = this.#sample(skip, -1);
     if (first < 0) return undefined;

@@ -42,6 +42,26 @@ export function createBalancer<T extends Candidate>(name: AlgorithmName, candida
   return algorithm(name).create(candidates);
 }
 
+/**
+ * The algorithm's indexed form (Algorithm.createIndexed) where it has one: its caller must call
+ * changed() whenever a candidate's usable, active, ramp or latency changes (runtime/pool.ts does).
+ */
+export function createIndexedBalancer<T extends Candidate>(name: AlgorithmName, candidates: readonly T[]): Balancer<T> {
+  const found = algorithm(name);
+  return found.createIndexed === undefined ? found.create(candidates) : found.createIndexed(candidates);
+}
+
+/**
+ * Up to this many candidates a scan is cheaper than keeping trees (bench/balance.ts: ~35–100 ns
+ * against ~100–200 ns a pick at 3; about even at 100).
+ */
+export const SCAN_UP_TO = 64;
+
+/** The form a pool of `count` candidates picks with: the scan for small ones, else the indexed form. */
+export function indexedFor(name: AlgorithmName, count: number): boolean {
+  return count > SCAN_UP_TO && algorithm(name).createIndexed !== undefined;
+}
+
 /** Asked on every connection and request: a Set of names answers without a descriptor lookup. */
 const hashing = new Set<string>(REGISTRY.filter((a) => a.usesHash).map((a) => a.name));
 

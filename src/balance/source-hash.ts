@@ -23,6 +23,9 @@ export class SourceHash<T extends Candidate> implements Balancer<T> {
     if (this.#membership.changed(candidates)) this.#slots = buildSlots(candidates);
   }
 
+  /** State is read live. */
+  changed(_candidate: T): void {}
+
   pick(hash: number, skip: readonly T[] | null): T | undefined {
     return lookup(this.#slots, this.#candidates, hash, skip);
   }

@@ -19,6 +19,9 @@ export abstract class TakingTurns<T extends Candidate> implements Balancer<T> {
     if (this.start >= candidates.length) this.start = 0;
   }
 
+  /** Scans read state live. */
+  changed(_candidate: T): void {}
+
   /** The next scan starts past `index`, the candidate just chosen. */
   protected chose(index: number): void {
     this.start = index + 1 === this.candidates.length ? 0 : index + 1;

@@ -8,6 +8,7 @@
 import type { Algorithm } from './algorithm.ts';
 import type { Candidate } from './balancer.ts';
 import { isWeightedEligible } from './eligible.ts';
+import { IndexedTurns } from './indexed-turns.ts';
 import { TakingTurns } from './taking-turns.ts';
 
 /** (a.active + 1) / a.weight < (b.active + 1) / b.weight, for positive weights. */
@@ -17,6 +18,7 @@ export function lessLoaded(a: Candidate, b: Candidate): boolean {
 
 export const weightedLeastConnections: Algorithm<'weighted-least-connections'> = {
   name: 'weighted-least-connections', create: (candidates) => new WeightedLeastConnections(candidates),
+  createIndexed: (candidates) => new IndexedWeightedLeastConnections(candidates),
   usesHash: false, weighted: true,
   kernel: { method: 'weighted', note: 'weighted-least-connections runs as weighted-round-robin: nftables does not count connections per member' },
 };
@@ -47,5 +49,21 @@ export class WeightedLeastConnections<T extends Candidate> extends TakingTurns<T
     }
     if (best !== undefined) this.chose(bestIndex);
     return best;
+  }
+}
+
+/** The same choices in O(log n): one tree keyed by (active + 1) / weight (see indexed-turns.ts). */
+export class IndexedWeightedLeastConnections<T extends Candidate> extends IndexedTurns<T> {
+  override readonly algorithm = 'weighted-least-connections';
+
+  protected rekey(i: number, building: boolean): boolean {
+    const candidate = this.candidates[i];
+    const isIn = candidate.usable && candidate.weight > 0;
+    if (building) this.trees[0].put(i, isIn, candidate.active + 1, candidate.weight);
+    return !building && this.trees[0].set(i, isIn, candidate.active + 1, candidate.weight);
+  }
+
+  protected choose(start: number): number {
+    return this.trees[0].best(start);
   }
 }

@@ -5,6 +5,7 @@
 import type { Algorithm } from './algorithm.ts';
 import type { Balancer, Candidate } from './balancer.ts';
 import { isWeightedEligible } from './eligible.ts';
+import { KineticTournament } from './kinetic-tournament.ts';
 
 export class WeightedRoundRobin<T extends Candidate> implements Balancer<T> {
   readonly algorithm = 'weighted-round-robin';
@@ -21,6 +22,9 @@ export class WeightedRoundRobin<T extends Candidate> implements Balancer<T> {
     // A new list starts a new cycle, as nginx does on reload.
     this.#current = new Float64Array(candidates.length);
   }
+
+  /** State is read live. */
+  changed(_candidate: T): void {}
 
   pick(_hash: number, skip: readonly T[] | null): T | undefined {
     const list = this.#candidates;
@@ -46,8 +50,105 @@ export class WeightedRoundRobin<T extends Candidate> implements Balancer<T> {
   }
 }
 
+/** Re-read every candidate this often when counts are shared (see indexed-turns.ts). */
+const CHECK_EVERY = 64;
+
+/**
+ * The same choices in O(log n) amortised: each eligible member's current weight is a line,
+ * base + weight × picks, in a kinetic tournament (kinetic-tournament.ts) that finds the largest;
+ * a member that is not eligible leaves the race with its current weight and rejoins with it, as
+ * the scan leaves it unchanged. Reads a candidate's usable only when told through changed()
+ * (and, with shared counts, re-reads the winner and every candidate now and then, as
+ * indexed-turns.ts does).
+ */
+export class IndexedWeightedRoundRobin<T extends Candidate> implements Balancer<T> {
+  readonly algorithm = 'weighted-round-robin';
+  #candidates: readonly T[] = [];
+  readonly #index = new Map<T, number>();
+  readonly #race = new KineticTournament();
+  /** the sum of the weights in the race */
+  #total = 0;
+  /** candidates a skip list took out of this pick */
+  readonly #dropped: number[] = [];
+  #untilCheck = 1;
+  #shared = false;
+
+  constructor(candidates: readonly T[]) {
+    this.update(candidates);
+  }
+
+  update(candidates: readonly T[]): void {
+    this.#candidates = candidates.slice();
+    this.#index.clear();
+    // a new list starts a new cycle, as the scan does
+    this.#race.reset(candidates.length);
+    this.#total = 0;
+    for (let i = 0; i < candidates.length; i++) {
+      const candidate = candidates[i];
+      this.#index.set(candidate, i);
+      const isIn = isWeightedEligible(candidate, null);
+      this.#race.put(i, isIn, 0, candidate.weight);
+      if (isIn) this.#total += candidate.weight;
+    }
+    this.#race.build();
+  }
+
+  changed(candidate: T): void {
+    const i = this.#index.get(candidate);
+    if (i !== undefined) this.#recheck(i, this.#race.now);
+  }
+
+  pick(_hash: number, skip: readonly T[] | null): T | undefined {
+    if (--this.#untilCheck <= 0) this.#check();
+    const race = this.#race;
+    if (skip !== null) {
+      for (let k = 0; k < skip.length; k++) {
+        const i = this.#index.get(skip[k]);
+        if (i === undefined || !race.has(i)) continue;
+        this.#leave(i, race.now);
+        this.#dropped.push(i);
+      }
+    }
+    let best = race.tick();
+    // shared counts: the winner may have filled up in another thread; it sits this pick out
+    for (let k = 0; this.#shared && best >= 0 && k < CHECK_EVERY && this.#recheck(best, race.now - 1); k++) best = race.winner;
+    if (best >= 0) race.lower(best, this.#total);
+    const dropped = this.#dropped;
+    for (let k = 0; k < dropped.length; k++) this.#join(dropped[k]);
+    dropped.length = 0;
+    return best < 0 ? undefined : this.#candidates[best];
+  }
+
+  /** Puts candidate i in or out of the race as its eligibility says; true when that changed. */
+  #recheck(i: number, at: number): boolean {
+    const isIn = isWeightedEligible(this.#candidates[i], null);
+    if (isIn === this.#race.has(i)) return false;
+    if (isIn) this.#join(i);
+    else this.#leave(i, at);
+    return true;
+  }
+
+  #leave(i: number, at: number): void {
+    this.#race.leave(i, at);
+    this.#total -= this.#candidates[i].weight;
+  }
+
+  #join(i: number): void {
+    this.#race.join(i);
+    this.#total += this.#candidates[i].weight;
+  }
+
+  #check(): void {
+    const list = this.#candidates;
+    this.#shared = list.length > 0 && list[0].shared === true;
+    this.#untilCheck = this.#shared ? Math.max(CHECK_EVERY, list.length >> 2) : CHECK_EVERY;
+    if (this.#shared) for (let i = 0; i < list.length; i++) this.#recheck(i, this.#race.now);
+  }
+}
+
 export const weightedRoundRobin: Algorithm<'weighted-round-robin'> = {
   name: 'weighted-round-robin', create: (candidates) => new WeightedRoundRobin(candidates),
+  createIndexed: (candidates) => new IndexedWeightedRoundRobin(candidates),
   usesHash: false, weighted: true,
   kernel: { method: 'weighted', note: null },
 };

@@ -35,14 +35,21 @@ export function checkPoolReferences(
  */
 export function checkListeners(services: Readonly<Record<string, Listener>>): PathIssue[] {
   const issues: PathIssue[] = [];
-  const seen: [string, Listener][] = [];
+  // only services on one port of one transport can clash: compared within those groups, so a
+  // config of thousands of services is checked in linear time, not by every pair
+  const seen = new Map<string, [string, Listener][]>();
   for (const [name, service] of Object.entries(services)) {
-    const clash = seen.find(([, other]) => transport(other) === transport(service) && overlaps(other.listen, service.listen));
+    // port 0 asks the kernel for a fresh port each time: it never clashes (overlaps())
+    if (service.listen.port === 0) continue;
+    const group = `${transport(service)} ${service.listen.port}`;
+    let earlier = seen.get(group);
+    if (earlier === undefined) seen.set(group, (earlier = []));
+    const clash = earlier.find(([, other]) => overlaps(other.listen, service.listen));
     if (clash !== undefined) {
       const [otherName, other] = clash;
       issues.push({ path: ['services', name, 'listen'], message: clashMessage(service, otherName, other) });
     }
-    seen.push([name, service]);
+    earlier.push([name, service]);
   }
   return issues;
 }

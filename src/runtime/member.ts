@@ -19,6 +19,11 @@ export interface MemberTraffic {
   memberDown(member: Member): void;
 }
 
+/** Told whenever what a balancer reads of a member changes: its pool, for its indexed balancer (pool.ts). */
+export interface LoadWatcher {
+  loadChanged(member: Member): void;
+}
+
 /** Weight of the newest sample in the latency moving average (least-time). */
 const LATENCY_ALPHA = 0.2;
 
@@ -78,6 +83,8 @@ export class Member implements Candidate, PassiveOwner {
   passive: PassiveHealth;
 
   readonly #events: ChangeSink;
+  /** its pool, told of every change of usable, active, ramp or latency (pool.ts) */
+  watcher: LoadWatcher | null = null;
   /** healthy, enabled, not ejected and not drained or stopped by its agent: kept as one flag for the hot path */
   #takesNew = true;
 
@@ -108,6 +115,12 @@ export class Member implements Candidate, PassiveOwner {
   /** Sets the count this thread keeps (tests, and one loop only: shared counts are only taken and given). */
   set active(n: number) {
     this.#active = n;
+    this.watcher?.loadChanged(this);
+  }
+
+  /** Whether other worker threads change its `active` count too (they cannot tell this thread's balancer). */
+  get shared(): boolean {
+    return this.#counters !== null;
   }
 
   /**
@@ -124,17 +137,17 @@ export class Member implements Candidate, PassiveOwner {
    * before and nothing can come between; shared, another worker may have taken the last place.
    */
   take(): boolean {
-    if (this.#counters === null) {
-      this.#active++;
-      return true;
-    }
-    return this.#counters.acquire(this.#slot, this.maxConnections);
+    if (this.#counters === null) this.#active++;
+    else if (!this.#counters.acquire(this.#slot, this.maxConnections)) return false;
+    this.watcher?.loadChanged(this);
+    return true;
   }
 
   /** One connection less: once per take() that succeeded. */
   give(): void {
     if (this.#counters === null) this.#active--;
     else this.#counters.release(this.#slot);
+    this.watcher?.loadChanged(this);
   }
 
   /** Takes new connections when it has room: healthy, enabled, and its agent is not holding it back. */
@@ -217,12 +230,14 @@ export class Member implements Candidate, PassiveOwner {
   setRamp(ramp: number): void {
     this.ramp = ramp;
     this.#reweigh();
+    this.watcher?.loadChanged(this);
   }
 
   setMaxConnections(to: number): void {
     const from = this.maxConnections;
     if (from === to) return;
     this.maxConnections = to;
+    this.watcher?.loadChanged(this);
     this.#events.emit('member', this, { kind: 'max-connections', from, to });
   }
 
@@ -256,12 +271,14 @@ export class Member implements Candidate, PassiveOwner {
 
   recordLatency(ms: number): void {
     this.latency = this.latency === 0 ? ms : this.latency + LATENCY_ALPHA * (ms - this.latency);
+    this.watcher?.loadChanged(this);
   }
 
   #refresh(): void {
     const agent = this.agent?.state;
     this.#takesNew = this.health === 'up' && this.admin === 'enabled' && !this.passive.ejected &&
       (agent === undefined || agent === 'ready' || agent === 'up');
+    this.watcher?.loadChanged(this);
   }
 
   #reweigh(): void {

@@ -4,10 +4,10 @@
 
 import type { Balancer } from '../balance/balancer.ts';
 import { isSkipped } from '../balance/eligible.ts';
-import { createBalancer } from '../balance/index.ts';
+import { createBalancer, createIndexedBalancer, indexedFor } from '../balance/index.ts';
 import type { AlgorithmName, MemberConfig, PoolConfig } from '../config/types.ts';
 import type { Health, MemberChange, RuntimeEvents } from './events.ts';
-import { Member } from './member.ts';
+import { Member, type LoadWatcher } from './member.ts';
 import { PassiveGroup } from './passive-health.ts';
 import type { SharedQueue } from './shared-queue.ts';
 
@@ -22,7 +22,7 @@ export interface Waiter {
   readonly ticket: number;
 }
 
-export class Pool {
+export class Pool implements LoadWatcher {
   readonly name: string;
   /** the pool's config as last applied (health, slow start, ... are read from it) */
   config: PoolConfig;
@@ -42,6 +42,10 @@ export class Pool {
   readonly #events: RuntimeEvents;
   /** passive health's pool-wide part: its config and how many members are ejected */
   readonly passive: PassiveGroup;
+  /** the balancers of the indexed form (#fit) */
+  readonly #indexed = new WeakSet<Balancer<Member>>();
+  /** a member's weight changed since the balancers were last built: rebuild them before picking */
+  #reweighed = false;
   /** with worker threads: what the threads share of this pool's queue (shared-queue.ts); null in one loop */
   #shared: SharedQueue | null = null;
 
@@ -55,6 +59,7 @@ export class Pool {
     this.passive = new PassiveGroup(config.passiveHealth);
     this.members = config.members.map((m) => new Member(name, m, events, startingHealth(config, m), this.passive));
     this.passive.size = this.members.length;
+    for (const m of this.members) m.watcher = this;
     this.#primary = createBalancer(this.algorithm, []);
     this.#backup = createBalancer(this.algorithm, []);
     this.#rebuild();
@@ -93,6 +98,7 @@ export class Pool {
 
   /** A usable member not in `skip`, primaries first; counted as active. */
   acquire(hash: number, skip: readonly Member[] | null): Member | undefined {
+    if (this.#reweighed) this.#rebuild();
     const member = this.#primary.pick(hash, skip) ?? this.#backup.pick(hash, skip);
     if (member === undefined) return undefined;
     // shared counts (worker threads): another worker took its last place since the pick
@@ -192,9 +198,19 @@ export class Pool {
     if (this.#shared !== null) this.#publish(this.#shared);
   }
 
+  /**
+   * A member's usable, active, ramp or latency changed (Member tells its pool): its balancer
+   * keeps members in trees by those (balance/indexed-turns.ts), O(log n) to re-key one.
+   */
+  loadChanged(member: Member): void {
+    (member.backup ? this.#backup : this.#primary).changed(member);
+  }
+
   /** Called by the runtime for every change of one of this pool's members. */
   memberChanged(_member: Member, change: MemberChange): void {
-    if (change.kind === 'weight') this.#rebuild();
+    // rebuilt before the next pick: the weights a reload or a worker's state message sets one
+    // member after another cost one rebuild, not one per member (O(n) each)
+    if (change.kind === 'weight') this.#reweighed = true;
     if (this.#waiting.length > 0) this.#serveQueue();
   }
 
@@ -204,7 +220,11 @@ export class Pool {
     const previous = new Map(this.members.map((m) => [m.id, m]));
     this.members = config.members.map((mc) => {
       const live = previous.get(mc.id);
-      if (live === undefined) return new Member(this.name, mc, this.#events, startingHealth(config, mc), this.passive);
+      if (live === undefined) {
+        const member = new Member(this.name, mc, this.#events, startingHealth(config, mc), this.passive);
+        member.watcher = this;
+        return member;
+      }
       previous.delete(mc.id);
       live.reconfigure(mc);
       return live;
@@ -244,8 +264,24 @@ export class Pool {
   }
 
   #rebuild(): void {
-    this.#primary.update(this.members.filter((m) => !m.backup));
-    this.#backup.update(this.members.filter((m) => m.backup));
+    this.#reweighed = false;
+    this.#primary = this.#fit(this.#primary, this.members.filter((m) => !m.backup));
+    this.#backup = this.#fit(this.#backup, this.members.filter((m) => m.backup));
+  }
+
+  /**
+   * `balancer` updated to `members`, or the other form when their number crosses SCAN_UP_TO:
+   * small pools scan (cheaper), large ones keep trees (balance/indexed-turns.ts).
+   */
+  #fit(balancer: Balancer<Member>, members: Member[]): Balancer<Member> {
+    const indexed = indexedFor(this.algorithm, members.length);
+    if (indexed === this.#indexed.has(balancer)) {
+      balancer.update(members);
+      return balancer;
+    }
+    const made = indexed ? createIndexedBalancer(this.algorithm, members) : createBalancer(this.algorithm, members);
+    if (indexed) this.#indexed.add(made);
+    return made;
   }
 
   /**

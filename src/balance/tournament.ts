@@ -1,0 +1,119 @@
+// A tournament tree over candidate indices: each node holds the better of its two halves by the
+// key num / den (lower is better, compared by cross-multiplication, exactly as the scanning
+// balancers compare), the lower index on a tie. Changing one key is O(log n), and so is the best
+// in rotation from a start index — the scanning balancers' "ties take turns" order.
+
+export class Tournament {
+  /** leaves: a power of two, at least the candidate count */
+  #size = 1;
+  /** winner (candidate index) per node, -1 for none; node 1 is the root, leaves at size + i */
+  #win = new Int32Array(2).fill(-1);
+  #count = 0;
+  #num = new Float64Array(0);
+  #den = new Float64Array(0);
+
+  /** Empties the tree for `count` candidates: none is in it until put() and build(). */
+  reset(count: number): void {
+    const size = leaves(count);
+    this.#size = size;
+    this.#count = count;
+    this.#win = new Int32Array(2 * size).fill(-1);
+    this.#num = new Float64Array(count);
+    this.#den = new Float64Array(count);
+  }
+
+  /** Sets candidate i's key (in = may win) without updating the nodes above: build() follows. */
+  put(i: number, isIn: boolean, num: number, den: number): void {
+    this.#num[i] = num;
+    this.#den[i] = den;
+    this.#win[this.#size + i] = isIn ? i : -1;
+  }
+
+  /** Recomputes every node from the leaves: O(n). */
+  build(): void {
+    const win = this.#win;
+    for (let p = this.#size - 1; p >= 1; p--) win[p] = this.#better(win[2 * p], win[2 * p + 1]);
+  }
+
+  /** Sets candidate i's key and updates its path: O(log n). False when nothing changed. */
+  set(i: number, isIn: boolean, num: number, den: number): boolean {
+    const wasIn = this.#win[this.#size + i] >= 0;
+    if (wasIn === isIn && this.#num[i] === num && this.#den[i] === den) return false;
+    this.put(i, isIn, num, den);
+    // out before and after: no node above holds it
+    if (wasIn || isIn) this.#up(i);
+    return true;
+  }
+
+  has(i: number): boolean {
+    return this.#win[this.#size + i] >= 0;
+  }
+
+  /** Takes i out for a moment (a skipped candidate) keeping its key; restore() puts it back. */
+  drop(i: number): void {
+    this.#win[this.#size + i] = -1;
+    this.#up(i);
+  }
+
+  restore(i: number): void {
+    this.#win[this.#size + i] = i;
+    this.#up(i);
+  }
+
+  num(i: number): number {
+    return this.#num[i];
+  }
+
+  den(i: number): number {
+    return this.#den[i];
+  }
+
+  /** The best candidate, ties going to the first met from `start` on, wrapping; -1 for none. */
+  best(start: number): number {
+    if (start === 0) return this.#win[1];
+    return this.#better(this.#range(start, this.#count), this.#range(0, start));
+  }
+
+  /** Whether a's key is strictly lower than b's. */
+  less(a: number, b: number): boolean {
+    return this.#num[a] * this.#den[b] < this.#num[b] * this.#den[a];
+  }
+
+  /** The better of a and b, a on a tie (a comes first); -1 is none. */
+  #better(a: number, b: number): number {
+    if (a < 0) return b;
+    if (b < 0) return a;
+    return this.#num[b] * this.#den[a] < this.#num[a] * this.#den[b] ? b : a;
+  }
+
+  /** Recomputes the nodes above candidate i's leaf, up to the first whose winner stays the same and is not i. */
+  #up(i: number): void {
+    const win = this.#win;
+    for (let p = (this.#size + i) >> 1; p >= 1; p >>= 1) {
+      const was = win[p];
+      const now = this.#better(win[2 * p], win[2 * p + 1]);
+      // the same winner, another candidate than i: its key did not change, nor anything above
+      if (now === was && was !== i) return;
+      win[p] = now;
+    }
+  }
+
+  /** The best in [lo, hi), the lowest index on a tie. */
+  #range(lo: number, hi: number): number {
+    const win = this.#win;
+    let left = -1;
+    let right = -1;
+    for (let l = lo + this.#size, r = hi + this.#size; l < r; l >>= 1, r >>= 1) {
+      if (l & 1) left = this.#better(left, win[l++]);
+      if (r & 1) right = this.#better(win[--r], right);
+    }
+    return this.#better(left, right);
+  }
+}
+
+/** The leaves of a tree over `count` candidates: the next power of two. */
+export function leaves(count: number): number {
+  let size = 1;
+  while (size < count) size <<= 1;
+  return size;
+}

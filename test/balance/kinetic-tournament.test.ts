@@ -1,0 +1,46 @@
+// The kinetic tournament under smooth weighted round-robin: against the values computed one by
+// one, over random lines, ticks, lowered winners, candidates leaving and joining the race, and
+// clock rebases (made frequent here).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { KineticTournament } from '../../src/balance/kinetic-tournament.ts';
+import { fuzzCount } from '../helpers/fuzz.ts';
+import { seededRandom } from './helpers.ts';
+
+test('the winner is the largest value now, the lowest index on a tie, across rebases', () => {
+  const random = seededRandom(4242);
+  for (let round = 0; round < fuzzCount(300); round++) {
+    const n = 1 + Math.floor(random() * 40);
+    const race = new KineticTournament(1 + Math.floor(random() * 60));
+    race.reset(n);
+    // the values as a scan keeps them: grown by the rate each tick while in the race
+    const value = new Float64Array(n);
+    const rate = Float64Array.from({ length: n }, () => Math.floor(random() * 6));
+    const isIn = Array.from({ length: n }, () => random() < 0.8);
+    for (let i = 0; i < n; i++) race.put(i, isIn[i], 0, rate[i]);
+    race.build();
+    for (let step = 0; step < 400; step++) {
+      const r = random();
+      const i = Math.floor(random() * n);
+      if (r < 0.1 && isIn[i]) {
+        race.leave(i, race.now);
+        isIn[i] = false;
+      } else if (r < 0.2 && !isIn[i]) {
+        race.join(i);
+        isIn[i] = true;
+      }
+      for (let k = 0; k < n; k++) if (isIn[k]) value[k] += rate[k];
+      const got = race.tick();
+      let want = -1;
+      for (let k = 0; k < n; k++) if (isIn[k] && (want < 0 || value[k] > value[want])) want = k;
+      assert.equal(got, want, `round ${round} step ${step}`);
+      for (let k = 0; k < n; k++) assert.equal(race.value(k), value[k], `round ${round} step ${step}: value of ${k}`);
+      if (want >= 0) {
+        const total = rate.reduce((sum, w, k) => sum + (isIn[k] ? w : 0), 0);
+        race.lower(want, total);
+        value[want] -= total;
+      }
+    }
+  }
+});
