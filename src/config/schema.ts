@@ -14,6 +14,7 @@ import { expected, fail, ok, type Parsed } from './issues.ts';
 import { adminSchema } from './admin-schema.ts';
 import { passiveHealthSchema } from './passive-schema.ts';
 import { haSchema } from './ha-schema.ts';
+import { logsSchema } from './logs-schema.ts';
 import { address, boolean, byName, duration, integer, leaf, MAX_INT, matching, NAME, oneOf, optional, section } from './schema-parts.ts';
 import type {
   AlgorithmName,
@@ -214,8 +215,9 @@ export const poolSchema = section('a pool: a map with members (and algorithm, qu
 
 // ---- the whole file -----------------------------------------------------------------------
 
-export const configSchema = section('a map with services and pools (and optionally global, admin and ha)', {
+export const configSchema = section('a map with services and pools (and optionally global, logs, admin and ha)', {
   global: optional(globalSchema),
+  logs: logsSchema,
   admin: adminSchema.optional(),
   ha: haSchema.optional(),
   services: byName('service', serviceSchema),
