@@ -126,12 +126,12 @@ export class Furiwake {
   }
 
   async #apply(config: Config): Promise<{ failures: string[]; summary: string }> {
+    // first: the lines that follow, and the first request, go where the config says
+    const logProblems = this.#stopping === null ? logOutputs(this.log).apply(config.logs) : [];
     this.#applyBudget(config);
     // before any listener binds: a backup binds the VIPs it does not hold yet
     const haProblem = this.#stopping === null ? this.ha.prepare(config) : null;
-    if (haProblem !== null) return { failures: [haProblem], summary: '' };
-    // before any listener: the first request is logged where the config says
-    const logProblems = this.#stopping === null ? logOutputs(this.log).apply(config.logs) : [];
+    if (haProblem !== null) return { failures: [...logProblems, haProblem], summary: '' };
     const starting = this.runtime.config === null;
     const { listen, unlisten, summary } = this.runtime.apply(config);
     const failures: string[] = [...logProblems];

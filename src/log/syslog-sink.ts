@@ -37,6 +37,8 @@ export class SyslogSink implements LogSink {
   /** the server has been said unreachable (once per episode) */
   #down = false;
   #closed = false;
+  /** udp: when a lost line was last told (Date.now()) */
+  #toldLost = 0;
 
   constructor(config: SyslogConfig, problem: SinkProblem) {
     this.config = config;
@@ -115,7 +117,6 @@ export class SyslogSink implements LogSink {
       this.#inFlight -= message.length;
       // refused (nothing listens: ICMP port unreachable), too large, no route: that line is lost
       if (err != null) this.#lost(err);
-      else if (this.#down) this.#up();
     });
   }
 
@@ -127,7 +128,9 @@ export class SyslogSink implements LogSink {
       const socket = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
       this.#udp = socket;
       socket.unref();
-      socket.on('error', (err) => this.#failed(err));
+      // connected, an error is the server's refusal of an earlier datagram (ICMP port
+      // unreachable): that line is lost, the socket stays; before, the name did not resolve
+      socket.on('error', (err) => (this.#connected ? this.#lost(err) : this.#failed(err)));
       socket.connect(port, host, () => {
         if (this.#udp !== socket) return;
         this.#connected = true;
@@ -183,13 +186,14 @@ export class SyslogSink implements LogSink {
     }
   }
 
-  /** A udp send that failed: that line is lost; the socket stays (the server may come back). */
+  /** A udp datagram that did not arrive: that line is lost; the socket stays (the server may come back). */
   #lost(err: Error): void {
     this.dropped++;
-    if (!this.#down) {
-      this.#down = true;
-      this.#problem('cannot send to the syslog server; its lines are dropped until it can', { address: this.#where(), reason: err.message });
-    }
+    // udp never says the server is back: told at most once a minute, with the count so far
+    const now = Date.now();
+    if (now - this.#toldLost < 60_000) return;
+    this.#toldLost = now;
+    this.#problem('the syslog server refuses or cannot be sent lines; they are dropped', { address: this.#where(), reason: err.message, dropped: this.dropped });
   }
 
   #up(): void {

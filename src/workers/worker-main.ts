@@ -64,6 +64,7 @@ port.on('message', (message: ToWorker) => {
       if (log === null) return;
       const problems = logOutputs(log).reopen();
       if (problems.length > 0) log.warn({ problems }, 'cannot reopen log files; writing on to the files open before');
+      else log.info('log files reopened');
       return;
     }
     case 'stop':
