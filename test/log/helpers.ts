@@ -21,8 +21,8 @@ export function get(port: number, path: string): Promise<number> {
   });
 }
 
-/** The lines of `file` once it has at least `n` (none while it does not exist). */
-export async function fileLines(file: string, n: number): Promise<string[]> {
+/** The lines of `file` once it has at least `n`, or once `n` holds of them (none while it does not exist). */
+export async function fileLines(file: string, n: number | ((lines: string[]) => boolean)): Promise<string[]> {
   const read = (): string[] => {
     try {
       return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
@@ -32,7 +32,7 @@ export async function fileLines(file: string, n: number): Promise<string[]> {
   };
   const watcher = watch(dirname(file));
   try {
-    await until(() => read().length >= n, watcher, 'change');
+    await until(() => (typeof n === 'number' ? read().length >= n : n(read())), watcher, 'change');
   } finally {
     watcher.close();
   }
