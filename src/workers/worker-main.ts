@@ -52,6 +52,8 @@ port.on('message', (message: ToWorker) => {
       return;
     case 'admin': {
       let answer: AdminAnswer;
+      // the log lines this thread's destinations dropped, reported with its other counts
+      if (data !== null && log !== null) data.runtime.resources.logLinesDropped = logOutputs(log).dropped;
       try {
         answer = admin.answer(data?.runtime ?? null, message.ask);
       } catch (err) {

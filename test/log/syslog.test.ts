@@ -14,6 +14,7 @@ import { pool } from '../helpers/config.ts';
 import { httpConfig, startMember } from '../proxy/http/helpers.ts';
 import { get, received, tcpSyslog, udpSyslog } from './helpers.ts';
 import { after } from 'node:test';
+import { call, startAdminApp } from '../admin/helpers.ts';
 
 const LOCAL0 = 16;
 const LOCAL3 = 19;
@@ -100,5 +101,20 @@ describe('syslog', () => {
     for (let i = 0; i < 20; i++) assert.equal(await get(port, `/lost-${i}`), 200);
     // refused (the port unreachable): counted as dropped
     assert.ok(logOutputs(app.log).dropped > 0);
+  });
+
+  it('counts the lines it drops in /metrics, those of worker threads too', async () => {
+    const server = await udpSyslog();
+    const downPort = server.port;
+    await server.close();
+    const m = await startMember('a');
+    const c = httpConfig(pool('round-robin', [{ port: m.port, id: 'm1' }]));
+    const { app, base } = await startAdminApp({ ...c, global: { ...c.global, workers: 2 }, logs: syslogLogs({ transport: 'udp', port: downPort }) });
+    const port = app.address('svc').port;
+    const dropped = async () => Number(/^furiwake_log_lines_dropped_total (\d+)$/m.exec((await call(base, '/metrics')).body as string)?.[1]);
+    assert.equal(await dropped(), 0);
+    for (let i = 0; i < 20; i++) assert.equal(await get(port, `/lost-${i}`), 200);
+    // the first datagram of each worker may leave before the refusal of the port comes back
+    assert.ok(await dropped() >= 10, `dropped ${await dropped()}`);
   });
 });
