@@ -217,7 +217,7 @@ export const poolSchema = section('a pool: a map with members (and algorithm, qu
 
 export const configSchema = section('a map with services and pools (and optionally global, logs, admin and ha)', {
   global: optional(globalSchema),
-  logs: logsSchema,
+  logs: logsSchema.optional(),
   admin: adminSchema.optional(),
   ha: haSchema.optional(),
   services: byName('service', serviceSchema),

@@ -90,8 +90,9 @@ describe('access log json', () => {
 describe('logs config', () => {
   const file = (logs: string) => `logs:\n${logs}\n${withService('{ listen: 127.0.0.1:8080, mode: http, pool: web }')}`;
 
-  it('is stdout, requests in the process log, without the section', () => {
-    assert.deepEqual(parseConfig(withService('{ listen: 127.0.0.1:8080, mode: http, pool: web }'), 'a.yaml', {}).logs, { access: null, process: { to: { kind: 'stdout' } }, syslog: null });
+  it('is stdout, requests in the process log, without the section or with it empty', () => {
+    assert.equal(parseConfig(withService('{ listen: 127.0.0.1:8080, mode: http, pool: web }'), 'a.yaml', {}).logs, undefined);
+    assert.deepEqual(parseConfig(file(''), 'a.yaml', {}).logs, { access: null, process: { to: { kind: 'stdout' } }, syslog: null });
   });
 
   it('reads formats, destinations and the syslog server', () => {
