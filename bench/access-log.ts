@@ -11,6 +11,7 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { setImmediate as turn } from 'node:timers/promises';
 import { Children, freePort, h2loadRate, killed, median } from './child-processes.ts';
 import { parseConfig } from '../src/config/load.ts';
@@ -44,8 +45,9 @@ pools:
 
 // ---- 1. the call alone --------------------------------------------------------------------
 
-async function micro(name: string, logs: (file: string) => string): Promise<number> {
-  const log = createLogger('info', { write: () => true } as unknown as NodeJS.WritableStream);
+/** ns per call, and the lines the file's buffer dropped (written faster than the disk took them). */
+async function micro(name: string, logs: (file: string) => string): Promise<{ ns: number; dropped: number }> {
+  const log = createLogger('info', new Writable({ write: (_chunk, _encoding, done) => done() }));
   const config = parseConfig(yaml(logs(join(tmp, `micro-${name.replace(/\W/g, '')}.log`)), 1, 1), 'bench.yaml', {});
   const failures = logOutputs(log).apply(config.logs);
   if (failures.length > 0) throw new Error(failures.join('\n'));
@@ -66,8 +68,7 @@ async function micro(name: string, logs: (file: string) => string): Promise<numb
   }
   const dropped = logOutputs(log).dropped;
   await logOutputs(log).close();
-  if (dropped > 0) throw new Error(`${name}: ${dropped} lines dropped`);
-  return best;
+  return { ns: best, dropped };
 }
 
 // ---- 2. through furiwake ------------------------------------------------------------------
@@ -98,11 +99,12 @@ s.keepAliveTimeout = 60000; s.listen(0, '127.0.0.1', () => console.log('port ' +
 
 try {
   console.log('the log call alone: ns per logged request, to a file (best of 3 x 200,000)');
-  console.log('| format | ns per request |');
-  console.log('| --- | ---: |');
+  console.log('| format | ns per request | lines the file buffer dropped (of 620,000) |');
+  console.log('| --- | ---: | ---: |');
   for (const [name, logs] of Object.entries(VARIANTS)) {
     if (logs === null) continue;
-    console.log(`| ${name} | ${(await micro(name, logs)).toFixed(0)} |`);
+    const { ns, dropped } = await micro(name, logs);
+    console.log(`| ${name} | ${ns.toFixed(0)} | ${dropped} |`);
   }
   console.log(`\nhttp keep-alive through furiwake (one loop): h2load --h1 -c 32, ${REQUESTS} requests per run, median of ${ROUNDS} rounds`);
   const results = await throughFuriwake();

@@ -16,7 +16,14 @@ const HIDDEN = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
 function readable(out: NodeJS.WritableStream): Writable {
   return new Writable({
     write(chunk: Buffer, _encoding, done) {
-      const event = JSON.parse(chunk.toString()) as Record<string, unknown>;
+      let event: Record<string, unknown>;
+      try {
+        event = JSON.parse(chunk.toString()) as Record<string, unknown>;
+      } catch {
+        // not an event of the process log: written as it is
+        out.write(chunk);
+        return done();
+      }
       const time = new Date(event.time as number).toISOString().slice(11, 23);
       const level = (LEVEL_NAMES[event.level as number] ?? String(event.level)).padEnd(5);
       let line = `${time} ${level} ${String(event.msg ?? '')}`;
@@ -39,7 +46,8 @@ export function createLogger(level: LogLevel = 'info', out: NodeJS.WritableStrea
     guarded.add(out);
     out.on('error', () => {});
   }
-  const outputs = new LogOutputs(out.isTTY === true ? readable(out) : out);
+  // access lines go to `out` as they are; the process log's events, readable on a terminal
+  const outputs = new LogOutputs(out, out.isTTY === true ? readable(out) : out);
   const log = pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.epochTime }, outputs.process);
   attach(log, outputs);
   return log;

@@ -74,8 +74,8 @@ export class LogOutputs {
   /** told of a sink's trouble (the process log, once it exists) */
   problem: SinkProblem = () => {};
 
-  /** `out`: where stdout lines go (a terminal gets readable lines: log.ts). */
-  constructor(out: { write(text: string): unknown }) {
+  /** `out`: standard output; `processOut`: where the process log's events go on it (log.ts: readable lines on a terminal). */
+  constructor(out: { write(text: string): unknown }, processOut: { write(text: string): unknown } = out) {
     this.#stdout = new StdoutSink(out);
     this.#processSink = this.#stdout;
     this.#sinks.set('stdout', this.#stdout);
@@ -83,7 +83,7 @@ export class LogOutputs {
       write: (chunk: string): void => {
         const sink = this.#processSink;
         if (sink === this.#stdout) {
-          out.write(chunk);
+          processOut.write(chunk);
           return;
         }
         // pino's lines start {"level":NN, and end with a newline
