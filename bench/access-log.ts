@@ -1,15 +1,15 @@
 // What the access log costs per request, two ways:
-//   1. the log call alone: ns per logged request (formatting, and the file written in the
-//      background on the same thread, yielding every 256 requests so the writes happen),
-//      for the process log's pino line (no logs.access), JSON with every field, and an nginx-like
-//      line; each to a file;
+//   1. the log call alone: CPU ns per logged request, for the process log's pino line (no
+//      logs.access), JSON with every field, and an nginx-like line; to a standard output that
+//      discards (making the line) and to a file (written in the thread pool; yielding every 256
+//      requests so the writes happen);
 //   2. http keep-alive requests/s through furiwake (its own process, one loop) with the access
 //      log off, as the process log's line on stdout (a pipe), as JSON to a file, and as a line to a
 //      file: h2load --h1, the member a node http server in its own process. Rounds interleave.
-// Run: node bench/access-log.ts [requests per run] [rounds]   (default 100000, 3; needs h2load)
+// Run: node bench/access-log.ts [requests per run] [rounds]   (default 100000, 3; needs h2load; 0 requests: part 1 only)
 
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { setImmediate as turn } from 'node:timers/promises';
@@ -45,10 +45,15 @@ pools:
 
 // ---- 1. the call alone --------------------------------------------------------------------
 
-/** ns per call, and the lines the file's buffer dropped (written faster than the disk took them). */
-async function micro(name: string, logs: (file: string) => string): Promise<{ ns: number; dropped: number }> {
+/**
+ * CPU ns of this process per logged request (the file's writes in the thread pool included), and
+ * the lines the file's buffer dropped (written faster than the disk took them). `toFile` false:
+ * to a standard output that discards, so only making the line is measured.
+ */
+async function micro(name: string, logs: (file: string) => string, toFile: boolean): Promise<{ ns: number; dropped: number }> {
   const log = createLogger('info', new Writable({ write: (_chunk, _encoding, done) => done() }));
-  const config = parseConfig(yaml(logs(join(tmp, `micro-${name.replace(/\W/g, '')}.log`)), 1, 1), 'bench.yaml', {});
+  const section = logs(join(tmp, `micro-${name.replace(/\W/g, '')}.log`));
+  const config = parseConfig(yaml(toFile ? section : section.replace(/'file:[^']*'/, 'stdout'), 1, 1), 'bench.yaml', {});
   const failures = logOutputs(log).apply(config.logs);
   if (failures.length > 0) throw new Error(failures.join('\n'));
   const line: RequestLine = { client: '192.0.2.7', service: 'www', member: '127.0.0.1:8080', protocol: 'HTTP/1.1', method: 'GET', path: '/cart/items?id=7&sort=price', status: 200, bytes: 1432 };
@@ -62,9 +67,10 @@ async function micro(name: string, logs: (file: string) => string): Promise<{ ns
   await run(20_000);
   let best = Infinity;
   for (let r = 0; r < 3; r++) {
-    const start = process.hrtime.bigint();
+    const start = process.cpuUsage();
     await run(200_000);
-    best = Math.min(best, Number(process.hrtime.bigint() - start) / 200_000);
+    const used = process.cpuUsage(start);
+    best = Math.min(best, ((used.user + used.system) * 1000) / 200_000);
   }
   const dropped = logOutputs(log).dropped;
   await logOutputs(log).close();
@@ -73,7 +79,8 @@ async function micro(name: string, logs: (file: string) => string): Promise<{ ns
 
 // ---- 2. through furiwake ------------------------------------------------------------------
 
-async function throughFuriwake(): Promise<Map<string, number[]>> {
+/** requests/s, and furiwake's CPU ms per 1,000 requests (steadier than requests/s on a busy machine), by variant */
+async function throughFuriwake(): Promise<{ results: Map<string, number[]>; cpu: Map<string, number[]> }> {
   const memberSource = `const s = require('node:http').createServer((q, r) => r.end('ok\\n'));
 s.keepAliveTimeout = 60000; s.listen(0, '127.0.0.1', () => console.log('port ' + s.address().port));`;
   const out = await children.started(spawn(process.execPath, ['-e', memberSource], { stdio: ['ignore', 'pipe', 'inherit'] }), '\n');
@@ -81,6 +88,7 @@ s.keepAliveTimeout = 60000; s.listen(0, '127.0.0.1', () => console.log('port ' +
   // 'process log (pino)' through furiwake: the default, lines on stdout (a pipe this process reads)
   const names = ['off', 'process log on stdout (pino, the default)', 'json, every field', 'line (combined-like)'];
   const results = new Map<string, number[]>(names.map((n) => [n, []]));
+  const cpu = new Map<string, number[]>(names.map((n) => [n, []]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of names) {
       const port = await freePort();
@@ -90,28 +98,43 @@ s.keepAliveTimeout = 60000; s.listen(0, '127.0.0.1', () => console.log('port ' +
       writeFileSync(cfg, yaml(logs, port, member, name.startsWith('process log')));
       const proc = spawn(process.execPath, [BIN, 'start', '-c', cfg], { stdio: ['ignore', 'pipe', 'inherit'] });
       await children.started(proc, 'furiwake started');
+      const before = cpuMs(proc.pid!);
       results.get(name)!.push(await h2loadRate(['--h1', '-c', '32', '-t', '1', `http://127.0.0.1:${port}/cart/items?id=7`], REQUESTS));
+      cpu.get(name)!.push(((cpuMs(proc.pid!) - before) * 1000) / REQUESTS);
       await killed(proc);
     }
   }
-  return results;
+  return { results, cpu };
+}
+
+/** CPU time (user + system) a process has used, in ms (Linux: /proc). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
 try {
-  console.log('the log call alone: ns per logged request, to a file (best of 3 x 200,000)');
-  console.log('| format | ns per request | lines the file buffer dropped (of 620,000) |');
-  console.log('| --- | ---: | ---: |');
+  console.log('the log call alone: CPU ns per logged request (best of 3 x 200,000)');
+  console.log('| format | to a discarding stdout | to a file | lines the file buffer dropped (of 620,000) |');
+  console.log('| --- | ---: | ---: | ---: |');
   for (const [name, logs] of Object.entries(VARIANTS)) {
     if (logs === null) continue;
-    const { ns, dropped } = await micro(name, logs);
-    console.log(`| ${name} | ${ns.toFixed(0)} | ${dropped} |`);
+    const bare = await micro(name, logs, false);
+    const { ns, dropped } = await micro(name, logs, true);
+    console.log(`| ${name} | ${bare.ns.toFixed(0)} | ${ns.toFixed(0)} | ${dropped} |`);
   }
-  console.log(`\nhttp keep-alive through furiwake (one loop): h2load --h1 -c 32, ${REQUESTS} requests per run, median of ${ROUNDS} rounds`);
-  const results = await throughFuriwake();
-  const base = median(results.get('off')!);
-  console.log('| access log | requests/s | against off | every round |');
-  console.log('| --- | ---: | ---: | --- |');
-  for (const [n, runs] of results) console.log(`| ${n} | ${median(runs).toFixed(0)} | ${(median(runs) / base).toFixed(3)} | ${runs.map((r) => r.toFixed(0)).join(', ')} |`);
+  if (REQUESTS > 0) {
+    console.log(`\nhttp keep-alive through furiwake (one loop): h2load --h1 -c 32, ${REQUESTS} requests per run, median of ${ROUNDS} rounds`);
+    const { results, cpu } = await throughFuriwake();
+    const base = median(results.get('off')!);
+    const baseCpu = median(cpu.get('off')!);
+    console.log('| access log | requests/s | against off | CPU ms per 1,000 requests | against off | requests/s of every round |');
+    console.log('| --- | ---: | ---: | ---: | ---: | --- |');
+    for (const [n, runs] of results) {
+      const c = median(cpu.get(n)!);
+      console.log(`| ${n} | ${median(runs).toFixed(0)} | ${(median(runs) / base).toFixed(3)} | ${c.toFixed(1)} | ${(c / baseCpu).toFixed(3)} | ${runs.map((r) => r.toFixed(0)).join(', ')} |`);
+    }
+  }
 } finally {
   children.stopAll();
 }
