@@ -49,7 +49,8 @@ export class FileSink implements LogSink {
       // the old file stays in use: lines still land somewhere
       return `cannot reopen ${this.path}: ${(err as Error).message}`;
     }
-    if (this.#writing) this.#retired = this.#fd;
+    // the file a write is in flight to closes once it is done; one reopened since is not in use
+    if (this.#writing && this.#retired === -1) this.#retired = this.#fd;
     else closeQuietly(this.#fd);
     this.#fd = fd;
     return null;
