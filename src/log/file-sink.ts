@@ -20,6 +20,8 @@ export class FileSink implements LogSink {
   #failing = false;
   #closed = false;
   #idle: (() => void) | null = null;
+  /** a write is due after this turn of the loop */
+  #scheduled = false;
 
   /** Opens `path` now (throws when it cannot: the caller names the config key). */
   constructor(path: string, limit: number, problem: SinkProblem) {
@@ -37,7 +39,11 @@ export class FileSink implements LogSink {
     }
     this.#pending.push(line + '\n');
     this.#pendingBytes += line.length + 1;
-    if (!this.#writing) this.#flush();
+    // the lines of one turn of the loop go out in one write, after it (not one write per line)
+    if (!this.#writing && !this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flushLater);
+    }
   }
 
   reopen(): string | null {
@@ -62,8 +68,14 @@ export class FileSink implements LogSink {
       closeQuietly(this.#fd);
       return Promise.resolve();
     }
+    if (!this.#writing) this.#flush();
     return new Promise((resolve) => (this.#idle = resolve));
   }
+
+  readonly #flushLater = (): void => {
+    this.#scheduled = false;
+    if (!this.#writing && this.#pending.length > 0) this.#flush();
+  };
 
   #flush(): void {
     const lines = this.#pending.length;

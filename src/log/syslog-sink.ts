@@ -30,6 +30,9 @@ export class SyslogSink implements LogSink {
   /** lines (framed) waiting for a connection, and their size */
   #pending: string[] = [];
   #pendingBytes = 0;
+  /** tcp and unix, connected: lines of this turn of the loop, written after it */
+  #batch: string[] = [];
+  #batchBytes = 0;
   /** udp: bytes handed to the socket and not yet sent */
   #inFlight = 0;
   #retry = FIRST_RETRY;
@@ -56,8 +59,14 @@ export class SyslogSink implements LogSink {
     if (this.#udp !== null && this.#connected) return this.#send(message);
     const framed = this.#frame(message);
     if (this.#stream !== null && this.#connected) {
-      if (this.#stream.writableLength + framed.length > this.config.buffer) this.dropped++;
-      else this.#stream.write(framed);
+      if (this.#stream.writableLength + this.#batchBytes + framed.length > this.config.buffer) {
+        this.dropped++;
+        return;
+      }
+      // the lines of one turn of the loop go out in one write, after it
+      this.#batch.push(framed);
+      this.#batchBytes += framed.length;
+      if (this.#batch.length === 1) setImmediate(this.#writeBatch);
       return;
     }
     if (this.#pendingBytes + framed.length > this.config.buffer) {
@@ -90,6 +99,8 @@ export class SyslogSink implements LogSink {
       return Promise.resolve();
     }
     if (stream === null || stream.destroyed) return Promise.resolve();
+    if (this.#batch.length > 0) stream.write(this.#batch.join(''));
+    this.#batch = [];
     return new Promise((resolve) => {
       const late = setTimeout(() => stream.destroy(), CLOSE_WAIT);
       stream.once('close', () => {
@@ -99,6 +110,19 @@ export class SyslogSink implements LogSink {
       stream.end();
     });
   }
+
+  readonly #writeBatch = (): void => {
+    const batch = this.#batch;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    const stream = this.#stream;
+    // the connection went meanwhile: those lines are lost with it
+    if (stream === null || !this.#connected) {
+      this.dropped += batch.length;
+      return;
+    }
+    stream.write(batch.length === 1 ? batch[0] : batch.join(''));
+  };
 
   /** tcp: octet counting (the length in bytes, a space, the message); unix: a newline after it; udp: as is */
   #frame(message: string): string {

@@ -20,10 +20,10 @@ describe('a log file', () => {
     assert.deepEqual(told, ['cannot write a log file; its lines are dropped until it can']);
   });
 
-  it('drops what does not fit in its buffer while a write is in flight', async () => {
+  it('drops what does not fit in its buffer', async () => {
     const file = join(await tempDir('file-sink'), 'a.log');
     const sink = new FileSink(file, 64, () => {});
-    // the first line goes out at once; the next wait, up to 64 characters
+    // the lines of this turn wait for one write, up to 64 characters; the rest are dropped
     for (let i = 0; i < 20; i++) sink.write(`line ${String(i).padStart(2, '0')}`, Severity.INFO, LogKind.ACCESS);
     await sink.close();
     const lines = await fileLines(file, 1);
