@@ -3,7 +3,9 @@
 // dropped, counted) and is reached again once it is back.
 
 import assert from 'node:assert/strict';
+import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { describe, it } from 'node:test';
 import { parseTemplate } from '../../src/config/log-fields.ts';
@@ -13,6 +15,8 @@ import { createLogger, logOutputs } from '../../src/log.ts';
 import { pool } from '../helpers/config.ts';
 import { httpConfig, startMember } from '../proxy/http/helpers.ts';
 import { get, received, tcpSyslog, udpSyslog } from './helpers.ts';
+import { tempDir } from '../helpers/files.ts';
+import { until } from '../helpers/wait.ts';
 import { after } from 'node:test';
 import { call, startAdminApp } from '../admin/helpers.ts';
 
@@ -72,6 +76,31 @@ describe('syslog', () => {
     assert.deepEqual(messages.map((m) => ({ ...header(m), time: '' })), ['/t1', '/t2', '/t3'].map((path) => ({
       facility: LOCAL3, severity: 6, time: '', host: 'edge-a', app: 'lb-1', pid: process.pid, msgid: 'access', msg: `127.0.0.1 "GET ${path}" 200`,
     })));
+  });
+
+  it('takes access lines over a unix stream socket, one per line', async () => {
+    const path = join(await tempDir('syslog-unix'), 'syslog.sock');
+    const lines: string[] = [];
+    const events = new EventEmitter();
+    const server = net.createServer((socket) => {
+      let text = '';
+      socket.setEncoding('utf8').on('data', (chunk: string) => {
+        text += chunk;
+        const parts = text.split('\n');
+        text = parts.pop()!;
+        lines.push(...parts);
+        events.emit('line');
+      });
+    });
+    server.listen(path);
+    await once(server, 'listening');
+    after(() => new Promise((r) => server.close(r)));
+    const { app, port } = await start(syslogLogs({ transport: 'unix', port: 0, path }));
+    for (const p of ['/u1', '/u2']) assert.equal(await get(port, p), 200);
+    await until(() => lines.length >= 2, events, 'line');
+    assert.deepEqual(lines.map((m) => header(m).msg), ['127.0.0.1 "GET /u1" 200', '127.0.0.1 "GET /u2" 200']);
+    // stopped first: its connection to the server ends, so the server can close
+    await app.stop(0);
   });
 
   it('does not stop traffic while the server is down, and reaches it once it is back', async () => {
