@@ -2,8 +2,6 @@
 // ready, and all killed when the benchmark ends or is interrupted.
 
 import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 
 export const children: ChildProcess[] = [];
 
@@ -29,10 +27,4 @@ export async function started(proc: ChildProcess, until: string): Promise<string
   });
 }
 
-export async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  return port;
-}
+export { freePort } from './child-processes.ts';

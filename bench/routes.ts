@@ -9,14 +9,11 @@
 // order, so the mix has one in 50 (a host-regex), as a config that uses them sparingly would.
 // Run: node bench/routes.ts [requests per run] [rounds]   (default 100000, 3; needs h2load)
 
-import { execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { Children, freePort, h2loadRate, killed, median } from './child-processes.ts';
 import type { RouteConfig } from '../src/config/routes-types.ts';
-import { freePort, started, stopAll } from './children.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { RouteTable, type RoutedRequest } from '../src/routing/route-table.ts';
 
@@ -24,6 +21,8 @@ const REQUESTS = Number(process.argv[2] ?? 100_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const SIZES = [3, 100, 1000];
 const BIN = new URL('../bin/furiwake.js', import.meta.url).pathname;
+const children = new Children('routes');
+const tmp = children.tmp;
 
 /** Route i, in the file's words: exact hosts, wildcard hosts, path prefixes, exact paths, a method, a header, a rare regex. */
 function route(i: number): string {
@@ -94,18 +93,10 @@ function micro(n: number): { hit: number; miss: number } {
 
 // ---- 2. through furiwake ------------------------------------------------------------------
 
-const tmp = mkdtempSync(join(tmpdir(), 'furiwake-bench-routes-'));
-
-function cleanUp(): void {
-  stopAll();
-  rmSync(tmp, { recursive: true, force: true });
-}
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (cleanUp(), process.exit(130)));
-
 async function throughFuriwake(): Promise<Map<number, number[]>> {
   const memberSource = `const s = require('node:http').createServer((q, r) => r.end('ok\\n'));
 s.keepAliveTimeout = 60000; s.listen(0, '127.0.0.1', () => console.log('port ' + s.address().port));`;
-  const out = await started(spawn(process.execPath, ['-e', memberSource], { stdio: ['ignore', 'pipe', 'inherit'] }), '\n');
+  const out = await children.started(spawn(process.execPath, ['-e', memberSource], { stdio: ['ignore', 'pipe', 'inherit'] }), '\n');
   const member = Number(/port (\d+)/.exec(out)![1]);
   const variants = [0, ...SIZES];
   const results = new Map<number, number[]>(variants.map((n) => [n, []]));
@@ -115,25 +106,15 @@ s.keepAliveTimeout = 60000; s.listen(0, '127.0.0.1', () => console.log('port ' +
       const file = join(tmp, `routes-${n}.yaml`);
       writeFileSync(file, yaml(n, port, member));
       const proc = spawn(process.execPath, [BIN, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'inherit'] });
-      await started(proc, 'furiwake started');
+      await children.started(proc, 'furiwake started');
       // the last route of the first kind (host and path prefix): the table must look past the others
       const last = n === 0 ? 0 : n - 1 - ((n - 1) % 5) - (n > 50 ? 5 : 0);
       const req = requestFor(last);
-      const { stdout } = await promisify(execFile)('h2load', ['--h1', '-n', String(REQUESTS), '-c', '32', '-t', '1', '-H', `:authority: ${req.host}`, `http://127.0.0.1:${port}${req.target}`]);
-      const rps = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(stdout);
-      const ok = /(\d+) succeeded/.exec(stdout);
-      if (rps === null || ok === null || Number(ok[1]) !== REQUESTS) throw new Error(`h2load: ${stdout}`);
-      results.get(n)!.push(Number(rps[1]));
-      proc.kill('SIGKILL');
-      await once(proc, 'exit');
+      results.get(n)!.push(await h2loadRate(['--h1', '-c', '32', '-t', '1', '-H', `:authority: ${req.host}`, `http://127.0.0.1:${port}${req.target}`], REQUESTS));
+      await killed(proc);
     }
   }
   return results;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 try {
@@ -151,5 +132,5 @@ try {
   console.log('| ---: | ---: | ---: | --- |');
   for (const [n, runs] of results) console.log(`| ${n} | ${median(runs).toFixed(0)} | ${(median(runs) / base).toFixed(3)} | ${runs.map((r) => r.toFixed(0)).join(', ')} |`);
 } finally {
-  cleanUp();
+  children.stopAll();
 }

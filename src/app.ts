@@ -7,7 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { DataThreads } from './admin/threads.ts';
 import { AdminPlane } from './admin/plane.ts';
 import type { Config } from './config/types.ts';
-import type { Logger } from './log.ts';
+import { logOutputs, type Logger } from './log.ts';
 import { HealthManager } from './health/manager.ts';
 import { KernelListener } from './kernel/listener.ts';
 import { KernelPlane } from './kernel/plane.ts';
@@ -126,13 +126,15 @@ export class Furiwake {
   }
 
   async #apply(config: Config): Promise<{ failures: string[]; summary: string }> {
+    // first: the lines that follow, and the first request, go where the config says
+    const logProblems = this.#stopping === null ? logOutputs(this.log).apply(config.logs) : [];
     this.#applyBudget(config);
     // before any listener binds: a backup binds the VIPs it does not hold yet
     const haProblem = this.#stopping === null ? this.ha.prepare(config) : null;
-    if (haProblem !== null) return { failures: [haProblem], summary: '' };
+    if (haProblem !== null) return { failures: [...logProblems, haProblem], summary: '' };
     const starting = this.runtime.config === null;
     const { listen, unlisten, summary } = this.runtime.apply(config);
-    const failures: string[] = [];
+    const failures: string[] = [...logProblems];
     const threads = workerCount(config.global.workers);
     if (starting && threads > 1 && this.#stopping === null) this.#workers = new WorkerThreads(threads, this.runtime, this.log);
     if (!starting && this.#stopping === null) {
@@ -263,6 +265,15 @@ export class Furiwake {
     }
   }
 
+  /**
+   * Reopens the log files of every thread (SIGUSR1, after logrotate renamed them); returns what
+   * this thread could not reopen (a worker says its own in the log).
+   */
+  reopenLogs(): string[] {
+    this.#workers?.reopenLogs();
+    return logOutputs(this.log).reopen();
+  }
+
   /** Stops accepting, waits up to `grace` ms for live connections, then ends what is left. */
   stop(grace: number): Promise<void> {
     this.#stopping ??= this.#stop(grace);
@@ -293,5 +304,7 @@ export class Furiwake {
     await table.drained();
     await kernelClosed;
     await workersStopped;
+    // what the files and the syslog server have not taken yet goes out; later lines go to stdout
+    await logOutputs(this.log).close();
   }
 }

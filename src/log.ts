@@ -1,9 +1,12 @@
 // Structured logs: one JSON line per event (pino). On a terminal the same events are printed
-// as short readable lines instead, without pulling in a pretty-printer.
+// as short readable lines instead, without pulling in a pretty-printer. Where the lines go (and
+// the access log) is the logger's LogOutputs (log/outputs.ts): stdout until a config's `logs`
+// section says otherwise; the logger's children share it.
 
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import type { LogLevel } from './config/types.ts';
+import { LogOutputs } from './log/outputs.ts';
 
 export type { Logger };
 
@@ -13,7 +16,14 @@ const HIDDEN = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
 function readable(out: NodeJS.WritableStream): Writable {
   return new Writable({
     write(chunk: Buffer, _encoding, done) {
-      const event = JSON.parse(chunk.toString()) as Record<string, unknown>;
+      let event: Record<string, unknown>;
+      try {
+        event = JSON.parse(chunk.toString()) as Record<string, unknown>;
+      } catch {
+        // not an event of the process log: written as it is
+        out.write(chunk);
+        return done();
+      }
       const time = new Date(event.time as number).toISOString().slice(11, 23);
       const level = (LEVEL_NAMES[event.level as number] ?? String(event.level)).padEnd(5);
       let line = `${time} ${level} ${String(event.msg ?? '')}`;
@@ -36,6 +46,35 @@ export function createLogger(level: LogLevel = 'info', out: NodeJS.WritableStrea
     guarded.add(out);
     out.on('error', () => {});
   }
-  const destination = out.isTTY === true ? readable(out) : out;
-  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.epochTime }, destination);
+  // access lines go to `out` as they are; the process log's events, readable on a terminal
+  const outputs = new LogOutputs(out, out.isTTY === true ? readable(out) : out);
+  const log = pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.epochTime }, outputs.process);
+  attach(log, outputs);
+  return log;
+}
+
+const OUTPUTS = Symbol('furiwake log outputs');
+type Carrier = Logger & { [OUTPUTS]?: LogOutputs };
+
+function attach(log: Logger, outputs: LogOutputs): void {
+  (log as Carrier)[OUTPUTS] = outputs;
+  // a destination's trouble is told in the process log (lost too if that is the one in trouble)
+  outputs.problem = (message, detail) => log.warn(detail, message);
+}
+
+/**
+ * The destinations of `log` and its children (a child logger's prototype is its parent). A
+ * logger not made by createLogger (a test's) gets its own, on its own stdout, the first time.
+ */
+export function logOutputs(log: Logger): LogOutputs {
+  const found = (log as Carrier)[OUTPUTS];
+  if (found !== undefined) return found;
+  const outputs = new LogOutputs(process.stdout);
+  attach(log, outputs);
+  return outputs;
+}
+
+/** The access log of `log`'s thread; null: requests are info lines of the process log. On every logged request. */
+export function accessLogOf(log: Logger): LogOutputs['access'] {
+  return (log as Carrier)[OUTPUTS]?.access ?? null;
 }

@@ -13,6 +13,7 @@ import { rateLimitsOf } from './api-rate-limits.ts';
 import type { RouteStats } from '../runtime/route-stats.ts';
 import type { CheckView } from '../runtime/events.ts';
 import { furiwakeVersion } from '../version.ts';
+import { logOutputs } from '../log.ts';
 import { HA_ROLES } from '../ha/vrrp-role.ts';
 import type { AdminHost } from './host.ts';
 import { REFUSAL_REASONS, type Refusals } from './refusals.ts';
@@ -195,6 +196,8 @@ export class AdminMetrics {
       ['service', 'reason'], function* () {
         for (const [service, byReason] of resources.http2Refusals) for (const [reason, n] of byReason) yield [{ service, reason }, n];
       });
+    this.#collected('counter', 'furiwake_log_lines_dropped_total', 'Log lines lost because their file or syslog server could not take them (buffer full, write failed, server unreachable): logs are dropped, traffic is not.', [], () =>
+      [[{}, resources.logLinesDropped + logOutputs(host.log).dropped]]);
     this.#collected('counter', 'furiwake_client_cap_refused_total', 'Connections closed at accept because their client address was at max-connections-per-client.', [], () => [[{}, resources.clientCapRefused]]);
 
     // pools

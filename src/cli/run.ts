@@ -1,5 +1,6 @@
 // Running until a signal: SIGTERM/SIGINT stop gracefully (a second one stops at once),
-// SIGHUP reloads through the given function and keeps the running config when it fails.
+// SIGHUP reloads through the given function and keeps the running config when it fails,
+// SIGUSR1 reopens the log files (after logrotate renamed them).
 
 import { Furiwake } from '../app.ts';
 import type { Config } from '../config/types.ts';
@@ -25,7 +26,7 @@ export async function runUntilSignal(app: Furiwake, log: Logger, grace: () => nu
       );
     };
     const done = (status: number, say: () => void): void => {
-      process.off('SIGTERM', onStop).off('SIGINT', onStop).off('SIGHUP', onHup);
+      process.off('SIGTERM', onStop).off('SIGINT', onStop).off('SIGHUP', onHup).off('SIGUSR1', onUsr1);
       say();
       resolve(status);
     };
@@ -43,6 +44,12 @@ export async function runUntilSignal(app: Furiwake, log: Logger, grace: () => nu
         (err: Error) => log.error({ reason: err.message }, 'reload failed; the running config stays'),
       );
     };
-    process.on('SIGTERM', onStop).on('SIGINT', onStop).on('SIGHUP', onHup);
+    // logrotate renamed the log files: each thread opens them again by path
+    const onUsr1 = (): void => {
+      const problems = app.reopenLogs();
+      if (problems.length > 0) log.warn({ problems }, 'SIGUSR1: cannot reopen log files; writing on to the files open before');
+      else log.info('SIGUSR1: log files reopened');
+    };
+    process.on('SIGTERM', onStop).on('SIGINT', onStop).on('SIGHUP', onHup).on('SIGUSR1', onUsr1);
   });
 }

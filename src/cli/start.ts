@@ -21,12 +21,15 @@ export async function runStart(file: string): Promise<number> {
   // process by SIGHUP's default action: it is ignored, and said so, until the handlers are in.
   const early = (): void => log.warn('SIGHUP while starting: ignored; send it again once "furiwake started" is logged');
   process.on('SIGHUP', early);
+  // SIGUSR1's default in Node.js opens the debugger: while starting the files are opened anyway
+  const earlyUsr1 = (): void => {};
+  process.on('SIGUSR1', earlyUsr1);
   let app: Furiwake;
   try {
     // the admin API's reload reads the file again, as SIGHUP does
     app = await Furiwake.start(config, log, { load: () => loadConfig(file) });
   } catch (err) {
-    process.off('SIGHUP', early);
+    process.off('SIGHUP', early).off('SIGUSR1', earlyUsr1);
     log.fatal({ reason: (err as Error).message }, 'cannot start');
     return 1;
   }
@@ -39,7 +42,7 @@ export async function runStart(file: string): Promise<number> {
   };
   const running = runUntilSignal(app, log, () => app.runtime.config?.global.shutdownGrace ?? 10_000, reload);
   // only now: SIGHUP must never be without a listener, or its default action ends the process
-  process.off('SIGHUP', early);
+  process.off('SIGHUP', early).off('SIGUSR1', earlyUsr1);
   // Logged once the signal handlers are in: whoever waits for this line may signal at once.
   log.info({ file, pid: process.pid }, 'furiwake started');
   return running;

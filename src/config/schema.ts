@@ -16,6 +16,7 @@ import { passiveHealthSchema } from './passive-schema.ts';
 import { memberProtocolSchema, poolHttp2Schema } from './member-protocol-schema.ts';
 import { haSchema } from './ha-schema.ts';
 import { checkRateLimitKeys, rateLimitConfig, rateLimitSchema, withRateLimit } from './rate-limit-schema.ts';
+import { logsSchema } from './logs-schema.ts';
 import { address, boolean, byName, duration, integer, leaf, MAX_INT, matching, NAME, oneOf, optional, section } from './schema-parts.ts';
 import type {
   AlgorithmName,
@@ -222,8 +223,9 @@ export const poolSchema = section('a pool: a map with members (and algorithm, qu
 
 // ---- the whole file -----------------------------------------------------------------------
 
-export const configSchema = section('a map with services and pools (and optionally global, admin and ha)', {
+export const configSchema = section('a map with services and pools (and optionally global, logs, admin and ha)', {
   global: optional(globalSchema),
+  logs: logsSchema.optional(),
   admin: adminSchema.optional(),
   ha: haSchema.optional(),
   services: byName('service', serviceSchema),

@@ -14,6 +14,7 @@ import type { MemberProtocol, PoolHttp2Config } from './member-protocol-schema.t
 
 export type { Address, AlgorithmName };
 import type { HaConfig } from './ha-types.ts';
+import type { LogsConfig } from './logs-types.ts';
 export type { HaConfig };
 export type Mode = 'tcp' | 'udp' | 'http' | 'nat' | 'dsr';
 /** what the live traffic of a member that stops serving does (a pool's on-member-down) */
@@ -121,6 +122,8 @@ export interface PassiveHealthConfig {
 
 export interface Config {
   global: GlobalConfig;
+  /** where the process and access logs go, and the access log's format; absent = stdout, as before */
+  logs?: LogsConfig;
   /** the management plane; absent = none */
   admin?: AdminConfig;
   /** an active/standby pair; absent = this node runs alone */

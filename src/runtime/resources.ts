@@ -37,6 +37,8 @@ export class ResourceCounts {
   readonly http2Refusals = new Map<string, Map<string, number>>();
   /** connections ended because a throw escaped their logic (a defect: logged with its stack) */
   connectionsFailed = 0;
+  /** worker threads only: log lines their destinations dropped (log/outputs.ts), as of their last report */
+  logLinesDropped = 0;
   /** how many tcp and http client connections the descriptor budget has room for (each also holds a member connection) */
   maxConnections = Infinity;
   /** http member connections kept idle for the next request, over every http service: one descriptor each */

@@ -62,7 +62,9 @@ export type ToWorker =
   /** stick table changes: other workers' entries, an ha peer's, an operator's deletions (stick-relay.ts) */
   | { type: 'sticks'; messages: SyncMessage[] }
   /** the admin plane reads counters or connections, or ends connections (admin-asks.ts) */
-  | { type: 'admin'; seq: number; ask: AdminAsk };
+  | { type: 'admin'; seq: number; ask: AdminAsk }
+  /** reopen the log files (SIGUSR1 came to the process: logrotate renamed them) */
+  | { type: 'reopen-logs' };
 
 /** What one worker has served: for tests and the log (which worker took which connections). */
 export interface WorkerStats {

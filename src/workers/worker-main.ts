@@ -2,7 +2,7 @@
 // handler catches what it awaits: nothing may escape a message callback.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { createLogger } from '../log.ts';
+import { createLogger, logOutputs, type Logger } from '../log.ts';
 import { adoptProcessSecrets } from '../runtime/process-secrets.ts';
 import { AdminAnswers, type AdminAnswer } from './admin-asks.ts';
 import { DataSide } from './data-side.ts';
@@ -13,6 +13,7 @@ import { WorkerCounters } from './worker-counters.ts';
 const start = workerData as WorkerStart;
 const port = parentPort!;
 let data: DataSide | null = null;
+let log: Logger | null = null;
 // before anything signs a cookie or issues a TLS ticket: the same secrets as every other thread
 adoptProcessSecrets(start.secrets);
 const admin = new AdminAnswers(start.index);
@@ -25,15 +26,17 @@ port.on('message', (message: ToWorker) => {
   switch (message.type) {
     case 'apply': {
       if (data === null) {
-        const log = createLogger(message.config.global.logLevel).child({ worker: start.index });
+        log = createLogger(message.config.global.logLevel).child({ worker: start.index });
         const queues = { buffer: start.queues, threads: start.queueThreads, self: start.index };
         data = new DataSide(start.index, new WorkerCounters(start.counters, start.own), log, queues);
         data.passiveRelay = new PassiveRelay(start.passive, (reports) => send({ type: 'passive', reports }));
         data.sticks.send = (messages, lookups) => send({ type: 'sticks', messages, lookups });
         data.runtime.connections.idsFrom(start.firstId);
       }
+      // this thread's own files and sockets, as the main thread opened its own
+      const logProblems = logOutputs(log!).apply(message.config.logs).map((p) => `worker ${start.index}: ${p}`);
       data.apply(message).then(
-        (failures) => send({ type: 'applied', seq: message.seq, failures }),
+        (failures) => send({ type: 'applied', seq: message.seq, failures: [...logProblems, ...failures] }),
         (err: unknown) => send({ type: 'applied', seq: message.seq, failures: [`worker ${start.index}: ${(err as Error).message}`] }),
       );
       return;
@@ -49,6 +52,8 @@ port.on('message', (message: ToWorker) => {
       return;
     case 'admin': {
       let answer: AdminAnswer;
+      // the log lines this thread's destinations dropped, reported with its other counts
+      if (data !== null && log !== null) data.runtime.resources.logLinesDropped = logOutputs(log).dropped;
       try {
         answer = admin.answer(data?.runtime ?? null, message.ask);
       } catch (err) {
@@ -57,8 +62,16 @@ port.on('message', (message: ToWorker) => {
       send({ type: 'admin', seq: message.seq, answer });
       return;
     }
+    case 'reopen-logs': {
+      if (log === null) return;
+      const problems = logOutputs(log).reopen();
+      if (problems.length > 0) log.warn({ problems }, 'cannot reopen log files; writing on to the files open before');
+      else log.info('log files reopened');
+      return;
+    }
     case 'stop':
-      (data?.stop(message.grace) ?? Promise.resolve()).catch(() => {}).then(() => {
+      // what the log files and the syslog server have not taken yet goes out before the thread ends
+      (data?.stop(message.grace) ?? Promise.resolve()).then(() => (log === null ? undefined : logOutputs(log).close())).catch(() => {}).then(() => {
         send({ type: 'stopped' });
         port.close();
       });

@@ -15,7 +15,7 @@ import type { RouteStats } from '../runtime/route-stats.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 
 /** The counters of ResourceCounts that add up over threads (the others are each thread's bounds and gauges). */
-export const SUMMED_RESOURCES = ['descriptorsExhausted', 'flowsEvicted', 'clientCapRefused', 'overBudget', 'proxyHeadersRefused', 'connectionsFailed'] as const;
+export const SUMMED_RESOURCES = ['descriptorsExhausted', 'flowsEvicted', 'clientCapRefused', 'overBudget', 'proxyHeadersRefused', 'connectionsFailed', 'logLinesDropped'] as const;
 export type SummedResource = (typeof SUMMED_RESOURCES)[number];
 
 export interface MemberReport {
@@ -140,7 +140,7 @@ export function emptyReport(): WorkerReport {
 }
 
 function zeroResources(): Record<SummedResource, number> {
-  return { descriptorsExhausted: 0, flowsEvicted: 0, clientCapRefused: 0, overBudget: 0, proxyHeadersRefused: 0, connectionsFailed: 0 };
+  return { descriptorsExhausted: 0, flowsEvicted: 0, clientCapRefused: 0, overBudget: 0, proxyHeadersRefused: 0, connectionsFailed: 0, logLinesDropped: 0 };
 }
 
 /** Adds a worker's growth to the main thread's runtime: its members, pools, tables and counts. */

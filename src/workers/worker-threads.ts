@@ -175,7 +175,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
     // the workers need no admin, ha or kernel sections: the main thread runs those
     const share = workerShare(maxConnections, this.count);
     this.#last = {
-      type: 'apply', config: { global: config.global, services, pools: config.pools }, slots, maxConnections: share,
+      type: 'apply', config: { global: config.global, logs: config.logs, services, pools: config.pools }, slots, maxConnections: share,
       udpFlows: workerShare(udp.flows, this.count), udpDrops: [...udp.drops], queues: this.#queueSlots,
       clientTables: this.clientTables.assign(config, maxConnections),
       rateTables: rateTablesOf(this.#runtime),
@@ -211,6 +211,11 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
     if (thread.exited) return null;
     const answer = await this.#ask(thread, (seq) => ({ type: 'admin', seq, ask }));
     return answer?.type === 'admin' ? answer.answer : null;
+  }
+
+  /** Tells every worker to reopen its log files (SIGUSR1). */
+  reopenLogs(): void {
+    this.#post({ type: 'reopen-logs' });
   }
 
   /** The worker thread at `index` (tests end one to see it replaced). */

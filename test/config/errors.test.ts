@@ -28,7 +28,7 @@ describe('unknown keys', () => {
   it('refuses top-level keys of later versions too', () => {
     assert.deepEqual(onlyIssue(`cluster: { peers: [ 10.0.0.2 ] }\n${withPool('{ members: [ { address: 10.0.0.1:80 } ] }')}`), [
       'cluster',
-      'unknown key "cluster"; expected one of: global, admin, ha, services, pools',
+      'unknown key "cluster"; expected one of: global, logs, admin, ha, services, pools',
     ]);
   });
 });
@@ -60,7 +60,7 @@ describe('wrong types and values', () => {
       'expected a service name of letters, digits, "_" and "-" (at most 64, starting with a letter or digit), got "web site"'],
     ['services not a map', 'services: [ www ]\npools: {}\n', 'services', 'expected a map of services by name, got a list'],
     ['pools missing', 'services: {}\n', 'pools', 'missing; expected a map of pools by name'],
-    ['an empty file', '', '', 'expected a map with services and pools (and optionally global, admin and ha), got an empty value'],
+    ['an empty file', '', '', 'expected a map with services and pools (and optionally global, logs, admin and ha), got an empty value'],
   ];
   for (const [name, text, path, message] of cases) {
     it(name, () => assert.deepEqual(onlyIssue(text), [path, message]));

@@ -1,9 +1,13 @@
-// The access log: one info line per request, in the app's log. Timings are in milliseconds:
-// queue (waiting for a member with room), connect (opening a member connection; 0 when a kept
-// one was used), firstByte (from the request head to the member's first response byte) and
-// total (from the request head to the end of the exchange).
+// The access log: one line per request. Without a `logs.access` section it is an info line
+// 'request' of the process log, with every field; with one, a line in the format it chooses
+// (log/access-format.ts, compiled once per config) to its own destination, whatever the process
+// log's level. Timings are in milliseconds: queue (waiting for a member with room), connect
+// (opening a member connection; 0 when a kept one was used), firstByte (from the request head to
+// the member's first response byte) and total (from the request head to the end of the exchange).
 
-import type { Logger } from '../../log.ts';
+import { accessLogOf, type Logger } from '../../log.ts';
+import { ms, type AccessEntry } from '../../log/access-format.ts';
+import type { HttpServiceConfig } from '../../config/http-types.ts';
 
 export interface Timings {
   /** performance.now() when the request head had been read */
@@ -13,39 +17,26 @@ export interface Timings {
   firstByte: number;
 }
 
-export interface RequestLine {
-  /** the client: behind trusted proxies, the address X-Forwarded-For names */
-  client: string;
-  /** the address that sent the request, when it is not the client (a trusted proxy) */
-  peer?: string;
-  service: string;
-  /** the route that took the request; absent when the service's pool did (no route matched) */
-  route?: string;
-  member: string | null;
-  /** HTTP/1.1, HTTP/1.0 or HTTP/2: what the client spoke */
-  protocol: string;
-  /** h2 or h2c when the member was spoken to in HTTP/2 (pool member-protocol); absent for HTTP/1.1 */
-  memberProtocol?: string;
-  method: string;
-  path: string;
-  status: number;
-  /** bytes sent to the client for this request, head included */
-  bytes: number;
-  /** the request's id (request-id), as the member got it; absent without request-id */
-  requestId?: string;
+/** What is logged of one request (its fields: log/access-format.ts). */
+export type RequestLine = AccessEntry;
+
+/** Whether a request of this service is logged (asked once per request, before it is timed). */
+export function accessLogging(http: HttpServiceConfig, log: Logger): boolean {
+  return http.accessLog && (accessLogOf(log) !== null || log.isLevelEnabled('info'));
 }
 
 export function logRequest(log: Logger, line: RequestLine, t: Timings): void {
+  const total = performance.now() - t.start;
+  const access = accessLogOf(log);
+  if (access !== null) {
+    access.write(line, t, total);
+    return;
+  }
   log.info({
     ...line,
     queue: ms(t.queue),
     connect: ms(t.connect),
     firstByte: ms(t.firstByte),
-    total: ms(performance.now() - t.start),
+    total: ms(total),
   }, 'request');
-}
-
-/** Tenths of a millisecond are plenty for a log. */
-function ms(value: number): number {
-  return Math.round(value * 10) / 10;
 }

@@ -9,7 +9,7 @@
 import http2, { type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Endpoint } from '../../runtime/connection-table.ts';
 import type { Member } from '../../runtime/member.ts';
-import { logRequest } from './access-log.ts';
+import { accessLogging, logRequest } from './access-log.ts';
 import type { ClientStream } from './client-stream.ts';
 import type { HttpServiceContext } from './context.ts';
 import { errorPageFor } from './error-pages.ts';
@@ -126,7 +126,7 @@ export class H2ClientStream implements ClientStream {
       return this.#reject(err);
     }
     this.#chunked = req.chunked;
-    const ex = new Exchange(ctx, this, req, http.accessLog && ctx.log.isLevelEnabled('info'));
+    const ex = new Exchange(ctx, this, req, accessLogging(http, ctx.log));
     this.#ex = ex;
     if (!this.#reqDone) {
       stream.on('data', H2ClientStream.#dataEvent);
@@ -158,7 +158,7 @@ export class H2ClientStream implements ClientStream {
     this.sendError(error.status, error.message, this.#reqDone, undefined);
     this.#finishStream(this.#reqDone);
     ctx.counts?.count(ctx.service.name, null, error.status);
-    if (ctx.service.config.http!.accessLog && ctx.log.isLevelEnabled('info')) {
+    if (accessLogging(ctx.service.config.http!, ctx.log)) {
       const line = { client: this.client.address, service: ctx.service.name, member: null, protocol: 'HTTP/2', method: '', path: '', status: error.status, bytes: 0 };
       logRequest(ctx.log, line, new RequestClock());
     }

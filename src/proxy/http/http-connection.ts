@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import type { ConnectionEntry, ConnectionTable, Endpoint } from '../../runtime/connection-table.ts';
 import { hashString } from '../../balance/index.ts';
 import type { Member } from '../../runtime/member.ts';
-import { logRequest } from './access-log.ts';
+import { accessLogging, logRequest } from './access-log.ts';
 import { ClientBytes } from './client-bytes.ts';
 import { forwardedAddress } from './client-address.ts';
 import type { ClientStream } from './client-stream.ts';
@@ -352,7 +352,7 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     }
     bytes.drop(end);
     this.#setDeadline(0, Deadline.NONE);
-    const logging = http.accessLog && this.#ctx.log.isLevelEnabled('info');
+    const logging = accessLogging(http, this.#ctx.log);
     const ex = new Exchange(this.#ctx, this, req, logging);
     this.#exchange = ex;
     this.#closeAfter = false;
@@ -368,7 +368,7 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     const status = error instanceof HttpError ? error.status : 400;
     this.#write(errorResponse(status, error.message, { close: true, page: errorPageFor(this.#ctx.service.config.http!, status) }));
     this.#ctx.counts?.count(this.#ctx.service.name, null, status);
-    if (this.#ctx.service.config.http!.accessLog && this.#ctx.log.isLevelEnabled('info')) {
+    if (accessLogging(this.#ctx.service.config.http!, this.#ctx.log)) {
       const line = { client: this.client.address, service: this.service, member: null, protocol: 'HTTP/1.1', method: '', path: '', status, bytes: 0 };
       logRequest(this.#ctx.log, line, new RequestClock());
     }
