@@ -18,7 +18,6 @@ import type {
 } from './http-types.ts';
 import { expected, fail, ok, type Parsed } from './issues.ts';
 import { cidr, serverName } from './network-leaves.ts';
-import { routesSchema } from './routes-schema.ts';
 import type { RouteConfig } from './routes-types.ts';
 import { boolean, duration, integer, leaf, MAX_INT, oneOf, optional, section } from './schema-parts.ts';
 
@@ -156,7 +155,6 @@ export const httpServiceKeys = {
   'access-log': boolean.optional(),
   http2: optional(http2Schema).optional(),
   'trusted-proxies': z.array(cidr, { error: (issue) => expected('a list of addresses or networks ("10.0.0.0/8")', issue.input) }).optional(),
-  routes: routesSchema.optional(),
 };
 
 /** A service as parsed, as far as the http keys go. */

@@ -5,6 +5,7 @@
 // checked against the file's pools by checkRoutePools once the whole file is read.
 
 import { z } from 'zod';
+import { accessSchema } from './access-schema.ts';
 import { cidr, serverName } from './network-leaves.ts';
 import { expected, fail, ok, suggest, type Parsed, type PathIssue } from './issues.ts';
 import type {
@@ -17,7 +18,9 @@ import type {
   RouteAction,
   RouteConfig,
   RouteMatchConfig,
+  TcpServiceConfig,
 } from './routes-types.ts';
+import { routesOf } from './routes-types.ts';
 import { integer, leaf, matching, NAME, NAME_FORM, section } from './schema-parts.ts';
 
 export const ROUTE_DEFAULTS = {
@@ -209,6 +212,7 @@ const routeSchema = section('a route: a map with name, match and one action (poo
   redirect: redirectSchema.optional(),
   respond: respondSchema.optional(),
   deny: leaf((input): Parsed<true> => (input === true || input === 'true' ? ok(true) : fail(expected('true', input)))).optional(),
+  access: accessSchema.optional(),
 }).superRefine((r, ctx) => {
   const actions = ACTIONS.filter((a) => r[a] !== undefined);
   if (actions.length === 0) ctx.addIssue({ code: 'custom', path: [], message: 'a route needs one action: pool, redirect, respond or deny' });
@@ -221,7 +225,8 @@ const routeSchema = section('a route: a map with name, match and one action (poo
   if (r['strip-prefix'] !== undefined && r['replace-prefix'] !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['replace-prefix'], message: 'a route rewrites its path once: strip-prefix or replace-prefix, not both' });
   }
-}).transform((r): RouteConfig => ({ name: r.name, match: r.match ?? emptyMatch(), action: actionOf(r) }));
+  if (r.access !== undefined && r.deny !== undefined) ctx.addIssue({ code: 'custom', path: ['access'], message: 'this route denies every request it matches; its access would change nothing' });
+}).transform((r): RouteConfig => ({ name: r.name, match: r.match ?? emptyMatch(), action: actionOf(r), access: r.access ?? null }));
 
 function actionOf(r: {
   pool?: string;
@@ -270,9 +275,9 @@ export const routesSchema = z
 /** The pool each route of each service names (null: a route with another action), by service. */
 export type RoutePools = Record<string, readonly (string | null)[]>;
 
-export function routePoolsOf(services: Readonly<Record<string, { http: { routes: readonly RouteConfig[] } | null }>>): RoutePools {
+export function routePoolsOf(services: Readonly<Record<string, { http: { routes: RouteConfig[] } | null; tcp: TcpServiceConfig | null }>>): RoutePools {
   const out: RoutePools = {};
-  for (const [name, s] of Object.entries(services)) out[name] = (s.http?.routes ?? []).map((r) => (r.action.kind === 'pool' ? r.action.pool : null));
+  for (const [name, s] of Object.entries(services)) out[name] = routesOf(s).map((r) => (r.action.kind === 'pool' ? r.action.pool : null));
   return out;
 }
 

@@ -1,11 +1,17 @@
 // A route in one line, for people (`furiwake validate`): its conditions in the file's words, then
 // what it does. `api: host api.example.com, path-prefix /v1/ -> pool api (strip-prefix /v1)`.
 
+import type { AccessConfig } from './access-types.ts';
 import type { RouteAction, RouteConfig, RouteMatchConfig } from './routes-types.ts';
 
 export function describeRoute(route: RouteConfig): string {
   const conditions = describeMatch(route.match);
-  return `${route.name}: ${conditions === '' ? 'every request' : conditions} -> ${describeAction(route.action)}`;
+  const access = route.access === null ? '' : ` (access${describeAccess(route.access)})`;
+  return `${route.name}: ${conditions === '' ? 'every request' : conditions} -> ${describeAction(route.action)}${access}`;
+}
+
+function describeAccess(a: AccessConfig): string {
+  return `${a.allow.length > 0 ? ` allow ${a.allow.join(' ')}` : ''}${a.deny.length > 0 ? ` deny ${a.deny.join(' ')}` : ''}`;
 }
 
 function describeMatch(m: RouteMatchConfig): string {

@@ -3,6 +3,8 @@
 // goes to the service's pool. Regexes stay as their source text (the config is plain data: it is
 // compared on reload and sent to worker threads); routing/ compiles them once per config.
 
+import type { AccessConfig } from './access-types.ts';
+
 /** A header condition: the field is present, equals a value (case-sensitive), or matches a regex. */
 export interface HeaderCondition {
   /** lowercase */
@@ -67,4 +69,20 @@ export interface RouteConfig {
   name: string;
   match: RouteMatchConfig;
   action: RouteAction;
+  /** the client networks that may use the route once it matches (others: 403, or closed on tcp); null = everyone */
+  access: AccessConfig | null;
+}
+
+/**
+ * A tcp service's routes: the same list as an http service's, limited to what a tcp connection
+ * shows before any byte is passed on — the TLS server name (sni) and the client's network — and
+ * to the actions pool and deny.
+ */
+export interface TcpServiceConfig {
+  routes: RouteConfig[];
+}
+
+/** The routes of a service of any mode (http or tcp; none for the others). */
+export function routesOf(service: { http: { routes: RouteConfig[] } | null; tcp: TcpServiceConfig | null }): RouteConfig[] {
+  return service.http?.routes ?? service.tcp?.routes ?? [];
 }

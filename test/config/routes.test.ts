@@ -40,6 +40,7 @@ describe('routes', () => {
         clientNetworks: ['10.0.0.0/8', '2001:db8::1/128'], sni: [],
       },
       action: { kind: 'pool', pool: 'api', rewrite: { from: '/v1', to: '' } },
+      access: null,
     });
     assert.deepEqual(routes[1].match.paths, ['/old', '/older']);
     assert.equal(routes[1].match.hostRegex, '^www[0-9]*\\.example\\.com$');
@@ -123,7 +124,7 @@ describe('routes', () => {
   it('refuses sni on plain http, and routes on a tcp service', () => {
     assert.deepEqual(onlyIssue(file('[ { name: a, match: { sni: a.example.com }, pool: api } ]')),
       ['services.www.routes[0].match.sni', 'sni is the name a client sends in its TLS handshake; this service has no tls section']);
-    const issues = issuesOf(file('[ { name: a, match: { path: /a }, pool: api } ]', 'listen: 127.0.0.1:80, mode: tcp, pool: web'));
-    assert.deepEqual(issues.map((i) => [i.path, i.message]), [['services.www.routes', 'routes applies to http services only; this service is tcp']]);
+    const issues = issuesOf(file('[ { name: a, match: { path: /a }, pool: api } ]', 'listen: 127.0.0.1:80, mode: udp, pool: web'));
+    assert.deepEqual(issues.map((i) => [i.path, i.message]), [['services.www.routes', 'routes apply to http and tcp services; this service is udp']]);
   });
 });

@@ -48,7 +48,7 @@ function randomMatch(f: Fuzzer): RouteMatchConfig {
 
 function randomRoutes(f: Fuzzer): RouteConfig[] {
   const n = 1 + f.int(f.random() < 0.2 ? 80 : 12);
-  return Array.from({ length: n }, (_, i): RouteConfig => ({ name: `r${i}`, match: randomMatch(f), action: { kind: 'deny' } }));
+  return Array.from({ length: n }, (_, i): RouteConfig => ({ name: `r${i}`, match: randomMatch(f), action: { kind: 'deny' }, access: null }));
 }
 
 interface Request extends RoutedRequest {
@@ -153,10 +153,10 @@ describe('route table', () => {
   it('takes the first route in file order among those the host and path allow', () => {
     const m = (over: Partial<RouteMatchConfig>): RouteMatchConfig => ({ ...randomMatchEmpty(), ...over });
     const routes: RouteConfig[] = [
-      { name: 'wild', match: m({ hosts: ['*.example.com'], pathPrefixes: ['/a/'] }), action: { kind: 'deny' } },
-      { name: 'exact', match: m({ hosts: ['www.example.com'] }), action: { kind: 'deny' } },
-      { name: 'long', match: m({ pathPrefixes: ['/a/b/'] }), action: { kind: 'deny' } },
-      { name: 'short', match: m({ pathPrefixes: ['/a'] }), action: { kind: 'deny' } },
+      { name: 'wild', match: m({ hosts: ['*.example.com'], pathPrefixes: ['/a/'] }), action: { kind: 'deny' }, access: null },
+      { name: 'exact', match: m({ hosts: ['www.example.com'] }), action: { kind: 'deny' }, access: null },
+      { name: 'long', match: m({ pathPrefixes: ['/a/b/'] }), action: { kind: 'deny' }, access: null },
+      { name: 'short', match: m({ pathPrefixes: ['/a'] }), action: { kind: 'deny' }, access: null },
     ];
     const table = new RouteTable(routes);
     const at = (host: string, target: string): number => table.match({ host, target, method: 'GET', fields: '' }, '127.0.0.1', null);

@@ -65,6 +65,8 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   readonly #key: string | null;
   /** the route that took the request; null: the service's pool (no routes, or none matched) */
   readonly #route: LiveRoute | null;
+  /** the client's address (after trusted proxies) when routes or access read it; null otherwise */
+  readonly #client: string | null;
   /** the target as the member gets it (a route's strip-prefix or replace-prefix) */
   readonly #target: string;
   readonly #reqBody = new BodyFramer();
@@ -111,7 +113,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     this.#http = this.#svc.http!;
     // the first route that matches chooses the pool (or answers itself); a redirect to https comes first
     const routes = ctx.service.routes;
-    const client = routes === null ? null : this.#clientAddress(side, req);
+    const client = (this.#client = routes === null && ctx.service.access === null ? null : this.#clientAddress(side, req));
     const route = (this.#route = client === null || this.#http.redirectHttps !== null ? null : routes!.route(req, client, side.serverName));
     const action = route?.config.action;
     this.#target = action?.kind === 'pool' && action.rewrite !== null ? rewritePath(req.target, action.rewrite) : req.target;
@@ -150,6 +152,8 @@ export class Exchange implements UpstreamUser, MemberTraffic {
 
   start(): void {
     if (this.#finished) return;
+    const denied = this.#client === null ? null : this.#denied(this.#client);
+    if (denied !== null) return this.#fail(403, denied);
     const redirect = this.#http.redirectHttps;
     if (redirect !== null) return this.#redirect(redirect.status, redirect.port);
     const action = this.#route?.config.action;
@@ -162,8 +166,24 @@ export class Exchange implements UpstreamUser, MemberTraffic {
         this.#side.sendResponse(action.status, action.contentType, action.body, this.#reqBody.done);
         return this.#finish();
       case 'deny':
+        this.#route!.stats.denied++;
         return this.#fail(403, `denied by route ${this.#route!.name}`);
     }
+  }
+
+  /** Why the service's or the route's access turns `client` away (counted there); null: it may come in. */
+  #denied(client: string): string | null {
+    const service = this.#ctx.service;
+    if (service.access !== null && !service.access.allows(client)) {
+      service.denied++;
+      return 'this client address is not allowed to use this service';
+    }
+    const route = this.#route;
+    if (route !== null && route.access !== null && !route.access.allows(client)) {
+      route.stats.denied++;
+      return `this client address is not allowed to use route ${route.name}`;
+    }
+    return null;
   }
 
   // ---- choosing a member ------------------------------------------------------------------
