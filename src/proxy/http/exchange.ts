@@ -65,8 +65,8 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   readonly #key: string | null;
   /** the route that took the request; null: the service's pool (no routes, or none matched) */
   readonly #route: LiveRoute | null;
-  /** the client's address (after trusted proxies) when routes or access read it; null otherwise */
-  readonly #client: string | null;
+  /** why the service's or the route's access turns the client away (answered 403); null: it may come in */
+  readonly #denied: string | null;
   /** the target as the member gets it (a route's strip-prefix or replace-prefix) */
   readonly #target: string;
   readonly #reqBody = new BodyFramer();
@@ -113,8 +113,12 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     this.#http = this.#svc.http!;
     // the first route that matches chooses the pool (or answers itself); a redirect to https comes first
     const routes = ctx.service.routes;
-    const client = (this.#client = routes === null && ctx.service.access === null ? null : this.#clientAddress(side, req));
-    const route = (this.#route = client === null || this.#http.redirectHttps !== null ? null : routes!.route(req, client, side.serverName));
+    const access = ctx.service.access;
+    const client = routes === null && access === null ? null : this.#clientAddress(side, req);
+    // the service's access comes first: a client it turns away is no route's
+    const refused = access !== null && !access.allows(client!);
+    const route = (this.#route = routes === null || refused || this.#http.redirectHttps !== null ? null : routes.route(req, client!, side.serverName));
+    this.#denied = refused ? this.#deny(null) : route?.access != null && !route.access.allows(client!) ? this.#deny(route) : null;
     const action = route?.config.action;
     this.#target = action?.kind === 'pool' && action.rewrite !== null ? rewritePath(req.target, action.rewrite) : req.target;
     this.#dispatcher = route?.dispatcher ?? ctx.service.dispatcher;
@@ -152,8 +156,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
 
   start(): void {
     if (this.#finished) return;
-    const denied = this.#client === null ? null : this.#denied(this.#client);
-    if (denied !== null) return this.#fail(403, denied);
+    if (this.#denied !== null) return this.#fail(403, this.#denied);
     const redirect = this.#http.redirectHttps;
     if (redirect !== null) return this.#redirect(redirect.status, redirect.port);
     const action = this.#route?.config.action;
@@ -171,19 +174,14 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     }
   }
 
-  /** Why the service's or the route's access turns `client` away (counted there); null: it may come in. */
-  #denied(client: string): string | null {
-    const service = this.#ctx.service;
-    if (service.access !== null && !service.access.allows(client)) {
-      service.denied++;
+  /** A client the service's access (route null) or the route's turns away: counted there; what it is told. */
+  #deny(route: LiveRoute | null): string {
+    if (route === null) {
+      this.#ctx.service.denied++;
       return 'this client address is not allowed to use this service';
     }
-    const route = this.#route;
-    if (route !== null && route.access !== null && !route.access.allows(client)) {
-      route.stats.denied++;
-      return `this client address is not allowed to use route ${route.name}`;
-    }
-    return null;
+    route.stats.denied++;
+    return `this client address is not allowed to use route ${route.name}`;
   }
 
   // ---- choosing a member ------------------------------------------------------------------
