@@ -187,8 +187,9 @@ export function checkHttpKeys(s: HttpKeys, ctx: IssueSink): void {
     if (s.tls === undefined) {
       s.routes?.forEach((r, i) => {
         // (a route that failed its own checks is here as written: read with care)
-        const sni: unknown = (r as { match?: { sni?: unknown } } | undefined)?.match?.sni;
-        if (Array.isArray(sni) && sni.length > 0) ctx.addIssue({ code: 'custom', path: ['routes', i, 'match', 'sni'], message: 'sni is the name a client sends in its TLS handshake; this service has no tls section' });
+        const match = (r as { match?: { sni?: unknown; sniRegex?: unknown } } | undefined)?.match;
+        if (Array.isArray(match?.sni) && match.sni.length > 0) ctx.addIssue({ code: 'custom', path: ['routes', i, 'match', 'sni'], message: 'sni is the name a client sends in its TLS handshake; this service has no tls section' });
+        if (typeof match?.sniRegex === 'string') ctx.addIssue({ code: 'custom', path: ['routes', i, 'match', 'sni-regex'], message: 'sni-regex reads the name a client sends in its TLS handshake; this service has no tls section' });
       });
     }
     if (s.tls !== undefined && s.http2?.h2c === true) {

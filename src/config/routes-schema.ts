@@ -157,7 +157,7 @@ const headerValue = leaf((input): Parsed<string> =>
 
 // ---- sections -----------------------------------------------------------------------------
 
-const matchSchema = section('a map of conditions (host, path, path-prefix, method, header, query, client-network, sni, ...)', {
+const matchSchema = section('a map of conditions (host, path, path-prefix, method, header, query, client-network, sni, sni-regex, ...)', {
   host: oneOrMany(hostName, 'a host or a list of hosts').optional(),
   'host-regex': regex.optional(),
   path: oneOrMany(urlPath, 'a path or a list of paths').optional(),
@@ -168,6 +168,7 @@ const matchSchema = section('a map of conditions (host, path, path-prefix, metho
   query: query.optional(),
   'client-network': oneOrMany(cidr, 'a network or a list of networks ("10.0.0.0/8")').optional(),
   sni: oneOrMany(serverName, 'a server name or a list of them').optional(),
+  'sni-regex': regex.optional(),
 }).superRefine((m, ctx) => {
   if (m.path !== undefined && m['path-prefix'] !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['path-prefix'], message: 'a route matches path (exact) or path-prefix, not both: a path that is exact is its own prefix; use two routes' });
@@ -183,6 +184,7 @@ const matchSchema = section('a map of conditions (host, path, path-prefix, metho
   query: m.query ?? [],
   clientNetworks: m['client-network'] ?? [],
   sni: m.sni ?? [],
+  sniRegex: m['sni-regex'] ?? null,
 }));
 
 const redirectSchema = section('a map with location (and code)', {
@@ -246,7 +248,7 @@ function actionOf(r: {
 }
 
 export function emptyMatch(): RouteMatchConfig {
-  return { hosts: [], hostRegex: null, paths: [], pathPrefixes: [], pathRegex: null, methods: [], headers: [], query: [], clientNetworks: [], sni: [] };
+  return { hosts: [], hostRegex: null, paths: [], pathPrefixes: [], pathRegex: null, methods: [], headers: [], query: [], clientNetworks: [], sni: [], sniRegex: null };
 }
 
 /** A service's routes: names are unique, and a route that an earlier one hides entirely is refused. */

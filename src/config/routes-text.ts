@@ -29,6 +29,7 @@ function describeMatch(m: RouteMatchConfig): string {
   for (const q of m.query) out.push(q.value === null ? `query ${q.name}` : `query ${q.name}=${q.value}`);
   list('client-network', m.clientNetworks);
   list('sni', m.sni);
+  if (m.sniRegex !== null) out.push(`sni-regex ${m.sniRegex}`);
   return out.join(', ');
 }
 

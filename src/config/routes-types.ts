@@ -37,8 +37,10 @@ export interface RouteMatchConfig {
   query: QueryCondition[];
   /** networks of the client address, canonical CIDR (`10.0.0.0/8`, `2001:db8::/32`) */
   clientNetworks: string[];
-  /** https: the server name the client sent (exact or `*.` wildcard, lowercase) */
+  /** https, tcp: the server name the client sent (exact or `*.` wildcard, lowercase) */
   sni: string[];
+  /** https, tcp: tested against the server name the client sent (lowercase); null: no condition */
+  sniRegex: string | null;
 }
 
 /** A piece of a redirect's location: text as written, or a field of the request. */

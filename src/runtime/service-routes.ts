@@ -41,7 +41,7 @@ export class ServiceRoutes {
       access: accessList(config.access),
       stats: stats.get(config.name) ?? new RouteStats(),
     }));
-    this.readsSni = configs.some((r) => r.match.sni.length > 0);
+    this.readsSni = configs.some((r) => r.match.sni.length > 0 || r.match.sniRegex !== null);
     this.#table = new RouteTable(configs);
   }
 

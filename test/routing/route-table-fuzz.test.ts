@@ -43,6 +43,7 @@ function randomMatch(f: Fuzzer): RouteMatchConfig {
     query: some(f, ['a', 'debug', 'lang'], 0.15).map((name) => ({ name, value: f.random() < 0.5 ? null : f.pick(['1', 'en', '']) })),
     clientNetworks: some(f, NETWORKS, 0.2),
     sni: some(f, ['a.example.com', '*.b.example.com'], 0.1),
+    sniRegex: f.random() < 0.1 ? f.pick(REGEXES) : null,
   };
 }
 
@@ -119,6 +120,7 @@ function holds(m: RouteMatchConfig, r: Request): boolean {
   }
   if (m.clientNetworks.length > 0 && (isIP(r.client) === 0 || !m.clientNetworks.some((n) => inNetwork(r.client, n)))) return false;
   if (m.sni.length > 0 && (r.sni === null || !m.sni.some((p) => nameMatches(r.sni!, p)))) return false;
+  if (m.sniRegex !== null && (r.sni === null || !new RegExp(m.sniRegex).test(r.sni))) return false;
   return true;
 }
 
@@ -170,5 +172,5 @@ describe('route table', () => {
 });
 
 function randomMatchEmpty(): RouteMatchConfig {
-  return { hosts: [], hostRegex: null, paths: [], pathPrefixes: [], pathRegex: null, methods: [], headers: [], query: [], clientNetworks: [], sni: [] };
+  return { hosts: [], hostRegex: null, paths: [], pathPrefixes: [], pathRegex: null, methods: [], headers: [], query: [], clientNetworks: [], sni: [], sniRegex: null };
 }
