@@ -3,6 +3,7 @@
 // lookup per distinct prefix length, IPv6 networks by comparing bytes. Deny wins over allow; an
 // empty allow list lets in every client that is not denied. An address that cannot be read
 // (a unix socket's '') is let in only when the list has no allow (it cannot be in a denied network).
+// An IPv4 client is matched against IPv4 networks only (written a.b.c.d/n or ::ffff:a.b.c.d/96+n).
 
 import type { AccessConfig } from '../config/access-types.ts';
 import { isMapped, readAddress } from '../ip-text.ts';
@@ -37,7 +38,8 @@ class NetworkSet {
   /** Whether the 16 bytes `address` (IPv4 mapped, `v4` its 32 bits then) are in one of the networks. */
   has(address: Uint8Array, v4: number): boolean {
     if (v4 !== -1) for (const [length, set] of this.#v4) if (set.has(masked(v4, length))) return true;
-    return this.#v6.length > 0 && inNetworks(address, this.#v6);
+    // an IPv4 client is in IPv4 networks only (::/0 is every IPv6 client, not every client)
+    return v4 === -1 && this.#v6.length > 0 && inNetworks(address, this.#v6);
   }
 }
 
