@@ -6,6 +6,7 @@
 
 import { z } from 'zod';
 import { accessSchema } from './access-schema.ts';
+import { hides } from './routes-shadow.ts';
 import { cidr, serverName } from './network-leaves.ts';
 import { expected, fail, ok, suggest, type Parsed, type PathIssue } from './issues.ts';
 import type {
@@ -269,6 +270,10 @@ export const routesSchema = z
       if (same !== undefined) {
         const why = key === JSON.stringify(routes[same].match) ? 'has the same conditions' : 'has no conditions (it takes every request)';
         ctx.addIssue({ code: 'custom', path: [i, 'match'], message: `this route never matches: routes[${same}] (${routes[same].name}) ${why} and comes first` });
+      } else {
+        // wider conditions than this route's: a host wildcard, a shorter prefix, more methods...
+        const wider = routes.slice(0, i).findIndex((r) => typeof r === 'object' && r !== null && 'action' in r && hides(r.match, route.match));
+        if (wider !== -1) ctx.addIssue({ code: 'custom', path: [i, 'match'], message: `this route never matches: routes[${wider}] (${routes[wider].name}) takes every request it would (its conditions are as wide or wider) and comes first` });
       }
       if (!conditions.has(key)) conditions.set(key, i);
     });
