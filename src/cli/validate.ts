@@ -42,7 +42,7 @@ export async function runValidate(file: string): Promise<number> {
       const routes = routesOf(service);
       if (routes.length === 0) continue;
       process.stdout.write(`services.${name} routes (first match wins; any other ${service.mode === 'tcp' ? 'connection' : 'request'} goes to pool ${service.pool}):\n`);
-      for (const route of routes) process.stdout.write(`  ${describeRoute(route)}\n`);
+      for (const route of routes) process.stdout.write(`  ${describeRoute(route, service.mode === 'tcp')}\n`);
     }
     return 0;
   } catch (err) {

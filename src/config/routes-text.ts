@@ -4,10 +4,11 @@
 import type { AccessConfig } from './access-types.ts';
 import type { RouteAction, RouteConfig, RouteMatchConfig } from './routes-types.ts';
 
-export function describeRoute(route: RouteConfig): string {
+/** `tcp`: the route of a tcp service (a deny closes the connection rather than answer 403). */
+export function describeRoute(route: RouteConfig, tcp = false): string {
   const conditions = describeMatch(route.match);
   const access = route.access === null ? '' : ` (access${describeAccess(route.access)})`;
-  return `${route.name}: ${conditions === '' ? 'every request' : conditions} -> ${describeAction(route.action)}${access}`;
+  return `${route.name}: ${conditions === '' ? 'every request' : conditions} -> ${tcp && route.action.kind === 'deny' ? 'deny (connection closed)' : describeAction(route.action)}${access}`;
 }
 
 function describeAccess(a: AccessConfig): string {
