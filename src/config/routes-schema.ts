@@ -6,7 +6,7 @@
 
 import { z } from 'zod';
 import { accessSchema } from './access-schema.ts';
-import { hides } from './routes-shadow.ts';
+import { Hidden } from './routes-shadow.ts';
 import { cidr, serverName } from './network-leaves.ts';
 import { expected, fail, ok, suggest, type Parsed, type PathIssue } from './issues.ts';
 import type {
@@ -258,6 +258,9 @@ export const routesSchema = z
   .superRefine((routes, ctx) => {
     const first = new Map<string, number>();
     const conditions = new Map<string, number>();
+    const hidden = new Hidden();
+    /** the index in `routes` of each route `hidden` holds (the well-formed ones) */
+    const held: number[] = [];
     routes.forEach((route, i) => {
       // a route that failed its own checks is here as written: it was reported already
       if (typeof route !== 'object' || route === null || !('action' in route)) return;
@@ -267,12 +270,14 @@ export const routesSchema = z
       // the same conditions as an earlier route (or an earlier one with none): this one never matches
       const key = JSON.stringify(route.match);
       const same = conditions.get(key) ?? conditions.get(JSON.stringify(emptyMatch()));
+      const widerAt = hidden.next(route.match);
+      held.push(i);
       if (same !== undefined) {
         const why = key === JSON.stringify(routes[same].match) ? 'has the same conditions' : 'has no conditions (it takes every request)';
         ctx.addIssue({ code: 'custom', path: [i, 'match'], message: `this route never matches: routes[${same}] (${routes[same].name}) ${why} and comes first` });
       } else {
         // wider conditions than this route's: a host wildcard, a shorter prefix, more methods...
-        const wider = routes.slice(0, i).findIndex((r) => typeof r === 'object' && r !== null && 'action' in r && hides(r.match, route.match));
+        const wider = widerAt === -1 ? -1 : held[widerAt];
         if (wider !== -1) ctx.addIssue({ code: 'custom', path: [i, 'match'], message: `this route never matches: routes[${wider}] (${routes[wider].name}) takes every request it would (its conditions are as wide or wider) and comes first` });
       }
       if (!conditions.has(key)) conditions.set(key, i);
