@@ -5,6 +5,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
+import { emptyMatch } from '../../src/config/routes-schema.ts';
+import { Hidden, hides } from '../../src/config/routes-shadow.ts';
+import type { RouteMatchConfig } from '../../src/config/routes-types.ts';
+import { Fuzzer, fuzz, fuzzCount } from '../helpers/fuzz.ts';
 import { issuesOf, onlyIssue } from './refused.ts';
 
 const POOLS = `pools:
@@ -90,5 +94,29 @@ describe('routes an earlier one hides', () => {
     ok('[ { name: a, match: { path: /x, header: { x-a: "1" } }, pool: api }, { name: b, match: { path: /x }, pool: web } ]');
     ok('[ { name: a, match: { sni: a.test, client-network: 10.0.0.0/8 }, pool: api }, { name: b, match: { sni: a.test }, pool: web } ]', 'tcp');
     ok('[ { name: a, match: { sni: "*.test" }, pool: api }, { name: b, match: { sni: test }, pool: web } ]', 'tcp');
+  });
+});
+
+describe('the hidden-route index', () => {
+  it('finds the same first hiding route as comparing every earlier route, for random lists', () => {
+    const HOSTS = ['a.test', 'b.a.test', '*.a.test', '*.test', 'c.test', '*.b.a.test'];
+    const PATHS = ['/', '/a', '/a/', '/a/b', '/b', '/ab'];
+    const some = (f: Fuzzer, items: string[]): string[] => (f.random() < 0.5 ? [] : items.filter(() => f.random() < 0.3));
+    const random = (f: Fuzzer): RouteMatchConfig => {
+      const exact = f.random() < 0.5;
+      return { ...emptyMatch(), hosts: some(f, HOSTS), paths: exact ? some(f, PATHS) : [], pathPrefixes: exact ? [] : some(f, PATHS), methods: some(f, ['GET', 'POST']) };
+    };
+    let found = 0;
+    fuzz(0x41dd, fuzzCount(3_000), (f) => Buffer.from(String(f.int(2 ** 31))), (seed) => {
+      const f = new Fuzzer(Number(seed.toString()));
+      const matches = Array.from({ length: 1 + f.int(12) }, () => random(f));
+      const index = new Hidden();
+      matches.forEach((m, i) => {
+        const expected = matches.slice(0, i).findIndex((e) => hides(e, m));
+        assert.equal(index.next(m), expected, JSON.stringify(matches.slice(0, i + 1)));
+        if (expected !== -1) found++;
+      });
+    });
+    assert.ok(found > 100);
   });
 });
