@@ -24,6 +24,8 @@ export interface DatagramDrops {
   unmatched: number;
   /** from clients: no member was usable */
   noMember: number;
+  /** from clients the service's access does not allow */
+  denied: number;
 }
 
 /** The active/standby pair as the admin plane sees it; every answer is null without an `ha` section. */

@@ -165,6 +165,10 @@ export class AdminMetrics {
     this.#collected('counter', 'furiwake_route_requests_total', 'Requests an http route took, answered by a member or by the route itself (redirect, respond, deny).', ['service', 'route'], () => routes((r) => r.requests));
     this.#collected('counter', 'furiwake_route_errors_total', 'Requests of an http route answered with a 5xx (the member\'s, or furiwake\'s own 502, 503, 504).', ['service', 'route'], () => routes((r) => r.errors));
     this.#collected('counter', 'furiwake_route_request_seconds_total', "Seconds an http route's requests took together, from the request head to the end of the response.", ['service', 'route'], () => routes((r) => r.latencyMs / 1000));
+    this.#collected('counter', 'furiwake_route_connections_total', 'Connections a tcp route took (sent to its pool or refused).', ['service', 'route'], () => routes((r) => r.connections));
+    this.#collected('counter', 'furiwake_route_denied_total', 'Requests (tcp: connections) a route turned away: its deny action, or a client its access does not allow.', ['service', 'route'], () => routes((r) => r.denied));
+    this.#collected('counter', 'furiwake_service_denied_total', "Clients a service's access turned away: tcp connections closed at accept, udp datagrams dropped, http requests answered 403.", ['service'], () =>
+      [...runtime.services.values()].map((s): Sample => [{ service: s.name }, s.denied]));
 
     // rate limits: the process's counts (the tables are shared with the worker threads)
     const rates = function* (read: (l: RateLimit) => number): Generator<Sample> {
@@ -179,7 +183,7 @@ export class AdminMetrics {
     this.#collected('counter', 'furiwake_descriptors_exhausted_total', 'Accepts and udp flow sockets that failed because file descriptors ran out (EMFILE, ENFILE).', [], () => [[{}, resources.descriptorsExhausted]]);
     this.#collected('counter', 'furiwake_udp_flows_evicted_total', 'udp flows closed to let a new client in (the flow table was full).', [], () => [[{}, resources.flowsEvicted]]);
     this.#collected('counter', 'furiwake_udp_datagrams_dropped_total',
-      'Datagrams a udp service dropped: from clients not well-formed for balance-per (malformed) or with no usable member (no-member), from members answering nothing the client sent (unmatched).',
+      'Datagrams a udp service dropped: from clients not well-formed for balance-per (malformed), with no usable member (no-member) or not allowed by its access (denied), from members answering nothing the client sent (unmatched).',
       ['service', 'reason'], function* () {
         for (const s of runtime.services.keys()) {
           const drops = host.listener(s)?.drops;
@@ -187,6 +191,7 @@ export class AdminMetrics {
           yield [{ service: s, reason: 'malformed' }, drops.malformed];
           yield [{ service: s, reason: 'unmatched' }, drops.unmatched];
           yield [{ service: s, reason: 'no-member' }, drops.noMember];
+          yield [{ service: s, reason: 'denied' }, drops.denied];
         }
       });
     this.#collected('counter', 'furiwake_connections_over_budget_total', 'tcp and http connections closed at accept because the file descriptor budget had no room for them.', [], () => [[{}, resources.overBudget]]);

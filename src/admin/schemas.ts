@@ -187,6 +187,7 @@ export const serviceSchema = z.object({
     requests: z.number().describe('HTTP responses sent to clients per second (moving average; 0 outside http mode)'),
   }),
   persistence: z.string().nullable().describe('the persistence method, or null'),
+  denied: z.int().describe('clients the service\'s access turned away: tcp connections closed at accept, udp datagrams dropped, http requests answered 403'),
   routes: z.array(z.object({
     name: z.string(),
     action: z.enum(['pool', 'redirect', 'respond', 'deny']),
@@ -194,11 +195,14 @@ export const serviceSchema = z.object({
     requests: z.int().describe('requests the route took, answered by a member or by the route itself'),
     errors: z.int().describe('of those, answered with a 5xx (the member\'s, or furiwake\'s own 502, 503, 504)'),
     meanLatency: z.number().describe('ms from the request head to the end of the response, on average; 0 before any request'),
-  })).nullable().describe('http: the routes in order (first match wins; the rest go to pool); null without routes'),
+    connections: z.int().describe('tcp: connections the route took (sent to its pool or refused); 0 for http'),
+    denied: z.int().describe('requests (tcp: connections) the route turned away: its deny action, or a client its access does not allow'),
+  })).nullable().describe('http and tcp: the routes in order (first match wins; the rest go to pool); null without routes'),
   dropped: z.object({
     malformed: z.int().describe('from clients: not a well-formed message of the balance-per protocol, or a SIP response in no dialog known'),
     unmatched: z.int().describe('from members (balance-per): malformed, or answering nothing the client sent to that member'),
     noMember: z.int().describe('from clients: no member was usable'),
+    denied: z.int().describe('from clients the service\'s access does not allow'),
   }).nullable().describe('udp services furiwake forwards itself: datagrams dropped since the service was bound; null for the others'),
 });
 components.add(serviceSchema, { id: 'Service' });

@@ -117,10 +117,11 @@ export function serviceView(ctx: ViewContext, service: Service): ServiceView {
     requests: service.config.mode === 'http' ? requestsOf(ctx.runtime, service.name) : null,
     rates: roundServiceRates(ctx.rates.serviceRates(service.name)),
     persistence: service.config.persistence?.method ?? null,
+    denied: service.denied,
     routes: service.routes === null ? null : service.routes.routes.map((r) => {
       const action = r.config.action;
-      const { requests, errors, latencyMs } = r.stats;
-      return { name: r.name, action: action.kind, pool: action.kind === 'pool' ? action.pool : null, requests, errors, meanLatency: requests === 0 ? 0 : round(latencyMs / requests) };
+      const { requests, errors, latencyMs, connections, denied } = r.stats;
+      return { name: r.name, action: action.kind, pool: action.kind === 'pool' ? action.pool : null, requests, errors, meanLatency: requests === 0 ? 0 : round(latencyMs / requests), connections, denied };
     }),
     dropped: ctx.serviceDrops(service.name),
   };

@@ -37,11 +37,12 @@ export function bytes(n: number): string {
 }
 
 /** The datagrams a udp service dropped, total and by reason; '-' for a service that drops none itself (not udp, or kernel-forwarded). */
-export function dropped(d: { malformed: number; unmatched: number; noMember: number } | null): string {
+export function dropped(d: { malformed: number; unmatched: number; noMember: number; denied?: number } | null): string {
   if (d === null) return '-';
-  const total = d.malformed + d.unmatched + d.noMember;
+  const denied = d.denied ?? 0;
+  const total = d.malformed + d.unmatched + d.noMember + denied;
   if (total === 0) return '0';
-  return `${total} (${d.malformed} malformed, ${d.unmatched} unmatched, ${d.noMember} no member)`;
+  return `${total} (${d.malformed} malformed, ${d.unmatched} unmatched, ${d.noMember} no member${denied > 0 ? `, ${denied} denied` : ''})`;
 }
 
 export function endpoint(e: { address: string; port: number } | null): string {

@@ -1,3 +1,4 @@
+import { routesOf } from '../config/routes-types.ts';
 import { adminWarnings } from '../config/admin-schema.ts';
 import { haNotes } from '../config/ha-checks.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
@@ -38,10 +39,10 @@ export async function runValidate(file: string): Promise<number> {
     process.stdout.write(`${file}: valid (${services} service${services === 1 ? '' : 's'}, ${pools} pool${pools === 1 ? '' : 's'})\n`);
     // the routes as furiwake reads them, in the order they are tried
     for (const [name, service] of Object.entries(config.services)) {
-      const routes = service.http?.routes ?? [];
+      const routes = routesOf(service);
       if (routes.length === 0) continue;
-      process.stdout.write(`services.${name} routes (first match wins; any other request goes to pool ${service.pool}):\n`);
-      for (const route of routes) process.stdout.write(`  ${describeRoute(route)}\n`);
+      process.stdout.write(`services.${name} routes (first match wins; any other ${service.mode === 'tcp' ? 'connection' : 'request'} goes to pool ${service.pool}):\n`);
+      for (const route of routes) process.stdout.write(`  ${describeRoute(route, service.mode === 'tcp')}\n`);
     }
     return 0;
   } catch (err) {

@@ -20,7 +20,6 @@ import { expected, fail, ok, type Parsed } from './issues.ts';
 import { cidr, serverName } from './network-leaves.ts';
 import { errorPagesSchema, headersSchema, requestIdSchema } from './header-rules-schema.ts';
 import type { ErrorPagesConfig, HeaderRulesConfig, RequestIdConfig } from './header-rules-types.ts';
-import { routesSchema } from './routes-schema.ts';
 import type { RouteConfig } from './routes-types.ts';
 import { boolean, duration, integer, leaf, MAX_INT, oneOf, optional, section } from './schema-parts.ts';
 
@@ -158,7 +157,6 @@ export const httpServiceKeys = {
   'access-log': boolean.optional(),
   http2: optional(http2Schema).optional(),
   'trusted-proxies': z.array(cidr, { error: (issue) => expected('a list of addresses or networks ("10.0.0.0/8")', issue.input) }).optional(),
-  routes: routesSchema.optional(),
   headers: headersSchema,
   'request-id': requestIdSchema,
   'error-pages': errorPagesSchema,
@@ -197,8 +195,9 @@ export function checkHttpKeys(s: HttpKeys, ctx: IssueSink): void {
     if (s.tls === undefined) {
       s.routes?.forEach((r, i) => {
         // (a route that failed its own checks is here as written: read with care)
-        const sni: unknown = (r as { match?: { sni?: unknown } } | undefined)?.match?.sni;
-        if (Array.isArray(sni) && sni.length > 0) ctx.addIssue({ code: 'custom', path: ['routes', i, 'match', 'sni'], message: 'sni is the name a client sends in its TLS handshake; this service has no tls section' });
+        const match = (r as { match?: { sni?: unknown; sniRegex?: unknown } } | undefined)?.match;
+        if (Array.isArray(match?.sni) && match.sni.length > 0) ctx.addIssue({ code: 'custom', path: ['routes', i, 'match', 'sni'], message: 'sni is the name a client sends in its TLS handshake; this service has no tls section' });
+        if (typeof match?.sniRegex === 'string') ctx.addIssue({ code: 'custom', path: ['routes', i, 'match', 'sni-regex'], message: 'sni-regex reads the name a client sends in its TLS handshake; this service has no tls section' });
       });
     }
     if (s.tls !== undefined && s.http2?.h2c === true) {

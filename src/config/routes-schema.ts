@@ -6,6 +6,8 @@
 
 import { z } from 'zod';
 import { headersSchema } from './header-rules-schema.ts';
+import { accessSchema } from './access-schema.ts';
+import { Hidden } from './routes-shadow.ts';
 import { cidr, serverName } from './network-leaves.ts';
 import { checkPersistenceMode, persistenceSchema } from './persistence-schema.ts';
 import { expected, fail, ok, suggest, type Parsed, type PathIssue } from './issues.ts';
@@ -19,8 +21,10 @@ import type {
   RouteAction,
   RouteConfig,
   RouteMatchConfig,
+  TcpServiceConfig,
 } from './routes-types.ts';
 import { checkRateLimitKeys, rateLimitConfig, rateLimitSchema, withRateLimit } from './rate-limit-schema.ts';
+import { routesOf } from './routes-types.ts';
 import { integer, leaf, matching, NAME, NAME_FORM, section } from './schema-parts.ts';
 
 export const ROUTE_DEFAULTS = {
@@ -157,7 +161,7 @@ const headerValue = leaf((input): Parsed<string> =>
 
 // ---- sections -----------------------------------------------------------------------------
 
-const matchSchema = section('a map of conditions (host, path, path-prefix, method, header, query, client-network, sni, ...)', {
+const matchSchema = section('a map of conditions (host, path, path-prefix, method, header, query, client-network, sni, sni-regex, ...)', {
   host: oneOrMany(hostName, 'a host or a list of hosts').optional(),
   'host-regex': regex.optional(),
   path: oneOrMany(urlPath, 'a path or a list of paths').optional(),
@@ -168,6 +172,7 @@ const matchSchema = section('a map of conditions (host, path, path-prefix, metho
   query: query.optional(),
   'client-network': oneOrMany(cidr, 'a network or a list of networks ("10.0.0.0/8")').optional(),
   sni: oneOrMany(serverName, 'a server name or a list of them').optional(),
+  'sni-regex': regex.optional(),
 }).superRefine((m, ctx) => {
   if (m.path !== undefined && m['path-prefix'] !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['path-prefix'], message: 'a route matches path (exact) or path-prefix, not both: a path that is exact is its own prefix; use two routes' });
@@ -183,6 +188,7 @@ const matchSchema = section('a map of conditions (host, path, path-prefix, metho
   query: m.query ?? [],
   clientNetworks: m['client-network'] ?? [],
   sni: m.sni ?? [],
+  sniRegex: m['sni-regex'] ?? null,
 }));
 
 const redirectSchema = section('a map with location (and code)', {
@@ -215,6 +221,7 @@ const routeSchema = section('a route: a map with name, match and one action (poo
   'rate-limit': rateLimitSchema,
   headers: headersSchema,
   persistence: persistenceSchema,
+  access: accessSchema.optional(),
 }).superRefine((r, ctx) => {
   const actions = ACTIONS.filter((a) => r[a] !== undefined);
   if (actions.length === 0) ctx.addIssue({ code: 'custom', path: [], message: 'a route needs one action: pool, redirect, respond or deny' });
@@ -237,7 +244,8 @@ const routeSchema = section('a route: a map with name, match and one action (poo
     // its stick table would be one per worker thread, unknown to the API and the ha peer
     ctx.addIssue({ code: 'custom', path: ['persistence', 'method'], message: 'a route keeps no stick table of its own: use cookie, url or hash on a route, or source-ip on the service' });
   }
-}).transform((r): RouteConfig => ({ name: r.name, match: r.match ?? emptyMatch(), action: actionOf(r),
+  if (r.access !== undefined && r.deny !== undefined) ctx.addIssue({ code: 'custom', path: ['access'], message: 'this route denies every request it matches; its access would change nothing' });
+}).transform((r): RouteConfig => ({ name: r.name, match: r.match ?? emptyMatch(), action: actionOf(r), access: r.access ?? null,
   ...withRateLimit(rateLimitConfig(r['rate-limit'])),
   // (absent rather than null when not set: a route without them reads as before)
   ...(r.headers === undefined ? {} : { headers: r.headers }),
@@ -262,7 +270,7 @@ function actionOf(r: {
 }
 
 export function emptyMatch(): RouteMatchConfig {
-  return { hosts: [], hostRegex: null, paths: [], pathPrefixes: [], pathRegex: null, methods: [], headers: [], query: [], clientNetworks: [], sni: [] };
+  return { hosts: [], hostRegex: null, paths: [], pathPrefixes: [], pathRegex: null, methods: [], headers: [], query: [], clientNetworks: [], sni: [], sniRegex: null };
 }
 
 /** A service's routes: names are unique, and a route that an earlier one hides entirely is refused. */
@@ -271,6 +279,9 @@ export const routesSchema = z
   .superRefine((routes, ctx) => {
     const first = new Map<string, number>();
     const conditions = new Map<string, number>();
+    const hidden = new Hidden();
+    /** the index in `routes` of each route `hidden` holds (the well-formed ones) */
+    const held: number[] = [];
     routes.forEach((route, i) => {
       // a route that failed its own checks is here as written: it was reported already
       if (typeof route !== 'object' || route === null || !('action' in route)) return;
@@ -280,9 +291,15 @@ export const routesSchema = z
       // the same conditions as an earlier route (or an earlier one with none): this one never matches
       const key = JSON.stringify(route.match);
       const same = conditions.get(key) ?? conditions.get(JSON.stringify(emptyMatch()));
+      const widerAt = hidden.next(route.match);
+      held.push(i);
       if (same !== undefined) {
         const why = key === JSON.stringify(routes[same].match) ? 'has the same conditions' : 'has no conditions (it takes every request)';
         ctx.addIssue({ code: 'custom', path: [i, 'match'], message: `this route never matches: routes[${same}] (${routes[same].name}) ${why} and comes first` });
+      } else {
+        // wider conditions than this route's: a host wildcard, a shorter prefix, more methods...
+        const wider = widerAt === -1 ? -1 : held[widerAt];
+        if (wider !== -1) ctx.addIssue({ code: 'custom', path: [i, 'match'], message: `this route never matches: routes[${wider}] (${routes[wider].name}) takes every request it would (its conditions are as wide or wider) and comes first` });
       }
       if (!conditions.has(key)) conditions.set(key, i);
     });
@@ -291,9 +308,9 @@ export const routesSchema = z
 /** The pool each route of each service names (null: a route with another action), by service. */
 export type RoutePools = Record<string, readonly (string | null)[]>;
 
-export function routePoolsOf(services: Readonly<Record<string, { http: { routes: readonly RouteConfig[] } | null }>>): RoutePools {
+export function routePoolsOf(services: Readonly<Record<string, { http: { routes: RouteConfig[] } | null; tcp: TcpServiceConfig | null }>>): RoutePools {
   const out: RoutePools = {};
-  for (const [name, s] of Object.entries(services)) out[name] = (s.http?.routes ?? []).map((r) => (r.action.kind === 'pool' ? r.action.pool : null));
+  for (const [name, s] of Object.entries(services)) out[name] = routesOf(s).map((r) => (r.action.kind === 'pool' ? r.action.pool : null));
   return out;
 }
 

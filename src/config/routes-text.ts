@@ -1,14 +1,21 @@
 // A route in one line, for people (`furiwake validate`): its conditions in the file's words, then
 // what it does. `api: host api.example.com, path-prefix /v1/ -> pool api (strip-prefix /v1)`.
 
+import type { AccessConfig } from './access-types.ts';
 import type { RouteAction, RouteConfig, RouteMatchConfig } from './routes-types.ts';
 
-export function describeRoute(route: RouteConfig): string {
+/** `tcp`: the route of a tcp service (a deny closes the connection rather than answer 403). */
+export function describeRoute(route: RouteConfig, tcp = false): string {
   const conditions = describeMatch(route.match);
   let extra = '';
   if (route.persistence != null) extra += `, ${route.persistence.method} persistence`;
   if (route.headers != null) extra += ', header rules';
-  return `${route.name}: ${conditions === '' ? 'every request' : conditions} -> ${describeAction(route.action)}${extra}`;
+  const access = route.access === null ? '' : ` (access${describeAccess(route.access)})`;
+  return `${route.name}: ${conditions === '' ? 'every request' : conditions} -> ${tcp && route.action.kind === 'deny' ? 'deny (connection closed)' : describeAction(route.action)}${extra}${access}`;
+}
+
+function describeAccess(a: AccessConfig): string {
+  return `${a.allow.length > 0 ? ` allow ${a.allow.join(' ')}` : ''}${a.deny.length > 0 ? ` deny ${a.deny.join(' ')}` : ''}`;
 }
 
 function describeMatch(m: RouteMatchConfig): string {
@@ -26,6 +33,7 @@ function describeMatch(m: RouteMatchConfig): string {
   for (const q of m.query) out.push(q.value === null ? `query ${q.name}` : `query ${q.name}=${q.value}`);
   list('client-network', m.clientNetworks);
   list('sni', m.sni);
+  if (m.sniRegex !== null) out.push(`sni-regex ${m.sniRegex}`);
   return out.join(', ');
 }
 

@@ -6,6 +6,7 @@
 import type { RateLimitConfig } from './rate-limit-types.ts';
 import type { HeaderRulesConfig } from './header-rules-types.ts';
 import type { PersistenceConfig } from './persistence-types.ts';
+import type { AccessConfig } from './access-types.ts';
 
 /** A header condition: the field is present, equals a value (case-sensitive), or matches a regex. */
 export interface HeaderCondition {
@@ -39,8 +40,10 @@ export interface RouteMatchConfig {
   query: QueryCondition[];
   /** networks of the client address, canonical CIDR (`10.0.0.0/8`, `2001:db8::/32`) */
   clientNetworks: string[];
-  /** https: the server name the client sent (exact or `*.` wildcard, lowercase) */
+  /** https, tcp: the server name the client sent (exact or `*.` wildcard, lowercase) */
   sni: string[];
+  /** https, tcp: tested against the server name the client sent (lowercase); null: no condition */
+  sniRegex: string | null;
 }
 
 /** A piece of a redirect's location: text as written, or a field of the request. */
@@ -77,4 +80,20 @@ export interface RouteConfig {
   headers?: HeaderRulesConfig | null;
   /** pool actions: the route's own persistence, instead of the service's; null or absent: the service's */
   persistence?: PersistenceConfig | null;
+  /** the client networks that may use the route once it matches (others: 403, or closed on tcp); null = everyone */
+  access: AccessConfig | null;
+}
+
+/**
+ * A tcp service's routes: the same list as an http service's, limited to what a tcp connection
+ * shows before any byte is passed on — the TLS server name (sni) and the client's network — and
+ * to the actions pool and deny.
+ */
+export interface TcpServiceConfig {
+  routes: RouteConfig[];
+}
+
+/** The routes of a service of any mode (http or tcp; none for the others). */
+export function routesOf(service: { http: { routes: RouteConfig[] } | null; tcp: TcpServiceConfig | null }): RouteConfig[] {
+  return service.http?.routes ?? service.tcp?.routes ?? [];
 }

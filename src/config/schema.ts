@@ -11,13 +11,17 @@ import { checkPersistenceMode, persistenceSchema } from './persistence-schema.ts
 import { checkKernelKeys, isKernelMode, kernelServiceConfig, kernelServiceKeys } from './kernel-schema.ts';
 import { checkHttpKeys, HTTP_DEFAULTS, httpServiceConfig, httpServiceKeys, httpTimeoutKeys } from './http-schema.ts';
 import { expected, fail, ok, type Parsed } from './issues.ts';
+import { accessIssue, accessSchema } from './access-schema.ts';
 import { adminSchema } from './admin-schema.ts';
 import { passiveHealthSchema } from './passive-schema.ts';
 import { memberProtocolSchema, poolHttp2Schema } from './member-protocol-schema.ts';
 import { haSchema } from './ha-schema.ts';
 import { checkRateLimitKeys, rateLimitConfig, rateLimitSchema, withRateLimit } from './rate-limit-schema.ts';
 import { logsSchema } from './logs-schema.ts';
+import { checkServiceRoutes, tcpServiceConfig } from './routes-tcp.ts';
+import { routesSchema } from './routes-schema.ts';
 import { address, boolean, byName, duration, integer, leaf, MAX_INT, matching, NAME, oneOf, optional, section } from './schema-parts.ts';
+import { routesOf } from './routes-types.ts';
 import type {
   AlgorithmName,
   Config,
@@ -115,6 +119,8 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
   persistence: persistenceSchema,
   ...kernelServiceKeys,
   ...httpServiceKeys,
+  access: accessSchema.optional(),
+  routes: routesSchema.optional(),
 })
   .superRefine((s, ctx) => {
     checkKernelKeys(s, ctx);
@@ -144,6 +150,9 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
       ctx.addIssue({ code: 'custom', path: ['max-connections-per-client'], message: `max-connections-per-client caps the tcp and http connections of a client; this service is ${s.mode}` });
     }
     for (const issue of checkRateLimitKeys(s['rate-limit'], s.mode, s['max-connections-per-client'])) ctx.addIssue({ code: 'custom', ...issue });
+    const noAccess = s.access === undefined ? null : accessIssue(s.mode);
+    if (noAccess !== null) ctx.addIssue({ code: 'custom', path: ['access'], message: noAccess });
+    checkServiceRoutes(s, ctx);
     const persistenceIssue = checkPersistenceMode(s.mode, s.persistence);
     if (persistenceIssue !== null) ctx.addIssue({ code: 'custom', ...persistenceIssue });
   })
@@ -165,7 +174,9 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
       maxConnectionsPerClient: s['max-connections-per-client'] ?? s['rate-limit']?.connections ?? 0,
       ...withRateLimit(rateLimitConfig(s['rate-limit'])),
       persistence: s.persistence ?? null,
+      access: s.access ?? null,
       kernel: kernelServiceConfig(s),
+      tcp: tcpServiceConfig(s),
       http: httpServiceConfig(s),
     }),
   );
@@ -233,7 +244,7 @@ export const configSchema = section('a map with services and pools (and optional
 }).superRefine((c, ctx) => {
   for (const [name, service] of Object.entries(c.services)) {
     // the service's pool, and the pools its routes send requests to
-    const pools = new Set([service.pool, ...(service.http?.routes ?? []).flatMap((r) => (r.action.kind === 'pool' ? [r.action.pool] : []))]);
+    const pools = new Set([service.pool, ...routesOf(service).flatMap((r) => (r.action.kind === 'pool' ? [r.action.pool] : []))]);
     for (const pool of pools) {
       const policy = c.pools[pool]?.onMemberDown ?? null;
       const issue = policy === null ? null : onMemberDownIssue(service.mode, policy);

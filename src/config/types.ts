@@ -5,12 +5,14 @@
 import type { AlgorithmName } from '../balance/index.ts';
 import type { Address } from './address.ts';
 import type { AdminConfig } from './admin-types.ts';
+import type { AccessConfig } from './access-types.ts';
 import type { HealthConfig, HealthRule, MonitorConfig } from './health-types.ts';
 import type { KernelServiceConfig } from './kernel-types.ts';
 import type { PersistenceConfig } from './persistence-types.ts';
 import type { HttpServiceConfig } from './http-types.ts';
 import type { RateLimitConfig } from './rate-limit-types.ts';
 import type { MemberProtocol, PoolHttp2Config } from './member-protocol-schema.ts';
+import type { TcpServiceConfig } from './routes-types.ts';
 
 export type { Address, AlgorithmName };
 import type { HaConfig } from './ha-types.ts';
@@ -58,10 +60,14 @@ export interface ServiceConfig {
   rateLimit?: RateLimitConfig | null;
   /** how a client is kept on one member across connections; null = not at all */
   persistence: PersistenceConfig | null;
+  /** tcp, udp, http: the client networks that may use it; null = everyone */
+  access: AccessConfig | null;
   /** nat and dsr only: protocol, interface, source-nat, flush-on-down; null otherwise */
   kernel: KernelServiceConfig | null;
   /** http only: TLS, redirect, forwarded headers, timeouts, limits, member TLS and keep-alive; null otherwise */
   http: HttpServiceConfig | null;
+  /** tcp only: routes by TLS server name and client network; null otherwise */
+  tcp: TcpServiceConfig | null;
 }
 
 /** What a udp service balances: a client's whole flow, each RADIUS request, or each SIP dialog (Call-ID). */

@@ -220,16 +220,34 @@ function sessionId(c: Cursor): Buffer | null | undefined {
   return id.length === 0 ? null : Buffer.from(id);
 }
 
+/** Reads a ClientHello body up to its extensions: its session ID, or undefined when malformed. */
+function helloUpToExtensions(c: Cursor): Buffer | null | undefined {
+  if (!c.skip(2 + 32)) return undefined; // legacy_version, random
+  const id = sessionId(c);
+  if (id === undefined) return undefined;
+  const suites = c.u16(); // two bytes each, at least one
+  if (suites < 2 || suites % 2 !== 0 || !c.skip(suites)) return undefined;
+  const compressions = c.u8(); // at least "null"
+  if (compressions < 1 || !c.skip(compressions)) return undefined;
+  return id;
+}
+
+/** The data of the ClientHello body's extension `type` (its first); null when absent or the hello is malformed. */
+export function clientHelloExtension(body: Buffer, type: number): Buffer | null {
+  const c = new Cursor(body);
+  if (helloUpToExtensions(c) === undefined) return null;
+  let found: Buffer | null = null;
+  const ok = readExtensions(c, (t, data) => {
+    if (t === type && found === null) found = data;
+  });
+  return ok ? found : null;
+}
+
 /** The ClientHello body (after the 4-byte handshake header); null when malformed. */
 export function parseClientHello(body: Buffer): ClientHelloInfo | null {
   const c = new Cursor(body);
-  if (!c.skip(2 + 32)) return null; // legacy_version, random
-  const id = sessionId(c);
+  const id = helloUpToExtensions(c);
   if (id === undefined) return null;
-  const suites = c.u16(); // two bytes each, at least one
-  if (suites < 2 || suites % 2 !== 0 || !c.skip(suites)) return null;
-  const compressions = c.u8(); // at least "null"
-  if (compressions < 1 || !c.skip(compressions)) return null;
   let ticket: Buffer | null = null;
   let offersTls13 = false;
   let versionsOk = true;

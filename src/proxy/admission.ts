@@ -97,6 +97,6 @@ const REFUSED: StreamOwner = {
 };
 
 /** Closes an accepted client at once (the engine's token), with a reset: nothing was read from it. */
-function refuse(engine: StreamEngine, client: unknown): void {
+export function refuse(engine: StreamEngine, client: unknown): void {
   engine.adopt(client, REFUSED).reset();
 }

@@ -10,6 +10,7 @@ import {
   HandshakeReader,
   parseClientHello,
 } from '../persistence/tls-session.ts';
+import { helloServerName } from '../routing/server-name.ts';
 import { type ProxiedAddresses, parseProxyHeader } from './proxy-header-reader.ts';
 
 /** The most a client may send before its ClientHello is whole: a full record and its header. */
@@ -30,11 +31,16 @@ export class ClientHead {
   #proxy: Buffer | null;
   #tls: HandshakeReader | null;
 
-  constructor(acceptProxy: boolean, readHello: boolean) {
+  /** the server name the ClientHello asks for (routes by sni); null: not wanted, none, or no hello */
+  serverName: string | null = null;
+
+  /** `readSni`: the ClientHello's server name is wanted too (it is read whenever `readHello` is). */
+  constructor(acceptProxy: boolean, readHello: boolean, readSni = false) {
     this.#proxy = acceptProxy ? Buffer.alloc(0) : null;
     this.#tls = readHello
       ? new HandshakeReader([HANDSHAKE_CLIENT_HELLO], MAX_HELLO_BYTES, (_type, body) => {
         this.hello = parseClientHello(body);
+        if (readSni) this.serverName = helloServerName(body);
         return true;
       })
       : null;

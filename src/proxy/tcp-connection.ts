@@ -18,6 +18,7 @@ import type { Member } from '../runtime/member.ts';
 import type { MemberTraffic } from '../runtime/member-down.ts';
 import type { Waiter } from '../runtime/pool.ts';
 import type { Service } from '../runtime/service.ts';
+import type { ServiceRoutes } from '../runtime/service-routes.ts';
 import { ClientHead } from './client-head.ts';
 import { proxyHeader } from './proxy-protocol.ts';
 import { watchServerHello } from './server-hello.ts';
@@ -35,6 +36,8 @@ const StreamEvent = { CONNECTED: 0, END: 1, DRAINED: 2, ERROR: 3, CLOSED: 4 } as
 export interface TcpConnectionReporter {
   /** the client was turned away for its PROXY header (malformed, missing or late) */
   headerRefused(conn: TcpConnection, why: string): void;
+  /** the client was refused by the service's access (route null) or by a route (its deny or access) */
+  denied(client: string, route: string | null): void;
   /** a throw escaped the connection's logic: the connection is ended */
   failed(conn: TcpConnection, err: unknown): void;
   /** the connection is over (its client's place under max-connections-per-client is free) */
@@ -52,9 +55,11 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
   readonly #svc: Service;
   readonly #engine: StreamEngine;
   readonly #reporter: TcpConnectionReporter;
-  /** the service's pool, persistence and retries as they were when the client arrived: a
-   * reload does not move a live connection; and the client's persistence key */
-  readonly #dispatcher: Dispatcher;
+  /** the service's pool, persistence and retries as they were when the client arrived (or those
+   * of the route that took it): a reload does not move a live connection; and the client's persistence key */
+  #dispatcher: Dispatcher;
+  /** the service's routes when the client arrived; null without any */
+  readonly #routes: ServiceRoutes | null;
   #key: string | null = null;
   #client!: Stream;
   #upstream: Stream | null = null;
@@ -91,6 +96,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     this.#engine = engine;
     this.#reporter = reporter;
     this.#dispatcher = service.dispatcher;
+    this.#routes = service.routes;
   }
 
   get client(): Endpoint {
@@ -129,13 +135,15 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     this.#open = 1;
     this.#table.add(this);
     const config = this.#svc.config;
-    const readHello = this.#dispatcher.persistence?.method.keySource === 'tls-hello';
-    if (!config.acceptProxy && !readHello) return this.#begin();
+    const readSni = this.#routes?.readsSni === true;
+    const readHello = readSni || this.#dispatcher.persistence?.method.keySource === 'tls-hello';
+    if (!config.acceptProxy && !readHello) return this.#begin(null);
     // What decides the member comes first: a PROXY header (a balancer in front says who the
-    // client is: that address is the client from here on) and/or the ClientHello. Both within
-    // the connect timeout.
+    // client is: that address is the client from here on) and/or the ClientHello (its session
+    // for persistence, its server name for routes). Both within the connect timeout; a client
+    // that sends no ClientHello by then (or not TLS) goes on without one.
     this.#phase = 'head';
-    this.#head = new ClientHead(config.acceptProxy, readHello);
+    this.#head = new ClientHead(config.acceptProxy, readHello, readSni);
     this.#arm(config.timeouts.connect);
     this.#client.resume();
   }
@@ -161,10 +169,43 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     }
   }
 
-  #begin(): void {
+  /** The head is read (`head`; null when none was wanted): access, routes, persistence, then a member. */
+  #begin(head: ClientHead | null): void {
+    if (!this.#admitted(head?.serverName ?? null)) return;
     const persistence = this.#dispatcher.persistence;
     if (persistence?.method.keySource === 'address') this.#key = persistence.clientKey(this.client.address);
+    else if (head?.hello != null && persistence?.method.keySource === 'tls-hello') this.#key = persistence.helloKey(head.hello);
     this.#dispatch();
+  }
+
+  /**
+   * Whether the client may go on: the service's access (here only behind accept-proxy, the
+   * listener checked the peer otherwise), then the first route that matches (its deny, its
+   * access; its pool from here on). A client refused is closed at once with a reset.
+   */
+  #admitted(sni: string | null): boolean {
+    const svc = this.#svc;
+    const access = svc.access;
+    if (access !== null && svc.config.acceptProxy && !access.allows(this.client.address)) {
+      svc.denied++;
+      return this.#refuse(null);
+    }
+    const route = this.#routes?.routeConnection(this.client.address, sni) ?? null;
+    if (route === null) return true;
+    route.stats.connections++;
+    if (route.dispatcher === null || (route.access !== null && !route.access.allows(this.client.address))) {
+      route.stats.denied++;
+      return this.#refuse(route.name);
+    }
+    this.#dispatcher = route.dispatcher;
+    return true;
+  }
+
+  #refuse(route: string | null): false {
+    this.#reporter.denied(this.client.address, route);
+    this.#held = null;
+    this.#client.reset();
+    return false;
   }
 
   /** The head is read (or failed, or the client finished, or the time ran out). */
@@ -184,9 +225,8 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
       this.#held = head.rest;
       this.#heldBytes = head.restBytes;
     }
-    if (head.hello !== null) this.#key = this.#dispatcher.persistence!.helloKey(head.hello);
     this.#client.pause();
-    this.#begin();
+    this.#begin(head);
   }
 
   /** Choose a member and connect; when all are full, wait in the pool's queue; when none is usable, refuse. */

@@ -8,7 +8,7 @@ import type { Logger } from '../log.ts';
 import type { ConnectionTable, Endpoint } from '../runtime/connection-table.ts';
 import { ResourceCounts } from '../runtime/resources.ts';
 import type { Service } from '../runtime/service.ts';
-import { Admission } from './admission.ts';
+import { Admission, refuse } from './admission.ts';
 import { acceptFailed, bindHost, connectionFailed, type Listener, type ListenerOptions } from './listener.ts';
 import type { StreamEngine, StreamServer } from './stream.ts';
 import { streamEngine } from './stream-engine.ts';
@@ -53,6 +53,13 @@ export class TcpListener implements Listener, TcpConnectionReporter {
     this.#resources.proxyHeaderRefused(this.#log, this.service.name, conn.client.address, why);
   }
 
+  denied(client: string, route: string | null): void {
+    const service = this.service.name;
+    const key = route === null ? `access:${service}` : `access:${service}:${route}`;
+    const msg = route === null ? 'a client the service\'s access does not allow was refused' : 'a connection was refused by a route (deny, or the route\'s access)';
+    this.#resources.limited(this.#log, key, route === null ? { service, client } : { service, route, client }, msg);
+  }
+
   failed(conn: TcpConnection | null, err: unknown): void {
     connectionFailed(this.#log, this.#resources, this.service.name, conn?.id, err);
   }
@@ -70,6 +77,17 @@ export class TcpListener implements Listener, TcpConnectionReporter {
 
   #accept = (client: unknown): void => {
     try {
+      // access by the peer's address, before anything is read or counted; behind accept-proxy
+      // the client is the one the PROXY header names, checked once the header is read
+      const service = this.service;
+      if (service.access !== null && !service.config.acceptProxy) {
+        const peer = this.#engine.peerAddress(client);
+        if (!service.access.allows(peer)) {
+          service.denied++;
+          this.denied(peer, null);
+          return refuse(this.#engine, client);
+        }
+      }
       const address = this.#admission.admit(this.#engine, client, this.#table.size);
       if (address === null) return;
       const conn = new TcpConnection(this.service, this.#table, this.#engine, this);

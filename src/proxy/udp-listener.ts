@@ -30,7 +30,7 @@ const TOUCH_INTERVAL = 1000;
 export const REPLY_WAIT = 5000;
 
 /** Why a datagram was dropped (the keys of `drops`). */
-export type UdpDrop = 'malformed' | 'unmatched' | 'noMember';
+export type UdpDrop = 'malformed' | 'unmatched' | 'noMember' | 'denied';
 
 /** Where the listener of one worker thread also counts its drops, for the main thread to sum (src/workers/udp-drops.ts). */
 export interface DropTally {
@@ -46,6 +46,8 @@ export class UdpListener implements Listener, FlowOwner {
   readonly service: Service;
   /** datagrams dropped because no member was usable */
   dropped = 0;
+  /** datagrams dropped because the service's access does not allow their client */
+  denied = 0;
   /** flows closed to let a new client in */
   evicted = 0;
   /** `balance-per` radius-request or sip-dialog: each message is balanced on its own (null: per flow) */
@@ -82,7 +84,7 @@ export class UdpListener implements Listener, FlowOwner {
   /** what was dropped, for the admin plane (read when asked) */
   get drops(): Record<UdpDrop, number> {
     const messages = this.messages;
-    return { malformed: messages?.malformed ?? 0, unmatched: messages?.unmatched ?? 0, noMember: this.dropped };
+    return { malformed: messages?.malformed ?? 0, unmatched: messages?.unmatched ?? 0, noMember: this.dropped, denied: this.denied };
   }
 
   get flows(): number {
@@ -148,6 +150,9 @@ export class UdpListener implements Listener, FlowOwner {
   }
 
   #datagram(data: Buffer, from: dgram.RemoteInfo): void {
+    // access is read per datagram: a reload that changes it applies to flows already open too
+    const access = this.service.access;
+    if (access !== null && !access.allows(from.address)) return this.#deny(from.address);
     const key = `${from.address}:${from.port}`;
     const now = Date.now();
     if (this.messages !== null) return this.#message(this.messages, data, from, key, now);
@@ -230,6 +235,14 @@ export class UdpListener implements Listener, FlowOwner {
     const awaits = messages.awaits;
     if (awaits === '' || !this.pending.add(awaits, member, flow, dispatcher, clientKey, now, this.service.config.maxFlows)) dispatcher.release(member, clientKey, 0, 0);
     flow.send(data, now);
+  }
+
+  #deny(client: string): void {
+    const service = this.service;
+    this.denied++;
+    service.denied++;
+    this.#tally?.add('denied');
+    this.#resources.limited(this.#log, `access:${service.name}`, { service: service.name, client, total: this.denied }, 'a datagram from a client the service\'s access does not allow was dropped');
   }
 
   /** The least recently active flow gives way; its upstream socket closes. */

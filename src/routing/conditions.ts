@@ -34,6 +34,7 @@ export class Conditions {
   readonly #networks: readonly Network[] | null;
   readonly #sniExact: ReadonlySet<string> | null;
   readonly #sniSuffixes: ReadonlyMap<string, true> | null;
+  readonly #sniRegex: RegExp | null;
 
   constructor(m: RouteMatchConfig) {
     this.#needsHost = m.hosts.length > 0 || m.hostRegex !== null;
@@ -47,6 +48,7 @@ export class Conditions {
     const wild = m.sni.filter((n) => n.startsWith('*.'));
     this.#sniExact = m.sni.length === 0 ? null : new Set(exact);
     this.#sniSuffixes = m.sni.length === 0 ? null : new Map(wild.map((n) => [n.slice(1), true]));
+    this.#sniRegex = m.sniRegex === null ? null : new RegExp(m.sniRegex);
   }
 
   /** Whether the request meets them all; the host and path lists were met already. */
@@ -59,6 +61,7 @@ export class Conditions {
       const sni = f.sni;
       if (sni === null || (!this.#sniExact.has(sni) && longestSuffix(sni, this.#sniSuffixes!) === undefined)) return false;
     }
+    if (this.#sniRegex !== null && (f.sni === null || !this.#sniRegex.test(f.sni))) return false;
     const headers = this.#headers;
     if (headers !== null) for (const h of headers) if (!headerHolds(f.fields, h)) return false;
     const query = this.#query;

@@ -8,7 +8,9 @@
 import { sameListener } from '../config/diff.ts';
 import type { RouteConfig } from '../config/routes-types.ts';
 import type { ServiceConfig } from '../config/types.ts';
+import { routesOf } from '../config/routes-types.ts';
 import type { StickTable } from '../persistence/stick-table.ts';
+import { type AccessList, accessList } from '../routing/access-list.ts';
 import { Dispatcher } from './dispatch.ts';
 import { onMemberDownFor } from './member-down.ts';
 import { ServicePersistence } from './persistence.ts';
@@ -25,8 +27,12 @@ export class Service {
   persistence: ServicePersistence | null;
   /** the rule choosing a member for this pool, persistence and retries (runtime/dispatch.ts) */
   dispatcher: Dispatcher;
-  /** an http service's routes; null without any */
+  /** an http or tcp service's routes; null without any */
   routes: ServiceRoutes | null = null;
+  /** the compiled `access` (who may use the service); null: everyone */
+  access: AccessList | null;
+  /** clients turned away by `access` (connections, datagrams or requests); kept across reloads */
+  denied = 0;
   /** the dispatchers of the other pools its routes reach, by pool name */
   #routeDispatchers = new Map<string, Dispatcher>();
   /** worker threads: the process's counts per client address (max-connections-per-client); null in one loop */
@@ -44,6 +50,7 @@ export class Service {
     this.pool = pool;
     this.persistence = persistenceFor(name, config, pool, previous);
     this.dispatcher = dispatcherFor(config, pool, this.persistence);
+    this.access = accessList(config.access);
     this.#route(pools);
     this.rateLimits = RateLimits.of(config, null);
   }
@@ -62,13 +69,14 @@ export class Service {
     this.pool = pool;
     this.persistence = persistenceFor(this.name, config, pool, this.persistence);
     this.dispatcher = dispatcherFor(config, pool, this.persistence);
+    this.access = accessList(config.access);
     this.#route(pools);
     this.rateLimits = RateLimits.of(config, this.rateLimits);
   }
 
   /** Builds the routes of the config (none: null), with a dispatcher per pool they reach. */
   #route(pools: ReadonlyMap<string, Pool> | null): void {
-    const configs = this.config.http?.routes ?? [];
+    const configs = routesOf(this.config);
     const before = this.#routeDispatchers;
     const now = new Map<string, Dispatcher>();
     this.#routeDispatchers = now;

@@ -8,13 +8,13 @@
 import type { DropTally, UdpDrop } from '../proxy/udp-listener.ts';
 
 /** each reason's place in the buffer */
-const INDEX: Record<UdpDrop, number> = { malformed: 0, unmatched: 1, noMember: 2 };
+const INDEX: Record<UdpDrop, number> = { malformed: 0, unmatched: 1, noMember: 2, denied: 3 };
 
 export class SharedDrops implements DropTally {
   readonly buffer: SharedArrayBuffer;
   readonly #counts: BigInt64Array;
 
-  constructor(buffer = new SharedArrayBuffer(3 * 8)) {
+  constructor(buffer = new SharedArrayBuffer(4 * 8)) {
     this.buffer = buffer;
     this.#counts = new BigInt64Array(buffer);
   }
@@ -25,6 +25,6 @@ export class SharedDrops implements DropTally {
 
   read(): Record<UdpDrop, number> {
     const counts = this.#counts;
-    return { malformed: Number(Atomics.load(counts, 0)), unmatched: Number(Atomics.load(counts, 1)), noMember: Number(Atomics.load(counts, 2)) };
+    return { malformed: Number(Atomics.load(counts, 0)), unmatched: Number(Atomics.load(counts, 1)), noMember: Number(Atomics.load(counts, 2)), denied: Number(Atomics.load(counts, 3)) };
   }
 }

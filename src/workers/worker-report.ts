@@ -13,6 +13,7 @@ import type { RequestCount } from '../runtime/request-counts.ts';
 import type { ResourceCounts } from '../runtime/resources.ts';
 import type { RouteStats } from '../runtime/route-stats.ts';
 import type { Runtime } from '../runtime/runtime.ts';
+import type { Service } from '../runtime/service.ts';
 
 /** The counters of ResourceCounts that add up over threads (the others are each thread's bounds and gauges). */
 export const SUMMED_RESOURCES = ['descriptorsExhausted', 'flowsEvicted', 'clientCapRefused', 'overBudget', 'proxyHeadersRefused', 'connectionsFailed', 'logLinesDropped'] as const;
@@ -41,10 +42,21 @@ export interface WorkerReport {
   /** per pool: queue timeouts since the last report; clients waiting now */
   pools: { name: string; queueTimeouts: number; queued: number }[];
   resources: Record<SummedResource, number>;
-  /** per http route: requests, 5xx answers and their time (ms) since the last report */
-  routes: { service: string; route: string; requests: number; errors: number; latencyMs: number }[];
+  /** per route: requests, 5xx answers and their time (ms), tcp connections, clients turned away, since the last report */
+  routes: ({ service: string; route: string } & RouteCounts)[];
+  /** per service: clients its access turned away since the last report */
+  denied: { service: string; count: number }[];
   /** live connections in its table now */
   connections: number;
+}
+
+/** What a route counts (RouteStats), as numbers to send. */
+interface RouteCounts {
+  requests: number;
+  errors: number;
+  latencyMs: number;
+  connections: number;
+  denied: number;
 }
 
 interface Counted {
@@ -64,7 +76,9 @@ export class Reporter {
   readonly #services = new Map<string, number>();
   readonly #resources = zeroResources();
   /** each route's counts as last reported (RouteStats outlives a reload while its route keeps its name) */
-  #routes = new Map<RouteStats, { requests: number; errors: number; latencyMs: number }>();
+  #routes = new Map<RouteStats, RouteCounts>();
+  /** each service's denied count as last reported, by object (a service a reload made anew starts from 0) */
+  #denied = new Map<Service, number>();
 
   constructor(runtime: Runtime) {
     this.#runtime = runtime;
@@ -119,24 +133,34 @@ export class Reporter {
       this.#resources[key] = runtime.resources[key];
     }
     const routes: WorkerReport['routes'] = [];
-    const seenRoutes = new Map<RouteStats, { requests: number; errors: number; latencyMs: number }>();
+    const seenRoutes = new Map<RouteStats, RouteCounts>();
+    const denied: WorkerReport['denied'] = [];
+    const seenDenied = new Map<Service, number>();
     for (const service of runtime.services.values()) {
+      const count = service.denied - (this.#denied.get(service) ?? 0);
+      if (count !== 0) denied.push({ service: service.name, count });
+      seenDenied.set(service, service.denied);
       for (const r of service.routes?.routes ?? []) {
         const s = r.stats;
         const was = this.#routes.get(s);
-        seenRoutes.set(s, { requests: s.requests, errors: s.errors, latencyMs: s.latencyMs });
-        if (s.requests === (was?.requests ?? 0)) continue;
-        routes.push({ service: service.name, route: r.name, requests: s.requests - (was?.requests ?? 0), errors: s.errors - (was?.errors ?? 0), latencyMs: s.latencyMs - (was?.latencyMs ?? 0) });
+        seenRoutes.set(s, { requests: s.requests, errors: s.errors, latencyMs: s.latencyMs, connections: s.connections, denied: s.denied });
+        if (s.requests === (was?.requests ?? 0) && s.connections === (was?.connections ?? 0) && s.denied === (was?.denied ?? 0)) continue;
+        routes.push({
+          service: service.name, route: r.name,
+          requests: s.requests - (was?.requests ?? 0), errors: s.errors - (was?.errors ?? 0), latencyMs: s.latencyMs - (was?.latencyMs ?? 0),
+          connections: s.connections - (was?.connections ?? 0), denied: s.denied - (was?.denied ?? 0),
+        });
       }
     }
     this.#routes = seenRoutes;
-    return { members, services, requests, pools, resources, routes, connections: runtime.connections.size };
+    this.#denied = seenDenied;
+    return { members, services, requests, pools, resources, routes, denied, connections: runtime.connections.size };
   }
 }
 
 /** What a worker that has no config yet reports. */
 export function emptyReport(): WorkerReport {
-  return { members: [], services: [], requests: [], pools: [], resources: zeroResources(), routes: [], connections: 0 };
+  return { members: [], services: [], requests: [], pools: [], resources: zeroResources(), routes: [], denied: [], connections: 0 };
 }
 
 function zeroResources(): Record<SummedResource, number> {
@@ -169,5 +193,11 @@ export function addReport(runtime: Runtime, report: WorkerReport): void {
     stats.requests += r.requests;
     stats.errors += r.errors;
     stats.latencyMs += r.latencyMs;
+    stats.connections += r.connections;
+    stats.denied += r.denied;
+  }
+  for (const d of report.denied) {
+    const service = runtime.services.get(d.service);
+    if (service !== undefined) service.denied += d.count;
   }
 }

@@ -8,4 +8,5 @@ it('prints udp drops as a total with its reasons, 0 when none, - for services th
   assert.equal(dropped(null), '-');
   assert.equal(dropped({ malformed: 0, unmatched: 0, noMember: 0 }), '0');
   assert.equal(dropped({ malformed: 3, unmatched: 1, noMember: 9 }), '13 (3 malformed, 1 unmatched, 9 no member)');
+  assert.equal(dropped({ malformed: 3, unmatched: 1, noMember: 9, denied: 2 }), '15 (3 malformed, 1 unmatched, 9 no member, 2 denied)');
 });

@@ -45,3 +45,46 @@ pools:
   assert.match(run.stderr, /bad\.yaml:7(:\d+)?: services\.www\.routes\[0\]\.match\.path-regex: "\(\[" is not a valid regular expression/);
   assert.match(run.stderr, /bad\.yaml:8(:\d+)?: services\.www\.routes\[1\]\.pool: no pool named "nowhere"/);
 });
+
+it('validate lists a tcp service\'s routes, and names a route an earlier one hides', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'furiwake-routes-'));
+  after(() => rm(dir, { recursive: true, force: true }));
+  const good = path.join(dir, 'tcp.yaml');
+  await writeFile(good, `services:
+  tls:
+    listen: 127.0.0.1:443
+    mode: tcp
+    pool: web
+    access: { deny: [ 192.0.2.0/24 ] }
+    routes:
+      - { name: a, match: { sni: [ a.example.com, "*.b.example.com" ] }, pool: api }
+      - { name: lab, match: { client-network: 10.20.0.0/16 }, pool: api, access: { deny: [ 10.20.9.0/24 ] } }
+      - { name: old, match: { sni-regex: "^old[0-9]*\\\\.example\\\\.com$" }, deny: true }
+pools:
+  web: { members: [ { address: 10.0.0.1:443 } ] }
+  api: { members: [ { address: 10.0.0.2:443 } ] }
+`);
+  const ok = furiwake(['validate', '-c', good]);
+  assert.equal(await ok.exit(), 0);
+  assert.equal(ok.stdout.split('\n').slice(1).join('\n'), `services.tls routes (first match wins; any other connection goes to pool web):
+  a: sni a.example.com or *.b.example.com -> pool api
+  lab: client-network 10.20.0.0/16 -> pool api (access deny 10.20.9.0/24)
+  old: sni-regex ^old[0-9]*\\.example\\.com$ -> deny (connection closed)
+`);
+  const bad = path.join(dir, 'hidden.yaml');
+  await writeFile(bad, `services:
+  www:
+    listen: 127.0.0.1:80
+    mode: http
+    pool: web
+    routes:
+      - { name: api, match: { host: "*.example.com", path-prefix: /api/ }, pool: api }
+      - { name: v1, match: { host: www.example.com, path: /api/v1, method: GET }, pool: web }
+pools:
+  web: { members: [ { address: 10.0.0.1:80 } ] }
+  api: { members: [ { address: 10.0.0.2:80 } ] }
+`);
+  const run = furiwake(['validate', '-c', bad]);
+  assert.equal(await run.exit(), 1);
+  assert.match(run.stderr, /hidden\.yaml:8(:\d+)?: services\.www\.routes\[1\]\.match: this route never matches: routes\[0\] \(api\) takes every request it would/);
+});

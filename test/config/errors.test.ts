@@ -10,7 +10,7 @@ describe('unknown keys', () => {
   it('names the key and the keys that are allowed there', () => {
     assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:80, mode: tcp, pool: web, colour: blue }')), [
       'services.www.colour',
-      'unknown key "colour"; expected one of: listen, mode, pool, timeouts, retries, proxy-protocol, accept-proxy, max-flows, balance-per, max-connections-per-client, rate-limit, persistence, protocol, interface, source-nat, flush-on-down, tls, redirect-https, forwarded, limits, member-tls, member-keep-alive, access-log, http2, trusted-proxies, routes, headers, request-id, error-pages',
+      'unknown key "colour"; expected one of: listen, mode, pool, timeouts, retries, proxy-protocol, accept-proxy, max-flows, balance-per, max-connections-per-client, rate-limit, persistence, protocol, interface, source-nat, flush-on-down, tls, redirect-https, forwarded, limits, member-tls, member-keep-alive, access-log, http2, trusted-proxies, headers, request-id, error-pages, access, routes',
     ]);
   });
 

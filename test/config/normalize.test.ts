@@ -34,8 +34,10 @@ describe('normalizing a valid file', () => {
           balancePer: 'flow',
           maxConnectionsPerClient: 0,
           persistence: null,
+          access: null,
           kernel: null,
           http: null,
+          tcp: { routes: [] },
         },
       },
       pools: {
@@ -102,7 +104,9 @@ pools:
           maxConnectionsPerClient: 0,
       kernel: null,
       persistence: null,
+      access: null,
       http: null,
+      tcp: { routes: [] },
     });
     assert.equal(config.services.logs.maxFlows, 10);
     assert.deepEqual(config.pools.web, {

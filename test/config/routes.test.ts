@@ -37,9 +37,10 @@ describe('routes', () => {
         hosts: ['api.example.com', '*.api.example.com'], hostRegex: null, paths: [], pathPrefixes: ['/v1/'], pathRegex: null, methods: ['GET', 'POST'],
         headers: [{ name: 'x-env', kind: 'equal', value: 'canary' }, { name: 'x-debug', kind: 'present', value: '' }, { name: 'x-ver', kind: 'regex', value: '^2' }],
         query: [{ name: 'lang', value: 'en' }, { name: 'debug', value: null }],
-        clientNetworks: ['10.0.0.0/8', '2001:db8::1/128'], sni: [],
+        clientNetworks: ['10.0.0.0/8', '2001:db8::1/128'], sni: [], sniRegex: null,
       },
       action: { kind: 'pool', pool: 'api', rewrite: { from: '/v1', to: '' } },
+      access: null,
     });
     assert.deepEqual(routes[1].match.paths, ['/old', '/older']);
     assert.equal(routes[1].match.hostRegex, '^www[0-9]*\\.example\\.com$');
@@ -56,7 +57,7 @@ describe('routes', () => {
     const routes = routesOf('[ { name: r, match: { path: /a }, redirect: { location: "https://x/" } }, { name: s, match: { path: /b }, respond: {} }, { name: all, pool: api } ]');
     assert.equal(routes[0].action.kind === 'redirect' && routes[0].action.code, 302);
     assert.deepEqual(routes[1].action, { kind: 'respond', status: 200, body: '', contentType: 'text/plain; charset=utf-8' });
-    assert.deepEqual(routes[2].match, { hosts: [], hostRegex: null, paths: [], pathPrefixes: [], pathRegex: null, methods: [], headers: [], query: [], clientNetworks: [], sni: [] });
+    assert.deepEqual(routes[2].match, { hosts: [], hostRegex: null, paths: [], pathPrefixes: [], pathRegex: null, methods: [], headers: [], query: [], clientNetworks: [], sni: [], sniRegex: null });
     assert.deepEqual(parseConfig(file('[]'), 'x.yaml', {}).services.www.http!.routes, []);
   });
 
@@ -123,7 +124,7 @@ describe('routes', () => {
   it('refuses sni on plain http, and routes on a tcp service', () => {
     assert.deepEqual(onlyIssue(file('[ { name: a, match: { sni: a.example.com }, pool: api } ]')),
       ['services.www.routes[0].match.sni', 'sni is the name a client sends in its TLS handshake; this service has no tls section']);
-    const issues = issuesOf(file('[ { name: a, match: { path: /a }, pool: api } ]', 'listen: 127.0.0.1:80, mode: tcp, pool: web'));
-    assert.deepEqual(issues.map((i) => [i.path, i.message]), [['services.www.routes', 'routes applies to http services only; this service is tcp']]);
+    const issues = issuesOf(file('[ { name: a, match: { path: /a }, pool: api } ]', 'listen: 127.0.0.1:80, mode: udp, pool: web'));
+    assert.deepEqual(issues.map((i) => [i.path, i.message]), [['services.www.routes', 'routes apply to http and tcp services; this service is udp']]);
   });
 });

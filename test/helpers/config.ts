@@ -4,6 +4,7 @@
 import type { AlgorithmName, Config, MemberConfig, Mode, PoolConfig, ServiceConfig } from '../../src/config/types.ts';
 import { httpServiceConfig } from '../../src/config/http-schema.ts';
 import { PASSIVE_DEFAULTS } from '../../src/config/passive-schema.ts';
+import { tcpServiceConfig } from '../../src/config/routes-tcp.ts';
 
 export interface MemberSpec {
   port: number;
@@ -50,8 +51,10 @@ export function service(mode: Mode, poolName: string, extra: Partial<ServiceConf
     balancePer: 'flow',
     maxConnectionsPerClient: 0,
     persistence: null,
+    access: null,
     kernel: null,
     http: httpServiceConfig({ mode, timeouts: {} }),
+    tcp: tcpServiceConfig({ mode }),
     ...extra,
   };
 }

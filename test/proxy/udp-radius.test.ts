@@ -158,7 +158,7 @@ describe('RADIUS drops in the metrics and the API', () => {
     assert.deepEqual([dropped('malformed'), dropped('unmatched'), dropped('no-member')], [3, 4, 1]);
     const view = await call(base, '/api/v1/services/svc');
     assert.equal(view.status, 200);
-    assert.deepEqual(view.body.dropped, { malformed: 3, unmatched: 4, noMember: 1 });
+    assert.deepEqual(view.body.dropped, { malformed: 3, unmatched: 4, noMember: 1, denied: 0 });
     await client.close();
   });
 });

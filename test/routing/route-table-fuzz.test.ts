@@ -43,12 +43,13 @@ function randomMatch(f: Fuzzer): RouteMatchConfig {
     query: some(f, ['a', 'debug', 'lang'], 0.15).map((name) => ({ name, value: f.random() < 0.5 ? null : f.pick(['1', 'en', '']) })),
     clientNetworks: some(f, NETWORKS, 0.2),
     sni: some(f, ['a.example.com', '*.b.example.com'], 0.1),
+    sniRegex: f.random() < 0.1 ? f.pick(REGEXES) : null,
   };
 }
 
 function randomRoutes(f: Fuzzer): RouteConfig[] {
   const n = 1 + f.int(f.random() < 0.2 ? 80 : 12);
-  return Array.from({ length: n }, (_, i): RouteConfig => ({ name: `r${i}`, match: randomMatch(f), action: { kind: 'deny' } }));
+  return Array.from({ length: n }, (_, i): RouteConfig => ({ name: `r${i}`, match: randomMatch(f), action: { kind: 'deny' }, access: null }));
 }
 
 interface Request extends RoutedRequest {
@@ -119,6 +120,7 @@ function holds(m: RouteMatchConfig, r: Request): boolean {
   }
   if (m.clientNetworks.length > 0 && (isIP(r.client) === 0 || !m.clientNetworks.some((n) => inNetwork(r.client, n)))) return false;
   if (m.sni.length > 0 && (r.sni === null || !m.sni.some((p) => nameMatches(r.sni!, p)))) return false;
+  if (m.sniRegex !== null && (r.sni === null || !new RegExp(m.sniRegex).test(r.sni))) return false;
   return true;
 }
 
@@ -153,10 +155,10 @@ describe('route table', () => {
   it('takes the first route in file order among those the host and path allow', () => {
     const m = (over: Partial<RouteMatchConfig>): RouteMatchConfig => ({ ...randomMatchEmpty(), ...over });
     const routes: RouteConfig[] = [
-      { name: 'wild', match: m({ hosts: ['*.example.com'], pathPrefixes: ['/a/'] }), action: { kind: 'deny' } },
-      { name: 'exact', match: m({ hosts: ['www.example.com'] }), action: { kind: 'deny' } },
-      { name: 'long', match: m({ pathPrefixes: ['/a/b/'] }), action: { kind: 'deny' } },
-      { name: 'short', match: m({ pathPrefixes: ['/a'] }), action: { kind: 'deny' } },
+      { name: 'wild', match: m({ hosts: ['*.example.com'], pathPrefixes: ['/a/'] }), action: { kind: 'deny' }, access: null },
+      { name: 'exact', match: m({ hosts: ['www.example.com'] }), action: { kind: 'deny' }, access: null },
+      { name: 'long', match: m({ pathPrefixes: ['/a/b/'] }), action: { kind: 'deny' }, access: null },
+      { name: 'short', match: m({ pathPrefixes: ['/a'] }), action: { kind: 'deny' }, access: null },
     ];
     const table = new RouteTable(routes);
     const at = (host: string, target: string): number => table.match({ host, target, method: 'GET', fields: '' }, '127.0.0.1', null);
@@ -170,5 +172,5 @@ describe('route table', () => {
 });
 
 function randomMatchEmpty(): RouteMatchConfig {
-  return { hosts: [], hostRegex: null, paths: [], pathPrefixes: [], pathRegex: null, methods: [], headers: [], query: [], clientNetworks: [], sni: [] };
+  return { hosts: [], hostRegex: null, paths: [], pathPrefixes: [], pathRegex: null, methods: [], headers: [], query: [], clientNetworks: [], sni: [], sniRegex: null };
 }

@@ -190,7 +190,7 @@ describe('workers: 2, udp', () => {
     for (const client of late) client.send(port, accessRequest(1, 'alice', 'x'));
     const listener = app.listener('svc') as WorkersListener;
     await until(() => listener.drops!.noMember === late.length);
-    assert.deepEqual(listener.drops, { malformed: 2 * CLIENTS, unmatched: 2 * CLIENTS, noMember: late.length });
+    assert.deepEqual(listener.drops, { malformed: 2 * CLIENTS, unmatched: 2 * CLIENTS, noMember: late.length, denied: 0 });
     const view = await call(base, '/api/v1/services/svc');
     assert.deepEqual(view.body.dropped, listener.drops);
     const m = parsePrometheus(await (await fetch(`${base}/metrics`)).text());

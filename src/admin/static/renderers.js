@@ -54,11 +54,12 @@ export function renderSummary(s) {
 function renderServices(s) {
   const none = () => h('span', { class: 'none' }, '–');
   const rows = s.services.map((svc) => h('tr', {},
-    h('td', {}, h('span', { class: 'member-id' }, svc.name)),
+    // clients the service's access turned away, under its name when there are any
+    h('td', {}, h('span', { class: 'member-id' }, svc.name), svc.denied > 0 ? h('span', { class: 'sub', title: 'clients its access turned away' }, `${svc.denied} denied`) : null),
     h('td', {}, svc.mode),
     h('td', { class: 'mono' }, svc.address === null ? `${svc.listen} (not listening)` : endpoint(svc.address)),
     // http routes: how many, each with what it took in the cell's title
-    h('td', { title: svc.routes === null ? null : routesWhy(svc.routes) }, svc.pool, svc.routes === null ? null : h('span', { class: 'sub' }, `${svc.routes.length} route${svc.routes.length === 1 ? '' : 's'}`)),
+    h('td', { title: svc.routes === null ? null : routesWhy(svc.routes, svc.mode) }, svc.pool, svc.routes === null ? null : h('span', { class: 'sub' }, `${svc.routes.length} route${svc.routes.length === 1 ? '' : 's'}`)),
     h('td', { class: 'num' }, svc.connections.active),
     h('td', { class: 'num' }, svc.connections.total),
     h('td', { class: 'num' }, rate(svc.rates.connections)),
@@ -67,25 +68,27 @@ function renderServices(s) {
     h('td', { class: 'num' }, svc.requests === null ? none() : rate(svc.rates.requests)),
     h('td', {}, svc.persistence ?? none()),
     // udp services furiwake forwards itself: datagrams dropped, by reason in the cell's title
-    h('td', { class: 'num', title: svc.dropped === null ? null : droppedWhy(svc.dropped) }, svc.dropped === null ? none() : svc.dropped.malformed + svc.dropped.unmatched + svc.dropped.noMember),
+    h('td', { class: 'num', title: svc.dropped === null ? null : droppedWhy(svc.dropped) }, svc.dropped === null ? none() : svc.dropped.malformed + svc.dropped.unmatched + svc.dropped.noMember + svc.dropped.denied),
   ));
   fill($('services'), ...(rows.length > 0 ? rows : [h('tr', {}, h('td', { colspan: 11, class: 'empty' }, 'No services.'))]));
 }
 
 /**
- * An http service's routes in the order they are tried, each with its action and counters.
- * @param {{ name: string, action: string, pool: string | null, requests: number, errors: number, meanLatency: number }[]} routes
+ * A service's routes in the order they are tried, each with its action and counters (tcp: connections).
+ * @param {{ name: string, action: string, pool: string | null, requests: number, errors: number, meanLatency: number, connections: number, denied: number }[]} routes
+ * @param {string} mode
  */
-function routesWhy(routes) {
-  return routes.map((r) => `${r.name} → ${r.pool ?? r.action}: ${r.requests} requests, ${r.errors} 5xx, ${r.meanLatency} ms mean`).join('\n');
+function routesWhy(routes, mode) {
+  if (mode === 'tcp') return routes.map((r) => `${r.name} → ${r.pool ?? r.action}: ${r.connections} connections, ${r.denied} denied`).join('\n');
+  return routes.map((r) => `${r.name} → ${r.pool ?? r.action}: ${r.requests} requests, ${r.errors} 5xx, ${r.meanLatency} ms mean, ${r.denied} denied`).join('\n');
 }
 
 /**
  * The reasons a udp service dropped datagrams, in words.
- * @param {{ malformed: number, unmatched: number, noMember: number }} d
+ * @param {{ malformed: number, unmatched: number, noMember: number, denied: number }} d
  */
 function droppedWhy(d) {
-  return `${d.malformed} malformed from clients, ${d.unmatched} from members answering nothing sent, ${d.noMember} with no usable member`;
+  return `${d.malformed} malformed from clients, ${d.unmatched} from members answering nothing sent, ${d.noMember} with no usable member, ${d.denied} from clients not allowed`;
 }
 
 /** @param {Snapshot} s */

@@ -69,6 +69,8 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   readonly #key: string | null;
   /** the route that took the request; null: the service's pool (no routes, or none matched) */
   readonly #route: LiveRoute | null;
+  /** why the service's or the route's access turns the client away (answered 403); null: it may come in */
+  readonly #denied: string | null;
   /** the target as the member gets it (a route's strip-prefix or replace-prefix) */
   readonly #target: string;
   /** header rules and the request id; null when the service and the route have none */
@@ -117,8 +119,12 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     this.#http = this.#svc.http!;
     // the first route that matches chooses the pool (or answers itself); a redirect to https comes first
     const routes = ctx.service.routes;
-    const client = routes === null ? null : this.#clientAddress(side, req);
-    const route = (this.#route = client === null || this.#http.redirectHttps !== null ? null : routes!.route(req, client, side.serverName));
+    const access = ctx.service.access;
+    const client = routes === null && access === null ? null : this.#clientAddress(side, req);
+    // the service's access comes first: a client it turns away is no route's
+    const refused = access !== null && !access.allows(client!);
+    const route = (this.#route = routes === null || refused || this.#http.redirectHttps !== null ? null : routes.route(req, client!, side.serverName));
+    this.#denied = refused ? this.#deny(null) : route?.access != null && !route.access.allows(client!) ? this.#deny(route) : null;
     const action = route?.config.action;
     this.#target = action?.kind === 'pool' && action.rewrite !== null ? rewritePath(req.target, action.rewrite) : req.target;
     this.#dispatcher = route?.dispatcher ?? ctx.service.dispatcher;
@@ -165,6 +171,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
 
   start(): void {
     if (this.#finished) return;
+    if (this.#denied !== null) return this.#fail(403, this.#denied);
     const redirect = this.#http.redirectHttps;
     if (redirect !== null) return this.#redirect(redirect.status, redirect.port);
     const limits = this.#ctx.service.rateLimits;
@@ -182,8 +189,19 @@ export class Exchange implements UpstreamUser, MemberTraffic {
         this.#side.sendResponse(action.status, action.contentType, action.body, this.#reqBody.done);
         return this.#finish();
       case 'deny':
+        this.#route!.stats.denied++;
         return this.#fail(403, `denied by route ${this.#route!.name}`);
     }
+  }
+
+  /** A client the service's access (route null) or the route's turns away: counted there; what it is told. */
+  #deny(route: LiveRoute | null): string {
+    if (route === null) {
+      this.#ctx.service.denied++;
+      return 'this client address is not allowed to use this service';
+    }
+    route.stats.denied++;
+    return `this client address is not allowed to use route ${route.name}`;
   }
 
   // ---- choosing a member ------------------------------------------------------------------

@@ -220,9 +220,9 @@ pools:
     const base = baseOf(app);
     const view = (await call(base, '/api/v1/services/www')).body as ServiceView;
     assert.deepEqual(view.routes!.map(({ meanLatency, ...r }) => (assert.ok(meanLatency >= 0), r)), [
-      { name: 'api', action: 'pool', pool: 'api', requests: 2, errors: 0 },
-      { name: 'admin', action: 'deny', pool: null, requests: 1, errors: 0 },
-      { name: 'down', action: 'pool', pool: 'files', requests: 1, errors: 1 },
+      { name: 'api', action: 'pool', pool: 'api', requests: 2, errors: 0, connections: 0, denied: 0 },
+      { name: 'admin', action: 'deny', pool: null, requests: 1, errors: 0, connections: 0, denied: 1 },
+      { name: 'down', action: 'pool', pool: 'files', requests: 1, errors: 1, connections: 0, denied: 0 },
     ]);
     // the pools a service's routes reach say it sends to them
     assert.deepEqual(((await call(base, '/api/v1/pools/files')).body as { services: string[] }).services, ['www']);
