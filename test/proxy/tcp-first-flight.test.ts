@@ -8,12 +8,14 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { it } from 'node:test';
 import type { Furiwake } from '../../src/app.ts';
+import type { ServiceConfig } from '../../src/config/types.ts';
 import { startApp } from '../helpers/app.ts';
 import { exchange } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { describeOnEachEngine } from '../helpers/engines.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
+import { clientHelloBody, handshake, records, SESSION } from '../helpers/tls-handshake.ts';
 import { until } from '../helpers/wait.ts';
 
 /** As large as one read of the handles engine (handle-stream.ts READ_SIZE). */
@@ -63,15 +65,16 @@ async function connect(port: number): Promise<net.Socket> {
  * The one member (max-connections 1) is held by another client, so the next one waits in the
  * queue; `release()` lets it through.
  */
-async function queuedService(queueMax = 10): Promise<{ app: Furiwake; port: number; member: Awaited<ReturnType<typeof recorder>>; release: () => void }> {
+async function queuedService(queueMax = 10, extra: Partial<ServiceConfig> = {}): Promise<{ app: Furiwake; port: number; member: Awaited<ReturnType<typeof recorder>>; release: () => void }> {
   const member = await recorder();
   // (no timer of the balancer may end a stuck test's wait: it fails at its own bound instead)
   const app = await startApp(single('tcp', pool('round-robin', [{ port: member.port, maxConnections: 1 }], { max: queueMax, timeout: 120_000 }), {
-    acceptProxy: true, timeouts: { connect: 120_000, idle: 300_000 },
+    acceptProxy: true, timeouts: { connect: 120_000, idle: 300_000 }, ...extra,
   }));
   const port = app.address('svc').port;
   const holder = await connect(port);
-  holder.write('PROXY UNKNOWN\r\n');
+  // (5 bytes that are no TLS record: a service that reads ClientHellos has its head at once)
+  holder.write('PROXY UNKNOWN\r\nhello');
   await until(() => member.accepted === 1);
   return { app, port, member, release: () => holder.destroy() };
 }
@@ -84,6 +87,11 @@ async function queuedService(queueMax = 10): Promise<{ app: Furiwake; port: numb
  */
 async function fullReadThenSmallReads(app: Furiwake, port: number, payload: Buffer): Promise<net.Socket> {
   const header = Buffer.from(V1_HEADER, 'latin1');
+  return fullReadThenSmallReadsAfter(app, port, header, payload);
+}
+
+/** fullReadThenSmallReads with `header` (bytes the member does not get) before `payload`. */
+async function fullReadThenSmallReadsAfter(app: Furiwake, port: number, header: Buffer, payload: Buffer): Promise<net.Socket> {
   let sent = READ_SIZE - header.length;
   const client = await connect(port);
   client.write(Buffer.concat([header, payload.subarray(0, sent)]));
@@ -174,5 +182,19 @@ describeOnEachEngine('tcp first flight before the member is connected', () => {
     // its entry goes as soon as both FINs have crossed, not at a timeout
     await until(() => app.runtime.connections.size === 1);
     release();
+  });
+
+  it('tls-session: delivers the ClientHello read to choose the member and small reads after a full read intact from the queue', { timeout: 30_000 }, async () => {
+    const { app, port, member, release } = await queuedService(10, {
+      persistence: { method: 'tls-session', whenFull: 'repin', timeout: 60_000, maxEntries: 1000 },
+    });
+    // what the member gets: the ClientHello (its record first), then the patterned bytes
+    const hello = records(22, handshake(1, clientHelloBody({ session: SESSION })));
+    const payload = Buffer.concat([hello, pattern(256 * 1024)]);
+    const client = await fullReadThenSmallReadsAfter(app, port, Buffer.from(V1_HEADER, 'latin1'), payload);
+    release();
+    client.end();
+    await checkDelivered(member, 1, payload);
+    client.destroy();
   });
 });
