@@ -87,11 +87,6 @@ async function queuedService(queueMax = 10, extra: Partial<ServiceConfig> = {}):
  */
 async function fullReadThenSmallReads(app: Furiwake, port: number, payload: Buffer): Promise<net.Socket> {
   const header = Buffer.from(V1_HEADER, 'latin1');
-  return fullReadThenSmallReadsAfter(app, port, header, payload);
-}
-
-/** fullReadThenSmallReads with `header` (bytes the member does not get) before `payload`. */
-async function fullReadThenSmallReadsAfter(app: Furiwake, port: number, header: Buffer, payload: Buffer): Promise<net.Socket> {
   let sent = READ_SIZE - header.length;
   const client = await connect(port);
   client.write(Buffer.concat([header, payload.subarray(0, sent)]));
@@ -191,7 +186,7 @@ describeOnEachEngine('tcp first flight before the member is connected', () => {
     // what the member gets: the ClientHello (its record first), then the patterned bytes
     const hello = records(22, handshake(1, clientHelloBody({ session: SESSION })));
     const payload = Buffer.concat([hello, pattern(256 * 1024)]);
-    const client = await fullReadThenSmallReadsAfter(app, port, Buffer.from(V1_HEADER, 'latin1'), payload);
+    const client = await fullReadThenSmallReads(app, port, payload);
     release();
     client.end();
     await checkDelivered(member, 1, payload);
