@@ -23,6 +23,12 @@ let B: Bindings<HandleStream> | null = null;
 
 /** As large as what Node reads at once. */
 const READ_SIZE = 64 * 1024;
+/**
+ * A read smaller than this, for an owner that keeps its chunks, is copied out of the stream's own
+ * buffer, which is read into again: kept, its bytes would pin a whole fresh buffer each (a
+ * client sending a byte per read could hold 64 KiB per byte).
+ */
+const KEPT_COPY_BELOW = READ_SIZE / 8;
 /** Where every stream's reads land until it moves bulk: one buffer for the whole process. */
 let SHARED: Buffer = Buffer.alloc(0);
 
@@ -177,23 +183,25 @@ export class HandleStream implements Stream {
    * n bytes arrived in #buffer. Small reads are copied out of the shared buffer into Node's
    * pooled small buffers, so a write that has to wait keeps pointing at its own bytes. A read
    * that fills the buffer means bulk: from then on this stream reads into a buffer of its own
-   * and hands it on without copying; when a write of it has to wait, the next read gets a new
-   * one (Node calls onread's return value the next read buffer). Memory goes only to streams
+   * and hands it on without copying; when a write of it has to wait, or its owner keeps it, the
+   * next read gets a new one (Node calls onread's return value the next read buffer), but a
+   * small read for an owner that keeps chunks is copied out instead. Memory goes only to streams
    * that move bulk, as HAProxy allocates its buffers on demand.
    */
   read(n: number): Buffer | undefined {
     const buffer = this.#buffer;
+    const copied = buffer === SHARED || (this.keepsChunks && n < KEPT_COPY_BELOW);
     let chunk: Buffer;
-    if (buffer === SHARED) {
+    if (copied) {
       chunk = Buffer.allocUnsafe(n);
-      SHARED.copy(chunk, 0, 0, n);
+      buffer.copy(chunk, 0, 0, n);
     } else {
       chunk = buffer.subarray(0, n);
     }
     if (!this.owner.streamData(this, chunk)) this.pause();
     if (this.closed) return undefined;
     // Reading paused (by the owner or just above): a write of this chunk waits and holds it.
-    if (buffer === SHARED ? n === READ_SIZE : !this.#reading || this.keepsChunks) return (this.#buffer = Buffer.allocUnsafeSlow(READ_SIZE));
+    if (buffer === SHARED ? n === READ_SIZE : !copied && (!this.#reading || this.keepsChunks)) return (this.#buffer = Buffer.allocUnsafeSlow(READ_SIZE));
     return undefined;
   }
 

@@ -394,18 +394,28 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
         this.#timer!.refresh();
         return this.#upstream!.write(chunk);
       case 'head':
-        // (a read that fills the read buffer also completes the head: both bounds are smaller)
+        // The head keeps its chunks while it says they were handled: safe, as every read before
+        // the first that fills the read buffer is a copy, and such a read completes the head
+        // (both its bounds are smaller; see HandleStream.read).
         if (!this.#head!.push(chunk)) return true;
         this.#headDone();
-        return false;
+        return this.#readsOn();
       case 'refused':
         return true;
       default:
-        // waiting or connecting: held until the member is connected
-        (this.#held ??= []).push(chunk);
+        // Waiting or connecting: held until the member is connected. Copied unless the stream
+        // keeps every chunk's memory: a stream that reads in bulk reads again into this chunk's
+        // memory once we return true (the held bytes would be overwritten).
+        (this.#held ??= []).push(stream.keepsChunks ? chunk : Buffer.from(chunk));
         this.#heldBytes += chunk.length;
         return this.#heldBytes < HOLD_MAX;
     }
+  }
+
+  /** After the head: whether the client is read on, as #dispatch asked (waiting in the queue, or turned away). */
+  #readsOn(): boolean {
+    const phase = this.#phase;
+    return phase === 'waiting' ? this.#heldBytes < HOLD_MAX : phase === 'refused';
   }
 
   #end(stream: Stream): void {
