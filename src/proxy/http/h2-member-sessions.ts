@@ -16,7 +16,15 @@ import type { MemberTlsConfig } from '../../config/http-types.ts';
 import type { MemberProtocol, PoolHttp2Config } from '../../config/member-protocol-schema.ts';
 import type { Member } from '../../runtime/member.ts';
 import type { MemberTraffic } from '../../runtime/member-down.ts';
-import type { H2MemberStream } from './h2-member-stream.ts';
+
+/** What a session asks of a request's stream (h2-member-stream.ts implements it; declared here so the two files do not import each other). */
+export interface H2MemberStream {
+  assign(session: H2MemberSession, ready: boolean): void;
+  sessionReady(): void;
+  sessionFailed(error: Error): void;
+  detach(): void;
+  requeue(): void;
+}
 
 /** Streams assumed open-able on a session before the member's SETTINGS say (RFC 9113 6.5.2 recommends at least 100). */
 const ASSUMED_STREAMS = 100;

@@ -24,7 +24,7 @@ import type { Member } from '../../runtime/member.ts';
 import type { Stream, StreamOwner } from '../stream.ts';
 import { BodyFramer, type PayloadSink } from './body-framer.ts';
 import { fieldLines, GRPC_STATUS_FIELDS, memberRequestHeaders, trailerHeaders } from './h2-member-heads.ts';
-import type { H2MemberSession, H2MemberSessions, H2Route } from './h2-member-sessions.ts';
+import type { H2MemberSession, H2MemberSessions, H2MemberStream as SessionSide, H2Route } from './h2-member-sessions.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
 /** the END_STREAM flag of a HEADERS frame (RFC 9113 6.2), as the 'response' event gives the flags */
@@ -41,7 +41,7 @@ const CRLF = Buffer.from('\r\n', 'latin1');
 
 const Phase = { WAITING: 0, READY: 1, SENT: 2, DONE: 3 } as const;
 
-export class H2MemberStream implements Stream {
+export class H2MemberStream implements Stream, SessionSide {
   readEnded = false;
   writeEnded = false;
   closed = false;
