@@ -66,6 +66,9 @@ export class H2MemberSession {
     const scheme = route.protocol === 'h2' ? 'https' : 'http';
     const authority = `${scheme}://${net.isIPv6(ip) ? `[${ip}]` : ip}:${port}`;
     const session = http2.connect(authority, {
+      // a pushed stream would have no one to read it (nor its errors): push is refused, and a
+      // PUSH_PROMISE is then the member's protocol error, which ends its connection
+      settings: { enablePush: false },
       createConnection: () => {
         if (route.protocol === 'h2c') return net.connect({ host: ip, port, noDelay: true });
         const servername = tlsConfig?.sni ?? (net.isIP(member.host) === 0 ? member.host : undefined);
