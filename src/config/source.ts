@@ -38,6 +38,8 @@ function readYaml(text: string, file: string): SourceResult {
     return { file, path: at === null ? '' : formatPath(at), message: `duplicate key ${JSON.stringify(key)}; each key may appear once in a map`, line, column: col };
   });
   if (firstSyntax !== undefined) return { ok: false, issues };
+  const reserved = reservedKeys(doc, lines, file);
+  if (reserved.length > 0) return { ok: false, issues: [...issues, ...reserved] };
   let value: unknown;
   try {
     // each alias counts as the nodes it copies: a few lines of anchors cannot expand into millions
@@ -69,6 +71,24 @@ function keyAt(doc: Document, offset: number): PathSegment[] | null {
   return found;
 }
 
+/**
+ * Keys a JavaScript object cannot hold as its own (`__proto__` sets the prototype): such a key
+ * (a service, pool, header or page named so) would vanish from the value without a word.
+ */
+function reservedKeys(doc: Document, lines: LineCounter, file: string): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  visit(doc, {
+    Pair(_key, pair) {
+      if (!isScalar(pair.key) || String(pair.key.value) !== '__proto__') return;
+      const offset = pair.key.range?.[0] ?? 0;
+      const { line, col } = lines.linePos(offset);
+      const at = keyAt(doc, offset);
+      out.push({ file, path: at === null ? '' : formatPath(at), message: '"__proto__" cannot be a key: choose another name', line, column: col });
+    },
+  });
+  return out;
+}
+
 /** yaml's own default, said here because it is what stops an alias bomb (billion laughs). */
 const MAX_ALIAS_COUNT = 100;
 
@@ -86,10 +106,10 @@ function readJson(text: string, file: string): SourceResult {
     return { ok: false, issues: [jsonSyntaxIssue(text, file, (error as Error).message)] };
   }
   // The same text read as YAML gives the line numbers, and also refuses duplicate keys, which
-  // JSON.parse would silently resolve to the last one.
+  // JSON.parse would silently resolve to the last one, and __proto__ keys.
   const asYaml = readYaml(text, file);
   if (asYaml.ok) return asYaml;
-  const duplicates = asYaml.issues.filter((issue) => issue.message.startsWith('duplicate key'));
+  const duplicates = asYaml.issues.filter((issue) => issue.message.startsWith('duplicate key') || issue.message.startsWith('"__proto__"'));
   if (duplicates.length > 0) return { ok: false, issues: duplicates };
   return { ok: true, source: { value, lineOf: () => undefined }, duplicates: [] };
 }

@@ -41,3 +41,11 @@ function take(l: RateLimit, fields: string, client: string, now: number): number
   // (an address that does not read, -1, is let through: a unix socket's client has none)
   return Math.max(0, l.table.takeAddress(client, c.ipv4Mask, c.ipv6Mask, now));
 }
+
+/** the longest Retry-After said: 2^31 s, the cap of a delta-seconds (RFC 9111 1.2.2); beyond, a number prints with an exponent */
+const MAX_RETRY_AFTER = 2_147_483_648;
+
+/** Retry-After for a wait of `ms` (from requestWait): whole seconds, at least 1, at most MAX_RETRY_AFTER. */
+export function retryAfterSeconds(ms: number): number {
+  return Math.min(MAX_RETRY_AFTER, Math.ceil(ms / 1000));
+}

@@ -20,7 +20,7 @@ import type { Pool, Waiter } from '../../runtime/pool.ts';
 import type { LiveRoute } from '../../runtime/service-routes.ts';
 import { expandLocation } from '../../routing/location.ts';
 import { rewritePath } from '../../routing/path-rewrite.ts';
-import { requestWait } from '../rate-limits.ts';
+import { requestWait, retryAfterSeconds } from '../rate-limits.ts';
 import { logRequest } from './access-log.ts';
 import { BodyClock } from './body-clock.ts';
 import { BodyFramer, type PayloadSink } from './body-framer.ts';
@@ -177,7 +177,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     const limits = this.#ctx.service.rateLimits;
     if (limits !== null) {
       const wait = requestWait(limits, this.#route?.name ?? null, this.req.fields, this.#clientAddress(this.#side, this.req), Date.now());
-      if (wait > 0) return this.#fail(429, 'this client is over its rate limit', Math.ceil(wait / 1000));
+      if (wait > 0) return this.#fail(429, 'this client is over its rate limit', retryAfterSeconds(wait));
     }
     const action = this.#route?.config.action;
     if (action === undefined || action.kind === 'pool') return this.#dispatch();

@@ -74,6 +74,14 @@ export class H2MemberSession {
     const scheme = route.protocol === 'h2' ? 'https' : 'http';
     const authority = `${scheme}://${net.isIPv6(ip) ? `[${ip}]` : ip}:${port}`;
     const session = http2.connect(authority, {
+      // a pushed stream would have no one to read it (nor its errors): push is refused, and a
+      // PUSH_PROMISE is then the member's protocol error, which ends its connection
+      settings: { enablePush: false },
+      // a request with a field repeated that should be single (two User-Agent) goes as it came,
+      // as to an HTTP/1.1 member: node would otherwise throw, and the client's request would
+      // fail as if the member had (a passive-health failure any client could cause). Node reads
+      // the option on client sessions too; its types name it only on servers' (hence the cast).
+      strictSingleValueFields: false,
       createConnection: () => {
         if (route.protocol === 'h2c') return net.connect({ host: ip, port, noDelay: true });
         const servername = tlsConfig?.sni ?? (net.isIP(member.host) === 0 ? member.host : undefined);
@@ -82,7 +90,7 @@ export class H2MemberSession {
           rejectUnauthorized: tlsConfig?.verify ?? true, ca: tlsConfig?.ca ?? undefined,
         });
       },
-    });
+    } as http2.ClientSessionOptions);
     this.session = session;
     session.on('error', this.#onError);
     session.on('goaway', this.#onGoaway);
