@@ -14,6 +14,10 @@ import { Furiwake } from '../../src/app.ts';
 import { ConfigError } from '../../src/config/issues.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Config } from '../../src/config/types.ts';
+import { parseTemplate } from '../../src/config/log-fields.ts';
+import type { LogsConfig } from '../../src/config/logs-types.ts';
+import { join } from 'node:path';
+import { tempDir } from '../helpers/files.ts';
 import { greeted, greeting, udpClient } from '../helpers/clients.ts';
 import { completeResponse, connection, httpConfig, startMember } from '../proxy/http/helpers.ts';
 import { until } from '../helpers/wait.ts';
@@ -376,6 +380,23 @@ describe('admin API: reload', () => {
     assert.equal(res.status, 200);
     assert.deepEqual(res.body, { changes: ['pool p changed: member b removed, member a changed'], problems: [] });
     assert.deepEqual(app.runtime.pools.get('p')!.members.map((m) => [m.id, m.weight]), [['a', 4]]);
+  });
+
+  it('POST /api/v1/reload names a change to the logs section alone', async () => {
+    let next: Config | null = null;
+    const { app, base, config } = await twoMembers({}, { load: async () => next! });
+    const dir = await tempDir('reload-logs');
+    const template = parseTemplate('$client $status');
+    assert.ok(template.ok);
+    const json: LogsConfig = { access: { format: 'json', fields: ['client'], template: [], to: { kind: 'file', path: join(dir, 'a.log') } }, process: { to: { kind: 'stdout' } }, syslog: null };
+    const line: LogsConfig = { ...json, access: { format: 'line', fields: [], template: template.parts, to: { kind: 'file', path: join(dir, 'b.log') } } };
+    const reload = async (logs: LogsConfig) => {
+      next = { ...config, admin: app.runtime.config!.admin, logs };
+      return (await call(base, '/api/v1/reload', { method: 'POST' })).body;
+    };
+    assert.deepEqual(await reload(json), { changes: ['logs added'], problems: [] });
+    assert.deepEqual(await reload(line), { changes: ['logs changed: access format, access destination'], problems: [] });
+    assert.deepEqual(await reload({ ...line, process: { to: { kind: 'file', path: join(dir, 'p.log') } } }), { changes: ['logs changed: process destination'], problems: [] });
   });
 
   it('keeps the running config when the file is refused (422 with each problem)', async () => {
