@@ -699,13 +699,17 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     this.#resDone = true;
   }
 
-  /** The client went away (or the table aborted it): everything is given back. */
-  abort(): void {
+  /**
+   * The client went away (or the table aborted it): everything is given back. `status` is what
+   * the access log says when no response had begun: 499, or 504 when furiwake gave up at the
+   * client's own deadline (gRPC's grpc-timeout) and has answered that itself.
+   */
+  abort(status = 499): void {
     if (this.#finished) return;
     this.#reusable = false;
     this.#closeClient = true;
     this.#dropUpstream();
-    if (!this.#responded) this.#status = 499;
+    if (!this.#responded) this.#status = status;
     this.#finish();
   }
 

@@ -384,7 +384,8 @@ export class H2ClientStream implements ClientStream {
       this.#closedByUs = true;
       if (!this.#stream.destroyed && !this.#stream.closed) this.#stream.close(NGHTTP2_CANCEL);
     }
-    ex.abort();
+    // the gateway gave up, as at an http request's timeout: 504 in the access log, not 499
+    ex.abort(504);
   }
 
   // ---- the end
