@@ -11,6 +11,7 @@
 
 import { usesHash } from '../../balance/index.ts';
 import type { HttpServiceConfig } from '../../config/http-types.ts';
+import type { MemberProtocol } from '../../config/member-protocol-schema.ts';
 import type { ServiceConfig } from '../../config/types.ts';
 import type { Endpoint } from '../../runtime/connection-table.ts';
 import type { Dispatcher } from '../../runtime/dispatch.ts';
@@ -162,6 +163,12 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   /** The balancer's own address on the connection to the member; null while there is none. */
   get local(): Endpoint | null {
     return this.#up?.connected === true ? this.#up.local : null;
+  }
+
+  /** h2 or h2c while its member is spoken to in HTTP/2 (the pool's member-protocol); null for HTTP/1.1 or while it has none. */
+  get memberProtocol(): Exclude<MemberProtocol, 'http1'> | null {
+    const protocol = this.member === null ? undefined : this.#pool.config.memberProtocol;
+    return protocol === undefined || protocol === 'http1' ? null : protocol;
   }
 
   /** The request body has been read to its end. */
