@@ -167,7 +167,11 @@ export class Exchange implements UpstreamUser, MemberTraffic {
 
   /** h2 or h2c while its member is spoken to in HTTP/2 (the pool's member-protocol); null for HTTP/1.1 or while it has none. */
   get memberProtocol(): Exclude<MemberProtocol, 'http1'> | null {
-    const protocol = this.member === null ? undefined : this.#pool.config.memberProtocol;
+    return this.#h2Protocol(this.member);
+  }
+
+  #h2Protocol(member: Member | null): Exclude<MemberProtocol, 'http1'> | null {
+    const protocol = member === null ? undefined : this.#pool.config.memberProtocol;
     return protocol === undefined || protocol === 'http1' ? null : protocol;
   }
 
@@ -771,7 +775,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       // peer that carried the request when that is another address.
       const peer = side.client.address;
       const client = this.#clientAddress(side, this.req);
-      const memberProtocol = member === null ? undefined : this.#pool.config.memberProtocol;
+      const memberProtocol = this.#h2Protocol(member);
       logRequest(this.#ctx.log, {
         client,
         ...(client === peer ? {} : { peer }),
@@ -780,7 +784,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
         ...(this.#headers === null || this.#headers.requestId === '' ? {} : { requestId: this.#headers.requestId }),
         member: member?.id ?? null,
         protocol: side.http2 ? 'HTTP/2' : this.req.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
-        ...(memberProtocol === undefined || memberProtocol === 'http1' ? {} : { memberProtocol }),
+        ...(memberProtocol === null ? {} : { memberProtocol }),
         method: this.req.method,
         path: this.req.target,
         status: this.#status,
