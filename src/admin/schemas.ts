@@ -218,6 +218,7 @@ export const connectionSchema = z.object({
   member: z.object({ pool: z.string(), id: z.string(), address: z.string(), port: z.int() }).nullable().describe('null while queued or connecting'),
   http: z.enum(['1.1', '2']).nullable().describe('http services: the HTTP version the client speaks on this connection (HTTP/2 carries many requests at once); null outside http'),
   request: z.object({ method: z.string(), path: z.string() }).nullable().describe('http: the request in progress (HTTP/2: one of them); null between requests and outside http'),
+  memberProtocol: z.enum(['h2', 'h2c']).nullable().describe("http: h2 or h2c when that request's member is spoken to in HTTP/2 (its pool's member-protocol); null for HTTP/1.1, without a member, and outside http"),
   kernel: z.object({
     mode: z.enum(['nat', 'dsr']),
     state: z.string().describe("conntrack's state (ESTABLISHED, TIME_WAIT, ...); forwarding for a dsr flow"),

@@ -167,6 +167,7 @@ function viewOf(c: ConnectionEntry | KernelConnection, member: ConnectionView['m
     member,
     http: 'http' in c ? (c.http ?? null) : null,
     request,
+    memberProtocol: 'memberProtocol' in c ? (c.memberProtocol ?? null) : null,
     kernel,
     startedAt: c.startedAt,
     bytesIn: c.bytesIn,

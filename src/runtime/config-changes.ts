@@ -4,6 +4,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { diffConfig } from '../config/diff.ts';
 import type { HaConfig } from '../config/ha-types.ts';
+import type { AccessLogConfig, LogsConfig } from '../config/logs-types.ts';
 import type { Config, PoolConfig } from '../config/types.ts';
 
 /** At start: "2 services (web, shop), 2 pools (web: 3 members, shop: 3 members)". */
@@ -27,6 +28,8 @@ export function describeChanges(before: Config, after: Config): string[] {
   ];
   if (d.global) lines.push('global changed');
   if (!isDeepStrictEqual(before.admin ?? null, after.admin ?? null)) lines.push('admin changed');
+  const logs = logsChange(before.logs, after.logs);
+  if (logs !== null) lines.push(logs);
   const ha = haChange(before.ha, after.ha);
   if (ha !== null) lines.push(ha);
   return lines;
@@ -44,6 +47,38 @@ function haChange(before: HaConfig | undefined, after: HaConfig | undefined): st
   if (after === undefined) return 'ha removed';
   const keys = (Object.keys(HA_KEYS) as (keyof typeof HA_KEYS)[]).filter((k) => !isDeepStrictEqual(before[k], after[k]));
   return keys.length === 0 ? null : `ha changed: ${keys.map((k) => HA_KEYS[k]).join(', ')}`;
+}
+
+/**
+ * "logs changed: access format, access destination, syslog": what changed in the logs section, in
+ * the manual's words (docs/logging.md); "logs added", "logs removed"; null when the same.
+ */
+function logsChange(before: LogsConfig | undefined, after: LogsConfig | undefined): string | null {
+  if (before === undefined) return after === undefined ? null : 'logs added';
+  if (after === undefined) return 'logs removed';
+  const parts: string[] = [];
+  const a = before.access;
+  const b = after.access;
+  if (a === null || b === null) {
+    if (a !== b) parts.push(a === null ? 'access log added' : 'access log removed');
+  } else {
+    parts.push(...accessChanges(a, b));
+  }
+  if (!isDeepStrictEqual(before.process.to, after.process.to)) parts.push('process destination');
+  if (!isDeepStrictEqual(before.syslog, after.syslog)) {
+    parts.push(before.syslog === null ? 'syslog added' : after.syslog === null ? 'syslog removed' : 'syslog');
+  }
+  return parts.length === 0 ? null : `logs changed: ${parts.join(', ')}`;
+}
+
+/** The access log's format (a new format makes its fields or line moot), its fields or line, its destination. */
+function accessChanges(a: AccessLogConfig, b: AccessLogConfig): string[] {
+  const parts: string[] = [];
+  if (a.format !== b.format) parts.push('access format');
+  else if (a.format === 'json' && !isDeepStrictEqual(a.fields, b.fields)) parts.push('access fields');
+  else if (a.format === 'line' && !isDeepStrictEqual(a.template, b.template)) parts.push('access line');
+  if (!isDeepStrictEqual(a.to, b.to)) parts.push('access destination');
+  return parts;
 }
 
 /** ": member s4 added, members s1, s2 changed, settings changed": its members by id, and whether the pool's own settings changed. */

@@ -3,6 +3,7 @@
 // the admin API and dashboard read it. Entries are the data planes' own connection objects,
 // so the table costs one Map slot per connection and byte counts are read only when asked.
 
+import type { MemberProtocol } from '../config/member-protocol-schema.ts';
 import type { Member } from './member.ts';
 
 export interface Endpoint {
@@ -32,6 +33,8 @@ export interface ConnectionEntry {
   readonly http?: '1.1' | '2';
   /** http: the request in progress on this connection (null between requests) */
   readonly request?: { readonly method: string; readonly path: string } | null;
+  /** http: h2 or h2c when that request's member is spoken to in HTTP/2 (its pool's member-protocol); null for HTTP/1.1 or without a member */
+  readonly memberProtocol?: Exclude<MemberProtocol, 'http1'> | null;
   /** Ends the connection at once (shutdown after the grace period). */
   abort(): void;
   /**

@@ -14,8 +14,14 @@ import { Furiwake } from '../../src/app.ts';
 import { ConfigError } from '../../src/config/issues.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Config } from '../../src/config/types.ts';
+import { parseTemplate } from '../../src/config/log-fields.ts';
+import type { LogsConfig } from '../../src/config/logs-types.ts';
+import { join } from 'node:path';
+import { tempDir } from '../helpers/files.ts';
 import { greeted, greeting, udpClient } from '../helpers/clients.ts';
 import { completeResponse, connection, httpConfig, startMember } from '../proxy/http/helpers.ts';
+import { h2Connect, h2Request } from '../proxy/http/h2-helpers.ts';
+import { startH2Member } from '../proxy/http/h2-members-helpers.ts';
 import { until } from '../helpers/wait.ts';
 import { pool, single } from '../helpers/config.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -180,7 +186,7 @@ describe('admin API: reads', () => {
     while (member.requests.length === 0) await new Promise((resolve) => setImmediate(resolve));
     const page = await call(base, '/api/v1/connections?service=svc', { token: null });
     const [entry] = page.body.items;
-    assert.deepEqual([entry.request, entry.member.id], [{ method: 'GET', path: '/login?(redacted)' }, 'h']);
+    assert.deepEqual([entry.request, entry.member.id, entry.http, entry.memberProtocol], [{ method: 'GET', path: '/login?(redacted)' }, 'h', '1.1', null]);
     assert.equal(JSON.stringify(page.body).includes('hunter2'), false);
     const events = await openEvents(base);
     const snapshot = await events.next((e) => e.event === 'snapshot');
@@ -192,6 +198,40 @@ describe('admin API: reads', () => {
     assert.deepEqual(shown.body.items[0].request, { method: 'GET', path: target });
     release();
     assert.equal(await answer, `done ${target}`);
+  });
+
+  it('GET /api/v1/connections: a request on an h2c member shows memberProtocol h2c, beside the client\'s HTTP version', async () => {
+    let release = (): void => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let arrived = (): void => {};
+    let arrival = new Promise<void>((resolve) => (arrived = resolve));
+    const member = await startH2Member('h', (stream) => {
+      arrived();
+      void held.then(() => {
+        stream.respond({ ':status': 200 });
+        stream.end('done');
+      });
+    });
+    const config = httpConfig(pool('round-robin', [{ port: member.port, id: 'h' }], {}, { memberProtocol: 'h2c' }), { http2: { h2c: true, maxConcurrentStreams: 100, maxResetsPerSecond: 100 } });
+    const { app, base } = await startAdminApp(config);
+    const port = app.address('svc').port;
+    const entries = async () => {
+      const page = await call(base, '/api/v1/connections?service=svc');
+      connectionPageSchema.parse(page.body);
+      return page.body.items.map((c: { http: string; memberProtocol: string | null; member: { id: string } | null }) => [c.http, c.memberProtocol, c.member?.id ?? null]);
+    };
+    const one = fetch(`http://127.0.0.1:${port}/one`).then((r) => r.text());
+    await arrival;
+    assert.deepEqual(await entries(), [['1.1', 'h2c', 'h']]);
+    arrival = new Promise<void>((resolve) => (arrived = resolve));
+    const session = h2Connect(port, false);
+    const two = h2Request(session, { ':method': 'GET', ':path': '/two' });
+    await arrival;
+    assert.deepEqual(await entries(), [['1.1', 'h2c', 'h'], ['2', 'h2c', 'h']]);
+    release();
+    assert.equal(await one, 'done');
+    assert.equal((await two).status, 200);
+    session.close();
   });
 
   it('GET /api/v1/services: an http service counts its client connections and its requests, each with a rate per second', async () => {
@@ -376,6 +416,23 @@ describe('admin API: reload', () => {
     assert.equal(res.status, 200);
     assert.deepEqual(res.body, { changes: ['pool p changed: member b removed, member a changed'], problems: [] });
     assert.deepEqual(app.runtime.pools.get('p')!.members.map((m) => [m.id, m.weight]), [['a', 4]]);
+  });
+
+  it('POST /api/v1/reload names a change to the logs section alone', async () => {
+    let next: Config | null = null;
+    const { app, base, config } = await twoMembers({}, { load: async () => next! });
+    const dir = await tempDir('reload-logs');
+    const template = parseTemplate('$client $status');
+    assert.ok(template.ok);
+    const json: LogsConfig = { access: { format: 'json', fields: ['client'], template: [], to: { kind: 'file', path: join(dir, 'a.log') } }, process: { to: { kind: 'stdout' } }, syslog: null };
+    const line: LogsConfig = { ...json, access: { format: 'line', fields: [], template: template.parts, to: { kind: 'file', path: join(dir, 'b.log') } } };
+    const reload = async (logs: LogsConfig) => {
+      next = { ...config, admin: app.runtime.config!.admin, logs };
+      return (await call(base, '/api/v1/reload', { method: 'POST' })).body;
+    };
+    assert.deepEqual(await reload(json), { changes: ['logs added'], problems: [] });
+    assert.deepEqual(await reload(line), { changes: ['logs changed: access format, access destination'], problems: [] });
+    assert.deepEqual(await reload({ ...line, process: { to: { kind: 'file', path: join(dir, 'p.log') } } }), { changes: ['logs changed: process destination'], problems: [] });
   });
 
   it('keeps the running config when the file is refused (422 with each problem)', async () => {

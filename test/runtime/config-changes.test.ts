@@ -27,3 +27,23 @@ describe('describeChanges: the ha section', () => {
     assert.deepEqual(describeChanges(config(BASE + HA(100)), config(BASE + HA(100))), []);
   });
 });
+
+describe('describeChanges: the logs section', () => {
+  const LOGS = (access: string, extra = '') => `logs:\n  access: ${access}\n${extra}`;
+  const SYSLOG = (port: number) => `  syslog: { address: udp://127.0.0.1:${port} }\n`;
+  const change = (a: string, b: string) => describeChanges(config(BASE + a), config(BASE + b));
+
+  it('names the access log part that changed, not "nothing changed"', () => {
+    assert.deepEqual(change(LOGS('{ fields: [client] }'), LOGS('{ fields: [client, status] }')), ['logs changed: access fields']);
+    assert.deepEqual(change(LOGS("{ line: '$client' }"), LOGS("{ line: '$client $status' }")), ['logs changed: access line']);
+    assert.deepEqual(change(LOGS("{ line: '$client' }"), LOGS('{ fields: [client], to: syslog }', SYSLOG(514))), ['logs changed: access format, access destination, syslog added']);
+  });
+
+  it('the process destination, the syslog server, the access log itself', () => {
+    assert.deepEqual(change(LOGS('{ to: syslog }', SYSLOG(514)), LOGS('{ to: syslog }', SYSLOG(515))), ['logs changed: syslog']);
+    assert.deepEqual(change('logs:\n  process: { to: stdout }\n', 'logs:\n  process: { to: file:/tmp/p.log }\n'), ['logs changed: process destination']);
+    assert.deepEqual(change('logs:\n  process: { to: stdout }\n', LOGS('{ fields: [client] }')), ['logs changed: access log added']);
+    assert.deepEqual(change(LOGS('{ fields: [client] }'), ''), ['logs removed']);
+    assert.deepEqual(change(LOGS('{ fields: [client] }'), LOGS('{ fields: [client] }')), []);
+  });
+});

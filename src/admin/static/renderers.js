@@ -237,7 +237,7 @@ function renderConnections(s) {
     const waiting = http.has(c.service) && c.request === null ? 'between requests' : 'queued / connecting';
     const after = target === null ? [waiting] : c.balancer === null ? [endpoint(target)] : [endpoint(c.balancer), arrow(), endpoint(target)];
     const notes = [
-      c.member === null ? null : `${c.member.pool}/${c.member.id}`,
+      c.member === null ? null : `${c.member.pool}/${c.member.id}${c.memberProtocol === null ? '' : ` over ${c.memberProtocol}`}`,
       c.request === null ? null : `${c.request.method} ${c.request.path}`,
       c.kernel === null ? null : `${c.kernel.mode} in the kernel · ${c.kernel.state}`,
     ].filter((x) => x !== null);

@@ -11,6 +11,7 @@
 
 import { usesHash } from '../../balance/index.ts';
 import type { HttpServiceConfig } from '../../config/http-types.ts';
+import type { MemberProtocol } from '../../config/member-protocol-schema.ts';
 import type { ServiceConfig } from '../../config/types.ts';
 import type { Endpoint } from '../../runtime/connection-table.ts';
 import type { Dispatcher } from '../../runtime/dispatch.ts';
@@ -162,6 +163,16 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   /** The balancer's own address on the connection to the member; null while there is none. */
   get local(): Endpoint | null {
     return this.#up?.connected === true ? this.#up.local : null;
+  }
+
+  /** h2 or h2c while its member is spoken to in HTTP/2 (the pool's member-protocol); null for HTTP/1.1 or while it has none. */
+  get memberProtocol(): Exclude<MemberProtocol, 'http1'> | null {
+    return this.#h2Protocol(this.member);
+  }
+
+  #h2Protocol(member: Member | null): Exclude<MemberProtocol, 'http1'> | null {
+    const protocol = member === null ? undefined : this.#pool.config.memberProtocol;
+    return protocol === undefined || protocol === 'http1' ? null : protocol;
   }
 
   /** The request body has been read to its end. */
@@ -699,13 +710,17 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     this.#resDone = true;
   }
 
-  /** The client went away (or the table aborted it): everything is given back. */
-  abort(): void {
+  /**
+   * The client went away (or the table aborted it): everything is given back. `status` is what
+   * the access log says when no response had begun: 499, or 504 when furiwake gave up at the
+   * client's own deadline (gRPC's grpc-timeout) and has answered that itself.
+   */
+  abort(status = 499): void {
     if (this.#finished) return;
     this.#reusable = false;
     this.#closeClient = true;
     this.#dropUpstream();
-    if (!this.#responded) this.#status = 499;
+    if (!this.#responded) this.#status = status;
     this.#finish();
   }
 
@@ -760,7 +775,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       // peer that carried the request when that is another address.
       const peer = side.client.address;
       const client = this.#clientAddress(side, this.req);
-      const memberProtocol = member === null ? undefined : this.#pool.config.memberProtocol;
+      const memberProtocol = this.#h2Protocol(member);
       logRequest(this.#ctx.log, {
         client,
         ...(client === peer ? {} : { peer }),
@@ -769,7 +784,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
         ...(this.#headers === null || this.#headers.requestId === '' ? {} : { requestId: this.#headers.requestId }),
         member: member?.id ?? null,
         protocol: side.http2 ? 'HTTP/2' : this.req.minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
-        ...(memberProtocol === undefined || memberProtocol === 'http1' ? {} : { memberProtocol }),
+        ...(memberProtocol === null ? {} : { memberProtocol }),
         method: this.req.method,
         path: this.req.target,
         status: this.#status,

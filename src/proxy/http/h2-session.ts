@@ -12,6 +12,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import { hashString } from '../../balance/index.ts';
 import type { ConnectionEntry, ConnectionTable, Endpoint } from '../../runtime/connection-table.ts';
+import type { MemberProtocol } from '../../config/member-protocol-schema.ts';
 import type { Member } from '../../runtime/member.ts';
 import { forwardedAddress } from './client-address.ts';
 import type { HttpServiceContext } from './context.ts';
@@ -111,6 +112,12 @@ export class H2Session implements ConnectionEntry, H2StreamOwner {
 
   get member(): Member | null {
     for (const s of this.#streams) if (s.member !== null) return s.member;
+    return null;
+  }
+
+  /** How that member (the first stream's that has one) is spoken to, when in HTTP/2. */
+  get memberProtocol(): Exclude<MemberProtocol, 'http1'> | null {
+    for (const s of this.#streams) if (s.member !== null) return s.memberProtocol;
     return null;
   }
 

@@ -8,6 +8,7 @@
 
 import http2, { type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Endpoint } from '../../runtime/connection-table.ts';
+import type { MemberProtocol } from '../../config/member-protocol-schema.ts';
 import type { Member } from '../../runtime/member.ts';
 import { accessLogging, logRequest } from './access-log.ts';
 import type { ClientStream } from './client-stream.ts';
@@ -99,6 +100,11 @@ export class H2ClientStream implements ClientStream {
   get request(): { method: string; path: string } | null {
     const ex = this.#ex;
     return ex === null ? null : { method: ex.req.method, path: ex.req.target };
+  }
+
+  /** h2 or h2c when the exchange in progress's member is spoken to in HTTP/2, for the connection table. */
+  get memberProtocol(): Exclude<MemberProtocol, 'http1'> | null {
+    return this.#ex?.memberProtocol ?? null;
   }
 
   /** Reads the head and starts the exchange. */
@@ -384,7 +390,8 @@ export class H2ClientStream implements ClientStream {
       this.#closedByUs = true;
       if (!this.#stream.destroyed && !this.#stream.closed) this.#stream.close(NGHTTP2_CANCEL);
     }
-    ex.abort();
+    // the gateway gave up, as at an http request's timeout: 504 in the access log, not 499
+    ex.abort(504);
   }
 
   // ---- the end

@@ -9,6 +9,7 @@
 import tls from 'node:tls';
 import type { ConnectionEntry, ConnectionTable, Endpoint } from '../../runtime/connection-table.ts';
 import { hashString } from '../../balance/index.ts';
+import type { MemberProtocol } from '../../config/member-protocol-schema.ts';
 import type { Member } from '../../runtime/member.ts';
 import { accessLogging, logRequest } from './access-log.ts';
 import { ClientBytes } from './client-bytes.ts';
@@ -135,6 +136,11 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
   get request(): { method: string; path: string } | null {
     const ex = this.#exchange;
     return ex === null ? null : { method: ex.req.method, path: ex.req.target };
+  }
+
+  /** h2 or h2c when the request in progress's member is spoken to in HTTP/2, for the connection table. */
+  get memberProtocol(): Exclude<MemberProtocol, 'http1'> | null {
+    return this.#exchange?.memberProtocol ?? null;
   }
 
   /** The balancer's address on the member side of the request in progress. */

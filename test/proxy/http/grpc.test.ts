@@ -4,11 +4,15 @@
 
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import { Furiwake } from '../../../src/app.ts';
+import { createLogger } from '../../../src/log.ts';
+import { logSink } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { until } from '../../helpers/wait.ts';
 import { h2Connect, h2cService, h2Request } from './h2-helpers.ts';
+import { httpConfig } from './helpers.ts';
 import { call, grpcClient, startGrpcMember } from './grpc-helpers.ts';
 import { startH2Member } from './h2-members-helpers.ts';
 
@@ -82,5 +86,20 @@ describe('gRPC over HTTP/2 members', () => {
     assert.equal(raw.status, 200);
     assert.equal(raw.headers['grpc-status'], '4');
     assert.equal(await memberClosed, http2.constants.NGHTTP2_CANCEL);
+  });
+
+  it('logs a call cut off at its grpc-timeout as 504 (furiwake gave up), not 499 (the client went)', async () => {
+    const silent = await startH2Member('silent', () => {});
+    const { sink, lines } = logSink();
+    const config = httpConfig(pool('round-robin', [{ port: silent.port, id: 'm1' }], {}, { memberProtocol: 'h2c' }), { http2: { h2c: true, maxConcurrentStreams: 100, maxResetsPerSecond: 100 } });
+    const app = await Furiwake.start(config, createLogger('info', sink));
+    after(() => app.stop(0));
+    const session = h2Connect(app.address('svc').port, false);
+    const raw = await h2Request(session, { ':method': 'POST', ':path': '/test.Echo/Slow', 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '200m' }, Buffer.from([0, 0, 0, 0, 1, 0x31]));
+    session.close();
+    assert.equal(raw.headers['grpc-status'], '4');
+    await until(() => lines.some((l) => l.msg === 'request'), sink, 'line');
+    const line = lines.find((l) => l.msg === 'request')!;
+    assert.deepEqual([line.path, line.member, line.memberProtocol, line.status], ['/test.Echo/Slow', 'm1', 'h2c', 504]);
   });
 });
