@@ -29,6 +29,7 @@ import { ClientBytes } from './client-bytes.ts';
 import type { ClientStream } from './client-stream.ts';
 import type { HttpServiceContext } from './context.ts';
 import { memberRequestHead } from './head-writer.ts';
+import { unsendableHead } from './h2-member-heads.ts';
 import { RequestClock } from './request-clock.ts';
 import { isIdempotent, type RequestHead } from './request-head.ts';
 import { parseResponseHead, type ResponseHead } from './response-head.ts';
@@ -580,6 +581,9 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       return this.#finish();
     }
     if (!up.connected) return this.#connectFailed(error);
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    // the request's head has a field an HTTP/2 member cannot be sent: the client's fault, not the member's
+    if (unsendableHead(code)) return this.#fail(400, `the request has a header field that cannot be sent over HTTP/2 (${code})`);
     if (this.#resBody !== null && this.#resBody.untilCloseMode && error === null) {
       this.#reusable = false;
       return this.#responseDone();

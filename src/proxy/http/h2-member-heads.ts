@@ -1,6 +1,6 @@
 // Heads between furiwake and HTTP/2 members (h2-member-stream.ts). A request head as the head
 // writer made it for HTTP/1.1 members becomes a header list: the request line's method and target
-// (an absolute-form target's path) as pseudo-headers, Host as :authority, the connection-specific
+// (an absolute-form target's path) as pseudo-headers, Host as :authority (none when empty), the connection-specific
 // fields (RFC 9113 8.2.2) dropped, TE only as "trailers" (always for gRPC). A member's header
 // list (validated by nghttp2: lowercase names, values without CR, LF or NUL) becomes field lines.
 
@@ -11,6 +11,22 @@ import { isGrpc } from './grpc.ts';
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host']);
 /** The status of a gRPC trailers-only response: moved to the trailers. */
 export const GRPC_STATUS_FIELDS: ReadonlySet<string> = new Set(['grpc-status', 'grpc-message', 'grpc-status-details-bin']);
+
+/**
+ * Errors node's http2 throws when it will not send a request's header list (a name that is not a
+ * token, a value it refuses, a connection-specific or repeated single-value field, a bad
+ * pseudo-header): the request's fault, not the member's.
+ */
+const UNSENDABLE_HEAD = new Set([
+  'ERR_HTTP2_INVALID_HEADER_VALUE', 'ERR_INVALID_HTTP_TOKEN', 'ERR_INVALID_CHAR', 'ERR_HTTP2_HEADER_SINGLE_VALUE',
+  'ERR_HTTP2_INVALID_CONNECTION_HEADERS', 'ERR_HTTP2_INVALID_PSEUDOHEADER', 'ERR_HTTP2_CONNECT_AUTHORITY',
+  'ERR_HTTP2_CONNECT_PATH', 'ERR_HTTP2_CONNECT_SCHEME',
+]);
+
+/** `code` (a member stream's error) says the request's head could not be put in HTTP/2. */
+export function unsendableHead(code: string | undefined): boolean {
+  return code !== undefined && UNSENDABLE_HEAD.has(code);
+}
 
 export interface MemberRequest {
   method: string;
@@ -46,7 +62,10 @@ export function memberRequestHeaders(head: string, scheme: 'http' | 'https'): Me
     const value = head.slice(colon + 1, end).trim();
     at = end + 2;
     if (CONNECTION_SPECIFIC.has(name)) {
-      if (name === 'host') headers[':authority'] = value;
+      // an empty Host is a target without authority (RFC 9112 3.2): no :authority, which HTTP/2 may not send empty (RFC 9113 8.3.1)
+      if (name === 'host') {
+        if (value !== '') headers[':authority'] = value;
+      }
       else if (name === 'transfer-encoding') chunked = true; // the head writer writes chunked alone
       continue;
     }

@@ -244,9 +244,11 @@ export class H2MemberStream implements Stream, SessionSide {
     try {
       h2 = session.session.request(this.#headers!, { endStream, waitForTrailers: this.#framer !== null });
     } catch (err) {
-      // a field nghttp2 will not send (it was valid HTTP/1.1): this request cannot go to an HTTP/2 member
-      this.#release();
-      return this.#fail((err as NodeJS.ErrnoException).code ?? 'ERR_HTTP2_INVALID_HEADER');
+      // a field node's http2 will not send (it was valid HTTP/1.1): this request cannot go to an
+      // HTTP/2 member (the exchange answers 400, see unsendableHead). Heard on a later turn, as a
+      // socket's error: the exchange is in the middle of writing the head.
+      this.#error ??= (err as NodeJS.ErrnoException).code ?? 'ERR_HTTP2_INVALID_HEADER_VALUE';
+      return this.close();
     }
     this.#h2 = h2;
     this.#phase = Phase.SENT;
