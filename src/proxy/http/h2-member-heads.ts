@@ -1,8 +1,9 @@
 // Heads between furiwake and HTTP/2 members (h2-member-stream.ts). A request head as the head
 // writer made it for HTTP/1.1 members becomes a header list: the request line's method and target
-// (an absolute-form target's path) as pseudo-headers, Host as :authority (none when empty), the connection-specific
-// fields (RFC 9113 8.2.2) dropped, TE only as "trailers" (always for gRPC). A member's header
-// list (validated by nghttp2: lowercase names, values without CR, LF or NUL) becomes field lines.
+// (an absolute-form target's path) as pseudo-headers, Host as :authority (none when empty), the
+// connection-specific fields (RFC 9113 8.2.2) dropped, TE only as "trailers" (always for gRPC). A
+// member's header list (validated by nghttp2: lowercase names, values without CR, LF or NUL)
+// becomes field lines.
 
 import type { OutgoingHttpHeaders } from 'node:http2';
 import { isGrpc } from './grpc.ts';
