@@ -11,12 +11,11 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseConfig } from '../src/config/load.ts';
-import { freePort, started, stopAll } from './children.ts';
+import { Children, freePort } from './child-processes.ts';
 import { HeaderEditor } from '../src/proxy/http/header-rules.ts';
 import { memberRequestHead } from '../src/proxy/http/head-writer.ts';
 import { newRequestId } from '../src/proxy/http/request-id.ts';
@@ -81,11 +80,12 @@ if (sink === 0) console.log('');
 
 // ---- through furiwake ---------------------------------------------------------------------
 
-const tmp = mkdtempSync(join(tmpdir(), 'furiwake-bench-headers-'));
+const children = new Children('headers');
+const tmp = children.tmp;
 try {
   const memberSource = `const s = require('node:http').createServer((q, r) => { r.setHeader('server', 'member'); r.end('ok\\n'); });
 s.keepAliveTimeout = 60000; s.listen(0, '127.0.0.1', () => console.log('port ' + s.address().port));`;
-  const member = Number(/port (\d+)/.exec(await started(spawn(process.execPath, ['-e', memberSource], { stdio: ['ignore', 'pipe', 'inherit'] }), '\n'))![1]);
+  const member = Number(/port (\d+)/.exec(await children.started(spawn(process.execPath, ['-e', memberSource], { stdio: ['ignore', 'pipe', 'inherit'] }), '\n'))![1]);
   const variants: Record<string, string> = { 'no rules': '', 'rules + request id': `, ${RULES_YAML}` };
   const rps: Record<string, number[]> = {};
   for (let round = 0; round < ROUNDS; round++) {
@@ -99,7 +99,7 @@ pools:
   p: { members: [ { address: 127.0.0.1:${member} } ] }
 `);
       const proc = spawn(process.execPath, [BIN, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'inherit'] });
-      await started(proc, 'furiwake started');
+      await children.started(proc, 'furiwake started');
       const { stdout } = await promisify(execFile)('h2load', ['--h1', '-n', String(REQUESTS), '-c', '32', '-t', '1', '-H', 'X-Debug: 1', `http://127.0.0.1:${port}/shop/items?id=42`]);
       const m = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(stdout);
       const ok = /(\d+) succeeded/.exec(stdout);
@@ -113,8 +113,7 @@ pools:
   const base = median(rps['no rules']);
   for (const [name, list] of Object.entries(rps)) console.log(`${name.padEnd(32)} ${median(list).toFixed(0).padStart(7)} req/s  (${((median(list) / base) * 100).toFixed(1)}%)`);
 } finally {
-  stopAll();
-  rmSync(tmp, { recursive: true, force: true });
+  children.stopAll();
 }
 
 function median(xs: number[]): number {
