@@ -122,23 +122,31 @@ for (const workers of [1, 2]) {
         `  p: { members: [ { address: 127.0.0.1:${member.port} } ] }`));
       const port = app.address('svc').port;
       const denied = dgram.createSocket('udp4');
-      denied.bind(0, '127.0.0.2');
-      await once(denied, 'listening');
-      denied.on('message', () => assert.fail('a denied client got an answer'));
-      for (let i = 0; i < 3; i++) denied.send(`no ${i}`, port, '127.0.0.1');
-      const s = await serviceReaches(base, 'svc', (v) => v.dropped?.denied === 3);
-      assert.equal(s.denied, 3);
       const allowed = dgram.createSocket('udp4');
-      allowed.bind(0, '127.0.0.1');
-      await once(allowed, 'listening');
-      const reply = once(allowed, 'message');
-      allowed.send('yes', port, '127.0.0.1');
-      assert.equal(String((await reply)[0]), 'u:yes');
-      assert.deepEqual(member.from.map((f) => f.split(':')[0]), ['127.0.0.1']);
-      const metrics = (await call<string>(base, '/metrics')).body;
-      assert.match(metrics, /furiwake_udp_datagrams_dropped_total\{service="svc",reason="denied"\} 3/);
-      denied.close();
-      allowed.close();
+      // closed whatever happens: an open socket would keep the test file's process alive
+      try {
+        denied.bind(0, '127.0.0.2');
+        await once(denied, 'listening');
+        const answered: string[] = [];
+        denied.on('message', (m) => answered.push(String(m)));
+        for (let i = 0; i < 3; i++) denied.send(`no ${i}`, port, '127.0.0.1');
+        // (with workers the drops are read live from shared memory, `denied` from each worker's report
+        // when asked: one answer may see the drops before the report that counts them)
+        const s = await serviceReaches(base, 'svc', (v) => v.dropped?.denied === 3 && v.denied === 3);
+        assert.equal(s.denied, 3);
+        allowed.bind(0, '127.0.0.1');
+        await once(allowed, 'listening');
+        const reply = once(allowed, 'message');
+        allowed.send('yes', port, '127.0.0.1');
+        assert.equal(String((await reply)[0]), 'u:yes');
+        assert.deepEqual(member.from.map((f) => f.split(':')[0]), ['127.0.0.1']);
+        const metrics = (await call<string>(base, '/metrics')).body;
+        assert.match(metrics, /furiwake_udp_datagrams_dropped_total\{service="svc",reason="denied"\} 3/);
+        assert.deepEqual(answered, [], 'a denied client got an answer');
+      } finally {
+        denied.close();
+        allowed.close();
+      }
     });
 
     it('http: 403 by the client X-Forwarded-For names behind a trusted proxy, IPv4-mapped as IPv4; a route\'s own access', { timeout: TIMEOUT }, async () => {
