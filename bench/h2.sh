@@ -41,21 +41,14 @@ make_cert() {
 }
 
 start_haproxy_h2() {
-  run_haproxy <<EOF
-global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode http
-  option http-keep-alive
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
+  { haproxy_http_defaults; cat; } >"$TMP/haproxy.in" <<EOF
 frontend bench
   bind 127.0.0.1:$HAPROXY_PORT ssl crt $TMP/haproxy.pem alpn h2,http/1.1
+$(haproxy_forwarded https)
   default_backend p
 frontend bench_h2c
   bind 127.0.0.1:$HAPROXY_H2C_PORT ssl crt $TMP/haproxy.pem alpn h2,http/1.1
+$(haproxy_forwarded https)
   default_backend p2
 backend p
   balance roundrobin
@@ -66,6 +59,7 @@ backend p2
   http-reuse always
   server m1 127.0.0.1:$NGINX_H2C_PORT proto h2
 EOF
+  run_haproxy <"$TMP/haproxy.in"
 }
 
 # nginx terminating h2 in front of the backend, keeping $MEMBER_IDLE idle member connections.

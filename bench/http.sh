@@ -30,25 +30,17 @@ source "$ROOT/bench/lib.sh"
 
 # --- balancers ----------------------------------------------------------------------------
 start_haproxy() {
-  run_haproxy <<EOF
-global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode http
-  option http-keep-alive
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  timeout http-keep-alive 60s
+  { haproxy_http_defaults; cat; } >"$TMP/haproxy.in" <<EOF
 frontend bench
   bind 127.0.0.1:$HAPROXY_PORT
+$(haproxy_forwarded)
   default_backend p
 backend p
   balance roundrobin
   http-reuse always
   server m1 127.0.0.1:$NGINX_PORT
 EOF
+  run_haproxy <"$TMP/haproxy.in"
 }
 
 start_nginx_proxy() {

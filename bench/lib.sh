@@ -187,6 +187,10 @@ $server_lines
       proxy_pass http://p;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+      # what furiwake adds by default (forwarded: x-forwarded)
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header X-Forwarded-Host \$http_host;
     }
   }
 }
@@ -213,20 +217,46 @@ furiwake_dir() {
 }
 
 
-# start_furiwake MODE: furiwake as the one service `bench` in MODE (tcp, http) in front of the
-# nginx backend, pinned to BALANCER_CPU; its PID goes in BALANCER_PID[furiwake].
-# haproxy_tcp_conf BIND SERVER: HAProxy `mode tcp`, one thread, one frontend on BIND and one
-# backend with SERVER (address:port) as its only server, defaults otherwise (no splicing).
-haproxy_tcp_conf() {
+# haproxy_globals [NBTHREAD] [MAXCONN]: the global and timeout lines every HAProxy of the benches
+# starts with (one thread unless told).
+haproxy_globals() {
   cat <<EOF
 global
-  nbthread 1
-  maxconn 8192
+  nbthread ${1:-1}
+  maxconn ${2:-4096}
 defaults
-  mode tcp
   timeout connect 5s
   timeout client 60s
   timeout server 60s
+EOF
+}
+
+# haproxy_http_defaults [NBTHREAD]: haproxy_globals plus `mode http` with keep-alive both ways and
+# the forwarded headers furiwake adds by default (X-Forwarded-For, -Proto, -Host: see
+# haproxy_forwarded), so both do the same work per request.
+haproxy_http_defaults() {
+  haproxy_globals "${1:-1}"
+  cat <<EOF
+  mode http
+  option http-keep-alive
+  option forwardfor
+  timeout http-keep-alive 60s
+EOF
+}
+
+# haproxy_forwarded [PROTO]: a frontend's lines that set X-Forwarded-Proto (http unless told) and
+# X-Forwarded-Host, as furiwake's default `forwarded: x-forwarded` does.
+haproxy_forwarded() {
+  printf '  http-request set-header X-Forwarded-Proto %s\n' "${1:-http}"
+  printf '  http-request set-header X-Forwarded-Host %%[req.hdr(host)] if { req.hdr(host) -m found }\n'
+}
+
+# haproxy_tcp_conf BIND SERVER: HAProxy `mode tcp`, one thread, one frontend on BIND and one
+# backend with SERVER (address:port) as its only server, defaults otherwise (no splicing).
+haproxy_tcp_conf() {
+  haproxy_globals 1 8192
+  cat <<EOF
+  mode tcp
 frontend bench
   bind $1
   default_backend p
@@ -275,6 +305,8 @@ run_haproxy() {
   wait_listening haproxy "$HAPROXY_PORT" $! "$TMP/haproxy.log"
 }
 
+# start_furiwake MODE: furiwake as the one service `bench` in MODE (tcp, http) in front of the
+# nginx backend, pinned to BALANCER_CPU; its PID goes in BALANCER_PID[furiwake].
 start_furiwake() {
   local mode=$1
   furiwake_dir

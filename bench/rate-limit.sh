@@ -35,19 +35,10 @@ haproxy_as() {
   http-request track-sc0 src
   http-request deny deny_status 429 if { sc_http_req_rate(0) gt 100000000 }"
   fi
-  cat >"$TMP/$name.cfg" <<CFG
-global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode http
-  option http-keep-alive
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  timeout http-keep-alive 60s
+  { haproxy_http_defaults; cat; } >"$TMP/$name.cfg" <<CFG
 frontend bench
   bind 127.0.0.1:$port
+$(haproxy_forwarded)
 $rules
   default_backend p
 backend p

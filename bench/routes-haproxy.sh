@@ -73,19 +73,11 @@ start_furiwake_routes() {
 start_haproxy_routes() {
   local n=$1 port=$2 file=$TMP/haproxy-$1.cfg i
   {
+    haproxy_http_defaults
     cat <<EOF
-global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode http
-  option http-keep-alive
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  timeout http-keep-alive 60s
 frontend bench
   bind 127.0.0.1:$port
+$(haproxy_forwarded)
 EOF
     for ((i = 0; i < n; i++)); do
       if ((i % 2 == 0)); then

@@ -29,7 +29,8 @@ done
 
 # --- balancers ----------------------------------------------------------------------------
 start_haproxy() {
-  haproxy_tcp_conf "127.0.0.1:$HAPROXY_PORT" "127.0.0.1:$NGINX_PORT" | run_haproxy
+  # (not a pipe: run_haproxy must run in this shell to record the PID)
+  run_haproxy < <(haproxy_tcp_conf "127.0.0.1:$HAPROXY_PORT" "127.0.0.1:$NGINX_PORT")
 }
 
 # --- load ---------------------------------------------------------------------------------

@@ -74,14 +74,7 @@ EOF
 start_haproxy_threads() {
   local name=$1 dir=$TMP/$1
   mkdir -p "$dir"
-  cat >"$dir/haproxy.cfg" <<EOF
-global
-  nbthread ${THREADS[$name]}
-  maxconn 8192
-defaults
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
+  { haproxy_globals "${THREADS[$name]}" 8192; cat; } >"$dir/haproxy.cfg" <<EOF
 frontend tcp
   mode tcp
   bind 127.0.0.1:${PORT[$name.tcp]}
@@ -92,8 +85,10 @@ backend tcp
 frontend http
   mode http
   option http-keep-alive
+  option forwardfor
   timeout http-keep-alive 60s
   bind 127.0.0.1:${PORT[$name.http]}
+$(haproxy_forwarded)
   default_backend http
 backend http
   mode http
