@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { join } from 'node:path';
-import { after, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { Furiwake } from '../../src/app.ts';
 import { parseTemplate } from '../../src/config/log-fields.ts';
 import type { Config } from '../../src/config/types.ts';
@@ -94,5 +94,29 @@ describeOnEachEngine('tcp connection log', () => {
     const app = await startApp({ ...config, logs: { access: { format: 'line', fields: [], template: parsed.parts, to: { kind: 'file', path: file } }, process: { to: { kind: 'stdout' } }, syslog: null } });
     await exchange(app.address('svc').port, 'four');
     assert.deepEqual(await fileLines(file, 1), ['127.0.0.1 svc p/a tcp 4 6 client-closed "- -" -']);
+  });
+});
+
+describe('tcp connection log with workers: 2', () => {
+  it('writes JSON lines with the chosen fields from both worker threads', async () => {
+    const a = await startTcpServer('a', counting);
+    const file = join(await tempDir('tcplog'), 'access.json');
+    const config = single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }]), { accessLog: true });
+    const app = await startApp({
+      ...config, global: { ...config.global, workers: 2 },
+      logs: { access: { format: 'json', fields: ['protocol', 'member', 'bytes-in', 'bytes', 'termination'], template: [], to: { kind: 'file', path: file } }, process: { to: { kind: 'stdout' } }, syslog: null },
+    });
+    const port = app.address('svc').port;
+    // new connections until each worker has served some (the kernel spreads them by address and port)
+    let n = 0;
+    const bothServed = async () => (await app.workers!.stats()).every((w) => (w.served['p/a'] ?? 0) > 0);
+    while (n < 4 || (!(await bothServed()) && n < 500)) {
+      assert.equal(String((await exchange(port, 'abc')).data), 'got 3\n');
+      n++;
+    }
+    assert.ok(await bothServed());
+    const lines = await fileLines(file, n);
+    assert.deepEqual(new Set(lines), new Set(['{"protocol":"tcp","member":"a","bytes-in":3,"bytes":6,"termination":"client-closed"}']));
+    assert.equal(lines.length, n);
   });
 });
