@@ -160,7 +160,10 @@ export class AdminMetrics {
     this.#collected('counter', 'furiwake_http_requests_by_protocol_total',
       'HTTP responses sent, by the HTTP version the client spoke (protocol="HTTP/1.0", "HTTP/1.1", "HTTP/2") and how the member was spoken to (member_protocol="http1", "h2", "h2c"; empty when furiwake answered itself).',
       ['service', 'protocol', 'member_protocol'], function* () {
-        for (const [service, of] of runtime.requests.byProtocol()) for (const c of of.values()) yield [{ service, protocol: c.protocol, member_protocol: c.memberProtocol }, c.count];
+        for (const s of runtime.services.values()) {
+          if (s.config.mode !== 'http') continue;
+          for (const c of runtime.requests.byProtocol(s.name)) yield [{ service: s.name, protocol: c.protocol, member_protocol: c.memberProtocol }, c.count];
+        }
       });
     this.#collected('gauge', 'furiwake_http_client_connections_active', 'Open client connections of an http service by the HTTP version they speak (protocol="HTTP/1.1" for HTTP/1.0 and 1.1, "HTTP/2").', ['service', 'protocol'], () =>
       [...runtime.services.values()].filter((s) => s.config.mode === 'http').flatMap((s): Sample[] => {

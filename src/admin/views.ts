@@ -130,10 +130,9 @@ export function serviceView(ctx: ViewContext, service: Service): ServiceView {
 
 function protocolsOf(ctx: ViewContext, service: string): NonNullable<ServiceView['protocols']> {
   const clients = ctx.live.httpClients.get(service);
-  const requests = ctx.runtime.requests.byProtocol().get(service);
   return {
     connections: { http1: clients?.http1 ?? 0, http2: clients?.http2 ?? 0 },
-    requests: requests === undefined ? [] : [...requests.values()],
+    requests: ctx.runtime.requests.byProtocol(service),
   };
 }
 

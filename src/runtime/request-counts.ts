@@ -22,6 +22,13 @@ export interface RequestCount {
   count: number;
 }
 
+/** Requests of one service by the pair of protocols. */
+export interface ProtocolCount {
+  protocol: ClientProtocol;
+  memberProtocol: MemberProtocol | '';
+  count: number;
+}
+
 const CLASSES: readonly StatusClass[] = ['1xx', '2xx', '3xx', '4xx', '5xx'];
 
 /** The client's HTTP version, by the number count() takes. */
@@ -99,15 +106,13 @@ export class RequestCounts {
     return this.#counts.values();
   }
 
-  /** Requests by the client's protocol and the member's, per service, all members and classes together. */
-  byProtocol(): Map<string, Map<string, { protocol: ClientProtocol; memberProtocol: MemberProtocol | ''; count: number }>> {
-    const out = new Map<string, Map<string, { protocol: ClientProtocol; memberProtocol: MemberProtocol | ''; count: number }>>();
+  /** Requests of `service` by the client's protocol and the member's (the pairs seen), all members and classes together. */
+  byProtocol(service: string): ProtocolCount[] {
+    const out: ProtocolCount[] = [];
     for (const c of this.#counts.values()) {
-      let of = out.get(c.service);
-      if (of === undefined) out.set(c.service, (of = new Map()));
-      const key = `${c.protocol}\0${c.memberProtocol}`;
-      const sum = of.get(key);
-      if (sum === undefined) of.set(key, { protocol: c.protocol, memberProtocol: c.memberProtocol, count: c.count });
+      if (c.service !== service) continue;
+      const sum = out.find((p) => p.protocol === c.protocol && p.memberProtocol === c.memberProtocol);
+      if (sum === undefined) out.push({ protocol: c.protocol, memberProtocol: c.memberProtocol, count: c.count });
       else sum.count += c.count;
     }
     return out;
