@@ -67,7 +67,7 @@ export class AdminMetrics {
   /** the label sets observed per member, so that a member removed by a reload disappears */
   readonly #observed = new Map<Member, Set<string>>();
   /** what one scrape reads, computed once at its start */
-  #live: LiveTraffic = { bytes: new Map(), services: new Map(), queued: new Map(), threads: 0 };
+  #live: LiveTraffic = { bytes: new Map(), services: new Map(), httpClients: new Map(), queued: new Map(), threads: 0 };
 
   readonly #refusals: Refusals | null;
 
@@ -157,6 +157,19 @@ export class AdminMetrics {
     this.#collected('counter', 'furiwake_http_requests_total', 'HTTP responses sent, by status class (code="2xx"); member is empty when furiwake answered itself.',
       ['service', 'pool', 'member', 'code'], () =>
         [...runtime.requests.list()].map((c): Sample => [{ service: c.service, pool: c.pool ?? '', member: c.member ?? '', code: c.status }, c.count]));
+    this.#collected('counter', 'furiwake_http_requests_by_protocol_total',
+      'HTTP responses sent, by the HTTP version the client spoke (protocol="HTTP/1.0", "HTTP/1.1", "HTTP/2") and how the member was spoken to (member_protocol="http1", "h2", "h2c"; empty when furiwake answered itself).',
+      ['service', 'protocol', 'member_protocol'], function* () {
+        for (const s of runtime.services.values()) {
+          if (s.config.mode !== 'http') continue;
+          for (const c of runtime.requests.byProtocol(s.name)) yield [{ service: s.name, protocol: c.protocol, member_protocol: c.memberProtocol }, c.count];
+        }
+      });
+    this.#collected('gauge', 'furiwake_http_client_connections_active', 'Open client connections of an http service by the HTTP version they speak (protocol="HTTP/1.1" for HTTP/1.0 and 1.1, "HTTP/2").', ['service', 'protocol'], () =>
+      [...runtime.services.values()].filter((s) => s.config.mode === 'http').flatMap((s): Sample[] => {
+        const c = this.#live.httpClients.get(s.name);
+        return [[{ service: s.name, protocol: 'HTTP/1.1' }, c?.http1 ?? 0], [{ service: s.name, protocol: 'HTTP/2' }, c?.http2 ?? 0]];
+      }));
 
     // http routes: what each took, its 5xx, its time (mean = rate of seconds / rate of requests)
     const routes = function* (read: (stats: RouteStats) => number): Generator<Sample> {

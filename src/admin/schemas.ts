@@ -182,6 +182,17 @@ export const serviceSchema = z.object({
   pool: z.string(),
   connections: z.object({ active: z.int(), total: z.int() }).describe('client connections (udp: flows); an http connection carries many requests'),
   requests: z.int().nullable().describe('http: HTTP responses sent to clients, furiwake\'s own error answers included; null outside http mode'),
+  protocols: z.object({
+    connections: z.object({
+      http1: z.int().describe('open client connections speaking HTTP/1.0 or HTTP/1.1'),
+      http2: z.int().describe('open client connections speaking HTTP/2'),
+    }),
+    requests: z.array(z.object({
+      protocol: z.enum(['HTTP/1.0', 'HTTP/1.1', 'HTTP/2']).describe('the HTTP version the client spoke'),
+      memberProtocol: z.enum(['http1', 'h2', 'h2c', '']).describe('how the member was spoken to (its pool\'s member-protocol); empty when furiwake answered itself'),
+      count: z.int(),
+    })).describe('HTTP responses sent, by the two protocols (only the pairs seen)'),
+  }).nullable().describe('http: the split of connections and requests by protocol; null outside http mode'),
   rates: z.object({
     connections: z.number().describe('client connections (udp: flows) accepted per second (moving average)'),
     requests: z.number().describe('HTTP responses sent to clients per second (moving average; 0 outside http mode)'),

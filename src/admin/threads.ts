@@ -25,6 +25,8 @@ export interface ThreadsLive {
   bytes: ReadonlyMap<Member, { in: number; out: number }>;
   /** their live connections by service */
   services: ReadonlyMap<string, number>;
+  /** their live http client connections by service and HTTP version */
+  httpClients: ReadonlyMap<string, { readonly http1: number; readonly http2: number }>;
   /** clients waiting in their pools' queues, by pool */
   queued: ReadonlyMap<string, number>;
   /** their live connections in all */

@@ -115,6 +115,7 @@ export function serviceView(ctx: ViewContext, service: Service): ServiceView {
     connections: { active: ctx.live.services.get(service.name) ?? 0, total: ctx.runtime.connections.totals().get(service.name) ?? 0 },
     // an http client connection carries many requests: both are counted, each under its own name
     requests: service.config.mode === 'http' ? requestsOf(ctx.runtime, service.name) : null,
+    protocols: service.config.mode === 'http' ? protocolsOf(ctx, service.name) : null,
     rates: roundServiceRates(ctx.rates.serviceRates(service.name)),
     persistence: service.config.persistence?.method ?? null,
     denied: service.denied,
@@ -124,6 +125,14 @@ export function serviceView(ctx: ViewContext, service: Service): ServiceView {
       return { name: r.name, action: action.kind, pool: action.kind === 'pool' ? action.pool : null, requests, errors, meanLatency: requests === 0 ? 0 : round(latencyMs / requests), connections, denied };
     }),
     dropped: ctx.serviceDrops(service.name),
+  };
+}
+
+function protocolsOf(ctx: ViewContext, service: string): NonNullable<ServiceView['protocols']> {
+  const clients = ctx.live.httpClients.get(service);
+  return {
+    connections: { http1: clients?.http1 ?? 0, http2: clients?.http2 ?? 0 },
+    requests: ctx.runtime.requests.byProtocol(service),
   };
 }
 

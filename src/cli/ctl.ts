@@ -274,7 +274,8 @@ async function connections(api: Api, out: Out, flags: Flags): Promise<void> {
   // with worker threads (global.workers above 1): which one holds each connection
   const workers = page.items.some((c) => c.worker !== undefined);
   out.write(table(['ID', ...(workers ? ['>WORKER'] : []), 'SERVICE', 'CLIENT', '', 'VIP', '', 'BALANCER', '', 'MEMBER', '>IN', '>OUT', '>AGE'], page.items.map((c) => [
-    c.id, ...(workers ? [c.worker ?? '-'] : []), c.service, endpoint(c.client), '->', endpoint(c.vip), '=>', endpoint(c.balancer), '->',
+    // an http client's HTTP version after its address
+    c.id, ...(workers ? [c.worker ?? '-'] : []), c.service, endpoint(c.client) + (c.http === null ? '' : ` HTTP/${c.http}`), '->', endpoint(c.vip), '=>', endpoint(c.balancer), '->',
     memberCell(c, http.has(c.service)) + (c.request === null ? '' : ` ${c.request.method} ${c.request.path}`) + (c.kernel === null ? '' : ` (${c.kernel.mode} ${c.kernel.state})`),
     c.bytesIn === null ? '-' : bytes(c.bytesIn), c.bytesOut === null ? '-' : bytes(c.bytesOut), c.startedAt === null ? '-' : duration((now - c.startedAt) / 1000),
   ])));
@@ -283,7 +284,7 @@ async function connections(api: Api, out: Out, flags: Flags): Promise<void> {
 
 /** `http`: the connection is an http client's, which has a member only while a request is under way. */
 function memberCell(c: ConnectionView, http: boolean): string {
-  if (c.member !== null) return `${endpoint({ address: c.member.address, port: c.member.port })} ${c.member.pool}/${c.member.id}`;
+  if (c.member !== null) return `${endpoint({ address: c.member.address, port: c.member.port })} ${c.member.pool}/${c.member.id}${c.memberProtocol === null ? '' : ` over ${c.memberProtocol}`}`;
   if (c.kernel !== null) return `${endpoint(c.kernel.target)} (gone from its pool)`;
   return http && c.request === null ? '(between requests)' : '(queued)';
 }

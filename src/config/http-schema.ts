@@ -207,7 +207,9 @@ export function checkHttpKeys(s: HttpKeys, ctx: IssueSink): void {
   }
   const only = `applies to http services only; this service is ${s.mode}`;
   for (const key of Object.keys(httpServiceKeys) as (keyof typeof httpServiceKeys)[]) {
-    if (s[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} ${only}` });
+    // tcp and udp services log their connections (flows) with it too
+    if (key === 'access-log' && (s.mode === 'tcp' || s.mode === 'udp')) continue;
+    if (s[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: key === 'access-log' ? `access-log applies to http, tcp and udp services; this service is ${s.mode} (the kernel forwards its packets, furiwake sees no connection end)` : `${key} ${only}` });
   }
   for (const key of Object.keys(httpTimeoutKeys) as (keyof typeof httpTimeoutKeys)[]) {
     if (s.timeouts[key] !== undefined) ctx.addIssue({ code: 'custom', path: ['timeouts', key], message: key === 'min-body-rate' ? `min-body-rate ${only}` : `the ${key} timeout ${only}` });

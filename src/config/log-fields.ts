@@ -7,6 +7,8 @@ import { describe } from './issues.ts';
 export const ACCESS_FIELDS = [
   'time', 'client', 'peer', 'service', 'route', 'member', 'protocol', 'method', 'path', 'status', 'bytes',
   'queue', 'connect', 'first-byte', 'total', 'request-id', 'member-protocol',
+  // tcp and udp connection lines (access-log on a tcp or udp service)
+  'pool', 'bytes-in', 'termination',
 ] as const;
 export type AccessField = (typeof ACCESS_FIELDS)[number];
 

@@ -175,6 +175,8 @@ export const serviceSchema = section('a service: a map with listen, mode and poo
       ...withRateLimit(rateLimitConfig(s['rate-limit'])),
       persistence: s.persistence ?? null,
       access: s.access ?? null,
+      // tcp, udp: only when given (absent = off), so configs without it read as before
+      ...((s.mode === 'tcp' || s.mode === 'udp') && s['access-log'] !== undefined ? { accessLog: s['access-log'] } : {}),
       kernel: kernelServiceConfig(s),
       tcp: tcpServiceConfig(s),
       http: httpServiceConfig(s),

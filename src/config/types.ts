@@ -60,6 +60,8 @@ export interface ServiceConfig {
   rateLimit?: RateLimitConfig | null;
   /** how a client is kept on one member across connections; null = not at all */
   persistence: PersistenceConfig | null;
+  /** tcp, udp: a connection log line when a connection (udp: flow) ends (`access-log`); absent = false. http: see http.accessLog */
+  accessLog?: boolean;
   /** tcp, udp, http: the client networks that may use it; null = everyone */
   access: AccessConfig | null;
   /** nat and dsr only: protocol, interface, source-nat, flush-on-down; null otherwise */

@@ -9,7 +9,11 @@ import type { AccessLogConfig } from '../config/logs-types.ts';
 import { ACCESS_FIELDS, type AccessField } from '../config/log-fields.ts';
 import { isoNow } from './clock.ts';
 
-/** One request as the access log sees it (proxy/http/access-log.ts fills it in). */
+/**
+ * One request as the access log sees it (proxy/http/access-log.ts fills it in), or one tcp
+ * connection or udp flow that ended (proxy/connection-log.ts): those have no method, path or
+ * status, and say their pool, the bytes from the client and why they ended.
+ */
 export interface AccessEntry {
   /** the client: behind trusted proxies, the address X-Forwarded-For names */
   client: string;
@@ -19,13 +23,19 @@ export interface AccessEntry {
   /** the route that took the request; absent when the service's pool did (no route matched) */
   route?: string;
   member: string | null;
-  /** HTTP/1.1, HTTP/1.0 or HTTP/2: what the client spoke */
+  /** HTTP/1.1, HTTP/1.0 or HTTP/2: what the client spoke; tcp or udp for a connection line */
   protocol: string;
-  method: string;
-  path: string;
-  status: number;
-  /** bytes sent to the client for this request, head included */
+  method?: string;
+  path?: string;
+  status?: number;
+  /** bytes sent to the client for this request, head included (tcp, udp: for the whole connection) */
   bytes: number;
+  /** tcp, udp: the pool of the member (absent without one) */
+  pool?: string;
+  /** tcp, udp: bytes from the client */
+  bytesIn?: number;
+  /** tcp, udp: why the connection (flow) ended */
+  termination?: string;
   /** the request's X-Request-Id, when the service has one */
   requestId?: string;
   /** h2 or h2c when the member was spoken to in HTTP/2 (the pool's member-protocol); absent for HTTP/1.1 */
@@ -100,7 +110,10 @@ function value(code: number, e: AccessEntry, t: AccessTimes, total: number): str
     case 13: return ms(t.firstByte);
     case 14: return ms(total);
     case 15: return e.requestId;
-    default: return e.memberProtocol;
+    case 16: return e.memberProtocol;
+    case 17: return e.pool;
+    case 18: return e.bytesIn;
+    default: return e.termination;
   }
 }
 

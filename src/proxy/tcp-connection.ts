@@ -20,6 +20,7 @@ import type { Waiter } from '../runtime/pool.ts';
 import type { Service } from '../runtime/service.ts';
 import type { ServiceRoutes } from '../runtime/service-routes.ts';
 import { ClientHead } from './client-head.ts';
+import type { Termination } from './connection-log.ts';
 import { proxyHeader } from './proxy-protocol.ts';
 import { watchServerHello } from './server-hello.ts';
 import type { Stream, StreamEngine, StreamOwner } from './stream.ts';
@@ -81,6 +82,13 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
   #tried: Member[] | null = null;
   #waiter: Waiter | null = null;
   #connectStarted = 0;
+  // For the connection log: why it ended (the first reason wins), its route, and its times (ms)
+  #termination: Termination | null = null;
+  #route: string | null = null;
+  #queueStarted = 0;
+  #queueTime = 0;
+  #connectTime = 0;
+  #firstByteTime = 0;
   /** bytes queued for the readers when the idle timer last fired */
   #queuedAtTimer = 0;
   // Addresses cost a getpeername/getsockname each: read when first asked, then kept.
@@ -121,6 +129,30 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     return this.#client.bytesWritten;
   }
 
+  /** Why it ended (the first cause seen); while it lives, what ends it if nothing else does. */
+  get termination(): Termination {
+    return this.#termination ?? 'client-closed';
+  }
+
+  /** The member it is with, or else the last it tried to connect to (for the connection log). */
+  get lastMember(): Member | null {
+    return this.member ?? this.#tried?.at(-1) ?? null;
+  }
+
+  /** The route that took it; null when the service's pool did. */
+  get route(): string | null {
+    return this.#route;
+  }
+
+  /** ms waiting in the queue, connecting to the member, and from arrival to the member's first byte (0: did not happen). */
+  get times(): { queue: number; connect: number; firstByte: number } {
+    return { queue: this.#queueTime, connect: this.#connectTime, firstByte: this.#firstByteTime };
+  }
+
+  #ending(why: Termination): void {
+    this.#termination ??= why;
+  }
+
   /** Takes an accepted client (the engine's token). */
   start(accepted: unknown): void {
     this.#client = this.#engine.adopt(accepted, this);
@@ -135,6 +167,8 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     this.#open = 1;
     this.#table.add(this);
     const config = this.#svc.config;
+    // the connection log names the client when the socket may be gone: read it while it is here
+    if (config.accessLog === true) this.#clientEndpoint = this.#client.remote();
     const readSni = this.#routes?.readsSni === true;
     const readHello = readSni || this.#dispatcher.persistence?.method.keySource === 'tls-hello';
     if (!config.acceptProxy && !readHello) return this.#begin(null);
@@ -149,12 +183,14 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
   }
 
   abort(): void {
+    this.#ending('terminated');
     this.#client.close();
     this.#upstream?.close();
   }
 
   /** An operator ends it: a reset on both sides, so neither takes the cut for a normal end. */
   terminate(): void {
+    this.#ending('terminated');
     this.#client.reset();
     this.#upstream?.reset();
   }
@@ -192,6 +228,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     }
     const route = this.#routes?.routeConnection(this.client.address, sni) ?? null;
     if (route === null) return true;
+    this.#route = route.name;
     route.stats.connections++;
     if (route.dispatcher === null || (route.access !== null && !route.access.allows(this.client.address))) {
       route.stats.denied++;
@@ -202,6 +239,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
   }
 
   #refuse(route: string | null): false {
+    this.#ending('denied');
     this.#reporter.denied(this.client.address, route);
     this.#held = null;
     this.#client.reset();
@@ -214,6 +252,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     this.#head = null;
     this.#disarm();
     if (head.error !== null) {
+      this.#ending('proxy-header');
       this.#reporter.headerRefused(this, head.error);
       return this.#client.reset();
     }
@@ -239,12 +278,15 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     switch (d.refusal(this.#key, this.#tried)) {
       // No member is up and enabled: say so at once (a reset) rather than leave the client hanging.
       case 'unusable':
+        this.#ending(this.#tried === null ? 'no-member' : 'connect-failed');
         return this.#client.reset();
       // Every member is at its limit and the queue is full: turned away cleanly.
       case 'queue-full':
+        this.#ending('queue-full');
         return this.#turnAway();
     }
     this.#phase = 'waiting';
+    this.#queueStarted = performance.now();
     // (the callback is made here, for a client that queues, not for every connection)
     this.#waiter = d.wait(this.#key, hash, this.#tried, (member) => this.#onQueued(member));
     // Read while waiting (what comes is held, bounded), so a client that leaves frees its place.
@@ -261,7 +303,11 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
 
   #queued(member: Member | undefined): void {
     this.#waiter = null;
-    if (member === undefined) return this.#turnAway();
+    this.#queueTime += performance.now() - this.#queueStarted;
+    if (member === undefined) {
+      this.#ending('queue-timeout');
+      return this.#turnAway();
+    }
     this.#dispatcher.queued(this.#key, member);
     this.#connect(member);
   }
@@ -302,7 +348,10 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     this.#disarm();
     if (this.#client.closed) return; // its close finishes the entry
     (this.#tried ??= []).push(member);
-    if (this.#tried.length > this.#dispatcher.retries) return this.#client.reset();
+    if (this.#tried.length > this.#dispatcher.retries) {
+      this.#ending('connect-failed');
+      return this.#client.reset();
+    }
     this.#dispatch();
   }
 
@@ -311,7 +360,8 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     const member = this.member!;
     const config = this.#svc.config;
     this.#phase = 'piping';
-    member.recordLatency(performance.now() - this.#connectStarted);
+    this.#connectTime = performance.now() - this.#connectStarted;
+    member.recordLatency(this.#connectTime);
     // One idle timer: every byte either way is read on one of the two streams, and each read
     // refreshes it. A slow reader taking what waits for it is activity too (see #onTimer).
     this.#arm(config.timeouts.idle);
@@ -421,10 +471,12 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
   #end(stream: Stream): void {
     if (stream === this.#upstream) {
       if (!this.#memberSpoke) this.#memberServed();
+      this.#ending('member-closed');
       return this.#client.end();
     }
     switch (this.#phase) {
       case 'piping':
+        this.#ending('client-closed');
         return this.#upstream!.end();
       case 'head':
         this.#clientFin = true;
@@ -433,6 +485,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
       case 'refused':
         return; // our FIN is sent: the client stream closes itself
       default:
+        this.#ending('client-closed');
         this.#clientFin = true;
     }
   }
@@ -440,6 +493,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
   /** The member's first byte or FIN: a success for passive health (a connect alone is not). */
   #memberServed(): void {
     this.#memberSpoke = true;
+    this.#firstByteTime = Date.now() - this.startedAt;
     this.member?.passive.success();
   }
 
@@ -453,6 +507,9 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     if (stream === this.#upstream && this.#phase === 'connecting') return this.#connectFailed(code);
     if (stream !== this.#upstream && stream !== this.#client) return;
     if (stream === this.#upstream && !this.#memberSpoke) this.member?.passive.failure('reset');
+    // a reset says more than a close before it
+    const was = this.#termination;
+    if (was === null || was === 'client-closed' || was === 'member-closed') this.#termination = stream === this.#upstream ? 'member-reset' : 'client-reset';
     // A reset on one side is passed on as a reset on the other, as a TCP proxy should.
     this.#client.reset();
     this.#upstream?.reset();
@@ -491,6 +548,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
         return this.#connectFailed('ETIMEDOUT');
       case 'piping':
         if (this.#writing()) return this.#arm(this.#svc.config.timeouts.idle);
+        this.#ending('idle-timeout');
         return this.abort();
       default:
         return this.abort();
@@ -503,6 +561,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
    * entry. When the throw came from the last close itself, the entry is removed here.
    */
   #crash(err: unknown): void {
+    this.#ending('error');
     try {
       this.#reporter.failed(this, err);
     } catch {

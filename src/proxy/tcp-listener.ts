@@ -9,6 +9,7 @@ import type { ConnectionTable, Endpoint } from '../runtime/connection-table.ts';
 import { ResourceCounts } from '../runtime/resources.ts';
 import type { Service } from '../runtime/service.ts';
 import { Admission, refuse } from './admission.ts';
+import { connectionLogging, logConnection } from './connection-log.ts';
 import { acceptFailed, bindHost, connectionFailed, type Listener, type ListenerOptions } from './listener.ts';
 import type { StreamEngine, StreamServer } from './stream.ts';
 import { streamEngine } from './stream-engine.ts';
@@ -101,6 +102,29 @@ export class TcpListener implements Listener, TcpConnectionReporter {
 
   finished(conn: TcpConnection): void {
     this.#admission.release(conn);
+    if (!connectionLogging(this.service.config, this.#log)) return;
+    try {
+      this.#logEnd(conn);
+    } catch (err) {
+      this.failed(conn, err);
+    }
+  }
+
+  /** The connection log line of a connection that ended (its member not yet released). */
+  #logEnd(conn: TcpConnection): void {
+    const member = conn.lastMember;
+    const route = conn.route;
+    logConnection(this.#log, {
+      client: conn.client.address,
+      service: this.service.name,
+      ...(route === null ? {} : { route }),
+      ...(member === null ? {} : { pool: member.poolName }),
+      member: member?.id ?? null,
+      protocol: 'tcp',
+      bytesIn: conn.bytesIn,
+      bytes: conn.bytesOut,
+      termination: conn.termination,
+    }, conn.times, Date.now() - conn.startedAt);
   }
 }
 

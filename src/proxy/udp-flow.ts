@@ -12,6 +12,7 @@ import type { ConnectionEntry, Endpoint } from '../runtime/connection-table.ts';
 import type { Dispatcher } from '../runtime/dispatch.ts';
 import type { Member } from '../runtime/member.ts';
 import type { MemberTraffic } from '../runtime/member-down.ts';
+import type { Termination } from './connection-log.ts';
 
 /** What a flow tells its listener. */
 export interface FlowOwner {
@@ -45,6 +46,8 @@ export class UdpFlow implements ConnectionEntry, MemberTraffic {
   lastSeen = this.startedAt;
   /** when the listener last moved this flow to the recent end of its table (for eviction) */
   touched = this.startedAt;
+  /** why it ended (for the connection log); set by close() */
+  termination: Termination = 'idle-timeout';
 
   /** the rule the flow started under, and its client's persistence key: its end is recorded by them */
   readonly #dispatcher: Dispatcher;
@@ -111,22 +114,24 @@ export class UdpFlow implements ConnectionEntry, MemberTraffic {
   }
 
   abort(): void {
-    this.close();
+    this.close('terminated');
   }
 
   /** An operator ends it: forgotten, its socket closed; the client's next datagram starts a new flow. */
   terminate(): void {
-    this.close();
+    this.close('terminated');
   }
 
   /** Its member stopped serving: the flow ends, and the client's next datagram starts one anew. */
   memberDown(): void {
-    this.close();
+    this.close('terminated');
   }
 
-  close(): void {
+  /** `why`: for the connection log (the listener's sweep closes idle flows). */
+  close(why: Termination = 'idle-timeout'): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.termination = why;
     this.member.traffic.delete(this);
     try {
       this.#upstream.close();
@@ -149,7 +154,7 @@ export class UdpFlow implements ConnectionEntry, MemberTraffic {
       // No socket (EMFILE at bind, most often): the flow cannot carry anything, and must not
       // hold a slot of the table. Our own shortage, not the member's failure.
       this.#owner.socketFailed(this, err);
-      this.close();
+      this.close('error');
       return;
     }
     // An ICMP port unreachable from the member shows up here (ECONNREFUSED); the flow stays

@@ -11,12 +11,16 @@ import type { ConnectionTable, Endpoint } from '../runtime/connection-table.ts';
 import type { Member } from '../runtime/member.ts';
 import { outOfDescriptors, ResourceCounts } from '../runtime/resources.ts';
 import type { Service } from '../runtime/service.ts';
+import { connectionLogging, logConnection } from './connection-log.ts';
 import { bindHost, type Listener, type ListenerOptions } from './listener.ts';
 import { UdpFlow, type FlowOwner } from './udp-flow.ts';
 import type { MessageBalancer } from './udp-message-balancer.ts';
 import { PendingReplies } from './udp-pending.ts';
 import { RadiusRequests } from './udp-radius.ts';
 import { SipDialogs } from './udp-sip.ts';
+
+/** A flow neither queues nor connects (its socket is its own); its first reply is not timed. */
+const NO_TIMES = { queue: 0, connect: 0, firstByte: 0 };
 
 /** How often idle flows are looked for, as a share of the idle timeout (bounded below and above). */
 function sweepInterval(idle: number): number {
@@ -123,7 +127,7 @@ export class UdpListener implements Listener, FlowOwner {
     this.#closed ??= new Promise<void>((resolve) => {
       if (this.#sweeper !== null) clearInterval(this.#sweeper);
       this.#sweeper = null;
-      for (const flow of [...this.#flows.values()]) flow.close();
+      for (const flow of [...this.#flows.values()]) flow.close('terminated');
       this.pending.clear();
       this.#socket.close(() => resolve());
     });
@@ -251,7 +255,7 @@ export class UdpListener implements Listener, FlowOwner {
     if (oldest === undefined) return;
     this.evicted++;
     this.#resources.evicted(this.#log, this.service.name);
-    oldest.close();
+    oldest.close('evicted');
   }
 
   reply(data: Buffer, flow: UdpFlow): void {
@@ -278,13 +282,32 @@ export class UdpListener implements Listener, FlowOwner {
     if (this.#flows.get(key) === flow) this.#flows.delete(key);
     this.#table.remove(flow);
     this.#resources.udpFlows--;
+    if (connectionLogging(this.service.config, this.#log)) this.#logEnd(flow);
+  }
+
+  /** The connection log line of a flow that ended. */
+  #logEnd(flow: UdpFlow): void {
+    try {
+      logConnection(this.#log, {
+        client: flow.client.address,
+        service: this.service.name,
+        pool: flow.member.poolName,
+        member: flow.member.id,
+        protocol: 'udp',
+        bytesIn: flow.bytesIn,
+        bytes: flow.bytesOut,
+        termination: flow.termination,
+      }, NO_TIMES, Date.now() - flow.startedAt);
+    } catch (err) {
+      this.#resources.limited(this.#log, `udp-log:${this.service.name}`, { service: this.service.name, err }, 'a udp flow could not be logged');
+    }
   }
 
   flowFailed(flow: UdpFlow | null, err: unknown): void {
     this.#resources.connectionsFailed++;
     this.#resources.limited(this.#log, `udp-failed:${this.service.name}`, { service: this.service.name, err }, 'udp flow ended by an unexpected error');
     try {
-      flow?.close();
+      flow?.close('error');
     } catch {
       // its socket is gone already
     }

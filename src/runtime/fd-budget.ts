@@ -3,7 +3,9 @@
 // the soft limit is raised to the hard one (Node 24 already does so as it starts on Linux; where
 // it did not, prlimit does it on our pid, as Node has no setrlimit), a reserve is kept for what must always work (listeners, the admin plane, health checks,
 // the process's own files), and udp flows get a share of the rest: a udp flood fills its share,
-// never the descriptors a tcp or http client needs.
+// never the descriptors a tcp or http client needs. What tcp and http connections hold is counted
+// live (ResourceCounts.roomFor): two per proxied connection, one per idle HTTP/1.1 member connection
+// kept and one per HTTP/2 session to an h2 or h2c member (however many requests it carries).
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -43,6 +43,8 @@ export class ResourceCounts {
   maxConnections = Infinity;
   /** http member connections kept idle for the next request, over every http service: one descriptor each */
   idleMemberConnections = 0;
+  /** HTTP/2 sessions to h2 and h2c members open now, over every http service: one descriptor each, however many requests they carry */
+  h2MemberSessions = 0;
   /** udp flows open now, over every udp service (the rest of the connection table is tcp and http) */
   udpFlows = 0;
   readonly #logged = new Map<string, LogState>();
@@ -87,8 +89,8 @@ export class ResourceCounts {
 
   /** Whether the descriptor budget has room for one more tcp or http connection, given the table's size. */
   roomFor(tableSize: number): boolean {
-    // a proxied connection holds two descriptors, an idle member connection one
-    return tableSize - this.udpFlows + (this.idleMemberConnections >> 1) < this.maxConnections;
+    // a proxied connection holds two descriptors, an idle member connection or an h2 member session one
+    return tableSize - this.udpFlows + ((this.idleMemberConnections + this.h2MemberSessions) >> 1) < this.maxConnections;
   }
 
   /** A tcp or http client the budget had no room for was closed at accept. */

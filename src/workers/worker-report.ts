@@ -46,6 +46,8 @@ export interface WorkerReport {
   routes: ({ service: string; route: string } & RouteCounts)[];
   /** per service: clients its access turned away since the last report */
   denied: { service: string; count: number }[];
+  /** live http client connections by service and HTTP version, now */
+  httpClients: { service: string; http1: number; http2: number }[];
   /** live connections in its table now */
   connections: number;
 }
@@ -86,7 +88,7 @@ export class Reporter {
 
   report(): WorkerReport {
     const runtime = this.#runtime;
-    const { bytes: live, services: liveServices } = liveTraffic(runtime);
+    const { bytes: live, services: liveServices, httpClients } = liveTraffic(runtime);
 
     const members: MemberReport[] = [];
     const pools: WorkerReport['pools'] = [];
@@ -154,13 +156,16 @@ export class Reporter {
     }
     this.#routes = seenRoutes;
     this.#denied = seenDenied;
-    return { members, services, requests, pools, resources, routes, denied, connections: runtime.connections.size };
+    return {
+      members, services, requests, pools, resources, routes, denied,
+      httpClients: [...httpClients].map(([service, c]) => ({ service, http1: c.http1, http2: c.http2 })), connections: runtime.connections.size,
+    };
   }
 }
 
 /** What a worker that has no config yet reports. */
 export function emptyReport(): WorkerReport {
-  return { members: [], services: [], requests: [], pools: [], resources: zeroResources(), routes: [], denied: [], connections: 0 };
+  return { members: [], services: [], requests: [], pools: [], resources: zeroResources(), routes: [], denied: [], httpClients: [], connections: 0 };
 }
 
 function zeroResources(): Record<SummedResource, number> {

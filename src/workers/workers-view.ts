@@ -15,6 +15,7 @@
 // (connection-ids.ts), so ending one by id goes to the one worker whose range it is in.
 
 import type { ConnectionQuery, ConnectionsOf, DataThreads, ThreadsLive } from '../admin/threads.ts';
+import { addClients, type HttpClients } from '../admin/traffic.ts';
 import type { ConnectionView } from '../admin/schemas.ts';
 import type { Logger } from '../log.ts';
 import type { Member } from '../runtime/member.ts';
@@ -30,6 +31,7 @@ const ANSWER_WAIT = 5_000;
 interface Live {
   bytes: Map<Member, { in: number; out: number }>;
   services: Map<string, number>;
+  httpClients: Map<string, HttpClients>;
   queued: Map<string, number>;
   connections: number;
 }
@@ -52,7 +54,7 @@ export class WorkersView implements DataThreads {
   readonly #threads: AskThreads;
   readonly #runtime: Runtime;
   readonly #log: Logger;
-  #live: ThreadsLive = { bytes: new Map(), services: new Map(), queued: new Map(), connections: 0 };
+  #live: ThreadsLive = { bytes: new Map(), services: new Map(), httpClients: new Map(), queued: new Map(), connections: 0 };
 
   constructor(threads: AskThreads, runtime: Runtime, log: Logger) {
     this.#threads = threads;
@@ -61,7 +63,7 @@ export class WorkersView implements DataThreads {
   }
 
   async refresh(): Promise<void> {
-    const live: Live = { bytes: new Map(), services: new Map(), queued: new Map(), connections: 0 };
+    const live: Live = { bytes: new Map(), services: new Map(), httpClients: new Map(), queued: new Map(), connections: 0 };
     const latency = new Map<Member, { sum: number; n: number }>();
     const added = this.#threads.askEach({ kind: 'report' }).map(({ index, answer }) => answer.then((a) => {
       const report = this.#answer(index, a, 'report')?.report;
@@ -108,6 +110,7 @@ export class WorkersView implements DataThreads {
   #addLive(live: Live, latency: Map<Member, { sum: number; n: number }>, report: WorkerReport): void {
     live.connections += report.connections;
     for (const s of report.services) if (s.live > 0) live.services.set(s.name, (live.services.get(s.name) ?? 0) + s.live);
+    for (const c of report.httpClients) addClients(live.httpClients, c.service, c.http1, c.http2);
     for (const p of report.pools) if (p.queued > 0) live.queued.set(p.name, (live.queued.get(p.name) ?? 0) + p.queued);
     for (const r of report.members) {
       const m = this.#runtime.member(r.pool, r.id);

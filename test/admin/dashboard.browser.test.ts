@@ -1,7 +1,8 @@
 // The dashboard end to end, in headless Chromium (Debian's, driven by playwright-core): the page
 // loads with no console error, a member whose server is stopped turns down at its next check
 // (counted, not timed), and the drain button — used from the keyboard, asking for the token — drains a
-// member, which is checked on the data plane. Screenshots go to artifacts/ for people to look at.
+// member, which is checked on the data plane; an http service shows its split by protocol.
+// Screenshots go to artifacts/ for people to look at.
 
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -15,7 +16,10 @@ import { pool, service } from '../helpers/config.ts';
 import type { Member } from '../../src/runtime/member.ts';
 import { memberHealth } from '../helpers/app.ts';
 import { startTcpServer } from '../helpers/servers.ts';
+import { h2Connect, h2Request } from '../proxy/http/h2-helpers.ts';
+import { connection } from '../proxy/http/helpers.ts';
 import { startAdminApp, TOKEN } from './helpers.ts';
+import { protocolConfig } from './protocol-helpers.ts';
 
 /** The little of the DOM the page functions below use (this project's TypeScript has no DOM types). */
 declare const document: {
@@ -181,6 +185,31 @@ describe('dashboard in Chromium', () => {
     await tab.locator('#live[data-state="live"]').waitFor();
     // the one refused read is the browser's own note of a 401, nothing else
     assert.deepEqual(seen.filter((t) => !/status of 401/.test(t)), []);
+    await tab.close();
+  });
+
+  it("shows an http service's connections and requests by HTTP version, and by member protocol in the title", async () => {
+    const { app, base } = await startAdminApp(await protocolConfig());
+    const port = app.address('svc').port;
+    const session = h2Connect(port, false);
+    after(() => session.close());
+    for (let i = 0; i < 3; i++) assert.equal((await h2Request(session, { ':path': '/h2c/a' })).status, 200);
+    assert.equal((await h2Request(session, { ':path': '/none' })).status, 404);
+    const kept = await connection(port);
+    after(() => kept.close());
+    for (let i = 0; i < 2; i++) await kept.send('GET / HTTP/1.1\r\nHost: h\r\n\r\n', (got) => got.endsWith('h1 GET /'));
+
+    const tab = await context.newPage();
+    const seen: string[] = [];
+    tab.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') seen.push(`${m.type()}: ${m.text()}`); });
+    await tab.goto(`${base}/`);
+    await tab.locator('#live[data-state="live"]').waitFor();
+    const row = tab.locator('tr[data-service="svc"]');
+    await row.locator('[data-protocols="requests"]', { hasText: 'HTTP/1 2 · HTTP/2 4' }).waitFor();
+    assert.match(await row.locator('[data-protocols="connections"]').innerText(), /HTTP\/1 1 · HTTP\/2 1/);
+    const why = await row.locator('[data-protocols="requests"]').getAttribute('title');
+    assert.deepEqual(why?.split('\n').sort(), ['HTTP/1.1 → http1: 2', 'HTTP/2 → answered by furiwake: 1', 'HTTP/2 → h2c: 3']);
+    assert.deepEqual(seen, [], 'no console error or warning');
     await tab.close();
   });
 });

@@ -128,13 +128,24 @@ describe('http service keys', () => {
 
   it('refuses every http key on tcp and udp services', () => {
     for (const [key, value] of [['tls', '{ certificates: [ { cert: a, key: b } ] }'], ['redirect-https', 'true'], ['limits', '{}'], ['member-tls', 'true'],
-      ['member-keep-alive', '{}'], ['access-log', 'true'], ['http2', '{ h2c: true }']]) {
+      ['member-keep-alive', '{}'], ['http2', '{ h2c: true }']]) {
       assert.deepEqual(onlyIssue(withService(`{ listen: 127.0.0.1:80, mode: tcp, pool: web, ${key}: ${value} }`)), [
         `services.www.${key}`, `${key} applies to http services only; this service is tcp`,
       ]);
     }
     assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:80, mode: tcp, pool: web, timeouts: { keep-alive: 5s } }')), [
       'services.www.timeouts.keep-alive', 'the keep-alive timeout applies to http services only; this service is tcp',
+    ]);
+  });
+
+  it('takes access-log on tcp and udp services (their connection log, off by default), not on nat', () => {
+    const tcp = (text: string) => parseConfig(`${text}\npools:\n  web: { members: [ { address: 127.0.0.1:81 } ] }\n`, 'test.yaml').services.www;
+    assert.equal(tcp('services:\n  www: { listen: 127.0.0.1:80, mode: tcp, pool: web, access-log: true }').accessLog, true);
+    assert.equal(tcp('services:\n  www: { listen: 127.0.0.1:80, mode: udp, pool: web, access-log: false }').accessLog, false);
+    assert.equal(tcp('services:\n  www: { listen: 127.0.0.1:80, mode: udp, pool: web }').accessLog, undefined);
+    assert.equal(tcp('services:\n  www: { listen: 127.0.0.1:80, mode: http, pool: web }').accessLog, undefined);
+    assert.deepEqual(onlyIssue(withService('{ listen: 127.0.0.1:80, mode: nat, pool: web, access-log: true }')), [
+      'services.www.access-log', 'access-log applies to http, tcp and udp services; this service is nat (the kernel forwards its packets, furiwake sees no connection end)',
     ]);
   });
 

@@ -13,6 +13,10 @@ import { issuesOf, withService } from '../config/refused.ts';
 const ENTRY: AccessEntry = {
   client: '192.0.2.7', service: 'www', route: 'api', member: 'm1', protocol: 'HTTP/1.1', method: 'GET', path: '/a?b=c', status: 200, bytes: 123,
 };
+/** A tcp connection's line (proxy/connection-log.ts): no method, path or status; its pool, bytes in and end. */
+const CONNECTION: AccessEntry = {
+  client: '192.0.2.8', service: 'db', member: 'd1', protocol: 'tcp', bytes: 4096, pool: 'dbs', bytesIn: 512, termination: 'member-reset',
+};
 const TIMES = { queue: 0, connect: 1.23, firstByte: 4.56 };
 
 function lineFormat(template: string): AccessFormat {
@@ -73,8 +77,21 @@ describe('access log line template', () => {
       const again = parseTemplate(unparse(parsed.parts));
       assert.ok(again.ok);
       assert.deepEqual(again.parts, parsed.parts);
-      lineFormat(text).render(ENTRY, TIMES, 1);
+      const format = lineFormat(text);
+      format.render(ENTRY, TIMES, 1);
+      format.render(CONNECTION, TIMES, 1);
     });
+  });
+});
+
+describe('connection lines (tcp, udp)', () => {
+  it('fill in the pool, bytes each way and the end, and - or null for what http requests have', () => {
+    const line = lineFormat('$client $service $pool/$member $protocol $bytes_in $bytes $termination "$method $path" $status $total');
+    assert.equal(line.render(CONNECTION, TIMES, 250), '192.0.2.8 db dbs/d1 tcp 512 4096 member-reset "- -" - 250');
+    // an http request has none of the connection fields
+    assert.equal(lineFormat('$pool $bytes-in $termination').render(ENTRY, TIMES, 0), '- - -');
+    const json = new AccessFormat({ format: 'json', fields: ['protocol', 'pool', 'bytes-in', 'bytes', 'termination', 'status', 'method'], template: [], to: { kind: 'stdout' } });
+    assert.equal(json.render(CONNECTION, TIMES, 0), '{"protocol":"tcp","pool":"dbs","bytes-in":512,"bytes":4096,"termination":"member-reset","status":null,"method":null}');
   });
 });
 

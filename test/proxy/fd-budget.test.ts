@@ -124,5 +124,10 @@ describe('resource counts', () => {
     counts.idleMemberConnections = 2;
     assert.ok(!counts.roomFor(14));
     assert.ok(counts.roomFor(13));
+    // so do HTTP/2 sessions to h2 and h2c members, whatever they carry
+    counts.idleMemberConnections = 0;
+    counts.h2MemberSessions = 2;
+    assert.ok(!counts.roomFor(14));
+    assert.ok(counts.roomFor(13));
   });
 });

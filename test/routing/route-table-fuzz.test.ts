@@ -18,7 +18,7 @@ const METHODS = ['GET', 'POST', 'PUT'];
 const REGEXES = ['^/a', 'b$', '^[a-z.]+$', '\\.com$', '^/api/v[0-9]'];
 const HEADERS = ['x-env', 'x-ver', 'accept'];
 const VALUES = ['canary', '2.0', 'text/html', ''];
-const NETWORKS = ['10.0.0.0/8', '10.1.0.0/16', '127.0.0.1/32', '2001:db8::/32', '::1/128', '192.168.0.0/17'];
+const NETWORKS = ['10.0.0.0/8', '10.1.0.0/16', '127.0.0.1/32', '2001:db8::/32', '::1/128', '192.168.0.0/17', '::/0', '0.0.0.0/0', '::ffff:a00:0/104', '::ffff:0:0/95'];
 const CLIENTS = ['10.1.2.3', '10.2.0.1', '127.0.0.1', '2001:db8::5', '2001:db9::5', '::1', '::ffff:10.1.2.3', '192.168.127.255', '192.168.128.0', 'unknown'];
 const SNIS = ['a.example.com', 'x.b.example.com', 'b.example.com', null];
 
@@ -93,7 +93,9 @@ function headerLines(fields: string): [string, string][] {
 function inNetwork(client: string, cidr: string): boolean {
   let address: ipaddr.IPv4 | ipaddr.IPv6 = ipaddr.parse(client);
   if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress()) address = (address as ipaddr.IPv6).toIPv4Address();
-  const [net, bits] = ipaddr.parseCIDR(cidr);
+  let [net, bits] = ipaddr.parseCIDR(cidr);
+  // ::ffff:a.b.c.d/96+n is the IPv4 network a.b.c.d/n (as access lists read it)
+  if (net.kind() === 'ipv6' && bits >= 96 && (net as ipaddr.IPv6).isIPv4MappedAddress()) [net, bits] = [(net as ipaddr.IPv6).toIPv4Address(), bits - 96];
   return address.kind() === net.kind() && address.match(net, bits);
 }
 
@@ -118,7 +120,8 @@ function holds(m: RouteMatchConfig, r: Request): boolean {
     const params = r.target.slice(q + 1).split('&').map((p) => (p.includes('=') ? [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)] : [p, '']));
     for (const c of m.query) if (!params.some(([n, v]) => n === c.name && (c.value === null || v === c.value))) return false;
   }
-  if (m.clientNetworks.length > 0 && (isIP(r.client) === 0 || !m.clientNetworks.some((n) => inNetwork(r.client, n)))) return false;
+  // an address with a zone (fe80::1%eth0) is in no network
+  if (m.clientNetworks.length > 0 && (isIP(r.client) === 0 || r.client.includes('%') || !m.clientNetworks.some((n) => inNetwork(r.client, n)))) return false;
   if (m.sni.length > 0 && (r.sni === null || !m.sni.some((p) => nameMatches(r.sni!, p)))) return false;
   if (m.sniRegex !== null && (r.sni === null || !new RegExp(m.sniRegex).test(r.sni))) return false;
   return true;

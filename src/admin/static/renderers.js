@@ -53,24 +53,59 @@ export function renderSummary(s) {
 /** @param {Snapshot} s */
 function renderServices(s) {
   const none = () => h('span', { class: 'none' }, '–');
-  const rows = s.services.map((svc) => h('tr', {},
+  const rows = s.services.map((svc) => h('tr', { 'data-service': svc.name },
     // clients the service's access turned away, under its name when there are any
     h('td', {}, h('span', { class: 'member-id' }, svc.name), svc.denied > 0 ? h('span', { class: 'sub', title: 'clients its access turned away' }, `${svc.denied} denied`) : null),
     h('td', {}, svc.mode),
     h('td', { class: 'mono' }, svc.address === null ? `${svc.listen} (not listening)` : endpoint(svc.address)),
     // http routes: how many, each with what it took in the cell's title
     h('td', { title: svc.routes === null ? null : routesWhy(svc.routes, svc.mode) }, svc.pool, svc.routes === null ? null : h('span', { class: 'sub' }, `${svc.routes.length} route${svc.routes.length === 1 ? '' : 's'}`)),
-    h('td', { class: 'num' }, svc.connections.active),
+    // http: the open client connections by HTTP version
+    h('td', { class: 'num', 'data-protocols': 'connections' }, svc.connections.active, svc.protocols === null ? null : h('span', { class: 'sub' }, connectionsSplit(svc.protocols.connections))),
     h('td', { class: 'num' }, svc.connections.total),
     h('td', { class: 'num' }, rate(svc.rates.connections)),
-    // an http connection carries many requests: they are counted apart
-    h('td', { class: 'num' }, svc.requests ?? none()),
+    // an http connection carries many requests: they are counted apart, split by the client's
+    // HTTP version, and in the title by how members were spoken to
+    h('td', { class: 'num', 'data-protocols': 'requests', title: svc.protocols === null ? null : requestsWhy(svc.protocols.requests) },
+      svc.requests ?? none(), svc.protocols === null || svc.protocols.requests.length === 0 ? null : h('span', { class: 'sub' }, requestsSplit(svc.protocols.requests))),
     h('td', { class: 'num' }, svc.requests === null ? none() : rate(svc.rates.requests)),
     h('td', {}, svc.persistence ?? none()),
     // udp services furiwake forwards itself: datagrams dropped, by reason in the cell's title
     h('td', { class: 'num', title: svc.dropped === null ? null : droppedWhy(svc.dropped) }, svc.dropped === null ? none() : svc.dropped.malformed + svc.dropped.unmatched + svc.dropped.noMember + svc.dropped.denied),
   ));
   fill($('services'), ...(rows.length > 0 ? rows : [h('tr', {}, h('td', { colspan: 11, class: 'empty' }, 'No services.'))]));
+}
+
+/** @typedef {NonNullable<Snapshot['services'][number]['protocols']>} Protocols */
+
+/**
+ * Open http client connections by HTTP version, in words.
+ * @param {Protocols['connections']} c
+ */
+function connectionsSplit(c) {
+  return `HTTP/1 ${c.http1} · HTTP/2 ${c.http2}`;
+}
+
+/**
+ * Requests by the client's HTTP version (HTTP/1.0 and 1.1 together), in words.
+ * @param {Protocols['requests']} requests
+ */
+function requestsSplit(requests) {
+  let http1 = 0;
+  let http2 = 0;
+  for (const r of requests) {
+    if (r.protocol === 'HTTP/2') http2 += r.count;
+    else http1 += r.count;
+  }
+  return `HTTP/1 ${http1} · HTTP/2 ${http2}`;
+}
+
+/**
+ * Requests by the client's protocol and the member's, one pair a line.
+ * @param {Protocols['requests']} requests
+ */
+function requestsWhy(requests) {
+  return requests.map((r) => `${r.protocol} → ${r.memberProtocol === '' ? 'answered by furiwake' : r.memberProtocol}: ${r.count}`).join('\n');
 }
 
 /**

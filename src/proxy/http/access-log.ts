@@ -6,7 +6,8 @@
 // the member's first response byte) and total (from the request head to the end of the exchange).
 
 import { accessLogOf, type Logger } from '../../log.ts';
-import { ms, type AccessEntry } from '../../log/access-format.ts';
+import type { AccessEntry } from '../../log/access-format.ts';
+import { writeAccessLine } from '../connection-log.ts';
 import type { HttpServiceConfig } from '../../config/http-types.ts';
 
 export interface Timings {
@@ -26,17 +27,5 @@ export function accessLogging(http: HttpServiceConfig, log: Logger): boolean {
 }
 
 export function logRequest(log: Logger, line: RequestLine, t: Timings): void {
-  const total = performance.now() - t.start;
-  const access = accessLogOf(log);
-  if (access !== null) {
-    access.write(line, t, total);
-    return;
-  }
-  log.info({
-    ...line,
-    queue: ms(t.queue),
-    connect: ms(t.connect),
-    firstByte: ms(t.firstByte),
-    total: ms(total),
-  }, 'request');
+  writeAccessLine(log, line, t, performance.now() - t.start, 'request');
 }

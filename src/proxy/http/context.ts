@@ -2,14 +2,16 @@
 // per request, so a reload applies to the next request), the member connections kept alive,
 // the access log, the response counters.
 
+import type { MemberProtocol } from '../../config/member-protocol-schema.ts';
 import type { Logger } from '../../log.ts';
 import type { Member } from '../../runtime/member.ts';
 import type { Service } from '../../runtime/service.ts';
 import type { MemberConnections } from './member-connections.ts';
 
-/** Counts responses by status class (the runtime's RequestCounts has this shape). */
+/** Counts responses by status class and protocols (the runtime's RequestCounts has this shape). */
 export interface ResponseCounter {
-  count(service: string, member: Member | null, status: number): void;
+  /** `client`: 0 HTTP/1.0, 1 HTTP/1.1, 2 HTTP/2 (runtime/request-counts.ts) */
+  count(service: string, member: Member | null, status: number, client: number, memberProtocol: MemberProtocol | null): void;
 }
 
 export interface HttpServiceContext {

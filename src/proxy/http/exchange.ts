@@ -14,6 +14,7 @@ import type { HttpServiceConfig } from '../../config/http-types.ts';
 import type { MemberProtocol } from '../../config/member-protocol-schema.ts';
 import type { ServiceConfig } from '../../config/types.ts';
 import type { Endpoint } from '../../runtime/connection-table.ts';
+import { HTTP1_0, HTTP1_1, HTTP2 } from '../../runtime/request-counts.ts';
 import type { Dispatcher } from '../../runtime/dispatch.ts';
 import type { Member } from '../../runtime/member.ts';
 import type { MemberTraffic } from '../../runtime/member-down.ts';
@@ -771,7 +772,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       this.#dispatcher.release(member, this.#key, side.bytesIn - this.#inAtStart, side.bytesOut - this.#outAtStart);
       this.member = null;
     }
-    this.#ctx.counts?.count(this.#ctx.service.name, member, this.#status);
+    this.#ctx.counts?.count(this.#ctx.service.name, member, this.#status, side.http2 ? HTTP2 : this.req.minor === 0 ? HTTP1_0 : HTTP1_1, member === null ? null : (this.#pool.config.memberProtocol ?? 'http1'));
     const route = this.#route;
     if (route !== null) route.stats.record(this.#status, Date.now() - side.requestStart);
     if (this.#clock !== null) {

@@ -16,6 +16,7 @@ import type { MemberTlsConfig } from '../../config/http-types.ts';
 import type { MemberProtocol, PoolHttp2Config } from '../../config/member-protocol-schema.ts';
 import type { Member } from '../../runtime/member.ts';
 import type { MemberTraffic } from '../../runtime/member-down.ts';
+import type { ResourceCounts } from '../../runtime/resources.ts';
 
 /** What a session asks of a request's stream (h2-member-stream.ts implements it; declared here so the two files do not import each other). */
 export interface H2MemberStream {
@@ -28,6 +29,21 @@ export interface H2MemberStream {
 
 /** Streams assumed open-able on a session before the member's SETTINGS say (RFC 9113 6.5.2 recommends at least 100). */
 const ASSUMED_STREAMS = 100;
+
+// What a member may send on a session. A member is trusted less than it seems (a broken or taken
+// one): bounds as an HTTP/1.1 member's response head has (exchange.ts, response-head.ts), and on
+// what nghttp2 keeps for it. A member past one has its stream reset or its session ended by
+// nghttp2; its requests fail as the member's failures, other sessions and members go on.
+/** SETTINGS_MAX_HEADER_LIST_SIZE we announce, and enforce: a response head (or trailers) of at most 64 KiB */
+const MEMBER_HEADER_LIST = 64 * 1024;
+/** fields in one response head or trailers, pseudo-fields included (an HTTP/1.1 member's head may hold 500) */
+const MEMBER_HEADER_PAIRS = 501;
+/** MB nghttp2 may hold for one session (its buffers, header tables, streams' queued frames) */
+const MEMBER_SESSION_MEMORY = 10;
+/** entries in one SETTINGS frame (RFC 9113 defines 6; more is a flood) */
+const MEMBER_MAX_SETTINGS = 32;
+/** our PINGs unanswered at once (one at a time is sent: more means a bug, not a member) */
+const MEMBER_OUTSTANDING_PINGS = 4;
 
 /** How a pool's requests reach its members over HTTP/2 (per request: the pool's config as it is then). */
 export interface H2Route {
@@ -76,7 +92,11 @@ export class H2MemberSession {
     const session = http2.connect(authority, {
       // a pushed stream would have no one to read it (nor its errors): push is refused, and a
       // PUSH_PROMISE is then the member's protocol error, which ends its connection
-      settings: { enablePush: false },
+      settings: { enablePush: false, maxHeaderListSize: MEMBER_HEADER_LIST },
+      maxHeaderListPairs: MEMBER_HEADER_PAIRS,
+      maxSessionMemory: MEMBER_SESSION_MEMORY,
+      maxSettings: MEMBER_MAX_SETTINGS,
+      maxOutstandingPings: MEMBER_OUTSTANDING_PINGS,
       // a request with a field repeated that should be single (two User-Agent) goes as it came,
       // as to an HTTP/1.1 member: node would otherwise throw, and the client's request would
       // fail as if the member had (a passive-health failure any client could cause). Node reads
@@ -258,6 +278,7 @@ class MemberSessions {
       const s = new H2MemberSession(this, this.member, route);
       sessions.push(s);
       this.#all.opened++;
+      this.#all.counted(1);
       return this.#give(s, stream);
     }
     this.waiting.push(stream);
@@ -291,7 +312,10 @@ class MemberSessions {
 
   closed(s: H2MemberSession): void {
     const i = this.sessions.indexOf(s);
-    if (i !== -1) this.sessions.splice(i, 1);
+    if (i !== -1) {
+      this.sessions.splice(i, 1);
+      this.#all.counted(-1);
+    }
     this.#replace();
     if (this.sessions.length === 0 && this.waiting.length === 0) this.#all.forget(this);
   }
@@ -318,6 +342,17 @@ export class H2MemberSessions implements MemberTraffic {
   opened = 0;
   readonly #byMember = new Map<Member, MemberSessions>();
   #closed = false;
+  /** the descriptor budget counts the sessions open (one descriptor each) */
+  readonly #resources: ResourceCounts | null;
+
+  constructor(resources: ResourceCounts | null = null) {
+    this.#resources = resources;
+  }
+
+  /** A session opened (+1) or closed (-1). */
+  counted(delta: number): void {
+    if (this.#resources !== null) this.#resources.h2MemberSessions += delta;
+  }
 
   /** Places `stream` (a request to `member`) on a session. */
   place(stream: H2MemberStream, member: Member, route: H2Route): void {

@@ -8,6 +8,7 @@
 
 import http2, { type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Endpoint } from '../../runtime/connection-table.ts';
+import { HTTP2 } from '../../runtime/request-counts.ts';
 import type { MemberProtocol } from '../../config/member-protocol-schema.ts';
 import type { Member } from '../../runtime/member.ts';
 import { accessLogging, logRequest } from './access-log.ts';
@@ -163,7 +164,7 @@ export class H2ClientStream implements ClientStream {
     const ctx = this.#owner.ctx;
     this.sendError(error.status, error.message, this.#reqDone, undefined);
     this.#finishStream(this.#reqDone);
-    ctx.counts?.count(ctx.service.name, null, error.status);
+    ctx.counts?.count(ctx.service.name, null, error.status, HTTP2, null);
     if (accessLogging(ctx.service.config.http!, ctx.log)) {
       const line = { client: this.client.address, service: ctx.service.name, member: null, protocol: 'HTTP/2', method: '', path: '', status: error.status, bytes: 0 };
       logRequest(ctx.log, line, new RequestClock());

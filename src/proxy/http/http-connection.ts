@@ -8,6 +8,7 @@
 
 import tls from 'node:tls';
 import type { ConnectionEntry, ConnectionTable, Endpoint } from '../../runtime/connection-table.ts';
+import { HTTP1_1 } from '../../runtime/request-counts.ts';
 import { hashString } from '../../balance/index.ts';
 import type { MemberProtocol } from '../../config/member-protocol-schema.ts';
 import type { Member } from '../../runtime/member.ts';
@@ -373,7 +374,7 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
   #reject(error: HttpError): void {
     const status = error instanceof HttpError ? error.status : 400;
     this.#write(errorResponse(status, error.message, { close: true, page: errorPageFor(this.#ctx.service.config.http!, status) }));
-    this.#ctx.counts?.count(this.#ctx.service.name, null, status);
+    this.#ctx.counts?.count(this.#ctx.service.name, null, status, HTTP1_1, null);
     if (accessLogging(this.#ctx.service.config.http!, this.#ctx.log)) {
       const line = { client: this.client.address, service: this.service, member: null, protocol: 'HTTP/1.1', method: '', path: '', status, bytes: 0 };
       logRequest(this.#ctx.log, line, new RequestClock());

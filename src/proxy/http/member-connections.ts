@@ -21,7 +21,7 @@ export class MemberConnections implements MemberTraffic {
   readonly #idle = new Map<Member, Upstream[]>();
   readonly #sessions = new TlsSessions();
   /** the HTTP/2 sessions to members of h2 and h2c pools */
-  readonly h2 = new H2MemberSessions();
+  readonly h2: H2MemberSessions;
   readonly #engine: StreamEngine;
   /** idle connections hold descriptors too: the budget counts them (idleMemberConnections) */
   readonly #resources: ResourceCounts | null;
@@ -31,6 +31,7 @@ export class MemberConnections implements MemberTraffic {
   constructor(engine: StreamEngine, resources: ResourceCounts | null = null) {
     this.#engine = engine;
     this.#resources = resources;
+    this.h2 = new H2MemberSessions(resources);
   }
 
   #counted(delta: number): void {

@@ -1,0 +1,122 @@
+// Bounds on what an HTTP/2 member sends (h2c members built by hand from frames): a SETTINGS
+// flood, a response head with too many fields or too large. The offending member's request
+// fails (502) and counts as its failure; a good member of the same pool goes on serving on its
+// one session. And what member sessions hold: a descriptor each, in the budget.
+
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { describe, it } from 'node:test';
+import { frame, headers } from '../../attack/h2-raw.ts';
+import { atEnd } from '../../helpers/cleanup.ts';
+import { pool } from '../../helpers/config.ts';
+import { until } from '../../helpers/wait.ts';
+import { h2cService } from './h2-helpers.ts';
+import { startH2Member } from './h2-members-helpers.ts';
+
+const SETTINGS = 0x4;
+const ACK = 0x1;
+
+/**
+ * A member that speaks HTTP/2 by hand: `greeting` is its first SETTINGS frame; each request's
+ * HEADERS (a client stream, odd) is answered with the frames `answer(stream)` gives.
+ */
+async function rawMember(greeting: Buffer, answer: (stream: number) => Buffer): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+    socket.write(greeting);
+    let buffered = Buffer.alloc(0);
+    let preface = false;
+    socket.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      if (!preface) {
+        if (buffered.length < 24) return;
+        buffered = buffered.subarray(24);
+        preface = true;
+      }
+      while (buffered.length >= 9) {
+        const length = buffered.readUIntBE(0, 3);
+        if (buffered.length < 9 + length) return;
+        const [type, flags] = [buffered[3], buffered[4]];
+        const stream = buffered.readUInt32BE(5) & 0x7fffffff;
+        buffered = buffered.subarray(9 + length);
+        if (type === SETTINGS && (flags & ACK) === 0) socket.write(frame(SETTINGS, ACK, 0));
+        else if (type === 0x1) socket.write(answer(stream));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  atEnd(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => server.close(r));
+  });
+  return (server.address() as net.AddressInfo).port;
+}
+
+function settingsFrame(entries: number): Buffer {
+  const payload = Buffer.alloc(entries * 6);
+  // SETTINGS_MAX_CONCURRENT_STREAMS (3) = 100, again and again
+  for (let i = 0; i < entries; i++) {
+    payload.writeUInt16BE(3, i * 6);
+    payload.writeUInt32BE(100, i * 6 + 2);
+  }
+  return frame(SETTINGS, 0, 0, payload);
+}
+
+function get(port: number, path: string): Promise<number> {
+  return fetch(`http://127.0.0.1:${port}${path}`).then(async (r) => {
+    await r.arrayBuffer();
+    return r.status;
+  });
+}
+
+const ok = (stream: number) => headers(stream, [[':status', '200'], ['content-length', '0']], true);
+
+describe('HTTP/2 members: bounds on what a member sends', () => {
+  for (const [what, greeting, answer] of [
+    ['a SETTINGS frame of 40 entries', settingsFrame(40), ok],
+    ['a response head of 600 fields', settingsFrame(1), (stream: number) => headers(stream, [[':status', '200'], ...Array.from({ length: 600 }, (_, i): [string, string] => [`x-f${i}`, 'v'])], true)],
+    ['a response head of 100 KiB', settingsFrame(1), (stream: number) => headers(stream, [[':status', '200'], ['x-big', 'v'.repeat(100 * 1024)]], true)],
+  ] as const) {
+    it(`a member that sends ${what}: its request fails as its failure; the other member serves on`, async () => {
+      const badPort = await rawMember(greeting, answer);
+      const good = await startH2Member('good');
+      const { app, port } = await h2cService(pool('round-robin', [{ port: badPort, id: 'bad' }, { port: good.port, id: 'good' }], {}, { memberProtocol: 'h2c' }), {}, { retries: 0 });
+      // the pool's first pick is bad, then good, in turns
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) statuses.push(await get(port, `/r${i}`));
+      const [bad, fine] = ['bad', 'good'].map((id) => app.runtime.member('p', id)!);
+      assert.deepEqual(statuses.filter((s) => s === 200).length, 3, `statuses ${statuses.join(' ')}`);
+      assert.ok(statuses.every((s) => s === 200 || s === 502), `statuses ${statuses.join(' ')}`);
+      assert.equal(bad.failed, 3);
+      assert.equal(fine.failed, 0);
+      // the good member's one session carried all of its requests
+      assert.equal(good.sessions, 1);
+      assert.equal(good.requests.length, 3);
+    });
+  }
+
+  it('takes a response head of 400 fields, as from an HTTP/1.1 member (node alone stops at 128)', async () => {
+    const many = await rawMember(settingsFrame(1), (stream) => headers(stream, [[':status', '200'], ['content-length', '0'], ...Array.from({ length: 400 }, (_, i): [string, string] => [`x-f${i}`, 'v'])], true));
+    const { app, port } = await h2cService(pool('round-robin', [{ port: many, id: 'many' }], {}, { memberProtocol: 'h2c' }));
+    const res = await fetch(`http://127.0.0.1:${port}/`);
+    await res.arrayBuffer();
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-f399'), 'v');
+    assert.equal(app.runtime.member('p', 'many')!.failed, 0);
+  });
+
+  it('counts each session to an h2c member in the descriptor budget while it is open', async () => {
+    const m = await startH2Member('m');
+    const { app, port } = await h2cService(pool('round-robin', [{ port: m.port, id: 'm' }], {}, { memberProtocol: 'h2c' }), { memberKeepAlive: { maxIdle: 1, idleTimeout: 200 } });
+    const resources = app.runtime.resources;
+    assert.equal(resources.h2MemberSessions, 0);
+    assert.deepEqual(await Promise.all([0, 1, 2].map((i) => get(port, `/s${i}`))), [200, 200, 200]);
+    assert.equal(m.sessions, 1);
+    assert.equal(resources.h2MemberSessions, 1);
+    // closed once idle (the service's member keep-alive idle-timeout): the budget has its descriptor back
+    await until(() => resources.h2MemberSessions === 0);
+  });
+});
