@@ -8,7 +8,7 @@
 // one of every member (13 node updates a pick at 1,000 members, and growing with the pool).
 
 import { KineticTournament } from './kinetic-tournament.ts';
-import { Tournament } from './tournament.ts';
+import { MaxTournament } from './tournament.ts';
 
 /** Rebase the clock to 0 past this, so bases stay small enough to add exactly. */
 const REBASE_AT = 2 ** 24;
@@ -16,8 +16,8 @@ const REBASE_AT = 2 ** 24;
 export class GroupedRace {
   /** the leaders' race: leaf g is group g's leader; it never rebases on its own (this does, for all) */
   readonly #race = new KineticTournament(Infinity);
-  /** per group: its members in the race, keyed by -base (the largest base wins, the lowest index on a tie) */
-  #groups: Tournament[] = [];
+  /** per group: its members in the race, keyed by base (the largest wins, the lowest index on a tie) */
+  #groups: MaxTournament[] = [];
   /** per group: its candidates' indices, ascending (a tournament's local index -> candidate index) */
   #members: Int32Array[] = [];
   /** per candidate: its group, and its index within the group */
@@ -80,9 +80,9 @@ export class GroupedRace {
     }
     this.#members = lists.map((list) => Int32Array.from(list));
     this.#groups = lists.map((list) => {
-      const tree = new Tournament();
+      const tree = new MaxTournament();
       tree.reset(list.length);
-      for (let k = 0; k < list.length; k++) tree.put(k, this.#in[list[k]] === 1, -this.#base[list[k]], 1);
+      for (let k = 0; k < list.length; k++) tree.put(k, this.#in[list[k]] === 1, this.#base[list[k]]);
       tree.build();
       return tree;
     });
@@ -136,13 +136,12 @@ export class GroupedRace {
   /** Candidate i's base or membership changed: its group's tree, then the group's line. */
   #moved(i: number): void {
     const g = this.#group[i];
-    const isIn = this.#in[i] === 1;
-    this.#groups[g].set(this.#local[i], isIn, isIn ? -this.#base[i] : 0, 1);
+    this.#groups[g].set(this.#local[i], this.#in[i] === 1, this.#base[i]);
     this.#setLeader(g);
   }
 
   #leader(g: number): number {
-    const k = this.#groups[g].best(0);
+    const k = this.#groups[g].best;
     return k < 0 ? -1 : this.#members[g][k];
   }
 
