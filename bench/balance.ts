@@ -6,7 +6,8 @@
 // are the ones pools use (createIndexedBalancer); `scan` is the form that reads every candidate
 // (createBalancer), shown where it differs. Each pick takes a connection on the member it chose
 // and ends one taken 64 picks before, and tells the balancer (changed()), as a pool does, so the
-// cost of keeping the trees is in the figure.
+// cost of keeping the trees is in the figure. A second table shows pick() alone: nothing taken or
+// given, so the trees never change but by the picks themselves.
 
 import type { AlgorithmName, Balancer, Candidate } from '../src/balance/index.ts';
 import { algorithm, ALGORITHMS, createBalancer, createIndexedBalancer, hashString } from '../src/balance/index.ts';
@@ -35,8 +36,8 @@ function candidates(count: number): BenchCandidate[] {
 // Client keys hashed up front: the benchmark measures pick(), not hashing.
 const HASHES = Uint32Array.from({ length: 4096 }, (_, i) => hashString(`192.168.${i >> 8}.${i & 255}`));
 
-/** Best of RUNS timings of PICKS picks (fewer for large scans), each with its take and give, in ns per pick. */
-function measure(name: AlgorithmName, count: number, scan: boolean): number {
+/** Best of RUNS timings of PICKS picks (fewer for large scans), each with its take and give when `changes`, in ns per pick. */
+function measure(name: AlgorithmName, count: number, scan: boolean, changes: boolean): number {
   const list = candidates(count);
   const balancer: Balancer<BenchCandidate> = scan ? createBalancer(name, list) : createIndexedBalancer(name, list);
   const retry = [list[0]];
@@ -45,6 +46,10 @@ function measure(name: AlgorithmName, count: number, scan: boolean): number {
   const run = (picks: number): void => {
     for (let i = 0; i < picks; i++) {
       const chosen = balancer.pick(HASHES[i & 4095], (i & 7) === 0 ? retry : null);
+      if (!changes) {
+        if (chosen !== undefined) sink += chosen.weight;
+        continue;
+      }
       const done = held[i % HELD];
       if (done !== undefined) {
         done.active--;
@@ -76,18 +81,19 @@ function measure(name: AlgorithmName, count: number, scan: boolean): number {
 const only = process.argv.slice(2);
 const names = only.length > 0 ? ALGORITHMS.filter((n) => only.includes(n)) : ALGORITHMS;
 const header = ['algorithm', ...SIZES.map((n) => `n=${n}`)];
-const rows: string[][] = [];
-for (const name of names) {
-  rows.push([name, ...SIZES.map((n) => `${measure(name, n, false).toFixed(1)} ns`)]);
-  if (algorithm(name).createIndexed !== undefined) {
-    rows.push([`${name} (scan)`, ...SIZES.map((n) => `${measure(name, n, true).toFixed(1)} ns`)]);
+for (const changes of [true, false]) {
+  const rows: string[][] = [];
+  for (const name of names) {
+    rows.push([name, ...SIZES.map((n) => `${measure(name, n, false, changes).toFixed(1)} ns`)]);
+    if (algorithm(name).createIndexed !== undefined) {
+      rows.push([`${name} (scan)`, ...SIZES.map((n) => `${measure(name, n, true, changes).toFixed(1)} ns`)]);
+    }
   }
+  const widths = header.map((_, c) => Math.max(...[header, ...rows].map((row) => row[c].length)));
+  const line = (row: string[]): string =>
+    `| ${row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(' | ')} |`;
+  console.log(`${changes ? 'pick() + take + give' : '\npick() alone'}, CPU time, best of ${RUNS} x ${PICKS} picks, node ${process.version}\n`);
+  console.log(line(header));
+  console.log(`|${widths.map((w, c) => (c === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
+  for (const row of rows) console.log(line(row));
 }
-const widths = header.map((_, c) => Math.max(...[header, ...rows].map((row) => row[c].length)));
-const line = (row: string[]): string =>
-  `| ${row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join(' | ')} |`;
-
-console.log(`pick() + take + give, CPU time, best of ${RUNS} x ${PICKS} picks, node ${process.version}\n`);
-console.log(line(header));
-console.log(`|${widths.map((w, c) => (c === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
-for (const row of rows) console.log(line(row));

@@ -1,9 +1,9 @@
 // A kinetic tournament tree: the largest of values that each grow linearly with a clock,
-// value_i(now) = base_i + rate_i * now, the lowest index on a tie. Each node keeps the winner of
+// value_i(now) = base_i + rate_i * now, the lowest order (by default the index) on a tie. Each node keeps the winner of
 // its two halves and the clock time at which that could change (when the loser's line crosses
 // the winner's); advancing the clock recomputes only the nodes whose time has come. Changing one
-// candidate is O(log n). Smooth weighted round-robin (weighted-round-robin.ts) runs on it: every
-// eligible member's current weight grows by its weight per pick.
+// candidate is O(log n). Smooth weighted round-robin runs on it (weighted-round-robin.ts, through
+// grouped-race.ts): every eligible member's current weight grows by its weight per pick.
 
 import { leaves } from './tournament.ts';
 
@@ -19,6 +19,8 @@ export class KineticTournament {
   #due = new Float64Array(2).fill(Infinity);
   #base = new Float64Array(0);
   #rate = new Float64Array(0);
+  /** per candidate: who wins a tie (the lower); its index unless setLine() says otherwise */
+  #order = new Int32Array(0);
   now = 0;
   readonly #rebaseAt: number;
 
@@ -36,6 +38,7 @@ export class KineticTournament {
     this.#due = new Float64Array(2 * size).fill(Infinity);
     this.#base = new Float64Array(count);
     this.#rate = new Float64Array(count);
+    this.#order = Int32Array.from({ length: count }, (_, i) => i);
     this.now = 0;
   }
 
@@ -44,6 +47,14 @@ export class KineticTournament {
     this.#rate[i] = rate;
     this.#base[i] = isIn ? value - rate * this.now : value;
     this.#win[this.#size + i] = isIn ? i : -1;
+  }
+
+  /** Candidate i's line in clock terms (value now = base + rate × now) and its tie order, O(log n). */
+  setLine(i: number, isIn: boolean, base: number, order: number): void {
+    this.#base[i] = base;
+    this.#order[i] = order;
+    this.#win[this.#size + i] = isIn ? i : -1;
+    this.#up(i);
   }
 
   build(): void {
@@ -131,15 +142,18 @@ export class KineticTournament {
       const base = this.#base;
       const rate = this.#rate;
       const now = this.now;
-      // b (the higher index) wins only when strictly greater
-      const bWins = base[b] + rate[b] * now > base[a] + rate[a] * now;
+      // b (the higher index) wins when greater, or equal and first in order
+      const vb = base[b] + rate[b] * now;
+      const va = base[a] + rate[a] * now;
+      const bWins = vb > va || (vb === va && this.#order[b] < this.#order[a]);
       const winner = bWins ? b : a;
       const loser = bWins ? a : b;
       win[p] = winner;
       const gaining = rate[loser] - rate[winner];
       if (gaining > 0) {
         // the lines cross at (base[winner] - base[loser]) / gaining; one tick early keeps
-        // rounding from making it late (an early look only finds the same winner)
+        // rounding from making it late (an early look only finds the same winner, and looks
+        // again the next tick)
         fail = Math.max(now + 1, Math.floor((base[winner] - base[loser]) / gaining) - 1);
       }
     }

@@ -117,3 +117,58 @@ export function leaves(count: number): number {
   while (size < count) size <<= 1;
   return size;
 }
+
+/**
+ * A tournament tree whose key is one number, the largest winning (the lower index on a tie):
+ * the grouped race's groups (grouped-race.ts), where a pick changes a key every time and the
+ * Tournament's cross-multiplied fractions would cost twice the reads.
+ */
+export class MaxTournament {
+  #size = 1;
+  #win = new Int32Array(2).fill(-1);
+  #key = new Float64Array(0);
+
+  /** Empties the tree for `count` candidates: none is in it until put() and build(). */
+  reset(count: number): void {
+    const size = leaves(count);
+    this.#size = size;
+    this.#win = new Int32Array(2 * size).fill(-1);
+    this.#key = new Float64Array(count);
+  }
+
+  /** Sets candidate i's key without updating the nodes above: build() follows. */
+  put(i: number, isIn: boolean, key: number): void {
+    this.#key[i] = key;
+    this.#win[this.#size + i] = isIn ? i : -1;
+  }
+
+  build(): void {
+    const win = this.#win;
+    for (let p = this.#size - 1; p >= 1; p--) win[p] = this.#better(win[2 * p], win[2 * p + 1]);
+  }
+
+  /** Sets candidate i's key and updates its path: O(log n). */
+  set(i: number, isIn: boolean, key: number): void {
+    this.put(i, isIn, key);
+    const win = this.#win;
+    for (let p = (this.#size + i) >> 1; p >= 1; p >>= 1) {
+      const was = win[p];
+      const now = this.#better(win[2 * p], win[2 * p + 1]);
+      // the same winner, another candidate than i: nothing above changes
+      if (now === was && was !== i) return;
+      win[p] = now;
+    }
+  }
+
+  /** The candidate with the largest key, -1 for none. */
+  get best(): number {
+    return this.#win[1];
+  }
+
+  /** The larger of a and b, a on a tie (a has the lower index); -1 is none. */
+  #better(a: number, b: number): number {
+    if (a < 0) return b;
+    if (b < 0) return a;
+    return this.#key[b] > this.#key[a] ? b : a;
+  }
+}

@@ -5,7 +5,7 @@
 import type { Algorithm } from './algorithm.ts';
 import type { Balancer, Candidate } from './balancer.ts';
 import { isWeightedEligible } from './eligible.ts';
-import { KineticTournament } from './kinetic-tournament.ts';
+import { GroupedRace } from './grouped-race.ts';
 
 export class WeightedRoundRobin<T extends Candidate> implements Balancer<T> {
   readonly algorithm = 'weighted-round-robin';
@@ -55,7 +55,8 @@ const CHECK_EVERY = 64;
 
 /**
  * The same choices in O(log n) amortised: each eligible member's current weight is a line,
- * base + weight × picks, in a kinetic tournament (kinetic-tournament.ts) that finds the largest;
+ * base + weight × picks, in a race that finds the largest (grouped-race.ts: members of one weight
+ * grouped, their leaders in a kinetic tournament);
  * a member that is not eligible leaves the race with its current weight and rejoins with it, as
  * the scan leaves it unchanged. Reads a candidate's usable only when told through changed()
  * (and, with shared counts, re-reads the winner and every candidate now and then, as
@@ -65,7 +66,7 @@ export class IndexedWeightedRoundRobin<T extends Candidate> implements Balancer<
   readonly algorithm = 'weighted-round-robin';
   #candidates: readonly T[] = [];
   readonly #index = new Map<T, number>();
-  readonly #race = new KineticTournament();
+  readonly #race = new GroupedRace();
   /** the sum of the weights in the race */
   #total = 0;
   /** candidates a skip list took out of this pick */

@@ -8,12 +8,16 @@ import type { Address, Config } from './types.ts';
 
 export type Lookup = (host: string) => Promise<{ address: string }>;
 
-/** A copy of `config` with `ip` set on every address, or the addresses that did not resolve. */
+/**
+ * `config` with `ip` set on every address, or the addresses that did not resolve. It fills in
+ * the config it is given (loadConfig's own, fresh from the parse): a copy of 10,000 members
+ * cost a reload 30 ms.
+ */
 export async function resolveHosts(
   config: Config,
   lookup: Lookup = (host) => dns.lookup(host),
 ): Promise<{ config: Config; issues: PathIssue[] }> {
-  const resolved = structuredClone(config);
+  const resolved = config;
   const addresses = addressesOf(resolved).filter(({ address }) => address.ip === undefined);
 
   // One lookup per distinct name, all at once: a pool of fifty members on one host asks once.

@@ -38,7 +38,8 @@ function readYaml(text: string, file: string): SourceResult {
     return { file, path: at === null ? '' : formatPath(at), message: `duplicate key ${JSON.stringify(key)}; each key may appear once in a map`, line, column: col };
   });
   if (firstSyntax !== undefined) return { ok: false, issues };
-  const reserved = reservedKeys(doc, lines, file);
+  // a key can only be __proto__ if the text says so, or spells it with escapes ("\x5f_proto__")
+  const reserved = text.includes('__proto__') || text.includes('\\') ? reservedKeys(doc, lines, file) : [];
   if (reserved.length > 0) return { ok: false, issues: [...issues, ...reserved] };
   let value: unknown;
   try {

@@ -14,9 +14,13 @@ import type { TlsCertificateConfig } from './http-types.ts';
 import type { PathIssue, PathSegment } from './issues.ts';
 import type { Config } from './types.ts';
 
-/** A copy of `config` with every http file read (PEM contents and certificate names filled in), or what went wrong. */
+/**
+ * `config` with every http file read (PEM contents and certificate names filled in), or what went
+ * wrong. It fills in the config it is given (loadConfig's own, fresh from the parse): a copy of
+ * 10,000 members cost a reload 30 ms.
+ */
 export async function loadTlsFiles(config: Config, baseDir: string): Promise<{ config: Config; issues: PathIssue[] }> {
-  const loaded = structuredClone(config);
+  const loaded = config;
   const issues: PathIssue[] = [];
   for (const [name, service] of Object.entries(loaded.services)) {
     const http = service.http;

@@ -10,6 +10,7 @@ import type { Health, MemberChange, RuntimeEvents } from './events.ts';
 import { Member, type LoadWatcher } from './member.ts';
 import { PassiveGroup } from './passive-health.ts';
 import type { SharedQueue } from './shared-queue.ts';
+import { WeightedHash } from './weighted-hash.ts';
 
 /** A connection waiting for a member; `done` receives the member, or undefined on timeout. */
 export interface Waiter {
@@ -44,6 +45,8 @@ export class Pool implements LoadWatcher {
   readonly passive: PassiveGroup;
   /** the balancers of the indexed form (#fit) */
   readonly #indexed = new WeakSet<Balancer<Member>>();
+  /** acquireByHash's trees (primaries, backups), made at its first call */
+  #byHash: [WeightedHash, WeightedHash] | null = null;
   /** a member's weight changed since the balancers were last built: rebuild them before picking */
   #reweighed = false;
   /** with worker threads: what the threads share of this pool's queue (shared-queue.ts); null in one loop */
@@ -114,6 +117,19 @@ export class Pool implements LoadWatcher {
    * cannot be taken (another thread took its last place).
    */
   acquireByHash(hash: number, skip: readonly Member[] | null): Member | undefined {
+    if (this.#reweighed) this.#rebuild();
+    // O(log n) while the sums are exact (weighted-hash.ts); else the scan, which reads `usable` live
+    const tiers = (this.#byHash ??= this.#hashTiers());
+    if (tiers[0].exact && tiers[1].exact) {
+      for (let tier = 0; tier < 2; tier++) {
+        const m = tiers[tier].pick(hash, skip);
+        if (m === null) continue;
+        if (!m.take()) break;
+        m.total++;
+        return m;
+      }
+      return this.acquire(hash, skip);
+    }
     for (let tier = 0; tier < 2; tier++) {
       const backup = tier === 1;
       let total = 0;
@@ -204,6 +220,7 @@ export class Pool implements LoadWatcher {
    */
   loadChanged(member: Member): void {
     (member.backup ? this.#backup : this.#primary).changed(member);
+    if (this.#byHash !== null) this.#byHash[member.backup ? 1 : 0].changed(member);
   }
 
   /** Called by the runtime for every change of one of this pool's members. */
@@ -265,8 +282,22 @@ export class Pool implements LoadWatcher {
 
   #rebuild(): void {
     this.#reweighed = false;
-    this.#primary = this.#fit(this.#primary, this.members.filter((m) => !m.backup));
-    this.#backup = this.#fit(this.#backup, this.members.filter((m) => m.backup));
+    const primary = this.members.filter((m) => !m.backup);
+    const backup = this.members.filter((m) => m.backup);
+    this.#primary = this.#fit(this.#primary, primary);
+    this.#backup = this.#fit(this.#backup, backup);
+    if (this.#byHash !== null) {
+      this.#byHash[0].build(primary);
+      this.#byHash[1].build(backup);
+    }
+  }
+
+  /** acquireByHash's trees, made at its first call (a pool that never hashes keeps none). */
+  #hashTiers(): [WeightedHash, WeightedHash] {
+    const tiers: [WeightedHash, WeightedHash] = [new WeightedHash(), new WeightedHash()];
+    tiers[0].build(this.members.filter((m) => !m.backup));
+    tiers[1].build(this.members.filter((m) => m.backup));
+    return tiers;
   }
 
   /**

@@ -22,6 +22,9 @@ it('refuses __proto__ as a service name, a header rule and an error page, naming
   assert.match(refusal(`services:\n  a: { listen: 127.0.0.1:1, mode: http, pool: p, headers: { request: { set: { __proto__: x } } } }\n${POOL}`), /services\.a\.headers\.request\.set\.__proto__: "__proto__" cannot be a key/);
   assert.match(refusal(`services:\n  a: { listen: 127.0.0.1:1, mode: http, pool: p, error-pages: { __proto__: { body: x } } }\n${POOL}`), /services\.a\.error-pages\.__proto__: "__proto__" cannot be a key/);
   assert.match(refusal(`{ "services": { "__proto__": { "listen": "127.0.0.1:1", "mode": "http", "pool": "p" } }, "pools": { "p": { "members": [ { "address": "127.0.0.1:3" } ] } } }`, 'x.json'), /"__proto__" cannot be a key/);
+  // spelled with escapes: the text never says __proto__, the key still is
+  assert.match(refusal(`services:\n  "\\x5f_proto__": { listen: 127.0.0.1:1, mode: http, pool: p }\n${POOL}`), /x\.yaml:2.*services\.__proto__: "__proto__" cannot be a key/);
+  assert.match(refusal(`{ "services": { "\\u005f_proto__": { "listen": "127.0.0.1:1", "mode": "http", "pool": "p" } }, "pools": { "p": { "members": [ { "address": "127.0.0.1:3" } ] } } }`, 'x.json'), /"__proto__" cannot be a key/);
   // other names that are Object.prototype's own are ordinary keys
   assert.equal(refusal(`services:\n  constructor: { listen: 127.0.0.1:1, mode: http, pool: p }\n${POOL}`), 'accepted');
 });

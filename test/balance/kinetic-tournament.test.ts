@@ -1,18 +1,24 @@
-// The kinetic tournament under smooth weighted round-robin: against the values computed one by
-// one, over random lines, ticks, lowered winners, candidates leaving and joining the race, and
-// clock rebases (made frequent here).
+// The kinetic tournament, and the grouped race smooth weighted round-robin runs on it, under
+// smooth weighted round-robin: against the values computed one by one, over random lines, ticks,
+// lowered winners, candidates leaving and joining the race, and clock rebases (made frequent here).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { GroupedRace } from '../../src/balance/grouped-race.ts';
 import { KineticTournament } from '../../src/balance/kinetic-tournament.ts';
 import { fuzzCount } from '../helpers/fuzz.ts';
 import { seededRandom } from './helpers.ts';
 
-test('the winner is the largest value now, the lowest index on a tie, across rebases', () => {
+const RACES = [
+  ['kinetic tournament', (rebaseAt: number) => new KineticTournament(rebaseAt)],
+  ['grouped race', (rebaseAt: number) => new GroupedRace(rebaseAt)],
+] as const;
+
+for (const [name, make] of RACES) test(`${name}: the winner is the largest value now, the lowest index on a tie, across rebases`, () => {
   const random = seededRandom(4242);
   for (let round = 0; round < fuzzCount(300); round++) {
     const n = 1 + Math.floor(random() * 40);
-    const race = new KineticTournament(1 + Math.floor(random() * 60));
+    const race = make(1 + Math.floor(random() * 60));
     race.reset(n);
     // the values as a scan keeps them: grown by the rate each tick while in the race
     const value = new Float64Array(n);
