@@ -97,8 +97,11 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   #interim = 0;
   #resDone = false;
   #status = 0;
-  /** the client takes the response's payload without the member's framing (and its trailers apart) */
-  #payloadOnly = false;
+  /**
+   * The client takes the response's payload without the member's chunks (and its trailers apart);
+   * other bodies are their payload as they come, and go on without a sink.
+   */
+  #dechunk = false;
   /** the client stream is out of step (or gone) after this exchange: it cannot carry another request */
   #closeClient = false;
   /** the member connection may carry another request afterwards */
@@ -458,7 +461,8 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       if (req.upgrade === null) return this.#memberFailed(new HttpError(502, 'the member switched protocols unasked'));
       return this.#startTunnel(res, rest);
     }
-    const payloadOnly = (this.#payloadOnly = !this.#side.passesRawBody(res));
+    const payloadOnly = !this.#side.passesRawBody(res);
+    this.#dechunk = payloadOnly && res.body === 'chunked';
     if (res.close) this.#reusable = false;
     if (this.#sticky !== null && this.member !== null) res.fields = this.#sticky.responseFields(res.fields, this.member);
     if (this.#headers !== null) res.fields = this.#headers.response(res.fields);
@@ -491,11 +495,11 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   #bodyData(chunk: Buffer, start: number): void {
     let stop: number;
     try {
-      stop = this.#resBody!.feed(chunk, start, chunk.length, this.#payloadOnly ? (this.#sink ??= (b, s, e) => this.#payload(b, s, e)) : undefined);
+      stop = this.#resBody!.feed(chunk, start, chunk.length, this.#dechunk ? (this.#sink ??= (b, s, e) => this.#payload(b, s, e)) : undefined);
     } catch (err) {
       return this.#memberFailed(err as HttpError);
     }
-    if (!this.#payloadOnly && stop > start) {
+    if (!this.#dechunk && stop > start) {
       const part = start === 0 && stop === chunk.length ? chunk : chunk.subarray(start, stop);
       if (!this.#side.sendBody(part)) this.#up?.stream.pause();
     }

@@ -7,7 +7,6 @@
 // lines) becomes a header list for the client, without the connection-specific fields.
 
 import type { OutgoingHttpHeaders } from 'node:http2';
-import { nameOf, readHeaderLines, valueOf } from './header-lines.ts';
 import type { ResponseHead } from './response-head.ts';
 
 /** Fields that mean something for one HTTP/1 connection only: never sent either way. */
@@ -79,22 +78,50 @@ export function lastChunk(trailers: Record<string, string | string[] | undefined
   return `${out}\r\n`;
 }
 
-/** Field lines (`Name: value` CRLF, as the member sent them) pushed on `list` as raw pairs, names in lowercase, without the connection-specific ones. */
-function pushFields(fields: string, list: string[]): void {
-  if (fields === '') return;
-  // the lines were read strictly when their head was: this cannot throw
-  const lines = readHeaderLines(fields, 0, fields.length, 502, Infinity);
-  for (let i = 0; i < lines.count; i++) {
-    const name = nameOf(fields, lines, i).toLowerCase();
-    if (CONNECTION_SPECIFIC.has(name) || name === 'trailer' || name === 'content-length') continue;
-    list.push(name, valueOf(fields, lines, i));
+/** Field names never passed on from a member's field lines, by length (any case matches). */
+const DROPPED_BY_LENGTH: (string[] | undefined)[] = [];
+for (const name of [...CONNECTION_SPECIFIC, 'trailer', 'content-length']) (DROPPED_BY_LENGTH[name.length] ??= []).push(name);
+
+/** Whether the name at fields[start, end) is one of DROPPED_BY_LENGTH's, in any case, without copying it out. */
+function dropped(fields: string, start: number, end: number): boolean {
+  const candidates = DROPPED_BY_LENGTH[end - start];
+  if (candidates === undefined) return false;
+  next: for (const name of candidates) {
+    for (let j = 0; j < name.length; j++) {
+      let c = fields.charCodeAt(start + j);
+      if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+      if (c !== name.charCodeAt(j)) continue next;
+    }
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Field lines (`Name: value` CRLF) pushed on `list` as raw pairs, without the connection-specific
+ * ones; names lowercased when `lower` (respond() lowercases them itself). The lines are a
+ * ResponseHead's: read strictly when their head was (or made by furiwake), so they are only
+ * split here, not checked a second time.
+ */
+function pushFields(fields: string, list: string[], lower: boolean): void {
+  const end = fields.length;
+  let i = 0;
+  while (i < end) {
+    const colon = fields.indexOf(':', i);
+    const eol = colon === -1 ? -1 : fields.indexOf('\r\n', colon);
+    if (eol === -1) return; // (not a field line: cannot be, as said above)
+    if (!dropped(fields, i, colon)) {
+      const name = fields.slice(i, colon);
+      list.push(lower ? name.toLowerCase() : name, fields.slice(colon + 1, eol).trim());
+    }
+    i = eol + 2;
   }
 }
 
 /** Field lines as a header object (interim responses, trailers); repeated names become arrays. */
 export function fieldsToHeaders(fields: string, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
   const list: string[] = [];
-  pushFields(fields, list);
+  pushFields(fields, list, true);
   for (let i = 0; i < list.length; i += 2) {
     const name = list[i];
     const had = into[name];
@@ -111,7 +138,7 @@ export function fieldsToHeaders(fields: string, into: OutgoingHttpHeaders): Outg
  */
 export function responseHeaders(res: ResponseHead): string[] {
   const list = [':status', String(res.status)];
-  pushFields(res.fields, list);
+  pushFields(res.fields, list, false);
   // the length a body has (or a HEAD or 304 answer reports); a chunked body's end is the stream's
   if (res.contentLength !== -1 && (res.body === 'length' || (res.body === 'none' && res.transferEncoding === null))) {
     list.push('content-length', String(res.contentLength));

@@ -46,7 +46,8 @@ export class H2Session implements ConnectionEntry, H2StreamOwner {
   readonly #session: ServerHttp2Session;
   readonly #table: ConnectionTable;
   readonly #owner: H2SessionOwner;
-  readonly #streams = new Set<H2ClientStream>();
+  /** the streams open, each knowing its index here (`slot`): no hashing per stream as a Set would */
+  readonly #streams: H2ClientStream[] = [];
   /** when the connection last had no stream open (ms since epoch) */
   #idleSince = Date.now();
   /** resets counted in the current second, which began at #resetWindow */
@@ -135,13 +136,13 @@ export class H2Session implements ConnectionEntry, H2StreamOwner {
 
   /** Streams open now. */
   get streams(): number {
-    return this.#streams.size;
+    return this.#streams.length;
   }
 
   /** The earliest deadline of its streams, or the keep-alive timeout when it has none (ms since epoch). */
   get deadline(): number {
     if (this.#closed) return 0;
-    if (this.#streams.size === 0) return this.#idleSince + this.ctx.service.config.http!.timeouts.keepAlive;
+    if (this.#streams.length === 0) return this.#idleSince + this.ctx.service.config.http!.timeouts.keepAlive;
     let first = 0;
     for (const s of this.#streams) if (s.deadline !== 0 && (first === 0 || s.deadline < first)) first = s.deadline;
     return first;
@@ -149,13 +150,14 @@ export class H2Session implements ConnectionEntry, H2StreamOwner {
 
   /** Called by the listener's sweep when `deadline` has passed. */
   expire(): void {
-    if (this.#streams.size === 0) {
+    if (this.#streams.length === 0) {
       // idle past the keep-alive timeout: GOAWAY, then the close
       this.#session.close();
       return;
     }
     const now = Date.now();
-    for (const s of this.#streams) if (s.deadline !== 0 && s.deadline <= now) s.expire();
+    // (a stream that expires may close and leave the list at once: a copy is walked)
+    for (const s of this.#streams.slice()) if (s.deadline !== 0 && s.deadline <= now) s.expire();
   }
 
   /** The listener is stopping: GOAWAY, the streams in progress finish, then the connection closes. */
@@ -188,8 +190,17 @@ export class H2Session implements ConnectionEntry, H2StreamOwner {
   }
 
   closed(stream: H2ClientStream): void {
-    this.#streams.delete(stream);
-    if (this.#streams.size === 0) this.#idleSince = Date.now();
+    const streams = this.#streams;
+    const slot = stream.slot;
+    if (slot === -1 || streams[slot] !== stream) return;
+    // the last one takes its place
+    const last = streams.pop()!;
+    if (last !== stream) {
+      streams[slot] = last;
+      last.slot = slot;
+    }
+    stream.slot = -1;
+    if (streams.length === 0) this.#idleSince = Date.now();
   }
 
   // ---- events
@@ -198,7 +209,7 @@ export class H2Session implements ConnectionEntry, H2StreamOwner {
     let s: H2ClientStream | null = null;
     try {
       s = new H2ClientStream(this, stream, stream.endAfterHeaders);
-      this.#streams.add(s);
+      s.slot = this.#streams.push(s) - 1;
       s.start(raw);
     } catch (err) {
       this.#owner.failed(this, err);

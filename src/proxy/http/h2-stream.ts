@@ -63,6 +63,8 @@ export class H2ClientStream implements ClientStream {
   readonly requestStart = Date.now();
   /** when the exchange's deadline passes (ms since epoch); 0 = none. The listener's sweep reads it. */
   deadline = 0;
+  /** its index in its connection's list of open streams; -1 once it has left it (the connection's to set) */
+  slot = -1;
   readonly #owner: H2StreamOwner;
   readonly #stream: ServerHttp2Stream;
   #ex: Exchange | null = null;

@@ -3,10 +3,15 @@
 // HTTP/1.1 head and read by the HTTP/1.1 parser. Whatever comes, the pair returns a request or
 // refuses it with an HttpError; what it accepts has clean lines, none of the connection-specific
 // fields, the Host of :authority (else host), one cookie field, and a framing for its body.
+// The response side too: member heads (mutated from a grammar) read by parseResponseHead, and
+// the header list responseHeaders splits out of the fields it kept, checked against the strict
+// line reader's reading of the same fields.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { requestHeadText } from '../../../src/proxy/http/h2-heads.ts';
+import { requestHeadText, responseHeaders } from '../../../src/proxy/http/h2-heads.ts';
+import { nameOf, readHeaderLines, valueOf } from '../../../src/proxy/http/header-lines.ts';
+import { parseResponseHead, type ResponseHead } from '../../../src/proxy/http/response-head.ts';
 import { memberRequestHead } from '../../../src/proxy/http/head-writer.ts';
 import { parseRequestHead, type RequestHead } from '../../../src/proxy/http/request-head.ts';
 import { HttpError } from '../../../src/proxy/http/responses.ts';
@@ -77,5 +82,65 @@ describe('HTTP/2 request translation fuzzing', () => {
       if (check(input)) accepted++;
     });
     assert.ok(accepted > fuzzCount(INPUTS) / 20, `${accepted} accepted`);
+  });
+});
+
+const RESPONSE_NAMES = [
+  'Server', 'Date', 'Content-Type', 'content-length', 'Content-Length', 'Transfer-Encoding', 'Connection', 'Keep-Alive', 'HOST', 'Host',
+  'Upgrade', 'TE', 'Trailer', 'Proxy-Connection', 'HTTP2-Settings', 'Set-Cookie', 'X-A', 'x-b', 'Grpc-Status', 'Vary',
+];
+const RESPONSE_VALUES = ['nginx', ' ok ', '\tx\t', 'text/plain', '3', '0', 'chunked', 'close', 'keep-alive', 'x-a, x-b', 'a=1', '', 'a b'];
+
+/** A member's response head: a status line and field lines, sometimes mutated with the grammar's words. */
+function generateResponse(f: Fuzzer): Buffer {
+  let head = `HTTP/1.${f.int(2)} ${f.pick(['200', '204', '304', '404', '502'])} ${f.pick(['OK', '', 'x'])}\r\n`;
+  for (let n = f.int(9); n > 0; n--) head += `${f.pick(RESPONSE_NAMES)}:${f.pick(['', ' ', '\t'])}${f.pick(RESPONSE_VALUES)}\r\n`;
+  const input = Buffer.from(`${head}\r\n`, 'latin1');
+  return f.int(3) === 0 ? f.mutate(input, [...RESPONSE_NAMES, ':', '\r\n', ' ', '\t', '\x00']) : input;
+}
+
+/** The pairs the strict reader finds in `fields`, names lowercased, the connection-specific ones left out. */
+function strictPairs(fields: string): string[] {
+  const lines = readHeaderLines(fields, 0, fields.length, 502, Infinity);
+  const out: string[] = [];
+  for (let i = 0; i < lines.count; i++) {
+    const name = nameOf(fields, lines, i);
+    if (![...CONNECTION_SPECIFIC, 'host', 'trailer', 'content-length'].includes(name)) out.push(name, valueOf(fields, lines, i));
+  }
+  return out;
+}
+
+function checkResponse(input: Buffer): boolean {
+  const text = input.toString('latin1');
+  const end = text.indexOf('\r\n\r\n');
+  if (end === -1) return false;
+  let res: ResponseHead;
+  try {
+    res = parseResponseHead(text.slice(0, end + 4), 'GET');
+  } catch (err) {
+    if (!(err instanceof HttpError)) throw err;
+    return false;
+  }
+  const list = responseHeaders(res);
+  assert.equal(list[0], ':status');
+  assert.equal(list[1], String(res.status));
+  let rest = list.slice(2);
+  if (rest.length >= 2 && rest[rest.length - 2] === 'content-length') {
+    assert.equal(rest[rest.length - 1], String(res.contentLength));
+    rest = rest.slice(0, -2);
+  }
+  // names as the member spelled them (respond() lowercases them), values as the strict reader reads them
+  assert.deepEqual(rest.map((x, i) => (i % 2 === 0 ? x.toLowerCase() : x)), strictPairs(res.fields));
+  for (let i = 0; i < rest.length; i += 2) assert.ok(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(rest[i]), rest[i]);
+  return true;
+}
+
+describe('HTTP/2 response translation fuzzing', () => {
+  it(`member heads: ${fuzzCount(INPUTS)} random heads`, () => {
+    let accepted = 0;
+    fuzz(0x5eed2b, fuzzCount(INPUTS), generateResponse, (input) => {
+      if (checkResponse(input)) accepted++;
+    });
+    assert.ok(accepted > fuzzCount(INPUTS) / 4, `${accepted} accepted`);
   });
 });
