@@ -85,6 +85,11 @@ export class ClientBytes {
     return this.#buf!.subarray(from, end).indexOf('\r\n') !== -1;
   }
 
+  /** The storage, the bytes from index 0 (it may hold more after `length`), for reading in place before the next change. */
+  get raw(): Buffer {
+    return this.#buf!;
+  }
+
   latin1(start: number, end: number): string {
     return this.#buf!.toString('latin1', start, end);
   }

@@ -421,7 +421,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       if (end > MAX_RESPONSE_HEAD) return this.#memberFailed(new HttpError(502, 'response head from the member is too large'));
       let res: ResponseHead;
       try {
-        res = parseResponseHead(bytes.latin1(0, end), this.req.method);
+        res = parseResponseHead(bytes.latin1(0, end), this.req.method, bytes.raw);
       } catch (err) {
         return this.#memberFailed(err as HttpError);
       }

@@ -351,7 +351,7 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     }
     let req;
     try {
-      req = parseRequestHead(bytes.latin1(0, end), limits, http.forwarded !== 'none');
+      req = parseRequestHead(bytes.latin1(0, end), limits, http.forwarded !== 'none', bytes.raw);
     } catch (err) {
       this.#reject(err as HttpError);
       return false;
