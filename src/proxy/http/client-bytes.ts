@@ -96,7 +96,12 @@ export class ClientBytes {
 
   /** Removes and returns every byte (as a view: the caller uses it before the next push). */
   takeAll(): Buffer {
-    const out = this.#buf!.subarray(0, this.#length);
+    return this.takeFrom(0);
+  }
+
+  /** Removes every byte and returns those from `start` on (as a view, as takeAll's). */
+  takeFrom(start: number): Buffer {
+    const out = this.#buf!.subarray(start, this.#length);
     this.#clear();
     return out;
   }

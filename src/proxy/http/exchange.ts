@@ -433,7 +433,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
         if (bytes.length === 0) return;
         continue;
       }
-      const rest = bytes.takeAll().subarray(end);
+      const rest = bytes.takeFrom(end);
       this.#resBytes = null;
       // The body's chunks are written on at once, or reading pauses while a write holds one:
       // bulk reads may land in one buffer again and again (when the client's writes say so).

@@ -511,13 +511,14 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
   /** A head begins: it must be in within the headers timeout (and the whole request's, when shorter). */
   #headDeadline(): void {
     const t = this.#ctx.service.config.http!.timeouts;
-    this.requestStart = Date.now();
-    this.#setDeadline(t.request > 0 ? Math.min(t.headers, t.request) : t.headers, Deadline.HEADERS);
+    const now = (this.requestStart = Date.now());
+    this.#setDeadline(t.request > 0 ? Math.min(t.headers, t.request) : t.headers, Deadline.HEADERS, now);
   }
 
-  #setDeadline(ms: number, kind: number): void {
+  /** `now`: the time, when the caller has just read it (one clock read per event, not two) */
+  #setDeadline(ms: number, kind: number, now = -1): void {
     this.#kind = kind;
-    this.deadline = ms === 0 ? 0 : Date.now() + ms;
+    this.deadline = ms === 0 ? 0 : (now === -1 ? Date.now() : now) + ms;
   }
 
   /** Called by the listener's sweep when `deadline` has passed. */
