@@ -11,6 +11,8 @@ export class ClientBytes {
   #buf: Buffer | null = null;
   /** true when #buf is our own storage (with room after `length`), false when it is a chunk */
   #owned = false;
+  /** #buf is (a view of) a chunk lent by its stream for the current read only (see own()) */
+  #lent = false;
   #length = 0;
   /** the head's end is not before this index (already searched) */
   #scanned = 0;
@@ -21,10 +23,12 @@ export class ClientBytes {
     return this.#length;
   }
 
-  push(chunk: Buffer): void {
+  /** `lent`: the chunk is valid only until the read that brought it is over (Stream.lent) */
+  push(chunk: Buffer, lent = false): void {
     if (this.#length === 0) {
       this.#buf = chunk;
       this.#owned = false;
+      this.#lent = lent;
       this.#length = chunk.length;
       return;
     }
@@ -37,6 +41,15 @@ export class ClientBytes {
     }
     chunk.copy(this.#buf!, this.#length);
     this.#length = need;
+    this.#lent = false;
+  }
+
+  /** What is kept is copied out of a lent chunk: called before the read that lent it is over. */
+  own(): void {
+    if (!this.#lent) return;
+    this.#buf = copyOf(this.#buf!.subarray(0, this.#length));
+    this.#owned = false;
+    this.#lent = false;
   }
 
   /** The byte at `i`. */
@@ -101,7 +114,8 @@ export class ClientBytes {
 
   /** Removes every byte and returns those from `start` on (as a view, as takeAll's). */
   takeFrom(start: number): Buffer {
-    const out = this.#buf!.subarray(start, this.#length);
+    // (what is taken goes on to a body or a tunnel, where a write may keep it: never lent)
+    const out = this.#lent ? copyOf(this.#buf!.subarray(start, this.#length)) : this.#buf!.subarray(start, this.#length);
     this.#clear();
     return out;
   }
@@ -120,8 +134,16 @@ export class ClientBytes {
   #clear(): void {
     this.#buf = null;
     this.#owned = false;
+    this.#lent = false;
     this.#length = 0;
     this.#scanned = 0;
     this.#checked = 0;
   }
+}
+
+/** A copy of `bytes` in memory of its own. */
+export function copyOf(bytes: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(bytes.length);
+  bytes.copy(out);
+  return out;
 }

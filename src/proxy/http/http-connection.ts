@@ -12,7 +12,7 @@ import { hashString } from '../../balance/index.ts';
 import type { MemberProtocol } from '../../config/member-protocol-schema.ts';
 import type { Member } from '../../runtime/member.ts';
 import { accessLogging, logRequest } from './access-log.ts';
-import { ClientBytes } from './client-bytes.ts';
+import { ClientBytes, copyOf } from './client-bytes.ts';
 import { forwardedAddress } from './client-address.ts';
 import type { ClientStream } from './client-stream.ts';
 import { Deadline, type HttpServiceContext } from './context.ts';
@@ -101,6 +101,8 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     this.#tls = accepted instanceof tls.TLSSocket ? accepted : null;
     // request bytes wait in #in between reads: the chunks must stay ours
     const stream = (this.#stream = engine.adopt(accepted, this, true));
+    // a request head is only read: what is kept of a read, or written, is copied (#onData)
+    stream.borrows = true;
     this.client = client ?? stream.remote();
     table.add(this);
     stream.resume();
@@ -181,12 +183,16 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
   // stream and the pool's queue come through the exchange) has one try/catch at its boundary: a
   // throw that escapes the logic ends this connection (crash), never the process.
 
-  streamData(_stream: Stream, chunk: Buffer): boolean {
+  streamData(stream: Stream, chunk: Buffer): boolean {
+    const lent = stream.lent === true;
     try {
-      this.#onData(chunk);
+      // a body or a tunnel's bytes go on to the member, where a write may keep them: copied
+      this.#onData(lent && this.#exchange !== null ? copyOf(chunk) : chunk, lent && this.#exchange === null);
     } catch (err) {
       this.crash(err);
     }
+    // what waits for a later read (a head in pieces, pipelined requests) is copied out of a lent chunk now
+    if (lent) this.#in.own();
     return true; // reading stops only when the exchange or the backlog says so
   }
 
@@ -250,7 +256,8 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     }
   }
 
-  #onData(chunk: Buffer): void {
+  /** `lent`: the chunk is valid only during this call (a request head only read from it; see streamData) */
+  #onData(chunk: Buffer, lent: boolean): void {
     if (this.#ended) return; // lingering after our last response: what comes is dropped
     const ex = this.#exchange;
     if (ex !== null && this.#tunnel) return ex.tunnelData(chunk);
@@ -259,7 +266,7 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
       if (this.#feedBody(ex, chunk) && this.#in.length > 0) this.#pump();
       return;
     }
-    this.#in.push(chunk);
+    this.#in.push(chunk, lent);
     this.#pump();
   }
 
