@@ -107,6 +107,18 @@ export class ClientBytes {
     return this.#buf!.toString('latin1', start, end);
   }
 
+  /** The bytes are (a view of) a chunk lent for the current read only. */
+  get lent(): boolean {
+    return this.#lent;
+  }
+
+  /** As takeFrom, but a lent chunk is not copied: the caller copies what it keeps of the view (see `lent`). */
+  viewFrom(start: number): Buffer {
+    const out = this.#buf!.subarray(start, this.#length);
+    this.#clear();
+    return out;
+  }
+
   /** Removes and returns every byte (as a view: the caller uses it before the next push). */
   takeAll(): Buffer {
     return this.takeFrom(0);
@@ -115,9 +127,9 @@ export class ClientBytes {
   /** Removes every byte and returns those from `start` on (as a view, as takeAll's). */
   takeFrom(start: number): Buffer {
     // (what is taken goes on to a body or a tunnel, where a write may keep it: never lent)
-    const out = this.#lent ? copyOf(this.#buf!.subarray(start, this.#length)) : this.#buf!.subarray(start, this.#length);
-    this.#clear();
-    return out;
+    const lent = this.#lent;
+    const out = this.viewFrom(start);
+    return lent ? copyOf(out) : out;
   }
 
   /** Drops the first `n` bytes. */

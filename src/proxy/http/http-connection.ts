@@ -405,7 +405,7 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     return this.#req.minor !== 1 || this.#write(interimHead(res));
   }
 
-  sendHead(res: ResponseHead, requestDone: boolean, body: Buffer | null, end: number): boolean {
+  sendHead(res: ResponseHead, requestDone: boolean, body: Buffer | null, end: number, lent = false): boolean {
     const req = this.#req;
     const dechunk = !this.passesRawBody(res);
     // a close-delimited body (or a dechunked one, for HTTP/1.0) ends with the connection
@@ -415,7 +415,8 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     // head and a small body in one write, as they came in one read (the common case)
     if (end <= SMALL_BODY) return this.#write(head + body.toString('latin1', 0, end));
     this.#write(head);
-    return this.#write(end === body.length ? body : body.subarray(0, end));
+    const part = end === body.length ? body : body.subarray(0, end);
+    return this.#write(lent ? copyOf(part) : part);
   }
 
   sendBody(chunk: Buffer): boolean {

@@ -3,12 +3,15 @@
 // connection keeps past a read must be its own copy. Here other clients' reads land in between
 // while one client's bytes wait: a head in two pieces, a pipelined request, a body that came with
 // its head before the member connection is open. Each must reach the member as it was sent.
+// So are a member's reads while its response head is awaited: a head in two pieces, with other
+// responses read in between, and first body bytes too many to go out with the head as text.
 
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { describeOnEachEngine } from '../../helpers/engines.ts';
+import { startTcpServer } from '../../helpers/servers.ts';
 import { until } from '../../helpers/wait.ts';
 import { bodyOf, connection, httpConfig, startMember } from './helpers.ts';
 
@@ -85,5 +88,39 @@ describeOnEachEngine('reads lent to a client connection', () => {
     await other;
     await busy.close();
     for (const conn of [a, b, c]) await conn.close();
+  });
+
+  it('a response head in pieces and a large first body reach the client intact while other responses are read', async () => {
+    const other = await startMember('other', (req, res) => {
+      res.setHeader('content-type', 'text/plain');
+      res.end(`other ${'o'.repeat(300)} ${req.url}`);
+    });
+    const next = Promise.withResolvers<void>();
+    const body = Buffer.alloc(10_000, 0x62);
+    const slow = await startTcpServer('slow', (socket) => {
+      socket.on('data', (c: Buffer) => {
+        const text = c.toString('latin1');
+        if (text.startsWith('GET /pieces')) {
+          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Ma');
+          void next.promise.then(() => socket.write('rk: mmmm\r\n\r\nhello'));
+        } else {
+          socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nX-Mark: big\r\n\r\n`), body]));
+        }
+      });
+    });
+    const app = await startApp(httpConfig(pool('round-robin', [{ port: slow.port }])));
+    const otherApp = await startApp(httpConfig(pool('round-robin', [{ port: other.port }])));
+    const a = await connection(app.address('svc').port);
+    const pieces = a.send('GET /pieces HTTP/1.1\r\nHost: a\r\n\r\n');
+    await until(() => slow.accepted === 1);
+    await meanwhile(otherApp.address('svc').port, 3);
+    next.resolve();
+    const text = await pieces;
+    assert.match(text, /\r\nX-Mark: mmmm\r\n/);
+    assert.equal(bodyOf(text), 'hello');
+    const big = await a.send('GET /big HTTP/1.1\r\nHost: a\r\n\r\n');
+    assert.match(big, /\r\nX-Mark: big\r\n/);
+    assert.ok(bodyOf(big) === body.toString('latin1'), 'the large first body as sent');
+    await a.close();
   });
 });
