@@ -104,6 +104,8 @@ export class HandleStream implements Stream {
   /** the owner keeps chunks (for now): bulk reads each get a fresh buffer */
   keepsChunks: boolean;
   readonly signalsHeldWrites = true;
+  borrows = false;
+  lent = false;
   readEnded = false;
   closed = false;
   /** where the next read lands: the shared buffer, or this stream's own once it moves bulk */
@@ -186,11 +188,13 @@ export class HandleStream implements Stream {
    * and hands it on without copying; when a write of it has to wait, or its owner keeps it, the
    * next read gets a new one (Node calls onread's return value the next read buffer), but a
    * small read for an owner that keeps chunks is copied out instead. Memory goes only to streams
-   * that move bulk, as HAProxy allocates its buffers on demand.
+   * that move bulk, as HAProxy allocates its buffers on demand. An owner that borrows is lent
+   * its reads of the shared buffer uncopied: most of them it only reads (an http request head).
    */
   read(n: number): Buffer | undefined {
     const buffer = this.#buffer;
-    const copied = buffer === SHARED || (this.keepsChunks && n < KEPT_COPY_BELOW);
+    const lent = buffer === SHARED && this.borrows;
+    const copied = !lent && (buffer === SHARED || (this.keepsChunks && n < KEPT_COPY_BELOW));
     let chunk: Buffer;
     if (copied) {
       chunk = Buffer.allocUnsafe(n);
@@ -198,7 +202,10 @@ export class HandleStream implements Stream {
     } else {
       chunk = buffer.subarray(0, n);
     }
-    if (!this.owner.streamData(this, chunk)) this.pause();
+    this.lent = lent;
+    const more = this.owner.streamData(this, chunk);
+    this.lent = false;
+    if (!more) this.pause();
     if (this.closed) return undefined;
     // Reading paused (by the owner or just above): a write of this chunk waits and holds it.
     if (buffer === SHARED ? n === READ_SIZE : !copied && (!this.#reading || this.keepsChunks)) return (this.#buffer = Buffer.allocUnsafeSlow(READ_SIZE));

@@ -57,6 +57,14 @@ export interface Stream {
    * still return true: the reader of that chunk cannot reuse its memory.
    */
   readonly signalsHeldWrites: boolean;
+  /**
+   * Set by an owner that copies whatever it keeps of a chunk, or writes of it, before streamData
+   * returns: a stream that can may then lend it the chunk (`lent`), a view of memory the next
+   * read lands in, instead of a copy. Streams that cannot lend leave both undefined.
+   */
+  borrows?: boolean;
+  /** during streamData: whether its chunk is lent (valid only until streamData returns) */
+  readonly lent?: boolean;
 }
 
 /** What a stream tells the connection that owns it. */

@@ -11,6 +11,8 @@ export class ClientBytes {
   #buf: Buffer | null = null;
   /** true when #buf is our own storage (with room after `length`), false when it is a chunk */
   #owned = false;
+  /** #buf is (a view of) a chunk lent by its stream for the current read only (see own()) */
+  #lent = false;
   #length = 0;
   /** the head's end is not before this index (already searched) */
   #scanned = 0;
@@ -21,10 +23,12 @@ export class ClientBytes {
     return this.#length;
   }
 
-  push(chunk: Buffer): void {
+  /** `lent`: the chunk is valid only until the read that brought it is over (Stream.lent) */
+  push(chunk: Buffer, lent = false): void {
     if (this.#length === 0) {
       this.#buf = chunk;
       this.#owned = false;
+      this.#lent = lent;
       this.#length = chunk.length;
       return;
     }
@@ -37,6 +41,15 @@ export class ClientBytes {
     }
     chunk.copy(this.#buf!, this.#length);
     this.#length = need;
+    this.#lent = false;
+  }
+
+  /** What is kept is copied out of a lent chunk: called before the read that lent it is over. */
+  own(): void {
+    if (!this.#lent) return;
+    this.#buf = copyOf(this.#buf!.subarray(0, this.#length));
+    this.#owned = false;
+    this.#lent = false;
   }
 
   /** The byte at `i`. */
@@ -85,15 +98,38 @@ export class ClientBytes {
     return this.#buf!.subarray(from, end).indexOf('\r\n') !== -1;
   }
 
+  /** The storage, the bytes from index 0 (it may hold more after `length`), for reading in place before the next change. */
+  get raw(): Buffer {
+    return this.#buf!;
+  }
+
   latin1(start: number, end: number): string {
     return this.#buf!.toString('latin1', start, end);
   }
 
-  /** Removes and returns every byte (as a view: the caller uses it before the next push). */
-  takeAll(): Buffer {
-    const out = this.#buf!.subarray(0, this.#length);
+  /** The bytes are (a view of) a chunk lent for the current read only. */
+  get lent(): boolean {
+    return this.#lent;
+  }
+
+  /** As takeFrom, but a lent chunk is not copied: the caller copies what it keeps of the view (see `lent`). */
+  viewFrom(start: number): Buffer {
+    const out = this.#buf!.subarray(start, this.#length);
     this.#clear();
     return out;
+  }
+
+  /** Removes and returns every byte (as a view: the caller uses it before the next push). */
+  takeAll(): Buffer {
+    return this.takeFrom(0);
+  }
+
+  /** Removes every byte and returns those from `start` on (as a view, as takeAll's). */
+  takeFrom(start: number): Buffer {
+    // (what is taken goes on to a body or a tunnel, where a write may keep it: never lent)
+    const lent = this.#lent;
+    const out = this.viewFrom(start);
+    return lent ? copyOf(out) : out;
   }
 
   /** Drops the first `n` bytes. */
@@ -110,8 +146,16 @@ export class ClientBytes {
   #clear(): void {
     this.#buf = null;
     this.#owned = false;
+    this.#lent = false;
     this.#length = 0;
     this.#scanned = 0;
     this.#checked = 0;
   }
+}
+
+/** A copy of `bytes` in memory of its own. */
+export function copyOf(bytes: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(bytes.length);
+  bytes.copy(out);
+  return out;
 }

@@ -52,8 +52,10 @@ export interface ClientStream {
   /**
    * The final response head, with its first body bytes `body[0..end)` when they came with it (in
    * the form passesRawBody chose; `end` 0: none). `requestDone`: the request was read to its end.
+   * `lent`: `body` is valid only during the call (a read lent by the member's stream): what is
+   * kept of it, a write that waits included, must be a copy.
    */
-  sendHead(res: ResponseHead, requestDone: boolean, body: Buffer | null, end: number): boolean;
+  sendHead(res: ResponseHead, requestDone: boolean, body: Buffer | null, end: number, lent?: boolean): boolean;
   /** Body bytes, in the form passesRawBody chose; in a tunnel, the member's bytes. */
   sendBody(chunk: Buffer): boolean;
   /**

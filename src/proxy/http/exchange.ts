@@ -26,7 +26,7 @@ import { requestWait, retryAfterSeconds } from '../rate-limits.ts';
 import { logRequest } from './access-log.ts';
 import { BodyClock } from './body-clock.ts';
 import { BodyFramer, type PayloadSink } from './body-framer.ts';
-import { ClientBytes } from './client-bytes.ts';
+import { ClientBytes, copyOf } from './client-bytes.ts';
 import type { ClientStream } from './client-stream.ts';
 import type { HttpServiceContext } from './context.ts';
 import { memberRequestHead } from './head-writer.ts';
@@ -277,6 +277,8 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     this.#sent = false;
     up.user = this;
     up.stream.keepsChunks = true; // a response head may arrive in pieces (kept in #resBytes)
+    // ... and is only read: its reads may be lent (upstreamData copies what it keeps of them)
+    if (up.stream.borrows !== undefined) up.stream.borrows = true;
   }
 
   /** A throw escaped the handling of the member connection's event: the client connection ends. */
@@ -396,36 +398,38 @@ export class Exchange implements UpstreamUser, MemberTraffic {
 
   // ---- the response -----------------------------------------------------------------------
 
-  upstreamData(chunk: Buffer): void {
+  upstreamData(chunk: Buffer, lent = false): void {
     if (this.#tunnel) {
       this.#side.setDeadline(this.#svc.timeouts.idle);
-      if (!this.#side.sendBody(chunk)) this.#up!.stream.pause();
+      if (!this.#side.sendBody(lent ? copyOf(chunk) : chunk)) this.#up!.stream.pause();
       return;
     }
     if (!this.#gotResponseByte) {
       this.#gotResponseByte = true;
       this.#clock?.firstByteCame();
     }
-    if (this.#resBody === null) return this.#headData(chunk);
-    this.#bodyData(chunk, 0);
+    if (this.#resBody === null) return this.#headData(chunk, lent);
+    this.#bodyData(lent ? copyOf(chunk) : chunk, 0);
   }
 
-  #headData(chunk: Buffer): void {
+  /** `lent`: the chunk is valid only during this call; what is kept or sent on of it is copied. */
+  #headData(chunk: Buffer, lent: boolean): void {
     const bytes = (this.#resBytes ??= new ClientBytes());
-    bytes.push(chunk);
+    bytes.push(chunk, lent);
     for (;;) {
       const end = bytes.headEnd(0);
       if (end === -1) {
         // a head with a bare LF or CR never ends as we read it: a 502 now, not a 504 at the response timeout
         if (bytes.bareLineEnd()) this.#memberFailed(new HttpError(502, 'bare LF or CR in the response head from the member'));
         else if (bytes.length > MAX_RESPONSE_HEAD) this.#memberFailed(new HttpError(502, 'response head from the member is too large'));
+        else bytes.own();
         return;
       }
       // (also when its end came in the read that took it past the bound)
       if (end > MAX_RESPONSE_HEAD) return this.#memberFailed(new HttpError(502, 'response head from the member is too large'));
       let res: ResponseHead;
       try {
-        res = parseResponseHead(bytes.latin1(0, end), this.req.method);
+        res = parseResponseHead(bytes.latin1(0, end), this.req.method, bytes.raw);
       } catch (err) {
         return this.#memberFailed(err as HttpError);
       }
@@ -437,16 +441,19 @@ export class Exchange implements UpstreamUser, MemberTraffic {
         if (bytes.length === 0) return;
         continue;
       }
-      const rest = bytes.takeAll().subarray(end);
+      const restLent = bytes.lent;
+      const rest = bytes.viewFrom(end);
       this.#resBytes = null;
       // The body's chunks are written on at once, or reading pauses while a write holds one:
       // bulk reads may land in one buffer again and again (when the client's writes say so).
       if (this.#side.signalsHeldWrites === true) this.#up!.stream.keepsChunks = false;
-      return this.#responseHead(res, rest);
+      if (this.#up!.stream.borrows === true) this.#up!.stream.borrows = false;
+      return this.#responseHead(res, rest, restLent);
     }
   }
 
-  #responseHead(res: ResponseHead, rest: Buffer): void {
+  /** `lent`: `rest` is valid only during this call (see #headData). */
+  #responseHead(res: ResponseHead, rest: Buffer, lent: boolean): void {
     const req = this.req;
     this.#status = res.status;
     const member = this.member;
@@ -459,7 +466,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     }
     if (res.status === 101) {
       if (req.upgrade === null) return this.#memberFailed(new HttpError(502, 'the member switched protocols unasked'));
-      return this.#startTunnel(res, rest);
+      return this.#startTunnel(res, lent ? copyOf(rest) : rest);
     }
     const payloadOnly = !this.#side.passesRawBody(res);
     this.#dechunk = payloadOnly && res.body === 'chunked';
@@ -476,7 +483,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     if (payloadOnly || rest.length === 0 || framer.done) {
       this.#responded = true;
       this.#side.sendHead(res, requestDone, null, 0);
-      if (rest.length > 0) return this.#bodyData(rest, 0);
+      if (rest.length > 0) return this.#bodyData(lent ? copyOf(rest) : rest, 0);
       if (framer.done) return this.#responseDone();
       return this.#awaitNext();
     }
@@ -488,7 +495,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     }
     this.#responded = true;
     // the head and the body bytes that came with it, together (one write when small: the common case)
-    if (!this.#side.sendHead(res, requestDone, rest, stop)) this.#up?.stream.pause();
+    if (!this.#side.sendHead(res, requestDone, rest, stop, lent)) this.#up?.stream.pause();
     this.#afterBody(rest, stop);
   }
 

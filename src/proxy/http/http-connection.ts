@@ -13,7 +13,7 @@ import { hashString } from '../../balance/index.ts';
 import type { MemberProtocol } from '../../config/member-protocol-schema.ts';
 import type { Member } from '../../runtime/member.ts';
 import { accessLogging, logRequest } from './access-log.ts';
-import { ClientBytes } from './client-bytes.ts';
+import { ClientBytes, copyOf } from './client-bytes.ts';
 import { forwardedAddress } from './client-address.ts';
 import type { ClientStream } from './client-stream.ts';
 import { Deadline, type HttpServiceContext } from './context.ts';
@@ -102,6 +102,8 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     this.#tls = accepted instanceof tls.TLSSocket ? accepted : null;
     // request bytes wait in #in between reads: the chunks must stay ours
     const stream = (this.#stream = engine.adopt(accepted, this, true));
+    // a request head is only read: what is kept of a read, or written, is copied (#onData)
+    stream.borrows = true;
     this.client = client ?? stream.remote();
     table.add(this);
     stream.resume();
@@ -182,12 +184,16 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
   // stream and the pool's queue come through the exchange) has one try/catch at its boundary: a
   // throw that escapes the logic ends this connection (crash), never the process.
 
-  streamData(_stream: Stream, chunk: Buffer): boolean {
+  streamData(stream: Stream, chunk: Buffer): boolean {
+    const lent = stream.lent === true;
     try {
-      this.#onData(chunk);
+      // a body or a tunnel's bytes go on to the member, where a write may keep them: copied
+      this.#onData(lent && this.#exchange !== null ? copyOf(chunk) : chunk, lent && this.#exchange === null);
     } catch (err) {
       this.crash(err);
     }
+    // what waits for a later read (a head in pieces, pipelined requests) is copied out of a lent chunk now
+    if (lent) this.#in.own();
     return true; // reading stops only when the exchange or the backlog says so
   }
 
@@ -251,7 +257,8 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     }
   }
 
-  #onData(chunk: Buffer): void {
+  /** `lent`: the chunk is valid only during this call (a request head only read from it; see streamData) */
+  #onData(chunk: Buffer, lent: boolean): void {
     if (this.#ended) return; // lingering after our last response: what comes is dropped
     const ex = this.#exchange;
     if (ex !== null && this.#tunnel) return ex.tunnelData(chunk);
@@ -260,7 +267,7 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
       if (this.#feedBody(ex, chunk) && this.#in.length > 0) this.#pump();
       return;
     }
-    this.#in.push(chunk);
+    this.#in.push(chunk, lent);
     this.#pump();
   }
 
@@ -352,7 +359,7 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     }
     let req;
     try {
-      req = parseRequestHead(bytes.latin1(0, end), limits, http.forwarded !== 'none');
+      req = parseRequestHead(bytes.latin1(0, end), limits, http.forwarded !== 'none', bytes.raw);
     } catch (err) {
       this.#reject(err as HttpError);
       return false;
@@ -399,7 +406,7 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     return this.#req.minor !== 1 || this.#write(interimHead(res));
   }
 
-  sendHead(res: ResponseHead, requestDone: boolean, body: Buffer | null, end: number): boolean {
+  sendHead(res: ResponseHead, requestDone: boolean, body: Buffer | null, end: number, lent = false): boolean {
     const req = this.#req;
     const dechunk = !this.passesRawBody(res);
     // a close-delimited body (or a dechunked one, for HTTP/1.0) ends with the connection
@@ -409,7 +416,8 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     // head and a small body in one write, as they came in one read (the common case)
     if (end <= SMALL_BODY) return this.#write(head + body.toString('latin1', 0, end));
     this.#write(head);
-    return this.#write(end === body.length ? body : body.subarray(0, end));
+    const part = end === body.length ? body : body.subarray(0, end);
+    return this.#write(lent ? copyOf(part) : part);
   }
 
   sendBody(chunk: Buffer): boolean {
@@ -512,13 +520,14 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
   /** A head begins: it must be in within the headers timeout (and the whole request's, when shorter). */
   #headDeadline(): void {
     const t = this.#ctx.service.config.http!.timeouts;
-    this.requestStart = Date.now();
-    this.#setDeadline(t.request > 0 ? Math.min(t.headers, t.request) : t.headers, Deadline.HEADERS);
+    const now = (this.requestStart = Date.now());
+    this.#setDeadline(t.request > 0 ? Math.min(t.headers, t.request) : t.headers, Deadline.HEADERS, now);
   }
 
-  #setDeadline(ms: number, kind: number): void {
+  /** `now`: the time, when the caller has just read it (one clock read per event, not two) */
+  #setDeadline(ms: number, kind: number, now = -1): void {
     this.#kind = kind;
-    this.deadline = ms === 0 ? 0 : Date.now() + ms;
+    this.deadline = ms === 0 ? 0 : (now === -1 ? Date.now() : now) + ms;
   }
 
   /** Called by the listener's sweep when `deadline` has passed. */

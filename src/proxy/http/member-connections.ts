@@ -71,6 +71,7 @@ export class MemberConnections implements MemberTraffic {
     up.user = null;
     // the last chunk read may still be held by a write to the client: the next read goes elsewhere
     up.stream.keepsChunks = true;
+    if (up.stream.borrows === true) up.stream.borrows = false; // an idle connection's reads go nowhere
     const limit = config.memberKeepAlive.maxIdle;
     if (this.#closed || limit === 0 || !up.reusable) {
       up.destroy();

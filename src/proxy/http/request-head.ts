@@ -4,7 +4,7 @@
 // folded lines, bad characters) is refused here with a 400-class HttpError, before a byte of it
 // reaches a member.
 
-import { HOP_BY_HOP, keptLines, listTokens, namedFields, nameOf, readHeaderLines } from './header-lines.ts';
+import { FieldClass, forwardedLines, listTokens, namedFields, readHeaderLines, TOKEN } from './header-lines.ts';
 import { HttpError } from './responses.ts';
 
 export interface RequestHead {
@@ -42,24 +42,74 @@ export interface RequestLimits {
   headers: number;
 }
 
-/** Fields the forwarded-header rewrite replaces; they are left out of `fields` when it is on. */
-const REWRITTEN = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded']);
-/** The framing fields: the head writer writes them anew, in one spelling, from what was read. */
-const FRAMING = new Set(['content-length', 'transfer-encoding']);
+/** The fields not forwarded as they came: the head writer writes the framing anew, from what was read. */
+const DROPPED = FieldClass.HOP | FieldClass.FRAMING;
 /** the most header fields a request may have (beyond: 431) */
 const MAX_FIELDS = 200;
-const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** visible ASCII only: a target with spaces, controls or raw 8-bit bytes is malformed */
-const TARGET = /^[!-~]+$/;
-/**
- * Host and an absolute-form authority (RFC 3986 3.2.2-3.2.3): an IP literal in brackets or a
- * reg-name (which covers IPv4), then an optional port of at most five digits. `a:b:c` or a port
- * of letters would be read differently by different members: refused.
- */
-const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]*)(?::\d{0,5})?$/;
-const DIGITS = /^\d{1,15}$/;
 /** absolute-form: scheme, authority (no userinfo: `@` is not a host character), then path and query; no fragment */
 const ABSOLUTE = /^(https?):\/\/([^/?#]*)([^#]*)$/i;
+
+// (the grammar checks below look at character codes through tables: they run for every request)
+
+/** Whether s[from, to) is a token (RFC 9110 5.6.2): one or more tchar. */
+export function isToken(s: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) if (TOKEN[s.charCodeAt(i)] !== 1) return false;
+  return true;
+}
+
+/** Whether s[from, to) is one or more visible ASCII characters: a target with spaces, controls or raw 8-bit bytes is malformed. */
+function isVisible(s: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+/** reg-name characters (RFC 3986 3.2.2: unreserved, pct-encoded's %, sub-delims), by character code */
+const REG_NAME = new Uint8Array(256);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~%!$&'()*+,;=-") REG_NAME[c.charCodeAt(0)] = 1;
+/** what an IP literal in brackets is made of here: hex digits, colons and dots */
+const IP_LITERAL = new Uint8Array(256);
+for (const c of '0123456789ABCDEFabcdef:.') IP_LITERAL[c.charCodeAt(0)] = 1;
+
+/**
+ * Host and an absolute-form authority (RFC 3986 3.2.2-3.2.3): an IP literal in brackets or a
+ * reg-name (which covers IPv4, and may be empty), then an optional port of at most five digits.
+ * `a:b:c` or a port of letters would be read differently by different members: refused.
+ */
+export function isHost(s: string): boolean {
+  const n = s.length;
+  let i = 0;
+  if (n > 0 && s.charCodeAt(0) === 0x5b /* [ */) {
+    i = 1;
+    while (i < n && IP_LITERAL[s.charCodeAt(i)] === 1) i++;
+    if (i === 1 || i === n || s.charCodeAt(i) !== 0x5d /* ] */) return false;
+    i++;
+  } else {
+    while (i < n && REG_NAME[s.charCodeAt(i)] === 1) i++;
+  }
+  if (i === n) return true;
+  if (s.charCodeAt(i) !== 0x3a /* : */ || n - i - 1 > 5) return false;
+  for (i++; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/** Whether `s` is 1 to 15 decimal digits (a length that is a safe integer). */
+export function isDigits(s: string): boolean {
+  const n = s.length;
+  if (n === 0 || n > 15) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
 
 /** `host:80` for http and `host:443` for https name the same host as `host`. */
 function withoutDefaultPort(host: string, https: boolean): string {
@@ -70,19 +120,20 @@ function withoutDefaultPort(host: string, https: boolean): string {
 /**
  * Parses `head`, the latin1 text of a request head ending with its blank line (CRLFCRLF).
  * `rewrite` leaves the forwarded-header fields out of `fields` (their values are kept apart).
+ * `raw`: the bytes `head` was read from, when at hand (see readHeaderLines).
  */
-export function parseRequestHead(head: string, limits: RequestLimits, rewrite: boolean): RequestHead {
+export function parseRequestHead(head: string, limits: RequestLimits, rewrite: boolean, raw: Uint8Array | null = null): RequestHead {
   const lineEnd = head.indexOf('\r\n');
   if (lineEnd > limits.requestLine) throw new HttpError(414, `request line longer than ${limits.requestLine} bytes`);
   const line = head.slice(0, lineEnd);
   const sp1 = line.indexOf(' ');
   const sp2 = line.indexOf(' ', sp1 + 1);
   if (sp1 <= 0 || sp2 === -1 || line.indexOf(' ', sp2 + 1) !== -1) throw new HttpError(400, 'malformed request line');
+  if (!isToken(line, 0, sp1)) throw new HttpError(400, 'invalid method');
+  if (!isVisible(line, sp1 + 1, sp2)) throw new HttpError(400, 'invalid request target');
   const method = line.slice(0, sp1);
   const target = line.slice(sp1 + 1, sp2);
   const version = line.slice(sp2 + 1);
-  if (!METHOD.test(method)) throw new HttpError(400, 'invalid method');
-  if (!TARGET.test(target)) throw new HttpError(400, 'invalid request target');
   const minor = version === 'HTTP/1.1' ? 1 : version === 'HTTP/1.0' ? 0 : -1;
   if (minor === -1) {
     if (/^HTTP\/\d\.\d$/.test(version)) throw new HttpError(505, `${version} is not supported; use HTTP/1.1`);
@@ -98,14 +149,14 @@ export function parseRequestHead(head: string, limits: RequestLimits, rewrite: b
     const m = ABSOLUTE.exec(target);
     if (m === null) throw new HttpError(400, 'invalid request target');
     authority = m[2];
-    if (authority === '' || !HOST.test(authority)) throw new HttpError(400, 'invalid authority in the request target');
+    if (authority === '' || !isHost(authority)) throw new HttpError(400, 'invalid authority in the request target');
     path = m[3] === '' ? (method === 'OPTIONS' ? '*' : '/') : m[3];
     if (path.charCodeAt(0) === 0x3f /* ? */) path = `/${path}`;
     secure = m[1].length === 5;
     authority = withoutDefaultPort(authority, secure);
   }
 
-  const lines = readHeaderLines(head, lineEnd + 2, head.length - 2, 400, MAX_FIELDS);
+  const lines = readHeaderLines(head, lineEnd + 2, head.length - 2, 400, MAX_FIELDS, raw);
   const { names, values } = lines;
   const req: RequestHead = {
     method, target: path, minor, host: null, hostField: false, contentLength: -1, chunked: false, keepAlive: minor === 1,
@@ -126,7 +177,7 @@ export function parseRequestHead(head: string, limits: RequestLimits, rewrite: b
         break;
       case 'content-length':
         lengths++;
-        if (!DIGITS.test(value)) throw new HttpError(400, 'invalid Content-Length');
+        if (!isDigits(value)) throw new HttpError(400, 'invalid Content-Length');
         req.contentLength = Number(value);
         break;
       case 'transfer-encoding':
@@ -161,7 +212,7 @@ export function parseRequestHead(head: string, limits: RequestLimits, rewrite: b
   }
   if (hosts > 1) throw new HttpError(400, 'more than one Host');
   if (hosts === 0 && minor === 1) throw new HttpError(400, 'no Host');
-  if (req.host !== null && !HOST.test(req.host)) throw new HttpError(400, 'invalid Host');
+  if (req.host !== null && !isHost(req.host)) throw new HttpError(400, 'invalid Host');
   req.hostField = hosts === 1;
   if (authority !== null) {
     // A Host that names another host than the target would route one way here and another way
@@ -184,12 +235,7 @@ export function parseRequestHead(head: string, limits: RequestLimits, rewrite: b
     if (upgrade !== null && minor === 1 && connection.includes('upgrade') && !listTokens(upgrade).includes('h2c')) req.upgrade = upgrade;
   }
 
-  const extra = namedFields(connection);
-  req.fields = keptLines(head, lines, (i) => {
-    const name = names[i];
-    if (name === '') return extra === null || !extra.includes(nameOf(head, lines, i));
-    return !HOP_BY_HOP.has(name) && !FRAMING.has(name) && !(rewrite && REWRITTEN.has(name)) && (extra === null || !extra.includes(name));
-  });
+  req.fields = forwardedLines(head, lines, rewrite ? DROPPED | FieldClass.FORWARDED : DROPPED, namedFields(connection));
   return req;
 }
 

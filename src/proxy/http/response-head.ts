@@ -2,7 +2,8 @@
 // body is framed (RFC 9112 6.3). A head that cannot be framed for certain is a 502: the client
 // is never handed a response whose end we would only be guessing.
 
-import { HOP_BY_HOP, keptLines, listTokens, namedFields, nameOf, readHeaderLines } from './header-lines.ts';
+import { FieldClass, forwardedLines, listTokens, namedFields, readHeaderLines } from './header-lines.ts';
+import { isDigits } from './request-head.ts';
 import { HttpError } from './responses.ts';
 
 export type BodyKind = 'none' | 'length' | 'chunked' | 'close';
@@ -26,17 +27,39 @@ export interface ResponseHead {
 }
 
 const MAX_FIELDS = 500;
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?$/;
-const DIGITS = /^\d{1,15}$/;
 
-/** Parses `head` (latin1, ending with CRLFCRLF), the answer to a request with `method`. */
-export function parseResponseHead(head: string, method: string): ResponseHead {
+/**
+ * The status code of a status line `HTTP/1.x DDD[ reason]` (the reason without controls but
+ * HTAB, nor DEL) that ends at `lineEnd`; -1 when the line is not one.
+ */
+function statusOf(head: string, lineEnd: number): number {
+  if (lineEnd < 12 || !head.startsWith('HTTP/1.') || head.charCodeAt(8) !== 0x20) return -1;
+  const minor = head.charCodeAt(7);
+  if (minor !== 0x30 && minor !== 0x31) return -1;
+  const d1 = head.charCodeAt(9) - 0x30;
+  const d2 = head.charCodeAt(10) - 0x30;
+  const d3 = head.charCodeAt(11) - 0x30;
+  if (d1 < 1 || d1 > 9 || d2 < 0 || d2 > 9 || d3 < 0 || d3 > 9) return -1;
+  if (lineEnd > 12) {
+    if (head.charCodeAt(12) !== 0x20) return -1;
+    for (let i = 13; i < lineEnd; i++) {
+      const c = head.charCodeAt(i);
+      if ((c < 0x20 && c !== 0x09) || c === 0x7f) return -1;
+    }
+  }
+  return d1 * 100 + d2 * 10 + d3;
+}
+
+/**
+ * Parses `head` (latin1, ending with CRLFCRLF), the answer to a request with `method`. `raw`:
+ * the bytes `head` was read from, when at hand (see readHeaderLines).
+ */
+export function parseResponseHead(head: string, method: string, raw: Uint8Array | null = null): ResponseHead {
   const lineEnd = head.indexOf('\r\n');
-  const m = STATUS_LINE.exec(head.slice(0, lineEnd));
-  if (m === null) throw new HttpError(502, 'malformed status line from the member');
-  const minor = Number(m[1]);
-  const status = Number(m[2]);
-  const lines = readHeaderLines(head, lineEnd + 2, head.length - 2, 502, MAX_FIELDS);
+  const status = statusOf(head, lineEnd);
+  if (status === -1) throw new HttpError(502, 'malformed status line from the member');
+  const minor = head.charCodeAt(7) - 0x30;
+  const lines = readHeaderLines(head, lineEnd + 2, head.length - 2, 502, MAX_FIELDS, raw);
   const { names, values } = lines;
 
   let connection: string[] | null = null;
@@ -48,7 +71,7 @@ export function parseResponseHead(head: string, method: string): ResponseHead {
       case 'content-length': {
         // Repeats of one value are tolerated (some servers do that); different values are not.
         const value = values[i];
-        if (!DIGITS.test(value)) throw new HttpError(502, 'invalid Content-Length from the member');
+        if (!isDigits(value)) throw new HttpError(502, 'invalid Content-Length from the member');
         if (length !== -1 && length !== Number(value)) throw new HttpError(502, 'conflicting Content-Length from the member');
         length = Number(value);
         break;
@@ -66,7 +89,7 @@ export function parseResponseHead(head: string, method: string): ResponseHead {
   }
 
   const res: ResponseHead = {
-    status, reason: m[3] ?? '', minor, fields: '', body: 'none', contentLength: length, transferEncoding: codings?.join(', ') ?? null,
+    status, reason: lineEnd > 13 ? head.slice(13, lineEnd) : '', minor, fields: '', body: 'none', contentLength: length, transferEncoding: codings?.join(', ') ?? null,
     close: connection !== null ? connection.includes('close') : false, upgrade: status === 101 ? upgrade : null,
   };
   // An HTTP/1.0 sender knows no chunks: its framing is faulty (RFC 9112 6.1), read otherwise by
@@ -89,11 +112,6 @@ export function parseResponseHead(head: string, method: string): ResponseHead {
     res.close = true;
   }
 
-  const extra = namedFields(connection);
-  res.fields = keptLines(head, lines, (i) => {
-    const name = names[i];
-    if (name === '') return extra === null || !extra.includes(nameOf(head, lines, i));
-    return name !== 'content-length' && name !== 'transfer-encoding' && !HOP_BY_HOP.has(name) && (extra === null || !extra.includes(name));
-  });
+  res.fields = forwardedLines(head, lines, FieldClass.HOP | FieldClass.FRAMING, namedFields(connection));
   return res;
 }

@@ -16,7 +16,8 @@ import { H2MemberStream } from './h2-member-stream.ts';
 /** What an exchange hears from the member connection it holds. */
 export interface UpstreamUser {
   upstreamConnected(up: Upstream): void;
-  upstreamData(chunk: Buffer): void;
+  /** `lent`: the chunk is valid only during the call (Stream.lent): what is kept of it must be copied */
+  upstreamData(chunk: Buffer, lent: boolean): void;
   upstreamEnd(): void;
   upstreamDrain(): void;
   /** the connection closed; `error` is what broke it, if anything */
@@ -111,7 +112,7 @@ export class Upstream implements StreamOwner {
       return true;
     }
     try {
-      user.upstreamData(chunk);
+      user.upstreamData(chunk, this.stream.lent === true);
     } catch (err) {
       this.#failed(user, err);
     }
