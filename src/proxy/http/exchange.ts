@@ -272,6 +272,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     }
     const up = this.#ctx.members.open(member, this.#http, this.#pool.config);
     this.#attach(up);
+    if (up.connected) return this.#send(); // a stream on an HTTP/2 session that is up
     this.#wait = Wait.CONNECT;
     this.#side.setDeadline(this.#svc.timeouts.connect);
     this.#clock?.connectStarted();

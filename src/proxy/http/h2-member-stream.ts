@@ -95,15 +95,24 @@ export class H2MemberStream implements Stream, SessionSide {
   /** body bytes of a response with a Content-Length still to come */
   #resRemaining = -1;
   #paused = false;
+  /** its h2 stream has a 'drain' listener */
+  #drainHeard = false;
   #error: string | null = null;
   #closeTold = false;
+  /** being placed on a session by the constructor */
+  #placing = false;
+  /** a session that was up took it when it was made: its owner hears no streamConnected */
+  readonly connectedAtOnce: boolean;
 
   constructor(owner: H2MemberStreamOwner, member: Member, route: H2Route, sessions: H2MemberSessions) {
     this.#owner = owner;
     this.#member = member;
     this.#route = route;
     this.#sessions = sessions;
+    this.#placing = true;
     sessions.place(this, member, route);
+    this.#placing = false;
+    this.connectedAtOnce = this.#phase === Phase.READY;
   }
 
   get bytesQueued(): number {
@@ -115,8 +124,15 @@ export class H2MemberStream implements Stream, SessionSide {
   /** A session slot is this stream's; `ready`: the session can open streams now. */
   assign(session: H2MemberSession, ready: boolean): void {
     this.#session = session;
-    // heard on a later turn, as a socket's connect: the stream's owner may still be being made
-    if (ready) process.nextTick(readyLater, this);
+    if (!ready) return;
+    if (this.#placing) {
+      // a session that is up when the stream is made: connected from the start, as a kept connection is
+      this.#phase = Phase.READY;
+      this.#connectedTold = true;
+      return;
+    }
+    // heard on a later turn, as a socket's connect: its session's events are under way
+    process.nextTick(readyLater, this);
   }
 
   #readyLater(): void {
@@ -182,7 +198,12 @@ export class H2MemberStream implements Stream, SessionSide {
     if (this.closed) return true;
     const h2 = this.#h2;
     if (h2 === null) return this.#held === null;
-    return !h2.writableNeedDrain;
+    if (!h2.writableNeedDrain) return true;
+    if (!this.#drainHeard) {
+      this.#drainHeard = true;
+      h2.on('drain', onDrain);
+    }
+    return false;
   }
 
   /** The head as head-writer.ts wrote it: its header list for the member. */
@@ -265,14 +286,13 @@ export class H2MemberStream implements Stream, SessionSide {
     this.#phase = Phase.SENT;
     // the listeners are shared by every stream (no closures per request): each finds its H2MemberStream on the h2 stream
     (h2 as Tagged)[OWNER] = this;
+    // ('end' and 'trailers' only for a body without a Content-Length, 'drain' once a write waits: each listener costs)
     h2.on('response', onResponse);
     h2.on('headers', onInterim);
     h2.on('data', onData);
-    h2.on('trailers', onTrailers);
-    h2.on('end', onEnd);
     h2.on('error', onError);
     h2.on('close', onClose);
-    h2.on('drain', onDrain);
+    this.#drainHeard = false;
     if (this.#framer !== null) h2.on('wantTrailers', onWantTrailers);
     if (this.#paused) h2.pause();
     // a replay sends the body again; then whatever came while no stream was open
@@ -322,7 +342,11 @@ export class H2MemberStream implements Stream, SessionSide {
     }
     const head = res.head;
     // the body's end: the exchange counts a Content-Length itself; a body of unknown length ends with the stream
-    this.#untilEnd = head.body === 'chunked';
+    if ((this.#untilEnd = head.body === 'chunked')) {
+      const h2 = this.#h2!;
+      h2.on('trailers', onTrailers);
+      h2.on('end', onEnd);
+    }
     if (head.body === 'none' || (head.body === 'length' && head.contentLength === 0)) this.readEnded = true;
     else if (head.body === 'length') this.#resRemaining = head.contentLength; // (nghttp2 holds the DATA to it)
     this.bytesRead += head.fields.length + 16;

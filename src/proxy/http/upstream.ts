@@ -48,7 +48,10 @@ export class Upstream implements H2MemberStreamOwner {
   constructor(member: Member, memberTls: MemberTlsConfig | null, session: TlsSessions | null, engine: StreamEngine, h2: H2Via | null = null) {
     this.member = member;
     if (h2 !== null) {
-      this.stream = new H2MemberStream(this, member, h2.route, h2.sessions);
+      const stream = new H2MemberStream(this, member, h2.route, h2.sessions);
+      this.stream = stream;
+      // a stream on a session that is up is connected at once: nothing to wait for, as with a kept connection
+      this.connected = stream.connectedAtOnce;
       return;
     }
     if (memberTls === null) {
