@@ -38,7 +38,8 @@ export function unsendableHead(code: string | undefined): boolean {
 
 export interface MemberRequest {
   method: string;
-  headers: OutgoingHttpHeaders;
+  /** the header list as raw pairs [name, value, ...], pseudo-headers first: what node's http2 sends as it is */
+  headers: string[];
   /** the body comes chunked (its payload and trailers go as DATA and trailers) */
   chunked: boolean;
   /** Content-Length; -1 when none */
@@ -55,9 +56,14 @@ export function memberRequestHeaders(head: string, scheme: 'http' | 'https'): Me
   const sp1 = line.indexOf(' ');
   const sp2 = line.lastIndexOf(' ');
   const method = line.slice(0, sp1);
-  const headers: OutgoingHttpHeaders = { ':method': method, ':scheme': scheme, ':path': originForm(line.slice(sp1 + 1, sp2)) };
+  // (:authority's value is set when Host comes; the pair is taken out again when none does)
+  const headers = [':method', method, ':scheme', scheme, ':path', originForm(line.slice(sp1 + 1, sp2)), ':authority', ''];
   let chunked = false;
   let length = -1;
+  let te = false;
+  /** the Content-Type, when there is one only */
+  let type: string | null = null;
+  let types = 0;
   for (let at = lineEnd + 2; at < head.length; ) {
     let end = head.indexOf('\r\n', at);
     if (end === -1) end = head.length;
@@ -71,26 +77,25 @@ export function memberRequestHeaders(head: string, scheme: 'http' | 'https'): Me
     at = end + 2;
     if (CONNECTION_SPECIFIC.has(name)) {
       // an empty Host is a target without authority (RFC 9112 3.2): no :authority, which HTTP/2 may not send empty (RFC 9113 8.3.1)
-      if (name === 'host') {
-        if (value !== '') headers[':authority'] = value;
-      }
+      if (name === 'host') headers[7] = value;
       else if (name === 'transfer-encoding') chunked = true; // the head writer writes chunked alone
       continue;
     }
     if (name === 'te') {
       // only "trailers" may go in HTTP/2 (RFC 9113 8.2.2)
-      if (value.toLowerCase().split(',').some((t) => t.trim() === 'trailers')) headers.te = 'trailers';
+      if (!te && value.toLowerCase().split(',').some((t) => t.trim() === 'trailers')) {
+        te = true;
+        headers.push('te', 'trailers');
+      }
       continue;
     }
     if (name === 'content-length') length = Number(value);
-    const had = headers[name];
-    if (had === undefined) headers[name] = value;
-    else if (Array.isArray(had)) had.push(value);
-    else headers[name] = [String(had), value];
+    else if (name === 'content-type' && types++ === 0) type = value;
+    headers.push(name, value);
   }
+  if (headers[7] === '') headers.splice(6, 2);
   // TE is hop-by-hop in HTTP/1.1 (the client's was not passed on); gRPC servers may insist on it
-  const type = headers['content-type'];
-  if (typeof type === 'string' && isGrpc(type)) headers.te = 'trailers';
+  if (!te && types === 1 && isGrpc(type!)) headers.push('te', 'trailers');
   return { method, headers, chunked, length };
 }
 

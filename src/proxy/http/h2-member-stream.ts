@@ -72,8 +72,8 @@ export class H2MemberStream implements Stream, SessionSide {
   /** the exchange was told the connection is up */
   #connectedTold = false;
   #h2: ClientHttp2Stream | null = null;
-  /** the request's header list, once its head was written */
-  #headers: OutgoingHttpHeaders | null = null;
+  /** the request's header list (raw pairs), once its head was written */
+  #headers: string[] | null = null;
   #method = '';
   /** a chunked request body, read for its payload and trailers */
   #framer: BodyFramer | null = null;

@@ -48,7 +48,16 @@ function check(input: Buffer): boolean {
   }
   const head = memberRequestHead(req, { forwarded: 'both', client: '192.0.2.1', https: false, memberHost: 'm.example:80', close: true });
   const out = memberRequestHeaders(head.slice(0, -2), 'http');
-  const h = out.headers;
+  // raw pairs, pseudo-headers first (HTTP/2 sends them before any field), as an object to check
+  const h: Record<string, string | string[]> = {};
+  let fields = false;
+  for (let i = 0; i < out.headers.length; i += 2) {
+    const [name, value] = [out.headers[i], out.headers[i + 1]];
+    if (name.startsWith(':')) assert.ok(!fields, `${name} after a field`);
+    else fields = true;
+    const had = h[name];
+    h[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
+  }
   assert.equal(out.method, req.method);
   assert.equal(h[':method'], req.method);
   assert.equal(h[':scheme'], 'http');
