@@ -107,6 +107,8 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   #chunkFrames = false;
   /** the trailers such a member sent; null: none */
   #resTrailers: string | null = null;
+  /** such a member's head, held until its body's first bytes (sent together); null: none held */
+  #heldHead: ResponseHead | null = null;
   /** the client stream is out of step (or gone) after this exchange: it cannot carry another request */
   #closeClient = false;
   /** the member connection may carry another request afterwards */
@@ -500,6 +502,11 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     else if (this.#messages && res.body === 'chunked') this.#chunkFrames = true;
     const requestDone = this.#reqBody.done;
     if (payloadOnly || rest.length === 0 || framer.done) {
+      // an HTTP/2 member's head waits for its first DATA, to go to the client in one write with it
+      if (this.#messages && res.body === 'length' && !payloadOnly && !framer.done && requestDone) {
+        this.#heldHead = res;
+        return this.#awaitNext();
+      }
       this.#responded = true;
       this.#side.sendHead(res, requestDone, null, 0);
       if (rest.length > 0) return this.#bodyData(rest, 0);
@@ -527,7 +534,12 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     }
     if (!this.#payloadOnly && stop > start) {
       const part = start === 0 && stop === chunk.length ? chunk : chunk.subarray(start, stop);
-      if (!this.#side.sendBody(this.#chunkFrames ? chunkOf(part) : part)) this.#up?.stream.pause();
+      const held = this.#heldHead;
+      if (held !== null) {
+        this.#heldHead = null;
+        this.#responded = true;
+        if (!this.#side.sendHead(held, true, part, part.length)) this.#up?.stream.pause();
+      } else if (!this.#side.sendBody(this.#chunkFrames ? chunkOf(part) : part)) this.#up?.stream.pause();
     }
     this.#afterBody(chunk, stop);
   }

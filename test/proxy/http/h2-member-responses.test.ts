@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { pool } from '../../helpers/config.ts';
+import { pool, service } from '../../helpers/config.ts';
 import { startTcpServer } from '../../helpers/servers.ts';
 import { data, frame, headers, PREFACE } from '../../attack/h2-raw.ts';
 import { h2cService } from './h2-helpers.ts';
@@ -76,6 +76,14 @@ describe('HTTP/2 member responses, as the exchange gets them', () => {
     assert.doesNotMatch(old.text, /transfer-encoding/i);
     assert.ok(old.text.endsWith('\r\n\r\nfirst second'), JSON.stringify(old.text));
     assert.equal(old.ending, 'end');
+  });
+
+  it('answers 504 when a member sends a head with a Content-Length and then no body (the head waits for the body, to go out with it)', async () => {
+    const m = await startH2Member('a', (stream) => stream.respond({ ':status': 200, 'content-length': '5' }));
+    const { app, port } = await h2cService(pool('round-robin', [{ port: m.port, id: 'a' }], {}, h2c), {}, { timeouts: { ...service('http', 'p').timeouts, idle: 200 } });
+    const res = await raw(port, 'GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n');
+    assert.match(res.text, /^HTTP\/1\.1 504 /);
+    assert.equal(app.runtime.pools.get('p')!.members[0].failed, 1);
   });
 
   it('keeps the Content-Length of a HEAD answer and of an empty answer, with no body', async () => {
