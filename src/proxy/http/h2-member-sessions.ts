@@ -28,6 +28,13 @@ export interface H2MemberStream {
 
 /** Streams assumed open-able on a session before the member's SETTINGS say (RFC 9113 6.5.2 recommends at least 100). */
 const ASSUMED_STREAMS = 100;
+/**
+ * The connection's receive window (RFC 9113 6.9): as large as that many streams' windows together
+ * (each stream's stays HTTP/2's 65,535 bytes, which bounds what a stream whose client does not
+ * read leaves with us). With the default 65,535, all the streams of a session together could
+ * receive 64 KiB per round trip.
+ */
+const CONNECTION_WINDOW = ASSUMED_STREAMS * 65_535;
 
 /** How a pool's requests reach its members over HTTP/2 (per request: the pool's config as it is then). */
 export interface H2Route {
@@ -96,7 +103,17 @@ export class H2MemberSession {
     session.on('goaway', this.#onGoaway);
     session.on('close', this.#onClose);
     session.once('remoteSettings', this.#onReady);
+    session.once('connect', this.#onConnect);
   }
+
+  #onConnect = (): void => {
+    if (this.session.destroyed) return;
+    try {
+      this.session.setLocalWindowSize(CONNECTION_WINDOW);
+    } catch (err) {
+      this.fail(err as Error);
+    }
+  };
 
   /** Streams this session may still take. */
   get free(): number {

@@ -86,6 +86,16 @@ describe('HTTP/2 member responses, as the exchange gets them', () => {
     assert.equal(app.runtime.pools.get('p')!.members[0].failed, 1);
   });
 
+  it("opens the connection's receive window to 100 streams' windows, each stream's staying 65,535 bytes", async () => {
+    const m = await startH2Member('a');
+    const { port } = await h2cService(pool('round-robin', [{ port: m.port }], {}, h2c));
+    assert.match((await raw(port, 'GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n')).text, /^HTTP\/1\.1 200 /);
+    const [session] = m.live;
+    // what the member may send on the whole connection, and on a new stream
+    assert.ok(session.state.remoteWindowSize! >= 100 * 65_535 - 100, String(session.state.remoteWindowSize));
+    assert.equal(session.remoteSettings.initialWindowSize, 65_535);
+  });
+
   it('keeps the Content-Length of a HEAD answer and of an empty answer, with no body', async () => {
     const m = await startH2Member('a', (stream, h) => {
       if (h[':method'] === 'HEAD') {
