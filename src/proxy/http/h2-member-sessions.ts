@@ -249,6 +249,8 @@ class MemberSessions {
   readonly sessions: H2MemberSession[] = [];
   readonly waiting: H2MemberStream[] = [];
   readonly #all: H2MemberSessions;
+  /** the session the last request was given: tried first */
+  #current: H2MemberSession | null = null;
 
   constructor(all: H2MemberSessions, member: Member) {
     this.#all = all;
@@ -257,6 +259,14 @@ class MemberSessions {
 
   /** Gives `stream` a session now, or queues it. */
   place(stream: H2MemberStream, route: H2Route): void {
+    // the common cases without a walk over the sessions: the last one used has room; or requests
+    // already wait (every session is full, and no other may be opened), and this one waits behind them
+    const current = this.#current;
+    if (current !== null && current.protocol === route.protocol && current.free > 0) return current.take(stream);
+    if (this.waiting.length > 0) {
+      this.waiting.push(stream);
+      return;
+    }
     const sessions = this.sessions;
     let opening = 0;
     for (let i = 0; i < sessions.length; i++) {
@@ -266,7 +276,10 @@ class MemberSessions {
         s.close();
         continue;
       }
-      if (s.free > 0) return this.#give(s, stream);
+      if (s.free > 0) {
+        this.#current = s;
+        return this.#give(s, stream);
+      }
       if (!s.ready && !s.closing) opening++;
     }
     let live = 0;
@@ -275,6 +288,7 @@ class MemberSessions {
       const s = new H2MemberSession(this, this.member, route);
       sessions.push(s);
       this.#all.opened++;
+      this.#current = s;
       return this.#give(s, stream);
     }
     this.waiting.push(stream);
@@ -307,6 +321,7 @@ class MemberSessions {
   }
 
   closed(s: H2MemberSession): void {
+    if (this.#current === s) this.#current = null;
     const i = this.sessions.indexOf(s);
     if (i !== -1) this.sessions.splice(i, 1);
     this.#replace();
