@@ -6,8 +6,9 @@
 // to the same member when a kept one turned out closed, else on another member — only while
 // that is safe: nothing of the response has come, the method is idempotent and no body byte
 // went out. A connect that fails is always safe to try elsewhere: nothing was sent.
-// The exchange speaks HTTP/1 to members, and to its client in messages (client-stream.ts): how
-// they go on the client's wire is the client connection's business.
+// The exchange speaks HTTP/1 to members (an HTTP/2 member's stream hands it the response as a
+// message: upstreamHead), and to its client in messages (client-stream.ts): how they go on the
+// client's wire is the client connection's business.
 
 import { usesHash } from '../../balance/index.ts';
 import type { HttpServiceConfig } from '../../config/http-types.ts';
@@ -53,6 +54,8 @@ const MAX_INTERIM = MAX_RESPONSE_HEAD;
 const RETRY_AFTER = 1;
 /** the framer of every request without a body: done from the start, so nothing ever changes it */
 const NO_BODY = new BodyFramer().none();
+/** no body bytes came with a head */
+const NO_BYTES = Buffer.alloc(0);
 
 export class Exchange implements UpstreamUser, MemberTraffic {
   readonly req: RequestHead;
@@ -102,6 +105,14 @@ export class Exchange implements UpstreamUser, MemberTraffic {
    * other bodies are their payload as they come, and go on without a sink.
    */
   #dechunk = false;
+  /** the member speaks in messages (HTTP/2): its head came parsed, its body comes as payload alone */
+  #messages = false;
+  /** such a body of unknown length goes to an HTTP/1.1 client in chunks we frame */
+  #chunkFrames = false;
+  /** the trailers such a member sent; null: none */
+  #resTrailers: string | null = null;
+  /** such a member's head, held until its body's first bytes (sent together); null: none held */
+  #heldHead: ResponseHead | null = null;
   /** the client stream is out of step (or gone) after this exchange: it cannot carry another request */
   #closeClient = false;
   /** the member connection may carry another request afterwards */
@@ -267,6 +278,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     }
     const up = this.#ctx.members.open(member, this.#http, this.#pool.config);
     this.#attach(up);
+    if (up.connected) return this.#send(); // a stream on an HTTP/2 session that is up
     this.#wait = Wait.CONNECT;
     this.#side.setDeadline(this.#svc.timeouts.connect);
     this.#clock?.connectStarted();
@@ -412,6 +424,26 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     this.#bodyData(lent ? copyOf(chunk) : chunk, 0);
   }
 
+  /** An HTTP/2 member's head, parsed (h2-member-stream.ts): no bytes to read a head from. */
+  upstreamHead(res: ResponseHead | HttpError): void {
+    if (!this.#gotResponseByte) {
+      this.#gotResponseByte = true;
+      this.#clock?.firstByteCame();
+    }
+    if (res instanceof HttpError) return this.#memberFailed(res);
+    if (res.status < 200) {
+      if ((this.#interim += res.fields.length) > MAX_INTERIM) return this.#memberFailed(new HttpError(502, `interim (1xx) responses from the member larger than ${MAX_INTERIM} bytes together`));
+      if (!this.#side.sendInterim(res)) this.#up?.stream.pause();
+      return;
+    }
+    this.#messages = true;
+    this.#responseHead(res, NO_BYTES, false);
+  }
+
+  upstreamTrailers(fields: string): void {
+    this.#resTrailers = fields;
+  }
+
   /** `lent`: the chunk is valid only during this call; what is kept or sent on of it is copied. */
   #headData(chunk: Buffer, lent: boolean): void {
     const bytes = (this.#resBytes ??= new ClientBytes());
@@ -469,18 +501,25 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       return this.#startTunnel(res, lent ? copyOf(rest) : rest);
     }
     const payloadOnly = !this.#side.passesRawBody(res);
-    this.#dechunk = payloadOnly && res.body === 'chunked';
+    // (an HTTP/2 member's body of unknown length comes as payload already: nothing to dechunk)
+    this.#dechunk = payloadOnly && res.body === 'chunked' && !this.#messages;
     if (res.close) this.#reusable = false;
     if (this.#sticky !== null && this.member !== null) res.fields = this.#sticky.responseFields(res.fields, this.member);
     if (this.#headers !== null) res.fields = this.#headers.response(res.fields);
     const framer = (this.#resBody = new BodyFramer());
     if (res.body === 'none') framer.none();
     else if (res.body === 'length') framer.length(res.contentLength);
-    else if (res.body === 'chunked') framer.chunked(502, MAX_RESPONSE_HEAD);
-    else framer.untilClose();
+    else if (res.body === 'chunked' && !this.#messages) framer.chunked(502, MAX_RESPONSE_HEAD);
+    else framer.untilClose(); // (an HTTP/2 member's body of unknown length: until its stream ends)
     if (payloadOnly) framer.keepTrailers();
+    else if (this.#messages && res.body === 'chunked') this.#chunkFrames = true;
     const requestDone = this.#reqBody.done;
     if (payloadOnly || rest.length === 0 || framer.done) {
+      // an HTTP/2 member's head waits for its first DATA, to go to the client in one write with it
+      if (this.#messages && res.body === 'length' && !payloadOnly && !framer.done && requestDone) {
+        this.#heldHead = res;
+        return this.#awaitNext();
+      }
       this.#responded = true;
       this.#side.sendHead(res, requestDone, null, 0);
       if (rest.length > 0) return this.#bodyData(lent ? copyOf(rest) : rest, 0);
@@ -508,7 +547,12 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     }
     if (!this.#dechunk && stop > start) {
       const part = start === 0 && stop === chunk.length ? chunk : chunk.subarray(start, stop);
-      if (!this.#side.sendBody(part)) this.#up?.stream.pause();
+      const held = this.#heldHead;
+      if (held !== null) {
+        this.#heldHead = null;
+        this.#responded = true;
+        if (!this.#side.sendHead(held, true, part, part.length)) this.#up?.stream.pause();
+      } else if (!this.#side.sendBody(this.#chunkFrames ? chunkOf(part) : part)) this.#up?.stream.pause();
     }
     this.#afterBody(chunk, stop);
   }
@@ -542,8 +586,9 @@ export class Exchange implements UpstreamUser, MemberTraffic {
 
   #responseDone(): void {
     this.#resDone = true;
-    const trailers = this.#resBody!.trailers;
-    if (trailers !== '') this.#side.sendTrailers(trailers);
+    const trailers = this.#resTrailers ?? this.#resBody!.trailers;
+    if (this.#chunkFrames) this.#side.sendBody(Buffer.from(`0\r\n${trailers}\r\n`, 'latin1'));
+    else if (trailers !== '') this.#side.sendTrailers(trailers);
     if (!this.#reqBody.done) {
       // The member answered before the whole body came (a 413, a redirect): the rest of the
       // body has nowhere to go, so both connections close once the response is out.
@@ -811,6 +856,12 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     side.exchangeDone(!this.#closeClient);
   }
 }
+
+/** `part` as one chunk of an HTTP/1.1 chunked body. */
+function chunkOf(part: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${part.length.toString(16)}\r\n`, 'latin1'), part, CRLF]);
+}
+const CRLF = Buffer.from('\r\n', 'latin1');
 
 function reason(error: Error | null): string {
   if (error === null) return '';

@@ -3,13 +3,20 @@
 // (an absolute-form target's path) as pseudo-headers, Host as :authority (none when empty), the
 // connection-specific fields (RFC 9113 8.2.2) dropped, TE only as "trailers" (always for gRPC). A
 // member's header list (validated by nghttp2: lowercase names, values without CR, LF or NUL)
-// becomes field lines.
+// becomes the exchange's ResponseHead directly, its fields as lines, never as HTTP/1.1 text read
+// again.
 
 import type { OutgoingHttpHeaders } from 'node:http2';
 import { isGrpc } from './grpc.ts';
+import type { ResponseHead } from './response-head.ts';
+import { HttpError } from './responses.ts';
 
 /** Fields that mean something for one HTTP/1 connection only (RFC 9113 8.2.2): never sent to an HTTP/2 member. */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host']);
+/** A member's fields never passed on: the connection-specific ones, the framing (written apart), TE and Trailer (hop-by-hop). */
+const NOT_PASSED = new Set([...CONNECTION_SPECIFIC, 'content-length', 'te', 'trailer']);
+/** A member's head (or its trailers) may take this many bytes of field lines, as an HTTP/1.1 member's head. */
+const MAX_FIELD_LINES = 64 * 1024;
 /** The status of a gRPC trailers-only response: moved to the trailers. */
 export const GRPC_STATUS_FIELDS: ReadonlySet<string> = new Set(['grpc-status', 'grpc-message', 'grpc-status-details-bin']);
 
@@ -31,7 +38,8 @@ export function unsendableHead(code: string | undefined): boolean {
 
 export interface MemberRequest {
   method: string;
-  headers: OutgoingHttpHeaders;
+  /** the header list as raw pairs [name, value, ...], pseudo-headers first: what node's http2 sends as it is */
+  headers: string[];
   /** the body comes chunked (its payload and trailers go as DATA and trailers) */
   chunked: boolean;
   /** Content-Length; -1 when none */
@@ -48,9 +56,14 @@ export function memberRequestHeaders(head: string, scheme: 'http' | 'https'): Me
   const sp1 = line.indexOf(' ');
   const sp2 = line.lastIndexOf(' ');
   const method = line.slice(0, sp1);
-  const headers: OutgoingHttpHeaders = { ':method': method, ':scheme': scheme, ':path': originForm(line.slice(sp1 + 1, sp2)) };
+  // (:authority's value is set when Host comes; the pair is taken out again when none does)
+  const headers = [':method', method, ':scheme', scheme, ':path', originForm(line.slice(sp1 + 1, sp2)), ':authority', ''];
   let chunked = false;
   let length = -1;
+  let te = false;
+  /** the Content-Type, when there is one only */
+  let type: string | null = null;
+  let types = 0;
   for (let at = lineEnd + 2; at < head.length; ) {
     let end = head.indexOf('\r\n', at);
     if (end === -1) end = head.length;
@@ -64,26 +77,25 @@ export function memberRequestHeaders(head: string, scheme: 'http' | 'https'): Me
     at = end + 2;
     if (CONNECTION_SPECIFIC.has(name)) {
       // an empty Host is a target without authority (RFC 9112 3.2): no :authority, which HTTP/2 may not send empty (RFC 9113 8.3.1)
-      if (name === 'host') {
-        if (value !== '') headers[':authority'] = value;
-      }
+      if (name === 'host') headers[7] = value;
       else if (name === 'transfer-encoding') chunked = true; // the head writer writes chunked alone
       continue;
     }
     if (name === 'te') {
       // only "trailers" may go in HTTP/2 (RFC 9113 8.2.2)
-      if (value.toLowerCase().split(',').some((t) => t.trim() === 'trailers')) headers.te = 'trailers';
+      if (!te && value.toLowerCase().split(',').some((t) => t.trim() === 'trailers')) {
+        te = true;
+        headers.push('te', 'trailers');
+      }
       continue;
     }
     if (name === 'content-length') length = Number(value);
-    const had = headers[name];
-    if (had === undefined) headers[name] = value;
-    else if (Array.isArray(had)) had.push(value);
-    else headers[name] = [String(had), value];
+    else if (name === 'content-type' && types++ === 0) type = value;
+    headers.push(name, value);
   }
+  if (headers[7] === '') headers.splice(6, 2);
   // TE is hop-by-hop in HTTP/1.1 (the client's was not passed on); gRPC servers may insist on it
-  const type = headers['content-type'];
-  if (typeof type === 'string' && isGrpc(type)) headers.te = 'trailers';
+  if (!te && types === 1 && isGrpc(type!)) headers.push('te', 'trailers');
   return { method, headers, chunked, length };
 }
 
@@ -99,19 +111,77 @@ export function originForm(target: string): string {
 }
 
 /**
- * Field lines from raw pairs (names lowercase, checked by nghttp2, values without CR, LF or NUL),
- * without the pseudo-headers, the connection-specific fields, Content-Length (written apart) and
- * those in `skip`.
+ * Field lines (`name: value` CRLF) from a member's header list or trailers, raw pairs [name, value,
+ * ...] as node's http2 gives them (names lowercase tokens, values without CR, LF or NUL, as
+ * nghttp2 checked them): without the pseudo-headers, the fields not passed on and those in
+ * `skip`. A value with another control character (HTTP/1.1 clients and node's http2 refuse it) or
+ * lines over 64 KiB together are the member's fault: an HttpError 502, as for an HTTP/1.1 member.
  */
-export function fieldLines(raw: readonly string[], skip: ReadonlySet<string> | null): string {
+export function memberFieldLines(raw: readonly string[], skip: ReadonlySet<string> | null): string {
   let out = '';
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i];
-    if (name.charCodeAt(0) === 0x3a || CONNECTION_SPECIFIC.has(name) || name === 'content-length' || name === 'te') continue;
-    if (skip !== null && skip.has(name)) continue;
-    out += `${name}: ${raw[i + 1]}\r\n`;
+    if (name.charCodeAt(0) === 0x3a /* : */ || NOT_PASSED.has(name) || (skip !== null && skip.has(name))) continue;
+    const value = raw[i + 1];
+    for (let j = 0; j < value.length; j++) {
+      const c = value.charCodeAt(j);
+      if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) throw new HttpError(502, 'control character in a header value from the member');
+    }
+    out += `${name}: ${value}\r\n`;
+    if (out.length > MAX_FIELD_LINES) throw new HttpError(502, 'response head from the member is too large');
   }
   return out;
+}
+
+/**
+ * A member's response head as the exchange reads heads: `code`, its status (nghttp2 checked its three
+ * digits), `raw` its header list, `length` its Content-Length (nghttp2 checked it and holds the
+ * DATA to it; undefined: none), `noBody` the head ended the stream. A body of unknown length is
+ * 'chunked' to HTTP/1.1 clients (its payload framed by the exchange, its end the stream's); a gRPC
+ * trailers-only response is a head without its grpc-status fields (`trailers` then says them).
+ * Throws the HttpError 502 of memberFieldLines.
+ */
+export function memberResponseHead(code: number, raw: readonly string[], length: string | undefined, noBody: boolean, method: string): MemberResponse {
+  const bodiless = method === 'HEAD' || code === 204 || code === 304 || code < 200;
+  if (noBody && !bodiless && hasField(raw, 'grpc-status')) {
+    const status: string[] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) if (GRPC_STATUS_FIELDS.has(raw[i])) status.push(raw[i], raw[i + 1]);
+    return { head: responseHead(code, memberFieldLines(raw, GRPC_STATUS_FIELDS), 'chunked', -1), trailers: memberFieldLines(status, null) };
+  }
+  const fields = memberFieldLines(raw, null);
+  const n = length === undefined ? -1 : contentLength(length);
+  if (bodiless) return { head: responseHead(code, fields, 'none', n), trailers: null };
+  if (n !== -1) return { head: responseHead(code, fields, 'length', n), trailers: null };
+  if (noBody) return { head: responseHead(code, fields, 'length', 0), trailers: null };
+  return { head: responseHead(code, fields, 'chunked', -1), trailers: null };
+}
+
+export interface MemberResponse {
+  head: ResponseHead;
+  /** a gRPC trailers-only response's status fields, as trailer lines; null otherwise */
+  trailers: string | null;
+}
+
+function responseHead(status: number, fields: string, body: ResponseHead['body'], contentLength: number): ResponseHead {
+  return { status, reason: '', minor: 1, fields, body, contentLength, transferEncoding: body === 'chunked' ? 'chunked' : null, close: false, upgrade: null };
+}
+
+function hasField(raw: readonly string[], name: string): boolean {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i] === name) return true;
+  return false;
+}
+
+/** A Content-Length value (1 to 15 digits); anything else is the member's fault. */
+function contentLength(value: string): number {
+  const n = value.length;
+  if (n === 0 || n > 15) throw new HttpError(502, 'invalid Content-Length from the member');
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) throw new HttpError(502, 'invalid Content-Length from the member');
+    v = v * 10 + c;
+  }
+  return v;
 }
 
 /** A chunked request's trailer lines (as the body framer kept them) as a header list. */

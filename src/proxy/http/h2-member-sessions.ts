@@ -29,6 +29,13 @@ export interface H2MemberStream {
 
 /** Streams assumed open-able on a session before the member's SETTINGS say (RFC 9113 6.5.2 recommends at least 100). */
 const ASSUMED_STREAMS = 100;
+/**
+ * The connection's receive window (RFC 9113 6.9): as large as that many streams' windows together
+ * (each stream's stays HTTP/2's 65,535 bytes, which bounds what a stream whose client does not
+ * read leaves with us). With the default 65,535, all the streams of a session together could
+ * receive 64 KiB per round trip.
+ */
+const CONNECTION_WINDOW = ASSUMED_STREAMS * 65_535;
 
 // What a member may send on a session. A member is trusted less than it seems (a broken or taken
 // one): bounds as an HTTP/1.1 member's response head has (exchange.ts, response-head.ts), and on
@@ -116,7 +123,17 @@ export class H2MemberSession {
     session.on('goaway', this.#onGoaway);
     session.on('close', this.#onClose);
     session.once('remoteSettings', this.#onReady);
+    session.once('connect', this.#onConnect);
   }
+
+  #onConnect = (): void => {
+    if (this.session.destroyed) return;
+    try {
+      this.session.setLocalWindowSize(CONNECTION_WINDOW);
+    } catch (err) {
+      this.fail(err as Error);
+    }
+  };
 
   /** Streams this session may still take. */
   get free(): number {
@@ -252,6 +269,8 @@ class MemberSessions {
   readonly sessions: H2MemberSession[] = [];
   readonly waiting: H2MemberStream[] = [];
   readonly #all: H2MemberSessions;
+  /** the session the last request was given: tried first */
+  #current: H2MemberSession | null = null;
 
   constructor(all: H2MemberSessions, member: Member) {
     this.#all = all;
@@ -260,6 +279,14 @@ class MemberSessions {
 
   /** Gives `stream` a session now, or queues it. */
   place(stream: H2MemberStream, route: H2Route): void {
+    // the common cases without a walk over the sessions: the last one used has room; or requests
+    // already wait (every session is full, and no other may be opened), and this one waits behind them
+    const current = this.#current;
+    if (current !== null && current.protocol === route.protocol && current.free > 0) return current.take(stream);
+    if (this.waiting.length > 0) {
+      this.waiting.push(stream);
+      return;
+    }
     const sessions = this.sessions;
     let opening = 0;
     for (let i = 0; i < sessions.length; i++) {
@@ -269,7 +296,10 @@ class MemberSessions {
         s.close();
         continue;
       }
-      if (s.free > 0) return this.#give(s, stream);
+      if (s.free > 0) {
+        this.#current = s;
+        return this.#give(s, stream);
+      }
       if (!s.ready && !s.closing) opening++;
     }
     let live = 0;
@@ -279,6 +309,7 @@ class MemberSessions {
       sessions.push(s);
       this.#all.opened++;
       this.#all.counted(1);
+      this.#current = s;
       return this.#give(s, stream);
     }
     this.waiting.push(stream);
@@ -311,6 +342,7 @@ class MemberSessions {
   }
 
   closed(s: H2MemberSession): void {
+    if (this.#current === s) this.#current = null;
     const i = this.sessions.indexOf(s);
     if (i !== -1) {
       this.sessions.splice(i, 1);

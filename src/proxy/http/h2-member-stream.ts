@@ -1,15 +1,14 @@
 // One request to a member over HTTP/2: a stream on one of the member's shared sessions
-// (h2-member-sessions.ts), seen by the exchange as the byte stream of an HTTP/1.1 member
-// connection (the Stream interface), so that everything the exchange does for HTTP/1.1 members
-// (retries, timeouts, passive health, persistence, interim heads, trailers, flow control) holds
-// for HTTP/2 members too. The exchange writes its request head (as head-writer.ts made it) and
-// the body; they go out as a header list and DATA: the connection-specific fields (RFC 9113
-// 8.2.2) dropped, Host as :authority, a chunked body sent as its payload, its trailers as
-// trailers. The member's response comes back as the text of an HTTP/1.1 response, which the
-// exchange reads as it reads any member's: a body with a Content-Length as is, any other
-// chunked (its trailers in the last chunk). A gRPC trailers-only response (its grpc-status in the
-// head, RFC-wise a response with no body) becomes a head and then trailers, which every gRPC
-// client reads.
+// (h2-member-sessions.ts), seen by the exchange as a member connection (the Stream interface),
+// so that everything the exchange does for HTTP/1.1 members (retries, timeouts, passive health,
+// persistence, interim heads, trailers, flow control) holds for HTTP/2 members too. The exchange
+// writes its request head (as head-writer.ts made it) and the body; they go out as a header list
+// and DATA: the connection-specific fields (RFC 9113 8.2.2) dropped, Host as :authority, a
+// chunked body sent as its payload, its trailers as trailers. The member's response comes back
+// as a message (H2MemberStreamOwner): its head parsed from the header list (never as HTTP/1.1
+// text read again), the body's DATA as they come, the end of a body without a Content-Length and
+// its trailers apart. A gRPC trailers-only response (its grpc-status in the head, RFC-wise a
+// response with no body) becomes a head and then trailers, which every gRPC client reads.
 //
 // A stream the member refused (REFUSED_STREAM, or above the last-stream-id of its GOAWAY) was not
 // processed: it is sent again, on another session of the same member, while what went out of it
@@ -23,7 +22,9 @@ import type { Endpoint } from '../../runtime/connection-table.ts';
 import type { Member } from '../../runtime/member.ts';
 import type { Stream, StreamOwner } from '../stream.ts';
 import { BodyFramer, type PayloadSink } from './body-framer.ts';
-import { fieldLines, GRPC_STATUS_FIELDS, memberRequestHeaders, trailerHeaders } from './h2-member-heads.ts';
+import { memberFieldLines, memberRequestHeaders, memberResponseHead, trailerHeaders, type MemberResponse } from './h2-member-heads.ts';
+import type { ResponseHead } from './response-head.ts';
+import type { HttpError } from './responses.ts';
 import type { H2MemberSession, H2MemberSessions, H2MemberStream as SessionSide, H2Route } from './h2-member-sessions.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
@@ -36,10 +37,21 @@ const REPLAY_LIMIT = 64 * 1024;
 const MAX_REPLAYS = 2;
 /** a chunked request's trailers (bytes), as the client side's limit on a head */
 const MAX_REQUEST_TRAILERS = 64 * 1024;
-const CRLF = Buffer.from('\r\n', 'latin1');
 
 
 const Phase = { WAITING: 0, READY: 1, SENT: 2, DONE: 3 } as const;
+
+/**
+ * The owner of a member stream hears a socket's events, and the response as a message: its heads
+ * parsed, the body as payload alone (streamData), a body without a Content-Length ended by
+ * streamEnd, its trailers before that.
+ */
+export interface H2MemberStreamOwner extends StreamOwner {
+  /** An interim (1xx) or the final head; an HttpError (502) when the member's cannot be passed on. */
+  streamHead(stream: Stream, res: ResponseHead | HttpError): void;
+  /** The trailer fields (field lines, each with its CRLF) of a body without a Content-Length. */
+  streamTrailers(stream: Stream, fields: string): void;
+}
 
 export class H2MemberStream implements Stream, SessionSide {
   readEnded = false;
@@ -51,7 +63,7 @@ export class H2MemberStream implements Stream, SessionSide {
   keepsChunks = true;
   /** a write to the member's stream may be held by node below its high-water mark */
   readonly signalsHeldWrites = false;
-  readonly #owner: StreamOwner;
+  readonly #owner: H2MemberStreamOwner;
   readonly #member: Member;
   readonly #route: H2Route;
   readonly #sessions: H2MemberSessions;
@@ -60,8 +72,8 @@ export class H2MemberStream implements Stream, SessionSide {
   /** the exchange was told the connection is up */
   #connectedTold = false;
   #h2: ClientHttp2Stream | null = null;
-  /** the request's header list, once its head was written */
-  #headers: OutgoingHttpHeaders | null = null;
+  /** the request's header list (raw pairs), once its head was written */
+  #headers: string[] | null = null;
   #method = '';
   /** a chunked request body, read for its payload and trailers */
   #framer: BodyFramer | null = null;
@@ -78,21 +90,29 @@ export class H2MemberStream implements Stream, SessionSide {
   #replays = 0;
   /** the final response head came */
   #responded = false;
-  /** the response body goes to the exchange chunked */
-  #chunked = false;
+  /** the response body has no Content-Length: its end is the stream's (told to the exchange) */
+  #untilEnd = false;
   /** body bytes of a response with a Content-Length still to come */
   #resRemaining = -1;
-  #resTrailers: readonly string[] | null = null;
   #paused = false;
+  /** its h2 stream has a 'drain' listener */
+  #drainHeard = false;
   #error: string | null = null;
   #closeTold = false;
+  /** being placed on a session by the constructor */
+  #placing = false;
+  /** a session that was up took it when it was made: its owner hears no streamConnected */
+  readonly connectedAtOnce: boolean;
 
-  constructor(owner: StreamOwner, member: Member, route: H2Route, sessions: H2MemberSessions) {
+  constructor(owner: H2MemberStreamOwner, member: Member, route: H2Route, sessions: H2MemberSessions) {
     this.#owner = owner;
     this.#member = member;
     this.#route = route;
     this.#sessions = sessions;
+    this.#placing = true;
     sessions.place(this, member, route);
+    this.#placing = false;
+    this.connectedAtOnce = this.#phase === Phase.READY;
   }
 
   get bytesQueued(): number {
@@ -104,8 +124,15 @@ export class H2MemberStream implements Stream, SessionSide {
   /** A session slot is this stream's; `ready`: the session can open streams now. */
   assign(session: H2MemberSession, ready: boolean): void {
     this.#session = session;
-    // heard on a later turn, as a socket's connect: the stream's owner may still be being made
-    if (ready) process.nextTick(readyLater, this);
+    if (!ready) return;
+    if (this.#placing) {
+      // a session that is up when the stream is made: connected from the start, as a kept connection is
+      this.#phase = Phase.READY;
+      this.#connectedTold = true;
+      return;
+    }
+    // heard on a later turn, as a socket's connect: its session's events are under way
+    process.nextTick(readyLater, this);
   }
 
   #readyLater(): void {
@@ -171,7 +198,12 @@ export class H2MemberStream implements Stream, SessionSide {
     if (this.closed) return true;
     const h2 = this.#h2;
     if (h2 === null) return this.#held === null;
-    return !h2.writableNeedDrain;
+    if (!h2.writableNeedDrain) return true;
+    if (!this.#drainHeard) {
+      this.#drainHeard = true;
+      h2.on('drain', onDrain);
+    }
+    return false;
   }
 
   /** The head as head-writer.ts wrote it: its header list for the member. */
@@ -254,14 +286,13 @@ export class H2MemberStream implements Stream, SessionSide {
     this.#phase = Phase.SENT;
     // the listeners are shared by every stream (no closures per request): each finds its H2MemberStream on the h2 stream
     (h2 as Tagged)[OWNER] = this;
+    // ('end' and 'trailers' only for a body without a Content-Length, 'drain' once a write waits: each listener costs)
     h2.on('response', onResponse);
     h2.on('headers', onInterim);
     h2.on('data', onData);
-    h2.on('trailers', onTrailers);
-    h2.on('end', onEnd);
     h2.on('error', onError);
     h2.on('close', onClose);
-    h2.on('drain', onDrain);
+    this.#drainHeard = false;
     if (this.#framer !== null) h2.on('wantTrailers', onWantTrailers);
     if (this.#paused) h2.pause();
     // a replay sends the body again; then whatever came while no stream was open
@@ -284,65 +315,72 @@ export class H2MemberStream implements Stream, SessionSide {
     if (!this.closed) this.#owner.streamDrained(this);
   }
 
-  // ---- the response, as HTTP/1.1 text for the exchange -------------------------------------
+  // ---- the response, as a message for the exchange ------------------------------------------
 
   #onInterim(headers: IncomingHttpHeaders, _flags: number, raw: string[]): void {
     const status = Number(headers[':status']);
-    if (!(status >= 100 && status < 200)) return;
-    this.#emit(Buffer.from(`HTTP/1.1 ${status}\r\n${fieldLines(raw, null)}\r\n`, 'latin1'));
+    if (!(status >= 100 && status < 200) || this.closed) return;
+    let res: ResponseHead | HttpError;
+    try {
+      res = memberResponseHead(status, raw, undefined, false, this.#method).head;
+    } catch (err) {
+      res = err as HttpError;
+    }
+    this.#owner.streamHead(this, res);
   }
 
   #onResponse(headers: IncomingHttpHeaders, flags: number, raw: string[]): void {
     this.#responded = true;
     this.#log = null;
-    const status = Number(headers[':status']);
-    const noBody = (flags & END_STREAM) !== 0;
-    const bodiless = this.#method === 'HEAD' || status === 204 || status === 304 || status < 200;
-    let head = `HTTP/1.1 ${status}\r\n`;
+    if (this.closed) return;
     const length = headers['content-length'];
-    if (noBody && headers['grpc-status'] !== undefined && !bodiless) {
-      // trailers-only (gRPC): the head, then its status as trailers
-      head += `${fieldLines(raw, GRPC_STATUS_FIELDS)}transfer-encoding: chunked\r\n\r\n0\r\n`;
-      const status: string[] = [];
-      for (let i = 0; i + 1 < raw.length; i += 2) if (GRPC_STATUS_FIELDS.has(raw[i])) status.push(raw[i], raw[i + 1]);
-      head += `${fieldLines(status, null)}\r\n`;
-      this.readEnded = true;
-    } else if (bodiless) {
-      head += `${fieldLines(raw, null)}${length !== undefined ? `content-length: ${length}\r\n` : ''}\r\n`;
-      this.readEnded = true;
-    } else if (length !== undefined) {
-      head += `${fieldLines(raw, null)}content-length: ${length}\r\n\r\n`;
-      // (nghttp2 holds the DATA to the Content-Length)
-      this.#resRemaining = Number(length);
-      if (this.#resRemaining === 0) this.readEnded = true;
-    } else if (noBody) {
-      head += `${fieldLines(raw, null)}content-length: 0\r\n\r\n`;
-      this.readEnded = true;
-    } else {
-      this.#chunked = true;
-      head += `${fieldLines(raw, null)}transfer-encoding: chunked\r\n\r\n`;
+    let res: MemberResponse;
+    try {
+      res = memberResponseHead(Number(headers[':status']), raw, length, (flags & END_STREAM) !== 0, this.#method);
+    } catch (err) {
+      return this.#owner.streamHead(this, err as HttpError);
     }
-    this.#emit(Buffer.from(head, 'latin1'));
+    const head = res.head;
+    // the body's end: the exchange counts a Content-Length itself; a body of unknown length ends with the stream
+    if ((this.#untilEnd = head.body === 'chunked')) {
+      const h2 = this.#h2!;
+      h2.on('trailers', onTrailers);
+      h2.on('end', onEnd);
+    }
+    if (head.body === 'none' || (head.body === 'length' && head.contentLength === 0)) this.readEnded = true;
+    else if (head.body === 'length') this.#resRemaining = head.contentLength; // (nghttp2 holds the DATA to it)
+    this.bytesRead += head.fields.length + 16;
+    this.#owner.streamHead(this, head);
+    // trailers-only (gRPC): the status as trailers, and the end
+    if (res.trailers !== null && !this.closed) {
+      this.#owner.streamTrailers(this, res.trailers);
+      this.#onEnd();
+    }
   }
 
   #onData(chunk: Buffer): void {
-    if (!this.#chunked) {
-      if (this.#resRemaining > 0 && (this.#resRemaining -= chunk.length) <= 0) this.readEnded = true;
-      return this.#emit(chunk);
-    }
-    if (chunk.length === 0) return;
-    this.#emit(Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`, 'latin1'), chunk, CRLF]));
+    if (this.#resRemaining > 0 && (this.#resRemaining -= chunk.length) <= 0) this.readEnded = true;
+    this.#emit(chunk);
   }
 
   #onTrailers(_headers: IncomingHttpHeaders, _flags: number, raw: string[]): void {
-    this.#resTrailers = raw;
+    // with a Content-Length the exchange may be done before they come: they are dropped, as HTTP/1.1 has no place for them
+    if (!this.#untilEnd || this.closed) return;
+    let fields: string;
+    try {
+      fields = memberFieldLines(raw, null);
+    } catch {
+      // trailers that cannot be passed on: the response broke off (the stream is cancelled)
+      this.#error ??= 'EPROTO';
+      return this.close();
+    }
+    this.#owner.streamTrailers(this, fields);
   }
 
   #onEnd(): void {
     if (this.readEnded) return;
     this.readEnded = true;
-    // with a Content-Length, HTTP/1.1 has no place for trailers: they are dropped
-    if (this.#chunked) this.#emit(Buffer.from(`0\r\n${this.#resTrailers === null ? '' : fieldLines(this.#resTrailers, null)}\r\n`, 'latin1'));
+    if (this.#untilEnd && !this.closed) this.#owner.streamEnd(this);
   }
 
   #emit(chunk: Buffer): void {

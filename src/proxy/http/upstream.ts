@@ -9,13 +9,19 @@ import tls from 'node:tls';
 import type { MemberTlsConfig } from '../../config/http-types.ts';
 import type { Member } from '../../runtime/member.ts';
 import { SocketStream } from '../socket-stream.ts';
-import type { Stream, StreamEngine, StreamOwner } from '../stream.ts';
+import type { Stream, StreamEngine } from '../stream.ts';
 import type { H2MemberSessions, H2Route } from './h2-member-sessions.ts';
-import { H2MemberStream } from './h2-member-stream.ts';
+import { H2MemberStream, type H2MemberStreamOwner } from './h2-member-stream.ts';
+import type { ResponseHead } from './response-head.ts';
+import type { HttpError } from './responses.ts';
 
 /** What an exchange hears from the member connection it holds. */
 export interface UpstreamUser {
   upstreamConnected(up: Upstream): void;
+  /** an HTTP/2 member's response head, parsed (or why it cannot be passed on); its body then comes as payload alone */
+  upstreamHead(res: ResponseHead | HttpError): void;
+  /** an HTTP/2 member's trailers (field lines) of a body without a Content-Length, before upstreamEnd */
+  upstreamTrailers(fields: string): void;
   /** `lent`: the chunk is valid only during the call (Stream.lent): what is kept of it must be copied */
   upstreamData(chunk: Buffer, lent: boolean): void;
   upstreamEnd(): void;
@@ -26,7 +32,7 @@ export interface UpstreamUser {
   upstreamFailed(err: unknown): void;
 }
 
-export class Upstream implements StreamOwner {
+export class Upstream implements H2MemberStreamOwner {
   readonly stream: Stream;
   readonly member: Member;
   /** requests sent on this connection so far (more than one: it was reused) */
@@ -43,7 +49,10 @@ export class Upstream implements StreamOwner {
   constructor(member: Member, memberTls: MemberTlsConfig | null, session: TlsSessions | null, engine: StreamEngine, h2: H2Via | null = null) {
     this.member = member;
     if (h2 !== null) {
-      this.stream = new H2MemberStream(this, member, h2.route, h2.sessions);
+      const stream = new H2MemberStream(this, member, h2.route, h2.sessions);
+      this.stream = stream;
+      // a stream on a session that is up is connected at once: nothing to wait for, as with a kept connection
+      this.connected = stream.connectedAtOnce;
       return;
     }
     if (memberTls === null) {
@@ -100,6 +109,26 @@ export class Upstream implements StreamOwner {
     if (user === null) return;
     try {
       user.upstreamConnected(this);
+    } catch (err) {
+      this.#failed(user, err);
+    }
+  }
+
+  streamHead(_stream: Stream, res: ResponseHead | HttpError): void {
+    const user = this.user;
+    if (user === null) return this.stream.close();
+    try {
+      user.upstreamHead(res);
+    } catch (err) {
+      this.#failed(user, err);
+    }
+  }
+
+  streamTrailers(_stream: Stream, fields: string): void {
+    const user = this.user;
+    if (user === null) return this.stream.close();
+    try {
+      user.upstreamTrailers(fields);
     } catch (err) {
       this.#failed(user, err);
     }

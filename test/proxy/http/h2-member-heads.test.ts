@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PASSIVE_DEFAULTS } from '../../../src/config/passive-schema.ts';
 import { H2MemberSessions } from '../../../src/proxy/http/h2-member-sessions.ts';
-import { H2MemberStream } from '../../../src/proxy/http/h2-member-stream.ts';
+import { H2MemberStream, type H2MemberStreamOwner } from '../../../src/proxy/http/h2-member-stream.ts';
 import { unsendableHead } from '../../../src/proxy/http/h2-member-heads.ts';
 import { POOL_HTTP2_DEFAULTS } from '../../../src/config/member-protocol-schema.ts';
 import { Member } from '../../../src/runtime/member.ts';
 import { PassiveGroup } from '../../../src/runtime/passive-health.ts';
-import type { Stream, StreamOwner } from '../../../src/proxy/stream.ts';
+import type { Stream } from '../../../src/proxy/stream.ts';
 import { RawH2, headers } from '../../attack/h2-raw.ts';
 import { member as memberConfig, pool } from '../../helpers/config.ts';
 import { h2cService } from './h2-helpers.ts';
@@ -63,7 +63,9 @@ describe('request heads towards HTTP/2 members', () => {
     const events: string[] = [];
     let closed!: () => void;
     const done = new Promise<void>((resolve) => (closed = resolve));
-    const owner: StreamOwner = {
+    const owner: H2MemberStreamOwner = {
+      streamHead: () => {},
+      streamTrailers: () => {},
       streamConnected: (s: Stream) => {
         s.writeLatin1('GET / HTTP/1.1\r\nHost: a.test\r\nx\u00e9: 1\r\n\r\n');
         events.push('written');

@@ -3,12 +3,16 @@
 // writes them, become header lists: whatever came, no connection-specific field, TE only as
 // "trailers", lowercase token names, values without CR, LF or NUL, the :authority of the request's
 // host, a :path nghttp2 takes, the framing as parsed. And grpc-timeout values: never a throw, a
-// deadline of at least 1 ms for each valid one, none for anything else.
+// deadline of at least 1 ms for each valid one, none for anything else. And members' header lists
+// (names as nghttp2 passes them, values mutated, any status, Content-Length, END_STREAM): a head
+// or an HttpError 502, never another throw; the fields a head keeps are the list's own, in order,
+// without pseudo-headers, connection fields, TE or Trailer, values without control characters;
+// the body's framing as the status, method, Content-Length and END_STREAM say.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { grpcTimeout } from '../../../src/proxy/http/grpc.ts';
-import { memberRequestHeaders } from '../../../src/proxy/http/h2-member-heads.ts';
+import { memberRequestHeaders, memberResponseHead, type MemberResponse } from '../../../src/proxy/http/h2-member-heads.ts';
 import { memberRequestHead } from '../../../src/proxy/http/head-writer.ts';
 import { parseRequestHead, type RequestHead } from '../../../src/proxy/http/request-head.ts';
 import { HttpError } from '../../../src/proxy/http/responses.ts';
@@ -48,7 +52,16 @@ function check(input: Buffer): boolean {
   }
   const head = memberRequestHead(req, { forwarded: 'both', client: '192.0.2.1', https: false, memberHost: 'm.example:80', close: true });
   const out = memberRequestHeaders(head.slice(0, -2), 'http');
-  const h = out.headers;
+  // raw pairs, pseudo-headers first (HTTP/2 sends them before any field), as an object to check
+  const h: Record<string, string | string[]> = {};
+  let fields = false;
+  for (let i = 0; i < out.headers.length; i += 2) {
+    const [name, value] = [out.headers[i], out.headers[i + 1]];
+    if (name.startsWith(':')) assert.ok(!fields, `${name} after a field`);
+    else fields = true;
+    const had = h[name];
+    h[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
+  }
   assert.equal(out.method, req.method);
   assert.equal(h[':method'], req.method);
   assert.equal(h[':scheme'], 'http');
@@ -73,6 +86,81 @@ function check(input: Buffer): boolean {
   return true;
 }
 
+const RESPONSE_NAMES = [
+  'content-type', 'set-cookie', 'x-a', 'grpc-status', 'grpc-message', 'grpc-status-details-bin', 'te', 'trailer', 'connection',
+  'keep-alive', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'location', ':status', ':path',
+];
+const NOT_PASSED = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host', 'content-length', 'te', 'trailer'];
+const GRPC_STATUS = ['grpc-status', 'grpc-message', 'grpc-status-details-bin'];
+const CODES = [100, 103, 200, 201, 204, 206, 304, 404, 500, 503];
+const VALUE_WORDS = ['text/plain', 'a=1; Path=/', '0', '14', 'ok', '\t', ' ', '\u00e9', '\u0001', '\u007f', '\u00ff', ',', '"'];
+
+interface ResponseCase { code: number; method: string; noBody: boolean; length: string | undefined; raw: string[] }
+
+/** A case as bytes (so that mutations reach the values): `code method noBody length` then `name\0value` lines. */
+function generateResponse(f: Fuzzer): Buffer {
+  let text = `${f.pick(CODES)} ${f.pick(['GET', 'HEAD', 'POST'])} ${f.int(2)} ${f.pick(['-', '0', '3', '12', '1x', ''])}`;
+  for (let n = f.int(8); n > 0; n--) {
+    let value = '';
+    for (let k = f.int(4); k > 0; k--) value += f.pick(VALUE_WORDS);
+    text += `\n${f.pick(RESPONSE_NAMES)}\0${value}`;
+  }
+  const buf = Buffer.from(text, 'latin1');
+  return f.int(3) === 0 ? f.mutate(buf, VALUE_WORDS) : buf;
+}
+
+function readCase(input: Buffer): ResponseCase | null {
+  const lines = input.toString('latin1').split('\n');
+  const [code, method, noBody, length] = lines[0].split(' ');
+  if (!/^[1-5]\d\d$/.test(code ?? '') || method === undefined || noBody === undefined) return null;
+  const raw: string[] = [];
+  for (const line of lines.slice(1)) {
+    const nul = line.indexOf('\0');
+    // names as nghttp2 passes them (lowercase tokens, or a pseudo-header); values without CR or NUL (nor LF: the separator)
+    if (nul === -1 || !/^:?[a-z0-9-]+$/.test(line.slice(0, nul)) || /[\r\0]/.test(line.slice(nul + 1))) return null;
+    raw.push(line.slice(0, nul), line.slice(nul + 1));
+  }
+  return { code: Number(code), method, noBody: noBody === '1', length: length === '-' ? undefined : length, raw };
+}
+
+function checkResponse(input: Buffer): boolean {
+  const c = readCase(input);
+  if (c === null) return false;
+  let out: MemberResponse;
+  try {
+    out = memberResponseHead(c.code, c.raw, c.length, c.noBody, c.method);
+  } catch (err) {
+    if (!(err instanceof HttpError)) throw err;
+    assert.equal(err.status, 502);
+    return false;
+  }
+  const { head, trailers } = out;
+  const bodiless = c.method === 'HEAD' || c.code === 204 || c.code === 304 || c.code < 200;
+  const grpcOnly = c.noBody && !bodiless && c.raw.some((v, i) => i % 2 === 0 && v === 'grpc-status');
+  assert.equal(trailers !== null, grpcOnly);
+  // the fields kept: the list's own, in order, as lines a client may be sent
+  const expected: string[] = [];
+  const status: string[] = [];
+  for (let i = 0; i < c.raw.length; i += 2) {
+    const name = c.raw[i];
+    if (name.startsWith(':') || NOT_PASSED.includes(name)) continue;
+    if (grpcOnly && GRPC_STATUS.includes(name)) status.push(`${name}: ${c.raw[i + 1]}\r\n`);
+    else expected.push(`${name}: ${c.raw[i + 1]}\r\n`);
+  }
+  assert.equal(head.fields, expected.join(''));
+  if (grpcOnly) assert.equal(trailers, status.join(''));
+  assert.ok(!/[\x00-\x08\x0a-\x1f\x7f]/.test(head.fields.replace(/\r\n/g, '')), JSON.stringify(head.fields));
+  assert.equal(head.status, c.code);
+  // the framing
+  const length = c.length === undefined ? -1 : Number(c.length);
+  if (bodiless) assert.equal(head.body, 'none');
+  else if (grpcOnly) assert.equal(head.body, 'chunked');
+  else if (length !== -1) assert.deepEqual([head.body, head.contentLength], ['length', length]);
+  else assert.deepEqual([head.body, head.contentLength], c.noBody ? ['length', 0] : ['chunked', -1]);
+  assert.equal(head.transferEncoding, head.body === 'chunked' ? 'chunked' : null);
+  return true;
+}
+
 const UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 0.001, n: 0.000001 };
 
 describe('HTTP/2 member translation fuzzing', () => {
@@ -80,6 +168,14 @@ describe('HTTP/2 member translation fuzzing', () => {
     let accepted = 0;
     fuzz(0x42a2c, fuzzCount(INPUTS), generate, (input) => {
       if (check(input)) accepted++;
+    });
+    assert.ok(accepted > fuzzCount(INPUTS) / 10, `${accepted} accepted`);
+  });
+
+  it(`response header lists: ${fuzzCount(INPUTS)} random lists`, () => {
+    let accepted = 0;
+    fuzz(0x2e5b, fuzzCount(INPUTS), generateResponse, (input) => {
+      if (checkResponse(input)) accepted++;
     });
     assert.ok(accepted > fuzzCount(INPUTS) / 10, `${accepted} accepted`);
   });
