@@ -29,7 +29,8 @@ done
 
 # --- balancers ----------------------------------------------------------------------------
 start_haproxy() {
-  haproxy_tcp_conf "127.0.0.1:$HAPROXY_PORT" "127.0.0.1:$NGINX_PORT" | run_haproxy
+  # (not piped: run_haproxy must set BALANCER_PID in this shell, not in a pipeline's subshell)
+  run_haproxy < <(haproxy_tcp_conf "127.0.0.1:$HAPROXY_PORT" "127.0.0.1:$NGINX_PORT")
 }
 
 # --- load ---------------------------------------------------------------------------------
