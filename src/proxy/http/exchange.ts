@@ -368,7 +368,9 @@ export class Exchange implements UpstreamUser, MemberTraffic {
 
   /** The client can take more: the member may send on. */
   clientDrain(): void {
-    this.#up?.stream.resume();
+    const stream = this.#up?.stream;
+    stream?.release?.(); // the member's chunks the client's writes held are free
+    stream?.resume();
   }
 
   /** Which deadline applies now that something happened. */
@@ -496,7 +498,8 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     }
     if (!this.#payloadOnly && stop > start) {
       const part = start === 0 && stop === chunk.length ? chunk : chunk.subarray(start, stop);
-      if (!this.#side.sendBody(part)) this.#up?.stream.pause();
+      // a write that waits: one more read meanwhile, into the member stream's other buffer
+      if (!this.#side.sendBody(part) && this.#up?.stream.readAhead?.() !== true) this.#up?.stream.pause();
     }
     this.#afterBody(chunk, stop);
   }
