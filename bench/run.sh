@@ -29,7 +29,7 @@ done
 
 # --- balancers ----------------------------------------------------------------------------
 start_haproxy() {
-  # (not a pipe: run_haproxy must run in this shell to record the PID)
+  # (not piped: run_haproxy must set BALANCER_PID in this shell, not in a pipeline's subshell)
   run_haproxy < <(haproxy_tcp_conf "127.0.0.1:$HAPROXY_PORT" "127.0.0.1:$NGINX_PORT")
 }
 

@@ -110,7 +110,13 @@ export class HandleStream implements Stream {
   closed = false;
   /** where the next read lands: the shared buffer, or this stream's own once it moves bulk */
   #buffer: Buffer = SHARED;
+  /** the other of this stream's two bulk buffers (readAhead), once it has two */
+  #spare: Buffer | null = null;
+  /** how many of the two bulk buffers queued writes hold (readAhead): 0; 1, reading on into the other; 2, paused */
+  #held = 0;
   #reading = false;
+  /** pause() calls so far: a read whose owner paused during streamData, even if it resumed since, left its chunk to a queued write */
+  #pauses = 0;
   #connecting = false;
   /** writes the kernel has not taken yet */
   #queued = 0;
@@ -171,11 +177,15 @@ export class HandleStream implements Stream {
   resume(): void {
     if (this.#reading || this.readEnded || this.closed || this.#connecting) return;
     this.#reading = true;
+    // Resumed with both buffers still held (the owner did not say release()): read elsewhere.
+    // (rare: the owners that read ahead say release() first; each useUserBuffer() adds a listener in Node)
+    if (this.#held === 2) this.#handle.useUserBuffer(this.#fresh());
     const err = this.#handle.readStart();
     if (err !== 0) this.failed(err);
   }
 
   pause(): void {
+    this.#pauses++;
     if (!this.#reading || this.closed) return;
     this.#reading = false;
     this.#handle.readStop();
@@ -185,16 +195,20 @@ export class HandleStream implements Stream {
    * n bytes arrived in #buffer. Small reads are copied out of the shared buffer into Node's
    * pooled small buffers, so a write that has to wait keeps pointing at its own bytes. A read
    * that fills the buffer means bulk: from then on this stream reads into a buffer of its own
-   * and hands it on without copying; when a write of it has to wait, or its owner keeps it, the
-   * next read gets a new one (Node calls onread's return value the next read buffer), but a
-   * small read for an owner that keeps chunks is copied out instead. Memory goes only to streams
-   * that move bulk, as HAProxy allocates its buffers on demand. An owner that borrows is lent
-   * its reads of the shared buffer uncopied: most of them it only reads (an http request head).
+   * and hands it on without copying. When a write of it has to wait (the owner paused reading
+   * meanwhile), or its owner keeps it, the next read gets a new one (Node calls onread's return
+   * value the next read buffer), but a small read for an owner that keeps chunks is copied out
+   * instead. An owner that writes the chunks on may instead read ahead (readAhead): into a second
+   * buffer while the write of the first waits, and both are reused once it says release().
+   * Memory goes only to streams that move bulk, as HAProxy allocates its buffers on demand. An
+   * owner that borrows is lent its reads of the shared buffer uncopied: most of them it only reads
+   * (an http request head).
    */
   read(n: number): Buffer | undefined {
     const buffer = this.#buffer;
-    const lent = buffer === SHARED && this.borrows;
-    const copied = !lent && (buffer === SHARED || (this.keepsChunks && n < KEPT_COPY_BELOW));
+    const keepsNow = this.keepsChunks;
+    const lent = buffer === SHARED && this.borrows === true;
+    const copied = !lent && (buffer === SHARED || (keepsNow && n < KEPT_COPY_BELOW));
     let chunk: Buffer;
     if (copied) {
       chunk = Buffer.allocUnsafe(n);
@@ -202,14 +216,65 @@ export class HandleStream implements Stream {
     } else {
       chunk = buffer.subarray(0, n);
     }
+    const pauses = this.#pauses;
     this.lent = lent;
     const more = this.owner.streamData(this, chunk);
     this.lent = false;
     if (!more) this.pause();
     if (this.closed) return undefined;
-    // Reading paused (by the owner or just above): a write of this chunk waits and holds it.
-    if (buffer === SHARED ? n === READ_SIZE : !copied && (!this.#reading || this.keepsChunks)) return (this.#buffer = Buffer.allocUnsafeSlow(READ_SIZE));
-    return undefined;
+    // Kept: the owner kept chunks as this one came and still does. One that lowered keepsChunks
+    // meanwhile is done with it (an http response head, read whole); one that raised it keeps
+    // the chunks that follow (an http member connection going idle after the body's last bytes).
+    const keeps = keepsNow && this.keepsChunks;
+    if (buffer === SHARED) return n === READ_SIZE ? (this.#buffer = Buffer.allocUnsafeSlow(READ_SIZE)) : undefined;
+    if (copied) return undefined;
+    // readAhead() moved the next read to the other buffer
+    if (this.#buffer !== buffer) return this.#buffer;
+    // Not paused meanwhile (nothing waits on this chunk) and not kept: read into it again.
+    if (this.#pauses === pauses && !keeps) return undefined;
+    if (!keeps && !this.#reading) {
+      // Paused with the other buffer held too: both wait for release() (or resume() replaces them).
+      if (this.#held === 1) {
+        this.#held = 2;
+        return undefined;
+      }
+      // Paused, the other buffer free: the next read goes there.
+      const spare = this.#spare;
+      if (this.#held === 0 && spare !== null) {
+        this.#spare = buffer;
+        this.#held = 1;
+        return (this.#buffer = spare);
+      }
+    }
+    return this.#fresh();
+  }
+
+  /** A new bulk buffer for the next read; the ones held are left to their writes. */
+  #fresh(): Buffer {
+    this.#spare = null;
+    this.#held = 0;
+    return (this.#buffer = Buffer.allocUnsafeSlow(READ_SIZE));
+  }
+
+  /**
+   * Called by the owner during streamData when the chunk's write had to wait: true when this
+   * stream reads on into its second buffer meanwhile (the owner then returns true), false when it
+   * cannot (a second chunk already waits, the chunk is a copy or kept, or the stream moves no bulk).
+   * What HAProxy does with its buffer while the kernel's is full: the next read is already in
+   * hand when the write completes. Bounded: two buffers per direction.
+   */
+  readAhead(): boolean {
+    const held = this.#buffer;
+    if (this.#held !== 0 || held === SHARED || this.keepsChunks || this.closed) return false;
+    this.#buffer = this.#spare ?? Buffer.allocUnsafeSlow(READ_SIZE);
+    this.#spare = held;
+    this.#held = 1;
+    return true;
+  }
+
+  /** The writes that held this stream's chunks are done (the owner heard streamDrained from the stream it wrote them to). */
+  release(): void {
+    this.#held = 0;
   }
 
   get writeEnded(): boolean {

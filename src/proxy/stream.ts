@@ -47,7 +47,9 @@ export interface Stream {
    * The owner may keep the chunks it is handed past streamData (a head still arriving), so no
    * read may land in a chunk's memory again. Set when the stream is made (`keepsChunks`); an
    * owner that keeps chunks only at times (an http head, not the body after it) lowers it
-   * meanwhile, and bulk reads then reuse one buffer. A chunk a queued write still holds is never
+   * meanwhile, and bulk reads then reuse one buffer. A chunk is kept when it is raised both as
+   * the chunk is handed over and once streamData returns: raised meanwhile, it applies to the
+   * chunks that follow; lowered meanwhile, the owner is done with this one too. A chunk a queued write still holds is never
    * reused either way: the owner pauses reading (or returns false) when a write waits.
    */
   keepsChunks: boolean;
@@ -65,6 +67,15 @@ export interface Stream {
   borrows?: boolean;
   /** during streamData: whether its chunk is lent (valid only until streamData returns) */
   readonly lent?: boolean;
+  /**
+   * Asked during streamData, when the write of the chunk had to wait: true when the stream reads
+   * on meanwhile without reusing the chunk's memory (a second buffer: at most one chunk waits
+   * this way), and the owner returns true; false (or absent) when it cannot, and the owner
+   * returns false. An owner that reads ahead says release() when those writes are done.
+   */
+  readAhead?(): boolean;
+  /** the writes that held this stream's chunks are done (after streamDrained of the stream written to) */
+  release?(): void;
 }
 
 /** What a stream tells the connection that owns it. */

@@ -437,12 +437,13 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
       this.#timer!.refresh();
       if (!this.#memberSpoke) this.#memberServed();
       if (this.#watch !== null && this.#watch.push(chunk) !== 'reading') this.#watch = null;
-      return this.#client.write(chunk);
+      // a write that waits: one more read meanwhile, into the stream's other buffer
+      return this.#client.write(chunk) || stream.readAhead?.() === true;
     }
     switch (this.#phase) {
       case 'piping':
         this.#timer!.refresh();
-        return this.#upstream!.write(chunk);
+        return this.#upstream!.write(chunk) || stream.readAhead?.() === true;
       case 'head':
         // The head keeps its chunks while it says they were handled: safe, as every read before
         // the first that fills the read buffer is a copy, and such a read completes the head
@@ -497,10 +498,12 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     this.member?.passive.success();
   }
 
+  /** What `stream` was written is out: the other stream's chunks it held are free, and it reads on. */
   #drained(stream: Stream): void {
     if (this.#phase !== 'piping') return;
-    if (stream === this.#upstream) this.#client.resume();
-    else this.#upstream!.resume();
+    const reader = stream === this.#upstream ? this.#client : this.#upstream!;
+    reader.release?.();
+    reader.resume();
   }
 
   #error(stream: Stream, code: string): void {

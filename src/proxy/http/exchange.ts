@@ -386,7 +386,9 @@ export class Exchange implements UpstreamUser, MemberTraffic {
 
   /** The client can take more: the member may send on. */
   clientDrain(): void {
-    this.#up?.stream.resume();
+    const stream = this.#up?.stream;
+    stream?.release?.(); // the member's chunks the client's writes held are free
+    stream?.resume();
   }
 
   /** Which deadline applies now that something happened. */
@@ -552,7 +554,8 @@ export class Exchange implements UpstreamUser, MemberTraffic {
         this.#heldHead = null;
         this.#responded = true;
         if (!this.#side.sendHead(held, true, part, part.length)) this.#up?.stream.pause();
-      } else if (!this.#side.sendBody(this.#chunkFrames ? chunkOf(part) : part)) this.#up?.stream.pause();
+      // a write that waits: one more read meanwhile, into the member stream's other buffer
+      } else if (!this.#side.sendBody(this.#chunkFrames ? chunkOf(part) : part) && this.#up?.stream.readAhead?.() !== true) this.#up?.stream.pause();
     }
     this.#afterBody(chunk, stop);
   }

@@ -1,0 +1,193 @@
+// Which memory the handles engine's next read lands in (handle-stream.ts), once a stream moves
+// bulk: the same buffer again when nothing holds the last chunk (no 64 KiB buffer, and no work
+// for the garbage collector, per read or per http response), another one when something may
+// (the owner keeps it, or paused meanwhile: a write of it waits), and with readAhead() a
+// second buffer while the write of the first waits, both reused after release().
+
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import { it } from 'node:test';
+import { loadHandleEngine } from '../../src/proxy/handle-engine.ts';
+import type { Stream, StreamOwner } from '../../src/proxy/stream.ts';
+import { until } from '../helpers/wait.ts';
+
+const READ_SIZE = 64 * 1024;
+/** One loopback segment, so one read; large enough that an owner that keeps chunks gets it uncopied. */
+const PIECE = 16 * 1024;
+
+interface Read {
+  chunk: Buffer;
+  /** its bytes as they were when it was handed over */
+  copy: Buffer;
+}
+
+/**
+ * A stream connected to a peer on loopback, already moving bulk (read 0 filled the read buffer).
+ * `onData` acts for the owner on each later read (`i`: its index in `reads`) and says what
+ * streamData returns.
+ */
+async function bulkStream(onData: (stream: Stream, n: number) => boolean) {
+  let peer: net.Socket | undefined;
+  const server = net.createServer((s) => {
+    peer = s;
+    s.on('error', () => {});
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const reads: Read[] = [];
+  let arrived = Promise.withResolvers<void>();
+  const connected = Promise.withResolvers<void>();
+  const closed = Promise.withResolvers<void>();
+  const owner: StreamOwner = {
+    streamData: (s: Stream, chunk: Buffer) => {
+      reads.push({ chunk, copy: Buffer.from(chunk) });
+      const more = reads.length === 1 ? true : onData(s, reads.length - 1);
+      arrived.resolve();
+      return more;
+    },
+    streamEnd: () => {},
+    streamDrained: () => {},
+    streamConnected: () => connected.resolve(),
+    streamError: () => {},
+    streamClosed: () => closed.resolve(),
+  };
+  const stream = loadHandleEngine().connect('127.0.0.1', (server.address() as net.AddressInfo).port, owner);
+  await connected.promise;
+  await until(() => peer !== undefined);
+  const socket = peer!;
+  socket.setNoDelay(true);
+  /** The peer sends `size` bytes of `fill`; `read`: and the stream reads them (false: it is paused, wait for nothing). */
+  const send = async (size: number, fill: number, read = true): Promise<void> => {
+    arrived = Promise.withResolvers<void>();
+    await new Promise<void>((resolve) => socket.write(Buffer.alloc(size, fill), () => resolve()));
+    if (read) await arrived.promise;
+  };
+  // the first full read (all of it in our receive buffer before reading starts) makes the stream bulk
+  await send(READ_SIZE, 0x30, false);
+  stream.resume();
+  await arrived.promise;
+  assert.equal(reads[0].chunk.length, READ_SIZE);
+  return {
+    stream,
+    reads,
+    send,
+    /** the bytes of read i are still those it was handed over with */
+    intact: (i: number) => assert.ok(reads[i].chunk.equals(reads[i].copy), `read ${i} was overwritten`),
+    async close() {
+      stream.close();
+      await closed.promise;
+      socket.destroy();
+      server.close();
+    },
+  };
+}
+
+it('handles: a chunk nothing holds is read into again, also when the owner raises keepsChunks for the chunks that follow', { timeout: 10_000 }, async () => {
+  const s = await bulkStream((stream, i) => {
+    // an http member connection given back after its response's last bytes: the next head will be kept
+    if (i === 2) stream.keepsChunks = true;
+    return true;
+  });
+  try {
+    await s.send(PIECE, 0x61);
+    await s.send(PIECE, 0x62);
+    await s.send(PIECE, 0x63);
+    assert.equal(s.reads[2].chunk.buffer, s.reads[1].chunk.buffer, 'read 2 lands where read 1 did');
+    assert.equal(s.reads[3].chunk.buffer, s.reads[2].chunk.buffer, 'read 3 lands where read 2 did');
+    // read 3 was handed over kept: the next one goes elsewhere
+    await s.send(PIECE, 0x64);
+    assert.notEqual(s.reads[4].chunk.buffer, s.reads[3].chunk.buffer);
+    s.intact(3);
+  } finally {
+    await s.close();
+  }
+});
+
+it('handles: a head read whole (keepsChunks lowered during streamData) is read into again', { timeout: 10_000 }, async () => {
+  const s = await bulkStream((stream, i) => {
+    if (i === 2) stream.keepsChunks = false;
+    return true;
+  });
+  try {
+    await s.send(PIECE, 0x61);
+    s.stream.keepsChunks = true; // an exchange takes the connection: its response head may come in pieces
+    await s.send(PIECE, 0x62);
+    await s.send(PIECE, 0x63);
+    assert.equal(s.reads[2].chunk.buffer, s.reads[1].chunk.buffer);
+    assert.equal(s.reads[3].chunk.buffer, s.reads[2].chunk.buffer);
+  } finally {
+    await s.close();
+  }
+});
+
+it('handles: a chunk whose owner paused during streamData, though it resumed at once, is never read into again', { timeout: 10_000 }, async () => {
+  const s = await bulkStream((stream, i) => {
+    // a write of it waits (paused), then the member connection goes idle and reads on (resumed)
+    if (i === 2) {
+      stream.pause();
+      stream.resume();
+    }
+    return true;
+  });
+  try {
+    await s.send(PIECE, 0x61);
+    await s.send(PIECE, 0x62);
+    await s.send(PIECE, 0x63);
+    assert.notEqual(s.reads[3].chunk.buffer, s.reads[2].chunk.buffer);
+    s.intact(2);
+    s.intact(3);
+  } finally {
+    await s.close();
+  }
+});
+
+it('handles: reading ahead goes on into a second buffer while the first is held, then both are reused after release()', { timeout: 10_000 }, async () => {
+  const answers: boolean[] = [];
+  const s = await bulkStream((stream, i) => {
+    // reads 2 and 3: their writes wait (read ahead once, then pause)
+    if (i === 2 || i === 3) {
+      const ahead = stream.readAhead!();
+      answers.push(ahead);
+      return ahead;
+    }
+    return true;
+  });
+  try {
+    await s.send(PIECE, 0x61);
+    await s.send(PIECE, 0x62);
+    await s.send(PIECE, 0x63);
+    assert.deepEqual(answers, [true, false], 'one read ahead, then a pause');
+    const [b1, b2, b3] = [s.reads[1].chunk.buffer, s.reads[2].chunk.buffer, s.reads[3].chunk.buffer];
+    assert.equal(b2, b1);
+    assert.notEqual(b3, b2, 'read 3 goes to the second buffer');
+    // paused: nothing is read until the writes are done
+    await s.send(PIECE, 0x64, false);
+    s.intact(2);
+    s.intact(3);
+    s.stream.release!();
+    s.stream.resume();
+    await until(() => s.reads.length === 5);
+    assert.ok(s.reads[4].chunk.buffer === b2 || s.reads[4].chunk.buffer === b3, 'read 4 reuses one of the two buffers');
+  } finally {
+    await s.close();
+  }
+});
+
+it('handles: resumed with both buffers held and no release(), the next read goes to a new buffer', { timeout: 10_000 }, async () => {
+  const s = await bulkStream((stream, i) => (i === 2 || i === 3 ? stream.readAhead!() : true));
+  try {
+    await s.send(PIECE, 0x61);
+    await s.send(PIECE, 0x62);
+    await s.send(PIECE, 0x63);
+    s.stream.resume();
+    await s.send(PIECE, 0x64);
+    const held = [s.reads[2].chunk.buffer, s.reads[3].chunk.buffer];
+    assert.notEqual(held[0], held[1]);
+    assert.ok(!held.includes(s.reads[4].chunk.buffer), 'read 4 lands in neither held buffer');
+    s.intact(2);
+    s.intact(3);
+  } finally {
+    await s.close();
+  }
+});
