@@ -45,26 +45,20 @@ taskset -c "$BACKEND_CPU" nginx -e "$TMP/nginx/logs/error.log" -p "$TMP/nginx" -
 started nginx $!
 wait_listening nginx "$NGINX_PORT" $! "$TMP/nginx/logs/error.log"
 
-run_haproxy <<EOC
-global
-  nbthread 1
-  maxconn 8192
-defaults
-  mode http
-  option http-keep-alive
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
+{ haproxy_http_defaults; cat; } >"$TMP/haproxy.in" <<EOC
 frontend h2c
   bind 127.0.0.1:$HAPROXY_PORT proto h2
+$(haproxy_forwarded)
   default_backend p
 frontend h1
   bind 127.0.0.1:$HAPROXY_H1_PORT
+$(haproxy_forwarded)
   default_backend p
 backend p
   http-reuse always
   server m1 127.0.0.1:$NGINX_H2C_PORT proto h2
 EOC
+run_haproxy <"$TMP/haproxy.in"
 
 furiwake_dir
 cat >"$TMP/furiwake.yaml" <<EOC
