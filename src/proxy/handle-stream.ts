@@ -226,10 +226,16 @@ export class HandleStream implements Stream {
     // meanwhile is done with it (an http response head, read whole); one that raised it keeps
     // the chunks that follow (an http member connection going idle after the body's last bytes).
     const keeps = keepsNow && this.keepsChunks;
+    // Raised meanwhile with the other buffer held: that write is the last of an exchange that is
+    // over (its member connection went idle), and no release() will come for it: left to it.
+    if (!keepsNow && this.keepsChunks && this.#held === 1) {
+      this.#spare = null;
+      this.#held = 0;
+    }
     if (buffer === SHARED) return n === READ_SIZE ? (this.#buffer = Buffer.allocUnsafeSlow(READ_SIZE)) : undefined;
-    if (copied) return undefined;
-    // readAhead() moved the next read to the other buffer
+    // readAhead() moved the next read to the other buffer (also during a read copied out of this one)
     if (this.#buffer !== buffer) return this.#buffer;
+    if (copied) return undefined;
     // Not paused meanwhile (nothing waits on this chunk) and not kept: read into it again.
     if (this.#pauses === pauses && !keeps) return undefined;
     if (!keeps && !this.#reading) {

@@ -191,3 +191,57 @@ it('handles: resumed with both buffers held and no release(), the next read goes
     await s.close();
   }
 });
+
+it('handles: a buffer the last write of a connection gone idle still holds is not read into once the next owner says release()', { timeout: 10_000 }, async () => {
+  const s = await bulkStream((stream, i) => {
+    // read 2: the last bytes of a response; their write waits (read ahead), and the exchange is
+    // over: the member connection goes idle (keepsChunks raised), that write still waiting
+    if (i === 2) {
+      assert.equal(stream.readAhead!(), true);
+      stream.keepsChunks = true;
+    }
+    // read 3: the next exchange's response head, read whole
+    if (i === 3) stream.keepsChunks = false;
+    if (i < 4) return true;
+    // reads 4 on: every write to the next client waits; when reading pauses, that client drains
+    // soon after (release(), its own writes done: not the first client's)
+    const ahead = stream.readAhead!();
+    if (!ahead) {
+      queueMicrotask(() => {
+        stream.release!();
+        stream.resume();
+      });
+    }
+    return ahead;
+  });
+  try {
+    for (let fill = 0x61; fill <= 0x68; fill++) await s.send(PIECE, fill);
+    const held = s.reads[2].chunk.buffer;
+    assert.ok(s.reads.slice(3).every((r) => r.chunk.buffer !== held), 'no later read lands where read 2 did');
+    s.intact(2);
+  } finally {
+    await s.close();
+  }
+});
+
+it('handles: a small read copied out for an owner that lowers keepsChunks and reads ahead during it leaves the next read where it is looked for', { timeout: 10_000 }, async () => {
+  const s = await bulkStream((stream, i) => {
+    // read 2: a small response head with body bytes, copied (the owner kept chunks as it came);
+    // the head read whole, the owner writes the body on and its write waits: it reads ahead
+    if (i === 2) {
+      stream.keepsChunks = false;
+      return stream.readAhead!();
+    }
+    return true;
+  });
+  try {
+    await s.send(PIECE, 0x61);
+    s.stream.keepsChunks = true;
+    await s.send(1000, 0x62);
+    await s.send(PIECE, 0x63);
+    assert.equal(s.reads[2].chunk.length, 1000);
+    assert.ok(s.reads[3].copy.every((b) => b === 0x63), 'read 3 holds the bytes the peer sent');
+  } finally {
+    await s.close();
+  }
+});

@@ -500,7 +500,8 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     }
     if (res.status === 101) {
       if (req.upgrade === null) return this.#memberFailed(new HttpError(502, 'the member switched protocols unasked'));
-      return this.#startTunnel(res, lent ? copyOf(rest) : rest);
+      // copied, lent or not: its write may wait, and nothing pauses the member meanwhile (once per tunnel)
+      return this.#startTunnel(res, rest.length > 0 ? copyOf(rest) : rest);
     }
     const payloadOnly = !this.#side.passesRawBody(res);
     // (an HTTP/2 member's body of unknown length comes as payload already: nothing to dechunk)
