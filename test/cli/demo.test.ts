@@ -81,7 +81,7 @@ describe('furiwake demo', () => {
     await keptAlive.close();
     assert.equal(live.code, 0, live.stderr);
     assert.match(live.stdout, /echo\s+127\.0\.0\.2:\d+\s+->\s+127\.0\.0\.1:\d+\s+=>\s+127\.0\.0\.1:\d+\s+->/);
-    assert.match(live.stdout, new RegExp(`shop\\s+127\\.0\\.0\\.1:\\d+\\s+->\\s+127\\.0\\.0\\.1:${shopPort}\\s+=>\\s+\\S+\\s+->\\s+\\(between requests\\)`));
+    assert.match(live.stdout, new RegExp(`shop\\s+127\\.0\\.0\\.1:\\d+\\s+HTTP\\/1\\.1\\s+->\\s+127\\.0\\.0\\.1:${shopPort}\\s+=>\\s+\\S+\\s+->\\s+\\(between requests\\)`));
 
     // the http service: its cookie keeps a client on the member that served it first
     const first = await getWithCookie(shopPort, null);

@@ -33,8 +33,8 @@ describe('worker reports', () => {
     assert.equal(main.pools.get('p')!.queueTimeouts, 2);
     assert.equal(main.resources.clientCapRefused, 3);
     assert.deepEqual([...main.requests.list()].map((c) => ({ ...c })), [
-      { service: 'svc', pool: 'p', member: 'a', status: '2xx', count: 1 },
-      { service: 'svc', pool: null, member: null, status: '5xx', count: 1 },
+      { service: 'svc', pool: 'p', member: 'a', status: '2xx', protocol: 'HTTP/1.1', memberProtocol: 'http1', count: 1 },
+      { service: 'svc', pool: null, member: null, status: '5xx', protocol: 'HTTP/1.1', memberProtocol: '', count: 1 },
     ]);
 
     // nothing new: a report adds nothing; more: only the growth is added
