@@ -23,7 +23,7 @@ import { home, lockWords, readKey, removeSlot } from './shared-keys.ts';
 const ADDRESS = 1;
 const HEADER_VALUE = 2;
 
-/** header words (the slot code of shared-keys.ts reads a slot's word 4, the kind, as in use): the lock, entries, the nap word, the seed, the slots, the bound, refusals for want of room */
+/** header words (the slot code of shared-keys.ts reads a slot's word 4, the kind, as in use): the lock, entries, the nap word, the hash seed, the slots, the bound, refusals for want of room */
 const LOCK = 0;
 const USED = 1;
 const NAP = 2;
