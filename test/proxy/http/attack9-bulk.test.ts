@@ -43,7 +43,7 @@ async function patternMember() {
  */
 function reader(socket: net.Socket, expectBodies: { n: number; size: number }[], gate?: () => Promise<void>): Promise<void> {
   return new Promise((resolve, reject) => {
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     let k = 0;
     let state: 'head' | 'length' | 'chunk-size' | 'chunk' | 'chunk-end' | 'close' = 'head';
     let left = 0;
