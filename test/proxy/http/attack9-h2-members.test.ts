@@ -2,10 +2,11 @@
 // upstreamHead): what a hostile h2c member can make furiwake send its HTTP/1.1 clients.
 
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { describe, it } from 'node:test';
 import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
-import { startH2Member } from './h2-members-helpers.ts';
+import { startH2Member, type H2Handler } from './h2-members-helpers.ts';
 import { httpConfig, raw } from './helpers.ts';
 
 describe('an HTTP/2 member flooding interim heads without fields', () => {
@@ -26,5 +27,79 @@ describe('an HTTP/2 member flooding interim heads without fields', () => {
     assert.ok(flood.text.split(' 103 ').length - 1 < 64 * 1024 / 17);
     const few = await raw(port, 'GET /few HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     assert.match(few.text, /^HTTP\/1\.1 103 [^\r]*\r\n\r\nHTTP\/1\.1 103 [^\r]*\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+  });
+});
+
+describe('an HTTP/2 member resetting its stream at every point of a response', () => {
+  const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
+  /** What the member does for each path: where it resets. */
+  const handler: H2Handler = (stream, headers) => {
+    const path = headers[':path'];
+    stream.on('error', () => {});
+    // (close(code) would send END_STREAM before its RST_STREAM: a whole response; destroy() resets alone)
+    const reset = (code = NGHTTP2_INTERNAL_ERROR): void => {
+      if (code === NGHTTP2_INTERNAL_ERROR) stream.destroy(new Error('reset'));
+      else stream.close(code);
+    };
+    // (the request's end is awaited: a reset before it is a reset of the request too)
+    stream.resume();
+    stream.on('end', () => {
+      switch (path) {
+        case '/before-head': return reset();
+        case '/refused': return reset(NGHTTP2_REFUSED_STREAM);
+        case '/after-length-head':
+          stream.respond({ ':status': 200, 'content-length': '10' });
+          return setImmediate(reset);
+        case '/mid-length-body':
+          stream.respond({ ':status': 200, 'content-length': '10' });
+          stream.write('12345', () => setImmediate(reset));
+          return;
+        case '/after-unknown-head':
+          stream.respond({ ':status': 200 });
+          return setImmediate(reset);
+        case '/before-trailers':
+          stream.respond({ ':status': 200 }, { waitForTrailers: true });
+          stream.write('12345', () => setImmediate(reset));
+          return;
+        case '/trailers':
+        case '/bad-trailers':
+          // (a Content-Length among trailers: nghttp2 resets the stream as malformed)
+          stream.respond({ ':status': 200 }, { waitForTrailers: true });
+          stream.on('wantTrailers', () => stream.sendTrailers(path === '/trailers' ? { 'x-t': 'done' } : { 'x-t': 'done', 'content-length': '99' }));
+          stream.end('12345');
+          return;
+        default:
+          stream.respond({ ':status': 200, 'content-length': '2' });
+          stream.end('ok');
+      }
+    });
+  };
+
+  it('a client never gets what looks like a whole response; the member session serves the next request', async () => {
+    const m = await startH2Member('m', handler);
+    const app = await startApp(httpConfig(pool('round-robin', [{ port: m.port }], {}, { memberProtocol: 'h2c' }), {}, { retries: 0 }));
+    const port = app.address('svc').port;
+    const get = (path: string, version = '1.1') => raw(port, `GET ${path} HTTP/${version}\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    // nothing of the response came: our 502
+    for (const path of ['/before-head', '/refused', '/after-length-head']) {
+      const got = await get(path);
+      assert.equal(got.status, 502, `${path}: ${got.text}`);
+      assert.equal((await get('/ok')).status, 200, `after ${path}`);
+    }
+    // part of it came: the client is cut off (a reset), never handed an end
+    for (const path of ['/mid-length-body', '/after-unknown-head', '/before-trailers', '/bad-trailers']) {
+      for (const version of ['1.1', '1.0']) {
+        const got = await get(path, version);
+        if (got.status === 502) continue; // (the reset came before the head could go out)
+        assert.equal(got.status, 200, `${path} ${version}: ${got.text}`);
+        assert.equal(got.ending, 'reset', `${path} ${version}: ${JSON.stringify(got.text)}`);
+        assert.ok(!got.text.endsWith('0\r\n\r\n'), `${path} ${version}: ${JSON.stringify(got.text)}`);
+      }
+      assert.equal((await get('/ok')).status, 200, `after ${path}`);
+    }
+    // trailers go on to an HTTP/1.1 client after the last chunk
+    const trailers = await get('/trailers');
+    assert.match(trailers.text, /\r\n\r\n5\r\n12345\r\n0\r\nx-t: done\r\n\r\n$/);
+    assert.equal(m.sessions, 1, 'one session to the member throughout');
   });
 });
