@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { startH2Member, type H2Handler } from './h2-members-helpers.ts';
-import { httpConfig, raw } from './helpers.ts';
+import { h2Connect, h2cService, h2Request } from './h2-helpers.ts';
+import { httpConfig, raw, startMember } from './helpers.ts';
 
 describe('an HTTP/2 member flooding interim heads without fields', () => {
   it('gets a 502 once its 1xx heads pass 64 KiB together, as an HTTP/1.1 member does; a few are passed on', async () => {
@@ -101,5 +102,42 @@ describe('an HTTP/2 member resetting its stream at every point of a response', (
     const trailers = await get('/trailers');
     assert.match(trailers.text, /\r\n\r\n5\r\n12345\r\n0\r\nx-t: done\r\n\r\n$/);
     assert.equal(m.sessions, 1, 'one session to the member throughout');
+  });
+});
+
+describe('a chunked request with trailers named as what every object has, to an HTTP/2 member', () => {
+  it('passes them as they came: constructor, __proto__', async () => {
+    const seen: Record<string, unknown>[] = [];
+    const m = await startH2Member('m', (stream) => {
+      stream.resume();
+      stream.on('trailers', (t: Record<string, unknown>) => seen.push(Object.fromEntries(Object.entries(t))));
+      stream.on('end', () => {
+        stream.respond({ ':status': 200, 'content-length': '2' });
+        stream.end('ok');
+      });
+    });
+    const app = await startApp(httpConfig(pool('round-robin', [{ port: m.port }], {}, { memberProtocol: 'h2c' }), {}, { retries: 0 }));
+    const port = app.address('svc').port;
+    const post = (trailers: string) => raw(port, `POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n${trailers}\r\n`);
+    // (before: the member got `constructor: function Object() { [native code] }, x`, and no __proto__)
+    assert.equal((await post('Constructor: x\r\n__proto__: y\r\nX-T: 1\r\n')).status, 200);
+    assert.deepEqual(seen, [Object.fromEntries([['constructor', 'x'], ['__proto__', 'y'], ['x-t', '1']])]);
+  });
+});
+
+describe('a member\'s trailers named as what every object has, to an HTTP/2 client', () => {
+  it('reach it as they came: constructor, __proto__', async () => {
+    const m = await startMember('m', (_req, res) => {
+      res.addTrailers([['Constructor', 'x'], ['__proto__', 'y'], ['X-T', '1']]);
+      res.setHeader('trailer', 'constructor, __proto__, x-t');
+      res.end('ok');
+    });
+    const { port } = await h2cService(pool('round-robin', [{ port: m.port }]));
+    const session = h2Connect(port, false);
+    const got = await h2Request(session, {});
+    session.close();
+    assert.equal(got.body.toString(), 'ok');
+    // (before: constructor came as `function Object() { [native code] }, x`, and __proto__ not at all)
+    assert.deepEqual(Object.fromEntries(Object.entries(got.trailers ?? {})), Object.fromEntries([['constructor', 'x'], ['__proto__', 'y'], ['x-t', '1']]));
   });
 });
