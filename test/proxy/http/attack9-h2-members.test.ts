@@ -141,3 +141,30 @@ describe('a member\'s trailers named as what every object has, to an HTTP/2 clie
     assert.deepEqual(Object.fromEntries(Object.entries(got.trailers ?? {})), Object.fromEntries([['constructor', 'x'], ['__proto__', 'y'], ['x-t', '1']]));
   });
 });
+
+describe('a chunked request to an HTTP/2 member, split at every byte', () => {
+  it('reaches the member as its payload and trailers, whatever the reads', async () => {
+    const seen: string[] = [];
+    const m = await startH2Member('m', (stream) => {
+      const chunks: Buffer[] = [];
+      let trailers = '';
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('trailers', (t: Record<string, unknown>) => (trailers = String(t['x-t'])));
+      stream.on('end', () => {
+        seen.push(`${Buffer.concat(chunks).toString('latin1')}|${trailers}`);
+        stream.respond({ ':status': 200, 'content-length': '2' });
+        stream.end('ok');
+      });
+    });
+    const app = await startApp(httpConfig(pool('round-robin', [{ port: m.port }], {}, { memberProtocol: 'h2c' })));
+    const port = app.address('svc').port;
+    const body = '3;ext=1\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nX-T: last\r\n\r\n';
+    const all = Buffer.from(`POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${body}`, 'latin1');
+    const start = all.length - body.length;
+    for (let at = start; at < all.length; at++) {
+      const got = await raw(port, [all.subarray(0, at), all.subarray(at)]);
+      assert.equal(got.status, 200, `split at ${at}: ${got.text}`);
+      assert.equal(seen.at(-1), 'abc0123456789abcdef|last', `split at ${at}`);
+    }
+  });
+});
