@@ -11,6 +11,7 @@ import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { describeOnEachEngine } from '../../helpers/engines.ts';
 import { startTcpServer } from '../../helpers/servers.ts';
+import { h2Connect, h2cService, h2Request } from './h2-helpers.ts';
 import { connection, httpConfig, raw } from './helpers.ts';
 
 const INTERIM_AND_FINAL = 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Mark: r\r\n\r\nhello';
@@ -116,5 +117,23 @@ describeOnEachEngine('response heads read in place', () => {
       assert.match(final, /^HTTP\/1\.1 502 /, `closed after ${at} bytes: ${JSON.stringify(got.text)}`);
       assert.ok(!got.text.includes('HTTP/1.1 200'), `closed after ${at} bytes`);
     }
+  });
+});
+
+describeOnEachEngine('response heads read in place, to an HTTP/2 client', () => {
+  it('interim heads, a final head and its body, then a chunked response on the kept member connection, split at every byte', async () => {
+    let at = 0;
+    const m = await splittingMember([INTERIM_AND_FINAL, CHUNKED], () => at);
+    const { port } = await h2cService(pool('round-robin', [{ port: m.port, maxConnections: 1 }]));
+    const session = h2Connect(port, false);
+    const longest = Math.max(INTERIM_AND_FINAL.length, CHUNKED.length);
+    for (at = 1; at < longest; at++) {
+      const first = await h2Request(session, { ':path': '/1' });
+      assert.deepEqual([first.status, first.headers['x-mark'], first.body.toString()], [200, 'r', 'hello'], `split at ${at}`);
+      const second = await h2Request(session, { ':path': '/2' });
+      assert.deepEqual([second.status, second.headers['x-mark'], second.body.toString()], [200, 's', 'world'], `split at ${at}`);
+    }
+    session.close();
+    assert.equal(m.accepted, 1, 'one member connection, kept throughout');
   });
 });
