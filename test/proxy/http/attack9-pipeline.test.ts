@@ -102,3 +102,47 @@ describeOnEachEngine('pipelined requests read in place', () => {
     assert.deepEqual(bodies(got), EXPECTED);
   });
 });
+
+describeOnEachEngine('the next request sent while a large body still streams', () => {
+  it('waits behind the body (by length, then chunked) read slowly by the member, and both reach it intact', async () => {
+    const seen: string[] = [];
+    const m = await startMember('m', (req, res) => {
+      let n = 0;
+      let sum = 0;
+      req.on('data', (c: Buffer) => {
+        for (const b of c) sum = (sum * 31 + b) % 1_000_003;
+        n += c.length;
+        // read slowly: the path from the client fills and furiwake pauses its reads
+        req.pause();
+        setImmediate(() => req.resume());
+      });
+      req.on('end', () => {
+        seen.push(`${req.method} ${req.url} ${n} ${sum}`);
+        res.setHeader('content-type', 'text/plain');
+        res.end(`${req.url} ${n} ${sum}`);
+      });
+    }, { stream: true });
+    const app = await startApp(httpConfig(pool('round-robin', [{ port: m.port }])));
+    const port = app.address('svc').port;
+    const body = Buffer.alloc(1_500_000);
+    let sum = 0;
+    for (let i = 0; i < body.length; i++) {
+      body[i] = (i * 13) % 256;
+      sum = (sum * 31 + body[i]) % 1_000_003;
+    }
+    const chunked = Buffer.concat([Buffer.from(`${(700_000).toString(16)}\r\n`), body.subarray(0, 700_000), Buffer.from(`\r\n${(800_000).toString(16)}\r\n`), body.subarray(700_000), Buffer.from('\r\n0\r\n\r\n')]);
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    await once(socket, 'connect');
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    const closed = once(socket, 'close');
+    socket.write(`POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: ${body.length}\r\n\r\n`);
+    socket.write(body.subarray(0, body.length - 10));
+    // the body's last bytes, the next request (chunked) and the one after it, in one write
+    socket.write(Buffer.concat([body.subarray(body.length - 10), Buffer.from('POST /b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n'), chunked.subarray(0, 100)]));
+    socket.write(Buffer.concat([chunked.subarray(100), Buffer.from('GET /c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n')]));
+    await closed;
+    assert.deepEqual(bodies(Buffer.concat(chunks).toString('latin1')), [`/a ${body.length} ${sum}`, `/b ${body.length} ${sum}`, '/c 0 0']);
+    assert.deepEqual(seen, [`POST /a ${body.length} ${sum}`, `POST /b ${body.length} ${sum}`, 'GET /c 0 0']);
+  });
+});
