@@ -5,19 +5,16 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { Furiwake } from '../../src/app.ts';
+import { describe, it } from 'node:test';
 import { parseTemplate } from '../../src/config/log-fields.ts';
-import type { Config } from '../../src/config/types.ts';
-import { createLogger } from '../../src/log.ts';
-import { logSink, startApp } from '../helpers/app.ts';
+import { startApp } from '../helpers/app.ts';
 import { exchange } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { describeOnEachEngine } from '../helpers/engines.ts';
 import { tempDir } from '../helpers/files.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startTcpServer } from '../helpers/servers.ts';
-import { until } from '../helpers/wait.ts';
+import { logged } from './connection-log-helpers.ts';
 import { fileLines } from '../log/helpers.ts';
 
 /** A member that answers each client's bytes with their length, and closes when the client does. */
@@ -25,18 +22,6 @@ function counting(socket: net.Socket): void {
   let n = 0;
   socket.on('data', (d: Buffer) => (n += d.length));
   socket.on('end', () => socket.end(`got ${n}\n`));
-}
-
-async function logged(config: Config) {
-  const { sink, lines } = logSink();
-  const app = await Furiwake.start(config, createLogger('info', sink));
-  after(() => app.stop(0));
-  const connections = () => lines.filter((l) => l.msg === 'connection');
-  const next = async (n: number) => {
-    await until(() => connections().length >= n, sink, 'line');
-    return connections()[n - 1];
-  };
-  return { app, port: app.address('svc').port, connections, next };
 }
 
 describeOnEachEngine('tcp connection log', () => {

@@ -12,21 +12,7 @@ import { Pool } from '../../src/runtime/pool.ts';
 import { seededRandom } from '../balance/helpers.ts';
 import { pool as poolConfig, type MemberSpec } from '../helpers/config.ts';
 import { fuzzCount } from '../helpers/fuzz.ts';
-
-/** The scan acquireByHash made before: members laid end to end by weight, primaries first; undefined for none. */
-function scan(members: readonly Member[], hash: number, skip: readonly Member[] | null): Member | undefined {
-  for (const backup of [false, true]) {
-    const eligible = members.filter((m) => m.backup === backup && m.usable && m.weight > 0 && !(skip ?? []).includes(m));
-    const total = eligible.reduce((sum, m) => sum + m.weight, 0);
-    if (total === 0) continue;
-    let at = (hash >>> 0) % total;
-    for (const m of eligible) {
-      if (at < m.weight) return m;
-      at -= m.weight;
-    }
-  }
-  return undefined;
-}
+import { scan } from './hash-scan.ts';
 
 for (const limits of [false, true]) {
   test(`acquireByHash chooses what the scan chooses as members change (${limits ? 'with connection limits: the scan itself' : 'the tree'})`, () => {

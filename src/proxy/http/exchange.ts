@@ -50,6 +50,8 @@ const MAX_RESPONSE_HEAD = 64 * 1024;
  * member that floods them (to a client that does not read, they would pile up in memory) gets a 502.
  */
 const MAX_INTERIM = MAX_RESPONSE_HEAD;
+/** the least an interim head takes besides its fields: `HTTP/1.1 1xx ` CRLF, and the blank line */
+const INTERIM_LINES = 'HTTP/1.1 100 \r\n\r\n'.length;
 /** seconds a client is told to wait after a 503 */
 const RETRY_AFTER = 1;
 /** the framer of every request without a body: done from the start, so nothing ever changes it */
@@ -434,7 +436,8 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     }
     if (res instanceof HttpError) return this.#memberFailed(res);
     if (res.status < 200) {
-      if ((this.#interim += res.fields.length) > MAX_INTERIM) return this.#memberFailed(new HttpError(502, `interim (1xx) responses from the member larger than ${MAX_INTERIM} bytes together`));
+      // (its status line and blank line count too, as in an HTTP/1.1 member's bytes: 1xx heads without fields are no free flood)
+      if ((this.#interim += INTERIM_LINES + res.fields.length) > MAX_INTERIM) return this.#memberFailed(new HttpError(502, `interim (1xx) responses from the member larger than ${MAX_INTERIM} bytes together`));
       if (!this.#side.sendInterim(res)) this.#up?.stream.pause();
       return;
     }

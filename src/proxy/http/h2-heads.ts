@@ -119,9 +119,11 @@ function pushFields(fields: string, list: string[], lower: boolean): void {
 }
 
 /** Field lines as a header object (interim responses, trailers); repeated names become arrays. */
-export function fieldsToHeaders(fields: string, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
+export function fieldsToHeaders(fields: string, start: OutgoingHttpHeaders): OutgoingHttpHeaders {
   const list: string[] = [];
   pushFields(fields, list, true);
+  // (no prototype: a field named constructor or __proto__ is a field like any other, not Object's)
+  const into = Object.assign(Object.create(null) as OutgoingHttpHeaders, start);
   for (let i = 0; i < list.length; i += 2) {
     const name = list[i];
     const had = into[name];

@@ -186,7 +186,8 @@ function contentLength(value: string): number {
 
 /** A chunked request's trailer lines (as the body framer kept them) as a header list. */
 export function trailerHeaders(fields: string): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
+  // (no prototype: a field named constructor or __proto__ is a field like any other, not Object's)
+  const out: OutgoingHttpHeaders = Object.create(null) as OutgoingHttpHeaders;
   for (let at = 0; at < fields.length; ) {
     let end = fields.indexOf('\r\n', at);
     if (end === -1) end = fields.length;
