@@ -12,9 +12,12 @@ import { loadHandleEngine } from '../../src/proxy/handle-engine.ts';
 import type { Stream, StreamOwner } from '../../src/proxy/stream.ts';
 import { until } from '../helpers/wait.ts';
 
+/** The shared buffer's size: a read that fills it makes a stream bulk. */
 const READ_SIZE = 64 * 1024;
-/** One loopback segment, so one read; large enough that an owner that keeps chunks gets it uncopied. */
-const PIECE = 16 * 1024;
+/** A bulk stream's own read buffers (handle-stream.ts BULK_SIZE). */
+const BULK_SIZE = 256 * 1024;
+/** One loopback segment, so one read; large enough (BULK_SIZE / 8) that an owner that keeps chunks gets it uncopied. */
+const PIECE = 32 * 1024;
 
 interface Read {
   chunk: Buffer;
@@ -241,6 +244,28 @@ it('handles: a small read copied out for an owner that lowers keepsChunks and re
     await s.send(PIECE, 0x63);
     assert.equal(s.reads[2].chunk.length, 1000);
     assert.ok(s.reads[3].copy.every((b) => b === 0x63), 'read 3 holds the bytes the peer sent');
+  } finally {
+    await s.close();
+  }
+});
+
+it('handles: a stream that moves bulk reads into buffers of its own four times the shared one, as much at once as has come', { timeout: 10_000 }, async () => {
+  const s = await bulkStream(() => true);
+  try {
+    assert.equal(s.reads[0].chunk.buffer.byteLength, READ_SIZE, 'read 0: the shared buffer, copied out');
+    await s.send(PIECE, 0x61);
+    assert.equal(s.reads[1].chunk.buffer.byteLength, BULK_SIZE, "read 1: the stream's own bulk buffer");
+    // what comes while reading stops is taken in reads larger than the shared buffer could hold
+    s.stream.pause();
+    const size = 3 * READ_SIZE;
+    const before = s.reads.length;
+    await s.send(size, 0x62, false);
+    s.stream.resume();
+    await until(() => s.reads.slice(before).reduce((n, r) => n + r.chunk.length, 0) === size);
+    const later = s.reads.slice(before);
+    assert.ok(later.every((r) => r.copy.every((b) => b === 0x62)), 'every byte as sent');
+    assert.ok(later.every((r) => r.chunk.buffer.byteLength === BULK_SIZE));
+    assert.ok(later.some((r) => r.chunk.length > READ_SIZE), `reads of ${later.map((r) => r.chunk.length).join(', ')} bytes`);
   } finally {
     await s.close();
   }
