@@ -270,3 +270,32 @@ it('handles: a stream that moves bulk reads into buffers of its own four times t
     await s.close();
   }
 });
+
+it('handles: an owner that keeps its chunks gets a shared-size buffer per read; a read that fills one once it stops keeping them moves the stream to a bulk one', { timeout: 10_000 }, async () => {
+  const s = await bulkStream(() => true);
+  try {
+    // an http exchange waiting for its response head in pieces behind a client whose writes do not say when they are done
+    s.stream.keepsChunks = true;
+    await s.send(PIECE, 0x61); // lands in the bulk buffer, kept: the next read goes elsewhere
+    await s.send(PIECE, 0x62);
+    await s.send(PIECE, 0x63);
+    assert.equal(s.reads[2].chunk.buffer.byteLength, READ_SIZE, 'a kept read pins a buffer of the shared size, not a bulk one');
+    assert.equal(s.reads[3].chunk.buffer.byteLength, READ_SIZE);
+    assert.notEqual(s.reads[3].chunk.buffer, s.reads[2].chunk.buffer);
+    // the body, written on as it comes: a read that fills that buffer moves the stream to a bulk one
+    s.stream.keepsChunks = false;
+    s.stream.pause();
+    const size = 3 * READ_SIZE;
+    const before = s.reads.length;
+    await s.send(size, 0x64, false);
+    s.stream.resume();
+    await until(() => s.reads.slice(before).reduce((n, r) => n + r.chunk.length, 0) === size);
+    const later = s.reads.slice(before);
+    assert.ok(later.every((r) => r.copy.every((b) => b === 0x64)), 'every byte as sent');
+    assert.equal(later[0].chunk.length, READ_SIZE, 'the first read fills the buffer left by the kept reads');
+    assert.equal(later.at(-1)!.chunk.buffer.byteLength, BULK_SIZE, `reads of ${later.map((r) => r.chunk.length).join(', ')} bytes`);
+    for (let i = 1; i <= 3; i++) s.intact(i);
+  } finally {
+    await s.close();
+  }
+});
