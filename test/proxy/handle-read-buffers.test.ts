@@ -75,6 +75,17 @@ async function bulkStream(onData: (stream: Stream, n: number) => boolean) {
     stream,
     reads,
     send,
+    /** While reading stops, the peer sends `size` bytes of `fill`; then the stream reads them all: the reads that took them, each checked. */
+    async sendWhilePaused(size: number, fill: number): Promise<Read[]> {
+      stream.pause();
+      const before = reads.length;
+      await send(size, fill, false);
+      stream.resume();
+      await until(() => reads.slice(before).reduce((n, r) => n + r.chunk.length, 0) === size);
+      const later = reads.slice(before);
+      assert.ok(later.every((r) => r.copy.every((b) => b === fill)), 'every byte as sent');
+      return later;
+    },
     /** the bytes of read i are still those it was handed over with */
     intact: (i: number) => assert.ok(reads[i].chunk.equals(reads[i].copy), `read ${i} was overwritten`),
     async close() {
@@ -256,14 +267,7 @@ it('handles: a stream that moves bulk reads into buffers of its own four times t
     await s.send(PIECE, 0x61);
     assert.equal(s.reads[1].chunk.buffer.byteLength, BULK_SIZE, "read 1: the stream's own bulk buffer");
     // what comes while reading stops is taken in reads larger than the shared buffer could hold
-    s.stream.pause();
-    const size = 3 * READ_SIZE;
-    const before = s.reads.length;
-    await s.send(size, 0x62, false);
-    s.stream.resume();
-    await until(() => s.reads.slice(before).reduce((n, r) => n + r.chunk.length, 0) === size);
-    const later = s.reads.slice(before);
-    assert.ok(later.every((r) => r.copy.every((b) => b === 0x62)), 'every byte as sent');
+    const later = await s.sendWhilePaused(3 * READ_SIZE, 0x62);
     assert.ok(later.every((r) => r.chunk.buffer.byteLength === BULK_SIZE));
     assert.ok(later.some((r) => r.chunk.length > READ_SIZE), `reads of ${later.map((r) => r.chunk.length).join(', ')} bytes`);
   } finally {
@@ -284,14 +288,7 @@ it('handles: an owner that keeps its chunks gets a shared-size buffer per read; 
     assert.notEqual(s.reads[3].chunk.buffer, s.reads[2].chunk.buffer);
     // the body, written on as it comes: a read that fills that buffer moves the stream to a bulk one
     s.stream.keepsChunks = false;
-    s.stream.pause();
-    const size = 3 * READ_SIZE;
-    const before = s.reads.length;
-    await s.send(size, 0x64, false);
-    s.stream.resume();
-    await until(() => s.reads.slice(before).reduce((n, r) => n + r.chunk.length, 0) === size);
-    const later = s.reads.slice(before);
-    assert.ok(later.every((r) => r.copy.every((b) => b === 0x64)), 'every byte as sent');
+    const later = await s.sendWhilePaused(3 * READ_SIZE, 0x64);
     assert.equal(later[0].chunk.length, READ_SIZE, 'the first read fills the buffer left by the kept reads');
     assert.equal(later.at(-1)!.chunk.buffer.byteLength, BULK_SIZE, `reads of ${later.map((r) => r.chunk.length).join(', ')} bytes`);
     for (let i = 1; i <= 3; i++) s.intact(i);
