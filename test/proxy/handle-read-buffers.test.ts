@@ -12,9 +12,12 @@ import { loadHandleEngine } from '../../src/proxy/handle-engine.ts';
 import type { Stream, StreamOwner } from '../../src/proxy/stream.ts';
 import { until } from '../helpers/wait.ts';
 
+/** The shared buffer's size: a read that fills it makes a stream bulk. */
 const READ_SIZE = 64 * 1024;
-/** One loopback segment, so one read; large enough that an owner that keeps chunks gets it uncopied. */
-const PIECE = 16 * 1024;
+/** A bulk stream's own read buffers (handle-stream.ts BULK_SIZE). */
+const BULK_SIZE = 256 * 1024;
+/** One loopback segment, so one read; large enough (BULK_SIZE / 8) that an owner that keeps chunks gets it uncopied. */
+const PIECE = 32 * 1024;
 
 interface Read {
   chunk: Buffer;
@@ -72,6 +75,17 @@ async function bulkStream(onData: (stream: Stream, n: number) => boolean) {
     stream,
     reads,
     send,
+    /** While reading stops, the peer sends `size` bytes of `fill`; then the stream reads them all: the reads that took them, each checked. */
+    async sendWhilePaused(size: number, fill: number): Promise<Read[]> {
+      stream.pause();
+      const before = reads.length;
+      await send(size, fill, false);
+      stream.resume();
+      await until(() => reads.slice(before).reduce((n, r) => n + r.chunk.length, 0) === size);
+      const later = reads.slice(before);
+      assert.ok(later.every((r) => r.copy.every((b) => b === fill)), 'every byte as sent');
+      return later;
+    },
     /** the bytes of read i are still those it was handed over with */
     intact: (i: number) => assert.ok(reads[i].chunk.equals(reads[i].copy), `read ${i} was overwritten`),
     async close() {
@@ -241,6 +255,43 @@ it('handles: a small read copied out for an owner that lowers keepsChunks and re
     await s.send(PIECE, 0x63);
     assert.equal(s.reads[2].chunk.length, 1000);
     assert.ok(s.reads[3].copy.every((b) => b === 0x63), 'read 3 holds the bytes the peer sent');
+  } finally {
+    await s.close();
+  }
+});
+
+it('handles: a stream that moves bulk reads into buffers of its own four times the shared one, as much at once as has come', { timeout: 10_000 }, async () => {
+  const s = await bulkStream(() => true);
+  try {
+    assert.equal(s.reads[0].chunk.buffer.byteLength, READ_SIZE, 'read 0: the shared buffer, copied out');
+    await s.send(PIECE, 0x61);
+    assert.equal(s.reads[1].chunk.buffer.byteLength, BULK_SIZE, "read 1: the stream's own bulk buffer");
+    // what comes while reading stops is taken in reads larger than the shared buffer could hold
+    const later = await s.sendWhilePaused(3 * READ_SIZE, 0x62);
+    assert.ok(later.every((r) => r.chunk.buffer.byteLength === BULK_SIZE));
+    assert.ok(later.some((r) => r.chunk.length > READ_SIZE), `reads of ${later.map((r) => r.chunk.length).join(', ')} bytes`);
+  } finally {
+    await s.close();
+  }
+});
+
+it('handles: an owner that keeps its chunks gets a shared-size buffer per read; a read that fills one once it stops keeping them moves the stream to a bulk one', { timeout: 10_000 }, async () => {
+  const s = await bulkStream(() => true);
+  try {
+    // an http exchange waiting for its response head in pieces behind a client whose writes do not say when they are done
+    s.stream.keepsChunks = true;
+    await s.send(PIECE, 0x61); // lands in the bulk buffer, kept: the next read goes elsewhere
+    await s.send(PIECE, 0x62);
+    await s.send(PIECE, 0x63);
+    assert.equal(s.reads[2].chunk.buffer.byteLength, READ_SIZE, 'a kept read pins a buffer of the shared size, not a bulk one');
+    assert.equal(s.reads[3].chunk.buffer.byteLength, READ_SIZE);
+    assert.notEqual(s.reads[3].chunk.buffer, s.reads[2].chunk.buffer);
+    // the body, written on as it comes: a read that fills that buffer moves the stream to a bulk one
+    s.stream.keepsChunks = false;
+    const later = await s.sendWhilePaused(3 * READ_SIZE, 0x64);
+    assert.equal(later[0].chunk.length, READ_SIZE, 'the first read fills the buffer left by the kept reads');
+    assert.equal(later.at(-1)!.chunk.buffer.byteLength, BULK_SIZE, `reads of ${later.map((r) => r.chunk.length).join(', ')} bytes`);
+    for (let i = 1; i <= 3; i++) s.intact(i);
   } finally {
     await s.close();
   }
