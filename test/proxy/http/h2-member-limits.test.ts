@@ -72,6 +72,21 @@ function get(port: number, path: string): Promise<number> {
   });
 }
 
+/** A keep-alive HTTP/1.1 client that got an answer to one request (its status), or null: closed unanswered (refused). */
+function keptClient(port: number): Promise<{ socket: net.Socket; status: number } | null> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write('GET /kept HTTP/1.1\r\nHost: a\r\n\r\n'));
+    atEnd(() => socket.destroy());
+    let seen = '';
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(null));
+    socket.on('data', (chunk: Buffer) => {
+      seen += chunk.toString('latin1');
+      if (seen.includes('\r\n\r\n')) resolve({ socket, status: Number(seen.slice(9, 12)) });
+    });
+  });
+}
+
 const ok = (stream: number) => headers(stream, [[':status', '200'], ['content-length', '0']], true);
 
 describe('HTTP/2 members: bounds on what a member sends', () => {
@@ -119,4 +134,23 @@ describe('HTTP/2 members: bounds on what a member sends', () => {
     // closed once idle (the service's member keep-alive idle-timeout): the budget has its descriptor back
     await until(() => resources.h2MemberSessions === 0);
   });
+
+  it('counts a client connection of an h2c pool as its one descriptor in the budget, beside the session', async () => {
+    const m = await startH2Member('m');
+    const { app, port } = await h2cService(pool('round-robin', [{ port: m.port, id: 'm' }], {}, { memberProtocol: 'h2c' }));
+    const resources = app.runtime.resources;
+    // room for 2 proxied connections: 4 descriptors. Two kept clients and the member session take 3.
+    resources.maxConnections = 2;
+    assert.equal((await keptClient(port))?.status, 200);
+    assert.equal((await keptClient(port))?.status, 200);
+    assert.equal(resources.clientOnlyConnections, 2);
+    assert.equal(resources.h2MemberSessions, 1);
+    // a third fits (before, each client counted two descriptors and it was refused)...
+    assert.equal((await keptClient(port))?.status, 200);
+    // ... a fourth would make 5
+    assert.equal(await keptClient(port), null);
+    assert.equal(resources.overBudget, 1);
+    assert.equal(m.sessions, 1);
+  });
 });
+
