@@ -76,7 +76,9 @@ function get(port: number, path: string): Promise<number> {
 function keptClient(port: number): Promise<{ socket: net.Socket; status: number } | null> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1', () => socket.write('GET /kept HTTP/1.1\r\nHost: a\r\n\r\n'));
-    atEnd(() => socket.destroy());
+    atEnd(async () => {
+      socket.destroy();
+    });
     let seen = '';
     socket.on('error', () => {});
     socket.on('close', () => resolve(null));
