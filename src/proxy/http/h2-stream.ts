@@ -56,7 +56,6 @@ export class H2ClientStream implements ClientStream {
   readonly forwardedClient: string;
   readonly hash: number;
   readonly https: boolean;
-  readonly serverName: string | null;
   member: Member | null = null;
   bytesIn = 0;
   bytesOut = 0;
@@ -95,8 +94,12 @@ export class H2ClientStream implements ClientStream {
     this.forwardedClient = owner.forwardedClient;
     this.hash = owner.hash;
     this.https = owner.https;
-    this.serverName = owner.serverName;
     this.#reqDone = endStream;
+  }
+
+  /** the connection's TLS server name (read once per connection, when a route asks) */
+  get serverName(): string | null {
+    return this.#owner.serverName;
   }
 
   /** The exchange in progress's request, for the connection table. */
