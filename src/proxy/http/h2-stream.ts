@@ -16,7 +16,7 @@ import type { ClientStream } from './client-stream.ts';
 import type { HttpServiceContext } from './context.ts';
 import { errorPageFor } from './error-pages.ts';
 import { Exchange } from './exchange.ts';
-import { chunkLine, fieldsToHeaders, lastChunk, requestHeadText, responseHeaders } from './h2-heads.ts';
+import { chunkLine, fieldsToHeaders, headBytesOf, lastChunk, requestHeadText, responseHeaders } from './h2-heads.ts';
 import { RequestClock } from './request-clock.ts';
 import { parseRequestHead } from './request-head.ts';
 import type { ResponseHead } from './response-head.ts';
@@ -132,7 +132,7 @@ export class H2ClientStream implements ClientStream {
     this.bytesIn += text.length;
     let req;
     try {
-      req = parseRequestHead(text, http.limits, http.forwarded !== 'none');
+      req = parseRequestHead(text, http.limits, http.forwarded !== 'none', headBytesOf(text));
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       return this.#reject(err);
