@@ -5,7 +5,8 @@
 // the process's own files), and udp flows get a share of the rest: a udp flood fills its share,
 // never the descriptors a tcp or http client needs. What tcp and http connections hold is counted
 // live (ResourceCounts.roomFor): two per proxied connection, one per idle HTTP/1.1 member connection
-// kept and one per HTTP/2 session to an h2 or h2c member (however many requests it carries).
+// kept and one per HTTP/2 session to an h2 or h2c member (however many requests it carries); a
+// client connection of a pool that speaks HTTP/2 to its members holds only its own.
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -45,6 +45,11 @@ export class ResourceCounts {
   idleMemberConnections = 0;
   /** HTTP/2 sessions to h2 and h2c members open now, over every http service: one descriptor each, however many requests they carry */
   h2MemberSessions = 0;
+  /**
+   * http client connections of services whose pool speaks HTTP/2 to its members (h2, h2c): one
+   * descriptor each, their own, as their requests ride the pool's shared sessions
+   */
+  clientOnlyConnections = 0;
   /** udp flows open now, over every udp service (the rest of the connection table is tcp and http) */
   udpFlows = 0;
   readonly #logged = new Map<string, LogState>();
@@ -89,8 +94,11 @@ export class ResourceCounts {
 
   /** Whether the descriptor budget has room for one more tcp or http connection, given the table's size. */
   roomFor(tableSize: number): boolean {
-    // a proxied connection holds two descriptors, an idle member connection or an h2 member session one
-    return tableSize - this.udpFlows + ((this.idleMemberConnections + this.h2MemberSessions) >> 1) < this.maxConnections;
+    // in descriptors: a proxied connection holds two (its client's and its member connection's), a
+    // client of an HTTP/2 pool one (its member side is the sessions), an idle member connection or
+    // an h2 member session one
+    const held = 2 * (tableSize - this.udpFlows) - this.clientOnlyConnections + this.idleMemberConnections + this.h2MemberSessions;
+    return held < 2 * this.maxConnections;
   }
 
   /** A tcp or http client the budget had no room for was closed at accept. */

@@ -129,5 +129,9 @@ describe('resource counts', () => {
     counts.h2MemberSessions = 2;
     assert.ok(!counts.roomFor(14));
     assert.ok(counts.roomFor(13));
+    // a client connection of an HTTP/2 pool holds its own descriptor only: two of them free one connection's room
+    counts.clientOnlyConnections = 2;
+    assert.ok(counts.roomFor(14));
+    assert.ok(!counts.roomFor(15));
   });
 });

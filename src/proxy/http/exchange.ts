@@ -30,8 +30,8 @@ import { BodyFramer, type PayloadSink } from './body-framer.ts';
 import { ClientBytes, copyOf } from './client-bytes.ts';
 import type { ClientStream } from './client-stream.ts';
 import type { HttpServiceContext } from './context.ts';
-import { memberRequestHead } from './head-writer.ts';
-import { unsendableHead } from './h2-member-heads.ts';
+import { memberRequestHead, type ForwardingContext } from './head-writer.ts';
+import { memberRequestList, unsendableHead } from './h2-member-heads.ts';
 import { RequestClock } from './request-clock.ts';
 import { isIdempotent, type RequestHead } from './request-head.ts';
 import { parseResponseHead, type ResponseHead } from './response-head.ts';
@@ -312,7 +312,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     const up = this.#up!;
     const side = this.#side;
     up.requests++;
-    const head = memberRequestHead(this.req, {
+    const forwarding: ForwardingContext = {
       forwarded: this.#http.forwarded,
       client: side.forwardedClient,
       https: side.https,
@@ -320,13 +320,22 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       close: this.#http.memberKeepAlive.maxIdle === 0,
       target: this.#target,
       headers: this.#headers,
-    });
+    };
     let flowing: boolean;
-    if (this.#early === null) {
+    const h2 = up.h2;
+    if (h2 !== null) {
+      // an HTTP/2 member takes the request as a header list, made from the request as read
+      const early = this.#early;
+      flowing = h2.sendRequest(memberRequestList(this.req, forwarding, h2.scheme), early === null ? null : early.length === 1 ? early[0] : Buffer.concat(early));
+      this.#bodySent += this.#earlyBytes;
+      this.#early = null;
+      this.#earlyBytes = 0;
+    } else if (this.#early === null) {
+      const head = memberRequestHead(this.req, forwarding);
       flowing = up.stream.writeLatin1(head);
     } else {
       // the head and the body that came with it, in one write (one packet when it fits)
-      flowing = up.stream.write(Buffer.concat([Buffer.from(head, 'latin1'), ...this.#early]));
+      flowing = up.stream.write(Buffer.concat([Buffer.from(memberRequestHead(this.req, forwarding), 'latin1'), ...this.#early]));
       this.#bodySent += this.#earlyBytes;
       this.#early = null;
       this.#earlyBytes = 0;

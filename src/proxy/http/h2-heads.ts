@@ -58,6 +58,19 @@ export function requestHeadText(raw: readonly string[], hasBody: boolean): strin
   return `${head}\r\n`;
 }
 
+/** where headBytesOf writes a head's bytes (reused from head to head: one request is read at a time) */
+let headBytes = Buffer.allocUnsafeSlow(4096);
+
+/**
+ * The bytes of `head` (latin1 text from requestHeadText), for the parser to scan: written into a
+ * buffer reused from head to head, not a new one each time. Valid until the next call.
+ */
+export function headBytesOf(head: string): Buffer {
+  if (head.length > headBytes.length) headBytes = Buffer.allocUnsafeSlow(Math.max(head.length, 2 * headBytes.length));
+  headBytes.write(head, 0, 'latin1');
+  return headBytes;
+}
+
 /** The chunk-size line of `length` payload bytes, for a request body sent on chunked. */
 export function chunkLine(length: number): string {
   return `${length.toString(16)}\r\n`;

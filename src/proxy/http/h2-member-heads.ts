@@ -1,13 +1,16 @@
-// Heads between furiwake and HTTP/2 members (h2-member-stream.ts). A request head as the head
-// writer made it for HTTP/1.1 members becomes a header list: the request line's method and target
-// (an absolute-form target's path) as pseudo-headers, Host as :authority (none when empty), the
-// connection-specific fields (RFC 9113 8.2.2) dropped, TE only as "trailers" (always for gRPC). A
+// Heads between furiwake and HTTP/2 members (h2-member-stream.ts). A request becomes a header list
+// with the fields the head writer gives HTTP/1.1 members, built from the request as read (never a
+// head's text read back): its method and target (an absolute-form target's path) as pseudo-headers,
+// Host as :authority (none when empty), the connection-specific fields (RFC 9113 8.2.2) dropped, TE
+// only as "trailers" (always for gRPC). A
 // member's header list (validated by nghttp2: lowercase names, values without CR, LF or NUL)
 // becomes the exchange's ResponseHead directly, its fields as lines, never as HTTP/1.1 text read
 // again.
 
 import type { OutgoingHttpHeaders } from 'node:http2';
 import { isGrpc } from './grpc.ts';
+import { forwardedFields, type ForwardingContext } from './head-writer.ts';
+import type { RequestHead } from './request-head.ts';
 import type { ResponseHead } from './response-head.ts';
 import { HttpError } from './responses.ts';
 
@@ -47,8 +50,26 @@ export interface MemberRequest {
 }
 
 /**
- * The header list for `head`, a request head as memberRequestHead wrote it (request line, then
- * field lines each with its CRLF; the request it came from was judged by parseRequestHead).
+ * The header list for `req` as an HTTP/2 member gets it, built from the request as read: the
+ * fields memberRequestHead would write for an HTTP/1.1 member (the client's, Host when it sent
+ * none, the forwarded fields, the header rules' edits), without a head's text made and read back.
+ */
+export function memberRequestList(req: RequestHead, ctx: ForwardingContext, scheme: 'http' | 'https'): MemberRequest {
+  let fields = req.fields;
+  // as memberRequestHead: without Host, the target's authority or the member's address (then :authority)
+  if (!req.hostField) fields += `host: ${req.host ?? ctx.memberHost}\r\n`;
+  if (ctx.forwarded !== 'none') fields += forwardedFields(req, ctx);
+  if (ctx.headers != null) fields = ctx.headers.request(fields);
+  const headers = [':method', req.method, ':scheme', scheme, ':path', originForm(ctx.target ?? req.target), ':authority', ''];
+  // the framing as it was read (the fields never hold it): a length, or chunked (sent as DATA)
+  pushRequestFields(fields, 0, headers, req.chunked ? -1 : req.contentLength);
+  return { method: req.method, headers: withoutEmptyAuthority(headers), chunked: req.chunked, length: req.chunked ? -1 : req.contentLength };
+}
+
+/**
+ * The header list for `head`, a request head's text as memberRequestHead writes it (request
+ * line, then field lines each with its CRLF; the request it came from was judged by
+ * parseRequestHead): for a head written on an HTTP/2 member's stream as text.
  */
 export function memberRequestHeaders(head: string, scheme: 'http' | 'https'): MemberRequest {
   const lineEnd = head.indexOf('\r\n');
@@ -56,29 +77,41 @@ export function memberRequestHeaders(head: string, scheme: 'http' | 'https'): Me
   const sp1 = line.indexOf(' ');
   const sp2 = line.lastIndexOf(' ');
   const method = line.slice(0, sp1);
-  // (:authority's value is set when Host comes; the pair is taken out again when none does)
   const headers = [':method', method, ':scheme', scheme, ':path', originForm(line.slice(sp1 + 1, sp2)), ':authority', ''];
-  let chunked = false;
-  let length = -1;
+  const framing = pushRequestFields(head, lineEnd + 2, headers, -1);
+  return { method, headers: withoutEmptyAuthority(headers), chunked: framing === CHUNKED, length: framing === CHUNKED ? -1 : framing };
+}
+
+/** pushRequestFields saw Transfer-Encoding (the head writer writes chunked alone) */
+const CHUNKED = -2;
+
+/**
+ * The field lines of text[at..] pushed on `headers` (whose :authority value, pair 4, a Host line
+ * sets) as HTTP/2 takes them: names lowercase, values trimmed, the connection-specific fields
+ * dropped, TE only as "trailers" (always for a gRPC call); then Content-Length `length` unless
+ * -1. Returns the Content-Length a line gave (-1: none), or CHUNKED.
+ */
+function pushRequestFields(text: string, at: number, headers: string[], length: number): number {
+  let framing = -1;
   let te = false;
   /** the Content-Type, when there is one only */
   let type: string | null = null;
   let types = 0;
-  for (let at = lineEnd + 2; at < head.length; ) {
-    let end = head.indexOf('\r\n', at);
-    if (end === -1) end = head.length;
-    const colon = head.indexOf(':', at);
+  while (at < text.length) {
+    let end = text.indexOf('\r\n', at);
+    if (end === -1) end = text.length;
+    const colon = text.indexOf(':', at);
     if (colon === -1 || colon > end) {
       at = end + 2;
       continue;
     }
-    const name = head.slice(at, colon).toLowerCase();
-    const value = head.slice(colon + 1, end).trim();
+    const name = text.slice(at, colon).toLowerCase();
+    const value = text.slice(colon + 1, end).trim();
     at = end + 2;
     if (CONNECTION_SPECIFIC.has(name)) {
       // an empty Host is a target without authority (RFC 9112 3.2): no :authority, which HTTP/2 may not send empty (RFC 9113 8.3.1)
       if (name === 'host') headers[7] = value;
-      else if (name === 'transfer-encoding') chunked = true; // the head writer writes chunked alone
+      else if (name === 'transfer-encoding') framing = CHUNKED;
       continue;
     }
     if (name === 'te') {
@@ -89,14 +122,20 @@ export function memberRequestHeaders(head: string, scheme: 'http' | 'https'): Me
       }
       continue;
     }
-    if (name === 'content-length') length = Number(value);
+    if (name === 'content-length') framing = Number(value);
     else if (name === 'content-type' && types++ === 0) type = value;
     headers.push(name, value);
   }
-  if (headers[7] === '') headers.splice(6, 2);
+  if (length !== -1) headers.push('content-length', String(length));
   // TE is hop-by-hop in HTTP/1.1 (the client's was not passed on); gRPC servers may insist on it
   if (!te && types === 1 && isGrpc(type!)) headers.push('te', 'trailers');
-  return { method, headers, chunked, length };
+  return framing;
+}
+
+/** `headers` without its :authority pair when no Host gave it a value. */
+function withoutEmptyAuthority(headers: string[]): string[] {
+  if (headers[7] === '') headers.splice(6, 2);
+  return headers;
 }
 
 /** The path of a target as HTTP/2's :path takes it: origin-form as is; an absolute-form's path. */

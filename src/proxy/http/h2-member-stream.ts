@@ -22,7 +22,7 @@ import type { Endpoint } from '../../runtime/connection-table.ts';
 import type { Member } from '../../runtime/member.ts';
 import type { Stream, StreamOwner } from '../stream.ts';
 import { BodyFramer, type PayloadSink } from './body-framer.ts';
-import { memberFieldLines, memberRequestHeaders, memberResponseHead, trailerHeaders, type MemberResponse } from './h2-member-heads.ts';
+import { memberFieldLines, memberRequestHeaders, memberResponseHead, trailerHeaders, type MemberRequest, type MemberResponse } from './h2-member-heads.ts';
 import type { ResponseHead } from './response-head.ts';
 import type { HttpError } from './responses.ts';
 import type { H2MemberSession, H2MemberSessions, H2MemberStream as SessionSide, H2Route } from './h2-member-sessions.ts';
@@ -206,12 +206,33 @@ export class H2MemberStream implements Stream, SessionSide {
     return false;
   }
 
-  /** The head as head-writer.ts wrote it: its header list for the member. */
+  /** How :scheme reads for this member: https over TLS (h2), http in clear (h2c). */
+  get scheme(): 'http' | 'https' {
+    return this.#route.protocol === 'h2' ? 'https' : 'http';
+  }
+
+  /**
+   * The request as a header list (memberRequestList), and the body bytes that came with it (as
+   * the exchange framed them for HTTP/1, as write() takes them); false: wait for the drain.
+   */
+  sendRequest(req: MemberRequest, body: Buffer | null): boolean {
+    if (this.closed || this.writeEnded || this.#headers !== null) return true;
+    let bytes = 0;
+    for (let i = 0; i < req.headers.length; i++) bytes += req.headers[i].length;
+    this.#useHead(req, bytes + 2 * req.headers.length);
+    if (body !== null && body.length > 0) this.#body(body);
+    return this.#flowing();
+  }
+
+  /** A head written as text (head-writer.ts): its header list for the member. */
   #readHead(head: string): void {
-    const req = memberRequestHeaders(head, this.#route.protocol === 'h2' ? 'https' : 'http');
+    this.#useHead(memberRequestHeaders(head, this.scheme), head.length + 2);
+  }
+
+  #useHead(req: MemberRequest, bytes: number): void {
     this.#method = req.method;
     this.#headers = req.headers;
-    this.bytesWritten += head.length + 2;
+    this.bytesWritten += bytes;
     if (req.chunked) {
       this.#framer = new BodyFramer().chunked(400, MAX_REQUEST_TRAILERS).keepTrailers();
       this.#sink = (buf: Buffer, start: number, end: number): void => {

@@ -57,10 +57,16 @@ export class H2Session implements ConnectionEntry, H2StreamOwner {
   /** the connection was closed for breaking a bound: its own error is not counted again */
   #refused = false;
 
+  /** the server name, once read (undefined: not yet) */
+  #serverName: string | null | undefined = undefined;
+
   /** the server name of the TLS handshake (lowercase), for routes; null for h2c or none */
   get serverName(): string | null {
-    const name = (this.#socket as Partial<tls.TLSSocket>).servername;
-    return typeof name === 'string' && name !== '' ? name.toLowerCase() : null;
+    if (this.#serverName === undefined) {
+      const name = (this.#socket as Partial<tls.TLSSocket>).servername;
+      this.#serverName = typeof name === 'string' && name !== '' ? name.toLowerCase() : null;
+    }
+    return this.#serverName;
   }
 
   constructor(ctx: HttpServiceContext, socket: net.Socket, https: boolean, table: ConnectionTable, owner: H2SessionOwner, client: Endpoint | null) {

@@ -16,7 +16,7 @@ import type { ClientStream } from './client-stream.ts';
 import type { HttpServiceContext } from './context.ts';
 import { errorPageFor } from './error-pages.ts';
 import { Exchange } from './exchange.ts';
-import { chunkLine, fieldsToHeaders, lastChunk, requestHeadText, responseHeaders } from './h2-heads.ts';
+import { chunkLine, fieldsToHeaders, headBytesOf, lastChunk, requestHeadText, responseHeaders } from './h2-heads.ts';
 import { RequestClock } from './request-clock.ts';
 import { parseRequestHead } from './request-head.ts';
 import type { ResponseHead } from './response-head.ts';
@@ -56,7 +56,6 @@ export class H2ClientStream implements ClientStream {
   readonly forwardedClient: string;
   readonly hash: number;
   readonly https: boolean;
-  readonly serverName: string | null;
   member: Member | null = null;
   bytesIn = 0;
   bytesOut = 0;
@@ -95,8 +94,12 @@ export class H2ClientStream implements ClientStream {
     this.forwardedClient = owner.forwardedClient;
     this.hash = owner.hash;
     this.https = owner.https;
-    this.serverName = owner.serverName;
     this.#reqDone = endStream;
+  }
+
+  /** the connection's TLS server name (read once per connection, when a route asks) */
+  get serverName(): string | null {
+    return this.#owner.serverName;
   }
 
   /** The exchange in progress's request, for the connection table. */
@@ -129,7 +132,7 @@ export class H2ClientStream implements ClientStream {
     this.bytesIn += text.length;
     let req;
     try {
-      req = parseRequestHead(text, http.limits, http.forwarded !== 'none');
+      req = parseRequestHead(text, http.limits, http.forwarded !== 'none', headBytesOf(text));
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       return this.#reject(err);

@@ -42,7 +42,8 @@ export function memberRequestHead(req: RequestHead, ctx: ForwardingContext): str
   return head;
 }
 
-function forwardedFields(req: RequestHead, ctx: ForwardingContext): string {
+/** The forwarded fields furiwake adds (field lines), for a head or an HTTP/2 member's header list (h2-member-heads.ts). */
+export function forwardedFields(req: RequestHead, ctx: ForwardingContext): string {
   const client = ctx.client;
   const proto = ctx.https ? 'https' : 'http';
   let out = '';

@@ -54,6 +54,8 @@ export class HttpListener implements Listener {
   /** counts per client address (max-connections-per-client): a connection, or the raw socket under TLS or a PROXY header */
   readonly #admission: Admission<object>;
   readonly #tls = new TlsTerminator();
+  /** connections counted in the budget as their client's descriptor alone (their pool speaks HTTP/2 to its members) */
+  readonly #clientOnly = new Set<HttpConnection | H2Session>();
   #sweeper: NodeJS.Timeout | null = null;
   #interval = 0;
   #closed = false;
@@ -130,6 +132,7 @@ export class HttpListener implements Listener {
 
   forget(conn: HttpConnection | H2Session): void {
     this.#connections.delete(conn);
+    if (this.#clientOnly.delete(conn)) this.#resources.clientOnlyConnections--;
     this.#admission.release(conn);
     if (this.#closed && this.#connections.size === 0) this.#stopSweeper();
   }
@@ -264,14 +267,28 @@ export class HttpListener implements Listener {
   #adoptH2(socket: net.Socket, client: Endpoint | null, https: boolean): void {
     const session = new H2Session(this.#ctx, socket, https, this.#table, this, client);
     this.#connections.add(session);
+    this.#countClientOnly(session);
     if (this.#closed) session.shutdown();
   }
 
   #adopt(accepted: unknown, client: Endpoint | null, https: boolean): HttpConnection {
     const conn = new HttpConnection(this.#ctx, accepted, this.#engine, https, this.#table, this, client);
     this.#connections.add(conn);
+    this.#countClientOnly(conn);
     if (this.#closed) conn.shutdown();
     return conn;
+  }
+
+  /**
+   * A client of a service whose pool speaks HTTP/2 to its members holds one descriptor, its own:
+   * its requests ride the pool's shared sessions (counted apart), not a member connection each.
+   * (By the pool when it came: a route to an HTTP/1.1 pool, or a reload, does not change it.)
+   */
+  #countClientOnly(conn: HttpConnection | H2Session): void {
+    const protocol = this.service.dispatcher.pool.config.memberProtocol;
+    if (protocol === undefined || protocol === 'http1') return;
+    this.#clientOnly.add(conn);
+    this.#resources.clientOnlyConnections++;
   }
 
   #startSweeper(): void {

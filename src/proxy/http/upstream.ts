@@ -34,6 +34,8 @@ export interface UpstreamUser {
 
 export class Upstream implements H2MemberStreamOwner {
   readonly stream: Stream;
+  /** the same stream when it is a request to an HTTP/2 member (it takes the request as a header list); null otherwise */
+  readonly h2: H2MemberStream | null = null;
   readonly member: Member;
   /** requests sent on this connection so far (more than one: it was reused) */
   requests = 0;
@@ -51,6 +53,7 @@ export class Upstream implements H2MemberStreamOwner {
     if (h2 !== null) {
       const stream = new H2MemberStream(this, member, h2.route, h2.sessions);
       this.stream = stream;
+      this.h2 = stream;
       // a stream on a session that is up is connected at once: nothing to wait for, as with a kept connection
       this.connected = stream.connectedAtOnce;
       return;

@@ -15,6 +15,8 @@ import { PassiveGroup } from '../../../src/runtime/passive-health.ts';
 import type { Stream } from '../../../src/proxy/stream.ts';
 import { RawH2, headers } from '../../attack/h2-raw.ts';
 import { member as memberConfig, pool } from '../../helpers/config.ts';
+import { parseConfig } from '../../../src/config/load.ts';
+import { startApp } from '../../helpers/app.ts';
 import { h2cService } from './h2-helpers.ts';
 import { raw } from './helpers.ts';
 import { startH2Member } from './h2-members-helpers.ts';
@@ -22,6 +24,33 @@ import { startH2Member } from './h2-members-helpers.ts';
 const h2c = { memberProtocol: 'h2c' as const };
 
 describe('request heads towards HTTP/2 members', () => {
+  it("gets a route's rewritten path, the header rules' edits and the forwarded fields in its header list", async () => {
+    const member = await startH2Member('m');
+    const app = await startApp(parseConfig(`global: { log-level: silent }
+services:
+  www:
+    listen: 127.0.0.1:0
+    mode: http
+    pool: web
+    headers: { request: { set: { X-Seen: "{method} {path}" }, add: { Via: furiwake }, delete: [ X-Debug ] } }
+    routes: [ { name: api, match: { path-prefix: /api/ }, pool: api, strip-prefix: /api } ]
+pools:
+  web: { members: [ { address: 127.0.0.1:1 } ] }
+  api: { member-protocol: h2c, members: [ { address: 127.0.0.1:${member.port} } ] }
+`, 'h.yaml', {}));
+    const r = await raw(app.address('www').port, 'GET /api/v1?q=1 HTTP/1.1\r\nHost: www.example.test\r\nX-Debug: 1\r\nVia: proxy\r\nConnection: close\r\n\r\n');
+    assert.match(r.text, /^HTTP\/1\.1 200 /, r.text);
+    const seen = member.requests[0];
+    assert.equal(seen[':path'], '/v1?q=1');
+    assert.equal(seen[':authority'], 'www.example.test');
+    assert.equal(seen['x-seen'], 'GET /api/v1');
+    assert.equal(seen.via, 'proxy, furiwake');
+    assert.equal(seen['x-debug'], undefined);
+    assert.equal(seen['x-forwarded-for'], '127.0.0.1');
+    assert.equal(seen['x-forwarded-host'], 'www.example.test');
+    assert.equal(seen.connection, undefined);
+  });
+
   it('an empty Host (a target without authority) reaches an h2c member without :authority trouble: 200, the member not failed', async () => {
     const member = await startH2Member('m');
     const { app, port } = await h2cService(pool('round-robin', [{ port: member.port, id: 'm' }], {}, h2c));

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { frame, headers } from '../../attack/h2-raw.ts';
+import { block, frame, headers } from '../../attack/h2-raw.ts';
 import { atEnd } from '../../helpers/cleanup.ts';
 import { pool } from '../../helpers/config.ts';
 import { until } from '../../helpers/wait.ts';
@@ -20,9 +20,10 @@ const ACK = 0x1;
  * A member that speaks HTTP/2 by hand: `greeting` is its first SETTINGS frame; each request's
  * HEADERS (a client stream, odd) is answered with the frames `answer(stream)` gives.
  */
-async function rawMember(greeting: Buffer, answer: (stream: number) => Buffer): Promise<number> {
+async function rawMember(greeting: Buffer, answer: (stream: number) => Buffer, accepted: { connections: number } = { connections: 0 }): Promise<number> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
+    accepted.connections++;
     sockets.add(socket);
     socket.on('error', () => {});
     socket.on('close', () => sockets.delete(socket));
@@ -72,6 +73,35 @@ function get(port: number, path: string): Promise<number> {
   });
 }
 
+/** A keep-alive HTTP/1.1 client that got an answer to one request (its status), or null: closed unanswered (refused). */
+function keptClient(port: number): Promise<{ socket: net.Socket; status: number } | null> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write('GET /kept HTTP/1.1\r\nHost: a\r\n\r\n'));
+    atEnd(async () => {
+      socket.destroy();
+    });
+    let seen = '';
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(null));
+    socket.on('data', (chunk: Buffer) => {
+      seen += chunk.toString('latin1');
+      if (seen.includes('\r\n\r\n')) resolve({ socket, status: Number(seen.slice(9, 12)) });
+    });
+  });
+}
+
+/** A header list in a HEADERS frame and CONTINUATION frames of at most 16 KiB each (the default SETTINGS_MAX_FRAME_SIZE), ending the stream. */
+function headersInFrames(stream: number, fields: [string, string][]): Buffer {
+  const whole = block(fields);
+  const frames: Buffer[] = [];
+  for (let at = 0; at < whole.length; at += 16_384) {
+    const last = at + 16_384 >= whole.length;
+    // HEADERS (END_STREAM) first, then CONTINUATION; END_HEADERS on the last
+    frames.push(frame(at === 0 ? 0x1 : 0x9, (at === 0 ? 0x1 : 0) | (last ? 0x4 : 0), stream, whole.subarray(at, at + 16_384)));
+  }
+  return Buffer.concat(frames);
+}
+
 const ok = (stream: number) => headers(stream, [[':status', '200'], ['content-length', '0']], true);
 
 describe('HTTP/2 members: bounds on what a member sends', () => {
@@ -119,4 +149,47 @@ describe('HTTP/2 members: bounds on what a member sends', () => {
     // closed once idle (the service's member keep-alive idle-timeout): the budget has its descriptor back
     await until(() => resources.h2MemberSessions === 0);
   });
+
+  it('counts a client connection of an h2c pool as its one descriptor in the budget, beside the session', async () => {
+    const m = await startH2Member('m');
+    const { app, port } = await h2cService(pool('round-robin', [{ port: m.port, id: 'm' }], {}, { memberProtocol: 'h2c' }));
+    const resources = app.runtime.resources;
+    // room for 2 proxied connections: 4 descriptors. Two kept clients and the member session take 3.
+    resources.maxConnections = 2;
+    assert.equal((await keptClient(port))?.status, 200);
+    assert.equal((await keptClient(port))?.status, 200);
+    assert.equal(resources.clientOnlyConnections, 2);
+    assert.equal(resources.h2MemberSessions, 1);
+    // a third fits (before, each client counted two descriptors and it was refused)...
+    assert.equal((await keptClient(port))?.status, 200);
+    // ... a fourth would make 5
+    assert.equal(await keptClient(port), null);
+    assert.equal(resources.overBudget, 1);
+    assert.equal(m.sessions, 1);
+  });
+
+  // As HAProxy and Envoy do: a head past a bound fails its own request (RST_STREAM, 502), and the
+  // connection goes on carrying the others (HPACK was decoded whole, so the connection is in step);
+  // passive health deals with a member that keeps doing it
+  for (const [what, big] of [
+    ['600 fields', Array.from({ length: 600 }, (_, i): [string, string] => [`x-f${i}`, 'v'])],
+    ['70 KiB of fields', Array.from({ length: 70 }, (_, i): [string, string] => [`x-f${i}`, 'v'.repeat(1024)])],
+  ] as const) {
+    it(`a member head of ${what} fails its own request only: another in flight on the same connection is answered`, async () => {
+      const accepted = { connections: 0 };
+      let first = 0;
+      const port = await rawMember(settingsFrame(1), (stream) => {
+        first ||= stream;
+        return stream === first ? headersInFrames(stream, [[':status', '200'], ...big]) : ok(stream);
+      }, accepted);
+      const { app, port: svc } = await h2cService(pool('round-robin', [{ port, id: 'm' }], {}, { memberProtocol: 'h2c' }), {}, { retries: 0 });
+      const statuses = (await Promise.all([get(svc, '/a'), get(svc, '/b')])).sort();
+      assert.deepEqual(statuses, [200, 502]);
+      assert.equal(app.runtime.member('p', 'm')!.failed, 1);
+      // the connection stayed: a third request rides it
+      assert.equal(await get(svc, '/c'), 200);
+      assert.equal(accepted.connections, 1);
+    });
+  }
 });
+

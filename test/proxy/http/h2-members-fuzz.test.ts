@@ -1,6 +1,6 @@
 // The translations towards HTTP/2 members fuzzed. Random HTTP/1.1 request heads (mutated from a
-// grammar of request lines and fields), as the HTTP/1.1 parser accepts them and the head writer
-// writes them, become header lists: whatever came, no connection-specific field, TE only as
+// grammar of request lines and fields), as the HTTP/1.1 parser accepts them, become header lists
+// (built from the request as read, the same as from the head writer's text): whatever came, no connection-specific field, TE only as
 // "trailers", lowercase token names, values without CR, LF or NUL, the :authority of the request's
 // host, a :path nghttp2 takes, the framing as parsed. And grpc-timeout values: never a throw, a
 // deadline of at least 1 ms for each valid one, none for anything else. And members' header lists
@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { grpcTimeout } from '../../../src/proxy/http/grpc.ts';
-import { memberRequestHeaders, memberResponseHead, type MemberResponse } from '../../../src/proxy/http/h2-member-heads.ts';
+import { memberRequestHeaders, memberRequestList, memberResponseHead, type MemberResponse } from '../../../src/proxy/http/h2-member-heads.ts';
 import { memberRequestHead } from '../../../src/proxy/http/head-writer.ts';
 import { parseRequestHead, type RequestHead } from '../../../src/proxy/http/request-head.ts';
 import { HttpError } from '../../../src/proxy/http/responses.ts';
@@ -50,8 +50,14 @@ function check(input: Buffer): boolean {
     if (!(err instanceof HttpError)) throw err;
     return false;
   }
-  const head = memberRequestHead(req, { forwarded: 'both', client: '192.0.2.1', https: false, memberHost: 'm.example:80', close: true });
+  const forwarding = { forwarded: 'both', client: '192.0.2.1', https: false, memberHost: 'm.example:80', close: true } as const;
+  const head = memberRequestHead(req, forwarding);
   const out = memberRequestHeaders(head.slice(0, -2), 'http');
+  // the list made from the request as read is the one its head's text gives (and with a route's rewritten target, or other forwarded fields)
+  assert.deepEqual(memberRequestList(req, forwarding, 'http'), out);
+  for (const other of [{ ...forwarding, forwarded: 'x-forwarded', target: '/rewritten?q=1' }, { ...forwarding, forwarded: 'none', https: true }] as const) {
+    assert.deepEqual(memberRequestList(req, other, 'https'), memberRequestHeaders(memberRequestHead(req, other).slice(0, -2), 'https'));
+  }
   // raw pairs, pseudo-headers first (HTTP/2 sends them before any field), as an object to check
   const h: Record<string, string | string[]> = {};
   let fields = false;

@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, it } from 'node:test';
@@ -266,5 +267,24 @@ pools:
     assert.equal(await get('X.B.Example.Test'), 'b GET /');
     assert.equal(await get('a.example.test'), 'a GET /');
     assert.equal(await get(undefined), 'a GET /');
+    // over HTTP/2: every stream of a connection is routed by its server name
+    const h2get = async (servername: string): Promise<string[]> => {
+      const session = http2.connect(`https://127.0.0.1:${port}`, { servername, rejectUnauthorized: false });
+      session.on('error', () => {});
+      const one = (): Promise<string> => new Promise((resolve, reject) => {
+        const req = session.request({ ':path': '/', ':authority': 'www.example.test' });
+        let text = '';
+        req.on('data', (c: Buffer) => (text += c.toString('latin1')));
+        req.on('end', () => resolve(text.trim()));
+        req.on('error', reject);
+      });
+      try {
+        return await Promise.all([one(), one()]);
+      } finally {
+        session.close();
+      }
+    };
+    assert.deepEqual(await h2get('X.B.Example.Test'), ['b GET /', 'b GET /']);
+    assert.deepEqual(await h2get('a.example.test'), ['a GET /', 'a GET /']);
   });
 });
