@@ -14,9 +14,17 @@
 // processed: it is sent again, on another session of the same member, while what went out of it
 // is still held (up to REPLAY_LIMIT bytes of body).
 //
+// A member that resets a stream with NO_ERROR (RFC 9113 8.1) after its response's END_STREAM
+// only says it wants no more of the request; before it, the response is incomplete. node's http2
+// ends the readable side in both cases alike (and rstCode is 0 in both): what tells them apart
+// is whether the END_STREAM was read (the readable side ended) when the stream closes, which the
+// 'http2.client.stream.close' diagnostics channel lets us look at, synchronously, before node
+// ends the readable side itself. An incomplete one is a reset: the client is cut off.
+//
 // Flow control: pause() stops reading the member's stream, so nghttp2 stops opening its window;
 // a write the stream does not take says false, and 'drain' says when to go on.
 
+import diagnostics from 'node:diagnostics_channel';
 import http2, { type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { Endpoint } from '../../runtime/connection-table.ts';
 import type { Member } from '../../runtime/member.ts';
@@ -27,7 +35,7 @@ import type { ResponseHead } from './response-head.ts';
 import type { HttpError } from './responses.ts';
 import type { H2MemberSession, H2MemberSessions, H2MemberStream as SessionSide, H2Route } from './h2-member-sessions.ts';
 
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 /** the END_STREAM flag of a HEADERS frame (RFC 9113 6.2), as the 'response' event gives the flags */
 const END_STREAM = 0x1;
 
@@ -99,6 +107,8 @@ export class H2MemberStream implements Stream, SessionSide {
   #drainHeard = false;
   #error: string | null = null;
   #closeTold = false;
+  /** the member reset the stream with NO_ERROR before its response's END_STREAM: the end that follows is not one */
+  #cutShort = false;
   /** being placed on a session by the constructor */
   #placing = false;
   /** a session that was up took it when it was made: its owner hears no streamConnected */
@@ -399,7 +409,7 @@ export class H2MemberStream implements Stream, SessionSide {
   }
 
   #onEnd(): void {
-    if (this.readEnded) return;
+    if (this.readEnded || this.#cutShort) return;
     this.readEnded = true;
     if (this.#untilEnd && !this.closed) this.#owner.streamEnd(this);
   }
@@ -408,6 +418,13 @@ export class H2MemberStream implements Stream, SessionSide {
     if (this.closed) return;
     this.bytesRead += chunk.length;
     this.#owner.streamData(this, chunk);
+  }
+
+  /** Its h2 stream is closing (a reset either way, or both ends done), before node ends its readable side. */
+  #onClosing(h2: ClientHttp2Stream): void {
+    if (this.closed || this.#h2 !== h2 || h2.rstCode !== NGHTTP2_NO_ERROR) return;
+    // (an END_STREAM read ended it already; a RST_STREAM leaves that to node, right after this)
+    if (!(h2 as unknown as Ended)._readableState.ended) this.#cutShort = true;
   }
 
   #onError(err: NodeJS.ErrnoException): void {
@@ -470,6 +487,7 @@ export class H2MemberStream implements Stream, SessionSide {
       case Ev.WANT_TRAILERS: return stream.#onWantTrailers();
       case Ev.READY: return stream.#readyLater();
       case Ev.CLOSED: return stream.#closedLater();
+      case Ev.CLOSING: return stream.#onClosing(a as ClientHttp2Stream);
     }
   }
 
@@ -533,7 +551,9 @@ export class H2MemberStream implements Stream, SessionSide {
 
 const OWNER = Symbol('H2MemberStream');
 type Tagged = ClientHttp2Stream & { [OWNER]: H2MemberStream };
-const Ev = { RESPONSE: 0, INTERIM: 1, DATA: 2, TRAILERS: 3, END: 4, ERROR: 5, CLOSE: 6, DRAIN: 7, WANT_TRAILERS: 8, READY: 9, CLOSED: 10 } as const;
+/** (a Readable's state: ended once its end was pushed, before 'end' is emitted) */
+type Ended = { _readableState: { ended: boolean } };
+const Ev = { RESPONSE: 0, INTERIM: 1, DATA: 2, TRAILERS: 3, END: 4, ERROR: 5, CLOSE: 6, DRAIN: 7, WANT_TRAILERS: 8, READY: 9, CLOSED: 10, CLOSING: 11 } as const;
 const dispatch = H2MemberStream.dispatch;
 
 function onResponse(this: Tagged, headers: IncomingHttpHeaders, flags: number, raw: string[]): void {
@@ -571,4 +591,12 @@ function readyLater(stream: H2MemberStream): void {
 }
 function closedLater(stream: H2MemberStream): void {
   dispatch(stream, Ev.CLOSED);
+}
+
+// every client stream of the process closing (node publishes it only while someone listens): ours are tagged
+diagnostics.subscribe('http2.client.stream.close', onStreamClosing);
+function onStreamClosing(message: unknown): void {
+  const h2 = (message as { stream: Tagged }).stream;
+  const owner = h2[OWNER];
+  if (owner !== undefined) dispatch(owner, Ev.CLOSING, h2);
 }
