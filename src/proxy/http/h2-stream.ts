@@ -52,6 +52,8 @@ export interface H2StreamOwner {
 
 export class H2ClientStream implements ClientStream {
   readonly http2 = true;
+  /** (an HTTP/2 client connection's streams may hold many member connections: each is counted as held) */
+  readonly countedAlone = true;
   readonly client: Endpoint;
   readonly forwardedClient: string;
   readonly hash: number;
