@@ -14,22 +14,18 @@
 // processed: it is sent again, on another session of the same member, while what went out of it
 // is still held (up to REPLAY_LIMIT bytes of body).
 //
-// A member that resets a stream with NO_ERROR (RFC 9113 8.1) after its response's END_STREAM
-// only says it wants no more of the request; before it, the response is incomplete. node's http2
-// ends the readable side in both cases alike (and rstCode is 0 in both): what tells them apart
-// is whether the END_STREAM was read (the readable side ended) when the stream closes, which the
-// 'http2.client.stream.close' diagnostics channel lets us look at, synchronously, before node
-// ends the readable side itself. An incomplete one is a reset: the client is cut off.
+// A member that resets a stream with NO_ERROR before its response's END_STREAM (h2-cut-short.ts)
+// broke the response off: the client is cut off, as by any reset.
 //
 // Flow control: pause() stops reading the member's stream, so nghttp2 stops opening its window;
 // a write the stream does not take says false, and 'drain' says when to go on.
 
-import diagnostics from 'node:diagnostics_channel';
 import http2, { type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { Endpoint } from '../../runtime/connection-table.ts';
 import type { Member } from '../../runtime/member.ts';
 import type { Stream, StreamOwner } from '../stream.ts';
 import { BodyFramer, type PayloadSink } from './body-framer.ts';
+import { closedBeforeEnd, onStreamClosing } from './h2-cut-short.ts';
 import { memberFieldLines, memberRequestHeaders, memberResponseHead, trailerHeaders, type MemberRequest, type MemberResponse } from './h2-member-heads.ts';
 import type { ResponseHead } from './response-head.ts';
 import type { HttpError } from './responses.ts';
@@ -314,6 +310,7 @@ export class H2MemberStream implements Stream, SessionSide {
       return this.close();
     }
     this.#h2 = h2;
+    this.#cutShort = false;
     this.#phase = Phase.SENT;
     // the listeners are shared by every stream (no closures per request): each finds its H2MemberStream on the h2 stream
     (h2 as Tagged)[OWNER] = this;
@@ -409,7 +406,9 @@ export class H2MemberStream implements Stream, SessionSide {
   }
 
   #onEnd(): void {
-    if (this.readEnded || this.#cutShort) return;
+    // the response broke off: the stream's 'close' tells the exchange (at once, though a request body may still be going out)
+    if (this.#cutShort) return void this.#h2?.destroy();
+    if (this.readEnded) return;
     this.readEnded = true;
     if (this.#untilEnd && !this.closed) this.#owner.streamEnd(this);
   }
@@ -422,9 +421,8 @@ export class H2MemberStream implements Stream, SessionSide {
 
   /** Its h2 stream is closing (a reset either way, or both ends done), before node ends its readable side. */
   #onClosing(h2: ClientHttp2Stream): void {
-    if (this.closed || this.#h2 !== h2 || h2.rstCode !== NGHTTP2_NO_ERROR) return;
-    // (an END_STREAM read ended it already; a RST_STREAM leaves that to node, right after this)
-    if (!(h2 as unknown as Ended)._readableState.ended) this.#cutShort = true;
+    // (with an error code the stream is an error anyway; REFUSED_STREAM is sent again, on a stream of its own)
+    if (!this.closed && this.#h2 === h2 && h2.rstCode === NGHTTP2_NO_ERROR && closedBeforeEnd(h2)) this.#cutShort = true;
   }
 
   #onError(err: NodeJS.ErrnoException): void {
@@ -551,8 +549,6 @@ export class H2MemberStream implements Stream, SessionSide {
 
 const OWNER = Symbol('H2MemberStream');
 type Tagged = ClientHttp2Stream & { [OWNER]: H2MemberStream };
-/** (a Readable's state: ended once its end was pushed, before 'end' is emitted) */
-type Ended = { _readableState: { ended: boolean } };
 const Ev = { RESPONSE: 0, INTERIM: 1, DATA: 2, TRAILERS: 3, END: 4, ERROR: 5, CLOSE: 6, DRAIN: 7, WANT_TRAILERS: 8, READY: 9, CLOSED: 10, CLOSING: 11 } as const;
 const dispatch = H2MemberStream.dispatch;
 
@@ -593,10 +589,7 @@ function closedLater(stream: H2MemberStream): void {
   dispatch(stream, Ev.CLOSED);
 }
 
-// every client stream of the process closing (node publishes it only while someone listens): ours are tagged
-diagnostics.subscribe('http2.client.stream.close', onStreamClosing);
-function onStreamClosing(message: unknown): void {
-  const h2 = (message as { stream: Tagged }).stream;
-  const owner = h2[OWNER];
+onStreamClosing('client', (h2) => {
+  const owner = (h2 as Tagged)[OWNER];
   if (owner !== undefined) dispatch(owner, Ev.CLOSING, h2);
-}
+});
