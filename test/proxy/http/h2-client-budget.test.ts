@@ -1,15 +1,20 @@
 // The file descriptor budget and HTTP/2 clients of an HTTP/1.1 pool: one client connection may
 // hold as many member connections as it has streams in flight, and the budget counts each as it
 // is held. A request that would need one more when the budget is spent gets a 503 (the
-// connection's other streams go on); a new client is refused at accept as before.
+// connection's other streams go on); a new client is refused at accept as before. So is a
+// request routed to an HTTP/1.1 pool from an HTTP/1.1 client counted as its own descriptor (its
+// service's pool speaks h2c).
 
 import assert from 'node:assert/strict';
 import type http from 'node:http';
 import { after, describe, it } from 'node:test';
+import { parseConfig } from '../../../src/config/load.ts';
+import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { until } from '../../helpers/wait.ts';
 import { h2Connect, h2cService, h2Request, type H2Response } from './h2-helpers.ts';
-import { raw, startMember } from './helpers.ts';
+import { startH2Member } from './h2-members-helpers.ts';
+import { connection, raw, startMember } from './helpers.ts';
 
 describe('an HTTP/2 client with many streams to an HTTP/1.1 pool', () => {
   it('has each member connection its streams hold counted: past the budget a stream gets 503 and a new client is refused', async () => {
@@ -52,5 +57,32 @@ describe('an HTTP/2 client with many streams to an HTTP/1.1 pool', () => {
     held[0].end('ok');
     assert.equal((await again).status, 200);
     assert.equal(member.accepted, 5);
+  });
+});
+
+describe('a client of a service whose pool speaks h2c, routed to an HTTP/1.1 pool', () => {
+  it('counts its own descriptor, and the member connection its request holds while it holds it', async () => {
+    const held: http.ServerResponse[] = [];
+    const files = await startMember('files', (_req, res) => held.push(res));
+    const web = await startH2Member('web');
+    const app = await startApp(parseConfig(`global: { log-level: silent, workers: 1 }
+services:
+  www: { listen: 127.0.0.1:0, mode: http, pool: web, routes: [ { name: files, match: { path-prefix: /files/ }, pool: files } ] }
+pools:
+  web: { member-protocol: h2c, members: [ { address: 127.0.0.1:${web.port} } ] }
+  files: { members: [ { address: 127.0.0.1:${files.port} } ] }
+`, 'route.yaml', {}));
+    const resources = app.runtime.resources;
+    const client = await connection(app.address('www').port);
+    after(() => client.close());
+    const answer = client.send('GET /files/a HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => held.length === 1);
+    assert.equal(resources.clientOnlyConnections, 1);
+    // (before: nothing counted it, the client being counted as its own descriptor alone)
+    assert.equal(resources.clientOnlyMemberConnections, 1);
+    held[0].end('ok');
+    assert.match(await answer, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.equal(resources.clientOnlyMemberConnections, 0);
+    assert.equal(resources.idleMemberConnections, 1);
   });
 });
