@@ -5,8 +5,10 @@
 // the process's own files), and udp flows get a share of the rest: a udp flood fills its share,
 // never the descriptors a tcp or http client needs. What tcp and http connections hold is counted
 // live (ResourceCounts.roomFor): two per proxied connection, one per idle HTTP/1.1 member connection
-// kept and one per HTTP/2 session to an h2 or h2c member (however many requests it carries); a
-// client connection of a pool that speaks HTTP/2 to its members holds only its own.
+// kept and one per HTTP/2 session to an h2 or h2c member (however many requests it carries); an
+// HTTP/2 client connection, and a client connection of a pool that speaks HTTP/2 to its members,
+// holds its own, and one more for each HTTP/1.1 member connection its requests hold now (an
+// HTTP/2 client's streams may hold many: one that needs another past the budget gets a 503).
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

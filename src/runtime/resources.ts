@@ -46,10 +46,19 @@ export class ResourceCounts {
   /** HTTP/2 sessions to h2 and h2c members open now, over every http service: one descriptor each, however many requests they carry */
   h2MemberSessions = 0;
   /**
-   * http client connections of services whose pool speaks HTTP/2 to its members (h2, h2c): one
-   * descriptor each, their own, as their requests ride the pool's shared sessions
+   * http client connections counted as their own descriptor alone: every HTTP/2 client (its
+   * streams' member connections are counted as they are held, clientOnlyMemberConnections), and
+   * HTTP/1.1 clients of services whose pool speaks HTTP/2 to its members (h2, h2c: their requests
+   * ride the pool's shared sessions)
    */
   clientOnlyConnections = 0;
+  /**
+   * HTTP/1.1 member connections held now by the requests of those client connections: one
+   * descriptor each, so an HTTP/2 client with 100 streams in flight to an HTTP/1.1 pool counts 101
+   */
+  clientOnlyMemberConnections = 0;
+  /** requests answered 503 because the budget had no room for the member connection they needed */
+  requestsOverBudget = 0;
   /** udp flows open now, over every udp service (the rest of the connection table is tcp and http) */
   udpFlows = 0;
   readonly #logged = new Map<string, LogState>();
@@ -92,13 +101,23 @@ export class ResourceCounts {
       'an HTTP/2 client broke a protocol bound: its connection is closed (GOAWAY)');
   }
 
-  /** Whether the descriptor budget has room for one more tcp or http connection, given the table's size. */
+  /**
+   * Whether the descriptor budget has room for one more tcp or http connection, given the table's
+   * size (or for one more member connection of a client counted alone: the same room, held < limit).
+   */
   roomFor(tableSize: number): boolean {
-    // in descriptors: a proxied connection holds two (its client's and its member connection's), a
-    // client of an HTTP/2 pool one (its member side is the sessions), an idle member connection or
-    // an h2 member session one
-    const held = 2 * (tableSize - this.udpFlows) - this.clientOnlyConnections + this.idleMemberConnections + this.h2MemberSessions;
+    // in descriptors: a proxied connection holds two (its client's and its member connection's); a
+    // client counted alone one, and each member connection its requests hold one; an idle member
+    // connection or an h2 member session one
+    const held = 2 * (tableSize - this.udpFlows) - this.clientOnlyConnections + this.clientOnlyMemberConnections + this.idleMemberConnections + this.h2MemberSessions;
     return held < 2 * this.maxConnections;
+  }
+
+  /** A request that needed a member connection of its own (its client counted alone) got a 503: no room in the budget. */
+  requestRefusedOverBudget(log: Logger, service: string): void {
+    this.requestsOverBudget++;
+    this.limited(log, `budget-request:${service}`, { service, total: this.requestsOverBudget, max: this.maxConnections },
+      'the file descriptor budget is spent: requests of HTTP/2 clients that need a new member connection get 503 until some close');
   }
 
   /** A tcp or http client the budget had no room for was closed at accept. */

@@ -16,7 +16,7 @@ import type { Runtime } from '../runtime/runtime.ts';
 import type { Service } from '../runtime/service.ts';
 
 /** The counters of ResourceCounts that add up over threads (the others are each thread's bounds and gauges). */
-export const SUMMED_RESOURCES = ['descriptorsExhausted', 'flowsEvicted', 'clientCapRefused', 'overBudget', 'proxyHeadersRefused', 'connectionsFailed', 'logLinesDropped'] as const;
+export const SUMMED_RESOURCES = ['descriptorsExhausted', 'flowsEvicted', 'clientCapRefused', 'overBudget', 'requestsOverBudget', 'proxyHeadersRefused', 'connectionsFailed', 'logLinesDropped'] as const;
 export type SummedResource = (typeof SUMMED_RESOURCES)[number];
 
 export interface MemberReport {
@@ -169,7 +169,7 @@ export function emptyReport(): WorkerReport {
 }
 
 function zeroResources(): Record<SummedResource, number> {
-  return { descriptorsExhausted: 0, flowsEvicted: 0, clientCapRefused: 0, overBudget: 0, proxyHeadersRefused: 0, connectionsFailed: 0, logLinesDropped: 0 };
+  return { descriptorsExhausted: 0, flowsEvicted: 0, clientCapRefused: 0, overBudget: 0, requestsOverBudget: 0, proxyHeadersRefused: 0, connectionsFailed: 0, logLinesDropped: 0 };
 }
 
 /** Adds a worker's growth to the main thread's runtime: its members, pools, tables and counts. */

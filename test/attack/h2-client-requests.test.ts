@@ -5,9 +5,11 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { pool } from '../helpers/config.ts';
+import { startTcpServer } from '../helpers/servers.ts';
+import { until } from '../helpers/wait.ts';
 import { h2cService } from '../proxy/http/h2-helpers.ts';
 import { startMember } from '../proxy/http/helpers.ts';
-import { data, headers, RawH2 } from './h2-raw.ts';
+import { data, frame, headers, RawH2 } from './h2-raw.ts';
 
 type Fields = [string, string][];
 const GET: Fields = [[':method', 'GET'], [':scheme', 'http'], [':path', '/ok'], [':authority', 'a.test']];
@@ -66,4 +68,30 @@ it('passes :authority as Host when a Host field disagrees, and drops a Host trai
   h2.close();
   assert.deepEqual(member.requests.map((r) => r.headers.host), ['a.test', 'a.test']);
   assert.equal(member.requests[1].body.toString(), 'hi');
+});
+
+it('never ends at the member a request body of unknown length that the client reset with NO_ERROR before its END_STREAM', async () => {
+  // the member reads what comes on each connection (a chunked request) and never answers
+  const seen: { text: string; ended: boolean }[] = [];
+  const member = await startTcpServer('raw', (socket) => {
+    const conn = { text: '', ended: false };
+    seen.push(conn);
+    socket.on('data', (c: Buffer) => (conn.text += c.toString('latin1')));
+    socket.on('end', () => (conn.ended = true));
+  });
+  const { port } = await h2cService(pool('round-robin', [{ port: member.port }]));
+  const h2 = await RawH2.open(port);
+  // the whole body, then the end, as a control: the member gets the last chunk
+  h2.write(headers(1, POST, false), data(1, 'abc', true));
+  await until(() => seen[0]?.text.endsWith('3\r\nabc\r\n0\r\n\r\n') === true);
+  // part of a body, then RST_STREAM(NO_ERROR): the request broke off (RFC 9113 8.1); it rides a connection of its own
+  h2.write(headers(3, POST, false), data(3, 'abc', false));
+  await until(() => seen[1]?.text.endsWith('3\r\nabc\r\n') === true);
+  h2.write(frame(0x3, 0, 3, Buffer.alloc(4)));
+  // furiwake closes that member connection (it cannot carry another request) without the last chunk
+  await until(() => seen[1].ended || seen[1].text.endsWith('0\r\n\r\n'));
+  h2.close();
+  // (before: node's http2 ends the stream's readable side as at END_STREAM, and the member got 0 CRLF CRLF: a whole request of 3 bytes)
+  assert.ok(seen[1].text.endsWith('3\r\nabc\r\n'), JSON.stringify(seen[1].text));
+  assert.ok(seen[1].ended);
 });

@@ -133,5 +133,9 @@ describe('resource counts', () => {
     counts.clientOnlyConnections = 2;
     assert.ok(counts.roomFor(14));
     assert.ok(!counts.roomFor(15));
+    // the member connections such clients' requests hold (an HTTP/2 client's streams: one each) count one each
+    counts.clientOnlyMemberConnections = 2;
+    assert.ok(!counts.roomFor(14));
+    assert.ok(counts.roomFor(13));
   });
 });

@@ -32,6 +32,12 @@ export interface ClientStream {
   readonly serverName: string | null;
   /** the client speaks HTTP/2 (the access log says which protocol carried each request) */
   readonly http2: boolean;
+  /**
+   * The descriptor budget counts this client's connection as its own descriptor alone (every
+   * HTTP/2 client; an HTTP/1.1 client of a service whose pool speaks HTTP/2 to its members): an
+   * HTTP/1.1 member connection its request holds is counted apart, and one it must open needs room.
+   */
+  readonly countedAlone: boolean;
   member: Member | null;
   /** bytes read from and written to the client so far */
   readonly bytesIn: number;

@@ -87,6 +87,8 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   readonly #inAtStart: number;
   readonly #outAtStart: number;
   #up: Upstream | null = null;
+  /** #up is an HTTP/1.1 member connection the budget counts apart from its client (ClientStream.countedAlone) */
+  #upCounted = false;
   /** the head went out on #up */
   #sent = false;
   #early: Buffer[] | null = null;
@@ -278,7 +280,14 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       this.#attach(kept);
       return this.#send();
     }
-    const up = this.#ctx.members.open(member, this.#http, this.#pool.config);
+    const members = this.#ctx.members;
+    if (this.#side.countedAlone && (this.#pool.config.memberProtocol ?? 'http1') === 'http1' && !members.roomForOne(this.#ctx.log, this.#ctx.service.name)) {
+      // a connection of its own for this request would overdraw the descriptor budget (the
+      // client's other streams hold theirs): refused before the process runs out, as at accept
+      this.#releaseMember(member);
+      return this.#fail(503, 'furiwake has no file descriptor to spare for a member connection');
+    }
+    const up = members.open(member, this.#http, this.#pool.config);
     this.#attach(up);
     if (up.connected) return this.#send(); // a stream on an HTTP/2 session that is up
     this.#wait = Wait.CONNECT;
@@ -287,7 +296,12 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   }
 
   #attach(up: Upstream): void {
+    this.#detached();
     this.#up = up;
+    if (this.#side.countedAlone && up.h2 === null) {
+      this.#upCounted = true;
+      this.#ctx.members.heldAlone(1);
+    }
     this.#sent = false;
     up.user = this;
     up.stream.keepsChunks = true; // a response head may arrive in pieces (kept in #resBytes)
@@ -648,6 +662,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   upstreamClosed(up: Upstream, error: Error | null): void {
     if (up !== this.#up) return;
     this.#up = null;
+    this.#detached();
     if (this.#finished) return;
     if (this.#tunnel) {
       this.#closeClient = true;
@@ -801,11 +816,19 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     this.#finish();
   }
 
+  /** #up was let go of (kept idle, closed, or gone): the budget no longer counts it for this client. */
+  #detached(): void {
+    if (!this.#upCounted) return;
+    this.#upCounted = false;
+    this.#ctx.members.heldAlone(-1);
+  }
+
   /** Lets go of the member connection without keeping it. */
   #dropUpstream(): void {
     const up = this.#up;
     if (up === null) return;
     this.#up = null;
+    this.#detached();
     up.user = null;
     up.destroy();
   }
@@ -829,6 +852,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     this.#waiter = null;
     const up = this.#up;
     this.#up = null;
+    this.#detached();
     if (up !== null) {
       if (this.#reusable && this.#resDone && this.#reqBody.done) this.#ctx.members.release(up, this.#http, Date.now());
       else {

@@ -14,6 +14,9 @@
 // processed: it is sent again, on another session of the same member, while what went out of it
 // is still held (up to REPLAY_LIMIT bytes of body).
 //
+// A member that resets a stream with NO_ERROR before its response's END_STREAM (h2-cut-short.ts)
+// broke the response off: the client is cut off, as by any reset.
+//
 // Flow control: pause() stops reading the member's stream, so nghttp2 stops opening its window;
 // a write the stream does not take says false, and 'drain' says when to go on.
 
@@ -22,12 +25,13 @@ import type { Endpoint } from '../../runtime/connection-table.ts';
 import type { Member } from '../../runtime/member.ts';
 import type { Stream, StreamOwner } from '../stream.ts';
 import { BodyFramer, type PayloadSink } from './body-framer.ts';
+import { closedBeforeEnd, onStreamClosing } from './h2-cut-short.ts';
 import { memberFieldLines, memberRequestHeaders, memberResponseHead, trailerHeaders, type MemberRequest, type MemberResponse } from './h2-member-heads.ts';
 import type { ResponseHead } from './response-head.ts';
 import type { HttpError } from './responses.ts';
 import type { H2MemberSession, H2MemberSessions, H2MemberStream as SessionSide, H2Route } from './h2-member-sessions.ts';
 
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 /** the END_STREAM flag of a HEADERS frame (RFC 9113 6.2), as the 'response' event gives the flags */
 const END_STREAM = 0x1;
 
@@ -99,6 +103,8 @@ export class H2MemberStream implements Stream, SessionSide {
   #drainHeard = false;
   #error: string | null = null;
   #closeTold = false;
+  /** the member reset the stream with NO_ERROR before its response's END_STREAM: the end that follows is not one */
+  #cutShort = false;
   /** being placed on a session by the constructor */
   #placing = false;
   /** a session that was up took it when it was made: its owner hears no streamConnected */
@@ -304,6 +310,7 @@ export class H2MemberStream implements Stream, SessionSide {
       return this.close();
     }
     this.#h2 = h2;
+    this.#cutShort = false;
     this.#phase = Phase.SENT;
     // the listeners are shared by every stream (no closures per request): each finds its H2MemberStream on the h2 stream
     (h2 as Tagged)[OWNER] = this;
@@ -399,6 +406,8 @@ export class H2MemberStream implements Stream, SessionSide {
   }
 
   #onEnd(): void {
+    // the response broke off: the stream's 'close' tells the exchange (at once, though a request body may still be going out)
+    if (this.#cutShort) return void this.#h2?.destroy();
     if (this.readEnded) return;
     this.readEnded = true;
     if (this.#untilEnd && !this.closed) this.#owner.streamEnd(this);
@@ -408,6 +417,12 @@ export class H2MemberStream implements Stream, SessionSide {
     if (this.closed) return;
     this.bytesRead += chunk.length;
     this.#owner.streamData(this, chunk);
+  }
+
+  /** Its h2 stream is closing (a reset either way, or both ends done), before node ends its readable side. */
+  #onClosing(h2: ClientHttp2Stream): void {
+    // (with an error code the stream is an error anyway; REFUSED_STREAM is sent again, on a stream of its own)
+    if (!this.closed && this.#h2 === h2 && h2.rstCode === NGHTTP2_NO_ERROR && closedBeforeEnd(h2)) this.#cutShort = true;
   }
 
   #onError(err: NodeJS.ErrnoException): void {
@@ -470,6 +485,7 @@ export class H2MemberStream implements Stream, SessionSide {
       case Ev.WANT_TRAILERS: return stream.#onWantTrailers();
       case Ev.READY: return stream.#readyLater();
       case Ev.CLOSED: return stream.#closedLater();
+      case Ev.CLOSING: return stream.#onClosing(a as ClientHttp2Stream);
     }
   }
 
@@ -533,7 +549,7 @@ export class H2MemberStream implements Stream, SessionSide {
 
 const OWNER = Symbol('H2MemberStream');
 type Tagged = ClientHttp2Stream & { [OWNER]: H2MemberStream };
-const Ev = { RESPONSE: 0, INTERIM: 1, DATA: 2, TRAILERS: 3, END: 4, ERROR: 5, CLOSE: 6, DRAIN: 7, WANT_TRAILERS: 8, READY: 9, CLOSED: 10 } as const;
+const Ev = { RESPONSE: 0, INTERIM: 1, DATA: 2, TRAILERS: 3, END: 4, ERROR: 5, CLOSE: 6, DRAIN: 7, WANT_TRAILERS: 8, READY: 9, CLOSED: 10, CLOSING: 11 } as const;
 const dispatch = H2MemberStream.dispatch;
 
 function onResponse(this: Tagged, headers: IncomingHttpHeaders, flags: number, raw: string[]): void {
@@ -572,3 +588,8 @@ function readyLater(stream: H2MemberStream): void {
 function closedLater(stream: H2MemberStream): void {
   dispatch(stream, Ev.CLOSED);
 }
+
+onStreamClosing('client', (h2) => {
+  const owner = (h2 as Tagged)[OWNER];
+  if (owner !== undefined) dispatch(owner, Ev.CLOSING, h2);
+});

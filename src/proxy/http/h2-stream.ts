@@ -16,6 +16,7 @@ import type { ClientStream } from './client-stream.ts';
 import type { HttpServiceContext } from './context.ts';
 import { errorPageFor } from './error-pages.ts';
 import { Exchange } from './exchange.ts';
+import { closedBeforeEnd, onStreamClosing } from './h2-cut-short.ts';
 import { chunkLine, fieldsToHeaders, headBytesOf, lastChunk, requestHeadText, responseHeaders } from './h2-heads.ts';
 import { RequestClock } from './request-clock.ts';
 import { parseRequestHead } from './request-head.ts';
@@ -52,6 +53,8 @@ export interface H2StreamOwner {
 
 export class H2ClientStream implements ClientStream {
   readonly http2 = true;
+  /** (an HTTP/2 client connection's streams may hold many member connections: each is counted as held) */
+  readonly countedAlone = true;
   readonly client: Endpoint;
   readonly forwardedClient: string;
   readonly hash: number;
@@ -72,6 +75,8 @@ export class H2ClientStream implements ClientStream {
   #reqTrailers: Record<string, string | string[] | undefined> | null = null;
   /** the client ended its side (the request is all here) */
   #reqDone: boolean;
+  /** the client reset the stream before its request's END_STREAM (h2-cut-short.ts): the end that follows is not one */
+  #cutShort = false;
   /** the response's trailers, sent when nghttp2 asks for them */
   #resTrailers: OutgoingHttpHeaders | null = null;
   /** the response has its final head out */
@@ -198,6 +203,16 @@ export class H2ClientStream implements ClientStream {
     (this as Owned)[OWNER].#onWantTrailers();
   }
 
+  static {
+    onStreamClosing('server', H2ClientStream.#closingEvent);
+  }
+
+  static #closingEvent(stream: ServerHttp2Stream): void {
+    const s = (stream as Partial<Owned>)[OWNER];
+    // (a request body of unknown length cut short would otherwise reach the member with its last chunk)
+    if (s !== undefined && !s.#reqDone && closedBeforeEnd(stream)) s.#cutShort = true;
+  }
+
   static #abortedEvent(this: ServerHttp2Stream): void {
     const s = (this as Owned)[OWNER];
     // closed before our response was complete: the client reset it (or the connection is gone)
@@ -221,6 +236,8 @@ export class H2ClientStream implements ClientStream {
   }
 
   #onEnd(): void {
+    // the request broke off: the stream's 'close' aborts the exchange, as for a client gone (at once: not left to when node lets our side go)
+    if (this.#cutShort) return void this.#stream.destroy();
     try {
       this.#reqDone = true;
       const ex = this.#ex;

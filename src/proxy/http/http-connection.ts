@@ -46,6 +46,8 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
   readonly startedAt = Date.now();
   readonly https: boolean;
   readonly http2 = false;
+  /** set by the listener when the budget counts it as its own descriptor alone (its pool speaks HTTP/2) */
+  countedAlone = false;
   readonly http = '1.1' as const;
   member: Member | null = null;
   /** when the current deadline passes (ms since epoch); 0 = none. The listener's sweep reads it. */

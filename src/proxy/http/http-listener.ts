@@ -70,7 +70,7 @@ export class HttpListener implements Listener {
     this.#admission = new Admission(service, resources, log);
     const engine = streamEngine(undefined, log);
     this.#engine = acceptsSockets(service.config) ? socketEngine : engine;
-    this.#ctx = { service, members: new MemberConnections(engine, resources), log, counts };
+    this.#ctx = { service, members: new MemberConnections(engine, resources, table), log, counts };
   }
 
   get connections(): number {
@@ -280,13 +280,19 @@ export class HttpListener implements Listener {
   }
 
   /**
-   * A client of a service whose pool speaks HTTP/2 to its members holds one descriptor, its own:
-   * its requests ride the pool's shared sessions (counted apart), not a member connection each.
-   * (By the pool when it came: a route to an HTTP/1.1 pool, or a reload, does not change it.)
+   * A client counted in the budget as its one descriptor, its own: every HTTP/2 client (its
+   * streams' HTTP/1.1 member connections are counted as they are held, however many), and a client
+   * of a service whose pool speaks HTTP/2 to its members (its requests ride the pool's shared
+   * sessions, counted apart; one routed to an HTTP/1.1 pool has its member connection counted as
+   * held, as an HTTP/2 client's stream has). Other HTTP/1.1 clients count two: their own and the
+   * one member connection they may hold.
    */
   #countClientOnly(conn: HttpConnection | H2Session): void {
-    const protocol = this.service.dispatcher.pool.config.memberProtocol;
-    if (protocol === undefined || protocol === 'http1') return;
+    if (conn instanceof HttpConnection) {
+      const protocol = this.service.dispatcher.pool.config.memberProtocol;
+      if (protocol === undefined || protocol === 'http1') return;
+      conn.countedAlone = true;
+    }
     this.#clientOnly.add(conn);
     this.#resources.clientOnlyConnections++;
   }

@@ -6,6 +6,7 @@
 // shared sessions instead (h2-member-sessions.ts): nothing is kept idle per request.
 
 import type { HttpServiceConfig } from '../../config/http-types.ts';
+import type { Logger } from '../../log.ts';
 import { POOL_HTTP2_DEFAULTS } from '../../config/member-protocol-schema.ts';
 import type { PoolConfig } from '../../config/types.ts';
 import type { Member } from '../../runtime/member.ts';
@@ -25,17 +26,37 @@ export class MemberConnections implements MemberTraffic {
   readonly #engine: StreamEngine;
   /** idle connections hold descriptors too: the budget counts them (idleMemberConnections) */
   readonly #resources: ResourceCounts | null;
+  /** the connection table the budget is reckoned with (its size) */
+  readonly #table: { readonly size: number } | null;
   #closed = false;
 
   /** `engine`: what plain member connections run on */
-  constructor(engine: StreamEngine, resources: ResourceCounts | null = null) {
+  constructor(engine: StreamEngine, resources: ResourceCounts | null = null, table: { readonly size: number } | null = null) {
     this.#engine = engine;
     this.#resources = resources;
+    this.#table = table;
     this.h2 = new H2MemberSessions(resources);
   }
 
   #counted(delta: number): void {
     if (this.#resources !== null) this.#resources.idleMemberConnections += delta;
+  }
+
+  // A client counted in the budget as its own descriptor alone (every HTTP/2 client, whose streams
+  // may each hold an HTTP/1.1 member connection) has the member connections its requests hold
+  // counted as they are held, and a request of it that needs a new one asks the budget first.
+
+  /** Whether the budget has room for one more member connection of such a client; if not, counted and logged. */
+  roomForOne(log: Logger, service: string): boolean {
+    const resources = this.#resources;
+    if (resources === null || this.#table === null || resources.roomFor(this.#table.size)) return true;
+    resources.requestRefusedOverBudget(log, service);
+    return false;
+  }
+
+  /** Such a client's request took (1) or let go of (-1) an HTTP/1.1 member connection. */
+  heldAlone(delta: number): void {
+    if (this.#resources !== null) this.#resources.clientOnlyMemberConnections += delta;
   }
 
   /** An idle connection to `member` that is still open, or null. */

@@ -172,11 +172,13 @@ describe('a chunked request to an HTTP/2 member, split at every byte', () => {
 });
 
 describe('an HTTP/2 member that resets its stream with NO_ERROR before the end of a body of unknown length', () => {
-  // Node's http2 ends the stream's readable side on RST_STREAM(NO_ERROR) as on END_STREAM, with the
-  // same rstCode (0): the exchange takes the body for whole and sends an HTTP/1.1 client the last
-  // chunk. Not fixed: nothing public tells the two apart (whether the stream closed before 'end'
-  // depends on whether nghttp2 had something to write). A todo until there is a way.
-  it.todo('cuts the HTTP/1.1 client off instead of ending its chunked body', async () => {
+  /**
+   * An h2c member by hand: each request is answered with a head without a Content-Length and
+   * `abc`, then RST_STREAM(NO_ERROR): before END_STREAM (`whole` false: the response is cut
+   * short, RFC 9113 8.1), or after it (true: the response is whole, the reset only says the
+   * member wants no more of the request).
+   */
+  async function resettingMember(whole: boolean): Promise<number> {
     const sockets = new Set<net.Socket>();
     const server = net.createServer((socket) => {
       sockets.add(socket);
@@ -190,8 +192,7 @@ describe('an HTTP/2 member that resets its stream with NO_ERROR before the end o
           const [type, flags, stream] = [buffered[3], buffered[4], buffered.readUInt32BE(5) & 0x7fffffff];
           buffered = buffered.subarray(9 + buffered.readUIntBE(0, 3));
           if (type === 0x4 && (flags & 1) === 0) socket.write(frame(0x4, 1, 0));
-          // a head without Content-Length, part of a body, then RST_STREAM(NO_ERROR) without END_STREAM
-          else if (type === 0x1) socket.write(Buffer.concat([headers(stream, [[':status', '200']], false), data(stream, 'abc', false), frame(0x3, 0, stream, Buffer.alloc(4))]));
+          else if (type === 0x1) socket.write(Buffer.concat([headers(stream, [[':status', '200']], false), data(stream, 'abc', whole), frame(0x3, 0, stream, Buffer.alloc(4))]));
         }
       });
     });
@@ -200,9 +201,39 @@ describe('an HTTP/2 member that resets its stream with NO_ERROR before the end o
       for (const s of sockets) s.destroy();
       server.close(() => resolve());
     }));
-    const port = (server.address() as net.AddressInfo).port;
-    const app = await startApp(httpConfig(pool('round-robin', [{ port }], {}, { memberProtocol: 'h2c' }), {}, { retries: 0 }));
-    const got = await raw(app.address('svc').port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-    assert.ok(!got.text.endsWith('0\r\n\r\n'), JSON.stringify(got.text));
+    return (server.address() as net.AddressInfo).port;
+  }
+
+  // (before: node's http2 ends the readable side on RST_STREAM(NO_ERROR) as on END_STREAM, with
+  // the same rstCode, and the client got the last chunk: a whole response of 3 bytes)
+  it('cuts the HTTP/1.1 client off instead of ending its chunked body, and resets an HTTP/2 client\'s stream', async () => {
+    const app = await startApp(httpConfig(pool('round-robin', [{ port: await resettingMember(false), id: 'm' }], {}, { memberProtocol: 'h2c' }), { http2: { h2c: true, maxConcurrentStreams: 100, maxResetsPerSecond: 100 } }, { retries: 0 }));
+    const port = app.address('svc').port;
+    for (let i = 0; i < 3; i++) {
+      const got = await raw(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      assert.equal(got.status, 200, got.text);
+      assert.ok(!got.text.endsWith('0\r\n\r\n'), JSON.stringify(got.text));
+      assert.equal(got.ending, 'reset', JSON.stringify(got.text));
+    }
+    const session = h2Connect(port, false);
+    after(() => session.close());
+    await assert.rejects(h2Request(session, { ':path': '/' }), /ERR_HTTP2_STREAM_ERROR/);
+    assert.equal(app.runtime.member('p', 'm')!.failed, 4);
+  });
+
+  it('passes a response whole when the reset comes after its END_STREAM', async () => {
+    const app = await startApp(httpConfig(pool('round-robin', [{ port: await resettingMember(true) }], {}, { memberProtocol: 'h2c' }), { http2: { h2c: true, maxConcurrentStreams: 100, maxResetsPerSecond: 100 } }, { retries: 0 }));
+    const port = app.address('svc').port;
+    for (let i = 0; i < 3; i++) {
+      const got = await raw(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      assert.equal(got.status, 200, got.text);
+      assert.ok(got.text.endsWith('\r\n\r\n3\r\nabc\r\n0\r\n\r\n'), JSON.stringify(got.text));
+      assert.equal(got.ending, 'end');
+    }
+    const session = h2Connect(port, false);
+    after(() => session.close());
+    const got = await h2Request(session, { ':path': '/' });
+    assert.equal(got.status, 200);
+    assert.equal(got.body.toString(), 'abc');
   });
 });

@@ -39,6 +39,7 @@ class MessageStream implements ClientStream {
   readonly https = false;
   readonly serverName = null;
   readonly http2 = false;
+  readonly countedAlone = false;
   member: Member | null = null;
   readonly bytesIn = 0;
   readonly bytesOut = 0;

@@ -1,5 +1,5 @@
 // Bounds on what an HTTP/2 member sends (h2c members built by hand from frames): a SETTINGS
-// flood, a response head with too many fields or too large. The offending member's request
+// flood, a response head with too many fields or too large, a frame over the frame size. The offending member's request
 // fails (502) and counts as its failure; a good member of the same pool goes on serving on its
 // one session. And what member sessions hold: a descriptor each, in the budget.
 
@@ -105,13 +105,17 @@ function headersInFrames(stream: number, fields: [string, string][]): Buffer {
 const ok = (stream: number) => headers(stream, [[':status', '200'], ['content-length', '0']], true);
 
 describe('HTTP/2 members: bounds on what a member sends', () => {
-  for (const [what, greeting, answer] of [
-    ['a SETTINGS frame of 40 entries', settingsFrame(40), ok],
-    ['a response head of 600 fields', settingsFrame(1), (stream: number) => headers(stream, [[':status', '200'], ...Array.from({ length: 600 }, (_, i): [string, string] => [`x-f${i}`, 'v'])], true)],
-    ['a response head of 100 KiB', settingsFrame(1), (stream: number) => headers(stream, [[':status', '200'], ['x-big', 'v'.repeat(100 * 1024)]], true)],
+  // `connections`: how many the bad member sees for its 3 requests
+  for (const [what, greeting, answer, connections] of [
+    ['a SETTINGS frame of 40 entries', settingsFrame(40), ok, 3],
+    ['a response head of 600 fields', settingsFrame(1), (stream: number) => headers(stream, [[':status', '200'], ...Array.from({ length: 600 }, (_, i): [string, string] => [`x-f${i}`, 'v'])], true), 1],
+    // (in HEADERS and CONTINUATION frames within the frame size: the bound on a head, not on a frame)
+    ['a response head of 100 KiB', settingsFrame(1), (stream: number) => headersInFrames(stream, [[':status', '200'], ...Array.from({ length: 100 }, (_, i): [string, string] => [`x-f${i}`, 'v'.repeat(1024)])]), 1],
+    ['a HEADERS frame of 100 KiB (over the frame size)', settingsFrame(1), (stream: number) => headers(stream, [[':status', '200'], ['x-big', 'v'.repeat(100 * 1024)]], true), 3],
   ] as const) {
     it(`a member that sends ${what}: its request fails as its failure; the other member serves on`, async () => {
-      const badPort = await rawMember(greeting, answer);
+      const accepted = { connections: 0 };
+      const badPort = await rawMember(greeting, answer, accepted);
       const good = await startH2Member('good');
       const { app, port } = await h2cService(pool('round-robin', [{ port: badPort, id: 'bad' }, { port: good.port, id: 'good' }], {}, { memberProtocol: 'h2c' }), {}, { retries: 0 });
       // the pool's first pick is bad, then good, in turns
@@ -125,6 +129,8 @@ describe('HTTP/2 members: bounds on what a member sends', () => {
       // the good member's one session carried all of its requests
       assert.equal(good.sessions, 1);
       assert.equal(good.requests.length, 3);
+      // a head past a bound costs its request only; a frame-level fault, the member's connection
+      assert.equal(accepted.connections, connections, 'connections the bad member accepted');
     });
   }
 

@@ -152,6 +152,11 @@ describe('response heads', () => {
     assert.equal(parseResponseHead('HTTP/1.1 204 No Content\r\n\r\n', 'GET').body, 'none');
     assert.equal(parseResponseHead('HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n', 'GET').body, 'none');
     assert.equal(parseResponseHead('HTTP/1.1 100 Continue\r\n\r\n', 'POST').body, 'none');
+    // no reason phrase, with or without the space before it (RFC 9112 4; nginx and HAProxy take both)
+    for (const line of ['HTTP/1.1 103', 'HTTP/1.1 103 ']) {
+      const r = parseResponseHead(`${line}\r\nLink: </a>\r\n\r\n`, 'GET');
+      assert.deepEqual([r.status, r.reason, r.fields, r.body], [103, '', 'Link: </a>\r\n', 'none'], line);
+    }
   });
 
   it('lets Transfer-Encoding win over Content-Length and does not keep that connection', () => {
