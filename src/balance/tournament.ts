@@ -68,10 +68,18 @@ export class Tournament {
     return this.#den[i];
   }
 
-  /** The best candidate, ties going to the first met from `start` on, wrapping; -1 for none. */
+  /**
+   * The best candidate, ties going to the first met from `start` on, wrapping; -1 for none. The
+   * root holds the best with the lowest index: from `start` on, it is the answer unless it lies
+   * before `start` and one after ties it, so at most one range query is needed, and none when
+   * the root's winner is at or past `start`.
+   */
   best(start: number): number {
-    if (start === 0) return this.#win[1];
-    return this.#better(this.#range(start, this.#count), this.#range(0, start));
+    const w = this.#win[1];
+    if (w >= start || w < 0) return w;
+    const after = this.#range(start, this.#count);
+    // `after` is never better than the root's winner: it ties it or loses
+    return after >= 0 && !this.less(w, after) ? after : w;
   }
 
   /** Whether a's key is strictly lower than b's. */
