@@ -123,6 +123,6 @@ function fastestSample<T extends Candidate>(list: readonly T[], skip: readonly T
 export const leastTime: Algorithm<'least-time'> = {
   name: 'least-time', create: (candidates) => new LeastTime(candidates),
   createIndexed: (candidates) => new IndexedLeastTime(candidates),
-  usesHash: false, weighted: true,
+  usesHash: false, weighted: true, rebuildsOnWeight: false,
   kernel: { method: 'weighted', note: 'least-time runs as weighted-round-robin: nftables does not measure response times' },
 };

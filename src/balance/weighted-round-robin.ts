@@ -163,6 +163,6 @@ export class IndexedWeightedRoundRobin<T extends Candidate> implements Balancer<
 export const weightedRoundRobin: Algorithm<'weighted-round-robin'> = {
   name: 'weighted-round-robin', create: (candidates) => new WeightedRoundRobin(candidates),
   createIndexed: (candidates) => new IndexedWeightedRoundRobin(candidates),
-  usesHash: false, weighted: true,
+  usesHash: false, weighted: true, rebuildsOnWeight: false,
   kernel: { method: 'weighted', note: null },
 };

@@ -4,7 +4,7 @@
 
 import type { Balancer } from '../balance/balancer.ts';
 import { isSkipped } from '../balance/eligible.ts';
-import { createBalancer, createIndexedBalancer, indexedFor } from '../balance/index.ts';
+import { algorithm, createBalancer, createIndexedBalancer, indexedFor } from '../balance/index.ts';
 import type { AlgorithmName, MemberConfig, PoolConfig } from '../config/types.ts';
 import type { Health, MemberChange, RuntimeEvents } from './events.ts';
 import { Member, type LoadWatcher } from './member.ts';
@@ -47,7 +47,10 @@ export class Pool implements LoadWatcher {
   readonly #indexed = new WeakSet<Balancer<Member>>();
   /** acquireByHash's trees (primaries, backups), made at its first call */
   #byHash: [WeightedHash, WeightedHash] | null = null;
-  /** a member's weight changed since the balancers were last built: rebuild them before picking */
+  /**
+   * a member's weight changed since the balancers were last built, and the algorithm lays its
+   * table out by weight (source-hash, maglev): rebuild them before picking
+   */
   #reweighed = false;
   /** with worker threads: what the threads share of this pool's queue (shared-queue.ts); null in one loop */
   #shared: SharedQueue | null = null;
@@ -223,11 +226,19 @@ export class Pool implements LoadWatcher {
     if (this.#byHash !== null) this.#byHash[member.backup ? 1 : 0].changed(member);
   }
 
+  /**
+   * A member's weight changed (Member tells its pool): O(log n) through changed() for the
+   * algorithms that read weights as they go; the hashing ones rebuild their tables before the
+   * next pick, so the weights a reload or a worker's state message sets one member after another
+   * cost one rebuild, not one per member (O(n) each).
+   */
+  weightChanged(member: Member): void {
+    if (algorithm(this.algorithm).rebuildsOnWeight) this.#reweighed = true;
+    else this.loadChanged(member);
+  }
+
   /** Called by the runtime for every change of one of this pool's members. */
-  memberChanged(_member: Member, change: MemberChange): void {
-    // rebuilt before the next pick: the weights a reload or a worker's state message sets one
-    // member after another cost one rebuild, not one per member (O(n) each)
-    if (change.kind === 'weight') this.#reweighed = true;
+  memberChanged(_member: Member, _change: MemberChange): void {
     if (this.#waiting.length > 0) this.#serveQueue();
   }
 
