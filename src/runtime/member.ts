@@ -22,6 +22,8 @@ export interface MemberTraffic {
 /** Told whenever what a balancer reads of a member changes: its pool, for its indexed balancer (pool.ts). */
 export interface LoadWatcher {
   loadChanged(member: Member): void;
+  /** its `available` changed: it takes new connections, or stopped */
+  availableChanged(member: Member): void;
   /** its effective weight changed (an operator, its agent, slow start, a reload) */
   weightChanged(member: Member): void;
 }
@@ -278,8 +280,10 @@ export class Member implements Candidate, PassiveOwner {
 
   #refresh(): void {
     const agent = this.agent?.state;
+    const was = this.#takesNew;
     this.#takesNew = this.health === 'up' && this.admin === 'enabled' && !this.passive.ejected &&
       (agent === undefined || agent === 'ready' || agent === 'up');
+    if (this.#takesNew !== was) this.watcher?.availableChanged(this);
     this.watcher?.loadChanged(this);
   }
 
