@@ -8,6 +8,11 @@
 // and ends one taken 64 picks before, and tells the balancer (changed()), as a pool does, so the
 // cost of keeping the trees is in the figure. A second table shows pick() alone: nothing taken or
 // given, so the trees never change but by the picks themselves.
+//
+// `--changes`: instead, what a member's state change costs the balancer a pool uses, at 1,000 and
+// 10,000 members: a weight change (slow start, an operator, an agent: changed(), or update() for
+// the algorithms that rebuild a table on it, rebuildsOnWeight), a health flip (changed()), and a
+// rebuild of the whole list (update(), what a reload costs, and a weight change did before).
 
 import type { AlgorithmName, Balancer, Candidate } from '../src/balance/index.ts';
 import { algorithm, ALGORITHMS, createBalancer, createIndexedBalancer, hashString } from '../src/balance/index.ts';
@@ -21,6 +26,8 @@ const HELD = 64;
 
 interface BenchCandidate extends Candidate {
   active: number;
+  weight: number;
+  usable: boolean;
 }
 
 function candidates(count: number): BenchCandidate[] {
@@ -78,7 +85,60 @@ function measure(name: AlgorithmName, count: number, scan: boolean, changes: boo
   return best;
 }
 
-const only = process.argv.slice(2);
+/** CPU ns per call of `step`, the best of RUNS runs of `count` calls after a warm-up. */
+function perCall(count: number, step: (k: number) => void): number {
+  for (let k = 0; k < Math.min(count, 2000); k++) step(k);
+  let best = Infinity;
+  for (let r = 0; r < RUNS; r++) {
+    const start = process.cpuUsage();
+    for (let k = 0; k < count; k++) step(k);
+    const used = process.cpuUsage(start);
+    best = Math.min(best, ((used.user + used.system) * 1000) / count);
+  }
+  return best;
+}
+
+/** ns per weight change, health flip and whole rebuild, at `count` members. */
+function changes(name: AlgorithmName, count: number): [number, number, number] {
+  const list = candidates(count);
+  const balancer: Balancer<BenchCandidate> = createIndexedBalancer(name, list);
+  const rebuilds = algorithm(name).rebuildsOnWeight;
+  // members in a fixed stride order, so the changes spread over the pool
+  const at = (k: number): BenchCandidate => list[(k * 7919) % count];
+  // a new weight each time, among a few (as an operator or an agent sets them) and fractions (slow start)
+  const weight = perCall(rebuilds ? 20 : 100_000, (k) => {
+    const c = at(k);
+    c.weight = (k & 3) === 0 ? 0.05 + (k % 20) / 20 : 1 + (k % 5);
+    if (rebuilds) balancer.update(list);
+    else balancer.changed(c);
+  });
+  const health = perCall(100_000, (k) => {
+    const c = at(k);
+    c.usable = !c.usable;
+    balancer.changed(c);
+  });
+  const rebuild = perCall(20, () => balancer.update(list));
+  if (balancer.pick(0, null) === undefined) throw new Error('nothing to pick');
+  return [weight, health, rebuild];
+}
+
+const args = process.argv.slice(2);
+if (args.includes('--changes')) {
+  const only = args.filter((a) => a !== '--changes');
+  const names = only.length > 0 ? ALGORITHMS.filter((n) => only.includes(n)) : ALGORITHMS;
+  const sizes = [1000, 10_000];
+  console.log(`member state changes, CPU ns per change, best of ${RUNS}, node ${process.version}\n`);
+  console.log(`| algorithm | ${sizes.map((n) => `weight n=${n}`).join(' | ')} | ${sizes.map((n) => `health n=${n}`).join(' | ')} | ${sizes.map((n) => `rebuild n=${n}`).join(' | ')} |`);
+  console.log(`|---|${'--:|'.repeat(3 * sizes.length)}`);
+  for (const name of names) {
+    const cells = sizes.map((n) => changes(name, n));
+    const column = (c: number): string => cells.map((cell) => `${cell[c].toFixed(0)} ns`).join(' | ');
+    console.log(`| ${name} | ${column(0)} | ${column(1)} | ${column(2)} |`);
+  }
+  process.exit(0);
+}
+
+const only = args;
 const names = only.length > 0 ? ALGORITHMS.filter((n) => only.includes(n)) : ALGORITHMS;
 const header = ['algorithm', ...SIZES.map((n) => `n=${n}`)];
 for (const changes of [true, false]) {
