@@ -13,9 +13,18 @@
 // 10,000 members: a weight change (slow start, an operator, an agent: changed(), or update() for
 // the algorithms that rebuild a table on it, rebuildsOnWeight), a health flip (changed()), and a
 // rebuild of the whole list (update(), what a reload costs, and a weight change did before).
+//
+// `--pool`: Pool.acquire() and release() on real members (runtime/pool.ts) at 1,000 and 10,000
+// members, as a data plane calls them: the member's getters, its pool told of the take and the
+// give, the balancer's lookup of the member; 64 connections held, 1 member in 10 down.
 
 import type { AlgorithmName, Balancer, Candidate } from '../src/balance/index.ts';
 import { algorithm, ALGORITHMS, createBalancer, createIndexedBalancer, hashString } from '../src/balance/index.ts';
+import { PASSIVE_DEFAULTS } from '../src/config/passive-schema.ts';
+import type { PoolConfig } from '../src/config/types.ts';
+import { RuntimeEvents } from '../src/runtime/events.ts';
+import type { Member } from '../src/runtime/member.ts';
+import { Pool } from '../src/runtime/pool.ts';
 
 const SIZES = [3, 100, 1000, 10_000];
 const WARMUP_PICKS = 50_000;
@@ -122,7 +131,43 @@ function changes(name: AlgorithmName, count: number): [number, number, number] {
   return [weight, health, rebuild];
 }
 
+/** ns per Pool.acquire() + release() at `count` members. */
+function poolPick(name: AlgorithmName, count: number): number {
+  const config: PoolConfig = {
+    algorithm: name,
+    members: Array.from({ length: count }, (_, i) => ({
+      address: { host: `10.0.${i >> 8}.${i & 255}`, port: 8080, ip: `10.0.${i >> 8}.${i & 255}` },
+      id: `m${i}`, weight: 1 + (i % 5), maxConnections: 0, backup: false, health: null,
+    })),
+    queue: { max: 0, timeout: 1000 },
+    health: { require: { kind: 'all' }, monitors: [], agent: null, initialState: 'up' },
+    slowStart: 0, onMemberDown: null, passiveHealth: PASSIVE_DEFAULTS,
+  };
+  const events = new RuntimeEvents();
+  const pool = new Pool('p', config, events);
+  events.on('member', (member, change) => pool.memberChanged(member, change));
+  pool.members.forEach((m, i) => {
+    if (i % 10 === 9) m.setHealth('down');
+    m.recordLatency(5 + ((i * 11) % 40));
+  });
+  const held: (Member | undefined)[] = new Array(HELD).fill(undefined);
+  return perCall(PICKS, (k) => {
+    const done = held[k % HELD];
+    if (done !== undefined) pool.release(done, 0, 0);
+    held[k % HELD] = pool.acquire(HASHES[k & 4095], null);
+  });
+}
+
 const args = process.argv.slice(2);
+if (args.includes('--pool')) {
+  const only = args.filter((a) => a !== '--pool');
+  const names = only.length > 0 ? ALGORITHMS.filter((n) => only.includes(n)) : ALGORITHMS;
+  console.log(`Pool.acquire() + release(), CPU ns, best of ${RUNS} x ${PICKS}, node ${process.version}\n`);
+  console.log('| algorithm | n=1000 | n=10000 |');
+  console.log('|---|--:|--:|');
+  for (const name of names) console.log(`| ${name} | ${poolPick(name, 1000).toFixed(0)} ns | ${poolPick(name, 10_000).toFixed(0)} ns |`);
+  process.exit(0);
+}
 if (args.includes('--changes')) {
   const only = args.filter((a) => a !== '--changes');
   const names = only.length > 0 ? ALGORITHMS.filter((n) => only.includes(n)) : ALGORITHMS;
