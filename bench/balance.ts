@@ -12,7 +12,8 @@
 // `--changes`: instead, what a member's state change costs the balancer a pool uses, at 1,000 and
 // 10,000 members: a weight change (slow start, an operator, an agent: changed(), or update() for
 // the algorithms that rebuild a table on it, rebuildsOnWeight), a health flip (changed()), and a
-// rebuild of the whole list (update(), what a reload costs, and a weight change did before).
+// weight change answered by a rebuild of the whole list (update(): what it cost before, and about
+// what a reload costs).
 //
 // `--pool`: Pool.acquire() and release() on real members (runtime/pool.ts) at 1,000 and 10,000
 // members, as a data plane calls them: the member's getters, its pool told of the take and the
@@ -94,13 +95,14 @@ function measure(name: AlgorithmName, count: number, scan: boolean, changes: boo
   return best;
 }
 
-/** CPU ns per call of `step`, the best of RUNS runs of `count` calls after a warm-up. */
+/** CPU ns per call of `step`, the best of RUNS runs of `count` calls after a warm-up; `k` never repeats. */
 function perCall(count: number, step: (k: number) => void): number {
-  for (let k = 0; k < Math.min(count, 2000); k++) step(k);
+  let k = 0;
+  while (k < Math.min(count, 2000)) step(k++);
   let best = Infinity;
   for (let r = 0; r < RUNS; r++) {
     const start = process.cpuUsage();
-    for (let k = 0; k < count; k++) step(k);
+    for (let end = k + count; k < end;) step(k++);
     const used = process.cpuUsage(start);
     best = Math.min(best, ((used.user + used.system) * 1000) / count);
   }
@@ -115,9 +117,14 @@ function changes(name: AlgorithmName, count: number): [number, number, number] {
   // members in a fixed stride order, so the changes spread over the pool
   const at = (k: number): BenchCandidate => list[(k * 7919) % count];
   // a new weight each time, among a few (as an operator or an agent sets them) and fractions (slow start)
-  const weight = perCall(rebuilds ? 20 : 100_000, (k) => {
+  const reweigh = (k: number): BenchCandidate => {
     const c = at(k);
-    c.weight = (k & 3) === 0 ? 0.05 + (k % 20) / 20 : 1 + (k % 5);
+    const to = (k & 3) === 0 ? 0.05 + (k % 20) / 20 : 1 + (k % 5);
+    c.weight = to === c.weight ? to + 1 : to;
+    return c;
+  };
+  const weight = perCall(rebuilds ? 20 : 100_000, (k) => {
+    const c = reweigh(k);
     if (rebuilds) balancer.update(list);
     else balancer.changed(c);
   });
@@ -126,7 +133,11 @@ function changes(name: AlgorithmName, count: number): [number, number, number] {
     c.usable = !c.usable;
     balancer.changed(c);
   });
-  const rebuild = perCall(20, () => balancer.update(list));
+  // what a weight change cost before: the whole list rebuilt
+  const rebuild = perCall(20, (k) => {
+    reweigh(k);
+    balancer.update(list);
+  });
   if (balancer.pick(0, null) === undefined) throw new Error('nothing to pick');
   return [weight, health, rebuild];
 }
