@@ -8,9 +8,24 @@
 // and ends one taken 64 picks before, and tells the balancer (changed()), as a pool does, so the
 // cost of keeping the trees is in the figure. A second table shows pick() alone: nothing taken or
 // given, so the trees never change but by the picks themselves.
+//
+// `--changes`: instead, what a member's state change costs the balancer a pool uses, at 1,000 and
+// 10,000 members: a weight change (slow start, an operator, an agent: changed(), or update() for
+// the algorithms that rebuild a table on it, rebuildsOnWeight), a health flip (changed()), and a
+// weight change answered by a rebuild of the whole list (update(): what it cost before, and about
+// what a reload costs).
+//
+// `--pool`: Pool.acquire() and release() on real members (runtime/pool.ts) at 1,000 and 10,000
+// members, as a data plane calls them: the member's getters, its pool told of the take and the
+// give, the balancer's lookup of the member; 64 connections held, 1 member in 10 down.
 
 import type { AlgorithmName, Balancer, Candidate } from '../src/balance/index.ts';
 import { algorithm, ALGORITHMS, createBalancer, createIndexedBalancer, hashString } from '../src/balance/index.ts';
+import { PASSIVE_DEFAULTS } from '../src/config/passive-schema.ts';
+import type { PoolConfig } from '../src/config/types.ts';
+import { RuntimeEvents } from '../src/runtime/events.ts';
+import type { Member } from '../src/runtime/member.ts';
+import { Pool } from '../src/runtime/pool.ts';
 
 const SIZES = [3, 100, 1000, 10_000];
 const WARMUP_PICKS = 50_000;
@@ -21,6 +36,8 @@ const HELD = 64;
 
 interface BenchCandidate extends Candidate {
   active: number;
+  weight: number;
+  usable: boolean;
 }
 
 function candidates(count: number): BenchCandidate[] {
@@ -78,7 +95,106 @@ function measure(name: AlgorithmName, count: number, scan: boolean, changes: boo
   return best;
 }
 
-const only = process.argv.slice(2);
+/** CPU ns per call of `step`, the best of RUNS runs of `count` calls after a warm-up; `k` never repeats. */
+function perCall(count: number, step: (k: number) => void): number {
+  let k = 0;
+  while (k < Math.min(count, 2000)) step(k++);
+  let best = Infinity;
+  for (let r = 0; r < RUNS; r++) {
+    const start = process.cpuUsage();
+    for (let end = k + count; k < end;) step(k++);
+    const used = process.cpuUsage(start);
+    best = Math.min(best, ((used.user + used.system) * 1000) / count);
+  }
+  return best;
+}
+
+/** ns per weight change, health flip and whole rebuild, at `count` members. */
+function changes(name: AlgorithmName, count: number): [number, number, number] {
+  const list = candidates(count);
+  const balancer: Balancer<BenchCandidate> = createIndexedBalancer(name, list);
+  const rebuilds = algorithm(name).rebuildsOnWeight;
+  // members in a fixed stride order, so the changes spread over the pool
+  const at = (k: number): BenchCandidate => list[(k * 7919) % count];
+  // a new weight each time, among a few (as an operator or an agent sets them) and fractions (slow start)
+  const reweigh = (k: number): BenchCandidate => {
+    const c = at(k);
+    const to = (k & 3) === 0 ? 0.05 + (k % 20) / 20 : 1 + (k % 5);
+    c.weight = to === c.weight ? to + 1 : to;
+    return c;
+  };
+  const weight = perCall(rebuilds ? 20 : 100_000, (k) => {
+    const c = reweigh(k);
+    if (rebuilds) balancer.update(list);
+    else balancer.changed(c);
+  });
+  const health = perCall(100_000, (k) => {
+    const c = at(k);
+    c.usable = !c.usable;
+    balancer.changed(c);
+  });
+  // what a weight change cost before: the whole list rebuilt
+  const rebuild = perCall(20, (k) => {
+    reweigh(k);
+    balancer.update(list);
+  });
+  if (balancer.pick(0, null) === undefined) throw new Error('nothing to pick');
+  return [weight, health, rebuild];
+}
+
+/** ns per Pool.acquire() + release() at `count` members. */
+function poolPick(name: AlgorithmName, count: number): number {
+  const config: PoolConfig = {
+    algorithm: name,
+    members: Array.from({ length: count }, (_, i) => ({
+      address: { host: `10.0.${i >> 8}.${i & 255}`, port: 8080, ip: `10.0.${i >> 8}.${i & 255}` },
+      id: `m${i}`, weight: 1 + (i % 5), maxConnections: 0, backup: false, health: null,
+    })),
+    queue: { max: 0, timeout: 1000 },
+    health: { require: { kind: 'all' }, monitors: [], agent: null, initialState: 'up' },
+    slowStart: 0, onMemberDown: null, passiveHealth: PASSIVE_DEFAULTS,
+  };
+  const events = new RuntimeEvents();
+  const pool = new Pool('p', config, events);
+  events.on('member', (member, change) => pool.memberChanged(member, change));
+  pool.members.forEach((m, i) => {
+    if (i % 10 === 9) m.setHealth('down');
+    m.recordLatency(5 + ((i * 11) % 40));
+  });
+  const held: (Member | undefined)[] = new Array(HELD).fill(undefined);
+  return perCall(PICKS, (k) => {
+    const done = held[k % HELD];
+    if (done !== undefined) pool.release(done, 0, 0);
+    held[k % HELD] = pool.acquire(HASHES[k & 4095], null);
+  });
+}
+
+const args = process.argv.slice(2);
+if (args.includes('--pool')) {
+  const only = args.filter((a) => a !== '--pool');
+  const names = only.length > 0 ? ALGORITHMS.filter((n) => only.includes(n)) : ALGORITHMS;
+  console.log(`Pool.acquire() + release(), CPU ns, best of ${RUNS} x ${PICKS}, node ${process.version}\n`);
+  console.log('| algorithm | n=1000 | n=10000 |');
+  console.log('|---|--:|--:|');
+  for (const name of names) console.log(`| ${name} | ${poolPick(name, 1000).toFixed(0)} ns | ${poolPick(name, 10_000).toFixed(0)} ns |`);
+  process.exit(0);
+}
+if (args.includes('--changes')) {
+  const only = args.filter((a) => a !== '--changes');
+  const names = only.length > 0 ? ALGORITHMS.filter((n) => only.includes(n)) : ALGORITHMS;
+  const sizes = [1000, 10_000];
+  console.log(`member state changes, CPU ns per change, best of ${RUNS}, node ${process.version}\n`);
+  console.log(`| algorithm | ${sizes.map((n) => `weight n=${n}`).join(' | ')} | ${sizes.map((n) => `health n=${n}`).join(' | ')} | ${sizes.map((n) => `rebuild n=${n}`).join(' | ')} |`);
+  console.log(`|---|${'--:|'.repeat(3 * sizes.length)}`);
+  for (const name of names) {
+    const cells = sizes.map((n) => changes(name, n));
+    const column = (c: number): string => cells.map((cell) => `${cell[c].toFixed(0)} ns`).join(' | ');
+    console.log(`| ${name} | ${column(0)} | ${column(1)} | ${column(2)} |`);
+  }
+  process.exit(0);
+}
+
+const only = args;
 const names = only.length > 0 ? ALGORITHMS.filter((n) => only.includes(n)) : ALGORITHMS;
 const header = ['algorithm', ...SIZES.map((n) => `n=${n}`)];
 for (const changes of [true, false]) {

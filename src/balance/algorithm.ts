@@ -39,6 +39,11 @@ export interface Algorithm<Name extends string = string> {
   readonly usesHash: boolean;
   /** never chooses a weight-0 candidate; the others ignore weight */
   readonly weighted: boolean;
+  /**
+   * A weight change needs update() (O(n)): its table is laid out by weight (source-hash's slots,
+   * maglev's permutation turns). The others take one through changed(), O(log n) or nothing.
+   */
+  readonly rebuildsOnWeight: boolean;
   /** what nat and dsr services run in the kernel for a pool with this algorithm */
   readonly kernel: KernelForm;
 }

@@ -39,14 +39,14 @@ export interface Balancer<T extends Candidate> {
    */
   pick(hash: number, skip: readonly T[] | null): T | undefined;
   /**
-   * The candidate list or a weight changed: rebuild derived state (tables, smooth weights).
-   * Not needed when only usable / active / latency change. May allocate.
+   * The candidate list changed (a reload), or a weight of an algorithm whose table is laid out by
+   * weight (Algorithm.rebuildsOnWeight): rebuild derived state. May allocate.
    */
   update(candidates: readonly T[]): void;
   /**
-   * usable, active, ramp or latency of `candidate` changed. The scanning balancers read those
-   * live and ignore this; the indexed ones (createIndexedBalancer) re-key it here, O(log n), and
-   * read nothing else between picks. Unknown candidates are ignored.
+   * usable, active, ramp, latency or weight of `candidate` changed. The scanning balancers read
+   * those live and ignore this; the indexed ones (createIndexedBalancer) re-key it here,
+   * O(log n), and read nothing else between picks. Unknown candidates are ignored.
    */
   changed(candidate: T): void;
 }

@@ -6,6 +6,11 @@
 // each group's leader, and the kinetic tournament races only the leaders, one line per group.
 // Pools have few distinct weights, so a tick settles a tree of a handful of lines instead of
 // one of every member (13 node updates a pick at 1,000 members, and growing with the pool).
+//
+// A candidate's rate may change (setRate: a weight change, slow start): it keeps its value now,
+// leaves its group's tree (its slot stays there, dead, until the group is compacted) and takes a
+// slot in the group of its new rate, made on a free leaf of the leaders' race if there is none.
+// Groups and leaves are sized with room to spare, so a change is O(log n) amortised.
 
 import { KineticTournament } from './kinetic-tournament.ts';
 import { MaxTournament } from './tournament.ts';
@@ -16,11 +21,19 @@ const REBASE_AT = 2 ** 24;
 export class GroupedRace {
   /** the leaders' race: leaf g is group g's leader; it never rebases on its own (this does, for all) */
   readonly #race = new KineticTournament(Infinity);
-  /** per group: its members in the race, keyed by base (the largest wins, the lowest index on a tie) */
-  #groups: MaxTournament[] = [];
-  /** per group: its candidates' indices, ascending (a tournament's local index -> candidate index) */
+  /** per group (a leaf of the race): its members in the race, keyed by base; null for a free leaf */
+  #groups: (MaxTournament | null)[] = [];
+  /** per group: the candidate in each slot of its tree, -1 for a dead slot */
   #members: Int32Array[] = [];
-  /** per candidate: its group, and its index within the group */
+  /** per group: slots used (live or dead), and its candidates (live slots) */
+  #used: number[] = [];
+  #live: number[] = [];
+  /** per group: its rate; and the group of each rate that has one */
+  #groupRate: number[] = [];
+  readonly #groupOf = new Map<number, number>();
+  /** leaves of the race no group holds */
+  #free: number[] = [];
+  /** per candidate: its group, and its slot within the group */
   #group = new Int32Array(0);
   #local = new Int32Array(0);
   /** per candidate: in the race, value now = base + rate × now; out of it, the value it left with */
@@ -52,6 +65,11 @@ export class GroupedRace {
     this.#in = new Uint8Array(count);
     this.#groups = [];
     this.#members = [];
+    this.#used = [];
+    this.#live = [];
+    this.#groupRate = [];
+    this.#groupOf.clear();
+    this.#free = [];
     this.#race.reset(0);
   }
 
@@ -62,10 +80,11 @@ export class GroupedRace {
     this.#in[i] = isIn ? 1 : 0;
   }
 
-  /** Groups the candidates by rate and fills the trees: O(n log n) at worst. */
+  /** Groups the candidates by rate and fills the trees: O(n). */
   build(): void {
     const count = this.#rate.length;
-    const groupOf = new Map<number, number>();
+    const groupOf = this.#groupOf;
+    groupOf.clear();
     const lists: number[][] = [];
     for (let i = 0; i < count; i++) {
       let g = groupOf.get(this.#rate[i]);
@@ -74,29 +93,43 @@ export class GroupedRace {
         groupOf.set(this.#rate[i], g);
         lists.push([]);
       }
-      this.#group[i] = g;
-      this.#local[i] = lists[g].length;
       lists[g].push(i);
     }
-    this.#members = lists.map((list) => Int32Array.from(list));
-    this.#groups = lists.map((list) => {
-      const tree = new MaxTournament();
-      tree.reset(list.length);
-      for (let k = 0; k < list.length; k++) tree.put(k, this.#in[list[k]] === 1, this.#base[list[k]]);
-      tree.build();
-      return tree;
-    });
+    // room for as many groups again before the race must grow
+    const leavesNow = 2 * Math.max(1, lists.length);
+    this.#groups = [];
+    this.#members = [];
+    this.#used = [];
+    this.#live = [];
+    this.#groupRate = [];
+    this.#free = [];
+    for (let g = 0; g < leavesNow; g++) {
+      this.#groups.push(null);
+      this.#members.push(NO_SLOTS);
+      this.#used.push(0);
+      this.#live.push(0);
+      this.#groupRate.push(0);
+    }
+    for (let g = leavesNow - 1; g >= lists.length; g--) this.#free.push(g);
     const now = this.now;
-    this.#race.reset(lists.length);
+    this.#race.reset(leavesNow);
     this.#race.now = now;
     for (let g = 0; g < lists.length; g++) {
-      this.#race.put(g, false, 0, this.#rate[lists[g][0]]);
+      const rate = this.#rate[lists[g][0]];
+      this.#groupRate[g] = rate;
+      this.#race.put(g, false, 0, rate);
+      this.#fill(g, lists[g], slotsFor(lists[g].length));
       this.#setLeader(g);
     }
   }
 
   has(i: number): boolean {
     return this.#in[i] === 1;
+  }
+
+  /** Candidate i's rate. */
+  rate(i: number): number {
+    return this.#rate[i];
   }
 
   /** Candidate i's value now (while out of the race, the value it left with). */
@@ -126,6 +159,16 @@ export class GroupedRace {
     this.#moved(i);
   }
 
+  /** Candidate i grows by `rate` per tick from now on, from the value it has now: O(log n) amortised. */
+  setRate(i: number, rate: number): void {
+    if (this.#rate[i] === rate) return;
+    const value = this.value(i);
+    this.#detach(i);
+    this.#rate[i] = rate;
+    this.#base[i] = this.has(i) ? value - rate * this.now : value;
+    this.#attach(i);
+  }
+
   /** One tick: every candidate in the race grows by its rate. Returns the winner now, -1 for none. */
   tick(): number {
     if (this.now >= this.#rebaseAt) this.#rebase();
@@ -136,12 +179,81 @@ export class GroupedRace {
   /** Candidate i's base or membership changed: its group's tree, then the group's line. */
   #moved(i: number): void {
     const g = this.#group[i];
-    this.#groups[g].set(this.#local[i], this.#in[i] === 1, this.#base[i]);
+    this.#groups[g]!.set(this.#local[i], this.#in[i] === 1, this.#base[i], i);
     this.#setLeader(g);
   }
 
+  /** Empties candidate i's slot in its group; a group left with none frees its leaf of the race. */
+  #detach(i: number): void {
+    const g = this.#group[i];
+    const slot = this.#local[i];
+    this.#groups[g]!.set(slot, false, 0, i);
+    this.#members[g][slot] = -1;
+    if (--this.#live[g] > 0) {
+      this.#setLeader(g);
+      return;
+    }
+    this.#groupOf.delete(this.#groupRate[g]);
+    this.#groups[g] = null;
+    this.#members[g] = NO_SLOTS;
+    this.#used[g] = 0;
+    this.#race.setLine(g, false, 0, 0);
+    this.#free.push(g);
+  }
+
+  /** Gives candidate i a slot in the group of its rate (made if need be). */
+  #attach(i: number): void {
+    const rate = this.#rate[i];
+    let g = this.#groupOf.get(rate);
+    if (g === undefined) {
+      const leaf = this.#free.pop();
+      // every leaf holds a group: regroup everything with room for as many again
+      if (leaf === undefined) return this.build();
+      g = leaf;
+      this.#groupOf.set(rate, g);
+      this.#groupRate[g] = rate;
+      this.#race.put(g, false, 0, rate);
+      this.#fill(g, [], slotsFor(1));
+    }
+    // full: its live candidates in a tree of twice their number (dead slots dropped)
+    if (this.#used[g] === this.#members[g].length) this.#fill(g, this.#alive(g), slotsFor(this.#live[g] + 1));
+    const slot = this.#used[g]++;
+    this.#live[g]++;
+    this.#members[g][slot] = i;
+    this.#group[i] = g;
+    this.#local[i] = slot;
+    this.#moved(i);
+  }
+
+  /** Group g's candidates, in slot order. */
+  #alive(g: number): number[] {
+    const out: number[] = [];
+    const members = this.#members[g];
+    for (let k = 0; k < this.#used[g]; k++) if (members[k] >= 0) out.push(members[k]);
+    return out;
+  }
+
+  /** Group g's tree made afresh with `list` in its first slots and room for `slots`. */
+  #fill(g: number, list: readonly number[], slots: number): void {
+    const tree = new MaxTournament();
+    tree.reset(slots);
+    const members = new Int32Array(tree.capacity).fill(-1);
+    for (let k = 0; k < list.length; k++) {
+      const i = list[k];
+      members[k] = i;
+      this.#group[i] = g;
+      this.#local[i] = k;
+      tree.put(k, this.#in[i] === 1, this.#base[i], i);
+    }
+    tree.build();
+    this.#groups[g] = tree;
+    this.#members[g] = members;
+    this.#used[g] = list.length;
+    this.#live[g] = list.length;
+  }
+
   #leader(g: number): number {
-    const k = this.#groups[g].best;
+    const k = this.#groups[g]!.best;
     return k < 0 ? -1 : this.#members[g][k];
   }
 
@@ -158,4 +270,11 @@ export class GroupedRace {
     this.#race.now = 0;
     this.build();
   }
+}
+
+const NO_SLOTS = new Int32Array(0);
+
+/** Slots for a group of `count`: as many again to fill before it is remade. */
+function slotsFor(count: number): number {
+  return Math.max(2, 2 * count);
 }

@@ -62,6 +62,6 @@ function loadOf(candidate: Candidate): number {
 export const leastConnections: Algorithm<'least-connections'> = {
   name: 'least-connections', create: (candidates) => new LeastConnections(candidates),
   createIndexed: (candidates) => new IndexedLeastConnections(candidates),
-  usesHash: false, weighted: false,
+  usesHash: false, weighted: false, rebuildsOnWeight: false,
   kernel: { method: 'round-robin', note: 'least-connections runs as round-robin: nftables does not count connections per member' },
 };

@@ -74,6 +74,16 @@ export class IndexedLeastTime<T extends Candidate> extends IndexedTurns<T> {
       fastest.put(i, eligible && sampled, latency, 1);
       return false;
     }
+    // A connection taken or given (the common change) moves one tree only: the one the member
+    // is in, when its latency, weight and eligibility are what that tree already holds.
+    if (eligible) {
+      if (sampled && withSample.has(i) && fastest.num(i) === latency && withSample.den(i) === candidate.weight) {
+        return withSample.set(i, true, latency * next, candidate.weight);
+      }
+      if (!sampled && without.has(i) && without.den(i) === candidate.weight) {
+        return without.set(i, true, next, candidate.weight);
+      }
+    }
     // no short-circuit: all three are kept
     const a = withSample.set(i, eligible && sampled, latency * next, candidate.weight);
     const b = without.set(i, eligible && !sampled, next, candidate.weight);
@@ -113,6 +123,6 @@ function fastestSample<T extends Candidate>(list: readonly T[], skip: readonly T
 export const leastTime: Algorithm<'least-time'> = {
   name: 'least-time', create: (candidates) => new LeastTime(candidates),
   createIndexed: (candidates) => new IndexedLeastTime(candidates),
-  usesHash: false, weighted: true,
+  usesHash: false, weighted: true, rebuildsOnWeight: false,
   kernel: { method: 'weighted', note: 'least-time runs as weighted-round-robin: nftables does not measure response times' },
 };

@@ -91,6 +91,6 @@ function isPrime(n: number): boolean {
 
 export const maglev: Algorithm<'maglev'> = {
   name: 'maglev', create: (candidates) => new Maglev(candidates),
-  usesHash: true, weighted: true,
+  usesHash: true, weighted: true, rebuildsOnWeight: true,
   kernel: { method: 'maglev', note: null },
 };

@@ -68,6 +68,6 @@ export class RandomTwo<T extends Candidate> implements Balancer<T> {
 
 export const randomTwo: Algorithm<'random-two'> = {
   name: 'random-two', create: (candidates) => new RandomTwo(candidates),
-  usesHash: false, weighted: true,
+  usesHash: false, weighted: true, rebuildsOnWeight: false,
   kernel: { method: 'random', note: 'random-two runs as weighted random (numgen random): nftables cannot compare two members\' connection counts' },
 };

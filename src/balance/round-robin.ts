@@ -26,6 +26,6 @@ export class RoundRobin<T extends Candidate> extends TakingTurns<T> {
 
 export const roundRobin: Algorithm<'round-robin'> = {
   name: 'round-robin', create: (candidates) => new RoundRobin(candidates),
-  usesHash: false, weighted: false,
+  usesHash: false, weighted: false, rebuildsOnWeight: false,
   kernel: { method: 'round-robin', note: null },
 };

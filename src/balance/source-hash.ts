@@ -53,6 +53,6 @@ function gcd(a: number, b: number): number {
 
 export const sourceHash: Algorithm<'source-hash'> = {
   name: 'source-hash', create: (candidates) => new SourceHash(candidates),
-  usesHash: true, weighted: true,
+  usesHash: true, weighted: true, rebuildsOnWeight: true,
   kernel: { method: 'source-hash', note: null },
 };

@@ -68,10 +68,18 @@ export class Tournament {
     return this.#den[i];
   }
 
-  /** The best candidate, ties going to the first met from `start` on, wrapping; -1 for none. */
+  /**
+   * The best candidate, ties going to the first met from `start` on, wrapping; -1 for none. The
+   * root holds the best with the lowest index: from `start` on, it is the answer unless it lies
+   * before `start` and one after ties it, so at most one range query is needed, and none when
+   * the root's winner is at or past `start`.
+   */
   best(start: number): number {
-    if (start === 0) return this.#win[1];
-    return this.#better(this.#range(start, this.#count), this.#range(0, start));
+    const w = this.#win[1];
+    if (w >= start || w < 0) return w;
+    const after = this.#range(start, this.#count);
+    // `after` is never better than the root's winner: it ties it or loses
+    return after >= 0 && !this.less(w, after) ? after : w;
   }
 
   /** Whether a's key is strictly lower than b's. */
@@ -119,26 +127,35 @@ export function leaves(count: number): number {
 }
 
 /**
- * A tournament tree whose key is one number, the largest winning (the lower index on a tie):
- * the grouped race's groups (grouped-race.ts), where a pick changes a key every time and the
- * Tournament's cross-multiplied fractions would cost twice the reads.
+ * A tournament tree whose key is one number, the largest winning, the lower order on a tie: the
+ * grouped race's groups (grouped-race.ts), where a pick changes a key every time and the
+ * Tournament's cross-multiplied fractions would cost twice the reads. Each leaf carries its own
+ * order (the candidate's index), so leaves may be filled in any order and a tree may grow.
  */
 export class MaxTournament {
   #size = 1;
   #win = new Int32Array(2).fill(-1);
-  #key = new Float64Array(0);
+  #key = new Float64Array(1);
+  #order = new Int32Array(1);
 
-  /** Empties the tree for `count` candidates: none is in it until put() and build(). */
+  /** Empties the tree for `count` leaves: none is in it until put() and build(). */
   reset(count: number): void {
     const size = leaves(count);
     this.#size = size;
     this.#win = new Int32Array(2 * size).fill(-1);
-    this.#key = new Float64Array(count);
+    this.#key = new Float64Array(size);
+    this.#order = new Int32Array(size);
   }
 
-  /** Sets candidate i's key without updating the nodes above: build() follows. */
-  put(i: number, isIn: boolean, key: number): void {
+  /** How many leaves it holds. */
+  get capacity(): number {
+    return this.#size;
+  }
+
+  /** Sets leaf i's key and tie order without updating the nodes above: build() follows. */
+  put(i: number, isIn: boolean, key: number, order: number): void {
     this.#key[i] = key;
+    this.#order[i] = order;
     this.#win[this.#size + i] = isIn ? i : -1;
   }
 
@@ -147,28 +164,30 @@ export class MaxTournament {
     for (let p = this.#size - 1; p >= 1; p--) win[p] = this.#better(win[2 * p], win[2 * p + 1]);
   }
 
-  /** Sets candidate i's key and updates its path: O(log n). */
-  set(i: number, isIn: boolean, key: number): void {
-    this.put(i, isIn, key);
+  /** Sets leaf i's key and updates its path: O(log n). */
+  set(i: number, isIn: boolean, key: number, order: number): void {
+    this.put(i, isIn, key, order);
     const win = this.#win;
     for (let p = (this.#size + i) >> 1; p >= 1; p >>= 1) {
       const was = win[p];
       const now = this.#better(win[2 * p], win[2 * p + 1]);
-      // the same winner, another candidate than i: nothing above changes
+      // the same winner, another leaf than i: nothing above changes
       if (now === was && was !== i) return;
       win[p] = now;
     }
   }
 
-  /** The candidate with the largest key, -1 for none. */
+  /** The leaf with the largest key, -1 for none. */
   get best(): number {
     return this.#win[1];
   }
 
-  /** The larger of a and b, a on a tie (a has the lower index); -1 is none. */
+  /** The larger of a and b, the lower order on a tie; -1 is none. */
   #better(a: number, b: number): number {
     if (a < 0) return b;
     if (b < 0) return a;
-    return this.#key[b] > this.#key[a] ? b : a;
+    const ka = this.#key[a];
+    const kb = this.#key[b];
+    return kb > ka || (kb === ka && this.#order[b] < this.#order[a]) ? b : a;
   }
 }

@@ -19,7 +19,7 @@ export function lessLoaded(a: Candidate, b: Candidate): boolean {
 export const weightedLeastConnections: Algorithm<'weighted-least-connections'> = {
   name: 'weighted-least-connections', create: (candidates) => new WeightedLeastConnections(candidates),
   createIndexed: (candidates) => new IndexedWeightedLeastConnections(candidates),
-  usesHash: false, weighted: true,
+  usesHash: false, weighted: true, rebuildsOnWeight: false,
   kernel: { method: 'weighted', note: 'weighted-least-connections runs as weighted-round-robin: nftables does not count connections per member' },
 };
 

@@ -17,13 +17,13 @@ export class WeightedRoundRobin<T extends Candidate> implements Balancer<T> {
     this.update(candidates);
   }
 
+  /** A new list starts a new cycle, as nginx does on reload; a weight change needs no call (weights are read live). */
   update(candidates: readonly T[]): void {
     this.#candidates = candidates.slice();
-    // A new list starts a new cycle, as nginx does on reload.
     this.#current = new Float64Array(candidates.length);
   }
 
-  /** State is read live. */
+  /** State and weights are read live: a new weight grows the current one from the next pick on. */
   changed(_candidate: T): void {}
 
   pick(_hash: number, skip: readonly T[] | null): T | undefined {
@@ -94,9 +94,21 @@ export class IndexedWeightedRoundRobin<T extends Candidate> implements Balancer<
     this.#race.build();
   }
 
+  /**
+   * Its eligibility or its weight changed. A new weight keeps the member's current weight, which
+   * grows by the new one from the next pick on, as the scan (which reads weights live) does: the
+   * cycle goes on rather than starting again. O(log n).
+   */
   changed(candidate: T): void {
     const i = this.#index.get(candidate);
-    if (i !== undefined) this.#recheck(i, this.#race.now);
+    if (i === undefined) return;
+    const race = this.#race;
+    const weight = candidate.weight;
+    if (weight !== race.rate(i)) {
+      if (race.has(i)) this.#total += weight - race.rate(i);
+      race.setRate(i, weight);
+    }
+    this.#recheck(i, race.now);
   }
 
   pick(_hash: number, skip: readonly T[] | null): T | undefined {
@@ -129,14 +141,15 @@ export class IndexedWeightedRoundRobin<T extends Candidate> implements Balancer<
     return true;
   }
 
+  /** The total counts a member's weight as the race holds it (its rate), which changed() keeps current. */
   #leave(i: number, at: number): void {
     this.#race.leave(i, at);
-    this.#total -= this.#candidates[i].weight;
+    this.#total -= this.#race.rate(i);
   }
 
   #join(i: number): void {
     this.#race.join(i);
-    this.#total += this.#candidates[i].weight;
+    this.#total += this.#race.rate(i);
   }
 
   #check(): void {
@@ -150,6 +163,6 @@ export class IndexedWeightedRoundRobin<T extends Candidate> implements Balancer<
 export const weightedRoundRobin: Algorithm<'weighted-round-robin'> = {
   name: 'weighted-round-robin', create: (candidates) => new WeightedRoundRobin(candidates),
   createIndexed: (candidates) => new IndexedWeightedRoundRobin(candidates),
-  usesHash: false, weighted: true,
+  usesHash: false, weighted: true, rebuildsOnWeight: false,
   kernel: { method: 'weighted', note: null },
 };

@@ -7,7 +7,6 @@ import { unmappedIPv4 } from '../ip-text.ts';
 import type { SourceIpPersistence } from '../config/persistence-types.ts';
 import type { MethodContext, MethodDescriptor, MethodState, Stickable } from './method.ts';
 import { Remembered } from './remembered.ts';
-import { flatKey } from './stick-table.ts';
 
 export interface SourceMask {
   /** IPv4 prefix length, 0..32 */
@@ -36,7 +35,7 @@ export function sourceKey(address: string, masks: SourceMask): string | null {
   const bits = ip.kind() === 'ipv4' ? masks.mask : masks.mask6;
   const width = ip.kind() === 'ipv4' ? 32 : 128;
   if (bits >= width) return ip.toString();
-  return flatKey(`${maskBytes(ip, bits).toString()}/${bits}`);
+  return `${maskBytes(ip, bits).toString()}/${bits}`;
 }
 
 function maskBytes(ip: ipaddr.IPv4 | ipaddr.IPv6, bits: number): ipaddr.IPv4 | ipaddr.IPv6 {
@@ -76,7 +75,7 @@ function parseIPv4(text: string): number {
 function ipv4Key(value: number, bits: number): string {
   const masked = bits >= 32 ? value : bits === 0 ? 0 : (value & (-1 << (32 - bits))) >>> 0;
   const text = `${masked >>> 24}.${(masked >>> 16) & 255}.${(masked >>> 8) & 255}.${masked & 255}`;
-  return flatKey(bits >= 32 ? text : `${text}/${bits}`);
+  return bits >= 32 ? text : `${text}/${bits}`;
 }
 
 /** A stick table of client networks: the member the pool chooses for one is remembered. */

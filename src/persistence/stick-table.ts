@@ -41,10 +41,11 @@ export interface StickCounters {
 /**
  * A key made flat for keeping. V8 holds a string built by concatenation (`${net}/24`,
  * `id:${hex}`) as a rope — a node and its two parts — until something flattens it; a key lives
- * as long as its entry, so it is copied flat once when made: about 30 bytes less per entry.
- * Keys are ASCII, so latin1 copies them exactly.
+ * as long as its entry, so the table copies it flat once when it stores it (set, adopt): about
+ * 30 bytes less per entry. A lookup's key is not copied (a Buffer and a string per connection
+ * for nothing). Keys are ASCII, so latin1 copies them exactly.
  */
-export function flatKey(key: string): string {
+function flatKey(key: string): string {
   return Buffer.from(key, 'latin1').toString('latin1');
 }
 
@@ -70,6 +71,12 @@ export interface StickMirror {
   /** every key (member undefined) or those of one member */
   cleared(member: string | undefined): void;
 }
+
+/**
+ * lru-cache's get() makes an options object per call unless given one; it writes `status` into
+ * it (undefined, unless a diagnostics channel listens: then get() resets it).
+ */
+const GET_OPTIONS: LRUCache.GetOptions<string, string, unknown> = {};
 
 export class StickTable {
   readonly maxEntries: number;
@@ -119,7 +126,8 @@ export class StickTable {
 
   /** The member id `key` sticks to, and its timeout starts again; undefined when none is live. */
   get(key: string): string | undefined {
-    const member = this.#cache.get(key);
+    const member = this.#cache.get(key, GET_OPTIONS);
+    GET_OPTIONS.status = undefined;
     if (member === undefined) this.counters.misses++;
     else this.counters.hits++;
     return member;
@@ -127,6 +135,11 @@ export class StickTable {
 
   /** Remembers (or refreshes) `key` -> `member`; the least recently used entry makes room. */
   set(key: string, member: string): void {
+    this.#store(flatKey(key), member);
+  }
+
+  /** set() of a key that needs no flat copy: one the table holds already, or one made flat. */
+  #store(key: string, member: string): void {
     this.#cache.set(key, member);
     if (this.#removed !== null) this.#removed.delete(key);
     this.observer?.set(key, member);
@@ -140,7 +153,9 @@ export class StickTable {
    */
   restore(key: string, member: string): void {
     const held = this.#cache.peek(key);
-    if (held === undefined ? this.#removed?.has(key) !== true : held === member) this.set(key, member);
+    // held: the entry keeps the key it was stored with, so this one is not copied
+    if (held === member) this.#store(key, member);
+    else if (held === undefined && this.#removed?.has(key) !== true) this.set(key, member);
   }
 
   /**
@@ -156,7 +171,7 @@ export class StickTable {
       if (resync) return false;
       this.#removed.delete(key);
     }
-    this.#cache.set(key, member, { ttl });
+    this.#cache.set(flatKey(key), member, { ttl });
     this.mirror?.set(key, member, ttl);
     return true;
   }

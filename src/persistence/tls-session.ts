@@ -13,7 +13,6 @@ import { createHash } from 'node:crypto';
 import type { TlsSessionPersistence } from '../config/persistence-types.ts';
 import type { ClientHelloInfo, MethodContext, MethodDescriptor, MethodState, Stickable } from './method.ts';
 import { Remembered } from './remembered.ts';
-import { flatKey } from './stick-table.ts';
 
 const RECORD_HEADER = 5;
 const HANDSHAKE_HEADER = 4;
@@ -288,12 +287,12 @@ export function parseNewSessionTicket(body: Buffer): Buffer | null {
 
 /** The key of a session ID: `id:` and its hex (at most 64 digits). */
 export function sessionIdKey(id: Buffer): string {
-  return flatKey(`id:${id.toString('hex')}`);
+  return `id:${id.toString('hex')}`;
 }
 
 /** The key of a session ticket: `ticket:` and 128 bits of its SHA-256 (tickets run to hundreds of bytes). */
 export function ticketKey(ticket: Buffer): string {
-  return flatKey(`ticket:${createHash('sha256').update(ticket).digest().toString('hex', 0, 16)}`);
+  return `ticket:${createHash('sha256').update(ticket).digest().toString('hex', 0, 16)}`;
 }
 
 // ---- the method -----------------------------------------------------------------------------

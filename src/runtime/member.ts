@@ -22,6 +22,10 @@ export interface MemberTraffic {
 /** Told whenever what a balancer reads of a member changes: its pool, for its indexed balancer (pool.ts). */
 export interface LoadWatcher {
   loadChanged(member: Member): void;
+  /** its `available` changed: it takes new connections, or stopped */
+  availableChanged(member: Member): void;
+  /** its effective weight changed (an operator, its agent, slow start, a reload) */
+  weightChanged(member: Member): void;
 }
 
 /** Weight of the newest sample in the latency moving average (least-time). */
@@ -276,8 +280,10 @@ export class Member implements Candidate, PassiveOwner {
 
   #refresh(): void {
     const agent = this.agent?.state;
+    const was = this.#takesNew;
     this.#takesNew = this.health === 'up' && this.admin === 'enabled' && !this.passive.ejected &&
       (agent === undefined || agent === 'ready' || agent === 'up');
+    if (this.#takesNew !== was) this.watcher?.availableChanged(this);
     this.watcher?.loadChanged(this);
   }
 
@@ -286,6 +292,8 @@ export class Member implements Candidate, PassiveOwner {
     const to = this.configWeight * (this.agentPercent / 100) * this.ramp;
     if (from === to) return;
     this.weight = to;
+    // the balancer first (O(log n), or a table rebuilt before the next pick), then whoever listens
+    this.watcher?.weightChanged(this);
     this.#events.emit('member', this, { kind: 'weight', from, to });
   }
 }

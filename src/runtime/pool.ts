@@ -4,7 +4,7 @@
 
 import type { Balancer } from '../balance/balancer.ts';
 import { isSkipped } from '../balance/eligible.ts';
-import { createBalancer, createIndexedBalancer, indexedFor } from '../balance/index.ts';
+import { algorithm, createBalancer, createIndexedBalancer, indexedFor } from '../balance/index.ts';
 import type { AlgorithmName, MemberConfig, PoolConfig } from '../config/types.ts';
 import type { Health, MemberChange, RuntimeEvents } from './events.ts';
 import { Member, type LoadWatcher } from './member.ts';
@@ -21,6 +21,8 @@ export interface Waiter {
   timer: NodeJS.Timeout | null;
   /** its place in the order of arrival across worker threads (shared-queue.ts); 0 in one loop */
   readonly ticket: number;
+  /** still in its pool's queue: false once served, cancelled or failed */
+  waiting: boolean;
 }
 
 export class Pool implements LoadWatcher {
@@ -36,8 +38,16 @@ export class Pool implements LoadWatcher {
 
   #primary: Balancer<Member>;
   #backup: Balancer<Member>;
-  /** every waiter, in the order they came */
-  readonly #waiting: Waiter[] = [];
+  /**
+   * every waiter, in the order they came; those cancelled stay until met (waiting false), so a
+   * cancel is O(1): #cancelled counts them, and they are swept out once they are half
+   */
+  #waiting: Waiter[] = [];
+  #cancelled = 0;
+  /** members by id, for persistence's remembered ids */
+  #byId = new Map<string, Member>();
+  /** how many members are available (healthy and enabled: Member.available) */
+  #available = 0;
   /** how many of them wait for a member of their own */
   #waitingForOwn = 0;
   readonly #events: RuntimeEvents;
@@ -47,7 +57,10 @@ export class Pool implements LoadWatcher {
   readonly #indexed = new WeakSet<Balancer<Member>>();
   /** acquireByHash's trees (primaries, backups), made at its first call */
   #byHash: [WeightedHash, WeightedHash] | null = null;
-  /** a member's weight changed since the balancers were last built: rebuild them before picking */
+  /**
+   * a member's weight changed since the balancers were last built, and the algorithm lays its
+   * table out by weight (source-hash, maglev): rebuild them before picking
+   */
   #reweighed = false;
   /** with worker threads: what the threads share of this pool's queue (shared-queue.ts); null in one loop */
   #shared: SharedQueue | null = null;
@@ -63,6 +76,7 @@ export class Pool implements LoadWatcher {
     this.members = config.members.map((m) => new Member(name, m, events, startingHealth(config, m), this.passive));
     this.passive.size = this.members.length;
     for (const m of this.members) m.watcher = this;
+    this.#index();
     this.#primary = createBalancer(this.algorithm, []);
     this.#backup = createBalancer(this.algorithm, []);
     this.#rebuild();
@@ -70,12 +84,12 @@ export class Pool implements LoadWatcher {
 
   /** Clients waiting in this thread. */
   get queued(): number {
-    return this.#waiting.length;
+    return this.#waiting.length - this.#cancelled;
   }
 
   /** Clients waiting in every thread that shares this pool's queue (worker threads); in one loop, `queued`. */
   get queuedEverywhere(): number {
-    return this.#shared === null ? this.#waiting.length : this.#shared.queued();
+    return this.#shared === null ? this.queued : this.#shared.queued();
   }
 
   /** Whether its queue is shared with other threads (shareQueue). */
@@ -91,12 +105,12 @@ export class Pool implements LoadWatcher {
     this.#shared = shared;
     shared.attach(() => {
       if (this.#waiting.length > 0) this.#serveQueue();
-      return this.#waiting.length;
+      return this.queued;
     });
   }
 
   member(id: string): Member | undefined {
-    return this.members.find((m) => m.id === id);
+    return this.#byId.get(id);
   }
 
   /** A usable member not in `skip`, primaries first; counted as active. */
@@ -177,8 +191,13 @@ export class Pool implements LoadWatcher {
    * the available members are at their limits: room will come, so a connection may wait.
    */
   hasAvailable(): boolean {
-    for (const m of this.members) if (m.available) return true;
-    return false;
+    return this.#available > 0;
+  }
+
+  /** A member's `available` changed (Member tells its pool): hasAvailable's count follows, O(1). */
+  availableChanged(member: Member): void {
+    // a member a reload took out may still tell: it no longer counts
+    if (this.#byId.get(member.id) === member) this.#available += member.available ? 1 : -1;
   }
 
   /** queue.max counts the clients waiting in every thread. */
@@ -191,7 +210,7 @@ export class Pool implements LoadWatcher {
    * any member once that one stops serving — and `done(undefined)` after the queue timeout.
    */
   enqueue(hash: number, done: (member: Member | undefined) => void, member: Member | null = null): Waiter {
-    const waiter: Waiter = { hash, done, member, timer: null, ticket: this.#shared === null ? 0 : this.#shared.ticket() };
+    const waiter: Waiter = { hash, done, member, timer: null, ticket: this.#shared === null ? 0 : this.#shared.ticket(), waiting: true };
     waiter.timer = setTimeout(() => {
       this.cancel(waiter);
       this.queueTimeouts++;
@@ -203,14 +222,17 @@ export class Pool implements LoadWatcher {
     return waiter;
   }
 
-  /** Removes a waiter whose client went away. */
+  /** Removes a waiter whose client went away: O(1), its place swept out later (#waiting). */
   cancel(waiter: Waiter): void {
     if (waiter.timer !== null) clearTimeout(waiter.timer);
     waiter.timer = null;
-    const i = this.#waiting.indexOf(waiter);
-    if (i === -1) return;
-    this.#waiting.splice(i, 1);
+    if (!waiter.waiting) return;
+    waiter.waiting = false;
     if (waiter.member !== null) this.#waitingForOwn--;
+    if (++this.#cancelled > 16 && 2 * this.#cancelled > this.#waiting.length) {
+      this.#waiting = this.#waiting.filter((w) => w.waiting);
+      this.#cancelled = 0;
+    }
     if (this.#shared !== null) this.#publish(this.#shared);
   }
 
@@ -223,11 +245,19 @@ export class Pool implements LoadWatcher {
     if (this.#byHash !== null) this.#byHash[member.backup ? 1 : 0].changed(member);
   }
 
+  /**
+   * A member's weight changed (Member tells its pool): O(log n) through changed() for the
+   * algorithms that read weights as they go; the hashing ones rebuild their tables before the
+   * next pick, so the weights a reload or a worker's state message sets one member after another
+   * cost one rebuild, not one per member (O(n) each).
+   */
+  weightChanged(member: Member): void {
+    if (algorithm(this.algorithm).rebuildsOnWeight) this.#reweighed = true;
+    else this.loadChanged(member);
+  }
+
   /** Called by the runtime for every change of one of this pool's members. */
-  memberChanged(_member: Member, change: MemberChange): void {
-    // rebuilt before the next pick: the weights a reload or a worker's state message sets one
-    // member after another cost one rebuild, not one per member (O(n) each)
-    if (change.kind === 'weight') this.#reweighed = true;
+  memberChanged(_member: Member, _change: MemberChange): void {
     if (this.#waiting.length > 0) this.#serveQueue();
   }
 
@@ -247,13 +277,14 @@ export class Pool implements LoadWatcher {
       return live;
     });
     for (const removed of previous.values()) removed.passive.dispose();
+    this.#index();
     this.passive.config = config.passiveHealth;
     this.passive.size = this.members.length;
     // a waiter whose own member the reload took out waits for any member now: the removed one
     // would otherwise still serve it (or keep it waiting) while it finishes its connections
     if (this.#waitingForOwn > 0) {
       for (const waiter of this.#waiting) {
-        if (waiter.member === null || this.members.includes(waiter.member)) continue;
+        if (!waiter.waiting || waiter.member === null || this.#byId.get(waiter.member.id) === waiter.member) continue;
         waiter.member = null;
         this.#waitingForOwn--;
       }
@@ -273,11 +304,21 @@ export class Pool implements LoadWatcher {
   close(): void {
     for (const m of this.members) m.passive.dispose();
     this.#waitingForOwn = 0;
+    this.#cancelled = 0;
     for (const waiter of this.#waiting.splice(0)) {
+      if (!waiter.waiting) continue;
+      waiter.waiting = false;
       if (waiter.timer !== null) clearTimeout(waiter.timer);
       waiter.done(undefined);
     }
     if (this.#shared !== null) this.#publish(this.#shared);
+  }
+
+  /** The members by id, and how many are available: O(n), at start and on reloads. */
+  #index(): void {
+    this.#byId = new Map(this.members.map((m) => [m.id, m]));
+    this.#available = 0;
+    for (const m of this.members) if (m.available) this.#available++;
   }
 
   #rebuild(): void {
@@ -328,6 +369,12 @@ export class Pool implements LoadWatcher {
     for (let i = 0; i < waiting.length;) {
       if (anyFull && this.#waitingForOwn === 0) break;
       const waiter = waiting[i];
+      if (!waiter.waiting) {
+        // cancelled: its place goes now
+        waiting.splice(i, 1);
+        this.#cancelled--;
+        continue;
+      }
       const own = waiter.member;
       let member: Member | undefined;
       if (own !== null && own.servesExisting) {
@@ -341,6 +388,7 @@ export class Pool implements LoadWatcher {
         continue;
       }
       waiting.splice(i, 1);
+      waiter.waiting = false;
       if (own !== null) this.#waitingForOwn--;
       if (waiter.timer !== null) clearTimeout(waiter.timer);
       waiter.timer = null;
@@ -353,12 +401,12 @@ export class Pool implements LoadWatcher {
   #publish(shared: SharedQueue): void {
     let head: number | null = null;
     for (const waiter of this.#waiting) {
-      if (waiter.member === null || !waiter.member.servesExisting) {
+      if (waiter.waiting && (waiter.member === null || !waiter.member.servesExisting)) {
         head = waiter.ticket;
         break;
       }
     }
-    shared.update(this.#waiting.length, head);
+    shared.update(this.queued, head);
   }
 }
 

@@ -17,6 +17,9 @@ export class WeightedHash {
   #own = new Float64Array(0);
   /** the highest power of two not above the member count */
   #high = 0;
+  /** per member: 1 while it does not fit (see fits()); and how many do not */
+  #misfit = new Uint8Array(0);
+  #misfits = 0;
   /** the tree may be read: integer weights and no connection limits (see the top) */
   exact = false;
 
@@ -25,31 +28,60 @@ export class WeightedHash {
     const n = members.length;
     this.#members = members;
     this.#index.clear();
-    this.#tree = new Float64Array(n + 1);
     this.#own = new Float64Array(n);
-    this.exact = true;
+    this.#misfit = new Uint8Array(n);
+    this.#misfits = 0;
     for (let i = 0; i < n; i++) {
       const m = members[i];
       this.#index.set(m, i);
-      if (!fits(m)) this.exact = false;
+      if (!fits(m)) {
+        this.#misfit[i] = 1;
+        this.#misfits++;
+      }
       this.#own[i] = worth(m);
-      this.#tree[i + 1] += this.#own[i];
-      const parent = i + 1 + ((i + 1) & -(i + 1));
-      if (parent <= n) this.#tree[parent] += this.#tree[i + 1];
     }
+    this.exact = this.#misfits === 0;
+    this.#sums();
     this.#high = 0;
     for (let step = 1; step <= n; step <<= 1) this.#high = step;
   }
 
-  /** A member's usable, limit or weight may have changed: O(1) when its weight in the tree stays. */
+  /**
+   * A member's usable, limit or weight may have changed: O(1) when its weight in the tree stays,
+   * else O(log n). The last member to fit again (a slow start over, a limit lifted) makes the
+   * tree readable again, its sums made afresh from the weights (O(n), once): fractions added
+   * and taken away may have left them a rounding off.
+   */
   changed(member: Member): void {
     const i = this.#index.get(member);
     if (i === undefined) return;
-    if (!fits(member)) this.exact = false;
     const w = worth(member);
+    const misfit = fits(member) ? 0 : 1;
+    if (misfit !== this.#misfit[i]) {
+      this.#misfit[i] = misfit;
+      this.#misfits += misfit === 1 ? 1 : -1;
+      if (this.#misfits === 0) {
+        this.#own[i] = w;
+        this.#sums();
+        this.exact = true;
+        return;
+      }
+      this.exact = false;
+    }
     if (w === this.#own[i]) return;
     this.#add(i, w - this.#own[i]);
     this.#own[i] = w;
+  }
+
+  /** The Fenwick tree's sums from the members' weights: O(n). */
+  #sums(): void {
+    const n = this.#own.length;
+    this.#tree = new Float64Array(n + 1);
+    for (let i = 0; i < n; i++) {
+      this.#tree[i + 1] += this.#own[i];
+      const parent = i + 1 + ((i + 1) & -(i + 1));
+      if (parent <= n) this.#tree[parent] += this.#tree[i + 1];
+    }
   }
 
   /**

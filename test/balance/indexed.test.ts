@@ -71,8 +71,14 @@ function compare(name: AlgorithmName, seed: number, rounds: number, picks: numbe
         const ramped = list[Math.floor(random() * n)];
         ramped.ramp = random() < 0.5 ? undefined : (1 + Math.floor(random() * 4)) / 4;
         indexed.changed(ramped);
+      } else if (r < 0.59) {
+        // a weight change (slow start, an operator, an agent): told like any other change; the
+        // smooth round-robin keeps its cycle going, with the new weight from the next pick
+        const reweighed = list[Math.floor(random() * n)];
+        reweighed.weight = random() < 0.2 ? 0 : random() < 0.5 ? Math.floor(random() * 16) / 4 : 1 + Math.floor(random() * 40);
+        indexed.changed(reweighed);
       } else if (r < 0.6) {
-        // a weight change or a reload: both rebuild
+        // a reload: both rebuild
         list = list.slice();
         list[Math.floor(random() * n)].weight = Math.floor(random() * 6);
         if (random() < 0.5) list.reverse();

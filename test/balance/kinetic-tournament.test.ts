@@ -1,6 +1,7 @@
 // The kinetic tournament, and the grouped race smooth weighted round-robin runs on it, under
 // smooth weighted round-robin: against the values computed one by one, over random lines, ticks,
-// lowered winners, candidates leaving and joining the race, and clock rebases (made frequent here).
+// lowered winners, candidates leaving and joining the race, and clock rebases (made frequent here);
+// the grouped race also under rates that change (a weight change, slow start), new rates included.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,6 +36,10 @@ for (const [name, make] of RACES) test(`${name}: the winner is the largest value
       } else if (r < 0.2 && !isIn[i]) {
         race.join(i);
         isIn[i] = true;
+      } else if (r < 0.3 && race instanceof GroupedRace) {
+        // a few rates, so groups are met again, and now and then one no group has
+        rate[i] = random() < 0.8 ? Math.floor(random() * 6) : 6 + Math.floor(random() * 50);
+        race.setRate(i, rate[i]);
       }
       for (let k = 0; k < n; k++) if (isIn[k]) value[k] += rate[k];
       const got = race.tick();

@@ -62,14 +62,11 @@ for (const name of ALGORITHMS) {
         else if (r < 0.55) m.setMaxConnections(Math.floor(random() * 3));
         else if (r < 0.65) m.recordLatency(1 + Math.floor(random() * 20));
         else if (r < 0.7) {
-          // slow start or an operator: a weight that changes rebuilds both (a new cycle for weighted-round-robin)
-          const before = m.weight;
-          if (r < 0.68) m.setRamp(random() < 0.5 ? 1 : (1 + Math.floor(random() * 3)) / 4);
-          else m.setWeight(Math.floor(random() * 5));
-          if (m.weight !== before) {
-            primary.update(members.filter((x) => !x.backup));
-            backup.update(members.filter((x) => x.backup));
-          }
+          // slow start, an operator or an agent: the scans read the new weight live, the pool's
+          // balancer is told (weighted-round-robin's cycle goes on in both, not starting again)
+          if (r < 0.67) m.setRamp(random() < 0.5 ? 1 : (1 + Math.floor(random() * 3)) / 4);
+          else if (r < 0.69) m.setWeight(Math.floor(random() * 5));
+          else m.setAgent({ state: 'up', percent: 25 * Math.floor(random() * 5), maxConnections: null, message: '', at: 0 });
         }
       }
     }
