@@ -209,8 +209,9 @@ export class H2ClientStream implements ClientStream {
 
   static #closingEvent(stream: ServerHttp2Stream): void {
     const s = (stream as Partial<Owned>)[OWNER];
-    // (a request body of unknown length cut short would otherwise reach the member with its last chunk)
-    if (s !== undefined && !s.#reqDone && closedBeforeEnd(stream)) s.#cutShort = true;
+    // the client's reset, not ours (after a complete response, #finishStream): a request body of
+    // unknown length cut short would otherwise reach the member with its last chunk
+    if (s !== undefined && !s.#closedByUs && !s.#reqDone && closedBeforeEnd(stream)) s.#cutShort = true;
   }
 
   static #abortedEvent(this: ServerHttp2Stream): void {

@@ -130,6 +130,27 @@ describe('HTTP/2 from clients', () => {
     session.close();
   });
 
+  it('sends a whole response to a client still sending its body, then stops the body (RST_STREAM NO_ERROR)', async () => {
+    // the member answers at once with 256 KiB, never reading the body (opts.stream: the handler gets the request before its body)
+    const big = Buffer.alloc(256 * 1024, 'x');
+    const m = await startMember('a', (_req, res) => {
+      res.writeHead(200, { 'content-length': String(big.length) });
+      res.end(big);
+    }, { stream: true });
+    const { port } = await h2cService(pool('round-robin', [{ port: m.port }]));
+    const session = h2Connect(port, false);
+    after(() => session.close());
+    const req = session.request({ ':method': 'POST', ':path': '/upload' });
+    req.write('the start of a body that never ends');
+    let got = 0;
+    req.on('data', (c: Buffer) => (got += c.length));
+    req.on('error', () => {});
+    await once(req, 'end');
+    assert.equal(got, big.length);
+    await once(req, 'close');
+    assert.equal(req.rstCode, 0);
+  });
+
   it('writes the protocol of each request in the access log: HTTP/2 and HTTP/1.1 on one h2c service', async () => {
     const m = await startMember('a');
     const { sink, lines } = logSink();
