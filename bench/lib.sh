@@ -315,15 +315,17 @@ run_haproxy() {
   wait_listening haproxy "$HAPROXY_PORT" $! "$TMP/haproxy.log"
 }
 
-# start_furiwake MODE: furiwake as the one service `bench` in MODE (tcp, http) in front of the
-# nginx backend, pinned to BALANCER_CPU; its PID goes in BALANCER_PID[furiwake].
+# start_furiwake MODE [NAME] [PORT]: furiwake as the one service `bench` in MODE (tcp, http) in
+# front of the nginx backend, on PORT (FURIWAKE_PORT), pinned to BALANCER_CPU; its PID goes in
+# BALANCER_PID[NAME] (furiwake). A second one under another NAME runs beside it (another commit:
+# FURIWAKE_REF set for that call).
 start_furiwake() {
-  local mode=$1
+  local mode=$1 name=${2:-furiwake} port=${3:-$FURIWAKE_PORT}
   furiwake_dir
-  cat >"$TMP/furiwake.yaml" <<EOF
+  cat >"$TMP/$name.yaml" <<EOF
 global: { log-level: warn${FURIWAKE_WORKERS:+, workers: $FURIWAKE_WORKERS} }
 services:
-  bench: { listen: 127.0.0.1:$FURIWAKE_PORT, mode: $mode, pool: p }
+  bench: { listen: 127.0.0.1:$port, mode: $mode, pool: p }
 pools:
   p:
     algorithm: round-robin
@@ -332,11 +334,11 @@ EOF
   # Node directly (not npx), so the PID we hold is the balancer itself.
   # FURIWAKE_NODE_OPTIONS lets you add e.g. --cpu-prof --cpu-prof-dir=/tmp/prof.
   # shellcheck disable=SC2086
-  (cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$TMP/furiwake.yaml") \
-    >"$TMP/furiwake.log" 2>&1 &
-  started furiwake $!
-  BALANCER_PID[furiwake]=$!
-  wait_listening furiwake "$FURIWAKE_PORT" $! "$TMP/furiwake.log"
+  (cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$TMP/$name.yaml") \
+    >"$TMP/$name.log" 2>&1 &
+  started "$name" $!
+  BALANCER_PID[$name]=$!
+  wait_listening "$name" "$port" $! "$TMP/$name.log"
 }
 
 # CPU time (user + system) of a process so far, in clock ticks.

@@ -3,8 +3,9 @@
 # Node balancer on libuv's stream handles (bench/tcp-floor.ts, a bare relay on the handles
 # furiwake uses), in one interleaved run, the three pinned to the same core in front of the same
 # nginx. For each: new connections/s, the balancer's CPU, connections/s per busy core, CPU µs per
-# connection (user and system), and wake-ups per connection of the balancer and of nginx.
-# Run by hand: `bash bench/tcp-floor.sh` (DURATION, WARMUP, ROUNDS, CONNECTIONS as in run.sh).
+# connection (user and system), and wake-ups per 100 connections of the balancer and of nginx.
+# Run by hand: `bash bench/tcp-floor.sh` (DURATION, WARMUP, ROUNDS, CONNECTIONS as in run.sh;
+# BEFORE=<commit> adds furiwake at that commit as a fourth balancer).
 # See bench/README.md, "What bounds new tcp connections".
 set -euo pipefail
 
@@ -33,12 +34,22 @@ TMP=$(mktemp -d /tmp/furiwake-bench.XXXXXX)
 chmod 755 "$TMP"
 
 declare -A BALANCER_PID=()
-read -r NGINX_PORT HAPROXY_PORT FURIWAKE_PORT RELAY_PORT < <(free_ports 4)
+read -r NGINX_PORT HAPROXY_PORT FURIWAKE_PORT RELAY_PORT BEFORE_PORT < <(free_ports 5)
 
 log "nginx on 127.0.0.1:$NGINX_PORT (core $BACKEND_CPU)"
 start_nginx || die "nginx did not start"
 log "haproxy on 127.0.0.1:$HAPROXY_PORT (core $BALANCER_CPU)"
 run_haproxy < <(haproxy_tcp_conf "127.0.0.1:$HAPROXY_PORT" "127.0.0.1:$NGINX_PORT") || die "haproxy did not start"
+TARGETS=(haproxy furiwake relay)
+declare -A PORT=([haproxy]=$HAPROXY_PORT [furiwake]=$FURIWAKE_PORT [relay]=$RELAY_PORT)
+# BEFORE=<commit>: that commit too, as "before", beside the work tree (a change measured in one run)
+if [[ -n ${BEFORE:-} ]]; then
+  PORT[before]=$BEFORE_PORT
+  log "furiwake at $BEFORE on 127.0.0.1:${PORT[before]} (core $BALANCER_CPU)"
+  FURIWAKE_REF=$BEFORE start_furiwake tcp before "${PORT[before]}" || die "furiwake at $BEFORE did not start"
+  BEFORE_AT=$FURIWAKE_AT
+  TARGETS=(haproxy before furiwake relay)
+fi
 log "furiwake on 127.0.0.1:$FURIWAKE_PORT (core $BALANCER_CPU)"
 start_furiwake tcp || die "furiwake did not start"
 log "the bare relay (bench/tcp-floor.ts) on 127.0.0.1:$RELAY_PORT (core $BALANCER_CPU)"
@@ -52,15 +63,13 @@ NGINX_WORKER=$(pgrep -P "${PIDS[0]}" | head -1)
 [[ -n $NGINX_WORKER ]] || die "no nginx worker found"
 WATCH_PIDS=$NGINX_WORKER
 
-TARGETS=(haproxy furiwake relay)
-declare -A PORT=([haproxy]=$HAPROXY_PORT [furiwake]=$FURIWAKE_PORT [relay]=$RELAY_PORT)
 for t in "${TARGETS[@]}"; do
   status=$(probe_status "${PORT[$t]}" / || true)
   [[ $status == *" 200 "* || $status == *" 200" ]] || die "$t: GET / answered '${status:-nothing}'"
 done
 
 # Per round and target: R (connections/s), CPU (%), EFF (per busy core), US/SY (CPU µs per
-# connection), BW/NW (wake-ups per connection of the balancer and of nginx).
+# connection), BW/NW (wake-ups per 100 connections of the balancer and of nginx).
 declare -A R=() CPU=() EFF=() US=() SY=() TOT=() BW=() NW=()
 for ((round = 1; round <= ROUNDS; round++)); do
   for t in "${TARGETS[@]}"; do
@@ -75,15 +84,16 @@ for ((round = 1; round <= ROUNDS; round++)); do
     EFF[$k]=$(awk -v f="${R[$k]}" -v c="$WRK_CPU" 'BEGIN { printf "%.0f", f * 100 / c }')
     read -r bw nw <<<"$WRK_SWITCHES"
     read -r "US[$k]" "SY[$k]" "TOT[$k]" "BW[$k]" "NW[$k]" < <(awk -v n="$total" -v u="$WRK_USER_S" -v s="$WRK_SYS_S" -v bw="$bw" -v nw="$nw" \
-      'BEGIN { printf "%.1f %.1f %.1f %.2f %.2f\n", u * 1e6 / n, s * 1e6 / n, (u + s) * 1e6 / n, bw / n, nw / n }')
+      'BEGIN { printf "%.1f %.1f %.1f %.0f %.0f\n", u * 1e6 / n, s * 1e6 / n, (u + s) * 1e6 / n, bw * 100 / n, nw * 100 / n }')
   done
 done
 
 {
   printf 'bench/tcp-floor.sh, %s, furiwake at %s, %s rounds x %s, %s connections, machine %s%% idle at start\n' \
     "$(date -u '+%Y-%m-%d %H:%M UTC')" "$FURIWAKE_AT" "$ROUNDS" "$DURATION" "$CONNECTIONS" "$IDLE_AT_START"
+  [[ -z ${BEFORE:-} ]] || printf 'before: furiwake at %s\n' "$BEFORE_AT"
   printf 'medians of the rounds; new connections (wrk -H "Connection: close"), one member connection each\n\n'
-  printf '%-10s %10s %6s %10s %9s %9s %9s %10s %10s %9s\n' balancer 'conn/s' cpu 'conn/s/core' 'user µs' 'sys µs' 'cpu µs' 'wakes/conn' 'nginx w/c' 'per core'
+  printf '%-10s %10s %6s %10s %9s %9s %9s %10s %10s %9s\n' balancer 'conn/s' cpu 'conn/s/core' 'user µs' 'sys µs' 'cpu µs' 'wakes/100' 'nginx/100' 'per core'
   eff_h=$(med EFF haproxy)
   for t in "${TARGETS[@]}"; do
     printf '%-10s %10s %6s %10s %9s %9s %9s %10s %10s %9s\n' "$t" "$(med R "$t")" "$(percent "$(med CPU "$t")")" "$(med EFF "$t")" \
