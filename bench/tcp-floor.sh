@@ -77,8 +77,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
     log "round $round/$ROUNDS: new connections via $t ($DURATION after $WARMUP warm-up)"
     wrk_measured "$t close" "${BALANCER_PID[$t]}" -c"$CONNECTIONS" -H 'Connection: close' "http://127.0.0.1:${PORT[$t]}/"
     [[ -n $WRK_OUT ]] || die "wrk failed against $t"
-    secs=$(awk '/requests in/ { sub(/s,?$/, "", $5); print $5 }' <<<"$WRK_OUT")
-    total=$(awk '/requests in/ { print $1 }' <<<"$WRK_OUT")
+    secs=$(awk '/ requests in / { sub(/s,?$/, "", $4); print $4 }' <<<"$WRK_OUT")
+    total=$(awk '/ requests in / { print $1 }' <<<"$WRK_OUT")
     R[$k]=$(awk -v n="$total" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')
     CPU[$k]=$WRK_CPU
     EFF[$k]=$(awk -v f="${R[$k]}" -v c="$WRK_CPU" 'BEGIN { printf "%.0f", f * 100 / c }')
