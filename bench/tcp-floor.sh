@@ -5,7 +5,8 @@
 # nginx. For each: new connections/s, the balancer's CPU, connections/s per busy core, CPU µs per
 # connection (user and system), and wake-ups per 100 connections of the balancer and of nginx.
 # Run by hand: `bash bench/tcp-floor.sh` (DURATION, WARMUP, ROUNDS, CONNECTIONS as in run.sh;
-# BEFORE=<commit> adds furiwake at that commit as a fourth balancer).
+# BEFORE=<commit> adds furiwake at that commit; BATCH=1 the relay holding its writes to the end
+# of each turn of its loop).
 # See bench/README.md, "What bounds new tcp connections".
 set -euo pipefail
 
@@ -34,7 +35,7 @@ TMP=$(mktemp -d /tmp/furiwake-bench.XXXXXX)
 chmod 755 "$TMP"
 
 declare -A BALANCER_PID=()
-read -r NGINX_PORT HAPROXY_PORT FURIWAKE_PORT RELAY_PORT BEFORE_PORT < <(free_ports 5)
+read -r NGINX_PORT HAPROXY_PORT FURIWAKE_PORT RELAY_PORT BEFORE_PORT BATCH_PORT < <(free_ports 6)
 
 log "nginx on 127.0.0.1:$NGINX_PORT (core $BACKEND_CPU)"
 start_nginx || die "nginx did not start"
@@ -57,6 +58,15 @@ taskset -c "$BALANCER_CPU" "$NODE" "$ROOT/bench/tcp-floor.ts" "$RELAY_PORT" "$NG
 started relay $!
 BALANCER_PID[relay]=$!
 wait_listening relay "$RELAY_PORT" $! "$TMP/relay.log" || die "the relay did not start"
+# BATCH=1: the relay again with its writes held to the end of each turn of its loop (tcp-floor.ts)
+if [[ ${BATCH:-0} == 1 ]]; then
+  PORT[batch]=$BATCH_PORT
+  taskset -c "$BALANCER_CPU" "$NODE" "$ROOT/bench/tcp-floor.ts" "$BATCH_PORT" "$NGINX_PORT" batch >"$TMP/batch.log" 2>&1 &
+  started batch $!
+  BALANCER_PID[batch]=$!
+  wait_listening batch "$BATCH_PORT" $! "$TMP/batch.log" || die "the batching relay did not start"
+  TARGETS+=(batch)
+fi
 
 # nginx's worker (the master's child): its wake-ups are the peer's side of the cost.
 NGINX_WORKER=$(pgrep -P "${PIDS[0]}" | head -1)

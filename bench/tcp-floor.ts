@@ -7,7 +7,12 @@
 // gap between HAProxy and this relay is what Node and libuv cost, the gap between the relay and
 // furiwake is what furiwake adds.
 //
-//   node bench/tcp-floor.ts LISTEN_PORT MEMBER_PORT      (both on 127.0.0.1; SIGTERM stops it)
+//   node bench/tcp-floor.ts LISTEN_PORT MEMBER_PORT [batch]   (both on 127.0.0.1; SIGTERM stops it)
+//
+// `batch`: each read is copied and its write held until the end of the event loop's turn
+// (setImmediate), and so are the FINs passed on, so the writes of every connection served in a
+// turn leave together, as HAProxy does its sends after its poll: whether the peers' wake-ups
+// fall when their data comes in bursts, and what that is worth against the copy.
 
 interface Handle {
   side: Side;
@@ -37,7 +42,8 @@ const { WriteWrap, ShutdownWrap, streamBaseState: state, kReadBytesOrError, kLas
 };
 const { UV_EOF } = binding('uv') as Record<string, number>;
 
-const [listenPort, memberPort] = process.argv.slice(2).map(Number);
+const [listenPort, memberPort] = process.argv.slice(2, 4).map(Number);
+const batch = process.argv[4] === 'batch';
 if (!(listenPort! >= 0 && memberPort! > 0)) {
   console.error('usage: node bench/tcp-floor.ts LISTEN_PORT MEMBER_PORT');
   process.exit(2);
@@ -75,6 +81,7 @@ function onRead(this: Handle): Buffer | undefined {
     // Both have sent their FIN: close (ours went on already). Else ours goes on to the other
     // side (a shutdown with no callback: nothing waits for it; a failure shows as a read error).
     if (peer.readEnded) return closeBoth(side), undefined;
+    if (batch) return hold(peer, null), undefined;
     if (peer.handle.shutdown(new ShutdownWrap()) !== 0) closeBoth(side);
     return undefined;
   }
@@ -84,9 +91,32 @@ function onRead(this: Handle): Buffer | undefined {
 
 let spare: InstanceType<typeof WriteWrap> | null = null;
 
+/** batch: the writes (a chunk, or null for a FIN) held until the turn's end, in order */
+let held: { to: Side; chunk: Buffer | null }[] = [];
+
+function hold(to: Side, chunk: Buffer | null): void {
+  if (held.push({ to, chunk }) === 1) setImmediate(flush);
+}
+
+function flush(): void {
+  const writes = held;
+  held = [];
+  for (const { to, chunk } of writes) {
+    if (to.closed) continue;
+    if (chunk === null) {
+      if (to.handle.shutdown(new ShutdownWrap()) !== 0) closeBoth(to);
+    } else {
+      const req = (spare ??= newWrite());
+      if (to.handle.writeBuffer(req, chunk) !== 0) closeBoth(to);
+      else if (state[kLastWriteWasAsync] !== 0) spare = null; // (its bytes are its own: nothing to stop)
+    }
+  }
+}
+
 function relay(side: Side, n: number): Buffer | undefined {
   const peer = side.peer;
   if (peer.closed) return undefined;
+  if (batch) return hold(peer, Buffer.from(SHARED.subarray(0, n))), undefined;
   const chunk = SHARED.subarray(0, n);
   const req = (spare ??= newWrite());
   if (peer.handle.writeBuffer(req, chunk) !== 0) return closeBoth(side), undefined;
