@@ -79,34 +79,6 @@ function onClosed(this: Handle): void {
   stream.owner.streamClosed(stream);
 }
 
-// Closes are told to their owners in a batch, not by a close callback per handle: libuv closes
-// the descriptor at once (uv_close) and only its bookkeeping waits for the loop's close phase,
-// so nothing is gained by waiting for that, and each callback is a call from C++ into JavaScript
-// (about as dear as a read's). A connection's two streams usually close in one turn: one
-// microtask tells both owners. Still the last event a stream sends: after anything its close()
-// caller says in the same turn (failed(): streamError).
-let closedStreams: HandleStream[] = [];
-const RESOLVED = Promise.resolve();
-
-function closedLater(stream: HandleStream): void {
-  if (closedStreams.push(stream) === 1) void RESOLVED.then(tellClosed);
-}
-
-function tellClosed(): void {
-  const streams = closedStreams;
-  closedStreams = [];
-  for (const stream of streams) {
-    try {
-      stream.owner.streamClosed(stream);
-    } catch (err) {
-      // the others must hear of theirs all the same; the owner's own throw goes on, as it did from a callback
-      queueMicrotask(() => {
-        throw err;
-      });
-    }
-  }
-}
-
 function onConnected(this: ConnectReq<HandleStream>, status: number): void {
   this.stream.connected(status);
 }
@@ -397,10 +369,7 @@ export class HandleStream implements Stream {
   close(): void {
     if (this.closed) return;
     this.#closing();
-    const handle = this.#handle;
-    handle.stream = undefined;
-    handle.close();
-    closedLater(this);
+    this.#handle.close(onClosed);
   }
 
   reset(): void {
