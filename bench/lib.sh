@@ -269,14 +269,18 @@ EOF
 # wrk_measured LABEL PID WRK-ARGS...: a warm-up run of WARMUP, then the measured one of DURATION,
 # both `wrk -t1` on CLIENT_CPU. Sets WRK_OUT (wrk's output; empty when it failed, which is
 # logged), WRK_CPU (PID's CPU during the measured run in % of one core; "-" without a PID) and
-# WRK_CPU_S (the same CPU in seconds, user + system of every thread of PID).
+# WRK_CPU_S (the same CPU in seconds, user + system of every thread of PID), WRK_USER_S and
+# WRK_SYS_S (its two parts), and WRK_SWITCHES: the voluntary context switches (sleeps, so
+# wake-ups) during the measured run of PID's main thread and of each of WATCH_PIDS, if set.
 # The output is kept in $TMP/wrk-LABEL.txt; non-2xx answers and socket errors are warned about.
 wrk_measured() {
-  local label=$1 pid=$2 t0 t1 c0=0 c1
+  local label=$1 pid=$2 t0 t1 c0=0 c1 u0=0 s0=0 u1 s1 w0 w1
   shift 2
-  WRK_CPU=- WRK_CPU_S=-
+  WRK_CPU=- WRK_CPU_S=- WRK_USER_S=- WRK_SYS_S=- WRK_SWITCHES=-
   taskset -c "$CLIENT_CPU" wrk -t1 -d"$WARMUP" "$@" >/dev/null 2>&1 || true
-  [[ -n $pid ]] && c0=$(cpu_ticks "$pid")
+  [[ -n $pid ]] && read -r u0 s0 < <(cpu_split "$pid") && c0=$((u0 + s0))
+  # shellcheck disable=SC2086
+  w0=$(voluntary_switches $pid ${WATCH_PIDS:-})
   t0=$(now_ns)
   if ! WRK_OUT=$(taskset -c "$CLIENT_CPU" wrk -t1 -d"$DURATION" "$@" 2>&1); then
     log "wrk failed against $label:"; printf '%s\n' "$WRK_OUT" | sed 's/^/    /' >&2
@@ -284,10 +288,16 @@ wrk_measured() {
     return 0
   fi
   t1=$(now_ns)
+  # shellcheck disable=SC2086
+  w1=$(voluntary_switches $pid ${WATCH_PIDS:-})
+  WRK_SWITCHES=$(paste -d' ' <(tr ' ' '\n' <<<"$w0") <(tr ' ' '\n' <<<"$w1") | awk '{ printf "%s%d", (NR > 1 ? " " : ""), $2 - $1 }')
   if [[ -n $pid ]]; then
-    c1=$(cpu_ticks "$pid")
+    read -r u1 s1 < <(cpu_split "$pid")
+    c1=$((u1 + s1))
     WRK_CPU=$(cpu_percent "$c0" "$t0" "$c1" "$t1")
-    WRK_CPU_S=$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", c / hz }')
+    WRK_CPU_S=$(ticks_to_s $((c1 - c0)))
+    WRK_USER_S=$(ticks_to_s $((u1 - u0)))
+    WRK_SYS_S=$(ticks_to_s $((s1 - s0)))
   fi
   printf '%s\n' "$WRK_OUT" >"$TMP/wrk-${label// /-}.txt"
   if grep -qE 'Non-2xx|Socket errors' <<<"$WRK_OUT"; then
@@ -305,15 +315,17 @@ run_haproxy() {
   wait_listening haproxy "$HAPROXY_PORT" $! "$TMP/haproxy.log"
 }
 
-# start_furiwake MODE: furiwake as the one service `bench` in MODE (tcp, http) in front of the
-# nginx backend, pinned to BALANCER_CPU; its PID goes in BALANCER_PID[furiwake].
+# start_furiwake MODE [NAME] [PORT]: furiwake as the one service `bench` in MODE (tcp, http) in
+# front of the nginx backend, on PORT (FURIWAKE_PORT), pinned to BALANCER_CPU; its PID goes in
+# BALANCER_PID[NAME] (furiwake). A second one under another NAME runs beside it (another commit:
+# FURIWAKE_REF set for that call).
 start_furiwake() {
-  local mode=$1
+  local mode=$1 name=${2:-furiwake} port=${3:-$FURIWAKE_PORT}
   furiwake_dir
-  cat >"$TMP/furiwake.yaml" <<EOF
+  cat >"$TMP/$name.yaml" <<EOF
 global: { log-level: warn${FURIWAKE_WORKERS:+, workers: $FURIWAKE_WORKERS} }
 services:
-  bench: { listen: 127.0.0.1:$FURIWAKE_PORT, mode: $mode, pool: p }
+  bench: { listen: 127.0.0.1:$port, mode: $mode, pool: p }
 pools:
   p:
     algorithm: round-robin
@@ -322,20 +334,33 @@ EOF
   # Node directly (not npx), so the PID we hold is the balancer itself.
   # FURIWAKE_NODE_OPTIONS lets you add e.g. --cpu-prof --cpu-prof-dir=/tmp/prof.
   # shellcheck disable=SC2086
-  (cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$TMP/furiwake.yaml") \
-    >"$TMP/furiwake.log" 2>&1 &
-  started furiwake $!
-  BALANCER_PID[furiwake]=$!
-  wait_listening furiwake "$FURIWAKE_PORT" $! "$TMP/furiwake.log"
+  (cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$TMP/$name.yaml") \
+    >"$TMP/$name.log" 2>&1 &
+  started "$name" $!
+  BALANCER_PID[$name]=$!
+  wait_listening "$name" "$port" $! "$TMP/$name.log"
 }
 
 # CPU time (user + system) of a process so far, in clock ticks.
 cpu_ticks() {
+  local u s
+  read -r u s < <(cpu_split "$1")
+  echo $((u + s))
+}
+# cpu_split PID -> "USER SYSTEM": the two parts of its CPU time so far, in clock ticks.
+cpu_split() {
   # Fields after the ")" that closes the command name: utime and stime are the 12th and 13th.
   local stat
-  stat=$(<"/proc/$1/stat") || { echo 0; return; }
+  stat=$(<"/proc/$1/stat") || { echo 0 0; return; }
   stat=${stat##*) }
-  awk '{ print $12 + $13 }' <<<"$stat"
+  awk '{ print $12, $13 }' <<<"$stat"
+}
+ticks_to_s() { awk -v c="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", c / hz }'; }
+# voluntary_switches PID... -> each one's main thread's voluntary context switches so far: the
+# times it slept waiting for work, so the times it had to be woken.
+voluntary_switches() {
+  local pid
+  for pid in "$@"; do awk '/^voluntary_ctxt_switches:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0; done | paste -sd' '
 }
 now_ns() { date +%s%N; }
 # cpu_percent TICKS_BEFORE NS_BEFORE TICKS_AFTER NS_AFTER -> the % of one core used in between

@@ -23,7 +23,7 @@ export interface RawHandle<S> {
   useUserBuffer(buffer: Uint8Array): void;
   writeBuffer(req: WriteReq<S>, data: Uint8Array): number;
   writeLatin1String(req: WriteReq<S>, data: string): number;
-  shutdown(req: ShutdownReq<S>): number;
+  shutdown(req: ShutdownReq): number;
   close(callback?: (this: RawHandle<S>) => void): void;
   reset(callback?: (this: RawHandle<S>) => void): number;
   setNoDelay(on: boolean): number;
@@ -43,23 +43,24 @@ export interface WriteReq<S> {
   stream: S | null;
   chunk: Buffer | null;
 }
-export interface ShutdownReq<S> {
-  handle: RawHandle<S>;
-  oncomplete: (this: ShutdownReq<S>, status: number) => void;
-  stream: S;
-}
+/**
+ * Node calls a shutdown's `oncomplete` only when the request has one: the engine gives it none
+ * (see HandleStream.end), so its completion costs no call into JavaScript. Node's own net.js
+ * sets `handle` on it for that callback; nothing in Node's C++ reads it.
+ */
+export type ShutdownReq = object;
+/** What Node's C++ reads of a connect request is `oncomplete`; net.js adds the address and port
+ * for its own error messages, which the engine makes from the stream's owner instead. */
 export interface ConnectReq<S> {
   oncomplete: (this: ConnectReq<S>, status: number, handle: RawHandle<S>) => void;
   stream: S;
-  address: string;
-  port: number;
 }
 
 export interface Bindings<S> {
   TCP: new (type: number) => RawHandle<S>;
   TCPConnectWrap: new () => ConnectReq<S>;
   WriteWrap: new () => WriteReq<S>;
-  ShutdownWrap: new () => ShutdownReq<S>;
+  ShutdownWrap: new () => ShutdownReq;
   SOCKET: number;
   SERVER: number;
   /** libuv's bind flag for SO_REUSEPORT; undefined on a Node.js whose binding has none */

@@ -11,7 +11,7 @@
 
 import { getSystemErrorName } from 'node:util';
 import type { Endpoint } from '../runtime/connection-table.ts';
-import type { AddressOut, Bindings, ConnectReq, RawHandle, ShutdownReq, WriteReq } from './handle-bindings.ts';
+import type { AddressOut, Bindings, ConnectReq, RawHandle, WriteReq } from './handle-bindings.ts';
 import type { Stream, StreamOwner } from './stream.ts';
 
 type Handle = RawHandle<HandleStream>;
@@ -71,10 +71,6 @@ function onWriteDone(this: WriteReq<HandleStream>, status: number): void {
   this.stream = null;
   this.chunk = null;
   stream.written(status);
-}
-
-function onShutdown(this: ShutdownReq<HandleStream>, status: number): void {
-  this.stream.shutDown(status);
 }
 
 function onClosed(this: Handle): void {
@@ -162,8 +158,6 @@ export class HandleStream implements Stream {
     const req = new B!.TCPConnectWrap();
     req.oncomplete = onConnected;
     req.stream = this;
-    req.address = ip;
-    req.port = port;
     this.#connecting = true;
     // (an IP resolved from the config: IPv6 has colons; net.isIPv6's regex costs more than the connect)
     const err = ip.includes(':') ? this.#handle.connect6(req, ip, port) : this.#handle.connect(req, ip, port);
@@ -363,19 +357,13 @@ export class HandleStream implements Stream {
     this.#finSent = true;
     // The peer has finished too and nothing is queued: close() sends our FIN, one system call less.
     if (this.readEnded) return this.close();
-    const req = new B!.ShutdownWrap();
-    req.oncomplete = onShutdown;
-    req.handle = this.#handle;
-    req.stream = this;
-    const err = this.#handle.shutdown(req);
-    if (err === 1 || err === B!.UV_ENOTCONN) return this.shutDown(0);
-    if (err !== 0) this.failed(err);
-  }
-
-  shutDown(status: number): void {
-    if (this.closed) return;
-    if (status < 0 && status !== B!.UV_ENOTCONN) return this.failed(status);
-    if (this.readEnded) this.close();
+    // Nothing waits for the shutdown to complete: the stream closes on the peer's FIN (eof), and
+    // a socket that breaks meanwhile fails the read that reports it (a paused stream reads again
+    // when its writes drain, or the owner's idle timer ends it). So the request has no
+    // oncomplete, and its completion costs no call into JavaScript (see ShutdownReq).
+    // 1: done at once; ENOTCONN: the peer is gone already, which the read reports too.
+    const err = this.#handle.shutdown(new B!.ShutdownWrap());
+    if (err !== 0 && err !== 1 && err !== B!.UV_ENOTCONN) this.failed(err);
   }
 
   close(): void {

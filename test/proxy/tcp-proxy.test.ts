@@ -162,6 +162,47 @@ describeOnEachEngine('tcp service', () => {
     assert.equal(result.data.length, 8 + reply.length);
   });
 
+  // The member's FIN goes on to the client as a shutdown nothing waits for: what ends the
+  // connection afterwards is read from the client, a FIN or a reset.
+  it("passes on the member's FIN first: the client may still send, and its FIN then closes both sides", async () => {
+    let heard = '';
+    const early = await server('early', (socket) => {
+      socket.end('bye\n');
+      socket.on('data', (c: Buffer) => (heard += c.toString()));
+      socket.on('end', () => (heard += '<FIN>'));
+    });
+    const app = await startApp(single('tcp', pool('round-robin', [{ port: early.port, id: 'e' }])));
+    const client = net.connect({ port: app.address('svc').port, host: '127.0.0.1', allowHalfOpen: true });
+    let got = '';
+    client.on('data', (c: Buffer) => (got += c.toString()));
+    await once(client, 'end');
+    assert.equal(got, 'bye\n');
+    client.end('late words');
+    await once(client, 'close');
+    await app.runtime.connections.drained();
+    await until(() => early.open === 0);
+    assert.equal(heard, 'late words<FIN>');
+    assert.equal(app.runtime.member('p', 'e')!.active, 0);
+  });
+
+  it("a client that resets after the member's FIN was passed on resets the member too and frees the connection", async () => {
+    const member = { reset: false };
+    const early = await server('early', (socket) => {
+      socket.end('bye\n');
+      socket.on('data', () => {});
+      socket.on('error', (err: NodeJS.ErrnoException) => (member.reset = err.code === 'ECONNRESET'));
+    });
+    const app = await startApp(single('tcp', pool('round-robin', [{ port: early.port, id: 'e' }])));
+    const client = net.connect({ port: app.address('svc').port, host: '127.0.0.1', allowHalfOpen: true });
+    client.on('data', () => {});
+    await once(client, 'end');
+    client.resetAndDestroy();
+    await app.runtime.connections.drained();
+    await until(() => early.open === 0);
+    assert.equal(member.reset, true, 'the member saw a reset, not a clean close');
+    assert.equal(app.runtime.member('p', 'e')!.active, 0);
+  });
+
   it('a client that sends FIN then RST at once, mid-reply, frees the connection and the member', async () => {
     const big = await server('big', (socket) => {
       socket.on('data', () => {});
