@@ -49,15 +49,20 @@ export class Runtime {
     return this.pools.get(pool)?.member(id);
   }
 
-  apply(config: Config): ApplyResult {
+  /**
+   * `describe`: make the summary (the log's line, the API's answer); a worker thread, whose summary
+   * no one reads, skips its comparisons of every pool and member.
+   */
+  apply(config: Config, describe = true): ApplyResult {
     /** members a reload took out: they stop serving their live traffic (once the new config is in) */
     const removed: Member[] = [];
-    const summary = this.config === null ? describeStart(config) : describeChanges(this.config, config).join(', ') || 'nothing changed';
+    const summary = !describe ? '' : this.config === null ? describeStart(config) : describeChanges(this.config, config).join(', ') || 'nothing changed';
     for (const [name, pc] of Object.entries(config.pools)) {
       const live = this.pools.get(name);
       if (live === undefined) {
         this.pools.set(name, new Pool(name, pc, this.events));
-      } else {
+      } else if (live.config !== pc) {
+        // (the very same object: a worker's unchanged pool, config-delta.ts; nothing to do)
         const before = live.members;
         live.reconfigure(pc);
         // a Set: a pool of 10,000 members made this 10^8 comparisons per reload
