@@ -29,7 +29,11 @@ function readYaml(text: string, file: string): SourceResult {
   let positions: Position | null = null;
   // the lines are wanted only when something is wrong: read them then (the same reader, recording)
   const lineOf = (path: readonly PathSegment[]): number | undefined => positionLine((positions ??= readCommonYaml(text, true)!.positions!), path);
-  return { ok: true, source: { value: common.value, lineOf }, duplicates: [] };
+  // in the words readWithYaml uses
+  const duplicates = common.duplicates.map(({ path, key, line, column }): ConfigIssue => (
+    { file, path: formatPath(path), message: duplicateKey(key), line, column }
+  ));
+  return { ok: true, source: { value: common.value, lineOf }, duplicates };
 }
 
 /** The text as the yaml library reads it: every form of YAML, and its words for every error. */
@@ -47,7 +51,7 @@ export function readWithYaml(text: string, file: string): SourceResult {
     if (error.code !== 'DUPLICATE_KEY') return { file, path: '', message: error.message + hint(text, line), line, column: col };
     const at = keyAt(doc, error.pos[0]);
     const key = at === null ? text.slice(error.pos[0], error.pos[1]) : String(at[at.length - 1]);
-    return { file, path: at === null ? '' : formatPath(at), message: `duplicate key ${JSON.stringify(key)}; each key may appear once in a map`, line, column: col };
+    return { file, path: at === null ? '' : formatPath(at), message: duplicateKey(key), line, column: col };
   });
   if (firstSyntax !== undefined) return { ok: false, issues };
   // a key can only be __proto__ if the text says so, or spells it with escapes ("\x5f_proto__")
@@ -64,6 +68,10 @@ export function readWithYaml(text: string, file: string): SourceResult {
     return { ok: false, issues: [{ file, path: '', message }] };
   }
   return { ok: true, source: { value, lineOf: (path) => lineOf(doc, lines, path) }, duplicates: issues };
+}
+
+function duplicateKey(key: string): string {
+  return `duplicate key ${JSON.stringify(key)}; each key may appear once in a map`;
 }
 
 /** The path of the map key that starts at `offset`, or null when none does. */

@@ -7,10 +7,14 @@
 // It gives the values `yaml` gives (core schema, doc.toJS()) and the lines source.ts would give
 // for an error's path, or null — "not mine" — for anything else: anchors, aliases, tags,
 // directives, several documents, block scalars (| >), multi-line scalars and flow collections,
-// tabs, CR, a BOM, keys written twice, a __proto__ key, keys over 1,000 characters, deeper than
+// tabs, CR, a BOM, a __proto__ key, keys over 1,000 characters, deeper than
 // 100 levels, every error and every doubt. Then `yaml` reads the text, so its handling of the rest
 // of YAML and its error messages stay the only ones. test/config/yaml-common.test.ts checks the
-// two agree on random documents.
+// two agree on random documents. A key written twice in a map is reported as yaml reports it
+// (each a problem of its own, the later value kept), found with the map itself: yaml's check
+// compares each key with every other of its map, a second for 5,000 keys.
+
+import type { PathSegment } from './issues.ts';
 
 /** Where each key and item of the value was written: the line lineOf() answers with. */
 export interface Position {
@@ -24,6 +28,16 @@ export interface CommonYaml {
   value: unknown;
   /** only when asked for (errors need it, a good file does not) */
   positions: Position | null;
+  /** keys written again in their map, in the order of the text */
+  duplicates: Duplicate[];
+}
+
+/** A key written a second time in one map: where (1-based line and column), and its path. */
+export interface Duplicate {
+  path: PathSegment[];
+  key: string;
+  line: number;
+  column: number;
 }
 
 /** Nesting deeper than this is left to `yaml` (which also bounds it): no recursion runs away here. */
@@ -85,6 +99,13 @@ class Reader {
   /** the line's number (1-based) and indent; -1 when the text is done */
   #number = 0;
   #indent = 0;
+  /** the path to the node being read (for a duplicate key's report) */
+  readonly #path: PathSegment[] = [];
+  readonly #duplicates: Duplicate[] = [];
+  /** whether the last key #key() read was a number (1: and "1": are one key to an object, two to yaml) */
+  #numericKey = false;
+  /** the last value read was empty (`k:` and nothing): yaml places a key written twice just after it oddly */
+  #afterEmpty = false;
 
   constructor(text: string, positions: boolean) {
     this.#text = text;
@@ -98,7 +119,7 @@ class Reader {
     const position = this.#position(this.#number);
     const value = this.#block(this.#start + this.#indent, -1, 0, position);
     if (this.#indent >= 0) throw NOT_MINE; // something after the root node
-    return { value, positions: position };
+    return { value, positions: position, duplicates: this.#duplicates };
   }
 
   #position(line: number): Position | null {
@@ -151,6 +172,7 @@ class Reader {
     const seq: Position[] | undefined = position === null ? undefined : (position.seq = []);
     for (;;) {
       // at a dash at `column` of the current line
+      this.#path.push(items.length);
       let i = this.#start + column + 1;
       while (i < this.#end && text.charCodeAt(i) === SPACE) i++;
       if (i === this.#end || text.charCodeAt(i) === HASH) {
@@ -164,12 +186,14 @@ class Reader {
         } else {
           seq?.push({ line: dashLine });
           items.push(null);
+          this.#afterEmpty = true;
         }
       } else {
         const item = this.#position(this.#number);
         seq?.push(item!);
         items.push(this.#block(i, column, depth + 1, item));
       }
+      this.#path.pop();
       // the item consumed its lines: the next is another item at this column, or belongs to a parent
       if (this.#indent < column) return items;
       if (this.#indent > column) throw NOT_MINE;
@@ -182,14 +206,20 @@ class Reader {
     const text = this.#text;
     const map: Record<string, unknown> = {};
     const keys: Map<string, Position> | undefined = position === null ? undefined : (position.map = new Map());
+    let numeric: string[] | null = null;
     for (;;) {
       const at = this.#start + column;
       const colon = this.#keyEnd(at);
       if (colon < 0) throw NOT_MINE; // a line in a map that is not a key
       const key = this.#key(at, colon);
-      if (key === '__proto__' || Object.hasOwn(map, key)) throw NOT_MINE; // yaml's errors, yaml's words
+      if (key === '__proto__') throw NOT_MINE; // yaml's error, yaml's words
+      if (Object.hasOwn(map, key)) this.#again(key, this.#numericKey || (numeric?.includes(key) ?? false), at);
+      else if (this.#numericKey) (numeric ??= []).push(key);
+      this.#afterEmpty = false;
       const entry = this.#position(this.#number);
-      if (entry !== null) keys!.set(key, entry);
+      // lineOf() finds the first of keys written twice, as yaml's does
+      if (entry !== null && !keys!.has(key)) keys!.set(key, entry);
+      this.#path.push(key);
       let i = colon + 1;
       while (i < this.#end && text.charCodeAt(i) === SPACE) i++;
       if (i === this.#end || text.charCodeAt(i) === HASH) {
@@ -200,14 +230,26 @@ class Reader {
           map[key] = this.#block(at2, column, depth + 1, entry);
         } else {
           map[key] = null;
+          this.#afterEmpty = true;
         }
       } else {
         map[key] = this.#inline(i, depth + 1, entry);
         this.#nextContent();
       }
+      this.#path.pop();
       if (this.#indent < column) return map;
       if (this.#indent > column) throw NOT_MINE;
     }
+  }
+
+  /**
+   * A key written again in its map, at `at`: reported as yaml reports it. A number among the two
+   * (1: and "1": one key to an object, two to yaml; 1: and 1.0: one to both) is left to yaml.
+   */
+  #again(key: string, numeric: boolean, at: number): void {
+    // after an empty value yaml reports the place where that value ends, with the path '' (a quirk not worth copying)
+    if (numeric || this.#afterEmpty) throw NOT_MINE;
+    this.#duplicates.push({ path: [...this.#path, key], key, line: this.#number, column: at - this.#start + 1 });
   }
 
   /**
@@ -240,14 +282,18 @@ class Reader {
     if (colon - at > MAX_KEY) throw NOT_MINE;
     const text = this.#text;
     const c = text.charCodeAt(at);
+    this.#numericKey = false;
     if (c === SQUOTE || c === DQUOTE) return c === SQUOTE ? this.#single(at) : this.#double(at);
     let last = colon;
     while (text.charCodeAt(last - 1) === SPACE) last--;
-    return keyOf(plainValue(text.slice(at, last)));
+    const value = plainValue(text.slice(at, last));
+    this.#numericKey = typeof value === 'number';
+    return keyOf(value);
   }
 
   /** A value that ends on this line: a scalar or a flow collection, then only a comment. */
   #inline(at: number, depth: number, position: Position | null = null): unknown {
+    this.#afterEmpty = false;
     const text = this.#text;
     const end = this.#end;
     const c = text.charCodeAt(at);
@@ -374,25 +420,34 @@ class Reader {
     }
     let i = this.#skipSpaces(at + 1);
     if (text.charCodeAt(i) === close) return [isMap ? map : items, i + 1];
+    let numeric: string[] | null = null;
     for (;;) {
       const child = position === null ? null : { line };
       if (isMap) {
+        const keyAt = i;
         let scalar: unknown;
         [scalar, i] = this.#flowScalar(i);
         const key = keyOf(scalar);
-        if (key.length > MAX_KEY || key === '__proto__' || Object.hasOwn(map, key)) throw NOT_MINE;
+        if (key.length > MAX_KEY || key === '__proto__') throw NOT_MINE;
+        const isNumber = typeof scalar === 'number';
+        if (Object.hasOwn(map, key)) this.#again(key, isNumber || (numeric?.includes(key) ?? false), keyAt);
+        else if (isNumber) (numeric ??= []).push(key);
+        this.#afterEmpty = false;
         i = this.#skipSpaces(i);
         if (text.charCodeAt(i) !== COLON || text.charCodeAt(i + 1) !== SPACE) throw NOT_MINE; // { a }, { a:b }, {"a":b}: yaml's
         i = this.#skipSpaces(i + 1);
-        keys?.set(key, child!);
+        if (keys !== undefined && !keys.has(key)) keys.set(key, child!);
+        this.#path.push(key);
         [map[key], i] = this.#flowValue(i, depth, child);
       } else {
         seq?.push(child!);
+        this.#path.push(items.length);
         let value: unknown;
         [value, i] = this.#flowValue(i, depth, child);
         items.push(value);
         if (text.charCodeAt(i) === COLON) throw NOT_MINE; // [ a: b ]: a map in a sequence, yaml's
       }
+      this.#path.pop();
       const c = text.charCodeAt(i);
       if (i >= end) throw NOT_MINE;
       if (c === close) return [isMap ? map : items, i + 1];
