@@ -2,7 +2,7 @@
 // start what runs, on a reload what was added, removed or changed (down to a pool's members).
 
 import { isDeepStrictEqual } from 'node:util';
-import { diffConfig } from '../config/diff.ts';
+import { diffConfig, type ConfigDiff } from '../config/diff.ts';
 import type { HaConfig } from '../config/ha-types.ts';
 import type { AccessLogConfig, LogsConfig } from '../config/logs-types.ts';
 import type { Config, PoolConfig } from '../config/types.ts';
@@ -16,8 +16,7 @@ export function describeStart(config: Config): string {
 }
 
 /** What a reload changes, one line each; empty when nothing changed. */
-export function describeChanges(before: Config, after: Config): string[] {
-  const d = diffConfig(before, after);
+export function describeChanges(before: Config, after: Config, d: ConfigDiff = diffConfig(before, after)): string[] {
   const lines = [
     ...d.services.added.map((n) => `service ${n} added`),
     ...d.services.removed.map((n) => `service ${n} removed`),
