@@ -11,9 +11,12 @@
 // What crosses, and how:
 // - config: an 'apply' message on start and on every reload, with the ports the main thread
 //   bound (WorkersListener: it binds first, so port 0 becomes one real port for every worker,
-//   and lets go once every worker is bound) and the members' counter slots and states.
+//   and lets go once every worker is bound) and the members' counter slots and states. After the
+//   first, only the services and pools that changed, and their members' slots and states
+//   (config-delta.ts).
 // - member states (health, admin, agent, weight, slow start, limits): decided in the main
-//   thread; each change is sent to every worker as it is announced (runtime 'member' events).
+//   thread; the changes (runtime 'member' events) go to every worker batched, one 'members'
+//   message per turn of the main thread's loop.
 // - the counts that decide (active per member): one Int32 per member in shared memory
 //   (runtime/shared-counters.ts); a pick takes its place with a compare-and-swap under the
 //   limit, so max-connections holds across workers and least-connections sees every worker's
