@@ -141,7 +141,8 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
     const states: MemberMirror[] = [];
     for (const member of this.#changed) states.push(mirrorOf(member));
     this.#changed.clear();
-    this.#post({ type: 'members', states });
+    const message: ToWorker = { type: 'members', states };
+    for (const t of this.#threads) t.worker.postMessage(message);
   };
 
   constructor(count: number, runtime: Runtime, log: Logger) {
@@ -361,8 +362,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
 
   #applyOn(thread: Thread): Promise<FromWorker | null> {
     const { config, ...last } = this.#last!;
-    // the states changed before this config go first: the config's own come with it
-    this.#flushStates();
+    // (#ask sends the states changed before this config first: the config's own come with it)
     const delta = this.#deltaFor(thread.holds, config);
     thread.holds = config;
     // the slots and states of the members of the pools sent; the others' are in the worker already
@@ -393,6 +393,8 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
   #ask(thread: Thread, message: (seq: number) => ToWorker): Promise<FromWorker | null> {
     // a thread that exited answers nothing (its replacement, if any, is asked next time)
     if (thread.exited) return Promise.resolve(null);
+    // what is asked after a change sees it: an operator's disable, then the counters read at once
+    this.#flushStates();
     const seq = ++this.#seq;
     return new Promise((resolve) => {
       thread.pending.set(seq, resolve);
@@ -401,6 +403,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
   }
 
   #post(message: ToWorker): void {
+    this.#flushStates();
     for (const t of this.#threads) t.worker.postMessage(message);
   }
 }
