@@ -2,7 +2,7 @@
 // socket; any other change to it is applied to the running listener. The runtime logs this on
 // SIGHUP and uses the split to decide which listeners to rebind.
 
-import { isDeepStrictEqual } from 'node:util';
+import { sameValue } from './same-value.ts';
 import type { Config, ServiceConfig } from './types.ts';
 
 export interface ConfigDiff {
@@ -33,7 +33,7 @@ export function diffConfig(old: Config, next: Config): ConfigDiff {
       changed: services.changed.filter((name) => sameListener(old.services[name], next.services[name])),
     },
     pools: diffByName(old.pools, next.pools),
-    global: !isDeepStrictEqual(old.global, next.global),
+    global: !sameValue(old.global, next.global),
   };
 }
 
@@ -49,7 +49,7 @@ function diffByName<T>(old: Readonly<Record<string, T>>, next: Readonly<Record<s
   return {
     added: Object.keys(next).filter((name) => !has(old, name)),
     removed: Object.keys(old).filter((name) => !has(next, name)),
-    changed: Object.keys(next).filter((name) => has(old, name) && !isDeepStrictEqual(old[name], next[name])),
+    changed: Object.keys(next).filter((name) => has(old, name) && !sameValue(old[name], next[name])),
   };
 }
 

@@ -20,12 +20,24 @@ export function substituteEnv(value: unknown, env: Env): { value: unknown; issue
   return { value: result, issues };
 }
 
+/** `path`: one array, pushed and popped on the way (copied into an issue): not one per value of a large config. */
 function walk(value: unknown, path: PathSegment[], env: Env, issues: PathIssue[]): unknown {
-  if (typeof value === 'string') return substituteString(value, path, env, issues);
-  if (Array.isArray(value)) return value.map((item, index) => walk(item, [...path, index], env, issues));
+  if (typeof value === 'string') return value.includes('$') ? substituteString(value, [...path], env, issues) : value;
+  if (Array.isArray(value)) {
+    return value.map((item, index) => {
+      path.push(index);
+      const out = walk(item, path, env, issues);
+      path.pop();
+      return out;
+    });
+  }
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = walk(item, [...path, key], env, issues);
+    for (const [key, item] of Object.entries(value)) {
+      path.push(key);
+      out[key] = walk(item, path, env, issues);
+      path.pop();
+    }
     return out;
   }
   return value;

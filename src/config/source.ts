@@ -5,6 +5,7 @@
 
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { formatPath, type ConfigIssue, type PathSegment } from './issues.ts';
+import { readCommonYaml, type Position } from './yaml-common.ts';
 
 export interface Source {
   /** the document as plain data: maps, lists, strings, numbers, booleans, null */
@@ -22,6 +23,21 @@ export function readSource(text: string, file: string): SourceResult {
 }
 
 function readYaml(text: string, file: string): SourceResult {
+  // the common case, fast; anything else (and every error) is the yaml library's
+  const common = readCommonYaml(text);
+  if (common === null) return readWithYaml(text, file);
+  let positions: Position | null = null;
+  // the lines are wanted only when something is wrong: read them then (the same reader, recording)
+  const lineOf = (path: readonly PathSegment[]): number | undefined => positionLine((positions ??= readCommonYaml(text, true)!.positions!), path);
+  // in the words readWithYaml uses
+  const duplicates = common.duplicates.map(({ path, key, line, column }): ConfigIssue => (
+    { file, path: formatPath(path), message: duplicateKey(key), line, column }
+  ));
+  return { ok: true, source: { value: common.value, lineOf }, duplicates };
+}
+
+/** The text as the yaml library reads it: every form of YAML, and its words for every error. */
+export function readWithYaml(text: string, file: string): SourceResult {
   const lines = new LineCounter();
   // logLevel error: yaml's warnings (a map used as a key) would go to stderr as process
   // warnings; such a key is stringified and then refused by the schema as an unknown key
@@ -35,7 +51,7 @@ function readYaml(text: string, file: string): SourceResult {
     if (error.code !== 'DUPLICATE_KEY') return { file, path: '', message: error.message + hint(text, line), line, column: col };
     const at = keyAt(doc, error.pos[0]);
     const key = at === null ? text.slice(error.pos[0], error.pos[1]) : String(at[at.length - 1]);
-    return { file, path: at === null ? '' : formatPath(at), message: `duplicate key ${JSON.stringify(key)}; each key may appear once in a map`, line, column: col };
+    return { file, path: at === null ? '' : formatPath(at), message: duplicateKey(key), line, column: col };
   });
   if (firstSyntax !== undefined) return { ok: false, issues };
   // a key can only be __proto__ if the text says so, or spells it with escapes ("\x5f_proto__")
@@ -52,6 +68,10 @@ function readYaml(text: string, file: string): SourceResult {
     return { ok: false, issues: [{ file, path: '', message }] };
   }
   return { ok: true, source: { value, lineOf: (path) => lineOf(doc, lines, path) }, duplicates: issues };
+}
+
+function duplicateKey(key: string): string {
+  return `duplicate key ${JSON.stringify(key)}; each key may appear once in a map`;
 }
 
 /** The path of the map key that starts at `offset`, or null when none does. */
@@ -152,4 +172,16 @@ function lineOf(doc: Document, lines: LineCounter, path: readonly PathSegment[])
     }
   }
   return offset === undefined ? undefined : lines.linePos(offset).line;
+}
+
+/** lineOf() over the positions the common reader recorded: the same walk as over yaml's nodes. */
+function positionLine(root: Position, path: readonly PathSegment[]): number {
+  let node = root;
+  for (const segment of path) {
+    const next = node.map !== undefined ? node.map.get(String(segment))
+      : node.seq !== undefined && typeof segment === 'number' ? node.seq[segment] : undefined;
+    if (next === undefined) break;
+    node = next;
+  }
+  return node.line;
 }

@@ -2,10 +2,11 @@
 // start what runs, on a reload what was added, removed or changed (down to a pool's members).
 
 import { isDeepStrictEqual } from 'node:util';
-import { diffConfig } from '../config/diff.ts';
+import { diffConfig, type ConfigDiff } from '../config/diff.ts';
 import type { HaConfig } from '../config/ha-types.ts';
 import type { AccessLogConfig, LogsConfig } from '../config/logs-types.ts';
 import type { Config, PoolConfig } from '../config/types.ts';
+import { sameValue } from '../config/same-value.ts';
 
 /** At start: "2 services (web, shop), 2 pools (web: 3 members, shop: 3 members)". */
 export function describeStart(config: Config): string {
@@ -15,8 +16,7 @@ export function describeStart(config: Config): string {
 }
 
 /** What a reload changes, one line each; empty when nothing changed. */
-export function describeChanges(before: Config, after: Config): string[] {
-  const d = diffConfig(before, after);
+export function describeChanges(before: Config, after: Config, d: ConfigDiff = diffConfig(before, after)): string[] {
   const lines = [
     ...d.services.added.map((n) => `service ${n} added`),
     ...d.services.removed.map((n) => `service ${n} removed`),
@@ -87,14 +87,14 @@ function poolDetail(before: PoolConfig, after: PoolConfig): string {
   const next = new Map(after.members.map((m) => [m.id, m]));
   const added = [...next.keys()].filter((id) => !old.has(id));
   const removed = [...old.keys()].filter((id) => !next.has(id));
-  const changed = [...next.keys()].filter((id) => old.has(id) && !isDeepStrictEqual(old.get(id), next.get(id)));
+  const changed = [...next.keys()].filter((id) => old.has(id) && !sameValue(old.get(id), next.get(id)));
   const parts: string[] = [];
   if (added.length > 0) parts.push(`${added.length === 1 ? 'member' : 'members'} ${added.join(', ')} added`);
   if (removed.length > 0) parts.push(`${removed.length === 1 ? 'member' : 'members'} ${removed.join(', ')} removed`);
   if (changed.length > 0) parts.push(`${changed.length === 1 ? 'member' : 'members'} ${changed.join(', ')} changed`);
   const { members: _a, ...ownBefore } = before;
   const { members: _b, ...ownAfter } = after;
-  if (!isDeepStrictEqual(ownBefore, ownAfter)) parts.push('settings changed');
+  if (!sameValue(ownBefore, ownAfter)) parts.push('settings changed');
   return parts.length > 0 ? `: ${parts.join(', ')}` : '';
 }
 

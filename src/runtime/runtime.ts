@@ -3,6 +3,7 @@
 // `apply` builds it from a config and, on reload, updates it in place: pools and members that
 // still exist keep their state, counters and live connections.
 
+import { diffConfig } from '../config/diff.ts';
 import type { Config } from '../config/types.ts';
 import { describeChanges, describeStart } from './config-changes.ts';
 import { ConnectionTable } from './connection-table.ts';
@@ -49,15 +50,23 @@ export class Runtime {
     return this.pools.get(pool)?.member(id);
   }
 
-  apply(config: Config): ApplyResult {
+  /**
+   * `describe`: make the summary (the log's line, the API's answer); a worker thread, whose summary
+   * no one reads, skips its comparisons of every pool and member.
+   */
+  apply(config: Config, describe = true): ApplyResult {
     /** members a reload took out: they stop serving their live traffic (once the new config is in) */
     const removed: Member[] = [];
-    const summary = this.config === null ? describeStart(config) : describeChanges(this.config, config).join(', ') || 'nothing changed';
+    const diff = describe && this.config !== null ? diffConfig(this.config, config) : null;
+    const summary = !describe ? '' : diff === null ? describeStart(config) : describeChanges(this.config!, config, diff).join(', ') || 'nothing changed';
+    // a pool whose config is the same (the very object in a worker, config-delta.ts; equal, says
+    // the diff, here) is left as it is: a reload that changes one pool of 1,000 rebuilds one
+    const changed = diff === null ? null : new Set([...diff.pools.changed, ...diff.pools.added]);
     for (const [name, pc] of Object.entries(config.pools)) {
       const live = this.pools.get(name);
       if (live === undefined) {
         this.pools.set(name, new Pool(name, pc, this.events));
-      } else {
+      } else if (live.config !== pc && (changed === null || changed.has(name))) {
         const before = live.members;
         live.reconfigure(pc);
         // a Set: a pool of 10,000 members made this 10^8 comparisons per reload

@@ -15,6 +15,7 @@ import type { Service } from '../runtime/service.ts';
 import type { SharedCounters } from '../runtime/shared-counters.ts';
 import type { PassiveRelay } from './passive-relay.ts';
 import { WorkerSticks } from './worker-sticks.ts';
+import { applyDelta, type WorkerConfig } from './config-delta.ts';
 import { applyMirror, slotKey, type ApplyMessage, type MemberMirror, type WorkerStats } from './messages.ts';
 import { SharedDrops } from './udp-drops.ts';
 import { shareQueues, type QueueShare } from './queue-slots.ts';
@@ -33,6 +34,8 @@ export class DataSide {
   readonly #listeners = new Map<string, Listener>();
   readonly #queues: QueueShare | null;
   #applied = 0;
+  /** the config this worker runs, which the next delta changes */
+  #config: WorkerConfig | null = null;
   /** this worker's share of the flows the descriptor budget allows each udp service */
   #udpFlows = Infinity;
   readonly #udpFlowsNow = (): number => this.#udpFlows;
@@ -53,15 +56,20 @@ export class DataSide {
     this.runtime.resources.maxConnections = message.maxConnections;
     this.#udpFlows = message.udpFlows;
     const drops = new Map(message.udpDrops);
-    const { listen, unlisten } = this.runtime.apply(message.config);
+    this.#config = applyDelta(this.#config, message.config);
+    // no summary of the changes: the main thread logs it, no one here would read it
+    const { listen, unlisten } = this.runtime.apply(this.#config, false);
     // before any await: no client of a capped service is taken without its table
     shareClientTables(this.runtime, message.clientTables, this.index);
     shareRateTables(this.runtime, message.rateTables, this.index);
     // a new client's first connections may reach two workers at once: both must choose alike
     for (const service of this.runtime.services.values()) if (service.persistence !== null) service.persistence.agreeAcrossThreads = true;
     this.sticks.applied(message.sticks);
+    // the slots of the members of the pools sent: the others' have not changed (slots are kept across reloads)
     const slots = new Map(message.slots);
-    for (const pool of this.runtime.pools.values()) {
+    for (const name of Object.keys(message.config.pools)) {
+      const pool = this.runtime.pools.get(name);
+      if (pool === undefined) continue;
       for (const member of pool.members) {
         const slot = slots.get(slotKey(pool.name, member.id));
         if (slot === undefined) continue;

@@ -1,13 +1,13 @@
 // What the control side (main thread) and the data side (worker threads) say to each other.
 // Structured clone carries them; the counters that decide are not here: they are in shared memory.
 
-import type { Config } from '../config/types.ts';
 import type { SyncMessage } from '../ha/sync-frame.ts';
 import type { ProcessSecrets } from '../runtime/process-secrets.ts';
 import type { Member } from '../runtime/member.ts';
 import type { AdminState, AgentView, Health } from '../runtime/member-state.ts';
 import { RelayedPassive } from './passive-relay.ts';
 import type { AdminAnswer, AdminAsk } from './admin-asks.ts';
+import type { ConfigDelta } from './config-delta.ts';
 
 /**
  * A member's state as the control side decides it (health checks, agent, operators, slow start):
@@ -34,9 +34,11 @@ export interface ApplyMessage {
   type: 'apply';
   /** answered by an AppliedMessage with the same number */
   seq: number;
-  config: Config;
+  /** what changed since the config the worker holds (all of it, the first time) */
+  config: ConfigDelta;
   /** [pool + '\0' + member id, slot] for every member */
   slots: [string, number][];
+  /** the states of the members of the pools in `config` (the others' came as they changed) */
   states: MemberMirror[];
   /** [pool name, block] of every pool's shared queue (queue-slots.ts) */
   queues: [string, number][];
@@ -56,7 +58,8 @@ export interface ApplyMessage {
 
 export type ToWorker =
   | ApplyMessage
-  | { type: 'member'; state: MemberMirror }
+  /** members' states that changed, sent once per turn of the main thread's loop */
+  | { type: 'members'; states: MemberMirror[] }
   | { type: 'stop'; grace: number }
   | { type: 'stats'; seq: number }
   /** stick table changes: other workers' entries, an ha peer's, an operator's deletions (stick-relay.ts) */

@@ -41,8 +41,8 @@ port.on('message', (message: ToWorker) => {
       );
       return;
     }
-    case 'member':
-      data?.member(message.state);
+    case 'members':
+      if (data !== null) for (const state of message.states) data.member(state);
       return;
     case 'sticks':
       data?.sticks.take(message.messages);

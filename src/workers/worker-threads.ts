@@ -11,9 +11,12 @@
 // What crosses, and how:
 // - config: an 'apply' message on start and on every reload, with the ports the main thread
 //   bound (WorkersListener: it binds first, so port 0 becomes one real port for every worker,
-//   and lets go once every worker is bound) and the members' counter slots and states.
+//   and lets go once every worker is bound) and the members' counter slots and states. After the
+//   first, only the services and pools that changed, and their members' slots and states
+//   (config-delta.ts).
 // - member states (health, admin, agent, weight, slow start, limits): decided in the main
-//   thread; each change is sent to every worker as it is announced (runtime 'member' events).
+//   thread; the changes (runtime 'member' events) go to every worker batched, one 'members'
+//   message per turn of the main thread's loop.
 // - the counts that decide (active per member): one Int32 per member in shared memory
 //   (runtime/shared-counters.ts); a pick takes its place with a compare-and-swap under the
 //   limit, so max-connections holds across workers and least-connections sees every worker's
@@ -55,6 +58,7 @@ import { processSecrets } from '../runtime/process-secrets.ts';
 import { CounterSlots, MAX_SLOTS } from '../runtime/shared-counters.ts';
 import type { AdminAnswer, AdminAsk } from './admin-asks.ts';
 import { firstIdOf, LANES } from './connection-ids.ts';
+import { deltaOf, type ConfigDelta, type WorkerConfig } from './config-delta.ts';
 import { mirrorOf, slotKey, type ApplyMessage, type MemberMirror, type FromWorker, type ToWorker, type WorkerStart, type WorkerStats } from './messages.ts';
 import { PassiveIntake } from './passive-intake.ts';
 import { StickRelay } from './stick-relay.ts';
@@ -89,6 +93,8 @@ interface Thread {
   exited: boolean;
   /** it replaces one that died: how many in a row died before serving (for the backoff) */
   readonly attempt: number;
+  /** the config last sent to it, which the next is sent as a change of (null: none yet) */
+  holds: WorkerConfig | null;
 }
 
 export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> implements AskThreads {
@@ -108,15 +114,36 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
   readonly #threads: Thread[] = [];
   /** counts the workers' passive health reports: this thread decides ejections (passive-intake.ts) */
   readonly #passive = new PassiveIntake();
-  /** the last config sent, without the member states (those are read fresh for each send) */
-  #last: Omit<ApplyMessage, 'seq' | 'states'> | null = null;
+  /** the last config sent, whole, without the member states (those are read fresh for each send) */
+  #last: (Omit<ApplyMessage, 'seq' | 'states' | 'config' | 'slots'> & { config: WorkerConfig }) | null = null;
+  /** the change from one config to the next, made once for every thread that holds the first */
+  #delta: { from: WorkerConfig | null; to: WorkerConfig; delta: ConfigDelta } | null = null;
+  /** members whose state changed since the last 'members' message (sent once per turn of the loop) */
+  #changed = new Set<Member>();
+  #flushScheduled = false;
   /** the pools' queue blocks of the last assignSlots() */
   #queueSlots: [string, number][] = [];
   #seq = 0;
   /** the lane of the thread started last */
   #lane = 0;
   #stopping = false;
-  readonly #onMember = (member: Member): void => this.#post({ type: 'member', state: mirrorOf(member) });
+  readonly #onMember = (member: Member): void => {
+    // a reload changes thousands of weights at once: one message per turn, not one per change
+    this.#changed.add(member);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(this.#flushStates);
+  };
+  /** the states are read when sent, not when changed: the latest, whatever the order of changes */
+  readonly #flushStates = (): void => {
+    this.#flushScheduled = false;
+    if (this.#changed.size === 0) return;
+    const states: MemberMirror[] = [];
+    for (const member of this.#changed) states.push(mirrorOf(member));
+    this.#changed.clear();
+    const message: ToWorker = { type: 'members', states };
+    for (const t of this.#threads) t.worker.postMessage(message);
+  };
 
   constructor(count: number, runtime: Runtime, log: Logger) {
     super();
@@ -168,14 +195,10 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
       const port = ports.get(name);
       if (servedByWorkers(sc.mode) && port !== undefined) services[name] = { ...forWorker(sc, this.count), listen: { ...sc.listen, port } };
     }
-    const slots: [string, number][] = [];
-    for (const pool of this.#runtime.pools.values()) {
-      for (const m of pool.members) slots.push([slotKey(pool.name, m.id), this.slots.slotOf(slotKey(pool.name, m.id))!]);
-    }
     // the workers need no admin, ha or kernel sections: the main thread runs those
     const share = workerShare(maxConnections, this.count);
     this.#last = {
-      type: 'apply', config: { global: config.global, logs: config.logs, services, pools: config.pools }, slots, maxConnections: share,
+      type: 'apply', config: { global: config.global, logs: config.logs, services, pools: config.pools }, maxConnections: share,
       udpFlows: workerShare(udp.flows, this.count), udpDrops: [...udp.drops], queues: this.#queueSlots,
       clientTables: this.clientTables.assign(config, maxConnections),
       rateTables: rateTablesOf(this.#runtime),
@@ -249,7 +272,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
       queues: this.queues.buffer, queueThreads: this.count + 1, secrets: processSecrets(), firstId: firstIdOf(lane),
     };
     const worker = new Worker(WORKER_MAIN, { workerData: start });
-    const thread: Thread = { index, lane, worker, own: start.own, pending: new Map(), started: false, exited: false, attempt };
+    const thread: Thread = { index, lane, worker, own: start.own, pending: new Map(), started: false, exited: false, attempt, holds: null };
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'passive') return this.#passiveReports(index, message.reports);
       if (message.type === 'stopped') {
@@ -338,17 +361,40 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
   }
 
   #applyOn(thread: Thread): Promise<FromWorker | null> {
-    const last = this.#last!;
+    const { config, ...last } = this.#last!;
+    // (#ask sends the states changed before this config first: the config's own come with it)
+    const delta = this.#deltaFor(thread.holds, config);
+    thread.holds = config;
+    // the slots and states of the members of the pools sent; the others' are in the worker already
+    const slots: [string, number][] = [];
     const states: MemberMirror[] = [];
-    for (const pool of this.#runtime.pools.values()) for (const m of pool.members) states.push(mirrorOf(m));
+    for (const name of Object.keys(delta.pools)) {
+      const pool = this.#runtime.pools.get(name);
+      if (pool === undefined) continue;
+      for (const m of pool.members) {
+        const key = slotKey(pool.name, m.id);
+        slots.push([key, this.slots.slotOf(key)!]);
+        states.push(mirrorOf(m));
+      }
+    }
     // a worker's first config comes with the entries known (none at start; a replacement's: what the others learned)
     const sticks = thread.started ? undefined : this.sticks.snapshot();
-    return this.#ask(thread, (seq) => ({ ...last, seq, states, sticks }));
+    return this.#ask(thread, (seq) => ({ ...last, config: delta, slots, seq, states, sticks }));
+  }
+
+  #deltaFor(from: WorkerConfig | null, to: WorkerConfig): ConfigDelta {
+    const made = this.#delta;
+    if (made !== null && made.from === from && made.to === to) return made.delta;
+    const delta = deltaOf(from, to);
+    this.#delta = { from, to, delta };
+    return delta;
   }
 
   #ask(thread: Thread, message: (seq: number) => ToWorker): Promise<FromWorker | null> {
     // a thread that exited answers nothing (its replacement, if any, is asked next time)
     if (thread.exited) return Promise.resolve(null);
+    // what is asked after a change sees it: an operator's disable, then the counters read at once
+    this.#flushStates();
     const seq = ++this.#seq;
     return new Promise((resolve) => {
       thread.pending.set(seq, resolve);
@@ -357,6 +403,7 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
   }
 
   #post(message: ToWorker): void {
+    this.#flushStates();
     for (const t of this.#threads) t.worker.postMessage(message);
   }
 }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
 import { describeChanges } from '../../src/runtime/config-changes.ts';
+import { Runtime } from '../../src/runtime/runtime.ts';
 
 const BASE = 'services:\n  www: { listen: 127.0.0.10:80, mode: tcp, pool: web }\npools:\n  web: { members: [ { address: 10.0.0.1:80 } ] }\n';
 const HA = (priority: number, key = 'k'.repeat(16)) =>
@@ -45,5 +46,22 @@ describe('describeChanges: the logs section', () => {
     assert.deepEqual(change('logs:\n  process: { to: stdout }\n', LOGS('{ fields: [client] }')), ['logs changed: access log added']);
     assert.deepEqual(change(LOGS('{ fields: [client] }'), ''), ['logs removed']);
     assert.deepEqual(change(LOGS('{ fields: [client] }'), LOGS('{ fields: [client] }')), []);
+  });
+});
+
+describe('Runtime.apply: what a reload rebuilds', () => {
+  it('a pool whose config is the same is left as it is; a changed one takes its new config, its members their new weights', () => {
+    const text = (weight: number) => `services:\n  a: { listen: 127.0.0.10:80, mode: tcp, pool: p }\n  b: { listen: 127.0.0.10:81, mode: tcp, pool: q }\npools:\n  p: { members: [ { address: 10.0.0.1:80 } ] }\n  q: { members: [ { address: 10.0.0.2:80, weight: ${weight} } ] }\n`;
+    const runtime = new Runtime();
+    runtime.apply(config(text(1)));
+    const [p, q] = [runtime.pools.get('p')!, runtime.pools.get('q')!];
+    const [pConfig, qMember] = [p.config, q.members[0]];
+    const { summary } = runtime.apply(config(text(3)));
+    assert.equal(summary, 'pool q changed: member 10.0.0.2:80 changed');
+    assert.equal(runtime.pools.get('p'), p);
+    assert.equal(p.config, pConfig); // not rebuilt: the one it had
+    assert.equal(q.members[0], qMember); // the same member (its counts and state), its new weight
+    assert.equal(qMember.configWeight, 3);
+    assert.equal(q.config, runtime.config!.pools.q);
   });
 });

@@ -202,7 +202,7 @@ describe('workers: 2, workers that die', () => {
       assert.ok(perWorker.every((n) => n > 0), `one worker holds all: ${perWorker.join(', ')}`);
       const replaced = once(app.workers!, 'replaced');
       // a message its code cannot handle: a member change without a state throws in the worker's message handler
-      app.workers!.thread(0).postMessage({ type: 'member', state: null });
+      app.workers!.thread(0).postMessage({ type: 'members', states: [null] });
       assert.deepEqual(await replaced, [0]);
       const failed = lines.find((l) => l.msg === 'worker thread failed');
       assert.equal(failed?.worker, 0);
