@@ -19,6 +19,7 @@ import { HTTP1_0, HTTP1_1, HTTP2 } from '../../runtime/request-counts.ts';
 import type { Dispatcher } from '../../runtime/dispatch.ts';
 import type { Member } from '../../runtime/member.ts';
 import type { MemberTraffic } from '../../runtime/member-down.ts';
+import type { TrafficList } from '../../runtime/member-traffic.ts';
 import type { Pool, Waiter } from '../../runtime/pool.ts';
 import type { LiveRoute } from '../../runtime/service-routes.ts';
 import { expandLocation } from '../../routing/location.ts';
@@ -62,6 +63,10 @@ const NO_BYTES = Buffer.alloc(0);
 export class Exchange implements UpstreamUser, MemberTraffic {
   readonly req: RequestHead;
   member: Member | null = null;
+  /** its place in its member's traffic list (member-traffic.ts) */
+  trafficPrev: MemberTraffic | null = null;
+  trafficNext: MemberTraffic | null = null;
+  trafficList: TrafficList<MemberTraffic> | null = null;
   readonly #ctx: HttpServiceContext;
   readonly #side: ClientStream;
   /** settings as they were when the request came: a reload applies to the next request */
