@@ -827,6 +827,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
+    const now = Date.now(); // (once for what follows: the member connection's idle time, the route's, the keep-alive deadline)
     this.#side.setDeadline(0);
     // A request that ends while it waits in the queue (its body broke off, its client went)
     // leaves it: else the member slot the pool gives it later would be held for nobody.
@@ -835,7 +836,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     const up = this.#up;
     this.#up = null;
     if (up !== null) {
-      if (this.#reusable && this.#resDone && this.#reqBody.done) this.#ctx.members.release(up, this.#http, Date.now());
+      if (this.#reusable && this.#resDone && this.#reqBody.done) this.#ctx.members.release(up, this.#http, now);
       else {
         up.user = null;
         if (this.#tunnel) up.stream.closeAfterWrites(); // what the client sent last still goes out
@@ -851,7 +852,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     }
     this.#ctx.counts?.count(this.#ctx.service.name, member, this.#status, side.http2 ? HTTP2 : this.req.minor === 0 ? HTTP1_0 : HTTP1_1, member === null ? null : (this.#pool.config.memberProtocol ?? 'http1'));
     const route = this.#route;
-    if (route !== null) route.stats.record(this.#status, Date.now() - side.requestStart);
+    if (route !== null) route.stats.record(this.#status, now - side.requestStart);
     if (this.#clock !== null) {
       // The client as persistence saw it (behind trusted proxies, X-Forwarded-For's), and the
       // peer that carried the request when that is another address.
@@ -874,7 +875,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       }, this.#clock.stop());
     }
     side.member = null;
-    side.exchangeDone(!this.#closeClient);
+    side.exchangeDone(!this.#closeClient, now);
   }
 }
 
