@@ -30,16 +30,7 @@ source "$ROOT/bench/lib.sh"
 
 # --- balancers ----------------------------------------------------------------------------
 start_haproxy() {
-  { haproxy_http_defaults; cat; } >"$TMP/haproxy.in" <<EOF
-frontend bench
-  bind 127.0.0.1:$HAPROXY_PORT
-$(haproxy_forwarded)
-  default_backend p
-backend p
-  balance roundrobin
-  http-reuse always
-  server m1 127.0.0.1:$NGINX_PORT
-EOF
+  haproxy_http_conf "$HAPROXY_PORT" "$NGINX_PORT" >"$TMP/haproxy.in"
   run_haproxy <"$TMP/haproxy.in"
 }
 

@@ -244,6 +244,22 @@ haproxy_http_defaults() {
 EOF
 }
 
+# haproxy_http_conf PORT SERVER_PORT: HAProxy `mode http` on 127.0.0.1:PORT in front of one server
+# on 127.0.0.1:SERVER_PORT, kept alive both ways (http-reuse always), as http.sh and http-cpu.sh race it.
+haproxy_http_conf() {
+  haproxy_http_defaults
+  cat <<EOF
+frontend bench
+  bind 127.0.0.1:$1
+$(haproxy_forwarded)
+  default_backend p
+backend p
+  balance roundrobin
+  http-reuse always
+  server m1 127.0.0.1:$2
+EOF
+}
+
 # haproxy_forwarded [PROTO]: a frontend's lines that set X-Forwarded-Proto (http unless told) and
 # X-Forwarded-Host, as furiwake's default `forwarded: x-forwarded` does.
 haproxy_forwarded() {

@@ -128,7 +128,10 @@ export class HandleStream implements Stream {
   /** closeAfterWrites() was asked while writes were queued */
   #closeWanted = false;
   #remote: Endpoint | null = null;
-  /** byte counts, kept when the handle closes */
+  /**
+   * byte counts, kept here as bytes come and go: an http exchange reads them at its start and end,
+   * and the handle's own counters are a call into C++ each time
+   */
   #read = 0;
   #written = 0;
 
@@ -142,11 +145,11 @@ export class HandleStream implements Stream {
   }
 
   get bytesRead(): number {
-    return this.closed ? this.#read : this.#handle.bytesRead;
+    return this.#read;
   }
 
   get bytesWritten(): number {
-    return this.closed ? this.#written : this.#handle.bytesWritten;
+    return this.#written;
   }
 
   get bytesQueued(): number {
@@ -204,6 +207,7 @@ export class HandleStream implements Stream {
    * (an http request head).
    */
   read(n: number): Buffer | undefined {
+    this.#read += n;
     const buffer = this.#buffer;
     const keepsNow = this.keepsChunks;
     const lent = buffer === SHARED && this.borrows === true;
@@ -301,6 +305,7 @@ export class HandleStream implements Stream {
     if (this.closed) return true;
     const req = (spareWriteReq ??= newWriteReq());
     req.handle = this.#handle;
+    this.#written += chunk.length;
     return this.#afterWrite(req, this.#handle.writeBuffer(req, chunk), chunk);
   }
 
@@ -308,6 +313,7 @@ export class HandleStream implements Stream {
     if (this.closed) return true;
     const req = (spareWriteReq ??= newWriteReq());
     req.handle = this.#handle;
+    this.#written += text.length;
     // (what a queued string write needs, Node copies into the request itself)
     return this.#afterWrite(req, this.#handle.writeLatin1String(req, text), null);
   }
@@ -383,9 +389,6 @@ export class HandleStream implements Stream {
   }
 
   #closing(): void {
-    const handle = this.#handle;
-    this.#read = handle.bytesRead;
-    this.#written = handle.bytesWritten;
     this.closed = true;
     this.#reading = false;
   }

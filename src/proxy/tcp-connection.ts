@@ -16,6 +16,7 @@ import type { ConnectionEntry, ConnectionTable, Endpoint } from '../runtime/conn
 import type { Dispatcher } from '../runtime/dispatch.ts';
 import type { Member } from '../runtime/member.ts';
 import type { MemberTraffic } from '../runtime/member-down.ts';
+import type { TrafficList } from '../runtime/member-traffic.ts';
 import type { Waiter } from '../runtime/pool.ts';
 import type { Service } from '../runtime/service.ts';
 import type { ServiceRoutes } from '../runtime/service-routes.ts';
@@ -51,6 +52,10 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
   readonly service: string;
   readonly startedAt = Date.now();
   member: Member | null = null;
+  /** its place in its member's traffic list (member-traffic.ts) */
+  trafficPrev: MemberTraffic | null = null;
+  trafficNext: MemberTraffic | null = null;
+  trafficList: TrafficList<MemberTraffic> | null = null;
 
   readonly #table: ConnectionTable;
   readonly #svc: Service;

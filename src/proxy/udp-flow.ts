@@ -12,6 +12,7 @@ import type { ConnectionEntry, Endpoint } from '../runtime/connection-table.ts';
 import type { Dispatcher } from '../runtime/dispatch.ts';
 import type { Member } from '../runtime/member.ts';
 import type { MemberTraffic } from '../runtime/member-down.ts';
+import type { TrafficList } from '../runtime/member-traffic.ts';
 import type { Termination } from './connection-log.ts';
 
 /** What a flow tells its listener. */
@@ -39,6 +40,10 @@ export class UdpFlow implements ConnectionEntry, MemberTraffic {
   readonly vip: Endpoint;
   readonly startedAt = Date.now();
   readonly member: Member;
+  /** its place in its member's traffic list (member-traffic.ts) */
+  trafficPrev: MemberTraffic | null = null;
+  trafficNext: MemberTraffic | null = null;
+  trafficList: TrafficList<MemberTraffic> | null = null;
   local: Endpoint | null = null;
   bytesIn = 0;
   bytesOut = 0;

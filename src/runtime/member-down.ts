@@ -1,5 +1,5 @@
 // What happens to live traffic when its member stops serving (a pool's `on-member-down`): every
-// connection, request or flow on a member is in the member's `traffic` set while its policy asks
+// connection, request or flow on a member is in the member's `traffic` list while its policy asks
 // to hear of it, so a member that stops serving reaches only its own traffic: O(affected), not a
 // scan of the connection table per event.
 //
@@ -22,14 +22,14 @@ export function onMemberDownFor(mode: Mode, configured: OnMemberDown | null): On
 
 /**
  * Tells each of the member's traffic that it stopped serving. Each one takes itself out of the
- * set as it ends (hence the copy); a throw from one (a bug) must not spare the others nor reach
+ * list as it ends (hence the copy); a throw from one (a bug) must not spare the others nor reach
  * the caller (a monitor's or the admin API's callback): it leaves the set and the next goes on.
  * Returns how many threw (the runtime counts them as connections failed).
  */
 export function memberStopped(member: Member): number {
   if (member.traffic.size === 0) return 0;
   let failed = 0;
-  for (const t of [...member.traffic]) {
+  for (const t of member.traffic.toArray()) {
     try {
       t.memberDown(member);
     } catch {

@@ -8,6 +8,7 @@ import type { MemberConfig } from '../config/types.ts';
 import type { AdminState, AgentView, CheckView, Health, MemberChange } from './member-state.ts';
 import { PASSIVE_OFF, PassiveGroup, PassiveHealth, type PassiveOwner } from './passive-health.ts';
 import type { SharedCounters } from './shared-counters.ts';
+import { TrafficList, type TrafficLinks } from './member-traffic.ts';
 
 /** Where a member announces its changes: the runtime's events (events.ts), which name Member. */
 interface ChangeSink {
@@ -15,7 +16,7 @@ interface ChangeSink {
 }
 
 /** Live traffic on a member that is told when the member stops serving (on-member-down: member-down.ts). */
-export interface MemberTraffic {
+export interface MemberTraffic extends TrafficLinks<MemberTraffic> {
   memberDown(member: Member): void;
 }
 
@@ -78,7 +79,7 @@ export class Member implements Candidate, PassiveOwner {
   bytesIn = 0;
   bytesOut = 0;
   /** its live traffic that must hear when it stops serving (on-member-down, member-down.ts) */
-  readonly traffic = new Set<MemberTraffic>();
+  readonly traffic = new TrafficList<MemberTraffic>();
 
   /**
    * passive health: its real traffic's failures, and its ejection (passive-health.ts); a worker

@@ -14,14 +14,17 @@ function setUp(): { runtime: Runtime; a: Member; heard: Member[] } {
   runtime.apply(single('udp', pool('round-robin', [{ port: 1, id: 'a' }, { port: 2, id: 'b' }], {}, { health: { require: { kind: 'all' }, monitors: [], agent: null, initialState: 'up' } })));
   const a = runtime.member('p', 'a')!;
   const heard: Member[] = [];
-  const traffic: MemberTraffic = {
-    memberDown(member) {
-      heard.push(member);
-      member.traffic.delete(traffic);
-    },
-  };
+  const traffic = entry((member) => {
+    heard.push(member);
+    member.traffic.delete(traffic);
+  });
   a.traffic.add(traffic);
   return { runtime, a, heard };
+}
+
+/** A traffic entry that does `memberDown` when told, in no list yet. */
+function entry(memberDown: (member: Member) => void): MemberTraffic {
+  return { memberDown, trafficPrev: null, trafficNext: null, trafficList: null };
 }
 
 const agent = (state: 'ready' | 'drain' | 'maint' | 'down') => ({ state, percent: 100, maxConnections: null, message: state, at: 0 });
@@ -59,7 +62,7 @@ describe('a member that stops serving', () => {
 
   it('a traffic that throws (a bug) does not keep the others from hearing, nor reach the caller', () => {
     const { runtime, a, heard } = setUp();
-    a.traffic.add({ memberDown: () => { throw new Error('bug'); } });
+    a.traffic.add(entry(() => { throw new Error('bug'); }));
     a.setAdmin('disabled');
     assert.deepEqual(heard, [a]);
     assert.equal(a.traffic.size, 0);

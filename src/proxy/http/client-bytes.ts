@@ -3,6 +3,8 @@
 // that arrives in many pieces is gathered into one growing buffer (copied once, never joined
 // again per piece, so a head sent one byte at a time costs no more than one sent at once).
 
+import { latin1 } from './latin1.ts';
+
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const FIRST_SIZE = 4096;
 
@@ -104,7 +106,7 @@ export class ClientBytes {
   }
 
   latin1(start: number, end: number): string {
-    return this.#buf!.toString('latin1', start, end);
+    return latin1(this.#buf!, start, end);
   }
 
   /** The bytes are (a view of) a chunk lent for the current read only. */

@@ -96,9 +96,10 @@ export interface ClientStream {
   /**
    * The exchange is over (its response complete, or cut off by destroy()). `reusable` false: the
    * exchange left the stream out of step (a request body not read to its end, a tunnel, an
-   * answer cut off), and the client connection must close.
+   * answer cut off), and the client connection must close. `now`: the time the exchange read as it
+   * ended (Date.now()), for the keep-alive deadline.
    */
-  exchangeDone(reusable: boolean): void;
+  exchangeDone(reusable: boolean, now: number): void;
   /** ends the client connection at once, with a reset (a response that cannot be completed) */
   destroy(): void;
   /** the last resort: a throw escaped the exchange's logic; reported, and the client is reset */

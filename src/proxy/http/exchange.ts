@@ -19,6 +19,7 @@ import { HTTP1_0, HTTP1_1, HTTP2 } from '../../runtime/request-counts.ts';
 import type { Dispatcher } from '../../runtime/dispatch.ts';
 import type { Member } from '../../runtime/member.ts';
 import type { MemberTraffic } from '../../runtime/member-down.ts';
+import type { TrafficList } from '../../runtime/member-traffic.ts';
 import type { Pool, Waiter } from '../../runtime/pool.ts';
 import type { LiveRoute } from '../../runtime/service-routes.ts';
 import { expandLocation } from '../../routing/location.ts';
@@ -62,6 +63,10 @@ const NO_BYTES = Buffer.alloc(0);
 export class Exchange implements UpstreamUser, MemberTraffic {
   readonly req: RequestHead;
   member: Member | null = null;
+  /** its place in its member's traffic list (member-traffic.ts) */
+  trafficPrev: MemberTraffic | null = null;
+  trafficNext: MemberTraffic | null = null;
+  trafficList: TrafficList<MemberTraffic> | null = null;
   readonly #ctx: HttpServiceContext;
   readonly #side: ClientStream;
   /** settings as they were when the request came: a reload applies to the next request */
@@ -845,6 +850,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
+    const now = Date.now(); // (once for what follows: the member connection's idle time, the route's, the keep-alive deadline)
     this.#side.setDeadline(0);
     // A request that ends while it waits in the queue (its body broke off, its client went)
     // leaves it: else the member slot the pool gives it later would be held for nobody.
@@ -854,7 +860,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     this.#up = null;
     this.#detached();
     if (up !== null) {
-      if (this.#reusable && this.#resDone && this.#reqBody.done) this.#ctx.members.release(up, this.#http, Date.now());
+      if (this.#reusable && this.#resDone && this.#reqBody.done) this.#ctx.members.release(up, this.#http, now);
       else {
         up.user = null;
         if (this.#tunnel) up.stream.closeAfterWrites(); // what the client sent last still goes out
@@ -870,7 +876,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     }
     this.#ctx.counts?.count(this.#ctx.service.name, member, this.#status, side.http2 ? HTTP2 : this.req.minor === 0 ? HTTP1_0 : HTTP1_1, member === null ? null : (this.#pool.config.memberProtocol ?? 'http1'));
     const route = this.#route;
-    if (route !== null) route.stats.record(this.#status, Date.now() - side.requestStart);
+    if (route !== null) route.stats.record(this.#status, now - side.requestStart);
     if (this.#clock !== null) {
       // The client as persistence saw it (behind trusted proxies, X-Forwarded-For's), and the
       // peer that carried the request when that is another address.
@@ -893,7 +899,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       }, this.#clock.stop());
     }
     side.member = null;
-    side.exchangeDone(!this.#closeClient);
+    side.exchangeDone(!this.#closeClient, now);
   }
 }
 

@@ -16,6 +16,7 @@ import type { MemberTlsConfig } from '../../config/http-types.ts';
 import type { MemberProtocol, PoolHttp2Config } from '../../config/member-protocol-schema.ts';
 import type { Member } from '../../runtime/member.ts';
 import type { MemberTraffic } from '../../runtime/member-down.ts';
+import type { TrafficList } from '../../runtime/member-traffic.ts';
 import type { ResourceCounts } from '../../runtime/resources.ts';
 
 /** What a session asks of a request's stream (h2-member-stream.ts implements it; declared here so the two files do not import each other). */
@@ -263,14 +264,20 @@ export class H2MemberSession {
   };
 }
 
-/** The sessions of one member and the streams waiting for a slot on them. */
-class MemberSessions {
+/**
+ * The sessions of one member and the streams waiting for a slot on them; in the member's traffic
+ * while it is kept (a member that stops serving closes its sessions).
+ */
+class MemberSessions implements MemberTraffic {
   readonly member: Member;
   readonly sessions: H2MemberSession[] = [];
   readonly waiting: H2MemberStream[] = [];
   readonly #all: H2MemberSessions;
   /** the session the last request was given: tried first */
   #current: H2MemberSession | null = null;
+  trafficPrev: MemberTraffic | null = null;
+  trafficNext: MemberTraffic | null = null;
+  trafficList: TrafficList<MemberTraffic> | null = null;
 
   constructor(all: H2MemberSessions, member: Member) {
     this.#all = all;
@@ -366,10 +373,15 @@ class MemberSessions {
   closeAll(): void {
     for (const s of [...this.sessions]) s.close();
   }
+
+  /** The member stopped serving: its sessions take no new stream and close once their streams are done. */
+  memberDown(): void {
+    this.closeAll();
+  }
 }
 
 /** Every member's HTTP/2 sessions, for one http service (in one worker thread). */
-export class H2MemberSessions implements MemberTraffic {
+export class H2MemberSessions {
   /** sessions opened so far (tests read it) */
   opened = 0;
   readonly #byMember = new Map<Member, MemberSessions>();
@@ -391,7 +403,7 @@ export class H2MemberSessions implements MemberTraffic {
     let m = this.#byMember.get(member);
     if (m === undefined) {
       this.#byMember.set(member, (m = new MemberSessions(this, member)));
-      member.traffic.add(this);
+      member.traffic.add(m);
     }
     m.place(stream, route);
   }
@@ -416,15 +428,10 @@ export class H2MemberSessions implements MemberTraffic {
     for (const m of this.#byMember.values()) m.sweep(now);
   }
 
-  /** The member stopped serving: its sessions take no new stream and close once their streams are done. */
-  memberDown(member: Member): void {
-    this.#byMember.get(member)?.closeAll();
-  }
-
   forget(m: MemberSessions): void {
     if (this.#byMember.get(m.member) !== m) return;
     this.#byMember.delete(m.member);
-    m.member.traffic.delete(this);
+    m.member.traffic.delete(m);
   }
 
   get closed(): boolean {

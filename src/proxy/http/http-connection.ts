@@ -20,6 +20,7 @@ import { Deadline, type HttpServiceContext } from './context.ts';
 import { errorPageFor } from './error-pages.ts';
 import { Exchange } from './exchange.ts';
 import { clientResponseHead, interimHead } from './head-writer.ts';
+import { latin1 } from './latin1.ts';
 import { RequestClock } from './request-clock.ts';
 import { parseRequestHead, type RequestHead } from './request-head.ts';
 import type { ResponseHead } from './response-head.ts';
@@ -54,6 +55,8 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
   deadline = 0;
   /** when the current (or next) request's head began to arrive: timeouts.request runs from it */
   requestStart = 0;
+  /** the time read for a head whose exchange is starting in the same call, else -1 (#setDeadline): one clock read per head */
+  #headNow = -1;
 
   readonly #ctx: HttpServiceContext;
   readonly #stream: Stream;
@@ -342,7 +345,7 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     if (from > 0) bytes.drop(from);
     if (bytes.length === 0) return false;
     // The headers timeout runs from a head's first byte: a slow client cannot stretch it.
-    if (this.#kind !== Deadline.HEADERS) this.#headDeadline();
+    const now = this.#kind !== Deadline.HEADERS ? this.#headDeadline() : -1;
     const limits = http.limits;
     const end = bytes.headEnd(0);
     if (end === -1) {
@@ -375,7 +378,13 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     // The body bytes that came with the head are read before anything goes to a member: a
     // malformed chunked body in the first packet is refused with nothing sent.
     if (!ex.requestDone && bytes.length > 0 && !this.#feedBody(ex, bytes.takeAll())) return true;
-    ex.start();
+    // a head that came whole in this read: its exchange's first deadline counts from the time read for it
+    this.#headNow = now;
+    try {
+      ex.start();
+    } finally {
+      this.#headNow = -1;
+    }
     return true;
   }
 
@@ -416,7 +425,7 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     const head = clientResponseHead(res, { minor: req.minor, close, dechunk });
     if (body === null || end === 0) return this.#write(head);
     // head and a small body in one write, as they came in one read (the common case)
-    if (end <= SMALL_BODY) return this.#write(head + body.toString('latin1', 0, end));
+    if (end <= SMALL_BODY) return this.#write(head + latin1(body, 0, end));
     this.#write(head);
     const part = end === body.length ? body : body.subarray(0, end);
     return this.#write(lent ? copyOf(part) : part);
@@ -502,7 +511,7 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     this.#stream.reset();
   }
 
-  exchangeDone(reusable: boolean): void {
+  exchangeDone(reusable: boolean, now: number): void {
     this.#exchange = null;
     this.member = null;
     this.#tunnel = false;
@@ -513,23 +522,25 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
       this.#pausedForBacklog = false;
       this.#stream.resume();
     }
-    this.#setDeadline(this.#ctx.service.config.http!.timeouts.keepAlive, Deadline.KEEP_ALIVE);
+    this.#setDeadline(this.#ctx.service.config.http!.timeouts.keepAlive, Deadline.KEEP_ALIVE, now);
     if (this.#in.length > 0) this.#pump();
   }
 
   // ---- timeouts, the end ------------------------------------------------------------------
 
-  /** A head begins: it must be in within the headers timeout (and the whole request's, when shorter). */
-  #headDeadline(): void {
+  /** A head begins: it must be in within the headers timeout (and the whole request's, when shorter). Returns the time read. */
+  #headDeadline(): number {
     const t = this.#ctx.service.config.http!.timeouts;
     const now = (this.requestStart = Date.now());
     this.#setDeadline(t.request > 0 ? Math.min(t.headers, t.request) : t.headers, Deadline.HEADERS, now);
+    return now;
   }
 
   /** `now`: the time, when the caller has just read it (one clock read per event, not two) */
   #setDeadline(ms: number, kind: number, now = -1): void {
     this.#kind = kind;
-    this.deadline = ms === 0 ? 0 : (now === -1 ? Date.now() : now) + ms;
+    if (ms === 0) this.deadline = 0;
+    else this.deadline = (now !== -1 ? now : this.#headNow !== -1 ? this.#headNow : Date.now()) + ms;
   }
 
   /** Called by the listener's sweep when `deadline` has passed. */

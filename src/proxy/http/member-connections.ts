@@ -11,15 +11,37 @@ import { POOL_HTTP2_DEFAULTS } from '../../config/member-protocol-schema.ts';
 import type { PoolConfig } from '../../config/types.ts';
 import type { Member } from '../../runtime/member.ts';
 import type { MemberTraffic } from '../../runtime/member-down.ts';
+import type { TrafficList } from '../../runtime/member-traffic.ts';
 import type { ResourceCounts } from '../../runtime/resources.ts';
 import type { StreamEngine } from '../stream.ts';
 import { H2MemberSessions } from './h2-member-sessions.ts';
 import { TlsSessions, Upstream } from './upstream.ts';
 
-export class MemberConnections implements MemberTraffic {
+/**
+ * The idle connections to one member, oldest first. It is in the member's traffic while it is
+ * in the map (a member that stops serving closes them); a list per member, kept while the member
+ * has idle connections, so requests taking and giving back connections change no traffic list.
+ */
+class IdleList implements MemberTraffic {
+  readonly ups: Upstream[] = [];
+  readonly #owner: MemberConnections;
+  trafficPrev: MemberTraffic | null = null;
+  trafficNext: MemberTraffic | null = null;
+  trafficList: TrafficList<MemberTraffic> | null = null;
+
+  constructor(owner: MemberConnections) {
+    this.#owner = owner;
+  }
+
+  memberDown(member: Member): void {
+    this.#owner.memberDown(member);
+  }
+}
+
+export class MemberConnections {
   /** connections opened so far, for every member (tests and counters read it) */
   opened = 0;
-  readonly #idle = new Map<Member, Upstream[]>();
+  readonly #idle = new Map<Member, IdleList>();
   readonly #sessions = new TlsSessions();
   /** the HTTP/2 sessions to members of h2 and h2c pools */
   readonly h2: H2MemberSessions;
@@ -61,7 +83,7 @@ export class MemberConnections implements MemberTraffic {
 
   /** An idle connection to `member` that is still open, or null. */
   take(member: Member): Upstream | null {
-    const list = this.#idle.get(member);
+    const list = this.#idle.get(member)?.ups;
     if (list === undefined) return null;
     while (list.length > 0) {
       const up = list.pop()!;
@@ -98,11 +120,12 @@ export class MemberConnections implements MemberTraffic {
       up.destroy();
       return;
     }
-    let list = this.#idle.get(up.member);
-    if (list === undefined) {
-      this.#idle.set(up.member, (list = []));
-      up.member.traffic.add(this);
+    let idle = this.#idle.get(up.member);
+    if (idle === undefined) {
+      this.#idle.set(up.member, (idle = new IdleList(this)));
+      up.member.traffic.add(idle);
     }
+    const list = idle.ups;
     if (list.length >= limit) {
       // The oldest makes room: it is the most likely to be closed by the member soon anyway.
       list.shift()!.destroy();
@@ -118,7 +141,7 @@ export class MemberConnections implements MemberTraffic {
   /** Closes connections idle past their time. The oldest are first in each list. */
   sweep(now: number): void {
     this.h2.sweep(now);
-    for (const [member, list] of this.#idle) {
+    for (const [member, { ups: list }] of this.#idle) {
       while (list.length > 0 && list[0].idleUntil <= now) {
         list.shift()!.destroy();
         this.#counted(-1);
@@ -129,7 +152,7 @@ export class MemberConnections implements MemberTraffic {
 
   /** The member stopped serving: its idle connections close (whatever on-member-down says). */
   memberDown(member: Member): void {
-    const list = this.#idle.get(member);
+    const list = this.#idle.get(member)?.ups;
     if (list !== undefined) {
       for (const up of list.splice(0)) {
         up.onGone = null;
@@ -141,14 +164,16 @@ export class MemberConnections implements MemberTraffic {
   }
 
   #forgetMember(member: Member): void {
+    const idle = this.#idle.get(member);
+    if (idle === undefined) return;
     this.#idle.delete(member);
-    member.traffic.delete(this);
+    member.traffic.delete(idle);
   }
 
   /** Idle connections, all members together. */
   get idle(): number {
     let n = 0;
-    for (const list of this.#idle.values()) n += list.length;
+    for (const idle of this.#idle.values()) n += idle.ups.length;
     return n;
   }
 
@@ -156,9 +181,9 @@ export class MemberConnections implements MemberTraffic {
   close(): void {
     this.#closed = true;
     this.h2.close();
-    for (const [member, list] of this.#idle) {
-      member.traffic.delete(this);
-      for (const up of list.splice(0)) {
+    for (const [member, idle] of this.#idle) {
+      member.traffic.delete(idle);
+      for (const up of idle.ups.splice(0)) {
         up.destroy();
         this.#counted(-1);
       }
@@ -168,7 +193,7 @@ export class MemberConnections implements MemberTraffic {
 
   /** An idle connection the member closed. */
   #forget = (up: Upstream): void => {
-    const list = this.#idle.get(up.member);
+    const list = this.#idle.get(up.member)?.ups;
     if (list === undefined) return;
     const i = list.indexOf(up);
     if (i === -1) return;
