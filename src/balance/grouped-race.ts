@@ -28,6 +28,8 @@ export class GroupedRace {
   /** per group: slots used (live or dead), and its candidates (live slots) */
   #used: number[] = [];
   #live: number[] = [];
+  /** per group: the highest index given a slot since it was made (-1: none) */
+  #top: number[] = [];
   /** per group: its rate; and the group of each rate that has one */
   #groupRate: number[] = [];
   readonly #groupOf = new Map<number, number>();
@@ -67,6 +69,7 @@ export class GroupedRace {
     this.#members = [];
     this.#used = [];
     this.#live = [];
+    this.#top = [];
     this.#groupRate = [];
     this.#groupOf.clear();
     this.#free = [];
@@ -101,6 +104,7 @@ export class GroupedRace {
     this.#members = [];
     this.#used = [];
     this.#live = [];
+    this.#top = [];
     this.#groupRate = [];
     this.#free = [];
     for (let g = 0; g < leavesNow; g++) {
@@ -108,6 +112,7 @@ export class GroupedRace {
       this.#members.push(NO_SLOTS);
       this.#used.push(0);
       this.#live.push(0);
+      this.#top.push(-1);
       this.#groupRate.push(0);
     }
     for (let g = leavesNow - 1; g >= lists.length; g--) this.#free.push(g);
@@ -219,21 +224,24 @@ export class GroupedRace {
     if (this.#used[g] === this.#members[g].length) this.#fill(g, this.#alive(g), slotsFor(this.#live[g] + 1));
     const slot = this.#used[g]++;
     this.#live[g]++;
+    // a lower index after a higher one: ties must read the orders until the group is made again
+    if (i < this.#top[g]) this.#groups[g]!.ordered = false;
+    else this.#top[g] = i;
     this.#members[g][slot] = i;
     this.#group[i] = g;
     this.#local[i] = slot;
     this.#moved(i);
   }
 
-  /** Group g's candidates, in slot order. */
+  /** Group g's candidates, by index. */
   #alive(g: number): number[] {
     const out: number[] = [];
     const members = this.#members[g];
     for (let k = 0; k < this.#used[g]; k++) if (members[k] >= 0) out.push(members[k]);
-    return out;
+    return this.#groups[g]!.ordered ? out : out.sort((a, b) => a - b);
   }
 
-  /** Group g's tree made afresh with `list` in its first slots and room for `slots`. */
+  /** Group g's tree made afresh with `list` (ascending) in its first slots and room for `slots`. */
   #fill(g: number, list: readonly number[], slots: number): void {
     const tree = new MaxTournament();
     tree.reset(slots);
@@ -250,6 +258,7 @@ export class GroupedRace {
     this.#members[g] = members;
     this.#used[g] = list.length;
     this.#live[g] = list.length;
+    this.#top[g] = list.length > 0 ? list[list.length - 1] : -1;
   }
 
   #leader(g: number): number {
