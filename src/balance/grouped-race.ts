@@ -13,7 +13,7 @@
 // Groups and leaves are sized with room to spare, so a change is O(log n) amortised.
 
 import { KineticTournament } from './kinetic-tournament.ts';
-import { MaxTournament } from './tournament.ts';
+import { leaves, MaxTournament } from './tournament.ts';
 
 /** Rebase the clock to 0 past this, so bases stay small enough to add exactly. */
 const REBASE_AT = 2 ** 24;
@@ -35,6 +35,8 @@ export class GroupedRace {
   readonly #groupOf = new Map<number, number>();
   /** leaves of the race no group holds */
   #free: number[] = [];
+  /** the fewest leaves build() gives the race: doubled each time new weights found none spare */
+  #minLeaves = 2;
   /** per candidate: its group, and its slot within the group */
   #group = new Int32Array(0);
   #local = new Int32Array(0);
@@ -73,6 +75,7 @@ export class GroupedRace {
     this.#groupRate = [];
     this.#groupOf.clear();
     this.#free = [];
+    this.#minLeaves = 2;
     this.#race.reset(0);
   }
 
@@ -98,8 +101,8 @@ export class GroupedRace {
       }
       lists[g].push(i);
     }
-    // room for as many groups again before the race must grow
-    const leavesNow = 2 * Math.max(1, lists.length);
+    // a spare leaf at least, and those the power of two leaves over (a deeper race costs every pick)
+    const leavesNow = leaves(Math.max(this.#minLeaves, lists.length + 1));
     this.#groups = [];
     this.#members = [];
     this.#used = [];
@@ -213,7 +216,10 @@ export class GroupedRace {
     if (g === undefined) {
       const leaf = this.#free.pop();
       // every leaf holds a group: regroup everything with room for as many again
-      if (leaf === undefined) return this.build();
+      if (leaf === undefined) {
+        this.#minLeaves = 2 * this.#groups.length;
+        return this.build();
+      }
       g = leaf;
       this.#groupOf.set(rate, g);
       this.#groupRate[g] = rate;
