@@ -13,7 +13,7 @@
 // Groups and leaves are sized with room to spare, so a change is O(log n) amortised.
 
 import { KineticTournament } from './kinetic-tournament.ts';
-import { MaxTournament } from './tournament.ts';
+import { leaves, MaxTournament } from './tournament.ts';
 
 /** Rebase the clock to 0 past this, so bases stay small enough to add exactly. */
 const REBASE_AT = 2 ** 24;
@@ -28,11 +28,15 @@ export class GroupedRace {
   /** per group: slots used (live or dead), and its candidates (live slots) */
   #used: number[] = [];
   #live: number[] = [];
+  /** per group: the highest index given a slot since it was made (-1: none) */
+  #top: number[] = [];
   /** per group: its rate; and the group of each rate that has one */
   #groupRate: number[] = [];
   readonly #groupOf = new Map<number, number>();
   /** leaves of the race no group holds */
   #free: number[] = [];
+  /** the fewest leaves build() gives the race: doubled each time new weights found none spare */
+  #minLeaves = 2;
   /** per candidate: its group, and its slot within the group */
   #group = new Int32Array(0);
   #local = new Int32Array(0);
@@ -67,9 +71,11 @@ export class GroupedRace {
     this.#members = [];
     this.#used = [];
     this.#live = [];
+    this.#top = [];
     this.#groupRate = [];
     this.#groupOf.clear();
     this.#free = [];
+    this.#minLeaves = 2;
     this.#race.reset(0);
   }
 
@@ -95,12 +101,13 @@ export class GroupedRace {
       }
       lists[g].push(i);
     }
-    // room for as many groups again before the race must grow
-    const leavesNow = 2 * Math.max(1, lists.length);
+    // a spare leaf at least, and those the power of two leaves over (a deeper race costs every pick)
+    const leavesNow = leaves(Math.max(this.#minLeaves, lists.length + 1));
     this.#groups = [];
     this.#members = [];
     this.#used = [];
     this.#live = [];
+    this.#top = [];
     this.#groupRate = [];
     this.#free = [];
     for (let g = 0; g < leavesNow; g++) {
@@ -108,6 +115,7 @@ export class GroupedRace {
       this.#members.push(NO_SLOTS);
       this.#used.push(0);
       this.#live.push(0);
+      this.#top.push(-1);
       this.#groupRate.push(0);
     }
     for (let g = leavesNow - 1; g >= lists.length; g--) this.#free.push(g);
@@ -208,7 +216,10 @@ export class GroupedRace {
     if (g === undefined) {
       const leaf = this.#free.pop();
       // every leaf holds a group: regroup everything with room for as many again
-      if (leaf === undefined) return this.build();
+      if (leaf === undefined) {
+        this.#minLeaves = 2 * this.#groups.length;
+        return this.build();
+      }
       g = leaf;
       this.#groupOf.set(rate, g);
       this.#groupRate[g] = rate;
@@ -219,21 +230,24 @@ export class GroupedRace {
     if (this.#used[g] === this.#members[g].length) this.#fill(g, this.#alive(g), slotsFor(this.#live[g] + 1));
     const slot = this.#used[g]++;
     this.#live[g]++;
+    // a lower index after a higher one: ties must read the orders until the group is made again
+    if (i < this.#top[g]) this.#groups[g]!.ordered = false;
+    else this.#top[g] = i;
     this.#members[g][slot] = i;
     this.#group[i] = g;
     this.#local[i] = slot;
     this.#moved(i);
   }
 
-  /** Group g's candidates, in slot order. */
+  /** Group g's candidates, by index. */
   #alive(g: number): number[] {
     const out: number[] = [];
     const members = this.#members[g];
     for (let k = 0; k < this.#used[g]; k++) if (members[k] >= 0) out.push(members[k]);
-    return out;
+    return this.#groups[g]!.ordered ? out : out.sort((a, b) => a - b);
   }
 
-  /** Group g's tree made afresh with `list` in its first slots and room for `slots`. */
+  /** Group g's tree made afresh with `list` (ascending) in its first slots and room for `slots`. */
   #fill(g: number, list: readonly number[], slots: number): void {
     const tree = new MaxTournament();
     tree.reset(slots);
@@ -250,6 +264,7 @@ export class GroupedRace {
     this.#members[g] = members;
     this.#used[g] = list.length;
     this.#live[g] = list.length;
+    this.#top[g] = list.length > 0 ? list[list.length - 1] : -1;
   }
 
   #leader(g: number): number {

@@ -130,13 +130,17 @@ export function leaves(count: number): number {
  * A tournament tree whose key is one number, the largest winning, the lower order on a tie: the
  * grouped race's groups (grouped-race.ts), where a pick changes a key every time and the
  * Tournament's cross-multiplied fractions would cost twice the reads. Each leaf carries its own
- * order (the candidate's index), so leaves may be filled in any order and a tree may grow.
+ * order (the candidate's index); while the leaves are filled in that order (`ordered`), the lower
+ * leaf wins a tie without reading it — most picks meet ties, the members of a group that have
+ * not had their turn yet all standing alike.
  */
 export class MaxTournament {
   #size = 1;
   #win = new Int32Array(2).fill(-1);
   #key = new Float64Array(1);
   #order = new Int32Array(1);
+  /** the leaves' orders ascend with the leaves: a tie goes to the lower leaf without reading them */
+  ordered = true;
 
   /** Empties the tree for `count` leaves: none is in it until put() and build(). */
   reset(count: number): void {
@@ -145,6 +149,7 @@ export class MaxTournament {
     this.#win = new Int32Array(2 * size).fill(-1);
     this.#key = new Float64Array(size);
     this.#order = new Int32Array(size);
+    this.ordered = true;
   }
 
   /** How many leaves it holds. */
@@ -188,6 +193,6 @@ export class MaxTournament {
     if (b < 0) return a;
     const ka = this.#key[a];
     const kb = this.#key[b];
-    return kb > ka || (kb === ka && this.#order[b] < this.#order[a]) ? b : a;
+    return kb > ka || (kb === ka && !this.ordered && this.#order[b] < this.#order[a]) ? b : a;
   }
 }
