@@ -5,24 +5,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { PoolConfig } from '../../src/config/types.ts';
-import { RuntimeEvents } from '../../src/runtime/events.ts';
 import type { Member } from '../../src/runtime/member.ts';
-import { Pool, type Waiter } from '../../src/runtime/pool.ts';
+import type { Waiter } from '../../src/runtime/pool.ts';
 import { fuzzCount } from '../helpers/fuzz.ts';
 import { pool as poolConfig, type MemberSpec } from '../helpers/config.ts';
-import { seededRandom } from '../balance/helpers.ts';
+import { livePool, seededRandom } from '../balance/helpers.ts';
 
 function specs(random: () => number, ids: number[], maxConnections: number): MemberSpec[] {
   return ids.map((i) => ({ port: 1000 + i, id: `m${i}`, maxConnections, backup: random() < 0.2 }));
-}
-
-/** A pool told of its members' changes as the runtime tells it (runtime.ts). */
-function livePool(config: PoolConfig): Pool {
-  const events = new RuntimeEvents();
-  const pool = new Pool('p', config, events);
-  events.on('member', (member, change) => pool.memberChanged(member, change));
-  return pool;
 }
 
 test('hasAvailable and member(id) follow every change of state and every reload', () => {
