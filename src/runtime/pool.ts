@@ -44,6 +44,11 @@ export class Pool implements LoadWatcher {
    */
   #waiting: Waiter[] = [];
   #cancelled = 0;
+  /**
+   * #serveQueue is walking #waiting: a cancel from a done() it calls must not sweep (replace)
+   * the array under it; the walk sweeps once it is over
+   */
+  #serving = 0;
   /** members by id, for persistence's remembered ids */
   #byId = new Map<string, Member>();
   /** how many members are available (healthy and enabled: Member.available) */
@@ -229,11 +234,16 @@ export class Pool implements LoadWatcher {
     if (!waiter.waiting) return;
     waiter.waiting = false;
     if (waiter.member !== null) this.#waitingForOwn--;
-    if (++this.#cancelled > 16 && 2 * this.#cancelled > this.#waiting.length) {
-      this.#waiting = this.#waiting.filter((w) => w.waiting);
-      this.#cancelled = 0;
-    }
+    this.#cancelled++;
+    if (this.#serving === 0) this.#sweep();
     if (this.#shared !== null) this.#publish(this.#shared);
+  }
+
+  /** Drops the cancelled waiters' places once they are half the queue (and more than a few). */
+  #sweep(): void {
+    if (this.#cancelled <= 16 || 2 * this.#cancelled <= this.#waiting.length) return;
+    this.#waiting = this.#waiting.filter((w) => w.waiting);
+    this.#cancelled = 0;
   }
 
   /**
@@ -303,13 +313,22 @@ export class Pool implements LoadWatcher {
   /** Fails every waiter; used when the pool is removed or the process stops. */
   close(): void {
     for (const m of this.members) m.passive.dispose();
-    this.#waitingForOwn = 0;
-    this.#cancelled = 0;
-    for (const waiter of this.#waiting.splice(0)) {
+    // the queue is emptied before any waiter is told: a done() that cancels another (its client's
+    // other requests) then finds it still waiting, and the counts are taken again after
+    const failing = this.#waiting;
+    this.#waiting = [];
+    for (const waiter of failing) {
       if (!waiter.waiting) continue;
       waiter.waiting = false;
       if (waiter.timer !== null) clearTimeout(waiter.timer);
+      waiter.timer = null;
       waiter.done(undefined);
+    }
+    this.#cancelled = 0;
+    this.#waitingForOwn = 0;
+    for (const waiter of this.#waiting) {
+      if (!waiter.waiting) this.#cancelled++;
+      else if (waiter.member !== null) this.#waitingForOwn++;
     }
     if (this.#shared !== null) this.#publish(this.#shared);
   }
@@ -363,6 +382,17 @@ export class Pool implements LoadWatcher {
    * thread holds a client that came before them (shared-queue.ts).
    */
   #serveQueue(): void {
+    this.#serving++;
+    try {
+      this.#serveWaiting();
+    } finally {
+      this.#serving--;
+    }
+    if (this.#serving === 0) this.#sweep();
+    if (this.#shared !== null) this.#publish(this.#shared);
+  }
+
+  #serveWaiting(): void {
     const waiting = this.#waiting;
     const shared = this.#shared;
     let anyFull = false;
@@ -394,7 +424,6 @@ export class Pool implements LoadWatcher {
       waiter.timer = null;
       waiter.done(member);
     }
-    if (shared !== null) this.#publish(shared);
   }
 
   /** Tells the other threads how many wait here, and the ticket of the oldest that any member may serve. */

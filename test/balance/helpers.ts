@@ -1,6 +1,10 @@
-// Shared by the balance tests: plain mutable candidates and a seeded random source.
+// Shared by the balance tests: plain mutable candidates, a seeded random source, and pools told
+// of their members' changes.
 
 import type { Balancer, Candidate } from '../../src/balance/balancer.ts';
+import type { PoolConfig } from '../../src/config/types.ts';
+import { RuntimeEvents } from '../../src/runtime/events.ts';
+import { Pool } from '../../src/runtime/pool.ts';
 import { prng } from '../helpers/fuzz.ts';
 
 export interface TestCandidate extends Candidate {
@@ -53,3 +57,11 @@ export function tally(
 
 /** A small seeded generator, uniform in [0, 1): the fuzzers' one. */
 export const seededRandom = prng;
+
+/** A pool told of its members' changes as the runtime tells it (runtime.ts). */
+export function livePool(config: PoolConfig): Pool {
+  const events = new RuntimeEvents();
+  const pool = new Pool('p', config, events);
+  events.on('member', (member, change) => pool.memberChanged(member, change));
+  return pool;
+}

@@ -8,14 +8,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AlgorithmName, Balancer } from '../../src/balance/index.ts';
 import { createBalancer, SCAN_UP_TO } from '../../src/balance/index.ts';
-import type { PoolConfig } from '../../src/config/types.ts';
-import { RuntimeEvents } from '../../src/runtime/events.ts';
 import type { Member } from '../../src/runtime/member.ts';
-import { Pool } from '../../src/runtime/pool.ts';
+import type { Pool } from '../../src/runtime/pool.ts';
 import { SharedCounters } from '../../src/runtime/shared-counters.ts';
 import { fuzzCount } from '../helpers/fuzz.ts';
 import { pool as poolConfig, type MemberSpec } from '../helpers/config.ts';
-import { seededRandom } from './helpers.ts';
+import { livePool, seededRandom } from './helpers.ts';
 
 const ALGORITHMS: AlgorithmName[] = ['weighted-round-robin', 'least-connections', 'weighted-least-connections', 'least-time'];
 
@@ -27,14 +25,6 @@ function specs(random: () => number, n: number): MemberSpec[] {
     maxConnections: random() < 0.3 ? 1 + Math.floor(random() * 3) : 0,
     backup: random() < 0.15,
   }));
-}
-
-/** A pool told of its members' changes as the runtime tells it (runtime.ts). */
-function livePool(config: PoolConfig): Pool {
-  const events = new RuntimeEvents();
-  const pool = new Pool('p', config, events);
-  events.on('member', (member, change) => pool.memberChanged(member, change));
-  return pool;
 }
 
 for (const name of ALGORITHMS) {

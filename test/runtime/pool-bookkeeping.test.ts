@@ -5,24 +5,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { PoolConfig } from '../../src/config/types.ts';
-import { RuntimeEvents } from '../../src/runtime/events.ts';
 import type { Member } from '../../src/runtime/member.ts';
-import { Pool, type Waiter } from '../../src/runtime/pool.ts';
+import type { Waiter } from '../../src/runtime/pool.ts';
 import { fuzzCount } from '../helpers/fuzz.ts';
 import { pool as poolConfig, type MemberSpec } from '../helpers/config.ts';
-import { seededRandom } from '../balance/helpers.ts';
+import { livePool, seededRandom } from '../balance/helpers.ts';
 
 function specs(random: () => number, ids: number[], maxConnections: number): MemberSpec[] {
   return ids.map((i) => ({ port: 1000 + i, id: `m${i}`, maxConnections, backup: random() < 0.2 }));
-}
-
-/** A pool told of its members' changes as the runtime tells it (runtime.ts). */
-function livePool(config: PoolConfig): Pool {
-  const events = new RuntimeEvents();
-  const pool = new Pool('p', config, events);
-  events.on('member', (member, change) => pool.memberChanged(member, change));
-  return pool;
 }
 
 test('hasAvailable and member(id) follow every change of state and every reload', () => {
@@ -92,4 +82,57 @@ test('waiters are served in the order they came, those cancelled skipped, howeve
     assert.deepEqual(failed, open.map((o) => o.n));
     assert.equal(pool.queued, 0);
   }
+});
+
+// A waiter's done() runs the client's code, which may let other waiters of the same client go (an
+// HTTP/2 connection whose streams wait in one queue: one served, the connection closes, the others
+// are cancelled). The counts must survive a cancel from inside the pool's own walk of its queue.
+
+test('a cancel from inside a served waiter\'s done() leaves queued exact, however many it sweeps', () => {
+  const pool = livePool(poolConfig('round-robin', [{ port: 1000, id: 'm0', maxConnections: 1 }]));
+  pool.members[0].setHealth('up');
+  assert.ok(pool.acquire(0, null) !== undefined);
+  const served: number[] = [];
+  const waiters: Waiter[] = [];
+  for (let k = 0; k < 40; k++) {
+    waiters.push(pool.enqueue(0, (member) => {
+      if (member === undefined) return;
+      served.push(k);
+      // the first one served lets one more go: the cancels reach half the queue, which is swept
+      if (k === 0) pool.cancel(waiters[20]);
+    }));
+  }
+  // 19 clients gone, right behind the first: not yet half of the 40, so left in place
+  for (let k = 1; k < 20; k++) pool.cancel(waiters[k]);
+  assert.equal(pool.queued, 21);
+  pool.release(pool.members[0], 0, 0);
+  assert.deepEqual(served, [0]);
+  // w21..w39 wait
+  assert.equal(pool.queued, 19);
+  // and are served in order, one per release, with nothing left over
+  for (let k = 21; k < 40; k++) pool.release(pool.members[0], 0, 0);
+  assert.deepEqual(served, [0, ...Array.from({ length: 19 }, (_, i) => 21 + i)]);
+  assert.equal(pool.queued, 0);
+  pool.close();
+});
+
+test('closing a pool whose failed waiter lets the others go leaves no count below zero', () => {
+  const pool = livePool(poolConfig('round-robin', [{ port: 1000, id: 'm0', maxConnections: 1 }]));
+  const member = pool.members[0];
+  member.setHealth('up');
+  assert.ok(pool.acquire(0, null) !== undefined);
+  const failed: number[] = [];
+  const waiters: Waiter[] = [];
+  for (let k = 0; k < 3; k++) {
+    waiters.push(pool.enqueue(0, (m) => {
+      if (m !== undefined) return;
+      failed.push(k);
+      // failing the first closes its client, whose other requests leave the queue
+      if (k === 0) for (const w of waiters.slice(1)) pool.cancel(w);
+    }, member));
+  }
+  pool.close();
+  // the first failed; the others' client was gone by then: none is told, none counted as waiting
+  assert.deepEqual(failed, [0]);
+  assert.equal(pool.queued, 0);
 });
