@@ -20,19 +20,16 @@ export class LeastTime<T extends Candidate> extends TakingTurns<T> {
     const n = list.length;
     const neutral = fastestSample(list, skip);
     let best: T | undefined;
-    // latency * (active + 1) of the best so far, and its weight; Infinity / 1 loses to any
     let bestCost = Infinity;
-    let bestWeight = 1;
     let bestIndex = 0;
     let i = this.start;
     for (let k = 0; k < n; k++) {
       const candidate = list[i];
-      const cost = (candidate.latency > 0 ? candidate.latency : neutral) * (candidate.active + 1);
-      // cost / weight < bestCost / bestWeight without dividing; cheap test before `skip`
-      if (cost * bestWeight < bestCost * candidate.weight && isWeightedEligible(candidate, skip)) {
+      // cheap test before `skip`; a weight of 0 costs Infinity and never wins
+      const cost = timeCost(candidate.latency, candidate.active + 1, candidate.weight, neutral);
+      if (cost < bestCost && isWeightedEligible(candidate, skip)) {
         best = candidate;
         bestCost = cost;
-        bestWeight = candidate.weight;
         bestIndex = i;
       }
       if (++i === n) i = 0;
@@ -42,15 +39,28 @@ export class LeastTime<T extends Candidate> extends TakingTurns<T> {
   }
 }
 
+/**
+ * The expected time to the next connection's turn, one number per member: latency × (active + 1)
+ * / weight, or for a member without a sample the fastest sample × ((active + 1) / weight). One
+ * number, not a fraction compared by cross-multiplication: the latencies are running averages,
+ * and pairwise products of them round differently pair by pair, so a tie could be a win in one
+ * comparison and a loss in another — the scan and the trees would then part on which member is
+ * the best. Numbers compare in one order, the same in both.
+ */
+function timeCost(latency: number, next: number, weight: number, fastest: number): number {
+  return latency > 0 ? (latency * next) / weight : fastest * (next / weight);
+}
+
 const SAMPLED = 0;
 const UNSAMPLED = 1;
 const FASTEST = 2;
 
 /**
  * The same choices in O(log n), with three trees (see indexed-turns.ts): members with a sample
- * keyed by latency * (active + 1) / weight; members without one by (active + 1) / weight —
- * their cost is that times the fastest sample, the same factor for all of them, so their order
- * does not depend on it; and the members with a sample by latency, for that factor.
+ * keyed by their timeCost; members without one by (active + 1) / weight — their cost is that
+ * times the fastest sample, the same factor for all of them, so their order does not depend on
+ * it; and the members with a sample by latency, for that factor. Every tree holds the weight as
+ * the unsampled tree's denominator, which the short cut of a take or give reads.
  */
 export class IndexedLeastTime<T extends Candidate> extends IndexedTurns<T> {
   override readonly algorithm = 'least-time';
@@ -68,25 +78,24 @@ export class IndexedLeastTime<T extends Candidate> extends IndexedTurns<T> {
     const withSample = this.trees[SAMPLED];
     const without = this.trees[UNSAMPLED];
     const fastest = this.trees[FASTEST];
+    const weight = candidate.weight;
+    // a sampled member's own cost; 0 when it has none (it is then out of that tree)
+    const cost = sampled ? timeCost(latency, next, weight, 0) : 0;
     if (building) {
-      withSample.put(i, eligible && sampled, latency * next, candidate.weight);
-      without.put(i, eligible && !sampled, next, candidate.weight);
+      withSample.put(i, eligible && sampled, cost, 1);
+      without.put(i, eligible && !sampled, next, weight);
       fastest.put(i, eligible && sampled, latency, 1);
       return false;
     }
     // A connection taken or given (the common change) moves one tree only: the one the member
-    // is in, when its latency, weight and eligibility are what that tree already holds.
-    if (eligible) {
-      if (sampled && withSample.has(i) && fastest.num(i) === latency && withSample.den(i) === candidate.weight) {
-        return withSample.set(i, true, latency * next, candidate.weight);
-      }
-      if (!sampled && without.has(i) && without.den(i) === candidate.weight) {
-        return without.set(i, true, next, candidate.weight);
-      }
+    // is in, when its latency, weight and eligibility are what the trees already hold.
+    if (eligible && without.den(i) === weight) {
+      if (sampled && withSample.has(i) && fastest.num(i) === latency) return withSample.set(i, true, cost, 1);
+      if (!sampled && without.has(i)) return without.set(i, true, next, weight);
     }
     // no short-circuit: all three are kept
-    const a = withSample.set(i, eligible && sampled, latency * next, candidate.weight);
-    const b = without.set(i, eligible && !sampled, next, candidate.weight);
+    const a = withSample.set(i, eligible && sampled, cost, 1);
+    const b = without.set(i, eligible && !sampled, next, weight);
     const c = fastest.set(i, eligible && sampled, latency, 1);
     return a || b || c;
   }
@@ -97,14 +106,12 @@ export class IndexedLeastTime<T extends Candidate> extends IndexedTurns<T> {
     const u = trees[UNSAMPLED].best(start);
     if (u < 0 || s < 0) return u < 0 ? s : u;
     const sCost = trees[SAMPLED].num(s);
-    const sWeight = trees[SAMPLED].den(s);
-    const uCost = trees[FASTEST].num(trees[FASTEST].best(0)) * trees[UNSAMPLED].num(u);
-    const uWeight = trees[UNSAMPLED].den(u);
+    const uCost = timeCost(0, trees[UNSAMPLED].num(u), trees[UNSAMPLED].den(u), trees[FASTEST].num(trees[FASTEST].best(0)));
     // the one met first from `start` wins a tie, as in the scan
     const n = this.candidates.length;
     const sFirst = (s < start ? s + n : s) < (u < start ? u + n : u);
-    if (sFirst) return uCost * sWeight < sCost * uWeight ? u : s;
-    return sCost * uWeight < uCost * sWeight ? s : u;
+    if (sFirst) return uCost < sCost ? u : s;
+    return sCost < uCost ? s : u;
   }
 }
 
