@@ -102,3 +102,42 @@ for (const name of ALGORITHMS) {
     for (let p = 0; p < 8; p++) assert.notEqual(pool.acquire(0, null)?.id, 'm0');
   });
 }
+
+for (const name of ALGORITHMS) {
+  test(`${name}: a pool picks what the scan picks through reloads that change weights, remove and add members`, () => {
+    const random = seededRandom(99 + name.length);
+    for (let round = 0; round < fuzzCount(40); round++) {
+      let list = specs(random, SCAN_UP_TO + 20 + Math.floor(random() * 40));
+      let next = list.length;
+      const pool = livePool(poolConfig(name, list));
+      let members = pool.members;
+      // the reference is updated as the pool's balancers are, so both keep their turn
+      const primary: Balancer<Member> = createBalancer(name, members.filter((m) => !m.backup));
+      const backup: Balancer<Member> = createBalancer(name, members.filter((m) => m.backup));
+      let held: Member[] = [];
+      for (let step = 0; step < 300; step++) {
+        const want = primary.pick(0, null) ?? backup.pick(0, null);
+        const got = pool.acquire(0, null);
+        assert.equal(got?.id, want?.id, `${name} round ${round} step ${step}`);
+        if (got !== undefined) held.push(got);
+        const m = members[Math.floor(random() * members.length)];
+        const r = random();
+        if (r < 0.35 && held.length > 0) pool.release(held.splice(Math.floor(random() * held.length), 1)[0], 0, 0);
+        else if (r < 0.45) m.setHealth(m.health === 'up' ? 'down' : 'up');
+        else if (r < 0.55) m.recordLatency(1 + Math.floor(random() * 20));
+        else if (r < 0.6) m.setWeight(Math.floor(random() * 5));
+        else if (r < 0.63) {
+          list = list.map((s) => (random() < 0.1 ? { ...s, weight: 1 + Math.floor(random() * 4) } : s));
+          list.splice(Math.floor(random() * list.length), 1);
+          list.push({ ...specs(random, 1)[0], port: 1000 + next, id: `m${next}` });
+          next++;
+          pool.reconfigure(poolConfig(name, list));
+          members = pool.members;
+          primary.update(members.filter((x) => !x.backup));
+          backup.update(members.filter((x) => x.backup));
+          held = held.filter((h) => members.includes(h));
+        }
+      }
+    }
+  });
+}
