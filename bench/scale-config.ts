@@ -6,7 +6,9 @@
 //      (every listener bound), and its resident memory then;
 //   3. reload it (SIGHUP) with 10% of the weights changed, 10 services and their pools replaced
 //      and 100 members added: from the signal to the next "config applied" line, the memory
-//      after, and whether a connection opened before the reload still carries data after it.
+//      after, and whether a connection opened before the reload still carries data after it;
+//   4. reload it again with one member's weight changed in one pool (the common reload: one pool
+//      of all changes), three times, back and forth: CPU and wall time of each.
 // Member addresses are not served (no monitors: they count as up) except the first member of
 // the first pool, a local echo server: the live connection goes there.
 // Run: node bench/scale-config.ts [services] [members per pool] [workers]   (default 1000 10 auto)
@@ -28,8 +30,11 @@ const WORKERS = process.argv[4] ?? 'auto';
 const BIN = new URL('../bin/furiwake.js', import.meta.url).pathname;
 const NODE = process.execPath;
 
-/** The config text: `reloaded` is the changed one (weights, 10 services replaced, 100 more members). */
-function config(listenBase: number, echoPort: number, reloaded: boolean): string {
+/**
+ * The config text: `reloaded` is the changed one (weights, 10 services replaced, 100 more
+ * members); `onePool`, that one with the weight of pool p1's first member changed.
+ */
+function config(listenBase: number, echoPort: number, reloaded: boolean, onePool = false): string {
   const lines = [`global: { workers: ${WORKERS} }`, 'services:'];
   const replaced = (i: number): boolean => reloaded && i >= SERVICES - 10;
   for (let i = 0; i < SERVICES; i++) {
@@ -43,7 +48,7 @@ function config(listenBase: number, echoPort: number, reloaded: boolean): string
     for (let j = 0; j < count; j++) {
       const k = i * 64 + j;
       const address = i === 0 && j === 0 ? `127.0.0.1:${echoPort}` : `127.${1 + (k >> 16)}.${(k >> 8) & 255}.${k & 255}:8080`;
-      const weight = reloaded && (i * PER_POOL + j) % 10 === 0 ? 2 : 1;
+      const weight = (reloaded && (i * PER_POOL + j) % 10 === 0 ? 2 : 1) + (onePool && i === 1 && j === 0 ? 5 : 0);
       members.push(`{ address: ${address}, id: m${j}, weight: ${weight} }`);
     }
     lines.push(`  ${replaced(i) ? `q${i}` : `p${i}`}: { algorithm: weighted-least-connections, members: [ ${members.join(', ')} ] }`);
@@ -152,6 +157,21 @@ await new Promise((r) => setTimeout(r, 500));
 console.log(`reload (SIGHUP to config applied):          ${reloadMs.toFixed(0)} ms wall, ${reloadCpu} ms CPU, RSS ${rssMiB(child.pid!).toFixed(0)} MiB after`);
 console.log(`live connection across the reload:          ${before && after ? 'carried data before and after' : `BROKEN (before ${before}, after ${after})`}`);
 console.log(`  (${/"summary":"([^"]{0,120})/.exec(summary)?.[1] ?? ''}...)`);
+
+// 4. reloads that change one pool
+const third = config(listenBase, echoPort, true, true);
+for (const [round, text] of [third, second, third].entries()) {
+  writeFileSync(file, text);
+  const c0 = cpuMs(child.pid!);
+  const w0 = performance.now();
+  child.kill('SIGHUP');
+  const said = await nextApplied();
+  const wall = performance.now() - w0;
+  const cpu = cpuMs(child.pid!) - c0;
+  await new Promise((r) => setTimeout(r, 500));
+  console.log(`reload of one pool's change, ${round + 1} of 3:      ${wall.toFixed(0)} ms wall, ${cpu} ms CPU (${/"summary":"([^"]{0,80})/.exec(said)?.[1] ?? ''})`);
+}
+console.log(`live connection after them:                 ${(await roundTrip('later')) ? 'carries data' : 'BROKEN'}`);
 
 live.destroy();
 child.kill('SIGTERM');

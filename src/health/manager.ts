@@ -6,9 +6,11 @@
 import { EventEmitter } from 'node:events';
 import { usesHash } from '../balance/index.ts';
 import type { AgentConfig, HealthRule, MonitorConfig } from '../config/health-types.ts';
+import type { PoolConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import type { CheckView, MemberChange } from '../runtime/events.ts';
 import type { Member } from '../runtime/member.ts';
+import type { Pool } from '../runtime/pool.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { AgentChecker } from './agent.ts';
 import { Checker } from './checker.ts';
@@ -35,6 +37,8 @@ export class HealthManager {
   readonly #log: Logger;
   readonly #checkers = new Map<string, Checker>();
   readonly #watches = new Map<Member, Watch>();
+  /** each pool's config and members as the last reconcile() watched them (retry: a monitor could not run) */
+  readonly #pools = new Map<Pool, { config: PoolConfig; members: readonly Member[]; retry: boolean }>();
   readonly #slowStart = new SlowStart();
 
   constructor(runtime: Runtime, log: Logger) {
@@ -55,9 +59,21 @@ export class HealthManager {
    */
   reconcile(): void {
     const problems: string[] = [];
+    const pools = this.#runtime.pools;
+    // members of pools a reload changed or removed: unwatched below unless still configured
+    const left: Member[] = [];
+    for (const [pool, was] of this.#pools) {
+      if (pools.get(pool.name) === pool && pool.members === was.members) continue;
+      for (const member of was.members) left.push(member);
+      this.#pools.delete(pool);
+    }
     const seen = new Set<Member>();
-    for (const pool of this.#runtime.pools.values()) {
+    for (const pool of pools.values()) {
+      // the same config and members as last time: every watch of the pool stands as it is
+      const was = this.#pools.get(pool);
+      if (was !== undefined && !was.retry && was.config === pool.config) continue;
       const health = pool.config.health;
+      let failed = false;
       for (const member of pool.members) {
         seen.add(member);
         const override = member.config.health;
@@ -74,11 +90,15 @@ export class HealthManager {
           problems.push(`pool ${pool.name} member ${member.id}: ${reason}`);
           this.#watches.set(member, { signature: `failed:${signature}`, health: null, agent: null });
           member.setHealth('down', reason);
+          failed = true;
         }
       }
+      // a monitor that could not run is tried again at the next reload, as before
+      this.#pools.set(pool, { config: pool.config, members: pool.members, retry: failed });
     }
-    for (const [member, watch] of this.#watches) {
-      if (seen.has(member)) continue;
+    for (const member of left) {
+      const watch = this.#watches.get(member);
+      if (watch === undefined || seen.has(member)) continue;
       this.#unwatch(watch);
       this.#watches.delete(member);
       this.#slowStart.end(member, false);
@@ -95,6 +115,7 @@ export class HealthManager {
     this.#runtime.events.off('member', this.#onMemberChange);
     for (const watch of this.#watches.values()) this.#unwatch(watch);
     this.#watches.clear();
+    this.#pools.clear();
     for (const checker of this.#checkers.values()) checker.close();
     this.#checkers.clear();
     this.#slowStart.close();

@@ -74,8 +74,8 @@ export class CounterSlots {
   readonly counters: SharedCounters;
   readonly #buffer: SharedArrayBuffer;
   readonly #max: number;
-  /** members of the last assign(), and their slots */
-  #live = new Map<string, number>();
+  /** members configured now, and their slots */
+  readonly #live = new Map<string, number>();
   /** slots of members no longer configured, until their count is 0 */
   readonly #retired = new Map<string, number>();
   /** slots given back, reused lowest first */
@@ -116,23 +116,51 @@ export class CounterSlots {
    * nothing, when more than the maximum would be in use.
    */
   assign(keys: Iterable<string>): ReadonlyMap<string, number> {
-    const wanted = new Set(keys);
+    const wanted = [...new Set(keys)];
+    const kept = new Set(wanted);
+    const gone: string[] = [];
+    for (const key of this.#live.keys()) if (!kept.has(key)) gone.push(key);
+    const slots = this.change(gone, wanted);
+    return new Map(wanted.map((key, i) => [key, slots[i]]));
+  }
+
+  /**
+   * The same as assign() with the members of a new config, told only what differs: `gone`, keys
+   * no longer configured (a key also in `added` stays), and `added`, keys that may be new (a key
+   * already live keeps its slot). A reload that changes one pool of 1,000 costs that pool's
+   * members, not all of them. Throws a RangeError, changing nothing, when more than the maximum
+   * would be in use. Returns the slots of `added`, in its order.
+   */
+  change(gone: readonly string[], added: readonly string[]): number[] {
+    const kept = new Set(added);
     let needed = 0;
-    for (const key of wanted) if (!this.#live.has(key) && !this.#retired.has(key)) needed++;
+    for (const key of kept) if (!this.#live.has(key) && !this.#retired.has(key)) needed++;
     // removed members keep their slots (retired) until swept: they are not room for new ones yet
     const after = this.used + needed;
     if (after > this.#max) {
-      throw new RangeError(`counter slots: ${wanted.size} members and ${after - wanted.size} removed ones still counting need more than ${this.#max} slots`);
+      let leaving = 0;
+      for (const key of gone) if (!kept.has(key) && this.#live.has(key)) leaving++;
+      const members = this.#live.size - leaving + needed;
+      throw new RangeError(`counter slots: ${members} members and ${after - members} removed ones still counting need more than ${this.#max} slots`);
     }
-    const live = new Map<string, number>();
-    for (const key of wanted) {
-      const slot = this.#live.get(key) ?? this.#retired.get(key) ?? this.#take();
-      this.#retired.delete(key);
-      live.set(key, slot);
+    for (const key of gone) {
+      if (kept.has(key)) continue;
+      const slot = this.#live.get(key);
+      if (slot === undefined) continue;
+      this.#live.delete(key);
+      this.#retired.set(key, slot);
     }
-    for (const [key, slot] of this.#live) if (!wanted.has(key)) this.#retired.set(key, slot);
-    this.#live = live;
-    return live;
+    const slots: number[] = [];
+    for (const key of added) {
+      let slot = this.#live.get(key);
+      if (slot === undefined) {
+        slot = this.#retired.get(key) ?? this.#take();
+        this.#retired.delete(key);
+        this.#live.set(key, slot);
+      }
+      slots.push(slot);
+    }
+    return slots;
   }
 
   /**

@@ -22,11 +22,13 @@ export class PassiveIntake {
   readonly #members = new Map<number, Member>();
 
   /**
-   * The members of a new config, their pools and slots (WorkerThreads.assignSlots): call it
-   * before the workers run it. A member new to this thread gets its CountedPassive here.
+   * What a new config changed, from WorkerThreads.assignSlots: the slots of the members of pools
+   * it changed or removed (`gone`), then the members of the pools it changed or added, their
+   * pools and slots (a member that stays is in both). Call it before the workers run the config.
+   * A member new to this thread gets its CountedPassive here.
    */
-  place(members: Iterable<[Member, Pool, number]>): void {
-    this.#members.clear();
+  place(gone: Iterable<number>, members: Iterable<[Member, Pool, number]>): void {
+    for (const slot of gone) this.#members.delete(slot);
     for (const [member, pool, slot] of members) {
       this.#members.set(slot, member);
       if (member.passive instanceof CountedPassive && member.passive.slot === slot) continue;

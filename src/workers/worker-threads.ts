@@ -121,6 +121,8 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
   /** members whose state changed since the last 'members' message (sent once per turn of the loop) */
   #changed = new Set<Member>();
   #flushScheduled = false;
+  /** each pool's members as the last assignSlots() placed them, and their slots in that order */
+  readonly #placed = new Map<string, { members: readonly Member[]; slots: number[] }>();
   /** the pools' queue blocks of the last assignSlots() */
   #queueSlots: [string, number][] = [];
   #seq = 0;
@@ -163,21 +165,42 @@ export class WorkerThreads extends EventEmitter<{ replaced: [index: number] }> i
 
   /**
    * Gives every member of the main thread's runtime its counter slot: call it right after
-   * runtime.apply(), before any listener of this thread counts on a new member.
+   * runtime.apply(), before any listener of this thread counts on a new member. Only pools whose
+   * members changed (a new members list: Pool.reconfigure, or a new pool) are placed again; the
+   * others keep their slots without being looked at member by member.
    */
   assignSlots(): void {
-    const keys: string[] = [];
-    for (const pool of this.#runtime.pools.values()) for (const m of pool.members) keys.push(slotKey(pool.name, m.id));
-    const slots = this.slots.assign(keys);
+    const pools = this.#runtime.pools;
+    const gone: string[] = [];
+    const goneSlots: number[] = [];
+    for (const [name, was] of this.#placed) {
+      if (pools.get(name)?.members === was.members) continue;
+      for (let i = 0; i < was.members.length; i++) {
+        gone.push(slotKey(name, was.members[i].id));
+        goneSlots.push(was.slots[i]);
+      }
+    }
+    const changed: Pool[] = [];
+    const added: string[] = [];
+    for (const pool of pools.values()) {
+      if (this.#placed.get(pool.name)?.members === pool.members) continue;
+      changed.push(pool);
+      for (const m of pool.members) added.push(slotKey(pool.name, m.id));
+    }
+    const slots = this.slots.change(gone, added);
     const placed: [Member, Pool, number][] = [];
-    for (const pool of this.#runtime.pools.values()) {
+    let at = 0;
+    for (const pool of changed) {
+      const start = at;
       for (const m of pool.members) {
-        const slot = slots.get(slotKey(pool.name, m.id))!;
+        const slot = slots[at++];
         m.shareCount(this.slots.counters, slot);
         placed.push([m, pool, slot]);
       }
+      this.#placed.set(pool.name, { members: pool.members, slots: slots.slice(start, at) });
     }
-    this.#passive.place(placed);
+    for (const name of this.#placed.keys()) if (!pools.has(name)) this.#placed.delete(name);
+    this.#passive.place(goneSlots, placed);
     this.#queueSlots = this.queues.assign(this.#runtime.pools.keys());
     shareQueues(this.#runtime, { buffer: this.queues.buffer, threads: this.count + 1, self: this.count }, this.#queueSlots);
   }

@@ -242,6 +242,32 @@ describe('members follow their monitors', () => {
     assert.equal(app.health.checkers, 2);
   });
 
+  it('a reload that changes one pool leaves the others\' watches; members it removes, alone or with their pool, are no longer checked', async () => {
+    const a = await server('a');
+    const b = await server('b');
+    const c = await server('c');
+    const healthConfig = { require: { kind: 'all' } as const, monitors: [tcpMonitor()], agent: null, initialState: 'checking' as const };
+    const base = single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }], {}, { health: healthConfig }));
+    const other = single('tcp', pool('round-robin', [{ port: b.port, id: 'b' }, { port: c.port, id: 'c' }], {}, { health: healthConfig })).pools.p;
+    const app = await startApp({ ...base, pools: { p: base.pools.p, q: other } });
+    const memberA = await memberHealth(app, 'p', 'a', 'up');
+    await memberHealth(app, 'q', 'c', 'up');
+    assert.equal(app.health.checkers, 3);
+    const changes: string[] = [];
+    app.runtime.events.on('member', (m, change) => {
+      if (m === memberA) changes.push(change.kind);
+    });
+    // q loses c: its checker closes; p, the same config read anew, is not touched
+    await app.reload({ ...base, pools: { p: structuredClone(base.pools.p), q: { ...other, members: [other.members[0]] } } });
+    assert.equal(app.health.checkers, 2);
+    // q removed whole
+    await app.reload({ ...base, pools: { p: structuredClone(base.pools.p) } });
+    assert.equal(app.health.checkers, 1);
+    assert.equal(app.runtime.member('p', 'a'), memberA);
+    assert.equal(memberA.health, 'up');
+    assert.deepEqual(changes, []);
+  });
+
   it('identical monitors on the same address, used by two pools, run once', async () => {
     const a = await server('a');
     const monitorsConfig = { require: { kind: 'all' } as const, monitors: [tcpMonitor()], agent: null, initialState: 'checking' as const };

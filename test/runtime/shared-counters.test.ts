@@ -127,6 +127,20 @@ describe('counter slots across reloads', () => {
     assert.equal(slots.counters.read(0), 1);
   });
 
+  it('told only what a reload changed, leaves the keys it was not told of as they are', () => {
+    const slots = new CounterSlots();
+    assert.deepEqual(slots.change([], ['p/a', 'p/b', 'q/c']), [0, 1, 2]);
+    slots.counters.acquire(1, 0);
+    // pool p changed: b left, d came; q was not looked at
+    assert.deepEqual(slots.change(['p/a', 'p/b'], ['p/a', 'p/d']), [0, 3]);
+    assert.deepEqual([slots.slotOf('p/b'), slots.slotOf('q/c'), slots.retired], [undefined, 2, 1]);
+    // b, still counting, comes back to its slot; q removed whole
+    assert.deepEqual(slots.change(['p/a', 'p/d', 'q/c'], ['p/a', 'p/b', 'p/d']), [0, 1, 3]);
+    assert.deepEqual([slots.slotOf('q/c'), slots.used, slots.counters.read(1)], [undefined, 4, 1]);
+    assert.equal(slots.sweep(), 0);
+    assert.deepEqual(slots.change([], ['r/e']), [2]);
+  });
+
   it('hands workers the buffer once: slots assigned after their start are in it', async () => {
     const slots = new CounterSlots();
     const keys = Array.from({ length: 100 }, (_, i) => `p/m${i}`);

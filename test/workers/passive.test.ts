@@ -195,7 +195,7 @@ function relayed(): { main: Member; workers: [Member, Member]; sent: number[]; p
   main.apply(config);
   const intake = new PassiveIntake();
   const mainPool = main.pools.get('p')!;
-  intake.place([[main.member('p', 'a')!, mainPool, 0], [main.member('p', 'b')!, mainPool, 1]]);
+  intake.place([], [[main.member('p', 'a')!, mainPool, 0], [main.member('p', 'b')!, mainPool, 1]]);
   const sent: number[] = [];
   const pending: number[][] = [];
   const workers = [0, 1].map(() => {

@@ -8,7 +8,7 @@ import { before, describe, it } from 'node:test';
 import { memberHealth, startApp } from '../helpers/app.ts';
 import type { TcpMonitor } from '../../src/config/health-types.ts';
 import { greeted, greetedOrEnded, greeting } from '../helpers/clients.ts';
-import { pool, single } from '../helpers/config.ts';
+import { pool, service, single } from '../helpers/config.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 import type { Config } from '../../src/config/types.ts';
 import { TcpListener } from '../../src/proxy/tcp-listener.ts';
@@ -133,6 +133,34 @@ describe('workers: 2, state and limits', () => {
     const stats = await app.workers!.stats();
     assert.deepEqual(stats.map((s) => s.applied), [2, 2]);
     assert.ok(stats.every((s) => s.served['p/b'] > 0));
+  });
+
+  it('a reload that changes one pool: its new member counts in the shared slots, the other pool\'s members count on where they did', async () => {
+    const c = await startTcpServer('c');
+    const config = (qMembers: { port: number; id: string }[]): Config => withWorkers({
+      global: { shutdownGrace: 1_000, logLevel: 'silent' },
+      services: { svc: service('tcp', 'p'), t: service('tcp', 'q') },
+      pools: { p: pool('round-robin', [{ port: a.port, id: 'a' }]), q: pool('round-robin', qMembers) },
+    }, 2);
+    const app = await startApp(config([{ port: b.port, id: 'b' }]));
+    const [pPort, qPort] = [app.address('svc').port, app.address('t').port];
+    const held: net.Socket[] = [];
+    for (let i = 0; i < 4; i++) held.push((await greeted(pPort)).socket, (await greeted(qPort)).socket);
+    // q gains c; p is the same config, read anew
+    assert.deepEqual(await app.reload(config([{ port: b.port, id: 'b' }, { port: c.port, id: 'c' }])), []);
+    const lines: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const { socket, line } = await greeted(qPort);
+      held.push(socket);
+      lines.push(line);
+    }
+    assert.ok(lines.includes('c'), lines.join(', '));
+    // what the workers hold, read in the main thread from the shared slots
+    assert.equal(app.runtime.member('p', 'a')!.active, 4);
+    assert.equal(app.runtime.member('q', 'c')!.active, lines.filter((l) => l === 'c').length);
+    assert.equal(app.runtime.member('q', 'b')!.active, 4 + lines.filter((l) => l === 'b').length);
+    for (const s of held) s.destroy();
+    await until(() => app.runtime.member('p', 'a')!.active === 0 && app.runtime.member('q', 'c')!.active === 0);
   });
 
   it('a stop reaches every worker: their clients are closed and the threads end', async () => {
