@@ -23,6 +23,8 @@ function send(message: FromWorker): void {
 }
 
 port.on('message', (message: ToWorker) => {
+  // an answer follows the stick table changes made before it (worker-sticks.ts)
+  if (message.type === 'stats' || message.type === 'admin') data?.sticks.sendPending();
   switch (message.type) {
     case 'apply': {
       if (data === null) {

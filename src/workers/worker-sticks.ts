@@ -5,7 +5,10 @@
 // entries, an ha peer's, an operator's deletions — is applied without being reported back, so an
 // entry never returns to where it came from. The hits and misses of this worker's lookups go
 // with the changes (a lookup is followed by one: a pick, a refresh, a learned session), so the
-// main thread's table counts every worker's. The main thread's side is stick-relay.ts.
+// main thread's table counts every worker's. What is pending also goes before the worker answers
+// an ask of the main thread (sendPending): an answer is then never ahead of the changes made
+// before it, though the next ask may come in the same turn, before the scheduled send (a thread
+// reads every message waiting at once). The main thread's side is stick-relay.ts.
 
 import { SyncState } from '../ha/sync-state.ts';
 import type { SyncMessage } from '../ha/sync-frame.ts';
@@ -49,6 +52,13 @@ export class WorkerSticks {
     this.#scheduled = null;
     this.#state.onChange = null;
     this.#state.close();
+  }
+
+  /** Sends now what waits for the next turn of the loop, if anything: before an answer to the main thread. */
+  sendPending(): void {
+    if (this.#scheduled === null) return;
+    clearImmediate(this.#scheduled);
+    this.#flush();
   }
 
   #schedule = (): void => {

@@ -4,16 +4,19 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
+import type net from 'node:net';
 import { describe, it } from 'node:test';
 import { Furiwake } from '../../src/app.ts';
 import { createLogger } from '../../src/log.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startTcpServer } from '../helpers/servers.ts';
 import { adminConfig } from './helpers.ts';
-import { openHandles } from '../helpers/handles.ts';
+import { allClosed, openHandles } from '../helpers/handles.ts';
 
 interface Got {
   res: http.IncomingMessage;
+  /** the client's socket: it closes once the server closed it */
+  socket: net.Socket;
   /** what has arrived so far */
   text(): string;
   /** everything, once the server ends the response */
@@ -22,11 +25,12 @@ interface Got {
 
 function get(port: number, path: string): Promise<Got> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (c: string) => (text += c));
-      resolve({ res, text: () => text, body: once(res, 'end').then(() => text) });
-    }).on('error', reject);
+      resolve({ res, socket: req.socket!, text: () => text, body: once(res, 'end').then(() => text) });
+    });
+    req.on('error', reject);
   });
 }
 
@@ -50,6 +54,8 @@ describe('admin plane lifecycle', () => {
     assert.equal(app.admin.address(), null);
     assert.equal(app.health.events.listenerCount('check'), 0);
     await a.close();
+    // the clients' sockets close once they hear the server's close: awaited, not left to loop turns
+    await allClosed([events.socket, metrics.socket]);
     assert.deepEqual(await openHandles(), before);
   });
 });

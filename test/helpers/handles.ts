@@ -2,6 +2,8 @@
 // that prove that stopping or closing something leaves nothing behind.
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { Socket } from 'node:net';
 import { afterEach, before } from 'node:test';
 
 /** Not ours to close: the terminal, and file system requests node makes on its own. */
@@ -14,6 +16,24 @@ const IGNORED = new Set(['TTYWrap', 'FSReqCallback']);
 export async function openHandles(): Promise<string[]> {
   for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
   return process.getActiveResourcesInfo().filter((r) => !IGNORED.has(r)).sort();
+}
+
+/**
+ * Resolves once each of `sockets` has closed (its handle is gone): for the ends that close when
+ * they hear the other end close, a network round trip later, however many loop turns that takes.
+ * Fails if some are still open after `bound` ms (a generous bound: the other end never closed).
+ */
+export async function allClosed(sockets: Iterable<Socket>, bound = 10_000): Promise<void> {
+  const open = [...sockets].filter((s) => !s.closed);
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${open.filter((s) => !s.closed).length} of ${open.length} sockets still open after ${bound} ms`)), bound);
+  });
+  try {
+    await Promise.race([Promise.all(open.map((s) => once(s, 'close'))), stuck]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

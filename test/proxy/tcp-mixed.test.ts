@@ -11,7 +11,7 @@ import { it } from 'node:test';
 import { startApp } from '../helpers/app.ts';
 import { pool, single } from '../helpers/config.ts';
 import { describeOnEachEngine } from '../helpers/engines.ts';
-import { openHandles } from '../helpers/handles.ts';
+import { allClosed, openHandles } from '../helpers/handles.ts';
 
 /** The member: the first line says what to do. Its sockets are kept, to be closed at the end. */
 function member(sockets: Set<net.Socket>): Promise<net.Server> {
@@ -51,8 +51,13 @@ interface Outcome {
   detail?: string;
 }
 
+/** the clients' sockets, to await their closing before the handles are counted */
+const clients = new Set<net.Socket>();
+
 function connect(port: number): net.Socket {
   const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  clients.add(socket);
+  socket.on('close', () => clients.delete(socket));
   return socket;
 }
 
@@ -163,6 +168,8 @@ describeOnEachEngine('tcp service under mixed load', () => {
     for (const socket of sockets) socket.destroy();
     server.close();
     await once(server, 'close');
+    // a client that ended its side last closes once the shutdown is done: awaited, not left to loop turns
+    await allClosed(clients);
     assert.deepEqual(await openHandles(), baseline);
   });
 });

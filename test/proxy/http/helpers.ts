@@ -152,9 +152,12 @@ export async function connection(port: number): Promise<{ socket: net.Socket; se
       });
     },
     async close() {
-      if (socket.destroyed) return;
-      socket.end();
-      socket.resume();
+      // destroyed is not closed yet: the handle goes at its 'close', which is awaited either way
+      if (socket.closed) return;
+      if (!socket.destroyed) {
+        socket.end();
+        socket.resume();
+      }
       await once(socket, 'close');
     },
   };
