@@ -67,14 +67,8 @@ export class GroupedRace {
     this.#base = new Float64Array(count);
     this.#rate = new Float64Array(count);
     this.#in = new Uint8Array(count);
-    this.#groups = [];
-    this.#members = [];
-    this.#used = [];
-    this.#live = [];
-    this.#top = [];
-    this.#groupRate = [];
+    this.#clearGroups();
     this.#groupOf.clear();
-    this.#free = [];
     this.#minLeaves = 2;
     this.#race.reset(0);
   }
@@ -103,13 +97,7 @@ export class GroupedRace {
     }
     // a spare leaf at least, and those the power of two leaves over (a deeper race costs every pick)
     const leavesNow = leaves(Math.max(this.#minLeaves, lists.length + 1));
-    this.#groups = [];
-    this.#members = [];
-    this.#used = [];
-    this.#live = [];
-    this.#top = [];
-    this.#groupRate = [];
-    this.#free = [];
+    this.#clearGroups();
     for (let g = 0; g < leavesNow; g++) {
       this.#groups.push(null);
       this.#members.push(NO_SLOTS);
@@ -129,6 +117,17 @@ export class GroupedRace {
       this.#fill(g, lists[g], slotsFor(lists[g].length));
       this.#setLeader(g);
     }
+  }
+
+  /** No groups: every per-group array empty, no spare leaf. */
+  #clearGroups(): void {
+    this.#groups = [];
+    this.#members = [];
+    this.#used = [];
+    this.#live = [];
+    this.#top = [];
+    this.#groupRate = [];
+    this.#free = [];
   }
 
   has(i: number): boolean {

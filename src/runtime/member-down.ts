@@ -23,7 +23,7 @@ export function onMemberDownFor(mode: Mode, configured: OnMemberDown | null): On
 /**
  * Tells each of the member's traffic that it stopped serving. Each one takes itself out of the
  * list as it ends (hence the copy); a throw from one (a bug) must not spare the others nor reach
- * the caller (a monitor's or the admin API's callback): it leaves the set and the next goes on.
+ * the caller (a monitor's or the admin API's callback): it leaves the list and the next goes on.
  * Returns how many threw (the runtime counts them as connections failed).
  */
 export function memberStopped(member: Member): number {

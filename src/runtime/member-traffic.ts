@@ -1,9 +1,10 @@
 // The list of a member's live traffic that must hear when the member stops serving
 // (on-member-down, member-down.ts; the entries are member.ts's MemberTraffic): a doubly linked list whose entries carry their own links. An http request
 // joins its member's list when it is sent and leaves it when the answer comes, so at tens of
-// thousands of requests a second joining and leaving must allocate nothing: a Set did, its
-// add/delete churn rebuilding hash tables that the collector then promoted (bench/README.md,
-// bench:http). An entry is in one list at most; the order is the order of joining.
+// thousands of requests a second joining and leaving must cost next to nothing: a Set's add and
+// delete (hashing, and a table that grows and shrinks) cost ~1 µs of CPU per request in the
+// process (bench/README.md, issue 17's http keep-alive section); two pointer swaps do not. An
+// entry is in one list at most; the order is the order of joining.
 
 /** What an entry carries: the links of the list it is in (TrafficList's alone), null while in none. */
 export interface TrafficLinks<T extends TrafficLinks<T>> {
