@@ -55,6 +55,29 @@ function onRead(this: Handle): Buffer | undefined {
 
 // --- writes ---------------------------------------------------------------------------------
 
+/*
+ * Heads (and small responses, written with their head as one string) are held until the end of
+ * the event loop's turn, then written together: the writes of every request and response read
+ * in one poll leave back to back, as HAProxy sends after it has processed its poll's events.
+ * Written one by one as each read is handled, each write is likely to find its peer (the member,
+ * the client) asleep and pay a wake-up of it on another core; written together, the first wakes
+ * it and the rest find it awake. `bash bench/http-cpu.sh` (keep-alive, 50 clients): 12.9 → 12.2 µs
+ * of CPU per request, most of it system time, against HAProxy's 11.2. Only strings are held: a
+ * string is its own copy, where a chunk read may be a buffer the stream reads into again.
+ * A held write is written before anything else happens to its stream (a write of a chunk, end,
+ * close), so the bytes and the FIN keep their order; the turn's end is a setImmediate, which
+ * runs after the poll's callbacks and keeps the next poll from blocking.
+ */
+let heldStreams: HandleStream[] = [];
+let flushQueued = false;
+
+function writeHeldStreams(): void {
+  flushQueued = false;
+  const streams = heldStreams;
+  heldStreams = [];
+  for (let i = 0; i < streams.length; i++) streams[i].writeHeld();
+}
+
 function newWriteReq(): WriteReq<HandleStream> {
   const req = new B!.WriteWrap();
   req.handle = null;
@@ -134,6 +157,10 @@ export class HandleStream implements Stream {
    */
   #read = 0;
   #written = 0;
+  /** latin1 text written by the owner this turn, not yet given to the kernel (see writeHeld) */
+  #heldText: string | null = null;
+  /** a write returned false to the owner: streamDrained is owed when the queue empties */
+  #blockedOwner = false;
 
   constructor(handle: Handle, owner: StreamOwner, keepsChunks = false) {
     this.owner = owner;
@@ -153,7 +180,7 @@ export class HandleStream implements Stream {
   }
 
   get bytesQueued(): number {
-    return this.closed ? 0 : this.#handle.writeQueueSize;
+    return this.closed ? 0 : this.#handle.writeQueueSize + (this.#heldText === null ? 0 : this.#heldText.length);
   }
 
   /** Starts connecting; the result comes to the owner. */
@@ -303,19 +330,52 @@ export class HandleStream implements Stream {
 
   write(chunk: Buffer): boolean {
     if (this.closed) return true;
+    if (this.#heldText !== null) this.writeHeld();
     const req = (spareWriteReq ??= newWriteReq());
     req.handle = this.#handle;
     this.#written += chunk.length;
     return this.#afterWrite(req, this.#handle.writeBuffer(req, chunk), chunk);
   }
 
+  /** Held until the end of the loop's turn (see writeHeld); taken, as far as the owner knows. */
   writeLatin1(text: string): boolean {
     if (this.closed) return true;
+    this.#written += text.length;
+    if (this.#heldText !== null) {
+      this.#heldText += text;
+      return true;
+    }
+    this.#heldText = text;
+    heldStreams.push(this);
+    if (!flushQueued) {
+      flushQueued = true;
+      setImmediate(writeHeldStreams);
+    }
+    return true;
+  }
+
+  /**
+   * Gives the held text to the kernel. A write it does not take whole is queued as any other,
+   * but the owner was told its write was taken: it is not owed a streamDrained for it.
+   */
+  writeHeld(): void {
+    const text = this.#heldText;
+    if (text === null) return;
+    this.#heldText = null;
+    if (this.closed) return;
     const req = (spareWriteReq ??= newWriteReq());
     req.handle = this.#handle;
-    this.#written += text.length;
     // (what a queued string write needs, Node copies into the request itself)
-    return this.#afterWrite(req, this.#handle.writeLatin1String(req, text), null);
+    this.#queuedUnasked(req, this.#handle.writeLatin1String(req, text));
+  }
+
+  #queuedUnasked(req: WriteReq<HandleStream>, err: number): void {
+    if (err !== 0) return this.failed(err);
+    if (B!.state[B!.kLastWriteWasAsync] === 0) return;
+    spareWriteReq = null;
+    req.stream = this;
+    req.chunk = null;
+    this.#queued++;
   }
 
   /** After a write call: false when it was queued (libuv keeps pointing at `chunk` until then). */
@@ -330,6 +390,7 @@ export class HandleStream implements Stream {
     req.stream = this;
     req.chunk = chunk;
     this.#queued++;
+    this.#blockedOwner = true;
     return false;
   }
 
@@ -340,17 +401,21 @@ export class HandleStream implements Stream {
     if (this.#queued !== 0) return;
     if (this.#closeWanted) return this.close();
     if (this.#finWanted) this.#shutdown();
-    if (!this.closed) this.owner.streamDrained(this);
+    if (this.closed || !this.#blockedOwner) return;
+    this.#blockedOwner = false;
+    this.owner.streamDrained(this);
   }
 
   closeAfterWrites(): void {
     if (this.closed) return;
+    if (this.#heldText !== null) this.writeHeld();
     if (this.#queued === 0) return this.close();
     this.#closeWanted = true;
   }
 
   end(): void {
     if (this.closed || this.#finWanted || this.#finSent) return;
+    if (this.#heldText !== null) this.writeHeld();
     if (this.#queued !== 0) {
       this.#finWanted = true;
       return;
@@ -374,12 +439,14 @@ export class HandleStream implements Stream {
 
   close(): void {
     if (this.closed) return;
+    if (this.#heldText !== null) this.writeHeld();
     this.#closing();
     this.#handle.close(onClosed);
   }
 
   reset(): void {
     if (this.closed) return;
+    if (this.#heldText !== null) this.writeHeld();
     // libuv refuses a reset while our shutdown is pending (EINVAL), and Node's handle, already
     // marked closing by then, would ignore close() too: it would never close. So a stream that
     // has sent (or is sending) its FIN, or is still connecting, closes plainly.

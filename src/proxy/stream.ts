@@ -29,7 +29,11 @@ export interface Stream {
    * passes its high-water mark).
    */
   write(chunk: Buffer): boolean;
-  /** write() of a latin1 string (an HTTP head), without making a Buffer of it first */
+  /**
+   * write() of a latin1 string (an HTTP head), without making a Buffer of it first. The handles
+   * engine holds it until the end of the loop's turn and then writes the turn's texts together
+   * (returning true: taken); a write, end or close of the stream writes it first.
+   */
   writeLatin1(text: string): boolean;
   /** our FIN, once what is queued is written; closes the stream when the peer has finished too */
   end(): void;
