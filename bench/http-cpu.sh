@@ -3,6 +3,8 @@
 # at one or more commits, side by side in one run: the figure a busy machine disturbs least, and
 # the way to tell what a change is worth (A/B of commits in interleaved rounds).
 #   bash bench/http-cpu.sh [COMMIT...]        (default: HEAD; `wt` = the work tree)
+# `relay` as a COMMIT adds the bare Node relay of bench/tcp-floor.ts (no http at all, one member
+# connection per client): the least a Node balancer on these handles spends per request.
 # A COMMIT may carry node options after a `+`, each `+` a space: `HEAD+--max-semi-space-size=64`.
 # Each furiwake runs `workers: 1`, each balancer pinned to BALANCER_CPU, in front of the nginx
 # backend of bench/http.sh; each round, each target gets a warm-up `wrk -d1s`, then
@@ -40,6 +42,16 @@ PID_OF[haproxy]=${BALANCER_PID[haproxy]}
 FURIWAKE_WORKERS=1
 top=$TMP
 for spec in "$@"; do
+  if [[ $spec == relay ]]; then
+    read -r RELAY_PORT < <(free_ports 1)
+    taskset -c "$BALANCER_CPU" "$NODE" "$ROOT/bench/tcp-floor.ts" "$RELAY_PORT" "$NGINX_PORT" >"$TMP/relay.log" 2>&1 &
+    started relay $!
+    wait_listening relay "$RELAY_PORT" $! "$TMP/relay.log"
+    TARGETS+=(relay)
+    PORT[relay]=$RELAY_PORT
+    PID_OF[relay]=$!
+    continue
+  fi
   ref=${spec%%+*} opts=""
   [[ $spec == *+* ]] && opts=${spec#*+}
   FURIWAKE_NODE_OPTIONS=${opts//+/ }
