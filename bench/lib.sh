@@ -1,10 +1,42 @@
-# Shell helpers the benchmarks share (bench/run.sh, bench/http.sh): logging, the tools they
-# need, processes they start and stop, free ports, waiting for a listener, the nginx backend,
-# CPU accounting, and the arithmetic of the tables. Sourced, never run; the caller sets ROOT,
-# NODE, the *_CPU variables and NGINX_PORT before using what needs them.
+# Shell helpers the benchmarks share (bench/run.sh, bench/http.sh): their settings, logging, the
+# tools they need, processes they start and stop, free ports, waiting for a listener, the nginx
+# backend, CPU accounting, and the arithmetic of the tables. Sourced, never run: a bench sets its
+# own settings, then ROOT, sources this, calls bench_defaults, and sets NGINX_PORT before using
+# what needs it.
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
+
+
+# --- settings -------------------------------------------------------------------------------
+# bench_defaults: each setting the environment does not give and the bench did not set before
+# calling this gets the value most benches use:
+#   DURATION=10s      each measured run            WARMUP=2s      the run before it, not measured
+#   ROUNDS=3          interleaved rounds (the tables show medians)
+#   CONNECTIONS=50    the client's connections
+#   BALANCER_CPU=0    the core of every balancer (furiwake, HAProxy, an nginx proxy)
+#   CLIENT_CPU=1      wrk or h2load               BACKEND_CPU=1   the nginx backend
+# and NODE and RESULTS_DIR are set under ROOT. A ROUNDS that is not a positive integer stops the bench.
+bench_defaults() {
+  : "${DURATION:=10s}" "${WARMUP:=2s}" "${ROUNDS:=3}" "${CONNECTIONS:=50}"
+  : "${BALANCER_CPU:=0}" "${CLIENT_CPU:=1}" "${BACKEND_CPU:=1}"
+  NODE="$ROOT/node_modules/.bin/node"
+  RESULTS_DIR="$ROOT/bench/results"
+  [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
+}
+
+# bench_start [ADVICE]: before a bench starts anything: the packages it needs, the cores fitted
+# to the machine, how idle the machine is (IDLE_AT_START, %; below 90 a warning says so, with
+# ADVICE: "figures will be noisy" unless told), and TMP, a directory of its own.
+bench_start() {
+  install_missing
+  fit_cpus
+  # measured before the bench adds its own load
+  IDLE_AT_START=$(idle_percent)
+  ((IDLE_AT_START >= 90)) || log "warning: the machine is only ${IDLE_AT_START}% idle before the bench; ${1:-figures will be noisy}"
+  TMP=$(mktemp -d /tmp/furiwake-bench.XXXXXX)
+  chmod 755 "$TMP" # nginx's worker runs as nobody and must reach the 1 MiB file
+}
 
 
 # --- what we need, installed only when missing -------------------------------------------
@@ -40,6 +72,8 @@ fit_cpus() {
 TMP=""
 PIDS=()
 declare -A NAME_OF=()
+# the balancers' PIDs by name (furiwake, haproxy, nginx ...), whose CPU the benches read
+declare -A BALANCER_PID=()
 # started NAME PID: remember a process to stop at the end
 started() { PIDS+=("$2"); NAME_OF[$2]=$1; }
 cleanup() {

@@ -13,21 +13,14 @@ set -euo pipefail
 DURATION=${DURATION:-5s}
 WARMUP=${WARMUP:-1s}
 ROUNDS=${ROUNDS:-2}                 # interleaved rounds; the table shows medians
-CONNECTIONS=${CONNECTIONS:-50}
 COUNTS=${COUNTS:-"0 1 100 1000"}    # routes per config; 0 = the service's pool alone
-BALANCER_CPU=${BALANCER_CPU:-0}
-CLIENT_CPU=${CLIENT_CPU:-1}
-BACKEND_CPU=${BACKEND_CPU:-1}
 COST_GOAL=0.10
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-NODE="$ROOT/node_modules/.bin/node"
-RESULTS_DIR="$ROOT/bench/results"
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
-
-[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
+bench_defaults
 
 # The request each config is measured with: the last host route (i even), or / with no routes.
 target_of() {
@@ -103,16 +96,11 @@ EOF
 }
 
 # --- main ---------------------------------------------------------------------------------
-install_missing
-fit_cpus
-IDLE_AT_START=$(idle_percent)
-((IDLE_AT_START >= 90)) || log "warning: the machine is only ${IDLE_AT_START}% idle before the bench; figures will be noisy"
-TMP=$(mktemp -d /tmp/furiwake-bench.XXXXXX)
-chmod 755 "$TMP"
+bench_start
 furiwake_dir
 
 read -ra COUNT_LIST <<<"$COUNTS"
-declare -A BALANCER_PID=() PORT=()
+declare -A PORT=()
 read -ra PORTS < <(free_ports $((1 + 2 * ${#COUNT_LIST[@]})))
 NGINX_PORT=${PORTS[0]}
 log "nginx backend on 127.0.0.1:$NGINX_PORT (core $BACKEND_CPU)"
