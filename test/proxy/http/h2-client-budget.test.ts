@@ -7,6 +7,7 @@
 // speaks h2c) is counted the same way, and refused with a 503: HTTP/1.1 has no such signal.
 
 import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
 import type http from 'node:http';
 import http2 from 'node:http2';
 import { after, describe, it } from 'node:test';
@@ -15,6 +16,7 @@ import { parseConfig } from '../../../src/config/load.ts';
 import { startApp } from '../../helpers/app.ts';
 import { pool } from '../../helpers/config.ts';
 import { until } from '../../helpers/wait.ts';
+import { call, grpcClient } from './grpc-helpers.ts';
 import { h2Connect, h2cService, h2Request } from './h2-helpers.ts';
 import { startH2Member } from './h2-members-helpers.ts';
 import { connection, raw, startMember, type HttpMember } from './helpers.ts';
@@ -79,6 +81,22 @@ describe('an HTTP/2 client with many streams to an HTTP/1.1 pool', () => {
     assert.equal((await again).status, 200);
     assert.equal(member.accepted, 5);
     assert.equal(resources.requestsOverBudget, 3);
+  });
+});
+
+describe('a gRPC call over the budget', () => {
+  it('is refused (REFUSED_STREAM): grpc-js sends it again once by itself, then reports UNAVAILABLE', async () => {
+    const member = await startMember('m'); // HTTP/1.1: never reached
+    const { app, port } = await h2cService(pool('round-robin', [{ port: member.port, id: 'm' }]));
+    const resources = app.runtime.resources;
+    const client = grpcClient(port);
+    await new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + 10_000, (err) => (err === undefined || err === null ? resolve() : reject(err))));
+    await until(() => resources.clientOnlyConnections === 1);
+    resources.maxConnections = 0; // the channel's connection is in; no member connection fits
+    const got = await call(client.Unary, client, 'x');
+    assert.equal('code' in got && got.code, grpc.status.UNAVAILABLE);
+    assert.equal(resources.requestsOverBudget, 2, 'the call and the client\'s own second try');
+    assert.equal(member.accepted, 0);
   });
 });
 
