@@ -61,11 +61,7 @@ services:
 pools:
   p: { algorithm: round-robin, member-protocol: h2c, members: [ { address: 127.0.0.1:$NGINX_H2C_PORT } ] }
 EOC
-# shellcheck disable=SC2086
-(cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$TMP/furiwake.yaml") >"$TMP/furiwake.log" 2>&1 &
-started furiwake $!
-BALANCER_PID[furiwake]=$!
-wait_listening furiwake "$FURIWAKE_PORT" $! "$TMP/furiwake.log"
+run_furiwake furiwake "$TMP/furiwake.yaml" "$BALANCER_CPU" "$FURIWAKE_PORT" "$FURIWAKE_H1_PORT"
 
 taskset -c "$BALANCER_CPU" "$NODE" "$ROOT/bench/h2-node-floor.ts" proxy "$FLOOR_PORT" "$NGINX_H2C_PORT" >"$TMP/floor.log" 2>&1 &
 started node-proxy $!

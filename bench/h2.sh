@@ -117,11 +117,7 @@ pools:
     member-protocol: h2c
     members: [ { address: 127.0.0.1:$NGINX_H2C_PORT } ]
 EOF
-  # shellcheck disable=SC2086
-  (cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$TMP/furiwake.yaml") >"$TMP/furiwake.log" 2>&1 &
-  started furiwake $!
-  BALANCER_PID[furiwake]=$!
-  wait_listening furiwake "$FURIWAKE_PORT" $! "$TMP/furiwake.log"
+  run_furiwake furiwake "$TMP/furiwake.yaml" "$BALANCER_CPU" "$FURIWAKE_PORT" "$FURIWAKE_H2C_PORT"
 }
 
 # start_node_bare NAME PORT [member]: bench/h2-bare-server.ts on the balancer's core
@@ -233,6 +229,4 @@ table() {
   done
 }
 
-mkdir -p "$RESULTS_DIR"
-table | tee "$RESULTS_DIR/h2-latest.txt"
-log "saved to ${RESULTS_DIR#"$ROOT"/}/h2-latest.txt"
+save_table h2-latest.txt

@@ -161,6 +161,4 @@ table() {
   fi
 }
 
-mkdir -p "$RESULTS_DIR"
-table | tee "$RESULTS_DIR/http-latest.txt"
-log "saved to ${RESULTS_DIR#"$ROOT"/}/http-latest.txt"
+save_table http-latest.txt

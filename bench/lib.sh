@@ -381,14 +381,25 @@ pools:
     algorithm: round-robin
     members: [ { address: 127.0.0.1:$NGINX_PORT } ]
 EOF
-  # Node directly (not npx), so the PID we hold is the balancer itself.
-  # FURIWAKE_NODE_OPTIONS lets you add e.g. --cpu-prof --cpu-prof-dir=/tmp/prof.
+  run_furiwake "$name" "$TMP/$name.yaml" "$BALANCER_CPU" "$port"
+}
+
+# run_furiwake NAME CONFIG CPUS PORT...: furiwake (of FURIWAKE_DIR: call furiwake_dir first) on
+# CONFIG, pinned to CPUS (a taskset list), its output in CONFIG's name with .log for .yaml; its
+# PID goes in BALANCER_PID[NAME]; returns once it listens on every PORT.
+run_furiwake() {
+  local name=$1 config=$2 cpus=$3 port
+  local logfile=${config%.yaml}.log
+  shift 3
+  # Node directly (not npx), so the PID we hold is the balancer itself (its CPU figures count
+  # every thread of it). FURIWAKE_NODE_OPTIONS lets you add e.g. --cpu-prof --cpu-prof-dir=/tmp/prof.
   # shellcheck disable=SC2086
-  (cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$TMP/$name.yaml") \
-    >"$TMP/$name.log" 2>&1 &
+  (cd "$FURIWAKE_DIR" && exec taskset -c "$cpus" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$config") >"$logfile" 2>&1 &
   started "$name" $!
   BALANCER_PID[$name]=$!
-  wait_listening "$name" "$port" $! "$TMP/$name.log"
+  for port in "$@"; do
+    wait_listening "$name" "$port" "${BALANCER_PID[$name]}" "$logfile" || return 1
+  done
 }
 
 # CPU time (user + system) of a process so far, in clock ticks.
@@ -429,6 +440,13 @@ idle_percent() {
 
 
 # --- tables ---------------------------------------------------------------------------------
+# save_table FILE: what the bench's `table` function prints, shown and kept in RESULTS_DIR/FILE.
+save_table() {
+  mkdir -p "$RESULTS_DIR"
+  table | tee "$RESULTS_DIR/$1"
+  log "saved to ${RESULTS_DIR#"$ROOT"/}/$1"
+}
+
 # wrk's Transfer/sec ("1.23GB") in MB/s; wrk's units are binary, so this is MiB/s.
 to_mbps() {
   awk -v v="$1" 'BEGIN {

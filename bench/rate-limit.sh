@@ -53,12 +53,7 @@ pools:
     algorithm: round-robin
     members: [ { address: 127.0.0.1:$NGINX_PORT } ]
 YAML
-  # shellcheck disable=SC2086
-  (cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$TMP/$name.yaml") \
-    >"$TMP/$name.log" 2>&1 &
-  started "$name" $!
-  BALANCER_PID[$name]=$!
-  wait_listening "$name" "$port" $! "$TMP/$name.log"
+  run_furiwake "$name" "$TMP/$name.yaml" "$BALANCER_CPU" "$port"
 }
 
 run_wrk() {
@@ -127,6 +122,4 @@ table() {
   fi
 }
 
-mkdir -p "$RESULTS_DIR"
-table | tee "$RESULTS_DIR/rate-limit-latest.txt"
-log "saved to ${RESULTS_DIR#"$ROOT"/}/rate-limit-latest.txt"
+save_table rate-limit-latest.txt

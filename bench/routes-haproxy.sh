@@ -56,10 +56,7 @@ start_furiwake_routes() {
     fi
     printf 'pools:\n  web: { members: [ { address: 127.0.0.1:%s } ] }\n  api: { members: [ { address: 127.0.0.1:%s } ] }\n' "$NGINX_PORT" "$NGINX_PORT"
   } >"$file"
-  (cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" bin/furiwake.js start -c "$file") >"$TMP/furiwake-$n.log" 2>&1 &
-  started "furiwake-$n" $!
-  BALANCER_PID[furiwake-$n]=$!
-  wait_listening "furiwake-$n" "$port" $! "$TMP/furiwake-$n.log"
+  run_furiwake "furiwake-$n" "$file" "$BALANCER_CPU" "$port"
 }
 
 # --- HAProxy with the same rules as ACLs --------------------------------------------------
@@ -170,6 +167,4 @@ table() {
   fi
 }
 
-mkdir -p "$RESULTS_DIR"
-table | tee "$RESULTS_DIR/routes-haproxy-latest.txt"
-log "saved to ${RESULTS_DIR#"$ROOT"/}/routes-haproxy-latest.txt"
+save_table routes-haproxy-latest.txt

@@ -127,7 +127,5 @@ table() {
   fi
 }
 
-mkdir -p "$RESULTS_DIR"
-table | tee "$RESULTS_DIR/latest.txt"
-log "saved to ${RESULTS_DIR#"$ROOT"/}/latest.txt"
+save_table latest.txt
 ((FURIWAKE_OK)) || die "furiwake did not start (see above)"

@@ -55,13 +55,7 @@ pools:
     algorithm: round-robin
     members: [ { address: 127.0.0.1:$NGINX_PORT } ]
 EOF
-  # Node directly, so the PID is the balancer (its CPU figures count every thread of it).
-  # shellcheck disable=SC2086
-  (cd "$FURIWAKE_DIR" && exec taskset -c "${CPUS[$name]}" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$dir/furiwake.yaml") \
-    >"$dir/furiwake.log" 2>&1 &
-  started "$name" $!
-  BALANCER_PID[$name]=$!
-  wait_listening "$name" "${PORT[$name.tcp]}" $! "$dir/furiwake.log" && wait_listening "$name" "${PORT[$name.http]}" $! "$dir/furiwake.log"
+  run_furiwake "$name" "$dir/furiwake.yaml" "${CPUS[$name]}" "${PORT[$name.tcp]}" "${PORT[$name.http]}"
 }
 
 start_haproxy_threads() {
@@ -206,6 +200,4 @@ table() {
   fi
 }
 
-mkdir -p "$RESULTS_DIR"
-table | tee "$RESULTS_DIR/workers-latest.txt"
-log "saved to ${RESULTS_DIR#"$ROOT"/}/workers-latest.txt"
+save_table workers-latest.txt
