@@ -14,26 +14,18 @@ DURATION=${DURATION:-5}
 WARMUP=${WARMUP:-1}
 ROUNDS=${ROUNDS:-1}
 STREAMS=${STREAMS:-"1 100"}
-BALANCER_CPU=${BALANCER_CPU:-0}
-CLIENT_CPU=${CLIENT_CPU:-1}
-BACKEND_CPU=${BACKEND_CPU:-1}
 TARGETS=${TARGETS:-"ha-h2c fw-h2c node-proxy node-client ha-h1c fw-h1c"}
 # the member's SETTINGS_MAX_CONCURRENT_STREAMS (nginx's http2_max_concurrent_streams; its default is 128:
 # then 1,000 streams in flight need several connections, or wait)
 MEMBER_STREAMS=${MEMBER_STREAMS:-1000}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-NODE="$ROOT/node_modules/.bin/node"
-RESULTS_DIR="$ROOT/bench/results"
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
+bench_defaults
 command -v h2load >/dev/null || die "h2load not found: apt-get install nghttp2-client"
 
-install_missing
-fit_cpus
-TMP=$(mktemp -d /tmp/furiwake-bench.XXXXXX)
-chmod 755 "$TMP"
-declare -A BALANCER_PID=()
+bench_start
 read -r NGINX_PORT NGINX_H2C_PORT HAPROXY_PORT HAPROXY_H1_PORT FURIWAKE_PORT FURIWAKE_H1_PORT FLOOR_PORT < <(free_ports 7)
 
 # the backend, with a second listener taking h2c (as many streams per connection as the balancers send)
@@ -69,11 +61,7 @@ services:
 pools:
   p: { algorithm: round-robin, member-protocol: h2c, members: [ { address: 127.0.0.1:$NGINX_H2C_PORT } ] }
 EOC
-# shellcheck disable=SC2086
-(cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$TMP/furiwake.yaml") >"$TMP/furiwake.log" 2>&1 &
-started furiwake $!
-BALANCER_PID[furiwake]=$!
-wait_listening furiwake "$FURIWAKE_PORT" $! "$TMP/furiwake.log"
+run_furiwake furiwake "$TMP/furiwake.yaml" "$BALANCER_CPU" "$FURIWAKE_PORT" "$FURIWAKE_H1_PORT"
 
 taskset -c "$BALANCER_CPU" "$NODE" "$ROOT/bench/h2-node-floor.ts" proxy "$FLOOR_PORT" "$NGINX_H2C_PORT" >"$TMP/floor.log" 2>&1 &
 started node-proxy $!

@@ -20,11 +20,7 @@ set -euo pipefail
 
 DURATION=${DURATION:-10}            # seconds of each measured h2load run
 WARMUP=${WARMUP:-2}
-ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-10}
-BALANCER_CPU=${BALANCER_CPU:-0}
-CLIENT_CPU=${CLIENT_CPU:-1}
-BACKEND_CPU=${BACKEND_CPU:-1}
 RPS_GOAL=0.7
 # Idle member connections kept (furiwake member-keep-alive.max-idle, nginx upstream keepalive;
 # HAProxy keeps every one by default): at 100 streams x 10 connections, 1,000 requests are at the
@@ -37,11 +33,10 @@ MEMBER_IDLE=${MEMBER_IDLE:-1024}
 TLS13_CIPHER=${TLS13_CIPHER:-TLS_AES_128_GCM_SHA256}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-NODE="$ROOT/node_modules/.bin/node"
-RESULTS_DIR="$ROOT/bench/results"
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
+bench_defaults
 
 command -v h2load >/dev/null || die "h2load not found: apt-get install nghttp2-client"
 
@@ -122,11 +117,7 @@ pools:
     member-protocol: h2c
     members: [ { address: 127.0.0.1:$NGINX_H2C_PORT } ]
 EOF
-  # shellcheck disable=SC2086
-  (cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$TMP/furiwake.yaml") >"$TMP/furiwake.log" 2>&1 &
-  started furiwake $!
-  BALANCER_PID[furiwake]=$!
-  wait_listening furiwake "$FURIWAKE_PORT" $! "$TMP/furiwake.log"
+  run_furiwake furiwake "$TMP/furiwake.yaml" "$BALANCER_CPU" "$FURIWAKE_PORT" "$FURIWAKE_H2C_PORT"
 }
 
 # start_node_bare NAME PORT [member]: bench/h2-bare-server.ts on the balancer's core
@@ -163,12 +154,7 @@ run_h2load() {
   echo "${rps:-n/a} $(cpu_percent "$c0" "$t0" "$c1" "$t1")"
 }
 
-install_missing
-fit_cpus
-IDLE_AT_START=$(idle_percent)
-TMP=$(mktemp -d /tmp/furiwake-bench.XXXXXX)
-chmod 755 "$TMP"
-declare -A BALANCER_PID=()
+bench_start
 read -r NGINX_PORT HAPROXY_PORT FURIWAKE_PORT NGINX_H2_PORT NGINX_H2C_PORT HAPROXY_H2C_PORT FURIWAKE_H2C_PORT BARE_PORT RELAY_PORT < <(free_ports 9)
 
 make_cert
@@ -243,6 +229,4 @@ table() {
   done
 }
 
-mkdir -p "$RESULTS_DIR"
-table | tee "$RESULTS_DIR/h2-latest.txt"
-log "saved to ${RESULTS_DIR#"$ROOT"/}/h2-latest.txt"
+save_table h2-latest.txt

@@ -7,30 +7,24 @@
 # connection per client): the least a Node balancer on these handles spends per request.
 # A COMMIT may carry node options after a `+`, each `+` a space: `HEAD+--max-semi-space-size=64`.
 # Each furiwake runs `workers: 1`, each balancer pinned to BALANCER_CPU, in front of the nginx
-# backend of bench/http.sh; each round, each target gets a warm-up `wrk -d1s`, then
-# `wrk -t1 -c50 -dDURATION` while its /proc/PID/stat is read before and after (utime, stime,
+# backend of bench/http.sh; each round, each target gets a warm-up `wrk -dWARMUP` (1s), then
+# `wrk -t1 -cCONNECTIONS -dDURATION` while its /proc/PID/stat is read before and after (utime, stime,
 # minor faults). Prints a line per round and target, then the medians and the ratios to HAProxy.
 set -euo pipefail
 
 DURATION=${DURATION:-4s}
+WARMUP=${WARMUP:-1s}
 ROUNDS=${ROUNDS:-5}
-CONNECTIONS=${CONNECTIONS:-50}
-BALANCER_CPU=${BALANCER_CPU:-0}
-CLIENT_CPU=${CLIENT_CPU:-1}
-BACKEND_CPU=${BACKEND_CPU:-1}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-NODE="$ROOT/node_modules/.bin/node"
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
+bench_defaults
 
 (($# > 0)) || set -- HEAD
-install_missing
-fit_cpus
-TMP=$(mktemp -d /tmp/furiwake-bench.XXXXXX)
-chmod 755 "$TMP"
-declare -A BALANCER_PID=() PORT=() PID_OF=()
+bench_start
+declare -A PORT=() PID_OF=()
 read -r NGINX_PORT HAPROXY_PORT < <(free_ports 2)
 start_nginx || die "nginx did not start"
 haproxy_http_conf "$HAPROXY_PORT" "$NGINX_PORT" >"$TMP/haproxy.in"
@@ -75,7 +69,7 @@ printf '%-5s %-28s %9s %8s %8s %8s %14s\n' round target requests user sys total 
 for ((round = 1; round <= ROUNDS; round++)); do
   for t in "${TARGETS[@]}"; do
     pid=${PID_OF[$t]} url="http://127.0.0.1:${PORT[$t]}/"
-    taskset -c "$CLIENT_CPU" wrk -t1 -d1s -c"$CONNECTIONS" "$url" >/dev/null 2>&1 || true
+    taskset -c "$CLIENT_CPU" wrk -t1 -d"$WARMUP" -c"$CONNECTIONS" "$url" >/dev/null 2>&1 || true
     before=$(stat_of "$pid")
     out=$(taskset -c "$CLIENT_CPU" wrk -t1 -d"$DURATION" -c"$CONNECTIONS" "$url" 2>&1) || die "wrk failed against $t: $out"
     after=$(stat_of "$pid")

@@ -8,25 +8,16 @@
 # Run by hand: `bash bench/http-gc.sh` (or `DURATION=10s bash bench/http-gc.sh`). Not part of the tests.
 set -euo pipefail
 
-DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-3s}
-CONNECTIONS=${CONNECTIONS:-50}
-BALANCER_CPU=${BALANCER_CPU:-0}
-CLIENT_CPU=${CLIENT_CPU:-1}
-BACKEND_CPU=${BACKEND_CPU:-1}
 PROFILE=${PROFILE:-1}               # 0: no --cpu-prof (it costs a little CPU itself)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-NODE="$ROOT/node_modules/.bin/node"
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
+bench_defaults
 
-install_missing
-fit_cpus
-TMP=$(mktemp -d /tmp/furiwake-bench.XXXXXX)
-chmod 755 "$TMP"
-declare -A BALANCER_PID=()
+bench_start
 read -r NGINX_PORT FURIWAKE_PORT < <(free_ports 2)
 
 start_nginx || die "nginx did not start"

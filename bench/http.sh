@@ -7,26 +7,18 @@
 # Goal: furiwake >= 0.5 of HAProxy's requests/s, with a p99 within 2x of HAProxy's.
 set -euo pipefail
 
-DURATION=${DURATION:-10s}
-WARMUP=${WARMUP:-2s}
-ROUNDS=${ROUNDS:-3}                 # interleaved rounds; the table shows medians
-CONNECTIONS=${CONNECTIONS:-50}
+# DURATION, WARMUP, ROUNDS, CONNECTIONS and the cores as bench_defaults (bench/lib.sh) says:
+# furiwake, HAProxy and the nginx proxy on BALANCER_CPU, wrk on CLIENT_CPU, the backend on BACKEND_CPU.
 TRANSFER_CONNECTIONS=${TRANSFER_CONNECTIONS:-8}  # the 1 MiB transfers
 TRANSFER=${TRANSFER:-1}             # 0: keep-alive requests alone, no 1 MiB transfers
-BALANCER_CPU=${BALANCER_CPU:-0}     # furiwake, HAProxy and the nginx proxy
-CLIENT_CPU=${CLIENT_CPU:-1}         # wrk
-BACKEND_CPU=${BACKEND_CPU:-1}       # the nginx backend
 RPS_GOAL=0.5
 P99_GOAL=2
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-NODE="$ROOT/node_modules/.bin/node"
-RESULTS_DIR="$ROOT/bench/results"
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
-
-[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
+bench_defaults
 
 # --- balancers ----------------------------------------------------------------------------
 start_haproxy() {
@@ -74,14 +66,8 @@ run_transfer() {
 }
 
 # --- main ---------------------------------------------------------------------------------
-install_missing
-fit_cpus
-IDLE_AT_START=$(idle_percent)
-((IDLE_AT_START >= 90)) || log "warning: the machine is only ${IDLE_AT_START}% idle before the bench; figures will be noisy"
-TMP=$(mktemp -d /tmp/furiwake-bench.XXXXXX)
-chmod 755 "$TMP"
+bench_start
 
-declare -A BALANCER_PID=()
 read -r NGINX_PORT HAPROXY_PORT NGINX_PROXY_PORT FURIWAKE_PORT < <(free_ports 4)
 
 log "nginx backend on 127.0.0.1:$NGINX_PORT (core $BACKEND_CPU)"
@@ -175,6 +161,4 @@ table() {
   fi
 }
 
-mkdir -p "$RESULTS_DIR"
-table | tee "$RESULTS_DIR/http-latest.txt"
-log "saved to ${RESULTS_DIR#"$ROOT"/}/http-latest.txt"
+save_table http-latest.txt

@@ -1,10 +1,42 @@
-# Shell helpers the benchmarks share (bench/run.sh, bench/http.sh): logging, the tools they
-# need, processes they start and stop, free ports, waiting for a listener, the nginx backend,
-# CPU accounting, and the arithmetic of the tables. Sourced, never run; the caller sets ROOT,
-# NODE, the *_CPU variables and NGINX_PORT before using what needs them.
+# Shell helpers the benchmarks share (bench/run.sh, bench/http.sh): their settings, logging, the
+# tools they need, processes they start and stop, free ports, waiting for a listener, the nginx
+# backend, CPU accounting, and the arithmetic of the tables. Sourced, never run: a bench sets its
+# own settings, then ROOT, sources this, calls bench_defaults, and sets NGINX_PORT before using
+# what needs it.
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
+
+
+# --- settings -------------------------------------------------------------------------------
+# bench_defaults: each setting the environment does not give and the bench did not set before
+# calling this gets the value most benches use:
+#   DURATION=10s      each measured run            WARMUP=2s      the run before it, not measured
+#   ROUNDS=3          interleaved rounds (the tables show medians)
+#   CONNECTIONS=50    the client's connections
+#   BALANCER_CPU=0    the core of every balancer (furiwake, HAProxy, an nginx proxy)
+#   CLIENT_CPU=1      wrk or h2load               BACKEND_CPU=1   the nginx backend
+# and NODE and RESULTS_DIR are set under ROOT. A ROUNDS that is not a positive integer stops the bench.
+bench_defaults() {
+  : "${DURATION:=10s}" "${WARMUP:=2s}" "${ROUNDS:=3}" "${CONNECTIONS:=50}"
+  : "${BALANCER_CPU:=0}" "${CLIENT_CPU:=1}" "${BACKEND_CPU:=1}"
+  NODE="$ROOT/node_modules/.bin/node"
+  RESULTS_DIR="$ROOT/bench/results"
+  [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
+}
+
+# bench_start [ADVICE]: before a bench starts anything: the packages it needs, the cores fitted
+# to the machine, how idle the machine is (IDLE_AT_START, %; below 90 a warning says so, with
+# ADVICE: "figures will be noisy" unless told), and TMP, a directory of its own.
+bench_start() {
+  install_missing
+  fit_cpus
+  # measured before the bench adds its own load
+  IDLE_AT_START=$(idle_percent)
+  ((IDLE_AT_START >= 90)) || log "warning: the machine is only ${IDLE_AT_START}% idle before the bench; ${1:-figures will be noisy}"
+  TMP=$(mktemp -d /tmp/furiwake-bench.XXXXXX)
+  chmod 755 "$TMP" # nginx's worker runs as nobody and must reach the 1 MiB file
+}
 
 
 # --- what we need, installed only when missing -------------------------------------------
@@ -40,6 +72,8 @@ fit_cpus() {
 TMP=""
 PIDS=()
 declare -A NAME_OF=()
+# the balancers' PIDs by name (furiwake, haproxy, nginx ...), whose CPU the benches read
+declare -A BALANCER_PID=()
 # started NAME PID: remember a process to stop at the end
 started() { PIDS+=("$2"); NAME_OF[$2]=$1; }
 cleanup() {
@@ -347,14 +381,25 @@ pools:
     algorithm: round-robin
     members: [ { address: 127.0.0.1:$NGINX_PORT } ]
 EOF
-  # Node directly (not npx), so the PID we hold is the balancer itself.
-  # FURIWAKE_NODE_OPTIONS lets you add e.g. --cpu-prof --cpu-prof-dir=/tmp/prof.
+  run_furiwake "$name" "$TMP/$name.yaml" "$BALANCER_CPU" "$port"
+}
+
+# run_furiwake NAME CONFIG CPUS PORT...: furiwake (of FURIWAKE_DIR: call furiwake_dir first) on
+# CONFIG, pinned to CPUS (a taskset list), its output in CONFIG's name with .log for .yaml; its
+# PID goes in BALANCER_PID[NAME]; returns once it listens on every PORT.
+run_furiwake() {
+  local name=$1 config=$2 cpus=$3 port
+  local logfile=${config%.yaml}.log
+  shift 3
+  # Node directly (not npx), so the PID we hold is the balancer itself (its CPU figures count
+  # every thread of it). FURIWAKE_NODE_OPTIONS lets you add e.g. --cpu-prof --cpu-prof-dir=/tmp/prof.
   # shellcheck disable=SC2086
-  (cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$TMP/$name.yaml") \
-    >"$TMP/$name.log" 2>&1 &
+  (cd "$FURIWAKE_DIR" && exec taskset -c "$cpus" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$config") >"$logfile" 2>&1 &
   started "$name" $!
   BALANCER_PID[$name]=$!
-  wait_listening "$name" "$port" $! "$TMP/$name.log"
+  for port in "$@"; do
+    wait_listening "$name" "$port" "${BALANCER_PID[$name]}" "$logfile" || return 1
+  done
 }
 
 # CPU time (user + system) of a process so far, in clock ticks.
@@ -395,6 +440,13 @@ idle_percent() {
 
 
 # --- tables ---------------------------------------------------------------------------------
+# save_table FILE: what the bench's `table` function prints, shown and kept in RESULTS_DIR/FILE.
+save_table() {
+  mkdir -p "$RESULTS_DIR"
+  table | tee "$RESULTS_DIR/$1"
+  log "saved to ${RESULTS_DIR#"$ROOT"/}/$1"
+}
+
 # wrk's Transfer/sec ("1.23GB") in MB/s; wrk's units are binary, so this is MiB/s.
 to_mbps() {
   awk -v v="$1" 'BEGIN {

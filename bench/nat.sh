@@ -18,17 +18,11 @@
 # Not part of the tests. Goal: nat >= 0.9 of direct.
 set -euo pipefail
 
-DURATION=${DURATION:-10s}
-WARMUP=${WARMUP:-2s}
-ROUNDS=${ROUNDS:-3}
-CONNECTIONS=${CONNECTIONS:-50}
-BALANCER_CPU=${BALANCER_CPU:-0}     # furiwake tcp mode and HAProxy (nat runs in the kernel: softirq, any core)
-CLIENT_CPU=${CLIENT_CPU:-1}         # wrk
+# DURATION, WARMUP, ROUNDS, CONNECTIONS and the cores as bench_defaults (bench/lib.sh) says:
+# furiwake tcp mode and HAProxy on BALANCER_CPU (nat runs in the kernel: softirq, any core).
 STEER=${STEER:-1}                   # 1: the balancer's packets are processed on its core (RPS); 0: where they are sent
-BACKEND_CPU=${BACKEND_CPU:-1}       # nginx
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-NODE="$ROOT/node_modules/.bin/node"
 P="fwb-$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 C=$P-c D=$P-d GW=$P-gw B=$P-b S=$P-s
 VIP=10.88.2.100 SERVER=10.88.2.11 ROUTED=10.88.2.12
@@ -36,6 +30,7 @@ VIP=10.88.2.100 SERVER=10.88.2.11 ROUTED=10.88.2.12
 # log, die, started, cleanup (stops what `started` recorded, removes $TMP) come from lib.sh
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
+bench_defaults
 
 [[ $(id -u) -eq 0 ]] || die "namespaces and nftables need root"
 for tool in nft wrk nginx haproxy taskset ip; do command -v "$tool" >/dev/null || die "$tool not found (apt-get install nftables wrk nginx haproxy util-linux iproute2)"; done

@@ -10,22 +10,11 @@
 # Run by hand: `bash bench/rate-limit.sh` (or `DURATION=5s ROUNDS=1 bash bench/rate-limit.sh`). Not part of the tests.
 set -euo pipefail
 
-DURATION=${DURATION:-10s}
-WARMUP=${WARMUP:-2s}
-ROUNDS=${ROUNDS:-3}
-CONNECTIONS=${CONNECTIONS:-50}
-BALANCER_CPU=${BALANCER_CPU:-0}
-CLIENT_CPU=${CLIENT_CPU:-1}
-BACKEND_CPU=${BACKEND_CPU:-1}
-
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-NODE="$ROOT/node_modules/.bin/node"
-RESULTS_DIR="$ROOT/bench/results"
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
-
-[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
+bench_defaults
 
 # haproxy_as NAME PORT TRACK: HAProxy `mode http` on PORT; TRACK=1 tracks every client's request rate.
 haproxy_as() {
@@ -64,12 +53,7 @@ pools:
     algorithm: round-robin
     members: [ { address: 127.0.0.1:$NGINX_PORT } ]
 YAML
-  # shellcheck disable=SC2086
-  (cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$TMP/$name.yaml") \
-    >"$TMP/$name.log" 2>&1 &
-  started "$name" $!
-  BALANCER_PID[$name]=$!
-  wait_listening "$name" "$port" $! "$TMP/$name.log"
+  run_furiwake "$name" "$TMP/$name.yaml" "$BALANCER_CPU" "$port"
 }
 
 run_wrk() {
@@ -80,15 +64,9 @@ run_wrk() {
   echo "${rps:-n/a} $WRK_CPU"
 }
 
-install_missing
-fit_cpus
-IDLE_AT_START=$(idle_percent)
-((IDLE_AT_START >= 90)) || log "warning: the machine is only ${IDLE_AT_START}% idle before the bench; figures will be noisy"
-TMP=$(mktemp -d /tmp/furiwake-bench.XXXXXX)
-chmod 755 "$TMP"
+bench_start
 furiwake_dir
 
-declare -A BALANCER_PID=()
 read -r NGINX_PORT HAPROXY_PORT HAPROXY_TRACK_PORT FURIWAKE_PORT FURIWAKE_LIMIT_PORT < <(free_ports 5)
 
 log "nginx backend on 127.0.0.1:$NGINX_PORT (core $BACKEND_CPU)"
@@ -144,6 +122,4 @@ table() {
   fi
 }
 
-mkdir -p "$RESULTS_DIR"
-table | tee "$RESULTS_DIR/rate-limit-latest.txt"
-log "saved to ${RESULTS_DIR#"$ROOT"/}/rate-limit-latest.txt"
+save_table rate-limit-latest.txt

@@ -13,21 +13,14 @@ set -euo pipefail
 DURATION=${DURATION:-5s}
 WARMUP=${WARMUP:-1s}
 ROUNDS=${ROUNDS:-2}                 # interleaved rounds; the table shows medians
-CONNECTIONS=${CONNECTIONS:-50}
 COUNTS=${COUNTS:-"0 1 100 1000"}    # routes per config; 0 = the service's pool alone
-BALANCER_CPU=${BALANCER_CPU:-0}
-CLIENT_CPU=${CLIENT_CPU:-1}
-BACKEND_CPU=${BACKEND_CPU:-1}
 COST_GOAL=0.10
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-NODE="$ROOT/node_modules/.bin/node"
-RESULTS_DIR="$ROOT/bench/results"
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
-
-[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
+bench_defaults
 
 # The request each config is measured with: the last host route (i even), or / with no routes.
 target_of() {
@@ -63,10 +56,7 @@ start_furiwake_routes() {
     fi
     printf 'pools:\n  web: { members: [ { address: 127.0.0.1:%s } ] }\n  api: { members: [ { address: 127.0.0.1:%s } ] }\n' "$NGINX_PORT" "$NGINX_PORT"
   } >"$file"
-  (cd "$FURIWAKE_DIR" && exec taskset -c "$BALANCER_CPU" "$NODE" bin/furiwake.js start -c "$file") >"$TMP/furiwake-$n.log" 2>&1 &
-  started "furiwake-$n" $!
-  BALANCER_PID[furiwake-$n]=$!
-  wait_listening "furiwake-$n" "$port" $! "$TMP/furiwake-$n.log"
+  run_furiwake "furiwake-$n" "$file" "$BALANCER_CPU" "$port"
 }
 
 # --- HAProxy with the same rules as ACLs --------------------------------------------------
@@ -103,16 +93,11 @@ EOF
 }
 
 # --- main ---------------------------------------------------------------------------------
-install_missing
-fit_cpus
-IDLE_AT_START=$(idle_percent)
-((IDLE_AT_START >= 90)) || log "warning: the machine is only ${IDLE_AT_START}% idle before the bench; figures will be noisy"
-TMP=$(mktemp -d /tmp/furiwake-bench.XXXXXX)
-chmod 755 "$TMP"
+bench_start
 furiwake_dir
 
 read -ra COUNT_LIST <<<"$COUNTS"
-declare -A BALANCER_PID=() PORT=()
+declare -A PORT=()
 read -ra PORTS < <(free_ports $((1 + 2 * ${#COUNT_LIST[@]})))
 NGINX_PORT=${PORTS[0]}
 log "nginx backend on 127.0.0.1:$NGINX_PORT (core $BACKEND_CPU)"
@@ -182,6 +167,4 @@ table() {
   fi
 }
 
-mkdir -p "$RESULTS_DIR"
-table | tee "$RESULTS_DIR/routes-haproxy-latest.txt"
-log "saved to ${RESULTS_DIR#"$ROOT"/}/routes-haproxy-latest.txt"
+save_table routes-haproxy-latest.txt

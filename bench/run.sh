@@ -4,24 +4,17 @@
 # See bench/README.md for what is measured and how to read the table.
 set -euo pipefail
 
-DURATION=${DURATION:-10s}
-CONNECTIONS=${CONNECTIONS:-50}                   # keep-alive and new-connection tests
+# DURATION, WARMUP, ROUNDS, CONNECTIONS (keep-alive and new-connection tests) and the cores as
+# bench_defaults (bench/lib.sh) says: HAProxy and furiwake on BALANCER_CPU, wrk on CLIENT_CPU, nginx on BACKEND_CPU.
 TRANSFER_CONNECTIONS=${TRANSFER_CONNECTIONS:-8}  # 1 MiB transfer test
-WARMUP=${WARMUP:-2s}
-ROUNDS=${ROUNDS:-3}                              # interleaved rounds; the table shows medians
 MEASUREMENTS=${MEASUREMENTS:-keepalive close transfer} # a subset, to look at one closely
-BALANCER_CPU=${BALANCER_CPU:-0}                  # HAProxy and furiwake
-CLIENT_CPU=${CLIENT_CPU:-1}                      # wrk
-BACKEND_CPU=${BACKEND_CPU:-1}                    # nginx
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-NODE="$ROOT/node_modules/.bin/node"
-RESULTS_DIR="$ROOT/bench/results"
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
+bench_defaults
 
-[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
 [[ -n ${MEASUREMENTS// /} ]] || die "MEASUREMENTS is empty"
 for m in $MEASUREMENTS; do
   [[ $m =~ ^(keepalive|close|transfer)$ ]] || die "MEASUREMENTS: '$m' is none of keepalive close transfer"
@@ -55,15 +48,8 @@ run_wrk() {
 }
 
 # --- main ---------------------------------------------------------------------------------
-install_missing
-fit_cpus
-# Measured before we add our own load.
-IDLE_AT_START=$(idle_percent)
-((IDLE_AT_START >= 90)) || log "warning: the machine is only ${IDLE_AT_START}% idle before the bench; figures will be noisy"
-TMP=$(mktemp -d /tmp/furiwake-bench.XXXXXX)
-chmod 755 "$TMP" # nginx's worker runs as nobody and must reach the 1 MiB file
+bench_start
 
-declare -A BALANCER_PID=()
 read -r NGINX_PORT HAPROXY_PORT FURIWAKE_PORT < <(free_ports 3)
 
 log "nginx on 127.0.0.1:$NGINX_PORT (core $BACKEND_CPU)"
@@ -141,7 +127,5 @@ table() {
   fi
 }
 
-mkdir -p "$RESULTS_DIR"
-table | tee "$RESULTS_DIR/latest.txt"
-log "saved to ${RESULTS_DIR#"$ROOT"/}/latest.txt"
+save_table latest.txt
 ((FURIWAKE_OK)) || die "furiwake did not start (see above)"

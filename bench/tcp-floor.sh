@@ -11,30 +11,16 @@
 set -euo pipefail
 
 DURATION=${DURATION:-5s}
-CONNECTIONS=${CONNECTIONS:-50}
 WARMUP=${WARMUP:-1s}
-ROUNDS=${ROUNDS:-3}
-BALANCER_CPU=${BALANCER_CPU:-0}
-CLIENT_CPU=${CLIENT_CPU:-1}
-BACKEND_CPU=${BACKEND_CPU:-1}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-NODE="$ROOT/node_modules/.bin/node"
-RESULTS_DIR="$ROOT/bench/results"
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
+bench_defaults
 
-[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
+bench_start "compare the CPU per connection, not the rates"
 
-install_missing
-fit_cpus
-IDLE_AT_START=$(idle_percent)
-((IDLE_AT_START >= 90)) || log "warning: the machine is only ${IDLE_AT_START}% idle before the bench; compare the CPU per connection, not the rates"
-TMP=$(mktemp -d /tmp/furiwake-bench.XXXXXX)
-chmod 755 "$TMP"
-
-declare -A BALANCER_PID=()
 read -r NGINX_PORT HAPROXY_PORT FURIWAKE_PORT RELAY_PORT BEFORE_PORT BATCH_PORT < <(free_ports 6)
 
 log "nginx on 127.0.0.1:$NGINX_PORT (core $BACKEND_CPU)"

@@ -15,15 +15,10 @@
 # Run by hand: `npm run bench:workers` (or `DURATION=4s WARMUP=1s ROUNDS=3 bash bench/workers.sh`).
 set -euo pipefail
 
-DURATION=${DURATION:-10s}
-WARMUP=${WARMUP:-2s}
-ROUNDS=${ROUNDS:-3}                        # interleaved rounds; the table shows medians
-CONNECTIONS=${CONNECTIONS:-50}
+# DURATION, WARMUP, ROUNDS, CONNECTIONS, CLIENT_CPU and BACKEND_CPU as bench_defaults (bench/lib.sh) says.
 WORKERS=${WORKERS:-2}                      # N: furiwake's workers and HAProxy's nbthread
 ONE_CPU=${ONE_CPU:-0}                      # the 1-thread balancers, and N threads on one core
 BALANCER_CPUS=${BALANCER_CPUS:-0-$(($(nproc) - 1))} # the N-thread balancers
-CLIENT_CPU=${CLIENT_CPU:-1}                # wrk
-BACKEND_CPU=${BACKEND_CPU:-1}              # the nginx member
 MODES=${MODES:-tcp http}
 KINDS=${KINDS:-keepalive close}
 COORDINATION_GOAL=0.9
@@ -31,13 +26,11 @@ CPU_GOAL=1.1
 HAPROXY_GOAL=0.9
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-NODE="$ROOT/node_modules/.bin/node"
-RESULTS_DIR="$ROOT/bench/results"
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
+bench_defaults
 
-[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
 [[ $WORKERS =~ ^[1-9][0-9]*$ ]] || die "WORKERS must be a positive integer, got '$WORKERS'"
 for m in $MODES; do [[ $m =~ ^(tcp|http)$ ]] || die "MODES: '$m' is neither tcp nor http"; done
 for k in $KINDS; do [[ $k =~ ^(keepalive|close)$ ]] || die "KINDS: '$k' is neither keepalive nor close"; done
@@ -46,7 +39,7 @@ N=$WORKERS
 TARGETS=(fw-1 "fw-$N" "fw-$N-1core" hap-1 "hap-$N" "hap-$N-1core")
 declare -A THREADS=([fw-1]=1 [fw-$N]=$N [fw-$N-1core]=$N [hap-1]=1 [hap-$N]=$N [hap-$N-1core]=$N)
 declare -A CPUS=([fw-1]=$ONE_CPU [fw-$N]=$BALANCER_CPUS [fw-$N-1core]=$ONE_CPU [hap-1]=$ONE_CPU [hap-$N]=$BALANCER_CPUS [hap-$N-1core]=$ONE_CPU)
-declare -A BALANCER_PID=() PORT=()
+declare -A PORT=()
 
 # --- balancers: each one process with a tcp and an http service --------------------------
 start_furiwake_workers() {
@@ -62,13 +55,7 @@ pools:
     algorithm: round-robin
     members: [ { address: 127.0.0.1:$NGINX_PORT } ]
 EOF
-  # Node directly, so the PID is the balancer (its CPU figures count every thread of it).
-  # shellcheck disable=SC2086
-  (cd "$FURIWAKE_DIR" && exec taskset -c "${CPUS[$name]}" "$NODE" ${FURIWAKE_NODE_OPTIONS:-} bin/furiwake.js start -c "$dir/furiwake.yaml") \
-    >"$dir/furiwake.log" 2>&1 &
-  started "$name" $!
-  BALANCER_PID[$name]=$!
-  wait_listening "$name" "${PORT[$name.tcp]}" $! "$dir/furiwake.log" && wait_listening "$name" "${PORT[$name.http]}" $! "$dir/furiwake.log"
+  run_furiwake "$name" "$dir/furiwake.yaml" "${CPUS[$name]}" "${PORT[$name.tcp]}" "${PORT[$name.http]}"
 }
 
 start_haproxy_threads() {
@@ -117,16 +104,11 @@ measure() {
 }
 
 # --- main ---------------------------------------------------------------------------------
-install_missing
-BALANCER_CPU=$ONE_CPU
-fit_cpus
-ONE_CPU=$BALANCER_CPU
 ((N > 1)) || die "WORKERS must be above 1 to compare with one worker"
-IDLE_AT_START=$(idle_percent)
+BALANCER_CPU=$ONE_CPU
+bench_start
+ONE_CPU=$BALANCER_CPU
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
-((IDLE_AT_START >= 90)) || log "warning: the machine is only ${IDLE_AT_START}% idle before the bench; figures will be noisy"
-TMP=$(mktemp -d /tmp/furiwake-bench.XXXXXX)
-chmod 755 "$TMP"
 furiwake_dir
 
 read -r -a ports < <(free_ports $((1 + 2 * ${#TARGETS[@]})))
@@ -218,6 +200,4 @@ table() {
   fi
 }
 
-mkdir -p "$RESULTS_DIR"
-table | tee "$RESULTS_DIR/workers-latest.txt"
-log "saved to ${RESULTS_DIR#"$ROOT"/}/workers-latest.txt"
+save_table workers-latest.txt

@@ -29,10 +29,12 @@ import { changeWorkerCount } from './workers/count-change.ts';
 export interface StartOptions {
   /** reads the config again (the CLI's file), for a reload asked through the admin API */
   load?: () => Promise<Config>;
+  /** the clock stick tables expire by (monotonic ms; performance.now by default): tests pass one they move by hand */
+  stickClock?: () => number;
 }
 
 export class Furiwake {
-  readonly runtime = new Runtime();
+  readonly runtime: Runtime;
   readonly log: Logger;
   readonly health: HealthManager;
   /** the management plane (admin API, dashboard, metrics) when the config has an admin section */
@@ -54,6 +56,7 @@ export class Furiwake {
   #workers: WorkerThreads | null = null;
 
   constructor(log: Logger, options: StartOptions = {}) {
+    this.runtime = new Runtime(options.stickClock);
     this.log = log;
     this.health = new HealthManager(this.runtime, log);
     this.load = options.load ?? null;

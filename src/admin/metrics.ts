@@ -208,7 +208,7 @@ export class AdminMetrics {
         }
       });
     this.#collected('counter', 'furiwake_connections_over_budget_total', 'tcp and http connections closed at accept because the file descriptor budget had no room for them.', [], () => [[{}, resources.overBudget]]);
-    this.#collected('counter', 'furiwake_requests_over_budget_total', 'Requests answered 503 because the file descriptor budget had no room for the member connection they needed (requests of HTTP/2 clients to HTTP/1.1 members: each holds a connection of its own).', [], () => [[{}, resources.requestsOverBudget]]);
+    this.#collected('counter', 'furiwake_requests_over_budget_total', 'Requests refused (HTTP/2: stream reset with REFUSED_STREAM; else 503) because the file descriptor budget had no room for the member connection they needed (requests of HTTP/2 clients to HTTP/1.1 members: each holds a connection of its own).', [], () => [[{}, resources.requestsOverBudget]]);
     this.#collected('counter', 'furiwake_proxy_headers_refused_total', 'Clients whose PROXY header was malformed, missing or late (accept-proxy): closed before anything reached a member.', [], () => [[{}, resources.proxyHeadersRefused]]);
     this.#collected('counter', 'furiwake_connections_failed_total', 'Connections ended because an unexpected error escaped their handling (logged with its stack); the process goes on.', [], () => [[{}, resources.connectionsFailed]]);
     this.#collected('counter', 'furiwake_http2_connections_refused_total', 'HTTP/2 client connections closed for breaking a protocol bound (rapid-reset, continuation-flood, control-frame-flood, ...), by service and reason.',

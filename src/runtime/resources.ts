@@ -57,7 +57,7 @@ export class ResourceCounts {
    * descriptor each, so an HTTP/2 client with 100 streams in flight to an HTTP/1.1 pool counts 101
    */
   clientOnlyMemberConnections = 0;
-  /** requests answered 503 because the budget had no room for the member connection they needed */
+  /** requests refused (REFUSED_STREAM, or 503) because the budget had no room for the member connection they needed */
   requestsOverBudget = 0;
   /** udp flows open now, over every udp service (the rest of the connection table is tcp and http) */
   udpFlows = 0;
@@ -113,11 +113,11 @@ export class ResourceCounts {
     return held < 2 * this.maxConnections;
   }
 
-  /** A request that needed a member connection of its own (its client counted alone) got a 503: no room in the budget. */
+  /** A request that needed a member connection of its own (its client counted alone) was refused: no room in the budget. */
   requestRefusedOverBudget(log: Logger, service: string): void {
     this.requestsOverBudget++;
     this.limited(log, `budget-request:${service}`, { service, total: this.requestsOverBudget, max: this.maxConnections },
-      'the file descriptor budget is spent: requests of HTTP/2 clients that need a new member connection get 503 until some close');
+      'the file descriptor budget is spent: requests of HTTP/2 clients that need a new member connection are refused (REFUSED_STREAM) until some close');
   }
 
   /** A tcp or http client the budget had no room for was closed at accept. */

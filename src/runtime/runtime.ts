@@ -37,8 +37,11 @@ export class Runtime {
   config: Config | null = null;
   /** the kernel's connections and persistence entries of nat and dsr services; null without any */
   kernel: KernelTables | null = null;
+  /** the clock the services' stick tables expire by; undefined: performance.now */
+  readonly stickClock: (() => number) | undefined;
 
-  constructor() {
+  constructor(stickClock?: () => number) {
+    this.stickClock = stickClock;
     this.events.on('member', (member, change) => {
       this.pools.get(member.poolName)?.memberChanged(member, change);
       // its live traffic leaves it (on-member-down); draining keeps servesExisting: moves nothing
@@ -91,7 +94,7 @@ export class Runtime {
         continue;
       }
       if (live !== undefined) unlisten.push(name);
-      const service = new Service(name, sc, pool, live?.persistence ?? null, this.pools);
+      const service = new Service(name, sc, pool, live?.persistence ?? null, this.pools, this.stickClock);
       this.services.set(name, service);
       listen.push(service);
     }

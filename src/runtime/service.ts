@@ -39,16 +39,19 @@ export class Service {
   clientTable: SharedClientTable | null = null;
   /** requests and new connections per client (rate-limit, of the service and its routes); null without any */
   rateLimits: RateLimits | null = null;
+  /** the clock its stick tables expire by; undefined: performance.now */
+  readonly #stickClock: (() => number) | undefined;
 
   /**
    * `previous`: the persistence of the service this one replaces, kept when still the same;
-   * `pools`: the runtime's pools, where routes find theirs.
+   * `pools`: the runtime's pools, where routes find theirs; `stickClock`: see Runtime.
    */
-  constructor(name: string, config: ServiceConfig, pool: Pool, previous: ServicePersistence | null = null, pools: ReadonlyMap<string, Pool> | null = null) {
+  constructor(name: string, config: ServiceConfig, pool: Pool, previous: ServicePersistence | null = null, pools: ReadonlyMap<string, Pool> | null = null, stickClock?: () => number) {
     this.name = name;
     this.config = config;
     this.pool = pool;
-    this.persistence = persistenceFor(name, config, pool, previous);
+    this.#stickClock = stickClock;
+    this.persistence = persistenceFor(name, config, pool, previous, stickClock);
     this.dispatcher = dispatcherFor(config, pool, this.persistence);
     this.access = accessList(config.access);
     this.#route(pools);
@@ -67,7 +70,7 @@ export class Service {
   reconfigure(config: ServiceConfig, pool: Pool, pools: ReadonlyMap<string, Pool> | null = null): void {
     this.config = config;
     this.pool = pool;
-    this.persistence = persistenceFor(this.name, config, pool, this.persistence);
+    this.persistence = persistenceFor(this.name, config, pool, this.persistence, this.#stickClock);
     this.dispatcher = dispatcherFor(config, pool, this.persistence);
     this.access = accessList(config.access);
     this.#route(pools);
@@ -95,7 +98,7 @@ export class Service {
       if (own !== null) {
         const key = `/${route.name}`;
         const previous = before.get(key)?.persistence ?? null;
-        const persistence = previous !== null && previous.sameAs(pool.name, own) ? previous : new ServicePersistence(`${this.name}/${route.name}`, pool.name, own);
+        const persistence = previous !== null && previous.sameAs(pool.name, own) ? previous : new ServicePersistence(`${this.name}/${route.name}`, pool.name, own, this.#stickClock);
         const d = dispatcherFor(this.config, pool, persistence);
         now.set(key, d);
         return d;
@@ -103,7 +106,7 @@ export class Service {
       if (pool === this.pool) return this.dispatcher;
       let d = now.get(pool.name);
       if (d === undefined) {
-        const persistence = persistenceFor(this.name, this.config, pool, before.get(pool.name)?.persistence ?? null);
+        const persistence = persistenceFor(this.name, this.config, pool, before.get(pool.name)?.persistence ?? null, this.#stickClock);
         now.set(pool.name, (d = dispatcherFor(this.config, pool, persistence)));
       }
       return d;
@@ -121,9 +124,9 @@ function dispatcherFor(config: ServiceConfig, pool: Pool, persistence: ServicePe
   return new Dispatcher(pool, persistence, config.retries, onMemberDownFor(config.mode, pool.config.onMemberDown));
 }
 
-function persistenceFor(name: string, config: ServiceConfig, pool: Pool, previous: ServicePersistence | null): ServicePersistence | null {
+function persistenceFor(name: string, config: ServiceConfig, pool: Pool, previous: ServicePersistence | null, stickClock: (() => number) | undefined): ServicePersistence | null {
   const wanted = config.persistence;
   if (wanted === null) return null;
   if (previous !== null && previous.sameAs(pool.name, wanted)) return previous;
-  return new ServicePersistence(name, pool.name, wanted);
+  return new ServicePersistence(name, pool.name, wanted, stickClock);
 }

@@ -1,14 +1,14 @@
 import { Writable } from 'node:stream';
 import { after } from 'node:test';
-import { Furiwake } from '../../src/app.ts';
+import { Furiwake, type StartOptions } from '../../src/app.ts';
 import type { Config } from '../../src/config/types.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Member } from '../../src/runtime/member.ts';
 import { until } from './wait.ts';
 
 /** Starts furiwake on a config; it is stopped when the test file ends. */
-export async function startApp(config: Config): Promise<Furiwake> {
-  const app = await Furiwake.start(config, createLogger('silent'));
+export async function startApp(config: Config, options: StartOptions = {}): Promise<Furiwake> {
+  const app = await Furiwake.start(config, createLogger('silent'), options);
   after(() => app.stop(0));
   return app;
 }

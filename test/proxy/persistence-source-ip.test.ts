@@ -241,19 +241,23 @@ describe('source-ip persistence over udp', () => {
     assert.equal(before.peek('127.0.0.0/24')?.member, 'a');
   });
 
-  it('a client is forgotten once the timeout has passed since its last flow ended', async () => {
-    // The one sleep of this file: the table runs on the real clock here (the runtime tests
-    // drive it by hand). Only the direction that cannot flake is checked: after the wait the
-    // entry is gone whatever the machine's speed.
+  it('a client is forgotten once the timeout has passed since its last flow ended, not before', async () => {
+    // The stick table runs on the test's clock: it moves only when the test moves it.
+    let now = 0;
     const app = await startApp(single('udp', pool('round-robin', members()), {
       persistence: sourceIp(32, { timeout: 200 }),
       timeouts: { connect: 1000, idle: 30 },
-    }));
+    }), { stickClock: () => now });
     const port = app.address('svc').port;
+    const table = app.runtime.services.get('svc')!.stickTable!;
     assert.equal(udpMember(await askFrom(port, '127.0.0.1', 'x')), 'a');
     await allClosed(app);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    now += 199; // just within the timeout since the flow ended: still remembered
+    assert.equal(udpMember(await askFrom(port, '127.0.0.1', 'x')), 'a');
+    await allClosed(app);
+    assert.equal(table.peek('127.0.0.1')?.expiresIn, 200); // the flow's end started the timeout again
+    now += 201; // past the timeout since that flow ended: forgotten, round-robin chooses
     assert.equal(udpMember(await askFrom(port, '127.0.0.1', 'x')), 'b');
-    assert.equal(app.runtime.services.get('svc')!.stickTable!.counters.expirations, 1);
+    assert.equal(table.counters.expirations, 1);
   });
 });

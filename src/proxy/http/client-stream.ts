@@ -77,6 +77,13 @@ export interface ClientStream {
    * a 503). `requestDone`: the request was read to its end.
    */
   sendError(status: number, message: string, requestDone: boolean, retryAfter: number | undefined): void;
+  /**
+   * Turns the request away as not processed, for a shortage of furiwake's own that may pass: over
+   * HTTP/2 its stream is reset with REFUSED_STREAM, which tells the client that nothing was done
+   * with it and that it may be sent again, whatever its method (RFC 9113 §8.7). False when the
+   * protocol has no such signal (HTTP/1.1) or the response has begun: the caller answers instead.
+   */
+  refuse(): boolean;
   /** A complete answer of a route (respond): `status`, `body` (text) of type `contentType`. */
   sendResponse(status: number, contentType: string, body: string, requestDone: boolean): void;
   /** A redirect to `location`, with no body. */

@@ -96,6 +96,8 @@ export class Exchange implements UpstreamUser, MemberTraffic {
   #upCounted = false;
   /** the head went out on #up */
   #sent = false;
+  /** the head went out to a member, this attempt or an earlier one: the request may have been processed */
+  #forwarded = false;
   #early: Buffer[] | null = null;
   #earlyBytes = 0;
   /** body bytes written to members, all attempts together */
@@ -290,7 +292,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       // a connection of its own for this request would overdraw the descriptor budget (the
       // client's other streams hold theirs): refused before the process runs out, as at accept
       this.#releaseMember(member);
-      return this.#fail(503, 'furiwake has no file descriptor to spare for a member connection');
+      return this.#refuse('furiwake has no file descriptor to spare for a member connection');
     }
     const up = members.open(member, this.#http, this.#pool.config);
     this.#attach(up);
@@ -360,6 +362,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
       this.#earlyBytes = 0;
     }
     this.#sent = true;
+    this.#forwarded = true;
     if (!this.#reqBody.done && flowing) this.#resumeBody();
     this.#awaitNext();
   }
@@ -700,7 +703,7 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     if (code === 'EMFILE' || code === 'ENFILE') {
       // this process's shortage, not the member's failure: no other member would do better
       this.#releaseMember(this.member!);
-      return this.#fail(503, 'furiwake is out of file descriptors');
+      return this.#refuse('furiwake is out of file descriptors');
     }
     this.member!.passive.failure(code === undefined && error?.message.startsWith('connect timeout') === true ? 'connect-timeout' : 'connect');
     this.#tryElsewhere(`cannot connect to a member${reason(error)}`);
@@ -785,6 +788,21 @@ export class Exchange implements UpstreamUser, MemberTraffic {
     this.#responded = true;
     this.#resDone = true;
     this.#side.sendError(status, message, this.#reqBody.done, retryAfter);
+    this.#finish();
+  }
+
+  /**
+   * Turns the request away for a shortage of furiwake's own that may pass (no file descriptor to
+   * spare). While nothing of it has gone to a member, an HTTP/2 client has its stream reset with
+   * REFUSED_STREAM: not processed, safe to send again whatever the method (RFC 9113 §8.7), which
+   * browsers, curl and gRPC clients do by themselves. Otherwise, and to HTTP/1.1 clients, 503
+   * with Retry-After. The access log and the counts say 503 either way.
+   */
+  #refuse(message: string): void {
+    if (this.#finished) return;
+    if (this.#forwarded || this.#responded || !this.#side.refuse()) return this.#fail(503, message);
+    this.#dropUpstream();
+    this.#answered(503);
     this.#finish();
   }
 

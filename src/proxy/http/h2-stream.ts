@@ -24,7 +24,7 @@ import type { ResponseHead } from './response-head.ts';
 import { errorText, HttpError } from './responses.ts';
 import { grpcErrorHeaders, GrpcStatus, grpcStatusOf, grpcTimeout, isGrpc } from './grpc.ts';
 
-const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL } = http2.constants;
+const { NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
 /** where a node stream keeps its H2ClientStream, for the listeners all streams share */
 const OWNER = Symbol('furiwake h2 client stream');
 type Owned = ServerHttp2Stream & { [OWNER]: H2ClientStream };
@@ -344,6 +344,15 @@ export class H2ClientStream implements ClientStream {
     };
     if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
     this.#respondWhole(headers, this.#ex?.req.method === 'HEAD' ? null : body);
+  }
+
+  refuse(): boolean {
+    const stream = this.#stream;
+    if (this.#ended || this.#responded || stream.destroyed || stream.closed) return false;
+    this.#ended = true;
+    this.#closedByUs = true; // (not the client's reset: no rapid reset is counted)
+    stream.close(NGHTTP2_REFUSED_STREAM);
+    return true;
   }
 
   sendResponse(status: number, contentType: string, body: string): void {

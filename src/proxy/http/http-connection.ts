@@ -449,6 +449,11 @@ export class HttpConnection implements ConnectionEntry, ClientStream, StreamOwne
     this.#write(errorResponse(status, message, { close, retryAfter, head: req.method === 'HEAD', minor: req.minor, page: errorPageFor(this.#ctx.service.config.http!, status) }));
   }
 
+  /** HTTP/1.1 cannot say "not processed": the exchange answers 503 with Retry-After. */
+  refuse(): boolean {
+    return false;
+  }
+
   sendResponse(status: number, contentType: string, body: string, requestDone: boolean): void {
     const req = this.#req;
     const close = (this.#closeAfter = this.#mustClose(req, requestDone));

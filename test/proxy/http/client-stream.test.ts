@@ -74,6 +74,9 @@ class MessageStream implements ClientStream {
   sendError(status: number, message: string, _requestDone: boolean, retryAfter: number | undefined): void {
     Object.assign(this.answer, { status, message, retryAfter });
   }
+  refuse(): boolean {
+    return false;
+  }
   sendRedirect(status: number): void {
     this.answer.status = status;
   }
