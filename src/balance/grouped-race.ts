@@ -163,7 +163,13 @@ export class GroupedRace {
   /** Lowers candidate i's value by `by` (the winner gives back the total). */
   lower(i: number, by: number): void {
     this.#base[i] -= by;
-    this.#moved(i);
+    const g = this.#group[i];
+    const tree = this.#groups[g]!;
+    // a pick lowers the winner, its group's leader
+    if (tree.best === this.#local[i]) {
+      tree.lowerBest(this.#base[i]);
+      this.#setLeader(g);
+    } else this.#moved(i);
   }
 
   /** Candidate i grows by `rate` per tick from now on, from the value it has now: O(log n) amortised. */

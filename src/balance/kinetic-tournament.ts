@@ -2,13 +2,21 @@
 // value_i(now) = base_i + rate_i * now, the lowest order (by default the index) on a tie. Each node keeps the winner of
 // its two halves and the clock time at which that could change (when the loser's line crosses
 // the winner's); advancing the clock recomputes only the nodes whose time has come. Changing one
-// candidate is O(log n). Smooth weighted round-robin runs on it (weighted-round-robin.ts, through
+// candidate is O(log n). With few candidates (SCAN_LEAVES) it keeps no tree and a tick reads
+// every line, which costs less. Smooth weighted round-robin runs on it (weighted-round-robin.ts, through
 // grouped-race.ts): every eligible member's current weight grows by its weight per pick.
 
 import { leaves } from './tournament.ts';
 
 /** Rebase the clock to 0 past this, so bases stay small enough to add exactly. */
 const REBASE_AT = 2 ** 24;
+
+/**
+ * Up to this many leaves a tick reads every line instead of keeping the tree: a handful of
+ * multiply-adds cost less than settling the due nodes and matching a changed line's path (a
+ * division each), and the grouped race has a leaf per weight, which pools have few of.
+ */
+export const SCAN_LEAVES = 16;
 
 export class KineticTournament {
   #size = 1;
@@ -22,6 +30,11 @@ export class KineticTournament {
   /** per candidate: who wins a tie (the lower); its index unless setLine() says otherwise */
   #order = new Int32Array(0);
   now = 0;
+  /** few leaves: no tree, the winner found by reading every line (SCAN_LEAVES) */
+  #scan = false;
+  /** the winner, in scan mode; `#stale` once a line changed since it was found */
+  #best = -1;
+  #stale = false;
   readonly #rebaseAt: number;
 
   /** `rebaseAt`: tests make it small to see the rebase happen */
@@ -40,6 +53,8 @@ export class KineticTournament {
     this.#rate = new Float64Array(count);
     this.#order = Int32Array.from({ length: count }, (_, i) => i);
     this.now = 0;
+    this.#scan = size <= SCAN_LEAVES;
+    this.#stale = true;
   }
 
   /** Candidate i with value `value` now, growing by `rate` per tick; in the race when `isIn`. build() follows. */
@@ -58,6 +73,8 @@ export class KineticTournament {
   }
 
   build(): void {
+    this.#stale = true;
+    if (this.#scan) return;
     for (let p = this.#size - 1; p >= 1; p--) this.#match(p);
   }
 
@@ -96,12 +113,37 @@ export class KineticTournament {
   tick(): number {
     if (this.now >= this.#rebaseAt) this.#rebase();
     this.now++;
+    if (this.#scan) return this.#read();
     this.#settle(1);
     return this.#win[1];
   }
 
   get winner(): number {
-    return this.#win[1];
+    if (!this.#scan) return this.#win[1];
+    return this.#stale ? this.#read() : this.#best;
+  }
+
+  /** Scan mode: the largest value now, the first in order on a tie, by reading every line. */
+  #read(): number {
+    const win = this.#win;
+    const base = this.#base;
+    const rate = this.#rate;
+    const order = this.#order;
+    const now = this.now;
+    const size = this.#size;
+    let best = -1;
+    let bestValue = 0;
+    for (let i = 0; i < this.#count; i++) {
+      if (win[size + i] < 0) continue;
+      const value = base[i] + rate[i] * now;
+      if (best < 0 || value > bestValue || (value === bestValue && order[i] < order[best])) {
+        best = i;
+        bestValue = value;
+      }
+    }
+    this.#best = best;
+    this.#stale = false;
+    return best;
   }
 
   #rebase(): void {
@@ -120,6 +162,10 @@ export class KineticTournament {
 
   /** Recomputes the nodes above candidate i's leaf, up to the first that stays as it was and whose winner is not i. */
   #up(i: number): void {
+    if (this.#scan) {
+      this.#stale = true;
+      return;
+    }
     const win = this.#win;
     const due = this.#due;
     for (let p = (this.#size + i) >> 1; p >= 1; p >>= 1) {

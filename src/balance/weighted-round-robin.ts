@@ -73,6 +73,9 @@ export class IndexedWeightedRoundRobin<T extends Candidate> implements Balancer<
   readonly #dropped: number[] = [];
   #untilCheck = 1;
   #shared = false;
+  /** the last pick and its index: the pool tells of its take at once, with no lookup in #index */
+  #picked: T | undefined = undefined;
+  #pickedAt = -1;
 
   constructor(candidates: readonly T[]) {
     this.update(candidates);
@@ -81,6 +84,7 @@ export class IndexedWeightedRoundRobin<T extends Candidate> implements Balancer<
   update(candidates: readonly T[]): void {
     this.#candidates = candidates.slice();
     this.#index.clear();
+    this.#picked = undefined;
     // a new list starts a new cycle, as the scan does
     this.#race.reset(candidates.length);
     this.#total = 0;
@@ -100,7 +104,7 @@ export class IndexedWeightedRoundRobin<T extends Candidate> implements Balancer<
    * cycle goes on rather than starting again. O(log n).
    */
   changed(candidate: T): void {
-    const i = this.#index.get(candidate);
+    const i = candidate === this.#picked ? this.#pickedAt : this.#index.get(candidate);
     if (i === undefined) return;
     const race = this.#race;
     const weight = candidate.weight;
@@ -126,10 +130,18 @@ export class IndexedWeightedRoundRobin<T extends Candidate> implements Balancer<
     // shared counts: the winner may have filled up in another thread; it sits this pick out
     for (let k = 0; this.#shared && best >= 0 && k < CHECK_EVERY && this.#recheck(best, race.now - 1); k++) best = race.winner;
     if (best >= 0) race.lower(best, this.#total);
+    // setting an array's length calls into the runtime: only after a skip list took some out
+    if (this.#dropped.length > 0) this.#rejoin();
+    if (best < 0) return undefined;
+    this.#pickedAt = best;
+    return (this.#picked = this.#candidates[best]);
+  }
+
+  /** The candidates a skip list took out of this pick go back in the race. */
+  #rejoin(): void {
     const dropped = this.#dropped;
     for (let k = 0; k < dropped.length; k++) this.#join(dropped[k]);
     dropped.length = 0;
-    return best < 0 ? undefined : this.#candidates[best];
   }
 
   /** Puts candidate i in or out of the race as its eligibility says; true when that changed. */

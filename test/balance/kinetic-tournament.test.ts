@@ -1,6 +1,7 @@
 // The kinetic tournament, and the grouped race smooth weighted round-robin runs on it, under
 // smooth weighted round-robin: against the values computed one by one, over random lines, ticks,
-// lowered winners, candidates leaving and joining the race, and clock rebases (made frequent here);
+// lowered winners, candidates leaving and joining the race, a winner taken out after the tick
+// that found it (a member another thread filled), and clock rebases (made frequent here);
 // the grouped race also under rates that change (a weight change, slow start), new rates included.
 
 import { test } from 'node:test';
@@ -14,6 +15,13 @@ const RACES = [
   ['kinetic tournament', (rebaseAt: number) => new KineticTournament(rebaseAt)],
   ['grouped race', (rebaseAt: number) => new GroupedRace(rebaseAt)],
 ] as const;
+
+/** The largest value in the race, the lowest index on a tie; -1 for none. */
+function largest(value: Float64Array, isIn: boolean[]): number {
+  let best = -1;
+  for (let k = 0; k < value.length; k++) if (isIn[k] && (best < 0 || value[k] > value[best])) best = k;
+  return best;
+}
 
 for (const [name, make] of RACES) test(`${name}: the winner is the largest value now, the lowest index on a tie, across rebases`, () => {
   const random = seededRandom(4242);
@@ -43,10 +51,17 @@ for (const [name, make] of RACES) test(`${name}: the winner is the largest value
       }
       for (let k = 0; k < n; k++) if (isIn[k]) value[k] += rate[k];
       const got = race.tick();
-      let want = -1;
-      for (let k = 0; k < n; k++) if (isIn[k] && (want < 0 || value[k] > value[want])) want = k;
+      let want = largest(value, isIn);
       assert.equal(got, want, `round ${round} step ${step}`);
       for (let k = 0; k < n; k++) assert.equal(race.value(k), value[k], `round ${round} step ${step}: value of ${k}`);
+      if (want >= 0 && random() < 0.1) {
+        // it sits this pick out with the value it had before the tick; the next one wins
+        race.leave(want, race.now - 1);
+        isIn[want] = false;
+        value[want] -= rate[want];
+        want = largest(value, isIn);
+        assert.equal(race.winner, want, `round ${round} step ${step}: the winner after the first left`);
+      }
       if (want >= 0) {
         const total = rate.reduce((sum, w, k) => sum + (isIn[k] ? w : 0), 0);
         race.lower(want, total);
