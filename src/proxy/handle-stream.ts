@@ -67,15 +67,30 @@ function onRead(this: Handle): Buffer | undefined {
  * A held write is written before anything else happens to its stream (a write of a chunk, end,
  * close), so the bytes and the FIN keep their order; the turn's end is a setImmediate, which
  * runs after the poll's callbacks and keeps the next poll from blocking.
+ * Holding is for text the kernel will take: while earlier writes still wait for it (the peer is
+ * not reading), or once a turn's text passes HOLD_LIMIT, text is written at once and the owner
+ * told false when it waits, so that owners keep their backpressure (an http client pipelining
+ * requests it never reads the answers to has its next request wait, http-connection.ts).
  */
 let heldStreams: HandleStream[] = [];
 let flushQueued = false;
+/** a turn's text past this is written at once: what a stream holds stays small (Node's own high-water mark) */
+const HOLD_LIMIT = 16 * 1024;
 
 function writeHeldStreams(): void {
   flushQueued = false;
   const streams = heldStreams;
   heldStreams = [];
-  for (let i = 0; i < streams.length; i++) streams[i].writeHeld();
+  let thrown: { err: unknown } | null = null;
+  for (let i = 0; i < streams.length; i++) {
+    // a throw from one stream's owner (streamError) must not strand the other streams' text
+    try {
+      streams[i].writeHeld();
+    } catch (err) {
+      thrown ??= { err };
+    }
+  }
+  if (thrown !== null) throw thrown.err;
 }
 
 function newWriteReq(): WriteReq<HandleStream> {
@@ -330,19 +345,35 @@ export class HandleStream implements Stream {
 
   write(chunk: Buffer): boolean {
     if (this.closed) return true;
-    if (this.#heldText !== null) this.writeHeld();
+    if (this.#heldText !== null) {
+      this.writeHeld();
+      if (this.closed) return true; // that write failed: the owner has heard streamError
+    }
     const req = (spareWriteReq ??= newWriteReq());
     req.handle = this.#handle;
     this.#written += chunk.length;
     return this.#afterWrite(req, this.#handle.writeBuffer(req, chunk), chunk);
   }
 
-  /** Held until the end of the loop's turn (see writeHeld); taken, as far as the owner knows. */
+  /**
+   * Held until the end of the loop's turn (see writeHeld): taken, as far as the owner knows. But
+   * behind writes that wait for the kernel, or past HOLD_LIMIT, written at once, as write().
+   */
   writeLatin1(text: string): boolean {
     if (this.closed) return true;
     this.#written += text.length;
-    if (this.#heldText !== null) {
-      this.#heldText += text;
+    const held = this.#heldText;
+    if (this.#queued !== 0 || (held === null ? text.length : held.length + text.length) > HOLD_LIMIT) {
+      if (held !== null) {
+        this.writeHeld();
+        if (this.closed) return true;
+      }
+      const req = (spareWriteReq ??= newWriteReq());
+      req.handle = this.#handle;
+      return this.#afterWrite(req, this.#handle.writeLatin1String(req, text), null);
+    }
+    if (held !== null) {
+      this.#heldText = held + text;
       return true;
     }
     this.#heldText = text;
@@ -359,23 +390,26 @@ export class HandleStream implements Stream {
    * but the owner was told its write was taken: it is not owed a streamDrained for it.
    */
   writeHeld(): void {
+    const err = this.#writeHeldText();
+    if (err !== 0) this.failed(err);
+  }
+
+  /** writeHeld without the failure: 0, or the errno of a write the kernel refused. */
+  #writeHeldText(): number {
     const text = this.#heldText;
-    if (text === null) return;
+    if (text === null) return 0;
     this.#heldText = null;
-    if (this.closed) return;
+    if (this.closed) return 0;
     const req = (spareWriteReq ??= newWriteReq());
     req.handle = this.#handle;
     // (what a queued string write needs, Node copies into the request itself)
-    this.#queuedUnasked(req, this.#handle.writeLatin1String(req, text));
-  }
-
-  #queuedUnasked(req: WriteReq<HandleStream>, err: number): void {
-    if (err !== 0) return this.failed(err);
-    if (B!.state[B!.kLastWriteWasAsync] === 0) return;
+    const err = this.#handle.writeLatin1String(req, text);
+    if (err !== 0 || B!.state[B!.kLastWriteWasAsync] === 0) return err;
     spareWriteReq = null;
     req.stream = this;
     req.chunk = null;
     this.#queued++;
+    return 0;
   }
 
   /** After a write call: false when it was queued (libuv keeps pointing at `chunk` until then). */
@@ -408,14 +442,20 @@ export class HandleStream implements Stream {
 
   closeAfterWrites(): void {
     if (this.closed) return;
-    if (this.#heldText !== null) this.writeHeld();
+    if (this.#heldText !== null) {
+      this.writeHeld();
+      if (this.closed) return;
+    }
     if (this.#queued === 0) return this.close();
     this.#closeWanted = true;
   }
 
   end(): void {
     if (this.closed || this.#finWanted || this.#finSent) return;
-    if (this.#heldText !== null) this.writeHeld();
+    if (this.#heldText !== null) {
+      this.writeHeld();
+      if (this.closed) return;
+    }
     if (this.#queued !== 0) {
       this.#finWanted = true;
       return;
@@ -439,14 +479,17 @@ export class HandleStream implements Stream {
 
   close(): void {
     if (this.closed) return;
-    if (this.#heldText !== null) this.writeHeld();
+    // What was written goes before the FIN. A write the kernel refuses (the peer reset) is not
+    // reported: the stream closes anyway, and an owner hears no streamError from its own close(),
+    // nor a second one when a read failed (failed() closes).
+    if (this.#heldText !== null) this.#writeHeldText();
     this.#closing();
     this.#handle.close(onClosed);
   }
 
   reset(): void {
     if (this.closed) return;
-    if (this.#heldText !== null) this.writeHeld();
+    if (this.#heldText !== null) this.#writeHeldText(); // (as close())
     // libuv refuses a reset while our shutdown is pending (EINVAL), and Node's handle, already
     // marked closing by then, would ignore close() too: it would never close. So a stream that
     // has sent (or is sending) its FIN, or is still connecting, closes plainly.

@@ -32,7 +32,8 @@ export interface Stream {
   /**
    * write() of a latin1 string (an HTTP head), without making a Buffer of it first. The handles
    * engine holds it until the end of the loop's turn and then writes the turn's texts together
-   * (returning true: taken); a write, end or close of the stream writes it first.
+   * (returning true: taken); a write, end or close of the stream writes it first. Behind writes
+   * that still wait for the kernel, or past a turn's limit, it is written at once, as write().
    */
   writeLatin1(text: string): boolean;
   /** our FIN, once what is queued is written; closes the stream when the peer has finished too */
