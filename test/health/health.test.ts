@@ -16,7 +16,7 @@ import { logSink, memberHealth, memberReaches, startApp } from '../helpers/app.t
 import { exchange, greeted, greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { startTcpServer } from '../helpers/servers.ts';
-import { freePort } from '../helpers/ports.ts';
+import { freePort, refusedPort } from '../helpers/ports.ts';
 
 function tcpMonitor(extra: Partial<TcpMonitor> = {}): TcpMonitor {
   return { type: 'tcp', interval: 20, fastInterval: 10, timeout: 500, rise: 2, fall: 2, port: null, send: null, expect: null, ...extra };
@@ -195,7 +195,7 @@ describe('members follow their monitors', () => {
   });
 
   it('members start as checking: no traffic until a first pass; a service with none usable resets at once', async () => {
-    const refused = await freePort();
+    const refused = refusedPort();
     const app = await startApp(single('tcp', pool('round-robin', [{ port: refused, id: 'x' }], {}, {
       health: { require: { kind: 'all' }, monitors: [tcpMonitor({ interval: 60_000 })], agent: null, initialState: 'checking' },
     })));
@@ -207,7 +207,7 @@ describe('members follow their monitors', () => {
   it('combines monitors: all, any and at-least N', async () => {
     const a = await server('a');
     const open1 = await server('open1');
-    const refused = await freePort();
+    const refused = refusedPort();
     const monitors = [tcpMonitor({ port: open1.port }), tcpMonitor({ port: refused }), tcpMonitor()];
     const config = (kind: 'all' | 'any' | 'at-least') => single('tcp', pool('round-robin', [{ port: a.port, id: 'a' }], {}, {
       health: { require: kind === 'at-least' ? { kind, n: 2 } : { kind }, monitors, agent: null, initialState: 'checking' },

@@ -40,3 +40,31 @@ export async function freePort(ip = '127.0.0.1', span = 1): Promise<number> {
     if (ok) return port;
   }
 }
+
+interface BoundHandle {
+  bind(ip: string, port: number): number;
+  bind6(ip: string, port: number, flags: number): number;
+  getsockname(out: { port?: number }): number;
+  unref(): void;
+}
+type TcpWrap = { TCP: new (type: number) => BoundHandle; constants: { SOCKET: number } };
+const held: BoundHandle[] = [];
+
+/**
+ * A loopback TCP port that refuses connections for as long as the test's process runs: a
+ * socket bound to it that never listens. A port from freePort() is free only until another test
+ * file running beside this one listens on port 0 and is handed the same number; the kernel never
+ * hands out a port a socket is bound to. (Node's net module cannot bind without listening, hence
+ * its TCP handle.)
+ */
+export function refusedPort(ip = '127.0.0.1'): number {
+  const { TCP, constants } = (process as unknown as { binding(name: string): TcpWrap }).binding('tcp_wrap');
+  const handle = new TCP(constants.SOCKET);
+  const err = net.isIPv6(ip) ? handle.bind6(ip, 0, 0) : handle.bind(ip, 0);
+  if (err !== 0) throw new Error(`refusedPort: bind ${ip} failed (${err})`);
+  const out: { port?: number } = {};
+  handle.getsockname(out);
+  handle.unref();
+  held.push(handle);
+  return out.port!;
+}

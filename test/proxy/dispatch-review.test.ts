@@ -12,7 +12,7 @@ import type { Member } from '../../src/runtime/member.ts';
 import { startApp } from '../helpers/app.ts';
 import { exchange, greeted, udpClient } from '../helpers/clients.ts';
 import { pool, single, type MemberSpec } from '../helpers/config.ts';
-import { freePort } from '../helpers/ports.ts';
+import { freePort, refusedPort } from '../helpers/ports.ts';
 import { startTcpServer, startUdpServer, type TcpServer } from '../helpers/servers.ts';
 import { until } from '../helpers/wait.ts';
 import { bodyOf, httpConfig, raw, startMember, type HttpMember } from './http/helpers.ts';
@@ -34,7 +34,7 @@ describe('dispatch review over tcp', () => {
   let dead: number;
   before(async () => {
     [a, b] = await Promise.all([startTcpServer('a'), startTcpServer('b')]);
-    dead = await freePort();
+    dead = refusedPort();
   });
 
   it('least-connections: active is 0 again after refusals, retries, a queue timeout and a client gone while queued', async () => {
@@ -108,7 +108,7 @@ describe('dispatch review over http', () => {
   let dead: number;
   before(async () => {
     [m1, m2] = await Promise.all([startMember('m1'), startMember('m2')]);
-    dead = await freePort();
+    dead = refusedPort();
   });
 
   const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`;

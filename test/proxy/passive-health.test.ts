@@ -13,7 +13,7 @@ import { adminConfig, call } from '../admin/helpers.ts';
 import { logSink } from '../helpers/app.ts';
 import { exchange, greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
-import { freePort } from '../helpers/ports.ts';
+import { freePort, refusedPort } from '../helpers/ports.ts';
 import { startTcpServer } from '../helpers/servers.ts';
 import { httpConfig, raw, startMember } from './http/helpers.ts';
 
@@ -37,7 +37,7 @@ async function start(config: Config): Promise<{ app: Furiwake; base: string; lin
 describe('passive health on real traffic', () => {
   it('ejects a tcp member that refuses connections while its monitor says up; new connections go to the other', async () => {
     const a = await startTcpServer('a');
-    const dead = await freePort();
+    const dead = refusedPort();
     const p = pool('round-robin', [{ port: a.port, id: 'a' }, { port: dead, id: 'dead' }], {}, { health: monitorOf(a.port), passiveHealth: passive() });
     const { app, base, lines } = await start(single('tcp', p));
     const port = app.address('svc').port;

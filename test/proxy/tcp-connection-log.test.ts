@@ -12,7 +12,7 @@ import { exchange } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { describeOnEachEngine } from '../helpers/engines.ts';
 import { tempDir } from '../helpers/files.ts';
-import { freePort } from '../helpers/ports.ts';
+import { refusedPort } from '../helpers/ports.ts';
 import { startTcpServer } from '../helpers/servers.ts';
 import { logged } from './connection-log-helpers.ts';
 import { fileLines } from '../log/helpers.ts';
@@ -43,7 +43,7 @@ describeOnEachEngine('tcp connection log', () => {
   it('says the member closed first, or reset, and the connects that failed or found no member', async () => {
     const closing = await startTcpServer('closing', (s) => s.end('bye\n'));
     const resetting = await startTcpServer('resetting', (s) => s.once('data', () => s.resetAndDestroy()));
-    const refused = await freePort();
+    const refused = refusedPort();
     const { app, port, next } = await logged(single('tcp', pool('round-robin', [{ port: closing.port, id: 'closing' }, { port: resetting.port, id: 'resetting' }, { port: refused, id: 'refused' }]), { accessLog: true, retries: 0 }));
     const ends: [unknown, unknown][] = [];
     for (let i = 0; i < 3; i++) {

@@ -13,7 +13,7 @@ import { startApp } from '../helpers/app.ts';
 import { exchange } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { describeOnEachEngine } from '../helpers/engines.ts';
-import { freePort } from '../helpers/ports.ts';
+import { refusedPort } from '../helpers/ports.ts';
 import { startTcpServer, type TcpServer } from '../helpers/servers.ts';
 import { clientHelloBody, handshake, records, SESSION } from '../helpers/tls-handshake.ts';
 import { until } from '../helpers/wait.ts';
@@ -112,7 +112,7 @@ async function checkDelivered(member: Awaited<ReturnType<typeof recorder>>, inde
 describeOnEachEngine('tcp first flight before the member is connected', () => {
   it('delivers small reads held after a full read, when a failed connect sent the client to the queue', async () => {
     const member = await recorder();
-    const dead = await freePort();
+    const dead = refusedPort();
     const app = await startApp(single('tcp', pool('round-robin', [{ port: member.port, id: 'a', maxConnections: 1 }, { port: dead, id: 'dead' }], { max: 10, timeout: 120_000 }, {
       passiveHealth: { failures: 1, ejection: 60_000, maxEjection: 60_000, maxEjectedPercent: 50 },
     }), { acceptProxy: true }));

@@ -12,7 +12,7 @@ import { exchange, greeted, greeting } from '../helpers/clients.ts';
 import { member, pool, single } from '../helpers/config.ts';
 import { startTcpServer } from '../helpers/servers.ts';
 import { describeOnEachEngine } from '../helpers/engines.ts';
-import { freePort } from '../helpers/ports.ts';
+import { freePort, refusedPort } from '../helpers/ports.ts';
 import { until } from '../helpers/wait.ts';
 
 const server = startTcpServer;
@@ -21,7 +21,7 @@ describeOnEachEngine('tcp service', () => {
   it('skips a member that refuses connections, without a client error', async () => {
     const a = await server('a');
     const c = await server('c');
-    const refused = await freePort();
+    const refused = refusedPort();
     const app = await startApp(single('tcp', pool('round-robin', [{ port: a.port }, { port: refused }, { port: c.port }])));
     const port = app.address('svc').port;
     const lines = [];

@@ -22,7 +22,7 @@ import { memberReaches } from '../helpers/app.ts';
 import { greeted, greeting } from '../helpers/clients.ts';
 import { pool, single } from '../helpers/config.ts';
 import { Fuzzer, fuzzCount } from '../helpers/fuzz.ts';
-import { freePort } from '../helpers/ports.ts';
+import { refusedPort } from '../helpers/ports.ts';
 import { listenOnLoopback, startTcpServer } from '../helpers/servers.ts';
 import { connection, httpConfig, startMember } from '../proxy/http/helpers.ts';
 
@@ -121,7 +121,7 @@ describe('passive health with workers: 2', () => {
 
   it('ejects a tcp member that refuses connections once, in the main thread; then no worker tries it', { timeout: 20_000 }, async () => {
     const a = await startTcpServer('a');
-    const dead = await freePort();
+    const dead = refusedPort();
     const p = pool('round-robin', [{ port: a.port, id: 'a' }, { port: dead, id: 'dead' }], {}, { passiveHealth: passive() });
     const { app, base } = await startWorkers(single('tcp', p));
     const port = app.address('svc').port;
