@@ -19,6 +19,20 @@ export async function drained(app: Furiwake): Promise<void> {
   }
 }
 
+/**
+ * The connections each worker holds, once they add up to `total` (or as they stand after
+ * `rounds` asks): a client that has seen its connection end is still counted until its worker
+ * has run the close, a moment later.
+ */
+export async function connectionsSettle(app: Furiwake, total: number, rounds = 1_000): Promise<number[]> {
+  let counts: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    counts = (await app.workers!.stats()).map((s) => s.connections);
+    if (counts.reduce((a, b) => a + b, 0) === total) break;
+  }
+  return counts;
+}
+
 /** A member's connection handler: greets with `name`, then echoes each chunk prefixed with it. */
 export const echo = (name: string) => (socket: net.Socket) => {
   socket.write(`${name}\n`);

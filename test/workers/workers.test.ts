@@ -19,7 +19,7 @@ import { onlyIssue, withPool } from '../config/refused.ts';
 import { httpGet } from '../helpers/clients.ts';
 import { until } from '../helpers/wait.ts';
 import { httpConfig, startMember } from '../proxy/http/helpers.ts';
-import { servedPerWorker, withWorkers } from './helpers.ts';
+import { connectionsSettle, servedPerWorker, withWorkers } from './helpers.ts';
 
 let a: TcpServer;
 let b: TcpServer;
@@ -59,7 +59,7 @@ describe('workers: 2, state and limits', () => {
     assert.equal(c.peak, 50);
     // the one count the main thread sees is the sum of both workers'
     assert.equal(app.runtime.member('p', 'c')!.active, 50);
-    const perWorker = (await app.workers!.stats()).map((s) => s.connections);
+    const perWorker = await connectionsSettle(app, 50);
     assert.equal(perWorker[0] + perWorker[1], 50);
     for (const s of held) s.destroy();
   });
