@@ -19,6 +19,9 @@ export interface ConnectionQuery extends ConnectionsOf {
   newest: boolean;
 }
 
+/** ms between a worker's loop-delay samples (workers/loop-delay.ts): a timer due this often records how late it fired; an idle worker wakes 1000 / this times a second */
+export const LOOP_DELAY_RESOLUTION = 10;
+
 /** The worker threads' live figures as of their last report: what the runtime's own objects do not hold. */
 export interface ThreadsLive {
   /** bytes moved by their live connections, by member */
@@ -48,6 +51,8 @@ export interface DataThreads {
   connections(query: ConnectionQuery): Promise<{ total: number; items: ConnectionView[] }[]>;
   /** Ends connection `id` where a worker holds it: how many ended there (0 or 1) and which worker; null when the id is no worker's */
   end(id: number): Promise<{ ended: number; worker: number } | null>;
+  /** The longest each worker's event loop was late (s) in the reports since the last call, by worker index; starts anew. */
+  takeLoopDelays(): Map<number, number>;
   /** Ends every worker's connections that match; how many */
   endAll(of: ConnectionsOf): Promise<number>;
 }
