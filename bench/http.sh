@@ -2,7 +2,10 @@
 # HTTP side by side: small keep-alive responses through furiwake `mode: http`, HAProxy `mode http`
 # and nginx `proxy_pass` (with upstream keepalive), in front of the same nginx, with the same
 # wrk (--latency), each balancer pinned to the same core, in one run with interleaved rounds.
-# Prints requests/s and p99 latency, and furiwake's ratios to HAProxy.
+# Prints requests/s and p99 latency, and furiwake's ratios to HAProxy, and the CPU other processes
+# took on the balancer core during each run (a p99 is only the balancer's where that is near 0).
+# WRK_SCRIPT=$PWD/bench/latency-tail.lua adds the tail beyond p99 to each kept wrk output
+# (WRK_KEEP=DIR keeps them); TRANSFER=0 runs the keep-alive case alone.
 # Run by hand: `npm run bench:http` (or `DURATION=5s ROUNDS=1 bash bench/http.sh`). Not part of the tests.
 # Goal: furiwake >= 0.5 of HAProxy's requests/s, with a p99 within 2x of HAProxy's.
 set -euo pipefail
@@ -46,14 +49,15 @@ per_request() {
   awk -v s="$WRK_CPU_S" -v n="$(awk '/ requests in / { print $1 }' <<<"$WRK_OUT")" 'BEGIN { if (s ~ /^[0-9.]+$/ && n > 0) printf "%.1f", s * 1e6 / n; else print "-" }'
 }
 
-# run_wrk NAME PORT -> prints "REQUESTS/S P99_MS CPU% CPU_US_PER_REQUEST" (CPU of the balancer; "-" for direct).
+# run_wrk NAME PORT -> prints "REQUESTS/S P99_MS CPU% CPU_US_PER_REQUEST OTHERS_MS" (CPU of the balancer,
+# and what other processes took of its core; "-" for direct).
 run_wrk() {
   local name=$1 rps p99
-  wrk_measured "$name" "${BALANCER_PID[$name]:-}" -c"$CONNECTIONS" --latency "http://127.0.0.1:$2/"
-  [[ -n $WRK_OUT ]] || { echo "n/a n/a - -"; return 0; }
+  wrk_measured "$name" "${BALANCER_PID[$name]:-}" -c"$CONNECTIONS" --latency ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} "http://127.0.0.1:$2/"
+  [[ -n $WRK_OUT ]] || { echo "n/a n/a - - -"; return 0; }
   rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$WRK_OUT")
   p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$WRK_OUT")")
-  echo "${rps:-n/a} ${p99:-n/a} $WRK_CPU $(per_request)"
+  echo "${rps:-n/a} ${p99:-n/a} $WRK_CPU $(per_request) $WRK_OTHERS"
 }
 
 # run_transfer NAME PORT -> prints "MB/S CPU% CPU_US_PER_TRANSFER" for 1 MiB responses.
@@ -86,11 +90,11 @@ for t in "${TARGETS[@]}"; do
   [[ $status == *" 200 "* || $status == *" 200" ]] || die "$t: GET / answered '${status:-nothing}'"
 done
 
-declare -A RPS=() P99=() CPU=() US=() MBPS=() TCPU=() TUS=()
+declare -A RPS=() P99=() CPU=() US=() OTHERS=() MBPS=() TCPU=() TUS=()
 for ((round = 1; round <= ROUNDS; round++)); do
   for t in "${TARGETS[@]}"; do
     log "round $round/$ROUNDS: keep-alive requests via $t ($DURATION after $WARMUP warm-up)"
-    read -r "RPS[$t.$round]" "P99[$t.$round]" "CPU[$t.$round]" "US[$t.$round]" < <(run_wrk "$t" "${PORT[$t]}")
+    read -r "RPS[$t.$round]" "P99[$t.$round]" "CPU[$t.$round]" "US[$t.$round]" "OTHERS[$t.$round]" < <(run_wrk "$t" "${PORT[$t]}")
   done
   ((TRANSFER)) || continue
   for t in "${TARGETS[@]}"; do
@@ -151,6 +155,11 @@ table() {
   printf 'CPU per request, furiwake / haproxy: %s\n' "$(ratio "$(med US furiwake)" "$(med US haproxy)")"
   printf 'furiwake / nginx proxy_pass: requests/s %s, p99 %s\n' \
     "$(ratio "$(med RPS furiwake)" "$(med RPS nginx)")" "$(ratio "$(med P99 furiwake)" "$(med P99 nginx)")"
+  # A p99 is the machine's as much as the balancer's: say what else ran on the balancer's core.
+  printf 'CPU ms other processes took on the balancer core %s during each keep-alive run (above ~%s: that p99 is not the balancer'"'"'s alone):' \
+    "$BALANCER_CPU" "$(awk -v d="${DURATION%s}" 'BEGIN { printf "%.0f", d * 20 }')"
+  for t in haproxy nginx furiwake; do printf ' %s %s' "$t" "$(rounds OTHERS "$t")"; done
+  printf '\n'
   if ((ROUNDS > 1)); then
     printf '\nevery round, requests/s | p99 ms\n'
     for t in "${TARGETS[@]}"; do printf '%-10s %s | %s | %s µs/req\n' "$t" "$(rounds RPS "$t")" "$(rounds P99 "$t")" "$(rounds US "$t")"; done

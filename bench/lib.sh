@@ -321,14 +321,17 @@ EOF
 # logged), WRK_CPU (PID's CPU during the measured run in % of one core; "-" without a PID) and
 # WRK_CPU_S (the same CPU in seconds, user + system of every thread of PID), WRK_USER_S and
 # WRK_SYS_S (its two parts), and WRK_SWITCHES: the voluntary context switches (sleeps, so
-# wake-ups) during the measured run of PID's main thread and of each of WATCH_PIDS, if set.
+# wake-ups) during the measured run of PID's main thread and of each of WATCH_PIDS, if set, and
+# WRK_OTHERS (ms): the CPU time other processes took on BALANCER_CPU meanwhile ("-" without a
+# PID). A balancer pinned to its core waits whenever something else runs there, so its latency
+# tail grows with it: read a p99 only where this is near 0 (a warning says when it is not).
 # The output is kept in $TMP/wrk-LABEL.txt; non-2xx answers and socket errors are warned about.
 wrk_measured() {
-  local label=$1 pid=$2 t0 t1 c0=0 c1 u0=0 s0=0 u1 s1 w0 w1
+  local label=$1 pid=$2 t0 t1 c0=0 c1 u0=0 s0=0 u1 s1 w0 w1 k0=0 k1
   shift 2
-  WRK_CPU=- WRK_CPU_S=- WRK_USER_S=- WRK_SYS_S=- WRK_SWITCHES=-
+  WRK_CPU=- WRK_CPU_S=- WRK_USER_S=- WRK_SYS_S=- WRK_SWITCHES=- WRK_OTHERS=-
   taskset -c "$CLIENT_CPU" wrk -t1 -d"$WARMUP" "$@" >/dev/null 2>&1 || true
-  [[ -n $pid ]] && read -r u0 s0 < <(cpu_split "$pid") && c0=$((u0 + s0))
+  [[ -n $pid ]] && read -r u0 s0 < <(cpu_split "$pid") && c0=$((u0 + s0)) && k0=$(core_ticks "$BALANCER_CPU")
   # shellcheck disable=SC2086
   w0=$(voluntary_switches $pid ${WATCH_PIDS:-})
   t0=$(now_ns)
@@ -343,13 +346,21 @@ wrk_measured() {
   WRK_SWITCHES=$(paste -d' ' <(tr ' ' '\n' <<<"$w0") <(tr ' ' '\n' <<<"$w1") | awk '{ printf "%s%d", (NR > 1 ? " " : ""), $2 - $1 }')
   if [[ -n $pid ]]; then
     read -r u1 s1 < <(cpu_split "$pid")
+    k1=$(core_ticks "$BALANCER_CPU")
     c1=$((u1 + s1))
+    WRK_OTHERS=$(awk -v t=$((k1 - k0 - (c1 - c0))) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (t < 0 ? 0 : t) * 1000 / hz }')
     WRK_CPU=$(cpu_percent "$c0" "$t0" "$c1" "$t1")
     WRK_CPU_S=$(ticks_to_s $((c1 - c0)))
     WRK_USER_S=$(ticks_to_s $((u1 - u0)))
     WRK_SYS_S=$(ticks_to_s $((s1 - s0)))
   fi
   printf '%s\n' "$WRK_OUT" >"$TMP/wrk-${label// /-}.txt"
+  # WRK_KEEP=DIR: every measured run's whole output kept there too, named by label and time
+  [[ -n ${WRK_KEEP:-} ]] && mkdir -p "$WRK_KEEP" && printf '%s\n' "$WRK_OUT" >"$WRK_KEEP/$(date -u +%H%M%S)-${label// /-}.txt"
+  # more than 2% of the run: the balancer shared its core (a test suite, another bench...)
+  if [[ $WRK_OTHERS != - ]] && awk -v o="$WRK_OTHERS" -v ns=$((t1 - t0)) 'BEGIN { exit !(o * 1e6 > 0.02 * ns) }'; then
+    log "warning: $label: other processes took ${WRK_OTHERS} ms of the balancer's core $BALANCER_CPU during the run: its latency figures are not the balancer's alone"
+  fi
   if grep -qE 'Non-2xx|Socket errors' <<<"$WRK_OUT"; then
     log "warning: $label: $(grep -E 'Non-2xx|Socket errors' <<<"$WRK_OUT" | tr -s ' ' | paste -sd ';')"
   fi
@@ -416,6 +427,10 @@ cpu_split() {
   stat=${stat##*) }
   awk '{ print $12, $13 }' <<<"$stat"
 }
+# core_ticks CPU -> the time that core has been busy so far (user, nice, system, irq, softirq), in
+# clock ticks. (With tick accounting a tick in an interrupt is charged to the task it interrupted
+# as system time as well, so the balancer's own ticks are all in here.)
+core_ticks() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 ticks_to_s() { awk -v c="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", c / hz }'; }
 # voluntary_switches PID... -> each one's main thread's voluntary context switches so far: the
 # times it slept waiting for work, so the times it had to be woken.

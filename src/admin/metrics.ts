@@ -8,6 +8,7 @@ import { CONNTRACK_METRICS } from '../ha/conntrack-metrics.ts';
 import type { SyncPeerStatus } from '../ha/status.ts';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Member } from '../runtime/member.ts';
+import { LOOP_DELAY_RESOLUTION } from './threads.ts';
 import type { RateLimit } from '../runtime/rate-limits.ts';
 import { rateLimitsOf } from './api-rate-limits.ts';
 import type { RouteStats } from '../runtime/route-stats.ts';
@@ -27,6 +28,8 @@ type Sample = [Labels, number];
 
 /** Check durations (s): from a local TCP connect to a slow HTTP health page. */
 const CHECK_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+const NO_DELAYS: ReadonlyMap<number, number> = new Map();
 
 let processRegistry: Registry | null = null;
 
@@ -66,6 +69,8 @@ export class AdminMetrics {
   readonly #checkDuration: Histogram<'pool' | 'member' | 'monitor'>;
   /** the label sets observed per member, so that a member removed by a reload disappears */
   readonly #observed = new Map<Member, Set<string>>();
+  /** the longest each worker's loop was late since the previous scrape, by worker index */
+  #loopDelays: ReadonlyMap<number, number> = NO_DELAYS;
   /** what one scrape reads, computed once at its start */
   #live: LiveTraffic = { bytes: new Map(), services: new Map(), httpClients: new Map(), queued: new Map(), threads: 0 };
 
@@ -97,6 +102,7 @@ export class AdminMetrics {
     const threads = this.#host.dataThreads ?? null;
     await threads?.refresh();
     this.#live = liveTraffic(this.#host.runtime, threads);
+    this.#loopDelays = threads?.takeLoopDelays() ?? NO_DELAYS;
     this.#forgetRemoved();
     return (await this.#registry.metrics()) + (await processMetrics().metrics());
   }
@@ -142,6 +148,10 @@ export class AdminMetrics {
     this.#collected('gauge', 'furiwake_build_info', 'Always 1; the version is a label.', ['version'], function* () {
       yield [{ version: furiwakeVersion() }, 1];
     });
+    // the worker threads' event loops (the main thread's is prom-client's nodejs_eventloop_lag_*)
+    this.#collected('gauge', 'furiwake_worker_event_loop_delay_max_seconds',
+      `The longest a worker thread's event loop was late since the previous scrape (a timer due every ${LOOP_DELAY_RESOLUTION} ms, and how late it fired), by worker.`,
+      ['worker'], () => [...this.#loopDelays].map(([index, late]): Sample => [{ worker: String(index) }, late]));
     const refusals = this.#refusals;
     if (refusals !== null) {
       this.#collected('counter', 'furiwake_admin_connections_refused_total',

@@ -19,6 +19,14 @@ export interface ConnectionQuery extends ConnectionsOf {
   newest: boolean;
 }
 
+/**
+ * ms between a worker's loop-delay samples (workers/loop-delay.ts): a timer due this often notes
+ * how late it fired, so a stall shorter than this may be seen in part. What it costs an idle
+ * worker (schedstat, 2 idle workers, this 2-core VM): at 10 (prom-client's) 5.8 ms of CPU a second
+ * each (13.2 ms/s against 1.6 without), at 50 2.7 ms/s each (6.9–7.0 against 1.6–1.7).
+ */
+export const LOOP_DELAY_RESOLUTION = 50;
+
 /** The worker threads' live figures as of their last report: what the runtime's own objects do not hold. */
 export interface ThreadsLive {
   /** bytes moved by their live connections, by member */
@@ -48,6 +56,8 @@ export interface DataThreads {
   connections(query: ConnectionQuery): Promise<{ total: number; items: ConnectionView[] }[]>;
   /** Ends connection `id` where a worker holds it: how many ended there (0 or 1) and which worker; null when the id is no worker's */
   end(id: number): Promise<{ ended: number; worker: number } | null>;
+  /** The longest each worker's event loop was late (s) in the reports since the last call, by worker index; starts anew. */
+  takeLoopDelays(): Map<number, number>;
   /** Ends every worker's connections that match; how many */
   endAll(of: ConnectionsOf): Promise<number>;
 }

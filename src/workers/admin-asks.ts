@@ -8,6 +8,7 @@ import type { ConnectionView } from '../admin/schemas.ts';
 import { connectionView } from '../admin/views.ts';
 import type { ConnectionEntry, ConnectionFilter } from '../runtime/connection-table.ts';
 import type { Runtime } from '../runtime/runtime.ts';
+import { LoopDelayMonitor } from './loop-delay.ts';
 import { emptyReport, Reporter, type WorkerReport } from './worker-report.ts';
 
 export type AdminAsk =
@@ -17,7 +18,8 @@ export type AdminAsk =
   | { kind: 'end-all'; of: ConnectionsOf };
 
 export type AdminAnswer =
-  | { kind: 'report'; report: WorkerReport }
+  /** loop: the longest the worker's event loop was late (s) since its previous report */
+  | { kind: 'report'; report: WorkerReport; loop: number }
   /** total: how many match; items: `take` of them, each with the worker's index */
   | { kind: 'connections'; total: number; items: ConnectionView[] }
   | { kind: 'ended'; ended: number }
@@ -28,6 +30,7 @@ export type AdminAnswer =
 export class AdminAnswers {
   readonly #index: number;
   #reporter: Reporter | null = null;
+  readonly #loop = new LoopDelayMonitor();
 
   constructor(index: number) {
     this.#index = index;
@@ -36,9 +39,9 @@ export class AdminAnswers {
   answer(runtime: Runtime | null, ask: AdminAsk): AdminAnswer {
     switch (ask.kind) {
       case 'report':
-        if (runtime === null) return { kind: 'report', report: emptyReport() };
+        if (runtime === null) return { kind: 'report', report: emptyReport(), loop: this.#loop.take() };
         this.#reporter ??= new Reporter(runtime);
-        return { kind: 'report', report: this.#reporter.report() };
+        return { kind: 'report', report: this.#reporter.report(), loop: this.#loop.take() };
       case 'connections':
         return { kind: 'connections', ...this.#list(runtime, ask.query) };
       case 'end': {

@@ -54,6 +54,8 @@ export class WorkersView implements DataThreads {
   readonly #threads: AskThreads;
   readonly #runtime: Runtime;
   readonly #log: Logger;
+  /** the longest each worker's loop was late (s) in its reports since takeLoopDelays() */
+  #loopDelays = new Map<number, number>();
   #live: ThreadsLive = { bytes: new Map(), services: new Map(), httpClients: new Map(), queued: new Map(), connections: 0 };
 
   constructor(threads: AskThreads, runtime: Runtime, log: Logger) {
@@ -66,8 +68,11 @@ export class WorkersView implements DataThreads {
     const live: Live = { bytes: new Map(), services: new Map(), httpClients: new Map(), queued: new Map(), connections: 0 };
     const latency = new Map<Member, { sum: number; n: number }>();
     const added = this.#threads.askEach({ kind: 'report' }).map(({ index, answer }) => answer.then((a) => {
-      const report = this.#answer(index, a, 'report')?.report;
-      if (report === undefined) return;
+      const answered = this.#answer(index, a, 'report');
+      if (answered === null) return;
+      const report = answered.report;
+      // reports come every second for the dashboard's rates too: the longest since the last scrape is kept
+      this.#loopDelays.set(index, Math.max(this.#loopDelays.get(index) ?? 0, answered.loop));
       // added as it comes, even after the wait: what a worker counted is never lost to a slow answer
       try {
         addReport(this.#runtime, report);
@@ -84,6 +89,12 @@ export class WorkersView implements DataThreads {
 
   live(): ThreadsLive {
     return this.#live;
+  }
+
+  takeLoopDelays(): Map<number, number> {
+    const delays = this.#loopDelays;
+    this.#loopDelays = new Map();
+    return delays;
   }
 
   async connections(query: ConnectionQuery): Promise<{ total: number; items: ConnectionView[] }[]> {

@@ -12,7 +12,7 @@ import { after, describe, it } from 'node:test';
 import type { Furiwake } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/types.ts';
-import { call, openEvents, startAdminApp } from '../admin/helpers.ts';
+import { call, openEvents, startAdminApp, type AdminApp } from '../admin/helpers.ts';
 import { parsePrometheus, value, type Family } from '../admin/prometheus-text.ts';
 import { exchange, greeted, greetedOrEnded } from '../helpers/clients.ts';
 import { pool, service, single } from '../helpers/config.ts';
@@ -51,6 +51,18 @@ function get(port: number, path = '/'): Promise<number> {
       res.resume().on('end', () => resolve(res.statusCode ?? 0));
     }).on('error', reject);
   });
+}
+
+/**
+ * furiwake with workers: 2 and an admin plane, its http service `svc` in front of one member `m`
+ * (pool p), with `route` first and then a route `all` to p.
+ */
+async function routedApp(route: string): Promise<AdminApp> {
+  const m = await startMember('m');
+  const config = httpConfig(pool('round-robin', [{ port: m.port, id: 'm' }]));
+  config.services.svc.http!.routes = parseConfig(`services:\n  svc: { listen: 127.0.0.1:0, mode: http, pool: p, routes: [ ${route}, { name: all, pool: p } ] }\n` +
+    'pools:\n  p: { members: [ { address: 127.0.0.1:1 } ] }\n', 'r.yaml', {}).services.svc.http!.routes;
+  return startAdminApp(withWorkers(config, 2));
 }
 
 describe('workers: 2, counters', () => {
@@ -127,11 +139,7 @@ describe('workers: 2, counters', () => {
   });
 
   it("each http route's requests and 5xx answers: summed in the API and /metrics", async () => {
-    const m = await startMember('m');
-    const config = httpConfig(pool('round-robin', [{ port: m.port, id: 'm' }]));
-    config.services.svc.http!.routes = parseConfig('services:\n  svc: { listen: 127.0.0.1:0, mode: http, pool: p, routes: [ { name: nope, match: { path: /nope }, respond: { status: 503, body: "no" } }, { name: all, pool: p } ] }\n' +
-      'pools:\n  p: { members: [ { address: 127.0.0.1:1 } ] }\n', 'r.yaml', {}).services.svc.http!.routes;
-    const { app, base } = await startAdminApp(withWorkers(config, 2));
+    const { app, base } = await routedApp('{ name: nope, match: { path: /nope }, respond: { status: 503, body: "no" } }');
     const port = app.address('svc').port;
     const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => get(port, i % 3 === 0 ? '/nope' : '/')));
     assert.equal(statuses.filter((s) => s === 503).length, 10);
@@ -311,5 +319,23 @@ describe('workers: 2, furiwake ctl', () => {
     assert.match(text, /^ID\s+WORKER\s+SERVICE\s+CLIENT/);
     for (const h of held) assert.match(text, new RegExp(`^\\d+\\s+[01]\\s+www\\s+127\\.0\\.0\\.1:${h.socket.localPort}\\s`, 'm'));
     for (const h of held) h.socket.destroy();
+  });
+});
+
+describe('workers: 2, event loops', () => {
+  it("a worker's event loop held by a long task shows in furiwake_worker_event_loop_delay_max_seconds", async () => {
+    // a route whose regex backtracks exponentially on a path of a's ending in '!': matching it
+    // holds the worker's loop for a long while (some 0.3 to 2 s), and then the request goes on
+    const { app, base } = await routedApp('{ name: slow, match: { path-regex: "^/(a+)+$" }, respond: { status: 404 } }');
+    const port = app.address('svc').port;
+    const name = 'furiwake_worker_event_loop_delay_max_seconds';
+    // every worker has its figure; this read starts the next interval
+    const first = await metrics(base);
+    for (const worker of ['0', '1']) assert.ok(value(first, name, { worker }) >= 0, `worker ${worker}`);
+    assert.equal(await get(port, `/${'a'.repeat(26)}!`), 200);
+    // (the dashboard's rates ask the workers every second too: what they took is kept for this read)
+    const held = await metrics(base);
+    const longest = Math.max(...['0', '1'].map((worker) => value(held, name, { worker })));
+    assert.ok(longest >= 0.05, `the longest delay reported: ${longest} s`);
   });
 });
