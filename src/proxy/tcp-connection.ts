@@ -28,6 +28,9 @@ import { proxyHeader } from './proxy-protocol.ts';
 import { watchServerHello } from './server-hello.ts';
 import type { Stream, StreamEngine, StreamOwner } from './stream.ts';
 
+/** A deadline the next sweep replaces (#connected). */
+const UNTIL_NEXT_SWEEP = Number.MAX_SAFE_INTEGER;
+
 /** What a client that waits for a member may send before we stop reading it. */
 const HOLD_MAX = 64 * 1024;
 
@@ -194,7 +197,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     // that sends no ClientHello by then (or not TLS) goes on without one.
     this.#phase = 'head';
     this.#head = new ClientHead(config.acceptProxy, readHello, readSni);
-    this.#arm(config.timeouts.connect);
+    this.#arm(config.timeouts.connect, this.startedAt);
     this.#client.resume();
   }
 
@@ -343,9 +346,11 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
   #connect(member: Member): void {
     this.member = member;
     if (this.#dispatcher.onMemberDown === 'close') member.traffic.add(this);
+    // (the first connect of a client that came just now: its arrival's clock read serves)
+    const now = this.#phase === 'connecting' && this.#tried === null ? this.startedAt : Date.now();
     this.#phase = 'connecting';
     this.#connectStarted = performance.now();
-    this.#arm(this.#svc.config.timeouts.connect);
+    this.#arm(this.#svc.config.timeouts.connect, now);
     this.#upstream = this.#engine.connect(member.ip, member.port, this);
     this.#open++; // (counted once made: a connect that throws leaves no stream to wait for)
   }
@@ -380,9 +385,10 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     member.recordLatency(this.#connectTime);
     // One idle deadline: every byte either way is read on one of the two streams, and a sweep
     // that finds more read than at the last moves it on (so it is late by a sweep's interval at
-    // most, and a read costs nothing). A slow reader taking what waits for it is activity too (see #timedOut).
-    this.#arm(config.timeouts.idle);
-    this.#readAtSweep = this.#client.bytesRead;
+    // most, and a read costs nothing). A slow reader taking what waits for it is activity too
+    // (see #timedOut). The first sweep from now sets it (as if it saw a read): no clock read here.
+    this.deadline = UNTIL_NEXT_SWEEP;
+    this.#readAtSweep = -1;
     let flowing = true;
     if (config.proxyProtocol !== null) flowing = stream.write(proxyHeader(config.proxyProtocol, 'tcp', this.client, this.vip));
     const persistence = this.#dispatcher.persistence;
@@ -627,8 +633,9 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     return progress;
   }
 
-  #arm(ms: number): void {
-    this.deadline = Date.now() + ms;
+  /** `now`: Date.now(), or a time read just before */
+  #arm(ms: number, now = Date.now()): void {
+    this.deadline = now + ms;
   }
 
   #disarm(): void {
