@@ -11,6 +11,9 @@
 // events, the sweep, the queue's answer) goes through one try/catch at its boundary: a throw that escapes the logic is reported and ends this
 // connection with resets, never the process (#crash).
 
+// (imported, not the globals: globalThis.Buffer and .performance are getters, called on every use)
+import { Buffer } from 'node:buffer';
+import { performance } from 'node:perf_hooks';
 import { hashString, usesHash } from '../balance/index.ts';
 import type { HandshakeReader } from '../persistence/tls-session.ts';
 import type { ConnectionEntry, ConnectionTable, Endpoint } from '../runtime/connection-table.ts';
