@@ -54,6 +54,8 @@ export class ClientCaps<C> {
 
   /** The connection closed: its address has room for one more. */
   release(conn: C, table: SharedClientTable | null): void {
+    // (none counted, as without a cap: no lookup, which would also give every connection object an identity hash)
+    if (this.#admitted.size === 0) return;
     const address = this.#admitted.get(conn);
     if (address === undefined) return;
     this.#admitted.delete(conn);

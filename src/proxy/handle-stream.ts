@@ -9,6 +9,8 @@
 // the peer has already sent its own. What that is worth, against net.Socket and HAProxy:
 // `FURIWAKE_TCP_ENGINE=sockets npm run bench` beside `npm run bench` (bench/README.md).
 
+// (imported, not the global: globalThis.Buffer is a getter, called on every use)
+import { Buffer } from 'node:buffer';
 import { getSystemErrorName } from 'node:util';
 import type { Endpoint } from '../runtime/connection-table.ts';
 import type { AddressOut, Bindings, ConnectReq, RawHandle, WriteReq } from './handle-bindings.ts';

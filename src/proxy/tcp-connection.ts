@@ -6,10 +6,14 @@
 // Phases: head (reading a PROXY header or ClientHello that decides the member) -> waiting (in
 // the pool's queue) or connecting -> piping; or refused (turned away with a clean FIN).
 //
-// Every way in from the event loop (the streams' events, the timer, the queue's answer) goes
-// through one try/catch at its boundary: a throw that escapes the logic is reported and ends this
+// Its timeouts (head, connect, idle) are a deadline its listener's sweep looks at
+// (deadline-sweep.ts), not a timer of its own. Every way in from the event loop (the streams'
+// events, the sweep, the queue's answer) goes through one try/catch at its boundary: a throw that escapes the logic is reported and ends this
 // connection with resets, never the process (#crash).
 
+// (imported, not the globals: globalThis.Buffer and .performance are getters, called on every use)
+import { Buffer } from 'node:buffer';
+import { performance } from 'node:perf_hooks';
 import { hashString, usesHash } from '../balance/index.ts';
 import type { HandshakeReader } from '../persistence/tls-session.ts';
 import type { ConnectionEntry, ConnectionTable, Endpoint } from '../runtime/connection-table.ts';
@@ -22,9 +26,13 @@ import type { Service } from '../runtime/service.ts';
 import type { ServiceRoutes } from '../runtime/service-routes.ts';
 import { ClientHead } from './client-head.ts';
 import type { Termination } from './connection-log.ts';
+import type { Swept } from './deadline-sweep.ts';
 import { proxyHeader } from './proxy-protocol.ts';
 import { watchServerHello } from './server-hello.ts';
 import type { Stream, StreamEngine, StreamOwner } from './stream.ts';
+
+/** A deadline the next sweep replaces (#connected). */
+const UNTIL_NEXT_SWEEP = Number.MAX_SAFE_INTEGER;
 
 /** What a client that waits for a member may send before we stop reading it. */
 const HOLD_MAX = 64 * 1024;
@@ -44,9 +52,11 @@ export interface TcpConnectionReporter {
   failed(conn: TcpConnection, err: unknown): void;
   /** the connection is over (its client's place under max-connections-per-client is free) */
   finished(conn: TcpConnection): void;
+  /** whether the connection log is written when it ends (its times are read only then) */
+  readonly logsConnections: boolean;
 }
 
-export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffic {
+export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffic, Swept {
   readonly id: number;
   readonly protocol = 'tcp' as const;
   readonly service: string;
@@ -56,6 +66,12 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
   trafficPrev: MemberTraffic | null = null;
   trafficNext: MemberTraffic | null = null;
   trafficList: TrafficList<MemberTraffic> | null = null;
+  /** its place in its listener's sweep (deadline-sweep.ts) */
+  sweepPrev: Swept | null = null;
+  sweepNext: Swept | null = null;
+  swept = false;
+  /** when the phase's timeout passes (ms since epoch; 0: none): head, connect, idle, or the turned-away client's last wait */
+  deadline = 0;
 
   readonly #table: ConnectionTable;
   readonly #svc: Service;
@@ -73,7 +89,6 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
   /** streams not yet closed: the entry ends when both are */
   #open = 0;
   #finished = false;
-  #timer: NodeJS.Timeout | null = null;
   #head: ClientHead | null = null;
   /** tls-session: the watch on the member's first flight */
   #watch: HandshakeReader | null = null;
@@ -94,8 +109,10 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
   #queueTime = 0;
   #connectTime = 0;
   #firstByteTime = 0;
-  /** bytes queued for the readers when the idle timer last fired */
+  /** bytes queued for the readers when the idle deadline last passed */
   #queuedAtTimer = 0;
+  /** piping: the bytes read both ways at the last sweep (a change is activity: the idle deadline moves on) */
+  #readAtSweep = 0;
   // Addresses cost a getpeername/getsockname each: read when first asked, then kept.
   #clientEndpoint: Endpoint | null = null;
   #vipEndpoint: Endpoint | null = null;
@@ -183,7 +200,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     // that sends no ClientHello by then (or not TLS) goes on without one.
     this.#phase = 'head';
     this.#head = new ClientHead(config.acceptProxy, readHello, readSni);
-    this.#arm(config.timeouts.connect);
+    this.#arm(config.timeouts.connect, this.startedAt);
     this.#client.resume();
   }
 
@@ -332,9 +349,11 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
   #connect(member: Member): void {
     this.member = member;
     if (this.#dispatcher.onMemberDown === 'close') member.traffic.add(this);
+    // (the first connect of a client that came just now: its arrival's clock read serves)
+    const now = this.#phase === 'connecting' && this.#tried === null ? this.startedAt : Date.now();
     this.#phase = 'connecting';
     this.#connectStarted = performance.now();
-    this.#arm(this.#svc.config.timeouts.connect);
+    this.#arm(this.#svc.config.timeouts.connect, now);
     this.#upstream = this.#engine.connect(member.ip, member.port, this);
     this.#open++; // (counted once made: a connect that throws leaves no stream to wait for)
   }
@@ -367,9 +386,12 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     this.#phase = 'piping';
     this.#connectTime = performance.now() - this.#connectStarted;
     member.recordLatency(this.#connectTime);
-    // One idle timer: every byte either way is read on one of the two streams, and each read
-    // refreshes it. A slow reader taking what waits for it is activity too (see #onTimer).
-    this.#arm(config.timeouts.idle);
+    // One idle deadline: every byte either way is read on one of the two streams, and a sweep
+    // that finds more read than at the last moves it on (so it is late by a sweep's interval at
+    // most, and a read costs nothing). A slow reader taking what waits for it is activity too
+    // (see #timedOut). The first sweep from now sets it (as if it saw a read): no clock read here.
+    this.deadline = UNTIL_NEXT_SWEEP;
+    this.#readAtSweep = -1;
     let flowing = true;
     if (config.proxyProtocol !== null) flowing = stream.write(proxyHeader(config.proxyProtocol, 'tcp', this.client, this.vip));
     const persistence = this.#dispatcher.persistence;
@@ -439,7 +461,6 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
 
   #data(stream: Stream, chunk: Buffer): boolean {
     if (stream === this.#upstream) {
-      this.#timer!.refresh();
       if (!this.#memberSpoke) this.#memberServed();
       if (this.#watch !== null && this.#watch.push(chunk) !== 'reading') this.#watch = null;
       // a write that waits: one more read meanwhile, into the stream's other buffer
@@ -447,7 +468,6 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     }
     switch (this.#phase) {
       case 'piping':
-        this.#timer!.refresh();
         return this.#upstream!.write(chunk) || stream.readAhead?.() === true;
       case 'head':
         // The head keeps its chunks while it says they were handled: safe, as every read before
@@ -499,7 +519,8 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
   /** The member's first byte or FIN: a success for passive health (a connect alone is not). */
   #memberServed(): void {
     this.#memberSpoke = true;
-    this.#firstByteTime = Date.now() - this.startedAt;
+    // (a clock read only for the connection log)
+    if (this.#reporter.logsConnections) this.#firstByteTime = Date.now() - this.startedAt;
     this.member?.passive.success();
   }
 
@@ -536,17 +557,27 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     if (last) this.#finish();
   }
 
-  /** The one timer: head or connect timeout, idle timeout, or the turned-away client's last wait. */
-  #onTimer = (): void => {
+  /** The listener's sweep: the one deadline (head or connect timeout, idle timeout, or the turned-away client's last wait). */
+  sweep(now: number): void {
+    const deadline = this.deadline;
+    if (deadline === 0) return;
     try {
-      this.#timedOut();
+      if (this.#phase === 'piping') {
+        const read = this.#client.bytesRead + this.#upstream!.bytesRead;
+        if (read !== this.#readAtSweep) {
+          this.#readAtSweep = read;
+          this.deadline = now + this.#svc.config.timeouts.idle;
+          return;
+        }
+      }
+      if (deadline <= now) this.#timedOut();
     } catch (err) {
       this.#crash(err);
     }
-  };
+  }
 
   #timedOut(): void {
-    this.#timer = null;
+    this.deadline = 0;
     switch (this.#phase) {
       case 'head':
         this.#head!.stop(`no PROXY header within ${this.#svc.config.timeouts.connect} ms`);
@@ -596,7 +627,7 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
   /**
    * Whether bytes still wait to be taken by a reader and fewer wait than at the last look: a
    * slow reader making progress is not idle, though nothing was read meanwhile (HAProxy counts
-   * send progress as activity too). Checked only when the idle timer fires.
+   * send progress as activity too). Checked only when the idle deadline passes.
    */
   #writing(): boolean {
     const queued = this.#client.bytesQueued + (this.#upstream?.bytesQueued ?? 0);
@@ -605,15 +636,13 @@ export class TcpConnection implements ConnectionEntry, StreamOwner, MemberTraffi
     return progress;
   }
 
-  #arm(ms: number): void {
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = setTimeout(this.#onTimer, ms);
+  /** `now`: Date.now(), or a time read just before */
+  #arm(ms: number, now = Date.now()): void {
+    this.deadline = now + ms;
   }
 
   #disarm(): void {
-    if (this.#timer === null) return;
-    clearTimeout(this.#timer);
-    this.#timer = null;
+    this.deadline = 0;
   }
 
   #finish(): void {

@@ -10,6 +10,7 @@ import { ResourceCounts } from '../runtime/resources.ts';
 import type { Service } from '../runtime/service.ts';
 import { Admission, refuse } from './admission.ts';
 import { connectionLogging, logConnection } from './connection-log.ts';
+import { DeadlineSweep, sweepEvery } from './deadline-sweep.ts';
 import { acceptFailed, bindHost, connectionFailed, type Listener, type ListenerOptions } from './listener.ts';
 import type { StreamEngine, StreamServer } from './stream.ts';
 import { streamEngine } from './stream-engine.ts';
@@ -26,6 +27,8 @@ export class TcpListener implements Listener, TcpConnectionReporter {
   readonly #engine: StreamEngine;
   readonly #admission: Admission<TcpConnection>;
   readonly #reusePort: boolean;
+  /** every live connection's timeout (head, connect, idle), kept to within a tenth of the shortest */
+  readonly #sweep = new DeadlineSweep(() => sweepEvery(Math.min(this.service.config.timeouts.connect, this.service.config.timeouts.idle)));
   #server: StreamServer | null = null;
   #address: Endpoint | null = null;
 
@@ -77,6 +80,7 @@ export class TcpListener implements Listener, TcpConnectionReporter {
   }
 
   #accept = (client: unknown): void => {
+    let conn: TcpConnection | null = null;
     try {
       // access by the peer's address, before anything is read or counted; behind accept-proxy
       // the client is the one the PROXY header names, checked once the header is read
@@ -91,16 +95,23 @@ export class TcpListener implements Listener, TcpConnectionReporter {
       }
       const address = this.#admission.admit(this.#engine, client, this.#table.size);
       if (address === null) return;
-      const conn = new TcpConnection(this.service, this.#table, this.#engine, this);
+      conn = new TcpConnection(this.service, this.#table, this.#engine, this);
       this.#admission.count(conn, address);
+      this.#sweep.add(conn);
       conn.start(client);
     } catch (err) {
       // (a connection catches its own throws; this is adopting the socket itself failing)
+      if (conn !== null) this.#sweep.delete(conn);
       this.failed(null, err);
     }
   };
 
+  get logsConnections(): boolean {
+    return connectionLogging(this.service.config, this.#log);
+  }
+
   finished(conn: TcpConnection): void {
+    this.#sweep.delete(conn);
     this.#admission.release(conn);
     if (!connectionLogging(this.service.config, this.#log)) return;
     try {

@@ -278,6 +278,38 @@ describeOnEachEngine('tcp service', () => {
     assert.equal(app.runtime.member('p', 's')!.active, 0);
   });
 
+  it('keeps a connection open past the idle timeout while bytes pass either way, and closes it once they stop', async () => {
+    // Traffic a byte every 20 ms, for three times the 200 ms idle timeout: first from the member
+    // (the client is silent), then from the client (the member is silent).
+    const BYTES = 30;
+    const pace = (send: () => void): Promise<void> => new Promise((resolve) => {
+      let n = 0;
+      const tick = setInterval(() => {
+        send();
+        if (++n === BYTES) clearInterval(tick), resolve();
+      }, 20);
+    });
+    let heard = 0;
+    const talker = await server('talker', (socket) => {
+      socket.on('data', (chunk: Buffer) => (heard += chunk.length));
+      void pace(() => socket.write('m'));
+    });
+    const app = await startApp(single('tcp', pool('round-robin', [{ port: talker.port, id: 't' }]), { timeouts: { connect: 2_000, idle: 200 } }));
+    const client = net.connect({ port: app.address('svc').port, host: '127.0.0.1' });
+    client.on('error', () => {});
+    let got = 0;
+    client.on('data', (chunk: Buffer) => (got += chunk.length));
+    const closed = once(client, 'close');
+    await Promise.race([until(() => got === BYTES, client, 'data'), closed]);
+    assert.equal(client.closed, false, 'closed while the member was talking');
+    await Promise.race([pace(() => client.write('c')).then(() => until(() => heard === BYTES)), closed]);
+    assert.equal(client.closed, false, 'closed while the client was talking');
+    // silence both ways: the idle timeout ends it
+    await closed;
+    await app.runtime.connections.drained();
+    assert.equal(app.runtime.member('p', 't')!.active, 0);
+  });
+
   it('translates the port: the member listens on another port than the service', async () => {
     const a = await server('a');
     const app = await startApp(single('tcp', pool('round-robin', [{ port: a.port }])));

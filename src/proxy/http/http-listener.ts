@@ -15,6 +15,7 @@ import type { ConnectionTable, Endpoint } from '../../runtime/connection-table.t
 import { ResourceCounts } from '../../runtime/resources.ts';
 import type { Service } from '../../runtime/service.ts';
 import { Admission } from '../admission.ts';
+import { sweepEvery } from '../deadline-sweep.ts';
 import { acceptFailed, bindHost, connectionFailed, type Listener, type ListenerOptions } from '../listener.ts';
 import { socketEngine } from '../socket-stream.ts';
 import type { StreamEngine, StreamServer } from '../stream.ts';
@@ -25,12 +26,12 @@ import { HttpConnection } from './http-connection.ts';
 import { MemberConnections } from './member-connections.ts';
 import { TlsTerminator } from './tls-terminator.ts';
 
-/** A tenth of the shortest timeout, between 10 ms and 250 ms: deadlines are kept to within 10%. */
+/** The sweep's interval for the service's shortest timeout (sweepEvery). */
 export function sweepInterval(config: ServiceConfig): number {
   const http = config.http!;
   const t = http.timeouts;
   const shortest = Math.min(t.headers, t.keepAlive, t.response, t.body, t.request > 0 ? t.request : Infinity, config.timeouts.connect, config.timeouts.idle);
-  return Math.min(250, Math.max(10, Math.floor(shortest / 10)));
+  return sweepEvery(shortest);
 }
 
 export class HttpListener implements Listener {
