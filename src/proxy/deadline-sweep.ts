@@ -20,19 +20,52 @@ export interface Swept {
 }
 
 /**
+ * An interval timer whose period is asked anew after each tick: a reload may have shortened a
+ * timeout, and the sweep follows. Stopped during its own tick, it stays stopped.
+ */
+export class SweepTimer {
+  readonly #every: () => number;
+  readonly #tick: () => void;
+  #timer: NodeJS.Timeout | null = null;
+  #interval = 0;
+
+  constructor(every: () => number, tick: () => void) {
+    this.#every = every;
+    this.#tick = tick;
+  }
+
+  start(): void {
+    if (this.#timer !== null) return;
+    this.#interval = this.#every();
+    this.#timer = setInterval(this.#run, this.#interval);
+  }
+
+  stop(): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  #run = (): void => {
+    this.#tick();
+    if (this.#timer !== null && this.#every() !== this.#interval) {
+      this.stop();
+      this.start();
+    }
+  };
+}
+
+/**
  * A list of connections (entries carry their own links) and the interval timer that sweeps
  * them, running only while the list has entries. `every()` says the interval at each start and
  * after each sweep (a reload may have shortened a timeout).
  */
 export class DeadlineSweep {
-  readonly #every: () => number;
   #first: Swept | null = null;
   #size = 0;
-  #timer: NodeJS.Timeout | null = null;
-  #interval = 0;
+  readonly #timer: SweepTimer;
 
   constructor(every: () => number) {
-    this.#every = every;
+    this.#timer = new SweepTimer(every, this.#sweep);
   }
 
   get size(): number {
@@ -46,7 +79,7 @@ export class DeadlineSweep {
     t.sweepNext = this.#first;
     if (this.#first !== null) this.#first.sweepPrev = t;
     this.#first = t;
-    if (this.#size++ === 0) this.#start();
+    if (this.#size++ === 0) this.#timer.start();
   }
 
   delete(t: Swept): void {
@@ -58,17 +91,7 @@ export class DeadlineSweep {
     if (next !== null) next.sweepPrev = prev;
     t.sweepPrev = t.sweepNext = null;
     t.swept = false;
-    if (--this.#size === 0) this.#stop();
-  }
-
-  #start(): void {
-    this.#interval = this.#every();
-    this.#timer = setInterval(this.#sweep, this.#interval);
-  }
-
-  #stop(): void {
-    if (this.#timer !== null) clearInterval(this.#timer);
-    this.#timer = null;
+    if (--this.#size === 0) this.#timer.stop();
   }
 
   #sweep = (): void => {
@@ -78,10 +101,6 @@ export class DeadlineSweep {
       const next = t.sweepNext;
       t.sweep(now);
       t = next;
-    }
-    if (this.#timer !== null && this.#every() !== this.#interval) {
-      this.#stop();
-      this.#start();
     }
   };
 }

@@ -15,7 +15,7 @@ import type { ConnectionTable, Endpoint } from '../../runtime/connection-table.t
 import { ResourceCounts } from '../../runtime/resources.ts';
 import type { Service } from '../../runtime/service.ts';
 import { Admission } from '../admission.ts';
-import { sweepEvery } from '../deadline-sweep.ts';
+import { SweepTimer, sweepEvery } from '../deadline-sweep.ts';
 import { acceptFailed, bindHost, connectionFailed, type Listener, type ListenerOptions } from '../listener.ts';
 import { socketEngine } from '../socket-stream.ts';
 import type { StreamEngine, StreamServer } from '../stream.ts';
@@ -57,8 +57,7 @@ export class HttpListener implements Listener {
   readonly #tls = new TlsTerminator();
   /** connections counted in the budget as their client's descriptor alone (their pool speaks HTTP/2 to its members) */
   readonly #clientOnly = new Set<HttpConnection | H2Session>();
-  #sweeper: NodeJS.Timeout | null = null;
-  #interval = 0;
+  readonly #sweeper = new SweepTimer(() => sweepInterval(this.service.config), () => this.#sweep());
   #closed = false;
   readonly #reusePort: boolean;
 
@@ -91,7 +90,7 @@ export class HttpListener implements Listener {
     this.#server = await this.#engine.listen(bindHost(service), service.config.listen.port, 1024, accept,
       (err) => acceptFailed(this.#log, this.#resources, service.name, err), this.#reusePort);
     this.#address = this.#server.address();
-    this.#startSweeper();
+    this.#sweeper.start();
   }
 
   address(): Endpoint {
@@ -119,7 +118,7 @@ export class HttpListener implements Listener {
     for (const raw of this.#undecided.keys()) raw.destroy();
     this.#undecided.clear();
     this.#ctx.members.close();
-    if (this.#connections.size === 0) this.#stopSweeper();
+    if (this.#connections.size === 0) this.#sweeper.stop();
   }
 
   failed(conn: HttpConnection | H2Session | null, err: unknown): void {
@@ -135,7 +134,7 @@ export class HttpListener implements Listener {
     this.#connections.delete(conn);
     if (this.#clientOnly.delete(conn)) this.#resources.clientOnlyConnections--;
     this.#admission.release(conn);
-    if (this.#closed && this.#connections.size === 0) this.#stopSweeper();
+    if (this.#closed && this.#connections.size === 0) this.#sweeper.stop();
   }
 
   // The ways in from the event loop (an accept, a PROXY header read) catch what escapes them: a
@@ -298,17 +297,7 @@ export class HttpListener implements Listener {
     this.#resources.clientOnlyConnections++;
   }
 
-  #startSweeper(): void {
-    this.#interval = sweepInterval(this.service.config);
-    this.#sweeper = setInterval(this.#sweep, this.#interval);
-  }
-
-  #stopSweeper(): void {
-    if (this.#sweeper !== null) clearInterval(this.#sweeper);
-    this.#sweeper = null;
-  }
-
-  #sweep = (): void => {
+  #sweep(): void {
     const now = Date.now();
     for (const conn of this.#connections) {
       const deadline = conn.deadline;
@@ -316,12 +305,7 @@ export class HttpListener implements Listener {
     }
     for (const [socket, deadline] of this.#undecided) if (deadline <= now) socket.destroy();
     this.#ctx.members.sweep(now);
-    // A reload may have shortened a timeout: the sweep follows.
-    if (!this.#closed && sweepInterval(this.service.config) !== this.#interval) {
-      this.#stopSweeper();
-      this.#startSweeper();
-    }
-  };
+  }
 }
 
 function noop(): void {}
